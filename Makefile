@@ -1,0 +1,37 @@
+# paybill developer entry points. `make run` and `make test` work on a fresh machine with Python 3.11.
+PYTHON ?= python3.11
+VENV ?= .venv
+BIN := $(VENV)/bin
+SPECS ?= specs
+
+.PHONY: run test lint bench install install-test schemas clean
+
+$(BIN)/python:
+	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "need $(PYTHON) on PATH (or set PYTHON=...)"; exit 2; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+install: $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e .
+
+install-test: $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e ".[test]"
+
+run: install
+	$(BIN)/paybill validate $(SPECS)
+
+test: install-test
+	$(BIN)/ruff check compiler tests benchmarks tools
+	$(BIN)/python -m pytest -q
+
+lint: install-test
+	$(BIN)/ruff check compiler tests benchmarks tools
+
+schemas: install
+	$(BIN)/paybill schema --out schemas
+
+bench: install-test
+	$(BIN)/python benchmarks/run.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis .bench

@@ -1,0 +1,5 @@
+"""Allow ``python -m paybill``."""
+
+from paybill.cli.main import main
+
+main()

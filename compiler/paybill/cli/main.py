@@ -1,0 +1,43 @@
+"""Entry point: the ``paybill`` command group.
+
+Anything a user can write must end in diagnostics and an exit code, never a traceback; an
+unexpected exception is an internal error, reported in one line (set PAYBILL_DEBUG=1 for the trace).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import click
+
+from paybill import __version__
+from paybill.cli.schema_cmd import schema_command
+from paybill.cli.validate_cmd import validate_command
+
+EXIT_INTERNAL = 70
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="paybill")
+def cli() -> None:
+    """paybill: compile multi-tenant SaaS specs into Terraform and agent policy bundles."""
+
+
+cli.add_command(validate_command)
+cli.add_command(schema_command)
+
+
+def main() -> None:
+    try:
+        cli.main(prog_name="paybill", standalone_mode=True)
+    except KeyboardInterrupt:
+        click.echo("interrupted", err=True)
+        sys.exit(130)
+    except Exception as exc:
+        if os.environ.get("PAYBILL_DEBUG"):
+            raise
+        click.echo(f"paybill: internal error: {type(exc).__name__}: {exc}", err=True)
+        click.echo("  please report this with the input that caused it (PAYBILL_DEBUG=1 shows the trace)",
+                   err=True)
+        sys.exit(EXIT_INTERNAL)

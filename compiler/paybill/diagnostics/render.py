@@ -1,0 +1,64 @@
+"""Render one list of diagnostics in every output format: text, json, github."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+
+from paybill.diagnostics.model import Diagnostic, Severity
+
+FORMATS = ("text", "json", "github")
+
+
+def summary_line(diagnostics: Sequence[Diagnostic], files_checked: int) -> str:
+    errors = sum(1 for d in diagnostics if d.severity is Severity.ERROR)
+    warnings = len(diagnostics) - errors
+    if not diagnostics:
+        return f"ok: {files_checked} file{'s' if files_checked != 1 else ''} checked, no problems"
+    parts = [f"{errors} error{'s' if errors != 1 else ''}"]
+    if warnings:
+        parts.append(f"{warnings} warning{'s' if warnings != 1 else ''}")
+    return f"{', '.join(parts)} in {files_checked} file{'s' if files_checked != 1 else ''} checked"
+
+
+def render_text(diagnostics: Sequence[Diagnostic], files_checked: int) -> str:
+    lines: list[str] = []
+    for d in diagnostics:
+        lines.append(
+            f"{d.path}:{d.position.line}:{d.position.col}: {d.severity.value}[{d.code}]: {d.message}"
+        )
+        if d.hint:
+            lines.append(f"  hint: {d.hint}")
+    lines.append(summary_line(diagnostics, files_checked))
+    return "\n".join(lines) + "\n"
+
+
+def render_json(diagnostics: Sequence[Diagnostic], files_checked: int) -> str:
+    return json.dumps([d.to_dict() for d in diagnostics], indent=2, ensure_ascii=False) + "\n"
+
+
+def _escape_github_data(text: str) -> str:
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def _escape_github_property(text: str) -> str:
+    return _escape_github_data(text).replace(":", "%3A").replace(",", "%2C")
+
+
+def render_github(diagnostics: Sequence[Diagnostic], files_checked: int) -> str:
+    """GitHub Actions workflow commands, so problems show as annotations on the pull request diff."""
+    lines = []
+    for d in diagnostics:
+        message = f"[{d.code}] {d.message}" + (f" (hint: {d.hint})" if d.hint else "")
+        props = (
+            f"file={_escape_github_property(d.path)},line={d.position.line},col={d.position.col},"
+            f"title={_escape_github_property('paybill ' + d.code)}"
+        )
+        lines.append(f"::{d.severity.value} {props}::{_escape_github_data(message)}")
+    lines.append(summary_line(diagnostics, files_checked))
+    return "\n".join(lines) + "\n"
+
+
+def render(fmt: str, diagnostics: Sequence[Diagnostic], files_checked: int) -> str:
+    renderers = {"text": render_text, "json": render_json, "github": render_github}
+    return renderers[fmt](diagnostics, files_checked)

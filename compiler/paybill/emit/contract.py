@@ -1,0 +1,34 @@
+"""The contract every emitter follows (Terraform, agent bundles, SQL, tenant entitlements...)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from paybill.diagnostics import DiagnosticSink
+from paybill.validate.index import SpecIndex
+
+OutputTree = dict[str, bytes]
+"""Output-relative POSIX path (``terraform/tenant-acme/main.tf.json``) -> file bytes."""
+
+
+@dataclass
+class EmitContext:
+    """What an emitter sees: the valid specs, a sink for emit-time diagnostics, shared facts.
+
+    ``shared`` lets one emitter publish derived facts for later ones (the graph's waves for the
+    manifest, for example) without emitters importing each other.
+    """
+
+    index: SpecIndex
+    sink: DiagnosticSink
+    shared: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Emitter:
+    """A named output producer; ``emit`` returns the files it owns."""
+
+    name: str
+    emit: Callable[[EmitContext], OutputTree]

@@ -1,0 +1,68 @@
+"""Find spec files under a root without ever leaving it."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+SPEC_SUFFIXES = (".yaml", ".yml")
+
+
+@dataclass(frozen=True, slots=True)
+class SpecFile:
+    """A spec file found on disk: ``display`` is what diagnostics print (relative, ``/``-separated)."""
+
+    path: Path
+    display: str
+
+
+@dataclass(frozen=True, slots=True)
+class EscapingLink:
+    """A symlink under the root that points outside it; reported, never read."""
+
+    display: str
+    target: str
+
+
+def display_path(path: Path, root: Path) -> str:
+    """Paths in diagnostics and output are relative to the root's parent, so they read ``specs/...``."""
+    base = root.parent
+    try:
+        return path.relative_to(base).as_posix()
+    except ValueError:
+        return path.as_posix()
+
+
+def discover_spec_files(root: Path) -> tuple[list[SpecFile], list[EscapingLink]]:
+    """Every ``*.yaml``/``*.yml`` below ``root``, sorted, so file order never changes results.
+
+    Directory symlinks are not followed (``os.walk`` default); file symlinks are read only when they
+    resolve inside ``root``. Hidden directories (``.git``) are skipped.
+    """
+    root = root.absolute()
+    real_root = root.resolve()
+    files: list[SpecFile] = []
+    escaping: list[EscapingLink] = []
+    if root.is_file():
+        return [SpecFile(root, display_path(root, root))], []
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        current = Path(dirpath)
+        for name in dirnames:
+            candidate = current / name
+            if candidate.is_symlink() and not candidate.resolve().is_relative_to(real_root):
+                escaping.append(EscapingLink(display_path(candidate, root), os.readlink(candidate)))
+        for name in sorted(filenames):
+            if not name.endswith(SPEC_SUFFIXES) or name.startswith("."):
+                continue
+            candidate = current / name
+            if candidate.is_symlink():
+                target = candidate.resolve()
+                if not target.is_relative_to(real_root) or not target.is_file():
+                    escaping.append(EscapingLink(display_path(candidate, root), os.readlink(candidate)))
+                    continue
+            files.append(SpecFile(candidate, display_path(candidate, root)))
+    files.sort(key=lambda f: f.display)
+    escaping.sort(key=lambda e: e.display)
+    return files, escaping

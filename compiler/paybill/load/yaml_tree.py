@@ -1,0 +1,196 @@
+"""Turn libyaml's node graph into plain Python data, enforcing the safety rules PyYAML does not.
+
+Why compose and convert ourselves instead of ``yaml.safe_load``:
+
+* PyYAML silently keeps the last of duplicate keys; we must report them.
+* Alias expansion must be bounded (billion laughs) and nesting depth capped.
+* Any non-standard tag (``!!python/object``, ``!Ref``) is an error, never constructed.
+* The composed nodes keep their marks, so any later error can be located at line and column
+  without paying for a position table on the (common) clean path.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import yaml
+from yaml.constructor import ConstructorError, SafeConstructor
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+from paybill.diagnostics import Position
+from paybill.load.limits import LoadLimits
+
+_TAG = "tag:yaml.org,2002:"
+STR_TAG = _TAG + "str"
+_INT_TAG = _TAG + "int"
+_FLOAT_TAG = _TAG + "float"
+_BOOL_TAG = _TAG + "bool"
+_NULL_TAG = _TAG + "null"
+_TIMESTAMP_TAG = _TAG + "timestamp"
+_MAP_TAG = _TAG + "map"
+_SEQ_TAG = _TAG + "seq"
+_MERGE_TAG = _TAG + "merge"
+
+_BOOLS = {"yes": True, "no": False, "true": True, "false": False, "on": True, "off": False}
+_constructor = SafeConstructor()
+
+
+def mark_position(node: Node) -> Position:
+    return Position(node.start_mark.line + 1, node.start_mark.column + 1)
+
+
+@dataclass(frozen=True, slots=True)
+class TreeProblem(Exception):
+    """A document that cannot be turned into data; carries the diagnostic code and where."""
+
+    code: str
+    message: str
+    position: Position
+    hint: str | None = None
+
+
+class TreeConverter:
+    """Converts one composed document; counts nodes across alias expansion."""
+
+    __slots__ = ("_limits", "_nodes")
+
+    def __init__(self, limits: LoadLimits) -> None:
+        self._limits = limits
+        self._nodes = 0
+
+    def convert(self, node: Node, depth: int = 0) -> Any:
+        self._nodes += 1
+        if self._nodes > self._limits.max_nodes:
+            raise TreeProblem(
+                "PB0107",
+                f"document expands to more than {self._limits.max_nodes} nodes (alias expansion bomb?)",
+                mark_position(node),
+                "use fewer anchors/aliases; specs are plain data",
+            )
+        if depth > self._limits.max_depth:
+            raise TreeProblem(
+                "PB0106",
+                f"nesting deeper than {self._limits.max_depth} levels",
+                mark_position(node),
+                "flatten the document; no spec field nests this deep",
+            )
+        if isinstance(node, ScalarNode):
+            return self._scalar(node)
+        if isinstance(node, MappingNode):
+            if node.tag != _MAP_TAG:
+                raise self._bad_tag(node)
+            return self._mapping(node, depth)
+        if isinstance(node, SequenceNode):
+            if node.tag != _SEQ_TAG:
+                raise self._bad_tag(node)
+            return [self.convert(item, depth + 1) for item in node.value]
+        raise self._bad_tag(node)  # pragma: no cover - libyaml produces only these three
+
+    def _mapping(self, node: MappingNode, depth: int) -> dict[Any, Any]:
+        result: dict[Any, Any] = {}
+        seen: dict[Any, Node] = {}
+        merged: dict[Any, Any] = {}
+        for key_node, value_node in node.value:
+            if key_node.tag == _MERGE_TAG:
+                merged.update(self._merge_source(value_node, depth))
+                continue
+            if not isinstance(key_node, ScalarNode):
+                raise TreeProblem(
+                    "PB0101", "mapping keys must be plain scalars", mark_position(key_node)
+                )
+            key = self._scalar(key_node)
+            if not isinstance(key, str):
+                key = key_node.value
+            if key in seen:
+                first = mark_position(seen[key])
+                raise TreeProblem(
+                    "PB0102",
+                    f"duplicate key '{key}' (first defined at line {first.line}, column {first.col})",
+                    mark_position(key_node),
+                    "YAML keeps only the last value silently; remove one of them",
+                )
+            seen[key] = key_node
+            result[key] = self.convert(value_node, depth + 1)
+        if merged:
+            for key, value in merged.items():
+                result.setdefault(key, value)
+        return result
+
+    def _merge_source(self, node: Node, depth: int) -> dict[Any, Any]:
+        sources = node.value if isinstance(node, SequenceNode) else [node]
+        merged: dict[Any, Any] = {}
+        for source in sources:
+            if not isinstance(source, MappingNode):
+                raise TreeProblem("PB0101", "'<<' merge needs a mapping", mark_position(source))
+            for key, value in self._mapping(source, depth + 1).items():
+                merged.setdefault(key, value)
+        return merged
+
+    def _scalar(self, node: ScalarNode) -> Any:
+        tag = node.tag
+        if tag in (STR_TAG, _TIMESTAMP_TAG):
+            return node.value
+        if tag == _INT_TAG:
+            try:
+                return _constructor.construct_yaml_int(node)
+            except (ValueError, ConstructorError) as exc:
+                raise TreeProblem(
+                    "PB0113", f"integer '{node.value[:40]}' cannot be read: {exc}", mark_position(node)
+                ) from None
+        if tag == _FLOAT_TAG:
+            return _constructor.construct_yaml_float(node)
+        if tag == _BOOL_TAG:
+            return _BOOLS[node.value.lower()]
+        if tag == _NULL_TAG:
+            return None
+        raise self._bad_tag(node)
+
+    @staticmethod
+    def _bad_tag(node: Node) -> TreeProblem:
+        return TreeProblem(
+            "PB0104",
+            f"YAML tag '{node.tag}' is not allowed",
+            mark_position(node),
+            "specs are plain data: remove the tag (only strings, numbers, booleans, null, "
+            "mappings and lists are accepted)",
+        )
+
+
+def compose_documents(text: str) -> list[Node | None]:
+    """Compose every document with libyaml's C parser (falls back to pure Python if absent)."""
+    loader_cls = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    loader = loader_cls(text)
+    try:
+        documents: list[Node | None] = []
+        while loader.check_node():
+            documents.append(loader.get_node())
+        return documents
+    finally:
+        loader.dispose()
+
+
+def locate(root: Node | None, loc: tuple[Any, ...], *, want_key: bool = False) -> Position:
+    """The position of the node at ``loc`` (keys and list indices), or of its deepest existing parent.
+
+    ``want_key`` points at the key rather than the value (unknown-field errors). Location items that
+    do not exist (pydantic's union tags, a missing field) are skipped so the nearest real node wins.
+    """
+    if root is None:
+        return Position()
+    node: Node = root
+    key_node: Node | None = None
+    for item in loc:
+        found = False
+        if isinstance(node, MappingNode):
+            for k, v in node.value:
+                if isinstance(k, ScalarNode) and k.value == str(item):
+                    key_node, node, found = k, v, True
+                    break
+        elif isinstance(node, SequenceNode) and isinstance(item, int) and 0 <= item < len(node.value):
+            key_node, node, found = None, node.value[item], True
+        if not found:
+            continue
+    if want_key and key_node is not None:
+        return mark_position(key_node)
+    return mark_position(node)

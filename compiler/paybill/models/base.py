@@ -1,0 +1,89 @@
+"""Shared building blocks: the strict model base, the name grammar, the envelope."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic.alias_generators import to_camel
+
+from paybill import API_VERSION
+
+# One grammar for every spec name. It must be safe to become part of a resource name on all five
+# clouds (lower case, digits, single hyphens), a Terraform address, a Cedar entity id, a file name
+# and a SQL identifier suffix: so no '..', '/', '${', '%{', quotes, spaces or upper case.
+NAME_PATTERN = r"^[a-z](?:-?[a-z0-9])*$"
+NAME_MAX = 40
+NAME_RE = re.compile(NAME_PATTERN)
+# Tables and columns become SQL identifiers and Cedar entity ids: snake_case, never quoted-needing.
+IDENT_PATTERN = r"^[a-z][a-z0-9_]{0,62}$"
+LABEL_KEY_PATTERN = r"^[a-z](?:[a-z0-9_-]{0,61}[a-z0-9])?$"
+LABEL_VALUE_PATTERN = r"^(?:[a-z0-9](?:[a-z0-9_-]{0,61}[a-z0-9])?)?$"
+# Free text that may reach Terraform or Cedar: printable, bounded; escaping happens at emit time.
+TEXT_MAX = 256
+
+Name = Annotated[str, StringConstraints(pattern=NAME_PATTERN, max_length=NAME_MAX)]
+Identifier = Annotated[str, StringConstraints(pattern=IDENT_PATTERN)]
+LabelKey = Annotated[str, StringConstraints(pattern=LABEL_KEY_PATTERN)]
+LabelValue = Annotated[str, StringConstraints(pattern=LABEL_VALUE_PATTERN)]
+
+
+def _printable(value: str) -> str:
+    if any(ord(ch) < 0x20 and ch not in "\t" for ch in value):
+        raise ValueError("control characters are not allowed")
+    return value
+
+
+Text = Annotated[str, StringConstraints(min_length=1, max_length=TEXT_MAX), AfterValidator(_printable)]
+Email = Annotated[str, StringConstraints(pattern=r"^[^@\s\"'`$]+@[a-z0-9.-]+\.[a-z]{2,}$", max_length=254)]
+
+Provider = Literal["aws", "azure", "gcp", "oci", "ibm"]
+PROVIDERS: tuple[str, ...] = ("aws", "azure", "gcp", "oci", "ibm")
+Layer = Literal["compute", "database", "storage", "network", "keys", "identity"]
+LAYERS: tuple[str, ...] = ("network", "keys", "identity", "database", "storage", "compute")
+IsolationModel = Literal["silo", "pooled", "bridge"]
+Placement = Literal["silo", "pooled"]
+Size = Literal["xsmall", "small", "medium", "large", "xlarge"]
+SIZES: tuple[str, ...] = ("xsmall", "small", "medium", "large", "xlarge")
+
+
+class SpecModel(BaseModel):
+    """Base for every spec model: strict types, unknown keys rejected, camelCase keys in YAML.
+
+    Strict mode means ``"5"`` is not a number and ``1`` is not ``true``; YAML's loose typing is the
+    source of many production incidents and specs are the place to stop it.
+    """
+
+    model_config = ConfigDict(
+        extra="forbid",
+        strict=True,
+        frozen=True,
+        alias_generator=to_camel,
+        populate_by_name=False,
+        allow_inf_nan=False,
+        use_attribute_docstrings=True,
+        str_strip_whitespace=False,
+    )
+
+
+class Metadata(SpecModel):
+    """Identity of a spec: its name (unique per kind), labels to select it by, free annotations."""
+
+    name: Name
+    """Unique per kind. Lower case letters, digits and single hyphens; starts with a letter; 1-40."""
+    labels: dict[LabelKey, LabelValue] = Field(default_factory=dict)
+    """Selectable key/value pairs; also become cloud tags/labels on emitted resources."""
+    annotations: dict[Annotated[str, StringConstraints(max_length=128)], Text] = Field(default_factory=dict)
+    """Free-form notes for humans and tools; never used for decisions."""
+
+
+class Envelope(SpecModel):
+    """The Kubernetes-style wrapper every document has."""
+
+    api_version: Literal["paybill.dev/v1alpha1"] = Field(alias="apiVersion")
+    """Always ``paybill.dev/v1alpha1`` for this version of the spec language."""
+    metadata: Metadata
+
+
+assert API_VERSION == "paybill.dev/v1alpha1"

@@ -1,0 +1,87 @@
+"""Tenant: one customer, its plan, where it runs, how isolated it is and where it is in its life."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import Field, StringConstraints
+
+from paybill.models.base import Email, Envelope, Name, Placement, SpecModel, Text
+from paybill.models.cloud import Region
+
+Lifecycle = Literal["onboarding", "active", "suspended", "offboarding", "deleted"]
+BillingStatus = Literal["trialing", "active", "past_due", "cancelled"]
+
+
+class TenantPlacement(SpecModel):
+    cloud: Name
+    region: Region
+    pool: Name | None = None
+    """Required when any layer is pooled; must be on the same cloud and region."""
+
+
+class BridgeLayers(SpecModel):
+    """Per-layer choice for the bridge model: every layer is stated, none is implied."""
+
+    network: Placement
+    keys: Placement
+    identity: Placement
+    database: Placement
+    storage: Placement
+    compute: Placement
+
+
+class SiloIsolation(SpecModel):
+    model: Literal["silo"]
+
+
+class PooledIsolation(SpecModel):
+    model: Literal["pooled"]
+
+
+class BridgeIsolation(SpecModel):
+    model: Literal["bridge"]
+    layers: BridgeLayers
+
+
+Isolation = Annotated[SiloIsolation | PooledIsolation | BridgeIsolation, Field(discriminator="model")]
+
+
+class Billing(SpecModel):
+    status: BillingStatus
+    customer_id: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
+    """The billing system's customer id (e.g. Stripe ``cus_...``)."""
+
+
+class DataResidency(SpecModel):
+    allowed_regions: list[Region] = Field(min_length=1)
+    """The tenant's data may only live in these regions."""
+
+
+class Contact(SpecModel):
+    name: Text
+    email: Email
+    role: Literal["technical", "billing", "security", "executive"]
+
+
+class TenantSpec(SpecModel):
+    display_name: Text
+    plan: Name
+    placement: TenantPlacement
+    isolation: Isolation
+    lifecycle: Lifecycle
+    billing: Billing
+    data_residency: DataResidency | None = None
+    contacts: list[Contact] = Field(default_factory=list)
+
+
+class Tenant(Envelope):
+    kind: Literal["Tenant"]
+    spec: TenantSpec
+
+    def layer_placement(self, layer: str) -> str:
+        """``silo`` or ``pooled`` for one layer, whatever the model."""
+        isolation = self.spec.isolation
+        if isinstance(isolation, BridgeIsolation):
+            return str(getattr(isolation.layers, layer))
+        return isolation.model

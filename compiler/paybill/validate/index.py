@@ -1,0 +1,77 @@
+"""The spec index: validated documents by kind and name, plus derived lookups the rules share."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
+
+from paybill.load.document import SpecDocument
+from paybill.models.datamodel import Table
+
+
+@dataclass(frozen=True)
+class TableRef:
+    """A table and where it is declared (data model document and list index)."""
+
+    document: SpecDocument
+    index: int
+    table: Table
+
+    @cached_property
+    def columns(self) -> dict[str, Any]:
+        return {c.name: c for c in self.table.columns}
+
+
+@dataclass
+class SpecIndex:
+    """Validated documents, first of each (kind, name) wins; duplicates are reported, not indexed."""
+
+    by_kind: dict[str, dict[str, SpecDocument]] = field(default_factory=dict)
+    broken: set[tuple[str, str]] = field(default_factory=set)
+    """(kind, name) of documents that exist but failed schema validation."""
+
+    def is_broken(self, kind: str, name: str) -> bool:
+        return (kind, name) in self.broken
+
+    def add(self, document: SpecDocument) -> SpecDocument | None:
+        """Index ``document``; returns the earlier document when the name is taken."""
+        names = self.by_kind.setdefault(document.kind, {})
+        existing = names.get(document.name)
+        if existing is not None:
+            return existing
+        names[document.name] = document
+        return None
+
+    def get(self, kind: str, name: str) -> SpecDocument | None:
+        return self.by_kind.get(kind, {}).get(name)
+
+    def names(self, kind: str) -> list[str]:
+        return sorted(self.by_kind.get(kind, {}))
+
+    def of_kind(self, kind: str) -> Iterator[SpecDocument]:
+        """Documents of one kind in name order (rules iterate deterministically)."""
+        names = self.by_kind.get(kind, {})
+        for name in sorted(names):
+            yield names[name]
+
+    def all_documents(self) -> Iterator[SpecDocument]:
+        for kind in sorted(self.by_kind):
+            yield from self.of_kind(kind)
+
+    def model(self, kind: str, name: str) -> Any:
+        document = self.get(kind, name)
+        return document.model if document else None
+
+    @cached_property
+    def tables(self) -> dict[str, TableRef]:
+        """Every table by name across data models (first declaration wins)."""
+        tables: dict[str, TableRef] = {}
+        for document in self.of_kind("DataModel"):
+            for i, table in enumerate(document.model.spec.tables):
+                tables.setdefault(table.name, TableRef(document, i, table))
+        return tables
+
+    def __len__(self) -> int:
+        return sum(len(v) for v in self.by_kind.values())

@@ -1,0 +1,76 @@
+"""Run the validation stages over a repository and hand on the index of valid specs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from paybill.diagnostics import Diagnostic, DiagnosticSink, Position
+from paybill.load import LoadLimits, SpecDocument, load_repository
+from paybill.load.limits import DEFAULT_LIMITS
+from paybill.models.registry import KINDS
+from paybill.validate.envelope import check_envelope
+from paybill.validate.index import SpecIndex
+from paybill.validate.rules import ALL_RULES, Reporter
+from paybill.validate.schema_errors import report_validation_error
+
+
+@dataclass
+class ValidationResult:
+    """The outcome of validation: the index of valid specs and every diagnostic, sorted."""
+
+    index: SpecIndex
+    diagnostics: list[Diagnostic]
+    files: int
+
+    @property
+    def ok(self) -> bool:
+        return not any(d.severity == "error" for d in self.diagnostics)
+
+
+def _validate_schema(document: SpecDocument, sink: DiagnosticSink) -> bool:
+    if not check_envelope(document, sink):
+        return False
+    try:
+        document.model = KINDS[document.kind].model_validate(document.data)
+    except ValidationError as error:
+        report_validation_error(document, error, sink)
+        return False
+    return True
+
+
+def validate_documents(documents: list[SpecDocument], sink: DiagnosticSink) -> SpecIndex:
+    """Schema-validate every document, index the valid ones, then run every semantic rule."""
+    index = SpecIndex()
+    for document in documents:
+        if not _validate_schema(document, sink):
+            if document.kind and document.name:
+                index.broken.add((document.kind, document.name))
+            continue
+        earlier = index.add(document)
+        if earlier is not None:
+            first = earlier.position("metadata", "name")
+            sink.error(
+                "PB0301",
+                f"{document.kind} '{document.name}' is already defined at "
+                f"{earlier.path}:{first.line}:{first.col}",
+                document.path,
+                document.position("metadata", "name"),
+                "names are unique per kind; rename one of them",
+            )
+    for rule in ALL_RULES:
+        rule.check(index, Reporter(rule.code, sink, index, warning=rule.warning))
+    return index
+
+
+def validate_repository(root: Path, limits: LoadLimits = DEFAULT_LIMITS) -> ValidationResult:
+    """Load and validate every spec under ``root``."""
+    sink = DiagnosticSink()
+    loaded = load_repository(root, sink, limits)
+    if loaded.files == 0 and not len(sink):
+        sink.error("PB0115", f"no spec files (*.yaml, *.yml) found under '{root.as_posix()}'",
+                   root.name or ".", Position(), "point paybill at your specs folder")
+    index = validate_documents(loaded.documents, sink)
+    return ValidationResult(index, sink.sorted(), loaded.files)

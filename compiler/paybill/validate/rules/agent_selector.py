@@ -1,0 +1,20 @@
+"""PB0309 (warning): an agent's label selector that matches no tenant is probably a typo."""
+
+from paybill.models.agent import SelectorScope
+from paybill.validate.index import SpecIndex
+from paybill.validate.rules.base import Reporter, Rule
+
+
+def check(index: SpecIndex, report: Reporter) -> None:
+    for doc in index.of_kind("Agent"):
+        scope = doc.model.spec.tenant_scope
+        if not isinstance(scope, SelectorScope):
+            continue
+        wanted = scope.selector.match_labels.items()
+        if not any(wanted <= t.model.metadata.labels.items() for t in index.of_kind("Tenant")):
+            labels = sorted({f"{k}={v}" for t in index.of_kind("Tenant") for k, v in t.model.metadata.labels.items()})
+            report(doc, ("spec", "tenantScope", "selector"), "label selector matches no tenant",
+                   f"tenant labels in use: {', '.join(labels[:10])}" if labels else None)
+
+
+RULE = Rule("PB0309", "agent label selector matches no tenant", check, warning=True)

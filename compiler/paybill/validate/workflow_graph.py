@@ -1,0 +1,59 @@
+"""Structural analysis of a workflow's step graph, shared by the workflow rules and agent bundles."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+
+import networkx as nx
+
+from paybill.models.workflow import WorkflowSpec
+
+
+@dataclass(frozen=True)
+class WorkflowGraph:
+    """The directed graph of steps (edges are allowed transitions), built once per workflow."""
+
+    spec: WorkflowSpec
+
+    @cached_property
+    def step_index(self) -> dict[str, int]:
+        index: dict[str, int] = {}
+        for i, step in enumerate(self.spec.steps):
+            index.setdefault(step.id, i)
+        return index
+
+    @cached_property
+    def graph(self) -> nx.DiGraph:
+        graph = nx.DiGraph()
+        graph.add_nodes_from(self.step_index)
+        for step in self.spec.steps:
+            for target in step.next:
+                if target in self.step_index:
+                    graph.add_edge(step.id, target)
+        return graph
+
+    @cached_property
+    def reachable(self) -> set[str]:
+        if self.spec.start not in self.step_index:
+            return set()
+        return {self.spec.start} | nx.descendants(self.graph, self.spec.start)
+
+    @cached_property
+    def can_terminate(self) -> set[str]:
+        """Steps from which some path reaches a terminal step."""
+        terminals = {t for t in self.spec.terminal if t in self.step_index}
+        reverse = self.graph.reverse(copy=False)
+        result = set(terminals)
+        for terminal in terminals:
+            result |= nx.descendants(reverse, terminal)
+        return result
+
+    @cached_property
+    def loops(self) -> list[list[str]]:
+        """Strongly connected groups of steps that form loops, each sorted, in a stable order."""
+        groups = []
+        for component in nx.strongly_connected_components(self.graph):
+            if len(component) > 1 or any(self.graph.has_edge(n, n) for n in component):
+                groups.append(sorted(component))
+        return sorted(groups)

@@ -1,0 +1,1 @@
+"""Stage 5, write: put output on disk atomically, never leaving a half-written tree."""
