@@ -7,7 +7,7 @@ from typing import Literal
 from pydantic import Field
 
 from paybill.models.base import Envelope, Layer, Name, SpecModel
-from paybill.models.cloud import Region
+from paybill.models.cloud import Cidr, Region
 from paybill.models.plan import Sizing
 
 
@@ -23,6 +23,8 @@ class PoolSpec(SpecModel):
     layers: list[Layer] = Field(min_length=1)
     """Layers this pool offers; a tenant may place a layer as ``pooled`` only if its pool offers it."""
     sizing: Sizing
+    network_cidr: Cidr | None = None
+    """The pool's shared network; derived from the pool name like tenant networks when unset."""
 
 
 class Pool(Envelope):

@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 from pydantic import Field, StringConstraints
 
 from paybill.models.base import Email, Envelope, Name, Placement, SpecModel, Text
-from paybill.models.cloud import Region
+from paybill.models.cloud import Cidr, Region
 
 Lifecycle = Literal["onboarding", "active", "suspended", "offboarding", "deleted"]
 BillingStatus = Literal["trialing", "active", "past_due", "cancelled"]
@@ -18,6 +18,10 @@ class TenantPlacement(SpecModel):
     region: Region
     pool: Name | None = None
     """Required when any layer is pooled; must be on the same cloud and region."""
+    network_cidr: Cidr | None = None
+    """The tenant's dedicated network (silo network layer), a /16 to /24 inside the cloud's address
+    space. Optional: when unset, a /20 is derived from a hash of the tenant name, so adding a tenant
+    never moves another; a collision is a diagnostic asking for an explicit value."""
 
 
 class BridgeLayers(SpecModel):

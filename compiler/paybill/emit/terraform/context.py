@@ -1,0 +1,128 @@
+"""Everything a cloud emitter needs about one pool or one tenant, computed once."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from paybill.emit.terraform.naming import NameRegistry, NameRule
+from paybill.emit.terraform.planner import LayerPlan
+from paybill.load.document import SpecDocument
+from paybill.models.plan import Plan, Sizing
+from paybill.models.pool import Pool
+from paybill.models.tenant import Tenant
+
+MANAGED_BY = {"managed-by": "paybill"}
+
+
+@dataclass
+class PoolContext:
+    document: SpecDocument
+    pool: Pool
+    cloud: Any  # Cloud spec (provider-specific union member): cloud.spec.provider, .aws/.azure/...
+    cloud_document: SpecDocument
+    network_cidr: str
+    names: NameRegistry
+    tenants: list[str]
+    """Names of live tenants placed in this pool (sorted), for documentation outputs only."""
+
+    @property
+    def name(self) -> str:
+        return self.pool.metadata.name
+
+    @property
+    def address(self) -> str:
+        return f"pool/{self.name}"
+
+    @property
+    def region(self) -> str:
+        return self.pool.spec.region
+
+    @property
+    def sizing(self) -> Sizing:
+        return self.pool.spec.sizing
+
+    @property
+    def tags(self) -> dict[str, str]:
+        return {
+            **self.cloud.spec.default_tags,
+            "paybill-pool": self.name,
+            "paybill-isolation": "pooled",
+            **MANAGED_BY,
+        }
+
+    def name_for(self, rule: NameRule, *parts: str, purpose: str) -> str:
+        """Derive and claim a cloud name for a resource of this pool."""
+        name = rule.derive(*parts)
+        return self.names.claim(rule, self.cloud_document.name, name, self.document, purpose)
+
+
+@dataclass
+class TenantContext:
+    document: SpecDocument
+    tenant: Tenant
+    plan: Plan
+    cloud: Any
+    cloud_document: SpecDocument
+    pool: Pool | None
+    layers: LayerPlan
+    network_cidr: str | None
+    """Set when the network layer is silo."""
+    names: NameRegistry
+
+    @property
+    def name(self) -> str:
+        return self.tenant.metadata.name
+
+    @property
+    def address(self) -> str:
+        return f"tenant/{self.name}"
+
+    @property
+    def pool_address(self) -> str | None:
+        return f"pool/{self.pool.metadata.name}" if self.pool else None
+
+    @property
+    def region(self) -> str:
+        return self.tenant.spec.placement.region
+
+    @property
+    def trialing(self) -> bool:
+        return self.tenant.spec.billing.status == "trialing"
+
+    @property
+    def sizing(self) -> Sizing:
+        """Trial sizing while trialing (when the plan has one), else the plan's sizing."""
+        if self.trialing and self.plan.spec.trial_sizing is not None:
+            return self.plan.spec.trial_sizing
+        return self.plan.spec.sizing
+
+    @property
+    def suspended(self) -> bool:
+        """Compute scaled to zero and tenant identity denied; every byte of data kept."""
+        return self.tenant.spec.lifecycle == "suspended"
+
+    @property
+    def offboarding(self) -> bool:
+        """Deletion protection kept, final snapshots and retention set, ready for export then delete."""
+        return self.tenant.spec.lifecycle == "offboarding"
+
+    @property
+    def isolation(self) -> str:
+        return self.tenant.spec.isolation.model
+
+    @property
+    def tags(self) -> dict[str, str]:
+        return {
+            **self.cloud.spec.default_tags,
+            "paybill-tenant": self.name,
+            "paybill-plan": self.plan.metadata.name,
+            "paybill-isolation": self.isolation,
+            "paybill-lifecycle": self.tenant.spec.lifecycle,
+            **MANAGED_BY,
+        }
+
+    def name_for(self, rule: NameRule, *parts: str, purpose: str) -> str:
+        """Derive and claim a cloud name for a resource of this tenant."""
+        name = rule.derive(*parts)
+        return self.names.claim(rule, self.cloud_document.name, name, self.document, purpose)
