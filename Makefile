@@ -18,7 +18,7 @@ install-test: $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e ".[test]"
 
 run: install
-	$(BIN)/paybill validate $(SPECS)
+	$(BIN)/paybill compile $(SPECS)
 
 test: install-test
 	$(BIN)/ruff check compiler tests benchmarks tools
@@ -35,3 +35,14 @@ bench: install-test
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis .bench
+
+# checkov lives in its own venv (its pins conflict with ours); tests/terraform/test_checkov.py runs it.
+CHECKOV_VENV ?= .venv-checkov
+.PHONY: install-checkov
+install-checkov: $(CHECKOV_VENV)/bin/checkov
+$(CHECKOV_VENV)/bin/checkov: tools/checkov-requirements.txt
+	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "need $(PYTHON) on PATH (or set PYTHON=...)"; exit 2; }
+	$(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet -r tools/checkov-requirements.txt
+	@touch $@

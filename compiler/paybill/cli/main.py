@@ -12,6 +12,10 @@ import sys
 import click
 
 from paybill import __version__
+from paybill.cli.audit_cmd import audit_command
+from paybill.cli.compile_cmd import compile_command
+from paybill.cli.graph_cmd import graph_command
+from paybill.cli.plan_cmd import plan_command
 from paybill.cli.schema_cmd import schema_command
 from paybill.cli.validate_cmd import validate_command
 
@@ -26,6 +30,10 @@ def cli() -> None:
 
 cli.add_command(validate_command)
 cli.add_command(schema_command)
+cli.add_command(compile_command)
+cli.add_command(graph_command)
+cli.add_command(plan_command)
+cli.add_command(audit_command)
 
 
 def main() -> None:

@@ -34,6 +34,19 @@ def display_path(path: Path, root: Path) -> str:
         return path.as_posix()
 
 
+def _resolves_inside(link: Path, real_root: Path) -> bool:
+    """True when ``link`` resolves to a path inside ``real_root``.
+
+    A symlink loop cannot be resolved (``RuntimeError`` on Python 3.11, ``OSError`` later); it is
+    treated as inside so that reading it reports "cannot read file" instead of crashing discovery.
+    A dangling link inside the root is kept for the same reason: the read error names the problem.
+    """
+    try:
+        return link.resolve().is_relative_to(real_root)
+    except (OSError, RuntimeError):
+        return True
+
+
 def discover_spec_files(root: Path) -> tuple[list[SpecFile], list[EscapingLink]]:
     """Every ``*.yaml``/``*.yml`` below ``root``, sorted, so file order never changes results.
 
@@ -51,17 +64,15 @@ def discover_spec_files(root: Path) -> tuple[list[SpecFile], list[EscapingLink]]
         current = Path(dirpath)
         for name in dirnames:
             candidate = current / name
-            if candidate.is_symlink() and not candidate.resolve().is_relative_to(real_root):
+            if candidate.is_symlink() and not _resolves_inside(candidate, real_root):
                 escaping.append(EscapingLink(display_path(candidate, root), os.readlink(candidate)))
         for name in sorted(filenames):
             if not name.endswith(SPEC_SUFFIXES) or name.startswith("."):
                 continue
             candidate = current / name
-            if candidate.is_symlink():
-                target = candidate.resolve()
-                if not target.is_relative_to(real_root) or not target.is_file():
-                    escaping.append(EscapingLink(display_path(candidate, root), os.readlink(candidate)))
-                    continue
+            if candidate.is_symlink() and not _resolves_inside(candidate, real_root):
+                escaping.append(EscapingLink(display_path(candidate, root), os.readlink(candidate)))
+                continue
             files.append(SpecFile(candidate, display_path(candidate, root)))
     files.sort(key=lambda f: f.display)
     escaping.sort(key=lambda e: e.display)

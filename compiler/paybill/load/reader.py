@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import hashlib
+import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
 
 from paybill.diagnostics import DiagnosticSink, Position
-from paybill.load.discover import discover_spec_files
+from paybill.load.discover import SpecFile, discover_spec_files
 from paybill.load.document import SpecDocument
 from paybill.load.limits import DEFAULT_LIMITS, LoadLimits
 from paybill.load.yaml_tree import TreeConverter, TreeProblem, compose_documents, mark_position
@@ -51,7 +53,19 @@ def _is_tab_at(text: str, line: int, col: int) -> bool:
     return "\t" in indent
 
 
+def _offset_position(text: str, byte_offset: int) -> Position:
+    """Line and column of a UTF-8 byte offset (libyaml's reader reports offsets in bytes)."""
+    before = text.encode("utf-8")[:byte_offset].decode("utf-8", errors="ignore")
+    return Position(before.count("\n") + 1, len(before) - (before.rfind("\n") + 1) + 1)
+
+
 def _yaml_error(exc: yaml.YAMLError, display: str, text: str, sink: DiagnosticSink) -> None:
+    if isinstance(exc, yaml.reader.ReaderError):
+        # Raised for characters YAML forbids (NUL, BEL, ...); str(exc) would name "<unicode string>".
+        character = exc.character if isinstance(exc.character, int) else ord(exc.character)
+        sink.error("PB0101", f"invalid YAML: {exc.reason} (U+{character:04X})", display,
+                   _offset_position(text, exc.position), "remove the character; specs are plain text")
+        return
     mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
     position = Position(mark.line + 1, mark.column + 1) if mark else Position()
     problem = getattr(exc, "problem", None) or str(exc)
@@ -73,13 +87,7 @@ def load_source(
 ) -> list[SpecDocument]:
     """Parse one file's bytes. Problems go to ``sink``; documents that parsed are returned."""
     if len(raw) > limits.max_file_bytes:
-        sink.error(
-            "PB0105",
-            f"file is {len(raw)} bytes, over the limit of {limits.max_file_bytes}",
-            display,
-            Position(),
-            "split it into several files; one spec per file is the convention",
-        )
+        _too_big(len(raw), display, sink, limits)
         return []
     text = _decode(raw, display, sink)
     if text is None:
@@ -134,6 +142,40 @@ def load_source(
     return documents
 
 
+def _read_file(spec_file: SpecFile, sink: DiagnosticSink, limits: LoadLimits) -> bytes | None:
+    """The file's bytes, or None after reporting why not.
+
+    Only regular files are read (a FIFO named ``x.yaml`` would block forever, a device would never
+    end), and never more than one byte past the size limit, so a huge file costs no memory.
+    """
+    try:
+        # O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer before fstat runs.
+        descriptor = os.open(spec_file.path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+        with os.fdopen(descriptor, "rb") as handle:
+            info = os.fstat(handle.fileno())
+            if not stat.S_ISREG(info.st_mode):
+                sink.error("PB0114", "cannot read file: not a regular file", spec_file.display, Position(),
+                           "spec files must be plain files (not pipes, sockets or devices)")
+                return None
+            if info.st_size > limits.max_file_bytes:
+                _too_big(info.st_size, spec_file.display, sink, limits)
+                return None
+            return handle.read(limits.max_file_bytes + 1)
+    except OSError as exc:
+        sink.error("PB0114", f"cannot read file: {exc.strerror or exc}", spec_file.display, Position())
+        return None
+
+
+def _too_big(size: int, display: str, sink: DiagnosticSink, limits: LoadLimits) -> None:
+    sink.error(
+        "PB0105",
+        f"file is {size} bytes, over the limit of {limits.max_file_bytes}",
+        display,
+        Position(),
+        "split it into several files; one spec per file is the convention",
+    )
+
+
 def load_repository(root: Path, sink: DiagnosticSink, limits: LoadLimits = DEFAULT_LIMITS) -> LoadedRepository:
     """Load every spec file under ``root``. Never raises for anything a user can put in the tree."""
     files, escaping = discover_spec_files(root)
@@ -147,10 +189,7 @@ def load_repository(root: Path, sink: DiagnosticSink, limits: LoadLimits = DEFAU
         )
     documents: list[SpecDocument] = []
     for spec_file in files:
-        try:
-            raw = spec_file.path.read_bytes()
-        except OSError as exc:
-            sink.error("PB0114", f"cannot read file: {exc.strerror}", spec_file.display, Position())
-            continue
-        documents.extend(load_source(raw, spec_file.display, sink, limits))
+        raw = _read_file(spec_file, sink, limits)
+        if raw is not None:
+            documents.extend(load_source(raw, spec_file.display, sink, limits))
     return LoadedRepository(documents, len(files))

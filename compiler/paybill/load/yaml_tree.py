@@ -134,9 +134,14 @@ class TreeConverter:
         if tag == _INT_TAG:
             try:
                 return _constructor.construct_yaml_int(node)
-            except (ValueError, ConstructorError) as exc:
+            except (ValueError, ConstructorError):
+                # Python refuses int() of more than 4300 digits; its message names an interpreter knob.
                 raise TreeProblem(
-                    "PB0113", f"integer '{node.value[:40]}' cannot be read: {exc}", mark_position(node)
+                    "PB0113",
+                    f"integer '{node.value[:40]}{'...' if len(node.value) > 40 else ''}' is too large to read "
+                    f"({len(node.value)} characters)",
+                    mark_position(node),
+                    "no spec field takes a number this large; quote it if it is meant as text",
                 ) from None
         if tag == _FLOAT_TAG:
             return _constructor.construct_yaml_float(node)
@@ -157,10 +162,55 @@ class TreeConverter:
         )
 
 
+# Implicit tags by the first character of a plain scalar, copied once from PyYAML's resolver. The
+# 'value' (``=``) and 'yaml' (``!``, ``&``, ``*``) tags are dropped: no loader constructs them, so a
+# plain ``=`` is just a string here instead of a "tag not allowed" error about a tag nobody wrote.
+_UNCONSTRUCTED = frozenset({_TAG + "value", _TAG + "yaml"})
+_IMPLICIT: dict[str, tuple[tuple[str, Any], ...]] = {
+    first: tuple((tag, regexp) for tag, regexp in resolvers if tag not in _UNCONSTRUCTED)
+    for first, resolvers in yaml.resolver.Resolver.yaml_implicit_resolvers.items()
+    if first is not None
+}
+
+
+def _resolve(kind: type, value: str | None, implicit: tuple[bool, bool]) -> str:
+    """PyYAML's ``Resolver.resolve`` without path resolvers (never used for specs), as a plain function.
+
+    libyaml's composer calls the resolver once per node; PyYAML's version rebuilds two lists per
+    call and tracks a path stack, which made resolution cost more than parsing on a large repository.
+    """
+    if kind is ScalarNode:
+        if implicit[0]:
+            for tag, regexp in _IMPLICIT.get(value[:1] if value else "", ()):
+                if regexp.match(value):
+                    return tag
+        return STR_TAG
+    return _SEQ_TAG if kind is SequenceNode else _MAP_TAG
+
+
+def _no_path_resolver(*_: Any) -> None:
+    return None
+
+
+_CParser = getattr(yaml, "CParser", None)
+
+if _CParser is not None:
+
+    class _Composer(_CParser):  # type: ignore[misc,valid-type]
+        """libyaml's parser and composer (C) with the lean resolver above."""
+
+        resolve = staticmethod(_resolve)
+        descend_resolver = staticmethod(_no_path_resolver)
+        ascend_resolver = staticmethod(_no_path_resolver)
+
+    _LOADER: type = _Composer
+else:  # pragma: no cover - PyYAML built without libyaml: correct, only slower
+    _LOADER = yaml.SafeLoader
+
+
 def compose_documents(text: str) -> list[Node | None]:
     """Compose every document with libyaml's C parser (falls back to pure Python if absent)."""
-    loader_cls = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-    loader = loader_cls(text)
+    loader = _LOADER(text)
     try:
         documents: list[Node | None] = []
         while loader.check_node():

@@ -7,20 +7,15 @@ from dataclasses import dataclass, field
 from paybill.emit.contract import EmitContext, Emitter, OutputTree
 from paybill.emit.terraform.backend import backend_block, remote_state_body
 from paybill.emit.terraform.context import PoolContext, TenantContext
-from paybill.emit.terraform.expr import Expr, ref
 from paybill.emit.terraform.naming import NameRegistry
 from paybill.emit.terraform.network import NetworkClaim, allocate_networks
 from paybill.emit.terraform.planner import plan_layers
 from paybill.emit.terraform.providers import CLOUD_EMITTERS
+from paybill.emit.terraform.remote import POOL_STATE, pool_output
 from paybill.emit.terraform.stack import Stack
 from paybill.validate.index import SpecIndex
 
-POOL_STATE = "pool"
-
-
-def pool_output(name: str) -> Expr:
-    """Expression reading an output of the tenant's pool stack."""
-    return ref("data", "terraform_remote_state", POOL_STATE, "outputs", name)
+__all__ = ["POOL_STATE", "TERRAFORM_EMITTER", "build_stacks", "emit_terraform", "pool_output"]
 
 
 @dataclass(frozen=True)

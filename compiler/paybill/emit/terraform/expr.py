@@ -27,6 +27,14 @@ def raw(expression: str) -> Expr:
     return Expr("${" + expression + "}")
 
 
+def concat(*parts: str) -> Expr:
+    """One template from expressions and literal text: ``concat(ref("aws_s3_bucket", "b", "arn"), "/tenants/x/*")``.
+
+    Literal parts are escaped, so only the :class:`Expr` parts interpolate; the result is an ``Expr``.
+    """
+    return Expr("".join(p if isinstance(p, Expr) else escape_template(p) for p in parts))
+
+
 def escape_template(text: str) -> str:
     """Escape Terraform template sequences so ``text`` is taken literally."""
     if "${" not in text and "%{" not in text:

@@ -6,3 +6,11 @@ from paybill.emit.terraform.providers.base import CloudEmitter
 
 CLOUD_EMITTERS: dict[str, CloudEmitter] = {}
 """provider name -> emitter; each provider module is imported and registered below."""
+
+from paybill.emit.terraform.providers.aws import AWS_EMITTER  # noqa: E402
+
+CLOUD_EMITTERS[AWS_EMITTER.provider] = AWS_EMITTER
+
+from paybill.emit.terraform.providers.gcp import GCP_EMITTER  # noqa: E402
+
+CLOUD_EMITTERS[GCP_EMITTER.provider] = GCP_EMITTER

@@ -1,0 +1,84 @@
+"""Commits touching a path, with the blobs of every file they changed, in one git call."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from paybill.gitio.repo import GitRepo
+
+ZERO = "0" * 40
+_FORMAT = "%x1e%H%x1f%P%x1f%an%x1f%ae%x1f%aI%x1f%cn%x1f%ce%x1f%cI%x1f%B%x1f"
+
+
+@dataclass(frozen=True, slots=True)
+class FileChange:
+    """One changed file: repository path and the blob before and after (None when absent)."""
+
+    path: str
+    old: str | None
+    new: str | None
+
+
+@dataclass
+class CommitInfo:
+    sha: str
+    parents: tuple[str, ...]
+    author_name: str
+    author_email: str
+    author_date: str
+    committer_name: str
+    committer_email: str
+    committer_date: str
+    message: str
+    files: list[FileChange] = field(default_factory=list)
+
+
+def _parse_raw(raw: bytes) -> list[FileChange]:
+    tokens = raw.split(b"\0")
+    files: list[FileChange] = []
+    i = 0
+    while i < len(tokens):
+        token = tokens[i].strip(b"\n")
+        if not token.startswith(b":"):
+            i += 1
+            continue
+        meta = token[1:].decode().split(" ")
+        path = tokens[i + 1].decode("utf-8", errors="surrogateescape") if i + 1 < len(tokens) else ""
+        i += 2
+        old_mode, new_mode, old, new = meta[0], meta[1], meta[2], meta[3]
+        files.append(FileChange(path,
+                                None if old == ZERO or old_mode in ("000000", "160000") else old,
+                                None if new == ZERO or new_mode in ("000000", "160000") else new))
+    return files
+
+
+def walk_history(repo: GitRepo, prefix: str, *, since: str | None = None, until: str | None = None,
+                 author: str | None = None, rev: str = "HEAD") -> list[CommitInfo]:
+    """Non-merge commits reachable from ``rev`` that touch ``prefix``, oldest first.
+
+    Merge commits are skipped: with merge or rebase workflows every change is in the non-merge
+    commits, and a merge would repeat them (squash merges are ordinary commits and are kept).
+    """
+    args = ["log", "--no-merges", "--reverse", "--raw", "--no-abbrev", "--no-renames", "-z",
+            f"--format={_FORMAT}"]
+    if since:
+        args.append(f"--since={since}")
+    if until:
+        args.append(f"--until={until}")
+    if author:
+        args.append(f"--author={author}")
+    args += [rev, "--"]
+    if prefix:
+        args.append(prefix)
+    out = repo.run_bytes(*args)
+    commits: list[CommitInfo] = []
+    for chunk in out.split(b"\x1e"):
+        if not chunk.strip(b"\0\n"):
+            continue
+        parts = chunk.split(b"\x1f", 9)
+        if len(parts) < 10:
+            continue
+        text = [p.decode("utf-8", errors="replace") for p in parts[:9]]
+        commits.append(CommitInfo(text[0], tuple(text[1].split()), text[2], text[3], text[4], text[5], text[6],
+                                  text[7], text[8], _parse_raw(parts[9])))
+    return commits

@@ -1,0 +1,123 @@
+"""One audit record per commit: who, when, why (trailers), and what changed semantically."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from paybill.audit.events import TenantEvent, tenant_events
+from paybill.audit.history import CommitInfo, walk_history
+from paybill.audit.trailers import parse_trailers, subject
+from paybill.gitio.blobcache import BlobCache
+from paybill.gitio.repo import GitRepo
+from paybill.gitio.snapshot import SpecsLocation
+from paybill.load import SpecDocument
+from paybill.plan.lifecycle import check_transition
+from paybill.plan.model import Finding, SpecChange
+from paybill.plan.specdiff import diff_documents
+
+SPEC_SUFFIXES = (".yaml", ".yml")
+BATCH = 2_000
+"""Blobs read per ``cat-file --batch`` call: bounds memory on very long histories."""
+
+
+@dataclass(frozen=True, slots=True)
+class AuditFilter:
+    since: str | None = None
+    until: str | None = None
+    author: str | None = None
+    tenant: str | None = None
+    kind: str | None = None
+    agent: str | None = None
+
+
+@dataclass
+class AuditRecord:
+    sha: str
+    parents: tuple[str, ...]
+    author: tuple[str, str]
+    committer: tuple[str, str]
+    date: str
+    committed: str
+    subject: str
+    trailers: list[tuple[str, str]]
+    changes: list[SpecChange] = field(default_factory=list)
+    events: list[TenantEvent] = field(default_factory=list)
+    violations: list[Finding] = field(default_factory=list)
+    """Lifecycle transitions this commit made that ``paybill plan`` would have blocked."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "sha": self.sha,
+            "parents": list(self.parents),
+            "author": {"name": self.author[0], "email": self.author[1]},
+            "committer": {"name": self.committer[0], "email": self.committer[1]},
+            "date": self.date,
+            "committed": self.committed,
+            "subject": self.subject,
+            "trailers": [{"key": k, "value": v} for k, v in self.trailers],
+            "changes": [c.to_dict() for c in self.changes],
+            "events": [e.to_dict() for e in self.events],
+            "violations": [v.to_dict() for v in self.violations],
+        }
+
+
+def _documents(files: list[tuple[str, str]], where: SpecsLocation, cache: BlobCache,
+               contents: dict[str, bytes]) -> dict[tuple[str, str], SpecDocument]:
+    docs: dict[tuple[str, str], SpecDocument] = {}
+    for path, blob in files:
+        display = where.display(path)
+        parsed = cache.get(blob, display)
+        if parsed is None:
+            parsed = cache.parse(blob, display, contents[blob])
+        for doc in parsed.documents:
+            if doc.kind and doc.name:
+                docs.setdefault((doc.kind, doc.name), doc)
+    return docs
+
+
+def _record(commit: CommitInfo, where: SpecsLocation, cache: BlobCache, contents: dict[str, bytes],
+            wanted: AuditFilter) -> AuditRecord | None:
+    trailers = parse_trailers(commit.message)
+    if wanted.agent and wanted.agent not in [v for k, v in trailers if k.lower() == "paybill-agent"]:
+        return None
+    specs = [f for f in commit.files if f.path.endswith(SPEC_SUFFIXES)]
+    before = _documents([(f.path, f.old) for f in specs if f.old], where, cache, contents)
+    after = _documents([(f.path, f.new) for f in specs if f.new], where, cache, contents)
+    changes = diff_documents(before, after)
+    if wanted.kind:
+        changes = [c for c in changes if c.kind == wanted.kind]
+    if wanted.tenant:
+        changes = [c for c in changes if c.kind == "Tenant" and c.name == wanted.tenant]
+    if (wanted.kind or wanted.tenant) and not changes:
+        return None
+    record = AuditRecord(commit.sha, commit.parents, (commit.author_name, commit.author_email),
+                         (commit.committer_name, commit.committer_email), commit.author_date,
+                         commit.committer_date, subject(commit.message), trailers, changes)
+    for change in changes:
+        if change.kind != "Tenant":
+            continue
+        old, new = before.get(("Tenant", change.name)), after.get(("Tenant", change.name))
+        record.events += tenant_events(change, old, new)
+        violation = check_transition(change.name, old, new)
+        if violation is not None:
+            record.violations.append(violation)
+    return record
+
+
+def audit_history(repo: GitRepo, where: SpecsLocation, wanted: AuditFilter = AuditFilter(),
+                  cache: BlobCache | None = None, rev: str = "HEAD") -> Iterator[AuditRecord]:
+    """Records oldest first. Blobs are read in batches and parsed once each (cache by blob hash)."""
+    cache = cache or BlobCache()
+    commits = walk_history(repo, where.prefix, since=wanted.since, until=wanted.until, author=wanted.author, rev=rev)
+    for start in range(0, len(commits), BATCH // 2 or 1):
+        chunk = commits[start:start + BATCH // 2]
+        needed = {blob for c in chunk for f in c.files if f.path.endswith(SPEC_SUFFIXES)
+                  for blob, path in ((f.old, f.path), (f.new, f.path))
+                  if blob and (blob, where.display(path)) not in cache}
+        contents = repo.read_blobs(needed)
+        for commit in chunk:
+            record = _record(commit, where, cache, contents, wanted)
+            if record is not None:
+                yield record

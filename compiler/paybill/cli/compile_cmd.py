@@ -1,0 +1,129 @@
+"""``paybill compile``: validate, then emit every output and swap the output folder in atomically."""
+
+from __future__ import annotations
+
+import os
+import sys
+from contextlib import AbstractContextManager, nullcontext
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+import orjson
+
+from paybill.cli.common import EXIT_DIAGNOSTICS, EXIT_OK, format_option, require_specs, specs_argument
+from paybill.diagnostics import DiagnosticSink, Position
+from paybill.diagnostics.render import render
+
+if TYPE_CHECKING:
+    from paybill.compile import CompileResult
+    from paybill.write.tree import TreeDiff
+
+DEFAULT_OUT = Path("generated")
+PROGRESS_MIN_FILES = 500
+WRITE_FAILED = "PB0694"
+
+
+def _check_out(specs: Path, out: Path) -> None:
+    """The output folder is replaced wholesale: it must not be or contain the specs."""
+    specs_real, out_real = specs.resolve(), out.resolve()
+    if out_real == specs_real or specs_real.is_relative_to(out_real):
+        raise click.UsageError(f"--out '{out}' would replace the specs folder '{specs}'; pick another folder")
+
+
+def _progress(total: int, fmt: str) -> AbstractContextManager[Any]:
+    """A progress bar on stderr, only for people (TTY, text format) and only when it is worth it."""
+    if fmt != "text" or total < PROGRESS_MIN_FILES or not sys.stderr.isatty():
+        return nullcontext(None)
+    return click.progressbar(length=total, label=f"writing {total} files", file=sys.stderr)
+
+
+def _summary(result: CompileResult, out: Path) -> str:
+    stacks, removed = len(result.stacks), len(result.removed)
+    return (f"compiled {stacks} stack{'s' if stacks != 1 else ''}"
+            f"{f' ({removed} removed)' if removed else ''}, {len(result.tree)} files -> {out.as_posix()}/")
+
+
+def _print_text(result: CompileResult, fmt: str, tail: list[str]) -> None:
+    text = render(fmt, result.diagnostics, result.files) if result.diagnostics else ""
+    click.echo(text + "".join(line + "\n" for line in tail), nl=False)
+
+
+def _diff_lines(diff: TreeDiff, out: Path, fmt: str) -> list[str]:
+    lines = []
+    for label, paths in (("added", diff.added), ("changed", diff.changed), ("removed", diff.removed)):
+        for path in paths:
+            shown = (out / path).as_posix()
+            if fmt == "github":
+                lines.append(f"::error file={shown},title=paybill stale output::{label}: run 'paybill compile'")
+            else:
+                lines.append(f"{label}: {shown}")
+    return lines
+
+
+def _json(result: CompileResult, out: Path, extra: dict[str, Any]) -> None:
+    doc = {"ok": result.ok, "diagnostics": [d.to_dict() for d in result.diagnostics], "out": out.as_posix(),
+           "stacks": len(result.stacks), "removed": len(result.removed), "files": len(result.tree), **extra}
+    click.echo(orjson.dumps(doc, option=orjson.OPT_INDENT_2).decode())
+
+
+@click.command("compile")
+@specs_argument
+@click.option("--out", type=click.Path(path_type=Path, file_okay=False), default=DEFAULT_OUT, show_default=True,
+              help="Output folder; replaced as a whole, atomically.")
+@click.option("--check", is_flag=True, help="Write nothing; exit 1 listing files that would be added/changed/removed.")
+@format_option
+def compile_command(specs: Path, out: Path, check: bool, fmt: str) -> None:
+    """Compile the spec repository SPECS (default: ./specs) into Terraform, bundles, SQL and manifests.
+
+    Validation runs first; on any error nothing is written. The new tree is built beside the old one
+    and swapped in, so an interrupted compile leaves the old tree intact, and stale files vanish.
+    Exit status: 0 success (or fresh with --check), 1 diagnostics (or stale with --check), 2 usage error.
+    With --format json, prints one JSON object (ok, diagnostics, counts, and 'changes' for --check).
+    """
+    # Imported here so `paybill validate` does not pay for networkx and the emitters.
+    from paybill.compile import compile_repository
+    from paybill.write.tree import UnsafeOutput, diff_tree, write_tree
+
+    require_specs(specs)
+    _check_out(specs, out)
+    result = compile_repository(specs)
+    if not result.ok:
+        if fmt == "json":
+            _json(result, out, {})
+        else:
+            click.echo(render(fmt, result.diagnostics, result.files), nl=False)
+        sys.exit(EXIT_DIAGNOSTICS)
+    if check:
+        diff = diff_tree(result.tree, out)
+        if fmt == "json":
+            _json(result, out, {"changes": {"added": diff.added, "changed": diff.changed, "removed": diff.removed}})
+        else:
+            tail = _diff_lines(diff, out, fmt)
+            tail.append(f"{out.as_posix()}/ is up to date" if diff.clean else
+                        f"{out.as_posix()}/ is stale: {len(diff.added)} added, {len(diff.changed)} changed, "
+                        f"{len(diff.removed)} removed; run 'paybill compile'")
+            _print_text(result, fmt, tail)
+        sys.exit(EXIT_OK if diff.clean else EXIT_DIAGNOSTICS)
+    try:
+        with _progress(len(result.tree), fmt) as bar:
+            write_tree(result.tree, out, bar.update if bar is not None else None)
+    except UnsafeOutput as exc:
+        raise click.UsageError(f"{exc}; remove it or pick another --out") from exc
+    except OSError as exc:
+        sink = DiagnosticSink()
+        sink.error(WRITE_FAILED, f"cannot write output: {exc.strerror or exc}", out.as_posix(), Position(),
+                   f"the previous contents of {out.as_posix()}/ were left as they were"
+                   + (f" ({os.fspath(exc.filename)})" if exc.filename else ""))
+        result.diagnostics.extend(sink.sorted())
+        if fmt == "json":
+            _json(result, out, {})
+        else:
+            click.echo(render(fmt, result.diagnostics, result.files), nl=False)
+        sys.exit(EXIT_DIAGNOSTICS)
+    if fmt == "json":
+        _json(result, out, {"written": True})
+    else:
+        _print_text(result, fmt, [_summary(result, out)])
+    sys.exit(EXIT_OK)
+

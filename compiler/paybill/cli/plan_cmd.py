@@ -1,0 +1,62 @@
+"""``paybill plan``: preview what a change does, from git objects, without touching the checkout."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from paybill.cli.common import EXIT_DIAGNOSTICS, EXIT_OK, specs_argument
+from paybill.gitio.repo import GitError
+from paybill.plan.render import FORMATS, render
+from paybill.plan.run import plan_sides
+from paybill.plan.sides import resolve_sides
+
+
+def use_color(choice: str, stream=None) -> bool:
+    """Colour on a TTY only; ``NO_COLOR`` (any non-empty value) and ``TERM=dumb`` turn it off."""
+    if choice == "always":
+        return True
+    if choice == "never" or os.environ.get("NO_COLOR") or os.environ.get("TERM") == "dumb":
+        return False
+    stream = stream or sys.stdout
+    return bool(getattr(stream, "isatty", lambda: False)())
+
+
+def git_usage_error(error: GitError) -> click.UsageError:
+    return click.UsageError(error.message + (f" ({error.hint})" if error.hint else ""))
+
+
+@click.command("plan")
+@specs_argument
+@click.option("--base", "base", metavar="REF", help="Compare against this commit [default: merge base with main].")
+@click.option("--head", "head", metavar="REF", help="Plan this commit instead of the work tree.")
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True,
+              help="text for terminals, markdown for a pull-request comment, json for tools.")
+@click.option("--no-terraform", is_flag=True, help="Compare specs only; skip compiling both sides.")
+@click.option("--color", type=click.Choice(["auto", "always", "never"]), default="auto", show_default=True,
+              help="Colour text output (auto: only on a terminal, and never with NO_COLOR set).")
+@click.option("--out", type=click.Path(path_type=Path, dir_okay=False), help="Write the report to a file.")
+def plan_command(specs: Path, base: str | None, head: str | None, fmt: str, no_terraform: bool, color: str,
+                 out: Path | None) -> None:
+    """Show what merging a change would do: spec changes field by field, Terraform resources per
+    stack, and danger flags (data destroyed, isolation moved, lifecycle skipped, permissions widened,
+    revenue moved).
+
+    Both sides are read from git objects; the work tree is read but never written. Exit status:
+    0 when there are no errors (changes are not errors), 1 on diagnostics or blocked transitions,
+    2 on usage errors.
+    """
+    try:
+        sides = resolve_sides(specs, base, head)
+        report = plan_sides(sides.base, sides.head, sides.where, terraform=not no_terraform)
+    except GitError as error:
+        raise git_usage_error(error) from None
+    text = render(report, fmt, color=fmt == "text" and out is None and use_color(color))
+    if out is not None:
+        out.write_text(text, encoding="utf-8")
+    else:
+        click.echo(text, nl=False)
+    sys.exit(EXIT_DIAGNOSTICS if report.has_errors else EXIT_OK)

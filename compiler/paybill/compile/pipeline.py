@@ -1,0 +1,141 @@
+"""The compile pipeline: validate -> graph -> every registered emitter -> manifest, all in memory.
+
+Nothing here touches the output folder: the result is a tree of bytes that the write stage swaps in
+atomically (or compares, for ``--check``). Any error anywhere empties the tree, so a caller cannot
+write a partial compile by mistake.
+
+Three entry points, one path:
+
+* :func:`compile_repository` - load a specs folder from disk (what the CLI does);
+* :func:`compile_documents`  - compile :class:`SpecDocument` objects already loaded (``paybill plan``
+  loads both sides of a git diff from blobs with :func:`paybill.load.load_source`);
+* :func:`compile_index`      - compile an index validation has already produced.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from types import MappingProxyType
+
+from paybill.compile.cache import CompileCache
+from paybill.compile.checks import check_paths, check_stacks
+from paybill.compile.result import CompileResult
+from paybill.diagnostics import DiagnosticSink, Position
+from paybill.emit.contract import EmitContext, Emitter, OutputTree
+from paybill.graph.build import build_graph
+from paybill.graph.cycles import report_cycles
+from paybill.graph.stacks import stack_units
+from paybill.load import LoadLimits, SpecDocument, load_repository
+from paybill.load.limits import DEFAULT_LIMITS
+from paybill.validate import validate_documents
+from paybill.validate.index import SpecIndex
+
+FINAL_EMITTERS = ("manifest",)
+"""Emitters that describe the whole tree; they run after all others whatever their list position."""
+
+Progress = Callable[[str], None]
+"""Called with a stage name (``validate``, ``graph``, ``emit:<name>``) as each stage starts."""
+
+
+def _ordered(emitters: Sequence[Emitter]) -> list[Emitter]:
+    first = [e for e in emitters if e.name not in FINAL_EMITTERS]
+    last = [e for e in emitters if e.name in FINAL_EMITTERS]
+    return first + last
+
+
+def _failed(index: SpecIndex, sink: DiagnosticSink, files: int, **extra) -> CompileResult:
+    return CompileResult(tree={}, diagnostics=sink.sorted(), index=index, files=files, **extra)
+
+
+def compile_index(
+    index: SpecIndex,
+    sink: DiagnosticSink,
+    *,
+    files: int = 0,
+    emitters: Sequence[Emitter] | None = None,
+    cache: CompileCache | None = None,
+    progress: Progress | None = None,
+) -> CompileResult:
+    """Compile a validated index. If ``sink`` already holds errors, nothing is emitted.
+
+    ``emitters`` defaults to every registered emitter (:func:`paybill.emit.registry.all_emitters`).
+    Emitters see ``ctx.shared`` with ``graph`` (:class:`DependencyGraph`), ``stack_units``,
+    ``cache`` (may be None) and ``tree`` (a read-only view of the files emitted so far).
+    """
+    if sink.has_errors:
+        return _failed(index, sink, files)
+    if progress:
+        progress("graph")
+    units = stack_units(index)
+    graph = build_graph(index, units)
+    if not report_cycles(graph, sink):
+        return _failed(index, sink, files, graph=graph)
+    if emitters is None:
+        from paybill.emit.registry import all_emitters
+
+        emitters = all_emitters()
+    tree: OutputTree = {}
+    owners: dict[str, str] = {}
+    ctx = EmitContext(index, sink, {"graph": graph, "stack_units": units, "cache": cache,
+                                    "tree": MappingProxyType(tree)})
+    for emitter in _ordered(emitters):
+        if progress:
+            progress(f"emit:{emitter.name}")
+        part = emitter.emit(ctx)
+        for path in check_paths(emitter.name, list(part), owners, sink):
+            tree[path] = part[path]
+    from paybill.emit.terraform.providers import CLOUD_EMITTERS
+
+    check_stacks(ctx.shared.get("terraform"), units, index, CLOUD_EMITTERS, sink)
+    shared = {k: v for k, v in ctx.shared.items() if k != "tree"}
+    if sink.has_errors:
+        return _failed(index, sink, files, graph=graph, shared=shared)
+    return CompileResult(tree=dict(sorted(tree.items())), diagnostics=sink.sorted(), index=index, files=files,
+                         graph=graph, manifest=ctx.shared.get("manifest"), shared=shared)
+
+
+def compile_documents(
+    documents: Sequence[SpecDocument],
+    *,
+    sink: DiagnosticSink | None = None,
+    files: int = 0,
+    emitters: Sequence[Emitter] | None = None,
+    cache: CompileCache | None = None,
+    progress: Progress | None = None,
+) -> CompileResult:
+    """Validate then compile documents already in memory (validation sets ``document.model``)."""
+    sink = sink if sink is not None else DiagnosticSink()
+    if progress:
+        progress("validate")
+    index = validate_documents(list(documents), sink)
+    return compile_index(index, sink, files=files, emitters=emitters, cache=cache, progress=progress)
+
+
+def compile_repository(
+    root: Path,
+    *,
+    limits: LoadLimits = DEFAULT_LIMITS,
+    emitters: Sequence[Emitter] | None = None,
+    cache: CompileCache | None = None,
+    progress: Progress | None = None,
+) -> CompileResult:
+    """Load every spec under ``root`` and compile it."""
+    sink = DiagnosticSink()
+    if progress:
+        progress("load")
+    loaded = load_repository(root, sink, limits)
+    if loaded.files == 0 and not len(sink):
+        sink.error("PB0115", f"no spec files (*.yaml, *.yml) found under '{root.as_posix()}'",
+                   root.name or ".", Position(), "point paybill at your specs folder")
+    return compile_documents(loaded.documents, sink=sink, files=loaded.files, emitters=emitters, cache=cache,
+                             progress=progress)
+
+
+def input_fingerprint(documents: Sequence[SpecDocument]) -> str:
+    """One hash over every input document's identity and content (order-independent)."""
+    digest = hashlib.sha256()
+    for path, index, text_hash in sorted((d.path, d.index, d.text_hash) for d in documents):
+        digest.update(f"{path}\0{index}\0{text_hash}\n".encode())
+    return digest.hexdigest()

@@ -1,0 +1,43 @@
+"""What a compile produces, on disk or not."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from paybill.diagnostics import Diagnostic, Severity
+from paybill.emit.contract import OutputTree
+from paybill.graph.model import DependencyGraph
+from paybill.validate.index import SpecIndex
+
+
+@dataclass
+class CompileResult:
+    """The output tree (empty when there are errors), the manifest, the graph and every diagnostic.
+
+    ``tree`` maps output-relative paths to bytes, sorted by path; nothing has been written. Treat it
+    as read-only: with a :class:`~paybill.compile.cache.CompileCache` its values may be shared
+    between compiles.
+    """
+
+    tree: OutputTree
+    diagnostics: list[Diagnostic]
+    index: SpecIndex
+    files: int = 0
+    """Spec files read (0 when compiled from documents)."""
+    graph: DependencyGraph | None = None
+    manifest: dict[str, Any] | None = None
+    shared: dict[str, Any] = field(default_factory=dict)
+    """What emitters published (``terraform``: TerraformResult, ``graph``, ``manifest``...)."""
+
+    @property
+    def ok(self) -> bool:
+        return not any(d.severity is Severity.ERROR for d in self.diagnostics)
+
+    @property
+    def stacks(self) -> list[dict[str, Any]]:
+        return list(self.manifest["stacks"]) if self.manifest else []
+
+    @property
+    def removed(self) -> list[dict[str, Any]]:
+        return list(self.manifest["removed"]) if self.manifest else []

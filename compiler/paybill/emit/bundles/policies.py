@@ -1,0 +1,217 @@
+"""``policies.cedar``: one policy per grant, transition and rule, each with a stable ``@id``.
+
+Policy ids are ``<spec path>#<rule>`` and name things, never list positions, so reordering a spec
+does not rename its policies. Deny is Cedar's default; on top of it:
+
+* permits: one per ACL grant, scoped to the agent's runs, the action, the resource, the workflow
+  steps that name that action and resource (step scoping) and the granted columns or fields; one
+  per step transition (``advance``) and per ``approve`` step;
+* forbids (forbid wins), each with a ``@violation`` name the guard reports: tenant scope, tenant
+  isolation (a run touches its own tenant's data only), known workflows and steps, every limit,
+  personal-data columns the agent is not granted, and the reserved ``tenant_id`` column;
+  per step: ``maxVisits`` and ``requiresApproval``.
+
+Limit arithmetic is written so it cannot overflow Cedar's 64-bit integers: a negative counter or
+row count is itself a violation, and limits are compared as ``rows > limit - used``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from paybill.emit.bundles import cedar_text as ct
+from paybill.emit.bundles.facts import AgentFacts, Grant, Origin, WorkflowFacts
+from paybill.guard.format import (
+    ADVANCE,
+    AGENT,
+    CHECK_ACTIONS,
+    DATA_ACTIONS,
+    LIMIT_PREFIX,
+    RESERVED_COLUMN,
+    SPEC_KIND,
+    STEP,
+    TABLE,
+    V_APPROVAL,
+    V_CROSS_TENANT,
+    V_MAX_VISITS,
+    V_OUT_OF_SCOPE,
+    V_PII,
+    V_RESERVED,
+    V_UNKNOWN_STEP,
+    WORKFLOW,
+    WRITE_ACTIONS,
+    step_id,
+)
+
+LIMIT_FIELDS: tuple[tuple[str, str], ...] = (
+    ("maxSteps", "max_steps"), ("maxRowsRead", "max_rows_read"), ("maxRowsWritten", "max_rows_written"),
+    ("maxWallTimeSeconds", "max_wall_time_seconds"), ("maxCallsPerMinute", "max_calls_per_minute"),
+    ("budgetUnits", "budget_units"),
+)
+"""(spec key, model attribute) of every limit, in spec order."""
+
+
+@dataclass(frozen=True)
+class Policy:
+    id: str
+    effect: str
+    principal: str
+    action: str
+    resource: str
+    conditions: tuple[tuple[str, str], ...]
+    """(``when`` or ``unless``, expression) pairs."""
+    origin: Origin
+    violation: str | None = None
+
+    def render(self) -> str:
+        lines = [f"@id({ct.cedar_string(self.id)})"]
+        if self.violation:
+            lines.append(f"@violation({ct.cedar_string(self.violation)})")
+        lines.append(f"{self.effect} (\n  {self.principal},\n  {self.action},\n  {self.resource}\n)")
+        for kind, expression in self.conditions:
+            lines.append(f"{kind} {{\n  {expression}\n}}")
+        return "\n".join(lines) + ";\n"
+
+
+def policy_id(origin: Origin, rule: str) -> str:
+    return f"{origin.path}#{rule}"
+
+
+def _runs_of(agent: str) -> str:
+    return f"principal in {ct.entity(AGENT, agent)}"
+
+
+def _and(*parts: str) -> str:
+    return " &&\n  ".join(parts)
+
+
+def _grant_policy(facts: AgentFacts, grant: Grant) -> Policy | None:
+    """The permit of one grant; None when no step uses it (it could never apply)."""
+    if not grant.steps:
+        return None
+    steps = ct.entity_set(STEP, (step_id(s.workflow, s.step.id) for s in grant.steps))
+    parts = [f"{steps}.contains(principal.step)"]
+    if grant.action != "delete":
+        parts.append(f"{ct.string_set(grant.columns)}.containsAll(context.columns)")
+    resource_type = SPEC_KIND if grant.action == "propose" else TABLE
+    return Policy(policy_id(grant.origin, grant.rule), "permit", _runs_of(facts.name), ct.action_scope([grant.action]),
+                  f"resource == {ct.entity(resource_type, grant.resource)}", (("when", _and(*parts)),), grant.origin)
+
+
+def _workflow_policies(facts: AgentFacts, workflow: WorkflowFacts) -> Iterable[Policy]:
+    predecessors: dict[str, list[str]] = {s.id: [] for s in workflow.steps}
+    for step in workflow.steps:
+        for target in step.next:
+            predecessors.setdefault(target, []).append(step.id)
+    for step in workflow.steps:
+        origin = workflow.origin(step.id, "id")
+        target = f"resource == {ct.entity(STEP, step_id(workflow.name, step.id))}"
+        sources = predecessors.get(step.id, [])
+        if sources:
+            came_from = ct.entity_set(STEP, (step_id(workflow.name, s) for s in sources))
+            yield Policy(policy_id(origin, f"steps.{step.id}.enter"), "permit", _runs_of(facts.name),
+                         ct.action_scope([ADVANCE]), target, (("when", f"{came_from}.contains(principal.step)"),),
+                         origin)
+        if step.max_visits is not None:
+            yield Policy(policy_id(origin, f"steps.{step.id}.maxVisits"), "forbid", "principal",
+                         ct.action_scope([ADVANCE]), target, (("when", f"context.visits >= {step.max_visits}"),),
+                         workflow.origin(step.id, "maxVisits"), V_MAX_VISITS)
+        if step.requires_approval:
+            yield Policy(policy_id(origin, f"steps.{step.id}.requiresApproval"), "forbid", "principal",
+                         ct.action_scope([ADVANCE]), target, (("unless", "context.approved"),),
+                         workflow.origin(step.id, "requiresApproval"), V_APPROVAL)
+        if step.action == "approve":
+            here = ct.entity_set(STEP, [step_id(workflow.name, step.id)])
+            yield Policy(policy_id(origin, f"steps.{step.id}.approve"), "permit", _runs_of(facts.name),
+                         ct.action_scope(["approve"]), f"resource == {ct.entity(WORKFLOW, workflow.name)}",
+                         (("when", f"{here}.contains(principal.step)"),), workflow.origin(step.id, "action"))
+
+
+def _scope_policies(facts: AgentFacts) -> Iterable[Policy]:
+    scope = facts.origin("spec", "tenantScope")
+    yield Policy(policy_id(scope, "tenantScope"), "forbid", "principal", "action", "resource",
+                 (("unless", f"{ct.entity(AGENT, facts.name)}.tenants.contains(principal.tenant)"),),
+                 scope, V_OUT_OF_SCOPE)
+    yield Policy(policy_id(scope, "tenantIsolation"), "forbid", "principal", ct.action_scope(CHECK_ACTIONS),
+                 "resource", (("when", "context.tenant != principal.tenantId"),
+                              ("unless", _and(f"resource is {TABLE}", "resource has tenantScoped",
+                                              "!resource.tenantScoped"))),
+                 scope, V_CROSS_TENANT)
+    workflows = ct.entity_set(WORKFLOW, (w.name for w in facts.workflows))
+    origin = facts.origin("spec", "workflows")
+    yield Policy(policy_id(origin, "workflows"), "forbid", "principal", "action", "resource",
+                 (("unless", _and(f"{workflows}.contains(principal.workflow)", "principal.step in principal.workflow")),),
+                 origin, V_UNKNOWN_STEP)
+
+
+def _limit_condition(key: str, limit: int) -> tuple[str, tuple[str, ...]]:
+    """(expression, actions) of the forbid for one limit."""
+    c = "context.counters"
+    if key == "maxSteps":
+        advance = ct.action(ADVANCE)
+        return (f"{c}.steps < 0 ||\n  {c}.steps > {limit} ||\n  (action == {advance} && {c}.steps >= {limit})", ())
+    if key == "maxWallTimeSeconds":
+        return f"{c}.elapsedMillis < 0 ||\n  {c}.elapsedMillis > {limit * 1000}", ()
+    if key == "maxCallsPerMinute":
+        return f"{c}.callsLastMinute < 0 ||\n  {c}.callsLastMinute >= {limit}", ()
+    if key == "maxRowsRead":
+        return (f"context.rows < 0 ||\n  {c}.rowsRead < 0 ||\n  context.rows > {limit} - {c}.rowsRead", ("read",))
+    if key == "maxRowsWritten":
+        return (f"context.rows < 0 ||\n  {c}.rowsWritten < 0 ||\n  context.rows > {limit} - {c}.rowsWritten",
+                WRITE_ACTIONS)
+    if key == "budgetUnits":
+        cost = "(if context.rows < 1 then 1 else context.rows)"
+        return f"context.rows < 0 ||\n  {c}.budgetSpent < 0 ||\n  {cost} > {limit} - {c}.budgetSpent", CHECK_ACTIONS
+    raise KeyError(key)
+
+
+def _limit_policies(facts: AgentFacts) -> Iterable[Policy]:
+    for key, attribute in LIMIT_FIELDS:
+        expression, actions = _limit_condition(key, getattr(facts.limits, attribute))
+        origin = facts.origin("spec", "limits", key)
+        yield Policy(policy_id(origin, f"limits.{key}"), "forbid", "principal",
+                     ct.action_scope(actions) if actions else "action", "resource", (("when", expression),),
+                     origin, LIMIT_PREFIX + key)
+
+
+def _data_policies(facts: AgentFacts) -> Iterable[Policy]:
+    granted: dict[str, set[str]] = {}
+    for grant in facts.grants:
+        if grant.action in DATA_ACTIONS:
+            granted.setdefault(grant.resource, set()).update(grant.columns)
+    scoped: dict[str, tuple[Origin, list[str]]] = {}
+    for name, (document, table) in facts.tables.items():
+        position = next(i for i, t in enumerate(document.model.spec.tables) if t.name == name)
+        origin = Origin(document, ("spec", "tables", position))
+        pii = [c.name for c in table.columns if c.pii and c.name not in granted.get(name, set())]
+        if pii:
+            yield Policy(policy_id(origin, f"tables.{name}.pii"), "forbid", "principal",
+                         ct.action_scope(DATA_ACTIONS), f"resource == {ct.entity(TABLE, name)}",
+                         (("when", f"context.columns.containsAny({ct.string_set(pii)})"),), origin, V_PII)
+        if table.scope == "tenant":
+            scoped.setdefault(document.path, (Origin(document, ("spec", "tables")), []))[1].append(name)
+    for _, (origin, tables) in sorted(scoped.items()):
+        yield Policy(policy_id(origin, f"reserved.{RESERVED_COLUMN}"), "forbid", "principal",
+                     ct.action_scope(DATA_ACTIONS), "resource",
+                     (("when", _and(f"{ct.entity_set(TABLE, tables)}.contains(resource)",
+                                    f"context.columns.contains({ct.cedar_string(RESERVED_COLUMN)})")),),
+                     origin, V_RESERVED)
+
+
+def build_policies(facts: AgentFacts) -> list[Policy]:
+    """Every policy of the bundle: permits first, then forbids, each group sorted by id."""
+    policies = [p for p in (_grant_policy(facts, g) for g in facts.grants) if p is not None]
+    for workflow in facts.workflows:
+        policies.extend(_workflow_policies(facts, workflow))
+    policies.extend(_scope_policies(facts))
+    policies.extend(_limit_policies(facts))
+    policies.extend(_data_policies(facts))
+    return sorted(policies, key=lambda p: (p.effect != "permit", p.id))
+
+
+HEADER = "// Generated by paybill. Do not edit: change the specs and compile again.\n"
+
+
+def render_policies(policies: list[Policy]) -> str:
+    return HEADER + "".join("\n" + p.render() for p in policies)

@@ -1,0 +1,97 @@
+"""``tenants/<tenant>.json``: the entitlements the application reads at runtime.
+
+One small file per live tenant, so the application (or a sidecar) can load exactly one tenant's
+facts without parsing the whole manifest: plan features and quotas to enforce, lifecycle and billing
+status to gate access, isolation per layer to route data. Deleted tenants have no file: absence is
+the signal that the tenant no longer exists.
+
+This JSON is read by the application, not by Terraform, so user text (display names) is written as
+plain JSON strings; Terraform template escaping (``$${``) would corrupt it here.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from paybill import API_VERSION
+from paybill.compile.cache import document_fingerprint, memo
+from paybill.emit.contract import EmitContext, Emitter, OutputTree
+from paybill.emit.terraform.planner import plan_layers
+from paybill.graph.stacks import stack_units
+from paybill.load.document import SpecDocument
+from paybill.validate.index import SpecIndex
+
+_OPTIONS = orjson.OPT_SORT_KEYS | orjson.OPT_INDENT_2
+
+
+def entitlements(doc: SpecDocument, index: SpecIndex, stacks: list[str]) -> dict[str, Any]:
+    """The entitlement document of one tenant (a plain dict; camelCase like the specs)."""
+    tenant = doc.model
+    spec = tenant.spec
+    plan_doc = index.get("Plan", spec.plan)
+    plan = plan_doc.model.spec
+    cloud = index.model("Cloud", spec.placement.cloud)
+    layers = plan_layers(tenant)
+    billing: dict[str, Any] = {"status": spec.billing.status, "customerId": spec.billing.customer_id}
+    if spec.billing.status == "trialing":
+        billing["trialDays"] = plan.trial_days
+    return {
+        "apiVersion": API_VERSION,
+        "kind": "TenantEntitlements",
+        "tenant": doc.name,
+        "displayName": spec.display_name,
+        "labels": dict(tenant.metadata.labels),
+        "plan": {"name": plan_doc.name, "displayName": plan.display_name, "tier": plan.tier},
+        "features": sorted(set(plan.features)),
+        "quotas": plan.quotas.model_dump(mode="json", by_alias=True),
+        "lifecycle": spec.lifecycle,
+        "billing": billing,
+        "isolation": {"model": spec.isolation.model, "layers": dict(layers.placements)},
+        "placement": {
+            "cloud": spec.placement.cloud,
+            "provider": cloud.spec.provider if cloud is not None else None,
+            "region": spec.placement.region,
+            "pool": spec.placement.pool,
+        },
+        "dataResidency": (
+            {"allowedRegions": list(spec.data_residency.allowed_regions)} if spec.data_residency else None
+        ),
+        "stacks": stacks,
+    }
+
+
+def _stacks_by_tenant(ctx: EmitContext) -> dict[str, list[str]]:
+    """Tenant -> the stacks it lives in (its own, and its pool's when a layer is pooled)."""
+    units = ctx.shared.get("stack_units")
+    if units is None:
+        units = stack_units(ctx.index)
+    return {
+        unit.owner.name: sorted([unit.address, *unit.depends_on]) for unit in units if unit.kind == "tenant"
+    }
+
+
+def emit_entitlements(ctx: EmitContext) -> OutputTree:
+    index = ctx.index
+    cache = ctx.shared.get("cache")
+    stacks = _stacks_by_tenant(ctx)
+    tree: OutputTree = {}
+    for doc in index.of_kind("Tenant"):
+        spec = doc.model.spec
+        if spec.lifecycle == "deleted":
+            continue
+        plan_doc = index.get("Plan", spec.plan)
+        cloud_doc = index.get("Cloud", spec.placement.cloud)
+        tenant_stacks = stacks.get(doc.name, [])
+        fingerprint = (document_fingerprint(doc), document_fingerprint(plan_doc),
+                       document_fingerprint(cloud_doc), tuple(tenant_stacks))
+        tree[f"tenants/{doc.name}.json"] = memo(
+            cache, "entitlements", doc.name, fingerprint,
+            lambda doc=doc, tenant_stacks=tenant_stacks: orjson.dumps(
+                entitlements(doc, index, tenant_stacks), option=_OPTIONS) + b"\n",
+        )
+    return tree
+
+
+ENTITLEMENTS_EMITTER = Emitter(name="entitlements", emit=emit_entitlements)

@@ -1,0 +1,81 @@
+"""Assemble one database's migration files and their ``migrations.json`` index.
+
+Migration numbers name a purpose, not a point in history: 0001 is always roles, 0004 always
+row-level security (absent in silo databases, which need none). Every file converges the database
+to the spec, so the whole set is re-applied, in order and in one transaction, after every change;
+``migrations.json`` lists the files with their sha256 so the applier refuses edited files, and a
+``revision`` hash over the whole set tells whether a database is already at this version.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from paybill.emit.sql.catalog import catalog_json
+from paybill.emit.sql.grants import render_grants
+from paybill.emit.sql.plan import DatabasePlan
+from paybill.emit.sql.roles import render_roles
+from paybill.emit.sql.security import render_security
+from paybill.emit.sql.tables import render_schemas, render_tables
+
+MIGRATIONS_FORMAT = 1
+
+STEPS: tuple[tuple[str, str, Callable[[DatabasePlan], str], bool], ...] = (
+    ("0001", "roles", render_roles, False),
+    ("0002", "schemas", render_schemas, False),
+    ("0003", "tables", render_tables, False),
+    ("0004", "row_level_security", render_security, True),
+    ("0005", "grants", render_grants, False),
+)
+"""(number, name, renderer, pooled databases only)."""
+
+
+@dataclass(frozen=True)
+class Migration:
+    number: str
+    name: str
+    sql: str
+
+    @property
+    def file(self) -> str:
+        return f"{self.number}_{self.name}.sql"
+
+    @property
+    def sha256(self) -> str:
+        return hashlib.sha256(self.sql.encode("utf-8")).hexdigest()
+
+
+def migrations_for(plan: DatabasePlan) -> list[Migration]:
+    return [Migration(n, name, render(plan)) for n, name, render, pooled_only in STEPS
+            if plan.pooled or not pooled_only]
+
+
+def index_json(plan: DatabasePlan, migrations: list[Migration]) -> dict[str, Any]:
+    listed = [{"id": m.number, "name": m.name, "file": m.file, "sha256": m.sha256} for m in migrations]
+    revision = hashlib.sha256("".join(f"{m.file}\0{m.sha256}\n" for m in migrations).encode()).hexdigest()
+    return {
+        "format": MIGRATIONS_FORMAT,
+        "database": plan.key,
+        "kind": plan.kind,
+        plan.kind: plan.name,
+        "isolation": "pooled" if plan.pooled else "silo",
+        "stack": f"{plan.kind}/{plan.name}",
+        "revision": revision,
+        "apply": "in order, all files in one transaction, as a role that may create roles and own objects",
+        "migrations": listed,
+        "sources": [{"path": s.path, "sha256": s.sha256} for s in plan.sources],
+        "catalog": catalog_json(plan),
+    }
+
+
+def render_database(plan: DatabasePlan) -> dict[str, bytes]:
+    """``<file> -> bytes`` for one database folder (relative names)."""
+    migrations = migrations_for(plan)
+    files = {m.file: m.sql.encode("utf-8") for m in migrations}
+    body = json.dumps(index_json(plan, migrations), indent=2, sort_keys=False, ensure_ascii=False) + "\n"
+    files["migrations.json"] = body.encode("utf-8")
+    return files

@@ -1,0 +1,266 @@
+"""What each database contains, decided from the spec index before any SQL text is written.
+
+The plan is plain frozen data: which databases exist (one per pool that offers the database layer,
+one per tenant whose database layer is silo), which tenants' rows live in each, which tables and
+columns, and which agents may act there with which column grants. Rendering (``render_*``) and the
+catalog the guard reads both come from this one plan, so the SQL that PostgreSQL enforces and the
+names :mod:`paybill.guard.db` puts into statements cannot drift apart.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from paybill.diagnostics import DiagnosticSink
+from paybill.emit.sql import names
+from paybill.load.document import SpecDocument
+from paybill.models.agent import AllTenants, SelectorScope, TenantList
+from paybill.validate.index import SpecIndex
+
+SQL_TYPES: dict[str, str] = {
+    "uuid": "uuid",
+    "text": "text",
+    "integer": "integer",
+    "bigint": "bigint",
+    "boolean": "boolean",
+    "numeric": "numeric",
+    "timestamptz": "timestamptz",
+    "date": "date",
+    "jsonb": "jsonb",
+}
+"""Spec column type -> PostgreSQL type. Explicit, so a new spec type is a KeyError here, not a guess."""
+
+TENANT_COLUMN = "tenant_id"
+
+
+@dataclass(frozen=True)
+class ColumnPlan:
+    name: str
+    sql_type: str
+    nullable: bool
+
+
+@dataclass(frozen=True)
+class TablePlan:
+    """One table in one database. ``tenant_scoped`` means: has ``tenant_id`` and row-level security,
+    which is only the case for tenant tables in a pooled database (a silo database *is* the tenant)."""
+
+    name: str
+    schema: str
+    scope: Literal["tenant", "global"]
+    tenant_scoped: bool
+    primary_key: tuple[str, ...]
+    columns: tuple[ColumnPlan, ...]
+
+    @property
+    def key_columns(self) -> tuple[str, ...]:
+        """The primary key as created: ``tenant_id`` leads it in pooled databases, so an id taken by
+        another tenant is not a unique-violation oracle across tenants, and the key's index serves
+        every tenant-filtered scan."""
+        return (TENANT_COLUMN, *self.primary_key) if self.tenant_scoped else self.primary_key
+
+
+@dataclass(frozen=True)
+class GrantPlan:
+    table: str
+    read: tuple[str, ...]
+    insert: tuple[str, ...]
+    update: tuple[str, ...]
+    delete: bool
+
+
+@dataclass(frozen=True)
+class AgentPlan:
+    """An agent that may act in this database: its role, the tenants it may act for *here*, grants."""
+
+    name: str
+    role: str
+    all_tenants: bool
+    tenants: tuple[str, ...]
+    statement_timeout_ms: int
+    grants: tuple[GrantPlan, ...]
+
+
+@dataclass(frozen=True)
+class Source:
+    path: str
+    sha256: str
+
+
+@dataclass(frozen=True)
+class DatabasePlan:
+    key: str
+    kind: Literal["pool", "tenant"]
+    name: str
+    pooled: bool
+    tenants: tuple[str, ...]
+    owner_role: str
+    app_role: str
+    schemas: tuple[str, ...]
+    tables: tuple[TablePlan, ...]
+    agents: tuple[AgentPlan, ...]
+    sources: tuple[Source, ...]
+
+    def table(self, name: str) -> TablePlan:
+        return next(t for t in self.tables if t.name == name)
+
+
+def scope_tenants(index: SpecIndex, agent_doc: SpecDocument) -> tuple[bool, frozenset[str]]:
+    """(all, names) of the non-deleted tenants an agent's scope selects. Deleted tenants have no data."""
+    live = {d.name: d.model for d in index.of_kind("Tenant") if d.model.spec.lifecycle != "deleted"}
+    scope = agent_doc.model.spec.tenant_scope
+    if isinstance(scope, AllTenants):
+        return True, frozenset(live)
+    if isinstance(scope, TenantList):
+        return False, frozenset(name for name in scope.tenants if name in live)
+    if isinstance(scope, SelectorScope):
+        wanted = scope.selector.match_labels.items()
+        return False, frozenset(n for n, t in live.items() if wanted <= t.metadata.labels.items())
+    raise TypeError(f"unknown tenant scope {type(scope).__name__}")  # pragma: no cover - models forbid it
+
+
+class _Planner:
+    """Builds plans and reports PB08xx diagnostics at the spec positions that caused them."""
+
+    def __init__(self, index: SpecIndex, sink: DiagnosticSink) -> None:
+        self.index = index
+        self.sink = sink
+        self.ok = True
+
+    def error(self, code: str, doc: SpecDocument, loc: tuple[object, ...], message: str, hint: str) -> None:
+        self.ok = False
+        self.sink.error(code, message, doc.path, doc.position(*loc), hint)
+
+    def identifier(self, doc: SpecDocument, loc: tuple[object, ...], derive: object, *args: str) -> str | None:
+        try:
+            return derive(*args)  # type: ignore[operator]
+        except names.IdentifierError as exc:
+            self.error("PB0801", doc, loc, f"derived SQL identifier is unusable: {exc}",
+                       "shorten the name so every identifier derived from it fits in 63 bytes")
+            return None
+
+    def databases(self) -> list[tuple[str, str, SpecDocument, tuple[str, ...]]]:
+        """(kind, name, defining document, tenants) for every database, pools first, in name order."""
+        live = [d for d in self.index.of_kind("Tenant") if d.model.spec.lifecycle != "deleted"]
+        found: list[tuple[str, str, SpecDocument, tuple[str, ...]]] = []
+        for pool in self.index.of_kind("Pool"):
+            if "database" not in pool.model.spec.layers:
+                continue
+            members = tuple(
+                d.name for d in live
+                if d.model.layer_placement("database") == "pooled" and d.model.spec.placement.pool == pool.name
+            )
+            found.append(("pool", pool.name, pool, members))
+        for doc in live:
+            if doc.model.layer_placement("database") == "silo":
+                found.append(("tenant", doc.name, doc, (doc.name,)))
+        return found
+
+    def tables(self, pooled: bool) -> list[TablePlan]:
+        plans: list[TablePlan] = []
+        for doc in self.index.of_kind("DataModel"):
+            schema = self.identifier(doc, ("metadata", "name"), names.schema_for, doc.name)
+            if schema is None:
+                continue
+            problem = names.schema_problem(schema)
+            if problem:
+                self.error("PB0802", doc, ("metadata", "name"), problem,
+                           "rename the data model; its name becomes the PostgreSQL schema of its tables")
+                continue
+            for i, table in enumerate(doc.model.spec.tables):
+                if self.index.tables.get(table.name) is None or self.index.tables[table.name].document is not doc:
+                    continue  # a duplicate table name; PB0310 reports it
+                ok = self.identifier(doc, ("spec", "tables", i, "name"), names.check_identifier, table.name)
+                columns = []
+                for j, column in enumerate(table.columns):
+                    if self.identifier(doc, ("spec", "tables", i, "columns", j, "name"),
+                                       names.check_identifier, column.name) is None:
+                        ok = None
+                    columns.append(ColumnPlan(column.name, SQL_TYPES[column.type], column.nullable))
+                if ok is None:
+                    continue
+                plans.append(TablePlan(
+                    name=table.name, schema=schema, scope=table.scope,
+                    tenant_scoped=pooled and table.scope == "tenant",
+                    primary_key=tuple(table.primary_key), columns=tuple(columns),
+                ))
+        return plans
+
+    def agents(self, pooled: bool, tenants: tuple[str, ...], tables: dict[str, TablePlan]) -> list[AgentPlan]:
+        plans: list[AgentPlan] = []
+        for doc in self.index.of_kind("Agent"):
+            everyone, scope = scope_tenants(self.index, doc)
+            here = tuple(t for t in tenants if t in scope)
+            if not here:
+                continue
+            role = self.identifier(doc, ("metadata", "name"), names.agent_role, doc.name)
+            if role is None:
+                continue
+            grants = []
+            for i, grant in enumerate(doc.model.spec.permissions.tables):
+                table = tables.get(grant.table)
+                if table is None:
+                    continue  # unknown table: PB0305 reports it
+                grants.append(GrantPlan(grant.table, tuple(grant.read), tuple(grant.insert), tuple(grant.update),
+                                        grant.delete))
+                self.check_grant(doc, i, pooled, table, grants[-1])
+            spec = doc.model.spec
+            plans.append(AgentPlan(
+                name=doc.name, role=role, all_tenants=everyone, tenants=here,
+                statement_timeout_ms=spec.limits.max_wall_time_seconds * 1000, grants=tuple(grants),
+            ))
+        return plans
+
+    def check_grant(self, doc: SpecDocument, i: int, pooled: bool, table: TablePlan, grant: GrantPlan) -> None:
+        """Warnings for grants PostgreSQL would enforce, but differently from what the author expects."""
+        loc = ("spec", "permissions", "tables", i)
+        if (grant.update or grant.delete) and not set(table.primary_key) <= set(grant.read):
+            missing = ", ".join(c for c in table.primary_key if c not in grant.read)
+            self.sink.warning(
+                "PB0803", f"agent '{doc.name}' may change rows of '{table.name}' but may not read its primary "
+                f"key ({missing}), so no row can be addressed", doc.path, doc.position(*loc),
+                "guarded writes find rows by primary key; add the key columns to 'read'",
+            )
+        if pooled and table.scope == "global" and (grant.insert or grant.update or grant.delete):
+            self.sink.warning(
+                "PB0804", f"agent '{doc.name}' may write global table '{table.name}', which every tenant of "
+                "a pooled database shares", doc.path, doc.position(*loc),
+                "global tables hold reference data; grant only 'read' unless the agent maintains it",
+            )
+
+    def sources(self, defining: SpecDocument, tenants: tuple[str, ...], agents: list[AgentPlan]) -> tuple[Source, ...]:
+        docs = [defining, *self.index.of_kind("DataModel")]
+        docs += [self.index.get("Tenant", t) for t in tenants]  # type: ignore[misc]
+        docs += [self.index.get("Agent", a.name) for a in agents]  # type: ignore[misc]
+        seen = {(d.path, d.text_hash) for d in docs if d is not None}
+        return tuple(Source(path, digest) for path, digest in sorted(seen))
+
+    def plan(self) -> list[DatabasePlan]:
+        plans: list[DatabasePlan] = []
+        for kind, name, doc, tenants in self.databases():
+            key = names.database_key(kind, name)
+            owner = self.identifier(doc, ("metadata", "name"), names.owner_role, key)
+            app = self.identifier(doc, ("metadata", "name"), names.app_role, key)
+            pooled = kind == "pool"
+            tables = self.tables(pooled)
+            agents = self.agents(pooled, tenants, {t.name: t for t in tables})
+            if owner is None or app is None:
+                continue
+            plans.append(DatabasePlan(
+                key=key, kind=kind, name=name, pooled=pooled, tenants=tenants, owner_role=owner, app_role=app,
+                schemas=tuple(dict.fromkeys(t.schema for t in tables)), tables=tuple(tables),
+                agents=tuple(agents), sources=self.sources(doc, tenants, agents),
+            ))
+        return plans
+
+
+def plan_databases(index: SpecIndex, sink: DiagnosticSink) -> tuple[list[DatabasePlan], bool]:
+    """Every database's plan in a stable order, and whether planning found no error.
+
+    Tables and grants are the same in every database, so their diagnostics would repeat once per
+    database; the sink de-duplicates identical reports.
+    """
+    planner = _Planner(index, sink)
+    plans = planner.plan()
+    return plans, planner.ok

@@ -1,0 +1,183 @@
+"""What every AWS layer module shares: the provider pin, name rules, the sizing table, the stack scope.
+
+The :class:`Scope` is one stack being built (a pool's or a tenant's) plus the facts layers hand to
+each other (the VPC a database goes into, the key a bucket is encrypted with, the IAM statements the
+tenant role needs). Layers run in a fixed order and only read facts set by earlier layers, so the
+data flow between layers is explicit instead of guessed from resource names.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from paybill.emit.terraform.context import PoolContext, TenantContext
+from paybill.emit.terraform.expr import Expr, ref
+from paybill.emit.terraform.naming import NameRule
+from paybill.emit.terraform.stack import Stack
+from paybill.models.plan import Sizing
+
+AWS_PROVIDER = {"source": "hashicorp/aws", "version": "~> 6.0"}
+"""hashicorp/aws 6.x is the current major (6.0.0 June 2025; no 7.0 upgrade guide exists)."""
+
+POSTGRES_MAJOR = "17"
+POSTGRES_FAMILY = "postgres17"
+KUBERNETES_VERSION = "1.35"
+LOG_RETENTION_DAYS = 365
+
+# --- names (AWS limits) -------------------------------------------------------------------------
+BUCKET = NameRule("s3-bucket", 63, scope="global")
+"""3-63 lower-case letters, digits, hyphens; globally unique, so the account id is part of it."""
+ACCESS_POINT = NameRule("s3-access-point", 50)
+DB_IDENTIFIER = NameRule("rds-identifier", 63)
+"""RDS identifiers: 1-63 letters, digits, hyphens, starting with a letter (also used for groups)."""
+IAM_ROLE = NameRule("iam-role", 64)
+IAM_POLICY = NameRule("iam-policy", 128)
+KMS_ALIAS = NameRule("kms-alias", 200, alphabet="a-z0-9/_-", separator="/")
+EKS_CLUSTER = NameRule("eks-cluster", 100)
+NODE_GROUP = NameRule("eks-node-group", 63)
+KMS_GRANT = NameRule("kms-grant", 256)
+GENERIC = NameRule("aws-name", 255)
+"""Security groups, subnet groups and other names only unique within the account and region."""
+
+
+@dataclass(frozen=True, slots=True)
+class AwsSize:
+    """One row of the sizing table."""
+
+    db_instance_class: str
+    node_instance_type: str
+    nodes: tuple[int, int, int]
+    """EKS managed node group (min, desired, max)."""
+    performance_insights: bool
+    """Performance Insights is not offered on the smallest burstable classes."""
+
+
+# The ONE table mapping abstract sizes to AWS SKUs (Graviton throughout: same price/performance
+# story for database and nodes; node groups use the matching AL2023 ARM AMI type).
+SIZES: dict[str, AwsSize] = {
+    "xsmall": AwsSize("db.t4g.micro", "t4g.medium", (1, 1, 2), False),
+    "small": AwsSize("db.t4g.medium", "m7g.large", (1, 2, 3), True),
+    "medium": AwsSize("db.m7g.large", "m7g.xlarge", (2, 2, 4), True),
+    "large": AwsSize("db.r7g.xlarge", "m7g.2xlarge", (2, 3, 6), True),
+    "xlarge": AwsSize("db.r7g.2xlarge", "m7g.4xlarge", (3, 4, 10), True),
+}
+NODE_AMI_TYPE = "AL2023_ARM_64_STANDARD"
+
+
+@dataclass(frozen=True, slots=True)
+class Network:
+    """Where a stack's networked resources go (its own VPC, or the pool's read from pool outputs)."""
+
+    vpc_id: Expr
+    cidr: Any
+    """A literal CIDR (own VPC) or an expression (pool output)."""
+    subnet_ids: Any
+    """A list of expressions (own subnets) or one expression yielding a list (pool output)."""
+    route_table_id: Expr
+    own: bool
+
+
+@dataclass
+class Scope:
+    """One AWS stack under construction and the facts its layers share."""
+
+    stack: Stack
+    owner: PoolContext | TenantContext
+    kind: str  # "pool" | "tenant"
+    sizing: Sizing
+    network: Network | None = None
+    key_arn: Expr | None = None
+    """The customer managed key encrypting this stack's data (own key, or the pool's)."""
+    log_bucket: Expr | None = None
+    """Bucket id receiving S3 access logs and VPC flow logs (created with the stack's own VPC/bucket)."""
+    log_bucket_arn: Expr | None = None
+    compute_cidrs: list[Any] = field(default_factory=list)
+    """CIDRs the application pods run in; databases admit PostgreSQL from these only."""
+    compute_vpc_id: Expr | None = None
+    statements: list[dict[str, Any]] = field(default_factory=list)
+    """IAM statements the tenant's role gets (tenant stacks)."""
+    cluster_name: Any = None
+    role_name: Expr | None = None
+    role_arn: Expr | None = None
+
+    @property
+    def name(self) -> str:
+        return self.owner.name
+
+    @property
+    def account_id(self) -> str:
+        return self.owner.cloud.spec.aws.account_id
+
+    @property
+    def region(self) -> str:
+        return self.owner.region
+
+    @property
+    def tenant(self) -> TenantContext | None:
+        return self.owner if isinstance(self.owner, TenantContext) else None
+
+    def silo(self, layer: str) -> bool:
+        """Whether this stack owns ``layer``'s dedicated resources (pools own all their layers)."""
+        tenant = self.tenant
+        return tenant is None or tenant.layers.silo(layer)
+
+    def name_for(self, rule: NameRule, *parts: str, purpose: str) -> str:
+        return self.owner.name_for(rule, *parts, purpose=purpose)
+
+    def base_parts(self) -> tuple[str, str]:
+        """``("pool"|"tenant", name)``: the stem of every derived name."""
+        return (self.kind, self.name)
+
+    def output(self, name: str, value: Any, description: str, *, sensitive: bool = False) -> None:
+        self.stack.output(name, value, description, sensitive=sensitive)
+
+
+def statement(sid: str, effect: str, actions: list[str], resources: list[Any] | None, *,
+              principals: list[dict[str, Any]] | None = None,
+              conditions: list[tuple[str, str, list[Any]]] | None = None) -> dict[str, Any]:
+    """One ``statement`` block of an ``aws_iam_policy_document`` data source (``resources=None`` for
+    trust policies, which name no resource)."""
+    body: dict[str, Any] = {"sid": sid, "effect": effect, "actions": actions}
+    if resources is not None:
+        body["resources"] = resources
+    if principals:
+        body["principals"] = principals
+    if conditions:
+        body["condition"] = [{"test": t, "variable": v, "values": vals} for t, v, vals in conditions]
+    return body
+
+
+def policy_document(stack: Stack, name: str, statements: list[dict[str, Any]]) -> Expr:
+    """Declare an ``aws_iam_policy_document`` and return its rendered JSON.
+
+    Building policies with the data source (instead of hand-made JSON strings) lets statements mix
+    literal text and resource references; IAM policy variables such as
+    ``${aws:PrincipalTag/x}`` stay literal because the stack escapes every non-expression string.
+    """
+    handle = stack.data_source("aws_iam_policy_document", name, {"statement": statements})
+    return handle.attr("json")
+
+
+def service_principal(service: str) -> dict[str, Any]:
+    return {"type": "Service", "identifiers": [service]}
+
+
+def account_root(account_id: str) -> dict[str, Any]:
+    return {"type": "AWS", "identifiers": [f"arn:aws:iam::{account_id}:root"]}
+
+
+def pool_output(name: str) -> Expr:
+    """``emitter.pool_output`` (imported late: the driver imports the provider registry at load time)."""
+    from paybill.emit.terraform.emitter import pool_output as read
+
+    return read(name)
+
+
+def pool_output_inner(name: str) -> str:
+    """The bare expression of :func:`pool_output`, to wrap in a function call with ``raw()``."""
+    return pool_output(name)[2:-1]
+
+
+def data_ref(type_: str, name: str, *attrs: str) -> Expr:
+    return ref("data", type_, name, *attrs)

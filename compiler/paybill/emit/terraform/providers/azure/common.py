@@ -1,0 +1,220 @@
+"""What every Azure layer module shares: the provider pin, name rules, the sizing table, the scope.
+
+The :class:`Scope` is one stack being built plus the facts layers hand to each other (resource
+group, subnets, private DNS zones, the customer managed key and the identity that unwraps it, the
+workspace diagnostics go to, the role assignments the tenant identity gets). Layers run in a fixed
+order (see ``__init__``) and only read facts set by earlier ones.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from paybill.emit.terraform.context import PoolContext, TenantContext
+from paybill.emit.terraform.expr import Expr
+from paybill.emit.terraform.naming import NameRule
+from paybill.emit.terraform.stack import Stack
+from paybill.models.plan import Sizing
+
+AZURERM_PROVIDER = {"source": "hashicorp/azurerm", "version": "~> 5.0"}
+"""hashicorp/azurerm 5.x is the current major (5.0.0 on 2026-07-27; 5.2.0 on 2026-08-20). Three
+arguments used here differ from 4.x: ``private_dns_zone_virtual_network_link.private_dns_zone_id``,
+``federated_identity_credential.user_assigned_identity_id`` and the now required
+``kubernetes_cluster.node_provisioning_profile``."""
+
+POSTGRES_VERSION = "17"
+KUBERNETES_VERSION = "1.35"
+LOG_RETENTION_DAYS = 365
+AKS_SERVER_APP_ID = "6dae42f8-4368-4678-94ff-3960e28e3630"
+"""The Entra ID application every AKS cluster with Entra integration accepts tokens for."""
+
+# --- names (Azure limits) -----------------------------------------------------------------------
+RESOURCE_GROUP = NameRule("resource-group", 90)
+VNET = NameRule("virtual-network", 64)
+KEY_VAULT = NameRule("key-vault", 24, scope="global")
+"""3-24 letters, digits and hyphens, globally unique (a DNS name under vault.azure.net)."""
+STORAGE_ACCOUNT = NameRule("storage-account", 24, alphabet="a-z0-9", separator="", scope="global")
+"""3-24 lower-case letters and digits only, globally unique."""
+POSTGRES_SERVER = NameRule("postgres-flexible-server", 63, scope="global")
+AKS_CLUSTER = NameRule("aks-cluster", 63)
+IDENTITY = NameRule("user-assigned-identity", 128)
+WORKSPACE = NameRule("log-analytics-workspace", 63)
+KEY = NameRule("key-vault-key", 127)
+CONTAINER = NameRule("storage-container", 63)
+
+
+@dataclass(frozen=True, slots=True)
+class AzureSize:
+    """One row of the sizing table."""
+
+    postgres_sku: str
+    postgres_ha_sku: str
+    """Zone-redundant HA is not offered on Burstable SKUs; HA plans get this General Purpose SKU."""
+    node_vm_size: str
+    nodes: tuple[int, int, int]
+    """Workload node pool (min, desired, max)."""
+
+
+# The ONE table mapping abstract sizes to Azure SKUs.
+SIZES: dict[str, AzureSize] = {
+    "xsmall": AzureSize("B_Standard_B1ms", "GP_Standard_D2ds_v5", "Standard_D2s_v5", (1, 1, 2)),
+    "small": AzureSize("B_Standard_B2s", "GP_Standard_D2ds_v5", "Standard_D4s_v5", (1, 2, 3)),
+    "medium": AzureSize("GP_Standard_D2ds_v5", "GP_Standard_D2ds_v5", "Standard_D8s_v5", (2, 2, 4)),
+    "large": AzureSize("GP_Standard_D4ds_v5", "GP_Standard_D4ds_v5", "Standard_D16s_v5", (2, 3, 6)),
+    "xlarge": AzureSize("MO_Standard_E8ds_v5", "MO_Standard_E8ds_v5", "Standard_D32s_v5", (3, 4, 10)),
+}
+SYSTEM_NODE_VM_SIZE = "Standard_D2s_v5"
+POSTGRES_STORAGE_MB = (32768, 65536, 131072, 262144, 524288, 1048576, 2097152, 4194304, 8388608, 16777216,
+                       33553408)
+"""The storage sizes a flexible server accepts; the plan's GB are rounded up to the next one."""
+
+
+def postgres_storage_mb(gb: int) -> int:
+    wanted = gb * 1024
+    return next((mb for mb in POSTGRES_STORAGE_MB if mb >= wanted), POSTGRES_STORAGE_MB[-1])
+
+
+@dataclass(frozen=True, slots=True)
+class Network:
+    vnet_id: Any
+    cidr: Any
+    aks_subnet_id: Any
+    postgres_subnet_id: Any
+    endpoints_subnet_id: Any
+    own: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Zones:
+    """Private DNS zones (ids) the stack's private endpoints and servers register in."""
+
+    postgres: Any
+    blob: Any
+    vault: Any
+
+
+@dataclass
+class Scope:
+    stack: Stack
+    owner: PoolContext | TenantContext
+    kind: str
+    sizing: Sizing
+    resource_group: Any = None
+    """Name of the stack's own resource group (tenants: only when a layer is silo)."""
+    network: Network | None = None
+    zones: Zones | None = None
+    workspace_id: Any = None
+    cmk_key_id: Any = None
+    """Versionless id of the key encrypting this stack's own data stores."""
+    cmk_identity_id: Any = None
+    workload_identity: dict[str, Any] = field(default_factory=dict)
+    """``id``, ``principal_id``, ``client_id`` of the tenant's workload identity."""
+    grants: list[tuple[str, Any, str]] = field(default_factory=list)
+    """(local name, scope, role) the tenant workload identity gets; dropped while suspended."""
+    oidc_issuer: Any = None
+
+    @property
+    def name(self) -> str:
+        return self.owner.name
+
+    @property
+    def location(self) -> str:
+        return self.owner.region
+
+    @property
+    def tags(self) -> dict[str, str]:
+        return dict(self.owner.tags)
+
+    @property
+    def azure(self) -> Any:
+        return self.owner.cloud.spec.azure
+
+    @property
+    def tenant(self) -> TenantContext | None:
+        return self.owner if isinstance(self.owner, TenantContext) else None
+
+    @property
+    def short_kind(self) -> str:
+        return "p" if self.kind == "pool" else "t"
+
+    @property
+    def discriminator(self) -> str:
+        """Four characters of the subscription id: globally unique names stay unique per subscription."""
+        return self.azure.subscription_id[:4]
+
+    def silo(self, layer: str) -> bool:
+        tenant = self.tenant
+        return tenant is None or tenant.layers.silo(layer)
+
+    def name_for(self, rule: NameRule, *parts: str, purpose: str) -> str:
+        return self.owner.name_for(rule, *parts, purpose=purpose)
+
+    def located(self, body: dict[str, Any], resource_group: Any = None) -> dict[str, Any]:
+        """``body`` with location, resource group and the paybill tags (every taggable resource)."""
+        return {
+            **body,
+            "location": self.location,
+            "resource_group_name": resource_group if resource_group is not None else self.resource_group,
+            "tags": self.tags,
+        }
+
+    def output(self, name: str, value: Any, description: str, *, sensitive: bool = False) -> None:
+        self.stack.output(name, value, description, sensitive=sensitive)
+
+
+def pool_output(name: str) -> Expr:
+    """``emitter.pool_output`` (imported late: the driver imports the provider registry at load time)."""
+    from paybill.emit.terraform.emitter import pool_output as read
+
+    return read(name)
+
+
+def pool_output_inner(name: str) -> str:
+    return pool_output(name)[2:-1]
+
+
+def role_assignment(scope: Scope, local: str, target: Any, role: str, principal_id: Any,
+                    principal_type: str = "ServicePrincipal") -> None:
+    scope.stack.resource("azurerm_role_assignment", local, {
+        "scope": target,
+        "role_definition_name": role,
+        "principal_id": principal_id,
+        "principal_type": principal_type,
+    })
+
+
+def diagnostics(scope: Scope, local: str, target: Any, *, log_groups: list[str] | None = None,
+                log_categories: list[str] | None = None, metrics: bool = True) -> None:
+    """Send a resource's logs (and metrics) to the stack's Log Analytics workspace."""
+    if scope.workspace_id is None:
+        return
+    body: dict[str, Any] = {
+        "name": "paybill-diagnostics",
+        "target_resource_id": target,
+        "log_analytics_workspace_id": scope.workspace_id,
+    }
+    logs = [{"category_group": g} for g in (log_groups or [])] + [{"category": c} for c in (log_categories or [])]
+    if logs:
+        body["enabled_log"] = logs
+    if metrics:
+        body["enabled_metric"] = [{"category": "AllMetrics"}]
+    scope.stack.resource("azurerm_monitor_diagnostic_setting", local, body)
+
+
+def delete_lock(scope: Scope, local: str, target: Any, what: str) -> None:
+    """Azure's deletion protection: a ``CanNotDelete`` management lock on a data store."""
+    scope.stack.resource("azurerm_management_lock", local, {
+        "name": "paybill-do-not-delete",
+        "scope": target,
+        "lock_level": "CanNotDelete",
+        "notes": f"paybill: {what} holds tenant data; remove the lock only after export (offboarding).",
+    })
+
+
+def client_config(scope: Scope) -> Expr:
+    """Object id of the principal running Terraform (it needs data-plane roles it grants itself)."""
+    stack = scope.stack
+    if "azurerm_client_config" not in stack.data:
+        stack.data_source("azurerm_client_config", "current", {})
+    return Expr("${data.azurerm_client_config.current.object_id}")

@@ -1,0 +1,52 @@
+"""Small helpers every Google Cloud layer module uses."""
+
+from __future__ import annotations
+
+from paybill.emit.terraform.context import PoolContext, TenantContext
+from paybill.emit.terraform.expr import Expr, raw
+from paybill.emit.terraform.naming import NameRule
+from paybill.emit.terraform.providers.gcp.sizing import SERVICE_AGENTS
+from paybill.emit.terraform.stack import Stack
+
+Ctx = PoolContext | TenantContext
+PROJECT_DATA = ("data", "google_project", "main")
+
+
+def stem(ctx: Ctx) -> tuple[str, ...]:
+    """Name parts identifying the stack's owner; pools say so, so a pool and a tenant never share names."""
+    return ("pb", "pool", ctx.name) if isinstance(ctx, PoolContext) else ("pb", ctx.name)
+
+
+def name(ctx: Ctx, rule: NameRule, *suffix: str, purpose: str) -> str:
+    """Derive and claim the cloud name of one of ``ctx``'s resources."""
+    return ctx.name_for(rule, *stem(ctx), *suffix, purpose=purpose)
+
+
+def project_id(ctx: Ctx) -> str:
+    return ctx.cloud.spec.gcp.project_id
+
+
+def declare_project(stack: Stack, ctx: Ctx) -> None:
+    """``data.google_project.main``: the project number, which service agent addresses contain."""
+    if "google_project" not in stack.data:
+        stack.data_source("google_project", "main", {"project_id": project_id(ctx)})
+
+
+def service_agent(agent: str) -> Expr:
+    """IAM member of a Google-managed service agent of the project (needs :func:`declare_project`)."""
+    domain = SERVICE_AGENTS[agent]
+    return raw(f'format("serviceAccount:service-%s@{domain}.iam.gserviceaccount.com", '
+               f'{".".join(PROJECT_DATA)}.number)')
+
+
+def inner(expression: Expr) -> str:
+    """The expression inside ``${...}``, to nest one reference in a larger expression."""
+    assert expression.startswith("${") and expression.endswith("}"), expression
+    return expression[2:-1]
+
+
+def with_depends(body: dict, depends_on: list[str]) -> dict:
+    """``body`` plus a sorted ``depends_on`` meta-argument when there is anything to wait for."""
+    if depends_on:
+        body["depends_on"] = sorted(set(depends_on))
+    return body

@@ -1,0 +1,86 @@
+"""Google Cloud tenant stack: the tenant's silo layers, and its isolation inside the pooled ones.
+
+Every tenant-owned store is encrypted with the tenant's own key: in its own key ring when the keys
+layer is silo, in the pool's key ring when it is pooled. Pooled stores stay encrypted with the pool
+key; the tenant key then serves application-level envelope encryption.
+"""
+
+from __future__ import annotations
+
+from paybill.emit.terraform.context import TenantContext
+from paybill.emit.terraform.providers.coherence import layers_reachable
+from paybill.emit.terraform.providers.gcp import compute, data, identity, keys
+from paybill.emit.terraform.providers.gcp.checks import network_fits
+from paybill.emit.terraform.providers.gcp.network import GcpNetwork, emit_network
+from paybill.emit.terraform.providers.gcp.sizing import SQL_DATABASE_NAME
+from paybill.emit.terraform.remote import pool_output
+from paybill.emit.terraform.stack import Stack
+
+CMK_FEATURE = "customer-managed-keys"
+"""Plans with this feature keep silo keys in Cloud HSM."""
+
+
+def _network(stack: Stack, ctx: TenantContext) -> GcpNetwork | None:
+    if ctx.layers.silo("network"):
+        assert ctx.network_cidr is not None
+        if not network_fits(ctx, ctx.network_cidr):
+            return None
+        network = emit_network(stack, ctx, ctx.network_cidr, gke=False)
+        stack.output("network_id", network.network_id, "The tenant's own VPC network (id).")
+        return network
+    return GcpNetwork(pool_output("network_id"), pool_output("subnetwork_id"), pool_output("private_services_range"))
+
+
+def emit_tenant(ctx: TenantContext, stack: Stack) -> None:
+    if not layers_reachable(ctx):
+        return
+    network = _network(stack, ctx)
+    if network is None:
+        return
+    layers = ctx.layers
+    if layers.silo("keys"):
+        ring = keys.emit_key_ring(stack, ctx)
+        key = keys.emit_crypto_key(stack, ctx, "data", ring, hsm=CMK_FEATURE in ctx.plan.spec.features)
+    else:
+        key = keys.emit_crypto_key(stack, ctx, "data", pool_output("key_ring_id"), hsm=True)
+    agents = [agent for layer, agent in (("database", "sql"), ("storage", "storage"), ("compute", "run"))
+              if layers.silo(layer)]
+    grants = keys.grant_service_agents(stack, ctx, key, agents) if agents else {}
+    stack.output("data_key_id", key, "The tenant's own key.")
+
+    tenant = identity.emit_service_account(stack, ctx)
+    identity.grant_key(stack, tenant, key)
+    stack.output("service_account_email", tenant.email, "The tenant's workload identity.")
+
+    if layers.silo("database"):
+        waits = [grants["sql"]] + ([network.psa_dependency] if network.psa_dependency else [])
+        sql = data.emit_sql_instance(stack, ctx, ctx.sizing.database, key=key, network=network,
+                                     depends_on=waits, offboarding=ctx.offboarding)
+        instance, connection = sql.name, sql.connection_name
+    else:
+        instance, connection = pool_output("sql_instance_name"), pool_output("sql_connection_name")
+    database = stack.resource("google_sql_database", "tenant", {
+        "name": ctx.name_for(SQL_DATABASE_NAME, "tenant", ctx.name, purpose="tenant database"),
+        "instance": instance,
+        "charset": "UTF8",
+        "collation": "en_US.UTF8",
+        # Terraform never drops a tenant's data: a destroy leaves the database for export and purge.
+        "deletion_policy": "ABANDON",
+    })
+    identity.grant_sql(stack, ctx, tenant, instance)
+    stack.output("database_name", database.attr("name"), "The tenant's PostgreSQL database.")
+    stack.output("sql_connection_name", connection, "Connection name of the instance holding it.")
+
+    if layers.silo("storage"):
+        bucket = data.emit_buckets(stack, ctx, key=key, depends_on=[grants["storage"]], offboarding=ctx.offboarding)
+        identity.grant_bucket(stack, ctx, tenant, bucket, pooled=False)
+        stack.output("bucket_name", bucket, "The tenant's own bucket.")
+    else:
+        identity.grant_bucket(stack, ctx, tenant, pool_output("bucket_name"), pooled=True)
+        stack.output("bucket_prefix", identity.TENANT_PREFIX.format(tenant=ctx.name),
+                     "The tenant's prefix in the pool bucket.")
+
+    if layers.silo("compute"):
+        compute.emit_tenant_service(stack, ctx, tenant, network, key, grants)
+    else:
+        compute.emit_tenant_namespace(stack, ctx, tenant)

@@ -1,0 +1,45 @@
+"""Build the dependency graph from a spec index."""
+
+from __future__ import annotations
+
+from paybill.graph.edges import EDGE_RULES, EdgeRule
+from paybill.graph.model import STACK, DependencyGraph, NodeInfo, sort_key, stack_node_id
+from paybill.graph.stacks import StackUnit, stack_units
+from paybill.validate.index import SpecIndex
+
+
+def _spec_node(doc) -> NodeInfo:
+    attrs = {}
+    if doc.kind == "Tenant":
+        attrs = {"lifecycle": doc.model.spec.lifecycle, "isolation": doc.model.spec.isolation.model}
+    return NodeInfo(doc.ref, doc.kind, doc.name, doc, attrs=attrs)
+
+
+def _stack_node(unit: StackUnit) -> NodeInfo:
+    return NodeInfo(stack_node_id(unit.address), STACK, unit.address, unit.owner,
+                    attrs={"stack": unit.kind, "sources": list(unit.sources)})
+
+
+def build_graph(
+    index: SpecIndex, units: list[StackUnit] | None = None, rules: tuple[EdgeRule, ...] = EDGE_RULES
+) -> DependencyGraph:
+    """Every spec and every stack as nodes, every reference as an edge; inserted in sorted order.
+
+    ``units`` defaults to :func:`stack_units` (pass them when already computed). Sorting before
+    insertion makes networkx's own iteration order (and so any traversal) independent of the
+    order documents were loaded in.
+    """
+    if units is None:
+        units = stack_units(index)
+    nodes = [_spec_node(doc) for doc in index.all_documents()]
+    nodes.extend(_stack_node(unit) for unit in units)
+    nodes.sort(key=lambda n: sort_key(n.id))
+    graph = DependencyGraph()
+    for node in nodes:
+        graph.add_node(node)
+    edges = [edge for rule in rules for edge in rule(index, units)]
+    edges.sort(key=lambda e: (sort_key(e[0]), sort_key(e[1])))
+    for before, after, info in edges:
+        if before in graph and after in graph:
+            graph.add_edge(before, after, info)
+    return graph

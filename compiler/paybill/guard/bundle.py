@@ -1,0 +1,158 @@
+"""Load a bundle directory and prove it is intact before anything is parsed for use.
+
+Order of checks, each refusing the bundle with :class:`BundleError` (``reason`` is a stable word):
+
+1. ``manifest.json`` is readable and of this format (``format``);
+2. with a public key configured, the manifest carries a valid Ed25519 signature (``unsigned``,
+   ``signature``) - an unsigned bundle is refused, never silently accepted;
+3. every content file is listed, present, within size, and matches its sha256 (``missing``,
+   ``unlisted``, ``hash``), and the revision is the hash of those hashes (``revision``);
+4. the schema, policies and entities parse, the policies validate against the schema, every policy
+   has a unique ``@id`` (``cedar``); the JSON files are what the guard expects (``content``);
+5. the golden decisions in ``tests.json`` still hold (``golden``).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from paybill.guard.engine import Engine, PolicyFormatError
+from paybill.guard.format import (
+    BUNDLE_FORMAT,
+    CONTENT_FILES,
+    ENTITIES_FILE,
+    LIMITS_FILE,
+    MANIFEST_FILE,
+    POLICIES_FILE,
+    SCHEMA_FILE,
+    TESTS_FILE,
+    WORKFLOW_FILE,
+    bundle_revision,
+    sha256_hex,
+)
+from paybill.guard.goldens import run_goldens
+from paybill.guard.signing import PublicKeyLike, SigningKeyError, load_public_key, verify_manifest
+
+MAX_FILE_BYTES = 32 * 1024 * 1024
+
+
+class BundleError(Exception):
+    """A bundle was refused. ``reason`` is one stable word (see the module docstring)."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+@dataclass
+class LoadedBundle:
+    path: Path
+    manifest: dict[str, Any]
+    engine: Engine
+    workflows: dict[str, Any]
+    limits: dict[str, Any]
+    tests: list[dict[str, Any]]
+
+    @property
+    def agent(self) -> str:
+        return str(self.manifest["agent"])
+
+    @property
+    def revision(self) -> str:
+        return str(self.manifest["revision"])
+
+
+def _read(path: Path, name: str) -> bytes:
+    file = path / name
+    try:
+        if file.stat().st_size > MAX_FILE_BYTES:
+            raise BundleError("content", f"{name} is larger than {MAX_FILE_BYTES} bytes")
+        return file.read_bytes()
+    except FileNotFoundError:
+        raise BundleError("missing", f"{name} is missing from bundle {path}") from None
+    except OSError as exc:
+        raise BundleError("missing", f"cannot read {name}: {exc.strerror or exc}") from None
+
+
+def _json(data: bytes, name: str) -> Any:
+    try:
+        return json.loads(data)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise BundleError("content", f"{name} is not valid JSON ({exc})") from None
+
+
+def _manifest(path: Path) -> dict[str, Any]:
+    manifest = _json(_read(path, MANIFEST_FILE), MANIFEST_FILE)
+    if not isinstance(manifest, dict) or manifest.get("format") != BUNDLE_FORMAT:
+        raise BundleError("format", f"{MANIFEST_FILE} is not a {BUNDLE_FORMAT} manifest")
+    if not isinstance(manifest.get("files"), dict) or not isinstance(manifest.get("agent"), str):
+        raise BundleError("format", f"{MANIFEST_FILE} lacks 'files' or 'agent'")
+    return manifest
+
+
+def _verified_files(path: Path, manifest: dict[str, Any]) -> dict[str, bytes]:
+    listed = manifest["files"]
+    unlisted = sorted(set(listed) ^ set(CONTENT_FILES))
+    if unlisted:
+        raise BundleError("unlisted", f"manifest files do not match the bundle format: {', '.join(unlisted)}")
+    files: dict[str, bytes] = {}
+    for name in CONTENT_FILES:
+        data = _read(path, name)
+        if sha256_hex(data) != listed[name]:
+            raise BundleError("hash", f"{name} does not match its sha256 in the manifest (file changed)")
+        files[name] = data
+    if bundle_revision(listed) != manifest.get("revision"):
+        raise BundleError("revision", "manifest revision is not the hash of its files")
+    return files
+
+
+def _text(files: dict[str, bytes], name: str) -> str:
+    try:
+        return files[name].decode("utf-8")
+    except UnicodeDecodeError:
+        raise BundleError("content", f"{name} is not UTF-8") from None
+
+
+def _engine(files: dict[str, bytes]) -> Engine:
+    policies = _text(files, POLICIES_FILE)
+    try:
+        engine = Engine(_text(files, SCHEMA_FILE), policies, _text(files, ENTITIES_FILE))
+    except (PolicyFormatError, ValueError) as exc:
+        raise BundleError("cedar", f"Cedar could not load the bundle: {exc}") from None
+    errors = engine.validate(policies)
+    if errors:
+        first_id, first = errors[0]
+        raise BundleError("cedar", f"policies do not validate against the schema: {first_id}: {first}")
+    return engine
+
+
+def load_bundle(path: str | Path, public_key: PublicKeyLike | None = None) -> LoadedBundle:
+    """Verify and parse the bundle at ``path`` (see the module docstring for what is checked)."""
+    path = Path(path)
+    manifest = _manifest(path)
+    if public_key is not None:
+        try:
+            key = load_public_key(public_key)
+        except SigningKeyError as exc:
+            raise BundleError("key", str(exc)) from None
+        problem = verify_manifest(manifest, key)
+        if problem:
+            raise BundleError("unsigned" if "not signed" in problem else "signature", problem)
+    files = _verified_files(path, manifest)
+    engine = _engine(files)
+    workflows = _json(files[WORKFLOW_FILE], WORKFLOW_FILE)
+    limits = _json(files[LIMITS_FILE], LIMITS_FILE)
+    tests = _json(files[TESTS_FILE], TESTS_FILE)
+    if not (isinstance(workflows, dict) and isinstance(workflows.get("workflows"), dict)
+            and isinstance(limits, dict) and isinstance(tests, dict) and isinstance(tests.get("tests"), list)):
+        raise BundleError("content", "workflow.json, limits.json or tests.json is not in the bundle format")
+    if workflows.get("agent") != manifest["agent"] or limits.get("agent") != manifest["agent"]:
+        raise BundleError("content", "bundle files name different agents")
+    failures = run_goldens(engine, tests["tests"])
+    if failures:
+        more = f" (and {len(failures) - 1} more)" if len(failures) > 1 else ""
+        raise BundleError("golden", failures[0].describe() + more)
+    return LoadedBundle(path, manifest, engine, workflows["workflows"], limits, tests["tests"])

@@ -1,0 +1,63 @@
+"""The decision object every guard call returns (a stable, documented contract).
+
+``allowed`` is the only field a caller must act on. ``reasons`` are Cedar policy ids
+(``<spec path>#<rule>``): the permits that allowed, or the forbids that denied. ``violations`` are
+stable machine names of why a call was denied (see :mod:`paybill.guard.format`, ``V_*`` and
+``limit.<name>``); a denial without a forbid still gets one (``acl.not-granted``,
+``acl.column-not-granted``, ``workflow.order``, ``workflow.step-action``, ``workflow.finished``...).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+
+class Denied(PermissionError):
+    """Raised by :meth:`Decision.require` for a denied decision; carries the decision."""
+
+    def __init__(self, decision: Decision) -> None:
+        super().__init__(decision.summary())
+        self.decision = decision
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    allowed: bool
+    op: str
+    """``check``, ``advance``, ``approve`` or ``start``."""
+    action: str
+    resource: str
+    tenant: str
+    step: str
+    """The run's step when the call was made (for ``advance``: the step it left, or tried to)."""
+    reasons: tuple[str, ...] = ()
+    violations: tuple[str, ...] = ()
+    denied_columns: tuple[str, ...] = ()
+    """For ``acl.column-not-granted``: the requested columns the ACL does not grant in this step."""
+    errors: tuple[str, ...] = ()
+    """Cedar evaluation errors; any error denies."""
+    revision: str = ""
+    run: str = ""
+
+    def require(self) -> Decision:
+        """Return self when allowed, else raise :class:`Denied` (for callers that prefer exceptions)."""
+        if not self.allowed:
+            raise Denied(self)
+        return self
+
+    def summary(self) -> str:
+        verdict = "allow" if self.allowed else "deny"
+        what = f"{self.op} {self.action} {self.resource}".rstrip()
+        why = ", ".join(self.violations) if self.violations else ""
+        return f"{verdict}: {what} (tenant {self.tenant}, step {self.step}){': ' + why if why else ''}"
+
+    def to_dict(self) -> dict[str, Any]:
+        """The decision as recorded in logs and traces (input fields are recorded separately)."""
+        out: dict[str, Any] = {"allowed": self.allowed, "reasons": list(self.reasons),
+                               "violations": list(self.violations)}
+        if self.denied_columns:
+            out["deniedColumns"] = list(self.denied_columns)
+        if self.errors:
+            out["errors"] = list(self.errors)
+        return out

@@ -1,0 +1,108 @@
+"""The Cedar side of the guard: parsed handles, and raw verdicts with policy ids and violations.
+
+Parsing happens once (schema, policy set, entity store); every call reuses the handles. A verdict
+is Cedar's answer only; workflow state and explanations are added by :mod:`paybill.guard.run`.
+
+Fail-closed rules applied here, whatever Cedar says: an evaluation error, a request that does not
+match the schema (``NoDecision``) or any diagnostics error makes the verdict a denial. That matters
+because Cedar skips a *forbid* policy that errors, which on its own would fail open.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import cedarpy
+
+from paybill.guard.format import V_ENGINE
+
+
+class PolicyFormatError(ValueError):
+    """The policy text cannot be read as a bundle's policies (unparseable, ids missing or repeated)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """Cedar's decision for one request, in bundle terms."""
+
+    allowed: bool
+    reasons: tuple[str, ...]
+    """``@id`` of the policies that decided: the permits when allowed, the forbids that fired otherwise."""
+    violations: tuple[str, ...]
+    """``@violation`` names of the forbids among ``reasons`` (plus ``engine.error`` on errors)."""
+    errors: tuple[str, ...]
+
+
+def policy_annotations(policies_text: str) -> dict[str, dict[str, str]]:
+    """``@id`` -> all annotations of that policy, from the policy text itself.
+
+    Every policy must carry a unique ``@id``: reasons are reported by it, and a duplicate would make
+    two rules indistinguishable in decisions and logs.
+    """
+    try:
+        est = json.loads(cedarpy.policies_to_json_str(policies_text))
+    except ValueError as exc:
+        raise PolicyFormatError(f"policies do not parse: {exc}") from None
+    found: dict[str, dict[str, str]] = {}
+    for cedar_id, policy in sorted(est.get("staticPolicies", {}).items()):
+        annotations = policy.get("annotations") or {}
+        policy_id = annotations.get("id")
+        if not policy_id:
+            raise PolicyFormatError(f"policy {cedar_id} has no @id annotation")
+        if policy_id in found:
+            raise PolicyFormatError(f"@id {policy_id!r} is used by two policies")
+        found[policy_id] = {**annotations, "effect": policy.get("effect", "")}
+    if est.get("templates"):
+        raise PolicyFormatError("bundles contain no policy templates")
+    return found
+
+
+class Engine:
+    """Parsed Cedar handles of one bundle, reused for every decision."""
+
+    def __init__(self, schema_text: str, policies_text: str, entities_json: str) -> None:
+        self.annotations = policy_annotations(policies_text)
+        self.violation_of: dict[str, str] = {
+            pid: a["violation"] for pid, a in self.annotations.items() if a.get("violation")
+        }
+        self.schema = cedarpy.Schema.from_str(schema_text)
+        self.policies = cedarpy.PolicySet.from_str(policies_text)
+        self.entities = cedarpy.Entities.from_json_str(entities_json, self.schema)
+
+    def validate(self, policies_text: str) -> list[tuple[str, str]]:
+        """Schema validation errors as (policy @id or '', message)."""
+        result = cedarpy.validate_policies(policies_text, self.schema)
+        ids = result.id_annotations_by_policy_id
+        return [(ids.get(e.policy_id, e.policy_id), e.error) for e in result.errors]
+
+    def with_entities(self, extra: Sequence[dict[str, Any]]) -> cedarpy.Entities:
+        """The base entity store plus ``extra`` (run entities); the base is not re-parsed."""
+        return self.entities.with_added_json_str(json.dumps(list(extra)))
+
+    def verdict(self, result: cedarpy.AuthzResult) -> Verdict:
+        diagnostics = result.diagnostics
+        by_reason = diagnostics.id_annotations_by_reason
+        reasons = tuple(sorted(by_reason.get(r, r) for r in diagnostics.reasons))
+        errors = tuple(diagnostics.errors)
+        allowed = result.decision is cedarpy.Decision.Allow and not errors
+        violation_of = self.violation_of
+        violations = [] if allowed else [violation_of[r] for r in reasons if r in violation_of]
+        if errors or result.decision is cedarpy.Decision.NoDecision:
+            violations.append(V_ENGINE)
+        return Verdict(allowed, reasons, tuple(sorted(set(violations))), errors)
+
+    def authorize(
+        self, requests: Sequence[dict[str, Any]], entities: cedarpy.Entities, *, strict: bool = False
+    ) -> list[Verdict]:
+        """Decide a batch of requests in one call.
+
+        ``strict`` also validates each request against the schema (typed context, every counter
+        present). The guard's own requests are well-typed by construction, so the hot path skips it
+        (it costs about as much again as the decision); requests from outside always use it.
+        """
+        results = cedarpy.is_authorized_batch(list(requests), self.policies, entities,
+                                              self.schema if strict else None)
+        return [self.verdict(r) for r in results]

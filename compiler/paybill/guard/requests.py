@@ -1,0 +1,92 @@
+"""Cedar request shapes, built in one place for the compiler's checks and the runtime guard.
+
+Why a run is the principal: a run's tenant, workflow and current step change rarely (at start and
+on ``advance``), while counters and columns change on every call. cedarpy parses every entity
+reference in a request context separately (about 11 µs each in cedarpy 4.12), so the slow-moving
+facts live on a ``Paybill::Run`` entity added to the entity store once per step, and the context
+carries only strings, numbers and one counters record. The run entity is a child of its
+``Paybill::Agent``, so policies read ``principal in Paybill::Agent::"billing-agent"``.
+
+Shapes (all attributes required by the schema):
+
+* run entity ``Paybill::Run::"<run id>"`` in ``[Paybill::Agent::"<agent>"]`` with
+  ``tenant: Tenant``, ``tenantId: String``, ``workflow: Workflow``, ``step: Step``;
+* ``Operation`` context (read, insert, update, delete, propose, approve):
+  ``tenant`` (the tenant whose data the resource is), ``columns`` (columns of the table, or spec
+  field paths for ``propose``), ``rows`` (rows the operation touches), ``counters``;
+* ``Transition`` context (advance): ``visits`` (earlier visits of the target step), ``approved``,
+  ``counters``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from paybill.guard.format import ACTION, AGENT, COUNTERS, RESOURCE_TYPES, RUN, STEP, TENANT, WORKFLOW, step_id
+
+
+def uid(type_: str, id_: str) -> dict[str, str]:
+    return {"type": type_, "id": id_}
+
+
+def ref(type_: str, id_: str) -> dict[str, dict[str, str]]:
+    """An entity reference inside entity attributes or a context (Cedar JSON ``__entity`` form)."""
+    return {"__entity": uid(type_, id_)}
+
+
+def run_entity(run_id: str, agent: str, tenant: str, workflow: str, step: str) -> dict[str, Any]:
+    return {
+        "uid": uid(RUN, run_id),
+        "attrs": {
+            "tenant": ref(TENANT, tenant),
+            "tenantId": tenant,
+            "workflow": ref(WORKFLOW, workflow),
+            "step": ref(STEP, step_id(workflow, step)),
+        },
+        "parents": [uid(AGENT, agent)],
+    }
+
+
+def zero_counters() -> dict[str, int]:
+    return dict.fromkeys(COUNTERS, 0)
+
+
+def counters(values: Mapping[str, int] | None = None, **overrides: int) -> dict[str, int]:
+    """A complete counters record (every name present), starting from zeros."""
+    record = zero_counters()
+    if values:
+        record.update(values)
+    record.update(overrides)
+    return record
+
+
+def operation_context(
+    tenant: str, columns: Iterable[str] = (), rows: int = 0, counter_values: Mapping[str, int] | None = None
+) -> dict[str, Any]:
+    return {"tenant": tenant, "columns": sorted(set(columns)), "rows": rows, "counters": counters(counter_values)}
+
+
+def transition_context(
+    visits: int = 0, approved: bool = False, counter_values: Mapping[str, int] | None = None
+) -> dict[str, Any]:
+    return {"visits": visits, "approved": approved, "counters": counters(counter_values)}
+
+
+def resource_id(action: str, resource: str, workflow: str) -> str:
+    """The Cedar id of a resource: step ids are qualified by workflow, approve targets the workflow."""
+    if RESOURCE_TYPES.get(action) == STEP:
+        return step_id(workflow, resource)
+    if RESOURCE_TYPES.get(action) == WORKFLOW:
+        return workflow
+    return resource
+
+
+def request(run_id: str, action: str, resource: str, workflow: str, context: Any) -> dict[str, Any]:
+    """A Cedar request (dict form of every uid, so no id is ever parsed as Cedar syntax)."""
+    return {
+        "principal": uid(RUN, run_id),
+        "action": uid(ACTION, action),
+        "resource": uid(RESOURCE_TYPES[action], resource_id(action, resource, workflow)),
+        "context": context,
+    }

@@ -1,0 +1,294 @@
+"""One workflow run of an agent: workflow position, counters, approvals, and its Cedar requests.
+
+Cedar decides every call; this class only keeps the books Cedar reads (the current step, visits,
+rows read and written, budget spent, calls in the last minute, elapsed time) and labels a denial
+that no forbid policy explains (``workflow.step-action``, ``workflow.order``, ``acl.column-not-
+granted``...). It never allows what Cedar denies; it denies on its own only input it cannot turn
+into a well-typed request (``input.invalid``).
+
+Stable API (the SQL layer builds on it)::
+
+    run = guard.start(tenant="acme-corp", workflow="dunning")
+    d = run.check("read", "invoices", columns=["id", "status"], rows=25)   # -> Decision
+    run.advance("load-customer")                                           # -> Decision
+    run.approve("close-tickets", by="oncall@example.com")                  # -> Decision
+    run.check_many([("read", "invoices", {"columns": [...], "rows": 3}), ...])  # one Cedar call
+
+``check(action, resource, *, columns=(), rows=0, tenant=None)``: ``action`` is read, insert,
+update, delete, propose or approve; ``resource`` a table (a spec kind for propose, ignored for
+approve); ``columns`` the table columns the operation reads or writes (spec field paths for
+propose); ``rows`` the rows it touches (the caller's count or estimate; it feeds the row and
+budget limits); ``tenant`` the tenant whose data it is, the run's tenant by default. Allowed
+operations spend their rows and ``max(1, rows)`` budget units; every call, allowed or not, counts
+towards calls per minute. A run is used by one caller at a time (not thread-safe).
+"""
+
+from __future__ import annotations
+
+import re
+from collections import deque
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING, Any
+
+import orjson
+
+from paybill.guard.decision import Decision
+from paybill.guard.engine import Verdict
+from paybill.guard.format import (
+    ACTION,
+    ADVANCE,
+    CALL_WINDOW_SECONDS,
+    CHECK_ACTIONS,
+    RESOURCE_TYPES,
+    RUN,
+    STEP,
+    V_COLUMN,
+    V_FINISHED,
+    V_INPUT,
+    V_NOT_GRANTED,
+    V_ORDER,
+    V_STEP_ACTION,
+    WORKFLOW,
+    WRITE_ACTIONS,
+    step_id,
+)
+from paybill.guard.requests import run_entity
+
+if TYPE_CHECKING:
+    from paybill.guard.guard import Guard
+
+MAX_ROWS = 2**53
+_IDENT = re.compile(r"[a-z][a-z0-9_]{0,62}")
+_KIND = re.compile(r"[A-Z][A-Za-z]{0,39}")
+_FIELD = re.compile(r"spec(\.[a-zA-Z][a-zA-Z0-9]*)+")
+_NAME = re.compile(r"[a-z](?:-?[a-z0-9]){0,39}")
+_STEP = re.compile(r"[a-z][a-z0-9-]{0,39}")
+_ACTION_UIDS = {a: {"type": ACTION, "id": a} for a in (*CHECK_ACTIONS, ADVANCE)}
+_WINDOW = float(CALL_WINDOW_SECONDS)
+
+Operation = tuple[str, str, dict[str, Any]]
+"""(action, resource, keyword arguments of :meth:`Run.check`) for :meth:`Run.check_many`."""
+
+
+def _bad_input(action: Any, resource: Any, columns: Any, rows: Any, tenant: Any) -> str | None:
+    """Why these arguments cannot become a request, or None. Kept cheap: it runs on every call."""
+    if action not in RESOURCE_TYPES or action == ADVANCE:
+        return f"unknown action {action!r}"
+    if type(rows) is not int or not 0 <= rows <= MAX_ROWS:
+        return f"rows must be an integer from 0 to {MAX_ROWS}"
+    if not isinstance(tenant, str) or not _NAME.fullmatch(tenant):
+        return f"invalid tenant {tenant!r}"
+    if action == "propose":
+        if not isinstance(resource, str) or not _KIND.fullmatch(resource):
+            return f"invalid spec kind {resource!r}"
+        pattern = _FIELD
+    else:
+        if action != "approve" and (not isinstance(resource, str) or not _IDENT.fullmatch(resource)):
+            return f"invalid table {resource!r}"
+        pattern = _IDENT
+    for column in columns:
+        if not isinstance(column, str) or not pattern.fullmatch(column):
+            return f"invalid column {column!r}"
+    return None
+
+
+class Run:
+    """A workflow run; create with :meth:`paybill.guard.Guard.start`."""
+
+    def __init__(self, guard: Guard, run_id: str, tenant: str, workflow: str, *, step: str | None = None,
+                 record: bool = True) -> None:
+        self.guard = guard
+        self.id = run_id
+        self.tenant = tenant
+        self.workflow = workflow
+        self._spec = guard.workflows[workflow]
+        self._terminal = frozenset(self._spec["terminal"])
+        self._record = record and guard.log is not None
+        self._principal = {"type": RUN, "id": run_id}
+        self._clock = guard.clock
+        self._started = self._clock()
+        self._calls: deque[float] = deque()
+        self.rows_read = self.rows_written = self.budget_spent = 0
+        self.steps = 0
+        self.visits: dict[str, int] = {}
+        self.approvals: dict[str, str] = {}
+        self.step = ""
+        self._enter(step or self._spec["start"])
+
+    # -- state ---------------------------------------------------------------------------------
+
+    def _enter(self, step: str) -> None:
+        self.step = step
+        self.steps += 1
+        self.visits[step] = self.visits.get(step, 0) + 1
+        self.approvals.pop(step, None)
+        declared = self._spec["steps"].get(step, {})
+        self._declared = (declared.get("action"), declared.get("resource"))
+        self._entities = self.guard.engine.with_entities(
+            [run_entity(self.id, self.guard.agent, self.tenant, self.workflow, step)])
+
+    @property
+    def finished(self) -> bool:
+        """True once the run is in a terminal step: nothing more is allowed."""
+        return self.step in self._terminal
+
+    def counters(self, now: float | None = None) -> dict[str, int]:
+        """The counters Cedar sees for a call made at ``now`` (the calls window is not pruned here)."""
+        now = self._clock() if now is None else now
+        return {"steps": self.steps, "rowsRead": self.rows_read, "rowsWritten": self.rows_written,
+                "callsLastMinute": sum(1 for t in self._calls if t > now - _WINDOW),
+                "elapsedMillis": int((now - self._started) * 1000), "budgetSpent": self.budget_spent}
+
+    def _tick(self) -> tuple[float, int]:
+        """Record a call now; returns (now, calls in the window before this one)."""
+        now = self._clock()
+        calls = self._calls
+        horizon = now - _WINDOW
+        while calls and calls[0] <= horizon:
+            calls.popleft()
+        before = len(calls)
+        calls.append(now)
+        return now, before
+
+    # -- operations ----------------------------------------------------------------------------
+
+    def check(self, action: str, resource: str, *, columns: Iterable[str] = (), rows: int = 0,
+              tenant: str | None = None) -> Decision:
+        """Ask whether the agent may perform ``action`` on ``resource`` now (see the module docstring)."""
+        return self.check_many([(action, resource, {"columns": columns, "rows": rows, "tenant": tenant})])[0]
+
+    def check_many(self, operations: Sequence[Operation]) -> list[Decision]:
+        """Decide several operations in one Cedar call, as if made one after the other.
+
+        Counters for each operation assume every earlier one in the batch was allowed, so a denial
+        early in the batch can only make later decisions stricter, never looser. Only allowed
+        operations spend rows and budget.
+        """
+        prepared = []
+        requests = []
+        rows_read, rows_written, budget = self.rows_read, self.rows_written, self.budget_spent
+        for action, resource, options in operations:
+            now, before = self._tick()
+            columns = tuple(sorted(set(options.get("columns") or ())))
+            rows = options.get("rows", 0)
+            tenant = options.get("tenant") or self.tenant
+            problem = _bad_input(action, resource, columns, rows, tenant)
+            counters = {"steps": self.steps, "rowsRead": rows_read, "rowsWritten": rows_written,
+                        "callsLastMinute": before, "elapsedMillis": int((now - self._started) * 1000),
+                        "budgetSpent": budget}
+            prepared.append((action, resource, columns, rows, tenant, now, counters, problem))
+            if problem is None:
+                requests.append(self._request(action, resource, tenant, columns, rows, counters))
+                if action == "read":
+                    rows_read += rows
+                elif action in WRITE_ACTIONS:
+                    rows_written += rows
+                budget += rows if rows > 0 else 1
+        verdicts = iter(self.guard.engine.authorize(requests, self._entities) if requests else ())
+        return [self._conclude(*item, None if item[-1] else next(verdicts)) for item in prepared]
+
+    def _request(self, action: str, resource: str, tenant: str, columns: Sequence[str], rows: int,
+                 counters: dict[str, int]) -> dict[str, Any]:
+        resource_type = RESOURCE_TYPES[action]
+        return {
+            "principal": self._principal,
+            "action": _ACTION_UIDS[action],
+            "resource": {"type": resource_type, "id": self.workflow if resource_type == WORKFLOW else resource},
+            "context": orjson.dumps({"tenant": tenant, "columns": columns, "rows": rows,
+                                     "counters": counters}).decode(),
+        }
+
+    def _conclude(self, action: str, resource: str, columns: tuple[str, ...], rows: int, tenant: str, now: float,
+                  counters: dict[str, int], problem: str | None, verdict: Verdict | None) -> Decision:
+        if verdict is None:
+            decision = Decision(False, "check", str(action), str(resource), str(tenant), self.step,
+                                violations=(V_INPUT,), errors=(problem or "",), revision=self.guard.revision,
+                                run=self.id)
+        else:
+            violations, denied = verdict.violations, ()
+            if not verdict.allowed and not violations:
+                violations, denied = self._explain(action, resource, tenant, columns, rows, counters)
+            decision = Decision(verdict.allowed, "check", action, resource, tenant, self.step, verdict.reasons,
+                                violations, denied, verdict.errors, self.guard.revision, self.id)
+            if verdict.allowed:
+                if action == "read":
+                    self.rows_read += rows
+                elif action in WRITE_ACTIONS:
+                    self.rows_written += rows
+                self.budget_spent += rows if rows > 0 else 1
+        if self._record:
+            self._log("check", now, {"action": action, "resource": resource, "columns": list(columns), "rows": rows,
+                                     "tenant": tenant}, decision)
+        return decision
+
+    def _explain(self, action: str, resource: str, tenant: str, columns: tuple[str, ...], rows: int,
+                 counters: dict[str, int]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        """Name a denial no forbid explains. Labels only: Cedar already denied."""
+        if self.finished:
+            return (V_FINISHED,), ()
+        declared_action, declared_resource = self._declared
+        if action != declared_action or (action != "approve" and resource != declared_resource):
+            return (V_STEP_ACTION,), ()
+        if columns and action != "delete":
+            probes = [(), *((c,) for c in columns)]
+            verdicts = self.guard.engine.authorize(
+                [self._request(action, resource, tenant, p, rows, counters) for p in probes], self._entities)
+            if verdicts[0].allowed:
+                denied = tuple(c for c, v in zip(columns, verdicts[1:], strict=True) if not v.allowed)
+                return (V_COLUMN,), denied
+        return (V_NOT_GRANTED,), ()
+
+    def advance(self, step: str) -> Decision:
+        """Move to ``step``; Cedar checks the transition, visits, approval and limits."""
+        now, before = self._tick()
+        left = self.step
+        if not isinstance(step, str) or not _STEP.fullmatch(step):
+            decision = Decision(False, ADVANCE, ADVANCE, str(step), self.tenant, left, violations=(V_INPUT,),
+                                revision=self.guard.revision, run=self.id)
+        else:
+            counters = {"steps": self.steps, "rowsRead": self.rows_read, "rowsWritten": self.rows_written,
+                        "callsLastMinute": before, "elapsedMillis": int((now - self._started) * 1000),
+                        "budgetSpent": self.budget_spent}
+            context = {"visits": self.visits.get(step, 0), "approved": step in self.approvals, "counters": counters}
+            request = {"principal": self._principal, "action": _ACTION_UIDS[ADVANCE],
+                       "resource": {"type": STEP, "id": step_id(self.workflow, step)},
+                       "context": orjson.dumps(context).decode()}
+            verdict = self.guard.engine.authorize([request], self._entities)[0]
+            violations = verdict.violations
+            if not verdict.allowed and not violations:
+                violations = (V_FINISHED,) if self.finished else (V_ORDER,)
+            decision = Decision(verdict.allowed, ADVANCE, ADVANCE, step, self.tenant, left, verdict.reasons,
+                                violations, (), verdict.errors, self.guard.revision, self.id)
+            if verdict.allowed:
+                self._enter(step)
+        if self._record:
+            self._log(ADVANCE, now, {"step": step}, decision)
+        return decision
+
+    def approve(self, step: str, *, by: str) -> Decision:
+        """Record a human's approval to enter ``step`` (single use: consumed when the step is entered).
+
+        Refused (``input.invalid``) for a step that does not require approval, an empty approver, or
+        an approver who is the agent itself.
+        """
+        spec = self._spec["steps"].get(step) if isinstance(step, str) else None
+        approver = by.strip() if isinstance(by, str) else ""
+        problem = None
+        if spec is None or not spec.get("requiresApproval"):
+            problem = f"step {step!r} of workflow '{self.workflow}' does not require approval"
+        elif not approver or len(approver) > 256 or approver in (self.guard.agent, self.id):
+            problem = "an approval needs a human approver (not empty, not the agent itself)"
+        if problem is None:
+            self.approvals[step] = approver
+        decision = Decision(problem is None, "approve", "approve", str(step), self.tenant, self.step,
+                            violations=() if problem is None else (V_INPUT,),
+                            errors=() if problem is None else (problem,), revision=self.guard.revision, run=self.id)
+        if self._record:
+            self._log("approve", self._clock(), {"step": step, "by": approver}, decision)
+        return decision
+
+    def _log(self, op: str, now: float, data: dict[str, Any], decision: Decision) -> None:
+        log = self.guard.log
+        if log is not None:
+            log.append({"revision": self.guard.revision, "agent": self.guard.agent, "run": self.id, "op": op,
+                        "t": now, "input": data, "decision": decision.to_dict()})

@@ -1,0 +1,21 @@
+"""``paybill plan``: what a change does, before it is merged.
+
+Both sides are read from git objects (the head may be the work tree), loaded and validated like
+``paybill validate`` would, then compared:
+
+* :mod:`.specdiff`    - spec changes per kind and name, field by field (deepdiff), with positions.
+* :mod:`.lifecycle`   - the allowed tenant lifecycle transitions (a documented table); others block.
+* :mod:`.isolation`   - layers changing place, each with an ordered migration runbook.
+* :mod:`.permissions` - permission widening in agent bundles.
+* :mod:`.datastores`  - changes that destroy a database, a bucket or a table.
+* :mod:`.revenue`     - the change in monthly recurring revenue from plan prices.
+* :mod:`.impact`      - what each changed spec reaches (tenants, stacks, bundles).
+* :mod:`.terraform`   - per stack, resources created, updated, destroyed or replaced.
+* :mod:`.engine`      - puts it together into a :class:`~paybill.plan.model.PlanReport`.
+* :mod:`.render`      - text, markdown (pull requests) and json.
+"""
+
+from paybill.plan.engine import build_report
+from paybill.plan.model import PlanReport
+
+__all__ = ["PlanReport", "build_report"]

@@ -1,0 +1,84 @@
+"""Spec-level data-store danger: changes that destroy a database, a bucket or a table.
+
+The Terraform comparison (:mod:`paybill.plan.terraform`) flags destroyed or replaced data-store
+resources exactly; these spec-level flags work without compiling and say *why* in spec terms.
+"""
+
+from __future__ import annotations
+
+from paybill.load import SpecDocument
+from paybill.plan.model import Finding
+from paybill.validate.index import SpecIndex
+
+CODE_DATA_STORE = "PB0940"
+
+
+def _tenant_stores(tenant) -> str:
+    silo = [layer for layer in ("database", "storage") if tenant.layer_placement(layer) == "silo"]
+    pooled = [layer for layer in ("database", "storage") if tenant.layer_placement(layer) == "pooled"]
+    parts = []
+    if silo:
+        parts.append(f"its dedicated {' and '.join(silo)} are destroyed")
+    if pooled:
+        parts.append(f"its data in the pool's shared {' and '.join(pooled)} is removed")
+    return "; ".join(parts)
+
+
+def detect_data_store_loss(base: SpecIndex, head: SpecIndex, base_docs: dict, head_docs: dict) -> list[Finding]:
+    findings: list[Finding] = []
+    for doc in head.of_kind("Tenant"):
+        old = base.get("Tenant", doc.name)
+        if old is None or old.model.spec.lifecycle == "deleted" or doc.model.spec.lifecycle != "deleted":
+            continue
+        findings.append(Finding(
+            CODE_DATA_STORE, "warning", "data-store", f"Tenant/{doc.name}",
+            f"tenant '{doc.name}' is deleted: {_tenant_stores(doc.model)}",
+            doc.path, doc.position("spec", "lifecycle"),
+            "make sure the offboarding export and final snapshots exist before merging"))
+    for doc in base.of_kind("Pool"):
+        if head.get("Pool", doc.name) is not None or ("Pool", doc.name) in head_docs:
+            continue
+        users = sorted(d.name for d in base.of_kind("Tenant")
+                       if d.model.spec.placement.pool == doc.name and d.model.spec.lifecycle != "deleted")
+        findings.append(Finding(
+            CODE_DATA_STORE, "warning", "data-store", f"Pool/{doc.name}",
+            f"pool '{doc.name}' is removed: its shared database and storage are destroyed"
+            + (f" ({len(users)} tenants used it)" if users else ""),
+            doc.path, doc.position("metadata", "name"),
+            "move every tenant out of the pool and verify it is empty before removing it"))
+    for doc in head.of_kind("DataModel"):
+        old = base.get("DataModel", doc.name)
+        if old is None:
+            continue
+        findings.extend(_table_losses(old, doc))
+    for doc in base.of_kind("DataModel"):
+        if ("DataModel", doc.name) not in head_docs:
+            tables = ", ".join(t.name for t in doc.model.spec.tables)
+            findings.append(Finding(
+                CODE_DATA_STORE, "warning", "data-store", f"DataModel/{doc.name}",
+                f"data model '{doc.name}' is removed: tables {tables} are dropped from every tenant database",
+                doc.path, doc.position("metadata", "name"), "export the data first"))
+    return findings
+
+
+def _table_losses(old: SpecDocument, new: SpecDocument) -> list[Finding]:
+    findings = []
+    new_tables = {t.name: t for t in new.model.spec.tables}
+    for table in old.model.spec.tables:
+        current = new_tables.get(table.name)
+        if current is None:
+            findings.append(Finding(
+                CODE_DATA_STORE, "warning", "data-store", f"DataModel/{new.name}",
+                f"table '{table.name}' is removed: it is dropped from every tenant database",
+                new.path, new.position("spec", "tables"), "export the data first"))
+            continue
+        kept = {c.name for c in current.columns}
+        lost = [c.name for c in table.columns if c.name not in kept]
+        if lost:
+            index = next(i for i, t in enumerate(new.model.spec.tables) if t.name == table.name)
+            findings.append(Finding(
+                CODE_DATA_STORE, "warning", "data-store", f"DataModel/{new.name}",
+                f"table '{table.name}' loses column{'s' if len(lost) > 1 else ''} {', '.join(lost)}: "
+                "the data in them is dropped",
+                new.path, new.position("spec", "tables", index, "columns"), "export the data first"))
+    return findings

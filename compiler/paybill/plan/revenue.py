@@ -1,0 +1,110 @@
+"""Monthly recurring revenue (MRR) from plan prices, before and after a change.
+
+Rules (documented because finance reads this number):
+
+* A tenant pays when its billing status is ``active`` or ``past_due`` and its lifecycle is not
+  ``deleted``. Trials (``trialing``) and ``cancelled`` subscriptions contribute nothing.
+* A tenant pays its plan's price; a yearly price counts as one twelfth per month.
+* Amounts stay in minor units (cents) as exact fractions and are summed per currency (no exchange
+  rates: mixing currencies would invent a number). Totals are rounded half-to-even once, at the end.
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+from paybill.plan.model import CurrencyRevenue, Finding, Revenue, TenantRevenue
+from paybill.validate.index import SpecIndex
+
+PAYING_STATUSES = frozenset({"active", "past_due"})
+CODE_REVENUE = "PB0950"
+MINOR_UNITS = {"JPY": 0}
+
+
+def monthly(plan) -> Fraction:
+    price = plan.spec.price
+    return Fraction(price.amount, 12) if price.interval == "year" else Fraction(price.amount)
+
+
+def _contributions(index: SpecIndex) -> dict[str, tuple[str, Fraction, str, str, str]]:
+    """tenant -> (currency, monthly amount, plan, status, lifecycle); non-paying tenants contribute 0."""
+    out = {}
+    for doc in index.of_kind("Tenant"):
+        spec = doc.model.spec
+        plan = index.model("Plan", spec.plan)
+        if plan is None:
+            continue
+        paying = spec.billing.status in PAYING_STATUSES and spec.lifecycle != "deleted"
+        out[doc.name] = (plan.spec.price.currency, monthly(plan) if paying else Fraction(0), spec.plan,
+                         spec.billing.status, spec.lifecycle)
+    return out
+
+
+def _reason(before, after, base: SpecIndex, head: SpecIndex) -> str:
+    if before is None:
+        return "new tenant"
+    if after is None:
+        return "tenant removed"
+    reasons = []
+    if before[2] != after[2]:
+        reasons.append(f"plan {before[2]} -> {after[2]}")
+    elif base.model("Plan", before[2]) is not None and head.model("Plan", after[2]) is not None:
+        old_price, new_price = base.model("Plan", before[2]).spec.price, head.model("Plan", after[2]).spec.price
+        if old_price != new_price:
+            reasons.append(f"price of plan {after[2]} changed")
+    if before[3] != after[3]:
+        reasons.append(f"billing {before[3]} -> {after[3]}")
+    if before[4] != after[4]:
+        reasons.append(f"lifecycle {before[4]} -> {after[4]}")
+    return "; ".join(reasons) or "price changed"
+
+
+def _round(value: Fraction) -> int:
+    return round(value)
+
+
+def compute_revenue(base: SpecIndex, head: SpecIndex) -> Revenue:
+    old, new = _contributions(base), _contributions(head)
+    totals: dict[str, list[Fraction]] = {}
+    for side, contributions in ((0, old), (1, new)):
+        for currency, amount, *_ in contributions.values():
+            totals.setdefault(currency, [Fraction(0), Fraction(0)])[side] += amount
+    tenants: list[TenantRevenue] = []
+    for name in sorted(old.keys() | new.keys()):
+        before, after = old.get(name), new.get(name)
+        b_cur, b_amt = (before[0], before[1]) if before else (None, Fraction(0))
+        a_cur, a_amt = (after[0], after[1]) if after else (None, Fraction(0))
+        if b_cur == a_cur and b_amt == a_amt:
+            continue
+        reason = _reason(before, after, base, head)
+        if b_cur == a_cur or b_cur is None or a_cur is None:
+            currency = a_cur or b_cur
+            if b_amt != a_amt:
+                tenants.append(TenantRevenue(name, currency, _round(b_amt), _round(a_amt), reason))
+        else:
+            tenants.append(TenantRevenue(name, b_cur, _round(b_amt), 0, reason))
+            tenants.append(TenantRevenue(name, a_cur, 0, _round(a_amt), reason))
+    rows = tuple(CurrencyRevenue(c, _round(v[0]), _round(v[1])) for c, v in sorted(totals.items()))
+    return Revenue(rows, tuple(tenants))
+
+
+def format_money(amount: int, currency: str, signed: bool = False) -> str:
+    """``12,345.67 USD`` from minor units (``+``/``-`` with ``signed``)."""
+    digits = MINOR_UNITS.get(currency, 2)
+    sign = "-" if amount < 0 else ("+" if signed and amount > 0 else "")
+    value = abs(amount)
+    if digits:
+        whole, cents = divmod(value, 10**digits)
+        return f"{sign}{whole:,}.{cents:0{digits}d} {currency}"
+    return f"{sign}{value:,} {currency}"
+
+
+def revenue_findings(revenue: Revenue) -> list[Finding]:
+    findings = []
+    for row in revenue.totals:
+        if row.delta:
+            findings.append(Finding(
+                CODE_REVENUE, "notice", "revenue", f"MRR/{row.currency}",
+                f"monthly recurring revenue {format_money(row.delta, row.currency, signed=True)} "
+                f"({format_money(row.before, row.currency)} -> {format_money(row.after, row.currency)})"))
+    return findings

@@ -1,0 +1,216 @@
+"""Write a whole output tree atomically, or compare it with what is on disk.
+
+The new tree is built beside the old one (``.<name>.tmp-<pid>-<random>`` in the same parent, so the
+final rename never crosses a filesystem), made durable, then swapped in. Whatever kills the process
+before the swap leaves the old tree exactly as it was; after the swap the new tree is complete.
+Stale files disappear because the whole tree is replaced, never patched.
+
+Replacing a folder wholesale is dangerous when it is not ours (``--out .`` would wipe a
+repository), so an existing, non-empty folder is only replaced when it holds a paybill
+``manifest.json``; see :func:`check_replaceable`.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from paybill.write.swap import exchange, fsync_path, has_syncfs, syncfs
+
+MANIFEST = "manifest.json"
+MANIFEST_MARKER = b'"generatedBy": "paybill"'
+DELAY_ENV = "PAYBILL_TEST_WRITE_DELAY"
+"""Test-only: seconds to sleep after each file, so a test can kill a compile mid-write."""
+
+
+class UnsafeOutput(Exception):
+    """The output folder exists and does not look like paybill output; it is left alone."""
+
+
+@dataclass(frozen=True)
+class TreeDiff:
+    """What writing a tree would change: output-relative paths, sorted."""
+
+    added: list[str] = field(default_factory=list)
+    changed: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+
+    @property
+    def clean(self) -> bool:
+        return not (self.added or self.changed or self.removed)
+
+    def __len__(self) -> int:
+        return len(self.added) + len(self.changed) + len(self.removed)
+
+
+def _walk_files(root: Path) -> list[str]:
+    """Every file (and symlink) under ``root``, output-relative with ``/``, sorted."""
+    found: list[str] = []
+    if not root.is_dir():
+        return found
+    stack = [(root, "")]
+    while stack:
+        directory, prefix = stack.pop()
+        with os.scandir(directory) as entries:
+            for entry in entries:
+                rel = prefix + entry.name
+                if entry.is_dir(follow_symlinks=False):
+                    stack.append((Path(entry.path), rel + "/"))
+                else:
+                    found.append(rel)
+    return sorted(found)
+
+
+def diff_tree(tree: Mapping[str, bytes], out: Path) -> TreeDiff:
+    """Compare ``tree`` with the folder ``out`` byte for byte, without writing anything."""
+    on_disk = set(_walk_files(out))
+    added, changed = [], []
+    for path in sorted(tree):
+        if path not in on_disk:
+            added.append(path)
+            continue
+        target = out / path
+        try:
+            if target.is_symlink() or target.stat().st_size != len(tree[path]) or target.read_bytes() != tree[path]:
+                changed.append(path)
+        except OSError:
+            changed.append(path)
+    removed = sorted(on_disk.difference(tree))
+    return TreeDiff(added, changed, removed)
+
+
+def check_replaceable(out: Path) -> None:
+    """Raise :class:`UnsafeOutput` unless ``out`` is absent, empty, or earlier paybill output."""
+    if out.is_symlink() or (out.exists() and not out.is_dir()):
+        raise UnsafeOutput(f"'{out}' exists and is not a plain folder")
+    if not out.exists() or not any(out.iterdir()):
+        return
+    manifest = out / MANIFEST
+    try:
+        head = manifest.read_bytes()[:4096] if manifest.is_file() else b""
+    except OSError:
+        head = b""
+    if MANIFEST_MARKER not in head:
+        raise UnsafeOutput(
+            f"'{out}' is not empty and holds no paybill {MANIFEST}; refusing to replace it"
+        )
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def recover(out: Path) -> None:
+    """Repair what an interrupted earlier write may have left beside ``out``.
+
+    * ``.<name>.old-*``: the two-rename fallback was interrupted between its renames; if ``out`` is
+      missing, the old tree is put back.
+    * ``.<name>.tmp-<pid>-*`` of a process that no longer runs: a half-built or already swapped-out
+      tree; removed.
+    """
+    parent = out.parent
+    if not parent.is_dir():
+        return
+    for entry in sorted(parent.iterdir()):
+        name = entry.name
+        if name.startswith(f".{out.name}.old-") and not out.exists():
+            os.rename(entry, out)
+        elif name.startswith(f".{out.name}.tmp-") or name.startswith(f".{out.name}.old-"):
+            pid_text = name.rsplit(".", 1)[-1].removeprefix("tmp-").removeprefix("old-").split("-", 1)[0]
+            if pid_text.isdigit() and not _pid_alive(int(pid_text)):
+                shutil.rmtree(entry, ignore_errors=True)
+
+
+def _scratch(out: Path, kind: str) -> Path:
+    """A new, empty sibling folder of ``out`` (mode from the umask, unlike mkdtemp's 0700)."""
+    while True:
+        candidate = out.parent / f".{out.name}.{kind}-{os.getpid()}-{secrets.token_hex(4)}"
+        try:
+            os.mkdir(candidate)
+        except FileExistsError:  # pragma: no cover - 32 random bits collided
+            continue
+        return candidate
+
+
+def _fill(root: Path, tree: Mapping[str, bytes], progress: Callable[[int], None] | None, durable_each: bool) -> None:
+    delay = float(os.environ.get(DELAY_ENV, "0") or 0)
+    made: set[str] = set()
+    for path in sorted(tree):
+        parent, _, _ = path.rpartition("/")
+        if parent and parent not in made:
+            os.makedirs(root / parent, exist_ok=True)
+            made.add(parent)
+        target = root / path
+        with open(target, "wb") as handle:
+            handle.write(tree[path])
+            if durable_each:
+                handle.flush()
+                os.fsync(handle.fileno())
+        if progress is not None:
+            progress(1)
+        if delay:
+            time.sleep(delay)
+    if durable_each:
+        for directory in sorted(made, key=len, reverse=True):
+            fsync_path(root / directory)
+        fsync_path(root)
+
+
+def _validate_paths(tree: Mapping[str, bytes]) -> None:
+    for path in tree:
+        parts = path.split("/")
+        if not path or path.startswith("/") or "\\" in path or any(p in ("", ".", "..") for p in parts):
+            raise ValueError(f"unsafe output path {path!r}")
+
+
+def write_tree(tree: Mapping[str, bytes], out: Path, progress: Callable[[int], None] | None = None) -> None:
+    """Replace the folder ``out`` with exactly ``tree``, atomically.
+
+    Raises :class:`UnsafeOutput` when ``out`` is not ours to replace, ``OSError`` when the disk
+    says no (the old tree is then untouched), ``ValueError`` for a path escaping the tree.
+    """
+    _validate_paths(tree)
+    out = Path(os.path.abspath(out))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    recover(out)
+    check_replaceable(out)
+    scratch = _scratch(out, "tmp")
+    old: Path | None = None
+    try:
+        # One syncfs after writing everything is far cheaper than an fsync per file; fall back to
+        # per-file fsync when the platform lacks it. Either way the data is durable before the swap.
+        fast_sync = has_syncfs()
+        _fill(scratch, tree, progress, durable_each=not fast_sync)
+        if fast_sync:
+            syncfs(scratch)
+        if out.exists():
+            if exchange(scratch, out):
+                fsync_path(out.parent)
+                shutil.rmtree(scratch)  # now the old tree
+                return
+            old = _scratch(out, "old")
+            os.rmdir(old)
+            os.rename(out, old)  # a crash right here is repaired by recover() on the next write
+            os.rename(scratch, out)
+            fsync_path(out.parent)
+            shutil.rmtree(old)
+            return
+        os.rename(scratch, out)
+        fsync_path(out.parent)
+    except BaseException:
+        if old is not None and old.exists() and not out.exists():
+            os.rename(old, out)
+        if scratch.exists():
+            shutil.rmtree(scratch, ignore_errors=True)
+        raise

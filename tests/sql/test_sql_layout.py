@@ -1,0 +1,135 @@
+"""Which databases exist, which files each holds, and what migrations.json says about them."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+
+import pytest
+from sql_support import SPECS, Emitted, databases, folder
+
+from paybill.diagnostics import DiagnosticSink
+from paybill.emit.registered import REGISTERED
+from paybill.emit.sql.apply import ApplyError, verify
+from paybill.emit.sql.catalog import CatalogError, catalog_json, plan_from_catalog
+from paybill.emit.sql.plan import plan_databases
+from paybill.validate import validate_repository
+
+POOLS = ["pool-aws-use1-shared", "pool-azure-weu-shared", "pool-gcp-usc1-shared", "pool-ibm-dal-shared",
+         "pool-oci-fra-shared"]
+SILOS = ["tenant-acme-corp", "tenant-globex", "tenant-massive-dynamic", "tenant-nakatomi",
+         "tenant-stark-industries", "tenant-umbrella-health", "tenant-wayne-enterprises"]
+
+
+def index_of(tree: dict[str, bytes], database: str) -> dict:
+    return json.loads(folder(tree, database)["migrations.json"])
+
+
+def test_registered_as_sql_emitter() -> None:
+    assert [e.name for e in REGISTERED].count("sql") == 1
+
+
+def test_one_database_per_pool_and_per_live_silo_tenant(example: Emitted) -> None:
+    tree, diagnostics = example
+    assert diagnostics == []
+    # cyberdyne is deleted; bridge tenants globex, stark-industries and wayne-enterprises have a silo
+    # database layer even though they name a pool for other layers.
+    assert databases(tree) == POOLS + SILOS
+
+
+def test_pooled_databases_have_row_level_security_and_silos_do_not(example: Emitted) -> None:
+    tree, _ = example
+    pooled = ["0001_roles.sql", "0002_schemas.sql", "0003_tables.sql", "0004_row_level_security.sql",
+              "0005_grants.sql", "migrations.json"]
+    for database in POOLS:
+        assert sorted(folder(tree, database)) == pooled
+    for database in SILOS:
+        assert sorted(folder(tree, database)) == [f for f in pooled if "row_level" not in f]
+        assert b"\"tenant_id\"" not in folder(tree, database)["0003_tables.sql"]
+
+
+def test_file_names_follow_the_layout(example: Emitted) -> None:
+    tree, _ = example
+    pattern = re.compile(r"^sql/(pool|tenant)-[a-z0-9-]+/(\d{4}_[a-z_]+\.sql|migrations\.json)$")
+    assert all(pattern.match(path) for path in tree), [p for p in tree if not pattern.match(p)]
+
+
+def test_deleted_tenants_appear_nowhere(example: Emitted) -> None:
+    tree, _ = example
+    for database in databases(tree):
+        index = index_of(tree, database)
+        assert "cyberdyne" not in index["catalog"]["tenants"]
+        for agent in index["catalog"]["agents"].values():
+            assert "cyberdyne" not in agent["tenants"]
+
+
+def test_index_hashes_match_the_files(example: Emitted) -> None:
+    tree, _ = example
+    for database in databases(tree):
+        files = folder(tree, database)
+        index = json.loads(files["migrations.json"])
+        assert [m["id"] for m in index["migrations"]] == sorted(m["id"] for m in index["migrations"])
+        for entry in index["migrations"]:
+            assert hashlib.sha256(files[entry["file"]]).hexdigest() == entry["sha256"]
+        assert verify(files).revision == index["revision"]
+
+
+def test_verify_refuses_an_edited_missing_or_extra_file(example: Emitted) -> None:
+    files = folder(example[0], "pool-gcp-usc1-shared")
+    edited = dict(files, **{"0005_grants.sql": files["0005_grants.sql"] + b"GRANT ALL ON SCHEMA crm TO PUBLIC;\n"})
+    with pytest.raises(ApplyError, match="sha256"):
+        verify(edited)
+    with pytest.raises(ApplyError, match="missing"):
+        verify({k: v for k, v in files.items() if k != "0003_tables.sql"})
+    with pytest.raises(ApplyError, match="not listed"):
+        verify(dict(files, **{"0006_extra.sql": b"SELECT 1;"}))
+
+
+def test_agents_are_placed_only_where_their_scope_has_tenants(example: Emitted) -> None:
+    tree, _ = example
+    placed = {db: sorted(index_of(tree, db)["catalog"]["agents"]) for db in databases(tree)}
+    # support-assistant selects support-tier=premium: all of those tenants are silo.
+    assert all("support-assistant" not in placed[db] for db in POOLS)
+    assert placed["tenant-acme-corp"] == ["billing-agent", "ops-agent", "support-assistant"]
+    assert placed["tenant-nakatomi"] == ["billing-agent"]
+    # ops-agent lists acme-corp, globex, initech, wayne-enterprises; initech is pooled in gcp.
+    assert placed["pool-gcp-usc1-shared"] == ["billing-agent", "ops-agent"]
+    ops = index_of(tree, "pool-gcp-usc1-shared")["catalog"]["agents"]["ops-agent"]
+    assert ops["tenants"] == ["initech"] and ops["allTenants"] is False
+
+
+def test_grants_are_exactly_the_acl(example: Emitted) -> None:
+    sql = folder(example[0], "tenant-acme-corp")["0005_grants.sql"].decode()
+    support = [line for line in sql.splitlines() if line.startswith("GRANT") and "support_assistant" in line]
+    assert support == [
+        'GRANT USAGE ON SCHEMA "crm" TO "paybill_agent_support_assistant";',
+        'GRANT SELECT ("id", "customer_id", "subject", "status", "priority", "created_at") ON "crm"."tickets" '
+        'TO "paybill_agent_support_assistant";',
+        'GRANT SELECT ("id", "name") ON "crm"."customers" TO "paybill_agent_support_assistant";',
+    ]
+    assert "GRANT ALL" not in sql and "WITH GRANT OPTION" not in sql
+
+
+def test_scope_policy_lists_exactly_the_agents_tenants_in_that_pool(example: Emitted) -> None:
+    sql = folder(example[0], "pool-gcp-usc1-shared")["0004_row_level_security.sql"].decode()
+    assert 'CREATE POLICY "paybill_scope_ops_agent" ON "crm"."tickets"' in sql
+    assert "\"tenant_id\" IN ('initech')" in sql
+    assert "paybill_scope_billing_agent" not in sql  # tenantScope all: no restriction beyond the tenant
+    assert sql.count("FORCE ROW LEVEL SECURITY") == 3  # customers, invoices, tickets; not currencies
+
+
+def test_catalog_round_trips_and_rejects_hostile_names(example: Emitted) -> None:
+    plans, ok = plan_databases(validate_repository(SPECS).index, DiagnosticSink())
+    assert ok
+    for plan in plans:
+        rebuilt = plan_from_catalog(catalog_json(plan))
+        assert rebuilt.tables == plan.tables and rebuilt.agents == plan.agents and rebuilt.key == plan.key
+    data = catalog_json(plans[0])
+    data["tables"]["tickets"]["schema"] = 'crm"; DROP TABLE x; --'
+    with pytest.raises(CatalogError, match="identifier"):
+        plan_from_catalog(data)
+    data = catalog_json(plans[0])
+    data["agents"]["billing-agent"]["grants"]["invoices"]["read"].append("body")
+    with pytest.raises(CatalogError, match="unknown column"):
+        plan_from_catalog(data)
