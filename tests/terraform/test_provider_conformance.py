@@ -59,7 +59,7 @@ DYNAMIC_KEYS = frozenset({"for_each", "iterator", "labels", "content"})
 
 @dataclass
 class ProviderSchema:
-    """One provider's fixture."""
+    """One provider's fixture, with its newer majors' removals applied (``upgrades.json``)."""
 
     file: str
     source: str
@@ -71,17 +71,19 @@ class ProviderSchema:
     provider_config: dict[str, Any] | None
     stale_types: dict[str, str] = field(default_factory=dict)
     handmade: bool = False
-    stands_in_for_major: int | None = None
+    newer_majors: frozenset[int] = frozenset()
+    removed_types: dict[str, str] = field(default_factory=dict)
+    """``type`` or ``data.type`` -> why it is refused (removed in a newer major)."""
 
     @property
     def majors(self) -> set[int]:
-        """Provider majors this schema checks (an older schema may stand in; see the extractor's PACKAGES)."""
-        return {int(self.version.split(".")[0])} | ({self.stands_in_for_major} if self.stands_in_for_major else set())
+        """Provider majors this schema checks: its own, and newer ones described in ``upgrades.json``."""
+        return {int(self.version.split(".")[0]), *self.newer_majors}
 
     @classmethod
-    def load(cls, path: Path) -> ProviderSchema:
+    def load(cls, path: Path, upgrades: dict[str, Any]) -> ProviderSchema:
         raw = json.loads(path.read_text(encoding="utf-8"))
-        return cls(
+        schema = cls(
             file=str(path.relative_to(ROOT)),
             source=raw["provider"]["source"],
             version=raw["provider"]["version"],
@@ -92,8 +94,49 @@ class ProviderSchema:
             provider_config=raw.get("provider_config"),
             stale_types=raw.get("stale_types", {}),
             handmade=raw.get("handmade", False),
-            stands_in_for_major=raw["provider"].get("stands_in_for_major"),
         )
+        if schema.source in upgrades:
+            schema.apply_upgrade(upgrades[schema.source])
+        return schema
+
+    def apply_upgrade(self, upgrade: dict[str, Any]) -> None:
+        """Refuse what newer majors removed, require what they made required, know what they added."""
+        majors = sorted(upgrade["majors"])
+        self.newer_majors = frozenset(majors)
+        note = f"removed in {self.source} {' or '.join(f'{m}.0' for m in majors)} (see {', '.join(upgrade['sources'])})"
+        for name in upgrade["removed_resource_types"]:
+            self.removed_types[name] = note
+        for name in upgrade["removed_data_source_types"]:
+            self.removed_types[f"data.{name}"] = note
+        for path in upgrade["removed_arguments"]:
+            if (found := self._locate(path)) is not None:
+                found[0][found[1]] = {"required": False, "removed": note}
+        for path in upgrade["now_required"]:
+            if (found := self._locate(path)) is not None:
+                found[0][found[1]]["required"] = True
+        for path in upgrade["now_optional"]:
+            if (found := self._locate(path)) is not None:
+                found[0][found[1]]["required"] = False
+        for path, spec in upgrade["added"].items():
+            if (found := self._locate(path, must_exist=False)) is not None:
+                found[0][found[1]] = spec
+
+    def _locate(self, path: str, *, must_exist: bool = True) -> tuple[dict[str, Any], str] | None:
+        """(argument map, name) for ``type.arg.nested`` when the type's arguments are stored, else None."""
+        is_data = path.startswith("data.")
+        type_name, *names = path.removeprefix("data.").split(".")
+        if type_name == "provider":
+            details = self.provider_config
+        else:
+            details = (self.data_sources if is_data else self.resources).get(type_name)
+        if details is None:
+            return None  # type not selected: its arguments are not stored, nothing to amend
+        args = details["args"]
+        for name in names[:-1]:
+            assert name in args and "block" in args[name], f"upgrades.json: {path}: no block '{name}' in {self.file}"
+            args = args[name]["block"]
+        assert not must_exist or names[-1] in args, f"upgrades.json: {path}: no argument '{names[-1]}' in {self.file}"
+        return args, names[-1]
 
     def refresh_hint(self, type_name: str) -> str:
         if self.handmade:
@@ -101,10 +144,14 @@ class ProviderSchema:
         return f"run: {EXTRACTOR} --add {type_name}"
 
 
+NOT_SCHEMAS = frozenset({"selected.json", "upgrades.json"})
+
+
 @cache
 def schemas() -> dict[str, ProviderSchema]:
     """Provider source address (``hashicorp/aws``) -> schema, for every fixture file."""
-    loaded = [ProviderSchema.load(p) for p in sorted(FIXTURES.glob("*.json")) if p.name != "selected.json"]
+    upgrades = json.loads((FIXTURES / "upgrades.json").read_text(encoding="utf-8"))
+    loaded = [ProviderSchema.load(p, upgrades) for p in sorted(FIXTURES.glob("*.json")) if p.name not in NOT_SCHEMAS]
     return {schema.source: schema for schema in loaded}
 
 
@@ -144,6 +191,9 @@ def check_body(body: Any, args: dict[str, Any], where: str, meta: frozenset[str]
             continue
         if key not in args:
             problems.append(f"{where}: unknown argument '{key}'{_suggest(key, args)}")
+            continue
+        if "removed" in args[key]:
+            problems.append(f"{where}: argument '{key}' was {args[key]['removed']}")
             continue
         block = args[key].get("block")
         if block is None or value is None or isinstance(value, str):
@@ -253,6 +303,8 @@ def _check_block(type_name: str, body: dict[str, Any], where: str, meta: frozens
     if type_name not in names:
         return [f"{where}: {schema.source} {schema.version} has no {kind} type '{type_name}'"
                 f"{_suggest(type_name, names)}"]
+    if key in schema.removed_types:
+        return [f"{where}: {kind} type '{type_name}' was {schema.removed_types[key]}"]
     if key in schema.stale_types:
         return [f"{where}: the schema package documents '{type_name}' only for {schema.source} "
                 f"{schema.stale_types[key]}; check that it still exists in {schema.version}"]

@@ -89,7 +89,9 @@ def tenant_events(change: SpecChange, base: SpecDocument | None, head: SpecDocum
         rest.discard("spec.billing.status")
     if rest:
         fields = [f for f in change.fields if f.path in rest]
-        detail = "; ".join(f.describe() for f in fields[:4]) + (f" (+{len(fields) - 4} more)" if len(fields) > 4 else "")
+        detail = "; ".join(f.describe() for f in fields[:4])
+        if len(fields) > 4:
+            detail += f" (+{len(fields) - 4} more)"
         events.append(TenantEvent(name, "updated", detail))
     return events
 

@@ -63,7 +63,7 @@ class AuditRecord:
         }
 
 
-def _documents(files: list[tuple[str, str]], where: SpecsLocation, cache: BlobCache,
+def documents_at(files: list[tuple[str, str]], where: SpecsLocation, cache: BlobCache,
                contents: dict[str, bytes]) -> dict[tuple[str, str], SpecDocument]:
     docs: dict[tuple[str, str], SpecDocument] = {}
     for path, blob in files:
@@ -83,8 +83,8 @@ def _record(commit: CommitInfo, where: SpecsLocation, cache: BlobCache, contents
     if wanted.agent and wanted.agent not in [v for k, v in trailers if k.lower() == "paybill-agent"]:
         return None
     specs = [f for f in commit.files if f.path.endswith(SPEC_SUFFIXES)]
-    before = _documents([(f.path, f.old) for f in specs if f.old], where, cache, contents)
-    after = _documents([(f.path, f.new) for f in specs if f.new], where, cache, contents)
+    before = documents_at([(f.path, f.old) for f in specs if f.old], where, cache, contents)
+    after = documents_at([(f.path, f.new) for f in specs if f.new], where, cache, contents)
     changes = diff_documents(before, after)
     if wanted.kind:
         changes = [c for c in changes if c.kind == wanted.kind]

@@ -38,6 +38,13 @@ def _progress(total: int, fmt: str) -> AbstractContextManager[Any]:
     return click.progressbar(length=total, label=f"writing {total} files", file=sys.stderr)
 
 
+def _shown(filename: object) -> str:
+    """A path for a message: relative to the working directory when it is inside it."""
+    path = os.fspath(filename) if isinstance(filename, (str, os.PathLike)) else str(filename)
+    relative = os.path.relpath(path)
+    return relative if not relative.startswith("..") else path
+
+
 def _summary(result: CompileResult, out: Path) -> str:
     stacks, removed = len(result.stacks), len(result.removed)
     return (f"compiled {stacks} stack{'s' if stacks != 1 else ''}"
@@ -112,9 +119,9 @@ def compile_command(specs: Path, out: Path, check: bool, fmt: str) -> None:
         raise click.UsageError(f"{exc}; remove it or pick another --out") from exc
     except OSError as exc:
         sink = DiagnosticSink()
-        sink.error(WRITE_FAILED, f"cannot write output: {exc.strerror or exc}", out.as_posix(), Position(),
-                   f"the previous contents of {out.as_posix()}/ were left as they were"
-                   + (f" ({os.fspath(exc.filename)})" if exc.filename else ""))
+        where = f" ({_shown(exc.filename)})" if exc.filename else ""
+        sink.error(WRITE_FAILED, f"cannot write output: {exc.strerror or exc}{where}", out.as_posix(), Position(),
+                   f"nothing was changed in {out.as_posix()}/; check that the folder and its parent are writable")
         result.diagnostics.extend(sink.sorted())
         if fmt == "json":
             _json(result, out, {})

@@ -15,7 +15,9 @@ from paybill import __version__
 from paybill.cli.audit_cmd import audit_command
 from paybill.cli.compile_cmd import compile_command
 from paybill.cli.graph_cmd import graph_command
+from paybill.cli.init_cmd import init_command
 from paybill.cli.plan_cmd import plan_command
+from paybill.cli.propose_cmd import propose_command
 from paybill.cli.schema_cmd import schema_command
 from paybill.cli.validate_cmd import validate_command
 
@@ -34,6 +36,8 @@ cli.add_command(compile_command)
 cli.add_command(graph_command)
 cli.add_command(plan_command)
 cli.add_command(audit_command)
+cli.add_command(propose_command)
+cli.add_command(init_command)
 
 
 def main() -> None:

@@ -51,7 +51,8 @@ def plan_command(specs: Path, base: str | None, head: str | None, fmt: str, no_t
     """
     try:
         sides = resolve_sides(specs, base, head)
-        report = plan_sides(sides.base, sides.head, sides.where, terraform=not no_terraform)
+        report = plan_sides(sides.base, sides.head, sides.where, terraform=not no_terraform, repo=sides.repo,
+                            policies_prefix=sides.policies_prefix)
     except GitError as error:
         raise git_usage_error(error) from None
     text = render(report, fmt, color=fmt == "text" and out is None and use_color(color))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from paybill.graph.edges import EDGE_RULES, EdgeRule
-from paybill.graph.model import STACK, DependencyGraph, NodeInfo, sort_key, stack_node_id
+from paybill.graph.model import STACK, DependencyGraph, EdgeInfo, NodeInfo, stack_node_id
 from paybill.graph.stacks import StackUnit, stack_units
 from paybill.validate.index import SpecIndex
 
@@ -33,13 +33,13 @@ def build_graph(
         units = stack_units(index)
     nodes = [_spec_node(doc) for doc in index.all_documents()]
     nodes.extend(_stack_node(unit) for unit in units)
-    nodes.sort(key=lambda n: sort_key(n.id))
+    nodes.sort(key=lambda n: n.id)
     graph = DependencyGraph()
-    for node in nodes:
-        graph.add_node(node)
-    edges = [edge for rule in rules for edge in rule(index, units)]
-    edges.sort(key=lambda e: (sort_key(e[0]), sort_key(e[1])))
-    for before, after, info in edges:
-        if before in graph and after in graph:
-            graph.add_edge(before, after, info)
+    graph.g.add_nodes_from((node.id, {"info": node}) for node in nodes)
+    edges: dict[tuple[str, str], EdgeInfo] = {}
+    for rule in rules:
+        for before, after, info in rule(index, units):
+            if before in graph.g and after in graph.g:
+                edges.setdefault((before, after), info)  # the first rule to link two nodes names the edge
+    graph.g.add_edges_from((before, after, {"info": edges[before, after]}) for before, after in sorted(edges))
     return graph

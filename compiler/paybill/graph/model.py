@@ -162,7 +162,12 @@ class DependencyGraph:
 
     # -- order ---------------------------------------------------------------------------------
     def is_acyclic(self) -> bool:
-        return nx.is_directed_acyclic_graph(self.g)
+        """Computes (and caches) the waves on the way: one topological pass serves both."""
+        try:
+            self.stack_waves()
+        except nx.NetworkXUnfeasible:
+            return False
+        return True
 
     def generations(self) -> Iterator[list[str]]:
         """Topological generations over every node (sources first), each sorted."""

@@ -151,6 +151,11 @@ def load_bundle(path: str | Path, public_key: PublicKeyLike | None = None) -> Lo
         raise BundleError("content", "workflow.json, limits.json or tests.json is not in the bundle format")
     if workflows.get("agent") != manifest["agent"] or limits.get("agent") != manifest["agent"]:
         raise BundleError("content", "bundle files name different agents")
+    try:
+        for workflow in workflows["workflows"].values():
+            workflow["steps"] = {step["id"]: step for step in workflow["steps"]}
+    except (KeyError, TypeError):
+        raise BundleError("content", "workflow.json steps are not in the bundle format") from None
     failures = run_goldens(engine, tests["tests"])
     if failures:
         more = f" (and {len(failures) - 1} more)" if len(failures) > 1 else ""

@@ -12,7 +12,7 @@ import yaml
 
 from paybill.diagnostics import DiagnosticSink, Position
 from paybill.load.discover import SpecFile, discover_spec_files
-from paybill.load.document import SpecDocument
+from paybill.load.document import SourceText, SpecDocument
 from paybill.load.limits import DEFAULT_LIMITS, LoadLimits
 from paybill.load.yaml_tree import TreeConverter, TreeProblem, compose_documents, mark_position
 
@@ -105,6 +105,7 @@ def load_source(
                    f"{limits.max_documents}", display, Position())
         return []
     digest = hashlib.sha256(raw).hexdigest()
+    source = SourceText(text)
     documents: list[SpecDocument] = []
     for index, node in enumerate(nodes):
         if node is None:
@@ -133,10 +134,11 @@ def load_source(
                 path=display,
                 index=index,
                 data=data,
-                node=node,
+                node=None,  # not kept: composed again from ``source`` if a position is ever needed
                 kind=kind if isinstance(kind, str) else "",
                 name=name if isinstance(name, str) else "",
                 text_hash=digest,
+                source=source,
             )
         )
     return documents

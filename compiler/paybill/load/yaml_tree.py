@@ -84,38 +84,62 @@ class TreeConverter:
         if isinstance(node, SequenceNode):
             if node.tag != _SEQ_TAG:
                 raise self._bad_tag(node)
-            return [self.convert(item, depth + 1) for item in node.value]
+            return [self._child(item, depth + 1) for item in node.value]
         raise self._bad_tag(node)  # pragma: no cover - libyaml produces only these three
+
+    def _child(self, node: Node, depth: int) -> Any:
+        """``convert`` with a shortcut for plain string leaves, most of the nodes in any spec.
+
+        The shortcut counts the node and checks the limits exactly as ``convert`` does; whenever a
+        limit is reached it defers to ``convert`` so the diagnostic is the same.
+        """
+        if node.__class__ is ScalarNode and node.tag == STR_TAG:
+            self._nodes += 1
+            if self._nodes <= self._limits.max_nodes and depth <= self._limits.max_depth:
+                return node.value
+            self._nodes -= 1
+        return self.convert(node, depth)
 
     def _mapping(self, node: MappingNode, depth: int) -> dict[Any, Any]:
         result: dict[Any, Any] = {}
-        seen: dict[Any, Node] = {}
-        merged: dict[Any, Any] = {}
+        merged: dict[Any, Any] | None = None
         for key_node, value_node in node.value:
-            if key_node.tag == _MERGE_TAG:
+            if key_node.__class__ is ScalarNode and key_node.tag == STR_TAG:
+                key = key_node.value
+            elif key_node.tag == _MERGE_TAG:
+                merged = merged if merged is not None else {}
                 merged.update(self._merge_source(value_node, depth))
                 continue
-            if not isinstance(key_node, ScalarNode):
+            elif not isinstance(key_node, ScalarNode):
                 raise TreeProblem(
                     "PB0101", "mapping keys must be plain scalars", mark_position(key_node)
                 )
-            key = self._scalar(key_node)
-            if not isinstance(key, str):
-                key = key_node.value
-            if key in seen:
-                first = mark_position(seen[key])
+            else:
+                key = self._scalar(key_node)
+                if not isinstance(key, str):
+                    key = key_node.value
+            if key in result:
+                first = mark_position(self._first_key_node(node, key))
                 raise TreeProblem(
                     "PB0102",
                     f"duplicate key '{key}' (first defined at line {first.line}, column {first.col})",
                     mark_position(key_node),
                     "YAML keeps only the last value silently; remove one of them",
                 )
-            seen[key] = key_node
-            result[key] = self.convert(value_node, depth + 1)
+            result[key] = self._child(value_node, depth + 1)
         if merged:
             for key, value in merged.items():
                 result.setdefault(key, value)
         return result
+
+    def _first_key_node(self, node: MappingNode, key: str) -> Node:
+        """The first key node of ``node`` that reads as ``key`` (only looked up to report a duplicate)."""
+        for key_node, _ in node.value:
+            if isinstance(key_node, ScalarNode) and key_node.tag != _MERGE_TAG:
+                value = self._scalar(key_node)
+                if (value if isinstance(value, str) else key_node.value) == key:
+                    return key_node
+        return node  # pragma: no cover - the duplicate was found among these keys
 
     def _merge_source(self, node: Node, depth: int) -> dict[Any, Any]:
         sources = node.value if isinstance(node, SequenceNode) else [node]
@@ -192,7 +216,10 @@ def _no_path_resolver(*_: Any) -> None:
     return None
 
 
-_CParser = getattr(yaml, "CParser", None)
+try:
+    from yaml._yaml import CParser as _CParser
+except ImportError:  # pragma: no cover - PyYAML built without libyaml
+    _CParser = None
 
 if _CParser is not None:
 

@@ -29,8 +29,13 @@ LabelKey = Annotated[str, StringConstraints(pattern=LABEL_KEY_PATTERN)]
 LabelValue = Annotated[str, StringConstraints(pattern=LABEL_VALUE_PATTERN)]
 
 
+_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f]")
+"""C0 control characters except tab: one regex search instead of a Python loop per character,
+which was the costliest check of a 10,000-tenant validation."""
+
+
 def _printable(value: str) -> str:
-    if any(ord(ch) < 0x20 and ch not in "\t" for ch in value):
+    if _CONTROL.search(value):
         raise ValueError("control characters are not allowed")
     return value
 

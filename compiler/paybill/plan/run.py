@@ -1,16 +1,23 @@
-"""Plan two sides of a repository end to end: load both through one blob cache, compare, report."""
+"""Plan two sides of a repository end to end: load both through one blob cache, compare, report.
+
+Besides the spec and Terraform comparison, this is where review enforces change control: the head
+side's ``policies/`` must validate (so a broken rule cannot be merged), and commits authored by
+agents must pass the base side's rules (see :mod:`paybill.plan.agents`).
+"""
 
 from __future__ import annotations
 
 from paybill.gitio.blobcache import BlobCache
+from paybill.gitio.repo import GitRepo
 from paybill.gitio.snapshot import SpecsLocation, load_snapshot
-from paybill.gitio.sources import Side
+from paybill.gitio.sources import Side, WorkTreeSide
 from paybill.plan.engine import build_report
 from paybill.plan.model import PlanReport
+from paybill.propose.policies import load_change_control
 
 
 def plan_sides(base: Side, head: Side, where: SpecsLocation, *, cache: BlobCache | None = None,
-               terraform: bool = True) -> PlanReport:
+               terraform: bool = True, repo: GitRepo | None = None, policies_prefix: str | None = None) -> PlanReport:
     cache = cache or BlobCache()
     base_snapshot = load_snapshot(base, where, cache)
     head_snapshot = load_snapshot(head, where, cache)
@@ -19,4 +26,18 @@ def plan_sides(base: Side, head: Side, where: SpecsLocation, *, cache: BlobCache
         from paybill.plan.compiled import TerraformComparer
 
         step = TerraformComparer()
-    return build_report(base_snapshot, head_snapshot, step)
+    report = build_report(base_snapshot, head_snapshot, step)
+    if policies_prefix is not None:
+        head_control = load_change_control(head, policies_prefix, required=False)
+        if head_control is not None:
+            report.diagnostics = sorted([*report.diagnostics, *head_control.diagnostics], key=lambda d: d.sort_key)
+        if repo is not None and base.commit is not None:
+            from paybill.plan.agents import agent_commit_findings
+
+            head_commit = head.commit or (repo.resolve("HEAD") if isinstance(head, WorkTreeSide) else None)
+            if head_commit is not None and head_commit != base.commit:
+                base_control = load_change_control(base, policies_prefix, required=False)
+                report.findings += agent_commit_findings(repo, base.commit, head_commit, where, cache,
+                                                         base_snapshot, head_snapshot, base_control)
+                report.findings.sort(key=lambda f: f.sort_key)
+    return report

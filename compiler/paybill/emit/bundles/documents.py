@@ -58,16 +58,17 @@ def build_workflows(facts: AgentFacts) -> dict[str, Any]:
     workflows: dict[str, Any] = {}
     for workflow in facts.workflows:
         spec = workflow.graph.spec
-        steps = {}
+        steps = []
         for step in spec.steps:
-            steps[step.id] = {
+            steps.append({
+                "id": step.id,
                 "action": step.action,
                 "resource": step.resource,
                 "next": list(step.next),
                 "maxVisits": step.max_visits,
                 "requiresApproval": step.requires_approval,
                 "terminal": step.id in spec.terminal,
-            }
+            })
         workflows[workflow.name] = {
             "source": workflow.document.path,
             "start": spec.start,

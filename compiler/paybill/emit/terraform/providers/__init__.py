@@ -11,6 +11,18 @@ from paybill.emit.terraform.providers.aws import AWS_EMITTER  # noqa: E402
 
 CLOUD_EMITTERS[AWS_EMITTER.provider] = AWS_EMITTER
 
+from paybill.emit.terraform.providers.azure import AZURE_EMITTER  # noqa: E402
+
+CLOUD_EMITTERS[AZURE_EMITTER.provider] = AZURE_EMITTER
+
 from paybill.emit.terraform.providers.gcp import GCP_EMITTER  # noqa: E402
 
 CLOUD_EMITTERS[GCP_EMITTER.provider] = GCP_EMITTER
+
+from paybill.emit.terraform.providers.oci import OCI_EMITTER  # noqa: E402
+
+CLOUD_EMITTERS[OCI_EMITTER.provider] = OCI_EMITTER
+
+from paybill.emit.terraform.providers.ibm import IBM_EMITTER  # noqa: E402
+
+CLOUD_EMITTERS[IBM_EMITTER.provider] = IBM_EMITTER

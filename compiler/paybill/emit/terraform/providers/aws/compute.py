@@ -38,6 +38,7 @@ from paybill.emit.terraform.providers.kubernetes_tenancy import (
 )
 
 MANAGED = "arn:aws:iam::aws:policy/"
+SERVICE_CIDR = "172.20.0.0/16"
 LOG_TYPES = ["api", "audit", "authenticator", "controllerManager", "scheduler"]
 
 
@@ -78,6 +79,9 @@ def own_cluster(scope: Scope) -> None:
             "endpoint_private_access": True,
             "endpoint_public_access": False,
         },
+        # Services get addresses outside the cloud's 10.0.0.0/8-style address space and outside every
+        # peered VPC (EKS would otherwise pick 10.100.0.0/16 or 172.20.0.0/16 on its own).
+        "kubernetes_network_config": {"service_ipv4_cidr": SERVICE_CIDR},
         "encryption_config": {"provider": {"key_arn": scope.key_arn}, "resources": ["secrets"]},
         "enabled_cluster_log_types": LOG_TYPES,
         "access_config": {"authentication_mode": "API", "bootstrap_cluster_creator_admin_permissions": True},

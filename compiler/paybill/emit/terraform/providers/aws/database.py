@@ -19,7 +19,7 @@ pooled database, row-level security separates tenants (see :mod:`paybill.emit.sq
 from __future__ import annotations
 
 from paybill.emit.sql.names import app_role, database_key, snake
-from paybill.emit.terraform.expr import Expr, concat
+from paybill.emit.terraform.expr import Expr, concat, ref
 from paybill.emit.terraform.providers.aws.common import (
     DB_IDENTIFIER,
     GENERIC,
@@ -155,7 +155,7 @@ def emit_pool_database(scope: Scope) -> None:
     resource_id, _, login = own_database(scope)
     scope.output("db_resource_id", resource_id, "RDS resource id (for rds-db:connect ARNs)")
     scope.output("db_app_login", login, "The application login tenants connect as (IAM authentication)")
-    scope.output("db_security_group_id", Expr("${aws_security_group.database.id}"),
+    scope.output("db_security_group_id", ref("aws_security_group", "database", "id"),
                  "Security group of the pool database")
 
 

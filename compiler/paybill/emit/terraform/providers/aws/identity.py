@@ -7,9 +7,10 @@ tenant's namespace on the cluster its compute runs on. What the role may do is c
 layers (:attr:`Scope.statements`) and attached as one inline policy, so the whole grant is in one
 reviewable document.
 
-* identity **pooled**: the role also carries the pool's *permissions boundary* (an action cap
-  shared by every tenant role in the pool: object storage, key use, database connect, nothing
-  else), so a mistake in one tenant's policy cannot grant IAM or cross-service powers.
+* identity **pooled**: the role also carries the pool's *permissions boundary* (a cap shared by
+  every tenant role in the pool: object storage on paybill buckets and access points, key use and
+  database connect in this account and region, nothing else), so a mistake in one tenant's policy
+  cannot grant IAM or cross-service powers.
 * **suspended**: an explicit ``Deny *`` policy is attached; it overrides every allow, including
   the grant-based key access, while every resource and byte of data stays.
 """
@@ -27,12 +28,9 @@ from paybill.emit.terraform.providers.aws.common import (
 )
 
 ROLE_PATH = "/paybill/"
-BOUNDARY_ACTIONS = [
-    "kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey*", "kms:ReEncrypt*",
-    "rds-db:connect",
-    "s3:AbortMultipartUpload", "s3:DeleteObject", "s3:GetObject", "s3:GetObjectVersion", "s3:ListBucket",
-    "s3:PutObject",
-]
+KMS_ACTIONS = ["kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey*", "kms:ReEncrypt*"]
+S3_ACTIONS = ["s3:AbortMultipartUpload", "s3:DeleteObject", "s3:GetObject", "s3:GetObjectVersion", "s3:ListBucket",
+              "s3:PutObject"]
 
 
 def declare_tenant_role(scope: Scope, *, cluster_arn, namespace: str) -> None:
@@ -90,12 +88,24 @@ def emit_pool_identity(scope: Scope) -> None:
                                purpose="tenant permissions boundary"),
         "path": ROLE_PATH,
         "description": f"paybill pool {scope.name}: the most any tenant role in the pool may do",
-        "policy": policy_document(stack, "tenant_boundary", [
-            statement("TenantDataPlaneOnly", "Allow", BOUNDARY_ACTIONS, ["*"]),
-        ]),
+        "policy": policy_document(stack, "tenant_boundary", _boundary_statements(scope)),
     })
     scope.output("tenant_permissions_boundary_arn", policy.attr("arn"),
                  "Permissions boundary for tenant roles with pooled identity")
+
+
+def _boundary_statements(scope: Scope) -> list[dict]:
+    """Data-plane actions only, and only on paybill resources of this account and region (bucket
+    names all start with ``paybill-``; access points, keys and database users are account-scoped)."""
+    region, account = scope.region, scope.account_id
+    return [
+        statement("KeysOfThisAccount", "Allow", KMS_ACTIONS, [f"arn:aws:kms:{region}:{account}:key/*"]),
+        statement("DatabaseLogins", "Allow", ["rds-db:connect"], [f"arn:aws:rds-db:{region}:{account}:dbuser:*/*"]),
+        statement("PaybillObjects", "Allow", S3_ACTIONS, [
+            "arn:aws:s3:::paybill-*",
+            f"arn:aws:s3:{region}:{account}:accesspoint/*",
+        ]),
+    ]
 
 
 def service_role(scope: Scope, local: str, service: str, managed_policies: list[str], purpose: str):

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from paybill.emit.terraform.context import PoolContext, TenantContext
-from paybill.emit.terraform.expr import Expr
+from paybill.emit.terraform.expr import Expr, ref
 from paybill.emit.terraform.naming import NameRule
 from paybill.emit.terraform.stack import Stack
 from paybill.models.plan import Sizing
@@ -217,4 +217,4 @@ def client_config(scope: Scope) -> Expr:
     stack = scope.stack
     if "azurerm_client_config" not in stack.data:
         stack.data_source("azurerm_client_config", "current", {})
-    return Expr("${data.azurerm_client_config.current.object_id}")
+    return ref("data", "azurerm_client_config", "current", "object_id")

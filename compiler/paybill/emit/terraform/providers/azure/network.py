@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import ipaddress
 
-from paybill.emit.terraform.expr import Expr
+from paybill.emit.terraform.expr import Expr, ref
 from paybill.emit.terraform.providers.azure.common import (
     VNET,
     Network,
@@ -124,7 +124,7 @@ def emit_pool_network(scope: Scope, cidr: str) -> None:
         link_zone(scope, local, zone_id, network.vnet_id, f"pool-{scope.name}")
     scope.network, scope.zones = network, zones
     scope.output("vnet_id", network.vnet_id, "The pool VNet")
-    scope.output("vnet_name", Expr("${azurerm_virtual_network.main.name}"), "Name of the pool VNet")
+    scope.output("vnet_name", ref("azurerm_virtual_network", "main", "name"), "Name of the pool VNet")
     scope.output("vnet_cidr", cidr, "Address space of the pool VNet")
     scope.output("aks_subnet_id", network.aks_subnet_id, "Subnet of the pool's cluster nodes")
     scope.output("postgres_subnet_id", network.postgres_subnet_id, "Subnet delegated to PostgreSQL servers")
@@ -166,7 +166,7 @@ def emit_tenant_network(scope: Scope) -> None:
     stack.resource("azurerm_virtual_network_peering", "to_pool", {
         "name": "peer-to-pool",
         "resource_group_name": scope.resource_group,
-        "virtual_network_name": Expr("${azurerm_virtual_network.main.name}"),
+        "virtual_network_name": ref("azurerm_virtual_network", "main", "name"),
         "remote_virtual_network_id": pool_output("vnet_id"),
         "allow_virtual_network_access": True,
         "allow_forwarded_traffic": False,

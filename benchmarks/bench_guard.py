@@ -1,0 +1,202 @@
+"""Decisions per second of ``run.check`` with workflow and limit bookkeeping, on one core.
+
+A synthetic agent reads and updates eight tables in a seventeen-step workflow; its bundle has 50
+policies (16 grants, 16 transitions, tenant, workflow, limit, personal-data and reserved-column
+forbids). The example repository's plans, clouds, pools and tenants are reused so the specs
+validate as real ones do. Each run walks the whole workflow: in every step it makes CHECKS_PER_STEP
+allowed checks (the step's action, its granted columns, a few rows), then advances; a new run
+starts at the end. Every call pays the real bookkeeping: call window, counters, run entity per step.
+
+Reported, each the best of ROUNDS rounds of ``N`` decisions:
+
+* ``check``: one ``run.check`` per call (p50/p99 latency per check);
+* ``check_many``: ``run.check_many`` with a step's checks in one Cedar call (the batch API);
+* ``check + log``: single checks with the hash-chained decision log on (a temp file, no fsync);
+* ``cedarpy floor``: the same Cedar requests, prebuilt, through ``cedarpy.is_authorized_batch``
+  with no bookkeeping at all - what Cedar itself costs here.
+
+Target: ``check`` >= 15,000 decisions/s. Usage: ``python benchmarks/bench_guard.py [N]``.
+"""
+
+from __future__ import annotations
+
+import gc
+import os
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import cedarpy
+
+from paybill.diagnostics import DiagnosticSink
+from paybill.emit.bundles import build_bundle
+from paybill.emit.bundles.facts import collect
+from paybill.guard import DecisionLog, Guard
+from paybill.validate import validate_repository
+
+ROOT = Path(__file__).resolve().parents[1]
+TABLES = 8
+CHECKS_PER_STEP = 25
+ROWS = 3
+DEFAULT_DECISIONS = 30_000
+ROUNDS = 3
+TARGET = 15_000
+TENANTS = ("acme-corp", "globex", "initech", "hooli", "wayne-enterprises")
+
+
+def write_specs(root: Path) -> None:
+    """Example plans, clouds, pools and tenants, plus the synthetic data model, agent and workflow."""
+    for folder in ("plans", "clouds", "pools", "tenants"):
+        shutil.copytree(ROOT / "specs" / folder, root / folder)
+    tables = [f"t{i:02d}" for i in range(TABLES)]
+    columns = "\n".join(f"        - {{name: c{j}, type: text}}" for j in range(8))
+    (root / "data").mkdir()
+    (root / "data" / "bench.yaml").write_text(
+        "apiVersion: paybill.dev/v1alpha1\nkind: DataModel\nmetadata:\n  name: bench\nspec:\n  tables:\n"
+        + "".join(f"    - name: {t}\n      primaryKey: [id]\n      columns:\n        - {{name: id, type: uuid, nullable: false}}\n"
+                  f"{columns}\n        - {{name: secret, type: text, pii: true}}\n" for t in tables))
+    steps = []
+    for i, table in enumerate(tables):
+        for action in ("read", "update"):
+            steps.append((f"{action[0]}-{table}", action, table))
+    lines = []
+    for i, (step, action, table) in enumerate(steps):
+        following = steps[i + 1][0] if i + 1 < len(steps) else "done"
+        lines.append(f"    - {{id: {step}, action: {action}, resource: {table}, next: [{following}]}}\n")
+    (root / "workflows").mkdir()
+    (root / "workflows" / "bench-flow.yaml").write_text(
+        "apiVersion: paybill.dev/v1alpha1\nkind: Workflow\nmetadata:\n  name: bench-flow\nspec:\n"
+        f"  start: {steps[0][0]}\n  terminal: [done]\n  steps:\n" + "".join(lines) + "    - {id: done, action: none}\n")
+    grants = "".join(f"      - table: {t}\n        read: [id, c0, c1, c2, c3]\n        update: [c4, c5]\n" for t in tables)
+    (root / "agents").mkdir()
+    (root / "agents" / "bench-agent.yaml").write_text(
+        "apiVersion: paybill.dev/v1alpha1\nkind: Agent\nmetadata:\n  name: bench-agent\nspec:\n"
+        "  description: Synthetic agent for the guard benchmark.\n"
+        "  owner: {team: bench, email: bench@paybill.example.com}\n"
+        f"  tenantScope:\n    tenants: [{', '.join(TENANTS)}]\n"
+        f"  permissions:\n    tables:\n{grants}"
+        "  limits: {maxSteps: 10000, maxRowsRead: 10000000, maxRowsWritten: 10000000, maxWallTimeSeconds: 86400,\n"
+        "           maxCallsPerMinute: 100000, budgetUnits: 10000000}\n"
+        "  workflows: [bench-flow]\n")
+
+
+def build(tmp: Path) -> Path:
+    specs = tmp / "specs"
+    write_specs(specs)
+    result = validate_repository(specs)
+    if not result.ok:
+        raise SystemExit("synthetic specs do not validate:\n" + "\n".join(str(d) for d in result.diagnostics))
+    sink = DiagnosticSink()
+    files = build_bundle(collect(result.index, result.index.get("Agent", "bench-agent")), sink)
+    if files is None:
+        raise SystemExit("bundle has errors:\n" + "\n".join(str(d) for d in sink.sorted()))
+    out = tmp / "bundle"
+    out.mkdir()
+    for name, data in files.items():
+        (out / name).write_bytes(data)
+    return out
+
+
+def plan(guard: Guard) -> list[tuple[str, str, str, tuple[str, ...]]]:
+    """(step, action, table, columns) for every acting step, in workflow order."""
+    spec = guard.workflows["bench-flow"]
+    out = []
+    for step, info in spec["steps"].items():  # spec order: workflow.json lists steps in order
+        if info["action"] in ("read", "update"):
+            columns = ("id", "c0", "c1") if info["action"] == "read" else ("c4",)
+            out.append((step, info["action"], info["resource"], columns))
+    return out
+
+
+def run_single(guard: Guard, decisions: int, latencies: list[int] | None = None) -> int:
+    steps = plan(guard)
+    done = 0
+    perf = time.perf_counter_ns
+    while done < decisions:
+        run = guard.start(tenant=TENANTS[done % len(TENANTS)], workflow="bench-flow")
+        for i, (_, action, table, columns) in enumerate(steps):
+            for _ in range(CHECKS_PER_STEP):
+                started = perf()
+                decision = run.check(action, table, columns=columns, rows=ROWS)
+                if latencies is not None:
+                    latencies.append(perf() - started)
+                if not decision.allowed:
+                    raise SystemExit(f"benchmark decision denied: {decision}")
+            next_step = steps[i + 1][0] if i + 1 < len(steps) else "done"
+            if not run.advance(next_step).allowed:
+                raise SystemExit(f"benchmark advance denied at {next_step}")
+            done += CHECKS_PER_STEP + 1
+    return done
+
+
+def run_batched(guard: Guard, decisions: int) -> int:
+    steps = plan(guard)
+    done = 0
+    while done < decisions:
+        run = guard.start(tenant=TENANTS[done % len(TENANTS)], workflow="bench-flow")
+        for i, (_, action, table, columns) in enumerate(steps):
+            ops = [(action, table, {"columns": columns, "rows": ROWS})] * CHECKS_PER_STEP
+            if not all(d.allowed for d in run.check_many(ops)):
+                raise SystemExit("benchmark batch denied")
+            next_step = steps[i + 1][0] if i + 1 < len(steps) else "done"
+            run.advance(next_step)
+            done += CHECKS_PER_STEP + 1
+    return done
+
+
+def cedar_floor(guard: Guard, decisions: int) -> int:
+    """The same requests, built once, straight into cedarpy: no bookkeeping, no decision objects."""
+    run = guard.start(tenant=TENANTS[0], workflow="bench-flow")
+    _, action, table, columns = plan(guard)[0]
+    counters = run.counters()
+    request = run._request(action, table, TENANTS[0], columns, ROWS, counters)
+    batch = [request] * CHECKS_PER_STEP
+    done = 0
+    while done < decisions:
+        cedarpy.is_authorized_batch(batch, guard.engine.policies, run._entities)
+        done += len(batch)
+    return done
+
+
+def measure(label: str, work: Callable[[int], int], decisions: int) -> float:
+    best = 0.0
+    for _ in range(ROUNDS):
+        gc.collect()
+        started = time.perf_counter()
+        done = work(decisions)
+        best = max(best, done / (time.perf_counter() - started))
+    print(f"  {label:<16} {best:>10,.0f} decisions/s  ({1e6 / best:6.1f} us each)")
+    return best
+
+
+def main(argv: list[str]) -> int:
+    decisions = int(argv[0]) if argv and argv[0].isdigit() else DEFAULT_DECISIONS
+    if hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})
+    with tempfile.TemporaryDirectory(prefix="paybill-bench-guard-") as tmp:
+        bundle = build(Path(tmp))
+        guard = Guard.load(bundle)
+        policies = len(guard.engine.annotations)
+        print(f"bundle: {policies} policies, {len(guard.bundle.tests)} golden decisions; "
+              f"{CHECKS_PER_STEP} checks per step, {decisions:,} decisions per round, best of {ROUNDS}")
+        single = measure("check", lambda n: run_single(guard, n), decisions)
+        latencies: list[int] = []
+        run_single(guard, decisions, latencies)
+        cuts = statistics.quantiles(latencies, n=100)
+        print(f"  latency per check: p50 {cuts[49] / 1000:.1f} us, p99 {cuts[98] / 1000:.1f} us")
+        batched = measure("check_many", lambda n: run_batched(guard, n), decisions)
+        with DecisionLog(Path(tmp) / "decisions.jsonl") as log:
+            logged = Guard.load(bundle, log=log)
+            measure("check + log", lambda n: run_single(logged, n), decisions // 2)
+        measure("cedarpy floor", lambda n: cedar_floor(guard, n), decisions)
+    verdict = "meets" if max(single, batched) >= TARGET else "MISSES"
+    print(f"target {TARGET:,}/s: single {single:,.0f}/s, batch {batched:,.0f}/s -> {verdict} the target")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

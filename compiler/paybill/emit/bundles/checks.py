@@ -1,0 +1,133 @@
+"""Compile-time guarantees, decided by Cedar itself and reported at spec positions.
+
+* PB0701: every generated policy validates against the bundle schema (``cedarpy.validate_policies``).
+* PB0702: every action a reachable workflow step performs is permitted by the agent's policies, for
+  every tenant in scope, with the step counter the step is first reached with. The question is put
+  to Cedar with the real policies and entities - the same requests the guard builds at run time -
+  not to a second, hand-written evaluator. (Rule PB0506 in ``paybill validate`` asks the same
+  question of the raw ACL, without Cedar, so editors get it early; this check is the authority.)
+* PB0703: every transition out of a reachable step is permitted (approval given, first visit), so a
+  run can take each path the workflow draws within ``maxSteps``.
+* PB0706: the golden decisions of ``tests.json`` hold.
+* PB0708: Cedar cannot load what paybill generated (a paybill bug, still a diagnostic).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import networkx as nx
+
+from paybill.diagnostics import DiagnosticSink
+from paybill.emit.bundles.facts import AgentFacts, Origin
+from paybill.emit.bundles.policies import Policy
+from paybill.guard.engine import Engine, PolicyFormatError, Verdict
+from paybill.guard.format import ADVANCE, DATA_ACTIONS
+from paybill.guard.goldens import run_goldens
+from paybill.guard.requests import operation_context, request, run_entity, transition_context
+
+POLICY_INVALID = "PB0701"
+STEP_DENIED = "PB0702"
+TRANSITION_DENIED = "PB0703"
+GOLDEN_FAILED = "PB0706"
+CEDAR_LOAD = "PB0708"
+BUG_HINT = "this is a bug in paybill's bundle generation; please report it with your specs"
+
+
+def _report(sink: DiagnosticSink, code: str, origin: Origin, message: str, hint: str | None) -> None:
+    sink.error(code, message, origin.path, origin.document.position(*origin.loc), hint)
+
+
+def load_engine(facts: AgentFacts, texts: dict[str, str], policies: list[Policy],
+                sink: DiagnosticSink) -> Engine | None:
+    """Parse the generated bundle with Cedar and validate its policies (PB0708, PB0701)."""
+    try:
+        engine = Engine(texts["schema"], texts["policies"], texts["entities"])
+    except (PolicyFormatError, ValueError) as exc:
+        _report(sink, CEDAR_LOAD, facts.origin("metadata", "name"),
+                f"Cedar cannot load the bundle generated for agent '{facts.name}': {exc}", BUG_HINT)
+        return None
+    by_id = {p.id: p for p in policies}
+    for policy_id, message in engine.validate(texts["policies"]):
+        policy = by_id.get(policy_id)
+        origin = policy.origin if policy else facts.origin("metadata", "name")
+        _report(sink, POLICY_INVALID, origin,
+                f"policy '{policy_id}' does not validate against the Cedar schema: {message}", BUG_HINT)
+    return engine
+
+
+def _why(verdict: Verdict) -> str:
+    if verdict.violations:
+        return f"denied by {', '.join(verdict.reasons) or ', '.join(verdict.violations)}"
+    return "no policy permits it"
+
+
+class _Batch:
+    """Requests queued with what to report if Cedar denies them, decided in one call."""
+
+    def __init__(self, facts: AgentFacts) -> None:
+        self.facts = facts
+        self.entities: list[dict[str, Any]] = []
+        self.requests: list[dict[str, Any]] = []
+        self.on_deny: list[tuple[str, Origin, str, str]] = []
+
+    def add(self, tenant: str, workflow: str, step: str, action: str, resource: str, context: dict[str, Any],
+            code: str, origin: Origin, message: str) -> None:
+        run_id = f"check-{len(self.requests) + 1}"
+        self.entities.append(run_entity(run_id, self.facts.name, tenant, workflow, step))
+        self.requests.append(request(run_id, action, resource, workflow, context))
+        self.on_deny.append((code, origin, message, tenant))
+
+    def run(self, engine: Engine, sink: DiagnosticSink) -> None:
+        if not self.requests:
+            return
+        verdicts = engine.authorize(self.requests, engine.with_entities(self.entities), strict=True)
+        denied: dict[tuple[str, str, str], list[tuple[str, Verdict]]] = {}
+        origins: dict[tuple[str, str, str], Origin] = {}
+        for (code, origin, message, tenant), verdict in zip(self.on_deny, verdicts, strict=True):
+            if not verdict.allowed:
+                key = (code, origin.path, message)
+                denied.setdefault(key, []).append((tenant, verdict))
+                origins[key] = origin
+        for key, failures in denied.items():
+            code, _, message = key
+            tenants = [t for t, _ in failures]
+            shown = ", ".join(tenants[:5]) + (f" and {len(tenants) - 5} more" if len(tenants) > 5 else "")
+            _report(sink, code, origins[key], f"{message} (tenant {shown}: {_why(failures[0][1])})",
+                    "grant it in the agent's spec.permissions, raise the limit, or change the workflow")
+
+
+def check_workflows(facts: AgentFacts, engine: Engine, sink: DiagnosticSink) -> None:
+    """PB0702 and PB0703: ask Cedar about every step action and every transition."""
+    batch = _Batch(facts)
+    tenants = list(facts.tenants)
+    if not tenants:
+        return
+    for workflow in facts.workflows:
+        spec = workflow.graph.spec
+        depth = nx.single_source_shortest_path_length(workflow.graph.graph, spec.start) \
+            if spec.start in workflow.graph.step_index else {}
+        for step in spec.steps:
+            if step.id not in depth:
+                continue
+            counters = {"steps": depth[step.id] + 1}
+            if step.action in (*DATA_ACTIONS, "propose", "approve"):
+                what = f"{step.action} on {'table' if step.action in DATA_ACTIONS else 'kind'} '{step.resource}'" \
+                    if step.resource else step.action
+                message = (f"step '{step.id}' needs {what}, which Cedar denies to agent '{facts.name}' "
+                           f"under its generated policies")
+                for tenant in tenants:
+                    batch.add(tenant, workflow.name, step.id, step.action, str(step.resource or ""),
+                              operation_context(tenant, (), 0, counters), STEP_DENIED,
+                              workflow.origin(step.id, "action"), message)
+            for j, target in enumerate(step.next):
+                batch.add(tenants[0], workflow.name, step.id, ADVANCE, target,
+                          transition_context(0, True, counters), TRANSITION_DENIED,
+                          workflow.origin(step.id, "next", j),
+                          f"the transition '{step.id}' -> '{target}' is denied by Cedar for agent '{facts.name}'")
+    batch.run(engine, sink)
+
+
+def check_goldens(facts: AgentFacts, engine: Engine, tests: list[dict[str, Any]], sink: DiagnosticSink) -> None:
+    for failure in run_goldens(engine, tests):
+        _report(sink, GOLDEN_FAILED, facts.origin("metadata", "name"), failure.describe(), BUG_HINT)

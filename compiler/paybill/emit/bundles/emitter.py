@@ -1,0 +1,134 @@
+"""The bundle emitter: one Cedar policy bundle per agent under ``bundles/<agent>/``.
+
+For each agent: resolve its facts, write the schema, policies, entities, workflow, limits and
+golden tests, let Cedar load and check them (see :mod:`paybill.emit.bundles.checks`), then write
+the manifest (signed when a key is configured). An agent with any error gets no bundle at all:
+a half-checked bundle must never reach a runtime.
+
+Signing key: ``ctx.shared["bundle_signing_key"]`` (an ``Ed25519PrivateKey``, set by a command that
+took ``--signing-key``) or the ``PAYBILL_BUNDLE_SIGNING_KEY`` environment variable (PEM text or a
+path to a PEM file). A key that cannot be read is an error (PB0707), never a silently unsigned bundle.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from paybill.diagnostics import DiagnosticSink, Position
+from paybill.emit.bundles import checks
+from paybill.emit.bundles.documents import build_entities, build_limits, build_workflows
+from paybill.emit.bundles.facts import AgentFacts, collect
+from paybill.emit.bundles.goldens import build_cases, to_tests
+from paybill.emit.bundles.manifest import build_manifest
+from paybill.emit.bundles.policies import build_policies, render_policies
+from paybill.emit.bundles.schema_text import render_schema
+from paybill.emit.contract import EmitContext, Emitter, OutputTree
+from paybill.guard.format import (
+    ENTITIES_FILE,
+    LIMITS_FILE,
+    MANIFEST_FILE,
+    POLICIES_FILE,
+    SCHEMA_FILE,
+    TESTS_FILE,
+    WORKFLOW_FILE,
+    json_file,
+)
+from paybill.guard.signing import SIGNING_KEY_ENV, SigningKeyError, private_key_from_env
+
+NO_TENANTS = "PB0704"
+UNUSED_GRANT = "PB0705"
+SIGNING_KEY = "PB0707"
+DUPLICATE_GRANT = "PB0709"
+APPROVAL_AT_START = "PB0710"
+SHARED_KEY = "bundle_signing_key"
+
+
+class _KeyUnusable(Exception):
+    """The configured signing key cannot be used (already reported)."""
+
+
+def _signing_key(ctx: EmitContext) -> Any:
+    if ctx.shared.get(SHARED_KEY) is not None:
+        return ctx.shared[SHARED_KEY]
+    try:
+        return private_key_from_env()
+    except SigningKeyError as exc:
+        ctx.sink.error(SIGNING_KEY, f"cannot sign agent bundles: {exc}", SIGNING_KEY_ENV, Position(),
+                       f"set {SIGNING_KEY_ENV} to an unencrypted Ed25519 PEM private key or its path, or unset it")
+        raise _KeyUnusable from None
+
+
+def _spec_checks(facts: AgentFacts, sink: DiagnosticSink) -> None:
+    """Problems of the spec that only matter for bundles (PB0704, PB0705, PB0709, PB0710)."""
+    def at(origin: Any) -> Position:
+        return origin.document.position(*origin.loc)
+
+    if not facts.tenants:
+        origin = facts.origin("spec", "tenantScope")
+        sink.warning(NO_TENANTS, f"agent '{facts.name}' has no tenant in scope: its bundle denies every call",
+                     origin.path, at(origin), "check the scope's tenant names or label selector")
+    for grant in facts.grants:
+        if not grant.steps:
+            what = f"{grant.action} on table '{grant.resource}'" if grant.action != "propose" \
+                else f"proposals to {grant.resource}"
+            sink.warning(UNUSED_GRANT, f"agent '{facts.name}' is granted {what}, but no step of its workflows "
+                         f"uses it; the grant is left out of the bundle", grant.origin.path, at(grant.origin),
+                         "remove the grant (least privilege), or add a workflow step that uses it")
+    for origin in facts.duplicates:
+        sink.error(DUPLICATE_GRANT, "this grant repeats an earlier grant of the same table or kind",
+                   origin.path, at(origin), "merge the two grants into one")
+    for workflow in facts.workflows:
+        spec = workflow.graph.spec
+        if spec.start in workflow.graph.step_index and \
+                spec.steps[workflow.graph.step_index[spec.start]].requires_approval:
+            origin = workflow.origin(spec.start, "requiresApproval")
+            sink.error(APPROVAL_AT_START, f"start step '{spec.start}' requires approval, but a run is already in "
+                       "its start step when it starts", origin.path, at(origin),
+                       "add a first step before it, so the approval guards a transition")
+
+
+def build_bundle(facts: AgentFacts, sink: DiagnosticSink, key: Any = None) -> dict[str, bytes] | None:
+    """The files of one agent's bundle, or None when it has errors (reported to ``sink``)."""
+    scratch = DiagnosticSink()
+    _spec_checks(facts, scratch)
+    policies = build_policies(facts)
+    texts = {
+        "schema": render_schema(),
+        "policies": render_policies(policies),
+        "entities": json_file(build_entities(facts)).decode("ascii"),
+    }
+    tests = to_tests(facts, build_cases(facts))
+    engine = checks.load_engine(facts, texts, policies, scratch)
+    if engine is not None and not scratch.has_errors:
+        checks.check_workflows(facts, engine, scratch)
+        checks.check_goldens(facts, engine, tests, scratch)
+    sink.extend(scratch.sorted())
+    if scratch.has_errors:
+        return None
+    files = {
+        SCHEMA_FILE: texts["schema"].encode("ascii"),
+        POLICIES_FILE: texts["policies"].encode("ascii"),
+        ENTITIES_FILE: texts["entities"].encode("ascii"),
+        WORKFLOW_FILE: json_file(build_workflows(facts)),
+        LIMITS_FILE: json_file(build_limits(facts)),
+        TESTS_FILE: json_file({"agent": facts.name, "tests": tests}),
+    }
+    files[MANIFEST_FILE] = build_manifest(facts, files, {"policies": len(policies), "tests": len(tests)}, key)
+    return files
+
+
+def emit_bundles(ctx: EmitContext) -> OutputTree:
+    """Emit ``bundles/<agent>/*`` for every valid agent, in name order."""
+    try:
+        key = _signing_key(ctx)
+    except _KeyUnusable:
+        return {}
+    tree: OutputTree = {}
+    for document in ctx.index.of_kind("Agent"):
+        files = build_bundle(collect(ctx.index, document), ctx.sink, key)
+        for name, data in (files or {}).items():
+            tree[f"bundles/{document.name}/{name}"] = data
+    return tree
+
+
+BUNDLES_EMITTER = Emitter(name="bundles", emit=emit_bundles)

@@ -1,0 +1,52 @@
+"""Small helpers every OCI layer module uses."""
+
+from __future__ import annotations
+
+from paybill.emit.terraform.context import PoolContext, TenantContext
+from paybill.emit.terraform.expr import Expr, raw
+from paybill.emit.terraform.naming import NameRule
+from paybill.emit.terraform.stack import Stack
+
+Ctx = PoolContext | TenantContext
+
+
+def stem(ctx: Ctx) -> tuple[str, ...]:
+    """Name parts identifying the stack's owner; pools say so, so a pool and a tenant never share names."""
+    return ("pb", "pool", ctx.name) if isinstance(ctx, PoolContext) else ("pb", ctx.name)
+
+
+def name(ctx: Ctx, rule: NameRule, *suffix: str, purpose: str) -> str:
+    return ctx.name_for(rule, *stem(ctx), *suffix, purpose=purpose)
+
+
+def tenancy(ctx: Ctx) -> str:
+    return ctx.cloud.spec.oci.tenancy_ocid
+
+
+def parent_compartment(ctx: Ctx) -> str:
+    return ctx.cloud.spec.oci.compartment_ocid
+
+
+def tags(ctx: Ctx) -> dict[str, str]:
+    """OCI free-form tags (no tag namespace needed)."""
+    return dict(ctx.tags)
+
+
+def inner(expression: Expr) -> str:
+    """The expression inside ``${...}``, to nest one reference in a larger expression."""
+    assert expression.startswith("${") and expression.endswith("}"), expression
+    return expression[2:-1]
+
+
+def availability_domain(stack: Stack, ctx: Ctx) -> Expr:
+    """The region's first availability domain (placement of node pools; subnets are regional)."""
+    if "oci_identity_availability_domains" not in stack.data:
+        stack.data_source("oci_identity_availability_domains", "main", {"compartment_id": tenancy(ctx)})
+    return raw("data.oci_identity_availability_domains.main.availability_domains[0].name")
+
+
+def namespace(stack: Stack, ctx: Ctx) -> Expr:
+    """The tenancy's Object Storage namespace."""
+    if "oci_objectstorage_namespace" not in stack.data:
+        stack.data_source("oci_objectstorage_namespace", "main", {"compartment_id": tenancy(ctx)})
+    return raw("data.oci_objectstorage_namespace.main.namespace")

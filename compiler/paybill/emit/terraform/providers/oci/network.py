@@ -1,0 +1,148 @@
+"""OCI network layer: a VCN with four private regional subnets (worker nodes, pods, database, cluster
+API), a restrictive security list replacing the VCN default one, network security groups, NAT and
+service gateways (no internet gateway at all), and VCN flow logs for every subnet.
+
+A network CIDR (/16 to /24) is cut in four equal subnets; OKE's VCN-native pod networking gives pods
+addresses from the pods subnet, so no overlay range is needed.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass
+
+from paybill.emit.terraform.expr import Expr, raw
+from paybill.emit.terraform.providers.oci.common import Ctx, name, tags
+from paybill.emit.terraform.providers.oci.sizing import DISPLAY_NAME, DNS_LABEL, LOG_RETENTION_DAYS
+from paybill.emit.terraform.stack import Stack
+
+SUBNETS = ("nodes", "pods", "db", "api")
+POSTGRES_PORT = 5432
+
+
+@dataclass(frozen=True, slots=True)
+class OciNetwork:
+    """Expressions other layers use to attach to a network (own or the pool's)."""
+
+    vcn_id: Expr
+    subnets: dict[str, Expr]
+    app_nsg_id: Expr
+    db_nsg_id: Expr
+
+
+def emit_network(stack: Stack, ctx: Ctx, cidr: str, compartment: Expr, log_group: Expr) -> OciNetwork:
+    freeform = tags(ctx)
+    network = ipaddress.IPv4Network(cidr)
+    vcn = stack.resource("oci_core_vcn", "main", {
+        "compartment_id": compartment,
+        "cidr_blocks": [str(network)],
+        "display_name": name(ctx, DISPLAY_NAME, purpose="VCN"),
+        "dns_label": name(ctx, DNS_LABEL, purpose="VCN DNS label"),
+        "freeform_tags": freeform,
+    })
+    stack.data_source("oci_core_services", "all", {
+        "filter": [{"name": "name", "values": ["All .* Services In Oracle Services Network"], "regex": True}],
+    })
+    nat = stack.resource("oci_core_nat_gateway", "main", {
+        "compartment_id": compartment,
+        "vcn_id": vcn.attr("id"),
+        "display_name": name(ctx, DISPLAY_NAME, "nat", purpose="NAT gateway"),
+        "block_traffic": False,
+        "freeform_tags": freeform,
+    })
+    sgw = stack.resource("oci_core_service_gateway", "main", {
+        "compartment_id": compartment,
+        "vcn_id": vcn.attr("id"),
+        "display_name": name(ctx, DISPLAY_NAME, "sgw", purpose="service gateway"),
+        "services": [{"service_id": raw("data.oci_core_services.all.services[0].id")}],
+        "freeform_tags": freeform,
+    })
+    routes = stack.resource("oci_core_route_table", "private", {
+        "compartment_id": compartment,
+        "vcn_id": vcn.attr("id"),
+        "display_name": name(ctx, DISPLAY_NAME, "private", purpose="route table"),
+        "route_rules": [
+            {"destination": "0.0.0.0/0", "destination_type": "CIDR_BLOCK", "network_entity_id": nat.attr("id"),
+             "description": "Egress to the internet through NAT only."},
+            {"destination": raw("data.oci_core_services.all.services[0].cidr_block"),
+             "destination_type": "SERVICE_CIDR_BLOCK", "network_entity_id": sgw.attr("id"),
+             "description": "Oracle services (Object Storage, Vault, Logging) without leaving Oracle's network."},
+        ],
+        "freeform_tags": freeform,
+    })
+    security = stack.resource("oci_core_security_list", "private", {
+        "compartment_id": compartment,
+        "vcn_id": vcn.attr("id"),
+        "display_name": name(ctx, DISPLAY_NAME, "private", purpose="security list"),
+        "ingress_security_rules": [{"protocol": "all", "source": str(network), "source_type": "CIDR_BLOCK",
+                                    "description": "Only from inside this VCN."}],
+        "egress_security_rules": [{"protocol": "all", "destination": "0.0.0.0/0", "destination_type": "CIDR_BLOCK",
+                                   "description": "Outbound through the NAT and service gateways."}],
+        "freeform_tags": freeform,
+    })
+    subnets: dict[str, Expr] = {}
+    for role, block in zip(SUBNETS, network.subnets(prefixlen_diff=2), strict=True):
+        subnet = stack.resource("oci_core_subnet", role, {
+            "compartment_id": compartment,
+            "vcn_id": vcn.attr("id"),
+            "cidr_block": str(block),
+            "display_name": name(ctx, DISPLAY_NAME, role, purpose=f"{role} subnet"),
+            "dns_label": role,
+            "prohibit_public_ip_on_vnic": True,
+            "prohibit_internet_ingress": True,
+            "route_table_id": routes.attr("id"),
+            "security_list_ids": [security.attr("id")],
+            "freeform_tags": freeform,
+        })
+        subnets[role] = subnet.attr("id")
+        stack.resource("oci_logging_log", f"flow_{role}", {
+            "display_name": name(ctx, DISPLAY_NAME, role, "flow", purpose="flow log"),
+            "log_group_id": log_group,
+            "log_type": "SERVICE",
+            "is_enabled": True,
+            "retention_duration": LOG_RETENTION_DAYS,
+            "configuration": {
+                "compartment_id": compartment,
+                "source": {"category": "all", "resource": subnet.attr("id"), "service": "flowlogs",
+                           "source_type": "OCISERVICE"},
+            },
+            "freeform_tags": freeform,
+        })
+    app = stack.resource("oci_core_network_security_group", "app", {
+        "compartment_id": compartment,
+        "vcn_id": vcn.attr("id"),
+        "display_name": name(ctx, DISPLAY_NAME, "app", purpose="application NSG"),
+        "freeform_tags": freeform,
+    })
+    db = stack.resource("oci_core_network_security_group", "db", {
+        "compartment_id": compartment,
+        "vcn_id": vcn.attr("id"),
+        "display_name": name(ctx, DISPLAY_NAME, "db", purpose="database NSG"),
+        "freeform_tags": freeform,
+    })
+    stack.resource("oci_core_network_security_group_security_rule", "app_ingress", {
+        "network_security_group_id": app.attr("id"),
+        "direction": "INGRESS",
+        "protocol": "all",
+        "source": str(network),
+        "source_type": "CIDR_BLOCK",
+        "description": "Workloads, pods and the cluster API talk inside the VCN only.",
+    })
+    stack.resource("oci_core_network_security_group_security_rule", "app_egress", {
+        "network_security_group_id": app.attr("id"),
+        "direction": "EGRESS",
+        "protocol": "all",
+        "destination": "0.0.0.0/0",
+        "destination_type": "CIDR_BLOCK",
+        "description": "Outbound through the NAT and service gateways.",
+    })
+    stack.resource("oci_core_network_security_group_security_rule", "db_ingress", {
+        "network_security_group_id": db.attr("id"),
+        "direction": "INGRESS",
+        "protocol": "6",
+        "source": str(network),
+        "source_type": "CIDR_BLOCK",
+        "tcp_options": {"destination_port_range": {"min": POSTGRES_PORT, "max": POSTGRES_PORT}},
+        "description": "PostgreSQL (TLS) from inside the VCN only.",
+    })
+    return OciNetwork(vcn.attr("id"), subnets, app.attr("id"), db.attr("id"))

@@ -1,0 +1,116 @@
+"""``paybill compile`` from the command line: exit codes, --check, formats, and the committed tree."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+from compile_support import ROOT, SPECS, read_tree, run_paybill
+
+import paybill.cli.compile_cmd as compile_cmd
+
+
+def test_compile_writes_and_check_is_then_fresh(spec_copy) -> None:
+    specs = spec_copy({})
+    cwd = specs.parent
+    written = run_paybill("compile", cwd=cwd)
+    assert written.returncode == 0, written.stdout + written.stderr
+    assert "compiled " in written.stdout and "-> generated/" in written.stdout
+    tree = read_tree(cwd / "generated")
+    assert "manifest.json" in tree and any(p.startswith("tenants/") for p in tree)
+    check = run_paybill("compile", "--check", cwd=cwd)
+    assert check.returncode == 0, check.stdout
+    assert "generated/ is up to date" in check.stdout
+
+
+def test_check_lists_what_would_change_and_writes_nothing(spec_copy) -> None:
+    specs = spec_copy({})
+    cwd = specs.parent
+    assert run_paybill("compile", cwd=cwd).returncode == 0
+    (cwd / "generated" / "stray.txt").write_text("stray")
+    (cwd / "generated" / "tenants" / "bluth.json").unlink()
+    (cwd / "generated" / "tenants" / "hooli.json").write_text("{}")
+    before = read_tree(cwd / "generated")
+    check = run_paybill("compile", "--check", cwd=cwd)
+    assert check.returncode == 1
+    lines = check.stdout.splitlines()
+    assert "added: generated/tenants/bluth.json" in lines
+    assert "changed: generated/tenants/hooli.json" in lines
+    assert "removed: generated/stray.txt" in lines
+    assert read_tree(cwd / "generated") == before
+    as_json = run_paybill("compile", "--check", "--format", "json", cwd=cwd)
+    assert as_json.returncode == 1
+    changes = json.loads(as_json.stdout)["changes"]
+    assert changes == {"added": ["tenants/bluth.json"], "changed": ["tenants/hooli.json"], "removed": ["stray.txt"]}
+    github = run_paybill("compile", "--check", "--format", "github", cwd=cwd)
+    assert "::error file=generated/stray.txt,title=paybill stale output::removed" in github.stdout
+
+
+def test_errors_write_nothing(spec_copy) -> None:
+    specs = spec_copy({"tenants/bluth.yaml": lambda t: t.replace("plan: starter", "plan: startr")})
+    cwd = specs.parent
+    result = run_paybill("compile", cwd=cwd)
+    assert result.returncode == 1
+    assert "error[PB0" in result.stdout and "did you mean 'starter'" in result.stdout
+    assert not (cwd / "generated").exists()
+    assert list(cwd.iterdir()) == [specs]  # no scratch folder either
+    as_json = json.loads(run_paybill("compile", "--format", "json", cwd=cwd).stdout)
+    assert as_json["ok"] is False and as_json["diagnostics"][0]["code"].startswith("PB0")
+
+
+def test_errors_keep_the_previous_tree(spec_copy) -> None:
+    specs = spec_copy({})
+    cwd = specs.parent
+    assert run_paybill("compile", cwd=cwd).returncode == 0
+    before = read_tree(cwd / "generated")
+    tenant = specs / "tenants" / "bluth.yaml"
+    tenant.write_text(tenant.read_text().replace("plan: starter", "plan: startr"))
+    assert run_paybill("compile", cwd=cwd).returncode == 1
+    assert read_tree(cwd / "generated") == before
+
+
+def test_usage_errors_exit_2(spec_copy, tmp_path: Path) -> None:
+    specs = spec_copy({})
+    cwd = specs.parent
+    assert run_paybill("compile", "nope", cwd=cwd).returncode == 2
+    assert run_paybill("compile", "--out", "specs", cwd=cwd).returncode == 2
+    assert run_paybill("compile", "--out", ".", cwd=cwd).returncode == 2
+    mine = cwd / "mine"
+    mine.mkdir()
+    (mine / "keep.txt").write_text("keep")
+    refused = run_paybill("compile", "--out", "mine", cwd=cwd)
+    assert refused.returncode == 2 and "refusing to replace" in refused.stderr
+    assert (mine / "keep.txt").read_text() == "keep"
+
+
+def test_write_failure_is_a_diagnostic(spec_copy) -> None:
+    specs = spec_copy({})
+    cwd = specs.parent
+    (cwd / "blocker").write_text("a file where a folder is needed")  # works even as root, unlike chmod
+    result = run_paybill("compile", "--out", "blocker/generated", cwd=cwd)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "blocker/generated:1:1: error[PB0694]: cannot write output: File exists (blocker)" in result.stdout
+    assert "Traceback" not in result.stderr
+
+
+def test_progress_bar_only_on_a_tty(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: False, raising=False)
+    with compile_cmd._progress(10_000, "text") as bar:
+        assert bar is None
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True, raising=False)
+    with compile_cmd._progress(10, "text") as bar:
+        assert bar is None  # small repositories: not worth a bar
+    with compile_cmd._progress(10_000, "json") as bar:
+        assert bar is None  # machine-readable output: never
+    with compile_cmd._progress(10_000, "text") as bar:
+        assert bar is not None and bar.length == 10_000
+        bar.update(10_000)
+
+
+def test_committed_generated_tree_is_fresh() -> None:
+    """`generated/` in the repository must be exactly what `paybill compile` makes from `specs/`."""
+    assert (ROOT / "generated").is_dir(), "generated/ is missing: run `paybill compile` at the repository root"
+    result = run_paybill("compile", str(SPECS), "--out", str(ROOT / "generated"), "--check", cwd=ROOT)
+    assert result.returncode == 0, "generated/ is stale; run `paybill compile`:\n" + result.stdout[-3000:]

@@ -1,0 +1,161 @@
+"""Atomic tree writes: swap, stale files, refusal to clobber, recovery, and SIGKILL mid-write."""
+
+from __future__ import annotations
+
+import os
+import signal
+import stat
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from compile_support import read_tree
+
+import paybill.write.tree as tree_module
+from paybill.write.tree import UnsafeOutput, check_replaceable, diff_tree, recover, write_tree
+
+MANIFEST = b'{\n  "generatedBy": "paybill"\n}\n'
+
+
+def sample(**extra: bytes) -> dict[str, bytes]:
+    return {"manifest.json": MANIFEST, "a/b/c.json": b"{}\n", "top.txt": b"top\n", **extra}
+
+
+def siblings(out: Path) -> list[str]:
+    return sorted(p.name for p in out.parent.iterdir() if p.name != out.name)
+
+
+def test_write_creates_then_replaces_the_whole_tree(tmp_path: Path) -> None:
+    out = tmp_path / "generated"
+    write_tree(sample(**{"old/stale.txt": b"stale\n"}), out)
+    assert read_tree(out)["old/stale.txt"] == b"stale\n"
+    write_tree(sample(), out)
+    assert read_tree(out) == sample()
+    assert siblings(out) == []  # no scratch or old folder left behind
+
+
+def test_written_folders_get_normal_permissions(tmp_path: Path) -> None:
+    out = tmp_path / "generated"
+    write_tree(sample(), out)
+    umask = os.umask(0)
+    os.umask(umask)
+    assert stat.S_IMODE(out.stat().st_mode) == 0o777 & ~umask
+    assert stat.S_IMODE((out / "top.txt").stat().st_mode) == 0o666 & ~umask
+
+
+def test_diff_lists_added_changed_removed(tmp_path: Path) -> None:
+    out = tmp_path / "generated"
+    assert diff_tree(sample(), out).added == sorted(sample())
+    write_tree(sample(**{"gone.txt": b"x"}), out)
+    diff = diff_tree(sample(**{"new.txt": b"n", "top.txt": b"changed\n"}), out)
+    assert (diff.added, diff.changed, diff.removed) == (["new.txt"], ["top.txt"], ["gone.txt"])
+    assert len(diff) == 3 and not diff.clean
+    assert diff_tree(sample(**{"gone.txt": b"x"}), out).clean
+    assert read_tree(out) == sample(**{"gone.txt": b"x"})  # diffing wrote nothing
+
+
+def test_refuses_to_replace_a_folder_that_is_not_paybill_output(tmp_path: Path) -> None:
+    precious = tmp_path / "work"
+    precious.mkdir()
+    (precious / "notes.md").write_text("mine")
+    with pytest.raises(UnsafeOutput):
+        write_tree(sample(), precious)
+    assert (precious / "notes.md").read_text() == "mine"
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    check_replaceable(empty)
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(UnsafeOutput):
+        check_replaceable(tmp_path / "file")
+
+
+@pytest.mark.parametrize("bad", ["../escape", "/abs", "a/../b", ""])
+def test_rejects_paths_that_escape(tmp_path: Path, bad: str) -> None:
+    with pytest.raises(ValueError):
+        write_tree({bad: b"x"}, tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+
+
+def test_fallback_without_rename_exchange(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(tree_module, "exchange", lambda a, b: False)
+    out = tmp_path / "generated"
+    write_tree(sample(**{"stale": b"s"}), out)
+    write_tree(sample(), out)
+    assert read_tree(out) == sample() and siblings(out) == []
+
+
+def test_failure_while_filling_leaves_old_tree_and_no_scratch(tmp_path: Path, monkeypatch) -> None:
+    out = tmp_path / "generated"
+    write_tree(sample(), out)
+
+    def broken(root, tree, progress, durable_each):
+        (root / "partial").write_bytes(b"half")
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(tree_module, "_fill", broken)
+    with pytest.raises(OSError):
+        write_tree(sample(**{"new": b"n"}), out)
+    assert read_tree(out) == sample() and siblings(out) == []
+
+
+def test_recover_restores_an_old_tree_interrupted_between_renames(tmp_path: Path) -> None:
+    out = tmp_path / "generated"
+    write_tree(sample(), out)
+    dead = 2**22 + 12345  # above the default pid_max: no such process
+    os.rename(out, tmp_path / f".generated.old-{dead}-abcd")
+    (tmp_path / f".generated.tmp-{dead}-beef").mkdir()
+    (tmp_path / f".generated.tmp-{os.getpid()}-cafe").mkdir()  # a live writer's scratch: kept
+    recover(out)
+    assert read_tree(out) == sample()
+    assert siblings(out) == [f".generated.tmp-{os.getpid()}-cafe"]
+
+
+def test_progress_callback_counts_every_file(tmp_path: Path) -> None:
+    seen: list[int] = []
+    write_tree(sample(), tmp_path / "generated", seen.append)
+    assert sum(seen) == len(sample())
+
+
+def _compile(specs: Path, out: Path, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+    return subprocess.Popen([sys.executable, "-m", "paybill", "compile", str(specs), "--out", str(out)],
+                            env={**os.environ, **(env or {})}, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+
+def test_sigkill_while_writing_leaves_the_old_tree_complete(spec_copy, tmp_path: Path) -> None:
+    """Compile once, change a spec, start a slowed-down compile and SIGKILL it mid-write.
+
+    PAYBILL_TEST_WRITE_DELAY makes the writer sleep after each file (test-only), so the kill lands
+    while the new tree is half built beside the old one.
+    """
+    specs = spec_copy({})
+    out = tmp_path / "generated"
+    first = _compile(specs, out)
+    assert first.wait(timeout=120) == 0, first.stderr.read()
+    before = read_tree(out)
+    assert "manifest.json" in before
+    tenant = specs / "tenants" / "bluth.yaml"
+    tenant.write_text(tenant.read_text().replace("displayName: Bluth Company", "displayName: Bluth and Sons"))
+
+    slow = _compile(specs, out, {"PAYBILL_TEST_WRITE_DELAY": "0.05"})
+    deadline = time.monotonic() + 60
+    scratch: list[Path] = []
+    while time.monotonic() < deadline:
+        scratch = [p for p in tmp_path.glob(".generated.tmp-*") if sum(1 for f in p.rglob("*") if f.is_file()) >= 5]
+        if scratch or slow.poll() is not None:
+            break
+        time.sleep(0.02)
+    assert scratch, f"the compile never got to writing (exit {slow.poll()})"
+    slow.send_signal(signal.SIGKILL)
+    assert slow.wait(timeout=30) == -signal.SIGKILL
+    assert read_tree(out) == before  # every file, byte for byte
+    assert scratch[0].exists()  # the half-built tree is still beside it...
+
+    again = _compile(specs, out)
+    assert again.wait(timeout=120) == 0, again.stderr.read()
+    assert not scratch[0].exists()  # ...until the next compile cleans it up
+    after = read_tree(out)
+    assert b"Bluth and Sons" in after["tenants/bluth.json"]
+    assert set(after) == set(before)
+
