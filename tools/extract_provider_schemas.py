@@ -59,8 +59,9 @@ Refresh (PyPI must be reachable; about 40 s for all five providers once pip has 
     .venv/bin/python tools/extract_provider_schemas.py --provider aws --wheel-dir /tmp/wheels
 
 ``--add`` records the type in ``selected.json`` (keyed by the provider whose prefix it has) and
-refreshes that provider. ``--selected-from-specs`` adds every type the compiler currently emits for
-``specs/``. To move to a newer provider release, change the pins in :data:`PACKAGES`.
+refreshes that provider. ``--selected-from-specs specs`` adds every type the compiler currently emits
+for ``specs/`` (``--prune`` also drops the ones it no longer emits). To move to a newer provider
+release, change the pins in :data:`PACKAGES`.
 """
 
 from __future__ import annotations
@@ -395,24 +396,38 @@ def main(argv: list[str] | None = None) -> int:
                         help="select a resource type (or data.TYPE) for argument details, then refresh its provider")
     parser.add_argument("--selected-from-specs", type=Path, metavar="SPECS",
                         help="select every type the compiler emits for this spec repository")
+    parser.add_argument("--prune", action="store_true",
+                        help="with --selected-from-specs: also drop selected types the compiler no longer emits")
     parser.add_argument("--wheel-dir", type=Path, help="reuse or keep downloaded wheels here (default: a temp dir)")
     args = parser.parse_args(argv)
+    if args.prune and args.selected_from_specs is None:
+        parser.error("--prune needs --selected-from-specs")
 
     selected = load_selected()
     touched: set[str] = set()
     additions = list(args.add)
     if args.selected_from_specs is not None:
-        additions.extend(sorted(emitted_types(args.selected_from_specs)))
+        emitted = emitted_types(args.selected_from_specs)
+        additions.extend(sorted(emitted))
+        if args.prune:
+            for provider, types in selected.items():
+                kept = [name for name in types if name in emitted or name in args.add]
+                if kept != types:
+                    selected[provider] = kept
+                    touched.add(provider)
+    handmade: dict[str, list[str]] = {}
     for name in additions:
         provider = provider_of(name)
         if provider not in PACKAGES:
-            handmade = FIXTURES / f"{provider}.json"
-            where = f"maintain {handmade.relative_to(ROOT)} by hand" if handmade.exists() else "no fixture at all"
-            print(f"  skip {name}: no schema package for provider '{provider}' ({where})", file=sys.stderr)
+            handmade.setdefault(provider, []).append(name)
             continue
         if name not in selected.get(provider, []):
             selected.setdefault(provider, []).append(name)
             touched.add(provider)
+    for provider, names in sorted(handmade.items()):
+        fixture = FIXTURES / f"{provider}.json"
+        where = f"keep {fixture.relative_to(ROOT)} up to date by hand" if fixture.exists() else "no fixture at all"
+        print(f"  {provider}: no schema package, {where} for: {', '.join(sorted(names))}", file=sys.stderr)
     save_selected(selected)
     providers = args.provider or (sorted(touched) if args.add or args.selected_from_specs else sorted(PACKAGES))
 

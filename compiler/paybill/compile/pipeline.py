@@ -21,6 +21,7 @@ from types import MappingProxyType
 
 from paybill.compile.cache import CompileCache
 from paybill.compile.checks import check_paths, check_stacks
+from paybill.compile.gcpause import gc_paused
 from paybill.compile.result import CompileResult
 from paybill.diagnostics import DiagnosticSink, Position
 from paybill.emit.contract import EmitContext, Emitter, OutputTree
@@ -64,6 +65,18 @@ def compile_index(
     Emitters see ``ctx.shared`` with ``graph`` (:class:`DependencyGraph`), ``stack_units``,
     ``cache`` (may be None) and ``tree`` (a read-only view of the files emitted so far).
     """
+    with gc_paused():
+        return _compile_index(index, sink, files, emitters, cache, progress)
+
+
+def _compile_index(
+    index: SpecIndex,
+    sink: DiagnosticSink,
+    files: int,
+    emitters: Sequence[Emitter] | None,
+    cache: CompileCache | None,
+    progress: Progress | None,
+) -> CompileResult:
     if sink.has_errors:
         return _failed(index, sink, files)
     if progress:
@@ -107,10 +120,11 @@ def compile_documents(
 ) -> CompileResult:
     """Validate then compile documents already in memory (validation sets ``document.model``)."""
     sink = sink if sink is not None else DiagnosticSink()
-    if progress:
-        progress("validate")
-    index = validate_documents(list(documents), sink)
-    return compile_index(index, sink, files=files, emitters=emitters, cache=cache, progress=progress)
+    with gc_paused():
+        if progress:
+            progress("validate")
+        index = validate_documents(list(documents), sink)
+        return compile_index(index, sink, files=files, emitters=emitters, cache=cache, progress=progress)
 
 
 def compile_repository(
@@ -123,14 +137,15 @@ def compile_repository(
 ) -> CompileResult:
     """Load every spec under ``root`` and compile it."""
     sink = DiagnosticSink()
-    if progress:
-        progress("load")
-    loaded = load_repository(root, sink, limits)
-    if loaded.files == 0 and not len(sink):
-        sink.error("PB0115", f"no spec files (*.yaml, *.yml) found under '{root.as_posix()}'",
-                   root.name or ".", Position(), "point paybill at your specs folder")
-    return compile_documents(loaded.documents, sink=sink, files=loaded.files, emitters=emitters, cache=cache,
-                             progress=progress)
+    with gc_paused():
+        if progress:
+            progress("load")
+        loaded = load_repository(root, sink, limits)
+        if loaded.files == 0 and not len(sink):
+            sink.error("PB0115", f"no spec files (*.yaml, *.yml) found under '{root.as_posix()}'",
+                       root.name or ".", Position(), "point paybill at your specs folder")
+        return compile_documents(loaded.documents, sink=sink, files=loaded.files, emitters=emitters, cache=cache,
+                                 progress=progress)
 
 
 def input_fingerprint(documents: Sequence[SpecDocument]) -> str:

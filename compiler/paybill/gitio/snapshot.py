@@ -58,8 +58,12 @@ class Snapshot:
         return found
 
 
-def load_snapshot(side: Side, where: SpecsLocation, cache: BlobCache, *, validate: bool = True) -> Snapshot:
-    """Load every spec file of ``side`` below the specs root (through the blob cache) and validate it."""
+def load_snapshot(side: Side, where: SpecsLocation, cache: BlobCache, *, validate: bool = True,
+                  require_files: bool = True) -> Snapshot:
+    """Load every spec file of ``side`` below the specs root (through the blob cache) and validate it.
+
+    ``require_files=False`` for a base side: a repository that has no specs yet is a valid "before".
+    """
     sink = DiagnosticSink()
     listing = side.list(where.prefix, SPEC_SUFFIXES)
     for problem in listing.problems:
@@ -78,7 +82,7 @@ def load_snapshot(side: Side, where: SpecsLocation, cache: BlobCache, *, validat
             documents.extend(parsed.documents)
         else:
             documents.extend(cache.documents(source.blob, display, raw, sink))
-    if not files and not len(sink):
+    if require_files and not files and not len(sink):
         sink.error("PB0115", f"no spec files (*.yaml, *.yml) found under '{where.prefix or '.'}' in {side.label}",
                    where.display_base or ".", Position(), "point paybill at your specs folder")
     index = validate_documents(documents, sink) if validate else SpecIndex()

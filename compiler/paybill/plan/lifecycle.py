@@ -17,7 +17,9 @@ deleted      no           no       no          no            \\-
 ============ ============ ======== =========== ============= ========
 
 * *(new)*: a tenant appearing in the head side starts ``onboarding`` (or ``active`` when it is
-  imported already running); it cannot be born suspended, offboarding or deleted.
+  imported already running); it cannot be born suspended, offboarding or deleted. The exception is
+  the first commit that brings specs into a repository: importing a running platform describes
+  tenants in whatever state they already are.
 * ``offboarding -> active`` is the win-back path: the tenant's data was never removed.
 * ``deleted`` is final: a deleted tenant's resources are destroyed; bring a customer back as a new
   tenant (new name) so nothing is ever "undeleted" over stale state.

@@ -19,7 +19,7 @@ from paybill.propose.policies import load_change_control
 def plan_sides(base: Side, head: Side, where: SpecsLocation, *, cache: BlobCache | None = None,
                terraform: bool = True, repo: GitRepo | None = None, policies_prefix: str | None = None) -> PlanReport:
     cache = cache or BlobCache()
-    base_snapshot = load_snapshot(base, where, cache)
+    base_snapshot = load_snapshot(base, where, cache, require_files=False)
     head_snapshot = load_snapshot(head, where, cache)
     step = None
     if terraform:

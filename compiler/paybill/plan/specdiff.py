@@ -122,8 +122,10 @@ def diff_data(base: Mapping[str, Any], head: Mapping[str, Any],
               base_doc: SpecDocument | None = None, head_doc: SpecDocument | None = None) -> list[FieldChange]:
     """Field changes from ``base`` to ``head`` (the ``data`` of two documents of one spec)."""
     left, right = normalise(base), normalise(head)
+    # ignore_private_variables=False: deepdiff skips keys starting with "__" by default, and labels or
+    # annotations may be spelled that way; a review tool must not hide any change.
     diff = DeepDiff(left, right, view="tree", ignore_order=True, report_repetition=False,
-                    verbose_level=2, threshold_to_diff_deeper=0)
+                    verbose_level=2, threshold_to_diff_deeper=0, ignore_private_variables=False)
     head_file = head_doc.path if head_doc else (base_doc.path if base_doc else "")
     changes: list[FieldChange] = []
     for report, levels in diff.items():

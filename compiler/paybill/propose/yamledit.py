@@ -92,7 +92,32 @@ def set_value(document: Any, path: tuple[str, ...], value: Any) -> Any:
     last = path[-1]
     old = node.get(last)
     node[last] = _styled(old, value)
+    _keep_comment_gap(node, last, old, node[last])
     return old
+
+
+def _scalar_width(value: Any) -> int | None:
+    if isinstance(value, DoubleQuotedScalarString | SingleQuotedScalarString):
+        return len(str(value)) + 2
+    if isinstance(value, bool):
+        return len("true" if value else "false")
+    if isinstance(value, int | float | str):
+        return len(str(value))
+    return None
+
+
+def _keep_comment_gap(node: Any, key: str, old: Any, new: Any) -> None:
+    """Move an end-of-line comment by the change in value width, so ``free  # note`` becomes
+    ``starter  # note`` with the same gap (ruamel keeps the comment's column otherwise)."""
+    items = getattr(getattr(node, "ca", None), "items", {})
+    entry = items.get(key)
+    if not entry or len(entry) < 3 or entry[2] is None:
+        return
+    old_width, new_width = _scalar_width(old), _scalar_width(new)
+    if old_width is None or new_width is None:
+        return
+    token = entry[2]
+    token.column = max(0, token.column + new_width - old_width)
 
 
 def edit_text(text: str, edits: list[tuple[int, tuple[str, ...], Any]]) -> str:

@@ -48,7 +48,7 @@ def _limit(facts: AgentFacts, key: str) -> str:
 def limit_hits(facts: AgentFacts, action: str, rows: int, counters: dict[str, int]) -> list[str]:
     """Ids of the limit policies a request with these numbers trips, by the spec's definition."""
     limits, hits = facts.limits, []
-    if counters["steps"] > limits.max_steps or (action == ADVANCE and counters["steps"] >= limits.max_steps):
+    if action == ADVANCE and counters["steps"] >= limits.max_steps:
         hits.append(_limit(facts, "maxSteps"))
     if counters["elapsedMillis"] > limits.max_wall_time_seconds * 1000:
         hits.append(_limit(facts, "maxWallTimeSeconds"))
@@ -160,8 +160,6 @@ def _agent_cases(b: _Builder, first: tuple[WorkflowFacts, str, Grant] | None) ->
          grant.resource, columns=grant.columns, counters={"callsLastMinute": limits.max_calls_per_minute})
     b.op(f"deny {grant.action} {grant.resource} past the wall-time limit", workflow, step, grant, grant.action,
          grant.resource, columns=grant.columns, counters={"elapsedMillis": limits.max_wall_time_seconds * 1000 + 1})
-    b.op(f"deny {grant.action} {grant.resource} past the step limit", workflow, step, grant, grant.action,
-         grant.resource, columns=grant.columns, counters={"steps": limits.max_steps + 1})
     b.op(f"deny {grant.action} {grant.resource} with the budget spent", workflow, step, grant, grant.action,
          grant.resource, columns=grant.columns, counters={"budgetSpent": limits.budget_units})
     if grant.action in DATA_ACTIONS and _tenant_scoped(facts, grant.resource):

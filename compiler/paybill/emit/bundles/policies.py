@@ -7,7 +7,8 @@ does not rename its policies. Deny is Cedar's default; on top of it:
   steps that name that action and resource (step scoping) and the granted columns or fields; one
   per step transition (``advance``) and per ``approve`` step;
 * forbids (forbid wins), each with a ``@violation`` name the guard reports: tenant scope, tenant
-  isolation (a run touches its own tenant's data only), known workflows and steps, every limit,
+  isolation (a run touches its own tenant's data only), every limit (``maxSteps`` on transitions:
+  it bounds the steps a run enters),
   personal-data columns the agent is not granted, and the reserved ``tenant_id`` column;
   per step: ``maxVisits`` and ``requiresApproval``.
 
@@ -38,7 +39,6 @@ from paybill.guard.format import (
     V_OUT_OF_SCOPE,
     V_PII,
     V_RESERVED,
-    V_UNKNOWN_STEP,
     WORKFLOW,
     WRITE_ACTIONS,
     step_id,
@@ -138,19 +138,13 @@ def _scope_policies(facts: AgentFacts) -> Iterable[Policy]:
                               ("unless", _and(f"resource is {TABLE}", "resource has tenantScoped",
                                               "!resource.tenantScoped"))),
                  scope, V_CROSS_TENANT)
-    workflows = ct.entity_set(WORKFLOW, (w.name for w in facts.workflows))
-    origin = facts.origin("spec", "workflows")
-    yield Policy(policy_id(origin, "workflows"), "forbid", "principal", "action", "resource",
-                 (("unless", _and(f"{workflows}.contains(principal.workflow)", "principal.step in principal.workflow")),),
-                 origin, V_UNKNOWN_STEP)
 
 
 def _limit_condition(key: str, limit: int) -> tuple[str, tuple[str, ...]]:
     """(expression, actions) of the forbid for one limit."""
     c = "context.counters"
     if key == "maxSteps":
-        advance = ct.action(ADVANCE)
-        return (f"{c}.steps < 0 ||\n  {c}.steps > {limit} ||\n  (action == {advance} && {c}.steps >= {limit})", ())
+        return f"{c}.steps < 0 ||\n  {c}.steps >= {limit}", (ADVANCE,)
     if key == "maxWallTimeSeconds":
         return f"{c}.elapsedMillis < 0 ||\n  {c}.elapsedMillis > {limit * 1000}", ()
     if key == "maxCallsPerMinute":

@@ -69,7 +69,9 @@ def emit_pool_cluster(stack: Stack, ctx: PoolContext, network: GcpNetwork, cidr:
         "network": network.network_id,
         "subnetwork": network.subnetwork_id,
         "networking_mode": "VPC_NATIVE",
+        # Dataplane V2 enforces Kubernetes network policies itself; the Calico add-on stays off.
         "datapath_provider": "ADVANCED_DATAPATH",
+        "network_policy": {"enabled": False},
         "ip_allocation_policy": {
             "cluster_secondary_range_name": "pods",
             "services_secondary_range_name": "services",
@@ -86,6 +88,13 @@ def emit_pool_cluster(stack: Stack, ctx: PoolContext, network: GcpNetwork, cidr:
         "master_auth": {"client_certificate_config": {"issue_client_certificate": False}},
         "remove_default_node_pool": True,
         "initial_node_count": 1,
+        # The short-lived default pool gets the same hardened identity as the real one.
+        "node_config": {
+            "service_account": nodes.attr("email"),
+            "oauth_scopes": ["https://www.googleapis.com/auth/cloud-platform"],
+            "workload_metadata_config": {"mode": "GKE_METADATA"},
+            "shielded_instance_config": {"enable_secure_boot": True, "enable_integrity_monitoring": True},
+        },
         "deletion_protection": True,
         "release_channel": {"channel": "REGULAR"},
         "workload_identity_config": {"workload_pool": workload_pool(ctx)},

@@ -26,7 +26,11 @@ def emit_key_ring(stack: Stack, ctx: Ctx) -> Expr:
 
 
 def emit_crypto_key(stack: Stack, ctx: Ctx, local: str, key_ring: Expr, *, hsm: bool) -> Expr:
-    """A symmetric key rotated every 90 days; ``hsm`` keeps its versions in Cloud HSM."""
+    """A symmetric key rotated every 90 days; ``hsm`` keeps its versions in Cloud HSM.
+
+    ``prevent_destroy`` like the data stores' deletion protection: erasing a tenant's key (crypto
+    shredding) is a deliberate step after offboarding, never a side effect of a plan.
+    """
     key = stack.resource("google_kms_crypto_key", local, {
         "name": name(ctx, CRYPTO_KEY_NAME, local, purpose="KMS key"),
         "key_ring": key_ring,
@@ -38,6 +42,8 @@ def emit_crypto_key(stack: Stack, ctx: Ctx, local: str, key_ring: Expr, *, hsm: 
             "protection_level": "HSM" if hsm else "SOFTWARE",
         },
         "labels": dict(ctx.tags),
+        # Destroying a key makes every backup and object it encrypted unreadable: only deliberately.
+        "lifecycle": {"prevent_destroy": True},
     })
     return key.attr("id")
 

@@ -25,9 +25,9 @@ is_vpc_address_prefix, is_subnet, is_security_group, is_security_group_rule, is_
 resource_group, resource_instance, kms_key, kms_key_policies, iam_authorization_policy,
 iam_service_id, iam_service_policy, iam_access_group, iam_access_group_policy, database, cos_bucket,
 container_vpc_cluster, container_vpc_worker_pool. The conformance test checks every emitted argument
-against ``tests/fixtures/provider_schemas/ibm.json`` (read from the same tag's Go schemas). Deprecated arguments were avoided
-(``ibm_kms_key.policies`` -> ``ibm_kms_key_policies``). The provider's current major is 2 (2.0.0,
-2026-03-30, changed no configuration).
+against ``tests/fixtures/provider_schemas/ibm.json`` (read from the same tag's Go schemas).
+Deprecated arguments were avoided (``ibm_kms_key.policies`` -> ``ibm_kms_key_policies``). The
+provider's current major is 2 (2.0.0, 2026-03-30, changed no configuration).
 """
 
 from __future__ import annotations

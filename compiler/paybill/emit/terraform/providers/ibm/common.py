@@ -30,3 +30,8 @@ def account_prefix(ctx: Ctx) -> str:
 def zones(ctx: Ctx, count: int) -> list[str]:
     """VPC zones of the region (``us-south-1``...)."""
     return [f"{ctx.region}-{i}" for i in range(1, count + 1)]
+
+
+def waits(depends_on: list[str]) -> dict[str, list[str]]:
+    """The ``depends_on`` meta-argument, only when there is anything to wait for (spread into a body)."""
+    return {"depends_on": sorted(set(depends_on))} if depends_on else {}

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from paybill.emit.terraform.context import TenantContext
 from paybill.emit.terraform.expr import Expr
-from paybill.emit.terraform.providers.ibm.common import Ctx, name, tags
+from paybill.emit.terraform.providers.ibm.common import Ctx, name, tags, waits
 from paybill.emit.terraform.providers.ibm.network import IbmNetwork
 from paybill.emit.terraform.providers.ibm.security import IbmKeys
 from paybill.emit.terraform.providers.ibm.sizing import CLUSTER_NAME, SIZES, WORKER_POOL_NAME
@@ -46,7 +46,7 @@ def emit_cluster(stack: Stack, ctx: Ctx, *, network: IbmNetwork, resource_group:
         "worker_labels": {"paybill-owner": ctx.name},
         "wait_till": "IngressReady",
         "tags": tags(ctx),
-        "depends_on": sorted(depends_on),
+        **waits(depends_on),
     })
     return cluster.attr("id")
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from paybill.emit.terraform.expr import Expr
-from paybill.emit.terraform.providers.ibm.common import Ctx, account_prefix, name, stem, tags
+from paybill.emit.terraform.providers.ibm.common import Ctx, account_prefix, name, stem, tags, waits
 from paybill.emit.terraform.providers.ibm.security import IbmKeys
 from paybill.emit.terraform.providers.ibm.sizing import (
     BUCKET_NAME,
@@ -67,7 +67,7 @@ def emit_database(stack: Stack, ctx: Ctx, sizing: DatabaseSizing, *, resource_gr
         "deletion_protection": True,
         "group": [group],
         "tags": tags(ctx),
-        "depends_on": sorted(depends_on),
+        **waits(depends_on),
     })
     return IbmDatabase(database.attr("id"), database.attr("guid"))
 
@@ -89,7 +89,7 @@ def emit_bucket(stack: Stack, ctx: Ctx, local: str, *, cos_instance: Expr, key_c
                 offboarding: bool, depends_on: list[str]) -> Expr:
     """A private, versioned, key-encrypted bucket; returns its name."""
     body: dict[str, object] = {
-        "bucket_name": ctx.name_for(BUCKET_NAME, account_prefix(ctx), *stem(ctx), local, purpose="COS bucket"),
+        "bucket_name": ctx.name_for(BUCKET_NAME, *stem(ctx), local, account_prefix(ctx), purpose="COS bucket"),
         "resource_instance_id": cos_instance,
         "region_location": ctx.region,
         "storage_class": "smart",
@@ -104,7 +104,7 @@ def emit_bucket(stack: Stack, ctx: Ctx, local: str, *, cos_instance: Expr, key_c
         "metrics_monitoring": {"usage_metrics_enabled": True, "request_metrics_enabled": True},
         "force_delete": False,
         "lifecycle": {"prevent_destroy": True},
-        "depends_on": sorted(depends_on),
+        **waits(depends_on),
     }
     if quota_gb is not None:
         body["hard_quota"] = quota_gb * GIB

@@ -67,6 +67,8 @@ def emit_root_key(stack: Stack, ctx: Ctx, instance_guid: Expr) -> IbmKeys:
         "standard_key": False,
         "force_delete": False,
         "endpoint_type": "private",
+        # Destroying a root key makes everything it encrypted unreadable: only deliberately.
+        "lifecycle": {"prevent_destroy": True},
     })
     stack.resource("ibm_kms_key_policies", "data", {
         "instance_id": instance_guid,

@@ -48,6 +48,6 @@ INSTANCE_NAME = NameRule("ibm-resource-instance", 180)
 CLUSTER_NAME = NameRule("ibm-cluster", 32)
 WORKER_POOL_NAME = NameRule("ibm-worker-pool", 32)
 KEY_NAME = NameRule("ibm-kms-key", 90)
-BUCKET_NAME = NameRule("ibm-cos-bucket", 63, scope="global")
+BUCKET_NAME = NameRule("ibm-cos-bucket", 63, scope="global", must_start_with_letter=False)
 """Globally unique across IBM Cloud, 3-63: the account id's prefix is part of every derived name."""
 IAM_NAME = NameRule("ibm-iam", 100)

@@ -50,3 +50,8 @@ def namespace(stack: Stack, ctx: Ctx) -> Expr:
     if "oci_objectstorage_namespace" not in stack.data:
         stack.data_source("oci_objectstorage_namespace", "main", {"compartment_id": tenancy(ctx)})
     return raw("data.oci_objectstorage_namespace.main.namespace")
+
+
+def waits(depends_on: list[str]) -> dict[str, list[str]]:
+    """The ``depends_on`` meta-argument, only when there is anything to wait for (spread into a body)."""
+    return {"depends_on": sorted(set(depends_on))} if depends_on else {}

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from paybill.emit.terraform.context import TenantContext
 from paybill.emit.terraform.expr import Expr, raw
-from paybill.emit.terraform.providers.oci.common import Ctx, availability_domain, name, tags
+from paybill.emit.terraform.providers.oci.common import Ctx, availability_domain, name, tags, waits
 from paybill.emit.terraform.providers.oci.network import OciNetwork
 from paybill.emit.terraform.providers.oci.sizing import (
     DISPLAY_NAME,
@@ -70,7 +70,7 @@ def emit_cluster(stack: Stack, ctx: Ctx, *, compartment: Expr, network: OciNetwo
         },
         "freeform_tags": freeform,
         "lifecycle": {"ignore_changes": ["kubernetes_version"]},
-        "depends_on": sorted(depends_on),
+        **waits(depends_on),
     })
     stack.data_source("oci_containerengine_node_pool_option", "main", {
         "node_pool_option_id": cluster.attr("id"),

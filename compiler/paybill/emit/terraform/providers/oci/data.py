@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from paybill.emit.terraform.expr import Expr
-from paybill.emit.terraform.providers.oci.common import Ctx, name, namespace, tags
+from paybill.emit.terraform.providers.oci.common import Ctx, name, namespace, tags, waits
 from paybill.emit.terraform.providers.oci.network import OciNetwork
 from paybill.emit.terraform.providers.oci.sizing import (
     BUCKET_NAME,
@@ -94,7 +94,7 @@ def emit_bucket(stack: Stack, ctx: Ctx, local: str, *, compartment: Expr, key: E
         "object_events_enabled": True,
         "freeform_tags": tags(ctx),
         "lifecycle": {"prevent_destroy": True},
-        "depends_on": sorted(depends_on),
+        **waits(depends_on),
     })
     stack.resource("oci_objectstorage_object_lifecycle_policy", local, {
         "namespace": ns,
@@ -107,7 +107,7 @@ def emit_bucket(stack: Stack, ctx: Ctx, local: str, *, compartment: Expr, key: E
             "time_amount": OFFBOARDING_RETENTION_DAYS if offboarding else PREVIOUS_VERSION_DAYS,
             "time_unit": "DAYS",
         }],
-        "depends_on": sorted(depends_on),
+        **waits(depends_on),
     })
     for category in ("read", "write"):
         stack.resource("oci_logging_log", f"{local}_{category}", {

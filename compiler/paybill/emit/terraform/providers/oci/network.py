@@ -120,9 +120,12 @@ def emit_network(stack: Stack, ctx: Ctx, cidr: str, compartment: Expr, log_group
         "display_name": name(ctx, DISPLAY_NAME, "db", purpose="database NSG"),
         "freeform_tags": freeform,
     })
+    # Ingress rules are stateless (no connection tracking to exhaust); the stateful egress rule lets
+    # answers to outbound connections back in, and the database answers through its own egress rule.
     stack.resource("oci_core_network_security_group_security_rule", "app_ingress", {
         "network_security_group_id": app.attr("id"),
         "direction": "INGRESS",
+        "stateless": True,
         "protocol": "all",
         "source": str(network),
         "source_type": "CIDR_BLOCK",
@@ -131,6 +134,7 @@ def emit_network(stack: Stack, ctx: Ctx, cidr: str, compartment: Expr, log_group
     stack.resource("oci_core_network_security_group_security_rule", "app_egress", {
         "network_security_group_id": app.attr("id"),
         "direction": "EGRESS",
+        "stateless": False,
         "protocol": "all",
         "destination": "0.0.0.0/0",
         "destination_type": "CIDR_BLOCK",
@@ -139,10 +143,21 @@ def emit_network(stack: Stack, ctx: Ctx, cidr: str, compartment: Expr, log_group
     stack.resource("oci_core_network_security_group_security_rule", "db_ingress", {
         "network_security_group_id": db.attr("id"),
         "direction": "INGRESS",
+        "stateless": True,
         "protocol": "6",
         "source": str(network),
         "source_type": "CIDR_BLOCK",
         "tcp_options": {"destination_port_range": {"min": POSTGRES_PORT, "max": POSTGRES_PORT}},
         "description": "PostgreSQL (TLS) from inside the VCN only.",
+    })
+    stack.resource("oci_core_network_security_group_security_rule", "db_egress", {
+        "network_security_group_id": db.attr("id"),
+        "direction": "EGRESS",
+        "stateless": True,
+        "protocol": "6",
+        "destination": str(network),
+        "destination_type": "CIDR_BLOCK",
+        "tcp_options": {"source_port_range": {"min": POSTGRES_PORT, "max": POSTGRES_PORT}},
+        "description": "PostgreSQL answers to the VCN (the ingress rule is stateless).",
     })
     return OciNetwork(vcn.attr("id"), subnets, app.attr("id"), db.attr("id"))

@@ -45,6 +45,8 @@ def emit_key(stack: Stack, ctx: Ctx, compartment: Expr, endpoint: Expr) -> Expr:
         "protection_mode": "HSM",
         "key_shape": {"algorithm": "AES", "length": 32},
         "freeform_tags": tags(ctx),
+        # Destroying a key makes everything it encrypted unreadable: only deliberately.
+        "lifecycle": {"prevent_destroy": True},
     })
     return key.attr("id")
 

@@ -1,0 +1,89 @@
+"""Change-control policies: validated with positions, and enforced on agent-authored commits in plan."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from paybill.gitio import GitRepo, WorkTreeSide
+from paybill.propose.policies import load_change_control
+
+ROOT = Path(__file__).resolve().parents[2]
+POLICY = "policies/change-control.cedar"
+
+
+def control(repo):
+    return load_change_control(WorkTreeSide(GitRepo(repo.root)), "policies", required=True)
+
+
+def test_shipped_policies_validate_and_every_rule_is_named(repo) -> None:
+    loaded = control(repo)
+    assert loaded.ok, loaded.diagnostics
+    ids = [rule.id for rule in loaded.rules]
+    assert ids[0] == "agent-spec-grants" and len(ids) == len(set(ids)) == 7
+    text = repo.read(POLICY).splitlines()
+    for rule in loaded.rules:
+        assert text[rule.position.line - 1].startswith(f'@id("{rule.id}")')
+
+
+def test_a_policy_that_does_not_type_check_is_reported_at_its_line(repo, run) -> None:
+    repo.write(POLICY, repo.read(POLICY) + '\n@id("typo")\nforbid (principal, action, resource is Paybill::Tenant)\n'
+               'when { context.feild == "spec.plan" };\n')
+    loaded = control(repo)
+    assert not loaded.ok
+    (diagnostic,) = loaded.diagnostics
+    assert diagnostic.code == "PB0961" and diagnostic.path == POLICY
+    assert repo.read(POLICY).splitlines()[diagnostic.position.line - 1] == '@id("typo")'
+    assert "feild" in diagnostic.message and "[typo]" in diagnostic.message
+    code, out, _ = run(repo.root, "plan", "specs", "--no-terraform", "--base", "HEAD")
+    assert code == 1 and "error[PB0961]" in out  # a broken rule cannot be merged
+
+
+def test_syntax_errors_missing_and_duplicate_ids(repo) -> None:
+    repo.write("policies/extra.cedar", "permit (principal, action, resource) when {\n")
+    loaded = control(repo)
+    assert [d.code for d in loaded.diagnostics] == ["PB0960"]
+    assert loaded.diagnostics[0].path == "policies/extra.cedar"
+    repo.write("policies/extra.cedar", '@id("agent-spec-grants")\nforbid (principal, action, resource);\n'
+               'forbid (principal, action, resource);\n')
+    codes = sorted(d.code for d in control(repo).diagnostics)
+    assert codes == ["PB0962", "PB0962"]
+
+
+def test_agent_commit_pushed_without_propose_fails_the_plan(repo, run) -> None:
+    repo.git("checkout", "--quiet", "-b", "sneaky")
+    repo.edit("specs/tenants/hooli.yaml", "plan: starter", "plan: enterprise")
+    repo.commit("Upgrade hooli\n\nPaybill-Agent: billing-agent", author=("bot", "bot@example.com"))
+    code, out, _ = run(repo.root, "plan", "specs", "--no-terraform")
+    assert code == 1
+    assert "error[PB0978] commit " in out
+    assert "change-control rule 'billing-agent-plan-tier-ceiling' denies agent 'billing-agent' proposing " \
+           "Tenant/hooli spec.plan: starter -> enterprise" in out
+
+
+def test_agent_commit_within_the_rules_passes_and_human_commits_are_not_checked(repo, run) -> None:
+    repo.git("checkout", "--quiet", "-b", "fine")
+    repo.edit("specs/tenants/vandelay.yaml", "plan: free", "plan: starter")
+    repo.commit("Upgrade vandelay\n\nPaybill-Agent: billing-agent")
+    repo.edit("specs/tenants/hooli.yaml", "plan: starter", "plan: enterprise")
+    repo.commit("A person upgrades hooli")
+    code, out, _ = run(repo.root, "plan", "specs", "--no-terraform")
+    assert code == 0, out
+    assert "PB0978" not in out
+
+
+def test_a_pull_request_cannot_loosen_the_rules_it_is_judged_by(repo, run) -> None:
+    repo.git("checkout", "--quiet", "-b", "loosen")
+    repo.edit(POLICY, '@id("billing-agent-plan-tier-ceiling")\nforbid', '@id("billing-agent-plan-tier-ceiling")\npermit')
+    repo.edit(POLICY, "\nunless {\n  context has fromPlan", "\nwhen {\n  context has fromPlan")
+    repo.edit("specs/tenants/hooli.yaml", "plan: starter", "plan: enterprise")
+    repo.commit("loosen and use it\n\nPaybill-Agent: billing-agent")
+    code, out, _ = run(repo.root, "plan", "specs", "--no-terraform")
+    assert code == 1 and "PB0978" in out
+
+
+def test_repository_policies_are_the_scaffolded_ones() -> None:
+    from paybill.scaffold.init import template_files
+
+    files = template_files()
+    for name in ("change-control.cedar", "change-control.cedarschema", "README.md"):
+        assert (ROOT / "policies" / name).read_bytes() == files[f"policies/{name}"], f"policies/{name} is stale"
