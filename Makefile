@@ -20,7 +20,7 @@ install-test: $(BIN)/python
 run: install
 	$(BIN)/paybill compile $(SPECS)
 
-test: install-test
+test: install-test install-checkov
 	$(BIN)/ruff check compiler tests benchmarks tools
 	$(BIN)/python -m pytest -q
 
@@ -34,7 +34,7 @@ bench: install-test
 	$(BIN)/python benchmarks/run.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis .bench
+	rm -rf $(VENV) $(CHECKOV_VENV) .pytest_cache .ruff_cache .hypothesis .bench
 
 # checkov lives in its own venv (its pins conflict with ours); tests/terraform/test_checkov.py runs it.
 CHECKOV_VENV ?= .venv-checkov

@@ -120,7 +120,8 @@ FIXTURE_POOL = "pool-aws-use1-shared"
 
 def build_fixture_specs(target: Path) -> Path:
     """Example specs + six tenants pooled in aws-use1-shared; ops-agent also scoped to two of them and
-    allowed to insert and delete tickets, so every action and every scope form meets row-level security."""
+    allowed to insert and delete tickets (with incident-response steps that do so: a grant no step
+    uses is not granted), so every action and every scope form meets row-level security."""
     root = target / "specs"
     shutil.copytree(SPECS, root)
     template = (root / "tenants" / "hooli.yaml").read_text(encoding="utf-8")
@@ -139,4 +140,11 @@ def build_fixture_specs(target: Path) -> Path:
                         "        insert: [id, customer_id, subject, status, priority, created_at]\n"
                         "        delete: true\n")
     ops.write_text(text, encoding="utf-8")
+    workflow = root / "workflows" / "incident-response.yaml"
+    text = workflow.read_text(encoding="utf-8").replace(
+        "      next: [close-tickets, done]\n",
+        "      next: [close-tickets, open-followup, purge-duplicates, done]\n"
+        "    - id: open-followup\n      action: insert\n      resource: tickets\n      next: [done]\n"
+        "    - id: purge-duplicates\n      action: delete\n      resource: tickets\n      next: [done]\n")
+    workflow.write_text(text, encoding="utf-8")
     return root

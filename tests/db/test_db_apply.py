@@ -50,7 +50,7 @@ def assert_state(database: str, plan: DatabasePlan) -> None:
             rls, force, owner = conn.execute(
                 "SELECT relrowsecurity, relforcerowsecurity, pg_get_userbyid(relowner) FROM pg_class "
                 "WHERE oid = %s::regclass", (f"{table.schema}.{table.name}",)).fetchone()
-            assert (rls, force) == (table.tenant_scoped, table.tenant_scoped), table.name
+            assert (rls, force) == (True, True), table.name
             assert owner == plan.owner_role
             for role in ALL_AGENT_ROLES:
                 exists = conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,)).fetchone()

@@ -44,8 +44,9 @@ NOT_NULL_DEFAULTS = {"uuid": None, "text": "x", "integer": 2, "bigint": 2,
 
 @dataclass
 class Actor:
-    """What the specs say one role may do here. ``scope`` None means any tenant (tenantScope all, or
-    the owner/app roles, which act for whichever tenant the session sets)."""
+    """What the specs say one role may do here. ``scope``: the tenants of this database the agent's
+    tenantScope selects (``all`` included); None for the owner and app roles, which act for whichever
+    tenant the session sets, and see global tables with or without one."""
 
     label: str
     role: str
@@ -76,14 +77,16 @@ def build_world(specs: Path) -> World:
     tenant_tables = {name for name, ref in index.tables.items() if ref.table.scope == "tenant"}
     actors = []
     for doc in index.of_kind("Agent"):
-        everyone, scope = scope_tenants(index, doc)
+        _, scope = scope_tenants(index, doc)
         if not set(tenants) & scope:
             continue
-        actor = Actor(doc.name, agent_role(doc.name), None if everyone else frozenset(scope) & set(tenants))
+        actor = Actor(doc.name, agent_role(doc.name), frozenset(scope) & set(tenants))
+        # The ACL as far as the agent's workflow steps use it (what its Cedar bundle can permit).
+        used = {(s.action, s.resource) for w in doc.model.spec.workflows for s in index.model("Workflow", w).spec.steps}
         for g in doc.model.spec.permissions.tables:
-            actor.read[g.table], actor.insert[g.table] = set(g.read), set(g.insert)
-            actor.update[g.table] = set(g.update)
-            if g.delete:
+            for action in ("read", "insert", "update"):
+                getattr(actor, action)[g.table] = set(getattr(g, action)) if (action, g.table) in used else set()
+            if g.delete and ("delete", g.table) in used:
                 actor.delete.add(g.table)
         actors.append(actor)
     everything = {t: set(cols) for t, cols in tables.items()}
@@ -171,6 +174,17 @@ def visible_tenant(op: Operation) -> str | None:
     return op.tenant if op.actor.scope is None or op.tenant in op.actor.scope else None
 
 
+def sees_global(op: Operation) -> bool:
+    """Global rows: every role but an agent sees them; an agent only while acting for a tenant in its scope."""
+    return op.actor.scope is None or op.tenant in op.actor.scope
+
+
+def visible_rows(op: Operation, world: World) -> list[Any]:
+    if op.table in world.tenant_tables:
+        return world.rows.get((op.table, visible_tenant(op)), [])
+    return world.rows[(op.table, None)] if sees_global(op) else []
+
+
 def run(conn: psycopg.Connection[Any], op: Operation, world: World) -> None:
     target = sql.Identifier(SCHEMA, op.table)
     key = world.keys[op.table]
@@ -195,7 +209,7 @@ def run(conn: psycopg.Connection[Any], op: Operation, world: World) -> None:
             assert op.action == "insert" and not insert_succeeds(op, world, mine), f"{op}: {exc}"
             return
         assert expect_privilege, f"allowed but not granted: {op}"
-        expected_rows = world.rows.get((op.table, mine if tenant_table else None), [])
+        expected_rows = visible_rows(op, world)
         if op.action == "read":
             got = cur.fetchall()
             assert len(got) == len(expected_rows), (op, got)
@@ -203,7 +217,7 @@ def run(conn: psycopg.Connection[Any], op: Operation, world: World) -> None:
                 assert {r[op.columns.index(key)] for r in got} == set(expected_rows)
         elif op.action in ("update", "delete"):
             if op.keyed:
-                hit = (not tenant_table) or (mine is not None and mine == op.victim)
+                hit = sees_global(op) if not tenant_table else (mine is not None and mine == op.victim)
                 assert cur.rowcount == int(hit), (op, cur.rowcount)
             else:
                 assert cur.rowcount == len(expected_rows), (op, cur.rowcount)
@@ -218,7 +232,7 @@ def insert_succeeds(op: Operation, world: World, mine: str | None) -> bool:
     """A privileged insert works when every NOT NULL column is given and, for a tenant table, the
     session's tenant is one the actor may write (tenant_id defaults to it; WITH CHECK enforces it)."""
     complete = set(nonnull(world, op.table)) <= set(op.columns)
-    return complete and (op.table not in world.tenant_tables or mine is not None)
+    return complete and (mine is not None if op.table in world.tenant_tables else sees_global(op))
 
 
 def nonnull(world: World, table: str) -> list[str]:

@@ -52,9 +52,17 @@ def test_update_without_readable_primary_key_warns(edited_specs: EditSpecs) -> N
 
 
 def test_writing_a_global_table_in_a_pool_warns_once(edited_specs: EditSpecs) -> None:
-    specs = edited_specs({"agents/billing-agent.yaml": lambda t: t.replace(
-        "read: [code, minor_units]", "read: [code, minor_units]\n        update: [minor_units]")})
+    specs = edited_specs({
+        "agents/billing-agent.yaml": lambda t: t.replace(
+            "read: [code, minor_units]", "read: [code, minor_units]\n        update: [minor_units]"),
+        "workflows/dunning.yaml": lambda t: t.replace(
+            "      next: [load-customer]\n",
+            "      next: [load-customer, fix-currency]\n"
+            "    - id: fix-currency\n      action: update\n      resource: currencies\n      next: [done]\n"),
+    })
     tree, diagnostics = emit_from(specs)
     assert tree
-    assert [(d.code, d.path) for d in diagnostics] == [("PB0804", "specs/agents/billing-agent.yaml")]
+    # the key (code) is granted for reading, but no step reads currencies, so it is not effective
+    assert [(d.code, d.path) for d in diagnostics] == [("PB0803", "specs/agents/billing-agent.yaml"),
+                                                        ("PB0804", "specs/agents/billing-agent.yaml")]
     assert b'GRANT UPDATE ("minor_units") ON "crm"."currencies"' in tree["sql/pool-aws-use1-shared/0005_grants.sql"]

@@ -38,15 +38,14 @@ def test_one_database_per_pool_and_per_live_silo_tenant(example: Emitted) -> Non
     assert databases(tree) == POOLS + SILOS
 
 
-def test_pooled_databases_have_row_level_security_and_silos_do_not(example: Emitted) -> None:
+def test_every_database_has_the_five_migrations_and_only_pools_have_tenant_id(example: Emitted) -> None:
     tree, _ = example
-    pooled = ["0001_roles.sql", "0002_schemas.sql", "0003_tables.sql", "0004_row_level_security.sql",
-              "0005_grants.sql", "migrations.json"]
-    for database in POOLS:
-        assert sorted(folder(tree, database)) == pooled
-    for database in SILOS:
-        assert sorted(folder(tree, database)) == [f for f in pooled if "row_level" not in f]
-        assert b"\"tenant_id\"" not in folder(tree, database)["0003_tables.sql"]
+    files = ["0001_roles.sql", "0002_schemas.sql", "0003_tables.sql", "0004_row_level_security.sql",
+             "0005_grants.sql", "migrations.json"]
+    for database in POOLS + SILOS:
+        assert sorted(folder(tree, database)) == files
+        has_tenant_id = b'"tenant_id"' in folder(tree, database)["0003_tables.sql"]
+        assert has_tenant_id == database.startswith("pool-")
 
 
 def test_file_names_follow_the_layout(example: Emitted) -> None:
@@ -111,12 +110,25 @@ def test_grants_are_exactly_the_acl(example: Emitted) -> None:
     assert "GRANT ALL" not in sql and "WITH GRANT OPTION" not in sql
 
 
-def test_scope_policy_lists_exactly_the_agents_tenants_in_that_pool(example: Emitted) -> None:
+def test_scope_policies_list_exactly_the_agents_tenants_in_that_database(example: Emitted) -> None:
     sql = folder(example[0], "pool-gcp-usc1-shared")["0004_row_level_security.sql"].decode()
     assert 'CREATE POLICY "paybill_scope_ops_agent" ON "crm"."tickets"' in sql
     assert "\"tenant_id\" IN ('initech')" in sql
-    assert "paybill_scope_billing_agent" not in sql  # tenantScope all: no restriction beyond the tenant
-    assert sql.count("FORCE ROW LEVEL SECURITY") == 3  # customers, invoices, tickets; not currencies
+    # tenantScope all: still only the tenants whose rows live here
+    assert "\"tenant_id\" IN ('initech', 'pied-piper')" in sql
+    assert sql.count("FORCE ROW LEVEL SECURITY") == 4
+    silo = folder(example[0], "tenant-nakatomi")["0004_row_level_security.sql"].decode()
+    assert 'CREATE POLICY "paybill_all_rows" ON "crm"."invoices"' in silo
+    assert "IN ('nakatomi')" in silo and "tenant_id\" IN" not in silo
+
+
+def test_grants_no_workflow_step_uses_are_left_out_like_in_the_bundle(example: Emitted) -> None:
+    """billing-agent's ACL grants read on currencies, but no dunning step reads it (PB0705)."""
+    for database in databases(example[0]):
+        grants = index_of(example[0], database)["catalog"]["agents"].get("billing-agent", {}).get("grants", {})
+        assert "currencies" not in grants
+        assert b'ON "crm"."currencies" TO "paybill_agent_billing_agent"' not in folder(example[0], database)[
+            "0005_grants.sql"]
 
 
 def test_catalog_round_trips_and_rejects_hostile_names(example: Emitted) -> None:

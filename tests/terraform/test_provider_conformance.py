@@ -3,23 +3,30 @@
 ``specs/`` is compiled in memory and every stack is checked against committed schema fixtures
 (``tests/fixtures/provider_schemas/``):
 
-* aws, azurerm, google, oci: extracted by ``tools/extract_provider_schemas.py`` from the prebuilt
-  CDK for Terraform packages, which embed the provider's full schema (see that script's docstring).
-  Every type name is stored; argument details only for the types listed in ``selected.json``. When an
-  emitter starts using a new type, the failure names the command that adds it.
-* ibm: there is no prebuilt schema package. ``ibm.json`` is maintained by hand: the full list of type
-  names comes from the provider's registration maps (``ibm/provider/provider.go``), and the arguments
-  of each type paybill emits from its registry documentation page (cited per type in the fixture) and
-  cross-checked against the resource's Go schema at the same release. Limits: only the types listed
-  there are checked argument by argument, and only as well as a person copied them; nested blocks
-  are listed only as deep as paybill uses them. Refresh it by hand when the IBM emitter changes.
+* aws, azurerm, google, oci, kubernetes: extracted by ``tools/extract_provider_schemas.py`` from the
+  prebuilt CDK for Terraform packages, which embed the provider's full schema (see that script's
+  docstring). Every type name is stored; argument details only for the types listed in
+  ``selected.json``. When an emitter starts using a new type, the failure names the command that adds it.
+* Newer majors: cdktf was deprecated on 2025-12-10, so its packages stop at azurerm 4.55, google
+  6.50, oci 7.19 and kubernetes 2.38, while the emitters pin the current majors (azurerm 5, google 8,
+  oci 8, kubernetes 3). ``upgrades.json`` (by hand, from each provider's upgrade guide or changelog,
+  sources listed there) says what those majors removed, renamed or made required; it is applied on
+  top of the extracted schema. Arguments added since the extracted release are unknown to it unless
+  listed there (a false alarm, never a miss).
+* ibm: there is no prebuilt schema package. ``ibm.json`` is maintained by hand from the
+  IBM-Cloud/terraform-provider-ibm source at v2.5.0: every type name from the provider's
+  registration maps, and for each type paybill emits its arguments and Required flags from the
+  resource's Go schema (file cited per type), compared with its registry documentation page (also
+  cited; where they disagree the Go schema wins, since Terraform enforces it). Limits: only those
+  types are checked argument by argument; conditional rules (ExactlyOneOf, RequiredWith) are not; a
+  new IBM type or provider major needs a manual update.
 * ``terraform_remote_state`` is Terraform's built-in provider (``terraform.json``, by hand).
 
 For each stack: every provider a resource uses is in ``required_providers`` with a version
-constraint on the fixture's major version; provider blocks use existing arguments; every resource
-and data source type exists; every argument and nested block (recursively, including ``dynamic``
-blocks) exists; every required argument is set (any value, including an expression string, counts;
-``null`` does not). Meta-arguments are allowed.
+constraint on the fixture's major version (or a newer one described in ``upgrades.json``); provider
+blocks use existing arguments; every resource and data source type exists; every argument and
+nested block (recursively, including ``dynamic`` blocks) exists; every required argument is set (any
+value, including an expression string, counts; ``null`` does not). Meta-arguments are allowed.
 """
 
 from __future__ import annotations
@@ -427,3 +434,26 @@ def test_checker_reports_every_kind_of_mistake() -> None:
         assert message in problems, f"missing {message!r} in:\n{problems}"
     assert "count" not in problems and "depends_on" not in problems
     assert "dyn: required argument 'rule'" not in problems  # provided through a dynamic block
+
+
+def test_newer_major_removals_are_enforced() -> None:
+    """``upgrades.json`` turns an extracted older schema into the pinned major's: removed, added, required."""
+    document = {
+        "terraform": {"required_providers": {
+            "google": {"source": "hashicorp/google", "version": "~> 8.0"},
+            "azurerm": {"source": "hashicorp/azurerm", "version": "~> 5.0"},
+        }},
+        "resource": {
+            "google_compute_subnetwork": {"s": {"name": "n", "network": "x", "enable_flow_logs": True}},
+            "azurerm_private_dns_zone_virtual_network_link": {"l": {
+                "name": "n", "virtual_network_id": "v", "private_dns_zone_name": "z", "resource_group_name": "r"}},
+            "azurerm_federated_identity_credential": {"f": {
+                "name": "n", "audience": ["a"], "issuer": "i", "subject": "s", "user_assigned_identity_id": "u"}},
+        },
+    }
+    problems = "\n".join(check_stack("tenant/t", document, schemas()))
+    assert "subnetwork.s: argument 'enable_flow_logs' was removed in hashicorp/google 7.0 or 8.0" in problems
+    assert "l: argument 'private_dns_zone_name' was removed in hashicorp/azurerm 5.0" in problems
+    assert "l: required argument 'private_dns_zone_id' is not set" in problems
+    assert "azurerm_federated_identity_credential.f" not in problems, problems
+    assert "required_providers" not in problems, problems

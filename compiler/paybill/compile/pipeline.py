@@ -37,7 +37,7 @@ FINAL_EMITTERS = ("manifest",)
 """Emitters that describe the whole tree; they run after all others whatever their list position."""
 
 Progress = Callable[[str], None]
-"""Called with a stage name (``validate``, ``graph``, ``emit:<name>``) as each stage starts."""
+"""Called with a stage name (``load``, ``validate``, ``import``, ``graph``, ``emit:<name>``) as each stage starts."""
 
 
 def _ordered(emitters: Sequence[Emitter]) -> list[Emitter]:
@@ -79,16 +79,18 @@ def _compile_index(
 ) -> CompileResult:
     if sink.has_errors:
         return _failed(index, sink, files)
+    if emitters is None:
+        if progress:
+            progress("import")
+        from paybill.emit.registry import all_emitters
+
+        emitters = all_emitters()
     if progress:
         progress("graph")
     units = stack_units(index)
     graph = build_graph(index, units)
     if not report_cycles(graph, sink):
         return _failed(index, sink, files, graph=graph)
-    if emitters is None:
-        from paybill.emit.registry import all_emitters
-
-        emitters = all_emitters()
     tree: OutputTree = {}
     owners: dict[str, str] = {}
     ctx = EmitContext(index, sink, {"graph": graph, "stack_units": units, "cache": cache,

@@ -33,7 +33,8 @@ def _decode(raw: bytes, display: str, sink: DiagnosticSink) -> str | None:
     except UnicodeDecodeError as exc:
         before = raw[: exc.start]
         line = before.count(b"\n") + 1
-        col = exc.start - (before.rfind(b"\n") + 1) + 1
+        # Columns count characters, like every other diagnostic: decode the valid part of the line.
+        col = len(before[before.rfind(b"\n") + 1 :].decode("utf-8", errors="replace").removeprefix(_BOM)) + 1
         sink.error(
             "PB0103",
             f"file is not valid UTF-8 (byte 0x{raw[exc.start]:02x})",
@@ -78,7 +79,13 @@ def _yaml_error(exc: yaml.YAMLError, display: str, text: str, sink: DiagnosticSi
         sink.error("PB0108", "tab character used for indentation", display, position,
                    "YAML indents with spaces only; replace the tab with spaces")
         return
-    message = f"{context}: {problem}" if context else problem
+    message = problem
+    context_mark = getattr(exc, "context_mark", None)
+    if context and context_mark is not None:
+        # The problem is found where parsing failed; the construct left open is usually the mistake.
+        message += f" ({context} that starts at line {context_mark.line + 1}, column {context_mark.column + 1})"
+    elif context:
+        message += f" ({context})"
     sink.error("PB0101", f"invalid YAML: {message}", display, position)
 
 
@@ -102,7 +109,8 @@ def load_source(
         return []
     if len(nodes) > limits.max_documents:
         sink.error("PB0105", f"file holds {len(nodes)} documents, over the limit of "
-                   f"{limits.max_documents}", display, Position())
+                   f"{limits.max_documents}", display, Position(),
+                   "split it into several files; one spec per file is the convention")
         return []
     digest = hashlib.sha256(raw).hexdigest()
     source = SourceText(text)

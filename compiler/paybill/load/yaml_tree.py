@@ -177,9 +177,11 @@ class TreeConverter:
 
     @staticmethod
     def _bad_tag(node: Node) -> TreeProblem:
+        # Show the tag as written: '!!python/object' rather than 'tag:yaml.org,2002:python/object'.
+        tag = "!!" + node.tag.removeprefix(_TAG) if node.tag.startswith(_TAG) else node.tag
         return TreeProblem(
             "PB0104",
-            f"YAML tag '{node.tag}' is not allowed",
+            f"YAML tag '{tag}' is not allowed",
             mark_position(node),
             "specs are plain data: remove the tag (only strings, numbers, booleans, null, "
             "mappings and lists are accepted)",

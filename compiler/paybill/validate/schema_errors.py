@@ -212,4 +212,6 @@ def report_validation_error(document: SpecDocument, error: ValidationError, sink
         elif err_type in _RANGE_TYPES:
             sink.error("PB0206", f"{where}: {err['msg'].lower()}", document.path, document.position(*loc))
         else:
-            sink.error("PB0207", f"{where}: {err['msg']}", document.path, document.position(*loc))
+            # Custom validators raise ValueError/AssertionError; pydantic prefixes their text.
+            message = err["msg"].removeprefix("Value error, ").removeprefix("Assertion failed, ")
+            sink.error("PB0207", f"{where}: {message}", document.path, document.position(*loc))

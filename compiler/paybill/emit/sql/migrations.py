@@ -1,7 +1,7 @@
 """Assemble one database's migration files and their ``migrations.json`` index.
 
 Migration numbers name a purpose, not a point in history: 0001 is always roles, 0004 always
-row-level security (absent in silo databases, which need none). Every file converges the database
+row-level security. Every file converges the database
 to the spec, so the whole set is re-applied, in order and in one transaction, after every change;
 ``migrations.json`` lists the files with their sha256 so the applier refuses edited files, and a
 ``revision`` hash over the whole set tells whether a database is already at this version.
@@ -24,14 +24,14 @@ from paybill.emit.sql.tables import render_schemas, render_tables
 
 MIGRATIONS_FORMAT = 1
 
-STEPS: tuple[tuple[str, str, Callable[[DatabasePlan], str], bool], ...] = (
-    ("0001", "roles", render_roles, False),
-    ("0002", "schemas", render_schemas, False),
-    ("0003", "tables", render_tables, False),
-    ("0004", "row_level_security", render_security, True),
-    ("0005", "grants", render_grants, False),
+STEPS: tuple[tuple[str, str, Callable[[DatabasePlan], str]], ...] = (
+    ("0001", "roles", render_roles),
+    ("0002", "schemas", render_schemas),
+    ("0003", "tables", render_tables),
+    ("0004", "row_level_security", render_security),
+    ("0005", "grants", render_grants),
 )
-"""(number, name, renderer, pooled databases only)."""
+"""(number, name, renderer), in apply order."""
 
 
 @dataclass(frozen=True)
@@ -50,8 +50,7 @@ class Migration:
 
 
 def migrations_for(plan: DatabasePlan) -> list[Migration]:
-    return [Migration(n, name, render(plan)) for n, name, render, pooled_only in STEPS
-            if plan.pooled or not pooled_only]
+    return [Migration(number, name, render(plan)) for number, name, render in STEPS]
 
 
 def index_json(plan: DatabasePlan, migrations: list[Migration]) -> dict[str, Any]:

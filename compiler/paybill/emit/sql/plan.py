@@ -15,7 +15,7 @@ from typing import Literal
 from paybill.diagnostics import DiagnosticSink
 from paybill.emit.sql import names
 from paybill.load.document import SpecDocument
-from paybill.models.agent import AllTenants, SelectorScope, TenantList
+from paybill.models.agent import AllTenants, SelectorScope, TableGrant, TenantList
 from paybill.validate.index import SpecIndex
 
 SQL_TYPES: dict[str, str] = {
@@ -106,6 +106,16 @@ class DatabasePlan:
         return next(t for t in self.tables if t.name == name)
 
 
+def effective_grant(grant: TableGrant, used: set[tuple[str, str]]) -> GrantPlan:
+    """The part of one ACL entry that some workflow step uses (see ``_Planner.used_actions``)."""
+
+    def kept(action: str) -> tuple[str, ...]:
+        return tuple(getattr(grant, action)) if (action, grant.table) in used else ()
+
+    return GrantPlan(grant.table, kept("read"), kept("insert"), kept("update"),
+                     grant.delete and ("delete", grant.table) in used)
+
+
 def scope_tenants(index: SpecIndex, agent_doc: SpecDocument) -> tuple[bool, frozenset[str]]:
     """(all, names) of the non-deleted tenants an agent's scope selects. Deleted tenants have no data."""
     live = {d.name: d.model for d in index.of_kind("Tenant") if d.model.spec.lifecycle != "deleted"}
@@ -187,6 +197,19 @@ class _Planner:
                 ))
         return plans
 
+    def used_actions(self, doc: SpecDocument) -> set[tuple[str, str]]:
+        """(action, table) pairs some step of the agent's workflows performs.
+
+        A grant no step uses is left out of the agent's Cedar bundle (PB0705 reports it), so it is
+        left out of the database too: PostgreSQL grants what the bundle can ever allow, no more.
+        """
+        used: set[tuple[str, str]] = set()
+        for name in doc.model.spec.workflows:
+            workflow = self.index.model("Workflow", name)
+            if workflow is not None:
+                used |= {(step.action, str(step.resource)) for step in workflow.spec.steps}
+        return used
+
     def agents(self, pooled: bool, tenants: tuple[str, ...], tables: dict[str, TablePlan]) -> list[AgentPlan]:
         plans: list[AgentPlan] = []
         for doc in self.index.of_kind("Agent"):
@@ -197,14 +220,16 @@ class _Planner:
             role = self.identifier(doc, ("metadata", "name"), names.agent_role, doc.name)
             if role is None:
                 continue
-            grants = []
+            used = self.used_actions(doc)
+            grants: list[GrantPlan] = []
             for i, grant in enumerate(doc.model.spec.permissions.tables):
                 table = tables.get(grant.table)
-                if table is None:
-                    continue  # unknown table: PB0305 reports it
-                grants.append(GrantPlan(grant.table, tuple(grant.read), tuple(grant.insert), tuple(grant.update),
-                                        grant.delete))
-                self.check_grant(doc, i, pooled, table, grants[-1])
+                if table is None or any(g.table == grant.table for g in grants):
+                    continue  # unknown table (PB0305) or a repeated grant (PB0709): the first one counts
+                effective = effective_grant(grant, used)
+                if effective.read or effective.insert or effective.update or effective.delete:
+                    grants.append(effective)
+                    self.check_grant(doc, i, pooled, table, effective)
             spec = doc.model.spec
             plans.append(AgentPlan(
                 name=doc.name, role=role, all_tenants=everyone, tenants=here,

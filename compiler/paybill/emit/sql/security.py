@@ -1,16 +1,23 @@
-"""Migration 0004 (pooled databases only): row-level security on every tenant table.
+"""Migration 0004: row-level security on every table, so the database itself checks whose rows a
+session may touch.
 
-Two layers of policy, both fail closed:
+Every managed table gets ``ENABLE`` and ``FORCE ROW LEVEL SECURITY`` (FORCE binds the table owner
+too; only superusers, which no paybill role may be, skip it) and one permissive policy for every role:
 
-* ``paybill_tenant_isolation`` (permissive, every role): a row is visible and writable only when its
-  ``tenant_id`` equals the session's ``paybill.tenant_id``; with no tenant set nothing matches.
-  ``FORCE`` makes it bind the table owner too; only superusers (never a paybill role, see 0001) skip it.
-* ``paybill_scope_<agent>`` (restrictive, one agent role): the tenant must also be one the agent's
-  ``tenantScope`` selects, so an agent that somehow set another tenant still sees nothing of it.
+* ``paybill_tenant_isolation`` on tenant tables of a pooled database: a row is visible and writable
+  only when its ``tenant_id`` equals the session's ``paybill.tenant_id``; with none set, nothing.
+* ``paybill_all_rows`` on other tables (global reference data, and every table of a silo database,
+  which holds one tenant): all rows, as without RLS.
 
-Policies are dropped and re-created inside the migration's transaction, which is idempotent and
-also converges when a scope changes; a final sweep drops ``paybill_*`` policies the spec no longer
-produces (an agent removed, or no longer granted the table).
+and, for each agent role on each table it is granted, one restrictive policy ``paybill_scope_<agent>``:
+the session's tenant must be one of the tenants of *this database* the agent's ``tenantScope``
+selects. So an agent session reads global tables only while acting for a tenant in its scope (as
+the Cedar bundle requires), a silo database answers an agent only for its own tenant, and an
+agent that set any other tenant, or none, gets nothing and can write nothing.
+
+Policies are dropped and re-created inside the migration's transaction (idempotent, and
+converging when a scope changes); a final sweep drops ``paybill_*`` policies the specs no longer
+produce (an agent removed, or no longer granted the table).
 """
 
 from __future__ import annotations
@@ -20,6 +27,7 @@ from paybill.emit.sql.plan import TENANT_COLUMN, AgentPlan, DatabasePlan, TableP
 from paybill.emit.sql.text import CURRENT_TENANT, do_block, header, join_statements, text_array
 
 ISOLATION_POLICY = "paybill_tenant_isolation"
+ALL_ROWS_POLICY = "paybill_all_rows"
 SCOPE_POLICY_PREFIX = "paybill_scope_"
 
 
@@ -39,26 +47,30 @@ def policy(name: str, table: TablePlan, *, restrictive: bool, role: str | None, 
     )
 
 
-def expected_policies(plan: DatabasePlan) -> dict[str, list[str]]:
-    """Table -> the policy names this migration creates on it (for the sweep and for tests)."""
-    expected: dict[str, list[str]] = {}
-    for table in plan.tables:
-        if not table.tenant_scoped:
-            continue
-        names = [ISOLATION_POLICY]
-        names += [scope_policy(a) for a in plan.agents if not a.all_tenants and _granted(a, table)]
-        expected[table.name] = names
-    return expected
-
-
-def _granted(agent: AgentPlan, table: TablePlan) -> bool:
+def granted(agent: AgentPlan, table: TablePlan) -> bool:
     return any(g.table == table.name for g in agent.grants)
 
 
-def sweep(plan: DatabasePlan, expected: dict[str, list[str]]) -> str:
-    """Drop ``paybill_*`` policies on managed tables that the spec no longer produces."""
-    keep = [f"{plan.table(t).schema}.{t}.{p}" for t, names in expected.items() for p in names]
-    tables = [f"{plan.table(t).schema}.{t}" for t in expected]
+def table_policies(plan: DatabasePlan, table: TablePlan) -> list[tuple[str, bool, str | None, str]]:
+    """(name, restrictive, role or None for PUBLIC, condition) of every policy on ``table``."""
+    if table.tenant_scoped:
+        base = (ISOLATION_POLICY, False, None, f"{quote_ident(TENANT_COLUMN)} = {CURRENT_TENANT}")
+        subject = quote_ident(TENANT_COLUMN)
+    else:
+        base = (ALL_ROWS_POLICY, False, None, "true")
+        subject = CURRENT_TENANT
+    policies = [base]
+    for agent in plan.agents:
+        if granted(agent, table):
+            tenants = ", ".join(quote_literal(t) for t in agent.tenants)
+            policies.append((scope_policy(agent), True, agent.role, f"{subject} IN ({tenants})"))
+    return policies
+
+
+def sweep(plan: DatabasePlan) -> str:
+    """Drop ``paybill_*`` policies on managed tables that the specs no longer produce."""
+    keep = [f"{t.schema}.{t.name}.{p[0]}" for t in plan.tables for p in table_policies(plan, t)]
+    tables = [f"{t.schema}.{t.name}" for t in plan.tables]
     body = [
         "FOR stale IN",
         "    SELECT schemaname, tablename, policyname FROM pg_catalog.pg_policies",
@@ -75,23 +87,14 @@ def sweep(plan: DatabasePlan, expected: dict[str, list[str]]) -> str:
 
 
 def render_security(plan: DatabasePlan) -> str:
-    statements = [header(plan.key, "0004", "row_level_security",
-                         "Tenant isolation inside a shared database, enforced by PostgreSQL itself.")]
-    expected = expected_policies(plan)
-    column = quote_ident(TENANT_COLUMN)
+    purpose = ("Tenant isolation inside a shared database, and agents held to their tenant scope." if plan.pooled
+               else "This database holds one tenant: agents are held to it; every other role sees all rows.")
+    statements = [header(plan.key, "0004", "row_level_security", purpose)]
     for table in plan.tables:
-        if not table.tenant_scoped:
-            continue
         target = qualified(table.schema, table.name)
         statements.append(f"ALTER TABLE {target} ENABLE ROW LEVEL SECURITY;\n"
                           f"ALTER TABLE {target} FORCE ROW LEVEL SECURITY;")
-        statements.append(policy(ISOLATION_POLICY, table, restrictive=False, role=None,
-                                 condition=f"{column} = {CURRENT_TENANT}"))
-        for agent in plan.agents:
-            if agent.all_tenants or not _granted(agent, table):
-                continue
-            tenants = ", ".join(quote_literal(t) for t in agent.tenants)
-            statements.append(policy(scope_policy(agent), table, restrictive=True, role=agent.role,
-                                     condition=f"{column} IN ({tenants})"))
-    statements.append(sweep(plan, expected))
+        for name, restrictive, role, condition in table_policies(plan, table):
+            statements.append(policy(name, table, restrictive=restrictive, role=role, condition=condition))
+    statements.append(sweep(plan))
     return join_statements(statements)
