@@ -36,6 +36,20 @@ def run_paybill(*args: str, cwd: Path, env: dict[str, str] | None = None) -> sub
                           env=full_env, check=False)
 
 
+def invoke(*args: str, cwd: Path) -> Any:
+    """Run the CLI in this process (faster than a subprocess); returns click's ``Result``."""
+    from click.testing import CliRunner
+
+    from paybill.cli.main import cli
+
+    previous = Path.cwd()
+    os.chdir(cwd)
+    try:
+        return CliRunner().invoke(cli, list(args), catch_exceptions=False)
+    finally:
+        os.chdir(previous)
+
+
 class FakeCloud:
     """A stand-in cloud emitter of the real :class:`CloudEmitter` shape.
 

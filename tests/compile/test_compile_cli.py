@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from compile_support import ROOT, SPECS, read_tree, run_paybill
+from compile_support import ROOT, SPECS, invoke, read_tree, run_paybill
 
 import paybill.cli.compile_cmd as compile_cmd
 
@@ -74,14 +74,14 @@ def test_errors_keep_the_previous_tree(spec_copy) -> None:
 def test_usage_errors_exit_2(spec_copy, tmp_path: Path) -> None:
     specs = spec_copy({})
     cwd = specs.parent
-    assert run_paybill("compile", "nope", cwd=cwd).returncode == 2
-    assert run_paybill("compile", "--out", "specs", cwd=cwd).returncode == 2
-    assert run_paybill("compile", "--out", ".", cwd=cwd).returncode == 2
+    assert invoke("compile", "nope", cwd=cwd).exit_code == 2
+    assert invoke("compile", "--out", "specs", cwd=cwd).exit_code == 2
+    assert invoke("compile", "--out", ".", cwd=cwd).exit_code == 2
     mine = cwd / "mine"
     mine.mkdir()
     (mine / "keep.txt").write_text("keep")
-    refused = run_paybill("compile", "--out", "mine", cwd=cwd)
-    assert refused.returncode == 2 and "refusing to replace" in refused.stderr
+    refused = invoke("compile", "--out", "mine", cwd=cwd)
+    assert refused.exit_code == 2 and "refusing to replace" in refused.output
     assert (mine / "keep.txt").read_text() == "keep"
 
 
@@ -114,3 +114,20 @@ def test_committed_generated_tree_is_fresh() -> None:
     assert (ROOT / "generated").is_dir(), "generated/ is missing: run `paybill compile` at the repository root"
     result = run_paybill("compile", str(SPECS), "--out", str(ROOT / "generated"), "--check", cwd=ROOT)
     assert result.returncode == 0, "generated/ is stale; run `paybill compile`:\n" + result.stdout[-3000:]
+
+
+def test_stage_progress_appears_only_after_a_delay_and_only_when_enabled() -> None:
+    quiet = compile_cmd.StageProgress(False, 5, delay=0)
+    quiet("load")
+    assert quiet.bar is None
+    slow = compile_cmd.StageProgress(True, 5, delay=3600)
+    slow("load")
+    slow("validate")
+    assert slow.bar is None  # a fast compile never shows a bar
+    shown = compile_cmd.StageProgress(True, 5, delay=0)
+    shown("load")
+    shown("validate")
+    shown("graph")
+    assert shown.bar is not None and shown.bar.pos == 2  # load and validate are finished
+    shown.close()
+    assert shown.bar is None

@@ -6,7 +6,7 @@ import json
 import random
 
 import pytest
-from compile_support import SPECS, run_paybill
+from compile_support import SPECS, invoke, run_paybill
 
 from paybill.diagnostics import DiagnosticSink
 from paybill.emit.contract import EmitContext
@@ -220,11 +220,11 @@ def test_graph_cli(tmp_path) -> None:
                      "--format", "json", cwd=tmp_path)
     assert ok.returncode == 0, ok.stderr
     assert "Tenant" in json.loads(ok.stdout)["focus"]["impact"]
-    unknown = run_paybill("graph", str(SPECS), "--focus", "Tenant/acme", cwd=tmp_path)
-    assert unknown.returncode == 2 and "did you mean 'Tenant/acme-corp'" in unknown.stderr
-    bad_kind = run_paybill("graph", str(SPECS), "--focus", "Widget/x", cwd=tmp_path)
-    assert bad_kind.returncode == 2
-    depth_alone = run_paybill("graph", str(SPECS), "--depth", "2", cwd=tmp_path)
-    assert depth_alone.returncode == 2
-    missing = run_paybill("graph", str(tmp_path / "nope"), cwd=tmp_path)
-    assert missing.returncode == 2
+    unknown = invoke("graph", str(SPECS), "--focus", "Tenant/acme", cwd=tmp_path)
+    assert unknown.exit_code == 2 and "did you mean 'Tenant/acme-corp'" in unknown.output
+    assert invoke("graph", str(SPECS), "--focus", "Widget/x", cwd=tmp_path).exit_code == 2
+    assert invoke("graph", str(SPECS), "--depth", "2", cwd=tmp_path).exit_code == 2
+    assert invoke("graph", str(tmp_path / "nope"), cwd=tmp_path).exit_code == 2
+    dot = invoke("graph", str(SPECS), "--focus", "stack/pool/aws-use1-shared", "--depth", "1", "--format", "dot",
+                 cwd=tmp_path)
+    assert dot.exit_code == 0 and '"Stack/pool/aws-use1-shared" [label=' in dot.output

@@ -237,3 +237,13 @@ def test_template_sequences_are_escaped_by_the_real_cloud_emitters(spec_copy) ->
         if "$${file(" in text:
             carriers.append(path)
     assert carriers, "no emitter put the display name into Terraform: this test no longer tests escaping"
+
+
+def test_input_fingerprint_ignores_order_but_not_content() -> None:
+    from paybill.compile import input_fingerprint
+
+    docs = documents()
+    assert input_fingerprint(docs) == input_fingerprint(list(reversed(docs)))
+    raw = (SPECS / "tenants/bluth.yaml").read_bytes() + b"\n# edited\n"
+    edited = [load_source(raw, d.path, DiagnosticSink())[0] if d.path.endswith("bluth.yaml") else d for d in docs]
+    assert input_fingerprint(edited) != input_fingerprint(docs)

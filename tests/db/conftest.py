@@ -16,6 +16,7 @@ from pg_support import (
     require_server,
     scratch_database,
 )
+from pg_world import World, build_world, seed
 
 from paybill.emit.contract import OutputTree
 
@@ -41,6 +42,13 @@ def fixture_tree(fixture_specs: Path) -> OutputTree:
 
 
 @pytest.fixture(scope="session")
+def fixture_bundles(fixture_specs: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from pg_support import write_bundles
+
+    return write_bundles(fixture_specs, tmp_path_factory.mktemp("bundles"))
+
+
+@pytest.fixture(scope="session")
 def pool_database(pg_server: None, fixture_tree: OutputTree) -> Iterator[str]:
     """One pooled database (the fixture's aws-use1-shared, eight tenants) with the SQL applied."""
     from pg_support import apply_folder
@@ -48,3 +56,16 @@ def pool_database(pg_server: None, fixture_tree: OutputTree) -> Iterator[str]:
     with scratch_database("pool") as name:
         apply_folder(name, folder(fixture_tree, FIXTURE_POOL))
         yield name
+
+
+@pytest.fixture(scope="session")
+def seeded_pool(pool_database: str, fixture_specs: Path) -> tuple[World, str]:
+    """The pooled database with rows for each of its eight tenants (see :func:`pg_world.seed`).
+    Tests that use it must roll back whatever they do, so every test sees exactly these rows."""
+    import psycopg
+    from pg_support import dsn_for
+
+    world = build_world(fixture_specs)
+    with psycopg.connect(dsn_for(pool_database), autocommit=True) as conn:
+        seed(conn, world)
+    return world, pool_database

@@ -98,6 +98,20 @@ def emit(specs: Path) -> OutputTree:
     return tree
 
 
+def write_bundles(specs: Path, target: Path) -> Path:
+    """Compile the agents' Cedar bundles (issue 4's emitter) for ``specs`` into ``target/bundles``."""
+    from paybill.emit.bundles import emit_bundles
+
+    sink = DiagnosticSink()
+    tree = emit_bundles(EmitContext(index=validate_repository(specs).index, sink=sink))
+    assert not sink.has_errors, sink.sorted()
+    for path, body in tree.items():
+        file = target / path
+        file.parent.mkdir(parents=True, exist_ok=True)
+        file.write_bytes(body)
+    return target / "bundles"
+
+
 def folder(tree: OutputTree, database: str) -> dict[str, bytes]:
     prefix = f"sql/{database}/"
     return {path[len(prefix):]: body for path, body in tree.items() if path.startswith(prefix)}

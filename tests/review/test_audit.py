@@ -72,7 +72,7 @@ def test_audit_jsonl_records_and_filters(repo, run) -> None:
     plans = run(repo.root, "audit", "specs", "--format", "jsonl", "--kind", "Plan")[1]
     assert [json.loads(x)["subject"] for x in plans.splitlines()] == ["Initial specs"]
     since = run(repo.root, "audit", "specs", "--format", "jsonl", "--since", "2026-01-05")[1]
-    assert [json.loads(x)["subject"] for x in since.splitlines()][0] == "Suspend Vandelay for non-payment"
+    assert next(json.loads(x)["subject"] for x in since.splitlines()) == "Suspend Vandelay for non-payment"
 
 
 def test_trailers() -> None:

@@ -73,7 +73,8 @@ def test_agent_commit_within_the_rules_passes_and_human_commits_are_not_checked(
 
 def test_a_pull_request_cannot_loosen_the_rules_it_is_judged_by(repo, run) -> None:
     repo.git("checkout", "--quiet", "-b", "loosen")
-    repo.edit(POLICY, '@id("billing-agent-plan-tier-ceiling")\nforbid', '@id("billing-agent-plan-tier-ceiling")\npermit')
+    rule = '@id("billing-agent-plan-tier-ceiling")\n'
+    repo.edit(POLICY, rule + "forbid", rule + "permit")
     repo.edit(POLICY, "\nunless {\n  context has fromPlan", "\nwhen {\n  context has fromPlan")
     repo.edit("specs/tenants/hooli.yaml", "plan: starter", "plan: enterprise")
     repo.commit("loosen and use it\n\nPaybill-Agent: billing-agent")

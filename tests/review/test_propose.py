@@ -131,11 +131,11 @@ def test_propose_validates_the_repository_after_the_edit(repo, run) -> None:
 def test_propose_usage_and_target_errors(repo, run) -> None:
     code, _, err = run(repo.root, "propose", "specs", "--as", "billing-agent", "--set", "Tenant/x=1", "-m", "x")
     assert code == 2 and "is not KIND/NAME:FIELD.PATH=VALUE" in err
-    code, out, _ = run(repo.root, "propose", "specs", "--as", "billing-agent", "--set", "Tenant/vandelai:spec.plan=x",
-                       "-m", "x")
+    code, out, _ = run(repo.root, "propose", "specs", "--as", "billing-agent",
+                       "--set", "Tenant/vandelai:spec.plan=x", "-m", "x")
     assert code == 1 and "error[PB0971]: no Tenant named 'vandelai'" in out and "did you mean 'vandelay'?" in out
-    code, out, _ = run(repo.root, "propose", "specs", "--as", "billing-agent", "--set", "Tenant/vandelay:spec.plan=free",
-                       "-m", "x")
+    code, out, _ = run(repo.root, "propose", "specs", "--as", "billing-agent",
+                       "--set", "Tenant/vandelay:spec.plan=free", "-m", "x")
     assert code == 1 and "PB0975" in out
 
 
@@ -148,7 +148,7 @@ def test_propose_without_policies_is_refused(repo, run) -> None:
 
 
 def test_dry_run_prints_the_diff_and_creates_nothing(repo, run) -> None:
-    code, out, err = run(repo.root, "propose", "specs", "--as", "billing-agent", "--dry-run",
+    code, out, _err = run(repo.root, "propose", "specs", "--as", "billing-agent", "--dry-run",
                          "--set", "Tenant/vandelay:spec.plan=starter", "-m", "x")
     assert code == 0
     assert "-  plan: free\n+  plan: starter\n" in out

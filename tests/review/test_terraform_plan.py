@@ -94,7 +94,7 @@ def compiled_types() -> set[str]:
 def test_every_emitted_resource_type_has_replacement_rules() -> None:
     missing = sorted(compiled_types() - set(REPLACE_ARGUMENTS))
     assert not missing, f"add these types to paybill/plan/replace_rules.py: {missing}"
-    assert DATA_STORE_TYPES <= set(REPLACE_ARGUMENTS)
+    assert set(REPLACE_ARGUMENTS) >= DATA_STORE_TYPES
 
 
 def test_plan_compares_compiled_terraform_of_both_sides(repo, run) -> None:
@@ -126,3 +126,26 @@ def test_deleting_a_tenant_destroys_its_stack_and_flags_its_data_stores(repo, ru
     assert "aws_db_instance" in destroyed and "aws_s3_bucket" in destroyed
     assert any(f["code"] == "PB0942" and f["subject"] == "stack:tenant/acme-corp" for f in report["findings"])
     assert code == 0
+
+
+def test_base_terraform_comes_from_the_committed_generated_tree_when_fresh(repo, run) -> None:
+    code, out, err = run(repo.root, "compile", "specs")
+    assert code == 0, out + err
+    repo.commit("generated/")
+    repo.edit("specs/tenants/vandelay.yaml", "lifecycle: active", "lifecycle: suspended")
+    args = ("plan", "specs", "--format", "json")
+    report = json.loads(run(repo.root, *args)[1])
+    assert report["terraform"]["base"] == "base: committed generated/ of the base commit (fresh)"
+    committed = {s["address"]: s for s in report["terraform"]["stacks"]}
+    compiled = json.loads(run(repo.root, *args, "--compile-base")[1])
+    assert compiled["terraform"]["base"] == "base: compiled"
+    assert {s["address"]: s for s in compiled["terraform"]["stacks"]} == committed
+    assert "tenant/vandelay" in committed
+    # A hand-edited generated file is noticed and the base is compiled instead.
+    repo.git("checkout", "--", "specs/tenants/vandelay.yaml")
+    stack = repo.path("generated/terraform/tenant/hooli/main.tf.json")
+    stack.write_text(stack.read_text().replace('"paybill"', '"edited"', 1))
+    repo.commit("hand edit")
+    repo.edit("specs/tenants/vandelay.yaml", "lifecycle: active", "lifecycle: suspended")
+    report = json.loads(run(repo.root, *args)[1])
+    assert report["terraform"]["base"].startswith("base: compiled (generated/terraform/tenant/hooli/main.tf.json")

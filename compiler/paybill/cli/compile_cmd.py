@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -36,6 +37,50 @@ def _progress(total: int, fmt: str) -> AbstractContextManager[Any]:
     if fmt != "text" or total < PROGRESS_MIN_FILES or not sys.stderr.isatty():
         return nullcontext(None)
     return click.progressbar(length=total, label=f"writing {total} files", file=sys.stderr)
+
+
+class StageProgress:
+    """Compile stages as a progress bar on stderr, shown only once a compile has run for a while.
+
+    How big a repository is, is only known after loading it; instead of guessing, the bar appears
+    when a stage starts after ``delay`` seconds, so small repositories never flash one.
+    """
+
+    def __init__(self, enabled: bool, stages: int, delay: float = 0.5) -> None:
+        self.enabled = enabled
+        self.stages = stages
+        self.delay = delay
+        self.started = time.monotonic()
+        self.done = 0
+        self.bar: Any = None
+
+    def __call__(self, stage: str) -> None:
+        """``stage`` starts now, so every earlier one has finished."""
+        if not self.enabled:
+            return
+        finished, self.done = self.done, self.done + 1
+        if self.bar is None:
+            if time.monotonic() - self.started < self.delay:
+                return
+            self.bar = click.progressbar(length=self.stages, label="compiling", file=sys.stderr,
+                                         item_show_func=lambda item: item)
+            self.bar.__enter__()
+            self.bar.update(finished, stage)
+        else:
+            self.bar.update(1, stage)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.update(self.stages - self.bar.pos)
+            self.bar.__exit__(None, None, None)
+            self.bar = None
+
+
+def _stage_progress(fmt: str) -> StageProgress:
+    from paybill.emit.registry import all_emitters
+
+    # load, validate, import, graph, then one stage per emitter
+    return StageProgress(fmt == "text" and sys.stderr.isatty(), 4 + len(all_emitters()))
 
 
 def _shown(filename: object) -> str:
@@ -94,7 +139,11 @@ def compile_command(specs: Path, out: Path, check: bool, fmt: str) -> None:
 
     require_specs(specs)
     _check_out(specs, out)
-    result = compile_repository(specs)
+    stages = _stage_progress(fmt)
+    try:
+        result = compile_repository(specs, progress=stages)
+    finally:
+        stages.close()
     if not result.ok:
         if fmt == "json":
             _json(result, out, {})

@@ -36,11 +36,13 @@ def git_usage_error(error: GitError) -> click.UsageError:
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True,
               help="text for terminals, markdown for a pull-request comment, json for tools.")
 @click.option("--no-terraform", is_flag=True, help="Compare specs only; skip compiling both sides.")
+@click.option("--compile-base", is_flag=True,
+              help="Compile the base side even when its commit carries a fresh generated/ tree.")
 @click.option("--color", type=click.Choice(["auto", "always", "never"]), default="auto", show_default=True,
               help="Colour text output (auto: only on a terminal, and never with NO_COLOR set).")
 @click.option("--out", type=click.Path(path_type=Path, dir_okay=False), help="Write the report to a file.")
-def plan_command(specs: Path, base: str | None, head: str | None, fmt: str, no_terraform: bool, color: str,
-                 out: Path | None) -> None:
+def plan_command(specs: Path, base: str | None, head: str | None, fmt: str, no_terraform: bool,
+                 compile_base: bool, color: str, out: Path | None) -> None:
     """Show what merging a change would do: spec changes field by field, Terraform resources per
     stack, and danger flags (data destroyed, isolation moved, lifecycle skipped, permissions widened,
     revenue moved).
@@ -52,12 +54,13 @@ def plan_command(specs: Path, base: str | None, head: str | None, fmt: str, no_t
     try:
         sides = resolve_sides(specs, base, head)
         report = plan_sides(sides.base, sides.head, sides.where, terraform=not no_terraform, repo=sides.repo,
-                            policies_prefix=sides.policies_prefix)
+                            policies_prefix=sides.policies_prefix, compile_base=compile_base)
     except GitError as error:
         raise git_usage_error(error) from None
-    text = render(report, fmt, color=fmt == "text" and out is None and use_color(color))
+    colored = fmt == "text" and out is None and use_color(color)
+    text = render(report, fmt, color=colored)
     if out is not None:
         out.write_text(text, encoding="utf-8")
     else:
-        click.echo(text, nl=False)
+        click.echo(text, nl=False, color=colored)  # click strips escapes off a TTY unless told
     sys.exit(EXIT_DIAGNOSTICS if report.has_errors else EXIT_OK)

@@ -25,6 +25,7 @@ from paybill.compile.gcpause import gc_paused
 from paybill.compile.result import CompileResult
 from paybill.diagnostics import DiagnosticSink, Position
 from paybill.emit.contract import EmitContext, Emitter, OutputTree
+from paybill.emit.manifest import MANIFEST_EMITTER
 from paybill.graph.build import build_graph
 from paybill.graph.cycles import report_cycles
 from paybill.graph.stacks import stack_units
@@ -33,7 +34,7 @@ from paybill.load.limits import DEFAULT_LIMITS
 from paybill.validate import validate_documents
 from paybill.validate.index import SpecIndex
 
-FINAL_EMITTERS = ("manifest",)
+FINAL_EMITTERS: tuple[Emitter, ...] = (MANIFEST_EMITTER,)
 """Emitters that describe the whole tree; they run after all others whatever their list position."""
 
 Progress = Callable[[str], None]
@@ -41,8 +42,8 @@ Progress = Callable[[str], None]
 
 
 def _ordered(emitters: Sequence[Emitter]) -> list[Emitter]:
-    first = [e for e in emitters if e.name not in FINAL_EMITTERS]
-    last = [e for e in emitters if e.name in FINAL_EMITTERS]
+    first = [e for e in emitters if e not in FINAL_EMITTERS]
+    last = [e for e in emitters if e in FINAL_EMITTERS]
     return first + last
 
 

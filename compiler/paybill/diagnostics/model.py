@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import enum
+import re
 from dataclasses import dataclass, field
 
 
@@ -50,14 +52,39 @@ class Diagnostic:
         }
 
 
+# Characters that must not reach a terminal or a log verbatim from user input: C0/C1 controls (a
+# newline would forge a second diagnostic line, ESC would inject terminal escapes), Unicode line
+# separators, and bidirectional overrides ("Trojan Source").
+_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def _escape(match: re.Match[str]) -> str:
+    char = match.group()
+    return _ESCAPES.get(char) or (f"\\x{ord(char):02x}" if ord(char) < 0x100 else f"\\u{ord(char):04x}")
+
+
+def one_line(text: str) -> str:
+    """``text`` with unsafe characters escaped, so every diagnostic stays one line of plain text."""
+    return _UNSAFE.sub(_escape, text) if _UNSAFE.search(text) else text
+
+
 class DiagnosticSink:
-    """Collects diagnostics from every stage; de-duplicates identical reports."""
+    """Collects diagnostics from every stage; de-duplicates identical reports.
+
+    Messages, hints and paths often carry user input (an unknown key, an invalid value, a file name);
+    they are made safe here, once for every stage and output format, by :func:`one_line`.
+    """
 
     def __init__(self) -> None:
         self._items: list[Diagnostic] = []
         self._seen: set[tuple[object, ...]] = set()
 
     def add(self, diagnostic: Diagnostic) -> None:
+        path, message = one_line(diagnostic.path), one_line(diagnostic.message)
+        hint = one_line(diagnostic.hint) if diagnostic.hint else diagnostic.hint
+        if (path, message, hint) != (diagnostic.path, diagnostic.message, diagnostic.hint):
+            diagnostic = dataclasses.replace(diagnostic, path=path, message=message, hint=hint)
         key = (*diagnostic.sort_key, diagnostic.hint)
         if key not in self._seen:
             self._seen.add(key)

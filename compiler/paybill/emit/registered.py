@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from paybill.emit.bundles import BUNDLES_EMITTER
 from paybill.emit.contract import Emitter
 from paybill.emit.entitlements import ENTITLEMENTS_EMITTER
 from paybill.emit.manifest import MANIFEST_EMITTER
@@ -11,6 +12,7 @@ from paybill.emit.terraform.emitter import TERRAFORM_EMITTER
 REGISTERED: list[Emitter] = [
     TERRAFORM_EMITTER,
     SQL_EMITTER,
+    BUNDLES_EMITTER,
     ENTITLEMENTS_EMITTER,
     MANIFEST_EMITTER,  # describes the whole tree: the pipeline always runs it last
 ]

@@ -40,6 +40,10 @@ class Decision:
     revision: str = ""
     run: str = ""
 
+    def __bool__(self) -> bool:
+        """``if run.check(...):`` means "if allowed" (a plain object would always be true)."""
+        return self.allowed
+
     def require(self) -> Decision:
         """Return self when allowed, else raise :class:`Denied` (for callers that prefer exceptions)."""
         if not self.allowed:

@@ -49,7 +49,16 @@ RESOURCE_TYPES: dict[str, str] = {
 }
 
 COUNTERS: tuple[str, ...] = ("steps", "rowsRead", "rowsWritten", "callsLastMinute", "elapsedMillis", "budgetSpent")
-"""Context counters; all required in the schema, so a request missing one fails closed."""
+"""Every counter a run keeps (what ``Run.counters()`` returns)."""
+_EVERY_CALL = ("callsLastMinute", "elapsedMillis")
+ACTION_COUNTERS: dict[str, tuple[str, ...]] = {
+    "read": ("rowsRead", "budgetSpent", *_EVERY_CALL),
+    **dict.fromkeys(("insert", "update", "delete"), ("rowsWritten", "budgetSpent", *_EVERY_CALL)),
+    **dict.fromkeys(("propose", "approve"), ("budgetSpent", *_EVERY_CALL)),
+    "advance": ("steps", *_EVERY_CALL),
+}
+"""The counters each action's context carries: the ones its limits read. All are required attributes
+of that context in the schema, so a request missing one is refused (a missing counter fails closed)."""
 CALL_WINDOW_SECONDS = 60
 
 RESERVED_COLUMN = "tenant_id"

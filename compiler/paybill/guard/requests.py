@@ -1,21 +1,24 @@
 """Cedar request shapes, built in one place for the compiler's checks and the runtime guard.
 
 Why a run is the principal: a run's tenant, workflow and current step change rarely (at start and
-on ``advance``), while counters and columns change on every call. cedarpy parses every entity
-reference in a request context separately (about 11 µs each in cedarpy 4.12), so the slow-moving
-facts live on a ``Paybill::Run`` entity added to the entity store once per step, and the context
-carries only strings, numbers and one counters record. The run entity is a child of its
-``Paybill::Agent``, so policies read ``principal in Paybill::Agent::"billing-agent"``.
+on ``advance``), while counters and columns change on every call. cedarpy parses every value of a
+request context on every call (an entity reference costs about 11 µs, a number 1-3 µs in cedarpy
+4.12), so the slow-moving facts live on a ``Paybill::Run`` entity added to the entity store once
+per step, and each action's context carries only the strings and numbers its policies read, as
+flat attributes. The run entity is a child of its ``Paybill::Agent``, so policies read
+``principal in Paybill::Agent::"billing-agent"``.
 
 Shapes (all attributes required by the schema):
 
 * run entity ``Paybill::Run::"<run id>"`` in ``[Paybill::Agent::"<agent>"]`` with
   ``tenant: Tenant``, ``tenantId: String``, ``workflow: Workflow``, ``step: Step``;
-* ``Operation`` context (read, insert, update, delete, propose, approve):
-  ``tenant`` (the tenant whose data the resource is), ``columns`` (columns of the table, or spec
-  field paths for ``propose``), ``rows`` (rows the operation touches), ``counters``;
-* ``Transition`` context (advance): ``visits`` (earlier visits of the target step), ``approved``,
-  ``counters``.
+* operation contexts (read, insert, update, delete, propose, approve): ``tenant`` (the tenant whose
+  data the resource is), ``columns`` (columns of the table, or spec field paths for ``propose``),
+  ``rows`` (rows the operation touches), and the action's counters
+  (:data:`paybill.guard.format.ACTION_COUNTERS`: rows read or written so far, budget spent, calls in
+  the last minute, elapsed milliseconds);
+* transition context (advance): ``visits`` (earlier visits of the target step), ``approved``,
+  ``steps`` (steps entered so far), calls in the last minute, elapsed milliseconds.
 """
 
 from __future__ import annotations
@@ -23,7 +26,19 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from paybill.guard.format import ACTION, AGENT, COUNTERS, RESOURCE_TYPES, RUN, STEP, TENANT, WORKFLOW, step_id
+from paybill.guard.format import (
+    ACTION,
+    ACTION_COUNTERS,
+    ADVANCE,
+    AGENT,
+    COUNTERS,
+    RESOURCE_TYPES,
+    RUN,
+    STEP,
+    TENANT,
+    WORKFLOW,
+    step_id,
+)
 
 
 def uid(type_: str, id_: str) -> dict[str, str]:
@@ -62,15 +77,20 @@ def counters(values: Mapping[str, int] | None = None, **overrides: int) -> dict[
 
 
 def operation_context(
-    tenant: str, columns: Iterable[str] = (), rows: int = 0, counter_values: Mapping[str, int] | None = None
+    action: str, tenant: str, columns: Iterable[str] = (), rows: int = 0,
+    counter_values: Mapping[str, int] | None = None,
 ) -> dict[str, Any]:
-    return {"tenant": tenant, "columns": sorted(set(columns)), "rows": rows, "counters": counters(counter_values)}
+    """The context of a check: its inputs plus the counters of ``action`` (missing ones are zero)."""
+    values = counters(counter_values)
+    return {"tenant": tenant, "columns": sorted(set(columns)), "rows": rows,
+            **{name: values[name] for name in ACTION_COUNTERS[action]}}
 
 
 def transition_context(
     visits: int = 0, approved: bool = False, counter_values: Mapping[str, int] | None = None
 ) -> dict[str, Any]:
-    return {"visits": visits, "approved": approved, "counters": counters(counter_values)}
+    values = counters(counter_values)
+    return {"visits": visits, "approved": approved, **{name: values[name] for name in ACTION_COUNTERS[ADVANCE]}}
 
 
 def resource_id(action: str, resource: str, workflow: str) -> str:

@@ -36,6 +36,7 @@ from paybill.guard.decision import Decision
 from paybill.guard.engine import Verdict
 from paybill.guard.format import (
     ACTION,
+    ACTION_COUNTERS,
     ADVANCE,
     CALL_WINDOW_SECONDS,
     CHECK_ACTIONS,
@@ -133,11 +134,10 @@ class Run:
         return self.step in self._terminal
 
     def counters(self, now: float | None = None) -> dict[str, int]:
-        """The counters Cedar sees for a call made at ``now`` (the calls window is not pruned here)."""
+        """The counters Cedar would see for a call made at ``now`` (without recording a call)."""
         now = self._clock() if now is None else now
-        return {"steps": self.steps, "rowsRead": self.rows_read, "rowsWritten": self.rows_written,
-                "callsLastMinute": sum(1 for t in self._calls if t > now - _WINDOW),
-                "elapsedMillis": int((now - self._started) * 1000), "budgetSpent": self.budget_spent}
+        calls = sum(1 for t in self._calls if t > now - _WINDOW)
+        return self._counters(now, calls, self.rows_read, self.rows_written, self.budget_spent)
 
     def _tick(self) -> tuple[float, int]:
         """Record a call now; returns (now, calls in the window before this one)."""
@@ -155,7 +155,20 @@ class Run:
     def check(self, action: str, resource: str, *, columns: Iterable[str] = (), rows: int = 0,
               tenant: str | None = None) -> Decision:
         """Ask whether the agent may perform ``action`` on ``resource`` now (see the module docstring)."""
-        return self.check_many([(action, resource, {"columns": columns, "rows": rows, "tenant": tenant})])[0]
+        now, before = self._tick()
+        columns = tuple(sorted(set(columns))) if columns else ()
+        tenant = tenant or self.tenant
+        problem = _bad_input(action, resource, columns, rows, tenant)
+        counters = self._counters(now, before, self.rows_read, self.rows_written, self.budget_spent)
+        verdict = None if problem else self.guard.engine.authorize_one(
+            self._request(action, resource, tenant, columns, rows, counters), self._entities)
+        return self._conclude(action, resource, columns, rows, tenant, now, counters, problem, verdict)
+
+    def _counters(self, now: float, calls_before: int, rows_read: int, rows_written: int,
+                  budget: int) -> dict[str, int]:
+        return {"steps": self.steps, "rowsRead": rows_read, "rowsWritten": rows_written,
+                "callsLastMinute": calls_before, "elapsedMillis": int((now - self._started) * 1000),
+                "budgetSpent": budget}
 
     def check_many(self, operations: Sequence[Operation]) -> list[Decision]:
         """Decide several operations in one Cedar call, as if made one after the other.
@@ -173,9 +186,7 @@ class Run:
             rows = options.get("rows", 0)
             tenant = options.get("tenant") or self.tenant
             problem = _bad_input(action, resource, columns, rows, tenant)
-            counters = {"steps": self.steps, "rowsRead": rows_read, "rowsWritten": rows_written,
-                        "callsLastMinute": before, "elapsedMillis": int((now - self._started) * 1000),
-                        "budgetSpent": budget}
+            counters = self._counters(now, before, rows_read, rows_written, budget)
             prepared.append((action, resource, columns, rows, tenant, now, counters, problem))
             if problem is None:
                 requests.append(self._request(action, resource, tenant, columns, rows, counters))
@@ -190,12 +201,14 @@ class Run:
     def _request(self, action: str, resource: str, tenant: str, columns: Sequence[str], rows: int,
                  counters: dict[str, int]) -> dict[str, Any]:
         resource_type = RESOURCE_TYPES[action]
+        context: dict[str, Any] = {"tenant": tenant, "columns": columns, "rows": rows}
+        for name in ACTION_COUNTERS[action]:
+            context[name] = counters[name]
         return {
             "principal": self._principal,
             "action": _ACTION_UIDS[action],
             "resource": {"type": resource_type, "id": self.workflow if resource_type == WORKFLOW else resource},
-            "context": orjson.dumps({"tenant": tenant, "columns": columns, "rows": rows,
-                                     "counters": counters}).decode(),
+            "context": orjson.dumps(context).decode(),
         }
 
     def _conclude(self, action: str, resource: str, columns: tuple[str, ...], rows: int, tenant: str, now: float,
@@ -246,14 +259,13 @@ class Run:
             decision = Decision(False, ADVANCE, ADVANCE, str(step), self.tenant, left, violations=(V_INPUT,),
                                 revision=self.guard.revision, run=self.id)
         else:
-            counters = {"steps": self.steps, "rowsRead": self.rows_read, "rowsWritten": self.rows_written,
-                        "callsLastMinute": before, "elapsedMillis": int((now - self._started) * 1000),
-                        "budgetSpent": self.budget_spent}
-            context = {"visits": self.visits.get(step, 0), "approved": step in self.approvals, "counters": counters}
+            counters = self._counters(now, before, self.rows_read, self.rows_written, self.budget_spent)
+            context = {"visits": self.visits.get(step, 0), "approved": step in self.approvals,
+                       **{name: counters[name] for name in ACTION_COUNTERS[ADVANCE]}}
             request = {"principal": self._principal, "action": _ACTION_UIDS[ADVANCE],
                        "resource": {"type": STEP, "id": step_id(self.workflow, step)},
                        "context": orjson.dumps(context).decode()}
-            verdict = self.guard.engine.authorize([request], self._entities)[0]
+            verdict = self.guard.engine.authorize_one(request, self._entities)
             violations = verdict.violations
             if not verdict.allowed and not violations:
                 violations = (V_FINISHED,) if self.finished else (V_ORDER,)

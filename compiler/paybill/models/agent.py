@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import Discriminator, Field, StringConstraints, Tag
+from pydantic import BeforeValidator, Discriminator, Field, StringConstraints, Tag
+from pydantic_core import PydanticCustomError
 
 from paybill.models.base import Email, Envelope, Identifier, LabelKey, LabelValue, Name, SpecModel, Text
 
@@ -17,8 +18,15 @@ class Owner(SpecModel):
     email: Email
 
 
+def _strict_true(value: object) -> object:
+    """``Literal[True]`` alone accepts ``1`` and ``1.0`` (they compare equal to True); YAML's ``1`` is not."""
+    if not isinstance(value, bool):
+        raise PydanticCustomError("bool_type", "Input should be a valid boolean")
+    return value
+
+
 class AllTenants(SpecModel):
-    all: Literal[True]
+    all: Annotated[Literal[True], BeforeValidator(_strict_true)]
 
 
 class TenantList(SpecModel):

@@ -29,18 +29,30 @@ LabelKey = Annotated[str, StringConstraints(pattern=LABEL_KEY_PATTERN)]
 LabelValue = Annotated[str, StringConstraints(pattern=LABEL_VALUE_PATTERN)]
 
 
-_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f]")
+_CONTROL_CLASS = r"\u0000-\u0008\u000a-\u001f"
+_CONTROL = re.compile(f"[{_CONTROL_CLASS}]")
 """C0 control characters except tab: one regex search instead of a Python loop per character,
 which was the costliest check of a 10,000-tenant validation."""
+TEXT_JSON_PATTERN = f"^[^{_CONTROL_CLASS}]*$"
+"""The same rule for editors: without it the JSON Schema accepted text that paybill rejects."""
 
 
 def _printable(value: str) -> str:
-    if _CONTROL.search(value):
-        raise ValueError("control characters are not allowed")
+    found = _CONTROL.search(value)
+    if found is not None:
+        if found.group() == "\n":
+            # Usually a block scalar ('|' or '>'), which keeps a final newline.
+            raise ValueError("line breaks are not allowed: write one line ('>-' folds lines without a final newline)")
+        raise ValueError(f"control character U+{ord(found.group()):04X} is not allowed")
     return value
 
 
-Text = Annotated[str, StringConstraints(min_length=1, max_length=TEXT_MAX), AfterValidator(_printable)]
+Text = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=TEXT_MAX),
+    AfterValidator(_printable),
+    Field(json_schema_extra={"pattern": TEXT_JSON_PATTERN}),
+]
 Email = Annotated[str, StringConstraints(pattern=r"^[^@\s\"'`$]+@[a-z0-9.-]+\.[a-z]{2,}$", max_length=254)]
 
 Provider = Literal["aws", "azure", "gcp", "oci", "ibm"]

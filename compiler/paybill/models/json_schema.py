@@ -15,8 +15,25 @@ def schema_file_name(kind: str) -> str:
     return f"{kind.lower()}.schema.json"
 
 
+def _close_pattern_properties(node: Any) -> None:
+    """Reject keys that match no pattern, as pydantic does.
+
+    pydantic renders ``dict[LabelKey, LabelValue]`` as ``patternProperties`` alone, which in JSON
+    Schema leaves every other key unconstrained: editors then accepted ``labels: {Bad Key: x}``.
+    """
+    if isinstance(node, dict):
+        if "patternProperties" in node and "additionalProperties" not in node:
+            node["additionalProperties"] = False
+        for child in node.values():
+            _close_pattern_properties(child)
+    elif isinstance(node, list):
+        for child in node:
+            _close_pattern_properties(child)
+
+
 def kind_schema(kind: str) -> dict[str, Any]:
     schema = KINDS[kind].model_json_schema(by_alias=True, mode="validation")
+    _close_pattern_properties(schema)
     return {"$schema": SCHEMA_DIALECT, "$id": SCHEMA_BASE + schema_file_name(kind), **schema}
 
 

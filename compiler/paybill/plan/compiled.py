@@ -2,9 +2,12 @@
 
 Both sides go through :func:`paybill.compile.compile_index` with one shared
 :class:`~paybill.compile.CompileCache`: units whose inputs have the same fingerprint on both sides
-(every tenant a change does not touch) are built once, which is what keeps a plan of a
-10,000-tenant repository with one tenant changed close to the cost of a single compile. Documents
-are shared between the sides by the blob cache, so their fingerprints match exactly.
+(every tenant a change does not touch) are built once by the emitters that memoise their units.
+Documents are shared between the sides by the blob cache, so their fingerprints match exactly.
+
+The base side is not compiled at all when its commit carries a fresh ``generated/`` tree (see
+:mod:`paybill.plan.committed`): that tree is what is deployed, and reading it from git objects is
+what keeps a plan of a 10,000-tenant repository close to the cost of a single compile.
 """
 
 from __future__ import annotations
@@ -12,7 +15,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from paybill.diagnostics import Diagnostic, DiagnosticSink
+from paybill.gitio.repo import GitRepo
 from paybill.gitio.snapshot import Snapshot
+from paybill.plan.committed import committed_terraform
 from paybill.plan.model import Finding, PlanReport, StackChange
 from paybill.plan.terraform import diff_trees, stack_findings
 
@@ -23,6 +28,8 @@ class TerraformOutcome:
     note: str | None = None
     findings: list[Finding] = field(default_factory=list)
     diagnostics: list[Diagnostic] = field(default_factory=list)
+    base_source: str | None = None
+    """Where the base side's Terraform came from: compiled, or the committed generated/ tree."""
 
 
 def _first_error(diagnostics: list[Diagnostic]) -> str:
@@ -45,10 +52,28 @@ def _reach(snapshot: Snapshot) -> dict[str, set[str]]:
 class TerraformComparer:
     """A :data:`~paybill.plan.engine.TerraformStep` holding the compile cache shared by both sides."""
 
-    def __init__(self) -> None:
+    def __init__(self, repo: GitRepo | None = None, generated: str | None = None) -> None:
         from paybill.compile import CompileCache
 
         self.cache = CompileCache()
+        self.repo = repo
+        self.generated = generated
+        """Repository prefix of the committed output folder; None compiles the base side too."""
+
+    def _base_tree(self, base: Snapshot) -> tuple[dict[str, bytes] | None, str | None, str]:
+        """(tree, error note, source) of the base side: committed when fresh, else compiled."""
+        reason = "compiled"
+        if self.repo is not None and self.generated is not None:
+            tree, why = committed_terraform(self.repo, base, self.generated)
+            if tree is not None:
+                return tree, None, why
+            reason = f"compiled ({why})"
+        from paybill.compile import compile_index
+
+        result = compile_index(base.index, DiagnosticSink(), cache=self.cache)
+        if not result.ok:
+            return None, f"the base side does not compile ({_first_error(result.diagnostics)})", reason
+        return result.tree, None, reason
 
     def __call__(self, base: Snapshot, head: Snapshot, report: PlanReport) -> TerraformOutcome:
         from paybill.compile import compile_index
@@ -58,9 +83,9 @@ class TerraformComparer:
         if not base.ok:
             return TerraformOutcome(None, "the base side does not validate, so there is nothing to compare "
                                           "Terraform against")
-        base_result = compile_index(base.index, DiagnosticSink(), cache=self.cache)
-        if not base_result.ok:
-            return TerraformOutcome(None, f"the base side does not compile ({_first_error(base_result.diagnostics)})")
+        base_tree, problem, source = self._base_tree(base)
+        if base_tree is None:
+            return TerraformOutcome(None, problem)
         head_result = compile_index(head.index, DiagnosticSink(), cache=self.cache)
         diagnostics = [d for d in head_result.diagnostics if d not in head.diagnostics]
         if not head_result.ok:
@@ -69,6 +94,6 @@ class TerraformComparer:
         for side in (base, head):
             for address, tenants in _reach(side).items():
                 reach.setdefault(address, set()).update(tenants)
-        stacks = diff_trees(base_result.tree, head_result.tree,
+        stacks = diff_trees(base_tree, head_result.tree,
                             {address: tuple(sorted(t)) for address, t in reach.items()})
-        return TerraformOutcome(stacks, None, stack_findings(stacks), diagnostics)
+        return TerraformOutcome(stacks, None, stack_findings(stacks), diagnostics, f"base: {source}")

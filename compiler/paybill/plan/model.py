@@ -217,6 +217,8 @@ class PlanReport:
     stacks: list[StackChange] | None = None
     """None when Terraform was not compared (``terraform_note`` says why)."""
     terraform_note: str | None = None
+    terraform_base: str | None = None
+    """Where the base side's Terraform came from (compiled, or the committed generated/ tree)."""
     diagnostics: list[Diagnostic] = field(default_factory=list)
     """Diagnostics of the head side (and PB09xx problems of the comparison itself)."""
 

@@ -68,6 +68,7 @@ _AWS: dict[str, tuple[str, ...]] = {
 
 _AZURERM: dict[str, tuple[str, ...]] = {
     # hashicorp/azurerm 4.x, "Changing this forces a new ... to be created"
+    "azurerm_disk_encryption_set": ("encryption_type", "location", "name", "resource_group_name"),
     "azurerm_federated_identity_credential": ("name", "parent_id", "user_assigned_identity_id"),
     "azurerm_key_vault": ("location", "name", "resource_group_name"),
     "azurerm_key_vault_key": ("curve", "key_size", "key_type", "key_vault_id", "name"),

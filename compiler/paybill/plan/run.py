@@ -17,15 +17,21 @@ from paybill.propose.policies import load_change_control
 
 
 def plan_sides(base: Side, head: Side, where: SpecsLocation, *, cache: BlobCache | None = None,
-               terraform: bool = True, repo: GitRepo | None = None, policies_prefix: str | None = None) -> PlanReport:
+               terraform: bool = True, repo: GitRepo | None = None, policies_prefix: str | None = None,
+               compile_base: bool = False) -> PlanReport:
+    """Compare ``base`` and ``head``. With a ``repo``, the base commit's committed ``generated/`` is used
+    for its Terraform when fresh (``compile_base=True`` compiles it instead)."""
     cache = cache or BlobCache()
     base_snapshot = load_snapshot(base, where, cache, require_files=False)
     head_snapshot = load_snapshot(head, where, cache)
     step = None
     if terraform:
+        from paybill.plan.committed import generated_prefix
         from paybill.plan.compiled import TerraformComparer
 
-        step = TerraformComparer()
+        use_committed = repo is not None and not compile_base
+        step = TerraformComparer(repo if use_committed else None,
+                                 generated_prefix(where.prefix) if use_committed else None)
     report = build_report(base_snapshot, head_snapshot, step)
     if policies_prefix is not None:
         head_control = load_change_control(head, policies_prefix, required=False)

@@ -23,7 +23,7 @@ def check_envelope(document: SpecDocument, sink: DiagnosticSink) -> bool:
                        document.position("apiVersion"), f"use '{API_VERSION}'")
         ok = False
     kind = data.get("kind")
-    if kind not in KINDS:
+    if not isinstance(kind, str) or kind not in KINDS:  # a list or mapping here is not even hashable
         if kind is None:
             sink.error("PB0111", "missing 'kind'", document.path, document.position(),
                        f"add 'kind:' with one of {', '.join(KINDS)}")

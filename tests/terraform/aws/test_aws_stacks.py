@@ -23,6 +23,7 @@ from paybill.emit.terraform.providers.aws.common import (
     NODE_GROUP,
     SIZES,
 )
+from paybill.emit.terraform.providers.aws.network import zone_names
 from paybill.models.base import NAME_PATTERN
 from paybill.models.base import SIZES as ABSTRACT_SIZES
 
@@ -168,6 +169,21 @@ def test_own_vpc_next_to_pool_is_peered_and_database_admits_pool_pods(stacks) ->
     assert ingress["cidr_ipv4"] == "${data.terraform_remote_state.pool.outputs.vpc_cidr}"
     assert resources(stack, "aws_iam_role")["tenant"]["permissions_boundary"].endswith(
         ".outputs.tenant_permissions_boundary_arn}")
+
+
+def test_subnets_sit_in_allowlisted_zones_checked_at_plan_time(stacks) -> None:
+    """A zone AWS opens later never changes a VPC; a missing zone fails the plan, not a subnet."""
+    own_vpcs = {a: s for a, s in _aws_stacks(stacks).items() if resources(s, "aws_vpc")}
+    assert {"pool/aws-use1-shared", "tenant/acme-corp", "tenant/nakatomi", "tenant/lacuna"} <= set(own_vpcs)
+    for address, stack in own_vpcs.items():
+        region = stack["provider"]["aws"][0]["region"]
+        expected = [f"{region}a", f"{region}b", f"{region}c"]
+        zones = stack["data"]["aws_availability_zones"]["available"]
+        assert zones["filter"] == [{"name": "zone-name", "values": expected}], address
+        assert zones["lifecycle"]["postcondition"][0]["condition"] == "${length(self.names) == 3}"
+        subnets = resources(stack, "aws_subnet")
+        assert [subnets[f"private_{i}"]["availability_zone"] for i in range(3)] == expected, address
+    assert zone_names("ap-northeast-1") == ["ap-northeast-1a", "ap-northeast-1c", "ap-northeast-1d"]
 
 
 def test_tenant_stacks_learn_pool_facts_only_from_remote_state(stacks) -> None:

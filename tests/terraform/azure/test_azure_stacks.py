@@ -17,10 +17,13 @@ from syrupy.extensions.json import JSONSnapshotExtension
 from paybill.emit.terraform.providers.azure.common import (
     AKS_CLUSTER,
     KEY_VAULT,
+    NODE_TEMP_DISK_GB,
     POSTGRES_SERVER,
     RESOURCE_GROUP,
     SIZES,
     STORAGE_ACCOUNT,
+    SYSTEM_NODE_OS_DISK_GB,
+    SYSTEM_NODE_VM_SIZE,
     postgres_storage_mb,
 )
 from paybill.models.base import NAME_PATTERN
@@ -40,6 +43,10 @@ EXTRA = {
     "litware": tenant_yaml("litware", plan="enterprise", cloud="azure-prod", region="westeurope", model="bridge",
                            pool=POOL, layers={"network": "silo", "keys": "silo", "identity": "silo", "database": "silo",
                                               "storage": "pooled", "compute": "pooled"}),
+    # own cluster, key in the pool's vault: node disks are encrypted with the tenant's key there
+    "tailspin": tenant_yaml("tailspin", plan="enterprise", cloud="azure-prod", region="westeurope", model="bridge",
+                            pool=POOL, layers={"network": "silo", "keys": "pooled", "identity": "pooled",
+                                               "database": "pooled", "storage": "pooled", "compute": "silo"}),
 }
 
 
@@ -129,6 +136,45 @@ def test_silo_tenant_secure_by_default(stacks) -> None:
              if r["principal_id"] == "${azurerm_user_assigned_identity.workload.principal_id}"}
     assert roles == {("Key Vault Crypto User", "${azurerm_key_vault_key.main.resource_versionless_id}"),
                      ("Storage Blob Data Contributor", "${azurerm_storage_container.data.id}")}
+
+
+DES = "${azurerm_disk_encryption_set.aks.id}"
+
+
+@pytest.mark.parametrize(("address", "key"), [
+    (f"pool/{POOL}", "azurerm_key_vault_key.main"),
+    ("tenant/contoso", "azurerm_key_vault_key.main"),  # own vault
+    ("tenant/tailspin", "azurerm_key_vault_key.tenant"),  # its key in the pool's vault
+])
+def test_node_disks_are_ephemeral_and_encrypted_with_the_stacks_own_key(stacks, address: str, key: str) -> None:
+    stack = stacks[address]
+    cluster = resources(stack, "azurerm_kubernetes_cluster")["main"]
+    assert cluster["disk_encryption_set_id"] == DES
+    des = resources(stack, "azurerm_disk_encryption_set")["aks"]
+    assert des["key_vault_key_id"] == f"${{{key}.versionless_id}}"  # versionless: follows rotation
+    assert des["auto_key_rotation_enabled"] is True and des["identity"] == {"type": "SystemAssigned"}
+    roles = {(r["role_definition_name"], r["scope"], r["principal_id"])
+             for r in resources(stack, "azurerm_role_assignment").values()}
+    assert ("Key Vault Crypto Service Encryption User", f"${{{key}.resource_versionless_id}}",
+            "${azurerm_disk_encryption_set.aks.identity.0.principal_id}") in roles
+    assert ("Reader", DES, "${azurerm_user_assigned_identity.cluster.principal_id}") in roles
+    assert {"azurerm_role_assignment.disk_encryption_key_user",
+            "azurerm_role_assignment.cluster_disk_encryption_reader"} <= set(cluster["depends_on"])
+    pools = [cluster["default_node_pool"], resources(stack, "azurerm_kubernetes_cluster_node_pool")["workload"]]
+    for pool in pools:
+        assert pool["os_disk_type"] == "Ephemeral" and pool["host_encryption_enabled"] is True
+        assert pool["os_disk_size_gb"] <= NODE_TEMP_DISK_GB[pool["vm_size"]], pool["vm_size"]
+    if address == "tenant/tailspin":  # no database or storage of its own: no data-store encryption identity
+        assert "encryption" not in resources(stack, "azurerm_user_assigned_identity")
+
+
+def test_every_node_size_holds_its_ephemeral_os_disk() -> None:
+    """Ddsv5 has no cache disk: the OS disk lives on the temp disk and must fit it (else AKS refuses)."""
+    rows = [(s.node_vm_size, s.node_os_disk_gb) for s in SIZES.values()] + [(SYSTEM_NODE_VM_SIZE,
+                                                                             SYSTEM_NODE_OS_DISK_GB)]
+    for vm_size, os_disk_gb in rows:
+        assert vm_size in NODE_TEMP_DISK_GB, f"{vm_size}: no temp disk size recorded (is it a size with a local disk?)"
+        assert 30 <= os_disk_gb <= NODE_TEMP_DISK_GB[vm_size], vm_size
 
 
 def test_suspended_silo_scales_to_zero_and_removes_access_keeping_data(stacks) -> None:

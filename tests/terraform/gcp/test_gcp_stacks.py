@@ -96,7 +96,7 @@ def test_every_labelled_resource_carries_the_tenant_labels(stacks) -> None:
 def test_silo_tenant_secure_by_default(stacks) -> None:
     stack = stacks["tenant/massive-dynamic"]
     sql = resources(stack, "google_sql_database_instance")["main"]
-    assert sql["database_version"] == "POSTGRES_16" and sql["deletion_protection"] is True
+    assert sql["database_version"] == "POSTGRES_18" and sql["deletion_protection"] is True
     assert sql["encryption_key_name"] == "${google_kms_crypto_key.data.id}"
     settings = sql["settings"]
     assert settings["ip_configuration"]["ipv4_enabled"] is False

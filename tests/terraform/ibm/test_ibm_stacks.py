@@ -88,7 +88,7 @@ def test_silo_tenant_secure_by_default(stacks) -> None:
     db = resources(stack, "ibm_database")["main"]
     assert db["service"] == "databases-for-postgresql" and db["service_endpoints"] == "private"
     assert db["key_protect_key"] == db["backup_encryption_key_crn"] == "${ibm_kms_key.data.crn}"
-    assert db["deletion_protection"] is True and db["version"] == "16"
+    assert db["deletion_protection"] is True and db["version"] == "17"
     assert db["group"][0]["members"] == {"allocation_count": 3}  # enterprise: high availability
     assert db["depends_on"] == ["ibm_iam_authorization_policy.databases_to_kms"]
     bucket = resources(stack, "ibm_cos_bucket")["data"]

@@ -118,7 +118,7 @@ def check_workflows(facts: AgentFacts, engine: Engine, sink: DiagnosticSink) -> 
                            f"under its generated policies")
                 for tenant in tenants:
                     batch.add(tenant, workflow.name, step.id, step.action, str(step.resource or ""),
-                              operation_context(tenant, (), 0, counters), STEP_DENIED,
+                              operation_context(step.action, tenant, (), 0, counters), STEP_DENIED,
                               workflow.origin(step.id, "action"), message)
             for j, target in enumerate(step.next):
                 batch.add(tenants[0], workflow.name, step.id, ADVANCE, target,

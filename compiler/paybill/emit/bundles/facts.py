@@ -88,6 +88,12 @@ class AgentFacts:
     def origin(self, *loc: Any) -> Origin:
         return Origin(self.document, loc)
 
+    def table_origin(self, name: str) -> Origin:
+        """Where table ``name`` is declared (its entry in the data model's ``spec.tables``)."""
+        document = self.tables[name][0]
+        position = next(i for i, t in enumerate(document.model.spec.tables) if t.name == name)
+        return Origin(document, ("spec", "tables", position))
+
     def sources(self) -> list[SpecDocument]:
         """Every document whose content shaped the bundle, once each, in path order."""
         docs = {id(d): d for d in (self.document, *self.tenants.values(), *(w.document for w in self.workflows),

@@ -19,9 +19,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from paybill.emit.bundles.facts import AgentFacts, Grant, Origin, WorkflowFacts
+from paybill.emit.bundles.facts import AgentFacts, Grant, WorkflowFacts
 from paybill.emit.bundles.policies import policy_id
 from paybill.guard.format import ADVANCE, DATA_ACTIONS, RESERVED_COLUMN, WRITE_ACTIONS
+from paybill.guard.requests import counters as full_counters
 from paybill.guard.requests import operation_context, request, run_entity, transition_context
 
 OUTSIDER = "outside_scope"
@@ -76,9 +77,9 @@ class _Builder:
     def op(self, name: str, workflow: WorkflowFacts, step: str, grant: Grant | None, action: str, resource: str,
            *, columns: tuple[str, ...] = (), rows: int = 1, tenant: str | None = None, run_tenant: str | None = None,
            counters: dict[str, int] | None = None, forbids: tuple[str, ...] = ()) -> None:
-        counters = {"steps": 1, **(counters or {})}
-        context = operation_context(tenant or run_tenant or str(self.home), columns, rows, counters)
-        hits = tuple(limit_hits(self.facts, action, rows, context["counters"]))
+        values = full_counters({"steps": 1, **(counters or {})})
+        context = operation_context(action, tenant or run_tenant or str(self.home), columns, rows, values)
+        hits = tuple(limit_hits(self.facts, action, rows, values))
         reasons = (*forbids, *hits)
         if reasons or grant is None:
             self.cases.append(Case(name, run_tenant or str(self.home), workflow.name, step, action, resource, context,
@@ -91,8 +92,9 @@ class _Builder:
     def transition(self, name: str, workflow: WorkflowFacts, source: str, target: str, *, visits: int = 0,
                    approved: bool = True, steps: int = 1, allowed_by: str | None = None,
                    forbids: tuple[str, ...] = ()) -> None:
-        context = transition_context(visits, approved, {"steps": steps})
-        hits = tuple(limit_hits(self.facts, ADVANCE, 0, context["counters"]))
+        values = full_counters({"steps": steps})
+        context = transition_context(visits, approved, values)
+        hits = tuple(limit_hits(self.facts, ADVANCE, 0, values))
         reasons = tuple(sorted({*forbids, *hits}))
         allowed = allowed_by is not None and not reasons
         self.cases.append(Case(name, str(self.home), workflow.name, source, ADVANCE, target, context, allowed,
@@ -103,12 +105,10 @@ def _pii_id(facts: AgentFacts, table: str) -> str | None:
     """The id of the personal-data forbid of ``table``, if the bundle has one."""
     if table not in facts.tables:
         return None
-    document, spec = facts.tables[table]
     granted = {c for g in facts.grants if g.resource == table and g.action in DATA_ACTIONS for c in g.columns}
-    if not any(c.pii and c.name not in granted for c in spec.columns):
+    if not any(c.pii and c.name not in granted for c in facts.tables[table][1].columns):
         return None
-    position = next(i for i, t in enumerate(document.model.spec.tables) if t.name == table)
-    return policy_id(Origin(document, ("spec", "tables", position)), f"tables.{table}.pii")
+    return policy_id(facts.table_origin(table), f"tables.{table}.pii")
 
 
 def _step_cases(b: _Builder, workflow: WorkflowFacts, grants: dict[tuple[str, str], Grant]) -> None:
@@ -163,7 +163,7 @@ def _agent_cases(b: _Builder, first: tuple[WorkflowFacts, str, Grant] | None) ->
     b.op(f"deny {grant.action} {grant.resource} with the budget spent", workflow, step, grant, grant.action,
          grant.resource, columns=grant.columns, counters={"budgetSpent": limits.budget_units})
     if grant.action in DATA_ACTIONS and _tenant_scoped(facts, grant.resource):
-        reserved = policy_id(Origin(facts.tables[grant.resource][0], ("spec", "tables")), f"reserved.{RESERVED_COLUMN}")
+        reserved = policy_id(facts.table_origin(grant.resource), f"tables.{grant.resource}.{RESERVED_COLUMN}")
         b.op(f"deny {grant.action} {grant.resource}.{RESERVED_COLUMN} (reserved)", workflow, step, None,
              grant.action, grant.resource, columns=(RESERVED_COLUMN,), forbids=(reserved,))
 
@@ -231,7 +231,7 @@ def to_tests(facts: AgentFacts, cases: list[Case]) -> list[dict[str, Any]]:
     allowed = next((t for t in tests if t["expect"]["allowed"] and t["request"]["action"]["id"] != ADVANCE), None)
     if allowed is not None:
         broken = {**allowed["request"], "context": {**allowed["request"]["context"]}}
-        broken["context"]["counters"] = {k: v for k, v in broken["context"]["counters"].items() if k != "budgetSpent"}
+        del broken["context"]["budgetSpent"]
         run_id = f"golden-{len(tests) + 1}"
         entity = {**allowed["entities"][0], "uid": {**allowed["entities"][0]["uid"], "id": run_id}}
         broken["principal"] = {**broken["principal"], "id": run_id}

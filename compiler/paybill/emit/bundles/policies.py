@@ -8,9 +8,13 @@ does not rename its policies. Deny is Cedar's default; on top of it:
   per step transition (``advance``) and per ``approve`` step;
 * forbids (forbid wins), each with a ``@violation`` name the guard reports: tenant scope, tenant
   isolation (a run touches its own tenant's data only), every limit (``maxSteps`` on transitions:
-  it bounds the steps a run enters),
-  personal-data columns the agent is not granted, and the reserved ``tenant_id`` column;
-  per step: ``maxVisits`` and ``requiresApproval``.
+  it bounds the steps a run enters); per table: personal-data columns the agent is not granted and
+  the reserved ``tenant_id`` column; per step: ``maxVisits`` and ``requiresApproval``.
+
+Forbids are scoped as narrowly as their meaning allows (``resource == Table::"t"`` rather than a
+membership test in the condition) and membership is written as ``==`` chains rather than set
+literals: both let the guard evaluate fewer, cheaper policies per request (see
+:mod:`paybill.guard.slicing`).
 
 Limit arithmetic is written so it cannot overflow Cedar's 64-bit integers: a negative counter or
 row count is itself a violation, and limits are compared as ``rows > limit - used``.
@@ -86,12 +90,17 @@ def _and(*parts: str) -> str:
     return " &&\n  ".join(parts)
 
 
+def _is_one_of(subject: str, type_: str, ids: Iterable[str]) -> str:
+    """``subject == A || subject == B``: cheaper for Cedar than building a set literal per request."""
+    tests = [f"{subject} == {ct.entity(type_, i)}" for i in sorted(set(ids))]
+    return tests[0] if len(tests) == 1 else "(" + " ||\n   ".join(tests) + ")"
+
+
 def _grant_policy(facts: AgentFacts, grant: Grant) -> Policy | None:
     """The permit of one grant; None when no step uses it (it could never apply)."""
     if not grant.steps:
         return None
-    steps = ct.entity_set(STEP, (step_id(s.workflow, s.step.id) for s in grant.steps))
-    parts = [f"{steps}.contains(principal.step)"]
+    parts = [_is_one_of("principal.step", STEP, (step_id(s.workflow, s.step.id) for s in grant.steps))]
     if grant.action != "delete":
         parts.append(f"{ct.string_set(grant.columns)}.containsAll(context.columns)")
     resource_type = SPEC_KIND if grant.action == "propose" else TABLE
@@ -109,10 +118,9 @@ def _workflow_policies(facts: AgentFacts, workflow: WorkflowFacts) -> Iterable[P
         target = f"resource == {ct.entity(STEP, step_id(workflow.name, step.id))}"
         sources = predecessors.get(step.id, [])
         if sources:
-            came_from = ct.entity_set(STEP, (step_id(workflow.name, s) for s in sources))
+            came_from = _is_one_of("principal.step", STEP, (step_id(workflow.name, s) for s in sources))
             yield Policy(policy_id(origin, f"steps.{step.id}.enter"), "permit", _runs_of(facts.name),
-                         ct.action_scope([ADVANCE]), target, (("when", f"{came_from}.contains(principal.step)"),),
-                         origin)
+                         ct.action_scope([ADVANCE]), target, (("when", came_from),), origin)
         if step.max_visits is not None:
             yield Policy(policy_id(origin, f"steps.{step.id}.maxVisits"), "forbid", "principal",
                          ct.action_scope([ADVANCE]), target, (("when", f"context.visits >= {step.max_visits}"),),
@@ -122,10 +130,10 @@ def _workflow_policies(facts: AgentFacts, workflow: WorkflowFacts) -> Iterable[P
                          ct.action_scope([ADVANCE]), target, (("unless", "context.approved"),),
                          workflow.origin(step.id, "requiresApproval"), V_APPROVAL)
         if step.action == "approve":
-            here = ct.entity_set(STEP, [step_id(workflow.name, step.id)])
+            here = _is_one_of("principal.step", STEP, [step_id(workflow.name, step.id)])
             yield Policy(policy_id(origin, f"steps.{step.id}.approve"), "permit", _runs_of(facts.name),
                          ct.action_scope(["approve"]), f"resource == {ct.entity(WORKFLOW, workflow.name)}",
-                         (("when", f"{here}.contains(principal.step)"),), workflow.origin(step.id, "action"))
+                         (("when", here),), workflow.origin(step.id, "action"))
 
 
 def _scope_policies(facts: AgentFacts) -> Iterable[Policy]:
@@ -133,16 +141,17 @@ def _scope_policies(facts: AgentFacts) -> Iterable[Policy]:
     yield Policy(policy_id(scope, "tenantScope"), "forbid", "principal", "action", "resource",
                  (("unless", f"{ct.entity(AGENT, facts.name)}.tenants.contains(principal.tenant)"),),
                  scope, V_OUT_OF_SCOPE)
+    shared = [name for name, (_, table) in facts.tables.items() if table.scope == "global"]
+    conditions = [("when", "context.tenant != principal.tenantId")]
+    if shared:  # global tables hold no tenant's data: any tenant may be named for them
+        conditions.append(("unless", _is_one_of("resource", TABLE, shared)))
     yield Policy(policy_id(scope, "tenantIsolation"), "forbid", "principal", ct.action_scope(CHECK_ACTIONS),
-                 "resource", (("when", "context.tenant != principal.tenantId"),
-                              ("unless", _and(f"resource is {TABLE}", "resource has tenantScoped",
-                                              "!resource.tenantScoped"))),
-                 scope, V_CROSS_TENANT)
+                 "resource", tuple(conditions), scope, V_CROSS_TENANT)
 
 
 def _limit_condition(key: str, limit: int) -> tuple[str, tuple[str, ...]]:
     """(expression, actions) of the forbid for one limit."""
-    c = "context.counters"
+    c = "context"
     if key == "maxSteps":
         return f"{c}.steps < 0 ||\n  {c}.steps >= {limit}", (ADVANCE,)
     if key == "maxWallTimeSeconds":
@@ -174,23 +183,18 @@ def _data_policies(facts: AgentFacts) -> Iterable[Policy]:
     for grant in facts.grants:
         if grant.action in DATA_ACTIONS:
             granted.setdefault(grant.resource, set()).update(grant.columns)
-    scoped: dict[str, tuple[Origin, list[str]]] = {}
-    for name, (document, table) in facts.tables.items():
-        position = next(i for i, t in enumerate(document.model.spec.tables) if t.name == name)
-        origin = Origin(document, ("spec", "tables", position))
+    for name, (_, table) in facts.tables.items():
+        origin = facts.table_origin(name)
         pii = [c.name for c in table.columns if c.pii and c.name not in granted.get(name, set())]
         if pii:
             yield Policy(policy_id(origin, f"tables.{name}.pii"), "forbid", "principal",
                          ct.action_scope(DATA_ACTIONS), f"resource == {ct.entity(TABLE, name)}",
                          (("when", f"context.columns.containsAny({ct.string_set(pii)})"),), origin, V_PII)
         if table.scope == "tenant":
-            scoped.setdefault(document.path, (Origin(document, ("spec", "tables")), []))[1].append(name)
-    for _, (origin, tables) in sorted(scoped.items()):
-        yield Policy(policy_id(origin, f"reserved.{RESERVED_COLUMN}"), "forbid", "principal",
-                     ct.action_scope(DATA_ACTIONS), "resource",
-                     (("when", _and(f"{ct.entity_set(TABLE, tables)}.contains(resource)",
-                                    f"context.columns.contains({ct.cedar_string(RESERVED_COLUMN)})")),),
-                     origin, V_RESERVED)
+            yield Policy(policy_id(origin, f"tables.{name}.{RESERVED_COLUMN}"), "forbid", "principal",
+                         ct.action_scope(DATA_ACTIONS), f"resource == {ct.entity(TABLE, name)}",
+                         (("when", f"context.columns.contains({ct.cedar_string(RESERVED_COLUMN)})"),),
+                         origin, V_RESERVED)
 
 
 def build_policies(facts: AgentFacts) -> list[Policy]:

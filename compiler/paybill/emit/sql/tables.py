@@ -22,19 +22,27 @@ TENANT_COLUMN_DDL = (
 and must be a tenant name: an empty or odd value could otherwise match a mis-set session."""
 
 
+def schema_label(database: str) -> str:
+    """The comment on every schema: lets :mod:`paybill.guard.db` refuse a connection string that
+    points at another database than its catalog describes (a silo database has no tenant_id to
+    fall back on, so connecting to the wrong one must be caught before any statement)."""
+    return f"paybill database {database}"
+
+
 def column_ddl(column: ColumnPlan) -> str:
     return f"{quote_ident(column.name)} {column.sql_type}{'' if column.nullable else ' NOT NULL'}"
 
 
 def render_schemas(plan: DatabasePlan) -> str:
     statements = [header(plan.key, "0002", "schemas", "One schema per data model, owned by the database's owner "
-                         "role, closed to PUBLIC.")]
+                         "role, closed to PUBLIC, labelled with the database it belongs to.")]
     owner = quote_ident(plan.owner_role)
     for schema in plan.schemas:
         statements += [
             f"CREATE SCHEMA IF NOT EXISTS {quote_ident(schema)} AUTHORIZATION {owner};",
             f"ALTER SCHEMA {quote_ident(schema)} OWNER TO {owner};",
             f"REVOKE ALL ON SCHEMA {quote_ident(schema)} FROM PUBLIC;",
+            f"COMMENT ON SCHEMA {quote_ident(schema)} IS {quote_literal(schema_label(plan.key))};",
         ]
     return join_statements(statements)
 

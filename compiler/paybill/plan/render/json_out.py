@@ -34,7 +34,7 @@ def report_dict(report: PlanReport) -> dict[str, Any]:
             "tenants": [{"tenant": t.tenant, "currency": t.currency, "before": t.before, "after": t.after,
                          "reason": t.reason} for t in report.revenue.tenants],
         },
-        "terraform": {"note": report.terraform_note, "stacks": stacks,
+        "terraform": {"note": report.terraform_note, "base": report.terraform_base, "stacks": stacks,
                       "totals": dict(sorted(resource_totals(report.stacks or []).items()))},
         "impact": {"changed": list(report.impact.changed), "affected": list(report.impact.affected),
                    "edges": [[e.source, e.target] for e in report.impact.edges]},

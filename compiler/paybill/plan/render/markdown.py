@@ -71,6 +71,8 @@ def _summary(report: PlanReport, out: list[str]) -> None:
             "| --- | ---: | ---: | ---: | ---: | ---: |"]
     out.append(f"| resources | {len(report.stacks)} | " + " | ".join(str(totals[a]) for a in ACTIONS) + " |")
     out.append("")
+    if report.terraform_base:
+        out += [f"<sub>Terraform {cell(report.terraform_base)}</sub>", ""]
 
 
 def _diagnostics(report: PlanReport, out: list[str]) -> None:

@@ -60,7 +60,8 @@ def _terraform(report: PlanReport, lines: list[str], paint: Callable[..., str]) 
         return
     totals = resource_totals(report.stacks)
     counts = ", ".join(f"{totals[a]} to {a}" for a in ACTIONS)
-    lines.append(f"Terraform: {plural(len(report.stacks), 'stack')} change ({counts})")
+    source = f" [{report.terraform_base}]" if report.terraform_base else ""
+    lines.append(f"Terraform: {plural(len(report.stacks), 'stack')} change ({counts}){source}")
     for stack in report.stacks:
         lines.append(f"  {paint(_stack_mark(stack), stack.op, True)} {stack.address} ({stack.op})"
                      + (f": reaches {plural(len(stack.reach), 'tenant')}" if stack.reach else ""))

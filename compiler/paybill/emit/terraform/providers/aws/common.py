@@ -14,14 +14,17 @@ from typing import Any
 from paybill.emit.terraform.context import PoolContext, TenantContext
 from paybill.emit.terraform.expr import Expr, ref
 from paybill.emit.terraform.naming import NameRule
+from paybill.emit.terraform.postgres_versions import postgres_major
 from paybill.emit.terraform.stack import Stack
 from paybill.models.plan import Sizing
 
 AWS_PROVIDER = {"source": "hashicorp/aws", "version": "~> 6.0"}
 """hashicorp/aws 6.x is the current major (6.0.0 June 2025; no 7.0 upgrade guide exists)."""
 
-POSTGRES_MAJOR = "17"
-POSTGRES_FAMILY = "postgres17"
+POSTGRES_MAJOR = str(postgres_major("aws"))
+"""RDS ``engine_version``: the major only, so RDS picks its newest minor (and upgrades minors itself)."""
+POSTGRES_FAMILY = f"postgres{POSTGRES_MAJOR}"
+"""The DB parameter group family of that major."""
 KUBERNETES_VERSION = "1.35"
 LOG_RETENTION_DAYS = 365
 

@@ -21,6 +21,25 @@ from paybill.emit.terraform.providers.aws.common import GENERIC, Network, Scope,
 
 INTERFACE_ENDPOINTS = ("ec2", "ecr.api", "ecr.dkr", "eks-auth", "kms", "logs", "secretsmanager", "sts")
 AZ_COUNT = 3
+ZONE_LETTERS = ("a", "b", "c")
+"""The zones a VPC spans, by name: ``<region>a``, ``<region>b``, ``<region>c``.
+
+Zones are allowlisted by name rather than taken from "whatever AWS lists": an unfiltered
+``aws_availability_zones`` grows when AWS opens a zone (or lists Local/Wavelength zones once opted
+in), which would move subnets between zones on the next plan. Most regions with three or more
+zones have these three names (a name maps to a physical zone per account, which is fine: the three
+are distinct); the known exceptions are overridden below. If a zone is missing or not available in
+the account, the data source's postcondition stops the plan with a message, before any subnet is
+touched; add the region here then."""
+ZONE_LETTER_OVERRIDES: dict[str, tuple[str, str, str]] = {
+    "ap-northeast-1": ("a", "c", "d"),  # Tokyo: current accounts get 1a, 1c and 1d (1b is legacy)
+    "ca-central-1": ("a", "b", "d"),  # Canada Central has no ca-central-1c
+}
+
+
+def zone_names(region: str) -> list[str]:
+    """The three zones (by name) of ``region`` the private subnets are placed in, in subnet order."""
+    return [f"{region}{letter}" for letter in ZONE_LETTER_OVERRIDES.get(region, ZONE_LETTERS)]
 
 
 def private_subnets(cidr: str) -> list[str]:
@@ -31,9 +50,15 @@ def private_subnets(cidr: str) -> list[str]:
 
 def own_network(scope: Scope, cidr: str, *, hosts_cluster: bool) -> Network:
     stack = scope.stack
+    zones = zone_names(scope.region)
     stack.data_source("aws_availability_zones", "available", {
         "state": "available",
-        "filter": [{"name": "opt-in-status", "values": ["opt-in-not-required"]}],
+        "filter": [{"name": "zone-name", "values": zones}],
+        "lifecycle": {"postcondition": [{
+            "condition": raw(f"length(self.names) == {len(zones)}"),
+            "error_message": f"paybill places the private subnets in {', '.join(zones)}; not all of them are "
+                             "available to this account (see aws/network.py ZONE_LETTER_OVERRIDES).",
+        }]},
     })
     label = "-".join(scope.base_parts())
     vpc = stack.resource("aws_vpc", "main", {
@@ -53,7 +78,7 @@ def own_network(scope: Scope, cidr: str, *, hosts_cluster: bool) -> Network:
         subnet = stack.resource("aws_subnet", f"private_{index}", {
             "vpc_id": vpc.attr("id"),
             "cidr_block": subnet_cidr,
-            "availability_zone": raw(f"data.aws_availability_zones.available.names[{index}]"),
+            "availability_zone": zones[index],
             "map_public_ip_on_launch": False,
             "tags": {"Name": f"paybill-{label}-private-{index}", "kubernetes.io/role/internal-elb": "1"},
         })

@@ -14,6 +14,7 @@ from typing import Any
 from paybill.emit.terraform.context import PoolContext, TenantContext
 from paybill.emit.terraform.expr import Expr, ref
 from paybill.emit.terraform.naming import NameRule
+from paybill.emit.terraform.postgres_versions import postgres_major
 from paybill.emit.terraform.stack import Stack
 from paybill.models.plan import Sizing
 
@@ -23,7 +24,8 @@ arguments used here differ from 4.x: ``private_dns_zone_virtual_network_link.pri
 ``federated_identity_credential.user_assigned_identity_id`` and the now required
 ``kubernetes_cluster.node_provisioning_profile``."""
 
-POSTGRES_VERSION = "17"
+POSTGRES_VERSION = str(postgres_major("azure"))
+"""Flexible server ``version`` (the major from :mod:`paybill.emit.terraform.postgres_versions`)."""
 KUBERNETES_VERSION = "1.35"
 LOG_RETENTION_DAYS = 365
 AKS_SERVER_APP_ID = "6dae42f8-4368-4678-94ff-3960e28e3630"
@@ -39,6 +41,7 @@ STORAGE_ACCOUNT = NameRule("storage-account", 24, alphabet="a-z0-9", separator="
 POSTGRES_SERVER = NameRule("postgres-flexible-server", 63, scope="global")
 AKS_CLUSTER = NameRule("aks-cluster", 63)
 IDENTITY = NameRule("user-assigned-identity", 128)
+DISK_ENCRYPTION_SET = NameRule("disk-encryption-set", 80)
 WORKSPACE = NameRule("log-analytics-workspace", 63)
 KEY = NameRule("key-vault-key", 127)
 CONTAINER = NameRule("storage-container", 63)
@@ -52,19 +55,35 @@ class AzureSize:
     postgres_ha_sku: str
     """Zone-redundant HA is not offered on Burstable SKUs; HA plans get this General Purpose SKU."""
     node_vm_size: str
+    """Workload nodes: Ddsv5 sizes, which have a local temp disk to hold an ephemeral OS disk."""
+    node_os_disk_gb: int
+    """Ephemeral OS disk of a workload node; must fit the size's temp disk (:data:`NODE_TEMP_DISK_GB`)."""
     nodes: tuple[int, int, int]
     """Workload node pool (min, desired, max)."""
 
 
 # The ONE table mapping abstract sizes to Azure SKUs.
 SIZES: dict[str, AzureSize] = {
-    "xsmall": AzureSize("B_Standard_B1ms", "GP_Standard_D2ds_v5", "Standard_D2s_v5", (1, 1, 2)),
-    "small": AzureSize("B_Standard_B2s", "GP_Standard_D2ds_v5", "Standard_D4s_v5", (1, 2, 3)),
-    "medium": AzureSize("GP_Standard_D2ds_v5", "GP_Standard_D2ds_v5", "Standard_D8s_v5", (2, 2, 4)),
-    "large": AzureSize("GP_Standard_D4ds_v5", "GP_Standard_D4ds_v5", "Standard_D16s_v5", (2, 3, 6)),
-    "xlarge": AzureSize("MO_Standard_E8ds_v5", "MO_Standard_E8ds_v5", "Standard_D32s_v5", (3, 4, 10)),
+    "xsmall": AzureSize("B_Standard_B1ms", "GP_Standard_D2ds_v5", "Standard_D2ds_v5", 64, (1, 1, 2)),
+    "small": AzureSize("B_Standard_B2s", "GP_Standard_D2ds_v5", "Standard_D4ds_v5", 128, (1, 2, 3)),
+    "medium": AzureSize("GP_Standard_D2ds_v5", "GP_Standard_D2ds_v5", "Standard_D8ds_v5", 128, (2, 2, 4)),
+    "large": AzureSize("GP_Standard_D4ds_v5", "GP_Standard_D4ds_v5", "Standard_D16ds_v5", 128, (2, 3, 6)),
+    "xlarge": AzureSize("MO_Standard_E8ds_v5", "MO_Standard_E8ds_v5", "Standard_D32ds_v5", 128, (3, 4, 10)),
 }
-SYSTEM_NODE_VM_SIZE = "Standard_D2s_v5"
+SYSTEM_NODE_VM_SIZE = "Standard_D2ds_v5"
+SYSTEM_NODE_OS_DISK_GB = 64
+NODE_TEMP_DISK_GB: dict[str, int] = {
+    "Standard_D2ds_v5": 75,
+    "Standard_D4ds_v5": 150,
+    "Standard_D8ds_v5": 300,
+    "Standard_D16ds_v5": 600,
+    "Standard_D32ds_v5": 1200,
+}
+"""Temp storage (SSD) of the node sizes, from the Ddv5/Ddsv5-series page (learn.microsoft.com/azure/
+virtual-machines/ddv5-ddsv5-series). Ddsv5 has no cache disk, so AKS places an ephemeral OS disk on
+this temp ("resource") disk, and the OS disk must not be larger than it. Nodes hold no state (pods
+keep data in the databases and buckets), so a node's OS disk need not outlive its VM: ephemeral
+disks cost nothing extra, reimage faster and never leave a copy of the node's disk in Azure Storage."""
 POSTGRES_STORAGE_MB = (32768, 65536, 131072, 262144, 524288, 1048576, 2097152, 4194304, 8388608, 16777216,
                        33553408)
 """The storage sizes a flexible server accepts; the plan's GB are rounded up to the next one."""
@@ -106,7 +125,9 @@ class Scope:
     zones: Zones | None = None
     workspace_id: Any = None
     cmk_key_id: Any = None
-    """Versionless id of the key encrypting this stack's own data stores."""
+    """Versionless id (key URL) of the key encrypting this stack's own data stores and node disks."""
+    cmk_key_resource_id: Any = None
+    """Versionless ARM id of that key: the scope of role assignments on it."""
     cmk_identity_id: Any = None
     workload_identity: dict[str, Any] = field(default_factory=dict)
     """``id``, ``principal_id``, ``client_id`` of the tenant's workload identity."""

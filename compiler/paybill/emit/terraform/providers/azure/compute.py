@@ -12,6 +12,18 @@ workloads run in a ``workload`` user pool sized from the plan. Suspending a silo
 pool to zero nodes (a user pool may; the system pool keeps one small node so the cluster and all
 data remain and resuming is one apply).
 
+Node disks: every node's OS disk is *ephemeral* (on the VM's local temp disk, sizes and limits in
+``common.SIZES``), and the cluster's disk encryption set encrypts node disks with the stack's own
+customer-managed key (the pool's key, a silo tenant's own vault key or its key in the pool vault).
+The set has its own system-assigned identity, given *Key Vault Crypto Service Encryption User* on
+that one key (RBAC vault, no access policies), and follows key rotation (``auto_key_rotation_enabled``
+with the versionless key id). Ephemeral disks pick up a rotated key when a node is reimaged, which
+the weekly ``NodeImage`` channel does (Microsoft's BYOK-for-AKS page: "gradual usage of new CMK").
+The cluster identity gets *Reader* on the set, which it needs to attach disks encrypted with it.
+On an existing cluster, adding the set replaces the cluster (AKS accepts it only at creation), and
+the OS disk type change rotates the system pool (``temporary_name_for_rotation``) and replaces the
+workload pool.
+
 A pooled tenant gets a namespace on the pool cluster (:mod:`..kubernetes_tenancy`), configured
 with ``kubelogin`` from the pool's outputs; the pool grants the Terraform runner *Azure Kubernetes
 Service RBAC Cluster Admin* so it can create namespaces.
@@ -19,13 +31,15 @@ Service RBAC Cluster Admin* so it can create namespaces.
 
 from __future__ import annotations
 
-from paybill.emit.terraform.expr import raw, ref
+from paybill.emit.terraform.expr import Expr, raw, ref
 from paybill.emit.terraform.providers.azure.common import (
     AKS_CLUSTER,
     AKS_SERVER_APP_ID,
+    DISK_ENCRYPTION_SET,
     IDENTITY,
     KUBERNETES_VERSION,
     SIZES,
+    SYSTEM_NODE_OS_DISK_GB,
     SYSTEM_NODE_VM_SIZE,
     Scope,
     client_config,
@@ -40,6 +54,23 @@ MAX_PODS = 110
 """Per node; overlay pods do not consume subnet addresses, so the Kubernetes default limit is fine."""
 
 
+def disk_encryption_set(scope: Scope, cluster_principal: Expr) -> Expr:
+    """The set encrypting the cluster's node disks with the stack's key; returns its id."""
+    assert scope.cmk_key_id is not None and scope.cmk_key_resource_id is not None
+    des = scope.stack.resource("azurerm_disk_encryption_set", "aks", scope.located({
+        "name": scope.name_for(DISK_ENCRYPTION_SET, "des", "paybill", scope.kind, scope.name, "aks",
+                               purpose="AKS disk encryption set"),
+        "key_vault_key_id": scope.cmk_key_id,
+        "auto_key_rotation_enabled": True,
+        "encryption_type": "EncryptionAtRestWithCustomerKey",
+        "identity": {"type": "SystemAssigned"},
+    }))
+    role_assignment(scope, "disk_encryption_key_user", scope.cmk_key_resource_id,
+                    "Key Vault Crypto Service Encryption User", des.attr("identity", "0", "principal_id"))
+    role_assignment(scope, "cluster_disk_encryption_reader", des.attr("id"), "Reader", cluster_principal)
+    return des.attr("id")
+
+
 def own_cluster(scope: Scope) -> None:
     assert scope.network is not None and scope.workspace_id is not None
     stack = scope.stack
@@ -49,6 +80,7 @@ def own_cluster(scope: Scope) -> None:
     }))
     role_assignment(scope, "cluster_network", scope.network.aks_subnet_id, "Network Contributor",
                     identity.attr("principal_id"))
+    des_id = disk_encryption_set(scope, identity.attr("principal_id"))
     name = scope.name_for(AKS_CLUSTER, "aks", "paybill", scope.kind, scope.name, purpose="AKS cluster")
     cluster = stack.resource("azurerm_kubernetes_cluster", "main", scope.located({
         "name": name,
@@ -71,6 +103,7 @@ def own_cluster(scope: Scope) -> None:
         "image_cleaner_enabled": True,
         "image_cleaner_interval_hours": 48,
         "identity": {"type": "UserAssigned", "identity_ids": [identity.attr("id")]},
+        "disk_encryption_set_id": des_id,
         "default_node_pool": {
             "name": "system",
             "vm_size": SYSTEM_NODE_VM_SIZE,
@@ -80,7 +113,8 @@ def own_cluster(scope: Scope) -> None:
             "only_critical_addons_enabled": True,
             "vnet_subnet_id": scope.network.aks_subnet_id,
             "zones": ZONES,
-            "os_disk_type": "Managed",
+            "os_disk_type": "Ephemeral",
+            "os_disk_size_gb": SYSTEM_NODE_OS_DISK_GB,
             "host_encryption_enabled": True,
             "max_pods": MAX_PODS,
             "temporary_name_for_rotation": "systemtmp",
@@ -101,13 +135,17 @@ def own_cluster(scope: Scope) -> None:
         "node_provisioning_profile": {"mode": "Manual"},
         "oms_agent": {"log_analytics_workspace_id": scope.workspace_id, "msi_auth_for_monitoring_enabled": True},
         "key_vault_secrets_provider": {"secret_rotation_enabled": True},
-        "depends_on": ["azurerm_role_assignment.cluster_network"],
+        "depends_on": ["azurerm_role_assignment.cluster_network", "azurerm_role_assignment.disk_encryption_key_user",
+                       "azurerm_role_assignment.cluster_disk_encryption_reader"],
     }))
-    low, desired, high = SIZES[scope.sizing.compute].nodes
+    size = SIZES[scope.sizing.compute]
+    low, desired, high = size.nodes
     pool = {
         "name": "workload",
         "kubernetes_cluster_id": cluster.attr("id"),
-        "vm_size": SIZES[scope.sizing.compute].node_vm_size,
+        "vm_size": size.node_vm_size,
+        "os_disk_type": "Ephemeral",
+        "os_disk_size_gb": size.node_os_disk_gb,
         "mode": "User",
         "host_encryption_enabled": True,
         "max_pods": MAX_PODS,

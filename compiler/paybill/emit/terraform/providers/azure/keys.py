@@ -9,11 +9,12 @@ endpoint, so it runs inside the platform network).
 Keys: RSA-HSM 3072, rotated automatically 30 days before their 13-month expiry. Data stores use the
 *versionless* key id, so rotation needs no redeploy. A dedicated user-assigned "encryption"
 identity, holding only *Key Vault Crypto Service Encryption User* on the key, is what PostgreSQL and
-Storage unwrap data keys with (never the workload identity).
+Storage unwrap data keys with (never the workload identity). AKS node disks use the same key through
+a disk encryption set, whose own identity gets the same role (:mod:`.compute`).
 
 A tenant whose keys are pooled gets its own key inside the pool's vault (per-tenant key, RBAC scoped
-to that one key), used for its silo data stores if it has any and by its application for envelope
-encryption; suspension removes the application's role assignment.
+to that one key), used for its silo data stores and node disks if it has any and by its application
+for envelope encryption; suspension removes the application's role assignment.
 """
 
 from __future__ import annotations
@@ -93,6 +94,7 @@ def own_vault(scope: Scope) -> None:
     delete_lock(scope, "key_vault", vault.attr("id"), "the Key Vault")
     diagnostics(scope, "key_vault", vault.attr("id"), log_groups=["audit"])
     scope.cmk_key_id = key.attr("versionless_id")
+    scope.cmk_key_resource_id = key.attr("resource_versionless_id")
 
 
 def _encryption_principal():
@@ -123,8 +125,11 @@ def emit_tenant_keys(scope: Scope, *, needs_cmk: bool) -> None:
         "tags": scope.tags,
     })
     scope.grants.append(("workload_key_user", key.attr("resource_versionless_id"), "Key Vault Crypto User"))
+    # The tenant's own node disks (silo compute) are encrypted with this key too, through the
+    # cluster's disk encryption set and its own identity (see compute.py).
+    scope.cmk_key_id = key.attr("versionless_id")
+    scope.cmk_key_resource_id = key.attr("resource_versionless_id")
     if needs_cmk:
         encryption_identity(scope)
         role_assignment(scope, "encryption_key_user", key.attr("resource_versionless_id"),
                         "Key Vault Crypto Service Encryption User", _encryption_principal())
-        scope.cmk_key_id = key.attr("versionless_id")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from paybill.emit.terraform.naming import NameRule
+from paybill.emit.terraform.postgres_versions import postgres_major
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,8 +34,8 @@ SIZES: dict[str, GcpSize] = {
     "xlarge": GcpSize("db-custom-16-61440", "n2-standard-16", 6, 30, "8", "8Gi", 2, 40),
 }
 
-POSTGRES_VERSION = "POSTGRES_16"
-"""One PostgreSQL major on every cloud (Cloud SQL, OCI Database with PostgreSQL, IBM Databases)."""
+POSTGRES_VERSION = f"POSTGRES_{postgres_major('gcp')}"
+"""Cloud SQL ``database_version`` (the major from :mod:`paybill.emit.terraform.postgres_versions`)."""
 OFFBOARDING_RETENTION_DAYS = 90
 """Backups kept for an offboarding tenant (export window), whatever the plan says."""
 PITR_DAYS_MAX = 7

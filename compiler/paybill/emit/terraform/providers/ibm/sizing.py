@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from paybill.emit.terraform.naming import NameRule
+from paybill.emit.terraform.postgres_versions import postgres_major
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,7 +29,8 @@ SIZES: dict[str, IbmSize] = {
 }
 """``db_cpus`` 0 means shared CPU (no dedicated cores), the smallest classic allocation."""
 
-POSTGRES_VERSION = "16"
+POSTGRES_VERSION = str(postgres_major("ibm"))
+"""``ibm_database.version`` (the major from :mod:`paybill.emit.terraform.postgres_versions`)."""
 DATABASE_SERVICE = "databases-for-postgresql"
 DATABASE_PLAN = "standard"
 """The classic plan: the one that supports backup encryption with a customer key (Gen2 does not)."""

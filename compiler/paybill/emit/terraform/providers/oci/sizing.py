@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from paybill.emit.terraform.naming import NameRule
+from paybill.emit.terraform.postgres_versions import postgres_major
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,7 +31,8 @@ SIZES: dict[str, OciSize] = {
     "xlarge": OciSize(16, 256, 16, 128, 6, 5),
 }
 
-POSTGRES_VERSION = "16"
+POSTGRES_VERSION = str(postgres_major("oci"))
+"""``oci_psql_db_system.db_version`` (the major from :mod:`paybill.emit.terraform.postgres_versions`)."""
 PSQL_SHAPE = "PostgreSQL.VM.Standard.E5.Flex"
 NODE_SHAPE = "VM.Standard.E5.Flex"
 POD_SHAPE = "Pod.Standard.E4.Flex"

@@ -1,0 +1,77 @@
+"""``paybill plan`` as a command: default sides, exit codes, colour rules, json, the work tree untouched."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from paybill.cli.plan_cmd import use_color
+
+
+class Tty:
+    def isatty(self) -> bool:
+        return True
+
+
+def test_colour_only_on_a_tty_and_never_with_no_color(monkeypatch) -> None:
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    monkeypatch.delenv("TERM", raising=False)
+    assert use_color("auto", Tty()) is True
+    assert use_color("auto", object()) is False
+    monkeypatch.setenv("NO_COLOR", "1")
+    assert use_color("auto", Tty()) is False
+    assert use_color("always", object()) is True
+    monkeypatch.delenv("NO_COLOR")
+    monkeypatch.setenv("TERM", "dumb")
+    assert use_color("auto", Tty()) is False
+
+
+def test_text_output_has_no_escape_codes_unless_forced(repo, run) -> None:
+    repo.edit("specs/tenants/vandelay.yaml", "plan: free", "plan: starter")
+    _, plain, _ = run(repo.root, "plan", "specs", "--no-terraform")
+    assert "\x1b[" not in plain
+    assert "~ Tenant/vandelay  specs/tenants/vandelay.yaml:9:9" in plain
+    assert "spec.plan: free -> starter  (line 9)" in plain
+    _, coloured, _ = run(repo.root, "plan", "specs", "--no-terraform", "--color", "always")
+    assert "\x1b[" in coloured
+
+
+def test_default_base_is_the_merge_base_with_main_and_head_the_work_tree(repo, run) -> None:
+    main_sha = repo.head()
+    repo.git("checkout", "--quiet", "-b", "feature")
+    repo.edit("specs/tenants/vandelay.yaml", "plan: free", "plan: starter")
+    repo.commit("feature commit")
+    repo.git("checkout", "--quiet", "main")
+    repo.edit("specs/tenants/hooli.yaml", "displayName: Hooli", "displayName: Hooli Main")
+    repo.commit("main moved on")
+    repo.git("checkout", "--quiet", "feature")
+    repo.edit("specs/tenants/acme-corp.yaml", "displayName: Acme Corp", "displayName: Acme Corporation")
+    status = repo.git("status", "--porcelain")
+    code, out, _ = run(repo.root, "plan", "specs", "--no-terraform", "--format", "json")
+    report = json.loads(out)
+    assert report["base"]["commit"] == main_sha and report["head"]["label"] == "work tree"
+    assert sorted(c["name"] for c in report["changes"]) == ["acme-corp", "vandelay"]  # not hooli: main's change
+    assert repo.git("status", "--porcelain") == status
+    assert code == 0
+
+
+def test_diagnostics_on_the_head_side_exit_1(repo, run) -> None:
+    repo.edit("specs/tenants/vandelay.yaml", "plan: free", "plan: platinum")
+    code, out, _ = run(repo.root, "plan", "specs", "--no-terraform")
+    assert code == 1
+    assert "specs/tenants/vandelay.yaml:9:9: error[PB0302]: unknown plan 'platinum'" in out
+
+
+def test_no_changes_exit_0_and_out_file(repo, run, tmp_path) -> None:
+    target = tmp_path / "plan.md"
+    code, out, _ = run(repo.root, "plan", "specs", "--no-terraform", "--format", "markdown", "--out", str(target))
+    assert code == 0 and out == ""
+    assert "No spec changes." in target.read_text()
+
+
+def test_plan_runs_as_a_real_process(repo) -> None:
+    result = subprocess.run([sys.executable, "-m", "paybill", "plan", "specs", "--no-terraform"], cwd=repo.root,
+                            capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("paybill plan: merge base (")

