@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aws_support import emit_repo, resources, tenant_yaml
 from hypothesis import given
 from hypothesis import strategies as st
 from syrupy.extensions.json import JSONSnapshotExtension
@@ -26,6 +25,7 @@ from paybill.emit.terraform.providers.aws.common import (
 from paybill.emit.terraform.providers.aws.network import zone_names
 from paybill.models.base import NAME_PATTERN
 from paybill.models.base import SIZES as ABSTRACT_SIZES
+from support.terraform_repo import emit_repo, resources, tenant_yaml
 
 POOL = "aws-use1-shared"
 EXTRA = {

@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from azure_support import emit_repo, resources, tenant_yaml
 from hypothesis import given
 from hypothesis import strategies as st
 from syrupy.extensions.json import JSONSnapshotExtension
@@ -28,6 +27,7 @@ from paybill.emit.terraform.providers.azure.common import (
 )
 from paybill.models.base import NAME_PATTERN
 from paybill.models.base import SIZES as ABSTRACT_SIZES
+from support.terraform_repo import emit_repo, resources, tenant_yaml
 
 POOL = "azure-weu-shared"
 EXTRA = {

@@ -8,7 +8,6 @@ import re
 from typing import Any
 
 import pytest
-from gcp_support import emit_repo, pool_reads, resources, tenant_yaml
 from hypothesis import given
 from hypothesis import strategies as st
 from syrupy.extensions.json import JSONSnapshotExtension
@@ -17,6 +16,7 @@ from paybill.emit.terraform.providers.gcp import sizing
 from paybill.emit.terraform.providers.gcp.sizing import SIZES
 from paybill.models.base import NAME_PATTERN
 from paybill.models.base import SIZES as ABSTRACT_SIZES
+from support.terraform_repo import emit_repo, pool_reads, resources, tenant_yaml
 
 POOL = "gcp-usc1-shared"
 PLACE = {"cloud": "gcp-prod", "region": "us-central1"}

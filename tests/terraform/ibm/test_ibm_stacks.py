@@ -9,13 +9,13 @@ from typing import Any
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from ibm_support import emit_repo, pool_reads, resources, tenant_yaml
 from syrupy.extensions.json import JSONSnapshotExtension
 
 from paybill.emit.terraform.providers.ibm import sizing
 from paybill.emit.terraform.providers.ibm.sizing import GIB, SIZES
 from paybill.models.base import NAME_PATTERN
 from paybill.models.base import SIZES as ABSTRACT_SIZES
+from support.terraform_repo import emit_repo, pool_reads, resources, tenant_yaml
 
 POOL = "ibm-dal-shared"
 PLACE = {"cloud": "ibm-prod", "region": "us-south"}

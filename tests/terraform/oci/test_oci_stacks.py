@@ -10,13 +10,13 @@ from typing import Any
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from oci_support import emit_repo, pool_reads, resources, tenant_yaml
 from syrupy.extensions.json import JSONSnapshotExtension
 
 from paybill.emit.terraform.providers.oci import sizing
 from paybill.emit.terraform.providers.oci.sizing import SIZES
 from paybill.models.base import NAME_PATTERN
 from paybill.models.base import SIZES as ABSTRACT_SIZES
+from support.terraform_repo import emit_repo, pool_reads, resources, tenant_yaml
 
 POOL = "oci-fra-shared"
 PLACE = {"cloud": "oci-prod", "region": "eu-frankfurt-1"}

@@ -1,7 +1,7 @@
 """Build a spec repository (the example ``specs/`` plus extra tenants) and emit its Terraform.
 
-A uniquely named helper module (not conftest), so the cloud test folders never import each other's;
-``gcp_support.py`` and ``oci_support.py`` are its twins.
+Shared by the per-cloud test folders (tests/terraform/<cloud>/); importable as
+``support.terraform_repo`` because pyproject sets pytest's pythonpath to ``tests``.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from paybill.emit.contract import EmitContext
 from paybill.emit.terraform.emitter import emit_terraform
 from paybill.validate import validate_repository
 
-SPECS = Path(__file__).resolve().parents[3] / "specs"
+SPECS = Path(__file__).resolve().parents[2] / "specs"
 POOL_READ = re.compile(r"data\.terraform_remote_state\.pool\.outputs\.([a-z0-9_]+)")
 
 
