@@ -38,16 +38,18 @@ def build_repo(tmp_path: Path, *overlays: Path, files: dict[str, str | bytes] | 
     return root
 
 
-def cli_env() -> dict[str, str]:
-    """The environment for CLI subprocesses: no debug tracebacks, a fixed hash seed, no colour."""
+def cli_env(seed: str = "0") -> dict[str, str]:
+    """The environment for CLI subprocesses: no debug tracebacks, a given hash seed, no colour."""
     env = {k: v for k, v in os.environ.items() if k not in {"PAYBILL_DEBUG", "PYTHONWARNINGS"}}
-    env.update({"PYTHONHASHSEED": "0", "NO_COLOR": "1", "PYTHONIOENCODING": "utf-8"})
+    env.update({"PYTHONHASHSEED": seed, "NO_COLOR": "1", "PYTHONIOENCODING": "utf-8"})
     return env
 
 
-def run_cli(*args: str, cwd: Path, timeout: float = CLI_TIMEOUT) -> subprocess.CompletedProcess[str]:
+def run_cli(
+    *args: str, cwd: Path, timeout: float = CLI_TIMEOUT, seed: str = "0"
+) -> subprocess.CompletedProcess[str]:
     """Run ``python -m paybill ARGS`` in ``cwd`` (a real process: exit codes and stderr as users see them)."""
     return subprocess.run(
         [sys.executable, "-m", "paybill", *args],
-        cwd=cwd, env=cli_env(), capture_output=True, text=True, timeout=timeout, check=False,
+        cwd=cwd, env=cli_env(seed), capture_output=True, text=True, timeout=timeout, check=False,
     )

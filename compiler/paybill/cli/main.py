@@ -15,6 +15,7 @@ from paybill import __version__
 from paybill.cli.audit_cmd import audit_command
 from paybill.cli.compile_cmd import compile_command
 from paybill.cli.graph_cmd import graph_command
+from paybill.cli.guard_cmd import bundle_command, guard_group
 from paybill.cli.init_cmd import init_command
 from paybill.cli.plan_cmd import plan_command
 from paybill.cli.propose_cmd import propose_command
@@ -38,6 +39,8 @@ cli.add_command(plan_command)
 cli.add_command(audit_command)
 cli.add_command(propose_command)
 cli.add_command(init_command)
+cli.add_command(guard_group)
+cli.add_command(bundle_command)
 
 
 def main() -> None:

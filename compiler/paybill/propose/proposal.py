@@ -84,8 +84,8 @@ def propose(specs: Path, agent: str, sets: list[SetOp], message: str, *, base_re
     files = _edits(sets, base, where, result)
     if result.refused:
         return result
-    contents = base_side.read(base_side.list(where.prefix).files)
     listing = {f.repo_path: f for f in base_side.list(where.prefix).files}
+    contents = base_side.read(listing[path] for path in files)  # only the files being edited
     replacements: dict[str, bytes] = {}
     diffs = []
     for repo_path, (display, edits) in sorted(files.items()):

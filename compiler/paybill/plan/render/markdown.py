@@ -19,6 +19,7 @@ from paybill.plan.specdiff import KIND_ORDER
 MARKER = "<!-- paybill-plan -->"
 BUDGET = 60_000
 MAX_EDGES = 60
+MAX_FINDINGS = 200
 GROUP_AT = 6
 """A node with more targets of one kind than this is drawn as one grouped node ("120 tenants")."""
 _FAMILY = {"Tenant": "tenants", "stack": "stacks", "bundle": "agent bundles", "Pool": "pools"}
@@ -104,10 +105,12 @@ def _findings(report: PlanReport, out: list[str]) -> None:
     if not findings:
         return
     out += ["#### Findings", "", "| | Code | Subject | Finding |", "| --- | --- | --- | --- |"]
-    for f in findings:
+    for f in findings[:MAX_FINDINGS]:
         out.append(f"| {_ICON[f.severity]} | {f.code} | {code(f.subject)} | {cell(f.message)}{_where(f)} |")
+    if len(findings) > MAX_FINDINGS:
+        out.append(f"| | | | … {len(findings) - MAX_FINDINGS} more findings (run `paybill plan` for all) |")
     out.append("")
-    for f in findings:
+    for f in findings[:MAX_FINDINGS]:
         if not f.details:
             continue
         title = {"isolation": "Runbook", "permissions": "Widened permissions"}.get(f.category, "Details")

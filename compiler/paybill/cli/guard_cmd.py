@@ -1,0 +1,181 @@
+"""``paybill guard`` (check, replay, verify-log) and ``paybill bundle``: agent bundles from the shell.
+
+Exit status of ``guard check``: 0 allowed, 3 denied, 4 bundle refused (hash, signature, golden
+decisions), 2 usage error. ``guard replay``: 0 every decision as recorded, 1 some differ, 4 bundle
+refused, 2 unreadable trace. ``guard verify-log``: 0 intact, 1 broken. ``bundle``: 0 written,
+1 diagnostics (nothing written).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+import orjson
+
+from paybill.cli.common import (
+    EXIT_DIAGNOSTICS,
+    EXIT_OK,
+    format_option,
+    print_diagnostics,
+    require_specs,
+    specs_argument,
+)
+from paybill.guard import BundleError, Guard, GuardUsageError, ManualClock, verify_log
+from paybill.guard.decision import Decision
+from paybill.guard.replay import TraceError, replay
+from paybill.guard.signing import SigningKeyError, load_private_key
+
+EXIT_DENY = 3
+EXIT_REFUSED = 4
+EXIT_USAGE = 2
+PUBLIC_KEY_ENV = "PAYBILL_BUNDLE_PUBLIC_KEY"
+
+bundle_option = click.option("--bundle", "bundle", required=True,
+                             type=click.Path(path_type=Path, file_okay=False, exists=True),
+                             help="The agent's bundle folder (generated/bundles/<agent>).")
+public_key_option = click.option(
+    "--public-key", type=click.Path(path_type=Path, dir_okay=False, exists=True), envvar=PUBLIC_KEY_ENV,
+    help=f"Ed25519 public key (PEM); the bundle must then be signed by it. Default: ${PUBLIC_KEY_ENV}.")
+json_option = click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+
+
+def _load(bundle: Path, public_key: Path | None, **options: Any) -> Guard:
+    try:
+        return Guard.load(bundle, public_key, **options)
+    except BundleError as exc:
+        click.echo(f"paybill: bundle refused ({exc.reason}): {exc}", err=True)
+        sys.exit(EXIT_REFUSED)
+
+
+def _columns(values: tuple[str, ...]) -> tuple[str, ...]:
+    """``--columns a,b --columns c`` -> (a, b, c)."""
+    return tuple(c.strip() for value in values for c in value.split(",") if c.strip())
+
+
+def _print_decision(decision: Decision, as_json: bool) -> None:
+    if as_json:
+        click.echo(orjson.dumps({"revision": decision.revision, **decision.to_dict()},
+                                option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS).decode())
+        return
+    click.echo(decision.summary())
+    for reason in decision.reasons:
+        click.echo(f"  policy: {reason}")
+    if decision.denied_columns:
+        click.echo(f"  columns not granted: {', '.join(decision.denied_columns)}")
+    for error in decision.errors:
+        click.echo(f"  error: {error}")
+
+
+@click.group("guard")
+def guard_group() -> None:
+    """Ask, replay and audit an agent bundle's decisions."""
+
+
+@guard_group.command("check")
+@bundle_option
+@click.option("--tenant", required=True, help="The run's tenant.")
+@click.option("--workflow", required=True, help="The workflow the run follows.")
+@click.option("--step", required=True, help="The step the run is in (what-if: the path to it is not checked).")
+@click.option("--action", required=True,
+              type=click.Choice(["read", "insert", "update", "delete", "propose", "approve", "advance"]))
+@click.option("--resource", required=True, help="Table (data actions), spec kind (propose) or target step (advance).")
+@click.option("--columns", multiple=True, help="Columns (or spec fields for propose), comma separated or repeated.")
+@click.option("--rows", type=click.IntRange(min=0), default=0, show_default=True, help="Rows the operation touches.")
+@click.option("--resource-tenant", help="The tenant whose data the resource is (default: the run's tenant).")
+@public_key_option
+@json_option
+def check_command(bundle: Path, tenant: str, workflow: str, step: str, action: str, resource: str,
+                  columns: tuple[str, ...], rows: int, resource_tenant: str | None, public_key: Path | None,
+                  as_json: bool) -> None:
+    """Print the decision for one request and its reasons. Exit 0 allowed, 3 denied."""
+    guard = _load(bundle, public_key)
+    try:
+        decision = guard.evaluate(tenant=tenant, workflow=workflow, step=step, action=action, resource=resource,
+                                  columns=_columns(columns), rows=rows, resource_tenant=resource_tenant)
+    except GuardUsageError as exc:
+        raise click.UsageError(str(exc)) from None
+    _print_decision(decision, as_json)
+    sys.exit(EXIT_OK if decision.allowed else EXIT_DENY)
+
+
+@guard_group.command("replay")
+@bundle_option
+@click.argument("trace", type=click.Path(path_type=Path, dir_okay=False, exists=True))
+@click.option("--strict", is_flag=True, help="Also compare reasons (policy ids), not only allow/deny and violations.")
+@public_key_option
+def replay_command(bundle: Path, trace: Path, strict: bool, public_key: Path | None) -> None:
+    """Replay a recorded trace (JSON Lines, e.g. a decision log); exit 1 if any decision differs."""
+    clock = ManualClock()
+    guard = _load(bundle, public_key, clock=clock)
+    try:
+        with trace.open("rb") as handle:
+            result = replay(guard, handle, clock=clock, strict=strict)
+    except TraceError as exc:
+        click.echo(f"paybill: {trace.as_posix()}: {exc}", err=True)
+        sys.exit(EXIT_USAGE)
+    for difference in result.differences:
+        click.echo(f"{trace.as_posix()}:{difference.describe()}")
+    click.echo(f"{result.decisions} decisions replayed, {len(result.differences)} differ")
+    sys.exit(EXIT_OK if result.ok else EXIT_DIAGNOSTICS)
+
+
+@guard_group.command("verify-log")
+@click.argument("log", type=click.Path(path_type=Path, dir_okay=False, exists=True))
+@click.option("--expect-head", help="The head hash recorded earlier; detects a truncated or replaced log.")
+def verify_log_command(log: Path, expect_head: str | None) -> None:
+    """Check a decision log's hash chain. Exit 0 intact, 1 edited, removed or inserted lines."""
+    report = verify_log(log, expect_head)
+    for line, message in report.problems:
+        click.echo(f"{log.as_posix()}:{line}: {message}")
+    state = "intact" if report.ok else f"BROKEN ({len(report.problems)} problems)"
+    click.echo(f"{report.lines} lines, {state}; head {report.head}")
+    sys.exit(EXIT_OK if report.ok else EXIT_DIAGNOSTICS)
+
+
+@click.command("bundle")
+@specs_argument
+@click.option("--out", type=click.Path(path_type=Path, file_okay=False), default=Path("generated"),
+              show_default=True, help="Output root; bundles go to OUT/bundles/<agent>/.")
+@click.option("--agent", "agents", multiple=True, help="Only these agents (repeatable); default all.")
+@click.option("--signing-key", type=click.Path(path_type=Path, dir_okay=False, exists=True),
+              help="Ed25519 private key (PEM) to sign manifests with (default: $PAYBILL_BUNDLE_SIGNING_KEY).")
+@format_option
+def bundle_command(specs: Path, out: Path, agents: tuple[str, ...], signing_key: Path | None, fmt: str) -> None:
+    """Validate SPECS and write agent bundles only (``paybill compile`` writes them with everything else)."""
+    from paybill.diagnostics import DiagnosticSink
+    from paybill.emit.bundles.emitter import SHARED_KEY, emit_bundles
+    from paybill.emit.contract import EmitContext
+    from paybill.validate import validate_repository
+    from paybill.write.atomic import write_bytes_atomic
+
+    require_specs(specs)
+    shared: dict[str, Any] = {}
+    if signing_key is not None:
+        try:
+            shared[SHARED_KEY] = load_private_key(signing_key)
+        except SigningKeyError as exc:
+            raise click.BadParameter(str(exc), param_hint="--signing-key") from None
+    result = validate_repository(specs)
+    sink = DiagnosticSink()
+    sink.extend(result.diagnostics)
+    tree = emit_bundles(EmitContext(result.index, sink, shared)) if result.ok else {}
+    unknown = sorted(set(agents) - set(result.index.names("Agent")))
+    if unknown:
+        raise click.UsageError(f"unknown agent(s): {', '.join(unknown)}")
+    print_diagnostics(fmt, sink.sorted(), result.files)
+    if sink.has_errors:
+        sys.exit(EXIT_DIAGNOSTICS)
+    written = 0
+    for path, data in sorted(tree.items()):
+        if agents and path.split("/")[1] not in agents:
+            continue
+        target = out / path
+        if not target.is_file() or target.read_bytes() != data:
+            write_bytes_atomic(target, data)
+            written += 1
+    if fmt == "text":
+        click.echo(f"wrote {written} bundle file{'s' if written != 1 else ''} under {(out / 'bundles').as_posix()}/")
+    sys.exit(EXIT_OK)
