@@ -177,8 +177,11 @@ CHILDREN = {"compile": child_compile, "plan": child_plan, "audit": child_audit,
             "plan-compile-base": lambda repo: child_plan(repo, compile_base=True)}
 
 
-def run_child(kind: str, repo: Path) -> dict:
-    out = subprocess.run([sys.executable, __file__, "--child", kind, str(repo)], capture_output=True, text=True,
+def run_child(kind: str, repo: Path, tenants: int = DEFAULT_TENANTS) -> dict:
+    """One measurement in a fresh interpreter. Peak RSS survives exec on Linux, so the parent never
+    does heavy work itself: even building the repository happens in a child."""
+    out = subprocess.run([sys.executable, __file__, str(tenants), "--child", kind, str(repo)],
+                         capture_output=True, text=True,
                          check=False, env={**os.environ, "GIT_CONFIG_GLOBAL": os.devnull, "GIT_CONFIG_NOSYSTEM": "1"})
     if out.returncode != 0:
         raise SystemExit(f"{kind} failed:\n{out.stderr[-3000:]}")
@@ -195,13 +198,16 @@ def main() -> int:
     parser.add_argument("--child", nargs=2, metavar=("KIND", "REPO"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        print(json.dumps(CHILDREN[args.child[0]](Path(args.child[1]))))
+        if args.child[0] == "build-plan":  # in a child, so the parent's peak memory stays small
+            print(json.dumps({"changed": make_plan_repo(args.tenants, Path(args.child[1]))}))
+        else:
+            print(json.dumps(CHILDREN[args.child[0]](Path(args.child[1]))))
         return 0
     status = 0
     with tempfile.TemporaryDirectory(prefix="paybill-bench-plan-") as tmp:
         plan_repo, audit_repo = Path(tmp) / "plan", Path(tmp) / "audit"
         started = time.perf_counter()
-        changed = make_plan_repo(args.tenants, plan_repo)
+        changed = run_child("build-plan", plan_repo, args.tenants)["changed"]
         print(f"plan repo: {args.tenants} tenants, one changed ({changed}); built in "
               f"{time.perf_counter() - started:.1f} s", flush=True)
         best: dict[str, dict] = {}

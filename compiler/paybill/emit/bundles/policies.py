@@ -90,6 +90,12 @@ def _and(*parts: str) -> str:
     return " &&\n  ".join(parts)
 
 
+def _contains_any(subject: str, items: list[str]) -> str:
+    if len(set(items)) == 1:
+        return f"{subject}.contains({ct.cedar_string(items[0])})"
+    return f"{subject}.containsAny({ct.string_set(items)})"
+
+
 def _is_one_of(subject: str, type_: str, ids: Iterable[str]) -> str:
     """``subject == A || subject == B``: cheaper for Cedar than building a set literal per request."""
     tests = [f"{subject} == {ct.entity(type_, i)}" for i in sorted(set(ids))]
@@ -189,7 +195,7 @@ def _data_policies(facts: AgentFacts) -> Iterable[Policy]:
         if pii:
             yield Policy(policy_id(origin, f"tables.{name}.pii"), "forbid", "principal",
                          ct.action_scope(DATA_ACTIONS), f"resource == {ct.entity(TABLE, name)}",
-                         (("when", f"context.columns.containsAny({ct.string_set(pii)})"),), origin, V_PII)
+                         (("when", _contains_any("context.columns", pii)),), origin, V_PII)
         if table.scope == "tenant":
             yield Policy(policy_id(origin, f"tables.{name}.{RESERVED_COLUMN}"), "forbid", "principal",
                          ct.action_scope(DATA_ACTIONS), f"resource == {ct.entity(TABLE, name)}",
