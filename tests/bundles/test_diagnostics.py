@@ -94,7 +94,8 @@ def test_approval_on_the_start_step_is_an_error(edited_specs):
 
 
 def test_an_unusable_signing_key_is_an_error_not_an_unsigned_bundle(monkeypatch):
-    monkeypatch.setenv("PAYBILL_BUNDLE_SIGNING_KEY", "-----BEGIN PRIVATE KEY-----\nnot a key\n-----END PRIVATE KEY-----")
+    garbage = "-----BEGIN PRIVATE KEY-----\nnot a key\n-----END PRIVATE KEY-----"
+    monkeypatch.setenv("PAYBILL_BUNDLE_SIGNING_KEY", garbage)
     tree, diagnostics = emit_from(SPECS)
     assert tree == {}
     assert codes(diagnostics) == ["PB0707"] and diagnostics[0].path == "PAYBILL_BUNDLE_SIGNING_KEY"

@@ -124,7 +124,8 @@ def test_budget_limit(edited_bundles, clock):
 
 def test_steps_and_visits_limits(edited_bundles, clock):
     folder = edited_bundles({"agents/support-assistant.yaml": lambda t: t.replace("maxSteps: 20", "maxSteps: 4")})
-    run = Guard.load(folder / "support-assistant", clock=clock).start(tenant="stark-industries", workflow="triage-ticket")
+    guard = Guard.load(folder / "support-assistant", clock=clock)
+    run = guard.start(tenant="stark-industries", workflow="triage-ticket")
     for step in ("lookup-customer", "fetch-ticket", "lookup-customer"):
         assert run.advance(step).allowed
     decision = run.advance("fetch-ticket")  # a fifth step
@@ -172,12 +173,18 @@ def test_nothing_after_the_end(load):
     (("read", 'tickets"; --'), {}),
     (("read", "tickets"), {"columns": ["id", "1=1"]}),
     (("read", "tickets"), {"columns": [None]}),
+    (("read", "tickets"), {"columns": ["id", None]}),
+    (("read", "tickets"), {"columns": "id"}),
+    (("read", "tickets"), {"columns": 5}),
+    ((None, object()), {"rows": object()}),
     (("read", "tickets"), {"tenant": "Globex"}),
 ])
-def test_malformed_input_is_denied_without_reaching_cedar(load, args, kwargs):
-    run = load("ops-agent").start(tenant="acme-corp", workflow="incident-response")
+def test_malformed_input_is_denied_without_reaching_cedar(load, args, kwargs, tmp_path):
+    guard = load("ops-agent", log=tmp_path / "log.jsonl")
+    run = guard.start(tenant="acme-corp", workflow="incident-response")
     decision = run.check(*args, **kwargs)
     assert not decision.allowed and decision.violations == ("input.invalid",)
+    assert verify_log(tmp_path / "log.jsonl").lines == 2, "still logged, as JSON"
 
 
 def test_misuse_of_the_api_raises(load):
@@ -208,7 +215,7 @@ def test_a_tampered_bundle_file_is_refused(bundles, tmp_path):
     folder = copy_bundle(bundles / "ops-agent", tmp_path / "ops-agent")
     policies = folder / "policies.cedar"
     policies.write_text(policies.read_text().replace('context.columns.contains("body")', "false"))
-    with pytest.raises(BundleError, match="policies.cedar does not match its sha256") as refused:
+    with pytest.raises(BundleError, match=r"policies\.cedar does not match its sha256") as refused:
         Guard.load(folder)
     assert refused.value.reason == "hash"
 

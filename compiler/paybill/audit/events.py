@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from paybill.load import SpecDocument
-from paybill.plan.model import SpecChange, format_value
+from paybill.plan.model import SpecChange
 
 _LIFECYCLE_EVENTS = {
     ("onboarding", "active"): "activated",
@@ -95,5 +95,3 @@ def tenant_events(change: SpecChange, base: SpecDocument | None, head: SpecDocum
         events.append(TenantEvent(name, "updated", detail))
     return events
 
-
-__all__ = ["TenantEvent", "format_value", "tenant_events"]

@@ -117,7 +117,7 @@ def replay_command(bundle: Path, trace: Path, strict: bool, public_key: Path | N
         click.echo(f"paybill: {trace.as_posix()}: {exc}", err=True)
         sys.exit(EXIT_USAGE)
     for difference in result.differences:
-        click.echo(f"{trace.as_posix()}:{difference.describe()}")
+        click.echo(f"{trace.as_posix()}:{difference.line}: {difference.describe()}")
     click.echo(f"{result.decisions} decisions replayed, {len(result.differences)} differ")
     sys.exit(EXIT_OK if result.ok else EXIT_DIAGNOSTICS)
 

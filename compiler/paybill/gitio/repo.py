@@ -160,7 +160,8 @@ class GitRepo:
                 ["git", *args], istream=feed if stdin is not None else None, with_extended_output=True,
                 with_exceptions=False, stdout_as_string=False, strip_newline_in_stdout=False, env=env,
             )
-        completed = Completed(status, out or b"", err if isinstance(err, str) else str(err))
+        message = err.decode("utf-8", errors="replace") if isinstance(err, bytes) else str(err or "")
+        completed = Completed(status, out or b"", message)
         if check and completed.returncode != 0:
             raise GitError(f"git {args[0]} failed: {completed.stderr.strip()}")
         return completed

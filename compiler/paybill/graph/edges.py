@@ -19,6 +19,7 @@ from paybill.graph.stacks import StackUnit
 from paybill.models.agent import SelectorScope, TenantList
 from paybill.models.workflow import DATA_ACTIONS
 from paybill.validate.index import SpecIndex
+from paybill.validate.scope import agent_scope
 
 Edge = tuple[str, str, EdgeInfo]
 EdgeRule = Callable[[SpecIndex, list[StackUnit]], Iterator[Edge]]
@@ -66,7 +67,6 @@ def workflow_edges(index: SpecIndex, units: list[StackUnit]) -> Iterator[Edge]:
 
 
 def agent_edges(index: SpecIndex, units: list[StackUnit]) -> Iterator[Edge]:
-    tenants = list(index.of_kind("Tenant"))
     for doc in index.of_kind("Agent"):
         spec = doc.model.spec
         for i, grant in enumerate(spec.permissions.tables):
@@ -86,11 +86,9 @@ def agent_edges(index: SpecIndex, units: list[StackUnit]) -> Iterator[Edge]:
                     yield tenant, doc.ref, EdgeInfo("spec.tenantScope.tenants", doc,
                                                     ("spec", "tenantScope", "tenants", i))
         elif isinstance(scope, SelectorScope):
-            wanted = scope.selector.match_labels.items()
-            for tenant_doc in tenants:
-                if wanted <= tenant_doc.model.metadata.labels.items():
-                    yield tenant_doc.ref, doc.ref, EdgeInfo("spec.tenantScope.selector", doc,
-                                                            ("spec", "tenantScope", "selector"))
+            for tenant_doc in agent_scope(index, doc).values():
+                yield tenant_doc.ref, doc.ref, EdgeInfo("spec.tenantScope.selector", doc,
+                                                        ("spec", "tenantScope", "selector"))
 
 
 def stack_edges(index: SpecIndex, units: list[StackUnit]) -> Iterator[Edge]:

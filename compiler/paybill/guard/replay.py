@@ -47,8 +47,13 @@ class Difference:
             why = ", ".join(d.get("violations") or [])
             return f"{verdict}{f' ({why})' if why else ''}"
 
-        what = " ".join(str(v) for v in self.input.values() if v not in (None, [], ""))
-        return f"line {self.line}: {self.op} {what}: recorded {show(self.recorded)}, now {show(self.replayed)}"
+        i = self.input
+        if self.op == "check":
+            columns = f" [{', '.join(map(str, i.get('columns') or []))}]" if i.get("columns") else ""
+            what = f"{i.get('action')} {i.get('resource')}{columns} rows={i.get('rows', 0)} tenant={i.get('tenant')}"
+        else:
+            what = " ".join(f"{k}={v}" for k, v in sorted(i.items()))
+        return f"{self.op} {what}: recorded {show(self.recorded)}, now {show(self.replayed)}"
 
 
 @dataclass

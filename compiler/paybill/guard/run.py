@@ -93,8 +93,33 @@ def _bad_input(action: Any, resource: Any, columns: Any, rows: Any, tenant: Any)
     return None
 
 
+def _column_tuple(columns: Any) -> tuple[tuple[Any, ...], str | None]:
+    """Columns as a sorted, de-duplicated tuple, or why they cannot be (never raises on odd input)."""
+    if not columns:
+        return (), None
+    if isinstance(columns, str | bytes) or not isinstance(columns, Iterable):
+        return (), "columns must be a list of names"
+    items = tuple(columns)
+    if not all(isinstance(c, str) for c in items):
+        return tuple(map(str, items)), f"invalid column in {list(map(str, items))!r}"
+    return tuple(sorted(set(items))), None
+
+
+def _loggable(value: Any) -> Any:
+    """Input as the decision log records it: JSON types only, whatever a caller passed."""
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    return str(value)
+
+
 class Run:
-    """A workflow run; create with :meth:`paybill.guard.Guard.start`."""
+    """A workflow run; create with :meth:`paybill.guard.Guard.start`.
+
+    Public state (read it; the SQL layer may also lower the row and budget counters to what an
+    operation really touched, see :meth:`settle`): ``id``, ``tenant``, ``workflow``, ``step``,
+    ``steps`` (entered so far), ``visits`` (per step), ``approvals`` (pending, per step),
+    ``rows_read``, ``rows_written``, ``budget_spent``, :attr:`finished`, :meth:`counters`.
+    """
 
     def __init__(self, guard: Guard, run_id: str, tenant: str, workflow: str, *, step: str | None = None,
                  record: bool = True) -> None:
@@ -156,9 +181,9 @@ class Run:
               tenant: str | None = None) -> Decision:
         """Ask whether the agent may perform ``action`` on ``resource`` now (see the module docstring)."""
         now, before = self._tick()
-        columns = tuple(sorted(set(columns))) if columns else ()
+        columns, problem = _column_tuple(columns)
         tenant = tenant or self.tenant
-        problem = _bad_input(action, resource, columns, rows, tenant)
+        problem = problem or _bad_input(action, resource, columns, rows, tenant)
         counters = self._counters(now, before, self.rows_read, self.rows_written, self.budget_spent)
         verdict = None if problem else self.guard.engine.authorize_one(
             self._request(action, resource, tenant, columns, rows, counters), self._entities)
@@ -182,10 +207,10 @@ class Run:
         rows_read, rows_written, budget = self.rows_read, self.rows_written, self.budget_spent
         for action, resource, options in operations:
             now, before = self._tick()
-            columns = tuple(sorted(set(options.get("columns") or ())))
+            columns, problem = _column_tuple(options.get("columns"))
             rows = options.get("rows", 0)
             tenant = options.get("tenant") or self.tenant
-            problem = _bad_input(action, resource, columns, rows, tenant)
+            problem = problem or _bad_input(action, resource, columns, rows, tenant)
             counters = self._counters(now, before, rows_read, rows_written, budget)
             prepared.append((action, resource, columns, rows, tenant, now, counters, problem))
             if problem is None:
@@ -217,6 +242,7 @@ class Run:
             decision = Decision(False, "check", str(action), str(resource), str(tenant), self.step,
                                 violations=(V_INPUT,), errors=(problem or "",), revision=self.guard.revision,
                                 run=self.id)
+            action, resource, rows, tenant = (_loggable(v) for v in (action, resource, rows, tenant))
         else:
             violations, denied = verdict.violations, ()
             if not verdict.allowed and not violations:
@@ -274,7 +300,7 @@ class Run:
             if verdict.allowed:
                 self._enter(step)
         if self._record:
-            self._log(ADVANCE, now, {"step": step}, decision)
+            self._log(ADVANCE, now, {"step": _loggable(step)}, decision)
         return decision
 
     def approve(self, step: str, *, by: str) -> Decision:
@@ -296,8 +322,22 @@ class Run:
                             violations=() if problem is None else (V_INPUT,),
                             errors=() if problem is None else (problem,), revision=self.guard.revision, run=self.id)
         if self._record:
-            self._log("approve", self._clock(), {"step": step, "by": approver}, decision)
+            self._log("approve", self._clock(), {"step": _loggable(step), "by": approver}, decision)
         return decision
+
+    def settle(self, action: str, charged: int, used: int) -> None:
+        """Charge what an allowed operation really touched instead of the ``charged`` rows it was allowed.
+
+        For callers that ask before they know the row count (a read capped at N rows that returned
+        fewer): gives back the difference in rows and budget. Only ever lowers the counters.
+        """
+        if not 0 <= used < charged:
+            return
+        if action == "read":
+            self.rows_read -= charged - used
+        elif action in WRITE_ACTIONS:
+            self.rows_written -= charged - used
+        self.budget_spent -= max(1, charged) - max(1, used)
 
     def _log(self, op: str, now: float, data: dict[str, Any], decision: Decision) -> None:
         log = self.guard.log

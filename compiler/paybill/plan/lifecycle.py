@@ -31,7 +31,6 @@ Billing status is checked against lifecycle by the validator (PB0405); this tabl
 
 from __future__ import annotations
 
-from paybill.diagnostics import Position
 from paybill.load import SpecDocument
 from paybill.plan.model import Finding
 
@@ -120,5 +119,3 @@ def transition_table_markdown() -> str:
         lines.append(f"| {state} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
-
-__all__ = ["ALLOWED", "Position", "allowed", "check_transition", "lifecycle_of", "transition_table_markdown"]

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from paybill.gitio.repo import GitRepo
 from paybill.gitio.snapshot import SpecsLocation
-from paybill.gitio.sources import Listing, Side, SourceFile, TreeSide, WorkTreeSide
+from paybill.gitio.sources import Listing, Side, TreeSide, WorkTreeSide
 
 
 class EmptySide:
@@ -70,4 +70,4 @@ def resolve_sides(specs: Path, base: str | None, head: str | None, policies: Pat
     return Sides(repo, where, base_side, head_side, policies_prefix(where, policies, repo))
 
 
-__all__ = ["EmptySide", "Sides", "SourceFile", "locate_specs", "policies_prefix", "resolve_sides", "tree_side"]
+__all__ = ["EmptySide", "Sides", "locate_specs", "policies_prefix", "resolve_sides", "tree_side"]

@@ -15,8 +15,9 @@ from typing import Literal
 from paybill.diagnostics import DiagnosticSink
 from paybill.emit.sql import names
 from paybill.load.document import SpecDocument
-from paybill.models.agent import AllTenants, SelectorScope, TableGrant, TenantList
+from paybill.models.agent import AllTenants, TableGrant
 from paybill.validate.index import SpecIndex
+from paybill.validate.scope import live_scope
 
 SQL_TYPES: dict[str, str] = {
     "uuid": "uuid",
@@ -118,16 +119,7 @@ def effective_grant(grant: TableGrant, used: set[tuple[str, str]]) -> GrantPlan:
 
 def scope_tenants(index: SpecIndex, agent_doc: SpecDocument) -> tuple[bool, frozenset[str]]:
     """(all, names) of the non-deleted tenants an agent's scope selects. Deleted tenants have no data."""
-    live = {d.name: d.model for d in index.of_kind("Tenant") if d.model.spec.lifecycle != "deleted"}
-    scope = agent_doc.model.spec.tenant_scope
-    if isinstance(scope, AllTenants):
-        return True, frozenset(live)
-    if isinstance(scope, TenantList):
-        return False, frozenset(name for name in scope.tenants if name in live)
-    if isinstance(scope, SelectorScope):
-        wanted = scope.selector.match_labels.items()
-        return False, frozenset(n for n, t in live.items() if wanted <= t.metadata.labels.items())
-    raise TypeError(f"unknown tenant scope {type(scope).__name__}")  # pragma: no cover - models forbid it
+    return isinstance(agent_doc.model.spec.tenant_scope, AllTenants), live_scope(index, agent_doc)
 
 
 class _Planner:

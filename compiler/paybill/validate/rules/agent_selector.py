@@ -3,6 +3,7 @@
 from paybill.models.agent import SelectorScope
 from paybill.validate.index import SpecIndex
 from paybill.validate.rules.base import Reporter, Rule
+from paybill.validate.scope import agent_scope
 
 
 def check(index: SpecIndex, report: Reporter) -> None:
@@ -10,8 +11,7 @@ def check(index: SpecIndex, report: Reporter) -> None:
         scope = doc.model.spec.tenant_scope
         if not isinstance(scope, SelectorScope):
             continue
-        wanted = scope.selector.match_labels.items()
-        if not any(wanted <= t.model.metadata.labels.items() for t in index.of_kind("Tenant")):
+        if not agent_scope(index, doc):
             labels = sorted({f"{k}={v}" for t in index.of_kind("Tenant") for k, v in t.model.metadata.labels.items()})
             report(doc, ("spec", "tenantScope", "selector"), "label selector matches no tenant",
                    f"tenant labels in use: {', '.join(labels[:10])}" if labels else None)

@@ -1,0 +1,151 @@
+"""``paybill guard check|replay|verify-log`` and ``paybill bundle``: output and exit codes."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import orjson
+import pytest
+from click.testing import CliRunner
+from guard_support import SPECS, copy_bundle
+
+from paybill.cli.main import cli
+from paybill.guard import Guard, ManualClock
+
+
+def invoke(*args: str, env: dict[str, str] | None = None):
+    return CliRunner().invoke(cli, list(args), env=env, catch_exceptions=False)
+
+
+def check_args(bundles: Path, *extra: str) -> list[str]:
+    return ["guard", "check", "--bundle", str(bundles / "ops-agent"), "--tenant", "acme-corp",
+            "--workflow", "incident-response", "--step", "inspect", *extra]
+
+
+def test_check_allow_exits_0_with_the_permitting_policy(bundles):
+    result = invoke(*check_args(bundles, "--action", "read", "--resource", "tickets", "--columns", "id,status",
+                                "--columns", "subject", "--rows", "3"))
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines() == [
+        "allow: check read tickets (tenant acme-corp, step inspect)",
+        "  policy: specs/agents/ops-agent.yaml#permissions.tables.tickets.read"]
+
+
+def test_check_deny_exits_3_with_reasons(bundles):
+    result = invoke(*check_args(bundles, "--action", "read", "--resource", "tickets", "--columns", "id,body"))
+    assert result.exit_code == 3
+    assert "deny: check read tickets (tenant acme-corp, step inspect): acl.pii-column" in result.output
+    assert "policy: specs/data/crm.yaml#tables.tickets.pii" in result.output
+    cross = invoke(*check_args(bundles, "--action", "read", "--resource", "tickets", "--columns", "id",
+                               "--resource-tenant", "globex", "--json"))
+    assert cross.exit_code == 3
+    assert json.loads(cross.output)["violations"] == ["tenant.cross-tenant"]
+
+
+def test_check_transition_and_unknown_step(bundles):
+    result = invoke(*check_args(bundles, "--action", "advance", "--resource", "close-tickets"))
+    assert result.exit_code == 3 and "workflow.approval-required" in result.output
+    usage = invoke(*check_args(bundles)[:-1], "nope", "--action", "read", "--resource", "tickets")
+    assert usage.exit_code == 2 and "has no step 'nope'" in usage.output
+
+
+def test_check_refuses_a_tampered_bundle_with_exit_4(bundles, tmp_path):
+    folder = copy_bundle(bundles / "ops-agent", tmp_path / "ops-agent")
+    (folder / "entities.json").write_text((folder / "entities.json").read_text().replace("acme-corp", "evil-corp"))
+    result = CliRunner().invoke(cli, ["guard", "check", "--bundle", str(folder), "--tenant", "acme-corp",
+                                      "--workflow", "incident-response", "--step", "inspect", "--action", "read",
+                                      "--resource", "tickets"])
+    assert result.exit_code == 4 and "bundle refused (hash)" in result.output
+
+
+def test_check_with_public_key_from_the_environment(signed_bundles, bundles, keys):
+    args = ["--action", "read", "--resource", "tickets", "--columns", "id"]
+    env = {"PAYBILL_BUNDLE_PUBLIC_KEY": str(keys["public_pem"])}
+    assert invoke(*check_args(signed_bundles, *args), env=env).exit_code == 0
+    refused = invoke(*check_args(bundles, *args), env=env)
+    assert refused.exit_code == 4 and "(unsigned)" in refused.output
+
+
+def record_trace(bundles: Path, path: Path) -> None:
+    """Record a realistic trace through the guard with a decision log (the log is the trace)."""
+    clock = ManualClock(50.0)
+    guard = Guard.load(bundles / "ops-agent", clock=clock, log=path)
+    run = guard.start(tenant="acme-corp", workflow="incident-response", run_id="r-1")
+    for _ in range(31):  # the 31st call in a minute is over maxCallsPerMinute
+        clock.advance(0.5)
+        run.check("read", "tickets", columns=["id", "status"], rows=2)
+    run.check("read", "tickets", columns=["id"], rows=1, tenant="globex")
+    run.advance("close-tickets")
+    run.approve("close-tickets", by="oncall@example.com")
+    clock.advance(60)
+    run.advance("close-tickets")
+    run.check("update", "tickets", columns=["status"], rows=4)
+    guard.log.close()
+
+
+def test_replay_of_a_recorded_log_matches_and_exits_0(bundles, tmp_path):
+    trace = tmp_path / "trace.jsonl"
+    record_trace(bundles, trace)
+    result = invoke("guard", "replay", "--bundle", str(bundles / "ops-agent"), str(trace), "--strict")
+    assert result.exit_code == 0, result.output
+    assert result.output.strip() == "36 decisions replayed, 0 differ"
+
+
+def test_replay_exits_1_when_a_decision_differs(bundles, tmp_path):
+    trace = tmp_path / "trace.jsonl"
+    record_trace(bundles, trace)
+    lines = trace.read_bytes().splitlines()
+    edited = orjson.loads(lines[2])
+    edited["decision"] = {"allowed": False, "violations": ["acl.not-granted"], "reasons": []}
+    lines[2] = orjson.dumps(edited)
+    trace.write_bytes(b"\n".join(lines) + b"\n")
+    result = invoke("guard", "replay", "--bundle", str(bundles / "ops-agent"), str(trace))
+    assert result.exit_code == 1
+    assert f"{trace.as_posix()}:3: check read tickets [id, status] rows=2 tenant=acme-corp:" in result.output
+    assert "recorded deny (acl.not-granted), now allow" in result.output
+
+
+def test_replay_against_a_changed_bundle_shows_the_behaviour_change(bundles, edited_bundles, tmp_path):
+    trace = tmp_path / "trace.jsonl"
+    record_trace(bundles, trace)
+    changed = edited_bundles({"agents/ops-agent.yaml": lambda t: t.replace("read: [id, subject, status,",
+                                                                           "read: [subject, status,")})
+    result = invoke("guard", "replay", "--bundle", str(changed / "ops-agent"), str(trace))
+    assert result.exit_code == 1
+    assert "30 differ" in result.output and "now deny (acl.column-not-granted)" in result.output
+
+
+def test_replay_of_an_unreadable_trace_exits_2(bundles, tmp_path):
+    trace = tmp_path / "trace.jsonl"
+    trace.write_text('{"op": "check", "run": "r-9", "input": {}}\n')
+    result = CliRunner().invoke(cli, ["guard", "replay", "--bundle", str(bundles / "ops-agent"), str(trace)])
+    assert result.exit_code == 2 and "line 1: run 'r-9' was not started" in result.output
+
+
+def test_verify_log_exit_codes(bundles, tmp_path):
+    trace = tmp_path / "trace.jsonl"
+    record_trace(bundles, trace)
+    ok = invoke("guard", "verify-log", str(trace))
+    assert ok.exit_code == 0 and "36 lines, intact" not in ok.output and "37 lines, intact" in ok.output
+    lines = trace.read_bytes().splitlines()
+    del lines[5]
+    trace.write_bytes(b"\n".join(lines) + b"\n")
+    broken = invoke("guard", "verify-log", str(trace))
+    assert broken.exit_code == 1 and ":6: hash chain broken" in broken.output
+
+
+def test_bundle_command_writes_signed_bundles(tmp_path, keys):
+    out = tmp_path / "generated"
+    result = invoke("bundle", str(SPECS), "--out", str(out), "--signing-key", str(keys["private_pem"]))
+    assert result.exit_code == 0, result.output
+    assert "warning[PB0705]" in result.output and "wrote 21 bundle files" in result.output
+    assert Guard.load(out / "bundles" / "support-assistant", keys["public_pem"]).agent == "support-assistant"
+    again = invoke("bundle", str(SPECS), "--out", str(out), "--signing-key", str(keys["private_pem"]))
+    assert "wrote 0 bundle files" in again.output, "same specs, same key: same bytes"
+
+
+@pytest.mark.parametrize("bad", ["--agent=nobody", "--signing-key=/dev/null"])
+def test_bundle_command_usage_errors(tmp_path, bad):
+    result = CliRunner().invoke(cli, ["bundle", str(SPECS), "--out", str(tmp_path), bad])
+    assert result.exit_code == 2

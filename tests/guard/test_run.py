@@ -1,0 +1,91 @@
+"""The run API the SQL layer builds on: decisions, batches, bookkeeping, well-typed requests."""
+
+from __future__ import annotations
+
+import pytest
+
+from paybill.guard import Decision, Denied
+
+
+def test_a_whole_dunning_run(load):
+    run = load("billing-agent").start(tenant="initech", workflow="dunning", run_id="dunning-1")
+    assert run.step == "list-invoices" and run.steps == 1
+    assert run.check("read", "invoices", columns=["id", "status", "due_date"], rows=40)
+    assert run.advance("load-customer")
+    assert run.check("read", "customers", columns=["id", "name"], rows=12)
+    assert run.advance("mark-overdue")
+    assert run.check("update", "invoices", columns=["status"], rows=7)
+    assert run.advance("propose-plan-change")
+    assert run.check("propose", "Tenant", columns=["spec.plan"])
+    assert not run.check("propose", "Tenant", columns=["spec.placement"])
+    assert run.advance("done") and run.finished
+    assert (run.rows_read, run.rows_written, run.budget_spent, run.steps) == (52, 7, 40 + 12 + 7 + 1, 5)
+    counters = run.counters()
+    assert counters["callsLastMinute"] == 9 and counters["elapsedMillis"] == 0
+
+
+def test_denied_calls_spend_nothing_but_count_as_calls(load):
+    run = load("ops-agent").start(tenant="acme-corp", workflow="incident-response")
+    assert not run.check("read", "tickets", columns=["body"], rows=100)
+    assert (run.rows_read, run.budget_spent) == (0, 0)
+    assert run.counters()["callsLastMinute"] == 1
+
+
+def test_check_many_is_one_batch_with_sequential_bookkeeping(load):
+    run = load("ops-agent").start(tenant="acme-corp", workflow="incident-response")
+    decisions = run.check_many([
+        ("read", "tickets", {"columns": ["id"], "rows": 1500}),
+        ("read", "tickets", {"columns": ["body"], "rows": 10}),       # denied: personal data
+        ("read", "tickets", {"columns": ["id"], "rows": 490}),        # 1500 + 10 + 490 = 2000: allowed
+        ("read", "tickets", {"columns": ["id"], "rows": 1}),          # over, counting every earlier row
+        ("read", "tickets", {"columns": ["id"], "rows": -1}),         # malformed
+    ])
+    assert [d.allowed for d in decisions] == [True, False, True, False, False]
+    assert [d.violations for d in decisions][1:] == [("acl.pii-column",), (), ("limit.maxRowsRead",),
+                                                     ("input.invalid",)]
+    assert run.rows_read == 1990, "only allowed operations spend"
+    assert run.check_many([]) == []
+
+
+def test_decisions_are_truthy_only_when_allowed_and_can_raise(load):
+    run = load("ops-agent").start(tenant="acme-corp", workflow="incident-response")
+    allowed = run.check("read", "tickets", columns=["id"])
+    denied = run.check("read", "tickets", columns=["body"])
+    assert isinstance(allowed, Decision) and bool(allowed) and not bool(denied)
+    assert allowed.require() is allowed
+    with pytest.raises(Denied) as raised:
+        denied.require()
+    assert raised.value.decision is denied and "acl.pii-column" in str(raised.value)
+    assert denied.to_dict() == {"allowed": False, "reasons": ["specs/data/crm.yaml#tables.tickets.pii"],
+                                "violations": ["acl.pii-column"]}
+
+
+def test_the_guards_own_requests_match_the_schema(load):
+    """The hot path skips per-request schema validation; this proves it loses nothing."""
+    guard = load("billing-agent")
+    run = guard.start(tenant="acme-corp", workflow="dunning")
+    counters = run.counters()
+    for action, resource, columns in (("read", "invoices", ("id",)), ("update", "invoices", ("status",)),
+                                      ("insert", "invoices", ("id",)), ("delete", "invoices", ()),
+                                      ("propose", "Tenant", ("spec.plan",)), ("approve", "dunning", ())):
+        request = run._request(action, resource, "acme-corp", columns, 1, counters)
+        (verdict,) = guard.engine.authorize([request], run._entities, strict=True)
+        assert not verdict.errors, (action, verdict.errors)
+
+
+def test_guard_exposes_limits_and_workflows(load):
+    guard = load("support-assistant")
+    assert guard.limits == {"budgetUnits": 1000, "maxCallsPerMinute": 60, "maxRowsRead": 500, "maxRowsWritten": 0,
+                            "maxSteps": 20, "maxWallTimeSeconds": 120}
+    assert list(guard.workflows) == ["triage-ticket"]
+    assert list(guard.workflows["triage-ticket"]["steps"]) == ["fetch-ticket", "lookup-customer", "done"]
+
+
+def test_settle_gives_back_what_an_operation_did_not_touch(load):
+    run = load("ops-agent").start(tenant="acme-corp", workflow="incident-response")
+    assert run.check("read", "tickets", columns=["id"], rows=500)
+    run.settle("read", 500, 3)
+    assert (run.rows_read, run.budget_spent) == (3, 3)
+    run.settle("read", 3, 10)  # never raises a counter
+    run.settle("read", 5, -1)
+    assert (run.rows_read, run.budget_spent) == (3, 3)
