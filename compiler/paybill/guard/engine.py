@@ -40,16 +40,20 @@ class Verdict:
     errors: tuple[str, ...]
 
 
-def policy_annotations(policies_text: str) -> dict[str, dict[str, str]]:
-    """``@id`` -> all annotations of that policy, from the policy text itself.
+def parse_policies(policies_text: str) -> dict[str, Any]:
+    """The policies in Cedar's JSON form (EST), which exposes scopes and annotations."""
+    try:
+        return json.loads(cedarpy.policies_to_json_str(policies_text))
+    except ValueError as exc:
+        raise PolicyFormatError(f"policies do not parse: {exc}") from None
+
+
+def policy_annotations(est: dict[str, Any]) -> dict[str, dict[str, str]]:
+    """``@id`` -> all annotations (and the effect) of that policy.
 
     Every policy must carry a unique ``@id``: reasons are reported by it, and a duplicate would make
     two rules indistinguishable in decisions and logs.
     """
-    try:
-        est = json.loads(cedarpy.policies_to_json_str(policies_text))
-    except ValueError as exc:
-        raise PolicyFormatError(f"policies do not parse: {exc}") from None
     found: dict[str, dict[str, str]] = {}
     for cedar_id, policy in sorted(est.get("staticPolicies", {}).items()):
         annotations = policy.get("annotations") or {}
@@ -68,7 +72,8 @@ class Engine:
     """Parsed Cedar handles of one bundle, reused for every decision."""
 
     def __init__(self, schema_text: str, policies_text: str, entities_json: str) -> None:
-        self.annotations = policy_annotations(policies_text)
+        est = parse_policies(policies_text)
+        self.annotations = policy_annotations(est)
         self.violation_of: dict[str, str] = {
             pid: a["violation"] for pid, a in self.annotations.items() if a.get("violation")
         }
@@ -77,7 +82,7 @@ class Engine:
         self.schema = cedarpy.Schema.from_str(schema_text)
         self.policies = cedarpy.PolicySet.from_str(policies_text)
         self.entities = cedarpy.Entities.from_json_str(entities_json, self.schema)
-        self.slicer = Slicer(policies_text, ACTION)
+        self.slicer = Slicer(est, ACTION)
 
     def validate(self, policies_text: str) -> list[tuple[str, str]]:
         """Schema validation errors as (policy @id or '', message)."""
@@ -103,11 +108,13 @@ class Engine:
             violations.add(V_ENGINE)
         return Verdict(False, reasons, tuple(sorted(violations)), errors)
 
-    def authorize_one(self, request: dict[str, Any], entities: cedarpy.Entities) -> Verdict:
-        """The hot path of :meth:`authorize`: one request, its policy slice, no schema validation."""
+    def _slice_key(self, request: dict[str, Any]) -> tuple[str, str, str | None]:
         resource = request["resource"]
-        slicer = self.slicer
-        policies = slicer.policy_set(slicer.key(request["action"]["id"], resource["type"], resource["id"]))
+        return self.slicer.key(request["action"]["id"], resource["type"], resource["id"])
+
+    def authorize_one(self, request: dict[str, Any], entities: cedarpy.Entities) -> Verdict:
+        """The hot path: one request, its policy slice, no schema validation (see :meth:`authorize`)."""
+        policies = self.slicer.policy_set(self._slice_key(request))
         return self.verdict(cedarpy.is_authorized(request, policies, entities))
 
     def authorize(
@@ -125,20 +132,13 @@ class Engine:
         if not sliced:
             return [self.verdict(r) for r in cedarpy.is_authorized_batch(list(requests), self.policies, entities,
                                                                           schema)]
-        slicer = self.slicer
-        if len(requests) == 1:
-            request = requests[0]
-            resource = request["resource"]
-            key = slicer.key(request["action"]["id"], resource["type"], resource["id"])
-            return [self.verdict(cedarpy.is_authorized(request, slicer.policy_set(key), entities, schema))]
         groups: dict[Any, list[int]] = {}
         for i, request in enumerate(requests):
-            resource = request["resource"]
-            groups.setdefault(slicer.key(request["action"]["id"], resource["type"], resource["id"]), []).append(i)
+            groups.setdefault(self._slice_key(request), []).append(i)
         verdicts: list[Verdict | None] = [None] * len(requests)
         for key, positions in groups.items():
-            results = cedarpy.is_authorized_batch([requests[i] for i in positions], slicer.policy_set(key), entities,
-                                                  schema)
+            results = cedarpy.is_authorized_batch([requests[i] for i in positions], self.slicer.policy_set(key),
+                                                  entities, schema)
             for i, result in zip(positions, results, strict=True):
                 verdicts[i] = self.verdict(result)
         return verdicts  # type: ignore[return-value]

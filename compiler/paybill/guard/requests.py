@@ -63,16 +63,10 @@ def run_entity(run_id: str, agent: str, tenant: str, workflow: str, step: str) -
     }
 
 
-def zero_counters() -> dict[str, int]:
-    return dict.fromkeys(COUNTERS, 0)
-
-
-def counters(values: Mapping[str, int] | None = None, **overrides: int) -> dict[str, int]:
-    """A complete counters record (every name present), starting from zeros."""
-    record = zero_counters()
-    if values:
-        record.update(values)
-    record.update(overrides)
+def counters(values: Mapping[str, int] | None = None) -> dict[str, int]:
+    """Every counter (:data:`paybill.guard.format.COUNTERS`), zero unless given in ``values``."""
+    record = dict.fromkeys(COUNTERS, 0)
+    record.update(values or {})
     return record
 
 

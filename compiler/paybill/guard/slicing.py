@@ -46,8 +46,8 @@ def _admits(constraint: dict[str, Any], type_: str, id_: str | None) -> bool:
 class Slicer:
     """Cached per-slice policy sets built from the bundle's policies (EST form)."""
 
-    def __init__(self, policies_text: str, action_type: str) -> None:
-        est = json.loads(cedarpy.policies_to_json_str(policies_text))
+    def __init__(self, est: dict[str, Any], action_type: str) -> None:
+        """``est``: the bundle's policies in Cedar's JSON form (``cedarpy.policies_to_json_str``)."""
         self._policies: dict[str, Any] = est.get("staticPolicies", {})
         self._action_type = action_type
         self._named: set[tuple[str, str]] = {

@@ -101,12 +101,14 @@ class _Builder:
                                (allowed_by,) if allowed and allowed_by else reasons))
 
 
-def _pii_id(facts: AgentFacts, table: str) -> str | None:
-    """The id of the personal-data forbid of ``table``, if the bundle has one."""
-    if table not in facts.tables:
-        return None
+def _pii_id(facts: AgentFacts, table: str, column: str) -> str | None:
+    """The id of the personal-data forbid that covers ``table.column``, if there is one.
+
+    By the spec's rule: the column is personal data and no data grant of the agent names it.
+    """
+    spec = facts.tables[table][1]
     granted = {c for g in facts.grants if g.resource == table and g.action in DATA_ACTIONS for c in g.columns}
-    if not any(c.pii and c.name not in granted for c in facts.tables[table][1].columns):
+    if not any(c.name == column and c.pii for c in spec.columns) or column in granted:
         return None
     return policy_id(facts.table_origin(table), f"tables.{table}.pii")
 
@@ -133,7 +135,7 @@ def _step_cases(b: _Builder, workflow: WorkflowFacts, grants: dict[tuple[str, st
         if step.action in ("read", "insert", "update") and resource in facts.tables:
             extra = next((c for c in facts.tables[resource][1].columns if c.name not in grant.columns), None)
             if extra is not None:
-                pii = _pii_id(facts, resource) if extra.pii else None
+                pii = _pii_id(facts, resource, extra.name)
                 b.op(f"deny {step.action} ungranted column {resource}.{extra.name} in {label}", workflow, step.id,
                      None, step.action, resource, columns=(*grant.columns, extra.name),
                      forbids=(pii,) if pii else ())

@@ -63,6 +63,10 @@ class Stack:
         return sum(len(v) for v in self.resources.values())
 
     def document(self) -> dict[str, Any]:
+        """The stack as Terraform JSON data, with every user string escaped."""
+        return escape_tree(self._raw_document())
+
+    def _raw_document(self) -> dict[str, Any]:
         terraform: dict[str, Any] = {
             "required_version": TERRAFORM_REQUIRED_VERSION,
             "required_providers": self.required_providers,
@@ -83,10 +87,31 @@ class Stack:
             doc["resource"] = self.resources
         if self.outputs:
             doc["output"] = self.outputs
-        return escape_tree(doc)
+        return doc
 
     def render(self) -> bytes:
-        return orjson.dumps(self.document(), option=orjson.OPT_SORT_KEYS | orjson.OPT_INDENT_2) + b"\n"
+        """Deterministic ``main.tf.json`` bytes.
+
+        Escaping walks the whole tree in Python, which dominated rendering of 10,000 stacks. Almost
+        no user text contains ``${`` or ``%{``, so a C-speed probe first serialises the stack with
+        every :class:`Expr` blanked out; only when the probe still shows a template sequence (which
+        must then come from user text) is the tree walked and escaped. Bytes are identical either way.
+        """
+        doc = self._raw_document()
+        try:
+            probe = orjson.dumps(doc, default=_blank_expr, option=orjson.OPT_PASSTHROUGH_SUBCLASS)
+        except orjson.JSONEncodeError:  # an expression used as a key: take the careful path
+            probe = b"${"
+        if b"${" in probe or b"%{" in probe:
+            doc = escape_tree(doc)
+        return orjson.dumps(doc, option=orjson.OPT_SORT_KEYS | orjson.OPT_INDENT_2) + b"\n"
+
+
+def _blank_expr(value: Any) -> None:
+    """orjson ``default`` for the probe: expressions vanish; anything else unexpected is an error."""
+    if isinstance(value, Expr):
+        return None
+    raise TypeError(f"cannot render {type(value).__name__} in a Terraform stack")
 
 
 @dataclass(frozen=True, slots=True)
