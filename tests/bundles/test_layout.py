@@ -103,3 +103,52 @@ def test_reordering_spec_lists_changes_no_byte(edited_specs, example):
     # Only the manifest's source hash of the edited file differs: every content file is identical.
     assert {k: v for k, v in after.items() if k != MANIFEST_FILE} == {k: v for k, v in before.items()
                                                                       if k != MANIFEST_FILE}
+
+
+def test_every_feature_compiles_with_its_golden_decisions_holding(edited_specs):
+    """Insert, delete, approve, a global table and a one-tenant scope: Cedar agrees with every golden."""
+    from bundle_support import emit_from
+
+    workflow = """apiVersion: paybill.dev/v1alpha1
+kind: Workflow
+metadata:
+  name: cleanup
+spec:
+  start: look
+  terminal: [done]
+  steps:
+    - {id: look, action: read, resource: currencies, next: [add]}
+    - {id: add, action: insert, resource: tickets, next: [sign-off]}
+    - {id: sign-off, action: approve, next: [purge]}
+    - {id: purge, action: delete, resource: tickets, requiresApproval: true, next: [done]}
+    - {id: done, action: none}
+"""
+    agent = """apiVersion: paybill.dev/v1alpha1
+kind: Agent
+metadata:
+  name: cleanup-agent
+spec:
+  description: Exercises every action the bundle language has.
+  owner: {team: sre, email: sre@paybill.example.com}
+  tenantScope:
+    tenants: [initech]
+  permissions:
+    tables:
+      - {table: currencies, read: [code, name]}
+      - {table: tickets, insert: [id, customer_id, subject, body, status, priority], delete: true}
+  limits: {maxSteps: 6, maxRowsRead: 10, maxRowsWritten: 3, maxWallTimeSeconds: 60, maxCallsPerMinute: 5,
+           budgetUnits: 20}
+  workflows: [cleanup]
+"""
+    tree, diagnostics = emit_from(edited_specs({"workflows/cleanup.yaml": workflow, "agents/cleanup-agent.yaml": agent}))
+    assert [d.code for d in diagnostics] == ["PB0705"], [str(d) for d in diagnostics]
+    files = bundle_files(tree, "cleanup-agent")
+    tests = json.loads(files["tests.json"])["tests"]
+    names = [t["name"] for t in tests]
+    assert "allow insert tickets in cleanup/add" in names and "allow delete tickets in cleanup/purge" in names
+    assert "deny cleanup: sign-off -> purge without approval" in names
+    assert "allow approve in cleanup/sign-off" in names
+    assert "deny read currencies of tenant outside_scope in a run for initech" not in names, "global table"
+    policies = files["policies.cedar"].decode()
+    assert 'resource == Paybill::Workflow::"cleanup"' in policies  # the approve step's permit
+    assert 'unless {\n  resource == Paybill::Table::"currencies"\n}' in policies  # global data: no isolation

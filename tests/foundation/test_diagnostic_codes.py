@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import re
+import signal
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -448,13 +449,24 @@ CASES: tuple[Case, ...] = (
 CASES_BY_ID = {c.id: c for c in CASES}
 
 
+def _on_alarm(signum: int, frame: object) -> None:
+    raise TimeoutError("validation hung (a FIFO read, an endless parse?)")
+
+
 def _actual(root_parent: Path) -> list[E]:
-    """Validate ``root_parent/specs`` from its parent, as a user would run ``paybill validate specs``."""
+    """Validate ``root_parent/specs`` from its parent, as a user would run ``paybill validate specs``.
+
+    An alarm turns a hang (the FIFO case, were the reader to regress) into a failure, not a stuck suite.
+    """
     cwd = Path.cwd()
+    previous = signal.signal(signal.SIGALRM, _on_alarm)
     os.chdir(root_parent)
+    signal.alarm(30)
     try:
         result = validate_repository(Path("specs"))
     finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
         os.chdir(cwd)
     return [E(d.path, d.position.line, d.position.col, d.code, d.message, d.hint, d.severity.value)
             for d in result.diagnostics]

@@ -89,3 +89,47 @@ def test_settle_gives_back_what_an_operation_did_not_touch(load):
     run.settle("read", 3, 10)  # never raises a counter
     run.settle("read", 5, -1)
     assert (run.rows_read, run.budget_spent) == (3, 3)
+
+
+CLEANUP_WORKFLOW = """apiVersion: paybill.dev/v1alpha1
+kind: Workflow
+metadata:
+  name: incident-response
+spec:
+  start: look
+  terminal: [done]
+  steps:
+    - {id: look, action: read, resource: currencies, next: [add]}
+    - {id: add, action: insert, resource: tickets, next: [sign-off]}
+    - {id: sign-off, action: approve, next: [purge]}
+    - {id: purge, action: delete, resource: tickets, requiresApproval: true, next: [done]}
+    - {id: done, action: none}
+"""
+
+
+def test_every_action_end_to_end(edited_bundles, clock):
+    from paybill.guard import Guard
+
+    def grants(text: str) -> str:
+        return text.replace("""      - table: tickets
+        read: [id, subject, status, priority, assignee]
+        update: [status, assignee]
+""", """      - {table: currencies, read: [code, name]}
+      - {table: tickets, insert: [id, customer_id, subject, status, priority], delete: true}
+""")
+
+    folder = edited_bundles({"workflows/incident-response.yaml": lambda _: CLEANUP_WORKFLOW,
+                             "agents/ops-agent.yaml": grants})
+    run = Guard.load(folder / "ops-agent", clock=clock).start(tenant="initech", workflow="incident-response")
+    assert run.check("read", "currencies", columns=["code"], rows=3, tenant="globex"), "global data names no tenant"
+    assert run.advance("add")
+    assert run.check("insert", "tickets", columns=["id", "subject"], rows=1)
+    assert not run.check("insert", "tickets", columns=["id", "body"], rows=1)
+    assert run.advance("sign-off")
+    assert run.check("approve", "incident-response")
+    assert run.advance("purge").violations == ("workflow.approval-required",)
+    assert run.approve("purge", by="lead@example.com")
+    assert run.advance("purge")
+    assert run.check("delete", "tickets", rows=2)
+    assert not run.check("delete", "tickets", rows=2, tenant="globex")
+    assert run.advance("done") and run.finished

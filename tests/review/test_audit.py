@@ -84,7 +84,7 @@ def test_trailers() -> None:
 
 
 def test_audit_outside_history(tmp_path, run) -> None:
-    from tests.review.conftest import SpecRepo
+    from .conftest import SpecRepo
 
     fresh = SpecRepo(tmp_path / "fresh").seed()
     code, _, err = run(fresh.root, "audit", "specs")

@@ -68,7 +68,7 @@ def test_unknown_ref_and_outside_a_repository_are_usage_errors(repo, run, tmp_pa
 
 
 def test_first_commit_plans_against_an_empty_repository(tmp_path, run) -> None:
-    from tests.review.conftest import SpecRepo
+    from .conftest import SpecRepo
 
     fresh = SpecRepo(tmp_path / "fresh").seed()
     code, out, _ = run(fresh.root, "plan", "specs", "--no-terraform")

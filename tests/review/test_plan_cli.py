@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -75,3 +76,18 @@ def test_plan_runs_as_a_real_process(repo) -> None:
                             capture_output=True, text=True, check=False)
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("paybill plan: merge base (")
+
+
+def test_markdown_is_byte_identical_across_hash_seeds(repo) -> None:
+    from .scenarios import SCENARIOS
+
+    SCENARIOS["agent_permissions_widened"](repo)
+    SCENARIOS["isolation_migration"](repo)
+    outputs = set()
+    for seed in ("1", "4242"):
+        result = subprocess.run([sys.executable, "-m", "paybill", "plan", "specs", "--format", "markdown"],
+                                cwd=repo.root, capture_output=True, text=True, check=False,
+                                env={**os.environ, "PYTHONHASHSEED": seed})
+        assert result.returncode == 0, result.stderr
+        outputs.add(result.stdout)
+    assert len(outputs) == 1

@@ -10,7 +10,8 @@ from __future__ import annotations
 import json
 
 import pytest
-from tests.review.scenarios import DUNNING, SCENARIOS
+
+from .scenarios import DUNNING, SCENARIOS
 
 
 @pytest.mark.parametrize("name", sorted(SCENARIOS))

@@ -97,7 +97,8 @@ class Engine:
     def verdict(self, result: cedarpy.AuthzResult) -> Verdict:
         diagnostics = result.diagnostics
         by_reason = diagnostics.id_annotations_by_reason
-        reasons = tuple(sorted(by_reason.get(r, r) for r in diagnostics.reasons))
+        raw = diagnostics.reasons
+        reasons = (by_reason.get(raw[0], raw[0]),) if len(raw) == 1 else tuple(sorted(by_reason.get(r, r) for r in raw))
         errors = tuple(diagnostics.errors)
         decision = result.decision
         if decision is _ALLOW and not errors:

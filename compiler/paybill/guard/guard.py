@@ -11,9 +11,13 @@ from paybill.guard.bundle import LoadedBundle, load_bundle
 from paybill.guard.clock import Clock, default_clock
 from paybill.guard.decision import Decision
 from paybill.guard.engine import Verdict
+from paybill.guard.format import RUN
 from paybill.guard.log import DecisionLog
+from paybill.guard.requests import run_entity
 from paybill.guard.run import Run
 from paybill.guard.signing import PublicKeyLike
+
+POSITIONS_MAX = 4096
 
 _RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}")
 _NAME = re.compile(r"[a-z](?:-?[a-z0-9]){0,39}")
@@ -35,6 +39,24 @@ class Guard:
         self.limits: dict[str, int] = dict(bundle.limits.get("limits", {}))
         self.clock = clock
         self.log = log
+        self._positions: dict[tuple[str, str, str], tuple[dict[str, str], Any]] = {}
+
+    def position(self, tenant: str, workflow: str, step: str) -> tuple[dict[str, str], Any]:
+        """The Cedar principal and entity store of a run at (tenant, workflow, step).
+
+        The run entity holds only its position, so runs in the same position share one entity
+        (id ``<workflow>/<step>@<tenant>``) and one parsed entity store: entering a step costs a
+        dictionary lookup instead of re-building the store (bounded; cleared when full).
+        """
+        key = (tenant, workflow, step)
+        found = self._positions.get(key)
+        if found is None:
+            run_id = f"{workflow}/{step}@{tenant}"
+            entities = self.engine.with_entities([run_entity(run_id, self.agent, tenant, workflow, step)])
+            if len(self._positions) >= POSITIONS_MAX:
+                self._positions.clear()
+            found = self._positions[key] = ({"type": RUN, "id": run_id}, entities)
+        return found
 
     @classmethod
     def load(cls, path: str | Path, public_key: PublicKeyLike | None = None, *, clock: Clock = default_clock,

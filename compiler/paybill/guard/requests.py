@@ -10,8 +10,10 @@ flat attributes. The run entity is a child of its ``Paybill::Agent``, so policie
 
 Shapes (all attributes required by the schema):
 
-* run entity ``Paybill::Run::"<run id>"`` in ``[Paybill::Agent::"<agent>"]`` with
-  ``tenant: Tenant``, ``tenantId: String``, ``workflow: Workflow``, ``step: Step``;
+* run entity ``Paybill::Run::"<id>"`` in ``[Paybill::Agent::"<agent>"]`` with ``tenant: Tenant``,
+  ``tenantId: String``, ``workflow: Workflow``, ``step: Step``. No policy reads the id: the guard
+  uses ``<workflow>/<step>@<tenant>`` so runs in the same position share one entity store (run ids
+  are in the decision log), golden tests use ``golden-<n>``;
 * operation contexts (read, insert, update, delete, propose, approve): ``tenant`` (the tenant whose
   data the resource is), ``columns`` (columns of the table, or spec field paths for ``propose``),
   ``rows`` (rows the operation touches), and the action's counters

@@ -41,7 +41,6 @@ from paybill.guard.format import (
     CALL_WINDOW_SECONDS,
     CHECK_ACTIONS,
     RESOURCE_TYPES,
-    RUN,
     STEP,
     V_COLUMN,
     V_FINISHED,
@@ -53,7 +52,6 @@ from paybill.guard.format import (
     WRITE_ACTIONS,
     step_id,
 )
-from paybill.guard.requests import run_entity
 
 if TYPE_CHECKING:
     from paybill.guard.guard import Guard
@@ -71,12 +69,33 @@ Operation = tuple[str, str, dict[str, Any]]
 """(action, resource, keyword arguments of :meth:`Run.check`) for :meth:`Run.check_many`."""
 
 
-def _bad_input(action: Any, resource: Any, columns: Any, rows: Any, tenant: Any) -> str | None:
+_VALID_INPUTS_MAX = 4096
+_valid_inputs: set[tuple[Any, ...]] = set()
+"""(action, resource, columns, tenant) combinations already found well-formed: callers repeat the
+same few, and the grammar checks are pure, so they run once per combination (bounded)."""
+
+
+def _bad_input(action: Any, resource: Any, columns: tuple[Any, ...], rows: Any, tenant: Any) -> str | None:
     """Why these arguments cannot become a request, or None. Kept cheap: it runs on every call."""
-    if action not in RESOURCE_TYPES or action == ADVANCE:
-        return f"unknown action {action!r}"
     if type(rows) is not int or not 0 <= rows <= MAX_ROWS:
         return f"rows must be an integer from 0 to {MAX_ROWS}"
+    key = (action, resource, columns, tenant)
+    try:
+        if key in _valid_inputs:
+            return None
+    except TypeError:  # an unhashable argument is not well-formed either
+        pass
+    problem = _grammar_problem(action, resource, columns, tenant)
+    if problem is None:
+        if len(_valid_inputs) >= _VALID_INPUTS_MAX:
+            _valid_inputs.clear()
+        _valid_inputs.add(key)
+    return problem
+
+
+def _grammar_problem(action: Any, resource: Any, columns: tuple[Any, ...], tenant: Any) -> str | None:
+    if action not in RESOURCE_TYPES or action == ADVANCE:
+        return f"unknown action {action!r}"
     if not isinstance(tenant, str) or not _NAME.fullmatch(tenant):
         return f"invalid tenant {tenant!r}"
     if action == "propose":
@@ -97,12 +116,15 @@ def _column_tuple(columns: Any) -> tuple[tuple[Any, ...], str | None]:
     """Columns as a sorted, de-duplicated tuple, or why they cannot be (never raises on odd input)."""
     if not columns:
         return (), None
-    if isinstance(columns, str | bytes) or not isinstance(columns, Iterable):
-        return (), "columns must be a list of names"
-    items = tuple(columns)
-    if not all(isinstance(c, str) for c in items):
-        return tuple(map(str, items)), f"invalid column in {list(map(str, items))!r}"
-    return tuple(sorted(set(items))), None
+    if type(columns) not in (list, tuple):
+        if isinstance(columns, str | bytes) or not isinstance(columns, Iterable):
+            return (), "columns must be a list of names"
+        columns = tuple(columns)
+    for column in columns:
+        if type(column) is not str:
+            shown = [str(c) for c in columns]
+            return tuple(shown), f"invalid column in {shown!r}"
+    return tuple(sorted(set(columns))), None
 
 
 def _loggable(value: Any) -> Any:
@@ -130,7 +152,6 @@ class Run:
         self._spec = guard.workflows[workflow]
         self._terminal = frozenset(self._spec["terminal"])
         self._record = record and guard.log is not None
-        self._principal = {"type": RUN, "id": run_id}
         self._clock = guard.clock
         self._started = self._clock()
         self._calls: deque[float] = deque()
@@ -150,8 +171,7 @@ class Run:
         self.approvals.pop(step, None)
         declared = self._spec["steps"].get(step, {})
         self._declared = (declared.get("action"), declared.get("resource"))
-        self._entities = self.guard.engine.with_entities(
-            [run_entity(self.id, self.guard.agent, self.tenant, self.workflow, step)])
+        self._principal, self._entities = self.guard.position(self.tenant, self.workflow, step)
 
     @property
     def finished(self) -> bool:

@@ -74,20 +74,16 @@ class _Builder:
         self.scope_id = policy_id(facts.origin("spec", "tenantScope"), "tenantScope")
         self.isolation_id = policy_id(facts.origin("spec", "tenantScope"), "tenantIsolation")
 
-    def op(self, name: str, workflow: WorkflowFacts, step: str, grant: Grant | None, action: str, resource: str,
+    def op(self, name: str, workflow: WorkflowFacts, step: str, allowed_by: str | None, action: str, resource: str,
            *, columns: tuple[str, ...] = (), rows: int = 1, tenant: str | None = None, run_tenant: str | None = None,
            counters: dict[str, int] | None = None, forbids: tuple[str, ...] = ()) -> None:
+        """A check case: allowed by the permit ``allowed_by`` unless a forbid or a limit applies."""
         values = full_counters({"steps": 1, **(counters or {})})
         context = operation_context(action, tenant or run_tenant or str(self.home), columns, rows, values)
-        hits = tuple(limit_hits(self.facts, action, rows, values))
-        reasons = (*forbids, *hits)
-        if reasons or grant is None:
-            self.cases.append(Case(name, run_tenant or str(self.home), workflow.name, step, action, resource, context,
-                                   False, tuple(sorted(set(reasons)))))
-        else:
-            allowed_id = policy_id(grant.origin, grant.rule)
-            self.cases.append(Case(name, run_tenant or str(self.home), workflow.name, step, action, resource,
-                                   context, True, (allowed_id,)))
+        reasons = tuple(sorted({*forbids, *limit_hits(self.facts, action, rows, values)}))
+        allowed = allowed_by is not None and not reasons
+        self.cases.append(Case(name, run_tenant or str(self.home), workflow.name, step, action, resource, context,
+                               allowed, (str(allowed_by),) if allowed else reasons))
 
     def transition(self, name: str, workflow: WorkflowFacts, source: str, target: str, *, visits: int = 0,
                    approved: bool = True, steps: int = 1, allowed_by: str | None = None,
@@ -116,6 +112,13 @@ def _pii_id(facts: AgentFacts, table: str, column: str) -> str | None:
 def _step_cases(b: _Builder, workflow: WorkflowFacts, grants: dict[tuple[str, str], Grant]) -> None:
     facts = b.facts
     for step in workflow.steps:
+        if step.action == "approve":
+            permit = policy_id(workflow.origin(step.id, "id"), f"steps.{step.id}.approve")
+            b.op(f"allow approve in {workflow.name}/{step.id}", workflow, step.id, permit, "approve", workflow.name)
+            elsewhere = next((s for s in workflow.steps if s.action != "approve"), None)
+            if elsewhere is not None:
+                b.op(f"deny approve out of step in {workflow.name}/{elsewhere.id}", workflow, elsewhere.id, None,
+                     "approve", workflow.name)
         if step.action not in (*DATA_ACTIONS, "propose"):
             continue
         resource = str(step.resource)
@@ -123,10 +126,11 @@ def _step_cases(b: _Builder, workflow: WorkflowFacts, grants: dict[tuple[str, st
         if grant is None or not grant.steps:
             continue
         label = f"{workflow.name}/{step.id}"
-        b.op(f"allow {step.action} {resource} in {label}", workflow, step.id, grant, step.action, resource,
+        permit = policy_id(grant.origin, grant.rule)
+        b.op(f"allow {step.action} {resource} in {label}", workflow, step.id, permit, step.action, resource,
              columns=grant.columns)
         if step.action == "propose" or _tenant_scoped(facts, resource):
-            b.op(f"deny {step.action} {resource} of tenant {b.other} in a run for {b.home}", workflow, step.id, grant,
+            b.op(f"deny {step.action} {resource} of tenant {b.other} in a run for {b.home}", workflow, step.id, permit,
                  step.action, resource, columns=grant.columns, tenant=b.other, forbids=(b.isolation_id,))
         elsewhere = next((s for s in workflow.steps if (s.action, s.resource) != (step.action, step.resource)), None)
         if elsewhere is not None:
@@ -141,11 +145,11 @@ def _step_cases(b: _Builder, workflow: WorkflowFacts, grants: dict[tuple[str, st
                      forbids=(pii,) if pii else ())
         if step.action == "read":
             over = facts.limits.max_rows_read + 1
-            b.op(f"deny read of {over} rows of {resource} in {label}", workflow, step.id, grant, "read", resource,
+            b.op(f"deny read of {over} rows of {resource} in {label}", workflow, step.id, permit, "read", resource,
                  columns=grant.columns, rows=over)
         elif step.action in WRITE_ACTIONS:
             over = facts.limits.max_rows_written + 1
-            b.op(f"deny {step.action} of {over} rows of {resource} in {label}", workflow, step.id, grant,
+            b.op(f"deny {step.action} of {over} rows of {resource} in {label}", workflow, step.id, permit,
                  step.action, resource, columns=grant.columns, rows=over)
 
 
@@ -155,14 +159,15 @@ def _agent_cases(b: _Builder, first: tuple[WorkflowFacts, str, Grant] | None) ->
         return
     workflow, step, grant = first
     limits = facts.limits
-    b.op(f"deny {grant.action} {grant.resource} for tenant {OUTSIDER} outside the scope", workflow, step, grant,
+    permit = policy_id(grant.origin, grant.rule)
+    b.op(f"deny {grant.action} {grant.resource} for tenant {OUTSIDER} outside the scope", workflow, step, permit,
          grant.action, grant.resource, columns=grant.columns, run_tenant=OUTSIDER, tenant=OUTSIDER,
          forbids=(b.scope_id,))
-    b.op(f"deny {grant.action} {grant.resource} at the call-rate limit", workflow, step, grant, grant.action,
+    b.op(f"deny {grant.action} {grant.resource} at the call-rate limit", workflow, step, permit, grant.action,
          grant.resource, columns=grant.columns, counters={"callsLastMinute": limits.max_calls_per_minute})
-    b.op(f"deny {grant.action} {grant.resource} past the wall-time limit", workflow, step, grant, grant.action,
+    b.op(f"deny {grant.action} {grant.resource} past the wall-time limit", workflow, step, permit, grant.action,
          grant.resource, columns=grant.columns, counters={"elapsedMillis": limits.max_wall_time_seconds * 1000 + 1})
-    b.op(f"deny {grant.action} {grant.resource} with the budget spent", workflow, step, grant, grant.action,
+    b.op(f"deny {grant.action} {grant.resource} with the budget spent", workflow, step, permit, grant.action,
          grant.resource, columns=grant.columns, counters={"budgetSpent": limits.budget_units})
     if grant.action in DATA_ACTIONS and _tenant_scoped(facts, grant.resource):
         reserved = policy_id(facts.table_origin(grant.resource), f"tables.{grant.resource}.{RESERVED_COLUMN}")

@@ -46,7 +46,7 @@ namespace {NAMESPACE} {{
   }};
   // A spec kind the agent may propose changes to.
   entity SpecKind;
-  // One workflow run of an agent; added by the guard at run start and on every step.
+  // A run of the agent: its tenant and where it is in its workflow (added by the guard).
   entity Run in [Agent] = {{
     "tenant": Tenant,
     "tenantId": String,
