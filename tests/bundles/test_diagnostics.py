@@ -144,3 +144,18 @@ def test_generated_text_cedar_cannot_parse_is_a_diagnostic(monkeypatch):
 def test_check_codes_are_in_the_bundle_range(code):
     assert code in {checks.POLICY_INVALID, checks.STEP_DENIED, checks.TRANSITION_DENIED, checks.GOLDEN_FAILED,
                     checks.CEDAR_LOAD}
+
+
+def test_a_spec_path_that_cannot_be_a_cedar_string_is_a_diagnostic():
+    """A file name that is not valid UTF-8 reaches Python as a lone surrogate: refused, not mangled."""
+    from paybill.diagnostics import DiagnosticSink
+    from paybill.emit.bundles import build_bundle
+    from paybill.emit.bundles.facts import collect
+    from paybill.validate import validate_repository
+
+    index = validate_repository(SPECS).index
+    document = index.get("Agent", "ops-agent")
+    document.path = "specs/agents/ops-\udcff.yaml"
+    sink = DiagnosticSink()
+    assert build_bundle(collect(index, document), sink) is None
+    assert codes(sink.sorted()) == ["PB0711"]

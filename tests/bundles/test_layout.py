@@ -140,7 +140,8 @@ spec:
            budgetUnits: 20}
   workflows: [cleanup]
 """
-    tree, diagnostics = emit_from(edited_specs({"workflows/cleanup.yaml": workflow, "agents/cleanup-agent.yaml": agent}))
+    specs = edited_specs({"workflows/cleanup.yaml": workflow, "agents/cleanup-agent.yaml": agent})
+    tree, diagnostics = emit_from(specs)
     assert [d.code for d in diagnostics] == ["PB0705"], [str(d) for d in diagnostics]
     files = bundle_files(tree, "cleanup-agent")
     tests = json.loads(files["tests.json"])["tests"]

@@ -177,6 +177,8 @@ def test_nothing_after_the_end(load):
     (("read", "tickets"), {"columns": "id"}),
     (("read", "tickets"), {"columns": 5}),
     ((None, object()), {"rows": object()}),
+    (("approve", ["unhashable"]), {}),
+    ((["read"], "tickets"), {}),
     (("read", "tickets"), {"tenant": "Globex"}),
 ])
 def test_malformed_input_is_denied_without_reaching_cedar(load, args, kwargs, tmp_path):

@@ -83,8 +83,8 @@ def _bad_input(action: Any, resource: Any, columns: tuple[Any, ...], rows: Any, 
     try:
         if key in _valid_inputs:
             return None
-    except TypeError:  # an unhashable argument is not well-formed either
-        pass
+    except TypeError:  # an unhashable argument is not a name
+        return f"action, resource and tenant must be names, not {type(action).__name__}/{type(resource).__name__}"
     problem = _grammar_problem(action, resource, columns, tenant)
     if problem is None:
         if len(_valid_inputs) >= _VALID_INPUTS_MAX:
@@ -103,7 +103,7 @@ def _grammar_problem(action: Any, resource: Any, columns: tuple[Any, ...], tenan
             return f"invalid spec kind {resource!r}"
         pattern = _FIELD
     else:
-        if action != "approve" and (not isinstance(resource, str) or not _IDENT.fullmatch(resource)):
+        if not isinstance(resource, str) or (action != "approve" and not _IDENT.fullmatch(resource)):
             return f"invalid table {resource!r}"
         pattern = _IDENT
     for column in columns:

@@ -8,26 +8,19 @@ step removed from a workflow it runs, a tenant table turned global (rows lose th
 
 from __future__ import annotations
 
-from paybill.models.agent import AllTenants, SelectorScope, TenantList
+from typing import Any
+
 from paybill.plan.model import Finding
 from paybill.validate.index import SpecIndex
+from paybill.validate.scope import live_names, scope_documents
 
 CODE_WIDENING = "PB0930"
 MAX_LISTED = 12
 
 
-def scope_tenants(agent, index: SpecIndex) -> set[str]:
+def scope_tenants(agent: Any, index: SpecIndex) -> set[str]:
     """The live tenants an agent's scope reaches on one side."""
-    scope = agent.spec.tenant_scope
-    live = {d.name: d.model for d in index.of_kind("Tenant") if d.model.spec.lifecycle != "deleted"}
-    if isinstance(scope, AllTenants):
-        return set(live)
-    if isinstance(scope, TenantList):
-        return {t for t in scope.tenants if t in live}
-    if isinstance(scope, SelectorScope):
-        want = scope.selector.match_labels
-        return {name for name, t in live.items() if all(t.metadata.labels.get(k) == v for k, v in want.items())}
-    return set()
+    return set(live_names(scope_documents(index, agent.spec.tenant_scope)))
 
 
 def _names(items: set[str] | list[str]) -> str:

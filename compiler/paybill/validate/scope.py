@@ -27,18 +27,25 @@ def scope_selects(scope: Any, tenant: Tenant) -> bool:
     raise TypeError(f"unknown tenant scope {type(scope).__name__}")  # pragma: no cover - models are closed
 
 
+def scope_documents(index: SpecIndex, scope: Any) -> dict[str, SpecDocument]:
+    """Tenant documents (deleted ones included) a scope reaches, in name order; unknown names skipped."""
+    if isinstance(scope, TenantList):
+        docs = (index.get("Tenant", name) for name in sorted(set(scope.tenants)))
+        return {d.name: d for d in docs if d is not None}
+    return {d.name: d for d in index.of_kind("Tenant") if scope_selects(scope, d.model)}
+
+
+def live_names(documents: dict[str, SpecDocument]) -> frozenset[str]:
+    """The names of the documents whose tenant is not deleted."""
+    return frozenset(n for n, d in documents.items() if d.model.spec.lifecycle != "deleted")
+
+
 def agent_scope(index: SpecIndex, agent: SpecDocument) -> dict[str, SpecDocument]:
-    """Tenant documents (deleted ones included) the agent's scope reaches, in name order."""
+    """:func:`scope_documents` for an agent of ``index``, cached on the index."""
     key = ("agent-scope", agent.name)
     cached = index.cache.get(key)
     if cached is None:
-        scope = agent.model.spec.tenant_scope
-        if isinstance(scope, TenantList):
-            docs = (index.get("Tenant", name) for name in sorted(set(scope.tenants)))
-            cached = {d.name: d for d in docs if d is not None}
-        else:
-            cached = {d.name: d for d in index.of_kind("Tenant") if scope_selects(scope, d.model)}
-        index.cache[key] = cached
+        cached = index.cache[key] = scope_documents(index, agent.model.spec.tenant_scope)
     return cached
 
 
@@ -47,6 +54,5 @@ def live_scope(index: SpecIndex, agent: SpecDocument) -> frozenset[str]:
     key = ("agent-live-scope", agent.name)
     cached = index.cache.get(key)
     if cached is None:
-        cached = frozenset(n for n, d in agent_scope(index, agent).items() if d.model.spec.lifecycle != "deleted")
-        index.cache[key] = cached
+        cached = index.cache[key] = live_names(agent_scope(index, agent))
     return cached

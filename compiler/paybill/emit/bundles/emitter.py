@@ -16,6 +16,7 @@ from typing import Any
 
 from paybill.diagnostics import DiagnosticSink, Position
 from paybill.emit.bundles import checks
+from paybill.emit.bundles.cedar_text import UnsafeText
 from paybill.emit.bundles.documents import build_entities, build_limits, build_workflows
 from paybill.emit.bundles.facts import AgentFacts, collect
 from paybill.emit.bundles.goldens import build_cases, to_tests
@@ -40,6 +41,7 @@ UNUSED_GRANT = "PB0705"
 SIGNING_KEY = "PB0707"
 DUPLICATE_GRANT = "PB0709"
 APPROVAL_AT_START = "PB0710"
+UNSAFE_TEXT = "PB0711"
 SHARED_KEY = "bundle_signing_key"
 
 
@@ -59,7 +61,12 @@ def _signing_key(ctx: EmitContext) -> Any:
 
 
 def _spec_checks(facts: AgentFacts, sink: DiagnosticSink) -> None:
-    """Problems of the spec that only matter for bundles (PB0704, PB0705, PB0709, PB0710)."""
+    """Problems of the spec that only matter for bundles (PB0704, PB0705, PB0709, PB0710).
+
+    PB0704 (warning): no tenant in scope. PB0705 (warning): a grant no workflow step uses (it could
+    never apply under step scoping, so it is left out). PB0709: a table or kind granted twice.
+    PB0710: approval required on a start step, which a run enters without a transition.
+    """
     def at(origin: Any) -> Position:
         return origin.document.position(*origin.loc)
 
@@ -92,9 +99,16 @@ def build_bundle(facts: AgentFacts, sink: DiagnosticSink, key: Any = None) -> di
     scratch = DiagnosticSink()
     _spec_checks(facts, scratch)
     policies = build_policies(facts)
+    try:
+        policies_text = render_policies(policies)
+    except UnsafeText as exc:
+        origin = facts.origin("metadata", "name")
+        sink.error(UNSAFE_TEXT, f"agent '{facts.name}': {exc} (in a spec file path that names a policy)",
+                   origin.path, origin.document.position(*origin.loc), "rename the file to plain UTF-8")
+        return None
     texts = {
         "schema": render_schema(),
-        "policies": render_policies(policies),
+        "policies": policies_text,
         "entities": json_file(build_entities(facts)).decode("ascii"),
     }
     tests = to_tests(facts, build_cases(facts))
