@@ -84,9 +84,16 @@ def test_version() -> None:
     assert (result.returncode, result.stdout) == (0, f"paybill, version {__version__}\n")
 
 
+def _sub(group: click.Group, name: str) -> click.Command:
+    """A sub-command through the public API (the top-level group loads commands lazily)."""
+    command = group.get_command(click.Context(group), name)
+    assert command is not None, name
+    return command
+
+
 def _commands(group: click.Group, prefix: tuple[str, ...] = ()) -> Iterator[tuple[str, ...]]:
-    for name in sorted(group.commands):
-        command = group.commands[name]
+    for name in group.list_commands(click.Context(group)):
+        command = _sub(group, name)
         yield (*prefix, name)
         if isinstance(command, click.Group):
             yield from _commands(command, (*prefix, name))
@@ -107,7 +114,7 @@ def test_help_on_every_command(path: tuple[str, ...]) -> None:
     assert result.output.startswith(f"Usage: {' '.join(('paybill', *path))} ")
     command = cli
     for name in path:
-        command = command.commands[name]
+        command = _sub(command, name)
     assert (command.help or "").strip(), f"'paybill {' '.join(path)}' has no help text"
 
 

@@ -341,8 +341,8 @@ CASES: tuple[Case, ...] = (
     case(
         "PB0403",
         E("specs/tenants/initech.yaml", 10, 13, "PB0403",
-          "unknown region 'us-west-2' for cloud 'aws-prod'",
-          "did you mean 'eu-west-1'?"),
+          "region 'us-west-2' is not allowed by cloud 'aws-prod'",
+          "cloud 'aws-prod' allows: us-east-1, eu-west-1"),
     ),
     case(
         "PB0404",

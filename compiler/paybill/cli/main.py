@@ -6,41 +6,50 @@ unexpected exception is an internal error, reported in one line (set PAYBILL_DEB
 
 from __future__ import annotations
 
+import importlib
 import os
 import sys
 
 import click
 
 from paybill import __version__
-from paybill.cli.audit_cmd import audit_command
-from paybill.cli.compile_cmd import compile_command
-from paybill.cli.graph_cmd import graph_command
-from paybill.cli.guard_cmd import bundle_command, guard_group
-from paybill.cli.init_cmd import init_command
-from paybill.cli.plan_cmd import plan_command
-from paybill.cli.propose_cmd import propose_command
-from paybill.cli.schema_cmd import schema_command
-from paybill.cli.validate_cmd import validate_command
 
 EXIT_INTERNAL = 70
 
+# command name -> "module:attribute". Commands import on first use: `paybill validate` should not
+# pay for loading Cedar, GitPython, psycopg and five cloud emitters it never calls.
+COMMANDS: dict[str, str] = {
+    "validate": "paybill.cli.validate_cmd:validate_command",
+    "schema": "paybill.cli.schema_cmd:schema_command",
+    "compile": "paybill.cli.compile_cmd:compile_command",
+    "graph": "paybill.cli.graph_cmd:graph_command",
+    "plan": "paybill.cli.plan_cmd:plan_command",
+    "audit": "paybill.cli.audit_cmd:audit_command",
+    "propose": "paybill.cli.propose_cmd:propose_command",
+    "init": "paybill.cli.init_cmd:init_command",
+    "guard": "paybill.cli.guard_cmd:guard_group",
+    "bundle": "paybill.cli.guard_cmd:bundle_command",
+}
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+
+class LazyGroup(click.Group):
+    """A click group whose sub-commands are imported only when named (or listed by --help)."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        target = COMMANDS.get(cmd_name)
+        if target is None:
+            return None
+        module_name, attribute = target.split(":")
+        return getattr(importlib.import_module(module_name), attribute)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="paybill")
 def cli() -> None:
     """paybill: compile multi-tenant SaaS specs into Terraform and agent policy bundles."""
-
-
-cli.add_command(validate_command)
-cli.add_command(schema_command)
-cli.add_command(compile_command)
-cli.add_command(graph_command)
-cli.add_command(plan_command)
-cli.add_command(audit_command)
-cli.add_command(propose_command)
-cli.add_command(init_command)
-cli.add_command(guard_group)
-cli.add_command(bundle_command)
 
 
 def main() -> None:

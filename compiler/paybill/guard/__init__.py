@@ -23,10 +23,19 @@ Stable contract (other layers, such as the PostgreSQL guard, build on it):
 * :meth:`Run.check(action, resource, *, columns=(), rows=0, tenant=None) <Run.check>` and
   :meth:`Run.check_many` (one Cedar call for a batch), :meth:`Run.advance(step) <Run.advance>`,
   :meth:`Run.approve(step, *, by) <Run.approve>` all return a :class:`Decision` with ``allowed``,
-  ``reasons`` (Cedar policy ids), ``violations`` (stable names), ``denied_columns`` and ``errors``.
+  ``reasons`` (Cedar policy ids), ``violations`` (stable names), ``denied_columns`` and ``errors``;
+  a decision is truthy only when allowed, and ``decision.require()`` raises :class:`Denied`.
+* :meth:`Run.settle(action, charged, used) <Run.settle>` gives back rows and budget an allowed
+  operation did not use (a capped read that returned fewer rows).
 * Limits (steps, rows read and written, wall time, calls per minute, budget units) are Cedar
   forbid policies over counters this package keeps; they fail closed.
-* :class:`DecisionLog` writes one hash-chained JSON line per call; :func:`verify_log` checks it.
+* :class:`DecisionLog` writes one hash-chained JSON line per call; :func:`verify_log` checks it;
+  :func:`paybill.guard.replay.replay` replays a log or trace against a bundle.
+* :meth:`Guard.evaluate` answers what-if questions at any step (tooling only, never enforcement).
+
+A :class:`Guard` may be shared between threads (its caches are append-only, its log is locked);
+a :class:`Run` belongs to one caller at a time. Cedar requests are evaluated against the slice of
+policies whose scope can match them (:mod:`paybill.guard.slicing`) - same answers, fewer policies.
 """
 
 from paybill.guard.bundle import BundleError, LoadedBundle, load_bundle

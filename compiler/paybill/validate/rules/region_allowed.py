@@ -12,7 +12,10 @@ def check(index: SpecIndex, report: Reporter) -> None:
             region = spec.placement.region if kind == "Tenant" else spec.region
             cloud = index.model("Cloud", cloud_name)
             if cloud is not None and region not in cloud.spec.regions:
-                report.unknown(doc, loc, "region", region, cloud.spec.regions, of=f"for cloud '{cloud_name}'")
+                # Region names share their shape (us-west-2 / eu-west-1), so an edit-distance guess
+                # misleads; list what the cloud allows instead.
+                report(doc, loc, f"region '{region}' is not allowed by cloud '{cloud_name}'",
+                       f"cloud '{cloud_name}' allows: {', '.join(cloud.spec.regions)}")
 
 
 RULE = Rule("PB0403", "region not allowed by the cloud", check)
