@@ -54,7 +54,9 @@ def test_update_without_readable_primary_key_warns(edited_specs: EditSpecs) -> N
 def test_writing_a_global_table_in_a_pool_warns_once(edited_specs: EditSpecs) -> None:
     specs = edited_specs({
         "agents/billing-agent.yaml": lambda t: t.replace(
-            "read: [code, minor_units]", "read: [code, minor_units]\n        update: [minor_units]"),
+            "    proposals:\n",
+            "      - table: currencies\n        read: [code, minor_units]\n        update: [minor_units]\n"
+            "    proposals:\n"),
         "workflows/dunning.yaml": lambda t: t.replace(
             "      next: [load-customer]\n",
             "      next: [load-customer, fix-currency]\n"

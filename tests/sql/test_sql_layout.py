@@ -7,7 +7,7 @@ import json
 import re
 
 import pytest
-from sql_support import SPECS, Emitted, databases, folder
+from sql_support import SPECS, Emitted, databases, emit_from, folder
 
 from paybill.diagnostics import DiagnosticSink
 from paybill.emit.registered import REGISTERED
@@ -122,12 +122,16 @@ def test_scope_policies_list_exactly_the_agents_tenants_in_that_database(example
     assert "IN ('nakatomi')" in silo and "tenant_id\" IN" not in silo
 
 
-def test_grants_no_workflow_step_uses_are_left_out_like_in_the_bundle(example: Emitted) -> None:
-    """billing-agent's ACL grants read on currencies, but no dunning step reads it (PB0705)."""
-    for database in databases(example[0]):
-        grants = index_of(example[0], database)["catalog"]["agents"].get("billing-agent", {}).get("grants", {})
+def test_grants_no_workflow_step_uses_are_left_out_like_in_the_bundle(edited_specs) -> None:
+    """A grant of read on currencies that no dunning step uses (PB0705 in the bundle) is not granted either."""
+    specs = edited_specs({"agents/billing-agent.yaml": lambda t: t.replace(
+        "    proposals:\n", "      - table: currencies\n        read: [code, minor_units]\n    proposals:\n")})
+    tree, _ = emit_from(specs)
+    assert tree
+    for database in databases(tree):
+        grants = index_of(tree, database)["catalog"]["agents"].get("billing-agent", {}).get("grants", {})
         assert "currencies" not in grants
-        assert b'ON "crm"."currencies" TO "paybill_agent_billing_agent"' not in folder(example[0], database)[
+        assert b'ON "crm"."currencies" TO "paybill_agent_billing_agent"' not in folder(tree, database)[
             "0005_grants.sql"]
 
 

@@ -12,10 +12,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from paybill.load.document import SpecDocument
-from paybill.models.agent import AllTenants, SelectorScope, TenantList
 from paybill.models.datamodel import Table
 from paybill.models.workflow import DATA_ACTIONS, Step
 from paybill.validate.index import SpecIndex
+from paybill.validate.scope import agent_scope
 from paybill.validate.workflow_graph import WorkflowGraph
 
 Loc = tuple[Any, ...]
@@ -101,20 +101,6 @@ class AgentFacts:
         return sorted(docs.values(), key=lambda d: (d.path, d.index))
 
 
-def tenants_in_scope(index: SpecIndex, scope: Any) -> dict[str, SpecDocument]:
-    """Resolve a tenant scope to tenant documents (sorted by name); unknown names are skipped."""
-    if isinstance(scope, AllTenants):
-        chosen = list(index.of_kind("Tenant"))
-    elif isinstance(scope, TenantList):
-        chosen = [d for d in (index.get("Tenant", n) for n in scope.tenants) if d is not None]
-    elif isinstance(scope, SelectorScope):
-        wanted = scope.selector.match_labels.items()
-        chosen = [d for d in index.of_kind("Tenant") if wanted <= d.model.metadata.labels.items()]
-    else:  # pragma: no cover - the model admits no other scope
-        raise TypeError(f"unknown tenant scope {type(scope).__name__}")
-    return {d.name: d for d in sorted(chosen, key=lambda d: d.name)}
-
-
 def _grants(agent: SpecDocument, index: SpecIndex, facts: AgentFacts) -> None:
     permissions = agent.model.spec.permissions
     seen: set[str] = set()
@@ -151,7 +137,7 @@ def _grants(agent: SpecDocument, index: SpecIndex, facts: AgentFacts) -> None:
 def collect(index: SpecIndex, agent: SpecDocument) -> AgentFacts:
     """The facts of one agent's bundle. Workflows that do not exist are left out (validation reports them)."""
     spec = agent.model.spec
-    facts = AgentFacts(agent.name, agent, tenants_in_scope(index, spec.tenant_scope), {}, [], [])
+    facts = AgentFacts(agent.name, agent, agent_scope(index, agent), {}, [], [])
     _grants(agent, index, facts)
     by_key = {(g.action, g.resource): g for g in facts.grants}
     for name in sorted(set(spec.workflows)):
