@@ -133,7 +133,11 @@ class WorkTreeSide:
             return listing
         if suffixes == SPEC_SUFFIXES:
             found, escaping = discover_spec_files(root)
-            paths = [f.path for f in found]
+            paths = [f.path for f in found if f.problem is None]
+            for bad in (f for f in found if f.problem is not None):
+                listing.problems.append(Diagnostic(
+                    "PB0114", f"cannot read file: {bad.problem}", self._repo_path(Path(bad.display), root),
+                    Position(), "rename the file: spec file names must be UTF-8"))
             for link in escaping:
                 listing.problems.append(Diagnostic(
                     "PB0112", f"symlink points outside the specs root (to '{link.target}') and is not read",

@@ -11,10 +11,15 @@ SPEC_SUFFIXES = (".yaml", ".yml")
 
 @dataclass(frozen=True, slots=True)
 class SpecFile:
-    """A spec file found on disk: ``display`` is what diagnostics print (relative, ``/``-separated)."""
+    """A spec file found on disk: ``display`` is what diagnostics print (relative, ``/``-separated).
+
+    ``problem`` is set when the file must not be read at all (its name is not valid UTF-8, so it
+    could not be named in output without corrupting it); the loader reports it instead.
+    """
 
     path: Path
     display: str
+    problem: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,7 +78,25 @@ def discover_spec_files(root: Path) -> tuple[list[SpecFile], list[EscapingLink]]
             if candidate.is_symlink() and not _resolves_inside(candidate, real_root):
                 escaping.append(EscapingLink(display_path(candidate, root), os.readlink(candidate)))
                 continue
-            files.append(SpecFile(candidate, display_path(candidate, root)))
+            display = display_path(candidate, root)
+            if not _is_utf8(display):
+                files.append(SpecFile(candidate, _printable_name(display), "its name is not valid UTF-8"))
+                continue
+            files.append(SpecFile(candidate, display))
     files.sort(key=lambda f: f.display)
     escaping.sort(key=lambda e: e.display)
     return files, escaping
+
+
+def _is_utf8(text: str) -> bool:
+    """File names that are not UTF-8 reach Python as lone surrogates (PEP 383)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _printable_name(text: str) -> str:
+    """The name with its undecodable bytes shown as U+FFFD, safe to print and to store."""
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")

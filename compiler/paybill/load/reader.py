@@ -158,6 +158,10 @@ def _read_file(spec_file: SpecFile, sink: DiagnosticSink, limits: LoadLimits) ->
     Only regular files are read (a FIFO named ``x.yaml`` would block forever, a device would never
     end), and never more than one byte past the size limit, so a huge file costs no memory.
     """
+    if spec_file.problem is not None:
+        sink.error("PB0114", f"cannot read file: {spec_file.problem}", spec_file.display, Position(),
+                   "rename the file: spec file names must be UTF-8")
+        return None
     try:
         # O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer before fstat runs.
         descriptor = os.open(spec_file.path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
