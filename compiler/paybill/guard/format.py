@@ -11,6 +11,8 @@ import hashlib
 import json
 from typing import Any
 
+import orjson
+
 BUNDLE_FORMAT = "paybill.dev/agent-bundle/v1"
 
 SCHEMA_FILE = "schema.cedarschema"
@@ -93,8 +95,16 @@ def sha256_hex(data: bytes) -> str:
 def json_file(value: Any) -> bytes:
     """Bytes of a bundle JSON file: sorted keys, two-space indent, ASCII only, final newline.
 
-    ASCII-only output means the bytes never depend on how a platform encodes text.
+    ASCII-only output means the bytes never depend on how a platform encodes text. orjson writes
+    the same bytes as the standard library for ASCII content at a fraction of the cost (entities of
+    10,000 tenants); anything non-ASCII takes the standard library's escaping path.
     """
+    try:
+        fast = orjson.dumps(value, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS)
+    except TypeError:  # e.g. integers beyond 64 bits: let the standard library decide
+        fast = b"\x80"
+    if fast.isascii() and b"\x7f" not in fast:  # the standard library escapes DEL, orjson does not
+        return fast + b"\n"
     return (json.dumps(value, indent=2, sort_keys=True, ensure_ascii=True) + "\n").encode("ascii")
 
 

@@ -9,6 +9,7 @@ still differ, and the same spec always yields the same name.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 from dataclasses import dataclass, field
@@ -38,7 +39,7 @@ class NameRule:
 
     def derive(self, *parts: str) -> str:
         """The deterministic name for ``parts`` under this rule."""
-        disallowed = re.compile(f"[^{self.alphabet}]")
+        disallowed = _disallowed(self.alphabet)
         joined = self.separator.join(disallowed.sub("", p.lower()) for p in parts if p)
         if self.must_start_with_letter and (not joined or not joined[0].isalpha()):
             joined = "p" + joined
@@ -49,6 +50,12 @@ class NameRule:
         head = joined[:keep].rstrip("-_.")
         name = f"{head}{self.separator}{digest}"
         return name.ljust(self.min_len, "0")
+
+
+@functools.cache
+def _disallowed(alphabet: str) -> re.Pattern[str]:
+    """The pattern of characters outside ``alphabet`` (compiled once per alphabet, not per name)."""
+    return re.compile(f"[^{alphabet}]")
 
 
 @dataclass
