@@ -49,6 +49,35 @@ def test_syntax_errors_missing_and_duplicate_ids(repo) -> None:
     assert codes == ["PB0962", "PB0962"]
 
 
+def test_id_problems_point_at_the_policy_they_are_about(repo) -> None:
+    repo.write("policies/extra.cedar", '// extra rules\n@id("local")\nforbid (principal, action, resource)\n'
+               'when { context.field == "a;b // not a comment" };\n\n// no id here\n'
+               'forbid (principal, action, resource);\n@id("local")\npermit (principal, action, resource);\n')
+    lines = repo.read("policies/extra.cedar").splitlines()
+    found = {(d.code, d.position.line, d.position.col, d.message) for d in control(repo).diagnostics}
+    assert found == {
+        ("PB0962", 7, 1, "policy #2 in policies/extra.cedar has no @id annotation"),
+        ("PB0962", 8, 1, '@id("local") is already used at policies/extra.cedar:2'),
+    }
+    assert lines[6].startswith("forbid") and lines[7] == '@id("local")'
+
+
+def test_a_rule_that_cannot_be_evaluated_is_named_by_its_id_at_its_line(repo, run) -> None:
+    repo.write(POLICY, repo.read(POLICY) + '\n@id("premium-ceiling")\nforbid (principal is Paybill::Agent, action == '
+               'Paybill::Action::"propose", resource is Paybill::Tenant)\nwhen { context has toPlan && '
+               'context.toPlan.tier > Paybill::Plan::"premium".tier };\n')
+    repo.commit("a rule naming a plan that does not exist")
+    line = repo.read(POLICY).splitlines().index('@id("premium-ceiling")') + 1
+    code, out, _ = run(repo.root, "propose", "specs", "--as", "billing-agent",
+                       "--set", "Tenant/vandelay:spec.plan=starter", "-m", "Upgrade vandelay", "--no-terraform")
+    assert code == 1
+    assert f"{POLICY}:{line}:1: error[PB0977]: change control could not evaluate Tenant/vandelay spec.plan: " \
+           "free -> starter for agent 'billing-agent': error while evaluating policy `premium-ceiling`: entity " \
+           '`Paybill::Plan::"premium"` does not exist\n' in out
+    assert f"  hint: the rule is at {POLICY}:{line}; a rule that cannot be evaluated denies (fail closed)" in out
+    assert "policy7" not in out
+
+
 def test_agent_commit_pushed_without_propose_fails_the_plan(repo, run) -> None:
     repo.git("checkout", "--quiet", "-b", "sneaky")
     repo.edit("specs/tenants/hooli.yaml", "plan: starter", "plan: enterprise")

@@ -43,6 +43,20 @@ def test_init_refuses_a_folder_that_is_not_empty(tmp_path, run) -> None:
     assert (tmp_path / "busy" / "keep.txt").read_text() == "mine"
 
 
+def test_the_init_error_is_documented_with_its_real_output(tmp_path, run) -> None:
+    from paybill.scaffold.init import CODE_TARGET, ScaffoldError
+
+    assert ScaffoldError.code == CODE_TARGET == "PB0980"  # a literal the errors.md checks can see
+    (tmp_path / "platform").mkdir()
+    (tmp_path / "platform" / "notes.txt").write_text("mine")
+    _, _, err = run(tmp_path, "init", "platform")
+    assert err.startswith("platform:1:1: error[PB0980]: ")
+    doc = (ROOT / "docs" / "errors.md").read_text(encoding="utf-8")
+    section = doc.split("\n### PB0980: ", 1)[1].split("\n### ", 1)[0].split("\n## ", 1)[0]
+    for line in err.splitlines():
+        assert line in section.splitlines(), line
+
+
 def test_init_with_a_remote_hook_repository(tmp_path, run) -> None:
     code, _, _ = run(tmp_path, "init", "p", "--no-git", "--hooks-repo", "https://git.example.com/paybill.git")
     assert code == 0

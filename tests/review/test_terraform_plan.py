@@ -149,3 +149,186 @@ def test_base_terraform_comes_from_the_committed_generated_tree_when_fresh(repo,
     repo.edit("specs/tenants/vandelay.yaml", "lifecycle: active", "lifecycle: suspended")
     report = json.loads(run(repo.root, *args)[1])
     assert report["terraform"]["base"].startswith("base: compiled (generated/terraform/tenant/hooli/main.tf.json")
+
+
+def stack_with(providers: dict, resources: dict, data: dict | None = None, backend: dict | None = None) -> bytes:
+    """A stack document with provider configurations (and optionally data sources and a backend)."""
+    document = {"//": {"stack": "x"}, "provider": providers, "resource": resources,
+                "terraform": {"backend": backend} if backend else {}}
+    if data:
+        document["data"] = data
+    return orjson.dumps(document, option=orjson.OPT_SORT_KEYS)
+
+
+AWS_RESOURCES = {
+    "aws_db_instance": {"main": {"identifier": "acme", "storage_encrypted": True}},
+    "aws_s3_bucket": {"data": {"bucket": "acme-data"}, "replica": {"bucket": "acme-replica", "provider": "aws.dr"},
+                      "pinned": {"bucket": "acme-pinned", "region": "eu-west-1"}},
+    "aws_iam_role": {"app": {"name": "acme-app"}},
+}
+
+
+def aws(region: str, account: str = "123456789012", dr: str = "us-west-2") -> dict:
+    return {"aws": [{"region": region, "allowed_account_ids": [account], "default_tags": {"tags": {"a": "b"}}},
+                    {"alias": "dr", "region": dr, "allowed_account_ids": [account]}]}
+
+
+def actions(base: bytes, head: bytes) -> dict[str, tuple[str, tuple[str, ...]]]:
+    (changed,) = diff_trees({"terraform/tenant/acme/main.tf.json": base}, {"terraform/tenant/acme/main.tf.json": head})
+    return {r.address: (r.action, r.forces_replacement) for r in changed.resources}
+
+
+def test_a_provider_region_change_replaces_every_regional_resource_it_manages() -> None:
+    base = stack_with(aws("us-east-1"), AWS_RESOURCES)
+    moved = actions(base, stack_with(aws("us-west-2"), AWS_RESOURCES))
+    assert moved == {"aws_db_instance.main": ("replace", ("provider.aws.region",)),
+                     "aws_s3_bucket.data": ("replace", ("provider.aws.region",))}
+    # IAM is global, a resource with its own region stays put, the aliased configuration did not move.
+    (stack,) = diff_trees({"terraform/tenant/acme/main.tf.json": base},
+                          {"terraform/tenant/acme/main.tf.json": stack_with(aws("us-west-2"), AWS_RESOURCES)})
+    (finding,) = [f for f in stack_findings([stack]) if f.code == "PB0942"]
+    assert "aws_db_instance.main (replace), aws_s3_bucket.data (replace)" in finding.message
+    assert "aws_db_instance.main: forces replacement: provider.aws.region" in finding.details
+    # Only the aliased configuration moves: only what it manages is replaced.
+    assert actions(base, stack_with(aws("us-east-1", dr="eu-central-1"), AWS_RESOURCES)) == {
+        "aws_s3_bucket.replica": ("replace", ("provider.aws.dr.region",))}
+    # Tags are not placement: nothing to compare when only they change.
+    retagged = aws("us-east-1")
+    retagged["aws"][0]["default_tags"] = {"tags": {"a": "c"}}
+    assert actions(base, stack_with(retagged, AWS_RESOURCES)) == {}
+
+
+def test_an_account_change_replaces_global_resources_too() -> None:
+    base = stack_with(aws("us-east-1"), AWS_RESOURCES)
+    moved = actions(base, stack_with(aws("us-east-1", account="210987654321"), AWS_RESOURCES))
+    assert moved["aws_iam_role.app"] == ("replace", ("provider.aws.allowed_account_ids",))
+    assert moved["aws_s3_bucket.replica"] == ("replace", ("provider.aws.dr.allowed_account_ids",))
+    assert len(moved) == 5  # the bucket with its own region is in the other account as well
+
+
+def test_switching_a_resource_to_another_provider_configuration_compares_their_placement() -> None:
+    base = stack_with(aws("us-east-1"), AWS_RESOURCES)
+    switched = {**AWS_RESOURCES, "aws_db_instance": {"main": {"identifier": "acme", "storage_encrypted": True,
+                                                              "provider": "aws.dr"}}}
+    assert actions(base, stack_with(aws("us-east-1"), switched)) == {
+        "aws_db_instance.main": ("replace", ("provider.aws.dr.region",))}
+    # The same place under another name moves nothing (the replica, managed by dr, does move).
+    assert actions(base, stack_with(aws("us-east-1", dr="us-east-1"), switched)) == {
+        "aws_s3_bucket.replica": ("replace", ("provider.aws.dr.region",))}
+
+
+def test_a_kubernetes_provider_pointed_at_another_cluster_through_remote_state() -> None:
+    kubernetes = {"kubernetes": [{"host": "${data.terraform_remote_state.pool.outputs.host}"}],
+                  "azurerm": [{"features": {}, "subscription_id": "sub-1"}]}
+    objects = {"kubernetes_namespace_v1": {"tenant": {"metadata": [{"name": "acme"}]}},
+               "azurerm_storage_account": {"data": {"name": "stacme", "location": "westeurope"}}}
+
+    def remote(pool: str) -> dict:
+        return {"terraform_remote_state": {"pool": {"backend": "azurerm", "config": {"key": f"pool/{pool}.tfstate"}}}}
+
+    base = stack_with(kubernetes, objects, remote("weu-shared"))
+    assert actions(base, stack_with(kubernetes, objects, remote("weu-large"))) == {
+        "kubernetes_namespace_v1.tenant": ("replace", ("provider.kubernetes.host",))}
+    other_subscription = {**kubernetes, "azurerm": [{"features": {}, "subscription_id": "sub-2"}]}
+    assert actions(base, stack_with(other_subscription, objects, remote("weu-shared"))) == {
+        "azurerm_storage_account.data": ("replace", ("provider.azurerm.subscription_id",))}
+
+
+def test_remote_state_is_compared_as_the_stack_it_reads() -> None:
+    """Moving a pool's state keeps its tenants in the same cluster; moving a tenant to another pool does not."""
+    def pool(bucket: str, name: str) -> bytes:
+        return stack_with({"aws": [{"region": "us-east-1"}]}, {"aws_vpc": {"main": {"cidr_block": "10.0.0.0/16"}}},
+                          backend={"s3": {"bucket": bucket, "key": f"pool/{name}.tfstate", "region": "us-east-1"}})
+
+    def tenant(bucket: str, name: str) -> bytes:
+        remote = {"terraform_remote_state": {"pool": {"backend": "s3", "config": {
+            "bucket": bucket, "key": f"pool/{name}.tfstate", "region": "us-east-1", "encrypt": True}}}}
+        return stack_with({"kubernetes": [{"host": "${data.terraform_remote_state.pool.outputs.host}"}]},
+                          {"kubernetes_namespace_v1": {"t": {"metadata": [{"name": "t"}]}}}, remote)
+
+    def tree(bucket: str, tenant_pool: str) -> dict[str, bytes]:
+        return {"terraform/pool/a/main.tf.json": pool(bucket, "a"), "terraform/pool/b/main.tf.json": pool(bucket, "b"),
+                "terraform/tenant/t/main.tf.json": tenant(bucket, tenant_pool)}
+
+    base = tree("state-1", "a")
+    moved_state = {s.address: s for s in diff_trees(base, tree("state-2", "a"))}
+    assert moved_state["tenant/t"].resources == () and moved_state["pool/a"].state_move is not None
+    (moved_tenant,) = diff_trees(base, tree("state-1", "b"))
+    assert [(r.address, r.action, r.forces_replacement) for r in moved_tenant.resources] == [
+        ("kubernetes_namespace_v1.t", "replace", ("provider.kubernetes.host",))]
+
+
+def test_a_changed_backend_is_a_state_move() -> None:
+    backend = {"s3": {"bucket": "state-use1", "key": "paybill/tenant/acme/terraform.tfstate", "region": "us-east-1",
+                      "encrypt": True}}
+    moved = {"s3": {**backend["s3"], "bucket": "state-usw2", "region": "us-west-2"}}
+    base = stack_with(aws("us-east-1"), AWS_RESOURCES, backend=backend)
+    (stack,) = diff_trees({"terraform/tenant/acme/main.tf.json": base},
+                          {"terraform/tenant/acme/main.tf.json": stack_with(aws("us-east-1"), AWS_RESOURCES,
+                                                                            backend=moved)})
+    assert stack.resources == () and stack.state_move == (
+        "s3 bucket=state-use1, key=paybill/tenant/acme/terraform.tfstate, region=us-east-1",
+        "s3 bucket=state-usw2, key=paybill/tenant/acme/terraform.tfstate, region=us-west-2")
+    (finding,) = stack_findings([stack])
+    assert finding.code == "PB0944" and finding.subject == "stack:tenant/acme"
+    assert "terraform init -migrate-state" in (finding.hint or "")
+    unencrypted = {"s3": {**backend["s3"], "encrypt": False}}  # how, not where: no move
+    (stack,) = diff_trees({"terraform/tenant/acme/main.tf.json": base},
+                          {"terraform/tenant/acme/main.tf.json": stack_with(aws("us-east-1"), AWS_RESOURCES,
+                                                                            backend=unencrypted)})
+    assert stack.state_move is None and stack_findings([stack]) == []
+
+
+def test_every_emitted_provider_has_placement_rules() -> None:
+    from paybill.compile import compile_repository
+    from paybill.plan.replace_rules import PROVIDER_SCOPES
+
+    result = compile_repository(ROOT / "specs")
+    assert result.ok
+    emitted = {name for path, data in result.tree.items() if path.startswith("terraform/") and
+               path.endswith("main.tf.json") for name in json.loads(data).get("provider", {})}
+    assert emitted and emitted <= set(PROVIDER_SCOPES), sorted(emitted - set(PROVIDER_SCOPES))
+
+
+def test_moving_a_silo_tenant_to_another_region_replaces_its_data_stores(repo, run) -> None:
+    acme = "specs/tenants/acme-corp.yaml"
+    repo.edit(acme, "region: us-east-1", "region: us-west-2")
+    repo.edit(acme, "allowedRegions: [us-east-1, us-west-2]", "allowedRegions: [us-west-2]")
+    repo.commit("move acme to us-west-2")
+    code, out, _ = run(repo.root, "plan", "specs", "--base", "HEAD~1", "--head", "HEAD", "--format", "json")
+    report = json.loads(out)
+    (stack,) = report["terraform"]["stacks"]
+    assert stack["address"] == "tenant/acme-corp" and stack["stateMove"] is None
+    by_type: dict[str, set[str]] = {}
+    for resource in stack["resources"]:
+        by_type.setdefault(resource["type"], set()).add(resource["action"])
+    for store in ("aws_db_instance", "aws_s3_bucket", "aws_kms_key", "aws_vpc", "aws_eks_cluster"):
+        assert by_type[store] == {"replace"}, store
+    assert not any(t.startswith("aws_iam_") and "replace" in a for t, a in by_type.items())  # IAM is global
+    replaced = sum(1 for r in stack["resources"] if r["action"] == "replace")
+    assert report["terraform"]["totals"]["replace"] == replaced > 30
+    codes = {f["code"]: f for f in report["findings"]}
+    assert {"PB0920", "PB0942"} <= codes.keys()
+    assert "aws_db_instance.main (replace)" in codes["PB0942"]["message"]
+    assert "aws_db_instance.main: forces replacement: provider.aws.region" in codes["PB0942"]["details"]
+    assert code == 0
+
+
+def test_moving_a_clouds_state_bucket_is_reported_per_stack_in_every_format(repo, run) -> None:
+    repo.edit("specs/clouds/aws-prod.yaml", "bucket: acme-platform-tfstate-use1", "bucket: acme-platform-tfstate")
+    repo.commit("one state bucket")
+    args = ("plan", "specs", "--base", "HEAD~1", "--head", "HEAD")
+    report = json.loads(run(repo.root, *args, "--format", "json")[1])
+    stacks = report["terraform"]["stacks"]
+    assert stacks and all(s["stateMove"] and s["resources"] == [] for s in stacks)  # same clusters, same places
+    moves = {f["subject"] for f in report["findings"] if f["code"] == "PB0944"}
+    assert moves == {f"stack:{s['address']}" for s in stacks}
+    acme = next(s for s in stacks if s["address"] == "tenant/acme-corp")["stateMove"]
+    assert acme == {"from": "s3 bucket=acme-platform-tfstate-use1, key=paybill/tenant/acme-corp/terraform.tfstate, "
+                            "region=us-east-1",
+                    "to": "s3 bucket=acme-platform-tfstate, key=paybill/tenant/acme-corp/terraform.tfstate, "
+                          "region=us-east-1"}
+    text = run(repo.root, *args)[1]
+    assert f"      state moves: {acme['from']} -> {acme['to']}\n" in text
+    markdown = run(repo.root, *args, "--format", "markdown")[1]
+    assert f"- state moves: `{acme['from']}` → `{acme['to']}`" in markdown

@@ -144,7 +144,7 @@ def verify_log_command(log: Path, expect_head: str | None) -> None:
               help="Ed25519 private key (PEM) to sign manifests with (default: $PAYBILL_BUNDLE_SIGNING_KEY).")
 @format_option
 def bundle_command(specs: Path, out: Path, agents: tuple[str, ...], signing_key: Path | None, fmt: str) -> None:
-    """Validate SPECS and write agent bundles only (``paybill compile`` writes them with everything else)."""
+    """Validate SPECS and write agent bundles only (paybill compile writes them with everything else)."""
     from paybill.diagnostics import DiagnosticSink
     from paybill.emit.bundles.emitter import SHARED_KEY, emit_bundles
     from paybill.emit.contract import EmitContext

@@ -23,7 +23,7 @@ def init_command(directory: Path, hooks_repo: str | None, no_git: bool) -> None:
     try:
         written = scaffold(directory, hooks_repo=hooks_repo, git=not no_git)
     except ScaffoldError as error:
-        click.echo(f"{directory.as_posix()}:1:1: error[PB0980]: {error.message}", err=True)
+        click.echo(f"{directory.as_posix()}:1:1: error[{error.code}]: {error.message}", err=True)
         click.echo(f"  hint: {error.hint}", err=True)
         sys.exit(EXIT_USAGE)
     click.echo(f"created {len(written)} files in {directory.as_posix()}/")

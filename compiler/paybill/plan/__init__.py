@@ -11,6 +11,7 @@ Both sides are read from git objects (the head may be the work tree), loaded and
 * :mod:`.revenue`     - the change in monthly recurring revenue from plan prices.
 * :mod:`.impact`      - what each changed spec reaches (tenants, stacks, bundles).
 * :mod:`.terraform`   - per stack, resources created, updated, destroyed or replaced.
+* :mod:`.stackconfig` - provider configurations (where resources live) and backends (where state is).
 * :mod:`.engine`      - puts it together into a :class:`~paybill.plan.model.PlanReport`.
 * :mod:`.render`      - text, markdown (pull requests) and json.
 """

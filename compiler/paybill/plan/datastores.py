@@ -79,6 +79,6 @@ def _table_losses(old: SpecDocument, new: SpecDocument) -> list[Finding]:
             findings.append(Finding(
                 CODE_DATA_STORE, "warning", "data-store", f"DataModel/{new.name}",
                 f"table '{table.name}' loses column{'s' if len(lost) > 1 else ''} {', '.join(lost)}: "
-                "the data in them is dropped",
+                f"the data in {'them' if len(lost) > 1 else 'it'} is dropped",
                 new.path, new.position("spec", "tables", index, "columns"), "export the data first"))
     return findings

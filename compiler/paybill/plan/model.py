@@ -182,6 +182,9 @@ class StackChange:
     resources: tuple[ResourceChange, ...] = ()
     reach: tuple[str, ...] = ()
     """For pool stacks: the live tenants whose stacks read this pool."""
+    state_move: tuple[str, str] | None = None
+    """(from, to) when the stack's state is stored somewhere else on the head side (another backend,
+    bucket or key): it must be migrated before the head side is applied."""
 
     def count(self, action: ResourceAction) -> int:
         return sum(1 for r in self.resources if r.action == action)

@@ -12,11 +12,26 @@ paybill sets, or could set, matter; the table lists the ones found for every typ
 A test compiles the example specs and fails when an emitted type is missing here, so a new emitter
 cannot silently fall back to "update". Nested arguments use dots (``settings.edition``); a nested
 path matches when the value at that path differs.
+
+A resource is also replaced when the *provider configuration* it is managed with moves it, even if
+its own arguments are byte-identical: a provider block's region, account, subscription, project or
+cluster is where every resource of that provider lives. :data:`PROVIDER_SCOPES` lists, per
+provider, the configuration keys that say *which account* (every resource of the provider moves)
+and *which region* (only regional resources that do not set their own region move; IAM and other
+account-wide types stay). Terraform then plans those resources as replaced: AWS 6.x records each
+resource's region in state and forces replacement when it changes, the other providers plan a
+create in the new place once refresh no longer finds the old object. Values that read a data source
+(``${data.terraform_remote_state.pool.outputs.eks_host}``) count as changed when that data source's
+configuration changes (a remote state counts as the stack whose state it reads, so moving a pool's
+state to another bucket moves nothing), so a tenant stack pointed at another pool's cluster replaces
+its Kubernetes objects. A change of the stack's backend (where its state is stored) is not a replacement but a
+state move: see :mod:`paybill.plan.stackconfig`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 _AWS: dict[str, tuple[str, ...]] = {
@@ -268,3 +283,63 @@ def forcing_arguments(type_: str, before: Mapping[str, Any], after: Mapping[str,
         if top in changed and _value(before, rule) != _value(after, rule):
             hits.append(rule)
     return tuple(hits)
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderScope:
+    """Which provider configuration keys decide where a provider's resources live."""
+
+    account: tuple[str, ...]
+    """Keys naming the account, subscription, project, tenancy or cluster: every resource moves."""
+    location: tuple[str, ...] = ()
+    """Keys naming the default region: regional resources that do not set :attr:`own_location` move."""
+    own_location: tuple[str, ...] = ()
+    """Resource arguments that override the provider's region (then the provider's does not matter)."""
+    global_types: frozenset[str] = frozenset()
+    """Types that do not live in a region (a region change leaves them where they are)."""
+
+
+_LOCATION_ARGUMENTS = ("location", "region", "zone")
+
+PROVIDER_SCOPES: dict[str, ProviderScope] = {
+    # AWS: the account (allowed_account_ids, or the role assumed into another account) and the region;
+    # 6.x resources may set their own `region`. IAM is global: a region change keeps roles and policies.
+    "aws": ProviderScope(("allowed_account_ids", "assume_role.role_arn"), ("region",), ("region",),
+                         frozenset(t for t in _AWS if t.startswith("aws_iam_"))),
+    # azurerm has no provider region: `location` is a resource argument (and forces replacement there).
+    "azurerm": ProviderScope(("subscription_id", "tenant_id")),
+    # google: region and zone are only defaults for resources that take a location argument and leave it
+    # unset; global resources (networks, service accounts, IAM members) and children of a located parent
+    # (a key in a key ring, a database in an instance) have no location argument at all.
+    "google": ProviderScope(("project",), ("region", "zone"), _LOCATION_ARGUMENTS,
+                            frozenset(t for t, a in _GOOGLE.items() if not set(_LOCATION_ARGUMENTS) & set(a))),
+    # OCI: identity (compartments, policies) lives in the home region and is the same from every region.
+    "oci": ProviderScope(("tenancy_ocid",), ("region",), (),
+                         frozenset(t for t in _OCI if t.startswith("oci_identity_"))),
+    # IBM: the account comes from the API key (not in the configuration); VPC and cluster resources are
+    # regional, IAM and resource groups are account-wide, and service instances, databases, COS buckets
+    # and Key Protect keys carry their own location or belong to a located service instance.
+    "ibm": ProviderScope((), ("region",), ("location", "region_location", "cross_region_location",
+                                           "single_site_location"),
+                         frozenset(t for t in _IBM if not t.startswith(("ibm_is_", "ibm_container_")))),
+    # kubernetes: the cluster is the account; every object lives in it.
+    "kubernetes": ProviderScope(("host", "config_path", "config_context", "config_context_cluster")),
+}
+
+
+def placement_keys(provider: str) -> tuple[str, ...]:
+    """The configuration keys of ``provider`` that decide where its resources live (dotted paths)."""
+    scope = PROVIDER_SCOPES.get(provider)
+    return (*scope.account, *scope.location) if scope else ()
+
+
+def provider_moves(provider: str, type_: str, body: Mapping[str, Any],
+                   changed_keys: tuple[str, ...]) -> tuple[str, ...]:
+    """The changed provider configuration keys that move (and so replace) a resource of ``type_``."""
+    scope = PROVIDER_SCOPES.get(provider)
+    if scope is None:
+        return ()
+    hits = [key for key in changed_keys if key in scope.account]
+    if type_ not in scope.global_types and not any(body.get(arg) is not None for arg in scope.own_location):
+        hits += [key for key in changed_keys if key in scope.location]
+    return tuple(sorted(hits))

@@ -6,7 +6,11 @@ For each ``terraform/<stack>/main.tf.json`` present on either side:
 * a stack only on the base side is *destroyed* (every resource ``destroy``) - a deleted tenant;
 * otherwise each resource address (``type.name``) is compared: only on the head side ``create``,
   only on the base side ``destroy``, different arguments ``update``, or ``replace`` when one of the
-  changed arguments forces replacement according to :mod:`paybill.plan.replace_rules`.
+  changed arguments forces replacement according to :mod:`paybill.plan.replace_rules`, or when the
+  provider configuration it is managed with moves it to another region, account or cluster (then
+  even a resource with identical arguments is replaced; see :mod:`paybill.plan.stackconfig`).
+  Such a replacement is listed as forced by ``provider.<name>.<key>`` (``provider.aws.region``).
+* a changed backend is a state move (PB0944): the state must be migrated before anything is applied.
 
 Identical bytes are skipped without parsing, so comparing 10,000 stacks where one changed costs one
 parse per side. Meta-arguments (``depends_on``, ``lifecycle``, ``provider``, ``count``,
@@ -21,10 +25,12 @@ from typing import Any
 import orjson
 
 from paybill.plan.model import Finding, ResourceChange, StackChange
-from paybill.plan.replace_rules import DATA_STORE_TYPES, forcing_arguments, known_type
+from paybill.plan.replace_rules import DATA_STORE_TYPES, forcing_arguments, known_type, provider_moves
+from paybill.plan.stackconfig import Placement, StateIndex, provider_of, state_move
 
 CODE_DATA_STORE_TF = "PB0942"
 CODE_UNKNOWN_TYPE = "PB0943"
+CODE_STATE_MOVE = "PB0944"
 META_ARGUMENTS = frozenset({"depends_on", "lifecycle", "provider", "count", "for_each", "//"})
 STACK_PREFIX = "terraform/"
 STACK_FILE = "/main.tf.json"
@@ -60,8 +66,23 @@ def _all(action: str, res: dict[str, tuple[str, dict[str, Any]]]) -> tuple[Resou
                  for addr, (t, _) in sorted(res.items()))
 
 
-def diff_stack(before: Mapping[str, Any], after: Mapping[str, Any]) -> tuple[ResourceChange, ...]:
+def _moved_by(placement: Placement, type_: str, previous: Mapping[str, Any],
+              body: Mapping[str, Any]) -> tuple[str, ...]:
+    """``provider.<name>[.<alias>].<key>`` for each placement key that moves the resource.
+
+    The configuration managing the resource on the base side is compared with the one on the head
+    side: the same one changing, or another one when its ``provider`` meta-argument changed."""
+    ref = provider_of(type_, body)
+    keys = placement.changed(provider_of(type_, previous), ref)
+    label = f"provider.{ref[0]}" + (f".{ref[1]}" if ref[1] else "")
+    return tuple(f"{label}.{key}" for key in provider_moves(ref[0], type_, body, keys))
+
+
+def diff_stack(before: Mapping[str, Any], after: Mapping[str, Any],
+               states: tuple[StateIndex, StateIndex] | None = None) -> tuple[ResourceChange, ...]:
+    """Resource changes of one stack; ``states`` finds the stacks its remote-state lookups read."""
     old, new = resources(before), resources(after)
+    placement = Placement(before, after, states)
     changes: list[ResourceChange] = []
     for address in sorted(old.keys() | new.keys()):
         if address not in old:
@@ -73,12 +94,13 @@ def diff_stack(before: Mapping[str, Any], after: Mapping[str, Any]) -> tuple[Res
         else:
             type_, body = new[address]
             previous = old[address][1]
-            if body == previous:
+            moved = _moved_by(placement, type_, previous, body)
+            if body == previous and not moved:
                 continue
             arguments = changed_arguments(previous, body)
-            if not arguments:
+            if not arguments and not moved:
                 continue
-            forcing = forcing_arguments(type_, previous, body, arguments)
+            forcing = moved + forcing_arguments(type_, previous, body, arguments)
             changes.append(ResourceChange(address, type_, "replace" if forcing else "update", arguments, forcing,
                                           type_ in DATA_STORE_TYPES))
     return tuple(changes)
@@ -89,6 +111,7 @@ def diff_trees(base: Mapping[str, bytes], head: Mapping[str, bytes],
     """Every stack that changes between two output trees, in address order."""
     reach = reach or {}
     old, new = stack_files(base), stack_files(head)
+    states = (StateIndex(old), StateIndex(new))
     stacks: list[StackChange] = []
     for address in sorted(old.keys() | new.keys()):
         before, after = old.get(address), new.get(address)
@@ -102,13 +125,14 @@ def diff_trees(base: Mapping[str, bytes], head: Mapping[str, bytes],
             res = _all("destroy", resources(orjson.loads(before)))
             stacks.append(StackChange(address, "destroyed", tenant, pool, res, reach.get(address, ())))
         else:
-            res = diff_stack(orjson.loads(before), orjson.loads(after))
-            stacks.append(StackChange(address, "changed", tenant, pool, res, reach.get(address, ())))
+            old_doc, new_doc = orjson.loads(before), orjson.loads(after)
+            stacks.append(StackChange(address, "changed", tenant, pool, diff_stack(old_doc, new_doc, states),
+                                      reach.get(address, ()), state_move(old_doc, new_doc)))
     return stacks
 
 
 def stack_findings(stacks: list[StackChange]) -> list[Finding]:
-    """Danger flags from the resource changes: data stores destroyed or replaced, pool reach."""
+    """Danger flags from the resource changes: data stores destroyed or replaced, state moves, pool reach."""
     findings: list[Finding] = []
     for stack in stacks:
         lost = [r for r in stack.resources if r.data_store and r.action in ("destroy", "replace")]
@@ -118,9 +142,15 @@ def stack_findings(stacks: list[StackChange]) -> list[Finding]:
                 CODE_DATA_STORE_TF, "warning", "data-store", f"stack:{stack.address}",
                 f"data store{'s' if len(lost) > 1 else ''} destroyed in stack {stack.address}: {what}",
                 hint="a replace destroys the old store before or after creating the new one: copy the data "
-                     "first, or revert the argument that forces replacement",
+                     "first, or revert the argument or provider setting that forces replacement",
                 details=tuple(f"{r.address}: forces replacement: {', '.join(r.forces_replacement)}"
                               for r in lost if r.forces_replacement)))
+        if stack.state_move:
+            findings.append(Finding(
+                CODE_STATE_MOVE, "warning", "terraform", f"stack:{stack.address}",
+                f"the state of stack {stack.address} moves: {stack.state_move[0]} -> {stack.state_move[1]}",
+                hint="run `terraform init -migrate-state` for this stack before applying; otherwise Terraform "
+                     "starts from an empty state, creates every resource again and leaves the old ones unmanaged"))
         if stack.pool and stack.reach and stack.op == "changed" and stack.resources:
             findings.append(Finding(
                 "PB0951", "notice", "reach", f"stack:{stack.address}",

@@ -164,11 +164,16 @@ def _decide(agent, agent_doc, change, field, path, by_spec, result, control: Cha
     what = _describe(change, field)
     file = field.file if field is not None else change.file
     position = field.position if field is not None else change.position
-    errors = list(result.diagnostics.errors)
+    errors = [str(e) for e in result.diagnostics.errors]
     if errors:
+        # Cedar names policies by position (policy7); point at the rule's @id and line, like a denial.
+        broken = control.rule_named_in(errors[0])
+        where = f"the rule is at {broken.file}:{broken.position.line}; " if broken else ""
         return Decision(change, path, False, Diagnostic(
-            CODE_EVAL_ERROR, f"change control could not evaluate {what} for agent '{agent}': {errors[0]}",
-            file, position, "a rule that cannot be evaluated denies (fail closed); fix the policy or the entities"))
+            CODE_EVAL_ERROR, f"change control could not evaluate {what} for agent '{agent}': "
+            f"{control.with_rule_ids(errors[0])}",
+            broken.file if broken else file, broken.position if broken else position,
+            f"{where}a rule that cannot be evaluated denies (fail closed); fix the policy or the entities"))
     if result.allowed:
         return Decision(change, path, True, None)
     forbids = [control.rule(r) for r in result.diagnostics.reasons]

@@ -59,6 +59,15 @@ class ChangeControl:
             return self.rules[int(match.group(1))]
         return next((r for r in self.rules if r.id == cedar_id), None)
 
+    def rule_named_in(self, text: str) -> Rule | None:
+        """The first rule a Cedar message names by its internal id (``policy7``)."""
+        match = _POLICY_REF.search(text)
+        return self.rule(match.group(0)) if match else None
+
+    def with_rule_ids(self, text: str) -> str:
+        """A Cedar message with its internal policy ids (``policy7``) replaced by the rules' ``@id``."""
+        return _POLICY_REF.sub(lambda m: rule.id if (rule := self.rule(m.group(0))) else m.group(0), text)
+
     def is_authorized(self, request: dict[str, Any], entities: list[dict[str, Any]]) -> cedarpy.AuthzResult:
         return cedarpy.is_authorized(request, self.policies, entities, self.schema)
 
@@ -72,6 +81,49 @@ def _policies_json(text: str) -> dict[str, Any]:
     return json.loads(cedarpy.policies_to_json_str(text))["staticPolicies"]
 
 
+def policy_spans(text: str) -> list[tuple[int, int]]:
+    """(start, end) offsets of each policy of a Cedar file: its first annotation (or its effect) to its ``;``.
+
+    Cedar's JSON form of a policy carries no source position, so the file is scanned: a policy runs
+    to the next ``;`` outside string literals and ``//`` comments (Cedar has no other comments, and
+    ``;`` cannot appear in a policy otherwise). Only used on text that Cedar has parsed."""
+    spans: list[tuple[int, int]] = []
+    start: int | None = None
+    i, size = 0, len(text)
+    while i < size:
+        char = text[i]
+        if char == "/" and text.startswith("//", i):
+            newline = text.find("\n", i)
+            i = size if newline < 0 else newline
+            continue
+        if char.isspace():
+            i += 1
+            continue
+        if start is None:
+            start = i
+        if char == '"':
+            i += 1
+            while i < size and text[i] != '"':
+                i += 2 if text[i] == "\\" else 1
+        elif char == ";":
+            spans.append((start, i + 1))
+            start = None
+        i += 1
+    return spans
+
+
+def _policy_positions(text: str, count: int) -> list[tuple[Position, Position | None]]:
+    """Per policy: (its first line, its ``@id`` annotation's position if it has one)."""
+    spans = policy_spans(text)
+    if len(spans) != count:  # the scanner disagrees with Cedar: keep the file's start rather than guess
+        return [(Position(), None)] * count
+    out: list[tuple[Position, Position | None]] = []
+    for start, end in spans:
+        match = _ID.search(text, start, end)
+        out.append((_line_of(text, start), _line_of(text, match.start()) if match else None))
+    return out
+
+
 def _rules_of(display: str, text: str, sink: list[Diagnostic]) -> list[Rule] | None:
     try:
         parsed = _policies_json(text)
@@ -79,12 +131,13 @@ def _rules_of(display: str, text: str, sink: list[Diagnostic]) -> list[Rule] | N
         sink.append(Diagnostic(CODE_PARSE, f"Cedar policy file does not parse: {exc}", display, Position(),
                                "check the syntax against https://docs.cedarpolicy.com/"))
         return None
-    ids = [(m.group(1), _line_of(text, m.start())) for m in _ID.finditer(text)]
+    positions = _policy_positions(text, len(parsed))
     rules: list[Rule] = []
     for n in range(len(parsed)):
         policy = parsed[f"policy{n}"]
         annotation = policy.get("annotations", {}).get("id")
-        position = next((pos for rule_id, pos in ids if rule_id == annotation), Position())
+        first_line, id_line = positions[n]
+        position = id_line or first_line
         if annotation is None:
             sink.append(Diagnostic(CODE_ID, f"policy #{n + 1} in {display} has no @id annotation", display, position,
                                    'start every policy with @id("a-unique-name"): refusals name the rule'))
@@ -141,16 +194,9 @@ def load_change_control(side: Side, prefix: str, *, required: bool) -> ChangeCon
     if not result.validation_passed:
         for error in result.errors:
             text = str(error)
-            match = _POLICY_REF.search(text)
-            rule = control.rule(f"policy{match.group(1)}") if match else None
-            named = _POLICY_REF.sub(lambda m: _name(control, m), text)
+            rule = control.rule_named_in(text)
             control.diagnostics.append(Diagnostic(
-                CODE_INVALID, f"policy does not validate against the schema: {named}",
+                CODE_INVALID, f"policy does not validate against the schema: {control.with_rule_ids(text)}",
                 rule.file if rule else schema_files[0].repo_path, rule.position if rule else Position(),
                 f"the schema is {schema_files[0].repo_path}"))
     return control
-
-
-def _name(control: ChangeControl, match: re.Match[str]) -> str:
-    rule = control.rule(match.group(0))
-    return rule.id if rule else match.group(0)

@@ -16,8 +16,14 @@ WORKFLOWS = {"paybill-pr.yaml": ".github/workflows/paybill-pr.yml",
 """Workflow templates are stored as ``.yaml`` (package data) and written under their GitHub names."""
 
 
+CODE_TARGET = "PB0980"
+"""``paybill init`` cannot scaffold into the target folder (not empty, or not writable)."""
+
+
 class ScaffoldError(Exception):
-    """The target cannot be scaffolded (not empty, not writable); carries a hint."""
+    """The target cannot be scaffolded (not empty, not writable); carries its code and a hint."""
+
+    code = CODE_TARGET
 
     def __init__(self, message: str, hint: str) -> None:
         super().__init__(message)

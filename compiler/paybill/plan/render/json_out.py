@@ -16,6 +16,7 @@ def report_dict(report: PlanReport) -> dict[str, Any]:
     if report.stacks is not None:
         stacks = [{
             "address": s.address, "op": s.op, "tenant": s.tenant, "pool": s.pool, "reach": list(s.reach),
+            "stateMove": {"from": s.state_move[0], "to": s.state_move[1]} if s.state_move else None,
             "resources": [{"address": r.address, "type": r.type, "action": r.action,
                            "arguments": list(r.arguments), "forcesReplacement": list(r.forces_replacement),
                            "dataStore": r.data_store} for r in s.resources],

@@ -202,6 +202,8 @@ def _field_rows(fields: tuple[FieldChange, ...]) -> list[str]:
 def _stack_lines(stack: StackChange) -> list[str]:
     counts = ", ".join(f"{stack.count(a)} {a}" for a in ACTIONS if stack.count(a))
     lines = [f"**Terraform** {code(stack.address)} ({stack.op}{': ' + counts if counts else ''})", ""]
+    if stack.state_move:
+        lines.append(f"- state moves: {code(stack.state_move[0])} → {code(stack.state_move[1])}")
     for r in stack.resources[:80]:
         why = ""
         if r.forces_replacement:

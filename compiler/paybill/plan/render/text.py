@@ -65,6 +65,8 @@ def _terraform(report: PlanReport, lines: list[str], paint: Callable[..., str]) 
     for stack in report.stacks:
         lines.append(f"  {paint(_stack_mark(stack), stack.op, True)} {stack.address} ({stack.op})"
                      + (f": reaches {plural(len(stack.reach), 'tenant')}" if stack.reach else ""))
+        if stack.state_move:
+            lines.append(f"      state moves: {stack.state_move[0]} -> {stack.state_move[1]}")
         for resource in stack.resources:
             extra = ""
             if resource.forces_replacement:

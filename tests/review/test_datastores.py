@@ -1,0 +1,20 @@
+"""Spec-level data-store findings (PB0940): what a reviewer reads must be plain, correct English."""
+
+from __future__ import annotations
+
+import json
+
+CRM = "specs/data/crm.yaml"
+
+
+def findings(repo, run) -> list[str]:
+    code, out, _ = run(repo.root, "plan", "specs", "--no-terraform", "--base", "HEAD", "--format", "json")
+    assert code == 0, out
+    return [f["message"] for f in json.loads(out)["findings"] if f["code"] == "PB0940"]
+
+
+def test_a_dropped_column_is_it_and_dropped_columns_are_them(repo, run) -> None:
+    repo.edit(CRM, "        - {name: phone, type: text, pii: true}\n", "")
+    assert findings(repo, run) == ["table 'customers' loses column phone: the data in it is dropped"]
+    repo.edit(CRM, "        - {name: email, type: text, pii: true}\n", "")
+    assert findings(repo, run) == ["table 'customers' loses columns email, phone: the data in them is dropped"]
