@@ -132,13 +132,19 @@ def detect_migrations(base: SpecIndex, head: SpecIndex) -> list[Finding]:
         summary = "; ".join(f"{', '.join(layers)} {a} -> {b}" for (a, b), layers in by_move.items())
         region_move = old.spec.placement.cloud != new.spec.placement.cloud or \
             old.spec.placement.region != new.spec.placement.region
-        where = (f" and moves from {old.spec.placement.cloud}/{old.spec.placement.region} to "
-                 f"{new.spec.placement.cloud}/{new.spec.placement.region}") if region_move else ""
+        journey = (f"from {old.spec.placement.cloud}/{old.spec.placement.region} to "
+                   f"{new.spec.placement.cloud}/{new.spec.placement.region}")
         isolation_moved = old.spec.isolation != new.spec.isolation
+        if isolation_moved and region_move:
+            headline = f"isolation migration for tenant '{doc.name}', which also moves {journey}"
+        elif isolation_moved:
+            headline = f"isolation migration for tenant '{doc.name}'"
+        else:
+            headline = f"tenant '{doc.name}' moves {journey}"
         loc = ("spec", "isolation") if isolation_moved and not region_move else ("spec", "placement")
         findings.append(Finding(
             CODE_MIGRATION, "warning", "isolation", f"Tenant/{doc.name}",
-            f"isolation migration for tenant '{doc.name}'{where}: {summary}",
+            f"{headline}: {summary}",
             doc.path, doc.position(*loc),
             "follow the runbook: provision the target, copy data, cut over, then decommission",
             runbook(doc.name, moves, retention)))
