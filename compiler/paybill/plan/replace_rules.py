@@ -262,7 +262,8 @@ def known_type(type_: str) -> bool:
     return type_ in REPLACE_ARGUMENTS
 
 
-def _value(body: Mapping[str, Any], path: str) -> Any:
+def value_at(body: Any, path: str) -> Any:
+    """The value at a dotted argument path (``a.b.c``), taking the first element of nested blocks."""
     node: Any = body
     for part in path.split("."):
         if isinstance(node, list):
@@ -280,7 +281,7 @@ def forcing_arguments(type_: str, before: Mapping[str, Any], after: Mapping[str,
     hits = []
     for rule in sorted(rules):
         top = rule.split(".", 1)[0]
-        if top in changed and _value(before, rule) != _value(after, rule):
+        if top in changed and value_at(before, rule) != value_at(after, rule):
             hits.append(rule)
     return tuple(hits)
 

@@ -26,7 +26,7 @@ from typing import Any
 
 import orjson
 
-from paybill.plan.replace_rules import placement_keys
+from paybill.plan.replace_rules import placement_keys, value_at
 
 ProviderRef = tuple[str, str | None]
 """(provider name, alias or None for the default configuration)."""
@@ -103,16 +103,6 @@ class StateIndex:
         return self._by_location.get(location)
 
 
-def _at(node: Any, path: str) -> Any:
-    for part in path.split("."):
-        if isinstance(node, list):
-            node = node[0] if node else None
-        if not isinstance(node, Mapping):
-            return None
-        node = node.get(part)
-    return node
-
-
 class _Side:
     """One side's data sources, to resolve what a configuration value reads."""
 
@@ -156,7 +146,7 @@ class Placement:
         if (old, new) not in self._cache:
             a, b = self._old.get(old, {}), self._new.get(new, {})
             self._cache[(old, new)] = tuple(key for key in placement_keys(new[0])
-                                            if self._moves(_at(a, key), _at(b, key)))
+                                            if self._moves(value_at(a, key), value_at(b, key)))
         return self._cache[(old, new)]
 
     def _moves(self, before: Any, after: Any) -> bool:
