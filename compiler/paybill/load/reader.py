@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import stat
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
@@ -25,6 +26,9 @@ class LoadedRepository:
 
     documents: list[SpecDocument]
     files: int
+    unloadable: set[tuple[str, str]] = field(default_factory=set)
+    """(kind, name) recovered from files that failed to load, so references to them are not
+    reported as unknown on top of the load error (the root cause)."""
 
 
 def _decode(raw: bytes, display: str, sink: DiagnosticSink) -> str | None:
@@ -201,9 +205,36 @@ def load_repository(root: Path, sink: DiagnosticSink, limits: LoadLimits = DEFAU
             Position(),
             "copy the file into the specs root instead of linking to it",
         )
-    documents: list[SpecDocument] = []
+    loaded = LoadedRepository([], len(files))
     for spec_file in files:
         raw = _read_file(spec_file, sink, limits)
-        if raw is not None:
-            documents.extend(load_source(raw, spec_file.display, sink, limits))
-    return LoadedRepository(documents, len(files))
+        if raw is None:
+            continue
+        reported = len(sink)
+        documents = load_source(raw, spec_file.display, sink, limits)
+        loaded.documents.extend(documents)
+        if len(sink) > reported:
+            parsed = {(d.kind, d.name) for d in documents}
+            loaded.unloadable |= guess_identities(raw) - parsed
+    return loaded
+
+
+_KIND_LINE = re.compile(rb"^kind:[ \t]*[\"']?([A-Za-z]+)", re.MULTILINE)
+_NAME_LINE = re.compile(rb"^[ \t]+name:[ \t]*[\"']?([a-z][a-z0-9-]*)", re.MULTILINE)
+
+
+def guess_identities(raw: bytes) -> set[tuple[str, str]]:
+    """Best-effort (kind, name) of each document in a file that did not load.
+
+    Only used to silence follow-on "unknown reference" errors: a Plan with a duplicate key should
+    produce one error, not one more per tenant on that plan. It reads the conventional layout
+    (top-level ``kind:``, then the first indented ``name:``); a wrong guess can only hide a
+    reference error in the same run as a load error that must be fixed first anyway.
+    """
+    found: set[tuple[str, str]] = set()
+    for chunk in re.split(rb"^---", raw, flags=re.MULTILINE):
+        kind = _KIND_LINE.search(chunk)
+        name = _NAME_LINE.search(chunk)
+        if kind and name:
+            found.add((kind.group(1).decode("ascii"), name.group(1).decode("ascii")))
+    return found

@@ -44,9 +44,16 @@ def _validate_schema(document: SpecDocument, sink: DiagnosticSink) -> bool:
     return True
 
 
-def validate_documents(documents: list[SpecDocument], sink: DiagnosticSink) -> SpecIndex:
-    """Schema-validate every document, index the valid ones, then run every semantic rule."""
+def validate_documents(
+    documents: list[SpecDocument], sink: DiagnosticSink, unloadable: set[tuple[str, str]] | None = None
+) -> SpecIndex:
+    """Schema-validate every document, index the valid ones, then run every semantic rule.
+
+    ``unloadable`` names specs whose files failed to load; like documents that fail their schema,
+    references to them are not reported again.
+    """
     index = SpecIndex()
+    index.broken |= unloadable or set()
     for document in documents:
         if not _validate_schema(document, sink):
             if document.kind and document.name:
@@ -94,5 +101,5 @@ def validate_repository(root: Path, limits: LoadLimits = DEFAULT_LIMITS) -> Vali
         if loaded.files == 0 and not len(sink):
             sink.error("PB0115", f"no spec files (*.yaml, *.yml) found under '{root.as_posix()}'",
                        root.name or ".", Position(), "point paybill at your specs folder")
-        index = validate_documents(loaded.documents, sink)
+        index = validate_documents(loaded.documents, sink, loaded.unloadable)
     return ValidationResult(index, sink.sorted(), loaded.files)
