@@ -37,6 +37,8 @@ def test_a_spec_that_fails_to_load_causes_no_follow_on_reference_errors(tmp_path
     shutil.copytree(SPECS, specs)
     plan = specs / "plans" / "growth.yaml"
     plan.write_text(plan.read_text(encoding="utf-8") + "  tier: 9\n", encoding="utf-8")
-    result = run_cli("validate", "specs", cwd=tmp_path)
-    assert result.returncode == 1
-    assert [line.split(": ")[1] for line in result.stdout.splitlines() if ": error[" in line] == ["error[PB0102]"]
+    for command in ("validate", "compile"):
+        result = run_cli(command, "specs", cwd=tmp_path)
+        assert result.returncode == 1
+        errors = [line.split(": ")[1] for line in result.stdout.splitlines() if ": error[" in line]
+        assert errors == ["error[PB0102]"], (command, result.stdout)

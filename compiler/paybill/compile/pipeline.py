@@ -120,13 +120,17 @@ def compile_documents(
     emitters: Sequence[Emitter] | None = None,
     cache: CompileCache | None = None,
     progress: Progress | None = None,
+    unloadable: set[tuple[str, str]] | None = None,
 ) -> CompileResult:
-    """Validate then compile documents already in memory (validation sets ``document.model``)."""
+    """Validate then compile documents already in memory (validation sets ``document.model``).
+
+    ``unloadable``: (kind, name) of specs whose files failed to load (see ``load_repository``).
+    """
     sink = sink if sink is not None else DiagnosticSink()
     with gc_paused():
         if progress:
             progress("validate")
-        index = validate_documents(list(documents), sink)
+        index = validate_documents(list(documents), sink, unloadable)
         return compile_index(index, sink, files=files, emitters=emitters, cache=cache, progress=progress)
 
 
@@ -148,7 +152,7 @@ def compile_repository(
             sink.error("PB0115", f"no spec files (*.yaml, *.yml) found under '{root.as_posix()}'",
                        root.name or ".", Position(), "point paybill at your specs folder")
         return compile_documents(loaded.documents, sink=sink, files=loaded.files, emitters=emitters, cache=cache,
-                                 progress=progress)
+                                 progress=progress, unloadable=loaded.unloadable)
 
 
 def input_fingerprint(documents: Sequence[SpecDocument]) -> str:
