@@ -10,10 +10,11 @@ to the spec, so the whole set is re-applied, in order and in one transaction, af
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+
+import orjson
 
 from paybill.emit.sql.catalog import catalog_json
 from paybill.emit.sql.grants import render_grants
@@ -75,6 +76,7 @@ def render_database(plan: DatabasePlan) -> dict[str, bytes]:
     """``<file> -> bytes`` for one database folder (relative names)."""
     migrations = migrations_for(plan)
     files = {m.file: m.sql.encode("utf-8") for m in migrations}
-    body = json.dumps(index_json(plan, migrations), indent=2, sort_keys=False, ensure_ascii=False) + "\n"
-    files["migrations.json"] = body.encode("utf-8")
+    # orjson writes the same bytes as json.dumps(indent=2, ensure_ascii=False) (property-tested in
+    # tests/sql/test_migrations_json.py) at a fraction of the cost: 800+ databases at 10k tenants.
+    files["migrations.json"] = orjson.dumps(index_json(plan, migrations), option=orjson.OPT_INDENT_2) + b"\n"
     return files

@@ -145,15 +145,15 @@ class _Planner:
     def databases(self) -> list[tuple[str, str, SpecDocument, tuple[str, ...]]]:
         """(kind, name, defining document, tenants) for every database, pools first, in name order."""
         live = [d for d in self.index.of_kind("Tenant") if d.model.spec.lifecycle != "deleted"]
+        pooled: dict[str, list[str]] = {}
+        for d in live:  # one pass, not one per pool: linear in tenants
+            if d.model.layer_placement("database") == "pooled" and d.model.spec.placement.pool:
+                pooled.setdefault(d.model.spec.placement.pool, []).append(d.name)
         found: list[tuple[str, str, SpecDocument, tuple[str, ...]]] = []
         for pool in self.index.of_kind("Pool"):
             if "database" not in pool.model.spec.layers:
                 continue
-            members = tuple(
-                d.name for d in live
-                if d.model.layer_placement("database") == "pooled" and d.model.spec.placement.pool == pool.name
-            )
-            found.append(("pool", pool.name, pool, members))
+            found.append(("pool", pool.name, pool, tuple(pooled.get(pool.name, ()))))
         for doc in live:
             if doc.model.layer_placement("database") == "silo":
                 found.append(("tenant", doc.name, doc, (doc.name,)))
