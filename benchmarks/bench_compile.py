@@ -169,9 +169,14 @@ def main(argv: list[str]) -> int:
             return 1
         floors, compiles = [], []
         for i in range(rounds):
+            # Flush dirty pages before each measurement: otherwise the writeback of the previous
+            # run's 150 MB lands on the next one, and which side pays it is luck (we saw the floor
+            # swing from 1.9 s to 4.5 s between rounds).
+            os.sync()
             floors.append(run_child("floor", str(specs), str(work / "reference"), str(work / f"floor{i}")))
-            compiles.append(run_child("compile", str(specs), str(work / f"out{i}")))
             shutil.rmtree(work / f"floor{i}")
+            os.sync()
+            compiles.append(run_child("compile", str(specs), str(work / f"out{i}")))
             shutil.rmtree(work / f"out{i}")
         best = min(compiles, key=lambda r: r["wall"])
         print(f"output: {best['stacks']} stacks, {best['files_out']} files, {best['bytes_out'] / 1e6:.1f} MB; "

@@ -27,13 +27,31 @@ def siblings(out: Path) -> list[str]:
     return sorted(p.name for p in out.parent.iterdir() if p.name != out.name)
 
 
-def test_write_creates_then_replaces_the_whole_tree(tmp_path: Path) -> None:
+@pytest.mark.parametrize("durable", [False, True], ids=["default", "durable"])
+def test_write_creates_then_replaces_the_whole_tree(tmp_path: Path, durable: bool) -> None:
     out = tmp_path / "generated"
-    write_tree(sample(**{"old/stale.txt": b"stale\n"}), out)
+    write_tree(sample(**{"old/stale.txt": b"stale\n"}), out, durable=durable)
     assert read_tree(out)["old/stale.txt"] == b"stale\n"
-    write_tree(sample(), out)
+    write_tree(sample(), out, durable=durable)
     assert read_tree(out) == sample()
     assert siblings(out) == []  # no scratch or old folder left behind
+
+
+def test_durable_write_flushes_before_the_swap(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from paybill.write import tree as tree_module
+
+    events: list[str] = []
+    monkeypatch.setattr(tree_module, "syncfs", lambda path: events.append("sync") or True)
+    monkeypatch.setattr(tree_module, "has_syncfs", lambda: True)
+    real_exchange = tree_module.exchange
+    monkeypatch.setattr(tree_module, "exchange", lambda a, b: events.append("swap") or real_exchange(a, b))
+    out = tmp_path / "generated"
+    write_tree(sample(), out)
+    write_tree(sample(), out)
+    assert events == ["swap"]  # default: atomic, no flush
+    events.clear()
+    write_tree(sample(), out, durable=True)
+    assert events == ["sync", "swap"]
 
 
 def test_written_folders_get_normal_permissions(tmp_path: Path) -> None:

@@ -124,8 +124,10 @@ def _json(result: CompileResult, out: Path, extra: dict[str, Any]) -> None:
 @click.option("--out", type=click.Path(path_type=Path, file_okay=False), default=DEFAULT_OUT, show_default=True,
               help="Output folder; replaced as a whole, atomically.")
 @click.option("--check", is_flag=True, help="Write nothing; exit 1 listing files that would be added/changed/removed.")
+@click.option("--durable", is_flag=True,
+              help="Flush the new tree to disk before swapping it in, so it also survives a power loss (slower).")
 @format_option
-def compile_command(specs: Path, out: Path, check: bool, fmt: str) -> None:
+def compile_command(specs: Path, out: Path, check: bool, durable: bool, fmt: str) -> None:
     """Compile the spec repository SPECS (default: ./specs) into Terraform, bundles, SQL and manifests.
 
     Validation runs first; on any error nothing is written. The new tree is built beside the old one
@@ -163,7 +165,7 @@ def compile_command(specs: Path, out: Path, check: bool, fmt: str) -> None:
         sys.exit(EXIT_OK if diff.clean else EXIT_DIAGNOSTICS)
     try:
         with _progress(len(result.tree), fmt) as bar:
-            write_tree(result.tree, out, bar.update if bar is not None else None)
+            write_tree(result.tree, out, bar.update if bar is not None else None, durable=durable)
     except UnsafeOutput as exc:
         raise click.UsageError(f"{exc}; remove it or pick another --out") from exc
     except OSError as exc:

@@ -167,6 +167,10 @@ def _fill(root: Path, tree: Mapping[str, bytes], progress: Callable[[int], None]
         fsync_path(root)
 
 
+def _no_sync(path: Path) -> None:
+    """Stand-in for :func:`fsync_path` when durability was not asked for."""
+
+
 def _validate_paths(tree: Mapping[str, bytes]) -> None:
     for path in tree:
         parts = path.split("/")
@@ -174,8 +178,16 @@ def _validate_paths(tree: Mapping[str, bytes]) -> None:
             raise ValueError(f"unsafe output path {path!r}")
 
 
-def write_tree(tree: Mapping[str, bytes], out: Path, progress: Callable[[int], None] | None = None) -> None:
+def write_tree(
+    tree: Mapping[str, bytes], out: Path, progress: Callable[[int], None] | None = None, *, durable: bool = False
+) -> None:
     """Replace the folder ``out`` with exactly ``tree``, atomically.
+
+    Atomic against the process dying at any point (``kill -9``, Ctrl-C, a crash): the new tree is
+    complete before one rename swaps it in, so readers see the old tree or the new one, never a mix.
+    ``durable`` also flushes the new tree to the disk before the swap, so it survives a power loss
+    too. That costs seconds on a large tree (it waits for the disk), and ``generated/`` is committed
+    and reproducible from the specs, so it is opt-in (``paybill compile --durable``).
 
     Raises :class:`UnsafeOutput` when ``out`` is not ours to replace, ``OSError`` when the disk
     says no (the old tree is then untouched), ``ValueError`` for a path escaping the tree.
@@ -190,24 +202,25 @@ def write_tree(tree: Mapping[str, bytes], out: Path, progress: Callable[[int], N
     try:
         # One syncfs after writing everything is far cheaper than an fsync per file; fall back to
         # per-file fsync when the platform lacks it. Either way the data is durable before the swap.
-        fast_sync = has_syncfs()
-        _fill(scratch, tree, progress, durable_each=not fast_sync)
+        fast_sync = durable and has_syncfs()
+        _fill(scratch, tree, progress, durable_each=durable and not fast_sync)
         if fast_sync:
             syncfs(scratch)
+        sync_parent = fsync_path if durable else _no_sync
         if out.exists():
             if exchange(scratch, out):
-                fsync_path(out.parent)
+                sync_parent(out.parent)
                 shutil.rmtree(scratch)  # now the old tree
                 return
             old = _scratch(out, "old")
             os.rmdir(old)
             os.rename(out, old)  # a crash right here is repaired by recover() on the next write
             os.rename(scratch, out)
-            fsync_path(out.parent)
+            sync_parent(out.parent)
             shutil.rmtree(old)
             return
         os.rename(scratch, out)
-        fsync_path(out.parent)
+        sync_parent(out.parent)
     except BaseException:
         if old is not None and old.exists() and not out.exists():
             os.rename(old, out)
