@@ -7,12 +7,15 @@ modules. :mod:`.emitter` re-exports both names.
 
 from __future__ import annotations
 
+import functools
+
 from paybill.emit.terraform.expr import Expr, ref
 
 POOL_STATE = "pool"
 """Local name of the ``terraform_remote_state`` data source the driver declares in tenant stacks."""
 
 
+@functools.cache
 def pool_output(name: str) -> Expr:
-    """Expression reading an output of the tenant's pool stack."""
+    """Expression reading an output of the tenant's pool stack (memoised: asked ~15 times per stack)."""
     return ref("data", "terraform_remote_state", POOL_STATE, "outputs", name)

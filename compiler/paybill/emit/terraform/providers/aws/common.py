@@ -15,6 +15,7 @@ from paybill.emit.terraform.context import PoolContext, TenantContext
 from paybill.emit.terraform.expr import Expr, ref
 from paybill.emit.terraform.naming import NameRule
 from paybill.emit.terraform.postgres_versions import postgres_major
+from paybill.emit.terraform.remote import pool_output
 from paybill.emit.terraform.stack import Stack
 from paybill.models.plan import Sizing
 
@@ -168,13 +169,6 @@ def service_principal(service: str) -> dict[str, Any]:
 
 def account_root(account_id: str) -> dict[str, Any]:
     return {"type": "AWS", "identifiers": [f"arn:aws:iam::{account_id}:root"]}
-
-
-def pool_output(name: str) -> Expr:
-    """``emitter.pool_output`` (imported late: the driver imports the provider registry at load time)."""
-    from paybill.emit.terraform.emitter import pool_output as read
-
-    return read(name)
 
 
 def pool_output_inner(name: str) -> str:
