@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from functools import cached_property
 from typing import Annotated, Literal
 
 from pydantic import Field, StringConstraints
 
-from paybill.models.base import Email, Envelope, Name, Placement, SpecModel, Text
+from paybill.models.base import LAYERS, Email, Envelope, Name, Placement, SpecModel, Text
 from paybill.models.cloud import Cidr, Region
 
 Lifecycle = Literal["onboarding", "active", "suspended", "offboarding", "deleted"]
@@ -83,9 +84,15 @@ class Tenant(Envelope):
     kind: Literal["Tenant"]
     spec: TenantSpec
 
-    def layer_placement(self, layer: str) -> str:
-        """``silo`` or ``pooled`` for one layer, whatever the model."""
+    @cached_property
+    def placements(self) -> dict[str, str]:
+        """``silo`` or ``pooled`` for every layer, whatever the model; computed once per tenant
+        (graph, Terraform, SQL, entitlements and rules all ask)."""
         isolation = self.spec.isolation
         if isinstance(isolation, BridgeIsolation):
-            return str(getattr(isolation.layers, layer))
-        return isolation.model
+            return {layer: str(getattr(isolation.layers, layer)) for layer in LAYERS}
+        return dict.fromkeys(LAYERS, isolation.model)
+
+    def layer_placement(self, layer: str) -> str:
+        """``silo`` or ``pooled`` for one layer, whatever the model."""
+        return self.placements[layer]

@@ -44,4 +44,4 @@ class LayerPlan:
 
 
 def plan_layers(tenant: Tenant) -> LayerPlan:
-    return LayerPlan({layer: tenant.layer_placement(layer) for layer in LAYERS})
+    return LayerPlan(dict(tenant.placements))
