@@ -9,6 +9,7 @@ would then name the same role or table.
 
 from __future__ import annotations
 
+import functools
 import re
 
 MAX_IDENTIFIER_BYTES = 63
@@ -38,6 +39,7 @@ def snake(name: str) -> str:
     return name.replace("-", "_")
 
 
+@functools.cache  # pure; the same few identifiers are checked for every database
 def check_identifier(identifier: str) -> str:
     """Return ``identifier`` if it is safe to emit, else raise :class:`IdentifierError` saying why."""
     if not IDENTIFIER_RE.match(identifier):
@@ -50,6 +52,7 @@ def check_identifier(identifier: str) -> str:
     return identifier
 
 
+@functools.cache
 def quote_ident(identifier: str) -> str:
     """Quote a validated identifier. Quoting is unconditional so keywords (``order``, ``user``) work."""
     check_identifier(identifier)
