@@ -5,6 +5,7 @@ from __future__ import annotations
 from paybill.emit.terraform.context import PoolContext, TenantContext
 from paybill.emit.terraform.expr import Expr, raw
 from paybill.emit.terraform.naming import NameRule
+from paybill.emit.terraform.providers.oci.sizing import LOG_RETENTION_DAYS
 from paybill.emit.terraform.stack import Stack
 
 Ctx = PoolContext | TenantContext
@@ -55,3 +56,21 @@ def namespace(stack: Stack, ctx: Ctx) -> Expr:
 def waits(depends_on: list[str]) -> dict[str, list[str]]:
     """The ``depends_on`` meta-argument, only when there is anything to wait for (spread into a body)."""
     return {"depends_on": sorted(set(depends_on))} if depends_on else {}
+
+
+def service_log(stack: Stack, ctx: Ctx, local: str, *, display_name: str, log_group: Expr, compartment: Expr,
+                service: str, category: str, resource: Expr) -> None:
+    """An ``oci_logging_log`` collecting one OCI service's logs (bucket access, VCN flow logs...)."""
+    stack.resource("oci_logging_log", local, {
+        "display_name": display_name,
+        "log_group_id": log_group,
+        "log_type": "SERVICE",
+        "is_enabled": True,
+        "retention_duration": LOG_RETENTION_DAYS,
+        "configuration": {
+            "compartment_id": compartment,
+            "source": {"category": category, "resource": resource, "service": service,
+                       "source_type": "OCISERVICE"},
+        },
+        "freeform_tags": tags(ctx),
+    })

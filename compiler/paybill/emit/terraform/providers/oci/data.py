@@ -15,12 +15,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from paybill.emit.terraform.expr import Expr
-from paybill.emit.terraform.providers.oci.common import Ctx, name, namespace, tags, waits
+from paybill.emit.terraform.providers.oci.common import Ctx, name, namespace, service_log, tags, waits
 from paybill.emit.terraform.providers.oci.network import OciNetwork
 from paybill.emit.terraform.providers.oci.sizing import (
     BUCKET_NAME,
     DISPLAY_NAME,
-    LOG_RETENTION_DAYS,
     OFFBOARDING_RETENTION_DAYS,
     POSTGRES_VERSION,
     PREVIOUS_VERSION_DAYS,
@@ -110,17 +109,8 @@ def emit_bucket(stack: Stack, ctx: Ctx, local: str, *, compartment: Expr, key: E
         **waits(depends_on),
     })
     for category in ("read", "write"):
-        stack.resource("oci_logging_log", f"{local}_{category}", {
-            "display_name": name(ctx, DISPLAY_NAME, local, category, purpose="bucket log"),
-            "log_group_id": log_group,
-            "log_type": "SERVICE",
-            "is_enabled": True,
-            "retention_duration": LOG_RETENTION_DAYS,
-            "configuration": {
-                "compartment_id": compartment,
-                "source": {"category": category, "resource": bucket.attr("name"), "service": "objectstorage",
-                           "source_type": "OCISERVICE"},
-            },
-            "freeform_tags": tags(ctx),
-        })
+        service_log(stack, ctx, f"{local}_{category}",
+                    display_name=name(ctx, DISPLAY_NAME, local, category, purpose="bucket log"),
+                    log_group=log_group, compartment=compartment, service="objectstorage", category=category,
+                    resource=bucket.attr("name"))
     return bucket.attr("name")

@@ -12,8 +12,8 @@ import ipaddress
 from dataclasses import dataclass
 
 from paybill.emit.terraform.expr import Expr, raw
-from paybill.emit.terraform.providers.oci.common import Ctx, name, tags
-from paybill.emit.terraform.providers.oci.sizing import DISPLAY_NAME, DNS_LABEL, LOG_RETENTION_DAYS
+from paybill.emit.terraform.providers.oci.common import Ctx, name, service_log, tags
+from paybill.emit.terraform.providers.oci.sizing import DISPLAY_NAME, DNS_LABEL
 from paybill.emit.terraform.stack import Stack
 
 SUBNETS = ("nodes", "pods", "db", "api")
@@ -95,19 +95,10 @@ def emit_network(stack: Stack, ctx: Ctx, cidr: str, compartment: Expr, log_group
             "freeform_tags": freeform,
         })
         subnets[role] = subnet.attr("id")
-        stack.resource("oci_logging_log", f"flow_{role}", {
-            "display_name": name(ctx, DISPLAY_NAME, role, "flow", purpose="flow log"),
-            "log_group_id": log_group,
-            "log_type": "SERVICE",
-            "is_enabled": True,
-            "retention_duration": LOG_RETENTION_DAYS,
-            "configuration": {
-                "compartment_id": compartment,
-                "source": {"category": "all", "resource": subnet.attr("id"), "service": "flowlogs",
-                           "source_type": "OCISERVICE"},
-            },
-            "freeform_tags": freeform,
-        })
+        service_log(stack, ctx, f"flow_{role}",
+                    display_name=name(ctx, DISPLAY_NAME, role, "flow", purpose="flow log"),
+                    log_group=log_group, compartment=compartment, service="flowlogs", category="all",
+                    resource=subnet.attr("id"))
     app = stack.resource("oci_core_network_security_group", "app", {
         "compartment_id": compartment,
         "vcn_id": vcn.attr("id"),
