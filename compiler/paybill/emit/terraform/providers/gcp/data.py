@@ -5,6 +5,7 @@ Cloud Storage (uniform access, public access prevention, versioning, CMEK, acces
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from paybill.emit.terraform.expr import Expr
 from paybill.emit.terraform.providers.gcp.common import Ctx, name, project_id, stem, with_depends
@@ -110,12 +111,10 @@ def emit_sql_instance(stack: Stack, ctx: Ctx, sizing: DatabaseSizing, *, key: Ex
     return SqlInstance(instance.attr("name"), instance.attr("connection_name"), instance.attr("private_ip_address"))
 
 
-def emit_buckets(stack: Stack, ctx: Ctx, *, key: Expr, depends_on: list[str], offboarding: bool) -> Expr:
-    """The data bucket and its access-log bucket; returns the data bucket's name."""
-    project = project_id(ctx)
-    labels = dict(ctx.tags)
-    logs = stack.resource("google_storage_bucket", "access_logs", with_depends({
-        "name": ctx.name_for(BUCKET_NAME, project, *stem(ctx), "logs", purpose="access-log bucket"),
+def _secure_bucket(ctx: Ctx, role: str, key: Expr, purpose: str) -> dict[str, Any]:
+    """What every paybill bucket has: private, uniform access, versioned, encrypted with ``key``."""
+    return {
+        "name": ctx.name_for(BUCKET_NAME, project_id(ctx), *stem(ctx), role, purpose=purpose),
         "location": ctx.region.upper(),
         "storage_class": "STANDARD",
         "uniform_bucket_level_access": True,
@@ -123,8 +122,15 @@ def emit_buckets(stack: Stack, ctx: Ctx, *, key: Expr, depends_on: list[str], of
         "force_destroy": False,
         "versioning": {"enabled": True},
         "encryption": {"default_kms_key_name": key},
+        "labels": dict(ctx.tags),
+    }
+
+
+def emit_buckets(stack: Stack, ctx: Ctx, *, key: Expr, depends_on: list[str], offboarding: bool) -> Expr:
+    """The data bucket and its access-log bucket; returns the data bucket's name."""
+    logs = stack.resource("google_storage_bucket", "access_logs", with_depends({
+        **_secure_bucket(ctx, "logs", key, "access-log bucket"),
         "lifecycle_rule": [{"action": {"type": "Delete"}, "condition": {"age": ACCESS_LOG_DAYS}}],
-        "labels": labels,
     }, depends_on))
     # Cloud Storage writes usage and access logs as this Google group.
     stack.resource("google_storage_bucket_iam_member", "access_logs_writer", {
@@ -134,14 +140,7 @@ def emit_buckets(stack: Stack, ctx: Ctx, *, key: Expr, depends_on: list[str], of
     })
     noncurrent = OFFBOARDING_RETENTION_DAYS if offboarding else NONCURRENT_DAYS
     data = stack.resource("google_storage_bucket", "data", with_depends({
-        "name": ctx.name_for(BUCKET_NAME, project, *stem(ctx), "data", purpose="data bucket"),
-        "location": ctx.region.upper(),
-        "storage_class": "STANDARD",
-        "uniform_bucket_level_access": True,
-        "public_access_prevention": "enforced",
-        "force_destroy": False,
-        "versioning": {"enabled": True},
-        "encryption": {"default_kms_key_name": key},
+        **_secure_bucket(ctx, "data", key, "data bucket"),
         "logging": {"log_bucket": logs.attr("name"), "log_object_prefix": "data/"},
         "soft_delete_policy": {
             "retention_duration_seconds": SOFT_DELETE_OFFBOARDING_SECONDS if offboarding else SOFT_DELETE_SECONDS,
@@ -150,6 +149,5 @@ def emit_buckets(stack: Stack, ctx: Ctx, *, key: Expr, depends_on: list[str], of
             "action": {"type": "Delete"},
             "condition": {"days_since_noncurrent_time": noncurrent, "with_state": "ARCHIVED"},
         }],
-        "labels": labels,
     }, depends_on))
     return data.attr("name")
