@@ -167,15 +167,18 @@ def test_missing_cloud_emitter_is_a_warning_not_silence(monkeypatch) -> None:
 
 
 def test_emitter_stack_disagreeing_with_graph_is_an_error(monkeypatch, fake_clouds) -> None:
-    import paybill.compile.pipeline as pipeline
-    from paybill.graph.stacks import StackUnit
+    """The emitter fills in the graph's stack units; one that reports other dependencies is caught."""
+    import dataclasses
 
-    real = pipeline.stack_units
+    import paybill.emit.terraform.emitter as emitter
 
-    def wrong(index):
-        return [StackUnit(u.address, u.kind, u.owner, u.sources, ()) for u in real(index)]
+    real = emitter._tenant_stack
 
-    monkeypatch.setattr(pipeline, "stack_units", wrong)
+    def wrong(*args, **kwargs):
+        built = real(*args, **kwargs)
+        return built and (built[0], dataclasses.replace(built[1], depends_on=()))
+
+    monkeypatch.setattr(emitter, "_tenant_stack", wrong)
     result = compile_repository(SPECS)
     assert not result.ok and result.tree == {}
     assert {d.code for d in result.diagnostics if d.severity == "error"} == {"PB0693"}

@@ -1,11 +1,11 @@
 """Which Terraform stacks the specs call for, and what each one reads.
 
-This is the one statement of the stack layout outside the Terraform emitter: ``pool/<pool>`` for
+This is the one statement of the stack layout, which the Terraform emitter fills in: ``pool/<pool>`` for
 every pool, ``tenant/<tenant>`` for every tenant that is not deleted, and a tenant stack depends on
 its pool stack exactly when one of its layers is pooled (it then reads the pool's outputs through
 ``terraform_remote_state``). The graph, the waves and the manifest are derived from it, and the
-compile pipeline checks every emitted stack against it, so the emitter and the graph cannot drift
-apart silently.
+compile pipeline still checks every emitted stack against it (PB0693), so a cloud emitter that
+skips a stack or reads another cannot go unnoticed.
 """
 
 from __future__ import annotations

@@ -13,6 +13,7 @@ from paybill.emit.terraform.planner import plan_layers
 from paybill.emit.terraform.providers import CLOUD_EMITTERS
 from paybill.emit.terraform.remote import POOL_STATE, pool_output
 from paybill.emit.terraform.stack import Stack
+from paybill.graph.stacks import StackUnit, removed_stacks, stack_units
 from paybill.validate.index import SpecIndex
 
 __all__ = ["POOL_STATE", "TERRAFORM_EMITTER", "build_stacks", "emit_terraform", "pool_output"]
@@ -62,61 +63,69 @@ def _new_stack(address: str, sources: list[str], cloud_doc, region: str, tags: d
     return stack
 
 
+def _pool_stack(unit: StackUnit, index: SpecIndex, names: NameRegistry, networks: dict[str, str],
+                members: dict[str, list[str]]) -> tuple[Stack, StackInfo] | None:
+    doc = unit.owner
+    cloud_doc = index.get("Cloud", doc.model.spec.cloud)
+    provider = cloud_doc.model.spec.provider
+    if provider not in CLOUD_EMITTERS or doc.ref not in networks:
+        return None
+    pctx = PoolContext(doc, doc.model, cloud_doc.model, cloud_doc, networks[doc.ref], names,
+                       sorted(members.get(doc.name, [])))
+    stack = _new_stack(pctx.address, [doc.path, cloud_doc.path], cloud_doc, pctx.region, pctx.tags)
+    CLOUD_EMITTERS[provider].emit_pool(pctx, stack)
+    return stack, StackInfo(stack.address, stack.path, "pool", cloud_doc.name, provider,
+                            tuple(sorted(stack.sources)), (), stack.resource_count())
+
+
+def _tenant_stack(unit: StackUnit, index: SpecIndex, names: NameRegistry,
+                  networks: dict[str, str]) -> tuple[Stack, StackInfo] | None:
+    doc = unit.owner
+    tenant = doc.model
+    cloud_doc = index.get("Cloud", tenant.spec.placement.cloud)
+    provider = cloud_doc.model.spec.provider
+    if provider not in CLOUD_EMITTERS:
+        return None
+    layers = plan_layers(tenant)
+    if layers.silo("network") and doc.ref not in networks:
+        return None  # a network diagnostic was reported
+    plan_doc = index.get("Plan", tenant.spec.plan)
+    pool_doc = index.get("Pool", tenant.spec.placement.pool) if tenant.spec.placement.pool else None
+    tctx = TenantContext(doc, tenant, plan_doc.model, cloud_doc.model, cloud_doc,
+                         pool_doc.model if pool_doc else None, layers, networks.get(doc.ref), names)
+    sources = [doc.path, plan_doc.path, cloud_doc.path] + ([pool_doc.path] if pool_doc else [])
+    stack = _new_stack(tctx.address, sources, cloud_doc, tctx.region, tctx.tags)
+    for pool_address in unit.depends_on:  # the unit says when the tenant reads its pool's outputs
+        stack.data_source("terraform_remote_state", POOL_STATE,
+                          remote_state_body(cloud_doc.model.spec.state_backend, pool_address))
+    stack.depends_on_stacks = list(unit.depends_on)
+    CLOUD_EMITTERS[provider].emit_tenant(tctx, stack)
+    return stack, StackInfo(stack.address, stack.path, "tenant", cloud_doc.name, provider,
+                            tuple(sorted(stack.sources)), unit.depends_on, stack.resource_count())
+
+
 def build_stacks(ctx: EmitContext) -> tuple[list[Stack], TerraformResult]:
-    """Build every stack in memory (validation has passed, so every reference resolves)."""
+    """Build every stack in memory (validation has passed, so every reference resolves).
+
+    Which stacks exist and what each reads comes from :func:`paybill.graph.stacks.stack_units`, the
+    layout the graph, the waves and the manifest use too; this function only fills them in.
+    """
     index = ctx.index
+    units = ctx.shared.get("stack_units") or stack_units(index)
     names = NameRegistry(ctx.sink)
     networks = allocate_networks(_network_claims(index), ctx.sink)
-    result = TerraformResult()
-    stacks: list[Stack] = []
     members: dict[str, list[str]] = {}
-    for doc in index.of_kind("Tenant"):
-        pool = doc.model.spec.placement.pool
-        if pool and doc.model.spec.lifecycle != "deleted":
-            members.setdefault(pool, []).append(doc.name)
-
-    for doc in index.of_kind("Pool"):
-        pool = doc.model
-        cloud_doc = index.get("Cloud", pool.spec.cloud)
-        provider = cloud_doc.model.spec.provider
-        if provider not in CLOUD_EMITTERS or doc.ref not in networks:
-            continue
-        pctx = PoolContext(doc, pool, cloud_doc.model, cloud_doc, networks[doc.ref], names,
-                           sorted(members.get(doc.name, [])))
-        stack = _new_stack(pctx.address, [doc.path, cloud_doc.path], cloud_doc, pctx.region, pctx.tags)
-        CLOUD_EMITTERS[provider].emit_pool(pctx, stack)
-        stacks.append(stack)
-        result.stacks.append(StackInfo(stack.address, stack.path, "pool", cloud_doc.name, provider,
-                                       tuple(sorted(stack.sources)), (), stack.resource_count()))
-
-    for doc in index.of_kind("Tenant"):
-        tenant = doc.model
-        if tenant.spec.lifecycle == "deleted":
-            result.removed.append(f"tenant/{doc.name}")
-            continue
-        cloud_doc = index.get("Cloud", tenant.spec.placement.cloud)
-        provider = cloud_doc.model.spec.provider
-        if provider not in CLOUD_EMITTERS:
-            continue
-        plan_doc = index.get("Plan", tenant.spec.plan)
-        pool_doc = index.get("Pool", tenant.spec.placement.pool) if tenant.spec.placement.pool else None
-        layers = plan_layers(tenant)
-        if layers.silo("network") and doc.ref not in networks:
-            continue  # a network diagnostic was reported
-        tctx = TenantContext(doc, tenant, plan_doc.model, cloud_doc.model, cloud_doc,
-                             pool_doc.model if pool_doc else None, layers, networks.get(doc.ref), names)
-        sources = [doc.path, plan_doc.path, cloud_doc.path] + ([pool_doc.path] if pool_doc else [])
-        stack = _new_stack(tctx.address, sources, cloud_doc, tctx.region, tctx.tags)
-        depends: tuple[str, ...] = ()
-        if pool_doc is not None and layers.needs_pool:
-            stack.data_source("terraform_remote_state", POOL_STATE,
-                              remote_state_body(cloud_doc.model.spec.state_backend, tctx.pool_address))
-            depends = (tctx.pool_address,)
-        stack.depends_on_stacks = list(depends)
-        CLOUD_EMITTERS[provider].emit_tenant(tctx, stack)
-        stacks.append(stack)
-        result.stacks.append(StackInfo(stack.address, stack.path, "tenant", cloud_doc.name, provider,
-                                       tuple(sorted(stack.sources)), depends, stack.resource_count()))
+    for unit in units:
+        if unit.kind == "tenant" and unit.owner.model.spec.placement.pool:
+            members.setdefault(unit.owner.model.spec.placement.pool, []).append(unit.owner.name)
+    result = TerraformResult(removed=[unit.address for unit in removed_stacks(index)])
+    stacks: list[Stack] = []
+    for unit in units:
+        built = (_pool_stack(unit, index, names, networks, members) if unit.kind == "pool"
+                 else _tenant_stack(unit, index, names, networks))
+        if built is not None:
+            stacks.append(built[0])
+            result.stacks.append(built[1])
     return stacks, result
 
 
