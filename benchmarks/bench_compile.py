@@ -8,7 +8,9 @@ The floor is what any tool producing the same files from the same YAML must pay 
   written as the same bytes.
 
 ``paybill compile`` adds discovery, safety checks, validation, the dependency graph, every emitter,
-the manifest, hashing, and an atomic, durable write (one ``syncfs`` before the swap).
+the manifest, hashing, and an atomic write (a scratch tree swapped in). The floor runs in one
+process; paybill forks helpers for half the loading and for writing large parts early, so its
+``cpu`` figure (helpers included) can exceed its ``wall`` one.
 Targets: compile <= 2.5 x floor and <= 1 GB peak memory.
 
 Each measurement runs in a fresh interpreter (``--child``) so that peak RSS (``ru_maxrss``) belongs
@@ -98,31 +100,38 @@ def child_floor(specs: Path, reference: Path, out: Path) -> dict:
 
 
 def child_compile(specs: Path, out: Path) -> dict:
-    """What ``paybill compile`` does after start-up: compile in memory, then write atomically.
+    """What ``paybill compile`` does after start-up: compile, writing large parts as they are ready.
 
     Modules are imported before the clock starts, as the floor's are: start-up is a fixed cost
-    (about 0.3 s for the CLI), not one that grows with the repository.
+    (about 0.3 s for the CLI), not one that grows with the repository. The helper processes the
+    compile forks (half the loading, early writes) are counted: ``cpu`` adds theirs to ours, and
+    ``child_peak_mb`` is the largest helper's peak (most of its pages are shared with ours).
     """
     from paybill.compile import compile_repository
     from paybill.emit.registry import all_emitters
-    from paybill.write.tree import write_tree
+    from paybill.write.stream import StreamingWrite
 
     all_emitters()
 
     stages: list[tuple[str, float]] = []
     start = _clock()
-    result = compile_repository(specs, progress=lambda stage: stages.append((stage, time.perf_counter())))
-    if not result.ok:
-        errors = [f"{d.path}:{d.position.line}: {d.code} {d.message}" for d in result.diagnostics[:5]]
-        return {"error": errors}
-    stages.append(("write", time.perf_counter()))
-    write_tree(result.tree, out)
+    children_before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    with StreamingWrite(out) as writer:
+        result = compile_repository(specs, progress=lambda stage: stages.append((stage, time.perf_counter())),
+                                    on_files=writer.add)
+        if not result.ok:
+            errors = [f"{d.path}:{d.position.line}: {d.code} {d.message}" for d in result.diagnostics[:5]]
+            return {"error": errors}
+        stages.append(("write", time.perf_counter()))
+        writer.commit(result.tree)
     wall, cpu = _since(start)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu += (children.ru_utime + children.ru_stime) - (children_before.ru_utime + children_before.ru_stime)
     stages.append(("end", time.perf_counter()))
     durations = {name: round(end - begin, 3) for (name, begin), (_, end) in itertools.pairwise(stages)}
     return {"wall": wall, "cpu": cpu, "stages": durations, "stacks": len(result.stacks),
             "files_out": len(result.tree), "bytes_out": sum(len(v) for v in result.tree.values()),
-            "peak_mb": _peak_mb()}
+            "peak_mb": _peak_mb(), "child_peak_mb": children.ru_maxrss / 1024}
 
 
 def run_child(*args: str) -> dict:
@@ -194,7 +203,8 @@ def main(argv: list[str]) -> int:
                 status = 1
         peak = max(r["peak_mb"] for r in compiles)
         print(f"peak memory (max RSS) of compile: {peak:.0f} MB  (target <= {TARGET_PEAK_MB} MB)  "
-              f"{'OK' if peak <= TARGET_PEAK_MB else 'OVER TARGET'}; floor: "
+              f"{'OK' if peak <= TARGET_PEAK_MB else 'OVER TARGET'}; largest helper process: "
+              f"{max(r['child_peak_mb'] for r in compiles):.0f} MB (mostly pages shared with the compile); floor: "
               f"{max(r['peak_mb'] for r in floors):.0f} MB")
         if peak > TARGET_PEAK_MB:
             status = 1

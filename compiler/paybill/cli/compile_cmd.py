@@ -119,6 +119,33 @@ def _json(result: CompileResult, out: Path, extra: dict[str, Any]) -> None:
     click.echo(orjson.dumps(doc, option=orjson.OPT_INDENT_2).decode())
 
 
+def _report_check(result: CompileResult, out: Path, fmt: str, diff: TreeDiff) -> None:
+    """``--check``: list what a compile would change, and exit (0 when nothing would)."""
+    if fmt == "json":
+        _json(result, out, {"changes": {"added": diff.added, "changed": diff.changed, "removed": diff.removed}})
+    else:
+        tail = _diff_lines(diff, out, fmt)
+        tail.append(f"{out.as_posix()}/ is up to date" if diff.clean else
+                    f"{out.as_posix()}/ is stale: {len(diff.added)} added, {len(diff.changed)} changed, "
+                    f"{len(diff.removed)} removed; run 'paybill compile'")
+        _print_text(result, fmt, tail)
+    sys.exit(EXIT_OK if diff.clean else EXIT_DIAGNOSTICS)
+
+
+def _report_write_failure(result: CompileResult, out: Path, fmt: str, exc: OSError) -> None:
+    """The disk said no: a PB0694 diagnostic after the compile's own, and exit 1."""
+    sink = DiagnosticSink()
+    where = f" ({_shown(exc.filename)})" if exc.filename else ""
+    sink.error(WRITE_FAILED, f"cannot write output: {exc.strerror or exc}{where}", out.as_posix(), Position(),
+               f"nothing was changed in {out.as_posix()}/; check that the folder and its parent are writable")
+    result.diagnostics.extend(sink.sorted())
+    if fmt == "json":
+        _json(result, out, {})
+    else:
+        click.echo(render(fmt, result.diagnostics, result.files), nl=False)
+    sys.exit(EXIT_DIAGNOSTICS)
+
+
 @click.command("compile")
 @specs_argument
 @click.option("--out", type=click.Path(path_type=Path, file_okay=False), default=DEFAULT_OUT, show_default=True,
@@ -137,48 +164,34 @@ def compile_command(specs: Path, out: Path, check: bool, durable: bool, fmt: str
     """
     # Imported here so `paybill validate` does not pay for networkx and the emitters.
     from paybill.compile import compile_repository
-    from paybill.write.tree import UnsafeOutput, diff_tree, write_tree
+    from paybill.write.stream import StreamingWrite
+    from paybill.write.tree import UnsafeOutput, diff_tree
 
     require_specs(specs)
     _check_out(specs, out)
     stages = _stage_progress(fmt)
-    try:
-        result = compile_repository(specs, progress=stages)
-    finally:
-        stages.close()
-    if not result.ok:
-        if fmt == "json":
-            _json(result, out, {})
-        else:
-            click.echo(render(fmt, result.diagnostics, result.files), nl=False)
-        sys.exit(EXIT_DIAGNOSTICS)
-    if check:
-        diff = diff_tree(result.tree, out)
-        if fmt == "json":
-            _json(result, out, {"changes": {"added": diff.added, "changed": diff.changed, "removed": diff.removed}})
-        else:
-            tail = _diff_lines(diff, out, fmt)
-            tail.append(f"{out.as_posix()}/ is up to date" if diff.clean else
-                        f"{out.as_posix()}/ is stale: {len(diff.added)} added, {len(diff.changed)} changed, "
-                        f"{len(diff.removed)} removed; run 'paybill compile'")
-            _print_text(result, fmt, tail)
-        sys.exit(EXIT_OK if diff.clean else EXIT_DIAGNOSTICS)
-    try:
-        with _progress(len(result.tree), fmt) as bar:
-            write_tree(result.tree, out, bar.update if bar is not None else None, durable=durable)
-    except UnsafeOutput as exc:
-        raise click.UsageError(f"{exc}; remove it or pick another --out") from exc
-    except OSError as exc:
-        sink = DiagnosticSink()
-        where = f" ({_shown(exc.filename)})" if exc.filename else ""
-        sink.error(WRITE_FAILED, f"cannot write output: {exc.strerror or exc}{where}", out.as_posix(), Position(),
-                   f"nothing was changed in {out.as_posix()}/; check that the folder and its parent are writable")
-        result.diagnostics.extend(sink.sorted())
-        if fmt == "json":
-            _json(result, out, {})
-        else:
-            click.echo(render(fmt, result.diagnostics, result.files), nl=False)
-        sys.exit(EXIT_DIAGNOSTICS)
+    # Without --check, large parts of the output are written while later stages still run; the
+    # scratch tree is discarded unless commit() below swaps it in (see paybill.write.stream).
+    with StreamingWrite(out, durable=durable) as writer:
+        try:
+            result = compile_repository(specs, progress=stages, on_files=None if check else writer.add)
+        finally:
+            stages.close()
+        if not result.ok:
+            if fmt == "json":
+                _json(result, out, {})
+            else:
+                click.echo(render(fmt, result.diagnostics, result.files), nl=False)
+            sys.exit(EXIT_DIAGNOSTICS)
+        if check:
+            _report_check(result, out, fmt, diff_tree(result.tree, out))
+        try:
+            with _progress(len(result.tree), fmt) as bar:
+                writer.commit(result.tree, bar.update if bar is not None else None)
+        except UnsafeOutput as exc:
+            raise click.UsageError(f"{exc}; remove it or pick another --out") from exc
+        except OSError as exc:
+            _report_write_failure(result, out, fmt, exc)
     if fmt == "json":
         _json(result, out, {"written": True})
     else:

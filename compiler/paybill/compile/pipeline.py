@@ -40,6 +40,11 @@ FINAL_EMITTERS: tuple[Emitter, ...] = (MANIFEST_EMITTER,)
 Progress = Callable[[str], None]
 """Called with a stage name (``load``, ``validate``, ``import``, ``graph``, ``emit:<name>``) as each stage starts."""
 
+FilesReady = Callable[[OutputTree], None]
+"""Called with each emitter's files once they passed the path checks, so a writer can start early
+(:class:`paybill.write.stream.StreamingWrite`). The compile may still fail afterwards: only the
+returned result says whether the files may be used."""
+
 
 def _ordered(emitters: Sequence[Emitter]) -> list[Emitter]:
     first = [e for e in emitters if e not in FINAL_EMITTERS]
@@ -59,6 +64,7 @@ def compile_index(
     emitters: Sequence[Emitter] | None = None,
     cache: CompileCache | None = None,
     progress: Progress | None = None,
+    on_files: FilesReady | None = None,
 ) -> CompileResult:
     """Compile a validated index. If ``sink`` already holds errors, nothing is emitted.
 
@@ -67,7 +73,7 @@ def compile_index(
     ``cache`` (may be None) and ``tree`` (a read-only view of the files emitted so far).
     """
     with gc_paused():
-        return _compile_index(index, sink, files, emitters, cache, progress)
+        return _compile_index(index, sink, files, emitters, cache, progress, on_files)
 
 
 def _compile_index(
@@ -77,6 +83,7 @@ def _compile_index(
     emitters: Sequence[Emitter] | None,
     cache: CompileCache | None,
     progress: Progress | None,
+    on_files: FilesReady | None,
 ) -> CompileResult:
     if sink.has_errors:
         return _failed(index, sink, files)
@@ -100,8 +107,10 @@ def _compile_index(
         if progress:
             progress(f"emit:{emitter.name}")
         part = emitter.emit(ctx)
-        for path in check_paths(emitter.name, list(part), owners, sink):
-            tree[path] = part[path]
+        kept = {path: part[path] for path in check_paths(emitter.name, list(part), owners, sink)}
+        tree.update(kept)
+        if on_files is not None and kept and not sink.has_errors:
+            on_files(kept)
     from paybill.emit.terraform.providers import CLOUD_EMITTERS
 
     check_stacks(ctx.shared.get("terraform"), units, index, CLOUD_EMITTERS, sink)
@@ -121,6 +130,7 @@ def compile_documents(
     cache: CompileCache | None = None,
     progress: Progress | None = None,
     unloadable: set[tuple[str, str]] | None = None,
+    on_files: FilesReady | None = None,
 ) -> CompileResult:
     """Validate then compile documents already in memory (validation sets ``document.model``).
 
@@ -131,7 +141,8 @@ def compile_documents(
         if progress:
             progress("validate")
         index = validate_documents(list(documents), sink, unloadable)
-        return compile_index(index, sink, files=files, emitters=emitters, cache=cache, progress=progress)
+        return compile_index(index, sink, files=files, emitters=emitters, cache=cache, progress=progress,
+                             on_files=on_files)
 
 
 def compile_repository(
@@ -141,6 +152,7 @@ def compile_repository(
     emitters: Sequence[Emitter] | None = None,
     cache: CompileCache | None = None,
     progress: Progress | None = None,
+    on_files: FilesReady | None = None,
 ) -> CompileResult:
     """Load every spec under ``root`` and compile it."""
     sink = DiagnosticSink()
@@ -152,7 +164,7 @@ def compile_repository(
             sink.error("PB0115", f"no spec files (*.yaml, *.yml) found under '{root.as_posix()}'",
                        root.name or ".", Position(), "point paybill at your specs folder")
         return compile_documents(loaded.documents, sink=sink, files=loaded.files, emitters=emitters, cache=cache,
-                                 progress=progress, unloadable=loaded.unloadable)
+                                 progress=progress, unloadable=loaded.unloadable, on_files=on_files)
 
 
 def input_fingerprint(documents: Sequence[SpecDocument]) -> str:

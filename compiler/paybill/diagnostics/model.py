@@ -111,5 +111,9 @@ class DiagnosticSink:
     def sorted(self) -> list[Diagnostic]:
         return sorted(self._items, key=lambda d: d.sort_key)
 
+    def items(self) -> list[Diagnostic]:
+        """Every diagnostic in the order reported (to hand them to another sink)."""
+        return list(self._items)
+
     def __len__(self) -> int:
         return len(self._items)

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import yaml
 
-from paybill.diagnostics import DiagnosticSink, Position
+from paybill.diagnostics import Diagnostic, DiagnosticSink, Position
+from paybill.forked import ForkedCall, can_fork
 from paybill.load.discover import SpecFile, discover_spec_files
 from paybill.load.document import SourceText, SpecDocument
 from paybill.load.limits import DEFAULT_LIMITS, LoadLimits
@@ -194,8 +195,16 @@ def _too_big(size: int, display: str, sink: DiagnosticSink, limits: LoadLimits) 
     )
 
 
+PARALLEL_MIN_FILES = 2000
+"""Below this many files, loading in one process is faster than forking a helper for half of them."""
+
+
 def load_repository(root: Path, sink: DiagnosticSink, limits: LoadLimits = DEFAULT_LIMITS) -> LoadedRepository:
-    """Load every spec file under ``root``. Never raises for anything a user can put in the tree."""
+    """Load every spec file under ``root``. Never raises for anything a user can put in the tree.
+
+    Large repositories are loaded by two processes, each reading and composing half the files (see
+    :mod:`paybill.forked`); the halves are joined in file order, so the result is the same either way.
+    """
     files, escaping = discover_spec_files(root)
     for link in escaping:
         sink.error(
@@ -206,6 +215,27 @@ def load_repository(root: Path, sink: DiagnosticSink, limits: LoadLimits = DEFAU
             "copy the file into the specs root instead of linking to it",
         )
     loaded = LoadedRepository([], len(files))
+    helper: ForkedCall[tuple[list[SpecDocument], list[Diagnostic], set[tuple[str, str]]]] | None = None
+    mine = files
+    if len(files) >= PARALLEL_MIN_FILES and can_fork():
+        half = len(files) // 2
+        mine = files[:half]
+        helper = ForkedCall(_load_files_apart, files[half:], limits)
+    try:
+        _load_files(mine, sink, limits, loaded)
+        if helper is not None:
+            documents, diagnostics, unloadable = helper.result()
+            helper = None
+            loaded.documents.extend(documents)
+            loaded.unloadable |= unloadable
+            sink.extend(diagnostics)
+    finally:
+        if helper is not None:
+            helper.cancel()
+    return loaded
+
+
+def _load_files(files: list[SpecFile], sink: DiagnosticSink, limits: LoadLimits, loaded: LoadedRepository) -> None:
     for spec_file in files:
         raw = _read_file(spec_file, sink, limits)
         if raw is None:
@@ -216,7 +246,16 @@ def load_repository(root: Path, sink: DiagnosticSink, limits: LoadLimits = DEFAU
         if len(sink) > reported:
             parsed = {(d.kind, d.name) for d in documents}
             loaded.unloadable |= guess_identities(raw) - parsed
-    return loaded
+
+
+def _load_files_apart(
+    files: list[SpecFile], limits: LoadLimits
+) -> tuple[list[SpecDocument], list[Diagnostic], set[tuple[str, str]]]:
+    """:func:`_load_files` in a helper process: everything it found, to be pickled back."""
+    sink = DiagnosticSink()
+    loaded = LoadedRepository([], len(files))
+    _load_files(files, sink, limits, loaded)
+    return loaded.documents, sink.items(), loaded.unloadable
 
 
 _KIND_LINE = re.compile(rb"^kind:[ \t]*[\"']?([A-Za-z]+)", re.MULTILINE)

@@ -12,6 +12,8 @@ repository), so an existing, non-empty folder is only replaced when it holds a p
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import os
 import secrets
 import shutil
@@ -143,14 +145,33 @@ def _scratch(out: Path, kind: str) -> Path:
         return candidate
 
 
-def _fill(root: Path, tree: Mapping[str, bytes], progress: Callable[[int], None] | None, durable_each: bool) -> None:
+def _make_folder(root: Path, folder: str, made: set[str]) -> None:
+    """Create ``root/folder`` and its missing parents, but never ``root`` itself.
+
+    Not ``os.makedirs``: if ``root`` vanished (a later compile's :func:`recover` removed the scratch
+    tree of a killed writer), recreating it would leave a stray folder behind; failing is right.
+    """
+    parts = folder.split("/")
+    for depth in range(1, len(parts) + 1):
+        prefix = "/".join(parts[:depth])
+        if prefix in made:
+            continue
+        with contextlib.suppress(FileExistsError):  # a concurrent writer made it first
+            os.mkdir(root / prefix)
+        made.add(prefix)
+
+
+def _fill(root: Path, tree: Mapping[str, bytes], progress: Callable[[int], None] | None, durable_each: bool,
+          keep_going: Callable[[], bool] | None = None) -> None:
+    """Write every file of ``tree`` under ``root`` (which exists), in path order."""
     delay = float(os.environ.get(DELAY_ENV, "0") or 0)
     made: set[str] = set()
     for path in sorted(tree):
+        if keep_going is not None and not keep_going():
+            raise OSError(errno.ECANCELED, "the compile that started this write has ended")
         parent, _, _ = path.rpartition("/")
         if parent and parent not in made:
-            os.makedirs(root / parent, exist_ok=True)
-            made.add(parent)
+            _make_folder(root, parent, made)
         target = root / path
         with open(target, "wb") as handle:
             handle.write(tree[path])
@@ -193,20 +214,46 @@ def write_tree(
     says no (the old tree is then untouched), ``ValueError`` for a path escaping the tree.
     """
     _validate_paths(tree)
+    out, scratch = prepare_scratch(out)
+    try:
+        fill_scratch(scratch, tree, progress, durable=durable)
+        swap_in(scratch, out, durable=durable)
+    except BaseException:
+        discard(scratch)
+        raise
+
+
+def prepare_scratch(out: Path) -> tuple[Path, Path]:
+    """Check that ``out`` may be replaced and make the empty sibling folder to build its successor in.
+
+    Returns ``out`` made absolute and the scratch folder. Raises :class:`UnsafeOutput` or ``OSError``.
+    """
     out = Path(os.path.abspath(out))
     out.parent.mkdir(parents=True, exist_ok=True)
     recover(out)
     check_replaceable(out)
-    scratch = _scratch(out, "tmp")
+    return out, _scratch(out, "tmp")
+
+
+def fill_scratch(
+    scratch: Path, tree: Mapping[str, bytes], progress: Callable[[int], None] | None = None, *, durable: bool = False
+) -> None:
+    """Write ``tree`` into ``scratch``; with ``durable``, fsync each file where ``syncfs`` is missing."""
+    _fill(scratch, tree, progress, durable_each=durable and not has_syncfs())
+
+
+def swap_in(scratch: Path, out: Path, *, durable: bool = False) -> None:
+    """Make the complete tree in ``scratch`` become ``out`` in one step (the old tree is removed).
+
+    On failure the old tree is where it was and ``scratch`` is left for the caller to :func:`discard`.
+    """
+    # One syncfs after writing everything is far cheaper than an fsync per file (fill_scratch falls
+    # back to per-file fsync when the platform lacks it). Either way the data is durable before the swap.
+    if durable and has_syncfs():
+        syncfs(scratch)
+    sync_parent = fsync_path if durable else _no_sync
     old: Path | None = None
     try:
-        # One syncfs after writing everything is far cheaper than an fsync per file; fall back to
-        # per-file fsync when the platform lacks it. Either way the data is durable before the swap.
-        fast_sync = durable and has_syncfs()
-        _fill(scratch, tree, progress, durable_each=durable and not fast_sync)
-        if fast_sync:
-            syncfs(scratch)
-        sync_parent = fsync_path if durable else _no_sync
         if out.exists():
             if exchange(scratch, out):
                 sync_parent(out.parent)
@@ -224,6 +271,10 @@ def write_tree(
     except BaseException:
         if old is not None and old.exists() and not out.exists():
             os.rename(old, out)
-        if scratch.exists():
-            shutil.rmtree(scratch, ignore_errors=True)
         raise
+
+
+def discard(scratch: Path) -> None:
+    """Remove a scratch tree that will not be swapped in."""
+    if scratch.exists():
+        shutil.rmtree(scratch, ignore_errors=True)

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+from paybill.diagnostics import Diagnostic
 from paybill.emit.contract import EmitContext, Emitter, OutputTree
 from paybill.emit.terraform.backend import backend_block, remote_state_body
 from paybill.emit.terraform.context import PoolContext, TenantContext
-from paybill.emit.terraform.naming import NameRegistry
+from paybill.emit.terraform.naming import Claim, NameRegistry
 from paybill.emit.terraform.network import NetworkClaim, allocate_networks
 from paybill.emit.terraform.planner import plan_layers
 from paybill.emit.terraform.providers import CLOUD_EMITTERS
 from paybill.emit.terraform.remote import POOL_STATE, pool_output
 from paybill.emit.terraform.stack import Stack
+from paybill.forked import ForkedCall, can_fork
 from paybill.graph.stacks import StackUnit, removed_stacks, stack_units
 from paybill.validate.index import SpecIndex
 
@@ -63,24 +66,32 @@ def _new_stack(address: str, sources: list[str], cloud_doc, region: str, tags: d
     return stack
 
 
-def _pool_stack(unit: StackUnit, index: SpecIndex, names: NameRegistry, networks: dict[str, str],
-                members: dict[str, list[str]]) -> tuple[Stack, StackInfo] | None:
-    doc = unit.owner
+@dataclass
+class _Setup:
+    """What building any one stack needs; computed once, before stacks are built (and shared by forks)."""
+
+    index: SpecIndex
+    names: NameRegistry
+    networks: dict[str, str]
+    members: dict[str, list[str]]
+
+
+def _pool_stack(unit: StackUnit, setup: _Setup) -> tuple[Stack, StackInfo] | None:
+    index, doc = setup.index, unit.owner
     cloud_doc = index.get("Cloud", doc.model.spec.cloud)
     provider = cloud_doc.model.spec.provider
-    if provider not in CLOUD_EMITTERS or doc.ref not in networks:
+    if provider not in CLOUD_EMITTERS or doc.ref not in setup.networks:
         return None
-    pctx = PoolContext(doc, doc.model, cloud_doc.model, cloud_doc, networks[doc.ref], names,
-                       sorted(members.get(doc.name, [])))
+    pctx = PoolContext(doc, doc.model, cloud_doc.model, cloud_doc, setup.networks[doc.ref], setup.names,
+                       sorted(setup.members.get(doc.name, [])))
     stack = _new_stack(pctx.address, [doc.path, cloud_doc.path], cloud_doc, pctx.region, pctx.tags)
     CLOUD_EMITTERS[provider].emit_pool(pctx, stack)
     return stack, StackInfo(stack.address, stack.path, "pool", cloud_doc.name, provider,
                             tuple(sorted(stack.sources)), (), stack.resource_count())
 
 
-def _tenant_stack(unit: StackUnit, index: SpecIndex, names: NameRegistry,
-                  networks: dict[str, str]) -> tuple[Stack, StackInfo] | None:
-    doc = unit.owner
+def _tenant_stack(unit: StackUnit, setup: _Setup) -> tuple[Stack, StackInfo] | None:
+    index, networks, doc = setup.index, setup.networks, unit.owner
     tenant = doc.model
     cloud_doc = index.get("Cloud", tenant.spec.placement.cloud)
     provider = cloud_doc.model.spec.provider
@@ -92,7 +103,7 @@ def _tenant_stack(unit: StackUnit, index: SpecIndex, names: NameRegistry,
     plan_doc = index.get("Plan", tenant.spec.plan)
     pool_doc = index.get("Pool", tenant.spec.placement.pool) if tenant.spec.placement.pool else None
     tctx = TenantContext(doc, tenant, plan_doc.model, cloud_doc.model, cloud_doc,
-                         pool_doc.model if pool_doc else None, layers, networks.get(doc.ref), names)
+                         pool_doc.model if pool_doc else None, layers, networks.get(doc.ref), setup.names)
     sources = [doc.path, plan_doc.path, cloud_doc.path] + ([pool_doc.path] if pool_doc else [])
     stack = _new_stack(tctx.address, sources, cloud_doc, tctx.region, tctx.tags)
     for pool_address in unit.depends_on:  # the unit says when the tenant reads its pool's outputs
@@ -104,12 +115,7 @@ def _tenant_stack(unit: StackUnit, index: SpecIndex, names: NameRegistry,
                             tuple(sorted(stack.sources)), unit.depends_on, stack.resource_count())
 
 
-def build_stacks(ctx: EmitContext) -> tuple[list[Stack], TerraformResult]:
-    """Build every stack in memory (validation has passed, so every reference resolves).
-
-    Which stacks exist and what each reads comes from :func:`paybill.graph.stacks.stack_units`, the
-    layout the graph, the waves and the manifest use too; this function only fills them in.
-    """
+def _prepare(ctx: EmitContext) -> tuple[_Setup, list[StackUnit], TerraformResult]:
     index = ctx.index
     units = ctx.shared.get("stack_units") or stack_units(index)
     names = NameRegistry(ctx.sink)
@@ -119,21 +125,83 @@ def build_stacks(ctx: EmitContext) -> tuple[list[Stack], TerraformResult]:
         if unit.kind == "tenant" and unit.owner.model.spec.placement.pool:
             members.setdefault(unit.owner.model.spec.placement.pool, []).append(unit.owner.name)
     result = TerraformResult(removed=[unit.address for unit in removed_stacks(index)])
-    stacks: list[Stack] = []
+    return _Setup(index, names, networks, members), units, result
+
+
+def _build(units: list[StackUnit], setup: _Setup) -> Iterator[tuple[Stack, StackInfo]]:
     for unit in units:
-        built = (_pool_stack(unit, index, names, networks, members) if unit.kind == "pool"
-                 else _tenant_stack(unit, index, names, networks))
+        built = _pool_stack(unit, setup) if unit.kind == "pool" else _tenant_stack(unit, setup)
         if built is not None:
-            stacks.append(built[0])
-            result.stacks.append(built[1])
+            yield built
+
+
+def build_stacks(ctx: EmitContext) -> tuple[list[Stack], TerraformResult]:
+    """Build every stack in memory (validation has passed, so every reference resolves).
+
+    Which stacks exist and what each reads comes from :func:`paybill.graph.stacks.stack_units`, the
+    layout the graph, the waves and the manifest use too; this function only fills them in.
+    """
+    setup, units, result = _prepare(ctx)
+    stacks: list[Stack] = []
+    for stack, info in _build(units, setup):
+        stacks.append(stack)
+        result.stacks.append(info)
     return stacks, result
 
 
+Rendered = tuple[list[tuple[str, bytes]], list[StackInfo]]
+
+
+def _render(units: list[StackUnit], setup: _Setup) -> Rendered:
+    files, infos = [], []
+    for stack, info in _build(units, setup):
+        files.append((stack.path, stack.render()))
+        infos.append(info)
+    return files, infos
+
+
+def _render_apart(
+    units: list[StackUnit], setup: _Setup, reported: int
+) -> tuple[Rendered, list[Claim], list[Diagnostic]]:
+    """:func:`_render` in a helper process, with the name claims and diagnostics it made, for the parent."""
+    setup.names.log = []
+    rendered = _render(units, setup)
+    return rendered, setup.names.log, setup.names.sink.items()[reported:]
+
+
+PARALLEL_MIN_STACKS = 2000
+"""From this many stacks on, the second half is built and rendered by a forked helper process."""
+
+
 def emit_terraform(ctx: EmitContext) -> OutputTree:
-    """The ``terraform/`` part of the output tree; stack facts go to ``ctx.shared['terraform']``."""
-    stacks, result = build_stacks(ctx)
+    """The ``terraform/`` part of the output tree; stack facts go to ``ctx.shared['terraform']``.
+
+    Large repositories are split in two: a forked helper (:mod:`paybill.forked`) builds the second
+    half of the stacks while this process builds the first. The helper's name claims are then
+    replayed here, after ours, so name collisions are found and reported exactly as one process
+    working in order would.
+    """
+    setup, units, result = _prepare(ctx)
+    helper: ForkedCall[tuple[Rendered, list[Claim], list[Diagnostic]]] | None = None
+    if len(units) >= PARALLEL_MIN_STACKS and can_fork():
+        half = len(units) // 2
+        helper = ForkedCall(_render_apart, units[half:], setup, len(ctx.sink))
+        units = units[:half]
+    try:
+        files, infos = _render(units, setup)
+        if helper is not None:
+            (their_files, their_infos), claims, diagnostics = helper.result()
+            helper = None
+            setup.names.replay(claims, ctx.index)
+            ctx.sink.extend(diagnostics)
+            files += their_files
+            infos += their_infos
+    finally:
+        if helper is not None:
+            helper.cancel()
+    result.stacks = infos
     ctx.shared["terraform"] = result
-    return {stack.path: stack.render() for stack in stacks}
+    return dict(files)
 
 
 TERRAFORM_EMITTER = Emitter(name="terraform", emit=emit_terraform)

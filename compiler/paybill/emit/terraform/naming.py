@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 from paybill.diagnostics import DiagnosticSink
 from paybill.load.document import SpecDocument
+from paybill.validate.index import SpecIndex
 
 _HASH_LEN = 6
 
@@ -64,8 +65,12 @@ class NameRegistry:
 
     sink: DiagnosticSink
     _taken: dict[tuple[str, str, str], tuple[SpecDocument, str]] = field(default_factory=dict)
+    log: list[Claim] | None = None
+    """When a list, every claim is also recorded there, for :meth:`replay` in another process."""
 
     def claim(self, rule: NameRule, scope_key: str, name: str, document: SpecDocument, purpose: str) -> str:
+        if self.log is not None:
+            self.log.append((rule, scope_key, name, document.kind, document.name, purpose))
         key = (rule.label, scope_key if rule.scope != "global" else "*", name)
         holder = self._taken.get(key)
         if holder is not None and holder[0] is not document:
@@ -82,3 +87,14 @@ class NameRegistry:
         else:
             self._taken.setdefault(key, (document, purpose))
         return name
+
+    def replay(self, claims: list[Claim], index: SpecIndex) -> None:
+        """Claim again, in order, names another process claimed (documents found by kind and name)."""
+        for rule, scope_key, name, kind, doc_name, purpose in claims:
+            document = index.get(kind, doc_name)
+            if document is not None:
+                self.claim(rule, scope_key, name, document, purpose)
+
+
+Claim = tuple[NameRule, str, str, str, str, str]
+"""(rule, scope key, name, document kind, document name, purpose): one recorded claim."""

@@ -1,0 +1,136 @@
+"""Run one function call in a forked child process and collect its result.
+
+A compile is CPU-bound Python on a machine that usually has a second core idle: loading half the
+spec files, or writing finished output files while later emitters still run, can happen there.
+``fork`` is what makes that cheap: the child starts with the parent's memory (the spec files list,
+the emitted bytes) for free, so only the child's *answer* crosses a pipe, pickled.
+
+Children never outlive the parent: on Linux the kernel kills them when it dies
+(``PR_SET_PDEATHSIG``), and elsewhere they check who their parent is. They leave with
+``os._exit``, so no ``atexit`` handler, buffered stdout or ``finally`` of the parent runs twice.
+
+Where ``fork`` is missing (Windows) or ``PAYBILL_NO_FORK=1`` is set, :func:`can_fork` is False and
+callers do the work in-process: the results are the same, only slower.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import ctypes.util
+import os
+import pickle
+import signal
+import sys
+from collections.abc import Callable
+from typing import Any, Generic, TypeVar
+
+T = TypeVar("T")
+NO_FORK_ENV = "PAYBILL_NO_FORK"
+_PR_SET_PDEATHSIG = 1
+
+
+class WorkerDied(RuntimeError):
+    """The child ended without an answer (killed, or crashed below Python)."""
+
+
+def can_fork() -> bool:
+    """Whether work may be handed to forked children here."""
+    return hasattr(os, "fork") and sys.platform != "win32" and os.environ.get(NO_FORK_ENV, "") in ("", "0")
+
+
+def _die_with_parent(parent: int) -> None:
+    if sys.platform.startswith("linux"):
+        try:
+            libc = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
+            libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+        except (OSError, AttributeError):  # pragma: no cover - no usable libc
+            pass
+    if os.getppid() != parent:  # the parent died before prctl took effect
+        os._exit(3)
+
+
+def parent_alive(parent: int) -> bool:
+    """For long loops in a child: False once ``parent`` has died (the child was re-parented)."""
+    return os.getppid() == parent
+
+
+def _write_all(descriptor: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(descriptor, view):]
+
+
+def _read_all(descriptor: int) -> bytes:
+    chunks = []
+    while chunk := os.read(descriptor, 1 << 20):
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _answer(func: Callable[..., Any], args: tuple[Any, ...]) -> tuple[int, bytes]:
+    try:
+        return 0, pickle.dumps(("ok", func(*args)), protocol=pickle.HIGHEST_PROTOCOL)
+    except BaseException as exc:  # every failure must reach the parent, not vanish
+        try:
+            return 1, pickle.dumps(("raise", exc), protocol=pickle.HIGHEST_PROTOCOL)
+        except Exception:  # one that does not pickle is still reported
+            return 1, pickle.dumps(("raise", RuntimeError(f"{type(exc).__name__}: {exc}")))
+
+
+class ForkedCall(Generic[T]):
+    """``func(*args)`` running in a forked child; :meth:`result` waits for it.
+
+    The child inherits the parent's memory, so ``args`` are not copied or pickled; only the return
+    value (or the exception) is pickled back. Call :meth:`result` or :meth:`cancel` exactly once.
+    """
+
+    def __init__(self, func: Callable[..., T], *args: Any) -> None:
+        parent = os.getpid()
+        readable, writable = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # pragma: no cover - the child's lines run in another process
+            status = 4
+            try:
+                os.close(readable)
+                _die_with_parent(parent)
+                status, payload = _answer(func, args)
+                _write_all(writable, payload)
+            finally:
+                os._exit(status)
+        os.close(writable)
+        self.pid = pid
+        self._pipe: int | None = readable
+        self._status: int | None = None
+
+    def result(self) -> T:
+        """The child's return value; its exception is raised here, in the parent."""
+        try:
+            data = _read_all(self._pipe) if self._pipe is not None else b""
+        finally:
+            status = self._reap()
+        if not data:
+            raise WorkerDied(f"worker process {self.pid} ended without an answer (wait status {status})")
+        tag, value = pickle.loads(data)
+        if tag == "raise":
+            raise value
+        return value
+
+    def cancel(self) -> None:
+        """Kill the child (if still running) and reap it."""
+        if self._status is not None:
+            return
+        with contextlib.suppress(ProcessLookupError):  # it may have ended already
+            os.kill(self.pid, signal.SIGKILL)
+        self._reap()
+
+    def _reap(self) -> int:
+        if self._pipe is not None:
+            os.close(self._pipe)
+            self._pipe = None
+        if self._status is None:
+            try:
+                self._status = os.waitpid(self.pid, 0)[1]
+            except ChildProcessError:  # pragma: no cover - reaped by someone else
+                self._status = -1
+        return self._status
