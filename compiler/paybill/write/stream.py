@@ -60,10 +60,10 @@ class StreamingWrite:
     file that was not (small parts, or a part whose bytes changed since) is written then.
     """
 
-    def __init__(self, out: Path, *, durable: bool = False, min_files: int = PARALLEL_MIN_FILES) -> None:
+    def __init__(self, out: Path, *, durable: bool = False, min_files: int | None = None) -> None:
         self.out = out
         self.durable = durable
-        self.min_files = min_files
+        self.min_files = PARALLEL_MIN_FILES if min_files is None else min_files
         self._scratch: Path | None = None
         # Durable writes without syncfs fsync file by file, which only the process writing can do.
         self._unavailable = not can_fork() or (durable and not has_syncfs())

@@ -173,6 +173,11 @@ PARALLEL_MIN_STACKS = 2000
 """From this many stacks on, the second half is built and rendered by a forked helper process."""
 
 
+def split_point(units: list[StackUnit]) -> int:
+    """Where the helper's share starts: half the stacks (tenant stacks cost about the same each)."""
+    return len(units) // 2
+
+
 def emit_terraform(ctx: EmitContext) -> OutputTree:
     """The ``terraform/`` part of the output tree; stack facts go to ``ctx.shared['terraform']``.
 
@@ -184,7 +189,7 @@ def emit_terraform(ctx: EmitContext) -> OutputTree:
     setup, units, result = _prepare(ctx)
     helper: ForkedCall[tuple[Rendered, list[Claim], list[Diagnostic]]] | None = None
     if len(units) >= PARALLEL_MIN_STACKS and can_fork():
-        half = len(units) // 2
+        half = split_point(units)
         helper = ForkedCall(_render_apart, units[half:], setup, len(ctx.sink))
         units = units[:half]
     try:

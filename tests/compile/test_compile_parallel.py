@@ -1,0 +1,320 @@
+"""The second core: forked helpers must change how fast a compile is, never what it produces.
+
+Large repositories are loaded, rendered and written partly by forked helper processes
+(``paybill.forked``). These tests lower the size thresholds so the example specs take the parallel
+paths, and compare every byte and every diagnostic with the one-process compile.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from compile_support import ROOT, SPECS, read_tree
+
+import paybill.emit.terraform.emitter as terraform_emitter
+import paybill.load.reader as reader
+import paybill.write.stream as stream
+from paybill.compile import compile_repository
+from paybill.diagnostics import DiagnosticSink
+from paybill.forked import NO_FORK_ENV, ForkedCall, WorkerDied, can_fork
+from paybill.load import load_repository
+from paybill.write.stream import StreamingWrite
+from paybill.write.tree import write_tree
+
+pytestmark = pytest.mark.skipif(not can_fork(), reason="no fork() on this platform: the parallel paths are off")
+
+
+def _diagnostics(result) -> list[str]:
+    return [f"{d.path}:{d.position.line}:{d.position.col}: {d.code} {d.message} | {d.hint}"
+            for d in result.diagnostics]
+
+
+def _one_process(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(NO_FORK_ENV, "1")
+
+
+def _everything_parallel(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(NO_FORK_ENV, raising=False)
+    monkeypatch.setattr(reader, "PARALLEL_MIN_FILES", 2)
+    monkeypatch.setattr(terraform_emitter, "PARALLEL_MIN_STACKS", 2)
+    monkeypatch.setattr(stream, "PARALLEL_MIN_FILES", 1)
+
+
+# --- ForkedCall -------------------------------------------------------------------------------
+
+
+def _child_pid_and(value: int) -> tuple[int, int]:
+    return os.getpid(), value * 2
+
+
+def _fail_with_enospc(path: str) -> None:
+    raise OSError(errno.ENOSPC, "No space left on device", path)
+
+
+class _Unpicklable(Exception):
+    def __reduce__(self):
+        raise TypeError("not today")
+
+
+def _fail_unpicklably() -> None:
+    raise _Unpicklable("boom")
+
+
+def _die_hard() -> None:
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+def _sleep_long() -> None:
+    time.sleep(60)
+
+
+def test_forked_call_returns_the_value_computed_in_another_process() -> None:
+    pid, doubled = ForkedCall(_child_pid_and, 21).result()
+    assert doubled == 42 and pid != os.getpid()
+
+
+def test_forked_call_raises_the_childs_exception_in_the_parent() -> None:
+    with pytest.raises(OSError) as caught:
+        ForkedCall(_fail_with_enospc, "out/x.json").result()
+    assert caught.value.errno == errno.ENOSPC and caught.value.filename == "out/x.json"
+
+
+def test_an_exception_that_cannot_be_pickled_still_arrives() -> None:
+    with pytest.raises(RuntimeError, match="_Unpicklable: boom"):
+        ForkedCall(_fail_unpicklably).result()
+
+
+def test_a_child_killed_without_answering_is_reported() -> None:
+    with pytest.raises(WorkerDied, match="without an answer"):
+        ForkedCall(_die_hard).result()
+
+
+def test_cancel_kills_and_reaps_the_child() -> None:
+    call = ForkedCall(_sleep_long)
+    started = time.monotonic()
+    call.cancel()
+    assert time.monotonic() - started < 5
+    with pytest.raises(ProcessLookupError):
+        os.kill(call.pid, 0)  # reaped: no zombie left behind
+    call.cancel()  # a second cancel is harmless and signals nobody
+
+
+def test_no_fork_env_turns_helpers_off(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(NO_FORK_ENV, "1")
+    assert not can_fork()
+
+
+# --- the stages -------------------------------------------------------------------------------
+
+
+def test_parallel_load_finds_the_same_documents_and_diagnostics(spec_copy, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Broken files in both halves: their errors and their guessed identities come back too."""
+    specs = spec_copy({"tenants/acme-corp.yaml": lambda t: t.replace("spec:", "spec:\n  spec: {}", 1),
+                       "tenants/wayne-enterprises.yaml": lambda t: t + "\n  bad: [unclosed\n"})
+    results = []
+    for mode in (_one_process, _everything_parallel):
+        mode(monkeypatch)
+        sink = DiagnosticSink()
+        loaded = load_repository(specs, sink)
+        results.append(([(d.path, d.index, d.kind, d.name, d.data, d.text_hash) for d in loaded.documents],
+                        [str(d) for d in sink.sorted()], sorted(loaded.unloadable), loaded.files))
+    assert results[0] == results[1]
+    assert results[0][1], "the edits were meant to produce load errors"
+    assert ("Tenant", "wayne-enterprises") in results[0][2]
+
+
+def test_parallel_compile_is_byte_identical(monkeypatch: pytest.MonkeyPatch) -> None:
+    _one_process(monkeypatch)
+    alone = compile_repository(SPECS)
+    _everything_parallel(monkeypatch)
+    forked = compile_repository(SPECS)
+    assert alone.ok and forked.ok
+    assert list(forked.tree) == list(alone.tree) and forked.tree == alone.tree
+    assert forked.stacks == alone.stacks and forked.manifest == alone.manifest
+
+
+@pytest.mark.parametrize("where", ["same-half", "across-halves"])
+def test_name_collisions_are_found_whichever_process_built_each_stack(
+    where: str, spec_copy, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Azure storage account names drop hyphens: tenants 'globex' and 'glo-bex' derive the same one."""
+    globex = (SPECS / "tenants" / "globex.yaml").read_text(encoding="utf-8")
+    specs = spec_copy({"tenants/glo-bex.yaml": globex.replace("globex", "glo-bex")})
+    _one_process(monkeypatch)
+    alone = compile_repository(specs)
+    assert [d.code for d in alone.diagnostics] == ["PB0601"]
+
+    _everything_parallel(monkeypatch)
+
+    def split(units) -> int:
+        second = [u.address for u in units].index("tenant/globex")
+        return second if where == "across-halves" else second + 1
+
+    monkeypatch.setattr(terraform_emitter, "split_point", split)
+    forked = compile_repository(specs)
+    assert _diagnostics(forked) == _diagnostics(alone) and not forked.tree
+
+
+# --- streaming writes -------------------------------------------------------------------------
+
+
+def _parts() -> list[dict[str, bytes]]:
+    return [{f"terraform/s{i}/main.tf.json": b'{"i": %d}\n' % i for i in range(30)},
+            {f"tenants/t{i}.json": b"{}\n" for i in range(30)},
+            {"manifest.json": b'{\n  "generatedBy": "paybill"\n}\n'}]
+
+
+def _whole(parts: list[dict[str, bytes]]) -> dict[str, bytes]:
+    tree: dict[str, bytes] = {}
+    for part in parts:
+        tree.update(part)
+    return dict(sorted(tree.items()))
+
+
+def test_streaming_write_swaps_in_exactly_the_tree(tmp_path: Path) -> None:
+    out = tmp_path / "generated"
+    write_tree({"manifest.json": b'{"generatedBy": "paybill"}', "stale.json": b"{}"}, out)
+    parts = _parts()
+    progress: list[int] = []
+    with StreamingWrite(out, min_files=10) as writer:
+        for part in parts:
+            writer.add(part)
+        assert len(writer._jobs) == 2  # the two large parts went to helpers; the manifest waits
+        writer.commit(_whole(parts), progress.append)
+    assert read_tree(out) == _whole(parts)
+    assert sum(progress) == len(_whole(parts))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["generated"]
+
+
+def test_leaving_without_commit_discards_everything(tmp_path: Path) -> None:
+    out = tmp_path / "generated"
+    before = {"manifest.json": b'{"generatedBy": "paybill"}'}
+    write_tree(before, out)
+    with StreamingWrite(out, min_files=1) as writer:
+        for part in _parts():
+            writer.add(part)
+    assert read_tree(out) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["generated"]
+
+
+def test_bytes_changed_after_streaming_are_written_as_committed(tmp_path: Path) -> None:
+    out = tmp_path / "generated"
+    parts = _parts()
+    with StreamingWrite(out, min_files=1) as writer:
+        for part in parts:
+            writer.add(part)
+        final = _whole(parts)
+        final["terraform/s3/main.tf.json"] = b'{"changed": true}\n'
+        del final["tenants/t7.json"]
+        writer.commit(final)
+    assert read_tree(out) == final
+
+
+def test_a_helper_failing_to_write_leaves_the_old_tree(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    out = tmp_path / "generated"
+    before = {"manifest.json": b'{"generatedBy": "paybill"}'}
+    write_tree(before, out)
+
+    def no_space(scratch: Path, part, parent: int) -> int:
+        (scratch / "half.json").write_bytes(b"{")
+        raise OSError(errno.ENOSPC, "No space left on device", str(scratch / "half.json"))
+
+    monkeypatch.setattr(stream, "_write_part", no_space)  # the fork inherits the patched function
+    parts = _parts()
+    with StreamingWrite(out, min_files=1) as writer:
+        for part in parts:
+            writer.add(part)
+        with pytest.raises(OSError) as caught:
+            writer.commit(_whole(parts))
+    assert caught.value.errno == errno.ENOSPC
+    assert read_tree(out) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["generated"]
+
+
+def test_an_output_folder_that_is_not_ours_is_refused_at_commit(tmp_path: Path) -> None:
+    from paybill.write.tree import UnsafeOutput
+
+    out = tmp_path / "precious"
+    out.mkdir()
+    (out / "thesis.tex").write_text("years of work")
+    with StreamingWrite(out, min_files=1) as writer:
+        for part in _parts():
+            writer.add(part)  # nothing starts: the folder may not be replaced
+        assert not writer._jobs
+        with pytest.raises(UnsafeOutput):
+            writer.commit(_whole(_parts()))
+    assert (out / "thesis.tex").read_text() == "years of work"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["precious"]
+
+
+_FORCED_PARALLEL_CLI = (
+    "import sys; import paybill.load.reader as r, paybill.emit.terraform.emitter as e, paybill.write.stream as s; "
+    "r.PARALLEL_MIN_FILES = 2; e.PARALLEL_MIN_STACKS = 2; s.PARALLEL_MIN_FILES = 1; "
+    "from paybill.cli.main import main; sys.argv[0] = 'paybill'; main()"
+)
+
+
+def _cli(*args: str, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+    return subprocess.Popen([sys.executable, "-c", _FORCED_PARALLEL_CLI, *args], cwd=ROOT,
+                            env={**os.environ, **(env or {})}, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+
+def test_cli_compile_with_every_helper_reproduces_the_committed_tree(tmp_path: Path) -> None:
+    out = tmp_path / "generated"
+    run = _cli("compile", "specs", "--out", str(out))
+    assert run.wait(timeout=120) == 0, run.stderr.read()
+    assert read_tree(out) == read_tree(ROOT / "generated")
+
+
+def _descendants(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == pid:
+                found.append(int(entry.name))
+    return found
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc to find the helper processes")
+def test_sigkill_mid_write_kills_the_helpers_and_keeps_the_old_tree(spec_copy, tmp_path: Path) -> None:
+    specs = spec_copy({})
+    out = tmp_path / "generated"
+    first = _cli("compile", str(specs), "--out", str(out))
+    assert first.wait(timeout=120) == 0, first.stderr.read()
+    before = read_tree(out)
+
+    slow = _cli("compile", str(specs), "--out", str(out), env={"PAYBILL_TEST_WRITE_DELAY": "0.05"})
+    deadline = time.monotonic() + 60
+    helpers: list[int] = []
+    while time.monotonic() < deadline and slow.poll() is None:
+        scratch = list(tmp_path.glob(".generated.tmp-*"))
+        helpers = _descendants(slow.pid)
+        if scratch and helpers and sum(1 for f in scratch[0].rglob("*") if f.is_file()) >= 3:
+            break
+        time.sleep(0.02)
+    assert helpers, f"no helper was writing (exit {slow.poll()})"
+    slow.send_signal(signal.SIGKILL)
+    assert slow.wait(timeout=30) == -signal.SIGKILL
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and any(Path(f"/proc/{pid}").exists() for pid in helpers):
+        time.sleep(0.05)
+    alive = [pid for pid in helpers if Path(f"/proc/{pid}/stat").exists()
+             and Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"]
+    assert not alive, f"helpers outlived the killed compile: {alive}"
+    assert read_tree(out) == before
+
+    again = _cli("compile", str(specs), "--out", str(out))
+    assert again.wait(timeout=120) == 0, again.stderr.read()
+    assert read_tree(out) == before
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".generated")) == []
