@@ -107,11 +107,14 @@ def child_compile(specs: Path, out: Path) -> dict:
     compile forks (half the loading, early writes) are counted: ``cpu`` adds theirs to ours, and
     ``child_peak_mb`` is the largest helper's peak (most of its pages are shared with ours).
     """
+    import paybill.gcpause
     from paybill.compile import compile_repository
     from paybill.emit.registry import all_emitters
     from paybill.write.stream import StreamingWrite
 
     all_emitters()
+    paybill.gcpause.one_shot_process = True  # as the `paybill` entry point does; compile_command then
+    paybill.gcpause.pause_for_this_process()  # leaves the collector off until the process exits
 
     stages: list[tuple[str, float]] = []
     start = _clock()
@@ -195,12 +198,14 @@ def main(argv: list[str]) -> int:
             floor_s = min(r[label] for r in floors)
             compile_s = min(r[label] for r in compiles)
             ratio = compile_s / floor_s
-            verdict = "OK" if ratio <= TARGET_RATIO else "OVER TARGET"
             print(f"[{label}] floor (compose inputs + orjson-write outputs): {floor_s:.3f} s")
             print(f"[{label}] paybill compile (incl. atomic write):        {compile_s:.3f} s")
-            print(f"[{label}] ratio compile / floor: {ratio:.2f} x  (target <= {TARGET_RATIO} x)  {verdict}")
-            if label == "wall" and ratio > TARGET_RATIO:
-                status = 1
+            if label == "wall":
+                verdict = "OK" if ratio <= TARGET_RATIO else "OVER TARGET"
+                print(f"[wall] ratio compile / floor: {ratio:.2f} x  (target <= {TARGET_RATIO} x)  {verdict}")
+                status = int(ratio > TARGET_RATIO)
+            else:  # the target is wall time; CPU (helpers included) says what the second core costs
+                print(f"[cpu] ratio compile / floor: {ratio:.2f} x  (helpers included; no target)")
         peak = max(r["peak_mb"] for r in compiles)
         print(f"peak memory (max RSS) of compile: {peak:.0f} MB  (target <= {TARGET_PEAK_MB} MB)  "
               f"{'OK' if peak <= TARGET_PEAK_MB else 'OVER TARGET'}; largest helper process: "

@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 from compile_support import ROOT, SPECS, read_tree
 
+import paybill.compile.pipeline as pipeline
 import paybill.emit.terraform.emitter as terraform_emitter
 import paybill.load.reader as reader
 import paybill.write.stream as stream
@@ -44,6 +45,7 @@ def _everything_parallel(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv(NO_FORK_ENV, raising=False)
     monkeypatch.setattr(reader, "PARALLEL_MIN_FILES", 2)
     monkeypatch.setattr(terraform_emitter, "PARALLEL_MIN_STACKS", 2)
+    monkeypatch.setattr(pipeline, "PARALLEL_MIN_STACKS", 2)
     monkeypatch.setattr(stream, "PARALLEL_MIN_FILES", 1)
 
 
@@ -138,6 +140,34 @@ def test_parallel_compile_is_byte_identical(monkeypatch: pytest.MonkeyPatch) -> 
     assert alone.ok and forked.ok
     assert list(forked.tree) == list(alone.tree) and forked.tree == alone.tree
     assert forked.stacks == alone.stacks and forked.manifest == alone.manifest
+    assert forked.shared["sql.databases"] == alone.shared["sql.databases"]  # a fact published by a helper
+
+
+def test_diagnostics_of_emitters_run_in_a_helper_reach_the_result(spec_copy, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The bundles emitter runs in the helper on large repositories; its warnings must not be lost."""
+    specs = spec_copy({"agents/billing-agent.yaml": lambda t: t.replace(
+        "    all: true", "    selector:\n      matchLabels:\n        segment: nobody-has-this")})
+    _one_process(monkeypatch)
+    alone = compile_repository(specs)
+    assert "PB0704" in [d.code for d in alone.diagnostics]
+    _everything_parallel(monkeypatch)
+    forked = compile_repository(specs)
+    assert _diagnostics(forked) == _diagnostics(alone) and forked.tree == alone.tree
+
+
+def _explode(ctx) -> dict[str, bytes]:
+    raise RuntimeError("emitter bug")
+
+
+def test_an_emitter_crashing_in_the_helper_crashes_the_compile(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A bug must surface as it would in one process, not as a compile with files missing."""
+    from paybill.emit.contract import Emitter
+    from paybill.emit.registry import all_emitters
+
+    _everything_parallel(monkeypatch)
+    emitters = [Emitter(e.name, _explode, True) if e.name == "sql" else e for e in all_emitters()]
+    with pytest.raises(RuntimeError, match="emitter bug"):
+        compile_repository(SPECS, emitters=emitters)
 
 
 @pytest.mark.parametrize("where", ["same-half", "across-halves"])
@@ -256,7 +286,8 @@ def test_an_output_folder_that_is_not_ours_is_refused_at_commit(tmp_path: Path) 
 
 _FORCED_PARALLEL_CLI = (
     "import sys; import paybill.load.reader as r, paybill.emit.terraform.emitter as e, paybill.write.stream as s; "
-    "r.PARALLEL_MIN_FILES = 2; e.PARALLEL_MIN_STACKS = 2; s.PARALLEL_MIN_FILES = 1; "
+    "import paybill.compile.pipeline as p; "
+    "r.PARALLEL_MIN_FILES = 2; e.PARALLEL_MIN_STACKS = 2; p.PARALLEL_MIN_STACKS = 2; s.PARALLEL_MIN_FILES = 1; "
     "from paybill.cli.main import main; sys.argv[0] = 'paybill'; main()"
 )
 

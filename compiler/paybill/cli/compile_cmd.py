@@ -164,11 +164,13 @@ def compile_command(specs: Path, out: Path, check: bool, durable: bool, fmt: str
     """
     # Imported here so `paybill validate` does not pay for networkx and the emitters.
     from paybill.compile import compile_repository
+    from paybill.gcpause import pause_for_this_process
     from paybill.write.stream import StreamingWrite
     from paybill.write.tree import UnsafeOutput, diff_tree
 
     require_specs(specs)
     _check_out(specs, out)
+    pause_for_this_process()
     stages = _stage_progress(fmt)
     # Without --check, large parts of the output are written while later stages still run; the
     # scratch tree is discarded unless commit() below swaps it in (see paybill.write.stream).

@@ -54,9 +54,9 @@ def graph_command(specs: Path, fmt: str, focus_on: str | None, depth: int | None
     dependents of a node answer impact questions: which tenants and stacks a plan or pool change
     touches. Exit status: 0 printed, 1 diagnostics (specs invalid or a cycle), 2 usage error.
     """
-    from paybill.compile.gcpause import gc_paused
+    from paybill.gcpause import gc_paused
 
-    with gc_paused():  # large repositories: see paybill.compile.gcpause
+    with gc_paused():  # large repositories: see paybill.gcpause
         _graph(specs, fmt, focus_on, depth, direction)
 
 

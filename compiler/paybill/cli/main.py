@@ -53,6 +53,9 @@ def cli() -> None:
 
 
 def main() -> None:
+    import paybill.gcpause
+
+    paybill.gcpause.one_shot_process = True
     try:
         cli.main(prog_name="paybill", standalone_mode=True)
     except KeyboardInterrupt:

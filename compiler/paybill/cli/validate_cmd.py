@@ -15,6 +15,7 @@ from paybill.cli.common import (
     require_specs,
     specs_argument,
 )
+from paybill.gcpause import pause_for_this_process
 from paybill.validate import validate_repository
 
 
@@ -28,6 +29,7 @@ def validate_command(specs: Path, fmt: str) -> None:
     1 diagnostics, 2 usage error.
     """
     require_specs(specs)
+    pause_for_this_process()
     result = validate_repository(specs)
     print_diagnostics(fmt, result.diagnostics, result.files)
     sys.exit(EXIT_OK if result.ok else EXIT_DIAGNOSTICS)

@@ -18,17 +18,19 @@ import hashlib
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import MappingProxyType
+from typing import Any
 
 from paybill.compile.cache import CompileCache
 from paybill.compile.checks import check_paths, check_stacks
-from paybill.compile.gcpause import gc_paused
 from paybill.compile.result import CompileResult
-from paybill.diagnostics import DiagnosticSink, Position
+from paybill.diagnostics import Diagnostic, DiagnosticSink, Position
 from paybill.emit.contract import EmitContext, Emitter, OutputTree
 from paybill.emit.manifest import MANIFEST_EMITTER
+from paybill.forked import ForkedCall, can_fork
+from paybill.gcpause import gc_paused
 from paybill.graph.build import build_graph
 from paybill.graph.cycles import report_cycles
-from paybill.graph.stacks import stack_units
+from paybill.graph.stacks import StackUnit, stack_units
 from paybill.load import LoadLimits, SpecDocument, load_repository
 from paybill.load.limits import DEFAULT_LIMITS
 from paybill.validate import validate_documents
@@ -103,14 +105,23 @@ def _compile_index(
     owners: dict[str, str] = {}
     ctx = EmitContext(index, sink, {"graph": graph, "stack_units": units, "cache": cache,
                                     "tree": MappingProxyType(tree)})
-    for emitter in _ordered(emitters):
-        if progress:
-            progress(f"emit:{emitter.name}")
-        part = emitter.emit(ctx)
-        kept = {path: part[path] for path in check_paths(emitter.name, list(part), owners, sink)}
-        tree.update(kept)
-        if on_files is not None and kept and not sink.has_errors:
-            on_files(kept)
+    ordered = _ordered(emitters)
+    helper = _start_apart(ctx, ordered, units, cache)
+    apart: dict[str, OutputTree] | None = None
+    try:
+        for emitter in ordered:
+            if progress:
+                progress(f"emit:{emitter.name}")
+            if helper is not None and emitter in helper.emitters:
+                if apart is None:
+                    apart = helper.collect(ctx)
+                part = apart[emitter.name]
+            else:
+                part = emitter.emit(ctx)
+            _keep(emitter, part, tree, owners, sink, on_files)
+    finally:
+        if helper is not None:
+            helper.cancel()
     from paybill.emit.terraform.providers import CLOUD_EMITTERS
 
     check_stacks(ctx.shared.get("terraform"), units, index, CLOUD_EMITTERS, sink)
@@ -119,6 +130,68 @@ def _compile_index(
         return _failed(index, sink, files, graph=graph, shared=shared)
     return CompileResult(tree=dict(sorted(tree.items())), diagnostics=sink.sorted(), index=index, files=files,
                          graph=graph, manifest=ctx.shared.get("manifest"), shared=shared)
+
+
+def _keep(emitter: Emitter, part: OutputTree, tree: OutputTree, owners: dict[str, str], sink: DiagnosticSink,
+          on_files: FilesReady | None) -> None:
+    """Add the files of ``part`` that pass the path checks to ``tree`` (and hand them to ``on_files``)."""
+    kept = {path: part[path] for path in check_paths(emitter.name, list(part), owners, sink)}
+    tree.update(kept)
+    if on_files is not None and kept and not sink.has_errors:
+        on_files(kept)
+
+
+PARALLEL_MIN_STACKS = 2000
+"""From this many stacks on, independent emitters run in a forked helper beside the others."""
+
+_Apart = tuple[dict[str, OutputTree], dict[str, Any], list[Diagnostic]]
+
+
+def _emit_apart(ctx: EmitContext, emitters: list[Emitter], reported: int) -> _Apart:
+    """In a helper: run ``emitters`` in order; return their files, the facts they published, their diagnostics."""
+    before = dict(ctx.shared)
+    parts = {emitter.name: emitter.emit(ctx) for emitter in emitters}
+    published = {k: v for k, v in ctx.shared.items() if k != "tree" and (k not in before or before[k] is not v)}
+    return parts, published, ctx.sink.items()[reported:]
+
+
+class _ApartHelper:
+    """Independent emitters running in a forked helper while this process runs the others."""
+
+    def __init__(self, ctx: EmitContext, emitters: list[Emitter]) -> None:
+        self.emitters = emitters
+        self._call: ForkedCall[_Apart] | None = ForkedCall(_emit_apart, ctx, emitters, len(ctx.sink))
+
+    def collect(self, ctx: EmitContext) -> dict[str, OutputTree]:
+        """Wait for the helper; its facts and diagnostics join ``ctx``; returns files per emitter."""
+        call, self._call = self._call, None
+        if call is None:
+            raise RuntimeError("the helper's results were already collected")
+        parts, published, diagnostics = call.result()
+        ctx.shared.update(published)
+        ctx.sink.extend(diagnostics)
+        return parts
+
+    def cancel(self) -> None:
+        if self._call is not None:
+            self._call.cancel()
+            self._call = None
+
+
+def _start_apart(ctx: EmitContext, ordered: list[Emitter], units: list[StackUnit],
+                 cache: CompileCache | None) -> _ApartHelper | None:
+    """Fork a helper for the independent emitters when the repository is large enough to gain from it.
+
+    Not with a cache (its memo would fill in the helper and be lost), and only when this process
+    keeps an emitter of its own to run meanwhile. Files, facts and diagnostics are merged back in
+    the emitters' order, so the result is the one a single process gives.
+    """
+    if cache is not None or len(units) < PARALLEL_MIN_STACKS or not can_fork():
+        return None
+    apart = [e for e in ordered if e.independent and e not in FINAL_EMITTERS]
+    if not apart or not any(not e.independent and e not in FINAL_EMITTERS for e in ordered):
+        return None
+    return _ApartHelper(ctx, apart)
 
 
 def compile_documents(

@@ -28,7 +28,15 @@ class EmitContext:
 
 @dataclass(frozen=True)
 class Emitter:
-    """A named output producer; ``emit`` returns the files it owns."""
+    """A named output producer; ``emit`` returns the files it owns.
+
+    ``independent``: the emitter reads only the index and the graph facts the pipeline puts in
+    ``ctx.shared`` before any emitter runs (``graph``, ``stack_units``), never another emitter's files
+    or facts, and it keeps no state between compiles (no ``cache``). The pipeline may then run it in
+    a forked helper, at the same time as the others, on large repositories; what it publishes in
+    ``ctx.shared`` must pickle.
+    """
 
     name: str
     emit: Callable[[EmitContext], OutputTree]
+    independent: bool = False

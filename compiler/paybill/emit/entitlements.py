@@ -94,4 +94,4 @@ def emit_entitlements(ctx: EmitContext) -> OutputTree:
     return tree
 
 
-ENTITLEMENTS_EMITTER = Emitter(name="entitlements", emit=emit_entitlements)
+ENTITLEMENTS_EMITTER = Emitter(name="entitlements", emit=emit_entitlements, independent=True)

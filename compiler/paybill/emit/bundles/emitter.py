@@ -145,4 +145,4 @@ def emit_bundles(ctx: EmitContext) -> OutputTree:
     return tree
 
 
-BUNDLES_EMITTER = Emitter(name="bundles", emit=emit_bundles)
+BUNDLES_EMITTER = Emitter(name="bundles", emit=emit_bundles, independent=True)

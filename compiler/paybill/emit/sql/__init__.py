@@ -33,6 +33,6 @@ def emit_sql(context: EmitContext) -> OutputTree:
     return dict(sorted(tree.items()))
 
 
-SQL_EMITTER = Emitter(name="sql", emit=emit_sql)
+SQL_EMITTER = Emitter(name="sql", emit=emit_sql, independent=True)
 
 __all__ = ["OUTPUT_ROOT", "SQL_EMITTER", "emit_sql"]
