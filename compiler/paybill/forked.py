@@ -9,8 +9,8 @@ Children never outlive the parent: on Linux the kernel kills them when it dies
 (``PR_SET_PDEATHSIG``), and elsewhere they check who their parent is. They leave with
 ``os._exit``, so no ``atexit`` handler, buffered stdout or ``finally`` of the parent runs twice.
 
-Where ``fork`` is missing (Windows) or ``PAYBILL_NO_FORK=1`` is set, :func:`can_fork` is False and
-callers do the work in-process: the results are the same, only slower.
+Where ``fork`` is missing (Windows), ``PAYBILL_NO_FORK=1`` is set or the process runs other threads,
+:func:`can_fork` is False and callers do the work in-process: the results are the same, only slower.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ import os
 import pickle
 import signal
 import sys
+import threading
 from collections.abc import Callable
 from typing import Any, Generic, TypeVar
 
@@ -35,8 +36,13 @@ class WorkerDied(RuntimeError):
 
 
 def can_fork() -> bool:
-    """Whether work may be handed to forked children here."""
-    return hasattr(os, "fork") and sys.platform != "win32" and os.environ.get(NO_FORK_ENV, "") in ("", "0")
+    """Whether work may be handed to forked children here.
+
+    Not from a process that runs other threads: a child would inherit any lock one of them held at
+    the instant of the fork, with no thread left to release it (Python 3.12 warns about it too).
+    """
+    return (hasattr(os, "fork") and sys.platform != "win32" and os.environ.get(NO_FORK_ENV, "") in ("", "0")
+            and threading.active_count() == 1)
 
 
 def _die_with_parent(parent: int) -> None:

@@ -29,7 +29,7 @@ from paybill.load import load_repository
 from paybill.write.stream import StreamingWrite
 from paybill.write.tree import write_tree
 
-pytestmark = pytest.mark.skipif(not can_fork(), reason="no fork() on this platform: the parallel paths are off")
+pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="no fork() here: parallel paths are off")
 
 
 def _diagnostics(result) -> list[str]:
@@ -47,6 +47,7 @@ def _everything_parallel(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(terraform_emitter, "PARALLEL_MIN_STACKS", 2)
     monkeypatch.setattr(pipeline, "PARALLEL_MIN_STACKS", 2)
     monkeypatch.setattr(stream, "PARALLEL_MIN_FILES", 1)
+    assert can_fork(), "helpers would not start here (another thread running?): the test would prove nothing"
 
 
 # --- ForkedCall -------------------------------------------------------------------------------
@@ -111,6 +112,20 @@ def test_cancel_kills_and_reaps_the_child() -> None:
 def test_no_fork_env_turns_helpers_off(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(NO_FORK_ENV, "1")
     assert not can_fork()
+
+
+def test_no_helpers_while_other_threads_run() -> None:
+    import threading
+
+    release = threading.Event()
+    thread = threading.Thread(target=release.wait)
+    thread.start()
+    try:
+        assert not can_fork()
+    finally:
+        release.set()
+        thread.join()
+    assert can_fork()
 
 
 # --- the stages -------------------------------------------------------------------------------
