@@ -364,3 +364,33 @@ def test_sigkill_mid_write_kills_the_helpers_and_keeps_the_old_tree(spec_copy, t
     assert again.wait(timeout=120) == 0, again.stderr.read()
     assert read_tree(out) == before
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".generated")) == []
+
+
+def test_durable_streaming_write_flushes_after_the_helpers_and_before_the_swap(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from paybill.write import tree as tree_module
+
+    events: list[str] = []
+    real_result = stream.ForkedCall.result
+
+    def result(self):
+        events.append("helper done")
+        return real_result(self)
+
+    monkeypatch.setattr(stream.ForkedCall, "result", result)
+    monkeypatch.setattr(tree_module, "syncfs", lambda path: events.append("sync") or True)
+    monkeypatch.setattr(tree_module, "has_syncfs", lambda: True)
+    monkeypatch.setattr(stream, "has_syncfs", lambda: True)
+    real_exchange = tree_module.exchange
+    monkeypatch.setattr(tree_module, "exchange", lambda a, b: events.append("swap") or real_exchange(a, b))
+    out = tmp_path / "generated"
+    write_tree({"manifest.json": b'{"generatedBy": "paybill"}'}, out)
+    events.clear()
+    parts = _parts()
+    with StreamingWrite(out, durable=True, min_files=10) as writer:
+        for part in parts:
+            writer.add(part)
+        writer.commit(_whole(parts))
+    assert events == ["helper done", "helper done", "sync", "swap"]
+    assert read_tree(out) == _whole(parts)
