@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
-import ctypes.util
 import os
 import pickle
 import signal
@@ -47,11 +46,9 @@ def can_fork() -> bool:
 
 def _die_with_parent(parent: int) -> None:
     if sys.platform.startswith("linux"):
-        try:
-            libc = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
-            libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
-        except (OSError, AttributeError):  # pragma: no cover - no usable libc
-            pass
+        # CDLL(None): the symbols already loaded, libc's among them (find_library would run ldconfig)
+        with contextlib.suppress(OSError, AttributeError):  # no usable libc: the getppid checks remain
+            ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
     if os.getppid() != parent:  # the parent died before prctl took effect
         os._exit(3)
 
