@@ -394,3 +394,33 @@ def test_durable_streaming_write_flushes_after_the_helpers_and_before_the_swap(
         writer.commit(_whole(parts))
     assert events == ["helper done", "helper done", "sync", "swap"]
     assert read_tree(out) == _whole(parts)
+
+
+def test_a_cycle_found_while_the_helper_runs_stops_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The independent emitters' helper starts before the graph is built; a cycle must end it."""
+    from paybill.graph.model import EdgeInfo
+
+    real = pipeline.build_graph
+    started: list[int] = []
+    real_start = pipeline._start_apart
+
+    def start(*args):
+        helper = real_start(*args)
+        if helper is not None:
+            started.append(helper._call.pid)
+        return helper
+
+    def cyclic(index, units):
+        graph = real(index, units)
+        graph.add_edge("Stack/tenant/bluth", "Stack/pool/oci-fra-shared", EdgeInfo("test-only"))
+        return graph
+
+    _everything_parallel(monkeypatch)
+    monkeypatch.setattr(pipeline, "_start_apart", start)
+    monkeypatch.setattr(pipeline, "build_graph", cyclic)
+    result = compile_repository(SPECS)
+    assert not result.ok and result.tree == {}
+    assert [d.code for d in result.diagnostics if d.severity == "error"] == ["PB0690"]
+    assert started, "the helper was meant to be running when the cycle was found"
+    with pytest.raises(ChildProcessError):
+        os.waitpid(started[0], os.WNOHANG)  # already reaped: nothing left running

@@ -72,7 +72,8 @@ def compile_index(
 
     ``emitters`` defaults to every registered emitter (:func:`paybill.emit.registry.all_emitters`).
     Emitters see ``ctx.shared`` with ``graph`` (:class:`DependencyGraph`), ``stack_units``,
-    ``cache`` (may be None) and ``tree`` (a read-only view of the files emitted so far).
+    ``cache`` (may be None) and ``tree`` (a read-only view of the files emitted so far);
+    independent ones (see :class:`~paybill.emit.contract.Emitter`) see no ``graph``.
     """
     with gc_paused():
         return _compile_index(index, sink, files, emitters, cache, progress, on_files)
@@ -98,17 +99,18 @@ def _compile_index(
     if progress:
         progress("graph")
     units = stack_units(index)
-    graph = build_graph(index, units)
-    if not report_cycles(graph, sink):
-        return _failed(index, sink, files, graph=graph)
     tree: OutputTree = {}
     owners: dict[str, str] = {}
-    ctx = EmitContext(index, sink, {"graph": graph, "stack_units": units, "cache": cache,
-                                    "tree": MappingProxyType(tree)})
+    ctx = EmitContext(index, sink, {"stack_units": units, "cache": cache, "tree": MappingProxyType(tree)})
     ordered = _ordered(emitters)
+    # Independent emitters need no graph, so their helper starts now, while this process builds it.
     helper = _start_apart(ctx, ordered, units, cache)
-    apart: dict[str, OutputTree] | None = None
     try:
+        graph = build_graph(index, units)
+        if not report_cycles(graph, sink):
+            return _failed(index, sink, files, graph=graph)
+        ctx.shared["graph"] = graph
+        apart: dict[str, OutputTree] | None = None
         for emitter in ordered:
             if progress:
                 progress(f"emit:{emitter.name}")

@@ -30,10 +30,10 @@ class EmitContext:
 class Emitter:
     """A named output producer; ``emit`` returns the files it owns.
 
-    ``independent``: the emitter reads only the index and the graph facts the pipeline puts in
-    ``ctx.shared`` before any emitter runs (``graph``, ``stack_units``), never another emitter's files
-    or facts, and it keeps no state between compiles (no ``cache``). The pipeline may then run it in
-    a forked helper, at the same time as the others, on large repositories; what it publishes in
+    ``independent``: the emitter reads only the index and ``ctx.shared["stack_units"]`` (not the
+    ``graph``, nor another emitter's files or facts), and it keeps no state between compiles (no
+    ``cache``). On large repositories the pipeline may then run it in a forked helper, started
+    before the graph is built and running while the other emitters do; what it publishes in
     ``ctx.shared`` must pickle.
     """
 
