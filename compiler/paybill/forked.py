@@ -26,6 +26,8 @@ from collections.abc import Callable
 from typing import Any, Generic, TypeVar
 
 T = TypeVar("T")
+Item = TypeVar("Item")
+Here = TypeVar("Here")
 NO_FORK_ENV = "PAYBILL_NO_FORK"
 _PR_SET_PDEATHSIG = 1
 
@@ -137,3 +139,27 @@ class ForkedCall(Generic[T]):
             except ChildProcessError:  # pragma: no cover - reaped by someone else
                 self._status = -1
         return self._status
+
+
+def split_in_two(
+    items: list[Item],
+    minimum: int,
+    here: Callable[[list[Item]], Here],
+    apart: Callable[[list[Item]], T],
+    split_at: Callable[[list[Item]], int] | None = None,
+) -> tuple[Here, T | None]:
+    """``here`` on the first part of ``items`` in this process, ``apart`` on the rest in a helper.
+
+    With fewer than ``minimum`` items, or where helpers cannot run, ``here`` gets every item and
+    the second result is None. ``split_at`` says where the helper's part starts (default: half).
+    The caller merges the two results, in order, so that they equal ``here(items)``.
+    """
+    if len(items) < minimum or not can_fork():
+        return here(items), None
+    cut = split_at(items) if split_at is not None else len(items) // 2
+    helper = ForkedCall(apart, items[cut:])
+    try:
+        mine = here(items[:cut])
+        return mine, helper.result()
+    finally:
+        helper.cancel()  # only does something when ``here`` or ``result`` raised

@@ -109,6 +109,18 @@ def test_cancel_kills_and_reaps_the_child() -> None:
     call.cancel()  # a second cancel is harmless and signals nobody
 
 
+def test_split_in_two_runs_the_rest_in_a_helper_only_above_the_minimum() -> None:
+    from paybill.forked import split_in_two
+
+    def here(part: list[int]) -> tuple[int, list[int]]:
+        return os.getpid(), part
+
+    small = split_in_two([1, 2, 3], 4, here, here)
+    assert small == ((os.getpid(), [1, 2, 3]), None)
+    (mine_pid, mine), (their_pid, theirs) = split_in_two([1, 2, 3, 4, 5], 4, here, here, lambda items: 2)
+    assert (mine_pid, mine) == (os.getpid(), [1, 2]) and their_pid != os.getpid() and theirs == [3, 4, 5]
+
+
 def test_no_fork_env_turns_helpers_off(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(NO_FORK_ENV, "1")
     assert not can_fork()

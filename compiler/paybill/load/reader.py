@@ -12,7 +12,7 @@ from pathlib import Path
 import yaml
 
 from paybill.diagnostics import Diagnostic, DiagnosticSink, Position
-from paybill.forked import ForkedCall, can_fork
+from paybill.forked import split_in_two
 from paybill.load.discover import SpecFile, discover_spec_files
 from paybill.load.document import SourceText, SpecDocument
 from paybill.load.limits import DEFAULT_LIMITS, LoadLimits
@@ -215,23 +215,13 @@ def load_repository(root: Path, sink: DiagnosticSink, limits: LoadLimits = DEFAU
             "copy the file into the specs root instead of linking to it",
         )
     loaded = LoadedRepository([], len(files))
-    helper: ForkedCall[tuple[list[SpecDocument], list[Diagnostic], set[tuple[str, str]]]] | None = None
-    mine = files
-    if len(files) >= PARALLEL_MIN_FILES and can_fork():
-        half = len(files) // 2
-        mine = files[:half]
-        helper = ForkedCall(_load_files_apart, files[half:], limits)
-    try:
-        _load_files(mine, sink, limits, loaded)
-        if helper is not None:
-            documents, diagnostics, unloadable = helper.result()
-            helper = None
-            loaded.documents.extend(documents)
-            loaded.unloadable |= unloadable
-            sink.extend(diagnostics)
-    finally:
-        if helper is not None:
-            helper.cancel()
+    _, theirs = split_in_two(files, PARALLEL_MIN_FILES, lambda part: _load_files(part, sink, limits, loaded),
+                             lambda part: _load_files_apart(part, limits))
+    if theirs is not None:
+        documents, diagnostics, unloadable = theirs
+        loaded.documents.extend(documents)
+        loaded.unloadable |= unloadable
+        sink.extend(diagnostics)
     return loaded
 
 

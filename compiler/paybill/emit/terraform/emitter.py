@@ -15,7 +15,7 @@ from paybill.emit.terraform.planner import plan_layers
 from paybill.emit.terraform.providers import CLOUD_EMITTERS
 from paybill.emit.terraform.remote import POOL_STATE, pool_output
 from paybill.emit.terraform.stack import Stack
-from paybill.forked import ForkedCall, can_fork
+from paybill.forked import split_in_two
 from paybill.graph.stacks import StackUnit, removed_stacks, stack_units
 from paybill.validate.index import SpecIndex
 
@@ -187,23 +187,15 @@ def emit_terraform(ctx: EmitContext) -> OutputTree:
     working in order would.
     """
     setup, units, result = _prepare(ctx)
-    helper: ForkedCall[tuple[Rendered, list[Claim], list[Diagnostic]]] | None = None
-    if len(units) >= PARALLEL_MIN_STACKS and can_fork():
-        half = split_point(units)
-        helper = ForkedCall(_render_apart, units[half:], setup, len(ctx.sink))
-        units = units[:half]
-    try:
-        files, infos = _render(units, setup)
-        if helper is not None:
-            (their_files, their_infos), claims, diagnostics = helper.result()
-            helper = None
-            setup.names.replay(claims, ctx.index)
-            ctx.sink.extend(diagnostics)
-            files += their_files
-            infos += their_infos
-    finally:
-        if helper is not None:
-            helper.cancel()
+    reported = len(ctx.sink)
+    (files, infos), theirs = split_in_two(units, PARALLEL_MIN_STACKS, lambda part: _render(part, setup),
+                                          lambda part: _render_apart(part, setup, reported), split_point)
+    if theirs is not None:
+        (their_files, their_infos), claims, diagnostics = theirs
+        setup.names.replay(claims, ctx.index)
+        ctx.sink.extend(diagnostics)
+        files += their_files
+        infos += their_infos
     result.stacks = infos
     ctx.shared["terraform"] = result
     return dict(files)
