@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 from compile_support import ROOT, SPECS, read_tree
 
+import paybill.compile.apart as apart
 import paybill.compile.pipeline as pipeline
 import paybill.emit.terraform.emitter as terraform_emitter
 import paybill.load.reader as reader
@@ -45,7 +46,7 @@ def _everything_parallel(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv(NO_FORK_ENV, raising=False)
     monkeypatch.setattr(reader, "PARALLEL_MIN_FILES", 2)
     monkeypatch.setattr(terraform_emitter, "PARALLEL_MIN_STACKS", 2)
-    monkeypatch.setattr(pipeline, "PARALLEL_MIN_STACKS", 2)
+    monkeypatch.setattr(apart, "PARALLEL_MIN_STACKS", 2)
     monkeypatch.setattr(stream, "PARALLEL_MIN_FILES", 1)
     assert can_fork(), "helpers would not start here (another thread running?): the test would prove nothing"
 
@@ -313,7 +314,7 @@ def test_an_output_folder_that_is_not_ours_is_refused_at_commit(tmp_path: Path) 
 
 _FORCED_PARALLEL_CLI = (
     "import sys; import paybill.load.reader as r, paybill.emit.terraform.emitter as e, paybill.write.stream as s; "
-    "import paybill.compile.pipeline as p; "
+    "import paybill.compile.apart as p; "
     "r.PARALLEL_MIN_FILES = 2; e.PARALLEL_MIN_STACKS = 2; p.PARALLEL_MIN_STACKS = 2; s.PARALLEL_MIN_FILES = 1; "
     "from paybill.cli.main import main; sys.argv[0] = 'paybill'; main()"
 )
@@ -414,7 +415,7 @@ def test_a_cycle_found_while_the_helper_runs_stops_it(monkeypatch: pytest.Monkey
 
     real = pipeline.build_graph
     started: list[int] = []
-    real_start = pipeline._start_apart
+    real_start = pipeline.start_apart
 
     def start(*args):
         helper = real_start(*args)
@@ -428,7 +429,7 @@ def test_a_cycle_found_while_the_helper_runs_stops_it(monkeypatch: pytest.Monkey
         return graph
 
     _everything_parallel(monkeypatch)
-    monkeypatch.setattr(pipeline, "_start_apart", start)
+    monkeypatch.setattr(pipeline, "start_apart", start)
     monkeypatch.setattr(pipeline, "build_graph", cyclic)
     result = compile_repository(SPECS)
     assert not result.ok and result.tree == {}

@@ -18,19 +18,18 @@ import hashlib
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any
 
+from paybill.compile.apart import start_apart
 from paybill.compile.cache import CompileCache
 from paybill.compile.checks import check_paths, check_stacks
 from paybill.compile.result import CompileResult
-from paybill.diagnostics import Diagnostic, DiagnosticSink, Position
+from paybill.diagnostics import DiagnosticSink, Position
 from paybill.emit.contract import EmitContext, Emitter, OutputTree
 from paybill.emit.manifest import MANIFEST_EMITTER
-from paybill.forked import ForkedCall, can_fork
 from paybill.gcpause import gc_paused
 from paybill.graph.build import build_graph
 from paybill.graph.cycles import report_cycles
-from paybill.graph.stacks import StackUnit, stack_units
+from paybill.graph.stacks import stack_units
 from paybill.load import LoadLimits, SpecDocument, load_repository
 from paybill.load.limits import DEFAULT_LIMITS
 from paybill.validate import validate_documents
@@ -104,7 +103,7 @@ def _compile_index(
     ctx = EmitContext(index, sink, {"stack_units": units, "cache": cache, "tree": MappingProxyType(tree)})
     ordered = _ordered(emitters)
     # Independent emitters need no graph, so their helper starts now, while this process builds it.
-    helper = _start_apart(ctx, ordered, units, cache)
+    helper = start_apart(ctx, ordered, units, cache, FINAL_EMITTERS)
     try:
         graph = build_graph(index, units)
         if not report_cycles(graph, sink):
@@ -141,59 +140,6 @@ def _keep(emitter: Emitter, part: OutputTree, tree: OutputTree, owners: dict[str
     tree.update(kept)
     if on_files is not None and kept and not sink.has_errors:
         on_files(kept)
-
-
-PARALLEL_MIN_STACKS = 2000
-"""From this many stacks on, independent emitters run in a forked helper beside the others."""
-
-_Apart = tuple[dict[str, OutputTree], dict[str, Any], list[Diagnostic]]
-
-
-def _emit_apart(ctx: EmitContext, emitters: list[Emitter], reported: int) -> _Apart:
-    """In a helper: run ``emitters`` in order; return their files, the facts they published, their diagnostics."""
-    before = dict(ctx.shared)
-    parts = {emitter.name: emitter.emit(ctx) for emitter in emitters}
-    published = {k: v for k, v in ctx.shared.items() if k != "tree" and (k not in before or before[k] is not v)}
-    return parts, published, ctx.sink.items()[reported:]
-
-
-class _ApartHelper:
-    """Independent emitters running in a forked helper while this process runs the others."""
-
-    def __init__(self, ctx: EmitContext, emitters: list[Emitter]) -> None:
-        self.emitters = emitters
-        self._call: ForkedCall[_Apart] | None = ForkedCall(_emit_apart, ctx, emitters, len(ctx.sink))
-
-    def collect(self, ctx: EmitContext) -> dict[str, OutputTree]:
-        """Wait for the helper; its facts and diagnostics join ``ctx``; returns files per emitter."""
-        call, self._call = self._call, None
-        if call is None:
-            raise RuntimeError("the helper's results were already collected")
-        parts, published, diagnostics = call.result()
-        ctx.shared.update(published)
-        ctx.sink.extend(diagnostics)
-        return parts
-
-    def cancel(self) -> None:
-        if self._call is not None:
-            self._call.cancel()
-            self._call = None
-
-
-def _start_apart(ctx: EmitContext, ordered: list[Emitter], units: list[StackUnit],
-                 cache: CompileCache | None) -> _ApartHelper | None:
-    """Fork a helper for the independent emitters when the repository is large enough to gain from it.
-
-    Not with a cache (its memo would fill in the helper and be lost), and only when this process
-    keeps an emitter of its own to run meanwhile. Files, facts and diagnostics are merged back in
-    the emitters' order, so the result is the one a single process gives.
-    """
-    if cache is not None or len(units) < PARALLEL_MIN_STACKS or not can_fork():
-        return None
-    apart = [e for e in ordered if e.independent and e not in FINAL_EMITTERS]
-    if not apart or not any(not e.independent and e not in FINAL_EMITTERS for e in ordered):
-        return None
-    return _ApartHelper(ctx, apart)
 
 
 def compile_documents(

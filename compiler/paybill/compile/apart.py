@@ -1,0 +1,70 @@
+"""Independent emitters in a forked helper, beside the ones this process runs.
+
+An emitter marked ``independent`` (:class:`paybill.emit.contract.Emitter`) reads only the index and
+the stack units, so on a large repository it can run in a helper process (:mod:`paybill.forked`)
+started before the graph is built, while this process builds the graph and runs Terraform. The
+pipeline asks for the helper's results when it reaches the first independent emitter, and merges
+files, published facts and diagnostics in the emitters' order: the result equals one process's.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from paybill.compile.cache import CompileCache
+from paybill.diagnostics import Diagnostic
+from paybill.emit.contract import EmitContext, Emitter, OutputTree
+from paybill.forked import ForkedCall, can_fork
+from paybill.graph.stacks import StackUnit
+
+PARALLEL_MIN_STACKS = 2000
+"""From this many stacks on, independent emitters run in a forked helper beside the others."""
+
+_Apart = tuple[dict[str, OutputTree], dict[str, Any], list[Diagnostic]]
+
+
+def _emit_apart(ctx: EmitContext, emitters: list[Emitter], reported: int) -> _Apart:
+    """In a helper: run ``emitters`` in order; return their files, the facts they published, their diagnostics."""
+    before = dict(ctx.shared)
+    parts = {emitter.name: emitter.emit(ctx) for emitter in emitters}
+    published = {k: v for k, v in ctx.shared.items() if k != "tree" and (k not in before or before[k] is not v)}
+    return parts, published, ctx.sink.items()[reported:]
+
+
+class ApartHelper:
+    """Independent emitters running in a forked helper while this process runs the others."""
+
+    def __init__(self, ctx: EmitContext, emitters: list[Emitter]) -> None:
+        self.emitters = emitters
+        self._call: ForkedCall[_Apart] | None = ForkedCall(_emit_apart, ctx, emitters, len(ctx.sink))
+
+    def collect(self, ctx: EmitContext) -> dict[str, OutputTree]:
+        """Wait for the helper; its facts and diagnostics join ``ctx``; returns files per emitter."""
+        call, self._call = self._call, None
+        if call is None:
+            raise RuntimeError("the helper's results were already collected")
+        parts, published, diagnostics = call.result()
+        ctx.shared.update(published)
+        ctx.sink.extend(diagnostics)
+        return parts
+
+    def cancel(self) -> None:
+        if self._call is not None:
+            self._call.cancel()
+            self._call = None
+
+
+def start_apart(ctx: EmitContext, ordered: list[Emitter], units: list[StackUnit], cache: CompileCache | None,
+                final: tuple[Emitter, ...]) -> ApartHelper | None:
+    """Fork a helper for the independent emitters when the repository is large enough to gain from it.
+
+    ``final`` emitters (the manifest) describe the whole tree, so they never run apart. Not with a
+    cache (its memo would fill in the helper and be lost), and only when this process keeps an
+    emitter of its own to run meanwhile.
+    """
+    if cache is not None or len(units) < PARALLEL_MIN_STACKS or not can_fork():
+        return None
+    apart = [e for e in ordered if e.independent and e not in final]
+    if not apart or not any(not e.independent and e not in final for e in ordered):
+        return None
+    return ApartHelper(ctx, apart)
