@@ -60,20 +60,20 @@ class TerraformComparer:
         self.generated = generated
         """Repository prefix of the committed output folder; None compiles the base side too."""
 
-    def _base_tree(self, base: Snapshot) -> tuple[dict[str, bytes] | None, str | None, str]:
-        """(tree, error note, source) of the base side: committed when fresh, else compiled."""
+    def _base_tree(self, base: Snapshot) -> tuple[dict[str, bytes] | None, str | None, str, bool]:
+        """(tree, error note, source, compiled here) of the base side: committed when fresh, else compiled."""
         reason = "compiled"
         if self.repo is not None and self.generated is not None:
             tree, why = committed_terraform(self.repo, base, self.generated)
             if tree is not None:
-                return tree, None, why
+                return tree, None, why, False
             reason = f"compiled ({why})"
         from paybill.compile import compile_index
 
         result = compile_index(base.index, DiagnosticSink(), cache=self.cache)
         if not result.ok:
-            return None, f"the base side does not compile ({_first_error(result.diagnostics)})", reason
-        return result.tree, None, reason
+            return None, f"the base side does not compile ({_first_error(result.diagnostics)})", reason, True
+        return result.tree, None, reason, True
 
     def __call__(self, base: Snapshot, head: Snapshot, report: PlanReport) -> TerraformOutcome:
         from paybill.compile import compile_index
@@ -83,10 +83,13 @@ class TerraformComparer:
         if not base.ok:
             return TerraformOutcome(None, "the base side does not validate, so there is nothing to compare "
                                           "Terraform against")
-        base_tree, problem, source = self._base_tree(base)
+        base_tree, problem, source, base_compiled = self._base_tree(base)
         if base_tree is None:
             return TerraformOutcome(None, problem)
-        head_result = compile_index(head.index, DiagnosticSink(), cache=self.cache)
+        # The cache only pays when the base was compiled here too; with a committed base it would
+        # only keep the head compile from running independent emitters in a helper (compile.apart).
+        cache = self.cache if base_compiled else None
+        head_result = compile_index(head.index, DiagnosticSink(), cache=cache)
         diagnostics = [d for d in head_result.diagnostics if d not in head.diagnostics]
         if not head_result.ok:
             return TerraformOutcome(None, "the head side does not compile (see diagnostics)", diagnostics=diagnostics)
