@@ -139,6 +139,11 @@ def _report_write_failure(result: CompileResult, out: Path, fmt: str, exc: OSErr
     sink.error(WRITE_FAILED, f"cannot write output: {exc.strerror or exc}{where}", out.as_posix(), Position(),
                f"nothing was changed in {out.as_posix()}/; check that the folder and its parent are writable")
     result.diagnostics.extend(sink.sorted())
+    _report_failure(result, out, fmt)
+
+
+def _report_failure(result: CompileResult, out: Path, fmt: str) -> None:
+    """Print the diagnostics of a compile that wrote nothing, and exit 1."""
     if fmt == "json":
         _json(result, out, {})
     else:
@@ -180,11 +185,7 @@ def compile_command(specs: Path, out: Path, check: bool, durable: bool, fmt: str
         finally:
             stages.close()
         if not result.ok:
-            if fmt == "json":
-                _json(result, out, {})
-            else:
-                click.echo(render(fmt, result.diagnostics, result.files), nl=False)
-            sys.exit(EXIT_DIAGNOSTICS)
+            _report_failure(result, out, fmt)
         if check:
             _report_check(result, out, fmt, diff_tree(result.tree, out))
         try:
