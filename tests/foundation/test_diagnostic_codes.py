@@ -377,7 +377,7 @@ CASES: tuple[Case, ...] = (
     case(
         "PB0409",
         E("specs/plans/starter.yaml", 7, 9, "PB0409",
-          "tier 3 is already used by plan 'enterprise'",
+          "tier 3 is already used by plan 'enterprise' at specs/plans/enterprise.yaml:7:9",
           "give every plan its own tier rank"),
     ),
     case(
@@ -425,10 +425,10 @@ CASES: tuple[Case, ...] = (
     case(
         "PB0504",
         E("specs/workflows/triage.yaml", 9, 11, "PB0504",
-          "step 'read-ticket' is on a loop (close-ticket -> read-ticket) without maxVisits",
+          "step 'read-ticket' is on a loop (read-ticket -> close-ticket -> read-ticket) without maxVisits",
           "add 'maxVisits: N' to bound how often the loop may run"),
         E("specs/workflows/triage.yaml", 13, 11, "PB0504",
-          "step 'close-ticket' is on a loop (close-ticket -> read-ticket) without maxVisits",
+          "step 'close-ticket' is on a loop (close-ticket -> read-ticket -> close-ticket) without maxVisits",
           "add 'maxVisits: N' to bound how often the loop may run"),
     ),
     case(

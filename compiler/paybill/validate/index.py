@@ -69,9 +69,11 @@ class SpecIndex:
 
     @cached_property
     def tables(self) -> dict[str, TableRef]:
-        """Every table by name across data models (first declaration wins)."""
+        """Every table by name across data models (first declaration in file order wins, like PB0310)."""
+        from paybill.validate.duplicates import declaration_order
+
         tables: dict[str, TableRef] = {}
-        for document in self.of_kind("DataModel"):
+        for document in declaration_order(self.of_kind("DataModel")):
             for i, table in enumerate(document.model.spec.tables):
                 tables.setdefault(table.name, TableRef(document, i, table))
         return tables

@@ -57,3 +57,26 @@ class WorkflowGraph:
             if len(component) > 1 or any(self.graph.has_edge(n, n) for n in component):
                 groups.append(sorted(component))
         return sorted(groups)
+
+    def cycle_through(self, step_id: str) -> list[str]:
+        """The shortest loop from ``step_id`` back to itself, in walking order (``a -> b -> a``).
+
+        A breadth-first walk that follows each step's ``next`` in the order the spec lists them, so
+        the loop shown is the same on every run and reads like the workflow does. Empty when the
+        step is on no loop.
+        """
+        if step_id not in self.graph:
+            return []
+        parent: dict[str, str] = {}
+        queue = [step_id]
+        for node in queue:
+            for target in self.graph.successors(node):
+                if target == step_id:
+                    path = [node]
+                    while path[-1] != step_id:
+                        path.append(parent[path[-1]])
+                    return [*reversed(path), step_id]
+                if target not in parent:
+                    parent[target] = node
+                    queue.append(target)
+        return []

@@ -1,5 +1,6 @@
 """PB0501: step ids are unique and every start/next/terminal reference names a step."""
 
+from paybill.validate.duplicates import located
 from paybill.validate.index import SpecIndex
 from paybill.validate.rules.base import Reporter, Rule
 from paybill.validate.workflow_graph import WorkflowGraph
@@ -11,7 +12,9 @@ def check(index: SpecIndex, report: Reporter) -> None:
         steps = WorkflowGraph(spec).step_index
         for i, step in enumerate(spec.steps):
             if steps[step.id] != i:
-                report(doc, ("spec", "steps", i, "id"), f"step id '{step.id}' is used twice")
+                first_at = located(doc, "spec", "steps", steps[step.id], "id")
+                report(doc, ("spec", "steps", i, "id"), f"step id '{step.id}' is used twice (first at {first_at})",
+                       "step ids are unique within a workflow; rename this step")
             for j, target in enumerate(step.next):
                 if target not in steps:
                     report.unknown(doc, ("spec", "steps", i, "next", j), "step", target, steps)
