@@ -13,7 +13,7 @@ from paybill.gitio.blobcache import BlobCache
 from paybill.gitio.repo import GitRepo
 from paybill.gitio.snapshot import SpecsLocation
 from paybill.load import SpecDocument
-from paybill.plan.lifecycle import check_transition
+from paybill.plan.lifecycle import CODE_NEW, check_transition
 from paybill.plan.model import Finding, SpecChange
 from paybill.plan.specdiff import diff_documents
 
@@ -45,7 +45,8 @@ class AuditRecord:
     changes: list[SpecChange] = field(default_factory=list)
     events: list[TenantEvent] = field(default_factory=list)
     violations: list[Finding] = field(default_factory=list)
-    """Lifecycle transitions this commit made that ``paybill plan`` would have blocked."""
+    """Lifecycle transitions this commit made that ``paybill plan`` would have blocked (the same rule,
+    :func:`paybill.plan.lifecycle.check_transition`, with the commit's parent as the base)."""
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -77,14 +78,42 @@ def documents_at(files: list[tuple[str, str]], where: SpecsLocation, cache: Blob
     return docs
 
 
+class ImportCommits:
+    """Which commits bring specs into the repository: their first parent holds no spec file under the
+    specs root (or they have no parent). ``paybill plan`` against an empty base is the same case, and
+    :func:`~paybill.plan.lifecycle.check_transition` lets tenants appear there in any state.
+
+    Asked only when a tenant would otherwise be reported as born in a late state, so a long history
+    costs no extra git process per commit.
+    """
+
+    def __init__(self, repo: GitRepo, prefix: str) -> None:
+        self.repo = repo
+        self.prefix = prefix
+        self._known: dict[str, bool] = {}
+
+    def __call__(self, commit: CommitInfo) -> bool:
+        if commit.sha not in self._known:
+            specs = [f for f in commit.files if f.path.endswith(SPEC_SUFFIXES)]
+            if any(f.old for f in specs):
+                self._known[commit.sha] = False  # a spec file existed in the parent
+            elif not commit.parents:
+                self._known[commit.sha] = True
+            else:
+                entries = self.repo.ls_tree(commit.parents[0], self.prefix)
+                self._known[commit.sha] = not any(e.path.endswith(SPEC_SUFFIXES) for e in entries)
+        return self._known[commit.sha]
+
+
 def _record(commit: CommitInfo, where: SpecsLocation, cache: BlobCache, contents: dict[str, bytes],
-            wanted: AuditFilter) -> AuditRecord | None:
+            wanted: AuditFilter, imports: ImportCommits, seen: set[str]) -> AuditRecord | None:
     trailers = parse_trailers(commit.message)
     if wanted.agent and wanted.agent not in [v for k, v in trailers if k.lower() == "paybill-agent"]:
         return None
     specs = [f for f in commit.files if f.path.endswith(SPEC_SUFFIXES)]
     before = documents_at([(f.path, f.old) for f in specs if f.old], where, cache, contents)
     after = documents_at([(f.path, f.new) for f in specs if f.new], where, cache, contents)
+    seen.update(name for kind, name in (*before, *after) if kind == "Tenant")
     changes = diff_documents(before, after)
     if wanted.kind:
         changes = [c for c in changes if c.kind == wanted.kind]
@@ -101,15 +130,24 @@ def _record(commit: CommitInfo, where: SpecsLocation, cache: BlobCache, contents
         old, new = before.get(("Tenant", change.name)), after.get(("Tenant", change.name))
         record.events += tenant_events(change, old, new)
         violation = check_transition(change.name, old, new)
+        if violation is not None and violation.code == CODE_NEW and imports(commit):
+            violation = None  # the import of a running fleet: a first appearance may be in any state
         if violation is not None:
             record.violations.append(violation)
     return record
 
 
 def audit_history(repo: GitRepo, where: SpecsLocation, wanted: AuditFilter = AuditFilter(),
-                  cache: BlobCache | None = None, rev: str = "HEAD") -> Iterator[AuditRecord]:
-    """Records oldest first. Blobs are read in batches and parsed once each (cache by blob hash)."""
+                  cache: BlobCache | None = None, rev: str = "HEAD",
+                  tenants_seen: set[str] | None = None) -> Iterator[AuditRecord]:
+    """Records oldest first. Blobs are read in batches and parsed once each (cache by blob hash).
+
+    ``tenants_seen`` collects the name of every Tenant document the walked commits touched (before
+    any filter), so a caller can tell an unknown ``--tenant`` from one with no matching commit.
+    """
     cache = cache or BlobCache()
+    imports = ImportCommits(repo, where.prefix)
+    seen = tenants_seen if tenants_seen is not None else set()
     commits = walk_history(repo, where.prefix, since=wanted.since, until=wanted.until, author=wanted.author, rev=rev)
     for start in range(0, len(commits), BATCH // 2 or 1):
         chunk = commits[start:start + BATCH // 2]
@@ -118,6 +156,6 @@ def audit_history(repo: GitRepo, where: SpecsLocation, wanted: AuditFilter = Aud
                   if blob and (blob, where.display(path)) not in cache}
         contents = repo.read_blobs(needed)
         for commit in chunk:
-            record = _record(commit, where, cache, contents, wanted)
+            record = _record(commit, where, cache, contents, wanted, imports, seen)
             if record is not None:
                 yield record

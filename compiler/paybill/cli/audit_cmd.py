@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
+from itertools import chain
 from pathlib import Path
 
 import click
 
-from paybill.audit import AuditFilter, audit_history
+from paybill.audit import AuditFilter, AuditRecord, audit_history
 from paybill.audit.render import FORMATS, render_jsonl, render_text
-from paybill.cli.common import specs_argument
+from paybill.audit.tenants import unknown_tenant
+from paybill.cli.common import EXIT_DIAGNOSTICS, specs_argument
 from paybill.cli.plan_cmd import git_usage_error
 from paybill.gitio.repo import GitError, GitRepo
+from paybill.gitio.snapshot import SpecsLocation
 from paybill.models.registry import KINDS
 from paybill.plan.sides import locate_specs
 
@@ -38,9 +42,35 @@ def audit_command(specs: Path, since: str | None, until: str | None, tenant: str
             raise GitError("the repository has no commits yet")
         repo.resolve(rev)
         wanted = AuditFilter(since, until, author, tenant, kind, agent)
-        records = audit_history(repo, where, wanted, rev=rev)
+        seen: set[str] = set()
+        records: Iterator[AuditRecord] = audit_history(repo, where, wanted, rev=rev, tenants_seen=seen)
+        if tenant:
+            first = next(records, None)
+            if first is None:
+                _exit_if_unknown(repo, where, wanted, rev, seen)
+            else:
+                records = chain([first], records)
         chunks = render_jsonl(records) if fmt == "jsonl" else render_text(records, tenant=tenant)
         for chunk in chunks:
             sys.stdout.write(chunk)
     except GitError as error:
         raise git_usage_error(error) from None
+
+
+def _exit_if_unknown(repo: GitRepo, where: SpecsLocation, wanted: AuditFilter, rev: str, seen: set[str]) -> None:
+    """No record for ``--tenant``: exit 1 with a did-you-mean when no commit ever touched that name.
+
+    Without other filters the walk just made saw every commit; with them (``--since``, ``--agent``...)
+    a tenant may only be outside the window, so the whole history is walked for names.
+    """
+    assert wanted.tenant is not None
+    if any((wanted.since, wanted.until, wanted.author, wanted.kind, wanted.agent)):
+        seen = set()
+        for _ in audit_history(repo, where, AuditFilter(tenant=wanted.tenant), rev=rev, tenants_seen=seen):
+            pass
+    diagnostic = unknown_tenant(wanted.tenant, seen, where.display_base, rev)
+    if diagnostic is not None:
+        d = diagnostic
+        sys.stderr.write(f"{d.path}:{d.position.line}:{d.position.col}: {d.severity.value}[{d.code}]: {d.message}\n"
+                         f"  hint: {d.hint}\n")
+        sys.exit(EXIT_DIAGNOSTICS)

@@ -40,11 +40,10 @@ def build_report(base: Snapshot, head: Snapshot, terraform: TerraformStep | None
             "compared as raw YAML only", first.path, first.position))
 
     importing = not base.documents  # the first commit that brings specs in: an import of a running platform
-    checked_ops = ("modified", "removed") if importing else ("added", "modified", "removed")
     for change in report.changes:
-        if change.kind == "Tenant" and change.op in checked_ops:
+        if change.kind == "Tenant" and change.op in ("added", "modified", "removed"):
             finding = check_transition(change.name, base_docs.get(("Tenant", change.name)),
-                                       head_docs.get(("Tenant", change.name)))
+                                       head_docs.get(("Tenant", change.name)), importing=importing)
             if finding is not None:
                 report.findings.append(finding)
 

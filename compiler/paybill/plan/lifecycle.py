@@ -1,5 +1,9 @@
 """Tenant lifecycle transitions: which moves between two commits are allowed.
 
+This is the one rule ``paybill plan`` (base against head) and ``paybill audit`` (each commit against
+its parent) both apply, through :func:`check_transition`, so a change the plan let through is never
+a violation in the audit trail and the other way round.
+
 A tenant's lifecycle is a state machine; a pull request may move a tenant along one edge of it.
 Skipping a state is blocked because each state does work the next one relies on: ``offboarding``
 keeps deletion protection and takes final snapshots (see the compile issue), so going straight from
@@ -18,8 +22,9 @@ deleted      no           no       no          no            \\-
 
 * *(new)*: a tenant appearing in the head side starts ``onboarding`` (or ``active`` when it is
   imported already running); it cannot be born suspended, offboarding or deleted. The exception is
-  the first commit that brings specs into a repository: importing a running platform describes
-  tenants in whatever state they already are.
+  the *import*: when the side before holds no specs at all (an empty base for ``plan``, a commit
+  whose parent has no spec files for ``audit``), every tenant appears for the first time as the
+  running platform has it, in any state (see :func:`check_transition`'s ``importing``).
 * ``offboarding -> active`` is the win-back path: the tenant's data was never removed.
 * ``deleted`` is final: a deleted tenant's resources are destroyed; bring a customer back as a new
   tenant (new name) so nothing is ever "undeleted" over stale state.
@@ -81,8 +86,14 @@ def _path_hint(before: str, after: str) -> str:
     return f"from '{before}' the lifecycle may become: {', '.join(sorted(ALLOWED[before])) or 'nothing'}"
 
 
-def check_transition(name: str, base: SpecDocument | None, head: SpecDocument | None) -> Finding | None:
-    """A blocking finding when the tenant's lifecycle moves along an edge the table does not allow."""
+def check_transition(name: str, base: SpecDocument | None, head: SpecDocument | None, *,
+                     importing: bool = False) -> Finding | None:
+    """A blocking finding when the tenant's lifecycle moves along an edge the table does not allow.
+
+    ``importing`` says the side before holds no specs at all: the change brings an existing fleet
+    into the repository, so a tenant's first appearance may be in any state (suspended, offboarding
+    or deleted when the repository was first written), and only later moves follow the table.
+    """
     before, after = lifecycle_of(base), lifecycle_of(head)
     subject = f"Tenant/{name}"
     if head is None and base is not None:
@@ -98,7 +109,7 @@ def check_transition(name: str, base: SpecDocument | None, head: SpecDocument | 
         return None
     position = head.position("spec", "lifecycle")
     if base is None:
-        if after in ALLOWED[NEW]:
+        if importing or after in ALLOWED[NEW]:
             return None
         return Finding(CODE_NEW, "error", "lifecycle", subject,
                        f"new tenant '{name}' starts in lifecycle '{after}'", head.path, position,
