@@ -6,6 +6,10 @@ compiling 10,000 tenants costs tens of seconds. It is used only when it provably
 specs: its ``manifest.json`` was written by paybill, lists exactly the base side's spec files with
 their sha256 (the input hash), and every stack file matches the content hash the manifest records
 (so a hand-edited file is noticed). Otherwise the base is compiled like the head.
+
+Besides the stacks, each database's ``sql/<database>/migrations.json`` is read (checked against the
+sha256 the manifest's ``outputs.sql`` records): its catalog is what :mod:`paybill.plan.databases`
+compares.
 """
 
 from __future__ import annotations
@@ -35,8 +39,13 @@ def generated_prefix(specs_prefix: str) -> str:
     return posixpath.join(parent, "generated") if parent else "generated"
 
 
+def _sql_index(path: str) -> bool:
+    return path.startswith("sql/") and path.endswith("/migrations.json") and path.count("/") == 2
+
+
 def committed_terraform(repo: GitRepo, snapshot: Snapshot, prefix: str) -> tuple[dict[str, bytes] | None, str]:
-    """(terraform part of the output tree, why) - the tree is None when it cannot be trusted."""
+    """(terraform and database-catalog part of the output tree, why) - the tree is None when it cannot
+    be trusted."""
     if snapshot.commit is None:
         return None, "the base side is not a commit"
     try:
@@ -51,9 +60,13 @@ def committed_terraform(repo: GitRepo, snapshot: Snapshot, prefix: str) -> tuple
     inputs = {doc.path: "sha256:" + doc.text_hash for doc in snapshot.index.all_documents() if doc.text_hash}
     if manifest["inputs"] != inputs:
         return None, f"{prefix}/ in the base commit is stale (its inputs differ from the base specs)"
-    wanted = {path: entry for path, entry in entries.items() if path.startswith("terraform/")}
+    wanted = {path: entry for path, entry in entries.items() if path.startswith("terraform/") or _sql_index(path)}
     contents = repo.read_blobs(e.blob for e in wanted.values())
     tree = {path: contents[entry.blob] for path, entry in wanted.items()}
+    recorded = (manifest.get("outputs") or {}).get("sql") or {}
+    for path in sorted(p for p in tree if _sql_index(p)):
+        if recorded.get(path) != _sha(tree[path]):
+            return None, f"{prefix}/{path} does not match its manifest hash"
     for stack in manifest.get("stacks", []):
         files = {f: _sha(tree[f]) for f in stack.get("files", []) if f in tree}
         if len(files) != len(stack.get("files", [])) or _stack_hash(files) != stack.get("hash"):

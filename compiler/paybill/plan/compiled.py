@@ -14,10 +14,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from paybill.diagnostics import Diagnostic, DiagnosticSink
+from paybill.diagnostics import Diagnostic, DiagnosticSink, Position
 from paybill.gitio.repo import GitRepo
 from paybill.gitio.snapshot import Snapshot
 from paybill.plan.committed import committed_terraform
+from paybill.plan.database_model import DatabaseChange
+from paybill.plan.databases import Locator, PiiColumns, database_findings, diff_databases
 from paybill.plan.model import Finding, PlanReport, StackChange
 from paybill.plan.terraform import diff_trees, stack_findings
 
@@ -30,6 +32,8 @@ class TerraformOutcome:
     diagnostics: list[Diagnostic] = field(default_factory=list)
     base_source: str | None = None
     """Where the base side's Terraform came from: compiled, or the committed generated/ tree."""
+    databases: list[DatabaseChange] | None = None
+    """Databases whose compiled SQL differs (see :mod:`paybill.plan.databases`)."""
 
 
 def _first_error(diagnostics: list[Diagnostic]) -> str:
@@ -99,4 +103,16 @@ class TerraformComparer:
                 reach.setdefault(address, set()).update(tenants)
         stacks = diff_trees(base_tree, head_result.tree,
                             {address: tuple(sorted(t)) for address, t in reach.items()})
-        return TerraformOutcome(stacks, None, stack_findings(stacks), diagnostics, f"base: {source}")
+        databases = diff_databases(base_tree, head_result.tree, PiiColumns.of(base.index, head.index))
+        findings = stack_findings(stacks) + database_findings(databases, _agent_locator(head))
+        return TerraformOutcome(stacks, None, findings, diagnostics, f"base: {source}", databases)
+
+
+def _agent_locator(head: Snapshot) -> Locator:
+    """Where an agent's grants are on the head side (no place for an agent the head side removed)."""
+
+    def locate(agent: str) -> tuple[str, Position]:
+        doc = head.index.get("Agent", agent)
+        return (doc.path, doc.position("spec", "permissions")) if doc is not None else ("", Position())
+
+    return locate

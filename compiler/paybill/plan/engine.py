@@ -58,6 +58,7 @@ def build_report(base: Snapshot, head: Snapshot, terraform: TerraformStep | None
     if terraform is not None:
         outcome = terraform(base, head, report)
         report.stacks, report.terraform_note = outcome.stacks, outcome.note
+        report.databases = outcome.databases
         report.terraform_base = outcome.base_source
         report.findings += outcome.findings
         report.diagnostics = sorted([*report.diagnostics, *outcome.diagnostics], key=lambda d: d.sort_key)

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from paybill.diagnostics import Diagnostic, Position, Severity
+from paybill.plan.database_model import DatabaseChange
 
 ChangeOp = Literal["added", "removed", "changed", "reordered"]
 SpecOp = Literal["added", "removed", "modified", "moved"]
@@ -222,6 +223,9 @@ class PlanReport:
     terraform_note: str | None = None
     terraform_base: str | None = None
     """Where the base side's Terraform came from (compiled, or the committed generated/ tree)."""
+    databases: list[DatabaseChange] | None = None
+    """Databases whose compiled SQL changes (``generated/sql/<database>/``); None when not compared
+    (it is compared with the Terraform, so ``terraform_note`` says why)."""
     diagnostics: list[Diagnostic] = field(default_factory=list)
     """Diagnostics of the head side (and PB09xx problems of the comparison itself)."""
 

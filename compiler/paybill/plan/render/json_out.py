@@ -35,6 +35,7 @@ def report_dict(report: PlanReport) -> dict[str, Any]:
             "tenants": [{"tenant": t.tenant, "currency": t.currency, "before": t.before, "after": t.after,
                          "reason": t.reason} for t in report.revenue.tenants],
         },
+        "databases": None if report.databases is None else [db.to_dict() for db in report.databases],
         "terraform": {"note": report.terraform_note, "base": report.terraform_base, "stacks": stacks,
                       "totals": dict(sorted(resource_totals(report.stacks or []).items()))},
         "impact": {"changed": list(report.impact.changed), "affected": list(report.impact.affected),

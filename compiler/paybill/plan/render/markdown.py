@@ -12,7 +12,16 @@ import html
 from collections import defaultdict
 
 from paybill.plan.model import FieldChange, Finding, ImpactEdge, PlanReport, SpecChange, StackChange, format_value
-from paybill.plan.render.common import ACTIONS, changes_by_tenant, plural, resource_totals, spec_counts
+from paybill.plan.render.common import (
+    ACTIONS,
+    DATABASE_COUNTS,
+    changes_by_tenant,
+    database_groups,
+    database_totals,
+    plural,
+    resource_totals,
+    spec_counts,
+)
 from paybill.plan.revenue import format_money
 from paybill.plan.specdiff import KIND_ORDER
 
@@ -20,6 +29,9 @@ MARKER = "<!-- paybill-plan -->"
 BUDGET = 60_000
 MAX_EDGES = 60
 MAX_FINDINGS = 200
+MAX_DATABASE_GROUPS = 30
+MAX_DATABASE_NAMES = 20
+MAX_DATABASE_LINES = 60
 GROUP_AT = 6
 """A node with more targets of one kind than this is drawn as one grouped node ("120 tenants")."""
 _FAMILY = {"Tenant": "tenants", "stack": "stacks", "bundle": "agent bundles", "Pool": "pools"}
@@ -47,6 +59,7 @@ def render_markdown(report: PlanReport) -> str:
     _summary(report, out)
     _diagnostics(report, out)
     _findings(report, out)
+    _databases(report, out)
     _revenue(report, out)
     _graph(report, out)
     _tenants(report, out)
@@ -72,6 +85,12 @@ def _summary(report: PlanReport, out: list[str]) -> None:
             "| --- | ---: | ---: | ---: | ---: | ---: |"]
     out.append(f"| resources | {len(report.stacks)} | " + " | ".join(str(totals[a]) for a in ACTIONS) + " |")
     out.append("")
+    if report.databases:
+        totals = database_totals(report.databases)
+        out += ["| Databases | Changed | Tables | Columns | Row policies | Granted | Revoked | PII granted |",
+                "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+                f"| sql | {len(report.databases)} | " + " | ".join(str(totals[k]) for k in DATABASE_COUNTS) + " |",
+                ""]
     if report.terraform_base:
         out += [f"<sub>Terraform {cell(report.terraform_base)}</sub>", ""]
 
@@ -119,6 +138,35 @@ def _findings(report: PlanReport, out: list[str]) -> None:
         for detail in f.details:
             out.append(detail if detail[:1].isdigit() else f"- {detail}")
         out += ["", "</details>", ""]
+
+
+def _databases(report: PlanReport, out: list[str]) -> None:
+    """Each group of databases with the same changes once: a widened grant repeats in every database."""
+    if not report.databases:
+        return
+    groups = database_groups(report.databases)
+    out += [f"#### Databases ({len(report.databases)})", ""]
+    for members, changes in groups[:MAX_DATABASE_GROUPS]:
+        first = members[0]
+        names = ", ".join(html_code(db.database) for db in members[:MAX_DATABASE_NAMES])
+        if len(members) > MAX_DATABASE_NAMES:
+            names += f" and {len(members) - MAX_DATABASE_NAMES} more"
+        granted = sum(1 for line in changes if line.startswith("+ grant "))
+        pii = sum(1 for line in changes if line.startswith("+ grant ") and " [PII: " in line)
+        flags = " ⚠️ PII" if pii else ""
+        summary = f"{plural(len(changes), 'change')}" + (f", {plural(granted, 'grant')} granted" if granted else "")
+        out += [f"<details><summary>{names} ({first.op}): {summary}{flags}</summary>", ""]
+        if first.files:
+            out += ["Files: " + ", ".join(code(f) for f in first.files), ""]
+        for line in changes[:MAX_DATABASE_LINES]:
+            mark, _, text = line.partition(" ")
+            out.append(f"- `{mark}` {cell(text)}")
+        if len(changes) > MAX_DATABASE_LINES:
+            out.append(f"- … {len(changes) - MAX_DATABASE_LINES} more (run `paybill plan` for all)")
+        out += ["", "</details>", ""]
+    if len(groups) > MAX_DATABASE_GROUPS:
+        out += [f"_… {plural(len(groups) - MAX_DATABASE_GROUPS, 'more group')} of databases not shown; "
+                "run `paybill plan` locally for the full report._", ""]
 
 
 def _revenue(report: PlanReport, out: list[str]) -> None:

@@ -7,7 +7,14 @@ from collections.abc import Callable
 import click
 
 from paybill.plan.model import PlanReport, StackChange
-from paybill.plan.render.common import ACTIONS, plural, resource_totals, summary_counts
+from paybill.plan.render.common import (
+    ACTIONS,
+    database_groups,
+    database_summary,
+    plural,
+    resource_totals,
+    summary_counts,
+)
 from paybill.plan.revenue import format_money
 
 _OP_MARK = {"added": "+", "removed": "-", "modified": "~", "moved": ">"}
@@ -41,6 +48,7 @@ def render_text(report: PlanReport, *, color: bool = False) -> str:
     lines.append("")
 
     _terraform(report, lines, paint)
+    _databases(report, lines, paint)
     _findings(report, lines, paint)
     if report.revenue.changed:
         lines.append("Monthly recurring revenue:")
@@ -76,6 +84,32 @@ def _terraform(report: PlanReport, lines: list[str], paint: Callable[..., str]) 
             mark = paint(_ACTION_MARK[resource.action], resource.action, True)
             lines.append(f"      {mark} {resource.address}{' [data store]' if resource.data_store else ''}{extra}")
     lines.append("")
+
+
+_DB_MARK = {"created": "+", "destroyed": "-", "changed": "~"}
+
+
+def _databases(report: PlanReport, lines: list[str], paint: Callable[..., str]) -> None:
+    """Per database (or group of databases with the same changes): tables, row policies, grants."""
+    if report.databases is None:
+        return
+    if not report.databases:
+        lines += ["Databases: 0 databases change", ""]
+        return
+    count = plural(len(report.databases), "database")
+    lines.append(f"Databases: {count} change ({database_summary(report.databases)})")
+    for members, changes in database_groups(report.databases):
+        first = members[0]
+        names = ", ".join(db.database for db in members)
+        files = f": {', '.join(first.files)}" if first.files else ""
+        lines.append(f"  {paint(_DB_MARK[first.op], first.op, True)} {names} ({first.op}){files}")
+        for change in changes:
+            mark, _, text = change.partition(" ")
+            lines.append(f"      {paint(mark, _LINE_COLOR.get(mark, ''), True)} {text}")
+    lines.append("")
+
+
+_LINE_COLOR = {"+": "create", "-": "destroy", "~": "update", "!": "warning"}
 
 
 def _stack_mark(stack: StackChange) -> str:
