@@ -80,8 +80,9 @@ def test_scope_and_data_model_changes_show_tables_policies_and_new_grants(repo, 
 
 
 def test_narrowing_revokes_without_a_widening_flag_and_a_grown_scope_is_a_policy_change(repo, run) -> None:
-    repo.write("specs/tenants/initech.yaml", repo.read("specs/tenants/hooli.yaml").replace("name: hooli", "name: initech")
-               .replace("displayName: Hooli", "displayName: Initech").replace("segment: startup", "segment: startup"))
+    hooli = repo.read("specs/tenants/hooli.yaml")
+    repo.write("specs/tenants/initech.yaml",
+               hooli.replace("name: hooli", "name: initech").replace("displayName: Hooli", "displayName: Initech"))
     repo.edit(SUPPORT, "    selector:\n      matchLabels:\n        support-tier: premium\n",
               "    tenants: [acme-corp, hooli]\n")
     repo.commit("support assistant serves hooli too")
