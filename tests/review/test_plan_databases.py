@@ -11,6 +11,8 @@ from __future__ import annotations
 import json
 
 import orjson
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from paybill.emit.sql.migrations import index_json, migrations_for
 from paybill.emit.sql.plan import AgentPlan, ColumnPlan, DatabasePlan, GrantPlan, TablePlan
@@ -190,3 +192,50 @@ def test_an_unreadable_catalog_is_listed_with_a_note_not_dropped() -> None:
     assert change.lines()[-1] == "! head: its catalog cannot be read (unsupported catalog format 99)"
     assert diff_databases(_tree(plan), {"sql/pool-p/migrations.json": b"not json"}, PII)[0].note.startswith(
         "head: migrations.json is not JSON")
+
+
+def test_markdown_keeps_many_different_database_changes_within_the_comment_budget() -> None:
+    from paybill.plan.database_model import DatabaseChange, GrantChange
+    from paybill.plan.model import PlanReport
+    from paybill.plan.render.markdown import BUDGET, render_markdown
+    from paybill.plan.render.text import render_text
+
+    databases = [DatabaseChange(f"tenant-t{i:04d}", "changed", ("0005_grants.sql",), grants=tuple(
+        GrantChange(f"paybill_agent_a{i}", "crm.customers", f"column_{j}", "SELECT", "granted", f"a{i}")
+        for j in range(80))) for i in range(500)]
+    report = PlanReport("base", "head", None, None, stacks=[], databases=databases)
+    markdown = render_markdown(report)
+    assert len(markdown) < BUDGET
+    assert "| sql | 500 | 0 | 0 | 0 | 40000 | 0 | 0 |" in markdown
+    assert "more groups of databases not shown to keep this comment under GitHub's size limit" in markdown
+    # The terminal report keeps everything.
+    assert render_text(report).count("column_79") == 500
+
+
+
+COLUMNS = ("id", "body", "title", "owner")
+TENANT_SETS = st.frozensets(st.sampled_from(("a", "b", "c")), min_size=1)
+COLUMN_SETS = st.frozensets(st.sampled_from(COLUMNS))
+
+
+def _effective(read: frozenset[str]) -> tuple[str, ...]:
+    return tuple(c for c in COLUMNS if c in read) or ("id",)
+
+
+@settings(max_examples=60, deadline=None)
+@given(COLUMN_SETS, TENANT_SETS, COLUMN_SETS, TENANT_SETS)
+def test_the_comparison_is_the_mirror_image_of_itself(read_a, tenants_a, read_b, tenants_b) -> None:
+    before = _tree(_database(read=_effective(read_a), tenants=tuple(sorted(tenants_a)), columns=COLUMNS))
+    after = _tree(_database(read=_effective(read_b), tenants=tuple(sorted(tenants_b)), columns=COLUMNS))
+    forward, backward = diff_databases(before, after, PII), diff_databases(after, before, PII)
+    assert bool(forward) == bool(backward) == ((_effective(read_a), tenants_a) != (_effective(read_b), tenants_b))
+    if not forward:
+        return
+    flip = {"granted": "revoked", "revoked": "granted"}
+    assert sorted((g.column, flip[g.op]) for g in forward[0].grants) == \
+           sorted((g.column, g.op) for g in backward[0].grants)
+    assert {g.column for g in forward[0].granted()} == set(_effective(read_b)) - set(_effective(read_a))
+    assert all(g.pii == (g.column == "body") for g in forward[0].grants)
+    for f, b in zip(forward[0].policies, backward[0].policies, strict=True):
+        assert (f.tenants_added, f.tenants_removed) == (b.tenants_removed, b.tenants_added)
+        assert set(f.tenants_added) == tenants_b - tenants_a

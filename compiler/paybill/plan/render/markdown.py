@@ -32,6 +32,8 @@ MAX_FINDINGS = 200
 MAX_DATABASE_GROUPS = 30
 MAX_DATABASE_NAMES = 20
 MAX_DATABASE_LINES = 60
+DATABASE_BUDGET = 15_000
+"""Characters the database groups may take, so the tenants' details still fit in :data:`BUDGET`."""
 GROUP_AT = 6
 """A node with more targets of one kind than this is drawn as one grouped node ("120 tenants")."""
 _FAMILY = {"Tenant": "tenants", "stack": "stacks", "bundle": "agent bundles", "Pool": "pools"}
@@ -146,7 +148,9 @@ def _databases(report: PlanReport, out: list[str]) -> None:
         return
     groups = database_groups(report.databases)
     out += [f"#### Databases ({len(report.databases)})", ""]
+    used = shown = 0
     for members, changes in groups[:MAX_DATABASE_GROUPS]:
+        block: list[str] = []
         first = members[0]
         names = ", ".join(html_code(db.database) for db in members[:MAX_DATABASE_NAMES])
         if len(members) > MAX_DATABASE_NAMES:
@@ -155,18 +159,24 @@ def _databases(report: PlanReport, out: list[str]) -> None:
         pii = sum(1 for line in changes if line.startswith("+ grant ") and " [PII: " in line)
         flags = " ⚠️ PII" if pii else ""
         summary = f"{plural(len(changes), 'change')}" + (f", {plural(granted, 'grant')} granted" if granted else "")
-        out += [f"<details><summary>{names} ({first.op}): {summary}{flags}</summary>", ""]
+        block += [f"<details><summary>{names} ({first.op}): {summary}{flags}</summary>", ""]
         if first.files:
-            out += ["Files: " + ", ".join(code(f) for f in first.files), ""]
+            block += ["Files: " + ", ".join(code(f) for f in first.files), ""]
         for line in changes[:MAX_DATABASE_LINES]:
             mark, _, text = line.partition(" ")
-            out.append(f"- `{mark}` {cell(text)}")
+            block.append(f"- `{mark}` {cell(text)}")
         if len(changes) > MAX_DATABASE_LINES:
-            out.append(f"- … {len(changes) - MAX_DATABASE_LINES} more (run `paybill plan` for all)")
-        out += ["", "</details>", ""]
-    if len(groups) > MAX_DATABASE_GROUPS:
-        out += [f"_… {plural(len(groups) - MAX_DATABASE_GROUPS, 'more group')} of databases not shown; "
-                "run `paybill plan` locally for the full report._", ""]
+            block.append(f"- … {len(changes) - MAX_DATABASE_LINES} more (run `paybill plan` for all)")
+        block += ["", "</details>", ""]
+        size = sum(len(line) + 1 for line in block)
+        if shown and used + size > DATABASE_BUDGET:
+            break
+        out += block
+        used += size
+        shown += 1
+    if len(groups) > shown:
+        out += [f"_… {plural(len(groups) - shown, 'more group')} of databases not shown to keep this comment "
+                "under GitHub's size limit; run `paybill plan` locally for the full report._", ""]
 
 
 def _revenue(report: PlanReport, out: list[str]) -> None:
