@@ -192,6 +192,12 @@ def test_an_unreadable_catalog_is_listed_with_a_note_not_dropped() -> None:
     assert change.lines()[-1] == "! head: its catalog cannot be read (unsupported catalog format 99)"
     assert diff_databases(_tree(plan), {"sql/pool-p/migrations.json": b"not json"}, PII)[0].note.startswith(
         "head: migrations.json is not JSON")
+    # An unreadable side is not compared with "nothing": no grant is reported as new, nothing is flagged.
+    widened = _tree(_database(read=("id", "body")))
+    change = diff_databases(broken, widened, PII)[0]
+    assert (change.grants, change.tables, change.policies) == ((), (), ())
+    assert change.note == "base: its catalog cannot be read (unsupported catalog format 99)"
+    assert database_findings([change]) == []
 
 
 def test_markdown_keeps_many_different_database_changes_within_the_comment_budget() -> None:

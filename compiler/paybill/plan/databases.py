@@ -219,10 +219,16 @@ def diff_database(key: str, before: bytes | None, after: bytes | None, pii: PiiC
     """The change of one database, or None when its migrations are the same on both sides."""
     old, new = _read(before), _read(after)
     files = tuple(sorted(f for f in old.files.keys() | new.files.keys() if old.files.get(f) != new.files.get(f)))
-    tables = tuple(diff_tables(old.plan, new.plan))
-    policies = tuple(diff_policies(old.plan, new.plan))
-    grants = tuple(diff_grants(old.plan, new.plan, pii))
     problems = [f"{side}: {p}" for side, p in (("base", old.problem), ("head", new.problem)) if p]
+    if problems:
+        # One side cannot be read: comparing with "nothing" would report every grant as new (or gone).
+        tables: tuple[TableChange, ...] = ()
+        policies: tuple[PolicyChange, ...] = ()
+        grants: tuple[GrantChange, ...] = ()
+    else:
+        tables = tuple(diff_tables(old.plan, new.plan))
+        policies = tuple(diff_policies(old.plan, new.plan))
+        grants = tuple(diff_grants(old.plan, new.plan, pii))
     if not (files or tables or policies or grants or problems):
         return None
     note = "; ".join(problems) or None
