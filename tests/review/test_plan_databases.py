@@ -74,11 +74,18 @@ def test_scope_and_data_model_changes_show_tables_policies_and_new_grants(repo, 
     scope = policies[("crm.tickets", "paybill_scope_support_assistant")]
     assert (scope["op"], scope["role"], scope["restrictive"]) == ("added", "paybill_agent_support_assistant", True)
     assert scope["after"] == "\"tenant_id\" IN ('hooli', 'vandelay')"
+    assert scope["tenantsAdded"] == ["hooli", "vandelay"] and scope["agent"] == "support-assistant"
     assert {"role": "paybill_agent_support_assistant", "agent": "support-assistant", "table": "crm.tickets",
             "column": "subject", "privilege": "SELECT", "op": "granted", "pii": False} in pool["grants"]
     # A silo tenant the agent already served only gets the new column.
     assert [t["table"] for t in databases["tenant-acme-corp"]["tables"]] == ["crm.tickets"]
     assert databases["tenant-acme-corp"]["grants"] == []
+    text = run(repo.root, *PLAN)[1]
+    assert ("  ~ pool-aws-use1-shared (changed): 0001_roles.sql, 0003_tables.sql, 0004_row_level_security.sql, "
+            "0005_grants.sql\n"
+            "      ~ table crm.tickets: + columns sentiment integer\n"
+            "      + policy paybill_scope_support_assistant on crm.customers (restrictive, to "
+            "paybill_agent_support_assistant): tenants hooli, vandelay\n") in text
 
 
 def test_narrowing_revokes_without_a_widening_flag_and_a_grown_scope_is_a_policy_change(repo, run) -> None:

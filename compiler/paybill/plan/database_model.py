@@ -56,7 +56,8 @@ class PolicyChange:
     """The policy's condition on the base side (None when added)."""
     after: str | None = None
     tenants_added: tuple[str, ...] = ()
-    """For a condition that lists tenants (``... IN ('a', 'b')``): the tenants it admits now, not before."""
+    """For a condition that lists tenants (``... IN ('a', 'b')``): the tenants it admits now and did not
+    before (every listed tenant of an added policy; those of a removed one are in ``tenants_removed``)."""
     tenants_removed: tuple[str, ...] = ()
     agent: str | None = None
     """The agent whose role the policy holds to its tenants (restrictive policies)."""
@@ -69,6 +70,10 @@ class PolicyChange:
     def describe(self) -> str:
         kind = "restrictive" if self.restrictive else "permissive"
         head = f"policy {self.policy} on {self.table} ({kind}, to {self.role})"
+        if self.op == "added" and self.tenants_added:
+            return f"{head}: tenants {', '.join(self.tenants_added)}"
+        if self.op == "removed" and self.tenants_removed:
+            return f"{head}: tenants {', '.join(self.tenants_removed)}"
         if self.op == "changed" and (self.tenants_added or self.tenants_removed):
             parts = []
             if self.tenants_added:

@@ -170,9 +170,13 @@ def diff_policies(before: DatabasePlan | None, after: DatabasePlan | None) -> li
         if o == n:
             continue
         if o is None and n is not None:
-            out.append(PolicyChange(table, name, "added", n[1], n[0], after=n[2], agent=agents.get(n[1])))
+            listed = _tenants(n[2])
+            out.append(PolicyChange(table, name, "added", n[1], n[0], after=n[2], agent=agents.get(n[1]),
+                                    tenants_added=tuple(sorted(listed[1])) if listed else ()))
         elif n is None and o is not None:
-            out.append(PolicyChange(table, name, "removed", o[1], o[0], before=o[2], agent=agents.get(o[1])))
+            listed = _tenants(o[2])
+            out.append(PolicyChange(table, name, "removed", o[1], o[0], before=o[2], agent=agents.get(o[1]),
+                                    tenants_removed=tuple(sorted(listed[1])) if listed else ()))
         elif o is not None and n is not None:
             lists = _tenants(o[2]), _tenants(n[2])
             added: tuple[str, ...] = ()
