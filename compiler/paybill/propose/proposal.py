@@ -96,7 +96,7 @@ def propose(specs: Path, agent: str, sets: list[SetOp], message: str, *, base_re
         try:
             new = edit_text(old, edits)
         except EditError as error:
-            result.diagnostics.append(Diagnostic(CODE_EDIT, str(error), display, Position()))
+            result.diagnostics.append(Diagnostic(CODE_EDIT, str(error), display, error.position, error.hint))
             continue
         if new != old:
             replacements[repo_path] = new.encode("utf-8")
