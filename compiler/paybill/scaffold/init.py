@@ -11,6 +11,7 @@ from pathlib import Path
 from paybill import __version__
 from paybill.models.json_schema import render_schemas
 from paybill.scaffold.readme import REPOSITORY_README, policies_readme, pre_commit_config
+from paybill.scaffold.source import InstallSource, render_workflow, running_source
 
 WORKFLOWS = {"paybill-pr.yaml": ".github/workflows/paybill-pr.yml",
              "paybill-apply.yaml": ".github/workflows/paybill-apply.yml"}
@@ -59,6 +60,8 @@ class Scaffolded:
     git_initialised: bool
     outer_repository: Path | None
     """The existing work tree the new files were written into (``--in-existing-repo``), else None."""
+    install: InstallSource
+    """The default install source written into the workflows (its requirement may be None)."""
 
 
 def _walk(node: Traversable, prefix: str = "") -> list[tuple[str, Traversable]]:
@@ -91,12 +94,16 @@ def template_files() -> dict[str, bytes]:
 
 
 def scaffold(target: Path, *, hooks_repo: str | None = None, git: bool = True,
-             in_existing_repo: bool = False) -> Scaffolded:
+             in_existing_repo: bool = False, pip_requirement: str | None = None) -> Scaffolded:
     """Write the repository into ``target`` (absent or empty).
 
     Inside an existing git work tree ``git init`` would be skipped and every later ``git commit``
     would land in the outer repository (whose root ``.github/`` is the only one GitHub reads), so that
     is refused unless ``in_existing_repo`` says it is meant.
+
+    The workflows install paybill from ``pip_requirement`` unless the repository variable
+    ``PAYBILL_PIP_REQUIREMENT`` is set; without it, from where the running paybill came from
+    (:func:`paybill.scaffold.source.running_source`).
     """
     if target.exists() and (not target.is_dir() or any(target.iterdir())):
         raise ScaffoldError(f"'{target}' already exists and is not an empty folder",
@@ -108,8 +115,11 @@ def scaffold(target: Path, *, hooks_repo: str | None = None, git: bool = True,
             "and your commits would go to that repository",
             "pick a folder outside it for a new spec repository, or pass --in-existing-repo to add the specs to "
             "that repository on purpose", CODE_INSIDE_REPO)
+    source = InstallSource(pip_requirement, "given with --pip-requirement") if pip_requirement else running_source()
     files = template_files()
     files[".pre-commit-config.yaml"] = pre_commit_config(hooks_repo, __version__).encode()
+    for workflow in WORKFLOWS.values():
+        files[workflow] = render_workflow(files[workflow].decode("utf-8"), source.requirement).encode("utf-8")
     try:
         for rel, data in files.items():
             path = target / rel
@@ -123,4 +133,4 @@ def scaffold(target: Path, *, hooks_repo: str | None = None, git: bool = True,
         done = subprocess.run(["git", "init", "--quiet", "--initial-branch=main"], cwd=target, check=False,
                               capture_output=True)
         initialised = done.returncode == 0
-    return Scaffolded(sorted(files), initialised, outer)
+    return Scaffolded(sorted(files), initialised, outer, source)
