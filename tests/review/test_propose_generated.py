@@ -96,3 +96,30 @@ def test_a_proposal_whose_tree_does_not_compile_is_refused_and_creates_no_branch
     assert "error[PB0603]" in out
     assert "no branch was created" in err
     assert repo.git("for-each-ref", "refs/heads") == before
+
+
+def test_a_custom_output_folder_is_the_one_committed(repo, run, tmp_path) -> None:
+    code, out, _ = run(repo.root, "compile", "specs", "--out", "build/out")
+    assert code == 0, out
+    repo.commit("compile into build/out")
+    code, out, err = run(repo.root, *UPGRADE, "--out", "build/out", "--no-terraform")
+    assert code == 0, out + err
+    assert "changed files in build/out/)" in err
+    files = repo.git("diff", "--name-only", "HEAD", BRANCH).split()
+    assert "build/out/tenants/vandelay.json" in files and not any(f.startswith("generated/") for f in files)
+    clone = clone_at(repo, BRANCH, tmp_path / "ci")
+    assert run(clone, "compile", "specs", "--out", "build/out", "--check")[0] == 0
+
+
+def test_an_output_folder_that_is_not_paybills_is_never_replaced(repo, run) -> None:
+    repo.write("generated/NOTES.md", "hand-written notes, not compiler output\n")
+    repo.commit("notes")
+    before = repo.git("for-each-ref", "refs/heads")
+    code, out, err = run(repo.root, *UPGRADE)
+    assert code == 1, out + err
+    assert ("generated:1:1: error[PB0983]: 'generated/' in the base commit holds files but no paybill "
+            "manifest.json; refusing to replace it") in out
+    assert repo.git("for-each-ref", "refs/heads") == before
+    code, out, _ = run(repo.root, *UPGRADE, "--out", ".")
+    assert code == 1 and "error[PB0983]: the output folder './' would replace the specs folder 'specs/'" in out
+    assert repo.git("for-each-ref", "refs/heads") == before

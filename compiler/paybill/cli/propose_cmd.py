@@ -29,11 +29,14 @@ def _generated_summary(generated: GeneratedChange) -> str:
 @click.option("--base", "base", metavar="REF", help="Propose on top of this commit [default: HEAD].")
 @click.option("--policies", type=click.Path(path_type=Path, file_okay=False),
               help="Change-control policies folder [default: policies/ beside SPECS].")
+@click.option("--out", type=click.Path(path_type=Path, file_okay=False),
+              help="The compiled output folder committed with the proposal, as given to paybill compile "
+                   "[default: generated/ beside SPECS].")
 @click.option("--dry-run", is_flag=True, help="Check everything but create no branch.")
 @click.option("--no-terraform", is_flag=True, help="Leave Terraform out of the pull-request body.")
 @format_option
 def propose_command(specs: Path, agent: str, sets: tuple[str, ...], message: str, base: str | None,
-                    policies: Path | None, dry_run: bool, no_terraform: bool, fmt: str) -> None:
+                    policies: Path | None, out: Path | None, dry_run: bool, no_terraform: bool, fmt: str) -> None:
     """Propose spec changes as agent AGENT: edit the YAML (comments and formatting kept), validate the
     repository, check every changed field against the agent's spec and the Cedar change-control rules,
     compile the proposed specs, then create branch paybill/<agent>/<slug> with one commit (trailer
@@ -50,7 +53,7 @@ def propose_command(specs: Path, agent: str, sets: tuple[str, ...], message: str
         raise click.UsageError("-m/--message must not be empty")
     try:
         result = propose(specs, agent, operations, message, base_ref=base, policies=policies,
-                         terraform=not no_terraform, dry_run=dry_run)
+                         terraform=not no_terraform, dry_run=dry_run, out=out)
     except GitError as error:
         raise git_usage_error(error) from None
     if result.refused:

@@ -9,19 +9,26 @@ becomes part of the proposal commit, so the branch's ``generated/`` is byte for 
 ``paybill compile`` would write from its specs.
 
 The output folder is where ``paybill compile SPECS`` puts it when run from the repository root
-(``generated/`` beside the specs folder, the layout the shipped workflows use); see
-:func:`paybill.plan.committed.generated_prefix`, which ``paybill plan`` reads the same folder by.
+(``generated/`` beside the specs folder, the layout the shipped workflows use; ``--out`` for
+another); see :func:`paybill.plan.committed.generated_prefix`, which ``paybill plan`` reads the same
+folder by.
 """
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
+from pathlib import Path
 
-from paybill.diagnostics import Diagnostic, DiagnosticSink
+from paybill.diagnostics import Diagnostic, DiagnosticSink, Position
 from paybill.gitio.repo import GitRepo
 from paybill.gitio.snapshot import Snapshot
 from paybill.gitio.sources import blob_hash
-from paybill.plan.committed import generated_prefix
+from paybill.plan.committed import MANIFEST, generated_prefix
+from paybill.write.tree import MANIFEST_MARKER
+
+CODE_NOT_OURS = "PB0983"
+"""The output folder of the base commit holds files but no paybill manifest: it is not replaced."""
 
 
 @dataclass
@@ -48,19 +55,45 @@ class GeneratedChange:
         return files
 
 
-def recompile(repo: GitRepo, base_commit: str, head: Snapshot, specs_prefix: str) -> GeneratedChange:
-    """Compile ``head`` (an already validated snapshot) and diff it against ``base_commit``'s output folder."""
+def output_prefix(repo: GitRepo, specs_prefix: str, out: Path | None) -> str:
+    """The repository prefix of the output folder: ``out`` when given, else ``generated/`` beside the specs."""
+    if out is None:
+        return generated_prefix(specs_prefix)
+    return repo.relative(Path(os.path.abspath(out)))
+
+
+def _overlaps(a: str, b: str) -> bool:
+    return a == b or a == "" or b == "" or a.startswith(b + "/") or b.startswith(a + "/")
+
+
+def recompile(repo: GitRepo, base_commit: str, head: Snapshot, specs_prefix: str, prefix: str) -> GeneratedChange:
+    """Compile ``head`` (an already validated snapshot) and diff it against ``base_commit``'s ``prefix``.
+
+    Like ``paybill compile``, it replaces only a folder that is absent, empty or paybill's own output
+    (a ``manifest.json`` paybill wrote), and never one that is, contains or lies inside the specs."""
     from paybill.compile import compile_index
 
-    change = GeneratedChange(generated_prefix(specs_prefix))
+    change = GeneratedChange(prefix)
+    if _overlaps(prefix, specs_prefix):
+        change.diagnostics.append(Diagnostic(
+            CODE_NOT_OURS, f"the output folder '{prefix or '.'}/' would replace the specs folder '{specs_prefix}/'",
+            prefix or ".", Position(), "give --out a folder of its own, like generated"))
+        return change
+    committed = {entry.path: entry for entry in repo.ls_tree(base_commit, prefix)}
+    manifest = committed.get(f"{prefix}/{MANIFEST}")
+    if committed and (manifest is None or MANIFEST_MARKER not in repo.read_blob(manifest.blob)[:4096]):
+        change.diagnostics.append(Diagnostic(
+            CODE_NOT_OURS, f"'{prefix}/' in the base commit holds files but no paybill {MANIFEST}; refusing to "
+            "replace it", prefix, Position(),
+            "move those files elsewhere, or give --out the folder paybill compile writes"))
+        return change
     result = compile_index(head.index, DiagnosticSink(), files=len(head.files))
     change.diagnostics = [d for d in result.diagnostics if d not in head.diagnostics]
     if not result.ok:
         return change
     change.files = len(result.tree)
-    committed = {entry.path: entry for entry in repo.ls_tree(base_commit, change.prefix)}
     for path, data in result.tree.items():
-        repo_path = f"{change.prefix}/{path}"
+        repo_path = f"{prefix}/{path}"
         entry = committed.pop(repo_path, None)
         if entry is None or entry.mode != "100644" or entry.blob != blob_hash(data):
             change.written[repo_path] = data

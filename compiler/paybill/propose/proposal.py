@@ -18,7 +18,7 @@ from paybill.plan.sides import locate_specs, policies_prefix, tree_side
 from paybill.plan.specdiff import diff_documents
 from paybill.propose.branch import Identity, commit_message, committer_identity, create_branch, free_branch, slugify
 from paybill.propose.control import Decision, check_changes
-from paybill.propose.generated import GeneratedChange, recompile
+from paybill.propose.generated import GeneratedChange, output_prefix, recompile
 from paybill.propose.policies import load_change_control
 from paybill.propose.setspec import SetOp
 from paybill.propose.yamledit import EditError, edit_text
@@ -73,7 +73,8 @@ def _unified(path: str, old: str, new: str) -> str:
 
 
 def propose(specs: Path, agent: str, sets: list[SetOp], message: str, *, base_ref: str | None = None,
-            policies: Path | None = None, terraform: bool = True, dry_run: bool = False) -> Proposal:
+            policies: Path | None = None, terraform: bool = True, dry_run: bool = False,
+            out: Path | None = None) -> Proposal:
     result = Proposal()
     repo = GitRepo(specs if specs.exists() else Path.cwd())
     where = locate_specs(repo, specs)
@@ -128,7 +129,7 @@ def propose(specs: Path, agent: str, sets: list[SetOp], message: str, *, base_re
         return result
     # The branch must pass `paybill compile --check` in the pull-request check: compile the proposed
     # specs (from memory, not the work tree) and commit the changed generated/ with the edit.
-    result.generated = recompile(repo, base_commit, head, where.prefix)
+    result.generated = recompile(repo, base_commit, head, where.prefix, output_prefix(repo, where.prefix, out))
     if not result.generated.ok:
         result.diagnostics = result.generated.diagnostics
         return result
