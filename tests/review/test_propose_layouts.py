@@ -6,6 +6,8 @@ The edit replaces only the characters of the value it changes; where a layout tr
 
 from __future__ import annotations
 
+import json
+
 import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -63,10 +65,21 @@ SCALARS = st.one_of(WORDS, st.integers(0, 10**6))
 NEW_VALUES = st.one_of(SCALARS, st.booleans(), st.text(alphabet=" ,#:[]{}'\"ab-", min_size=1, max_size=8))
 
 
+QUOTES = {"plain": "{}", "single": "'{}'", "double": '"{}"'}
+
+
 @st.composite
 def documents(draw):
-    """(YAML text, data, list of (path, line of its value)) with every nested mapping laid out one of
-    three ways: block, flow on one line, or flow broken over several lines."""
+    """(YAML text, data, list of (path, line of its value, quoting)) with every nested mapping laid out
+    one of three ways (block, flow on one line, flow broken over several lines) and every string
+    written plain, single- or double-quoted."""
+    styles: dict[tuple[str, ...], str] = {}
+
+    def written(path: tuple[str, ...], scalar) -> str:
+        style = draw(st.sampled_from(sorted(QUOTES))) if isinstance(scalar, str) else "plain"
+        styles[path] = style
+        return QUOTES[style].format(scalar)
+
     data = draw(st.dictionaries(WORDS, st.one_of(SCALARS, st.dictionaries(WORDS, SCALARS, min_size=1, max_size=4)),
                                 min_size=1, max_size=5))
     lines: list[str] = []
@@ -74,14 +87,14 @@ def documents(draw):
     for key, value in data.items():
         if not isinstance(value, dict):
             leaves.append(((key,), len(lines)))
-            lines.append(f"{key}: {value}  # {key}")
+            lines.append(f"{key}: {written((key,), value)}  # {key}")
             continue
         layout = draw(st.sampled_from(["block", "flow", "flow-lines"]))
         if layout == "block":
             lines.append(f"{key}:")
             for inner, scalar in value.items():
                 leaves.append(((key, inner), len(lines)))
-                lines.append(f"  {inner}: {scalar}")
+                lines.append(f"  {inner}: {written((key, inner), scalar)}")
             continue
         items = list(value.items())
         text = f"{key}: {{"
@@ -92,15 +105,15 @@ def documents(draw):
             elif n:
                 text += ", "
             leaves.append(((key, inner), len(lines)))
-            text += f"{inner}: {scalar}"
+            text += f"{inner}: {written((key, inner), scalar)}"
         lines.append(text + "}")
-    return "\n".join(lines) + "\n", data, leaves
+    return "\n".join(lines) + "\n", styles, leaves
 
 
 @settings(max_examples=150, deadline=None)
 @given(documents(), st.data())
 def test_replacing_a_value_changes_only_its_line_in_any_layout(document, data) -> None:
-    text, _, leaves = document
+    text, styles, leaves = document
     path, line = data.draw(st.sampled_from(leaves))
     value = data.draw(NEW_VALUES)
     try:
@@ -117,3 +130,7 @@ def test_replacing_a_value_changes_only_its_line_in_any_layout(document, data) -
     assert len(old_lines) == len(new_lines)
     assert [n for n, (a, b) in enumerate(zip(old_lines, new_lines, strict=True)) if a != b] in ([], [line])
     assert all(f"# {key}" in new_lines[n] for (key,), n in (leaf for leaf in leaves if len(leaf[0]) == 1))
+    if isinstance(value, str) and styles[path] == "single" and "\n" not in value:
+        assert "'" + value.replace("'", "''") + "'" in new_lines[line], "single quotes are kept"
+    if isinstance(value, str) and styles[path] == "double":
+        assert json.dumps(value, ensure_ascii=False) in new_lines[line], "double quotes are kept"
