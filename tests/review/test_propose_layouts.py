@@ -134,3 +134,10 @@ def test_replacing_a_value_changes_only_its_line_in_any_layout(document, data) -
         assert "'" + value.replace("'", "''") + "'" in new_lines[line], "single quotes are kept"
     if isinstance(value, str) and styles[path] == "double":
         assert json.dumps(value, ensure_ascii=False) in new_lines[line], "double quotes are kept"
+
+
+def test_a_new_key_in_a_block_file_goes_through_the_round_trip_and_keeps_everything_else() -> None:
+    text = "kind: Tenant\nspec:\n  # why\n  plan: free  # note\n  labels: {a: b}\n"
+    edited = edit_text(text, [(0, ("spec", "trialDays"), 14)])
+    assert edited == text + "  trialDays: 14\n"
+    assert edit_text(text, [(0, ("spec", "labels"), {"a": "c d"})]) == text.replace("{a: b}", "{a: c d}")
