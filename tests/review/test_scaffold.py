@@ -75,3 +75,88 @@ def test_shipped_pre_commit_hook_manifest_is_valid() -> None:
 
 def test_policies_readme_is_generated() -> None:
     assert (ROOT / "policies" / "README.md").read_text(encoding="utf-8") == policies_readme()
+
+
+def _outer_repository(path: Path) -> Path:
+    path.mkdir(parents=True)
+    subprocess.run(["git", "init", "--quiet", "--initial-branch=main"], cwd=path, check=True)
+    return path
+
+
+def test_init_inside_an_existing_repository_is_refused(tmp_path, run) -> None:
+    outer = _outer_repository(tmp_path / "monorepo")
+    code, _, err = run(outer, "init", "platform")
+    assert code == 2
+    assert err.startswith(f"platform:1:1: error[PB0981]: 'platform' is inside the existing git repository at "
+                          f"'{outer.resolve()}'")
+    assert "--in-existing-repo" in err
+    assert not (outer / "platform").exists(), "nothing is written"
+
+
+def test_init_in_an_existing_repository_on_purpose_says_where_commits_go(tmp_path, run) -> None:
+    outer = _outer_repository(tmp_path / "monorepo")
+    code, out, err = run(outer, "init", "platform", "--in-existing-repo")
+    assert code == 0, err
+    assert not (outer / "platform" / ".git").exists(), "no nested repository"
+    assert f"inside the git repository at {outer.resolve()}; git init was not run" in err
+    assert "GitHub only runs workflows from" in err
+    assert "next: cd platform && paybill validate && git add . && git commit" in out
+    code, out, _ = run(outer / "platform", "validate", "specs")
+    assert code == 0 and "warning" not in out, out
+
+
+def test_init_outside_a_repository_without_git_hints_at_git_init(tmp_path, run) -> None:
+    code, out, _ = run(tmp_path, "init", "p", "--no-git")
+    assert code == 0
+    assert "next: cd p && paybill validate && git init && git add -A" in out
+
+
+def test_the_inside_a_repository_error_is_documented_with_its_real_output(tmp_path, run) -> None:
+    from paybill.scaffold.init import CODE_INSIDE_REPO
+
+    assert CODE_INSIDE_REPO == "PB0981"
+    outer = _outer_repository(tmp_path / "monorepo")
+    _, _, err = run(outer, "init", "platform")
+    doc = (ROOT / "docs" / "errors.md").read_text(encoding="utf-8")
+    section = doc.split("\n### PB0981: ", 1)[1].split("\n### ", 1)[0]
+    shown = err.replace(str(outer.resolve()), "/home/alice/monorepo")
+    for line in shown.splitlines():
+        assert line in section.splitlines(), line
+
+
+def test_a_policy_naming_an_unknown_agent_is_a_warning_in_validate(tmp_path, run) -> None:
+    target = tmp_path / "platform"
+    assert run(tmp_path, "init", str(target), "--no-git")[0] == 0
+    cedar = target / "policies" / "change-control.cedar"
+    text = cedar.read_text(encoding="utf-8")
+    cedar.write_text(text.replace('principal == Paybill::Agent::"billing-agent"',
+                                  'principal == Paybill::Agent::"billing-agnet"')
+                     + '\n// Paybill::Agent::"ghost" in a comment is not a reference\n', encoding="utf-8")
+    line = next(n for n, row in enumerate(cedar.read_text().splitlines(), 1) if "billing-agnet" in row)
+    code, out, _ = run(target, "validate", "specs")
+    assert code == 0, "a warning does not fail validate"
+    assert (f"policies/change-control.cedar:{line}:16: warning[PB0982]: change-control policy names Agent "
+            "'billing-agnet', which is not in the specs (the rule can never match it)") in out
+    assert "did you mean 'billing-agent'?" in out
+    assert "ghost" not in out
+    code, out, _ = run(target, "validate", "specs", "--format", "github")
+    assert "::warning file=policies/change-control.cedar" in out
+
+
+def test_the_starter_policies_name_only_specs_the_starter_repository_has(tmp_path, run) -> None:
+    from paybill.propose.references import check_file
+    from paybill.scaffold.init import template_files
+    from paybill.validate import validate_repository
+
+    target = tmp_path / "platform"
+    assert run(tmp_path, "init", str(target), "--no-git")[0] == 0
+    index = validate_repository(target / "specs").index
+    files = template_files()
+    cedar = [rel for rel in files if rel.endswith(".cedar")]
+    assert cedar
+    for rel in cedar:
+        assert check_file(rel, files[rel].decode(), index) == []
+    # ... and the check is real: without the billing agent the starter policy names an unknown agent.
+    (target / "specs" / "agents" / "billing-agent.yaml").unlink()
+    smaller = validate_repository(target / "specs").index
+    assert [d.code for d in check_file(cedar[0], files[cedar[0]].decode(), smaller)] == ["PB0982"]

@@ -9,6 +9,7 @@ import click
 
 from paybill.cli.common import EXIT_USAGE
 from paybill.scaffold import ScaffoldError, scaffold
+from paybill.scaffold.source import check_requirement
 
 
 @click.command("init")
@@ -17,14 +18,45 @@ from paybill.scaffold import ScaffoldError, scaffold
               help="Use the paybill-validate hook from this git repository (its .pre-commit-hooks.yaml) "
                    "instead of a local hook.")
 @click.option("--no-git", is_flag=True, help="Do not run git init.")
-def init_command(directory: Path, hooks_repo: str | None, no_git: bool) -> None:
+@click.option("--in-existing-repo", is_flag=True,
+              help="DIRECTORY is inside an existing git repository on purpose: write the files there and do not "
+                   "run git init (refused otherwise).")
+@click.option("--pip-requirement", metavar="REQUIREMENT",
+              help="How CI installs paybill unless the repository variable PAYBILL_PIP_REQUIREMENT is set, e.g. "
+                   "'paybill==0.1.0' or 'paybill @ git+https://github.com/OWNER/paybill@v0.1.0' "
+                   "[default: the version and source of this paybill].")
+def init_command(directory: Path, hooks_repo: str | None, no_git: bool, in_existing_repo: bool,
+                 pip_requirement: str | None) -> None:
     """Scaffold a new spec repository in DIRECTORY (absent or empty): example specs, change-control
-    policies, JSON Schemas, both GitHub workflows and a pre-commit configuration."""
+    policies, JSON Schemas, both GitHub workflows and a pre-commit configuration.
+
+    DIRECTORY must not be inside an existing git repository (exit 2), unless --in-existing-repo.
+    """
+    if pip_requirement is not None and (problem := check_requirement(pip_requirement)):
+        raise click.UsageError(f"--pip-requirement cannot be used: {problem}")
     try:
-        written = scaffold(directory, hooks_repo=hooks_repo, git=not no_git)
+        done = scaffold(directory, hooks_repo=hooks_repo, git=not no_git, in_existing_repo=in_existing_repo,
+                        pip_requirement=pip_requirement)
     except ScaffoldError as error:
         click.echo(f"{directory.as_posix()}:1:1: error[{error.code}]: {error.message}", err=True)
         click.echo(f"  hint: {error.hint}", err=True)
         sys.exit(EXIT_USAGE)
-    click.echo(f"created {len(written)} files in {directory.as_posix()}/")
-    click.echo(f"next: cd {directory.as_posix()} && paybill validate && git add -A && git commit -m 'paybill specs'")
+    shown = directory.as_posix()
+    click.echo(f"created {len(done.files)} files in {shown}/")
+    if done.install.requirement:
+        click.echo(f"CI installs paybill with: pip install '{done.install.requirement}' ({done.install.origin}; "
+                   "override with the repository variable PAYBILL_PIP_REQUIREMENT)")
+    else:
+        click.echo(f"warning: no install source CI can use for paybill: this paybill was {done.install.origin}; "
+                   "set the repository variable PAYBILL_PIP_REQUIREMENT to a pip requirement (or run init with "
+                   "--pip-requirement), or the workflows stop at 'Install paybill'", err=True)
+    if done.outer_repository is not None:
+        click.echo(f"note: {shown}/ is inside the git repository at {done.outer_repository}; git init was not run, "
+                   "so commits go to that repository", err=True)
+        click.echo(f"note: GitHub only runs workflows from {done.outer_repository}/.github/workflows/: move "
+                   f"{shown}/.github/workflows/*.yml there and adjust their paths", err=True)
+        click.echo(f"next: cd {shown} && paybill validate && git add . && git commit -m 'paybill specs'")
+    elif done.git_initialised:
+        click.echo(f"next: cd {shown} && paybill validate && git add -A && git commit -m 'paybill specs'")
+    else:
+        click.echo(f"next: cd {shown} && paybill validate && git init && git add -A && git commit -m 'paybill specs'")

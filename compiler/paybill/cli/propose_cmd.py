@@ -10,8 +10,14 @@ import click
 from paybill.cli.common import EXIT_DIAGNOSTICS, EXIT_OK, format_option, print_diagnostics, specs_argument
 from paybill.cli.plan_cmd import git_usage_error
 from paybill.gitio.repo import GitError
+from paybill.propose.generated import GeneratedChange
 from paybill.propose.proposal import propose, pull_request_body
 from paybill.propose.setspec import SetError, parse_set
+
+
+def _generated_summary(generated: GeneratedChange) -> str:
+    changed = len(generated.written) + len(generated.removed)
+    return f"{changed} changed file{'s' if changed != 1 else ''} in {generated.prefix}/"
 
 
 @click.command("propose")
@@ -23,15 +29,19 @@ from paybill.propose.setspec import SetError, parse_set
 @click.option("--base", "base", metavar="REF", help="Propose on top of this commit [default: HEAD].")
 @click.option("--policies", type=click.Path(path_type=Path, file_okay=False),
               help="Change-control policies folder [default: policies/ beside SPECS].")
+@click.option("--out", type=click.Path(path_type=Path, file_okay=False),
+              help="The compiled output folder committed with the proposal, as given to paybill compile "
+                   "[default: generated/ beside SPECS].")
 @click.option("--dry-run", is_flag=True, help="Check everything but create no branch.")
 @click.option("--no-terraform", is_flag=True, help="Leave Terraform out of the pull-request body.")
 @format_option
 def propose_command(specs: Path, agent: str, sets: tuple[str, ...], message: str, base: str | None,
-                    policies: Path | None, dry_run: bool, no_terraform: bool, fmt: str) -> None:
+                    policies: Path | None, out: Path | None, dry_run: bool, no_terraform: bool, fmt: str) -> None:
     """Propose spec changes as agent AGENT: edit the YAML (comments and formatting kept), validate the
     repository, check every changed field against the agent's spec and the Cedar change-control rules,
-    then create branch paybill/<agent>/<slug> with one commit (trailer Paybill-Agent) without
-    touching the checkout, and print the pull-request body.
+    compile the proposed specs, then create branch paybill/<agent>/<slug> with one commit (trailer
+    Paybill-Agent) holding the spec edit and the recompiled generated/ (beside SPECS), without
+    touching the checkout, and print the pull-request body: the markdown plan of that commit.
 
     Exit status: 0 proposed, 1 refused (diagnostics say which rule denied), 2 usage error.
     """
@@ -43,7 +53,7 @@ def propose_command(specs: Path, agent: str, sets: tuple[str, ...], message: str
         raise click.UsageError("-m/--message must not be empty")
     try:
         result = propose(specs, agent, operations, message, base_ref=base, policies=policies,
-                         terraform=not no_terraform, dry_run=dry_run)
+                         terraform=not no_terraform, dry_run=dry_run, out=out)
     except GitError as error:
         raise git_usage_error(error) from None
     if result.refused:
@@ -52,10 +62,13 @@ def propose_command(specs: Path, agent: str, sets: tuple[str, ...], message: str
         sys.exit(EXIT_DIAGNOSTICS)
     if dry_run:
         click.echo(result.diff, nl=False)
-        click.echo(f"dry run: change control allows all {len(result.decisions)} field change(s); no branch created",
-                   err=True)
+        generated = result.generated
+        assert generated is not None
+        click.echo(f"dry run: change control allows all {len(result.decisions)} field change(s); "
+                   f"{_generated_summary(generated)} would be committed; no branch created", err=True)
         sys.exit(EXIT_OK)
     click.echo(pull_request_body(result, agent, message), nl=False)
-    click.echo(f"created branch {result.branch} at {result.commit[:12]} on top of {result.base_commit[:12]}",
-               err=True)
+    assert result.generated is not None
+    click.echo(f"created branch {result.branch} at {result.commit[:12]} on top of {result.base_commit[:12]} "
+               f"(with {_generated_summary(result.generated)})", err=True)
     sys.exit(EXIT_OK)

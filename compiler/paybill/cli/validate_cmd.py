@@ -16,6 +16,7 @@ from paybill.cli.common import (
     specs_argument,
 )
 from paybill.gcpause import pause_for_this_process
+from paybill.propose.references import check_policies_folder
 from paybill.validate import validate_repository
 
 
@@ -31,5 +32,8 @@ def validate_command(specs: Path, fmt: str) -> None:
     require_specs(specs)
     pause_for_this_process()
     result = validate_repository(specs)
-    print_diagnostics(fmt, result.diagnostics, result.files)
+    # Change-control rules naming specs that do not exist (PB0982 warnings), seen in the PR check.
+    policies = check_policies_folder(specs, result.index)
+    diagnostics = sorted([*result.diagnostics, *policies], key=lambda d: d.sort_key) if policies else result.diagnostics
+    print_diagnostics(fmt, diagnostics, result.files)
     sys.exit(EXIT_OK if result.ok else EXIT_DIAGNOSTICS)

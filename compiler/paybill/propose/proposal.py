@@ -1,4 +1,4 @@
-"""The propose flow: edit -> validate -> change control -> branch -> pull-request body."""
+"""The propose flow: edit -> validate -> change control -> compile -> branch -> pull-request body."""
 
 from __future__ import annotations
 
@@ -12,12 +12,13 @@ from paybill.gitio.blobcache import BlobCache
 from paybill.gitio.repo import GitRepo
 from paybill.gitio.snapshot import Snapshot, load_snapshot
 from paybill.gitio.sources import OverlaySide, TreeSide
-from paybill.plan.engine import build_report
 from paybill.plan.model import PlanReport, SpecChange
-from paybill.plan.sides import locate_specs, policies_prefix
+from paybill.plan.run import plan_sides
+from paybill.plan.sides import locate_specs, policies_prefix, tree_side
 from paybill.plan.specdiff import diff_documents
 from paybill.propose.branch import Identity, commit_message, committer_identity, create_branch, free_branch, slugify
 from paybill.propose.control import Decision, check_changes
+from paybill.propose.generated import GeneratedChange, output_prefix, recompile
 from paybill.propose.policies import load_change_control
 from paybill.propose.setspec import SetOp
 from paybill.propose.yamledit import EditError, edit_text
@@ -40,6 +41,8 @@ class Proposal:
     commit: str | None = None
     base_commit: str | None = None
     report: PlanReport | None = None
+    generated: GeneratedChange | None = None
+    """The recompiled output folder committed with the edit (None until change control passed)."""
     files: int = 0
     """Spec files on the base side (for the diagnostics summary line)."""
 
@@ -70,7 +73,8 @@ def _unified(path: str, old: str, new: str) -> str:
 
 
 def propose(specs: Path, agent: str, sets: list[SetOp], message: str, *, base_ref: str | None = None,
-            policies: Path | None = None, terraform: bool = True, dry_run: bool = False) -> Proposal:
+            policies: Path | None = None, terraform: bool = True, dry_run: bool = False,
+            out: Path | None = None) -> Proposal:
     result = Proposal()
     repo = GitRepo(specs if specs.exists() else Path.cwd())
     where = locate_specs(repo, specs)
@@ -93,7 +97,7 @@ def propose(specs: Path, agent: str, sets: list[SetOp], message: str, *, base_re
         try:
             new = edit_text(old, edits)
         except EditError as error:
-            result.diagnostics.append(Diagnostic(CODE_EDIT, str(error), display, Position()))
+            result.diagnostics.append(Diagnostic(CODE_EDIT, str(error), display, error.position, error.hint))
             continue
         if new != old:
             replacements[repo_path] = new.encode("utf-8")
@@ -113,30 +117,35 @@ def propose(specs: Path, agent: str, sets: list[SetOp], message: str, *, base_re
         return result
     result.changes = diff_documents(base.documents_by_ref(), head.documents_by_ref())
 
-    control = load_change_control(base_side, policies_prefix(where, policies, repo), required=True)
+    control_prefix = policies_prefix(where, policies, repo)
+    control = load_change_control(base_side, control_prefix, required=True)
     assert control is not None
     if not control.ok:
         result.diagnostics = control.diagnostics
         return result
     result.decisions = check_changes(agent, result.changes, base.index, head.index, control)
     result.diagnostics = [d.diagnostic for d in result.decisions if d.diagnostic is not None]
-    if result.refused or dry_run:
+    if result.refused:
+        return result
+    # The branch must pass `paybill compile --check` in the pull-request check: compile the proposed
+    # specs (from memory, not the work tree) and commit the changed generated/ with the edit.
+    result.generated = recompile(repo, base_commit, head, where.prefix, output_prefix(repo, where.prefix, out))
+    if not result.generated.ok:
+        result.diagnostics = result.generated.diagnostics
+        return result
+    if dry_run:
         return result
 
     agent_model = base.index.model("Agent", agent)
     author = Identity(agent, agent_model.spec.owner.email)
     body = [f"- {c.ref} {f.describe()}" for c in result.changes for f in c.fields]
     result.branch = free_branch(repo, agent, slugify(message))
-    result.commit = create_branch(repo, base_commit, replacements, result.branch,
+    commit_files: dict[str, bytes | None] = {**result.generated.as_commit_files(), **replacements}
+    result.commit = create_branch(repo, base_commit, commit_files, result.branch,
                                   commit_message(message, agent, body), author, committer_identity(repo) or author)
-    committed = TreeSide(repo, result.commit, result.branch)
-    head = load_snapshot(committed, where, cache)
-    step = None
-    if terraform:
-        from paybill.plan.compiled import TerraformComparer
-
-        step = TerraformComparer()
-    result.report = build_report(base, head, step)
+    # The pull-request body is what the pull-request check posts: `paybill plan --base <base> --head <commit>`.
+    result.report = plan_sides(tree_side(repo, base_commit), tree_side(repo, result.branch), where, cache=cache,
+                               terraform=terraform, repo=repo, policies_prefix=control_prefix)
     return result
 
 

@@ -108,5 +108,8 @@ paybill audit --tenant acme-corp
 * `policies/`: change-control rules for agent proposals (see `policies/README.md`).
 * `.github/workflows/paybill-pr.yml`: on pull requests: validate, `compile --check`, the plan as a
   comment, checkov. `paybill-apply.yml`: on main: apply changed stacks wave by wave.
+  Both install paybill with the pip requirement in the repository variable
+  `PAYBILL_PIP_REQUIREMENT` (e.g. `paybill==0.1.0` or `paybill @ git+https://...@v0.1.0`), else the
+  default `paybill init` wrote into their `env:`; without either, they stop and say so.
 * `.pre-commit-config.yaml`: `paybill validate` before every commit (`pre-commit install`).
 """
