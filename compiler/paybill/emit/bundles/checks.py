@@ -3,14 +3,13 @@
 * PB0701: every generated policy validates against the bundle schema (``cedarpy.validate_policies``).
 * PB0702: every action a reachable workflow step performs is permitted by the agent's policies, for
   every tenant in scope in a lifecycle state the step acts in (one per distinct label set and
-  state, see ``representative_tenants``), with the step
-  counter the step is first reached with. The question is put
-  to Cedar with the real policies and entities - the same requests the guard builds at run time -
-  not to a second, hand-written evaluator. (Rule PB0506 in ``paybill validate`` asks the same
-  question of the raw ACL, without Cedar, so editors get it early; this check is the authority.)
+  state, see ``representative_tenants``), with the step counter the step is first reached with.
+  The question is put to Cedar with the real policies and entities - the same requests the guard
+  builds at run time - not to a second, hand-written evaluator. (Rule PB0506 in ``paybill
+  validate`` asks the same question of the raw ACL, without Cedar, so editors get it early; this
+  check is the authority.)
 * PB0703: every transition out of a reachable step is permitted (approval given, first visit, a
-  tenant that is not deleted), so a
-  run can take each path the workflow draws within ``maxSteps``.
+  tenant that is not deleted), so a run can take each path the workflow draws within ``maxSteps``.
 * PB0706: the golden decisions of ``tests.json`` hold.
 * PB0708: Cedar cannot load what paybill generated (a paybill bug, still a diagnostic).
 """
