@@ -443,6 +443,13 @@ CASES: tuple[Case, ...] = (
           "step 'close-ticket' needs delete on table 'tickets', which agent 'support-bot' is not granted",
           "grant it in Agent/support-bot spec.permissions, or change the step"),
     ),
+    case(
+        "PB0520",
+        E("specs/workflows/triage.yaml", 14, 33, "PB0520",
+          "step 'read-ticket' lists lifecycle 'deleted', which no workflow may act in",
+          "agents never act on deleted tenants; remove 'deleted' (an export before deletion is a step with "
+          "'lifecycles: [offboarding]')"),
+    ),
 )
 
 

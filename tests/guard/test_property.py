@@ -33,6 +33,13 @@ def in_scope(agent, tenant: str) -> bool:
     return scope.selector.match_labels.items() <= model.metadata.labels.items()
 
 
+def acts_in(workflow: str, step, tenant: str) -> bool:
+    """The spec's meaning of lifecycles: the step's own list, else its workflow's; never a deleted tenant."""
+    model = index().model("Tenant", tenant)
+    declared = step.lifecycles or index().model("Workflow", workflow).spec.lifecycles
+    return model is not None and model.spec.lifecycle != "deleted" and model.spec.lifecycle in declared
+
+
 def expected(agent_name: str, workflow: str, step_id: str, tenant: str, resource_tenant: str, action: str,
              table: str, columns: frozenset[str], rows: int) -> bool:
     """What the spec says the decision must be (fresh run counters)."""
@@ -44,6 +51,7 @@ def expected(agent_name: str, workflow: str, step_id: str, tenant: str, resource
     limits = agent.spec.limits
     return (
         in_scope(agent, tenant)
+        and acts_in(workflow, step, tenant)
         and (resource_tenant == tenant or (ref is not None and ref.table.scope == "global"))
         and (step.action, step.resource) == (action, table)
         and grant is not None and (grant.delete if action == "delete" else columns <= granted)

@@ -15,7 +15,7 @@ Order of checks, each refusing the bundle with :class:`BundleError` (``reason`` 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +28,7 @@ from paybill.guard.format import (
     MANIFEST_FILE,
     POLICIES_FILE,
     SCHEMA_FILE,
+    TENANT,
     TESTS_FILE,
     WORKFLOW_FILE,
     bundle_revision,
@@ -55,6 +56,8 @@ class LoadedBundle:
     workflows: dict[str, Any]
     limits: dict[str, Any]
     tests: list[dict[str, Any]]
+    tenant_lifecycles: dict[str, str] = field(default_factory=dict)
+    """Tenant -> lifecycle state as Cedar sees it (``entities.json``), to name it in a refusal."""
 
     @property
     def agent(self) -> str:
@@ -129,6 +132,18 @@ def _engine(files: dict[str, bytes]) -> Engine:
     return engine
 
 
+def _tenant_lifecycles(entities: Any) -> dict[str, str]:
+    """Tenant -> ``lifecycle`` attribute of the tenant entities (Cedar already validated their shape)."""
+    found: dict[str, str] = {}
+    for entity in entities if isinstance(entities, list) else ():
+        uid = entity.get("uid") if isinstance(entity, dict) else None
+        if isinstance(uid, dict) and uid.get("type") == TENANT:
+            state = (entity.get("attrs") or {}).get("lifecycle")
+            if isinstance(state, str):
+                found[str(uid.get("id"))] = state
+    return found
+
+
 def load_bundle(path: str | Path, public_key: PublicKeyLike | None = None) -> LoadedBundle:
     """Verify and parse the bundle at ``path`` (see the module docstring for what is checked)."""
     path = Path(path)
@@ -160,4 +175,5 @@ def load_bundle(path: str | Path, public_key: PublicKeyLike | None = None) -> Lo
     if failures:
         more = f" (and {len(failures) - 1} more)" if len(failures) > 1 else ""
         raise BundleError("golden", failures[0].describe() + more)
-    return LoadedBundle(path, manifest, engine, workflows["workflows"], limits, tests["tests"])
+    return LoadedBundle(path, manifest, engine, workflows["workflows"], limits, tests["tests"],
+                        _tenant_lifecycles(_json(files[ENTITIES_FILE], ENTITIES_FILE)))

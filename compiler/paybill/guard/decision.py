@@ -39,6 +39,9 @@ class Decision:
     """Cedar evaluation errors; any error denies."""
     revision: str = ""
     run: str = ""
+    explanation: str = ""
+    """Why, in words, where a violation name alone does not say it (``tenant.lifecycle``: the tenant's
+    state and the states the step acts in)."""
 
     def __bool__(self) -> bool:
         """``if run.check(...):`` means "if allowed" (a plain object would always be true)."""
@@ -54,6 +57,7 @@ class Decision:
         verdict = "allow" if self.allowed else "deny"
         what = f"{self.op} {self.action} {self.resource}".rstrip()
         why = ", ".join(self.violations) if self.violations else ""
+        why += f": {self.explanation}" if self.explanation else ""
         return f"{verdict}: {what} (tenant {self.tenant}, step {self.step}){': ' + why if why else ''}"
 
     def to_dict(self) -> dict[str, Any]:
@@ -64,4 +68,6 @@ class Decision:
             out["deniedColumns"] = list(self.denied_columns)
         if self.errors:
             out["errors"] = list(self.errors)
+        if self.explanation:
+            out["explanation"] = self.explanation
         return out

@@ -69,6 +69,7 @@ RESERVED_COLUMN = "tenant_id"
 # theirs as a ``@violation`` annotation; the guard adds the workflow/input ones itself.
 V_OUT_OF_SCOPE = "tenant.out-of-scope"
 V_CROSS_TENANT = "tenant.cross-tenant"
+V_LIFECYCLE = "tenant.lifecycle"
 V_ORDER = "workflow.order"
 V_STEP_ACTION = "workflow.step-action"
 V_FINISHED = "workflow.finished"

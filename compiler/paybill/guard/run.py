@@ -45,6 +45,7 @@ from paybill.guard.format import (
     V_COLUMN,
     V_FINISHED,
     V_INPUT,
+    V_LIFECYCLE,
     V_NOT_GRANTED,
     V_ORDER,
     V_STEP_ACTION,
@@ -268,7 +269,8 @@ class Run:
             if not verdict.allowed and not violations:
                 violations, denied = self._explain(action, resource, tenant, columns, rows, counters)
             decision = Decision(verdict.allowed, "check", action, resource, tenant, self.step, verdict.reasons,
-                                violations, denied, verdict.errors, self.guard.revision, self.id)
+                                violations, denied, verdict.errors, self.guard.revision, self.id,
+                                self._lifecycle_refusal(violations))
             if verdict.allowed:
                 if action == "read":
                     self.rows_read += rows
@@ -297,6 +299,15 @@ class Run:
                 return (V_COLUMN,), denied
         return (V_NOT_GRANTED,), ()
 
+    def _lifecycle_refusal(self, violations: tuple[str, ...]) -> str:
+        """The tenant's state and the states this step acts in, for a ``tenant.lifecycle`` denial."""
+        if V_LIFECYCLE not in violations:
+            return ""
+        state = self.guard.bundle.tenant_lifecycles.get(self.tenant, "unknown")
+        acts_in = self._spec["steps"].get(self.step, {}).get("lifecycles") or []
+        return (f"tenant '{self.tenant}' is {state}; workflow '{self.workflow}' step '{self.step}' acts on "
+                f"{', '.join(acts_in) or 'no state'}")
+
     def advance(self, step: str) -> Decision:
         """Move to ``step``; Cedar checks the transition, visits, approval and limits."""
         now, before = self._tick()
@@ -316,7 +327,8 @@ class Run:
             if not verdict.allowed and not violations:
                 violations = (V_FINISHED,) if self.finished else (V_ORDER,)
             decision = Decision(verdict.allowed, ADVANCE, ADVANCE, step, self.tenant, left, verdict.reasons,
-                                violations, (), verdict.errors, self.guard.revision, self.id)
+                                violations, (), verdict.errors, self.guard.revision, self.id,
+                                self._lifecycle_refusal(violations))
             if verdict.allowed:
                 self._enter(step)
         if self._record:

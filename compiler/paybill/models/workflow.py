@@ -7,10 +7,15 @@ from typing import Annotated, Literal
 from pydantic import Field, StringConstraints
 
 from paybill.models.base import Envelope, Identifier, SpecModel, Text
+from paybill.models.tenant import Lifecycle
 
 StepId = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9-]{0,39}$")]
 StepAction = Literal["read", "insert", "update", "delete", "propose", "approve", "none"]
 DATA_ACTIONS = frozenset({"read", "insert", "update", "delete"})
+LIFECYCLE_ORDER: tuple[str, ...] = ("onboarding", "active", "suspended", "offboarding", "deleted")
+"""Every tenant lifecycle state, in the order a tenant lives through them (the order states are shown in)."""
+DEFAULT_LIFECYCLES: tuple[str, ...] = ("onboarding", "active")
+"""The states a workflow acts in unless it says otherwise: tenants that are being set up or in use."""
 
 
 class Step(SpecModel):
@@ -24,6 +29,8 @@ class Step(SpecModel):
     max_visits: int | None = Field(default=None, ge=1, le=1_000)
     """Required on every step that is part of a loop."""
     description: Text | None = None
+    lifecycles: list[Lifecycle] | None = Field(default=None, min_length=1)
+    """Tenant lifecycle states this step may act in; replaces the workflow's ``lifecycles`` for it."""
 
 
 class WorkflowSpec(SpecModel):
@@ -31,6 +38,15 @@ class WorkflowSpec(SpecModel):
     start: StepId
     terminal: list[StepId] = Field(min_length=1)
     steps: list[Step] = Field(min_length=1)
+    lifecycles: list[Lifecycle] = Field(default_factory=lambda: list(DEFAULT_LIFECYCLES), min_length=1)
+    """Tenant lifecycle states the workflow's steps may act in (``deleted`` never: rule PB0520). A
+    dunning workflow adds ``suspended``; an export step overrides it with ``offboarding``."""
+
+    def step_lifecycles(self, step: Step) -> tuple[str, ...]:
+        """The states ``step`` may act in, in lifecycle order, ``deleted`` left out whatever the spec
+        says (validation reports it; the compiled outputs never allow it)."""
+        declared = set(step.lifecycles if step.lifecycles is not None else self.lifecycles)
+        return tuple(s for s in LIFECYCLE_ORDER if s in declared and s != "deleted")
 
 
 class Workflow(Envelope):

@@ -13,8 +13,8 @@ CREATE POLICY "paybill_tenant_isolation" ON "crm"."customers"
 DROP POLICY IF EXISTS "paybill_scope_billing_agent" ON "crm"."customers";
 CREATE POLICY "paybill_scope_billing_agent" ON "crm"."customers"
     AS RESTRICTIVE FOR ALL TO "paybill_agent_billing_agent"
-    USING ("tenant_id" IN ('bluth', 'tyrell'))
-    WITH CHECK ("tenant_id" IN ('bluth', 'tyrell'));
+    USING ("tenant_id" IN ('bluth'))
+    WITH CHECK ("tenant_id" IN ('bluth'));
 
 ALTER TABLE "crm"."invoices" ENABLE ROW LEVEL SECURITY;
 ALTER TABLE "crm"."invoices" FORCE ROW LEVEL SECURITY;
@@ -28,8 +28,8 @@ CREATE POLICY "paybill_tenant_isolation" ON "crm"."invoices"
 DROP POLICY IF EXISTS "paybill_scope_billing_agent" ON "crm"."invoices";
 CREATE POLICY "paybill_scope_billing_agent" ON "crm"."invoices"
     AS RESTRICTIVE FOR ALL TO "paybill_agent_billing_agent"
-    USING ("tenant_id" IN ('bluth', 'tyrell'))
-    WITH CHECK ("tenant_id" IN ('bluth', 'tyrell'));
+    USING ("tenant_id" IN ('bluth'))
+    WITH CHECK ("tenant_id" IN ('bluth'));
 
 ALTER TABLE "crm"."tickets" ENABLE ROW LEVEL SECURITY;
 ALTER TABLE "crm"."tickets" FORCE ROW LEVEL SECURITY;

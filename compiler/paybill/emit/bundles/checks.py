@@ -2,13 +2,14 @@
 
 * PB0701: every generated policy validates against the bundle schema (``cedarpy.validate_policies``).
 * PB0702: every action a reachable workflow step performs is permitted by the agent's policies, for
-  every tenant in scope (one per distinct label set, see ``representative_tenants``), with the step
-  counter the step is first reached with. The question is put
-  to Cedar with the real policies and entities - the same requests the guard builds at run time -
-  not to a second, hand-written evaluator. (Rule PB0506 in ``paybill validate`` asks the same
-  question of the raw ACL, without Cedar, so editors get it early; this check is the authority.)
-* PB0703: every transition out of a reachable step is permitted (approval given, first visit), so a
-  run can take each path the workflow draws within ``maxSteps``.
+  every tenant in scope in a lifecycle state the step acts in (one per distinct label set and
+  state, see ``representative_tenants``), with the step counter the step is first reached with.
+  The question is put to Cedar with the real policies and entities - the same requests the guard
+  builds at run time - not to a second, hand-written evaluator. (Rule PB0506 in ``paybill
+  validate`` asks the same question of the raw ACL, without Cedar, so editors get it early; this
+  check is the authority.)
+* PB0703: every transition out of a reachable step is permitted (approval given, first visit, a
+  tenant that is not deleted), so a run can take each path the workflow draws within ``maxSteps``.
 * PB0706: the golden decisions of ``tests.json`` hold.
 * PB0708: Cedar cannot load what paybill generated (a paybill bug, still a diagnostic).
 """
@@ -99,25 +100,26 @@ class _Batch:
 
 
 def representative_tenants(facts: AgentFacts) -> list[str]:
-    """One tenant per distinct label set, in name order.
+    """One tenant per distinct (label set, lifecycle state), in name order.
 
     The generated policies tell tenants in scope apart only by membership of the agent's scope
-    (true for all of them by construction) and by their tags (labels); so a step that Cedar allows
-    for one tenant with a given label set it allows for all of them. Asking once per label set
-    instead of once per tenant keeps this check linear in workflows, not in tenants: with 10,000
-    tenants it was most of compile time.
+    (true for all of them by construction), by their tags (labels) and by their lifecycle state; so
+    a step that Cedar allows for one tenant with a given label set and state it allows for all of
+    them. Asking once per combination instead of once per tenant keeps this check linear in
+    workflows, not in tenants: with 10,000 tenants it was most of compile time.
     """
-    chosen: dict[frozenset[tuple[str, str]], str] = {}
+    chosen: dict[tuple[frozenset[tuple[str, str]], str], str] = {}
     for name, document in facts.tenants.items():
-        chosen.setdefault(frozenset(document.model.metadata.labels.items()), name)
+        chosen.setdefault((frozenset(document.model.metadata.labels.items()), document.model.spec.lifecycle), name)
     return sorted(chosen.values())
 
 
 def check_workflows(facts: AgentFacts, engine: Engine, sink: DiagnosticSink) -> None:
     """PB0702 and PB0703: ask Cedar about every step action and every transition."""
     batch = _Batch(facts)
-    tenants = representative_tenants(facts)
-    if not tenants:
+    state = {name: facts.tenants[name].model.spec.lifecycle for name in representative_tenants(facts)}
+    movers = [t for t, s in state.items() if s != "deleted"]
+    if not movers:
         return
     for workflow in facts.workflows:
         spec = workflow.graph.spec
@@ -132,12 +134,13 @@ def check_workflows(facts: AgentFacts, engine: Engine, sink: DiagnosticSink) -> 
                     if step.resource else step.action
                 message = (f"step '{step.id}' needs {what}, which Cedar denies to agent '{facts.name}' "
                            f"under its generated policies")
-                for tenant in tenants:
+                acts_in = spec.step_lifecycles(step)
+                for tenant in (t for t, s in state.items() if s in acts_in):
                     batch.add(tenant, workflow.name, step.id, step.action, str(step.resource or ""),
                               operation_context(step.action, tenant, (), 0, counters), STEP_DENIED,
                               workflow.origin(step.id, "action"), message)
             for j, target in enumerate(step.next):
-                batch.add(tenants[0], workflow.name, step.id, ADVANCE, target,
+                batch.add(movers[0], workflow.name, step.id, ADVANCE, target,
                           transition_context(0, True, counters), TRANSITION_DENIED,
                           workflow.origin(step.id, "next", j),
                           f"the transition '{step.id}' -> '{target}' is denied by Cedar for agent '{facts.name}'")

@@ -1,8 +1,9 @@
 """The JSON files of a bundle: ``entities.json``, ``workflow.json`` and ``limits.json``.
 
 ``entities.json`` is Cedar's entity format: the agent (with its resolved tenant scope), the tenants
-in scope (labels as tags), the workflows and steps (steps are children of their workflow, which
-the ``workflows`` forbid relies on), the tables the ACL names with their tenant-scoped flag, their
+in scope (their lifecycle state, labels as tags; deleted tenants stay, so a refusal can name the
+state), the workflows and steps (steps are children of their workflow, and carry the lifecycle
+states they may act in), the tables the ACL names with their tenant-scoped flag, their
 columns (type and personal-data flag) and the spec kinds the agent may propose changes to.
 ``workflow.json`` and ``limits.json`` are what the guard's bookkeeping reads: the state machine of
 each workflow and the limits with how each counter is measured.
@@ -39,11 +40,14 @@ def _entity(type_: str, id_: str, attrs: dict[str, Any] | None = None,
 def build_entities(facts: AgentFacts) -> list[dict[str, Any]]:
     entities = [_entity(AGENT, facts.name, {"tenants": [ref(TENANT, t) for t in facts.tenants]})]
     for name, document in facts.tenants.items():
-        entities.append(_entity(TENANT, name, tags=dict(sorted(document.model.metadata.labels.items()))))
+        entities.append(_entity(TENANT, name, {"lifecycle": document.model.spec.lifecycle},
+                                tags=dict(sorted(document.model.metadata.labels.items()))))
     for workflow in facts.workflows:
         entities.append(_entity(WORKFLOW, workflow.name))
         for step in workflow.steps:
-            entities.append(_entity(STEP, step_id(workflow.name, step.id), parents=[uid(WORKFLOW, workflow.name)]))
+            entities.append(_entity(STEP, step_id(workflow.name, step.id),
+                                    {"lifecycles": list(workflow.graph.spec.step_lifecycles(step))},
+                                    [uid(WORKFLOW, workflow.name)]))
     for name, (_, table) in facts.tables.items():
         entities.append(_entity(TABLE, name, {"tenantScoped": table.scope == "tenant"}))
         for column in table.columns:
@@ -68,6 +72,7 @@ def build_workflows(facts: AgentFacts) -> dict[str, Any]:
                 "maxVisits": step.max_visits,
                 "requiresApproval": step.requires_approval,
                 "terminal": step.id in spec.terminal,
+                "lifecycles": list(spec.step_lifecycles(step)),
             })
         workflows[workflow.name] = {
             "source": workflow.document.path,

@@ -11,7 +11,9 @@ shows up as a failing golden at compile time. Cases, for every step that acts:
 and once per agent: a tenant outside the scope, a request missing a counter (refused by the
 schema), the reserved ``tenant_id`` column, the rate, wall-time and step limits; per workflow:
 every transition, entering an approval step unapproved, a loop step past ``maxVisits``, and a
-jump that skips steps. Each case is a full Cedar request plus its run entity.
+jump that skips steps; per lifecycle state found in the scope (suspended, deleted...): every
+acting step for one tenant in that state, and a deleted tenant's first transition. Each case is a
+full Cedar request plus its run entity.
 """
 
 from __future__ import annotations
@@ -20,10 +22,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from paybill.emit.bundles.facts import AgentFacts, Grant, WorkflowFacts
-from paybill.emit.bundles.policies import policy_id
+from paybill.emit.bundles.policies import DELETED_RULE, LIFECYCLE_RULE, policy_id
 from paybill.guard.format import ADVANCE, DATA_ACTIONS, RESERVED_COLUMN, WRITE_ACTIONS
 from paybill.guard.requests import counters as full_counters
 from paybill.guard.requests import operation_context, request, run_entity, transition_context
+from paybill.models.workflow import LIFECYCLE_ORDER
 
 OUTSIDER = "outside_scope"
 """A tenant name no spec can use (names have no underscore), for out-of-scope cases."""
@@ -69,31 +72,54 @@ class _Builder:
         self.facts = facts
         self.cases: list[Case] = []
         tenants = list(facts.tenants)
-        self.home = tenants[0] if tenants else None
-        self.other = tenants[1] if len(tenants) > 1 else OUTSIDER
+        self.state = {name: document.model.spec.lifecycle for name, document in facts.tenants.items()}
+        # The home tenant is an active one where there is one, so the per-step cases show what a
+        # step allows in ordinary use; other states get their own cases (see _lifecycle_cases).
+        active = [t for t in tenants if self.state[t] == "active"]
+        live = [t for t in tenants if self.state[t] != "deleted"]
+        self.home = (active or live or tenants or [None])[0]
+        self.other = next((t for t in tenants if t != self.home), OUTSIDER)
         self.scope_id = policy_id(facts.origin("spec", "tenantScope"), "tenantScope")
         self.isolation_id = policy_id(facts.origin("spec", "tenantScope"), "tenantIsolation")
+        self.lifecycle_id = policy_id(facts.origin("spec", "workflows"), LIFECYCLE_RULE)
+        self.deleted_id = policy_id(facts.origin("spec", "workflows"), DELETED_RULE)
+
+    def lifecycle_hits(self, workflow: WorkflowFacts, step: str, tenant: str, action: str) -> list[str]:
+        """Ids of the lifecycle forbids a run of ``tenant`` at ``step`` trips, by the spec's definition:
+        a check needs the tenant's state among the step's states, a transition a tenant not deleted.
+        A tenant outside the scope has no state (the scope forbid refuses it)."""
+        state = self.state.get(tenant)
+        if state is None:
+            return []
+        if action == ADVANCE:
+            return [self.deleted_id] if state == "deleted" else []
+        spec = workflow.graph.spec
+        acts_in = spec.step_lifecycles(spec.steps[workflow.graph.step_index[step]])
+        return [] if state in acts_in else [self.lifecycle_id]
 
     def op(self, name: str, workflow: WorkflowFacts, step: str, allowed_by: str | None, action: str, resource: str,
            *, columns: tuple[str, ...] = (), rows: int = 1, tenant: str | None = None, run_tenant: str | None = None,
            counters: dict[str, int] | None = None, forbids: tuple[str, ...] = ()) -> None:
         """A check case: allowed by the permit ``allowed_by`` unless a forbid or a limit applies."""
         values = full_counters({"steps": 1, **(counters or {})})
-        context = operation_context(action, tenant or run_tenant or str(self.home), columns, rows, values)
-        reasons = tuple(sorted({*forbids, *limit_hits(self.facts, action, rows, values)}))
+        runs_for = run_tenant or str(self.home)
+        context = operation_context(action, tenant or runs_for, columns, rows, values)
+        reasons = tuple(sorted({*forbids, *limit_hits(self.facts, action, rows, values),
+                                *self.lifecycle_hits(workflow, step, runs_for, action)}))
         allowed = allowed_by is not None and not reasons
-        self.cases.append(Case(name, run_tenant or str(self.home), workflow.name, step, action, resource, context,
+        self.cases.append(Case(name, runs_for, workflow.name, step, action, resource, context,
                                allowed, (str(allowed_by),) if allowed else reasons))
 
     def transition(self, name: str, workflow: WorkflowFacts, source: str, target: str, *, visits: int = 0,
                    approved: bool = True, steps: int = 1, allowed_by: str | None = None,
-                   forbids: tuple[str, ...] = ()) -> None:
+                   forbids: tuple[str, ...] = (), tenant: str | None = None) -> None:
         values = full_counters({"steps": steps})
         context = transition_context(visits, approved, values)
-        hits = tuple(limit_hits(self.facts, ADVANCE, 0, values))
+        runs_for = tenant or str(self.home)
+        hits = (*limit_hits(self.facts, ADVANCE, 0, values), *self.lifecycle_hits(workflow, source, runs_for, ADVANCE))
         reasons = tuple(sorted({*forbids, *hits}))
         allowed = allowed_by is not None and not reasons
-        self.cases.append(Case(name, str(self.home), workflow.name, source, ADVANCE, target, context, allowed,
+        self.cases.append(Case(name, runs_for, workflow.name, source, ADVANCE, target, context, allowed,
                                (allowed_by,) if allowed and allowed_by else reasons))
 
 
@@ -175,6 +201,33 @@ def _agent_cases(b: _Builder, first: tuple[WorkflowFacts, str, Grant] | None) ->
              grant.action, grant.resource, columns=(RESERVED_COLUMN,), forbids=(reserved,))
 
 
+def _lifecycle_cases(b: _Builder, grants: dict[tuple[str, str], Grant]) -> None:
+    """For one tenant in each lifecycle state of the scope other than the home tenant's: every
+    acting step (allowed exactly when the step acts in that state) and, for a deleted tenant, the
+    first transition of each workflow (a deleted tenant's run may not move)."""
+    seen = {b.state[str(b.home)]}
+    for state in LIFECYCLE_ORDER:
+        tenant = next((t for t, s in b.state.items() if s == state), None)
+        if tenant is None or state in seen:
+            continue
+        for workflow in b.facts.workflows:
+            spec = workflow.graph.spec
+            for step in workflow.steps:
+                grant = grants.get((step.action, str(step.resource)))
+                if step.action not in (*DATA_ACTIONS, "propose") or grant is None or not grant.steps:
+                    continue
+                verdict = "allow" if state in spec.step_lifecycles(step) else "deny"
+                b.op(f"{verdict} {step.action} {step.resource} in {workflow.name}/{step.id} for {state} tenant "
+                     f"{tenant}", workflow, step.id, policy_id(grant.origin, grant.rule), step.action,
+                     str(step.resource), columns=grant.columns, run_tenant=tenant)
+            start = workflow.graph.step_index.get(spec.start)
+            if state == "deleted" and start is not None and spec.steps[start].next:
+                target = spec.steps[start].next[0]
+                b.transition(f"deny {workflow.name}: {spec.start} -> {target} for deleted tenant {tenant}", workflow,
+                             spec.start, target, tenant=tenant,
+                             allowed_by=policy_id(workflow.origin(target, "id"), f"steps.{target}.enter"))
+
+
 def _tenant_scoped(facts: AgentFacts, table: str) -> bool:
     return table in facts.tables and facts.tables[table][1].scope == "tenant"
 
@@ -221,6 +274,7 @@ def build_cases(facts: AgentFacts) -> list[Case]:
             first = next(((workflow, s.step.id, g) for g in facts.grants for s in g.steps
                           if s.workflow == workflow.name), None)
     _agent_cases(b, first)
+    _lifecycle_cases(b, grants)
     return b.cases
 
 

@@ -7,7 +7,8 @@ does not rename its policies. Deny is Cedar's default; on top of it:
   steps that name that action and resource (step scoping) and the granted columns or fields; one
   per step transition (``advance``) and per ``approve`` step;
 * forbids (forbid wins), each with a ``@violation`` name the guard reports: tenant scope, tenant
-  isolation (a run touches its own tenant's data only), every limit (``maxSteps`` on transitions:
+  isolation (a run touches its own tenant's data only), tenant lifecycle (a step acts only on
+  tenants in the states it declares; a deleted tenant's run may do nothing), every limit (``maxSteps`` on transitions:
   it bounds the steps a run enters); per table: personal-data columns the agent is not granted and
   the reserved ``tenant_id`` column; per step: ``maxVisits`` and ``requiresApproval``.
 
@@ -39,6 +40,7 @@ from paybill.guard.format import (
     TABLE,
     V_APPROVAL,
     V_CROSS_TENANT,
+    V_LIFECYCLE,
     V_MAX_VISITS,
     V_OUT_OF_SCOPE,
     V_PII,
@@ -155,6 +157,24 @@ def _scope_policies(facts: AgentFacts) -> Iterable[Policy]:
                  "resource", tuple(conditions), scope, V_CROSS_TENANT)
 
 
+LIFECYCLE_RULE = "workflows.lifecycles"
+DELETED_RULE = "workflows.lifecycles.deleted"
+
+
+def _lifecycle_policies(facts: AgentFacts) -> Iterable[Policy]:
+    """A run may act only while its tenant is in a state its current step acts in; a deleted tenant's
+    run may not even move. ``has`` keeps a tenant outside the scope (not in the entity store) from
+    turning these forbids into evaluation errors: the scope forbid refuses it."""
+    origin = facts.origin("spec", "workflows")
+    known = "principal.tenant has lifecycle"
+    yield Policy(policy_id(origin, LIFECYCLE_RULE), "forbid", "principal", ct.action_scope(CHECK_ACTIONS), "resource",
+                 (("when", _and(known, "!principal.step.lifecycles.contains(principal.tenant.lifecycle)")),),
+                 origin, V_LIFECYCLE)
+    yield Policy(policy_id(origin, DELETED_RULE), "forbid", "principal", ct.action_scope([ADVANCE]), "resource",
+                 (("when", _and(known, f"principal.tenant.lifecycle == {ct.cedar_string('deleted')}")),),
+                 origin, V_LIFECYCLE)
+
+
 def _limit_condition(key: str, limit: int) -> tuple[str, tuple[str, ...]]:
     """(expression, actions) of the forbid for one limit."""
     c = "context"
@@ -209,6 +229,7 @@ def build_policies(facts: AgentFacts) -> list[Policy]:
     for workflow in facts.workflows:
         policies.extend(_workflow_policies(facts, workflow))
     policies.extend(_scope_policies(facts))
+    policies.extend(_lifecycle_policies(facts))
     policies.extend(_limit_policies(facts))
     policies.extend(_data_policies(facts))
     return sorted(policies, key=lambda p: (p.effect != "permit", p.id))

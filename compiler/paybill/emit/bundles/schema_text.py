@@ -33,10 +33,16 @@ namespace {NAMESPACE} {{
   entity Agent = {{
     "tenants": Set<Tenant>
   }};
-  // A tenant in the agent's scope; its labels are tags.
-  entity Tenant tags String;
+  // A tenant in the agent's scope: where it is in its life (onboarding, active, suspended,
+  // offboarding, deleted); its labels are tags.
+  entity Tenant = {{
+    "lifecycle": String
+  }} tags String;
   entity Workflow;
-  entity Step in [Workflow];
+  // A workflow step and the tenant lifecycle states it may act in (never "deleted").
+  entity Step in [Workflow] = {{
+    "lifecycles": Set<String>
+  }};
   entity Table = {{
     "tenantScoped": Bool
   }};

@@ -9,13 +9,16 @@ tables and columns the catalog declares.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
 from paybill.emit.sql import names
 from paybill.emit.sql.plan import SQL_TYPES, AgentPlan, ColumnPlan, DatabasePlan, GrantPlan, TablePlan
+from paybill.models.base import NAME_PATTERN
 
 CATALOG_FORMAT = 1
+_TENANT = re.compile(NAME_PATTERN)
 
 
 class CatalogError(ValueError):
@@ -48,7 +51,7 @@ def catalog_json(plan: DatabasePlan) -> dict[str, Any]:
                 "statementTimeoutMs": a.statement_timeout_ms,
                 "grants": {
                     g.table: {"read": list(g.read), "insert": list(g.insert), "update": list(g.update),
-                              "delete": g.delete}
+                              "delete": g.delete, "tenants": list(g.tenants)}
                     for g in a.grants
                 },
             }
@@ -94,7 +97,7 @@ def plan_from_catalog(data: dict[str, Any]) -> DatabasePlan:
                 statement_timeout_ms=int(a["statementTimeoutMs"]),
                 grants=tuple(
                     GrantPlan(_ident(table), _idents(g["read"]), _idents(g["insert"]), _idents(g["update"]),
-                              bool(g["delete"]))
+                              bool(g["delete"]), _names(g["tenants"]))
                     for table, g in a["grants"].items()
                 ),
             )
@@ -112,6 +115,13 @@ def plan_from_catalog(data: dict[str, Any]) -> DatabasePlan:
         raise CatalogError(f"malformed catalog: {type(exc).__name__}: {exc}") from exc
     _check_references(plan)
     return plan
+
+
+def _names(values: Any) -> tuple[str, ...]:
+    """Tenant names (the spec's name grammar), so a corrupted catalog cannot name anything else."""
+    if not isinstance(values, list) or not all(isinstance(v, str) and _TENANT.fullmatch(v) for v in values):
+        raise CatalogError("expected a list of tenant names")
+    return tuple(values)
 
 
 def _sql_type(value: Any) -> str:

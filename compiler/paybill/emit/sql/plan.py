@@ -16,6 +16,7 @@ from paybill.diagnostics import DiagnosticSink
 from paybill.emit.sql import names
 from paybill.load.document import SpecDocument
 from paybill.models.agent import AllTenants, TableGrant
+from paybill.models.workflow import DATA_ACTIONS
 from paybill.validate.index import SpecIndex
 from paybill.validate.scope import live_scope
 
@@ -69,6 +70,10 @@ class GrantPlan:
     insert: tuple[str, ...]
     update: tuple[str, ...]
     delete: bool
+    tenants: tuple[str, ...] = ()
+    """The tenants of this database the agent may act for on this table: in its scope, and in a
+    lifecycle state some step of its workflows that acts on the table acts in. Row-level security
+    admits exactly these (none when empty)."""
 
 
 @dataclass(frozen=True)
@@ -107,14 +112,15 @@ class DatabasePlan:
         return next(t for t in self.tables if t.name == name)
 
 
-def effective_grant(grant: TableGrant, used: set[tuple[str, str]]) -> GrantPlan:
-    """The part of one ACL entry that some workflow step uses (see ``_Planner.used_actions``)."""
+def effective_grant(grant: TableGrant, used: set[tuple[str, str]], tenants: tuple[str, ...] = ()) -> GrantPlan:
+    """The part of one ACL entry that some workflow step uses (see ``_Planner.used_actions``), for
+    ``tenants`` (see :attr:`GrantPlan.tenants`)."""
 
     def kept(action: str) -> tuple[str, ...]:
         return tuple(getattr(grant, action)) if (action, grant.table) in used else ()
 
     return GrantPlan(grant.table, kept("read"), kept("insert"), kept("update"),
-                     grant.delete and ("delete", grant.table) in used)
+                     grant.delete and ("delete", grant.table) in used, tenants)
 
 
 def scope_tenants(index: SpecIndex, agent_doc: SpecDocument) -> tuple[bool, frozenset[str]]:
@@ -202,6 +208,24 @@ class _Planner:
                 used |= {(step.action, str(step.resource)) for step in workflow.spec.steps}
         return used
 
+    def acting_states(self, doc: SpecDocument) -> dict[str, frozenset[str]]:
+        """Table -> the tenant lifecycle states in which some step of the agent's workflows acts on it.
+
+        The Cedar bundle allows a data action on a table only at a step that performs it, for a run
+        whose tenant is in a state that step acts in; the union over those steps is therefore every
+        state in which the bundle can ever let the agent touch the table, and row-level security
+        admits tenants in exactly those states (``deleted`` is never among them).
+        """
+        states: dict[str, set[str]] = {}
+        for name in doc.model.spec.workflows:
+            workflow = self.index.model("Workflow", name)
+            if workflow is None:
+                continue
+            for step in workflow.spec.steps:
+                if step.action in DATA_ACTIONS and step.resource is not None:
+                    states.setdefault(str(step.resource), set()).update(workflow.spec.step_lifecycles(step))
+        return {table: frozenset(found) for table, found in states.items()}
+
     def agents(self, pooled: bool, tenants: tuple[str, ...], tables: dict[str, TablePlan]) -> list[AgentPlan]:
         plans: list[AgentPlan] = []
         for doc in self.index.of_kind("Agent"):
@@ -213,12 +237,14 @@ class _Planner:
             if role is None:
                 continue
             used = self.used_actions(doc)
+            states = self.acting_states(doc)
             grants: list[GrantPlan] = []
             for i, grant in enumerate(doc.model.spec.permissions.tables):
                 table = tables.get(grant.table)
                 if table is None or any(g.table == grant.table for g in grants):
                     continue  # unknown table (PB0305) or a repeated grant (PB0709): the first one counts
-                effective = effective_grant(grant, used)
+                acts_in = states.get(grant.table, frozenset())
+                effective = effective_grant(grant, used, tuple(t for t in here if self.lifecycle(t) in acts_in))
                 if effective.read or effective.insert or effective.update or effective.delete:
                     grants.append(effective)
                     self.check_grant(doc, i, pooled, table, effective)
@@ -228,6 +254,10 @@ class _Planner:
                 statement_timeout_ms=spec.limits.max_wall_time_seconds * 1000, grants=tuple(grants),
             ))
         return plans
+
+    def lifecycle(self, tenant: str) -> str:
+        document = self.index.get("Tenant", tenant)
+        return document.model.spec.lifecycle if document is not None else "deleted"
 
     def check_grant(self, doc: SpecDocument, i: int, pooled: bool, table: TablePlan, grant: GrantPlan) -> None:
         """Warnings for grants PostgreSQL would enforce, but differently from what the author expects."""
@@ -250,6 +280,9 @@ class _Planner:
         docs = [defining, *self.index.of_kind("DataModel")]
         docs += [self.index.get("Tenant", t) for t in tenants]  # type: ignore[misc]
         docs += [self.index.get("Agent", a.name) for a in agents]  # type: ignore[misc]
+        # Workflows decide which lifecycle states each agent's row-level security admits.
+        docs += [self.index.get("Workflow", w) for a in agents
+                 for w in self.index.model("Agent", a.name).spec.workflows]  # type: ignore[union-attr]
         seen = {(d.path, d.text_hash) for d in docs if d is not None}
         return tuple(Source(path, digest) for path, digest in sorted(seen))
 

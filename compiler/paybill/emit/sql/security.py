@@ -11,9 +11,17 @@ too; only superusers, which no paybill role may be, skip it) and one permissive 
 
 and, for each agent role on each table it is granted, one restrictive policy ``paybill_scope_<agent>``:
 the session's tenant must be one of the tenants of *this database* the agent's ``tenantScope``
-selects. So an agent session reads global tables only while acting for a tenant in its scope (as
-the Cedar bundle requires), a silo database answers an agent only for its own tenant, and an
-agent that set any other tenant, or none, gets nothing and can write nothing.
+selects *and* be in a lifecycle state in which some step of the agent's workflows acts on the
+table (:attr:`GrantPlan.tenants`; a ``suspended`` tenant's rows are invisible to an agent whose
+workflows do not act on suspended tenants, a ``deleted`` tenant is never here). So an agent session
+reads global tables only while acting for such a tenant (as the Cedar bundle requires), a silo
+database answers an agent only for its own tenant, and an agent that set any other tenant, or none,
+gets nothing and can write nothing. The application role is not an agent: it keeps every tenant's
+rows whatever the state.
+
+States are written into the policy rather than kept in a table the policy reads: a state change
+re-renders this migration, which (like every paybill migration) converges when applied on top of
+the previous one, and the policy needs no lookup, no extra grant and no function to trust.
 
 Policies are dropped and re-created inside the migration's transaction (idempotent, and
 converging when a scope changes); a final sweep drops ``paybill_*`` policies the specs no longer
@@ -47,10 +55,6 @@ def policy(name: str, table: TablePlan, *, restrictive: bool, role: str | None, 
     )
 
 
-def granted(agent: AgentPlan, table: TablePlan) -> bool:
-    return any(g.table == table.name for g in agent.grants)
-
-
 def table_policies(plan: DatabasePlan, table: TablePlan) -> list[tuple[str, bool, str | None, str]]:
     """(name, restrictive, role or None for PUBLIC, condition) of every policy on ``table``."""
     if table.tenant_scoped:
@@ -61,9 +65,11 @@ def table_policies(plan: DatabasePlan, table: TablePlan) -> list[tuple[str, bool
         subject = CURRENT_TENANT
     policies = [base]
     for agent in plan.agents:
-        if granted(agent, table):
-            tenants = ", ".join(quote_literal(t) for t in agent.tenants)
-            policies.append((scope_policy(agent), True, agent.role, f"{subject} IN ({tenants})"))
+        grant = next((g for g in agent.grants if g.table == table.name), None)
+        if grant is not None:
+            tenants = ", ".join(quote_literal(t) for t in grant.tenants)
+            condition = f"{subject} IN ({tenants})" if tenants else "false"  # IN () is not SQL
+            policies.append((scope_policy(agent), True, agent.role, condition))
     return policies
 
 

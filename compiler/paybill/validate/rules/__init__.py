@@ -29,6 +29,7 @@ from paybill.validate.rules import (
     pool_layers,
     region_allowed,
     tenant_plan,
+    workflow_lifecycles,
     workflow_loops,
     workflow_reachability,
     workflow_resources,
@@ -47,7 +48,7 @@ ALL_RULES: tuple[Rule, ...] = tuple(
                 isolation_allowed, pool_capacity, region_allowed, data_residency, billing_lifecycle,
                 pool_layers, plan_isolation_default, plan_tiers, cloud_backend, datamodel_reserved,
                 cloud_address_space, workflow_steps, workflow_reachability, workflow_termination,
-                workflow_loops, workflow_resources, agent_workflow_grants,
+                workflow_loops, workflow_resources, agent_workflow_grants, workflow_lifecycles,
             )
         ),
         key=lambda rule: rule.code,
