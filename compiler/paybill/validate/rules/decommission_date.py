@@ -1,4 +1,4 @@
-"""PB0660 (warning): a deleted tenant without ``spec.lifecycleSince`` cannot be destroyed.
+"""PB0431 (warning): a deleted tenant without ``spec.lifecycleSince`` cannot be destroyed.
 
 Its data is retained for the plan's ``backupRetentionDays`` counted from the day it was deleted;
 without that day nobody can tell when the retention has passed, so the apply workflow keeps the
@@ -19,4 +19,4 @@ def check(index: SpecIndex, report: Reporter) -> None:
                    "once the plan's backupRetentionDays have passed from that day")
 
 
-RULE = Rule("PB0660", "deleted tenant without lifecycleSince", check, warning=True)
+RULE = Rule("PB0431", "deleted tenant without lifecycleSince", check, warning=True)
