@@ -212,3 +212,10 @@ def test_recorded_destroy_ends_the_listing(tmp_path: Path) -> None:
     result = _compile(specs)
     assert "tenant/acme-corp" not in {r["address"] for r in result.removed}
     assert not any("acme-corp" in path for path in result.tree if path.startswith("terraform/"))
+
+
+def test_lifecycle_since_must_be_a_real_day(tmp_path: Path) -> None:
+    result = compile_repository(_repository(tmp_path, "deleted", since="2026-02-30", tenants=("acme-corp",)))
+    assert not result.ok
+    assert [(d.code, d.path) for d in result.diagnostics] == [("PB0207", "specs/tenants/acme-corp.yaml")]
+    assert result.tree == {}
