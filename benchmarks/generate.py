@@ -22,6 +22,7 @@ written in sorted order with ``\\n`` line endings.
 
 from __future__ import annotations
 
+import datetime
 import hashlib
 import random
 import shutil
@@ -271,8 +272,11 @@ def tenant_text(t: TenantPlan) -> str:
         lines.append("    layers:")
         lines.append("      network: pooled")
         lines += [f"      {layer}: {t.layers[layer]}" for layer in BRIDGE_LAYERS]
+    lines.append(f"  lifecycle: {t.lifecycle}")
+    if t.lifecycle == "deleted":  # the day it was deleted: retention (and the destroy) count from it
+        since = datetime.date(2026, 1, 1) + datetime.timedelta(days=t.index % 300)
+        lines.append(f'  lifecycleSince: "{since.isoformat()}"')
     lines += [
-        f"  lifecycle: {t.lifecycle}",
         "  billing:",
         f"    status: {t.billing}",
         f"    customerId: cus_{_digest(t.name)[:14]}",

@@ -80,6 +80,9 @@ def test_manifest_accounts_for_every_file_exactly_once(fake_clouds) -> None:
     for stack in manifest["stacks"]:
         listed.extend(stack["files"])
         assert stack["hash"] == stack_hash({f: sha(result.tree[f]) for f in stack["files"]})
+    for removed in manifest["removed"]:  # decommission configurations of deleted tenants
+        listed.append(removed["path"])
+        assert removed["hash"] == stack_hash({removed["path"]: sha(result.tree[removed["path"]])})
     for folder, files in manifest["outputs"].items():
         for path, digest in files.items():
             assert path.split("/", 1)[0] == folder

@@ -399,6 +399,26 @@ CASES: tuple[Case, ...] = (
           "use 10.0.0.0/8, 172.16.0.0/12 or 100.64.0.0/10"),
     ),
     case(
+        "PB0430",
+        E("specs/tenants/bluth.yaml", 16, 5, "PB0430",
+          "destroy record on a tenant whose lifecycle is 'offboarding'",
+          "spec.decommission records the destroy of a deleted tenant's stack; remove it, or set lifecycle: deleted"),
+    ),
+    case(
+        "PB0430-before-retention",
+        E("specs/tenants/bluth.yaml", 17, 18, "PB0430",
+          "destroyedAt 2026-11-05 is before retainUntil 2026-11-09 (lifecycleSince 2026-11-02 + 7 days of "
+          "backup retention)",
+          "the apply workflow destroys the stack on or after retainUntil; record the day it did"),
+    ),
+    case(
+        "PB0431",
+        E("specs/tenants/bluth.yaml", 14, 14, "PB0431",
+          "deleted tenant without spec.lifecycleSince: its stack will not be destroyed",
+          "add spec.lifecycleSince: YYYY-MM-DD (the day it was deleted); the stack is destroyed once the plan's "
+          "backupRetentionDays have passed from that day", severity="warning"),
+    ),
+    case(
         "PB0501",
         E("specs/workflows/triage.yaml", 7, 20, "PB0501",
           "unknown step 'finished'",

@@ -33,7 +33,7 @@ def isolation_migration(repo) -> set[str]:
 
 
 def lifecycle_skips_offboarding(repo) -> set[str]:
-    repo.edit(ACME, "lifecycle: active", "lifecycle: deleted")
+    repo.edit(ACME, "lifecycle: active", 'lifecycle: deleted\n  lifecycleSince: "2026-11-02"')
     repo.edit(ACME, "status: active", "status: cancelled")
     return {"PB0910", "PB0940", "PB0950"}
 

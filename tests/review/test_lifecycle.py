@@ -58,7 +58,10 @@ def test_new_tenants_start_onboarding_or_active_and_only_deleted_tenants_may_be_
     assert born_late is not None and born_late.code == "PB0912"
     removed = check_transition("t", doc("suspended"), None)
     assert removed is not None and removed.code == "PB0911" and removed.file == "specs/tenants/t.yaml"
-    assert check_transition("t", doc("deleted"), None) is None
+    unrecorded = check_transition("t", doc("deleted"), None)
+    assert unrecorded is not None and unrecorded.code == "PB0661" and unrecorded.file == "specs/tenants/t.yaml"
+    recorded = doc('deleted\n  decommission: {destroyedAt: "2026-12-01"}')
+    assert check_transition("t", recorded, None) is None
 
 
 def test_documented_table_matches_the_code() -> None:
@@ -74,7 +77,7 @@ def test_documented_table_matches_the_code() -> None:
 
 def test_plan_blocks_active_to_deleted_but_allows_it_through_offboarding(repo, run) -> None:
     acme = "specs/tenants/acme-corp.yaml"
-    repo.edit(acme, "lifecycle: active", "lifecycle: deleted")
+    repo.edit(acme, "lifecycle: active", 'lifecycle: deleted\n  lifecycleSince: "2026-11-02"')
     repo.edit(acme, "status: active", "status: cancelled")
     code, out, _ = run(repo.root, "plan", "specs", "--no-terraform", "--base", "HEAD")
     assert code == 1

@@ -9,6 +9,7 @@ references between jobs, outputs and matrices that neither of those understands.
 
 from __future__ import annotations
 
+import datetime
 import json
 import re
 import shutil
@@ -137,8 +138,10 @@ def test_waves_matrix_applies_changed_stacks_and_destroys_removed_ones() -> None
                            {"address": "tenant/t", "wave": 2, "hash": "b"},
                            {"address": "tenant/old", "wave": 2, "hash": "c"}], "waves": [[], []]}
     current = {"stacks": [{"address": "pool/p", "wave": 1, "hash": "a"},
-                          {"address": "tenant/t", "wave": 2, "hash": "b2"}], "waves": [["pool/p"], ["tenant/t"]]}
-    values = wave_outputs(current, previous, 4)
+                          {"address": "tenant/t", "wave": 2, "hash": "b2"}], "waves": [["pool/p"], ["tenant/t"]],
+               "removed": [{"address": "tenant/old", "kind": "tenant", "retainUntil": "2026-11-09",
+                            "path": "terraform/removed/tenant/old/main.tf.json"}]}
+    values = wave_outputs(current, previous, 4, datetime.date(2026, 11, 9))
     assert values["wave1_count"] == "0"
     assert json.loads(values["wave2"]) == {"include": [{"name": "tenant/t", "stacks": "tenant/t", "group": "tenant/t"}]}
     assert values["destroy"] == "tenant/old"

@@ -96,7 +96,8 @@ def check_stacks(
                      first.path, first.position("metadata", "name"),
                      "this paybill build does not support the provider yet")
     removed = sorted(terraform.removed)
-    wanted = sorted(f"tenant/{doc.name}" for doc in index.of_kind("Tenant") if doc.model.spec.lifecycle == "deleted")
+    wanted = sorted(f"tenant/{doc.name}" for doc in index.of_kind("Tenant")
+                    if doc.model.spec.lifecycle == "deleted" and doc.model.spec.decommission is None)
     if removed != wanted:
         sink.error(STACK_MISMATCH, f"internal: Terraform removed stacks {removed} differ from the graph's {wanted}",
                    "<compile>", hint="this is a bug in paybill; please report it")

@@ -6,7 +6,12 @@ Apply tooling reads this file instead of walking the tree:
   (``dependsOn``), its apply ``wave`` (1-based; a wave only needs earlier waves), its files and a
   content ``hash`` (sha256 over ``<path>\\t<sha256 of file>\\n`` lines of its files, sorted).
 * ``waves``: stack addresses per wave, in apply order (destroy in reverse).
-* ``removed``: stacks of deleted tenants, with the state backend to ``terraform destroy`` them.
+* ``removed``: stacks of deleted tenants whose destroy is not recorded yet (``spec.decommission``),
+  with the state backend, the ``path`` of their decommission configuration
+  (``terraform/removed/<kind>/<name>/main.tf.json``: the same resources, protections lifted; see
+  :mod:`paybill.emit.terraform.decommission`) and its ``hash``, the resources to ``unprotect`` (apply
+  before the destroy), and ``retainUntil`` (``lifecycleSince`` + the plan's ``backupRetentionDays``,
+  or null when the tenant has no ``lifecycleSince``): the apply workflow destroys from that day on.
 * ``outputs``: every other generated file (agent bundles, SQL, tenant entitlements...), grouped
   generically by top-level folder, path -> sha256, so new emitters appear without changes here.
 * ``inputs``: every spec file that went in, path -> sha256 of its bytes.
@@ -28,6 +33,7 @@ import orjson
 from paybill import API_VERSION
 from paybill.emit.contract import EmitContext, Emitter, OutputTree
 from paybill.emit.terraform.backend import backend_block
+from paybill.emit.terraform.emitter import RemovedInfo
 from paybill.graph.model import DependencyGraph, stack_node_id
 from paybill.graph.stacks import removed_stacks
 from paybill.validate.index import SpecIndex
@@ -60,12 +66,15 @@ def _stack_files(tree: Mapping[str, bytes], paths: list[str], addresses: list[st
     return files
 
 
-def _removed(index: SpecIndex) -> list[dict[str, Any]]:
+def _removed(index: SpecIndex, decommissioned: Mapping[str, RemovedInfo],
+             digests: Mapping[str, str]) -> list[dict[str, Any]]:
     entries = []
     for unit in removed_stacks(index):
-        cloud_doc = index.get("Cloud", unit.owner.model.spec.placement.cloud)
+        tenant = unit.owner.model
+        cloud_doc = index.get("Cloud", tenant.spec.placement.cloud)
         cloud = cloud_doc.model
-        entries.append({
+        plan = index.model("Plan", tenant.spec.plan)
+        entry: dict[str, Any] = {
             "address": unit.address,
             "kind": unit.kind,
             "cloud": cloud_doc.name,
@@ -73,7 +82,18 @@ def _removed(index: SpecIndex) -> list[dict[str, Any]]:
             "sources": [unit.owner.path],
             "backend": backend_block(cloud.spec.state_backend, unit.address),
             "reason": "lifecycle: deleted",
-        })
+            "lifecycleSince": tenant.spec.lifecycle_since,
+            "retainUntil": tenant.retain_until(plan.spec.sizing.database.backup_retention_days),
+        }
+        info = decommissioned.get(unit.address)
+        if info is not None:
+            entry.update({
+                "path": info.path,
+                "hash": stack_hash({info.path: digests[info.path]}) if info.path in digests else None,
+                "resources": info.resources,
+                "unprotect": list(info.unprotect),
+            })
+        entries.append(entry)
     return entries
 
 
@@ -105,7 +125,8 @@ def build_manifest(ctx: EmitContext, tree: Mapping[str, bytes]) -> dict[str, Any
     grouped: dict[int, list[str]] = {}
     for entry in stacks:
         grouped.setdefault(entry["wave"], []).append(entry["address"])
-    claimed = {f for files in stack_files.values() for f in files}
+    decommissioned = {info.address: info for info in (terraform.decommissioned if terraform is not None else [])}
+    claimed = {f for files in stack_files.values() for f in files} | {info.path for info in decommissioned.values()}
     outputs: dict[str, dict[str, str]] = {}
     for path in paths:
         if path not in claimed:
@@ -119,7 +140,7 @@ def build_manifest(ctx: EmitContext, tree: Mapping[str, bytes]) -> dict[str, Any
         "inputs": dict(sorted(inputs.items())),
         "stacks": stacks,
         "waves": [sorted(grouped[w]) for w in sorted(grouped)],
-        "removed": _removed(index),
+        "removed": _removed(index, decommissioned, digests),
         "outputs": outputs,
     }
 

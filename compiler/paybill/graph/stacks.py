@@ -57,5 +57,7 @@ def stack_units(index: SpecIndex) -> list[StackUnit]:
 
 
 def removed_stacks(index: SpecIndex) -> list[StackUnit]:
-    """Stacks of deleted tenants: absent from the output, listed so apply tooling destroys them."""
-    return [_tenant_unit(doc, index) for doc in index.of_kind("Tenant") if doc.model.spec.lifecycle == "deleted"]
+    """Stacks of deleted tenants whose destroy is not recorded yet (``spec.decommission``): absent from
+    the live output, written as decommission configurations and listed so apply tooling destroys them."""
+    return [_tenant_unit(doc, index) for doc in index.of_kind("Tenant")
+            if doc.model.spec.lifecycle == "deleted" and doc.model.spec.decommission is None]

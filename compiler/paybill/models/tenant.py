@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import date, timedelta
 from functools import cached_property
 from typing import Annotated, Literal
 
-from pydantic import Field, StringConstraints
+from pydantic import AfterValidator, Field, StringConstraints
 
 from paybill.models.base import LAYERS, Email, Envelope, Name, Placement, SpecModel, Text
 from paybill.models.cloud import Cidr, Region
@@ -69,12 +70,38 @@ class Contact(SpecModel):
     role: Literal["technical", "billing", "security", "executive"]
 
 
+def _real_date(text: str) -> str:
+    date.fromisoformat(text)  # 2026-02-30 matches the pattern but is no day: a ValueError is a schema error
+    return text
+
+
+IsoDate = Annotated[str, StringConstraints(pattern=r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"), AfterValidator(_real_date)]
+"""A calendar day ``YYYY-MM-DD``. Kept as text (YAML timestamps reach the models as text); compile only
+ever compares days written in the specs and never reads the clock."""
+
+
+class Decommission(SpecModel):
+    """The record that a deleted tenant's Terraform stack has been destroyed.
+
+    The apply workflow prints this record after its destroy job destroyed the stack; committing it is
+    what ends the stack's listing under ``removed`` in ``manifest.json`` (and lets the tenant file go).
+    """
+
+    destroyed_at: IsoDate
+    """The day the decommission configuration was destroyed."""
+
+
 class TenantSpec(SpecModel):
     display_name: Text
     plan: Name
     placement: TenantPlacement
     isolation: Isolation
     lifecycle: Lifecycle
+    lifecycle_since: IsoDate | None = None
+    """The day the tenant entered its current lifecycle state. For an offboarding or deleted tenant,
+    its data is retained until this day plus the plan's ``backupRetentionDays`` (``retainUntil``)."""
+    decommission: Decommission | None = None
+    """Only on a ``deleted`` tenant, once its stack's destroy is done (see :class:`Decommission`)."""
     billing: Billing
     data_residency: DataResidency | None = None
     contacts: list[Contact] = Field(default_factory=list)
@@ -96,3 +123,12 @@ class Tenant(Envelope):
     def layer_placement(self, layer: str) -> str:
         """``silo`` or ``pooled`` for one layer, whatever the model."""
         return self.placements[layer]
+
+    def retain_until(self, backup_retention_days: int) -> str | None:
+        """``lifecycleSince`` plus the plan's ``backupRetentionDays`` (``YYYY-MM-DD``) for an offboarding
+        or deleted tenant with a ``lifecycleSince``; ``None`` otherwise. Pure date arithmetic on the
+        specs, so the same commit always gives the same day."""
+        since = self.spec.lifecycle_since
+        if since is None or self.spec.lifecycle not in ("offboarding", "deleted"):
+            return None
+        return (date.fromisoformat(since) + timedelta(days=backup_retention_days)).isoformat()

@@ -28,8 +28,9 @@ deleted      no           no       no          no            \\-
 * ``offboarding -> active`` is the win-back path: the tenant's data was never removed.
 * ``deleted`` is final: a deleted tenant's resources are destroyed; bring a customer back as a new
   tenant (new name) so nothing is ever "undeleted" over stale state.
-* Removing a Tenant document is allowed only once the base side has it ``deleted`` (the stack is
-  already gone); removing a live tenant's file would destroy its stack without offboarding.
+* Removing a Tenant document is allowed only once the base side has it ``deleted`` with its destroy
+  recorded (``spec.decommission.destroyedAt``, PB0661); removing a live tenant's file would destroy its
+  stack without offboarding, and removing an unrecorded deleted one would orphan its resources.
 
 Billing status is checked against lifecycle by the validator (PB0405); this table is about moves.
 """
@@ -55,6 +56,14 @@ REMOVABLE_FROM = frozenset({"deleted"})
 CODE_TRANSITION = "PB0910"
 CODE_REMOVED = "PB0911"
 CODE_NEW = "PB0912"
+CODE_UNRECORDED = "PB0661"
+
+
+def _destroy_recorded(document: SpecDocument) -> bool:
+    """Whether the tenant carries ``spec.decommission.destroyedAt`` (the apply workflow's destroy is done)."""
+    spec = document.data.get("spec")
+    record = spec.get("decommission") if isinstance(spec, dict) else None
+    return isinstance(record, dict) and isinstance(record.get("destroyedAt"), str)
 
 
 def lifecycle_of(document: SpecDocument | None) -> str | None:
@@ -97,6 +106,13 @@ def check_transition(name: str, base: SpecDocument | None, head: SpecDocument | 
     before, after = lifecycle_of(base), lifecycle_of(head)
     subject = f"Tenant/{name}"
     if head is None and base is not None:
+        if before in REMOVABLE_FROM and not _destroy_recorded(base):
+            return Finding(CODE_UNRECORDED, "error", "lifecycle", subject,
+                           f"tenant '{name}' is removed before the destroy of its stack was recorded; "
+                           "its decommission configuration would vanish and its resources be orphaned",
+                           base.path, base.position("spec", "lifecycle"),
+                           "keep the file until the apply workflow destroyed the stack, then record it "
+                           "with spec.decommission.destroyedAt: YYYY-MM-DD; remove the file after that")
         if before is None or before in REMOVABLE_FROM:
             return None
         return Finding(CODE_REMOVED, "error", "lifecycle", subject,

@@ -36,10 +36,14 @@ STACK_PREFIX = "terraform/"
 STACK_FILE = "/main.tf.json"
 
 
+REMOVED_PREFIX = "terraform/removed/"
+"""Decommission configurations of deleted tenants: the destroy of a stack, not a stack of their own."""
+
+
 def stack_files(tree: Mapping[str, bytes]) -> dict[str, bytes]:
-    """Stack address -> bytes of its ``main.tf.json``."""
+    """Stack address -> bytes of its ``main.tf.json`` (decommission configurations excluded)."""
     return {path[len(STACK_PREFIX):-len(STACK_FILE)]: data for path, data in tree.items()
-            if path.startswith(STACK_PREFIX) and path.endswith(STACK_FILE)}
+            if path.startswith(STACK_PREFIX) and path.endswith(STACK_FILE) and not path.startswith(REMOVED_PREFIX)}
 
 
 def resources(document: Mapping[str, Any]) -> dict[str, tuple[str, dict[str, Any]]]:

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from paybill.diagnostics import Diagnostic
+from paybill.diagnostics import Diagnostic, DiagnosticSink
 from paybill.emit.contract import EmitContext, Emitter, OutputTree
 from paybill.emit.terraform.backend import backend_block, remote_state_body
 from paybill.emit.terraform.context import PoolContext, TenantContext
+from paybill.emit.terraform.decommission import as_last_live, lift_protections, removed_path
 from paybill.emit.terraform.naming import Claim, NameRegistry
 from paybill.emit.terraform.network import NetworkClaim, allocate_networks
 from paybill.emit.terraform.planner import plan_layers
@@ -36,10 +38,21 @@ class StackInfo:
     resources: int
 
 
+@dataclass(frozen=True)
+class RemovedInfo:
+    """A deleted tenant's decommission configuration (see :mod:`paybill.emit.terraform.decommission`)."""
+
+    address: str
+    path: str
+    resources: int
+    unprotect: tuple[str, ...]
+
+
 @dataclass
 class TerraformResult:
     stacks: list[StackInfo] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
+    decommissioned: list[RemovedInfo] = field(default_factory=list)
 
 
 def _network_claims(index: SpecIndex) -> list[NetworkClaim]:
@@ -113,6 +126,30 @@ def _tenant_stack(unit: StackUnit, setup: _Setup) -> tuple[Stack, StackInfo] | N
     CLOUD_EMITTERS[provider].emit_tenant(tctx, stack)
     return stack, StackInfo(stack.address, stack.path, "tenant", cloud_doc.name, provider,
                             tuple(sorted(stack.sources)), unit.depends_on, stack.resource_count())
+
+
+def _decommission_stack(unit: StackUnit, setup: _Setup) -> tuple[str, bytes, RemovedInfo] | None:
+    """The decommission configuration of a deleted tenant's stack: its last live stack, protections lifted.
+
+    Its cloud names and network are derived again outside the live registries: they are pure
+    functions of the tenant's name and specs, and a deleted tenant must not make live ones collide.
+    """
+    live = dataclasses.replace(unit, owner=as_last_live(unit.owner))
+    tenant = live.owner.model
+    cloud = setup.index.model("Cloud", tenant.spec.placement.cloud)
+    networks: dict[str, str] = {}
+    if tenant.layer_placement("network") == "silo":
+        claim = NetworkClaim(live.owner, tenant.spec.placement.cloud, cloud.spec.address_space,
+                             tenant.spec.placement.network_cidr, ("spec", "placement", "networkCidr"))
+        networks = allocate_networks([claim], DiagnosticSink())
+    quiet = _Setup(setup.index, NameRegistry(DiagnosticSink()), networks, setup.members)
+    built = _tenant_stack(live, quiet)
+    if built is None:
+        return None
+    stack, info = built
+    lifted = lift_protections(stack.resources)
+    path = removed_path(unit.address)
+    return path, stack.render(), RemovedInfo(unit.address, path, info.resources, tuple(lifted.unprotect))
 
 
 def _prepare(ctx: EmitContext) -> tuple[_Setup, list[StackUnit], TerraformResult]:
@@ -197,6 +234,12 @@ def emit_terraform(ctx: EmitContext) -> OutputTree:
         files += their_files
         infos += their_infos
     result.stacks = infos
+    for unit in removed_stacks(ctx.index):
+        decommission = _decommission_stack(unit, setup)
+        if decommission is not None:
+            path, content, removed_info = decommission
+            files.append((path, content))
+            result.decommissioned.append(removed_info)
     ctx.shared["terraform"] = result
     return dict(files)
 

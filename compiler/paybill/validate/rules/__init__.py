@@ -20,6 +20,8 @@ from paybill.validate.rules import (
     data_residency,
     datamodel_integrity,
     datamodel_reserved,
+    decommission_date,
+    decommission_record,
     isolation_allowed,
     placement_cloud,
     placement_pool,
@@ -49,6 +51,7 @@ ALL_RULES: tuple[Rule, ...] = tuple(
                 pool_layers, plan_isolation_default, plan_tiers, cloud_backend, datamodel_reserved,
                 cloud_address_space, workflow_steps, workflow_reachability, workflow_termination,
                 workflow_loops, workflow_resources, agent_workflow_grants, workflow_lifecycles,
+                decommission_record, decommission_date,
             )
         ),
         key=lambda rule: rule.code,
