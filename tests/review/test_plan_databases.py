@@ -147,7 +147,8 @@ def _database(*, tenant_scoped: bool = True, read: tuple[str, ...] = ("id",), te
               columns: tuple[str, ...] = ("id", "body")) -> DatabasePlan:
     table = TablePlan("notes", "crm", "tenant" if tenant_scoped else "global", tenant_scoped, ("id",),
                       tuple(ColumnPlan(c, "uuid" if c == "id" else "text", c != "id") for c in columns))
-    agent = AgentPlan("bot", "paybill_agent_bot", False, tenants, 60_000, (GrantPlan("notes", read, (), (), False),))
+    grant = GrantPlan("notes", read, (), (), False, tenants)  # the emitter admits the agent's tenants on the table
+    agent = AgentPlan("bot", "paybill_agent_bot", False, tenants, 60_000, (grant,))
     return DatabasePlan("pool-p", "pool", "p", True, tenants, "paybill_owner_pool_p", "paybill_app_pool_p",
                         ("crm",), (table,), (agent,), ())
 
