@@ -2,16 +2,26 @@
 
 from __future__ import annotations
 
+import datetime
 from functools import cached_property
 from typing import Annotated, Literal
 
-from pydantic import Field, StringConstraints
+from pydantic import AfterValidator, Field, StringConstraints
 
 from paybill.models.base import LAYERS, Email, Envelope, Name, Placement, SpecModel, Text
 from paybill.models.cloud import Cidr, Region
 
 Lifecycle = Literal["onboarding", "active", "suspended", "offboarding", "deleted"]
 BillingStatus = Literal["trialing", "active", "past_due", "cancelled"]
+
+
+def _calendar_day(value: str) -> str:
+    datetime.date.fromisoformat(value)  # ValueError (a schema error) for 2026-02-30
+    return value
+
+
+CalendarDate = Annotated[str, StringConstraints(pattern=r"^\d{4}-\d{2}-\d{2}$"), AfterValidator(_calendar_day)]
+"""A day as ``YYYY-MM-DD`` (YAML leaves it a string here; no time, no zone: days are what retention counts)."""
 
 
 class TenantPlacement(SpecModel):
@@ -75,6 +85,10 @@ class TenantSpec(SpecModel):
     placement: TenantPlacement
     isolation: Isolation
     lifecycle: Lifecycle
+    lifecycle_since: CalendarDate | None = None
+    """The day the tenant entered its current ``lifecycle`` state. For an offboarding or deleted tenant
+    it starts the data retention clock: the entitlements say ``retainUntil`` = this day + the plan's
+    ``sizing.database.backupRetentionDays``, and ``paybill db erase`` refuses before that day."""
     billing: Billing
     data_residency: DataResidency | None = None
     contacts: list[Contact] = Field(default_factory=list)
