@@ -28,7 +28,8 @@ def test_retention_only_for_leaving_tenants_that_say_since_when(tmp_path: Path) 
     specs = tmp_path / "specs"
     shutil.copytree(ROOT / "specs", specs)
     hooli = specs / "tenants" / "hooli.yaml"
-    hooli.write_text(hooli.read_text().replace("  lifecycle: active\n", "  lifecycle: active\n  lifecycleSince: 2026-01-01\n"))
+    since = "  lifecycle: active\n  lifecycleSince: 2026-01-01\n"
+    hooli.write_text(hooli.read_text().replace("  lifecycle: active\n", since))
     data = _entitlements(specs, "hooli")
     assert "retainUntil" not in data and "lifecycleSince" not in data  # active: nothing to retain
     tyrell = _entitlements(specs, "tyrell")  # offboarding, growth (14 days)
