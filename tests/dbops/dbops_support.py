@@ -52,3 +52,19 @@ def ledger_rows(conn: Any) -> list[tuple[str, str]]:
     if conn.execute("SELECT to_regclass('paybill.schema_migrations')").fetchone()[0] is None:
         return []
     return [tuple(r) for r in conn.execute("SELECT database, revision FROM paybill.schema_migrations ORDER BY id")]
+
+
+def unique_roles_folder(tmp: Path, suffix: str) -> tuple[Path, dict[str, str]]:
+    """The pool's folder with every role renamed ``<role>_<suffix>``: a test may change a role's
+    attributes (LOGIN, BYPASSRLS) without touching the roles other tests on this server share."""
+    folder = copy_folder(tmp)
+    renames = {name: f"{name}_{suffix}" for name in (
+        "paybill_owner_pool_aws_use1_shared", "paybill_app_pool_aws_use1_shared", "paybill_agent_billing_agent",
+        "paybill_guard")}
+    for file in folder.iterdir():
+        text = file.read_text()
+        for old, new in renames.items():
+            text = text.replace(old, new)
+        file.write_text(text)
+    rehash(folder)
+    return folder, renames

@@ -90,3 +90,26 @@ def migrate_command(url: str, folder: Path, dry_run: bool, fmt: str, lock_timeou
     else:
         click.echo(result.text())
     sys.exit(EXIT_OK)
+
+
+@db_group.command("drift")
+@url_option
+@folder_argument
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "markdown"]), default="text", show_default=True)
+@statement_timeout_option
+def drift_command(url: str, folder: Path, fmt: str, statement_timeout: str) -> None:
+    """Compare the live database with FOLDER's compiled catalog (roles, memberships, grants, RLS, policies,
+    columns, per-role settings); exit 1 on any difference."""
+    from paybill.dbops.drift import check_drift, render_markdown, render_text
+    from paybill.dbops.errors import EXIT_REFUSED
+    from paybill.dbops.folder import read_folder
+
+    report = _run("json" if fmt == "json" else "text",
+                  lambda: check_drift(url, read_folder(folder), statement_timeout=statement_timeout))
+    if fmt == "json":
+        _dump(report.to_json())
+    elif fmt == "markdown":
+        click.echo(render_markdown(report), nl=False)
+    else:
+        click.echo(render_text(report, (folder / "migrations.json").as_posix()), nl=False)
+    sys.exit(EXIT_REFUSED if report.differences else EXIT_OK)
