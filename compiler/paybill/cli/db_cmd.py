@@ -113,3 +113,66 @@ def drift_command(url: str, folder: Path, fmt: str, statement_timeout: str) -> N
     else:
         click.echo(render_text(report, (folder / "migrations.json").as_posix()), nl=False)
     sys.exit(EXIT_REFUSED if report.differences else EXIT_OK)
+
+
+tenant_option = click.option("--tenant", required=True, help="The tenant (its metadata.name).")
+
+
+@db_group.command("export")
+@url_option
+@folder_argument
+@tenant_option
+@click.option("--out", type=click.Path(path_type=Path, file_okay=False), required=True,
+              help="A new (or empty) folder for the files and manifest.json.")
+@click.option("--csv", "csv_tables", multiple=True, help="Write this table as CSV instead of JSON Lines (repeatable).")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@statement_timeout_option
+def export_command(url: str, folder: Path, tenant: str, out: Path, csv_tables: tuple[str, ...], fmt: str,
+                   statement_timeout: str) -> None:
+    """Write TENANT's rows of every tenant-scoped table of the pooled database FOLDER to --out, read
+    through a role that row-level security confines to the tenant, with a manifest (rows, sha256)."""
+    from paybill.dbops.export import export
+    from paybill.dbops.folder import read_folder
+
+    result = _run(fmt, lambda: export(url, read_folder(folder), tenant, out, frozenset(csv_tables),
+                                      statement_timeout))
+    if fmt == "json":
+        _dump({"ok": True, "out": out.as_posix(), "manifestSha256": result.manifest_sha256, **result.manifest})
+    else:
+        rows = sum(e["rows"] for e in result.manifest["tables"])
+        click.echo(f"{tenant}: exported {rows} rows from {len(result.manifest['tables'])} tables of "
+                   f"{result.manifest['database']} to {out.as_posix()} (manifest sha256 {result.manifest_sha256})")
+    sys.exit(EXIT_OK)
+
+
+@db_group.command("erase")
+@url_option
+@folder_argument
+@tenant_option
+@click.option("--export-manifest", type=click.Path(path_type=Path), default=None,
+              help="manifest.json of this tenant's export; its files and row counts are checked first.")
+@click.option("--no-export", is_flag=True, help="Erase without an export (explicit: the data is gone for good).")
+@click.option("--ignore-retention", is_flag=True,
+              help="Erase before the tenant's retainUntil (or without one); recorded in the ledger.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@lock_timeout_option
+@click.option("--statement-timeout", default="1h", show_default=True, callback=_interval,
+              help="Longest any one statement may run.")
+@by_option
+def erase_command(url: str, folder: Path, tenant: str, export_manifest: Path | None, no_export: bool,
+                  ignore_retention: bool, fmt: str, lock_timeout: str, statement_timeout: str, by: str | None) -> None:
+    """Delete TENANT's rows from every tenant-scoped table of the pooled database FOLDER in one
+    transaction, once the tenant is deleted at HEAD and its retention has passed; recorded in the ledger."""
+    from paybill.dbops.erase import erase
+    from paybill.dbops.folder import read_folder
+
+    if export_manifest is not None and no_export:
+        raise click.UsageError("--export-manifest and --no-export exclude each other")
+    result = _run(fmt, lambda: erase(url, read_folder(folder), tenant, manifest_path=export_manifest,
+                                     no_export=no_export, ignore_retention=ignore_retention,
+                                     lock_timeout=lock_timeout, statement_timeout=statement_timeout, by=by))
+    if fmt == "json":
+        _dump({"ok": True, **result.to_json()})
+    else:
+        click.echo(result.text())
+    sys.exit(EXIT_OK)
