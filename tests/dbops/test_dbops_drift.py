@@ -132,3 +132,16 @@ def test_drift_output(migrated: tuple[str, Path, dict[str, str]], snapshot) -> N
 
     assert stable(render_text(report, "generated/sql/pool-aws-use1-shared/migrations.json")) == snapshot(name="text")
     assert stable(render_markdown(report)) == snapshot(name="markdown")
+
+
+def test_migrate_reapply_repairs_drift(migrated: tuple[str, Path, dict[str, str]]) -> None:
+    database, folder, _ = migrated
+    with psycopg.connect(dsn_for(database), autocommit=True) as conn:
+        conn.execute("GRANT SELECT ON crm.tickets TO PUBLIC")
+        conn.execute("ALTER TABLE crm.invoices NO FORCE ROW LEVEL SECURITY")
+        conn.execute("ALTER POLICY paybill_scope_billing_agent ON crm.invoices USING (true)")
+    assert run_cli("db", "migrate", "--database-url", dsn_for(database), str(folder)).output.count("already at") == 1
+    assert _drift(database, folder)  # a plain re-run is a no-op: the drift stays
+    repaired = run_cli("db", "migrate", "--reapply", "--database-url", dsn_for(database), str(folder))
+    assert repaired.exit_code == 0 and "applied revision" in repaired.output
+    assert _drift(database, folder) == []

@@ -72,19 +72,21 @@ def db_group() -> None:
 @url_option
 @folder_argument
 @click.option("--dry-run", is_flag=True, help="Verify and say what would run; change nothing.")
+@click.option("--reapply", is_flag=True,
+              help="Apply even if the ledger has this revision: repairs drift (every file converges).")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @lock_timeout_option
 @statement_timeout_option
 @by_option
-def migrate_command(url: str, folder: Path, dry_run: bool, fmt: str, lock_timeout: str, statement_timeout: str,
-                    by: str | None) -> None:
+def migrate_command(url: str, folder: Path, dry_run: bool, reapply: bool, fmt: str, lock_timeout: str,
+                    statement_timeout: str, by: str | None) -> None:
     """Apply FOLDER (generated/sql/<database>) in one transaction, recorded in the paybill.schema_migrations
     ledger; an already applied revision is a no-op."""
     from paybill.dbops.folder import read_folder
     from paybill.dbops.migrate import migrate
 
     result = _run(fmt, lambda: migrate(url, read_folder(folder), dry_run=dry_run, lock_timeout=lock_timeout,
-                                       statement_timeout=statement_timeout, by=by))
+                                       statement_timeout=statement_timeout, by=by, reapply=reapply))
     if fmt == "json":
         _dump({"ok": True, **result.to_json()})
     else:

@@ -24,6 +24,7 @@ from paybill.dbops.folder import Catalog, Folder
 from paybill.dbops.live import LiveCatalog, read_live, read_policies
 
 APPLICATION = "paybill db drift"
+DRIFT_CODE = "PB1107"
 TYPES = {"timestamptz": "timestamp with time zone"}
 """Spec type -> ``format_type`` spelling, where they differ."""
 SAFE_ROLE = {"rolsuper": False, "rolcreaterole": False, "rolcreatedb": False, "rolcanlogin": False,
@@ -41,7 +42,8 @@ class Difference:
     database: str
 
     def to_json(self) -> dict[str, str]:
-        return {"subject": self.subject, "kind": self.kind, "git": self.git, "database": self.database}
+        return {"code": DRIFT_CODE, "subject": self.subject, "kind": self.kind, "git": self.git,
+                "database": self.database}
 
 
 @dataclass(frozen=True)
@@ -255,7 +257,7 @@ def check_drift(url: str, folder: Folder, *, statement_timeout: str = "1min") ->
 
 
 def render_text(report: DriftReport, path: str) -> str:
-    lines = [f"{path}:1:1: error[PB1107]: {d.subject}: {d.kind}: git says {d.git}; the database has {d.database}"
+    lines = [f"{path}:1:1: error[{DRIFT_CODE}]: {d.subject}: {d.kind}: git says {d.git}; the database has {d.database}"
              for d in report.differences]
     if report.differences:
         lines.append(f"drift: {len(report.differences)} difference{'s' if len(report.differences) != 1 else ''} "
@@ -275,7 +277,7 @@ def render_markdown(report: DriftReport) -> str:
                f"(revision `{report.revision[:12]}`).\n"
     lines = [f"### paybill db drift: `{report.database}`", "",
              f"{len(report.differences)} difference(s) between git (revision `{report.revision[:12]}`) and the "
-             "database. Re-run `paybill db migrate` to restore what git says, or change the specs if the "
+             "database. Run `paybill db migrate --reapply` to restore what git says, or change the specs if the "
              "database is right.", "", "| object | what | git says | database has |", "| --- | --- | --- | --- |"]
     lines += [f"| {_cell(d.subject)} | {_cell(d.kind)} | `{_cell(d.git)}` | `{_cell(d.database)}` |"
               for d in report.differences]

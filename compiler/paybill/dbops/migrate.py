@@ -68,7 +68,7 @@ def check_ledger(history: list[ledger.Applied], folder: Folder) -> str | None:
 
 
 def migrate(url: str, folder: Folder, *, dry_run: bool = False, lock_timeout: str = "10s",
-            statement_timeout: str = "10min", by: str | None = None) -> MigrateResult:
+            statement_timeout: str = "10min", by: str | None = None, reapply: bool = False) -> MigrateResult:
     names = [name for name, _, _ in folder.files]
     conn = connect(url, folder.display, APPLICATION)
     doing = f"migrating {folder.database}"
@@ -77,13 +77,13 @@ def migrate(url: str, folder: Folder, *, dry_run: bool = False, lock_timeout: st
             set_timeouts(conn, lock_timeout, statement_timeout)
             if dry_run:
                 current = check_ledger(ledger.history(conn) if ledger.exists(conn) else [], folder)
-                status = "unchanged" if current == folder.revision else "would-apply"
+                status = "unchanged" if current == folder.revision and not reapply else "would-apply"
                 return MigrateResult(folder.database, folder.revision, status, current,
                                      [] if status == "unchanged" else names)
             ledger.lock(conn)
             ledger.ensure(conn)
             current = check_ledger(ledger.history(conn), folder)
-            if current == folder.revision:
+            if current == folder.revision and not reapply:
                 return MigrateResult(folder.database, folder.revision, "unchanged", current)
             for name, _, body in folder.files:
                 doing = f"{folder.database}: {name}"
