@@ -12,7 +12,8 @@ from paybill.models.json_schema import render_schemas
 from paybill.scaffold.readme import REPOSITORY_README, policies_readme, pre_commit_config
 
 WORKFLOWS = {"paybill-pr.yaml": ".github/workflows/paybill-pr.yml",
-             "paybill-apply.yaml": ".github/workflows/paybill-apply.yml"}
+             "paybill-apply.yaml": ".github/workflows/paybill-apply.yml",
+             "paybill-drift.yaml": ".github/workflows/paybill-drift.yml"}
 """Workflow templates are stored as ``.yaml`` (package data) and written under their GitHub names."""
 
 
