@@ -23,13 +23,17 @@ import psycopg
 from psycopg import sql
 
 from paybill.dbops import ledger, tenant_session
-from paybill.dbops.connect import connect, database_error, set_timeouts
+from paybill.dbops.connect import connect, database_error
 from paybill.dbops.errors import DbOpsError, Problem
 from paybill.dbops.export import ISOLATION_HINT, check_tenant_database, read_manifest
 from paybill.dbops.folder import TENANT_COLUMN, Folder
 from paybill.dbops.head import tenant_at_head
 
 APPLICATION = "paybill db erase"
+
+
+class _AlreadyErased(Exception):
+    """Nothing left to delete and an erasure recorded: leave the (empty) transaction by rolling back."""
 
 
 @dataclass(frozen=True)
@@ -64,8 +68,7 @@ def preflight(folder: Folder, tenant: str, manifest_path: Path | None, no_export
     problems += found
     if state is not None:
         if state.lifecycle != "deleted":
-            problems.append(Problem("PB1109", f"{tenant} is '{state.lifecycle}' at HEAD "
-                                    f"({state.commit[:12]}), not 'deleted'", where,
+            problems.append(Problem("PB1109", f"{tenant} is '{state.lifecycle}' at HEAD, not 'deleted'", where,
                                     "set lifecycle: deleted in the tenant's spec, merge it, then erase"))
         elif not ignore_retention:
             if state.retain_until is None:
@@ -104,41 +107,40 @@ def erase(url: str, folder: Folder, tenant: str, *, manifest_path: Path | None =
     doing = f"erasing {tenant} from {folder.database}"
     try:
         with conn.transaction():
-            set_timeouts(conn, lock_timeout, statement_timeout)
-            ledger.lock(conn)
+            ledger.lock(conn, lock_timeout, statement_timeout)
             ledger.ensure(conn)
             unsafe = tenant_session.isolation_problems(conn, folder.catalog)
             if unsafe:
                 raise DbOpsError([Problem("PB1113", f"refusing to erase: {p}", folder.display, ISOLATION_HINT)
                                   for p in unsafe])
             tenant_session.enter(conn, folder.catalog, tenant)
-            counts = {}
-            for table in tables:
-                row = conn.execute(sql.SQL("SELECT count(*) FROM {} WHERE {} = %s").format(
-                    sql.Identifier(table.schema, table.name), sql.Identifier(TENANT_COLUMN)), (tenant,)).fetchone()
-                counts[f"{table.schema}.{table.name}"] = int(row[0]) if row else 0
+            # Row-level security confines each DELETE to the tenant; the WHERE says the same again, so
+            # even a policy edited by hand since the check above cannot widen an irreversible delete.
+            # One statement for all tables (data-modifying CTEs): one round trip, one snapshot.
+            parts = [sql.SQL("{} AS (DELETE FROM {} WHERE {} = %(tenant)s RETURNING 1)").format(
+                sql.Identifier(f"t{i}"), sql.Identifier(t.schema, t.name), sql.Identifier(TENANT_COLUMN))
+                for i, t in enumerate(tables)]
+            counts = sql.SQL(", ").join(sql.SQL("(SELECT count(*) FROM {})").format(sql.Identifier(f"t{i}"))
+                                        for i in range(len(tables)))
+            row = conn.execute(sql.SQL("WITH {} SELECT {}").format(sql.SQL(", ").join(parts), counts),
+                               {"tenant": tenant}).fetchone()
+            deleted = {f"{t.schema}.{t.name}": int(n) for t, n in zip(tables, row or (), strict=True)}
             tenant_session.leave(conn, folder.catalog)
-            if not any(counts.values()) and ledger.erasures(conn, folder.database, tenant):
-                return EraseResult(folder.database, tenant, "already-erased")
+            # The counts are checked after the DELETEs (one scan per table, not two); a mismatch raises,
+            # which rolls the whole transaction back.
+            if not any(deleted.values()) and ledger.erasures(conn, folder.database, tenant):
+                raise _AlreadyErased
             if manifest is not None:
                 mismatched = [f"{name}: {n} rows now, {exported.get(tuple(name.split('.', 1)))} exported"
-                              for name, n in counts.items() if exported.get(tuple(name.split(".", 1))) != n]
+                              for name, n in sorted(deleted.items()) if exported.get(tuple(name.split(".", 1))) != n]
                 if mismatched:
                     raise DbOpsError([Problem("PB1111", "the export does not hold the rows now in the database ("
                                               + "; ".join(mismatched) + ")", folder.display,
                                               "rows changed since the export: export again, then erase")])
-            tenant_session.enter(conn, folder.catalog, tenant)
-            deleted = {}
-            for table in reversed(tables):
-                # Row-level security confines the DELETE to the tenant; the WHERE says the same again, so
-                # even a policy edited by hand since the check above cannot widen an irreversible delete.
-                cursor = conn.execute(sql.SQL("DELETE FROM {} WHERE {} = %s").format(
-                    sql.Identifier(table.schema, table.name), sql.Identifier(TENANT_COLUMN)), (tenant,))
-                deleted[f"{table.schema}.{table.name}"] = cursor.rowcount
-            tenant_session.leave(conn, folder.catalog)
-            ledger.record_erasure(conn, folder.database, tenant, deleted, digest, ignore_retention,
-                                  ledger.actor(conn, by))
+            ledger.record_erasure(conn, folder.database, tenant, deleted, digest, ignore_retention, by)
         return EraseResult(folder.database, tenant, "erased", deleted, digest)
+    except _AlreadyErased:
+        return EraseResult(folder.database, tenant, "already-erased")
     except psycopg.Error as exc:
         raise database_error(exc, folder.display, doing) from exc
     finally:

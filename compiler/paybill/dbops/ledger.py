@@ -53,12 +53,19 @@ class Applied:
     applied_by: str
 
 
-def lock(conn: psycopg.Connection[Any]) -> None:
-    conn.execute("SELECT pg_catalog.pg_advisory_xact_lock(%s, %s)", LOCK_KEY)
+def lock(conn: psycopg.Connection[Any], lock_timeout: str, statement_timeout: str) -> None:
+    """Timeouts (local to the transaction, see ``connect.set_timeouts``) then the lock, in one round trip:
+    the select list is evaluated left to right, so the lock waits at most ``lock_timeout``."""
+    conn.execute(
+        "SELECT pg_catalog.set_config('lock_timeout', %s, true), pg_catalog.set_config('statement_timeout', %s, true),"
+        " pg_catalog.set_config('client_connection_check_interval', '1s', true),"
+        " pg_catalog.pg_advisory_xact_lock(%s, %s)", (lock_timeout, statement_timeout, *LOCK_KEY))
 
 
 def ensure(conn: psycopg.Connection[Any]) -> None:
-    conn.execute(SETUP.encode())
+    """Create the ledger if missing (call under :func:`lock`, so two sessions cannot race)."""
+    if not exists(conn):
+        conn.execute(SETUP.encode())
 
 
 def exists(conn: psycopg.Connection[Any]) -> bool:
@@ -90,11 +97,12 @@ def erasures(conn: psycopg.Connection[Any], database: str, tenant: str) -> list[
 
 
 def record_erasure(conn: psycopg.Connection[Any], database: str, tenant: str, counts: dict[str, int],
-                   manifest_sha256: str | None, override: bool, by: str) -> None:
+                   manifest_sha256: str | None, override: bool, by: str | None) -> None:
     conn.execute(
         "INSERT INTO paybill.tenant_erasures (database, tenant, row_counts, export_manifest_sha256,"
-        " retention_override, erased_by) VALUES (%s, %s, %s, %s, %s, %s)",
-        (database, tenant, json.dumps(counts, sort_keys=True), manifest_sha256, override, by))
+        " retention_override, erased_by) VALUES (%s, %s, %s, %s, %s,"
+        " CASE WHEN %s::text IS NULL THEN session_user::text ELSE %s || ' as ' || session_user END)",
+        (database, tenant, json.dumps(counts, sort_keys=True), manifest_sha256, override, by, by))
 
 
 def actor(conn: psycopg.Connection[Any], given: str | None) -> str:

@@ -74,13 +74,13 @@ def migrate(url: str, folder: Folder, *, dry_run: bool = False, lock_timeout: st
     doing = f"migrating {folder.database}"
     try:
         with conn.transaction():
-            set_timeouts(conn, lock_timeout, statement_timeout)
             if dry_run:
+                set_timeouts(conn, lock_timeout, statement_timeout)
                 current = check_ledger(ledger.history(conn) if ledger.exists(conn) else [], folder)
                 status = "unchanged" if current == folder.revision and not reapply else "would-apply"
                 return MigrateResult(folder.database, folder.revision, status, current,
                                      [] if status == "unchanged" else names)
-            ledger.lock(conn)
+            ledger.lock(conn, lock_timeout, statement_timeout)
             ledger.ensure(conn)
             current = check_ledger(ledger.history(conn), folder)
             if current == folder.revision and not reapply:
