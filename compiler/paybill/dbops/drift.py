@@ -235,8 +235,7 @@ def normalise_policies(conn: psycopg.Connection[Any], catalog: Catalog, live: Li
 def check_drift(url: str, folder: Folder, *, statement_timeout: str = "1min") -> DriftReport:
     catalog = folder.catalog
     conn = connect(url, folder.display, APPLICATION)
-    try:
-        conn.execute("BEGIN")
+    try:  # psycopg opens the transaction; it is always rolled back (the temporary copies go with it)
         set_timeouts(conn, "5s", statement_timeout)
         roles = sorted(expected_roles(catalog))
         live = read_live(conn, roles, list(catalog.schemas))
@@ -244,7 +243,7 @@ def check_drift(url: str, folder: Folder, *, statement_timeout: str = "1min") ->
         history = ledger.history(conn) if ledger.exists(conn) else []
         mine = [a for a in history if a.database == folder.database]
         current = mine[-1].revision if mine else None
-        conn.execute("ROLLBACK")
+        conn.rollback()
     except psycopg.Error as exc:
         raise database_error(exc, folder.display, f"reading {folder.database}") from exc
     finally:

@@ -115,8 +115,9 @@ def _export_tables(url: str, folder: Folder, tenant: str, tables: list[Table], c
     conn = connect(url, folder.display, APPLICATION)
     entries = []
     doing = f"exporting {tenant} from {folder.database}"
+    conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ  # every table from one snapshot
+    conn.read_only = True
     try:
-        conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY")
         set_timeouts(conn, "10s", statement_timeout)
         unsafe = tenant_session.isolation_problems(conn, folder.catalog)
         if unsafe:
@@ -130,7 +131,7 @@ def _export_tables(url: str, folder: Folder, tenant: str, tables: list[Table], c
             rows, digest = _copy(conn, table, fmt, scratch / file)
             entries.append({"schema": table.schema, "table": table.name, "file": file, "format": fmt,
                             "rows": rows, "sha256": digest})
-        conn.execute("COMMIT")
+        conn.commit()
     except psycopg.Error as exc:
         if isinstance(exc, psycopg.errors.InsufficientPrivilege):
             raise fail("PB1108", f"{doing}: {str(exc).strip()}", folder.display,
