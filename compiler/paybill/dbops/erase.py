@@ -26,7 +26,7 @@ from paybill.dbops import ledger, tenant_session
 from paybill.dbops.connect import connect, database_error
 from paybill.dbops.errors import DbOpsError, Problem
 from paybill.dbops.export import ISOLATION_HINT, check_tenant_database, read_manifest
-from paybill.dbops.folder import TENANT_COLUMN, Folder
+from paybill.dbops.folder import TENANT_COLUMN, TENANT_NAME, Folder
 from paybill.dbops.head import tenant_at_head
 
 APPLICATION = "paybill db erase"
@@ -64,7 +64,7 @@ def preflight(folder: Folder, tenant: str, manifest_path: Path | None, no_export
     if tenant in folder.catalog.tenants:
         problems.append(Problem("PB1112", f"the compiled catalog still stores {tenant} in {folder.database}",
                                 where, "erase only after the deletion is compiled, merged and migrated"))
-    state, found = tenant_at_head(folder.path, tenant)
+    state, found = tenant_at_head(folder.path, tenant) if TENANT_NAME.match(tenant) else (None, [])
     problems += found
     if state is not None:
         if state.lifecycle != "deleted":
