@@ -15,9 +15,9 @@ from .support import ROOT
 from .test_diagnostic_codes import CASES, codes_in_source
 
 DOC = ROOT / "docs" / "errors.md"
-ANY_CODE = re.compile(r"\"(PB0\d{3})\"")
-HEADING = re.compile(r"^### (PB0\d{3}): \S", re.MULTILINE)
-DIAGNOSTIC_LINE = re.compile(r"^\S+:\d+:\d+: (?:error|warning)\[(PB0\d{3})\]: .+$")
+ANY_CODE = re.compile(r"\"(PB\d{4})\"")
+HEADING = re.compile(r"^### (PB\d{4}): \S", re.MULTILINE)
+DIAGNOSTIC_LINE = re.compile(r"^\S+:\d+:\d+: (?:error|warning)\[(PB\d{4})\]: .+$")
 
 
 def sections() -> dict[str, str]:

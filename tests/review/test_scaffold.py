@@ -17,7 +17,8 @@ def test_init_scaffolds_a_repository_that_validates_and_plans(tmp_path, run) -> 
     code, out, _ = run(tmp_path, "init", str(target))
     assert code == 0, out
     for rel in ("specs/tenants/acme-corp.yaml", "policies/change-control.cedar", "policies/README.md",
-                ".github/workflows/paybill-pr.yml", ".github/workflows/paybill-apply.yml", ".pre-commit-config.yaml",
+                ".github/workflows/paybill-pr.yml", ".github/workflows/paybill-apply.yml",
+                ".github/workflows/paybill-drift.yml", ".pre-commit-config.yaml",
                 "schemas/tenant.schema.json", "README.md"):
         assert (target / rel).is_file(), rel
     assert (target / ".git").is_dir()

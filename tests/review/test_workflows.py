@@ -25,7 +25,8 @@ from paybill.plan.waves import outputs as wave_outputs
 from paybill.scaffold.init import template_files
 
 ROOT = Path(__file__).resolve().parents[2]
-WORKFLOWS = {name: ROOT / ".github" / "workflows" / name for name in ("paybill-pr.yml", "paybill-apply.yml")}
+WORKFLOWS = {name: ROOT / ".github" / "workflows" / name for name in ("paybill-pr.yml", "paybill-apply.yml",
+                                                                              "paybill-drift.yml")}
 EXPR = re.compile(r"\$\{\{\s*(.*?)\s*\}\}")
 
 
@@ -111,6 +112,7 @@ def test_apply_workflow_reads_exactly_what_paybill_plan_waves_writes() -> None:
         assert job["strategy"]["matrix"] == f"${{{{ fromJSON(needs.prepare.outputs.{job_id}) }}}}"
         runs = "\n".join(s.get("run", "") for s in job["steps"])
         assert "terraform -chdir=\"$dir\" apply" in runs and "migrations.json" in runs
+        assert runs.count("paybill db migrate") == 1 and "psql" not in runs  # the ledgered migrate, once
     assert workflow["jobs"]["destroy"]["needs"] == ["prepare", "wave4"]
 
 
@@ -150,3 +152,11 @@ def test_waves_matrix_applies_changed_stacks_and_destroys_removed_ones() -> None
     assert sum(len(e["stacks"].split()) for e in big["include"]) == 1000
     with pytest.raises(ValueError, match="at most 4"):
         wave_outputs({"stacks": [], "waves": [[]] * 5}, None, 4)
+
+
+def test_drift_workflow_checks_every_database_and_files_an_issue() -> None:
+    workflow = load("paybill-drift.yml")
+    assert "schedule" in workflow["on"] and workflow["permissions"]["issues"] == "write"
+    runs = "\n".join(s.get("run", "") for s in workflow["jobs"]["drift"]["steps"])
+    assert 'paybill db drift --format markdown "$folder"' in runs
+    assert "gh issue create" in runs and "gh issue edit" in runs and "gh issue close" in runs

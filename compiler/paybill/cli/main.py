@@ -29,6 +29,7 @@ COMMANDS: dict[str, str] = {
     "init": "paybill.cli.init_cmd:init_command",
     "guard": "paybill.cli.guard_cmd:guard_group",
     "bundle": "paybill.cli.guard_cmd:bundle_command",
+    "db": "paybill.cli.db_cmd:db_group",
 }
 
 

@@ -2,8 +2,9 @@
 
 One small file per live tenant, so the application (or a sidecar) can load exactly one tenant's
 facts without parsing the whole manifest: plan features and quotas to enforce, lifecycle and billing
-status to gate access, isolation per layer to route data. Deleted tenants have no file: absence is
-the signal that the tenant no longer exists.
+status to gate access, isolation per layer to route data. A deleted tenant keeps its file with
+``"lifecycle": "deleted"`` (and no stacks): ``paybill db erase`` reads it at HEAD to know that the
+tenant is deleted and until when its data must be retained (``retainUntil``).
 
 This JSON is read by the application, not by Terraform, so user text (display names) is written as
 plain JSON strings; Terraform template escaping (``$${``) would corrupt it here.
@@ -21,6 +22,7 @@ from paybill.emit.contract import EmitContext, Emitter, OutputTree
 from paybill.emit.terraform.planner import plan_layers
 from paybill.graph.stacks import stack_units
 from paybill.load.document import SpecDocument
+from paybill.models.tenant import Tenant
 from paybill.validate.index import SpecIndex
 
 _OPTIONS = orjson.OPT_SORT_KEYS | orjson.OPT_INDENT_2
@@ -59,7 +61,17 @@ def entitlements(doc: SpecDocument, index: SpecIndex, stacks: list[str]) -> dict
             {"allowedRegions": list(spec.data_residency.allowed_regions)} if spec.data_residency else None
         ),
         "stacks": stacks,
+        **_retention(tenant, plan.sizing.database.backup_retention_days),
     }
+
+
+def _retention(tenant: Tenant, retention_days: int) -> dict[str, str]:
+    """``lifecycleSince`` and ``retainUntil`` (that day + the plan's backup retention) for a tenant
+    leaving: the day its data may be erased. Absent when the spec does not say since when."""
+    until = tenant.retain_until(retention_days)
+    if until is None or tenant.spec.lifecycle_since is None:
+        return {}
+    return {"lifecycleSince": tenant.spec.lifecycle_since, "retainUntil": until}
 
 
 def _stacks_by_tenant(ctx: EmitContext) -> dict[str, list[str]]:
@@ -79,8 +91,6 @@ def emit_entitlements(ctx: EmitContext) -> OutputTree:
     tree: OutputTree = {}
     for doc in index.of_kind("Tenant"):
         spec = doc.model.spec
-        if spec.lifecycle == "deleted":
-            continue
         plan_doc = index.get("Plan", spec.plan)
         cloud_doc = index.get("Cloud", spec.placement.cloud)
         tenant_stacks = stacks.get(doc.name, [])

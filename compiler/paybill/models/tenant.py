@@ -99,7 +99,8 @@ class TenantSpec(SpecModel):
     lifecycle: Lifecycle
     lifecycle_since: IsoDate | None = None
     """The day the tenant entered its current lifecycle state. For an offboarding or deleted tenant,
-    its data is retained until this day plus the plan's ``backupRetentionDays`` (``retainUntil``)."""
+    its data is retained until this day plus the plan's ``backupRetentionDays`` (``retainUntil``:
+    the entitlements and the manifest say it, and ``paybill db erase`` refuses before that day)."""
     decommission: Decommission | None = None
     """Only on a ``deleted`` tenant, once its stack's destroy is done (see :class:`Decommission`)."""
     billing: Billing

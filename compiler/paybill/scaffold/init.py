@@ -14,7 +14,8 @@ from paybill.scaffold.readme import REPOSITORY_README, policies_readme, pre_comm
 from paybill.scaffold.source import InstallSource, render_workflow, running_source
 
 WORKFLOWS = {"paybill-pr.yaml": ".github/workflows/paybill-pr.yml",
-             "paybill-apply.yaml": ".github/workflows/paybill-apply.yml"}
+             "paybill-apply.yaml": ".github/workflows/paybill-apply.yml",
+             "paybill-drift.yaml": ".github/workflows/paybill-drift.yml"}
 """Workflow templates are stored as ``.yaml`` (package data) and written under their GitHub names."""
 
 

@@ -15,6 +15,7 @@ from typing import Any
 
 from paybill.emit.sql import names
 from paybill.emit.sql.plan import SQL_TYPES, AgentPlan, ColumnPlan, DatabasePlan, GrantPlan, TablePlan
+from paybill.emit.sql.security import table_policies
 from paybill.models.base import NAME_PATTERN
 
 CATALOG_FORMAT = 1
@@ -57,6 +58,13 @@ def catalog_json(plan: DatabasePlan) -> dict[str, Any]:
             }
             for a in plan.agents
         },
+        # The row-level security policies 0004 creates, for `paybill db drift` (which lets PostgreSQL
+        # normalise each condition the way it stores it, then compares). The guard ignores this key.
+        "policies": [
+            {"table": t.name, "name": name, "permissive": not restrictive, "role": role, "condition": condition}
+            for t in plan.tables
+            for name, restrictive, role, condition in table_policies(plan, t)
+        ],
     }
 
 

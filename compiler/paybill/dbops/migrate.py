@@ -1,0 +1,97 @@
+"""``paybill db migrate``: apply a verified folder in one transaction, under the ledger's lock.
+
+Order inside the one transaction: timeouts, the advisory lock (a second migrate waits up to
+``lock_timeout``, then fails with exit 4; it never applies alongside), the ledger (created if
+missing), the ledger checks, every file in order, the ledger row. Any failure rolls all of it back,
+including a client killed mid-way (the server notices within a second, see ``connect.set_timeouts``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import psycopg
+
+from paybill.dbops import ledger
+from paybill.dbops.connect import connect, database_error, set_timeouts
+from paybill.dbops.errors import DbOpsError, Problem
+from paybill.dbops.folder import Folder
+
+APPLICATION = "paybill db migrate"
+
+
+@dataclass(frozen=True)
+class MigrateResult:
+    database: str
+    revision: str
+    status: str
+    """``applied``, ``unchanged`` (already at this revision), or with --dry-run ``would-apply`` / ``unchanged``."""
+    previous: str | None
+    files: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"database": self.database, "revision": self.revision, "status": self.status,
+                "previous": self.previous, "files": self.files}
+
+    def text(self) -> str:
+        short = self.revision[:12]
+        if self.status == "unchanged":
+            return f"{self.database}: already at revision {short}; nothing to do"
+        was = f" (was {self.previous[:12]})" if self.previous else " (no revision recorded)"
+        verb = "would apply" if self.status == "would-apply" else "applied"
+        return f"{self.database}: {verb} revision {short}{was}: {', '.join(self.files)}"
+
+
+def check_ledger(history: list[ledger.Applied], folder: Folder) -> str | None:
+    """The database's current revision per the ledger; PB1106 when the ledger contradicts the folder."""
+    problems = []
+    others = sorted({a.database for a in history if a.database != folder.database})
+    if others:
+        problems.append(Problem(
+            "PB1106", f"this database's ledger records {', '.join(others)}, not {folder.database}", folder.display,
+            "the --database-url points at another paybill database than this folder's: check the URL"))
+    for applied in history:
+        if applied.database == folder.database and applied.revision == folder.revision \
+                and applied.files != folder.hashes():
+            changed = sorted(f for f in set(applied.files) | set(folder.hashes())
+                             if applied.files.get(f) != folder.hashes().get(f))
+            problems.append(Problem(
+                "PB1106", f"the ledger recorded revision {folder.revision[:12]} on {applied.applied_at} with other "
+                f"files than this folder has ({', '.join(changed)})", folder.display,
+                "the ledger or the folder was altered; find out which before applying anything"))
+            break
+    if problems:
+        raise DbOpsError(problems)
+    mine = [a for a in history if a.database == folder.database]
+    return mine[-1].revision if mine else None
+
+
+def migrate(url: str, folder: Folder, *, dry_run: bool = False, lock_timeout: str = "10s",
+            statement_timeout: str = "10min", by: str | None = None, reapply: bool = False) -> MigrateResult:
+    names = [name for name, _, _ in folder.files]
+    conn = connect(url, folder.display, APPLICATION)
+    doing = f"migrating {folder.database}"
+    try:
+        with conn.transaction():
+            if dry_run:
+                set_timeouts(conn, lock_timeout, statement_timeout)
+                current = check_ledger(ledger.history(conn) if ledger.exists(conn) else [], folder)
+                status = "unchanged" if current == folder.revision and not reapply else "would-apply"
+                return MigrateResult(folder.database, folder.revision, status, current,
+                                     [] if status == "unchanged" else names)
+            ledger.lock(conn, lock_timeout, statement_timeout)
+            ledger.ensure(conn)
+            current = check_ledger(ledger.history(conn), folder)
+            if current == folder.revision and not reapply:
+                return MigrateResult(folder.database, folder.revision, "unchanged", current)
+            for name, _, body in folder.files:
+                doing = f"{folder.database}: {name}"
+                conn.execute(body)  # bytes: sent as one simple query; files hold many statements and DO blocks
+            doing = f"recording {folder.database} in the ledger"
+            ledger.record(conn, folder.database, folder.revision, folder.hashes(), ledger.actor(conn, by))
+        return MigrateResult(folder.database, folder.revision, "applied", current, names)
+    except psycopg.Error as exc:
+        raise database_error(exc, folder.display, doing) from exc
+    finally:
+        conn.close()

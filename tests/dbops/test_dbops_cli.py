@@ -1,0 +1,69 @@
+"""``paybill db`` at the process boundary: exit statuses and messages without a database to hand,
+hostile arguments, and a dedicated (silo) database migrated and checked clean."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import psycopg
+import pytest
+from dbops_support import GENERATED, POOL, run_cli
+from pg_support import dsn_for, scratch_database
+
+FOLDER = str(GENERATED / "sql" / POOL)
+
+
+def test_unreachable_server_exits_3_without_traceback() -> None:
+    result = subprocess.run([sys.executable, "-m", "paybill", "db", "migrate", "--database-url",
+                             "host=127.0.0.1 port=1 user=nobody dbname=nowhere", FOLDER],
+                            capture_output=True, text=True, check=False)
+    assert result.returncode == 3
+    assert "error[PB1103]: cannot connect to host=127.0.0.1 port=1 user=nobody dbname=nowhere" in result.stderr
+    assert "Traceback" not in result.stderr and "password" not in result.stderr
+
+
+def test_json_failure_is_one_document() -> None:
+    result = run_cli("db", "drift", "--format", "json", "--database-url", "host=127.0.0.1 port=1 dbname=x", FOLDER)
+    data = json.loads(result.output)
+    assert result.exit_code == 3 and data["ok"] is False and data["problems"][0]["code"] == "PB1103"
+
+
+@pytest.mark.parametrize("args", [["--lock-timeout", "10 seconds"], ["--statement-timeout", "1;DROP"]])
+def test_bad_timeouts_are_usage_errors(args: list[str]) -> None:
+    result = run_cli("db", "migrate", "--database-url", "dbname=x", *args, FOLDER)
+    assert result.exit_code == 2
+
+
+def test_missing_url_is_a_usage_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("PAYBILL_DATABASE_URL", raising=False)
+    assert run_cli("db", "migrate", FOLDER).exit_code == 2
+
+
+def test_hostile_tenant_names_are_refused_before_connecting(tmp_path) -> None:
+    for tenant in ("../../etc/passwd", "x'; DROP TABLE crm.tickets; --", "HOOLI"):
+        result = run_cli("db", "erase", "--database-url", "host=127.0.0.1 port=1 dbname=x", "--tenant", tenant,
+                         "--no-export", FOLDER)
+        assert result.exit_code == 1 and "error[PB1108]" in result.output and "PB1103" not in result.output
+        exported = run_cli("db", "export", "--database-url", "host=127.0.0.1 port=1 dbname=x", "--tenant", tenant,
+                           "--out", str(tmp_path / "out"), FOLDER)
+        assert exported.exit_code == 1 and "error[PB1108]" in exported.output
+
+
+def test_not_a_compiled_folder(tmp_path) -> None:
+    result = run_cli("db", "migrate", "--database-url", "dbname=x", str(tmp_path))
+    assert result.exit_code == 1 and "error[PB1101]" in result.output
+
+
+@pytest.mark.postgres
+def test_a_dedicated_database_is_migrated_and_clean(pg_server: None) -> None:
+    silo = str(GENERATED / "sql" / "tenant-globex")
+    with scratch_database("dbsilo") as name:
+        assert run_cli("db", "migrate", "--database-url", dsn_for(name), silo).exit_code == 0
+        result = run_cli("db", "drift", "--database-url", dsn_for(name), "--format", "json", silo)
+        assert result.exit_code == 0, result.output
+        assert json.loads(result.output)["differences"] == []
+        with psycopg.connect(dsn_for(name), autocommit=True) as conn:
+            conn.execute("ALTER POLICY paybill_all_rows ON crm.currencies USING (false)")
+        assert run_cli("db", "drift", "--database-url", dsn_for(name), silo).exit_code == 1
