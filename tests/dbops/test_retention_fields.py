@@ -18,10 +18,10 @@ def _entitlements(specs: Path, tenant: str) -> dict:
 
 
 def test_deleted_tenant_keeps_its_file_with_retain_until_from_its_plan() -> None:
-    data = _entitlements(ROOT / "specs", "cyberdyne")  # deleted, plan starter, lifecycleSince 2026-09-01
+    data = _entitlements(ROOT / "specs", "cyberdyne")  # deleted, plan starter, lifecycleSince 2026-11-02
     assert data["lifecycle"] == "deleted" and data["stacks"] == []
-    assert data["lifecycleSince"] == "2026-09-01"
-    assert data["retainUntil"] == "2026-09-08"  # starter: sizing.database.backupRetentionDays 7
+    assert data["lifecycleSince"] == "2026-11-02"
+    assert data["retainUntil"] == "2026-11-09"  # starter: sizing.database.backupRetentionDays 7
 
 
 def test_retention_only_for_leaving_tenants_that_say_since_when(tmp_path: Path) -> None:
