@@ -75,8 +75,9 @@ def bounded(value: Any, *, strict: bool = False) -> Any:
     A caller decides what it passes (a 160 KB log line as a table name, a million columns), and the
     log must neither copy that whole nor write a line its own tail reader cannot read back, so
     oversized parts become ``{"sha256", "bytes" | "items", "prefix"}``: enough to match the input
-    against the caller's own records. ``strict`` also summarises strings JSON cannot encode (lone
-    surrogates), for the rare record the fast path could not serialise.
+    against the caller's own records. Values of other types are recorded as their ``str()``.
+    ``strict`` also summarises strings JSON cannot encode (lone surrogates) and writes integers
+    beyond 64 bits as strings, for the rare record the fast path could not serialise.
     """
     if isinstance(value, str):
         if len(value) <= _FAST_CHARS and not strict:
@@ -97,6 +98,8 @@ def bounded(value: Any, *, strict: bool = False) -> Any:
             return {"sha256": _digest({str(k): bounded(v, strict=True) for k, v in value.items()}),
                     "items": len(value), "prefix": {}}
         return {_key(k, strict): bounded(v, strict=strict) for k, v in value.items()}
+    if isinstance(value, int) and not isinstance(value, bool) and strict and not -2**63 <= value < 2**64:
+        return str(value)  # beyond what JSON numbers hold exactly (orjson refuses it)
     if value is None or isinstance(value, bool | int | float):
         return value
     return bounded(str(value), strict=strict)

@@ -127,13 +127,6 @@ def _column_tuple(columns: Any) -> tuple[tuple[Any, ...], str | None]:
     return tuple(sorted(set(columns))), None
 
 
-def _loggable(value: Any) -> Any:
-    """Input as the decision log records it: JSON types only, whatever a caller passed."""
-    if value is None or isinstance(value, bool | int | float | str):
-        return value
-    return str(value)
-
-
 class SettleError(ValueError):
     """:meth:`Run.settle` was called with something it cannot settle (nothing was changed)."""
 
@@ -246,7 +239,7 @@ class Run:
                     rows_read += rows
                 elif action in WRITE_ACTIONS:
                     rows_written += rows
-                budget += rows if rows > 0 else 1
+                budget += max(1, rows)
         verdicts = iter(self.guard.engine.authorize(requests, self._entities) if requests else ())
         return [self._conclude(*item, None if item[-1] else next(verdicts)) for item in prepared]
 
@@ -269,7 +262,6 @@ class Run:
             decision = Decision(False, "check", str(action), str(resource), str(tenant), self.step,
                                 violations=(V_INPUT,), errors=(problem or "",), revision=self.guard.revision,
                                 run=self.id)
-            action, resource, rows, tenant = (_loggable(v) for v in (action, resource, rows, tenant))
         else:
             violations, denied = verdict.violations, ()
             if not verdict.allowed and not violations:
@@ -280,7 +272,7 @@ class Run:
                     self.rows_read += rows
                 elif action in WRITE_ACTIONS:
                     self.rows_written += rows
-                self.budget_spent += rows if rows > 0 else 1
+                self.budget_spent += max(1, rows)
                 if rows > 0:
                     self._charge_seq += 1
                     charge = self._charge_seq
@@ -332,7 +324,7 @@ class Run:
             if verdict.allowed:
                 self._enter(step)
         if self._record:
-            self._log(ADVANCE, now, {"step": _loggable(step)}, decision)
+            self._log(ADVANCE, now, {"step": step}, decision)
         return decision
 
     def approve(self, step: str, *, by: str) -> Decision:
@@ -354,7 +346,7 @@ class Run:
                             violations=() if problem is None else (V_INPUT,),
                             errors=() if problem is None else (problem,), revision=self.guard.revision, run=self.id)
         if self._record:
-            self._log("approve", self._clock(), {"step": _loggable(step), "by": approver}, decision)
+            self._log("approve", self._clock(), {"step": step, "by": approver}, decision)
         return decision
 
     def settle(self, decision: Decision, used: int) -> None:
@@ -373,12 +365,12 @@ class Run:
         if not isinstance(decision, Decision) or not decision.allowed or decision.op != "check" \
                 or decision.run != self.id:
             raise SettleError("only an allowed check of this run can be settled")
+        charged = 0
         if decision.charge:
-            charged_action, charged = self._charges.pop(decision.charge, ("", 0))
-            if charged_action != decision.action:
+            charge = self._charges.pop(decision.charge, None)
+            if charge is None or charge[0] != decision.action:
                 raise SettleError(f"decision charge {decision.charge} was already settled (or is not this run's)")
-        else:
-            charged = 0
+            charged = charge[1]
         self._spend(decision.action, used - charged, max(1, used) - max(1, charged))
 
     def _spend(self, action: str, rows: int, budget: int) -> None:
