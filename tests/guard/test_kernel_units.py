@@ -127,10 +127,10 @@ def test_each_manifest_problem_has_its_reason(bundles, tmp_path, edit, reason, w
 def test_a_manifest_that_is_not_json_or_missing(bundles, tmp_path):
     bundle = copy_bundle(bundles / "ops-agent", tmp_path / "ops-agent")
     (bundle / "manifest.json").write_bytes(b"\xff{")
-    with pytest.raises(BundleError, match="manifest.json is not valid JSON") as refused:
+    with pytest.raises(BundleError, match=r"manifest\.json is not valid JSON") as refused:
         Guard.load(bundle)
     assert refused.value.reason == "content"
     (bundle / "manifest.json").unlink()
-    with pytest.raises(BundleError, match="manifest.json is missing from bundle") as refused:
+    with pytest.raises(BundleError, match=r"manifest\.json is missing from bundle") as refused:
         Guard.load(bundle)
     assert refused.value.reason == "missing"
