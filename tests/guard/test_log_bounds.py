@@ -129,3 +129,45 @@ def test_a_surrogate_in_a_denied_check_is_logged(load, tmp_path):
     assert not run.check("read", "tick\ud800ets", columns=["id"])
     guard.log.close()
     assert verify_log(tmp_path / "decisions.jsonl").ok
+
+
+def _chain(path, count):
+    with DecisionLog(path) as log:
+        for i in range(count):
+            log.append({"op": "note", "input": {"i": i}})
+    return path.read_bytes().splitlines()
+
+
+def test_verify_log_names_empty_lines_non_objects_and_sequence_gaps(tmp_path):
+    path = tmp_path / "decisions.jsonl"
+    lines = _chain(path, 3)
+    path.write_bytes(lines[0] + b"\n\n" + lines[1] + b"\n" + lines[2] + b"\n")
+    report = verify_log(path)
+    assert report.problems == [(2, "empty line")] and report.lines == 3
+    path.write_bytes(b"\n".join([lines[0], b"[1, 2]", lines[2]]) + b"\n")
+    report = verify_log(path)
+    assert report.problems[0] == (2, "not a JSON object") and report.problems[1][0] == 3
+    assert "hash chain broken" in report.problems[1][1]
+    record = orjson.loads(lines[1])
+    record["seq"] = 5
+    path.write_bytes(b"\n".join([lines[0], orjson.dumps(record, option=orjson.OPT_SORT_KEYS)]) + b"\n")
+    assert verify_log(path).problems == [(2, "sequence gap: expected seq 2, found 5")]
+
+
+def test_verify_log_of_a_missing_seq_continues_counting(tmp_path):
+    path = tmp_path / "decisions.jsonl"
+    lines = _chain(path, 3)
+    record = orjson.loads(lines[1])
+    del record["seq"]
+    path.write_bytes(b"\n".join([lines[0], orjson.dumps(record, option=orjson.OPT_SORT_KEYS), lines[2]]) + b"\n")
+    problems = verify_log(path).problems
+    assert problems[0] == (2, "sequence gap: expected seq 2, found None")
+    assert [p for p in problems if p[0] == 3 and "sequence" in p[1]] == [], "line 3 is seq 3 as expected"
+
+
+def test_an_empty_log_verifies_with_the_genesis_head(tmp_path):
+    path = tmp_path / "decisions.jsonl"
+    path.write_bytes(b"")
+    report = verify_log(path)
+    assert report.ok and report.lines == 0 and report.head == "0" * 64
+    assert not verify_log(path, expect_head="1" * 64).ok
