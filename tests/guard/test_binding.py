@@ -133,3 +133,38 @@ def test_cli_exits_4_for_another_agent_or_an_older_revision(two_revisions, tmp_p
     assert "bundle refused (rollback)" in result.output
     replayed = runner.invoke(cli, ["guard", "replay", "--bundle", str(old), "--expect-agent", "ops", str(store)])
     assert replayed.exit_code == 4 and "not the expected 'ops'" in replayed.output
+
+
+def test_the_store_remembers_4096_revisions_and_reads_up_to_1_mib(tmp_path):
+    assert MAX_REVISIONS == 4096
+    path = tmp_path / "revisions.json"
+    document = orjson.dumps({"agent": "ops-agent", "format": STORE_FORMAT, "revisions": ["a"]})
+    path.write_bytes(document + b" " * (1024 * 1024 - len(document)))
+    assert RevisionStore(path).revisions("ops-agent") == ["a"]
+    path.write_bytes(document + b" " * (1024 * 1024 + 1 - len(document)))
+    with pytest.raises(BundleError, match="cannot be read") as refused:
+        RevisionStore(path).revisions("ops-agent")
+    assert refused.value.reason == "store"
+
+
+def test_a_store_that_fails_while_being_replaced_refuses_and_leaves_no_temporary(tmp_path, monkeypatch):
+    import os
+
+    path = tmp_path / "revisions.json"
+
+    def broken(source, target):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "replace", broken)
+    with pytest.raises(BundleError, match="cannot be written: No space left on device") as refused:
+        RevisionStore(path).admit("ops-agent", "r1")
+    assert refused.value.reason == "store"
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_fresh_store_records_the_first_revision(tmp_path):
+    store = RevisionStore(tmp_path / "revisions.json")
+    assert store.revisions("ops-agent") == []
+    store.admit("ops-agent", "r1")
+    store.admit("ops-agent", "r1")
+    assert store.revisions("ops-agent") == ["r1"]

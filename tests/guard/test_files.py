@@ -180,3 +180,37 @@ def test_bounded_lines_reports_an_overlong_line_and_goes_on(tmp_path):
     path.write_bytes(b"e" * 6 + b"\n" + b"f" * 7)
     with path.open("rb") as handle:
         assert list(bounded_lines(handle, 6)) == [b"eeeeee\n", None]
+
+
+def test_bounded_lines_at_exactly_the_limit_without_a_newline(tmp_path):
+    path = tmp_path / "lines"
+    path.write_bytes(b"g" * 5)
+    with path.open("rb") as handle:
+        assert list(bounded_lines(handle, 5)) == [b"ggggg"]
+
+
+def test_a_bundle_file_at_32_mib_is_read_and_one_byte_more_is_not(tmp_path):
+    path = tmp_path / "big"
+    with path.open("wb") as handle:
+        handle.truncate(32 * 1024 * 1024)
+    assert MAX_FILE_BYTES == 32 * 1024 * 1024
+    assert len(read_regular(path, MAX_FILE_BYTES)) == 32 * 1024 * 1024
+    with path.open("r+b") as handle:
+        handle.truncate(32 * 1024 * 1024 + 1)
+    with pytest.raises(FileRefused):
+        read_regular(path, MAX_FILE_BYTES)
+
+
+def test_a_key_file_of_64_kib_is_read_and_one_byte_more_is_not(tmp_path):
+    key = tmp_path / "key.pub.pem"
+    key.write_bytes(b"-" * 65536)
+    with pytest.raises(SigningKeyError, match="not a PEM public key"):
+        load_public_key(key)
+    key.write_bytes(b"-" * 65537)
+    with pytest.raises(SigningKeyError, match="larger than 65536 bytes"):
+        load_public_key(key)
+
+
+def test_a_directory_is_named_as_such(tmp_path):
+    with pytest.raises(FileRefused, match="is a directory, not a regular file"):
+        open_regular(tmp_path)

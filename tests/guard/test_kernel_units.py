@@ -134,3 +134,8 @@ def test_a_manifest_that_is_not_json_or_missing(bundles, tmp_path):
     with pytest.raises(BundleError, match=r"manifest\.json is missing from bundle") as refused:
         Guard.load(bundle)
     assert refused.value.reason == "missing"
+
+
+def test_decisions_are_slotted():
+    decision = Decision(True, "check", "read", "tickets", "acme-corp", "inspect")
+    assert not hasattr(decision, "__dict__"), "millions are made: no per-instance dict"
