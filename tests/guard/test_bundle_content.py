@@ -91,7 +91,8 @@ def test_more_than_one_failing_golden_is_counted(bundle):
     assert error.reason == "golden" and "more)" not in str(error)
 
 
-@pytest.mark.parametrize("expect", ["allow", {"allowed": True, "reasons": "p"}, {"allowed": True, "reasons": [1]}, None])
+@pytest.mark.parametrize("expect", ["allow", {"allowed": True, "reasons": "p"},
+                                    {"allowed": True, "reasons": [1]}, None])
 def test_a_malformed_expectation_is_a_golden_failure_not_a_crash(bundle, expect):
     tests = json.loads((bundle / "tests.json").read_text())
     edit_json(bundle, "tests.json", lambda d: {**d, "tests": [{**tests["tests"][0], "expect": expect}]})
