@@ -171,3 +171,15 @@ def test_an_empty_log_verifies_with_the_genesis_head(tmp_path):
     report = verify_log(path)
     assert report.ok and report.lines == 0 and report.head == "0" * 64
     assert not verify_log(path, expect_head="1" * 64).ok
+
+
+def test_the_documented_bounds():
+    """docs/guard.md promises these numbers to people who parse the log."""
+    assert (MAX_STRING_BYTES, MAX_ITEMS, PREFIX_CHARS, PREFIX_ITEMS, MAX_LINE_BYTES) == (1024, 256, 64, 16, 4 << 20)
+
+
+def test_strict_mode_still_keeps_short_encodable_strings():
+    assert bounded({"k": "v", "n": 2**63}, strict=True) == {"k": "v", "n": 2**63}
+    assert bounded([2**64, -(2**63) - 1, -(2**63)], strict=True) == [str(2**64), str(-(2**63) - 1), -(2**63)]
+    digest = hashlib.sha256("bad\udc80".encode("utf-8", "surrogatepass")).hexdigest()
+    assert bounded({"bad\udc80": 1}, strict=True) == {f"sha256:{digest}": 1}
