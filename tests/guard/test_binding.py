@@ -168,3 +168,13 @@ def test_a_fresh_store_records_the_first_revision(tmp_path):
     store.admit("ops-agent", "r1")
     store.admit("ops-agent", "r1")
     assert store.revisions("ops-agent") == ["r1"]
+
+
+def test_the_rollback_message_names_both_revisions_and_the_distance(tmp_path):
+    store = RevisionStore(tmp_path / "revisions.json")
+    for revision in ("a" * 64, "b" * 64, "c" * 64):
+        store.admit("ops-agent", revision)
+    with pytest.raises(BundleError) as refused:
+        store.admit("ops-agent", "a" * 64)
+    assert str(refused.value) == (f"revision {'a' * 12} is older than the newest loaded here ({'c' * 12}, "
+                                  f"2 revision(s) later); see {(tmp_path / 'revisions.json').as_posix()}")

@@ -139,3 +139,32 @@ def test_a_manifest_that_is_not_json_or_missing(bundles, tmp_path):
 def test_decisions_are_slotted():
     decision = Decision(True, "check", "read", "tickets", "acme-corp", "inspect")
     assert not hasattr(decision, "__dict__"), "millions are made: no per-instance dict"
+
+
+def test_key_ids_are_the_first_16_hex_digits_of_the_raw_key_hash():
+    import hashlib
+
+    from paybill.guard.signing import key_id
+
+    public = _key().public_key()
+    assert key_id(public) == hashlib.sha256(public.public_bytes_raw()).hexdigest()[:16]
+    assert len(key_id(public)) == 16
+
+
+def test_a_missing_key_file_names_the_os_reason(tmp_path):
+    missing = tmp_path / "missing.pem"
+    with pytest.raises(SigningKeyError) as raised:
+        load_public_key(missing)
+    assert str(raised.value) == f"cannot read public key '{missing}': No such file or directory"
+
+
+def test_raw_requests_must_match_the_schema_exactly(load):
+    from paybill.guard.requests import operation_context, request, run_entity
+
+    guard = load("ops-agent")
+    entity = run_entity("raw-2", "ops-agent", "acme-corp", "incident-response", "inspect")
+    context = operation_context("read", "acme-corp", ["id"], 1)
+    assert guard.authorize_raw(request("raw-2", "read", "tickets", "incident-response", context), [entity]).allowed
+    extra = {**context, "sneaky": 1}
+    verdict = guard.authorize_raw(request("raw-2", "read", "tickets", "incident-response", extra), [entity])
+    assert not verdict.allowed and verdict.violations == ("engine.error",)

@@ -22,7 +22,7 @@ from pathlib import Path
 import orjson
 
 from paybill.guard.bundle import BundleError
-from paybill.guard.files import FileRefused, read_regular
+from paybill.guard.files import read_regular
 
 STORE_FORMAT = "paybill.dev/revision-store/v1"
 MAX_REVISIONS = 4096
@@ -41,11 +41,8 @@ class RevisionStore:
             data = orjson.loads(read_regular(self.path, MAX_STORE_BYTES))
         except FileNotFoundError:
             return []
-        except (FileRefused, orjson.JSONDecodeError) as exc:
+        except (OSError, orjson.JSONDecodeError) as exc:  # FileRefused is an OSError
             raise BundleError("store", f"revision store {self.path.as_posix()} cannot be read: {exc}") from None
-        except OSError as exc:
-            raise BundleError("store", f"revision store {self.path.as_posix()} cannot be read: "
-                                       f"{exc.strerror or exc}") from None
         revisions = data.get("revisions") if isinstance(data, dict) else None
         if (not isinstance(data, dict) or data.get("format") != STORE_FORMAT or not isinstance(revisions, list)
                 or not all(isinstance(r, str) for r in revisions)):
@@ -79,7 +76,7 @@ class RevisionStore:
                     handle.write(data)
                 os.replace(temporary, self.path)
             except BaseException:
-                Path(temporary).unlink(missing_ok=True)
+                Path(temporary).unlink(missing_ok=True)  # pragma: no mutate (it exists: mkstemp made it)
                 raise
         except OSError as exc:
             raise BundleError("store", f"revision store {self.path.as_posix()} cannot be written: "
