@@ -323,7 +323,7 @@ def run(paths: list[Path], tests: str, jobs: int, timeout: float) -> dict[str, A
 
     done = [0]
 
-    def finish(mutant: Mutant, killed: bool) -> None:
+    def finish(mutant: Mutant, killed: bool, note: str = "") -> None:
         done[0] += 1
         if done[0] % 10 == 0 or done[0] == len(queue):
             print(f"mutate: {done[0]}/{len(queue)} mutants run", file=sys.stderr, flush=True)
@@ -331,13 +331,13 @@ def run(paths: list[Path], tests: str, jobs: int, timeout: float) -> dict[str, A
         if killed:
             entry["killed"] += 1
         else:
-            entry["survived"].append(f"{entry['path']}:{mutant.line}: {mutant.description}")
+            entry["survived"].append(f"{entry['path']}:{mutant.line}: {mutant.description}{note}")
 
     while pending or running:
         while pending and len(running) < jobs:
             path, mutant, selected = pending.pop(0)
             if not selected:
-                finish(mutant, False)
+                finish(mutant, False, " (no test executes this line)")
                 continue
             running[_run_mutant(path, mutant, selected)] = (mutant, time.monotonic())
         pid, status = os.waitpid(-1, os.WNOHANG) if running else (0, 0)
@@ -349,9 +349,10 @@ def run(paths: list[Path], tests: str, jobs: int, timeout: float) -> dict[str, A
             continue
         mutant, _ = running.pop(pid)
         code = os.waitstatus_to_exitcode(status)
-        finish(mutant, code not in (0, 4, 5))  # 4, 5: pytest usage error / nothing collected
+        # 4, 5: pytest usage error / nothing collected: not a kill, but shown so it can be looked into
+        finish(mutant, code not in (0, 4, 5), "" if code == 0 else f" (pytest exit {code})")
     for entry in results.values():
-        entry["survived"].sort(key=lambda s: (s.split(":")[0], int(s.split(":")[1])))
+        entry["survived"].sort(key=lambda line: int(line.split(":")[1]))
         entry["score"] = round(100 * entry["killed"] / entry["total"], 1) if entry["total"] else 100.0
     return results
 
