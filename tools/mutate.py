@@ -362,7 +362,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("modules", nargs="+", type=Path, help="Python files under compiler/ to mutate.")
     parser.add_argument("--tests", default="tests/guard", help="Test folder or file to run (default tests/guard).")
     parser.add_argument("-j", "--jobs", type=int, default=2, help="Mutants run at once (default 2).")
-    parser.add_argument("--timeout", type=float, default=300.0, help="Seconds before a mutant counts as hanging.")
+    parser.add_argument("--timeout", type=float, default=120.0, help="Seconds before a mutant counts as hanging.")
     parser.add_argument("--min-score", type=float, default=95.0, help="Score every module must reach (percent).")
     parser.add_argument("--json", type=Path, help="Also write the results as JSON to this file.")
     args = parser.parse_args(argv)
