@@ -66,8 +66,8 @@ def read_regular(path: str | Path, limit: int) -> bytes:
     """
     fd = open_regular(path)
     with os.fdopen(fd, "rb") as handle:
-        if os.fstat(fd).st_size > limit:
-            raise FileRefused(f"{Path(path).as_posix()} is larger than {limit} bytes")
+        if os.fstat(fd).st_size > limit:  # refuse before reading; the check after the read agrees
+            raise FileRefused(f"{Path(path).as_posix()} is larger than {limit} bytes")  # pragma: no mutate
         data = handle.read(limit + 1)  # pragma: no mutate (any read past the cap detects "larger")
     if len(data) > limit:
         raise FileRefused(f"{Path(path).as_posix()} is larger than {limit} bytes")
