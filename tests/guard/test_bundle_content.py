@@ -86,9 +86,19 @@ def test_more_than_one_failing_golden_is_counted(bundle):
     edit_json(bundle, "tests.json", lambda d: {**d, "tests": flipped})
     error = refused(bundle)
     assert error.reason == "golden" and str(error).endswith(" (and 2 more)")
+    edit_json(bundle, "tests.json", lambda d: {**d, "tests": flipped[:2]})
+    assert str(refused(bundle)).endswith(" (and 1 more)")
     edit_json(bundle, "tests.json", lambda d: {**d, "tests": flipped[:1]})
     error = refused(bundle)
     assert error.reason == "golden" and "more)" not in str(error)
+
+
+def test_a_single_validation_error_is_reported(bundle):
+    text = (bundle / "policies.cedar").read_text()
+    rewrite(bundle, "policies.cedar", (text + '\n@id("only")\npermit(principal, action == Paybill::Action::"read", '
+                                       'resource) when { context.nope == 1 };\n').encode())
+    error = refused(bundle)
+    assert error.reason == "cedar" and str(error).startswith("policies do not validate against the schema: only: ")
 
 
 @pytest.mark.parametrize("expect", ["allow", {"allowed": True, "reasons": "p"},

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from paybill.guard.engine import Engine, PolicyFormatError
-from paybill.guard.files import FileRefused, read_regular
+from paybill.guard.files import read_regular
 from paybill.guard.format import (
     BUNDLE_FORMAT,
     CONTENT_FILES,
@@ -77,10 +77,8 @@ def _read(path: Path, name: str) -> bytes:
         return read_regular(path / name, MAX_FILE_BYTES)
     except FileNotFoundError:
         raise BundleError("missing", f"{name} is missing from bundle {path}") from None
-    except FileRefused as exc:
+    except OSError as exc:  # FileRefused (not a regular file, too large, cannot be opened) or a read error
         raise BundleError("content", f"bundle file {name} refused: {exc}") from None
-    except OSError as exc:
-        raise BundleError("missing", f"cannot read {name}: {exc.strerror or exc}") from None
 
 
 def _json(data: bytes, name: str) -> Any:
