@@ -41,7 +41,7 @@ def run_goldens(engine: Engine, tests: list[dict[str, Any]]) -> list[GoldenFailu
     except (KeyError, TypeError, ValueError) as exc:
         return [GoldenFailure("<tests.json>", {"allowed": None}, {"error": str(exc)})]
     failures = []
-    for test, verdict in zip(tests, verdicts, strict=True):
+    for test, verdict in zip(tests, verdicts, strict=True):  # pragma: no mutate (equal lengths)
         expected = test.get("expect")
         actual = {"allowed": verdict.allowed, "reasons": list(verdict.reasons)}
         reasons = expected.get("reasons", []) if isinstance(expected, dict) else None
