@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 SPECS ?= specs
 
-.PHONY: run test lint bench install install-test schemas clean
+.PHONY: run test lint bench install install-test schemas clean mutate
 
 $(BIN)/python:
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "need $(PYTHON) on PATH (or set PYTHON=...)"; exit 2; }
@@ -32,6 +32,11 @@ schemas: install
 
 bench: install-test
 	$(BIN)/python benchmarks/run.py
+
+# single-point mutation testing of the guard runtime (docs/guard.md); slow, so not part of `make test`
+GUARD_MODULES := $(filter-out %/__init__.py %/db.py,$(wildcard compiler/paybill/guard/*.py))
+mutate: install-test
+	$(BIN)/python tools/mutate.py $(GUARD_MODULES) --tests tests/guard -j 2
 
 clean:
 	rm -rf $(VENV) $(CHECKOV_VENV) .pytest_cache .ruff_cache .hypothesis .bench

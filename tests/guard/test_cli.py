@@ -50,6 +50,23 @@ def test_check_transition_and_unknown_step(bundles):
     assert usage.exit_code == 2 and "has no step 'nope'" in usage.output
 
 
+def test_check_at_or_into_an_approval_step_says_approval_is_required(bundles):
+    args = check_args(bundles, "--action", "update", "--resource", "tickets", "--columns", "status")
+    at = invoke(*[arg if arg != "inspect" else "close-tickets" for arg in args])
+    assert at.exit_code == 0, at.output
+    assert at.output.splitlines()[1] == ("  note: step 'close-tickets' requires approval: a run reaches it only after "
+                                         "run.approve('close-tickets', by=<human>) and advance; this what-if assumes "
+                                         "it did")
+    into = invoke(*check_args(bundles, "--action", "advance", "--resource", "close-tickets", "--json"))
+    assert into.exit_code == 3
+    assert json.loads(into.output)["notes"] == [
+        "step 'close-tickets' requires approval: a run enters it only after run.approve('close-tickets', by=<human>)"]
+    plain = invoke(*check_args(bundles, "--action", "advance", "--resource", "done", "--json"))
+    assert "notes" not in json.loads(plain.output)
+    inside = invoke(*check_args(bundles, "--action", "read", "--resource", "tickets", "--columns", "id"))
+    assert "note:" not in inside.output
+
+
 def test_check_refuses_a_tampered_bundle_with_exit_4(bundles, tmp_path):
     folder = copy_bundle(bundles / "ops-agent", tmp_path / "ops-agent")
     (folder / "entities.json").write_text((folder / "entities.json").read_text().replace("acme-corp", "evil-corp"))

@@ -83,11 +83,9 @@ def test_guard_exposes_limits_and_workflows(load):
 
 def test_settle_gives_back_what_an_operation_did_not_touch(load):
     run = load("ops-agent").start(tenant="acme-corp", workflow="incident-response")
-    assert run.check("read", "tickets", columns=["id"], rows=500)
-    run.settle("read", 500, 3)
-    assert (run.rows_read, run.budget_spent) == (3, 3)
-    run.settle("read", 3, 10)  # never raises a counter
-    run.settle("read", 5, -1)
+    decision = run.check("read", "tickets", columns=["id"], rows=500)
+    assert decision and decision.charge
+    run.settle(decision, 3)
     assert (run.rows_read, run.budget_spent) == (3, 3)
 
 

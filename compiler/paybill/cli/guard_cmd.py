@@ -1,9 +1,11 @@
 """``paybill guard`` (check, replay, verify-log) and ``paybill bundle``: agent bundles from the shell.
 
 Exit status of ``guard check``: 0 allowed, 3 denied, 4 bundle refused (hash, signature, golden
-decisions), 2 usage error. ``guard replay``: 0 every decision as recorded, 1 some differ, 4 bundle
-refused, 2 unreadable trace. ``guard verify-log``: 0 intact, 1 broken. ``bundle``: 0 written,
-1 diagnostics (nothing written).
+decisions, another agent than ``--expect-agent``, a revision older than one in ``--revision-store``,
+a bundle file that is not a regular file), 2 usage error. ``guard replay``: 0 every decision as
+recorded, 1 some differ, 4 bundle refused, 2 unreadable trace (not a regular file, a line too long,
+not a trace). ``guard verify-log``: 0 intact, 1 broken (or not a regular file). ``bundle``: 0
+written, 1 diagnostics (nothing written), 2 usage error.
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ from paybill.cli.common import (
 )
 from paybill.guard import BundleError, Guard, GuardUsageError, ManualClock, verify_log
 from paybill.guard.decision import Decision
+from paybill.guard.files import bounded_lines, open_regular_binary
+from paybill.guard.log import MAX_LINE_BYTES
 from paybill.guard.replay import TraceError, replay
 from paybill.guard.signing import SigningKeyError, load_private_key
 
@@ -40,6 +44,11 @@ public_key_option = click.option(
     "--public-key", type=click.Path(path_type=Path, dir_okay=False, exists=True), envvar=PUBLIC_KEY_ENV,
     help=f"Ed25519 public key (PEM); the bundle must then be signed by it. Default: ${PUBLIC_KEY_ENV}.")
 json_option = click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+expect_agent_option = click.option(
+    "--expect-agent", help="Refuse the bundle (exit 4) unless its signed manifest names this agent.")
+revision_store_option = click.option(
+    "--revision-store", type=click.Path(path_type=Path, dir_okay=False),
+    help="State file of the revisions loaded before: refuse an older one (exit 4), record a new one.")
 
 
 def _load(bundle: Path, public_key: Path | None, **options: Any) -> Guard:
@@ -55,12 +64,27 @@ def _columns(values: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(c.strip() for value in values for c in value.split(",") if c.strip())
 
 
-def _print_decision(decision: Decision, as_json: bool) -> None:
+def _approval_notes(guard: Guard, workflow: str, step: str, action: str, resource: str) -> list[str]:
+    """What a what-if at (or into) a ``requiresApproval`` step does not show: a run needs an approval first."""
+    steps = guard.workflows[workflow]["steps"]
+    target = resource if action == "advance" else step
+    if not steps.get(target, {}).get("requiresApproval"):
+        return []
+    if action == "advance":
+        return [f"step '{target}' requires approval: a run enters it only after run.approve('{target}', by=<human>)"]
+    return [f"step '{step}' requires approval: a run reaches it only after run.approve('{step}', by=<human>) "
+            "and advance; this what-if assumes it did"]
+
+
+def _print_decision(decision: Decision, as_json: bool, notes: list[str]) -> None:
     if as_json:
-        click.echo(orjson.dumps({"revision": decision.revision, **decision.to_dict()},
+        extra = {"notes": notes} if notes else {}
+        click.echo(orjson.dumps({"revision": decision.revision, **decision.to_dict(), **extra},
                                 option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS).decode())
         return
     click.echo(decision.summary())
+    for note in notes:
+        click.echo(f"  note: {note}")
     for reason in decision.reasons:
         click.echo(f"  policy: {reason}")
     if decision.denied_columns:
@@ -86,18 +110,23 @@ def guard_group() -> None:
 @click.option("--rows", type=click.IntRange(min=0), default=0, show_default=True, help="Rows the operation touches.")
 @click.option("--resource-tenant", help="The tenant whose data the resource is (default: the run's tenant).")
 @public_key_option
+@expect_agent_option
+@revision_store_option
 @json_option
 def check_command(bundle: Path, tenant: str, workflow: str, step: str, action: str, resource: str,
                   columns: tuple[str, ...], rows: int, resource_tenant: str | None, public_key: Path | None,
-                  as_json: bool) -> None:
-    """Print the decision for one request and its reasons. Exit 0 allowed, 3 denied."""
-    guard = _load(bundle, public_key)
+                  expect_agent: str | None, revision_store: Path | None, as_json: bool) -> None:
+    """Print the decision for one request and its reasons.
+
+    Exit 0 allowed, 3 denied, 4 bundle refused, 2 usage error.
+    """
+    guard = _load(bundle, public_key, expect_agent=expect_agent, revisions=revision_store)
     try:
         decision = guard.evaluate(tenant=tenant, workflow=workflow, step=step, action=action, resource=resource,
                                   columns=_columns(columns), rows=rows, resource_tenant=resource_tenant)
     except GuardUsageError as exc:
         raise click.UsageError(str(exc)) from None
-    _print_decision(decision, as_json)
+    _print_decision(decision, as_json, _approval_notes(guard, workflow, step, action, resource))
     sys.exit(EXIT_OK if decision.allowed else EXIT_DENY)
 
 
@@ -106,13 +135,21 @@ def check_command(bundle: Path, tenant: str, workflow: str, step: str, action: s
 @click.argument("trace", type=click.Path(path_type=Path, dir_okay=False, exists=True))
 @click.option("--strict", is_flag=True, help="Also compare reasons (policy ids), not only allow/deny and violations.")
 @public_key_option
-def replay_command(bundle: Path, trace: Path, strict: bool, public_key: Path | None) -> None:
-    """Replay a recorded trace (JSON Lines, e.g. a decision log); exit 1 if any decision differs."""
+@expect_agent_option
+def replay_command(bundle: Path, trace: Path, strict: bool, public_key: Path | None,
+                   expect_agent: str | None) -> None:
+    """Replay a recorded trace (JSON Lines, e.g. a decision log).
+
+    Exit 0 every decision as recorded, 1 some differ, 4 bundle refused, 2 unreadable trace.
+    """
     clock = ManualClock()
-    guard = _load(bundle, public_key, clock=clock)
+    guard = _load(bundle, public_key, clock=clock, expect_agent=expect_agent)
     try:
-        with trace.open("rb") as handle:
-            result = replay(guard, handle, clock=clock, strict=strict)
+        with open_regular_binary(trace) as handle:
+            result = replay(guard, bounded_lines(handle, MAX_LINE_BYTES), clock=clock, strict=strict)
+    except OSError as exc:
+        click.echo(f"paybill: cannot read trace: {exc}", err=True)
+        sys.exit(EXIT_USAGE)
     except TraceError as exc:
         click.echo(f"paybill: {trace.as_posix()}: {exc}", err=True)
         sys.exit(EXIT_USAGE)

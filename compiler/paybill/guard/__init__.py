@@ -15,18 +15,22 @@ Cedar against the bundle ``paybill compile`` wrote to ``generated/bundles/<agent
 
 Stable contract (other layers, such as the PostgreSQL guard, build on it):
 
-* :meth:`Guard.load(path, public_key=None, *, clock, log) <Guard.load>` verifies every file hash,
-  the signature when a key is configured (an unsigned bundle is refused then), validates the
-  policies and replays the golden decisions; it raises :class:`BundleError` (``.reason``) if any
-  check fails, and parses everything once into reusable cedarpy handles.
+* :meth:`Guard.load(path, public_key=None, *, clock, log, expect_agent, revisions) <Guard.load>`
+  verifies every file hash, the signature when a key is configured (an unsigned bundle is refused
+  then), the agent when ``expect_agent`` is set, validates the policies and replays the golden
+  decisions; with a :class:`RevisionStore` it refuses a revision older than the newest loaded with
+  it. It raises :class:`BundleError` (``.reason``) if any check fails, and parses everything once
+  into reusable cedarpy handles. Every file is opened only if it is a regular file, and read with a
+  size cap (a FIFO or device is refused, never waited on).
 * :meth:`Guard.start(*, tenant, workflow, run_id=None) <Guard.start>` -> :class:`Run`.
 * :meth:`Run.check(action, resource, *, columns=(), rows=0, tenant=None) <Run.check>` and
   :meth:`Run.check_many` (one Cedar call for a batch), :meth:`Run.advance(step) <Run.advance>`,
   :meth:`Run.approve(step, *, by) <Run.approve>` all return a :class:`Decision` with ``allowed``,
   ``reasons`` (Cedar policy ids), ``violations`` (stable names), ``denied_columns`` and ``errors``;
   a decision is truthy only when allowed, and ``decision.require()`` raises :class:`Denied`.
-* :meth:`Run.settle(action, charged, used) <Run.settle>` gives back rows and budget an allowed
-  operation did not use (a capped read that returned fewer rows).
+* :meth:`Run.settle(decision, used) <Run.settle>` gives back rows and budget an allowed check
+  charged and its operation did not use (a capped read that returned fewer rows), once per decision;
+  anything else raises :class:`SettleError` and changes nothing.
 * Limits (steps, rows read and written, wall time, calls per minute, budget units) are Cedar
   forbid policies over counters this package keeps; they fail closed.
 * :class:`DecisionLog` writes one hash-chained JSON line per call; :func:`verify_log` checks it;
@@ -43,7 +47,8 @@ from paybill.guard.clock import ManualClock
 from paybill.guard.decision import Decision, Denied
 from paybill.guard.guard import Guard, GuardUsageError
 from paybill.guard.log import DecisionLog, LogError, LogReport, verify_log
-from paybill.guard.run import Run
+from paybill.guard.revisions import RevisionStore
+from paybill.guard.run import Run, SettleError
 
 __all__ = [
     "BundleError",
@@ -56,7 +61,9 @@ __all__ = [
     "LogError",
     "LogReport",
     "ManualClock",
+    "RevisionStore",
     "Run",
+    "SettleError",
     "load_bundle",
     "verify_log",
 ]

@@ -4,12 +4,17 @@ Order of checks, each refusing the bundle with :class:`BundleError` (``reason`` 
 
 1. ``manifest.json`` is readable and of this format (``format``);
 2. with a public key configured, the manifest carries a valid Ed25519 signature (``unsigned``,
-   ``signature``) - an unsigned bundle is refused, never silently accepted;
+   ``signature``) - an unsigned bundle is refused, never silently accepted; with an expected agent,
+   the manifest names it (``agent``);
 3. every content file is listed, present, within size, and matches its sha256 (``missing``,
    ``unlisted``, ``hash``), and the revision is the hash of those hashes (``revision``);
 4. the schema, policies and entities parse, the policies validate against the schema, every policy
    has a unique ``@id`` (``cedar``); the JSON files are what the guard expects (``content``);
 5. the golden decisions in ``tests.json`` still hold (``golden``).
+
+Every file is opened as a regular file only and read with a size cap (:mod:`paybill.guard.files`):
+a FIFO or device in place of a bundle file is refused (``content``), never waited on.
+:class:`paybill.guard.revisions.RevisionStore` adds ``rollback`` and ``store`` when the caller keeps one.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from paybill.guard.engine import Engine, PolicyFormatError
+from paybill.guard.files import read_regular
 from paybill.guard.format import (
     BUNDLE_FORMAT,
     CONTENT_FILES,
@@ -69,15 +75,13 @@ class LoadedBundle:
 
 
 def _read(path: Path, name: str) -> bytes:
-    file = path / name
+    """A bundle file's bytes: a regular file (never a FIFO or device) of at most ``MAX_FILE_BYTES``."""
     try:
-        if file.stat().st_size > MAX_FILE_BYTES:
-            raise BundleError("content", f"{name} is larger than {MAX_FILE_BYTES} bytes")
-        return file.read_bytes()
+        return read_regular(path / name, MAX_FILE_BYTES)
     except FileNotFoundError:
         raise BundleError("missing", f"{name} is missing from bundle {path}") from None
-    except OSError as exc:
-        raise BundleError("missing", f"cannot read {name}: {exc.strerror or exc}") from None
+    except OSError as exc:  # FileRefused (not a regular file, too large, cannot be opened) or a read error
+        raise BundleError("content", f"bundle file {name} refused: {exc}") from None
 
 
 def _json(data: bytes, name: str) -> Any:
@@ -144,8 +148,14 @@ def _tenant_lifecycles(entities: Any) -> dict[str, str]:
     return found
 
 
-def load_bundle(path: str | Path, public_key: PublicKeyLike | None = None) -> LoadedBundle:
-    """Verify and parse the bundle at ``path`` (see the module docstring for what is checked)."""
+def load_bundle(path: str | Path, public_key: PublicKeyLike | None = None, *,
+                expect_agent: str | None = None) -> LoadedBundle:
+    """Verify and parse the bundle at ``path`` (see the module docstring for what is checked).
+
+    ``expect_agent`` binds the bundle to the agent the caller runs: a bundle of another agent,
+    even one validly signed and copied into this agent's folder, is refused (``agent``). The agent
+    is part of the signed manifest, so with a public key it cannot be edited either.
+    """
     path = Path(path)
     manifest = _manifest(path)
     if public_key is not None:
@@ -156,6 +166,9 @@ def load_bundle(path: str | Path, public_key: PublicKeyLike | None = None) -> Lo
         problem = verify_manifest(manifest, key)
         if problem:
             raise BundleError("unsigned" if "not signed" in problem else "signature", problem)
+    if expect_agent is not None and manifest["agent"] != expect_agent:
+        raise BundleError("agent", f"bundle {path.as_posix()} is for agent {manifest['agent']!r}, "
+                                   f"not the expected {expect_agent!r}")
     files = _verified_files(path, manifest)
     engine = _engine(files)
     workflows = _json(files[WORKFLOW_FILE], WORKFLOW_FILE)

@@ -113,19 +113,14 @@ class WriteResult:
     decision: Decision
 
 
-def settle(run: Run, action: str, charged: int, used: int) -> None:
-    """Charge the run what an operation really touched instead of the ``charged`` cap it was allowed.
+def settle(run: Run, decision: Decision, used: int) -> None:
+    """Charge the run what an operation really touched instead of the cap its ``decision`` allowed.
 
     The guard spends the rows a check names and ``max(1, rows)`` budget units when it allows; a
-    read checked for up to 500 rows that returned 3 gives the other 497 back. Only ever lowers.
+    read checked for up to 500 rows that returned 3 gives the other 497 back, once per decision
+    (:meth:`paybill.guard.Run.settle`).
     """
-    if used >= charged:
-        return
-    if action == "read":
-        run.rows_read -= charged - used
-    else:
-        run.rows_written -= charged - used
-    run.budget_spent -= max(1, charged) - max(1, used)
+    run.settle(decision, used)
 
 
 class GuardedDatabase:
@@ -237,18 +232,18 @@ class GuardedDatabase:
                 if count > cap:
                     raise _RollBack  # leaving the block with an exception rolls the transaction back
         except _RollBack:
-            settle(run, action, cap, 0)
+            settle(run, decision, 0)
             raise AccessDenied(f"{action} on '{decision.resource}' would touch more than {cap} rows ({violation}); "
                                "rolled back", source="limit", violations=(violation,), decision=decision) from None
         except errors.InsufficientPrivilege as exc:
-            settle(run, action, cap, 0)
+            settle(run, decision, 0)
             raise AccessDenied(f"PostgreSQL refused what the guard allowed: {exc.diag.message_primary}",
                                source="database", violations=("database.refused",), decision=decision,
                                sqlstate=exc.sqlstate) from None
         except psycopg.Error as exc:
-            settle(run, action, cap, 0)
+            settle(run, decision, 0)
             raise StatementFailed(f"statement failed: {exc.diag.message_primary or exc}", exc.sqlstate) from None
-        settle(run, action, cap, count)
+        settle(run, decision, count)
         return count, rows
 
     def _check(self, run: Run, action: str, table: str, columns: Sequence[str], rows: int) -> Decision:

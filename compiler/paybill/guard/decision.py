@@ -9,7 +9,7 @@ stable machine names of why a call was denied (see :mod:`paybill.guard.format`, 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 
@@ -42,6 +42,9 @@ class Decision:
     explanation: str = ""
     """Why, in words, where a violation name alone does not say it (``tenant.lifecycle``: the tenant's
     state and the states the step acts in)."""
+    charge: int = field(default=0, compare=False, repr=False)
+    """For an allowed check that spent rows: its charge in the run, which :meth:`Run.settle` may settle
+    once (0 when there is nothing to settle). Not part of equality or of the recorded decision."""
 
     def __bool__(self) -> bool:
         """``if run.check(...):`` means "if allowed" (a plain object would always be true)."""

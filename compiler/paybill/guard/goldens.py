@@ -41,9 +41,12 @@ def run_goldens(engine: Engine, tests: list[dict[str, Any]]) -> list[GoldenFailu
     except (KeyError, TypeError, ValueError) as exc:
         return [GoldenFailure("<tests.json>", {"allowed": None}, {"error": str(exc)})]
     failures = []
-    for test, verdict in zip(tests, verdicts, strict=True):
-        expected = test.get("expect", {})
+    for test, verdict in zip(tests, verdicts, strict=True):  # pragma: no mutate (equal lengths)
+        expected = test.get("expect")
         actual = {"allowed": verdict.allowed, "reasons": list(verdict.reasons)}
-        if expected.get("allowed") is not verdict.allowed or sorted(expected.get("reasons", [])) != actual["reasons"]:
+        reasons = expected.get("reasons", []) if isinstance(expected, dict) else None
+        if not isinstance(reasons, list) or not all(isinstance(r, str) for r in reasons):
+            failures.append(GoldenFailure(f"{test.get('name')} (malformed 'expect')", {"allowed": None}, actual))
+        elif expected.get("allowed") is not verdict.allowed or sorted(reasons) != actual["reasons"]:
             failures.append(GoldenFailure(str(test.get("name")), expected, actual))
     return failures

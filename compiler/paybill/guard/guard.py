@@ -14,6 +14,7 @@ from paybill.guard.engine import Verdict
 from paybill.guard.format import RUN
 from paybill.guard.log import DecisionLog
 from paybill.guard.requests import run_entity
+from paybill.guard.revisions import RevisionStore
 from paybill.guard.run import Run
 from paybill.guard.signing import PublicKeyLike
 
@@ -60,13 +61,20 @@ class Guard:
 
     @classmethod
     def load(cls, path: str | Path, public_key: PublicKeyLike | None = None, *, clock: Clock = default_clock,
-             log: DecisionLog | str | Path | None = None) -> Guard:
+             log: DecisionLog | str | Path | None = None, expect_agent: str | None = None,
+             revisions: RevisionStore | str | Path | None = None) -> Guard:
         """Verify the bundle at ``path`` (hashes, signature when ``public_key`` is set, Cedar validation,
         golden decisions) and parse it once. Raises :class:`paybill.guard.BundleError` when refused.
 
+        ``expect_agent`` refuses a bundle of any other agent (reason ``agent``); ``revisions`` is a
+        :class:`RevisionStore` (or its file path) that refuses a revision older than the newest
+        loaded with it (``rollback``) and records a new one once the bundle passed every check.
         ``log`` is a :class:`DecisionLog` or a path to one; ``clock`` drives wall-time and rate limits.
         """
-        bundle = load_bundle(path, public_key)
+        bundle = load_bundle(path, public_key, expect_agent=expect_agent)
+        if revisions is not None:
+            store = revisions if isinstance(revisions, RevisionStore) else RevisionStore(revisions)
+            store.admit(bundle.agent, bundle.revision)
         if log is not None and not isinstance(log, DecisionLog):
             log = DecisionLog(log)
         return cls(bundle, clock=clock, log=log)

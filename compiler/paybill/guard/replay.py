@@ -22,6 +22,7 @@ import orjson
 from paybill.guard.clock import ManualClock
 from paybill.guard.decision import Decision
 from paybill.guard.guard import Guard, GuardUsageError
+from paybill.guard.log import MAX_LINE_BYTES
 from paybill.guard.run import Run
 
 
@@ -74,7 +75,9 @@ def _differs(recorded: dict[str, Any], replayed: Decision, strict: bool) -> bool
     return strict and sorted(recorded.get("reasons") or []) != sorted(replayed.reasons)
 
 
-def _event(number: int, raw: bytes) -> dict[str, Any] | None:
+def _event(number: int, raw: bytes | None) -> dict[str, Any] | None:
+    if raw is None:
+        raise TraceError(number, f"line longer than {MAX_LINE_BYTES} bytes")
     if not raw.strip():
         return None
     try:
@@ -108,8 +111,11 @@ def _apply(guard: Guard, runs: dict[str, Run], number: int, event: dict[str, Any
     raise TraceError(number, f"unknown op {op!r} (start, check, advance, approve)")
 
 
-def replay(guard: Guard, lines: Iterable[bytes], *, clock: ManualClock, strict: bool = False) -> ReplayResult:
-    """Replay ``lines`` through ``guard``, whose clock must be ``clock`` (set from each line's ``t``)."""
+def replay(guard: Guard, lines: Iterable[bytes | None], *, clock: ManualClock, strict: bool = False) -> ReplayResult:
+    """Replay ``lines`` through ``guard``, whose clock must be ``clock`` (set from each line's ``t``).
+
+    A None line stands for one too long to read (see :func:`paybill.guard.files.bounded_lines`).
+    """
     result = ReplayResult()
     runs: dict[str, Run] = {}
     for number, raw in enumerate(lines, start=1):

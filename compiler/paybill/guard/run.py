@@ -128,18 +128,15 @@ def _column_tuple(columns: Any) -> tuple[tuple[Any, ...], str | None]:
     return tuple(sorted(set(columns))), None
 
 
-def _loggable(value: Any) -> Any:
-    """Input as the decision log records it: JSON types only, whatever a caller passed."""
-    if value is None or isinstance(value, bool | int | float | str):
-        return value
-    return str(value)
+class SettleError(ValueError):
+    """:meth:`Run.settle` was called with something it cannot settle (nothing was changed)."""
 
 
 class Run:
     """A workflow run; create with :meth:`paybill.guard.Guard.start`.
 
-    Public state (read it; the SQL layer may also lower the row and budget counters to what an
-    operation really touched, see :meth:`settle`): ``id``, ``tenant``, ``workflow``, ``step``,
+    Public state (read it; the SQL layer settles an allowed check to what the operation really
+    touched, see :meth:`settle`): ``id``, ``tenant``, ``workflow``, ``step``,
     ``steps`` (entered so far), ``visits`` (per step), ``approvals`` (pending, per step),
     ``rows_read``, ``rows_written``, ``budget_spent``, :attr:`finished`, :meth:`counters`.
     """
@@ -160,6 +157,9 @@ class Run:
         self.steps = 0
         self.visits: dict[str, int] = {}
         self.approvals: dict[str, str] = {}
+        self._charges: dict[int, tuple[str, int]] = {}
+        """Open charges of allowed checks that spent rows: charge id -> (action, rows charged)."""
+        self._charge_seq = 0
         self.step = ""
         self._enter(step or self._spec["start"])
 
@@ -240,7 +240,7 @@ class Run:
                     rows_read += rows
                 elif action in WRITE_ACTIONS:
                     rows_written += rows
-                budget += rows if rows > 0 else 1
+                budget += max(1, rows)
         verdicts = iter(self.guard.engine.authorize(requests, self._entities) if requests else ())
         return [self._conclude(*item, None if item[-1] else next(verdicts)) for item in prepared]
 
@@ -263,20 +263,24 @@ class Run:
             decision = Decision(False, "check", str(action), str(resource), str(tenant), self.step,
                                 violations=(V_INPUT,), errors=(problem or "",), revision=self.guard.revision,
                                 run=self.id)
-            action, resource, rows, tenant = (_loggable(v) for v in (action, resource, rows, tenant))
         else:
             violations, denied = verdict.violations, ()
             if not verdict.allowed and not violations:
                 violations, denied = self._explain(action, resource, tenant, columns, rows, counters)
-            decision = Decision(verdict.allowed, "check", action, resource, tenant, self.step, verdict.reasons,
-                                violations, denied, verdict.errors, self.guard.revision, self.id,
-                                self._lifecycle_refusal(violations))
+            charge = 0
             if verdict.allowed:
                 if action == "read":
                     self.rows_read += rows
                 elif action in WRITE_ACTIONS:
                     self.rows_written += rows
-                self.budget_spent += rows if rows > 0 else 1
+                self.budget_spent += max(1, rows)
+                if rows > 0:
+                    self._charge_seq += 1
+                    charge = self._charge_seq
+                    self._charges[charge] = (action, rows)
+            decision = Decision(verdict.allowed, "check", action, resource, tenant, self.step, verdict.reasons,
+                                violations, denied, verdict.errors, self.guard.revision, self.id,
+                                explanation=self._lifecycle_refusal(violations), charge=charge)
         if self._record:
             self._log("check", now, {"action": action, "resource": resource, "columns": list(columns), "rows": rows,
                                      "tenant": tenant}, decision)
@@ -332,7 +336,7 @@ class Run:
             if verdict.allowed:
                 self._enter(step)
         if self._record:
-            self._log(ADVANCE, now, {"step": _loggable(step)}, decision)
+            self._log(ADVANCE, now, {"step": step}, decision)
         return decision
 
     def approve(self, step: str, *, by: str) -> Decision:
@@ -354,22 +358,39 @@ class Run:
                             violations=() if problem is None else (V_INPUT,),
                             errors=() if problem is None else (problem,), revision=self.guard.revision, run=self.id)
         if self._record:
-            self._log("approve", self._clock(), {"step": _loggable(step), "by": approver}, decision)
+            self._log("approve", self._clock(), {"step": step, "by": approver}, decision)
         return decision
 
-    def settle(self, action: str, charged: int, used: int) -> None:
-        """Charge what an allowed operation really touched instead of the ``charged`` rows it was allowed.
+    def settle(self, decision: Decision, used: int) -> None:
+        """Charge what an allowed check really touched instead of the rows it was allowed.
 
         For callers that ask before they know the row count (a read capped at N rows that returned
-        fewer): gives back the difference in rows and budget. Only ever lowers the counters.
+        fewer): gives back the rows and budget the check charged and the operation did not use.
+        Settling is tied to the decision, once: a decision of another run, a denied one, one already
+        settled, or a ``used`` that is not a non-negative integer raises :class:`SettleError` and
+        changes nothing, so no caller can lower the counters below what its decisions charged and it
+        reported as used. ``used`` above what was charged charges the difference (the counters
+        always end at what was really used).
         """
-        if not 0 <= used < charged:
-            return
+        if type(used) is not int or used < 0:
+            raise SettleError(f"used must be a non-negative integer, not {used!r}")
+        if not isinstance(decision, Decision) or not decision.allowed or decision.op != "check" \
+                or decision.run != self.id:
+            raise SettleError("only an allowed check of this run can be settled")
+        charged = 0
+        if decision.charge:
+            charge = self._charges.pop(decision.charge, None)
+            if charge is None or charge[0] != decision.action:
+                raise SettleError(f"decision charge {decision.charge} was already settled (or is not this run's)")
+            charged = charge[1]
+        self._spend(decision.action, used - charged, max(1, used) - max(1, charged))
+
+    def _spend(self, action: str, rows: int, budget: int) -> None:
         if action == "read":
-            self.rows_read -= charged - used
+            self.rows_read += rows
         elif action in WRITE_ACTIONS:
-            self.rows_written -= charged - used
-        self.budget_spent -= max(1, charged) - max(1, used)
+            self.rows_written += rows
+        self.budget_spent += budget
 
     def _log(self, op: str, now: float, data: dict[str, Any], decision: Decision) -> None:
         log = self.guard.log

@@ -21,11 +21,14 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
+from paybill.guard.files import FileRefused, read_regular
 from paybill.guard.format import canonical_json, sha256_hex
 
 SIGNING_KEY_ENV = "PAYBILL_BUNDLE_SIGNING_KEY"
 """PEM text of the private key, or a path to a PEM file."""
 ALGORITHM = "ed25519"
+MAX_KEY_BYTES = 64 * 1024
+"""A PEM key is a few hundred bytes; a key file is read up to this size, never further."""
 
 
 class SigningKeyError(ValueError):
@@ -42,7 +45,9 @@ def _pem_or_path(value: str | bytes | Path, what: str) -> bytes:
         return value.encode("ascii", "replace")
     path = Path(value)
     try:
-        return path.read_bytes()
+        return read_regular(path, MAX_KEY_BYTES)
+    except FileRefused as exc:
+        raise SigningKeyError(f"cannot read {what}: {exc}") from None
     except OSError as exc:
         raise SigningKeyError(f"cannot read {what} '{path}': {exc.strerror or exc}") from None
 
