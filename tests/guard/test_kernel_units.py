@@ -40,7 +40,7 @@ def test_decision_summary_and_record_shapes():
     plain = Decision(True, "start", "start", "", "acme-corp", "inspect")
     assert plain.summary() == "allow: start start (tenant acme-corp, step inspect)"
     denied = Decision(False, "check", "read", "tickets", "acme-corp", "inspect", ("p#1",),
-                      ("a.b", "c.d"), ("body",), ("boom",), "rev", "run-1", 7)
+                      ("a.b", "c.d"), ("body",), ("boom",), "rev", "run-1", charge=7)
     assert denied.summary() == "deny: check read tickets (tenant acme-corp, step inspect): a.b, c.d"
     assert denied.to_dict() == {"allowed": False, "reasons": ["p#1"], "violations": ["a.b", "c.d"],
                                 "deniedColumns": ["body"], "errors": ["boom"]}
