@@ -369,6 +369,20 @@ CASES: tuple[Case, ...] = (
           "remove 'pool:' from placement"),
     ),
     case(
+        "PB0440",
+        E("specs/tenants/acme.yaml", 15, 13, "PB0440",
+          "isolation migration.from places every layer where the target does: nothing moves",
+          "set 'from' to the isolation the tenant had before, or remove the 'migration' stanza"),
+    ),
+    case(
+        "PB0440-backwards",
+        E("specs/tenants/acme.yaml", 16, 13, "PB0440",
+          "layers network, keys, identity, database, storage, compute move from silo to pooled: a migration "
+          "can keep pooled access beside new dedicated resources, not the other way round",
+          "migrate towards more isolation only; to pool a silo layer, copy its data into the pool with the "
+          "runbook of 'paybill plan' and change the isolation without the stanza"),
+    ),
+    case(
         "PB0408",
         E("specs/plans/starter.yaml", 21, 14, "PB0408",
           "default isolation 'bridge' is not in allowed (pooled)",
