@@ -1,0 +1,171 @@
+"""A pooled -> silo move executed as reviewed commits (``spec.isolation.migration``), in a real git
+repository: after every commit ``compile --check`` is clean, ``plan`` says what the commit creates,
+keeps and destroys, and the pooled access (KMS grant, S3 access point, namespace on the pool cluster,
+the tenant's rows in the pooled database) exists until the decommission commit.
+
+Terraform itself cannot run here, so "exists" is checked in the compiled stacks (the process
+boundary paybill owns) and "destroyed" in ``plan``'s Terraform comparison of the two commits.
+"""
+
+from __future__ import annotations
+
+import json
+
+HOOLI = "specs/tenants/hooli.yaml"
+
+POOLED_ACCESS = (
+    "aws_kms_grant.tenant_context",
+    "aws_s3_access_point.tenant",
+    "kubernetes_namespace_v1.tenant",
+    "kubernetes_service_account_v1.app",
+)
+SILO = ("aws_kms_key.main", "aws_db_instance.main", "aws_s3_bucket.data", "aws_eks_cluster.main", "aws_vpc.main")
+
+
+def stack(repo) -> dict:
+    data = json.loads(repo.read("generated/terraform/tenant/hooli/main.tf.json"))
+    return {f"{kind}.{name}": body for kind, block in data["resource"].items() for name, body in block.items()}
+
+
+def pooled_database_tenants(repo) -> str:
+    return repo.read("generated/sql/pool-aws-use1-shared/migrations.json")
+
+
+def commit_phase(repo, run, phase: str | None, message: str) -> dict:
+    """Set the phase (None: drop the stanza), compile, commit, check, and return the plan's JSON."""
+    text = repo.read(HOOLI)
+    if phase is None:
+        text = text.replace("    migration:\n      from: {model: pooled}\n      phase: decommission\n", "")
+        text = text.replace("    pool: aws-use1-shared\n", "")
+    elif "migration:" not in text:
+        text = text.replace("plan: starter", "plan: enterprise").replace(
+            "  isolation:\n    model: pooled\n",
+            f"  isolation:\n    model: silo\n    migration:\n      from: {{model: pooled}}\n      phase: {phase}\n")
+    else:
+        for old in ("provision", "copy", "cutover"):
+            text = text.replace(f"      phase: {old}\n", f"      phase: {phase}\n")
+    repo.write(HOOLI, text)
+    code, out, err = run(repo.root, "compile", "specs")
+    assert code == 0, out + err
+    repo.commit(message)
+    code, out, err = run(repo.root, "compile", "specs", "--check")
+    assert code == 0, out + err
+    code, out, err = run(repo.root, "plan", "specs", "--base", "HEAD~1", "--head", "HEAD", "--format", "json")
+    assert code == 0, out + err
+    return json.loads(out)
+
+
+def actions(report: dict) -> dict[str, str]:
+    tenant = [s for s in report["terraform"]["stacks"] if s["address"] == "tenant/hooli"]
+    result = {r["address"]: r["action"] for s in tenant for r in s["resources"]}
+    return result
+
+
+def migration_finding(report: dict) -> dict:
+    (finding,) = [f for f in report["findings"] if f["code"] == "PB0920"]
+    return finding
+
+
+def test_a_pooled_tenant_moves_to_silo_one_reviewed_phase_at_a_time(repo, run) -> None:
+    code, out, err = run(repo.root, "compile", "specs")
+    assert code == 0, out + err
+    repo.commit("generated/")
+    before = stack(repo)
+    assert set(POOLED_ACCESS) <= before.keys() and not set(SILO) & before.keys()
+
+    report = commit_phase(repo, run, "provision", "hooli: provision its silo")
+    done = actions(report)
+    assert {address: done[address] for address in SILO} == dict.fromkeys(SILO, "create")
+    assert not {a for a, action in done.items() if action in ("destroy", "replace")}, done
+    assert set(POOLED_ACCESS) <= stack(repo).keys()
+    assert stack(repo)["aws_kms_grant.tenant_context"] == before["aws_kms_grant.tenant_context"]
+    assert '"hooli"' in pooled_database_tenants(repo)  # its rows stay reachable in the pool database
+    finding = migration_finding(report)
+    assert "phase provision" in finding["message"]
+    assert "kept until decommission" in finding["message"]
+    assert finding["details"][0].startswith("1. provision (this commit: provision): ")
+    assert any("(next commit: set phase: copy)" in step for step in finding["details"])
+    entitlements = json.loads(repo.read("generated/tenants/hooli.json"))["isolation"]
+    assert entitlements["model"] == "pooled" and entitlements["migration"]["phase"] == "provision"
+
+    report = commit_phase(repo, run, "copy", "hooli: copy its data")
+    assert actions(report) == {}  # infrastructure as in provision
+    assert set(POOLED_ACCESS) <= stack(repo).keys()
+    assert "copy the tenant's database" in " ".join(migration_finding(report)["details"])
+
+    report = commit_phase(repo, run, "cutover", "hooli: cut over")
+    done = actions(report)
+    # The role follows the application to the new cluster; the pooled access stays for a rollback.
+    assert done == {"aws_eks_pod_identity_association.app": "replace"}, done
+    assert set(POOLED_ACCESS) <= stack(repo).keys()
+    entitlements = json.loads(repo.read("generated/tenants/hooli.json"))["isolation"]
+    assert entitlements["model"] == "silo" and entitlements["layers"]["database"] == "silo"
+
+    report = commit_phase(repo, run, "decommission", "hooli: decommission its pooled access")
+    done = actions(report)
+    assert {address: done.get(address) for address in POOLED_ACCESS} == dict.fromkeys(POOLED_ACCESS, "destroy")
+    assert not set(POOLED_ACCESS) & stack(repo).keys()
+    assert all(done.get(address) is None for address in SILO)
+    assert '"hooli"' not in pooled_database_tenants(repo)
+    assert migration_finding(report)["hint"].startswith("after this commit is applied, drop the migration stanza")
+
+    report = commit_phase(repo, run, None, "hooli: migration done")
+    assert not [s for s in report["terraform"]["stacks"] if s["resources"]]
+    assert not [f for f in report["findings"] if f["severity"] == "error"]
+
+
+def test_skipping_a_phase_is_refused(repo, run) -> None:
+    commit_phase(repo, run, "provision", "hooli: provision its silo")
+    repo.edit(HOOLI, "phase: provision", "phase: cutover")
+    code, out, _ = run(repo.root, "plan", "specs", "--no-terraform", "--base", "HEAD")
+    assert code == 1
+    assert "error[PB0945] Tenant/hooli: isolation migration for tenant 'hooli' skips a phase: provision -> " \
+           "cutover" in out
+    assert "hint: set 'phase: copy' in this commit" in out
+
+
+def test_going_back_is_refused_but_aborting_before_cutover_is_allowed(repo, run) -> None:
+    commit_phase(repo, run, "provision", "hooli: provision its silo")
+    commit_phase(repo, run, "copy", "hooli: copy")
+    repo.edit(HOOLI, "phase: copy", "phase: provision")
+    code, out, _ = run(repo.root, "plan", "specs", "--no-terraform", "--base", "HEAD")
+    assert code == 1 and "goes back: copy -> provision" in out
+    assert "to abort, set the isolation back to {model: pooled} without the stanza" in out
+    repo.edit(HOOLI, "    model: silo\n    migration:\n      from: {model: pooled}\n      phase: provision\n",
+              "    model: pooled\n")
+    code, out, _ = run(repo.root, "plan", "specs", "--no-terraform", "--base", "HEAD")
+    assert code == 0, out
+    assert "is aborted in phase copy" in out
+
+
+def test_a_direct_pooled_to_silo_change_is_refused_naming_the_stanza(repo, run) -> None:
+    repo.edit(HOOLI, "plan: starter", "plan: enterprise")
+    repo.edit(HOOLI, "    pool: aws-use1-shared\n", "")
+    repo.edit(HOOLI, "model: pooled", "model: silo")
+    code, out, _ = run(repo.root, "plan", "specs", "--no-terraform", "--base", "HEAD")
+    assert code == 1
+    assert "error[PB0946] Tenant/hooli: tenant 'hooli' moves keys, database, storage from pooled to silo in " \
+           "one commit" in out
+    assert "'migration: {from: {model: pooled}, phase: provision}'" in out
+
+
+def test_the_stanza_must_start_from_the_current_isolation(repo, run) -> None:
+    repo.edit(HOOLI, "plan: starter", "plan: enterprise")
+    repo.edit(HOOLI, "  isolation:\n    model: pooled\n",
+              "  isolation:\n    model: silo\n    migration:\n      from: {model: bridge, layers: {network: pooled, "
+              "keys: silo, identity: pooled, database: pooled, storage: pooled, compute: pooled}}\n"
+              "      phase: provision\n")
+    code, out, _ = run(repo.root, "plan", "specs", "--no-terraform", "--base", "HEAD")
+    assert code == 1
+    assert "error[PB0947] Tenant/hooli: migration.from must be the isolation tenant 'hooli' has now " \
+           "({model: pooled})" in out
+
+
+def test_dropping_the_stanza_before_decommission_is_refused(repo, run) -> None:
+    commit_phase(repo, run, "provision", "hooli: provision its silo")
+    commit_phase(repo, run, "copy", "hooli: copy")
+    commit_phase(repo, run, "cutover", "hooli: cut over")
+    repo.edit(HOOLI, "    migration:\n      from: {model: pooled}\n      phase: cutover\n", "")
+    code, out, _ = run(repo.root, "plan", "specs", "--no-terraform", "--base", "HEAD")
+    assert code == 1
+    assert "error[PB0945] Tenant/hooli: tenant 'hooli' drops its isolation migration in phase cutover" in out
