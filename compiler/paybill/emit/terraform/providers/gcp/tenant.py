@@ -57,18 +57,22 @@ def emit_tenant(ctx: TenantContext, stack: Stack) -> None:
         sql = data.emit_sql_instance(stack, ctx, ctx.sizing.database, key=key, network=network,
                                      depends_on=waits, offboarding=ctx.offboarding)
         instance, connection = sql.name, sql.connection_name
+        database = stack.resource("google_sql_database", "tenant", {
+            "name": ctx.name_for(SQL_DATABASE_NAME, "tenant", ctx.name, purpose="tenant database"),
+            "instance": instance,
+            "charset": "UTF8",
+            "collation": "en_US.UTF8",
+            # Terraform never drops a tenant's data: a destroy leaves the database for export and purge.
+            "deletion_policy": "ABANDON",
+        })
+        stack.output("database_name", database.attr("name"), "The tenant's PostgreSQL database.")
     else:
+        # Pooled: the tenant's rows live in the pool's shared database (generated/sql/pool-<pool>/),
+        # separated by row-level security, as on every other cloud.
         instance, connection = pool_output("sql_instance_name"), pool_output("sql_connection_name")
-    database = stack.resource("google_sql_database", "tenant", {
-        "name": ctx.name_for(SQL_DATABASE_NAME, "tenant", ctx.name, purpose="tenant database"),
-        "instance": instance,
-        "charset": "UTF8",
-        "collation": "en_US.UTF8",
-        # Terraform never drops a tenant's data: a destroy leaves the database for export and purge.
-        "deletion_policy": "ABANDON",
-    })
+        stack.output("database_name", pool_output("database_name"),
+                     "The pool's shared PostgreSQL database holding the tenant's rows (row-level security).")
     identity.grant_sql(stack, ctx, tenant, instance)
-    stack.output("database_name", database.attr("name"), "The tenant's PostgreSQL database.")
     stack.output("sql_connection_name", connection, "Connection name of the instance holding it.")
 
     if layers.silo("storage"):
