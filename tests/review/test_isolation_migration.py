@@ -10,6 +10,9 @@ boundary paybill owns) and "destroyed" in ``plan``'s Terraform comparison of the
 from __future__ import annotations
 
 import json
+import re
+import shutil
+from pathlib import Path
 
 HOOLI = "specs/tenants/hooli.yaml"
 
@@ -22,8 +25,8 @@ POOLED_ACCESS = (
 SILO = ("aws_kms_key.main", "aws_db_instance.main", "aws_s3_bucket.data", "aws_eks_cluster.main", "aws_vpc.main")
 
 
-def stack(repo) -> dict:
-    data = json.loads(repo.read("generated/terraform/tenant/hooli/main.tf.json"))
+def stack(repo, tenant: str = "hooli") -> dict:
+    data = json.loads(repo.read(f"generated/terraform/tenant/{tenant}/main.tf.json"))
     return {f"{kind}.{name}": body for kind, block in data["resource"].items() for name, body in block.items()}
 
 
@@ -31,20 +34,20 @@ def pooled_database_tenants(repo) -> str:
     return repo.read("generated/sql/pool-aws-use1-shared/migrations.json")
 
 
-def commit_phase(repo, run, phase: str | None, message: str) -> dict:
+def commit_phase(repo, run, phase: str | None, message: str, path: str = HOOLI) -> dict:
     """Set the phase (None: drop the stanza), compile, commit, check, and return the plan's JSON."""
-    text = repo.read(HOOLI)
+    text = repo.read(path)
     if phase is None:
         text = text.replace("    migration:\n      from: {model: pooled}\n      phase: decommission\n", "")
-        text = text.replace("    pool: aws-use1-shared\n", "")
+        text = re.sub(r"    pool: [a-z0-9-]+\n", "", text)
     elif "migration:" not in text:
-        text = text.replace("plan: starter", "plan: enterprise").replace(
+        text = re.sub(r"plan: [a-z]+", "plan: enterprise", text, count=1).replace(
             "  isolation:\n    model: pooled\n",
             f"  isolation:\n    model: silo\n    migration:\n      from: {{model: pooled}}\n      phase: {phase}\n")
     else:
         for old in ("provision", "copy", "cutover"):
             text = text.replace(f"      phase: {old}\n", f"      phase: {phase}\n")
-    repo.write(HOOLI, text)
+    repo.write(path, text)
     code, out, err = run(repo.root, "compile", "specs")
     assert code == 0, out + err
     repo.commit(message)
@@ -55,8 +58,8 @@ def commit_phase(repo, run, phase: str | None, message: str) -> dict:
     return json.loads(out)
 
 
-def actions(report: dict) -> dict[str, str]:
-    tenant = [s for s in report["terraform"]["stacks"] if s["address"] == "tenant/hooli"]
+def actions(report: dict, tenant_name: str = "hooli") -> dict[str, str]:
+    tenant = [s for s in report["terraform"]["stacks"] if s["address"] == f"tenant/{tenant_name}"]
     result = {r["address"]: r["action"] for s in tenant for r in s["resources"]}
     return result
 
@@ -169,3 +172,61 @@ def test_dropping_the_stanza_before_decommission_is_refused(repo, run) -> None:
     code, out, _ = run(repo.root, "plan", "specs", "--no-terraform", "--base", "HEAD")
     assert code == 1
     assert "error[PB0945] Tenant/hooli: tenant 'hooli' drops its isolation migration in phase cutover" in out
+
+
+AZURE_POOLED_ACCESS = (
+    "azurerm_key_vault_key.tenant",  # the tenant's key in the pool's Key Vault
+    "azurerm_storage_container.tenant",  # its container in the pool's storage account
+    "kubernetes_namespace_v1.tenant",  # its namespace on the pool's AKS cluster
+)
+
+
+def test_an_azure_tenant_keeps_its_pooled_access_until_decommission(repo, run) -> None:
+    """The same walk on Azure, in a repository holding the example specs of all five clouds."""
+    shutil.rmtree(repo.path("specs"))
+    shutil.copytree(Path(__file__).resolve().parents[2] / "specs", repo.path("specs"))
+    soylent = "specs/tenants/soylent.yaml"
+    repo.edit(soylent, "lifecycle: suspended", "lifecycle: active")
+    repo.edit(soylent, "status: past_due", "status: active")
+    code, out, err = run(repo.root, "compile", "specs")
+    assert code == 0, out + err
+    repo.commit("all clouds")
+    before = stack(repo, "soylent")
+    assert set(AZURE_POOLED_ACCESS) <= before.keys()
+
+    done = actions(commit_phase(repo, run, "provision", "soylent: provision", soylent), "soylent")
+    assert done["azurerm_postgresql_flexible_server.main"] == "create"
+    assert done["azurerm_kubernetes_cluster.main"] == "create"
+    assert not {a for a, action in done.items() if action in ("destroy", "replace")}, done
+    kept = stack(repo, "soylent")
+    assert set(AZURE_POOLED_ACCESS) <= kept.keys()
+    assert kept["azurerm_federated_identity_credential.app"] == before["azurerm_federated_identity_credential.app"]
+    assert kept["azurerm_role_assignment.workload_blob"] == before["azurerm_role_assignment.workload_blob"]
+
+    commit_phase(repo, run, "copy", "soylent: copy", soylent)
+    commit_phase(repo, run, "cutover", "soylent: cut over", soylent)
+    cut = stack(repo, "soylent")
+    assert set(AZURE_POOLED_ACCESS) <= cut.keys()
+    assert cut["azurerm_federated_identity_credential.app"]["subject"] == "system:serviceaccount:paybill:paybill-app"
+    assert cut["azurerm_role_assignment.workload_blob"]["scope"] == "${azurerm_storage_container.data.id}"
+
+    done = actions(commit_phase(repo, run, "decommission", "soylent: decommission", soylent), "soylent")
+    assert {address: done.get(address) for address in AZURE_POOLED_ACCESS} == \
+        dict.fromkeys(AZURE_POOLED_ACCESS, "destroy")
+    assert done.get("azurerm_postgresql_flexible_server.main") is None
+
+
+def test_a_cloud_that_cannot_keep_the_old_access_refuses_the_migration(tmp_path, run) -> None:
+    """Compiling would drop the pooled access in the first apply there, so nothing is written."""
+    shutil.copytree(Path(__file__).resolve().parents[2] / "specs", tmp_path / "specs")
+    initech = tmp_path / "specs/tenants/initech.yaml"
+    text = initech.read_text().replace("plan: growth", "plan: enterprise")
+    initech.write_text(text.replace("  isolation:\n    model: pooled\n", "  isolation:\n    model: bridge\n"
+                                    "    layers: {network: pooled, keys: pooled, identity: pooled, database: silo, "
+                                    "storage: silo, compute: silo}\n    migration:\n      from: {model: pooled}\n"
+                                    "      phase: provision\n"))
+    code, out, _ = run(tmp_path, "compile", "specs")
+    assert code == 1
+    assert "specs/tenants/initech.yaml:18:7: error[PB0670]: isolation migrations are not executable on gcp yet: " \
+           "its emitter cannot keep the pooled compute, database, storage beside the new silo resources" in out
+    assert not (tmp_path / "generated").exists()

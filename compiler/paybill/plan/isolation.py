@@ -9,14 +9,15 @@ A move of a data-holding layer (keys, database, storage) from pooled to silo is 
 commits with ``spec.isolation.migration`` (phases provision -> copy -> cutover -> decommission): the
 compiler keeps the pooled access beside the new dedicated resources until ``decommission``, and this
 module checks that phases advance one commit at a time and says, for each runbook step, which commit
-does it. Changing such a layer directly, without the stanza, is refused (PB0946): one apply would
-remove the pooled access while the silo is still being created.
+does it. Changing such a layer directly, without the stanza, is refused (PB0946) on clouds that can
+execute the stanza: one apply would remove the pooled access while the silo is still being created.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from paybill.emit.terraform.planner import MIGRATION_PROVIDERS
 from paybill.load import SpecDocument
 from paybill.models.base import LAYERS
 from paybill.models.tenant import MIGRATION_PHASES, Tenant, isolation_placements
@@ -191,7 +192,9 @@ def _direct_move(doc: SpecDocument, old: Tenant, new: Tenant, head: SpecIndex) -
         runbook(doc.name, moves, _retention(head, new))))
     cut_off = [layer for layer in DATA_LAYERS
                if old.layer_placement(layer) == "pooled" and new.layer_placement(layer) == "silo"]
-    if cut_off and not region_move:
+    cloud = head.model("Cloud", new.spec.placement.cloud)
+    stageable = cloud is not None and cloud.spec.provider in MIGRATION_PROVIDERS
+    if cut_off and not region_move and stageable:
         findings.append(_error(
             CODE_NEEDS_STANZA, doc, ("spec", "isolation"),
             f"tenant '{doc.name}' moves {', '.join(cut_off)} from pooled to silo in one commit: one apply would "

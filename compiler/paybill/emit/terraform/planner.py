@@ -25,7 +25,7 @@ from paybill.load.document import SpecDocument
 from paybill.models.base import LAYERS
 from paybill.models.tenant import Tenant
 
-MIGRATION_PROVIDERS = frozenset({"aws"})
+MIGRATION_PROVIDERS = frozenset({"aws", "azure"})
 """Clouds whose emitter keeps the ``from`` placement during a migration (the others would drop the
 old access in the first apply, which is exactly what the stanza exists to prevent)."""
 CODE_MIGRATION_UNSUPPORTED = "PB0670"
@@ -89,7 +89,7 @@ def migration_supported(doc: SpecDocument, provider: str, layers: LayerPlan, sin
         f"isolation migrations are not executable on {provider} yet: its emitter cannot keep the pooled "
         f"{', '.join(sorted(layers.kept))} beside the new silo resources",
         doc.path, doc.position("spec", "isolation", "migration"),
-        f"supported on: {', '.join(sorted(MIGRATION_PROVIDERS))}; on {provider}, follow the runbook of "
-        "'paybill plan' by hand",
+        f"supported on: {', '.join(sorted(MIGRATION_PROVIDERS))}; on {provider}, remove the stanza, change the "
+        "isolation directly and follow the runbook 'paybill plan' prints (that apply removes the pooled access)",
     )
     return False
