@@ -230,3 +230,11 @@ def test_a_cloud_that_cannot_keep_the_old_access_refuses_the_migration(tmp_path,
     assert "specs/tenants/initech.yaml:18:7: error[PB0670]: isolation migrations are not executable on gcp yet: " \
            "its emitter cannot keep the pooled compute, database, storage beside the new silo resources" in out
     assert not (tmp_path / "generated").exists()
+
+
+def test_the_tenant_cannot_move_region_during_a_migration(repo, run) -> None:
+    commit_phase(repo, run, "provision", "hooli: provision its silo")
+    repo.edit(HOOLI, "region: us-east-1", "region: us-west-2")
+    code, out, _ = run(repo.root, "plan", "specs", "--no-terraform", "--base", "HEAD")
+    assert code == 1
+    assert "error[PB0947] Tenant/hooli: tenant 'hooli' changes its placement during an isolation migration" in out

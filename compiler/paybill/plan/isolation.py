@@ -224,6 +224,16 @@ def _staged_move(doc: SpecDocument, old: Tenant, new: Tenant, head: SpecIndex) -
     """A commit of a staged migration: check it advances one phase, then say what this commit does."""
     stanza = ("spec", "isolation", "migration")
     old_mig, new_mig = old.migration, new.migration
+    before_at, after_at = old.spec.placement, new.spec.placement
+    pool_dropped = after_at.pool is None and (new_mig is None or new_mig.phase == "decommission")
+    moved = (before_at.cloud, before_at.region) != (after_at.cloud, after_at.region) or \
+        (before_at.pool != after_at.pool and not pool_dropped)
+    if moved and (new_mig is not None or (old_mig is not None and old_mig.phase != "decommission")):
+        return [_error(
+            CODE_STANZA_CHANGED, doc, ("spec", "placement"),
+            f"tenant '{doc.name}' changes its placement during an isolation migration: the kept pooled access "
+            "and the new resources must stay in one cloud, region and pool",
+            "finish the migration (decommission, then drop the stanza) before moving the tenant")]
     if new_mig is None:
         assert old_mig is not None
         if old_mig.phase == "decommission" and new.placements == old.placements:
