@@ -383,6 +383,14 @@ CASES: tuple[Case, ...] = (
           "runbook of 'paybill plan' and change the isolation without the stanza"),
     ),
     case(
+        "PB0441",
+        E("specs/tenants/acme.yaml", 16, 7, "PB0441",
+          "isolation migrations are not executable on gcp yet: its emitter cannot keep the pooled compute, "
+          "database, identity, keys, network, storage beside the new silo resources",
+          "supported on: aws, azure; on gcp, remove the stanza, change the isolation directly and follow the "
+          "runbook 'paybill plan' prints (that apply removes the pooled access)"),
+    ),
+    case(
         "PB0408",
         E("specs/plans/starter.yaml", 21, 14, "PB0408",
           "default isolation 'bridge' is not in allowed (pooled)",

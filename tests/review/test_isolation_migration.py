@@ -225,9 +225,12 @@ def test_a_cloud_that_cannot_keep_the_old_access_refuses_the_migration(tmp_path,
                                     "    layers: {network: pooled, keys: pooled, identity: pooled, database: silo, "
                                     "storage: silo, compute: silo}\n    migration:\n      from: {model: pooled}\n"
                                     "      phase: provision\n"))
+    code, out, _ = run(tmp_path, "validate", "specs")
+    assert code == 1
+    assert "error[PB0441]" in out
     code, out, _ = run(tmp_path, "compile", "specs")
     assert code == 1
-    assert "specs/tenants/initech.yaml:18:7: error[PB0670]: isolation migrations are not executable on gcp yet: " \
+    assert "specs/tenants/initech.yaml:18:7: error[PB0441]: isolation migrations are not executable on gcp yet: " \
            "its emitter cannot keep the pooled compute, database, storage beside the new silo resources" in out
     assert not (tmp_path / "generated").exists()
 

@@ -11,7 +11,7 @@ from paybill.emit.terraform.backend import backend_block, remote_state_body
 from paybill.emit.terraform.context import PoolContext, TenantContext
 from paybill.emit.terraform.naming import Claim, NameRegistry
 from paybill.emit.terraform.network import NetworkClaim, allocate_networks
-from paybill.emit.terraform.planner import migration_supported, plan_layers
+from paybill.emit.terraform.planner import plan_layers
 from paybill.emit.terraform.providers import CLOUD_EMITTERS
 from paybill.emit.terraform.remote import POOL_STATE, pool_output
 from paybill.emit.terraform.stack import Stack
@@ -100,8 +100,6 @@ def _tenant_stack(unit: StackUnit, setup: _Setup) -> tuple[Stack, StackInfo] | N
     layers = plan_layers(tenant)
     if layers.silo("network") and doc.ref not in networks:
         return None  # a network diagnostic was reported
-    if not migration_supported(doc, provider, layers, setup.names.sink):
-        return None
     plan_doc = index.get("Plan", tenant.spec.plan)
     pool_doc = index.get("Pool", tenant.spec.placement.pool) if tenant.spec.placement.pool else None
     tctx = TenantContext(doc, tenant, plan_doc.model, cloud_doc.model, cloud_doc,

@@ -20,15 +20,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from paybill.diagnostics import DiagnosticSink
-from paybill.load.document import SpecDocument
 from paybill.models.base import LAYERS
 from paybill.models.tenant import Tenant
-
-MIGRATION_PROVIDERS = frozenset({"aws", "azure"})
-"""Clouds whose emitter keeps the ``from`` placement during a migration (the others would drop the
-old access in the first apply, which is exactly what the stanza exists to prevent)."""
-CODE_MIGRATION_UNSUPPORTED = "PB0670"
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,17 +72,3 @@ class LayerPlan:
 def plan_layers(tenant: Tenant) -> LayerPlan:
     return LayerPlan(dict(tenant.placements), dict(tenant.kept_placements), dict(tenant.active_placements))
 
-
-def migration_supported(doc: SpecDocument, provider: str, layers: LayerPlan, sink: DiagnosticSink) -> bool:
-    """False (with PB0670) when a migration keeps old layers on a cloud that cannot keep them yet."""
-    if not layers.migrating or provider in MIGRATION_PROVIDERS:
-        return True
-    sink.error(
-        CODE_MIGRATION_UNSUPPORTED,
-        f"isolation migrations are not executable on {provider} yet: its emitter cannot keep the pooled "
-        f"{', '.join(sorted(layers.kept))} beside the new silo resources",
-        doc.path, doc.position("spec", "isolation", "migration"),
-        f"supported on: {', '.join(sorted(MIGRATION_PROVIDERS))}; on {provider}, remove the stanza, change the "
-        "isolation directly and follow the runbook 'paybill plan' prints (that apply removes the pooled access)",
-    )
-    return False

@@ -22,6 +22,7 @@ from paybill.validate.rules import (
     datamodel_reserved,
     isolation_allowed,
     isolation_migration,
+    migration_cloud,
     placement_cloud,
     placement_pool,
     plan_isolation_default,
@@ -45,7 +46,7 @@ ALL_RULES: tuple[Rule, ...] = tuple(
             for module in (
                 tenant_plan, placement_cloud, placement_pool, agent_tables, agent_columns,
                 agent_workflows, agent_tenants, agent_selector, datamodel_integrity,
-                isolation_allowed, isolation_migration, pool_capacity, region_allowed, data_residency,
+                isolation_allowed, isolation_migration, migration_cloud, pool_capacity, region_allowed, data_residency,
                 billing_lifecycle,
                 pool_layers, plan_isolation_default, plan_tiers, cloud_backend, datamodel_reserved,
                 cloud_address_space, workflow_steps, workflow_reachability, workflow_termination,
