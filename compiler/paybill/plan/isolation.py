@@ -349,7 +349,8 @@ def staged_runbook(name: str, moves: dict[str, tuple[Place, Place]], retention_d
         if step_phase == "provision":
             rest += "; the old access stays in place"
         elif step_phase == "cutover":
-            rest += "; the old access is still kept (for a rollback) until decommission"
+            rest += ("; the workload identity follows the application to the target, while the pooled key "
+                     "grant, stores and namespace are kept (for a rollback) until decommission")
         labelled.append(f"{step_phase} ({_commit_label(step_phase, phase)}): {rest}")
     labelled.append("drop the migration stanza "
                     f"({'next commit' if phase == 'decommission' else 'after decommission'}): "
