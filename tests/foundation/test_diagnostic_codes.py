@@ -385,10 +385,18 @@ CASES: tuple[Case, ...] = (
     case(
         "PB0441",
         E("specs/tenants/acme.yaml", 16, 7, "PB0441",
-          "isolation migrations are not executable on gcp yet: its emitter cannot keep the pooled compute, "
+          "isolation migrations are not executable on oci yet: its emitter cannot keep the pooled compute, "
           "database, identity, keys, network, storage beside the new silo resources",
-          "supported on: aws, azure; on gcp, remove the stanza, change the isolation directly and follow the "
-          "runbook 'paybill plan' prints (that apply removes the pooled access)"),
+          "supported on: aws, azure, gcp; on oci, remove the stanza, change the isolation directly and follow "
+          "the runbook 'paybill plan' prints (that apply removes the pooled access)"),
+    ),
+    case(
+        "PB0442",
+        E("specs/tenants/acme.yaml", 14, 5, "PB0442",
+          "on gcp the keys layer cannot move in an isolation migration: the tenant's crypto key would be "
+          "replaced while data is still wrapped with it",
+          "keep 'keys: pooled' in the target (model: bridge): the tenant's key in the pool's key ring is "
+          "already its own key"),
     ),
     case(
         "PB0408",

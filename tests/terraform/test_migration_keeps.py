@@ -18,7 +18,9 @@ from paybill.compile import compile_repository
 from paybill.emit.terraform.emitter import TERRAFORM_EMITTER
 
 ROOT = Path(__file__).resolve().parents[2]
-TENANTS = {"aws": "hooli", "azure": "soylent"}
+TENANTS = {"aws": "hooli", "azure": "soylent", "gcp": "initech"}
+KEYS_STAY = {"gcp"}
+"""Clouds where the keys layer cannot move in a migration (PB0442)."""
 TARGETS = {
     "silo": "{model: silo}",
     "data": "{model: bridge, layers: {network: pooled, keys: silo, identity: pooled, database: silo, "
@@ -53,8 +55,11 @@ def specs(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
-@pytest.mark.parametrize("cloud", sorted(TENANTS))
-@pytest.mark.parametrize("target", sorted(TARGETS))
+CASES = [(cloud, target) for cloud in sorted(TENANTS) for target in sorted(TARGETS)
+         if cloud not in KEYS_STAY or "keys: pooled" in TARGETS[target]]
+
+
+@pytest.mark.parametrize(("cloud", "target"), CASES)
 def test_old_access_is_kept_until_decommission_and_the_end_is_the_plain_target(specs, cloud, target) -> None:
     tenant = TENANTS[cloud]
     _write(specs, tenant, "    model: pooled\n")

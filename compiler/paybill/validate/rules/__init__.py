@@ -23,6 +23,7 @@ from paybill.validate.rules import (
     isolation_allowed,
     isolation_migration,
     migration_cloud,
+    migration_keys,
     placement_cloud,
     placement_pool,
     plan_isolation_default,
@@ -46,8 +47,8 @@ ALL_RULES: tuple[Rule, ...] = tuple(
             for module in (
                 tenant_plan, placement_cloud, placement_pool, agent_tables, agent_columns,
                 agent_workflows, agent_tenants, agent_selector, datamodel_integrity,
-                isolation_allowed, isolation_migration, migration_cloud, pool_capacity, region_allowed, data_residency,
-                billing_lifecycle,
+                isolation_allowed, isolation_migration, migration_cloud, migration_keys, pool_capacity,
+                region_allowed, data_residency, billing_lifecycle,
                 pool_layers, plan_isolation_default, plan_tiers, cloud_backend, datamodel_reserved,
                 cloud_address_space, workflow_steps, workflow_reachability, workflow_termination,
                 workflow_loops, workflow_resources, agent_workflow_grants,
