@@ -14,6 +14,8 @@ import re
 import shutil
 from pathlib import Path
 
+from .conftest import SpecRepo
+
 HOOLI = "specs/tenants/hooli.yaml"
 
 POOLED_ACCESS = (
@@ -239,3 +241,18 @@ def test_the_tenant_cannot_move_region_during_a_migration(repo, run) -> None:
     code, out, _ = run(repo.root, "plan", "specs", "--no-terraform", "--base", "HEAD")
     assert code == 1
     assert "error[PB0947] Tenant/hooli: tenant 'hooli' changes its placement during an isolation migration" in out
+
+
+def test_on_gcp_the_direct_change_is_refused_with_a_hint_to_keep_the_keys_pooled(tmp_path, run) -> None:
+    shutil.copytree(Path(__file__).resolve().parents[2] / "specs", tmp_path / "specs")
+    repo = SpecRepo(tmp_path / "platform")
+    shutil.copytree(tmp_path / "specs", repo.path("specs"))
+    repo.commit("all clouds")
+    initech = "specs/tenants/initech.yaml"
+    repo.edit(initech, "plan: growth", "plan: enterprise")
+    repo.edit(initech, "    pool: gcp-usc1-shared\n", "")
+    repo.edit(initech, "model: pooled", "model: silo")
+    code, out, _ = run(repo.root, "plan", "specs", "--no-terraform", "--base", "HEAD")
+    assert code == 1
+    assert "error[PB0946] Tenant/initech: tenant 'initech' moves keys, database, storage from pooled to silo" in out
+    assert "keep this target isolation but with keys: pooled" in out

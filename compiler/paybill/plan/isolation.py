@@ -192,15 +192,19 @@ def _direct_move(doc: SpecDocument, old: Tenant, new: Tenant, head: SpecIndex) -
     cut_off = [layer for layer in DATA_LAYERS
                if old.layer_placement(layer) == "pooled" and new.layer_placement(layer) == "silo"]
     cloud = head.model("Cloud", new.spec.placement.cloud)
-    stageable = cloud is not None and cloud.spec.provider in MIGRATION_PROVIDERS
-    if cut_off and not region_move and stageable:
+    provider = cloud.spec.provider if cloud is not None else None
+    keys_stay = provider == "gcp"  # PB0442: a staged migration cannot move a Google Cloud tenant's key
+    staged = [layer for layer in cut_off if not (keys_stay and layer == "keys")]
+    if staged and not region_move and provider in MIGRATION_PROVIDERS:
+        hint = ("stage the move with spec.isolation.migration: keep this target isolation and add "
+                f"'migration: {{from: {_from_text(old.spec.isolation)}, phase: provision}}', then advance the "
+                "phase one commit at a time (provision, copy, cutover, decommission)")
+        if keys_stay and "keys" in cut_off:
+            hint = hint.replace("keep this target isolation", "keep this target isolation but with keys: pooled")
         findings.append(_error(
             CODE_NEEDS_STANZA, doc, ("spec", "isolation"),
             f"tenant '{doc.name}' moves {', '.join(cut_off)} from pooled to silo in one commit: one apply would "
-            "remove its pooled access while the silo is still being created",
-            "stage the move with spec.isolation.migration: keep this target isolation and add "
-            f"'migration: {{from: {_from_text(old.spec.isolation)}, phase: provision}}', then advance the phase "
-            "one commit at a time (provision, copy, cutover, decommission)"))
+            "remove its pooled access while the silo is still being created", hint))
     return findings
 
 
