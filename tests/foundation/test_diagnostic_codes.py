@@ -369,6 +369,36 @@ CASES: tuple[Case, ...] = (
           "remove 'pool:' from placement"),
     ),
     case(
+        "PB0440",
+        E("specs/tenants/acme.yaml", 15, 13, "PB0440",
+          "isolation migration.from places every layer where the target does: nothing moves",
+          "set 'from' to the isolation the tenant had before, or remove the 'migration' stanza"),
+    ),
+    case(
+        "PB0440-backwards",
+        E("specs/tenants/acme.yaml", 16, 13, "PB0440",
+          "layers network, keys, identity, database, storage, compute move from silo to pooled: a migration "
+          "can keep pooled access beside new dedicated resources, not the other way round",
+          "migrate towards more isolation only; to pool a silo layer, copy its data into the pool with the "
+          "runbook of 'paybill plan' and change the isolation without the stanza"),
+    ),
+    case(
+        "PB0441",
+        E("specs/tenants/acme.yaml", 16, 7, "PB0441",
+          "isolation migrations are not executable on oci yet: its emitter cannot keep the pooled compute, "
+          "database, identity, keys, network, storage beside the new silo resources",
+          "supported on: aws, azure, gcp; on oci, remove the stanza, change the isolation directly and follow "
+          "the runbook 'paybill plan' prints (that apply removes the pooled access)"),
+    ),
+    case(
+        "PB0442",
+        E("specs/tenants/acme.yaml", 14, 5, "PB0442",
+          "on gcp the keys layer cannot move in an isolation migration: the tenant's crypto key would be "
+          "replaced while data is still wrapped with it",
+          "keep 'keys: pooled' in the target (model: bridge): the tenant's key in the pool's key ring is "
+          "already its own key"),
+    ),
+    case(
         "PB0408",
         E("specs/plans/starter.yaml", 21, 14, "PB0408",
           "default isolation 'bridge' is not in allowed (pooled)",

@@ -19,10 +19,9 @@ import orjson
 from paybill import API_VERSION
 from paybill.compile.cache import document_fingerprint, memo
 from paybill.emit.contract import EmitContext, Emitter, OutputTree
-from paybill.emit.terraform.planner import plan_layers
 from paybill.graph.stacks import stack_units
 from paybill.load.document import SpecDocument
-from paybill.models.tenant import Tenant
+from paybill.models.tenant import Tenant, isolation_placements
 from paybill.validate.index import SpecIndex
 
 _OPTIONS = orjson.OPT_SORT_KEYS | orjson.OPT_INDENT_2
@@ -35,7 +34,6 @@ def entitlements(doc: SpecDocument, index: SpecIndex, stacks: list[str]) -> dict
     plan_doc = index.get("Plan", spec.plan)
     plan = plan_doc.model.spec
     cloud = index.model("Cloud", spec.placement.cloud)
-    layers = plan_layers(tenant)
     billing: dict[str, Any] = {"status": spec.billing.status, "customerId": spec.billing.customer_id}
     if spec.billing.status == "trialing":
         billing["trialDays"] = plan.trial_days
@@ -50,7 +48,7 @@ def entitlements(doc: SpecDocument, index: SpecIndex, stacks: list[str]) -> dict
         "quotas": plan.quotas.model_dump(mode="json", by_alias=True),
         "lifecycle": spec.lifecycle,
         "billing": billing,
-        "isolation": {"model": spec.isolation.model, "layers": dict(layers.placements)},
+        "isolation": _isolation(tenant),
         "placement": {
             "cloud": spec.placement.cloud,
             "provider": cloud.spec.provider if cloud is not None else None,
@@ -72,6 +70,21 @@ def _retention(tenant: Tenant, retention_days: int) -> dict[str, str]:
     if until is None or tenant.spec.lifecycle_since is None:
         return {}
     return {"lifecycleSince": tenant.spec.lifecycle_since, "retainUntil": until}
+
+
+def _isolation(tenant: Tenant) -> dict[str, Any]:
+    """The isolation the application should use. During a migration (``spec.isolation.migration``)
+    that is the ``from`` isolation until ``cutover`` and the target from then on; ``migration`` tells
+    the application both sides and which old layers are still kept."""
+    isolation = tenant.spec.isolation
+    target = {"model": isolation.model, "layers": dict(tenant.placements)}
+    migration = isolation.migration
+    if migration is None:
+        return target
+    before = {"model": migration.from_.model, "layers": isolation_placements(migration.from_)}
+    active = before if migration.phase in ("provision", "copy") else target
+    return {**active, "migration": {"phase": migration.phase, "from": before, "to": target,
+                                    "kept": sorted(tenant.kept_placements)}}
 
 
 def _stacks_by_tenant(ctx: EmitContext) -> dict[str, list[str]]:

@@ -37,20 +37,71 @@ class BridgeLayers(SpecModel):
     compute: Placement
 
 
+class SiloFrom(SpecModel):
+    model: Literal["silo"]
+
+
+class PooledFrom(SpecModel):
+    model: Literal["pooled"]
+
+
+class BridgeFrom(SpecModel):
+    model: Literal["bridge"]
+    layers: BridgeLayers
+
+
+FromIsolation = Annotated[SiloFrom | PooledFrom | BridgeFrom, Field(discriminator="model")]
+"""The isolation a tenant had before a migration: the shape of ``isolation`` without a migration."""
+
+MigrationPhase = Literal["provision", "copy", "cutover", "decommission"]
+MIGRATION_PHASES: tuple[str, ...] = ("provision", "copy", "cutover", "decommission")
+"""In order; each phase is one reviewed commit (``paybill plan`` refuses skipping one)."""
+
+
+MIGRATION_PROVIDERS = frozenset({"aws", "azure", "gcp"})
+"""Clouds whose Terraform emitter keeps the ``from`` placement during a migration. Elsewhere the
+stanza is a validation error (PB0441): the first apply would drop the old access, which is exactly
+what the stanza exists to prevent."""
+
+
+class Migration(SpecModel):
+    """A move between isolations, executed as reviewed commits instead of one destructive apply.
+
+    Until ``decommission`` the tenant keeps everything its ``from`` isolation had (the pool's key
+    grant, access point, namespace, its rows in the pooled database) beside the target's resources;
+    the application is pointed at the target from ``cutover`` on.
+    """
+
+    from_: FromIsolation = Field(alias="from")
+    phase: MigrationPhase
+
+
 class SiloIsolation(SpecModel):
     model: Literal["silo"]
+    migration: Migration | None = None
 
 
 class PooledIsolation(SpecModel):
     model: Literal["pooled"]
+    migration: Migration | None = None
 
 
 class BridgeIsolation(SpecModel):
     model: Literal["bridge"]
     layers: BridgeLayers
+    migration: Migration | None = None
 
 
 Isolation = Annotated[SiloIsolation | PooledIsolation | BridgeIsolation, Field(discriminator="model")]
+
+
+def isolation_placements(isolation: SiloIsolation | PooledIsolation | BridgeIsolation
+                         | SiloFrom | PooledFrom | BridgeFrom) -> dict[str, str]:
+    """``silo`` or ``pooled`` for every layer of an isolation (or of a migration's ``from``)."""
+    layers = getattr(isolation, "layers", None)
+    if layers is not None:
+        return {layer: str(getattr(layers, layer)) for layer in LAYERS}
+    return dict.fromkeys(LAYERS, isolation.model)
 
 
 class Billing(SpecModel):
@@ -115,11 +166,36 @@ class Tenant(Envelope):
     @cached_property
     def placements(self) -> dict[str, str]:
         """``silo`` or ``pooled`` for every layer, whatever the model; computed once per tenant
-        (graph, Terraform, SQL, entitlements and rules all ask)."""
-        isolation = self.spec.isolation
-        if isinstance(isolation, BridgeIsolation):
-            return {layer: str(getattr(isolation.layers, layer)) for layer in LAYERS}
-        return dict.fromkeys(LAYERS, isolation.model)
+        (graph, Terraform, SQL, entitlements and rules all ask). During a migration: the target."""
+        return isolation_placements(self.spec.isolation)
+
+    @property
+    def migration(self) -> Migration | None:
+        return self.spec.isolation.migration
+
+    @cached_property
+    def kept_placements(self) -> dict[str, str]:
+        """Layers whose ``from`` placement is kept beside the target, with that placement.
+
+        Empty without a migration and from ``decommission`` on (the old access is removed then).
+        """
+        migration = self.migration
+        if migration is None or migration.phase == "decommission":
+            return {}
+        before = isolation_placements(migration.from_)
+        return {layer: place for layer, place in before.items() if place != self.placements[layer]}
+
+    @cached_property
+    def active_placements(self) -> dict[str, str]:
+        """Where the application runs and connects: the ``from`` placement before ``cutover``."""
+        migration = self.migration
+        if migration is None or migration.phase not in ("provision", "copy"):
+            return self.placements
+        return isolation_placements(migration.from_)
+
+    def holds(self, layer: str, placement: str) -> bool:
+        """Whether the tenant has ``layer`` in ``placement``, as its target or kept during a migration."""
+        return self.placements[layer] == placement or self.kept_placements.get(layer) == placement
 
     def layer_placement(self, layer: str) -> str:
         """``silo`` or ``pooled`` for one layer, whatever the model."""

@@ -4,18 +4,32 @@ Moving a layer is never just a Terraform apply: the data has to follow. For ever
 layers move, the plan carries a runbook ordered the only safe way: provision the target, copy the
 data, cut over, and only then decommission the old place. The runbook names the stacks involved and
 is generated from the specs, so it is specific to this change rather than a generic checklist.
+
+A move of a data-holding layer (keys, database, storage) from pooled to silo is executed as reviewed
+commits with ``spec.isolation.migration`` (phases provision -> copy -> cutover -> decommission): the
+compiler keeps the pooled access beside the new dedicated resources until ``decommission``, and this
+module checks that phases advance one commit at a time and says, for each runbook step, which commit
+does it. Changing such a layer directly, without the stanza, is refused (PB0946) on clouds that can
+execute the stanza: one apply would remove the pooled access while the silo is still being created.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from paybill.load import SpecDocument
 from paybill.models.base import LAYERS
-from paybill.models.tenant import Tenant
+from paybill.models.tenant import MIGRATION_PHASES, MIGRATION_PROVIDERS, Tenant, isolation_placements
 from paybill.plan.model import Finding
 from paybill.validate.index import SpecIndex
 
 CODE_MIGRATION = "PB0920"
+CODE_PHASE = "PB0945"
+"""Phases skipped, taken backwards, started late, or the stanza dropped before decommission."""
+CODE_NEEDS_STANZA = "PB0946"
+"""A data-holding layer moves from pooled to silo without ``spec.isolation.migration``."""
+CODE_STANZA_CHANGED = "PB0947"
+"""``migration.from`` is not the isolation the tenant had, or the target changed mid-migration."""
 DATA_LAYERS = ("keys", "database", "storage")
 """Layers whose contents must be carried over (keys: ciphertext must be re-encrypted)."""
 FOUNDATION_LAYERS = ("network", "keys", "identity")
@@ -111,41 +125,238 @@ def runbook(name: str, moves: dict[str, tuple[Place, Place]], retention_days: in
 
 
 def detect_migrations(base: SpecIndex, head: SpecIndex) -> list[Finding]:
-    """One warning per tenant whose layers change place between the two sides."""
+    """Per tenant whose layers change place: a warning with its runbook, or the phase of a staged
+    migration with the commit that does each step, and errors for moves that cannot be applied."""
     findings: list[Finding] = []
     for doc in head.of_kind("Tenant"):
         old_doc = base.get("Tenant", doc.name)
+        new = doc.model
         if old_doc is None:
+            if new.migration is not None:
+                findings.append(_error(CODE_PHASE, doc, ("spec", "isolation", "migration"),
+                                       f"tenant '{doc.name}' is new: it has no earlier isolation to migrate from",
+                                       "remove the 'migration' stanza; a new tenant starts in its target isolation"))
             continue
-        old, new = old_doc.model, doc.model
+        old = old_doc.model
         if new.spec.lifecycle == "deleted" or old.spec.lifecycle == "deleted":
             continue
-        before, after = places(old), places(new)
-        moves = {layer: (before[layer], after[layer]) for layer in LAYERS if before[layer] != after[layer]}
-        if not moves:
-            continue
-        plan = head.model("Plan", new.spec.plan)
-        retention = plan.spec.sizing.database.backup_retention_days if plan is not None else None
-        by_move: dict[tuple[str, str], list[str]] = {}
-        for layer, (a, b) in moves.items():
-            by_move.setdefault((a.short(), b.short()), []).append(layer)
-        summary = "; ".join(f"{', '.join(layers)} {a} -> {b}" for (a, b), layers in by_move.items())
-        region_move = old.spec.placement.cloud != new.spec.placement.cloud or \
-            old.spec.placement.region != new.spec.placement.region
-        journey = (f"from {old.spec.placement.cloud}/{old.spec.placement.region} to "
-                   f"{new.spec.placement.cloud}/{new.spec.placement.region}")
-        isolation_moved = old.spec.isolation != new.spec.isolation
-        if isolation_moved and region_move:
-            headline = f"isolation migration for tenant '{doc.name}', which also moves {journey}"
-        elif isolation_moved:
-            headline = f"isolation migration for tenant '{doc.name}'"
+        if old.migration is None and new.migration is None:
+            findings.extend(_direct_move(doc, old, new, head))
         else:
-            headline = f"tenant '{doc.name}' moves {journey}"
-        loc = ("spec", "isolation") if isolation_moved and not region_move else ("spec", "placement")
-        findings.append(Finding(
-            CODE_MIGRATION, "warning", "isolation", f"Tenant/{doc.name}",
-            f"{headline}: {summary}",
-            doc.path, doc.position(*loc),
-            "follow the runbook: provision the target, copy data, cut over, then decommission",
-            runbook(doc.name, moves, retention)))
+            findings.extend(_staged_move(doc, old, new, head))
     return findings
+
+
+def _error(code: str, doc: SpecDocument, loc: tuple[object, ...], message: str, hint: str) -> Finding:
+    return Finding(code, "error", "isolation", f"Tenant/{doc.name}", message, doc.path, doc.position(*loc), hint)
+
+
+def _retention(head: SpecIndex, tenant: Tenant) -> int | None:
+    plan = head.model("Plan", tenant.spec.plan)
+    return plan.spec.sizing.database.backup_retention_days if plan is not None else None
+
+
+def _summary(moves: dict[str, tuple[Place, Place]]) -> str:
+    by_move: dict[tuple[str, str], list[str]] = {}
+    for layer, (a, b) in moves.items():
+        by_move.setdefault((a.short(), b.short()), []).append(layer)
+    return "; ".join(f"{', '.join(layers)} {a} -> {b}" for (a, b), layers in by_move.items())
+
+
+def _direct_move(doc: SpecDocument, old: Tenant, new: Tenant, head: SpecIndex) -> list[Finding]:
+    """A move in one commit (no stanza): the runbook warning, and PB0946 where data would be cut off."""
+    before, after = places(old), places(new)
+    moves = {layer: (before[layer], after[layer]) for layer in LAYERS if before[layer] != after[layer]}
+    if not moves:
+        return []
+    findings: list[Finding] = []
+    summary = _summary(moves)
+    region_move = old.spec.placement.cloud != new.spec.placement.cloud or \
+        old.spec.placement.region != new.spec.placement.region
+    journey = (f"from {old.spec.placement.cloud}/{old.spec.placement.region} to "
+               f"{new.spec.placement.cloud}/{new.spec.placement.region}")
+    isolation_moved = old.spec.isolation != new.spec.isolation
+    if isolation_moved and region_move:
+        headline = f"isolation migration for tenant '{doc.name}', which also moves {journey}"
+    elif isolation_moved:
+        headline = f"isolation migration for tenant '{doc.name}'"
+    else:
+        headline = f"tenant '{doc.name}' moves {journey}"
+    loc = ("spec", "isolation") if isolation_moved and not region_move else ("spec", "placement")
+    findings.append(Finding(
+        CODE_MIGRATION, "warning", "isolation", f"Tenant/{doc.name}",
+        f"{headline}: {summary}",
+        doc.path, doc.position(*loc),
+        "follow the runbook: provision the target, copy data, cut over, then decommission",
+        runbook(doc.name, moves, _retention(head, new))))
+    cut_off = [layer for layer in DATA_LAYERS
+               if old.layer_placement(layer) == "pooled" and new.layer_placement(layer) == "silo"]
+    cloud = head.model("Cloud", new.spec.placement.cloud)
+    provider = cloud.spec.provider if cloud is not None else None
+    keys_stay = provider == "gcp"  # PB0442: a staged migration cannot move a Google Cloud tenant's key
+    staged = [layer for layer in cut_off if not (keys_stay and layer == "keys")]
+    if staged and not region_move and provider in MIGRATION_PROVIDERS:
+        hint = ("stage the move with spec.isolation.migration: keep this target isolation and add "
+                f"'migration: {{from: {_from_text(old.spec.isolation)}, phase: provision}}', then advance the "
+                "phase one commit at a time (provision, copy, cutover, decommission)")
+        if keys_stay and "keys" in cut_off:
+            hint = hint.replace("keep this target isolation", "keep this target isolation but with keys: pooled")
+        findings.append(_error(
+            CODE_NEEDS_STANZA, doc, ("spec", "isolation"),
+            f"tenant '{doc.name}' moves {', '.join(cut_off)} from pooled to silo in one commit: one apply would "
+            "remove its pooled access while the silo is still being created", hint))
+    return findings
+
+
+def _from_text(isolation: object) -> str:
+    """An isolation (or a migration's ``from``) in the flow style a user would write it."""
+    model = getattr(isolation, "model", "")
+    if model != "bridge":
+        return f"{{model: {model}}}"
+    placements = isolation_placements(isolation)  # type: ignore[arg-type]
+    layers = ", ".join(f"{layer}: {place}" for layer, place in placements.items())
+    return f"{{model: bridge, layers: {{{layers}}}}}"
+
+
+def _phase_index(tenant: Tenant) -> int:
+    migration = tenant.migration
+    return -1 if migration is None else MIGRATION_PHASES.index(migration.phase)
+
+
+def _staged_move(doc: SpecDocument, old: Tenant, new: Tenant, head: SpecIndex) -> list[Finding]:
+    """A commit of a staged migration: check it advances one phase, then say what this commit does."""
+    stanza = ("spec", "isolation", "migration")
+    old_mig, new_mig = old.migration, new.migration
+    before_at, after_at = old.spec.placement, new.spec.placement
+    pool_dropped = after_at.pool is None and (new_mig is None or new_mig.phase == "decommission")
+    moved = (before_at.cloud, before_at.region) != (after_at.cloud, after_at.region) or \
+        (before_at.pool != after_at.pool and not pool_dropped)
+    if moved and (new_mig is not None or (old_mig is not None and old_mig.phase != "decommission")):
+        return [_error(
+            CODE_STANZA_CHANGED, doc, ("spec", "placement"),
+            f"tenant '{doc.name}' changes its placement during an isolation migration: the kept pooled access "
+            "and the new resources must stay in one cloud, region and pool",
+            "finish the migration (decommission, then drop the stanza) before moving the tenant")]
+    if new_mig is None:
+        assert old_mig is not None
+        if old_mig.phase == "decommission" and new.placements == old.placements:
+            return []  # the stanza is dropped after decommission: nothing left to do
+        aborted = new.placements == isolation_placements(old_mig.from_)
+        if aborted and old_mig.phase in ("provision", "copy"):
+            return [Finding(
+                CODE_MIGRATION, "warning", "isolation", f"Tenant/{doc.name}",
+                f"isolation migration for tenant '{doc.name}' is aborted in phase {old_mig.phase}: it stays "
+                f"{_from_text(new.spec.isolation)} and the resources provisioned for the target are destroyed",
+                doc.path, doc.position("spec", "isolation"),
+                "make sure nothing was written to the new resources yet (the application still used the old ones)")]
+        hint = ("finish the migration first: advance the phase one commit at a time up to 'decommission', "
+                "then drop the stanza")
+        if old_mig.phase in ("provision", "copy"):
+            hint += f", or abort by setting the isolation back to {_from_text(old_mig.from_)} without the stanza"
+        return [_error(CODE_PHASE, doc, ("spec", "isolation"),
+                       f"tenant '{doc.name}' drops its isolation migration in phase {old_mig.phase}: the old "
+                       "access would be removed before the migration is done", hint)]
+    new_before = isolation_placements(new_mig.from_)
+    if old_mig is None:
+        findings: list[Finding] = []
+        if new_before != old.placements:
+            findings.append(_error(
+                CODE_STANZA_CHANGED, doc, (*stanza, "from"),
+                f"migration.from must be the isolation tenant '{doc.name}' has now "
+                f"({_from_text(old.spec.isolation)})",
+                f"set 'from: {_from_text(old.spec.isolation)}'"))
+        if new_mig.phase != "provision":
+            findings.append(_error(
+                CODE_PHASE, doc, (*stanza, "phase"),
+                f"isolation migration for tenant '{doc.name}' starts at phase {new_mig.phase}: every migration "
+                "starts with provision",
+                "set 'phase: provision'; each later phase is its own commit"))
+        if findings:
+            return findings
+    else:
+        if isolation_placements(old_mig.from_) != new_before or old.placements != new.placements:
+            what = "from" if isolation_placements(old_mig.from_) != new_before else "target isolation"
+            return [_error(
+                CODE_STANZA_CHANGED, doc, (*stanza, "from") if what == "from" else ("spec", "isolation"),
+                f"tenant '{doc.name}' changes the {what} of its isolation migration in phase {old_mig.phase}",
+                "finish or abort the running migration first; change one thing per migration")]
+        step = _phase_index(new) - _phase_index(old)
+        if step == 0:
+            return []  # same phase, other edits: nothing to review about the migration
+        if step != 1:
+            expected = MIGRATION_PHASES[_phase_index(old) + 1] if old_mig.phase != "decommission" else None
+            direction = "goes back" if step < 0 else "skips a phase"
+            hint = (f"set 'phase: {expected}' in this commit" if expected
+                    else "after decommission, drop the migration stanza")
+            if step < 0 and old_mig.phase in ("provision", "copy"):
+                hint += f"; to abort, set the isolation back to {_from_text(old_mig.from_)} without the stanza"
+            return [_error(CODE_PHASE, doc, (*stanza, "phase"),
+                           f"isolation migration for tenant '{doc.name}' {direction}: {old_mig.phase} -> "
+                           f"{new_mig.phase} (phases go provision, copy, cutover, decommission, one commit each)",
+                           hint)]
+    return [_phase_finding(doc, new, head)]
+
+
+def _phase_finding(doc: SpecDocument, tenant: Tenant, head: SpecIndex) -> Finding:
+    migration = tenant.migration
+    assert migration is not None
+    now = places(tenant)
+    before = {layer: Place(place, now[layer].cloud, now[layer].region,
+                           tenant.spec.placement.pool if place == "pooled" else None)
+              for layer, place in isolation_placements(migration.from_).items()}
+    moves = {layer: (before[layer], now[layer]) for layer in LAYERS if before[layer] != now[layer]}
+    kept = [layer for layer in LAYERS if layer in tenant.kept_placements]
+    pool = tenant.spec.placement.pool
+    what = {
+        "provision": "the target's resources are created",
+        "copy": "data is copied while both places exist",
+        "cutover": "the application is pointed at the target",
+        "decommission": "the old access is removed",
+    }[migration.phase]
+    kept_text = (f"; kept until decommission: the tenant's share of pool {pool} ({', '.join(kept)})"
+                 if kept else "")
+    return Finding(
+        CODE_MIGRATION, "warning", "isolation", f"Tenant/{doc.name}",
+        f"isolation migration for tenant '{doc.name}', phase {migration.phase} ({what}): {_summary(moves)}"
+        f"{kept_text}",
+        doc.path, doc.position("spec", "isolation", "migration", "phase"),
+        _next_hint(migration.phase),
+        staged_runbook(doc.name, moves, _retention(head, tenant), migration.phase))
+
+
+def _next_hint(phase: str) -> str:
+    if phase == "decommission":
+        return "after this commit is applied, drop the migration stanza (no infrastructure change)"
+    following = MIGRATION_PHASES[MIGRATION_PHASES.index(phase) + 1]
+    return f"apply this commit and do its steps, then set 'phase: {following}' in the next commit"
+
+
+def _commit_label(step_phase: str, current: str) -> str:
+    here, there = MIGRATION_PHASES.index(current), MIGRATION_PHASES.index(step_phase)
+    if there == here:
+        return f"this commit: {step_phase}"
+    if there < here:
+        return f"done in the commit with phase: {step_phase}"
+    if there == here + 1:
+        return f"next commit: set phase: {step_phase}"
+    return f"later commit: set phase: {step_phase}"
+
+
+def staged_runbook(name: str, moves: dict[str, tuple[Place, Place]], retention_days: int | None,
+                   phase: str) -> tuple[str, ...]:
+    """The runbook of :func:`runbook`, each step naming its phase and the commit that does it."""
+    labelled = []
+    for step in runbook(name, moves, retention_days):
+        text = step.split(". ", 1)[1]
+        step_phase, _, rest = text.partition(": ")
+        step_phase = "cutover" if step_phase == "cut over" else step_phase
+        if step_phase == "provision":
+            rest += "; the old access stays in place"
+        elif step_phase == "cutover":
+            rest += ("; the workload identity follows the application to the target, while the pooled key "
+                     "grant, stores and namespace are kept (for a rollback) until decommission")
+        labelled.append(f"{step_phase} ({_commit_label(step_phase, phase)}): {rest}")
+    labelled.append("drop the migration stanza "
+                    f"({'next commit' if phase == 'decommission' else 'after decommission'}): "
+                    "no infrastructure change")
+    return tuple(f"{i}. {step}" for i, step in enumerate(labelled, 1))

@@ -136,7 +136,7 @@ def test_pooled_tenant_is_scoped_by_conditions_and_namespace(stacks) -> None:
     assert set(stack["resource"]) == {
         "google_gke_hub_membership_binding", "google_gke_hub_namespace", "google_gke_hub_scope",
         "google_kms_crypto_key", "google_kms_crypto_key_iam_member", "google_project_iam_member",
-        "google_service_account", "google_service_account_iam_member", "google_sql_database", "google_sql_user",
+        "google_service_account", "google_service_account_iam_member", "google_sql_user",
         "google_storage_bucket_iam_member"}
     condition = resources(stack, "google_storage_bucket_iam_member")["tenant_objects"]["condition"]["expression"]
     assert "tenants/initech/" in condition and "objectListPrefix" in condition
@@ -146,7 +146,22 @@ def test_pooled_tenant_is_scoped_by_conditions_and_namespace(stacks) -> None:
     assert wi["member"] == "serviceAccount:acme-saas-prod.svc.id.goog[tenant-initech/workload]"
     key = resources(stack, "google_kms_crypto_key")["data"]
     assert key["key_ring"] == "${data.terraform_remote_state.pool.outputs.key_ring_id}"
-    assert resources(stack, "google_sql_database")["tenant"]["deletion_policy"] == "ABANDON"
+    # Its rows live in the pool's shared database, the one generated/sql/pool-<pool>/ migrates.
+    assert stack["output"]["database_name"]["value"] == "${data.terraform_remote_state.pool.outputs.database_name}"
+
+
+def test_pooled_tenants_share_the_pool_database_the_sql_folder_targets(stacks) -> None:
+    from paybill.emit.sql.names import database_key, snake
+
+    pool = stacks[f"pool/{POOL}"]
+    database = resources(pool, "google_sql_database")["pool"]
+    assert database["name"] == snake(database_key("pool", POOL)) == f"pool_{POOL.replace('-', '_')}"
+    assert database["instance"] == "${google_sql_database_instance.main.name}"
+    assert database["deletion_policy"] == "ABANDON"
+    assert pool["output"]["database_name"]["value"] == "${google_sql_database.pool.name}"
+    for address, stack in stacks.items():
+        if address.startswith("tenant/") and "google_sql_database_instance" not in stack.get("resource", {}):
+            assert not resources(stack, "google_sql_database"), address  # no per-tenant database in the pool
 
 
 def test_suspended_silo_scales_to_zero_and_disables_identity_keeps_data(stacks) -> None:
@@ -164,7 +179,7 @@ def test_suspended_pooled_tenant_leaves_the_cluster_and_is_disabled(stacks) -> N
     assert not resources(stack, "google_gke_hub_membership_binding")
     assert resources(stack, "google_gke_hub_namespace")  # definition kept for reactivation
     assert resources(stack, "google_service_account")["tenant"]["disabled"] is True
-    assert resources(stack, "google_sql_database")["tenant"]  # data kept
+    assert stack["output"]["database_name"]  # its rows stay in the pool database
     assert resources(stacks["tenant/initech"], "google_gke_hub_membership_binding")
 
 

@@ -153,7 +153,7 @@ class _Planner:
         live = [d for d in self.index.of_kind("Tenant") if d.model.spec.lifecycle != "deleted"]
         pooled: dict[str, list[str]] = {}
         for d in live:  # one pass, not one per pool: linear in tenants
-            if d.model.layer_placement("database") == "pooled" and d.model.spec.placement.pool:
+            if d.model.holds("database", "pooled") and d.model.spec.placement.pool:
                 pooled.setdefault(d.model.spec.placement.pool, []).append(d.name)
         found: list[tuple[str, str, SpecDocument, tuple[str, ...]]] = []
         for pool in self.index.of_kind("Pool"):

@@ -1,6 +1,11 @@
-"""PB0407: a pooled layer needs a pool that offers it; a fully silo tenant names no pool."""
+"""PB0407: a pooled layer needs a pool that offers it; a fully silo tenant names no pool.
+
+During an isolation migration the layers pooled in ``migration.from`` count too: the tenant keeps
+its share of the pool until ``decommission``, and may keep naming the pool while the stanza is there.
+"""
 
 from paybill.models.base import LAYERS
+from paybill.models.tenant import isolation_placements
 from paybill.validate.index import SpecIndex
 from paybill.validate.rules.base import Reporter, Rule
 
@@ -8,8 +13,11 @@ from paybill.validate.rules.base import Reporter, Rule
 def check(index: SpecIndex, report: Reporter) -> None:
     for doc in index.of_kind("Tenant"):
         tenant = doc.model
-        pooled = [layer for layer in LAYERS if tenant.layer_placement(layer) == "pooled"]
+        pooled = [layer for layer in LAYERS if tenant.holds(layer, "pooled")]
         pool_name = tenant.spec.placement.pool
+        before = isolation_placements(tenant.migration.from_) if tenant.migration else {}
+        if not pooled and pool_name is not None and "pooled" in before.values():
+            continue  # decommission: the pool may still be named until the stanza is dropped
         if pooled and pool_name is None:
             report(doc, ("spec", "placement"),
                    f"layers {', '.join(pooled)} are pooled but the tenant names no pool",

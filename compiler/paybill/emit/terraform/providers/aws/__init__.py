@@ -66,7 +66,10 @@ class AwsEmitter:
         else:
             scope.compute_cidrs = [network.pool_network().cidr]
             scope.compute_vpc_id = network.pool_network().vpc_id
-        namespace = SILO_APP_NAMESPACE if layers.silo("compute") else namespace_name(ctx)
+        if layers.keeps_pooled("compute"):  # during a migration the old pods still reach the new stores
+            scope.compute_cidrs.append(network.pool_network().cidr)
+        # The role trusts the cluster the application runs on: the pool's until cut-over.
+        namespace = SILO_APP_NAMESPACE if layers.active_silo("compute") else namespace_name(ctx)
         identity.declare_tenant_role(scope, cluster_arn=compute.tenant_cluster_arn(scope), namespace=namespace)
         keys.emit_tenant_keys(scope)
         database.emit_tenant_database(scope)

@@ -129,6 +129,16 @@ class Scope:
     def name_for(self, rule: NameRule, *parts: str, purpose: str) -> str:
         return self.owner.name_for(rule, *parts, purpose=purpose)
 
+    def add_statement(self, body: dict[str, Any]) -> None:
+        """Add a statement to the tenant role's policy. During a migration the kept (pooled) access
+        and the new (silo) access can grant under the same sid; IAM requires unique sids, so a
+        repeated one gets a number (only migrating tenants ever have one)."""
+        sids = {existing["sid"] for existing in self.statements}
+        sid, n = body["sid"], 2
+        while sid in sids:
+            sid, n = f"{body['sid']}{n}", n + 1
+        self.statements.append({**body, "sid": sid})
+
     def base_parts(self) -> tuple[str, str]:
         """``("pool"|"tenant", name)``: the stem of every derived name."""
         return (self.kind, self.name)

@@ -126,7 +126,7 @@ def emit_pool_compute(scope: Scope) -> None:
 def tenant_cluster_arn(scope: Scope) -> Expr:
     tenant = scope.tenant
     assert tenant is not None
-    if tenant.layers.silo("compute"):
+    if tenant.layers.active_silo("compute"):
         return ref("aws_eks_cluster", "main", "arn")
     return pool_output("eks_cluster_arn")
 
@@ -135,22 +135,30 @@ def emit_tenant_compute(scope: Scope, namespace: str) -> None:
     tenant = scope.tenant
     assert tenant is not None and scope.role_arn is not None
     stack = scope.stack
-    if tenant.layers.silo("compute"):
+    layers = tenant.layers
+    if layers.silo("compute"):
         own_cluster(scope)
-        stack.resource("aws_eks_pod_identity_association", "app", {
-            "cluster_name": scope.cluster_name,
-            "namespace": SILO_APP_NAMESPACE,
-            "service_account": APP_SERVICE_ACCOUNT,
-            "role_arn": scope.role_arn,
-        })
+        if layers.active_silo("compute"):
+            stack.resource("aws_eks_pod_identity_association", "app", {
+                "cluster_name": scope.cluster_name,
+                "namespace": SILO_APP_NAMESPACE,
+                "service_account": APP_SERVICE_ACCOUNT,
+                "role_arn": scope.role_arn,
+            })
         scope.output("eks_cluster_name", scope.cluster_name, "The tenant's dedicated EKS cluster")
-        return
+        if not layers.keeps_pooled("compute"):
+            return
+    # Pooled, or the old namespace kept during a migration until decommission. The role is bound to
+    # one cluster at a time (one association, one trust policy): the pool's until cut-over.
     auth = stack.data_source("aws_eks_cluster_auth", "pool", {"name": pool_output("eks_cluster_name")})
     ns = emit_tenant_namespace(stack, tenant, {
         "host": pool_output("eks_cluster_endpoint"),
         "cluster_ca_certificate": raw(f"base64decode({pool_output_inner('eks_cluster_ca')})"),
         "token": auth.attr("token"),
     }, sa_annotations={})
+    scope.output("namespace", ns.name, "The tenant's namespace on the pool cluster")
+    if layers.active_silo("compute"):
+        return
     assert ns.name == namespace
     stack.resource("aws_eks_pod_identity_association", "app", {
         "cluster_name": pool_output("eks_cluster_name"),
@@ -158,4 +166,3 @@ def emit_tenant_compute(scope: Scope, namespace: str) -> None:
         "service_account": ns.service_account,
         "role_arn": scope.role_arn,
     })
-    scope.output("namespace", ns.name, "The tenant's namespace on the pool cluster")

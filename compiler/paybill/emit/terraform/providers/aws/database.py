@@ -164,9 +164,11 @@ def emit_tenant_database(scope: Scope) -> None:
     assert tenant is not None
     if tenant.layers.silo("database"):
         resource_id, _, login = own_database(scope)
-        scope.statements.append(_connect(scope, resource_id, login))
-        return
-    scope.statements.append(_connect(scope, pool_output("db_resource_id"), _pool_login(scope)))
+        scope.add_statement(_connect(scope, resource_id, login))
+        if not tenant.layers.keeps_pooled("database"):
+            return
+    # Pooled, or kept during a migration until decommission (the rows are copied from there).
+    scope.add_statement(_connect(scope, pool_output("db_resource_id"), _pool_login(scope)))
     if scope.network is not None and scope.network.own and tenant.layers.silo("compute"):
         # The tenant's own cluster, in its own (peered) VPC, reaches the pool database.
         scope.stack.resource("aws_vpc_security_group_ingress_rule", "pool_database_from_tenant", {

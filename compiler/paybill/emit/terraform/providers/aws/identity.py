@@ -53,7 +53,7 @@ def declare_tenant_role(scope: Scope, *, cluster_arn, namespace: str) -> None:
         "assume_role_policy": trust,
         "max_session_duration": 3600,
     }
-    if tenant.layers.pooled("identity"):
+    if tenant.layers.holds_pooled("identity"):
         body["permissions_boundary"] = pool_output("tenant_permissions_boundary_arn")
     role = scope.stack.resource("aws_iam_role", "tenant", body)
     scope.role_name = role.attr("name")

@@ -69,19 +69,28 @@ def emit_tenant_keys(scope: Scope) -> None:
     assert tenant is not None and scope.role_arn is not None
     if tenant.layers.silo("keys"):
         scope.key_arn = own_key(scope)
-        scope.statements.append(statement(
+        scope.add_statement(statement(
             "UseOwnKey", "Allow",
             ["kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey*", "kms:ReEncrypt*"],
             [scope.key_arn],
         ))
         scope.output("kms_key_arn", scope.key_arn, "The tenant's customer managed key")
+        if tenant.layers.keeps_pooled("keys"):  # migrating: data encrypted under the pool key stays readable
+            _grant(scope)
         return
     scope.key_arn = pool_output("kms_key_arn")
+    _grant(scope)
+
+
+def _grant(scope: Scope) -> None:
+    """The tenant role may use the pool key only with its own encryption context."""
+    tenant = scope.tenant
+    assert tenant is not None and scope.role_arn is not None
     if tenant.suspended:
         return  # the grant is revoked while suspended; data stays encrypted and intact
     scope.stack.resource("aws_kms_grant", "tenant_context", {
         "name": scope.name_for(KMS_GRANT, "paybill", "tenant", scope.name, purpose="KMS grant"),
-        "key_id": scope.key_arn,
+        "key_id": pool_output("kms_key_arn"),
         "grantee_principal": scope.role_arn,
         "operations": GRANT_OPERATIONS,
         "constraints": [{"encryption_context_subset": {TENANT_CONTEXT_KEY: scope.name}}],

@@ -159,12 +159,29 @@ def emit_tenant_storage(scope: Scope) -> None:
     if tenant.layers.silo("storage"):
         own_key = tenant.layers.silo("keys")
         name, arn = own_bucket(scope, bucket_key=own_key)
-        scope.statements.append(statement("ListOwnBucket", "Allow", ["s3:ListBucket"], [arn]))
-        scope.statements.append(statement("ObjectsInOwnBucket", "Allow", OBJECT_ACTIONS, [concat(arn, "/*")]))
+        scope.add_statement(statement("ListOwnBucket", "Allow", ["s3:ListBucket"], [arn]))
+        scope.add_statement(statement("ObjectsInOwnBucket", "Allow", OBJECT_ACTIONS, [concat(arn, "/*")]))
         if not own_key:
-            scope.statements.append(_kms_via_s3(scope, concat(arn, "/*")))
+            scope.add_statement(_kms_via_s3(scope, concat(arn, "/*"), scope.key_arn))
         scope.output("bucket_name", name, "The tenant's dedicated bucket")
+        if tenant.layers.keeps_pooled("storage"):
+            _access_point(scope, migrating=True)
         return
+    _access_point(scope, migrating=False)
+
+
+def _access_point(scope: Scope, *, migrating: bool) -> None:
+    """The tenant's access point on the pool bucket: its pooled storage, or kept during a migration
+    exactly as it was (bound to the VPC the old pods run in, reached with the key it was written with)."""
+    tenant = scope.tenant
+    assert tenant is not None and scope.role_arn is not None and scope.key_arn is not None
+    layers = tenant.layers
+    vpc_id, key_arn = scope.compute_vpc_id, scope.key_arn
+    if migrating:
+        if layers.holds_pooled("compute"):
+            vpc_id = pool_output("vpc_id")
+        if layers.holds_pooled("keys"):
+            key_arn = pool_output("kms_key_arn")
     prefix = f"tenants/{scope.name}/"
     ap_name = scope.name_for(ACCESS_POINT, "paybill", scope.name, purpose="S3 access point")
     ap_arn = f"arn:aws:s3:{scope.region}:{scope.account_id}:accesspoint/{ap_name}"
@@ -172,7 +189,7 @@ def emit_tenant_storage(scope: Scope) -> None:
     access_point = scope.stack.resource("aws_s3_access_point", "tenant", {
         "bucket": pool_output("bucket_name"),
         "name": ap_name,
-        "vpc_configuration": {"vpc_id": scope.compute_vpc_id},
+        "vpc_configuration": {"vpc_id": vpc_id},
         "public_access_block_configuration": {
             "block_public_acls": True,
             "block_public_policy": True,
@@ -185,18 +202,17 @@ def emit_tenant_storage(scope: Scope) -> None:
                       conditions=[("StringLike", "s3:prefix", [f"{prefix}*"])]),
         ]),
     })
-    scope.statements.append(statement("ListOwnPrefix", "Allow", ["s3:ListBucket"], [ap_arn],
-                                      conditions=[("StringLike", "s3:prefix", [f"{prefix}*"])]))
-    scope.statements.append(statement("ObjectsUnderOwnPrefix", "Allow", OBJECT_ACTIONS, [f"{ap_arn}/object/{prefix}*"]))
-    scope.statements.append(_kms_via_s3(scope, concat(pool_output("bucket_arn"), f"/{prefix}*")))
+    scope.add_statement(statement("ListOwnPrefix", "Allow", ["s3:ListBucket"], [ap_arn],
+                                  conditions=[("StringLike", "s3:prefix", [f"{prefix}*"])]))
+    scope.add_statement(statement("ObjectsUnderOwnPrefix", "Allow", OBJECT_ACTIONS, [f"{ap_arn}/object/{prefix}*"]))
+    scope.add_statement(_kms_via_s3(scope, concat(pool_output("bucket_arn"), f"/{prefix}*"), key_arn))
     scope.output("access_point_arn", access_point.attr("arn"), "S3 access point of the tenant on the pool bucket")
     scope.output("storage_prefix", prefix, "The tenant's prefix in the pool bucket")
 
 
-def _kms_via_s3(scope: Scope, object_arns: Expr) -> dict[str, Any]:
+def _kms_via_s3(scope: Scope, object_arns: Expr, key_arn: Any) -> dict[str, Any]:
     """KMS use through S3 only, for objects whose ARN (S3's encryption context) matches."""
-    assert scope.key_arn is not None
-    return statement("KeyUseThroughS3", "Allow", KMS_DATA_ACTIONS, [scope.key_arn], conditions=[
+    return statement("KeyUseThroughS3", "Allow", KMS_DATA_ACTIONS, [key_arn], conditions=[
         ("StringEquals", "kms:ViaService", [f"s3.{scope.region}.amazonaws.com"]),
         ("StringLike", "kms:EncryptionContext:aws:s3:arn", [object_arns]),
     ])

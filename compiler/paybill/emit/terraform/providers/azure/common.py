@@ -133,6 +133,10 @@ class Scope:
     workload_identity: dict[str, Any] = field(default_factory=dict)
     """``id``, ``principal_id``, ``client_id`` of the tenant's workload identity."""
     grants: list[tuple[str, Any, str]] = field(default_factory=list)
+    kept_grants: list[tuple[str, str, Any, str]] = field(default_factory=list)
+    """(layer, local, target, role): grants of the pooled access kept during a migration. A role
+    assignment has one Terraform address per ``local``; where the kept and the new grant share one,
+    the grant follows the layer's active placement (the pool's until cut-over)."""
     """(local name, scope, role) the tenant workload identity gets; dropped while suspended."""
     oidc_issuer: Any = None
 

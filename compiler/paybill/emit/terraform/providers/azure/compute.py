@@ -178,13 +178,30 @@ def emit_tenant_compute(scope: Scope) -> str:
     """Returns the namespace the tenant's application runs in."""
     tenant = scope.tenant
     assert tenant is not None
-    if tenant.layers.silo("compute"):
+    layers = tenant.layers
+    if layers.silo("compute"):
         from paybill.emit.terraform.providers.kubernetes_tenancy import SILO_APP_NAMESPACE
 
         own_cluster(scope)
         scope.output("aks_cluster_name", ref("azurerm_kubernetes_cluster", "main", "name"),
                      "The tenant's dedicated AKS cluster")
-        return SILO_APP_NAMESPACE
+        if not layers.keeps_pooled("compute"):
+            return SILO_APP_NAMESPACE
+        # Migrating: the namespace on the pool cluster stays until decommission; the workload
+        # identity federates with one cluster, the one the application runs on (the pool's until cut-over).
+        own_issuer = scope.oidc_issuer
+        name = _pool_namespace(scope)
+        if layers.active_silo("compute"):
+            scope.oidc_issuer = own_issuer
+            return SILO_APP_NAMESPACE
+        return name
+    return _pool_namespace(scope)
+
+
+def _pool_namespace(scope: Scope) -> str:
+    """The tenant's namespace on the pool's AKS cluster (pooled compute); returns its name."""
+    tenant = scope.tenant
+    assert tenant is not None
     scope.oidc_issuer = pool_output("aks_oidc_issuer_url")
     ns = emit_tenant_namespace(scope.stack, tenant, {
         "host": pool_output("aks_host"),

@@ -24,7 +24,9 @@ from paybill.emit.terraform.providers.kubernetes_tenancy import APP_SERVICE_ACCO
 def declare_workload_identity(scope: Scope) -> None:
     tenant = scope.tenant
     assert tenant is not None
-    group = scope.resource_group if tenant.layers.silo("identity") else pool_output("resource_group_name")
+    # During a migration the identity stays where the application runs until cut-over (moving it
+    # to another resource group replaces it, with a new principal).
+    group = scope.resource_group if tenant.layers.active_silo("identity") else pool_output("resource_group_name")
     scope.stack.resource("azurerm_user_assigned_identity", "workload", scope.located({
         "name": scope.name_for(IDENTITY, "id", "paybill", "tenant", scope.name, purpose="workload identity"),
     }, resource_group=group))
@@ -44,7 +46,19 @@ def finish_tenant_identity(scope: Scope, namespace: str) -> None:
             "issuer": scope.oidc_issuer,
             "subject": f"system:serviceaccount:{namespace}:{APP_SERVICE_ACCOUNT}",
         })
-        for local, target, role in scope.grants:
+        for local, target, role in _grants(scope):
             role_assignment(scope, local, target, role, scope.workload_identity["principal_id"])
     scope.output("workload_identity_client_id", scope.workload_identity["client_id"],
                  "Client id of the tenant's workload identity (service account annotation)")
+
+
+def _grants(scope: Scope) -> list[tuple[str, object, str]]:
+    """The layers' grants; during a migration also the kept pooled ones, where a kept and a new grant
+    share a Terraform address the one of the layer's active placement wins."""
+    tenant = scope.tenant
+    assert tenant is not None
+    grants = {local: (local, target, role) for local, target, role in scope.grants}
+    for layer, local, target, role in scope.kept_grants:
+        if local not in grants or not tenant.layers.active_silo(layer):
+            grants[local] = (local, target, role)
+    return list(grants.values())

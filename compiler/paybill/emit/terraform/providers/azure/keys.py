@@ -117,13 +117,13 @@ def emit_tenant_keys(scope: Scope, *, needs_cmk: bool) -> None:
         scope.grants.append(("workload_key_user", ref("azurerm_key_vault_key", "main", "resource_versionless_id"),
                              "Key Vault Crypto User"))
         scope.output("key_vault_id", ref("azurerm_key_vault", "main", "id"), "The tenant's Key Vault")
+        if tenant.layers.keeps_pooled("keys"):
+            # Migrating: the tenant's key in the pool vault stays until decommission (data wrapped with it).
+            kept = _pool_vault_key(scope)
+            scope.kept_grants.append(("keys", "workload_key_user", kept.attr("resource_versionless_id"),
+                                      "Key Vault Crypto User"))
         return
-    key = scope.stack.resource("azurerm_key_vault_key", "tenant", {
-        "name": scope.name_for(KEY, "tenant", scope.name, purpose="tenant key in the pool vault"),
-        "key_vault_id": pool_output("key_vault_id"),
-        **KEY_BODY,
-        "tags": scope.tags,
-    })
+    key = _pool_vault_key(scope)
     scope.grants.append(("workload_key_user", key.attr("resource_versionless_id"), "Key Vault Crypto User"))
     # The tenant's own node disks (silo compute) are encrypted with this key too, through the
     # cluster's disk encryption set and its own identity (see compute.py).
@@ -133,3 +133,13 @@ def emit_tenant_keys(scope: Scope, *, needs_cmk: bool) -> None:
         encryption_identity(scope)
         role_assignment(scope, "encryption_key_user", key.attr("resource_versionless_id"),
                         "Key Vault Crypto Service Encryption User", _encryption_principal())
+
+
+def _pool_vault_key(scope: Scope):
+    """The tenant's own key in the pool's Key Vault (pooled keys layer)."""
+    return scope.stack.resource("azurerm_key_vault_key", "tenant", {
+        "name": scope.name_for(KEY, "tenant", scope.name, purpose="tenant key in the pool vault"),
+        "key_vault_id": pool_output("key_vault_id"),
+        **KEY_BODY,
+        "tags": scope.tags,
+    })

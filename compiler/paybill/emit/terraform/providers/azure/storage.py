@@ -111,9 +111,17 @@ def emit_tenant_storage(scope: Scope) -> None:
         account = own_account(scope)
         container = _container(scope, "data", "data", account.attr("id"))
         scope.output("storage_account_name", account.attr("name"), "The tenant's dedicated storage account")
+        if tenant.layers.keeps_pooled("storage"):  # migrating: the pool container stays until decommission
+            kept = _pool_container(scope)
+            scope.kept_grants.append(("storage", "workload_blob", kept.attr("id"), BLOB_ROLE))
     else:
-        name = scope.name_for(CONTAINER, "tenant", scope.name, purpose="storage container in the pool account")
-        container = _container(scope, "tenant", name, pool_output("storage_account_id"))
+        container = _pool_container(scope)
         scope.output("storage_account_name", pool_output("storage_account_name"), "The pool's storage account")
     scope.grants.append(("workload_blob", container.attr("id"), BLOB_ROLE))
     scope.output("storage_container", container.attr("name"), "The tenant's blob container")
+
+
+def _pool_container(scope: Scope):
+    """The tenant's container in the pool's storage account (pooled storage layer)."""
+    name = scope.name_for(CONTAINER, "tenant", scope.name, purpose="storage container in the pool account")
+    return _container(scope, "tenant", name, pool_output("storage_account_id"))

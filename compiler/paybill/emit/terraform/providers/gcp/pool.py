@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from paybill.emit.sql.names import database_key, snake
 from paybill.emit.terraform.context import PoolContext
 from paybill.emit.terraform.providers.coherence import pool_has_network
 from paybill.emit.terraform.providers.gcp import compute, data, keys
@@ -41,6 +42,17 @@ def emit_pool(ctx: PoolContext, stack: Stack) -> None:
                                      depends_on=waits, offboarding=False)
         stack.output("sql_instance_name", sql.name, "Shared Cloud SQL for PostgreSQL instance.")
         stack.output("sql_connection_name", sql.connection_name, "Its connection name (Cloud SQL connectors).")
+        # One shared database, as on every other cloud: generated/sql/pool-<pool>/ migrates it, and
+        # row-level security on tenant_id keeps pooled tenants apart inside it.
+        database = stack.resource("google_sql_database", "pool", {
+            "name": snake(database_key("pool", ctx.name)),
+            "instance": sql.name,
+            "charset": "UTF8",
+            "collation": "en_US.UTF8",
+            "deletion_policy": "ABANDON",
+        })
+        stack.output("database_name", database.attr("name"),
+                     "The shared PostgreSQL database of pooled tenants (generated/sql/pool-<pool>/).")
     if "storage" in layers:
         bucket = data.emit_buckets(stack, ctx, key=key, depends_on=[grants["storage"]], offboarding=False)
         stack.output("bucket_name", bucket, "Shared bucket; each tenant owns the prefix tenants/<tenant>/.")

@@ -1,5 +1,9 @@
 """Google Cloud tenant stack: the tenant's silo layers, and its isolation inside the pooled ones.
 
+During an isolation migration the pooled namespace is kept until ``decommission``; the database login
+and the bucket grant (one address each) follow the application, to the target at ``cutover``. The
+tenant's key cannot change key ring in a migration (validation, PB0442).
+
 Every tenant-owned store is encrypted with the tenant's own key: in its own key ring when the keys
 layer is silo, in the pool's key ring when it is pooled. Pooled stores stay encrypted with the pool
 key; the tenant key then serves application-level envelope encryption.
@@ -57,23 +61,33 @@ def emit_tenant(ctx: TenantContext, stack: Stack) -> None:
         sql = data.emit_sql_instance(stack, ctx, ctx.sizing.database, key=key, network=network,
                                      depends_on=waits, offboarding=ctx.offboarding)
         instance, connection = sql.name, sql.connection_name
+        database = stack.resource("google_sql_database", "tenant", {
+            "name": ctx.name_for(SQL_DATABASE_NAME, "tenant", ctx.name, purpose="tenant database"),
+            "instance": instance,
+            "charset": "UTF8",
+            "collation": "en_US.UTF8",
+            # Terraform never drops a tenant's data: a destroy leaves the database for export and purge.
+            "deletion_policy": "ABANDON",
+        })
+        stack.output("database_name", database.attr("name"), "The tenant's PostgreSQL database.")
     else:
+        # Pooled: the tenant's rows live in the pool's shared database (generated/sql/pool-<pool>/),
+        # separated by row-level security, as on every other cloud.
         instance, connection = pool_output("sql_instance_name"), pool_output("sql_connection_name")
-    database = stack.resource("google_sql_database", "tenant", {
-        "name": ctx.name_for(SQL_DATABASE_NAME, "tenant", ctx.name, purpose="tenant database"),
-        "instance": instance,
-        "charset": "UTF8",
-        "collation": "en_US.UTF8",
-        # Terraform never drops a tenant's data: a destroy leaves the database for export and purge.
-        "deletion_policy": "ABANDON",
-    })
-    identity.grant_sql(stack, ctx, tenant, instance)
-    stack.output("database_name", database.attr("name"), "The tenant's PostgreSQL database.")
+        stack.output("database_name", pool_output("database_name"),
+                     "The pool's shared PostgreSQL database holding the tenant's rows (row-level security).")
+    # During a migration the login and its IAM grant stay on the pool's instance until cut-over (its
+    # database user is abandoned, not dropped, when it moves: the old login keeps working in the pool).
+    active = instance if layers.active_silo("database") else pool_output("sql_instance_name")
+    identity.grant_sql(stack, ctx, tenant, active)
     stack.output("sql_connection_name", connection, "Connection name of the instance holding it.")
 
     if layers.silo("storage"):
         bucket = data.emit_buckets(stack, ctx, key=key, depends_on=[grants["storage"]], offboarding=ctx.offboarding)
-        identity.grant_bucket(stack, ctx, tenant, bucket, pooled=False)
+        if layers.active_silo("storage"):
+            identity.grant_bucket(stack, ctx, tenant, bucket, pooled=False)
+        else:  # migrating: the tenant keeps its prefix of the pool bucket until cut-over
+            identity.grant_bucket(stack, ctx, tenant, pool_output("bucket_name"), pooled=True)
         stack.output("bucket_name", bucket, "The tenant's own bucket.")
     else:
         identity.grant_bucket(stack, ctx, tenant, pool_output("bucket_name"), pooled=True)
@@ -82,5 +96,5 @@ def emit_tenant(ctx: TenantContext, stack: Stack) -> None:
 
     if layers.silo("compute"):
         compute.emit_tenant_service(stack, ctx, tenant, network, key, grants)
-    else:
+    if layers.holds_pooled("compute"):  # pooled, or kept during a migration until decommission
         compute.emit_tenant_namespace(stack, ctx, tenant)
