@@ -5,9 +5,12 @@ imports the compiler. Each check is a small function so a changed detail of an i
 one-line fix.
 
 ``PENDING`` names the features the story depends on that are built on other branches and not yet
-merged into this one (see the team's interfaces in tests/e2e/README.md). A check of a pending
-feature is not run; the story then ends as an expected failure listing what it could not check, so
-nobody mistakes a partial run for a pass. Empty the set when the features are merged.
+merged into this one (the interfaces they follow are quoted in test_story.py's docstring). A check
+of a pending feature is not run; the story then ends as an expected failure (XFAIL) listing what
+it could not check, so nobody mistakes a partial run for a pass. Remove a name when its feature is
+merged; an empty set runs everything. The story also looks for each pending feature (a schema
+field, a plan section...) and fails when one has arrived but is still listed, so its checks cannot
+stay switched off by accident.
 """
 
 from __future__ import annotations
@@ -62,6 +65,7 @@ class Repo:
     root: Path
     tick: int = 0
     skipped: list[str] = field(default_factory=list)
+    arrived: set[str] = field(default_factory=set)
 
     @property
     def env(self) -> dict[str, str]:
@@ -116,6 +120,11 @@ class Repo:
                  env={"GIT_AUTHOR_DATE": date, "GIT_COMMITTER_DATE": date, "GIT_COMMITTER_NAME": name,
                       "GIT_COMMITTER_EMAIL": email})
         return self.git("rev-parse", "HEAD").strip()
+
+    def observe(self, feature: str, present: bool) -> None:
+        """Record that a pending feature is visibly there (so PENDING is stale and must shrink)."""
+        if present and pending(feature):
+            self.arrived.add(feature)
 
     def skip(self, feature: str, what: str) -> bool:
         """True (and remembered) when ``feature`` is not merged yet, so the caller skips ``what``."""

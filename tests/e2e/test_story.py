@@ -12,7 +12,24 @@ Terraform and the clouds cannot run here: the story stops at the compiled config
 plan, which is the process boundary CI and the apply workflow consume.
 
 Features still on other branches are listed in ``harness.PENDING``; their checks are written to the
-team's interfaces and skipped until merged, and the test then ends as XFAIL naming them.
+team's interfaces and skipped until merged, and the test then ends as XFAIL naming them:
+
+* lifecycle: workflows and steps declare `lifecycles:` (default [onboarding, active], never deleted);
+  `paybill guard check` exits 3 for a deleted tenant, and for a suspended one unless the step lists
+  `suspended`, naming the tenant and its state; pooled-database RLS agrees for agent roles.
+* decommission: a deleted tenant has no live stack; `generated/terraform/removed/tenant/<name>/
+  main.tf.json` has no `prevent_destroy` and no `deletion_protection: true`, the live stack's
+  backend, and `manifest.json` lists it under `removed` with `path`; tenants may carry
+  `spec.lifecycleSince: YYYY-MM-DD`.
+* plan-databases: `plan --format json` has `databases` with grant changes (role, table, column,
+  privilege, granted/revoked) and PII flags; markdown shows them; widened grants are widening.
+* migration: `spec.isolation: {model: silo, migration: {from: {model: pooled}, phase: provision|copy|
+  cutover|decommission}}`, one phase per commit, pooled access kept until decommission, plan refuses
+  a skipped phase, the stanza may be dropped afterwards.
+* propose: branch `paybill/<agent>/<slug>` with one commit carrying the spec edit and the recompiled
+  generated/ (`compile --check` passes on it); the printed PR body is that commit's markdown plan.
+* audit-first-commit: `paybill audit` on a first commit that already has suspended, offboarding and
+  deleted tenants reports no violation.
 """
 
 from __future__ import annotations
@@ -71,6 +88,7 @@ def test_the_story(tmp_path: Path, pools: Pools) -> None:
     step_widened_agent(repo, pools, deleted)
     if not repo.skip("audit-first-commit", "audit of the whole story"):
         assert checks.audit_violations(repo) == []
+    assert not repo.arrived, f"merged, so remove from harness.PENDING: {sorted(repo.arrived)}"
     if repo.skipped:
         pytest.xfail("not merged yet, so not checked: " + "; ".join(repo.skipped))
 
@@ -87,7 +105,7 @@ def after_commit(repo: Repo, deleted: dict[str, dict]) -> None:
 
 
 def compile_and_commit(repo: Repo, message: str, author: tuple[str, str]) -> None:
-    repo.paybill("validate")
+    """The user's loop: edit, `paybill compile` (which reports all `validate` would), commit both."""
     checks.compile_tree(repo)
     repo.commit(message, author)
 
@@ -102,6 +120,9 @@ def step_initial_fleet(repo: Repo, pools: Pools, deleted: dict[str, dict]) -> No
     """`paybill init`, then the fleet; the first commit already has every lifecycle state."""
     out = repo.paybill("init", str(repo.root), cwd=repo.root.parent)
     assert "created" in out.stdout
+    repo.observe("lifecycle", '"lifecycles"' in repo.read("schemas/workflow.schema.json"))
+    repo.observe("decommission", '"lifecycleSince"' in repo.read("schemas/tenant.schema.json"))
+    repo.observe("migration", '"migration"' in repo.read("schemas/tenant.schema.json"))
     write_fleet(repo.root, workflow_lifecycles=not pending("lifecycle"), lifecycle_since=not pending("decommission"))
     compile_and_commit(repo, "fleet: five clouds, fifteen tenants", PLATFORM)
     states = {json.loads(p.read_text())["lifecycle"] for p in repo.path("generated/tenants").glob("*.json")}
@@ -110,8 +131,10 @@ def step_initial_fleet(repo: Repo, pools: Pools, deleted: dict[str, dict]) -> No
     deleted["cyberdyne"] = checks.sibling_backend(repo, "gringotts", "cyberdyne")
     after_commit(repo, deleted)
     # A fleet that starts with suspended, offboarding and deleted tenants is not a violation.
+    violations = checks.audit_violations(repo)
+    repo.observe("audit-first-commit", violations == [])
     if not repo.skip("audit-first-commit", "audit of the first commit"):
-        assert checks.audit_violations(repo) == []
+        assert violations == []
 
     # The guard, from the compiled bundles: live tenants in scope are served...
     checks.assert_allowed(checks.guard(repo, "billing-agent", "hooli", "dunning", "list-invoices", "read",
@@ -312,6 +335,8 @@ def step_agent_proposal(repo: Repo, deleted: dict[str, dict]) -> None:
     report = checks.plan(repo, base=main, head=branch)
     checks.only_changes(report, "Tenant/vandelay")
     assert checks.mrr_delta(report) == 4900
+    touched = repo.git("diff", "--name-only", main, branch).split()
+    repo.observe("propose", any(p.startswith("generated/") for p in touched))
 
     if repo.skip("propose", "proposal branch passes compile --check, PR body is its markdown plan"):
         return
@@ -340,6 +365,7 @@ def step_widened_agent(repo: Repo, pools: Pools, deleted: dict[str, dict]) -> No
     assert checks.findings(report, "PB0930", "Agent/support-assistant"), report["findings"]
     azure = apply_pool(repo, pools, AZURE_POOL)
     assert visible_rows(azure, "support-assistant", "globex", "customers", column="email") == 3
+    repo.observe("plan-databases", "databases" in report)
     if repo.skip("plan-databases", "plan's databases section lists the email grant with its PII flag"):
         return
     grants = [g for g in checks.database_grants(report) if g["table"] == "customers" and g["column"] == "email"]
