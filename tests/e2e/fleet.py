@@ -120,11 +120,13 @@ spec:
     storageGb: 5000
 """
 
+# Pools carry a `fleet-` prefix: their database roles (`paybill_owner_pool_<pool>`) are cluster-wide,
+# and other tests on the shared PostgreSQL apply this repository's specs/ pools.
 POOLS = {  # name: (cloud, region)
-    "azure-weu-shared": ("azure-prod", "westeurope"),
-    "gcp-usc1-shared": ("gcp-prod", "us-central1"),
-    "oci-fra-shared": ("oci-prod", "eu-frankfurt-1"),
-    "ibm-dal-shared": ("ibm-prod", "us-south"),
+    "fleet-azure-weu": ("azure-prod", "westeurope"),
+    "fleet-gcp-usc1": ("gcp-prod", "us-central1"),
+    "fleet-oci-fra": ("oci-prod", "eu-frankfurt-1"),
+    "fleet-ibm-dal": ("ibm-prod", "us-south"),
 }
 
 
@@ -172,22 +174,22 @@ class NewTenant:
 
 NEW_TENANTS = (
     NewTenant("wonka", "growth", "aws-prod", "us-east-1", "aws-use1-shared", "onboarding", "trialing"),
-    NewTenant("initech", "growth", "azure-prod", "westeurope", "azure-weu-shared", "active", "active",
+    NewTenant("initech", "growth", "azure-prod", "westeurope", "fleet-azure-weu", "active", "active",
               support="premium", bridge_db_silo=True),
-    NewTenant("globex", "starter", "azure-prod", "westeurope", "azure-weu-shared", "active", "active",
+    NewTenant("globex", "starter", "azure-prod", "westeurope", "fleet-azure-weu", "active", "active",
               support="premium"),
-    NewTenant("dunder-mifflin", "growth", "azure-prod", "westeurope", "azure-weu-shared", "suspended",
+    NewTenant("dunder-mifflin", "growth", "azure-prod", "westeurope", "fleet-azure-weu", "suspended",
               "past_due", support="premium", since="2026-02-01"),
-    NewTenant("pied-piper", "enterprise", "gcp-prod", "us-central1", "gcp-usc1-shared", "active", "active",
+    NewTenant("pied-piper", "enterprise", "gcp-prod", "us-central1", "fleet-gcp-usc1", "active", "active",
               support="premium"),
-    NewTenant("raviga", "growth", "gcp-prod", "us-central1", "gcp-usc1-shared", "offboarding", "cancelled",
+    NewTenant("raviga", "growth", "gcp-prod", "us-central1", "fleet-gcp-usc1", "offboarding", "cancelled",
               since="2026-03-01"),
     NewTenant("soylent", "enterprise", "oci-prod", "eu-frankfurt-1", None, "active", "active"),
-    NewTenant("tyrell", "growth", "oci-prod", "eu-frankfurt-1", "oci-fra-shared", "active", "active",
+    NewTenant("tyrell", "growth", "oci-prod", "eu-frankfurt-1", "fleet-oci-fra", "active", "active",
               support="premium"),
-    NewTenant("cyberdyne", "starter", "ibm-prod", "us-south", "ibm-dal-shared", "deleted", "cancelled",
+    NewTenant("cyberdyne", "starter", "ibm-prod", "us-south", "fleet-ibm-dal", "deleted", "cancelled",
               since="2026-01-15"),
-    NewTenant("gringotts", "growth", "ibm-prod", "us-south", "ibm-dal-shared", "active", "active"),
+    NewTenant("gringotts", "growth", "ibm-prod", "us-south", "fleet-ibm-dal", "active", "active"),
     NewTenant("bluth", "enterprise", "ibm-prod", "us-south", None, "onboarding", "trialing"),
 )
 

@@ -20,7 +20,7 @@ import psycopg
 from psycopg import sql
 
 from db.pg_support import dsn_for, scratch_database
-from paybill.emit.sql.apply import apply, read_folder
+from paybill.emit.sql.apply import ApplyError, apply, read_folder
 
 SCHEMA = "crm"
 ROWS_PER_TENANT = 3
@@ -44,8 +44,7 @@ class Pools:
         if folder not in self.databases:
             self.databases[folder] = self.stack.enter_context(scratch_database(f"e2e_{folder.replace('-', '_')[:20]}"))
         database = self.databases[folder]
-        with psycopg.connect(dsn_for(database)) as conn:
-            apply(conn, read_folder(generated / "sql" / folder))
+        apply_with_retry(database, generated / "sql" / folder)
         fresh = [t for t in tenants if t not in self.seeded.setdefault(folder, set())]
         if fresh:
             with psycopg.connect(dsn_for(database), autocommit=True) as conn:
@@ -53,6 +52,23 @@ class Pools:
                     seed_tenant(conn, tenant)
             self.seeded[folder].update(fresh)
         return database
+
+
+RACES = ("does not exist", "concurrently")
+
+
+def apply_with_retry(database: str, folder: Path, attempts: int = 3) -> None:
+    """Apply in one transaction; retry when another session on this shared test server dropped or
+    changed a cluster-wide `paybill_agent_*` role while 0005 walked them (its stale-role loop sees
+    every agent role of the cluster). Anything else fails at once."""
+    for attempt in range(attempts):
+        try:
+            with psycopg.connect(dsn_for(database)) as conn:
+                apply(conn, read_folder(folder))
+            return
+        except ApplyError as exc:
+            if attempt == attempts - 1 or not any(race in str(exc) for race in RACES):
+                raise
 
 
 def seed_tenant(conn: psycopg.Connection[Any], tenant: str) -> None:

@@ -45,7 +45,7 @@ import pytest
 from db.pg_support import drop_roles, paybill_roles, require_server
 from e2e import checks
 from e2e.fleet import LIFECYCLE_STATES, write_fleet
-from e2e.harness import Repo, pending
+from e2e.harness import Repo, Result, pending, protections
 from e2e.pg import Pools, visible_rows
 
 pytestmark = [pytest.mark.postgres]
@@ -55,8 +55,8 @@ SALES = ("Dana Sales", "dana@fleet.example.com")
 BILLING = ("Bob Billing", "bob@fleet.example.com")
 SECURITY = ("Sam Security", "sam@fleet.example.com")
 
-AZURE_POOL, GCP_POOL, OCI_POOL, IBM_POOL = ("pool-azure-weu-shared", "pool-gcp-usc1-shared",
-                                            "pool-oci-fra-shared", "pool-ibm-dal-shared")
+AZURE_POOL, GCP_POOL, OCI_POOL, IBM_POOL = ("pool-fleet-azure-weu", "pool-fleet-gcp-usc1",
+                                            "pool-fleet-oci-fra", "pool-fleet-ibm-dal")
 POOL_TENANTS = {  # every tenant whose rows ever live in the pooled database
     AZURE_POOL: ["globex", "dunder-mifflin"],
     GCP_POOL: ["pied-piper", "raviga"],
@@ -271,7 +271,9 @@ def step_offboarding(repo: Repo, deleted: dict[str, dict]) -> None:
     checks.only_changes(report, "Tenant/gringotts")
     checks.no_lifecycle_errors(report)
     assert checks.stack(report, "tenant/gringotts")["op"] == "changed"
-    assert repo.path("generated/terraform/tenant/gringotts/main.tf.json").is_file()
+    # Offboarding keeps the data: the live stack and its protections stay until the deletion.
+    live = json.loads(repo.read("generated/terraform/tenant/gringotts/main.tf.json"))
+    assert protections(live), "an offboarding tenant's stack must keep its protections"
     if not repo.skip("lifecycle", "guard refuses the offboarding gringotts"):
         checks.assert_denied_for_state(checks.guard(
             repo, "billing-agent", "gringotts", "dunning", "list-invoices", "read", "invoices", "id"),
@@ -354,6 +356,11 @@ def step_agent_proposal(repo: Repo, deleted: dict[str, dict]) -> None:
 def step_widened_agent(repo: Repo, pools: Pools, deleted: dict[str, dict]) -> None:
     """Security lets the support assistant read customer emails (PII): the plan shows the new grant
     and flags it as widening; the database grants exactly that column."""
+    def read_email() -> Result:
+        return checks.guard(repo, "support-assistant", "globex", "triage-ticket", "lookup-customer", "read",
+                            "customers", "id,email")
+
+    assert read_email().returncode == 3
     azure_before = apply_pool(repo, pools, AZURE_POOL)
     with pytest.raises(psycopg.errors.InsufficientPrivilege):
         visible_rows(azure_before, "support-assistant", "globex", "customers", column="email")
@@ -363,6 +370,7 @@ def step_widened_agent(repo: Repo, pools: Pools, deleted: dict[str, dict]) -> No
     report = checks.plan(repo)
     checks.only_changes(report, "Agent/support-assistant")
     assert checks.findings(report, "PB0930", "Agent/support-assistant"), report["findings"]
+    checks.assert_allowed(read_email())
     azure = apply_pool(repo, pools, AZURE_POOL)
     assert visible_rows(azure, "support-assistant", "globex", "customers", column="email") == 3
     repo.observe("plan-databases", "databases" in report)
