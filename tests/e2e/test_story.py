@@ -80,7 +80,7 @@ def test_the_story(tmp_path: Path, pools: Pools) -> None:
     deleted: dict[str, dict] = {}  # tenant -> the backend its live stack had
     step_initial_fleet(repo, pools, deleted)
     step_plan_upgrade(repo)
-    step_migration_in_phases(repo)
+    step_migration_in_phases(repo, pools)
     step_suspension(repo, pools, deleted)
     step_offboarding(repo, deleted)
     step_deletion(repo, pools, deleted)
@@ -126,8 +126,9 @@ def step_initial_fleet(repo: Repo, pools: Pools, deleted: dict[str, dict]) -> No
     write_fleet(repo.root, workflow_lifecycles=not pending("lifecycle"), lifecycle_since=not pending("decommission"))
     compile_and_commit(repo, "fleet: five clouds, fifteen tenants", PLATFORM)
     states = {json.loads(p.read_text())["lifecycle"] for p in repo.path("generated/tenants").glob("*.json")}
-    assert states >= set(LIFECYCLE_STATES) - {"deleted"}, states
-    assert not repo.path("generated/tenants/cyberdyne.json").exists() or pending("decommission")
+    removed = {e["address"] for e in json.loads(repo.read("generated/manifest.json"))["removed"]}
+    assert states | ({"deleted"} if removed == {"tenant/cyberdyne"} else set()) == set(LIFECYCLE_STATES), \
+        (states, removed)
     deleted["cyberdyne"] = checks.sibling_backend(repo, "gringotts", "cyberdyne")
     after_commit(repo, deleted)
     # A fleet that starts with suspended, offboarding and deleted tenants is not a violation.
@@ -194,16 +195,17 @@ def set_phase(repo: Repo, old: str, new: str) -> None:
     repo.edit("specs/tenants/pied-piper.yaml", f"phase: {old}", f"phase: {new}")
 
 
-def pool_serves(repo: Repo, tenant: str) -> bool:
-    """Whether the pooled database's row-level security still lets agents at ``tenant``'s rows."""
-    return f"'{tenant}'" in repo.read(f"generated/sql/{GCP_POOL}/0004_row_level_security.sql")
+def pool_serves(repo: Repo, pools: Pools, tenant: str) -> bool:
+    """Whether the pooled database, freshly re-applied, still lets an agent at ``tenant``'s rows."""
+    database = apply_pool(repo, pools, GCP_POOL)
+    return visible_rows(database, "billing-agent", tenant, "invoices") == 3
 
 
-def step_migration_in_phases(repo: Repo) -> None:
+def step_migration_in_phases(repo: Repo, pools: Pools) -> None:
     """pied-piper moves from the GCP pool to its own stack, one reviewed phase per commit."""
+    assert pool_serves(repo, pools, "pied-piper")
     if repo.skip("migration", "pooled -> silo migration in phases"):
         return
-    assert pool_serves(repo, "pied-piper")
     repo.edit("specs/tenants/pied-piper.yaml", "    model: pooled\n",
               "    model: silo\n    migration: {from: {model: pooled}, phase: provision}\n")
     compile_and_commit(repo, "pied-piper: migrate to silo, phase provision", PLATFORM)
@@ -212,14 +214,19 @@ def step_migration_in_phases(repo: Repo) -> None:
     assert checks.findings(report, subject="Tenant/pied-piper"), report["findings"]
     assert checks.stack(report, "tenant/pied-piper")["op"] in ("changed", "created")
     assert repo.path("generated/sql/tenant-pied-piper").is_dir()
-    assert pool_serves(repo, "pied-piper"), "the old pooled access must stay until decommission"
+    assert pool_serves(repo, pools, "pied-piper"), "the old pooled access must stay until decommission"
 
     # Skipping a phase is refused (on a branch that is thrown away).
     repo.git("checkout", "--quiet", "-b", "skip-phase")
     set_phase(repo, "provision", "cutover")
-    compile_and_commit(repo, "pied-piper: straight to cutover", PLATFORM)
-    skipped = checks.plan(repo, expect=1)
-    assert [f for f in checks.errors(skipped) if f["subject"] == "Tenant/pied-piper"], skipped["findings"]
+    compiled = repo.paybill("compile", expect=None)
+    if compiled.returncode == 0:  # plan is the gate: the commit can be made, the plan refuses it
+        repo.commit("pied-piper: straight to cutover", PLATFORM)
+        skipped = checks.plan(repo, expect=1)
+        assert [f for f in checks.errors(skipped) if f["subject"] == "Tenant/pied-piper"], skipped["findings"]
+    else:  # or compile already refuses it
+        assert compiled.returncode == 1 and "pied-piper" in compiled.output, compiled.describe()
+        repo.git("checkout", "--quiet", "--", ".")
     repo.git("checkout", "--quiet", "main")
     repo.git("branch", "--quiet", "-D", "skip-phase")
 
@@ -230,7 +237,7 @@ def step_migration_in_phases(repo: Repo) -> None:
         report = checks.plan(repo)
         checks.only_changes(report, "Tenant/pied-piper")
         assert checks.errors(report) == []
-        assert pool_serves(repo, "pied-piper") is (new != "decommission"), new
+        assert pool_serves(repo, pools, "pied-piper") is (new != "decommission"), new
 
     repo.edit("specs/tenants/pied-piper.yaml", "    migration: {from: {model: pooled}, phase: decommission}\n", "")
     compile_and_commit(repo, "pied-piper: migration done", PLATFORM)
@@ -294,6 +301,7 @@ def step_deletion(repo: Repo, pools: Pools, deleted: dict[str, dict]) -> None:
     repo.git("checkout", "--quiet", "main")
     repo.git("branch", "--quiet", "-D", "shortcut")
     checks.compile_tree(repo)  # generated/ is committed: the checkout restored it, compile is a no-op
+    assert repo.git("status", "--porcelain") == ""
 
     backend = checks.live_backend(repo, "raviga")
     repo.edit("specs/tenants/raviga.yaml", "lifecycle: offboarding", "lifecycle: deleted")
