@@ -86,6 +86,12 @@ def audit_violations(repo: Repo) -> list[dict[str, Any]]:
     return [v for r in records for v in r["violations"]]
 
 
+def tenant_life(repo: Repo, tenant: str) -> list[str]:
+    """`paybill audit --tenant`: the tenant's events, oldest first ("onboarded", "plan changed"...)."""
+    lines = repo.paybill("audit", "--tenant", tenant, "--format", "jsonl").stdout.splitlines()
+    return [e["event"] for line in lines if line.strip() for e in json.loads(line)["events"] if e["tenant"] == tenant]
+
+
 # -- the guard ---------------------------------------------------------------------------------
 
 def guard(repo: Repo, agent: str, tenant: str, workflow: str, step: str, action: str, resource: str,

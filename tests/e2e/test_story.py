@@ -88,6 +88,7 @@ def test_the_story(tmp_path: Path, pools: Pools) -> None:
     step_widened_agent(repo, pools, deleted)
     if not repo.skip("audit-first-commit", "audit of the whole story"):
         assert checks.audit_violations(repo) == []
+    step_history_and_fresh_clone(repo, tmp_path / "clone")
     assert not repo.arrived, f"merged, so remove from harness.PENDING: {sorted(repo.arrived)}"
     if repo.skipped:
         pytest.xfail("not merged yet, so not checked: " + "; ".join(repo.skipped))
@@ -390,3 +391,17 @@ def step_widened_agent(repo: Repo, pools: Pools, deleted: dict[str, dict]) -> No
     assert checks.pii_flagged(report, "customers", "email")
     markdown = repo.paybill("plan", "--base", "HEAD~1", "--format", "markdown").stdout
     assert "email" in markdown and "paybill_agent_support_assistant" in markdown
+
+
+def step_history_and_fresh_clone(repo: Repo, clone: Path) -> None:
+    """The git history is the audit trail; a fresh clone elsewhere compiles to the committed bytes
+    (no absolute path or machine detail in generated/)."""
+    life = {t: checks.tenant_life(repo, t) for t in ("initech", "tyrell", "gringotts", "raviga", "vandelay")}
+    assert life["initech"][:2] == ["onboarded", "plan changed"], life
+    assert "suspended" in life["tyrell"] and "offboarding" in life["gringotts"], life
+    assert life["raviga"][0] == "onboarded" and "deleted" in life["raviga"], life
+    if not pending("propose"):  # merged from the agent's branch
+        assert "plan changed" in life["vandelay"], life
+    repo.git("clone", "--quiet", str(repo.root), str(clone))
+    repo.paybill("validate", cwd=clone)
+    repo.paybill("compile", "--check", cwd=clone)
