@@ -174,22 +174,38 @@ def sql_folders(repo: Repo) -> set[str]:
 # -- plan: databases (interface: role, table, column, privilege, granted/revoked; PII flags) --------
 
 def database_grants(report: dict[str, Any]) -> list[dict[str, Any]]:
-    """Every grant change under `databases`, wherever it nests, with its direction as `change`."""
+    """Every grant change under `databases`, wherever it nests, with its direction as `change` and
+    the enclosing entry's `database` (when there is one)."""
     assert "databases" in report, sorted(report)
-    grants = []
-    for _, value in walk(report["databases"]):
-        if isinstance(value, dict) and {"role", "table", "privilege"} <= value.keys():
-            change = next((value[k] for k in ("change", "op", "action", "status") if k in value), None)
-            if change is None and isinstance(value.get("granted"), bool):
-                change = "granted" if value["granted"] else "revoked"
-            grants.append({**value, "change": change})
+    grants: list[dict[str, Any]] = []
+
+    def visit(value: Any, database: str | None) -> None:
+        if isinstance(value, dict):
+            database = value.get("database", database) if isinstance(value.get("database"), str) else database
+            if {"role", "table", "privilege"} <= value.keys():
+                change = next((value[k] for k in ("change", "op", "action", "status") if k in value), None)
+                if change is None and isinstance(value.get("granted"), bool):
+                    change = "granted" if value["granted"] else "revoked"
+                grants.append({**value, "change": change, "database": database})
+            for item in value.values():
+                visit(item, database)
+        elif isinstance(value, list):
+            for item in value:
+                visit(item, database)
+
+    visit(report["databases"], None)
     return grants
+
+
+def same_table(value: str, table: str) -> bool:
+    """`customers` or schema-qualified `crm.customers`."""
+    return value == table or value.endswith(f".{table}")
 
 
 def pii_flagged(report: dict[str, Any], table: str, column: str) -> bool:
     """Some entry of `databases` about ``table.column`` carries a true `pii` flag."""
     for _, value in walk(report["databases"]):
-        if isinstance(value, dict) and value.get("table") == table and value.get("column") == column \
-                and value.get("pii") is True:
+        if isinstance(value, dict) and same_table(str(value.get("table")), table) \
+                and value.get("column") == column and value.get("pii") is True:
             return True
     return False

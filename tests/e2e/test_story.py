@@ -385,9 +385,11 @@ def step_widened_agent(repo: Repo, pools: Pools, deleted: dict[str, dict]) -> No
     repo.observe("plan-databases", "databases" in report)
     if repo.skip("plan-databases", "plan's databases section lists the email grant with its PII flag"):
         return
-    grants = [g for g in checks.database_grants(report) if g["table"] == "customers" and g["column"] == "email"]
+    grants = [g for g in checks.database_grants(report)
+              if checks.same_table(g["table"], "customers") and g.get("column") == "email"]
     assert grants and all(g["role"] == "paybill_agent_support_assistant" and g["change"] == "granted"
                           and g["privilege"].upper() == "SELECT" for g in grants), grants
+    assert AZURE_POOL in {g["database"] for g in grants}, grants
     assert checks.pii_flagged(report, "customers", "email")
     markdown = repo.paybill("plan", "--base", "HEAD~1", "--format", "markdown").stdout
     assert "email" in markdown and "paybill_agent_support_assistant" in markdown
