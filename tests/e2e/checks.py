@@ -56,6 +56,12 @@ def changed_stacks(report: dict[str, Any]) -> set[str]:
     return {s["address"] for s in report["terraform"]["stacks"] or []}
 
 
+def resource_changes(report: dict[str, Any]) -> list[str]:
+    """`stack: action resource` for every Terraform resource the commit would touch."""
+    return [f"{s['address']}: {r['action']} {r['address']}"
+            for s in report["terraform"]["stacks"] or [] for r in s["resources"]]
+
+
 def mrr_delta(report: dict[str, Any], currency: str = "USD") -> int:
     return sum(t["delta"] for t in report["revenue"]["totals"] if t["currency"] == currency)
 

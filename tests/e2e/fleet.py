@@ -18,7 +18,7 @@ Tenants and their role in the story (see test_story.py):
 | initech | azure bridge (silo db) growth | active | plan upgrade to enterprise (resize) |
 | globex | azure pooled starter | active | |
 | dunder-mifflin | azure pooled growth | suspended | the dunning workflow still runs on it |
-| pied-piper | gcp pooled enterprise | active | pooled -> silo migration in phases |
+| pied-piper | azure pooled enterprise | active | pooled -> silo migration in phases (aws, azure only) |
 | raviga | gcp pooled growth | offboarding | deleted |
 | soylent | oci silo enterprise | active | |
 | tyrell | oci pooled growth | active | suspended |
@@ -180,7 +180,7 @@ NEW_TENANTS = (
               support="premium"),
     NewTenant("dunder-mifflin", "growth", "azure-prod", "westeurope", "fleet-azure-weu", "suspended",
               "past_due", support="premium", since="2026-02-01"),
-    NewTenant("pied-piper", "enterprise", "gcp-prod", "us-central1", "fleet-gcp-usc1", "active", "active",
+    NewTenant("pied-piper", "enterprise", "azure-prod", "westeurope", "fleet-azure-weu", "active", "active",
               support="premium"),
     NewTenant("raviga", "growth", "gcp-prod", "us-central1", "fleet-gcp-usc1", "offboarding", "cancelled",
               since="2026-03-01"),

@@ -58,8 +58,8 @@ SECURITY = ("Sam Security", "sam@fleet.example.com")
 AZURE_POOL, GCP_POOL, OCI_POOL, IBM_POOL = ("pool-fleet-azure-weu", "pool-fleet-gcp-usc1",
                                             "pool-fleet-oci-fra", "pool-fleet-ibm-dal")
 POOL_TENANTS = {  # every tenant whose rows ever live in the pooled database
-    AZURE_POOL: ["globex", "dunder-mifflin"],
-    GCP_POOL: ["pied-piper", "raviga"],
+    AZURE_POOL: ["globex", "dunder-mifflin", "pied-piper"],
+    GCP_POOL: ["raviga"],
     OCI_POOL: ["tyrell"],
     IBM_POOL: ["gringotts", "cyberdyne"],
 }
@@ -198,12 +198,13 @@ def set_phase(repo: Repo, old: str, new: str) -> None:
 
 def pool_serves(repo: Repo, pools: Pools, tenant: str) -> bool:
     """Whether the pooled database, freshly re-applied, still lets an agent at ``tenant``'s rows."""
-    database = apply_pool(repo, pools, GCP_POOL)
+    database = apply_pool(repo, pools, AZURE_POOL)
     return visible_rows(database, "billing-agent", tenant, "invoices") == 3
 
 
 def step_migration_in_phases(repo: Repo, pools: Pools) -> None:
-    """pied-piper moves from the GCP pool to its own stack, one reviewed phase per commit."""
+    """pied-piper moves from the Azure pool to its own stack, one reviewed phase per commit. (Staged
+    migrations are executable on AWS and Azure; GCP refuses the stanza with PB0441.)"""
     assert pool_serves(repo, pools, "pied-piper")
     if repo.skip("migration", "pooled -> silo migration in phases"):
         return
@@ -240,10 +241,13 @@ def step_migration_in_phases(repo: Repo, pools: Pools) -> None:
         assert checks.errors(report) == []
         assert pool_serves(repo, pools, "pied-piper") is (new != "decommission"), new
 
+    # Done: the stanza and the pool go, with no infrastructure change.
     repo.edit("specs/tenants/pied-piper.yaml", "    migration: {from: {model: pooled}, phase: decommission}\n", "")
+    repo.edit("specs/tenants/pied-piper.yaml", "    pool: fleet-azure-weu\n", "")
     compile_and_commit(repo, "pied-piper: migration done", PLATFORM)
     after_commit(repo, {})
-    assert checks.errors(checks.plan(repo)) == []
+    done = checks.plan(repo)
+    assert checks.errors(done) == [] and checks.resource_changes(done) == [], done["terraform"]
     checks.assert_allowed(checks.guard(repo, "support-assistant", "pied-piper", "triage-ticket", "fetch-ticket",
                                        "read", "tickets", "id"))
 
