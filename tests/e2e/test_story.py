@@ -124,6 +124,7 @@ def step_initial_fleet(repo: Repo, pools: Pools, deleted: dict[str, dict]) -> No
     repo.observe("lifecycle", '"lifecycles"' in repo.read("schemas/workflow.schema.json"))
     repo.observe("decommission", '"lifecycleSince"' in repo.read("schemas/tenant.schema.json"))
     repo.observe("migration", '"migration"' in repo.read("schemas/tenant.schema.json"))
+    assert not repo.arrived, f"merged, so remove from harness.PENDING: {sorted(repo.arrived)}"
     write_fleet(repo.root, workflow_lifecycles=not pending("lifecycle"), lifecycle_since=not pending("decommission"))
     compile_and_commit(repo, "fleet: five clouds, fifteen tenants", PLATFORM)
     states = {json.loads(p.read_text())["lifecycle"] for p in repo.path("generated/tenants").glob("*.json")}
