@@ -37,7 +37,9 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from contextlib import ExitStack, suppress
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
@@ -65,6 +67,14 @@ POOL_TENANTS = {  # every tenant whose rows ever live in the pooled database
 }
 
 
+@dataclass
+class Story:
+    repo: Repo
+    pools: Pools
+    deleted: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Deleted tenants and the backend their live stack had: checked after every later commit."""
+
+
 @pytest.fixture
 def pools() -> Iterator[Pools]:
     require_server()
@@ -76,16 +86,11 @@ def pools() -> Iterator[Pools]:
 
 @pytest.mark.slow
 def test_the_story(tmp_path: Path, pools: Pools) -> None:
-    repo = Repo(tmp_path / "fleet")
-    deleted: dict[str, dict] = {}  # tenant -> the backend its live stack had
-    step_initial_fleet(repo, pools, deleted)
-    step_plan_upgrade(repo)
-    step_migration_in_phases(repo, pools)
-    step_suspension(repo, pools, deleted)
-    step_offboarding(repo, deleted)
-    step_deletion(repo, pools, deleted)
-    step_agent_proposal(repo, deleted)
-    step_widened_agent(repo, pools, deleted)
+    story = Story(Repo(tmp_path / "fleet"), pools)
+    repo = story.repo
+    for step in (step_initial_fleet, step_plan_upgrade, step_migration_in_phases, step_suspension,
+                 step_offboarding, step_deletion, step_agent_proposal, step_widened_agent):
+        step(story)
     if not repo.skip("audit-first-commit", "audit of the whole story"):
         assert checks.audit_violations(repo) == []
     step_history_and_fresh_clone(repo, tmp_path / "clone")
@@ -96,7 +101,7 @@ def test_the_story(tmp_path: Path, pools: Pools) -> None:
 
 # -- per commit --------------------------------------------------------------------------------
 
-def after_commit(repo: Repo, deleted: dict[str, dict]) -> None:
+def after_commit(repo: Repo, deleted: dict[str, dict[str, Any]]) -> None:
     """What CI runs on every commit, and the decommission configurations of every deleted tenant."""
     checks.validate_compile_check(repo)
     checks.parse_all_sql(repo.root)
@@ -117,8 +122,9 @@ def apply_pool(repo: Repo, pools: Pools, folder: str) -> str:
 
 # -- the story ---------------------------------------------------------------------------------
 
-def step_initial_fleet(repo: Repo, pools: Pools, deleted: dict[str, dict]) -> None:
+def step_initial_fleet(story: Story) -> None:
     """`paybill init`, then the fleet; the first commit already has every lifecycle state."""
+    repo, pools, deleted = story.repo, story.pools, story.deleted
     out = repo.paybill("init", str(repo.root), cwd=repo.root.parent)
     assert "created" in out.stdout
     repo.observe("lifecycle", '"lifecycles"' in repo.read("schemas/workflow.schema.json"))
@@ -174,11 +180,12 @@ def step_initial_fleet(repo: Repo, pools: Pools, deleted: dict[str, dict]) -> No
         assert visible_rows(azure, "support-assistant", "dunder-mifflin", "tickets") == 0
 
 
-def step_plan_upgrade(repo: Repo) -> None:
+def step_plan_upgrade(story: Story) -> None:
     """initech grows out of growth: enterprise. MRR moves, its dedicated database is resized in place."""
+    repo, deleted = story.repo, story.deleted
     repo.edit("specs/tenants/initech.yaml", "plan: growth", "plan: enterprise")
     compile_and_commit(repo, "initech: upgrade to enterprise", SALES)
-    after_commit(repo, {})
+    after_commit(repo, deleted)
     report = checks.plan(repo)
     checks.only_changes(report, "Tenant/initech")
     assert checks.mrr_delta(report) == 499900 - 49900
@@ -203,16 +210,17 @@ def pool_serves(repo: Repo, pools: Pools, tenant: str) -> bool:
     return visible_rows(database, "billing-agent", tenant, "invoices") == 3
 
 
-def step_migration_in_phases(repo: Repo, pools: Pools) -> None:
+def step_migration_in_phases(story: Story) -> None:
     """pied-piper moves from the Azure pool to its own stack, one reviewed phase per commit. (Staged
     migrations are executable on AWS and Azure; GCP refuses the stanza with PB0441.)"""
+    repo, pools, deleted = story.repo, story.pools, story.deleted
     assert pool_serves(repo, pools, "pied-piper")
     if repo.skip("migration", "pooled -> silo migration in phases"):
         return
     repo.edit("specs/tenants/pied-piper.yaml", "    model: pooled\n",
               "    model: silo\n    migration: {from: {model: pooled}, phase: provision}\n")
     compile_and_commit(repo, "pied-piper: migrate to silo, phase provision", PLATFORM)
-    after_commit(repo, {})
+    after_commit(repo, deleted)
     report = checks.plan(repo)
     assert checks.findings(report, subject="Tenant/pied-piper"), report["findings"]
     assert checks.stack(report, "tenant/pied-piper")["op"] in ("changed", "created")
@@ -236,7 +244,7 @@ def step_migration_in_phases(repo: Repo, pools: Pools) -> None:
     for old, new in (("provision", "copy"), ("copy", "cutover"), ("cutover", "decommission")):
         set_phase(repo, old, new)
         compile_and_commit(repo, f"pied-piper: migrate to silo, phase {new}", PLATFORM)
-        after_commit(repo, {})
+        after_commit(repo, deleted)
         report = checks.plan(repo)
         checks.only_changes(report, "Tenant/pied-piper")
         assert checks.errors(report) == []
@@ -246,15 +254,16 @@ def step_migration_in_phases(repo: Repo, pools: Pools) -> None:
     repo.edit("specs/tenants/pied-piper.yaml", "    migration: {from: {model: pooled}, phase: decommission}\n", "")
     repo.edit("specs/tenants/pied-piper.yaml", "    pool: fleet-azure-weu\n", "")
     compile_and_commit(repo, "pied-piper: migration done", PLATFORM)
-    after_commit(repo, {})
+    after_commit(repo, deleted)
     done = checks.plan(repo)
     assert checks.errors(done) == [] and checks.resource_changes(done) == [], done["terraform"]
     checks.assert_allowed(checks.guard(repo, "support-assistant", "pied-piper", "triage-ticket", "fetch-ticket",
                                        "read", "tickets", "id"))
 
 
-def step_suspension(repo: Repo, pools: Pools, deleted: dict[str, dict]) -> None:
+def step_suspension(story: Story) -> None:
     """tyrell stops paying: suspended. Dunning goes on, triage stops, in the guard and in the database."""
+    repo, pools, deleted = story.repo, story.pools, story.deleted
     repo.edit("specs/tenants/tyrell.yaml", "lifecycle: active", "lifecycle: suspended")
     repo.edit("specs/tenants/tyrell.yaml", "status: active", "status: past_due")
     compile_and_commit(repo, "tyrell: suspend for non-payment", BILLING)
@@ -274,8 +283,9 @@ def step_suspension(repo: Repo, pools: Pools, deleted: dict[str, dict]) -> None:
         assert visible_rows(oci, "support-assistant", "tyrell", "tickets") == 0
 
 
-def step_offboarding(repo: Repo, deleted: dict[str, dict]) -> None:
+def step_offboarding(story: Story) -> None:
     """gringotts cancels: offboarding keeps its data (and its live stack) while agents stop."""
+    repo, deleted = story.repo, story.deleted
     repo.edit("specs/tenants/gringotts.yaml", "lifecycle: active", "lifecycle: offboarding")
     repo.edit("specs/tenants/gringotts.yaml", "status: active", "status: cancelled")
     compile_and_commit(repo, "gringotts: offboard", BILLING)
@@ -293,9 +303,10 @@ def step_offboarding(repo: Repo, deleted: dict[str, dict]) -> None:
             "gringotts", "offboarding")
 
 
-def step_deletion(repo: Repo, pools: Pools, deleted: dict[str, dict]) -> None:
+def step_deletion(story: Story) -> None:
     """raviga, offboarded, is deleted: its stack is removed, a decommission configuration replaces it.
     Deleting an active tenant in one step is blocked."""
+    repo, pools, deleted = story.repo, story.pools, story.deleted
     # A shortcut first, on a branch that is thrown away: active -> deleted is blocked.
     repo.git("checkout", "--quiet", "-b", "shortcut")
     repo.edit("specs/tenants/hooli.yaml", "lifecycle: active", "lifecycle: deleted")
@@ -334,9 +345,10 @@ def step_deletion(repo: Repo, pools: Pools, deleted: dict[str, dict]) -> None:
             "raviga", "deleted")
 
 
-def step_agent_proposal(repo: Repo, deleted: dict[str, dict]) -> None:
+def step_agent_proposal(story: Story) -> None:
     """The billing agent proposes vandelay's upgrade: a branch with one commit that CI accepts, and
     the plan as its pull-request body. The merge applies it."""
+    repo, deleted = story.repo, story.deleted
     main = repo.git("rev-parse", "HEAD").strip()
     out = repo.paybill("propose", "--as", "billing-agent", "--set", "Tenant/vandelay:spec.plan=starter",
                        "-m", "Upgrade vandelay to starter")
@@ -367,9 +379,10 @@ def step_agent_proposal(repo: Repo, deleted: dict[str, dict]) -> None:
     after_commit(repo, deleted)
 
 
-def step_widened_agent(repo: Repo, pools: Pools, deleted: dict[str, dict]) -> None:
+def step_widened_agent(story: Story) -> None:
     """Security lets the support assistant read customer emails (PII): the plan shows the new grant
     and flags it as widening; the database grants exactly that column."""
+    repo, pools, deleted = story.repo, story.pools, story.deleted
     def read_email() -> Result:
         return checks.guard(repo, "support-assistant", "globex", "triage-ticket", "lookup-customer", "read",
                             "customers", "id,email")
