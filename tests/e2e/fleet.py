@@ -12,7 +12,7 @@ Tenants and their role in the story (see test_story.py):
 | tenant | cloud / isolation | starts | story |
 | --- | --- | --- | --- |
 | acme-corp | aws silo enterprise | active | (scaffold) |
-| hooli | aws pooled starter | active | (scaffold) |
+| hooli | aws pooled starter | active | (scaffold) active -> deleted in one step is refused |
 | nakatomi | aws silo enterprise | suspended | (scaffold) |
 | vandelay | aws pooled free | active | the billing agent proposes starter |
 | initech | azure bridge (silo db) growth | active | plan upgrade to enterprise (resize) |
