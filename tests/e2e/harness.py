@@ -24,14 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-PENDING: frozenset[str] = frozenset({
-    "lifecycle",      # workflow/step `lifecycles:`, guard and RLS refuse deleted/suspended tenants
-    "decommission",   # generated/terraform/removed/..., manifest `removed[].path`, `lifecycleSince`
-    "plan-databases",  # `paybill plan --format json` has `databases` (grants, PII)
-    "migration",      # spec.isolation.migration phases
-    "propose",        # the proposal commit carries the recompiled generated/
-    "audit-first-commit",  # audit: a first commit with suspended/offboarding/deleted tenants is fine
-})
+PENDING: frozenset[str] = frozenset()
 
 EPOCH = 1_775_001_600  # 2026-04-01T00:00:00Z: commit dates are fixed, one hour apart
 
