@@ -3,14 +3,6 @@
 Every command runs as a subprocess (``python -m paybill``) in the repository's root; nothing here
 imports the compiler. Each check is a small function so a changed detail of an interface is a
 one-line fix.
-
-``PENDING`` names the features the story depends on that are built on other branches and not yet
-merged into this one (the interfaces they follow are quoted in test_story.py's docstring). A check
-of a pending feature is not run; the story then ends as an expected failure (XFAIL) listing what
-it could not check, so nobody mistakes a partial run for a pass. Remove a name when its feature is
-merged; an empty set runs everything. The story also looks for each pending feature (a schema
-field, a plan section...) and fails when one has arrived but is still listed, so its checks cannot
-stay switched off by accident.
 """
 
 from __future__ import annotations
@@ -20,17 +12,11 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-PENDING: frozenset[str] = frozenset()
-
 EPOCH = 1_775_001_600  # 2026-04-01T00:00:00Z: commit dates are fixed, one hour apart
-
-
-def pending(feature: str) -> bool:
-    return feature in PENDING
 
 
 @dataclass(frozen=True)
@@ -57,8 +43,6 @@ class Repo:
 
     root: Path
     tick: int = 0
-    skipped: list[str] = field(default_factory=list)
-    arrived: set[str] = field(default_factory=set)
 
     @property
     def env(self) -> dict[str, str]:
@@ -113,19 +97,6 @@ class Repo:
                  env={"GIT_AUTHOR_DATE": date, "GIT_COMMITTER_DATE": date, "GIT_COMMITTER_NAME": name,
                       "GIT_COMMITTER_EMAIL": email})
         return self.git("rev-parse", "HEAD").strip()
-
-    def observe(self, feature: str, present: bool) -> None:
-        """Record that a pending feature is visibly there (so PENDING is stale and must shrink)."""
-        if present and pending(feature):
-            self.arrived.add(feature)
-
-    def skip(self, feature: str, what: str) -> bool:
-        """True (and remembered) when ``feature`` is not merged yet, so the caller skips ``what``."""
-        if pending(feature):
-            if f"{feature}: {what}" not in self.skipped:
-                self.skipped.append(f"{feature}: {what}")
-            return True
-        return False
 
 
 # -- reading compiled output -------------------------------------------------------------------

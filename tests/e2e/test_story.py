@@ -11,8 +11,7 @@ tenants they may not act on).
 Terraform and the clouds cannot run here: the story stops at the compiled configurations and the
 plan, which is the process boundary CI and the apply workflow consume.
 
-Features still on other branches are listed in ``harness.PENDING``; their checks are written to the
-team's interfaces and skipped until merged, and the test then ends as XFAIL naming them:
+The interfaces of the features it checks:
 
 * lifecycle: workflows and steps declare `lifecycles:` (default [onboarding, active], never deleted);
   `paybill guard check` exits 3 for a deleted tenant, and for a suspended one unless the step lists
@@ -47,7 +46,7 @@ import pytest
 from db.pg_support import drop_roles, paybill_roles, require_server
 from e2e import checks
 from e2e.fleet import LIFECYCLE_STATES, write_fleet
-from e2e.harness import Repo, Result, pending, protections
+from e2e.harness import Repo, Result, protections
 from e2e.pg import Pools, visible_rows
 
 pytestmark = [pytest.mark.postgres]
@@ -91,12 +90,8 @@ def test_the_story(tmp_path: Path, pools: Pools) -> None:
     for step in (step_initial_fleet, step_plan_upgrade, step_migration_in_phases, step_suspension,
                  step_offboarding, step_deletion, step_agent_proposal, step_widened_agent):
         step(story)
-    if not repo.skip("audit-first-commit", "audit of the whole story"):
-        assert checks.audit_violations(repo) == []
+    assert checks.audit_violations(repo) == []
     step_history_and_fresh_clone(repo, tmp_path / "clone")
-    assert not repo.arrived, f"merged, so remove from harness.PENDING: {sorted(repo.arrived)}"
-    if repo.skipped:
-        pytest.xfail("not merged yet, so not checked: " + "; ".join(repo.skipped))
 
 
 # -- per commit --------------------------------------------------------------------------------
@@ -105,9 +100,8 @@ def after_commit(repo: Repo, deleted: dict[str, dict[str, Any]]) -> None:
     """What CI runs on every commit, and the decommission configurations of every deleted tenant."""
     checks.validate_compile_check(repo)
     checks.parse_all_sql(repo.root)
-    if not repo.skip("decommission", "decommission configurations"):
-        for tenant, backend in deleted.items():
-            checks.assert_decommissioned(repo, tenant, backend)
+    for tenant, backend in deleted.items():
+        checks.assert_decommissioned(repo, tenant, backend)
 
 
 def compile_and_commit(repo: Repo, message: str, author: tuple[str, str]) -> None:
@@ -127,11 +121,7 @@ def step_initial_fleet(story: Story) -> None:
     repo, pools, deleted = story.repo, story.pools, story.deleted
     out = repo.paybill("init", str(repo.root), cwd=repo.root.parent)
     assert "created" in out.stdout
-    repo.observe("lifecycle", '"lifecycles"' in repo.read("schemas/workflow.schema.json"))
-    repo.observe("decommission", '"lifecycleSince"' in repo.read("schemas/tenant.schema.json"))
-    repo.observe("migration", '"migration"' in repo.read("schemas/tenant.schema.json"))
-    assert not repo.arrived, f"merged, so remove from harness.PENDING: {sorted(repo.arrived)}"
-    write_fleet(repo.root, workflow_lifecycles=not pending("lifecycle"), lifecycle_since=not pending("decommission"))
+    write_fleet(repo.root, workflow_lifecycles=True, lifecycle_since=True)
     compile_and_commit(repo, "fleet: five clouds, fifteen tenants", PLATFORM)
     states = {json.loads(p.read_text())["lifecycle"] for p in repo.path("generated/tenants").glob("*.json")}
     removed = {e["address"] for e in json.loads(repo.read("generated/manifest.json"))["removed"]}
@@ -141,9 +131,7 @@ def step_initial_fleet(story: Story) -> None:
     after_commit(repo, deleted)
     # A fleet that starts with suspended, offboarding and deleted tenants is not a violation.
     violations = checks.audit_violations(repo)
-    repo.observe("audit-first-commit", violations == [])
-    if not repo.skip("audit-first-commit", "audit of the first commit"):
-        assert violations == []
+    assert violations == []
 
     # The guard, from the compiled bundles: live tenants in scope are served...
     checks.assert_allowed(checks.guard(repo, "billing-agent", "hooli", "dunning", "list-invoices", "read",
@@ -153,17 +141,16 @@ def step_initial_fleet(story: Story) -> None:
     # ... dunning keeps marking a suspended tenant's invoices (its workflow lists `suspended`) ...
     checks.assert_allowed(checks.guard(repo, "billing-agent", "dunder-mifflin", "dunning", "mark-overdue",
                                        "update", "invoices", "status"))
-    if not repo.skip("lifecycle", "guard denials for deleted/suspended tenants (initial fleet)"):
-        # ... but not its proposal step, and never a deleted tenant; triage never a suspended one.
-        checks.assert_denied_for_state(checks.guard(
-            repo, "billing-agent", "dunder-mifflin", "dunning", "propose-plan-change", "propose", "Tenant",
-            "spec.plan"), "dunder-mifflin", "suspended")
-        checks.assert_denied_for_state(checks.guard(
-            repo, "billing-agent", "cyberdyne", "dunning", "list-invoices", "read", "invoices", "id"),
-            "cyberdyne", "deleted")
-        checks.assert_denied_for_state(checks.guard(
-            repo, "support-assistant", "dunder-mifflin", "triage-ticket", "fetch-ticket", "read", "tickets", "id"),
-            "dunder-mifflin", "suspended")
+    # ... but not its proposal step, and never a deleted tenant; triage never a suspended one.
+    checks.assert_denied_for_state(checks.guard(
+        repo, "billing-agent", "dunder-mifflin", "dunning", "propose-plan-change", "propose", "Tenant",
+        "spec.plan"), "dunder-mifflin", "suspended")
+    checks.assert_denied_for_state(checks.guard(
+        repo, "billing-agent", "cyberdyne", "dunning", "list-invoices", "read", "invoices", "id"),
+        "cyberdyne", "deleted")
+    checks.assert_denied_for_state(checks.guard(
+        repo, "support-assistant", "dunder-mifflin", "triage-ticket", "fetch-ticket", "read", "tickets", "id"),
+        "dunder-mifflin", "suspended")
 
     # The pooled databases agree.
     azure = apply_pool(repo, pools, AZURE_POOL)
@@ -176,8 +163,7 @@ def step_initial_fleet(story: Story) -> None:
     assert visible_rows(oci, "support-assistant", "tyrell", "tickets") == 3
     assert visible_rows(ibm, "billing-agent", "gringotts", "invoices") == 3
     assert visible_rows(ibm, "billing-agent", "cyberdyne", "invoices") == 0
-    if not repo.skip("lifecycle", "RLS hides a suspended tenant from an agent whose workflow excludes it"):
-        assert visible_rows(azure, "support-assistant", "dunder-mifflin", "tickets") == 0
+    assert visible_rows(azure, "support-assistant", "dunder-mifflin", "tickets") == 0
 
 
 def step_plan_upgrade(story: Story) -> None:
@@ -215,8 +201,6 @@ def step_migration_in_phases(story: Story) -> None:
     migrations are executable on AWS and Azure; GCP refuses the stanza with PB0441.)"""
     repo, pools, deleted = story.repo, story.pools, story.deleted
     assert pool_serves(repo, pools, "pied-piper")
-    if repo.skip("migration", "pooled -> silo migration in phases"):
-        return
     repo.edit("specs/tenants/pied-piper.yaml", "    model: pooled\n",
               "    model: silo\n    migration: {from: {model: pooled}, phase: provision}\n")
     compile_and_commit(repo, "pied-piper: migrate to silo, phase provision", PLATFORM)
@@ -276,11 +260,10 @@ def step_suspension(story: Story) -> None:
                                        "invoices", "status"))
     oci = apply_pool(repo, pools, OCI_POOL)
     assert visible_rows(oci, "billing-agent", "tyrell", "invoices") == 3
-    if not repo.skip("lifecycle", "guard and RLS refuse triage on the newly suspended tyrell"):
-        checks.assert_denied_for_state(checks.guard(
-            repo, "support-assistant", "tyrell", "triage-ticket", "fetch-ticket", "read", "tickets", "id"),
-            "tyrell", "suspended")
-        assert visible_rows(oci, "support-assistant", "tyrell", "tickets") == 0
+    checks.assert_denied_for_state(checks.guard(
+        repo, "support-assistant", "tyrell", "triage-ticket", "fetch-ticket", "read", "tickets", "id"),
+        "tyrell", "suspended")
+    assert visible_rows(oci, "support-assistant", "tyrell", "tickets") == 0
 
 
 def step_offboarding(story: Story) -> None:
@@ -297,10 +280,9 @@ def step_offboarding(story: Story) -> None:
     # Offboarding keeps the data: the live stack and its protections stay until the deletion.
     live = json.loads(repo.read("generated/terraform/tenant/gringotts/main.tf.json"))
     assert protections(live), "an offboarding tenant's stack must keep its protections"
-    if not repo.skip("lifecycle", "guard refuses the offboarding gringotts"):
-        checks.assert_denied_for_state(checks.guard(
-            repo, "billing-agent", "gringotts", "dunning", "list-invoices", "read", "invoices", "id"),
-            "gringotts", "offboarding")
+    checks.assert_denied_for_state(checks.guard(
+        repo, "billing-agent", "gringotts", "dunning", "list-invoices", "read", "invoices", "id"),
+        "gringotts", "offboarding")
 
 
 def step_deletion(story: Story) -> None:
@@ -322,8 +304,7 @@ def step_deletion(story: Story) -> None:
 
     backend = checks.live_backend(repo, "raviga")
     repo.edit("specs/tenants/raviga.yaml", "lifecycle: offboarding", "lifecycle: deleted")
-    if not pending("decommission"):
-        repo.edit("specs/tenants/raviga.yaml", "lifecycleSince: 2026-03-01", "lifecycleSince: 2026-04-01")
+    repo.edit("specs/tenants/raviga.yaml", "lifecycleSince: 2026-03-01", "lifecycleSince: 2026-04-01")
     compile_and_commit(repo, "raviga: delete", BILLING)
     deleted["raviga"] = backend
     after_commit(repo, deleted)
@@ -339,10 +320,9 @@ def step_deletion(story: Story) -> None:
         for table in ("invoices", "tickets", "customers"):
             with suppress(psycopg.errors.InsufficientPrivilege):  # not granted at all: sees nothing either
                 assert visible_rows(gcp, agent, "raviga", table) == 0, (agent, table)
-    if not repo.skip("lifecycle", "guard refuses the deleted raviga"):
-        checks.assert_denied_for_state(checks.guard(
-            repo, "billing-agent", "raviga", "dunning", "list-invoices", "read", "invoices", "id"),
-            "raviga", "deleted")
+    checks.assert_denied_for_state(checks.guard(
+        repo, "billing-agent", "raviga", "dunning", "list-invoices", "read", "invoices", "id"),
+        "raviga", "deleted")
 
 
 def step_agent_proposal(story: Story) -> None:
@@ -364,10 +344,8 @@ def step_agent_proposal(story: Story) -> None:
     checks.only_changes(report, "Tenant/vandelay")
     assert checks.mrr_delta(report) == 4900
     touched = repo.git("diff", "--name-only", main, branch).split()
-    repo.observe("propose", any(p.startswith("generated/") for p in touched))
+    assert any(p.startswith("generated/") for p in touched), touched  # the proposal carries its compile
 
-    if repo.skip("propose", "proposal branch passes compile --check, PR body is its markdown plan"):
-        return
     markdown = repo.paybill("plan", "--base", main, "--head", branch, "--format", "markdown").stdout
     assert markdown.strip() and markdown.strip() in out.stdout, out.describe()
     checkout = repo.root.parent / "proposal"
@@ -400,9 +378,6 @@ def step_widened_agent(story: Story) -> None:
     checks.assert_allowed(read_email())
     azure = apply_pool(repo, pools, AZURE_POOL)
     assert visible_rows(azure, "support-assistant", "globex", "customers", column="email") == 3
-    repo.observe("plan-databases", "databases" in report)
-    if repo.skip("plan-databases", "plan's databases section lists the email grant with its PII flag"):
-        return
     grants = [g for g in checks.database_grants(report)
               if checks.same_table(g["table"], "customers") and g.get("column") == "email"]
     assert grants and all(g["role"] == "paybill_agent_support_assistant" and g["change"] == "granted"
@@ -420,8 +395,7 @@ def step_history_and_fresh_clone(repo: Repo, clone: Path) -> None:
     assert life["initech"][:2] == ["onboarded", "plan changed"], life
     assert "suspended" in life["tyrell"] and "offboarding" in life["gringotts"], life
     assert life["raviga"][0] == "onboarded" and "deleted" in life["raviga"], life
-    if not pending("propose"):  # merged from the agent's branch
-        assert "plan changed" in life["vandelay"], life
+    assert "plan changed" in life["vandelay"], life
     repo.git("clone", "--quiet", str(repo.root), str(clone))
     repo.paybill("validate", cwd=clone)
     repo.paybill("compile", "--check", cwd=clone)
