@@ -137,21 +137,20 @@ class _Sites(ast.NodeTransformer):
             return node.operand
         return node
 
-    def visit_BinOp(self, node: ast.BinOp) -> ast.AST:
+    def _swap_add_sub(self, node: ast.BinOp | ast.AugAssign, suffix: str) -> ast.AST:
+        """``+`` <-> ``-`` (``suffix`` is ``=`` for ``+=``/``-=``, so the two sites read differently)."""
         self.generic_visit(node)
         if isinstance(node.op, ast.Add | ast.Sub):
             other = ast.Sub if isinstance(node.op, ast.Add) else ast.Add
-            if self._site(node, f"{_SYMBOLS[type(node.op)]} -> {_SYMBOLS[other]}"):
+            if self._site(node, f"{_SYMBOLS[type(node.op)]}{suffix} -> {_SYMBOLS[other]}{suffix}"):
                 node.op = other()
         return node
 
+    def visit_BinOp(self, node: ast.BinOp) -> ast.AST:
+        return self._swap_add_sub(node, "")
+
     def visit_AugAssign(self, node: ast.AugAssign) -> ast.AST:
-        self.generic_visit(node)
-        if isinstance(node.op, ast.Add | ast.Sub):
-            other = ast.Sub if isinstance(node.op, ast.Add) else ast.Add
-            if self._site(node, f"{_SYMBOLS[type(node.op)]}= -> {_SYMBOLS[other]}="):
-                node.op = other()
-        return node
+        return self._swap_add_sub(node, "=")
 
     def visit_Constant(self, node: ast.Constant) -> ast.AST:
         value = node.value
