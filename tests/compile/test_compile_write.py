@@ -141,22 +141,26 @@ def _compile(specs: Path, out: Path, env: dict[str, str] | None = None) -> subpr
                             env={**os.environ, **(env or {})}, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
 
-def test_sigkill_while_writing_leaves_the_old_tree_complete(spec_copy, tmp_path: Path) -> None:
+@pytest.mark.parametrize("cached", [False, True], ids=["whole-tree", "linked-from-journal"])
+def test_sigkill_while_writing_leaves_the_old_tree_complete(spec_copy, tmp_path: Path, cached: bool) -> None:
     """Compile once, change a spec, start a slowed-down compile and SIGKILL it mid-write.
 
     PAYBILL_TEST_WRITE_DELAY makes the writer sleep after each file (test-only), so the kill lands
-    while the new tree is half built beside the old one.
+    while the new tree is half built beside the old one. With a cache, the second compile links the
+    unchanged files from the old tree (paybill.write.journal); the kill must not harm either tree.
     """
     specs = spec_copy({})
     out = tmp_path / "generated"
-    first = _compile(specs, out)
+    cache = {"PAYBILL_CACHE_DIR": str(tmp_path / "cache") if cached else "off"}
+    first = _compile(specs, out, cache)
     assert first.wait(timeout=120) == 0, first.stderr.read()
     before = read_tree(out)
     assert "manifest.json" in before
+    assert any((tmp_path / "cache").iterdir()) if cached else not (tmp_path / "cache").exists()
     tenant = specs / "tenants" / "bluth.yaml"
     tenant.write_text(tenant.read_text().replace("displayName: Bluth Company", "displayName: Bluth and Sons"))
 
-    slow = _compile(specs, out, {"PAYBILL_TEST_WRITE_DELAY": "0.05"})
+    slow = _compile(specs, out, {"PAYBILL_TEST_WRITE_DELAY": "0.05", **cache})
     deadline = time.monotonic() + 60
     scratch: list[Path] = []
     while time.monotonic() < deadline:
@@ -170,7 +174,7 @@ def test_sigkill_while_writing_leaves_the_old_tree_complete(spec_copy, tmp_path:
     assert read_tree(out) == before  # every file, byte for byte
     assert scratch[0].exists()  # the half-built tree is still beside it...
 
-    again = _compile(specs, out)
+    again = _compile(specs, out, cache)
     assert again.wait(timeout=120) == 0, again.stderr.read()
     assert not scratch[0].exists()  # ...until the next compile cleans it up
     after = read_tree(out)

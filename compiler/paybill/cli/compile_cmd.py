@@ -158,8 +158,10 @@ def _report_failure(result: CompileResult, out: Path, fmt: str) -> None:
 @click.option("--check", is_flag=True, help="Write nothing; exit 1 listing files that would be added/changed/removed.")
 @click.option("--durable", is_flag=True,
               help="Flush the new tree to disk before swapping it in, so it also survives a power loss (slower).")
+@click.option("--no-cache", "no_cache", is_flag=True,
+              help="Neither read nor update the cache folder (.paybill/cache; docs/cache.md).")
 @format_option
-def compile_command(specs: Path, out: Path, check: bool, durable: bool, fmt: str) -> None:
+def compile_command(specs: Path, out: Path, check: bool, durable: bool, no_cache: bool, fmt: str) -> None:
     """Compile the spec repository SPECS (default: ./specs) into Terraform, bundles, SQL and manifests.
 
     Validation runs first; on any error nothing is written. The new tree is built beside the old one
@@ -170,6 +172,8 @@ def compile_command(specs: Path, out: Path, check: bool, durable: bool, fmt: str
     # Imported here so `paybill validate` does not pay for networkx and the emitters.
     from paybill.compile import compile_repository
     from paybill.gcpause import pause_for_this_process
+    from paybill.store import cache_dir
+    from paybill.write.journal import journal_of, load_journal, save_journal, write_tree_linked
     from paybill.write.stream import StreamingWrite
     from paybill.write.tree import UnsafeOutput, diff_tree
 
@@ -177,11 +181,15 @@ def compile_command(specs: Path, out: Path, check: bool, durable: bool, fmt: str
     _check_out(specs, out)
     pause_for_this_process()
     stages = _stage_progress(fmt)
-    # Without --check, large parts of the output are written while later stages still run; the
+    cache = cache_dir(disabled=no_cache)
+    # With a journal of the tree in ``out``, only changed files are written (paybill.write.journal);
+    # without one, large parts of the output are written while later stages still run, and the
     # scratch tree is discarded unless commit() below swaps it in (see paybill.write.stream).
+    linked = cache is not None and not durable and not check and bool(load_journal(cache, out))
     with StreamingWrite(out, durable=durable) as writer:
         try:
-            result = compile_repository(specs, progress=stages, on_files=None if check else writer.add)
+            result = compile_repository(specs, progress=stages, cache=cache,
+                                        on_files=None if check or linked else writer.add)
         finally:
             stages.close()
         if not result.ok:
@@ -190,7 +198,13 @@ def compile_command(specs: Path, out: Path, check: bool, durable: bool, fmt: str
             _report_check(result, out, fmt, diff_tree(result.tree, out))
         try:
             with _progress(len(result.tree), fmt) as bar:
-                writer.commit(result.tree, bar.update if bar is not None else None)
+                if linked and cache is not None:
+                    writer.abort()
+                    write_tree_linked(result.tree, out, cache, bar.update if bar is not None else None)
+                else:
+                    writer.commit(result.tree, bar.update if bar is not None else None)
+                    if cache is not None:
+                        save_journal(cache, out, journal_of(out, result.tree))
         except UnsafeOutput as exc:
             raise click.UsageError(f"{exc}; remove it or pick another --out") from exc
         except OSError as exc:

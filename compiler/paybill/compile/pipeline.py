@@ -171,20 +171,24 @@ def compile_repository(
     *,
     limits: LoadLimits = DEFAULT_LIMITS,
     emitters: Sequence[Emitter] | None = None,
-    cache: CompileCache | None = None,
+    cache: Path | None = None,
     progress: Progress | None = None,
     on_files: FilesReady | None = None,
 ) -> CompileResult:
-    """Load every spec under ``root`` and compile it."""
+    """Load every spec under ``root`` and compile it.
+
+    ``cache``: the cache folder (:mod:`paybill.store`); files unchanged since it was filled are not
+    parsed again. None: everything is computed (same result, slower on a large repository).
+    """
     sink = DiagnosticSink()
     with gc_paused():
         if progress:
             progress("load")
-        loaded = load_repository(root, sink, limits)
+        loaded = load_repository(root, sink, limits, cache=cache)
         if loaded.files == 0 and not len(sink):
             sink.error("PB0115", f"no spec files (*.yaml, *.yml) found under '{root.as_posix()}'",
                        root.name or ".", Position(), "point paybill at your specs folder")
-        return compile_documents(loaded.documents, sink=sink, files=loaded.files, emitters=emitters, cache=cache,
+        return compile_documents(loaded.documents, sink=sink, files=loaded.files, emitters=emitters,
                                  progress=progress, unloadable=loaded.unloadable, on_files=on_files)
 
 

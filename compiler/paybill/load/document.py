@@ -20,16 +20,57 @@ class SourceText:
     Documents of one file share one ``SourceText``, so the file is composed at most once more.
     """
 
-    __slots__ = ("_nodes", "text")
+    __slots__ = ("_nodes", "_text")
 
     def __init__(self, text: str) -> None:
-        self.text = text
+        self._text: str | None = text
         self._nodes: list[Node | None] | None = None
+
+    @property
+    def text(self) -> str:
+        if self._text is None:
+            self._text = self._read()
+        return self._text
+
+    def _read(self) -> str:  # pragma: no cover - only FileText has no text up front
+        return ""
 
     def node(self, index: int) -> Node | None:
         if self._nodes is None:
-            self._nodes = compose_documents(self.text)
+            try:
+                self._nodes = compose_documents(self.text)
+            except Exception:  # a file changed under a cached load: no position rather than a crash
+                self._nodes = []
         return self._nodes[index] if 0 <= index < len(self._nodes) else None
+
+
+class FileText(SourceText):
+    """The text of a spec file whose documents came from the load cache (:mod:`paybill.load.cache`).
+
+    An unchanged file is not read at all on a cached load; it is read only if a position in it is
+    asked for, and only trusted if its bytes still hash to what the cache recorded (else positions
+    are unknown, never wrong).
+    """
+
+    __slots__ = ("_digest", "_path")
+
+    def __init__(self, path: str, digest: str) -> None:
+        super().__init__("")
+        self._text = None
+        self._path = path
+        self._digest = digest
+
+    def _read(self) -> str:
+        import hashlib
+
+        try:
+            with open(self._path, "rb") as handle:
+                raw = handle.read()
+        except OSError:
+            return ""
+        if hashlib.sha256(raw).hexdigest() != self._digest:
+            return ""
+        return raw.decode("utf-8", "replace").removeprefix("\ufeff")
 
 
 @dataclass(slots=True)

@@ -13,6 +13,7 @@ import yaml
 
 from paybill.diagnostics import Diagnostic, DiagnosticSink, Position
 from paybill.forked import split_in_two
+from paybill.load.cache import LoadCache, file_stat
 from paybill.load.discover import SpecFile, discover_spec_files
 from paybill.load.document import SourceText, SpecDocument
 from paybill.load.limits import DEFAULT_LIMITS, LoadLimits
@@ -199,11 +200,14 @@ PARALLEL_MIN_FILES = 2000
 """Below this many files, loading in one process is faster than forking a helper for half of them."""
 
 
-def load_repository(root: Path, sink: DiagnosticSink, limits: LoadLimits = DEFAULT_LIMITS) -> LoadedRepository:
+def load_repository(root: Path, sink: DiagnosticSink, limits: LoadLimits = DEFAULT_LIMITS,
+                    cache: Path | None = None) -> LoadedRepository:
     """Load every spec file under ``root``. Never raises for anything a user can put in the tree.
 
-    Large repositories are loaded by two processes, each reading and composing half the files (see
-    :mod:`paybill.forked`); the halves are joined in file order, so the result is the same either way.
+    With a ``cache`` folder, files unchanged since an earlier load come from it unparsed
+    (:mod:`paybill.load.cache`); only the others are read. Many files to parse are loaded by two
+    processes, each reading and composing half of them (see :mod:`paybill.forked`); every document
+    is put back in file order, so the result is the same either way.
     """
     files, escaping = discover_spec_files(root)
     for link in escaping:
@@ -215,14 +219,47 @@ def load_repository(root: Path, sink: DiagnosticSink, limits: LoadLimits = DEFAU
             "copy the file into the specs root instead of linking to it",
         )
     loaded = LoadedRepository([], len(files))
-    _, theirs = split_in_two(files, PARALLEL_MIN_FILES, lambda part: _load_files(part, sink, limits, loaded),
+    memo = LoadCache(cache, root) if cache is not None else None
+    cached: dict[str, list[SpecDocument]] = {}
+    stats: dict[str, tuple[int, int, int] | None] = {}
+    todo = files
+    if memo is not None:
+        todo = []
+        for spec_file in files:
+            stats[spec_file.display] = stat = file_stat(spec_file.path)
+            found = memo.lookup(spec_file, stat)
+            if found is None:
+                todo.append(spec_file)
+            else:
+                cached[spec_file.display] = found
+    reported = len(sink)
+    _, theirs = split_in_two(todo, PARALLEL_MIN_FILES, lambda part: _load_files(part, sink, limits, loaded),
                              lambda part: _load_files_apart(part, limits))
     if theirs is not None:
         documents, diagnostics, unloadable = theirs
         loaded.documents.extend(documents)
         loaded.unloadable |= unloadable
         sink.extend(diagnostics)
+    if memo is not None:
+        _remember(memo, todo, stats, loaded.documents, {d.path for d in sink.items()[reported:]})
+        memo.save()
+    if cached:
+        for documents in cached.values():
+            loaded.documents.extend(documents)
+        order = {spec_file.display: i for i, spec_file in enumerate(files)}
+        loaded.documents.sort(key=lambda d: (order.get(d.path, -1), d.index))
     return loaded
+
+
+def _remember(memo: LoadCache, parsed: list[SpecFile], stats: dict[str, tuple[int, int, int] | None],
+              documents: list[SpecDocument], troubled: set[str]) -> None:
+    """Record each freshly parsed file that loaded without a diagnostic."""
+    by_file: dict[str, list[SpecDocument]] = {}
+    for document in documents:
+        by_file.setdefault(document.path, []).append(document)
+    for spec_file in parsed:
+        if spec_file.display not in troubled:
+            memo.record(spec_file, stats.get(spec_file.display), by_file.get(spec_file.display, []))
 
 
 def _load_files(files: list[SpecFile], sink: DiagnosticSink, limits: LoadLimits, loaded: LoadedRepository) -> None:

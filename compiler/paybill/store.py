@@ -1,0 +1,151 @@
+"""The on-disk cache folder (``.paybill/cache/``): entries that are verified by hash, never trusted.
+
+A compile reuses earlier work from here: parsed spec files (:mod:`paybill.load.cache`) and the
+hashes of the last output tree it wrote (:mod:`paybill.write.journal`). Everything in the folder is
+derived from the specs, so it is safe to delete at any time and safe to restore from a CI cache
+step; a missing, truncated, corrupt or foreign entry (another compiler version, another Python)
+is treated as absent and rebuilt, so a bad cache can cost time but never change an output.
+
+Each entry is one file: a magic line naming the format and the compiler, the SHA-256 of the
+payload, then the payload (``marshal`` of plain data: lists, dicts, strings, numbers; far faster to
+load than pickled objects). Entries are written atomically (temporary file, rename), so a reader
+never sees half an entry, and a SIGKILL mid-write leaves at most a stray ``*.tmp`` file that the
+next :func:`prune` removes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import marshal
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+import paybill
+
+CACHE_ENV = "PAYBILL_CACHE_DIR"
+"""Where the cache lives; ``off`` (or ``--no-cache``) disables it. Default: ``.paybill/cache``."""
+DEFAULT_DIR = Path(".paybill") / "cache"
+MAX_BYTES_ENV = "PAYBILL_CACHE_MAX_BYTES"
+DEFAULT_MAX_BYTES = 1 << 30
+"""The folder is pruned (oldest entries first) when it grows past this many bytes."""
+
+# marshal's format is only stable within one Python version; the compiler's output within one version.
+_STAMP = f"paybill-cache 1 {paybill.__version__} py{sys.version_info[0]}.{sys.version_info[1]}\n".encode()
+_DIGEST = 32
+
+
+def cache_dir(explicit: Path | None = None, *, disabled: bool = False) -> Path | None:
+    """The cache folder to use, or None when caching is off (``--no-cache``, ``PAYBILL_CACHE_DIR=off``)."""
+    if disabled:
+        return None
+    if explicit is not None:
+        return explicit
+    configured = os.environ.get(CACHE_ENV, "")
+    if configured.lower() in ("off", "0", "none"):
+        return None
+    return Path(configured) if configured else DEFAULT_DIR
+
+
+def key(*parts: str) -> str:
+    """A file name for an entry named by ``parts`` (hashed: any text becomes a safe, fixed-size name)."""
+    return hashlib.sha256("\0".join(parts).encode("utf-8", "surrogateescape")).hexdigest()
+
+
+def read(folder: Path | None, name: str) -> object | None:
+    """The payload stored under ``name``, or None when absent, unreadable, corrupt or foreign."""
+    if folder is None:
+        return None
+    try:
+        blob = (folder / name).read_bytes()
+    except OSError:
+        return None
+    head = len(_STAMP)
+    if not blob.startswith(_STAMP) or len(blob) < head + _DIGEST:
+        return None
+    payload = memoryview(blob)[head + _DIGEST:]
+    if hashlib.sha256(payload).digest() != blob[head:head + _DIGEST]:
+        return None
+    try:
+        return marshal.loads(payload)
+    except (EOFError, ValueError, TypeError):  # pragma: no cover - only a forged digest gets here
+        return None
+
+
+def write(folder: Path | None, name: str, value: object) -> bool:
+    """Store ``value`` (plain data) under ``name`` atomically; False when it cannot (never raises)."""
+    if folder is None:
+        return False
+    try:
+        payload = marshal.dumps(value)
+    except ValueError:  # something that is not plain data: simply not cached
+        return False
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        _ignore_in_git(folder)
+        fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=folder)
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(_STAMP)
+                handle.write(hashlib.sha256(payload).digest())
+                handle.write(payload)
+            os.replace(tmp, folder / name)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+    except OSError:  # a read-only or full disk makes the compile slower next time, not wrong
+        return False
+    prune(folder)
+    return True
+
+
+def _ignore_in_git(folder: Path) -> None:
+    """A ``.gitignore`` of ``*`` in the folder, so the cache is never committed by accident."""
+    marker = folder / ".gitignore"
+    if not marker.exists():
+        with contextlib.suppress(OSError):
+            marker.write_text("# paybill's cache: derived data, safe to delete\n*\n")
+
+
+def max_bytes() -> int:
+    try:
+        return max(0, int(os.environ.get(MAX_BYTES_ENV, DEFAULT_MAX_BYTES)))
+    except ValueError:
+        return DEFAULT_MAX_BYTES
+
+
+def prune(folder: Path, limit: int | None = None) -> None:
+    """Keep the folder under ``limit`` bytes: remove stray temporary files, then the oldest entries."""
+    limit = max_bytes() if limit is None else limit
+    entries: list[tuple[int, str, int]] = []
+    total = 0
+    try:
+        with os.scandir(folder) as scan:
+            for entry in scan:
+                if not entry.is_file(follow_symlinks=False) or entry.name == ".gitignore":
+                    continue
+                info = entry.stat(follow_symlinks=False)
+                if entry.name.endswith(".tmp") and entry.name.startswith("."):
+                    with contextlib.suppress(OSError):
+                        # a writer killed mid-entry; a live one finishes within seconds
+                        if info.st_mtime_ns < _now_ns() - 60 * 10**9:
+                            os.unlink(entry.path)
+                    continue
+                entries.append((info.st_mtime_ns, entry.name, info.st_size))
+                total += info.st_size
+    except OSError:
+        return
+    for _, name, size in sorted(entries):
+        if total <= limit:
+            break
+        with contextlib.suppress(OSError):
+            os.unlink(folder / name)
+            total -= size
+
+
+def _now_ns() -> int:
+    import time
+
+    return time.time_ns()
