@@ -16,6 +16,7 @@ next :func:`prune` removes.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import marshal
 import os
@@ -32,9 +33,34 @@ MAX_BYTES_ENV = "PAYBILL_CACHE_MAX_BYTES"
 DEFAULT_MAX_BYTES = 1 << 30
 """The folder is pruned (oldest entries first) when it grows past this many bytes."""
 
-# marshal's format is only stable within one Python version; the compiler's output within one version.
-_STAMP = f"paybill-cache 1 {paybill.__version__} py{sys.version_info[0]}.{sys.version_info[1]}\n".encode()
 _DIGEST = 32
+
+
+@functools.cache
+def compiler_digest() -> str:
+    """A hash of the compiler's own source files: a cache filled by other code is foreign.
+
+    The version number alone is not enough: during development (and in tests that swap an emitter)
+    the code changes while ``__version__`` does not. Reading the package's ~300 small files once per
+    process costs a few milliseconds.
+    """
+    digest = hashlib.sha256()
+    package = Path(paybill.__file__).parent
+    for path in sorted(package.rglob("*.py")):
+        digest.update(path.relative_to(package).as_posix().encode())
+        digest.update(b"\0")
+        try:
+            digest.update(path.read_bytes())
+        except OSError:
+            digest.update(b"?")
+    return digest.hexdigest()[:16]
+
+
+@functools.cache
+def _stamp() -> bytes:
+    # marshal's format is only stable within one Python version; the output within one compiler.
+    return (f"paybill-cache 1 {paybill.__version__} {compiler_digest()} "
+            f"py{sys.version_info[0]}.{sys.version_info[1]}\n").encode()
 
 
 def cache_dir(explicit: Path | None = None, *, disabled: bool = False) -> Path | None:
@@ -62,8 +88,9 @@ def read(folder: Path | None, name: str) -> object | None:
         blob = (folder / name).read_bytes()
     except OSError:
         return None
-    head = len(_STAMP)
-    if not blob.startswith(_STAMP) or len(blob) < head + _DIGEST:
+    stamp = _stamp()
+    head = len(stamp)
+    if not blob.startswith(stamp) or len(blob) < head + _DIGEST:
         return None
     payload = memoryview(blob)[head + _DIGEST:]
     if hashlib.sha256(payload).digest() != blob[head:head + _DIGEST]:
@@ -88,7 +115,7 @@ def write(folder: Path | None, name: str, value: object) -> bool:
         fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=folder)
         try:
             with os.fdopen(fd, "wb") as handle:
-                handle.write(_STAMP)
+                handle.write(_stamp())
                 handle.write(hashlib.sha256(payload).digest())
                 handle.write(payload)
             os.replace(tmp, folder / name)
@@ -97,8 +124,52 @@ def write(folder: Path | None, name: str, value: object) -> bool:
             raise
     except OSError:  # a read-only or full disk makes the compile slower next time, not wrong
         return False
-    prune(folder)
     return True
+
+
+class UnitStore:
+    """Built units (a Terraform stack, ...) reused while the hash of exactly their inputs is unchanged.
+
+    One entry per unit (``namespace``, ``unit``), overwritten when the unit is rebuilt, so the
+    folder holds at most one version per unit of the repository. Each entry carries the fingerprint
+    of the inputs it was built from; a lookup with any other fingerprint is a miss. Writes are cheap
+    (no fsync: a lost entry is rebuilt) and atomic (a temporary name, then a rename).
+    """
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.hits = 0
+        self.misses = 0
+        self._made = False
+
+    def get(self, namespace: str, unit: str, fingerprint: str) -> object | None:
+        found = read(self.folder, key(namespace, unit))
+        if isinstance(found, tuple) and len(found) == 2 and found[0] == fingerprint:
+            self.hits += 1
+            return found[1]
+        self.misses += 1
+        return None
+
+    def put(self, namespace: str, unit: str, fingerprint: str, value: object) -> None:
+        try:
+            payload = marshal.dumps((fingerprint, value))
+        except ValueError:
+            return
+        name = key(namespace, unit)
+        tmp = self.folder / f".{name}.{os.getpid()}.tmp"
+        try:
+            if not self._made:
+                self.folder.mkdir(parents=True, exist_ok=True)
+                _ignore_in_git(self.folder)
+                self._made = True
+            with open(tmp, "wb") as handle:
+                handle.write(_stamp())
+                handle.write(hashlib.sha256(payload).digest())
+                handle.write(payload)
+            os.replace(tmp, self.folder / name)
+        except OSError:
+            with contextlib.suppress(OSError):
+                tmp.unlink()
 
 
 def _ignore_in_git(folder: Path) -> None:
@@ -117,7 +188,10 @@ def max_bytes() -> int:
 
 
 def prune(folder: Path, limit: int | None = None) -> None:
-    """Keep the folder under ``limit`` bytes: remove stray temporary files, then the oldest entries."""
+    """Keep the folder under ``limit`` bytes: remove stray temporary files, then the oldest entries.
+
+    Called once per compile (a scan of the folder), not per write.
+    """
     limit = max_bytes() if limit is None else limit
     entries: list[tuple[int, str, int]] = []
     total = 0

@@ -16,6 +16,7 @@ from compile_support import SPECS, invoke, read_tree
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+import paybill.emit.terraform.emitter as terraform_emitter
 import paybill.load.reader as reader
 from paybill import store
 from paybill.compile import compile_repository
@@ -156,6 +157,7 @@ def test_the_cache_is_bounded(tmp_path: Path, monkeypatch) -> None:
     for i in range(10):
         assert store.write(tmp_path, f"entry-{i}", "x" * 1000)
         os.utime(tmp_path / f"entry-{i}", ns=(i * 10**9, i * 10**9))
+    store.prune(tmp_path)
     kept = sorted(p.name for p in tmp_path.iterdir() if p.name != ".gitignore")
     assert sum((tmp_path / name).stat().st_size for name in kept) <= 3000
     assert "entry-9" in kept and "entry-0" not in kept
@@ -187,8 +189,8 @@ def _apply(specs: Path, edit: tuple[str, str, object]) -> None:
     elif what == "pool-capacity":
         text = re.sub(r"maxTenants: \d+", f"maxTenants: {value}", text, count=1)
     elif what == "cloud-tag":
-        text = text.replace("defaultTags: {", f"defaultTags: {{edited: {value}, ", 1) if "defaultTags: {" in text \
-            else text
+        text = re.sub(r"\n    edited: \w+", "", text)
+        text = text.replace("\n  defaultTags:\n", f"\n  defaultTags:\n    edited: {value}\n", 1)
     else:
         path.unlink()
         return
@@ -216,3 +218,41 @@ def test_incremental_compile_equals_a_full_compile_after_random_edits(spec_copy,
             continue
         assert result.exit_code == 0, result.output
         assert read_tree(out) == full.tree
+
+
+def _count_builds(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Addresses of the stacks built (not reused) from now on, by the unit store's compile."""
+    built: list[str] = []
+    for name in ("_tenant_stack", "_pool_stack"):
+        real = getattr(terraform_emitter, name)
+
+        def spy(unit, setup, real=real):
+            if setup.store is not None:
+                built.append(unit.address)
+            return real(unit, setup)
+
+        monkeypatch.setattr(terraform_emitter, name, spy)
+    return built
+
+
+def test_units_are_rebuilt_exactly_when_their_inputs_change(spec_copy, tmp_path: Path, monkeypatch) -> None:
+    specs = spec_copy({})
+    cache = tmp_path / "cache"
+    first = compile_repository(specs, cache=cache)
+    assert first.ok
+    built = _count_builds(monkeypatch)
+    assert compile_repository(specs, cache=cache).tree == first.tree
+    assert built == []  # nothing changed: every stack reused
+    tenant = specs / "tenants" / "bluth.yaml"
+    tenant.write_text(tenant.read_text().replace("Bluth Company", "Bluth and Sons"))
+    again = compile_repository(specs, cache=cache)
+    assert again.tree == compile_repository(specs).tree
+    assert built == ["tenant/bluth"]
+    # fan-out: a cloud's tags reach its pool's stack and every tenant stack on it, and nothing else
+    built.clear()
+    cloud = specs / "clouds" / "aws-prod.yaml"
+    cloud.write_text(cloud.read_text().replace("\n  defaultTags:\n", "\n  defaultTags:\n    edited: yes-really\n", 1))
+    fanned = compile_repository(specs, cache=cache)
+    assert fanned.tree == compile_repository(specs).tree
+    on_aws = {info.address for info in fanned.shared["terraform"].stacks if info.cloud == "aws-prod"}
+    assert sorted(built) == sorted(on_aws) and len(on_aws) > 1

@@ -209,6 +209,11 @@ def compile_command(specs: Path, out: Path, check: bool, durable: bool, no_cache
             raise click.UsageError(f"{exc}; remove it or pick another --out") from exc
         except OSError as exc:
             _report_write_failure(result, out, fmt, exc)
+    if cache is not None:
+        from paybill.store import prune
+
+        prune(cache)
+        prune(cache / "units")
     if fmt == "json":
         _json(result, out, {"written": True})
     else:

@@ -1,0 +1,141 @@
+"""Full vs incremental compile at 10,000 tenants (and 30k/100k on request), each beside its I/O floor.
+
+Runs ``paybill compile`` as a user would (a subprocess, its peak RSS from ``wait4``), on one
+generated repository with a fresh cache folder (docs/cache.md):
+
+* ``full``        - first compile, empty cache: everything parsed, emitted and written;
+* ``unchanged``   - the same repository again: every spec file stat()ed, nothing re-parsed, no file
+  written (all linked from the old tree);
+* ``one tenant``  - one tenant's display name edited: that file parsed, only the files whose bytes
+  changed written.
+
+Floors, measured in the same run on the same files (what any tool must pay at least):
+
+* full: read every spec file and compose it with libyaml, write every output file into a fresh folder;
+* incremental: stat() every spec file, compose the changed one, hard-link every unchanged output
+  file into a fresh folder and write the changed ones (what an atomic whole-tree swap needs).
+
+Targets (issue 14): one-tenant recompile <= 0.5 s wall at 10k; 100k full compile <= 60 s and
+<= 1.5 GB peak. ``BENCH_SIZES=10000,30000`` picks the sizes; ``RUN_100K=1`` adds 100,000.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import yaml
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+from generate import write_repository  # noqa: E402
+
+PAYBILL = [sys.executable, "-m", "paybill"]
+TARGET_INCREMENTAL_S = 0.5
+TARGET_100K_S = 60.0
+TARGET_100K_MB = 1536
+
+
+def _run(args: list[str], env: dict[str, str]) -> tuple[float, float]:
+    """Wall seconds and peak RSS (MB) of one command."""
+    started = time.perf_counter()
+    process = subprocess.Popen(args, env={**os.environ, **env}, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(process.pid, 0)
+    wall = time.perf_counter() - started
+    if status != 0:
+        raise SystemExit(f"{' '.join(args)} failed: {process.stderr.read().decode() if process.stderr else ''}")
+    return wall, usage.ru_maxrss / 1024
+
+
+def _files(root: Path) -> dict[str, tuple[int, int]]:
+    found = {}
+    for folder, _, names in os.walk(root):
+        for name in names:
+            path = os.path.join(folder, name)
+            info = os.lstat(path)
+            found[os.path.relpath(path, root)] = (info.st_ino, info.st_size)
+    return found
+
+
+def _floor_full(specs: Path, out: Path, scratch: Path) -> float:
+    started = time.perf_counter()
+    for folder, _, names in os.walk(specs):
+        for name in names:
+            with open(os.path.join(folder, name), "rb") as handle:
+                list(yaml.compose_all(handle.read(), Loader=yaml.CSafeLoader))
+    for folder, _, names in os.walk(out):
+        target = scratch / os.path.relpath(folder, out)
+        target.mkdir(parents=True, exist_ok=True)
+        for name in names:
+            with open(os.path.join(folder, name), "rb") as source, open(target / name, "wb") as sink:
+                sink.write(source.read())
+    return time.perf_counter() - started
+
+
+def _floor_incremental(specs: Path, changed_spec: Path, out: Path, changed: set[str], scratch: Path) -> float:
+    started = time.perf_counter()
+    for folder, _, names in os.walk(specs):
+        for name in names:
+            os.stat(os.path.join(folder, name))
+    yaml.compose_all(changed_spec.read_bytes(), Loader=yaml.CSafeLoader)
+    for folder, _, names in os.walk(out):
+        rel = os.path.relpath(folder, out)
+        target = scratch / rel
+        target.mkdir(parents=True, exist_ok=True)
+        for name in names:
+            source = os.path.join(folder, name)
+            if os.path.normpath(os.path.join(rel, name)) in changed:
+                (target / name).write_bytes(Path(source).read_bytes())
+            else:
+                os.link(source, target / name)
+    return time.perf_counter() - started
+
+
+def bench(tenants: int, work: Path) -> list[str]:
+    specs, out, cache = work / "specs", work / "generated", work / "cache"
+    write_repository(tenants, specs)
+    env = {"PAYBILL_CACHE_DIR": str(cache)}
+    compile_args = [*PAYBILL, "compile", str(specs), "--out", str(out)]
+    lines = []
+    full, full_mb = _run(compile_args, env)
+    floor = _floor_full(specs, out, work / "floor-full")
+    shutil.rmtree(work / "floor-full")
+    lines.append(f"{tenants:>7} tenants  full compile   {full:7.2f} s  {full_mb:7.0f} MB peak  "
+                 f"floor {floor:6.2f} s  ratio {full / floor:5.2f}")
+    if tenants > 10_000:
+        return lines
+    same, _ = _run(compile_args, env)
+    tenant = sorted((specs / "tenants").iterdir())[len(os.listdir(specs / "tenants")) // 2]
+    before = _files(out)
+    tenant.write_text(tenant.read_text().replace("displayName: ", "displayName: Edited ", 1))
+    one, one_mb = _run(compile_args, env)
+    after = _files(out)
+    written = {path for path, (inode, _) in after.items() if before.get(path, (None,))[0] != inode}
+    floor_one = _floor_incremental(specs, tenant, out, written, work / "floor-one")
+    shutil.rmtree(work / "floor-one")
+    lines.append(f"{tenants:>7} tenants  unchanged      {same:7.2f} s")
+    lines.append(f"{tenants:>7} tenants  one tenant     {one:7.2f} s  {one_mb:7.0f} MB peak  "
+                 f"floor {floor_one:6.2f} s  wrote {len(written)} of {len(after)} files  "
+                 f"(target <= {TARGET_INCREMENTAL_S} s: {'met' if one <= TARGET_INCREMENTAL_S else 'NOT met'})")
+    return lines
+
+
+def main() -> int:
+    sizes = [int(s) for s in os.environ.get("BENCH_SIZES", "10000").split(",") if s]
+    if os.environ.get("RUN_100K") == "1" and 100_000 not in sizes:
+        sizes.append(100_000)
+    for tenants in sizes:
+        with tempfile.TemporaryDirectory(prefix="bench-incremental-") as folder:
+            for line in bench(tenants, Path(folder)):
+                print(line, flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
