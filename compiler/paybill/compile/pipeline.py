@@ -190,13 +190,16 @@ def compile_repository(
     with gc_paused():
         if progress:
             progress("load")
-        loaded = load_repository(root, sink, limits, cache=cache)
+        loaded = load_repository(root, sink, limits, cache=cache, save=False)
         if loaded.files == 0 and not len(sink):
             sink.error("PB0115", f"no spec files (*.yaml, *.yml) found under '{root.as_posix()}'",
                        root.name or ".", Position(), "point paybill at your specs folder")
-        return compile_documents(loaded.documents, sink=sink, files=loaded.files, emitters=emitters,
-                                 progress=progress, unloadable=loaded.unloadable, on_files=on_files,
-                                 units=UnitStore(cache / "units") if cache is not None else None)
+        result = compile_documents(loaded.documents, sink=sink, files=loaded.files, emitters=emitters,
+                                   progress=progress, unloadable=loaded.unloadable, on_files=on_files,
+                                   units=UnitStore(cache / "units") if cache is not None else None)
+        if result.ok:  # a failed compile leaves no cache folder behind
+            loaded.save_cache()
+        return result
 
 
 def input_fingerprint(documents: Sequence[SpecDocument]) -> str:

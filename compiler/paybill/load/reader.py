@@ -31,6 +31,12 @@ class LoadedRepository:
     unloadable: set[tuple[str, str]] = field(default_factory=set)
     """(kind, name) recovered from files that failed to load, so references to them are not
     reported as unknown on top of the load error (the root cause)."""
+    cache: LoadCache | None = None
+
+    def save_cache(self) -> None:
+        """Save what the load cache learnt (see ``load_repository(save=False)``)."""
+        if self.cache is not None:
+            self.cache.save()
 
 
 def _decode(raw: bytes, display: str, sink: DiagnosticSink) -> str | None:
@@ -201,13 +207,14 @@ PARALLEL_MIN_FILES = 2000
 
 
 def load_repository(root: Path, sink: DiagnosticSink, limits: LoadLimits = DEFAULT_LIMITS,
-                    cache: Path | None = None) -> LoadedRepository:
+                    cache: Path | None = None, save: bool = True) -> LoadedRepository:
     """Load every spec file under ``root``. Never raises for anything a user can put in the tree.
 
     With a ``cache`` folder, files unchanged since an earlier load come from it unparsed
     (:mod:`paybill.load.cache`); only the others are read. Many files to parse are loaded by two
     processes, each reading and composing half of them (see :mod:`paybill.forked`); every document
-    is put back in file order, so the result is the same either way.
+    is put back in file order, so the result is the same either way. ``save=False`` leaves saving
+    the cache to the caller (``loaded.save_cache()``), so a compile that fails writes nothing.
     """
     files, escaping = discover_spec_files(root)
     for link in escaping:
@@ -242,7 +249,9 @@ def load_repository(root: Path, sink: DiagnosticSink, limits: LoadLimits = DEFAU
         sink.extend(diagnostics)
     if memo is not None:
         _remember(memo, todo, stats, loaded.documents, {d.path for d in sink.items()[reported:]})
-        memo.save()
+        loaded.cache = memo
+        if save:
+            memo.save()
     if cached:
         for documents in cached.values():
             loaded.documents.extend(documents)
