@@ -127,51 +127,6 @@ def write(folder: Path | None, name: str, value: object) -> bool:
     return True
 
 
-class UnitStore:
-    """Built units (a Terraform stack, ...) reused while the hash of exactly their inputs is unchanged.
-
-    One entry per unit (``namespace``, ``unit``), overwritten when the unit is rebuilt, so the
-    folder holds at most one version per unit of the repository. Each entry carries the fingerprint
-    of the inputs it was built from; a lookup with any other fingerprint is a miss. Writes are cheap
-    (no fsync: a lost entry is rebuilt) and atomic (a temporary name, then a rename).
-    """
-
-    def __init__(self, folder: Path) -> None:
-        self.folder = folder
-        self.hits = 0
-        self.misses = 0
-        self._made = False
-
-    def get(self, namespace: str, unit: str, fingerprint: str) -> object | None:
-        found = read(self.folder, key(namespace, unit))
-        if isinstance(found, tuple) and len(found) == 2 and found[0] == fingerprint:
-            self.hits += 1
-            return found[1]
-        self.misses += 1
-        return None
-
-    def put(self, namespace: str, unit: str, fingerprint: str, value: object) -> None:
-        try:
-            payload = marshal.dumps((fingerprint, value))
-        except ValueError:
-            return
-        name = key(namespace, unit)
-        tmp = self.folder / f".{name}.{os.getpid()}.tmp"
-        try:
-            if not self._made:
-                self.folder.mkdir(parents=True, exist_ok=True)
-                _ignore_in_git(self.folder)
-                self._made = True
-            with open(tmp, "wb") as handle:
-                handle.write(_stamp())
-                handle.write(hashlib.sha256(payload).digest())
-                handle.write(payload)
-            os.replace(tmp, self.folder / name)
-        except OSError:
-            with contextlib.suppress(OSError):
-                tmp.unlink()
-
-
 def _ignore_in_git(folder: Path) -> None:
     """A ``.gitignore`` of ``*`` in the folder, so the cache is never committed by accident."""
     marker = folder / ".gitignore"

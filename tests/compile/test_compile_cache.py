@@ -16,7 +16,6 @@ from compile_support import SPECS, invoke, read_tree
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import paybill.emit.terraform.emitter as terraform_emitter
 import paybill.load.reader as reader
 from paybill import store
 from paybill.compile import compile_repository
@@ -219,40 +218,3 @@ def test_incremental_compile_equals_a_full_compile_after_random_edits(spec_copy,
         assert result.exit_code == 0, result.output
         assert read_tree(out) == full.tree
 
-
-def _count_builds(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """Addresses of the stacks built (not reused) from now on, by the unit store's compile."""
-    built: list[str] = []
-    for name in ("_tenant_stack", "_pool_stack"):
-        real = getattr(terraform_emitter, name)
-
-        def spy(unit, setup, real=real):
-            if setup.store is not None:
-                built.append(unit.address)
-            return real(unit, setup)
-
-        monkeypatch.setattr(terraform_emitter, name, spy)
-    return built
-
-
-def test_units_are_rebuilt_exactly_when_their_inputs_change(spec_copy, tmp_path: Path, monkeypatch) -> None:
-    specs = spec_copy({})
-    cache = tmp_path / "cache"
-    first = compile_repository(specs, cache=cache)
-    assert first.ok
-    built = _count_builds(monkeypatch)
-    assert compile_repository(specs, cache=cache).tree == first.tree
-    assert built == []  # nothing changed: every stack reused
-    tenant = specs / "tenants" / "bluth.yaml"
-    tenant.write_text(tenant.read_text().replace("Bluth Company", "Bluth and Sons"))
-    again = compile_repository(specs, cache=cache)
-    assert again.tree == compile_repository(specs).tree
-    assert built == ["tenant/bluth"]
-    # fan-out: a cloud's tags reach its pool's stack and every tenant stack on it, and nothing else
-    built.clear()
-    cloud = specs / "clouds" / "aws-prod.yaml"
-    cloud.write_text(cloud.read_text().replace("\n  defaultTags:\n", "\n  defaultTags:\n    edited: yes-really\n", 1))
-    fanned = compile_repository(specs, cache=cache)
-    assert fanned.tree == compile_repository(specs).tree
-    on_aws = {info.address for info in fanned.shared["terraform"].stacks if info.cloud == "aws-prod"}
-    assert sorted(built) == sorted(on_aws) and len(on_aws) > 1

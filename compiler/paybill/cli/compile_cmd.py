@@ -213,7 +213,6 @@ def compile_command(specs: Path, out: Path, check: bool, durable: bool, no_cache
         from paybill.store import prune
 
         prune(cache)
-        prune(cache / "units")
     if fmt == "json":
         _json(result, out, {"written": True})
     else:

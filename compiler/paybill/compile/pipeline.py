@@ -32,7 +32,6 @@ from paybill.graph.cycles import report_cycles
 from paybill.graph.stacks import stack_units
 from paybill.load import LoadLimits, SpecDocument, load_repository
 from paybill.load.limits import DEFAULT_LIMITS
-from paybill.store import UnitStore
 from paybill.validate import validate_documents
 from paybill.validate.index import SpecIndex
 
@@ -67,7 +66,6 @@ def compile_index(
     cache: CompileCache | None = None,
     progress: Progress | None = None,
     on_files: FilesReady | None = None,
-    units: UnitStore | None = None,
 ) -> CompileResult:
     """Compile a validated index. If ``sink`` already holds errors, nothing is emitted.
 
@@ -77,7 +75,7 @@ def compile_index(
     independent ones (see :class:`~paybill.emit.contract.Emitter`) see no ``graph``.
     """
     with gc_paused():
-        return _compile_index(index, sink, files, emitters, cache, progress, on_files, units)
+        return _compile_index(index, sink, files, emitters, cache, progress, on_files)
 
 
 def _compile_index(
@@ -88,7 +86,6 @@ def _compile_index(
     cache: CompileCache | None,
     progress: Progress | None,
     on_files: FilesReady | None,
-    units: UnitStore | None = None,
 ) -> CompileResult:
     if sink.has_errors:
         return _failed(index, sink, files)
@@ -100,16 +97,15 @@ def _compile_index(
         emitters = all_emitters()
     if progress:
         progress("graph")
-    stack_list = stack_units(index)
+    units = stack_units(index)
     tree: OutputTree = {}
     owners: dict[str, str] = {}
-    ctx = EmitContext(index, sink, {"stack_units": stack_list, "cache": cache, "unit_store": units,
-                                    "tree": MappingProxyType(tree)})
+    ctx = EmitContext(index, sink, {"stack_units": units, "cache": cache, "tree": MappingProxyType(tree)})
     ordered = _ordered(emitters)
     # Independent emitters need no graph, so their helper starts now, while this process builds it.
-    helper = start_apart(ctx, ordered, stack_list, cache, FINAL_EMITTERS)
+    helper = start_apart(ctx, ordered, units, cache, FINAL_EMITTERS)
     try:
-        graph = build_graph(index, stack_list)
+        graph = build_graph(index, units)
         if not report_cycles(graph, sink):
             return _failed(index, sink, files, graph=graph)
         ctx.shared["graph"] = graph
@@ -129,8 +125,8 @@ def _compile_index(
             helper.cancel()
     from paybill.emit.terraform.providers import CLOUD_EMITTERS
 
-    check_stacks(ctx.shared.get("terraform"), stack_list, index, CLOUD_EMITTERS, sink)
-    shared = {k: v for k, v in ctx.shared.items() if k not in ("tree", "unit_store")}
+    check_stacks(ctx.shared.get("terraform"), units, index, CLOUD_EMITTERS, sink)
+    shared = {k: v for k, v in ctx.shared.items() if k != "tree"}
     if sink.has_errors:
         return _failed(index, sink, files, graph=graph, shared=shared)
     return CompileResult(tree=dict(sorted(tree.items())), diagnostics=sink.sorted(), index=index, files=files,
@@ -156,7 +152,6 @@ def compile_documents(
     progress: Progress | None = None,
     unloadable: set[tuple[str, str]] | None = None,
     on_files: FilesReady | None = None,
-    units: UnitStore | None = None,
 ) -> CompileResult:
     """Validate then compile documents already in memory (validation sets ``document.model``).
 
@@ -168,7 +163,7 @@ def compile_documents(
             progress("validate")
         index = validate_documents(list(documents), sink, unloadable)
         return compile_index(index, sink, files=files, emitters=emitters, cache=cache, progress=progress,
-                             on_files=on_files, units=units)
+                             on_files=on_files)
 
 
 def compile_repository(
@@ -183,8 +178,7 @@ def compile_repository(
     """Load every spec under ``root`` and compile it.
 
     ``cache``: the cache folder (:mod:`paybill.store`); files unchanged since it was filled are not
-    parsed again and units whose inputs are unchanged are not built again (:class:`UnitStore`).
-    None: everything is computed (same result, slower on a large repository).
+    parsed again. None: everything is computed (same result, slower on a large repository).
     """
     sink = DiagnosticSink()
     with gc_paused():
@@ -195,8 +189,7 @@ def compile_repository(
             sink.error("PB0115", f"no spec files (*.yaml, *.yml) found under '{root.as_posix()}'",
                        root.name or ".", Position(), "point paybill at your specs folder")
         result = compile_documents(loaded.documents, sink=sink, files=loaded.files, emitters=emitters,
-                                   progress=progress, unloadable=loaded.unloadable, on_files=on_files,
-                                   units=UnitStore(cache / "units") if cache is not None else None)
+                                   progress=progress, unloadable=loaded.unloadable, on_files=on_files)
         if result.ok:  # a failed compile leaves no cache folder behind
             loaded.save_cache()
         return result

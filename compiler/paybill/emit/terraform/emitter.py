@@ -11,7 +11,7 @@ from paybill.emit.contract import EmitContext, Emitter, OutputTree
 from paybill.emit.terraform.backend import backend_block, remote_state_body
 from paybill.emit.terraform.context import PoolContext, TenantContext
 from paybill.emit.terraform.decommission import as_last_live, lift_protections, removed_path
-from paybill.emit.terraform.naming import Claim, NameRegistry, NameRule
+from paybill.emit.terraform.naming import Claim, NameRegistry
 from paybill.emit.terraform.network import NetworkClaim, allocate_networks
 from paybill.emit.terraform.planner import plan_layers
 from paybill.emit.terraform.providers import CLOUD_EMITTERS
@@ -19,8 +19,6 @@ from paybill.emit.terraform.remote import POOL_STATE, pool_output
 from paybill.emit.terraform.stack import Stack
 from paybill.forked import split_in_two
 from paybill.graph.stacks import StackUnit, removed_stacks, stack_units
-from paybill.store import UnitStore
-from paybill.store import key as store_key
 from paybill.validate.index import SpecIndex
 
 __all__ = ["POOL_STATE", "TERRAFORM_EMITTER", "build_stacks", "emit_terraform", "pool_output"]
@@ -89,8 +87,6 @@ class _Setup:
     names: NameRegistry
     networks: dict[str, str]
     members: dict[str, list[str]]
-    store: UnitStore | None = None
-    """Stacks built by earlier compiles (:class:`paybill.store.UnitStore`), reused by input fingerprint."""
 
 
 def _pool_stack(unit: StackUnit, setup: _Setup) -> tuple[Stack, StackInfo] | None:
@@ -166,83 +162,7 @@ def _prepare(ctx: EmitContext) -> tuple[_Setup, list[StackUnit], TerraformResult
         if unit.kind == "tenant" and unit.owner.model.spec.placement.pool:
             members.setdefault(unit.owner.model.spec.placement.pool, []).append(unit.owner.name)
     result = TerraformResult(removed=[unit.address for unit in removed_stacks(index)])
-    return _Setup(index, names, networks, members, ctx.shared.get("unit_store")), units, result
-
-
-def _fingerprint(unit: StackUnit, setup: _Setup) -> str | None:
-    """A hash of exactly what building ``unit`` reads; None when some input cannot be named.
-
-    The unit's ``sources`` are every spec whose content can change the stack (the graph's own
-    list); besides them a stack reads its network (allocated over all networks), a pool its members,
-    its dependencies, and the code of its cloud's emitter (the compiler's own hash is in every
-    cache entry's stamp).
-    """
-    parts = [unit.kind, unit.address, ",".join(unit.depends_on)]
-    for ref in unit.sources:
-        kind, _, name = ref.partition("/")
-        document = setup.index.get(kind, name)
-        if document is None or not document.text_hash:
-            return None
-        parts.append(f"{ref}\0{document.path}\0{document.index}\0{document.text_hash}")
-    owner = unit.owner
-    parts.append(setup.networks.get(owner.ref, ""))
-    if unit.kind == "pool":
-        parts.append(",".join(sorted(setup.members.get(owner.name, []))))
-        cloud = setup.index.get("Cloud", owner.model.spec.cloud)
-    else:
-        cloud = setup.index.get("Cloud", owner.model.spec.placement.cloud)
-    emitter = CLOUD_EMITTERS.get(cloud.model.spec.provider) if cloud is not None else None
-    parts.append(f"{type(emitter).__module__}.{type(emitter).__qualname__}")
-    return store_key(*parts)
-
-
-def _rule_fields(rule: NameRule) -> tuple:
-    return dataclasses.astuple(rule)
-
-
-def _reuse(unit: StackUnit, setup: _Setup, fingerprint: str) -> tuple[str, bytes, StackInfo] | None:
-    """A stored build of ``unit`` made from the same inputs, its name claims made again here."""
-    assert setup.store is not None
-    found = setup.store.get("terraform", unit.address, fingerprint)
-    try:
-        path, content, info, claims = found  # type: ignore[misc]
-        stack_info = StackInfo(*info)
-        replayed = [(NameRule(*rule), scope, name, kind, doc, purpose) for rule, scope, name, kind, doc, purpose
-                    in claims]
-    except (TypeError, ValueError):  # absent, or not the shape this code stores
-        return None
-    setup.names.replay(replayed, setup.index)
-    return path, content, stack_info
-
-
-def _build_one(unit: StackUnit, setup: _Setup) -> tuple[str, bytes, StackInfo] | None:
-    """Build and render one stack, through the unit store when there is one."""
-    if setup.store is None:
-        built = _pool_stack(unit, setup) if unit.kind == "pool" else _tenant_stack(unit, setup)
-        return None if built is None else (built[0].path, built[0].render(), built[1])
-    fingerprint = _fingerprint(unit, setup)
-    if fingerprint is not None:
-        reused = _reuse(unit, setup, fingerprint)
-        if reused is not None:
-            return reused
-    outer, setup.names.log = setup.names.log, []
-    reported = len(setup.names.sink)
-    try:
-        built = _pool_stack(unit, setup) if unit.kind == "pool" else _tenant_stack(unit, setup)
-    finally:
-        claims, setup.names.log = setup.names.log, outer
-        if outer is not None:
-            outer.extend(claims)
-    if built is None:
-        return None
-    stack, info = built
-    content = stack.render()
-    if fingerprint is not None and len(setup.names.sink) == reported:
-        setup.store.put("terraform", unit.address, fingerprint,
-                        (stack.path, content, dataclasses.astuple(info),
-                         [(_rule_fields(rule), scope, name, kind, doc, purpose)
-                          for rule, scope, name, kind, doc, purpose in claims]))
-    return stack.path, content, info
+    return _Setup(index, names, networks, members), units, result
 
 
 def _build(units: list[StackUnit], setup: _Setup) -> Iterator[tuple[Stack, StackInfo]]:
@@ -271,11 +191,9 @@ Rendered = tuple[list[tuple[str, bytes]], list[StackInfo]]
 
 def _render(units: list[StackUnit], setup: _Setup) -> Rendered:
     files, infos = [], []
-    for unit in units:
-        built = _build_one(unit, setup)
-        if built is not None:
-            files.append((built[0], built[1]))
-            infos.append(built[2])
+    for stack, info in _build(units, setup):
+        files.append((stack.path, stack.render()))
+        infos.append(info)
     return files, infos
 
 
