@@ -119,7 +119,7 @@ def _id_of(value: Any) -> str | None:
     """A Stripe reference is an id string or, when expanded, an object with ``id``."""
     if isinstance(value, dict):
         value = value.get("id")
-    return value if isinstance(value, str) and _ID.match(value) else None
+    return value if isinstance(value, str) and _ID.fullmatch(value) else None
 
 
 def _customer_info(obj: dict[str, Any]) -> CustomerInfo | None:
@@ -162,7 +162,7 @@ def parse_event(payload: dict[str, Any]) -> BillingEvent:
     if not isinstance(payload, dict):
         raise EventError("an event must be a JSON object")
     event_id = payload.get("id")
-    if not isinstance(event_id, str) or not event_id.startswith("evt_") or not _ID.match(event_id):
+    if not isinstance(event_id, str) or not event_id.startswith("evt_") or not _ID.fullmatch(event_id):
         raise EventError("the event has no valid 'id' (evt_...)")
     if payload.get("object") not in (None, "event"):
         raise EventError(f"object is '{payload.get('object')}', not an event (thin events are not supported)",

@@ -43,7 +43,7 @@ def safe_name(text: str) -> str | None:
     slug = _NON_NAME.sub("-", ascii_text).strip("-")[:NAME_MAX].rstrip("-")
     if slug and not slug[0].isalpha():
         slug = ("c-" + slug)[:NAME_MAX].rstrip("-")
-    return slug if slug and NAME_RE.match(slug) else None
+    return slug if slug and NAME_RE.fullmatch(slug) else None
 
 
 def free_name(base: str, taken: set[str]) -> str:
@@ -84,7 +84,7 @@ def build_tenant(customer: CustomerInfo | None, customer_id: str, plan_name: str
     # name
     wanted = customer.meta("paybill_tenant")
     if wanted is not None:
-        if not NAME_RE.match(wanted) or len(wanted) > NAME_MAX:
+        if not NAME_RE.fullmatch(wanted) or len(wanted) > NAME_MAX:
             result.missing.append(f"a valid tenant name: metadata paybill_tenant '{wanted}' is not one "
                                   "(lower case, digits, single hyphens, starts with a letter, <= 40)")
         elif wanted in taken:
@@ -103,7 +103,7 @@ def build_tenant(customer: CustomerInfo | None, customer_id: str, plan_name: str
     if display is None:
         result.missing.append("a display name (the customer's name)")
     email = (customer.email or "").lower()
-    if not _EMAIL.match(email):
+    if not _EMAIL.fullmatch(email):
         result.missing.append("a contact email (the customer's email)")
     # placement
     placement: dict | None = None
