@@ -26,7 +26,7 @@ from psycopg import sql
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "db"))
 
-from pg_support import (  # noqa: E402
+from pg_support import (
     FIXTURE_POOL,
     apply_folder,
     build_fixture_specs,
@@ -40,7 +40,7 @@ from pg_support import (  # noqa: E402
     unique,
     write_bundles,
 )
-from pg_world import World, build_world, seed  # noqa: E402
+from pg_world import World, build_world, seed
 
 ROOT = Path(__file__).resolve().parents[2]
 PAYBILL = [sys.executable, "-m", "paybill"]

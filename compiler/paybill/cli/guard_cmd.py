@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import click
 import orjson
@@ -172,6 +172,12 @@ def verify_log_command(log: Path, expect_head: str | None) -> None:
     sys.exit(EXIT_OK if report.ok else EXIT_DIAGNOSTICS)
 
 
+def _refuse(where: str, code: str, message: str, hint: str, status: int = EXIT_DIAGNOSTICS) -> NoReturn:
+    click.echo(f"{where}:1:1: error[{code}]: {message}", err=True)
+    click.echo(f"  hint: {hint}", err=True)
+    sys.exit(status)
+
+
 @guard_group.command("approve")
 @click.argument("run_id", metavar="RUN")
 @click.argument("step")
@@ -199,17 +205,14 @@ def approve_command(run_id: str, step: str, approver: str, bundle: Path, databas
     try:
         result = approve(guard, database_url, run_id, step, approver)
     except psycopg.OperationalError:
-        click.echo(f"{where}:1:1: error[PB1303]: cannot connect to the database", err=True)
-        click.echo("  hint: check --database-url: server, user and database name", err=True)
-        sys.exit(EXIT_DENY)
+        _refuse(where, "PB1303", "cannot connect to the database",
+                "check --database-url: server, user and database name", EXIT_DENY)
     if result.decision is None:
-        click.echo(f"{where}:1:1: error[PB1310]: {result.problem}", err=True)
-        click.echo("  hint: use the run id the agent's start_run returned, with the bundle of that agent", err=True)
-        sys.exit(EXIT_DIAGNOSTICS)
+        _refuse(where, "PB1310", result.problem,
+                "use the run id the agent's start_run returned, with the bundle of that agent")
     if not result.decision.allowed:
-        click.echo(f"{where}:1:1: error[PB1311]: approval refused: {'; '.join(result.decision.errors)}", err=True)
-        click.echo("  hint: approve a step that requires approval, as a human (an email), not the agent", err=True)
-        sys.exit(EXIT_DIAGNOSTICS)
+        _refuse(where, "PB1311", f"approval refused: {'; '.join(result.decision.errors)}",
+                "approve a step that requires approval, as a human (an email), not the agent")
     click.echo(f"approved step '{step}' of run {run_id} by {approver.strip()}")
     sys.exit(EXIT_OK)
 
