@@ -55,7 +55,7 @@ def child(kind: str, manifest: Path) -> dict[str, float]:
 def compiled_manifest(n: int, work: Path) -> Path:
     from generate import write_repository
 
-    write_repository(n, work / "repo")
+    write_repository(n, work / "repo" / "specs")
     subprocess.run([sys.executable, "-m", "paybill", "compile", str(work / "repo" / "specs"), "--out",
                     str(work / "repo" / "generated")], check=True, capture_output=True)
     return work / "repo" / "generated" / "manifest.json"
