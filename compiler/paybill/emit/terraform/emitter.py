@@ -19,6 +19,7 @@ from paybill.emit.terraform.remote import POOL_STATE, pool_output
 from paybill.emit.terraform.stack import Stack
 from paybill.forked import split_in_two
 from paybill.graph.stacks import StackUnit, removed_stacks, stack_units
+from paybill.quotas.usage import stack_usage
 from paybill.validate.index import SpecIndex
 
 __all__ = ["POOL_STATE", "TERRAFORM_EMITTER", "build_stacks", "emit_terraform", "pool_output"]
@@ -36,6 +37,8 @@ class StackInfo:
     sources: tuple[str, ...]
     depends_on: tuple[str, ...]
     resources: int
+    quota_usage: tuple[tuple[str, str, int], ...] = ()
+    """(quota, scope reference, count) of the cloud quotas this stack uses (:mod:`paybill.quotas.usage`)."""
 
 
 @dataclass(frozen=True)
@@ -100,7 +103,8 @@ def _pool_stack(unit: StackUnit, setup: _Setup) -> tuple[Stack, StackInfo] | Non
     stack = _new_stack(pctx.address, [doc.path, cloud_doc.path], cloud_doc, pctx.region, pctx.tags)
     CLOUD_EMITTERS[provider].emit_pool(pctx, stack)
     return stack, StackInfo(stack.address, stack.path, "pool", cloud_doc.name, provider,
-                            tuple(sorted(stack.sources)), (), stack.resource_count())
+                            tuple(sorted(stack.sources)), (), stack.resource_count(),
+                            stack_usage(provider, stack.resources))
 
 
 def _tenant_stack(unit: StackUnit, setup: _Setup) -> tuple[Stack, StackInfo] | None:
@@ -125,7 +129,8 @@ def _tenant_stack(unit: StackUnit, setup: _Setup) -> tuple[Stack, StackInfo] | N
     stack.depends_on_stacks = list(unit.depends_on)
     CLOUD_EMITTERS[provider].emit_tenant(tctx, stack)
     return stack, StackInfo(stack.address, stack.path, "tenant", cloud_doc.name, provider,
-                            tuple(sorted(stack.sources)), unit.depends_on, stack.resource_count())
+                            tuple(sorted(stack.sources)), unit.depends_on, stack.resource_count(),
+                            stack_usage(provider, stack.resources))
 
 
 def _decommission_stack(unit: StackUnit, setup: _Setup) -> tuple[str, bytes, RemovedInfo] | None:
