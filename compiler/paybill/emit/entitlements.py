@@ -19,7 +19,6 @@ import orjson
 from paybill import API_VERSION
 from paybill.compile.cache import document_fingerprint, memo
 from paybill.emit.contract import EmitContext, Emitter, OutputTree
-from paybill.graph.stacks import stack_units
 from paybill.load.document import SpecDocument
 from paybill.models.tenant import Tenant, isolation_placements
 from paybill.validate.index import SpecIndex
@@ -89,9 +88,7 @@ def _isolation(tenant: Tenant) -> dict[str, Any]:
 
 def _stacks_by_tenant(ctx: EmitContext) -> dict[str, list[str]]:
     """Tenant -> the stacks it lives in (its own, and its pool's when a layer is pooled)."""
-    units = ctx.shared.get("stack_units")
-    if units is None:
-        units = stack_units(ctx.index)
+    units = ctx.units
     return {
         unit.owner.name: sorted([unit.address, *unit.depends_on]) for unit in units if unit.kind == "tenant"
     }
@@ -99,7 +96,7 @@ def _stacks_by_tenant(ctx: EmitContext) -> dict[str, list[str]]:
 
 def emit_entitlements(ctx: EmitContext) -> OutputTree:
     index = ctx.index
-    cache = ctx.shared.get("cache")
+    cache = ctx.cache
     stacks = _stacks_by_tenant(ctx)
     tree: OutputTree = {}
     for doc in index.of_kind("Tenant"):
