@@ -12,7 +12,6 @@ import json
 from pathlib import Path
 
 import pytest
-
 from tests.foundation.support import build_repo, run_cli
 
 ACME_SILO = """\
