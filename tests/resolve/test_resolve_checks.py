@@ -132,3 +132,14 @@ def test_a_clean_repository_still_validates(tmp_path: Path) -> None:
     root = build_repo(tmp_path, files={"tenants/acme.yaml": _tenant("acme", "10.30.0.0/16")})
     result = run_cli("validate", "specs", cwd=root.parent)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_validate_and_compile_agree_on_the_foundation_broken_repository(tmp_path: Path) -> None:
+    """The foundation's broken repository (schema and reference mistakes in nine files): both commands
+    list the same diagnostics (neither resolves an index with validation errors)."""
+    broken = Path(__file__).resolve().parents[1] / "foundation" / "broken_repo"
+    root = build_repo(tmp_path, broken)
+    _, validated = _diagnostics("validate", root)
+    _, compiled = _diagnostics("compile", root, "--out", str(tmp_path / "out"))
+    assert len(validated) > 5
+    assert validated == compiled
