@@ -17,6 +17,7 @@ from paybill.emit.terraform.remote import POOL_STATE, pool_output
 from paybill.emit.terraform.stack import Stack
 from paybill.forked import split_in_two
 from paybill.models.tenant import Tenant
+from paybill.quotas.usage import stack_usage
 from paybill.resolve import ResolvedCloud, ResolvedModel, ResolvedTenant, StackUnit
 from paybill.resolve.build import tenant_network_claim
 from paybill.resolve.layers import plan_layers
@@ -38,6 +39,8 @@ class StackInfo:
     sources: tuple[str, ...]
     depends_on: tuple[str, ...]
     resources: int
+    quota_usage: tuple[tuple[str, str, int], ...] = ()
+    """(quota, scope reference, count) of the cloud quotas this stack uses (:mod:`paybill.quotas.usage`)."""
 
 
 @dataclass(frozen=True)
@@ -91,7 +94,8 @@ def _pool_stack(unit: StackUnit, setup: _Setup) -> tuple[Stack, StackInfo] | Non
     stack = _new_stack(pctx.address, [pool.document.path, cloud.document.path], cloud, pctx.region, pctx.tags)
     CLOUD_EMITTERS[cloud.provider].emit_pool(pctx, stack)
     return stack, StackInfo(stack.address, stack.path, "pool", cloud.name, cloud.provider,
-                            tuple(sorted(stack.sources)), (), stack.resource_count())
+                            tuple(sorted(stack.sources)), (), stack.resource_count(),
+                            stack_usage(cloud.provider, stack.resources))
 
 
 def _tenant_stack(unit: StackUnit, resolved: ResolvedTenant, names: NameRegistry) -> tuple[Stack, StackInfo] | None:
@@ -113,7 +117,8 @@ def _tenant_stack(unit: StackUnit, resolved: ResolvedTenant, names: NameRegistry
     stack.depends_on_stacks = list(unit.depends_on)
     CLOUD_EMITTERS[cloud.provider].emit_tenant(tctx, stack)
     return stack, StackInfo(stack.address, stack.path, "tenant", cloud.name, cloud.provider,
-                            tuple(sorted(stack.sources)), unit.depends_on, stack.resource_count())
+                            tuple(sorted(stack.sources)), unit.depends_on, stack.resource_count(),
+                            stack_usage(cloud.provider, stack.resources))
 
 
 def _decommission_stack(unit: StackUnit, setup: _Setup) -> tuple[str, bytes, RemovedInfo] | None:
