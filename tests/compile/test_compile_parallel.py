@@ -349,11 +349,13 @@ def _descendants(pid: int) -> list[int]:
 def test_sigkill_mid_write_kills_the_helpers_and_keeps_the_old_tree(spec_copy, tmp_path: Path) -> None:
     specs = spec_copy({})
     out = tmp_path / "generated"
-    first = _cli("compile", str(specs), "--out", str(out))
+    # The streaming writer's helpers are what this test kills; with a cache the second compile would
+    # link unchanged files instead (paybill.write.journal; its kill test is in test_compile_write).
+    first = _cli("compile", str(specs), "--out", str(out), "--no-cache")
     assert first.wait(timeout=120) == 0, first.stderr.read()
     before = read_tree(out)
 
-    slow = _cli("compile", str(specs), "--out", str(out), env={"PAYBILL_TEST_WRITE_DELAY": "0.05"})
+    slow = _cli("compile", str(specs), "--out", str(out), "--no-cache", env={"PAYBILL_TEST_WRITE_DELAY": "0.05"})
     deadline = time.monotonic() + 60
     helpers: list[int] = []
     while time.monotonic() < deadline and slow.poll() is None:
