@@ -1,42 +1,24 @@
-"""Cloud: one account/subscription/project on one provider, and where its Terraform state lives."""
+"""Cloud: one account/subscription/project on one provider, and where its Terraform state lives.
+
+What differs per provider (its block, ``spec.aws.accountId``...) is declared by the provider's
+:class:`~paybill.clouds.profile.CloudProfile`; this module builds the Cloud model from the registered
+profiles. The state backend models stay here: they are Terraform backend types, shared by clouds
+(IBM Cloud uses ``s3``), and each profile says which ones it can host.
+"""
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal, Union
 
-from pydantic import Field, StringConstraints
+from pydantic import Field, StringConstraints, create_model
 
+from paybill.clouds import registry
+from paybill.clouds.profile import CloudProfile
 from paybill.models.base import Envelope, LabelKey, LabelValue, SpecModel
 
 Region = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9-]{1,30}[a-z0-9]$")]
 Cidr = Annotated[str, StringConstraints(pattern=r"^\d{1,3}(\.\d{1,3}){3}/\d{1,2}$")]
-Ocid = Annotated[str, StringConstraints(pattern=r"^ocid1\.[a-z0-9]+\.[a-z0-9-]*\.[a-z0-9-]*\.[a-z0-9]+$")]
-Uuid = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")]
 Plain = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")]
-
-
-class AwsAccount(SpecModel):
-    account_id: Annotated[str, StringConstraints(pattern=r"^\d{12}$")]
-
-
-class AzureAccount(SpecModel):
-    subscription_id: Uuid
-    tenant_id: Uuid
-    """Entra ID (Azure AD) directory id."""
-
-
-class GcpAccount(SpecModel):
-    project_id: Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$")]
-
-
-class OciAccount(SpecModel):
-    tenancy_ocid: Ocid
-    compartment_ocid: Ocid
-
-
-class IbmAccount(SpecModel):
-    account_id: Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{32}$")]
-    resource_group_id: Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{32}$")]
 
 
 class S3Backend(SpecModel):
@@ -86,39 +68,51 @@ class CloudSpecBase(SpecModel):
     default_tags: dict[LabelKey, LabelValue] = Field(default_factory=dict)
 
 
-class AwsCloudSpec(CloudSpecBase):
-    provider: Literal["aws"]
-    aws: AwsAccount
+def _account_model(profile: CloudProfile) -> type[SpecModel]:
+    """The pydantic model of the profile's block (``spec.aws``...), named as before (``AwsAccount``)."""
+    fields: dict[str, Any] = {
+        account.name: (Annotated[str, StringConstraints(pattern=account.pattern)],
+                       Field(description=account.doc) if account.doc else ...)
+        for account in profile.account
+    }
+    return create_model(f"{_class_stem(profile)}Account", __base__=SpecModel, __doc__=profile.account_doc,
+                        __module__=__name__, **fields)
 
 
-class AzureCloudSpec(CloudSpecBase):
-    provider: Literal["azure"]
-    azure: AzureAccount
+def _class_stem(profile: CloudProfile) -> str:
+    return "".join(part.capitalize() for part in profile.provider.replace("_", "-").split("-"))
 
 
-class GcpCloudSpec(CloudSpecBase):
-    provider: Literal["gcp"]
-    gcp: GcpAccount
+def _spec_model(profile: CloudProfile) -> type[CloudSpecBase]:
+    """``AwsCloudSpec``...: the common fields, ``provider`` and the profile's block under its id."""
+    fields: dict[str, Any] = {
+        "provider": (Literal[profile.provider], ...),  # type: ignore[valid-type]
+        profile.provider: (_account_model(profile), ...),
+    }
+    return create_model(f"{_class_stem(profile)}CloudSpec", __base__=CloudSpecBase, __module__=__name__,
+                        **fields)
 
 
-class OciCloudSpec(CloudSpecBase):
-    provider: Literal["oci"]
-    oci: OciAccount
+def build_cloud_model(profiles: tuple[CloudProfile, ...]) -> type[Envelope]:
+    """The ``Cloud`` kind's model for these profiles: a union of their spec models by ``provider``."""
+    specs = tuple(_spec_model(profile) for profile in profiles)
+    spec_type: Any = Annotated[Union[specs], Field(discriminator="provider")] if len(specs) > 1 else specs[0]  # noqa: UP007
+    return create_model("Cloud", __base__=Envelope, __doc__="A cloud account on one provider.",
+                        __module__=__name__, kind=(Literal["Cloud"], ...), spec=(spec_type, ...))
 
 
-class IbmCloudSpec(CloudSpecBase):
-    provider: Literal["ibm"]
-    ibm: IbmAccount
+_built: dict[int, type[Envelope]] = {}
 
 
-CloudSpec = Annotated[
-    AwsCloudSpec | AzureCloudSpec | GcpCloudSpec | OciCloudSpec | IbmCloudSpec,
-    Field(discriminator="provider"),
-]
+def cloud_model() -> type[Envelope]:
+    """The ``Cloud`` model for the profiles registered now (rebuilt when a cloud is registered)."""
+    generation = registry.generation()
+    model = _built.get(generation)
+    if model is None:
+        _built.clear()
+        model = _built[generation] = build_cloud_model(registry.profiles())
+    return model
 
 
-class Cloud(Envelope):
-    """A cloud account on one provider."""
-
-    kind: Literal["Cloud"]
-    spec: CloudSpec
+Cloud = cloud_model()
+"""A cloud account on one provider (the built-in clouds)."""

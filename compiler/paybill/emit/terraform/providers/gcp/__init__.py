@@ -31,9 +31,7 @@ from paybill.emit.terraform.context import PoolContext, TenantContext
 from paybill.emit.terraform.providers.gcp.pool import emit_pool
 from paybill.emit.terraform.providers.gcp.tenant import emit_tenant
 from paybill.emit.terraform.stack import Stack
-
-PROVIDER_SOURCE = "hashicorp/google"
-PROVIDER_VERSION = "~> 8.0"
+from paybill.providers.gcp import GOOGLE
 
 
 class GcpEmitter:
@@ -42,7 +40,7 @@ class GcpEmitter:
     provider = "gcp"
 
     def configure(self, stack: Stack, cloud: Any, region: str, tags: dict[str, str]) -> None:
-        stack.required_providers["google"] = {"source": PROVIDER_SOURCE, "version": PROVIDER_VERSION}
+        stack.required_providers["google"] = GOOGLE.required()
         stack.provider("google", {
             "project": cloud.spec.gcp.project_id,
             "region": region,

@@ -38,9 +38,7 @@ from paybill.emit.terraform.context import PoolContext, TenantContext
 from paybill.emit.terraform.providers.ibm.pool import emit_pool
 from paybill.emit.terraform.providers.ibm.tenant import emit_tenant
 from paybill.emit.terraform.stack import Stack
-
-PROVIDER_SOURCE = "IBM-Cloud/ibm"
-PROVIDER_VERSION = "~> 2.0"
+from paybill.providers.ibm import IBM
 
 
 class IbmEmitter:
@@ -50,7 +48,7 @@ class IbmEmitter:
 
     def configure(self, stack: Stack, cloud: Any, region: str, tags: dict[str, str]) -> None:
         # The provider has no default tags: every taggable resource carries ``tags`` itself.
-        stack.required_providers["ibm"] = {"source": PROVIDER_SOURCE, "version": PROVIDER_VERSION}
+        stack.required_providers["ibm"] = IBM.required()
         stack.provider("ibm", {"region": region})
 
     def emit_pool(self, ctx: PoolContext, stack: Stack) -> None:

@@ -32,9 +32,7 @@ from paybill.emit.terraform.context import PoolContext, TenantContext
 from paybill.emit.terraform.providers.oci.pool import emit_pool
 from paybill.emit.terraform.providers.oci.tenant import emit_tenant
 from paybill.emit.terraform.stack import Stack
-
-PROVIDER_SOURCE = "oracle/oci"
-PROVIDER_VERSION = "~> 8.0"
+from paybill.providers.oci import OCI
 
 
 class OciEmitter:
@@ -44,7 +42,7 @@ class OciEmitter:
 
     def configure(self, stack: Stack, cloud: Any, region: str, tags: dict[str, str]) -> None:
         # OCI has no provider-level default tags: every resource carries freeform_tags itself.
-        stack.required_providers["oci"] = {"source": PROVIDER_SOURCE, "version": PROVIDER_VERSION}
+        stack.required_providers["oci"] = OCI.required()
         stack.provider("oci", {"region": region, "tenancy_ocid": cloud.spec.oci.tenancy_ocid})
 
     def emit_pool(self, ctx: PoolContext, stack: Stack) -> None:
