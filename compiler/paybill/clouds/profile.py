@@ -101,6 +101,16 @@ class TerraformProvider:
 
 
 @dataclass(frozen=True, slots=True)
+class FixedInMigration:
+    """A layer a staged isolation migration cannot move on this cloud (PB0442), and why."""
+
+    layer: str
+    why: str
+    """Completes "on <cloud> the <layer> layer cannot move in an isolation migration: ..."."""
+    hint: str
+
+
+@dataclass(frozen=True, slots=True)
 class CloudProfile:
     """Everything paybill knows about one cloud. See :mod:`paybill.clouds`."""
 
@@ -119,7 +129,9 @@ class CloudProfile:
     checks: tuple[CapabilityCheck, ...] = ()
     """Run in order by validation; the first finding for a spec stops the others for that spec."""
     staged_migrations: bool = False
-    """The emitter keeps a migration's ``from`` placement beside the target until ``decommission``."""
+    """The emitter keeps a migration's ``from`` placement beside the target until ``decommission``
+    (elsewhere the stanza is refused, PB0441: the first apply would drop the old access)."""
+    fixed_in_migration: tuple[FixedInMigration, ...] = ()
     quotas: Mapping[str, int] = field(default_factory=dict)
     """Default service quotas (quota name -> limit per account and region); read by apply's checks."""
     account_doc: str | None = None

@@ -75,6 +75,11 @@ def get(provider: str) -> CloudProfile:
     return found
 
 
+def staged_migration_providers() -> tuple[str, ...]:
+    """Providers whose emitter can keep a migration's ``from`` placement (sorted)."""
+    return tuple(sorted(profile.provider for profile in profiles() if profile.staged_migrations))
+
+
 def terraform_providers() -> dict[str, TerraformProvider]:
     """Every Terraform provider any profile uses, by local name (shared ones once)."""
     found: dict[str, TerraformProvider] = {}

@@ -55,8 +55,6 @@ Text = Annotated[
 ]
 Email = Annotated[str, StringConstraints(pattern=r"^[^@\s\"'`$]+@[a-z0-9.-]+\.[a-z]{2,}$", max_length=254)]
 
-Provider = Literal["aws", "azure", "gcp", "oci", "ibm"]
-PROVIDERS: tuple[str, ...] = ("aws", "azure", "gcp", "oci", "ibm")
 Layer = Literal["compute", "database", "storage", "network", "keys", "identity"]
 LAYERS: tuple[str, ...] = ("network", "keys", "identity", "database", "storage", "compute")
 IsolationModel = Literal["silo", "pooled", "bridge"]

@@ -20,6 +20,7 @@ from paybill.clouds.names import NameRule
 from paybill.clouds.profile import (
     AccountField,
     CloudProfile,
+    FixedInMigration,
     PostgresService,
     ProviderScope,
     StateBackendUse,
@@ -84,4 +85,11 @@ PROFILE = CloudProfile(
                        f"/{PSA_MIN_PREFIX} or larger"),
     ),
     staged_migrations=True,
+    # A Google Cloud tenant always has its own crypto key; ``keys: pooled`` only places it in the
+    # pool's key ring. Moving it to a ring of its own replaces the key at the same Terraform address,
+    # and Cloud KMS keys are never deleted, only their versions destroyed.
+    fixed_in_migration=(FixedInMigration(
+        "keys", "the tenant's crypto key would be replaced while data is still wrapped with it",
+        "keep 'keys: pooled' in the target (model: bridge): the tenant's key in the pool's key ring is "
+        "already its own key"),),
 )
