@@ -101,17 +101,21 @@ def build_cloud_model(profiles: tuple[CloudProfile, ...]) -> type[Envelope]:
                         __module__=__name__, kind=(Literal["Cloud"], ...), spec=(spec_type, ...))
 
 
-_built: dict[int, type[Envelope]] = {}
+_built: dict[tuple[int, ...], tuple[tuple[CloudProfile, ...], type[Envelope]]] = {}
+"""Profile ids -> (the profiles, kept alive so their ids stay theirs; the model)."""
 
 
 def cloud_model() -> type[Envelope]:
-    """The ``Cloud`` model for the profiles registered now (rebuilt when a cloud is registered)."""
-    generation = registry.generation()
-    model = _built.get(generation)
-    if model is None:
-        _built.clear()
-        model = _built[generation] = build_cloud_model(registry.profiles())
-    return model
+    """The ``Cloud`` model for the profiles registered now (rebuilt when the set of clouds changes;
+    the built-in clouds' model is kept, so unregistering a sixth cloud returns to :data:`Cloud`)."""
+    profiles = registry.profiles()
+    key = tuple(id(profile) for profile in profiles)
+    found = _built.get(key)
+    if found is None:
+        for stale in list(_built)[1:]:  # keep the first (built-in) model, drop other stale ones
+            del _built[stale]
+        found = _built[key] = (profiles, build_cloud_model(profiles))
+    return found[1]
 
 
 Cloud = cloud_model()
