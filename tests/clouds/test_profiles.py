@@ -50,6 +50,12 @@ def test_pin_major_change_is_detected() -> None:
 
 
 @pytest.mark.parametrize("provider", PROVIDERS, ids=lambda tp: tp.name)
+def test_every_table_says_how_it_was_checked(provider: TerraformProvider) -> None:
+    assert provider.checked, "say which sources the table was checked against for its major"
+    assert provider.unverified <= set(provider.force_new)
+
+
+@pytest.mark.parametrize("provider", PROVIDERS, ids=lambda tp: tp.name)
 def test_tables_are_consistent(provider: TerraformProvider) -> None:
     prefix = {"azurerm": "azurerm_", "google": "google_"}.get(provider.name, provider.name + "_")
     assert all(t.startswith(prefix) for t in provider.force_new), "a provider's table holds its own types"

@@ -85,8 +85,10 @@ class TerraformProvider:
     data_stores: frozenset[str]
     """Types that hold data (databases, buckets, keys): replacing one loses or shreds data."""
     scope: ProviderScope
-    unverified: Mapping[str, str] = field(default_factory=dict)
-    """Resource type -> why its entry could not be checked against ``checked_major``'s documentation."""
+    checked: str = ""
+    """How the tables were checked against ``checked_major`` (sources), and what was not."""
+    unverified: frozenset[str] = frozenset()
+    """Resource types whose entries were carried over from an older major without a re-check."""
 
     @property
     def pinned_major(self) -> int:

@@ -23,6 +23,8 @@ KUBERNETES = TerraformProvider(
     checked_major=3,
     force_new=_FORCE_NEW,
     data_stores=frozenset(),
+    checked="v3 upgrade guide (docs/guides/v3-upgrade-guide.md): deprecates unversioned names, removes "
+            "kubernetes_pod_security_policy, changes no metadata ForceNew of the *_v1 types used here",
     # the cluster is the account: every object lives in it.
     scope=ProviderScope(("host", "config_path", "config_context", "config_context_cluster")),
 )

@@ -29,6 +29,7 @@ AWS = TerraformProvider(
     checked_major=6,
     force_new=FORCE_NEW,
     data_stores=frozenset({"aws_db_instance", "aws_s3_bucket", "aws_kms_key"}),
+    checked="written for 6.x from the resource docs ('Forces new resource') and ForceNew in the 6.x schema",
     # The account (allowed_account_ids, or the role assumed into another account) and the region;
     # 6.x resources may set their own `region`. IAM is global: a region change keeps roles and policies.
     scope=ProviderScope(("allowed_account_ids", "assume_role.role_arn"), ("region",), ("region",),

@@ -37,6 +37,7 @@ AZURERM = TerraformProvider(
         "azurerm_postgresql_flexible_server", "azurerm_postgresql_flexible_server_database",
         "azurerm_storage_account", "azurerm_storage_container", "azurerm_key_vault", "azurerm_key_vault_key",
     }),
+    checked="4.x entries checked against the 5.0 upgrade guide (see force_new.py); 5.x resource pages not re-read",
     # azurerm has no provider region: `location` is a resource argument (and forces replacement there).
     scope=ProviderScope(("subscription_id", "tenant_id")),
 )

@@ -41,6 +41,9 @@ GOOGLE = TerraformProvider(
     force_new=FORCE_NEW,
     data_stores=frozenset({"google_sql_database_instance", "google_sql_database", "google_storage_bucket",
                            "google_kms_crypto_key"}),
+    checked="written for 6.x; the 7.0 and 8.0 upgrade guides available here (pre-release versions of the "
+            "guides) change no ForceNew argument of these types; not re-checked against the 8.x resource schemas",
+    unverified=frozenset(FORCE_NEW),
     # google: region and zone are only defaults for resources that take a location argument and leave it
     # unset; global resources (networks, service accounts, IAM members) and children of a located parent
     # (a key in a key ring, a database in an instance) have no location argument at all.

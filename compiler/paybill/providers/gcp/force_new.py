@@ -1,6 +1,6 @@
 """ForceNew arguments of the resource types the gcp emitter writes (see :class:`TerraformProvider`).
 
-hashicorp/google 6.x, ForceNew in the resource schemas
+hashicorp/google 8.x (entries written for 6.x, see the profile's ``checked``), ForceNew in the resource schemas
 """
 
 FORCE_NEW: dict[str, tuple[str, ...]] = {

@@ -1,6 +1,7 @@
 """ForceNew arguments of the resource types the ibm emitter writes (see :class:`TerraformProvider`).
 
-IBM-Cloud/ibm 1.x, "Forces new resource" and ForceNew in the schemas
+IBM-Cloud/ibm 2.x (entries written for 1.x, see the profile's ``checked``), "Forces new resource"
+and ForceNew in the schemas
 """
 
 FORCE_NEW: dict[str, tuple[str, ...]] = {

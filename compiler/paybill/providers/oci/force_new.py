@@ -1,6 +1,6 @@
 """ForceNew arguments of the resource types the oci emitter writes (see :class:`TerraformProvider`).
 
-oracle/oci 7.x: every argument not marked "(Updatable)"
+oracle/oci 8.x (entries written for 7.x, see the profile's ``checked``): every argument not marked "(Updatable)"
 """
 
 FORCE_NEW: dict[str, tuple[str, ...]] = {
