@@ -16,12 +16,16 @@ BUILTIN_PACKAGE = "paybill.providers"
 """Importing it registers the five built-in profiles (``aws``, ``azure``, ``gcp``, ``oci``, ``ibm``)."""
 
 _profiles: dict[str, CloudProfile] = {}
-_state = {"generation": 0, "loaded": False}
+
+
+class _State:
+    generation = 0
+    loaded = False
 
 
 def _ensure_builtins() -> None:
-    if not _state["loaded"]:
-        _state["loaded"] = True
+    if not _State.loaded:
+        _State.loaded = True
         importlib.import_module(BUILTIN_PACKAGE)
 
 
@@ -37,19 +41,19 @@ def register(profile: CloudProfile) -> None:
         if tp.name in names and names[tp.name] != tp:
             raise ValueError(f"Terraform provider {tp.name!r} is already declared differently")
     _profiles[profile.provider] = profile
-    _state["generation"] += 1
+    _State.generation += 1
 
 
 def unregister(provider: str) -> None:
     """Remove a registered profile (tests registering a fake cloud clean up with this)."""
     if _profiles.pop(provider, None) is not None:
-        _state["generation"] += 1
+        _State.generation += 1
 
 
 def generation() -> int:
     """Changes whenever the set of profiles does."""
     _ensure_builtins()
-    return _state["generation"]
+    return _State.generation
 
 
 def profiles() -> tuple[CloudProfile, ...]:

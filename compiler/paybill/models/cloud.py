@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import Field, StringConstraints, create_model
+from pydantic import ConfigDict, Field, StringConstraints, create_model
 
 from paybill.clouds import registry
 from paybill.clouds.profile import CloudProfile
@@ -68,6 +68,21 @@ class CloudSpecBase(SpecModel):
     default_tags: dict[LabelKey, LabelValue] = Field(default_factory=dict)
 
 
+# Bases of the models built from profiles. Their documentation comes from the profile, so pydantic
+# must not look for attribute docstrings in source code: for a class made by ``create_model`` it
+# searches the calling frames' source, which tripled the import time of paybill.models.
+class _ProfileAccount(SpecModel):
+    model_config = ConfigDict(use_attribute_docstrings=False)
+
+
+class _ProfileCloudSpec(CloudSpecBase):
+    model_config = ConfigDict(use_attribute_docstrings=False)
+
+
+class _ProfileCloud(Envelope):
+    model_config = ConfigDict(use_attribute_docstrings=False)
+
+
 def _account_model(profile: CloudProfile) -> type[SpecModel]:
     """The pydantic model of the profile's block (``spec.aws``...), named as before (``AwsAccount``)."""
     fields: dict[str, Any] = {
@@ -75,7 +90,7 @@ def _account_model(profile: CloudProfile) -> type[SpecModel]:
                        Field(description=account.doc) if account.doc else ...)
         for account in profile.account
     }
-    return create_model(f"{_class_stem(profile)}Account", __base__=SpecModel, __doc__=profile.account_doc,
+    return create_model(f"{_class_stem(profile)}Account", __base__=_ProfileAccount, __doc__=profile.account_doc,
                         __module__=__name__, **fields)
 
 
@@ -89,7 +104,7 @@ def _spec_model(profile: CloudProfile) -> type[CloudSpecBase]:
         "provider": (Literal[profile.provider], ...),  # type: ignore[valid-type]
         profile.provider: (_account_model(profile), ...),
     }
-    return create_model(f"{_class_stem(profile)}CloudSpec", __base__=CloudSpecBase, __module__=__name__,
+    return create_model(f"{_class_stem(profile)}CloudSpec", __base__=_ProfileCloudSpec, __module__=__name__,
                         **fields)
 
 
@@ -97,7 +112,7 @@ def build_cloud_model(profiles: tuple[CloudProfile, ...]) -> type[Envelope]:
     """The ``Cloud`` kind's model for these profiles: a union of their spec models by ``provider``."""
     specs = tuple(_spec_model(profile) for profile in profiles)
     spec_type: Any = Annotated[Union[specs], Field(discriminator="provider")] if len(specs) > 1 else specs[0]  # noqa: UP007
-    return create_model("Cloud", __base__=Envelope, __doc__="A cloud account on one provider.",
+    return create_model("Cloud", __base__=_ProfileCloud, __doc__="A cloud account on one provider.",
                         __module__=__name__, kind=(Literal["Cloud"], ...), spec=(spec_type, ...))
 
 
