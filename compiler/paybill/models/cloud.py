@@ -19,6 +19,8 @@ from paybill.models.base import Envelope, LabelKey, LabelValue, SpecModel
 Region = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9-]{1,30}[a-z0-9]$")]
 Cidr = Annotated[str, StringConstraints(pattern=r"^\d{1,3}(\.\d{1,3}){3}/\d{1,2}$")]
 Plain = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")]
+QuotaName = Annotated[str, StringConstraints(pattern=r"^[a-z][A-Za-z0-9]{1,62}$")]
+QuotaLimit = Annotated[int, Field(ge=1, le=100_000_000)]
 
 
 class S3Backend(SpecModel):
@@ -66,6 +68,9 @@ class CloudSpecBase(SpecModel):
     """CIDR tenant and pool networks are carved from (a /16 per network, in name order)."""
     state_backend: StateBackend
     default_tags: dict[LabelKey, LabelValue] = Field(default_factory=dict)
+    quotas: dict[QuotaName, QuotaLimit] = Field(default_factory=dict)
+    """This account's raised quotas (e.g. ``iamRoles: 5000``), replacing the provider's documented
+    defaults that compile counts the fleet against (README "Cloud quotas"; names per provider)."""
 
 
 # Bases of the models built from profiles. Their documentation comes from the profile, so pydantic
@@ -98,7 +103,24 @@ def _class_stem(profile: CloudProfile) -> str:
     return "".join(part.capitalize() for part in profile.provider.replace("_", "-").split("-"))
 
 
+_spec_models: dict[int, tuple[CloudProfile, type[CloudSpecBase]]] = {}
+"""id(profile) -> (profile, its spec model): one class per profile, reused when the union is rebuilt
+(so ``isinstance`` against :func:`spec_model` holds across registrations)."""
+
+
 def _spec_model(profile: CloudProfile) -> type[CloudSpecBase]:
+    found = _spec_models.get(id(profile))
+    if found is None or found[0] is not profile:
+        found = _spec_models[id(profile)] = (profile, _new_spec_model(profile))
+    return found[1]
+
+
+def spec_model(provider: str) -> type[CloudSpecBase]:
+    """The spec model of a registered provider (``AwsCloudSpec``...), for emitters narrowing ``cloud.spec``."""
+    return _spec_model(registry.get(provider))
+
+
+def _new_spec_model(profile: CloudProfile) -> type[CloudSpecBase]:
     """``AwsCloudSpec``...: the common fields, ``provider`` and the profile's block under its id."""
     fields: dict[str, Any] = {
         "provider": (Literal[profile.provider], ...),  # type: ignore[valid-type]

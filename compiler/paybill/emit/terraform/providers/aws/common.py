@@ -11,14 +11,18 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from paybill.emit.terraform.context import PoolContext, TenantContext
+from paybill.emit.terraform.context import PoolContext, TenantContext, cloud_spec
 from paybill.emit.terraform.expr import Expr, ref
 from paybill.emit.terraform.naming import NameRule
 from paybill.emit.terraform.postgres_versions import postgres_major
 from paybill.emit.terraform.remote import pool_output
 from paybill.emit.terraform.stack import Stack
+from paybill.models.cloud import spec_model
 from paybill.models.plan import Sizing
 from paybill.providers.aws import AWS, PROFILE
+
+AwsCloudSpec = spec_model("aws")
+"""This cloud's spec model, built from its profile."""
 
 AWS_PROVIDER = AWS.required()
 """The pin, from the AWS profile (:mod:`paybill.providers.aws`)."""
@@ -110,7 +114,7 @@ class Scope:
 
     @property
     def account_id(self) -> str:
-        return self.owner.cloud.spec.aws.account_id
+        return cloud_spec(self.owner.cloud, AwsCloudSpec).aws.account_id
 
     @property
     def region(self) -> str:

@@ -11,14 +11,18 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from paybill.emit.terraform.context import PoolContext, TenantContext
+from paybill.emit.terraform.context import PoolContext, TenantContext, cloud_spec
 from paybill.emit.terraform.expr import Expr, ref
 from paybill.emit.terraform.naming import NameRule
 from paybill.emit.terraform.postgres_versions import postgres_major
 from paybill.emit.terraform.remote import pool_output
 from paybill.emit.terraform.stack import Stack
+from paybill.models.cloud import spec_model
 from paybill.models.plan import Sizing
 from paybill.providers.azure import AZURERM, PROFILE
+
+AzureCloudSpec = spec_model("azure")
+"""This cloud's spec model, built from its profile."""
 
 AZURERM_PROVIDER = AZURERM.required()
 """The pin, from the Azure profile (:mod:`paybill.providers.azure`)."""
@@ -151,7 +155,7 @@ class Scope:
 
     @property
     def azure(self) -> Any:
-        return self.owner.cloud.spec.azure
+        return cloud_spec(self.owner.cloud, AzureCloudSpec).azure
 
     @property
     def tenant(self) -> TenantContext | None:
