@@ -130,11 +130,15 @@ def _new_spec_model(profile: CloudProfile) -> type[CloudSpecBase]:
                         **fields)
 
 
-def build_cloud_model(profiles: tuple[CloudProfile, ...]) -> type[Envelope]:
-    """The ``Cloud`` kind's model for these profiles: a union of their spec models by ``provider``."""
+def build_cloud_model(profiles: tuple[CloudProfile, ...], base: type[Envelope] | None = None) -> type[Envelope]:
+    """The ``Cloud`` kind's model for these profiles: a union of their spec models by ``provider``.
+
+    ``base``: the built-in clouds' model, which a model for more clouds subclasses so that
+    ``isinstance(model, Cloud)`` still holds for every validated Cloud.
+    """
     specs = tuple(_spec_model(profile) for profile in profiles)
     spec_type: Any = Annotated[Union[specs], Field(discriminator="provider")] if len(specs) > 1 else specs[0]  # noqa: UP007
-    return create_model("Cloud", __base__=_ProfileCloud, __doc__="A cloud account on one provider.",
+    return create_model("Cloud", __base__=base or _ProfileCloud, __doc__="A cloud account on one provider.",
                         __module__=__name__, kind=(Literal["Cloud"], ...), spec=(spec_type, ...))
 
 
@@ -151,7 +155,8 @@ def cloud_model() -> type[Envelope]:
     if found is None:
         for stale in list(_built)[1:]:  # keep the first (built-in) model, drop other stale ones
             del _built[stale]
-        found = _built[key] = (profiles, build_cloud_model(profiles))
+        first = next(iter(_built.values()), None)
+        found = _built[key] = (profiles, build_cloud_model(profiles, first[1] if first else None))
     return found[1]
 
 
