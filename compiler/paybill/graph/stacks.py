@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from paybill.emit.terraform.planner import plan_layers
+from paybill.graph.planner import plan_layers
 from paybill.load.document import SpecDocument
 from paybill.validate.index import SpecIndex
 

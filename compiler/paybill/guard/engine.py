@@ -17,7 +17,7 @@ from typing import Any
 
 import cedarpy
 
-from paybill.guard.format import ACTION, V_ENGINE
+from paybill.contract.bundle import ACTION, V_ENGINE
 from paybill.guard.slicing import Slicer, schema_has_action_groups
 
 _ALLOW = cedarpy.Decision.Allow

@@ -7,13 +7,13 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from paybill.contract.bundle import RUN
+from paybill.contract.requests import run_entity
 from paybill.guard.bundle import LoadedBundle, load_bundle
 from paybill.guard.clock import Clock, default_clock
 from paybill.guard.decision import Decision
 from paybill.guard.engine import Verdict
-from paybill.guard.format import RUN
 from paybill.guard.log import DecisionLog
-from paybill.guard.requests import run_entity
 from paybill.guard.revisions import RevisionStore
 from paybill.guard.run import Run
 from paybill.guard.signing import PublicKeyLike

@@ -32,9 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from paybill.guard.decision import Decision
-from paybill.guard.engine import Verdict
-from paybill.guard.format import (
+from paybill.contract.bundle import (
     ACTION,
     ACTION_COUNTERS,
     ADVANCE,
@@ -53,6 +51,8 @@ from paybill.guard.format import (
     WRITE_ACTIONS,
     step_id,
 )
+from paybill.guard.decision import Decision
+from paybill.guard.engine import Verdict
 
 if TYPE_CHECKING:
     from paybill.guard.guard import Guard

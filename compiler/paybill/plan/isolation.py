@@ -17,10 +17,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from paybill.changes.model import Finding
 from paybill.load import SpecDocument
 from paybill.models.base import LAYERS
 from paybill.models.tenant import MIGRATION_PHASES, MIGRATION_PROVIDERS, Tenant, isolation_placements
-from paybill.plan.model import Finding
 from paybill.validate.index import SpecIndex
 
 CODE_MIGRATION = "PB0920"

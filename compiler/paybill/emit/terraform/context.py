@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from paybill.emit.terraform.naming import NameRegistry, NameRule
-from paybill.emit.terraform.planner import LayerPlan
+from paybill.graph.planner import LayerPlan
 from paybill.load.document import SpecDocument
 from paybill.models.plan import Plan, Sizing
 from paybill.models.pool import Pool

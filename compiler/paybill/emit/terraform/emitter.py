@@ -13,11 +13,11 @@ from paybill.emit.terraform.context import PoolContext, TenantContext
 from paybill.emit.terraform.decommission import as_last_live, lift_protections, removed_path
 from paybill.emit.terraform.naming import Claim, NameRegistry
 from paybill.emit.terraform.network import NetworkClaim, allocate_networks
-from paybill.emit.terraform.planner import plan_layers
 from paybill.emit.terraform.providers import CLOUD_EMITTERS
 from paybill.emit.terraform.remote import POOL_STATE, pool_output
 from paybill.emit.terraform.stack import Stack
 from paybill.forked import split_in_two
+from paybill.graph.planner import plan_layers
 from paybill.graph.stacks import StackUnit, removed_stacks, stack_units
 from paybill.validate.index import SpecIndex
 
