@@ -166,10 +166,14 @@ class Run:
     # -- state ---------------------------------------------------------------------------------
 
     def _enter(self, step: str) -> None:
-        self.step = step
         self.steps += 1
         self.visits[step] = self.visits.get(step, 0) + 1
         self.approvals.pop(step, None)
+        self._place(step)
+
+    def _place(self, step: str) -> None:
+        """Stand at ``step`` without counting a visit (entering counts; a shadow run only mirrors)."""
+        self.step = step
         declared = self._spec["steps"].get(step, {})
         self._declared = (declared.get("action"), declared.get("resource"))
         self._principal, self._entities = self.guard.position(self.tenant, self.workflow, step)
