@@ -206,3 +206,27 @@ def test_guard_attributes_and_log_refusals(bundles, clock, tmp_path):
     with pytest.raises(LogError):
         ShadowLog(tmp_path)
     _ = ManualClock
+
+
+def test_what_if_questions_are_shadowed_too(bundles, candidate, clock, tmp_path):
+    log = tmp_path / "shadow.jsonl"
+    guard = Guard.load(bundles / "billing-agent", clock=clock)
+    shadow = ShadowGuard.load(guard, candidate, log=log)
+    ask = {"tenant": "acme-corp", "workflow": "dunning", "step": "list-invoices", "action": "read",
+           "resource": "invoices"}
+    assert shadow.evaluate(**ask, columns=("id",), rows=1).allowed
+    assert shadow.evaluate(**ask, columns=("due_date",), rows=1).allowed
+    (record,) = lines(log)
+    assert (record["kind"], record["op"], record["run"], record["step"]) == (WOULD_DENY, "evaluate", "what-if",
+                                                                             "list-invoices")
+    from paybill.guard import GuardUsageError
+    with pytest.raises(GuardUsageError):
+        shadow.evaluate(**{**ask, "step": "nope"})
+    assert [r["kind"] for r in lines(log)] == [WOULD_DENY, CANDIDATE_ERROR]
+
+    def broken(**kwargs):
+        raise RuntimeError("candidate broke")
+
+    shadow.candidate.evaluate = broken
+    assert shadow.evaluate(**ask, columns=("id",), rows=1).allowed
+    assert lines(log)[-1]["kind"] == CANDIDATE_ERROR and "candidate broke" in lines(log)[-1]["error"]

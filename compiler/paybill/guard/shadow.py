@@ -144,8 +144,8 @@ class ShadowGuard:
                                 "current": {"revision": self.guard.revision}, "reason": reason, "error": message})
 
     def __getattr__(self, name: str) -> Any:
-        if name in {"agent", "revision", "bundle", "workflows", "limits", "log", "clock", "engine", "evaluate",
-                    "position", "authorize_raw"}:
+        if name in {"agent", "revision", "bundle", "workflows", "limits", "log", "clock", "engine", "position",
+                    "authorize_raw"}:
             return getattr(self.guard, name)
         raise AttributeError(name)
 
@@ -156,14 +156,17 @@ class ShadowGuard:
 
     def record(self, kind: str, run: Run, op: str, request: dict[str, Any], current: Decision | None,
                candidate: Decision | None, error: str = "", *, step: str | None = None) -> None:
-        """Write one line (never raises: a full disk must not stop enforcement).
+        """Write one line about a call of ``run`` (``step``: where the call was made, if the run moved on)."""
+        self._write(kind, {"run": run.id, "tenant": run.tenant, "workflow": run.workflow,
+                           "step": run.step if step is None else step, "t": run._clock()},
+                    op, request, current, candidate, error)
 
-        ``step`` is the step the call was made in when the run has moved on since (an ``advance``).
-        """
+    def _write(self, kind: str, where: dict[str, Any], op: str, request: dict[str, Any], current: Decision | None,
+               candidate: Decision | None, error: str = "") -> None:
+        """Write one line (never raises: a full disk must not stop enforcement)."""
         cand_guard = self.candidate
         record: dict[str, Any] = {
-            "kind": kind, "agent": self.guard.agent, "run": run.id, "tenant": run.tenant, "workflow": run.workflow,
-            "step": run.step if step is None else step, "op": op, "request": request, "t": run._clock(),
+            "kind": kind, "agent": self.guard.agent, **where, "op": op, "request": request,
             "current": _side(self.guard, current) if current is not None else {"revision": self.guard.revision},
         }
         if candidate is not None and cand_guard is not None:
@@ -174,6 +177,30 @@ class ShadowGuard:
             record["error"] = error
         with contextlib.suppress(Exception):  # best effort: enforcement has decided already
             self.shadow_log.append(record)
+
+    def evaluate(self, *, tenant: str, workflow: str, step: str, action: str, resource: str,
+                 columns: tuple[str, ...] = (), rows: int = 0, resource_tenant: str | None = None) -> Decision:
+        """:meth:`Guard.evaluate` (what-if, e.g. an AuthZEN question), shadowed like a run's calls.
+
+        The enforcing guard's answer is returned (and its usage errors raised); the candidate's
+        answer is only compared and logged (op ``evaluate``, run ``what-if``).
+        """
+        options = {"tenant": tenant, "workflow": workflow, "step": step, "action": action, "resource": resource,
+                   "columns": columns, "rows": rows, "resource_tenant": resource_tenant}
+        candidate: Decision | None = None
+        request = {"action": action, "resource": resource, "columns": list(columns), "rows": rows,
+                   "tenant": resource_tenant or tenant}
+        where = {"run": "what-if", "tenant": tenant, "workflow": workflow, "step": step, "t": self.guard.clock()}
+        if self.candidate is not None:
+            try:
+                candidate = self.candidate.evaluate(**options)  # type: ignore[arg-type]
+            except Exception as exc:
+                self._write(CANDIDATE_ERROR, where, "evaluate", request, None, None, f"{type(exc).__name__}: {exc}")
+        decision = self.guard.evaluate(**options)  # type: ignore[arg-type]
+        if candidate is not None and candidate.allowed != decision.allowed:
+            self._write(WOULD_ALLOW if candidate.allowed else WOULD_DENY, where, "evaluate", request, decision,
+                        candidate)
+        return decision
 
     def close(self) -> None:
         self.shadow_log.close()
