@@ -178,7 +178,7 @@ def test_an_evaluation_failure_denies(bundles, server):
     def broken(*args, **kwargs):
         raise RuntimeError("cedar exploded")
 
-    guard.engine.authorize_one = broken
+    guard.decider.decide = broken
     url = server(create_app(guard, token=TOKEN)).url
     answer = post(url, "/access/v1/evaluation", question()).json()
     assert answer["decision"] is False and answer["context"]["violations"] == ["engine.error"]

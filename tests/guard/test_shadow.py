@@ -159,7 +159,7 @@ def test_a_candidate_failure_mid_run_is_logged_and_switches_the_shadow_off(bundl
     def broken(*args, **kwargs):
         raise RuntimeError("cedar exploded")
 
-    candidate.engine.authorize_one = broken  # an evaluation error inside the candidate
+    candidate.decider.decide = broken  # an evaluation error inside the candidate
     assert run.check("read", "invoices", columns=["id"], rows=1).allowed
     assert run.check("read", "invoices", columns=["id"], rows=1).allowed
     assert run.mirror is None
