@@ -110,7 +110,7 @@ def test_a_new_revision_never_gets_an_old_answer(revisions):
         decision = guard.evaluate(tenant="acme-corp", workflow="dunning", step="load-customer", action="read",
                                   resource="customers", columns=("created_at",), rows=1)
         assert decision.allowed is allowed
-    assert cache.hits >= 2 and len(cache) == 2
+    assert cache.misses == 2 and len(cache) == 2
 
 
 def test_limits_stay_exact_on_cached_positions(revisions):
@@ -125,7 +125,7 @@ def test_limits_stay_exact_on_cached_positions(revisions):
     clock.advance(61)
     assert not run.check("read", "invoices", columns=["id"], rows=9).allowed  # 42 + 9 > 50
     assert run.check("read", "invoices", columns=["id"], rows=8).allowed     # 42 + 8 = 50
-    assert guard.cache.hits >= 8
+    assert guard.cache.misses == 1  # one Cedar call for the position; every limit was evaluated anyway
 
 
 def test_the_cache_is_bounded(revisions):

@@ -73,18 +73,17 @@ class DecisionCache:
         self.max_entries = max_entries
         self._entries: dict[CacheKey, Any] = {}
         self._lock = threading.Lock()
-        self.hits = self.misses = 0
+        self.misses = 0
 
     @property
     def enabled(self) -> bool:
         return self.max_entries > 0
 
     def get(self, key: CacheKey) -> Any:
+        """The entry, or None (a miss is counted; hits are not, to keep the hot path one lookup)."""
         found = self._entries.get(key)
         if found is None:
             self.misses += 1
-        else:
-            self.hits += 1
         return found
 
     def put(self, key: CacheKey, value: Any) -> None:
@@ -279,6 +278,7 @@ class Decider:
         self.engine = engine
         self.plan = plan if cache.enabled else None
         self.cache = cache
+        self._lookup = cache._entries.get
         self.revision = revision
         self._violation_of = engine.violation_of
 
@@ -297,8 +297,9 @@ class Decider:
         except Overflow:
             return self.engine.authorize_one(build(), entities)
         full_key = (self.revision, action, resource_type, resource_id, *key)
-        static: Verdict | None = self.cache.get(full_key)
+        static: Verdict | None = self._lookup(full_key)
         if static is None:
+            self.cache.misses += 1
             request = build()
             static = self.engine.verdict(cedarpy.is_authorized(
                 request, plan.static_policies(action, resource_type, resource_id), entities))
