@@ -20,7 +20,7 @@ install-test: $(BIN)/python
 run: install
 	$(BIN)/paybill compile $(SPECS)
 
-test: install-test install-checkov
+test: install-test install-checkov install-node-example
 	$(BIN)/ruff check compiler tests benchmarks tools
 	$(BIN)/python -m pytest -q
 
@@ -41,7 +41,15 @@ mutate: install-test
 	$(BIN)/python tools/mutate.py $(GUARD_MODULES) --tests tests/guard -j 2
 
 clean:
-	rm -rf $(VENV) $(CHECKOV_VENV) .pytest_cache .ruff_cache .hypothesis .bench
+	rm -rf $(VENV) $(CHECKOV_VENV) $(NODE_EXAMPLE)/node_modules .pytest_cache .ruff_cache .hypothesis .bench
+
+# the TypeScript agent example (official MCP TypeScript SDK) that tests/serve runs under Node 20
+NODE_EXAMPLE := examples/typescript-agent
+.PHONY: install-node-example
+install-node-example: $(NODE_EXAMPLE)/node_modules/.package-lock.json
+$(NODE_EXAMPLE)/node_modules/.package-lock.json: $(NODE_EXAMPLE)/package-lock.json
+	@command -v npm >/dev/null 2>&1 || { echo "need node 20 and npm on PATH (tests/serve runs the TypeScript example)"; exit 2; }
+	cd $(NODE_EXAMPLE) && npm ci --no-audit --no-fund --loglevel=error
 
 # checkov lives in its own venv (its pins conflict with ours); tests/terraform/test_checkov.py runs it.
 CHECKOV_VENV ?= .venv-checkov

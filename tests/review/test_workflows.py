@@ -21,12 +21,11 @@ import jsonschema
 import pytest
 import yaml
 
-from paybill.plan.waves import outputs as wave_outputs
 from paybill.scaffold.init import template_files
 
 ROOT = Path(__file__).resolve().parents[2]
-WORKFLOWS = {name: ROOT / ".github" / "workflows" / name for name in ("paybill-pr.yml", "paybill-apply.yml",
-                                                                              "paybill-drift.yml")}
+WORKFLOWS = {name: ROOT / ".github" / "workflows" / name for name in (
+    "paybill-pr.yml", "paybill-apply.yml", "paybill-apply-shard.yml", "paybill-drift.yml")}
 EXPR = re.compile(r"\$\{\{\s*(.*?)\s*\}\}")
 
 
@@ -93,27 +92,54 @@ def test_jobs_needs_outputs_and_step_references_resolve(name: str) -> None:
                 "untrusted input in an expression (script injection)"
 
 
-def test_apply_workflow_reads_exactly_what_paybill_plan_waves_writes() -> None:
+def test_apply_workflow_reads_exactly_what_paybill_apply_plan_writes() -> None:
+    from paybill.apply.jobfile import github_outputs
+    from paybill.apply.manifest import parse_manifest
+    from paybill.apply.schedule import plan_jobs
+
     workflow = load("paybill-apply.yml")
-    manifest = {"stacks": [{"address": "pool/p", "wave": 1, "hash": "a"}, {"address": "tenant/t", "wave": 2,
-                                                                             "hash": "b"}],
-                "waves": [["pool/p"], ["tenant/t"]]}
-    produced = set(wave_outputs(manifest, None, 4))
-    declared = workflow["jobs"]["prepare"]["outputs"]
-    assert set(declared) == produced
-    for key, value in declared.items():
-        assert value == f"${{{{ steps.waves.outputs.{key} }}}}"
-    assert "--max-waves 4" in workflow["jobs"]["prepare"]["steps"][-1]["run"]
-    wave_jobs = [j for j in workflow["jobs"] if j.startswith("wave")]
-    assert wave_jobs == ["wave1", "wave2", "wave3", "wave4"]
-    for job_id in wave_jobs:
+    manifest = parse_manifest({"stacks": [{"address": "pool/p", "wave": 1, "hash": "a"},
+                                          {"address": "tenant/t", "wave": 2, "hash": "b"}]}, "m")
+    plan = plan_jobs(manifest, None, today=datetime.date(2026, 11, 9))
+    produced = github_outputs(plan)
+    prepare = workflow["jobs"]["prepare"]
+    assert set(prepare["outputs"]) == set(produced)
+    for key, value in prepare["outputs"].items():
+        assert value == f"${{{{ steps.plan.outputs.{key} }}}}"
+    run = next(s["run"] for s in prepare["steps"] if s.get("id") == "plan")
+    assert "paybill apply plan" in run and "--max-phases 8" in run and '--base "${BEFORE}"' in run
+    phases = json.loads(produced["phases"])
+    phase_jobs = [j for j in workflow["jobs"] if j.startswith("phase")]
+    assert phase_jobs == [f"phase{k}" for k in range(1, 9)] == sorted(phases, key=lambda k: int(k[5:]))
+    for k, job_id in enumerate(phase_jobs, start=1):
         job = workflow["jobs"][job_id]
-        assert job["concurrency"]["group"] == "paybill-stack-${{ matrix.group }}"
-        assert job["strategy"]["matrix"] == f"${{{{ fromJSON(needs.prepare.outputs.{job_id}) }}}}"
-        runs = "\n".join(s.get("run", "") for s in job["steps"])
-        assert "terraform -chdir=\"$dir\" apply" in runs and "migrations.json" in runs
-        assert runs.count("paybill db migrate") == 1 and "psql" not in runs  # the ledgered migrate, once
-    assert workflow["jobs"]["destroy"]["needs"] == ["prepare", "wave4"]
+        assert job["uses"] == "./.github/workflows/paybill-apply-shard.yml"
+        assert job["strategy"]["matrix"] == f"${{{{ fromJSON(needs.prepare.outputs.phases).{job_id}.matrix }}}}"
+        assert f"fromJSON(needs.prepare.outputs.phases).{job_id}.count > 0" in job["if"]
+        assert job["with"]["shard"] == "${{ matrix.shard }}"
+        if k > 1:
+            assert f"phase{k - 1}" in job["needs"]  # phases run one after another
+        assert "approve-destroy" in job["needs"]
+    assert workflow["jobs"]["approve-destroy"]["environment"] == "paybill-destroy"
+    shard = load("paybill-apply-shard.yml")
+    steps = shard["jobs"]["shard"]["steps"]
+    runs = "\n".join(s.get("run", "") for s in steps)
+    assert 'paybill apply run --plan apply-plan.json --shard "$SHARD"' in runs and "--resume previous-results" in runs
+    assert "terraform -chdir" not in runs and "psql" not in runs  # all of it is paybill apply run now
+    upload = next(s for s in steps if s.get("uses", "").startswith("actions/upload-artifact"))
+    assert upload["if"] == "always()" and "github.run_attempt" in upload["with"]["name"]
+
+
+def test_the_matrix_entries_the_plan_writes_name_a_shard_the_plan_has() -> None:
+    from paybill.apply.jobfile import github_outputs
+    from paybill.apply.manifest import parse_manifest
+    from paybill.apply.schedule import plan_jobs
+
+    manifest = parse_manifest(json.loads((ROOT / "generated" / "manifest.json").read_text()), "m")
+    plan = plan_jobs(manifest, None, today=datetime.date(2026, 11, 9))
+    for phase in json.loads(github_outputs(plan)["phases"]).values():
+        for entry in phase["matrix"]["include"]:
+            assert plan.shard(entry["shard"]) is not None
 
 
 def test_pr_workflow_does_the_four_checks() -> None:
@@ -131,27 +157,6 @@ def test_repository_workflows_are_the_scaffolded_ones() -> None:
     files = template_files()
     for name, path in WORKFLOWS.items():
         assert path.read_bytes() == files[f".github/workflows/{name}"], f"{name} differs from the scaffold template"
-
-
-def test_waves_matrix_applies_changed_stacks_and_destroys_removed_ones() -> None:
-    from paybill.plan.waves import MATRIX_LIMIT, matrix
-
-    previous = {"stacks": [{"address": "pool/p", "wave": 1, "hash": "a"},
-                           {"address": "tenant/t", "wave": 2, "hash": "b"},
-                           {"address": "tenant/old", "wave": 2, "hash": "c"}], "waves": [[], []]}
-    current = {"stacks": [{"address": "pool/p", "wave": 1, "hash": "a"},
-                          {"address": "tenant/t", "wave": 2, "hash": "b2"}], "waves": [["pool/p"], ["tenant/t"]],
-               "removed": [{"address": "tenant/old", "kind": "tenant", "retainUntil": "2026-11-09",
-                            "path": "terraform/removed/tenant/old/main.tf.json"}]}
-    values = wave_outputs(current, previous, 4, datetime.date(2026, 11, 9))
-    assert values["wave1_count"] == "0"
-    assert json.loads(values["wave2"]) == {"include": [{"name": "tenant/t", "stacks": "tenant/t", "group": "tenant/t"}]}
-    assert values["destroy"] == "tenant/old"
-    big = matrix([{"address": f"tenant/t{i:04d}"} for i in range(1000)])
-    assert len(big["include"]) <= MATRIX_LIMIT
-    assert sum(len(e["stacks"].split()) for e in big["include"]) == 1000
-    with pytest.raises(ValueError, match="at most 4"):
-        wave_outputs({"stacks": [], "waves": [[]] * 5}, None, 4)
 
 
 def test_drift_workflow_checks_every_database_and_files_an_issue() -> None:

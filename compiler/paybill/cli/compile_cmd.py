@@ -158,8 +158,10 @@ def _report_failure(result: CompileResult, out: Path, fmt: str) -> None:
 @click.option("--check", is_flag=True, help="Write nothing; exit 1 listing files that would be added/changed/removed.")
 @click.option("--durable", is_flag=True,
               help="Flush the new tree to disk before swapping it in, so it also survives a power loss (slower).")
+@click.option("--strict-quotas", is_flag=True,
+              help="A cloud quota reached (PB0682) is an error, not a warning (the PR workflow sets it).")
 @format_option
-def compile_command(specs: Path, out: Path, check: bool, durable: bool, fmt: str) -> None:
+def compile_command(specs: Path, out: Path, check: bool, durable: bool, strict_quotas: bool, fmt: str) -> None:
     """Compile the spec repository SPECS (default: ./specs) into Terraform, bundles, SQL and manifests.
 
     Validation runs first; on any error nothing is written. The new tree is built beside the old one
@@ -184,6 +186,10 @@ def compile_command(specs: Path, out: Path, check: bool, durable: bool, fmt: str
             result = compile_repository(specs, progress=stages, on_files=None if check else writer.add)
         finally:
             stages.close()
+        if strict_quotas:
+            from paybill.compile.quotas import strict
+
+            result.diagnostics[:] = strict(result.diagnostics)
         if not result.ok:
             _report_failure(result, out, fmt)
         if check:

@@ -1,4 +1,4 @@
-"""``paybill guard`` (check, replay, verify-log) and ``paybill bundle``: agent bundles from the shell.
+"""``paybill guard`` (check, replay, verify-log, approve) and ``paybill bundle``: agent bundles from the shell.
 
 Exit status of ``guard check``: 0 allowed, 3 denied, 4 bundle refused (hash, signature, golden
 decisions, another agent than ``--expect-agent``, a revision older than one in ``--revision-store``,
@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import click
 import orjson
@@ -202,6 +202,49 @@ def shadow_report_command(log: Path, fmt: str) -> None:
             for line, message in report.problems]
         click.echo(render_diagnostics(diagnostics, 1), err=True, nl=False)
     sys.exit(EXIT_DIAGNOSTICS if report.problems else EXIT_OK)
+def _refuse(where: str, code: str, message: str, hint: str, status: int = EXIT_DIAGNOSTICS) -> NoReturn:
+    click.echo(f"{where}:1:1: error[{code}]: {message}", err=True)
+    click.echo(f"  hint: {hint}", err=True)
+    sys.exit(status)
+
+
+@guard_group.command("approve")
+@click.argument("run_id", metavar="RUN")
+@click.argument("step")
+@click.option("--by", "approver", required=True, metavar="EMAIL", help="The human approving (recorded).")
+@bundle_option
+@click.option("--database-url", envvar="PAYBILL_DATABASE_URL", required=True,
+              help="The database where `paybill serve` keeps its runs [env PAYBILL_DATABASE_URL].")
+@click.option("--log", "log_path", type=click.Path(path_type=Path, dir_okay=False),
+              help="Decision log to record the approval in.")
+@public_key_option
+def approve_command(run_id: str, step: str, approver: str, bundle: Path, database_url: str, log_path: Path | None,
+                    public_key: Path | None) -> None:
+    """Approve STEP of a served run RUN as a human (never the agent): its next advance into STEP proceeds.
+
+    Exit status: 0 approved, 1 refused (PB1310: no such run; PB1311: the step needs no approval or the
+    approver is not a human), 3 the database cannot be reached, 4 bundle refused.
+    """
+    import psycopg
+
+    from paybill.serve.approvals import approve
+    from paybill.serve.service import new_clock
+
+    guard = _load(bundle, public_key, clock=new_clock(), log=log_path)
+    where = (bundle / "manifest.json").as_posix()
+    try:
+        result = approve(guard, database_url, run_id, step, approver)
+    except psycopg.OperationalError:
+        _refuse(where, "PB1303", "cannot connect to the database",
+                "check --database-url: server, user and database name", EXIT_DENY)
+    if result.decision is None:
+        _refuse(where, "PB1310", result.problem,
+                "use the run id the agent's start_run returned, with the bundle of that agent")
+    if not result.decision.allowed:
+        _refuse(where, "PB1311", f"approval refused: {'; '.join(result.decision.errors)}",
+                "approve a step that requires approval, as a human (an email), not the agent")
+    click.echo(f"approved step '{step}' of run {run_id} by {approver.strip()}")
+    sys.exit(EXIT_OK)
 
 
 @click.command("bundle")

@@ -15,8 +15,10 @@ from paybill.cli.common import (
     require_specs,
     specs_argument,
 )
-from paybill.gcpause import pause_for_this_process
+from paybill.diagnostics import DiagnosticSink
+from paybill.gcpause import gc_paused, pause_for_this_process
 from paybill.propose.references import check_policies_folder
+from paybill.resolve import resolve_index
 from paybill.validate import validate_repository
 
 
@@ -27,11 +29,18 @@ def validate_command(specs: Path, fmt: str) -> None:
     """Validate the spec repository SPECS (default: ./specs).
 
     Reports every problem at once as path:line:col: error[CODE]: message. Exit status: 0 clean,
-    1 diagnostics, 2 usage error.
+    1 diagnostics, 2 usage error. Specs that validate are resolved too (networks allocated, stack
+    layout derived), so the resolve rules (PB0602, PB0603) report here as in ``paybill compile``.
     """
     require_specs(specs)
     pause_for_this_process()
     result = validate_repository(specs)
+    if result.ok:  # compile resolves only an index without errors; so does validate, for the same output
+        sink = DiagnosticSink()
+        sink.extend(result.diagnostics)
+        with gc_paused():
+            resolve_index(result.index, sink)
+        result.diagnostics = sink.sorted()
     # Change-control rules naming specs that do not exist (PB0982 warnings), seen in the PR check.
     policies = check_policies_folder(specs, result.index)
     diagnostics = sorted([*result.diagnostics, *policies], key=lambda d: d.sort_key) if policies else result.diagnostics

@@ -4,7 +4,7 @@
 sides. An emitter that can name the inputs of a unit (a tenant's entitlements depend only on the
 tenant document and its plan document) asks the cache before building it::
 
-    cache = ctx.shared.get("cache")
+    cache = ctx.cache
     data = memo(cache, "entitlements", tenant_name, fingerprint, lambda: render(...))
 
 Fingerprints must cover *every* input of the unit, or a stale value is returned: use

@@ -1,4 +1,4 @@
-"""The compile pipeline: validate -> graph -> every registered emitter -> manifest, all in memory.
+"""The compile pipeline: validate -> resolve -> graph -> every registered emitter -> manifest, in memory.
 
 Nothing here touches the output folder: the result is a tree of bytes that the write stage swaps in
 atomically (or compares, for ``--check``). Any error anywhere empties the tree, so a caller cannot
@@ -22,6 +22,7 @@ from types import MappingProxyType
 from paybill.compile.apart import start_apart
 from paybill.compile.cache import CompileCache
 from paybill.compile.checks import check_paths, check_stacks
+from paybill.compile.quotas import check_quotas
 from paybill.compile.result import CompileResult
 from paybill.diagnostics import DiagnosticSink, Position
 from paybill.emit.contract import EmitContext, Emitter, OutputTree
@@ -29,9 +30,9 @@ from paybill.emit.manifest import MANIFEST_EMITTER
 from paybill.gcpause import gc_paused
 from paybill.graph.build import build_graph
 from paybill.graph.cycles import report_cycles
-from paybill.graph.stacks import stack_units
 from paybill.load import LoadLimits, SpecDocument, load_repository
 from paybill.load.limits import DEFAULT_LIMITS
+from paybill.resolve import ResolvedModel, resolve_index
 from paybill.validate import validate_documents
 from paybill.validate.index import SpecIndex
 
@@ -39,7 +40,8 @@ FINAL_EMITTERS: tuple[Emitter, ...] = (MANIFEST_EMITTER,)
 """Emitters that describe the whole tree; they run after all others whatever their list position."""
 
 Progress = Callable[[str], None]
-"""Called with a stage name (``load``, ``validate``, ``import``, ``graph``, ``emit:<name>``) as each stage starts."""
+"""Called with a stage name (``load``, ``validate``, ``resolve``, ``import``, ``graph``, ``emit:<name>``) as
+each stage starts."""
 
 FilesReady = Callable[[OutputTree], None]
 """Called with each emitter's files once they passed the path checks, so a writer can start early
@@ -66,16 +68,19 @@ def compile_index(
     cache: CompileCache | None = None,
     progress: Progress | None = None,
     on_files: FilesReady | None = None,
+    resolved: ResolvedModel | None = None,
 ) -> CompileResult:
-    """Compile a validated index. If ``sink`` already holds errors, nothing is emitted.
+    """Resolve then compile a validated index. If ``sink`` already holds errors, nothing is emitted.
 
-    ``emitters`` defaults to every registered emitter (:func:`paybill.emit.registry.all_emitters`).
-    Emitters see ``ctx.shared`` with ``graph`` (:class:`DependencyGraph`), ``stack_units``,
-    ``cache`` (may be None) and ``tree`` (a read-only view of the files emitted so far);
-    independent ones (see :class:`~paybill.emit.contract.Emitter`) see no ``graph``.
+    ``resolved``: the index's resolved model when the caller already built it (its rules reported
+    into ``sink``); otherwise it is resolved here. ``emitters`` defaults to every registered
+    emitter (:func:`paybill.emit.registry.all_emitters`). Emitters see the typed fields of
+    :class:`~paybill.emit.contract.EmitContext`: ``resolved``, ``graph``, ``cache`` (may be None)
+    and ``tree`` (a read-only view of the files emitted so far); independent ones (see
+    :class:`~paybill.emit.contract.Emitter`) see no ``graph``.
     """
     with gc_paused():
-        return _compile_index(index, sink, files, emitters, cache, progress, on_files)
+        return _compile_index(index, sink, files, emitters, cache, progress, on_files, resolved)
 
 
 def _compile_index(
@@ -86,9 +91,17 @@ def _compile_index(
     cache: CompileCache | None,
     progress: Progress | None,
     on_files: FilesReady | None,
+    resolved: ResolvedModel | None,
 ) -> CompileResult:
     if sink.has_errors:
         return _failed(index, sink, files)
+    if resolved is None:
+        if progress:
+            progress("resolve")
+        resolved = resolve_index(index, sink)
+    # Resolve findings (PB0602, PB0603) do not stop the compile: the emitters skip what could not be
+    # resolved and report their own findings too, so one run lists every problem; any error still
+    # empties the tree below.
     if emitters is None:
         if progress:
             progress("import")
@@ -97,10 +110,10 @@ def _compile_index(
         emitters = all_emitters()
     if progress:
         progress("graph")
-    units = stack_units(index)
+    units = list(resolved.units)
     tree: OutputTree = {}
     owners: dict[str, str] = {}
-    ctx = EmitContext(index, sink, {"stack_units": units, "cache": cache, "tree": MappingProxyType(tree)})
+    ctx = EmitContext(index, sink, resolved=resolved, cache=cache, tree=MappingProxyType(tree))
     ordered = _ordered(emitters)
     # Independent emitters need no graph, so their helper starts now, while this process builds it.
     helper = start_apart(ctx, ordered, units, cache, FINAL_EMITTERS)
@@ -108,7 +121,7 @@ def _compile_index(
         graph = build_graph(index, units)
         if not report_cycles(graph, sink):
             return _failed(index, sink, files, graph=graph)
-        ctx.shared["graph"] = graph
+        ctx.graph = graph
         apart: dict[str, OutputTree] | None = None
         for emitter in ordered:
             if progress:
@@ -126,7 +139,10 @@ def _compile_index(
     from paybill.emit.terraform.providers import CLOUD_EMITTERS
 
     check_stacks(ctx.shared.get("terraform"), units, index, CLOUD_EMITTERS, sink)
-    shared = {k: v for k, v in ctx.shared.items() if k != "tree"}
+    terraform_result = ctx.shared.get("terraform")
+    if terraform_result is not None:
+        check_quotas(terraform_result.stacks, index, sink)
+    shared = dict(ctx.shared)
     if sink.has_errors:
         return _failed(index, sink, files, graph=graph, shared=shared)
     return CompileResult(tree=dict(sorted(tree.items())), diagnostics=sink.sorted(), index=index, files=files,

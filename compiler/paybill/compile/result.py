@@ -28,7 +28,7 @@ class CompileResult:
     graph: DependencyGraph | None = None
     manifest: dict[str, Any] | None = None
     shared: dict[str, Any] = field(default_factory=dict)
-    """What emitters published (``terraform``: TerraformResult, ``graph``, ``manifest``...)."""
+    """What emitters published (``terraform``: TerraformResult, ``manifest``, ``sql.databases``)."""
 
     @property
     def ok(self) -> bool:

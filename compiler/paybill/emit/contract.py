@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any
 
 from paybill.diagnostics import DiagnosticSink
+from paybill.resolve import ResolvedModel, StackUnit, resolve_index
 from paybill.validate.index import SpecIndex
+
+if TYPE_CHECKING:
+    from paybill.graph.model import DependencyGraph
 
 OutputTree = dict[str, bytes]
 """Output-relative POSIX path (``terraform/tenant-acme/main.tf.json``) -> file bytes."""
@@ -15,26 +20,51 @@ OutputTree = dict[str, bytes]
 
 @dataclass
 class EmitContext:
-    """What an emitter sees: the valid specs, a sink for emit-time diagnostics, shared facts.
+    """What an emitter sees: the valid specs and their resolved model, a sink, and typed inputs.
 
-    ``shared`` lets one emitter publish derived facts for later ones (the graph's waves for the
-    manifest, for example) without emitters importing each other.
+    The compile pipeline fills every input: ``resolved`` (the model the resolve stage built, its
+    rules already reported), ``graph`` (None for independent emitters, which run before it
+    exists), ``cache`` (a :class:`~paybill.compile.cache.CompileCache` or None) and ``tree`` (a
+    read-only view of the files emitted so far). A caller that builds a context from an index
+    alone (tests, tools) gets the model resolved on first use by :meth:`model`, its findings
+    reported into ``sink`` as the pipeline would.
+
+    ``shared`` carries facts one emitter publishes for later ones (``terraform``, ``manifest``,
+    ``sql.databases``; a command may put ``bundle_signing_key`` there) without emitters importing
+    each other; what is published must pickle (an independent emitter may publish from a forked
+    helper).
     """
 
     index: SpecIndex
     sink: DiagnosticSink
     shared: dict[str, Any] = field(default_factory=dict)
+    resolved: ResolvedModel | None = None
+    graph: DependencyGraph | None = None
+    cache: Any = None
+    """A :class:`~paybill.compile.cache.CompileCache` or None (typed loosely: emit sits below compile)."""
+    tree: Mapping[str, bytes] = field(default_factory=lambda: MappingProxyType({}))
+
+    def model(self) -> ResolvedModel:
+        """The resolved model: the pipeline's, or resolved now (once) for a context built from an index."""
+        if self.resolved is None:
+            self.resolved = resolve_index(self.index, self.sink)
+        return self.resolved
+
+    @property
+    def units(self) -> tuple[StackUnit, ...]:
+        """Every live stack unit (the layout graph, Terraform, entitlements and the manifest share)."""
+        return self.model().units
 
 
 @dataclass(frozen=True)
 class Emitter:
     """A named output producer; ``emit`` returns the files it owns.
 
-    ``independent``: the emitter reads only the index and ``ctx.shared["stack_units"]`` (not the
-    ``graph``, nor another emitter's files or facts), and it keeps no state between compiles (no
-    ``cache``). On large repositories the pipeline may then run it in a forked helper, started
-    before the graph is built and running while the other emitters do; what it publishes in
-    ``ctx.shared`` must pickle.
+    ``independent``: the emitter reads only the index and the resolved model (not the ``graph``,
+    nor another emitter's files or facts), and it keeps no state between compiles (no ``cache``).
+    On large repositories the pipeline may then run it in a forked helper, started before the graph
+    is built and running while the other emitters do; what it publishes in ``ctx.shared`` must
+    pickle.
     """
 
     name: str

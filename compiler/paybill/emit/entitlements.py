@@ -19,21 +19,18 @@ import orjson
 from paybill import API_VERSION
 from paybill.compile.cache import document_fingerprint, memo
 from paybill.emit.contract import EmitContext, Emitter, OutputTree
-from paybill.graph.stacks import stack_units
-from paybill.load.document import SpecDocument
 from paybill.models.tenant import Tenant, isolation_placements
-from paybill.validate.index import SpecIndex
+from paybill.resolve import ResolvedTenant
 
 _OPTIONS = orjson.OPT_SORT_KEYS | orjson.OPT_INDENT_2
 
 
-def entitlements(doc: SpecDocument, index: SpecIndex, stacks: list[str]) -> dict[str, Any]:
+def entitlements(resolved: ResolvedTenant, stacks: list[str]) -> dict[str, Any]:
     """The entitlement document of one tenant (a plain dict; camelCase like the specs)."""
-    tenant = doc.model
+    doc, tenant = resolved.document, resolved.tenant
     spec = tenant.spec
-    plan_doc = index.get("Plan", spec.plan)
-    plan = plan_doc.model.spec
-    cloud = index.model("Cloud", spec.placement.cloud)
+    plan_doc = resolved.plan.document
+    plan = resolved.plan.plan.spec
     billing: dict[str, Any] = {"status": spec.billing.status, "customerId": spec.billing.customer_id}
     if spec.billing.status == "trialing":
         billing["trialDays"] = plan.trial_days
@@ -51,7 +48,7 @@ def entitlements(doc: SpecDocument, index: SpecIndex, stacks: list[str]) -> dict
         "isolation": _isolation(tenant),
         "placement": {
             "cloud": spec.placement.cloud,
-            "provider": cloud.spec.provider if cloud is not None else None,
+            "provider": resolved.cloud.provider,
             "region": spec.placement.region,
             "pool": spec.placement.pool,
         },
@@ -89,30 +86,25 @@ def _isolation(tenant: Tenant) -> dict[str, Any]:
 
 def _stacks_by_tenant(ctx: EmitContext) -> dict[str, list[str]]:
     """Tenant -> the stacks it lives in (its own, and its pool's when a layer is pooled)."""
-    units = ctx.shared.get("stack_units")
-    if units is None:
-        units = stack_units(ctx.index)
+    units = ctx.units
     return {
         unit.owner.name: sorted([unit.address, *unit.depends_on]) for unit in units if unit.kind == "tenant"
     }
 
 
 def emit_entitlements(ctx: EmitContext) -> OutputTree:
-    index = ctx.index
-    cache = ctx.shared.get("cache")
+    cache = ctx.cache
     stacks = _stacks_by_tenant(ctx)
     tree: OutputTree = {}
-    for doc in index.of_kind("Tenant"):
-        spec = doc.model.spec
-        plan_doc = index.get("Plan", spec.plan)
-        cloud_doc = index.get("Cloud", spec.placement.cloud)
-        tenant_stacks = stacks.get(doc.name, [])
-        fingerprint = (document_fingerprint(doc), document_fingerprint(plan_doc),
-                       document_fingerprint(cloud_doc), tuple(tenant_stacks))
-        tree[f"tenants/{doc.name}.json"] = memo(
-            cache, "entitlements", doc.name, fingerprint,
-            lambda doc=doc, tenant_stacks=tenant_stacks: orjson.dumps(
-                entitlements(doc, index, tenant_stacks), option=_OPTIONS) + b"\n",
+    for resolved in ctx.model().tenants.values():  # every tenant, deleted ones too, in name order
+        name = resolved.name
+        tenant_stacks = stacks.get(name, [])
+        fingerprint = (document_fingerprint(resolved.document), document_fingerprint(resolved.plan.document),
+                       document_fingerprint(resolved.cloud.document), tuple(tenant_stacks))
+        tree[f"tenants/{name}.json"] = memo(
+            cache, "entitlements", name, fingerprint,
+            lambda resolved=resolved, tenant_stacks=tenant_stacks: orjson.dumps(
+                entitlements(resolved, tenant_stacks), option=_OPTIONS) + b"\n",
         )
     return tree
 

@@ -18,7 +18,7 @@ Apply tooling reads this file instead of walking the tree:
 
 The manifest describes the whole tree, so the compile pipeline runs it after every other emitter
 (see :data:`paybill.compile.pipeline.FINAL_EMITTERS`), handing the tree built so far in
-``ctx.shared["tree"]``. It has no timestamps and no absolute paths: the same specs give the same
+``ctx.tree``. It has no timestamps and no absolute paths: the same specs give the same
 bytes. Its ``generatedBy`` marker is what lets ``paybill compile`` replace the folder safely.
 """
 
@@ -35,8 +35,7 @@ from paybill.emit.contract import EmitContext, Emitter, OutputTree
 from paybill.emit.terraform.backend import backend_block
 from paybill.emit.terraform.emitter import RemovedInfo
 from paybill.graph.model import DependencyGraph, stack_node_id
-from paybill.graph.stacks import removed_stacks
-from paybill.validate.index import SpecIndex
+from paybill.resolve import ResolvedModel
 
 MANIFEST_PATH = "manifest.json"
 _OPTIONS = orjson.OPT_SORT_KEYS | orjson.OPT_INDENT_2
@@ -66,21 +65,20 @@ def _stack_files(tree: Mapping[str, bytes], paths: list[str], addresses: list[st
     return files
 
 
-def _removed(index: SpecIndex, decommissioned: Mapping[str, RemovedInfo],
+def _removed(model: ResolvedModel, decommissioned: Mapping[str, RemovedInfo],
              digests: Mapping[str, str]) -> list[dict[str, Any]]:
     entries = []
-    for unit in removed_stacks(index):
-        tenant = unit.owner.model
-        cloud_doc = index.get("Cloud", tenant.spec.placement.cloud)
-        cloud = cloud_doc.model
-        plan = index.model("Plan", tenant.spec.plan)
+    for unit in model.removed:
+        resolved = model.tenants[unit.owner.name]
+        tenant, cloud = resolved.tenant, resolved.cloud
+        plan = resolved.plan.plan
         entry: dict[str, Any] = {
             "address": unit.address,
             "kind": unit.kind,
-            "cloud": cloud_doc.name,
-            "provider": cloud.spec.provider,
+            "cloud": cloud.name,
+            "provider": cloud.provider,
             "sources": [unit.owner.path],
-            "backend": backend_block(cloud.spec.state_backend, unit.address),
+            "backend": backend_block(cloud.cloud.spec.state_backend, unit.address),
             "reason": "lifecycle: deleted",
             "lifecycleSince": tenant.spec.lifecycle_since,
             "retainUntil": tenant.retain_until(plan.spec.sizing.database.backup_retention_days),
@@ -100,7 +98,7 @@ def _removed(index: SpecIndex, decommissioned: Mapping[str, RemovedInfo],
 def build_manifest(ctx: EmitContext, tree: Mapping[str, bytes]) -> dict[str, Any]:
     """The manifest document for ``tree`` (which must not contain the manifest itself)."""
     index = ctx.index
-    graph: DependencyGraph | None = ctx.shared.get("graph")
+    graph: DependencyGraph | None = ctx.graph
     terraform = ctx.shared.get("terraform")
     infos = sorted(terraform.stacks if terraform is not None else [], key=lambda s: s.address)
     waves = graph.stack_waves() if graph is not None else {}
@@ -140,7 +138,7 @@ def build_manifest(ctx: EmitContext, tree: Mapping[str, bytes]) -> dict[str, Any
         "inputs": dict(sorted(inputs.items())),
         "stacks": stacks,
         "waves": [sorted(grouped[w]) for w in sorted(grouped)],
-        "removed": _removed(index, decommissioned, digests),
+        "removed": _removed(ctx.model(), decommissioned, digests),
         "outputs": outputs,
     }
 
@@ -150,7 +148,7 @@ def render_manifest(manifest: dict[str, Any]) -> bytes:
 
 
 def emit_manifest(ctx: EmitContext) -> OutputTree:
-    tree = ctx.shared.get("tree", {})
+    tree = ctx.tree
     manifest = build_manifest(ctx, {p: b for p, b in tree.items() if p != MANIFEST_PATH})
     ctx.shared["manifest"] = manifest
     return {MANIFEST_PATH: render_manifest(manifest)}

@@ -1,63 +1,6 @@
-"""Which Terraform stacks the specs call for, and what each one reads.
+"""The stack layout moved to :mod:`paybill.resolve.units`: stack units are part of the resolved
+model, derived before the graph. This name stays for callers that still import it from here."""
 
-This is the one statement of the stack layout, which the Terraform emitter fills in: ``pool/<pool>`` for
-every pool, ``tenant/<tenant>`` for every tenant that is not deleted, and a tenant stack depends on
-its pool stack exactly when one of its layers is pooled (it then reads the pool's outputs through
-``terraform_remote_state``). The graph, the waves and the manifest are derived from it, and the
-compile pipeline still checks every emitted stack against it (PB0693), so a cloud emitter that
-skips a stack or reads another cannot go unnoticed.
-"""
+from paybill.resolve.units import StackUnit, removed_stacks, stack_units
 
-from __future__ import annotations
-
-from dataclasses import dataclass
-
-from paybill.emit.terraform.planner import plan_layers
-from paybill.load.document import SpecDocument
-from paybill.validate.index import SpecIndex
-
-
-@dataclass(frozen=True, slots=True)
-class StackUnit:
-    """One unit of Terraform state, derived from specs alone.
-
-    ``owner`` is the spec the stack is named after; ``sources`` are every spec whose content can
-    change the stack (``Kind/name``, sorted); ``depends_on`` are stack addresses applied first.
-    """
-
-    address: str
-    kind: str  # "pool" | "tenant"
-    owner: SpecDocument
-    sources: tuple[str, ...]
-    depends_on: tuple[str, ...]
-
-
-def _pool_unit(doc: SpecDocument) -> StackUnit:
-    sources = (doc.ref, f"Cloud/{doc.model.spec.cloud}")
-    return StackUnit(f"pool/{doc.name}", "pool", doc, tuple(sorted(sources)), ())
-
-
-def _tenant_unit(doc: SpecDocument, index: SpecIndex) -> StackUnit:
-    tenant = doc.model
-    placement = tenant.spec.placement
-    sources = [doc.ref, f"Plan/{tenant.spec.plan}", f"Cloud/{placement.cloud}"]
-    depends: tuple[str, ...] = ()
-    if placement.pool:
-        sources.append(f"Pool/{placement.pool}")
-        if plan_layers(tenant).needs_pool and index.get("Pool", placement.pool) is not None:
-            depends = (f"pool/{placement.pool}",)
-    return StackUnit(f"tenant/{doc.name}", "tenant", doc, tuple(sorted(sources)), depends)
-
-
-def stack_units(index: SpecIndex) -> list[StackUnit]:
-    """Every stack the specs call for: pools first, then tenants, each in name order."""
-    units = [_pool_unit(doc) for doc in index.of_kind("Pool")]
-    units.extend(_tenant_unit(doc, index) for doc in index.of_kind("Tenant") if doc.model.spec.lifecycle != "deleted")
-    return units
-
-
-def removed_stacks(index: SpecIndex) -> list[StackUnit]:
-    """Stacks of deleted tenants whose destroy is not recorded yet (``spec.decommission``): absent from
-    the live output, written as decommission configurations and listed so apply tooling destroys them."""
-    return [_tenant_unit(doc, index) for doc in index.of_kind("Tenant")
-            if doc.model.spec.lifecycle == "deleted" and doc.model.spec.decommission is None]
+__all__ = ["StackUnit", "removed_stacks", "stack_units"]

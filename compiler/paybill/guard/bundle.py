@@ -28,6 +28,7 @@ from paybill.guard.engine import Engine, PolicyFormatError
 from paybill.guard.files import read_regular
 from paybill.guard.format import (
     BUNDLE_FORMAT,
+    COLUMN,
     CONTENT_FILES,
     ENTITIES_FILE,
     LIMITS_FILE,
@@ -64,6 +65,9 @@ class LoadedBundle:
     tests: list[dict[str, Any]]
     tenant_lifecycles: dict[str, str] = field(default_factory=dict)
     """Tenant -> lifecycle state as Cedar sees it (``entities.json``), to name it in a refusal."""
+    pii_columns: frozenset[str] = frozenset()
+    """``<table>.<column>`` of every column the data model marks as personal data (``entities.json``),
+    so a server describing the agent's tools can say which values are PII."""
 
     @property
     def agent(self) -> str:
@@ -148,6 +152,16 @@ def _tenant_lifecycles(entities: Any) -> dict[str, str]:
     return found
 
 
+def _pii_columns(entities: Any) -> frozenset[str]:
+    """``<table>.<column>`` ids of the column entities whose ``pii`` attribute is true."""
+    found = set()
+    for entity in entities if isinstance(entities, list) else ():
+        uid = entity.get("uid") if isinstance(entity, dict) else None
+        if isinstance(uid, dict) and uid.get("type") == COLUMN and (entity.get("attrs") or {}).get("pii") is True:
+            found.add(str(uid.get("id")))
+    return frozenset(found)
+
+
 def load_bundle(path: str | Path, public_key: PublicKeyLike | None = None, *,
                 expect_agent: str | None = None) -> LoadedBundle:
     """Verify and parse the bundle at ``path`` (see the module docstring for what is checked).
@@ -188,5 +202,6 @@ def load_bundle(path: str | Path, public_key: PublicKeyLike | None = None, *,
     if failures:
         more = f" (and {len(failures) - 1} more)" if len(failures) > 1 else ""
         raise BundleError("golden", failures[0].describe() + more)
+    entities = _json(files[ENTITIES_FILE], ENTITIES_FILE)
     return LoadedBundle(path, manifest, engine, workflows["workflows"], limits, tests["tests"],
-                        _tenant_lifecycles(_json(files[ENTITIES_FILE], ENTITIES_FILE)))
+                        _tenant_lifecycles(entities), _pii_columns(entities))

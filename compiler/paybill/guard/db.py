@@ -60,6 +60,8 @@ SETUP = sql.SQL(
 ).format(setting=sql.Literal(TENANT_SETTING))
 """One round trip: role, tenant, timeout and read-only mode, all local to the transaction."""
 
+RESET_ROLE = sql.SQL("RESET ROLE")
+
 LIMIT_NAMES = {"read": "maxRowsRead", "write": "maxRowsWritten", "budget": "budgetUnits", "time": "maxWallTimeSeconds"}
 
 
@@ -126,8 +128,14 @@ def settle(run: Run, decision: Decision, used: int) -> None:
 class GuardedDatabase:
     """One database, its catalog, and the guarded operations on it."""
 
-    def __init__(self, conn: psycopg.Connection[Any], catalog: DatabasePlan, *, verify: bool = True) -> None:
+    def __init__(self, conn: psycopg.Connection[Any], catalog: DatabasePlan, *, verify: bool = True,
+                 nested: bool = False) -> None:
         self.conn = conn
+        self.nested = nested
+        """Operations run inside a transaction the caller holds (a server that keeps the run's state
+        in this database under a row lock): each statement runs in a savepoint that leaves the
+        caller's transaction as it found it - a read's savepoint is rolled back once its rows are
+        fetched, a write's role is reset after its savepoint is released."""
         self.catalog = catalog
         self._tables = {t.name: t for t in catalog.tables}
         self._columns = {t.name: {c.name: c.name for c in t.columns} for t in catalog.tables}
@@ -231,6 +239,10 @@ class GuardedDatabase:
                     rows, count = [], cursor.rowcount
                 if count > cap:
                     raise _RollBack  # leaving the block with an exception rolls the transaction back
+                if self.nested:
+                    if read:  # the rows are fetched: undo role, tenant, timeout and read-only mode
+                        raise psycopg.Rollback()
+                    conn.execute(RESET_ROLE)  # the caller's own statements run as the login role again
         except _RollBack:
             settle(run, decision, 0)
             raise AccessDenied(f"{action} on '{decision.resource}' would touch more than {cap} rows ({violation}); "

@@ -201,6 +201,52 @@ class Run:
         calls.append(now)
         return now, before
 
+    # -- persistence ---------------------------------------------------------------------------
+
+    def snapshot(self) -> dict[str, Any]:
+        """The run's books as plain JSON data, for a store shared by several processes.
+
+        Everything :meth:`restore` needs to continue the run exactly: position, visits, approvals,
+        counters, start time and the calls of the current rate window (only the newest
+        ``maxCallsPerMinute + 1`` of them: more cannot change a decision, and a flood of calls must
+        not grow the record). Open charges are not included: a caller settles an operation before it
+        stores the run.
+        """
+        keep = self.guard.limits.get("maxCallsPerMinute", 0) + 1
+        horizon = self._clock() - _WINDOW
+        calls = [t for t in self._calls if t > horizon][-keep:]
+        return {"step": self.step, "steps": self.steps, "visits": dict(self.visits),
+                "approvals": dict(self.approvals), "rowsRead": self.rows_read, "rowsWritten": self.rows_written,
+                "budgetSpent": self.budget_spent, "started": self._started, "calls": calls}
+
+    @classmethod
+    def restore(cls, guard: Guard, run_id: str, tenant: str, workflow: str, state: dict[str, Any]) -> Run:
+        """A run continued from :meth:`snapshot` data (nothing is logged: the run already started).
+
+        Raises ``ValueError`` for data that is not a snapshot of a run of this bundle (an unknown
+        step, negative counters): a damaged record never becomes a run with reset counters.
+        """
+        try:
+            step = state["step"]
+            if workflow not in guard.workflows or step not in guard.workflows[workflow]["steps"]:
+                raise ValueError(f"step {step!r} is not a step of workflow {workflow!r}")
+            run = cls(guard, run_id, tenant, workflow, step=step, record=False)
+            counters = (state["steps"], state["rowsRead"], state["rowsWritten"], state["budgetSpent"])
+            visits = {str(k): v for k, v in state["visits"].items()}
+            approvals = {str(k): str(v) for k, v in state["approvals"].items()}
+            calls = [float(t) for t in state["calls"]]
+            started = float(state["started"])
+        except (KeyError, TypeError, AttributeError) as exc:
+            raise ValueError(f"not a run snapshot ({type(exc).__name__}: {exc})") from None
+        if any(type(v) is not int or v < 0 for v in (*counters, *visits.values())):
+            raise ValueError("run snapshot counters must be non-negative integers")
+        run.steps, run.rows_read, run.rows_written, run.budget_spent = counters
+        run.visits, run.approvals = visits, approvals
+        run._calls = deque(sorted(calls))
+        run._started = started
+        run._record = guard.log is not None
+        return run
+
     # -- operations ----------------------------------------------------------------------------
 
     def check(self, action: str, resource: str, *, columns: Iterable[str] = (), rows: int = 0,

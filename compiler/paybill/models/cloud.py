@@ -13,6 +13,8 @@ Cidr = Annotated[str, StringConstraints(pattern=r"^\d{1,3}(\.\d{1,3}){3}/\d{1,2}
 Ocid = Annotated[str, StringConstraints(pattern=r"^ocid1\.[a-z0-9]+\.[a-z0-9-]*\.[a-z0-9-]*\.[a-z0-9]+$")]
 Uuid = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")]
 Plain = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")]
+QuotaName = Annotated[str, StringConstraints(pattern=r"^[a-z][A-Za-z0-9]{1,62}$")]
+QuotaLimit = Annotated[int, Field(ge=1, le=100_000_000)]
 
 
 class AwsAccount(SpecModel):
@@ -84,6 +86,9 @@ class CloudSpecBase(SpecModel):
     """CIDR tenant and pool networks are carved from (a /16 per network, in name order)."""
     state_backend: StateBackend
     default_tags: dict[LabelKey, LabelValue] = Field(default_factory=dict)
+    quotas: dict[QuotaName, QuotaLimit] = Field(default_factory=dict)
+    """This account's raised quotas (e.g. ``iamRoles: 5000``), replacing the provider's documented
+    defaults that compile counts the fleet against (README "Cloud quotas"; names per provider)."""
 
 
 class AwsCloudSpec(CloudSpecBase):

@@ -15,6 +15,7 @@ from paybill.scaffold.source import InstallSource, render_workflow, running_sour
 
 WORKFLOWS = {"paybill-pr.yaml": ".github/workflows/paybill-pr.yml",
              "paybill-apply.yaml": ".github/workflows/paybill-apply.yml",
+             "paybill-apply-shard.yaml": ".github/workflows/paybill-apply-shard.yml",
              "paybill-drift.yaml": ".github/workflows/paybill-drift.yml"}
 """Workflow templates are stored as ``.yaml`` (package data) and written under their GitHub names."""
 

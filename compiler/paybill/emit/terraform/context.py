@@ -3,23 +3,35 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TypeVar
 
 from paybill.emit.terraform.naming import NameRegistry, NameRule
-from paybill.emit.terraform.planner import LayerPlan
 from paybill.load.document import SpecDocument
+from paybill.models.cloud import Cloud, CloudSpecBase
 from paybill.models.plan import Plan, Sizing
 from paybill.models.pool import Pool
 from paybill.models.tenant import Tenant
+from paybill.resolve.layers import LayerPlan
 
 MANAGED_BY = {"managed-by": "paybill"}
+
+S = TypeVar("S", bound=CloudSpecBase)
+
+
+def cloud_spec(cloud: Cloud, spec_type: type[S]) -> S:
+    """``cloud.spec`` as the provider's own spec type (a cloud emitter only ever sees its provider's)."""
+    spec = cloud.spec
+    if not isinstance(spec, spec_type):
+        raise TypeError(f"internal: a {spec_type.__name__} emitter got a '{spec.provider}' cloud")
+    return spec
 
 
 @dataclass
 class PoolContext:
     document: SpecDocument
     pool: Pool
-    cloud: Any  # Cloud spec (provider-specific union member): cloud.spec.provider, .aws/.azure/...
+    cloud: Cloud
+    """The validated Cloud (its ``spec`` is the provider-specific member: ``.aws``, ``.azure``...)."""
     cloud_document: SpecDocument
     network_cidr: str
     names: NameRegistry
@@ -62,7 +74,7 @@ class TenantContext:
     document: SpecDocument
     tenant: Tenant
     plan: Plan
-    cloud: Any
+    cloud: Cloud
     cloud_document: SpecDocument
     pool: Pool | None
     layers: LayerPlan

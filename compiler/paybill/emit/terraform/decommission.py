@@ -20,8 +20,8 @@ its stack leaves ``terraform/tenant/<t>/`` and compile writes instead
 
 Buckets have no snapshot, so when their content may go is a date question: ``retainUntil`` is the
 tenant's ``lifecycleSince`` plus the plan's ``backupRetentionDays``. Compile never reads the clock;
-the manifest carries ``retainUntil`` and the apply workflow (:mod:`paybill.plan.waves`, which may
-read the clock) destroys the stack only on or after that day. Until then nothing of the stack is
+the manifest carries ``retainUntil`` and ``paybill apply plan`` (:mod:`paybill.apply.schedule`, which
+may read the clock) destroys the stack only on or after that day. Until then nothing of the stack is
 destroyed and its protections stay on in the cloud. Deleting part of a stack instead (``removed``
 blocks keeping the buckets) was rejected: a bucket's policies, logging and key are shared with the
 rest of the stack, so any partial cut either leaves dangling references in the configuration or

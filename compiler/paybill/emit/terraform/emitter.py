@@ -12,13 +12,16 @@ from paybill.emit.terraform.backend import backend_block, remote_state_body
 from paybill.emit.terraform.context import PoolContext, TenantContext
 from paybill.emit.terraform.decommission import as_last_live, lift_protections, removed_path
 from paybill.emit.terraform.naming import Claim, NameRegistry
-from paybill.emit.terraform.network import NetworkClaim, allocate_networks
-from paybill.emit.terraform.planner import plan_layers
 from paybill.emit.terraform.providers import CLOUD_EMITTERS
 from paybill.emit.terraform.remote import POOL_STATE, pool_output
 from paybill.emit.terraform.stack import Stack
 from paybill.forked import split_in_two
-from paybill.graph.stacks import StackUnit, removed_stacks, stack_units
+from paybill.models.tenant import Tenant
+from paybill.quotas.usage import stack_usage
+from paybill.resolve import ResolvedCloud, ResolvedModel, ResolvedTenant, StackUnit
+from paybill.resolve.build import tenant_network_claim
+from paybill.resolve.layers import plan_layers
+from paybill.resolve.network import allocate_networks
 from paybill.validate.index import SpecIndex
 
 __all__ = ["POOL_STATE", "TERRAFORM_EMITTER", "build_stacks", "emit_terraform", "pool_output"]
@@ -36,6 +39,8 @@ class StackInfo:
     sources: tuple[str, ...]
     depends_on: tuple[str, ...]
     resources: int
+    quota_usage: tuple[tuple[str, str, int], ...] = ()
+    """(quota, scope reference, count) of the cloud quotas this stack uses (:mod:`paybill.quotas.usage`)."""
 
 
 @dataclass(frozen=True)
@@ -55,77 +60,65 @@ class TerraformResult:
     decommissioned: list[RemovedInfo] = field(default_factory=list)
 
 
-def _network_claims(index: SpecIndex) -> list[NetworkClaim]:
-    claims = []
-    for doc in index.of_kind("Pool"):
-        cloud = index.model("Cloud", doc.model.spec.cloud)
-        claims.append(NetworkClaim(doc, doc.model.spec.cloud, cloud.spec.address_space,
-                                   doc.model.spec.network_cidr, ("spec", "networkCidr")))
-    for doc in index.of_kind("Tenant"):
-        tenant = doc.model
-        if tenant.spec.lifecycle == "deleted" or tenant.layer_placement("network") != "silo":
-            continue
-        cloud = index.model("Cloud", tenant.spec.placement.cloud)
-        claims.append(NetworkClaim(doc, tenant.spec.placement.cloud, cloud.spec.address_space,
-                                   tenant.spec.placement.network_cidr, ("spec", "placement", "networkCidr")))
-    return claims
-
-
-def _new_stack(address: str, sources: list[str], cloud_doc, region: str, tags: dict[str, str]) -> Stack:
-    cloud = cloud_doc.model
+def _new_stack(address: str, sources: list[str], cloud: ResolvedCloud, region: str, tags: dict[str, str]) -> Stack:
     stack = Stack(address=address, sources=sources)
-    stack.backend = backend_block(cloud.spec.state_backend, address)
-    CLOUD_EMITTERS[cloud.spec.provider].configure(stack, cloud, region, tags)
+    stack.backend = backend_block(cloud.cloud.spec.state_backend, address)
+    CLOUD_EMITTERS[cloud.provider].configure(stack, cloud.cloud, region, tags)
     return stack
 
 
 @dataclass
 class _Setup:
-    """What building any one stack needs; computed once, before stacks are built (and shared by forks)."""
+    """What building any one stack needs; computed once, before stacks are built (and shared by forks).
 
-    index: SpecIndex
+    Everything a stack reads comes from the resolved model: linked objects and allocated networks,
+    never a lookup by name. Only the name registry is the emitter's own (names are claimed as
+    resources are emitted).
+    """
+
+    model: ResolvedModel
     names: NameRegistry
-    networks: dict[str, str]
-    members: dict[str, list[str]]
+
+    @property
+    def index(self) -> SpecIndex:
+        return self.model.index
 
 
 def _pool_stack(unit: StackUnit, setup: _Setup) -> tuple[Stack, StackInfo] | None:
-    index, doc = setup.index, unit.owner
-    cloud_doc = index.get("Cloud", doc.model.spec.cloud)
-    provider = cloud_doc.model.spec.provider
-    if provider not in CLOUD_EMITTERS or doc.ref not in setup.networks:
-        return None
-    pctx = PoolContext(doc, doc.model, cloud_doc.model, cloud_doc, setup.networks[doc.ref], setup.names,
-                       sorted(setup.members.get(doc.name, [])))
-    stack = _new_stack(pctx.address, [doc.path, cloud_doc.path], cloud_doc, pctx.region, pctx.tags)
-    CLOUD_EMITTERS[provider].emit_pool(pctx, stack)
-    return stack, StackInfo(stack.address, stack.path, "pool", cloud_doc.name, provider,
-                            tuple(sorted(stack.sources)), (), stack.resource_count())
+    pool = setup.model.pools[unit.owner.name]
+    cloud = pool.cloud
+    if cloud.provider not in CLOUD_EMITTERS or pool.network is None:
+        return None  # a warning (PB0695) or a network finding (PB0602, PB0603) was reported
+    pctx = PoolContext(pool.document, pool.pool, cloud.cloud, cloud.document, pool.network, setup.names,
+                       list(pool.tenants))
+    stack = _new_stack(pctx.address, [pool.document.path, cloud.document.path], cloud, pctx.region, pctx.tags)
+    CLOUD_EMITTERS[cloud.provider].emit_pool(pctx, stack)
+    return stack, StackInfo(stack.address, stack.path, "pool", cloud.name, cloud.provider,
+                            tuple(sorted(stack.sources)), (), stack.resource_count(),
+                            stack_usage(cloud.provider, stack.resources))
 
 
-def _tenant_stack(unit: StackUnit, setup: _Setup) -> tuple[Stack, StackInfo] | None:
-    index, networks, doc = setup.index, setup.networks, unit.owner
-    tenant = doc.model
-    cloud_doc = index.get("Cloud", tenant.spec.placement.cloud)
-    provider = cloud_doc.model.spec.provider
-    if provider not in CLOUD_EMITTERS:
+def _tenant_stack(unit: StackUnit, resolved: ResolvedTenant, names: NameRegistry) -> tuple[Stack, StackInfo] | None:
+    """The stack of ``resolved`` laid out as ``unit`` (a deleted tenant's last live stack is built too)."""
+    cloud, tenant = resolved.cloud, resolved.tenant
+    if cloud.provider not in CLOUD_EMITTERS:
         return None
-    layers = plan_layers(tenant)
-    if layers.silo("network") and doc.ref not in networks:
-        return None  # a network diagnostic was reported
-    plan_doc = index.get("Plan", tenant.spec.plan)
-    pool_doc = index.get("Pool", tenant.spec.placement.pool) if tenant.spec.placement.pool else None
-    tctx = TenantContext(doc, tenant, plan_doc.model, cloud_doc.model, cloud_doc,
-                         pool_doc.model if pool_doc else None, layers, networks.get(doc.ref), setup.names)
-    sources = [doc.path, plan_doc.path, cloud_doc.path] + ([pool_doc.path] if pool_doc else [])
-    stack = _new_stack(tctx.address, sources, cloud_doc, tctx.region, tctx.tags)
+    layers = resolved.layers
+    if layers.silo("network") and resolved.network is None:
+        return None  # a network finding (PB0602, PB0603) was reported
+    plan, pool = resolved.plan, resolved.pool
+    tctx = TenantContext(resolved.document, tenant, plan.plan, cloud.cloud, cloud.document,
+                         pool.pool if pool else None, layers, resolved.network, names)
+    sources = [resolved.document.path, plan.document.path, cloud.document.path] + ([pool.document.path] if pool else [])
+    stack = _new_stack(tctx.address, sources, cloud, tctx.region, tctx.tags)
     for pool_address in unit.depends_on:  # the unit says when the tenant reads its pool's outputs
         stack.data_source("terraform_remote_state", POOL_STATE,
-                          remote_state_body(cloud_doc.model.spec.state_backend, pool_address))
+                          remote_state_body(cloud.cloud.spec.state_backend, pool_address))
     stack.depends_on_stacks = list(unit.depends_on)
-    CLOUD_EMITTERS[provider].emit_tenant(tctx, stack)
-    return stack, StackInfo(stack.address, stack.path, "tenant", cloud_doc.name, provider,
-                            tuple(sorted(stack.sources)), unit.depends_on, stack.resource_count())
+    CLOUD_EMITTERS[cloud.provider].emit_tenant(tctx, stack)
+    return stack, StackInfo(stack.address, stack.path, "tenant", cloud.name, cloud.provider,
+                            tuple(sorted(stack.sources)), unit.depends_on, stack.resource_count(),
+                            stack_usage(cloud.provider, stack.resources))
 
 
 def _decommission_stack(unit: StackUnit, setup: _Setup) -> tuple[str, bytes, RemovedInfo] | None:
@@ -134,16 +127,16 @@ def _decommission_stack(unit: StackUnit, setup: _Setup) -> tuple[str, bytes, Rem
     Its cloud names and network are derived again outside the live registries: they are pure
     functions of the tenant's name and specs, and a deleted tenant must not make live ones collide.
     """
-    live = dataclasses.replace(unit, owner=as_last_live(unit.owner))
-    tenant = live.owner.model
-    cloud = setup.index.model("Cloud", tenant.spec.placement.cloud)
-    networks: dict[str, str] = {}
-    if tenant.layer_placement("network") == "silo":
-        claim = NetworkClaim(live.owner, tenant.spec.placement.cloud, cloud.spec.address_space,
-                             tenant.spec.placement.network_cidr, ("spec", "placement", "networkCidr"))
-        networks = allocate_networks([claim], DiagnosticSink())
-    quiet = _Setup(setup.index, NameRegistry(DiagnosticSink()), networks, setup.members)
-    built = _tenant_stack(live, quiet)
+    resolved = setup.model.tenants[unit.owner.name]
+    live_doc = as_last_live(unit.owner)
+    tenant: Tenant = live_doc.model
+    layers = plan_layers(tenant)
+    network = None
+    if layers.silo("network"):
+        claim = tenant_network_claim(live_doc, tenant, resolved.cloud)
+        network = allocate_networks([claim], DiagnosticSink()).get(live_doc.ref)
+    live = dataclasses.replace(resolved, document=live_doc, tenant=tenant, layers=layers, network=network)
+    built = _tenant_stack(dataclasses.replace(unit, owner=live_doc), live, NameRegistry(DiagnosticSink()))
     if built is None:
         return None
     stack, info = built
@@ -153,21 +146,17 @@ def _decommission_stack(unit: StackUnit, setup: _Setup) -> tuple[str, bytes, Rem
 
 
 def _prepare(ctx: EmitContext) -> tuple[_Setup, list[StackUnit], TerraformResult]:
-    index = ctx.index
-    units = ctx.shared.get("stack_units") or stack_units(index)
-    names = NameRegistry(ctx.sink)
-    networks = allocate_networks(_network_claims(index), ctx.sink)
-    members: dict[str, list[str]] = {}
-    for unit in units:
-        if unit.kind == "tenant" and unit.owner.model.spec.placement.pool:
-            members.setdefault(unit.owner.model.spec.placement.pool, []).append(unit.owner.name)
-    result = TerraformResult(removed=[unit.address for unit in removed_stacks(index)])
-    return _Setup(index, names, networks, members), units, result
+    model = ctx.model()
+    result = TerraformResult(removed=[unit.address for unit in model.removed])
+    return _Setup(model, NameRegistry(ctx.sink)), list(model.units), result
 
 
 def _build(units: list[StackUnit], setup: _Setup) -> Iterator[tuple[Stack, StackInfo]]:
     for unit in units:
-        built = _pool_stack(unit, setup) if unit.kind == "pool" else _tenant_stack(unit, setup)
+        if unit.kind == "pool":
+            built = _pool_stack(unit, setup)
+        else:
+            built = _tenant_stack(unit, setup.model.tenants[unit.owner.name], setup.names)
         if built is not None:
             yield built
 
@@ -175,7 +164,7 @@ def _build(units: list[StackUnit], setup: _Setup) -> Iterator[tuple[Stack, Stack
 def build_stacks(ctx: EmitContext) -> tuple[list[Stack], TerraformResult]:
     """Build every stack in memory (validation has passed, so every reference resolves).
 
-    Which stacks exist and what each reads comes from :func:`paybill.graph.stacks.stack_units`, the
+    Which stacks exist and what each reads comes from the resolved model (``ResolvedModel.units``), the
     layout the graph, the waves and the manifest use too; this function only fills them in.
     """
     setup, units, result = _prepare(ctx)
@@ -218,6 +207,9 @@ def split_point(units: list[StackUnit]) -> int:
 def emit_terraform(ctx: EmitContext) -> OutputTree:
     """The ``terraform/`` part of the output tree; stack facts go to ``ctx.shared['terraform']``.
 
+    Stacks are filled in from the resolved model (:mod:`paybill.resolve`): the layout, the linked
+    cloud, plan and pool of each tenant, and the allocated networks.
+
     Large repositories are split in two: a forked helper (:mod:`paybill.forked`) builds the second
     half of the stacks while this process builds the first. The helper's name claims are then
     replayed here, after ours, so name collisions are found and reported exactly as one process
@@ -234,7 +226,7 @@ def emit_terraform(ctx: EmitContext) -> OutputTree:
         files += their_files
         infos += their_infos
     result.stacks = infos
-    for unit in removed_stacks(ctx.index):
+    for unit in setup.model.removed:
         decommission = _decommission_stack(unit, setup)
         if decommission is not None:
             path, content, removed_info = decommission

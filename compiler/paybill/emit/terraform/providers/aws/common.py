@@ -11,12 +11,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from paybill.emit.terraform.context import PoolContext, TenantContext
+from paybill.emit.terraform.context import PoolContext, TenantContext, cloud_spec
 from paybill.emit.terraform.expr import Expr, ref
 from paybill.emit.terraform.naming import NameRule
 from paybill.emit.terraform.postgres_versions import postgres_major
 from paybill.emit.terraform.remote import pool_output
 from paybill.emit.terraform.stack import Stack
+from paybill.models.cloud import AwsCloudSpec
 from paybill.models.plan import Sizing
 
 AWS_PROVIDER = {"source": "hashicorp/aws", "version": "~> 6.0"}
@@ -111,7 +112,7 @@ class Scope:
 
     @property
     def account_id(self) -> str:
-        return self.owner.cloud.spec.aws.account_id
+        return cloud_spec(self.owner.cloud, AwsCloudSpec).aws.account_id
 
     @property
     def region(self) -> str:

@@ -11,12 +11,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from paybill.emit.terraform.context import PoolContext, TenantContext
+from paybill.emit.terraform.context import PoolContext, TenantContext, cloud_spec
 from paybill.emit.terraform.expr import Expr, ref
 from paybill.emit.terraform.naming import NameRule
 from paybill.emit.terraform.postgres_versions import postgres_major
 from paybill.emit.terraform.remote import pool_output
 from paybill.emit.terraform.stack import Stack
+from paybill.models.cloud import AzureAccount, AzureCloudSpec
 from paybill.models.plan import Sizing
 
 AZURERM_PROVIDER = {"source": "hashicorp/azurerm", "version": "~> 5.0"}
@@ -153,8 +154,8 @@ class Scope:
         return dict(self.owner.tags)
 
     @property
-    def azure(self) -> Any:
-        return self.owner.cloud.spec.azure
+    def azure(self) -> AzureAccount:
+        return cloud_spec(self.owner.cloud, AzureCloudSpec).azure
 
     @property
     def tenant(self) -> TenantContext | None:

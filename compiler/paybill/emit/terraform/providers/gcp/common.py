@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from paybill.emit.terraform.context import PoolContext, TenantContext
+from paybill.emit.terraform.context import PoolContext, TenantContext, cloud_spec
 from paybill.emit.terraform.expr import Expr, raw
 from paybill.emit.terraform.naming import NameRule
 from paybill.emit.terraform.providers.gcp.sizing import SERVICE_AGENTS
 from paybill.emit.terraform.stack import Stack
+from paybill.models.cloud import GcpCloudSpec
 
 Ctx = PoolContext | TenantContext
 PROJECT_DATA = ("data", "google_project", "main")
@@ -23,7 +24,7 @@ def name(ctx: Ctx, rule: NameRule, *suffix: str, purpose: str) -> str:
 
 
 def project_id(ctx: Ctx) -> str:
-    return ctx.cloud.spec.gcp.project_id
+    return cloud_spec(ctx.cloud, GcpCloudSpec).gcp.project_id
 
 
 def declare_project(stack: Stack, ctx: Ctx) -> None:

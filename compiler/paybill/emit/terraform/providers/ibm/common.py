@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from paybill.emit.terraform.context import PoolContext, TenantContext
+from paybill.emit.terraform.context import PoolContext, TenantContext, cloud_spec
 from paybill.emit.terraform.naming import NameRule
+from paybill.models.cloud import IbmCloudSpec
 
 Ctx = PoolContext | TenantContext
 
@@ -24,7 +25,7 @@ def tags(ctx: Ctx) -> list[str]:
 
 def account_prefix(ctx: Ctx) -> str:
     """A short, stable piece of the account id for globally unique names (COS buckets)."""
-    return ctx.cloud.spec.ibm.account_id[:8]
+    return cloud_spec(ctx.cloud, IbmCloudSpec).ibm.account_id[:8]
 
 
 def zones(ctx: Ctx, count: int) -> list[str]:

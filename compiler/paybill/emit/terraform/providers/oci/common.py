@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from paybill.emit.terraform.context import PoolContext, TenantContext
+from paybill.emit.terraform.context import PoolContext, TenantContext, cloud_spec
 from paybill.emit.terraform.expr import Expr, raw
 from paybill.emit.terraform.naming import NameRule
 from paybill.emit.terraform.providers.oci.sizing import LOG_RETENTION_DAYS
 from paybill.emit.terraform.stack import Stack
+from paybill.models.cloud import OciCloudSpec
 
 Ctx = PoolContext | TenantContext
 
@@ -21,11 +22,11 @@ def name(ctx: Ctx, rule: NameRule, *suffix: str, purpose: str) -> str:
 
 
 def tenancy(ctx: Ctx) -> str:
-    return ctx.cloud.spec.oci.tenancy_ocid
+    return cloud_spec(ctx.cloud, OciCloudSpec).oci.tenancy_ocid
 
 
 def parent_compartment(ctx: Ctx) -> str:
-    return ctx.cloud.spec.oci.compartment_ocid
+    return cloud_spec(ctx.cloud, OciCloudSpec).oci.compartment_ocid
 
 
 def tags(ctx: Ctx) -> dict[str, str]:

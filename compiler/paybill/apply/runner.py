@@ -1,0 +1,262 @@
+"""``paybill apply run --shard ID``: run one shard's units with Terraform (or OpenTofu).
+
+Each unit is one stack: ``init``, ``plan -out``, ``apply`` of the saved plan (then, when the stack
+creates a database whose SQL changed, ``paybill db migrate`` right after it); or, for a removed
+stack, ``init``, ``state list``, a targeted apply that lifts protections still in state, and
+``destroy``. Units of a shard are independent (one phase, one wave), so up to ``parallelism`` run at
+once; each one's output is printed as one group when it ends, so logs do not interleave.
+
+A failed command is retried (the whole unit, from ``init``: a saved plan is stale after a partial
+apply) when :func:`paybill.apply.transient.is_transient` says so, with exponential back-off. Every
+unit ends as a :class:`~paybill.apply.results.Record`; a unit an earlier attempt finished at the same
+commit and hash is skipped, which is what makes a re-run resume.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from paybill.apply.errors import (
+    MIGRATION_FAILED,
+    NO_CONFIGURATION,
+    NO_TERRAFORM,
+    RETRIES_EXHAUSTED,
+    TERRAFORM_FAILED,
+    Problem,
+)
+from paybill.apply.results import Record, finished_units, write_records
+from paybill.apply.schedule import Shard, Unit
+from paybill.apply.transient import is_transient
+
+MIGRATE_RETRY_EXITS = frozenset({3, 4})
+"""``paybill db migrate`` exit statuses worth retrying: cannot connect yet (3), lock held (4)."""
+
+
+@dataclass(frozen=True, slots=True)
+class RunOptions:
+    generated: Path
+    results: Path
+    terraform: str = "terraform"
+    parallelism: int = 4
+    retries: int = 3
+    backoff: float = 10.0
+    """Seconds before the first retry; doubled for each further one."""
+    resume: tuple[Path, ...] = ()
+    commit: str | None = None
+    database_url_command: str | None = None
+    migrate_command: tuple[str, ...] = (sys.executable, "-m", "paybill", "db", "migrate")
+    by: str | None = None
+    summary: Path | None = None
+    env: dict[str, str] | None = None
+    today: str = ""
+    """The day written into destroy summaries (the CLI passes today, UTC)."""
+    sleep: Callable[[float], None] = field(default=time.sleep)
+
+
+@dataclass(slots=True)
+class _Failure(Exception):
+    code: str
+    message: str
+    hint: str | None
+    transient: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ShardOutcome:
+    records: tuple[Record, ...]
+    problems: tuple[Problem, ...]
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+class _Unit:
+    """Runs one unit; collects its output for one log group."""
+
+    def __init__(self, options: RunOptions, unit: Unit) -> None:
+        self.options = options
+        self.unit = unit
+        self.log: list[str] = []
+        self.summary: list[str] = []
+
+    # -- processes ---------------------------------------------------------------------------------
+
+    def _env(self) -> dict[str, str]:
+        base = dict(self.options.env if self.options.env is not None else os.environ)
+        base.setdefault("TF_IN_AUTOMATION", "1")
+        base.setdefault("TF_INPUT", "0")
+        return base
+
+    def terraform(self, folder: str, *args: str) -> str:
+        command = [self.options.terraform, f"-chdir={folder}", *args]
+        self.log.append("$ " + " ".join(command[1:]))
+        try:
+            done = subprocess.run(command, cwd=self.options.generated.parent, env=self._env(),
+                                  capture_output=True, text=True, check=False)
+        except OSError as error:
+            raise _Failure(NO_TERRAFORM, f"cannot run {self.options.terraform!r}: {error.strerror or error}",
+                           "install Terraform or OpenTofu, or pass --terraform PATH", False) from None
+        output = done.stdout + done.stderr
+        self.log.append(output.rstrip("\n"))
+        if done.returncode != 0:
+            last = next((ln.strip() for ln in reversed(output.splitlines()) if "Error" in ln), "") or \
+                f"exit status {done.returncode}"
+            raise _Failure(TERRAFORM_FAILED, f"terraform {args[0]} failed for {self.unit.address}: {last}",
+                           "read the stack's log group above; fix the cause and re-run the workflow "
+                           "(stacks already applied are skipped)", is_transient(done.returncode, output))
+        return done.stdout
+
+    # -- units -------------------------------------------------------------------------------------
+
+    def _folder(self, relative: str) -> str:
+        folder = self.options.generated / relative
+        shown = (Path(self.options.generated.name) / relative / "main.tf.json").as_posix()
+        if not (folder / "main.tf.json").is_file():
+            raise _Failure(NO_CONFIGURATION, f"{self.unit.address} has no configuration at {shown}",
+                           "apply the commit the plan was made from (generated/ must match it)", False)
+        return (Path(self.options.generated.name) / relative).as_posix()
+
+    def apply(self) -> str:
+        folder = self._folder(f"terraform/{self.unit.address}")
+        self.terraform(folder, "init", "-input=false", "-no-color")
+        self.terraform(folder, "plan", "-input=false", "-no-color", "-out=tfplan")
+        self.terraform(folder, "apply", "-input=false", "-no-color", "tfplan")
+        return "applied"
+
+    def destroy(self) -> str:
+        folder = self._folder(f"terraform/removed/{self.unit.address}")
+        self.terraform(folder, "init", "-input=false", "-no-color")
+        # A failing `state list` fails the unit: an unreadable state is never "already destroyed".
+        present = [line.strip() for line in self.terraform(folder, "state", "list").splitlines() if line.strip()]
+        targets = [f"-target={a}" for a in self.unit.unprotect if a in set(present)]
+        if targets:
+            self.terraform(folder, "apply", "-input=false", "-no-color", "-auto-approve", *targets)
+        if present:
+            self.terraform(folder, "destroy", "-input=false", "-no-color", "-auto-approve")
+        source = self.unit.sources[0] if self.unit.sources else "its spec"
+        self.summary.append(f"- `{self.unit.address}` destroyed (state empty) on {self.options.today}: record it in "
+                            f"`{source}` with\n  `decommission: {{destroyedAt: \"{self.options.today}\"}}` under "
+                            "`spec`; it stays listed until then.\n")
+        return "destroyed"
+
+    def migrate(self) -> str:
+        assert self.unit.migrate is not None
+        folder = self.options.generated / self.unit.migrate
+        if not self.options.database_url_command:
+            raise _Failure(MIGRATION_FAILED, f"{self.unit.address} has SQL migrations ({self.unit.migrate}) but no "
+                           "database URL command is set",
+                           "set PAYBILL_DATABASE_URL_COMMAND (a shell command printing the admin URL of "
+                           "the database stack $STACK created)", False)
+        env = {**self._env(), "STACK": self.unit.address}
+        found = subprocess.run(["bash", "-c", self.options.database_url_command], env=env, capture_output=True,
+                               text=True, check=False)
+        url = found.stdout.strip()
+        if found.returncode != 0 or not url:
+            raise _Failure(MIGRATION_FAILED, f"the database URL command printed no URL for {self.unit.address} "
+                           f"(exit status {found.returncode})",
+                           "check PAYBILL_DATABASE_URL_COMMAND with STACK set to this stack", False)
+        if env.get("GITHUB_ACTIONS") == "true":
+            print(f"::add-mask::{url}", flush=True)
+        command = [*self.options.migrate_command, *(("--by", self.options.by) if self.options.by else ()),
+                   folder.as_posix()]
+        self.log.append(f"$ paybill db migrate {folder.as_posix()}")
+        done = subprocess.run(command, env={**env, "PAYBILL_DATABASE_URL": url}, capture_output=True, text=True,
+                              check=False, cwd=self.options.generated.parent)
+        self.log.append((done.stdout + done.stderr).rstrip("\n"))
+        if done.returncode != 0:
+            raise _Failure(MIGRATION_FAILED, f"paybill db migrate {self.unit.migrate} failed for {self.unit.address} "
+                           f"(exit status {done.returncode})",
+                           "its PB11xx diagnostics are in the log group above (docs/errors.md)",
+                           done.returncode in MIGRATE_RETRY_EXITS)
+        return "migrated"
+
+    def once(self) -> str:
+        if self.unit.action == "destroy":
+            return self.destroy()
+        status = self.apply() if self.unit.action == "apply" else "migrated"
+        if self.unit.migrate:
+            self.migrate()
+        return status
+
+
+def _run_unit(options: RunOptions, unit: Unit) -> tuple[Record, Problem | None, list[str], list[str]]:
+    started = time.monotonic()
+    attempts = 0
+    runner = _Unit(options, unit)
+    while True:
+        attempts += 1
+        runner.log.append(f"-- attempt {attempts}")
+        runner.summary = []
+        try:
+            status = runner.once()
+        except _Failure as failure:
+            if failure.transient and attempts <= options.retries:
+                delay = options.backoff * (2 ** (attempts - 1))
+                runner.log.append(f"-- transient failure, retrying in {delay:g} s: {failure.message}")
+                options.sleep(delay)
+                continue
+            code = RETRIES_EXHAUSTED if failure.transient else failure.code
+            message = (f"{failure.message} (still failing after {attempts} attempts)" if failure.transient
+                       else failure.message)
+            record = Record(unit.address, unit.action, unit.hash, options.commit, "failed", attempts, code,
+                            message, round(time.monotonic() - started, 3))
+            path = f"{options.generated.name}/{'terraform/removed' if unit.action == 'destroy' else 'terraform'}/" \
+                f"{unit.address}/main.tf.json"
+            hint = ("the error kept coming back: wait for the cloud API and re-run the workflow"
+                    if failure.transient else failure.hint)
+            return record, Problem(code, path, message, hint), runner.log, []
+        record = Record(unit.address, unit.action, unit.hash, options.commit, status, attempts, None, None,
+                        round(time.monotonic() - started, 3))
+        return record, None, runner.log, runner.summary
+
+
+def run_shard(shard: Shard, options: RunOptions, *, echo: Callable[[str], None] = print) -> ShardOutcome:
+    """Run every unit of ``shard``; write the results file after each; return records and problems."""
+    done_before = finished_units([*options.resume, options.results])
+    results_file = options.results / f"shard-{shard.id}.json"
+    records: list[Record] = []
+    problems: list[Problem] = []
+    summaries: dict[str, list[str]] = {}
+    lock = threading.Lock()
+    todo: list[Unit] = []
+    for unit in shard.units:
+        if (unit.address, unit.action, unit.hash, options.commit) in done_before:
+            records.append(Record(unit.address, unit.action, unit.hash, options.commit, "skipped"))
+            echo(f"{unit.action} {unit.address}: done by an earlier attempt at this commit, skipped")
+        else:
+            todo.append(unit)
+    write_records(results_file, shard.id, records)
+
+    def work(unit: Unit) -> None:
+        record, problem, log, summary = _run_unit(options, unit)
+        with lock:
+            records.append(record)
+            if problem is not None:
+                problems.append(problem)
+            summaries[unit.address] = summary
+            write_records(results_file, shard.id, records)
+            echo(f"::group::{unit.action} {unit.address}: {record.status} ({record.attempts} attempt"
+                 f"{'s' if record.attempts != 1 else ''})")
+            echo("\n".join(log))
+            echo("::endgroup::")
+
+    with ThreadPoolExecutor(max_workers=max(1, options.parallelism)) as pool:
+        list(pool.map(work, todo))
+    if options.summary is not None:
+        lines = [line for unit in shard.units for line in summaries.get(unit.address, [])]
+        if lines:
+            with options.summary.open("a", encoding="utf-8") as handle:
+                handle.writelines(lines)
+    records.sort(key=lambda r: (r.address, r.action))
+    problems.sort(key=lambda p: (p.path, p.code, p.message))
+    return ShardOutcome(tuple(records), tuple(problems))
+

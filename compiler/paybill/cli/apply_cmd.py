@@ -1,0 +1,176 @@
+"""``paybill apply plan | run | atlantis``: apply generated/ at any scale, in CI or with Atlantis.
+
+Exit status: 0 done, 1 problems (PB12xx diagnostics on standard error, all of them), 2 usage error.
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from paybill.apply.errors import UNKNOWN_SHARD, ApplyError, Problem
+
+DEFAULT_MANIFEST = Path("generated/manifest.json")
+
+
+def _fail(problems: list[Problem]) -> None:
+    for problem in problems:
+        click.echo(problem.render(), err=True)
+    sys.exit(1)
+
+
+def _today() -> datetime.date:
+    return datetime.datetime.now(datetime.UTC).date()
+
+
+@click.group("apply")
+def apply_group() -> None:
+    """Plan apply jobs from generated/manifest.json, run one shard of them, or write atlantis.yaml."""
+
+
+@apply_group.command("plan")
+@click.option("--manifest", type=click.Path(path_type=Path, dir_okay=False), default=DEFAULT_MANIFEST,
+              show_default=True)
+@click.option("--base", "base", default=None,
+              help="The commit whose generated/ is applied (a push's github.event.before). None or all zeros: "
+                   "apply every stack.")
+@click.option("--previous-manifest", type=click.Path(path_type=Path, dir_okay=False), default=None,
+              help="The base side's manifest as a file (instead of --base).")
+@click.option("--commit", default=None, help="The commit being applied (default: $GITHUB_SHA); recorded in results.")
+@click.option("--max-jobs", type=click.IntRange(1), default=256, show_default=True,
+              help="Jobs the whole run may use (GitHub allows 256 per matrix).")
+@click.option("--max-phases", type=click.IntRange(1), default=8, show_default=True,
+              help="Phase jobs the workflow has (waves and destroy steps).")
+@click.option("--shards", type=click.IntRange(1), default=None,
+              help="At most this many shards per phase (default: share --max-jobs among the phases).")
+@click.option("--today", type=click.DateTime(["%Y-%m-%d"]), default=None,
+              help="The day compared with removed stacks' retainUntil (default: today, UTC).")
+@click.option("--out", type=click.Path(path_type=Path, dir_okay=False), default=None,
+              help="Write the job plan JSON here (else to standard output).")
+@click.option("--github-output", type=click.Path(path_type=Path, dir_okay=False), default=None,
+              help="Append the phase matrices as name=value lines (GitHub step outputs).")
+def plan_command(manifest: Path, base: str | None, previous_manifest: Path | None, commit: str | None,
+                 max_jobs: int, max_phases: int, shards: int | None, today: datetime.datetime | None,
+                 out: Path | None, github_output: Path | None) -> None:
+    """Plan the jobs: waves in order, each packed into shards balanced by resource count, migrations
+    with the stacks that create their databases, destroys after the waves that no longer need them."""
+    from paybill.apply.base import base_manifest
+    from paybill.apply.jobfile import dumps, github_outputs
+    from paybill.apply.manifest import read_manifest
+    from paybill.apply.schedule import plan_jobs
+
+    if base is not None and previous_manifest is not None:
+        raise click.UsageError("--base and --previous-manifest exclude each other")
+    try:
+        current = read_manifest(manifest)
+        if previous_manifest is not None:
+            previous = read_manifest(previous_manifest)
+        else:
+            repo = manifest.resolve().parent.parent
+            previous = base_manifest(repo, base)
+        plan = plan_jobs(current, previous, today=today.date() if today else _today(), max_jobs=max_jobs,
+                         max_phases=max_phases, shards_per_phase=shards, manifest_path=manifest.as_posix(),
+                         base_revision=base, commit=commit or os.environ.get("GITHUB_SHA") or None)
+    except ApplyError as error:
+        _fail(error.problems)
+        return
+    text = dumps(plan)
+    if out is not None:
+        out.write_text(text, encoding="utf-8")
+    for notice in plan.held:
+        click.echo(f"::notice::{notice}")
+    for address in plan.vanished:
+        click.echo(f"::warning::stack {address} is gone from the manifest without a decommission configuration; "
+                   "nothing destroys it")
+    if github_output is not None:
+        with github_output.open("a", encoding="utf-8") as handle:
+            handle.writelines(f"{k}={v}\n" for k, v in github_outputs(plan).items())
+    if out is None:
+        click.echo(text, nl=False)
+    else:
+        click.echo(f"{len(plan.phases)} phases, {plan.jobs} jobs: " + ", ".join(
+            f"{p.label} ({sum(len(s.units) for s in p.shards)} in {len(p.shards)})" for p in plan.phases), err=True)
+
+
+@apply_group.command("run")
+@click.option("--plan", "plan_file", type=click.Path(path_type=Path, dir_okay=False), required=True,
+              help="The job plan `paybill apply plan --out` wrote.")
+@click.option("--shard", required=True, help="The shard to run (its id in the plan, e.g. 2.7).")
+@click.option("--generated", type=click.Path(path_type=Path, file_okay=False), default=Path("generated"),
+              show_default=True)
+@click.option("--terraform", envvar="PAYBILL_TERRAFORM", default="terraform", show_default=True,
+              help="Terraform or OpenTofu executable (env PAYBILL_TERRAFORM).")
+@click.option("--parallelism", type=click.IntRange(1, 64), default=4, show_default=True,
+              help="Stacks of the shard run at once.")
+@click.option("--retries", type=click.IntRange(0, 20), default=3, show_default=True,
+              help="Retries of a stack after a transient failure (throttling, network, state lock).")
+@click.option("--backoff", type=click.FloatRange(0), default=10.0, show_default=True,
+              help="Seconds before the first retry (doubled for each next one).")
+@click.option("--results", type=click.Path(path_type=Path, file_okay=False), default=Path("apply-results"),
+              show_default=True, help="Write shard-<id>.json here (upload it as an artifact).")
+@click.option("--resume", type=click.Path(path_type=Path, file_okay=False), multiple=True,
+              help="Results of earlier attempts: units finished at this commit are skipped (repeatable).")
+@click.option("--commit", default=None, help="The commit being applied (default: the plan's).")
+@click.option("--database-url-command", envvar="PAYBILL_DATABASE_URL_COMMAND", default=None,
+              help="Shell command printing the admin URL of the database stack $STACK created.")
+@click.option("--by", default=None, help="Recorded in each database's migration ledger.")
+@click.option("--summary", type=click.Path(path_type=Path, dir_okay=False), envvar="GITHUB_STEP_SUMMARY",
+              default=None, help="Append destroy notes (markdown) here (env GITHUB_STEP_SUMMARY).")
+def run_command(plan_file: Path, shard: str, generated: Path, terraform: str, parallelism: int, retries: int,
+                backoff: float, results: Path, resume: tuple[Path, ...], commit: str | None,
+                database_url_command: str | None, by: str | None, summary: Path | None) -> None:
+    """Run one shard: terraform init/plan/apply (or the destroy sequence) per stack with bounded
+    parallelism and retries, migrations right after their stacks, results recorded as JSON."""
+    from paybill.apply.jobfile import read_plan
+    from paybill.apply.runner import RunOptions, run_shard
+
+    try:
+        plan = read_plan(plan_file)
+    except ApplyError as error:
+        _fail(error.problems)
+        return
+    found = plan.shard(shard)
+    if found is None:
+        known = ", ".join(s.id for p in plan.phases for s in p.shards) or "none"
+        _fail([Problem(UNKNOWN_SHARD, plan_file.as_posix(), f"the job plan has no shard {shard!r}",
+                       f"shards in this plan: {known}")])
+        return
+    options = RunOptions(generated=generated.resolve(), results=results, terraform=terraform,
+                         parallelism=parallelism, retries=retries, backoff=backoff, resume=resume,
+                         commit=commit or plan.commit, database_url_command=database_url_command or None,
+                         by=by, summary=summary, today=_today().isoformat())
+    outcome = run_shard(found[1], options, echo=lambda line: click.echo(line))
+    counts: dict[str, int] = {}
+    for record in outcome.records:
+        counts[record.status] = counts.get(record.status, 0) + 1
+    click.echo(f"shard {shard}: " + ", ".join(f"{n} {status}" for status, n in sorted(counts.items())))
+    if not outcome.ok:
+        _fail(list(outcome.problems))
+
+
+@apply_group.command("atlantis")
+@click.option("--manifest", type=click.Path(path_type=Path, dir_okay=False), default=DEFAULT_MANIFEST,
+              show_default=True)
+@click.option("--out", type=click.Path(path_type=Path, dir_okay=False), default=None,
+              help="Write here (usually atlantis.yaml at the repository root); else standard output.")
+def atlantis_command(manifest: Path, out: Path | None) -> None:
+    """Write an atlantis.yaml: one project per stack, execution_order_group from the waves,
+    when_modified from the spec files each stack is compiled from."""
+    from paybill.apply.atlantis import render_atlantis
+    from paybill.apply.manifest import read_manifest
+
+    try:
+        current = read_manifest(manifest)
+    except ApplyError as error:
+        _fail(error.problems)
+        return
+    generated = manifest.parent.as_posix() if manifest.parent.as_posix() not in ("", ".") else "."
+    text = render_atlantis(current, generated if not manifest.is_absolute() else "generated")
+    if out is None:
+        click.echo(text, nl=False)
+    else:
+        out.write_text(text, encoding="utf-8")

@@ -1,0 +1,197 @@
+"""``paybill serve``: an agent's bundle as an MCP server over its database (stdio or streamable HTTP).
+
+Start-up problems are PB13xx diagnostics, all of them in one run, then exit 1 (exit 2 for usage
+errors such as ``--shadow`` before ShadowGuard exists); nothing is served until every check passed.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Any, NoReturn
+
+import click
+
+TOKEN_ENV = "PAYBILL_SERVE_TOKEN"
+DATABASE_ENV = "PAYBILL_DATABASE_URL"
+MIN_TOKEN_CHARS = 16
+MAX_TOKEN_BYTES = 4096
+
+
+def _report(problems: list[tuple[str, str, str, str]]) -> NoReturn:
+    for path, code, message, hint in problems:
+        click.echo(f"{path}:1:1: error[{code}]: {message}", err=True)
+        if hint:
+            click.echo(f"  hint: {hint}", err=True)
+    sys.exit(1)
+
+
+def _listen(value: str) -> tuple[str, int]:
+    host, sep, port = value.rpartition(":")
+    host = host.strip("[]")
+    if not sep or not host or not port.isdigit() or int(port) > 65535:
+        raise click.BadParameter(f"{value!r} is not HOST:PORT (for example 127.0.0.1:8750)", param_hint="--listen")
+    return host, int(port)
+
+
+def _token(token_file: Path | None, token_env: str) -> tuple[str | None, tuple[str, str, str, str] | None]:
+    """The bearer token, or the problem that keeps the HTTP transport from starting."""
+    where = token_file.as_posix() if token_file else f"${token_env}"
+    if token_file is not None:
+        from paybill.guard.files import read_regular
+
+        try:
+            raw = read_regular(token_file, MAX_TOKEN_BYTES).decode("utf-8").strip()
+        except (OSError, UnicodeDecodeError) as exc:
+            return None, (where, "PB1304", f"cannot read the bearer token file: {exc}",
+                          "a regular UTF-8 file of at most 4 KiB holding the token")
+    else:
+        raw = os.environ.get(token_env, "").strip()
+    if not raw:
+        return None, (where, "PB1304", "the HTTP transport needs a bearer token; none was given",
+                      f"pass --token-file FILE or set {TOKEN_ENV} (at least {MIN_TOKEN_CHARS} characters)")
+    if len(raw) < MIN_TOKEN_CHARS or any(c.isspace() for c in raw):
+        return None, (where, "PB1304", f"the bearer token is too weak (at least {MIN_TOKEN_CHARS} characters, "
+                                       "no spaces)", "generate one: python -c 'import secrets; "
+                                                     "print(secrets.token_urlsafe(32))'")
+    return raw, None
+
+
+@click.command("serve")
+@click.option("--bundle", required=True, type=click.Path(path_type=Path, file_okay=False),
+              help="The agent's bundle (generated/bundles/<agent>).")
+@click.option("--catalog", required=True, type=click.Path(path_type=Path, file_okay=False),
+              help="The database's compiled folder (generated/sql/<database>); its catalog names every table.")
+@click.option("--database-url", envvar=DATABASE_ENV, help=f"libpq connection string [env {DATABASE_ENV}].")
+@click.option("--transport", type=click.Choice(["stdio", "http"]), default="stdio", show_default=True)
+@click.option("--listen", default="127.0.0.1:8750", show_default=True, help="HOST:PORT for --transport http "
+              "(loopback by default; port 0 picks a free port, printed on standard error).")
+@click.option("--token-file", type=click.Path(path_type=Path, dir_okay=False),
+              help=f"File holding the HTTP bearer token (default: the {TOKEN_ENV} environment variable).")
+@click.option("--log", "log_path", type=click.Path(path_type=Path, dir_okay=False),
+              help="Decision log (hash-chained JSON lines); one file per server process.")
+@click.option("--public-key", type=click.Path(path_type=Path, dir_okay=False),
+              help="Ed25519 public key: refuse a bundle not signed with it.")
+@click.option("--revision-store", type=click.Path(path_type=Path, dir_okay=False),
+              help="Refuse a bundle revision older than the newest served with this store.")
+@click.option("--run-ttl", type=click.IntRange(min=1, max=7 * 86400), default=3600, show_default=True,
+              help="Seconds after which a run expires.")
+@click.option("--spec-repo", type=click.Path(path_type=Path, file_okay=False),
+              help="Spec repository for propose_change (runs `paybill propose` in it).")
+@click.option("--max-body", type=click.IntRange(min=1024), default=1_000_000, show_default=True,
+              help="Largest HTTP request body in bytes.")
+@click.option("--rate", type=click.FloatRange(min=1), default=2000.0, show_default=True,
+              help="HTTP requests per second (a token bucket with a burst of a tenth of a second's worth, "
+                   "at least 10).")
+@click.option("--pool-size", type=click.IntRange(min=1, max=64), default=8, show_default=True,
+              help="PostgreSQL connections.")
+@click.option("--shadow", type=click.Path(path_type=Path, file_okay=False),
+              help="Candidate bundle to evaluate beside the enforcing one (not available yet).")
+@click.option("--authzen", is_flag=True, help="Also answer AuthZEN evaluation requests (not available yet).")
+def serve_command(bundle: Path, catalog: Path, database_url: str | None, transport: str, listen: str,
+                  token_file: Path | None, log_path: Path | None, public_key: Path | None,
+                  revision_store: Path | None, run_ttl: int, spec_repo: Path | None, max_body: int, rate: float,
+                  pool_size: int, shadow: Path | None, authzen: bool) -> None:
+    """Serve the agent of BUNDLE as an MCP server: generated tools, every call through the guard and
+    guard.db, run state in PostgreSQL (schema ``paybill``) so replicas share one set of limits.
+
+    Exit status: 1 when it cannot start (PB13xx diagnostics), 2 usage error, 0 after a clean shutdown.
+    """
+    if shadow is not None:
+        raise click.UsageError("--shadow is not available in this build yet (ShadowGuard has not landed)")
+    if authzen:
+        raise click.UsageError("--authzen is not available in this build yet (the AuthZEN app has not landed)")
+    if not database_url:
+        raise click.UsageError(f"--database-url (or {DATABASE_ENV}) is required")
+    host, port = _listen(listen)
+    from paybill.guard import BundleError, Guard
+
+    problems: list[tuple[str, str, str, str]] = []
+    guard = plan = token = None
+    from paybill.serve.service import ServeConfig, Service, new_clock
+
+    try:
+        guard = Guard.load(bundle, public_key, clock=new_clock(), log=log_path, revisions=revision_store)
+    except BundleError as exc:
+        problems.append(((bundle / "manifest.json").as_posix(), "PB1301", f"bundle refused ({exc.reason}): {exc}",
+                         "serve only what `paybill compile` wrote and review approved"))
+    except OSError as exc:
+        problems.append(((log_path or bundle).as_posix(), "PB1301", f"cannot open the decision log: {exc}", ""))
+    try:
+        plan = _catalog(catalog)
+    except (OSError, ValueError) as exc:
+        problems.append(((catalog / "migrations.json").as_posix(), "PB1302",
+                         f"the catalog is unusable: {type(exc).__name__}: {exc}",
+                         "pass the database's folder generated/sql/<database> (recompile if it was edited)"))
+    if transport == "http":
+        token, problem = _token(token_file, TOKEN_ENV)
+        if problem:
+            problems.append(problem)
+    if spec_repo is not None and not (spec_repo / "specs").is_dir():
+        problems.append((spec_repo.as_posix(), "PB1307", "the spec repository has no specs/ folder",
+                         "point --spec-repo at a checkout of the spec repository (paybill init makes one)"))
+    if problems:
+        _report(problems)
+    assert guard is not None and plan is not None
+    if not any(a.name == guard.agent for a in plan.agents):
+        _report([((catalog / "migrations.json").as_posix(), "PB1308",
+                  f"agent '{guard.agent}' has no role in database '{plan.key}'",
+                  "serve the agent against a database that stores tenants of its scope")])
+    config = ServeConfig(run_ttl_seconds=run_ttl, spec_repo=spec_repo, pool_max=pool_size,
+                         pool_min=min(2, pool_size))
+    service = Service(guard, plan, database_url, config)
+    _open(service, catalog, database_url)
+    from paybill.serve.mcp_app import build_server
+    from paybill.serve.metrics import ServeMetrics
+
+    metrics = ServeMetrics(guard.agent, set(service.tools))
+    server = build_server(service, metrics, max_concurrency=pool_size * 2)
+    try:
+        if transport == "stdio":
+            from paybill.serve.transport import serve_stdio
+
+            serve_stdio(server)
+        else:
+            from paybill.serve.transport import HttpLimits, bind, http_app, serve_http
+
+            try:
+                sock = bind(host, port)
+            except OSError as exc:
+                _report([(listen, "PB1305", f"cannot listen on {listen}: {exc.strerror or exc}",
+                          "pick a free port (0 picks one) or stop the process that holds it")])
+            assert token is not None
+            limits = HttpLimits(max_body_bytes=max_body, rate_per_second=rate, burst=max(10, int(rate / 10)))
+            serve_http(http_app(server, metrics, token, host, limits), sock)
+    finally:
+        service.close()
+
+
+def _catalog(folder: Path) -> Any:
+    """The database plan of ``folder/migrations.json`` (through guard.db, the runtime's catalog reader)."""
+    from paybill.guard import db
+
+    return db.load_catalog(folder)
+
+
+def _open(service: Any, catalog: Path, database_url: str) -> None:
+    from psycopg import OperationalError
+    from psycopg_pool import PoolTimeout
+
+    from paybill.guard.db import SetupError
+    from paybill.serve.state import StateError
+
+    path = (catalog / "migrations.json").as_posix()
+    try:
+        service.open()
+    except (PoolTimeout, OperationalError) as exc:
+        service.close()
+        _report([(path, "PB1303", f"cannot connect to the database ({type(exc).__name__})",
+                  "check --database-url: server, user and database name (the password is never printed)")])
+    except SetupError as exc:
+        service.close()
+        _report([(path, "PB1303", str(exc), "connect to the database this folder was compiled for")])
+    except StateError as exc:
+        service.close()
+        _report([(path, "PB1306", str(exc), "create schema paybill once as its owner (docs/serve.md), or let "
+                                            "the server's login create it")])

@@ -1,0 +1,123 @@
+"""The resolved model: validated specs turned into typed, linked, frozen objects.
+
+Validation proves that every reference resolves; resolve then follows each reference once and
+keeps the target. A resolved tenant holds its plan, cloud and pool objects, where each of its
+layers lives, its stack unit and its allocated network, so the graph and the emitters read
+``tenant.cloud.provider`` instead of looking ``placement.cloud`` up by name again in every stage.
+
+Everything here is frozen: later stages share one model (and forked helpers inherit it), so no
+stage may change what another reads.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+
+from paybill.load.document import SpecDocument
+from paybill.models.cloud import Cloud
+from paybill.models.plan import Plan
+from paybill.models.pool import Pool
+from paybill.models.tenant import Tenant
+from paybill.resolve.layers import LayerPlan
+from paybill.resolve.network import NetworkAllocation
+from paybill.resolve.units import StackUnit
+from paybill.validate.index import SpecIndex
+
+
+@dataclass(frozen=True, slots=True)
+class ResolvedCloud:
+    """One cloud account: its document and its validated spec."""
+
+    document: SpecDocument
+    cloud: Cloud
+
+    @property
+    def name(self) -> str:
+        return self.document.name
+
+    @property
+    def provider(self) -> str:
+        return self.cloud.spec.provider
+
+    @property
+    def address_space(self) -> str:
+        return self.cloud.spec.address_space
+
+
+@dataclass(frozen=True, slots=True)
+class ResolvedPlan:
+    document: SpecDocument
+    plan: Plan
+
+    @property
+    def name(self) -> str:
+        return self.document.name
+
+
+@dataclass(frozen=True, slots=True)
+class ResolvedPool:
+    """A pool on its cloud, with its stack unit, its network (None when allocation failed) and its
+    live tenants (names, sorted: a pool does not link back to tenant objects, so nothing cycles)."""
+
+    document: SpecDocument
+    pool: Pool
+    cloud: ResolvedCloud
+    unit: StackUnit
+    network: str | None
+    tenants: tuple[str, ...]
+
+    @property
+    def name(self) -> str:
+        return self.document.name
+
+    @property
+    def address(self) -> str:
+        return self.unit.address
+
+
+@dataclass(frozen=True, slots=True)
+class ResolvedTenant:
+    """A tenant with everything it references, linked.
+
+    ``unit`` is None for a deleted tenant (it has no live stack; see ``ResolvedModel.removed``).
+    ``network`` is set when the network layer is silo and allocation succeeded.
+    """
+
+    document: SpecDocument
+    tenant: Tenant
+    plan: ResolvedPlan
+    cloud: ResolvedCloud
+    pool: ResolvedPool | None
+    layers: LayerPlan
+    unit: StackUnit | None
+    network: str | None
+
+    @property
+    def name(self) -> str:
+        return self.document.name
+
+    @property
+    def live(self) -> bool:
+        return self.tenant.spec.lifecycle != "deleted"
+
+
+@dataclass(frozen=True, slots=True)
+class ResolvedModel:
+    """Every resolved object by name, the stack layout, and the network allocation."""
+
+    index: SpecIndex
+    clouds: Mapping[str, ResolvedCloud]
+    plans: Mapping[str, ResolvedPlan]
+    pools: Mapping[str, ResolvedPool]
+    tenants: Mapping[str, ResolvedTenant]
+    """Every tenant whose references resolve, deleted ones included."""
+    units: tuple[StackUnit, ...]
+    """Live stacks: pools first, then tenants, each in name order (:func:`paybill.resolve.units.stack_units`)."""
+    removed: tuple[StackUnit, ...]
+    """Deleted tenants' stacks whose destroy is not recorded yet."""
+    allocation: NetworkAllocation
+
+    def live_tenants(self) -> Iterator[ResolvedTenant]:
+        """Tenants with a live stack, in name order."""
+        return (t for t in self.tenants.values() if t.unit is not None)

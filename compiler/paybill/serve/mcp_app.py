@@ -1,0 +1,69 @@
+"""The MCP face of a :class:`paybill.serve.service.Service`: the official SDK's low-level server.
+
+The low-level ``mcp.server.lowlevel.Server`` (not ``MCPServer``) because the tools and their JSON
+Schemas are generated from the bundle at start, not written as Python functions. A call runs in a
+worker thread (psycopg and the guard are synchronous), bounded by a limiter so a flood of calls
+queues instead of spawning threads; a refusal is a tool result with ``is_error`` and the reasons.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import anyio
+import mcp_types as types
+import orjson
+from mcp.server.context import ServerRequestContext
+from mcp.server.lowlevel import Server
+
+from paybill import __version__
+from paybill.serve.metrics import ServeMetrics
+from paybill.serve.service import Outcome, Service
+
+INSTRUCTIONS = (
+    "paybill holds this agent to its compiled policy bundle. Start a run with start_run (tenant, workflow), pass "
+    "its run_id and tenant to every other tool, and move through the workflow's steps with advance_step. Every "
+    "call is checked (policy, workflow order, approvals, limits, tenant lifecycle); a refused call returns an "
+    "error result with the reasons. Raw SQL is never accepted."
+)
+
+
+def _tool(tool: Any) -> types.Tool:
+    hints = None
+    if tool.kind == "read":
+        hints = types.ToolAnnotations(read_only_hint=True, destructive_hint=False, open_world_hint=False)
+    elif tool.kind in ("update", "delete"):
+        hints = types.ToolAnnotations(read_only_hint=False, destructive_hint=True, open_world_hint=False)
+    return types.Tool(name=tool.name, description=tool.description, input_schema=tool.input_schema,
+                      annotations=hints)
+
+
+def result_of(outcome: Outcome) -> types.CallToolResult:
+    text = outcome.text()
+    return types.CallToolResult(content=[types.TextContent(text=text)], structured_content=orjson.loads(text),
+                                is_error=not outcome.ok)
+
+
+def build_server(service: Service, metrics: ServeMetrics, *, max_concurrency: int = 16) -> Server[Any]:
+    """An MCP server listing the service's tools and routing calls to it."""
+    listed = types.ListToolsResult(tools=[_tool(t) for t in service.tools.values()])
+    limiter = anyio.CapacityLimiter(max_concurrency)
+
+    async def list_tools(ctx: ServerRequestContext[Any], params: types.PaginatedRequestParams | None
+                         ) -> types.ListToolsResult:
+        return listed
+
+    async def call_tool(ctx: ServerRequestContext[Any], params: types.CallToolRequestParams) -> types.CallToolResult:
+        started = time.perf_counter()
+        outcome = await anyio.to_thread.run_sync(service.call, params.name, params.arguments, limiter=limiter)
+        metrics.observe(params.name, outcome.outcome, outcome.policy, time.perf_counter() - started)
+        return result_of(outcome)
+
+    def input_schema(name: str) -> dict[str, Any] | None:
+        tool = service.tools.get(name)
+        return tool.input_schema if tool else None
+
+    return Server("paybill", version=__version__, title=f"paybill ({service.guard.agent})",
+                  instructions=INSTRUCTIONS, on_list_tools=list_tools, on_call_tool=call_tool,
+                  get_tool_input_schema=input_schema)

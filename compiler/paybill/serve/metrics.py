@@ -1,0 +1,35 @@
+"""Prometheus metrics of one server: decisions by outcome, agent, tool and deciding policy, and latency.
+
+A registry of its own (not the process-global one), so two servers in one process (tests) never
+share counters. Label values are bounded: tools and policies come from the bundle, outcomes are
+four words, and an unknown tool name a client sends is counted as ``unknown``.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+
+LATENCY_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0)
+
+CONTENT_TYPE = CONTENT_TYPE_LATEST
+
+
+class ServeMetrics:
+    def __init__(self, agent: str, tools: set[str]) -> None:
+        self.agent = agent
+        self.tools = tools
+        self.registry = CollectorRegistry(auto_describe=True)
+        self.decisions = Counter("paybill_serve_decisions", "Tool calls decided, by outcome, agent, tool and "
+                                 "deciding policy", ("outcome", "agent", "tool", "policy"), registry=self.registry)
+        self.latency = Histogram("paybill_serve_call_seconds", "Tool call latency inside the server (guard, "
+                                 "PostgreSQL and run state)", ("agent", "tool", "outcome"), registry=self.registry,
+                                 buckets=LATENCY_BUCKETS)
+
+    def observe(self, tool: str, outcome: str, policy: str, seconds: float) -> None:
+        name = tool if tool in self.tools else "unknown"
+        self.decisions.labels(outcome, self.agent, name, policy).inc()
+        self.latency.labels(self.agent, name, outcome).observe(seconds)
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)

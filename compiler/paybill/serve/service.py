@@ -1,0 +1,317 @@
+"""The server's core, independent of MCP: a tool call in, a guarded outcome out.
+
+Every call that touches a run takes its row lock, continues the run from PostgreSQL, asks the guard
+(:class:`paybill.guard.Run`) and, for data tools, runs one catalog-built statement through
+:class:`paybill.guard.db.GuardedDatabase` in a savepoint as the agent's role for the run's tenant,
+then stores the run's new books - all in one transaction. The server adds no power of its own: it
+only refuses more (an unknown, expired or foreign run; arguments outside the tool's schema).
+
+Outcomes are data (:class:`Outcome`), never exceptions: a denial carries the guard's reasons and
+violations; an internal error carries a fixed message and no database detail or stack trace.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+import logging
+import os
+import re
+import secrets
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+import psycopg
+from jsonschema import Draft202012Validator
+from psycopg_pool import ConnectionPool, PoolTimeout
+
+from paybill.guard import Decision, Guard, GuardUsageError, Run
+from paybill.guard.db import AccessDenied, DatabasePlan, GuardedDatabase, SetupError, StatementFailed, UsageError
+from paybill.serve import state
+from paybill.serve.tools import ToolDef, build_tools
+
+log = logging.getLogger("paybill.serve")
+
+APPROVAL_HINT = "a human approves with `paybill guard approve {run} {step} --by EMAIL`; then call advance_step again"
+PROPOSE_TIMEOUT_SECONDS = 300
+_BRANCH = re.compile(r"created branch (\S+)")
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a tool call came to. ``outcome`` is ``allowed``, ``denied``, ``invalid`` or ``error``."""
+
+    outcome: str
+    data: dict[str, Any]
+    policy: str = ""
+    """The deciding policy (first reason) for metrics; empty when no policy decided."""
+
+    @property
+    def ok(self) -> bool:
+        return self.outcome == "allowed"
+
+    def text(self) -> str:
+        return orjson.dumps(self.data, default=_jsonable, option=orjson.OPT_SORT_KEYS).decode()
+
+
+@dataclass
+class ServeConfig:
+    run_ttl_seconds: int = 3600
+    spec_repo: Path | None = None
+    paybill_command: tuple[str, ...] = field(default_factory=lambda: (sys.executable, "-m", "paybill"))
+    pool_min: int = 2
+    pool_max: int = 8
+    pool_timeout: float = 5.0
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, decimal.Decimal):
+        return str(value)
+    if isinstance(value, (dt.timedelta, bytes, memoryview)):
+        return str(value)
+    raise TypeError(type(value).__name__)
+
+
+def _denied(decision: Decision | None, message: str, **extra: Any) -> Outcome:
+    data: dict[str, Any] = {"error": "denied", "message": message, **extra}
+    if decision is not None:
+        data.update(decision.to_dict())
+        data["step"] = decision.step
+    return Outcome("denied", data, decision.reasons[0] if decision is not None and decision.reasons else "")
+
+
+def _invalid(message: str) -> Outcome:
+    return Outcome("invalid", {"error": "invalid", "message": message})
+
+
+INTERNAL = Outcome("error", {"error": "internal", "message": "internal error; the call was not performed "
+                                                           "(the server log has the details)"})
+
+
+class Service:
+    """One agent's guarded tools over one database."""
+
+    def __init__(self, guard: Guard, catalog: DatabasePlan, conninfo: str, config: ServeConfig | None = None) -> None:
+        self.guard = guard
+        self.catalog = catalog
+        self.config = config or ServeConfig()
+        self.tools: dict[str, ToolDef] = {
+            t.name: t for t in build_tools(guard, catalog, propose=self.config.spec_repo is not None)}
+        self._validators = {name: Draft202012Validator(t.input_schema) for name, t in self.tools.items()}
+        self._databases: dict[int, GuardedDatabase] = {}
+        self.pool = ConnectionPool(conninfo, min_size=self.config.pool_min, max_size=self.config.pool_max,
+                                   kwargs={"autocommit": True}, open=False, timeout=self.config.pool_timeout,
+                                   check=None)
+        self._handlers: dict[str, Callable[[ToolDef, dict[str, Any]], Outcome]] = {
+            "start": self._start, "advance": self._advance, "approval": self._request_approval,
+            "propose": self._propose, **dict.fromkeys(("read", "insert", "update", "delete"), self._data)}
+
+    # -- lifecycle ------------------------------------------------------------------------------
+
+    def open(self) -> None:
+        """Open the pool, check the database is the catalog's, create the run tables if missing."""
+        self.pool.open(wait=True, timeout=self.config.pool_timeout)
+        with self.pool.connection() as conn:
+            GuardedDatabase(conn, self.catalog, verify=True)
+            state.ensure_schema(conn)
+
+    def close(self) -> None:
+        """Wait for calls in flight (their transactions end with them), then close every connection."""
+        self.pool.close(timeout=self.config.pool_timeout)
+
+    @contextmanager
+    def _connection(self) -> Iterator[tuple[psycopg.Connection[Any], GuardedDatabase]]:
+        with self.pool.connection() as conn:
+            db = self._databases.get(id(conn))
+            if db is None or db.conn is not conn:
+                db = self._databases[id(conn)] = GuardedDatabase(conn, self.catalog, verify=False, nested=True)
+            yield conn, db
+
+    # -- calls ----------------------------------------------------------------------------------
+
+    def call(self, name: str, arguments: Any) -> Outcome:
+        """Validate ``arguments`` against the tool's schema and perform the call; never raises."""
+        tool = self.tools.get(name) if isinstance(name, str) else None
+        if tool is None:
+            return _invalid(f"unknown tool {str(name)[:80]!r}")
+        arguments = {} if arguments is None else arguments
+        error = next(iter(self._validators[name].iter_errors(arguments)), None)
+        if error is not None:
+            where = "/".join(str(p) for p in error.absolute_path) or "arguments"
+            return _invalid(f"{where}: {error.message[:300]}")
+        try:
+            return self._handlers[tool.kind](tool, arguments)
+        except PoolTimeout:
+            log.warning("no database connection within %.1f s", self.config.pool_timeout)
+            return Outcome("error", {"error": "unavailable", "message": "the server is busy; retry later"})
+        except Exception:  # an internal error: logged here, never sent to the client
+            log.exception("tool %s failed", name)
+            return INTERNAL
+
+    def _start(self, tool: ToolDef, args: dict[str, Any]) -> Outcome:
+        run_id = f"run-{secrets.token_hex(16)}"
+        try:
+            run = self.guard.start(tenant=args["tenant"], workflow=args["workflow"], run_id=run_id)
+        except GuardUsageError as exc:
+            return _invalid(str(exc))
+        snapshot = run.snapshot()
+        expires = snapshot["started"] + self.config.run_ttl_seconds
+        with self.pool.connection() as conn:
+            state.insert(conn, run_id, agent=self.guard.agent, tenant=run.tenant, workflow=run.workflow,
+                         revision=self.guard.revision, state=snapshot, expires_at=expires)
+        return Outcome("allowed", {"run_id": run_id, "tenant": run.tenant, "workflow": run.workflow,
+                                   "step": run.step, "expires_in_seconds": self.config.run_ttl_seconds})
+
+    @contextmanager
+    def _locked(self, args: dict[str, Any]) -> Iterator[tuple[Run | Outcome, state.StoredRun | None, GuardedDatabase]]:
+        """The run of ``args['run_id']``, locked, continued from its snapshot; stored back on exit.
+
+        Yields an :class:`Outcome` instead of a run when it is refused (unknown, another agent's or
+        tenant's, expired): the same message for "no such run" and "not yours", so a run id of
+        another agent reveals nothing.
+        """
+        with self._connection() as (conn, db), conn.transaction():
+            stored = state.lock(conn, args["run_id"])
+            if stored is None or stored.agent != self.guard.agent or stored.tenant != args["tenant"]:
+                yield _denied(None, f"no run {args['run_id']!r} of this agent for tenant '{args['tenant']}'",
+                              violations=["run.unknown"]), None, db
+                return
+            if self.guard.clock() >= stored.expires_at:
+                yield _denied(None, f"run {stored.id!r} expired; start a new run", violations=["run.expired"]), \
+                    None, db
+                return
+            run = Run.restore(self.guard, stored.id, stored.tenant, stored.workflow, stored.state)
+            yield run, stored, db
+            stored.state = run.snapshot()
+            state.save(conn, stored)
+
+    def _advance(self, tool: ToolDef, args: dict[str, Any]) -> Outcome:
+        with self._locked(args) as (run, stored, _):
+            if isinstance(run, Outcome):
+                return run
+            assert stored is not None
+            decision = run.advance(args["step"])
+            if decision.allowed:
+                stored.pending.pop(args["step"], None)
+                return Outcome("allowed", {"run_id": run.id, "step": run.step, "reasons": list(decision.reasons)},
+                               decision.reasons[0] if decision.reasons else "")
+            if "workflow.approval-required" in decision.violations:
+                stored.pending.setdefault(args["step"], "")
+                return _denied(decision, f"step '{args['step']}' waits for a human approval",
+                               pending_approval=True,
+                               hint=APPROVAL_HINT.format(run=run.id, step=args["step"]))
+            return _denied(decision, decision.summary())
+
+    def _request_approval(self, tool: ToolDef, args: dict[str, Any]) -> Outcome:
+        with self._locked(args) as (run, stored, _):
+            if isinstance(run, Outcome):
+                return run
+            assert stored is not None
+            spec = self.guard.workflows[run.workflow]["steps"].get(args["step"])
+            if spec is None or not spec.get("requiresApproval"):
+                return _invalid(f"step {args['step']!r} of workflow '{run.workflow}' does not require approval")
+            stored.pending[args["step"]] = args.get("reason", "")
+            return Outcome("allowed", {"run_id": run.id, "step": args["step"], "pending_approval": True,
+                                       "hint": APPROVAL_HINT.format(run=run.id, step=args["step"])})
+
+    def _data(self, tool: ToolDef, args: dict[str, Any]) -> Outcome:
+        with self._locked(args) as (run, _, db):
+            if isinstance(run, Outcome):
+                return run
+            if run.tenant not in self.catalog.tenants:
+                # The guard speaks first (a deleted or out-of-scope tenant: its lifecycle reason).
+                decision = run.check(tool.kind, tool.table, columns=_touched(tool.kind, args), rows=0)
+                if not decision.allowed:
+                    return _denied(decision, decision.summary())
+                return _invalid(f"tenant '{run.tenant}' is not stored in database '{self.catalog.key}'")
+            try:
+                return self._perform(tool, args, run, db)
+            except AccessDenied as exc:
+                return _denied(exc.decision, str(exc), source=exc.source,
+                               **({} if exc.decision else {"violations": list(exc.violations)}))
+            except (UsageError, SetupError) as exc:
+                return _invalid(str(exc))
+            except StatementFailed as exc:
+                return Outcome("error", {"error": "statement", "sqlstate": exc.sqlstate,
+                                         "message": "PostgreSQL rejected the statement (constraint, type or "
+                                                    "timeout); nothing was changed"})
+
+    def _perform(self, tool: ToolDef, args: dict[str, Any], run: Run, db: GuardedDatabase) -> Outcome:
+        table = tool.table
+        if tool.kind == "read":
+            result = db.read(run, table, args["columns"], where=_values(args.get("where")),
+                             order_by=args.get("order_by", ()), limit=args.get("limit"))
+            decision = result.decision
+            data = {"columns": list(result.columns), "rows": result.dicts(), "count": len(result.rows)}
+        elif tool.kind == "insert":
+            written = db.insert(run, table, _values(args["values"]))
+            decision, data = written.decision, {"rows": written.rows}
+        elif tool.kind == "update":
+            written = db.update(run, table, _values(args["set"]), where=_values(args["where"]),
+                                limit=args.get("limit"))
+            decision, data = written.decision, {"rows": written.rows}
+        else:
+            written = db.delete(run, table, where=_values(args["where"]), limit=args.get("limit"))
+            decision, data = written.decision, {"rows": written.rows}
+        return Outcome("allowed", {"run_id": run.id, "step": run.step, **data, "reasons": list(decision.reasons)},
+                       decision.reasons[0] if decision.reasons else "")
+
+    def _propose(self, tool: ToolDef, args: dict[str, Any]) -> Outcome:
+        with self._locked(args) as (run, _, _db):
+            if isinstance(run, Outcome):
+                return run
+            decision = run.check("propose", args["kind"], columns=[args["field"]])
+            if not decision.allowed:
+                return _denied(decision, decision.summary())
+        repo = self.config.spec_repo
+        assert repo is not None
+        target = f"{args['kind']}/{args['name']}:{args['field']}={orjson.dumps(args['value']).decode()}"
+        command = [*self.config.paybill_command, "propose", "specs", "--as", self.guard.agent, "--set", target,
+                   "-m", args["message"]]
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("PGPASSWORD", "PAYBILL_SERVE_TOKEN"))}
+        try:
+            done = subprocess.run(command, cwd=repo, capture_output=True, text=True, timeout=PROPOSE_TIMEOUT_SECONDS,
+                                  env=env, check=False, stdin=subprocess.DEVNULL)
+        except subprocess.TimeoutExpired:
+            return Outcome("error", {"error": "propose", "message": "paybill propose timed out"})
+        if done.returncode != 0:
+            return _denied(decision, "paybill propose refused the change", violations=["propose.refused"],
+                           output=(done.stdout + done.stderr)[-4000:])
+        found = _BRANCH.search(done.stderr)
+        return Outcome("allowed", {"run_id": args["run_id"], "branch": found.group(1) if found else "",
+                                   "plan": done.stdout[-20000:], "reasons": list(decision.reasons)},
+                       decision.reasons[0] if decision.reasons else "")
+
+
+def _values(mapping: dict[str, Any] | None) -> dict[str, Any]:
+    """JSON values as PostgreSQL parameters (psycopg sends strings untyped, so uuid, date and
+    timestamptz columns take them as PostgreSQL parses them; jsonb values are wrapped)."""
+    out: dict[str, Any] = {}
+    for key, value in (mapping or {}).items():
+        out[key] = psycopg.types.json.Jsonb(value) if isinstance(value, (dict, list)) else value
+    return out
+
+
+def _touched(kind: str, args: dict[str, Any]) -> list[str]:
+    if kind == "read":
+        return [*args.get("columns", ()), *args.get("where", {}), *args.get("order_by", ())]
+    if kind == "insert":
+        return list(args.get("values", {}))
+    if kind == "update":
+        return list(args.get("set", {}))
+    return []
+
+
+def new_clock() -> Callable[[], float]:
+    """Wall-clock seconds: run start times and rate windows are shared between replicas."""
+    return time.time
+
+
+__all__ = ["INTERNAL", "Outcome", "ServeConfig", "Service", "new_clock"]

@@ -1,0 +1,170 @@
+"""Transports: stdio (the client starts the server) and streamable HTTP (a long-running service).
+
+HTTP is stateless streamable HTTP with JSON responses: no MCP session lives in the server (runs are
+explicit ids in PostgreSQL), so any replica answers any request and a request costs one POST and
+one JSON body. In front of the SDK's app sits :class:`Gate`, which refuses before any parsing:
+
+* a missing or wrong bearer token (401; compared in constant time);
+* a body larger than the limit (413, from ``Content-Length``; the SDK also stops a chunked body);
+* more requests than the rate allows (429 with ``Retry-After``; one token bucket per server).
+
+Shutdown (SIGTERM, SIGINT): uvicorn stops accepting, lets requests in flight finish (each call's
+transaction ends with it: the call runs inside ``with conn.transaction()``), then the pool closes.
+"""
+
+from __future__ import annotations
+
+import hmac
+import signal
+import socket
+import sys
+import threading
+import time
+from collections.abc import Awaitable, Callable, MutableMapping
+from dataclasses import dataclass
+from typing import Any
+
+import anyio
+import uvicorn
+from mcp.server.lowlevel import Server
+from mcp.server.stdio import stdio_server
+from mcp.server.transport_security import TransportSecuritySettings
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from paybill.serve.metrics import CONTENT_TYPE, ServeMetrics
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+MCP_PATH = "/mcp"
+METRICS_PATH = "/metrics"
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+@dataclass(frozen=True)
+class HttpLimits:
+    max_body_bytes: int = 1_000_000
+    rate_per_second: float = 2000.0
+    burst: int = 200
+
+
+class TokenBucket:
+    """A thread-safe token bucket: ``take()`` is False when the rate is exceeded."""
+
+    def __init__(self, rate: float, burst: int) -> None:
+        self.rate, self.burst = rate, float(burst)
+        self.tokens, self.stamp = float(burst), time.monotonic()
+        self._lock = threading.Lock()
+
+    def take(self) -> bool:
+        with self._lock:
+            now = time.monotonic()
+            self.tokens = min(self.burst, self.tokens + (now - self.stamp) * self.rate)
+            self.stamp = now
+            if self.tokens < 1:
+                return False
+            self.tokens -= 1
+            return True
+
+
+class Gate:
+    """ASGI middleware: bearer token, body size and rate, checked before the MCP app sees a request."""
+
+    def __init__(self, app: ASGIApp, token: str, limits: HttpLimits) -> None:
+        self.app = app
+        self.expected = f"Bearer {token}".encode()
+        self.limits = limits
+        self.bucket = TokenBucket(limits.rate_per_second, limits.burst)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope.get("headers") or [])
+        given = headers.get(b"authorization", b"")
+        if not hmac.compare_digest(given, self.expected):
+            await _reply(send, 401, b'{"error":"unauthorized","message":"a valid bearer token is required"}',
+                         [(b"www-authenticate", b'Bearer realm="paybill"')])
+            return
+        length = headers.get(b"content-length")
+        if length is not None and (not length.isdigit() or int(length) > self.limits.max_body_bytes):
+            await _reply(send, 413, b'{"error":"too_large","message":"request body exceeds the server limit"}')
+            return
+        if not self.bucket.take():
+            await _reply(send, 429, b'{"error":"rate_limited","message":"too many requests"}', [(b"retry-after", b"1")])
+            return
+        await self.app(scope, receive, send)
+
+
+async def _reply(send: Send, status: int, body: bytes, headers: list[tuple[bytes, bytes]] | None = None) -> None:
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
+                            *(headers or [])]})
+    await send({"type": "http.response.body", "body": body})
+
+
+def http_app(server: Server[Any], metrics: ServeMetrics, token: str, host: str, limits: HttpLimits) -> ASGIApp:
+    """The streamable HTTP app (stateless, JSON responses), ``/metrics`` beside it, behind :class:`Gate`."""
+
+    async def metrics_endpoint(request: Request) -> Response:
+        return Response(metrics.render(), media_type=CONTENT_TYPE)
+
+    security = None
+    if host in LOOPBACK:  # the SDK's DNS-rebinding protection: a browser page cannot reach a local server
+        security = TransportSecuritySettings(enable_dns_rebinding_protection=True,
+                                             allowed_hosts=["127.0.0.1:*", "localhost:*", "[::1]:*"],
+                                             allowed_origins=["http://127.0.0.1:*", "http://localhost:*",
+                                                              "http://[::1]:*"])
+    app = server.streamable_http_app(streamable_http_path=MCP_PATH, json_response=True, stateless_http=True,
+                                     max_request_body_size=limits.max_body_bytes, host=host,
+                                     transport_security=security,
+                                     custom_starlette_routes=[Route(METRICS_PATH, metrics_endpoint)])
+    return Gate(app, token, limits)
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """The listening socket, bound before uvicorn starts, so port 0 can be reported exactly."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    # Accepted connections inherit it: a response's head and body are separate writes, and with Nagle
+    # the body waits for the client's delayed ACK of the head (40 ms per call on kept-alive connections).
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    sock.bind((host, port))
+    sock.listen(1024)
+    sock.set_inheritable(True)
+    return sock
+
+
+def serve_http(app: ASGIApp, sock: socket.socket, *, graceful_seconds: int = 10) -> None:
+    """Serve until SIGTERM or SIGINT; requests in flight get ``graceful_seconds`` to finish."""
+    config = uvicorn.Config(app, log_level="warning", lifespan="on", timeout_graceful_shutdown=graceful_seconds,
+                            access_log=False, server_header=False, date_header=False)
+    server = uvicorn.Server(config)
+    host, port = sock.getsockname()[:2]
+    url_host = f"[{host}]" if ":" in host else host
+    print(f"paybill serve: listening on http://{url_host}:{port}{MCP_PATH}", file=sys.stderr, flush=True)
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        # uvicorn shuts down gracefully, then raises the signal again: end with exit 0 (and the
+        # caller's cleanup, which closes the pool) instead of dying by the default handler.
+        signal.signal(signum, _clean_exit)
+    server.run(sockets=[sock])
+
+
+def _clean_exit(signum: int, frame: Any) -> None:
+    raise SystemExit(0)
+
+
+def serve_stdio(server: Server[Any]) -> None:
+    """Serve one client on stdin/stdout until it closes them."""
+
+    async def main() -> None:
+        async with stdio_server() as (read, write):
+            await server.run(read, write, server.create_initialization_options())
+
+    anyio.run(main)

@@ -1,0 +1,56 @@
+"""A stand-in for the ``terraform`` executable, for tests at the process boundary.
+
+Real Terraform cannot be downloaded here (no network to releases.hashicorp.com, and applying would
+need cloud credentials), so ``paybill apply run`` is tested against this program: it appends one
+JSON line per call to $FAKE_LOG (the -chdir folder, the arguments, start and end times), answers
+``state list`` from $FAKE_STATES/<folder with / as _>, sleeps $FAKE_SLEEP seconds on apply and
+destroy, and fails on demand: $FAKE_FAILS is a JSON list of rules {"dir": suffix, "command": name,
+"times": n, "output": text, "code": status}, each failing the first n matching calls.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+
+def main(argv: list[str]) -> int:
+    started = time.time()
+    chdir = argv[0].removeprefix("-chdir=") if argv and argv[0].startswith("-chdir=") else "."
+    args = argv[1:] if argv and argv[0].startswith("-chdir=") else argv
+    command = args[0] if args else ""
+    code, output = 0, ""
+    rules = json.loads(Path(os.environ["FAKE_FAILS"]).read_text()) if os.environ.get("FAKE_FAILS") else []
+    counters = Path(os.environ.get("FAKE_COUNTERS", "/nonexistent"))
+    for i, rule in enumerate(rules):
+        if chdir.endswith(rule["dir"]) and command == rule["command"]:
+            counter = counters / f"rule-{i}"
+            with open(counters / "lock", "a") as lock:
+                fcntl.flock(lock, fcntl.LOCK_EX)
+                seen = int(counter.read_text()) if counter.exists() else 0
+                counter.write_text(str(seen + 1))
+            if seen < rule["times"]:
+                code, output = rule.get("code", 1), rule["output"]
+                break
+    if code == 0 and command in ("apply", "destroy"):
+        time.sleep(float(os.environ.get("FAKE_SLEEP", "0")))
+    if code == 0 and command == "state" and args[1:2] == ["list"]:
+        state = Path(os.environ["FAKE_STATES"]) / chdir.replace("/", "_")
+        if state.exists():
+            sys.stdout.write(state.read_text())
+    if code == 0 and command == "plan" and not Path(chdir, "main.tf.json").is_file():
+        code, output = 1, "Error: No configuration files"
+    with open(os.environ["FAKE_LOG"], "a") as log:
+        fcntl.flock(log, fcntl.LOCK_EX)
+        log.write(json.dumps({"dir": chdir, "args": args, "t0": started, "t1": time.time(), "code": code}) + "\n")
+    if output:
+        sys.stderr.write(output + "\n")
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

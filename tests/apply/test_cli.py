@@ -1,0 +1,129 @@
+"""``paybill apply plan | run | atlantis`` as commands: git base, files, exit codes, diagnostics."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from .support import make_workspace, manifest, removed, stack
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def paybill(cwd: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "paybill", *args], cwd=cwd, capture_output=True, text=True,
+                          env=env or {**os.environ}, timeout=300, check=False)
+
+
+def git(repo: Path, *args: str) -> str:
+    env = {**os.environ, "GIT_CONFIG_GLOBAL": os.devnull, "GIT_CONFIG_NOSYSTEM": "1", "GIT_AUTHOR_NAME": "a",
+           "GIT_AUTHOR_EMAIL": "a@b.c", "GIT_COMMITTER_NAME": "a", "GIT_COMMITTER_EMAIL": "a@b.c"}
+    return subprocess.run(["git", *args], cwd=repo, env=env, capture_output=True, text=True, check=True).stdout.strip()
+
+
+def test_plan_from_the_base_commit_then_run_a_shard_with_the_fake_terraform(tmp_path: Path) -> None:
+    """Real Terraform cannot be downloaded here: the shard runs the fake one (fake_terraform.py)."""
+    ws = make_workspace(tmp_path / "repo")
+    git(ws.root, "init", "-q", "-b", "main")
+    before = manifest([stack("pool/p", 1), stack("tenant/a", 2), stack("tenant/b", 2)])
+    ws.write(before)
+    git(ws.root, "add", "generated")
+    git(ws.root, "commit", "-qm", "one")
+    base = git(ws.root, "rev-parse", "HEAD")
+    after = manifest([stack("pool/p", 1), stack("tenant/a", 2, hash="new"), stack("tenant/b", 2)],
+                     [removed("tenant/old", "2000-01-01")])
+    ws.write(after)
+    git(ws.root, "add", "generated")
+    git(ws.root, "commit", "-qm", "two")
+    outputs = ws.root / "gh-output"
+    done = paybill(ws.root, "apply", "plan", "--base", base, "--commit", "abc", "--out", "plan.json",
+                   "--github-output", str(outputs))
+    assert done.returncode == 0, done.stderr
+    plan = json.loads((ws.root / "plan.json").read_text())
+    assert [(p["label"], [u["address"] for s in p["shards"] for u in s["units"]]) for p in plan["phases"]] == [
+        ("destroy", ["tenant/old"]), ("wave 2", ["tenant/a"])]
+    values = dict(line.split("=", 1) for line in outputs.read_text().splitlines())
+    assert json.loads(values["phases"])["phase2"]["matrix"]["include"] == [
+        {"shard": "2.1", "name": "wave 2, 1/1: tenant/a"}]
+    assert values["destroys"] == "1" and values["jobs"] == "2"
+    # no base (workflow_dispatch, a new branch): everything
+    done = paybill(ws.root, "apply", "plan", "--base", "0" * 40)
+    assert done.returncode == 0 and json.loads(done.stdout)["summary"]["apply"] == 3
+    # a re-run of the same plan and shard resumes from the results of the first attempt
+    env = ws.env()
+    run = paybill(ws.root, "apply", "run", "--plan", "plan.json", "--shard", "2.1", "--terraform", ws.terraform,
+                  "--results", "results", env=env)
+    assert run.returncode == 0, run.stderr
+    assert "::group::apply tenant/a: applied (1 attempt)" in run.stdout and "shard 2.1: 1 applied" in run.stdout
+    again = paybill(ws.root, "apply", "run", "--plan", "plan.json", "--shard", "2.1", "--terraform", ws.terraform,
+                    "--results", "results2", "--resume", "results", env=env)
+    assert again.returncode == 0 and "shard 2.1: 1 skipped" in again.stdout
+    assert len(ws.calls()) == 3
+
+
+def test_errors_are_compiler_style_with_exit_codes(tmp_path: Path) -> None:
+    ws = make_workspace(tmp_path / "repo")
+    done = paybill(ws.root, "apply", "plan")
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert done.stderr.startswith("generated/manifest.json:1:1: error[PB1201]: cannot read the manifest")
+    assert "\n  hint: run `paybill compile` first" in done.stderr
+    ws.write(manifest([stack("tenant/a")]))
+    git(ws.root, "init", "-q", "-b", "main")
+    done = paybill(ws.root, "apply", "plan", "--base", "deadbeef" * 5)
+    assert done.returncode == 1 and "error[PB1202]: the base commit" in done.stderr
+    paybill(ws.root, "apply", "plan", "--out", "plan.json")
+    done = paybill(ws.root, "apply", "run", "--plan", "plan.json", "--shard", "9.9")
+    assert done.returncode == 1 and "plan.json:1:1: error[PB1210]: the job plan has no shard '9.9'" in done.stderr
+    assert "hint: shards in this plan: 1.1" in done.stderr
+    done = paybill(ws.root, "apply", "run", "--plan", "plan.json", "--shard", "1.1", "--terraform",
+                   str(ws.root / "missing-tofu"))
+    assert done.returncode == 1 and "error[PB1208]" in done.stderr
+    assert paybill(ws.root, "apply", "plan", "--max-jobs", "0").returncode == 2
+    assert paybill(ws.root, "apply", "plan", "--base", "x", "--previous-manifest", "y").returncode == 2
+
+
+def test_atlantis_yaml_follows_the_repo_config_reference() -> None:
+    """Checked against https://www.runatlantis.io/docs/repo-level-atlantis-yaml (keys, types, and
+    when_modified relative to each project's dir)."""
+    done = paybill(ROOT, "apply", "atlantis")
+    assert done.returncode == 0, done.stderr
+    document = yaml.safe_load(done.stdout)
+    assert document["version"] == 3
+    assert set(document) <= {"version", "automerge", "delete_source_branch_on_merge", "parallel_plan",
+                             "parallel_apply", "abort_on_execution_order_fail", "projects", "workflows",
+                             "allowed_regexp_prefixes"}
+    project_keys = {"name", "branch", "dir", "workspace", "execution_order_group", "delete_source_branch_on_merge",
+                    "repo_locking", "autoplan", "terraform_version", "apply_requirements", "workflow"}
+    generated = json.loads((ROOT / "generated" / "manifest.json").read_text())
+    waves = {s["address"]: s["wave"] for s in generated["stacks"]}
+    names = [p["name"] for p in document["projects"]]
+    assert len(names) == len(set(names)) == len(waves)
+    groups = [p["execution_order_group"] for p in document["projects"]]
+    assert groups == sorted(groups) and set(groups) == set(waves.values())
+    for project in document["projects"]:
+        assert set(project) <= project_keys and isinstance(project["execution_order_group"], int)
+        assert (ROOT / project["dir"] / "main.tf.json").is_file()
+        address = project["dir"].removeprefix("generated/terraform/")
+        assert project["execution_order_group"] == waves[address]
+        watched = project["autoplan"]["when_modified"]
+        assert watched[0] == "*.tf.json"
+        for pattern in watched[1:]:  # relative to the project's dir, and each one a real spec file
+            assert (ROOT / project["dir"] / pattern).resolve().is_file(), pattern
+        assert set(watched[1:]) == {os.path.relpath(s, project["dir"]) for s in
+                                    next(x for x in generated["stacks"] if x["address"] == address)["sources"]}
+
+
+def test_atlantis_yaml_snapshot(snapshot) -> None:
+    done = paybill(ROOT, "apply", "atlantis")
+    assert done.stdout == snapshot
+
+
+@pytest.mark.parametrize("args", [["apply", "--help"], ["apply", "run", "--help"]])
+def test_help(args: list[str]) -> None:
+    assert paybill(ROOT, *args).returncode == 0

@@ -1,0 +1,80 @@
+"""`paybill serve --transport stdio` with the official client launching it, and the start-up refusals
+(PB13xx diagnostics, exit 1; exit 2 for flags whose feature has not landed)."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from clients import call, run, stdio_client
+from conftest import PAYBILL, ROOT, ServeWorld
+
+pytestmark = pytest.mark.postgres
+
+
+def test_stdio_transport_lists_tools_and_serves_a_run(serve_world: ServeWorld) -> None:
+    args = [*PAYBILL, "serve", "--bundle", str(serve_world.bundle), "--catalog", str(serve_world.catalog),
+            "--database-url", serve_world.dsn]
+
+    async def body() -> tuple[list[str], bool, dict[str, object]]:
+        async with stdio_client(args) as client:
+            names = sorted(t.name for t in (await client.list_tools()).tools)
+            _, started = await call(client, "start_run", tenant="beta-co", workflow="incident-response")
+            ok, read = await call(client, "read_tickets", run_id=started["run_id"], tenant="beta-co",
+                                  columns=["id", "status"])
+            return names, ok, read
+
+    names, ok, read = run(body)
+    assert "read_tickets" in names and "start_run" in names
+    assert ok and {r["id"] for r in read["rows"]} == {str(k) for k in serve_world.world.rows[("tickets", "beta-co")]}
+
+
+def _serve(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    import os
+
+    environment = {k: v for k, v in os.environ.items() if k != "PAYBILL_SERVE_TOKEN"}
+    return subprocess.run([*PAYBILL, "serve", *args], capture_output=True, text=True, cwd=ROOT, timeout=120,
+                          env={**environment, **(env or {})}, check=False, stdin=subprocess.DEVNULL)
+
+
+def test_http_without_a_token_refuses_to_start(serve_world: ServeWorld) -> None:
+    done = _serve("--bundle", str(serve_world.bundle), "--catalog", str(serve_world.catalog), "--database-url",
+                  serve_world.dsn, "--transport", "http", "--listen", "127.0.0.1:0")
+    assert done.returncode == 1 and "error[PB1304]" in done.stderr and "hint:" in done.stderr
+    weak = _serve("--bundle", str(serve_world.bundle), "--catalog", str(serve_world.catalog), "--database-url",
+                  serve_world.dsn, "--transport", "http", "--listen", "127.0.0.1:0", env={"PAYBILL_SERVE_TOKEN": "abc"})
+    assert weak.returncode == 1 and "too weak" in weak.stderr
+
+
+def test_every_start_up_problem_is_reported_in_one_run(serve_world: ServeWorld, tmp_path: Path) -> None:
+    bundle = tmp_path / "bundle"
+    shutil.copytree(serve_world.bundle, bundle)
+    policies = bundle / "policies.cedar"
+    policies.write_text(policies.read_text() + "\npermit(principal, action, resource);\n")
+    catalog = tmp_path / "catalog"
+    catalog.mkdir()
+    (catalog / "migrations.json").write_text("{}")
+    done = _serve("--bundle", str(bundle), "--catalog", str(catalog), "--database-url", serve_world.dsn,
+                  "--transport", "http", "--spec-repo", str(tmp_path))
+    assert done.returncode == 1, done.stderr
+    codes = [line.split("error[")[1][:6] for line in done.stderr.splitlines() if "error[" in line]
+    assert codes == ["PB1301", "PB1302", "PB1304", "PB1307"], done.stderr
+    assert "bundle refused (hash)" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_wrong_database_and_unreachable_server(serve_world: ServeWorld) -> None:
+    wrong = _serve("--bundle", str(serve_world.bundle), "--catalog", str(serve_world.catalog), "--database-url",
+                   serve_world.dsn.replace(serve_world.database, "test"))
+    assert wrong.returncode == 1 and "error[PB1303]" in wrong.stderr
+    down = _serve("--bundle", str(serve_world.bundle), "--catalog", str(serve_world.catalog), "--database-url",
+                  "host=127.0.0.1 port=1 user=nobody password=hunter2 dbname=x connect_timeout=2")
+    assert down.returncode == 1 and "error[PB1303]" in down.stderr and "hunter2" not in down.stderr
+
+
+@pytest.mark.parametrize("flag", [("--shadow", "."), ("--authzen",)])
+def test_features_not_landed_yet_are_usage_errors(serve_world: ServeWorld, flag: tuple[str, ...]) -> None:
+    done = _serve("--bundle", str(serve_world.bundle), "--catalog", str(serve_world.catalog), "--database-url",
+                  serve_world.dsn, *flag)
+    assert done.returncode == 2 and "not available" in done.stderr
