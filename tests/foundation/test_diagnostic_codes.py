@@ -181,7 +181,7 @@ CASES: tuple[Case, ...] = (
         "PB0111-missing",
         E("specs/tenants/bluth.yaml", 1, 1, "PB0111",
           "missing 'kind'",
-          "add 'kind:' with one of Plan, Cloud, Pool, Tenant, DataModel, Agent, Workflow"),
+          "add 'kind:' with one of Plan, Cloud, Pool, Tenant, DataModel, Agent, Workflow, BillingPolicy"),
     ),
     case(
         "PB0112",

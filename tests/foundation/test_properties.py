@@ -26,7 +26,8 @@ from paybill.validate import validate_documents
 
 from .support import SPECS
 
-CODE = re.compile(r"^PB0\d{3}$")
+CODE = re.compile(r"^PB(?:0\d{3}|10\d{2})$")
+"""Validation codes: PB0xxx, and PB10xx for the BillingPolicy and price-id rules."""
 SCALE = float(os.environ.get("PAYBILL_HYPOTHESIS_SCALE", "1"))
 """Multiply example counts, e.g. ``PAYBILL_HYPOTHESIS_SCALE=20`` for a long local fuzzing session."""
 

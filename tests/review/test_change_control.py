@@ -19,7 +19,7 @@ def test_shipped_policies_validate_and_every_rule_is_named(repo) -> None:
     loaded = control(repo)
     assert loaded.ok, loaded.diagnostics
     ids = [rule.id for rule in loaded.rules]
-    assert ids[0] == "agent-spec-grants" and len(ids) == len(set(ids)) == 7
+    assert ids[0] == "agent-spec-grants" and len(ids) == len(set(ids)) == 8
     text = repo.read(POLICY).splitlines()
     for rule in loaded.rules:
         assert text[rule.position.line - 1].startswith(f'@id("{rule.id}")')

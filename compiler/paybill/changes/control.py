@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -107,7 +108,7 @@ def entities(agent_doc, change: SpecChange, base: SpecIndex, head: SpecIndex) ->
 
 
 def _context(change: SpecChange, field: FieldChange | None, allowed_by_spec: bool,
-             base: SpecIndex, head: SpecIndex) -> dict[str, Any]:
+             base: SpecIndex, head: SpecIndex, extra: Mapping[str, str]) -> dict[str, Any]:
     if field is None:  # a whole spec added or removed
         context: dict[str, Any] = {"field": "*", "operation": change.op, "before": "", "after": ""}
     else:
@@ -122,6 +123,7 @@ def _context(change: SpecChange, field: FieldChange | None, allowed_by_spec: boo
             if isinstance(field.after, str) and (head.get("Plan", field.after) or base.get("Plan", field.after)):
                 context["toPlan"] = _ref("Plan", field.after)
     context["grantedBySpec"] = allowed_by_spec
+    context.update(extra)
     return context
 
 
@@ -132,8 +134,12 @@ def _describe(change: SpecChange, field: FieldChange | None) -> str:
 
 
 def check_changes(agent: str, changes: list[SpecChange], base: SpecIndex, head: SpecIndex,
-                  control: ChangeControl, *, where: str = "<proposal>") -> list[Decision]:
-    """A decision for every changed field (and every added or removed spec) of ``changes``."""
+                  control: ChangeControl, *, where: str = "<proposal>",
+                  context: Mapping[str, str] | None = None) -> list[Decision]:
+    """A decision for every changed field (and every added or removed spec) of ``changes``.
+
+    ``context`` adds facts about where the proposal comes from (``via: billing`` and ``review`` for
+    proposals made from billing-system events), so policies can tell them from an agent's own."""
     agent_doc = base.get("Agent", agent)
     if agent_doc is None:
         known = ", ".join(base.names("Agent")) or "none"
@@ -153,7 +159,7 @@ def check_changes(agent: str, changes: list[SpecChange], base: SpecIndex, head: 
                 "principal": f'{NS}::Agent::"{agent}"',
                 "action": f'{NS}::Action::"propose"',
                 "resource": f'{NS}::{change.kind}::"{change.name}"',
-                "context": _context(change, field, by_spec, base, head),
+                "context": _context(change, field, by_spec, base, head, context or {}),
             }
             result = control.is_authorized(request, entities(agent_doc, change, base, head))
             decisions.append(_decide(agent, agent_doc, change, field, path, by_spec, result, control))

@@ -12,6 +12,10 @@ import re
 _TRAILER = re.compile(r"^([A-Za-z0-9][A-Za-z0-9-]*)\s*:\s*(.*)$")
 AGENT_TRAILER = "Paybill-Agent"
 APPROVED_TRAILER = "Approved-by"
+VIA_TRAILER = "Paybill-Via"
+"""``billing`` on proposals made by ``paybill billing`` from billing-system events."""
+REVIEW_TRAILER = "Paybill-Review"
+"""``auto`` or ``human``: what the BillingPolicy says about merging a billing proposal."""
 
 
 def parse_trailers(message: str) -> list[tuple[str, str]]:

@@ -73,6 +73,8 @@ class Engine:
 
     def __init__(self, schema_text: str, policies_text: str, entities_json: str) -> None:
         est = parse_policies(policies_text)
+        self.est = est
+        """The policies in Cedar's JSON form (read by :mod:`paybill.guard.cache` to split them)."""
         self.annotations = policy_annotations(est)
         self.violation_of: dict[str, str] = {
             pid: a["violation"] for pid, a in self.annotations.items() if a.get("violation")

@@ -5,6 +5,7 @@ the single list the validator, the JSON Schema generator and the docs read.
 """
 
 from paybill.models.agent import Agent
+from paybill.models.billing import BillingPolicy
 from paybill.models.cloud import Cloud
 from paybill.models.datamodel import DataModel
 from paybill.models.plan import Plan
@@ -13,4 +14,5 @@ from paybill.models.registry import KINDS, model_for_kind
 from paybill.models.tenant import Tenant
 from paybill.models.workflow import Workflow
 
-__all__ = ["KINDS", "Agent", "Cloud", "DataModel", "Plan", "Pool", "Tenant", "Workflow", "model_for_kind"]
+__all__ = ["KINDS", "Agent", "BillingPolicy", "Cloud", "DataModel", "Plan", "Pool", "Tenant", "Workflow",
+           "model_for_kind"]

@@ -9,6 +9,8 @@ from pydantic import Field, StringConstraints
 from paybill.models.base import Envelope, IsolationModel, Size, SpecModel, Text
 
 Feature = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9-]{0,62}$")]
+PriceId = Annotated[str, StringConstraints(pattern=r"^price_[A-Za-z0-9_]{1,64}$")]
+"""A Stripe price id (``price_1Mo...``): the billing system's name for one way of paying for a plan."""
 
 
 class Price(SpecModel):
@@ -69,6 +71,10 @@ class PlanSpec(SpecModel):
     sizing: Sizing
     trial_sizing: Sizing | None = None
     """Sizing while billing status is ``trialing``; defaults to ``sizing``."""
+    price_ids: list[PriceId] = Field(default_factory=list)
+    """The billing system's prices that mean this plan (for Stripe, monthly and yearly ``price_...``
+    ids). ``paybill billing`` maps a subscription to a plan through them; a price id belongs to at
+    most one plan across the repository (PB1001)."""
 
 
 class Plan(Envelope):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from paybill.models.agent import Agent
 from paybill.models.base import Envelope
+from paybill.models.billing import BillingPolicy
 from paybill.models.cloud import Cloud
 from paybill.models.datamodel import DataModel
 from paybill.models.plan import Plan
@@ -19,6 +20,7 @@ KINDS: dict[str, type[Envelope]] = {
     "DataModel": DataModel,
     "Agent": Agent,
     "Workflow": Workflow,
+    "BillingPolicy": BillingPolicy,
 }
 
 

@@ -14,7 +14,7 @@ from paybill.changes.history import SPEC_SUFFIXES, documents_at, walk_history
 from paybill.changes.model import Finding
 from paybill.changes.policies import ChangeControl
 from paybill.changes.specdiff import diff_documents
-from paybill.changes.trailers import AGENT_TRAILER, parse_trailers, trailer_values
+from paybill.changes.trailers import AGENT_TRAILER, REVIEW_TRAILER, VIA_TRAILER, parse_trailers, trailer_values
 from paybill.gitio.blobcache import BlobCache
 from paybill.gitio.repo import GitRepo
 from paybill.gitio.snapshot import Snapshot, SpecsLocation
@@ -43,9 +43,11 @@ def agent_commit_findings(repo: GitRepo, base_commit: str, head_commit: str, whe
         before = documents_at([(f.path, f.old) for f in specs if f.old], where, cache, contents)
         after = documents_at([(f.path, f.new) for f in specs if f.new], where, cache, contents)
         changes = diff_documents(before, after)
-        for agent in trailer_values(parse_trailers(commit.message), AGENT_TRAILER):
+        trailers = parse_trailers(commit.message)
+        for agent in trailer_values(trailers, AGENT_TRAILER):
             where_ = f"commit {commit.sha[:12]}"
-            decisions = check_changes(agent, changes, base.index, head.index, control, where=where_)
+            decisions = check_changes(agent, changes, base.index, head.index, control, where=where_,
+                                      context=_origin(trailers))
             for decision in decisions:
                 if decision.allowed or decision.diagnostic is None:
                     continue
@@ -55,3 +57,15 @@ def agent_commit_findings(repo: GitRepo, base_commit: str, head_commit: str, whe
                     f"agent-authored commit '{commit.message.strip().splitlines()[0]}' breaks change control: "
                     f"{d.message}", d.path, d.position, d.hint))
     return findings
+
+
+def _origin(trailers: list[tuple[str, str]]) -> dict[str, str]:
+    """``via``/``review`` from the commit's trailers, as ``paybill billing`` passed them to change control
+    when it made the commit. The trailer is as trustworthy as ``Paybill-Agent`` itself: whoever can push
+    a branch can write either, which is why the policies of the *base* side still judge every field."""
+    context: dict[str, str] = {}
+    for key, trailer in (("via", VIA_TRAILER), ("review", REVIEW_TRAILER)):
+        values = trailer_values(trailers, trailer)
+        if values:
+            context[key] = values[0]
+    return context

@@ -23,6 +23,9 @@ command line), paybill asks Cedar one question:
 * **context**: `field` (`spec.plan`), `operation`, `before`/`after` as text, `beforeNumber`/`afterNumber`
   for integers, `fromPlan`/`toPlan` (plan entities) for a tenant's `spec.plan`, and `grantedBySpec`:
   whether the agent's own spec (`spec.permissions.proposals`, read from the *base* commit) grants it.
+  Proposals made by `paybill billing` from billing-system events also carry `via` (`"billing"`) and
+  `review` (`"auto"` or `"human"`, from the BillingPolicy); `paybill plan` reads them back from the
+  commit's `Paybill-Via:` and `Paybill-Review:` trailers.
 
 Cedar denies by default and any matching `forbid` wins. A policy that fails to evaluate denies too
 (fail closed). A refusal names the `@id` of the rule that denied and the file and line it is on.
@@ -50,6 +53,7 @@ judged by.
 | `no-agent-deletes-tenants` | no agent sets a lifecycle to `deleted` |
 | `no-agent-widens-agents` | no agent changes an agent's permissions, scope, limits or workflows |
 | `no-agent-changes-prices` | no agent changes a plan's price |
+| `billing-events-drive-tenant-status` | `paybill billing` may propose billing status, lifecycle, new tenants |
 
 ## Tenant lifecycle transitions (enforced by `paybill plan` for everyone)
 

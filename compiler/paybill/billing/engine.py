@@ -1,0 +1,328 @@
+"""One billing pass: merge the inbox, process pending events in order, run the dunning clock, propose.
+
+A pass holds the store's lock from start to end, so passes never overlap (threads of one receiver,
+or several receivers on one PostgreSQL). Per subscription, events are applied in their own creation
+order; an event older than what was already applied is stale and ignored. An event that cannot be
+mapped (unknown customer or price, a customer on two tenants, an onboarding rule that does not
+decide, a proposal change control refuses) is *kept*: it stays pending with its diagnostic and is
+tried again on the next pass, so nothing is lost. Progress is flushed after every proposal, so a
+crash never proposes the same change twice.
+"""
+
+from __future__ import annotations
+
+import copy
+import posixpath
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from paybill.billing import decide
+from paybill.billing.events import CUSTOMER_TYPES, BillingEvent
+from paybill.billing.onboard import build_tenant, render
+from paybill.billing.policy import BillingFacts, TenantView, read_facts
+from paybill.billing.proposal import BillingProposal, RepoContext, propose_files
+from paybill.billing.store import Session, Store, SubscriptionState
+from paybill.changes.lifecycle import allowed as lifecycle_allowed
+from paybill.diagnostics import Diagnostic, Position, Severity
+from paybill.propose.yamledit import EditError, edit_text
+
+WHERE = "<stripe>"
+CODE_MALFORMED = "PB1010"
+CODE_UNKNOWN_CUSTOMER = "PB1011"
+CODE_UNKNOWN_PRICE = "PB1012"
+CODE_TWO_TENANTS = "PB1013"
+CODE_ONBOARDING = "PB1014"
+CODE_LIFECYCLE = "PB1015"
+CODE_WAITING = "PB1016"
+CODE_NO_POLICY = "PB1017"
+CODE_REFUSED = "PB1018"
+
+
+@dataclass
+class Proposed:
+    tenant: str
+    branch: str
+    commit: str
+    review: str
+    classes: list[str]
+    events: list[str]
+    body: str
+    onboarding: bool = False
+
+
+@dataclass
+class PassReport:
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+    proposals: list[Proposed] = field(default_factory=list)
+    outcomes: dict[str, str] = field(default_factory=dict)
+    """Event id -> what this pass did with it (processed or kept)."""
+    kept: list[str] = field(default_factory=list)
+
+    @property
+    def failed(self) -> bool:
+        return any(d.severity is Severity.ERROR for d in self.diagnostics)
+
+
+def _day(ts: int) -> str:
+    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M:%SZ")
+
+
+class Pass:
+    def __init__(self, session: Session, store: Store, ctx: RepoContext, now: int, *, dry_run: bool = False):
+        self.s = session
+        self.store = store
+        self.ctx = ctx
+        self.now = now
+        self.dry_run = dry_run
+        self.report = PassReport()
+        self.facts: BillingFacts = read_facts(ctx.base.index)
+
+    # -- bookkeeping --------------------------------------------------------------------------------
+    def error(self, code: str, message: str, hint: str | None, events: list[BillingEvent],
+              severity: Severity = Severity.ERROR) -> None:
+        self.report.diagnostics.append(Diagnostic(code, message, WHERE, Position(), hint, severity))
+        for event in events:
+            self.s.keep(event.id, f"kept: {code} {message}")
+            self.report.outcomes[event.id] = f"kept ({code})"
+            self.report.kept.append(event.id)
+
+    def done(self, event: BillingEvent, outcome: str) -> None:
+        self.s.done(event.id, outcome)
+        self.report.outcomes[event.id] = outcome
+
+    # -- the pass -----------------------------------------------------------------------------------
+    def run(self) -> PassReport:
+        events, broken = self.s.pending()
+        for event_id, problem in broken:
+            self.report.diagnostics.append(Diagnostic(CODE_MALFORMED, f"event {event_id}: {problem}", WHERE,
+                                                      Position(), "the stored payload is kept; fix or remove it"))
+        if not self.ctx.base.ok:
+            self.error(CODE_NO_POLICY, f"the specs on {self.ctx.base_ref} do not validate; nothing is proposed",
+                       "fix the base branch first (paybill validate)", events)
+            return self.report
+        policy = self.facts.policy
+        if policy is None:
+            self.error(CODE_NO_POLICY, "no BillingPolicy in the specs: no dunning or review rules to apply",
+                       "add a BillingPolicy (see README: paybill billing)", events)
+            return self.report
+        if self.ctx.base.index.get("Agent", policy.agent) is None:
+            self.error(CODE_NO_POLICY, f"the BillingPolicy's agent '{policy.agent}' does not exist",
+                       "name an Agent spec in spec.agent", events)
+            return self.report
+        by_sub: dict[str, list[BillingEvent]] = defaultdict(list)
+        for event in events:
+            if event.type in CUSTOMER_TYPES:
+                assert event.customer_info is not None
+                fresh = self.s.remember_customer(event.created, event.customer_info)
+                self.done(event, "customer details recorded" if fresh else "stale: newer customer details kept")
+            elif not event.handled:
+                self.done(event, f"ignored: {event.type} is not a billing event paybill acts on")
+            elif event.subscription is None:
+                self.done(event, "ignored: invoice without a subscription")
+            else:
+                by_sub[event.subscription].append(event)
+        for sub_id in sorted(set(by_sub) | set(self.s.subscriptions)):
+            self.subscription(sub_id, by_sub.get(sub_id, []))
+        return self.report
+
+    def subscription(self, sub_id: str, events: list[BillingEvent]) -> None:
+        stored = self.s.subscriptions.get(sub_id)
+        state = copy.deepcopy(stored) if stored else SubscriptionState(sub_id, events[0].customer or "")
+        fresh: list[BillingEvent] = []
+        for event in events:
+            if event.created < state.last_created:
+                self.done(event, f"stale: created {_day(event.created)}, before the state already applied "
+                                 f"({_day(state.last_created)})")
+            else:
+                fresh.append(event)
+        tenants = self.facts.tenants_by_customer.get(state.customer, [])
+        if len(tenants) > 1:
+            names = ", ".join(f"'{t.name}' ({t.document.path})" for t in tenants)
+            if fresh:
+                self.error(CODE_TWO_TENANTS, f"{self._named(fresh)}: customer '{state.customer}' is the billing "
+                           f"customer of {len(tenants)} tenants: {names}; no proposal",
+                           "give each tenant its own billing.customerId, then re-run", fresh)
+            return
+        folded = decide.fold(state, fresh, self.facts)
+        if folded.unknown_prices or folded.ambiguous_prices:
+            for event, prices in folded.unknown_prices:
+                self.error(CODE_UNKNOWN_PRICE, f"event {event.id} ({event.type}): no plan declares price "
+                           f"{', '.join(repr(p) for p in prices)}; no proposal for subscription '{sub_id}'",
+                           "add the price id to a plan's spec.priceIds, then re-run", [])
+            for event, plans in folded.ambiguous_prices:
+                self.error(CODE_UNKNOWN_PRICE, f"event {event.id} ({event.type}): the subscription's prices map "
+                           f"to several plans ({', '.join(plans)}); no proposal", "one plan per subscription", [])
+            self.error(CODE_UNKNOWN_PRICE, f"{self._named(fresh)} kept for a re-run (subscription '{sub_id}' "
+                       "waits for its price)", None, fresh, Severity.WARNING)
+            return
+        new = folded.state
+        if not tenants:
+            self.unmapped(sub_id, new, fresh)
+            return
+        tenant = tenants[0]
+        new.tenant, new.onboarding = tenant.name, False
+        wanted = decide.target(new, tenant, self.facts, self.now)
+        changes = {f: v for f, v in wanted.items() if tenant.field(f) != v}
+        if not changes:
+            new.proposed, new.branch = {}, None
+            for event in fresh:
+                self.done(event, f"no change: tenant '{tenant.name}' already matches")
+            self.s.save_subscription(new)
+            return
+        if changes == new.proposed:
+            for event in fresh:
+                self.done(event, f"already proposed on {new.branch}")
+            self.s.save_subscription(new)
+            return
+        lifecycle = changes.get(decide.LIFECYCLE)
+        if lifecycle is not None and not lifecycle_allowed(tenant.lifecycle, lifecycle):
+            self.error(CODE_LIFECYCLE, f"{self._named(fresh) or 'dunning'}: tenant '{tenant.name}' would move "
+                       f"{tenant.lifecycle} -> {lifecycle}, which paybill plan blocks; no proposal",
+                       "a person must take the tenant through the allowed states", fresh)
+            return
+        self.propose_update(tenant, new, changes, fresh)
+
+    @staticmethod
+    def _named(events: list[BillingEvent]) -> str:
+        return ", ".join(f"event {e.id} ({e.type})" for e in events)
+
+    # -- proposals ----------------------------------------------------------------------------------
+    def propose_update(self, tenant: TenantView, new: SubscriptionState, changes: dict[str, str],
+                       fresh: list[BillingEvent]) -> None:
+        assert self.facts.policy is not None
+        classes = decide.classes(tenant, changes, self.facts)
+        review = decide.review(classes, self.facts)
+        doc = tenant.document
+        repo_path = self.ctx.where.repo_path(doc.path)
+        old = self._read(repo_path)
+        edits = [(doc.index, tuple(path.split(".")), value) for path, value in sorted(changes.items())]
+        try:
+            text = edit_text(old.decode("utf-8"), edits)
+        except EditError as error:
+            self.error(CODE_REFUSED, f"{doc.path}: cannot edit the tenant file: {error}", error.hint, fresh)
+            return
+        event_ids = [e.id for e in fresh] or list(new.status_events)
+        what = ", ".join(f"{path.removeprefix('spec.')} {tenant.field(path)} -> {value}"
+                         for path, value in sorted(changes.items()))
+        subject = f"billing: {tenant.name}: {what}"
+        reasons = self._reasons(fresh, new)
+        header = self._header(tenant.name, classes, review, event_ids, reasons)
+        result = propose_files(self.ctx, self.facts.policy.agent, {repo_path: text.encode("utf-8")},
+                               {repo_path: old}, subject, reasons, event_ids, review,
+                               f"billing-{tenant.name}-{'-'.join(classes)}", header, dry_run=self.dry_run)
+        self.finish(result, tenant.name, new, changes, fresh, classes, review, event_ids)
+
+    def unmapped(self, sub_id: str, new: SubscriptionState, fresh: list[BillingEvent]) -> None:
+        policy = self.facts.policy
+        assert policy is not None
+        if new.onboarding and new.tenant:
+            if fresh:
+                self.error(CODE_WAITING, f"{self._named(fresh)}: tenant '{new.tenant}' is proposed on "
+                           f"{new.branch} and not on {self.ctx.base_ref} yet; kept until it is merged", None, fresh,
+                           Severity.WARNING)
+            return
+        if not fresh:
+            return
+        starts = new.status in ("trialing", "active") and any(e.type.startswith("customer.subscription.")
+                                                              for e in fresh)
+        if policy.onboarding is None or not starts:
+            why = ("the BillingPolicy has no onboarding rule" if policy.onboarding is None
+                   else f"the subscription is '{new.status or 'unknown'}', not trialing or active")
+            self.error(CODE_UNKNOWN_CUSTOMER, f"{self._named(fresh)}: no tenant has billing customer "
+                       f"'{new.customer}' ({why}); no proposal",
+                       "set spec.billing.customerId on the customer's tenant, then re-run", fresh)
+            return
+        plan = self.facts.plan_by_price.get(new.price or "")
+        if plan is None:
+            self.error(CODE_ONBOARDING, f"{self._named(fresh)}: cannot onboard customer '{new.customer}': "
+                       "the subscription names no price", None, fresh)
+            return
+        info = self.s.customer(new.customer) or next((e.customer_info for e in reversed(fresh) if e.customer_info),
+                                                     None)
+        taken = set(self.facts.tenant_names) | {s.tenant for s in self.s.subscriptions.values()
+                                                if s.onboarding and s.tenant and s.id != sub_id}
+        reserved: dict[str, int] = defaultdict(int)
+        for other in self.s.subscriptions.values():
+            if other.onboarding and other.id != sub_id and other.proposed.get("pool"):
+                reserved[other.proposed["pool"]] += 1
+        assert new.status is not None
+        built = build_tenant(info, new.customer, plan, new.status, policy.onboarding, self.facts, taken, reserved)
+        if not built.ok:
+            self.error(CODE_ONBOARDING, f"{self._named(fresh)}: cannot onboard customer '{new.customer}' on plan "
+                       f"'{plan}': missing {'; '.join(built.missing)}; no tenant is proposed",
+                       "complete the customer in Stripe or the BillingPolicy's onboarding rules, then re-run", fresh)
+            return
+        folder = posixpath.join(self.ctx.where.prefix, policy.onboarding.directory) if self.ctx.where.prefix \
+            else policy.onboarding.directory
+        repo_path = posixpath.join(folder, f"{built.name}.yaml")
+        depth = policy.onboarding.directory.count("/") + 2
+        data = render(built.document, "../" * depth + "schemas/tenant.schema.json")
+        classes = ["onboard"]
+        review = decide.review(classes, self.facts)
+        event_ids = [e.id for e in fresh]
+        reasons = self._reasons(fresh, new)
+        header = self._header(built.name, classes, review, event_ids, reasons)
+        result = propose_files(self.ctx, policy.agent, {repo_path: data}, {repo_path: None},
+                               f"billing: onboard {built.name} on {plan} (customer {new.customer})", reasons,
+                               event_ids, review, f"billing-{built.name}-onboard", header, dry_run=self.dry_run)
+        new.tenant = built.name
+        proposed = {"new": built.name, "plan": plan}
+        if built.pool:
+            proposed["pool"] = built.pool
+        ok = self.finish(result, built.name, new, proposed, fresh, classes, review, event_ids, onboarding=True)
+        if ok:
+            new.onboarding = True
+            self.s.save_subscription(new)
+
+    def finish(self, result: BillingProposal, tenant: str, new: SubscriptionState, proposed: dict[str, str],
+               fresh: list[BillingEvent], classes: list[str], review: str, event_ids: list[str],
+               *, onboarding: bool = False) -> bool:
+        if result.refused:
+            self.report.diagnostics.extend(result.diagnostics)
+            self.error(CODE_REFUSED, f"proposal for tenant '{tenant}' ({', '.join(classes)}) refused"
+                       + (f"; {self._named(fresh)} kept for a re-run" if fresh else ""),
+                       "see the diagnostics above: change control or validation decides, not the billing system",
+                       fresh)
+            return False
+        if self.dry_run:
+            for event in fresh:
+                self.report.outcomes[event.id] = f"would propose for '{tenant}' (dry run; kept)"
+            return False
+        assert result.branch is not None and result.commit is not None
+        new.proposed, new.branch = proposed, result.branch
+        for event in fresh:
+            self.done(event, f"proposed on {result.branch}")
+        self.s.save_subscription(new)
+        self.store.flush(self.s)
+        self.report.proposals.append(Proposed(tenant, result.branch, result.commit, review, classes, event_ids,
+                                              result.body, onboarding))
+        return True
+
+    # -- text ---------------------------------------------------------------------------------------
+    def _reasons(self, fresh: list[BillingEvent], new: SubscriptionState) -> list[str]:
+        lines = [f"- {e.type} `{e.id}` at {_day(e.created)}" for e in sorted(fresh, key=lambda e: e.order_key)]
+        if not fresh:
+            lines.append(f"- dunning: billing status `{new.status}` since {_day(new.status_since)} "
+                         f"(events {', '.join(new.status_events)}), evaluated at {_day(self.now)}")
+        return lines
+
+    def _header(self, tenant: str, classes: list[str], review: str, event_ids: list[str],
+                reasons: list[str]) -> list[str]:
+        merge = ("**may merge without a human** once the checks pass (BillingPolicy review.autoMerge)"
+                 if review == "auto" else "**needs a human review** (BillingPolicy review.requireHuman, or not "
+                 "listed as autoMerge)")
+        return [f"**Proposed by `paybill billing`** for tenant `{tenant}`: {', '.join(classes)}", "",
+                f"Review: {merge}.", "", f"Billing events ({len(event_ids)}):", *reasons]
+
+    def _read(self, repo_path: str) -> bytes:
+        listing = {f.repo_path: f for f in self.ctx.base_side.list(self.ctx.where.prefix).files}
+        source = listing[repo_path]
+        return self.ctx.base_side.read([source])[source.blob]
+
+
+def run_pass(store: Store, ctx_factory, now: int, *, dry_run: bool = False) -> PassReport:
+    """One pass under the store's lock; ``ctx_factory()`` opens the repository at the base ref (inside
+    the lock, so a pass always proposes on top of the newest base)."""
+    with store.session() as session:
+        return Pass(session, store, ctx_factory(), now, dry_run=dry_run).run()

@@ -1,0 +1,193 @@
+"""``paybill billing sync|serve``: subscription events become proposal branches, never commits to main."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from datetime import datetime
+from pathlib import Path
+
+import click
+
+from paybill.cli.common import EXIT_DIAGNOSTICS, EXIT_OK, format_option, print_diagnostics
+from paybill.diagnostics import Diagnostic, Position
+
+SECRET_ENV = "STRIPE_WEBHOOK_SECRET"
+DEFAULT_STATE = Path(".paybill/billing-state.json")
+
+
+def _now(text: str | None) -> int:
+    if text is None:
+        return int(time.time())
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise click.UsageError(f"--now: '{text}' is not an ISO 8601 time (2026-12-05T00:00:00Z)") from None
+    if moment.tzinfo is None:
+        raise click.UsageError("--now needs a time zone (append Z for UTC)")
+    return int(moment.timestamp())
+
+
+def _store(state: Path | None, database_url: str | None, schema: str):
+    from paybill.billing.store import open_store
+
+    if state is not None and database_url:
+        raise click.UsageError("give --state (one receiver) or --database-url (several), not both")
+    try:
+        return open_store(state or DEFAULT_STATE, database_url, schema)
+    except ValueError as error:
+        raise click.UsageError(str(error)) from None
+    except Exception as error:  # psycopg.OperationalError and friends: nothing to process without a store
+        click.echo(f"paybill billing: cannot open the state store: {type(error).__name__}: {error}", err=True)
+        sys.exit(3)
+
+
+def _ctx_factory(specs: Path, base: str, policies: Path | None, out: Path | None):
+    from paybill.billing.proposal import open_repo
+
+    return lambda: open_repo(specs, base, policies, out, terraform=True)
+
+
+def _write_bodies(report, pr_dir: Path | None) -> None:
+    for proposal in report.proposals:
+        click.echo(f"proposed {proposal.branch} for tenant '{proposal.tenant}' ({', '.join(proposal.classes)}; "
+                   f"review: {proposal.review}; events: {' '.join(proposal.events)})", err=True)
+        if pr_dir is not None:
+            pr_dir.mkdir(parents=True, exist_ok=True)
+            (pr_dir / (proposal.branch.replace("/", "__") + ".md")).write_text(proposal.body, encoding="utf-8")
+
+
+common = [
+    click.option("--specs", type=click.Path(path_type=Path), default=Path("specs"), show_default=True,
+                 help="The specs folder inside the git repository proposals are made in."),
+    click.option("--base", default="HEAD", show_default=True, metavar="REF",
+                 help="Propose on top of this branch (use main for a long-running receiver)."),
+    click.option("--state", type=click.Path(path_type=Path, dir_okay=False),
+                 help=f"State file for a single receiver [default: {DEFAULT_STATE}]."),
+    click.option("--database-url", envvar="PAYBILL_BILLING_DATABASE_URL", metavar="URL",
+                 help="PostgreSQL for several receivers (env PAYBILL_BILLING_DATABASE_URL)."),
+    click.option("--schema", default="paybill_billing", show_default=True, help="PostgreSQL schema of the state."),
+    click.option("--policies", type=click.Path(path_type=Path, file_okay=False),
+                 help="Change-control policies folder [default: policies/ beside SPECS]."),
+    click.option("--out", type=click.Path(path_type=Path, file_okay=False),
+                 help="The compiled output folder committed with proposals [default: generated/ beside SPECS]."),
+    click.option("--pr-dir", type=click.Path(path_type=Path, file_okay=False),
+                 help="Write each proposal's pull-request body to DIR/<branch>.md."),
+]
+
+
+def with_common(function):
+    for option in reversed(common):
+        function = option(function)
+    return function
+
+
+@click.group("billing")
+def billing_group() -> None:
+    """Turn billing-system (Stripe) subscription events into reviewed tenant proposals."""
+
+
+def read_events(path: Path) -> tuple[list, list[Diagnostic]]:
+    from paybill.billing.events import EventError, parse_event
+
+    events, problems = [], []
+    try:
+        raw = path.read_bytes()
+    except OSError as error:
+        raise click.UsageError(f"cannot read '{path}': {error.strerror}") from None
+    for number, line in enumerate(raw.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            payload = json.loads(line)
+            items = payload.get("data") if isinstance(payload, dict) and payload.get("object") == "list" else [payload]
+            for item in items if isinstance(items, list) else [items]:
+                events.append(parse_event(item))
+        except (ValueError, UnicodeDecodeError, EventError) as error:
+            named = f"event {error.event_id}: " if isinstance(error, EventError) and error.event_id else ""
+            problems.append(Diagnostic("PB1010", f"{named}{error}", str(path), Position(number, 1),
+                                       "each line must be one Stripe event object (or a list of them), as exported"))
+    return events, problems
+
+
+@billing_group.command("sync")
+@click.argument("events", required=False, type=click.Path(path_type=Path, dir_okay=False))
+@with_common
+@click.option("--now", metavar="TIME", help="The clock for dunning deadlines (ISO 8601) [default: now].")
+@format_option
+def sync_command(events: Path | None, specs: Path, base: str, state: Path | None, database_url: str | None,
+                 schema: str, policies: Path | None, out: Path | None, pr_dir: Path | None, now: str | None,
+                 fmt: str) -> None:
+    """Store the Stripe events of EVENTS (JSON Lines, as exported; each id once), then run one pass:
+    events in creation order per subscription, dunning deadlines at --now, one proposal branch per
+    tenant change (trailers name the events), checked by change control. Events that cannot be mapped
+    are kept for the next run. Without EVENTS: a pass over kept events and the dunning clock only.
+
+    Exit status: 0 all processed, 1 diagnostics (events kept), 2 usage error, 3 store unavailable.
+    """
+    from paybill.billing.engine import run_pass
+    from paybill.gitio.repo import GitError
+
+    clock = _now(now)
+    if not specs.exists():
+        raise click.UsageError(f"specs folder '{specs}' does not exist")
+    parsed, problems = read_events(events) if events is not None else ([], [])
+    store = _store(state, database_url, schema)
+    store.enqueue(parsed)
+    try:
+        report = run_pass(store, _ctx_factory(specs, base, policies, out), clock)
+    except GitError as error:
+        raise click.UsageError(f"git: {error}") from None
+    _write_bodies(report, pr_dir)
+    diagnostics = problems + report.diagnostics
+    if diagnostics:
+        print_diagnostics(fmt, diagnostics, len(parsed))
+    click.echo(f"billing: {len(parsed)} event(s) read, {len(report.outcomes)} handled in this pass, "
+               f"{len(report.proposals)} proposal(s), {len(set(report.kept))} kept for a re-run", err=True)
+    sys.exit(EXIT_DIAGNOSTICS if problems or report.failed else EXIT_OK)
+
+
+@billing_group.command("serve")
+@with_common
+@click.option("--host", default="127.0.0.1", show_default=True, help="Listen address (loopback by default).")
+@click.option("--port", default=8765, show_default=True, type=click.IntRange(0, 65535))
+@click.option("--tolerance", default=300, show_default=True, type=click.IntRange(1, 86400),
+              help="Refuse signatures older than this many seconds (replay protection).")
+@click.option("--tick", default=3600, show_default=True, type=click.IntRange(1, 86400),
+              help="Seconds between passes with no delivery (the dunning clock).")
+def serve_command(specs: Path, base: str, state: Path | None, database_url: str | None, schema: str,
+                  policies: Path | None, out: Path | None, pr_dir: Path | None, host: str, port: int,
+                  tolerance: int, tick: int) -> None:
+    """Receive Stripe webhooks on http://HOST:PORT/ (any path), verify each Stripe-Signature with the
+    endpoint's signing secret from $STRIPE_WEBHOOK_SECRET, store verified events once, and process them like
+    `sync` in a background pass. Unsigned, mis-signed and stale deliveries get a 400 with the reason.
+    """
+    from paybill.billing.server import Receiver
+
+    secret = os.environ.get(SECRET_ENV, "")
+    if not secret.strip():
+        raise click.UsageError(f"set {SECRET_ENV} to the endpoint's signing secret (whsec_...)")
+    if not specs.exists():
+        raise click.UsageError(f"specs folder '{specs}' does not exist")
+    store = _store(state, database_url, schema)
+
+    def report(result) -> None:
+        _write_bodies(result, pr_dir)
+        if result.diagnostics:
+            print_diagnostics("text", result.diagnostics, 0)
+
+    try:
+        receiver = Receiver(store, _ctx_factory(specs, base, policies, out), secret, host=host, port=port,
+                            tolerance=tolerance, tick=tick, on_report=report)
+    except OSError as error:
+        raise click.UsageError(f"cannot listen on {host}:{port}: {error.strerror}") from None
+    bound = receiver.address
+    click.echo(f"paybill billing: listening on http://{bound[0]}:{bound[1]}/ (Ctrl-C stops)", err=True)
+    receiver.start()
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        receiver.stop()

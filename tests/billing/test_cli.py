@@ -1,0 +1,35 @@
+"""``paybill billing sync|serve`` on the command line: exit codes, diagnostics, pull-request bodies."""
+
+from __future__ import annotations
+
+import json
+
+from .conftest import CUSTOMERS, T0, invoice
+
+
+def test_sync_reports_bad_lines_processes_the_rest_and_writes_the_body(brepo, run, tmp_path) -> None:
+    events = tmp_path / "events.jsonl"
+    good = invoice("evt_1", "invoice.payment_failed", T0, CUSTOMERS["vandelay"])
+    listed = {"object": "list", "data": [invoice("evt_2", "invoice.payment_failed", T0 + 1, CUSTOMERS["vandelay"])]}
+    events.write_text(json.dumps(good) + "\n\nnot json\n" + json.dumps(listed) + "\n", encoding="utf-8")
+    code, out, err = run(brepo.root, "billing", "sync", str(events), "--base", "main", "--now", "2026-01-12T00:00:00Z",
+                         "--state", str(tmp_path / "state.json"), "--pr-dir", str(tmp_path / "prs"))
+    assert code == 1, out + err
+    assert f"{events}:3:1: error[PB1010]: " in out
+    assert "proposed paybill/billing-agent/billing-vandelay-billing-status for tenant 'vandelay'" in err
+    [body] = (tmp_path / "prs").iterdir()
+    assert body.read_text(encoding="utf-8").startswith("**Proposed by `paybill billing`** for tenant `vandelay`")
+    assert "evt_1" in body.read_text(encoding="utf-8") and "evt_2" in body.read_text(encoding="utf-8")
+    state = ("--base", "main", "--state", str(tmp_path / "state.json"))
+    again = run(brepo.root, "billing", "sync", *state, "--now", "2026-01-12T00:00:00Z")
+    assert again[0] == 0 and "0 proposal(s)" in again[2]
+    weeks_later = run(brepo.root, "billing", "sync", *state, "--now", "2026-01-26T00:00:00Z")  # the dunning clock
+    assert "billing-vandelay-billing-status-suspend" in weeks_later[2] and "events: evt_1)" in weeks_later[2]
+
+
+def test_usage_errors_exit_2(brepo, run, tmp_path, monkeypatch) -> None:
+    monkeypatch.delenv("STRIPE_WEBHOOK_SECRET", raising=False)
+    assert run(brepo.root, "billing", "serve")[0] == 2
+    assert run(brepo.root, "billing", "sync", "--now", "yesterday")[0] == 2
+    both = run(brepo.root, "billing", "sync", "--state", str(tmp_path / "s.json"), "--database-url", "postgresql://x")
+    assert both[0] == 2

@@ -1,0 +1,166 @@
+"""``paybill billing``: events -> proposal branches on a real temporary git repository."""
+
+from __future__ import annotations
+
+import re
+
+from .conftest import CUSTOMERS, DAY, T0, customer, invoice, subscription
+
+VANDELAY = CUSTOMERS["vandelay"]
+
+
+def codes(report) -> list[str]:
+    return sorted(d.code for d in report.diagnostics)
+
+
+def test_payment_failed_proposes_past_due_on_its_own_branch(billing) -> None:
+    main = billing.repo.head()
+    report = billing.sync([invoice("evt_1", "invoice.payment_failed", T0, VANDELAY)], T0 + 60)
+    assert codes(report) == []
+    [proposal] = report.proposals
+    assert proposal.tenant == "vandelay" and proposal.classes == ["billing-status"] and proposal.review == "auto"
+    assert billing.repo.head() == main, "main never moves"
+    message = billing.repo.git("log", "-1", "--format=%B", proposal.branch)
+    assert message.splitlines()[0] == "billing: vandelay: billing.status active -> past_due"
+    assert "Paybill-Billing-Events: evt_1" in message and "Paybill-Via: billing" in message
+    diff = billing.repo.git("diff", "--unified=0", main, proposal.branch, "--", "specs")
+    assert [line for line in diff.splitlines() if line[:1] in "+-" and line[:3] not in ("+++", "---")] == \
+        ["-    status: active", "+    status: past_due"]
+    assert "**may merge without a human**" in proposal.body and "<!-- paybill-plan -->" in proposal.body
+
+
+def test_upgrade_from_a_price_shows_the_mrr_change(billing) -> None:
+    report = billing.sync([subscription("evt_1", "customer.subscription.updated", T0, VANDELAY,
+                                        price="price_starter_yearly")], T0)
+    [proposal] = report.proposals
+    assert proposal.classes == ["upgrade"]
+    assert "| `spec.plan` | `free` | `starter` |" in proposal.body
+    assert re.search(r"recurring revenue", proposal.body, re.IGNORECASE), proposal.body
+
+
+def test_duplicates_are_processed_once_and_never_proposed_twice(billing) -> None:
+    failed = invoice("evt_1", "invoice.payment_failed", T0, VANDELAY)
+    first = billing.sync([failed, failed], T0)
+    assert len(first.proposals) == 1
+    again = billing.sync([failed], T0 + 60)                     # a redelivery of the same id
+    other = billing.sync([invoice("evt_2", "invoice.payment_failed", T0 + 30, VANDELAY)], T0 + 90)  # same change
+    assert again.proposals == [] and other.proposals == []
+    assert other.outcomes["evt_2"].startswith("already proposed on paybill/billing-agent/")
+    assert len(billing.branches()) == 1
+
+
+def test_an_event_older_than_the_applied_state_is_ignored(billing) -> None:
+    newer = subscription("evt_new", "customer.subscription.updated", T0 + 100, VANDELAY, status="active")
+    older = subscription("evt_old", "customer.subscription.updated", T0, VANDELAY, status="past_due")
+    report = billing.sync([newer], T0 + 200)
+    assert [p.classes for p in report.proposals] == [["upgrade"]]
+    late = billing.sync([older], T0 + 300)                      # delivered after the newer one
+    assert late.proposals == [] and late.outcomes["evt_old"].startswith("stale:")
+
+
+def test_out_of_order_in_one_batch_is_applied_in_creation_order(billing) -> None:
+    report = billing.sync([invoice("evt_b", "invoice.paid", T0 + 10, VANDELAY),
+                           invoice("evt_a", "invoice.payment_failed", T0, VANDELAY)], T0 + 20)
+    assert report.proposals == []          # failed then paid: the tenant already matches
+    assert set(report.outcomes) == {"evt_a", "evt_b"}
+
+
+def test_unknown_price_is_kept_and_applied_once_a_plan_declares_it(billing) -> None:
+    updated = subscription("evt_1", "customer.subscription.updated", T0, VANDELAY, price="price_growth_yearly")
+    report = billing.sync([updated], T0)
+    assert "PB1012" in codes(report) and report.proposals == [] and "evt_1" in report.kept
+    assert "evt_1" in report.diagnostics[0].message
+    billing.repo.edit("specs/plans/growth.yaml", "priceIds: [price_growth_monthly]",
+                      "priceIds: [price_growth_monthly, price_growth_yearly]")
+    billing.repo.commit("Sell growth yearly")
+    rerun = billing.sync([], T0 + 60)
+    assert [p.classes for p in rerun.proposals] == [["upgrade"]] and codes(rerun) == []
+
+
+def test_unknown_customer_is_a_diagnostic_and_the_event_is_kept(billing) -> None:
+    report = billing.sync([invoice("evt_9", "invoice.payment_failed", T0, "cus_nobody")], T0)
+    assert codes(report) == ["PB1011"] and "evt_9" in report.diagnostics[0].message
+    assert billing.store.records()["evt_9"].state == "pending"
+
+
+def test_a_customer_on_two_tenants_proposes_nothing(billing) -> None:
+    billing.repo.edit("specs/tenants/hooli.yaml", CUSTOMERS["hooli"], VANDELAY)
+    billing.repo.commit("hooli shares vandelay's customer")
+    report = billing.sync([invoice("evt_1", "invoice.payment_failed", T0, VANDELAY)], T0)
+    assert codes(report) == ["PB1013"] and report.proposals == []
+    assert "'hooli'" in report.diagnostics[0].message and "'vandelay'" in report.diagnostics[0].message
+
+
+def test_change_control_refuses_an_upgrade_past_the_tier_ceiling(billing) -> None:
+    report = billing.sync([subscription("evt_1", "customer.subscription.updated", T0, CUSTOMERS["hooli"],
+                                        status="trialing", price="price_enterprise_monthly")], T0)
+    assert codes(report) == ["PB0974", "PB1018"], report.diagnostics
+    assert "billing-agent-plan-tier-ceiling" in report.diagnostics[0].message
+    assert billing.branches() == [] and report.kept == ["evt_1"]
+
+
+def test_dunning_suspends_after_the_deadline_with_an_injected_clock(billing) -> None:
+    first = billing.sync([invoice("evt_1", "invoice.payment_failed", T0, VANDELAY)], T0)
+    billing.merge(first.proposals[0].branch)
+    assert billing.sync([], T0 + 13 * DAY).proposals == []          # 13 days: not yet
+    later = billing.sync([], T0 + 14 * DAY)
+    [proposal] = later.proposals
+    assert proposal.classes == ["suspend"] and proposal.events == ["evt_1"]
+    assert "lifecycle active -> suspended" in billing.repo.git("log", "-1", "--format=%s", proposal.branch)
+    billing.merge(proposal.branch)
+    paid = billing.sync([invoice("evt_2", "invoice.paid", T0 + 15 * DAY, VANDELAY)], T0 + 15 * DAY)
+    assert [p.classes for p in paid.proposals] == [["billing-status", "reactivate"]]
+
+
+def test_cancellation_suspends_then_offboards_with_a_human_review(billing) -> None:
+    deleted = subscription("evt_1", "customer.subscription.deleted", T0, VANDELAY, status="canceled",
+                           price="price_free_monthly")
+    first = billing.sync([deleted], T0)
+    assert [p.classes for p in first.proposals] == [["billing-status", "suspend"]]
+    billing.merge(first.proposals[0].branch)
+    later = billing.sync([], T0 + 30 * DAY)
+    [proposal] = later.proposals
+    assert proposal.classes == ["offboard"] and proposal.review == "human"
+    assert "**needs a human review**" in proposal.body
+    assert "Paybill-Review: human" in billing.repo.git("log", "-1", "--format=%B", proposal.branch)
+
+
+def test_onboarding_a_new_customer_proposes_a_tenant_that_plan_accepts(billing, run) -> None:
+    events = [subscription("evt_2", "customer.subscription.created", T0 + 5, "cus_new1", status="trialing",
+                           price="price_growth_monthly"),
+              customer("evt_1", T0, "cus_new1", name="Vandelay Industries")]  # out of order, name taken
+    report = billing.sync(events, T0 + 10)
+    assert codes(report) == [], report.diagnostics
+    [proposal] = report.proposals
+    assert proposal.tenant == "vandelay-industries" and proposal.classes == ["onboard"] and proposal.review == "human"
+    spec = billing.repo.git("show", f"{proposal.branch}:specs/tenants/vandelay-industries.yaml")
+    for line in ("lifecycle: onboarding", "plan: growth", "pool: aws-use1-shared", "customerId: cus_new1",
+                 "status: trialing", "email: ap@initrode.example.com"):
+        assert line in spec, spec
+    code, out, err = run(billing.repo.root, "plan", "specs", "--base", "main", "--head", proposal.branch,
+                         "--no-terraform")
+    assert code == 0, out + err
+    # events for the subscription wait until the onboarding is merged, then apply
+    waiting = billing.sync([invoice("evt_3", "invoice.paid", T0 + 20, "cus_new1", sub="sub_cus_new1")], T0 + 30)
+    assert codes(waiting) == ["PB1016"] and waiting.proposals == []
+    billing.merge(proposal.branch)
+    merged = billing.sync([], T0 + 40)
+    assert [p.classes for p in merged.proposals] == [["billing-status"]]
+
+
+def test_onboarding_collision_free_names(billing) -> None:
+    billing.repo.write("specs/tenants/initrode-inc.yaml", billing.repo.read("specs/tenants/vandelay.yaml")
+                       .replace("name: vandelay", "name: initrode-inc").replace(VANDELAY, "cus_other"))
+    billing.repo.commit("initrode-inc exists")
+    report = billing.sync([customer("evt_1", T0, "cus_new2"),
+                           subscription("evt_2", "customer.subscription.created", T0 + 1, "cus_new2",
+                                        price="price_starter_monthly")], T0 + 2)
+    assert [p.tenant for p in report.proposals] == ["initrode-inc-2"]
+
+
+def test_onboarding_says_what_is_missing_and_stops(billing) -> None:
+    report = billing.sync([customer("evt_1", T0, "cus_new3", country="JP", email=None),
+                           subscription("evt_2", "customer.subscription.created", T0 + 1, "cus_new3")], T0 + 2)
+    assert codes(report) == ["PB1014"] and report.proposals == [] and billing.branches() == []
+    message = report.diagnostics[0].message
+    assert "a contact email" in message and "residency rule for country 'JP'" in message
