@@ -17,11 +17,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from paybill.changes.model import Finding
 from paybill.clouds import registry
 from paybill.load import SpecDocument
 from paybill.models.base import LAYERS
 from paybill.models.tenant import MIGRATION_PHASES, Tenant, isolation_placements
-from paybill.plan.model import Finding
 from paybill.validate.index import SpecIndex
 
 CODE_MIGRATION = "PB0920"

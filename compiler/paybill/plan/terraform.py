@@ -24,7 +24,7 @@ from typing import Any
 
 import orjson
 
-from paybill.plan.model import Finding, ResourceChange, StackChange
+from paybill.changes.model import Finding, ResourceChange, StackChange
 from paybill.plan.replace_rules import data_store, forcing_arguments, known_type, provider_moves
 from paybill.plan.stackconfig import Placement, StateIndex, provider_of, state_move
 

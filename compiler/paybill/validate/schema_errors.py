@@ -13,10 +13,10 @@ from typing import Any
 from pydantic import ValidationError
 
 from paybill.clouds import registry
+from paybill.contract.names import NAME_MAX, NAME_PATTERN
 from paybill.diagnostics import DiagnosticSink
 from paybill.diagnostics.suggest import did_you_mean
 from paybill.load.document import SpecDocument
-from paybill.models.base import NAME_MAX, NAME_PATTERN
 from paybill.models.registry import model_for_kind
 
 _DISCRIMINATORS = ("provider", "model", "type")

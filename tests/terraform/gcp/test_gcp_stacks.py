@@ -151,7 +151,7 @@ def test_pooled_tenant_is_scoped_by_conditions_and_namespace(stacks) -> None:
 
 
 def test_pooled_tenants_share_the_pool_database_the_sql_folder_targets(stacks) -> None:
-    from paybill.emit.sql.names import database_key, snake
+    from paybill.contract.sql_names import database_key, snake
 
     pool = stacks[f"pool/{POOL}"]
     database = resources(pool, "google_sql_database")["pool"]

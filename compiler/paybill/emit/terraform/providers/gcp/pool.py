@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from paybill.emit.sql.names import database_key, snake
+from paybill.contract.sql_names import database_key, snake
 from paybill.emit.terraform.context import PoolContext
 from paybill.emit.terraform.providers.gcp import compute, data, keys
 from paybill.emit.terraform.providers.gcp.common import declare_project
