@@ -36,12 +36,12 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
+from paybill.contract.sql_catalog import plan_from_catalog
 from paybill.diagnostics import DiagnosticSink
 from paybill.emit.bundles import emit_bundles
 from paybill.emit.contract import EmitContext
 from paybill.emit.sql import emit_sql
 from paybill.emit.sql.apply import apply, verify
-from paybill.emit.sql.catalog import plan_from_catalog
 from paybill.guard import Guard
 from paybill.guard.db import GuardedDatabase
 from paybill.validate import validate_repository

@@ -143,9 +143,9 @@ def child_compile(repo: Path) -> dict:
 
 
 def child_plan(repo: Path, compile_base: bool = False) -> dict:
+    from paybill.changes.sides import resolve_sides
     from paybill.plan.render.markdown import render_markdown
     from paybill.plan.run import plan_sides
-    from paybill.plan.sides import resolve_sides
 
     def work() -> dict:
         sides = resolve_sides(repo / "specs", "HEAD~1", "HEAD")
@@ -162,8 +162,8 @@ def child_plan(repo: Path, compile_base: bool = False) -> dict:
 def child_audit(repo: Path) -> dict:
     from paybill.audit import audit_history
     from paybill.audit.render import render_jsonl
+    from paybill.changes.sides import locate_specs
     from paybill.gitio import GitRepo
-    from paybill.plan.sides import locate_specs
 
     def work() -> dict:
         git_repo = GitRepo(repo)

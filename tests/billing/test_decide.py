@@ -8,8 +8,8 @@ import pytest
 
 from paybill.billing.decide import DAY, wanted_lifecycle
 from paybill.billing.store import SubscriptionState
+from paybill.changes.lifecycle import STATES, allowed
 from paybill.models.billing import Dunning
-from paybill.plan.lifecycle import STATES, allowed
 
 DUNNING = Dunning.model_validate({"suspendAfterPastDueDays": 14, "offboardAfterCancelledDays": 30})
 

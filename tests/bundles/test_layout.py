@@ -11,7 +11,7 @@ import sys
 import cedarpy
 from bundle_support import ROOT, bundle_files, codes
 
-from paybill.guard.format import BUNDLE_FORMAT, CONTENT_FILES, MANIFEST_FILE, bundle_revision, sha256_hex
+from paybill.contract.bundle import BUNDLE_FORMAT, CONTENT_FILES, MANIFEST_FILE, bundle_revision, sha256_hex
 
 AGENTS = ("billing-agent", "ops-agent", "support-assistant")
 

@@ -16,10 +16,10 @@ from bundle_support import bundle_files, codes, emit_from, write_bundle
 from click.testing import CliRunner
 
 from paybill.cli.main import cli
+from paybill.contract.bundle import V_LIFECYCLE
+from paybill.contract.requests import operation_context, request, run_entity
 from paybill.emit.bundles import policies
 from paybill.guard import Guard
-from paybill.guard.format import V_LIFECYCLE
-from paybill.guard.requests import operation_context, request, run_entity
 
 LIFECYCLE_POLICY = "specs/agents/billing-agent.yaml#workflows.lifecycles"
 DELETED_POLICY = "specs/agents/billing-agent.yaml#workflows.lifecycles.deleted"

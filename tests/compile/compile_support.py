@@ -16,10 +16,10 @@ from typing import Any
 
 import pytest
 
+from paybill.clouds import registry
 from paybill.compile import CompileResult, compile_repository
 from paybill.emit.terraform.expr import Expr
 from paybill.emit.terraform.providers import CLOUD_EMITTERS
-from paybill.models.base import PROVIDERS
 
 ROOT = Path(__file__).resolve().parents[2]
 SPECS = ROOT / "specs"
@@ -78,7 +78,7 @@ class FakeCloud:
 @pytest.fixture
 def fake_clouds(monkeypatch: pytest.MonkeyPatch) -> None:
     """Replace every provider's cloud emitter with :class:`FakeCloud` for one test."""
-    for provider in PROVIDERS:
+    for provider in registry.provider_ids():
         monkeypatch.setitem(CLOUD_EMITTERS, provider, FakeCloud(provider))
 
 

@@ -16,7 +16,7 @@ import psycopg
 from pg_support import FIXTURE_POOL
 from psycopg import sql
 
-from paybill.emit.sql.names import agent_role, app_role, owner_role
+from paybill.contract.sql_names import agent_role, app_role, owner_role
 from paybill.emit.sql.plan import scope_tenants
 from paybill.validate import validate_repository
 

@@ -14,9 +14,8 @@ import psycopg
 import pytest
 from pg_support import SPECS, apply_folder, dsn_for, emit, folder, scratch_database
 
+from paybill.contract.sql_catalog import DatabasePlan, plan_from_catalog
 from paybill.emit.sql.apply import ApplyError
-from paybill.emit.sql.catalog import plan_from_catalog
-from paybill.emit.sql.plan import DatabasePlan
 
 pytestmark = pytest.mark.postgres
 

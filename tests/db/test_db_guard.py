@@ -17,10 +17,9 @@ from pg_support import FIXTURE_POOL, apply_folder, dsn_for, folder, scratch_data
 from pg_world import World, build_world, seed
 from psycopg import sql
 
+from paybill.contract.sql_catalog import DatabasePlan, plan_from_catalog
+from paybill.contract.sql_names import GUARD_ROLE
 from paybill.emit.contract import OutputTree
-from paybill.emit.sql.catalog import plan_from_catalog
-from paybill.emit.sql.names import GUARD_ROLE
-from paybill.emit.sql.plan import DatabasePlan
 from paybill.guard import Guard, ManualClock
 from paybill.guard.db import AccessDenied, GuardedDatabase, SetupError, UsageError
 from paybill.guard.run import Run

@@ -31,7 +31,7 @@ from pg_support import FIXTURE_POOL, dsn_for, unique
 from pg_world import SCHEMA, Actor, World, value
 from psycopg import errors, sql
 
-from paybill.emit.sql.names import GUARD_ROLE, app_role, owner_role
+from paybill.contract.sql_names import GUARD_ROLE, app_role, owner_role
 
 pytestmark = pytest.mark.postgres
 

@@ -32,8 +32,8 @@ from pg_support import FIXTURE_POOL, apply_folder, dsn_for, emit, folder, scratc
 from pg_world import SCHEMA, World, build_world, seed
 from psycopg import errors, sql
 
-from paybill.emit.sql.catalog import plan_from_catalog
-from paybill.emit.sql.names import agent_role, app_role
+from paybill.contract.sql_catalog import plan_from_catalog
+from paybill.contract.sql_names import agent_role, app_role
 from paybill.guard import Guard
 from paybill.validate import validate_repository
 

@@ -11,8 +11,8 @@ import json
 import pytest
 from guard_support import copy_bundle
 
+from paybill.contract.bundle import bundle_revision, sha256_hex
 from paybill.guard import BundleError, Guard
-from paybill.guard.format import bundle_revision, sha256_hex
 
 
 def rewrite(bundle, name, data: bytes):

@@ -7,10 +7,10 @@ import json
 
 import pytest
 
+from paybill.contract.bundle import canonical_json, json_file
+from paybill.contract.requests import operation_context, transition_context
 from paybill.guard.engine import Verdict
-from paybill.guard.format import canonical_json, json_file
 from paybill.guard.goldens import GoldenFailure
-from paybill.guard.requests import operation_context, transition_context
 
 
 def test_verdicts_and_golden_failures_are_immutable():
@@ -43,7 +43,7 @@ def test_json_forms():
 
 
 def test_an_evaluation_error_is_labelled_even_when_cedar_says_deny(load):
-    from paybill.guard.requests import operation_context, request, run_entity
+    from paybill.contract.requests import operation_context, request, run_entity
 
     guard = load("ops-agent")
     entity = run_entity("raw-3", "ops-agent", "acme-corp", "incident-response", "inspect")

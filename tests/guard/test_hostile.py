@@ -11,9 +11,9 @@ import shutil
 import pytest
 from guard_support import copy_bundle
 
+from paybill.contract.bundle import MANIFEST_FILE, TESTS_FILE, sha256_hex
+from paybill.contract.requests import operation_context, request, run_entity
 from paybill.guard import BundleError, Guard, GuardUsageError, verify_log
-from paybill.guard.format import MANIFEST_FILE, TESTS_FILE, sha256_hex
-from paybill.guard.requests import operation_context, request, run_entity
 
 OPS = "specs/agents/ops-agent.yaml"
 CRM = "specs/data/crm.yaml"
@@ -228,7 +228,7 @@ def test_a_tampered_bundle_with_rewritten_hashes_fails_its_golden_decisions(bund
     policies.write_text(policies.read_text().replace("context.tenant != principal.tenantId", "false"))
     manifest = json.loads((folder / MANIFEST_FILE).read_text())
     manifest["files"]["policies.cedar"] = sha256_hex(policies.read_bytes())
-    from paybill.guard.format import bundle_revision
+    from paybill.contract.bundle import bundle_revision
 
     manifest["revision"] = bundle_revision(manifest["files"])
     (folder / MANIFEST_FILE).write_text(json.dumps(manifest))

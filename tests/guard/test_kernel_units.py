@@ -14,13 +14,13 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from guard_support import copy_bundle
 
+from paybill.contract.bundle import signed_payload
 from paybill.guard import BundleError, Decision, Denied, Guard
 from paybill.guard.signing import (
     SigningKeyError,
     load_private_key,
     load_public_key,
     sign_manifest,
-    signed_payload,
     verify_manifest,
 )
 
@@ -159,7 +159,7 @@ def test_a_missing_key_file_names_the_os_reason(tmp_path):
 
 
 def test_raw_requests_must_match_the_schema_exactly(load):
-    from paybill.guard.requests import operation_context, request, run_entity
+    from paybill.contract.requests import operation_context, request, run_entity
 
     guard = load("ops-agent")
     entity = run_entity("raw-2", "ops-agent", "acme-corp", "incident-response", "inspect")

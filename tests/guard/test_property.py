@@ -8,8 +8,8 @@ from guard_support import SPECS
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
+from paybill.contract.requests import operation_context, request, run_entity
 from paybill.guard import Guard
-from paybill.guard.requests import operation_context, request, run_entity
 from paybill.validate import validate_repository
 
 AGENTS = ("billing-agent", "ops-agent", "support-assistant")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from paybill.contract.requests import counters, operation_context, resource_id, transition_context
 from paybill.guard import ManualClock
-from paybill.guard.requests import counters, operation_context, resource_id, transition_context
 
 
 def test_the_manual_clock_moves_only_forward_when_told():

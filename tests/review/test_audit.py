@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from paybill.audit.trailers import parse_trailers
+from paybill.changes.trailers import parse_trailers
 
 VANDELAY = "specs/tenants/vandelay.yaml"
 

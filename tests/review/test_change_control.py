@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from paybill.changes.policies import load_change_control
 from paybill.gitio import GitRepo, WorkTreeSide
-from paybill.propose.policies import load_change_control
 
 ROOT = Path(__file__).resolve().parents[2]
 POLICY = "policies/change-control.cedar"

@@ -6,9 +6,9 @@ import itertools
 
 import pytest
 
+from paybill.changes.lifecycle import ALLOWED, NEW, STATES, allowed, check_transition, transition_table_markdown
 from paybill.diagnostics import DiagnosticSink
 from paybill.load import load_source
-from paybill.plan.lifecycle import ALLOWED, NEW, STATES, allowed, check_transition, transition_table_markdown
 
 TENANT = """apiVersion: paybill.dev/v1alpha1
 kind: Tenant

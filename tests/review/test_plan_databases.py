@@ -14,8 +14,8 @@ import orjson
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from paybill.contract.sql_catalog import AgentPlan, ColumnPlan, DatabasePlan, GrantPlan, TablePlan
 from paybill.emit.sql.migrations import index_json, migrations_for
-from paybill.emit.sql.plan import AgentPlan, ColumnPlan, DatabasePlan, GrantPlan, TablePlan
 from paybill.plan.databases import PiiColumns, database_findings, diff_databases
 
 SUPPORT = "specs/agents/support-assistant.yaml"
@@ -209,8 +209,8 @@ def test_an_unreadable_catalog_is_listed_with_a_note_not_dropped() -> None:
 
 
 def test_markdown_keeps_many_different_database_changes_within_the_comment_budget() -> None:
-    from paybill.plan.database_model import DatabaseChange, GrantChange
-    from paybill.plan.model import PlanReport
+    from paybill.changes.database_model import DatabaseChange, GrantChange
+    from paybill.changes.model import PlanReport
     from paybill.plan.render.markdown import BUDGET, render_markdown
     from paybill.plan.render.text import render_text
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 
+from paybill.changes.model import FieldChange, PlanReport, SpecChange
 from paybill.diagnostics import Position
-from paybill.plan.model import FieldChange, PlanReport, SpecChange
 from paybill.plan.render.markdown import BUDGET, render_markdown
 from paybill.plan.revenue import format_money
 

@@ -7,9 +7,9 @@ import copy
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from paybill.changes.specdiff import diff_data, diff_documents, display_path, normalise, raw_location
 from paybill.diagnostics import DiagnosticSink
 from paybill.load import load_source
-from paybill.plan.specdiff import diff_data, diff_documents, display_path, normalise, raw_location
 
 WORKFLOW = """apiVersion: paybill.dev/v1alpha1
 kind: Workflow

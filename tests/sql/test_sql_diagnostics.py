@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from sql_support import emit_from
 
+from paybill.contract import sql_names as names
 from paybill.diagnostics.render import render_text
-from paybill.emit.sql import names
 
 EditSpecs = Callable[[dict[str, Callable[[str], str] | str]], Path]
 

@@ -9,10 +9,11 @@ import re
 import pytest
 from sql_support import SPECS, Emitted, databases, emit_from, folder
 
+from paybill.contract.sql_catalog import CatalogError, plan_from_catalog
 from paybill.diagnostics import DiagnosticSink
 from paybill.emit.registered import REGISTERED
 from paybill.emit.sql.apply import ApplyError, verify
-from paybill.emit.sql.catalog import CatalogError, catalog_json, plan_from_catalog
+from paybill.emit.sql.catalog import catalog_json
 from paybill.emit.sql.plan import plan_databases
 from paybill.validate import validate_repository
 

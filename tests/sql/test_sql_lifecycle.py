@@ -15,7 +15,7 @@ import pglast
 import pytest
 from sql_support import Emitted, emit_from, folder
 
-from paybill.emit.sql.catalog import CatalogError, plan_from_catalog
+from paybill.contract.sql_catalog import CatalogError, plan_from_catalog
 
 BILLING_INVOICES = 'CREATE POLICY "paybill_scope_billing_agent" ON "crm"."invoices"'
 BILLING_CUSTOMERS = 'CREATE POLICY "paybill_scope_billing_agent" ON "crm"."customers"'

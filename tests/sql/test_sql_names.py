@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from paybill.emit.sql import names
-from paybill.models.base import NAME_MAX, NAME_PATTERN
+from paybill.contract import sql_names as names
+from paybill.contract.names import NAME_MAX, NAME_PATTERN
 
 spec_names = st.from_regex(NAME_PATTERN, fullmatch=True).filter(lambda n: len(n) <= NAME_MAX)
 

@@ -11,7 +11,7 @@ import pytest
 from pglast.parser import parse_plpgsql_json, parse_sql_json, split
 from sql_support import SPECS, Emitted, databases, folder
 
-from paybill.emit.sql.names import agent_role
+from paybill.contract.sql_names import agent_role
 from paybill.emit.sql.plan import scope_tenants
 from paybill.validate import validate_repository
 

@@ -12,7 +12,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from paybill.diagnostics import DiagnosticSink
+from paybill.diagnostics import Diagnostic, DiagnosticSink
 from paybill.emit.contract import EmitContext
 from paybill.emit.terraform.emitter import emit_terraform
 from paybill.validate import validate_repository
@@ -60,6 +60,15 @@ def emit_repo(root: Path, extra_tenants: dict[str, str]) -> tuple[dict[str, dict
     stacks = {path.removeprefix("terraform/").removesuffix("/main.tf.json"): json.loads(body)
               for path, body in tree.items()}
     return stacks, sink
+
+
+def validate_repo(root: Path, extra_tenants: dict[str, str]) -> list[Diagnostic]:
+    """Copy ``specs/``, add tenants and validate: the diagnostics ``paybill validate`` would print."""
+    specs = root / "specs"
+    shutil.copytree(SPECS, specs)
+    for name, text in extra_tenants.items():
+        (specs / "tenants" / f"{name}.yaml").write_text(text, encoding="utf-8")
+    return validate_repository(specs).diagnostics
 
 
 def resources(stack: dict[str, Any], type_: str) -> dict[str, Any]:

@@ -6,7 +6,7 @@
 * :mod:`.events`   - tenant life events (onboarded, plan changed, isolation moved, suspended...)
                      derived from the semantic changes.
 * :mod:`.trail`    - puts it together: one :class:`AuditRecord` per commit, changes computed by the
-                     same engine as ``paybill plan`` (:func:`paybill.plan.specdiff.diff_documents`).
+                     same engine as ``paybill plan`` (:func:`paybill.changes.specdiff.diff_documents`).
 * :mod:`.render`   - text and JSON Lines.
 """
 

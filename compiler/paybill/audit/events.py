@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from paybill.changes.model import SpecChange
 from paybill.load import SpecDocument
-from paybill.plan.model import SpecChange
 
 _LIFECYCLE_EVENTS = {
     ("onboarding", "active"): "activated",

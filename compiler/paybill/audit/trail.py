@@ -7,17 +7,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from paybill.audit.events import TenantEvent, tenant_events
-from paybill.audit.history import CommitInfo, walk_history
-from paybill.audit.trailers import parse_trailers, subject
+from paybill.changes.history import SPEC_SUFFIXES, CommitInfo, documents_at, walk_history
+from paybill.changes.lifecycle import CODE_NEW, check_transition
+from paybill.changes.model import Finding, SpecChange
+from paybill.changes.specdiff import diff_documents
+from paybill.changes.trailers import parse_trailers, subject
 from paybill.gitio.blobcache import BlobCache
 from paybill.gitio.repo import GitRepo
 from paybill.gitio.snapshot import SpecsLocation
-from paybill.load import SpecDocument
-from paybill.plan.lifecycle import CODE_NEW, check_transition
-from paybill.plan.model import Finding, SpecChange
-from paybill.plan.specdiff import diff_documents
 
-SPEC_SUFFIXES = (".yaml", ".yml")
 BATCH = 2_000
 """Blobs read per ``cat-file --batch`` call: bounds memory on very long histories."""
 
@@ -46,7 +44,7 @@ class AuditRecord:
     events: list[TenantEvent] = field(default_factory=list)
     violations: list[Finding] = field(default_factory=list)
     """Lifecycle transitions this commit made that ``paybill plan`` would have blocked (the same rule,
-    :func:`paybill.plan.lifecycle.check_transition`, with the commit's parent as the base)."""
+    :func:`paybill.changes.lifecycle.check_transition`, with the commit's parent as the base)."""
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -64,24 +62,10 @@ class AuditRecord:
         }
 
 
-def documents_at(files: list[tuple[str, str]], where: SpecsLocation, cache: BlobCache,
-               contents: dict[str, bytes]) -> dict[tuple[str, str], SpecDocument]:
-    docs: dict[tuple[str, str], SpecDocument] = {}
-    for path, blob in files:
-        display = where.display(path)
-        parsed = cache.get(blob, display)
-        if parsed is None:
-            parsed = cache.parse(blob, display, contents[blob])
-        for doc in parsed.documents:
-            if doc.kind and doc.name:
-                docs.setdefault((doc.kind, doc.name), doc)
-    return docs
-
-
 class ImportCommits:
     """Which commits bring specs into the repository: their first parent holds no spec file under the
     specs root (or they have no parent). ``paybill plan`` against an empty base is the same case, and
-    :func:`~paybill.plan.lifecycle.check_transition` lets tenants appear there in any state.
+    :func:`~paybill.changes.lifecycle.check_transition` lets tenants appear there in any state.
 
     Asked only when a tenant would otherwise be reported as born in a late state, so a long history
     costs no extra git process per commit.

@@ -23,8 +23,8 @@ from paybill.billing.onboard import build_tenant, render
 from paybill.billing.policy import BillingFacts, TenantView, read_facts
 from paybill.billing.proposal import BillingProposal, RepoContext, propose_files
 from paybill.billing.store import Session, Store, SubscriptionState
+from paybill.changes.lifecycle import allowed as lifecycle_allowed
 from paybill.diagnostics import Diagnostic, Position, Severity
-from paybill.plan.lifecycle import allowed as lifecycle_allowed
 from paybill.propose.yamledit import EditError, edit_text
 
 WHERE = "<stripe>"

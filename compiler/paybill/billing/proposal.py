@@ -15,20 +15,20 @@ import difflib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from paybill.audit.trailers import AGENT_TRAILER, REVIEW_TRAILER, VIA_TRAILER
+from paybill.changes.control import check_changes
+from paybill.changes.model import PlanReport, SpecChange
+from paybill.changes.policies import load_change_control
+from paybill.changes.sides import locate_specs, policies_prefix, tree_side
+from paybill.changes.specdiff import diff_documents
+from paybill.changes.trailers import AGENT_TRAILER, REVIEW_TRAILER, VIA_TRAILER
 from paybill.diagnostics import Diagnostic, Severity
 from paybill.gitio.blobcache import BlobCache
 from paybill.gitio.repo import GitRepo
 from paybill.gitio.snapshot import Snapshot, SpecsLocation, load_snapshot
 from paybill.gitio.sources import OverlaySide, TreeSide
-from paybill.plan.model import PlanReport, SpecChange
 from paybill.plan.run import plan_sides
-from paybill.plan.sides import locate_specs, policies_prefix, tree_side
-from paybill.plan.specdiff import diff_documents
 from paybill.propose.branch import Identity, committer_identity, create_branch, free_branch, slugify
-from paybill.propose.control import check_changes
 from paybill.propose.generated import output_prefix, recompile
-from paybill.propose.policies import load_change_control
 
 EVENTS_TRAILER = "Paybill-Billing-Events"
 

@@ -12,12 +12,12 @@ import click
 from paybill.audit import AuditFilter, AuditRecord, audit_history
 from paybill.audit.render import FORMATS, render_jsonl, render_text
 from paybill.audit.tenants import unknown_tenant
+from paybill.changes.sides import locate_specs
 from paybill.cli.common import EXIT_DIAGNOSTICS, specs_argument
 from paybill.cli.plan_cmd import git_usage_error
 from paybill.gitio.repo import GitError, GitRepo
 from paybill.gitio.snapshot import SpecsLocation
 from paybill.models.registry import KINDS
-from paybill.plan.sides import locate_specs
 
 
 @click.command("audit")

@@ -4,7 +4,8 @@ Exit status of ``guard check``: 0 allowed, 3 denied, 4 bundle refused (hash, sig
 decisions, another agent than ``--expect-agent``, a revision older than one in ``--revision-store``,
 a bundle file that is not a regular file), 2 usage error. ``guard replay``: 0 every decision as
 recorded, 1 some differ, 4 bundle refused, 2 unreadable trace (not a regular file, a line too long,
-not a trace). ``guard verify-log``: 0 intact, 1 broken (or not a regular file). ``bundle``: 0
+not a trace). ``guard verify-log``: 0 intact, 1 broken (or not a regular file). ``guard shadow-report``: 0 read,
+1 unreadable lines or file (PB1401, PB1402). ``bundle``: 0
 written, 1 diagnostics (nothing written), 2 usage error.
 """
 
@@ -172,6 +173,35 @@ def verify_log_command(log: Path, expect_head: str | None) -> None:
     sys.exit(EXIT_OK if report.ok else EXIT_DIAGNOSTICS)
 
 
+@guard_group.command("shadow-report")
+@click.argument("log", type=click.Path(path_type=Path, dir_okay=False))
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
+              help="text for people, json for tools.")
+def shadow_report_command(log: Path, fmt: str) -> None:
+    """Summarise a shadow log: disagreements by kind, candidate policy and tool, with examples.
+
+    Exit 0 read completely, 1 some lines (or the file) could not be read (PB1401, PB1402; the
+    summary still covers every readable line), 2 usage error.
+    """
+    from paybill.diagnostics import Diagnostic, Position
+    from paybill.diagnostics.render import render_text as render_diagnostics
+    from paybill.guard.shadow_report import render_text, summarise
+
+    report = summarise(log)
+    if fmt == "json":
+        click.echo(orjson.dumps(report.to_dict(), option=orjson.OPT_SORT_KEYS | orjson.OPT_INDENT_2).decode())
+    else:
+        click.echo(render_text(report, log.as_posix()), nl=False)
+    if report.problems:
+        diagnostics = [
+            Diagnostic("PB1401", message, log.as_posix(), Position(),
+                       "pass the JSONL file a ShadowGuard writes (paybill serve --shadow ... --shadow-log FILE)")
+            if line == 0 else
+            Diagnostic("PB1402", message, log.as_posix(), Position(line, 1),
+                       "a shadow log holds only ShadowGuard records; remove or restore this line")
+            for line, message in report.problems]
+        click.echo(render_diagnostics(diagnostics, 1), err=True, nl=False)
+    sys.exit(EXIT_DIAGNOSTICS if report.problems else EXIT_OK)
 def _refuse(where: str, code: str, message: str, hint: str, status: int = EXIT_DIAGNOSTICS) -> NoReturn:
     click.echo(f"{where}:1:1: error[{code}]: {message}", err=True)
     click.echo(f"  hint: {hint}", err=True)

@@ -30,6 +30,7 @@ COMMANDS: dict[str, str] = {
     "guard": "paybill.cli.guard_cmd:guard_group",
     "bundle": "paybill.cli.guard_cmd:bundle_command",
     "db": "paybill.cli.db_cmd:db_group",
+    "authzen": "paybill.cli.authzen_cmd:authzen_command",
     "billing": "paybill.cli.billing_cmd:billing_group",
     "serve": "paybill.cli.serve_cmd:serve_command",
     "apply": "paybill.cli.apply_cmd:apply_group",

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import click
 
+from paybill.changes.sides import resolve_sides
 from paybill.cli.common import EXIT_DIAGNOSTICS, EXIT_OK, specs_argument
 from paybill.gitio.repo import GitError
 from paybill.plan.render import FORMATS, render
 from paybill.plan.run import plan_sides
-from paybill.plan.sides import resolve_sides
 
 
 def use_color(choice: str, stream=None) -> bool:

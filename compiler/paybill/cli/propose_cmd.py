@@ -10,6 +10,8 @@ import click
 from paybill.cli.common import EXIT_DIAGNOSTICS, EXIT_OK, format_option, print_diagnostics, specs_argument
 from paybill.cli.plan_cmd import git_usage_error
 from paybill.gitio.repo import GitError
+from paybill.plan.render.markdown import render_markdown
+from paybill.plan.run import plan_sides
 from paybill.propose.generated import GeneratedChange
 from paybill.propose.proposal import propose, pull_request_body
 from paybill.propose.setspec import SetError, parse_set
@@ -52,7 +54,7 @@ def propose_command(specs: Path, agent: str, sets: tuple[str, ...], message: str
     if not message.strip():
         raise click.UsageError("-m/--message must not be empty")
     try:
-        result = propose(specs, agent, operations, message, base_ref=base, policies=policies,
+        result = propose(specs, agent, operations, message, planner=plan_sides, base_ref=base, policies=policies,
                          terraform=not no_terraform, dry_run=dry_run, out=out)
     except GitError as error:
         raise git_usage_error(error) from None
@@ -67,7 +69,7 @@ def propose_command(specs: Path, agent: str, sets: tuple[str, ...], message: str
         click.echo(f"dry run: change control allows all {len(result.decisions)} field change(s); "
                    f"{_generated_summary(generated)} would be committed; no branch created", err=True)
         sys.exit(EXIT_OK)
-    click.echo(pull_request_body(result, agent, message), nl=False)
+    click.echo(pull_request_body(result, agent, message, render_markdown), nl=False)
     assert result.generated is not None
     click.echo(f"created branch {result.branch} at {result.commit[:12]} on top of {result.base_commit[:12]} "
                f"(with {_generated_summary(result.generated)})", err=True)

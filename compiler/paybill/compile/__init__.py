@@ -10,9 +10,9 @@ The public API (used by the CLI and by ``paybill plan``, which compiles both sid
 :func:`paybill.write.tree.write_tree` or compare it with :func:`paybill.write.tree.diff_tree`.
 """
 
-from paybill.compile.cache import CompileCache, document_fingerprint, memo
 from paybill.compile.pipeline import compile_documents, compile_index, compile_repository, input_fingerprint
 from paybill.compile.result import CompileResult
+from paybill.emit.cache import CompileCache, document_fingerprint, memo
 
 __all__ = [
     "CompileCache",

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from paybill.compile.cache import CompileCache
 from paybill.diagnostics import Diagnostic
+from paybill.emit.cache import CompileCache
 from paybill.emit.contract import EmitContext, Emitter, OutputTree
 from paybill.forked import ForkedCall, can_fork
 from paybill.graph.stacks import StackUnit

@@ -20,11 +20,11 @@ from pathlib import Path
 from types import MappingProxyType
 
 from paybill.compile.apart import start_apart
-from paybill.compile.cache import CompileCache
 from paybill.compile.checks import check_paths, check_stacks
 from paybill.compile.quotas import check_quotas
 from paybill.compile.result import CompileResult
 from paybill.diagnostics import DiagnosticSink, Position
+from paybill.emit.cache import CompileCache
 from paybill.emit.contract import EmitContext, Emitter, OutputTree
 from paybill.emit.manifest import MANIFEST_EMITTER
 from paybill.gcpause import gc_paused

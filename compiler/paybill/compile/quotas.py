@@ -70,7 +70,10 @@ def _account(index: SpecIndex, cloud_name: str) -> tuple[str, str] | None:
     cloud = index.model("Cloud", cloud_name)
     if cloud is None:
         return None
-    block, attribute = ACCOUNT_FIELDS[cloud.spec.provider]
+    fields = ACCOUNT_FIELDS.get(cloud.spec.provider)
+    if fields is None:
+        return None  # a cloud with no quota table (a sixth cloud registered without one)
+    block, attribute = fields
     return cloud.spec.provider, str(getattr(getattr(cloud.spec, block), attribute))
 
 

@@ -16,7 +16,7 @@ class CompileResult:
     """The output tree (empty when there are errors), the manifest, the graph and every diagnostic.
 
     ``tree`` maps output-relative paths to bytes, sorted by path; nothing has been written. Treat it
-    as read-only: with a :class:`~paybill.compile.cache.CompileCache` its values may be shared
+    as read-only: with a :class:`~paybill.emit.cache.CompileCache` its values may be shared
     between compiles.
     """
 

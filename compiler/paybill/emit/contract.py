@@ -24,7 +24,7 @@ class EmitContext:
 
     The compile pipeline fills every input: ``resolved`` (the model the resolve stage built, its
     rules already reported), ``graph`` (None for independent emitters, which run before it
-    exists), ``cache`` (a :class:`~paybill.compile.cache.CompileCache` or None) and ``tree`` (a
+    exists), ``cache`` (a :class:`~paybill.emit.cache.CompileCache` or None) and ``tree`` (a
     read-only view of the files emitted so far). A caller that builds a context from an index
     alone (tests, tools) gets the model resolved on first use by :meth:`model`, its findings
     reported into ``sink`` as the pipeline would.
@@ -41,7 +41,7 @@ class EmitContext:
     resolved: ResolvedModel | None = None
     graph: DependencyGraph | None = None
     cache: Any = None
-    """A :class:`~paybill.compile.cache.CompileCache` or None (typed loosely: emit sits below compile)."""
+    """A :class:`~paybill.emit.cache.CompileCache` or None (typed loosely: emit sits below compile)."""
     tree: Mapping[str, bytes] = field(default_factory=lambda: MappingProxyType({}))
 
     def model(self) -> ResolvedModel:

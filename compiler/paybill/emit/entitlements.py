@@ -17,7 +17,7 @@ from typing import Any
 import orjson
 
 from paybill import API_VERSION
-from paybill.compile.cache import document_fingerprint, memo
+from paybill.emit.cache import document_fingerprint, memo
 from paybill.emit.contract import EmitContext, Emitter, OutputTree
 from paybill.models.tenant import Tenant, isolation_placements
 from paybill.resolve import ResolvedTenant

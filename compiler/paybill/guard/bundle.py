@@ -24,9 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from paybill.guard.engine import Engine, PolicyFormatError
-from paybill.guard.files import read_regular
-from paybill.guard.format import (
+from paybill.contract.bundle import (
     BUNDLE_FORMAT,
     COLUMN,
     CONTENT_FILES,
@@ -41,6 +39,8 @@ from paybill.guard.format import (
     bundle_revision,
     sha256_hex,
 )
+from paybill.guard.engine import Engine, PolicyFormatError
+from paybill.guard.files import read_regular
 from paybill.guard.goldens import run_goldens
 from paybill.guard.signing import PublicKeyLike, SigningKeyError, load_public_key, verify_manifest
 

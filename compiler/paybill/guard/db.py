@@ -47,10 +47,8 @@ from typing import Any
 import psycopg
 from psycopg import errors, sql
 
-from paybill.emit.sql.catalog import load_catalog
-from paybill.emit.sql.names import TENANT_SETTING
-from paybill.emit.sql.plan import AgentPlan, DatabasePlan, TablePlan
-from paybill.emit.sql.tables import schema_label
+from paybill.contract.sql_catalog import AgentPlan, DatabasePlan, TablePlan, load_catalog, schema_label
+from paybill.contract.sql_names import TENANT_SETTING
 from paybill.guard.decision import Decision
 from paybill.guard.run import Run
 

@@ -2,7 +2,7 @@
 
 ``allowed`` is the only field a caller must act on. ``reasons`` are Cedar policy ids
 (``<spec path>#<rule>``): the permits that allowed, or the forbids that denied. ``violations`` are
-stable machine names of why a call was denied (see :mod:`paybill.guard.format`, ``V_*`` and
+stable machine names of why a call was denied (see :mod:`paybill.contract.bundle`, ``V_*`` and
 ``limit.<name>``); a denial without a forbid still gets one (``acl.not-granted``,
 ``acl.column-not-granted``, ``workflow.order``, ``workflow.step-action``, ``workflow.finished``...).
 """

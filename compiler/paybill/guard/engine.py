@@ -17,7 +17,7 @@ from typing import Any
 
 import cedarpy
 
-from paybill.guard.format import ACTION, V_ENGINE
+from paybill.contract.bundle import ACTION, V_ENGINE
 from paybill.guard.slicing import Slicer, schema_has_action_groups
 
 _ALLOW = cedarpy.Decision.Allow
@@ -73,6 +73,8 @@ class Engine:
 
     def __init__(self, schema_text: str, policies_text: str, entities_json: str) -> None:
         est = parse_policies(policies_text)
+        self.est = est
+        """The policies in Cedar's JSON form (read by :mod:`paybill.guard.cache` to split them)."""
         self.annotations = policy_annotations(est)
         self.violation_of: dict[str, str] = {
             pid: a["violation"] for pid, a in self.annotations.items() if a.get("violation")

@@ -7,13 +7,14 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from paybill.contract.bundle import RUN
+from paybill.contract.requests import run_entity
 from paybill.guard.bundle import LoadedBundle, load_bundle
+from paybill.guard.cache import Decider, DecisionCache, Plan
 from paybill.guard.clock import Clock, default_clock
 from paybill.guard.decision import Decision
 from paybill.guard.engine import Verdict
-from paybill.guard.format import RUN
 from paybill.guard.log import DecisionLog
-from paybill.guard.requests import run_entity
 from paybill.guard.revisions import RevisionStore
 from paybill.guard.run import Run
 from paybill.guard.signing import PublicKeyLike
@@ -31,7 +32,11 @@ class GuardUsageError(ValueError):
 class Guard:
     """Enforces one agent bundle. Load with :meth:`load`; start runs with :meth:`start`."""
 
-    def __init__(self, bundle: LoadedBundle, *, clock: Clock = default_clock, log: DecisionLog | None = None) -> None:
+    def __init__(self, bundle: LoadedBundle, *, clock: Clock = default_clock, log: DecisionLog | None = None,
+                 cache: DecisionCache | None = None) -> None:
+        """``cache``: where static Cedar verdicts are kept (:mod:`paybill.guard.cache`); default a
+        private bounded one. Pass one :class:`DecisionCache` to several guards to share it (keys hold
+        the revision), or ``DecisionCache(0)`` to ask Cedar for every call."""
         self.bundle = bundle
         self.engine = bundle.engine
         self.agent = bundle.agent
@@ -41,6 +46,8 @@ class Guard:
         self.clock = clock
         self.log = log
         self._positions: dict[tuple[str, str, str], tuple[dict[str, str], Any]] = {}
+        self.cache = cache if cache is not None else DecisionCache()
+        self.decider = Decider(self.engine, Plan.of(self.engine.est, self.agent), self.cache, self.revision)
 
     def position(self, tenant: str, workflow: str, step: str) -> tuple[dict[str, str], Any]:
         """The Cedar principal and entity store of a run at (tenant, workflow, step).
@@ -62,14 +69,15 @@ class Guard:
     @classmethod
     def load(cls, path: str | Path, public_key: PublicKeyLike | None = None, *, clock: Clock = default_clock,
              log: DecisionLog | str | Path | None = None, expect_agent: str | None = None,
-             revisions: RevisionStore | str | Path | None = None) -> Guard:
+             revisions: RevisionStore | str | Path | None = None, cache: DecisionCache | None = None) -> Guard:
         """Verify the bundle at ``path`` (hashes, signature when ``public_key`` is set, Cedar validation,
         golden decisions) and parse it once. Raises :class:`paybill.guard.BundleError` when refused.
 
         ``expect_agent`` refuses a bundle of any other agent (reason ``agent``); ``revisions`` is a
         :class:`RevisionStore` (or its file path) that refuses a revision older than the newest
         loaded with it (``rollback``) and records a new one once the bundle passed every check.
-        ``log`` is a :class:`DecisionLog` or a path to one; ``clock`` drives wall-time and rate limits.
+        ``log`` is a :class:`DecisionLog` or a path to one; ``clock`` drives wall-time and rate limits;
+        ``cache`` see :meth:`__init__`.
         """
         bundle = load_bundle(path, public_key, expect_agent=expect_agent)
         if revisions is not None:
@@ -77,7 +85,7 @@ class Guard:
             store.admit(bundle.agent, bundle.revision)
         if log is not None and not isinstance(log, DecisionLog):
             log = DecisionLog(log)
-        return cls(bundle, clock=clock, log=log)
+        return cls(bundle, clock=clock, log=log, cache=cache)
 
     def start(self, *, tenant: str, workflow: str, run_id: str | None = None) -> Run:
         """Start a run of ``workflow`` for ``tenant`` at the workflow's start step.

@@ -32,9 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from paybill.guard.decision import Decision
-from paybill.guard.engine import Verdict
-from paybill.guard.format import (
+from paybill.contract.bundle import (
     ACTION,
     ACTION_COUNTERS,
     ADVANCE,
@@ -53,6 +51,8 @@ from paybill.guard.format import (
     WRITE_ACTIONS,
     step_id,
 )
+from paybill.guard.decision import Decision
+from paybill.guard.engine import Verdict
 
 if TYPE_CHECKING:
     from paybill.guard.guard import Guard
@@ -151,6 +151,7 @@ class Run:
         self._terminal = frozenset(self._spec["terminal"])
         self._record = record and guard.log is not None
         self._clock = guard.clock
+        self._decider = guard.decider
         self._started = self._clock()
         self._calls: deque[float] = deque()
         self.rows_read = self.rows_written = self.budget_spent = 0
@@ -166,10 +167,14 @@ class Run:
     # -- state ---------------------------------------------------------------------------------
 
     def _enter(self, step: str) -> None:
-        self.step = step
         self.steps += 1
         self.visits[step] = self.visits.get(step, 0) + 1
         self.approvals.pop(step, None)
+        self._place(step)
+
+    def _place(self, step: str) -> None:
+        """Stand at ``step`` without counting a visit (entering counts; a shadow run only mirrors)."""
+        self.step = step
         declared = self._spec["steps"].get(step, {})
         self._declared = (declared.get("action"), declared.get("resource"))
         self._principal, self._entities = self.guard.position(self.tenant, self.workflow, step)
@@ -252,8 +257,15 @@ class Run:
         tenant = tenant or self.tenant
         problem = problem or _bad_input(action, resource, columns, rows, tenant)
         counters = self._counters(now, before, self.rows_read, self.rows_written, self.budget_spent)
-        verdict = None if problem else self.guard.engine.authorize_one(
-            self._request(action, resource, tenant, columns, rows, counters), self._entities)
+        if problem:
+            verdict = None
+        else:
+            resource_type = RESOURCE_TYPES[action]
+            counters["rows"] = rows  # what the dynamic policies read, beside the counters
+            verdict = self._decider.decide(
+                (self.tenant, self.workflow, self.step, tenant, columns), action, resource_type,
+                self.workflow if resource_type == WORKFLOW else resource, counters,
+                lambda: self._request(action, resource, tenant, columns, rows, counters), self._entities)
         return self._conclude(action, resource, columns, rows, tenant, now, counters, problem, verdict)
 
     def _counters(self, now: float, calls_before: int, rows_read: int, rows_written: int,
@@ -369,10 +381,13 @@ class Run:
             counters = self._counters(now, before, self.rows_read, self.rows_written, self.budget_spent)
             context = {"visits": self.visits.get(step, 0), "approved": step in self.approvals,
                        **{name: counters[name] for name in ACTION_COUNTERS[ADVANCE]}}
-            request = {"principal": self._principal, "action": _ACTION_UIDS[ADVANCE],
-                       "resource": {"type": STEP, "id": step_id(self.workflow, step)},
-                       "context": orjson.dumps(context).decode()}
-            verdict = self.guard.engine.authorize_one(request, self._entities)
+            target = step_id(self.workflow, step)
+            counters.update(visits=context["visits"], approved=context["approved"])
+            verdict = self._decider.decide(
+                (self.tenant, self.workflow, self.step, None, ()), ADVANCE, STEP, target, counters,
+                lambda: {"principal": self._principal, "action": _ACTION_UIDS[ADVANCE],
+                         "resource": {"type": STEP, "id": target}, "context": orjson.dumps(context).decode()},
+                self._entities)
             violations = verdict.violations
             if not verdict.allowed and not violations:
                 violations = (V_FINISHED,) if self.finished else (V_ORDER,)

@@ -21,8 +21,8 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
+from paybill.contract.bundle import sha256_hex, signed_payload
 from paybill.guard.files import FileRefused, read_regular
-from paybill.guard.format import canonical_json, sha256_hex
 
 SIGNING_KEY_ENV = "PAYBILL_BUNDLE_SIGNING_KEY"
 """PEM text of the private key, or a path to a PEM file."""
@@ -89,10 +89,6 @@ def load_public_key(value: PublicKeyLike) -> Ed25519PublicKey:
 def key_id(public_key: Ed25519PublicKey) -> str:
     raw = public_key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
     return sha256_hex(raw)[:16]
-
-
-def signed_payload(manifest: dict[str, Any]) -> bytes:
-    return canonical_json({k: v for k, v in manifest.items() if k != "signature"})
 
 
 def sign_manifest(manifest: dict[str, Any], key: Ed25519PrivateKey) -> dict[str, Any]:

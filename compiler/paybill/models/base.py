@@ -10,14 +10,13 @@ from pydantic.alias_generators import to_camel
 
 from paybill import API_VERSION
 
-# One grammar for every spec name. It must be safe to become part of a resource name on all five
-# clouds (lower case, digits, single hyphens), a Terraform address, a Cedar entity id, a file name
-# and a SQL identifier suffix: so no '..', '/', '${', '%{', quotes, spaces or upper case.
-NAME_PATTERN = r"^[a-z](?:-?[a-z0-9])*$"
-NAME_MAX = 40
-NAME_RE = re.compile(NAME_PATTERN)
-# Tables and columns become SQL identifiers and Cedar entity ids: snake_case, never quoted-needing.
-IDENT_PATTERN = r"^[a-z][a-z0-9_]{0,62}$"
+# The name grammar lives in paybill.contract.names, which the runtime shares; it is re-exported here
+# because the models and many rules read it from this module.
+from paybill.contract.names import IDENT_PATTERN as IDENT_PATTERN
+from paybill.contract.names import NAME_MAX as NAME_MAX
+from paybill.contract.names import NAME_PATTERN as NAME_PATTERN
+from paybill.contract.names import NAME_RE as NAME_RE
+
 LABEL_KEY_PATTERN = r"^[a-z](?:[a-z0-9_-]{0,61}[a-z0-9])?$"
 LABEL_VALUE_PATTERN = r"^(?:[a-z0-9](?:[a-z0-9_-]{0,61}[a-z0-9])?)?$"
 # Free text that may reach Terraform or Cedar: printable, bounded; escaping happens at emit time.
@@ -55,8 +54,6 @@ Text = Annotated[
 ]
 Email = Annotated[str, StringConstraints(pattern=r"^[^@\s\"'`$]+@[a-z0-9.-]+\.[a-z]{2,}$", max_length=254)]
 
-Provider = Literal["aws", "azure", "gcp", "oci", "ibm"]
-PROVIDERS: tuple[str, ...] = ("aws", "azure", "gcp", "oci", "ibm")
 Layer = Literal["compute", "database", "storage", "network", "keys", "identity"]
 LAYERS: tuple[str, ...] = ("network", "keys", "identity", "database", "storage", "compute")
 IsolationModel = Literal["silo", "pooled", "bridge"]

@@ -1,44 +1,26 @@
-"""Cloud: one account/subscription/project on one provider, and where its Terraform state lives."""
+"""Cloud: one account/subscription/project on one provider, and where its Terraform state lives.
+
+What differs per provider (its block, ``spec.aws.accountId``...) is declared by the provider's
+:class:`~paybill.clouds.profile.CloudProfile`; this module builds the Cloud model from the registered
+profiles. The state backend models stay here: they are Terraform backend types, shared by clouds
+(IBM Cloud uses ``s3``), and each profile says which ones it can host.
+"""
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal, Union
 
-from pydantic import Field, StringConstraints
+from pydantic import ConfigDict, Field, StringConstraints, create_model
 
+from paybill.clouds import registry
+from paybill.clouds.profile import CloudProfile
 from paybill.models.base import Envelope, LabelKey, LabelValue, SpecModel
 
 Region = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9-]{1,30}[a-z0-9]$")]
 Cidr = Annotated[str, StringConstraints(pattern=r"^\d{1,3}(\.\d{1,3}){3}/\d{1,2}$")]
-Ocid = Annotated[str, StringConstraints(pattern=r"^ocid1\.[a-z0-9]+\.[a-z0-9-]*\.[a-z0-9-]*\.[a-z0-9]+$")]
-Uuid = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")]
 Plain = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")]
 QuotaName = Annotated[str, StringConstraints(pattern=r"^[a-z][A-Za-z0-9]{1,62}$")]
 QuotaLimit = Annotated[int, Field(ge=1, le=100_000_000)]
-
-
-class AwsAccount(SpecModel):
-    account_id: Annotated[str, StringConstraints(pattern=r"^\d{12}$")]
-
-
-class AzureAccount(SpecModel):
-    subscription_id: Uuid
-    tenant_id: Uuid
-    """Entra ID (Azure AD) directory id."""
-
-
-class GcpAccount(SpecModel):
-    project_id: Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$")]
-
-
-class OciAccount(SpecModel):
-    tenancy_ocid: Ocid
-    compartment_ocid: Ocid
-
-
-class IbmAccount(SpecModel):
-    account_id: Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{32}$")]
-    resource_group_id: Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{32}$")]
 
 
 class S3Backend(SpecModel):
@@ -91,39 +73,92 @@ class CloudSpecBase(SpecModel):
     defaults that compile counts the fleet against (README "Cloud quotas"; names per provider)."""
 
 
-class AwsCloudSpec(CloudSpecBase):
-    provider: Literal["aws"]
-    aws: AwsAccount
+# Bases of the models built from profiles. Their documentation comes from the profile, so pydantic
+# must not look for attribute docstrings in source code: for a class made by ``create_model`` it
+# searches the calling frames' source, which tripled the import time of paybill.models.
+class _ProfileAccount(SpecModel):
+    model_config = ConfigDict(use_attribute_docstrings=False)
 
 
-class AzureCloudSpec(CloudSpecBase):
-    provider: Literal["azure"]
-    azure: AzureAccount
+class _ProfileCloudSpec(CloudSpecBase):
+    model_config = ConfigDict(use_attribute_docstrings=False)
 
 
-class GcpCloudSpec(CloudSpecBase):
-    provider: Literal["gcp"]
-    gcp: GcpAccount
+class _ProfileCloud(Envelope):
+    model_config = ConfigDict(use_attribute_docstrings=False)
 
 
-class OciCloudSpec(CloudSpecBase):
-    provider: Literal["oci"]
-    oci: OciAccount
+def _account_model(profile: CloudProfile) -> type[SpecModel]:
+    """The pydantic model of the profile's block (``spec.aws``...), named as before (``AwsAccount``)."""
+    fields: dict[str, Any] = {
+        account.name: (Annotated[str, StringConstraints(pattern=account.pattern)],
+                       Field(description=account.doc) if account.doc else ...)
+        for account in profile.account
+    }
+    return create_model(f"{_class_stem(profile)}Account", __base__=_ProfileAccount, __doc__=profile.account_doc,
+                        __module__=__name__, **fields)
 
 
-class IbmCloudSpec(CloudSpecBase):
-    provider: Literal["ibm"]
-    ibm: IbmAccount
+def _class_stem(profile: CloudProfile) -> str:
+    return "".join(part.capitalize() for part in profile.provider.replace("_", "-").split("-"))
 
 
-CloudSpec = Annotated[
-    AwsCloudSpec | AzureCloudSpec | GcpCloudSpec | OciCloudSpec | IbmCloudSpec,
-    Field(discriminator="provider"),
-]
+_spec_models: dict[int, tuple[CloudProfile, type[CloudSpecBase]]] = {}
+"""id(profile) -> (profile, its spec model): one class per profile, reused when the union is rebuilt
+(so ``isinstance`` against :func:`spec_model` holds across registrations)."""
 
 
-class Cloud(Envelope):
-    """A cloud account on one provider."""
+def _spec_model(profile: CloudProfile) -> type[CloudSpecBase]:
+    found = _spec_models.get(id(profile))
+    if found is None or found[0] is not profile:
+        found = _spec_models[id(profile)] = (profile, _new_spec_model(profile))
+    return found[1]
 
-    kind: Literal["Cloud"]
-    spec: CloudSpec
+
+def spec_model(provider: str) -> type[CloudSpecBase]:
+    """The spec model of a registered provider (``AwsCloudSpec``...), for emitters narrowing ``cloud.spec``."""
+    return _spec_model(registry.get(provider))
+
+
+def _new_spec_model(profile: CloudProfile) -> type[CloudSpecBase]:
+    """``AwsCloudSpec``...: the common fields, ``provider`` and the profile's block under its id."""
+    fields: dict[str, Any] = {
+        "provider": (Literal[profile.provider], ...),  # type: ignore[valid-type]
+        profile.provider: (_account_model(profile), ...),
+    }
+    return create_model(f"{_class_stem(profile)}CloudSpec", __base__=_ProfileCloudSpec, __module__=__name__,
+                        **fields)
+
+
+def build_cloud_model(profiles: tuple[CloudProfile, ...], base: type[Envelope] | None = None) -> type[Envelope]:
+    """The ``Cloud`` kind's model for these profiles: a union of their spec models by ``provider``.
+
+    ``base``: the built-in clouds' model, which a model for more clouds subclasses so that
+    ``isinstance(model, Cloud)`` still holds for every validated Cloud.
+    """
+    specs = tuple(_spec_model(profile) for profile in profiles)
+    spec_type: Any = Annotated[Union[specs], Field(discriminator="provider")] if len(specs) > 1 else specs[0]  # noqa: UP007
+    return create_model("Cloud", __base__=base or _ProfileCloud, __doc__="A cloud account on one provider.",
+                        __module__=__name__, kind=(Literal["Cloud"], ...), spec=(spec_type, ...))
+
+
+_built: dict[tuple[int, ...], tuple[tuple[CloudProfile, ...], type[Envelope]]] = {}
+"""Profile ids -> (the profiles, kept alive so their ids stay theirs; the model)."""
+
+
+def cloud_model() -> type[Envelope]:
+    """The ``Cloud`` model for the profiles registered now (rebuilt when the set of clouds changes;
+    the built-in clouds' model is kept, so unregistering a sixth cloud returns to :data:`Cloud`)."""
+    profiles = registry.profiles()
+    key = tuple(id(profile) for profile in profiles)
+    found = _built.get(key)
+    if found is None:
+        for stale in list(_built)[1:]:  # keep the first (built-in) model, drop other stale ones
+            del _built[stale]
+        first = next(iter(_built.values()), None)
+        found = _built[key] = (profiles, build_cloud_model(profiles, first[1] if first else None))
+    return found[1]
+
+
+Cloud = cloud_model()
+"""A cloud account on one provider (the built-in clouds)."""

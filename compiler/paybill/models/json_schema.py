@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from paybill.models.registry import KINDS
+from paybill.models.base import Envelope
+from paybill.models.registry import KINDS, model_for_kind
 
 SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 SCHEMA_BASE = "https://paybill.dev/schemas/v1alpha1/"
@@ -31,8 +32,15 @@ def _close_pattern_properties(node: Any) -> None:
             _close_pattern_properties(child)
 
 
+def _model(kind: str) -> type[Envelope]:
+    model = model_for_kind(kind)
+    if model is None:
+        raise KeyError(kind)
+    return model
+
+
 def kind_schema(kind: str) -> dict[str, Any]:
-    schema = KINDS[kind].model_json_schema(by_alias=True, mode="validation")
+    schema = _model(kind).model_json_schema(by_alias=True, mode="validation")
     _close_pattern_properties(schema)
     return {"$schema": SCHEMA_DIALECT, "$id": SCHEMA_BASE + schema_file_name(kind), **schema}
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from paybill.models.agent import Agent
 from paybill.models.base import Envelope
 from paybill.models.billing import BillingPolicy
-from paybill.models.cloud import Cloud
+from paybill.models.cloud import Cloud, cloud_model
 from paybill.models.datamodel import DataModel
 from paybill.models.plan import Plan
 from paybill.models.pool import Pool
@@ -25,4 +25,7 @@ KINDS: dict[str, type[Envelope]] = {
 
 
 def model_for_kind(kind: str) -> type[Envelope] | None:
+    """The model validating ``kind``; ``Cloud``'s follows the registered cloud profiles."""
+    if kind == "Cloud":
+        return cloud_model()
     return KINDS.get(kind)

@@ -58,12 +58,6 @@ MIGRATION_PHASES: tuple[str, ...] = ("provision", "copy", "cutover", "decommissi
 """In order; each phase is one reviewed commit (``paybill plan`` refuses skipping one)."""
 
 
-MIGRATION_PROVIDERS = frozenset({"aws", "azure", "gcp"})
-"""Clouds whose Terraform emitter keeps the ``from`` placement during a migration. Elsewhere the
-stanza is a validation error (PB0441): the first apply would drop the old access, which is exactly
-what the stanza exists to prevent."""
-
-
 class Migration(SpecModel):
     """A move between isolations, executed as reviewed commits instead of one destructive apply.
 

@@ -12,11 +12,11 @@ Both sides are read from git objects (the head may be the work tree), loaded and
 * :mod:`.impact`      - what each changed spec reaches (tenants, stacks, bundles).
 * :mod:`.terraform`   - per stack, resources created, updated, destroyed or replaced.
 * :mod:`.stackconfig` - provider configurations (where resources live) and backends (where state is).
-* :mod:`.engine`      - puts it together into a :class:`~paybill.plan.model.PlanReport`.
+* :mod:`.engine`      - puts it together into a :class:`~paybill.changes.model.PlanReport`.
 * :mod:`.render`      - text, markdown (pull requests) and json.
 """
 
+from paybill.changes.model import PlanReport
 from paybill.plan.engine import build_report
-from paybill.plan.model import PlanReport
 
 __all__ = ["PlanReport", "build_report"]

@@ -9,16 +9,15 @@ loosen the rules it is judged by). A denial is an error finding, so the pull req
 
 from __future__ import annotations
 
-from paybill.audit.history import walk_history
-from paybill.audit.trail import SPEC_SUFFIXES, documents_at
-from paybill.audit.trailers import AGENT_TRAILER, REVIEW_TRAILER, VIA_TRAILER, parse_trailers, trailer_values
+from paybill.changes.control import check_changes
+from paybill.changes.history import SPEC_SUFFIXES, documents_at, walk_history
+from paybill.changes.model import Finding
+from paybill.changes.policies import ChangeControl
+from paybill.changes.specdiff import diff_documents
+from paybill.changes.trailers import AGENT_TRAILER, REVIEW_TRAILER, VIA_TRAILER, parse_trailers, trailer_values
 from paybill.gitio.blobcache import BlobCache
 from paybill.gitio.repo import GitRepo
 from paybill.gitio.snapshot import Snapshot, SpecsLocation
-from paybill.plan.model import Finding
-from paybill.plan.specdiff import diff_documents
-from paybill.propose.control import check_changes
-from paybill.propose.policies import ChangeControl
 
 CODE_AGENT_COMMIT = "PB0978"
 

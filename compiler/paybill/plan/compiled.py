@@ -6,7 +6,7 @@ Both sides go through :func:`paybill.compile.compile_index` with one shared
 Documents are shared between the sides by the blob cache, so their fingerprints match exactly.
 
 The base side is not compiled at all when its commit carries a fresh ``generated/`` tree (see
-:mod:`paybill.plan.committed`): that tree is what is deployed, and reading it from git objects is
+:mod:`paybill.changes.committed`): that tree is what is deployed, and reading it from git objects is
 what keeps a plan of a 10,000-tenant repository close to the cost of a single compile.
 """
 
@@ -14,13 +14,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from paybill.changes.committed import committed_terraform
+from paybill.changes.database_model import DatabaseChange
+from paybill.changes.model import Finding, PlanReport, StackChange
 from paybill.diagnostics import Diagnostic, DiagnosticSink, Position
 from paybill.gitio.repo import GitRepo
 from paybill.gitio.snapshot import Snapshot
-from paybill.plan.committed import committed_terraform
-from paybill.plan.database_model import DatabaseChange
 from paybill.plan.databases import Locator, PiiColumns, database_findings, diff_databases
-from paybill.plan.model import Finding, PlanReport, StackChange
 from paybill.plan.terraform import diff_trees, stack_findings
 
 

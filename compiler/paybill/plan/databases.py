@@ -27,12 +27,11 @@ from dataclasses import dataclass
 
 import orjson
 
+from paybill.changes.database_model import DatabaseChange, GrantChange, PolicyChange, TableChange, grant_lines
+from paybill.changes.model import Finding
+from paybill.contract.sql_catalog import CatalogError, DatabasePlan, TablePlan, plan_from_catalog
 from paybill.diagnostics import Position
-from paybill.emit.sql.catalog import CatalogError, plan_from_catalog
-from paybill.emit.sql.plan import DatabasePlan, TablePlan
 from paybill.emit.sql.security import table_policies
-from paybill.plan.database_model import DatabaseChange, GrantChange, PolicyChange, TableChange, grant_lines
-from paybill.plan.model import Finding
 from paybill.validate.index import SpecIndex
 
 SQL_PREFIX = "sql/"

@@ -6,8 +6,8 @@ resources exactly; these spec-level flags work without compiling and say *why* i
 
 from __future__ import annotations
 
+from paybill.changes.model import Finding
 from paybill.load import SpecDocument
-from paybill.plan.model import Finding
 from paybill.validate.index import SpecIndex
 
 CODE_DATA_STORE = "PB0940"

@@ -5,16 +5,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from paybill.changes.lifecycle import check_transition
+from paybill.changes.model import Finding, PlanReport
+from paybill.changes.specdiff import diff_documents
 from paybill.diagnostics import Severity
 from paybill.gitio.snapshot import Snapshot
 from paybill.plan.datastores import detect_data_store_loss
 from paybill.plan.impact import compute_impact
 from paybill.plan.isolation import detect_migrations
-from paybill.plan.lifecycle import check_transition
-from paybill.plan.model import Finding, PlanReport
 from paybill.plan.permissions import detect_widening
 from paybill.plan.revenue import compute_revenue, revenue_findings
-from paybill.plan.specdiff import diff_documents
 
 if TYPE_CHECKING:
     from paybill.plan.compiled import TerraformOutcome

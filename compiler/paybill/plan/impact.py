@@ -7,7 +7,7 @@ tables, tenants in scope), looked up on both sides so a removal is as visible as
 
 from __future__ import annotations
 
-from paybill.plan.model import Finding, Impact, ImpactEdge, SpecChange
+from paybill.changes.model import Finding, Impact, ImpactEdge, SpecChange
 from paybill.plan.permissions import scope_tenants
 from paybill.validate.index import SpecIndex
 

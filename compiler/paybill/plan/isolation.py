@@ -17,10 +17,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from paybill.changes.model import Finding
+from paybill.clouds import registry
 from paybill.load import SpecDocument
 from paybill.models.base import LAYERS
-from paybill.models.tenant import MIGRATION_PHASES, MIGRATION_PROVIDERS, Tenant, isolation_placements
-from paybill.plan.model import Finding
+from paybill.models.tenant import MIGRATION_PHASES, Tenant, isolation_placements
 from paybill.validate.index import SpecIndex
 
 CODE_MIGRATION = "PB0920"
@@ -192,15 +193,18 @@ def _direct_move(doc: SpecDocument, old: Tenant, new: Tenant, head: SpecIndex) -
     cut_off = [layer for layer in DATA_LAYERS
                if old.layer_placement(layer) == "pooled" and new.layer_placement(layer) == "silo"]
     cloud = head.model("Cloud", new.spec.placement.cloud)
-    provider = cloud.spec.provider if cloud is not None else None
-    keys_stay = provider == "gcp"  # PB0442: a staged migration cannot move a Google Cloud tenant's key
-    staged = [layer for layer in cut_off if not (keys_stay and layer == "keys")]
-    if staged and not region_move and provider in MIGRATION_PROVIDERS:
+    profile = registry.find(cloud.spec.provider) if cloud is not None else None
+    # PB0442: layers a staged migration cannot move on this cloud (a Google Cloud tenant's key)
+    fixed = {f.layer for f in profile.fixed_in_migration} if profile is not None else set()
+    staged = [layer for layer in cut_off if layer not in fixed]
+    if staged and not region_move and profile is not None and profile.staged_migrations:
         hint = ("stage the move with spec.isolation.migration: keep this target isolation and add "
                 f"'migration: {{from: {_from_text(old.spec.isolation)}, phase: provision}}', then advance the "
                 "phase one commit at a time (provision, copy, cutover, decommission)")
-        if keys_stay and "keys" in cut_off:
-            hint = hint.replace("keep this target isolation", "keep this target isolation but with keys: pooled")
+        kept = [layer for layer in cut_off if layer in fixed]
+        if kept:
+            hint = hint.replace("keep this target isolation", "keep this target isolation but with "
+                                + ", ".join(f"{layer}: pooled" for layer in kept))
         findings.append(_error(
             CODE_NEEDS_STANZA, doc, ("spec", "isolation"),
             f"tenant '{doc.name}' moves {', '.join(cut_off)} from pooled to silo in one commit: one apply would "

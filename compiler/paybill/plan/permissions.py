@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from paybill.plan.model import Finding
+from paybill.changes.model import Finding
 from paybill.validate.index import SpecIndex
 from paybill.validate.scope import live_names, scope_documents
 

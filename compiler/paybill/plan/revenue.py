@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from fractions import Fraction
 
-from paybill.plan.model import CurrencyRevenue, Finding, Revenue, TenantRevenue
+from paybill.changes.model import CurrencyRevenue, Finding, Revenue, TenantRevenue
 from paybill.validate.index import SpecIndex
 
 PAYING_STATUSES = frozenset({"active", "past_due"})

@@ -7,13 +7,13 @@ agents must pass the base side's rules (see :mod:`paybill.plan.agents`).
 
 from __future__ import annotations
 
+from paybill.changes.model import PlanReport
+from paybill.changes.policies import load_change_control
 from paybill.gitio.blobcache import BlobCache
 from paybill.gitio.repo import GitRepo
 from paybill.gitio.snapshot import SpecsLocation, load_snapshot
 from paybill.gitio.sources import Side, WorkTreeSide
 from paybill.plan.engine import build_report
-from paybill.plan.model import PlanReport
-from paybill.propose.policies import load_change_control
 
 
 def plan_sides(base: Side, head: Side, where: SpecsLocation, *, cache: BlobCache | None = None,
@@ -26,7 +26,7 @@ def plan_sides(base: Side, head: Side, where: SpecsLocation, *, cache: BlobCache
     head_snapshot = load_snapshot(head, where, cache)
     step = None
     if terraform:
-        from paybill.plan.committed import generated_prefix
+        from paybill.changes.committed import generated_prefix
         from paybill.plan.compiled import TerraformComparer
 
         use_committed = repo is not None and not compile_base

@@ -24,8 +24,8 @@ from typing import Any
 
 import orjson
 
-from paybill.plan.model import Finding, ResourceChange, StackChange
-from paybill.plan.replace_rules import DATA_STORE_TYPES, forcing_arguments, known_type, provider_moves
+from paybill.changes.model import Finding, ResourceChange, StackChange
+from paybill.plan.replace_rules import data_store, forcing_arguments, known_type, provider_moves
 from paybill.plan.stackconfig import Placement, StateIndex, provider_of, state_move
 
 CODE_DATA_STORE_TF = "PB0942"
@@ -66,7 +66,7 @@ def _owner(address: str) -> tuple[str | None, str | None]:
 
 
 def _all(action: str, res: dict[str, tuple[str, dict[str, Any]]]) -> tuple[ResourceChange, ...]:
-    return tuple(ResourceChange(addr, t, action, data_store=t in DATA_STORE_TYPES)  # type: ignore[arg-type]
+    return tuple(ResourceChange(addr, t, action, data_store=data_store(t))  # type: ignore[arg-type]
                  for addr, (t, _) in sorted(res.items()))
 
 
@@ -91,10 +91,10 @@ def diff_stack(before: Mapping[str, Any], after: Mapping[str, Any],
     for address in sorted(old.keys() | new.keys()):
         if address not in old:
             type_ = new[address][0]
-            changes.append(ResourceChange(address, type_, "create", data_store=type_ in DATA_STORE_TYPES))
+            changes.append(ResourceChange(address, type_, "create", data_store=data_store(type_)))
         elif address not in new:
             type_ = old[address][0]
-            changes.append(ResourceChange(address, type_, "destroy", data_store=type_ in DATA_STORE_TYPES))
+            changes.append(ResourceChange(address, type_, "destroy", data_store=data_store(type_)))
         else:
             type_, body = new[address]
             previous = old[address][1]
@@ -106,7 +106,7 @@ def diff_stack(before: Mapping[str, Any], after: Mapping[str, Any],
                 continue
             forcing = moved + forcing_arguments(type_, previous, body, arguments)
             changes.append(ResourceChange(address, type_, "replace" if forcing else "update", arguments, forcing,
-                                          type_ in DATA_STORE_TYPES))
+                                          data_store(type_)))
     return tuple(changes)
 
 
@@ -167,5 +167,5 @@ def stack_findings(stacks: list[StackChange]) -> list[Finding]:
             CODE_UNKNOWN_TYPE, "warning", "terraform", "replace-rules",
             f"no replacement rules for resource type{'s' if len(unknown) > 1 else ''} {', '.join(unknown)}: "
             "updates to them are shown as in-place but may force replacement",
-            hint="add the type to paybill/plan/replace_rules.py"))
+            hint="add the type to its cloud profile's ForceNew table (paybill/providers/<cloud>/force_new.py)"))
     return findings

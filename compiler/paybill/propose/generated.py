@@ -10,7 +10,7 @@ becomes part of the proposal commit, so the branch's ``generated/`` is byte for 
 
 The output folder is where ``paybill compile SPECS`` puts it when run from the repository root
 (``generated/`` beside the specs folder, the layout the shipped workflows use; ``--out`` for
-another); see :func:`paybill.plan.committed.generated_prefix`, which ``paybill plan`` reads the same
+another); see :func:`paybill.changes.committed.generated_prefix`, which ``paybill plan`` reads the same
 folder by.
 """
 
@@ -20,11 +20,11 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from paybill.changes.committed import MANIFEST, generated_prefix
 from paybill.diagnostics import Diagnostic, DiagnosticSink, Position
 from paybill.gitio.repo import GitRepo
 from paybill.gitio.snapshot import Snapshot
 from paybill.gitio.sources import blob_hash
-from paybill.plan.committed import MANIFEST, generated_prefix
 from paybill.write.tree import MANIFEST_MARKER
 
 CODE_NOT_OURS = "PB0983"

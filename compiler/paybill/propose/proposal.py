@@ -3,23 +3,24 @@
 from __future__ import annotations
 
 import difflib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
+from paybill.changes.control import Decision, check_changes
+from paybill.changes.model import PlanReport, SpecChange
+from paybill.changes.policies import load_change_control
+from paybill.changes.sides import locate_specs, policies_prefix, tree_side
+from paybill.changes.specdiff import diff_documents
 from paybill.diagnostics import Diagnostic, Position, Severity
 from paybill.diagnostics.suggest import did_you_mean
 from paybill.gitio.blobcache import BlobCache
 from paybill.gitio.repo import GitRepo
-from paybill.gitio.snapshot import Snapshot, load_snapshot
-from paybill.gitio.sources import OverlaySide, TreeSide
-from paybill.plan.model import PlanReport, SpecChange
-from paybill.plan.run import plan_sides
-from paybill.plan.sides import locate_specs, policies_prefix, tree_side
-from paybill.plan.specdiff import diff_documents
+from paybill.gitio.snapshot import Snapshot, SpecsLocation, load_snapshot
+from paybill.gitio.sources import OverlaySide, Side, TreeSide
 from paybill.propose.branch import Identity, commit_message, committer_identity, create_branch, free_branch, slugify
-from paybill.propose.control import Decision, check_changes
 from paybill.propose.generated import GeneratedChange, output_prefix, recompile
-from paybill.propose.policies import load_change_control
 from paybill.propose.setspec import SetOp
 from paybill.propose.yamledit import EditError, edit_text
 
@@ -27,6 +28,18 @@ CODE_UNKNOWN_TARGET = "PB0971"
 CODE_NO_CHANGE = "PB0975"
 CODE_EDIT = "PB0976"
 WHERE = "<--set>"
+
+
+class Planner(Protocol):
+    """What ``propose`` asks for the plan of its commit (:func:`paybill.plan.run.plan_sides`).
+
+    Passed in by the caller rather than imported: ``plan`` and ``propose`` sit side by side above the
+    shared change core (:mod:`paybill.changes`), and neither imports the other (docs/architecture.md).
+    """
+
+    def __call__(self, base: Side, head: Side, where: SpecsLocation, *, cache: BlobCache | None = ...,
+                 terraform: bool = ..., repo: GitRepo | None = ..., policies_prefix: str | None = ...) -> PlanReport:
+        ...
 
 
 @dataclass
@@ -72,9 +85,9 @@ def _unified(path: str, old: str, new: str) -> str:
     return "".join(difflib.unified_diff(old.splitlines(True), new.splitlines(True), f"a/{path}", f"b/{path}"))
 
 
-def propose(specs: Path, agent: str, sets: list[SetOp], message: str, *, base_ref: str | None = None,
-            policies: Path | None = None, terraform: bool = True, dry_run: bool = False,
-            out: Path | None = None) -> Proposal:
+def propose(specs: Path, agent: str, sets: list[SetOp], message: str, *, planner: Planner,
+            base_ref: str | None = None, policies: Path | None = None, terraform: bool = True,
+            dry_run: bool = False, out: Path | None = None) -> Proposal:
     result = Proposal()
     repo = GitRepo(specs if specs.exists() else Path.cwd())
     where = locate_specs(repo, specs)
@@ -144,14 +157,14 @@ def propose(specs: Path, agent: str, sets: list[SetOp], message: str, *, base_re
     result.commit = create_branch(repo, base_commit, commit_files, result.branch,
                                   commit_message(message, agent, body), author, committer_identity(repo) or author)
     # The pull-request body is what the pull-request check posts: `paybill plan --base <base> --head <commit>`.
-    result.report = plan_sides(tree_side(repo, base_commit), tree_side(repo, result.branch), where, cache=cache,
+    result.report = planner(tree_side(repo, base_commit), tree_side(repo, result.branch), where, cache=cache,
                                terraform=terraform, repo=repo, policies_prefix=control_prefix)
     return result
 
 
-def pull_request_body(proposal: Proposal, agent: str, message: str) -> str:
-    from paybill.plan.render.markdown import render_markdown
-
+def pull_request_body(proposal: Proposal, agent: str, message: str,
+                      render_markdown: Callable[[PlanReport], str]) -> str:
+    """The pull-request body: who proposed what, then the plan of the commit as ``render_markdown`` prints it."""
     rules = sorted({d.change.ref + " " + d.field for d in proposal.decisions if d.allowed})
     header = [f"**Proposed by agent `{agent}`**: {message.strip().splitlines()[0] if message.strip() else ''}", "",
               f"Change control: {len(rules)} field change{'s' if len(rules) != 1 else ''} allowed by the agent's "

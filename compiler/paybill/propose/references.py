@@ -23,7 +23,7 @@ from paybill.validate.index import SpecIndex
 CODE_UNKNOWN_REFERENCE = "PB0982"
 NS = "Paybill"
 POLICY_SUFFIX = ".cedar"
-"""As in :mod:`paybill.propose.policies`, which is not imported: ``paybill validate`` pays for cedarpy only
+"""As in :mod:`paybill.changes.policies`, which is not imported: ``paybill validate`` pays for cedarpy only
 when there are policies to read."""
 CHECKED_KINDS = ("Agent", "Plan", "Tenant", "Pool", "Cloud")
 """Entity types of the change-control schema that are spec names."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from paybill.plan.lifecycle import transition_table_markdown
+from paybill.changes.lifecycle import transition_table_markdown
 
 POLICIES_README_HEAD = """# Change-control policies
 

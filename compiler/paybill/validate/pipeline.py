@@ -11,7 +11,7 @@ from paybill.diagnostics import Diagnostic, DiagnosticSink, Position
 from paybill.gcpause import gc_paused
 from paybill.load import LoadLimits, SpecDocument, load_repository
 from paybill.load.limits import DEFAULT_LIMITS
-from paybill.models.registry import KINDS
+from paybill.models.registry import model_for_kind
 from paybill.validate.envelope import check_envelope
 from paybill.validate.index import SpecIndex
 from paybill.validate.rules import ALL_RULES, Reporter
@@ -35,7 +35,9 @@ def _validate_schema(document: SpecDocument, sink: DiagnosticSink) -> bool:
     if not check_envelope(document, sink):
         return False
     try:
-        document.model = KINDS[document.kind].model_validate(document.data)
+        model = model_for_kind(document.kind)
+        assert model is not None, "check_envelope accepts known kinds only"
+        document.model = model.model_validate(document.data)
     except ValidationError as error:
         report_validation_error(document, error, sink)
         return False

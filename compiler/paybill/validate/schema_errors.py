@@ -12,11 +12,12 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from paybill.clouds import registry
+from paybill.contract.names import NAME_MAX, NAME_PATTERN
 from paybill.diagnostics import DiagnosticSink
 from paybill.diagnostics.suggest import did_you_mean
 from paybill.load.document import SpecDocument
-from paybill.models.base import NAME_MAX, NAME_PATTERN
-from paybill.models.registry import KINDS
+from paybill.models.registry import model_for_kind
 
 _DISCRIMINATORS = ("provider", "model", "type")
 _QUOTED = re.compile(r"'([^']*)'")
@@ -82,9 +83,16 @@ def _dotted(loc: tuple[Any, ...]) -> str:
     return out or "document"
 
 
-@cache
 def _kind_schema(kind: str) -> dict[str, Any]:
-    return KINDS[kind].model_json_schema(by_alias=True)
+    return _schema_of(kind, registry.generation())
+
+
+@cache
+def _schema_of(kind: str, generation: int) -> dict[str, Any]:
+    """``generation``: the Cloud model changes when a cloud profile is registered."""
+    model = model_for_kind(kind)
+    assert model is not None, "only documents of known kinds reach schema validation"
+    return model.model_json_schema(by_alias=True)
 
 
 def _resolve(schema: dict[str, Any], root: dict[str, Any]) -> dict[str, Any]:

@@ -16,7 +16,7 @@ from paybill.emit.terraform.providers.gcp import sizing
 from paybill.emit.terraform.providers.gcp.sizing import SIZES
 from paybill.models.base import NAME_PATTERN
 from paybill.models.base import SIZES as ABSTRACT_SIZES
-from support.terraform_repo import emit_repo, pool_reads, resources, tenant_yaml
+from support.terraform_repo import emit_repo, pool_reads, resources, tenant_yaml, validate_repo
 
 POOL = "gcp-usc1-shared"
 PLACE = {"cloud": "gcp-prod", "region": "us-central1"}
@@ -151,7 +151,7 @@ def test_pooled_tenant_is_scoped_by_conditions_and_namespace(stacks) -> None:
 
 
 def test_pooled_tenants_share_the_pool_database_the_sql_folder_targets(stacks) -> None:
-    from paybill.emit.sql.names import database_key, snake
+    from paybill.contract.sql_names import database_key, snake
 
     pool = stacks[f"pool/{POOL}"]
     database = resources(pool, "google_sql_database")["pool"]
@@ -236,16 +236,18 @@ def test_pool_shares_everything_it_offers(stacks) -> None:
 
 
 def test_network_too_small_and_unreachable_layers_are_diagnostics(tmp_path) -> None:
+    """The Google Cloud profile's capability checks: reported by ``paybill validate`` (they used to be
+    reported only by the emitter, so validate passed what compile rejected)."""
     extra = {
         "tiny": tenant_yaml("tiny", plan="enterprise", model="silo", cidr="10.200.0.0/24", **PLACE),
         "split": tenant_yaml("split", plan="growth", model="bridge", pool=POOL, **PLACE,
                              layers={"network": "silo", "keys": "pooled", "identity": "pooled", "database": "silo",
                                      "storage": "pooled", "compute": "pooled"}),
     }
-    _stacks, sink = emit_repo(tmp_path, extra)
-    found = {(d.code, d.path.rsplit("/", 1)[-1]) for d in sink.sorted()}
+    diagnostics = validate_repo(tmp_path, extra)
+    found = {(d.code, d.path.rsplit("/", 1)[-1]) for d in diagnostics}
     assert ("PB0650", "tiny.yaml") in found and ("PB0651", "split.yaml") in found
-    for diagnostic in sink.sorted():
+    for diagnostic in diagnostics:
         assert diagnostic.hint and diagnostic.position.line > 0
 
 

@@ -20,13 +20,13 @@ from typing import Any
 
 import networkx as nx
 
+from paybill.contract.bundle import ADVANCE, DATA_ACTIONS
+from paybill.contract.requests import operation_context, request, run_entity, transition_context
 from paybill.diagnostics import DiagnosticSink
 from paybill.emit.bundles.facts import AgentFacts, Origin
 from paybill.emit.bundles.policies import Policy
 from paybill.guard.engine import Engine, PolicyFormatError, Verdict
-from paybill.guard.format import ADVANCE, DATA_ACTIONS
 from paybill.guard.goldens import run_goldens
-from paybill.guard.requests import operation_context, request, run_entity, transition_context
 
 POLICY_INVALID = "PB0701"
 STEP_DENIED = "PB0702"

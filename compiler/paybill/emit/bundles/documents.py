@@ -13,9 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from paybill.emit.bundles.facts import AgentFacts
-from paybill.emit.bundles.policies import LIMIT_FIELDS
-from paybill.guard.format import (
+from paybill.contract.bundle import (
     AGENT,
     CALL_WINDOW_SECONDS,
     COLUMN,
@@ -26,7 +24,9 @@ from paybill.guard.format import (
     WORKFLOW,
     step_id,
 )
-from paybill.guard.requests import ref, uid
+from paybill.contract.requests import ref, uid
+from paybill.emit.bundles.facts import AgentFacts
+from paybill.emit.bundles.policies import LIMIT_FIELDS
 
 
 def _entity(type_: str, id_: str, attrs: dict[str, Any] | None = None,

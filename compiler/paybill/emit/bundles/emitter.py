@@ -14,6 +14,16 @@ from __future__ import annotations
 
 from typing import Any
 
+from paybill.contract.bundle import (
+    ENTITIES_FILE,
+    LIMITS_FILE,
+    MANIFEST_FILE,
+    POLICIES_FILE,
+    SCHEMA_FILE,
+    TESTS_FILE,
+    WORKFLOW_FILE,
+    json_file,
+)
 from paybill.diagnostics import DiagnosticSink, Position
 from paybill.emit.bundles import checks
 from paybill.emit.bundles.cedar_text import UnsafeText
@@ -24,16 +34,6 @@ from paybill.emit.bundles.manifest import build_manifest
 from paybill.emit.bundles.policies import build_policies, render_policies
 from paybill.emit.bundles.schema_text import render_schema
 from paybill.emit.contract import EmitContext, Emitter, OutputTree
-from paybill.guard.format import (
-    ENTITIES_FILE,
-    LIMITS_FILE,
-    MANIFEST_FILE,
-    POLICIES_FILE,
-    SCHEMA_FILE,
-    TESTS_FILE,
-    WORKFLOW_FILE,
-    json_file,
-)
 from paybill.guard.signing import SIGNING_KEY_ENV, SigningKeyError, private_key_from_env
 
 NO_TENANTS = "PB0704"

@@ -21,11 +21,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from paybill.contract.bundle import ADVANCE, DATA_ACTIONS, RESERVED_COLUMN, WRITE_ACTIONS
+from paybill.contract.requests import counters as full_counters
+from paybill.contract.requests import operation_context, request, run_entity, transition_context
 from paybill.emit.bundles.facts import AgentFacts, Grant, WorkflowFacts
 from paybill.emit.bundles.policies import DELETED_RULE, LIFECYCLE_RULE, policy_id
-from paybill.guard.format import ADVANCE, DATA_ACTIONS, RESERVED_COLUMN, WRITE_ACTIONS
-from paybill.guard.requests import counters as full_counters
-from paybill.guard.requests import operation_context, request, run_entity, transition_context
 from paybill.models.workflow import LIFECYCLE_ORDER
 
 OUTSIDER = "outside_scope"

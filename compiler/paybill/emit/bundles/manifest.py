@@ -1,6 +1,6 @@
 """``manifest.json`` of a bundle: its revision, sources, file hashes, tool versions, signature.
 
-The revision is a content hash (:func:`paybill.guard.format.bundle_revision`), so two compiles of
+The revision is a content hash (:func:`paybill.contract.bundle.bundle_revision`), so two compiles of
 the same specs with the same tools give the same revision and the same bytes; nothing here depends
 on time, machine or absolute paths. The optional signature (Ed25519, deterministic) covers the
 manifest, which covers every file.
@@ -14,8 +14,8 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from paybill import __version__
+from paybill.contract.bundle import BUNDLE_FORMAT, bundle_revision, json_file, sha256_hex
 from paybill.emit.bundles.facts import AgentFacts
-from paybill.guard.format import BUNDLE_FORMAT, bundle_revision, json_file, sha256_hex
 from paybill.guard.signing import sign_manifest
 
 

@@ -26,9 +26,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from paybill.emit.bundles import cedar_text as ct
-from paybill.emit.bundles.facts import AgentFacts, Grant, Origin, WorkflowFacts
-from paybill.guard.format import (
+from paybill.contract.bundle import (
     ADVANCE,
     AGENT,
     CHECK_ACTIONS,
@@ -49,6 +47,8 @@ from paybill.guard.format import (
     WRITE_ACTIONS,
     step_id,
 )
+from paybill.emit.bundles import cedar_text as ct
+from paybill.emit.bundles.facts import AgentFacts, Grant, Origin, WorkflowFacts
 
 LIMIT_FIELDS: tuple[tuple[str, str], ...] = (
     ("maxSteps", "max_steps"), ("maxRowsRead", "max_rows_read"), ("maxRowsWritten", "max_rows_written"),

@@ -3,13 +3,13 @@
 The schema is the same for every agent (the agent-specific part is in entities and policies), so a
 fleet of bundles can share one schema in a managed service such as Amazon Verified Permissions.
 Counters are required attributes of each action's context: a request that omits one does not match
-the schema and is refused, so a missing counter can never read as zero. See :mod:`paybill.guard.requests` for why
+the schema and is refused, so a missing counter can never read as zero. See :mod:`paybill.contract.requests` for why
 slow-moving facts (tenant, workflow, step) sit on the ``Run`` principal and not in the context.
 """
 
 from __future__ import annotations
 
-from paybill.guard.format import ACTION_COUNTERS, ADVANCE, NAMESPACE, WRITE_ACTIONS
+from paybill.contract.bundle import ACTION_COUNTERS, ADVANCE, NAMESPACE, WRITE_ACTIONS
 
 
 def _record(fields: list[tuple[str, str]], indent: str) -> str:

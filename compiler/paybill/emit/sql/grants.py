@@ -9,8 +9,8 @@ re-applying converges after an ACL shrinks, and there is no moment with extra pr
 
 from __future__ import annotations
 
-from paybill.emit.sql.names import AGENT_ROLE_PREFIX, qualified, quote_ident, quote_literal
-from paybill.emit.sql.plan import AgentPlan, DatabasePlan, GrantPlan
+from paybill.contract.sql_catalog import AgentPlan, DatabasePlan, GrantPlan
+from paybill.contract.sql_names import AGENT_ROLE_PREFIX, qualified, quote_ident, quote_literal
 from paybill.emit.sql.text import do_block, header, join_statements, text_array
 
 

@@ -16,9 +16,9 @@ from typing import Any
 
 import orjson
 
+from paybill.contract.sql_catalog import DatabasePlan
 from paybill.emit.sql.catalog import catalog_json
 from paybill.emit.sql.grants import render_grants
-from paybill.emit.sql.plan import DatabasePlan
 from paybill.emit.sql.roles import render_roles
 from paybill.emit.sql.security import render_security
 from paybill.emit.sql.tables import render_schemas, render_tables

@@ -9,107 +9,22 @@ names :mod:`paybill.guard.db` puts into statements cannot drift apart.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Literal
-
+from paybill.contract import sql_names as names
+from paybill.contract.sql_catalog import (
+    SQL_TYPES,
+    AgentPlan,
+    ColumnPlan,
+    DatabasePlan,
+    GrantPlan,
+    Source,
+    TablePlan,
+)
 from paybill.diagnostics import DiagnosticSink
-from paybill.emit.sql import names
 from paybill.load.document import SpecDocument
 from paybill.models.agent import AllTenants, TableGrant
 from paybill.models.workflow import DATA_ACTIONS
 from paybill.validate.index import SpecIndex
 from paybill.validate.scope import live_scope
-
-SQL_TYPES: dict[str, str] = {
-    "uuid": "uuid",
-    "text": "text",
-    "integer": "integer",
-    "bigint": "bigint",
-    "boolean": "boolean",
-    "numeric": "numeric",
-    "timestamptz": "timestamptz",
-    "date": "date",
-    "jsonb": "jsonb",
-}
-"""Spec column type -> PostgreSQL type. Explicit, so a new spec type is a KeyError here, not a guess."""
-
-TENANT_COLUMN = "tenant_id"
-
-
-@dataclass(frozen=True)
-class ColumnPlan:
-    name: str
-    sql_type: str
-    nullable: bool
-
-
-@dataclass(frozen=True)
-class TablePlan:
-    """One table in one database. ``tenant_scoped`` means: has ``tenant_id`` and row-level security,
-    which is only the case for tenant tables in a pooled database (a silo database *is* the tenant)."""
-
-    name: str
-    schema: str
-    scope: Literal["tenant", "global"]
-    tenant_scoped: bool
-    primary_key: tuple[str, ...]
-    columns: tuple[ColumnPlan, ...]
-
-    @property
-    def key_columns(self) -> tuple[str, ...]:
-        """The primary key as created: ``tenant_id`` leads it in pooled databases, so an id taken by
-        another tenant is not a unique-violation oracle across tenants, and the key's index serves
-        every tenant-filtered scan."""
-        return (TENANT_COLUMN, *self.primary_key) if self.tenant_scoped else self.primary_key
-
-
-@dataclass(frozen=True)
-class GrantPlan:
-    table: str
-    read: tuple[str, ...]
-    insert: tuple[str, ...]
-    update: tuple[str, ...]
-    delete: bool
-    tenants: tuple[str, ...] = ()
-    """The tenants of this database the agent may act for on this table: in its scope, and in a
-    lifecycle state some step of its workflows that acts on the table acts in. Row-level security
-    admits exactly these (none when empty)."""
-
-
-@dataclass(frozen=True)
-class AgentPlan:
-    """An agent that may act in this database: its role, the tenants it may act for *here*, grants."""
-
-    name: str
-    role: str
-    all_tenants: bool
-    tenants: tuple[str, ...]
-    statement_timeout_ms: int
-    grants: tuple[GrantPlan, ...]
-
-
-@dataclass(frozen=True)
-class Source:
-    path: str
-    sha256: str
-
-
-@dataclass(frozen=True)
-class DatabasePlan:
-    key: str
-    kind: Literal["pool", "tenant"]
-    name: str
-    pooled: bool
-    tenants: tuple[str, ...]
-    owner_role: str
-    app_role: str
-    schemas: tuple[str, ...]
-    tables: tuple[TablePlan, ...]
-    agents: tuple[AgentPlan, ...]
-    sources: tuple[Source, ...]
-
-    def table(self, name: str) -> TablePlan:
-        return next(t for t in self.tables if t.name == name)
 
 
 def effective_grant(grant: TableGrant, used: set[tuple[str, str]], tenants: tuple[str, ...] = ()) -> GrantPlan:

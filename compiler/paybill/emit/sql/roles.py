@@ -9,8 +9,8 @@ and fails the whole transaction if someone gave a paybill role LOGIN, SUPERUSER 
 
 from __future__ import annotations
 
-from paybill.emit.sql.names import GUARD_ROLE, quote_ident, quote_literal
-from paybill.emit.sql.plan import DatabasePlan
+from paybill.contract.sql_catalog import DatabasePlan
+from paybill.contract.sql_names import GUARD_ROLE, quote_ident, quote_literal
 from paybill.emit.sql.text import do_block, header, join_statements, text_array
 
 ROLE_ATTRIBUTES = "NOLOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS"

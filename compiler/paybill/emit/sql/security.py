@@ -30,8 +30,8 @@ produce (an agent removed, or no longer granted the table).
 
 from __future__ import annotations
 
-from paybill.emit.sql.names import qualified, quote_ident, quote_literal, snake
-from paybill.emit.sql.plan import TENANT_COLUMN, AgentPlan, DatabasePlan, TablePlan
+from paybill.contract.sql_catalog import TENANT_COLUMN, AgentPlan, DatabasePlan, TablePlan
+from paybill.contract.sql_names import qualified, quote_ident, quote_literal, snake
 from paybill.emit.sql.text import CURRENT_TENANT, do_block, header, join_statements, text_array
 
 ISOLATION_POLICY = "paybill_tenant_isolation"

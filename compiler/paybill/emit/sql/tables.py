@@ -8,10 +8,10 @@ it (0005 revokes), while the data stays until a human removes it.
 
 from __future__ import annotations
 
-from paybill.emit.sql.names import qualified, quote_ident, quote_literal
-from paybill.emit.sql.plan import TENANT_COLUMN, ColumnPlan, DatabasePlan, TablePlan
+from paybill.contract.names import NAME_MAX, NAME_PATTERN
+from paybill.contract.sql_catalog import TENANT_COLUMN, ColumnPlan, DatabasePlan, TablePlan, schema_label
+from paybill.contract.sql_names import qualified, quote_ident, quote_literal
 from paybill.emit.sql.text import SESSION_TENANT, header, join_statements
-from paybill.models.base import NAME_MAX, NAME_PATTERN
 
 TENANT_COLUMN_DDL = (
     f"{quote_ident(TENANT_COLUMN)} text NOT NULL DEFAULT {SESSION_TENANT}\n"
@@ -20,13 +20,6 @@ TENANT_COLUMN_DDL = (
 )
 """``tenant_id`` defaults to the session's tenant (so inserts need not, and agents cannot, name it)
 and must be a tenant name: an empty or odd value could otherwise match a mis-set session."""
-
-
-def schema_label(database: str) -> str:
-    """The comment on every schema: lets :mod:`paybill.guard.db` refuse a connection string that
-    points at another database than its catalog describes (a silo database has no tenant_id to
-    fall back on, so connecting to the wrong one must be caught before any statement)."""
-    return f"paybill database {database}"
 
 
 def column_ddl(column: ColumnPlan) -> str:

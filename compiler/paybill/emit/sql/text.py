@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from paybill.emit.sql.names import TENANT_SETTING, quote_literal
+from paybill.contract.sql_names import TENANT_SETTING, quote_literal
 
 DO_TAG = "$paybill$"
 """Dollar-quote tag of emitted DO blocks; no emitted identifier or literal can contain it."""

@@ -1,9 +1,9 @@
-"""Renderers of a :class:`~paybill.plan.model.PlanReport`: text for terminals, markdown for pull
+"""Renderers of a :class:`~paybill.changes.model.PlanReport`: text for terminals, markdown for pull
 requests, json for tools. All three print the same facts in the same deterministic order."""
 
 from __future__ import annotations
 
-from paybill.plan.model import PlanReport
+from paybill.changes.model import PlanReport
 from paybill.plan.render.json_out import render_json
 from paybill.plan.render.markdown import render_markdown
 from paybill.plan.render.text import render_text

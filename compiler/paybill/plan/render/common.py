@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections import Counter
 
-from paybill.plan.database_model import DatabaseChange
-from paybill.plan.model import PlanReport, SpecChange, StackChange
+from paybill.changes.database_model import DatabaseChange
+from paybill.changes.model import PlanReport, SpecChange, StackChange
 
 ACTIONS = ("create", "update", "replace", "destroy")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from paybill.plan.model import PlanReport
+from paybill.changes.model import PlanReport
 from paybill.plan.render.common import resource_totals
 
 FORMAT_VERSION = 1

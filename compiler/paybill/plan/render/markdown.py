@@ -11,7 +11,8 @@ from __future__ import annotations
 import html
 from collections import defaultdict
 
-from paybill.plan.model import FieldChange, Finding, ImpactEdge, PlanReport, SpecChange, StackChange, format_value
+from paybill.changes.model import FieldChange, Finding, ImpactEdge, PlanReport, SpecChange, StackChange, format_value
+from paybill.changes.specdiff import KIND_ORDER
 from paybill.plan.render.common import (
     ACTIONS,
     DATABASE_COUNTS,
@@ -23,7 +24,6 @@ from paybill.plan.render.common import (
     spec_counts,
 )
 from paybill.plan.revenue import format_money
-from paybill.plan.specdiff import KIND_ORDER
 
 MARKER = "<!-- paybill-plan -->"
 BUDGET = 60_000

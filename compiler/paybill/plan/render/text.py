@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 import click
 
-from paybill.plan.model import PlanReport, StackChange
+from paybill.changes.model import PlanReport, StackChange
 from paybill.plan.render.common import (
     ACTIONS,
     database_groups,

@@ -1,28 +1,57 @@
-"""One module per cloud, all implementing :class:`~paybill.emit.terraform.providers.base.CloudEmitter`."""
+"""The cloud emitters, found through the cloud profiles (:mod:`paybill.clouds`).
+
+Each profile names its emitter (:attr:`CloudProfile.emitter`, all implementing
+:class:`~paybill.emit.terraform.providers.base.CloudEmitter`); :data:`CLOUD_EMITTERS` loads it on
+first use. A provider id with no registered profile has no emitter (its stacks are then reported
+missing, PB0695). Tests may set or delete entries to stand in for an emitter.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterator, MutableMapping
+from typing import cast
+
+from paybill.clouds import registry
+from paybill.clouds.profile import CloudProfile
 from paybill.emit.terraform.providers.base import CloudEmitter
 
-CLOUD_EMITTERS: dict[str, CloudEmitter] = {}
-"""provider name -> emitter; each provider module is imported and registered below."""
 
-from paybill.emit.terraform.providers.aws import AWS_EMITTER  # noqa: E402
+class CloudEmitters(MutableMapping[str, CloudEmitter]):
+    """provider id -> its profile's emitter, imported on first use; overrides win over profiles."""
 
-CLOUD_EMITTERS[AWS_EMITTER.provider] = AWS_EMITTER
+    def __init__(self) -> None:
+        self._loaded: dict[str, tuple[CloudProfile, CloudEmitter]] = {}
+        self._overrides: dict[str, CloudEmitter] = {}
+        self._removed: set[str] = set()
 
-from paybill.emit.terraform.providers.azure import AZURE_EMITTER  # noqa: E402
+    def __getitem__(self, provider: str) -> CloudEmitter:
+        if provider in self._overrides:
+            return self._overrides[provider]
+        profile = registry.find(provider)
+        if profile is None or provider in self._removed:
+            raise KeyError(provider)
+        loaded = self._loaded.get(provider)
+        if loaded is None or loaded[0] is not profile:
+            loaded = self._loaded[provider] = (profile, cast(CloudEmitter, profile.load_emitter()))
+        return loaded[1]
 
-CLOUD_EMITTERS[AZURE_EMITTER.provider] = AZURE_EMITTER
+    def __setitem__(self, provider: str, emitter: CloudEmitter) -> None:
+        self._overrides[provider] = emitter
+        self._removed.discard(provider)
 
-from paybill.emit.terraform.providers.gcp import GCP_EMITTER  # noqa: E402
+    def __delitem__(self, provider: str) -> None:
+        if provider not in self:
+            raise KeyError(provider)
+        self._overrides.pop(provider, None)
+        self._removed.add(provider)
 
-CLOUD_EMITTERS[GCP_EMITTER.provider] = GCP_EMITTER
+    def __iter__(self) -> Iterator[str]:
+        registered = [p for p in registry.provider_ids() if p not in self._removed]
+        return iter(registered + sorted(p for p in self._overrides if p not in registered))
 
-from paybill.emit.terraform.providers.oci import OCI_EMITTER  # noqa: E402
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
 
-CLOUD_EMITTERS[OCI_EMITTER.provider] = OCI_EMITTER
 
-from paybill.emit.terraform.providers.ibm import IBM_EMITTER  # noqa: E402
-
-CLOUD_EMITTERS[IBM_EMITTER.provider] = IBM_EMITTER
+CLOUD_EMITTERS = CloudEmitters()
+"""provider id -> emitter, for every registered cloud profile."""

@@ -1,7 +1,12 @@
-"""The shape every cloud emitter has. Adding a sixth cloud is one new module implementing this."""
+"""The shape every cloud emitter has (:class:`CloudEmitter`), and how the built-in clouds build it.
+
+:class:`StackEmitter` is that one way; a sixth cloud's profile names any object of this shape.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from paybill.emit.terraform.context import PoolContext, TenantContext
@@ -25,3 +30,32 @@ class CloudEmitter(Protocol):
     def emit_pool(self, ctx: PoolContext, stack: Stack) -> None: ...
 
     def emit_tenant(self, ctx: TenantContext, stack: Stack) -> None: ...
+
+
+Configure = Callable[[Stack, Any, str, dict[str, str]], None]
+EmitPool = Callable[[PoolContext, Stack], None]
+EmitTenant = Callable[[TenantContext, Stack], None]
+
+
+@dataclass(frozen=True, slots=True)
+class StackEmitter:
+    """The one shape every built-in cloud's emitter has: its provider id and three functions.
+
+    Each cloud package exports ``configure(stack, cloud, region, tags)``, ``emit_pool(ctx, stack)`` and
+    ``emit_tenant(ctx, stack)`` and builds one of these from them, instead of a class per cloud that
+    only forwarded to its pool and tenant modules.
+    """
+
+    provider: str
+    configure_stack: Configure
+    pool: EmitPool
+    tenant: EmitTenant
+
+    def configure(self, stack: Stack, cloud: Any, region: str, tags: dict[str, str]) -> None:
+        self.configure_stack(stack, cloud, region, tags)
+
+    def emit_pool(self, ctx: PoolContext, stack: Stack) -> None:
+        self.pool(ctx, stack)
+
+    def emit_tenant(self, ctx: TenantContext, stack: Stack) -> None:
+        self.tenant(ctx, stack)

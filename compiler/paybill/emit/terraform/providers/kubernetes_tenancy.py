@@ -24,11 +24,11 @@ from typing import Any
 
 from paybill.emit.terraform.context import TenantContext
 from paybill.emit.terraform.expr import Expr, raw
-from paybill.emit.terraform.naming import NameRule
 from paybill.emit.terraform.stack import Stack
+from paybill.providers.kubernetes import KUBERNETES, NAMESPACE
 
-KUBERNETES_PROVIDER = {"source": "hashicorp/kubernetes", "version": "~> 3.0"}
-"""hashicorp/kubernetes 3.x is the current major (3.0.0, December 2025); ``*_v1`` resources only."""
+KUBERNETES_PROVIDER = KUBERNETES.required()
+"""The pin, from :mod:`paybill.providers.kubernetes`."""
 
 APP_SERVICE_ACCOUNT = "paybill-app"
 """The service account the tenant's application pods run as; the cloud identity is bound to it."""
@@ -36,7 +36,6 @@ APP_SERVICE_ACCOUNT = "paybill-app"
 SILO_APP_NAMESPACE = "paybill"
 """Namespace of the application on a tenant's dedicated cluster (created by the GitOps deployer)."""
 
-NAMESPACE = NameRule("k8s-namespace", 63)
 
 # Namespace quota per abstract compute size: (cpu requests, memory requests, max pods). Limits are
 # twice the requests so bursty tenants are not throttled at once, but a tenant can never take the

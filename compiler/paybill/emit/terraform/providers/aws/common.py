@@ -17,11 +17,15 @@ from paybill.emit.terraform.naming import NameRule
 from paybill.emit.terraform.postgres_versions import postgres_major
 from paybill.emit.terraform.remote import pool_output
 from paybill.emit.terraform.stack import Stack
-from paybill.models.cloud import AwsCloudSpec
+from paybill.models.cloud import spec_model
 from paybill.models.plan import Sizing
+from paybill.providers.aws import AWS, PROFILE
 
-AWS_PROVIDER = {"source": "hashicorp/aws", "version": "~> 6.0"}
-"""hashicorp/aws 6.x is the current major (6.0.0 June 2025; no 7.0 upgrade guide exists)."""
+AwsCloudSpec = spec_model("aws")
+"""This cloud's spec model, built from its profile."""
+
+AWS_PROVIDER = AWS.required()
+"""The pin, from the AWS profile (:mod:`paybill.providers.aws`)."""
 
 POSTGRES_MAJOR = str(postgres_major("aws"))
 """RDS ``engine_version``: the major only, so RDS picks its newest minor (and upgrades minors itself)."""
@@ -31,19 +35,17 @@ KUBERNETES_VERSION = "1.35"
 LOG_RETENTION_DAYS = 365
 
 # --- names (AWS limits) -------------------------------------------------------------------------
-BUCKET = NameRule("s3-bucket", 63, scope="global")
-"""3-63 lower-case letters, digits, hyphens; globally unique, so the account id is part of it."""
-ACCESS_POINT = NameRule("s3-access-point", 50)
-DB_IDENTIFIER = NameRule("rds-identifier", 63)
-"""RDS identifiers: 1-63 letters, digits, hyphens, starting with a letter (also used for groups)."""
-IAM_ROLE = NameRule("iam-role", 64)
-IAM_POLICY = NameRule("iam-policy", 128)
-KMS_ALIAS = NameRule("kms-alias", 200, alphabet="a-z0-9/_-", separator="/")
-EKS_CLUSTER = NameRule("eks-cluster", 100)
-NODE_GROUP = NameRule("eks-node-group", 63)
-KMS_GRANT = NameRule("kms-grant", 256)
-GENERIC = NameRule("aws-name", 255)
-"""Security groups, subnet groups and other names only unique within the account and region."""
+# declared (with their limits) by the AWS profile
+BUCKET = PROFILE.name_rule("s3-bucket")
+ACCESS_POINT = PROFILE.name_rule("s3-access-point")
+DB_IDENTIFIER = PROFILE.name_rule("rds-identifier")
+IAM_ROLE = PROFILE.name_rule("iam-role")
+IAM_POLICY = PROFILE.name_rule("iam-policy")
+KMS_ALIAS = PROFILE.name_rule("kms-alias")
+EKS_CLUSTER = PROFILE.name_rule("eks-cluster")
+NODE_GROUP = PROFILE.name_rule("eks-node-group")
+KMS_GRANT = PROFILE.name_rule("kms-grant")
+GENERIC = PROFILE.name_rule("aws-name")
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,7 +18,7 @@ pooled database, row-level security separates tenants (see :mod:`paybill.emit.sq
 
 from __future__ import annotations
 
-from paybill.emit.sql.names import app_role, database_key, snake
+from paybill.contract.sql_names import app_role, database_key, snake
 from paybill.emit.terraform.expr import Expr, concat, ref
 from paybill.emit.terraform.providers.aws.common import (
     DB_IDENTIFIER,

@@ -28,6 +28,7 @@ from paybill.emit.terraform.providers.azure.common import (
     WORKSPACE,
     Scope,
 )
+from paybill.emit.terraform.providers.base import StackEmitter
 from paybill.emit.terraform.stack import Stack
 
 DATA_LAYERS = ("keys", "database", "storage", "compute")
@@ -52,50 +53,47 @@ def _workspace(scope: Scope) -> None:
     scope.workspace_id = workspace.attr("id")
 
 
-class AzureEmitter:
-    """Implements :class:`~paybill.emit.terraform.providers.base.CloudEmitter` for Azure."""
+def configure(stack: Stack, cloud: Any, region: str, tags: dict[str, str]) -> None:
+    stack.required_providers["azurerm"] = dict(AZURERM_PROVIDER)
+    stack.provider("azurerm", {
+        "features": {},
+        "subscription_id": cloud.spec.azure.subscription_id,
+        "tenant_id": cloud.spec.azure.tenant_id,
+        # Storage accounts allow no shared keys: the provider must use Entra ID for data-plane calls.
+        "storage_use_azuread": True,
+    })
 
-    provider = "azure"
 
-    def configure(self, stack: Stack, cloud: Any, region: str, tags: dict[str, str]) -> None:
-        stack.required_providers["azurerm"] = dict(AZURERM_PROVIDER)
-        stack.provider("azurerm", {
-            "features": {},
-            "subscription_id": cloud.spec.azure.subscription_id,
-            "tenant_id": cloud.spec.azure.tenant_id,
-            # Storage accounts allow no shared keys: the provider must use Entra ID for data-plane calls.
-            "storage_use_azuread": True,
-        })
+def emit_pool(ctx: PoolContext, stack: Stack) -> None:
+    scope = Scope(stack, ctx, "pool", ctx.sizing)
+    _resource_group(scope)
+    _workspace(scope)
+    network.emit_pool_network(scope, ctx.network_cidr)
+    keys.emit_pool_keys(scope)
+    database.emit_pool_database(scope)
+    storage.emit_pool_storage(scope)
+    compute.emit_pool_compute(scope)
+    scope.output("resource_group_name", scope.resource_group, "The pool's resource group")
+    scope.output("log_analytics_workspace_id", scope.workspace_id, "The pool's Log Analytics workspace")
 
-    def emit_pool(self, ctx: PoolContext, stack: Stack) -> None:
-        scope = Scope(stack, ctx, "pool", ctx.sizing)
+
+def emit_tenant(ctx: TenantContext, stack: Stack) -> None:
+    layers = ctx.layers
+    scope = Scope(stack, ctx, "tenant", ctx.sizing)
+    if layers.silo_layers:
         _resource_group(scope)
+        scope.output("resource_group_name", scope.resource_group, "The tenant's resource group")
+    if any(layers.silo(layer) for layer in DATA_LAYERS):
         _workspace(scope)
-        network.emit_pool_network(scope, ctx.network_cidr)
-        keys.emit_pool_keys(scope)
-        database.emit_pool_database(scope)
-        storage.emit_pool_storage(scope)
-        compute.emit_pool_compute(scope)
-        scope.output("resource_group_name", scope.resource_group, "The pool's resource group")
-        scope.output("log_analytics_workspace_id", scope.workspace_id, "The pool's Log Analytics workspace")
-
-    def emit_tenant(self, ctx: TenantContext, stack: Stack) -> None:
-        layers = ctx.layers
-        scope = Scope(stack, ctx, "tenant", ctx.sizing)
-        if layers.silo_layers:
-            _resource_group(scope)
-            scope.output("resource_group_name", scope.resource_group, "The tenant's resource group")
-        if any(layers.silo(layer) for layer in DATA_LAYERS):
-            _workspace(scope)
-        network.emit_tenant_network(scope)
-        identity.declare_workload_identity(scope)
-        keys.emit_tenant_keys(scope, needs_cmk=layers.silo("database") or layers.silo("storage"))
-        database.emit_tenant_database(scope)
-        storage.emit_tenant_storage(scope)
-        namespace = compute.emit_tenant_compute(scope)
-        identity.finish_tenant_identity(scope, namespace)
+    network.emit_tenant_network(scope)
+    identity.declare_workload_identity(scope)
+    keys.emit_tenant_keys(scope, needs_cmk=layers.silo("database") or layers.silo("storage"))
+    database.emit_tenant_database(scope)
+    storage.emit_tenant_storage(scope)
+    namespace = compute.emit_tenant_compute(scope)
+    identity.finish_tenant_identity(scope, namespace)
 
 
-AZURE_EMITTER = AzureEmitter()
+AZURE_EMITTER = StackEmitter("azure", configure, emit_pool, emit_tenant)
 
 

@@ -17,14 +17,15 @@ from paybill.emit.terraform.naming import NameRule
 from paybill.emit.terraform.postgres_versions import postgres_major
 from paybill.emit.terraform.remote import pool_output
 from paybill.emit.terraform.stack import Stack
-from paybill.models.cloud import AzureAccount, AzureCloudSpec
+from paybill.models.cloud import spec_model
 from paybill.models.plan import Sizing
+from paybill.providers.azure import AZURERM, PROFILE
 
-AZURERM_PROVIDER = {"source": "hashicorp/azurerm", "version": "~> 5.0"}
-"""hashicorp/azurerm 5.x is the current major (5.0.0 on 2026-07-27; 5.2.0 on 2026-08-20). Three
-arguments used here differ from 4.x: ``private_dns_zone_virtual_network_link.private_dns_zone_id``,
-``federated_identity_credential.user_assigned_identity_id`` and the now required
-``kubernetes_cluster.node_provisioning_profile``."""
+AzureCloudSpec = spec_model("azure")
+"""This cloud's spec model, built from its profile."""
+
+AZURERM_PROVIDER = AZURERM.required()
+"""The pin, from the Azure profile (:mod:`paybill.providers.azure`)."""
 
 POSTGRES_VERSION = str(postgres_major("azure"))
 """Flexible server ``version`` (the major from :mod:`paybill.emit.terraform.postgres_versions`)."""
@@ -34,19 +35,18 @@ AKS_SERVER_APP_ID = "6dae42f8-4368-4678-94ff-3960e28e3630"
 """The Entra ID application every AKS cluster with Entra integration accepts tokens for."""
 
 # --- names (Azure limits) -----------------------------------------------------------------------
-RESOURCE_GROUP = NameRule("resource-group", 90)
-VNET = NameRule("virtual-network", 64)
-KEY_VAULT = NameRule("key-vault", 24, scope="global")
-"""3-24 letters, digits and hyphens, globally unique (a DNS name under vault.azure.net)."""
-STORAGE_ACCOUNT = NameRule("storage-account", 24, alphabet="a-z0-9", separator="", scope="global")
-"""3-24 lower-case letters and digits only, globally unique."""
-POSTGRES_SERVER = NameRule("postgres-flexible-server", 63, scope="global")
-AKS_CLUSTER = NameRule("aks-cluster", 63)
-IDENTITY = NameRule("user-assigned-identity", 128)
-DISK_ENCRYPTION_SET = NameRule("disk-encryption-set", 80)
-WORKSPACE = NameRule("log-analytics-workspace", 63)
-KEY = NameRule("key-vault-key", 127)
-CONTAINER = NameRule("storage-container", 63)
+# declared (with their limits) by the Azure profile
+RESOURCE_GROUP = PROFILE.name_rule("resource-group")
+VNET = PROFILE.name_rule("virtual-network")
+KEY_VAULT = PROFILE.name_rule("key-vault")
+STORAGE_ACCOUNT = PROFILE.name_rule("storage-account")
+POSTGRES_SERVER = PROFILE.name_rule("postgres-flexible-server")
+AKS_CLUSTER = PROFILE.name_rule("aks-cluster")
+IDENTITY = PROFILE.name_rule("user-assigned-identity")
+DISK_ENCRYPTION_SET = PROFILE.name_rule("disk-encryption-set")
+WORKSPACE = PROFILE.name_rule("log-analytics-workspace")
+KEY = PROFILE.name_rule("key-vault-key")
+CONTAINER = PROFILE.name_rule("storage-container")
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,7 +154,7 @@ class Scope:
         return dict(self.owner.tags)
 
     @property
-    def azure(self) -> AzureAccount:
+    def azure(self) -> Any:
         return cloud_spec(self.owner.cloud, AzureCloudSpec).azure
 
     @property

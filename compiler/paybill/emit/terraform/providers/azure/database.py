@@ -16,7 +16,7 @@ in the pool server's database, separated by row-level security (see :mod:`paybil
 
 from __future__ import annotations
 
-from paybill.emit.sql.names import database_key, snake
+from paybill.contract.sql_names import database_key, snake
 from paybill.emit.terraform.expr import ref
 from paybill.emit.terraform.providers.azure.common import (
     IDENTITY,

@@ -27,35 +27,22 @@ from __future__ import annotations
 
 from typing import Any
 
-from paybill.emit.terraform.context import PoolContext, TenantContext
+from paybill.emit.terraform.providers.base import StackEmitter
 from paybill.emit.terraform.providers.gcp.pool import emit_pool
 from paybill.emit.terraform.providers.gcp.tenant import emit_tenant
 from paybill.emit.terraform.stack import Stack
-
-PROVIDER_SOURCE = "hashicorp/google"
-PROVIDER_VERSION = "~> 8.0"
+from paybill.providers.gcp import GOOGLE
 
 
-class GcpEmitter:
-    """:class:`~paybill.emit.terraform.providers.base.CloudEmitter` for Google Cloud."""
-
-    provider = "gcp"
-
-    def configure(self, stack: Stack, cloud: Any, region: str, tags: dict[str, str]) -> None:
-        stack.required_providers["google"] = {"source": PROVIDER_SOURCE, "version": PROVIDER_VERSION}
-        stack.provider("google", {
-            "project": cloud.spec.gcp.project_id,
-            "region": region,
-            # Labels on every resource that takes them, on top of the explicit ones.
-            "default_labels": dict(tags),
-            "add_terraform_attribution_label": True,
-        })
-
-    def emit_pool(self, ctx: PoolContext, stack: Stack) -> None:
-        emit_pool(ctx, stack)
-
-    def emit_tenant(self, ctx: TenantContext, stack: Stack) -> None:
-        emit_tenant(ctx, stack)
+def configure(stack: Stack, cloud: Any, region: str, tags: dict[str, str]) -> None:
+    stack.required_providers["google"] = GOOGLE.required()
+    stack.provider("google", {
+        "project": cloud.spec.gcp.project_id,
+        "region": region,
+        # Labels on every resource that takes them, on top of the explicit ones.
+        "default_labels": dict(tags),
+        "add_terraform_attribution_label": True,
+    })
 
 
-GCP_EMITTER = GcpEmitter()
+GCP_EMITTER = StackEmitter("gcp", configure, emit_pool, emit_tenant)

@@ -7,7 +7,10 @@ from paybill.emit.terraform.expr import Expr, raw
 from paybill.emit.terraform.naming import NameRule
 from paybill.emit.terraform.providers.gcp.sizing import SERVICE_AGENTS
 from paybill.emit.terraform.stack import Stack
-from paybill.models.cloud import GcpCloudSpec
+from paybill.models.cloud import spec_model
+
+GcpCloudSpec = spec_model("gcp")
+"""This cloud's spec model, built from its profile."""
 
 Ctx = PoolContext | TenantContext
 PROJECT_DATA = ("data", "google_project", "main")

@@ -16,8 +16,8 @@ from paybill.emit.terraform.expr import Expr
 from paybill.emit.terraform.providers.gcp.common import Ctx, name
 from paybill.emit.terraform.providers.gcp.sizing import COMPUTE_NAME, PODS_RANGE, SERVICES_RANGE
 from paybill.emit.terraform.stack import Stack
+from paybill.providers.gcp import PSA_MIN_PREFIX
 
-PSA_MIN_PREFIX = 24
 HEALTH_CHECK_RANGES = ["35.191.0.0/16", "130.211.0.0/22"]
 """Google front ends probing load-balanced backends (GKE ingress and internal load balancers)."""
 

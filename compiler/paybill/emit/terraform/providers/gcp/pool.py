@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from paybill.emit.sql.names import database_key, snake
+from paybill.contract.sql_names import database_key, snake
 from paybill.emit.terraform.context import PoolContext
-from paybill.emit.terraform.providers.coherence import pool_has_network
 from paybill.emit.terraform.providers.gcp import compute, data, keys
-from paybill.emit.terraform.providers.gcp.checks import network_fits
 from paybill.emit.terraform.providers.gcp.common import declare_project
 from paybill.emit.terraform.providers.gcp.compute import workload_pool
 from paybill.emit.terraform.providers.gcp.network import emit_network
@@ -14,9 +12,8 @@ from paybill.emit.terraform.stack import Stack
 
 
 def emit_pool(ctx: PoolContext, stack: Stack) -> None:
+    """Validation ran the profile's capability checks (PB0650, PB0652): the layout is buildable."""
     layers = set(ctx.pool.spec.layers)
-    if not pool_has_network(ctx) or ("network" in layers and not network_fits(ctx, ctx.network_cidr)):
-        return
     declare_project(stack, ctx)
     network = None
     if "network" in layers:

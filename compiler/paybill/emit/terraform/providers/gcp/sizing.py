@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from paybill.emit.terraform.naming import NameRule
 from paybill.emit.terraform.postgres_versions import postgres_major
+from paybill.providers.gcp import PROFILE
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,19 +60,13 @@ SERVICE_AGENTS = {
 must be allowed to use a customer-managed key before the service can encrypt with it."""
 
 # Name rules (Google Cloud documentation: resource naming conventions per product).
-COMPUTE_NAME = NameRule("gcp-compute", 63)
-"""Networks, subnetworks, firewalls, routers, addresses: RFC 1035, 1-63."""
-KEY_RING_NAME = NameRule("gcp-kms-key-ring", 63, alphabet="a-z0-9_-")
-"""Key rings are permanent in Cloud KMS (never deleted), so their names can never be reused."""
-CRYPTO_KEY_NAME = NameRule("gcp-kms-crypto-key", 63, alphabet="a-z0-9_-")
-SQL_INSTANCE_NAME = NameRule("gcp-sql-instance", 63)
-"""Lower case, digits, hyphens; ``project:instance`` <= 98 holds for any 30-character project id."""
-SQL_DATABASE_NAME = NameRule("gcp-sql-database", 63, alphabet="a-z0-9_", separator="_")
-BUCKET_NAME = NameRule("gcs-bucket", 63, scope="global")
-"""Globally unique across Google Cloud, 3-63; the project id is part of every derived name."""
-SERVICE_ACCOUNT_ID = NameRule("gcp-service-account", 30, min_len=6)
-GKE_NAME = NameRule("gke", 40)
-"""Clusters and node pools: 1-40."""
-K8S_NAME = NameRule("k8s-namespace", 63)
-"""Fleet scopes, namespaces and membership bindings: RFC 1123 labels."""
-RUN_SERVICE_NAME = NameRule("cloud-run-service", 49)
+COMPUTE_NAME = PROFILE.name_rule("gcp-compute")
+KEY_RING_NAME = PROFILE.name_rule("gcp-kms-key-ring")
+CRYPTO_KEY_NAME = PROFILE.name_rule("gcp-kms-crypto-key")
+SQL_INSTANCE_NAME = PROFILE.name_rule("gcp-sql-instance")
+SQL_DATABASE_NAME = PROFILE.name_rule("gcp-sql-database")
+BUCKET_NAME = PROFILE.name_rule("gcs-bucket")
+SERVICE_ACCOUNT_ID = PROFILE.name_rule("gcp-service-account")
+GKE_NAME = PROFILE.name_rule("gke")
+K8S_NAME = PROFILE.name_rule("k8s-namespace")
+RUN_SERVICE_NAME = PROFILE.name_rule("cloud-run-service")

@@ -12,9 +12,7 @@ key; the tenant key then serves application-level envelope encryption.
 from __future__ import annotations
 
 from paybill.emit.terraform.context import TenantContext
-from paybill.emit.terraform.providers.coherence import layers_reachable
 from paybill.emit.terraform.providers.gcp import compute, data, identity, keys
-from paybill.emit.terraform.providers.gcp.checks import network_fits
 from paybill.emit.terraform.providers.gcp.network import GcpNetwork, emit_network
 from paybill.emit.terraform.providers.gcp.sizing import SQL_DATABASE_NAME
 from paybill.emit.terraform.remote import pool_output
@@ -24,11 +22,9 @@ CMK_FEATURE = "customer-managed-keys"
 """Plans with this feature keep silo keys in Cloud HSM."""
 
 
-def _network(stack: Stack, ctx: TenantContext) -> GcpNetwork | None:
+def _network(stack: Stack, ctx: TenantContext) -> GcpNetwork:
     if ctx.layers.silo("network"):
         assert ctx.network_cidr is not None
-        if not network_fits(ctx, ctx.network_cidr):
-            return None
         network = emit_network(stack, ctx, ctx.network_cidr, gke=False)
         stack.output("network_id", network.network_id, "The tenant's own VPC network (id).")
         return network
@@ -36,11 +32,8 @@ def _network(stack: Stack, ctx: TenantContext) -> GcpNetwork | None:
 
 
 def emit_tenant(ctx: TenantContext, stack: Stack) -> None:
-    if not layers_reachable(ctx):
-        return
+    """Validation ran the profile's capability checks (PB0650, PB0651): the layout is buildable."""
     network = _network(stack, ctx)
-    if network is None:
-        return
     layers = ctx.layers
     if layers.silo("keys"):
         ring = keys.emit_key_ring(stack, ctx)

@@ -34,30 +34,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from paybill.emit.terraform.context import PoolContext, TenantContext
+from paybill.emit.terraform.providers.base import StackEmitter
 from paybill.emit.terraform.providers.ibm.pool import emit_pool
 from paybill.emit.terraform.providers.ibm.tenant import emit_tenant
 from paybill.emit.terraform.stack import Stack
-
-PROVIDER_SOURCE = "IBM-Cloud/ibm"
-PROVIDER_VERSION = "~> 2.0"
+from paybill.providers.ibm import IBM
 
 
-class IbmEmitter:
-    """:class:`~paybill.emit.terraform.providers.base.CloudEmitter` for IBM Cloud."""
-
-    provider = "ibm"
-
-    def configure(self, stack: Stack, cloud: Any, region: str, tags: dict[str, str]) -> None:
-        # The provider has no default tags: every taggable resource carries ``tags`` itself.
-        stack.required_providers["ibm"] = {"source": PROVIDER_SOURCE, "version": PROVIDER_VERSION}
-        stack.provider("ibm", {"region": region})
-
-    def emit_pool(self, ctx: PoolContext, stack: Stack) -> None:
-        emit_pool(ctx, stack)
-
-    def emit_tenant(self, ctx: TenantContext, stack: Stack) -> None:
-        emit_tenant(ctx, stack)
+def configure(stack: Stack, cloud: Any, region: str, tags: dict[str, str]) -> None:
+    # The provider has no default tags: every taggable resource carries ``tags`` itself.
+    stack.required_providers["ibm"] = IBM.required()
+    stack.provider("ibm", {"region": region})
 
 
-IBM_EMITTER = IbmEmitter()
+IBM_EMITTER = StackEmitter("ibm", configure, emit_pool, emit_tenant)

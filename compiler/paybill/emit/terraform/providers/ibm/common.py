@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from paybill.emit.terraform.context import PoolContext, TenantContext, cloud_spec
 from paybill.emit.terraform.naming import NameRule
-from paybill.models.cloud import IbmCloudSpec
+from paybill.models.cloud import spec_model
+
+IbmCloudSpec = spec_model("ibm")
+"""This cloud's spec model, built from its profile."""
 
 Ctx = PoolContext | TenantContext
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from paybill.emit.terraform.context import PoolContext
-from paybill.emit.terraform.providers.coherence import pool_has_network
 from paybill.emit.terraform.providers.ibm import compute, data, security
 from paybill.emit.terraform.providers.ibm.common import name, tags
 from paybill.emit.terraform.providers.ibm.network import emit_network
@@ -12,9 +11,8 @@ from paybill.emit.terraform.stack import Stack
 
 
 def emit_pool(ctx: PoolContext, stack: Stack) -> None:
+    """Validation ran the profile's capability checks (PB0652): the layout is buildable."""
     layers = set(ctx.pool.spec.layers)
-    if not pool_has_network(ctx):
-        return
     group = stack.resource("ibm_resource_group", "main", {
         "name": name(ctx, RESOURCE_GROUP_NAME, purpose="pool resource group"),
         "tags": tags(ctx),

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from paybill.emit.terraform.naming import NameRule
 from paybill.emit.terraform.postgres_versions import postgres_major
+from paybill.providers.ibm import PROFILE
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,13 +43,11 @@ KEY_ROTATION_MONTHS = 3
 GIB = 1024**3
 
 # Name rules (IBM Cloud documentation).
-RESOURCE_GROUP_NAME = NameRule("ibm-resource-group", 40)
-VPC_NAME = NameRule("ibm-vpc", 63)
-"""VPC infrastructure names (VPCs, subnets, security groups, flow logs): lower case, digits, hyphens."""
-INSTANCE_NAME = NameRule("ibm-resource-instance", 180)
-CLUSTER_NAME = NameRule("ibm-cluster", 32)
-WORKER_POOL_NAME = NameRule("ibm-worker-pool", 32)
-KEY_NAME = NameRule("ibm-kms-key", 90)
-BUCKET_NAME = NameRule("ibm-cos-bucket", 63, scope="global", must_start_with_letter=False)
-"""Globally unique across IBM Cloud, 3-63: the account id's prefix is part of every derived name."""
-IAM_NAME = NameRule("ibm-iam", 100)
+RESOURCE_GROUP_NAME = PROFILE.name_rule("ibm-resource-group")
+VPC_NAME = PROFILE.name_rule("ibm-vpc")
+INSTANCE_NAME = PROFILE.name_rule("ibm-resource-instance")
+CLUSTER_NAME = PROFILE.name_rule("ibm-cluster")
+WORKER_POOL_NAME = PROFILE.name_rule("ibm-worker-pool")
+KEY_NAME = PROFILE.name_rule("ibm-kms-key")
+BUCKET_NAME = PROFILE.name_rule("ibm-cos-bucket")
+IAM_NAME = PROFILE.name_rule("ibm-iam")

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from paybill.emit.terraform.context import TenantContext
 from paybill.emit.terraform.expr import Expr
-from paybill.emit.terraform.providers.coherence import layers_reachable
 from paybill.emit.terraform.providers.ibm import compute, data, security
 from paybill.emit.terraform.providers.ibm.common import name, tags
 from paybill.emit.terraform.providers.ibm.network import IbmNetwork, emit_network
@@ -34,8 +33,7 @@ def _resource_group(stack: Stack, ctx: TenantContext) -> Expr:
 
 
 def emit_tenant(ctx: TenantContext, stack: Stack) -> None:
-    if not layers_reachable(ctx):
-        return
+    """Validation ran the profile's capability checks (PB0651): the layout is buildable."""
     layers = ctx.layers
     group = _resource_group(stack, ctx)
 

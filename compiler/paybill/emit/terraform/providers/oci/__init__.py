@@ -28,30 +28,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from paybill.emit.terraform.context import PoolContext, TenantContext
+from paybill.emit.terraform.providers.base import StackEmitter
 from paybill.emit.terraform.providers.oci.pool import emit_pool
 from paybill.emit.terraform.providers.oci.tenant import emit_tenant
 from paybill.emit.terraform.stack import Stack
-
-PROVIDER_SOURCE = "oracle/oci"
-PROVIDER_VERSION = "~> 8.0"
+from paybill.providers.oci import OCI
 
 
-class OciEmitter:
-    """:class:`~paybill.emit.terraform.providers.base.CloudEmitter` for Oracle Cloud Infrastructure."""
-
-    provider = "oci"
-
-    def configure(self, stack: Stack, cloud: Any, region: str, tags: dict[str, str]) -> None:
-        # OCI has no provider-level default tags: every resource carries freeform_tags itself.
-        stack.required_providers["oci"] = {"source": PROVIDER_SOURCE, "version": PROVIDER_VERSION}
-        stack.provider("oci", {"region": region, "tenancy_ocid": cloud.spec.oci.tenancy_ocid})
-
-    def emit_pool(self, ctx: PoolContext, stack: Stack) -> None:
-        emit_pool(ctx, stack)
-
-    def emit_tenant(self, ctx: TenantContext, stack: Stack) -> None:
-        emit_tenant(ctx, stack)
+def configure(stack: Stack, cloud: Any, region: str, tags: dict[str, str]) -> None:
+    # OCI has no provider-level default tags: every resource carries freeform_tags itself.
+    stack.required_providers["oci"] = OCI.required()
+    stack.provider("oci", {"region": region, "tenancy_ocid": cloud.spec.oci.tenancy_ocid})
 
 
-OCI_EMITTER = OciEmitter()
+OCI_EMITTER = StackEmitter("oci", configure, emit_pool, emit_tenant)

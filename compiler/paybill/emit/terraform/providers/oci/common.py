@@ -7,7 +7,10 @@ from paybill.emit.terraform.expr import Expr, raw
 from paybill.emit.terraform.naming import NameRule
 from paybill.emit.terraform.providers.oci.sizing import LOG_RETENTION_DAYS
 from paybill.emit.terraform.stack import Stack
-from paybill.models.cloud import OciCloudSpec
+from paybill.models.cloud import spec_model
+
+OciCloudSpec = spec_model("oci")
+"""This cloud's spec model, built from its profile."""
 
 Ctx = PoolContext | TenantContext
 

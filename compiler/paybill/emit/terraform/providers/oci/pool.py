@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from paybill.emit.terraform.context import PoolContext
-from paybill.emit.terraform.providers.coherence import pool_has_network
 from paybill.emit.terraform.providers.oci import compute, data, security
 from paybill.emit.terraform.providers.oci.common import name, namespace, parent_compartment, tags
 from paybill.emit.terraform.providers.oci.network import SUBNETS, emit_network
@@ -12,9 +11,8 @@ from paybill.emit.terraform.stack import Stack
 
 
 def emit_pool(ctx: PoolContext, stack: Stack) -> None:
+    """Validation ran the profile's capability checks (PB0652): the layout is buildable."""
     layers = set(ctx.pool.spec.layers)
-    if not pool_has_network(ctx):
-        return
     compartment = stack.resource("oci_identity_compartment", "main", {
         "compartment_id": parent_compartment(ctx),
         "name": name(ctx, COMPARTMENT_NAME, purpose="pool compartment"),

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from paybill.emit.terraform.naming import NameRule
 from paybill.emit.terraform.postgres_versions import postgres_major
+from paybill.providers.oci import PROFILE
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,15 +45,11 @@ WORKLOAD_KSA = "workload"
 """The Kubernetes service account whose pods act as the tenant (OKE workload identity)."""
 
 # Name rules (OCI documentation: display names are free text; these are the constrained ones).
-COMPARTMENT_NAME = NameRule("oci-compartment", 100, alphabet="a-z0-9_.-")
-"""Unique among siblings in the parent compartment; kept forever after deletion (renamed by OCI)."""
-DISPLAY_NAME = NameRule("oci-display-name", 100)
-DNS_LABEL = NameRule("oci-dns-label", 15, min_len=1, alphabet="a-z0-9", separator="")
-"""VCN DNS labels: letters and digits, start with a letter, 1-15."""
-BUCKET_NAME = NameRule("oci-bucket", 256, alphabet="a-z0-9_.-", scope="global")
-"""Unique in the tenancy's Object Storage namespace; letters, digits, '-', '_', '.'."""
-POLICY_NAME = NameRule("oci-policy", 100, alphabet="a-z0-9_.-")
-"""IAM names are unique across the whole tenancy."""
-SECRET_NAME = NameRule("oci-secret", 255, alphabet="a-z0-9_.-")
-VAULT_NAME = NameRule("oci-vault", 100)
-K8S_NAME = NameRule("oke-name", 63)
+COMPARTMENT_NAME = PROFILE.name_rule("oci-compartment")
+DISPLAY_NAME = PROFILE.name_rule("oci-display-name")
+DNS_LABEL = PROFILE.name_rule("oci-dns-label")
+BUCKET_NAME = PROFILE.name_rule("oci-bucket")
+POLICY_NAME = PROFILE.name_rule("oci-policy")
+SECRET_NAME = PROFILE.name_rule("oci-secret")
+VAULT_NAME = PROFILE.name_rule("oci-vault")
+K8S_NAME = PROFILE.name_rule("oke-name")

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from paybill.emit.terraform.context import TenantContext
 from paybill.emit.terraform.expr import Expr
-from paybill.emit.terraform.providers.coherence import layers_reachable
 from paybill.emit.terraform.providers.oci import compute, data, security
 from paybill.emit.terraform.providers.oci.common import name, parent_compartment, tags
 from paybill.emit.terraform.providers.oci.network import SUBNETS, OciNetwork, emit_network
@@ -35,8 +34,7 @@ def _compartment(stack: Stack, ctx: TenantContext) -> Expr:
 
 
 def emit_tenant(ctx: TenantContext, stack: Stack) -> None:
-    if not layers_reachable(ctx):
-        return
+    """Validation ran the profile's capability checks (PB0651): the layout is buildable."""
     layers = ctx.layers
     compartment = _compartment(stack, ctx)
     own_compartment = bool(layers.silo_layers)

@@ -1,8 +1,10 @@
-"""The bundle format: file names, Cedar names, violation names and canonical encodings.
+"""The bundle format: file names, Cedar names, violation names, canonical encodings, the signed payload.
 
 The compiler (``paybill.emit.bundles``) writes bundles and the runtime (``paybill.guard``) reads
-them; both import these constants so the two sides cannot drift. Everything here is part of the
-on-disk contract: renaming a value is a format change (bump :data:`BUNDLE_FORMAT`).
+them; both import these constants so the two sides cannot drift. Keys and signatures themselves
+(``cryptography``) stay in :mod:`paybill.guard.signing`; what a signature covers is defined here.
+Everything here is part of the on-disk contract: renaming a value is a format change (bump
+:data:`BUNDLE_FORMAT`).
 """
 
 from __future__ import annotations
@@ -118,3 +120,8 @@ def bundle_revision(file_hashes: dict[str, str]) -> str:
     """The bundle revision: sha256 over ``<name> <sha256>`` lines of the content files, sorted."""
     lines = "".join(f"{name} {file_hashes[name]}\n" for name in sorted(file_hashes))
     return sha256_hex(lines.encode("ascii"))
+
+
+def signed_payload(manifest: dict[str, Any]) -> bytes:
+    """What a bundle signature covers: the canonical JSON of the manifest without its ``signature``."""
+    return canonical_json({k: v for k, v in manifest.items() if k != "signature"})

@@ -17,10 +17,10 @@ from typing import Any
 
 from deepdiff import DeepDiff
 
+from paybill.changes.model import FieldChange, SpecChange
 from paybill.diagnostics import Position
 from paybill.load import SpecDocument
 from paybill.models.registry import KINDS
-from paybill.plan.model import FieldChange, SpecChange
 
 IDENTITY_KEYS = ("id", "name", "table", "kind")
 _MARK = "\x1f"

@@ -4,9 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from paybill.gitio.blobcache import BlobCache
 from paybill.gitio.repo import GitRepo
+from paybill.gitio.snapshot import SpecsLocation
+from paybill.load import SpecDocument
 
 ZERO = "0" * 40
+SPEC_SUFFIXES = (".yaml", ".yml")
+"""What counts as a spec file in history (the loader's discovery reads the same suffixes)."""
 _FORMAT = "%x1e%H%x1f%P%x1f%an%x1f%ae%x1f%aI%x1f%cn%x1f%ce%x1f%cI%x1f%B%x1f"
 
 
@@ -82,3 +87,17 @@ def walk_history(repo: GitRepo, prefix: str, *, since: str | None = None, until:
         commits.append(CommitInfo(text[0], tuple(text[1].split()), text[2], text[3], text[4], text[5], text[6],
                                   text[7], text[8], _parse_raw(parts[9])))
     return commits
+
+
+def documents_at(files: list[tuple[str, str]], where: SpecsLocation, cache: BlobCache,
+               contents: dict[str, bytes]) -> dict[tuple[str, str], SpecDocument]:
+    docs: dict[tuple[str, str], SpecDocument] = {}
+    for path, blob in files:
+        display = where.display(path)
+        parsed = cache.get(blob, display)
+        if parsed is None:
+            parsed = cache.parse(blob, display, contents[blob])
+        for doc in parsed.documents:
+            if doc.kind and doc.name:
+                docs.setdefault((doc.kind, doc.name), doc)
+    return docs

@@ -10,8 +10,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from paybill.changes.database_model import DatabaseChange
 from paybill.diagnostics import Diagnostic, Position, Severity
-from paybill.plan.database_model import DatabaseChange
 
 ChangeOp = Literal["added", "removed", "changed", "reordered"]
 SpecOp = Literal["added", "removed", "modified", "moved"]

@@ -19,10 +19,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from paybill.changes.model import FieldChange, SpecChange
+from paybill.changes.policies import ChangeControl
 from paybill.diagnostics import Diagnostic, Position
 from paybill.models.tenant import BridgeIsolation
-from paybill.plan.model import FieldChange, SpecChange
-from paybill.propose.policies import ChangeControl
 from paybill.validate.index import SpecIndex
 
 CODE_UNKNOWN_AGENT = "PB0972"

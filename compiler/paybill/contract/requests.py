@@ -17,7 +17,7 @@ Shapes (all attributes required by the schema):
 * operation contexts (read, insert, update, delete, propose, approve): ``tenant`` (the tenant whose
   data the resource is), ``columns`` (columns of the table, or spec field paths for ``propose``),
   ``rows`` (rows the operation touches), and the action's counters
-  (:data:`paybill.guard.format.ACTION_COUNTERS`: rows read or written so far, budget spent, calls in
+  (:data:`paybill.contract.bundle.ACTION_COUNTERS`: rows read or written so far, budget spent, calls in
   the last minute, elapsed milliseconds);
 * transition context (advance): ``visits`` (earlier visits of the target step), ``approved``,
   ``steps`` (steps entered so far), calls in the last minute, elapsed milliseconds.
@@ -28,7 +28,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from paybill.guard.format import (
+from paybill.contract.bundle import (
     ACTION,
     ACTION_COUNTERS,
     ADVANCE,
@@ -66,7 +66,7 @@ def run_entity(run_id: str, agent: str, tenant: str, workflow: str, step: str) -
 
 
 def counters(values: Mapping[str, int] | None = None) -> dict[str, int]:
-    """Every counter (:data:`paybill.guard.format.COUNTERS`), zero unless given in ``values``."""
+    """Every counter (:data:`paybill.contract.bundle.COUNTERS`), zero unless given in ``values``."""
     record = dict.fromkeys(COUNTERS, 0)
     record.update(values or {})
     return record

@@ -37,8 +37,8 @@ Billing status is checked against lifecycle by the validator (PB0405); this tabl
 
 from __future__ import annotations
 
+from paybill.changes.model import Finding
 from paybill.load import SpecDocument
-from paybill.plan.model import Finding
 
 NEW = "(new)"
 REMOVED = "(removed)"

@@ -1,0 +1,98 @@
+"""``paybill authzen``: serve an agent bundle's decisions as an OpenID AuthZEN endpoint (uvicorn).
+
+Exit status: 0 after a clean shutdown, 1 a refusal to start (PB1403 token file, PB1404 listen
+address; every problem reported in one run), 2 usage error, 4 bundle refused (as ``paybill guard``).
+The server never starts without a bearer token, and binds to loopback unless told otherwise.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import sys
+from pathlib import Path
+
+import click
+
+from paybill.cli.common import EXIT_DIAGNOSTICS, EXIT_OK
+from paybill.cli.guard_cmd import _load, bundle_option, expect_agent_option, public_key_option
+from paybill.diagnostics import Diagnostic, Position
+from paybill.diagnostics.render import render_text
+from paybill.guard.files import FileRefused, read_regular
+
+TOKEN_MAX_BYTES = 4096
+TOKEN_ENV = "PAYBILL_AUTHZEN_TOKEN_FILE"
+
+
+def read_token(path: Path) -> tuple[str | None, Diagnostic | None]:
+    """The bearer token in ``path`` (surrounding whitespace removed), or the PB1403 reason it is unusable."""
+    hint = "write a long random token to a file only the server's user can read, e.g. `openssl rand -hex 32 > F`"
+    try:
+        data = read_regular(path, TOKEN_MAX_BYTES)
+    except (FileRefused, OSError) as exc:
+        return None, Diagnostic("PB1403", f"the token file cannot be read: {getattr(exc, 'strerror', None) or exc}",
+                                path.as_posix(), Position(), hint)
+    try:
+        token = data.decode("utf-8").strip()
+    except UnicodeDecodeError:
+        token = ""
+    if not token or any(ch.isspace() or not ch.isprintable() for ch in token):
+        return None, Diagnostic("PB1403", "the token file holds no usable token (empty, not UTF-8, or with spaces "
+                                          "or control characters inside)", path.as_posix(), Position(), hint)
+    return token, None
+
+
+def parse_listen(value: str) -> tuple[str, int] | str:
+    """``HOST:PORT`` (IPv4, ``[IPv6]`` or ``localhost``) -> (host, port), or why it is not one."""
+    host, sep, port = value.rpartition(":")
+    if not sep or not port.isdigit() or not 0 < int(port) < 65536:
+        return f"--listen {value!r} is not HOST:PORT with a port from 1 to 65535"
+    host = host[1:-1] if host.startswith("[") and host.endswith("]") else host
+    if host != "localhost":
+        try:
+            ipaddress.ip_address(host)
+        except ValueError:
+            return f"--listen {value!r}: {host!r} is not an IP address (or localhost)"
+    return host, int(port)
+
+
+@click.command("authzen")
+@bundle_option
+@click.option("--listen", default="127.0.0.1:8181", show_default=True,
+              help="HOST:PORT to bind (loopback by default; put a TLS-terminating proxy in front otherwise).")
+@click.option("--token-file", type=click.Path(path_type=Path, dir_okay=False), envvar=TOKEN_ENV, required=True,
+              help=f"File holding the bearer token every request must carry (default: ${TOKEN_ENV}).")
+@click.option("--base-url", help="The policy_decision_point URL announced in the metadata (default: as asked).")
+@click.option("--shadow", "shadow", type=click.Path(path_type=Path, file_okay=False, exists=True),
+              help="A candidate bundle asked every question too; disagreements go to --shadow-log.")
+@click.option("--shadow-log", type=click.Path(path_type=Path, dir_okay=False),
+              help="The JSONL disagreement log of --shadow (required with it).")
+@public_key_option
+@expect_agent_option
+def authzen_command(bundle: Path, listen: str, token_file: Path, base_url: str | None, shadow: Path | None,
+                    shadow_log: Path | None, public_key: Path | None, expect_agent: str | None) -> None:
+    """Answer AuthZEN evaluation requests for one agent bundle over HTTP."""
+    if shadow is not None and shadow_log is None:
+        raise click.UsageError("--shadow needs --shadow-log FILE")
+    problems: list[Diagnostic] = []
+    token, problem = read_token(token_file)
+    if problem is not None:
+        problems.append(problem)
+    address = parse_listen(listen)
+    if isinstance(address, str):
+        problems.append(Diagnostic("PB1404", address, "<command-line>", Position(),
+                                   "use e.g. --listen 127.0.0.1:8181 (or [::1]:8181)"))
+    if problems or token is None or isinstance(address, str):
+        click.echo(render_text(problems, 1), err=True, nl=False)
+        sys.exit(EXIT_DIAGNOSTICS)
+    import uvicorn
+
+    from paybill.authzen import create_app
+    from paybill.guard.shadow import ShadowGuard
+
+    guard = _load(bundle, public_key, expect_agent=expect_agent)
+    target = ShadowGuard.load(guard, shadow, public_key, log=shadow_log) if shadow and shadow_log else guard
+    app = create_app(target, token=token, base_url=base_url)
+    host, port = address
+    click.echo(f"paybill authzen: agent {guard.agent} revision {guard.revision[:12]} on http://{listen}", err=True)
+    uvicorn.run(app, host=host, port=port, log_level="warning", timeout_graceful_shutdown=5)
+    sys.exit(EXIT_OK)

@@ -1,0 +1,77 @@
+"""The Azure profile: Cloud spec block, state backend, name rules, flexible server major, the azurerm pin.
+
+PostgreSQL: Azure Database for PostgreSQL flexible server runs **18**. 18 started as a preview
+(version policy page, learn.microsoft.com/azure/postgresql/configure-maintain/concepts-version-policy:
+"25-Sep-2025 (Preview)"); the 2025-08-01 flexible server API adds 17 and 18, Azure Verified Modules
+allow 18 since 2025-11, and 18 is reported GA in 2026 (Azure/azure-rest-api-specs#36817).
+``azurerm_postgresql_flexible_server.version`` is validated against the enum of the go-azure-sdk API
+version the provider release uses, which the schema fixtures do not record: if an azurerm 5.x
+release still rejects "18", this is the line to change.
+
+Emitter: :mod:`paybill.emit.terraform.providers.azure`.
+"""
+
+from __future__ import annotations
+
+from paybill.clouds.names import NameRule
+from paybill.clouds.profile import (
+    AccountField,
+    CloudProfile,
+    PostgresService,
+    ProviderScope,
+    StateBackendUse,
+    TerraformProvider,
+)
+from paybill.providers.azure.force_new import FORCE_NEW
+from paybill.providers.kubernetes import KUBERNETES, NAMESPACE
+
+_UUID = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
+
+AZURERM = TerraformProvider(
+    name="azurerm",
+    source="hashicorp/azurerm",
+    version="~> 5.0",
+    checked_major=5,
+    force_new=FORCE_NEW,
+    data_stores=frozenset({
+        "azurerm_postgresql_flexible_server", "azurerm_postgresql_flexible_server_database",
+        "azurerm_storage_account", "azurerm_storage_container", "azurerm_key_vault", "azurerm_key_vault_key",
+    }),
+    checked="4.x entries checked against the 5.0 upgrade guide (see force_new.py); 5.x resource pages not re-read",
+    # azurerm has no provider region: `location` is a resource argument (and forces replacement there).
+    scope=ProviderScope(("subscription_id", "tenant_id")),
+)
+"""hashicorp/azurerm 5.x is the current major (5.0.0 on 2026-07-27; 5.2.0 on 2026-08-20). Three
+arguments used here differ from 4.x: ``private_dns_zone_virtual_network_link.private_dns_zone_id``,
+``federated_identity_credential.user_assigned_identity_id`` and the now required
+``kubernetes_cluster.node_provisioning_profile``."""
+
+NAMES = (
+    NameRule("resource-group", 90),
+    NameRule("virtual-network", 64),
+    NameRule("key-vault", 24, scope="global"),
+    # 3-24 letters, digits and hyphens, globally unique (a DNS name under vault.azure.net).
+    NameRule("storage-account", 24, alphabet="a-z0-9", separator="", scope="global"),
+    # 3-24 lower-case letters and digits only, globally unique.
+    NameRule("postgres-flexible-server", 63, scope="global"),
+    NameRule("aks-cluster", 63),
+    NameRule("user-assigned-identity", 128),
+    NameRule("disk-encryption-set", 80),
+    NameRule("log-analytics-workspace", 63),
+    NameRule("key-vault-key", 127),
+    NameRule("storage-container", 63),
+    NAMESPACE,
+)
+
+PROFILE = CloudProfile(
+    provider="azure",
+    title="Azure",
+    account=(AccountField("subscription_id", _UUID),
+             AccountField("tenant_id", _UUID, "Entra ID (Azure AD) directory id.")),
+    state_backends=(StateBackendUse("azurerm"),),
+    names=NAMES,
+    postgres=PostgresService("Azure Database for PostgreSQL flexible server", 18),
+    terraform=(AZURERM, KUBERNETES),
+    emitter="paybill.emit.terraform.providers.azure:AZURE_EMITTER",
+    staged_migrations=True,
+)

@@ -1,0 +1,98 @@
+"""The Google Cloud profile: Cloud spec block, state backend, name rules, Cloud SQL major, the google pin.
+
+PostgreSQL: Cloud SQL for PostgreSQL runs **18**. The Cloud SQL Admin API's ``SqlDatabaseVersion``
+(v1 and v1beta4, cloud.google.com/sql/docs/postgres/admin-api/rest/v1/SqlDatabaseVersion) has
+``POSTGRES_18``; Cloud SQL supports a new major within 90 days of its community GA (db-versions
+page). It is also the only PostgreSQL value checkov's CKV_GCP_79 accepts.
+
+Capabilities: a dedicated network is split in two halves, one reserved for Cloud SQL private
+services access (a /24 or larger), so it must be a /23 or larger (PB0650); peering is not transitive,
+so database and compute share a network (PB0651) and a pool's database and cluster need its network
+(PB0652).
+
+Emitter: :mod:`paybill.emit.terraform.providers.gcp`.
+"""
+
+from __future__ import annotations
+
+from paybill.clouds.checks import ColocatedDatabaseAndCompute, MinimumNetwork, PoolNeedsNetwork
+from paybill.clouds.names import NameRule
+from paybill.clouds.profile import (
+    AccountField,
+    CloudProfile,
+    FixedInMigration,
+    PostgresService,
+    ProviderScope,
+    StateBackendUse,
+    TerraformProvider,
+)
+from paybill.providers.gcp.force_new import FORCE_NEW
+
+PSA_MIN_PREFIX = 24
+"""Cloud SQL private services access needs a /24 or larger range."""
+
+_LOCATION_ARGUMENTS = ("location", "region", "zone")
+
+GOOGLE = TerraformProvider(
+    name="google",
+    source="hashicorp/google",
+    version="~> 8.0",
+    checked_major=8,
+    force_new=FORCE_NEW,
+    data_stores=frozenset({"google_sql_database_instance", "google_sql_database", "google_storage_bucket",
+                           "google_kms_crypto_key"}),
+    checked="written for 6.x; the 7.0 and 8.0 upgrade guides available here (pre-release versions of the "
+            "guides) change no ForceNew argument of these types; not re-checked against the 8.x resource schemas",
+    unverified=frozenset(FORCE_NEW),
+    # google: region and zone are only defaults for resources that take a location argument and leave it
+    # unset; global resources (networks, service accounts, IAM members) and children of a located parent
+    # (a key in a key ring, a database in an instance) have no location argument at all.
+    scope=ProviderScope(("project",), ("region", "zone"), _LOCATION_ARGUMENTS,
+                        frozenset(t for t, a in FORCE_NEW.items() if not set(_LOCATION_ARGUMENTS) & set(a))),
+)
+"""hashicorp/google 8.x is the current major (8.0.0 was released on 2026-08-26)."""
+
+NAMES = (
+    NameRule("gcp-compute", 63),
+    # Networks, subnetworks, firewalls, routers, addresses: RFC 1035, 1-63.
+    NameRule("gcp-kms-key-ring", 63, alphabet="a-z0-9_-"),
+    # Key rings are permanent in Cloud KMS (never deleted), so their names can never be reused.
+    NameRule("gcp-kms-crypto-key", 63, alphabet="a-z0-9_-"),
+    NameRule("gcp-sql-instance", 63),
+    # Lower case, digits, hyphens; ``project:instance`` <= 98 holds for any 30-character project id.
+    NameRule("gcp-sql-database", 63, alphabet="a-z0-9_", separator="_"),
+    NameRule("gcs-bucket", 63, scope="global"),
+    # Globally unique across Google Cloud, 3-63; the project id is part of every derived name.
+    NameRule("gcp-service-account", 30, min_len=6),
+    NameRule("gke", 40),
+    # Clusters and node pools: 1-40.
+    NameRule("k8s-namespace", 63),
+    # Fleet scopes, namespaces and membership bindings: RFC 1123 labels.
+    NameRule("cloud-run-service", 49),
+)
+
+PROFILE = CloudProfile(
+    provider="gcp",
+    title="Google Cloud",
+    account=(AccountField("project_id", r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$"),),
+    state_backends=(StateBackendUse("gcs"),),
+    names=NAMES,
+    postgres=PostgresService("Cloud SQL for PostgreSQL", 18),
+    terraform=(GOOGLE,),
+    emitter="paybill.emit.terraform.providers.gcp:GCP_EMITTER",
+    checks=(
+        PoolNeedsNetwork(),
+        ColocatedDatabaseAndCompute(),
+        MinimumNetwork(PSA_MIN_PREFIX - 1, "Google Cloud",
+                       "half of it is reserved for Cloud SQL private services access, which needs a "
+                       f"/{PSA_MIN_PREFIX} or larger"),
+    ),
+    staged_migrations=True,
+    # A Google Cloud tenant always has its own crypto key; ``keys: pooled`` only places it in the
+    # pool's key ring. Moving it to a ring of its own replaces the key at the same Terraform address,
+    # and Cloud KMS keys are never deleted, only their versions destroyed.
+    fixed_in_migration=(FixedInMigration(
+        "keys", "the tenant's crypto key would be replaced while data is still wrapped with it",
+        "keep 'keys: pooled' in the target (model: bridge): the tenant's key in the pool's key ring is "
+        "already its own key"),),
+)

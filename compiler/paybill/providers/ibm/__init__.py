@@ -1,0 +1,75 @@
+"""The IBM Cloud profile: Cloud spec block, state backend, name rules, PostgreSQL major, the ibm pin.
+
+PostgreSQL: IBM Cloud Databases for PostgreSQL runs **17**; the service does not offer 18. The Cloud
+Databases versioning policy (cloud.ibm.com/docs/cloud-databases?topic=cloud-databases-versioning-policy,
+classic and Gen 2) names v17 as the preferred major (v16 and "v17 (Preview)" in 2025-03); 18 is not
+listed.
+
+State: Terraform's ``s3`` backend against Cloud Object Storage's S3-compatible endpoint.
+
+Capabilities: database and compute must share a network when the tenant has its own (PB0651; IBM
+Cloud would need virtual private endpoints paybill does not generate), and a pool's database and
+cluster need its network (PB0652).
+
+Emitter: :mod:`paybill.emit.terraform.providers.ibm`.
+"""
+
+from __future__ import annotations
+
+from paybill.clouds.checks import ColocatedDatabaseAndCompute, PoolNeedsNetwork
+from paybill.clouds.names import NameRule
+from paybill.clouds.profile import (
+    AccountField,
+    CloudProfile,
+    PostgresService,
+    ProviderScope,
+    StateBackendUse,
+    TerraformProvider,
+)
+from paybill.providers.ibm.force_new import FORCE_NEW
+
+IBM = TerraformProvider(
+    name="ibm",
+    source="IBM-Cloud/ibm",
+    version="~> 2.0",
+    checked_major=2,
+    force_new=FORCE_NEW,
+    data_stores=frozenset({"ibm_database", "ibm_cos_bucket", "ibm_kms_key"}),
+    checked="written for 1.x ('Forces new resource' and ForceNew in the schemas); 2.0.0 'changed no "
+            "configuration' (its release notes, see the emitter); not re-checked resource by resource",
+    unverified=frozenset(FORCE_NEW),
+    # IBM: the account comes from the API key (not in the configuration); VPC and cluster resources are
+    # regional, IAM and resource groups are account-wide, and service instances, databases, COS buckets
+    # and Key Protect keys carry their own location or belong to a located service instance.
+    scope=ProviderScope((), ("region",), ("location", "region_location", "cross_region_location",
+                                          "single_site_location"),
+                        frozenset(t for t in FORCE_NEW if not t.startswith(("ibm_is_", "ibm_container_")))),
+)
+"""IBM-Cloud/ibm 2.x is the current major (2.0.0, 2026-03-30, changed no configuration)."""
+
+NAMES = (
+    NameRule("ibm-resource-group", 40),
+    NameRule("ibm-vpc", 63),
+    # VPC infrastructure names (VPCs, subnets, security groups, flow logs): lower case, digits, hyphens.
+    NameRule("ibm-resource-instance", 180),
+    NameRule("ibm-cluster", 32),
+    NameRule("ibm-worker-pool", 32),
+    NameRule("ibm-kms-key", 90),
+    NameRule("ibm-cos-bucket", 63, scope="global", must_start_with_letter=False),
+    # Globally unique across IBM Cloud, 3-63: the account id's prefix is part of every derived name.
+    NameRule("ibm-iam", 100),
+)
+
+PROFILE = CloudProfile(
+    provider="ibm",
+    title="IBM Cloud",
+    account=(AccountField("account_id", r"^[0-9a-f]{32}$"), AccountField("resource_group_id", r"^[0-9a-f]{32}$")),
+    state_backends=(StateBackendUse(
+        "s3", "required", "IBM Cloud state lives in Cloud Object Storage: the s3 backend needs 'endpoint'",
+        "e.g. endpoint: https://s3.us-south.cloud-object-storage.appdomain.cloud"),),
+    names=NAMES,
+    postgres=PostgresService("IBM Cloud Databases for PostgreSQL", 17),
+    terraform=(IBM,),
+    emitter="paybill.emit.terraform.providers.ibm:IBM_EMITTER",
+    checks=(PoolNeedsNetwork(), ColocatedDatabaseAndCompute()),
+)

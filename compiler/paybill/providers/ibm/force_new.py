@@ -1,0 +1,35 @@
+"""ForceNew arguments of the resource types the ibm emitter writes (see :class:`TerraformProvider`).
+
+IBM-Cloud/ibm 2.x (entries written for 1.x, see the profile's ``checked``), "Forces new resource"
+and ForceNew in the schemas
+"""
+
+FORCE_NEW: dict[str, tuple[str, ...]] = {
+    "ibm_container_vpc_cluster": ("name", "network_plugin", "pod_subnet", "resource_group_id", "service_subnet",
+                                  "vpc_id"),
+    "ibm_container_vpc_worker_pool": ("cluster", "flavor", "host_pool_id", "resource_group_id", "secondary_storage",
+                                      "vpc_id", "worker_pool_name"),
+    "ibm_cos_bucket": ("bucket_name", "cross_region_location", "key_protect", "kms_key_crn", "region_location",
+                       "resource_instance_id", "satellite_location_id", "single_site_location", "storage_class"),
+    "ibm_database": ("backup_encryption_key_crn", "key_protect_instance", "key_protect_key", "location", "plan",
+                     "resource_group_id", "service"),
+    "ibm_iam_access_group": (),
+    "ibm_iam_access_group_policy": ("access_group_id",),
+    "ibm_iam_authorization_policy": ("resource_attributes", "source_resource_group_id", "source_resource_instance_id",
+                                     "source_resource_type", "source_service_account", "source_service_name",
+                                     "subject_attributes", "target_resource_group_id", "target_resource_instance_id",
+                                     "target_resource_type", "target_service_name"),
+    "ibm_iam_service_id": (),
+    "ibm_iam_service_policy": ("iam_id", "iam_service_id"),
+    "ibm_is_flow_log": ("resource_group", "storage_bucket", "target"),
+    "ibm_is_security_group": ("resource_group", "vpc"),
+    "ibm_is_security_group_rule": ("group",),
+    "ibm_is_subnet": ("ip_version", "ipv4_cidr_block", "resource_group", "total_ipv4_address_count", "vpc", "zone"),
+    "ibm_is_vpc": ("address_prefix_management", "resource_group"),
+    "ibm_is_vpc_address_prefix": ("cidr", "vpc", "zone"),
+    "ibm_kms_key": ("description", "encrypted_nonce", "expiration_date", "instance_id", "iv_value", "key_name",
+                    "key_ring_id", "payload", "standard_key"),
+    "ibm_kms_key_policies": ("endpoint_type", "instance_id"),
+    "ibm_resource_group": (),
+    "ibm_resource_instance": ("location", "resource_group_id", "service"),
+}

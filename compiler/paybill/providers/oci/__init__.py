@@ -1,0 +1,71 @@
+"""The Oracle Cloud profile: Cloud spec block, state backend, name rules, PostgreSQL major, the oci pin.
+
+PostgreSQL: OCI Database with PostgreSQL runs **16**; the service does not (as far as its
+documentation shows) offer 18. Its documentation (docs.oracle.com/iaas/Content/postgresql: overview,
+supported extensions, major version upgrade guide) names no major beyond 16 that could be confirmed,
+so the newest confirmed major stays. Revisit when Oracle announces 17 or 18 for the service.
+
+Capabilities: database and compute must share a network when the tenant has its own (PB0651; OCI
+would need local peering paybill does not generate), and a pool's database and cluster need its
+network (PB0652).
+
+Emitter: :mod:`paybill.emit.terraform.providers.oci`.
+"""
+
+from __future__ import annotations
+
+from paybill.clouds.checks import ColocatedDatabaseAndCompute, PoolNeedsNetwork
+from paybill.clouds.names import NameRule
+from paybill.clouds.profile import (
+    AccountField,
+    CloudProfile,
+    PostgresService,
+    ProviderScope,
+    StateBackendUse,
+    TerraformProvider,
+)
+from paybill.providers.oci.force_new import FORCE_NEW
+
+_OCID = r"^ocid1\.[a-z0-9]+\.[a-z0-9-]*\.[a-z0-9-]*\.[a-z0-9]+$"
+
+OCI = TerraformProvider(
+    name="oci",
+    source="oracle/oci",
+    version="~> 8.0",
+    checked_major=8,
+    force_new=FORCE_NEW,
+    data_stores=frozenset({"oci_psql_db_system", "oci_objectstorage_bucket", "oci_kms_key", "oci_kms_vault"}),
+    checked="written for 7.x ('(Updatable)' marks in the resource docs); not re-checked against 8.x",
+    unverified=frozenset(FORCE_NEW),
+    # OCI: identity (compartments, policies) lives in the home region and is the same from every region.
+    scope=ProviderScope(("tenancy_ocid",), ("region",), (),
+                        frozenset(t for t in FORCE_NEW if t.startswith("oci_identity_"))),
+)
+"""oracle/oci 8.x is the current major (8.0.0 was released on 2026-02-04)."""
+
+NAMES = (
+    NameRule("oci-compartment", 100, alphabet="a-z0-9_.-"),
+    # Unique among siblings in the parent compartment; kept forever after deletion (renamed by OCI).
+    NameRule("oci-display-name", 100),
+    NameRule("oci-dns-label", 15, min_len=1, alphabet="a-z0-9", separator=""),
+    # VCN DNS labels: letters and digits, start with a letter, 1-15.
+    NameRule("oci-bucket", 256, alphabet="a-z0-9_.-", scope="global"),
+    # Unique in the tenancy's Object Storage namespace; letters, digits, '-', '_', '.'.
+    NameRule("oci-policy", 100, alphabet="a-z0-9_.-"),
+    # IAM names are unique across the whole tenancy.
+    NameRule("oci-secret", 255, alphabet="a-z0-9_.-"),
+    NameRule("oci-vault", 100),
+    NameRule("oke-name", 63),
+)
+
+PROFILE = CloudProfile(
+    provider="oci",
+    title="Oracle Cloud",
+    account=(AccountField("tenancy_ocid", _OCID), AccountField("compartment_ocid", _OCID)),
+    state_backends=(StateBackendUse("oci"),),
+    names=NAMES,
+    postgres=PostgresService("OCI Database with PostgreSQL", 16),
+    terraform=(OCI,),
+    emitter="paybill.emit.terraform.providers.oci:OCI_EMITTER",
+    checks=(PoolNeedsNetwork(), ColocatedDatabaseAndCompute()),
+)
