@@ -85,10 +85,17 @@ def _jsonable(value: Any) -> Any:
 
 
 def _denied(decision: Decision | None, message: str, **extra: Any) -> Outcome:
-    data: dict[str, Any] = {"error": "denied", "message": message, **extra}
+    """A refusal: the guard's decision (reasons, violations, step) with ``extra`` on top.
+
+    ``extra`` wins over the decision's fields: a call the guard allowed and something after it
+    refused (``paybill propose``'s change control) reports that refusal's violations, and
+    ``allowed`` is always false.
+    """
+    data: dict[str, Any] = {}
     if decision is not None:
         data.update(decision.to_dict())
         data["step"] = decision.step
+    data.update({"error": "denied", "message": message, **extra, "allowed": False})
     return Outcome("denied", data, decision.reasons[0] if decision is not None and decision.reasons else "")
 
 
