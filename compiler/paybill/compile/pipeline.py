@@ -18,6 +18,7 @@ import hashlib
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import MappingProxyType
+from typing import Any
 
 from paybill.compile.apart import start_apart
 from paybill.compile.checks import check_paths, check_stacks
@@ -56,7 +57,7 @@ def _ordered(emitters: Sequence[Emitter]) -> list[Emitter]:
     return first + last
 
 
-def _failed(index: SpecIndex, sink: DiagnosticSink, files: int, **extra) -> CompileResult:
+def _failed(index: SpecIndex, sink: DiagnosticSink, files: int, **extra: Any) -> CompileResult:
     return CompileResult(tree={}, diagnostics=sink.sorted(), index=index, files=files, **extra)
 
 

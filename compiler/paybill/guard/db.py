@@ -386,12 +386,17 @@ class _RollBack(Exception):
 
 __all__ = [
     "AccessDenied",
+    # the SQL catalog's plan types (paybill.contract.sql_catalog) a GuardedDatabase is built from
+    "AgentPlan",
+    "DatabasePlan",
     "GuardDbError",
     "GuardedDatabase",
     "ReadResult",
     "SetupError",
     "StatementFailed",
+    "TablePlan",
     "UsageError",
     "WriteResult",
+    "load_catalog",
     "settle",
 ]

@@ -34,6 +34,7 @@ from typing import Any
 import orjson
 import psycopg
 from jsonschema import Draft202012Validator
+from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from paybill.guard import Decision, Guard, GuardUsageError, Run
@@ -320,7 +321,7 @@ def _values(mapping: dict[str, Any] | None) -> dict[str, Any]:
     timestamptz columns take them as PostgreSQL parses them; jsonb values are wrapped)."""
     out: dict[str, Any] = {}
     for key, value in (mapping or {}).items():
-        out[key] = psycopg.types.json.Jsonb(value) if isinstance(value, (dict, list)) else value
+        out[key] = Jsonb(value) if isinstance(value, (dict, list)) else value
     return out
 
 
