@@ -6,8 +6,12 @@ lower-case alphanumerics only, S3 buckets 3-63 with hyphens...). When a name is 
 and a stable 6-character hash of the *full* name is appended, so two long names that share a prefix
 still differ, and the same spec always yields the same name.
 
-The rules are part of a cloud's profile (:attr:`CloudProfile.names`); the registry that claims names
-and reports collisions stays in the emitter (:mod:`paybill.emit.terraform.naming`).
+The rules are part of a cloud's profile (:attr:`CloudProfile.names`). Which names one pool or
+tenant stack *claims* (the ones that must be unique in their scope) is declared once per cloud too
+(:attr:`CloudProfile.claims`, a :data:`ClaimPlan` over the provider-independent :class:`NameOwner`):
+resolve computes every stack's :class:`NameClaims` from it and reports collisions (PB0601, at
+``paybill validate``), and the emitters read the names from the same :class:`NameClaims` by key
+instead of deriving them, so an emitter cannot use a name resolve did not predict.
 """
 
 from __future__ import annotations
@@ -15,7 +19,9 @@ from __future__ import annotations
 import functools
 import hashlib
 import re
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
+from typing import Literal, Protocol
 
 _HASH_LEN = 6
 
@@ -39,8 +45,8 @@ class NameRule:
 
     def derive(self, *parts: str) -> str:
         """The deterministic name for ``parts`` under this rule."""
-        disallowed = _disallowed(self.alphabet)
-        joined = self.separator.join(disallowed.sub("", p.lower()) for p in parts if p)
+        clean = _cleaner(self.alphabet)
+        joined = self.separator.join([clean(p) for p in parts if p])
         if self.must_start_with_letter and (not joined or not joined[0].isalpha()):
             joined = "p" + joined
         if len(joined) <= self.max_len and len(joined) >= self.min_len:
@@ -53,6 +59,111 @@ class NameRule:
 
 
 @functools.cache
-def _disallowed(alphabet: str) -> re.Pattern[str]:
-    """The pattern of characters outside ``alphabet`` (compiled once per alphabet, not per name)."""
-    return re.compile(f"[^{alphabet}]")
+def _cleaner(alphabet: str) -> Callable[[str], str]:
+    """``part`` lower-cased without the characters outside ``alphabet``, memoised per alphabet.
+
+    Parts repeat (every stack of a tenant uses its name, every stack of a cloud its account id), and
+    resolve derives every claimed name of every stack at ``paybill validate``: the memo keeps that
+    cheap."""
+    disallowed = re.compile(f"[^{alphabet}]")
+
+    @functools.lru_cache(maxsize=65536)
+    def clean(part: str) -> str:
+        return disallowed.sub("", part.lower())
+
+    return clean
+
+
+class LayerView(Protocol):
+    """Where a stack's layers live: a tenant's isolation plan, or the layers a pool offers."""
+
+    def silo(self, layer: str) -> bool: ...
+    def active_silo(self, layer: str) -> bool: ...
+    def holds_pooled(self, layer: str) -> bool: ...
+    def keeps_pooled(self, layer: str) -> bool: ...
+
+
+@dataclass(frozen=True, slots=True)
+class OfferedLayers:
+    """A pool's layers seen as a :class:`LayerView`: a pool owns (silo) exactly the layers it offers."""
+
+    offered: frozenset[str]
+
+    def silo(self, layer: str) -> bool:
+        return layer in self.offered
+
+    def active_silo(self, layer: str) -> bool:
+        return layer in self.offered
+
+    def holds_pooled(self, layer: str) -> bool:
+        return False
+
+    def keeps_pooled(self, layer: str) -> bool:
+        return False
+
+
+@dataclass(frozen=True, slots=True)
+class NameOwner:
+    """What a stack's cloud names derive from, in provider-independent terms (built by resolve)."""
+
+    kind: Literal["pool", "tenant"]
+    name: str
+    region: str
+    account: Mapping[str, str]
+    """The cloud's account fields by their snake_case name (``account_id``, ``project_id``...)."""
+    layers: LayerView
+    lifecycle: str
+    """A tenant's ``spec.lifecycle`` (``active``, ``suspended``...); ``active`` for pools."""
+
+    @property
+    def suspended(self) -> bool:
+        return self.lifecycle == "suspended"
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimedName:
+    """One name a stack claims: the rule it follows, the derived name, what it is for (messages)."""
+
+    rule: NameRule
+    name: str
+    purpose: str
+
+
+ClaimKey = tuple[str, ...]
+"""``(rule label, *suffix)``: how an emitter asks for one claimed name of its stack."""
+
+
+class NameClaims:
+    """The names one stack claims, by key, in claim order.
+
+    A :data:`ClaimPlan` fills it (:meth:`add`); the emitter reads it (:meth:`name`). Asking for a key
+    the plan did not add is an internal error: the emitter would use a name nobody checked.
+    """
+
+    __slots__ = ("by_key",)
+
+    def __init__(self) -> None:
+        self.by_key: dict[ClaimKey, ClaimedName] = {}
+
+    def add(self, rule: NameRule, parts: tuple[str, ...], *suffix: str, purpose: str) -> None:
+        """Claim ``rule.derive(*parts)`` under the key ``(rule.label, *suffix)``."""
+        key = (rule.label, *suffix)
+        if key not in self.by_key:
+            self.by_key[key] = ClaimedName(rule, rule.derive(*parts), purpose)
+
+    def name(self, rule: NameRule, *suffix: str) -> str:
+        claimed = self.by_key.get((rule.label, *suffix))
+        if claimed is None:
+            raise KeyError(f"internal: the name {(rule.label, *suffix)!r} was not claimed by the cloud's claim "
+                           "plan (CloudProfile.claims)")
+        return claimed.name
+
+    def __iter__(self) -> Iterator[ClaimedName]:
+        return iter(self.by_key.values())
+
+    def __len__(self) -> int:
+        return len(self.by_key)
+
+
+ClaimPlan = Callable[[NameOwner, NameClaims], None]
+"""A cloud's declaration of the names a stack claims: adds each one to the :class:`NameClaims`."""

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TypeVar
 
+from paybill.clouds.names import NameClaims
 from paybill.emit.terraform.naming import NameRegistry, NameRule
 from paybill.load.document import SpecDocument
 from paybill.models.cloud import Cloud, CloudSpecBase
@@ -37,6 +38,8 @@ class PoolContext:
     names: NameRegistry
     tenants: list[str]
     """Names of live tenants placed in this pool (sorted), for documentation outputs only."""
+    claims: NameClaims = field(default_factory=NameClaims)
+    """The cloud names this stack claims, derived by resolve from the cloud's claim plan."""
 
     @property
     def name(self) -> str:
@@ -63,6 +66,10 @@ class PoolContext:
             **MANAGED_BY,
         }
 
+    def claimed(self, rule: NameRule, *key: str) -> str:
+        """The name this pool's stack claimed under ``(rule, *key)`` (see :class:`NameClaims`)."""
+        return self.claims.name(rule, *key)
+
     def name_for(self, rule: NameRule, *parts: str, purpose: str) -> str:
         """Derive and claim a cloud name for a resource of this pool."""
         name = rule.derive(*parts)
@@ -81,6 +88,8 @@ class TenantContext:
     network_cidr: str | None
     """Set when the network layer is silo."""
     names: NameRegistry
+    claims: NameClaims = field(default_factory=NameClaims)
+    """The cloud names this stack claims, derived by resolve from the cloud's claim plan."""
 
     @property
     def name(self) -> str:
@@ -133,6 +142,10 @@ class TenantContext:
             "paybill-lifecycle": self.tenant.spec.lifecycle,
             **MANAGED_BY,
         }
+
+    def claimed(self, rule: NameRule, *key: str) -> str:
+        """The name this tenant's stack claimed under ``(rule, *key)`` (see :class:`NameClaims`)."""
+        return self.claims.name(rule, *key)
 
     def name_for(self, rule: NameRule, *parts: str, purpose: str) -> str:
         """Derive and claim a cloud name for a resource of this tenant."""

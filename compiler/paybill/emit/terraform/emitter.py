@@ -6,6 +6,7 @@ import dataclasses
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+from paybill.clouds.names import NameClaims
 from paybill.diagnostics import Diagnostic, DiagnosticSink
 from paybill.emit.contract import EmitContext, Emitter, OutputTree
 from paybill.emit.terraform.backend import backend_block, remote_state_body
@@ -21,6 +22,7 @@ from paybill.quotas.usage import stack_usage
 from paybill.resolve import ResolvedCloud, ResolvedModel, ResolvedTenant, StackUnit
 from paybill.resolve.build import tenant_network_claim
 from paybill.resolve.layers import plan_layers
+from paybill.resolve.names import tenant_names
 from paybill.resolve.network import allocate_networks
 from paybill.validate.index import SpecIndex
 
@@ -90,7 +92,7 @@ def _pool_stack(unit: StackUnit, setup: _Setup) -> tuple[Stack, StackInfo] | Non
     if cloud.provider not in CLOUD_EMITTERS or pool.network is None:
         return None  # a warning (PB0695) or a network finding (PB0602, PB0603) was reported
     pctx = PoolContext(pool.document, pool.pool, cloud.cloud, cloud.document, pool.network, setup.names,
-                       list(pool.tenants))
+                       list(pool.tenants), pool.names or NameClaims())
     stack = _new_stack(pctx.address, [pool.document.path, cloud.document.path], cloud, pctx.region, pctx.tags)
     CLOUD_EMITTERS[cloud.provider].emit_pool(pctx, stack)
     return stack, StackInfo(stack.address, stack.path, "pool", cloud.name, cloud.provider,
@@ -108,7 +110,8 @@ def _tenant_stack(unit: StackUnit, resolved: ResolvedTenant, names: NameRegistry
         return None  # a network finding (PB0602, PB0603) was reported
     plan, pool = resolved.plan, resolved.pool
     tctx = TenantContext(resolved.document, tenant, plan.plan, cloud.cloud, cloud.document,
-                         pool.pool if pool else None, layers, resolved.network, names)
+                         pool.pool if pool else None, layers, resolved.network, names,
+                         resolved.names or NameClaims())
     sources = [resolved.document.path, plan.document.path, cloud.document.path] + ([pool.document.path] if pool else [])
     stack = _new_stack(tctx.address, sources, cloud, tctx.region, tctx.tags)
     for pool_address in unit.depends_on:  # the unit says when the tenant reads its pool's outputs
@@ -135,7 +138,8 @@ def _decommission_stack(unit: StackUnit, setup: _Setup) -> tuple[str, bytes, Rem
     if layers.silo("network"):
         claim = tenant_network_claim(live_doc, tenant, resolved.cloud)
         network = allocate_networks([claim], DiagnosticSink()).get(live_doc.ref)
-    live = dataclasses.replace(resolved, document=live_doc, tenant=tenant, layers=layers, network=network)
+    live = dataclasses.replace(resolved, document=live_doc, tenant=tenant, layers=layers, network=network,
+                               names=tenant_names(tenant, layers, resolved.cloud.cloud, resolved.cloud.account))
     built = _tenant_stack(dataclasses.replace(unit, owner=live_doc), live, NameRegistry(DiagnosticSink()))
     if built is None:
         return None
