@@ -81,6 +81,8 @@ class LayerView(Protocol):
     def active_silo(self, layer: str) -> bool: ...
     def holds_pooled(self, layer: str) -> bool: ...
     def keeps_pooled(self, layer: str) -> bool: ...
+    @property
+    def silo_layers(self) -> list[str]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +103,10 @@ class OfferedLayers:
     def keeps_pooled(self, layer: str) -> bool:
         return False
 
+    @property
+    def silo_layers(self) -> list[str]:
+        return sorted(self.offered)
+
 
 @dataclass(frozen=True, slots=True)
 class NameOwner:
@@ -114,6 +120,8 @@ class NameOwner:
     layers: LayerView
     lifecycle: str
     """A tenant's ``spec.lifecycle`` (``active``, ``suspended``...); ``active`` for pools."""
+    pool_offers: frozenset[str] = frozenset()
+    """The layers the tenant's pool offers (empty for pools and for tenants without a pool)."""
 
     @property
     def suspended(self) -> bool:
@@ -134,22 +142,29 @@ ClaimKey = tuple[str, ...]
 
 
 class NameClaims:
-    """The names one stack claims, by key, in claim order.
+    """The names one stack claims: every claim in claim order, and the names by key.
 
     A :data:`ClaimPlan` fills it (:meth:`add`); the emitter reads it (:meth:`name`). Asking for a key
-    the plan did not add is an internal error: the emitter would use a name nobody checked.
+    the plan did not add is an internal error: the emitter would use a name nobody checked. One key
+    may be claimed for several purposes (an OCI route table and security list share a display name):
+    each claim is kept, so a collision reports each purpose, as the resources are built.
     """
 
-    __slots__ = ("by_key",)
+    __slots__ = ("by_key", "claims")
 
     def __init__(self) -> None:
         self.by_key: dict[ClaimKey, ClaimedName] = {}
+        self.claims: list[ClaimedName] = []
 
     def add(self, rule: NameRule, parts: tuple[str, ...], *suffix: str, purpose: str) -> None:
         """Claim ``rule.derive(*parts)`` under the key ``(rule.label, *suffix)``."""
         key = (rule.label, *suffix)
-        if key not in self.by_key:
-            self.by_key[key] = ClaimedName(rule, rule.derive(*parts), purpose)
+        claimed = self.by_key.get(key)
+        if claimed is None:
+            claimed = self.by_key[key] = ClaimedName(rule, rule.derive(*parts), purpose)
+        elif claimed.purpose != purpose:
+            claimed = ClaimedName(rule, claimed.name, purpose)
+        self.claims.append(claimed)
 
     def name(self, rule: NameRule, *suffix: str) -> str:
         claimed = self.by_key.get((rule.label, *suffix))
@@ -159,10 +174,10 @@ class NameClaims:
         return claimed.name
 
     def __iter__(self) -> Iterator[ClaimedName]:
-        return iter(self.by_key.values())
+        return iter(self.claims)
 
     def __len__(self) -> int:
-        return len(self.by_key)
+        return len(self.claims)
 
 
 ClaimPlan = Callable[[NameOwner, NameClaims], None]

@@ -113,7 +113,7 @@ def resolve_model(index: SpecIndex) -> ResolvedModel:
             removed.append(unit)
         network = allocation.networks.get(doc.ref)
         built = live and (network is not None or not layers.silo("network"))  # as the emitter builds it
-        names = tenant_names(tenant, layers, cloud.cloud, cloud.account) if built else None
+        names = tenant_names(tenant, layers, pool.pool if pool else None, cloud.cloud, cloud.account) if built else None
         tenants[doc.name] = ResolvedTenant(doc, tenant, plan, cloud, pool, layers, unit if live else None,
                                            network, names)
     units = [pool.unit for pool in pools.values()]

@@ -40,8 +40,10 @@ def pool_names(pool: Pool, cloud: Cloud, account: Mapping[str, str]) -> NameClai
     return _claims(cloud, owner)
 
 
-def tenant_names(tenant: Tenant, layers: LayerView, cloud: Cloud, account: Mapping[str, str]) -> NameClaims | None:
+def tenant_names(
+    tenant: Tenant, layers: LayerView, pool: Pool | None, cloud: Cloud, account: Mapping[str, str]
+) -> NameClaims | None:
     """The names a tenant stack claims, laid out by ``layers`` (None when its cloud declares no plan)."""
     owner = NameOwner("tenant", tenant.metadata.name, tenant.spec.placement.region, account, layers,
-                      tenant.spec.lifecycle)
+                      tenant.spec.lifecycle, frozenset(pool.spec.layers) if pool is not None else frozenset())
     return _claims(cloud, owner)

@@ -139,7 +139,8 @@ def _decommission_stack(unit: StackUnit, setup: _Setup) -> tuple[str, bytes, Rem
         claim = tenant_network_claim(live_doc, tenant, resolved.cloud)
         network = allocate_networks([claim], DiagnosticSink()).get(live_doc.ref)
     live = dataclasses.replace(resolved, document=live_doc, tenant=tenant, layers=layers, network=network,
-                               names=tenant_names(tenant, layers, resolved.cloud.cloud, resolved.cloud.account))
+                               names=tenant_names(tenant, layers, resolved.pool.pool if resolved.pool else None,
+                                                  resolved.cloud.cloud, resolved.cloud.account))
     built = _tenant_stack(dataclasses.replace(unit, owner=live_doc), live, NameRegistry(DiagnosticSink()))
     if built is None:
         return None
