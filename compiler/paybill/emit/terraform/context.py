@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TypeVar
 
-from paybill.clouds.names import NameClaims
-from paybill.emit.terraform.naming import NameRegistry, NameRule
+from paybill.clouds.names import NameClaims, NameRule
 from paybill.load.document import SpecDocument
 from paybill.models.cloud import Cloud, CloudSpecBase
 from paybill.models.plan import Plan, Sizing
@@ -35,11 +34,11 @@ class PoolContext:
     """The validated Cloud (its ``spec`` is the provider-specific member: ``.aws``, ``.azure``...)."""
     cloud_document: SpecDocument
     network_cidr: str
-    names: NameRegistry
     tenants: list[str]
     """Names of live tenants placed in this pool (sorted), for documentation outputs only."""
-    claims: NameClaims = field(default_factory=NameClaims)
-    """The cloud names this stack claims, derived by resolve from the cloud's claim plan."""
+    claims: NameClaims
+    """The cloud names this stack claims, derived by resolve from the cloud's claim plan
+    (:attr:`ResolvedPool.names <paybill.resolve.model.ResolvedPool.names>`)."""
 
     @property
     def name(self) -> str:
@@ -70,11 +69,6 @@ class PoolContext:
         """The name this pool's stack claimed under ``(rule, *key)`` (see :class:`NameClaims`)."""
         return self.claims.name(rule, *key)
 
-    def name_for(self, rule: NameRule, *parts: str, purpose: str) -> str:
-        """Derive and claim a cloud name for a resource of this pool."""
-        name = rule.derive(*parts)
-        return self.names.claim(rule, self.cloud_document.name, name, self.document, purpose)
-
 
 @dataclass
 class TenantContext:
@@ -87,9 +81,9 @@ class TenantContext:
     layers: LayerPlan
     network_cidr: str | None
     """Set when the network layer is silo."""
-    names: NameRegistry
-    claims: NameClaims = field(default_factory=NameClaims)
-    """The cloud names this stack claims, derived by resolve from the cloud's claim plan."""
+    claims: NameClaims
+    """The cloud names this stack claims, derived by resolve from the cloud's claim plan
+    (:attr:`ResolvedTenant.names <paybill.resolve.model.ResolvedTenant.names>`)."""
 
     @property
     def name(self) -> str:
@@ -146,8 +140,3 @@ class TenantContext:
     def claimed(self, rule: NameRule, *key: str) -> str:
         """The name this tenant's stack claimed under ``(rule, *key)`` (see :class:`NameClaims`)."""
         return self.claims.name(rule, *key)
-
-    def name_for(self, rule: NameRule, *parts: str, purpose: str) -> str:
-        """Derive and claim a cloud name for a resource of this tenant."""
-        name = rule.derive(*parts)
-        return self.names.claim(rule, self.cloud_document.name, name, self.document, purpose)

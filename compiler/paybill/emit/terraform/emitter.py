@@ -12,7 +12,6 @@ from paybill.emit.contract import EmitContext, Emitter, OutputTree
 from paybill.emit.terraform.backend import backend_block, remote_state_body
 from paybill.emit.terraform.context import PoolContext, TenantContext
 from paybill.emit.terraform.decommission import as_last_live, lift_protections, removed_path
-from paybill.emit.terraform.naming import Claim, NameRegistry
 from paybill.emit.terraform.providers import CLOUD_EMITTERS
 from paybill.emit.terraform.remote import POOL_STATE, pool_output
 from paybill.emit.terraform.stack import Stack
@@ -73,13 +72,11 @@ def _new_stack(address: str, sources: list[str], cloud: ResolvedCloud, region: s
 class _Setup:
     """What building any one stack needs; computed once, before stacks are built (and shared by forks).
 
-    Everything a stack reads comes from the resolved model: linked objects and allocated networks,
-    never a lookup by name. Only the name registry is the emitter's own (names are claimed as
-    resources are emitted).
+    Everything a stack reads comes from the resolved model: linked objects, allocated networks and
+    claimed cloud names (checked for collisions by resolve, PB0601), never a lookup by name.
     """
 
     model: ResolvedModel
-    names: NameRegistry
 
     @property
     def index(self) -> SpecIndex:
@@ -91,8 +88,8 @@ def _pool_stack(unit: StackUnit, setup: _Setup) -> tuple[Stack, StackInfo] | Non
     cloud = pool.cloud
     if cloud.provider not in CLOUD_EMITTERS or pool.network is None:
         return None  # a warning (PB0695) or a network finding (PB0602, PB0603) was reported
-    pctx = PoolContext(pool.document, pool.pool, cloud.cloud, cloud.document, pool.network, setup.names,
-                       list(pool.tenants), pool.names or NameClaims())
+    pctx = PoolContext(pool.document, pool.pool, cloud.cloud, cloud.document, pool.network, list(pool.tenants),
+                       pool.names or NameClaims())
     stack = _new_stack(pctx.address, [pool.document.path, cloud.document.path], cloud, pctx.region, pctx.tags)
     CLOUD_EMITTERS[cloud.provider].emit_pool(pctx, stack)
     return stack, StackInfo(stack.address, stack.path, "pool", cloud.name, cloud.provider,
@@ -100,7 +97,7 @@ def _pool_stack(unit: StackUnit, setup: _Setup) -> tuple[Stack, StackInfo] | Non
                             stack_usage(cloud.provider, stack.resources))
 
 
-def _tenant_stack(unit: StackUnit, resolved: ResolvedTenant, names: NameRegistry) -> tuple[Stack, StackInfo] | None:
+def _tenant_stack(unit: StackUnit, resolved: ResolvedTenant) -> tuple[Stack, StackInfo] | None:
     """The stack of ``resolved`` laid out as ``unit`` (a deleted tenant's last live stack is built too)."""
     cloud, tenant = resolved.cloud, resolved.tenant
     if cloud.provider not in CLOUD_EMITTERS:
@@ -110,8 +107,7 @@ def _tenant_stack(unit: StackUnit, resolved: ResolvedTenant, names: NameRegistry
         return None  # a network finding (PB0602, PB0603) was reported
     plan, pool = resolved.plan, resolved.pool
     tctx = TenantContext(resolved.document, tenant, plan.plan, cloud.cloud, cloud.document,
-                         pool.pool if pool else None, layers, resolved.network, names,
-                         resolved.names or NameClaims())
+                         pool.pool if pool else None, layers, resolved.network, resolved.names or NameClaims())
     sources = [resolved.document.path, plan.document.path, cloud.document.path] + ([pool.document.path] if pool else [])
     stack = _new_stack(tctx.address, sources, cloud, tctx.region, tctx.tags)
     for pool_address in unit.depends_on:  # the unit says when the tenant reads its pool's outputs
@@ -127,8 +123,8 @@ def _tenant_stack(unit: StackUnit, resolved: ResolvedTenant, names: NameRegistry
 def _decommission_stack(unit: StackUnit, setup: _Setup) -> tuple[str, bytes, RemovedInfo] | None:
     """The decommission configuration of a deleted tenant's stack: its last live stack, protections lifted.
 
-    Its cloud names and network are derived again outside the live registries: they are pure
-    functions of the tenant's name and specs, and a deleted tenant must not make live ones collide.
+    Its cloud names and network are derived again, outside the live model: they are pure functions
+    of the tenant's name and specs, and a deleted tenant must not make live ones collide.
     """
     resolved = setup.model.tenants[unit.owner.name]
     live_doc = as_last_live(unit.owner)
@@ -141,7 +137,7 @@ def _decommission_stack(unit: StackUnit, setup: _Setup) -> tuple[str, bytes, Rem
     live = dataclasses.replace(resolved, document=live_doc, tenant=tenant, layers=layers, network=network,
                                names=tenant_names(tenant, layers, resolved.pool.pool if resolved.pool else None,
                                                   resolved.cloud.cloud, resolved.cloud.account))
-    built = _tenant_stack(dataclasses.replace(unit, owner=live_doc), live, NameRegistry(DiagnosticSink()))
+    built = _tenant_stack(dataclasses.replace(unit, owner=live_doc), live)
     if built is None:
         return None
     stack, info = built
@@ -153,7 +149,7 @@ def _decommission_stack(unit: StackUnit, setup: _Setup) -> tuple[str, bytes, Rem
 def _prepare(ctx: EmitContext) -> tuple[_Setup, list[StackUnit], TerraformResult]:
     model = ctx.model()
     result = TerraformResult(removed=[unit.address for unit in model.removed])
-    return _Setup(model, NameRegistry(ctx.sink)), list(model.units), result
+    return _Setup(model), list(model.units), result
 
 
 def _build(units: list[StackUnit], setup: _Setup) -> Iterator[tuple[Stack, StackInfo]]:
@@ -161,7 +157,7 @@ def _build(units: list[StackUnit], setup: _Setup) -> Iterator[tuple[Stack, Stack
         if unit.kind == "pool":
             built = _pool_stack(unit, setup)
         else:
-            built = _tenant_stack(unit, setup.model.tenants[unit.owner.name], setup.names)
+            built = _tenant_stack(unit, setup.model.tenants[unit.owner.name])
         if built is not None:
             yield built
 
@@ -191,13 +187,11 @@ def _render(units: list[StackUnit], setup: _Setup) -> Rendered:
     return files, infos
 
 
-def _render_apart(
-    units: list[StackUnit], setup: _Setup, reported: int
-) -> tuple[Rendered, list[Claim], list[Diagnostic]]:
-    """:func:`_render` in a helper process, with the name claims and diagnostics it made, for the parent."""
-    setup.names.log = []
+def _render_apart(units: list[StackUnit], setup: _Setup, sink: DiagnosticSink) -> tuple[Rendered, list[Diagnostic]]:
+    """:func:`_render` in a helper process, with the diagnostics it reported, for the parent."""
+    reported = len(sink)
     rendered = _render(units, setup)
-    return rendered, setup.names.log, setup.names.sink.items()[reported:]
+    return rendered, sink.items()[reported:]
 
 
 PARALLEL_MIN_STACKS = 2000
@@ -216,17 +210,15 @@ def emit_terraform(ctx: EmitContext) -> OutputTree:
     cloud, plan and pool of each tenant, and the allocated networks.
 
     Large repositories are split in two: a forked helper (:mod:`paybill.forked`) builds the second
-    half of the stacks while this process builds the first. The helper's name claims are then
-    replayed here, after ours, so name collisions are found and reported exactly as one process
-    working in order would.
+    half of the stacks while this process builds the first. Stacks share no state while they are
+    built (cloud names were claimed, and their collisions reported, by resolve), so the halves are
+    independent.
     """
     setup, units, result = _prepare(ctx)
-    reported = len(ctx.sink)
     (files, infos), theirs = split_in_two(units, PARALLEL_MIN_STACKS, lambda part: _render(part, setup),
-                                          lambda part: _render_apart(part, setup, reported), split_point)
+                                          lambda part: _render_apart(part, setup, ctx.sink), split_point)
     if theirs is not None:
-        (their_files, their_infos), claims, diagnostics = theirs
-        setup.names.replay(claims, ctx.index)
+        (their_files, their_infos), diagnostics = theirs
         ctx.sink.extend(diagnostics)
         files += their_files
         infos += their_infos

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from paybill.clouds.names import NameRule
 from paybill.emit.terraform.context import PoolContext, TenantContext
-from paybill.emit.terraform.naming import NameRule
 from paybill.models.cloud import spec_model
 
 IbmCloudSpec = spec_model("ibm")

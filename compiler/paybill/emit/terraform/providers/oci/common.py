@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from paybill.clouds.names import NameRule
 from paybill.emit.terraform.context import PoolContext, TenantContext, cloud_spec
 from paybill.emit.terraform.expr import Expr, raw
-from paybill.emit.terraform.naming import NameRule
 from paybill.emit.terraform.providers.oci.sizing import LOG_RETENTION_DAYS
 from paybill.emit.terraform.stack import Stack
 from paybill.models.cloud import spec_model
