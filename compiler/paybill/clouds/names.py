@@ -20,8 +20,8 @@ import functools
 import hashlib
 import re
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
-from typing import Literal, Protocol
+from dataclasses import dataclass, field
+from typing import Literal, NamedTuple, Protocol
 
 _HASH_LEN = 6
 
@@ -31,8 +31,9 @@ class NameRule:
     """One kind of cloud resource name.
 
     ``alphabet`` is a regex character class of allowed characters; ``separator`` joins the parts
-    ('' when hyphens are not allowed); ``scope`` says how far uniqueness reaches (``global`` for S3
-    and Azure storage accounts, ``cloud`` for one account, ``region``...), used by the registry.
+    ('' when hyphens are not allowed, and always inside the alphabet); ``scope`` says how far
+    uniqueness reaches (``global`` for S3 and Azure storage accounts, ``cloud`` for one account...),
+    read by the collision check (PB0601).
     """
 
     label: str
@@ -42,14 +43,25 @@ class NameRule:
     separator: str = "-"
     must_start_with_letter: bool = True
     scope: str = "cloud"
+    _disallowed: re.Pattern[str] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        disallowed = _disallowed(self.alphabet)
+        if disallowed.search(self.separator):
+            raise ValueError(f"name rule {self.label!r}: separator {self.separator!r} is outside its alphabet")
+        object.__setattr__(self, "_disallowed", disallowed)
 
     def derive(self, *parts: str) -> str:
-        """The deterministic name for ``parts`` under this rule."""
-        clean = _cleaner(self.alphabet)
-        joined = self.separator.join([clean(p) for p in parts if p])
+        """The deterministic name for ``parts`` under this rule.
+
+        The parts are joined, then cleaned as one string: the separator is inside the alphabet, so
+        that equals cleaning each part (resolve derives every claimed name of every stack at
+        ``paybill validate``, so this is kept to one regex pass per name)."""
+        joined = self.separator.join(parts) if all(parts) else self.separator.join(filter(None, parts))
+        joined = self._disallowed.sub("", joined.lower())
         if self.must_start_with_letter and (not joined or not joined[0].isalpha()):
             joined = "p" + joined
-        if len(joined) <= self.max_len and len(joined) >= self.min_len:
+        if self.min_len <= len(joined) <= self.max_len:
             return joined
         digest = hashlib.sha256("/".join(parts).encode()).hexdigest()[:_HASH_LEN]
         keep = self.max_len - _HASH_LEN - len(self.separator)
@@ -59,19 +71,9 @@ class NameRule:
 
 
 @functools.cache
-def _cleaner(alphabet: str) -> Callable[[str], str]:
-    """``part`` lower-cased without the characters outside ``alphabet``, memoised per alphabet.
-
-    Parts repeat (every stack of a tenant uses its name, every stack of a cloud its account id), and
-    resolve derives every claimed name of every stack at ``paybill validate``: the memo keeps that
-    cheap."""
-    disallowed = re.compile(f"[^{alphabet}]")
-
-    @functools.lru_cache(maxsize=65536)
-    def clean(part: str) -> str:
-        return disallowed.sub("", part.lower())
-
-    return clean
+def _disallowed(alphabet: str) -> re.Pattern[str]:
+    """The pattern of characters outside ``alphabet`` (compiled once per alphabet, not per rule)."""
+    return re.compile(f"[^{alphabet}]")
 
 
 class LayerView(Protocol):
@@ -128,50 +130,56 @@ class NameOwner:
         return self.lifecycle == "suspended"
 
 
-@dataclass(frozen=True, slots=True)
-class ClaimedName:
-    """One name a stack claims: the rule it follows, the derived name, what it is for (messages)."""
+ClaimKey = tuple[str, ...]
+"""What follows the rule label in ``name(rule, *key)``: how an emitter asks for one claimed name."""
+
+
+class ClaimedName(NamedTuple):
+    """One name a stack claims: the rule it follows, the key the emitter reads it by, the derived
+    name, and what it is for (in messages)."""
 
     rule: NameRule
+    key: ClaimKey
     name: str
     purpose: str
 
 
-ClaimKey = tuple[str, ...]
-"""``(rule label, *suffix)``: how an emitter asks for one claimed name of its stack."""
-
-
 class NameClaims:
-    """The names one stack claims: every claim in claim order, and the names by key.
+    """The names one stack claims, in claim order; the emitter reads them by ``(rule, *key)``.
 
     A :data:`ClaimPlan` fills it (:meth:`add`); the emitter reads it (:meth:`name`). Asking for a key
     the plan did not add is an internal error: the emitter would use a name nobody checked. One key
     may be claimed for several purposes (an OCI route table and security list share a display name):
-    each claim is kept, so a collision reports each purpose, as the resources are built.
+    each claim is kept, so a collision reports each purpose, as the resources are built. The lookup
+    table is built on the first read: ``paybill validate`` only checks the claims, never reads them.
     """
 
-    __slots__ = ("by_key", "claims")
+    __slots__ = ("_by_key", "claims")
 
     def __init__(self) -> None:
-        self.by_key: dict[ClaimKey, ClaimedName] = {}
         self.claims: list[ClaimedName] = []
+        self._by_key: dict[tuple[str, ...], str] | None = None
 
-    def add(self, rule: NameRule, parts: tuple[str, ...], *suffix: str, purpose: str) -> None:
-        """Claim ``rule.derive(*parts)`` under the key ``(rule.label, *suffix)``."""
-        key = (rule.label, *suffix)
-        claimed = self.by_key.get(key)
-        if claimed is None:
-            claimed = self.by_key[key] = ClaimedName(rule, rule.derive(*parts), purpose)
-        elif claimed.purpose != purpose:
-            claimed = ClaimedName(rule, claimed.name, purpose)
-        self.claims.append(claimed)
+    def add(self, rule: NameRule, parts: tuple[str, ...], *key: str, purpose: str) -> None:
+        """Claim ``rule.derive(*parts)``, read back with ``name(rule, *key)``."""
+        self.claims.append(ClaimedName(rule, key, rule.derive(*parts), purpose))
 
-    def name(self, rule: NameRule, *suffix: str) -> str:
-        claimed = self.by_key.get((rule.label, *suffix))
-        if claimed is None:
-            raise KeyError(f"internal: the name {(rule.label, *suffix)!r} was not claimed by the cloud's claim "
+    @property
+    def by_key(self) -> dict[tuple[str, ...], str]:
+        """``(rule label, *key)`` -> name (the first claim of a key wins)."""
+        if self._by_key is None:
+            by_key: dict[tuple[str, ...], str] = {}
+            for claimed in self.claims:
+                by_key.setdefault((claimed.rule.label, *claimed.key), claimed.name)
+            self._by_key = by_key
+        return self._by_key
+
+    def name(self, rule: NameRule, *key: str) -> str:
+        name = self.by_key.get((rule.label, *key))
+        if name is None:
+            raise KeyError(f"internal: the name {(rule.label, *key)!r} was not claimed by the cloud's claim "
                            "plan (CloudProfile.claims)")
-        return claimed.name
+        return name
 
     def __iter__(self) -> Iterator[ClaimedName]:
         return iter(self.claims)

@@ -15,6 +15,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
 from paybill.clouds.names import NameClaims
+from paybill.clouds.profile import CloudProfile
 from paybill.load.document import SpecDocument
 from paybill.models.cloud import Cloud
 from paybill.models.plan import Plan
@@ -28,10 +29,12 @@ from paybill.validate.index import SpecIndex
 
 @dataclass(frozen=True, slots=True)
 class ResolvedCloud:
-    """One cloud account: its document, its validated spec and its account fields (``spec.<provider>``)."""
+    """One cloud account: its document, its validated spec, its provider's profile and its account
+    fields (``spec.<provider>``)."""
 
     document: SpecDocument
     cloud: Cloud
+    profile: CloudProfile
     account: Mapping[str, str]
 
     @property

@@ -136,7 +136,7 @@ def _decommission_stack(unit: StackUnit, setup: _Setup) -> tuple[str, bytes, Rem
         network = allocate_networks([claim], DiagnosticSink()).get(live_doc.ref)
     live = dataclasses.replace(resolved, document=live_doc, tenant=tenant, layers=layers, network=network,
                                names=tenant_names(tenant, layers, resolved.pool.pool if resolved.pool else None,
-                                                  resolved.cloud.cloud, resolved.cloud.account))
+                                                  resolved.cloud))
     built = _tenant_stack(dataclasses.replace(unit, owner=live_doc), live)
     if built is None:
         return None
