@@ -32,17 +32,24 @@ def _claimants(model: ResolvedModel) -> list[tuple[SpecDocument, str, NameClaims
 
 
 def check(model: ResolvedModel, report: Reporter) -> None:
-    taken: dict[tuple[str, str, str], tuple[SpecDocument, str]] = {}
+    # name -> (rule label, scope, holder, its purpose); almost every name is claimed once, so the
+    # common case is one dict lookup by the name itself (the label and scope are compared on a hit).
+    taken: dict[str, tuple[str, str, SpecDocument, str]] = {}
+    shared: dict[tuple[str, str, str], tuple[SpecDocument, str]] = {}
     for document, cloud, names in _claimants(model):
-        for claimed in names:
-            rule = claimed.rule
-            key = (rule.label, "*" if rule.scope == "global" else cloud, claimed.name)
-            holder = taken.get(key)
-            if holder is None:
-                taken[key] = (document, claimed.purpose)
-            elif holder[0] is not document:
+        for rule, _, name, purpose in names.claims:
+            scope = "*" if rule.scope == "global" else cloud
+            first = taken.get(name)
+            if first is None:
+                taken[name] = (rule.label, scope, document, purpose)
+                continue
+            if first[0] == rule.label and first[1] == scope:
+                holder = (first[2], first[3])
+            else:  # the same text under another rule or scope: not a collision, kept apart
+                holder = shared.setdefault((rule.label, scope, name), (document, purpose))
+            if holder[0] is not document:
                 other, other_purpose = holder
-                report(document, NAME, f"{rule.label} name '{claimed.name}' for {claimed.purpose} collides with "
+                report(document, NAME, f"{rule.label} name '{name}' for {purpose} collides with "
                        f"the one derived for {other.ref} ({other_purpose})", HINT)
 
 
