@@ -6,6 +6,7 @@ import dataclasses
 import functools
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import Any, cast
 
 from paybill.clouds.registry import find as find_profile
 from paybill.diagnostics import DiagnosticSink
@@ -206,7 +207,7 @@ class BuiltStack:
     def from_plain(cls, value: object) -> BuiltStack | None:
         """The stored form back, or None when it is not the shape this code stores."""
         try:
-            path, content, info, claims = value  # type: ignore[misc]
+            path, content, info, claims = cast("tuple[Any, Any, Any, Any]", value)  # checked below
             rebuilt = tuple((NameRule(*rule), *rest) for rule, *rest in claims)
             built = cls(path, content, StackInfo(*info), rebuilt)  # type: ignore[arg-type]
         except (TypeError, ValueError):
@@ -337,7 +338,7 @@ def _stored_decommission(unit: StackUnit, setup: _Setup, store: UnitStore | None
         return _decommission_stack(unit, setup)
     found = store.get(REMOVED_NAMESPACE, unit.address, key)
     try:
-        path, content, info = found  # type: ignore[misc]
+        path, content, info = cast("tuple[Any, Any, Any]", found)  # checked below
         removed = RemovedInfo(*info)
         if isinstance(path, str) and isinstance(content, bytes):
             return path, content, removed
