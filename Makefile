@@ -22,10 +22,14 @@ run: install
 
 test: install-test install-checkov install-node-example
 	$(BIN)/ruff check compiler tests benchmarks tools
+	$(BIN)/lint-imports
+	$(BIN)/mypy
 	$(BIN)/python -m pytest -q
 
 lint: install-test
 	$(BIN)/ruff check compiler tests benchmarks tools
+	$(BIN)/lint-imports
+	$(BIN)/mypy
 
 schemas: install
 	$(BIN)/paybill schema --out schemas
@@ -41,7 +45,7 @@ mutate: install-test
 	$(BIN)/python tools/mutate.py $(GUARD_MODULES) --tests tests/guard -j 2
 
 clean:
-	rm -rf $(VENV) $(CHECKOV_VENV) $(NODE_EXAMPLE)/node_modules .pytest_cache .ruff_cache .hypothesis .bench
+	rm -rf $(VENV) $(CHECKOV_VENV) $(NODE_EXAMPLE)/node_modules .pytest_cache .ruff_cache .hypothesis .bench .import_linter_cache .mypy_cache
 
 # the TypeScript agent example (official MCP TypeScript SDK) that tests/serve runs under Node 20
 NODE_EXAMPLE := examples/typescript-agent

@@ -1,5 +1,5 @@
 """`paybill serve --transport stdio` with the official client launching it, and the start-up refusals
-(PB13xx diagnostics, exit 1; exit 2 for flags whose feature has not landed)."""
+(PB13xx diagnostics, exit 1)."""
 
 from __future__ import annotations
 
@@ -71,10 +71,3 @@ def test_wrong_database_and_unreachable_server(serve_world: ServeWorld) -> None:
     down = _serve("--bundle", str(serve_world.bundle), "--catalog", str(serve_world.catalog), "--database-url",
                   "host=127.0.0.1 port=1 user=nobody password=hunter2 dbname=x connect_timeout=2")
     assert down.returncode == 1 and "error[PB1303]" in down.stderr and "hunter2" not in down.stderr
-
-
-@pytest.mark.parametrize("flag", [("--shadow", "."), ("--authzen",)])
-def test_features_not_landed_yet_are_usage_errors(serve_world: ServeWorld, flag: tuple[str, ...]) -> None:
-    done = _serve("--bundle", str(serve_world.bundle), "--catalog", str(serve_world.catalog), "--database-url",
-                  serve_world.dsn, *flag)
-    assert done.returncode == 2 and "not available" in done.stderr

@@ -1,7 +1,13 @@
 """``paybill serve``: an agent's bundle as an MCP server over its database (stdio or streamable HTTP).
 
 Start-up problems are PB13xx diagnostics, all of them in one run, then exit 1 (exit 2 for usage
-errors such as ``--shadow`` before ShadowGuard exists); nothing is served until every check passed.
+errors such as ``--shadow`` without ``--shadow-log``); nothing is served until every check passed.
+
+``--shadow CANDIDATE`` wraps the enforcing guard in a :class:`~paybill.guard.shadow.ShadowGuard`:
+the candidate is asked every question and only logged. A candidate that is refused at load (hash,
+signature, goldens, another agent) does not stop the server: the shadow is off, the refusal is the
+shadow log's ``candidate-refused`` line and a warning on standard error. ``--authzen`` mounts the
+AuthZEN endpoint (:func:`paybill.authzen.create_app`) on the HTTP server, behind the same token.
 """
 
 from __future__ import annotations
@@ -87,21 +93,27 @@ def _token(token_file: Path | None, token_env: str) -> tuple[str | None, tuple[s
 @click.option("--pool-size", type=click.IntRange(min=1, max=64), default=8, show_default=True,
               help="PostgreSQL connections.")
 @click.option("--shadow", type=click.Path(path_type=Path, file_okay=False),
-              help="Candidate bundle to evaluate beside the enforcing one (not available yet).")
-@click.option("--authzen", is_flag=True, help="Also answer AuthZEN evaluation requests (not available yet).")
+              help="Candidate bundle (the next revision) asked every question beside the enforcing one; it never "
+                   "decides. Disagreements go to --shadow-log.")
+@click.option("--shadow-log", type=click.Path(path_type=Path, dir_okay=False),
+              help="JSON Lines log of --shadow disagreements (read it with `paybill guard shadow-report`).")
+@click.option("--authzen", is_flag=True, help="Also answer OpenID AuthZEN evaluation requests on the HTTP "
+              "server (/access/v1/evaluation[s], /.well-known/authzen-configuration), same bearer token.")
 def serve_command(bundle: Path, catalog: Path, database_url: str | None, transport: str, listen: str,
                   token_file: Path | None, log_path: Path | None, public_key: Path | None,
                   revision_store: Path | None, run_ttl: int, spec_repo: Path | None, max_body: int, rate: float,
-                  pool_size: int, shadow: Path | None, authzen: bool) -> None:
+                  pool_size: int, shadow: Path | None, shadow_log: Path | None, authzen: bool) -> None:
     """Serve the agent of BUNDLE as an MCP server: generated tools, every call through the guard and
     guard.db, run state in PostgreSQL (schema ``paybill``) so replicas share one set of limits.
 
     Exit status: 1 when it cannot start (PB13xx diagnostics), 2 usage error, 0 after a clean shutdown.
     """
-    if shadow is not None:
-        raise click.UsageError("--shadow is not available in this build yet (ShadowGuard has not landed)")
-    if authzen:
-        raise click.UsageError("--authzen is not available in this build yet (the AuthZEN app has not landed)")
+    if shadow is not None and shadow_log is None:
+        raise click.UsageError("--shadow needs --shadow-log FILE (where the disagreements are written)")
+    if shadow_log is not None and shadow is None:
+        raise click.UsageError("--shadow-log is the log of --shadow CANDIDATE_BUNDLE; pass both")
+    if authzen and transport != "http":
+        raise click.UsageError("--authzen needs --transport http (the endpoint is mounted on the HTTP server)")
     if not database_url:
         raise click.UsageError(f"--database-url (or {DATABASE_ENV}) is required")
     host, port = _listen(listen)
@@ -118,6 +130,11 @@ def serve_command(bundle: Path, catalog: Path, database_url: str | None, transpo
                          "serve only what `paybill compile` wrote and review approved"))
     except OSError as exc:
         problems.append(((log_path or bundle).as_posix(), "PB1301", f"cannot open the decision log: {exc}", ""))
+    shadow_guard = None
+    if guard is not None and shadow is not None and shadow_log is not None:
+        shadow_guard, problem = _shadow(guard, shadow, shadow_log, public_key)
+        if problem:
+            problems.append(problem)
     try:
         plan = _catalog(catalog)
     except (OSError, ValueError) as exc:
@@ -140,7 +157,7 @@ def serve_command(bundle: Path, catalog: Path, database_url: str | None, transpo
                   "serve the agent against a database that stores tenants of its scope")])
     config = ServeConfig(run_ttl_seconds=run_ttl, spec_repo=spec_repo, pool_max=pool_size,
                          pool_min=min(2, pool_size))
-    service = Service(guard, plan, database_url, config)
+    service = Service(guard, plan, database_url, config, shadow=shadow_guard)
     _open(service, catalog, database_url)
     from paybill.serve.mcp_app import build_server
     from paybill.serve.metrics import ServeMetrics
@@ -162,9 +179,41 @@ def serve_command(bundle: Path, catalog: Path, database_url: str | None, transpo
                           "pick a free port (0 picks one) or stop the process that holds it")])
             assert token is not None
             limits = HttpLimits(max_body_bytes=max_body, rate_per_second=rate, burst=max(10, int(rate / 10)))
-            serve_http(http_app(server, metrics, token, host, limits), sock)
+            decisions = None
+            if authzen:
+                from paybill.authzen import create_app
+
+                decisions = create_app(shadow_guard or guard, token=token)
+            serve_http(http_app(server, metrics, token, host, limits, authzen=decisions), sock)
     finally:
         service.close()
+        if shadow_guard is not None:
+            shadow_guard.close()
+
+
+def _shadow(guard: Any, candidate: Path, log: Path, public_key: Path | None
+            ) -> tuple[Any, tuple[str, str, str, str] | None]:
+    """The ShadowGuard of ``--shadow``, or the problem that keeps the server from starting.
+
+    Only an unwritable log stops the start (a shadow that cannot report is no rollout aid); a
+    refused candidate is the log's ``candidate-refused`` line, a warning, and enforcement alone.
+    """
+    from paybill.guard import LogError
+    from paybill.guard.shadow import ShadowGuard, ShadowLog
+
+    try:
+        shadow_log = ShadowLog(log)
+    except LogError as exc:
+        return None, (log.as_posix(), "PB1309", str(exc),
+                      "pass a --shadow-log path in a writable directory (a regular file; it is appended to)")
+    shadow = ShadowGuard.load(guard, candidate, public_key, log=shadow_log)
+    if shadow.candidate is None:
+        click.echo(f"paybill serve: warning: shadow off: the candidate bundle {candidate.as_posix()} was refused "
+                   f"(see {log.as_posix()}); the current bundle enforces alone", err=True)
+    else:
+        click.echo(f"paybill serve: shadowing revision {guard.revision[:12]} with candidate "
+                   f"{shadow.candidate.revision[:12]}; disagreements go to {log.as_posix()}", err=True)
+    return shadow, None
 
 
 def _catalog(folder: Path) -> Any:

@@ -8,6 +8,10 @@ only refuses more (an unknown, expired or foreign run; arguments outside the too
 
 Outcomes are data (:class:`Outcome`), never exceptions: a denial carries the guard's reasons and
 violations; an internal error carries a fixed message and no database detail or stack trace.
+
+With a :class:`~paybill.guard.shadow.ShadowGuard` (``paybill serve --shadow``) every run continued
+from PostgreSQL is wrapped in a :class:`~paybill.guard.shadow.ShadowRun`: the enforcing run decides
+and is stored, the candidate bundle is only asked and its disagreements go to the shadow log.
 """
 
 from __future__ import annotations
@@ -30,10 +34,12 @@ from typing import Any
 import orjson
 import psycopg
 from jsonschema import Draft202012Validator
+from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from paybill.guard import Decision, Guard, GuardUsageError, Run
 from paybill.guard.db import AccessDenied, DatabasePlan, GuardedDatabase, SetupError, StatementFailed, UsageError
+from paybill.guard.shadow import ShadowGuard, ShadowRun
 from paybill.serve import state
 from paybill.serve.tools import ToolDef, build_tools
 
@@ -80,10 +86,17 @@ def _jsonable(value: Any) -> Any:
 
 
 def _denied(decision: Decision | None, message: str, **extra: Any) -> Outcome:
-    data: dict[str, Any] = {"error": "denied", "message": message, **extra}
+    """A refusal: the guard's decision (reasons, violations, step) with ``extra`` on top.
+
+    ``extra`` wins over the decision's fields: a call the guard allowed and something after it
+    refused (``paybill propose``'s change control) reports that refusal's violations, and
+    ``allowed`` is always false.
+    """
+    data: dict[str, Any] = {}
     if decision is not None:
         data.update(decision.to_dict())
         data["step"] = decision.step
+    data.update({"error": "denied", "message": message, **extra, "allowed": False})
     return Outcome("denied", data, decision.reasons[0] if decision is not None and decision.reasons else "")
 
 
@@ -98,8 +111,14 @@ INTERNAL = Outcome("error", {"error": "internal", "message": "internal error; th
 class Service:
     """One agent's guarded tools over one database."""
 
-    def __init__(self, guard: Guard, catalog: DatabasePlan, conninfo: str, config: ServeConfig | None = None) -> None:
+    def __init__(self, guard: Guard, catalog: DatabasePlan, conninfo: str, config: ServeConfig | None = None, *,
+                 shadow: ShadowGuard | None = None) -> None:
+        """``shadow``: a :class:`ShadowGuard` around ``guard`` (the same enforcing guard) whose
+        candidate is asked every question too; None serves without a shadow."""
+        if shadow is not None and shadow.guard is not guard:
+            raise ValueError("the shadow must wrap the enforcing guard the service serves")
         self.guard = guard
+        self.shadow = shadow
         self.catalog = catalog
         self.config = config or ServeConfig()
         self.tools: dict[str, ToolDef] = {
@@ -155,10 +174,16 @@ class Service:
             log.exception("tool %s failed", name)
             return INTERNAL
 
+    def _continue(self, stored: state.StoredRun) -> Run | ShadowRun:
+        """The stored run, continued; with a shadow, mirrored by the candidate (which only logs)."""
+        run = Run.restore(self.guard, stored.id, stored.tenant, stored.workflow, stored.state)
+        return run if self.shadow is None else ShadowRun(self.shadow, run)
+
     def _start(self, tool: ToolDef, args: dict[str, Any]) -> Outcome:
         run_id = f"run-{secrets.token_hex(16)}"
+        starter = self.guard if self.shadow is None else self.shadow
         try:
-            run = self.guard.start(tenant=args["tenant"], workflow=args["workflow"], run_id=run_id)
+            run = starter.start(tenant=args["tenant"], workflow=args["workflow"], run_id=run_id)
         except GuardUsageError as exc:
             return _invalid(str(exc))
         snapshot = run.snapshot()
@@ -170,7 +195,8 @@ class Service:
                                    "step": run.step, "expires_in_seconds": self.config.run_ttl_seconds})
 
     @contextmanager
-    def _locked(self, args: dict[str, Any]) -> Iterator[tuple[Run | Outcome, state.StoredRun | None, GuardedDatabase]]:
+    def _locked(self, args: dict[str, Any]
+                ) -> Iterator[tuple[Run | ShadowRun | Outcome, state.StoredRun | None, GuardedDatabase]]:
         """The run of ``args['run_id']``, locked, continued from its snapshot; stored back on exit.
 
         Yields an :class:`Outcome` instead of a run when it is refused (unknown, another agent's or
@@ -187,7 +213,7 @@ class Service:
                 yield _denied(None, f"run {stored.id!r} expired; start a new run", violations=["run.expired"]), \
                     None, db
                 return
-            run = Run.restore(self.guard, stored.id, stored.tenant, stored.workflow, stored.state)
+            run = self._continue(stored)
             yield run, stored, db
             stored.state = run.snapshot()
             state.save(conn, stored)
@@ -243,7 +269,7 @@ class Service:
                                          "message": "PostgreSQL rejected the statement (constraint, type or "
                                                     "timeout); nothing was changed"})
 
-    def _perform(self, tool: ToolDef, args: dict[str, Any], run: Run, db: GuardedDatabase) -> Outcome:
+    def _perform(self, tool: ToolDef, args: dict[str, Any], run: Run | ShadowRun, db: GuardedDatabase) -> Outcome:
         table = tool.table
         if tool.kind == "read":
             result = db.read(run, table, args["columns"], where=_values(args.get("where")),
@@ -295,7 +321,7 @@ def _values(mapping: dict[str, Any] | None) -> dict[str, Any]:
     timestamptz columns take them as PostgreSQL parses them; jsonb values are wrapped)."""
     out: dict[str, Any] = {}
     for key, value in (mapping or {}).items():
-        out[key] = psycopg.types.json.Jsonb(value) if isinstance(value, (dict, list)) else value
+        out[key] = Jsonb(value) if isinstance(value, (dict, list)) else value
     return out
 
 

@@ -19,6 +19,7 @@ from typing import Any
 import orjson
 import psycopg
 from psycopg import sql
+from psycopg.types.json import Jsonb
 
 SCHEMA = "paybill"
 DDL = (
@@ -70,7 +71,7 @@ def ensure_schema(conn: psycopg.Connection[Any]) -> None:
         with conn.transaction():
             conn.execute("SELECT pg_catalog.pg_advisory_xact_lock(%s)", (_DDL_LOCK,))
             for statement in DDL:
-                conn.execute(statement)  # type: ignore[call-overload]
+                conn.execute(statement)
     except psycopg.Error as exc:
         raise StateError(f"cannot create the run state tables in schema '{SCHEMA}': "
                          f"{exc.diag.message_primary or type(exc).__name__}") from None
@@ -94,8 +95,8 @@ def save(conn: psycopg.Connection[Any], run: StoredRun) -> None:
     conn.execute(_SAVE, (_json(run.state), _json(run.pending), run.id))
 
 
-def _json(value: Any) -> psycopg.types.json.Jsonb:
-    return psycopg.types.json.Jsonb(value, dumps=_dumps)
+def _json(value: Any) -> Jsonb:
+    return Jsonb(value, dumps=_dumps)
 
 
 def _dumps(value: Any) -> str:

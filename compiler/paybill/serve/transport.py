@@ -8,6 +8,10 @@ one JSON body. In front of the SDK's app sits :class:`Gate`, which refuses befor
 * a body larger than the limit (413, from ``Content-Length``; the SDK also stops a chunked body);
 * more requests than the rate allows (429 with ``Retry-After``; one token bucket per server).
 
+The only path the token does not guard is the AuthZEN metadata document (``--authzen``): a
+``GET`` of ``/.well-known/authzen-configuration`` lists endpoint URLs and nothing else, and gateways
+read it to discover the endpoint (as with ``paybill authzen``). It is still rate-limited.
+
 Shutdown (SIGTERM, SIGINT): uvicorn stops accepting, lets requests in flight finish (each call's
 transaction ends with it: the call runs inside ``with conn.transaction()``), then the pool closes.
 """
@@ -29,9 +33,10 @@ import uvicorn
 from mcp.server.lowlevel import Server
 from mcp.server.stdio import stdio_server
 from mcp.server.transport_security import TransportSecuritySettings
+from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 
 from paybill.serve.metrics import CONTENT_TYPE, ServeMetrics
 
@@ -44,6 +49,8 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 MCP_PATH = "/mcp"
 METRICS_PATH = "/metrics"
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
+PUBLIC = frozenset({("GET", "/.well-known/authzen-configuration")})
+"""(method, path) pairs served without the bearer token: the AuthZEN metadata document only."""
 
 
 @dataclass(frozen=True)
@@ -75,11 +82,13 @@ class TokenBucket:
 class Gate:
     """ASGI middleware: bearer token, body size and rate, checked before the MCP app sees a request."""
 
-    def __init__(self, app: ASGIApp, token: str, limits: HttpLimits) -> None:
+    def __init__(self, app: ASGIApp, token: str, limits: HttpLimits, public: frozenset[tuple[str, str]] = frozenset()
+                 ) -> None:
         self.app = app
         self.expected = f"Bearer {token}".encode()
         self.limits = limits
         self.bucket = TokenBucket(limits.rate_per_second, limits.burst)
+        self.public = public
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -87,7 +96,8 @@ class Gate:
             return
         headers = dict(scope.get("headers") or [])
         given = headers.get(b"authorization", b"")
-        if not hmac.compare_digest(given, self.expected):
+        public = (scope.get("method"), scope.get("path")) in self.public
+        if not hmac.compare_digest(given, self.expected) and not public:
             await _reply(send, 401, b'{"error":"unauthorized","message":"a valid bearer token is required"}',
                          [(b"www-authenticate", b'Bearer realm="paybill"')])
             return
@@ -108,8 +118,13 @@ async def _reply(send: Send, status: int, body: bytes, headers: list[tuple[bytes
     await send({"type": "http.response.body", "body": body})
 
 
-def http_app(server: Server[Any], metrics: ServeMetrics, token: str, host: str, limits: HttpLimits) -> ASGIApp:
-    """The streamable HTTP app (stateless, JSON responses), ``/metrics`` beside it, behind :class:`Gate`."""
+def http_app(server: Server[Any], metrics: ServeMetrics, token: str, host: str, limits: HttpLimits, *,
+             authzen: Starlette | None = None) -> ASGIApp:
+    """The streamable HTTP app (stateless, JSON responses), ``/metrics`` beside it, behind :class:`Gate`.
+
+    ``authzen``: the AuthZEN app (:func:`paybill.authzen.create_app`, built with the same token);
+    its routes are mounted beside ``/mcp`` (it checks the token again itself).
+    """
 
     async def metrics_endpoint(request: Request) -> Response:
         return Response(metrics.render(), media_type=CONTENT_TYPE)
@@ -120,11 +135,14 @@ def http_app(server: Server[Any], metrics: ServeMetrics, token: str, host: str, 
                                              allowed_hosts=["127.0.0.1:*", "localhost:*", "[::1]:*"],
                                              allowed_origins=["http://127.0.0.1:*", "http://localhost:*",
                                                               "http://[::1]:*"])
+    routes: list[BaseRoute] = [Route(METRICS_PATH, metrics_endpoint)]
+    if authzen is not None:
+        routes.extend(authzen.routes)
     app = server.streamable_http_app(streamable_http_path=MCP_PATH, json_response=True, stateless_http=True,
                                      max_request_body_size=limits.max_body_bytes, host=host,
                                      transport_security=security,
-                                     custom_starlette_routes=[Route(METRICS_PATH, metrics_endpoint)])
-    return Gate(app, token, limits)
+                                     custom_starlette_routes=routes)  # type: ignore[arg-type]
+    return Gate(app, token, limits, PUBLIC if authzen is not None else frozenset())
 
 
 def bind(host: str, port: int) -> socket.socket:
