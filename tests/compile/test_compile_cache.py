@@ -251,7 +251,7 @@ def test_incremental_compile_equals_a_full_compile_after_random_edits(spec_copy,
 def _count_builds(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """Stack addresses and SQL database keys built (not read from the unit store) from now on."""
     built: list[str] = []
-    real_stack = terraform_emitter._build_recorded
+    real_stack = terraform_emitter._build_rendered
     real_sql = sql_emitter.render_database
 
     def stack_spy(unit, model):
@@ -262,7 +262,7 @@ def _count_builds(monkeypatch: pytest.MonkeyPatch) -> list[str]:
         built.append(f"sql:{plan.key}")
         return real_sql(plan)
 
-    monkeypatch.setattr(terraform_emitter, "_build_recorded", stack_spy)
+    monkeypatch.setattr(terraform_emitter, "_build_rendered", stack_spy)
     monkeypatch.setattr(sql_emitter, "render_database", sql_spy)
     return built
 
