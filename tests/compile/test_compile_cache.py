@@ -132,7 +132,12 @@ def test_corrupt_or_foreign_entries_are_ignored(spec_copy, tmp_path: Path, monke
     assert len(parsed) == len(list(specs.rglob("*.yaml")))  # nothing was taken from the damaged entry
 
 
-def test_the_journal_writes_only_changed_files(tmp_path: Path) -> None:
+def test_the_journal_writes_only_changed_files(tmp_path: Path, monkeypatch) -> None:
+    """The linked path (no spare tree yet: paybill.write.spare has its own tests in test_compile_write)."""
+    import paybill.write.spare as spare
+
+    monkeypatch.setattr(spare, "write_tree_spare", lambda *args, **kwargs: None)
+    monkeypatch.setattr(spare, "keep_spare", lambda *args, **kwargs: False)
     cache, out = tmp_path / "cache", tmp_path / "generated"
     tree = {"manifest.json": b'{"generatedBy": "paybill"}\n', "a/one.json": b"1\n", "a/two.json": b"2\n"}
     assert write_tree_linked(tree, out, cache) == 3
