@@ -16,6 +16,7 @@ and is stored, the candidate bundle is only asked and its disagreements go to th
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import decimal
 import logging
@@ -34,6 +35,7 @@ from typing import Any
 import orjson
 import psycopg
 from jsonschema import Draft202012Validator
+from psycopg import sql
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from paybill.guard import Decision, Guard, GuardUsageError, Run
@@ -47,6 +49,7 @@ log = logging.getLogger("paybill.serve")
 APPROVAL_HINT = "a human approves with `paybill guard approve {run} {step} --by EMAIL`; then call advance_step again"
 PROPOSE_TIMEOUT_SECONDS = 300
 _BRANCH = re.compile(r"created branch (\S+)")
+_BEGIN, _COMMIT, _ROLLBACK = (sql.SQL(command) for command in ("BEGIN", "COMMIT", "ROLLBACK"))
 
 
 @dataclass(frozen=True)
@@ -145,12 +148,34 @@ class Service:
         self.pool.close(timeout=self.config.pool_timeout)
 
     @contextmanager
-    def _connection(self) -> Iterator[tuple[psycopg.Connection[Any], GuardedDatabase]]:
-        with self.pool.connection() as conn:
+    def _transaction(self) -> Iterator[tuple[psycopg.Connection[Any], GuardedDatabase]]:
+        """A pooled connection in pipeline mode, inside one transaction that commits on exit.
+
+        Why pipeline mode: a call's statements (begin, lock, savepoint, setup, the agent's
+        statement, the savepoint's end, the run's new state, commit) are the same as without it,
+        but they travel in three round trips instead of nine: each batch is sent when a result is
+        needed (the run row, the rows read) and the rest with the commit. Any exception rolls the
+        whole transaction back, as ``conn.transaction()`` would.
+        """
+        with self.pool.connection() as conn, conn.pipeline() as pipeline:
             db = self._databases.get(id(conn))
             if db is None or db.conn is not conn:
                 db = self._databases[id(conn)] = GuardedDatabase(conn, self.catalog, verify=False, nested=True)
-            yield conn, db
+            db.pipeline = pipeline
+            conn.execute(_BEGIN)
+            try:
+                yield conn, db
+                conn.execute(_COMMIT)
+                pipeline.sync()
+            except BaseException:
+                with contextlib.suppress(psycopg.Error):
+                    pipeline.sync()  # whatever was queued (an aborted pipeline ends here)
+                with contextlib.suppress(psycopg.Error):
+                    conn.execute(_ROLLBACK)
+                    pipeline.sync()
+                raise
+            finally:
+                db.pipeline = None
 
     # -- calls ----------------------------------------------------------------------------------
 
@@ -202,7 +227,7 @@ class Service:
         tenant's, expired): the same message for "no such run" and "not yours", so a run id of
         another agent reveals nothing.
         """
-        with self._connection() as (conn, db), conn.transaction():
+        with self._transaction() as (conn, db):
             stored = state.lock(conn, args["run_id"])
             if stored is None or stored.agent != self.guard.agent or stored.tenant != args["tenant"]:
                 yield _denied(None, f"no run {args['run_id']!r} of this agent for tenant '{args['tenant']}'",
@@ -259,8 +284,8 @@ class Service:
             try:
                 return self._perform(tool, args, run, db)
             except AccessDenied as exc:
-                return _denied(exc.decision, str(exc), source=exc.source,
-                               **({} if exc.decision else {"violations": list(exc.violations)}))
+                # a row cap or PostgreSQL refused after the guard allowed: their violation, not the guard's
+                return _denied(exc.decision, str(exc), source=exc.source, violations=list(exc.violations))
             except (UsageError, SetupError) as exc:
                 return _invalid(str(exc))
             except StatementFailed as exc:
