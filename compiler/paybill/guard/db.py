@@ -148,7 +148,9 @@ class GuardedDatabase:
         self._columns = {t.name: {c.name: c.name for c in t.columns} for t in catalog.tables}
         self._agents = {a.name: a for a in catalog.agents}
         self._tenants = frozenset(catalog.tenants)
-        self._statements: dict[tuple[Any, ...], sql.Composed] = {}
+        self._statements: dict[tuple[Any, ...], bytes] = {}
+        """Statements built from the catalog, rendered once per connection (names quoted by it)."""
+        self._setup = SETUP.as_bytes(conn)
         if verify:
             self.verify_database()
 
@@ -224,7 +226,7 @@ class GuardedDatabase:
 
     # -- execution ------------------------------------------------------------------------------
 
-    def _perform(self, run: Run, agent: AgentPlan, decision: Decision, statement: sql.Composed,
+    def _perform(self, run: Run, agent: AgentPlan, decision: Decision, statement: bytes,
                  params: Sequence[Any], *, cap: int, violation: str, read: bool) -> tuple[int, list[tuple[Any, ...]]]:
         """Run one statement as the agent, for the run's tenant, in its own transaction.
 
@@ -240,7 +242,7 @@ class GuardedDatabase:
                                            read=read)
         try:
             with conn.transaction():
-                conn.execute(SETUP, setup)
+                conn.execute(self._setup, setup)
                 cursor = conn.execute(statement, params)
                 if read:
                     rows = cursor.fetchmany(cap + 1)
@@ -268,7 +270,7 @@ class GuardedDatabase:
         settle(run, decision, count)
         return count, rows
 
-    def _perform_pipelined(self, run: Run, decision: Decision, statement: sql.Composed, params: Sequence[Any],
+    def _perform_pipelined(self, run: Run, decision: Decision, statement: bytes, params: Sequence[Any],
                            setup: tuple[str, str, str, str], *, cap: int, violation: str, read: bool
                            ) -> tuple[int, list[tuple[Any, ...]]]:
         """:meth:`_perform` inside the caller's transaction, on a connection in pipeline mode.
@@ -283,7 +285,7 @@ class GuardedDatabase:
         assert pipeline is not None
         action = decision.action
         conn.execute(SAVEPOINT)
-        conn.execute(SETUP, setup)
+        conn.execute(self._setup, setup)
         cursor = conn.execute(statement, params)
         try:
             if read:
@@ -364,12 +366,12 @@ class GuardedDatabase:
         key = ("read", plan.name, selected, tuple((c, where[c] is None) for c in filtered) if where else (), ordered)
         statement = self._statements.get(key)
         if statement is None:
-            statement = sql.SQL("SELECT {} FROM {}").format(
+            composed = sql.SQL("SELECT {} FROM {}").format(
                 sql.SQL(", ").join(map(sql.Identifier, selected)), sql.Identifier(plan.schema, plan.name)) + where_sql
             if ordered:
-                statement += sql.SQL(" ORDER BY ") + sql.SQL(", ").join(map(sql.Identifier, ordered))
-            statement += sql.SQL(" LIMIT %s")
-            self._statements[key] = statement
+                composed += sql.SQL(" ORDER BY ") + sql.SQL(", ").join(map(sql.Identifier, ordered))
+            composed += sql.SQL(" LIMIT %s")
+            statement = self._statements[key] = composed.as_bytes(self.conn)
         _, rows = self._perform(run, agent, decision, statement, [*params, cap + 1], cap=cap, violation=violation,
                                 read=True)
         return ReadResult(selected, rows, decision)
@@ -385,10 +387,10 @@ class GuardedDatabase:
         key = ("insert", plan.name, columns)
         statement = self._statements.get(key)
         if statement is None:
-            statement = sql.SQL("INSERT INTO {} ({}) VALUES ({})").format(
+            composed = sql.SQL("INSERT INTO {} ({}) VALUES ({})").format(
                 sql.Identifier(plan.schema, plan.name), sql.SQL(", ").join(map(sql.Identifier, columns)),
                 sql.SQL(", ").join(sql.Placeholder() * len(columns)))
-            self._statements[key] = statement
+            statement = self._statements[key] = composed.as_bytes(self.conn)
         count, _ = self._perform(run, agent, decision, statement, [values[c] for c in columns], cap=1,
                                  violation="limit.maxRowsWritten", read=False)
         return WriteResult(count, decision)
@@ -412,8 +414,8 @@ class GuardedDatabase:
         statement = self._statements.get(key)
         if statement is None:
             sets = sql.SQL(", ").join(sql.SQL("{} = %s").format(sql.Identifier(c)) for c in columns)
-            statement = sql.SQL("UPDATE {} SET {}").format(sql.Identifier(plan.schema, plan.name), sets) + where_sql
-            self._statements[key] = statement
+            composed = sql.SQL("UPDATE {} SET {}").format(sql.Identifier(plan.schema, plan.name), sets) + where_sql
+            statement = self._statements[key] = composed.as_bytes(self.conn)
         count, _ = self._perform(run, agent, decision, statement, [*(values[c] for c in columns), *params], cap=cap,
                                  violation=violation, read=False)
         return WriteResult(count, decision)
@@ -429,8 +431,8 @@ class GuardedDatabase:
         key = ("delete", plan.name, tuple((c, where[c] is None) for c in filtered))
         statement = self._statements.get(key)
         if statement is None:
-            statement = sql.SQL("DELETE FROM {}").format(sql.Identifier(plan.schema, plan.name)) + where_sql
-            self._statements[key] = statement
+            composed = sql.SQL("DELETE FROM {}").format(sql.Identifier(plan.schema, plan.name)) + where_sql
+            statement = self._statements[key] = composed.as_bytes(self.conn)
         count, _ = self._perform(run, agent, decision, statement, params, cap=cap, violation=violation, read=False)
         return WriteResult(count, decision)
 

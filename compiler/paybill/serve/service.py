@@ -32,9 +32,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import jsonschema_rs
 import orjson
 import psycopg
-from jsonschema import Draft202012Validator
 from psycopg import sql
 from psycopg_pool import ConnectionPool, PoolTimeout
 
@@ -125,7 +125,11 @@ class Service:
         self.config = config or ServeConfig()
         self.tools: dict[str, ToolDef] = {
             t.name: t for t in build_tools(guard, catalog, propose=self.config.spec_repo is not None)}
-        self._validators = {name: Draft202012Validator(t.input_schema) for name, t in self.tools.items()}
+        # Compiled once per tool (Rust, jsonschema-rs): about a microsecond per call instead of tens.
+        # Formats are annotations only, as in the Python validator: PostgreSQL parses uuid and
+        # timestamp values (a malformed one is a ``statement`` error with its SQLSTATE).
+        self._validators = {name: jsonschema_rs.validator_for(t.input_schema, validate_formats=False)
+                            for name, t in self.tools.items()}
         self._databases: dict[int, GuardedDatabase] = {}
         self.pool = ConnectionPool(conninfo, min_size=self.config.pool_min, max_size=self.config.pool_max,
                                    kwargs={"autocommit": True}, open=False, timeout=self.config.pool_timeout,
@@ -185,10 +189,9 @@ class Service:
         if tool is None:
             return _invalid(f"unknown tool {str(name)[:80]!r}")
         arguments = {} if arguments is None else arguments
-        error = next(iter(self._validators[name].iter_errors(arguments)), None)
-        if error is not None:
-            where = "/".join(str(p) for p in error.absolute_path) or "arguments"
-            return _invalid(f"{where}: {error.message[:300]}")
+        problem = _schema_problem(self._validators[name], arguments)
+        if problem is not None:
+            return _invalid(problem)
         try:
             return self._handlers[tool.kind](tool, arguments)
         except PoolTimeout:
@@ -338,6 +341,18 @@ class Service:
         return Outcome("allowed", {"run_id": args["run_id"], "branch": found.group(1) if found else "",
                                    "plan": done.stdout[-20000:], "reasons": list(decision.reasons)},
                        decision.reasons[0] if decision.reasons else "")
+
+
+def _schema_problem(validator: Any, arguments: Any) -> str | None:
+    """Why ``arguments`` do not fit the tool's input schema (the first error), or None."""
+    try:
+        if validator.is_valid(arguments):
+            return None
+        error = next(iter(validator.iter_errors(arguments)))
+    except (ValueError, TypeError, OverflowError) as exc:  # not JSON-shaped (e.g. an integer beyond 64 bits)
+        return f"arguments: {str(exc)[:300]}"
+    where = "/".join(str(p) for p in error.instance_path) or "arguments"
+    return f"{where}: {error.message[:300]}"
 
 
 def _values(mapping: dict[str, Any] | None) -> dict[str, Any]:
