@@ -23,11 +23,13 @@ run: install
 test: install-test install-checkov install-node-example
 	$(BIN)/ruff check compiler tests benchmarks tools
 	$(BIN)/lint-imports
+	$(BIN)/mypy
 	$(BIN)/python -m pytest -q
 
 lint: install-test
 	$(BIN)/ruff check compiler tests benchmarks tools
 	$(BIN)/lint-imports
+	$(BIN)/mypy
 
 schemas: install
 	$(BIN)/paybill schema --out schemas

@@ -119,7 +119,8 @@ class ForkedCall(Generic[T]):
         tag, value = pickle.loads(data)
         if tag == "raise":
             raise value
-        return value
+        result: T = value  # what call() returned in the child, unpickled
+        return result
 
     def cancel(self) -> None:
         """Kill the child (if still running) and reap it."""

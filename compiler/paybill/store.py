@@ -33,6 +33,9 @@ MAX_BYTES_ENV = "PAYBILL_CACHE_MAX_BYTES"
 DEFAULT_MAX_BYTES = 1 << 30
 """The folder is pruned (oldest entries first) when it grows past this many bytes."""
 
+UNITS_FOLDER = "units"
+"""The sub-folder of the cache folder that holds the unit store (:class:`UnitStore`)."""
+
 _DIGEST = 32
 
 
@@ -125,6 +128,55 @@ def write(folder: Path | None, name: str, value: object) -> bool:
     except OSError:  # a read-only or full disk makes the compile slower next time, not wrong
         return False
     return True
+
+
+class UnitStore:
+    """Built units (a Terraform stack, a SQL folder...) reused while the hash of their inputs is unchanged.
+
+    One entry per unit (``namespace``, ``unit``), overwritten when the unit is rebuilt, so the
+    folder holds at most one version per unit of the repository. Each entry carries the key of the
+    inputs it was built from (a hash the emitter computes, see :func:`paybill.emit.cache.unit_key`);
+    a lookup under any other key is a miss. Entries have the stamp and SHA-256 of every entry of the
+    cache folder (:func:`read`): a corrupt or foreign one is a miss, never trusted. Writes are cheap
+    (no fsync: a lost entry is rebuilt) and atomic (a temporary name, then a rename).
+    """
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.hits = 0
+        self.misses = 0
+        self._made = False
+
+    def get(self, namespace: str, unit: str, unit_key: str) -> object | None:
+        """The value stored for ``unit`` under ``unit_key``, or None."""
+        found = read(self.folder, key(namespace, unit))
+        if isinstance(found, tuple) and len(found) == 2 and found[0] == unit_key:
+            self.hits += 1
+            return found[1]
+        self.misses += 1
+        return None
+
+    def put(self, namespace: str, unit: str, unit_key: str, value: object) -> None:
+        """Store ``value`` (plain data) for ``unit`` under ``unit_key``; silently not when it cannot."""
+        try:
+            payload = marshal.dumps((unit_key, value))
+        except ValueError:
+            return
+        name = key(namespace, unit)
+        tmp = self.folder / f".{name}.{os.getpid()}.tmp"
+        try:
+            if not self._made:
+                self.folder.mkdir(parents=True, exist_ok=True)
+                _ignore_in_git(self.folder)
+                self._made = True
+            with open(tmp, "wb") as handle:
+                handle.write(_stamp())
+                handle.write(hashlib.sha256(payload).digest())
+                handle.write(payload)
+            os.replace(tmp, self.folder / name)
+        except OSError:  # a read-only or full disk makes the next compile slower, not wrong
+            with contextlib.suppress(OSError):
+                tmp.unlink()
 
 
 def _ignore_in_git(folder: Path) -> None:

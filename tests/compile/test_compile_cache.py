@@ -16,6 +16,8 @@ from compile_support import SPECS, invoke, read_tree
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+import paybill.emit.sql as sql_emitter
+import paybill.emit.terraform.emitter as terraform_emitter
 import paybill.load.reader as reader
 from paybill import store
 from paybill.compile import compile_repository
@@ -170,13 +172,18 @@ _EDITS = st.one_of(
               st.integers(min_value=50, max_value=400)),
     st.tuples(st.just("cloud-tag"), st.sampled_from(sorted(p.name for p in (SPECS / "clouds").iterdir())),
               st.sampled_from(["a", "b", "c"])),
+    st.tuples(st.just("plan-sizing"), st.sampled_from(sorted(p.name for p in (SPECS / "plans").iterdir())),
+              st.integers(min_value=20, max_value=900)),
+    st.tuples(st.just("pool-sizing"), st.sampled_from(sorted(p.name for p in (SPECS / "pools").iterdir())),
+              st.sampled_from(["small", "medium", "large"])),
     st.tuples(st.just("remove"), st.sampled_from(_TENANTS), st.just("")),
 )
 
 
 def _apply(specs: Path, edit: tuple[str, str, object]) -> None:
     what, name, value = edit
-    folder = {"pool-capacity": "pools", "cloud-tag": "clouds"}.get(what, "tenants")
+    folder = {"pool-capacity": "pools", "pool-sizing": "pools", "cloud-tag": "clouds",
+              "plan-sizing": "plans"}.get(what, "tenants")
     path = specs / folder / name
     if not path.exists():
         return
@@ -190,16 +197,30 @@ def _apply(specs: Path, edit: tuple[str, str, object]) -> None:
     elif what == "cloud-tag":
         text = re.sub(r"\n    edited: \w+", "", text)
         text = text.replace("\n  defaultTags:\n", f"\n  defaultTags:\n    edited: {value}\n", 1)
+    elif what == "plan-sizing":  # the database storage of the plan's sizing (not of its trial sizing)
+        text = re.sub(r"(\n  sizing:\n(?:    .*\n)*?      storageGb: )\d+", lambda m: f"{m.group(1)}{value}", text,
+                      count=1)
+    elif what == "pool-sizing":
+        text = re.sub(r"(\n  sizing:\n    compute: )\w+", lambda m: f"{m.group(1)}{value}", text, count=1)
     else:
         path.unlink()
         return
     path.write_text(text)
 
 
+def _diagnostics(items) -> list[str]:
+    return [f"{d.path}:{d.position.line}:{d.position.col}: {d.severity} {d.code} {d.message} | {d.hint}"
+            for d in items]
+
+
 @settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(edits=st.lists(_EDITS, min_size=1, max_size=4))
 def test_incremental_compile_equals_a_full_compile_after_random_edits(spec_copy, tmp_path_factory, edits) -> None:
-    """After each edit, the CLI's cached compile leaves exactly what an uncached compile produces."""
+    """After each edit, the CLI's cached compile leaves exactly what an uncached compile produces.
+
+    The cached compile reuses parsed files, stored units (stacks, SQL folders) and the journal; the
+    uncached one builds everything. Same bytes on disk, same diagnostics (order, text, positions).
+    """
     base = tmp_path_factory.mktemp("incremental")
     specs = spec_copy({}, name=base.name)
     cache, out = base / "cache", base / "generated"
@@ -211,10 +232,143 @@ def test_incremental_compile_equals_a_full_compile_after_random_edits(spec_copy,
             for key, value in env.items():
                 patch.setenv(key, value)
             result = invoke("compile", str(specs), "--out", str(out), cwd=base)
+            cached = compile_repository(specs, cache=cache)
         full = compile_repository(specs)
+        assert _diagnostics(cached.diagnostics) == _diagnostics(full.diagnostics)
+        assert cached.tree == full.tree
         if not full.ok:
             assert result.exit_code == 1
             continue
         assert result.exit_code == 0, result.output
         assert read_tree(out) == full.tree
 
+
+def _count_builds(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Stack addresses and SQL database keys built (not read from the unit store) from now on."""
+    built: list[str] = []
+    real_stack = terraform_emitter._build_recorded
+    real_sql = sql_emitter.render_database
+
+    def stack_spy(unit, model):
+        built.append(unit.address)
+        return real_stack(unit, model)
+
+    def sql_spy(plan):
+        built.append(f"sql:{plan.key}")
+        return real_sql(plan)
+
+    monkeypatch.setattr(terraform_emitter, "_build_recorded", stack_spy)
+    monkeypatch.setattr(sql_emitter, "render_database", sql_spy)
+    return built
+
+
+def _uncached(specs: Path, built: list[str]):
+    """A compile without any cache, whose builds are not counted."""
+    counted = len(built)
+    result = compile_repository(specs)
+    del built[counted:]
+    return result
+
+
+def _stacks_where(result, predicate) -> set[str]:
+    return {info.address for info in result.shared["terraform"].stacks if predicate(info)}
+
+
+def _changed_stacks(before, after) -> set[str]:
+    return {info.address for info in after.shared["terraform"].stacks
+            if before.tree.get(info.path) != after.tree[info.path]}
+
+
+def test_units_are_rebuilt_exactly_when_their_inputs_change(spec_copy, tmp_path: Path, monkeypatch) -> None:
+    specs = spec_copy({})
+    cache = tmp_path / "cache"
+    first = compile_repository(specs, cache=cache)
+    assert first.ok and (cache / store.UNITS_FOLDER).is_dir()
+    built = _count_builds(monkeypatch)
+    assert compile_repository(specs, cache=cache).tree == first.tree
+    assert built == []  # nothing changed: every stack and database folder reused
+
+    # one tenant's display name: its stack (tags, descriptions) and nothing else
+    tenant = specs / "tenants" / "bluth.yaml"
+    tenant.write_text(tenant.read_text().replace("Bluth Company", "Bluth and Sons"))
+    again = compile_repository(specs, cache=cache)
+    assert again.tree == _uncached(specs, built).tree
+    assert [b for b in built if not b.startswith("sql:")] == ["tenant/bluth"]
+
+    # fan-out: a cloud's tags reach its pool's stack and every tenant stack on it, and nothing else
+    built.clear()
+    cloud = specs / "clouds" / "aws-prod.yaml"
+    cloud.write_text(cloud.read_text().replace("\n  defaultTags:\n", "\n  defaultTags:\n    edited: yes-really\n", 1))
+    fanned = compile_repository(specs, cache=cache)
+    assert fanned.tree == _uncached(specs, built).tree
+    on_aws = _stacks_where(fanned, lambda info: info.cloud == "aws-prod")
+    assert len(on_aws) > 1 and sorted(b for b in built if not b.startswith("sql:")) == sorted(on_aws)
+    assert _changed_stacks(again, fanned) == on_aws
+
+    # fan-out: a plan's sizing reaches exactly the stacks of the tenants on that plan
+    built.clear()
+    _apply(specs, ("plan-sizing", "enterprise.yaml", 777))
+    sized = compile_repository(specs, cache=cache)
+    assert sized.tree == _uncached(specs, built).tree
+    on_plan = {f"tenant/{t.name}" for t in sized.index.of_kind("Tenant")
+               if t.model.spec.plan == "enterprise"} & _stacks_where(sized, lambda info: True)
+    assert on_plan and sorted(b for b in built if not b.startswith("sql:")) == sorted(on_plan)
+    assert _changed_stacks(fanned, sized) <= on_plan
+
+    # fan-out: a pool's sizing reaches the pool's stack and the stacks of its tenants, and nothing else
+    built.clear()
+    _apply(specs, ("pool-sizing", "gcp-usc1-shared.yaml", "small"))
+    pooled = compile_repository(specs, cache=cache)
+    assert pooled.tree == _uncached(specs, built).tree
+    in_pool = {"pool/gcp-usc1-shared"} | {f"tenant/{t.name}" for t in pooled.index.of_kind("Tenant")
+                                          if t.model.spec.placement.pool == "gcp-usc1-shared"}
+    in_pool &= _stacks_where(pooled, lambda info: True)
+    assert sorted(b for b in built if not b.startswith("sql:")) == sorted(in_pool)
+    assert "pool/gcp-usc1-shared" in _changed_stacks(sized, pooled)
+
+
+def test_sql_folders_are_rebuilt_when_their_plan_changes(spec_copy, tmp_path: Path, monkeypatch) -> None:
+    specs = spec_copy({})
+    cache = tmp_path / "cache"
+    first = compile_repository(specs, cache=cache)
+    built = _count_builds(monkeypatch)
+    tenant = specs / "tenants" / "bluth.yaml"
+    tenant.write_text(tenant.read_text().replace("Bluth Company", "Bluth and Sons"))
+    again = compile_repository(specs, cache=cache)
+    assert again.tree == _uncached(specs, built).tree
+    rebuilt = sorted(b.removeprefix("sql:") for b in built if b.startswith("sql:"))
+    # the databases that list the tenant's file among their sources, and only those
+    reading = sorted(key for key in {p.split("/")[1] for p in again.tree if p.startswith("sql/")}
+                     if b"tenants/bluth.yaml" in again.tree[f"sql/{key}/migrations.json"])
+    assert rebuilt == reading and rebuilt
+    assert {p for p in first.tree if p.startswith("sql/")} == {p for p in again.tree if p.startswith("sql/")}
+
+
+@pytest.mark.parametrize("damage", ["flip", "truncate", "foreign", "swap"])
+def test_corrupt_or_foreign_unit_entries_are_rebuilt(spec_copy, tmp_path: Path, monkeypatch, damage: str) -> None:
+    """A damaged unit entry is a miss: the unit is built again and the output is unchanged."""
+    specs = spec_copy({})
+    cache = tmp_path / "cache"
+    full = compile_repository(specs)
+    assert compile_repository(specs, cache=cache).tree == full.tree
+    entries = sorted(p for p in (cache / store.UNITS_FOLDER).iterdir() if p.name != ".gitignore")
+    assert len(entries) > 10
+    blobs = [p.read_bytes() for p in entries]
+    for i, path in enumerate(entries):
+        blob = blobs[i]
+        if damage == "flip":
+            path.write_bytes(blob[:-5] + bytes([blob[-5] ^ 0x01]) + blob[-4:])
+        elif damage == "truncate":
+            path.write_bytes(blob[: len(blob) // 2])
+        elif damage == "foreign":
+            path.write_bytes(blob.replace(b"paybill-cache 1 ", b"paybill-cache 0 ", 1))
+        else:  # another unit's (valid) entry under this unit's name: its key does not match
+            path.write_bytes(blobs[(i + 1) % len(blobs)])
+    built = _count_builds(monkeypatch)
+    again = compile_repository(specs, cache=cache)
+    assert again.tree == full.tree
+    stacks = sorted(info.address for info in full.shared["terraform"].stacks)
+    databases = {p.split("/")[1] for p in full.tree if p.startswith("sql/")}
+    assert sorted(b for b in built if not b.startswith("sql:")) == stacks
+    assert len([b for b in built if b.startswith("sql:")]) == len(databases)
+    assert _diagnostics(again.diagnostics) == _diagnostics(full.diagnostics)

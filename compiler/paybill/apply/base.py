@@ -24,7 +24,7 @@ def no_base(revision: str | None) -> bool:
 
 def base_manifest(repo: Path, revision: str | None, manifest_path: str = MANIFEST_PATH) -> Manifest | None:
     """The manifest at ``revision`` in ``repo``, or None when there is no base or it has no manifest."""
-    if no_base(revision):
+    if revision is None or no_base(revision):
         return None
     where = f"{revision}:{manifest_path}"
     try:

@@ -126,8 +126,10 @@ def _customer_info(obj: dict[str, Any]) -> CustomerInfo | None:
     cid = _id_of(obj)
     if cid is None:
         return None
-    address = obj.get("address") if isinstance(obj.get("address"), dict) else {}
-    metadata = obj.get("metadata") if isinstance(obj.get("metadata"), dict) else {}
+    address = obj.get("address")
+    address = address if isinstance(address, dict) else {}
+    metadata = obj.get("metadata")
+    metadata = metadata if isinstance(metadata, dict) else {}
     country = _text(address.get("country")) or _text(metadata.get("paybill_country"))
     return CustomerInfo(cid, _text(obj.get("name")), _text(obj.get("email")), country,
                         tuple(sorted((str(k), str(v)) for k, v in metadata.items() if isinstance(v, str))))
@@ -157,7 +159,7 @@ def _invoice_subscription(invoice: dict[str, Any]) -> str | None:
     return _id_of(details.get("subscription")) if isinstance(details, dict) else None
 
 
-def parse_event(payload: dict[str, Any]) -> BillingEvent:
+def parse_event(payload: object) -> BillingEvent:
     """A Stripe event dictionary (or ``stripe.Event``, which is one) -> :class:`BillingEvent`."""
     if not isinstance(payload, dict):
         raise EventError("an event must be a JSON object")

@@ -326,9 +326,12 @@ class PostgresStore:
                 conn.execute("SELECT pg_advisory_unlock(%s)", (self.LOCK_KEY,))
 
     def flush(self, session: Session) -> None:
+        from psycopg import Connection
         from psycopg.types.json import Jsonb
 
         conn = session.handle
+        if not isinstance(conn, Connection):
+            raise TypeError("internal: a PostgreSQL store session without its connection")
         with conn.transaction():
             for key in sorted(session.changed):
                 r = session.records[key]

@@ -217,9 +217,10 @@ def compile_command(specs: Path, out: Path, check: bool, durable: bool, strict_q
         except OSError as exc:
             _report_write_failure(result, out, fmt, exc)
     if cache is not None:
-        from paybill.store import prune
+        from paybill.store import UNITS_FOLDER, prune
 
         prune(cache)
+        prune(cache / UNITS_FOLDER)
     if fmt == "json":
         _json(result, out, {"written": True})
     else:

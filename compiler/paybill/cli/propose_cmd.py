@@ -70,7 +70,7 @@ def propose_command(specs: Path, agent: str, sets: tuple[str, ...], message: str
                    f"{_generated_summary(generated)} would be committed; no branch created", err=True)
         sys.exit(EXIT_OK)
     click.echo(pull_request_body(result, agent, message, render_markdown), nl=False)
-    assert result.generated is not None
+    assert result.generated is not None and result.commit is not None and result.base_commit is not None
     click.echo(f"created branch {result.branch} at {result.commit[:12]} on top of {result.base_commit[:12]} "
                f"(with {_generated_summary(result.generated)})", err=True)
     sys.exit(EXIT_OK)

@@ -18,6 +18,7 @@ import hashlib
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import MappingProxyType
+from typing import Any
 
 from paybill.compile.apart import start_apart
 from paybill.compile.checks import check_paths, check_stacks
@@ -33,6 +34,7 @@ from paybill.graph.cycles import report_cycles
 from paybill.load import LoadLimits, SpecDocument, load_repository
 from paybill.load.limits import DEFAULT_LIMITS
 from paybill.resolve import ResolvedModel, resolve_index
+from paybill.store import UNITS_FOLDER, UnitStore
 from paybill.validate import validate_documents
 from paybill.validate.index import SpecIndex
 
@@ -55,7 +57,7 @@ def _ordered(emitters: Sequence[Emitter]) -> list[Emitter]:
     return first + last
 
 
-def _failed(index: SpecIndex, sink: DiagnosticSink, files: int, **extra) -> CompileResult:
+def _failed(index: SpecIndex, sink: DiagnosticSink, files: int, **extra: Any) -> CompileResult:
     return CompileResult(tree={}, diagnostics=sink.sorted(), index=index, files=files, **extra)
 
 
@@ -69,6 +71,7 @@ def compile_index(
     progress: Progress | None = None,
     on_files: FilesReady | None = None,
     resolved: ResolvedModel | None = None,
+    store: UnitStore | None = None,
 ) -> CompileResult:
     """Resolve then compile a validated index. If ``sink`` already holds errors, nothing is emitted.
 
@@ -77,10 +80,11 @@ def compile_index(
     emitter (:func:`paybill.emit.registry.all_emitters`). Emitters see the typed fields of
     :class:`~paybill.emit.contract.EmitContext`: ``resolved``, ``graph``, ``cache`` (may be None)
     and ``tree`` (a read-only view of the files emitted so far); independent ones (see
-    :class:`~paybill.emit.contract.Emitter`) see no ``graph``.
+    :class:`~paybill.emit.contract.Emitter`) see no ``graph``. ``store``: units built by earlier
+    compiles (:class:`paybill.store.UnitStore`), reused where their inputs are unchanged.
     """
     with gc_paused():
-        return _compile_index(index, sink, files, emitters, cache, progress, on_files, resolved)
+        return _compile_index(index, sink, files, emitters, cache, progress, on_files, resolved, store)
 
 
 def _compile_index(
@@ -92,6 +96,7 @@ def _compile_index(
     progress: Progress | None,
     on_files: FilesReady | None,
     resolved: ResolvedModel | None,
+    store: UnitStore | None,
 ) -> CompileResult:
     if sink.has_errors:
         return _failed(index, sink, files)
@@ -113,7 +118,7 @@ def _compile_index(
     units = list(resolved.units)
     tree: OutputTree = {}
     owners: dict[str, str] = {}
-    ctx = EmitContext(index, sink, resolved=resolved, cache=cache, tree=MappingProxyType(tree))
+    ctx = EmitContext(index, sink, resolved=resolved, cache=cache, tree=MappingProxyType(tree), store=store)
     ordered = _ordered(emitters)
     # Independent emitters need no graph, so their helper starts now, while this process builds it.
     helper = start_apart(ctx, ordered, units, cache, FINAL_EMITTERS)
@@ -168,6 +173,7 @@ def compile_documents(
     progress: Progress | None = None,
     unloadable: set[tuple[str, str]] | None = None,
     on_files: FilesReady | None = None,
+    store: UnitStore | None = None,
 ) -> CompileResult:
     """Validate then compile documents already in memory (validation sets ``document.model``).
 
@@ -179,7 +185,7 @@ def compile_documents(
             progress("validate")
         index = validate_documents(list(documents), sink, unloadable)
         return compile_index(index, sink, files=files, emitters=emitters, cache=cache, progress=progress,
-                             on_files=on_files)
+                             on_files=on_files, store=store)
 
 
 def compile_repository(
@@ -194,7 +200,9 @@ def compile_repository(
     """Load every spec under ``root`` and compile it.
 
     ``cache``: the cache folder (:mod:`paybill.store`); files unchanged since it was filled are not
-    parsed again. None: everything is computed (same result, slower on a large repository).
+    parsed again, and units whose inputs are unchanged are not built again (its ``units/`` folder,
+    :class:`~paybill.store.UnitStore`). None: everything is computed (same result, slower on a large
+    repository).
     """
     sink = DiagnosticSink()
     with gc_paused():
@@ -205,7 +213,8 @@ def compile_repository(
             sink.error("PB0115", f"no spec files (*.yaml, *.yml) found under '{root.as_posix()}'",
                        root.name or ".", Position(), "point paybill at your specs folder")
         result = compile_documents(loaded.documents, sink=sink, files=loaded.files, emitters=emitters,
-                                   progress=progress, unloadable=loaded.unloadable, on_files=on_files)
+                                   progress=progress, unloadable=loaded.unloadable, on_files=on_files,
+                                   store=UnitStore(cache / UNITS_FOLDER) if cache is not None else None)
         if result.ok:  # a failed compile leaves no cache folder behind
             loaded.save_cache()
         return result

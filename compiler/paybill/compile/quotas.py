@@ -100,7 +100,8 @@ def _owner(index: SpecIndex, address: str) -> SpecDocument | None:
 
 def _region(document: SpecDocument) -> str:
     spec = document.model.spec
-    return spec.placement.region if document.kind == "Tenant" else spec.region
+    region: str = spec.placement.region if document.kind == "Tenant" else spec.region
+    return region
 
 
 def check_quotas(stacks: Iterable[StackRecord], index: SpecIndex, sink: DiagnosticSink) -> None:

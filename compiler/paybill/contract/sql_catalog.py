@@ -102,10 +102,14 @@ class Source:
     sha256: str
 
 
+DatabaseKind = Literal["pool", "tenant"]
+"""A pool's shared database or a silo tenant's own."""
+
+
 @dataclass(frozen=True)
 class DatabasePlan:
     key: str
-    kind: Literal["pool", "tenant"]
+    kind: DatabaseKind
     name: str
     pooled: bool
     tenants: tuple[str, ...]

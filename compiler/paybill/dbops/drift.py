@@ -58,7 +58,7 @@ class DriftReport:
                 "drift": bool(self.differences), "differences": [d.to_json() for d in self.differences]}
 
 
-def _privileges(grants: set[tuple[str, str, bool]] | set[tuple[str, str, str, bool]]) -> set[tuple[str, ...]]:
+def _privileges(grants: set[tuple[str, str, bool]] | set[tuple[str, str, str, bool]]) -> set[tuple[str | bool, ...]]:
     return {tuple(g) for g in grants}
 
 
@@ -218,7 +218,7 @@ def normalise_policies(conn: psycopg.Connection[Any], catalog: Catalog, live: Li
         statement = sql.SQL("CREATE POLICY {} ON pg_temp.{} AS {} FOR ALL TO {} USING ({}) WITH CHECK ({})").format(
             sql.Identifier(policy.name), sql.Identifier(probe),
             sql.SQL("PERMISSIVE" if policy.permissive else "RESTRICTIVE"), role,
-            sql.SQL(policy.condition), sql.SQL(policy.condition))  # type: ignore[arg-type]  # compiled, reviewed SQL
+            sql.SQL(policy.condition), sql.SQL(policy.condition))  # compiled, reviewed SQL
         conn.execute(statement)
     printed = read_policies(conn, "n.oid = pg_catalog.pg_my_temp_schema() AND c.relname = ANY(%s)", (list(probes),))
     result: dict[tuple[str, str], dict[str, Any]] = {}

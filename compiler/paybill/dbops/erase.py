@@ -102,7 +102,8 @@ def erase(url: str, folder: Folder, tenant: str, *, manifest_path: Path | None =
     today = today or datetime.datetime.now(datetime.UTC).date()
     manifest, digest = preflight(folder, tenant, manifest_path, no_export, ignore_retention, today)
     tables = sorted((t for t in folder.catalog.tables if t.tenant_scoped), key=lambda t: (t.schema, t.name))
-    exported = {(e.get("schema"), e.get("table")): e.get("rows") for e in (manifest or {}).get("tables", [])}
+    exported: dict[tuple[str, ...], object] = {(e.get("schema"), e.get("table")): e.get("rows")
+                                               for e in (manifest or {}).get("tables", [])}
     conn = connect(url, folder.display, APPLICATION)
     doing = f"erasing {tenant} from {folder.database}"
     try:

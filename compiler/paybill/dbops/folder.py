@@ -14,6 +14,7 @@ import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from paybill.dbops.errors import DbOpsError, Problem, fail
 
@@ -110,7 +111,7 @@ def _idents(values: object, where: str) -> tuple[str, ...]:
     return tuple(ident(v, where) for v in values)
 
 
-def parse_catalog(data: dict) -> Catalog:
+def parse_catalog(data: dict[str, Any]) -> Catalog:
     """Plain data from the ``catalog`` section; ValueError/KeyError/TypeError on anything unexpected."""
     tables = []
     for name, t in data["tables"].items():

@@ -13,6 +13,8 @@ from typing import Any
 
 import psycopg
 
+from paybill.contract import run_state
+from paybill.contract.sql_names import GUARD_ROLE
 from paybill.dbops import ledger
 from paybill.dbops.connect import connect, database_error, set_timeouts
 from paybill.dbops.errors import DbOpsError, Problem
@@ -88,6 +90,8 @@ def migrate(url: str, folder: Folder, *, dry_run: bool = False, lock_timeout: st
             for name, _, body in folder.files:
                 doing = f"{folder.database}: {name}"
                 conn.execute(body)  # bytes: sent as one simple query; files hold many statements and DO blocks
+            doing = f"creating {folder.database}'s run state table for paybill serve"
+            create_run_state(conn)
             doing = f"recording {folder.database} in the ledger"
             ledger.record(conn, folder.database, folder.revision, folder.hashes(), ledger.actor(conn, by))
         return MigrateResult(folder.database, folder.revision, "applied", current, names)
@@ -95,3 +99,14 @@ def migrate(url: str, folder: Folder, *, dry_run: bool = False, lock_timeout: st
         raise database_error(exc, folder.display, doing) from exc
     finally:
         conn.close()
+
+
+def create_run_state(conn: psycopg.Connection[Any]) -> None:
+    """The table ``paybill serve`` keeps runs in, granted to ``paybill_guard`` (see
+    :mod:`paybill.contract.run_state`): created here so the server's login needs no CREATE privilege."""
+    for statement in run_state.DDL:
+        conn.execute(statement.encode())
+    row = conn.execute("SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = %s", (GUARD_ROLE,)).fetchone()
+    if row is not None:  # every compiled folder creates it; a hand-made one may not
+        for statement in run_state.GRANTS:
+            conn.execute(statement.encode())

@@ -15,6 +15,7 @@ the number of units however many compiles share it.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -65,3 +66,20 @@ def memo(cache: CompileCache | None, namespace: str, key: str, fingerprint: Any,
     if cache is None or fingerprint is None or (isinstance(fingerprint, tuple) and None in fingerprint):
         return build()
     return cache.get_or_build(namespace, key, fingerprint, build)
+
+
+def unit_key(*parts: object) -> str | None:
+    """The key of a unit in the on-disk unit store (:class:`paybill.store.UnitStore`): a hash of ``parts``.
+
+    ``parts`` must name *every* input the unit's build reads (document fingerprints, derived values
+    such as an allocated network, which code builds it); None in ``parts`` (an input whose content is
+    unknown) makes the unit uncacheable (returns None). Each part is written with ``repr``, which is
+    deterministic for the plain values used here (strings, numbers, tuples, None).
+    """
+    digest = hashlib.sha256()
+    for part in parts:
+        if part is None:
+            return None
+        digest.update(repr(part).encode("utf-8", "surrogateescape"))
+        digest.update(b"\0")
+    return digest.hexdigest()

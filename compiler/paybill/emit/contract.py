@@ -13,6 +13,7 @@ from paybill.validate.index import SpecIndex
 
 if TYPE_CHECKING:
     from paybill.graph.model import DependencyGraph
+    from paybill.store import UnitStore
 
 OutputTree = dict[str, bytes]
 """Output-relative POSIX path (``terraform/tenant-acme/main.tf.json``) -> file bytes."""
@@ -25,9 +26,9 @@ class EmitContext:
     The compile pipeline fills every input: ``resolved`` (the model the resolve stage built, its
     rules already reported), ``graph`` (None for independent emitters, which run before it
     exists), ``cache`` (a :class:`~paybill.emit.cache.CompileCache` or None) and ``tree`` (a
-    read-only view of the files emitted so far). A caller that builds a context from an index
-    alone (tests, tools) gets the model resolved on first use by :meth:`model`, its findings
-    reported into ``sink`` as the pipeline would.
+    read-only view of the files emitted so far), ``store`` (the on-disk unit store or None). A
+    caller that builds a context from an index alone (tests, tools) gets the model resolved on
+    first use by :meth:`model`, its findings reported into ``sink`` as the pipeline would.
 
     ``shared`` carries facts one emitter publishes for later ones (``terraform``, ``manifest``,
     ``sql.databases``; a command may put ``bundle_signing_key`` there) without emitters importing
@@ -43,6 +44,9 @@ class EmitContext:
     cache: Any = None
     """A :class:`~paybill.emit.cache.CompileCache` or None (typed loosely: emit sits below compile)."""
     tree: Mapping[str, bytes] = field(default_factory=lambda: MappingProxyType({}))
+    store: UnitStore | None = None
+    """Units built by earlier compiles, on disk (:class:`paybill.store.UnitStore`), or None: an emitter
+    that can name every input of a unit (:func:`paybill.emit.cache.unit_key`) reuses its stored bytes."""
 
     def model(self) -> ResolvedModel:
         """The resolved model: the pipeline's, or resolved now (once) for a context built from an index."""

@@ -12,6 +12,7 @@ plain JSON strings; Terraform template escaping (``$${``) would corrupt it here.
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 import orjson
@@ -101,12 +102,13 @@ def emit_entitlements(ctx: EmitContext) -> OutputTree:
         tenant_stacks = stacks.get(name, [])
         fingerprint = (document_fingerprint(resolved.document), document_fingerprint(resolved.plan.document),
                        document_fingerprint(resolved.cloud.document), tuple(tenant_stacks))
-        tree[f"tenants/{name}.json"] = memo(
-            cache, "entitlements", name, fingerprint,
-            lambda resolved=resolved, tenant_stacks=tenant_stacks: orjson.dumps(
-                entitlements(resolved, tenant_stacks), option=_OPTIONS) + b"\n",
-        )
+        tree[f"tenants/{name}.json"] = memo(cache, "entitlements", name, fingerprint,
+                                             partial(_render, resolved, tenant_stacks))
     return tree
+
+
+def _render(resolved: ResolvedTenant, stacks: list[str]) -> bytes:
+    return orjson.dumps(entitlements(resolved, stacks), option=_OPTIONS) + b"\n"
 
 
 ENTITLEMENTS_EMITTER = Emitter(name="entitlements", emit=emit_entitlements, independent=True)

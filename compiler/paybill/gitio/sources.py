@@ -49,10 +49,14 @@ class Listing:
 
 
 class Side(Protocol):
-    """A readable version of the repository."""
+    """A readable version of the repository (read-only members, so a side whose commit is always a
+    ``str``, or always None, is one)."""
 
-    label: str
-    commit: str | None
+    @property
+    def label(self) -> str: ...
+
+    @property
+    def commit(self) -> str | None: ...
 
     def list(self, prefix: str, suffixes: tuple[str, ...]) -> Listing: ...
 

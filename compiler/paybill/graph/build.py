@@ -5,10 +5,11 @@ from __future__ import annotations
 from paybill.graph.edges import EDGE_RULES, EdgeRule
 from paybill.graph.model import STACK, DependencyGraph, EdgeInfo, NodeInfo, stack_node_id
 from paybill.graph.stacks import StackUnit, stack_units
+from paybill.load.document import SpecDocument
 from paybill.validate.index import SpecIndex
 
 
-def _spec_node(doc) -> NodeInfo:
+def _spec_node(doc: SpecDocument) -> NodeInfo:
     attrs = {}
     if doc.kind == "Tenant":
         attrs = {"lifecycle": doc.model.spec.lifecycle, "isolation": doc.model.spec.isolation.model}

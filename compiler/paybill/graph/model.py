@@ -75,7 +75,7 @@ class DependencyGraph:
     __slots__ = ("_waves", "g")
 
     def __init__(self) -> None:
-        self.g: nx.DiGraph = nx.DiGraph()
+        self.g: nx.DiGraph[str] = nx.DiGraph()
         self._waves: dict[str, int] | None = None
 
     # -- construction --------------------------------------------------------------------------
@@ -99,10 +99,12 @@ class DependencyGraph:
         return self.g.number_of_nodes()
 
     def node(self, identifier: str) -> NodeInfo:
-        return self.g.nodes[identifier]["info"]
+        info: NodeInfo = self.g.nodes[identifier]["info"]
+        return info
 
     def edge(self, before: str, after: str) -> EdgeInfo:
-        return self.g.edges[before, after]["info"]
+        info: EdgeInfo = self.g.edges[before, after]["info"]
+        return info
 
     def nodes(self) -> list[str]:
         return sorted(self.g.nodes, key=sort_key)

@@ -181,10 +181,11 @@ def condition_source(conditions: Sequence[dict[str, Any]]) -> str:
     return " and ".join(parts) or "True"
 
 
-def _function(source: str) -> Any:
+def _function(source: str) -> Callable[..., Any]:
     namespace: dict[str, Any] = {"_i64": _i64, "bool": bool, "__builtins__": {}}
     exec(compile(source, "<paybill.guard.cache>", "exec"), namespace)  # numbers and known names only
-    return namespace["f"]
+    function: Callable[..., Any] = namespace["f"]
+    return function
 
 
 def compile_condition(conditions: Sequence[dict[str, Any]]) -> Predicate:

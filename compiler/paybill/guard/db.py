@@ -40,10 +40,10 @@ like a psycopg connection it is used by one thread at a time.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import psycopg
 from psycopg import errors, sql
@@ -51,7 +51,7 @@ from psycopg import errors, sql
 from paybill.contract.sql_catalog import AgentPlan, DatabasePlan, TablePlan, load_catalog, schema_label
 from paybill.contract.sql_names import TENANT_SETTING
 from paybill.guard.decision import Decision
-from paybill.guard.run import Run
+from paybill.guard.guard import Guard
 
 SETUP = sql.SQL(
     "SELECT pg_catalog.set_config('role', %s, true), pg_catalog.set_config({setting}, %s, true), "
@@ -117,7 +117,34 @@ class WriteResult:
     decision: Decision
 
 
-def settle(run: Run, decision: Decision, used: int) -> None:
+class GuardedRun(Protocol):
+    """What the guarded database reads and asks of a run: a :class:`~paybill.guard.Run`, or a
+    :class:`~paybill.guard.shadow.ShadowRun` (which answers with its enforcing run)."""
+
+    @property
+    def guard(self) -> Guard: ...
+
+    @property
+    def tenant(self) -> str: ...
+
+    @property
+    def rows_read(self) -> int: ...
+
+    @property
+    def rows_written(self) -> int: ...
+
+    @property
+    def budget_spent(self) -> int: ...
+
+    def counters(self, now: float | None = None) -> dict[str, int]: ...
+
+    def check(self, action: str, resource: str, *, columns: Iterable[str] = (), rows: int = 0,
+              tenant: str | None = None) -> Decision: ...
+
+    def settle(self, decision: Decision, used: int) -> None: ...
+
+
+def settle(run: GuardedRun, decision: Decision, used: int) -> None:
     """Charge the run what an operation really touched instead of the cap its ``decision`` allowed.
 
     The guard spends the rows a check names and ``max(1, rows)`` budget units when it allows; a
@@ -176,7 +203,7 @@ class GuardedDatabase:
 
     # -- resolution: every identifier comes from the catalog -------------------------------------
 
-    def _agent(self, run: Run) -> AgentPlan:
+    def _agent(self, run: GuardedRun) -> AgentPlan:
         agent = self._agents.get(run.guard.agent)
         if agent is None:
             raise SetupError(f"agent '{run.guard.agent}' has no role in database '{self.catalog.key}' "
@@ -208,7 +235,7 @@ class GuardedDatabase:
 
     # -- limits -----------------------------------------------------------------------------------
 
-    def _cap(self, run: Run, kind: str, limit: int | None) -> tuple[int, str]:
+    def _cap(self, run: GuardedRun, kind: str, limit: int | None) -> tuple[int, str]:
         """(rows the operation may touch, the violation name if it touches more)."""
         if limit is not None and (type(limit) is not int or limit < 0):
             raise UsageError("limit must be a non-negative integer")
@@ -220,13 +247,13 @@ class GuardedDatabase:
             return limit, "limit.requested"
         return cap, f"limit.{LIMIT_NAMES[kind]}" if allowance <= budget else "limit.budgetUnits"
 
-    def _timeout_ms(self, run: Run, agent: AgentPlan) -> int:
+    def _timeout_ms(self, run: GuardedRun, agent: AgentPlan) -> int:
         remaining = run.guard.limits[LIMIT_NAMES["time"]] * 1000 - run.counters()["elapsedMillis"]
         return max(1, min(agent.statement_timeout_ms, remaining))
 
     # -- execution ------------------------------------------------------------------------------
 
-    def _perform(self, run: Run, agent: AgentPlan, decision: Decision, statement: bytes,
+    def _perform(self, run: GuardedRun, agent: AgentPlan, decision: Decision, statement: bytes,
                  params: Sequence[Any], *, cap: int, violation: str, read: bool) -> tuple[int, list[tuple[Any, ...]]]:
         """Run one statement as the agent, for the run's tenant, in its own transaction.
 
@@ -270,7 +297,7 @@ class GuardedDatabase:
         settle(run, decision, count)
         return count, rows
 
-    def _perform_pipelined(self, run: Run, decision: Decision, statement: bytes, params: Sequence[Any],
+    def _perform_pipelined(self, run: GuardedRun, decision: Decision, statement: bytes, params: Sequence[Any],
                            setup: tuple[str, str, str, str], *, cap: int, violation: str, read: bool
                            ) -> tuple[int, list[tuple[Any, ...]]]:
         """:meth:`_perform` inside the caller's transaction, on a connection in pipeline mode.
@@ -319,7 +346,7 @@ class GuardedDatabase:
         settle(run, decision, count)
         return count, rows
 
-    def _check(self, run: Run, action: str, table: str, columns: Sequence[str], rows: int) -> Decision:
+    def _check(self, run: GuardedRun, action: str, table: str, columns: Sequence[str], rows: int) -> Decision:
         decision = run.check(action, table, columns=columns, rows=rows)
         if not decision.allowed:
             raise AccessDenied(f"guard denied: {decision.summary()}", source="guard", violations=decision.violations,
@@ -347,7 +374,7 @@ class GuardedDatabase:
 
     # -- operations -----------------------------------------------------------------------------
 
-    def read(self, run: Run, table: str, columns: Sequence[str], *, where: Mapping[str, Any] | None = None,
+    def read(self, run: GuardedRun, table: str, columns: Sequence[str], *, where: Mapping[str, Any] | None = None,
              order_by: Sequence[str] = (), limit: int | None = None) -> ReadResult:
         """``SELECT columns FROM table WHERE col = value AND ... [ORDER BY ...]`` for the run's tenant.
 
@@ -376,7 +403,7 @@ class GuardedDatabase:
                                 read=True)
         return ReadResult(selected, rows, decision)
 
-    def insert(self, run: Run, table: str, values: Mapping[str, Any]) -> WriteResult:
+    def insert(self, run: GuardedRun, table: str, values: Mapping[str, Any]) -> WriteResult:
         """``INSERT INTO table (columns) VALUES (...)``: one row; ``tenant_id`` comes from the session."""
         agent = self._agent(run)
         plan = self._table(table)
@@ -395,7 +422,7 @@ class GuardedDatabase:
                                  violation="limit.maxRowsWritten", read=False)
         return WriteResult(count, decision)
 
-    def update(self, run: Run, table: str, values: Mapping[str, Any], *, where: Mapping[str, Any],
+    def update(self, run: GuardedRun, table: str, values: Mapping[str, Any], *, where: Mapping[str, Any],
                limit: int | None = None) -> WriteResult:
         """``UPDATE table SET col = value ... WHERE ...`` on the run's tenant's rows.
 
@@ -420,7 +447,7 @@ class GuardedDatabase:
                                  violation=violation, read=False)
         return WriteResult(count, decision)
 
-    def delete(self, run: Run, table: str, *, where: Mapping[str, Any], limit: int | None = None) -> WriteResult:
+    def delete(self, run: GuardedRun, table: str, *, where: Mapping[str, Any], limit: int | None = None) -> WriteResult:
         """``DELETE FROM table WHERE ...`` on the run's tenant's rows (``where={}``: all of them, capped)."""
         agent = self._agent(run)
         plan = self._table(table)
@@ -436,7 +463,8 @@ class GuardedDatabase:
         count, _ = self._perform(run, agent, decision, statement, params, cap=cap, violation=violation, read=False)
         return WriteResult(count, decision)
 
-    def _write_cap(self, run: Run, plan: TablePlan, filtered: tuple[str, ...], limit: int | None) -> tuple[int, str]:
+    def _write_cap(self, run: GuardedRun, plan: TablePlan, filtered: tuple[str, ...],
+                   limit: int | None) -> tuple[int, str]:
         cap, violation = self._cap(run, "write", limit)
         if set(plan.primary_key) <= set(filtered) and cap > 1:
             return 1, violation  # the whole primary key: at most one row of this tenant
@@ -449,12 +477,18 @@ class _RollBack(Exception):
 
 __all__ = [
     "AccessDenied",
+    # the SQL catalog's plan types (paybill.contract.sql_catalog) a GuardedDatabase is built from
+    "AgentPlan",
+    "DatabasePlan",
     "GuardDbError",
     "GuardedDatabase",
+    "GuardedRun",
     "ReadResult",
     "SetupError",
     "StatementFailed",
+    "TablePlan",
     "UsageError",
     "WriteResult",
+    "load_catalog",
     "settle",
 ]

@@ -43,7 +43,8 @@ class Verdict:
 def parse_policies(policies_text: str) -> dict[str, Any]:
     """The policies in Cedar's JSON form (EST), which exposes scopes and annotations."""
     try:
-        return json.loads(cedarpy.policies_to_json_str(policies_text))
+        parsed: dict[str, Any] = json.loads(cedarpy.policies_to_json_str(policies_text))
+        return parsed
     except ValueError as exc:
         raise PolicyFormatError(f"policies do not parse: {exc}") from None
 

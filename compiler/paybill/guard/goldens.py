@@ -45,7 +45,8 @@ def run_goldens(engine: Engine, tests: list[dict[str, Any]]) -> list[GoldenFailu
         expected = test.get("expect")
         actual = {"allowed": verdict.allowed, "reasons": list(verdict.reasons)}
         reasons = expected.get("reasons", []) if isinstance(expected, dict) else None
-        if not isinstance(reasons, list) or not all(isinstance(r, str) for r in reasons):
+        if (not isinstance(expected, dict) or not isinstance(reasons, list)
+                or not all(isinstance(r, str) for r in reasons)):
             failures.append(GoldenFailure(f"{test.get('name')} (malformed 'expect')", {"allowed": None}, actual))
         elif expected.get("allowed") is not verdict.allowed or sorted(reasons) != actual["reasons"]:
             failures.append(GoldenFailure(str(test.get("name")), expected, actual))

@@ -322,7 +322,8 @@ class Run:
                                 violations=(V_INPUT,), errors=(problem or "",), revision=self.guard.revision,
                                 run=self.id)
         else:
-            violations, denied = verdict.violations, ()
+            denied: tuple[str, ...] = ()
+            violations = verdict.violations
             if not verdict.allowed and not violations:
                 violations, denied = self._explain(action, resource, tenant, columns, rows, counters)
             charge = 0

@@ -33,9 +33,9 @@ import contextlib
 import os
 import threading
 from collections import deque
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 
@@ -46,6 +46,8 @@ from paybill.guard.guard import Guard
 from paybill.guard.log import LogError, bounded
 from paybill.guard.run import Operation, Run
 from paybill.guard.signing import PublicKeyLike
+
+T = TypeVar("T")
 
 SHADOW_FORMAT = "paybill.dev/shadow-log/v1"
 WOULD_ALLOW = "would-allow"
@@ -239,7 +241,7 @@ class ShadowRun:
             mirror._place(run.step)
         return mirror
 
-    def _ask(self, op: str, request: dict[str, Any], call: Any) -> Decision | None:
+    def _ask(self, op: str, request: dict[str, Any], call: Callable[[Run], T]) -> T | None:
         """The candidate's decision, or None after logging why it could not give one."""
         try:
             mirror = self._sync()

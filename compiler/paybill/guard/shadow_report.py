@@ -63,8 +63,14 @@ def _ranked(counter: Counter[tuple[str, str]]) -> list[tuple[tuple[str, str], in
     return sorted(counter.items(), key=lambda item: (-item[1], item[0]))
 
 
+def _mapping(record: dict[str, Any], key: str) -> dict[str, Any]:
+    """``record[key]`` when it is an object, else empty (a log line written by hand may lack it)."""
+    value = record.get(key)
+    return value if isinstance(value, dict) else {}
+
+
 def _tool(record: dict[str, Any]) -> str:
-    request = record.get("request") if isinstance(record.get("request"), dict) else {}
+    request = _mapping(record, "request")
     if record.get("op") == "advance":
         return f"advance {request.get('step', '?')}"
     if record.get("op") == "approve":
@@ -73,7 +79,7 @@ def _tool(record: dict[str, Any]) -> str:
 
 
 def _policies(record: dict[str, Any]) -> list[str]:
-    candidate = record.get("candidate") if isinstance(record.get("candidate"), dict) else {}
+    candidate = _mapping(record, "candidate")
     reasons = [r for r in candidate.get("reasons") or [] if isinstance(r, str)]
     if reasons:
         return reasons
@@ -89,8 +95,8 @@ def _example(record: dict[str, Any]) -> dict[str, Any]:
 def _add(report: ShadowReport, record: dict[str, Any]) -> None:
     kind = record["kind"]
     report.kinds[kind] += 1
-    current = record.get("current") if isinstance(record.get("current"), dict) else {}
-    candidate = record.get("candidate") if isinstance(record.get("candidate"), dict) else {}
+    current = _mapping(record, "current")
+    candidate = _mapping(record, "candidate")
     if current.get("revision") or candidate.get("revision"):
         report.revisions.add((str(current.get("revision", "")), str(candidate.get("revision", ""))))
     if kind in (WOULD_ALLOW, WOULD_DENY):

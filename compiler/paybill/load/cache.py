@@ -19,6 +19,7 @@ import os
 import time
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 from paybill import store
 from paybill.load.discover import SpecFile
@@ -28,7 +29,7 @@ RACY_NS = 2 * 10**9
 """A file modified this close to (or after) the start of the load that cached it is verified by its bytes."""
 
 _Stat = tuple[int, int, int]
-_Documents = list[tuple[int, dict, str, str]]
+_Documents = list[tuple[int, dict[str, Any], str, str]]
 _Entry = tuple[int, int, int, str, _Documents]
 
 

@@ -215,8 +215,11 @@ def _resolve(kind: type, value: str | None, implicit: tuple[bool, bool]) -> str:
     return _SEQ_TAG if kind is SequenceNode else _MAP_TAG
 
 
+_CParser: type[Any] | None
 try:
-    from yaml._yaml import CParser as _CParser
+    from yaml import _yaml
+
+    _CParser = _yaml.CParser
 except ImportError:  # pragma: no cover - PyYAML built without libyaml
     _CParser = None
 

@@ -8,7 +8,7 @@ profiles. The state backend models stay here: they are Terraform backend types, 
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal, Union
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Union
 
 from pydantic import ConfigDict, Field, StringConstraints, create_model
 
@@ -123,7 +123,7 @@ def spec_model(provider: str) -> type[CloudSpecBase]:
 def _new_spec_model(profile: CloudProfile) -> type[CloudSpecBase]:
     """``AwsCloudSpec``...: the common fields, ``provider`` and the profile's block under its id."""
     fields: dict[str, Any] = {
-        "provider": (Literal[profile.provider], ...),  # type: ignore[valid-type]
+        "provider": (Literal[profile.provider], ...),
         profile.provider: (_account_model(profile), ...),
     }
     return create_model(f"{_class_stem(profile)}CloudSpec", __base__=_ProfileCloudSpec, __module__=__name__,
@@ -138,8 +138,9 @@ def build_cloud_model(profiles: tuple[CloudProfile, ...], base: type[Envelope] |
     """
     specs = tuple(_spec_model(profile) for profile in profiles)
     spec_type: Any = Annotated[Union[specs], Field(discriminator="provider")] if len(specs) > 1 else specs[0]  # noqa: UP007
+    fields: dict[str, Any] = {"kind": (Literal["Cloud"], ...), "spec": (spec_type, ...)}
     return create_model("Cloud", __base__=base or _ProfileCloud, __doc__="A cloud account on one provider.",
-                        __module__=__name__, kind=(Literal["Cloud"], ...), spec=(spec_type, ...))
+                        __module__=__name__, **fields)
 
 
 _built: dict[tuple[int, ...], tuple[tuple[CloudProfile, ...], type[Envelope]]] = {}
@@ -160,5 +161,17 @@ def cloud_model() -> type[Envelope]:
     return found[1]
 
 
-Cloud = cloud_model()
-"""A cloud account on one provider (the built-in clouds)."""
+if TYPE_CHECKING:
+    class _AnyCloudSpec(_ProfileCloudSpec):
+        provider: str
+
+    class Cloud(_ProfileCloud):
+        """What the type checker knows of every Cloud model :func:`cloud_model` builds (they are made at
+        run time from the registered profiles): its spec is one provider's spec model, with the common
+        fields and ``provider`` (narrow it to the provider's block with :func:`spec_model`)."""
+
+        kind: Literal["Cloud"]
+        spec: _AnyCloudSpec
+else:
+    Cloud = cloud_model()
+    """A cloud account on one provider (the built-in clouds)."""

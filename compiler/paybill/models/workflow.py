@@ -14,7 +14,7 @@ StepAction = Literal["read", "insert", "update", "delete", "propose", "approve",
 DATA_ACTIONS = frozenset({"read", "insert", "update", "delete"})
 LIFECYCLE_ORDER: tuple[str, ...] = ("onboarding", "active", "suspended", "offboarding", "deleted")
 """Every tenant lifecycle state, in the order a tenant lives through them (the order states are shown in)."""
-DEFAULT_LIFECYCLES: tuple[str, ...] = ("onboarding", "active")
+DEFAULT_LIFECYCLES: tuple[Lifecycle, ...] = ("onboarding", "active")
 """The states a workflow acts in unless it says otherwise: tenants that are being set up or in use."""
 
 

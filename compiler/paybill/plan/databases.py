@@ -27,7 +27,15 @@ from dataclasses import dataclass
 
 import orjson
 
-from paybill.changes.database_model import DatabaseChange, GrantChange, PolicyChange, TableChange, grant_lines
+from paybill.changes.database_model import (
+    DatabaseChange,
+    DatabaseOp,
+    GrantChange,
+    GrantOp,
+    PolicyChange,
+    TableChange,
+    grant_lines,
+)
 from paybill.changes.model import Finding
 from paybill.contract.sql_catalog import CatalogError, DatabasePlan, TablePlan, plan_from_catalog
 from paybill.diagnostics import Position
@@ -211,8 +219,10 @@ def _grants(plan: DatabasePlan | None) -> dict[GrantKey, str]:
 
 def diff_grants(before: DatabasePlan | None, after: DatabasePlan | None, pii: PiiColumns) -> list[GrantChange]:
     old, new = _grants(before), _grants(after)
+    directions: tuple[tuple[GrantOp, dict[GrantKey, str], dict[GrantKey, str]], ...] = (
+        ("granted", new, old), ("revoked", old, new))
     out = [GrantChange(role, table, column, privilege, op, agent, pii(bare, column))
-           for op, ours, theirs in (("granted", new, old), ("revoked", old, new))
+           for op, ours, theirs in directions
            for (role, agent, table, column, privilege), bare in ours.items() if (role, agent, table, column,
                                                                                  privilege) not in theirs]
     return sorted(out, key=lambda g: (g.op != "granted", g.role, g.table, g.column or "", g.privilege))
@@ -238,7 +248,7 @@ def diff_database(key: str, before: bytes | None, after: bytes | None, pii: PiiC
     if note is None and not (tables or policies or grants):
         note = ("the SQL changed but its tables, policies and grants did not (the SQL emitter changed, "
                 "or settings such as statement timeouts)")
-    op = "created" if before is None else "destroyed" if after is None else "changed"
+    op: DatabaseOp = "created" if before is None else "destroyed" if after is None else "changed"
     return DatabaseChange(key, op, files, tables, policies, grants, note)
 
 

@@ -8,7 +8,7 @@ step removed from a workflow it runs, a tenant table turned global (rows lose th
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal, TypedDict
 
 from paybill.changes.model import Finding
 from paybill.validate.index import SpecIndex
@@ -29,7 +29,17 @@ def _names(items: set[str] | list[str]) -> str:
     return text + (f" (+{len(ordered) - MAX_LISTED} more)" if len(ordered) > MAX_LISTED else "")
 
 
-def _grants(agent) -> dict[str, dict[str, object]]:
+class _TableGrant(TypedDict):
+    read: set[str]
+    insert: set[str]
+    update: set[str]
+    delete: bool
+
+
+_COLUMN_ACTIONS: tuple[Literal["read", "insert", "update"], ...] = ("read", "insert", "update")
+
+
+def _grants(agent) -> dict[str, _TableGrant]:
     return {g.table: {"read": set(g.read), "insert": set(g.insert), "update": set(g.update), "delete": g.delete}
             for g in agent.spec.permissions.tables}
 
@@ -79,11 +89,11 @@ def widening_details(old, new, base: SpecIndex, head: SpecIndex) -> list[str]:
     for table, grant in sorted(new_grants.items()):
         before = old_grants.get(table)
         if before is None:
-            cols = "; ".join(f"{a}: {', '.join(sorted(grant[a]))}" for a in ("read", "insert", "update") if grant[a])
+            cols = "; ".join(f"{a}: {', '.join(sorted(grant[a]))}" for a in _COLUMN_ACTIONS if grant[a])
             details.append(f"new table grant {table}" + (f" ({cols})" if cols else "")
                            + (" with delete" if grant["delete"] else ""))
             continue
-        for action in ("read", "insert", "update"):
+        for action in _COLUMN_ACTIONS:
             added = grant[action] - before[action]
             if added:
                 verb = "new action" if not before[action] else "new columns"

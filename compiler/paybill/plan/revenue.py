@@ -78,7 +78,7 @@ def compute_revenue(base: SpecIndex, head: SpecIndex) -> Revenue:
             continue
         reason = _reason(before, after, base, head)
         if b_cur == a_cur or b_cur is None or a_cur is None:
-            currency = a_cur or b_cur
+            currency = a_cur or b_cur or ""  # never "": a side without a currency contributes 0 (skipped above)
             if b_amt != a_amt:
                 tenants.append(TenantRevenue(name, currency, _round(b_amt), _round(a_amt), reason))
         else:

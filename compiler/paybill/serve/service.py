@@ -36,6 +36,7 @@ import jsonschema_rs
 import orjson
 import psycopg
 from psycopg import sql
+from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from paybill.guard import Decision, Guard, GuardUsageError, Run
@@ -360,7 +361,7 @@ def _values(mapping: dict[str, Any] | None) -> dict[str, Any]:
     timestamptz columns take them as PostgreSQL parses them; jsonb values are wrapped)."""
     out: dict[str, Any] = {}
     for key, value in (mapping or {}).items():
-        out[key] = psycopg.types.json.Jsonb(value) if isinstance(value, (dict, list)) else value
+        out[key] = Jsonb(value) if isinstance(value, (dict, list)) else value
     return out
 
 

@@ -7,8 +7,10 @@ must enforce *one* set of limits, and a restart must lose nothing. Every call lo
 snapshot back in the same transaction. Two replicas serving calls of one run therefore take turns,
 and each sees every counter the other one wrote: calls spread over them stop at a limit exactly.
 
-The tables live in the ``paybill`` schema of the database the server connects to. The agent roles
-get no privilege on it (only the server's login role, which created it, can read or change runs).
+The table lives in the ``paybill`` schema of the database the server connects to
+(:mod:`paybill.contract.run_state`): ``paybill db migrate`` creates it and grants it to
+``paybill_guard``, so every replica's login and ``paybill guard approve`` share it; agent roles get
+no privilege on it.
 """
 
 from __future__ import annotations
@@ -19,24 +21,9 @@ from typing import Any
 import orjson
 import psycopg
 from psycopg import sql
+from psycopg.types.json import Jsonb
 
-SCHEMA = "paybill"
-DDL = (
-    "CREATE SCHEMA IF NOT EXISTS paybill",
-    "CREATE TABLE IF NOT EXISTS paybill.runs ("
-    " id text PRIMARY KEY,"
-    " agent text NOT NULL,"
-    " tenant text NOT NULL,"
-    " workflow text NOT NULL,"
-    " revision text NOT NULL,"
-    " state jsonb NOT NULL,"
-    " pending jsonb NOT NULL DEFAULT '{}'::jsonb,"
-    " expires_at double precision NOT NULL,"
-    " created_at timestamptz NOT NULL DEFAULT now(),"
-    " updated_at timestamptz NOT NULL DEFAULT now())",
-    "REVOKE ALL ON SCHEMA paybill FROM PUBLIC",
-)
-"""Idempotent; run under an advisory lock so replicas starting together do not race."""
+from paybill.contract.run_state import DDL, SCHEMA, USABLE
 
 _DDL_LOCK = 0x7061796269_6C6C  # "paybill" as a number: the advisory lock of the schema creation
 
@@ -65,12 +52,16 @@ class StoredRun:
 
 
 def ensure_schema(conn: psycopg.Connection[Any]) -> None:
-    """Create the ``paybill`` schema and its run table if missing (needs CREATE on the database)."""
+    """Use the run table ``paybill db migrate`` created (and granted to ``paybill_guard``); on a database
+    paybill never migrated, create it (then the login needs CREATE on the database)."""
+    row = conn.execute(USABLE).fetchone()
+    if row is not None and row[0]:
+        return
     try:
         with conn.transaction():
             conn.execute("SELECT pg_catalog.pg_advisory_xact_lock(%s)", (_DDL_LOCK,))
             for statement in DDL:
-                conn.execute(statement)  # type: ignore[call-overload]
+                conn.execute(statement)
     except psycopg.Error as exc:
         raise StateError(f"cannot create the run state tables in schema '{SCHEMA}': "
                          f"{exc.diag.message_primary or type(exc).__name__}") from None
@@ -94,8 +85,8 @@ def save(conn: psycopg.Connection[Any], run: StoredRun) -> None:
     conn.execute(_SAVE, (_json(run.state), _json(run.pending), run.id))
 
 
-def _json(value: Any) -> psycopg.types.json.Jsonb:
-    return psycopg.types.json.Jsonb(value, dumps=_dumps)
+def _json(value: Any) -> Jsonb:
+    return Jsonb(value, dumps=_dumps)
 
 
 def _dumps(value: Any) -> str:

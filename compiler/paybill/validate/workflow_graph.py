@@ -24,8 +24,8 @@ class WorkflowGraph:
         return index
 
     @cached_property
-    def graph(self) -> nx.DiGraph:
-        graph = nx.DiGraph()
+    def graph(self) -> nx.DiGraph[str]:
+        graph: nx.DiGraph[str] = nx.DiGraph()
         graph.add_nodes_from(self.step_index)
         for step in self.spec.steps:
             for target in step.next:

@@ -77,7 +77,7 @@ class _Builder:
         # step allows in ordinary use; other states get their own cases (see _lifecycle_cases).
         active = [t for t in tenants if self.state[t] == "active"]
         live = [t for t in tenants if self.state[t] != "deleted"]
-        self.home = (active or live or tenants or [None])[0]
+        self.home: str | None = next(iter(active or live or tenants), None)
         self.other = next((t for t in tenants if t != self.home), OUTSIDER)
         self.scope_id = policy_id(facts.origin("spec", "tenantScope"), "tenantScope")
         self.isolation_id = policy_id(facts.origin("spec", "tenantScope"), "tenantIsolation")
@@ -280,7 +280,7 @@ def build_cases(facts: AgentFacts) -> list[Case]:
 
 def to_tests(facts: AgentFacts, cases: list[Case]) -> list[dict[str, Any]]:
     """Cases as ``tests.json`` entries (one run entity each), plus the missing-counter case."""
-    tests = []
+    tests: list[dict[str, Any]] = []
     for n, case in enumerate(cases, start=1):
         run_id = f"golden-{n}"
         tests.append({

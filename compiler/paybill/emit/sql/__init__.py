@@ -13,11 +13,33 @@ migration (:mod:`.roles`, :mod:`.tables`, :mod:`.security`, :mod:`.grants`), :mo
 
 from __future__ import annotations
 
+from paybill.contract.sql_catalog import DatabasePlan
+from paybill.emit.cache import unit_key
 from paybill.emit.contract import EmitContext, Emitter, OutputTree
 from paybill.emit.sql.migrations import render_database
 from paybill.emit.sql.plan import plan_databases
+from paybill.store import UnitStore
 
 OUTPUT_ROOT = "sql"
+NAMESPACE = "sql"
+"""The unit store namespace of rendered database folders."""
+
+
+def _rendered(plan: DatabasePlan, store: UnitStore | None) -> dict[str, bytes]:
+    """One database's files, read from ``store`` when it holds them for this exact plan.
+
+    A folder is a pure function of its :class:`DatabasePlan` (plain frozen data: tenants, tables,
+    agents' grants, source digests), so the plan's ``repr`` is the whole key.
+    """
+    key = unit_key(NAMESPACE, repr(plan)) if store is not None else None
+    if store is None or key is None:
+        return render_database(plan)
+    found = store.get(NAMESPACE, plan.key, key)
+    if isinstance(found, dict) and all(isinstance(k, str) and isinstance(v, bytes) for k, v in found.items()):
+        return found
+    files = render_database(plan)
+    store.put(NAMESPACE, plan.key, key, files)
+    return files
 
 
 def emit_sql(context: EmitContext) -> OutputTree:
@@ -27,7 +49,7 @@ def emit_sql(context: EmitContext) -> OutputTree:
         return {}
     tree: OutputTree = {}
     for plan in plans:
-        for name, body in render_database(plan).items():
+        for name, body in _rendered(plan, context.store).items():
             tree[f"{OUTPUT_ROOT}/{plan.key}/{name}"] = body
     context.shared["sql.databases"] = [plan.key for plan in plans]
     return dict(sorted(tree.items()))

@@ -14,6 +14,7 @@ from paybill.contract.sql_catalog import (
     SQL_TYPES,
     AgentPlan,
     ColumnPlan,
+    DatabaseKind,
     DatabasePlan,
     GrantPlan,
     Source,
@@ -63,14 +64,14 @@ class _Planner:
                        "shorten the name so every identifier derived from it fits in 63 bytes")
             return None
 
-    def databases(self) -> list[tuple[str, str, SpecDocument, tuple[str, ...]]]:
+    def databases(self) -> list[tuple[DatabaseKind, str, SpecDocument, tuple[str, ...]]]:
         """(kind, name, defining document, tenants) for every database, pools first, in name order."""
         live = [d for d in self.index.of_kind("Tenant") if d.model.spec.lifecycle != "deleted"]
         pooled: dict[str, list[str]] = {}
         for d in live:  # one pass, not one per pool: linear in tenants
             if d.model.holds("database", "pooled") and d.model.spec.placement.pool:
                 pooled.setdefault(d.model.spec.placement.pool, []).append(d.name)
-        found: list[tuple[str, str, SpecDocument, tuple[str, ...]]] = []
+        found: list[tuple[DatabaseKind, str, SpecDocument, tuple[str, ...]]] = []
         for pool in self.index.of_kind("Pool"):
             if "database" not in pool.model.spec.layers:
                 continue
@@ -192,9 +193,9 @@ class _Planner:
             )
 
     def sources(self, defining: SpecDocument, tenants: tuple[str, ...], agents: list[AgentPlan]) -> tuple[Source, ...]:
-        docs = [defining, *self.index.of_kind("DataModel")]
-        docs += [self.index.get("Tenant", t) for t in tenants]  # type: ignore[misc]
-        docs += [self.index.get("Agent", a.name) for a in agents]  # type: ignore[misc]
+        docs: list[SpecDocument | None] = [defining, *self.index.of_kind("DataModel")]
+        docs += [self.index.get("Tenant", t) for t in tenants]
+        docs += [self.index.get("Agent", a.name) for a in agents]
         # Workflows decide which lifecycle states each agent's row-level security admits.
         docs += [self.index.get("Workflow", w) for a in agents
                  for w in self.index.model("Agent", a.name).spec.workflows]  # type: ignore[union-attr]

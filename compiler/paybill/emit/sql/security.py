@@ -63,7 +63,7 @@ def table_policies(plan: DatabasePlan, table: TablePlan) -> list[tuple[str, bool
     else:
         base = (ALL_ROWS_POLICY, False, None, "true")
         subject = CURRENT_TENANT
-    policies = [base]
+    policies: list[tuple[str, bool, str | None, str]] = [base]
     for agent in plan.agents:
         grant = next((g for g in agent.grants if g.table == table.name), None)
         if grant is not None:

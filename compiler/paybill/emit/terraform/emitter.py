@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import Any, cast
 
-from paybill.diagnostics import Diagnostic, DiagnosticSink
+from paybill.clouds.registry import find as find_profile
+from paybill.diagnostics import DiagnosticSink
+from paybill.emit.cache import document_fingerprint, unit_key
 from paybill.emit.contract import EmitContext, Emitter, OutputTree
 from paybill.emit.terraform.backend import backend_block, remote_state_body
 from paybill.emit.terraform.context import PoolContext, TenantContext
 from paybill.emit.terraform.decommission import as_last_live, lift_protections, removed_path
-from paybill.emit.terraform.naming import Claim, NameRegistry
+from paybill.emit.terraform.naming import Claim, NameRegistry, NameRule
 from paybill.emit.terraform.providers import CLOUD_EMITTERS
 from paybill.emit.terraform.remote import POOL_STATE, pool_output
 from paybill.emit.terraform.stack import Stack
@@ -22,6 +26,7 @@ from paybill.resolve import ResolvedCloud, ResolvedModel, ResolvedTenant, StackU
 from paybill.resolve.build import tenant_network_claim
 from paybill.resolve.layers import plan_layers
 from paybill.resolve.network import allocate_networks
+from paybill.store import UnitStore
 from paybill.validate.index import SpecIndex
 
 __all__ = ["POOL_STATE", "TERRAFORM_EMITTER", "build_stacks", "emit_terraform", "pool_output"]
@@ -153,12 +158,15 @@ def _prepare(ctx: EmitContext) -> tuple[_Setup, list[StackUnit], TerraformResult
 
 def _build(units: list[StackUnit], setup: _Setup) -> Iterator[tuple[Stack, StackInfo]]:
     for unit in units:
-        if unit.kind == "pool":
-            built = _pool_stack(unit, setup)
-        else:
-            built = _tenant_stack(unit, setup.model.tenants[unit.owner.name], setup.names)
+        built = _build_stack(unit, setup)
         if built is not None:
             yield built
+
+
+def _build_stack(unit: StackUnit, setup: _Setup) -> tuple[Stack, StackInfo] | None:
+    if unit.kind == "pool":
+        return _pool_stack(unit, setup)
+    return _tenant_stack(unit, setup.model.tenants[unit.owner.name], setup.names)
 
 
 def build_stacks(ctx: EmitContext) -> tuple[list[Stack], TerraformResult]:
@@ -175,28 +183,55 @@ def build_stacks(ctx: EmitContext) -> tuple[list[Stack], TerraformResult]:
     return stacks, result
 
 
-Rendered = tuple[list[tuple[str, bytes]], list[StackInfo]]
+@dataclass(frozen=True)
+class BuiltStack:
+    """One rendered stack and the cloud names its build claimed: plain data, so it pickles and is stored.
+
+    Building a stack is a pure function of its unit's inputs; the only thing it shares with other
+    stacks is the name registry. So a build only *records* its claims, and the emitter claims them
+    in the registry afterwards, in unit order, whether the stack was built here, in a helper
+    process, or read from the unit store: collisions (PB0601) are found exactly as one process
+    building every stack in order would.
+    """
+
+    path: str
+    content: bytes
+    info: StackInfo
+    claims: tuple[Claim, ...]
+
+    def to_plain(self) -> tuple[object, ...]:
+        claims = tuple((dataclasses.astuple(rule), *rest) for rule, *rest in self.claims)
+        return (self.path, self.content, dataclasses.astuple(self.info), claims)
+
+    @classmethod
+    def from_plain(cls, value: object) -> BuiltStack | None:
+        """The stored form back, or None when it is not the shape this code stores."""
+        try:
+            path, content, info, claims = cast("tuple[Any, Any, Any, Any]", value)  # checked below
+            rebuilt = tuple((NameRule(*rule), *rest) for rule, *rest in claims)
+            built = cls(path, content, StackInfo(*info), rebuilt)  # type: ignore[arg-type]
+        except (TypeError, ValueError):
+            return None
+        ok = isinstance(built.path, str) and isinstance(built.content, bytes)
+        return built if ok and all(len(claim) == 6 for claim in built.claims) else None
 
 
-def _render(units: list[StackUnit], setup: _Setup) -> Rendered:
-    files, infos = [], []
-    for stack, info in _build(units, setup):
-        files.append((stack.path, stack.render()))
-        infos.append(info)
-    return files, infos
+def _build_recorded(unit: StackUnit, model: ResolvedModel) -> BuiltStack | None:
+    """Build and render ``unit``, recording (not checking) the names it claims."""
+    names = NameRegistry(DiagnosticSink(), log=[], check=False)
+    built = _build_stack(unit, _Setup(model, names))
+    if built is None:
+        return None
+    stack, info = built
+    return BuiltStack(stack.path, stack.render(), info, tuple(names.log or ()))
 
 
-def _render_apart(
-    units: list[StackUnit], setup: _Setup, reported: int
-) -> tuple[Rendered, list[Claim], list[Diagnostic]]:
-    """:func:`_render` in a helper process, with the name claims and diagnostics it made, for the parent."""
-    setup.names.log = []
-    rendered = _render(units, setup)
-    return rendered, setup.names.log, setup.names.sink.items()[reported:]
+def _build_all(units: list[StackUnit], model: ResolvedModel) -> list[BuiltStack | None]:
+    return [_build_recorded(unit, model) for unit in units]
 
 
 PARALLEL_MIN_STACKS = 2000
-"""From this many stacks on, the second half is built and rendered by a forked helper process."""
+"""From this many stacks to build, the second half is built and rendered by a forked helper process."""
 
 
 def split_point(units: list[StackUnit]) -> int:
@@ -204,36 +239,118 @@ def split_point(units: list[StackUnit]) -> int:
     return len(units) // 2
 
 
+@functools.cache
+def _code_identity(provider: str) -> str:
+    """Which code builds a provider's stacks and which provider versions it pins (part of every unit key).
+
+    The compiler's own hash is in every stored entry's stamp (:mod:`paybill.store`); this adds what
+    that hash cannot see: an emitter or a profile registered at run time (a test's fake cloud).
+    """
+    emitter = CLOUD_EMITTERS.get(provider)
+    profile = find_profile(provider)
+    pins = tuple((p.source, p.version) for p in profile.terraform) if profile is not None else ()
+    return f"{type(emitter).__module__}.{type(emitter).__qualname__} {pins}"
+
+
+def _unit_key(unit: StackUnit, model: ResolvedModel) -> str | None:
+    """A hash of exactly what building ``unit`` reads (None: some input cannot be named, never reused).
+
+    A pool stack reads its pool and cloud documents, its network and the names of its live tenants;
+    a tenant stack its tenant, plan, cloud and pool documents (its layer plan and migration come
+    from the tenant document), its network and the stacks it depends on. Documents count by path,
+    position in the file and the SHA-256 of the file's bytes.
+    """
+    if unit.kind == "pool":
+        pool = model.pools[unit.owner.name]
+        return unit_key("pool", unit.address, document_fingerprint(pool.document),
+                        document_fingerprint(pool.cloud.document), pool.network or "", tuple(pool.tenants),
+                        _code_identity(pool.cloud.provider))
+    tenant = model.tenants[unit.owner.name]
+    pool_doc = document_fingerprint(tenant.pool.document) if tenant.pool is not None else ""
+    return unit_key("tenant", unit.address, unit.depends_on, document_fingerprint(tenant.document),
+                    document_fingerprint(tenant.plan.document), document_fingerprint(tenant.cloud.document),
+                    pool_doc, tenant.network or "", _code_identity(tenant.cloud.provider))
+
+
+def build_units(units: list[StackUnit], model: ResolvedModel, store: UnitStore | None) -> list[BuiltStack | None]:
+    """Every unit's :class:`BuiltStack` (None where no stack is built), in unit order.
+
+    Units whose key is in ``store`` are read from it; the others are built (on a large repository
+    half of them by a forked helper) and stored.
+    """
+    keys = [_unit_key(unit, model) if store is not None else None for unit in units]
+    built: list[BuiltStack | None] = [None] * len(units)
+    todo: list[int] = []
+    for i, (unit, key) in enumerate(zip(units, keys, strict=True)):
+        found = store.get(NAMESPACE, unit.address, key) if store is not None and key is not None else None
+        reused = BuiltStack.from_plain(found) if found is not None else None
+        if reused is None:
+            todo.append(i)
+        else:
+            built[i] = reused
+    todo_units = [units[i] for i in todo]
+    mine, theirs = split_in_two(todo_units, PARALLEL_MIN_STACKS, lambda part: _build_all(part, model),
+                                lambda part: _build_all(part, model), split_point)
+    fresh = mine + (theirs or [])
+    for i, stack in zip(todo, fresh, strict=True):
+        built[i] = stack
+        key = keys[i]
+        if store is not None and key is not None and stack is not None:
+            store.put(NAMESPACE, units[i].address, key, stack.to_plain())
+    return built
+
+
+NAMESPACE = "terraform"
+"""The unit store namespace of built stacks (decommission configurations: ``terraform-removed``)."""
+
+
 def emit_terraform(ctx: EmitContext) -> OutputTree:
     """The ``terraform/`` part of the output tree; stack facts go to ``ctx.shared['terraform']``.
 
     Stacks are filled in from the resolved model (:mod:`paybill.resolve`): the layout, the linked
-    cloud, plan and pool of each tenant, and the allocated networks.
-
-    Large repositories are split in two: a forked helper (:mod:`paybill.forked`) builds the second
-    half of the stacks while this process builds the first. The helper's name claims are then
-    replayed here, after ours, so name collisions are found and reported exactly as one process
-    working in order would.
+    cloud, plan and pool of each tenant, and the allocated networks. A stack whose inputs are
+    unchanged since a compile stored it (``ctx.store``) is not built again. Then every stack's
+    recorded name claims are made in unit order, so collisions are reported as one process would.
     """
     setup, units, result = _prepare(ctx)
-    reported = len(ctx.sink)
-    (files, infos), theirs = split_in_two(units, PARALLEL_MIN_STACKS, lambda part: _render(part, setup),
-                                          lambda part: _render_apart(part, setup, reported), split_point)
-    if theirs is not None:
-        (their_files, their_infos), claims, diagnostics = theirs
-        setup.names.replay(claims, ctx.index)
-        ctx.sink.extend(diagnostics)
-        files += their_files
-        infos += their_infos
-    result.stacks = infos
+    files: list[tuple[str, bytes]] = []
+    for stack in build_units(units, setup.model, ctx.store):
+        if stack is None:
+            continue
+        setup.names.replay(stack.claims, ctx.index)
+        files.append((stack.path, stack.content))
+        result.stacks.append(stack.info)
     for unit in setup.model.removed:
-        decommission = _decommission_stack(unit, setup)
+        decommission = _stored_decommission(unit, setup, ctx.store)
         if decommission is not None:
             path, content, removed_info = decommission
             files.append((path, content))
             result.decommissioned.append(removed_info)
     ctx.shared["terraform"] = result
     return dict(files)
+
+
+def _stored_decommission(unit: StackUnit, setup: _Setup, store: UnitStore | None
+                         ) -> tuple[str, bytes, RemovedInfo] | None:
+    """:func:`_decommission_stack` through the unit store (its key: the deleted tenant's unit key)."""
+    key = _unit_key(unit, setup.model) if store is not None else None
+    if store is None or key is None:
+        return _decommission_stack(unit, setup)
+    found = store.get(REMOVED_NAMESPACE, unit.address, key)
+    try:
+        path, content, info = cast("tuple[Any, Any, Any]", found)  # checked below
+        removed = RemovedInfo(*info)
+        if isinstance(path, str) and isinstance(content, bytes):
+            return path, content, removed
+    except (TypeError, ValueError):  # absent, or not the shape this code stores
+        pass
+    built = _decommission_stack(unit, setup)
+    if built is not None:
+        store.put(REMOVED_NAMESPACE, unit.address, key, (built[0], built[1], dataclasses.astuple(built[2])))
+    return built
+
+
+REMOVED_NAMESPACE = "terraform-removed"
 
 
 TERRAFORM_EMITTER = Emitter(name="terraform", emit=emit_terraform)

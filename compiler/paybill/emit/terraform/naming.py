@@ -12,6 +12,7 @@ still differ, and the same spec always yields the same name.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from paybill.clouds.names import NameRule
@@ -28,11 +29,17 @@ class NameRegistry:
     sink: DiagnosticSink
     _taken: dict[tuple[str, str, str], tuple[SpecDocument, str]] = field(default_factory=dict)
     log: list[Claim] | None = None
-    """When a list, every claim is also recorded there, for :meth:`replay` in another process."""
+    """When a list, every claim is also recorded there, to :meth:`replay` later (another stack, process
+    or compile)."""
+    check: bool = True
+    """False: only record claims (building one stack); the emitter replays them in order into one
+    checking registry (:func:`paybill.emit.terraform.emitter.emit_terraform`)."""
 
     def claim(self, rule: NameRule, scope_key: str, name: str, document: SpecDocument, purpose: str) -> str:
         if self.log is not None:
             self.log.append((rule, scope_key, name, document.kind, document.name, purpose))
+        if not self.check:
+            return name
         key = (rule.label, scope_key if rule.scope != "global" else "*", name)
         holder = self._taken.get(key)
         if holder is not None and holder[0] is not document:
@@ -50,7 +57,7 @@ class NameRegistry:
             self._taken.setdefault(key, (document, purpose))
         return name
 
-    def replay(self, claims: list[Claim], index: SpecIndex) -> None:
+    def replay(self, claims: Iterable[Claim], index: SpecIndex) -> None:
         """Claim again, in order, names another process claimed (documents found by kind and name)."""
         for rule, scope_key, name, kind, doc_name, purpose in claims:
             document = index.get(kind, doc_name)

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections import Counter
 
 from paybill.changes.database_model import DatabaseChange
-from paybill.changes.model import PlanReport, SpecChange, StackChange
+from paybill.changes.model import PlanReport, ResourceAction, SpecChange, StackChange
 
-ACTIONS = ("create", "update", "replace", "destroy")
+ACTIONS: tuple[ResourceAction, ...] = ("create", "update", "replace", "destroy")
 
 
 def spec_counts(report: PlanReport) -> dict[str, Counter[str]]:

@@ -23,11 +23,12 @@ from paybill.emit.terraform.providers.azure.common import (
     diagnostics,
     pool_output,
 )
+from paybill.emit.terraform.stack import ResourceHandle
 
 BLOB_ROLE = "Storage Blob Data Contributor"
 
 
-def own_account(scope: Scope):
+def own_account(scope: Scope) -> ResourceHandle:
     assert scope.network is not None and scope.zones is not None
     assert scope.cmk_key_id is not None and scope.cmk_identity_id is not None
     stack = scope.stack
@@ -90,7 +91,7 @@ def own_account(scope: Scope):
     return account
 
 
-def _container(scope: Scope, local: str, name: str, account_id) -> object:
+def _container(scope: Scope, local: str, name: str, account_id: str) -> ResourceHandle:
     return scope.stack.resource("azurerm_storage_container", local, {
         "name": name,
         "storage_account_id": account_id,
@@ -121,7 +122,7 @@ def emit_tenant_storage(scope: Scope) -> None:
     scope.output("storage_container", container.attr("name"), "The tenant's blob container")
 
 
-def _pool_container(scope: Scope):
+def _pool_container(scope: Scope) -> ResourceHandle:
     """The tenant's container in the pool's storage account (pooled storage layer)."""
     name = scope.name_for(CONTAINER, "tenant", scope.name, purpose="storage container in the pool account")
     return _container(scope, "tenant", name, pool_output("storage_account_id"))
