@@ -132,7 +132,12 @@ def test_corrupt_or_foreign_entries_are_ignored(spec_copy, tmp_path: Path, monke
     assert len(parsed) == len(list(specs.rglob("*.yaml")))  # nothing was taken from the damaged entry
 
 
-def test_the_journal_writes_only_changed_files(tmp_path: Path) -> None:
+def test_the_journal_writes_only_changed_files(tmp_path: Path, monkeypatch) -> None:
+    """The linked path (no spare tree yet: paybill.write.spare has its own tests in test_compile_write)."""
+    import paybill.write.spare as spare
+
+    monkeypatch.setattr(spare, "write_tree_spare", lambda *args, **kwargs: None)
+    monkeypatch.setattr(spare, "keep_spare", lambda *args, **kwargs: False)
     cache, out = tmp_path / "cache", tmp_path / "generated"
     tree = {"manifest.json": b'{"generatedBy": "paybill"}\n', "a/one.json": b"1\n", "a/two.json": b"2\n"}
     assert write_tree_linked(tree, out, cache) == 3
@@ -246,7 +251,7 @@ def test_incremental_compile_equals_a_full_compile_after_random_edits(spec_copy,
 def _count_builds(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """Stack addresses and SQL database keys built (not read from the unit store) from now on."""
     built: list[str] = []
-    real_stack = terraform_emitter._build_recorded
+    real_stack = terraform_emitter._build_rendered
     real_sql = sql_emitter.render_database
 
     def stack_spy(unit, model):
@@ -257,7 +262,7 @@ def _count_builds(monkeypatch: pytest.MonkeyPatch) -> list[str]:
         built.append(f"sql:{plan.key}")
         return real_sql(plan)
 
-    monkeypatch.setattr(terraform_emitter, "_build_recorded", stack_spy)
+    monkeypatch.setattr(terraform_emitter, "_build_rendered", stack_spy)
     monkeypatch.setattr(sql_emitter, "render_database", sql_spy)
     return built
 

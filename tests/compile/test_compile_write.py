@@ -181,3 +181,74 @@ def test_sigkill_while_writing_leaves_the_old_tree_complete(spec_copy, tmp_path:
     assert b"Bluth and Sons" in after["tenants/bluth.json"]
     assert set(after) == set(before)
 
+
+
+def test_sigkill_while_patching_the_spare_tree_leaves_the_old_tree_complete(spec_copy, tmp_path: Path) -> None:
+    """With a cache, the third compile on patches the spare tree (paybill.write.spare) and exchanges it in.
+
+    Kill it mid-patch: ``out`` must be the old tree byte for byte; the next compiles, from the
+    half-patched spare (never trusted: checked file by file against its journal), must produce
+    exactly what a compile without any cache produces.
+    """
+    from paybill import store
+    from paybill.compile import compile_repository
+    from paybill.write.spare import _spare_journal_name, spare_path
+
+    specs = spec_copy({})
+    out = tmp_path / "generated"
+    cache_dir = tmp_path / "cache"
+    cache = {"PAYBILL_CACHE_DIR": str(cache_dir)}
+    for _ in range(2):  # the second compile keeps the tree it replaced as the spare
+        run = _compile(specs, out, cache)
+        assert run.wait(timeout=120) == 0, run.stderr.read()
+    assert spare_path(cache_dir, out).is_dir()
+    assert store.read(cache_dir, _spare_journal_name(out))  # a journal describes it
+    before = read_tree(out)
+    tenant = specs / "tenants" / "bluth.yaml"
+    tenant.write_text(tenant.read_text().replace("displayName: Bluth Company", "displayName: Bluth and Sons"))
+
+    slow = _compile(specs, out, {"PAYBILL_TEST_WRITE_DELAY": "0.05", **cache})
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and slow.poll() is None:
+        if store.read(cache_dir, _spare_journal_name(out)) == {}:  # the patch has started
+            break
+        time.sleep(0.02)
+    time.sleep(0.5)  # some files visited, most not
+    assert slow.poll() is None, f"the compile ended before the kill (exit {slow.poll()})"
+    slow.send_signal(signal.SIGKILL)
+    assert slow.wait(timeout=30) == -signal.SIGKILL
+    assert read_tree(out) == before  # every file, byte for byte
+    assert siblings(out) == ["cache", "repo"]  # nothing half-built beside it: the spare lives in the cache
+
+    for edit in ("Bluth and Sons", "Bluth and Daughters"):
+        tenant.write_text(tenant.read_text().replace("displayName: Bluth and Sons", f"displayName: {edit}"))
+        again = _compile(specs, out, cache)
+        assert again.wait(timeout=120) == 0, again.stderr.read()
+        assert read_tree(out) == compile_repository(specs).tree
+
+
+def test_a_spare_tree_edited_by_hand_is_never_trusted(spec_copy, tmp_path: Path) -> None:
+    """Files changed in ``out`` (same size), or added there, come back as the spare two compiles later.
+
+    The spare is checked file by file against its journal (size, mtime, inode) and scanned for
+    files the journal does not list; an edited file is written again, an added one removed.
+    """
+    from paybill.compile import compile_repository
+    from paybill.write.journal import write_tree_linked
+    from paybill.write.spare import spare_path
+
+    specs = spec_copy({})
+    out, cache = tmp_path / "generated", tmp_path / "cache"
+    full = compile_repository(specs).tree
+    for _ in range(2):
+        write_tree_linked(full, out, cache)
+    assert spare_path(cache, out).is_dir()
+    edited = out / "tenants" / "bluth.json"
+    data = edited.read_bytes()
+    with open(edited, "r+b") as handle:  # in place: same inode, same size
+        handle.write(b"X" + data[1:2] + b"Y")
+    (out / "terraform" / "stray.txt").write_bytes(b"left by hand\n")
+    write_tree_linked(full, out, cache)  # the hand-edited tree becomes the spare
+    assert read_tree(out) == full
+    write_tree_linked(full, out, cache)  # ... and is patched back into `out` here
+    assert read_tree(out) == full

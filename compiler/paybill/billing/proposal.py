@@ -118,6 +118,7 @@ def propose_files(ctx: RepoContext, agent: str, replacements: dict[str, bytes], 
     if dry_run:
         return result
     agent_model = ctx.base.index.model("Agent", agent)
+    assert agent_model is not None  # change control refused an agent the base side does not declare
     author = Identity(agent, agent_model.spec.owner.email)
     result.branch = free_branch(ctx.repo, agent, slugify(slug))
     files: dict[str, bytes | None] = {**generated.as_commit_files(), **replacements}

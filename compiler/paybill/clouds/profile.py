@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from paybill.clouds.checks import CapabilityCheck
-from paybill.clouds.names import NameRule
+from paybill.clouds.names import ClaimPlan, NameRule
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,6 +137,9 @@ class CloudProfile:
     quotas: Mapping[str, int] = field(default_factory=dict)
     """Default service quotas (quota name -> limit per account and region); read by apply's checks."""
     account_doc: str | None = None
+    claims: ClaimPlan | None = None
+    """The names each pool and tenant stack claims (:mod:`paybill.clouds.names`): resolve checks them
+    for collisions (PB0601) and the emitter reads them. A cloud without one claims no names."""
 
     def name_rule(self, label: str) -> NameRule:
         """The declared name rule labelled ``label``."""

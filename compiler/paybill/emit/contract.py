@@ -12,6 +12,7 @@ from paybill.resolve import ResolvedModel, StackUnit, resolve_index
 from paybill.validate.index import SpecIndex
 
 if TYPE_CHECKING:
+    from paybill.emit.cache import CompileCache
     from paybill.graph.model import DependencyGraph
     from paybill.store import UnitStore
 
@@ -41,8 +42,8 @@ class EmitContext:
     shared: dict[str, Any] = field(default_factory=dict)
     resolved: ResolvedModel | None = None
     graph: DependencyGraph | None = None
-    cache: Any = None
-    """A :class:`~paybill.emit.cache.CompileCache` or None (typed loosely: emit sits below compile)."""
+    cache: CompileCache | None = None
+    """Built outputs by fingerprint, kept across compiles in one process (``plan`` compiles both sides)."""
     tree: Mapping[str, bytes] = field(default_factory=lambda: MappingProxyType({}))
     store: UnitStore | None = None
     """Units built by earlier compiles, on disk (:class:`paybill.store.UnitStore`), or None: an emitter

@@ -104,5 +104,5 @@ class SpecDocument:
             self.node = self.source.node(self.index)
         return self.node
 
-    def position(self, *loc: Any, key: bool = False) -> Position:
+    def position(self, *loc: str | int, key: bool = False) -> Position:
         return locate(self.tree(), tuple(loc), want_key=key)

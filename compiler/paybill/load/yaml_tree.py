@@ -254,7 +254,7 @@ def compose_documents(text: str) -> list[Node | None]:
         loader.dispose()
 
 
-def locate(root: Node | None, loc: tuple[Any, ...], *, want_key: bool = False) -> Position:
+def locate(root: Node | None, loc: tuple[str | int, ...], *, want_key: bool = False) -> Position:
     """The position of the node at ``loc`` (keys and list indices), or of its deepest existing parent.
 
     ``want_key`` points at the key rather than the value (unknown-field errors). Location items that

@@ -148,7 +148,7 @@ def detect_migrations(base: SpecIndex, head: SpecIndex) -> list[Finding]:
     return findings
 
 
-def _error(code: str, doc: SpecDocument, loc: tuple[object, ...], message: str, hint: str) -> Finding:
+def _error(code: str, doc: SpecDocument, loc: tuple[str | int, ...], message: str, hint: str) -> Finding:
     return Finding(code, "error", "isolation", f"Tenant/{doc.name}", message, doc.path, doc.position(*loc), hint)
 
 

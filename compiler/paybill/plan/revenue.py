@@ -28,7 +28,7 @@ def monthly(plan) -> Fraction:
 
 def _contributions(index: SpecIndex) -> dict[str, tuple[str, Fraction, str, str, str]]:
     """tenant -> (currency, monthly amount, plan, status, lifecycle); non-paying tenants contribute 0."""
-    out = {}
+    out: dict[str, tuple[str, Fraction, str, str, str]] = {}
     for doc in index.of_kind("Tenant"):
         spec = doc.model.spec
         plan = index.model("Plan", spec.plan)
@@ -48,8 +48,9 @@ def _reason(before, after, base: SpecIndex, head: SpecIndex) -> str:
     reasons = []
     if before[2] != after[2]:
         reasons.append(f"plan {before[2]} -> {after[2]}")
-    elif base.model("Plan", before[2]) is not None and head.model("Plan", after[2]) is not None:
-        old_price, new_price = base.model("Plan", before[2]).spec.price, head.model("Plan", after[2]).spec.price
+    elif (old_plan := base.model("Plan", before[2])) is not None and (
+            new_plan := head.model("Plan", after[2])) is not None:
+        old_price, new_price = old_plan.spec.price, new_plan.spec.price
         if old_price != new_price:
             reasons.append(f"price of plan {after[2]} changed")
     if before[3] != after[3]:

@@ -150,6 +150,7 @@ def propose(specs: Path, agent: str, sets: list[SetOp], message: str, *, planner
         return result
 
     agent_model = base.index.model("Agent", agent)
+    assert agent_model is not None  # change control refused an agent the base side does not declare
     author = Identity(agent, agent_model.spec.owner.email)
     body = [f"- {c.ref} {f.describe()}" for c in result.changes for f in c.fields]
     result.branch = free_branch(repo, agent, slugify(message))

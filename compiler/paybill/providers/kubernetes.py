@@ -5,7 +5,7 @@ Its ForceNew table: ``metadata.name`` and ``metadata.namespace`` "Cannot be upda
 
 from __future__ import annotations
 
-from paybill.clouds.names import NameRule
+from paybill.clouds.names import NameClaims, NameRule
 from paybill.clouds.profile import ProviderScope, TerraformProvider
 
 _FORCE_NEW: dict[str, tuple[str, ...]] = {
@@ -32,3 +32,8 @@ KUBERNETES = TerraformProvider(
 
 NAMESPACE = NameRule("k8s-namespace", 63)
 """A tenant's namespace on a pool cluster (RFC 1123 label)."""
+
+
+def claim_namespace(claims: NameClaims, tenant: str) -> None:
+    """Claim a tenant's namespace on its pool's cluster (read back with ``claims.name(NAMESPACE)``)."""
+    claims.add(NAMESPACE, ("tenant", tenant), purpose="Kubernetes namespace on the pool cluster")

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from typing import TypeVar
 
+from paybill.clouds import registry
 from paybill.diagnostics import DiagnosticSink
 from paybill.load.document import SpecDocument
 from paybill.models.base import Envelope
@@ -22,6 +23,7 @@ from paybill.models.pool import Pool
 from paybill.models.tenant import Tenant
 from paybill.resolve.layers import LayerPlan, plan_layers
 from paybill.resolve.model import ResolvedCloud, ResolvedModel, ResolvedPlan, ResolvedPool, ResolvedTenant
+from paybill.resolve.names import cloud_account, pool_names, tenant_names
 from paybill.resolve.network import NetworkAllocation, NetworkClaim, allocate
 from paybill.resolve.rules import RESOLVE_RULES
 from paybill.resolve.units import StackUnit, pool_unit, tenant_unit
@@ -78,14 +80,21 @@ def _pools(
     for doc, pool in pools:
         cloud = clouds.get(pool.spec.cloud)
         if cloud is not None:
-            resolved[doc.name] = ResolvedPool(doc, pool, cloud, pool_unit(doc, pool), allocation.networks.get(doc.ref),
-                                              tuple(sorted(members.get(doc.name, ()))))
+            network = allocation.networks.get(doc.ref)
+            names = pool_names(pool, cloud) if network is not None else None
+            resolved[doc.name] = ResolvedPool(doc, pool, cloud, pool_unit(doc, pool), network,
+                                              tuple(sorted(members.get(doc.name, ()))), names)
     return resolved
+
+
+def _cloud(document: SpecDocument, cloud: Cloud) -> ResolvedCloud:
+    profile = registry.get(cloud.spec.provider)
+    return ResolvedCloud(document, cloud, profile, cloud_account(cloud, profile))
 
 
 def resolve_model(index: SpecIndex) -> ResolvedModel:
     """Link every cloud, plan, pool and tenant, lay out the stacks and allocate the networks."""
-    clouds = {doc.name: ResolvedCloud(doc, cloud) for doc, cloud in _documents(index, "Cloud", Cloud)}
+    clouds = {doc.name: _cloud(doc, cloud) for doc, cloud in _documents(index, "Cloud", Cloud)}
     plans = {doc.name: ResolvedPlan(doc, plan) for doc, plan in _documents(index, "Plan", Plan)}
     pool_docs = _documents(index, "Pool", Pool)
     tenant_docs = [(doc, tenant, plan_layers(tenant)) for doc, tenant in _documents(index, "Tenant", Tenant)]
@@ -107,8 +116,11 @@ def resolve_model(index: SpecIndex) -> ResolvedModel:
         live = tenant.spec.lifecycle != "deleted"
         if not live and tenant.spec.decommission is None:
             removed.append(unit)
+        network = allocation.networks.get(doc.ref)
+        built = live and (network is not None or not layers.silo("network"))  # as the emitter builds it
+        names = tenant_names(tenant, layers, pool.pool if pool else None, cloud) if built else None
         tenants[doc.name] = ResolvedTenant(doc, tenant, plan, cloud, pool, layers, unit if live else None,
-                                           allocation.networks.get(doc.ref))
+                                           network, names)
     units = [pool.unit for pool in pools.values()]
     units.extend(t.unit for t in tenants.values() if t.unit is not None)
     return ResolvedModel(index, clouds, plans, pools, tenants, tuple(units), tuple(removed), allocation)

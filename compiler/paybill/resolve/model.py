@@ -14,6 +14,8 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
+from paybill.clouds.names import NameClaims
+from paybill.clouds.profile import CloudProfile
 from paybill.load.document import SpecDocument
 from paybill.models.cloud import Cloud
 from paybill.models.plan import Plan
@@ -27,10 +29,13 @@ from paybill.validate.index import SpecIndex
 
 @dataclass(frozen=True, slots=True)
 class ResolvedCloud:
-    """One cloud account: its document and its validated spec."""
+    """One cloud account: its document, its validated spec, its provider's profile and its account
+    fields (``spec.<provider>``)."""
 
     document: SpecDocument
     cloud: Cloud
+    profile: CloudProfile
+    account: Mapping[str, str]
 
     @property
     def name(self) -> str:
@@ -57,8 +62,9 @@ class ResolvedPlan:
 
 @dataclass(frozen=True, slots=True)
 class ResolvedPool:
-    """A pool on its cloud, with its stack unit, its network (None when allocation failed) and its
-    live tenants (names, sorted: a pool does not link back to tenant objects, so nothing cycles)."""
+    """A pool on its cloud, with its stack unit, its network (None when allocation failed), its
+    live tenants (names, sorted: a pool does not link back to tenant objects, so nothing cycles) and
+    the cloud names its stack claims (None when the stack is not built, or its cloud claims none)."""
 
     document: SpecDocument
     pool: Pool
@@ -66,6 +72,7 @@ class ResolvedPool:
     unit: StackUnit
     network: str | None
     tenants: tuple[str, ...]
+    names: NameClaims | None
 
     @property
     def name(self) -> str:
@@ -81,7 +88,9 @@ class ResolvedTenant:
     """A tenant with everything it references, linked.
 
     ``unit`` is None for a deleted tenant (it has no live stack; see ``ResolvedModel.removed``).
-    ``network`` is set when the network layer is silo and allocation succeeded.
+    ``network`` is set when the network layer is silo and allocation succeeded. ``names`` are the
+    cloud names its live stack claims (None for a deleted tenant, a stack not built because its
+    network failed, or a cloud that claims none).
     """
 
     document: SpecDocument
@@ -92,6 +101,7 @@ class ResolvedTenant:
     layers: LayerPlan
     unit: StackUnit | None
     network: str | None
+    names: NameClaims | None
 
     @property
     def name(self) -> str:

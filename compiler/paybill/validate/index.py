@@ -5,10 +5,19 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 from paybill.load.document import SpecDocument
 from paybill.models.datamodel import Table
+
+if TYPE_CHECKING:
+    from paybill.models.agent import Agent
+    from paybill.models.base import Envelope
+    from paybill.models.cloud import Cloud
+    from paybill.models.plan import Plan
+    from paybill.models.pool import Pool
+    from paybill.models.tenant import Tenant
+    from paybill.models.workflow import Workflow
 
 
 @dataclass(frozen=True)
@@ -63,9 +72,26 @@ class SpecIndex:
         for kind in sorted(self.by_kind):
             yield from self.of_kind(kind)
 
-    def model(self, kind: str, name: str) -> Any:
+    @overload
+    def model(self, kind: Literal["Plan"], name: str) -> Plan | None: ...
+    @overload
+    def model(self, kind: Literal["Cloud"], name: str) -> Cloud | None: ...
+    @overload
+    def model(self, kind: Literal["Pool"], name: str) -> Pool | None: ...
+    @overload
+    def model(self, kind: Literal["Tenant"], name: str) -> Tenant | None: ...
+    @overload
+    def model(self, kind: Literal["Agent"], name: str) -> Agent | None: ...
+    @overload
+    def model(self, kind: Literal["Workflow"], name: str) -> Workflow | None: ...
+    @overload
+    def model(self, kind: str, name: str) -> Envelope | None: ...
+
+    def model(self, kind: str, name: str) -> Envelope | None:
+        """The validated model of ``kind``/``name``, typed by kind (None when there is no such document)."""
         document = self.get(kind, name)
-        return document.model if document else None
+        model: Envelope | None = document.model if document else None
+        return model
 
     @cached_property
     def tables(self) -> dict[str, TableRef]:

@@ -8,15 +8,16 @@ made a per-call scan the slowest part of compile.
 
 from __future__ import annotations
 
-from typing import Any
-
 from paybill.load.document import SpecDocument
 from paybill.models.agent import AllTenants, SelectorScope, TenantList
 from paybill.models.tenant import Tenant
 from paybill.validate.index import SpecIndex
 
+Scope = AllTenants | TenantList | SelectorScope
+"""An agent's validated ``tenantScope`` (one of its three forms)."""
 
-def scope_selects(scope: Any, tenant: Tenant) -> bool:
+
+def scope_selects(scope: Scope, tenant: Tenant) -> bool:
     """Whether ``scope`` reaches ``tenant`` (by name or labels; lifecycle is the caller's concern)."""
     if isinstance(scope, AllTenants):
         return True
@@ -27,7 +28,7 @@ def scope_selects(scope: Any, tenant: Tenant) -> bool:
     raise TypeError(f"unknown tenant scope {type(scope).__name__}")  # pragma: no cover - models are closed
 
 
-def scope_documents(index: SpecIndex, scope: Any) -> dict[str, SpecDocument]:
+def scope_documents(index: SpecIndex, scope: Scope) -> dict[str, SpecDocument]:
     """Tenant documents (deleted ones included) a scope reaches, in name order; unknown names skipped."""
     if isinstance(scope, TenantList):
         docs = (index.get("Tenant", name) for name in sorted(set(scope.tenants)))

@@ -107,18 +107,26 @@ def save_journal(folder: Path | None, out: Path, entries: dict[str, _Entry]) -> 
 
 
 def write_tree_linked(tree: Mapping[str, bytes], out: Path, folder: Path,
-                      progress: Callable[[int], None] | None = None) -> int:
+                      progress: Callable[[int], None] | None = None,
+                      digests: Mapping[str, bytes] | None = None) -> int:
     """Replace ``out`` with exactly ``tree``, atomically, writing only files that changed.
 
     Like :func:`paybill.write.tree.write_tree` (same errors, same guarantees; not ``durable``).
+    When the cache holds a spare tree, it is patched and exchanged in (:mod:`paybill.write.spare`);
+    otherwise a scratch tree is filled with links, and the tree it replaces is kept as the spare.
     Returns how many files were written.
     """
+    from paybill.write.spare import keep_spare, write_tree_spare
+
+    written = write_tree_spare(tree, out, folder, digests, progress)
+    if written is not None:
+        return written
     _validate_paths(tree)
     journal = load_journal(folder, out)
     out, scratch = prepare_scratch(out)
     try:
         fresh, written = fill_linked(scratch, out, tree, journal, progress)
-        swap_in(scratch, out)
+        swap_in(scratch, out, keep=lambda old: keep_spare(folder, out, old, journal))
     except BaseException:
         discard(scratch)
         raise

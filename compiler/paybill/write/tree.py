@@ -242,10 +242,12 @@ def fill_scratch(
     _fill(scratch, tree, progress, durable_each=durable and not has_syncfs())
 
 
-def swap_in(scratch: Path, out: Path, *, durable: bool = False) -> None:
+def swap_in(scratch: Path, out: Path, *, durable: bool = False, keep: Callable[[Path], bool] | None = None) -> None:
     """Make the complete tree in ``scratch`` become ``out`` in one step (the old tree is removed).
 
-    On failure the old tree is where it was and ``scratch`` is left for the caller to :func:`discard`.
+    ``keep``: offered the old tree's folder after an atomic exchange; when it returns True it took
+    the folder (:func:`paybill.write.spare.keep_spare`) and nothing is deleted. On failure the old
+    tree is where it was and ``scratch`` is left for the caller to :func:`discard`.
     """
     # One syncfs after writing everything is far cheaper than an fsync per file (fill_scratch falls
     # back to per-file fsync when the platform lacks it). Either way the data is durable before the swap.
@@ -257,7 +259,8 @@ def swap_in(scratch: Path, out: Path, *, durable: bool = False) -> None:
         if out.exists():
             if exchange(scratch, out):
                 sync_parent(out.parent)
-                shutil.rmtree(scratch)  # now the old tree
+                if keep is None or not keep(scratch):
+                    shutil.rmtree(scratch)  # now the old tree
                 return
             old = _scratch(out, "old")
             os.rmdir(old)

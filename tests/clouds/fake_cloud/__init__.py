@@ -9,7 +9,7 @@ is the written configuration), not what Terraform would do with it.
 from __future__ import annotations
 
 from paybill.clouds.checks import MinimumNetwork
-from paybill.clouds.names import NameRule
+from paybill.clouds.names import NameClaims, NameOwner, NameRule
 from paybill.clouds.profile import (
     AccountField,
     CloudProfile,
@@ -30,12 +30,23 @@ FAKECLOUD = TerraformProvider(
     scope=ProviderScope(("account",), ("region",)),
 )
 
+NAME, BUCKET = NameRule("fake-name", 20), NameRule("fake-bucket", 24, scope="global")
+
+
+def claim_names(owner: NameOwner, claims: NameClaims) -> None:
+    """A tenant stack claims its database and bucket names (pools claim none)."""
+    if owner.kind == "tenant":
+        claims.add(NAME, ("pb", owner.name), purpose="database")
+        claims.add(BUCKET, ("pb", owner.name, "data"), purpose="bucket")
+
+
 PROFILE = CloudProfile(
     provider="fake",
     title="Fake Cloud",
     account=(AccountField("account_key", r"^fk-[a-z0-9]{6}$", "The fake account's key."),),
     state_backends=(StateBackendUse("gcs"),),
-    names=(NameRule("fake-name", 20), NameRule("fake-bucket", 24, scope="global")),
+    names=(NAME, BUCKET),
+    claims=claim_names,
     postgres=PostgresService("Fake Managed PostgreSQL", 17),
     terraform=(FAKECLOUD,),
     emitter=f"{__name__}.emitter:FAKE_EMITTER",

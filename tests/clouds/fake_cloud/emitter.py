@@ -24,12 +24,12 @@ def emit_pool(ctx: PoolContext, stack: Stack) -> None:
 
 
 def emit_tenant(ctx: TenantContext, stack: Stack) -> None:
-    name = ctx.name_for(PROFILE.name_rule("fake-name"), "pb", ctx.name, purpose="database")
+    name = ctx.claimed(PROFILE.name_rule("fake-name"))
     if ctx.layers.silo("network"):
         stack.resource("fakecloud_network", "main", {"cidr": ctx.network_cidr})
     stack.resource("fakecloud_database", "main", {"name": name, "engine_version": str(PROFILE.postgres.major)})
     stack.resource("fakecloud_bucket", "data", {
-        "name": ctx.name_for(PROFILE.name_rule("fake-bucket"), "pb", ctx.name, "data", purpose="bucket")})
+        "name": ctx.claimed(PROFILE.name_rule("fake-bucket"))})
 
 
 FAKE_EMITTER = StackEmitter("fake", configure, emit_pool, emit_tenant)

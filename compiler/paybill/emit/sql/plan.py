@@ -52,11 +52,11 @@ class _Planner:
         self.sink = sink
         self.ok = True
 
-    def error(self, code: str, doc: SpecDocument, loc: tuple[object, ...], message: str, hint: str) -> None:
+    def error(self, code: str, doc: SpecDocument, loc: tuple[str | int, ...], message: str, hint: str) -> None:
         self.ok = False
         self.sink.error(code, message, doc.path, doc.position(*loc), hint)
 
-    def identifier(self, doc: SpecDocument, loc: tuple[object, ...], derive: object, *args: str) -> str | None:
+    def identifier(self, doc: SpecDocument, loc: tuple[str | int, ...], derive: object, *args: str) -> str | None:
         try:
             return derive(*args)  # type: ignore[operator]
         except names.IdentifierError as exc:

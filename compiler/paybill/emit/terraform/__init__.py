@@ -6,8 +6,9 @@ without cdktf, which HashiCorp deprecated on 2025-12-10). Layout:
 * :mod:`.expr`      - ``Expr`` marks Terraform expressions; every other string is user text and is
                       escaped (``${`` -> ``$${``, ``%{`` -> ``%%{``) when the stack is rendered.
 * :mod:`.stack`     - the stack builder (resources, data, outputs, backend, providers) and renderer.
-* :mod:`.naming`    - per-cloud name rules, deterministic shortening with a stable hash suffix, and a
-                      registry that reports collisions as diagnostics.
+* cloud names       - not derived here: each cloud's claim plan (``paybill/providers/<cloud>/names.py``)
+                      is run by resolve, which reports collisions (PB0601); emitters read the names
+                      with ``ctx.claimed(rule, *key)``.
 * :mod:`.network`   - stable CIDR allocation for dedicated networks.
 * :mod:`.planner`   - the one isolation planner: per layer, what lives in the pool stack and what in
                       the tenant stack.

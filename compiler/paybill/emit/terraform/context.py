@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TypeVar
 
-from paybill.emit.terraform.naming import NameRegistry, NameRule
+from paybill.clouds.names import NameClaims, NameRule
 from paybill.load.document import SpecDocument
 from paybill.models.cloud import Cloud, CloudSpecBase
 from paybill.models.plan import Plan, Sizing
@@ -34,9 +34,11 @@ class PoolContext:
     """The validated Cloud (its ``spec`` is the provider-specific member: ``.aws``, ``.azure``...)."""
     cloud_document: SpecDocument
     network_cidr: str
-    names: NameRegistry
     tenants: list[str]
     """Names of live tenants placed in this pool (sorted), for documentation outputs only."""
+    claims: NameClaims
+    """The cloud names this stack claims, derived by resolve from the cloud's claim plan
+    (:attr:`ResolvedPool.names <paybill.resolve.model.ResolvedPool.names>`)."""
 
     @property
     def name(self) -> str:
@@ -63,10 +65,9 @@ class PoolContext:
             **MANAGED_BY,
         }
 
-    def name_for(self, rule: NameRule, *parts: str, purpose: str) -> str:
-        """Derive and claim a cloud name for a resource of this pool."""
-        name = rule.derive(*parts)
-        return self.names.claim(rule, self.cloud_document.name, name, self.document, purpose)
+    def claimed(self, rule: NameRule, *key: str) -> str:
+        """The name this pool's stack claimed under ``(rule, *key)`` (see :class:`NameClaims`)."""
+        return self.claims.name(rule, *key)
 
 
 @dataclass
@@ -80,7 +81,9 @@ class TenantContext:
     layers: LayerPlan
     network_cidr: str | None
     """Set when the network layer is silo."""
-    names: NameRegistry
+    claims: NameClaims
+    """The cloud names this stack claims, derived by resolve from the cloud's claim plan
+    (:attr:`ResolvedTenant.names <paybill.resolve.model.ResolvedTenant.names>`)."""
 
     @property
     def name(self) -> str:
@@ -134,7 +137,6 @@ class TenantContext:
             **MANAGED_BY,
         }
 
-    def name_for(self, rule: NameRule, *parts: str, purpose: str) -> str:
-        """Derive and claim a cloud name for a resource of this tenant."""
-        name = rule.derive(*parts)
-        return self.names.claim(rule, self.cloud_document.name, name, self.document, purpose)
+    def claimed(self, rule: NameRule, *key: str) -> str:
+        """The name this tenant's stack claimed under ``(rule, *key)`` (see :class:`NameClaims`)."""
+        return self.claims.name(rule, *key)

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, cast
 
+from paybill.clouds.names import NameClaims
 from paybill.clouds.registry import find as find_profile
 from paybill.diagnostics import DiagnosticSink
 from paybill.emit.cache import document_fingerprint, unit_key
@@ -15,7 +16,6 @@ from paybill.emit.contract import EmitContext, Emitter, OutputTree
 from paybill.emit.terraform.backend import backend_block, remote_state_body
 from paybill.emit.terraform.context import PoolContext, TenantContext
 from paybill.emit.terraform.decommission import as_last_live, lift_protections, removed_path
-from paybill.emit.terraform.naming import Claim, NameRegistry, NameRule
 from paybill.emit.terraform.providers import CLOUD_EMITTERS
 from paybill.emit.terraform.remote import POOL_STATE, pool_output
 from paybill.emit.terraform.stack import Stack
@@ -25,6 +25,7 @@ from paybill.quotas.usage import stack_usage
 from paybill.resolve import ResolvedCloud, ResolvedModel, ResolvedTenant, StackUnit
 from paybill.resolve.build import tenant_network_claim
 from paybill.resolve.layers import plan_layers
+from paybill.resolve.names import tenant_names
 from paybill.resolve.network import allocate_networks
 from paybill.store import UnitStore
 from paybill.validate.index import SpecIndex
@@ -76,13 +77,11 @@ def _new_stack(address: str, sources: list[str], cloud: ResolvedCloud, region: s
 class _Setup:
     """What building any one stack needs; computed once, before stacks are built (and shared by forks).
 
-    Everything a stack reads comes from the resolved model: linked objects and allocated networks,
-    never a lookup by name. Only the name registry is the emitter's own (names are claimed as
-    resources are emitted).
+    Everything a stack reads comes from the resolved model: linked objects, allocated networks and
+    claimed cloud names (checked for collisions by resolve, PB0601), never a lookup by name.
     """
 
     model: ResolvedModel
-    names: NameRegistry
 
     @property
     def index(self) -> SpecIndex:
@@ -94,8 +93,8 @@ def _pool_stack(unit: StackUnit, setup: _Setup) -> tuple[Stack, StackInfo] | Non
     cloud = pool.cloud
     if cloud.provider not in CLOUD_EMITTERS or pool.network is None:
         return None  # a warning (PB0695) or a network finding (PB0602, PB0603) was reported
-    pctx = PoolContext(pool.document, pool.pool, cloud.cloud, cloud.document, pool.network, setup.names,
-                       list(pool.tenants))
+    pctx = PoolContext(pool.document, pool.pool, cloud.cloud, cloud.document, pool.network, list(pool.tenants),
+                       pool.names or NameClaims())
     stack = _new_stack(pctx.address, [pool.document.path, cloud.document.path], cloud, pctx.region, pctx.tags)
     CLOUD_EMITTERS[cloud.provider].emit_pool(pctx, stack)
     return stack, StackInfo(stack.address, stack.path, "pool", cloud.name, cloud.provider,
@@ -103,7 +102,7 @@ def _pool_stack(unit: StackUnit, setup: _Setup) -> tuple[Stack, StackInfo] | Non
                             stack_usage(cloud.provider, stack.resources))
 
 
-def _tenant_stack(unit: StackUnit, resolved: ResolvedTenant, names: NameRegistry) -> tuple[Stack, StackInfo] | None:
+def _tenant_stack(unit: StackUnit, resolved: ResolvedTenant) -> tuple[Stack, StackInfo] | None:
     """The stack of ``resolved`` laid out as ``unit`` (a deleted tenant's last live stack is built too)."""
     cloud, tenant = resolved.cloud, resolved.tenant
     if cloud.provider not in CLOUD_EMITTERS:
@@ -113,7 +112,7 @@ def _tenant_stack(unit: StackUnit, resolved: ResolvedTenant, names: NameRegistry
         return None  # a network finding (PB0602, PB0603) was reported
     plan, pool = resolved.plan, resolved.pool
     tctx = TenantContext(resolved.document, tenant, plan.plan, cloud.cloud, cloud.document,
-                         pool.pool if pool else None, layers, resolved.network, names)
+                         pool.pool if pool else None, layers, resolved.network, resolved.names or NameClaims())
     sources = [resolved.document.path, plan.document.path, cloud.document.path] + ([pool.document.path] if pool else [])
     stack = _new_stack(tctx.address, sources, cloud, tctx.region, tctx.tags)
     for pool_address in unit.depends_on:  # the unit says when the tenant reads its pool's outputs
@@ -129,8 +128,8 @@ def _tenant_stack(unit: StackUnit, resolved: ResolvedTenant, names: NameRegistry
 def _decommission_stack(unit: StackUnit, setup: _Setup) -> tuple[str, bytes, RemovedInfo] | None:
     """The decommission configuration of a deleted tenant's stack: its last live stack, protections lifted.
 
-    Its cloud names and network are derived again outside the live registries: they are pure
-    functions of the tenant's name and specs, and a deleted tenant must not make live ones collide.
+    Its cloud names and network are derived again, outside the live model: they are pure functions
+    of the tenant's name and specs, and a deleted tenant must not make live ones collide.
     """
     resolved = setup.model.tenants[unit.owner.name]
     live_doc = as_last_live(unit.owner)
@@ -140,8 +139,10 @@ def _decommission_stack(unit: StackUnit, setup: _Setup) -> tuple[str, bytes, Rem
     if layers.silo("network"):
         claim = tenant_network_claim(live_doc, tenant, resolved.cloud)
         network = allocate_networks([claim], DiagnosticSink()).get(live_doc.ref)
-    live = dataclasses.replace(resolved, document=live_doc, tenant=tenant, layers=layers, network=network)
-    built = _tenant_stack(dataclasses.replace(unit, owner=live_doc), live, NameRegistry(DiagnosticSink()))
+    live = dataclasses.replace(resolved, document=live_doc, tenant=tenant, layers=layers, network=network,
+                               names=tenant_names(tenant, layers, resolved.pool.pool if resolved.pool else None,
+                                                  resolved.cloud))
+    built = _tenant_stack(dataclasses.replace(unit, owner=live_doc), live)
     if built is None:
         return None
     stack, info = built
@@ -153,7 +154,7 @@ def _decommission_stack(unit: StackUnit, setup: _Setup) -> tuple[str, bytes, Rem
 def _prepare(ctx: EmitContext) -> tuple[_Setup, list[StackUnit], TerraformResult]:
     model = ctx.model()
     result = TerraformResult(removed=[unit.address for unit in model.removed])
-    return _Setup(model, NameRegistry(ctx.sink)), list(model.units), result
+    return _Setup(model), list(model.units), result
 
 
 def _build(units: list[StackUnit], setup: _Setup) -> Iterator[tuple[Stack, StackInfo]]:
@@ -166,7 +167,7 @@ def _build(units: list[StackUnit], setup: _Setup) -> Iterator[tuple[Stack, Stack
 def _build_stack(unit: StackUnit, setup: _Setup) -> tuple[Stack, StackInfo] | None:
     if unit.kind == "pool":
         return _pool_stack(unit, setup)
-    return _tenant_stack(unit, setup.model.tenants[unit.owner.name], setup.names)
+    return _tenant_stack(unit, setup.model.tenants[unit.owner.name])
 
 
 def build_stacks(ctx: EmitContext) -> tuple[list[Stack], TerraformResult]:
@@ -185,49 +186,42 @@ def build_stacks(ctx: EmitContext) -> tuple[list[Stack], TerraformResult]:
 
 @dataclass(frozen=True)
 class BuiltStack:
-    """One rendered stack and the cloud names its build claimed: plain data, so it pickles and is stored.
+    """One rendered stack: plain data, so it pickles and is stored.
 
-    Building a stack is a pure function of its unit's inputs; the only thing it shares with other
-    stacks is the name registry. So a build only *records* its claims, and the emitter claims them
-    in the registry afterwards, in unit order, whether the stack was built here, in a helper
-    process, or read from the unit store: collisions (PB0601) are found exactly as one process
-    building every stack in order would.
+    Building a stack is a pure function of its unit's inputs, and stacks share nothing while they
+    are built (their cloud names were claimed, and collisions reported, by resolve: PB0601), so a
+    stack built here, in a helper process or read from the unit store is the same.
     """
 
     path: str
     content: bytes
     info: StackInfo
-    claims: tuple[Claim, ...]
 
     def to_plain(self) -> tuple[object, ...]:
-        claims = tuple((dataclasses.astuple(rule), *rest) for rule, *rest in self.claims)
-        return (self.path, self.content, dataclasses.astuple(self.info), claims)
+        return (self.path, self.content, dataclasses.astuple(self.info))
 
     @classmethod
     def from_plain(cls, value: object) -> BuiltStack | None:
         """The stored form back, or None when it is not the shape this code stores."""
         try:
-            path, content, info, claims = cast("tuple[Any, Any, Any, Any]", value)  # checked below
-            rebuilt = tuple((NameRule(*rule), *rest) for rule, *rest in claims)
-            built = cls(path, content, StackInfo(*info), rebuilt)  # type: ignore[arg-type]
+            path, content, info = cast("tuple[Any, Any, Any]", value)  # checked below
+            built = cls(path, content, StackInfo(*info))
         except (TypeError, ValueError):
             return None
-        ok = isinstance(built.path, str) and isinstance(built.content, bytes)
-        return built if ok and all(len(claim) == 6 for claim in built.claims) else None
+        return built if isinstance(built.path, str) and isinstance(built.content, bytes) else None
 
 
-def _build_recorded(unit: StackUnit, model: ResolvedModel) -> BuiltStack | None:
-    """Build and render ``unit``, recording (not checking) the names it claims."""
-    names = NameRegistry(DiagnosticSink(), log=[], check=False)
-    built = _build_stack(unit, _Setup(model, names))
+def _build_rendered(unit: StackUnit, model: ResolvedModel) -> BuiltStack | None:
+    """Build and render ``unit``."""
+    built = _build_stack(unit, _Setup(model))
     if built is None:
         return None
     stack, info = built
-    return BuiltStack(stack.path, stack.render(), info, tuple(names.log or ()))
+    return BuiltStack(stack.path, stack.render(), info)
 
 
 def _build_all(units: list[StackUnit], model: ResolvedModel) -> list[BuiltStack | None]:
-    return [_build_recorded(unit, model) for unit in units]
+    return [_build_rendered(unit, model) for unit in units]
 
 
 PARALLEL_MIN_STACKS = 2000
@@ -258,7 +252,8 @@ def _unit_key(unit: StackUnit, model: ResolvedModel) -> str | None:
     A pool stack reads its pool and cloud documents, its network and the names of its live tenants;
     a tenant stack its tenant, plan, cloud and pool documents (its layer plan and migration come
     from the tenant document), its network and the stacks it depends on. Documents count by path,
-    position in the file and the SHA-256 of the file's bytes.
+    position in the file and the SHA-256 of the file's bytes. The stack's claimed cloud names are
+    derived from those same documents (:mod:`paybill.resolve.names`), so they need no part of their own.
     """
     if unit.kind == "pool":
         pool = model.pools[unit.owner.name]
@@ -308,16 +303,14 @@ def emit_terraform(ctx: EmitContext) -> OutputTree:
     """The ``terraform/`` part of the output tree; stack facts go to ``ctx.shared['terraform']``.
 
     Stacks are filled in from the resolved model (:mod:`paybill.resolve`): the layout, the linked
-    cloud, plan and pool of each tenant, and the allocated networks. A stack whose inputs are
-    unchanged since a compile stored it (``ctx.store``) is not built again. Then every stack's
-    recorded name claims are made in unit order, so collisions are reported as one process would.
+    cloud, plan and pool of each tenant, the allocated networks and the claimed cloud names. A
+    stack whose inputs are unchanged since a compile stored it (``ctx.store``) is not built again.
     """
     setup, units, result = _prepare(ctx)
     files: list[tuple[str, bytes]] = []
     for stack in build_units(units, setup.model, ctx.store):
         if stack is None:
             continue
-        setup.names.replay(stack.claims, ctx.index)
         files.append((stack.path, stack.content))
         result.stacks.append(stack.info)
     for unit in setup.model.removed:

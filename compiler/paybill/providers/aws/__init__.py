@@ -10,7 +10,6 @@ Emitter: :mod:`paybill.emit.terraform.providers.aws`.
 
 from __future__ import annotations
 
-from paybill.clouds.names import NameRule
 from paybill.clouds.profile import (
     AccountField,
     CloudProfile,
@@ -20,7 +19,8 @@ from paybill.clouds.profile import (
     TerraformProvider,
 )
 from paybill.providers.aws.force_new import FORCE_NEW
-from paybill.providers.kubernetes import KUBERNETES, NAMESPACE
+from paybill.providers.aws.names import NAMES, claim_names
+from paybill.providers.kubernetes import KUBERNETES
 
 AWS = TerraformProvider(
     name="aws",
@@ -37,29 +37,13 @@ AWS = TerraformProvider(
 )
 """hashicorp/aws 6.x is the current major (6.0.0 June 2025; no 7.0 upgrade guide exists)."""
 
-NAMES = (
-    NameRule("s3-bucket", 63, scope="global"),
-    # 3-63 lower-case letters, digits, hyphens; globally unique, so the account id is part of it.
-    NameRule("s3-access-point", 50),
-    NameRule("rds-identifier", 63),
-    # RDS identifiers: 1-63 letters, digits, hyphens, starting with a letter (also used for groups).
-    NameRule("iam-role", 64),
-    NameRule("iam-policy", 128),
-    NameRule("kms-alias", 200, alphabet="a-z0-9/_-", separator="/"),
-    NameRule("eks-cluster", 100),
-    NameRule("eks-node-group", 63),
-    NameRule("kms-grant", 256),
-    NameRule("aws-name", 255),
-    # Security groups, subnet groups and other names only unique within the account and region.
-    NAMESPACE,
-)
-
 PROFILE = CloudProfile(
     provider="aws",
     title="AWS",
     account=(AccountField("account_id", r"^\d{12}$"),),
     state_backends=(StateBackendUse("s3", "forbidden", "AWS S3 state needs no custom endpoint"),),
     names=NAMES,
+    claims=claim_names,
     postgres=PostgresService("Amazon RDS for PostgreSQL", 18),
     terraform=(AWS, KUBERNETES),
     emitter="paybill.emit.terraform.providers.aws:AWS_EMITTER",

@@ -13,7 +13,6 @@ Emitter: :mod:`paybill.emit.terraform.providers.azure`.
 
 from __future__ import annotations
 
-from paybill.clouds.names import NameRule
 from paybill.clouds.profile import (
     AccountField,
     CloudProfile,
@@ -23,7 +22,8 @@ from paybill.clouds.profile import (
     TerraformProvider,
 )
 from paybill.providers.azure.force_new import FORCE_NEW
-from paybill.providers.kubernetes import KUBERNETES, NAMESPACE
+from paybill.providers.azure.names import NAMES, claim_names
+from paybill.providers.kubernetes import KUBERNETES
 
 _UUID = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
 
@@ -46,23 +46,6 @@ arguments used here differ from 4.x: ``private_dns_zone_virtual_network_link.pri
 ``federated_identity_credential.user_assigned_identity_id`` and the now required
 ``kubernetes_cluster.node_provisioning_profile``."""
 
-NAMES = (
-    NameRule("resource-group", 90),
-    NameRule("virtual-network", 64),
-    NameRule("key-vault", 24, scope="global"),
-    # 3-24 letters, digits and hyphens, globally unique (a DNS name under vault.azure.net).
-    NameRule("storage-account", 24, alphabet="a-z0-9", separator="", scope="global"),
-    # 3-24 lower-case letters and digits only, globally unique.
-    NameRule("postgres-flexible-server", 63, scope="global"),
-    NameRule("aks-cluster", 63),
-    NameRule("user-assigned-identity", 128),
-    NameRule("disk-encryption-set", 80),
-    NameRule("log-analytics-workspace", 63),
-    NameRule("key-vault-key", 127),
-    NameRule("storage-container", 63),
-    NAMESPACE,
-)
-
 PROFILE = CloudProfile(
     provider="azure",
     title="Azure",
@@ -70,6 +53,7 @@ PROFILE = CloudProfile(
              AccountField("tenant_id", _UUID, "Entra ID (Azure AD) directory id.")),
     state_backends=(StateBackendUse("azurerm"),),
     names=NAMES,
+    claims=claim_names,
     postgres=PostgresService("Azure Database for PostgreSQL flexible server", 18),
     terraform=(AZURERM, KUBERNETES),
     emitter="paybill.emit.terraform.providers.azure:AZURE_EMITTER",

@@ -16,7 +16,6 @@ Emitter: :mod:`paybill.emit.terraform.providers.gcp`.
 from __future__ import annotations
 
 from paybill.clouds.checks import ColocatedDatabaseAndCompute, MinimumNetwork, PoolNeedsNetwork
-from paybill.clouds.names import NameRule
 from paybill.clouds.profile import (
     AccountField,
     CloudProfile,
@@ -27,6 +26,7 @@ from paybill.clouds.profile import (
     TerraformProvider,
 )
 from paybill.providers.gcp.force_new import FORCE_NEW
+from paybill.providers.gcp.names import NAMES, claim_names
 
 PSA_MIN_PREFIX = 24
 """Cloud SQL private services access needs a /24 or larger range."""
@@ -52,25 +52,6 @@ GOOGLE = TerraformProvider(
 )
 """hashicorp/google 8.x is the current major (8.0.0 was released on 2026-08-26)."""
 
-NAMES = (
-    NameRule("gcp-compute", 63),
-    # Networks, subnetworks, firewalls, routers, addresses: RFC 1035, 1-63.
-    NameRule("gcp-kms-key-ring", 63, alphabet="a-z0-9_-"),
-    # Key rings are permanent in Cloud KMS (never deleted), so their names can never be reused.
-    NameRule("gcp-kms-crypto-key", 63, alphabet="a-z0-9_-"),
-    NameRule("gcp-sql-instance", 63),
-    # Lower case, digits, hyphens; ``project:instance`` <= 98 holds for any 30-character project id.
-    NameRule("gcp-sql-database", 63, alphabet="a-z0-9_", separator="_"),
-    NameRule("gcs-bucket", 63, scope="global"),
-    # Globally unique across Google Cloud, 3-63; the project id is part of every derived name.
-    NameRule("gcp-service-account", 30, min_len=6),
-    NameRule("gke", 40),
-    # Clusters and node pools: 1-40.
-    NameRule("k8s-namespace", 63),
-    # Fleet scopes, namespaces and membership bindings: RFC 1123 labels.
-    NameRule("cloud-run-service", 49),
-)
-
 PROFILE = CloudProfile(
     provider="gcp",
     title="Google Cloud",
@@ -87,6 +68,7 @@ PROFILE = CloudProfile(
                        "half of it is reserved for Cloud SQL private services access, which needs a "
                        f"/{PSA_MIN_PREFIX} or larger"),
     ),
+    claims=claim_names,
     staged_migrations=True,
     # A Google Cloud tenant always has its own crypto key; ``keys: pooled`` only places it in the
     # pool's key ring. Moving it to a ring of its own replaces the key at the same Terraform address,

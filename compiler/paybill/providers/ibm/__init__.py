@@ -17,7 +17,6 @@ Emitter: :mod:`paybill.emit.terraform.providers.ibm`.
 from __future__ import annotations
 
 from paybill.clouds.checks import ColocatedDatabaseAndCompute, PoolNeedsNetwork
-from paybill.clouds.names import NameRule
 from paybill.clouds.profile import (
     AccountField,
     CloudProfile,
@@ -27,6 +26,7 @@ from paybill.clouds.profile import (
     TerraformProvider,
 )
 from paybill.providers.ibm.force_new import FORCE_NEW
+from paybill.providers.ibm.names import NAMES, claim_names
 
 IBM = TerraformProvider(
     name="ibm",
@@ -47,19 +47,6 @@ IBM = TerraformProvider(
 )
 """IBM-Cloud/ibm 2.x is the current major (2.0.0, 2026-03-30, changed no configuration)."""
 
-NAMES = (
-    NameRule("ibm-resource-group", 40),
-    NameRule("ibm-vpc", 63),
-    # VPC infrastructure names (VPCs, subnets, security groups, flow logs): lower case, digits, hyphens.
-    NameRule("ibm-resource-instance", 180),
-    NameRule("ibm-cluster", 32),
-    NameRule("ibm-worker-pool", 32),
-    NameRule("ibm-kms-key", 90),
-    NameRule("ibm-cos-bucket", 63, scope="global", must_start_with_letter=False),
-    # Globally unique across IBM Cloud, 3-63: the account id's prefix is part of every derived name.
-    NameRule("ibm-iam", 100),
-)
-
 PROFILE = CloudProfile(
     provider="ibm",
     title="IBM Cloud",
@@ -68,6 +55,7 @@ PROFILE = CloudProfile(
         "s3", "required", "IBM Cloud state lives in Cloud Object Storage: the s3 backend needs 'endpoint'",
         "e.g. endpoint: https://s3.us-south.cloud-object-storage.appdomain.cloud"),),
     names=NAMES,
+    claims=claim_names,
     postgres=PostgresService("IBM Cloud Databases for PostgreSQL", 17),
     terraform=(IBM,),
     emitter="paybill.emit.terraform.providers.ibm:IBM_EMITTER",

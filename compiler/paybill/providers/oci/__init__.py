@@ -15,7 +15,6 @@ Emitter: :mod:`paybill.emit.terraform.providers.oci`.
 from __future__ import annotations
 
 from paybill.clouds.checks import ColocatedDatabaseAndCompute, PoolNeedsNetwork
-from paybill.clouds.names import NameRule
 from paybill.clouds.profile import (
     AccountField,
     CloudProfile,
@@ -25,6 +24,7 @@ from paybill.clouds.profile import (
     TerraformProvider,
 )
 from paybill.providers.oci.force_new import FORCE_NEW
+from paybill.providers.oci.names import NAMES, claim_names
 
 _OCID = r"^ocid1\.[a-z0-9]+\.[a-z0-9-]*\.[a-z0-9-]*\.[a-z0-9]+$"
 
@@ -43,27 +43,13 @@ OCI = TerraformProvider(
 )
 """oracle/oci 8.x is the current major (8.0.0 was released on 2026-02-04)."""
 
-NAMES = (
-    NameRule("oci-compartment", 100, alphabet="a-z0-9_.-"),
-    # Unique among siblings in the parent compartment; kept forever after deletion (renamed by OCI).
-    NameRule("oci-display-name", 100),
-    NameRule("oci-dns-label", 15, min_len=1, alphabet="a-z0-9", separator=""),
-    # VCN DNS labels: letters and digits, start with a letter, 1-15.
-    NameRule("oci-bucket", 256, alphabet="a-z0-9_.-", scope="global"),
-    # Unique in the tenancy's Object Storage namespace; letters, digits, '-', '_', '.'.
-    NameRule("oci-policy", 100, alphabet="a-z0-9_.-"),
-    # IAM names are unique across the whole tenancy.
-    NameRule("oci-secret", 255, alphabet="a-z0-9_.-"),
-    NameRule("oci-vault", 100),
-    NameRule("oke-name", 63),
-)
-
 PROFILE = CloudProfile(
     provider="oci",
     title="Oracle Cloud",
     account=(AccountField("tenancy_ocid", _OCID), AccountField("compartment_ocid", _OCID)),
     state_backends=(StateBackendUse("oci"),),
     names=NAMES,
+    claims=claim_names,
     postgres=PostgresService("OCI Database with PostgreSQL", 16),
     terraform=(OCI,),
     emitter="paybill.emit.terraform.providers.oci:OCI_EMITTER",

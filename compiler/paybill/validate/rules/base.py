@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
 
 from paybill.diagnostics import DiagnosticSink
 from paybill.diagnostics.suggest import did_you_mean
@@ -24,14 +23,14 @@ class Reporter:
         self.warning = warning
 
     def __call__(
-        self, document: SpecDocument, loc: tuple[Any, ...], message: str, hint: str | None = None,
+        self, document: SpecDocument, loc: tuple[str | int, ...], message: str, hint: str | None = None,
         *, key: bool = False,
     ) -> None:
         report = self.sink.warning if self.warning else self.sink.error
         report(self.code, message, document.path, document.position(*loc, key=key), hint)
 
     def unknown(
-        self, document: SpecDocument, loc: tuple[Any, ...], what: str, name: str, known: Iterable[str],
+        self, document: SpecDocument, loc: tuple[str | int, ...], what: str, name: str, known: Iterable[str],
         *, kind: str | None = None, of: str = "",
     ) -> None:
         """An unresolved reference, with did-you-mean over the names that do exist.

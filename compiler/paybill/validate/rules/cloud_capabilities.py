@@ -24,7 +24,7 @@ def findings(index: SpecIndex) -> Iterator[tuple[str, SpecDocument, Finding]]:
         pool = doc.model
         cloud = index.model("Cloud", pool.spec.cloud)
         profile = registry.find(cloud.spec.provider) if cloud is not None else None
-        if profile is None or not profile.checks:
+        if cloud is None or profile is None or not profile.checks:
             continue
         facts = PoolFacts(doc.ref, doc.name, tuple(pool.spec.layers), pool.spec.network_cidr,
                           cloud.spec.address_space)
@@ -39,7 +39,7 @@ def findings(index: SpecIndex) -> Iterator[tuple[str, SpecDocument, Finding]]:
             continue  # its decommission configuration builds the last live stack as it was
         cloud = index.model("Cloud", tenant.spec.placement.cloud)
         profile = registry.find(cloud.spec.provider) if cloud is not None else None
-        if profile is None or not profile.checks:
+        if cloud is None or profile is None or not profile.checks:
             continue
         tenant_facts = TenantFacts(doc.ref, doc.name, dict(tenant.placements), tenant.spec.placement.network_cidr,
                                    cloud.spec.address_space)

@@ -57,7 +57,7 @@ class TenantNamespace:
 
 
 def namespace_name(ctx: TenantContext) -> str:
-    return ctx.name_for(NAMESPACE, "tenant", ctx.name, purpose="Kubernetes namespace on the pool cluster")
+    return ctx.claimed(NAMESPACE)
 
 
 def emit_tenant_namespace(

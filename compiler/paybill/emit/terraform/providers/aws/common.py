@@ -11,9 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from paybill.clouds.names import NameRule
 from paybill.emit.terraform.context import PoolContext, TenantContext, cloud_spec
 from paybill.emit.terraform.expr import Expr, ref
-from paybill.emit.terraform.naming import NameRule
 from paybill.emit.terraform.postgres_versions import postgres_major
 from paybill.emit.terraform.remote import pool_output
 from paybill.emit.terraform.stack import Stack
@@ -129,8 +129,9 @@ class Scope:
         tenant = self.tenant
         return tenant is None or tenant.layers.silo(layer)
 
-    def name_for(self, rule: NameRule, *parts: str, purpose: str) -> str:
-        return self.owner.name_for(rule, *parts, purpose=purpose)
+    def claimed(self, rule: NameRule, *key: str) -> str:
+        """The name the stack claimed under ``(rule, *key)`` (declared by :mod:`paybill.providers.aws.names`)."""
+        return self.owner.claimed(rule, *key)
 
     def add_statement(self, body: dict[str, Any]) -> None:
         """Add a statement to the tenant role's policy. During a migration the kept (pooled) access

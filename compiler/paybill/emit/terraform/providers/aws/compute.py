@@ -43,15 +43,14 @@ LOG_TYPES = ["api", "audit", "authenticator", "controllerManager", "scheduler"]
 
 
 def cluster_name(scope: Scope) -> str:
-    return scope.name_for(EKS_CLUSTER, "paybill", *scope.base_parts(), purpose="EKS cluster")
+    return scope.claimed(EKS_CLUSTER)
 
 
 def own_cluster(scope: Scope) -> None:
     assert scope.network is not None and scope.key_arn is not None
     stack = scope.stack
     name = cluster_name(scope)
-    cluster_role = service_role(scope, "eks_cluster", "eks.amazonaws.com", [MANAGED + "AmazonEKSClusterPolicy"],
-                                purpose="EKS cluster role")
+    cluster_role = service_role(scope, "eks_cluster", "eks.amazonaws.com", [MANAGED + "AmazonEKSClusterPolicy"])
     stack.resource("aws_iam_role_policy", "eks_cluster_kms", {
         "name": "paybill-secrets-encryption",
         "role": cluster_role.attr("name"),
@@ -64,7 +63,7 @@ def own_cluster(scope: Scope) -> None:
         MANAGED + "AmazonEKSWorkerNodePolicy",
         MANAGED + "AmazonEKS_CNI_Policy",
         MANAGED + "AmazonEC2ContainerRegistryPullOnly",
-    ], purpose="EKS node role")
+    ])
     log_group = stack.resource("aws_cloudwatch_log_group", "eks", {
         "name": f"/aws/eks/{name}/cluster",
         "retention_in_days": LOG_RETENTION_DAYS,
@@ -99,7 +98,7 @@ def own_cluster(scope: Scope) -> None:
         low, desired = 0, 0  # scaled to zero; the cluster and all data remain
     stack.resource("aws_eks_node_group", "main", {
         "cluster_name": cluster.attr("name"),
-        "node_group_name": scope.name_for(NODE_GROUP, "paybill", *scope.base_parts(), purpose="EKS node group"),
+        "node_group_name": scope.claimed(NODE_GROUP),
         "node_role_arn": node_role.attr("arn"),
         "subnet_ids": scope.network.subnet_ids,
         "ami_type": NODE_AMI_TYPE,

@@ -51,12 +51,12 @@ def own_database(scope: Scope) -> tuple[Expr, str, str]:
     tenant = scope.tenant
     sizing = scope.sizing.database
     size = SIZES[sizing.size]
-    identifier = scope.name_for(DB_IDENTIFIER, "paybill", *scope.base_parts(), purpose="RDS instance")
+    identifier = scope.claimed(DB_IDENTIFIER)
     key = database_key(scope.kind, scope.name)
     db_name, login = snake(key), app_role(key)
 
     security_group = stack.resource("aws_security_group", "database", {
-        "name": scope.name_for(GENERIC, "paybill", *scope.base_parts(), "database", purpose="database security group"),
+        "name": scope.claimed(GENERIC, "database"),
         "description": "PostgreSQL from the application subnets only",
         "vpc_id": scope.network.vpc_id,
     })
@@ -90,8 +90,7 @@ def own_database(scope: Scope) -> tuple[Expr, str, str]:
         })
         log_groups.append(group.address)
     monitoring = service_role(scope, "rds_monitoring", "monitoring.rds.amazonaws.com",
-                              ["arn:aws:iam::aws:policy/service-role/AmazonRDSEnhancedMonitoringRole"],
-                              purpose="RDS enhanced monitoring role")
+                              ["arn:aws:iam::aws:policy/service-role/AmazonRDSEnhancedMonitoringRole"])
     offboarding = tenant is not None and tenant.offboarding
     body = {
         "identifier": identifier,

@@ -47,7 +47,7 @@ def declare_tenant_role(scope: Scope, *, cluster_arn, namespace: str) -> None:
         ],
     )])
     body = {
-        "name": scope.name_for(IAM_ROLE, "paybill", "tenant", scope.name, purpose="tenant IAM role"),
+        "name": scope.claimed(IAM_ROLE),
         "path": ROLE_PATH,
         "description": f"paybill tenant {scope.name}: workload identity",
         "assume_role_policy": trust,
@@ -84,8 +84,7 @@ def emit_pool_identity(scope: Scope) -> None:
     """The permissions boundary every pooled-identity tenant role carries."""
     stack = scope.stack
     policy = stack.resource("aws_iam_policy", "tenant_boundary", {
-        "name": scope.name_for(IAM_POLICY, "paybill", "pool", scope.name, "tenant-boundary",
-                               purpose="tenant permissions boundary"),
+        "name": scope.claimed(IAM_POLICY),
         "path": ROLE_PATH,
         "description": f"paybill pool {scope.name}: the most any tenant role in the pool may do",
         "policy": policy_document(stack, "tenant_boundary", _boundary_statements(scope)),
@@ -108,14 +107,14 @@ def _boundary_statements(scope: Scope) -> list[dict]:
     ]
 
 
-def service_role(scope: Scope, local: str, service: str, managed_policies: list[str], purpose: str):
+def service_role(scope: Scope, local: str, service: str, managed_policies: list[str]):
     """A role a service assumes (EKS, EC2 nodes, RDS monitoring) with AWS managed policies."""
     stack = scope.stack
     trust = policy_document(stack, f"{local}_trust", [statement(
         "Service", "Allow", ["sts:AssumeRole"], None, principals=[service_principal(service)],
     )])
     role = stack.resource("aws_iam_role", local, {
-        "name": scope.name_for(IAM_ROLE, "paybill", *scope.base_parts(), local.replace("_", "-"), purpose=purpose),
+        "name": scope.claimed(IAM_ROLE, local.replace("_", "-")),
         "path": ROLE_PATH,
         "assume_role_policy": trust,
     })

@@ -53,7 +53,7 @@ def own_key(scope: Scope) -> Expr:
         "policy": policy,
     })
     stack.resource("aws_kms_alias", "main", {
-        "name": scope.name_for(KMS_ALIAS, "alias", "paybill", *scope.base_parts(), purpose="KMS alias"),
+        "name": scope.claimed(KMS_ALIAS),
         "target_key_id": key.attr("key_id"),
     })
     return key.attr("arn")
@@ -89,7 +89,7 @@ def _grant(scope: Scope) -> None:
     if tenant.suspended:
         return  # the grant is revoked while suspended; data stays encrypted and intact
     scope.stack.resource("aws_kms_grant", "tenant_context", {
-        "name": scope.name_for(KMS_GRANT, "paybill", "tenant", scope.name, purpose="KMS grant"),
+        "name": scope.claimed(KMS_GRANT),
         "key_id": pool_output("kms_key_arn"),
         "grantee_principal": scope.role_arn,
         "operations": GRANT_OPERATIONS,

@@ -95,8 +95,7 @@ def own_network(scope: Scope, cidr: str, *, hosts_cluster: bool) -> Network:
     })
     if hosts_cluster:
         endpoints_sg = stack.resource("aws_security_group", "endpoints", {
-            "name": scope.name_for(GENERIC, "paybill", *scope.base_parts(), "endpoints",
-                                   purpose="VPC endpoint security group"),
+            "name": scope.claimed(GENERIC, "endpoints"),
             "description": "HTTPS from inside the VPC to AWS service endpoints",
             "vpc_id": vpc.attr("id"),
         })

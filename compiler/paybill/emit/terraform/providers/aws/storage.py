@@ -78,8 +78,7 @@ def emit_log_bucket(scope: Scope) -> None:
     """The stack's log bucket: S3 access logs and VPC flow logs."""
     stack = scope.stack
     bucket = stack.resource("aws_s3_bucket", "logs", {
-        "bucket": scope.name_for(BUCKET, "paybill", *scope.base_parts(), scope.account_id, "logs",
-                                 purpose="log bucket"),
+        "bucket": scope.claimed(BUCKET, "logs"),
     })
     bucket_id, bucket_arn = bucket.attr("id"), bucket.attr("arn")
     _guards(scope, "logs", bucket_id, {"apply_server_side_encryption_by_default": {"sse_algorithm": "AES256"}},
@@ -112,8 +111,7 @@ def own_bucket(scope: Scope, *, bucket_key: bool,
     stack = scope.stack
     tenant = scope.tenant
     bucket = stack.resource("aws_s3_bucket", "data", {
-        "bucket": scope.name_for(BUCKET, "paybill", *scope.base_parts(), scope.account_id, "data",
-                                 purpose="data bucket"),
+        "bucket": scope.claimed(BUCKET, "data"),
     })
     bucket_id, bucket_arn = bucket.attr("id"), bucket.attr("arn")
     offboarding = tenant is not None and tenant.offboarding
@@ -183,7 +181,7 @@ def _access_point(scope: Scope, *, migrating: bool) -> None:
         if layers.holds_pooled("keys"):
             key_arn = pool_output("kms_key_arn")
     prefix = f"tenants/{scope.name}/"
-    ap_name = scope.name_for(ACCESS_POINT, "paybill", scope.name, purpose="S3 access point")
+    ap_name = scope.claimed(ACCESS_POINT)
     ap_arn = f"arn:aws:s3:{scope.region}:{scope.account_id}:accesspoint/{ap_name}"
     role = {"type": "AWS", "identifiers": [scope.role_arn]}
     access_point = scope.stack.resource("aws_s3_access_point", "tenant", {

@@ -36,7 +36,7 @@ DATA_LAYERS = ("keys", "database", "storage", "compute")
 
 def _resource_group(scope: Scope) -> None:
     group = scope.stack.resource("azurerm_resource_group", "main", {
-        "name": scope.name_for(RESOURCE_GROUP, "rg", "paybill", scope.kind, scope.name, purpose="resource group"),
+        "name": scope.claimed(RESOURCE_GROUP),
         "location": scope.location,
         "tags": scope.tags,
     })
@@ -45,7 +45,7 @@ def _resource_group(scope: Scope) -> None:
 
 def _workspace(scope: Scope) -> None:
     workspace = scope.stack.resource("azurerm_log_analytics_workspace", "main", scope.located({
-        "name": scope.name_for(WORKSPACE, "log", "paybill", scope.kind, scope.name, purpose="Log Analytics workspace"),
+        "name": scope.claimed(WORKSPACE),
         "sku": "PerGB2018",
         "retention_in_days": LOG_RETENTION_DAYS,
         "local_authentication_enabled": False,

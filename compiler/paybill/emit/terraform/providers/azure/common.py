@@ -11,9 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from paybill.clouds.names import NameRule
 from paybill.emit.terraform.context import PoolContext, TenantContext, cloud_spec
 from paybill.emit.terraform.expr import Expr, ref
-from paybill.emit.terraform.naming import NameRule
 from paybill.emit.terraform.postgres_versions import postgres_major
 from paybill.emit.terraform.remote import pool_output
 from paybill.emit.terraform.stack import Stack
@@ -174,8 +174,9 @@ class Scope:
         tenant = self.tenant
         return tenant is None or tenant.layers.silo(layer)
 
-    def name_for(self, rule: NameRule, *parts: str, purpose: str) -> str:
-        return self.owner.name_for(rule, *parts, purpose=purpose)
+    def claimed(self, rule: NameRule, *key: str) -> str:
+        """The name the stack claimed under ``(rule, *key)`` (declared by :mod:`paybill.providers.azure.names`)."""
+        return self.owner.claimed(rule, *key)
 
     def located(self, body: dict[str, Any], resource_group: Any = None) -> dict[str, Any]:
         """``body`` with location, resource group and the paybill tags (every taggable resource)."""

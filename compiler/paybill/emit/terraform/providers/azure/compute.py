@@ -58,8 +58,7 @@ def disk_encryption_set(scope: Scope, cluster_principal: Expr) -> Expr:
     """The set encrypting the cluster's node disks with the stack's key; returns its id."""
     assert scope.cmk_key_id is not None and scope.cmk_key_resource_id is not None
     des = scope.stack.resource("azurerm_disk_encryption_set", "aks", scope.located({
-        "name": scope.name_for(DISK_ENCRYPTION_SET, "des", "paybill", scope.kind, scope.name, "aks",
-                               purpose="AKS disk encryption set"),
+        "name": scope.claimed(DISK_ENCRYPTION_SET),
         "key_vault_key_id": scope.cmk_key_id,
         "auto_key_rotation_enabled": True,
         "encryption_type": "EncryptionAtRestWithCustomerKey",
@@ -76,12 +75,12 @@ def own_cluster(scope: Scope) -> None:
     stack = scope.stack
     tenant = scope.tenant
     identity = stack.resource("azurerm_user_assigned_identity", "cluster", scope.located({
-        "name": scope.name_for(IDENTITY, "id", "paybill", scope.kind, scope.name, "aks", purpose="cluster identity"),
+        "name": scope.claimed(IDENTITY, "aks"),
     }))
     role_assignment(scope, "cluster_network", scope.network.aks_subnet_id, "Network Contributor",
                     identity.attr("principal_id"))
     des_id = disk_encryption_set(scope, identity.attr("principal_id"))
-    name = scope.name_for(AKS_CLUSTER, "aks", "paybill", scope.kind, scope.name, purpose="AKS cluster")
+    name = scope.claimed(AKS_CLUSTER)
     cluster = stack.resource("azurerm_kubernetes_cluster", "main", scope.located({
         "name": name,
         "dns_prefix": name[:54].rstrip("-"),

@@ -49,14 +49,12 @@ def own_server(scope: Scope) -> None:
     size = SIZES[sizing.size]
     offboarding = tenant is not None and tenant.offboarding
     admin = stack.resource("azurerm_user_assigned_identity", "database_admin", scope.located({
-        "name": scope.name_for(IDENTITY, "id", "paybill", scope.kind, scope.name, "db-admin",
-                               purpose="database admin identity"),
+        "name": scope.claimed(IDENTITY, "db-admin"),
     }))
     retention = (MAX_BACKUP_DAYS if offboarding
                  else min(MAX_BACKUP_DAYS, max(MIN_BACKUP_DAYS, sizing.backup_retention_days)))
     body = scope.located({
-        "name": scope.name_for(POSTGRES_SERVER, "psql", "paybill", scope.kind, scope.name,
-                               purpose="PostgreSQL flexible server"),
+        "name": scope.claimed(POSTGRES_SERVER),
         "version": POSTGRES_VERSION,
         "sku_name": size.postgres_ha_sku if sizing.high_availability else size.postgres_sku,
         "storage_mb": postgres_storage_mb(sizing.storage_gb),

@@ -28,7 +28,7 @@ def declare_workload_identity(scope: Scope) -> None:
     # to another resource group replaces it, with a new principal).
     group = scope.resource_group if tenant.layers.active_silo("identity") else pool_output("resource_group_name")
     scope.stack.resource("azurerm_user_assigned_identity", "workload", scope.located({
-        "name": scope.name_for(IDENTITY, "id", "paybill", "tenant", scope.name, purpose="workload identity"),
+        "name": scope.claimed(IDENTITY),
     }, resource_group=group))
     scope.workload_identity = {
         attr: ref("azurerm_user_assigned_identity", "workload", attr) for attr in ("id", "principal_id", "client_id")

@@ -48,8 +48,7 @@ KEY_BODY: dict[str, Any] = {
 
 def encryption_identity(scope: Scope) -> None:
     identity = scope.stack.resource("azurerm_user_assigned_identity", "encryption", scope.located({
-        "name": scope.name_for(IDENTITY, "id", "paybill", scope.kind, scope.name, "encryption",
-                               purpose="encryption identity"),
+        "name": scope.claimed(IDENTITY, "encryption"),
     }))
     scope.cmk_identity_id = identity.attr("id")
 
@@ -58,8 +57,7 @@ def own_vault(scope: Scope) -> None:
     assert scope.network is not None and scope.zones is not None
     stack = scope.stack
     vault = stack.resource("azurerm_key_vault", "main", scope.located({
-        "name": scope.name_for(KEY_VAULT, "kv", scope.short_kind, scope.name, scope.discriminator,
-                               purpose="Key Vault"),
+        "name": scope.claimed(KEY_VAULT),
         "tenant_id": scope.azure.tenant_id,
         "sku_name": "premium",
         "rbac_authorization_enabled": True,
@@ -82,7 +80,7 @@ def own_vault(scope: Scope) -> None:
     role_assignment(scope, "runner_crypto_officer", vault.attr("id"), "Key Vault Crypto Officer",
                     client_config(scope), principal_type="ServicePrincipal")
     key = stack.resource("azurerm_key_vault_key", "main", {
-        "name": scope.name_for(KEY, "cmk", scope.kind, scope.name, purpose="Key Vault key"),
+        "name": scope.claimed(KEY, "cmk"),
         "key_vault_id": vault.attr("id"),
         **KEY_BODY,
         "tags": scope.tags,
@@ -138,7 +136,7 @@ def emit_tenant_keys(scope: Scope, *, needs_cmk: bool) -> None:
 def _pool_vault_key(scope: Scope):
     """The tenant's own key in the pool's Key Vault (pooled keys layer)."""
     return scope.stack.resource("azurerm_key_vault_key", "tenant", {
-        "name": scope.name_for(KEY, "tenant", scope.name, purpose="tenant key in the pool vault"),
+        "name": scope.claimed(KEY, "tenant"),
         "key_vault_id": pool_output("key_vault_id"),
         **KEY_BODY,
         "tags": scope.tags,

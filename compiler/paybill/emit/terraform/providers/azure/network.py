@@ -61,7 +61,7 @@ NSG_RULES = {
 
 def own_network(scope: Scope, cidr: str) -> Network:
     stack = scope.stack
-    vnet_name = scope.name_for(VNET, "vnet", "paybill", scope.kind, scope.name, purpose="virtual network")
+    vnet_name = scope.claimed(VNET)
     vnet = stack.resource("azurerm_virtual_network", "main", scope.located({
         "name": vnet_name,
         "address_space": [cidr],

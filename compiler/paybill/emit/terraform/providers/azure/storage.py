@@ -36,8 +36,7 @@ def own_account(scope: Scope) -> ResourceHandle:
     offboarding = tenant is not None and tenant.offboarding
     retention = 365 if offboarding else 30
     account = stack.resource("azurerm_storage_account", "main", scope.located({
-        "name": scope.name_for(STORAGE_ACCOUNT, "st", scope.short_kind, scope.name, scope.discriminator,
-                               purpose="storage account"),
+        "name": scope.claimed(STORAGE_ACCOUNT),
         "account_kind": "StorageV2",
         "account_tier": "Standard",
         "account_replication_type": "ZRS",
@@ -124,5 +123,5 @@ def emit_tenant_storage(scope: Scope) -> None:
 
 def _pool_container(scope: Scope) -> ResourceHandle:
     """The tenant's container in the pool's storage account (pooled storage layer)."""
-    name = scope.name_for(CONTAINER, "tenant", scope.name, purpose="storage container in the pool account")
+    name = scope.claimed(CONTAINER)
     return _container(scope, "tenant", name, pool_output("storage_account_id"))

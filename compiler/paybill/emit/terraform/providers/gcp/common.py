@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from paybill.clouds.names import NameRule
 from paybill.emit.terraform.context import PoolContext, TenantContext, cloud_spec
 from paybill.emit.terraform.expr import Expr, raw
-from paybill.emit.terraform.naming import NameRule
 from paybill.emit.terraform.providers.gcp.sizing import SERVICE_AGENTS
 from paybill.emit.terraform.stack import Stack
 from paybill.models.cloud import spec_model
@@ -16,14 +16,10 @@ Ctx = PoolContext | TenantContext
 PROJECT_DATA = ("data", "google_project", "main")
 
 
-def stem(ctx: Ctx) -> tuple[str, ...]:
-    """Name parts identifying the stack's owner; pools say so, so a pool and a tenant never share names."""
-    return ("pb", "pool", ctx.name) if isinstance(ctx, PoolContext) else ("pb", ctx.name)
-
-
-def name(ctx: Ctx, rule: NameRule, *suffix: str, purpose: str) -> str:
-    """Derive and claim the cloud name of one of ``ctx``'s resources."""
-    return ctx.name_for(rule, *stem(ctx), *suffix, purpose=purpose)
+def name(ctx: Ctx, rule: NameRule, *key: str) -> str:
+    """The cloud name ``ctx``'s stack claimed for one of its resources (declared, with its parts and
+    purpose, by :mod:`paybill.providers.gcp.names`)."""
+    return ctx.claimed(rule, *key)
 
 
 def project_id(ctx: Ctx) -> str:

@@ -45,7 +45,7 @@ def workload_pool(ctx: PoolContext | TenantContext) -> str:
 
 
 def tenant_namespace(ctx: TenantContext) -> str:
-    return ctx.name_for(K8S_NAME, "tenant", ctx.name, purpose="Kubernetes namespace")
+    return ctx.claimed(K8S_NAME, "namespace")
 
 
 def emit_pool_cluster(stack: Stack, ctx: PoolContext, network: GcpNetwork, cidr: str, key: Expr,
@@ -53,7 +53,7 @@ def emit_pool_cluster(stack: Stack, ctx: PoolContext, network: GcpNetwork, cidr:
     project = project_id(ctx)
     size = SIZES[ctx.sizing.compute]
     nodes = stack.resource("google_service_account", "nodes", {
-        "account_id": name(ctx, SERVICE_ACCOUNT_ID, "nodes", purpose="GKE node service account"),
+        "account_id": name(ctx, SERVICE_ACCOUNT_ID, "nodes"),
         "display_name": f"paybill pool {ctx.name} GKE nodes",
         "description": "Least-privilege node identity (logs, metrics, image pulls); workloads use Workload Identity.",
     })
@@ -64,7 +64,7 @@ def emit_pool_cluster(stack: Stack, ctx: PoolContext, network: GcpNetwork, cidr:
             "member": nodes.attr("member"),
         })
     cluster = stack.resource("google_container_cluster", "main", with_depends({
-        "name": name(ctx, GKE_NAME, purpose="GKE cluster"),
+        "name": name(ctx, GKE_NAME),
         "location": ctx.region,
         "network": network.network_id,
         "subnetwork": network.subnetwork_id,
@@ -147,7 +147,7 @@ def emit_tenant_namespace(stack: Stack, ctx: TenantContext, identity: TenantIden
     labels = dict(ctx.tags)
     namespace = tenant_namespace(ctx)
     scope = stack.resource("google_gke_hub_scope", "tenant", {
-        "scope_id": name(ctx, K8S_NAME, purpose="fleet scope"),
+        "scope_id": name(ctx, K8S_NAME),
         "namespace_labels": {"paybill-tenant": ctx.name},
         "labels": labels,
     })
@@ -160,7 +160,7 @@ def emit_tenant_namespace(stack: Stack, ctx: TenantContext, identity: TenantIden
     })
     if not ctx.suspended:
         stack.resource("google_gke_hub_membership_binding", "pool_cluster", {
-            "membership_binding_id": name(ctx, K8S_NAME, "pool", purpose="fleet membership binding"),
+            "membership_binding_id": name(ctx, K8S_NAME, "pool"),
             "scope": scope.attr("name"),
             "membership_id": pool_output("fleet_membership_id"),
             "location": pool_output("fleet_membership_location"),
@@ -184,7 +184,7 @@ def emit_tenant_service(stack: Stack, ctx: TenantContext, identity: TenantIdenti
     else:
         scaling = {"scaling_mode": "AUTOMATIC", "min_instance_count": size.run_min}
     service = stack.resource("google_cloud_run_v2_service", "tenant", with_depends({
-        "name": name(ctx, RUN_SERVICE_NAME, purpose="Cloud Run service"),
+        "name": name(ctx, RUN_SERVICE_NAME),
         "location": ctx.region,
         "description": f"paybill tenant {ctx.name} application (silo compute)",
         "ingress": "INGRESS_TRAFFIC_INTERNAL_ONLY",

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from paybill.emit.terraform.expr import Expr
-from paybill.emit.terraform.providers.gcp.common import Ctx, name, project_id, stem, with_depends
+from paybill.emit.terraform.providers.gcp.common import Ctx, name, with_depends
 from paybill.emit.terraform.providers.gcp.network import GcpNetwork
 from paybill.emit.terraform.providers.gcp.sizing import (
     BUCKET_NAME,
@@ -101,7 +101,7 @@ def emit_sql_instance(stack: Stack, ctx: Ctx, sizing: DatabaseSizing, *, key: Ex
         "user_labels": dict(ctx.tags),
     }
     instance = stack.resource("google_sql_database_instance", "main", with_depends({
-        "name": name(ctx, SQL_INSTANCE_NAME, purpose="Cloud SQL instance"),
+        "name": name(ctx, SQL_INSTANCE_NAME),
         "region": ctx.region,
         "database_version": POSTGRES_VERSION,
         "encryption_key_name": key,
@@ -111,10 +111,10 @@ def emit_sql_instance(stack: Stack, ctx: Ctx, sizing: DatabaseSizing, *, key: Ex
     return SqlInstance(instance.attr("name"), instance.attr("connection_name"), instance.attr("private_ip_address"))
 
 
-def _secure_bucket(ctx: Ctx, role: str, key: Expr, purpose: str) -> dict[str, Any]:
+def _secure_bucket(ctx: Ctx, role: str, key: Expr) -> dict[str, Any]:
     """What every paybill bucket has: private, uniform access, versioned, encrypted with ``key``."""
     return {
-        "name": ctx.name_for(BUCKET_NAME, project_id(ctx), *stem(ctx), role, purpose=purpose),
+        "name": ctx.claimed(BUCKET_NAME, role),
         "location": ctx.region.upper(),
         "storage_class": "STANDARD",
         "uniform_bucket_level_access": True,
@@ -129,7 +129,7 @@ def _secure_bucket(ctx: Ctx, role: str, key: Expr, purpose: str) -> dict[str, An
 def emit_buckets(stack: Stack, ctx: Ctx, *, key: Expr, depends_on: list[str], offboarding: bool) -> Expr:
     """The data bucket and its access-log bucket; returns the data bucket's name."""
     logs = stack.resource("google_storage_bucket", "access_logs", with_depends({
-        **_secure_bucket(ctx, "logs", key, "access-log bucket"),
+        **_secure_bucket(ctx, "logs", key),
         "lifecycle_rule": [{"action": {"type": "Delete"}, "condition": {"age": ACCESS_LOG_DAYS}}],
     }, depends_on))
     # Cloud Storage writes usage and access logs as this Google group.
@@ -140,7 +140,7 @@ def emit_buckets(stack: Stack, ctx: Ctx, *, key: Expr, depends_on: list[str], of
     })
     noncurrent = OFFBOARDING_RETENTION_DAYS if offboarding else NONCURRENT_DAYS
     data = stack.resource("google_storage_bucket", "data", with_depends({
-        **_secure_bucket(ctx, "data", key, "data bucket"),
+        **_secure_bucket(ctx, "data", key),
         "logging": {"log_bucket": logs.attr("name"), "log_object_prefix": "data/"},
         "soft_delete_policy": {
             "retention_duration_seconds": SOFT_DELETE_OFFBOARDING_SECONDS if offboarding else SOFT_DELETE_SECONDS,

@@ -32,7 +32,7 @@ class TenantIdentity:
 
 def emit_service_account(stack: Stack, ctx: TenantContext) -> TenantIdentity:
     account = stack.resource("google_service_account", "tenant", {
-        "account_id": name(ctx, SERVICE_ACCOUNT_ID, purpose="tenant service account"),
+        "account_id": name(ctx, SERVICE_ACCOUNT_ID),
         "display_name": f"paybill tenant {ctx.tenant.spec.display_name}"[:100],
         "description": f"Workload identity of tenant {ctx.name} ({ctx.isolation}); disabled while suspended.",
         "disabled": ctx.suspended,

@@ -19,7 +19,7 @@ ENCRYPTER = "roles/cloudkms.cryptoKeyEncrypterDecrypter"
 
 def emit_key_ring(stack: Stack, ctx: Ctx) -> Expr:
     ring = stack.resource("google_kms_key_ring", "main", {
-        "name": name(ctx, KEY_RING_NAME, purpose="KMS key ring"),
+        "name": name(ctx, KEY_RING_NAME),
         "location": ctx.region,
     })
     return ring.attr("id")
@@ -32,7 +32,7 @@ def emit_crypto_key(stack: Stack, ctx: Ctx, local: str, key_ring: Expr, *, hsm: 
     shredding) is a deliberate step after offboarding, never a side effect of a plan.
     """
     key = stack.resource("google_kms_crypto_key", local, {
-        "name": name(ctx, CRYPTO_KEY_NAME, local, purpose="KMS key"),
+        "name": name(ctx, CRYPTO_KEY_NAME, local),
         "key_ring": key_ring,
         "purpose": "ENCRYPT_DECRYPT",
         "rotation_period": KEY_ROTATION,

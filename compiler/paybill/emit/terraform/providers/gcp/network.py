@@ -49,14 +49,14 @@ def emit_network(stack: Stack, ctx: Ctx, cidr: str, *, gke: bool) -> GcpNetwork:
     subnet_range, psa_range = split
     labels = dict(ctx.tags)
     network = stack.resource("google_compute_network", "main", {
-        "name": name(ctx, COMPUTE_NAME, purpose="VPC network"),
+        "name": name(ctx, COMPUTE_NAME),
         "description": f"paybill {ctx.address} network",
         "auto_create_subnetworks": False,
         "routing_mode": "REGIONAL",
         "delete_default_routes_on_create": False,
     })
     subnet_body = {
-        "name": name(ctx, COMPUTE_NAME, ctx.region, purpose="subnetwork"),
+        "name": name(ctx, COMPUTE_NAME, ctx.region),
         "network": network.attr("id"),
         "region": ctx.region,
         "ip_cidr_range": str(subnet_range),
@@ -77,7 +77,7 @@ def emit_network(stack: Stack, ctx: Ctx, cidr: str, *, gke: bool) -> GcpNetwork:
 
     internal_sources = [str(ipaddress.IPv4Network(cidr))] + ([PODS_RANGE] if gke else [])
     stack.resource("google_compute_firewall", "allow_internal", {
-        "name": name(ctx, COMPUTE_NAME, "allow-internal", purpose="firewall"),
+        "name": name(ctx, COMPUTE_NAME, "allow-internal"),
         "network": network.attr("id"),
         "description": "Traffic between workloads of this network only.",
         "direction": "INGRESS",
@@ -88,7 +88,7 @@ def emit_network(stack: Stack, ctx: Ctx, cidr: str, *, gke: bool) -> GcpNetwork:
     })
     if gke:
         stack.resource("google_compute_firewall", "allow_health_checks", {
-            "name": name(ctx, COMPUTE_NAME, "allow-hc", purpose="firewall"),
+            "name": name(ctx, COMPUTE_NAME, "allow-hc"),
             "network": network.attr("id"),
             "description": "Google load balancer health checks to GKE backends.",
             "direction": "INGRESS",
@@ -98,7 +98,7 @@ def emit_network(stack: Stack, ctx: Ctx, cidr: str, *, gke: bool) -> GcpNetwork:
             "log_config": {"metadata": "INCLUDE_ALL_METADATA"},
         })
     stack.resource("google_compute_firewall", "deny_ingress", {
-        "name": name(ctx, COMPUTE_NAME, "deny-ingress", purpose="firewall"),
+        "name": name(ctx, COMPUTE_NAME, "deny-ingress"),
         "network": network.attr("id"),
         "description": "Everything else from anywhere is denied, and logged.",
         "direction": "INGRESS",
@@ -108,12 +108,12 @@ def emit_network(stack: Stack, ctx: Ctx, cidr: str, *, gke: bool) -> GcpNetwork:
         "log_config": {"metadata": "INCLUDE_ALL_METADATA"},
     })
     router = stack.resource("google_compute_router", "main", {
-        "name": name(ctx, COMPUTE_NAME, "router", purpose="Cloud Router"),
+        "name": name(ctx, COMPUTE_NAME, "router"),
         "network": network.attr("id"),
         "region": ctx.region,
     })
     stack.resource("google_compute_router_nat", "main", {
-        "name": name(ctx, COMPUTE_NAME, "nat", purpose="Cloud NAT"),
+        "name": name(ctx, COMPUTE_NAME, "nat"),
         "router": router.attr("name"),
         "region": ctx.region,
         "nat_ip_allocate_option": "AUTO_ONLY",
@@ -121,7 +121,7 @@ def emit_network(stack: Stack, ctx: Ctx, cidr: str, *, gke: bool) -> GcpNetwork:
         "log_config": {"enable": True, "filter": "ERRORS_ONLY"},
     })
     psa = stack.resource("google_compute_global_address", "private_services", {
-        "name": name(ctx, COMPUTE_NAME, "psa", purpose="private services range"),
+        "name": name(ctx, COMPUTE_NAME, "psa"),
         "description": "Reserved for Cloud SQL private IPs (private services access).",
         "purpose": "VPC_PEERING",
         "address_type": "INTERNAL",

@@ -55,7 +55,7 @@ def emit_tenant(ctx: TenantContext, stack: Stack) -> None:
                                      depends_on=waits, offboarding=ctx.offboarding)
         instance, connection = sql.name, sql.connection_name
         database = stack.resource("google_sql_database", "tenant", {
-            "name": ctx.name_for(SQL_DATABASE_NAME, "tenant", ctx.name, purpose="tenant database"),
+            "name": ctx.claimed(SQL_DATABASE_NAME),
             "instance": instance,
             "charset": "UTF8",
             "collation": "en_US.UTF8",

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from paybill.emit.terraform.context import PoolContext, TenantContext, cloud_spec
-from paybill.emit.terraform.naming import NameRule
+from paybill.clouds.names import NameRule
+from paybill.emit.terraform.context import PoolContext, TenantContext
 from paybill.models.cloud import spec_model
 
 IbmCloudSpec = spec_model("ibm")
@@ -12,23 +12,15 @@ IbmCloudSpec = spec_model("ibm")
 Ctx = PoolContext | TenantContext
 
 
-def stem(ctx: Ctx) -> tuple[str, ...]:
-    """Name parts identifying the stack's owner; pools say so, so a pool and a tenant never share names."""
-    return ("pb", "pool", ctx.name) if isinstance(ctx, PoolContext) else ("pb", ctx.name)
-
-
-def name(ctx: Ctx, rule: NameRule, *suffix: str, purpose: str) -> str:
-    return ctx.name_for(rule, *stem(ctx), *suffix, purpose=purpose)
+def name(ctx: Ctx, rule: NameRule, *key: str) -> str:
+    """The cloud name ``ctx``'s stack claimed for one of its resources (declared, with its parts and
+    purpose, by :mod:`paybill.providers.ibm.names`)."""
+    return ctx.claimed(rule, *key)
 
 
 def tags(ctx: Ctx) -> list[str]:
     """IBM Cloud user tags are ``key:value`` strings (sorted, so output is stable)."""
     return sorted(f"{key}:{value}" for key, value in ctx.tags.items())
-
-
-def account_prefix(ctx: Ctx) -> str:
-    """A short, stable piece of the account id for globally unique names (COS buckets)."""
-    return cloud_spec(ctx.cloud, IbmCloudSpec).ibm.account_id[:8]
 
 
 def zones(ctx: Ctx, count: int) -> list[str]:

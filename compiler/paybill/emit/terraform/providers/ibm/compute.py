@@ -31,7 +31,7 @@ def emit_cluster(stack: Stack, ctx: Ctx, *, network: IbmNetwork, resource_group:
                  flavor: str, workers_per_zone: int, depends_on: list[str]) -> Expr:
     """A private VPC cluster; returns its id."""
     cluster = stack.resource("ibm_container_vpc_cluster", "main", {
-        "name": name(ctx, CLUSTER_NAME, purpose="Kubernetes cluster"),
+        "name": name(ctx, CLUSTER_NAME),
         "vpc_id": network.vpc_id,
         "resource_group_id": resource_group,
         "flavor": flavor,
@@ -59,7 +59,7 @@ def emit_tenant_workers(stack: Stack, ctx: TenantContext, *, cluster: Expr, netw
     size = SIZES[ctx.sizing.compute]
     stack.resource("ibm_container_vpc_worker_pool", "tenant", {
         "cluster": cluster,
-        "worker_pool_name": name(ctx, WORKER_POOL_NAME, purpose="tenant worker pool"),
+        "worker_pool_name": name(ctx, WORKER_POOL_NAME),
         "vpc_id": network.vpc_id,
         "resource_group_id": resource_group,
         "flavor": size.worker_flavor,

@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from paybill.emit.terraform.expr import Expr
-from paybill.emit.terraform.providers.ibm.common import Ctx, account_prefix, name, stem, tags, waits
+from paybill.emit.terraform.providers.ibm.common import Ctx, name, tags, waits
 from paybill.emit.terraform.providers.ibm.security import IbmKeys
 from paybill.emit.terraform.providers.ibm.sizing import (
     BUCKET_NAME,
@@ -54,7 +54,7 @@ def emit_database(stack: Stack, ctx: Ctx, sizing: DatabaseSizing, *, resource_gr
     if size.db_cpus:
         group["cpu"] = {"allocation_count": size.db_cpus}
     database = stack.resource("ibm_database", "main", {
-        "name": name(ctx, INSTANCE_NAME, "postgres", purpose="Databases for PostgreSQL"),
+        "name": name(ctx, INSTANCE_NAME, "postgres"),
         "service": DATABASE_SERVICE,
         "plan": DATABASE_PLAN,
         "location": ctx.region,
@@ -75,7 +75,7 @@ def emit_database(stack: Stack, ctx: Ctx, sizing: DatabaseSizing, *, resource_gr
 def emit_cos_instance(stack: Stack, ctx: Ctx, resource_group: Expr) -> tuple[Expr, Expr]:
     """(instance id, instance GUID) of the owner's Cloud Object Storage instance."""
     cos = stack.resource("ibm_resource_instance", "cos", {
-        "name": name(ctx, INSTANCE_NAME, "cos", purpose="Cloud Object Storage instance"),
+        "name": name(ctx, INSTANCE_NAME, "cos"),
         "service": "cloud-object-storage",
         "plan": "standard",
         "location": "global",
@@ -89,7 +89,7 @@ def emit_bucket(stack: Stack, ctx: Ctx, local: str, *, cos_instance: Expr, key_c
                 offboarding: bool, depends_on: list[str]) -> Expr:
     """A private, versioned, key-encrypted bucket; returns its name."""
     body: dict[str, object] = {
-        "bucket_name": ctx.name_for(BUCKET_NAME, *stem(ctx), local, account_prefix(ctx), purpose="COS bucket"),
+        "bucket_name": name(ctx, BUCKET_NAME, local),
         "resource_instance_id": cos_instance,
         "region_location": ctx.region,
         "storage_class": "smart",

@@ -30,25 +30,25 @@ def emit_network(stack: Stack, ctx: Ctx, cidr: str, resource_group: Expr, flow_l
                  depends_on: list[str]) -> IbmNetwork:
     network = ipaddress.IPv4Network(cidr)
     vpc = stack.resource("ibm_is_vpc", "main", {
-        "name": name(ctx, VPC_NAME, purpose="VPC"),
+        "name": name(ctx, VPC_NAME),
         "resource_group": resource_group,
         "address_prefix_management": "manual",
-        "default_security_group_name": name(ctx, VPC_NAME, "default-sg", purpose="default security group"),
-        "default_network_acl_name": name(ctx, VPC_NAME, "default-acl", purpose="default ACL"),
-        "default_routing_table_name": name(ctx, VPC_NAME, "default-rt", purpose="default routing table"),
+        "default_security_group_name": name(ctx, VPC_NAME, "default-sg"),
+        "default_network_acl_name": name(ctx, VPC_NAME, "default-acl"),
+        "default_routing_table_name": name(ctx, VPC_NAME, "default-rt"),
         "no_sg_acl_rules": True,
         "tags": tags(ctx),
     })
     subnets = []
     for zone, block in zip(zones(ctx, ZONES), network.subnets(prefixlen_diff=2), strict=False):
         prefix = stack.resource("ibm_is_vpc_address_prefix", zone.replace("-", "_"), {
-            "name": name(ctx, VPC_NAME, zone, purpose="address prefix"),
+            "name": name(ctx, VPC_NAME, zone),
             "vpc": vpc.attr("id"),
             "zone": zone,
             "cidr": str(block),
         })
         subnet = stack.resource("ibm_is_subnet", zone.replace("-", "_"), {
-            "name": name(ctx, VPC_NAME, zone, purpose="subnet"),
+            "name": name(ctx, VPC_NAME, zone),
             "vpc": vpc.attr("id"),
             "zone": zone,
             "ipv4_cidr_block": str(block),
@@ -58,7 +58,7 @@ def emit_network(stack: Stack, ctx: Ctx, cidr: str, resource_group: Expr, flow_l
         })
         subnets.append((zone, subnet.attr("id")))
     group = stack.resource("ibm_is_security_group", "app", {
-        "name": name(ctx, VPC_NAME, "app", purpose="security group"),
+        "name": name(ctx, VPC_NAME, "app"),
         "vpc": vpc.attr("id"),
         "resource_group": resource_group,
         "tags": tags(ctx),
@@ -77,7 +77,7 @@ def emit_network(stack: Stack, ctx: Ctx, cidr: str, resource_group: Expr, flow_l
     })
     if flow_log_bucket is not None:
         body = {
-            "name": name(ctx, VPC_NAME, "flow", purpose="flow log"),
+            "name": name(ctx, VPC_NAME, "flow"),
             "target": vpc.attr("id"),
             "storage_bucket": flow_log_bucket,
             "active": True,

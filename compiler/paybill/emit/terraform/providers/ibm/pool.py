@@ -14,7 +14,7 @@ def emit_pool(ctx: PoolContext, stack: Stack) -> None:
     """Validation ran the profile's capability checks (PB0652): the layout is buildable."""
     layers = set(ctx.pool.spec.layers)
     group = stack.resource("ibm_resource_group", "main", {
-        "name": name(ctx, RESOURCE_GROUP_NAME, purpose="pool resource group"),
+        "name": name(ctx, RESOURCE_GROUP_NAME),
         "tags": tags(ctx),
     }).attr("id")
     stack.output("resource_group_id", group, "The pool's resource group.")

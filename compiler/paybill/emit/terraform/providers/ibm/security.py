@@ -40,7 +40,7 @@ class IbmKeys:
 def emit_kms_instance(stack: Stack, ctx: Ctx, resource_group: Expr) -> Expr:
     """A Key Protect instance and the authorizations for the services using it; returns its GUID."""
     kms = stack.resource("ibm_resource_instance", "kms", {
-        "name": name(ctx, INSTANCE_NAME, "kms", purpose="Key Protect instance"),
+        "name": name(ctx, INSTANCE_NAME, "kms"),
         "service": "kms",
         "plan": "tiered-pricing",
         "location": ctx.region,
@@ -62,7 +62,7 @@ def emit_kms_instance(stack: Stack, ctx: Ctx, resource_group: Expr) -> Expr:
 def emit_root_key(stack: Stack, ctx: Ctx, instance_guid: Expr) -> IbmKeys:
     key = stack.resource("ibm_kms_key", "data", {
         "instance_id": instance_guid,
-        "key_name": name(ctx, KEY_NAME, "data", purpose="root key"),
+        "key_name": name(ctx, KEY_NAME, "data"),
         "description": f"paybill {ctx.address} root key",
         "standard_key": False,
         "force_delete": False,
@@ -81,7 +81,7 @@ def emit_root_key(stack: Stack, ctx: Ctx, instance_guid: Expr) -> IbmKeys:
 
 def emit_service_id(stack: Stack, ctx: TenantContext) -> Expr:
     service_id = stack.resource("ibm_iam_service_id", "tenant", {
-        "name": name(ctx, IAM_NAME, "workload", purpose="tenant service ID"),
+        "name": name(ctx, IAM_NAME, "workload"),
         "description": f"Workload identity of tenant {ctx.name} ({ctx.isolation}); no policy while suspended.",
         "tags": tags(ctx),
     })
@@ -104,7 +104,7 @@ def grant(stack: Stack, ctx: TenantContext, local: str, service_id: Expr, roles:
 def emit_operators(stack: Stack, ctx: TenantContext, resource_group: Expr) -> None:
     """An access group for the tenant's operators: read-only on the tenant's own resource group."""
     group = stack.resource("ibm_iam_access_group", "operators", {
-        "name": name(ctx, IAM_NAME, "operators", purpose="operators access group"),
+        "name": name(ctx, IAM_NAME, "operators"),
         "description": f"Operators of tenant {ctx.name}: read-only on its dedicated resources.",
         "tags": tags(ctx),
     })

@@ -24,7 +24,7 @@ def _resource_group(stack: Stack, ctx: TenantContext) -> Expr:
     if not ctx.layers.silo_layers:
         return pool_output("resource_group_id")
     group = stack.resource("ibm_resource_group", "tenant", {
-        "name": name(ctx, RESOURCE_GROUP_NAME, purpose="tenant resource group"),
+        "name": name(ctx, RESOURCE_GROUP_NAME),
         "tags": tags(ctx),
     }).attr("id")
     stack.output("resource_group_id", group, "The tenant's own resource group.")

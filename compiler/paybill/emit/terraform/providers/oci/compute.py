@@ -51,7 +51,7 @@ def emit_cluster(stack: Stack, ctx: Ctx, *, compartment: Expr, network: OciNetwo
     stack.data_source("oci_containerengine_cluster_option", "main", {"cluster_option_id": "all"})
     cluster = stack.resource("oci_containerengine_cluster", "main", {
         "compartment_id": compartment,
-        "name": name(ctx, K8S_NAME, purpose="OKE cluster"),
+        "name": name(ctx, K8S_NAME),
         "vcn_id": network.vcn_id,
         "type": "ENHANCED_CLUSTER",
         "kubernetes_version": raw("reverse(data.oci_containerengine_cluster_option.main.kubernetes_versions)[0]"),
@@ -79,7 +79,7 @@ def emit_cluster(stack: Stack, ctx: Ctx, *, compartment: Expr, network: OciNetwo
     stack.resource("oci_containerengine_node_pool", "main", {
         "compartment_id": compartment,
         "cluster_id": cluster.attr("id"),
-        "name": name(ctx, K8S_NAME, "nodes", purpose="OKE node pool"),
+        "name": name(ctx, K8S_NAME, "nodes"),
         "kubernetes_version": cluster.attr("kubernetes_version"),
         "node_shape": NODE_SHAPE,
         "node_shape_config": {"ocpus": size.node_ocpus, "memory_in_gbs": size.node_memory_gb},
@@ -118,7 +118,7 @@ def emit_virtual_node_pool(stack: Stack, ctx: TenantContext, network: OciNetwork
     stack.resource("oci_containerengine_virtual_node_pool", "tenant", {
         "compartment_id": pool_output("compartment_id"),
         "cluster_id": pool_output("cluster_id"),
-        "display_name": name(ctx, DISPLAY_NAME, "vnodes", purpose="virtual node pool"),
+        "display_name": name(ctx, DISPLAY_NAME, "vnodes"),
         "size": SIZES[ctx.sizing.compute].virtual_nodes,
         "nsg_ids": [network.app_nsg_id],
         "placement_configurations": [{

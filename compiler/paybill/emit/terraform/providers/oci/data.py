@@ -39,7 +39,7 @@ class PsqlSystem:
 def emit_log_group(stack: Stack, ctx: Ctx, compartment: Expr) -> Expr:
     group = stack.resource("oci_logging_log_group", "main", {
         "compartment_id": compartment,
-        "display_name": name(ctx, DISPLAY_NAME, "logs", purpose="log group"),
+        "display_name": name(ctx, DISPLAY_NAME, "logs"),
         "description": f"paybill {ctx.address}: flow, bucket and service logs.",
         "freeform_tags": tags(ctx),
     })
@@ -54,7 +54,7 @@ def emit_psql(stack: Stack, ctx: Ctx, sizing: DatabaseSizing, *, compartment: Ex
         days = max(days, OFFBOARDING_RETENTION_DAYS)
     system = stack.resource("oci_psql_db_system", "main", {
         "compartment_id": compartment,
-        "display_name": name(ctx, DISPLAY_NAME, "postgres", purpose="PostgreSQL DB system"),
+        "display_name": name(ctx, DISPLAY_NAME, "postgres"),
         "description": f"paybill {ctx.address} PostgreSQL",
         "db_version": POSTGRES_VERSION,
         "shape": PSQL_SHAPE,
@@ -85,7 +85,7 @@ def emit_bucket(stack: Stack, ctx: Ctx, local: str, *, compartment: Expr, key: E
     bucket = stack.resource("oci_objectstorage_bucket", local, {
         "compartment_id": compartment,
         "namespace": ns,
-        "name": name(ctx, BUCKET_NAME, "data", purpose="bucket"),
+        "name": name(ctx, BUCKET_NAME, "data"),
         "access_type": "NoPublicAccess",
         "storage_tier": "Standard",
         "versioning": "Enabled",
@@ -110,7 +110,7 @@ def emit_bucket(stack: Stack, ctx: Ctx, local: str, *, compartment: Expr, key: E
     })
     for category in ("read", "write"):
         service_log(stack, ctx, f"{local}_{category}",
-                    display_name=name(ctx, DISPLAY_NAME, local, category, purpose="bucket log"),
+                    display_name=name(ctx, DISPLAY_NAME, local, category),
                     log_group=log_group, compartment=compartment, service="objectstorage", category=category,
                     resource=bucket.attr("name"))
     return bucket.attr("name")

@@ -36,8 +36,8 @@ def emit_network(stack: Stack, ctx: Ctx, cidr: str, compartment: Expr, log_group
     vcn = stack.resource("oci_core_vcn", "main", {
         "compartment_id": compartment,
         "cidr_blocks": [str(network)],
-        "display_name": name(ctx, DISPLAY_NAME, purpose="VCN"),
-        "dns_label": name(ctx, DNS_LABEL, purpose="VCN DNS label"),
+        "display_name": name(ctx, DISPLAY_NAME),
+        "dns_label": name(ctx, DNS_LABEL),
         "freeform_tags": freeform,
     })
     stack.data_source("oci_core_services", "all", {
@@ -46,21 +46,21 @@ def emit_network(stack: Stack, ctx: Ctx, cidr: str, compartment: Expr, log_group
     nat = stack.resource("oci_core_nat_gateway", "main", {
         "compartment_id": compartment,
         "vcn_id": vcn.attr("id"),
-        "display_name": name(ctx, DISPLAY_NAME, "nat", purpose="NAT gateway"),
+        "display_name": name(ctx, DISPLAY_NAME, "nat"),
         "block_traffic": False,
         "freeform_tags": freeform,
     })
     sgw = stack.resource("oci_core_service_gateway", "main", {
         "compartment_id": compartment,
         "vcn_id": vcn.attr("id"),
-        "display_name": name(ctx, DISPLAY_NAME, "sgw", purpose="service gateway"),
+        "display_name": name(ctx, DISPLAY_NAME, "sgw"),
         "services": [{"service_id": raw("data.oci_core_services.all.services[0].id")}],
         "freeform_tags": freeform,
     })
     routes = stack.resource("oci_core_route_table", "private", {
         "compartment_id": compartment,
         "vcn_id": vcn.attr("id"),
-        "display_name": name(ctx, DISPLAY_NAME, "private", purpose="route table"),
+        "display_name": name(ctx, DISPLAY_NAME, "private"),
         "route_rules": [
             {"destination": "0.0.0.0/0", "destination_type": "CIDR_BLOCK", "network_entity_id": nat.attr("id"),
              "description": "Egress to the internet through NAT only."},
@@ -73,7 +73,7 @@ def emit_network(stack: Stack, ctx: Ctx, cidr: str, compartment: Expr, log_group
     security = stack.resource("oci_core_security_list", "private", {
         "compartment_id": compartment,
         "vcn_id": vcn.attr("id"),
-        "display_name": name(ctx, DISPLAY_NAME, "private", purpose="security list"),
+        "display_name": name(ctx, DISPLAY_NAME, "private"),
         "ingress_security_rules": [{"protocol": "all", "source": str(network), "source_type": "CIDR_BLOCK",
                                     "description": "Only from inside this VCN."}],
         "egress_security_rules": [{"protocol": "all", "destination": "0.0.0.0/0", "destination_type": "CIDR_BLOCK",
@@ -86,7 +86,7 @@ def emit_network(stack: Stack, ctx: Ctx, cidr: str, compartment: Expr, log_group
             "compartment_id": compartment,
             "vcn_id": vcn.attr("id"),
             "cidr_block": str(block),
-            "display_name": name(ctx, DISPLAY_NAME, role, purpose=f"{role} subnet"),
+            "display_name": name(ctx, DISPLAY_NAME, role),
             "dns_label": role,
             "prohibit_public_ip_on_vnic": True,
             "prohibit_internet_ingress": True,
@@ -96,19 +96,19 @@ def emit_network(stack: Stack, ctx: Ctx, cidr: str, compartment: Expr, log_group
         })
         subnets[role] = subnet.attr("id")
         service_log(stack, ctx, f"flow_{role}",
-                    display_name=name(ctx, DISPLAY_NAME, role, "flow", purpose="flow log"),
+                    display_name=name(ctx, DISPLAY_NAME, role, "flow"),
                     log_group=log_group, compartment=compartment, service="flowlogs", category="all",
                     resource=subnet.attr("id"))
     app = stack.resource("oci_core_network_security_group", "app", {
         "compartment_id": compartment,
         "vcn_id": vcn.attr("id"),
-        "display_name": name(ctx, DISPLAY_NAME, "app", purpose="application NSG"),
+        "display_name": name(ctx, DISPLAY_NAME, "app"),
         "freeform_tags": freeform,
     })
     db = stack.resource("oci_core_network_security_group", "db", {
         "compartment_id": compartment,
         "vcn_id": vcn.attr("id"),
-        "display_name": name(ctx, DISPLAY_NAME, "db", purpose="database NSG"),
+        "display_name": name(ctx, DISPLAY_NAME, "db"),
         "freeform_tags": freeform,
     })
     # Ingress rules are stateless (no connection tracking to exhaust); the stateful egress rule lets

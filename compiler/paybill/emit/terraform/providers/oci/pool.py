@@ -15,7 +15,7 @@ def emit_pool(ctx: PoolContext, stack: Stack) -> None:
     layers = set(ctx.pool.spec.layers)
     compartment = stack.resource("oci_identity_compartment", "main", {
         "compartment_id": parent_compartment(ctx),
-        "name": name(ctx, COMPARTMENT_NAME, purpose="pool compartment"),
+        "name": name(ctx, COMPARTMENT_NAME),
         "description": f"paybill pool {ctx.name}: shared infrastructure of pooled and bridge tenants.",
         "enable_delete": False,
         "freeform_tags": tags(ctx),

@@ -30,7 +30,7 @@ def emit_vault(stack: Stack, ctx: Ctx, compartment: Expr) -> tuple[Expr, Expr]:
     """(vault id, management endpoint)."""
     vault = stack.resource("oci_kms_vault", "main", {
         "compartment_id": compartment,
-        "display_name": name(ctx, VAULT_NAME, purpose="vault"),
+        "display_name": name(ctx, VAULT_NAME),
         "vault_type": "DEFAULT",
         "freeform_tags": tags(ctx),
     })
@@ -40,7 +40,7 @@ def emit_vault(stack: Stack, ctx: Ctx, compartment: Expr) -> tuple[Expr, Expr]:
 def emit_key(stack: Stack, ctx: Ctx, compartment: Expr, endpoint: Expr) -> Expr:
     key = stack.resource("oci_kms_key", "data", {
         "compartment_id": compartment,
-        "display_name": name(ctx, DISPLAY_NAME, "data", purpose="master encryption key"),
+        "display_name": name(ctx, DISPLAY_NAME, "data"),
         "management_endpoint": endpoint,
         "protection_mode": "HSM",
         "key_shape": {"algorithm": "AES", "length": 32},
@@ -61,7 +61,7 @@ def emit_service_policy(stack: Stack, ctx: Ctx, compartment: Expr) -> str:
     )
     policy = stack.resource("oci_identity_policy", "services", {
         "compartment_id": compartment,
-        "name": name(ctx, POLICY_NAME, "services", purpose="service policy"),
+        "name": name(ctx, POLICY_NAME, "services"),
         "description": "Object Storage, Block Volume and OKE may use this compartment's keys.",
         "statements": [raw(f'format("{statement}", {inner(compartment)})') for statement in services],
         "freeform_tags": tags(ctx),
@@ -76,7 +76,7 @@ def emit_secret(stack: Stack, ctx: Ctx, local: str, compartment: Expr, vault: Ex
         "compartment_id": compartment,
         "vault_id": vault,
         "key_id": key,
-        "secret_name": name(ctx, SECRET_NAME, local.replace("_", "-"), purpose=purpose),
+        "secret_name": name(ctx, SECRET_NAME, local.replace("_", "-")),
         "description": f"paybill {ctx.address}: {purpose} (generated, never in Terraform state).",
         "enable_auto_generation": True,
         "secret_generation_context": {
@@ -106,7 +106,7 @@ def emit_tenant_policy(stack: Stack, ctx: TenantContext, statements: list[Expr])
         return
     stack.resource("oci_identity_policy", "tenant", {
         "compartment_id": parent_compartment(ctx),
-        "name": name(ctx, POLICY_NAME, "workload", purpose="tenant workload policy"),
+        "name": name(ctx, POLICY_NAME, "workload"),
         "description": f"What tenant {ctx.name}'s workloads may do ({ctx.isolation}).",
         "statements": statements,
         "freeform_tags": tags(ctx),

@@ -24,7 +24,7 @@ def _compartment(stack: Stack, ctx: TenantContext) -> Expr:
         return pool_output("compartment_id")
     compartment = stack.resource("oci_identity_compartment", "tenant", {
         "compartment_id": parent_compartment(ctx),
-        "name": name(ctx, COMPARTMENT_NAME, purpose="tenant compartment"),
+        "name": name(ctx, COMPARTMENT_NAME),
         "description": f"paybill tenant {ctx.name}: its dedicated ({', '.join(ctx.layers.silo_layers)}) layers.",
         "enable_delete": False,
         "freeform_tags": tags(ctx),

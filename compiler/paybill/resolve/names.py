@@ -1,0 +1,46 @@
+"""The cloud names each live stack claims, derived from its cloud's claim plan (:attr:`CloudProfile.claims`).
+
+A stack's names are a pure function of the resolved model (owner kind and name, region, the cloud's
+account fields, where its layers live, its lifecycle), so resolve derives them once: the PB0601 rule
+checks them for collisions at ``paybill validate``, and the emitters read them from the resolved
+pool or tenant instead of deriving them again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from paybill.clouds.names import LayerView, NameClaims, NameOwner, OfferedLayers
+from paybill.clouds.profile import CloudProfile
+from paybill.models.cloud import Cloud
+from paybill.models.pool import Pool
+from paybill.models.tenant import Tenant
+from paybill.resolve.model import ResolvedCloud
+
+
+def cloud_account(cloud: Cloud, profile: CloudProfile) -> Mapping[str, str]:
+    """The cloud's account fields (``spec.<provider>``) by their snake_case name."""
+    block = getattr(cloud.spec, profile.provider)
+    return {field.name: getattr(block, field.name) for field in profile.account}
+
+
+def _claims(profile: CloudProfile, owner: NameOwner) -> NameClaims | None:
+    if profile.claims is None:
+        return None
+    claims = NameClaims()
+    profile.claims(owner, claims)
+    return claims
+
+
+def pool_names(pool: Pool, cloud: ResolvedCloud) -> NameClaims | None:
+    """The names a pool stack claims (None when its cloud declares no claim plan)."""
+    owner = NameOwner("pool", pool.metadata.name, pool.spec.region, cloud.account,
+                      OfferedLayers(frozenset(pool.spec.layers)), "active")
+    return _claims(cloud.profile, owner)
+
+
+def tenant_names(tenant: Tenant, layers: LayerView, pool: Pool | None, cloud: ResolvedCloud) -> NameClaims | None:
+    """The names a tenant stack claims, laid out by ``layers`` (None when its cloud declares no plan)."""
+    owner = NameOwner("tenant", tenant.metadata.name, tenant.spec.placement.region, cloud.account, layers,
+                      tenant.spec.lifecycle, frozenset(pool.spec.layers) if pool is not None else frozenset())
+    return _claims(cloud.profile, owner)
