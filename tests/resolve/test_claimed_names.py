@@ -10,12 +10,16 @@ suspended, offboarding, on five clouds): every claimed name is used by the emitt
 
 from __future__ import annotations
 
+import hashlib
+import re
 import subprocess
 import sys
 from collections import defaultdict
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from paybill.clouds import registry
 from paybill.clouds.names import NameClaims, NameRule
@@ -89,3 +93,31 @@ def test_an_unclaimed_name_is_an_internal_error() -> None:
     assert claims.name(rule) == "pb-acme"
     with pytest.raises(KeyError, match="was not claimed"):
         claims.name(rule, "other")
+
+
+def _reference_derive(rule: NameRule, *parts: str) -> str:
+    """The derivation as it was written before resolve derived every name: each part cleaned on its own."""
+    disallowed = re.compile(f"[^{rule.alphabet}]")
+    joined = rule.separator.join(disallowed.sub("", p.lower()) for p in parts if p)
+    if rule.must_start_with_letter and (not joined or not joined[0].isalpha()):
+        joined = "p" + joined
+    if rule.min_len <= len(joined) <= rule.max_len:
+        return joined
+    digest = hashlib.sha256("/".join(parts).encode()).hexdigest()[:6]
+    head = joined[:rule.max_len - 6 - len(rule.separator)].rstrip("-_.")
+    return f"{head}{rule.separator}{digest}".ljust(rule.min_len, "0")
+
+
+RULES = sorted({rule for profile in registry.profiles() for rule in profile.names}, key=lambda r: r.label)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.sampled_from(RULES), st.lists(st.text(alphabet="abcXYZ09-_./ é", max_size=30), max_size=5))
+def test_deriving_from_the_joined_parts_equals_cleaning_each_part(rule: NameRule, parts: list[str]) -> None:
+    """Names are cleaned once, joined (every rule's separator is inside its alphabet): same names as before."""
+    assert rule.derive(*parts) == _reference_derive(rule, *parts)
+
+
+def test_a_separator_outside_the_alphabet_is_refused() -> None:
+    with pytest.raises(ValueError, match="outside its alphabet"):
+        NameRule("bad", 20, alphabet="a-z0-9", separator="-")

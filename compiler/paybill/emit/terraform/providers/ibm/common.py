@@ -4,10 +4,6 @@ from __future__ import annotations
 
 from paybill.clouds.names import NameRule
 from paybill.emit.terraform.context import PoolContext, TenantContext
-from paybill.models.cloud import spec_model
-
-IbmCloudSpec = spec_model("ibm")
-"""This cloud's spec model, built from its profile."""
 
 Ctx = PoolContext | TenantContext
 
