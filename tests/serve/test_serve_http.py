@@ -264,3 +264,42 @@ def test_metrics_count_decisions_by_outcome_tool_and_policy(server: HttpServer) 
            'policy="specs/agents/ops-agent.yaml#permissions.tables.tickets.read",tool="read_tickets"}' in text
     assert 'outcome="denied"' in text and 'outcome="invalid"' in text
     assert "paybill_serve_call_seconds_bucket" in text
+
+
+def test_refused_statements_roll_back_and_the_run_goes_on(server: HttpServer, serve_world: ServeWorld) -> None:
+    """The savepoint paths of a call: too many rows (rolled back, nothing charged), a statement
+    PostgreSQL rejects (rolled back), and the run's transaction still commits its books."""
+    admin = serve_world.dsn.replace(f"user={serve_world.login}", "user=postgres")
+
+    def count() -> int:
+        with psycopg.connect(admin) as conn:
+            return conn.execute("SELECT count(*) FROM crm.tickets WHERE tenant_id = 'beta-co'").fetchone()[0]
+
+    before = count()
+
+    async def body() -> tuple[str, list[tuple[bool, dict[str, object]]]]:
+        async with http_client(server.url, server.token) as client:
+            _, first = await call(client, "start_run", tenant="beta-co", workflow="incident-response")
+            _, second = await call(client, "start_run", tenant="beta-co", workflow="incident-response")
+            a, b = first["run_id"], second["run_id"]
+            await call(client, "advance_step", run_id=a, tenant="beta-co", step="purge-duplicates")
+            await call(client, "advance_step", run_id=b, tenant="beta-co", step="open-followup")
+            return a, [
+                await call(client, "delete_tickets", run_id=a, tenant="beta-co", where={}, limit=1),
+                await call(client, "advance_step", run_id=a, tenant="beta-co", step="done"),
+                await call(client, "insert_tickets", run_id=b, tenant="beta-co",
+                           values={"id": str(uuid.uuid4()), "subject": "s", "status": "open", "priority": "p",
+                                   "customer_id": str(uuid.uuid4()), "created_at": "not a time"}),
+                await call(client, "advance_step", run_id=b, tenant="beta-co", step="done"),
+            ]
+
+    rid, [(ok1, over), (ok2, done), (ok3, failed), (ok4, done_b)] = run(body)
+    assert not ok1 and over["violations"] == ["limit.requested"], over
+    assert ok2 and done["step"] == "done"
+    assert not ok3 and failed["error"] == "statement" and failed["sqlstate"] == "22007"
+    assert ok4 and done_b["step"] == "done"
+    assert count() == before  # the delete was rolled back
+    with psycopg.connect(serve_world.dsn) as conn:
+        state = conn.execute("SELECT state FROM paybill.runs WHERE id = %s", (rid,)).fetchone()[0]
+        assert conn.execute("SELECT current_user").fetchone()[0] == serve_world.login
+    assert state["step"] == "done" and state["rowsWritten"] == 0 and len(state["calls"]) == 3

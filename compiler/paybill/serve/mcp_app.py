@@ -64,6 +64,11 @@ def build_server(service: Service, metrics: ServeMetrics, *, max_concurrency: in
         tool = service.tools.get(name)
         return tool.input_schema if tool else None
 
-    return Server("paybill", version=__version__, title=f"paybill ({service.guard.agent})",
-                  instructions=INSTRUCTIONS, on_list_tools=list_tools, on_call_tool=call_tool,
-                  get_tool_input_schema=input_schema)
+    server: Server[Any] = Server("paybill", version=__version__, title=f"paybill ({service.guard.agent})",
+                                 instructions=INSTRUCTIONS, on_list_tools=list_tools, on_call_tool=call_tool,
+                                 get_tool_input_schema=input_schema)
+    # The SDK's only default middleware opens an OpenTelemetry span per message; paybill's telemetry is
+    # its Prometheus metrics (and the decision log), so the span - a no-op without an OTel SDK, yet a
+    # few percent of the event loop's time per call - is left out.
+    server.middleware = []
+    return server

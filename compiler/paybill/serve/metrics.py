@@ -7,6 +7,8 @@ four words, and an unknown tool name a client sends is counted as ``unknown``.
 
 from __future__ import annotations
 
+from typing import Any
+
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
@@ -25,11 +27,18 @@ class ServeMetrics:
         self.latency = Histogram("paybill_serve_call_seconds", "Tool call latency inside the server (guard, "
                                  "PostgreSQL and run state)", ("agent", "tool", "outcome"), registry=self.registry,
                                  buckets=LATENCY_BUCKETS)
+        self._children: dict[tuple[str, str, str], tuple[Any, Any]] = {}
+        """(tool, outcome, policy) -> its counter and histogram: ``labels()`` once, not per call."""
 
     def observe(self, tool: str, outcome: str, policy: str, seconds: float) -> None:
         name = tool if tool in self.tools else "unknown"
-        self.decisions.labels(outcome, self.agent, name, policy).inc()
-        self.latency.labels(self.agent, name, outcome).observe(seconds)
+        key = (name, outcome, policy)
+        children = self._children.get(key)
+        if children is None:  # label values are bounded (see the module docstring): so is this cache
+            children = self._children[key] = (self.decisions.labels(outcome, self.agent, name, policy),
+                                              self.latency.labels(self.agent, name, outcome))
+        children[0].inc()
+        children[1].observe(seconds)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

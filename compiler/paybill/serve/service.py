@@ -16,6 +16,7 @@ and is stored, the candidate bundle is only asked and its disagreements go to th
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import decimal
 import logging
@@ -31,9 +32,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import jsonschema_rs
 import orjson
 import psycopg
-from jsonschema import Draft202012Validator
+from psycopg import sql
 from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool, PoolTimeout
 
@@ -48,6 +50,7 @@ log = logging.getLogger("paybill.serve")
 APPROVAL_HINT = "a human approves with `paybill guard approve {run} {step} --by EMAIL`; then call advance_step again"
 PROPOSE_TIMEOUT_SECONDS = 300
 _BRANCH = re.compile(r"created branch (\S+)")
+_BEGIN, _COMMIT, _ROLLBACK = (sql.SQL(command) for command in ("BEGIN", "COMMIT", "ROLLBACK"))
 
 
 @dataclass(frozen=True)
@@ -123,7 +126,11 @@ class Service:
         self.config = config or ServeConfig()
         self.tools: dict[str, ToolDef] = {
             t.name: t for t in build_tools(guard, catalog, propose=self.config.spec_repo is not None)}
-        self._validators = {name: Draft202012Validator(t.input_schema) for name, t in self.tools.items()}
+        # Compiled once per tool (Rust, jsonschema-rs): about a microsecond per call instead of tens.
+        # Formats are annotations only, as in the Python validator: PostgreSQL parses uuid and
+        # timestamp values (a malformed one is a ``statement`` error with its SQLSTATE).
+        self._validators = {name: jsonschema_rs.validator_for(t.input_schema, validate_formats=False)
+                            for name, t in self.tools.items()}
         self._databases: dict[int, GuardedDatabase] = {}
         self.pool = ConnectionPool(conninfo, min_size=self.config.pool_min, max_size=self.config.pool_max,
                                    kwargs={"autocommit": True}, open=False, timeout=self.config.pool_timeout,
@@ -146,12 +153,34 @@ class Service:
         self.pool.close(timeout=self.config.pool_timeout)
 
     @contextmanager
-    def _connection(self) -> Iterator[tuple[psycopg.Connection[Any], GuardedDatabase]]:
-        with self.pool.connection() as conn:
+    def _transaction(self) -> Iterator[tuple[psycopg.Connection[Any], GuardedDatabase]]:
+        """A pooled connection in pipeline mode, inside one transaction that commits on exit.
+
+        Why pipeline mode: a call's statements (begin, lock, savepoint, setup, the agent's
+        statement, the savepoint's end, the run's new state, commit) are the same as without it,
+        but they travel in three round trips instead of nine: each batch is sent when a result is
+        needed (the run row, the rows read) and the rest with the commit. Any exception rolls the
+        whole transaction back, as ``conn.transaction()`` would.
+        """
+        with self.pool.connection() as conn, conn.pipeline() as pipeline:
             db = self._databases.get(id(conn))
             if db is None or db.conn is not conn:
                 db = self._databases[id(conn)] = GuardedDatabase(conn, self.catalog, verify=False, nested=True)
-            yield conn, db
+            db.pipeline = pipeline
+            conn.execute(_BEGIN)
+            try:
+                yield conn, db
+                conn.execute(_COMMIT)
+                pipeline.sync()
+            except BaseException:
+                with contextlib.suppress(psycopg.Error):
+                    pipeline.sync()  # whatever was queued (an aborted pipeline ends here)
+                with contextlib.suppress(psycopg.Error):
+                    conn.execute(_ROLLBACK)
+                    pipeline.sync()
+                raise
+            finally:
+                db.pipeline = None
 
     # -- calls ----------------------------------------------------------------------------------
 
@@ -161,10 +190,9 @@ class Service:
         if tool is None:
             return _invalid(f"unknown tool {str(name)[:80]!r}")
         arguments = {} if arguments is None else arguments
-        error = next(iter(self._validators[name].iter_errors(arguments)), None)
-        if error is not None:
-            where = "/".join(str(p) for p in error.absolute_path) or "arguments"
-            return _invalid(f"{where}: {error.message[:300]}")
+        problem = _schema_problem(self._validators[name], arguments)
+        if problem is not None:
+            return _invalid(problem)
         try:
             return self._handlers[tool.kind](tool, arguments)
         except PoolTimeout:
@@ -203,7 +231,7 @@ class Service:
         tenant's, expired): the same message for "no such run" and "not yours", so a run id of
         another agent reveals nothing.
         """
-        with self._connection() as (conn, db), conn.transaction():
+        with self._transaction() as (conn, db):
             stored = state.lock(conn, args["run_id"])
             if stored is None or stored.agent != self.guard.agent or stored.tenant != args["tenant"]:
                 yield _denied(None, f"no run {args['run_id']!r} of this agent for tenant '{args['tenant']}'",
@@ -260,8 +288,8 @@ class Service:
             try:
                 return self._perform(tool, args, run, db)
             except AccessDenied as exc:
-                return _denied(exc.decision, str(exc), source=exc.source,
-                               **({} if exc.decision else {"violations": list(exc.violations)}))
+                # a row cap or PostgreSQL refused after the guard allowed: their violation, not the guard's
+                return _denied(exc.decision, str(exc), source=exc.source, violations=list(exc.violations))
             except (UsageError, SetupError) as exc:
                 return _invalid(str(exc))
             except StatementFailed as exc:
@@ -314,6 +342,18 @@ class Service:
         return Outcome("allowed", {"run_id": args["run_id"], "branch": found.group(1) if found else "",
                                    "plan": done.stdout[-20000:], "reasons": list(decision.reasons)},
                        decision.reasons[0] if decision.reasons else "")
+
+
+def _schema_problem(validator: Any, arguments: Any) -> str | None:
+    """Why ``arguments`` do not fit the tool's input schema (the first error), or None."""
+    try:
+        if validator.is_valid(arguments):
+            return None
+        error = next(iter(validator.iter_errors(arguments)))
+    except (ValueError, TypeError, OverflowError) as exc:  # not JSON-shaped (e.g. an integer beyond 64 bits)
+        return f"arguments: {str(exc)[:300]}"
+    where = "/".join(str(p) for p in error.instance_path) or "arguments"
+    return f"{where}: {error.message[:300]}"
 
 
 def _values(mapping: dict[str, Any] | None) -> dict[str, Any]:

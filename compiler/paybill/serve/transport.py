@@ -161,8 +161,10 @@ def bind(host: str, port: int) -> socket.socket:
 
 def serve_http(app: ASGIApp, sock: socket.socket, *, graceful_seconds: int = 10) -> None:
     """Serve until SIGTERM or SIGINT; requests in flight get ``graceful_seconds`` to finish."""
+    # loop and http "auto": uvloop and httptools (dependencies of paybill) when installed - the event
+    # loop's HTTP parsing and scheduling are a large part of a call's CPU - else asyncio and h11.
     config = uvicorn.Config(app, log_level="warning", lifespan="on", timeout_graceful_shutdown=graceful_seconds,
-                            access_log=False, server_header=False, date_header=False)
+                            access_log=False, server_header=False, date_header=False, loop="auto", http="auto")
     server = uvicorn.Server(config)
     host, port = sock.getsockname()[:2]
     url_host = f"[{host}]" if ":" in host else host
