@@ -8,6 +8,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from paybill.diagnostics import DiagnosticSink
+from paybill.forked import Parallelism
 from paybill.resolve import ResolvedModel, StackUnit, resolve_index
 from paybill.validate.index import SpecIndex
 
@@ -46,6 +47,8 @@ class EmitContext:
     """Built outputs by fingerprint, kept across compiles in one process (``plan`` compiles both sides)."""
     tree: Mapping[str, bytes] = field(default_factory=lambda: MappingProxyType({}))
     store: UnitStore | None = None
+    parallelism: Parallelism = field(default_factory=Parallelism.from_env)
+    """When an emitter may split its work with a forked helper: the compile driver's one setting."""
     """Units built by earlier compiles, on disk (:class:`paybill.store.UnitStore`), or None: an emitter
     that can name every input of a unit (:func:`paybill.emit.cache.unit_key`) reuses its stored bytes."""
 

@@ -19,7 +19,7 @@ from paybill.emit.terraform.decommission import as_last_live, lift_protections, 
 from paybill.emit.terraform.providers import CLOUD_EMITTERS
 from paybill.emit.terraform.remote import POOL_STATE, pool_output
 from paybill.emit.terraform.stack import Stack
-from paybill.forked import split_in_two
+from paybill.forked import Parallelism
 from paybill.models.tenant import Tenant
 from paybill.quotas.usage import stack_usage
 from paybill.resolve import ResolvedCloud, ResolvedModel, ResolvedTenant, StackUnit
@@ -224,10 +224,6 @@ def _build_all(units: list[StackUnit], model: ResolvedModel) -> list[BuiltStack 
     return [_build_rendered(unit, model) for unit in units]
 
 
-PARALLEL_MIN_STACKS = 2000
-"""From this many stacks to build, the second half is built and rendered by a forked helper process."""
-
-
 def split_point(units: list[StackUnit]) -> int:
     """Where the helper's share starts: half the stacks (tenant stacks cost about the same each)."""
     return len(units) // 2
@@ -267,11 +263,12 @@ def _unit_key(unit: StackUnit, model: ResolvedModel) -> str | None:
                     pool_doc, tenant.network or "", _code_identity(tenant.cloud.provider))
 
 
-def build_units(units: list[StackUnit], model: ResolvedModel, store: UnitStore | None) -> list[BuiltStack | None]:
+def build_units(units: list[StackUnit], model: ResolvedModel, store: UnitStore | None,
+                parallelism: Parallelism) -> list[BuiltStack | None]:
     """Every unit's :class:`BuiltStack` (None where no stack is built), in unit order.
 
-    Units whose key is in ``store`` are read from it; the others are built (on a large repository
-    half of them by a forked helper) and stored.
+    Units whose key is in ``store`` are read from it; the others are built (when ``parallelism``
+    finds enough of them, half by a forked helper) and stored.
     """
     keys = [_unit_key(unit, model) if store is not None else None for unit in units]
     built: list[BuiltStack | None] = [None] * len(units)
@@ -284,8 +281,8 @@ def build_units(units: list[StackUnit], model: ResolvedModel, store: UnitStore |
         else:
             built[i] = reused
     todo_units = [units[i] for i in todo]
-    mine, theirs = split_in_two(todo_units, PARALLEL_MIN_STACKS, lambda part: _build_all(part, model),
-                                lambda part: _build_all(part, model), split_point)
+    mine, theirs = parallelism.split_in_two(todo_units, lambda part: _build_all(part, model),
+                                            lambda part: _build_all(part, model), split_point)
     fresh = mine + (theirs or [])
     for i, stack in zip(todo, fresh, strict=True):
         built[i] = stack
@@ -308,7 +305,7 @@ def emit_terraform(ctx: EmitContext) -> OutputTree:
     """
     setup, units, result = _prepare(ctx)
     files: list[tuple[str, bytes]] = []
-    for stack in build_units(units, setup.model, ctx.store):
+    for stack in build_units(units, setup.model, ctx.store, ctx.parallelism):
         if stack is None:
             continue
         files.append((stack.path, stack.content))
