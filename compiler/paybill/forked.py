@@ -11,6 +11,10 @@ Children never outlive the parent: on Linux the kernel kills them when it dies
 
 Where ``fork`` is missing (Windows), ``PAYBILL_NO_FORK=1`` is set or the process runs other threads,
 :func:`can_fork` is False and callers do the work in-process: the results are the same, only slower.
+
+When a stage splits its work is one setting, :class:`Parallelism`, made once by the compile driver
+and passed down to every stage that can split (loading, Terraform, the independent emitters, the
+streaming writer); no stage keeps a threshold of its own.
 """
 
 from __future__ import annotations
@@ -22,13 +26,18 @@ import pickle
 import signal
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 T = TypeVar("T")
 Item = TypeVar("Item")
 Here = TypeVar("Here")
 NO_FORK_ENV = "PAYBILL_NO_FORK"
+MIN_ITEMS_ENV = "PAYBILL_PARALLEL_MIN_ITEMS"
+DEFAULT_MIN_ITEMS = 2000
+"""Below this many items (spec files to parse, stacks to build, files to write) a stage stays in one
+process: forking and pickling the answer back cost more than the second core saves."""
 _PR_SET_PDEATHSIG = 1
 
 
@@ -142,20 +151,69 @@ class ForkedCall(Generic[T]):
         return self._status
 
 
+@dataclass(frozen=True)
+class Parallelism:
+    """Whether a stage may hand part of its work to a forked helper, and from how many items on.
+
+    One value per compile, made by the driver (:func:`paybill.compile.pipeline.compile_repository`,
+    ``paybill compile``) from the environment and passed down; stages only ask :meth:`worth_it` or
+    call :meth:`split_in_two`. It changes how fast a compile is, never what it produces: a stage's
+    parts are pure functions of their inputs, merged in order (``tests/compile/test_compile_parallel.py``
+    compares every byte and diagnostic with one process).
+    """
+
+    enabled: bool = True
+    min_items: int = DEFAULT_MIN_ITEMS
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Parallelism:
+        """``PAYBILL_NO_FORK=1``: one process; ``PAYBILL_PARALLEL_MIN_ITEMS=N``: split from N items on."""
+        environ = os.environ if environ is None else environ
+        try:
+            minimum = max(1, int(environ.get(MIN_ITEMS_ENV, "") or DEFAULT_MIN_ITEMS))
+        except ValueError:
+            minimum = DEFAULT_MIN_ITEMS
+        return cls(enabled=environ.get(NO_FORK_ENV, "") in ("", "0"), min_items=minimum)
+
+    def available(self) -> bool:
+        """Whether a helper may run here now (enabled, and :func:`can_fork`)."""
+        return self.enabled and can_fork()
+
+    def worth_it(self, items: int) -> bool:
+        """Whether ``items`` items are worth a helper, and a helper may run here now."""
+        return items >= self.min_items and self.available()
+
+    def split_in_two(
+        self,
+        items: list[Item],
+        here: Callable[[list[Item]], Here],
+        apart: Callable[[list[Item]], T],
+        split_at: Callable[[list[Item]], int] | None = None,
+    ) -> tuple[Here, T | None]:
+        """:func:`split_in_two` when :meth:`worth_it`, else ``(here(items), None)``."""
+        if not self.worth_it(len(items)):
+            return here(items), None
+        return split_in_two(items, here, apart, split_at)
+
+
+SERIAL = Parallelism(enabled=False)
+"""Everything in this process."""
+
+
 def split_in_two(
     items: list[Item],
-    minimum: int,
     here: Callable[[list[Item]], Here],
     apart: Callable[[list[Item]], T],
     split_at: Callable[[list[Item]], int] | None = None,
 ) -> tuple[Here, T | None]:
     """``here`` on the first part of ``items`` in this process, ``apart`` on the rest in a helper.
 
-    With fewer than ``minimum`` items, or where helpers cannot run, ``here`` gets every item and
-    the second result is None. ``split_at`` says where the helper's part starts (default: half).
-    The caller merges the two results, in order, so that they equal ``here(items)``.
+    Where helpers cannot run, ``here`` gets every item and the second result is None. ``split_at``
+    says where the helper's part starts (default: half). The caller merges the two results, in
+    order, so that they equal ``here(items)``. Stages call :meth:`Parallelism.split_in_two`, which
+    also decides whether the split is worth it.
     """
-    if len(items) < minimum or not can_fork():
+    if not can_fork():
         return here(items), None
     cut = split_at(items) if split_at is not None else len(items) // 2
     helper = ForkedCall(apart, items[cut:])

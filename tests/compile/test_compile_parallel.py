@@ -18,14 +18,12 @@ from pathlib import Path
 import pytest
 from compile_support import ROOT, SPECS, read_tree
 
-import paybill.compile.apart as apart
 import paybill.compile.pipeline as pipeline
 import paybill.emit.terraform.emitter as terraform_emitter
-import paybill.load.reader as reader
 import paybill.write.stream as stream
 from paybill.compile import compile_repository
 from paybill.diagnostics import DiagnosticSink
-from paybill.forked import NO_FORK_ENV, ForkedCall, WorkerDied, can_fork
+from paybill.forked import MIN_ITEMS_ENV, NO_FORK_ENV, ForkedCall, Parallelism, WorkerDied, can_fork
 from paybill.load import load_repository
 from paybill.write.stream import StreamingWrite
 from paybill.write.tree import write_tree
@@ -44,10 +42,7 @@ def _one_process(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def _everything_parallel(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv(NO_FORK_ENV, raising=False)
-    monkeypatch.setattr(reader, "PARALLEL_MIN_FILES", 2)
-    monkeypatch.setattr(terraform_emitter, "PARALLEL_MIN_STACKS", 2)
-    monkeypatch.setattr(apart, "PARALLEL_MIN_STACKS", 2)
-    monkeypatch.setattr(stream, "PARALLEL_MIN_FILES", 1)
+    monkeypatch.setenv(MIN_ITEMS_ENV, "1")  # the one setting: every stage splits whatever its size
     assert can_fork(), "helpers would not start here (another thread running?): the test would prove nothing"
 
 
@@ -111,15 +106,24 @@ def test_cancel_kills_and_reaps_the_child() -> None:
 
 
 def test_split_in_two_runs_the_rest_in_a_helper_only_above_the_minimum() -> None:
-    from paybill.forked import split_in_two
-
     def here(part: list[int]) -> tuple[int, list[int]]:
         return os.getpid(), part
 
-    small = split_in_two([1, 2, 3], 4, here, here)
+    four = Parallelism(min_items=4)
+    small = four.split_in_two([1, 2, 3], here, here)
     assert small == ((os.getpid(), [1, 2, 3]), None)
-    (mine_pid, mine), (their_pid, theirs) = split_in_two([1, 2, 3, 4, 5], 4, here, here, lambda items: 2)
+    (mine_pid, mine), (their_pid, theirs) = four.split_in_two([1, 2, 3, 4, 5], here, here, lambda items: 2)
     assert (mine_pid, mine) == (os.getpid(), [1, 2]) and their_pid != os.getpid() and theirs == [3, 4, 5]
+    off = Parallelism(enabled=False, min_items=1)
+    assert off.split_in_two([1, 2, 3, 4, 5], here, here) == ((os.getpid(), [1, 2, 3, 4, 5]), None)
+
+
+def test_one_setting_from_the_environment() -> None:
+    assert Parallelism.from_env({}) == Parallelism(enabled=True, min_items=2000)
+    assert Parallelism.from_env({NO_FORK_ENV: "1"}).enabled is False
+    assert Parallelism.from_env({MIN_ITEMS_ENV: "7"}).min_items == 7
+    assert Parallelism.from_env({MIN_ITEMS_ENV: "0"}).min_items == 1
+    assert Parallelism.from_env({MIN_ITEMS_ENV: "lots"}).min_items == 2000
 
 
 def test_no_fork_env_turns_helpers_off(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -241,7 +245,7 @@ def test_streaming_write_swaps_in_exactly_the_tree(tmp_path: Path) -> None:
     write_tree({"manifest.json": b'{"generatedBy": "paybill"}', "stale.json": b"{}"}, out)
     parts = _parts()
     progress: list[int] = []
-    with StreamingWrite(out, min_files=10) as writer:
+    with StreamingWrite(out, parallelism=Parallelism(min_items=10)) as writer:
         for part in parts:
             writer.add(part)
         assert len(writer._jobs) == 2  # the two large parts went to helpers; the manifest waits
@@ -255,7 +259,7 @@ def test_leaving_without_commit_discards_everything(tmp_path: Path) -> None:
     out = tmp_path / "generated"
     before = {"manifest.json": b'{"generatedBy": "paybill"}'}
     write_tree(before, out)
-    with StreamingWrite(out, min_files=1) as writer:
+    with StreamingWrite(out, parallelism=Parallelism(min_items=1)) as writer:
         for part in _parts():
             writer.add(part)
     assert read_tree(out) == before
@@ -265,7 +269,7 @@ def test_leaving_without_commit_discards_everything(tmp_path: Path) -> None:
 def test_bytes_changed_after_streaming_are_written_as_committed(tmp_path: Path) -> None:
     out = tmp_path / "generated"
     parts = _parts()
-    with StreamingWrite(out, min_files=1) as writer:
+    with StreamingWrite(out, parallelism=Parallelism(min_items=1)) as writer:
         for part in parts:
             writer.add(part)
         final = _whole(parts)
@@ -286,7 +290,7 @@ def test_a_helper_failing_to_write_leaves_the_old_tree(tmp_path: Path, monkeypat
 
     monkeypatch.setattr(stream, "_write_part", no_space)  # the fork inherits the patched function
     parts = _parts()
-    with StreamingWrite(out, min_files=1) as writer:
+    with StreamingWrite(out, parallelism=Parallelism(min_items=1)) as writer:
         for part in parts:
             writer.add(part)
         with pytest.raises(OSError) as caught:
@@ -302,7 +306,7 @@ def test_an_output_folder_that_is_not_ours_is_refused_at_commit(tmp_path: Path) 
     out = tmp_path / "precious"
     out.mkdir()
     (out / "thesis.tex").write_text("years of work")
-    with StreamingWrite(out, min_files=1) as writer:
+    with StreamingWrite(out, parallelism=Parallelism(min_items=1)) as writer:
         for part in _parts():
             writer.add(part)  # nothing starts: the folder may not be replaced
         assert not writer._jobs
@@ -312,17 +316,12 @@ def test_an_output_folder_that_is_not_ours_is_refused_at_commit(tmp_path: Path) 
     assert sorted(p.name for p in tmp_path.iterdir()) == ["precious"]
 
 
-_FORCED_PARALLEL_CLI = (
-    "import sys; import paybill.load.reader as r, paybill.emit.terraform.emitter as e, paybill.write.stream as s; "
-    "import paybill.compile.apart as p; "
-    "r.PARALLEL_MIN_FILES = 2; e.PARALLEL_MIN_STACKS = 2; p.PARALLEL_MIN_STACKS = 2; s.PARALLEL_MIN_FILES = 1; "
-    "from paybill.cli.main import main; sys.argv[0] = 'paybill'; main()"
-)
-
-
 def _cli(*args: str, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
-    return subprocess.Popen([sys.executable, "-c", _FORCED_PARALLEL_CLI, *args], cwd=ROOT,
-                            env={**os.environ, **(env or {})}, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    """``paybill`` with every helper forced on (the one setting, from the environment)."""
+    environ = {**os.environ, MIN_ITEMS_ENV: "1", **(env or {})}
+    environ.pop(NO_FORK_ENV, None)
+    return subprocess.Popen([sys.executable, "-m", "paybill", *args], cwd=ROOT, env=environ,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
 
 def test_cli_compile_with_every_helper_reproduces_the_committed_tree(tmp_path: Path) -> None:
@@ -403,7 +402,7 @@ def test_durable_streaming_write_flushes_after_the_helpers_and_before_the_swap(
     write_tree({"manifest.json": b'{"generatedBy": "paybill"}'}, out)
     events.clear()
     parts = _parts()
-    with StreamingWrite(out, durable=True, min_files=10) as writer:
+    with StreamingWrite(out, durable=True, parallelism=Parallelism(min_items=10)) as writer:
         for part in parts:
             writer.add(part)
         writer.commit(_whole(parts))

@@ -174,6 +174,7 @@ def compile_command(specs: Path, out: Path, check: bool, durable: bool, strict_q
     """
     # Imported here so `paybill validate` does not pay for networkx and the emitters.
     from paybill.compile import compile_repository
+    from paybill.forked import Parallelism
     from paybill.gcpause import pause_for_this_process
     from paybill.store import cache_dir
     from paybill.write.journal import journal_of, load_journal, save_journal, write_tree_linked
@@ -189,9 +190,10 @@ def compile_command(specs: Path, out: Path, check: bool, durable: bool, strict_q
     # without one, large parts of the output are written while later stages still run, and the
     # scratch tree is discarded unless commit() below swaps it in (see paybill.write.stream).
     linked = cache is not None and not durable and not check and bool(load_journal(cache, out))
-    with StreamingWrite(out, durable=durable) as writer:
+    parallelism = Parallelism.from_env()  # one setting for every stage, the writer's included
+    with StreamingWrite(out, durable=durable, parallelism=parallelism) as writer:
         try:
-            result = compile_repository(specs, progress=stages, cache=cache,
+            result = compile_repository(specs, progress=stages, cache=cache, parallelism=parallelism,
                                         on_files=None if check or linked else writer.add)
         finally:
             stages.close()
@@ -207,7 +209,8 @@ def compile_command(specs: Path, out: Path, check: bool, durable: bool, strict_q
             with _progress(len(result.tree), fmt) as bar:
                 if linked and cache is not None:
                     writer.abort()
-                    write_tree_linked(result.tree, out, cache, bar.update if bar is not None else None)
+                    write_tree_linked(result.tree, out, cache, bar.update if bar is not None else None,
+                                      digests=result.digests)
                 else:
                     writer.commit(result.tree, bar.update if bar is not None else None)
                     if cache is not None:

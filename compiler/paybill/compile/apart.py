@@ -14,11 +14,8 @@ from typing import Any
 from paybill.diagnostics import Diagnostic
 from paybill.emit.cache import CompileCache
 from paybill.emit.contract import EmitContext, Emitter, OutputTree
-from paybill.forked import ForkedCall, can_fork
+from paybill.forked import ForkedCall
 from paybill.graph.stacks import StackUnit
-
-PARALLEL_MIN_STACKS = 2000
-"""From this many stacks on, independent emitters run in a forked helper beside the others."""
 
 _Apart = tuple[dict[str, OutputTree], dict[str, Any], list[Diagnostic]]
 
@@ -56,13 +53,14 @@ class ApartHelper:
 
 def start_apart(ctx: EmitContext, ordered: list[Emitter], units: list[StackUnit], cache: CompileCache | None,
                 final: tuple[Emitter, ...]) -> ApartHelper | None:
-    """Fork a helper for the independent emitters when the repository is large enough to gain from it.
+    """Fork a helper for the independent emitters when the repository is large enough to gain from it
+    (``ctx.parallelism``, counted in stacks).
 
     ``final`` emitters (the manifest) describe the whole tree, so they never run apart. Not with a
     cache (its memo would fill in the helper and be lost), and only when this process keeps an
     emitter of its own to run meanwhile.
     """
-    if cache is not None or len(units) < PARALLEL_MIN_STACKS or not can_fork():
+    if cache is not None or not ctx.parallelism.worth_it(len(units)):
         return None
     apart = [e for e in ordered if e.independent and e not in final]
     if not apart or not any(not e.independent and e not in final for e in ordered):

@@ -28,6 +28,7 @@ from paybill.diagnostics import DiagnosticSink, Position
 from paybill.emit.cache import CompileCache
 from paybill.emit.contract import EmitContext, Emitter, OutputTree
 from paybill.emit.manifest import MANIFEST_EMITTER
+from paybill.forked import Parallelism
 from paybill.gcpause import gc_paused
 from paybill.graph.build import build_graph
 from paybill.graph.cycles import report_cycles
@@ -72,6 +73,7 @@ def compile_index(
     on_files: FilesReady | None = None,
     resolved: ResolvedModel | None = None,
     store: UnitStore | None = None,
+    parallelism: Parallelism | None = None,
 ) -> CompileResult:
     """Resolve then compile a validated index. If ``sink`` already holds errors, nothing is emitted.
 
@@ -82,9 +84,11 @@ def compile_index(
     and ``tree`` (a read-only view of the files emitted so far); independent ones (see
     :class:`~paybill.emit.contract.Emitter`) see no ``graph``. ``store``: units built by earlier
     compiles (:class:`paybill.store.UnitStore`), reused where their inputs are unchanged.
+    ``parallelism``: when stages may split work with a forked helper (default: from the environment).
     """
     with gc_paused():
-        return _compile_index(index, sink, files, emitters, cache, progress, on_files, resolved, store)
+        return _compile_index(index, sink, files, emitters, cache, progress, on_files, resolved, store,
+                              parallelism if parallelism is not None else Parallelism.from_env())
 
 
 def _compile_index(
@@ -97,6 +101,7 @@ def _compile_index(
     on_files: FilesReady | None,
     resolved: ResolvedModel | None,
     store: UnitStore | None,
+    parallelism: Parallelism,
 ) -> CompileResult:
     if sink.has_errors:
         return _failed(index, sink, files)
@@ -118,7 +123,8 @@ def _compile_index(
     units = list(resolved.units)
     tree: OutputTree = {}
     owners: dict[str, str] = {}
-    ctx = EmitContext(index, sink, resolved=resolved, cache=cache, tree=MappingProxyType(tree), store=store)
+    ctx = EmitContext(index, sink, resolved=resolved, cache=cache, tree=MappingProxyType(tree), store=store,
+                      parallelism=parallelism)
     ordered = _ordered(emitters)
     # Independent emitters need no graph, so their helper starts now, while this process builds it.
     helper = start_apart(ctx, ordered, units, cache, FINAL_EMITTERS)
@@ -151,7 +157,8 @@ def _compile_index(
     if sink.has_errors:
         return _failed(index, sink, files, graph=graph, shared=shared)
     return CompileResult(tree=dict(sorted(tree.items())), diagnostics=sink.sorted(), index=index, files=files,
-                         graph=graph, manifest=ctx.shared.get("manifest"), shared=shared)
+                         graph=graph, manifest=ctx.shared.get("manifest"), shared=shared,
+                         digests={path: digest for path, digest in ctx.digests.items() if path in tree})
 
 
 def _keep(emitter: Emitter, part: OutputTree, tree: OutputTree, owners: dict[str, str], sink: DiagnosticSink,
@@ -174,6 +181,7 @@ def compile_documents(
     unloadable: set[tuple[str, str]] | None = None,
     on_files: FilesReady | None = None,
     store: UnitStore | None = None,
+    parallelism: Parallelism | None = None,
 ) -> CompileResult:
     """Validate then compile documents already in memory (validation sets ``document.model``).
 
@@ -185,7 +193,7 @@ def compile_documents(
             progress("validate")
         index = validate_documents(list(documents), sink, unloadable)
         return compile_index(index, sink, files=files, emitters=emitters, cache=cache, progress=progress,
-                             on_files=on_files, store=store)
+                             on_files=on_files, store=store, parallelism=parallelism)
 
 
 def compile_repository(
@@ -196,25 +204,29 @@ def compile_repository(
     cache: Path | None = None,
     progress: Progress | None = None,
     on_files: FilesReady | None = None,
+    parallelism: Parallelism | None = None,
 ) -> CompileResult:
     """Load every spec under ``root`` and compile it.
 
     ``cache``: the cache folder (:mod:`paybill.store`); files unchanged since it was filled are not
     parsed again, and units whose inputs are unchanged are not built again (its ``units/`` folder,
     :class:`~paybill.store.UnitStore`). None: everything is computed (same result, slower on a large
-    repository).
+    repository). ``parallelism``: the one setting every stage splits its work by (default: from the
+    environment, :meth:`paybill.forked.Parallelism.from_env`).
     """
+    parallelism = parallelism if parallelism is not None else Parallelism.from_env()
     sink = DiagnosticSink()
     with gc_paused():
         if progress:
             progress("load")
-        loaded = load_repository(root, sink, limits, cache=cache, save=False)
+        loaded = load_repository(root, sink, limits, cache=cache, save=False, parallelism=parallelism)
         if loaded.files == 0 and not len(sink):
             sink.error("PB0115", f"no spec files (*.yaml, *.yml) found under '{root.as_posix()}'",
                        root.name or ".", Position(), "point paybill at your specs folder")
         result = compile_documents(loaded.documents, sink=sink, files=loaded.files, emitters=emitters,
                                    progress=progress, unloadable=loaded.unloadable, on_files=on_files,
-                                   store=UnitStore(cache / UNITS_FOLDER) if cache is not None else None)
+                                   store=UnitStore(cache / UNITS_FOLDER) if cache is not None else None,
+                                   parallelism=parallelism)
         if result.ok:  # a failed compile leaves no cache folder behind
             loaded.save_cache()
         return result

@@ -12,7 +12,7 @@ from pathlib import Path
 import yaml
 
 from paybill.diagnostics import Diagnostic, DiagnosticSink, Position
-from paybill.forked import split_in_two
+from paybill.forked import Parallelism
 from paybill.load.cache import LoadCache, file_stat
 from paybill.load.discover import SpecFile, discover_spec_files
 from paybill.load.document import SourceText, SpecDocument
@@ -202,12 +202,9 @@ def _too_big(size: int, display: str, sink: DiagnosticSink, limits: LoadLimits) 
     )
 
 
-PARALLEL_MIN_FILES = 2000
-"""Below this many files, loading in one process is faster than forking a helper for half of them."""
-
-
 def load_repository(root: Path, sink: DiagnosticSink, limits: LoadLimits = DEFAULT_LIMITS,
-                    cache: Path | None = None, save: bool = True) -> LoadedRepository:
+                    cache: Path | None = None, save: bool = True,
+                    parallelism: Parallelism | None = None) -> LoadedRepository:
     """Load every spec file under ``root``. Never raises for anything a user can put in the tree.
 
     With a ``cache`` folder, files unchanged since an earlier load come from it unparsed
@@ -215,6 +212,7 @@ def load_repository(root: Path, sink: DiagnosticSink, limits: LoadLimits = DEFAU
     processes, each reading and composing half of them (see :mod:`paybill.forked`); every document
     is put back in file order, so the result is the same either way. ``save=False`` leaves saving
     the cache to the caller (``loaded.save_cache()``), so a compile that fails writes nothing.
+    ``parallelism``: the compile's setting (default: from the environment).
     """
     files, escaping = discover_spec_files(root)
     for link in escaping:
@@ -240,8 +238,9 @@ def load_repository(root: Path, sink: DiagnosticSink, limits: LoadLimits = DEFAU
             else:
                 cached[spec_file.display] = found
     reported = len(sink)
-    _, theirs = split_in_two(todo, PARALLEL_MIN_FILES, lambda part: _load_files(part, sink, limits, loaded),
-                             lambda part: _load_files_apart(part, limits))
+    parallelism = parallelism if parallelism is not None else Parallelism.from_env()
+    _, theirs = parallelism.split_in_two(todo, lambda part: _load_files(part, sink, limits, loaded),
+                                         lambda part: _load_files_apart(part, limits))
     if theirs is not None:
         documents, diagnostics, unloadable = theirs
         loaded.documents.extend(documents)

@@ -23,7 +23,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from types import TracebackType
 
-from paybill.forked import ForkedCall, can_fork, parent_alive
+from paybill.forked import ForkedCall, Parallelism, parent_alive
 from paybill.write.swap import has_syncfs
 from paybill.write.tree import (
     UnsafeOutput,
@@ -35,9 +35,6 @@ from paybill.write.tree import (
     swap_in,
     write_tree,
 )
-
-PARALLEL_MIN_FILES = 1000
-"""A part smaller than this is written at commit time, in-process: a fork costs more than it saves."""
 
 
 def _write_part(scratch: Path, part: Mapping[str, bytes], parent: int) -> int:
@@ -60,13 +57,14 @@ class StreamingWrite:
     file that was not (small parts, or a part whose bytes changed since) is written then.
     """
 
-    def __init__(self, out: Path, *, durable: bool = False, min_files: int | None = None) -> None:
+    def __init__(self, out: Path, *, durable: bool = False, parallelism: Parallelism | None = None) -> None:
         self.out = out
         self.durable = durable
-        self.min_files = PARALLEL_MIN_FILES if min_files is None else min_files
+        # A part smaller than the setting's minimum is written at commit time, in-process.
+        self.parallelism = parallelism if parallelism is not None else Parallelism.from_env()
         self._scratch: Path | None = None
         # Durable writes without syncfs fsync file by file, which only the process writing can do.
-        self._unavailable = not can_fork() or (durable and not has_syncfs())
+        self._unavailable = not self.parallelism.available() or (durable and not has_syncfs())
         self._jobs: list[tuple[ForkedCall[int], Mapping[str, bytes]]] = []
         self._done = False
 
@@ -79,7 +77,7 @@ class StreamingWrite:
 
     def add(self, part: Mapping[str, bytes]) -> None:
         """Start writing ``part`` in the background when it is large enough to be worth a process."""
-        if self._unavailable or self._done or len(part) < self.min_files:
+        if self._unavailable or self._done or not self.parallelism.worth_it(len(part)):
             return
         if self._scratch is None:
             try:

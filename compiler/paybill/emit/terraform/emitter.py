@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import hashlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, cast
@@ -19,7 +20,7 @@ from paybill.emit.terraform.decommission import as_last_live, lift_protections, 
 from paybill.emit.terraform.providers import CLOUD_EMITTERS
 from paybill.emit.terraform.remote import POOL_STATE, pool_output
 from paybill.emit.terraform.stack import Stack
-from paybill.forked import split_in_two
+from paybill.forked import Parallelism
 from paybill.models.tenant import Tenant
 from paybill.quotas.usage import stack_usage
 from paybill.resolve import ResolvedCloud, ResolvedModel, ResolvedTenant, StackUnit
@@ -196,19 +197,22 @@ class BuiltStack:
     path: str
     content: bytes
     info: StackInfo
+    digest: bytes
+    """SHA-256 of ``content`` (stored with it: the entry's own hash covers both)."""
 
     def to_plain(self) -> tuple[object, ...]:
-        return (self.path, self.content, dataclasses.astuple(self.info))
+        return (self.path, self.content, dataclasses.astuple(self.info), self.digest)
 
     @classmethod
     def from_plain(cls, value: object) -> BuiltStack | None:
         """The stored form back, or None when it is not the shape this code stores."""
         try:
-            path, content, info = cast("tuple[Any, Any, Any]", value)  # checked below
-            built = cls(path, content, StackInfo(*info))
+            path, content, info, digest = cast("tuple[Any, Any, Any, Any]", value)  # checked below
+            built = cls(path, content, StackInfo(*info), digest)
         except (TypeError, ValueError):
             return None
-        return built if isinstance(built.path, str) and isinstance(built.content, bytes) else None
+        ok = isinstance(built.digest, bytes) and len(built.digest) == hashlib.sha256().digest_size
+        return built if ok and isinstance(built.path, str) and isinstance(built.content, bytes) else None
 
 
 def _build_rendered(unit: StackUnit, model: ResolvedModel) -> BuiltStack | None:
@@ -217,15 +221,12 @@ def _build_rendered(unit: StackUnit, model: ResolvedModel) -> BuiltStack | None:
     if built is None:
         return None
     stack, info = built
-    return BuiltStack(stack.path, stack.render(), info)
+    content = stack.render()
+    return BuiltStack(stack.path, content, info, hashlib.sha256(content).digest())
 
 
 def _build_all(units: list[StackUnit], model: ResolvedModel) -> list[BuiltStack | None]:
     return [_build_rendered(unit, model) for unit in units]
-
-
-PARALLEL_MIN_STACKS = 2000
-"""From this many stacks to build, the second half is built and rendered by a forked helper process."""
 
 
 def split_point(units: list[StackUnit]) -> int:
@@ -267,11 +268,12 @@ def _unit_key(unit: StackUnit, model: ResolvedModel) -> str | None:
                     pool_doc, tenant.network or "", _code_identity(tenant.cloud.provider))
 
 
-def build_units(units: list[StackUnit], model: ResolvedModel, store: UnitStore | None) -> list[BuiltStack | None]:
+def build_units(units: list[StackUnit], model: ResolvedModel, store: UnitStore | None,
+                parallelism: Parallelism) -> list[BuiltStack | None]:
     """Every unit's :class:`BuiltStack` (None where no stack is built), in unit order.
 
-    Units whose key is in ``store`` are read from it; the others are built (on a large repository
-    half of them by a forked helper) and stored.
+    Units whose key is in ``store`` are read from it; the others are built (when ``parallelism``
+    finds enough of them, half by a forked helper) and stored.
     """
     keys = [_unit_key(unit, model) if store is not None else None for unit in units]
     built: list[BuiltStack | None] = [None] * len(units)
@@ -284,8 +286,8 @@ def build_units(units: list[StackUnit], model: ResolvedModel, store: UnitStore |
         else:
             built[i] = reused
     todo_units = [units[i] for i in todo]
-    mine, theirs = split_in_two(todo_units, PARALLEL_MIN_STACKS, lambda part: _build_all(part, model),
-                                lambda part: _build_all(part, model), split_point)
+    mine, theirs = parallelism.split_in_two(todo_units, lambda part: _build_all(part, model),
+                                            lambda part: _build_all(part, model), split_point)
     fresh = mine + (theirs or [])
     for i, stack in zip(todo, fresh, strict=True):
         built[i] = stack
@@ -308,10 +310,11 @@ def emit_terraform(ctx: EmitContext) -> OutputTree:
     """
     setup, units, result = _prepare(ctx)
     files: list[tuple[str, bytes]] = []
-    for stack in build_units(units, setup.model, ctx.store):
+    for stack in build_units(units, setup.model, ctx.store, ctx.parallelism):
         if stack is None:
             continue
         files.append((stack.path, stack.content))
+        ctx.digests[stack.path] = stack.digest
         result.stacks.append(stack.info)
     for unit in setup.model.removed:
         decommission = _stored_decommission(unit, setup, ctx.store)
