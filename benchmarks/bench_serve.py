@@ -18,6 +18,11 @@ security, the run's new state written back, all in one transaction. Targets: p50
 >= 1,000 calls/s with 16 clients. The client library's own CPU cost is inside the numbers (the
 clients run on the same two cores as the server and PostgreSQL).
 
+The CPU line says where a concurrent call's time goes on a machine where clients, server and
+PostgreSQL share the cores: CPU seconds of the server process and of the client processes per call
+(Linux ``/proc``), so a throughput short of the target can be read as "the server costs X, the
+Python client Y" rather than guessed.
+
 Usage: ``python benchmarks/bench_serve.py [CALLS]`` (default 4000 per concurrent phase).
 """
 
@@ -153,18 +158,33 @@ def _client_process(url: str, token: str, clients: int, calls: int, offset: int,
         await asyncio.gather(*(_client_loop(url, token, TENANTS[0], calls, times)
                                for i in range(clients)))
 
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     asyncio.run(main())
-    out.put((times, time.perf_counter() - started))
+    out.put((times, time.perf_counter() - started, time.process_time() - cpu))
 
 
-def concurrent(url: str, token: str, clients: int, processes: int, calls: int) -> tuple[float, float, float]:
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of process ``pid`` so far (Linux /proc; 0.0 elsewhere)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+CPU: dict[str, list[float]] = {"client": [], "server": [], "calls": []}
+"""CPU seconds of the concurrent phases: the client processes, the server process, and the calls made."""
+
+
+def concurrent(url: str, token: str, clients: int, processes: int, calls: int, server_pid: int = 0
+               ) -> tuple[float, float, float]:
     context = multiprocessing.get_context("spawn")
     queue = context.Queue()
     per_process = clients // processes
     per_client = calls // clients
     procs = [context.Process(target=_client_process, args=(url, token, per_process, per_client, i * per_process,
                                                              queue)) for i in range(processes)]
+    server_cpu = cpu_seconds(server_pid) if server_pid else 0.0
     for p in procs:
         p.start()
     results = [queue.get(timeout=600) for _ in procs]
@@ -172,6 +192,10 @@ def concurrent(url: str, token: str, clients: int, processes: int, calls: int) -
         p.join()
     times = [t for r in results for t in r[0]]
     elapsed = max(r[1] for r in results)
+    if server_pid:
+        CPU["client"].append(sum(r[2] for r in results))
+        CPU["server"].append(cpu_seconds(server_pid) - server_cpu)
+        CPU["calls"].append(len(times))
     p50, p99 = percentiles(times)
     return len(times) / elapsed, p50 * 1000, p99 * 1000
 
@@ -228,7 +252,7 @@ def main(argv: list[str]) -> int:
             for _ in range(2):  # interleaved rounds, best kept (the machine is shared)
                 fl.append(floor(name, clients, calls))
                 seq.append(concurrent(url, token, 1, 1, max(400, calls // 10)))
-                conc.append(concurrent(url, token, clients, processes, calls))
+                conc.append(concurrent(url, token, clients, processes, calls, server.pid))
             f_rate, f50, f99 = max(fl)
             s_rate, s50, s99 = max(seq)
             c_rate, c50, c99 = max(conc)
@@ -241,10 +265,15 @@ def main(argv: list[str]) -> int:
             print(f"serve: {clients} clients in {processes} processes {c_rate:8.0f} calls/s   p50 {c50:6.2f} ms   "
                   f"p99 {c99:6.2f} ms")
             print(f"ratio to floor (16 clients): {f_rate / c_rate:.1f}x fewer calls/s")
+            if sum(CPU["calls"]):
+                made = sum(CPU["calls"])
+                print(f"CPU per call ({clients} clients): server {1000 * sum(CPU['server']) / made:.2f} ms, "
+                      f"official mcp client {1000 * sum(CPU['client']) / made:.2f} ms (PostgreSQL not counted; "
+                      f"{os.cpu_count()} CPUs shared by all three)")
             ok = s50 <= TARGET_P50_MS and c_rate >= TARGET_RATE
             print(f"targets: p50 <= {TARGET_P50_MS} ms (sequential: {s50:.2f}), >= {TARGET_RATE:.0f} calls/s with "
                   f"{clients} clients ({c_rate:.0f}): {'ok' if ok else 'MISSED'}")
-            print(json.dumps({"floor": fl, "sequential": seq, "concurrent": conc}))
+            print(json.dumps({"floor": fl, "sequential": seq, "concurrent": conc, "cpu": CPU}))
             return 0 if ok else 1
     finally:
         if server is not None and server.poll() is None:

@@ -141,8 +141,10 @@ class UnitStore:
     (no fsync: a lost entry is rebuilt) and atomic (a temporary name, then a rename).
     """
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, *, read_only: bool = False) -> None:
         self.folder = folder
+        self.read_only = read_only
+        """Only read (``paybill plan`` reads what compiles stored and writes nothing)."""
         self.hits = 0
         self.misses = 0
         self._made = False
@@ -158,6 +160,8 @@ class UnitStore:
 
     def put(self, namespace: str, unit: str, unit_key: str, value: object) -> None:
         """Store ``value`` (plain data) for ``unit`` under ``unit_key``; silently not when it cannot."""
+        if self.read_only:
+            return
         try:
             payload = marshal.dumps((unit_key, value))
         except ValueError:

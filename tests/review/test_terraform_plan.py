@@ -332,3 +332,33 @@ def test_moving_a_clouds_state_bucket_is_reported_per_stack_in_every_format(repo
     assert f"      state moves: {acme['from']} -> {acme['to']}\n" in text
     markdown = run(repo.root, *args, "--format", "markdown")[1]
     assert f"- state moves: `{acme['from']}` → `{acme['to']}`" in markdown
+
+
+def test_the_head_side_reads_unchanged_stacks_from_the_unit_store(repo, run, monkeypatch) -> None:
+    """After a compile filled ``.paybill/cache/units``, plan builds only the stacks the change touches.
+
+    The store is only read (plan writes nothing there), and the report equals a plan without it.
+    """
+    import paybill.emit.terraform.emitter as terraform_emitter
+    from paybill import store
+
+    monkeypatch.delenv(store.CACHE_ENV, raising=False)
+    code, out, err = run(repo.root, "compile", "specs")
+    assert code == 0, out + err
+    repo.commit("generated/")
+    units = repo.root / ".paybill" / "cache" / store.UNITS_FOLDER
+    stored = sorted(p.name for p in units.iterdir())
+    assert len(stored) > 5
+    repo.edit("specs/tenants/vandelay.yaml", "lifecycle: active", "lifecycle: suspended")
+    built: list[str] = []
+    real = terraform_emitter._build_rendered
+    monkeypatch.setattr(terraform_emitter, "_build_rendered",
+                        lambda unit, model: built.append(unit.address) or real(unit, model))
+    code, out, _ = run(repo.root, "plan", "specs", "--format", "json")
+    assert code == 0
+    assert built == ["tenant/vandelay"]
+    assert sorted(p.name for p in units.iterdir()) == stored  # read only
+    monkeypatch.setenv(store.CACHE_ENV, "off")
+    code, uncached, _ = run(repo.root, "plan", "specs", "--format", "json")
+    assert json.loads(uncached) == json.loads(out)
+    assert len(built) > 2  # without the store every head-side stack is built

@@ -19,9 +19,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import cedarpy
+
 from paybill.changes.model import FieldChange, SpecChange
 from paybill.changes.policies import ChangeControl
 from paybill.diagnostics import Diagnostic, Position
+from paybill.load.document import SpecDocument
+from paybill.models.agent import Agent
 from paybill.models.tenant import BridgeIsolation
 from paybill.validate.index import SpecIndex
 
@@ -64,7 +68,7 @@ def field_key(path: str) -> str:
     return _BRACKETS.sub("", path)
 
 
-def granted(agent, kind: str, path: str) -> bool:
+def granted(agent: Agent, kind: str, path: str) -> bool:
     key = field_key(path)
     for grant in agent.spec.permissions.proposals:
         if grant.kind != kind:
@@ -74,7 +78,7 @@ def granted(agent, kind: str, path: str) -> bool:
     return False
 
 
-def _entity(kind: str, doc, index: SpecIndex) -> dict[str, Any]:
+def _entity(kind: str, doc: SpecDocument, index: SpecIndex) -> dict[str, Any]:
     model = doc.model
     attrs: dict[str, Any] = {}
     if kind == "Tenant":
@@ -95,7 +99,7 @@ def _entity(kind: str, doc, index: SpecIndex) -> dict[str, Any]:
     return {"uid": uid(kind, doc.name), "attrs": attrs, "parents": [], "tags": dict(model.metadata.labels)}
 
 
-def entities(agent_doc, change: SpecChange, base: SpecIndex, head: SpecIndex) -> list[dict[str, Any]]:
+def entities(agent_doc: SpecDocument, change: SpecChange, base: SpecIndex, head: SpecIndex) -> list[dict[str, Any]]:
     found: dict[tuple[str, str], dict[str, Any]] = {}
     for index in (base, head):  # head wins: the resource as it would be
         for plan in index.of_kind("Plan"):
@@ -166,7 +170,8 @@ def check_changes(agent: str, changes: list[SpecChange], base: SpecIndex, head: 
     return decisions
 
 
-def _decide(agent, agent_doc, change, field, path, by_spec, result, control: ChangeControl) -> Decision:
+def _decide(agent: str, agent_doc: SpecDocument, change: SpecChange, field: FieldChange | None, path: str,
+            by_spec: bool, result: cedarpy.AuthzResult, control: ChangeControl) -> Decision:
     what = _describe(change, field)
     file = field.file if field is not None else change.file
     position = field.position if field is not None else change.position

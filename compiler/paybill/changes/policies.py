@@ -78,7 +78,8 @@ def _line_of(text: str, offset: int) -> Position:
 
 
 def _policies_json(text: str) -> dict[str, Any]:
-    return json.loads(cedarpy.policies_to_json_str(text))["staticPolicies"]
+    policies: dict[str, Any] = json.loads(cedarpy.policies_to_json_str(text))["staticPolicies"]
+    return policies
 
 
 def policy_spans(text: str) -> list[tuple[int, int]]:

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 from paybill.gitio.repo import GitRepo
 from paybill.gitio.snapshot import SpecsLocation
-from paybill.gitio.sources import Listing, Side, TreeSide, WorkTreeSide
+from paybill.gitio.sources import Listing, Side, SourceFile, TreeSide, WorkTreeSide
 
 
 class EmptySide:
@@ -22,7 +23,7 @@ class EmptySide:
     def list(self, prefix: str, suffixes: tuple[str, ...] = (".yaml", ".yml")) -> Listing:
         return Listing()
 
-    def read(self, files) -> dict[str, bytes]:
+    def read(self, files: Iterable[SourceFile]) -> dict[str, bytes]:
         return {}
 
 

@@ -208,7 +208,8 @@ def compile_command(specs: Path, out: Path, check: bool, durable: bool, strict_q
             with _progress(len(result.tree), fmt) as bar:
                 if linked and cache is not None:
                     writer.abort()
-                    write_tree_linked(result.tree, out, cache, bar.update if bar is not None else None)
+                    write_tree_linked(result.tree, out, cache, bar.update if bar is not None else None,
+                                      digests=result.digests)
                 else:
                     writer.commit(result.tree, bar.update if bar is not None else None)
                     if cache is not None:

@@ -51,10 +51,14 @@ def plan_command(specs: Path, base: str | None, head: str | None, fmt: str, no_t
     0 when there are no errors (changes are not errors), 1 on diagnostics or blocked transitions,
     2 on usage errors.
     """
+    from paybill.store import UNITS_FOLDER, UnitStore, cache_dir
+
+    folder = cache_dir()
     try:
         sides = resolve_sides(specs, base, head)
         report = plan_sides(sides.base, sides.head, sides.where, terraform=not no_terraform, repo=sides.repo,
-                            policies_prefix=sides.policies_prefix, compile_base=compile_base)
+                            policies_prefix=sides.policies_prefix, compile_base=compile_base,
+                            store=UnitStore(folder / UNITS_FOLDER, read_only=True) if folder is not None else None)
     except GitError as error:
         raise git_usage_error(error) from None
     colored = fmt == "text" and out is None and use_color(color)

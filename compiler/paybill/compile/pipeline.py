@@ -153,7 +153,8 @@ def _compile_index(
     if sink.has_errors:
         return _failed(index, sink, files, graph=graph, shared=shared)
     return CompileResult(tree=dict(sorted(tree.items())), diagnostics=sink.sorted(), index=index, files=files,
-                         graph=graph, manifest=ctx.shared.get("manifest"), shared=shared)
+                         graph=graph, manifest=ctx.shared.get("manifest"), shared=shared,
+                         digests={path: digest for path, digest in ctx.digests.items() if path in tree})
 
 
 def _keep(emitter: Emitter, part: OutputTree, tree: OutputTree, owners: dict[str, str], sink: DiagnosticSink,

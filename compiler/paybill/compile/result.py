@@ -29,6 +29,9 @@ class CompileResult:
     manifest: dict[str, Any] | None = None
     shared: dict[str, Any] = field(default_factory=dict)
     """What emitters published (``terraform``: TerraformResult, ``manifest``, ``sql.databases``)."""
+    digests: dict[str, bytes] = field(default_factory=dict)
+    """SHA-256 of files of ``tree`` (path -> digest), as far as the compile computed them (the
+    manifest's files: all but ``manifest.json``); the writer reuses them."""
 
     @property
     def ok(self) -> bool:

@@ -42,7 +42,8 @@ class CompileCache:
                 self.hits += 1
                 if i != len(versions) - 1:
                     versions.append(versions.pop(i))
-                return value
+                built: T = value  # what build() returned for this unit and fingerprint
+                return built
         self.misses += 1
         value = build()
         versions.append((fingerprint, value))

@@ -48,6 +48,10 @@ class EmitContext:
     tree: Mapping[str, bytes] = field(default_factory=lambda: MappingProxyType({}))
     store: UnitStore | None = None
     parallelism: Parallelism = field(default_factory=Parallelism.from_env)
+    digests: dict[str, bytes] = field(default_factory=dict)
+    """SHA-256 of emitted files an emitter already knows (path -> digest: a stack read back from the
+    unit store carries it), so the manifest and the writer do not hash 100+ MB again. An emitter may
+    only put here the digest of exactly the bytes it returns for that path."""
     """When an emitter may split its work with a forked helper: the compile driver's one setting."""
     """Units built by earlier compiles, on disk (:class:`paybill.store.UnitStore`), or None: an emitter
     that can name every input of a unit (:func:`paybill.emit.cache.unit_key`) reuses its stored bytes."""

@@ -103,7 +103,11 @@ def build_manifest(ctx: EmitContext, tree: Mapping[str, bytes]) -> dict[str, Any
     infos = sorted(terraform.stacks if terraform is not None else [], key=lambda s: s.address)
     waves = graph.stack_waves() if graph is not None else {}
     paths = sorted(tree)
-    digests = {path: sha256(tree[path]) for path in paths}
+    known = ctx.digests
+    for path in paths:
+        if path not in known:
+            known[path] = hashlib.sha256(tree[path]).digest()
+    digests = {path: "sha256:" + known[path].hex() for path in paths}
     stack_files = _stack_files(tree, paths, [info.address for info in infos])
     stacks = []
     for info in infos:

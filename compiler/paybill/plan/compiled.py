@@ -22,6 +22,7 @@ from paybill.gitio.repo import GitRepo
 from paybill.gitio.snapshot import Snapshot
 from paybill.plan.databases import Locator, PiiColumns, database_findings, diff_databases
 from paybill.plan.terraform import diff_trees, stack_findings
+from paybill.store import UnitStore
 
 
 @dataclass
@@ -56,13 +57,17 @@ def _reach(snapshot: Snapshot) -> dict[str, set[str]]:
 class TerraformComparer:
     """A :data:`~paybill.plan.engine.TerraformStep` holding the compile cache shared by both sides."""
 
-    def __init__(self, repo: GitRepo | None = None, generated: str | None = None) -> None:
+    def __init__(self, repo: GitRepo | None = None, generated: str | None = None,
+                 store: UnitStore | None = None) -> None:
         from paybill.compile import CompileCache
 
         self.cache = CompileCache()
         self.repo = repo
         self.generated = generated
         """Repository prefix of the committed output folder; None compiles the base side too."""
+        self.store = store
+        """The on-disk unit store (``.paybill/cache/units``): head-side units an earlier compile
+        built (a CI cache step restores it) are read back, not built."""
 
     def _base_tree(self, base: Snapshot) -> tuple[dict[str, bytes] | None, str | None, str, bool]:
         """(tree, error note, source, compiled here) of the base side: committed when fresh, else compiled."""
@@ -93,7 +98,7 @@ class TerraformComparer:
         # The cache only pays when the base was compiled here too; with a committed base it would
         # only keep the head compile from running independent emitters in a helper (compile.apart).
         cache = self.cache if base_compiled else None
-        head_result = compile_index(head.index, DiagnosticSink(), cache=cache)
+        head_result = compile_index(head.index, DiagnosticSink(), cache=cache, store=self.store)
         diagnostics = [d for d in head_result.diagnostics if d not in head.diagnostics]
         if not head_result.ok:
             return TerraformOutcome(None, "the head side does not compile (see diagnostics)", diagnostics=diagnostics)

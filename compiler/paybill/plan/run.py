@@ -14,13 +14,15 @@ from paybill.gitio.repo import GitRepo
 from paybill.gitio.snapshot import SpecsLocation, load_snapshot
 from paybill.gitio.sources import Side, WorkTreeSide
 from paybill.plan.engine import build_report
+from paybill.store import UnitStore
 
 
 def plan_sides(base: Side, head: Side, where: SpecsLocation, *, cache: BlobCache | None = None,
                terraform: bool = True, repo: GitRepo | None = None, policies_prefix: str | None = None,
-               compile_base: bool = False) -> PlanReport:
+               compile_base: bool = False, store: UnitStore | None = None) -> PlanReport:
     """Compare ``base`` and ``head``. With a ``repo``, the base commit's committed ``generated/`` is used
-    for its Terraform when fresh (``compile_base=True`` compiles it instead)."""
+    for its Terraform when fresh (``compile_base=True`` compiles it instead). ``store``: the unit
+    store the head side's compile reads unchanged units from (docs/cache.md)."""
     cache = cache or BlobCache()
     base_snapshot = load_snapshot(base, where, cache, require_files=False)
     head_snapshot = load_snapshot(head, where, cache)
@@ -31,7 +33,7 @@ def plan_sides(base: Side, head: Side, where: SpecsLocation, *, cache: BlobCache
 
         use_committed = repo is not None and not compile_base
         step = TerraformComparer(repo if use_committed else None,
-                                 generated_prefix(where.prefix) if use_committed else None)
+                                 generated_prefix(where.prefix) if use_committed else None, store)
     report = build_report(base_snapshot, head_snapshot, step)
     if policies_prefix is not None:
         head_control = load_change_control(head, policies_prefix, required=False)

@@ -50,11 +50,14 @@ def _stat_key(path: Path) -> tuple[int, int, int] | None:
 
 
 def fill_linked(scratch: Path, out: Path, tree: Mapping[str, bytes], journal: Mapping[str, _Entry],
-                progress: Callable[[int], None] | None = None) -> tuple[dict[str, _Entry], int]:
+                progress: Callable[[int], None] | None = None,
+                digests: Mapping[str, bytes] | None = None) -> tuple[dict[str, _Entry], int]:
     """Fill ``scratch`` with ``tree``: unchanged files linked from ``out``, the rest written.
 
-    Returns the journal of the new tree and how many files were written (not linked).
+    Returns the journal of the new tree and how many files were written (not linked). ``digests``:
+    SHA-256 of ``tree``'s files where the compile already knows it.
     """
+    known = digests if digests is not None else {}
     import time
 
     delay = float(os.environ.get(DELAY_ENV, "0") or 0)
@@ -70,7 +73,7 @@ def fill_linked(scratch: Path, out: Path, tree: Mapping[str, bytes], journal: Ma
         old = journal.get(path)
         linked = False
         if old is not None and isinstance(old, tuple) and len(old) == 4 and old[0] == len(data):
-            digest = hashlib.sha256(data).digest()
+            digest = known.get(path) or hashlib.sha256(data).digest()
             if old[3] == digest and _stat_key(out / path) == old[:3]:
                 try:
                     os.link(out / path, target)
@@ -83,7 +86,8 @@ def fill_linked(scratch: Path, out: Path, tree: Mapping[str, bytes], journal: Ma
                 handle.write(data)
                 handle.flush()  # so fstat sees the final size and modification time
                 info = os.fstat(handle.fileno())
-            fresh[path] = (info.st_size, info.st_mtime_ns, info.st_ino, hashlib.sha256(data).digest())
+            digest = known.get(path) or hashlib.sha256(data).digest()
+            fresh[path] = (info.st_size, info.st_mtime_ns, info.st_ino, digest)
             written += 1
         if progress is not None:
             progress(1)
@@ -125,7 +129,7 @@ def write_tree_linked(tree: Mapping[str, bytes], out: Path, folder: Path,
     journal = load_journal(folder, out)
     out, scratch = prepare_scratch(out)
     try:
-        fresh, written = fill_linked(scratch, out, tree, journal, progress)
+        fresh, written = fill_linked(scratch, out, tree, journal, progress, digests)
         swap_in(scratch, out, keep=lambda old: keep_spare(folder, out, old, journal))
     except BaseException:
         discard(scratch)

@@ -28,7 +28,7 @@ from paybill.diagnostics import DiagnosticSink, Position
 from paybill.emit.bundles import checks
 from paybill.emit.bundles.cedar_text import UnsafeText
 from paybill.emit.bundles.documents import build_entities, build_limits, build_workflows
-from paybill.emit.bundles.facts import AgentFacts, collect
+from paybill.emit.bundles.facts import AgentFacts, Origin, collect
 from paybill.emit.bundles.goldens import build_cases, to_tests
 from paybill.emit.bundles.manifest import build_manifest
 from paybill.emit.bundles.policies import build_policies, render_policies
@@ -67,7 +67,7 @@ def _spec_checks(facts: AgentFacts, sink: DiagnosticSink) -> None:
     never apply under step scoping, so it is left out). PB0709: a table or kind granted twice.
     PB0710: approval required on a start step, which a run enters without a transition.
     """
-    def at(origin: Any) -> Position:
+    def at(origin: Origin) -> Position:
         return origin.document.position(*origin.loc)
 
     if not facts.tenants:

@@ -9,6 +9,8 @@ names :mod:`paybill.guard.db` puts into statements cannot drift apart.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from paybill.contract import sql_names as names
 from paybill.contract.sql_catalog import (
     SQL_TYPES,
@@ -56,9 +58,10 @@ class _Planner:
         self.ok = False
         self.sink.error(code, message, doc.path, doc.position(*loc), hint)
 
-    def identifier(self, doc: SpecDocument, loc: tuple[str | int, ...], derive: object, *args: str) -> str | None:
+    def identifier(self, doc: SpecDocument, loc: tuple[str | int, ...], derive: Callable[..., str],
+                   *args: str) -> str | None:
         try:
-            return derive(*args)  # type: ignore[operator]
+            return derive(*args)
         except names.IdentifierError as exc:
             self.error("PB0801", doc, loc, f"derived SQL identifier is unusable: {exc}",
                        "shorten the name so every identifier derived from it fits in 63 bytes")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import hashlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, cast
@@ -191,19 +192,22 @@ class BuiltStack:
     path: str
     content: bytes
     info: StackInfo
+    digest: bytes
+    """SHA-256 of ``content`` (stored with it: the entry's own hash covers both)."""
 
     def to_plain(self) -> tuple[object, ...]:
-        return (self.path, self.content, dataclasses.astuple(self.info))
+        return (self.path, self.content, dataclasses.astuple(self.info), self.digest)
 
     @classmethod
     def from_plain(cls, value: object) -> BuiltStack | None:
         """The stored form back, or None when it is not the shape this code stores."""
         try:
-            path, content, info = cast("tuple[Any, Any, Any]", value)  # checked below
-            built = cls(path, content, StackInfo(*info))
+            path, content, info, digest = cast("tuple[Any, Any, Any, Any]", value)  # checked below
+            built = cls(path, content, StackInfo(*info), digest)
         except (TypeError, ValueError):
             return None
-        return built if isinstance(built.path, str) and isinstance(built.content, bytes) else None
+        ok = isinstance(built.digest, bytes) and len(built.digest) == hashlib.sha256().digest_size
+        return built if ok and isinstance(built.path, str) and isinstance(built.content, bytes) else None
 
 
 def _build_rendered(unit: StackUnit, model: ResolvedModel) -> BuiltStack | None:
@@ -212,7 +216,8 @@ def _build_rendered(unit: StackUnit, model: ResolvedModel) -> BuiltStack | None:
     if built is None:
         return None
     stack, info = built
-    return BuiltStack(stack.path, stack.render(), info)
+    content = stack.render()
+    return BuiltStack(stack.path, content, info, hashlib.sha256(content).digest())
 
 
 def _build_all(units: list[StackUnit], model: ResolvedModel) -> list[BuiltStack | None]:
@@ -304,6 +309,7 @@ def emit_terraform(ctx: EmitContext) -> OutputTree:
         if stack is None:
             continue
         files.append((stack.path, stack.content))
+        ctx.digests[stack.path] = stack.digest
         result.stacks.append(stack.info)
     for unit in setup.model.removed:
         decommission = _stored_decommission(unit, setup, ctx.store)

@@ -64,7 +64,8 @@ class Stack:
 
     def document(self) -> dict[str, Any]:
         """The stack as Terraform JSON data, with every user string escaped."""
-        return escape_tree(self._raw_document())
+        document: dict[str, Any] = escape_tree(self._raw_document())
+        return document
 
     def _raw_document(self) -> dict[str, Any]:
         terraform: dict[str, Any] = {

@@ -15,7 +15,7 @@ from paybill.clouds.names import NameRule
 from paybill.emit.terraform.context import PoolContext, TenantContext, cloud_spec
 from paybill.emit.terraform.expr import Expr, ref
 from paybill.emit.terraform.postgres_versions import postgres_major
-from paybill.emit.terraform.remote import pool_output
+from paybill.emit.terraform.remote import pool_output as pool_output  # re-exported for the layer modules
 from paybill.emit.terraform.stack import Stack
 from paybill.models.cloud import spec_model
 from paybill.models.plan import Sizing

@@ -18,6 +18,8 @@ pooled database, row-level security separates tenants (see :mod:`paybill.emit.sq
 
 from __future__ import annotations
 
+from typing import Any
+
 from paybill.contract.sql_names import app_role, database_key, snake
 from paybill.emit.terraform.expr import Expr, concat, ref
 from paybill.emit.terraform.providers.aws.common import (
@@ -145,7 +147,7 @@ def own_database(scope: Scope) -> tuple[Expr, str, str]:
     return instance.attr("resource_id"), db_name, login
 
 
-def _connect(scope: Scope, resource_id: Expr, login: str) -> dict:
+def _connect(scope: Scope, resource_id: Expr, login: str) -> dict[str, Any]:
     arn = concat(f"arn:aws:rds-db:{scope.region}:{scope.account_id}:dbuser:", resource_id, f"/{login}")
     return statement("ConnectToDatabase", "Allow", ["rds-db:connect"], [arn])
 

@@ -17,6 +17,9 @@ reviewable document.
 
 from __future__ import annotations
 
+from typing import Any
+
+from paybill.emit.terraform.expr import Expr
 from paybill.emit.terraform.providers.aws.common import (
     IAM_POLICY,
     IAM_ROLE,
@@ -26,6 +29,7 @@ from paybill.emit.terraform.providers.aws.common import (
     service_principal,
     statement,
 )
+from paybill.emit.terraform.stack import ResourceHandle
 
 ROLE_PATH = "/paybill/"
 KMS_ACTIONS = ["kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey*", "kms:ReEncrypt*"]
@@ -33,7 +37,7 @@ S3_ACTIONS = ["s3:AbortMultipartUpload", "s3:DeleteObject", "s3:GetObject", "s3:
               "s3:PutObject"]
 
 
-def declare_tenant_role(scope: Scope, *, cluster_arn, namespace: str) -> None:
+def declare_tenant_role(scope: Scope, *, cluster_arn: Expr, namespace: str) -> None:
     """The tenant role (first, so later layers can name it as grantee or principal)."""
     tenant = scope.tenant
     assert tenant is not None
@@ -93,7 +97,7 @@ def emit_pool_identity(scope: Scope) -> None:
                  "Permissions boundary for tenant roles with pooled identity")
 
 
-def _boundary_statements(scope: Scope) -> list[dict]:
+def _boundary_statements(scope: Scope) -> list[dict[str, Any]]:
     """Data-plane actions only, and only on paybill resources of this account and region (bucket
     names all start with ``paybill-``; access points, keys and database users are account-scoped)."""
     region, account = scope.region, scope.account_id
@@ -107,7 +111,7 @@ def _boundary_statements(scope: Scope) -> list[dict]:
     ]
 
 
-def service_role(scope: Scope, local: str, service: str, managed_policies: list[str]):
+def service_role(scope: Scope, local: str, service: str, managed_policies: list[str]) -> ResourceHandle:
     """A role a service assumes (EKS, EC2 nodes, RDS monitoring) with AWS managed policies."""
     stack = scope.stack
     trust = policy_document(stack, f"{local}_trust", [statement(

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from paybill.emit.terraform.expr import ref
+from paybill.emit.terraform.expr import Expr, ref
 from paybill.emit.terraform.providers.azure.common import (
     IDENTITY,
     KEY,
@@ -33,6 +33,7 @@ from paybill.emit.terraform.providers.azure.common import (
     pool_output,
     role_assignment,
 )
+from paybill.emit.terraform.stack import ResourceHandle
 
 KEY_BODY: dict[str, Any] = {
     "key_type": "RSA-HSM",
@@ -95,7 +96,7 @@ def own_vault(scope: Scope) -> None:
     scope.cmk_key_resource_id = key.attr("resource_versionless_id")
 
 
-def _encryption_principal():
+def _encryption_principal() -> Expr:
     return ref("azurerm_user_assigned_identity", "encryption", "principal_id")
 
 
@@ -133,7 +134,7 @@ def emit_tenant_keys(scope: Scope, *, needs_cmk: bool) -> None:
                         "Key Vault Crypto Service Encryption User", _encryption_principal())
 
 
-def _pool_vault_key(scope: Scope):
+def _pool_vault_key(scope: Scope) -> ResourceHandle:
     """The tenant's own key in the pool's Key Vault (pooled keys layer)."""
     return scope.stack.resource("azurerm_key_vault_key", "tenant", {
         "name": scope.claimed(KEY, "tenant"),

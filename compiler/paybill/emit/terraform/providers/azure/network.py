@@ -16,6 +16,7 @@ with the pool VNet in both directions.
 from __future__ import annotations
 
 import ipaddress
+from typing import Any
 
 from paybill.emit.terraform.expr import Expr, ref
 from paybill.emit.terraform.providers.azure.common import (
@@ -36,7 +37,7 @@ def subnet_cidrs(cidr: str) -> dict[str, str]:
     return {"aks": quarters[0], "postgres": quarters[1], "endpoints": quarters[2]}
 
 
-def _rule(name: str, priority: int, access: str, port: str, source: str) -> dict:
+def _rule(name: str, priority: int, access: str, port: str, source: str) -> dict[str, Any]:
     return {
         "name": name,
         "priority": priority,
@@ -102,7 +103,7 @@ def _zone(scope: Scope, local: str, name: str) -> Expr:
     return zone.attr("id")
 
 
-def link_zone(scope: Scope, local: str, zone_id, vnet_id, label: str) -> None:
+def link_zone(scope: Scope, local: str, zone_id: Expr, vnet_id: Expr, label: str) -> None:
     scope.stack.resource("azurerm_private_dns_zone_virtual_network_link", local, {
         "name": f"link-{label}",
         "private_dns_zone_id": zone_id,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from paybill.clouds.names import NameRule
 from paybill.emit.terraform.context import PoolContext, TenantContext, cloud_spec
 from paybill.emit.terraform.expr import Expr, raw
@@ -45,7 +47,7 @@ def inner(expression: Expr) -> str:
     return expression[2:-1]
 
 
-def with_depends(body: dict, depends_on: list[str]) -> dict:
+def with_depends(body: dict[str, Any], depends_on: list[str]) -> dict[str, Any]:
     """``body`` plus a sorted ``depends_on`` meta-argument when there is anything to wait for."""
     if depends_on:
         body["depends_on"] = sorted(set(depends_on))
