@@ -35,7 +35,7 @@ class CompileCache:
         self.hits = 0
         self.misses = 0
 
-    def get_or_build(self, namespace: str, key: str, fingerprint: Any, build: Callable[[], T]) -> T:
+    def get_or_build(self, namespace: str, key: str, fingerprint: object, build: Callable[[], T]) -> T:
         versions = self._units.setdefault((namespace, key), [])
         for i, (known, value) in enumerate(versions):
             if known == fingerprint:
@@ -62,7 +62,7 @@ def document_fingerprint(document: SpecDocument | None) -> tuple[str, int, str] 
     return (document.path, document.index, document.text_hash)
 
 
-def memo(cache: CompileCache | None, namespace: str, key: str, fingerprint: Any, build: Callable[[], T]) -> T:
+def memo(cache: CompileCache | None, namespace: str, key: str, fingerprint: object, build: Callable[[], T]) -> T:
     """``build()`` through ``cache`` when there is one and the fingerprint is complete."""
     if cache is None or fingerprint is None or (isinstance(fingerprint, tuple) and None in fingerprint):
         return build()

@@ -40,9 +40,12 @@ class SpecIndex:
     by_kind: dict[str, dict[str, SpecDocument]] = field(default_factory=dict)
     broken: set[tuple[str, str]] = field(default_factory=set)
     """(kind, name) of documents that exist but failed schema validation."""
-    cache: dict[Any, Any] = field(default_factory=dict, repr=False, compare=False)
-    """Derived lookups shared by later stages (see :mod:`paybill.validate.scope`); the index is
-    immutable once validation has run, so entries never go stale."""
+    agent_scopes: dict[str, dict[str, SpecDocument]] = field(default_factory=dict, repr=False, compare=False)
+    """Agent name -> the tenant documents its scope reaches (:func:`paybill.validate.scope.agent_scope`).
+    Derived lookups shared by later stages: the index is immutable once validation has run, so
+    entries never go stale."""
+    agent_live_scopes: dict[str, frozenset[str]] = field(default_factory=dict, repr=False, compare=False)
+    """Agent name -> the non-deleted tenants of its scope (:func:`paybill.validate.scope.live_scope`)."""
 
     def is_broken(self, kind: str, name: str) -> bool:
         return (kind, name) in self.broken

@@ -43,17 +43,15 @@ def live_names(documents: dict[str, SpecDocument]) -> frozenset[str]:
 
 def agent_scope(index: SpecIndex, agent: SpecDocument) -> dict[str, SpecDocument]:
     """:func:`scope_documents` for an agent of ``index``, cached on the index."""
-    key = ("agent-scope", agent.name)
-    cached = index.cache.get(key)
+    cached = index.agent_scopes.get(agent.name)
     if cached is None:
-        cached = index.cache[key] = scope_documents(index, agent.model.spec.tenant_scope)
+        cached = index.agent_scopes[agent.name] = scope_documents(index, agent.model.spec.tenant_scope)
     return cached
 
 
 def live_scope(index: SpecIndex, agent: SpecDocument) -> frozenset[str]:
     """Names of the non-deleted tenants in the agent's scope (deleted tenants have no data)."""
-    key = ("agent-live-scope", agent.name)
-    cached = index.cache.get(key)
+    cached = index.agent_live_scopes.get(agent.name)
     if cached is None:
-        cached = index.cache[key] = live_names(agent_scope(index, agent))
+        cached = index.agent_live_scopes[agent.name] = live_names(agent_scope(index, agent))
     return cached

@@ -1,6 +1,7 @@
 """Azure quota usage per stack (:mod:`paybill.clouds.quotas`).
 
-Resource groups, Key Vaults and user-assigned identities are one per claim of their name rule. Every
+Resource groups, Key Vaults and user-assigned identities are one per claim of their name rule; a Key
+Vault always lives in the stack's own resource group. Every
 identity lives in the stack's own resource group except a tenant's workload identity while its
 identity layer is (actively) pooled: that one lives in the pool's group. Role assignments carry no
 name, so their count follows the emitter (:mod:`paybill.emit.terraform.providers.azure`): four with
@@ -20,7 +21,7 @@ PER_CLUSTER, PER_VAULT, PER_ENCRYPTION_IDENTITY, WORKLOAD_GRANTS = 4, 1, 1, 2
 
 def count_usage(owner: NameOwner, names: NameClaims, usage: QuotaUsage) -> None:
     usage.named("resourceGroups", names, RESOURCE_GROUP)
-    usage.named("keyVaults", names, KEY_VAULT)
+    usage.named("keyVaults", names, KEY_VAULT, at="self")  # always in the stack's own resource group
     identities = claimed(names, IDENTITY)
     if owner.kind == "tenant" and not owner.layers.active_silo("identity"):
         workload = claimed(names, IDENTITY, ())  # the workload identity is claimed with no key
