@@ -1,4 +1,11 @@
-"""OCI quotas that a paybill fleet runs into. Per tenancy = per Cloud spec ``oci.tenancyOcid``."""
+"""OCI quotas that a paybill fleet runs into. Per tenancy = per Cloud spec ``oci.tenancyOcid``.
+
+Unverified: the service limits page (its IAM and Vault sections) was not available to re-read. The
+only Oracle page found with a tenancy policy count is the Private Cloud Appliance one ("A tenancy can
+have up to 100 policies"), a different product; OCI now also limits policy *statements* per
+compartment path (500, docs.oracle.com/iaas/Content/Identity/policymgmt/policy-limits-compartment-hierarchy.htm),
+which these counts do not model.
+"""
 
 from paybill.quotas.model import Quota, Scope
 

@@ -41,9 +41,10 @@ GOOGLE = TerraformProvider(
     force_new=FORCE_NEW,
     data_stores=frozenset({"google_sql_database_instance", "google_sql_database", "google_storage_bucket",
                            "google_kms_crypto_key"}),
-    checked="written for 6.x; the 7.0 and 8.0 upgrade guides available here (pre-release versions of the "
-            "guides) change no ForceNew argument of these types; not re-checked against the 8.x resource schemas",
-    unverified=frozenset(FORCE_NEW),
+    checked="every entry re-read in the 8.0 resource schemas (ForceNew in google/services/<service>/resource_*.go, "
+            "node_config.go, tpgiamresource/resource_iam_member.go and the iam_*.go parent schemas) at "
+            "hashicorp/terraform-provider-google e03b7622a26c (main right after the 8.0.0 feature-branch merge); "
+            "see force_new.py for what changed and the conditional ForceNews the table does not model",
     # google: region and zone are only defaults for resources that take a location argument and leave it
     # unset; global resources (networks, service accounts, IAM members) and children of a located parent
     # (a key in a key ring, a database in an instance) have no location argument at all.

@@ -35,9 +35,9 @@ IBM = TerraformProvider(
     checked_major=2,
     force_new=FORCE_NEW,
     data_stores=frozenset({"ibm_database", "ibm_cos_bucket", "ibm_kms_key"}),
-    checked="written for 1.x ('Forces new resource' and ForceNew in the schemas); 2.0.0 'changed no "
-            "configuration' (its release notes, see the emitter); not re-checked resource by resource",
-    unverified=frozenset(FORCE_NEW),
+    checked="every entry re-read in the 2.x resource schemas (ForceNew in ibm/service/<service>/resource_ibm_*.go, "
+            "schema keys resolved through the package constants) at IBM-Cloud/terraform-provider-ibm v2.5.0 "
+            "(9f9b7ecfc432); see force_new.py for what changed",
     # IBM: the account comes from the API key (not in the configuration); VPC and cluster resources are
     # regional, IAM and resource groups are account-wide, and service instances, databases, COS buckets
     # and Key Protect keys carry their own location or belong to a located service instance.
