@@ -41,6 +41,11 @@ class Tracing:
     def transaction(self) -> Any:
         return self.conn.transaction()
 
+    def __getattr__(self, name: str) -> Any:
+        """Everything else (the adapters statements are rendered with, ``info``, ``close``) is the
+        connection's own; only statements sent go through :meth:`execute` and are recorded."""
+        return getattr(self.conn, name)
+
 
 @dataclasses.dataclass
 class Setup:
