@@ -199,7 +199,21 @@ def _uuid(seed: str) -> str:
     return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:32]}"
 
 
-def cloud_text(cell: Cell) -> str:
+def raised_quotas(cells: list[Cell]) -> dict[str, dict[str, int]]:
+    """The quotas a platform team running this fleet would have had raised, by provider (``spec.quotas``).
+
+    A GCP project holds one cell (at most ``POOL_FILL`` tenants, one service account each, beside the
+    pool's node account): 1,000 service accounts per project instead of 100. Every OCI Cloud shares one
+    tenancy, so its IAM policies (at most two per tenant and one per pool) and vaults (one per silo-keys
+    tenant or pool, per region) grow with the fleet: asked for with twice that bound as headroom,
+    rounded up to a thousand and a hundred. Without them the fleet could not be applied (PB0682).
+    """
+    oci = sum(len(cell.members) + bool(cell.pool) for cell in cells if cell.provider == "oci")
+    return {"gcp": {"serviceAccounts": 1_000},
+            "oci": {"iamPolicies": -(-4 * oci // 1_000) * 1_000, "vaults": -(-2 * oci // 100) * 100}}
+
+
+def cloud_text(cell: Cell, quotas: dict[str, int] | None = None) -> str:
     """A Cloud document for one account, with the identifiers and state backend its provider needs."""
     seed, name, provider = cell.cloud, cell.cloud, cell.provider
     regions = ", ".join(REGIONS[provider])
@@ -236,6 +250,7 @@ def cloud_text(cell: Cell) -> str:
         f"  name: {name}\n  labels: {{environment: production, role: {role}}}\n"
         f"spec:\n  provider: {provider}\n{identity}  regions: [{regions}]\n  addressSpace: 10.0.0.0/8\n"
         f"  stateBackend:\n{backend}  defaultTags:\n    cost-center: platform\n"
+        + (f"  quotas: {_flow({k: str(v) for k, v in quotas.items()})}\n" if quotas else "")
     )
 
 
@@ -456,8 +471,9 @@ def repository(n: int) -> Iterator[tuple[str, str]]:
     tenants = [plan_tenant(i) for i in range(n)]
     cells = assign_cells(tenants)
     files: dict[str, str] = {**plan_texts(), "data/crm.yaml": DATA_MODEL, **agent_texts(tenants)}
+    quotas = raised_quotas(cells)
     for cell in cells:
-        files[f"clouds/{cell.cloud}.yaml"] = cloud_text(cell)
+        files[f"clouds/{cell.cloud}.yaml"] = cloud_text(cell, quotas.get(cell.provider))
         if cell.pool:
             files[f"pools/{cell.pool}.yaml"] = pool_text(cell)
     for tenant in tenants:

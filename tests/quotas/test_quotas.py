@@ -1,8 +1,9 @@
-"""Cloud quotas: counted from what the compile creates, per account/region/key, 80 % and 100 %.
+"""Cloud quotas: what the fleet will create, per account/region/key, 80 % and 100 %, at validate.
 
 Expected numbers are recomputed here independently, from the committed ``generated/`` stacks of the
-example repository (resource types per stack, the manifest's clouds), not from the checker's own
-tallies, so a counting bug in either place fails a test.
+example repository (resource types per stack, the manifest's clouds, the decommission
+configurations of deleted tenants), not from resolve's predicted usage, so a counting bug in either
+place fails a test. ``paybill validate`` and ``paybill compile`` report the same findings, once.
 """
 
 from __future__ import annotations
@@ -17,8 +18,11 @@ from pathlib import Path
 import pytest
 
 from paybill.compile import compile_repository
-from paybill.diagnostics.model import Severity
+from paybill.diagnostics import DiagnosticSink
+from paybill.diagnostics.model import Diagnostic, Severity
 from paybill.quotas import QUOTAS
+from paybill.resolve import resolve_index
+from paybill.validate import validate_repository
 
 ROOT = Path(__file__).resolve().parents[2]
 MANIFEST = json.loads((ROOT / "generated" / "manifest.json").read_text())
@@ -26,35 +30,59 @@ ACCOUNT_QUOTAS = {"aws-prod": "iamRoles", "azure-prod": "resourceGroups", "gcp-p
                   "oci-prod": "iamPolicies", "ibm-prod": "accessPolicies"}
 
 
-def resources(address: str) -> dict[str, dict]:
-    return json.loads((ROOT / "generated" / "terraform" / address / "main.tf.json").read_text()).get("resource", {})
+def resources(path: str) -> dict[str, dict]:
+    return json.loads((ROOT / "generated" / path).read_text()).get("resource", {})
+
+
+def stack_path(stack: dict) -> str:
+    """A live stack's ``main.tf.json`` or a deleted tenant's decommission configuration."""
+    return stack.get("path") or f"terraform/{stack['address']}/main.tf.json"
 
 
 def quota(provider: str, name: str):
     return next(q for q in QUOTAS[provider] if q.name == name)
 
 
+def stacks(cloud: str) -> list[dict]:
+    """The cloud's stacks in the order the check adds them: pools, then tenants (live or awaiting their
+    destroy: the decommission configuration still holds its resources), by name."""
+    found = [s for s in MANIFEST["stacks"] + MANIFEST["removed"] if s["cloud"] == cloud]
+    return sorted(found, key=lambda s: (s["kind"] != "pool", s["address"]))
+
+
 def contributions(cloud: str, name: str) -> list[tuple[str, int]]:
-    """(stack address, count) in the order the checker adds stacks: pools, then tenants, by name."""
-    stacks = sorted((s for s in MANIFEST["stacks"] if s["cloud"] == cloud),
-                    key=lambda s: (s["kind"] != "pool", s["address"]))
-    q = quota(stacks[0]["provider"], name)
+    """(stack address, count) in the order the check adds stacks."""
     found = []
-    for s in stacks:
-        n = sum(len(resources(s["address"]).get(t, {})) for t in q.resource_types)
+    for s in stacks(cloud):
+        n = sum(len(resources(stack_path(s)).get(t, {})) for t in quota(s["provider"], name).resource_types)
         if n:
             found.append((s["address"], n))
     return found
 
 
-def compiled(tmp_path: Path, quotas: dict[str, dict[str, object]]):
+def with_quotas(tmp_path: Path, quotas: dict[str, dict[str, object]]) -> Path:
     specs = tmp_path / "specs"
     shutil.copytree(ROOT / "specs", specs)
     for cloud, values in quotas.items():
         path = specs / "clouds" / f"{cloud}.yaml"
         path.write_text(path.read_text() + "  quotas:\n" + "".join(f"    {k}: {v}\n" for k, v in values.items()))
-    result = compile_repository(specs)
-    return [d for d in result.diagnostics if d.code.startswith("PB068")]
+    return specs
+
+
+def _quota_findings(diagnostics: list[Diagnostic]) -> list[Diagnostic]:
+    return [d for d in diagnostics if d.code.startswith("PB068")]
+
+
+def compiled(tmp_path: Path, quotas: dict[str, dict[str, object]]) -> list[Diagnostic]:
+    """The quota findings of ``paybill validate``, checked to equal those of ``paybill compile``."""
+    specs = with_quotas(tmp_path, quotas)
+    result = validate_repository(specs)
+    sink = DiagnosticSink()
+    if result.ok:  # as `paybill validate` does
+        resolve_index(result.index, sink)
+    validated = _quota_findings(sorted([*result.diagnostics, *sink.sorted()], key=lambda d: d.sort_key))
+    assert _quota_findings(compile_repository(specs).diagnostics) == validated  # the same, once
+    return validated
 
 
 def test_the_example_fleet_is_within_every_default_quota(tmp_path: Path) -> None:
@@ -78,7 +106,7 @@ def test_each_cloud_counts_what_its_stacks_create_and_blames_the_tenant_that_cro
     found = compiled(tmp_path, {cloud: {name: total}})
     errors = [d for d in found if d.code == "PB0682"]
     warnings = [d for d in found if d.code == "PB0681"]
-    assert len(errors) == 1 and errors[0].severity is Severity.WARNING  # an error only with --strict-quotas
+    assert len(errors) == 1 and errors[0].severity is Severity.ERROR
     assert errors[0].path == f"specs/{fail_at[0].replace('/', 's/', 1)}.yaml"
     assert f"to {total:,} of {total:,} (100 %; quota {name}, your override on Cloud/{cloud})" in errors[0].message
     if warn_at != fail_at:
@@ -104,7 +132,7 @@ def test_azure_identities_are_counted_per_resource_group(tmp_path: Path) -> None
     last = None
     for s in sorted((s for s in MANIFEST["stacks"] if s["cloud"] == "azure-prod"),
                     key=lambda s: (s["kind"] != "pool", s["address"])):
-        for body in resources(s["address"]).get("azurerm_user_assigned_identity", {}).values():
+        for body in resources(stack_path(s)).get("azurerm_user_assigned_identity", {}).values():
             if s["kind"] == "pool" or "terraform_remote_state.pool" in body["resource_group_name"]:
                 in_pool_group += 1
                 last = s["address"]
@@ -129,20 +157,33 @@ def test_every_quota_cites_its_documentation() -> None:
             assert all(t.split("_")[0] in {"aws", "azurerm", "google", "oci", "ibm"} for t in q.resource_types)
 
 
-def test_strict_quotas_makes_a_reached_quota_fail_the_compile(tmp_path: Path) -> None:
-    specs = tmp_path / "specs"
-    shutil.copytree(ROOT / "specs", specs)
-    path = specs / "clouds" / "gcp-prod.yaml"
-    path.write_text(path.read_text() + "  quotas:\n    serviceAccounts: 3\n")
+def test_a_deleted_tenant_awaiting_its_destroy_still_counts(tmp_path: Path) -> None:
+    """cyberdyne is deleted but not destroyed: its decommission configuration still holds a service ID."""
+    [removed] = [s for s in MANIFEST["removed"] if s["address"] == "tenant/cyberdyne"]
+    assert resources(removed["path"])["ibm_iam_service_id"]
+    parts = contributions("ibm-prod", "serviceIds")
+    assert ("tenant/cyberdyne", 1) in parts
+    total = sum(n for _, n in parts)
+    [error] = [d for d in compiled(tmp_path, {"ibm-prod": {"serviceIds": total}}) if d.code == "PB0682"]
+    assert f"to {total} of {total}" in error.message
+    assert error.path == f"specs/{parts[-1][0].replace('/', 's/', 1)}.yaml"
+    assert all(d.code != "PB0682" for d in compiled(tmp_path / "more", {"ibm-prod": {"serviceIds": total + 1}}))
+
+
+def test_a_reached_quota_fails_validate_and_compile(tmp_path: Path) -> None:
+    specs = with_quotas(tmp_path, {"gcp-prod": {"serviceAccounts": 3}})
     env = {**os.environ, "PYTHONPATH": str(ROOT / "compiler")}
 
     def run(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-m", "paybill", "compile", "specs", "--out", "out", *args],
-                              cwd=tmp_path, capture_output=True, text=True, env=env, check=False, timeout=300)
+        return subprocess.run([sys.executable, "-m", "paybill", *args], cwd=tmp_path, capture_output=True,
+                              text=True, env=env, check=False, timeout=300)
 
-    strict = run("--strict-quotas")
-    assert strict.returncode == 1 and not (tmp_path / "out").exists()
-    assert "error[PB0682]: tenant '" in strict.stdout + strict.stderr
-    relaxed = run()
-    assert relaxed.returncode == 0 and (tmp_path / "out" / "manifest.json").is_file()
-    assert "warning[PB0682]" in relaxed.stdout + relaxed.stderr
+    validated = run("validate", str(specs.name))
+    assert validated.returncode == 1
+    assert validated.stdout.count("error[PB0682]: tenant '") == 1
+    compiled_ = run("compile", "specs", "--out", "out")
+    assert compiled_.returncode == 1 and not (tmp_path / "out").exists()
+    assert (compiled_.stdout + compiled_.stderr).count("error[PB0682]") == 1  # reported once
+    # --strict-quotas is still accepted (deprecated, no effect)
+    deprecated = run("compile", "specs", "--out", "out", "--strict-quotas")
+    assert deprecated.returncode == 1 and "deprecated" in deprecated.stderr

@@ -158,8 +158,8 @@ def _report_failure(result: CompileResult, out: Path, fmt: str) -> None:
 @click.option("--check", is_flag=True, help="Write nothing; exit 1 listing files that would be added/changed/removed.")
 @click.option("--durable", is_flag=True,
               help="Flush the new tree to disk before swapping it in, so it also survives a power loss (slower).")
-@click.option("--strict-quotas", is_flag=True,
-              help="A cloud quota reached (PB0682) is an error, not a warning (the PR workflow sets it).")
+@click.option("--strict-quotas", is_flag=True, hidden=True,
+              help="Deprecated, no effect: a reached cloud quota (PB0682) is always an error, at validate too.")
 @click.option("--no-cache", "no_cache", is_flag=True,
               help="Neither read nor update the cache folder (.paybill/cache; docs/cache.md).")
 @format_option
@@ -183,6 +183,9 @@ def compile_command(specs: Path, out: Path, check: bool, durable: bool, strict_q
 
     require_specs(specs)
     _check_out(specs, out)
+    if strict_quotas:
+        click.echo("note: --strict-quotas is deprecated and has no effect: a reached cloud quota (PB0682) is "
+                   "always an error", err=True)
     pause_for_this_process()
     stages = _stage_progress(fmt)
     cache = cache_dir(disabled=no_cache)
@@ -197,10 +200,6 @@ def compile_command(specs: Path, out: Path, check: bool, durable: bool, strict_q
                                         on_files=None if check or linked else writer.add)
         finally:
             stages.close()
-        if strict_quotas:
-            from paybill.compile.quotas import strict
-
-            result.diagnostics[:] = strict(result.diagnostics)
         if not result.ok:
             _report_failure(result, out, fmt)
         if check:

@@ -30,7 +30,8 @@ def validate_command(specs: Path, fmt: str) -> None:
 
     Reports every problem at once as path:line:col: error[CODE]: message. Exit status: 0 clean,
     1 diagnostics, 2 usage error. Specs that validate are resolved too (networks allocated, stack
-    layout and cloud names derived), so the resolve rules (PB0601-PB0603) report here as in ``paybill compile``.
+    layout, cloud names and quota usage derived), so the resolve rules (PB0601-PB0603, PB0681, PB0682)
+    report here as in ``paybill compile``.
     """
     require_specs(specs)
     pause_for_this_process()

@@ -10,11 +10,12 @@ from __future__ import annotations
 import importlib
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Literal
 
 from paybill.clouds.checks import CapabilityCheck
 from paybill.clouds.names import ClaimPlan, NameRule
+from paybill.clouds.quotas import QuotaPlan
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,12 +164,13 @@ class CloudProfile:
     """The emitter keeps a migration's ``from`` placement beside the target until ``decommission``
     (elsewhere the stanza is refused, PB0441: the first apply would drop the old access)."""
     fixed_in_migration: tuple[FixedInMigration, ...] = ()
-    quotas: Mapping[str, int] = field(default_factory=dict)
-    """Default service quotas (quota name -> limit per account and region); read by apply's checks."""
     account_doc: str | None = None
     claims: ClaimPlan | None = None
     """The names each pool and tenant stack claims (:mod:`paybill.clouds.names`): resolve checks them
     for collisions (PB0601) and the emitter reads them. A cloud without one claims no names."""
+    quota_usage: QuotaPlan | None = None
+    """What each pool and tenant stack uses of the cloud's quotas (:mod:`paybill.clouds.quotas`): resolve
+    counts it per stack and reports PB0681/PB0682 at validate. A cloud without one is not counted."""
 
     def name_rule(self, label: str) -> NameRule:
         """The declared name rule labelled ``label``."""

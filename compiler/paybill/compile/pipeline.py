@@ -22,7 +22,6 @@ from typing import Any
 
 from paybill.compile.apart import start_apart
 from paybill.compile.checks import check_paths, check_stacks
-from paybill.compile.quotas import check_quotas
 from paybill.compile.result import CompileResult
 from paybill.diagnostics import DiagnosticSink, Position
 from paybill.emit.cache import CompileCache
@@ -150,9 +149,6 @@ def _compile_index(
     from paybill.emit.terraform.providers import CLOUD_EMITTERS
 
     check_stacks(ctx.shared.get("terraform"), units, index, CLOUD_EMITTERS, sink)
-    terraform_result = ctx.shared.get("terraform")
-    if terraform_result is not None:
-        check_quotas(terraform_result.stacks, index, sink)
     shared = dict(ctx.shared)
     if sink.has_errors:
         return _failed(index, sink, files, graph=graph, shared=shared)

@@ -2,11 +2,11 @@
 
 One module per cloud (``aws``, ``azure``, ``gcp``, ``oci``, ``ibm``) holds that cloud's quota table:
 the documented default of each quota, its doc URL, whether the number was checked against the doc
-when it was written, and which Terraform resource types count against it at which scope. They are
-plain data so they can move onto each cloud's ``CloudProfile`` (``paybill/clouds/``, built in
-parallel) without changing the counting. ``usage`` turns one emitted stack into counts;
-:mod:`paybill.compile.quotas` adds them up over the fleet and reports the tenant that crosses 80 %
-(warning PB0681) or 100 % (error PB0682) of a quota; PB0680 is an override naming no quota.
+when it was written, and which Terraform resource types count against it at which scope. What each
+stack uses is declared by each cloud's quota plan (``CloudProfile.quota_usage``,
+``paybill/providers/<cloud>/usage.py``); :mod:`paybill.resolve.quotas` adds it up over the fleet at
+validate and reports the tenant that crosses 80 % (warning PB0681) or 100 % (error PB0682) of a
+quota; PB0680 is an override naming no quota.
 """
 
 from paybill.quotas.model import Quota, Scope

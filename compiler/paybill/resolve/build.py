@@ -11,6 +11,7 @@ the broken reference already.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import TypeVar
 
 from paybill.clouds import registry
@@ -23,10 +24,11 @@ from paybill.models.pool import Pool
 from paybill.models.tenant import Tenant
 from paybill.resolve.layers import LayerPlan, plan_layers
 from paybill.resolve.model import ResolvedCloud, ResolvedModel, ResolvedPlan, ResolvedPool, ResolvedTenant
-from paybill.resolve.names import cloud_account, pool_names, tenant_names
+from paybill.resolve.names import cloud_account, pool_owner, stack_plan, tenant_owner
 from paybill.resolve.network import NetworkAllocation, NetworkClaim, allocate
+from paybill.resolve.quotas import quota_findings
 from paybill.resolve.rules import RESOLVE_RULES
-from paybill.resolve.units import StackUnit, pool_unit, tenant_unit
+from paybill.resolve.units import StackUnit, last_live, pool_unit, tenant_unit
 from paybill.validate.index import SpecIndex
 from paybill.validate.rules.base import Reporter
 
@@ -81,9 +83,9 @@ def _pools(
         cloud = clouds.get(pool.spec.cloud)
         if cloud is not None:
             network = allocation.networks.get(doc.ref)
-            names = pool_names(pool, cloud) if network is not None else None
+            names, usage = stack_plan(pool_owner(pool, cloud), cloud) if network is not None else (None, ())
             resolved[doc.name] = ResolvedPool(doc, pool, cloud, pool_unit(doc, pool), network,
-                                              tuple(sorted(members.get(doc.name, ()))), names)
+                                              tuple(sorted(members.get(doc.name, ()))), names, usage)
     return resolved
 
 
@@ -118,12 +120,18 @@ def resolve_model(index: SpecIndex) -> ResolvedModel:
             removed.append(unit)
         network = allocation.networks.get(doc.ref)
         built = live and (network is not None or not layers.silo("network"))  # as the emitter builds it
-        names = tenant_names(tenant, layers, pool.pool if pool else None, cloud) if built else None
+        names, usage = None, ()
+        if built:
+            names, usage = stack_plan(tenant_owner(tenant, layers, pool.pool if pool else None, cloud), cloud)
+        elif not live and tenant.spec.decommission is None:  # its decommission configuration holds them
+            last = last_live(tenant)
+            _, usage = stack_plan(tenant_owner(last, plan_layers(last), pool.pool if pool else None, cloud), cloud)
         tenants[doc.name] = ResolvedTenant(doc, tenant, plan, cloud, pool, layers, unit if live else None,
-                                           network, names)
+                                           network, names, usage)
     units = [pool.unit for pool in pools.values()]
     units.extend(t.unit for t in tenants.values() if t.unit is not None)
-    return ResolvedModel(index, clouds, plans, pools, tenants, tuple(units), tuple(removed), allocation)
+    model = ResolvedModel(index, clouds, plans, pools, tenants, tuple(units), tuple(removed), allocation)
+    return dataclasses.replace(model, quota_findings=quota_findings(model))
 
 
 def resolve_index(index: SpecIndex, sink: DiagnosticSink) -> ResolvedModel:

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from paybill.clouds.names import NameClaims
 from paybill.clouds.profile import CloudProfile
+from paybill.clouds.quotas import Usage
 from paybill.load.document import SpecDocument
 from paybill.models.cloud import Cloud
 from paybill.models.plan import Plan
@@ -73,6 +74,8 @@ class ResolvedPool:
     network: str | None
     tenants: tuple[str, ...]
     names: NameClaims | None
+    usage: Usage = ()
+    """What the stack uses of its cloud's quotas (:mod:`paybill.resolve.quotas`); empty when not built."""
 
     @property
     def name(self) -> str:
@@ -102,6 +105,9 @@ class ResolvedTenant:
     unit: StackUnit | None
     network: str | None
     names: NameClaims | None
+    usage: Usage = ()
+    """What its stack uses of its cloud's quotas: the live stack's, or for a deleted tenant awaiting its
+    destroy the decommission configuration's (its last live stack); empty otherwise."""
 
     @property
     def name(self) -> str:
@@ -110,6 +116,16 @@ class ResolvedTenant:
     @property
     def live(self) -> bool:
         return self.tenant.spec.lifecycle != "deleted"
+
+
+@dataclass(frozen=True, slots=True)
+class QuotaFinding:
+    """A stack that brought one quota scope to 80 % (PB0681) or 100 % (PB0682), reported at its owner."""
+
+    code: str
+    document: SpecDocument
+    message: str
+    hint: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,6 +143,8 @@ class ResolvedModel:
     removed: tuple[StackUnit, ...]
     """Deleted tenants' stacks whose destroy is not recorded yet."""
     allocation: NetworkAllocation
+    quota_findings: tuple[QuotaFinding, ...] = ()
+    """Stacks bringing a quota to 80 % or 100 % (:func:`paybill.resolve.quotas.quota_findings`)."""
 
     def live_tenants(self) -> Iterator[ResolvedTenant]:
         """Tenants with a live stack, in name order."""

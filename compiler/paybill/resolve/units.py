@@ -69,6 +69,12 @@ def stack_units(index: SpecIndex) -> list[StackUnit]:
     return units
 
 
+def last_live(tenant: Tenant) -> Tenant:
+    """A deleted tenant as it was while offboarding: the state its stack was last applied in (its
+    decommission configuration is that stack with protections lifted)."""
+    return tenant.model_copy(update={"spec": tenant.spec.model_copy(update={"lifecycle": "offboarding"})})
+
+
 def removed_stacks(index: SpecIndex) -> list[StackUnit]:
     """Stacks of deleted tenants whose destroy is not recorded yet (``spec.decommission``): absent from
     the live output, written as decommission configurations and listed so apply tooling destroys them."""

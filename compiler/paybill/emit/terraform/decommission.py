@@ -41,6 +41,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from paybill.load.document import SpecDocument
+from paybill.resolve.units import last_live
 
 REMOVED_ROOT = "terraform/removed"
 
@@ -130,6 +131,4 @@ def lift_protections(resources: dict[str, dict[str, Body]]) -> Decommissioned:
 
 def as_last_live(document: SpecDocument) -> SpecDocument:
     """The deleted tenant's document as it was while offboarding: the state its stack was last applied in."""
-    model = document.model
-    spec = model.spec.model_copy(update={"lifecycle": "offboarding"})
-    return dataclasses.replace(document, model=model.model_copy(update={"spec": spec}))
+    return dataclasses.replace(document, model=last_live(document.model))

@@ -22,7 +22,6 @@ from paybill.emit.terraform.remote import POOL_STATE, pool_output
 from paybill.emit.terraform.stack import Stack
 from paybill.forked import Parallelism
 from paybill.models.tenant import Tenant
-from paybill.quotas.usage import stack_usage
 from paybill.resolve import ResolvedCloud, ResolvedModel, ResolvedTenant, StackUnit
 from paybill.resolve.build import tenant_network_claim
 from paybill.resolve.layers import plan_layers
@@ -46,8 +45,6 @@ class StackInfo:
     sources: tuple[str, ...]
     depends_on: tuple[str, ...]
     resources: int
-    quota_usage: tuple[tuple[str, str, int], ...] = ()
-    """(quota, scope reference, count) of the cloud quotas this stack uses (:mod:`paybill.quotas.usage`)."""
 
 
 @dataclass(frozen=True)
@@ -99,8 +96,7 @@ def _pool_stack(unit: StackUnit, setup: _Setup) -> tuple[Stack, StackInfo] | Non
     stack = _new_stack(pctx.address, [pool.document.path, cloud.document.path], cloud, pctx.region, pctx.tags)
     CLOUD_EMITTERS[cloud.provider].emit_pool(pctx, stack)
     return stack, StackInfo(stack.address, stack.path, "pool", cloud.name, cloud.provider,
-                            tuple(sorted(stack.sources)), (), stack.resource_count(),
-                            stack_usage(cloud.provider, stack.resources))
+                            tuple(sorted(stack.sources)), (), stack.resource_count())
 
 
 def _tenant_stack(unit: StackUnit, resolved: ResolvedTenant) -> tuple[Stack, StackInfo] | None:
@@ -122,8 +118,7 @@ def _tenant_stack(unit: StackUnit, resolved: ResolvedTenant) -> tuple[Stack, Sta
     stack.depends_on_stacks = list(unit.depends_on)
     CLOUD_EMITTERS[cloud.provider].emit_tenant(tctx, stack)
     return stack, StackInfo(stack.address, stack.path, "tenant", cloud.name, cloud.provider,
-                            tuple(sorted(stack.sources)), unit.depends_on, stack.resource_count(),
-                            stack_usage(cloud.provider, stack.resources))
+                            tuple(sorted(stack.sources)), unit.depends_on, stack.resource_count())
 
 
 def _decommission_stack(unit: StackUnit, setup: _Setup) -> tuple[str, bytes, RemovedInfo] | None:

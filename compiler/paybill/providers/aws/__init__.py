@@ -20,6 +20,7 @@ from paybill.clouds.profile import (
 )
 from paybill.providers.aws.force_new import FORCE_NEW
 from paybill.providers.aws.names import NAMES, claim_names
+from paybill.providers.aws.usage import QUOTA_PLAN
 from paybill.providers.kubernetes import KUBERNETES
 
 AWS = TerraformProvider(
@@ -44,6 +45,7 @@ PROFILE = CloudProfile(
     state_backends=(StateBackendUse("s3", "forbidden", "AWS S3 state needs no custom endpoint"),),
     names=NAMES,
     claims=claim_names,
+    quota_usage=QUOTA_PLAN,
     postgres=PostgresService("Amazon RDS for PostgreSQL", 18),
     terraform=(AWS, KUBERNETES),
     emitter="paybill.emit.terraform.providers.aws:AWS_EMITTER",

@@ -23,6 +23,7 @@ from paybill.clouds.profile import (
 )
 from paybill.providers.azure.force_new import FORCE_NEW
 from paybill.providers.azure.names import NAMES, claim_names
+from paybill.providers.azure.usage import QUOTA_PLAN
 from paybill.providers.kubernetes import KUBERNETES
 
 _UUID = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
@@ -54,6 +55,7 @@ PROFILE = CloudProfile(
     state_backends=(StateBackendUse("azurerm"),),
     names=NAMES,
     claims=claim_names,
+    quota_usage=QUOTA_PLAN,
     postgres=PostgresService("Azure Database for PostgreSQL flexible server", 18),
     terraform=(AZURERM, KUBERNETES),
     emitter="paybill.emit.terraform.providers.azure:AZURE_EMITTER",

@@ -27,6 +27,7 @@ from paybill.clouds.profile import (
 )
 from paybill.providers.gcp.force_new import CONDITIONAL, FORCE_NEW
 from paybill.providers.gcp.names import NAMES, claim_names
+from paybill.providers.gcp.usage import QUOTA_PLAN
 
 PSA_MIN_PREFIX = 24
 """Cloud SQL private services access needs a /24 or larger range."""
@@ -72,6 +73,7 @@ PROFILE = CloudProfile(
                        f"/{PSA_MIN_PREFIX} or larger"),
     ),
     claims=claim_names,
+    quota_usage=QUOTA_PLAN,
     staged_migrations=True,
     # A Google Cloud tenant always has its own crypto key; ``keys: pooled`` only places it in the
     # pool's key ring. Moving it to a ring of its own replaces the key at the same Terraform address,

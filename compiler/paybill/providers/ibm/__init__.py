@@ -27,6 +27,7 @@ from paybill.clouds.profile import (
 )
 from paybill.providers.ibm.force_new import FORCE_NEW
 from paybill.providers.ibm.names import NAMES, claim_names
+from paybill.providers.ibm.usage import QUOTA_PLAN
 
 IBM = TerraformProvider(
     name="ibm",
@@ -56,6 +57,7 @@ PROFILE = CloudProfile(
         "e.g. endpoint: https://s3.us-south.cloud-object-storage.appdomain.cloud"),),
     names=NAMES,
     claims=claim_names,
+    quota_usage=QUOTA_PLAN,
     postgres=PostgresService("IBM Cloud Databases for PostgreSQL", 17),
     terraform=(IBM,),
     emitter="paybill.emit.terraform.providers.ibm:IBM_EMITTER",

@@ -25,6 +25,7 @@ from paybill.clouds.profile import (
 )
 from paybill.providers.oci.force_new import FORCE_NEW
 from paybill.providers.oci.names import NAMES, claim_names
+from paybill.providers.oci.usage import QUOTA_PLAN
 
 _OCID = r"^ocid1\.[a-z0-9]+\.[a-z0-9-]*\.[a-z0-9-]*\.[a-z0-9]+$"
 
@@ -51,6 +52,7 @@ PROFILE = CloudProfile(
     state_backends=(StateBackendUse("oci"),),
     names=NAMES,
     claims=claim_names,
+    quota_usage=QUOTA_PLAN,
     postgres=PostgresService("OCI Database with PostgreSQL", 16),
     terraform=(OCI,),
     emitter="paybill.emit.terraform.providers.oci:OCI_EMITTER",

@@ -6,11 +6,12 @@ They run at the end of the resolve stage, so ``paybill validate`` reports them e
 
 from __future__ import annotations
 
-from paybill.resolve.rules import name_collision, network_cidr, network_overlap
+from paybill.resolve.rules import name_collision, network_cidr, network_overlap, quota_reached, quota_warning
 from paybill.resolve.rules.base import ResolveRule
 
 RESOLVE_RULES: tuple[ResolveRule, ...] = tuple(
-    sorted((module.RULE for module in (name_collision, network_cidr, network_overlap)), key=lambda rule: rule.code)
+    sorted((module.RULE for module in (name_collision, network_cidr, network_overlap, quota_warning, quota_reached)),
+           key=lambda rule: rule.code)
 )
 
 __all__ = ["RESOLVE_RULES", "ResolveRule"]
