@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import orjson
@@ -362,3 +363,35 @@ def test_the_head_side_reads_unchanged_stacks_from_the_unit_store(repo, run, mon
     code, uncached, _ = run(repo.root, "plan", "specs", "--format", "json")
     assert json.loads(uncached) == json.loads(out)
     assert len(built) > 2  # without the store every head-side stack is built
+
+
+def test_shrinking_a_cloud_sql_disk_in_a_plan_downgrade_replaces_the_instance(repo, run) -> None:
+    """Growing a Cloud SQL disk is an update; shrinking it is a replacement (google CustomizeDiff), flagged PB0942."""
+    shutil.rmtree(repo.path("specs"))
+    shutil.copytree(ROOT / "specs", repo.path("specs"))  # massive-dynamic: an enterprise silo on Google Cloud
+    repo.commit("all clouds")
+    plan = "specs/plans/enterprise.yaml"
+    repo.edit(plan, "backupRetentionDays: 35\n      storageGb: 500", "backupRetentionDays: 35\n      storageGb: 200")
+    repo.commit("enterprise: smaller database disk")
+    args = ("plan", "specs", "--base", "HEAD~1", "--head", "HEAD")
+    code, out, _ = run(repo.root, *args, "--format", "json")
+    report = json.loads(out)
+    stacks = {s["address"]: s for s in report["terraform"]["stacks"]}
+    sql = next(r for r in stacks["tenant/massive-dynamic"]["resources"] if r["type"] == "google_sql_database_instance")
+    assert sql["action"] == "replace" and sql["dataStore"], sql
+    assert sql["forcesReplacement"] == ["settings.disk_size shrinks 500 -> 200"]
+    lost = next(f for f in report["findings"]
+                if f["code"] == "PB0942" and f["subject"] == "stack:tenant/massive-dynamic")
+    assert lost["severity"] == "warning" and f"{sql['address']} (replace)" in lost["message"]
+    assert f"{sql['address']}: forces replacement: settings.disk_size shrinks 500 -> 200" in lost["details"]
+    text = run(repo.root, *args)[1]
+    assert "(forces replacement: settings.disk_size shrinks 500 -> 200)" in text and "PB0942" in text
+    assert code == 0
+
+    repo.edit(plan, "storageGb: 200", "storageGb: 800")
+    repo.commit("enterprise: bigger database disk")
+    report = json.loads(run(repo.root, *args, "--format", "json")[1])
+    stacks = {s["address"]: s for s in report["terraform"]["stacks"]}
+    sql = next(r for r in stacks["tenant/massive-dynamic"]["resources"] if r["type"] == "google_sql_database_instance")
+    assert sql["action"] == "update" and sql["forcesReplacement"] == []
+    assert not any(f["code"] == "PB0942" and f["subject"] == "stack:tenant/massive-dynamic" for f in report["findings"])

@@ -63,6 +63,33 @@ class ProviderScope:
     """Types that do not live in a region (a region change leaves them where they are)."""
 
 
+ReplaceWhen = Literal["shrinks", "removed", "turned_off"]
+"""When a :class:`ConditionalReplace` argument's change replaces its resource (see :mod:`paybill.plan.replace_when`):
+
+* ``shrinks``: a number gets smaller, or a CIDR range no longer contains the old range;
+* ``removed``: a value that was set is unset (absent, empty);
+* ``turned_off``: a flag that was ``true`` is no longer ``true``.
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class ConditionalReplace:
+    """An argument whose change replaces the resource only in one direction.
+
+    Providers decide these in ``CustomizeDiff`` (``customdiff.ForceNewIfChange``) rather than with
+    ``ForceNew`` in the schema, so a table of ForceNew arguments misses them: growing a Cloud SQL disk
+    is an in-place update, shrinking it destroys the instance and creates an empty one.
+    """
+
+    type: str
+    """The Terraform resource type (``google_sql_database_instance``)."""
+    path: str
+    """Dotted argument path, as in :attr:`TerraformProvider.force_new` (``settings.disk_size``)."""
+    when: ReplaceWhen
+    source: str
+    """Where the provider decides it (file and function at the checked major), so the rule can be re-read."""
+
+
 _MAJOR = re.compile(r"^~> (\d+)\.\d+$")
 
 
@@ -90,6 +117,8 @@ class TerraformProvider:
     """How the tables were checked against ``checked_major`` (sources), and what was not."""
     unverified: frozenset[str] = frozenset()
     """Resource types whose entries were carried over from an older major without a re-check."""
+    conditional: tuple[ConditionalReplace, ...] = ()
+    """Arguments whose change replaces the resource only in one direction (checked against the same major)."""
 
     @property
     def pinned_major(self) -> int:

@@ -16,6 +16,14 @@ A test compiles the example specs and fails when an emitted type is missing here
 cannot silently fall back to "update". Nested arguments use dots (``settings.edition``); a nested
 path matches when the value at that path differs.
 
+Some arguments replace the resource only when they change in one direction: the providers decide
+those in ``CustomizeDiff``, not with ``ForceNew``, so the schema flag does not show them. Each
+profile lists them as :class:`ConditionalReplace` rules (:attr:`TerraformProvider.conditional`:
+shrinking a Cloud SQL or PostgreSQL Flexible Server disk, narrowing a subnetwork, removing a private
+network...); :func:`forcing_arguments` reports such a change as ``<path> shrinks 500 -> 100`` and the
+plan treats it like any other replacement (a data store's is PB0942). The semantics of each
+condition are in :mod:`paybill.plan.replace_when`.
+
 A resource is also replaced when the *provider configuration* it is managed with moves it, even if
 its own arguments are byte-identical: a provider block's region, account, subscription, project or
 cluster is where every resource of that provider lives. :func:`provider_scopes` lists, per
@@ -37,17 +45,21 @@ from collections.abc import Mapping
 from typing import Any
 
 from paybill.clouds import registry
-from paybill.clouds.profile import ProviderScope
+from paybill.clouds.profile import ConditionalReplace, ProviderScope
+from paybill.plan.replace_when import describe, holds
 
-__all__ = ["DATA_STORE_TYPES", "PROVIDER_SCOPES", "REPLACE_ARGUMENTS", "ProviderScope", "data_store",
-           "forcing_arguments", "known_type", "placement_keys", "provider_moves", "provider_scopes",
-           "replace_arguments", "value_at"]
+__all__ = ["DATA_STORE_TYPES", "PROVIDER_SCOPES", "REPLACE_ARGUMENTS", "ConditionalReplace", "ProviderScope",
+           "conditional_rules", "data_store", "forcing_arguments", "known_type", "placement_keys", "provider_moves",
+           "provider_scopes", "replace_arguments", "value_at"]
 
 _cache: dict[str, tuple[int, Any]] = {}
 
+_Tables = tuple[dict[str, frozenset[str]], frozenset[str], dict[str, ProviderScope],
+                dict[str, tuple[ConditionalReplace, ...]]]
 
-def _tables() -> tuple[dict[str, frozenset[str]], frozenset[str], dict[str, ProviderScope]]:
-    """(ForceNew arguments by type, data-store types, scopes by provider) of every registered profile."""
+
+def _tables() -> _Tables:
+    """(ForceNew arguments by type, data-store types, scopes by provider, conditional rules by type)."""
     generation = registry.generation()
     cached = _cache.get("tables")
     if cached is None or cached[0] != generation:
@@ -55,7 +67,11 @@ def _tables() -> tuple[dict[str, frozenset[str]], frozenset[str], dict[str, Prov
         arguments = {type_: frozenset(args) for tp in providers.values() for type_, args in tp.force_new.items()}
         stores = frozenset(t for tp in providers.values() for t in tp.data_stores)
         scopes = {name: tp.scope for name, tp in providers.items()}
-        cached = _cache["tables"] = (generation, (arguments, stores, scopes))
+        conditional: dict[str, tuple[ConditionalReplace, ...]] = {}
+        for tp in providers.values():
+            for rule in tp.conditional:
+                conditional[rule.type] = (*conditional.get(rule.type, ()), rule)
+        cached = _cache["tables"] = (generation, (arguments, stores, scopes, conditional))
     return cached[1]  # type: ignore[no-any-return]
 
 
@@ -67,6 +83,11 @@ def replace_arguments() -> Mapping[str, frozenset[str]]:
 def data_store(type_: str) -> bool:
     """Replacing or destroying a resource of ``type_`` loses (or crypto-shreds) data."""
     return type_ in _tables()[1]
+
+
+def conditional_rules() -> Mapping[str, tuple[ConditionalReplace, ...]]:
+    """Resource type -> the arguments whose change replaces it only in one direction."""
+    return _tables()[3]
 
 
 def provider_scopes() -> Mapping[str, ProviderScope]:
@@ -98,13 +119,23 @@ def value_at(body: Any, path: str) -> Any:
 
 def forcing_arguments(type_: str, before: Mapping[str, Any], after: Mapping[str, Any],
                       changed: tuple[str, ...]) -> tuple[str, ...]:
-    """The changed arguments (or nested paths under them) that force replacement of ``type_``."""
+    """The changed arguments (or nested paths under them) that force replacement of ``type_``.
+
+    A ForceNew argument is named by its path; a conditional one by what happened to it
+    (``settings.disk_size shrinks 500 -> 100``), since the same argument changed the other way is
+    an in-place update."""
     rules = replace_arguments().get(type_, frozenset())
     hits = []
     for rule in sorted(rules):
         top = rule.split(".", 1)[0]
         if top in changed and value_at(before, rule) != value_at(after, rule):
             hits.append(rule)
+    for conditional in conditional_rules().get(type_, ()):
+        if conditional.path in rules or conditional.path.split(".", 1)[0] not in changed:
+            continue
+        old, new = value_at(before, conditional.path), value_at(after, conditional.path)
+        if old != new and holds(conditional.when, old, new):
+            hits.append(describe(conditional.path, conditional.when, old, new))
     return tuple(hits)
 
 

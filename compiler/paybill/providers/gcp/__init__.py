@@ -25,7 +25,7 @@ from paybill.clouds.profile import (
     StateBackendUse,
     TerraformProvider,
 )
-from paybill.providers.gcp.force_new import FORCE_NEW
+from paybill.providers.gcp.force_new import CONDITIONAL, FORCE_NEW
 from paybill.providers.gcp.names import NAMES, claim_names
 from paybill.providers.gcp.usage import QUOTA_PLAN
 
@@ -45,12 +45,14 @@ GOOGLE = TerraformProvider(
     checked="every entry re-read in the 8.0 resource schemas (ForceNew in google/services/<service>/resource_*.go, "
             "node_config.go, tpgiamresource/resource_iam_member.go and the iam_*.go parent schemas) at "
             "hashicorp/terraform-provider-google e03b7622a26c (main right after the 8.0.0 feature-branch merge); "
-            "see force_new.py for what changed and the conditional ForceNews the table does not model",
+            "see force_new.py for what changed; the conditional ForceNews (CustomizeDiff) in CONDITIONAL were read "
+            "in the 8.x resource files named by each rule's source",
     # google: region and zone are only defaults for resources that take a location argument and leave it
     # unset; global resources (networks, service accounts, IAM members) and children of a located parent
     # (a key in a key ring, a database in an instance) have no location argument at all.
     scope=ProviderScope(("project",), ("region", "zone"), _LOCATION_ARGUMENTS,
                         frozenset(t for t, a in FORCE_NEW.items() if not set(_LOCATION_ARGUMENTS) & set(a))),
+    conditional=CONDITIONAL,
 )
 """hashicorp/google 8.x is the current major (8.0.0 was released on 2026-08-26)."""
 

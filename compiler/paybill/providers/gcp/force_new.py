@@ -13,13 +13,19 @@ afterwards); added ``version_template.protection_level`` (crypto key), ``master_
 and ``node_config.{oauth_scopes,service_account,shielded_instance_config}`` (cluster),
 ``node_config.{boot_disk_kms_key,metadata,oauth_scopes,service_account,shielded_instance_config}`` (node pool).
 
-Not modelled (ForceNew only under a condition, in CustomizeDiff): a *shrinking*
-``google_compute_subnetwork.ip_cidr_range``; a *shrinking* ``settings.disk_size`` of
-``google_sql_database_instance`` when ``disk_autoresize`` is off; removing
-``settings.ip_configuration.private_network`` or turning ``settings.auto_upgrade_enabled`` off once on;
-locking ``google_storage_bucket.retention_policy.is_locked``; enabling ``enable_l4_ilb_subsetting`` or
-``enable_fqdn_network_policy`` on a cluster.
+ForceNew only under a condition (``CustomizeDiff``) is in :data:`CONDITIONAL`, read at the same
+8.x sources: a *shrinking* ``settings.disk_size`` of ``google_sql_database_instance`` (whether or not
+``disk_autoresize`` is on: the provider's check has no such condition, and with autoresize the size in
+state is at least the configured one, so a smaller configured size is always a shrink); removing
+``settings.ip_configuration.private_network``; a ``google_compute_subnetwork.ip_cidr_range`` that no
+longer contains the old range; unlocking a locked ``google_storage_bucket.retention_policy`` (locking
+is an in-place update; paybill sets no retention policy today).
+
+Not modelled (the emitter sets none of them): ``settings.auto_upgrade_enabled`` turned off and the
+cluster's ``enable_l4_ilb_subsetting`` / ``enable_fqdn_network_policy`` one-way switches.
 """
+
+from paybill.clouds.profile import ConditionalReplace
 
 FORCE_NEW: dict[str, tuple[str, ...]] = {
     "google_cloud_run_v2_service": ("location", "name", "project"),
@@ -59,3 +65,21 @@ FORCE_NEW: dict[str, tuple[str, ...]] = {
     "google_storage_bucket": ("enable_object_retention", "hierarchical_namespace", "location", "name", "project"),
     "google_storage_bucket_iam_member": ("bucket", "condition", "member", "role"),
 }
+
+_SQL = "google/services/sql/resource_sql_database_instance.go"
+CONDITIONAL: tuple[ConditionalReplace, ...] = (
+    ConditionalReplace("google_sql_database_instance", "settings.disk_size", "shrinks",
+                       f"{_SQL}: CustomizeDiff customdiff.ForceNewIfChange(\"settings.0.disk_size\", "
+                       "compute.IsDiskShrinkage) (new < old)"),
+    ConditionalReplace("google_sql_database_instance", "settings.ip_configuration.private_network", "removed",
+                       f"{_SQL}: privateNetworkCustomizeDiff (old != \"\" && new == \"\")"),
+    ConditionalReplace("google_compute_subnetwork", "ip_cidr_range", "shrinks",
+                       "google/services/compute/resource_compute_subnetwork.go: CustomizeDiff "
+                       "customdiff.ForceNewIfChange(\"ip_cidr_range\", IsShrinkageIpCidr) (the new range does not "
+                       "contain the old range's first and last address)"),
+    ConditionalReplace("google_storage_bucket", "retention_policy.is_locked", "turned_off",
+                       "google/services/storage/resource_storage_bucket.go: CustomizeDiff "
+                       "customdiff.ForceNewIfChange(\"retention_policy.0.is_locked\", isPolicyLocked) (old true, new "
+                       "false); read in an earlier major's file, the 8.x file was not in the reference store"),
+)
+"""Arguments whose change replaces the resource only in one direction (see :class:`ConditionalReplace`)."""
