@@ -252,3 +252,16 @@ def test_a_spare_tree_edited_by_hand_is_never_trusted(spec_copy, tmp_path: Path)
     assert read_tree(out) == full
     write_tree_linked(full, out, cache)  # ... and is patched back into `out` here
     assert read_tree(out) == full
+
+
+def test_the_spare_tree_follows_a_file_becoming_a_folder_and_back(tmp_path: Path) -> None:
+    from paybill.write.journal import write_tree_linked
+    from paybill.write.spare import spare_path
+
+    out, cache = tmp_path / "generated", tmp_path / "cache"
+    trees = [sample(**{"x/y.json": b"1\n"}), sample(**{"x/y.json": b"2\n"}),
+             sample(**{"x": b"now a file\n"}), sample(**{"x/y/z.json": b"deeper\n"}), sample()]
+    for tree in trees + trees:
+        write_tree_linked(tree, out, cache)
+        assert read_tree(out) == tree
+    assert spare_path(cache, out).is_dir()

@@ -150,6 +150,9 @@ def patch_spare(spare: Path, tree: Mapping[str, bytes], journal: Mapping[str, _E
             while part and part not in have_folders:
                 have_folders.add(part)
                 part = part.rpartition("/")[0]
+        if rel in have_folders:  # a folder where the new tree has a file (the layout changed)
+            shutil.rmtree(spare / rel)
+            have_folders = {f for f in have_folders if f != rel and not f.startswith(rel + "/")}
         entry = _write_new(os.path.join(spare, rel), data)
         digest = digests.get(rel) if digests is not None else None
         fresh[rel] = (*entry[:3], digest or hashlib.sha256(data).digest())
