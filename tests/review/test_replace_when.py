@@ -16,6 +16,8 @@ from paybill.plan.replace_when import holds
     ("shrinks", None, 200, False),  # unset before (Computed): nothing to shrink
     ("shrinks", 200, None, False),  # the provider keeps the size it has
     ("shrinks", True, False, False),  # booleans are not sizes
+    ("shrinks", "16", "15", True),  # azurerm compares a version string as a number
+    ("shrinks", "16", "17", False),
     ("shrinks", "10.0.0.0/24", "10.0.0.0/23", False),  # widened in place
     ("shrinks", "10.0.0.0/24", "10.0.0.0/25", True),
     ("shrinks", "10.0.0.0/24", "10.0.1.0/24", True),  # moved: the new range does not contain the old one

@@ -366,7 +366,9 @@ def test_the_head_side_reads_unchanged_stacks_from_the_unit_store(repo, run, mon
 
 
 def test_shrinking_a_cloud_sql_disk_in_a_plan_downgrade_replaces_the_instance(repo, run) -> None:
-    """Growing a Cloud SQL disk is an update; shrinking it is a replacement (google CustomizeDiff), flagged PB0942."""
+    """Growing a Cloud SQL disk is an update; shrinking it is a replacement (google CustomizeDiff), flagged PB0942.
+
+    The enterprise plan's database disk shrinks for every silo tenant on it, one per cloud."""
     shutil.rmtree(repo.path("specs"))
     shutil.copytree(ROOT / "specs", repo.path("specs"))  # massive-dynamic: an enterprise silo on Google Cloud
     repo.commit("all clouds")
@@ -388,10 +390,23 @@ def test_shrinking_a_cloud_sql_disk_in_a_plan_downgrade_replaces_the_instance(re
     assert "(forces replacement: settings.disk_size shrinks 500 -> 200)" in text and "PB0942" in text
     assert code == 0
 
+    # The same downgrade on the other clouds: Azure replaces too; AWS keeps its storage, IBM refuses (PB0941).
+    globex = stacks["tenant/globex"]["resources"]
+    server = next(r for r in globex if r["type"] == "azurerm_postgresql_flexible_server")
+    assert server["action"] == "replace" and server["forcesReplacement"] == ["storage_mb shrinks 524288 -> 262144"]
+    assert any(f["code"] == "PB0942" and f["subject"] == "stack:tenant/globex" for f in report["findings"])
+    kept = {f["subject"]: f for f in report["findings"] if f["code"] == "PB0941"}
+    assert set(kept) == {"stack:tenant/acme-corp", "stack:tenant/nakatomi", "stack:tenant/stark-industries"}
+    rds = next(r for r in stacks["tenant/acme-corp"]["resources"] if r["type"] == "aws_db_instance")
+    assert rds["action"] == "update"
+    assert kept["stack:tenant/acme-corp"]["details"][0].startswith(
+        "aws_db_instance.main: allocated_storage shrinks 500 -> 200: RDS cannot shrink storage")
+    assert "cannot scale a disk down" in kept["stack:tenant/stark-industries"]["details"][0]
+
     repo.edit(plan, "storageGb: 200", "storageGb: 800")
     repo.commit("enterprise: bigger database disk")
     report = json.loads(run(repo.root, *args, "--format", "json")[1])
     stacks = {s["address"]: s for s in report["terraform"]["stacks"]}
     sql = next(r for r in stacks["tenant/massive-dynamic"]["resources"] if r["type"] == "google_sql_database_instance")
     assert sql["action"] == "update" and sql["forcesReplacement"] == []
-    assert not any(f["code"] == "PB0942" and f["subject"] == "stack:tenant/massive-dynamic" for f in report["findings"])
+    assert not any(f["code"] in ("PB0941", "PB0942") for f in report["findings"])

@@ -170,6 +170,8 @@ class ResourceChange:
     forces_replacement: tuple[str, ...] = ()
     """The changed arguments that force replacement (from the documented table)."""
     data_store: bool = False
+    not_made: tuple[str, ...] = ()
+    """One-way changes the cloud refuses or ignores (a shrinking disk it cannot shrink): PB0941."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -74,7 +74,8 @@ ReplaceWhen = Literal["shrinks", "removed", "turned_off"]
 
 @dataclass(frozen=True, slots=True)
 class ConditionalReplace:
-    """An argument whose change replaces the resource only in one direction.
+    """An argument whose change replaces the resource only in one direction (or, per :attr:`effect`,
+    a one-way change the cloud refuses or ignores).
 
     Providers decide these in ``CustomizeDiff`` (``customdiff.ForceNewIfChange``) rather than with
     ``ForceNew`` in the schema, so a table of ForceNew arguments misses them: growing a Cloud SQL disk
@@ -88,6 +89,12 @@ class ConditionalReplace:
     when: ReplaceWhen
     source: str
     """Where the provider decides it (file and function at the checked major), so the rule can be re-read."""
+    effect: Literal["replace", "refused", "kept"] = "replace"
+    """What the one-way change does instead of an update: ``replace`` (destroy and re-create),
+    ``refused`` (the provider or the cloud rejects it: plan or apply fails) or ``kept`` (the provider
+    ignores it and the resource keeps its current value). The last two are PB0941, not replacements."""
+    why: str = ""
+    """For ``refused`` and ``kept``: what the cloud does, in the words of the finding."""
 
 
 _MAJOR = re.compile(r"^~> (\d+)\.\d+$")

@@ -22,7 +22,10 @@ profile lists them as :class:`ConditionalReplace` rules (:attr:`TerraformProvide
 shrinking a Cloud SQL or PostgreSQL Flexible Server disk, narrowing a subnetwork, removing a private
 network...); :func:`forcing_arguments` reports such a change as ``<path> shrinks 500 -> 100`` and the
 plan treats it like any other replacement (a data store's is PB0942). The semantics of each
-condition are in :mod:`paybill.plan.replace_when`.
+condition are in :mod:`paybill.plan.replace_when`. A rule whose ``effect`` is ``refused`` or ``kept``
+describes a one-way change that is no replacement but is not made either (IBM Cloud Databases
+refuses to scale a disk down; the AWS provider ignores a smaller ``allocated_storage`` while storage
+autoscaling is on): :func:`changes_not_made` lists those, and the plan reports them as PB0941.
 
 A resource is also replaced when the *provider configuration* it is managed with moves it, even if
 its own arguments are byte-identical: a provider block's region, account, subscription, project or
@@ -49,8 +52,8 @@ from paybill.clouds.profile import ConditionalReplace, ProviderScope
 from paybill.plan.replace_when import describe, holds
 
 __all__ = ["DATA_STORE_TYPES", "PROVIDER_SCOPES", "REPLACE_ARGUMENTS", "ConditionalReplace", "ProviderScope",
-           "conditional_rules", "data_store", "forcing_arguments", "known_type", "placement_keys", "provider_moves",
-           "provider_scopes", "replace_arguments", "value_at"]
+           "changes_not_made", "conditional_rules", "data_store", "forcing_arguments", "known_type", "placement_keys",
+           "provider_moves", "provider_scopes", "replace_arguments", "value_at"]
 
 _cache: dict[str, tuple[int, Any]] = {}
 
@@ -130,13 +133,30 @@ def forcing_arguments(type_: str, before: Mapping[str, Any], after: Mapping[str,
         top = rule.split(".", 1)[0]
         if top in changed and value_at(before, rule) != value_at(after, rule):
             hits.append(rule)
+    for conditional, old, new in _one_way(type_, before, after, changed):
+        if conditional.effect == "replace" and conditional.path not in rules:
+            hits.append(describe(conditional.path, conditional.when, old, new))
+    return tuple(hits)
+
+
+def _one_way(type_: str, before: Mapping[str, Any], after: Mapping[str, Any],
+             changed: tuple[str, ...]) -> list[tuple[ConditionalReplace, Any, Any]]:
+    """The conditional rules of ``type_`` whose one-way change happened, with the old and new value."""
+    hits = []
     for conditional in conditional_rules().get(type_, ()):
-        if conditional.path in rules or conditional.path.split(".", 1)[0] not in changed:
+        if conditional.path.split(".", 1)[0] not in changed:
             continue
         old, new = value_at(before, conditional.path), value_at(after, conditional.path)
         if old != new and holds(conditional.when, old, new):
-            hits.append(describe(conditional.path, conditional.when, old, new))
-    return tuple(hits)
+            hits.append((conditional, old, new))
+    return hits
+
+
+def changes_not_made(type_: str, before: Mapping[str, Any], after: Mapping[str, Any],
+                     changed: tuple[str, ...]) -> tuple[str, ...]:
+    """The changed arguments the cloud refuses or ignores (``allocated_storage shrinks 100 -> 20: ...``)."""
+    return tuple(f"{describe(rule.path, rule.when, old, new)}: {rule.why}"
+                 for rule, old, new in _one_way(type_, before, after, changed) if rule.effect != "replace")
 
 
 def placement_keys(provider: str) -> tuple[str, ...]:

@@ -10,6 +10,8 @@ For each ``terraform/<stack>/main.tf.json`` present on either side:
   provider configuration it is managed with moves it to another region, account or cluster (then
   even a resource with identical arguments is replaced; see :mod:`paybill.plan.stackconfig`).
   Such a replacement is listed as forced by ``provider.<name>.<key>`` (``provider.aws.region``).
+* a one-way change the cloud refuses or ignores (a disk it cannot shrink) stays an ``update`` and is
+  flagged PB0941;
 * a changed backend is a state move (PB0944): the state must be migrated before anything is applied.
 
 Identical bytes are skipped without parsing, so comparing 10,000 stacks where one changed costs one
@@ -25,9 +27,10 @@ from typing import Any
 import orjson
 
 from paybill.changes.model import Finding, ResourceChange, StackChange
-from paybill.plan.replace_rules import data_store, forcing_arguments, known_type, provider_moves
+from paybill.plan.replace_rules import changes_not_made, data_store, forcing_arguments, known_type, provider_moves
 from paybill.plan.stackconfig import Placement, StateIndex, provider_of, state_move
 
+CODE_NOT_MADE = "PB0941"
 CODE_DATA_STORE_TF = "PB0942"
 CODE_UNKNOWN_TYPE = "PB0943"
 CODE_STATE_MOVE = "PB0944"
@@ -106,7 +109,7 @@ def diff_stack(before: Mapping[str, Any], after: Mapping[str, Any],
                 continue
             forcing = moved + forcing_arguments(type_, previous, body, arguments)
             changes.append(ResourceChange(address, type_, "replace" if forcing else "update", arguments, forcing,
-                                          data_store(type_)))
+                                          data_store(type_), changes_not_made(type_, previous, body, arguments)))
     return tuple(changes)
 
 
@@ -149,6 +152,15 @@ def stack_findings(stacks: list[StackChange]) -> list[Finding]:
                      "first, or revert the argument or provider setting that forces replacement",
                 details=tuple(f"{r.address}: forces replacement: {', '.join(r.forces_replacement)}"
                               for r in lost if r.forces_replacement)))
+        not_made = [r for r in stack.resources if r.not_made]
+        if not_made:
+            findings.append(Finding(
+                CODE_NOT_MADE, "warning", "terraform", f"stack:{stack.address}",
+                f"stack {stack.address} asks for a change the cloud will not make: "
+                f"{', '.join(r.address for r in not_made)}",
+                hint="the resource keeps its current value (or the plan or apply fails): revert the change, or "
+                     "move the data to a new, smaller resource yourself",
+                details=tuple(f"{r.address}: {what}" for r in not_made for what in r.not_made)))
         if stack.state_move:
             findings.append(Finding(
                 CODE_STATE_MOVE, "warning", "terraform", f"stack:{stack.address}",

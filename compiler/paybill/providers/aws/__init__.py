@@ -18,7 +18,7 @@ from paybill.clouds.profile import (
     StateBackendUse,
     TerraformProvider,
 )
-from paybill.providers.aws.force_new import FORCE_NEW
+from paybill.providers.aws.force_new import CONDITIONAL, FORCE_NEW
 from paybill.providers.aws.names import NAMES, claim_names
 from paybill.providers.aws.usage import QUOTA_PLAN
 from paybill.providers.kubernetes import KUBERNETES
@@ -29,6 +29,7 @@ AWS = TerraformProvider(
     version="~> 6.0",
     checked_major=6,
     force_new=FORCE_NEW,
+    conditional=CONDITIONAL,
     data_stores=frozenset({"aws_db_instance", "aws_s3_bucket", "aws_kms_key"}),
     checked="written for 6.x from the resource docs ('Forces new resource') and ForceNew in the 6.x schema",
     # The account (allowed_account_ids, or the role assumed into another account) and the region;

@@ -1,7 +1,15 @@
 """ForceNew arguments of the resource types the aws emitter writes (see :class:`TerraformProvider`).
 
 hashicorp/aws 6.x
+
+One-way changes (:data:`CONDITIONAL`): a smaller ``aws_db_instance.allocated_storage`` is no
+replacement. RDS cannot shrink storage, and the provider's ``DiffSuppressFunc`` on
+``allocated_storage`` (``internal/service/rds/instance.go``) hides the change while storage
+autoscaling is on (``max_allocated_storage`` above the new value, which paybill always sets): the
+instance keeps its storage, and the plan says so (PB0941) rather than promising a smaller disk.
 """
+
+from paybill.clouds.profile import ConditionalReplace
 
 FORCE_NEW: dict[str, tuple[str, ...]] = {
     "aws_cloudwatch_log_group": ("name", "name_prefix", "log_group_class"),
@@ -48,3 +56,12 @@ FORCE_NEW: dict[str, tuple[str, ...]] = {
     "aws_vpc_endpoint": ("service_name", "service_region", "vpc_endpoint_type", "vpc_id"),
     "aws_vpc_security_group_ingress_rule": ("security_group_id",),
 }
+
+CONDITIONAL: tuple[ConditionalReplace, ...] = (
+    ConditionalReplace("aws_db_instance", "allocated_storage", "shrinks",
+                       "internal/service/rds/instance.go: allocated_storage DiffSuppressFunc (old > new && "
+                       "max_allocated_storage > new: no diff)", effect="kept",
+                       why="RDS cannot shrink storage; with storage autoscaling on, the provider ignores the smaller "
+                           "value and the instance keeps its allocated storage"),
+)
+"""One-way changes (see :class:`ConditionalReplace`)."""

@@ -21,7 +21,7 @@ from paybill.clouds.profile import (
     StateBackendUse,
     TerraformProvider,
 )
-from paybill.providers.azure.force_new import FORCE_NEW
+from paybill.providers.azure.force_new import CONDITIONAL, FORCE_NEW
 from paybill.providers.azure.names import NAMES, claim_names
 from paybill.providers.azure.usage import QUOTA_PLAN
 from paybill.providers.kubernetes import KUBERNETES
@@ -34,6 +34,7 @@ AZURERM = TerraformProvider(
     version="~> 5.0",
     checked_major=5,
     force_new=FORCE_NEW,
+    conditional=CONDITIONAL,
     data_stores=frozenset({
         "azurerm_postgresql_flexible_server", "azurerm_postgresql_flexible_server_database",
         "azurerm_storage_account", "azurerm_storage_container", "azurerm_key_vault", "azurerm_key_vault_key",

@@ -7,7 +7,16 @@ against the 5.0 upgrade guide (website/docs/guides/5.0-upgrade-guide.html.markdo
 (dropped here; their replacements ``user_assigned_identity_id``, ``private_dns_zone_id`` and
 ``storage_account_id`` were already listed) and adds no ForceNew argument to the types below. Per-type
 resource pages of 5.x were not re-read: entries 4.x documented and 5.0 did not change are assumed.
+
+Conditional ForceNews (:data:`CONDITIONAL`), read in the ``CustomizeDiff`` of
+``internal/services/postgres/postgresql_flexible_server_resource.go`` (main with the 5.0 feature
+flags): a smaller ``storage_mb`` (``newMb > 0 && oldMb > newMb``) or a lower major ``version``
+replaces the PostgreSQL Flexible Server. Not modelled, because the emitter never changes them that
+way: an ``identity.type`` that drops ``UserAssigned`` (always ``UserAssigned`` here) and a changed
+``administrator_login`` (never set: Entra ID authentication only).
 """
+
+from paybill.clouds.profile import ConditionalReplace
 
 FORCE_NEW: dict[str, tuple[str, ...]] = {
     "azurerm_disk_encryption_set": ("encryption_type", "location", "name", "resource_group_name"),
@@ -60,3 +69,12 @@ FORCE_NEW: dict[str, tuple[str, ...]] = {
     "azurerm_user_assigned_identity": ("location", "name", "resource_group_name"),
     "azurerm_virtual_network": ("edge_zone", "location", "name", "resource_group_name"),
 }
+
+_FLEXIBLE_SERVER = "internal/services/postgres/postgresql_flexible_server_resource.go: CustomizeDiff"
+CONDITIONAL: tuple[ConditionalReplace, ...] = (
+    ConditionalReplace("azurerm_postgresql_flexible_server", "storage_mb", "shrinks",
+                       f"{_FLEXIBLE_SERVER} (newMb > 0 && oldMb > newMb: ForceNew(\"storage_mb\"))"),
+    ConditionalReplace("azurerm_postgresql_flexible_server", "version", "shrinks",
+                       f"{_FLEXIBLE_SERVER} (oldVersion > newVersion: ForceNew(\"version\"))"),
+)
+"""Arguments whose change replaces the resource only in one direction (see :class:`ConditionalReplace`)."""

@@ -25,7 +25,7 @@ from paybill.clouds.profile import (
     StateBackendUse,
     TerraformProvider,
 )
-from paybill.providers.ibm.force_new import FORCE_NEW
+from paybill.providers.ibm.force_new import CONDITIONAL, FORCE_NEW
 from paybill.providers.ibm.names import NAMES, claim_names
 from paybill.providers.ibm.usage import QUOTA_PLAN
 
@@ -35,6 +35,7 @@ IBM = TerraformProvider(
     version="~> 2.0",
     checked_major=2,
     force_new=FORCE_NEW,
+    conditional=CONDITIONAL,
     data_stores=frozenset({"ibm_database", "ibm_cos_bucket", "ibm_kms_key"}),
     checked="every entry re-read in the 2.x resource schemas (ForceNew in ibm/service/<service>/resource_ibm_*.go, "
             "schema keys resolved through the package constants) at IBM-Cloud/terraform-provider-ibm v2.5.0 "

@@ -7,7 +7,14 @@ the schema. Types with ``()`` have no ForceNew argument among those the emitter 
 
 Changed from the 1.x table: ``ibm_database.location`` is not ForceNew in 2.x (no ForceNew, no
 CustomizeDiff forcing it: Terraform plans a location change as an in-place update).
+
+One-way changes (:data:`CONDITIONAL`): a smaller ``ibm_database`` disk is no replacement but is
+refused: ``validateGroupsDiff`` -> ``validateGroupScaling`` (``ibm/service/database/resource_ibm_database.go``)
+fails the plan with "can not scale disk down" when the deployment's group cannot scale down, which
+PostgreSQL disks cannot. Memory and members scale both ways.
 """
+
+from paybill.clouds.profile import ConditionalReplace
 
 FORCE_NEW: dict[str, tuple[str, ...]] = {
     "ibm_container_vpc_cluster": ("name", "network_plugin", "pod_subnet", "resource_group_id", "service_subnet",
@@ -38,3 +45,11 @@ FORCE_NEW: dict[str, tuple[str, ...]] = {
     "ibm_resource_group": (),
     "ibm_resource_instance": ("location", "resource_group_id", "service"),
 }
+
+CONDITIONAL: tuple[ConditionalReplace, ...] = (
+    ConditionalReplace("ibm_database", "group.disk.allocation_mb", "shrinks",
+                       "ibm/service/database/resource_ibm_database.go: CustomizeDiff validateGroupsDiff -> "
+                       "validateGroupScaling (value < allocation && !CanScaleDown: error)", effect="refused",
+                       why="IBM Cloud Databases cannot scale a disk down: terraform plan fails for this stack"),
+)
+"""One-way changes (see :class:`ConditionalReplace`)."""
