@@ -187,3 +187,26 @@ def test_a_reached_quota_fails_validate_and_compile(tmp_path: Path) -> None:
     # --strict-quotas is still accepted (deprecated, no effect)
     deprecated = run("compile", "specs", "--out", "out", "--strict-quotas")
     assert deprecated.returncode == 1 and "deprecated" in deprecated.stderr
+
+
+def _resolved_quota_findings(specs: Path) -> list[Diagnostic]:
+    result = validate_repository(specs)
+    assert result.ok, result.diagnostics[:3]
+    sink = DiagnosticSink()
+    resolve_index(result.index, sink)
+    return _quota_findings(sink.sorted())
+
+
+@pytest.mark.slow
+def test_the_benchmark_fleet_declares_the_quotas_it_needs(tmp_path: Path) -> None:
+    """At 10,000 tenants the generator's fleet exceeds GCP's and OCI's defaults; its Cloud specs raise them."""
+    specs = tmp_path / "repo"
+    subprocess.run([sys.executable, str(ROOT / "benchmarks" / "generate.py"), "10000", str(specs)], check=True,
+                   capture_output=True, timeout=300)
+    assert _resolved_quota_findings(specs) == []
+    for cloud in (specs / "clouds").glob("*.yaml"):
+        cloud.write_text("".join(line for line in cloud.read_text().splitlines(keepends=True)
+                                 if not line.startswith("  quotas: ")))
+    reached = {d.message.split("quota ")[1].split(",")[0] for d in _resolved_quota_findings(specs)
+               if d.code == "PB0682"}
+    assert reached == {"serviceAccounts", "iamPolicies", "vaults"}
