@@ -5,7 +5,13 @@ from __future__ import annotations
 import pytest
 
 from paybill.clouds import registry
-from paybill.plan.replace_rules import conditional_rules, forcing_arguments, known_type, replace_arguments
+from paybill.plan.replace_rules import (
+    changes_not_made,
+    conditional_rules,
+    forcing_arguments,
+    known_type,
+    replace_arguments,
+)
 from paybill.plan.replace_when import holds
 
 
@@ -45,6 +51,23 @@ def test_a_shrinking_subnetwork_and_a_removed_private_network_are_replacements()
     sql = {"settings": [{"ip_configuration": [{"private_network": "projects/p/global/networks/n"}]}]}
     assert forcing_arguments("google_sql_database_instance", sql, {"settings": [{"ip_configuration": [{}]}]},
                              ("settings",)) == ("settings.ip_configuration.private_network removed",)
+
+
+@pytest.mark.parametrize(("autoresize", "replaced"), [(False, True), (True, False), (None, False)])
+def test_a_smaller_cloud_sql_disk_replaces_the_instance_only_without_autoresize(autoresize, replaced) -> None:
+    """google 8.x ``diskSizeCutomizeDiff``: ForceNew when autoresize is off, the diff cleared when on (the default)."""
+    def sql(size: int) -> dict:
+        settings: dict = {"disk_size": size}
+        if autoresize is not None:
+            settings["disk_autoresize"] = autoresize
+        return {"settings": [settings]}
+
+    forcing = forcing_arguments("google_sql_database_instance", sql(100), sql(50), ("settings",))
+    not_made = changes_not_made("google_sql_database_instance", sql(100), sql(50), ("settings",))
+    assert forcing == (("settings.disk_size shrinks 100 -> 50",) if replaced else ())
+    assert bool(not_made) is not replaced
+    assert forcing_arguments("google_sql_database_instance", sql(50), sql(100), ("settings",)) == ()
+    assert changes_not_made("google_sql_database_instance", sql(50), sql(100), ("settings",)) == ()
 
 
 def test_every_conditional_rule_names_a_known_type_and_says_where_it_was_read() -> None:

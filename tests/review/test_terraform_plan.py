@@ -365,12 +365,14 @@ def test_the_head_side_reads_unchanged_stacks_from_the_unit_store(repo, run, mon
     assert len(built) > 2  # without the store every head-side stack is built
 
 
-def test_shrinking_a_cloud_sql_disk_in_a_plan_downgrade_replaces_the_instance(repo, run) -> None:
-    """Growing a Cloud SQL disk is an update; shrinking it is a replacement (google CustomizeDiff), flagged PB0942.
+def test_a_plan_downgrade_that_shrinks_database_disks_says_what_each_cloud_does(repo, run) -> None:
+    """A smaller database disk is never an "update" that shrinks it: Azure replaces the server (PB0942);
+    Cloud SQL with autoresize on and RDS with storage autoscaling keep their disk, IBM refuses (PB0941).
 
-    The enterprise plan's database disk shrinks for every silo tenant on it, one per cloud."""
+    The enterprise plan's database disk shrinks for every silo tenant on it, one per cloud; growing it
+    back is an update everywhere."""
     shutil.rmtree(repo.path("specs"))
-    shutil.copytree(ROOT / "specs", repo.path("specs"))  # massive-dynamic: an enterprise silo on Google Cloud
+    shutil.copytree(ROOT / "specs", repo.path("specs"))  # silo enterprise tenants on every cloud
     repo.commit("all clouds")
     plan = "specs/plans/enterprise.yaml"
     repo.edit(plan, "backupRetentionDays: 35\n      storageGb: 500", "backupRetentionDays: 35\n      storageGb: 200")
@@ -379,34 +381,41 @@ def test_shrinking_a_cloud_sql_disk_in_a_plan_downgrade_replaces_the_instance(re
     code, out, _ = run(repo.root, *args, "--format", "json")
     report = json.loads(out)
     stacks = {s["address"]: s for s in report["terraform"]["stacks"]}
-    sql = next(r for r in stacks["tenant/massive-dynamic"]["resources"] if r["type"] == "google_sql_database_instance")
-    assert sql["action"] == "replace" and sql["dataStore"], sql
-    assert sql["forcesReplacement"] == ["settings.disk_size shrinks 500 -> 200"]
-    lost = next(f for f in report["findings"]
-                if f["code"] == "PB0942" and f["subject"] == "stack:tenant/massive-dynamic")
-    assert lost["severity"] == "warning" and f"{sql['address']} (replace)" in lost["message"]
-    assert f"{sql['address']}: forces replacement: settings.disk_size shrinks 500 -> 200" in lost["details"]
-    text = run(repo.root, *args)[1]
-    assert "(forces replacement: settings.disk_size shrinks 500 -> 200)" in text and "PB0942" in text
-    assert code == 0
 
-    # The same downgrade on the other clouds: Azure replaces too; AWS keeps its storage, IBM refuses (PB0941).
-    globex = stacks["tenant/globex"]["resources"]
-    server = next(r for r in globex if r["type"] == "azurerm_postgresql_flexible_server")
-    assert server["action"] == "replace" and server["forcesReplacement"] == ["storage_mb shrinks 524288 -> 262144"]
-    assert any(f["code"] == "PB0942" and f["subject"] == "stack:tenant/globex" for f in report["findings"])
+    def database(tenant: str, type_: str) -> dict:
+        return next(r for r in stacks[f"tenant/{tenant}"]["resources"] if r["type"] == type_)
+
+    server = database("globex", "azurerm_postgresql_flexible_server")
+    assert server["action"] == "replace" and server["dataStore"], server
+    assert server["forcesReplacement"] == ["storage_mb shrinks 524288 -> 262144"]
+    lost = {f["subject"]: f for f in report["findings"] if f["code"] == "PB0942"}
+    assert set(lost) == {"stack:tenant/globex"}
+    assert lost["stack:tenant/globex"]["severity"] == "warning"
+    assert "azurerm_postgresql_flexible_server.main: forces replacement: storage_mb shrinks 524288 -> 262144" in \
+        lost["stack:tenant/globex"]["details"]
+
     kept = {f["subject"]: f for f in report["findings"] if f["code"] == "PB0941"}
-    assert set(kept) == {"stack:tenant/acme-corp", "stack:tenant/nakatomi", "stack:tenant/stark-industries"}
-    rds = next(r for r in stacks["tenant/acme-corp"]["resources"] if r["type"] == "aws_db_instance")
-    assert rds["action"] == "update"
+    assert set(kept) == {"stack:tenant/acme-corp", "stack:tenant/nakatomi", "stack:tenant/massive-dynamic",
+                         "stack:tenant/stark-industries"}
+    for tenant, type_ in (("massive-dynamic", "google_sql_database_instance"), ("acme-corp", "aws_db_instance"),
+                          ("stark-industries", "ibm_database")):
+        assert database(tenant, type_)["action"] == "update", tenant
+    assert kept["stack:tenant/massive-dynamic"]["details"] == [
+        "google_sql_database_instance.main: settings.disk_size shrinks 500 -> 200: with disk_autoresize on, the "
+        "provider ignores a smaller disk_size and the instance keeps its disk"]
     assert kept["stack:tenant/acme-corp"]["details"][0].startswith(
         "aws_db_instance.main: allocated_storage shrinks 500 -> 200: RDS cannot shrink storage")
     assert "cannot scale a disk down" in kept["stack:tenant/stark-industries"]["details"][0]
+    text = run(repo.root, *args)[1]
+    assert "-/+ azurerm_postgresql_flexible_server.main [data store]  (forces replacement: storage_mb shrinks " \
+           "524288 -> 262144)" in text
+    assert "warning[PB0941] stack:tenant/massive-dynamic" in text
+    assert code == 0
 
     repo.edit(plan, "storageGb: 200", "storageGb: 800")
     repo.commit("enterprise: bigger database disk")
     report = json.loads(run(repo.root, *args, "--format", "json")[1])
     stacks = {s["address"]: s for s in report["terraform"]["stacks"]}
-    sql = next(r for r in stacks["tenant/massive-dynamic"]["resources"] if r["type"] == "google_sql_database_instance")
-    assert sql["action"] == "update" and sql["forcesReplacement"] == []
+    assert database("globex", "azurerm_postgresql_flexible_server")["action"] == "update"
+    assert database("massive-dynamic", "google_sql_database_instance")["action"] == "update"
     assert not any(f["code"] in ("PB0941", "PB0942") for f in report["findings"])

@@ -73,13 +73,26 @@ ReplaceWhen = Literal["shrinks", "removed", "turned_off"]
 
 
 @dataclass(frozen=True, slots=True)
+class Flag:
+    """A boolean argument a :class:`ConditionalReplace` depends on, read on the head side."""
+
+    path: str
+    """Dotted argument path (``settings.disk_autoresize``)."""
+    value: bool
+    """The rule applies when the argument is this."""
+    default: bool
+    """The provider's value when the argument is unset."""
+
+
+@dataclass(frozen=True, slots=True)
 class ConditionalReplace:
     """An argument whose change replaces the resource only in one direction (or, per :attr:`effect`,
     a one-way change the cloud refuses or ignores).
 
     Providers decide these in ``CustomizeDiff`` (``customdiff.ForceNewIfChange``) rather than with
-    ``ForceNew`` in the schema, so a table of ForceNew arguments misses them: growing a Cloud SQL disk
-    is an in-place update, shrinking it destroys the instance and creates an empty one.
+    ``ForceNew`` in the schema, so a table of ForceNew arguments misses them: growing an Azure
+    PostgreSQL Flexible Server disk is an in-place update, shrinking it destroys the server and
+    creates an empty one.
     """
 
     type: str
@@ -95,6 +108,9 @@ class ConditionalReplace:
     ignores it and the resource keeps its current value). The last two are PB0941, not replacements."""
     why: str = ""
     """For ``refused`` and ``kept``: what the cloud does, in the words of the finding."""
+    only_if: Flag | None = None
+    """The rule applies only when this argument has this value (google ignores a smaller Cloud SQL
+    disk while ``disk_autoresize`` is on and replaces the instance when it is off: two rules)."""
 
 
 _MAJOR = re.compile(r"^~> (\d+)\.\d+$")

@@ -19,13 +19,14 @@ path matches when the value at that path differs.
 Some arguments replace the resource only when they change in one direction: the providers decide
 those in ``CustomizeDiff``, not with ``ForceNew``, so the schema flag does not show them. Each
 profile lists them as :class:`ConditionalReplace` rules (:attr:`TerraformProvider.conditional`:
-shrinking a Cloud SQL or PostgreSQL Flexible Server disk, narrowing a subnetwork, removing a private
-network...); :func:`forcing_arguments` reports such a change as ``<path> shrinks 500 -> 100`` and the
-plan treats it like any other replacement (a data store's is PB0942). The semantics of each
-condition are in :mod:`paybill.plan.replace_when`. A rule whose ``effect`` is ``refused`` or ``kept``
-describes a one-way change that is no replacement but is not made either (IBM Cloud Databases
-refuses to scale a disk down; the AWS provider ignores a smaller ``allocated_storage`` while storage
-autoscaling is on): :func:`changes_not_made` lists those, and the plan reports them as PB0941.
+shrinking a PostgreSQL Flexible Server disk, or a Cloud SQL disk without autoresize, narrowing a
+subnetwork, removing a private network...); :func:`forcing_arguments` reports such a change as
+``<path> shrinks 500 -> 100`` and the plan treats it like any other replacement (a data store's is
+PB0942). The semantics of each condition are in :mod:`paybill.plan.replace_when`. A rule whose
+``effect`` is ``refused`` or ``kept`` describes a one-way change that is no replacement but is not
+made either (IBM Cloud Databases refuses to scale a disk down; the AWS and google providers ignore a
+smaller RDS ``allocated_storage`` or Cloud SQL ``disk_size`` while storage autoscaling is on):
+:func:`changes_not_made` lists those, and the plan reports them as PB0941.
 
 A resource is also replaced when the *provider configuration* it is managed with moves it, even if
 its own arguments are byte-identical: a provider block's region, account, subscription, project or
@@ -146,6 +147,11 @@ def _one_way(type_: str, before: Mapping[str, Any], after: Mapping[str, Any],
     for conditional in conditional_rules().get(type_, ()):
         if conditional.path.split(".", 1)[0] not in changed:
             continue
+        flag = conditional.only_if
+        if flag is not None:
+            value = value_at(after, flag.path)
+            if (flag.default if value is None else value) is not flag.value:
+                continue
         old, new = value_at(before, conditional.path), value_at(after, conditional.path)
         if old != new and holds(conditional.when, old, new):
             hits.append((conditional, old, new))

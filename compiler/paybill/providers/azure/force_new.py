@@ -13,7 +13,10 @@ Conditional ForceNews (:data:`CONDITIONAL`), read in the ``CustomizeDiff`` of
 flags): a smaller ``storage_mb`` (``newMb > 0 && oldMb > newMb``) or a lower major ``version``
 replaces the PostgreSQL Flexible Server. Not modelled, because the emitter never changes them that
 way: an ``identity.type`` that drops ``UserAssigned`` (always ``UserAssigned`` here) and a changed
-``administrator_login`` (never set: Entra ID authentication only).
+``administrator_login`` (never set: Entra ID authentication only). The check compares the state
+with the configuration and ignores ``auto_grow_enabled``: once Azure grows a server's storage past
+the configured ``storage_mb``, the next ``terraform plan`` replaces it even with no spec change
+(outside what ``paybill plan`` compares; the emitter would need ``ignore_changes`` on ``storage_mb``).
 """
 
 from paybill.clouds.profile import ConditionalReplace

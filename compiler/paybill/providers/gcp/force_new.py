@@ -14,18 +14,19 @@ and ``node_config.{oauth_scopes,service_account,shielded_instance_config}`` (clu
 ``node_config.{boot_disk_kms_key,metadata,oauth_scopes,service_account,shielded_instance_config}`` (node pool).
 
 ForceNew only under a condition (``CustomizeDiff``) is in :data:`CONDITIONAL`, read at the same
-8.x sources: a *shrinking* ``settings.disk_size`` of ``google_sql_database_instance`` (whether or not
-``disk_autoresize`` is on: the provider's check has no such condition, and with autoresize the size in
-state is at least the configured one, so a smaller configured size is always a shrink); removing
-``settings.ip_configuration.private_network``; a ``google_compute_subnetwork.ip_cidr_range`` that no
-longer contains the old range; unlocking a locked ``google_storage_bucket.retention_policy`` (locking
-is an in-place update; paybill sets no retention policy today).
+commit: a *shrinking* ``settings.disk_size`` of ``google_sql_database_instance`` replaces it only
+when ``disk_autoresize`` is off; while it is on (the default, and what paybill emits) the provider
+clears the diff (``diskSizeCutomizeDiff``) and the instance keeps its disk, which the plan reports
+as PB0941 rather than a smaller disk. Also: removing ``settings.ip_configuration.private_network``; a
+``google_compute_subnetwork.ip_cidr_range`` that no longer contains the old range; unlocking a
+locked ``google_storage_bucket.retention_policy`` (locking is an in-place update; paybill sets no
+retention policy today).
 
 Not modelled (the emitter sets none of them): ``settings.auto_upgrade_enabled`` turned off and the
 cluster's ``enable_l4_ilb_subsetting`` / ``enable_fqdn_network_policy`` one-way switches.
 """
 
-from paybill.clouds.profile import ConditionalReplace
+from paybill.clouds.profile import ConditionalReplace, Flag
 
 FORCE_NEW: dict[str, tuple[str, ...]] = {
     "google_cloud_run_v2_service": ("location", "name", "project"),
@@ -67,10 +68,16 @@ FORCE_NEW: dict[str, tuple[str, ...]] = {
 }
 
 _SQL = "google/services/sql/resource_sql_database_instance.go"
+_AUTORESIZE = "settings.disk_autoresize"
 CONDITIONAL: tuple[ConditionalReplace, ...] = (
     ConditionalReplace("google_sql_database_instance", "settings.disk_size", "shrinks",
-                       f"{_SQL}: CustomizeDiff customdiff.ForceNewIfChange(\"settings.0.disk_size\", "
-                       "compute.IsDiskShrinkage) (new < old)"),
+                       f"{_SQL}: diskSizeCutomizeDiff (old > new, disk_autoresize false: ForceNew)",
+                       only_if=Flag(_AUTORESIZE, value=False, default=True)),
+    ConditionalReplace("google_sql_database_instance", "settings.disk_size", "shrinks",
+                       f"{_SQL}: diskSizeCutomizeDiff (old > new, disk_autoresize true or unset: d.Clear)",
+                       effect="kept", only_if=Flag(_AUTORESIZE, value=True, default=True),
+                       why="with disk_autoresize on, the provider ignores a smaller disk_size and the instance "
+                           "keeps its disk"),
     ConditionalReplace("google_sql_database_instance", "settings.ip_configuration.private_network", "removed",
                        f"{_SQL}: privateNetworkCustomizeDiff (old != \"\" && new == \"\")"),
     ConditionalReplace("google_compute_subnetwork", "ip_cidr_range", "shrinks",
@@ -80,6 +87,6 @@ CONDITIONAL: tuple[ConditionalReplace, ...] = (
     ConditionalReplace("google_storage_bucket", "retention_policy.is_locked", "turned_off",
                        "google/services/storage/resource_storage_bucket.go: CustomizeDiff "
                        "customdiff.ForceNewIfChange(\"retention_policy.0.is_locked\", isPolicyLocked) (old true, new "
-                       "false); read in an earlier major's file, the 8.x file was not in the reference store"),
+                       "false)"),
 )
 """Arguments whose change replaces the resource only in one direction (see :class:`ConditionalReplace`)."""
