@@ -151,7 +151,8 @@ def child_plan(repo: Path, compile_base: bool = False, cached: bool = False) -> 
     from paybill.store import UNITS_FOLDER, UnitStore
 
     os.chdir(repo)  # as `paybill plan specs` runs in CI, so the cache folder is ./.paybill/cache
-    store = UnitStore(Path(".paybill/cache") / UNITS_FOLDER, read_only=True) if cached else None
+    store = UnitStore(Path(".paybill/cache") / UNITS_FOLDER, read_only=True,
+                      content_root=Path("generated")) if cached else None
 
     def work() -> dict:
         sides = resolve_sides(Path("specs"), "HEAD~1", "HEAD")

@@ -144,10 +144,14 @@ class UnitStore:
     half written (a concurrent compile, or a kill) finds its hash wrong: a miss.
     """
 
-    def __init__(self, folder: Path, *, read_only: bool = False) -> None:
+    def __init__(self, folder: Path, *, read_only: bool = False, content_root: Path | None = None) -> None:
         self.folder = folder
         self.read_only = read_only
         """Only read (``paybill plan`` reads what compiles stored and writes nothing)."""
+        self.content_root = content_root
+        """The output folder the compile writes (``paybill compile --out``): a unit whose bytes end up
+        there as one file (a stack) may store only their digest and read them back from it, checked
+        by that digest, instead of a second copy (~150 MB at 10,000 tenants)."""
         self.hits = 0
         self.misses = 0
         self._made = False

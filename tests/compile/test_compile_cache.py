@@ -377,3 +377,25 @@ def test_corrupt_or_foreign_unit_entries_are_rebuilt(spec_copy, tmp_path: Path, 
     assert sorted(b for b in built if not b.startswith("sql:")) == stacks
     assert len([b for b in built if b.startswith("sql:")]) == len(databases)
     assert _diagnostics(again.diagnostics) == _diagnostics(full.diagnostics)
+
+
+def test_stored_stacks_point_at_the_output_folder_and_are_checked_by_digest(spec_copy, tmp_path: Path,
+                                                                              monkeypatch) -> None:
+    """With an output folder (``paybill compile``), a stored stack keeps only its digest: its bytes
+    are read back from the output file, and a file edited there (same size) is a miss, rebuilt."""
+    specs = spec_copy({})
+    cache, out = tmp_path / "cache", tmp_path / "generated"
+    first = compile_repository(specs, cache=cache, out=out)
+    write_tree(first.tree, out)
+    stack = next(info for info in first.shared["terraform"].stacks if info.address == "tenant/bluth")
+    assert all(stack.path.encode() not in p.read_bytes() or len(p.read_bytes()) < 4096
+               for p in (cache / store.UNITS_FOLDER).iterdir())  # no entry holds a stack's bytes
+    built = _count_builds(monkeypatch)
+    assert compile_repository(specs, cache=cache, out=out).tree == first.tree
+    assert [b for b in built if not b.startswith("sql:")] == []
+    target = out / stack.path
+    data = target.read_bytes()
+    target.write_bytes(data.replace(b"paybill", b"PAYBILL", 1))
+    again = compile_repository(specs, cache=cache, out=out)
+    assert again.tree == first.tree
+    assert [b for b in built if not b.startswith("sql:")] == ["tenant/bluth"]

@@ -196,7 +196,7 @@ def compile_command(specs: Path, out: Path, check: bool, durable: bool, strict_q
     parallelism = Parallelism.from_env()  # one setting for every stage, the writer's included
     with StreamingWrite(out, durable=durable, parallelism=parallelism) as writer:
         try:
-            result = compile_repository(specs, progress=stages, cache=cache, parallelism=parallelism,
+            result = compile_repository(specs, progress=stages, cache=cache, parallelism=parallelism, out=out,
                                         on_files=None if check or linked else writer.add)
         finally:
             stages.close()

@@ -53,12 +53,16 @@ def plan_command(specs: Path, base: str | None, head: str | None, fmt: str, no_t
     """
     from paybill.store import UNITS_FOLDER, UnitStore, cache_dir
 
+    # Stored stacks keep their bytes in the output folder `paybill compile` wrote (read, never written).
+    stored_out = Path("generated")
+
     folder = cache_dir()
     try:
         sides = resolve_sides(specs, base, head)
         report = plan_sides(sides.base, sides.head, sides.where, terraform=not no_terraform, repo=sides.repo,
                             policies_prefix=sides.policies_prefix, compile_base=compile_base,
-                            store=UnitStore(folder / UNITS_FOLDER, read_only=True) if folder is not None else None)
+                            store=UnitStore(folder / UNITS_FOLDER, read_only=True, content_root=stored_out)
+                            if folder is not None else None)
     except GitError as error:
         raise git_usage_error(error) from None
     colored = fmt == "text" and out is None and use_color(color)

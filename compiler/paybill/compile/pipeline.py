@@ -201,6 +201,7 @@ def compile_repository(
     progress: Progress | None = None,
     on_files: FilesReady | None = None,
     parallelism: Parallelism | None = None,
+    out: Path | None = None,
 ) -> CompileResult:
     """Load every spec under ``root`` and compile it.
 
@@ -208,7 +209,8 @@ def compile_repository(
     parsed again, and units whose inputs are unchanged are not built again (its ``units/`` folder,
     :class:`~paybill.store.UnitStore`). None: everything is computed (same result, slower on a large
     repository). ``parallelism``: the one setting every stage splits its work by (default: from the
-    environment, :meth:`paybill.forked.Parallelism.from_env`).
+    environment, :meth:`paybill.forked.Parallelism.from_env`). ``out``: the folder the result will
+    be written to (or compared with), where stored units find their bytes (:class:`UnitStore`).
     """
     parallelism = parallelism if parallelism is not None else Parallelism.from_env()
     sink = DiagnosticSink()
@@ -219,10 +221,10 @@ def compile_repository(
         if loaded.files == 0 and not len(sink):
             sink.error("PB0115", f"no spec files (*.yaml, *.yml) found under '{root.as_posix()}'",
                        root.name or ".", Position(), "point paybill at your specs folder")
+        store = UnitStore(cache / UNITS_FOLDER, content_root=out) if cache is not None else None
         result = compile_documents(loaded.documents, sink=sink, files=loaded.files, emitters=emitters,
                                    progress=progress, unloadable=loaded.unloadable, on_files=on_files,
-                                   store=UnitStore(cache / UNITS_FOLDER) if cache is not None else None,
-                                   parallelism=parallelism)
+                                   store=store, parallelism=parallelism)
         if result.ok:  # a failed compile leaves no cache folder behind
             loaded.save_cache()
         return result

@@ -5,8 +5,10 @@ from __future__ import annotations
 import dataclasses
 import functools
 import hashlib
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, cast
 
 from paybill.clouds.names import NameClaims
@@ -195,19 +197,37 @@ class BuiltStack:
     digest: bytes
     """SHA-256 of ``content`` (stored with it: the entry's own hash covers both)."""
 
-    def to_plain(self) -> tuple[object, ...]:
-        return (self.path, self.content, dataclasses.astuple(self.info), self.digest)
+    def to_plain(self, content_root: Path | None = None) -> tuple[object, ...]:
+        """The stored form; with ``content_root`` (the output folder this compile is written to) the
+        bytes are left out: the file at ``content_root / path`` is read back and checked by digest."""
+        content = None if content_root is not None else self.content
+        return (self.path, content, dataclasses.astuple(self.info), self.digest)
 
     @classmethod
-    def from_plain(cls, value: object) -> BuiltStack | None:
-        """The stored form back, or None when it is not the shape this code stores."""
+    def from_plain(cls, value: object, content_root: Path | None = None) -> BuiltStack | None:
+        """The stored form back, or None when it is not the shape this code stores, or its bytes
+        (left in the output folder) are not there any more with the stored digest."""
         try:
             path, content, info, digest = cast("tuple[Any, Any, Any, Any]", value)  # checked below
+            if content is None and content_root is not None and isinstance(path, str):
+                content = _read_output(content_root, path, digest)
             built = cls(path, content, StackInfo(*info), digest)
         except (TypeError, ValueError):
             return None
         ok = isinstance(built.digest, bytes) and len(built.digest) == hashlib.sha256().digest_size
         return built if ok and isinstance(built.path, str) and isinstance(built.content, bytes) else None
+
+
+def _read_output(root: Path, path: str, digest: object) -> bytes | None:
+    """The bytes of ``root / path`` if they hash to ``digest`` (a file edited, replaced or gone: None)."""
+    if ".." in path.split("/") or path.startswith("/"):
+        return None
+    try:
+        with open(os.path.join(root, path), "rb") as handle:
+            data = handle.read()
+    except OSError:
+        return None
+    return data if hashlib.sha256(data).digest() == digest else None
 
 
 def _build_rendered(unit: StackUnit, model: ResolvedModel) -> BuiltStack | None:
@@ -275,7 +295,8 @@ def build_units(units: list[StackUnit], model: ResolvedModel, store: UnitStore |
     todo: list[int] = []
     for i, (unit, key) in enumerate(zip(units, keys, strict=True)):
         found = store.get(NAMESPACE, unit.address, key) if store is not None and key is not None else None
-        reused = BuiltStack.from_plain(found) if found is not None else None
+        reused = BuiltStack.from_plain(found, store.content_root) if found is not None and store is not None \
+            else None
         if reused is None:
             todo.append(i)
         else:
@@ -288,7 +309,7 @@ def build_units(units: list[StackUnit], model: ResolvedModel, store: UnitStore |
         built[i] = stack
         key = keys[i]
         if store is not None and key is not None and stack is not None:
-            store.put(NAMESPACE, units[i].address, key, stack.to_plain())
+            store.put(NAMESPACE, units[i].address, key, stack.to_plain(store.content_root))
     return built
 
 
