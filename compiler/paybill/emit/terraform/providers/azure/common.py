@@ -16,7 +16,7 @@ from paybill.emit.terraform.context import PoolContext, TenantContext, cloud_spe
 from paybill.emit.terraform.expr import Expr, ref
 from paybill.emit.terraform.postgres_versions import postgres_major
 from paybill.emit.terraform.remote import pool_output as pool_output  # re-exported for the layer modules
-from paybill.emit.terraform.stack import Stack
+from paybill.emit.terraform.stack import ResourceHandle, Stack
 from paybill.models.cloud import spec_model
 from paybill.models.plan import Sizing
 from paybill.providers.azure import AZURERM, PROFILE
@@ -223,11 +223,21 @@ def diagnostics(scope: Scope, local: str, target: Any, *, log_groups: list[str] 
     scope.stack.resource("azurerm_monitor_diagnostic_setting", local, body)
 
 
-def delete_lock(scope: Scope, local: str, target: Any, what: str) -> None:
-    """Azure's deletion protection: a ``CanNotDelete`` management lock on a data store."""
+def delete_lock(scope: Scope, local: str, store: ResourceHandle, what: str) -> None:
+    """Azure's deletion protection for a data store: a ``CanNotDelete`` management lock, and
+    ``prevent_destroy`` on the store itself.
+
+    Why both: the lock refuses deletes from outside Terraform (portal, CLI, another tool), but when
+    Terraform *replaces* the store (a ForceNew change, or the Flexible Server whose auto-grown storage
+    now exceeds ``storage_mb``: azurerm then plans a replacement without any spec change) it destroys
+    the lock first, as a dependent of the store, and then the data. ``prevent_destroy`` makes that
+    plan fail instead, like the other clouds' ``deletion_protection``. Decommission configurations
+    drop it (:mod:`paybill.emit.terraform.decommission`)."""
+    body = scope.stack.resources[store.type][store.name]
+    body["lifecycle"] = {**body.get("lifecycle", {}), "prevent_destroy": True}
     scope.stack.resource("azurerm_management_lock", local, {
         "name": "paybill-do-not-delete",
-        "scope": target,
+        "scope": store.attr("id"),
         "lock_level": "CanNotDelete",
         "notes": f"paybill: {what} holds tenant data; remove the lock only after export (offboarding).",
     })

@@ -6,8 +6,10 @@ for it, backups kept for the plan's days (7 at least, Azure's minimum; 35 while 
 storage auto-grow, the owner's customer managed key (versionless, so key rotation needs nothing)
 and Microsoft Entra authentication only: no password exists. The Entra administrator is a dedicated
 "database admin" identity the migration runner (``paybill sql apply``) federates to. Server
-parameters require TLS 1.2+ and log connections; logs go to Log Analytics. A ``CanNotDelete``
-lock is the deletion protection.
+parameters require TLS 1.2+ and log connections; logs go to Log Analytics. Deletion protection is
+a ``CanNotDelete`` lock plus ``prevent_destroy`` (why both: :func:`.common.delete_lock`): storage
+auto-grow can take the server past ``storage_mb``, after which azurerm plans a *replacement*; that
+plan now fails instead of destroying the data (raise the plan's ``sizing.database.storageGb`` to match).
 
 Geo-redundant backup is off: with a customer managed key it needs a second key and identity in the
 paired region, which a Cloud spec does not describe yet. Tenants with a pooled database are rows
@@ -101,7 +103,7 @@ def own_server(scope: Scope) -> None:
         "charset": "UTF8",
         "collation": "en_US.utf8",
     })
-    delete_lock(scope, "database", server.attr("id"), "the PostgreSQL server")
+    delete_lock(scope, "database", server, "the PostgreSQL server")
     diagnostics(scope, "database", server.attr("id"), log_groups=["allLogs"])
     scope.output("postgres_fqdn", server.attr("fqdn"), "Private host name of the PostgreSQL server")
     scope.output("postgres_database", db_name, "Database name")

@@ -90,7 +90,7 @@ def own_vault(scope: Scope) -> None:
     encryption_identity(scope)
     role_assignment(scope, "encryption_key_user", key.attr("resource_versionless_id"),
                     "Key Vault Crypto Service Encryption User", _encryption_principal())
-    delete_lock(scope, "key_vault", vault.attr("id"), "the Key Vault")
+    delete_lock(scope, "key_vault", vault, "the Key Vault")
     diagnostics(scope, "key_vault", vault.attr("id"), log_groups=["audit"])
     scope.cmk_key_id = key.attr("versionless_id")
     scope.cmk_key_resource_id = key.attr("resource_versionless_id")

@@ -84,7 +84,7 @@ def own_account(scope: Scope) -> ResourceHandle:
             "actions": {"version": {"delete_after_days_since_creation": 365 if offboarding else 90}},
         }],
     })
-    delete_lock(scope, "storage", account.attr("id"), "the storage account")
+    delete_lock(scope, "storage", account, "the storage account")
     diagnostics(scope, "storage_blob", concat(account.attr("id"), "/blobServices/default"),
                 log_categories=["StorageDelete", "StorageRead", "StorageWrite"])
     return account
