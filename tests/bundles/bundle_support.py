@@ -9,6 +9,7 @@ from __future__ import annotations
 import shutil
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -24,13 +25,13 @@ Emitted = tuple[OutputTree, list[Diagnostic]]
 Edits = dict[str, Callable[[str], str] | str]
 
 
-def emit_from(specs: Path, *, require_valid: bool = True, shared: dict | None = None) -> Emitted:
+def emit_from(specs: Path, *, require_valid: bool = True, signing_key: Any = None) -> Emitted:
     """Validate ``specs`` and run the bundle emitter on the index (even with validation errors when asked)."""
     result = validate_repository(specs)
     if require_valid:
         assert result.ok, [str(d) for d in result.diagnostics]
     sink = DiagnosticSink()
-    tree = emit_bundles(EmitContext(index=result.index, sink=sink, shared=shared or {}))
+    tree = emit_bundles(EmitContext(index=result.index, sink=sink, signing_key=signing_key))
     return tree, sink.sorted()
 
 

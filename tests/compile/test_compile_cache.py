@@ -276,11 +276,11 @@ def _uncached(specs: Path, built: list[str]):
 
 
 def _stacks_where(result, predicate) -> set[str]:
-    return {info.address for info in result.shared["terraform"].stacks if predicate(info)}
+    return {info.address for info in result.facts.terraform.stacks if predicate(info)}
 
 
 def _changed_stacks(before, after) -> set[str]:
-    return {info.address for info in after.shared["terraform"].stacks
+    return {info.address for info in after.facts.terraform.stacks
             if before.tree.get(info.path) != after.tree[info.path]}
 
 
@@ -372,7 +372,7 @@ def test_corrupt_or_foreign_unit_entries_are_rebuilt(spec_copy, tmp_path: Path, 
     built = _count_builds(monkeypatch)
     again = compile_repository(specs, cache=cache)
     assert again.tree == full.tree
-    stacks = sorted(info.address for info in full.shared["terraform"].stacks)
+    stacks = sorted(info.address for info in full.facts.terraform.stacks)
     databases = {p.split("/")[1] for p in full.tree if p.startswith("sql/")}
     assert sorted(b for b in built if not b.startswith("sql:")) == stacks
     assert len([b for b in built if b.startswith("sql:")]) == len(databases)
@@ -387,7 +387,7 @@ def test_stored_stacks_point_at_the_output_folder_and_are_checked_by_digest(spec
     cache, out = tmp_path / "cache", tmp_path / "generated"
     first = compile_repository(specs, cache=cache, out=out)
     write_tree(first.tree, out)
-    stack = next(info for info in first.shared["terraform"].stacks if info.address == "tenant/bluth")
+    stack = next(info for info in first.facts.terraform.stacks if info.address == "tenant/bluth")
     assert all(stack.path.encode() not in p.read_bytes() or len(p.read_bytes()) < 4096
                for p in (cache / store.UNITS_FOLDER).iterdir())  # no entry holds a stack's bytes
     built = _count_builds(monkeypatch)

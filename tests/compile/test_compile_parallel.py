@@ -172,7 +172,7 @@ def test_parallel_compile_is_byte_identical(monkeypatch: pytest.MonkeyPatch) -> 
     assert alone.ok and forked.ok
     assert list(forked.tree) == list(alone.tree) and forked.tree == alone.tree
     assert forked.stacks == alone.stacks and forked.manifest == alone.manifest
-    assert forked.shared["sql.databases"] == alone.shared["sql.databases"]  # a fact published by a helper
+    assert forked.facts.sql_databases == alone.facts.sql_databases  # a fact published by a helper
 
 
 def test_diagnostics_of_emitters_run_in_a_helper_reach_the_result(spec_copy, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -25,12 +25,12 @@ ROOT = Path(__file__).resolve().parents[2]
 SPECS = ROOT / "specs"
 
 
-def compile_bundles(specs: Path, out: Path, shared: dict[str, Any] | None = None) -> Path:
+def compile_bundles(specs: Path, out: Path, signing_key: Any = None) -> Path:
     """Validate ``specs``, emit every bundle and write them under ``out/bundles``; returns that folder."""
     result = validate_repository(specs)
     assert result.ok, [str(d) for d in result.diagnostics]
     sink = DiagnosticSink()
-    tree: OutputTree = emit_bundles(EmitContext(result.index, sink, shared or {}))
+    tree: OutputTree = emit_bundles(EmitContext(result.index, sink, signing_key=signing_key))
     assert not sink.has_errors, [str(d) for d in sink.sorted()]
     for path, data in tree.items():
         target = out / path
@@ -100,4 +100,4 @@ def keys(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
 
 @pytest.fixture(scope="session")
 def signed_bundles(tmp_path_factory: pytest.TempPathFactory, keys: dict[str, Any]) -> Path:
-    return compile_bundles(SPECS, tmp_path_factory.mktemp("signed"), {"bundle_signing_key": keys["private"]})
+    return compile_bundles(SPECS, tmp_path_factory.mktemp("signed"), signing_key=keys["private"])

@@ -66,7 +66,7 @@ def _compare(root: Path) -> Compared:
     model = resolve_model(result.index)
     ctx = EmitContext(result.index, DiagnosticSink(), resolved=model)
     tree = emit_terraform(ctx)
-    terraform = ctx.shared["terraform"]
+    terraform = ctx.facts.terraform
     assert isinstance(terraform, TerraformResult)
     compared: Compared = []
     for info in terraform.stacks:

@@ -258,22 +258,22 @@ def approve_command(run_id: str, step: str, approver: str, bundle: Path, databas
 def bundle_command(specs: Path, out: Path, agents: tuple[str, ...], signing_key: Path | None, fmt: str) -> None:
     """Validate SPECS and write agent bundles only (paybill compile writes them with everything else)."""
     from paybill.diagnostics import DiagnosticSink
-    from paybill.emit.bundles.emitter import SHARED_KEY, emit_bundles
+    from paybill.emit.bundles.emitter import emit_bundles
     from paybill.emit.contract import EmitContext
     from paybill.validate import validate_repository
     from paybill.write.atomic import write_bytes_atomic
 
     require_specs(specs)
-    shared: dict[str, Any] = {}
+    key = None
     if signing_key is not None:
         try:
-            shared[SHARED_KEY] = load_private_key(signing_key)
+            key = load_private_key(signing_key)
         except SigningKeyError as exc:
             raise click.BadParameter(str(exc), param_hint="--signing-key") from None
     result = validate_repository(specs)
     sink = DiagnosticSink()
     sink.extend(result.diagnostics)
-    tree = emit_bundles(EmitContext(result.index, sink, shared)) if result.ok else {}
+    tree = emit_bundles(EmitContext(result.index, sink, signing_key=key)) if result.ok else {}
     unknown = sorted(set(agents) - set(result.index.names("Agent")))
     if unknown:
         raise click.UsageError(f"unknown agent(s): {', '.join(unknown)}")

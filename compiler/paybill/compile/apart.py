@@ -9,6 +9,7 @@ files, published facts and diagnostics in the emitters' order: the result equals
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from paybill.diagnostics import Diagnostic
@@ -22,9 +23,9 @@ _Apart = tuple[dict[str, OutputTree], dict[str, Any], list[Diagnostic]]
 
 def _emit_apart(ctx: EmitContext, emitters: list[Emitter], reported: int) -> _Apart:
     """In a helper: run ``emitters`` in order; return their files, the facts they published, their diagnostics."""
-    before = dict(ctx.shared)
+    before = dataclasses.replace(ctx.facts)
     parts = {emitter.name: emitter.emit(ctx) for emitter in emitters}
-    published = {k: v for k, v in ctx.shared.items() if k != "tree" and (k not in before or before[k] is not v)}
+    published = ctx.facts.published_since(before)
     return parts, published, ctx.sink.items()[reported:]
 
 
@@ -41,7 +42,7 @@ class ApartHelper:
         if call is None:
             raise RuntimeError("the helper's results were already collected")
         parts, published, diagnostics = call.result()
-        ctx.shared.update(published)
+        ctx.facts.update(published)
         ctx.sink.extend(diagnostics)
         return parts
 

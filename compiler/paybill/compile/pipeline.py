@@ -148,12 +148,11 @@ def _compile_index(
             helper.cancel()
     from paybill.emit.terraform.providers import CLOUD_EMITTERS
 
-    check_stacks(ctx.shared.get("terraform"), units, index, CLOUD_EMITTERS, sink)
-    shared = dict(ctx.shared)
+    check_stacks(ctx.facts.terraform, units, index, CLOUD_EMITTERS, sink)
     if sink.has_errors:
-        return _failed(index, sink, files, graph=graph, shared=shared)
+        return _failed(index, sink, files, graph=graph, facts=ctx.facts)
     return CompileResult(tree=dict(sorted(tree.items())), diagnostics=sink.sorted(), index=index, files=files,
-                         graph=graph, manifest=ctx.shared.get("manifest"), shared=shared,
+                         graph=graph, manifest=ctx.facts.manifest, facts=ctx.facts,
                          digests={path: digest for path, digest in ctx.digests.items() if path in tree})
 
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from paybill.diagnostics import Diagnostic, Severity
-from paybill.emit.contract import OutputTree
+from paybill.emit.contract import EmitFacts, OutputTree
 from paybill.graph.model import DependencyGraph
 from paybill.validate.index import SpecIndex
 
@@ -27,8 +27,8 @@ class CompileResult:
     """Spec files read (0 when compiled from documents)."""
     graph: DependencyGraph | None = None
     manifest: dict[str, Any] | None = None
-    shared: dict[str, Any] = field(default_factory=dict)
-    """What emitters published (``terraform``: TerraformResult, ``manifest``, ``sql.databases``)."""
+    facts: EmitFacts = field(default_factory=EmitFacts)
+    """What emitters published (:class:`~paybill.emit.contract.EmitFacts`)."""
     digests: dict[str, bytes] = field(default_factory=dict)
     """SHA-256 of files of ``tree`` (path -> digest), as far as the compile computed them (the
     manifest's files: all but ``manifest.json``); the writer reuses them."""

@@ -13,12 +13,46 @@ from paybill.resolve import ResolvedModel, StackUnit, resolve_index
 from paybill.validate.index import SpecIndex
 
 if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
     from paybill.emit.cache import CompileCache
+    from paybill.emit.terraform.emitter import TerraformResult
     from paybill.graph.model import DependencyGraph
     from paybill.store import UnitStore
 
 OutputTree = dict[str, bytes]
 """Output-relative POSIX path (``terraform/tenant-acme/main.tf.json``) -> file bytes."""
+
+
+@dataclass
+class EmitFacts:
+    """What emitters publish for later emitters and for the compile's result, one typed field each.
+
+    Why fields and not a string-keyed dict: a reader of a fact names its type, a typo is a type
+    error instead of a silent ``None``, and the forked helper's facts merge field by field. Every
+    value must pickle (an independent emitter may publish from a forked helper).
+    """
+
+    terraform: TerraformResult | None = None
+    """Stack facts of the Terraform emitter (the manifest and the compile's checks read them)."""
+    manifest: dict[str, Any] | None = None
+    """The manifest document, as written to ``manifest.json``."""
+    sql_databases: tuple[str, ...] | None = None
+    """Keys of the databases the SQL emitter wrote a folder for."""
+
+    def published_since(self, before: EmitFacts) -> dict[str, Any]:
+        """Facts set (or replaced) since ``before``: what a helper sends back."""
+        return {name: value for name in _FACT_NAMES
+                if (value := getattr(self, name)) is not None and getattr(before, name) is not value}
+
+    def update(self, published: Mapping[str, Any]) -> None:
+        for name, value in published.items():
+            if name not in _FACT_NAMES:
+                raise KeyError(f"unknown emit fact '{name}'")
+            setattr(self, name, value)
+
+
+_FACT_NAMES = ("terraform", "manifest", "sql_databases")
 
 
 @dataclass
@@ -32,15 +66,15 @@ class EmitContext:
     caller that builds a context from an index alone (tests, tools) gets the model resolved on
     first use by :meth:`model`, its findings reported into ``sink`` as the pipeline would.
 
-    ``shared`` carries facts one emitter publishes for later ones (``terraform``, ``manifest``,
-    ``sql.databases``; a command may put ``bundle_signing_key`` there) without emitters importing
-    each other; what is published must pickle (an independent emitter may publish from a forked
-    helper).
+    ``facts`` carries what one emitter publishes for later ones (:class:`EmitFacts`) without
+    emitters importing each other. ``signing_key``: the Ed25519 key bundles are signed with, when a
+    command took ``--signing-key`` (otherwise the bundle emitter reads ``PAYBILL_BUNDLE_SIGNING_KEY``).
     """
 
     index: SpecIndex
     sink: DiagnosticSink
-    shared: dict[str, Any] = field(default_factory=dict)
+    facts: EmitFacts = field(default_factory=EmitFacts)
+    signing_key: Ed25519PrivateKey | None = None
     resolved: ResolvedModel | None = None
     graph: DependencyGraph | None = None
     cache: CompileCache | None = None
@@ -75,7 +109,7 @@ class Emitter:
     ``independent``: the emitter reads only the index and the resolved model (not the ``graph``,
     nor another emitter's files or facts), and it keeps no state between compiles (no ``cache``).
     On large repositories the pipeline may then run it in a forked helper, started before the graph
-    is built and running while the other emitters do; what it publishes in ``ctx.shared`` must
+    is built and running while the other emitters do; what it publishes in ``ctx.facts`` must
     pickle.
     """
 

@@ -99,7 +99,7 @@ def build_manifest(ctx: EmitContext, tree: Mapping[str, bytes]) -> dict[str, Any
     """The manifest document for ``tree`` (which must not contain the manifest itself)."""
     index = ctx.index
     graph: DependencyGraph | None = ctx.graph
-    terraform = ctx.shared.get("terraform")
+    terraform = ctx.facts.terraform
     infos = sorted(terraform.stacks if terraform is not None else [], key=lambda s: s.address)
     waves = graph.stack_waves() if graph is not None else {}
     paths = sorted(tree)
@@ -109,7 +109,7 @@ def build_manifest(ctx: EmitContext, tree: Mapping[str, bytes]) -> dict[str, Any
             known[path] = hashlib.sha256(tree[path]).digest()
     digests = {path: "sha256:" + known[path].hex() for path in paths}
     stack_files = _stack_files(tree, paths, [info.address for info in infos])
-    stacks = []
+    stacks: list[dict[str, Any]] = []
     for info in infos:
         files = stack_files[info.address] or [info.path]
         stacks.append({
@@ -154,7 +154,7 @@ def render_manifest(manifest: dict[str, Any]) -> bytes:
 def emit_manifest(ctx: EmitContext) -> OutputTree:
     tree = ctx.tree
     manifest = build_manifest(ctx, {p: b for p, b in tree.items() if p != MANIFEST_PATH})
-    ctx.shared["manifest"] = manifest
+    ctx.facts.manifest = manifest
     return {MANIFEST_PATH: render_manifest(manifest)}
 
 

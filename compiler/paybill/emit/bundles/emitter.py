@@ -5,7 +5,7 @@ golden tests, let Cedar load and check them (see :mod:`paybill.emit.bundles.chec
 the manifest (signed when a key is configured). An agent with any error gets no bundle at all:
 a half-checked bundle must never reach a runtime.
 
-Signing key: ``ctx.shared["bundle_signing_key"]`` (an ``Ed25519PrivateKey``, set by a command that
+Signing key: ``ctx.signing_key`` (an ``Ed25519PrivateKey``, set by a command that
 took ``--signing-key``) or the ``PAYBILL_BUNDLE_SIGNING_KEY`` environment variable (PEM text or a
 path to a PEM file). A key that cannot be read is an error (PB0707), never a silently unsigned bundle.
 """
@@ -42,7 +42,6 @@ SIGNING_KEY = "PB0707"
 DUPLICATE_GRANT = "PB0709"
 APPROVAL_AT_START = "PB0710"
 UNSAFE_TEXT = "PB0711"
-SHARED_KEY = "bundle_signing_key"
 
 
 class _KeyUnusable(Exception):
@@ -50,8 +49,8 @@ class _KeyUnusable(Exception):
 
 
 def _signing_key(ctx: EmitContext) -> Any:
-    if ctx.shared.get(SHARED_KEY) is not None:
-        return ctx.shared[SHARED_KEY]
+    if ctx.signing_key is not None:
+        return ctx.signing_key
     try:
         return private_key_from_env()
     except SigningKeyError as exc:

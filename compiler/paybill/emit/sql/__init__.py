@@ -51,7 +51,7 @@ def emit_sql(context: EmitContext) -> OutputTree:
     for plan in plans:
         for name, body in _rendered(plan, context.store).items():
             tree[f"{OUTPUT_ROOT}/{plan.key}/{name}"] = body
-    context.shared["sql.databases"] = [plan.key for plan in plans]
+    context.facts.sql_databases = tuple(plan.key for plan in plans)
     return dict(sorted(tree.items()))
 
 
