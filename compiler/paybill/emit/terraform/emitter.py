@@ -211,6 +211,8 @@ class BuiltStack:
             path, content, info, digest = cast("tuple[Any, Any, Any, Any]", value)  # checked below
             if content is None and content_root is not None and isinstance(path, str):
                 content = _read_output(content_root, path, digest)
+            if not isinstance(content, bytes):  # not stored, or its file changed or went away
+                return None
             built = cls(path, content, StackInfo(*info), digest)
         except (TypeError, ValueError):
             return None
