@@ -211,7 +211,7 @@ class BuiltStack:
             path, content, info, digest = cast("tuple[Any, Any, Any, Any]", value)  # checked below
             if content is None and content_root is not None and isinstance(path, str):
                 content = _read_output(content_root, path, digest)
-            if not isinstance(content, bytes):  # gone, edited, or not bytes: rebuild the stack
+            if not isinstance(content, bytes):  # not stored, or its file changed or went away
                 return None
             built = cls(path, content, StackInfo(*info), digest)
         except (TypeError, ValueError):
@@ -320,7 +320,7 @@ NAMESPACE = "terraform"
 
 
 def emit_terraform(ctx: EmitContext) -> OutputTree:
-    """The ``terraform/`` part of the output tree; stack facts go to ``ctx.facts.terraform``.
+    """The ``terraform/`` part of the output tree; stack facts go to ``ctx.shared['terraform']``.
 
     Stacks are filled in from the resolved model (:mod:`paybill.resolve`): the layout, the linked
     cloud, plan and pool of each tenant, the allocated networks and the claimed cloud names. A
@@ -340,7 +340,7 @@ def emit_terraform(ctx: EmitContext) -> OutputTree:
             path, content, removed_info = decommission
             files.append((path, content))
             result.decommissioned.append(removed_info)
-    ctx.facts.terraform = result
+    ctx.shared["terraform"] = result
     return dict(files)
 
 
