@@ -320,7 +320,7 @@ NAMESPACE = "terraform"
 
 
 def emit_terraform(ctx: EmitContext) -> OutputTree:
-    """The ``terraform/`` part of the output tree; stack facts go to ``ctx.shared['terraform']``.
+    """The ``terraform/`` part of the output tree; stack facts go to ``ctx.facts.terraform``.
 
     Stacks are filled in from the resolved model (:mod:`paybill.resolve`): the layout, the linked
     cloud, plan and pool of each tenant, the allocated networks and the claimed cloud names. A
@@ -340,7 +340,7 @@ def emit_terraform(ctx: EmitContext) -> OutputTree:
             path, content, removed_info = decommission
             files.append((path, content))
             result.decommissioned.append(removed_info)
-    ctx.shared["terraform"] = result
+    ctx.facts.terraform = result
     return dict(files)
 
 
