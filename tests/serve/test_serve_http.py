@@ -14,7 +14,7 @@ import httpx
 import psycopg
 import pytest
 from clients import call, http_client, run
-from conftest import PAYBILL, REFUSED_STATES, ROOT, HttpServer, ServeWorld, start_http
+from serve_support import PAYBILL, REFUSED_STATES, ROOT, HttpServer, ServeWorld, start_http
 
 pytestmark = pytest.mark.postgres
 

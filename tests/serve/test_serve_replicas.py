@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from clients import call, http_client, run
-from conftest import ServeWorld, start_http
+from serve_support import ServeWorld, start_http
 
 pytestmark = pytest.mark.postgres
 

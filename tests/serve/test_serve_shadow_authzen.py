@@ -22,7 +22,7 @@ import orjson
 import psycopg
 import pytest
 from clients import call, http_client, run, stdio_client
-from conftest import PAYBILL, ROOT, HttpServer, ServeWorld, start_http
+from serve_support import PAYBILL, ROOT, HttpServer, ServeWorld, start_http
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "db"))
 

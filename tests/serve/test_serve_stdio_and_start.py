@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from clients import call, run, stdio_client
-from conftest import PAYBILL, ROOT, ServeWorld
+from serve_support import PAYBILL, ROOT, ServeWorld
 
 pytestmark = pytest.mark.postgres
 

@@ -10,7 +10,7 @@ import shutil
 import subprocess
 
 import pytest
-from conftest import ROOT, HttpServer, ServeWorld
+from serve_support import ROOT, HttpServer, ServeWorld
 
 pytestmark = pytest.mark.postgres
 
