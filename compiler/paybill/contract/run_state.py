@@ -34,9 +34,10 @@ DDL = (
 
 GRANTS = (
     f'GRANT USAGE ON SCHEMA paybill TO "{GUARD_ROLE}"',
-    f'GRANT SELECT, INSERT, UPDATE, DELETE ON paybill.runs TO "{GUARD_ROLE}"',
+    f'GRANT SELECT, INSERT, UPDATE ON paybill.runs TO "{GUARD_ROLE}"',
 )
-"""What the server's login gets through its membership of ``paybill_guard``. Agent roles get nothing:
+"""What the server's login gets through its membership of ``paybill_guard``: no DELETE (nothing removes
+runs; expired ones stay as a record until an operator prunes them). Agent roles get nothing:
 ``paybill_guard`` is a member of them, not the other way round, so ``SET ROLE <agent>`` loses it."""
 
 USABLE = ("SELECT pg_catalog.to_regclass('paybill.runs') IS NOT NULL AND pg_catalog.has_table_privilege("
