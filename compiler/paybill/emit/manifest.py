@@ -102,7 +102,7 @@ def build_manifest(ctx: EmitContext, tree: Mapping[str, bytes]) -> dict[str, Any
     terraform = ctx.facts.terraform
     infos = sorted(terraform.stacks if terraform is not None else [], key=lambda s: s.address)
     waves = graph.stack_waves() if graph is not None else {}
-    paths = sorted(tree)
+    paths = sorted(tree.keys() | ctx.kept.keys())  # a kept file's digest is in ctx.digests (never read)
     known = ctx.digests
     for path in paths:
         if path not in known:
