@@ -195,9 +195,11 @@ def compile_command(specs: Path, out: Path, check: bool, durable: bool, strict_q
     linked = cache is not None and not durable and not check and bool(load_journal(cache, out))
     parallelism = Parallelism.from_env()  # one setting for every stage, the writer's included
     with StreamingWrite(out, durable=durable, parallelism=parallelism) as writer:
+        streaming = not (check or linked)
         try:
             result = compile_repository(specs, progress=stages, cache=cache, parallelism=parallelism, out=out,
-                                        on_files=None if check or linked else writer.add)
+                                        on_files=writer.add if streaming else None,
+                                        writer=writer.early() if streaming else None)
         finally:
             stages.close()
         if not result.ok:
@@ -213,7 +215,7 @@ def compile_command(specs: Path, out: Path, check: bool, durable: bool, strict_q
                 else:
                     writer.commit(result.tree, bar.update if bar is not None else None)
                     if cache is not None:
-                        save_journal(cache, out, journal_of(out, result.tree))
+                        save_journal(cache, out, journal_of(out, result.tree, result.digests))
         except UnsafeOutput as exc:
             raise click.UsageError(f"{exc}; remove it or pick another --out") from exc
         except OSError as exc:

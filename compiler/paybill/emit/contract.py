@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
     from paybill.emit.cache import CompileCache
+    from paybill.emit.files import ScratchWriter, Written
     from paybill.emit.terraform.emitter import TerraformResult
     from paybill.graph.model import DependencyGraph
     from paybill.store import UnitStore
@@ -86,6 +87,13 @@ class EmitContext:
     """SHA-256 of emitted files an emitter already knows (path -> digest: a stack read back from the
     unit store carries it), so the manifest and the writer do not hash 100+ MB again. An emitter may
     only put here the digest of exactly the bytes it returns for that path."""
+    writer: ScratchWriter | None = None
+    """Set when the compile streams its output (:mod:`paybill.emit.files`): an emitter producing many
+    files may write them into the scratch tree as they are rendered, instead of returning them, and
+    record each in ``written`` (and its digest in ``digests``); the pipeline checks those paths as
+    if they had been returned. None: every file is returned."""
+    written: dict[str, Written] = field(default_factory=dict)
+    """Files the running emitter wrote through ``writer`` (the pipeline collects them after each emitter)."""
     """When an emitter may split its work with a forked helper: the compile driver's one setting."""
     """Units built by earlier compiles, on disk (:class:`paybill.store.UnitStore`), or None: an emitter
     that can name every input of a unit (:func:`paybill.emit.cache.unit_key`) reuses its stored bytes."""

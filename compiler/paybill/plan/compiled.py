@@ -12,6 +12,7 @@ what keeps a plan of a 10,000-tenant repository close to the cost of a single co
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from paybill.changes.committed import committed_terraform
@@ -69,7 +70,7 @@ class TerraformComparer:
         """The on-disk unit store (``.paybill/cache/units``): head-side units an earlier compile
         built (a CI cache step restores it) are read back, not built."""
 
-    def _base_tree(self, base: Snapshot) -> tuple[dict[str, bytes] | None, str | None, str, bool]:
+    def _base_tree(self, base: Snapshot) -> tuple[Mapping[str, bytes] | None, str | None, str, bool]:
         """(tree, error note, source, compiled here) of the base side: committed when fresh, else compiled."""
         reason = "compiled"
         if self.repo is not None and self.generated is not None:
