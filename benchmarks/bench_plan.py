@@ -157,7 +157,8 @@ def child_plan(repo: Path, compile_base: bool = False, cached: bool = False) -> 
     def work() -> dict:
         sides = resolve_sides(Path("specs"), "HEAD~1", "HEAD")
         report = plan_sides(sides.base, sides.head, sides.where, repo=sides.repo,
-                            policies_prefix=sides.policies_prefix, compile_base=compile_base, store=store)
+                            policies_prefix=sides.policies_prefix, compile_base=compile_base, store=store,
+                            cache_folder=Path(".paybill/cache") if cached else None)
         text = render_markdown(report)
         assert report.stacks is not None, report.terraform_note
         return {"changes": len(report.changes), "stacks": len(report.stacks), "markdown_chars": len(text),

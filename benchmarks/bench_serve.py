@@ -3,27 +3,35 @@
 Setup: the example specs' ``pool-gcp-usc1-shared`` SQL applied to a scratch database, 20 tickets per
 tenant, the ops-agent bundle compiled with limits high enough for a benchmark run, a login that is
 only in ``paybill_guard`` (plus CREATE for the run-state schema), and ``paybill serve --transport
-http`` started as its own process, as in production. Measured, interleaved per phase:
+http`` started as its own process, as in production. Measured, interleaved per round:
 
 * floor: the same ``SELECT`` (5 columns, one tenant's 20 rows) on bare psycopg connections, one per
   client thread: no MCP, no guard, no role, no run state;
-* sequential: one official ``mcp`` Python client calling ``read_tickets`` in a loop (latency);
-* concurrent: CLIENTS clients (default 16) in PROCESSES client processes (default 2), each client
-  calling ``read_tickets`` on its own run (a new run every RUN_LENGTH calls, outside nothing: run
-  starts are part of the load), for throughput and latency under load.
+* sequential, Python: one official ``mcp`` Python client calling ``read_tickets`` in a loop (latency;
+  it speaks the current, stateless protocol 2026-07-28: one POST per call, no handshake);
+* sequential, raw: one Node client sending exactly those POSTs (``examples/typescript-agent/load.mjs``
+  with ``MODE=raw``): the latency with the lightest client this machine can run;
+* concurrent, TypeScript SDK: CLIENTS (default 16) clients of the official MCP TypeScript SDK in one
+  Node process (handshake-era protocol 2025-11-25, served by the Python SDK's stateless transport);
+* concurrent, raw: CLIENTS raw clients in one Node process (protocol 2026-07-28), the throughput
+  phase of the target.
 
-Every call of paybill includes: HTTP + JSON-RPC, schema validation, the run row locked and
-continued from PostgreSQL, Cedar, the read as the agent's role for the tenant under row-level
-security, the run's new state written back, all in one transaction. Targets: p50 <= 2 ms and
->= 1,000 calls/s with 16 clients. The client library's own CPU cost is inside the numbers (the
-clients run on the same two cores as the server and PostgreSQL).
+Every client calls ``read_tickets`` on its own run and starts a new run every RUN_LENGTH calls (run
+starts are part of the load). Every call of paybill includes: HTTP + JSON-RPC, schema validation,
+the run row locked and continued from PostgreSQL, Cedar, the read as the agent's role for the
+tenant under row-level security, the run's new state written back, all in one transaction.
+Targets: p50 <= 2 ms and >= 1,000 calls/s with 16 clients.
 
-The CPU line says where a concurrent call's time goes on a machine where clients, server and
-PostgreSQL share the cores: CPU seconds of the server process and of the client processes per call
-(Linux ``/proc``), so a throughput short of the target can be read as "the server costs X, the
-Python client Y" rather than guessed.
+Why the load comes from Node: the clients run on the same two cores as the server and PostgreSQL,
+and the Python client costs more CPU per call than the server itself; a Node client is an MCP client
+at a fraction of that. The CPU line of each phase says where a call's time goes: CPU seconds per
+call of the server process, the client process and the PostgreSQL backends serving the bench
+database (Linux ``/proc``), so a throughput short of the target reads as "the server costs X, the
+client Y, PostgreSQL Z: the machine's ceiling is N" rather than a guess.
 
-Usage: ``python benchmarks/bench_serve.py [CALLS]`` (default 4000 per concurrent phase).
+Usage: ``python benchmarks/bench_serve.py [CALLS]`` (default 4000 per concurrent phase). Without
+``node`` or ``examples/typescript-agent/node_modules`` (``make install-node-example``) the Node
+phases are skipped and the targets are reported as not measured.
 """
 
 from __future__ import annotations
@@ -31,7 +39,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import multiprocessing
 import os
 import re
 import secrets
@@ -151,20 +158,8 @@ async def _client_loop(url: str, token: str, tenant: str, calls: int, times: lis
                 raise RuntimeError(f"unexpected result: {result.structured_content}")
 
 
-def _client_process(url: str, token: str, clients: int, calls: int, offset: int, out: Any) -> None:
-    times: list[float] = []
-
-    async def main() -> None:
-        await asyncio.gather(*(_client_loop(url, token, TENANTS[0], calls, times)
-                               for i in range(clients)))
-
-    started, cpu = time.perf_counter(), time.process_time()
-    asyncio.run(main())
-    out.put((times, time.perf_counter() - started, time.process_time() - cpu))
-
-
 def cpu_seconds(pid: int) -> float:
-    """User + system CPU seconds of process ``pid`` so far (Linux /proc; 0.0 elsewhere)."""
+    """User + system CPU seconds of process ``pid`` so far (Linux /proc; 0.0 elsewhere or when gone)."""
     try:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     except OSError:
@@ -172,38 +167,96 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-CPU: dict[str, list[float]] = {"client": [], "server": [], "calls": []}
-"""CPU seconds of the concurrent phases: the client processes, the server process, and the calls made."""
+class Meter:
+    """CPU seconds of the server process and of the PostgreSQL backends of the bench database."""
+
+    def __init__(self, admin: psycopg.Connection[Any], database: str, server_pid: int) -> None:
+        self.admin, self.database, self.server_pid = admin, database, server_pid
+
+    def backends(self) -> dict[int, float]:
+        pids = [r[0] for r in self.admin.execute("SELECT pid FROM pg_stat_activity WHERE datname = %s",
+                                                 (self.database,))]
+        return {pid: cpu_seconds(pid) for pid in pids}
+
+    def start(self) -> tuple[float, dict[int, float]]:
+        return cpu_seconds(self.server_pid), self.backends()
+
+    def stop(self, started: tuple[float, dict[int, float]]) -> tuple[float, float]:
+        """(server, PostgreSQL) CPU seconds since ``started`` (a backend that ended is not counted)."""
+        server, before = started
+        after = self.backends()
+        return cpu_seconds(self.server_pid) - server, sum(v - before.get(pid, 0.0) for pid, v in after.items())
 
 
-def concurrent(url: str, token: str, clients: int, processes: int, calls: int, server_pid: int = 0
-               ) -> tuple[float, float, float]:
-    context = multiprocessing.get_context("spawn")
-    queue = context.Queue()
-    per_process = clients // processes
-    per_client = calls // clients
-    procs = [context.Process(target=_client_process, args=(url, token, per_process, per_client, i * per_process,
-                                                             queue)) for i in range(processes)]
-    server_cpu = cpu_seconds(server_pid) if server_pid else 0.0
-    for p in procs:
-        p.start()
-    results = [queue.get(timeout=600) for _ in procs]
-    for p in procs:
-        p.join()
-    times = [t for r in results for t in r[0]]
-    elapsed = max(r[1] for r in results)
-    if server_pid:
-        CPU["client"].append(sum(r[2] for r in results))
-        CPU["server"].append(cpu_seconds(server_pid) - server_cpu)
-        CPU["calls"].append(len(times))
-    p50, p99 = percentiles(times)
-    return len(times) / elapsed, p50 * 1000, p99 * 1000
+class Phase:
+    """One measured phase: latencies, wall seconds, and CPU seconds of client, server and PostgreSQL."""
+
+    def __init__(self, times: list[float], elapsed: float, client: float, server: float, postgres: float) -> None:
+        self.times, self.elapsed = times, elapsed
+        self.client, self.server, self.postgres = client, server, postgres
+
+    @property
+    def rate(self) -> float:
+        return len(self.times) / self.elapsed
+
+    def line(self, label: str) -> str:
+        p50, p99 = percentiles(self.times)
+        n = len(self.times)
+        return (f"{label:<44} {self.rate:7.0f} calls/s   p50 {p50 * 1000:6.2f} ms   p99 {p99 * 1000:6.2f} ms   "
+                f"CPU/call: server {1000 * self.server / n:.2f}, client {1000 * self.client / n:.2f}, "
+                f"PostgreSQL {1000 * self.postgres / n:.2f} ms")
+
+    def to_json(self) -> dict[str, Any]:
+        p50, p99 = percentiles(self.times)
+        n = len(self.times)
+        return {"calls": n, "rate": self.rate, "p50_ms": p50 * 1000, "p99_ms": p99 * 1000,
+                "cpu_ms": {"server": 1000 * self.server / n, "client": 1000 * self.client / n,
+                           "postgres": 1000 * self.postgres / n}}
+
+
+def python_sequential(url: str, token: str, calls: int, meter: Meter) -> Phase:
+    """One official Python client, calls in a loop, in this process."""
+    times: list[float] = []
+    started, cpu, wall = meter.start(), time.process_time(), time.perf_counter()
+    asyncio.run(_client_loop(url, token, TENANTS[0], calls, times))
+    elapsed, client = time.perf_counter() - wall, time.process_time() - cpu
+    server, postgres = meter.stop(started)
+    return Phase(times, elapsed, client, server, postgres)
+
+
+NODE_EXAMPLE = ROOT / "examples" / "typescript-agent"
+
+
+def node() -> str | None:
+    """The node binary when it and the example's dependencies are installed, else None."""
+    found = shutil.which("node")
+    if found is None or not (NODE_EXAMPLE / "node_modules" / "@modelcontextprotocol" / "sdk").is_dir():
+        return None
+    return found
+
+
+def node_phase(binary: str, mode: str, url: str, token: str, clients: int, calls: int, meter: Meter) -> Phase:
+    """``load.mjs`` in one Node process: ``clients`` clients, ``calls`` calls in all."""
+    env = {**os.environ, "PAYBILL_MCP_URL": url, "PAYBILL_SERVE_TOKEN": token, "TENANT": TENANTS[0],
+           "CLIENTS": str(clients), "CALLS": str(calls), "RUN_LENGTH": str(RUN_LENGTH),
+           "ROWS": str(ROWS_PER_TENANT), "MODE": mode}
+    started = meter.start()
+    done = subprocess.run([binary, "load.mjs"], cwd=NODE_EXAMPLE, env=env, capture_output=True, text=True,
+                          timeout=900, check=False)
+    server, postgres = meter.stop(started)
+    if done.returncode != 0:
+        raise RuntimeError(f"load.mjs ({mode}) failed: {done.stderr[-2000:]}")
+    out = json.loads(done.stdout.strip().splitlines()[-1])
+    return Phase([t / 1000 for t in out["times"]], out["elapsed"], out["cpu"], server, postgres)
+
+
+def best(phases: list[Phase]) -> Phase:
+    return max(phases, key=lambda p: p.rate)
 
 
 def main(argv: list[str]) -> int:
     calls = int(argv[0]) if argv and argv[0].isdigit() else 4000
     clients = int(os.environ.get("BENCH_CLIENTS", "16"))
-    processes = int(os.environ.get("BENCH_CLIENT_PROCESSES", "2"))
     name, login = f"pbbench_serve_{secrets.token_hex(4)}", f"pbbench_serve_{secrets.token_hex(4)}"
     try:
         admin = psycopg.connect(DSN, autocommit=True, connect_timeout=3)
@@ -244,36 +297,54 @@ def main(argv: list[str]) -> int:
                 return 2
             url = found.group(1)
             threading.Thread(target=lambda: server.stderr.read(), daemon=True).start()  # type: ignore[union-attr]
-            # warm-up: prepared statements, Cedar caches, thread pools
-            concurrent(url, token, 2, 1, 200)
-            seq = []
+            meter = Meter(admin, name, server.pid)
+            binary = node()
+            # warm-up: the pool's connections, prepared statements, Cedar caches, thread pools, JIT
+            python_sequential(url, token, 100, meter)
+            if binary:
+                node_phase(binary, "raw", url, token, clients, max(400, calls // 10), meter)
+            phases: dict[str, list[Phase]] = {"python-1": [], "raw-1": [], "sdk-n": [], "raw-n": []}
             fl = []
-            conc = []
+            loads = []
             for _ in range(2):  # interleaved rounds, best kept (the machine is shared)
+                loads.append(os.getloadavg()[0])
                 fl.append(floor(name, clients, calls))
-                seq.append(concurrent(url, token, 1, 1, max(400, calls // 10)))
-                conc.append(concurrent(url, token, clients, processes, calls, server.pid))
+                phases["python-1"].append(python_sequential(url, token, max(400, calls // 10), meter))
+                if binary:
+                    phases["raw-1"].append(node_phase(binary, "raw", url, token, 1, max(400, calls // 10), meter))
+                    phases["sdk-n"].append(node_phase(binary, "sdk", url, token, clients, calls, meter))
+                    phases["raw-n"].append(node_phase(binary, "raw", url, token, clients, calls, meter))
+            loads.append(os.getloadavg()[0])
             f_rate, f50, f99 = max(fl)
-            s_rate, s50, s99 = max(seq)
-            c_rate, c50, c99 = max(conc)
             print(f"paybill serve over streamable HTTP (stateless, JSON), official mcp client {_mcp_version()}, "
                   f"{ROWS_PER_TENANT} rows x {len(COLUMNS)} columns per call, PostgreSQL "
-                  f"{admin.info.server_version // 10000}, {os.cpu_count()} CPUs")
-            print(f"floor: bare psycopg, {clients} threads   {f_rate:8.0f} calls/s   p50 {f50:6.2f} ms   "
-                  f"p99 {f99:6.2f} ms")
-            print(f"serve: 1 client, sequential        {s_rate:8.0f} calls/s   p50 {s50:6.2f} ms   p99 {s99:6.2f} ms")
-            print(f"serve: {clients} clients in {processes} processes {c_rate:8.0f} calls/s   p50 {c50:6.2f} ms   "
-                  f"p99 {c99:6.2f} ms")
-            print(f"ratio to floor (16 clients): {f_rate / c_rate:.1f}x fewer calls/s")
-            if sum(CPU["calls"]):
-                made = sum(CPU["calls"])
-                print(f"CPU per call ({clients} clients): server {1000 * sum(CPU['server']) / made:.2f} ms, "
-                      f"official mcp client {1000 * sum(CPU['client']) / made:.2f} ms (PostgreSQL not counted; "
-                      f"{os.cpu_count()} CPUs shared by all three)")
-            ok = s50 <= TARGET_P50_MS and c_rate >= TARGET_RATE
-            print(f"targets: p50 <= {TARGET_P50_MS} ms (sequential: {s50:.2f}), >= {TARGET_RATE:.0f} calls/s with "
-                  f"{clients} clients ({c_rate:.0f}): {'ok' if ok else 'MISSED'}")
-            print(json.dumps({"floor": fl, "sequential": seq, "concurrent": conc, "cpu": CPU}))
+                  f"{admin.info.server_version // 10000}, {os.cpu_count()} CPUs, load average "
+                  f"{min(loads):.1f}-{max(loads):.1f}")
+            print(f"{'floor: bare psycopg, ' + str(clients) + ' threads':<44} {f_rate:7.0f} calls/s   "
+                  f"p50 {f50:6.2f} ms   p99 {f99:6.2f} ms")
+            labels = {"python-1": "serve: 1 official Python client", "raw-1": "serve: 1 raw client (Node)",
+                      "sdk-n": f"serve: {clients} TypeScript SDK clients (Node)",
+                      "raw-n": f"serve: {clients} raw clients (Node)"}
+            for key, label in labels.items():
+                if phases[key]:
+                    print(best(phases[key]).line(label))
+            if not binary:
+                print("Node phases skipped: node or examples/typescript-agent/node_modules missing "
+                      "(make install-node-example)")
+                print(json.dumps({"floor": fl, "phases": {k: [p.to_json() for p in v] for k, v in phases.items()}}))
+                return 2
+            seq, conc = best(phases["raw-1"]), best(phases["raw-n"])
+            n = len(conc.times)
+            per_call = (conc.server + conc.client + conc.postgres) / n
+            print(f"ratio to floor ({clients} clients): {f_rate / conc.rate:.1f}x fewer calls/s; CPU per call of "
+                  f"all three {1000 * per_call:.2f} ms: {os.cpu_count()} idle CPUs would cap this at "
+                  f"{(os.cpu_count() or 1) / per_call:.0f} calls/s")
+            s50 = percentiles(seq.times)[0] * 1000
+            ok = s50 <= TARGET_P50_MS and conc.rate >= TARGET_RATE
+            print(f"targets: p50 <= {TARGET_P50_MS} ms (1 raw client: {s50:.2f}), >= {TARGET_RATE:.0f} calls/s with "
+                  f"{clients} clients ({conc.rate:.0f}): {'ok' if ok else 'MISSED'}")
+            print(json.dumps({"floor": fl, "load": loads,
+                              "phases": {k: [p.to_json() for p in v] for k, v in phases.items()}}))
             return 0 if ok else 1
     finally:
         if server is not None and server.poll() is None:

@@ -399,3 +399,47 @@ def test_stored_stacks_point_at_the_output_folder_and_are_checked_by_digest(spec
     again = compile_repository(specs, cache=cache, out=out)
     assert again.tree == first.tree
     assert [b for b in built if not b.startswith("sql:")] == ["tenant/bluth"]
+
+
+def test_unchanged_stacks_are_kept_in_place_unread_and_an_edited_one_is_compiled_again(
+        spec_copy, tmp_path: Path, monkeypatch) -> None:
+    """``paybill compile`` with a journal of its output folder keeps unchanged stored stacks in place:
+    their bytes are neither read back nor rewritten (``CompileResult.kept``). A kept file edited in
+    the output folder while the spare tree lacks it is never copied blindly: the compile runs again
+    reading stacks back by digest, and the folder ends exactly as an uncached compile's tree."""
+    specs = spec_copy({})
+    cache, out = tmp_path / "cache", tmp_path / "generated"
+    monkeypatch.setenv(store.CACHE_ENV, str(cache))
+    reads: list[str] = []
+    real_read = terraform_emitter._read_output
+
+    def read_spy(root, path, digest):
+        reads.append(path)
+        return real_read(root, path, digest)
+
+    monkeypatch.setattr(terraform_emitter, "_read_output", read_spy)
+
+    def compile_cli() -> None:
+        result = invoke("compile", str(specs), "--out", str(out), cwd=tmp_path)
+        assert result.exit_code == 0, result.output
+
+    compile_cli()  # whole tree written, journal saved
+    compile_cli()  # linked: the old tree becomes the spare
+    assert reads == []
+    journal = load_journal(cache, out)
+    kept = compile_repository(specs, cache=cache, out=out,
+                              in_place={path: entry[3] for path, entry in journal.items()})
+    full = compile_repository(specs)
+    stacks = {info.path for info in full.facts.terraform.stacks}
+    assert set(kept.kept) == stacks and not stacks & set(kept.tree)
+    assert {**kept.tree, **{p: full.tree[p] for p in kept.kept}} == full.tree
+    assert kept.manifest == full.manifest and kept.file_count == len(full.tree)
+    _apply(specs, ("display", "bluth.yaml", "Edited"))
+    compile_cli()  # the spare (before the edit) is patched: bluth's stack differs there from `out`
+    assert reads == []
+    bluth = next(info.path for info in full.facts.terraform.stacks if info.address == "tenant/bluth")
+    target = out / bluth
+    target.write_bytes(target.read_bytes().replace(b"paybill", b"PAYBILL", 1))
+    compile_cli()  # bluth's stack is kept, the spare's copy is stale and `out`'s was edited
+    assert reads  # the second compile read stacks back, by digest
+    assert read_tree(out) == compile_repository(specs).tree

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import stat
 import subprocess
@@ -183,12 +184,16 @@ def test_sigkill_while_writing_leaves_the_old_tree_complete(spec_copy, tmp_path:
 
 
 
-def test_sigkill_while_patching_the_spare_tree_leaves_the_old_tree_complete(spec_copy, tmp_path: Path) -> None:
+@pytest.mark.parametrize("kept_from_out", [False, True], ids=["spare-only", "kept-read-from-out"])
+def test_sigkill_while_patching_the_spare_tree_leaves_the_old_tree_complete(spec_copy, tmp_path: Path,
+                                                                             kept_from_out: bool) -> None:
     """With a cache, the third compile on patches the spare tree (paybill.write.spare) and exchanges it in.
 
     Kill it mid-patch: ``out`` must be the old tree byte for byte; the next compiles, from the
     half-patched spare (never trusted: checked file by file against its journal), must produce
-    exactly what a compile without any cache produces.
+    exactly what a compile without any cache produces. ``kept-read-from-out``: a compile before
+    leaves the spare one edit behind ``out``, so the killed compile keeps a stack in place
+    (``CompileResult.kept``) whose bytes it must copy from ``out`` into the spare while patching.
     """
     from paybill import store
     from paybill.compile import compile_repository
@@ -203,6 +208,11 @@ def test_sigkill_while_patching_the_spare_tree_leaves_the_old_tree_complete(spec
         assert run.wait(timeout=120) == 0, run.stderr.read()
     assert spare_path(cache_dir, out).is_dir()
     assert store.read(cache_dir, _spare_journal_name(out))  # a journal describes it
+    if kept_from_out:
+        other = specs / "tenants" / "hooli.yaml"
+        other.write_text(re.sub(r"(displayName: .*)", r"\1 Edited", other.read_text(), count=1))
+        run = _compile(specs, out, cache)
+        assert run.wait(timeout=120) == 0, run.stderr.read()
     before = read_tree(out)
     tenant = specs / "tenants" / "bluth.yaml"
     tenant.write_text(tenant.read_text().replace("displayName: Bluth Company", "displayName: Bluth and Sons"))

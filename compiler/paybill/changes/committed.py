@@ -7,6 +7,12 @@ specs: its ``manifest.json`` was written by paybill, lists exactly the base side
 their sha256 (the input hash), and every stack file matches the content hash the manifest records
 (so a hand-edited file is noticed). Otherwise the base is compiled like the head.
 
+Most of those files are usually the same bytes as the head side's compile produces (a one-tenant
+change leaves 10,000 other stacks alone): given that tree, a committed file whose git blob hash is
+the hash of the head's bytes for that path *is* those bytes (git names blobs by their content), so
+it is taken from the head's tree instead of being read from git objects. Every file is still checked
+against the manifest, so the result is the same as reading them all.
+
 Besides the stacks, each database's ``sql/<database>/migrations.json`` is read (checked against the
 sha256 the manifest's ``outputs.sql`` records): its catalog is what :mod:`paybill.plan.databases`
 compares.
@@ -17,10 +23,12 @@ from __future__ import annotations
 import hashlib
 import json
 import posixpath
+from collections.abc import Mapping
 from typing import Any
 
 from paybill.gitio.repo import GitError, GitRepo
 from paybill.gitio.snapshot import Snapshot
+from paybill.gitio.sources import blob_hash
 
 MANIFEST = "manifest.json"
 
@@ -43,9 +51,11 @@ def _sql_index(path: str) -> bool:
     return path.startswith("sql/") and path.endswith("/migrations.json") and path.count("/") == 2
 
 
-def committed_terraform(repo: GitRepo, snapshot: Snapshot, prefix: str) -> tuple[dict[str, bytes] | None, str]:
+def committed_terraform(repo: GitRepo, snapshot: Snapshot, prefix: str,
+                        known: Mapping[str, bytes] | None = None) -> tuple[dict[str, bytes] | None, str]:
     """(terraform and database-catalog part of the output tree, why) - the tree is None when it cannot
-    be trusted."""
+    be trusted. ``known``: output files the caller holds (path -> bytes, the head side's compiled
+    tree); a committed file with the same git blob hash is taken from it rather than read."""
     if snapshot.commit is None:
         return None, "the base side is not a commit"
     try:
@@ -61,8 +71,15 @@ def committed_terraform(repo: GitRepo, snapshot: Snapshot, prefix: str) -> tuple
     if manifest["inputs"] != inputs:
         return None, f"{prefix}/ in the base commit is stale (its inputs differ from the base specs)"
     wanted = {path: entry for path, entry in entries.items() if path.startswith("terraform/") or _sql_index(path)}
-    contents = repo.read_blobs(e.blob for e in wanted.values())
-    tree = {path: contents[entry.blob] for path, entry in wanted.items()}
+    known = known or {}
+    tree: dict[str, bytes] = {}
+    for path, entry in wanted.items():
+        data = known.get(path)
+        if data is not None and blob_hash(data) == entry.blob:
+            tree[path] = data
+    contents = repo.read_blobs(e.blob for path, e in wanted.items() if path not in tree)
+    tree.update((path, contents[entry.blob]) for path, entry in wanted.items() if path not in tree)
+    tree = dict(sorted(tree.items()))
     recorded = (manifest.get("outputs") or {}).get("sql") or {}
     for path in sorted(p for p in tree if _sql_index(p)):
         if recorded.get(path) != _sha(tree[path]):

@@ -93,7 +93,7 @@ def _shown(filename: object) -> str:
 def _summary(result: CompileResult, out: Path) -> str:
     stacks, removed = len(result.stacks), len(result.removed)
     return (f"compiled {stacks} stack{'s' if stacks != 1 else ''}"
-            f"{f' ({removed} removed)' if removed else ''}, {len(result.tree)} files -> {out.as_posix()}/")
+            f"{f' ({removed} removed)' if removed else ''}, {result.file_count} files -> {out.as_posix()}/")
 
 
 def _print_text(result: CompileResult, fmt: str, tail: list[str]) -> None:
@@ -115,7 +115,7 @@ def _diff_lines(diff: TreeDiff, out: Path, fmt: str) -> list[str]:
 
 def _json(result: CompileResult, out: Path, extra: dict[str, Any]) -> None:
     doc = {"ok": result.ok, "diagnostics": [d.to_dict() for d in result.diagnostics], "out": out.as_posix(),
-           "stacks": len(result.stacks), "removed": len(result.removed), "files": len(result.tree), **extra}
+           "stacks": len(result.stacks), "removed": len(result.removed), "files": result.file_count, **extra}
     click.echo(orjson.dumps(doc, option=orjson.OPT_INDENT_2).decode())
 
 
@@ -177,7 +177,7 @@ def compile_command(specs: Path, out: Path, check: bool, durable: bool, strict_q
     from paybill.forked import Parallelism
     from paybill.gcpause import pause_for_this_process
     from paybill.store import cache_dir
-    from paybill.write.journal import journal_of, load_journal, save_journal, write_tree_linked
+    from paybill.write.journal import KeptFileChanged, journal_of, load_journal, save_journal, write_tree_linked
     from paybill.write.stream import StreamingWrite
     from paybill.write.tree import UnsafeOutput, diff_tree
 
@@ -192,13 +192,17 @@ def compile_command(specs: Path, out: Path, check: bool, durable: bool, strict_q
     # With a journal of the tree in ``out``, only changed files are written (paybill.write.journal);
     # without one, large parts of the output are written while later stages still run, and the
     # scratch tree is discarded unless commit() below swaps it in (see paybill.write.stream).
-    linked = cache is not None and not durable and not check and bool(load_journal(cache, out))
+    journal = load_journal(cache, out) if cache is not None and not durable and not check else {}
+    linked = bool(journal)
+    # The linked writer keeps unchanged stacks in place: the compile lists them (CompileResult.kept)
+    # instead of reading their bytes back from `out`, when `out`'s journal records their digest.
+    in_place = {path: entry[3] for path, entry in journal.items()} if linked else None
     parallelism = Parallelism.from_env()  # one setting for every stage, the writer's included
     with StreamingWrite(out, durable=durable, parallelism=parallelism) as writer:
         streaming = not (check or linked)
         try:
             result = compile_repository(specs, progress=stages, cache=cache, parallelism=parallelism, out=out,
-                                        on_files=writer.add if streaming else None,
+                                        on_files=writer.add if streaming else None, in_place=in_place,
                                         writer=writer.early() if streaming else None)
         finally:
             stages.close()
@@ -207,11 +211,17 @@ def compile_command(specs: Path, out: Path, check: bool, durable: bool, strict_q
         if check:
             _report_check(result, out, fmt, diff_tree(result.tree, out))
         try:
-            with _progress(len(result.tree), fmt) as bar:
+            with _progress(result.file_count, fmt) as bar:
                 if linked and cache is not None:
                     writer.abort()
-                    write_tree_linked(result.tree, out, cache, bar.update if bar is not None else None,
-                                      digests=result.digests)
+                    try:
+                        write_tree_linked(result.tree, out, cache, bar.update if bar is not None else None,
+                                          digests=result.digests, kept=result.kept)
+                    except KeptFileChanged:  # a kept file was edited in `out`: read nothing from it blindly
+                        result = compile_repository(specs, cache=cache, parallelism=parallelism, out=out)
+                        if not result.ok:
+                            _report_failure(result, out, fmt)
+                        write_tree_linked(result.tree, out, cache, digests=result.digests)
                 else:
                     writer.commit(result.tree, bar.update if bar is not None else None)
                     if cache is not None:

@@ -10,6 +10,7 @@ import click
 
 from paybill.changes.sides import resolve_sides
 from paybill.cli.common import EXIT_DIAGNOSTICS, EXIT_OK, specs_argument
+from paybill.gcpause import pause_for_this_process
 from paybill.gitio.repo import GitError
 from paybill.plan.render import FORMATS, render
 from paybill.plan.run import plan_sides
@@ -57,12 +58,13 @@ def plan_command(specs: Path, base: str | None, head: str | None, fmt: str, no_t
     stored_out = Path("generated")
 
     folder = cache_dir()
+    pause_for_this_process()  # a one-shot process: no collection while or after both sides load
     try:
         sides = resolve_sides(specs, base, head)
         report = plan_sides(sides.base, sides.head, sides.where, terraform=not no_terraform, repo=sides.repo,
                             policies_prefix=sides.policies_prefix, compile_base=compile_base,
                             store=UnitStore(folder / UNITS_FOLDER, read_only=True, content_root=stored_out)
-                            if folder is not None else None)
+                            if folder is not None else None, cache_folder=folder)
     except GitError as error:
         raise git_usage_error(error) from None
     colored = fmt == "text" and out is None and use_color(color)

@@ -15,7 +15,7 @@ Three entry points, one path:
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -150,6 +150,7 @@ def _compile_index(
                 part = emitter.emit(ctx)
                 written, ctx.written = ctx.written, {}
             _keep(emitter, part, written, tree, owners, sink, on_files, writer)
+            _keep_in_place(emitter, ctx.kept, owners, sink)
     finally:
         if helper is not None:
             helper.cancel()
@@ -162,7 +163,9 @@ def _compile_index(
     plain = tree.in_memory()
     return CompileResult(tree=plain if plain is not None else tree, diagnostics=sink.sorted(), index=index,
                          files=files, graph=graph, manifest=ctx.facts.manifest, facts=ctx.facts,
-                         digests={path: digest for path, digest in ctx.digests.items() if path in tree})
+                         digests={path: digest for path, digest in ctx.digests.items()
+                                  if path in tree or path in ctx.kept},
+                         kept=dict(sorted(ctx.kept.items())))
 
 
 def _keep(emitter: Emitter, part: OutputTree, written: dict[str, Written], tree: OutputFiles,
@@ -181,6 +184,14 @@ def _keep(emitter: Emitter, part: OutputTree, written: dict[str, Written], tree:
         tree.update_written({path: written[path] for path in keep}, writer.where)
     if on_files is not None and kept and not sink.has_errors:
         on_files(kept)
+
+
+def _keep_in_place(emitter: Emitter, kept: dict[str, bytes], owners: dict[str, str], sink: DiagnosticSink) -> None:
+    """The path checks for files ``emitter`` kept in place (:attr:`EmitContext.kept`) this time; a
+    path that fails them leaves the tree (its error already empties the result)."""
+    new = [path for path in kept if path not in owners]
+    for path in set(new) - set(check_paths(emitter.name, new, owners, sink)):
+        del kept[path]
 
 
 def compile_documents(
@@ -220,6 +231,7 @@ def compile_repository(
     on_files: FilesReady | None = None,
     parallelism: Parallelism | None = None,
     out: Path | None = None,
+    in_place: Mapping[str, bytes] | None = None,
     writer: ScratchWriter | None = None,
 ) -> CompileResult:
     """Load every spec under ``root`` and compile it.
@@ -231,6 +243,9 @@ def compile_repository(
     environment, :meth:`paybill.forked.Parallelism.from_env`). ``out``: the folder the result will
     be written to (or compared with), where stored units find their bytes (:class:`UnitStore`).
     ``writer``: see :func:`compile_index`.
+    ``in_place``: the digests ``out``'s writer recorded for its files (its journal), when the result
+    is written by a writer that keeps files in place (:func:`paybill.write.journal.write_tree_linked`):
+    unchanged stored stacks recorded there are not read at all but listed in ``CompileResult.kept``.
     """
     parallelism = parallelism if parallelism is not None else Parallelism.from_env()
     sink = DiagnosticSink()
@@ -241,7 +256,8 @@ def compile_repository(
         if loaded.files == 0 and not len(sink):
             sink.error("PB0115", f"no spec files (*.yaml, *.yml) found under '{root.as_posix()}'",
                        root.name or ".", Position(), "point paybill at your specs folder")
-        store = UnitStore(cache / UNITS_FOLDER, content_root=out) if cache is not None else None
+        store = UnitStore(cache / UNITS_FOLDER, content_root=out, in_place=in_place if out is not None else None) \
+            if cache is not None else None
         result = compile_documents(loaded.documents, sink=sink, files=loaded.files, emitters=emitters,
                                    progress=progress, unloadable=loaded.unloadable, on_files=on_files,
                                    store=store, parallelism=parallelism, writer=writer)

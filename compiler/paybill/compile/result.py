@@ -32,8 +32,17 @@ class CompileResult:
     facts: EmitFacts = field(default_factory=EmitFacts)
     """What emitters published (:class:`~paybill.emit.contract.EmitFacts`)."""
     digests: dict[str, bytes] = field(default_factory=dict)
-    """SHA-256 of files of ``tree`` (path -> digest), as far as the compile computed them (the
-    manifest's files: all but ``manifest.json``); the writer reuses them."""
+    """SHA-256 of files of ``tree`` and ``kept`` (path -> digest), as far as the compile computed
+    them (the manifest's files: all but ``manifest.json``); the writer reuses them."""
+    kept: dict[str, bytes] = field(default_factory=dict)
+    """Files of the output that are not in ``tree`` because they are kept in place in the output
+    folder (path -> SHA-256; only when the compile was asked to, ``in_place``): the whole output is
+    ``tree`` plus these. Write it with :func:`paybill.write.journal.write_tree_linked`."""
+
+    @property
+    def file_count(self) -> int:
+        """How many files the output has (``tree`` and ``kept``)."""
+        return len(self.tree) + len(self.kept)
 
     @property
     def ok(self) -> bool:

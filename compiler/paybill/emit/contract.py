@@ -86,7 +86,12 @@ class EmitContext:
     digests: dict[str, bytes] = field(default_factory=dict)
     """SHA-256 of emitted files an emitter already knows (path -> digest: a stack read back from the
     unit store carries it), so the manifest and the writer do not hash 100+ MB again. An emitter may
-    only put here the digest of exactly the bytes it returns for that path."""
+    only put here the digest of exactly the bytes it returns (or keeps, below) for that path."""
+    kept: dict[str, bytes] = field(default_factory=dict)
+    """Files of the output tree kept in place (path -> SHA-256): unchanged units whose bytes are
+    already in the output folder (``store.in_place``), so nobody reads, renders or hashes them. They
+    belong to the tree like returned files (an emitter never returns a path it keeps, and also puts
+    its digest in ``digests``); the writer keeps them (:mod:`paybill.write.spare`)."""
     writer: ScratchWriter | None = None
     """Set when the compile streams its output (:mod:`paybill.emit.files`): an emitter producing many
     files may write them into the scratch tree as they are rendered, instead of returning them, and

@@ -106,7 +106,8 @@ def build_manifest(ctx: EmitContext, tree: Mapping[str, bytes]) -> dict[str, Any
     terraform = ctx.facts.terraform
     infos = sorted(terraform.stacks if terraform is not None else [], key=lambda s: s.address)
     waves = graph.stack_waves() if graph is not None else {}
-    paths = sorted(path for path in tree if path != MANIFEST_PATH)
+    # A kept file's digest is in ctx.digests (never read), as is a file written early.
+    paths = sorted((tree.keys() | ctx.kept.keys()) - {MANIFEST_PATH})
     known = ctx.digests
     for path in paths:
         if path not in known:

@@ -85,5 +85,6 @@ def load_snapshot(side: Side, where: SpecsLocation, cache: BlobCache, *, validat
     if require_files and not files and not len(sink):
         sink.error("PB0115", f"no spec files (*.yaml, *.yml) found under '{where.prefix or '.'}' in {side.label}",
                    where.display_base or ".", Position(), "point paybill at your specs folder")
-    index = validate_documents(documents, sink) if validate else SpecIndex()
+    # documents of the blob cache are shared between sides and never mutated: validate each model once
+    index = validate_documents(documents, sink, reuse_models=True) if validate else SpecIndex()
     return Snapshot(side.label, side.commit, documents, index, sink.sorted(), files)

@@ -23,7 +23,7 @@ from typing import Any
 
 from paybill import store
 from paybill.load.discover import SpecFile
-from paybill.load.document import FileText, SpecDocument
+from paybill.load.document import FileText, SourceText, SpecDocument
 
 RACY_NS = 2 * 10**9
 """A file modified this close to (or after) the start of the load that cached it is verified by its bytes."""
@@ -77,6 +77,29 @@ class LoadCache:
         except (TypeError, ValueError):  # a well-formed entry of an unexpected shape: not ours
             return None
         self._new[spec_file.display] = entry
+        self.hits += 1
+        return found
+
+    def documents_of(self, display: str, raw: bytes) -> list[SpecDocument] | None:
+        """The documents of the file ``display`` whose bytes are ``raw`` (read elsewhere: ``paybill plan``
+        reads a side from git blobs), if the cache parsed these very bytes, else None.
+
+        Matched by the SHA-256 of ``raw``, never by stat: the cache was filled from the work tree,
+        the bytes may come from any commit. Positions are composed from ``raw`` when asked for, as
+        for a freshly parsed file. Nothing is recorded: this never changes what :meth:`save` writes.
+        """
+        entry = self._old.get(display)
+        if entry is None:
+            return None
+        try:
+            digest, documents = entry[3], entry[4]
+            if hashlib.sha256(raw).hexdigest() != digest:
+                return None
+            source = SourceText(raw.decode("utf-8").removeprefix("\ufeff"))
+            found = [SpecDocument(path=display, index=index, data=data, node=None, kind=kind, name=name,
+                                  text_hash=digest, source=source) for index, data, kind, name in documents]
+        except (TypeError, ValueError, IndexError):  # a well-formed entry of an unexpected shape: not ours
+            return None
         self.hits += 1
         return found
 

@@ -13,7 +13,7 @@ what keeps a plan of a 10,000-tenant repository close to the cost of a single co
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from paybill.changes.committed import committed_terraform
 from paybill.changes.database_model import DatabaseChange
@@ -45,14 +45,28 @@ def _first_error(diagnostics: list[Diagnostic]) -> str:
     return "unknown error"
 
 
-def _reach(snapshot: Snapshot) -> dict[str, set[str]]:
-    from paybill.graph.stacks import stack_units
+def _reach(sides: tuple[Snapshot, ...], stacks: list[StackChange]) -> dict[str, tuple[str, ...]]:
+    """Stack address -> tenants whose stack reads it (on either side), for the changed stacks only.
 
+    Only a tenant stack depends on another stack, and only on its pool's (``pool/<pool>``, see
+    :func:`paybill.resolve.units.tenant_unit`), so a change that touches no pool stack needs no
+    units at all, and one that does needs the units of that pool's tenants only, not all 10,000.
+    """
+    from paybill.resolve.layers import plan_layers
+    from paybill.resolve.units import tenant_unit
+
+    pools = {stack.address[len("pool/"):] for stack in stacks if stack.address.startswith("pool/")}
     reach: dict[str, set[str]] = {}
-    for unit in stack_units(snapshot.index):
-        for dependency in unit.depends_on:
-            reach.setdefault(dependency, set()).add(unit.owner.name)
-    return reach
+    for side in sides if pools else ():
+        for doc in side.index.of_kind("Tenant"):
+            tenant = doc.model
+            pool = tenant.spec.placement.pool
+            if pool not in pools or tenant.spec.lifecycle == "deleted":
+                continue  # stack_units: no stack for a deleted tenant; depends_on names its own pool only
+            unit = tenant_unit(doc, tenant, plan_layers(tenant), side.index.get("Pool", pool) is not None)
+            for dependency in unit.depends_on:
+                reach.setdefault(dependency, set()).add(doc.name)
+    return {address: tuple(sorted(tenants)) for address, tenants in reach.items()}
 
 
 class TerraformComparer:
@@ -70,11 +84,13 @@ class TerraformComparer:
         """The on-disk unit store (``.paybill/cache/units``): head-side units an earlier compile
         built (a CI cache step restores it) are read back, not built."""
 
-    def _base_tree(self, base: Snapshot) -> tuple[Mapping[str, bytes] | None, str | None, str, bool]:
-        """(tree, error note, source, compiled here) of the base side: committed when fresh, else compiled."""
+    def _base_tree(self, base: Snapshot, head_tree: Mapping[str, bytes] | None
+                   ) -> tuple[Mapping[str, bytes] | None, str | None, str, bool]:
+        """(tree, error note, source, compiled here) of the base side: committed when fresh, else compiled.
+        ``head_tree``: the head side's compiled tree, whose files the committed tree mostly shares."""
         reason = "compiled"
         if self.repo is not None and self.generated is not None:
-            tree, why = committed_terraform(self.repo, base, self.generated)
+            tree, why = committed_terraform(self.repo, base, self.generated, head_tree)
             if tree is not None:
                 return tree, None, why, False
             reason = f"compiled ({why})"
@@ -93,22 +109,26 @@ class TerraformComparer:
         if not base.ok:
             return TerraformOutcome(None, "the base side does not validate, so there is nothing to compare "
                                           "Terraform against")
-        base_tree, problem, source, base_compiled = self._base_tree(base)
+        head_result = None
+        if self.repo is not None and self.generated is not None:
+            # A committed base is expected: the head is compiled first, without the shared cache (it
+            # only pays when the base is compiled here too, and would keep the head compile from
+            # running independent emitters in a helper, compile.apart), so that committed files
+            # with the head's bytes need not be read from git. Same result, same order of notes.
+            head_result = compile_index(head.index, DiagnosticSink(), store=self.store)
+        base_tree, problem, source, base_compiled = self._base_tree(
+            base, head_result.tree if head_result is not None and head_result.ok else None)
         if base_tree is None:
             return TerraformOutcome(None, problem)
-        # The cache only pays when the base was compiled here too; with a committed base it would
-        # only keep the head compile from running independent emitters in a helper (compile.apart).
-        cache = self.cache if base_compiled else None
-        head_result = compile_index(head.index, DiagnosticSink(), cache=cache, store=self.store)
+        if head_result is None:
+            cache = self.cache if base_compiled else None
+            head_result = compile_index(head.index, DiagnosticSink(), cache=cache, store=self.store)
         diagnostics = [d for d in head_result.diagnostics if d not in head.diagnostics]
         if not head_result.ok:
             return TerraformOutcome(None, "the head side does not compile (see diagnostics)", diagnostics=diagnostics)
-        reach: dict[str, set[str]] = {}
-        for side in (base, head):
-            for address, tenants in _reach(side).items():
-                reach.setdefault(address, set()).update(tenants)
-        stacks = diff_trees(base_tree, head_result.tree,
-                            {address: tuple(sorted(t)) for address, t in reach.items()})
+        stacks = diff_trees(base_tree, head_result.tree)
+        reach = _reach((base, head), stacks)
+        stacks = [replace(stack, reach=reach.get(stack.address, ())) for stack in stacks]
         databases = diff_databases(base_tree, head_result.tree, PiiColumns.of(base.index, head.index))
         findings = stack_findings(stacks) + database_findings(databases, _agent_locator(head))
         return TerraformOutcome(stacks, None, findings, diagnostics, f"base: {source}", databases)

@@ -7,23 +7,42 @@ agents must pass the base side's rules (see :mod:`paybill.plan.agents`).
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from paybill.changes.model import PlanReport
 from paybill.changes.policies import load_change_control
+from paybill.gcpause import gc_paused
 from paybill.gitio.blobcache import BlobCache
 from paybill.gitio.repo import GitRepo
 from paybill.gitio.snapshot import SpecsLocation, load_snapshot
 from paybill.gitio.sources import Side, WorkTreeSide
+from paybill.load.cache import LoadCache
 from paybill.plan.engine import build_report
 from paybill.store import UnitStore
 
 
 def plan_sides(base: Side, head: Side, where: SpecsLocation, *, cache: BlobCache | None = None,
                terraform: bool = True, repo: GitRepo | None = None, policies_prefix: str | None = None,
-               compile_base: bool = False, store: UnitStore | None = None) -> PlanReport:
+               compile_base: bool = False, store: UnitStore | None = None,
+               cache_folder: Path | None = None) -> PlanReport:
     """Compare ``base`` and ``head``. With a ``repo``, the base commit's committed ``generated/`` is used
     for its Terraform when fresh (``compile_base=True`` compiles it instead). ``store``: the unit
-    store the head side's compile reads unchanged units from (docs/cache.md)."""
-    cache = cache or BlobCache()
+    store the head side's compile reads unchanged units from (docs/cache.md). ``cache_folder``: the
+    cache folder (``.paybill/cache``) whose parsed spec files a compile of this repository left; with
+    a ``repo``, files of either side whose bytes it parsed are not parsed again.
+
+    The cyclic collector is paused throughout, as for a compile (:mod:`paybill.gcpause`): two sides
+    of 10,000 tenants are millions of long-lived objects that every collection would walk again."""
+    with gc_paused():
+        if cache is None:
+            known = LoadCache(cache_folder, repo.root / where.prefix) if cache_folder and repo else None
+            cache = BlobCache(known=known)
+        return _plan_sides(base, head, where, cache, terraform, repo, policies_prefix, compile_base, store)
+
+
+def _plan_sides(base: Side, head: Side, where: SpecsLocation, cache: BlobCache, terraform: bool,
+                repo: GitRepo | None, policies_prefix: str | None, compile_base: bool,
+                store: UnitStore | None) -> PlanReport:
     base_snapshot = load_snapshot(base, where, cache, require_files=False)
     head_snapshot = load_snapshot(head, where, cache)
     step = None

@@ -49,31 +49,53 @@ def _stat_key(path: Path) -> tuple[int, int, int] | None:
     return (info.st_size, info.st_mtime_ns, info.st_ino)
 
 
+class KeptFileChanged(Exception):
+    """A file the compile kept in place (``CompileResult.kept``) no longer holds the bytes it was
+    kept for (edited in the output folder since its journal was written): nothing was swapped in;
+    compile again without keeping files in place."""
+
+
+def kept_bytes(out: Path, path: str, digest: bytes) -> bytes:
+    """The bytes of ``out / path`` when they hash to ``digest``; otherwise :class:`KeptFileChanged`."""
+    try:
+        data = (out / path).read_bytes()
+    except OSError as exc:
+        raise KeptFileChanged(f"{path}: {exc}") from exc
+    if hashlib.sha256(data).digest() != digest:
+        raise KeptFileChanged(f"{path} changed since it was written")
+    return data
+
+
 def fill_linked(scratch: Path, out: Path, tree: Mapping[str, bytes], journal: Mapping[str, _Entry],
                 progress: Callable[[int], None] | None = None,
-                digests: Mapping[str, bytes] | None = None) -> tuple[dict[str, _Entry], int]:
-    """Fill ``scratch`` with ``tree``: unchanged files linked from ``out``, the rest written.
+                digests: Mapping[str, bytes] | None = None,
+                kept: Mapping[str, bytes] | None = None) -> tuple[dict[str, _Entry], int]:
+    """Fill ``scratch`` with ``tree`` and ``kept``: unchanged files linked from ``out``, the rest written.
 
     Returns the journal of the new tree and how many files were written (not linked). ``digests``:
-    SHA-256 of ``tree``'s files where the compile already knows it.
+    SHA-256 of ``tree``'s files where the compile already knows it. ``kept``: files of the new tree
+    the compile did not read (path -> SHA-256), whose bytes are in ``out`` (linked, or read from
+    there and checked by digest: :class:`KeptFileChanged`).
     """
     known = digests if digests is not None else {}
+    in_place = kept if kept is not None else {}
     import time
 
     delay = float(os.environ.get(DELAY_ENV, "0") or 0)
     made: set[str] = set()
     fresh: dict[str, _Entry] = {}
     written = 0
-    for path in sorted(tree):
-        data = tree[path]
+    for path in sorted(tree.keys() | in_place.keys()):
+        data = tree.get(path)
         parent, _, _ = path.rpartition("/")
         if parent and parent not in made:
             _make_folder(scratch, parent, made)
         target = scratch / path
         old = journal.get(path)
         linked = False
-        if old is not None and isinstance(old, tuple) and len(old) == 4 and old[0] == len(data):
-            digest = known.get(path) or hashlib.sha256(data).digest()
+        if old is not None and isinstance(old, tuple) and len(old) == 4 \
+                and (data is None or old[0] == len(data)):
+            digest = in_place[path] if data is None else known.get(path) or hashlib.sha256(data).digest()
             if old[3] == digest and _stat_key(out / path) == old[:3]:
                 try:
                     os.link(out / path, target)
@@ -82,6 +104,8 @@ def fill_linked(scratch: Path, out: Path, tree: Mapping[str, bytes], journal: Ma
                 except OSError:  # no hard links here (another filesystem): written instead
                     linked = False
         if not linked:
+            if data is None:
+                data = kept_bytes(out, path, in_place[path])
             with open(target, "wb") as handle:
                 handle.write(data)
                 handle.flush()  # so fstat sees the final size and modification time
@@ -118,24 +142,28 @@ def save_journal(folder: Path | None, out: Path, entries: dict[str, _Entry]) -> 
 
 def write_tree_linked(tree: Mapping[str, bytes], out: Path, folder: Path,
                       progress: Callable[[int], None] | None = None,
-                      digests: Mapping[str, bytes] | None = None) -> int:
-    """Replace ``out`` with exactly ``tree``, atomically, writing only files that changed.
+                      digests: Mapping[str, bytes] | None = None,
+                      kept: Mapping[str, bytes] | None = None) -> int:
+    """Replace ``out`` with exactly ``tree`` (plus ``kept``), atomically, writing only files that changed.
 
     Like :func:`paybill.write.tree.write_tree` (same errors, same guarantees; not ``durable``).
     When the cache holds a spare tree, it is patched and exchanged in (:mod:`paybill.write.spare`);
     otherwise a scratch tree is filled with links, and the tree it replaces is kept as the spare.
-    Returns how many files were written.
+    ``kept``: files of the new tree whose bytes the compile left in ``out`` (path -> SHA-256,
+    ``CompileResult.kept``); one that no longer hashes to its digest there raises
+    :class:`KeptFileChanged` before anything is swapped in. Returns how many files were written.
     """
     from paybill.write.spare import keep_spare, write_tree_spare
 
-    written = write_tree_spare(tree, out, folder, digests, progress)
+    written = write_tree_spare(tree, out, folder, digests, progress, kept)
     if written is not None:
         return written
     _validate_paths(tree)
+    _validate_paths(kept or {})
     journal = load_journal(folder, out)
     out, scratch = prepare_scratch(out)
     try:
-        fresh, written = fill_linked(scratch, out, tree, journal, progress, digests)
+        fresh, written = fill_linked(scratch, out, tree, journal, progress, digests, kept)
         swap_in(scratch, out, keep=lambda old: keep_spare(folder, out, old, journal))
     except BaseException:
         discard(scratch)

@@ -37,7 +37,7 @@ from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 
 from paybill import store
-from paybill.write.journal import _Entry, load_journal, save_journal
+from paybill.write.journal import _Entry, kept_bytes, load_journal, save_journal
 from paybill.write.swap import exchange
 from paybill.write.tree import DELAY_ENV, _validate_paths, check_replaceable, recover
 
@@ -106,12 +106,18 @@ def _write_new(target: str, data: bytes) -> _Entry:
 
 def patch_spare(spare: Path, tree: Mapping[str, bytes], journal: Mapping[str, _Entry],
                 digests: Mapping[str, bytes] | None = None,
-                progress: Callable[[int], None] | None = None) -> tuple[dict[str, _Entry], int]:
-    """Turn the tree in ``spare`` (described by ``journal``) into exactly ``tree``.
+                progress: Callable[[int], None] | None = None,
+                kept: Mapping[str, bytes] | None = None, source: Path | None = None,
+                ) -> tuple[dict[str, _Entry], int]:
+    """Turn the tree in ``spare`` (described by ``journal``) into exactly ``tree`` plus ``kept``.
 
     Returns the journal of the patched tree and how many files were written. ``digests``: SHA-256
     of ``tree``'s files where already known (path -> digest), so they are not hashed again.
+    ``kept``: files whose bytes the compile did not read (path -> SHA-256); the spare's copy is kept
+    when its journal has that digest, otherwise the bytes are read from ``source`` (the output
+    folder) and checked by digest (:class:`~paybill.write.journal.KeptFileChanged`).
     """
+    in_place = kept if kept is not None else {}
     delay = float(os.environ.get(DELAY_ENV, "0") or 0)
     present, folders, odd = _survey(spare)
     for rel in odd:  # a symlink, a socket...: never ours
@@ -120,29 +126,37 @@ def patch_spare(spare: Path, tree: Mapping[str, bytes], journal: Mapping[str, _E
     written = 0
     for rel, stat in present.items():
         known = journal.get(rel)
-        if rel not in tree or known is None or not isinstance(known, tuple) or len(known) != 4 \
-                or known[:3] != stat:
+        if (rel not in tree and rel not in in_place) or known is None or not isinstance(known, tuple) \
+                or len(known) != 4 or known[:3] != stat:
             os.unlink(spare / rel)  # stale, or not what the journal says: written again below if needed
         else:
             fresh[rel] = known
     have_folders = set(folders)
     needed: set[str] = set()
-    for rel in sorted(tree):
-        data = tree[rel]
+    for rel in sorted(tree.keys() | in_place.keys()):
+        data = tree.get(rel)  # None: kept in place
         parent = rel.rpartition("/")[0]
         while parent and parent not in needed:
             needed.add(parent)
             parent = parent.rpartition("/")[0]
-        kept = fresh.get(rel)
-        if kept is not None:
-            digest = digests.get(rel) if digests is not None else None
-            if kept[0] == len(data) and kept[3] == (digest or hashlib.sha256(data).digest()):
+        have = fresh.get(rel)
+        if have is not None:
+            if data is None:
+                same = have[3] == in_place[rel]
+            else:
+                digest = digests.get(rel) if digests is not None else None
+                same = have[0] == len(data) and have[3] == (digest or hashlib.sha256(data).digest())
+            if same:
                 if progress is not None:
                     progress(1)
                 if delay:
                     time.sleep(delay)
                 continue
             del fresh[rel]
+        if data is None:
+            if source is None:
+                raise ValueError(f"{rel} is kept in place but no source folder was given")
+            data = kept_bytes(source, rel, in_place[rel])
         folder = rel.rpartition("/")[0]
         if folder and folder not in have_folders:
             os.makedirs(spare / folder, exist_ok=True)
@@ -154,7 +168,7 @@ def patch_spare(spare: Path, tree: Mapping[str, bytes], journal: Mapping[str, _E
             shutil.rmtree(spare / rel)
             have_folders = {f for f in have_folders if f != rel and not f.startswith(rel + "/")}
         entry = _write_new(os.path.join(spare, rel), data)
-        digest = digests.get(rel) if digests is not None else None
+        digest = in_place.get(rel) or (digests.get(rel) if digests is not None else None)
         fresh[rel] = (*entry[:3], digest or hashlib.sha256(data).digest())
         written += 1
         if progress is not None:
@@ -168,15 +182,18 @@ def patch_spare(spare: Path, tree: Mapping[str, bytes], journal: Mapping[str, _E
 
 def write_tree_spare(tree: Mapping[str, bytes], out: Path, folder: Path,
                      digests: Mapping[str, bytes] | None = None,
-                     progress: Callable[[int], None] | None = None) -> int | None:
+                     progress: Callable[[int], None] | None = None,
+                     kept: Mapping[str, bytes] | None = None) -> int | None:
     """Replace ``out`` with exactly ``tree`` by patching the spare tree and exchanging it in.
 
     Returns how many files were written, or None when this path cannot be taken (no spare or
     journal yet, no ``RENAME_EXCHANGE``, another filesystem, the lock held elsewhere): then nothing
     was changed and the caller writes the tree another way (after which :func:`keep_spare` keeps
-    the tree it swapped out). Raises like :func:`paybill.write.tree.write_tree`.
+    the tree it swapped out). Raises like :func:`paybill.write.tree.write_tree`. ``kept``: as
+    :func:`patch_spare` (their bytes, when needed, come from ``out``, before it is exchanged).
     """
     _validate_paths(tree)
+    _validate_paths(kept or {})
     out = Path(os.path.abspath(out))
     spare = spare_path(folder, out)
     if not out.is_dir() or not spare.is_dir():
@@ -194,7 +211,7 @@ def write_tree_spare(tree: Mapping[str, bytes], out: Path, folder: Path,
         out_journal = load_journal(folder, out)
         # From here the spare is being changed: its journal no longer describes it until saved again.
         store.write(folder, _spare_journal_name(out), {})
-        fresh, written = patch_spare(spare, tree, spare_journal, digests, progress)
+        fresh, written = patch_spare(spare, tree, spare_journal, digests, progress, kept, out)
         if not exchange(spare, out):
             return None  # the spare stays (its empty journal makes the next patch rewrite it all)
         save_journal(folder, out, fresh)

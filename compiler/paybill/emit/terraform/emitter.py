@@ -6,7 +6,7 @@ import dataclasses
 import functools
 import hashlib
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
@@ -193,7 +193,10 @@ class BuiltStack:
     """
 
     path: str
-    content: bytes
+    content: bytes | None
+    """The rendered bytes; None: kept in place, the file at the store's ``content_root / path``
+    already holds exactly these bytes (the output folder's journal says so: :attr:`UnitStore.in_place`)
+    and the writer keeps it without this compile reading it."""
     info: StackInfo
     digest: bytes
     """SHA-256 of ``content`` (stored with it: the entry's own hash covers both)."""
@@ -205,20 +208,27 @@ class BuiltStack:
         return (self.path, content, dataclasses.astuple(self.info), self.digest)
 
     @classmethod
-    def from_plain(cls, value: object, content_root: Path | None = None) -> BuiltStack | None:
+    def from_plain(cls, value: object, content_root: Path | None = None,
+                   in_place: Mapping[str, bytes] | None = None) -> BuiltStack | None:
         """The stored form back, or None when it is not the shape this code stores, or its bytes
-        (left in the output folder) are not there any more with the stored digest."""
+        (left in the output folder) are not there any more with the stored digest.
+
+        ``in_place``: digests of the files in ``content_root`` as its writer recorded them (path ->
+        SHA-256); a stack whose file is recorded there with its digest comes back with ``content``
+        None (kept in place, not read: the writer verifies before it relies on it)."""
         try:
             path, content, info, digest = cast("tuple[Any, Any, Any, Any]", value)  # checked below
-            if content is None and content_root is not None and isinstance(path, str):
+            kept = content is None and in_place is not None and isinstance(path, str) \
+                and isinstance(digest, bytes) and in_place.get(path) == digest
+            if content is None and content_root is not None and isinstance(path, str) and not kept:
                 content = _read_output(content_root, path, digest)
-            if not isinstance(content, bytes):  # not stored, or its file changed or went away
+            if not isinstance(content, bytes) and not kept:  # not stored, or its file changed or went away
                 return None
             built = cls(path, content, StackInfo(*info), digest)
         except (TypeError, ValueError):
             return None
         ok = isinstance(built.digest, bytes) and len(built.digest) == hashlib.sha256().digest_size
-        return built if ok and isinstance(built.path, str) and isinstance(built.content, bytes) else None
+        return built if ok and isinstance(built.path, str) and (kept or isinstance(built.content, bytes)) else None
 
 
 @dataclass(frozen=True)
@@ -271,9 +281,8 @@ def _build_all(units: list[StackUnit], model: ResolvedModel, writer: ScratchWrit
     done: list[Built | None] = []
     for start in range(0, len(units), WRITE_CHUNK):
         chunk = [_build_rendered(unit, model) for unit in units[start:start + WRITE_CHUNK]]
-        ready = [stack for stack in chunk if stack is not None]
-        written = writer.write_now({stack.path: stack.content for stack in ready},
-                                   {stack.path: stack.digest for stack in ready})
+        ready = {stack.path: stack.content for stack in chunk if stack is not None and stack.content is not None}
+        written = writer.write_now(ready, {stack.path: stack.digest for stack in chunk if stack is not None})
         done.extend(WrittenStack(stack.path, stack.info, written[stack.path]) if stack is not None else None
                     for stack in chunk)
     return done
@@ -334,8 +343,8 @@ def build_units(units: list[StackUnit], model: ResolvedModel, store: UnitStore |
     todo: list[int] = []
     for i, (unit, key) in enumerate(zip(units, keys, strict=True)):
         found = store.get(NAMESPACE, unit.address, key) if store is not None and key is not None else None
-        reused = BuiltStack.from_plain(found, store.content_root) if found is not None and store is not None \
-            else None
+        reused = BuiltStack.from_plain(found, store.content_root, store.in_place) \
+            if found is not None and store is not None else None
         if reused is None:
             todo.append(i)
         else:
@@ -372,6 +381,9 @@ def emit_terraform(ctx: EmitContext) -> OutputTree:
         if isinstance(stack, WrittenStack):
             ctx.written[stack.path] = stack.written
             ctx.digests[stack.path] = stack.written.digest
+        elif stack.content is None:  # unchanged, already in the output folder: the writer keeps it
+            ctx.kept[stack.path] = stack.digest
+            ctx.digests[stack.path] = stack.digest
         else:
             files.append((stack.path, stack.content))
             ctx.digests[stack.path] = stack.digest

@@ -1,0 +1,332 @@
+"""The workflows users copy, run: import, an agent's pull request reviewed by CI, merge, apply, re-run.
+
+``.github/workflows/paybill-pr.yml``, ``paybill-apply.yml`` and ``paybill-apply-shard.yml`` are
+executed from the files themselves by a local runner (:mod:`e2e.actions_runner`), on a real git
+repository pushed to a bare "origin", with the paybill under test, a real PostgreSQL for the
+migrations, and doubles only at the process boundary (:mod:`e2e.actions_doubles`: checkout from the
+bare origin, artifacts in a folder, ``github-script`` run under Node, ``terraform`` the recording
+``tests/apply/fake_terraform.py``; pip installs are recorded, not run; the checkov step runs in
+``tests/terraform/test_checkov.py`` instead). GitHub itself cannot run here; everything paybill writes
+into those files does.
+
+One flow, in order:
+
+1. the fleet is imported: the push runs the apply workflow; its job plan fans out into phase jobs and
+   shard jobs (reusable workflow, matrix from ``fromJSON``), every stack is applied once in dependency
+   order and every database migrated through ``PAYBILL_DATABASE_URL_COMMAND``;
+2. the billing agent proposes an upgrade (``paybill propose``); the branch is pushed and the review
+   workflow validates, checks ``generated/`` is fresh, plans against the merge base and posts the
+   plan as one pull-request comment;
+3. a push that forgets to recompile fails the freshness check (and posts nothing); the fixed push
+   passes and updates the same comment in place;
+4. the merge is pushed: apply touches exactly the stacks whose compiled configuration changed, and a
+   re-run of that workflow run (attempt 2) resumes from the first attempt's artifacts: nothing twice;
+5. a pull request with a lifecycle move paybill blocks (active -> onboarding) gets its plan comment and a failed check.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+from psycopg import sql
+
+from db.pg_support import DSN, admin, drop_roles, paybill_roles, require_server
+from e2e.actions_doubles import GitHubSide
+from e2e.actions_runner import JobRecord, Runner
+from e2e.harness import Repo
+
+pytestmark = [pytest.mark.postgres, pytest.mark.slow]
+
+ROOT = Path(__file__).resolve().parents[2]
+WORKFLOWS = ("paybill-pr.yml", "paybill-apply.yml", "paybill-apply-shard.yml")
+PLATFORM = ("Priya Platform", "priya@example.com")
+ZERO = "0" * 40
+MARKER = "<!-- paybill-plan -->"
+CHECKOV = "checkov over the generated Terraform"
+
+DATABASE_URL_COMMAND = '''
+import json, os, re, sys
+import psycopg
+stack, record, dsn = os.environ["STACK"], os.environ["WF_DATABASES"], os.environ["WF_ADMIN_DSN"]
+name = "pbwf_" + os.environ["WF_PREFIX"] + "_" + re.sub(r"[^a-z0-9]+", "_", stack.lower())[:40]
+with psycopg.connect(dsn, autocommit=True) as conn:
+    if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone() is None:
+        conn.execute("CREATE DATABASE " + name)
+        with open(record, "a") as handle:
+            handle.write(json.dumps({"stack": stack, "database": name}) + "\\n")
+params = psycopg.conninfo.conninfo_to_dict(dsn)
+params["dbname"] = name
+print(psycopg.conninfo.make_conninfo(**params))
+'''
+
+
+@dataclass
+class Flow:
+    repo: Repo
+    work: Path
+    side: GitHubSide
+    runs: int = 0
+    databases: list[dict[str, str]] = field(default_factory=list)
+
+    @property
+    def fake_log(self) -> Path:
+        return self.work / "terraform.jsonl"
+
+    def calls(self) -> list[dict[str, Any]]:
+        if not self.fake_log.exists():
+            return []
+        return [json.loads(line) for line in self.fake_log.read_text(encoding="utf-8").splitlines()]
+
+    def push(self, ref: str) -> None:
+        self.repo.git("push", "--quiet", "--force", "origin", f"{ref}:refs/heads/{ref}")
+
+    def runner(self, github: dict[str, Any], replaced: dict[str, str] | None = None) -> Runner:
+        self.runs += 1
+        env = {"PATH": os.pathsep.join([str(Path(sys.executable).parent), "/usr/local/bin", "/usr/bin", "/bin"]),
+               "HOME": str(self.work / "home"), "LANG": "C.UTF-8", "PIP_LOG": str(self.work / "pip.log"),
+               "FAKE_LOG": str(self.fake_log), "FAKE_STATES": str(self.work / "states"),
+               "FAKE_COUNTERS": str(self.work / "counters"),
+               "FAKE_FAILS": str(self.work / "fails.json"), "WF_DATABASES": str(self.work / "databases.jsonl"),
+               "WF_ADMIN_DSN": DSN, "WF_PREFIX": f"{os.getpid()}", **self.repo.env}
+        env.pop("VIRTUAL_ENV", None)
+        url_command = f'"{sys.executable}" "{self.work / "dburl.py"}"'
+        return Runner(workflows=self.repo.root / ".github" / "workflows", scratch=self.work / f"run-{self.runs}",
+                      github={"repository": "acme/platform", "server_url": "https://github.com", "run_attempt": "1",
+                              **github},
+                      actions=self.side.doubles(), env=env, replaced=replaced or {},
+                      vars={"PAYBILL_PIP_REQUIREMENT": "paybill==0.1.0", "PAYBILL_DATABASE_URL_COMMAND": url_command})
+
+    def fail_apply(self, stack: str | None, message: str = "") -> None:
+        """Make the fake terraform's apply fail for one stack (every time), or stop failing."""
+        rules = [{"dir": f"generated/terraform/{stack}", "command": "apply", "times": 1000, "output": message,
+                  "code": 1}] if stack else []
+        (self.work / "fails.json").write_text(json.dumps(rules), encoding="utf-8")
+
+    def head(self, ref: str = "HEAD") -> str:
+        return self.repo.git("rev-parse", ref).strip()
+
+    def manifest(self, rev: str) -> dict[str, Any]:
+        text = self.repo.show(rev, "generated/manifest.json")
+        assert text is not None
+        return json.loads(text)
+
+
+@pytest.fixture
+def flow(tmp_path: Path) -> Iterator[Flow]:
+    require_server()
+    assert shutil.which("node"), "Node 20 runs actions/github-script's JavaScript"
+    before = paybill_roles()
+    work = tmp_path / "work"
+    for folder in ("home", "states", "counters"):
+        (work / folder).mkdir(parents=True)
+    (work / "dburl.py").write_text(DATABASE_URL_COMMAND, encoding="utf-8")
+    (work / "fails.json").write_text("[]", encoding="utf-8")
+    origin = tmp_path / "origin.git"
+    repo = Repo(tmp_path / "platform")
+    repo.root.mkdir()
+    for folder in ("specs", "policies"):
+        shutil.copytree(ROOT / folder, repo.root / folder)
+    (repo.root / ".github" / "workflows").mkdir(parents=True)
+    for name in WORKFLOWS:
+        shutil.copy2(ROOT / ".github" / "workflows" / name, repo.root / ".github" / "workflows" / name)
+    repo.git("init", "--quiet", "--initial-branch=main")
+    repo.git("init", "--quiet", "--bare", str(origin))
+    repo.git("remote", "add", "origin", origin.as_uri())
+    state = Flow(repo, work, GitHubSide(origin, work, repo.env))
+    yield state
+    recorded = work / "databases.jsonl"
+    names = [json.loads(line)["database"] for line in recorded.read_text().splitlines()] if recorded.exists() else []
+    with admin() as conn:
+        for name in names:
+            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+    drop_roles(paybill_roles() - before)
+
+
+def test_import_review_merge_apply_and_rerun_through_the_shipped_workflows(flow: Flow) -> None:
+    import_pushed_and_applied(flow)
+    branch = agent_proposes(flow)
+    reviewed(flow, branch, pr=7)
+    forgot_to_recompile_then_fixed(flow, branch, pr=7)
+    merged_applied_and_rerun(flow, branch)
+    lifecycle_jump_is_blocked(flow, pr=8)
+
+
+# -- 1. import ----------------------------------------------------------------------------------------
+
+def import_pushed_and_applied(flow: Flow) -> None:
+    repo = flow.repo
+    repo.paybill("compile")
+    sha = repo.commit("Import the fleet", PLATFORM)
+    flow.push("main")
+    manifest = flow.manifest(sha)
+    victim = next(s["address"] for s in manifest["stacks"] if s["dependsOn"])  # not in the first phase
+    flow.fail_apply(victim, "Error: creating RDS DB Instance: AccessDenied: not authorized")
+    runner, _ = apply_run(flow, before=ZERO, sha=sha, run_id="500")
+    [failed] = [j for j in runner.jobs if j.result == "failure"]
+    assert victim in failed.step("paybill apply run").output, failed.describe()
+    later = [j for j in runner.jobs if j.job.startswith("paybill-apply.yml/phase") and j.result == "skipped"]
+    assert later, "phases after the failed one do not start"
+
+    flow.fail_apply(None)
+    jobs = apply_workflow(flow, before=ZERO, sha=sha, run_id="500", attempt="2")  # "Re-run all jobs"
+    applied = [c["dir"] for c in flow.calls() if c["args"][:1] == ["apply"] and c["code"] == 0]
+    assert sorted(applied) == sorted(f"generated/terraform/{s['address']}" for s in manifest["stacks"]), \
+        "across both attempts every stack applied exactly once"
+    order = {d: i for i, d in enumerate(applied)}
+    for s in manifest["stacks"]:
+        for needed in s["dependsOn"]:
+            assert order[f"generated/terraform/{needed}"] < order[f"generated/terraform/{s['address']}"]
+    sql_folders = {name.split("/")[1] for name in manifest["outputs"]["sql"]}
+    assert len(flow_databases(flow)) == len(sql_folders), "one database per SQL folder, via the URL command"
+    for database in flow_databases(flow):
+        assert ledger(database) == 1, database
+    assert "pip install --quiet paybill==0.1.0" in (flow.work / "pip.log").read_text(), \
+        "the install step takes PAYBILL_PIP_REQUIREMENT"
+    removed = [r for r in manifest["removed"] if "retainUntil" in r]
+    if jobs["prepare"].outputs["destroys"] != "0":  # a removed stack past its retention: a human approves first
+        assert removed and jobs["approve-destroy"].result == "success", jobs["approve-destroy"]
+        assert jobs["approve-destroy"].environment == "paybill-destroy"
+    else:
+        assert jobs["approve-destroy"].result == "skipped"
+    names = sorted(p.name for p in flow.side.artifacts("500").iterdir())
+    assert "paybill-apply-plan" in names and any(n.endswith("-2") for n in names), names
+
+
+# -- 2, 3. the agent's pull request under review ---------------------------------------------------------
+
+def agent_proposes(flow: Flow) -> str:
+    repo = flow.repo
+    repo.paybill("propose", "--as", "billing-agent", "--set", "Tenant/vandelay:spec.plan=starter",
+                 "-m", "Upgrade vandelay to starter")
+    [branch] = repo.git("branch", "--list", "paybill/billing-agent/*", "--format=%(refname:short)").split()
+    flow.push(branch)
+    return branch
+
+
+def reviewed(flow: Flow, branch: str, *, pr: int) -> JobRecord:
+    job = review_workflow(flow, branch, pr)
+    assert job.result == "success", job.describe()
+    assert job.step("Plan").outputs == {"exit": "0"}
+    assert job.step("Blocking plan findings fail the check").outcome == "skipped"
+    [comment] = flow.side.comments
+    assert comment["body"].startswith(MARKER) and "vandelay" in comment["body"], comment["body"][:500]
+    assert comment["body"].strip() in job.summary, "the plan is also the job summary"
+    assert [c["method"] for c in flow.side.calls][-1] == "createComment"
+    return job
+
+
+def forgot_to_recompile_then_fixed(flow: Flow, branch: str, *, pr: int) -> None:
+    repo = flow.repo
+    repo.git("checkout", "--quiet", branch)
+    repo.edit("specs/tenants/vandelay.yaml", "displayName: ", "displayName: Vandelay Industries International ")
+    repo.commit("Rename vandelay", PLATFORM)
+    flow.push(branch)
+    before = list(flow.side.calls)
+    stale = review_workflow(flow, branch, pr)
+    assert stale.result == "failure"
+    fresh = stale.step("generated/ is fresh")
+    assert fresh.outcome == "failure", fresh.output[-2000:]
+    assert "generated/ is stale" in fresh.output and "generated/tenants/vandelay.json" in fresh.output, fresh.output
+    assert stale.step("Post or update the plan comment").outcome == "skipped"
+    assert flow.side.calls == before, "a failed freshness check posts nothing"
+
+    repo.paybill("compile")
+    repo.commit("Recompile", PLATFORM)
+    flow.push(branch)
+    repo.git("checkout", "--quiet", "main")
+    job = review_workflow(flow, branch, pr)
+    assert job.result == "success", job.describe()
+    [comment] = flow.side.comments
+    assert flow.side.calls[-1]["method"] == "updateComment", "the same comment, updated in place"
+    assert "Vandelay Industries International" in comment["body"] or "displayName" in comment["body"]
+
+
+# -- 4. merge and apply ------------------------------------------------------------------------------------
+
+def merged_applied_and_rerun(flow: Flow, branch: str) -> None:
+    repo = flow.repo
+    base = flow.head("main")
+    repo.git("merge", "--quiet", "--ff-only", branch)
+    sha = flow.head("main")
+    flow.push("main")
+    changed = changed_stacks(flow.manifest(base), flow.manifest(sha))
+    assert "tenant/vandelay" in changed or any("vandelay" in c for c in changed) or changed, changed
+    before = len(flow.calls())
+    apply_workflow(flow, before=base, sha=sha, run_id="600")
+    applied = {c["dir"] for c in flow.calls()[before:] if c["args"][:1] == ["apply"]}
+    assert applied == {f"generated/terraform/{a}" for a in changed}, "exactly the changed stacks"
+    assert any(p.name.startswith("paybill-apply-results-") for p in flow.side.artifacts("600").iterdir())
+
+
+# -- 5. a blocked lifecycle jump ----------------------------------------------------------------------------
+
+def lifecycle_jump_is_blocked(flow: Flow, *, pr: int) -> None:
+    repo = flow.repo
+    flow.side.comments.clear()
+    repo.git("checkout", "--quiet", "-b", "reonboard-globex")
+    repo.edit("specs/tenants/globex.yaml", "lifecycle: active", "lifecycle: onboarding")
+    repo.paybill("compile")
+    repo.commit("Onboard globex again", PLATFORM)
+    flow.push("reonboard-globex")
+    repo.git("checkout", "--quiet", "main")
+    job = review_workflow(flow, "reonboard-globex", pr)
+    assert job.result == "failure", job.describe()
+    assert job.step("generated/ is fresh").outcome == "success", job.describe()
+    assert job.step("Plan").outputs["exit"] != "0", job.describe()
+    assert job.step("Blocking plan findings fail the check").outcome == "failure"
+    [comment] = flow.side.comments
+    assert "globex" in comment["body"] and "onboarding" in comment["body"], comment["body"][:800]
+
+
+# -- helpers -------------------------------------------------------------------------------------------------
+
+def review_workflow(flow: Flow, branch: str, pr: int) -> JobRecord:
+    runner = flow.runner({"event_name": "pull_request", "sha": flow.head(branch), "ref": f"refs/pull/{pr}/merge",
+                          "base_ref": "main", "head_ref": branch, "run_id": str(100 + flow.runs),
+                          "event": {"pull_request": {"number": pr}}},
+                         replaced={CHECKOV: "runs in tests/terraform/test_checkov.py (own venv, minutes to install)"})
+    return runner.run("paybill-pr.yml")["review"]
+
+
+def apply_run(flow: Flow, *, before: str, sha: str, run_id: str, attempt: str = "1"
+              ) -> tuple[Runner, dict[str, JobRecord]]:
+    runner = flow.runner({"event_name": "push", "sha": sha, "ref": "refs/heads/main", "run_id": run_id,
+                          "run_attempt": attempt, "event": {"before": before}})
+    jobs = runner.run("paybill-apply.yml")
+    assert [j for j in runner.jobs if j.job.startswith("paybill-apply-shard.yml/")], [j.job for j in runner.jobs]
+    return runner, jobs
+
+
+def apply_workflow(flow: Flow, *, before: str, sha: str, run_id: str, attempt: str = "1") -> dict[str, JobRecord]:
+    runner, jobs = apply_run(flow, before=before, sha=sha, run_id=run_id, attempt=attempt)
+    failed = [j for j in runner.jobs if j.result == "failure"]
+    assert not failed, "\n".join(j.describe() for j in failed)
+    return jobs
+
+
+def flow_databases(flow: Flow) -> list[str]:
+    recorded = flow.work / "databases.jsonl"
+    return [json.loads(line)["database"] for line in recorded.read_text().splitlines()] if recorded.exists() else []
+
+
+def ledger(database: str) -> int:
+    params = psycopg.conninfo.conninfo_to_dict(DSN)
+    params["dbname"] = database
+    with psycopg.connect(psycopg.conninfo.make_conninfo(**params)) as conn:
+        row = conn.execute("SELECT count(*) FROM paybill.schema_migrations").fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+def changed_stacks(before: dict[str, Any], after: dict[str, Any]) -> set[str]:
+    old = {s["address"]: s["hash"] for s in before["stacks"]}
+    return {s["address"] for s in after["stacks"] if old.get(s["address"]) != s["hash"]}
