@@ -14,7 +14,9 @@ Each stands in for what the real action does to the job's machine, no more:
   run; names are immutable (a second upload of a name fails the step, as on GitHub); a ``pattern``
   matching nothing downloads nothing;
 * ``actions/github-script``: runs the step's script under Node with a ``github`` client that
-  records calls against a stored comment thread, so the JavaScript itself is exercised.
+  records calls against a stored comment thread, so the JavaScript itself is exercised;
+* ``gh`` (preinstalled on GitHub's runners; not here): :data:`GH_DOUBLE`, the ``label`` and ``issue``
+  subcommands the drift workflow calls, over a JSON file of issues, ``--jq`` run by the real ``jq``.
 """
 
 from __future__ import annotations
@@ -64,6 +66,58 @@ new AsyncFunction("require", "github", "context", "core", body)(require, github,
   () => fs.writeFileSync(stateFile, JSON.stringify(state)),
   (error) => { console.error(String(error && error.stack || error)); process.exit(1); });
 """
+
+
+GH_DOUBLE = r'''
+import json, os, subprocess, sys
+state_file = os.environ["GH_STATE"]
+state = json.load(open(state_file)) if os.path.exists(state_file) else {"labels": [], "issues": [], "calls": []}
+args = sys.argv[1:]
+state["calls"].append(args)
+
+def option(name, default=None):
+    return args[args.index(name) + 1] if name in args else default
+
+def save():
+    json.dump(state, open(state_file, "w"), indent=1)
+
+def body():
+    return open(option("--body-file")).read()
+
+code = 0
+if args[:2] == ["label", "create"]:
+    if args[2] in state["labels"]:
+        print(f"label {args[2]} already exists", file=sys.stderr); code = 1
+    else:
+        state["labels"].append(args[2])
+elif args[:2] == ["issue", "list"]:
+    wanted = option("--search", "").removeprefix("in:title ").strip()
+    found = [i for i in state["issues"] if option("--label") in i["labels"] and i["state"] == option("--state", "open")
+             and wanted.lower() in i["title"].lower()]
+    fields = option("--json").split(",")
+    data = json.dumps([{k: i[k] for k in fields} for i in found])
+    if option("--jq"):
+        done = subprocess.run(["jq", "-r", option("--jq")], input=data, capture_output=True, text=True)
+        sys.stdout.write(done.stdout); sys.stderr.write(done.stderr); code = done.returncode
+    else:
+        print(data)
+elif args[:2] == ["issue", "create"]:
+    number = 1 + len(state["issues"])
+    state["issues"].append({"number": number, "title": option("--title"), "labels": [option("--label")],
+                            "state": "open", "body": body(), "comments": []})
+    print(f"https://github.com/acme/platform/issues/{number}")
+elif args[:2] in (["issue", "edit"], ["issue", "close"]):
+    [issue] = [i for i in state["issues"] if i["number"] == int(args[2])]
+    if args[1] == "edit":
+        issue["body"] = body()
+    else:
+        issue["state"] = "closed"
+        issue["comments"].append(option("--comment"))
+else:
+    print(f"gh double: unsupported {args}", file=sys.stderr); code = 2
+save()
+sys.exit(code)
+'''
 
 
 @dataclass

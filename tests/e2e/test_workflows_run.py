@@ -11,6 +11,8 @@ into those files does.
 
 One flow, in order:
 
+0. (drift) after the import, the nightly drift workflow finds nothing; a hand-made change that weakens
+   row-level security opens one issue (updated, not duplicated, the next night), closed once fixed;
 1. the fleet is imported: the push runs the apply workflow; its job plan fans out into phase jobs and
    shard jobs (reusable workflow, matrix from ``fromJSON``), every stack is applied once in dependency
    order and every database migrated through ``PAYBILL_DATABASE_URL_COMMAND``;
@@ -40,14 +42,14 @@ import pytest
 from psycopg import sql
 
 from db.pg_support import DSN, admin, drop_roles, paybill_roles, require_server
-from e2e.actions_doubles import GitHubSide
+from e2e.actions_doubles import GH_DOUBLE, GitHubSide
 from e2e.actions_runner import JobRecord, Runner
 from e2e.harness import Repo
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 
 ROOT = Path(__file__).resolve().parents[2]
-WORKFLOWS = ("paybill-pr.yml", "paybill-apply.yml", "paybill-apply-shard.yml")
+WORKFLOWS = ("paybill-pr.yml", "paybill-apply.yml", "paybill-apply-shard.yml", "paybill-drift.yml")
 PLATFORM = ("Priya Platform", "priya@example.com")
 ZERO = "0" * 40
 MARKER = "<!-- paybill-plan -->"
@@ -91,12 +93,15 @@ class Flow:
 
     def runner(self, github: dict[str, Any], replaced: dict[str, str] | None = None) -> Runner:
         self.runs += 1
-        env = {"PATH": os.pathsep.join([str(Path(sys.executable).parent), "/usr/local/bin", "/usr/bin", "/bin"]),
+        preinstalled = str(self.work / "preinstalled")  # what GitHub's ubuntu image has: gh (a double), jq, git
+        env = {**self.repo.env,
+               "PATH": os.pathsep.join([preinstalled, str(Path(sys.executable).parent), "/usr/local/bin", "/usr/bin",
+                                        "/bin"]), "GH_STATE": str(self.work / "gh.json"),
                "HOME": str(self.work / "home"), "LANG": "C.UTF-8", "PIP_LOG": str(self.work / "pip.log"),
                "FAKE_LOG": str(self.fake_log), "FAKE_STATES": str(self.work / "states"),
                "FAKE_COUNTERS": str(self.work / "counters"),
                "FAKE_FAILS": str(self.work / "fails.json"), "WF_DATABASES": str(self.work / "databases.jsonl"),
-               "WF_ADMIN_DSN": DSN, "WF_PREFIX": f"{os.getpid()}", **self.repo.env}
+               "WF_ADMIN_DSN": DSN, "WF_PREFIX": f"{os.getpid()}"}
         env.pop("VIRTUAL_ENV", None)
         url_command = f'"{sys.executable}" "{self.work / "dburl.py"}"'
         return Runner(workflows=self.repo.root / ".github" / "workflows", scratch=self.work / f"run-{self.runs}",
@@ -130,6 +135,12 @@ def flow(tmp_path: Path) -> Iterator[Flow]:
         (work / folder).mkdir(parents=True)
     (work / "dburl.py").write_text(DATABASE_URL_COMMAND, encoding="utf-8")
     (work / "fails.json").write_text("[]", encoding="utf-8")
+    (work / "preinstalled").mkdir()
+    (work / "gh.py").write_text(GH_DOUBLE, encoding="utf-8")
+    gh = work / "preinstalled" / "gh"
+    gh.write_text(f'#!/bin/sh\nexec "{sys.executable}" "{work / "gh.py"}" "$@"\n', encoding="utf-8")
+    gh.chmod(0o755)
+    assert shutil.which("jq"), "jq (on GitHub's runners) reads migrations.json in the drift workflow"
     origin = tmp_path / "origin.git"
     repo = Repo(tmp_path / "platform")
     repo.root.mkdir()
@@ -153,6 +164,7 @@ def flow(tmp_path: Path) -> Iterator[Flow]:
 
 def test_import_review_merge_apply_and_rerun_through_the_shipped_workflows(flow: Flow) -> None:
     import_pushed_and_applied(flow)
+    nightly_drift_check(flow)
     branch = agent_proposes(flow)
     reviewed(flow, branch, pr=7)
     forgot_to_recompile_then_fixed(flow, branch, pr=7)
@@ -199,6 +211,32 @@ def import_pushed_and_applied(flow: Flow) -> None:
         assert jobs["approve-destroy"].result == "skipped"
     names = sorted(p.name for p in flow.side.artifacts("500").iterdir())
     assert "paybill-apply-plan" in names and any(n.endswith("-2") for n in names), names
+
+
+# -- drift -------------------------------------------------------------------------------------------------
+
+def nightly_drift_check(flow: Flow) -> None:
+    """Clean: no issue. Someone weakens row-level security by hand: one issue, kept up to date, closed once fixed."""
+    job = drift_workflow(flow)
+    assert job.result == "success", job.describe()
+    assert gh_state(flow)["issues"] == []
+    database = flow_databases(flow)[0]
+    with psycopg.connect(database_dsn(database), autocommit=True) as conn:
+        row = conn.execute("SELECT schemaname, tablename FROM pg_tables WHERE rowsecurity ORDER BY 1, 2").fetchone()
+        assert row is not None, "every pooled database has tables under row-level security"
+        table = sql.Identifier(*row)
+        conn.execute(sql.SQL("ALTER TABLE {} NO FORCE ROW LEVEL SECURITY").format(table))
+        for _ in range(2):  # the next night still finds it: the same issue is updated, not a second one
+            job = drift_workflow(flow)
+            assert job.result == "failure", job.describe()
+            [issue] = gh_state(flow)["issues"]
+            assert issue["state"] == "open" and issue["labels"] == ["paybill-drift"], issue
+            assert row[1] in issue["body"], issue["body"]
+        conn.execute(sql.SQL("ALTER TABLE {} FORCE ROW LEVEL SECURITY").format(table))
+    job = drift_workflow(flow)
+    assert job.result == "success", job.describe()
+    [issue] = gh_state(flow)["issues"]
+    assert issue["state"] == "closed" and "No drift any more" in issue["comments"][0], issue
 
 
 # -- 2, 3. the agent's pull request under review ---------------------------------------------------------
@@ -313,15 +351,29 @@ def apply_workflow(flow: Flow, *, before: str, sha: str, run_id: str, attempt: s
     return jobs
 
 
+def drift_workflow(flow: Flow) -> JobRecord:
+    runner = flow.runner({"event_name": "schedule", "sha": flow.head("main"), "ref": "refs/heads/main",
+                          "run_id": str(700 + flow.runs), "token": "ghs_test"})
+    return runner.run("paybill-drift.yml")["drift"]
+
+
+def gh_state(flow: Flow) -> dict[str, Any]:
+    return json.loads((flow.work / "gh.json").read_text(encoding="utf-8"))
+
+
+def database_dsn(database: str) -> str:
+    params = psycopg.conninfo.conninfo_to_dict(DSN)
+    params["dbname"] = database
+    return psycopg.conninfo.make_conninfo(**params)
+
+
 def flow_databases(flow: Flow) -> list[str]:
     recorded = flow.work / "databases.jsonl"
     return [json.loads(line)["database"] for line in recorded.read_text().splitlines()] if recorded.exists() else []
 
 
 def ledger(database: str) -> int:
-    params = psycopg.conninfo.conninfo_to_dict(DSN)
-    params["dbname"] = database
-    with psycopg.connect(psycopg.conninfo.make_conninfo(**params)) as conn:
+    with psycopg.connect(database_dsn(database)) as conn:
         row = conn.execute("SELECT count(*) FROM paybill.schema_migrations").fetchone()
     assert row is not None
     return int(row[0])
