@@ -123,7 +123,7 @@ class HttpServer:
     process: subprocess.Popen[str]
     url: str
     token: str
-    log: Path
+    log: Path | None
     stderr: list[str] = field(default_factory=list)
 
     def stop(self) -> int:
@@ -144,13 +144,18 @@ def _drain(process: subprocess.Popen[str], into: list[str]) -> None:
 
 
 def start_http(world: ServeWorld, tmp: Path, *, token: str | None = None, extra: tuple[str, ...] = (),
-               env: dict[str, str] | None = None) -> HttpServer:
-    """`paybill serve --transport http --listen 127.0.0.1:0` as a process; waits for its address."""
+               env: dict[str, str] | None = None, log: bool = True) -> HttpServer:
+    """`paybill serve --transport http --listen 127.0.0.1:0` as a process; waits for its address.
+
+    ``log``: with a decision log (``--log``) the server reads every run under its row lock; without
+    one it continues runs from the state it stored last, versioned (``paybill.serve.state``).
+    """
     token = token or free_token()
-    log = tmp / f"decisions-{secrets.token_hex(3)}.jsonl"
+    path = tmp / f"decisions-{secrets.token_hex(3)}.jsonl" if log else None
     process = subprocess.Popen(
         [*PAYBILL, "serve", "--bundle", str(world.bundle), "--catalog", str(world.catalog), "--database-url",
-         world.dsn, "--transport", "http", "--listen", "127.0.0.1:0", "--log", str(log), *extra],
+         world.dsn, "--transport", "http", "--listen", "127.0.0.1:0", *(("--log", str(path)) if path else ()),
+         *extra],
         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
         env={**os.environ, "PAYBILL_SERVE_TOKEN": token, **(env or {})}, cwd=ROOT)
     assert process.stderr is not None
@@ -163,7 +168,7 @@ def start_http(world: ServeWorld, tmp: Path, *, token: str | None = None, extra:
         lines.append(line)
         found = re.search(r"listening on (http://\S+)", line)
         if found:
-            server = HttpServer(process, found.group(1), token, log)
+            server = HttpServer(process, found.group(1), token, path)
             threading.Thread(target=_drain, args=(process, server.stderr), daemon=True).start()
             return server
     process.kill()

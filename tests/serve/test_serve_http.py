@@ -23,7 +23,9 @@ COLUMNS = ["id", "subject", "status", "priority", "assignee"]
 
 @pytest.fixture(scope="module")
 def server(serve_world: ServeWorld, tmp_path_factory: pytest.TempPathFactory) -> Iterator[HttpServer]:
-    started = start_http(serve_world, tmp_path_factory.mktemp("http"))
+    # no decision log: runs continue from the state the server stored last (optimistic, versioned),
+    # so every test here also proves that path; a human's approval in between is a version conflict
+    started = start_http(serve_world, tmp_path_factory.mktemp("http"), log=False)
     yield started
     assert started.stop() == 0, "".join(started.stderr)
 

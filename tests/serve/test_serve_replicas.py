@@ -16,8 +16,13 @@ pytestmark = pytest.mark.postgres
 CALLS_PER_MINUTE = 30
 
 
-def test_calls_spread_over_two_replicas_stop_at_the_limit_exactly(serve_world: ServeWorld, tmp_path: Path) -> None:
-    a, b = start_http(serve_world, tmp_path), start_http(serve_world, tmp_path)
+@pytest.mark.parametrize("log", [True, False], ids=["locked", "optimistic"])
+def test_calls_spread_over_two_replicas_stop_at_the_limit_exactly(serve_world: ServeWorld, tmp_path: Path,
+                                                                 log: bool) -> None:
+    """With a decision log every call locks the run's row; without one each replica continues from
+    the state it wrote last and its write-back fails when the other replica wrote in between (the
+    call is then done again from the locked row): either way exactly the limit is allowed."""
+    a, b = start_http(serve_world, tmp_path, log=log), start_http(serve_world, tmp_path, log=log)
     try:
         async def body() -> tuple[list[tuple[bool, dict[str, object]]], dict[str, object]]:
             async with http_client(a.url, a.token) as ca, http_client(b.url, b.token) as cb:

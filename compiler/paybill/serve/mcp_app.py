@@ -60,9 +60,16 @@ def build_server(service: Service, metrics: ServeMetrics, *, max_concurrency: in
         metrics.observe(params.name, outcome.outcome, outcome.policy, time.perf_counter() - started)
         return result_of(outcome)
 
+    # The SDK checks a modern call's ``Mcp-Param-*`` headers against the ``x-mcp-header``
+    # annotations of the tool's input schema, walking the schema on every call. paybill's generated
+    # schemas carry no such annotation, so there is nothing to check (the SDK validates nothing for
+    # an unannotated schema either): None says so without the walk. A schema that did carry one
+    # would be returned and checked.
+    annotated = {name: tool.input_schema for name, tool in service.tools.items()
+                 if b"x-mcp-header" in orjson.dumps(tool.input_schema)}
+
     def input_schema(name: str) -> dict[str, Any] | None:
-        tool = service.tools.get(name)
-        return tool.input_schema if tool else None
+        return annotated.get(name)
 
     server: Server[Any] = Server("paybill", version=__version__, title=f"paybill ({service.guard.agent})",
                                  instructions=INSTRUCTIONS, on_list_tools=list_tools, on_call_tool=call_tool,

@@ -1,9 +1,11 @@
 """The server's core, independent of MCP: a tool call in, a guarded outcome out.
 
-Every call that touches a run takes its row lock, continues the run from PostgreSQL, asks the guard
+Every call that touches a run continues it from its stored state (this process's own last write of
+it, or the row read under its lock: :mod:`paybill.serve.state`), asks the guard
 (:class:`paybill.guard.Run`) and, for data tools, runs one catalog-built statement through
 :class:`paybill.guard.db.GuardedDatabase` in a savepoint as the agent's role for the run's tenant,
-then stores the run's new books - all in one transaction. The server adds no power of its own: it
+then stores the run's new books - all in one transaction, which commits only if the run's row is
+still the version the call started from. The server adds no power of its own: it
 only refuses more (an unknown, expired or foreign run; arguments outside the tool's schema).
 
 Outcomes are data (:class:`Outcome`), never exceptions: a denial carries the guard's reasons and
@@ -78,6 +80,11 @@ class ServeConfig:
     pool_min: int = 2
     pool_max: int = 8
     pool_timeout: float = 5.0
+    run_cache: int = 4096
+    """Runs whose state this process keeps between calls (optimistic, versioned: see
+    :mod:`paybill.serve.state`); 0 reads every run under its row lock. Off with a decision log or a
+    shadow: a call that meets another writer is done again, and a log must not hold the decision
+    of an attempt that was rolled back."""
 
 
 def _jsonable(value: Any) -> Any:
@@ -111,6 +118,13 @@ INTERNAL = Outcome("error", {"error": "internal", "message": "internal error; th
                                                            "(the server log has the details)"})
 
 
+@dataclass
+class _Transaction:
+    conn: psycopg.Connection[Any]
+    db: GuardedDatabase
+    committed: list[Callable[[], None]] = field(default_factory=list)
+
+
 class Service:
     """One agent's guarded tools over one database."""
 
@@ -135,7 +149,8 @@ class Service:
         self.pool = ConnectionPool(conninfo, min_size=self.config.pool_min, max_size=self.config.pool_max,
                                    kwargs={"autocommit": True}, open=False, timeout=self.config.pool_timeout,
                                    check=None)
-        self._handlers: dict[str, Callable[[ToolDef, dict[str, Any]], Outcome]] = {
+        self.runs = state.RunCache(self.config.run_cache if guard.log is None and shadow is None else 0)
+        self._handlers: dict[str, Callable[[ToolDef, dict[str, Any], bool], Outcome]] = {
             "start": self._start, "advance": self._advance, "approval": self._request_approval,
             "propose": self._propose, **dict.fromkeys(("read", "insert", "update", "delete"), self._data)}
 
@@ -153,23 +168,25 @@ class Service:
         self.pool.close(timeout=self.config.pool_timeout)
 
     @contextmanager
-    def _transaction(self) -> Iterator[tuple[psycopg.Connection[Any], GuardedDatabase]]:
+    def _transaction(self) -> Iterator[_Transaction]:
         """A pooled connection in pipeline mode, inside one transaction that commits on exit.
 
-        Why pipeline mode: a call's statements (begin, lock, savepoint, setup, the agent's
-        statement, the savepoint's end, the run's new state, commit) are the same as without it,
-        but they travel in three round trips instead of nine: each batch is sent when a result is
-        needed (the run row, the rows read) and the rest with the commit. Any exception rolls the
-        whole transaction back, as ``conn.transaction()`` would.
+        Why pipeline mode: a call's statements (begin, savepoint, setup, the agent's statement, the
+        savepoint's end, the run's new state, commit) are the same as without it, but they travel
+        in two round trips instead of seven: each batch is sent when a result is needed (the rows
+        read) and the rest with the commit (three when the run's row is read and locked first).
+        Any exception rolls the whole transaction back, as ``conn.transaction()`` would; the
+        callbacks in ``committed`` run once the commit succeeded, on the same connection.
         """
         with self.pool.connection() as conn, conn.pipeline() as pipeline:
             db = self._databases.get(id(conn))
             if db is None or db.conn is not conn:
                 db = self._databases[id(conn)] = GuardedDatabase(conn, self.catalog, verify=False, nested=True)
             db.pipeline = pipeline
+            tx = _Transaction(conn, db)
             conn.execute(_BEGIN)
             try:
-                yield conn, db
+                yield tx
                 conn.execute(_COMMIT)
                 pipeline.sync()
             except BaseException:
@@ -181,6 +198,8 @@ class Service:
                 raise
             finally:
                 db.pipeline = None
+            for done in tx.committed:
+                done()
 
     # -- calls ----------------------------------------------------------------------------------
 
@@ -194,7 +213,12 @@ class Service:
         if problem is not None:
             return _invalid(problem)
         try:
-            return self._handlers[tool.kind](tool, arguments)
+            try:
+                return self._handlers[tool.kind](tool, arguments, False)
+            except state.Conflict:
+                # Another writer came between this process's last write of the run and this call:
+                # nothing was committed; the call is done again from the locked row.
+                return self._handlers[tool.kind](tool, arguments, True)
         except PoolTimeout:
             log.warning("no database connection within %.1f s", self.config.pool_timeout)
             return Outcome("error", {"error": "unavailable", "message": "the server is busy; retry later"})
@@ -207,7 +231,7 @@ class Service:
         run = Run.restore(self.guard, stored.id, stored.tenant, stored.workflow, stored.state)
         return run if self.shadow is None else ShadowRun(self.shadow, run)
 
-    def _start(self, tool: ToolDef, args: dict[str, Any]) -> Outcome:
+    def _start(self, tool: ToolDef, args: dict[str, Any], fresh: bool) -> Outcome:
         run_id = f"run-{secrets.token_hex(16)}"
         starter = self.guard if self.shadow is None else self.shadow
         try:
@@ -217,37 +241,58 @@ class Service:
         snapshot = run.snapshot()
         expires = snapshot["started"] + self.config.run_ttl_seconds
         with self.pool.connection() as conn:
-            state.insert(conn, run_id, agent=self.guard.agent, tenant=run.tenant, workflow=run.workflow,
-                         revision=self.guard.revision, state=snapshot, expires_at=expires)
+            version = state.insert(conn, run_id, agent=self.guard.agent, tenant=run.tenant, workflow=run.workflow,
+                                   revision=self.guard.revision, state=snapshot, expires_at=expires)
+        self.runs.put(state.StoredRun(run_id, self.guard.agent, run.tenant, run.workflow, snapshot, {}, expires,
+                                      version))
         return Outcome("allowed", {"run_id": run_id, "tenant": run.tenant, "workflow": run.workflow,
                                    "step": run.step, "expires_in_seconds": self.config.run_ttl_seconds})
 
     @contextmanager
-    def _locked(self, args: dict[str, Any]
+    def _locked(self, args: dict[str, Any], fresh: bool
                 ) -> Iterator[tuple[Run | ShadowRun | Outcome, state.StoredRun | None, GuardedDatabase]]:
-        """The run of ``args['run_id']``, locked, continued from its snapshot; stored back on exit.
+        """The run of ``args['run_id']``, continued from its snapshot; stored back on exit.
+
+        The snapshot is this process's own last write of the run when it has one (and not
+        ``fresh``), else the row read under ``FOR UPDATE``; either way the write-back commits only
+        over that same version of the row, else :class:`state.Conflict` (nothing committed).
 
         Yields an :class:`Outcome` instead of a run when it is refused (unknown, another agent's or
         tenant's, expired): the same message for "no such run" and "not yours", so a run id of
         another agent reveals nothing.
         """
-        with self._transaction() as (conn, db):
-            stored = state.lock(conn, args["run_id"])
-            if stored is None or stored.agent != self.guard.agent or stored.tenant != args["tenant"]:
-                yield _denied(None, f"no run {args['run_id']!r} of this agent for tenant '{args['tenant']}'",
-                              violations=["run.unknown"]), None, db
-                return
-            if self.guard.clock() >= stored.expires_at:
-                yield _denied(None, f"run {stored.id!r} expired; start a new run", violations=["run.expired"]), \
-                    None, db
-                return
-            run = self._continue(stored)
-            yield run, stored, db
-            stored.state = run.snapshot()
-            state.save(conn, stored)
+        cached = None if fresh else self.runs.get(args["run_id"])
+        try:
+            with self._transaction() as tx:
+                stored = cached or state.lock(tx.conn, args["run_id"])
+                if stored is None or stored.agent != self.guard.agent or stored.tenant != args["tenant"]:
+                    yield _denied(None, f"no run {args['run_id']!r} of this agent for tenant '{args['tenant']}'",
+                                  violations=["run.unknown"]), None, tx.db
+                    return
+                if self.guard.clock() >= stored.expires_at:
+                    yield _denied(None, f"run {stored.id!r} expired; start a new run",
+                                  violations=["run.expired"]), None, tx.db
+                    return
+                run = self._continue(stored)
+                yield run, stored, tx.db
+                stored.state = run.snapshot()
+                saved = state.save(tx.conn, stored)
 
-    def _advance(self, tool: ToolDef, args: dict[str, Any]) -> Outcome:
-        with self._locked(args) as (run, stored, _):
+                def remember() -> None:
+                    row = saved.fetchone()
+                    assert row is not None
+                    stored.version = row[0]
+                    self.runs.put(stored)
+
+                tx.committed.append(remember)
+        except psycopg.Error as exc:
+            self.runs.drop(args["run_id"])
+            if cached is not None and state.is_conflict(exc):
+                raise state.Conflict(args["run_id"]) from None
+            raise
+
+    def _advance(self, tool: ToolDef, args: dict[str, Any], fresh: bool) -> Outcome:
+        with self._locked(args, fresh) as (run, stored, _):
             if isinstance(run, Outcome):
                 return run
             assert stored is not None
@@ -263,8 +308,8 @@ class Service:
                                hint=APPROVAL_HINT.format(run=run.id, step=args["step"]))
             return _denied(decision, decision.summary())
 
-    def _request_approval(self, tool: ToolDef, args: dict[str, Any]) -> Outcome:
-        with self._locked(args) as (run, stored, _):
+    def _request_approval(self, tool: ToolDef, args: dict[str, Any], fresh: bool) -> Outcome:
+        with self._locked(args, fresh) as (run, stored, _):
             if isinstance(run, Outcome):
                 return run
             assert stored is not None
@@ -275,8 +320,8 @@ class Service:
             return Outcome("allowed", {"run_id": run.id, "step": args["step"], "pending_approval": True,
                                        "hint": APPROVAL_HINT.format(run=run.id, step=args["step"])})
 
-    def _data(self, tool: ToolDef, args: dict[str, Any]) -> Outcome:
-        with self._locked(args) as (run, _, db):
+    def _data(self, tool: ToolDef, args: dict[str, Any], fresh: bool) -> Outcome:
+        with self._locked(args, fresh) as (run, _, db):
             if isinstance(run, Outcome):
                 return run
             if run.tenant not in self.catalog.tenants:
@@ -317,8 +362,8 @@ class Service:
         return Outcome("allowed", {"run_id": run.id, "step": run.step, **data, "reasons": list(decision.reasons)},
                        decision.reasons[0] if decision.reasons else "")
 
-    def _propose(self, tool: ToolDef, args: dict[str, Any]) -> Outcome:
-        with self._locked(args) as (run, _, _db):
+    def _propose(self, tool: ToolDef, args: dict[str, Any], fresh: bool) -> Outcome:
+        with self._locked(args, fresh) as (run, _, _db):
             if isinstance(run, Outcome):
                 return run
             decision = run.check("propose", args["kind"], columns=[args["field"]])

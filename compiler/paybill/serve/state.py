@@ -1,11 +1,19 @@
-"""Run state in PostgreSQL: one row per workflow run, locked for the length of each call.
+"""Run state in PostgreSQL: one row per workflow run, changed only by a transaction that saw its latest version.
 
 Why a database row and not process memory: several ``paybill serve`` replicas behind one gateway
-must enforce *one* set of limits, and a restart must lose nothing. Every call locks its run's row
-(``SELECT ... FOR UPDATE``), continues the run from the stored snapshot
-(:meth:`paybill.guard.Run.restore`), decides and performs the operation, and writes the new
-snapshot back in the same transaction. Two replicas serving calls of one run therefore take turns,
-and each sees every counter the other one wrote: calls spread over them stop at a limit exactly.
+must enforce *one* set of limits, and a restart must lose nothing. A call continues the run from a
+snapshot (:meth:`paybill.guard.Run.restore`), decides and performs the operation, and writes the
+new snapshot back in the same transaction, on one condition: the row is still the version the
+snapshot came from. Two ways to meet it:
+
+* **locked**: ``SELECT ... FOR UPDATE`` first; replicas' calls on the run wait for each other;
+* **optimistic** (:class:`RunCache`): the snapshot this process itself stored last, no read at all;
+  the write-back names the version it expects (the row's ``xmin``, the transaction that wrote it)
+  and fails the whole transaction when another writer came in between (:class:`Conflict`): the
+  caller then does the call again the locked way. Nothing of a failed attempt is committed.
+
+Either way each committed call saw every counter the previous one wrote: calls spread over replicas
+stop at a limit exactly.
 
 The table lives in the ``paybill`` schema of the database the server connects to
 (:mod:`paybill.contract.run_state`): ``paybill db migrate`` creates it and grants it to
@@ -15,7 +23,10 @@ no privilege on it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import threading
+import time
+from collections import OrderedDict
+from dataclasses import dataclass, replace
 from typing import Any
 
 import orjson
@@ -27,10 +38,19 @@ from paybill.contract.run_state import DDL, SCHEMA, USABLE
 
 _DDL_LOCK = 0x7061796269_6C6C  # "paybill" as a number: the advisory lock of the schema creation
 
-_LOCK = sql.SQL("SELECT agent, tenant, workflow, state, pending, expires_at FROM paybill.runs WHERE id = %s FOR UPDATE")
+_LOCK = sql.SQL("SELECT agent, tenant, workflow, state, pending, expires_at, xmin::text FROM paybill.runs "
+                "WHERE id = %s FOR UPDATE")
 _INSERT = sql.SQL("INSERT INTO paybill.runs (id, agent, tenant, workflow, revision, state, expires_at) "
-                  "VALUES (%s, %s, %s, %s, %s, %s, %s)")
-_SAVE = sql.SQL("UPDATE paybill.runs SET state = %s, pending = %s, updated_at = now() WHERE id = %s")
+                  "VALUES (%s, %s, %s, %s, %s, %s, %s) RETURNING xmin::text")
+CONFLICT = "paybill: the run changed since this call read it"
+# The write-back of one version of the row. When no row has that version any more (another call or
+# replica, or a human's approval, wrote the run since), the CONFLICT text is cast to an integer:
+# the statement fails, so the transaction cannot commit (plain SQL has no RAISE; the message names
+# the reason). The cast sits in a subquery so the planner cannot fold it into a constant error.
+_SAVE = sql.SQL("WITH saved AS (UPDATE paybill.runs SET state = %s, pending = %s, updated_at = now() "
+                "WHERE id = %s AND xmin = %s::xid RETURNING xmin::text AS version) "
+                "SELECT COALESCE((SELECT version FROM saved), "
+                "(SELECT %s::text WHERE NOT EXISTS (SELECT FROM saved))::int::text)")
 
 
 class StateError(Exception):
@@ -49,6 +69,54 @@ class StoredRun:
     pending: dict[str, str]
     """Approval requests the agent made and no human has answered yet: step -> the agent's reason."""
     expires_at: float
+    version: str = ""
+    """The row's ``xmin`` when it was read or written: the write-back requires it unchanged."""
+
+
+class Conflict(Exception):
+    """The run's row changed between the snapshot a call used and its write-back; nothing was committed."""
+
+
+def is_conflict(exc: BaseException) -> bool:
+    """Whether ``exc`` is the write-back of :func:`save` finding another version of the row."""
+    return isinstance(exc, psycopg.errors.InvalidTextRepresentation) and CONFLICT in str(exc.diag.message_primary)
+
+
+class RunCache:
+    """The runs this process stored last (the newest ``size``, none older than ``max_age`` seconds):
+    a call continues from here without reading the row (one round trip less), and its write-back
+    checks the version (see the module).
+
+    Why an age limit: ``xmin`` is a 32-bit transaction id; a version could only come round again
+    after billions of transactions, which no PostgreSQL server runs in ``max_age``, so an equal
+    version is always the same write.
+    """
+
+    def __init__(self, size: int, max_age: float = 300.0) -> None:
+        self.size, self.max_age = size, max_age
+        self._runs: OrderedDict[str, tuple[float, StoredRun]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, run_id: str) -> StoredRun | None:
+        """A private copy of the cached run (a call changes its copy, never the cache), or None."""
+        with self._lock:
+            entry = self._runs.get(run_id)
+        if entry is None or time.monotonic() - entry[0] > self.max_age:
+            return None
+        return replace(entry[1], pending=dict(entry[1].pending))
+
+    def put(self, stored: StoredRun) -> None:
+        if self.size <= 0:
+            return
+        with self._lock:
+            self._runs[stored.id] = (time.monotonic(), stored)
+            self._runs.move_to_end(stored.id)
+            while len(self._runs) > self.size:
+                self._runs.popitem(last=False)
+
+    def drop(self, run_id: str) -> None:
+        with self._lock:
+            self._runs.pop(run_id, None)
 
 
 def ensure_schema(conn: psycopg.Connection[Any]) -> None:
@@ -68,8 +136,11 @@ def ensure_schema(conn: psycopg.Connection[Any]) -> None:
 
 
 def insert(conn: psycopg.Connection[Any], run_id: str, *, agent: str, tenant: str, workflow: str, revision: str,
-           state: dict[str, Any], expires_at: float) -> None:
-    conn.execute(_INSERT, (run_id, agent, tenant, workflow, revision, _json(state), expires_at))
+           state: dict[str, Any], expires_at: float) -> str:
+    """Store a new run; returns its row's version."""
+    row = conn.execute(_INSERT, (run_id, agent, tenant, workflow, revision, _json(state), expires_at)).fetchone()
+    assert row is not None
+    return str(row[0])
 
 
 def lock(conn: psycopg.Connection[Any], run_id: str) -> StoredRun | None:
@@ -77,12 +148,14 @@ def lock(conn: psycopg.Connection[Any], run_id: str) -> StoredRun | None:
     row = conn.execute(_LOCK, (run_id,)).fetchone()
     if row is None:
         return None
-    agent, tenant, workflow, state, pending, expires_at = row
-    return StoredRun(run_id, agent, tenant, workflow, state, pending, float(expires_at))
+    agent, tenant, workflow, state, pending, expires_at, version = row
+    return StoredRun(run_id, agent, tenant, workflow, state, pending, float(expires_at), version)
 
 
-def save(conn: psycopg.Connection[Any], run: StoredRun) -> None:
-    conn.execute(_SAVE, (_json(run.state), _json(run.pending), run.id))
+def save(conn: psycopg.Connection[Any], run: StoredRun) -> psycopg.Cursor[Any]:
+    """Write ``run`` back if its row is still at ``run.version``, else fail the statement (see
+    :func:`is_conflict`). The cursor's one row is the new version (in pipeline mode: after the sync)."""
+    return conn.execute(_SAVE, (_json(run.state), _json(run.pending), run.id, run.version, CONFLICT))
 
 
 def _json(value: Any) -> Jsonb:

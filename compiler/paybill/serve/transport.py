@@ -82,9 +82,17 @@ class TokenBucket:
 class Gate:
     """ASGI middleware: bearer token, body size and rate, checked before the MCP app sees a request."""
 
-    def __init__(self, app: ASGIApp, token: str, limits: HttpLimits, public: frozenset[tuple[str, str]] = frozenset()
-                 ) -> None:
+    def __init__(self, app: ASGIApp, token: str, limits: HttpLimits, public: frozenset[tuple[str, str]] = frozenset(),
+                 *, mcp: ASGIApp | None = None) -> None:
+        """``mcp``: the SDK's session manager app, which requests to exactly ``/mcp`` reach directly.
+
+        Why directly: the Starlette app around it (error and exception middleware, the router, the
+        route) adds nothing to an MCP POST but a few percent of its CPU; uvicorn still turns an
+        exception into a 500. Every other path (``/metrics``, AuthZEN, a trailing slash) goes
+        through the Starlette app, which also runs the session manager's lifespan.
+        """
         self.app = app
+        self.mcp = mcp or app
         self.expected = f"Bearer {token}".encode()
         self.limits = limits
         self.bucket = TokenBucket(limits.rate_per_second, limits.burst)
@@ -108,7 +116,7 @@ class Gate:
         if not self.bucket.take():
             await _reply(send, 429, b'{"error":"rate_limited","message":"too many requests"}', [(b"retry-after", b"1")])
             return
-        await self.app(scope, receive, send)
+        await (self.mcp if scope.get("path") == MCP_PATH else self.app)(scope, receive, send)
 
 
 async def _reply(send: Send, status: int, body: bytes, headers: list[tuple[bytes, bytes]] | None = None) -> None:
@@ -142,7 +150,8 @@ def http_app(server: Server[Any], metrics: ServeMetrics, token: str, host: str, 
                                      max_request_body_size=limits.max_body_bytes, host=host,
                                      transport_security=security,
                                      custom_starlette_routes=routes)  # type: ignore[arg-type]
-    return Gate(app, token, limits, PUBLIC if authzen is not None else frozenset())
+    return Gate(app, token, limits, PUBLIC if authzen is not None else frozenset(),
+                mcp=server.session_manager.handle_request)
 
 
 def bind(host: str, port: int) -> socket.socket:
