@@ -22,7 +22,7 @@ from paybill.billing.events import CUSTOMER_TYPES, BillingEvent
 from paybill.billing.onboard import build_tenant, render
 from paybill.billing.policy import BillingFacts, TenantView, read_facts
 from paybill.billing.proposal import BillingProposal, RepoContext, propose_files
-from paybill.billing.store import Session, Store, SubscriptionState
+from paybill.billing.store import RETENTION_SECONDS, Session, Store, SubscriptionState
 from paybill.changes.lifecycle import allowed as lifecycle_allowed
 from paybill.diagnostics import Diagnostic, Position, Severity
 from paybill.propose.yamledit import EditError, edit_text
@@ -325,4 +325,6 @@ def run_pass(store: Store, ctx_factory, now: int, *, dry_run: bool = False) -> P
     """One pass under the store's lock; ``ctx_factory()`` opens the repository at the base ref (inside
     the lock, so a pass always proposes on top of the newest base)."""
     with store.session() as session:
+        if not dry_run:
+            session.prune_before = now - RETENTION_SECONDS
         return Pass(session, store, ctx_factory(), now, dry_run=dry_run).run()

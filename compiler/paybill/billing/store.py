@@ -2,6 +2,8 @@
 
 Stripe delivers at least once and in any order. Every event id is stored once (a second delivery is
 a no-op), processed once, and stays *pending* (kept for the next pass) while a diagnostic blocks it.
+A processed event is forgotten :data:`RETENTION_SECONDS` after its creation, so the store stays
+bounded on a busy account (pending events are never forgotten).
 Per subscription we keep the newest event applied, the billing status and since when (the dunning
 clock counts from it), and the tenant fields last proposed, so the same change is never proposed twice.
 
@@ -33,6 +35,12 @@ from paybill.billing.events import BillingEvent, CustomerInfo, EventError, parse
 
 PENDING = "pending"
 DONE = "done"
+
+RETENTION_SECONDS = 35 * 86_400
+"""How long a processed event's record is kept after the event was created. Stripe retries a
+delivery for up to three days and keeps events (and their manual resend) for 30 days, so it cannot
+deliver an event older than that again; and if something else replays one, it is older than what was
+applied for its subscription (stale, ignored) or proposes what ``proposed`` already holds."""
 
 
 @dataclass
@@ -93,6 +101,16 @@ class Session:
         self.changed_customers: set[str] = set()
         self.handle: object = None
         """The store's own handle for this pass (the PostgreSQL connection holding the lock)."""
+        self.prune_before: int | None = None
+        """When set, processed events created before this time are forgotten at the next flush."""
+
+    def prune(self) -> None:
+        """Forget the processed events created before :attr:`prune_before` (in memory)."""
+        if self.prune_before is None:
+            return
+        for key in [k for k, r in self.records.items() if r.state == DONE and r.created < self.prune_before]:
+            del self.records[key]
+            self.changed.discard(key)
 
     def pending(self) -> tuple[list[BillingEvent], list[tuple[str, str]]]:
         """Pending events in (created, id) order, and (event id, problem) for stored payloads that
@@ -226,6 +244,7 @@ class FileStore:
             self.flush(session)
 
     def flush(self, session: Session) -> None:
+        session.prune()
         data = {
             "version": 1,
             "events": {k: session.records[k].to_json() for k in sorted(session.records)},
@@ -337,6 +356,10 @@ class PostgresStore:
                 r = session.records[key]
                 conn.execute(self._q("UPDATE {s}.events SET state = %s, outcome = %s WHERE id = %s"),
                              (r.state, r.outcome, r.id))
+            if session.prune_before is not None:
+                conn.execute(self._q("DELETE FROM {s}.events WHERE state = 'done' AND created < %s"),
+                             (session.prune_before,))
+                session.prune()
             for key in sorted(session.changed_subscriptions):
                 conn.execute(self._q("INSERT INTO {s}.subscriptions (id, state) VALUES (%s, %s) "
                                      "ON CONFLICT (id) DO UPDATE SET state = EXCLUDED.state"),
