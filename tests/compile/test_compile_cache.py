@@ -388,8 +388,10 @@ def test_stored_stacks_point_at_the_output_folder_and_are_checked_by_digest(spec
     first = compile_repository(specs, cache=cache, out=out)
     write_tree(first.tree, out)
     stack = next(info for info in first.facts.terraform.stacks if info.address == "tenant/bluth")
-    assert all(stack.path.encode() not in p.read_bytes() or len(p.read_bytes()) < 4096
-               for p in (cache / store.UNITS_FOLDER).iterdir())  # no entry holds a stack's bytes
+    content = first.tree[stack.path]
+    chunk = content[len(content) // 2:len(content) // 2 + 256]
+    assert all(chunk not in p.read_bytes()
+               for p in (cache / store.UNITS_FOLDER).iterdir())  # no entry (nor the index) holds a stack's bytes
     built = _count_builds(monkeypatch)
     assert compile_repository(specs, cache=cache, out=out).tree == first.tree
     assert [b for b in built if not b.startswith("sql:")] == []
@@ -443,3 +445,44 @@ def test_unchanged_stacks_are_kept_in_place_unread_and_an_edited_one_is_compiled
     compile_cli()  # bluth's stack is kept, the spare's copy is stale and `out`'s was edited
     assert reads  # the second compile read stacks back, by digest
     assert read_tree(out) == compile_repository(specs).tree
+
+
+@pytest.mark.parametrize("damage", ["flip", "truncate", "foreign", "gone"])
+def test_a_damaged_stack_index_is_ignored(spec_copy, tmp_path: Path, monkeypatch, damage: str) -> None:
+    """The one index entry of stored stacks (``UnitStore.load_index``) is a cache entry like any other:
+    damaged, foreign or gone, it reads as empty, and the units' own entries serve (nothing rebuilt)."""
+    specs = spec_copy({})
+    cache, out = tmp_path / "cache", tmp_path / "generated"
+    first = compile_repository(specs, cache=cache, out=out)
+    write_tree(first.tree, out)
+    index = cache / store.UNITS_FOLDER / store.key("index", terraform_emitter.NAMESPACE)
+    blob = index.read_bytes()
+    units = store.UnitStore(cache / store.UNITS_FOLDER, content_root=out)
+    stored = units.load_index(terraform_emitter.NAMESPACE)
+    assert sorted(stored) == sorted(info.address for info in first.facts.terraform.stacks)
+    if damage == "flip":
+        index.write_bytes(blob[:-5] + bytes([blob[-5] ^ 0x01]) + blob[-4:])
+    elif damage == "truncate":
+        index.write_bytes(blob[: len(blob) // 2])
+    elif damage == "foreign":
+        index.write_bytes(blob.replace(b"paybill-cache 1 ", b"paybill-cache 0 ", 1))
+    else:
+        index.unlink()
+    built = _count_builds(monkeypatch)
+    assert units.load_index(terraform_emitter.NAMESPACE) == {}
+    assert compile_repository(specs, cache=cache, out=out).tree == first.tree
+    assert [b for b in built if not b.startswith("sql:")] == []
+    assert units.load_index(terraform_emitter.NAMESPACE) == stored  # written again, the same
+
+
+def test_a_stored_stack_keeps_every_fact(spec_copy) -> None:
+    """``BuiltStack.to_plain`` spells out StackInfo's fields (faster than ``dataclasses.astuple``): a
+    field added to StackInfo must be stored too, and read back equal."""
+    import dataclasses
+
+    result = compile_repository(spec_copy({}))
+    for info in result.facts.terraform.stacks:
+        stack = terraform_emitter.BuiltStack(info.path, result.tree[info.path], info, b"\0" * 32)
+        plain = stack.to_plain()
+        assert plain[2] == dataclasses.astuple(info)
+        assert terraform_emitter.BuiltStack.from_plain(plain) == stack
