@@ -51,11 +51,12 @@ def _sql_index(path: str) -> bool:
     return path.startswith("sql/") and path.endswith("/migrations.json") and path.count("/") == 2
 
 
-def committed_terraform(repo: GitRepo, snapshot: Snapshot, prefix: str,
-                        known: Mapping[str, bytes] | None = None) -> tuple[dict[str, bytes] | None, str]:
+def committed_terraform(repo: GitRepo, snapshot: Snapshot, prefix: str, known: Mapping[str, bytes] | None = None,
+                        digests: Mapping[str, bytes] | None = None) -> tuple[dict[str, bytes] | None, str]:
     """(terraform and database-catalog part of the output tree, why) - the tree is None when it cannot
     be trusted. ``known``: output files the caller holds (path -> bytes, the head side's compiled
-    tree); a committed file with the same git blob hash is taken from it rather than read."""
+    tree); a committed file with the same git blob hash is taken from it rather than read.
+    ``digests``: the SHA-256 of some of those files (``CompileResult.digests``), not computed again."""
     if snapshot.commit is None:
         return None, "the base side is not a commit"
     try:
@@ -71,12 +72,15 @@ def committed_terraform(repo: GitRepo, snapshot: Snapshot, prefix: str,
     if manifest["inputs"] != inputs:
         return None, f"{prefix}/ in the base commit is stale (its inputs differ from the base specs)"
     wanted = {path: entry for path, entry in entries.items() if path.startswith("terraform/") or _sql_index(path)}
-    known = known or {}
+    known, digests = known or {}, digests or {}
     tree: dict[str, bytes] = {}
+    hashed: dict[str, str] = {}
     for path, entry in wanted.items():
         data = known.get(path)
         if data is not None and blob_hash(data) == entry.blob:
             tree[path] = data
+            if path in digests:
+                hashed[path] = "sha256:" + digests[path].hex()
     contents = repo.read_blobs(e.blob for path, e in wanted.items() if path not in tree)
     tree.update((path, contents[entry.blob]) for path, entry in wanted.items() if path not in tree)
     tree = dict(sorted(tree.items()))
@@ -85,7 +89,7 @@ def committed_terraform(repo: GitRepo, snapshot: Snapshot, prefix: str,
         if recorded.get(path) != _sha(tree[path]):
             return None, f"{prefix}/{path} does not match its manifest hash"
     for stack in manifest.get("stacks", []):
-        files = {f: _sha(tree[f]) for f in stack.get("files", []) if f in tree}
+        files = {f: hashed.get(f) or _sha(tree[f]) for f in stack.get("files", []) if f in tree}
         if len(files) != len(stack.get("files", [])) or _stack_hash(files) != stack.get("hash"):
             return None, f"{prefix}/{stack.get('files', ['?'])[0]} does not match its manifest hash"
     return tree, f"committed {prefix}/ of the base commit (fresh)"

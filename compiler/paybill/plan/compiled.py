@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
 
 from paybill.changes.committed import committed_terraform
 from paybill.changes.database_model import DatabaseChange
@@ -24,6 +25,9 @@ from paybill.gitio.snapshot import Snapshot
 from paybill.plan.databases import Locator, PiiColumns, database_findings, diff_databases
 from paybill.plan.terraform import diff_trees, stack_findings
 from paybill.store import UnitStore
+
+if TYPE_CHECKING:  # the compiler is imported when a side is compiled, not with this module
+    from paybill.compile.result import CompileResult
 
 
 @dataclass
@@ -84,13 +88,14 @@ class TerraformComparer:
         """The on-disk unit store (``.paybill/cache/units``): head-side units an earlier compile
         built (a CI cache step restores it) are read back, not built."""
 
-    def _base_tree(self, base: Snapshot, head_tree: Mapping[str, bytes] | None
+    def _base_tree(self, base: Snapshot, head: CompileResult | None
                    ) -> tuple[Mapping[str, bytes] | None, str | None, str, bool]:
         """(tree, error note, source, compiled here) of the base side: committed when fresh, else compiled.
-        ``head_tree``: the head side's compiled tree, whose files the committed tree mostly shares."""
+        ``head``: the head side's compile, whose files the committed tree mostly shares."""
         reason = "compiled"
         if self.repo is not None and self.generated is not None:
-            tree, why = committed_terraform(self.repo, base, self.generated, head_tree)
+            tree, why = committed_terraform(self.repo, base, self.generated, head.tree if head else None,
+                                            head.digests if head else None)
             if tree is not None:
                 return tree, None, why, False
             reason = f"compiled ({why})"
@@ -117,7 +122,7 @@ class TerraformComparer:
             # with the head's bytes need not be read from git. Same result, same order of notes.
             head_result = compile_index(head.index, DiagnosticSink(), store=self.store)
         base_tree, problem, source, base_compiled = self._base_tree(
-            base, head_result.tree if head_result is not None and head_result.ok else None)
+            base, head_result if head_result is not None and head_result.ok else None)
         if base_tree is None:
             return TerraformOutcome(None, problem)
         if head_result is None:

@@ -142,7 +142,8 @@ def detect_migrations(base: SpecIndex, head: SpecIndex) -> list[Finding]:
         if new.spec.lifecycle == "deleted" or old.spec.lifecycle == "deleted":
             continue
         if old.migration is None and new.migration is None:
-            findings.extend(_direct_move(doc, old, new, head))
+            if old is not new:  # one document shared by both sides (an unchanged file) moves nothing
+                findings.extend(_direct_move(doc, old, new, head))
         else:
             findings.extend(_staged_move(doc, old, new, head))
     return findings
