@@ -16,7 +16,9 @@ One flow, in order:
 1. the fleet is imported: the push runs the apply workflow; its job plan fans out into phase jobs and
    shard jobs (reusable workflow, matrix from ``fromJSON``), every stack is applied once in dependency
    order and every database migrated through ``PAYBILL_DATABASE_URL_COMMAND``;
-2. the billing agent proposes an upgrade (``paybill propose``); the branch is pushed and the review
+2. the billing agent, connected over MCP (``paybill serve``, the official client) to the pool database
+   apply migrated, walks its dunning workflow and in its propose step calls ``propose_change``: a
+   branch; it is pushed and the review
    workflow validates, checks ``generated/`` is fresh, plans against the merge base and posts the
    plan as one pull-request comment;
 3. a push that forgets to recompile fails the freshness check (and posts nothing); the fixed push
@@ -28,6 +30,7 @@ One flow, in order:
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import shutil
@@ -39,6 +42,8 @@ from typing import Any
 
 import psycopg
 import pytest
+from mcp import Client
+from mcp.client.stdio import StdioServerParameters
 from psycopg import sql
 
 from db.pg_support import DSN, admin, drop_roles, paybill_roles, require_server
@@ -77,7 +82,7 @@ class Flow:
     work: Path
     side: GitHubSide
     runs: int = 0
-    databases: list[dict[str, str]] = field(default_factory=list)
+    logins: list[str] = field(default_factory=list)
 
     @property
     def fake_log(self) -> Path:
@@ -154,11 +159,11 @@ def flow(tmp_path: Path) -> Iterator[Flow]:
     repo.git("remote", "add", "origin", origin.as_uri())
     state = Flow(repo, work, GitHubSide(origin, work, repo.env))
     yield state
-    recorded = work / "databases.jsonl"
-    names = [json.loads(line)["database"] for line in recorded.read_text().splitlines()] if recorded.exists() else []
     with admin() as conn:
-        for name in names:
-            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+        for record in recorded_databases(state):
+            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(record["database"])))
+        for login in state.logins:
+            conn.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(login)))
     drop_roles(paybill_roles() - before)
 
 
@@ -242,12 +247,44 @@ def nightly_drift_check(flow: Flow) -> None:
 # -- 2, 3. the agent's pull request under review ---------------------------------------------------------
 
 def agent_proposes(flow: Flow) -> str:
+    """The billing agent works its dunning workflow over MCP (``paybill serve``, stdio, the official client)
+    on the pool database apply migrated, and in its propose step opens the upgrade as a branch."""
     repo = flow.repo
-    repo.paybill("propose", "--as", "billing-agent", "--set", "Tenant/vandelay:spec.plan=starter",
-                 "-m", "Upgrade vandelay to starter")
-    [branch] = repo.git("branch", "--list", "paybill/billing-agent/*", "--format=%(refname:short)").split()
+    catalog = "generated/sql/pool-aws-use1-shared"
+    stack = json.loads(repo.read(f"{catalog}/migrations.json"))["stack"]
+    [database] = [d["database"] for d in recorded_databases(flow) if d["stack"] == stack]
+    login = f"wf_agent_{os.getpid()}"
+    flow.logins.append(login)
+    with admin() as conn:
+        conn.execute(sql.SQL("CREATE ROLE {} LOGIN IN ROLE paybill_guard").format(sql.Identifier(login)))
+    params = psycopg.conninfo.conninfo_to_dict(database_dsn(database))
+    params["user"] = login
+    server = StdioServerParameters(
+        command=sys.executable, cwd=str(repo.root), env=repo.env,
+        args=["-m", "paybill", "serve", "--bundle", "generated/bundles/billing-agent", "--catalog", catalog,
+              "--database-url", psycopg.conninfo.make_conninfo(**params), "--spec-repo", str(repo.root)])
+
+    async def work() -> dict[str, Any]:
+        async with Client(server) as client:
+            run = await tool(client, "start_run", tenant="vandelay", workflow="dunning")
+            for step in ("load-customer", "mark-overdue", "propose-plan-change"):
+                await tool(client, "advance_step", run_id=run["run_id"], tenant="vandelay", step=step)
+            return await tool(client, "propose_change", run_id=run["run_id"], tenant="vandelay", kind="Tenant",
+                              name="vandelay", field="spec.plan", value="starter",
+                              message="Upgrade vandelay to starter")
+
+    proposed = asyncio.run(work())
+    branch = str(proposed["branch"])
+    assert branch.startswith("paybill/billing-agent/") and MARKER in str(proposed["plan"]), proposed
+    assert repo.git("rev-parse", "--abbrev-ref", "HEAD").strip() == "main", "the checkout is untouched"
     flow.push(branch)
     return branch
+
+
+async def tool(client: Client, tool_name: str, /, **arguments: Any) -> dict[str, Any]:
+    result = await client.call_tool(tool_name, arguments)
+    assert not result.is_error, f"{tool_name}: {result.structured_content or result.content}"
+    return dict(result.structured_content or {})
 
 
 def reviewed(flow: Flow, branch: str, *, pr: int) -> JobRecord:
@@ -367,9 +404,14 @@ def database_dsn(database: str) -> str:
     return psycopg.conninfo.make_conninfo(**params)
 
 
-def flow_databases(flow: Flow) -> list[str]:
+def recorded_databases(flow: Flow) -> list[dict[str, str]]:
+    """(stack, database) of every database the URL command created, in creation order."""
     recorded = flow.work / "databases.jsonl"
-    return [json.loads(line)["database"] for line in recorded.read_text().splitlines()] if recorded.exists() else []
+    return [json.loads(line) for line in recorded.read_text().splitlines()] if recorded.exists() else []
+
+
+def flow_databases(flow: Flow) -> list[str]:
+    return [record["database"] for record in recorded_databases(flow)]
 
 
 def ledger(database: str) -> int:
