@@ -214,7 +214,7 @@ def compile_command(specs: Path, out: Path, check: bool, durable: bool, strict_q
                     writer.abort()
                     try:
                         write_tree_linked(result.tree, out, cache, bar.update if bar is not None else None,
-                                          digests=result.digests, kept=result.kept)
+                                          digests=result.digests, kept=result.kept, journal=journal)
                     except KeptFileChanged:  # a kept file was edited in `out`: read nothing from it blindly
                         result = compile_repository(specs, cache=cache, parallelism=parallelism, out=out)
                         if not result.ok:

@@ -137,7 +137,8 @@ def save_journal(folder: Path | None, out: Path, entries: dict[str, _Entry]) -> 
 def write_tree_linked(tree: Mapping[str, bytes], out: Path, folder: Path,
                       progress: Callable[[int], None] | None = None,
                       digests: Mapping[str, bytes] | None = None,
-                      kept: Mapping[str, bytes] | None = None) -> int:
+                      kept: Mapping[str, bytes] | None = None,
+                      journal: Mapping[str, _Entry] | None = None) -> int:
     """Replace ``out`` with exactly ``tree`` (plus ``kept``), atomically, writing only files that changed.
 
     Like :func:`paybill.write.tree.write_tree` (same errors, same guarantees; not ``durable``).
@@ -145,16 +146,18 @@ def write_tree_linked(tree: Mapping[str, bytes], out: Path, folder: Path,
     otherwise a scratch tree is filled with links, and the tree it replaces is kept as the spare.
     ``kept``: files of the new tree whose bytes the compile left in ``out`` (path -> SHA-256,
     ``CompileResult.kept``); one that no longer hashes to its digest there raises
-    :class:`KeptFileChanged` before anything is swapped in. Returns how many files were written.
+    :class:`KeptFileChanged` before anything is swapped in. ``journal``: ``out``'s journal when the
+    caller already loaded it (~0.2 s at 10,000 tenants; a stale one costs writes, never
+    correctness: every entry is checked against the file's stat). Returns how many files were written.
     """
     from paybill.write.spare import keep_spare, write_tree_spare
 
-    written = write_tree_spare(tree, out, folder, digests, progress, kept)
+    journal = dict(journal) if journal is not None else load_journal(folder, out)
+    written = write_tree_spare(tree, out, folder, digests, progress, kept, journal)
     if written is not None:
         return written
     _validate_paths(tree)
     _validate_paths(kept or {})
-    journal = load_journal(folder, out)
     out, scratch = prepare_scratch(out)
     try:
         fresh, written = fill_linked(scratch, out, tree, journal, progress, digests, kept)

@@ -183,7 +183,8 @@ def patch_spare(spare: Path, tree: Mapping[str, bytes], journal: Mapping[str, _E
 def write_tree_spare(tree: Mapping[str, bytes], out: Path, folder: Path,
                      digests: Mapping[str, bytes] | None = None,
                      progress: Callable[[int], None] | None = None,
-                     kept: Mapping[str, bytes] | None = None) -> int | None:
+                     kept: Mapping[str, bytes] | None = None,
+                     out_journal: Mapping[str, _Entry] | None = None) -> int | None:
     """Replace ``out`` with exactly ``tree`` by patching the spare tree and exchanging it in.
 
     Returns how many files were written, or None when this path cannot be taken (no spare or
@@ -191,6 +192,7 @@ def write_tree_spare(tree: Mapping[str, bytes], out: Path, folder: Path,
     was changed and the caller writes the tree another way (after which :func:`keep_spare` keeps
     the tree it swapped out). Raises like :func:`paybill.write.tree.write_tree`. ``kept``: as
     :func:`patch_spare` (their bytes, when needed, come from ``out``, before it is exchanged).
+    ``out_journal``: ``out``'s journal if the caller loaded it (it becomes the spare's).
     """
     _validate_paths(tree)
     _validate_paths(kept or {})
@@ -208,14 +210,15 @@ def write_tree_spare(tree: Mapping[str, bytes], out: Path, folder: Path,
         spare_journal = store.read(folder, _spare_journal_name(out))
         if not isinstance(spare_journal, dict):
             return None
-        out_journal = load_journal(folder, out)
+        if out_journal is None:
+            out_journal = load_journal(folder, out)
         # From here the spare is being changed: its journal no longer describes it until saved again.
         store.write(folder, _spare_journal_name(out), {})
         fresh, written = patch_spare(spare, tree, spare_journal, digests, progress, kept, out)
         if not exchange(spare, out):
             return None  # the spare stays (its empty journal makes the next patch rewrite it all)
         save_journal(folder, out, fresh)
-        store.write(folder, _spare_journal_name(out), out_journal)  # what `out` held is the spare now
+        store.write(folder, _spare_journal_name(out), dict(out_journal))  # what `out` held is the spare now
         return written
 
 
