@@ -108,6 +108,7 @@ def child_compile(specs: Path, out: Path) -> dict:
     """
     import paybill.gcpause
     from paybill.compile import compile_repository
+    from paybill.emit.files import tree_size
     from paybill.emit.registry import all_emitters
     from paybill.write.stream import StreamingWrite
 
@@ -120,7 +121,7 @@ def child_compile(specs: Path, out: Path) -> dict:
     children_before = resource.getrusage(resource.RUSAGE_CHILDREN)
     with StreamingWrite(out) as writer:
         result = compile_repository(specs, progress=lambda stage: stages.append((stage, time.perf_counter())),
-                                    on_files=writer.add)
+                                    on_files=writer.add, writer=writer.early())
         if not result.ok:
             errors = [f"{d.path}:{d.position.line}: {d.code} {d.message}" for d in result.diagnostics[:5]]
             return {"error": errors}
@@ -132,7 +133,7 @@ def child_compile(specs: Path, out: Path) -> dict:
     stages.append(("end", time.perf_counter()))
     durations = {name: round(end - begin, 3) for (name, begin), (_, end) in itertools.pairwise(stages)}
     return {"wall": wall, "cpu": cpu, "stages": durations, "stacks": len(result.stacks),
-            "files_out": len(result.tree), "bytes_out": sum(len(v) for v in result.tree.values()),
+            "files_out": len(result.tree), "bytes_out": tree_size(result.tree),
             "peak_mb": _peak_mb(), "child_peak_mb": children.ru_maxrss / 1024}
 
 

@@ -22,7 +22,8 @@ import paybill.compile.pipeline as pipeline
 import paybill.emit.terraform.emitter as terraform_emitter
 import paybill.write.stream as stream
 from paybill.compile import compile_repository
-from paybill.diagnostics import DiagnosticSink
+from paybill.diagnostics import DiagnosticSink, Position
+from paybill.emit.files import OutputFiles, WrittenFileChanged, tree_size
 from paybill.forked import MIN_ITEMS_ENV, NO_FORK_ENV, ForkedCall, Parallelism, WorkerDied, can_fork
 from paybill.load import load_repository
 from paybill.write.stream import StreamingWrite
@@ -314,6 +315,58 @@ def test_an_output_folder_that_is_not_ours_is_refused_at_commit(tmp_path: Path) 
             writer.commit(_whole(_parts()))
     assert (out / "thesis.tex").read_text() == "years of work"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["precious"]
+
+
+# --- files written as they are rendered (paybill.emit.files) -----------------------------------
+
+
+def test_files_written_early_leave_only_digests_and_give_the_same_tree(tmp_path: Path,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    _one_process(monkeypatch)
+    alone = compile_repository(SPECS)
+    _everything_parallel(monkeypatch)
+    monkeypatch.setattr(terraform_emitter, "WRITE_CHUNK", 2)  # several writes per half
+    out = tmp_path / "generated"
+    with StreamingWrite(out, parallelism=Parallelism(min_items=1)) as writer:
+        early = writer.early()
+        assert early is not None
+        result = compile_repository(SPECS, on_files=writer.add, writer=early)
+        assert result.ok and isinstance(result.tree, OutputFiles)
+        written = result.tree.written_paths
+        # Terraform stacks (both halves) and the independent emitters' files (the helper's) were written early.
+        assert {p for p in written if p.startswith("terraform/")} >= {s["files"][0] for s in alone.stacks}
+        assert any(not p.startswith("terraform/") for p in written)
+        assert result.tree.in_memory() is None and not any(result.tree._data.get(p) for p in written)
+        assert list(result.tree) == list(alone.tree)
+        assert tree_size(result.tree) == sum(len(data) for data in alone.tree.values())
+        assert result.manifest == alone.manifest
+        assert dict(result.tree) == alone.tree  # read back from the scratch tree, checked by digest
+        writer.commit(result.tree)
+    assert read_tree(out) == alone.tree
+    assert result.tree["manifest.json"] == alone.tree["manifest.json"]
+    some = sorted(written)[0]
+    assert result.tree[some] == alone.tree[some]  # now read back from the output folder
+    (out / some).write_bytes(b"edited by hand")
+    with pytest.raises(WrittenFileChanged):
+        result.tree[some]  # never silently the wrong bytes
+
+
+def test_a_failed_compile_discards_what_it_wrote_early(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _everything_parallel(monkeypatch)
+
+    def mismatch(terraform, units, index, emitters, sink: DiagnosticSink) -> None:  # after every emitter ran
+        sink.error("PB0693", "stack dependencies disagree with the graph", "specs", Position())
+
+    monkeypatch.setattr(pipeline, "check_stacks", mismatch)
+    out = tmp_path / "generated"
+    before = {"manifest.json": b'{"generatedBy": "paybill"}'}
+    write_tree(before, out)
+    with StreamingWrite(out, parallelism=Parallelism(min_items=1)) as writer:
+        result = compile_repository(SPECS, on_files=writer.add, writer=writer.early())
+        assert not result.ok and not result.tree
+        assert any(writer.where().rglob("main.tf.json")), "nothing was written early: the test proves nothing"
+    assert read_tree(out) == before
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".generated")) == []
 
 
 def _cli(*args: str, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:

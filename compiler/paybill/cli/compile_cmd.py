@@ -199,9 +199,11 @@ def compile_command(specs: Path, out: Path, check: bool, durable: bool, strict_q
     in_place = {path: entry[3] for path, entry in journal.items()} if linked else None
     parallelism = Parallelism.from_env()  # one setting for every stage, the writer's included
     with StreamingWrite(out, durable=durable, parallelism=parallelism) as writer:
+        streaming = not (check or linked)
         try:
             result = compile_repository(specs, progress=stages, cache=cache, parallelism=parallelism, out=out,
-                                        on_files=None if check or linked else writer.add, in_place=in_place)
+                                        on_files=writer.add if streaming else None, in_place=in_place,
+                                        writer=writer.early() if streaming else None)
         finally:
             stages.close()
         if not result.ok:
@@ -223,7 +225,7 @@ def compile_command(specs: Path, out: Path, check: bool, durable: bool, strict_q
                 else:
                     writer.commit(result.tree, bar.update if bar is not None else None)
                     if cache is not None:
-                        save_journal(cache, out, journal_of(out, result.tree))
+                        save_journal(cache, out, journal_of(out, result.tree, result.digests))
         except UnsafeOutput as exc:
             raise click.UsageError(f"{exc}; remove it or pick another --out") from exc
         except OSError as exc:

@@ -5,6 +5,9 @@ the stack units, so on a large repository it can run in a helper process (:mod:`
 started before the graph is built, while this process builds the graph and runs Terraform. The
 pipeline asks for the helper's results when it reaches the first independent emitter, and merges
 files, published facts and diagnostics in the emitters' order: the result equals one process's.
+
+When the compile streams its output (``ctx.writer``, :mod:`paybill.emit.files`), the helper writes
+its emitters' files into the scratch tree itself and sends back only their sizes and digests.
 """
 
 from __future__ import annotations
@@ -12,19 +15,36 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
+from paybill.compile.checks import path_problem
 from paybill.diagnostics import Diagnostic
 from paybill.emit.cache import CompileCache
 from paybill.emit.contract import EmitContext, Emitter, OutputTree
+from paybill.emit.files import Written
 from paybill.forked import ForkedCall
 from paybill.graph.stacks import StackUnit
 
-_Apart = tuple[dict[str, OutputTree], dict[str, Any], list[Diagnostic]]
+Parts = dict[str, tuple[OutputTree, dict[str, Written]]]
+"""Per emitter: the files it returned in memory, and those written early (:mod:`paybill.emit.files`)."""
+_Apart = tuple[Parts, dict[str, Any], list[Diagnostic]]
 
 
 def _emit_apart(ctx: EmitContext, emitters: list[Emitter], reported: int) -> _Apart:
-    """In a helper: run ``emitters`` in order; return their files, the facts they published, their diagnostics."""
+    """In a helper: run ``emitters`` in order; return their files, the facts they published, their diagnostics.
+
+    With ``ctx.writer`` the files are written here and only their digests go back (the parent
+    checks their paths as if it had them): no bytes cross the pipe.
+    """
     before = dataclasses.replace(ctx.facts)
-    parts = {emitter.name: emitter.emit(ctx) for emitter in emitters}
+    parts: Parts = {}
+    for emitter in emitters:
+        files = emitter.emit(ctx)
+        written, ctx.written = ctx.written, {}
+        if ctx.writer is not None and files:
+            # A bad path stays in memory, for the parent to report (PB0692) like any other.
+            safe = {path: data for path, data in files.items() if path_problem(path) is None}
+            written.update(ctx.writer.write_now(safe))
+            files = {path: data for path, data in files.items() if path not in safe}
+        parts[emitter.name] = (files, written)
     published = ctx.facts.published_since(before)
     return parts, published, ctx.sink.items()[reported:]
 
@@ -36,7 +56,7 @@ class ApartHelper:
         self.emitters = emitters
         self._call: ForkedCall[_Apart] | None = ForkedCall(_emit_apart, ctx, emitters, len(ctx.sink))
 
-    def collect(self, ctx: EmitContext) -> dict[str, OutputTree]:
+    def collect(self, ctx: EmitContext) -> Parts:
         """Wait for the helper; its facts and diagnostics join ``ctx``; returns files per emitter."""
         call, self._call = self._call, None
         if call is None:
@@ -44,6 +64,8 @@ class ApartHelper:
         parts, published, diagnostics = call.result()
         ctx.facts.update(published)
         ctx.sink.extend(diagnostics)
+        for _, written in parts.values():
+            ctx.digests.update((path, entry.digest) for path, entry in written.items())
         return parts
 
     def cancel(self) -> None:

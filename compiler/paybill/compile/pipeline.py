@@ -26,6 +26,7 @@ from paybill.compile.result import CompileResult
 from paybill.diagnostics import DiagnosticSink, Position
 from paybill.emit.cache import CompileCache
 from paybill.emit.contract import EmitContext, Emitter, OutputTree
+from paybill.emit.files import OutputFiles, ScratchWriter, Written
 from paybill.emit.manifest import MANIFEST_EMITTER
 from paybill.forked import Parallelism
 from paybill.gcpause import gc_paused
@@ -73,6 +74,7 @@ def compile_index(
     resolved: ResolvedModel | None = None,
     store: UnitStore | None = None,
     parallelism: Parallelism | None = None,
+    writer: ScratchWriter | None = None,
 ) -> CompileResult:
     """Resolve then compile a validated index. If ``sink`` already holds errors, nothing is emitted.
 
@@ -84,10 +86,13 @@ def compile_index(
     :class:`~paybill.emit.contract.Emitter`) see no ``graph``. ``store``: units built by earlier
     compiles (:class:`paybill.store.UnitStore`), reused where their inputs are unchanged.
     ``parallelism``: when stages may split work with a forked helper (default: from the environment).
+    ``writer``: where emitters may write their files as soon as they are rendered (the caller
+    streams the output, :mod:`paybill.emit.files`); the result's tree then holds only the sizes
+    and digests of those files, and reads them back from the writer's tree when asked.
     """
     with gc_paused():
         return _compile_index(index, sink, files, emitters, cache, progress, on_files, resolved, store,
-                              parallelism if parallelism is not None else Parallelism.from_env())
+                              parallelism if parallelism is not None else Parallelism.from_env(), writer)
 
 
 def _compile_index(
@@ -101,6 +106,7 @@ def _compile_index(
     resolved: ResolvedModel | None,
     store: UnitStore | None,
     parallelism: Parallelism,
+    writer: ScratchWriter | None,
 ) -> CompileResult:
     if sink.has_errors:
         return _failed(index, sink, files)
@@ -120,10 +126,10 @@ def _compile_index(
     if progress:
         progress("graph")
     units = list(resolved.units)
-    tree: OutputTree = {}
+    tree = OutputFiles()
     owners: dict[str, str] = {}
     ctx = EmitContext(index, sink, resolved=resolved, cache=cache, tree=MappingProxyType(tree), store=store,
-                      parallelism=parallelism)
+                      parallelism=parallelism, writer=writer)
     ordered = _ordered(emitters)
     # Independent emitters need no graph, so their helper starts now, while this process builds it.
     helper = start_apart(ctx, ordered, units, cache, FINAL_EMITTERS)
@@ -132,17 +138,18 @@ def _compile_index(
         if not report_cycles(graph, sink):
             return _failed(index, sink, files, graph=graph)
         ctx.graph = graph
-        apart: dict[str, OutputTree] | None = None
+        apart: dict[str, tuple[OutputTree, dict[str, Written]]] | None = None
         for emitter in ordered:
             if progress:
                 progress(f"emit:{emitter.name}")
             if helper is not None and emitter in helper.emitters:
                 if apart is None:
                     apart = helper.collect(ctx)
-                part = apart[emitter.name]
+                part, written = apart[emitter.name]
             else:
                 part = emitter.emit(ctx)
-            _keep(emitter, part, tree, owners, sink, on_files)
+                written, ctx.written = ctx.written, {}
+            _keep(emitter, part, written, tree, owners, sink, on_files, writer)
             _keep_in_place(emitter, ctx.kept, owners, sink)
     finally:
         if helper is not None:
@@ -152,18 +159,29 @@ def _compile_index(
     check_stacks(ctx.facts.terraform, units, index, CLOUD_EMITTERS, sink)
     if sink.has_errors:
         return _failed(index, sink, files, graph=graph, facts=ctx.facts)
-    return CompileResult(tree=dict(sorted(tree.items())), diagnostics=sink.sorted(), index=index, files=files,
-                         graph=graph, manifest=ctx.facts.manifest, facts=ctx.facts,
+    tree.sort()
+    plain = tree.in_memory()
+    return CompileResult(tree=plain if plain is not None else tree, diagnostics=sink.sorted(), index=index,
+                         files=files, graph=graph, manifest=ctx.facts.manifest, facts=ctx.facts,
                          digests={path: digest for path, digest in ctx.digests.items()
                                   if path in tree or path in ctx.kept},
                          kept=dict(sorted(ctx.kept.items())))
 
 
-def _keep(emitter: Emitter, part: OutputTree, tree: OutputTree, owners: dict[str, str], sink: DiagnosticSink,
-          on_files: FilesReady | None) -> None:
-    """Add the files of ``part`` that pass the path checks to ``tree`` (and hand them to ``on_files``)."""
+def _keep(emitter: Emitter, part: OutputTree, written: dict[str, Written], tree: OutputFiles,
+          owners: dict[str, str], sink: DiagnosticSink, on_files: FilesReady | None,
+          writer: ScratchWriter | None) -> None:
+    """Add the files of ``part`` and ``written`` that pass the path checks to ``tree`` (and hand the
+    in-memory ones to ``on_files``).
+
+    A written file with a bad path is not kept, but it is already in the scratch tree: the error
+    it was reported with fails the compile, so that tree is never swapped in.
+    """
     kept = {path: part[path] for path in check_paths(emitter.name, list(part), owners, sink)}
-    tree.update(kept)
+    tree.update_bytes(kept)
+    if written and writer is not None:
+        keep = check_paths(emitter.name, list(written), owners, sink)
+        tree.update_written({path: written[path] for path in keep}, writer.where)
     if on_files is not None and kept and not sink.has_errors:
         on_files(kept)
 
@@ -188,6 +206,7 @@ def compile_documents(
     on_files: FilesReady | None = None,
     store: UnitStore | None = None,
     parallelism: Parallelism | None = None,
+    writer: ScratchWriter | None = None,
 ) -> CompileResult:
     """Validate then compile documents already in memory (validation sets ``document.model``).
 
@@ -199,7 +218,7 @@ def compile_documents(
             progress("validate")
         index = validate_documents(list(documents), sink, unloadable)
         return compile_index(index, sink, files=files, emitters=emitters, cache=cache, progress=progress,
-                             on_files=on_files, store=store, parallelism=parallelism)
+                             on_files=on_files, store=store, parallelism=parallelism, writer=writer)
 
 
 def compile_repository(
@@ -213,6 +232,7 @@ def compile_repository(
     parallelism: Parallelism | None = None,
     out: Path | None = None,
     in_place: Mapping[str, bytes] | None = None,
+    writer: ScratchWriter | None = None,
 ) -> CompileResult:
     """Load every spec under ``root`` and compile it.
 
@@ -222,6 +242,7 @@ def compile_repository(
     repository). ``parallelism``: the one setting every stage splits its work by (default: from the
     environment, :meth:`paybill.forked.Parallelism.from_env`). ``out``: the folder the result will
     be written to (or compared with), where stored units find their bytes (:class:`UnitStore`).
+    ``writer``: see :func:`compile_index`.
     ``in_place``: the digests ``out``'s writer recorded for its files (its journal), when the result
     is written by a writer that keeps files in place (:func:`paybill.write.journal.write_tree_linked`):
     unchanged stored stacks recorded there are not read at all but listed in ``CompileResult.kept``.
@@ -239,7 +260,7 @@ def compile_repository(
             if cache is not None else None
         result = compile_documents(loaded.documents, sink=sink, files=loaded.files, emitters=emitters,
                                    progress=progress, unloadable=loaded.unloadable, on_files=on_files,
-                                   store=store, parallelism=parallelism)
+                                   store=store, parallelism=parallelism, writer=writer)
         if result.ok:  # a failed compile leaves no cache folder behind
             loaded.save_cache()
         return result

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from paybill.diagnostics import Diagnostic, Severity
-from paybill.emit.contract import EmitFacts, OutputTree
+from paybill.emit.contract import EmitFacts
 from paybill.graph.model import DependencyGraph
 from paybill.validate.index import SpecIndex
 
@@ -15,12 +16,13 @@ from paybill.validate.index import SpecIndex
 class CompileResult:
     """The output tree (empty when there are errors), the manifest, the graph and every diagnostic.
 
-    ``tree`` maps output-relative paths to bytes, sorted by path; nothing has been written. Treat it
-    as read-only: with a :class:`~paybill.emit.cache.CompileCache` its values may be shared
-    between compiles.
+    ``tree`` maps output-relative paths to bytes, sorted by path: a plain dict, unless the compile
+    was given a ``writer`` and wrote files early (an :class:`~paybill.emit.files.OutputFiles`,
+    whose early files are read back from the writer's tree). Treat it as read-only: with a
+    :class:`~paybill.emit.cache.CompileCache` its values may be shared between compiles.
     """
 
-    tree: OutputTree
+    tree: Mapping[str, bytes]
     diagnostics: list[Diagnostic]
     index: SpecIndex
     files: int = 0

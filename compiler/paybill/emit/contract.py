@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
     from paybill.emit.cache import CompileCache
+    from paybill.emit.files import ScratchWriter, Written
     from paybill.emit.terraform.emitter import TerraformResult
     from paybill.graph.model import DependencyGraph
     from paybill.store import UnitStore
@@ -91,6 +92,13 @@ class EmitContext:
     already in the output folder (``store.in_place``), so nobody reads, renders or hashes them. They
     belong to the tree like returned files (an emitter never returns a path it keeps, and also puts
     its digest in ``digests``); the writer keeps them (:mod:`paybill.write.spare`)."""
+    writer: ScratchWriter | None = None
+    """Set when the compile streams its output (:mod:`paybill.emit.files`): an emitter producing many
+    files may write them into the scratch tree as they are rendered, instead of returning them, and
+    record each in ``written`` (and its digest in ``digests``); the pipeline checks those paths as
+    if they had been returned. None: every file is returned."""
+    written: dict[str, Written] = field(default_factory=dict)
+    """Files the running emitter wrote through ``writer`` (the pipeline collects them after each emitter)."""
     """When an emitter may split its work with a forked helper: the compile driver's one setting."""
     """Units built by earlier compiles, on disk (:class:`paybill.store.UnitStore`), or None: an emitter
     that can name every input of a unit (:func:`paybill.emit.cache.unit_key`) reuses its stored bytes."""

@@ -96,13 +96,18 @@ def _removed(model: ResolvedModel, decommissioned: Mapping[str, RemovedInfo],
 
 
 def build_manifest(ctx: EmitContext, tree: Mapping[str, bytes]) -> dict[str, Any]:
-    """The manifest document for ``tree`` (which must not contain the manifest itself)."""
+    """The manifest document for ``tree`` (its ``manifest.json``, if any, is left out).
+
+    Files are hashed only when ``ctx.digests`` lacks them: a file written early
+    (:mod:`paybill.emit.files`) is never read back.
+    """
     index = ctx.index
     graph: DependencyGraph | None = ctx.graph
     terraform = ctx.facts.terraform
     infos = sorted(terraform.stacks if terraform is not None else [], key=lambda s: s.address)
     waves = graph.stack_waves() if graph is not None else {}
-    paths = sorted(tree.keys() | ctx.kept.keys())  # a kept file's digest is in ctx.digests (never read)
+    # A kept file's digest is in ctx.digests (never read), as is a file written early.
+    paths = sorted((tree.keys() | ctx.kept.keys()) - {MANIFEST_PATH})
     known = ctx.digests
     for path in paths:
         if path not in known:
@@ -153,7 +158,7 @@ def render_manifest(manifest: dict[str, Any]) -> bytes:
 
 def emit_manifest(ctx: EmitContext) -> OutputTree:
     tree = ctx.tree
-    manifest = build_manifest(ctx, {p: b for p, b in tree.items() if p != MANIFEST_PATH})
+    manifest = build_manifest(ctx, tree)
     ctx.facts.manifest = manifest
     return {MANIFEST_PATH: render_manifest(manifest)}
 

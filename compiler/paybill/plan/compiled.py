@@ -12,6 +12,7 @@ what keeps a plan of a 10,000-tenant repository close to the cost of a single co
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
@@ -88,7 +89,7 @@ class TerraformComparer:
         built (a CI cache step restores it) are read back, not built."""
 
     def _base_tree(self, base: Snapshot, head: CompileResult | None
-                   ) -> tuple[dict[str, bytes] | None, str | None, str, bool]:
+                   ) -> tuple[Mapping[str, bytes] | None, str | None, str, bool]:
         """(tree, error note, source, compiled here) of the base side: committed when fresh, else compiled.
         ``head``: the head side's compile, whose files the committed tree mostly shares."""
         reason = "compiled"

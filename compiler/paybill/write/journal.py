@@ -120,13 +120,19 @@ def fill_linked(scratch: Path, out: Path, tree: Mapping[str, bytes], journal: Ma
     return fresh, written
 
 
-def journal_of(out: Path, tree: Mapping[str, bytes]) -> dict[str, _Entry]:
-    """The journal of a tree just swapped in whole (every file stat()ed once)."""
+def journal_of(out: Path, tree: Mapping[str, bytes], digests: Mapping[str, bytes] | None = None) -> dict[str, _Entry]:
+    """The journal of a tree just swapped in whole (every file stat()ed once).
+
+    ``digests``: SHA-256 of the tree's files where the compile knows them (``CompileResult.digests``),
+    so they are neither hashed again nor, for files written early, read back.
+    """
+    known = digests or {}
     entries: dict[str, _Entry] = {}
-    for path, data in tree.items():
+    for path in tree:
         key = _stat_key(out / path)
         if key is not None:
-            entries[path] = (*key, hashlib.sha256(data).digest())
+            digest = known.get(path)
+            entries[path] = (*key, digest if digest is not None else hashlib.sha256(tree[path]).digest())
     return entries
 
 

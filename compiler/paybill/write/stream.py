@@ -11,6 +11,11 @@ finished without error, swaps it in. A compile that fails, or a caller that leav
 without committing, discards the scratch folder; a killed compile's children die with it, and the
 next write's :func:`~paybill.write.tree.recover` removes what they left.
 
+The emitters that render most of the output can also write it themselves, as it is rendered, in
+this process or in their forked helpers (:meth:`StreamingWrite.early`, :mod:`paybill.emit.files`):
+then only each file's size and digest stays in memory, which is what bounds a 100,000-tenant
+compile's memory.
+
 Writing early is only an optimisation: if the output folder cannot be prepared (not ours to
 replace, not writable), nothing is started and :meth:`commit` reports the problem exactly as
 ``write_tree`` would, after the compile's own diagnostics.
@@ -18,11 +23,13 @@ replace, not writable), nothing is started and :meth:`commit` reports the proble
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from types import TracebackType
 
+from paybill.emit.files import OutputFiles, ScratchWriter, Written
 from paybill.forked import ForkedCall, Parallelism, parent_alive
 from paybill.write.swap import has_syncfs
 from paybill.write.tree import (
@@ -67,6 +74,7 @@ class StreamingWrite:
         self._unavailable = not self.parallelism.available() or (durable and not has_syncfs())
         self._jobs: list[tuple[ForkedCall[int], Mapping[str, bytes]]] = []
         self._done = False
+        self._committed = False
 
     def __enter__(self) -> StreamingWrite:
         return self
@@ -75,18 +83,58 @@ class StreamingWrite:
         if not self._done:
             self.abort()
 
+    def _prepared(self) -> Path | None:
+        """The scratch tree, made on first use; None when writing early is not possible here."""
+        if self._unavailable or self._done:
+            return None
+        if self._scratch is None:
+            try:
+                self.out, self._scratch = prepare_scratch(self.out)
+            except (UnsafeOutput, OSError):
+                self._unavailable = True  # commit() will meet the same problem and report it properly
+                return None
+        return self._scratch
+
     def add(self, part: Mapping[str, bytes]) -> None:
         """Start writing ``part`` in the background when it is large enough to be worth a process."""
         if self._unavailable or self._done or not self.parallelism.worth_it(len(part)):
             return
+        try:
+            _validate_paths(part)
+        except ValueError:
+            return  # commit() reports it
+        scratch = self._prepared()
+        if scratch is not None:
+            self._jobs.append((ForkedCall(_write_part, scratch, part, os.getpid()), part))
+
+    def early(self) -> ScratchWriter | None:
+        """This writer as the compile's :class:`~paybill.emit.files.ScratchWriter`, or None when files
+        cannot be written early (helpers unavailable, output folder not ours): then the compile keeps
+        every file in memory and :meth:`commit` writes them."""
+        return self if self._prepared() is not None else None
+
+    def write_now(self, files: Mapping[str, bytes], digests: Mapping[str, bytes] | None = None) -> dict[str, Written]:
+        """Write ``files`` into the scratch tree now, in this process (the compile's or a helper's).
+
+        ``digests``: SHA-256 of some of them, already known. Raises ``ValueError`` for an unsafe
+        path, ``OSError`` when the disk says no (the compile then fails; nothing is swapped in).
+        """
+        scratch = self._scratch
+        if scratch is None or self._done:
+            raise RuntimeError("this StreamingWrite has no scratch tree to write into")
+        _validate_paths(files)
+        _fill(scratch, files, None, durable_each=False)
+        known = digests or {}
+        return {path: Written(len(data), known.get(path) or hashlib.sha256(data).digest())
+                for path, data in files.items()}
+
+    def where(self) -> Path:
+        """Where the files written early are: the scratch tree, then ``out`` once committed."""
+        if self._committed:
+            return self.out
         if self._scratch is None:
-            try:
-                _validate_paths(part)
-                self.out, self._scratch = prepare_scratch(self.out)
-            except (UnsafeOutput, OSError, ValueError):
-                self._unavailable = True  # commit() will meet the same problem and report it properly
-                return
-        self._jobs.append((ForkedCall(_write_part, self._scratch, part, os.getpid()), part))
+            raise FileNotFoundError("the files written early were discarded with the scratch tree")
+        return self._scratch
 
     def commit(self, tree: Mapping[str, bytes], progress: Callable[[int], None] | None = None) -> None:
         """Make ``out`` exactly ``tree``, atomically. Raises like :func:`~paybill.write.tree.write_tree`."""
@@ -100,8 +148,11 @@ class StreamingWrite:
         started: dict[str, bytes] = {}
         for _, part in self._jobs:
             started.update(part)
-        fresh = {path: data for path, data in tree.items() if path not in started}
-        changed = {path: data for path, data in tree.items() if path in started and started[path] is not data}
+        early = tree.written_paths if isinstance(tree, OutputFiles) else frozenset()
+        fresh = {path: tree[path] for path in tree if path not in started and path not in early}
+        changed = {path: tree[path] for path in tree if path in started and started[path] is not tree[path]}
+        if progress is not None and early:
+            progress(len(early))
         try:
             fill_scratch(self._scratch, fresh, progress, durable=self.durable)
             self._join(progress, skip=changed)
@@ -114,6 +165,7 @@ class StreamingWrite:
             self.abort()
             raise
         self._done = True
+        self._committed = True
         self._scratch = None
 
     def _join(self, progress: Callable[[int], None] | None, skip: Mapping[str, bytes]) -> None:

@@ -16,6 +16,7 @@ from paybill.clouds.registry import find as find_profile
 from paybill.diagnostics import DiagnosticSink
 from paybill.emit.cache import document_fingerprint, unit_key
 from paybill.emit.contract import EmitContext, Emitter, OutputTree
+from paybill.emit.files import ScratchWriter, Written
 from paybill.emit.terraform.backend import backend_block, remote_state_body
 from paybill.emit.terraform.context import PoolContext, TenantContext
 from paybill.emit.terraform.decommission import as_last_live, lift_protections, removed_path
@@ -232,6 +233,25 @@ class BuiltStack:
         return built if ok and isinstance(built.path, str) and (kept or isinstance(built.content, bytes)) else None
 
 
+@dataclass(frozen=True)
+class WrittenStack:
+    """A stack rendered and already written into the output's scratch tree (:mod:`paybill.emit.files`):
+    its bytes are not kept."""
+
+    path: str
+    info: StackInfo
+    written: Written
+
+    def to_plain(self) -> tuple[object, ...]:
+        """The stored form of :meth:`BuiltStack.to_plain` with a ``content_root``: bytes left out."""
+        return (self.path, None, dataclasses.astuple(self.info), self.written.digest)
+
+
+Built = BuiltStack | WrittenStack
+WRITE_CHUNK = 1000
+"""Stacks rendered between two writes when a compile streams its output: bounds the bytes held."""
+
+
 def _read_output(root: Path, path: str, digest: object) -> bytes | None:
     """The bytes of ``root / path`` if they hash to ``digest`` (a file edited, replaced or gone: None)."""
     if ".." in path.split("/") or path.startswith("/"):
@@ -254,8 +274,20 @@ def _build_rendered(unit: StackUnit, model: ResolvedModel) -> BuiltStack | None:
     return BuiltStack(stack.path, content, info, hashlib.sha256(content).digest())
 
 
-def _build_all(units: list[StackUnit], model: ResolvedModel) -> list[BuiltStack | None]:
-    return [_build_rendered(unit, model) for unit in units]
+def _build_all(units: list[StackUnit], model: ResolvedModel, writer: ScratchWriter | None = None
+               ) -> list[Built | None]:
+    """Build and render ``units``; with ``writer``, write them every :data:`WRITE_CHUNK` stacks and keep
+    only their digests (this runs in a forked helper for half the stacks, which then writes its own)."""
+    if writer is None:
+        return [_build_rendered(unit, model) for unit in units]
+    done: list[Built | None] = []
+    for start in range(0, len(units), WRITE_CHUNK):
+        chunk = [_build_rendered(unit, model) for unit in units[start:start + WRITE_CHUNK]]
+        ready = {stack.path: stack.content for stack in chunk if stack is not None and stack.content is not None}
+        written = writer.write_now(ready, {stack.path: stack.digest for stack in chunk if stack is not None})
+        done.extend(WrittenStack(stack.path, stack.info, written[stack.path]) if stack is not None else None
+                    for stack in chunk)
+    return done
 
 
 def split_point(units: list[StackUnit]) -> int:
@@ -298,14 +330,18 @@ def _unit_key(unit: StackUnit, model: ResolvedModel) -> str | None:
 
 
 def build_units(units: list[StackUnit], model: ResolvedModel, store: UnitStore | None,
-                parallelism: Parallelism) -> list[BuiltStack | None]:
+                parallelism: Parallelism, writer: ScratchWriter | None = None) -> list[Built | None]:
     """Every unit's :class:`BuiltStack` (None where no stack is built), in unit order.
 
     Units whose key is in ``store`` are read from it; the others are built (when ``parallelism``
-    finds enough of them, half by a forked helper) and stored.
+    finds enough of them, half by a forked helper) and stored. With ``writer`` (the compile streams
+    its output), built stacks are written as they are rendered and come back as
+    :class:`WrittenStack`, unless the store keeps stack bytes itself (no ``content_root``).
     """
+    if store is not None and store.content_root is None:
+        writer = None
     keys = [_unit_key(unit, model) if store is not None else None for unit in units]
-    built: list[BuiltStack | None] = [None] * len(units)
+    built: list[Built | None] = [None] * len(units)
     todo: list[int] = []
     # Entries without bytes (an output folder holds them) fit one index entry: one read, not 10,000.
     indexed = store is not None and store.content_root is not None
@@ -323,14 +359,14 @@ def build_units(units: list[StackUnit], model: ResolvedModel, store: UnitStore |
             if key is not None and store is not None and indexed:
                 now[unit.address] = (key, reused.to_plain(store.content_root))
     todo_units = [units[i] for i in todo]
-    mine, theirs = parallelism.split_in_two(todo_units, lambda part: _build_all(part, model),
-                                            lambda part: _build_all(part, model), split_point)
+    mine, theirs = parallelism.split_in_two(todo_units, lambda part: _build_all(part, model, writer),
+                                            lambda part: _build_all(part, model, writer), split_point)
     fresh = mine + (theirs or [])
     for i, stack in zip(todo, fresh, strict=True):
         built[i] = stack
         key = keys[i]
         if store is not None and key is not None and stack is not None:
-            plain = stack.to_plain(store.content_root)
+            plain = stack.to_plain() if isinstance(stack, WrittenStack) else stack.to_plain(store.content_root)
             store.put(NAMESPACE, units[i].address, key, plain)
             now[units[i].address] = (key, plain)
     if store is not None and indexed and now != index:
@@ -351,14 +387,18 @@ def emit_terraform(ctx: EmitContext) -> OutputTree:
     """
     setup, units, result = _prepare(ctx)
     files: list[tuple[str, bytes]] = []
-    for stack in build_units(units, setup.model, ctx.store, ctx.parallelism):
+    for stack in build_units(units, setup.model, ctx.store, ctx.parallelism, ctx.writer):
         if stack is None:
             continue
-        if stack.content is None:  # unchanged, already in the output folder: the writer keeps it
+        if isinstance(stack, WrittenStack):
+            ctx.written[stack.path] = stack.written
+            ctx.digests[stack.path] = stack.written.digest
+        elif stack.content is None:  # unchanged, already in the output folder: the writer keeps it
             ctx.kept[stack.path] = stack.digest
+            ctx.digests[stack.path] = stack.digest
         else:
             files.append((stack.path, stack.content))
-        ctx.digests[stack.path] = stack.digest
+            ctx.digests[stack.path] = stack.digest
         result.stacks.append(stack.info)
     for unit in setup.model.removed:
         decommission = _stored_decommission(unit, setup, ctx.store)

@@ -1,0 +1,132 @@
+"""An output tree whose files may already be on disk: what a large compile keeps of its output.
+
+At 100,000 tenants a compile renders about 1.6 GB of files. Holding them all until the final write
+made the output tree the largest thing in memory, so when the compile driver streams its output
+(:class:`paybill.write.stream.StreamingWrite`) the emitters that produce most of it write their files
+into the scratch tree as soon as they are rendered, through a :class:`ScratchWriter`, and keep only
+each file's size and SHA-256 (:class:`Written`). :class:`OutputFiles` is the tree seen by the later
+stages (the manifest) and by the caller: a mapping from path to bytes like any other, whose written
+files are read back from wherever the writer put them (the scratch tree, then the output folder
+after the swap) and checked against their digest. Nothing on the normal paths reads them back:
+the manifest and the write journal use the digests.
+
+A compile that does not stream (``plan``, ``propose``, ``compile --check``, tests) never writes
+early, and its result holds a plain dict.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+
+@dataclass(frozen=True, slots=True)
+class Written:
+    """A file already written into the output's scratch tree: only its size and SHA-256 stay in memory."""
+
+    size: int
+    digest: bytes
+
+
+class ScratchWriter(Protocol):
+    """Writes finished files into the tree that the compile's output will become.
+
+    ``write_now`` writes in the calling process and returns what stays in memory of each file; it
+    may be called from a forked helper of the compile (the scratch tree exists before any helper
+    starts, and helpers write disjoint files). ``where`` is where the written files are now.
+    """
+
+    def write_now(self, files: Mapping[str, bytes], digests: Mapping[str, bytes] | None = None) -> dict[str, Written]:
+        ...  # pragma: no cover - a protocol
+
+    def where(self) -> Path:
+        ...  # pragma: no cover - a protocol
+
+
+class WrittenFileChanged(OSError):
+    """A file written early is gone or changed on disk before it was read back."""
+
+
+class OutputFiles(Mapping[str, bytes]):
+    """Path -> bytes, where some files are held in memory and others were written early (:class:`Written`).
+
+    Iterates in the order the paths were added until :meth:`sort` is called, like a dict.
+    """
+
+    __slots__ = ("_data", "_order", "_where", "_written")
+
+    def __init__(self) -> None:
+        self._data: dict[str, bytes] = {}
+        self._written: dict[str, Written] = {}
+        self._order: list[str] = []
+        self._where: Callable[[], Path] | None = None
+
+    def update_bytes(self, files: Mapping[str, bytes]) -> None:
+        for path, data in files.items():
+            if path not in self._data and path not in self._written:
+                self._order.append(path)
+            self._written.pop(path, None)
+            self._data[path] = data
+
+    def update_written(self, files: Mapping[str, Written], where: Callable[[], Path]) -> None:
+        """Record files written early; ``where`` says where the tree holding them is when they are read."""
+        self._where = where
+        for path, entry in files.items():
+            if path not in self._data and path not in self._written:
+                self._order.append(path)
+            self._data.pop(path, None)
+            self._written[path] = entry
+
+    def sort(self) -> None:
+        self._order.sort()
+
+    def written(self, path: str) -> Written | None:
+        """What is known of ``path`` when it was written early, else None."""
+        return self._written.get(path)
+
+    @property
+    def written_paths(self) -> frozenset[str]:
+        return frozenset(self._written)
+
+    def size(self, path: str) -> int:
+        entry = self._written.get(path)
+        return entry.size if entry is not None else len(self._data[path])
+
+    def in_memory(self) -> dict[str, bytes] | None:
+        """The tree as a plain dict when no file was written early, else None."""
+        if self._written:
+            return None
+        return {path: self._data[path] for path in self._order}
+
+    def __getitem__(self, path: str) -> bytes:
+        data = self._data.get(path)
+        if data is not None:
+            return data
+        entry = self._written[path]  # KeyError for an unknown path, as a dict
+        if self._where is None:  # pragma: no cover - update_written always sets it
+            raise WrittenFileChanged(f"no tree holds the early-written file {path!r}")
+        target = self._where() / path
+        with open(target, "rb") as handle:
+            data = handle.read()
+        if len(data) != entry.size or hashlib.sha256(data).digest() != entry.digest:
+            raise WrittenFileChanged(f"'{target}' changed after the compile wrote it")
+        return data
+
+    def __contains__(self, path: object) -> bool:
+        return path in self._data or path in self._written
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._order)
+
+    def __len__(self) -> int:
+        return len(self._order)
+
+
+def tree_size(tree: Mapping[str, bytes]) -> int:
+    """Total bytes of ``tree``, without reading early-written files back."""
+    if isinstance(tree, OutputFiles):
+        return sum(tree.size(path) for path in tree)
+    return sum(len(data) for data in tree.values())
