@@ -186,6 +186,9 @@ def import_pushed_and_applied(flow: Flow) -> None:
     flow.push("main")
     manifest = flow.manifest(sha)
     victim = next(s["address"] for s in manifest["stacks"] if s["dependsOn"])  # not in the first phase
+    for removed_stack in manifest["removed"]:  # resources still in the state of stacks the fleet no longer has
+        folder = f"generated/{Path(removed_stack['path']).parent.as_posix()}"
+        (flow.work / "states" / folder.replace("/", "_")).write_text("aws_db_instance.tenant\n", encoding="utf-8")
     flow.fail_apply(victim, "Error: creating RDS DB Instance: AccessDenied: not authorized")
     runner, _ = apply_run(flow, before=ZERO, sha=sha, run_id="500")
     [failed] = [j for j in runner.jobs if j.result == "failure"]
@@ -212,6 +215,12 @@ def import_pushed_and_applied(flow: Flow) -> None:
     if jobs["prepare"].outputs["destroys"] != "0":  # a removed stack past its retention: a human approves first
         assert removed and jobs["approve-destroy"].result == "success", jobs["approve-destroy"]
         assert jobs["approve-destroy"].environment == "paybill-destroy"
+        plan = json.loads((flow.side.artifacts("500") / "paybill-apply-plan" / "apply-plan.json").read_text())
+        doomed = {u["address"] for phase in plan["phases"] for s in phase["shards"] for u in s["units"]
+                  if u["action"] == "destroy"}
+        folders = {f"generated/{Path(r['path']).parent.as_posix()}" for r in removed if r["address"] in doomed}
+        destroyed = [c["dir"] for c in flow.calls() if c["args"][:1] == ["destroy"] and c["code"] == 0]
+        assert sorted(destroyed) == sorted(folders) and folders, (destroyed, folders)
     else:
         assert jobs["approve-destroy"].result == "skipped"
     names = sorted(p.name for p in flow.side.artifacts("500").iterdir())

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from paybill.diagnostics import DiagnosticSink
+from paybill.gitio import snapshot
 from paybill.gitio.repo import GitRepo
 from paybill.load import load_source
 from paybill.load.cache import LoadCache
@@ -71,8 +72,15 @@ def test_the_base_side_is_not_parsed_again_and_unchanged_committed_files_are_not
         read.extend(blobs)
         return read_blobs(self, blobs)
 
+    rules: list[bool] = []
+
+    def validate(*args, **kwargs):
+        rules.append(kwargs.get("rules", True))
+        return validate_documents(*args, **kwargs)
+
     monkeypatch.setattr(LoadCache, "documents_of", spy)
     monkeypatch.setattr(GitRepo, "read_blobs", count)
+    monkeypatch.setattr(snapshot, "validate_documents", validate)
     code, out, err = run(repo.root, *PLAN)
     assert code == 0, err
     report = json.loads(out)
@@ -80,6 +88,8 @@ def test_the_base_side_is_not_parsed_again_and_unchanged_committed_files_are_not
     spec_files = repo.git("ls-tree", "-r", "--name-only", "HEAD", "specs").split()
     # every base file once (shared with the head where unchanged); vandelay's head bytes are parsed
     assert sorted(reused) == sorted(spec_files)
+    # the base side is exactly what the compile that saved the cache validated: its rules are not run
+    assert rules == [False, True]
     committed: dict[str, str] = {}
     for line in repo.git("ls-tree", "-r", "HEAD~1", "generated/terraform").splitlines():
         meta, path = line.split("\t")
@@ -87,6 +97,35 @@ def test_the_base_side_is_not_parsed_again_and_unchanged_committed_files_are_not
     stacks_read = [path for path, blob in committed.items() if blob in read]
     # spec blobs, the manifest, and of the committed stacks only the one whose bytes the head changes
     assert stacks_read == ["generated/terraform/tenant/vandelay/main.tf.json"]
+
+
+def test_the_base_rules_run_unless_the_base_is_exactly_what_a_successful_compile_validated(
+        repo, run, monkeypatch) -> None:
+    _compiled_base(repo, run)
+    repo.edit(VANDELAY, "lifecycle: active", "lifecycle: suspended")
+    repo.commit("suspend vandelay")
+    code, out, err = run(repo.root, "compile", "specs")  # the cache now holds the head's files
+    assert code == 0, out + err
+    rules: list[bool] = []
+
+    def validate(*args, **kwargs):
+        rules.append(kwargs.get("rules", True))
+        return validate_documents(*args, **kwargs)
+
+    monkeypatch.setattr(snapshot, "validate_documents", validate)
+    assert run(repo.root, *PLAN)[0] == 0
+    assert rules == [True, True]  # a head-side cache proves nothing about the base: both validated
+
+
+def test_only_a_compile_that_succeeds_saves_the_parsed_files(repo, run) -> None:
+    """What :meth:`LoadCache.displays` promises, and plan's base side relies on to skip its rules."""
+    repo.edit(VANDELAY, "plan: free", "plan: nonexistent")  # PB0302: an unknown plan
+    assert run(repo.root, "compile", "specs")[0] != 0
+    assert LoadCache(repo.root / cache_dir(), repo.root / "specs").displays() == frozenset()
+    repo.edit(VANDELAY, "plan: nonexistent", "plan: free")
+    assert run(repo.root, "compile", "specs")[0] == 0
+    spec_files = repo.git("ls-files", "specs").split()
+    assert LoadCache(repo.root / cache_dir(), repo.root / "specs").displays() == frozenset(spec_files)
 
 
 def test_a_cached_parse_is_used_only_for_the_very_bytes_it_was_made_from(repo, run) -> None:

@@ -8,6 +8,7 @@ but the same bytes, and re-parsing it is cheap next to reporting the wrong path)
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -20,6 +21,8 @@ class KnownParses(Protocol):
     """Files parsed by an earlier process, found by their bytes (:meth:`paybill.load.cache.LoadCache.documents_of`)."""
 
     def documents_of(self, display: str, raw: bytes) -> list[SpecDocument] | None: ...
+
+    def displays(self) -> frozenset[str]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +44,7 @@ class BlobCache:
     def __init__(self, limits: LoadLimits = DEFAULT_LIMITS, known: KnownParses | None = None) -> None:
         self.limits = limits
         self.known = known if limits == DEFAULT_LIMITS else None
+        self._from_known: set[tuple[str, str]] = set()
         self._parsed: dict[tuple[str, str], Parsed] = {}
         self.hits = 0
         self.misses = 0
@@ -55,16 +59,28 @@ class BlobCache:
             self.hits += 1
             return found
         self.misses += 1
-        reused = self.known.documents_of(display, raw) if self.known is not None else None
+        fits = len(raw) <= self.limits.max_file_bytes
+        reused = self.known.documents_of(display, raw) if self.known is not None and fits else None
         if reused is not None:
             parsed = Parsed(tuple(reused), ())
             self._parsed[key] = parsed
+            self._from_known.add(key)
             return parsed
         sink = DiagnosticSink()
         documents = load_source(raw, display, sink, self.limits)
         parsed = Parsed(tuple(documents), tuple(sink.sorted()))
         self._parsed[key] = parsed
         return parsed
+
+    def all_known(self, keys: Iterable[tuple[str, str]]) -> bool:
+        """Whether the files ``keys`` ((blob, display) of one side) are exactly the files of ``known``,
+        each served from it: then they are the inputs of a compile that succeeded, so validating them
+        reports no error (:meth:`paybill.load.cache.LoadCache.displays`)."""
+        if self.known is None:
+            return False
+        keys = list(keys)
+        return all(key in self._from_known for key in keys) and \
+            {display for _, display in keys} == self.known.displays()
 
     def get(self, blob: str, display: str) -> Parsed | None:
         found = self._parsed.get((blob, display))

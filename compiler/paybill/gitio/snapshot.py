@@ -59,10 +59,14 @@ class Snapshot:
 
 
 def load_snapshot(side: Side, where: SpecsLocation, cache: BlobCache, *, validate: bool = True,
-                  require_files: bool = True) -> Snapshot:
+                  require_files: bool = True, errors_only: bool = False) -> Snapshot:
     """Load every spec file of ``side`` below the specs root (through the blob cache) and validate it.
 
     ``require_files=False`` for a base side: a repository that has no specs yet is a valid "before".
+    ``errors_only``: the caller reads only the errors of ``diagnostics`` (``paybill plan``'s base
+    side): when the side's files are exactly those a successful compile with this compiler validated
+    (:meth:`BlobCache.all_known`), there are none, and the semantic rules are not run at all (about a
+    third of a second at 10,000 tenants); the documents are still schema-validated and indexed.
     """
     sink = DiagnosticSink()
     listing = side.list(where.prefix, SPEC_SUFFIXES)
@@ -85,6 +89,8 @@ def load_snapshot(side: Side, where: SpecsLocation, cache: BlobCache, *, validat
     if require_files and not files and not len(sink):
         sink.error("PB0115", f"no spec files (*.yaml, *.yml) found under '{where.prefix or '.'}' in {side.label}",
                    where.display_base or ".", Position(), "point paybill at your specs folder")
+    clean = errors_only and not len(sink) and bool(files) and \
+        cache.all_known((source.blob, display) for display, source in files.items())
     # documents of the blob cache are shared between sides and never mutated: validate each model once
-    index = validate_documents(documents, sink, reuse_models=True) if validate else SpecIndex()
+    index = validate_documents(documents, sink, reuse_models=True, rules=not clean) if validate else SpecIndex()
     return Snapshot(side.label, side.commit, documents, index, sink.sorted(), files)

@@ -80,6 +80,13 @@ class LoadCache:
         self.hits += 1
         return found
 
+    def displays(self) -> frozenset[str]:
+        """Every file the cache holds. A saved cache is the file set of a compile that succeeded
+        (:func:`paybill.compile.compile_repository` saves it only then) minus files that had a load
+        diagnostic; so a set of files that equals it, each with the bytes it holds, validated
+        without an error with this very compiler (entries of another compiler are foreign)."""
+        return frozenset(self._old)
+
     def documents_of(self, display: str, raw: bytes) -> list[SpecDocument] | None:
         """The documents of the file ``display`` whose bytes are ``raw`` (read elsewhere: ``paybill plan``
         reads a side from git blobs), if the cache parsed these very bytes, else None.

@@ -43,7 +43,8 @@ def plan_sides(base: Side, head: Side, where: SpecsLocation, *, cache: BlobCache
 def _plan_sides(base: Side, head: Side, where: SpecsLocation, cache: BlobCache, terraform: bool,
                 repo: GitRepo | None, policies_prefix: str | None, compile_base: bool,
                 store: UnitStore | None) -> PlanReport:
-    base_snapshot = load_snapshot(base, where, cache, require_files=False)
+    # only the base side's errors are read (PB0902, and whether its Terraform can be compared)
+    base_snapshot = load_snapshot(base, where, cache, require_files=False, errors_only=True)
     head_snapshot = load_snapshot(head, where, cache)
     step = None
     if terraform:

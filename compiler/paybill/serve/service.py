@@ -53,6 +53,10 @@ APPROVAL_HINT = "a human approves with `paybill guard approve {run} {step} --by 
 PROPOSE_TIMEOUT_SECONDS = 300
 _BRANCH = re.compile(r"created branch (\S+)")
 _BEGIN, _COMMIT, _ROLLBACK = (sql.SQL(command) for command in ("BEGIN", "COMMIT", "ROLLBACK"))
+# Executed with prepare=False: there is nothing to plan in them, and the commit follows the run's
+# write-back in one pipeline batch. When the write-back fails (a version conflict), PostgreSQL skips
+# the rest of the batch, and psycopg would still count a commit it meant to prepare there as
+# prepared ("prepared statement _pg3_N does not exist" on the connection's next commit).
 
 
 @dataclass(frozen=True)
@@ -173,28 +177,42 @@ class Service:
 
         Why pipeline mode: a call's statements (begin, savepoint, setup, the agent's statement, the
         savepoint's end, the run's new state, commit) are the same as without it, but they travel
-        in two round trips instead of seven: each batch is sent when a result is needed (the rows
-        read) and the rest with the commit (three when the run's row is read and locked first).
-        Any exception rolls the whole transaction back, as ``conn.transaction()`` would; the
-        callbacks in ``committed`` run once the commit succeeded, on the same connection.
+        in two round trips instead of eight: the first batch goes when a result is needed (the rows
+        read), the rest with the commit, whose sync is the one the pipeline sends when it ends (a
+        sync of its own before that would cost one more round trip); three when the run's row is
+        read and locked first. Any exception rolls the whole transaction back, as
+        ``conn.transaction()`` would; the callbacks in ``committed`` run once the commit succeeded.
         """
-        with self.pool.connection() as conn, conn.pipeline() as pipeline:
+        with self.pool.connection() as conn:
             db = self._databases.get(id(conn))
             if db is None or db.conn is not conn:
                 db = self._databases[id(conn)] = GuardedDatabase(conn, self.catalog, verify=False, nested=True)
-            db.pipeline = pipeline
             tx = _Transaction(conn, db)
-            conn.execute(_BEGIN)
             try:
-                yield tx
-                conn.execute(_COMMIT)
-                pipeline.sync()
-            except BaseException:
-                with contextlib.suppress(psycopg.Error):
-                    pipeline.sync()  # whatever was queued (an aborted pipeline ends here)
-                with contextlib.suppress(psycopg.Error):
-                    conn.execute(_ROLLBACK)
-                    pipeline.sync()
+                with conn.pipeline() as pipeline:
+                    db.pipeline = pipeline
+                    conn.execute(_BEGIN, prepare=False)
+                    try:
+                        yield tx
+                    except BaseException:
+                        with contextlib.suppress(psycopg.Error):
+                            pipeline.sync()  # whatever was queued (an aborted pipeline ends here)
+                        with contextlib.suppress(psycopg.Error):
+                            conn.execute(_ROLLBACK, prepare=False)
+                            pipeline.sync()
+                        raise
+                    try:
+                        conn.execute(_COMMIT, prepare=False)  # may already collect the batch's error
+                    except psycopg.Error:
+                        with contextlib.suppress(psycopg.Error):
+                            pipeline.sync()  # ends the aborted batch: the pipeline then ends cleanly
+                        raise
+            except psycopg.Error:
+                # The last batch failed (the run's version conflict, a deferred constraint): the
+                # pipeline skipped the commit, so the transaction is still open and aborted.
+                if conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+                    with contextlib.suppress(psycopg.Error):
+                        conn.execute(_ROLLBACK, prepare=False)
                 raise
             finally:
                 db.pipeline = None
