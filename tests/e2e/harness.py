@@ -101,6 +101,26 @@ class Repo:
 
 # -- reading compiled output -------------------------------------------------------------------
 
+def terraform_calls(log: Path) -> list[dict[str, Any]]:
+    """The calls ``tests/apply/fake_terraform.py`` recorded in ``log`` (one JSON object per line), in order."""
+    if not log.exists():
+        return []
+    return [json.loads(line) for line in log.read_text(encoding="utf-8").splitlines()]
+
+
+def manifest_at(repo: Repo, rev: str) -> dict[str, Any]:
+    """``generated/manifest.json`` as committed at ``rev``."""
+    text = repo.show(rev, "generated/manifest.json")
+    assert text is not None, f"no manifest at {rev}"
+    return json.loads(text)
+
+
+def changed_stacks(before: dict[str, Any], after: dict[str, Any]) -> set[str]:
+    """Addresses of the stacks whose compiled configuration differs between two manifests (or is new)."""
+    old = {s["address"]: s["hash"] for s in before["stacks"]}
+    return {s["address"] for s in after["stacks"] if old.get(s["address"]) != s["hash"]}
+
+
 def walk(value: Any, trail: str = "") -> Iterator[tuple[str, Any]]:
     """Every (path, value) pair of a JSON document, depth first, in document order."""
     yield trail, value

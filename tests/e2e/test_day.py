@@ -43,7 +43,7 @@ from mcp.client.stdio import StdioServerParameters
 from psycopg import sql
 
 from db.pg_support import admin, drop_roles, dsn_for, paybill_roles, require_server, scratch_database, unique
-from e2e.harness import Repo
+from e2e.harness import Repo, changed_stacks, manifest_at, terraform_calls
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 
@@ -71,14 +71,10 @@ class Day:
         return self.work / "terraform.jsonl"
 
     def calls(self) -> list[dict[str, Any]]:
-        if not self.fake_log.exists():
-            return []
-        return [json.loads(line) for line in self.fake_log.read_text(encoding="utf-8").splitlines()]
+        return terraform_calls(self.fake_log)
 
     def manifest(self, rev: str = "HEAD") -> dict[str, Any]:
-        text = self.repo.show(rev, "generated/manifest.json")
-        assert text is not None, f"no manifest at {rev}"
-        return json.loads(text)
+        return manifest_at(self.repo, rev)
 
 
 @pytest.fixture
@@ -346,10 +342,6 @@ def run_all(day: Day, plan: dict[str, Any]) -> None:
 def units(plan: dict[str, Any]) -> list[dict[str, Any]]:
     return [u for phase in plan["phases"] for s in phase["shards"] for u in s["units"]]
 
-
-def changed_stacks(before: dict[str, Any], after: dict[str, Any]) -> set[str]:
-    old = {s["address"]: s["hash"] for s in before["stacks"]}
-    return {s["address"] for s in after["stacks"] if old.get(s["address"]) != s["hash"]}
 
 
 def branches(repo: Repo) -> set[str]:

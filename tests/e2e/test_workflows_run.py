@@ -49,7 +49,7 @@ from psycopg import sql
 from db.pg_support import DSN, admin, drop_roles, paybill_roles, require_server
 from e2e.actions_doubles import GH_DOUBLE, GitHubSide
 from e2e.actions_runner import JobRecord, Runner
-from e2e.harness import Repo
+from e2e.harness import Repo, changed_stacks, manifest_at, terraform_calls
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 
@@ -89,9 +89,7 @@ class Flow:
         return self.work / "terraform.jsonl"
 
     def calls(self) -> list[dict[str, Any]]:
-        if not self.fake_log.exists():
-            return []
-        return [json.loads(line) for line in self.fake_log.read_text(encoding="utf-8").splitlines()]
+        return terraform_calls(self.fake_log)
 
     def push(self, ref: str) -> None:
         self.repo.git("push", "--quiet", "--force", "origin", f"{ref}:refs/heads/{ref}")
@@ -125,9 +123,7 @@ class Flow:
         return self.repo.git("rev-parse", ref).strip()
 
     def manifest(self, rev: str) -> dict[str, Any]:
-        text = self.repo.show(rev, "generated/manifest.json")
-        assert text is not None
-        return json.loads(text)
+        return manifest_at(self.repo, rev)
 
 
 @pytest.fixture
@@ -429,7 +425,3 @@ def ledger(database: str) -> int:
     assert row is not None
     return int(row[0])
 
-
-def changed_stacks(before: dict[str, Any], after: dict[str, Any]) -> set[str]:
-    old = {s["address"]: s["hash"] for s in before["stacks"]}
-    return {s["address"] for s in after["stacks"] if old.get(s["address"]) != s["hash"]}
