@@ -16,6 +16,23 @@ pytestmark = pytest.mark.postgres
 CALLS_PER_MINUTE = 30
 
 
+TRANSIENT_SQLSTATES = {"57014", "55P03", "40001", "40P01"}  # timeout, lock not available, serialization, deadlock
+
+
+async def patient_call(client, tool: str, **arguments: object) -> tuple[bool, dict[str, object]]:  # type: ignore[no-untyped-def]
+    """A call retried, as a client does, while the server answers that nothing was performed for a
+    transient reason (busy pool; a lock wait past the agent's statement timeout on a loaded machine,
+    with forty calls queued on one run's row): the limit is what this test counts."""
+    for _ in range(5):
+        ok, data = await call(client, tool, **arguments)
+        transient = data.get("error") == "unavailable" or (
+            data.get("error") == "statement" and data.get("sqlstate") in TRANSIENT_SQLSTATES)
+        if ok or not transient:
+            return ok, data
+        await asyncio.sleep(0.2)
+    return ok, data
+
+
 @pytest.mark.parametrize("log", [True, False], ids=["locked", "optimistic"])
 def test_calls_spread_over_two_replicas_stop_at_the_limit_exactly(serve_world: ServeWorld, tmp_path: Path,
                                                                  log: bool) -> None:
@@ -28,15 +45,15 @@ def test_calls_spread_over_two_replicas_stop_at_the_limit_exactly(serve_world: S
             async with http_client(a.url, a.token) as ca, http_client(b.url, b.token) as cb:
                 _, started = await call(ca, "start_run", tenant="beta-co", workflow="incident-response")
                 rid = started["run_id"]
-                calls = [call(ca if i % 2 else cb, "read_tickets", run_id=rid, tenant="beta-co", columns=["id"])
-                         for i in range(CALLS_PER_MINUTE + 10)]
+                calls = [patient_call(ca if i % 2 else cb, "read_tickets", run_id=rid, tenant="beta-co",
+                                      columns=["id"]) for i in range(CALLS_PER_MINUTE + 10)]
                 return list(await asyncio.gather(*calls)), started
 
         results, _ = run(body)
         allowed = [data for ok, data in results if ok]
         denied = [data for ok, data in results if not ok]
         assert len(allowed) == CALLS_PER_MINUTE, [d.get("violations") for d in denied]
-        assert len(denied) == 10 and all("limit.maxCallsPerMinute" in d["violations"] for d in denied), denied
+        assert len(denied) == 10 and all("limit.maxCallsPerMinute" in d.get("violations", []) for d in denied), denied
     finally:
         assert a.stop() == 0 and b.stop() == 0
 

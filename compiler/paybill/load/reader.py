@@ -15,7 +15,7 @@ from paybill.diagnostics import Diagnostic, DiagnosticSink, Position
 from paybill.forked import Parallelism
 from paybill.load.cache import LoadCache, file_stat
 from paybill.load.discover import SpecFile, discover_spec_files
-from paybill.load.document import SourceText, SpecDocument
+from paybill.load.document import FileText, SourceText, SpecDocument
 from paybill.load.limits import DEFAULT_LIMITS, LoadLimits
 from paybill.load.yaml_tree import TreeConverter, TreeProblem, compose_documents, mark_position
 
@@ -277,6 +277,12 @@ def _load_files(files: list[SpecFile], sink: DiagnosticSink, limits: LoadLimits,
             continue
         reported = len(sink)
         documents = load_source(raw, spec_file.display, sink, limits)
+        if documents:
+            # Not the text: a position is rarely asked for, and then the file is read again (and
+            # trusted only if its bytes still hash the same). 100,000 texts would stay in memory.
+            source = FileText(str(spec_file.path), documents[0].text_hash)
+            for document in documents:
+                document.source = source
         loaded.documents.extend(documents)
         if len(sink) > reported:
             parsed = {(d.kind, d.name) for d in documents}

@@ -12,6 +12,7 @@ Why compose and convert ourselves instead of ``yaml.safe_load``:
 from __future__ import annotations
 
 import operator
+import sys
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,6 +33,13 @@ _TIMESTAMP_TAG = _TAG + "timestamp"
 _MAP_TAG = _TAG + "map"
 _SEQ_TAG = _TAG + "seq"
 _MERGE_TAG = _TAG + "merge"
+
+_intern = sys.intern
+_INTERN_MAX = 64
+"""Keys, and string values up to this length, are interned: 100,000 tenant files repeat the same
+few hundred keys and values (``spec``, ``aws``, ``pooled``, plan and cloud names), and every
+document and model holds them until the compile ends; one shared object each saves hundreds of MB.
+The models keep the very objects (pydantic's strict ``str`` passes them through)."""
 
 _BOOLS = {"yes": True, "no": False, "true": True, "false": False, "on": True, "off": False}
 _constructor = SafeConstructor()
@@ -97,7 +105,8 @@ class TreeConverter:
         if node.__class__ is ScalarNode and node.tag == STR_TAG:
             self._nodes += 1
             if self._nodes <= self._limits.max_nodes and depth <= self._limits.max_depth:
-                return node.value
+                value: str = node.value
+                return _intern(value) if len(value) <= _INTERN_MAX else value
             self._nodes -= 1
         return self.convert(node, depth)
 
@@ -106,7 +115,7 @@ class TreeConverter:
         merged: dict[Any, Any] | None = None
         for key_node, value_node in node.value:
             if key_node.__class__ is ScalarNode and key_node.tag == STR_TAG:
-                key = key_node.value
+                key = _intern(key_node.value)
             elif key_node.tag == _MERGE_TAG:
                 merged = merged if merged is not None else {}
                 merged.update(self._merge_source(value_node, depth))
