@@ -42,5 +42,9 @@ def build_graph(
         for before, after, info in rule(index, units):
             if before in graph.g and after in graph.g:
                 edges.setdefault((before, after), info)  # the first rule to link two nodes names the edge
-    graph.g.add_edges_from((before, after, {"info": edges[before, after]}) for before, after in sorted(edges))
+    # Each edge's ends are stored as keys in two adjacency dicts: pass the node's own id object, not
+    # the equal string each rule built, or every edge keeps two more copies (~80 MB at 100,000 tenants).
+    ids = {node.id: node.id for node in nodes}
+    graph.g.add_edges_from((ids[before], ids[after], {"info": edges[before, after]})
+                           for before, after in sorted(edges))
     return graph
