@@ -110,3 +110,14 @@ def compiled(specs: Path = SPECS, **kwargs: Any) -> CompileResult:
     result = compile_repository(specs, **kwargs)
     assert result.ok, [f"{d.path}:{d.position.line}: {d.code} {d.message}" for d in result.diagnostics]
     return result
+
+
+def touch_output(out: Path) -> None:
+    """Give one output file another mtime (as a checkout would), so the next cached compile writes.
+
+    A compile whose tree is exactly what ``out`` holds writes nothing (paybill.write.current) and so
+    keeps no spare tree; tests that need a spare (paybill.write.spare) touch a file in between.
+    """
+    target = out / "manifest.json"
+    info = target.stat()
+    os.utime(target, ns=(info.st_atime_ns, info.st_mtime_ns - 10**9))

@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
-from compile_support import read_tree
+from compile_support import read_tree, touch_output
 
 import paybill.write.tree as tree_module
 from paybill.write.tree import UnsafeOutput, check_replaceable, diff_tree, recover, write_tree
@@ -206,6 +206,7 @@ def test_sigkill_while_patching_the_spare_tree_leaves_the_old_tree_complete(spec
     for _ in range(2):  # the second compile keeps the tree it replaced as the spare
         run = _compile(specs, out, cache)
         assert run.wait(timeout=120) == 0, run.stderr.read()
+        touch_output(out)  # else the second compile, with nothing to write, keeps no spare
     assert spare_path(cache_dir, out).is_dir()
     assert store.read(cache_dir, _spare_journal_name(out))  # a journal describes it
     if kept_from_out:
@@ -252,6 +253,7 @@ def test_a_spare_tree_edited_by_hand_is_never_trusted(spec_copy, tmp_path: Path)
     full = compile_repository(specs).tree
     for _ in range(2):
         write_tree_linked(full, out, cache)
+        touch_output(out)  # else the second write, with nothing to write, keeps no spare
     assert spare_path(cache, out).is_dir()
     edited = out / "tenants" / "bluth.json"
     data = edited.read_bytes()

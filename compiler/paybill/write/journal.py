@@ -27,7 +27,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from paybill import store
-from paybill.write.tree import DELAY_ENV, _make_folder, _validate_paths, discard, prepare_scratch, swap_in
+from paybill.write.tree import DELAY_ENV, _make_folder, _validate_paths, discard, prepare_scratch, recover, swap_in
 
 _Entry = tuple[int, int, int, bytes]
 
@@ -37,8 +37,43 @@ def journal_name(out: Path) -> str:
 
 
 def load_journal(folder: Path | None, out: Path) -> dict[str, _Entry]:
+    """``out``'s journal, every entry either settled or checked by content (racy entries, as git does).
+
+    A file's stat is trusted only when it was recorded strictly before the journal was written: a
+    file rewritten in place within the same timestamp tick as its recording (same size, same
+    inode, same coarse mtime) would otherwise look unchanged. So an entry whose mtime is not
+    older than the journal's own write time is *racy*: it is kept only if the file still has the
+    recorded stat and its bytes hash to the recorded digest; otherwise it is left out (the file is
+    written again). Normally no entry or a handful are racy; on a filesystem with a coarse clock
+    many may be, which costs reads, never correctness.
+    """
+    if folder is None:
+        return {}
+    try:  # before reading: an entry replaced in between is then judged by the older, stricter time
+        written_ns = os.stat(folder / journal_name(out)).st_mtime_ns
+    except OSError:
+        return {}
     saved = store.read(folder, journal_name(out))
-    return saved if isinstance(saved, dict) else {}
+    if not isinstance(saved, dict):
+        return {}
+    journal: dict[str, _Entry] = {}
+    for path, entry in saved.items():
+        if not isinstance(entry, tuple) or len(entry) != 4:
+            continue
+        if entry[1] < written_ns or _verified(out, path, entry):
+            journal[path] = entry
+    return journal
+
+
+def _verified(out: Path, path: str, entry: _Entry) -> bool:
+    """A racy entry (see :func:`load_journal`) still describes ``out / path``: same stat, same bytes."""
+    if _stat_key(out / path) != entry[:3]:
+        return False
+    try:
+        data = (out / path).read_bytes()
+    except OSError:
+        return False
+    return hashlib.sha256(data).digest() == entry[3]
 
 
 def _stat_key(path: Path) -> tuple[int, int, int] | None:
@@ -148,17 +183,26 @@ def write_tree_linked(tree: Mapping[str, bytes], out: Path, folder: Path,
     """Replace ``out`` with exactly ``tree`` (plus ``kept``), atomically, writing only files that changed.
 
     Like :func:`paybill.write.tree.write_tree` (same errors, same guarantees; not ``durable``).
-    When the cache holds a spare tree, it is patched and exchanged in (:mod:`paybill.write.spare`);
-    otherwise a scratch tree is filled with links, and the tree it replaces is kept as the spare.
+    When ``out`` already holds exactly that tree by its journal, nothing is written or swapped
+    (:mod:`paybill.write.current`). When the cache holds a spare tree, it is patched and exchanged
+    in (:mod:`paybill.write.spare`); otherwise a scratch tree is filled with links, and the tree it
+    replaces is kept as the spare.
     ``kept``: files of the new tree whose bytes the compile left in ``out`` (path -> SHA-256,
     ``CompileResult.kept``); one that no longer hashes to its digest there raises
     :class:`KeptFileChanged` before anything is swapped in. ``journal``: ``out``'s journal when the
     caller already loaded it (~0.2 s at 10,000 tenants; a stale one costs writes, never
     correctness: every entry is checked against the file's stat). Returns how many files were written.
     """
+    from paybill.write.current import tree_is_current
     from paybill.write.spare import keep_spare, write_tree_spare
 
     journal = dict(journal) if journal is not None else load_journal(folder, out)
+    _validate_paths(tree)
+    _validate_paths(kept or {})
+    out = Path(os.path.abspath(out))
+    recover(out)
+    if tree_is_current(tree, out, journal, digests, kept):
+        return 0  # `out` already is exactly this tree: nothing to write, nothing to swap
     written = write_tree_spare(tree, out, folder, digests, progress, kept, journal)
     if written is not None:
         return written
