@@ -14,7 +14,10 @@ http`` started as its own process, as in production. Measured, interleaved per r
 * concurrent, TypeScript SDK: CLIENTS (default 16) clients of the official MCP TypeScript SDK in one
   Node process (handshake-era protocol 2025-11-25, served by the Python SDK's stateless transport);
 * concurrent, raw: CLIENTS raw clients in one Node process (protocol 2026-07-28), the throughput
-  phase of the target.
+  phase of the target;
+* MCP floor, 1 and CLIENTS raw clients: ``benchmarks/mcp_floor.py``, the same SDK server, HTTP
+  stack and result shapes with tools that do nothing (no guard, no PostgreSQL): what any Python
+  MCP server on this SDK costs per call; ``paybill serve`` minus this is paybill's own cost.
 
 Every client calls ``read_tickets`` on its own run and starts a new run every RUN_LENGTH calls (run
 starts are part of the load). Every call of paybill includes: HTTP + JSON-RPC, schema validation,
@@ -250,6 +253,18 @@ def node_phase(binary: str, mode: str, url: str, token: str, clients: int, calls
     return Phase([t / 1000 for t in out["times"]], out["elapsed"], out["cpu"], server, postgres)
 
 
+def start_mcp_floor() -> tuple[subprocess.Popen[str], str]:
+    """``benchmarks/mcp_floor.py`` as a process (the SDK's server, tools that do nothing), and its URL."""
+    process = subprocess.Popen([sys.executable, str(ROOT / "benchmarks" / "mcp_floor.py"), str(ROWS_PER_TENANT)],
+                               stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    assert process.stderr is not None
+    found = re.search(r"listening on (\S+)", process.stderr.readline())
+    if not found:
+        process.kill()
+        raise RuntimeError("benchmarks/mcp_floor.py did not start")
+    return process, found.group(1)
+
+
 def best(phases: list[Phase]) -> Phase:
     return max(phases, key=lambda p: p.rate)
 
@@ -266,6 +281,7 @@ def main(argv: list[str]) -> int:
     roles_before = {r[0] for r in admin.execute(r"SELECT rolname FROM pg_roles WHERE rolname LIKE 'paybill\_%'")}
     admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
     server = None
+    mcp_floor: tuple[subprocess.Popen[str], str] | None = None
     try:
         with tempfile.TemporaryDirectory(prefix="paybill-bench-serve-") as tmp_name:
             from paybill.emit.sql.apply import apply, verify
@@ -299,11 +315,17 @@ def main(argv: list[str]) -> int:
             threading.Thread(target=lambda: server.stderr.read(), daemon=True).start()  # type: ignore[union-attr]
             meter = Meter(admin, name, server.pid)
             binary = node()
+            if binary:
+                mcp_floor = start_mcp_floor()
+                floor_url = mcp_floor[1]
+                floor_meter = Meter(admin, name, mcp_floor[0].pid)
             # warm-up: the pool's connections, prepared statements, Cedar caches, thread pools, JIT
             python_sequential(url, token, 100, meter)
             if binary:
                 node_phase(binary, "raw", url, token, clients, max(400, calls // 10), meter)
-            phases: dict[str, list[Phase]] = {"python-1": [], "raw-1": [], "sdk-n": [], "raw-n": []}
+                node_phase(binary, "raw", floor_url, token, clients, max(400, calls // 10), floor_meter)
+            phases: dict[str, list[Phase]] = {"python-1": [], "raw-1": [], "sdk-n": [], "raw-n": [],
+                                              "mcp-1": [], "mcp-n": []}
             fl = []
             loads = []
             for _ in range(2):  # interleaved rounds, best kept (the machine is shared)
@@ -314,6 +336,9 @@ def main(argv: list[str]) -> int:
                     phases["raw-1"].append(node_phase(binary, "raw", url, token, 1, max(400, calls // 10), meter))
                     phases["sdk-n"].append(node_phase(binary, "sdk", url, token, clients, calls, meter))
                     phases["raw-n"].append(node_phase(binary, "raw", url, token, clients, calls, meter))
+                    phases["mcp-1"].append(node_phase(binary, "raw", floor_url, token, 1, max(400, calls // 10),
+                                                      floor_meter))
+                    phases["mcp-n"].append(node_phase(binary, "raw", floor_url, token, clients, calls, floor_meter))
             loads.append(os.getloadavg()[0])
             f_rate, f50, f99 = max(fl)
             print(f"paybill serve over streamable HTTP (stateless, JSON), official mcp client {_mcp_version()}, "
@@ -322,7 +347,9 @@ def main(argv: list[str]) -> int:
                   f"{min(loads):.1f}-{max(loads):.1f}")
             print(f"{'floor: bare psycopg, ' + str(clients) + ' threads':<44} {f_rate:7.0f} calls/s   "
                   f"p50 {f50:6.2f} ms   p99 {f99:6.2f} ms")
-            labels = {"python-1": "serve: 1 official Python client", "raw-1": "serve: 1 raw client (Node)",
+            labels = {"mcp-1": "MCP floor (SDK, no-op tools): 1 raw client",
+                      "mcp-n": f"MCP floor (SDK, no-op tools): {clients} raw",
+                      "python-1": "serve: 1 official Python client", "raw-1": "serve: 1 raw client (Node)",
                       "sdk-n": f"serve: {clients} TypeScript SDK clients (Node)",
                       "raw-n": f"serve: {clients} raw clients (Node)"}
             for key, label in labels.items():
@@ -339,6 +366,10 @@ def main(argv: list[str]) -> int:
             print(f"ratio to floor ({clients} clients): {f_rate / conc.rate:.1f}x fewer calls/s; CPU per call of "
                   f"all three {1000 * per_call:.2f} ms: {os.cpu_count()} idle CPUs would cap this at "
                   f"{(os.cpu_count() or 1) / per_call:.0f} calls/s")
+            sdk = best(phases["mcp-n"])
+            print(f"paybill's own CPU per call (serve minus the MCP floor's server): "
+                  f"{1000 * (conc.server / n - sdk.server / len(sdk.times)):.2f} ms; one server process is one "
+                  f"core at most (the GIL): {n / conc.server:.0f} calls/s at this CPU per call")
             s50 = percentiles(seq.times)[0] * 1000
             ok = s50 <= TARGET_P50_MS and conc.rate >= TARGET_RATE
             print(f"targets: p50 <= {TARGET_P50_MS} ms (1 raw client: {s50:.2f}), >= {TARGET_RATE:.0f} calls/s with "
@@ -347,6 +378,11 @@ def main(argv: list[str]) -> int:
                               "phases": {k: [p.to_json() for p in v] for k, v in phases.items()}}))
             return 0 if ok else 1
     finally:
+        for process in (mcp_floor[0] if mcp_floor else None, server):
+            if process is not None and process.poll() is None:
+                process.terminate()
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    process.wait(timeout=20)
         if server is not None and server.poll() is None:
             server.terminate()
             with contextlib.suppress(subprocess.TimeoutExpired):
