@@ -98,6 +98,15 @@ def isolation_placements(isolation: SiloIsolation | PooledIsolation | BridgeIsol
     return dict.fromkeys(LAYERS, isolation.model)
 
 
+_PLACEMENTS: dict[tuple[tuple[str, str], ...], dict[str, str]] = {}
+
+
+def _shared(placements: dict[str, str]) -> dict[str, str]:
+    """One dict per distinct placement map: 100,000 tenants hold a handful of combinations, and a
+    dict each costs ~20 MB a property. Callers only read them (a tenant's placements are facts)."""
+    return _PLACEMENTS.setdefault(tuple(placements.items()), placements)
+
+
 class Billing(SpecModel):
     status: BillingStatus
     customer_id: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
@@ -161,7 +170,7 @@ class Tenant(Envelope):
     def placements(self) -> dict[str, str]:
         """``silo`` or ``pooled`` for every layer, whatever the model; computed once per tenant
         (graph, Terraform, SQL, entitlements and rules all ask). During a migration: the target."""
-        return isolation_placements(self.spec.isolation)
+        return _shared(isolation_placements(self.spec.isolation))
 
     @property
     def migration(self) -> Migration | None:
@@ -175,9 +184,9 @@ class Tenant(Envelope):
         """
         migration = self.migration
         if migration is None or migration.phase == "decommission":
-            return {}
+            return _shared({})
         before = isolation_placements(migration.from_)
-        return {layer: place for layer, place in before.items() if place != self.placements[layer]}
+        return _shared({layer: place for layer, place in before.items() if place != self.placements[layer]})
 
     @cached_property
     def active_placements(self) -> dict[str, str]:
@@ -185,7 +194,7 @@ class Tenant(Envelope):
         migration = self.migration
         if migration is None or migration.phase not in ("provision", "copy"):
             return self.placements
-        return isolation_placements(migration.from_)
+        return _shared(isolation_placements(migration.from_))
 
     def holds(self, layer: str, placement: str) -> bool:
         """Whether the tenant has ``layer`` in ``placement``, as its target or kept during a migration."""

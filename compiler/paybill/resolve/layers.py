@@ -69,6 +69,17 @@ class LayerPlan:
         return bool(self.pooled_layers) or "pooled" in self.kept.values()
 
 
+_PLANS: dict[tuple[tuple[tuple[str, str], ...], ...], LayerPlan] = {}
+"""One :class:`LayerPlan` per distinct plan: a fleet has a handful of layer combinations, and
+100,000 tenants each holding three copies of the same small dicts cost about 70 MB. Nothing
+mutates a plan (it is frozen, and no code writes into its dicts)."""
+
+
 def plan_layers(tenant: Tenant) -> LayerPlan:
-    return LayerPlan(dict(tenant.placements), dict(tenant.kept_placements), dict(tenant.active_placements))
+    placements, kept, active = tenant.placements, tenant.kept_placements, tenant.active_placements
+    identity = (tuple(placements.items()), tuple(kept.items()), tuple(active.items()))
+    plan = _PLANS.get(identity)
+    if plan is None:
+        plan = _PLANS.setdefault(identity, LayerPlan(dict(placements), dict(kept), dict(active)))
+    return plan
 
