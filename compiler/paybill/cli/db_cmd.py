@@ -117,6 +117,30 @@ def drift_command(url: str, folder: Path, fmt: str, statement_timeout: str) -> N
     sys.exit(EXIT_REFUSED if report.differences else EXIT_OK)
 
 
+@db_group.command("prune-runs")
+@click.option("--database-url", "url", envvar=URL_ENV, required=True,
+              help=f"libpq URL or key=value string of a database paybill serve keeps runs in (its admin: "
+                   f"the server's own login may not delete runs). Default: ${URL_ENV}.")
+@click.option("--older-than-days", "days", type=click.IntRange(min=0), default=30, show_default=True,
+              help="Prune runs that expired more than this many days ago.")
+@click.option("--dry-run", is_flag=True, help="Count what would be pruned; delete nothing.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@statement_timeout_option
+def prune_runs_command(url: str, days: int, dry_run: bool, fmt: str, statement_timeout: str) -> None:
+    """Delete the state of paybill serve runs (paybill.runs) that expired more than --older-than-days ago."""
+    import time
+
+    from paybill.dbops.prune import prune_runs
+
+    result = _run(fmt, lambda: prune_runs(url, keep_seconds=days * 86_400, now=time.time(), dry_run=dry_run,
+                                          statement_timeout=statement_timeout))
+    if fmt == "json":
+        _dump({"ok": True, **result.to_json()})
+    else:
+        click.echo(result.text())
+    sys.exit(EXIT_OK)
+
+
 tenant_option = click.option("--tenant", required=True, help="The tenant (its metadata.name).")
 
 

@@ -37,7 +37,7 @@ GRANTS = (
     f'GRANT SELECT, INSERT, UPDATE ON paybill.runs TO "{GUARD_ROLE}"',
 )
 """What the server's login gets through its membership of ``paybill_guard``: no DELETE (nothing removes
-runs; expired ones stay as a record until an operator prunes them). Agent roles get nothing:
+runs; expired ones stay until the admin runs ``paybill db prune-runs``). Agent roles get nothing:
 ``paybill_guard`` is a member of them, not the other way round, so ``SET ROLE <agent>`` loses it."""
 
 USABLE = ("SELECT pg_catalog.to_regclass('paybill.runs') IS NOT NULL AND pg_catalog.has_table_privilege("
