@@ -4,8 +4,10 @@ Runs ``paybill compile`` as a user would (a subprocess, its peak RSS from ``wait
 generated repository with a fresh cache folder (docs/cache.md):
 
 * ``full``        - first compile, empty cache: everything parsed, emitted and written;
-* ``unchanged``   - the same repository again: every spec file stat()ed, nothing re-parsed, no file
-  written (all linked from the old tree);
+* ``unchanged``   - the same repository again: every spec file stat()ed, nothing re-parsed, nothing
+  written or swapped (the output folder checked against its journal, :mod:`paybill.write.current`);
+  since nothing is swapped no spare tree exists yet, so the one-tenant run after it builds a linked
+  tree once (the runs after that patch the spare);
 * ``one tenant``  - one tenant's display name edited: that file parsed, only the files whose bytes
   changed written.
 
