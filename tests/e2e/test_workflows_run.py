@@ -23,8 +23,7 @@ One flow, in order:
    plan as one pull-request comment;
 3. a push that forgets to recompile fails the freshness check (and posts nothing); the fixed push
    passes and updates the same comment in place;
-4. the merge is pushed: apply touches exactly the stacks whose compiled configuration changed, and a
-   re-run of that workflow run (attempt 2) resumes from the first attempt's artifacts: nothing twice;
+4. the merge is pushed: apply touches exactly the stacks whose compiled configuration changed;
 5. a pull request with a lifecycle move paybill blocks (active -> onboarding) gets its plan comment and a failed check.
 """
 
@@ -169,7 +168,7 @@ def test_import_review_merge_apply_and_rerun_through_the_shipped_workflows(flow:
     branch = agent_proposes(flow)
     reviewed(flow, branch, pr=7)
     forgot_to_recompile_then_fixed(flow, branch, pr=7)
-    merged_applied_and_rerun(flow, branch)
+    merged_and_applied(flow, branch)
     lifecycle_jump_is_blocked(flow, pr=8)
 
 
@@ -332,14 +331,14 @@ def forgot_to_recompile_then_fixed(flow: Flow, branch: str, *, pr: int) -> None:
 
 # -- 4. merge and apply ------------------------------------------------------------------------------------
 
-def merged_applied_and_rerun(flow: Flow, branch: str) -> None:
+def merged_and_applied(flow: Flow, branch: str) -> None:
     repo = flow.repo
     base = flow.head("main")
     repo.git("merge", "--quiet", "--ff-only", branch)
     sha = flow.head("main")
     flow.push("main")
     changed = changed_stacks(flow.manifest(base), flow.manifest(sha))
-    assert "tenant/vandelay" in changed or any("vandelay" in c for c in changed) or changed, changed
+    assert changed, "the upgrade changes at least one compiled stack"
     before = len(flow.calls())
     apply_workflow(flow, before=base, sha=sha, run_id="600")
     applied = {c["dir"] for c in flow.calls()[before:] if c["args"][:1] == ["apply"]}
