@@ -39,6 +39,15 @@ UNITS_FOLDER = "units"
 
 _DIGEST = 32
 
+RACY_NS = 2 * 10**9
+"""How close to a recording a file's mtime may be before its stat no longer proves its content.
+
+Like git's index, a record of (size, mtime, inode) is proof only for a file last changed strictly
+before the state was recorded: a file rewritten within one timestamp tick keeps its stat. Clocks are
+coarse (the kernel's coarse clock lags ``time.time_ns()`` by up to a tick; FAT keeps 2 s), so every
+record that trusts stats (parsed spec files, the output journal, the whole-compile record) treats an
+entry this close to (or after) its reference time as *racy*, verified by its bytes."""
+
 
 @functools.cache
 def compiler_digest() -> str:
