@@ -208,8 +208,11 @@ class UnitStore:
         """Record ``entries`` (unit -> (key, value), plain data) as the index of ``namespace``.
 
         Only small values belong there (a stack's digest and facts, not its bytes): the whole index
-        is read by every compile. It replaces the previous one, so it holds the units of one
-        repository; unit entries stay the fallback (another output folder, another branch).
+        is read by every compile. It replaces the previous one, so it holds the units of the last
+        compile. A caller that keeps an index does not also :meth:`put` each unit (10,000 small
+        files at 10,000 tenants cost a first compile ~1.8 s of CPU): a unit missing from the index,
+        after a switch of branch or of output folder, is rebuilt, which costs less than storing
+        every unit twice.
         """
         if not self.read_only:
             write(self.folder, key("index", namespace), entries)
