@@ -42,10 +42,11 @@ def load_journal(folder: Path | None, out: Path) -> dict[str, _Entry]:
     A file's stat is trusted only when it was recorded strictly before the journal was written: a
     file rewritten in place within the same timestamp tick as its recording (same size, same
     inode, same coarse mtime) would otherwise look unchanged. So an entry whose mtime is not
-    older than the journal's own write time is *racy*: it is kept only if the file still has the
-    recorded stat and its bytes hash to the recorded digest; otherwise it is left out (the file is
-    written again). Normally no entry or a handful are racy; on a filesystem with a coarse clock
-    many may be, which costs reads, never correctness.
+    older than the journal's own write time, less :data:`paybill.store.RACY_NS` (coarse clocks), is
+    *racy*: it is kept only if the file still has the recorded stat and its bytes hash to the
+    recorded digest; otherwise it is left out (the file is written again). Normally a handful of
+    entries are racy (the files the last compile wrote in its last two seconds), which costs
+    reads, never correctness.
     """
     if folder is None:
         return {}
@@ -60,7 +61,7 @@ def load_journal(folder: Path | None, out: Path) -> dict[str, _Entry]:
     for path, entry in saved.items():
         if not isinstance(entry, tuple) or len(entry) != 4:
             continue
-        if entry[1] < written_ns or _verified(out, path, entry):
+        if entry[1] < written_ns - store.RACY_NS or _verified(out, path, entry):
             journal[path] = entry
     return journal
 
