@@ -201,7 +201,7 @@ def test_an_old_entry_is_proven_by_stat_and_a_racy_one_by_content(repo, tmp_path
     for trusted, taken in ((scan.files[display][1] - 1, False), (scan.files[display][1] + 1, True)):
         store.write(cache, shortcut.record_name(out), {**now, "specs": forged, "trusted_before": trusted})
         found = shortcut.check(cache, out, params, scan, trusted + shortcut.RACY_NS)
-        assert (found is not None) is taken
+        assert (found.printed is not None) is taken
 
 
 def test_the_first_check_settles_the_record(repo, tmp_path) -> None:

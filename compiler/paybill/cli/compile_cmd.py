@@ -18,7 +18,7 @@ from paybill.diagnostics.render import render
 
 if TYPE_CHECKING:
     from paybill.compile import CompileResult
-    from paybill.write.shortcut import SpecScan
+    from paybill.write.shortcut import FolderHint, SpecScan
     from paybill.write.tree import TreeDiff
 
 DEFAULT_OUT = Path("generated")
@@ -190,6 +190,7 @@ def compile_command(specs: Path, out: Path, check: bool, durable: bool, strict_q
                    "always an error", err=True)
     cache = cache_dir(disabled=no_cache)
     record: tuple[tuple[object, ...], int, SpecScan | None] | None = None
+    hint: FolderHint | None = None
     if cache is not None and not check:
         from paybill.write import shortcut
 
@@ -197,7 +198,7 @@ def compile_command(specs: Path, out: Path, check: bool, durable: bool, strict_q
             started_ns = time.time_ns()
             scan = shortcut.scan_specs(specs)
             params = shortcut.parameters(specs, out, fmt, {"strict_quotas": strict_quotas})
-            printed = shortcut.check(cache, out, params, scan, started_ns)
+            printed, hint = shortcut.check(cache, out, params, scan, started_ns)
             if printed is not None:
                 click.echo(printed, nl=False)
                 sys.exit(EXIT_OK)
@@ -221,6 +222,8 @@ def compile_command(specs: Path, out: Path, check: bool, durable: bool, strict_q
     # The linked writer keeps unchanged stacks in place: the compile lists them (CompileResult.kept)
     # instead of reading their bytes back from `out`, when `out`'s journal records their digest.
     in_place = {path: entry[3] for path, entry in journal.items()} if linked else None
+    folders = hint.serves(cache, out, journal) if hint is not None and cache is not None and linked else None
+    final: dict[str, tuple[int, int, int, bytes]] = {}
     parallelism = Parallelism.from_env()  # one setting for every stage, the writer's included
     with StreamingWrite(out, durable=durable, parallelism=parallelism) as writer:
         streaming = not (check or linked)
@@ -240,16 +243,19 @@ def compile_command(specs: Path, out: Path, check: bool, durable: bool, strict_q
                     writer.abort()
                     try:
                         write_tree_linked(result.tree, out, cache, bar.update if bar is not None else None,
-                                          digests=result.digests, kept=result.kept, journal=journal)
+                                          digests=result.digests, kept=result.kept, journal=journal,
+                                          folders=folders, final=final)
                     except KeptFileChanged:  # a kept file was edited in `out`: read nothing from it blindly
                         result = compile_repository(specs, cache=cache, parallelism=parallelism, out=out)
                         if not result.ok:
                             _report_failure(result, out, fmt)
-                        write_tree_linked(result.tree, out, cache, digests=result.digests)
+                        final.clear()
+                        write_tree_linked(result.tree, out, cache, digests=result.digests, final=final)
                 else:
                     writer.commit(result.tree, bar.update if bar is not None else None)
                     if cache is not None:
-                        save_journal(cache, out, journal_of(out, result.tree, result.digests))
+                        final = journal_of(out, result.tree, result.digests)
+                        save_journal(cache, out, final)
         except UnsafeOutput as exc:
             raise click.UsageError(f"{exc}; remove it or pick another --out") from exc
         except OSError as exc:
@@ -265,6 +271,6 @@ def compile_command(specs: Path, out: Path, check: bool, durable: bool, strict_q
     if record is not None and cache is not None:
         from paybill.write.shortcut import save
 
-        save(cache, out, record[0], record[1], record[2], result.sources, printed)
+        save(cache, out, record[0], record[1], record[2], result.sources, printed, final or None)
     sys.exit(EXIT_OK)
 

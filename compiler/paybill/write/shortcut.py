@@ -47,6 +47,7 @@ import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from paybill import store
 from paybill.write.journal import journal_name
@@ -169,16 +170,19 @@ def _lstat_key(path: str) -> tuple[int, int, int, int, int] | None:
 
 
 def save(cache: Path, out: Path, params: tuple[object, ...], started_ns: int,
-         specs: SpecScan | None, digests: Mapping[str, str], printed: str) -> bool:
+         specs: SpecScan | None, digests: Mapping[str, str], printed: str,
+         journal: Mapping[str, tuple[int, int, int, bytes]] | None = None) -> bool:
     """Record a compile that succeeded and wrote ``out``; False when it cannot be proven later (nothing saved).
 
     ``started_ns``: ``time.time_ns()`` before ``specs`` was scanned (:func:`scan_specs`, before the
     load). ``digests``: SHA-256 (hex) of each spec file's bytes as the compile parsed them
     (``CompileResult.sources``). ``printed``: what the compile printed on standard output.
+    ``journal``: the journal the writer just saved for ``out``, if at hand (else it is read back).
     """
     if specs is None or set(specs.files) != set(digests):
         return False  # a file the compile did not parse into documents, or the set changed meanwhile
-    journal = store.read(cache, journal_name(out))
+    if journal is None:
+        journal = store.read(cache, journal_name(out))
     journal_stat = _lstat_key(os.fspath(cache / journal_name(out)))
     if not isinstance(journal, dict) or not journal or journal_stat is None:
         return False
@@ -223,25 +227,57 @@ def _lists_exactly(path: str, expected: set[str]) -> bool:
         return False
 
 
+class FolderHint(NamedTuple):
+    """The output folder's folders as the last record saw them, for the writer (:mod:`paybill.write.spare`).
+
+    Valid for the journal on disk now (the record's journal stat matches it, and it has as many
+    files): a folder whose stat still equals ``folders[path]`` and is older than ``trusted_before``
+    lists exactly its journal files and recorded sub-folders, so it need not be scanned.
+    """
+
+    trusted_before: int
+    folders: dict[str, tuple[int, int, int]]
+    """Folder (``""``: the output folder) -> (mtime_ns, inode, ctime_ns)."""
+    files: int
+    """How many files the journal the record was taken with lists."""
+    journal: tuple[int, int, int, int, int]
+    """That journal file's stat: the hint serves only a journal loaded from that very file."""
+
+    def serves(self, cache: Path, out: Path,
+               journal: Mapping[str, object]) -> tuple[int, dict[str, tuple[int, int, int]]] | None:
+        """(trusted_before, folders) for ``journal`` (just loaded for ``out``) if it is the one the
+        record was taken with, in full (no racy entry left out), else None."""
+        if len(journal) != self.files or _lstat_key(os.fspath(cache / journal_name(out))) != self.journal:
+            return None
+        return self.trusted_before, self.folders
+
+
+class Checked(NamedTuple):
+    printed: str | None
+    """The text to print when the short cut applies; None: compile."""
+    folders: FolderHint | None
+
+
 def check(cache: Path, out: Path, params: tuple[object, ...], specs: SpecScan | None,
-          started_ns: int) -> str | None:
-    """The text the last compile into ``out`` printed, when compiling again would change nothing; else None.
+          started_ns: int) -> Checked:
+    """Whether compiling again would change nothing (then: the text the last compile into ``out`` printed).
 
     ``specs``: :func:`scan_specs` of the specs folder, taken after ``started_ns`` (``time.time_ns()``).
-    Never raises for a bad record or folder: any doubt is None.
+    Never raises for a bad record or folder: any doubt is "compile". Also returns the record's
+    :class:`FolderHint` when it still describes ``out``'s journal, whatever the rest says.
     """
+    found: list[FolderHint] = []
     try:
-        return _check(cache, out, params, specs, started_ns)
-    except (OSError, TypeError, ValueError, KeyError, AttributeError):
-        return None
+        printed = _check(cache, out, params, specs, started_ns, found)
+    except (OSError, TypeError, ValueError, KeyError, AttributeError, IndexError):
+        printed = None
+    return Checked(printed, found[0] if found else None)
 
 
 def _check(cache: Path, out: Path, params: tuple[object, ...], specs: SpecScan | None,
-           started_ns: int) -> str | None:
-    if specs is None:
-        return None
+           started_ns: int, hint: list[FolderHint]) -> str | None:
     record = store.read(cache, record_name(out))
-    if not isinstance(record, dict) or record.get("params") != params:
+    if not isinstance(record, dict):
         return None
     printed, trusted = record["printed"], record["trusted_before"]
     recorded_specs, files, folders = record["specs"], record["files"], record["folders"]
@@ -250,7 +286,8 @@ def _check(cache: Path, out: Path, params: tuple[object, ...], specs: SpecScan |
         return None
     if _lstat_key(os.fspath(cache / journal_name(out))) != record["journal"]:
         return None
-    if len(specs.files) != len(recorded_specs):
+    hint.append(FolderHint(trusted, folders, len(files), record["journal"]))
+    if specs is None or record.get("params") != params or len(specs.files) != len(recorded_specs):
         return None
     racy = False
     for path, now in specs.files.items():  # cheapest first: a spec edit is the usual change
@@ -292,4 +329,3 @@ def _check(cache: Path, out: Path, params: tuple[object, ...], specs: SpecScan |
     if racy:  # every racy entry verified by content: settled as of this check (git refreshes its index so)
         store.write(cache, record_name(out), {**record, "trusted_before": started_ns - RACY_NS})
     return printed
-
