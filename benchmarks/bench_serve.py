@@ -32,6 +32,11 @@ call of the server process, the client process and the PostgreSQL backends servi
 database (Linux ``/proc``), so a throughput short of the target reads as "the server costs X, the
 client Y, PostgreSQL Z: the machine's ceiling is N" rather than a guess.
 
+Before/after in one run: ``BENCH_SERVE_BASELINE=DIR`` (the ``compiler`` folder of another revision,
+e.g. ``git archive REV compiler | tar -x -C /tmp/base``) serves a second ``paybill serve`` from that
+code on the same database, and each round measures its 1 and CLIENTS raw clients right after this
+revision's; every round's pair is printed (``BENCH_ROUNDS``, default 2).
+
 Usage: ``python benchmarks/bench_serve.py [CALLS]`` (default 4000 per concurrent phase). Without
 ``node`` or ``examples/typescript-agent/node_modules`` (``make install-node-example``) the Node
 phases are skipped and the targets are reported as not measured.
@@ -265,6 +270,28 @@ def start_mcp_floor() -> tuple[subprocess.Popen[str], str]:
     return process, found.group(1)
 
 
+def start_server(bundle: Path, catalog: Path, database_url: str, token: str, code: str = ""
+                 ) -> tuple[subprocess.Popen[str], str]:
+    """``paybill serve --transport http`` as a process, and its URL; ``code``: a ``compiler`` folder of
+    another revision to serve from instead (``BENCH_SERVE_BASELINE``: before/after in one run)."""
+    env = {**os.environ, "PAYBILL_SERVE_TOKEN": token}
+    if code:
+        env["PYTHONPATH"] = code
+    process = subprocess.Popen(
+        [sys.executable, "-m", "paybill", "serve", "--bundle", str(bundle), "--catalog", str(catalog),
+         "--database-url", database_url, "--transport", "http", "--listen", "127.0.0.1:0",
+         "--pool-size", os.environ.get("BENCH_POOL", "8"), "--rate", "100000"],
+        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env)
+    assert process.stderr is not None
+    line = process.stderr.readline()
+    found = re.search(r"listening on (\S+)", line)
+    if not found:
+        process.kill()
+        raise RuntimeError(f"paybill serve did not start: {line}{process.stderr.read()}")
+    threading.Thread(target=process.stderr.read, daemon=True).start()
+    return process, found.group(1)
+
+
 def best(phases: list[Phase]) -> Phase:
     return max(phases, key=lambda p: p.rate)
 
@@ -280,7 +307,8 @@ def main(argv: list[str]) -> int:
         return 2
     roles_before = {r[0] for r in admin.execute(r"SELECT rolname FROM pg_roles WHERE rolname LIKE 'paybill\_%'")}
     admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    server = None
+    server = baseline = None
+    baseline_code = os.environ.get("BENCH_SERVE_BASELINE", "")
     mcp_floor: tuple[subprocess.Popen[str], str] | None = None
     try:
         with tempfile.TemporaryDirectory(prefix="paybill-bench-serve-") as tmp_name:
@@ -299,20 +327,10 @@ def main(argv: list[str]) -> int:
                     "FROM unnest(%s::text[]) AS t, generate_series(1, %s) AS i", (list(TENANTS), ROWS_PER_TENANT))
                 bare.execute("ANALYZE crm.tickets")
             token = secrets.token_urlsafe(24)
-            server = subprocess.Popen(
-                [sys.executable, "-m", "paybill", "serve", "--bundle", str(bundle), "--catalog", str(catalog),
-                 "--database-url", dsn(name, login), "--transport", "http", "--listen", "127.0.0.1:0",
-                 "--pool-size", os.environ.get("BENCH_POOL", "8"), "--rate", "100000"],
-                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-                env={**os.environ, "PAYBILL_SERVE_TOKEN": token})
-            assert server.stderr is not None
-            line = server.stderr.readline()
-            found = re.search(r"listening on (\S+)", line)
-            if not found:
-                print(f"paybill serve did not start: {line}{server.stderr.read()}", file=sys.stderr)
-                return 2
-            url = found.group(1)
-            threading.Thread(target=lambda: server.stderr.read(), daemon=True).start()  # type: ignore[union-attr]
+            server, url = start_server(bundle, catalog, dsn(name, login), token)
+            if baseline_code:
+                baseline, baseline_url = start_server(bundle, catalog, dsn(name, login), token, baseline_code)
+                baseline_meter = Meter(admin, name, baseline.pid)
             meter = Meter(admin, name, server.pid)
             binary = node()
             if binary:
@@ -324,11 +342,13 @@ def main(argv: list[str]) -> int:
             if binary:
                 node_phase(binary, "raw", url, token, clients, max(400, calls // 10), meter)
                 node_phase(binary, "raw", floor_url, token, clients, max(400, calls // 10), floor_meter)
+                if baseline_code:
+                    node_phase(binary, "raw", baseline_url, token, clients, max(400, calls // 10), baseline_meter)
             phases: dict[str, list[Phase]] = {"python-1": [], "raw-1": [], "sdk-n": [], "raw-n": [],
-                                              "mcp-1": [], "mcp-n": []}
+                                              "mcp-1": [], "mcp-n": [], "base-1": [], "base-n": []}
             fl = []
             loads = []
-            for _ in range(2):  # interleaved rounds, best kept (the machine is shared)
+            for _ in range(int(os.environ.get("BENCH_ROUNDS", "2"))):  # interleaved, best kept (shared machine)
                 loads.append(os.getloadavg()[0])
                 fl.append(floor(name, clients, calls))
                 phases["python-1"].append(python_sequential(url, token, max(400, calls // 10), meter))
@@ -339,6 +359,11 @@ def main(argv: list[str]) -> int:
                     phases["mcp-1"].append(node_phase(binary, "raw", floor_url, token, 1, max(400, calls // 10),
                                                       floor_meter))
                     phases["mcp-n"].append(node_phase(binary, "raw", floor_url, token, clients, calls, floor_meter))
+                    if baseline_code:  # the same phases against the other revision, right after
+                        phases["base-1"].append(node_phase(binary, "raw", baseline_url, token, 1,
+                                                           max(400, calls // 10), baseline_meter))
+                        phases["base-n"].append(node_phase(binary, "raw", baseline_url, token, clients, calls,
+                                                           baseline_meter))
             loads.append(os.getloadavg()[0])
             f_rate, f50, f99 = max(fl)
             print(f"paybill serve over streamable HTTP (stateless, JSON), official mcp client {_mcp_version()}, "
@@ -351,10 +376,15 @@ def main(argv: list[str]) -> int:
                       "mcp-n": f"MCP floor (SDK, no-op tools): {clients} raw",
                       "python-1": "serve: 1 official Python client", "raw-1": "serve: 1 raw client (Node)",
                       "sdk-n": f"serve: {clients} TypeScript SDK clients (Node)",
-                      "raw-n": f"serve: {clients} raw clients (Node)"}
+                      "raw-n": f"serve: {clients} raw clients (Node)",
+                      "base-1": "baseline revision: 1 raw client (Node)",
+                      "base-n": f"baseline revision: {clients} raw clients (Node)"}
             for key, label in labels.items():
                 if phases[key]:
                     print(best(phases[key]).line(label))
+            for i, (before, after) in enumerate(zip(phases["base-n"], phases["raw-n"], strict=False)):
+                print(before.line(f"round {i + 1}: baseline, {clients} raw"))
+                print(after.line(f"round {i + 1}: this revision, {clients} raw"))
             if not binary:
                 print("Node phases skipped: node or examples/typescript-agent/node_modules missing "
                       "(make install-node-example)")
@@ -378,7 +408,7 @@ def main(argv: list[str]) -> int:
                               "phases": {k: [p.to_json() for p in v] for k, v in phases.items()}}))
             return 0 if ok else 1
     finally:
-        for process in (mcp_floor[0] if mcp_floor else None, server):
+        for process in (mcp_floor[0] if mcp_floor else None, baseline, server):
             if process is not None and process.poll() is None:
                 process.terminate()
                 with contextlib.suppress(subprocess.TimeoutExpired):

@@ -39,6 +39,15 @@ UNITS_FOLDER = "units"
 
 _DIGEST = 32
 
+RACY_NS = 2 * 10**9
+"""How close to a recording a file's mtime may be before its stat no longer proves its content.
+
+Like git's index, a record of (size, mtime, inode) is proof only for a file last changed strictly
+before the state was recorded: a file rewritten within one timestamp tick keeps its stat. Clocks are
+coarse (the kernel's coarse clock lags ``time.time_ns()`` by up to a tick; FAT keeps 2 s), so every
+record that trusts stats (parsed spec files, the output journal, the whole-compile record) treats an
+entry this close to (or after) its reference time as *racy*, verified by its bytes."""
+
 
 @functools.cache
 def compiler_digest() -> str:
@@ -199,8 +208,11 @@ class UnitStore:
         """Record ``entries`` (unit -> (key, value), plain data) as the index of ``namespace``.
 
         Only small values belong there (a stack's digest and facts, not its bytes): the whole index
-        is read by every compile. It replaces the previous one, so it holds the units of one
-        repository; unit entries stay the fallback (another output folder, another branch).
+        is read by every compile. It replaces the previous one, so it holds the units of the last
+        compile. A caller that keeps an index does not also :meth:`put` each unit (10,000 small
+        files at 10,000 tenants cost a first compile ~1.8 s of CPU): a unit missing from the index,
+        after a switch of branch or of output folder, is rebuilt, which costs less than storing
+        every unit twice.
         """
         if not self.read_only:
             write(self.folder, key("index", namespace), entries)

@@ -41,8 +41,9 @@ def _settle(cache: Path, out: Path) -> None:
         target = out / path
         info = target.stat()
         os.utime(target, ns=(info.st_atime_ns, info.st_mtime_ns - 10 * 10**9))
-    journal = {path: (size, mtime - 10 * 10**9, ino, digest)
-               for path, (size, mtime, ino, digest) in load_journal(cache, out).items()}
+    saved = store.read(cache, journal_name(out))  # as saved: its entries are racy until dated back
+    assert isinstance(saved, dict)
+    journal = {path: (size, mtime - 10 * 10**9, ino, digest) for path, (size, mtime, ino, digest) in saved.items()}
     store.write(cache, journal_name(out), journal)
 
 

@@ -221,7 +221,7 @@ def test_sigkill_while_patching_the_spare_tree_leaves_the_old_tree_complete(spec
     slow = _compile(specs, out, {"PAYBILL_TEST_WRITE_DELAY": "0.05", **cache})
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and slow.poll() is None:
-        if store.read(cache_dir, _spare_journal_name(out)) == {}:  # the patch has started
+        if store.read(cache_dir, _spare_journal_name(out)) == ({}, None):  # the patch has started
             break
         time.sleep(0.02)
     time.sleep(0.5)  # some files visited, most not
@@ -277,3 +277,87 @@ def test_the_spare_tree_follows_a_file_becoming_a_folder_and_back(tmp_path: Path
         write_tree_linked(tree, out, cache)
         assert read_tree(out) == tree
     assert spare_path(cache, out).is_dir()
+
+
+def _folder_stats(root: Path) -> dict[str, tuple[int, int, int]]:
+    found = {"": (os.lstat(root).st_mtime_ns, os.lstat(root).st_ino, os.lstat(root).st_ctime_ns)}
+    for folder, names, _ in os.walk(root):
+        for name in names:
+            info = os.lstat(os.path.join(folder, name))
+            found[os.path.relpath(os.path.join(folder, name), root)] = (info.st_mtime_ns, info.st_ino, info.st_ctime_ns)
+    return found
+
+
+@pytest.mark.parametrize("change", ["none", "edited", "added", "removed", "new-folder", "folder-to-symlink",
+                                    "file-to-folder", "folder-mtime-put-back", "racy"])
+def test_the_spare_survey_trusting_unchanged_folders_sees_what_a_full_scan_sees(tmp_path: Path, change: str,
+                                                                                monkeypatch) -> None:
+    """The spare's folders as last seen whole (paybill.write.spare._survey_known): a folder whose stat
+    is unchanged and older than the recording is not scanned, every other one is; either way the
+    survey is exactly a full scan's."""
+    from paybill.write.journal import journal_of
+    from paybill.write.spare import _survey, _survey_known
+
+    root = tmp_path / "spare"
+    tree = sample(**{"a/b/c.json": b"c\n", "a/d.json": b"d\n", "e/f.json": b"f\n"})
+    for path, data in tree.items():
+        (root / path).parent.mkdir(parents=True, exist_ok=True)
+        (root / path).write_bytes(data)
+    journal = journal_of(root, tree)
+    recorded = _folder_stats(root)
+    trusted = time.time_ns() + 10**9 if change != "racy" else min(m for m, _, _ in recorded.values())
+    if change == "edited":
+        (root / "a/b/c.json").write_bytes(b"C\n")
+    elif change == "added":
+        (root / "a/b/stray.json").write_bytes(b"{}\n")
+    elif change == "removed":
+        (root / "a/d.json").unlink()
+    elif change == "new-folder":
+        (root / "a/new/deeper").mkdir(parents=True)
+        (root / "a/new/deeper/x.json").write_bytes(b"x\n")
+    elif change == "folder-to-symlink":
+        os.rename(root / "a/b", tmp_path / "elsewhere")
+        (root / "a/b").symlink_to(tmp_path / "elsewhere")
+    elif change == "file-to-folder":
+        (root / "e/f.json").unlink()
+        (root / "e/f.json").mkdir()
+    elif change in ("folder-mtime-put-back", "racy"):
+        info = os.lstat(root / "a/b")
+        (root / "a/b/stray.json").write_bytes(b"{}\n")
+        os.utime(root / "a/b", ns=(info.st_atime_ns, info.st_mtime_ns))  # only ctime (or racy) tells
+    scans: list[object] = []
+    real_scandir = os.scandir
+    monkeypatch.setattr(os, "scandir", lambda path: scans.append(path) or real_scandir(path))
+    known = _survey_known(root, journal, (trusted, recorded))
+    monkeypatch.setattr(os, "scandir", real_scandir)
+    full = _survey(root)
+    assert (known[0], sorted(known[1]), sorted(known[2])) == (full[0], sorted(full[1]), sorted(full[2]))
+    if change in ("none", "edited"):
+        assert len(scans) == 1  # the top folder only
+    if change == "racy":
+        assert len(scans) == len(recorded)  # every folder recorded in the racy window is scanned
+
+
+def test_one_tenant_compiles_patch_the_spare_from_folder_stats_exactly(spec_copy, tmp_path: Path) -> None:
+    """``paybill compile`` hands the spare its folder stats (from the whole-compile record); a file edited
+    in place or added in the output folder, which becomes the spare, is still found and undone."""
+    from paybill.compile import compile_repository
+    from paybill.write.spare import _read_spare_journal
+
+    specs = spec_copy({})
+    out, cache_dir = tmp_path / "generated", tmp_path / "cache"
+    cache = {"PAYBILL_CACHE_DIR": str(cache_dir)}
+    tenant = specs / "tenants" / "bluth.yaml"
+    for step in range(6):
+        if step == 3:  # out becomes the spare at the next compile: an in-place edit and a stray file
+            edited = out / "tenants" / "hooli.json"
+            data = edited.read_bytes()
+            with open(edited, "r+b") as handle:  # same inode, same size, a new mtime; its folder unchanged
+                handle.write(b"X" + data[1:])
+            (out / "terraform" / "stray.txt").write_bytes(b"left by hand\n")
+        tenant.write_text(re.sub(r"displayName: .*", f"displayName: Bluth {step}", tenant.read_text(), count=1))
+        run = _compile(specs, out, cache)
+        assert run.wait(timeout=120) == 0, run.stderr.read()
+        assert read_tree(out) == compile_repository(specs).tree
+    saved = _read_spare_journal(cache_dir, out)
+    assert saved is not None and saved[1] is not None  # the spare carries folder stats

@@ -349,7 +349,7 @@ def test_the_head_side_reads_unchanged_stacks_from_the_unit_store(repo, run, mon
     repo.commit("generated/")
     units = repo.root / ".paybill" / "cache" / store.UNITS_FOLDER
     stored = sorted(p.name for p in units.iterdir())
-    assert len(stored) > 5
+    assert store.key("index", terraform_emitter.NAMESPACE) in stored  # the stacks' one entry
     repo.edit("specs/tenants/vandelay.yaml", "lifecycle: active", "lifecycle: suspended")
     built: list[str] = []
     real = terraform_emitter._build_rendered

@@ -80,3 +80,24 @@ def test_a_decision_log_turns_the_cache_off(serve_world: ServeWorld, tmp_path: P
     cache = state.RunCache(0)
     cache.put(state.StoredRun("run-x", "ops-agent", "beta-co", "incident-response", {}, {}, 0.0, "1"))
     assert cache.get("run-x") is None
+
+
+def test_a_calls_statements_are_prepared_once_per_connection_and_reused(service: Service) -> None:
+    """The wire (``paybill.guard.wire``) prepares each statement of a call on its first use and
+    executes it by name afterwards: many calls leave the same few prepared statements."""
+    started = service.call("start_run", {"tenant": "beta-co", "workflow": "incident-response"})
+    rid = started.data["run_id"]
+
+    def prepared() -> list[str]:
+        with service.pool.connection() as conn:  # the pool's only connection: the one the calls used
+            rows = conn.execute("SELECT statement FROM pg_prepared_statements WHERE name LIKE '\\_pb%' "
+                                "ORDER BY statement").fetchall()
+        return [r[0] for r in rows]
+
+    assert service.call("read_tickets", {"run_id": rid, "tenant": "beta-co", "columns": ["id"]}).ok
+    first = prepared()
+    for _ in range(10):
+        assert service.call("read_tickets", {"run_id": rid, "tenant": "beta-co", "columns": ["id"]}).ok
+    assert prepared() == first
+    assert any(s.startswith("SAVEPOINT") for s in first) and any("UPDATE paybill.runs" in s for s in first)
+    assert any('FROM "crm"."tickets"' in s and "$1" in s for s in first)  # server-side bound parameters

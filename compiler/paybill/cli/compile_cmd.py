@@ -18,6 +18,7 @@ from paybill.diagnostics.render import render
 
 if TYPE_CHECKING:
     from paybill.compile import CompileResult
+    from paybill.write.shortcut import FolderHint, SpecScan
     from paybill.write.tree import TreeDiff
 
 DEFAULT_OUT = Path("generated")
@@ -96,9 +97,13 @@ def _summary(result: CompileResult, out: Path) -> str:
             f"{f' ({removed} removed)' if removed else ''}, {result.file_count} files -> {out.as_posix()}/")
 
 
-def _print_text(result: CompileResult, fmt: str, tail: list[str]) -> None:
+def _text(result: CompileResult, fmt: str, tail: list[str]) -> str:
     text = render(fmt, result.diagnostics, result.files) if result.diagnostics else ""
-    click.echo(text + "".join(line + "\n" for line in tail), nl=False)
+    return text + "".join(line + "\n" for line in tail)
+
+
+def _print_text(result: CompileResult, fmt: str, tail: list[str]) -> None:
+    click.echo(_text(result, fmt, tail), nl=False)
 
 
 def _diff_lines(diff: TreeDiff, out: Path, fmt: str) -> list[str]:
@@ -113,10 +118,14 @@ def _diff_lines(diff: TreeDiff, out: Path, fmt: str) -> list[str]:
     return lines
 
 
-def _json(result: CompileResult, out: Path, extra: dict[str, Any]) -> None:
+def _json_text(result: CompileResult, out: Path, extra: dict[str, Any]) -> str:
     doc = {"ok": result.ok, "diagnostics": [d.to_dict() for d in result.diagnostics], "out": out.as_posix(),
            "stacks": len(result.stacks), "removed": len(result.removed), "files": result.file_count, **extra}
-    click.echo(orjson.dumps(doc, option=orjson.OPT_INDENT_2).decode())
+    return orjson.dumps(doc, option=orjson.OPT_INDENT_2).decode() + "\n"
+
+
+def _json(result: CompileResult, out: Path, extra: dict[str, Any]) -> None:
+    click.echo(_json_text(result, out, extra), nl=False)
 
 
 def _report_check(result: CompileResult, out: Path, fmt: str, diff: TreeDiff) -> None:
@@ -172,23 +181,39 @@ def compile_command(specs: Path, out: Path, check: bool, durable: bool, strict_q
     Exit status: 0 success (or fresh with --check), 1 diagnostics (or stale with --check), 2 usage error.
     With --format json, prints one JSON object (ok, diagnostics, counts, and 'changes' for --check).
     """
-    # Imported here so `paybill validate` does not pay for networkx and the emitters.
-    from paybill.compile import compile_repository
-    from paybill.forked import Parallelism
-    from paybill.gcpause import pause_for_this_process
     from paybill.store import cache_dir
-    from paybill.write.journal import KeptFileChanged, journal_of, load_journal, save_journal, write_tree_linked
-    from paybill.write.stream import StreamingWrite
-    from paybill.write.tree import UnsafeOutput, diff_tree
 
     require_specs(specs)
     _check_out(specs, out)
     if strict_quotas:
         click.echo("note: --strict-quotas is deprecated and has no effect: a reached cloud quota (PB0682) is "
                    "always an error", err=True)
+    cache = cache_dir(disabled=no_cache)
+    record: tuple[tuple[object, ...], int, SpecScan | None] | None = None
+    hint: FolderHint | None = None
+    if cache is not None and not check:
+        from paybill.write import shortcut
+
+        if not durable:  # the short cut (paybill.write.shortcut): nothing changed since the last compile here
+            started_ns = time.time_ns()
+            scan = shortcut.scan_specs(specs)
+            params = shortcut.parameters(specs, out, fmt, {"strict_quotas": strict_quotas})
+            printed, hint = shortcut.check(cache, out, params, scan, started_ns)
+            if printed is not None:
+                click.echo(printed, nl=False)
+                sys.exit(EXIT_OK)
+            record = (params, started_ns, scan)
+        shortcut.forget(cache, out)  # before anything is written: a compile killed mid-write leaves no record
+    # Imported here so `paybill validate` (and the short cut) do not pay for networkx and the emitters.
+    from paybill.compile import compile_repository
+    from paybill.forked import Parallelism
+    from paybill.gcpause import pause_for_this_process
+    from paybill.write.journal import KeptFileChanged, journal_of, load_journal, save_journal, write_tree_linked
+    from paybill.write.stream import StreamingWrite
+    from paybill.write.tree import UnsafeOutput, diff_tree
+
     pause_for_this_process()
     stages = _stage_progress(fmt)
-    cache = cache_dir(disabled=no_cache)
     # With a journal of the tree in ``out``, only changed files are written (paybill.write.journal);
     # without one, large parts of the output are written while later stages still run, and the
     # scratch tree is discarded unless commit() below swaps it in (see paybill.write.stream).
@@ -197,6 +222,8 @@ def compile_command(specs: Path, out: Path, check: bool, durable: bool, strict_q
     # The linked writer keeps unchanged stacks in place: the compile lists them (CompileResult.kept)
     # instead of reading their bytes back from `out`, when `out`'s journal records their digest.
     in_place = {path: entry[3] for path, entry in journal.items()} if linked else None
+    folders = hint.serves(cache, out, journal) if hint is not None and cache is not None and linked else None
+    final: dict[str, tuple[int, int, int, bytes]] = {}
     parallelism = Parallelism.from_env()  # one setting for every stage, the writer's included
     with StreamingWrite(out, durable=durable, parallelism=parallelism) as writer:
         streaming = not (check or linked)
@@ -216,16 +243,19 @@ def compile_command(specs: Path, out: Path, check: bool, durable: bool, strict_q
                     writer.abort()
                     try:
                         write_tree_linked(result.tree, out, cache, bar.update if bar is not None else None,
-                                          digests=result.digests, kept=result.kept, journal=journal)
+                                          digests=result.digests, kept=result.kept, journal=journal,
+                                          folders=folders, final=final)
                     except KeptFileChanged:  # a kept file was edited in `out`: read nothing from it blindly
                         result = compile_repository(specs, cache=cache, parallelism=parallelism, out=out)
                         if not result.ok:
                             _report_failure(result, out, fmt)
-                        write_tree_linked(result.tree, out, cache, digests=result.digests)
+                        final.clear()
+                        write_tree_linked(result.tree, out, cache, digests=result.digests, final=final)
                 else:
                     writer.commit(result.tree, bar.update if bar is not None else None)
                     if cache is not None:
-                        save_journal(cache, out, journal_of(out, result.tree, result.digests))
+                        final = journal_of(out, result.tree, result.digests)
+                        save_journal(cache, out, final)
         except UnsafeOutput as exc:
             raise click.UsageError(f"{exc}; remove it or pick another --out") from exc
         except OSError as exc:
@@ -235,9 +265,12 @@ def compile_command(specs: Path, out: Path, check: bool, durable: bool, strict_q
 
         prune(cache)
         prune(cache / UNITS_FOLDER)
-    if fmt == "json":
-        _json(result, out, {"written": True})
-    else:
-        _print_text(result, fmt, [_summary(result, out)])
+    printed = _json_text(result, out, {"written": True}) if fmt == "json" else \
+        _text(result, fmt, [_summary(result, out)])
+    click.echo(printed, nl=False)
+    if record is not None and cache is not None:
+        from paybill.write.shortcut import save
+
+        save(cache, out, record[0], record[1], record[2], result.sources, printed, final or None)
     sys.exit(EXIT_OK)
 

@@ -263,6 +263,7 @@ def compile_repository(
                                    store=store, parallelism=parallelism, writer=writer)
         if result.ok:  # a failed compile leaves no cache folder behind
             loaded.save_cache()
+        result.sources = {document.path: document.text_hash for document in loaded.documents}
         return result
 
 

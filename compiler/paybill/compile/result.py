@@ -38,6 +38,10 @@ class CompileResult:
     """Files of the output that are not in ``tree`` because they are kept in place in the output
     folder (path -> SHA-256; only when the compile was asked to, ``in_place``): the whole output is
     ``tree`` plus these. Write it with :func:`paybill.write.journal.write_tree_linked`."""
+    sources: dict[str, str] = field(default_factory=dict)
+    """Spec file (display path) -> SHA-256 (hex) of the bytes its documents were parsed from, for every
+    file that held a document (only :func:`~paybill.compile.pipeline.compile_repository` fills it):
+    what the whole-compile short cut records (:mod:`paybill.write.shortcut`)."""
 
     @property
     def file_count(self) -> int:

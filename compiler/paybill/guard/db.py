@@ -39,7 +39,6 @@ like a psycopg connection it is used by one thread at a time.
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -52,6 +51,7 @@ from paybill.contract.sql_catalog import AgentPlan, DatabasePlan, TablePlan, loa
 from paybill.contract.sql_names import TENANT_SETTING
 from paybill.guard.decision import Decision
 from paybill.guard.guard import Guard
+from paybill.guard.wire import Wire
 
 SETUP = sql.SQL(
     "SELECT pg_catalog.set_config('role', %s, true), pg_catalog.set_config({setting}, %s, true), "
@@ -63,6 +63,9 @@ RESET_ROLE = sql.SQL("RESET ROLE")
 SAVEPOINT = sql.SQL("SAVEPOINT paybill_op")
 ROLLBACK_TO = sql.SQL("ROLLBACK TO SAVEPOINT paybill_op")
 RELEASE = sql.SQL("RELEASE SAVEPOINT paybill_op")
+RESET_ROLE_BYTES, SAVEPOINT_BYTES, ROLLBACK_TO_BYTES, RELEASE_BYTES = (
+    b"RESET ROLE", b"SAVEPOINT paybill_op", b"ROLLBACK TO SAVEPOINT paybill_op", b"RELEASE SAVEPOINT paybill_op")
+"""The same statements as they go on a :class:`~paybill.guard.wire.Wire`."""
 
 LIMIT_NAMES = {"read": "maxRowsRead", "write": "maxRowsWritten", "budget": "budgetUnits", "time": "maxWallTimeSeconds"}
 
@@ -165,11 +168,12 @@ class GuardedDatabase:
         in this database under a row lock): each statement runs in a savepoint that leaves the
         caller's transaction as it found it - a read's savepoint is rolled back once its rows are
         fetched, a write's role is reset after its savepoint is released."""
-        self.pipeline: psycopg.Pipeline | None = None
-        """Set by a nested caller that holds the connection in pipeline mode (``paybill serve``):
-        savepoint, setup and statement are queued and sent together when the statement's result is
-        needed, and the savepoint's end is queued for the caller's next sync (its commit), so an
-        operation costs one round trip instead of five. Same statements, same order, same checks."""
+        self.wire: Wire | None = None
+        """Set by a nested caller that holds the connection in pipeline mode through a
+        :class:`~paybill.guard.wire.Wire` (``paybill serve``): savepoint, setup and statement are
+        queued and sent together when the statement's result is needed, and the savepoint's end is
+        queued for the caller's next batch (its commit), so an operation costs one round trip
+        instead of five. Same statements, same order, same checks."""
         self.catalog = catalog
         self._tables = {t.name: t for t in catalog.tables}
         self._columns = {t.name: {c.name: c.name for c in t.columns} for t in catalog.tables}
@@ -264,7 +268,7 @@ class GuardedDatabase:
         conn = self.conn
         action = decision.action
         setup = (agent.role, run.tenant, f"{self._timeout_ms(run, agent)}ms", "on" if read else "off")
-        if self.nested and self.pipeline is not None:
+        if self.nested and self.wire is not None:
             return self._perform_pipelined(run, decision, statement, params, setup, cap=cap, violation=violation,
                                            read=read)
         try:
@@ -302,30 +306,28 @@ class GuardedDatabase:
                            ) -> tuple[int, list[tuple[Any, ...]]]:
         """:meth:`_perform` inside the caller's transaction, on a connection in pipeline mode.
 
-        ``SAVEPOINT``, the setup and the statement go out in one round trip (a read's fetch flushes
-        them; a write syncs to learn its row count). The savepoint's end - rolled back for a read,
-        a failed statement or too many rows; released with the role reset for a write - is queued:
-        it reaches PostgreSQL with the caller's next statements, before the caller's commit, so the
+        ``SAVEPOINT``, the setup and the statement go out in one round trip (a read's rows and a
+        write's row count come back with it). The savepoint's end - rolled back for a read, a failed
+        statement or too many rows; released with the role reset for a write - is queued: it
+        reaches PostgreSQL with the caller's next statements, before the caller's commit, so the
         caller's own statements never run as the agent's role.
         """
-        conn, pipeline = self.conn, self.pipeline
-        assert pipeline is not None
+        wire = self.wire
+        assert wire is not None
         action = decision.action
-        conn.execute(SAVEPOINT)
-        conn.execute(self._setup, setup)
-        cursor = conn.execute(statement, params)
+        wire.queue(SAVEPOINT_BYTES)
+        wire.queue(self._setup, setup)
+        done = wire.queue(statement, params)
         try:
+            wire.flush()  # on an error the wire has synced: the transaction waits for the rollback below
             if read:
-                rows = cursor.fetchmany(cap + 1)
+                rows = done.rows(cap + 1)
                 count = len(rows)
             else:
-                pipeline.sync()
-                rows, count = [], cursor.rowcount
+                rows, count = [], done.rowcount
         except psycopg.Error as exc:
-            with contextlib.suppress(psycopg.Error):
-                pipeline.sync()  # ends the aborted pipeline; the transaction waits for the rollback below
-            conn.execute(ROLLBACK_TO)
-            conn.execute(RELEASE)
+            wire.queue(ROLLBACK_TO_BYTES)
+            wire.queue(RELEASE_BYTES)
             settle(run, decision, 0)
             if isinstance(exc, errors.InsufficientPrivilege):
                 raise AccessDenied(f"PostgreSQL refused what the guard allowed: {exc.diag.message_primary}",
@@ -333,16 +335,16 @@ class GuardedDatabase:
                                    sqlstate=exc.sqlstate) from None
             raise StatementFailed(f"statement failed: {exc.diag.message_primary or exc}", exc.sqlstate) from None
         if count > cap:
-            conn.execute(ROLLBACK_TO)
-            conn.execute(RELEASE)
+            wire.queue(ROLLBACK_TO_BYTES)
+            wire.queue(RELEASE_BYTES)
             settle(run, decision, 0)
             raise AccessDenied(f"{action} on '{decision.resource}' would touch more than {cap} rows ({violation}); "
                                "rolled back", source="limit", violations=(violation,), decision=decision)
         if read:  # the rows are fetched: undo role, tenant, timeout and read-only mode
-            conn.execute(ROLLBACK_TO)
+            wire.queue(ROLLBACK_TO_BYTES)
         else:
-            conn.execute(RESET_ROLE)  # the caller's own statements run as the login role again
-        conn.execute(RELEASE)
+            wire.queue(RESET_ROLE_BYTES)  # the caller's own statements run as the login role again
+        wire.queue(RELEASE_BYTES)
         settle(run, decision, count)
         return count, rows
 

@@ -25,7 +25,7 @@ from paybill import store
 from paybill.load.discover import SpecFile
 from paybill.load.document import FileText, SourceText, SpecDocument
 
-RACY_NS = 2 * 10**9
+RACY_NS = store.RACY_NS
 """A file modified this close to (or after) the start of the load that cached it is verified by its bytes."""
 
 _Stat = tuple[int, int, int]

@@ -55,8 +55,11 @@ def _resolves_inside(link: Path, real_root: Path) -> bool:
 def discover_spec_files(root: Path) -> tuple[list[SpecFile], list[EscapingLink]]:
     """Every ``*.yaml``/``*.yml`` below ``root``, sorted, so file order never changes results.
 
-    Directory symlinks are not followed (``os.walk`` default); file symlinks are read only when they
-    resolve inside ``root``. Hidden directories (``.git``) are skipped.
+    Directory symlinks are not followed (as ``os.walk`` does by default); file symlinks are read
+    only when they resolve inside ``root``. Hidden directories (``.git``) are skipped. One
+    ``scandir`` per folder and no ``stat`` per plain file (a folder entry says whether it is a
+    symlink), display paths built as strings: at 10,000 files this was ~0.3 s with ``os.walk``,
+    a ``Path`` and an ``lstat`` per file.
     """
     root = root.absolute()
     real_root = root.resolve()
@@ -64,25 +67,43 @@ def discover_spec_files(root: Path) -> tuple[list[SpecFile], list[EscapingLink]]
     escaping: list[EscapingLink] = []
     if root.is_file():
         return [SpecFile(root, display_path(root, root))], []
-    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-        current = Path(dirpath)
-        for name in dirnames:
-            candidate = current / name
-            if candidate.is_symlink() and not _resolves_inside(candidate, real_root):
-                escaping.append(EscapingLink(display_path(candidate, root), os.readlink(candidate)))
-        for name in sorted(filenames):
+    prefix = "" if root.parent == root else root.name + "/"  # what display_path() gives, as a string
+
+    def visit(folder: str, relative: str) -> None:
+        try:
+            with os.scandir(folder) as scan:
+                entries = list(scan)
+        except OSError:  # os.walk skips a folder it cannot list; so do we
+            return
+        folders: list[os.DirEntry[str]] = []
+        names: list[os.DirEntry[str]] = []
+        for entry in entries:
+            try:
+                is_folder = entry.is_dir()  # follows a symlink, as os.walk sorts its entries
+            except OSError:
+                is_folder = False
+            (folders if is_folder else names).append(entry)
+        folders = sorted((entry for entry in folders if not entry.name.startswith(".")), key=lambda e: e.name)
+        for entry in folders:
+            if entry.is_symlink() and not _resolves_inside(Path(entry.path), real_root):
+                escaping.append(EscapingLink(prefix + relative + entry.name, os.readlink(entry.path)))
+        for entry in sorted(names, key=lambda e: e.name):
+            name = entry.name
             if not name.endswith(SPEC_SUFFIXES) or name.startswith("."):
                 continue
-            candidate = current / name
-            if candidate.is_symlink() and not _resolves_inside(candidate, real_root):
-                escaping.append(EscapingLink(display_path(candidate, root), os.readlink(candidate)))
+            display = prefix + relative + name
+            if entry.is_symlink() and not _resolves_inside(Path(entry.path), real_root):
+                escaping.append(EscapingLink(display, os.readlink(entry.path)))
                 continue
-            display = display_path(candidate, root)
             if not _is_utf8(display):
-                files.append(SpecFile(candidate, _printable_name(display), "its name is not valid UTF-8"))
+                files.append(SpecFile(Path(entry.path), _printable_name(display), "its name is not valid UTF-8"))
                 continue
-            files.append(SpecFile(candidate, display))
+            files.append(SpecFile(Path(entry.path), display))
+        for entry in folders:
+            if not entry.is_symlink():
+                visit(entry.path, relative + entry.name + "/")
+
+    visit(os.fspath(root), "")
     files.sort(key=lambda f: f.display)
     escaping.sort(key=lambda e: e.display)
     return files, escaping

@@ -37,13 +37,13 @@ from typing import Any
 import jsonschema_rs
 import orjson
 import psycopg
-from psycopg import sql
 from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from paybill.guard import Decision, Guard, GuardUsageError, Run
 from paybill.guard.db import AccessDenied, DatabasePlan, GuardedDatabase, SetupError, StatementFailed, UsageError
 from paybill.guard.shadow import ShadowGuard, ShadowRun
+from paybill.guard.wire import Wire
 from paybill.serve import state
 from paybill.serve.tools import ToolDef, build_tools
 
@@ -52,11 +52,8 @@ log = logging.getLogger("paybill.serve")
 APPROVAL_HINT = "a human approves with `paybill guard approve {run} {step} --by EMAIL`; then call advance_step again"
 PROPOSE_TIMEOUT_SECONDS = 300
 _BRANCH = re.compile(r"created branch (\S+)")
-_BEGIN, _COMMIT, _ROLLBACK = (sql.SQL(command) for command in ("BEGIN", "COMMIT", "ROLLBACK"))
-# Executed with prepare=False: there is nothing to plan in them, and the commit follows the run's
-# write-back in one pipeline batch. When the write-back fails (a version conflict), PostgreSQL skips
-# the rest of the batch, and psycopg would still count a commit it meant to prepare there as
-# prepared ("prepared statement _pg3_N does not exist" on the connection's next commit).
+_BEGIN, _COMMIT, _ROLLBACK = b"BEGIN", b"COMMIT", b"ROLLBACK"
+# Sent unprepared: there is nothing to plan in them.
 
 
 @dataclass(frozen=True)
@@ -126,7 +123,20 @@ INTERNAL = Outcome("error", {"error": "internal", "message": "internal error; th
 class _Transaction:
     conn: psycopg.Connection[Any]
     db: GuardedDatabase
+    wire: Wire
     committed: list[Callable[[], None]] = field(default_factory=list)
+
+
+def _abandon(conn: psycopg.Connection[Any], wire: Wire) -> None:
+    """End a failed call's transaction: send what is queued (a savepoint's end, whose errors no
+    longer matter), then roll back unless the transaction already ended. A connection whose wire
+    broke is closed already; the pool replaces it."""
+    with contextlib.suppress(psycopg.Error):
+        wire.sync()
+    if not conn.closed and conn.pgconn.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+        with contextlib.suppress(psycopg.Error):
+            wire.queue(_ROLLBACK, prepare=False)
+            wire.sync()
 
 
 class Service:
@@ -149,7 +159,7 @@ class Service:
         # timestamp values (a malformed one is a ``statement`` error with its SQLSTATE).
         self._validators = {name: jsonschema_rs.validator_for(t.input_schema, validate_formats=False)
                             for name, t in self.tools.items()}
-        self._databases: dict[int, GuardedDatabase] = {}
+        self._databases: dict[int, tuple[GuardedDatabase, Wire]] = {}
         self.pool = ConnectionPool(conninfo, min_size=self.config.pool_min, max_size=self.config.pool_max,
                                    kwargs={"autocommit": True}, open=False, timeout=self.config.pool_timeout,
                                    check=None)
@@ -178,44 +188,37 @@ class Service:
         Why pipeline mode: a call's statements (begin, savepoint, setup, the agent's statement, the
         savepoint's end, the run's new state, commit) are the same as without it, but they travel
         in two round trips instead of eight: the first batch goes when a result is needed (the rows
-        read), the rest with the commit, whose sync is the one the pipeline sends when it ends (a
-        sync of its own before that would cost one more round trip); three when the run's row is
-        read and locked first. Any exception rolls the whole transaction back, as
-        ``conn.transaction()`` would; the callbacks in ``committed`` run once the commit succeeded.
+        read), the rest with the commit and one sync; three when the run's row is read and locked
+        first. The statements go through a :class:`~paybill.guard.wire.Wire` (libpq's pipeline,
+        one write per batch), not psycopg's pipeline, which writes and polls once per statement.
+        Any exception rolls the whole transaction back, as ``conn.transaction()`` would; the
+        callbacks in ``committed`` run once the commit succeeded.
         """
         with self.pool.connection() as conn:
-            db = self._databases.get(id(conn))
-            if db is None or db.conn is not conn:
-                db = self._databases[id(conn)] = GuardedDatabase(conn, self.catalog, verify=False, nested=True)
-            tx = _Transaction(conn, db)
+            found = self._databases.get(id(conn))
+            if found is None or found[0].conn is not conn:
+                found = self._databases[id(conn)] = (
+                    GuardedDatabase(conn, self.catalog, verify=False, nested=True), Wire(conn))
+            db, wire = found
+            tx = _Transaction(conn, db, wire)
+            wire.open()
+            db.wire = wire
             try:
-                with conn.pipeline() as pipeline:
-                    db.pipeline = pipeline
-                    conn.execute(_BEGIN, prepare=False)
-                    try:
-                        yield tx
-                    except BaseException:
-                        with contextlib.suppress(psycopg.Error):
-                            pipeline.sync()  # whatever was queued (an aborted pipeline ends here)
-                        with contextlib.suppress(psycopg.Error):
-                            conn.execute(_ROLLBACK, prepare=False)
-                            pipeline.sync()
-                        raise
-                    try:
-                        conn.execute(_COMMIT, prepare=False)  # may already collect the batch's error
-                    except psycopg.Error:
-                        with contextlib.suppress(psycopg.Error):
-                            pipeline.sync()  # ends the aborted batch: the pipeline then ends cleanly
-                        raise
-            except psycopg.Error:
-                # The last batch failed (the run's version conflict, a deferred constraint): the
-                # pipeline skipped the commit, so the transaction is still open and aborted.
-                if conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
-                    with contextlib.suppress(psycopg.Error):
-                        conn.execute(_ROLLBACK, prepare=False)
-                raise
+                wire.queue(_BEGIN, prepare=False)
+                try:
+                    yield tx
+                except BaseException:
+                    _abandon(conn, wire)
+                    raise
+                wire.queue(_COMMIT, prepare=False)
+                try:
+                    wire.sync()  # the write-back's version conflict or a deferred constraint: no commit
+                except psycopg.Error:
+                    _abandon(conn, wire)
+                    raise
             finally:
-                db.pipeline = None
+                db.wire = None
+                wire.close()
             for done in tx.committed:
                 done()
 
@@ -282,7 +285,7 @@ class Service:
         cached = None if fresh else self.runs.get(args["run_id"])
         try:
             with self._transaction() as tx:
-                stored = cached or state.lock(tx.conn, args["run_id"])
+                stored = cached or state.lock_on(tx.wire, args["run_id"])
                 if stored is None or stored.agent != self.guard.agent or stored.tenant != args["tenant"]:
                     yield _denied(None, f"no run {args['run_id']!r} of this agent for tenant '{args['tenant']}'",
                                   violations=["run.unknown"]), None, tx.db
@@ -294,12 +297,10 @@ class Service:
                 run = self._continue(stored)
                 yield run, stored, tx.db
                 stored.state = run.snapshot()
-                saved = state.save(tx.conn, stored)
+                saved = state.save_on(tx.wire, stored)
 
                 def remember() -> None:
-                    row = saved.fetchone()
-                    assert row is not None
-                    stored.version = row[0]
+                    stored.version = saved.rows(1)[0][0]
                     self.runs.put(stored)
 
                 tx.committed.append(remember)

@@ -35,6 +35,7 @@ from psycopg import sql
 from psycopg.types.json import Jsonb
 
 from paybill.contract.run_state import DDL, SCHEMA, USABLE
+from paybill.guard.wire import Result, Wire
 
 _DDL_LOCK = 0x7061796269_6C6C  # "paybill" as a number: the advisory lock of the schema creation
 
@@ -51,6 +52,7 @@ _SAVE = sql.SQL("WITH saved AS (UPDATE paybill.runs SET state = %s, pending = %s
                 "WHERE id = %s AND xmin = %s::xid RETURNING xmin::text AS version) "
                 "SELECT COALESCE((SELECT version FROM saved), "
                 "(SELECT %s::text WHERE NOT EXISTS (SELECT FROM saved))::int::text)")
+_LOCK_BYTES, _SAVE_BYTES = _LOCK.as_bytes(None), _SAVE.as_bytes(None)
 
 
 class StateError(Exception):
@@ -154,8 +156,29 @@ def lock(conn: psycopg.Connection[Any], run_id: str) -> StoredRun | None:
 
 def save(conn: psycopg.Connection[Any], run: StoredRun) -> psycopg.Cursor[Any]:
     """Write ``run`` back if its row is still at ``run.version``, else fail the statement (see
-    :func:`is_conflict`). The cursor's one row is the new version (in pipeline mode: after the sync)."""
-    return conn.execute(_SAVE, (_json(run.state), _json(run.pending), run.id, run.version, CONFLICT))
+    :func:`is_conflict`). The cursor's one row is the new version."""
+    return conn.execute(_SAVE, _save_params(run))
+
+
+def lock_on(wire: Wire, run_id: str) -> StoredRun | None:
+    """:func:`lock` on a connection in pipeline mode (``paybill serve``): one round trip."""
+    found = wire.queue(_LOCK_BYTES, (run_id,))
+    wire.flush()
+    rows = found.rows(1)
+    if not rows:
+        return None
+    agent, tenant, workflow, state, pending, expires_at, version = rows[0]
+    return StoredRun(run_id, agent, tenant, workflow, state, pending, float(expires_at), version)
+
+
+def save_on(wire: Wire, run: StoredRun) -> Result:
+    """:func:`save`, queued on ``wire``: it goes with the caller's commit; the result's one row is the
+    new version once that batch was read."""
+    return wire.queue(_SAVE_BYTES, _save_params(run))
+
+
+def _save_params(run: StoredRun) -> tuple[Any, ...]:
+    return (_json(run.state), _json(run.pending), run.id, run.version, CONFLICT)
 
 
 def _json(value: Any) -> Jsonb:

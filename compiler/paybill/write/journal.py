@@ -42,10 +42,11 @@ def load_journal(folder: Path | None, out: Path) -> dict[str, _Entry]:
     A file's stat is trusted only when it was recorded strictly before the journal was written: a
     file rewritten in place within the same timestamp tick as its recording (same size, same
     inode, same coarse mtime) would otherwise look unchanged. So an entry whose mtime is not
-    older than the journal's own write time is *racy*: it is kept only if the file still has the
-    recorded stat and its bytes hash to the recorded digest; otherwise it is left out (the file is
-    written again). Normally no entry or a handful are racy; on a filesystem with a coarse clock
-    many may be, which costs reads, never correctness.
+    older than the journal's own write time, less :data:`paybill.store.RACY_NS` (coarse clocks), is
+    *racy*: it is kept only if the file still has the recorded stat and its bytes hash to the
+    recorded digest; otherwise it is left out (the file is written again). Normally a handful of
+    entries are racy (the files the last compile wrote in its last two seconds), which costs
+    reads, never correctness.
     """
     if folder is None:
         return {}
@@ -60,7 +61,7 @@ def load_journal(folder: Path | None, out: Path) -> dict[str, _Entry]:
     for path, entry in saved.items():
         if not isinstance(entry, tuple) or len(entry) != 4:
             continue
-        if entry[1] < written_ns or _verified(out, path, entry):
+        if entry[1] < written_ns - store.RACY_NS or _verified(out, path, entry):
             journal[path] = entry
     return journal
 
@@ -179,7 +180,9 @@ def write_tree_linked(tree: Mapping[str, bytes], out: Path, folder: Path,
                       progress: Callable[[int], None] | None = None,
                       digests: Mapping[str, bytes] | None = None,
                       kept: Mapping[str, bytes] | None = None,
-                      journal: Mapping[str, _Entry] | None = None) -> int:
+                      journal: Mapping[str, _Entry] | None = None,
+                      folders: tuple[int, dict[str, tuple[int, int, int]]] | None = None,
+                      final: dict[str, _Entry] | None = None) -> int:
     """Replace ``out`` with exactly ``tree`` (plus ``kept``), atomically, writing only files that changed.
 
     Like :func:`paybill.write.tree.write_tree` (same errors, same guarantees; not ``durable``).
@@ -191,29 +194,38 @@ def write_tree_linked(tree: Mapping[str, bytes], out: Path, folder: Path,
     ``CompileResult.kept``); one that no longer hashes to its digest there raises
     :class:`KeptFileChanged` before anything is swapped in. ``journal``: ``out``'s journal when the
     caller already loaded it (~0.2 s at 10,000 tenants; a stale one costs writes, never
-    correctness: every entry is checked against the file's stat). Returns how many files were written.
+    correctness: every entry is checked against the file's stat). ``folders``: ``out``'s folders as
+    last seen whole, valid for ``journal`` (:class:`paybill.write.shortcut.FolderHint`; the spare
+    keeps them, so its next patch scans only folders that changed). ``final``: filled with the
+    journal of the tree ``out`` holds at the end (as saved). Returns how many files were written.
     """
     from paybill.write.current import tree_is_current
     from paybill.write.spare import keep_spare, write_tree_spare
 
-    journal = dict(journal) if journal is not None else load_journal(folder, out)
+    if journal is None:
+        journal, folders = load_journal(folder, out), None
+    else:
+        journal = dict(journal)
     _validate_paths(tree)
     _validate_paths(kept or {})
     out = Path(os.path.abspath(out))
     recover(out)
     if tree_is_current(tree, out, journal, digests, kept):
+        if final is not None:
+            final.update(journal)
         return 0  # `out` already is exactly this tree: nothing to write, nothing to swap
-    written = write_tree_spare(tree, out, folder, digests, progress, kept, journal)
-    if written is not None:
-        return written
-    _validate_paths(tree)
-    _validate_paths(kept or {})
+    spared = write_tree_spare(tree, out, folder, digests, progress, kept, journal, folders, validated=True,
+                              final=final)
+    if spared is not None:
+        return spared
     out, scratch = prepare_scratch(out)
     try:
         fresh, written = fill_linked(scratch, out, tree, journal, progress, digests, kept)
-        swap_in(scratch, out, keep=lambda old: keep_spare(folder, out, old, journal))
+        swap_in(scratch, out, keep=lambda old: keep_spare(folder, out, old, journal, folders))
     except BaseException:
         discard(scratch)
         raise
     save_journal(folder, out, fresh)
+    if final is not None:
+        final.update(fresh)
     return written

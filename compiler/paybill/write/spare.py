@@ -32,6 +32,7 @@ import fcntl
 import hashlib
 import os
 import shutil
+import stat
 import time
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
@@ -51,6 +52,28 @@ def spare_path(folder: Path, out: Path) -> Path:
 
 def _spare_journal_name(out: Path) -> str:
     return store.key("spare-journal", os.path.abspath(out))
+
+
+FolderStats = tuple[int, dict[str, tuple[int, int, int]]]
+"""(trusted_before, folder -> (mtime_ns, inode, ctime_ns)): the spare's folders as they were last seen
+whole (:class:`paybill.write.shortcut.FolderHint`), so :func:`patch_spare` scans only folders that changed."""
+
+
+def _read_spare_journal(folder: Path, out: Path) -> tuple[dict[str, _Entry], FolderStats | None] | None:
+    """The spare's journal and folder stats, or None (absent, damaged, foreign). An empty journal: a patch
+    was interrupted, so nothing in the spare is known (every file is written again)."""
+    saved = store.read(folder, _spare_journal_name(out))
+    if not (isinstance(saved, tuple) and len(saved) == 2 and isinstance(saved[0], dict)):
+        return None
+    journal, folders = saved
+    if not (isinstance(folders, tuple) and len(folders) == 2 and isinstance(folders[0], int)
+            and isinstance(folders[1], dict)):
+        folders = None
+    return journal, folders
+
+
+def _write_spare_journal(folder: Path, out: Path, journal: Mapping[str, _Entry], folders: FolderStats | None) -> None:
+    store.write(folder, _spare_journal_name(out), (dict(journal), folders))
 
 
 @contextlib.contextmanager
@@ -93,6 +116,84 @@ def _survey(root: Path) -> tuple[dict[str, tuple[int, int, int]], list[str], lis
     return files, folders, odd
 
 
+def _survey_known(root: Path, journal: Mapping[str, _Entry], known: FolderStats,
+                  ) -> tuple[dict[str, tuple[int, int, int]], list[str], list[str]]:
+    """:func:`_survey`, scanning only folders that may have changed since ``known`` saw them.
+
+    A folder whose (mtime_ns, inode, ctime_ns) still equals the recorded one, older than the
+    record's ``trusted_before`` (the racy rule: a change within one timestamp tick of the recording
+    may keep the stat), has had no entry added, removed or renamed since, and the recording saw
+    exactly the journal's files and the recorded sub-folders in it: only its files are
+    ``lstat``-ed. Every other folder (the top one always: the exchange renamed it) is scanned as
+    :func:`_survey` does, and a folder under one that is not a real folder any more is not
+    looked at. Same result as :func:`_survey` (``tests/compile/test_compile_write.py``).
+    """
+    trusted, recorded = known
+    base = os.fspath(root)
+    by_folder: dict[str, list[str]] = {}
+    for path in journal:
+        by_folder.setdefault(path.rpartition("/")[0], []).append(path)
+    files: dict[str, tuple[int, int, int]] = {}
+    folders: list[str] = []
+    odd: list[str] = []
+    real: set[str] = {""}  # folders seen as real folders (not symlinks) in a scanned parent
+    scanned: set[str] = set()
+
+    def scan(folder: str) -> None:
+        scanned.add(folder)
+        with os.scandir(os.path.join(base, folder) if folder else base) as entries:
+            for entry in entries:
+                rel = f"{folder}/{entry.name}" if folder else entry.name
+                if entry.is_dir(follow_symlinks=False):
+                    real.add(rel)
+                    if rel not in recorded:  # new since the recording: everything under it is unknown
+                        more_files, more_folders, more_odd = _survey(Path(entry.path))
+                        folders.append(rel)
+                        folders.extend(f"{rel}/{name}" for name in more_folders)
+                        files.update((f"{rel}/{name}", key) for name, key in more_files.items())
+                        odd.extend(f"{rel}/{name}" for name in more_odd)
+                elif entry.is_file(follow_symlinks=False):
+                    info = entry.stat(follow_symlinks=False)
+                    files[rel] = (info.st_size, info.st_mtime_ns, info.st_ino)
+                else:
+                    odd.append(rel)
+
+    def listed(folder: str) -> dict[str, tuple[int, int, int]] | None:
+        """The stats of the journal's files in an unchanged folder; None if one is not a regular file."""
+        found: dict[str, tuple[int, int, int]] = {}
+        for path in by_folder.get(folder, ()):
+            try:
+                info = os.lstat(os.path.join(base, path))
+            except OSError:
+                return None
+            if not stat.S_ISREG(info.st_mode):
+                return None
+            found[path] = (info.st_size, info.st_mtime_ns, info.st_ino)
+        return found
+
+    scan("")
+    for folder in sorted(recorded):  # parents before their sub-folders
+        parent = folder.rpartition("/")[0]
+        if not folder or parent not in real or (parent in scanned and folder not in real):
+            continue  # not (or no longer) a folder of this tree: its scanned parent said what it is
+        try:
+            info = os.lstat(os.path.join(base, folder))
+        except OSError:
+            continue
+        if not stat.S_ISDIR(info.st_mode):
+            continue
+        real.add(folder)  # a scanned parent listed it as a folder, or an unchanged parent still holds it
+        folders.append(folder)
+        unchanged = (info.st_mtime_ns, info.st_ino, info.st_ctime_ns) == tuple(recorded[folder]) \
+            and info.st_mtime_ns < trusted and info.st_ctime_ns < trusted
+        found = listed(folder) if unchanged else None
+        if found is None:
+            scan(folder)
+        else:
+            files.update(found)
+    return files, folders, odd
+
+
 def _write_new(target: str, data: bytes) -> _Entry:
     """Put ``data`` at ``target`` as a new inode (never written into an existing, maybe shared, file)."""
     with contextlib.suppress(FileNotFoundError):
@@ -108,26 +209,27 @@ def patch_spare(spare: Path, tree: Mapping[str, bytes], journal: Mapping[str, _E
                 digests: Mapping[str, bytes] | None = None,
                 progress: Callable[[int], None] | None = None,
                 kept: Mapping[str, bytes] | None = None, source: Path | None = None,
-                ) -> tuple[dict[str, _Entry], int]:
+                folder_stats: FolderStats | None = None) -> tuple[dict[str, _Entry], int]:
     """Turn the tree in ``spare`` (described by ``journal``) into exactly ``tree`` plus ``kept``.
 
     Returns the journal of the patched tree and how many files were written. ``digests``: SHA-256
     of ``tree``'s files where already known (path -> digest), so they are not hashed again.
     ``kept``: files whose bytes the compile did not read (path -> SHA-256); the spare's copy is kept
     when its journal has that digest, otherwise the bytes are read from ``source`` (the output
-    folder) and checked by digest (:class:`~paybill.write.journal.KeptFileChanged`).
+    folder) and checked by digest (:class:`~paybill.write.journal.KeptFileChanged`). ``folder_stats``: the
+    spare's folders as last seen whole (:data:`FolderStats`): unchanged folders are not scanned.
     """
     in_place = kept if kept is not None else {}
     delay = float(os.environ.get(DELAY_ENV, "0") or 0)
-    present, folders, odd = _survey(spare)
+    present, folders, odd = _survey(spare) if folder_stats is None else _survey_known(spare, journal, folder_stats)
     for rel in odd:  # a symlink, a socket...: never ours
         os.unlink(spare / rel)
     fresh: dict[str, _Entry] = {}
     written = 0
-    for rel, stat in present.items():
+    for rel, found in present.items():
         known = journal.get(rel)
         if (rel not in tree and rel not in in_place) or known is None or not isinstance(known, tuple) \
-                or len(known) != 4 or known[:3] != stat:
+                or len(known) != 4 or known[:3] != found:
             os.unlink(spare / rel)  # stale, or not what the journal says: written again below if needed
         else:
             fresh[rel] = known
@@ -184,7 +286,9 @@ def write_tree_spare(tree: Mapping[str, bytes], out: Path, folder: Path,
                      digests: Mapping[str, bytes] | None = None,
                      progress: Callable[[int], None] | None = None,
                      kept: Mapping[str, bytes] | None = None,
-                     out_journal: Mapping[str, _Entry] | None = None) -> int | None:
+                     out_journal: Mapping[str, _Entry] | None = None,
+                     out_folders: FolderStats | None = None, validated: bool = False,
+                     final: dict[str, _Entry] | None = None) -> int | None:
     """Replace ``out`` with exactly ``tree`` by patching the spare tree and exchanging it in.
 
     Returns how many files were written, or None when this path cannot be taken (no spare or
@@ -193,9 +297,14 @@ def write_tree_spare(tree: Mapping[str, bytes], out: Path, folder: Path,
     the tree it swapped out). Raises like :func:`paybill.write.tree.write_tree`. ``kept``: as
     :func:`patch_spare` (their bytes, when needed, come from ``out``, before it is exchanged).
     ``out_journal``: ``out``'s journal if the caller loaded it (it becomes the spare's).
+    ``out_folders``: ``out``'s folders as last seen whole, valid for ``out_journal``
+    (:class:`paybill.write.shortcut.FolderHint`); kept with the spare so that the next patch scans
+    only its folders that changed. ``validated``: the caller already checked the paths. ``final``:
+    filled with the journal of the tree swapped in (as saved).
     """
-    _validate_paths(tree)
-    _validate_paths(kept or {})
+    if not validated:
+        _validate_paths(tree)
+        _validate_paths(kept or {})
     out = Path(os.path.abspath(out))
     spare = spare_path(folder, out)
     if not out.is_dir() or not spare.is_dir():
@@ -207,26 +316,32 @@ def write_tree_spare(tree: Mapping[str, bytes], out: Path, folder: Path,
         check_replaceable(out)
         if os.stat(spare).st_dev != os.stat(out).st_dev:
             return None
-        spare_journal = store.read(folder, _spare_journal_name(out))
-        if not isinstance(spare_journal, dict):
+        saved = _read_spare_journal(folder, out)
+        if saved is None:
             return None
+        spare_journal, spare_folders = saved
         if out_journal is None:
             out_journal = load_journal(folder, out)
+            out_folders = None  # the caller's folder stats were for the journal it had loaded
         # From here the spare is being changed: its journal no longer describes it until saved again.
-        store.write(folder, _spare_journal_name(out), {})
-        fresh, written = patch_spare(spare, tree, spare_journal, digests, progress, kept, out)
+        _write_spare_journal(folder, out, {}, None)
+        fresh, written = patch_spare(spare, tree, spare_journal, digests, progress, kept, out, spare_folders)
         if not exchange(spare, out):
             return None  # the spare stays (its empty journal makes the next patch rewrite it all)
         save_journal(folder, out, fresh)
-        store.write(folder, _spare_journal_name(out), dict(out_journal))  # what `out` held is the spare now
+        _write_spare_journal(folder, out, out_journal, out_folders)  # what `out` held is the spare now
+        if final is not None:
+            final.update(fresh)
         return written
 
 
-def keep_spare(folder: Path, out: Path, old_tree: Path, old_journal: Mapping[str, _Entry]) -> bool:
+def keep_spare(folder: Path, out: Path, old_tree: Path, old_journal: Mapping[str, _Entry],
+               old_folders: FolderStats | None = None) -> bool:
     """After a whole-tree swap, keep the swapped-out tree ``old_tree`` as the spare (instead of deleting it).
 
     ``old_journal``: the journal of ``out`` before the swap (it describes ``old_tree`` where nobody
-    changed it since; :func:`patch_spare` checks). False when it cannot be kept (the caller deletes it).
+    changed it since; :func:`patch_spare` checks); ``old_folders``: its folders as last seen whole
+    (as :func:`write_tree_spare`'s ``out_folders``). False when it cannot be kept (the caller deletes it).
     """
     if not old_journal:
         return False
@@ -238,7 +353,7 @@ def keep_spare(folder: Path, out: Path, old_tree: Path, old_journal: Mapping[str
             if spare.exists():  # one that could not be exchanged in: replaced (rare, so slow is fine)
                 shutil.rmtree(spare)
             os.rename(old_tree, spare)
-            store.write(folder, _spare_journal_name(out), dict(old_journal))
+            _write_spare_journal(folder, out, old_journal, old_folders)
             return True
     except OSError:  # another filesystem, a read-only cache folder: delete it instead
         return False

@@ -367,8 +367,10 @@ def build_units(units: list[StackUnit], model: ResolvedModel, store: UnitStore |
         key = keys[i]
         if store is not None and key is not None and stack is not None:
             plain = stack.to_plain() if isinstance(stack, WrittenStack) else stack.to_plain(store.content_root)
-            store.put(NAMESPACE, units[i].address, key, plain)
-            now[units[i].address] = (key, plain)
+            if indexed:  # the index entry is the record: no second copy per stack
+                now[units[i].address] = (key, plain)
+            else:
+                store.put(NAMESPACE, units[i].address, key, plain)
     if store is not None and indexed and now != index:
         store.save_index(NAMESPACE, {unit.address: now[unit.address] for unit in units if unit.address in now})
     return built
