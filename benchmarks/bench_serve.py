@@ -15,6 +15,12 @@ http`` started as its own process, as in production. Measured, interleaved per r
   Node process (handshake-era protocol 2025-11-25, served by the Python SDK's stateless transport);
 * concurrent, raw: CLIENTS raw clients in one Node process (protocol 2026-07-28), the throughput
   phase of the target;
+* concurrent, raw, replicas: the same CLIENTS raw clients spread round-robin over REPLICAS (default
+  2, ``BENCH_REPLICAS``) ``paybill serve`` processes on their own loopback ports with the same
+  bundle, database and token, as a gateway spreads them (``load.mjs`` takes a comma-separated URL
+  list): one process is one core at most (the GIL), replicas can use both. It runs right before or
+  after the one-process phase in every round (alternating), and every round's pair is printed;
+  its server CPU is the sum over the replicas;
 * MCP floor, 1 and CLIENTS raw clients: ``benchmarks/mcp_floor.py``, the same SDK server, HTTP
   stack and result shapes with tools that do nothing (no guard, no PostgreSQL): what any Python
   MCP server on this SDK costs per call; ``paybill serve`` minus this is paybill's own cost.
@@ -176,10 +182,14 @@ def cpu_seconds(pid: int) -> float:
 
 
 class Meter:
-    """CPU seconds of the server process and of the PostgreSQL backends of the bench database."""
+    """CPU seconds of the server process(es) and of the PostgreSQL backends of the bench database."""
 
-    def __init__(self, admin: psycopg.Connection[Any], database: str, server_pid: int) -> None:
-        self.admin, self.database, self.server_pid = admin, database, server_pid
+    def __init__(self, admin: psycopg.Connection[Any], database: str, *server_pids: int) -> None:
+        self.admin, self.database, self.server_pids = admin, database, server_pids
+
+    def servers(self) -> float:
+        """CPU seconds of all server processes together (replicas are one server to the client)."""
+        return sum(cpu_seconds(pid) for pid in self.server_pids)
 
     def backends(self) -> dict[int, float]:
         pids = [r[0] for r in self.admin.execute("SELECT pid FROM pg_stat_activity WHERE datname = %s",
@@ -187,13 +197,13 @@ class Meter:
         return {pid: cpu_seconds(pid) for pid in pids}
 
     def start(self) -> tuple[float, dict[int, float]]:
-        return cpu_seconds(self.server_pid), self.backends()
+        return self.servers(), self.backends()
 
     def stop(self, started: tuple[float, dict[int, float]]) -> tuple[float, float]:
         """(server, PostgreSQL) CPU seconds since ``started`` (a backend that ended is not counted)."""
         server, before = started
         after = self.backends()
-        return cpu_seconds(self.server_pid) - server, sum(v - before.get(pid, 0.0) for pid, v in after.items())
+        return self.servers() - server, sum(v - before.get(pid, 0.0) for pid, v in after.items())
 
 
 class Phase:
@@ -308,6 +318,8 @@ def main(argv: list[str]) -> int:
     roles_before = {r[0] for r in admin.execute(r"SELECT rolname FROM pg_roles WHERE rolname LIKE 'paybill\_%'")}
     admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
     server = baseline = None
+    replicas: list[subprocess.Popen[str]] = []
+    replica_count = int(os.environ.get("BENCH_REPLICAS", "2"))
     baseline_code = os.environ.get("BENCH_SERVE_BASELINE", "")
     mcp_floor: tuple[subprocess.Popen[str], str] | None = None
     try:
@@ -332,6 +344,14 @@ def main(argv: list[str]) -> int:
                 baseline, baseline_url = start_server(bundle, catalog, dsn(name, login), token, baseline_code)
                 baseline_meter = Meter(admin, name, baseline.pid)
             meter = Meter(admin, name, server.pid)
+            # the replicas: the first is the one-process server itself, the others listen on their own ports
+            replica_urls = [url]
+            for _ in range(replica_count - 1):
+                replica, replica_url = start_server(bundle, catalog, dsn(name, login), token)
+                replicas.append(replica)
+                replica_urls.append(replica_url)
+            replicas_url = ",".join(replica_urls)
+            replicas_meter = Meter(admin, name, server.pid, *(r.pid for r in replicas))
             binary = node()
             if binary:
                 mcp_floor = start_mcp_floor()
@@ -342,20 +362,29 @@ def main(argv: list[str]) -> int:
             if binary:
                 node_phase(binary, "raw", url, token, clients, max(400, calls // 10), meter)
                 node_phase(binary, "raw", floor_url, token, clients, max(400, calls // 10), floor_meter)
+                if replicas:
+                    node_phase(binary, "raw", replicas_url, token, clients, max(400, calls // 10), replicas_meter)
                 if baseline_code:
                     node_phase(binary, "raw", baseline_url, token, clients, max(400, calls // 10), baseline_meter)
             phases: dict[str, list[Phase]] = {"python-1": [], "raw-1": [], "sdk-n": [], "raw-n": [],
-                                              "mcp-1": [], "mcp-n": [], "base-1": [], "base-n": []}
+                                              "repl-n": [], "mcp-1": [], "mcp-n": [], "base-1": [],
+                                              "base-n": []}
             fl = []
             loads = []
-            for _ in range(int(os.environ.get("BENCH_ROUNDS", "2"))):  # interleaved, best kept (shared machine)
+            for round_ in range(int(os.environ.get("BENCH_ROUNDS", "2"))):  # interleaved, best kept (shared machine)
                 loads.append(os.getloadavg()[0])
                 fl.append(floor(name, clients, calls))
                 phases["python-1"].append(python_sequential(url, token, max(400, calls // 10), meter))
                 if binary:
                     phases["raw-1"].append(node_phase(binary, "raw", url, token, 1, max(400, calls // 10), meter))
                     phases["sdk-n"].append(node_phase(binary, "sdk", url, token, clients, calls, meter))
-                    phases["raw-n"].append(node_phase(binary, "raw", url, token, clients, calls, meter))
+                    # one process and the replicas back to back, in alternating order (neither always first)
+                    for which in ("raw-n", "repl-n")[::1 if round_ % 2 == 0 else -1]:
+                        if which == "raw-n":
+                            phases["raw-n"].append(node_phase(binary, "raw", url, token, clients, calls, meter))
+                        elif replicas:
+                            phases["repl-n"].append(node_phase(binary, "raw", replicas_url, token, clients, calls,
+                                                               replicas_meter))
                     phases["mcp-1"].append(node_phase(binary, "raw", floor_url, token, 1, max(400, calls // 10),
                                                       floor_meter))
                     phases["mcp-n"].append(node_phase(binary, "raw", floor_url, token, clients, calls, floor_meter))
@@ -377,6 +406,7 @@ def main(argv: list[str]) -> int:
                       "python-1": "serve: 1 official Python client", "raw-1": "serve: 1 raw client (Node)",
                       "sdk-n": f"serve: {clients} TypeScript SDK clients (Node)",
                       "raw-n": f"serve: {clients} raw clients (Node)",
+                      "repl-n": f"serve x{replica_count} replicas: {clients} raw clients",
                       "base-1": "baseline revision: 1 raw client (Node)",
                       "base-n": f"baseline revision: {clients} raw clients (Node)"}
             for key, label in labels.items():
@@ -385,6 +415,9 @@ def main(argv: list[str]) -> int:
             for i, (before, after) in enumerate(zip(phases["base-n"], phases["raw-n"], strict=False)):
                 print(before.line(f"round {i + 1}: baseline, {clients} raw"))
                 print(after.line(f"round {i + 1}: this revision, {clients} raw"))
+            for i, (one, spread) in enumerate(zip(phases["raw-n"], phases["repl-n"], strict=False)):
+                print(one.line(f"round {i + 1}: 1 process, {clients} raw"))
+                print(spread.line(f"round {i + 1}: {replica_count} replicas, {clients} raw"))
             if not binary:
                 print("Node phases skipped: node or examples/typescript-agent/node_modules missing "
                       "(make install-node-example)")
@@ -401,14 +434,17 @@ def main(argv: list[str]) -> int:
                   f"{1000 * (conc.server / n - sdk.server / len(sdk.times)):.2f} ms; one server process is one "
                   f"core at most (the GIL): {n / conc.server:.0f} calls/s at this CPU per call")
             s50 = percentiles(seq.times)[0] * 1000
-            ok = s50 <= TARGET_P50_MS and conc.rate >= TARGET_RATE
+            spread_rate = best(phases["repl-n"]).rate if phases["repl-n"] else 0.0
+            ok = s50 <= TARGET_P50_MS and max(conc.rate, spread_rate) >= TARGET_RATE
             print(f"targets: p50 <= {TARGET_P50_MS} ms (1 raw client: {s50:.2f}), >= {TARGET_RATE:.0f} calls/s with "
-                  f"{clients} clients ({conc.rate:.0f}): {'ok' if ok else 'MISSED'}")
+                  f"{clients} clients (1 process {conc.rate:.0f}"
+                  + (f", {replica_count} replicas {spread_rate:.0f}" if phases["repl-n"] else "")
+                  + f"): {'ok' if ok else 'MISSED'}")
             print(json.dumps({"floor": fl, "load": loads,
                               "phases": {k: [p.to_json() for p in v] for k, v in phases.items()}}))
             return 0 if ok else 1
     finally:
-        for process in (mcp_floor[0] if mcp_floor else None, baseline, server):
+        for process in (mcp_floor[0] if mcp_floor else None, baseline, *replicas, server):
             if process is not None and process.poll() is None:
                 process.terminate()
                 with contextlib.suppress(subprocess.TimeoutExpired):
