@@ -228,3 +228,66 @@ def test_graph_cli(tmp_path) -> None:
     dot = invoke("graph", str(SPECS), "--focus", "stack/pool/aws-use1-shared", "--depth", "1", "--format", "dot",
                  cwd=tmp_path)
     assert dot.exit_code == 0 and '"Stack/pool/aws-use1-shared" [label=' in dot.output
+
+
+def test_cycles_and_waves_run_on_a_small_core_without_a_whole_networkx_graph(index: SpecIndex) -> None:
+    """At 100,000 tenants a networkx graph of every node held ~400 MB: the compile's queries (is it
+    acyclic, the waves) must run on the core (nodes a cycle can pass through) only."""
+    graph = build_graph(index)
+    assert report_cycles(graph, DiagnosticSink())
+    assert graph.stack_waves()
+    assert not graph.core().nodes  # acyclic: every node peels off
+    assert graph._full is None  # nothing built networkx's view of the whole graph
+    graph.add_edge("Tenant/acme-corp", "Plan/enterprise", EdgeInfo("test-only"))
+    core = set(graph.core().nodes)
+    assert "Plan/enterprise" in core and not any(n.startswith(("Stack/", "Agent/")) for n in core)
+    assert len(core) < len(graph) // 2
+
+
+def _reference_waves(graph) -> dict[str, int]:
+    """Waves computed the old way, on networkx's view of the whole graph."""
+    import networkx as nx
+
+    before: dict[str, int] = {}
+    waves: dict[str, int] = {}
+    for identifier in nx.topological_sort(graph.g):
+        level = max((before[p] + (p in waves) for p in graph.g.predecessors(identifier)), default=0)
+        before[identifier] = level
+        if identifier.startswith("Stack/"):
+            waves[identifier] = level + 1
+    return waves
+
+
+def _reference_cycles(graph) -> list[list[str]]:
+    import networkx as nx
+
+    from paybill.graph.cycles import _rotate
+    from paybill.graph.model import sort_key
+
+    found = []
+    for component in nx.strongly_connected_components(graph.g):
+        if len(component) > 1:
+            start = min(component, key=sort_key)
+            found.append(_rotate([b for b, _ in nx.find_cycle(graph.g.subgraph(component), source=start)]))
+        elif graph.g.has_edge(next(iter(component)), next(iter(component))):
+            found.append(list(component))
+    return sorted(found, key=lambda c: sort_key(c[0]))
+
+
+@pytest.mark.parametrize("seed", range(25))
+def test_core_cycles_and_waves_equal_those_of_the_whole_graph(index: SpecIndex, seed: int) -> None:
+    from paybill.graph.cycles import cycles
+
+    graph = build_graph(index)
+    rng = random.Random(seed)
+    nodes, edges = graph.nodes(), graph.edges()
+    for _ in range(rng.randint(0, 3)):
+        graph.add_edge(rng.choice(nodes), rng.choice(nodes), EdgeInfo("test-only"))
+    for _ in range(rng.randint(0, 2)):
+        before, after = rng.choice(edges)
+        graph.add_edge(after, before, EdgeInfo("back"))
+    assert cycles(graph) == _reference_cycles(graph)
+    if graph.is_acyclic():
+        assert graph.stack_waves() == _reference_waves(graph)
+    else:
+        assert _reference_cycles(graph)

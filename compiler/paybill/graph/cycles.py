@@ -26,7 +26,7 @@ def _rotate(cycle: list[str]) -> list[str]:
 
 def _find_cycle(graph: DependencyGraph, component: set[str]) -> list[str]:
     """One cycle through the component's smallest node, as a node list (first node not repeated)."""
-    sub = graph.g.subgraph(component)
+    sub = graph.core().subgraph(component)
     start = min(component, key=sort_key)
     edges = nx.find_cycle(sub, source=start)
     return _rotate([before for before, _after in edges])
@@ -44,14 +44,19 @@ def _where(graph: DependencyGraph, before: str, after: str) -> tuple[str, Positi
 
 
 def cycles(graph: DependencyGraph) -> list[list[str]]:
-    """One cycle per strongly connected component that has one (self-loops included), sorted."""
+    """One cycle per strongly connected component that has one (self-loops included), sorted.
+
+    Only the graph's :meth:`~DependencyGraph.core` can hold a cycle: the nodes peeled off it have
+    no path back to themselves, so its components with a cycle are the whole graph's.
+    """
     found = []
-    for component in nx.strongly_connected_components(graph.g):
+    core = graph.core()
+    for component in nx.strongly_connected_components(core):
         if len(component) > 1:
             found.append(_find_cycle(graph, component))
         else:
             (only,) = component
-            if graph.g.has_edge(only, only):
+            if core.has_edge(only, only):
                 found.append([only])
     return sorted(found, key=lambda c: sort_key(c[0]))
 
