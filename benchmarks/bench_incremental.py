@@ -4,10 +4,11 @@ Runs ``paybill compile`` as a user would (a subprocess, its peak RSS from ``wait
 generated repository with a fresh cache folder (docs/cache.md):
 
 * ``full``        - first compile, empty cache: everything parsed, emitted and written;
-* ``unchanged``   - the same repository again: every spec file stat()ed, nothing re-parsed, nothing
-  written or swapped (the output folder checked against its journal, :mod:`paybill.write.current`);
-  since nothing is swapped no spare tree exists yet, so the one-tenant run after it builds a linked
-  tree once (the runs after that patch the spare);
+* ``unchanged``   - the same repository again: the whole-compile short cut (:mod:`paybill.write.shortcut`)
+  finds every spec file, the options and the output folder as the first compile recorded them and
+  prints its text without running a stage (this first run after a compile also verifies, by
+  content, the files that compile wrote); nothing is written or swapped, so no spare tree exists
+  yet and the one-tenant run after it builds a linked tree once (the runs after that patch the spare);
 * ``one tenant``  - one tenant's display name edited: that file parsed, only the files whose bytes
   changed written.
 
