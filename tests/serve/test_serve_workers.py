@@ -9,6 +9,7 @@ and a worker that dies on its own takes the server down (exit 1) instead of leav
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import re
 import signal
@@ -128,3 +129,36 @@ def test_workers_need_the_http_transport(serve_world: ServeWorld) -> None:
                           capture_output=True, text=True, cwd=ROOT, timeout=60, check=False,
                           stdin=subprocess.DEVNULL, env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
     assert done.returncode == 2 and "--workers needs --transport http" in done.stderr
+
+
+def threads(pid: int) -> int:
+    return len(list(Path(f"/proc/{pid}/task").iterdir()))
+
+
+def test_calls_beyond_the_pool_wait_on_the_event_loop_not_in_threads(serve_world: ServeWorld,
+                                                                     tmp_path: Path) -> None:
+    """A pool of 2: twelve calls at once start at most 2 worker threads (the rest wait in the event
+    loop's limiter); more threads could only park on the pool's lock and fight for the GIL."""
+    server = start_http(serve_world, tmp_path, extra=("--pool-size", "2"), log=False)
+    try:
+        async def one(client) -> str:  # type: ignore[no-untyped-def]
+            ok, started = await call(client, "start_run", tenant="beta-co", workflow="incident-response")
+            assert ok
+            return str(started["run_id"])
+
+        async def body() -> tuple[int, int]:
+            async with http_client(server.url, server.token) as client:
+                rid = await one(client)  # the first worker thread and the pool's connections exist now
+                before = threads(server.process.pid)
+                async with contextlib.AsyncExitStack() as stack:
+                    opened = [await stack.enter_async_context(http_client(server.url, server.token))
+                              for _ in range(12)]
+                    done = await asyncio.gather(*(patient_call(c, "read_tickets", run_id=rid, tenant="beta-co",
+                                                               columns=["id"]) for c in opened))
+                assert all(ok for ok, _ in done)
+                return before, threads(server.process.pid)
+
+        before, after = run(body)
+        assert after - before <= 1, (before, after)
+    finally:
+        assert server.stop() == 0

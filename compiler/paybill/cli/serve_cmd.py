@@ -177,7 +177,7 @@ def serve_command(bundle: Path, catalog: Path, database_url: str | None, transpo
     from paybill.serve.metrics import ServeMetrics
 
     metrics = ServeMetrics(guard.agent, set(service.tools))
-    server = build_server(service, metrics, max_concurrency=pool_size * 2)
+    server = build_server(service, metrics)
     try:
         if transport == "stdio":
             from paybill.serve.transport import serve_stdio
@@ -284,7 +284,7 @@ def _serve_workers(workers: int, logs: list[tuple[Any, Any]], guard: Any, shadow
         try:
             _open(service, catalog, database_url)
             metrics = ServeMetrics(guard.agent, set(service.tools), shared_dir=shared)
-            server = build_server(service, metrics, max_concurrency=config.pool_max * 2)
+            server = build_server(service, metrics)
             app = _http_app(server, metrics, token, host, max_body, rate / workers, authzen, shadow_guard or guard)
             ready()
             serve_http(app, sock, print_address=False)
