@@ -64,7 +64,7 @@ def _why(verdict: Verdict) -> str:
     return "no policy permits it"
 
 
-class _Batch:
+class RequestBatch:
     """Requests queued with what to report if Cedar denies them, decided in one call."""
 
     def __init__(self, facts: AgentFacts) -> None:
@@ -116,11 +116,16 @@ def representative_tenants(facts: AgentFacts) -> list[str]:
 
 def check_workflows(facts: AgentFacts, engine: Engine, sink: DiagnosticSink) -> None:
     """PB0702 and PB0703: ask Cedar about every step action and every transition."""
-    batch = _Batch(facts)
+    workflow_batch(facts).run(engine, sink)
+
+
+def workflow_batch(facts: AgentFacts) -> RequestBatch:
+    """The requests of :func:`check_workflows`, built without Cedar (so their digest can be taken first)."""
+    batch = RequestBatch(facts)
     state = {name: facts.tenants[name].model.spec.lifecycle for name in representative_tenants(facts)}
     movers = [t for t, s in state.items() if s != "deleted"]
     if not movers:
-        return
+        return batch
     for workflow in facts.workflows:
         spec = workflow.graph.spec
         depth = nx.single_source_shortest_path_length(workflow.graph.graph, spec.start) \
@@ -144,7 +149,7 @@ def check_workflows(facts: AgentFacts, engine: Engine, sink: DiagnosticSink) -> 
                           transition_context(0, True, counters), TRANSITION_DENIED,
                           workflow.origin(step.id, "next", j),
                           f"the transition '{step.id}' -> '{target}' is denied by Cedar for agent '{facts.name}'")
-    batch.run(engine, sink)
+    return batch
 
 
 def check_goldens(facts: AgentFacts, engine: Engine, tests: list[dict[str, Any]], sink: DiagnosticSink) -> None:
