@@ -16,7 +16,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import networkx as nx
 
@@ -25,8 +25,10 @@ from paybill.contract.requests import operation_context, request, run_entity, tr
 from paybill.diagnostics import DiagnosticSink
 from paybill.emit.bundles.facts import AgentFacts, Origin
 from paybill.emit.bundles.policies import Policy
-from paybill.guard.engine import Engine, PolicyFormatError, Verdict
-from paybill.guard.goldens import run_goldens
+
+if TYPE_CHECKING:  # Cedar (cedarpy, the guard runtime) is loaded only when a check runs: a compile whose
+    # bundles were all checked before (paybill.emit.bundles.proven) never needs it.
+    from paybill.guard.engine import Engine, Verdict
 
 POLICY_INVALID = "PB0701"
 STEP_DENIED = "PB0702"
@@ -43,6 +45,8 @@ def _report(sink: DiagnosticSink, code: str, origin: Origin, message: str, hint:
 def load_engine(facts: AgentFacts, texts: dict[str, str], policies: list[Policy],
                 sink: DiagnosticSink) -> Engine | None:
     """Parse the generated bundle with Cedar and validate its policies (PB0708, PB0701)."""
+    from paybill.guard.engine import Engine, PolicyFormatError
+
     try:
         engine = Engine(texts["schema"], texts["policies"], texts["entities"])
     except (PolicyFormatError, ValueError) as exc:
@@ -153,5 +157,7 @@ def workflow_batch(facts: AgentFacts) -> RequestBatch:
 
 
 def check_goldens(facts: AgentFacts, engine: Engine, tests: list[dict[str, Any]], sink: DiagnosticSink) -> None:
+    from paybill.guard.goldens import run_goldens
+
     for failure in run_goldens(engine, tests):
         _report(sink, GOLDEN_FAILED, facts.origin("metadata", "name"), failure.describe(), BUG_HINT)
