@@ -105,15 +105,19 @@ def build_bundle(facts: AgentFacts, sink: DiagnosticSink, key: Any = None) -> di
         sink.error(UNSAFE_TEXT, f"agent '{facts.name}': {exc} (in a spec file path that names a policy)",
                    origin.path, origin.document.position(*origin.loc), "rename the file to plain UTF-8")
         return None
+    entities = build_entities(facts)
     texts = {
         "schema": render_schema(),
         "policies": policies_text,
-        "entities": json_file(build_entities(facts)).decode("ascii"),
+        "entities": json_file(entities).decode("ascii"),
     }
     tests = to_tests(facts, build_cases(facts))
-    engine = checks.load_engine(facts, texts, policies, scratch)
+    batch = checks.workflow_checks(facts)
+    runs = [*batch.entities, *(entity for test in tests for entity in test.get("entities", []))]
+    engine = checks.load_engine(facts, texts, policies, entities, runs, scratch)
+    del entities
     if engine is not None and not scratch.has_errors:
-        checks.check_workflows(facts, engine, scratch)
+        batch.run(engine, scratch)
         checks.check_goldens(facts, engine, tests, scratch)
     sink.extend(scratch.sorted())
     if scratch.has_errors:
