@@ -21,7 +21,7 @@ import paybill.emit.terraform.emitter as terraform_emitter
 import paybill.load.reader as reader
 from paybill import store
 from paybill.compile import compile_repository
-from paybill.diagnostics import DiagnosticSink
+from paybill.diagnostics import DiagnosticSink, Position
 from paybill.load import load_repository
 from paybill.write.journal import load_journal, write_tree_linked
 from paybill.write.tree import write_tree
@@ -488,3 +488,65 @@ def test_a_stored_stack_keeps_every_fact(spec_copy) -> None:
         plain = stack.to_plain()
         assert plain[2] == dataclasses.astuple(info)
         assert terraform_emitter.BuiltStack.from_plain(plain) == stack
+
+
+def _count_cedar_loads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Agents whose bundle Cedar loads (to check it) from now on."""
+    import paybill.emit.bundles.checks as bundle_checks
+
+    loaded: list[str] = []
+    real = bundle_checks.load_engine
+
+    def spy(facts, *args):
+        loaded.append(facts.name)
+        return real(facts, *args)
+
+    monkeypatch.setattr(bundle_checks, "load_engine", spy)
+    return loaded
+
+
+def test_clean_cedar_checks_are_remembered_until_their_inputs_change(spec_copy, tmp_path: Path, monkeypatch) -> None:
+    """A bundle whose Cedar inputs (schema, policies, entities, tests, requests) are those of a clean
+    check is not checked again; an edit that reaches its entities is; a finding is never remembered."""
+    monkeypatch.setenv("PAYBILL_NO_FORK", "1")  # the spy must see the bundles emitter's calls
+    specs = spec_copy({})
+    cache = tmp_path / "cache"
+    loaded = _count_cedar_loads(monkeypatch)
+    first = compile_repository(specs, cache=cache)
+    agents = sorted({p.split("/")[1] for p in first.tree if p.startswith("bundles/")})
+    assert first.ok and agents and sorted(loaded) == agents
+    loaded.clear()
+    tenant = specs / "tenants" / "bluth.yaml"
+    tenant.write_text(tenant.read_text().replace("Bluth Company", "Bluth and Sons"))  # in no bundle file
+    again = compile_repository(specs, cache=cache)
+    assert loaded == []
+    assert again.tree == compile_repository(specs).tree
+    assert _diagnostics(again.diagnostics) == _diagnostics(compile_repository(specs).diagnostics)
+    tenant.write_text(tenant.read_text().replace("labels: {segment: smb}", "labels: {segment: enterprise}"))
+    loaded.clear()
+    relabeled = compile_repository(specs, cache=cache)
+    checked = sorted(loaded)
+    full = compile_repository(specs)
+    reading = sorted(agent for agent in agents if b'"bluth"' in full.tree[f"bundles/{agent}/entities.json"])
+    assert reading and checked == reading
+    assert relabeled.tree == full.tree
+
+    import paybill.emit.bundles.checks as bundle_checks
+
+    real_goldens = bundle_checks.check_goldens
+
+    def failing(facts, engine, tests, sink):
+        sink.warning("PB0706", "a golden decision did not hold", facts.name, Position(), None)
+        return real_goldens(facts, engine, tests, sink)
+
+    tenant.write_text(tenant.read_text().replace("segment: enterprise", "segment: smb"))
+    monkeypatch.setattr(bundle_checks, "check_goldens", failing)
+    loaded.clear()
+    warned = compile_repository(specs, cache=cache)  # the others' inputs are still those of their clean check
+    assert sorted(loaded) == reading
+    assert [d.code for d in warned.diagnostics].count("PB0706") == len(reading)
+    monkeypatch.setattr(bundle_checks, "check_goldens", real_goldens)
+    loaded.clear()
+    clean = compile_repository(specs, cache=cache)
+    assert sorted(loaded) == reading and "PB0706" not in [d.code for d in clean.diagnostics]
+    assert clean.tree == compile_repository(specs).tree

@@ -115,7 +115,7 @@ def load_engine(facts: AgentFacts, texts: dict[str, str], policies: list[Policy]
     """Parse the generated bundle with Cedar and validate its policies (PB0708, PB0701).
 
     ``entities`` are those of ``texts["entities"]``; ``runs`` are the run entities every check will
-    add (:class:`_Batch`, the golden tests). The engine holds the tenants those runs name (and the
+    add (:func:`workflow_batch`, the golden tests). The engine holds the tenants those runs name (and the
     agent's scope cut to them, :func:`_split`); Cedar loads everything else too, a chunk at a time,
     and forgets it.
     """
@@ -146,7 +146,7 @@ def _why(verdict: Verdict) -> str:
     return "no policy permits it"
 
 
-class _Batch:
+class RequestBatch:
     """Requests queued with what to report if Cedar denies them, decided in one call."""
 
     def __init__(self, facts: AgentFacts) -> None:
@@ -196,10 +196,14 @@ def representative_tenants(facts: AgentFacts) -> list[str]:
     return sorted(chosen.values())
 
 
-def workflow_checks(facts: AgentFacts) -> _Batch:
-    """PB0702 and PB0703: the questions for Cedar about every step action and every transition
-    (put by :meth:`_Batch.run` once the engine is loaded)."""
-    batch = _Batch(facts)
+def check_workflows(facts: AgentFacts, engine: Engine, sink: DiagnosticSink) -> None:
+    """PB0702 and PB0703: ask Cedar about every step action and every transition."""
+    workflow_batch(facts).run(engine, sink)
+
+
+def workflow_batch(facts: AgentFacts) -> RequestBatch:
+    """The requests of :func:`check_workflows`, built without Cedar (so their digest can be taken first)."""
+    batch = RequestBatch(facts)
     state = {name: facts.tenants[name].model.spec.lifecycle for name in representative_tenants(facts)}
     movers = [t for t, s in state.items() if s != "deleted"]
     if not movers:

@@ -25,16 +25,17 @@ from paybill.contract.bundle import (
     json_file,
 )
 from paybill.diagnostics import DiagnosticSink, Position
-from paybill.emit.bundles import checks
+from paybill.emit.bundles import checks, proven
 from paybill.emit.bundles.cedar_text import UnsafeText
 from paybill.emit.bundles.documents import build_entities, build_limits, build_workflows
 from paybill.emit.bundles.facts import AgentFacts, Origin, collect
 from paybill.emit.bundles.goldens import build_cases, to_tests
-from paybill.emit.bundles.manifest import build_manifest
-from paybill.emit.bundles.policies import build_policies, render_policies
+from paybill.emit.bundles.manifest import build_manifest, tool_versions
+from paybill.emit.bundles.policies import Policy, build_policies, render_policies
 from paybill.emit.bundles.schema_text import render_schema
 from paybill.emit.contract import EmitContext, Emitter, OutputTree
 from paybill.guard.signing import SIGNING_KEY_ENV, SigningKeyError, private_key_from_env
+from paybill.store import UnitStore
 
 NO_TENANTS = "PB0704"
 UNUSED_GRANT = "PB0705"
@@ -93,8 +94,35 @@ def _spec_checks(facts: AgentFacts, sink: DiagnosticSink) -> None:
                        "add a first step before it, so the approval guards a transition")
 
 
-def build_bundle(facts: AgentFacts, sink: DiagnosticSink, key: Any = None) -> dict[str, bytes] | None:
-    """The files of one agent's bundle, or None when it has errors (reported to ``sink``)."""
+def _cedar_checks(facts: AgentFacts, texts: dict[str, str], entities: list[dict[str, Any]], policies: list[Policy],
+                  tests: list[dict[str, Any]], sink: DiagnosticSink, store: UnitStore | None) -> None:
+    """Let Cedar load the bundle and answer every check (:mod:`paybill.emit.bundles.checks`), unless
+    ``store`` remembers these exact inputs passing them (:mod:`paybill.emit.bundles.proven`).
+
+    The workflow and golden checks only run on a bundle without errors so far (``sink``: the spec
+    checks' findings too), so only a run that reached them and reported nothing is remembered.
+    """
+    batch = checks.workflow_batch(facts)
+    key = proven.proof_key(texts, tests, batch, tool_versions()["cedarpy"]) if store is not None else ""
+    if proven.proven(store, facts.name, key):
+        return
+    reported = len(sink)
+    runs = [*batch.entities, *(entity for test in tests for entity in test.get("entities", []))]
+    engine = checks.load_engine(facts, texts, policies, entities, runs, sink)
+    if engine is None or sink.has_errors:
+        return
+    batch.run(engine, sink)
+    checks.check_goldens(facts, engine, tests, sink)
+    if len(sink) == reported:
+        proven.remember(store, facts.name, key)
+
+
+def build_bundle(facts: AgentFacts, sink: DiagnosticSink, key: Any = None,
+                 store: UnitStore | None = None) -> dict[str, bytes] | None:
+    """The files of one agent's bundle, or None when it has errors (reported to ``sink``).
+
+    ``store``: where clean Cedar checks of earlier compiles are remembered (None: always ask Cedar).
+    """
     scratch = DiagnosticSink()
     _spec_checks(facts, scratch)
     policies = build_policies(facts)
@@ -112,13 +140,8 @@ def build_bundle(facts: AgentFacts, sink: DiagnosticSink, key: Any = None) -> di
         "entities": json_file(entities).decode("ascii"),
     }
     tests = to_tests(facts, build_cases(facts))
-    batch = checks.workflow_checks(facts)
-    runs = [*batch.entities, *(entity for test in tests for entity in test.get("entities", []))]
-    engine = checks.load_engine(facts, texts, policies, entities, runs, scratch)
+    _cedar_checks(facts, texts, entities, policies, tests, scratch, store)
     del entities
-    if engine is not None and not scratch.has_errors:
-        batch.run(engine, scratch)
-        checks.check_goldens(facts, engine, tests, scratch)
     sink.extend(scratch.sorted())
     if scratch.has_errors:
         return None
@@ -142,7 +165,7 @@ def emit_bundles(ctx: EmitContext) -> OutputTree:
         return {}
     tree: OutputTree = {}
     for document in ctx.index.of_kind("Agent"):
-        files = build_bundle(collect(ctx.index, document), ctx.sink, key)
+        files = build_bundle(collect(ctx.index, document), ctx.sink, key, ctx.store)
         for name, data in (files or {}).items():
             tree[f"bundles/{document.name}/{name}"] = data
     return tree
