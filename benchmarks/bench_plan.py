@@ -76,8 +76,22 @@ def make_plan_repo(n: int, root: Path) -> str:
                   if "lifecycle: active" in (text := t.read_text(encoding="utf-8")) and "status: active" in text)
     tenant.write_text(tenant.read_text(encoding="utf-8").replace("lifecycle: active", "lifecycle: suspended", 1),
                       encoding="utf-8")
+    # the pull request carries its compiled generated/ (CI's `compile --check` refuses it otherwise),
+    # compiled on the author's machine (a cache folder of their own)
+    with tempfile.TemporaryDirectory(prefix="paybill-bench-author-") as author_cache:
+        subprocess.run([sys.executable, "-m", "paybill", "compile", "specs", "--out", "generated"], cwd=root,
+                       env={**env, "PAYBILL_CACHE_DIR": author_cache}, check=True, capture_output=True)
     git(root, "commit", "--quiet", "-am", "suspend one tenant")
+    check_head(root)
     return tenant.relative_to(root).as_posix()
+
+
+def check_head(root: Path) -> None:
+    """CI's review job before the plan: ``compile --check`` of the head, with the cache folder the base
+    commit's compile left (``PAYBILL_CACHE_DIR``, default ``.paybill/cache``): it leaves the head's
+    compile record there, which lets the plan take the committed head tree (docs/cache.md)."""
+    subprocess.run([sys.executable, "-m", "paybill", "compile", "specs", "--check"], cwd=root, env=dict(os.environ),
+                   check=True, capture_output=True)
 
 
 def _blob_data(text: str) -> bytes:
@@ -151,14 +165,14 @@ def child_plan(repo: Path, compile_base: bool = False, cached: bool = False) -> 
     from paybill.store import UNITS_FOLDER, UnitStore
 
     os.chdir(repo)  # as `paybill plan specs` runs in CI, so the cache folder is ./.paybill/cache
-    store = UnitStore(Path(".paybill/cache") / UNITS_FOLDER, read_only=True,
-                      content_root=Path("generated")) if cached else None
+    folder = Path(os.environ.get("PAYBILL_CACHE_DIR") or ".paybill/cache")
+    store = UnitStore(folder / UNITS_FOLDER, read_only=True, content_root=Path("generated")) if cached else None
 
     def work() -> dict:
         sides = resolve_sides(Path("specs"), "HEAD~1", "HEAD")
         report = plan_sides(sides.base, sides.head, sides.where, repo=sides.repo,
                             policies_prefix=sides.policies_prefix, compile_base=compile_base, store=store,
-                            cache_folder=Path(".paybill/cache") if cached else None)
+                            cache_folder=folder if cached else None)
         text = render_markdown(report)
         assert report.stacks is not None, report.terraform_note
         return {"changes": len(report.changes), "stacks": len(report.stacks), "markdown_chars": len(text),

@@ -181,6 +181,14 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def children(pid: int) -> list[int]:
+    """The child processes of ``pid`` (Linux /proc; none elsewhere): a ``--workers`` server's workers."""
+    try:
+        return [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        return []
+
+
 class Meter:
     """CPU seconds of the server process(es) and of the PostgreSQL backends of the bench database."""
 
@@ -188,8 +196,9 @@ class Meter:
         self.admin, self.database, self.server_pids = admin, database, server_pids
 
     def servers(self) -> float:
-        """CPU seconds of all server processes together (replicas are one server to the client)."""
-        return sum(cpu_seconds(pid) for pid in self.server_pids)
+        """CPU seconds of all server processes together (replicas are one server to the client), each
+        with its worker processes (``--workers``)."""
+        return sum(cpu_seconds(pid) + sum(cpu_seconds(child) for child in children(pid)) for pid in self.server_pids)
 
     def backends(self) -> dict[int, float]:
         pids = [r[0] for r in self.admin.execute("SELECT pid FROM pg_stat_activity WHERE datname = %s",
@@ -280,7 +289,7 @@ def start_mcp_floor() -> tuple[subprocess.Popen[str], str]:
     return process, found.group(1)
 
 
-def start_server(bundle: Path, catalog: Path, database_url: str, token: str, code: str = ""
+def start_server(bundle: Path, catalog: Path, database_url: str, token: str, code: str = "", workers: int = 1
                  ) -> tuple[subprocess.Popen[str], str]:
     """``paybill serve --transport http`` as a process, and its URL; ``code``: a ``compiler`` folder of
     another revision to serve from instead (``BENCH_SERVE_BASELINE``: before/after in one run)."""
@@ -290,7 +299,8 @@ def start_server(bundle: Path, catalog: Path, database_url: str, token: str, cod
     process = subprocess.Popen(
         [sys.executable, "-m", "paybill", "serve", "--bundle", str(bundle), "--catalog", str(catalog),
          "--database-url", database_url, "--transport", "http", "--listen", "127.0.0.1:0",
-         "--pool-size", os.environ.get("BENCH_POOL", "8"), "--rate", "100000"],
+         "--pool-size", os.environ.get("BENCH_POOL", "8"), "--rate", "100000",
+         *(("--workers", str(workers)) if workers > 1 else ())],
         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env)
     assert process.stderr is not None
     line = process.stderr.readline()
@@ -320,6 +330,9 @@ def main(argv: list[str]) -> int:
     server = baseline = None
     replicas: list[subprocess.Popen[str]] = []
     replica_count = int(os.environ.get("BENCH_REPLICAS", "2"))
+    worker_count = int(os.environ.get("BENCH_WORKERS", "2"))
+    quick = os.environ.get("BENCH_QUICK", "") not in ("", "0")
+    workers_server: subprocess.Popen[str] | None = None
     baseline_code = os.environ.get("BENCH_SERVE_BASELINE", "")
     mcp_floor: tuple[subprocess.Popen[str], str] | None = None
     try:
@@ -352,6 +365,11 @@ def main(argv: list[str]) -> int:
                 replica_urls.append(replica_url)
             replicas_url = ",".join(replica_urls)
             replicas_meter = Meter(admin, name, server.pid, *(r.pid for r in replicas))
+            workers_url = ""
+            if worker_count > 1:  # one `paybill serve --workers N` command: the parent and its workers
+                workers_server, workers_url = start_server(bundle, catalog, dsn(name, login), token,
+                                                           workers=worker_count)
+                workers_meter = Meter(admin, name, workers_server.pid)
             binary = node()
             if binary:
                 mcp_floor = start_mcp_floor()
@@ -364,30 +382,40 @@ def main(argv: list[str]) -> int:
                 node_phase(binary, "raw", floor_url, token, clients, max(400, calls // 10), floor_meter)
                 if replicas:
                     node_phase(binary, "raw", replicas_url, token, clients, max(400, calls // 10), replicas_meter)
+                if workers_url:
+                    node_phase(binary, "raw", workers_url, token, clients, max(400, calls // 10), workers_meter)
                 if baseline_code:
                     node_phase(binary, "raw", baseline_url, token, clients, max(400, calls // 10), baseline_meter)
             phases: dict[str, list[Phase]] = {"python-1": [], "raw-1": [], "sdk-n": [], "raw-n": [],
-                                              "repl-n": [], "mcp-1": [], "mcp-n": [], "base-1": [],
-                                              "base-n": []}
+                                              "repl-n": [], "work-n": [], "mcp-1": [], "mcp-n": [],
+                                              "base-1": [], "base-n": []}
             fl = []
             loads = []
             for round_ in range(int(os.environ.get("BENCH_ROUNDS", "2"))):  # interleaved, best kept (shared machine)
                 loads.append(os.getloadavg()[0])
                 fl.append(floor(name, clients, calls))
-                phases["python-1"].append(python_sequential(url, token, max(400, calls // 10), meter))
+                if not quick:
+                    phases["python-1"].append(python_sequential(url, token, max(400, calls // 10), meter))
                 if binary:
                     phases["raw-1"].append(node_phase(binary, "raw", url, token, 1, max(400, calls // 10), meter))
-                    phases["sdk-n"].append(node_phase(binary, "sdk", url, token, clients, calls, meter))
-                    # one process and the replicas back to back, in alternating order (neither always first)
-                    for which in ("raw-n", "repl-n")[::1 if round_ % 2 == 0 else -1]:
+                    if not quick:
+                        phases["sdk-n"].append(node_phase(binary, "sdk", url, token, clients, calls, meter))
+                    # one process, --workers and the replicas back to back, the order rotating every round
+                    order = ["raw-n", "work-n", "repl-n"]
+                    for which in order[round_ % 3:] + order[:round_ % 3]:
                         if which == "raw-n":
                             phases["raw-n"].append(node_phase(binary, "raw", url, token, clients, calls, meter))
-                        elif replicas:
+                        elif which == "work-n" and workers_url:
+                            phases["work-n"].append(node_phase(binary, "raw", workers_url, token, clients, calls,
+                                                               workers_meter))
+                        elif which == "repl-n" and replicas:
                             phases["repl-n"].append(node_phase(binary, "raw", replicas_url, token, clients, calls,
                                                                replicas_meter))
-                    phases["mcp-1"].append(node_phase(binary, "raw", floor_url, token, 1, max(400, calls // 10),
-                                                      floor_meter))
-                    phases["mcp-n"].append(node_phase(binary, "raw", floor_url, token, clients, calls, floor_meter))
+                    if not quick:
+                        phases["mcp-1"].append(node_phase(binary, "raw", floor_url, token, 1, max(400, calls // 10),
+                                                          floor_meter))
+                        phases["mcp-n"].append(node_phase(binary, "raw", floor_url, token, clients, calls,
+                                                          floor_meter))
                     if baseline_code:  # the same phases against the other revision, right after
                         phases["base-1"].append(node_phase(binary, "raw", baseline_url, token, 1,
                                                            max(400, calls // 10), baseline_meter))
@@ -407,6 +435,7 @@ def main(argv: list[str]) -> int:
                       "sdk-n": f"serve: {clients} TypeScript SDK clients (Node)",
                       "raw-n": f"serve: {clients} raw clients (Node)",
                       "repl-n": f"serve x{replica_count} replicas: {clients} raw clients",
+                      "work-n": f"serve --workers {worker_count}: {clients} raw clients",
                       "base-1": "baseline revision: 1 raw client (Node)",
                       "base-n": f"baseline revision: {clients} raw clients (Node)"}
             for key, label in labels.items():
@@ -415,9 +444,12 @@ def main(argv: list[str]) -> int:
             for i, (before, after) in enumerate(zip(phases["base-n"], phases["raw-n"], strict=False)):
                 print(before.line(f"round {i + 1}: baseline, {clients} raw"))
                 print(after.line(f"round {i + 1}: this revision, {clients} raw"))
-            for i, (one, spread) in enumerate(zip(phases["raw-n"], phases["repl-n"], strict=False)):
+            for i, one in enumerate(phases["raw-n"]):
                 print(one.line(f"round {i + 1}: 1 process, {clients} raw"))
-                print(spread.line(f"round {i + 1}: {replica_count} replicas, {clients} raw"))
+                if i < len(phases["work-n"]):
+                    print(phases["work-n"][i].line(f"round {i + 1}: --workers {worker_count}, {clients} raw"))
+                if i < len(phases["repl-n"]):
+                    print(phases["repl-n"][i].line(f"round {i + 1}: {replica_count} replicas, {clients} raw"))
             if not binary:
                 print("Node phases skipped: node or examples/typescript-agent/node_modules missing "
                       "(make install-node-example)")
@@ -429,22 +461,25 @@ def main(argv: list[str]) -> int:
             print(f"ratio to floor ({clients} clients): {f_rate / conc.rate:.1f}x fewer calls/s; CPU per call of "
                   f"all three {1000 * per_call:.2f} ms: {os.cpu_count()} idle CPUs would cap this at "
                   f"{(os.cpu_count() or 1) / per_call:.0f} calls/s")
-            sdk = best(phases["mcp-n"])
-            print(f"paybill's own CPU per call (serve minus the MCP floor's server): "
-                  f"{1000 * (conc.server / n - sdk.server / len(sdk.times)):.2f} ms; one server process is one "
-                  f"core at most (the GIL): {n / conc.server:.0f} calls/s at this CPU per call")
+            if phases["mcp-n"]:
+                sdk = best(phases["mcp-n"])
+                print(f"paybill's own CPU per call (serve minus the MCP floor's server): "
+                      f"{1000 * (conc.server / n - sdk.server / len(sdk.times)):.2f} ms; one server process is one "
+                      f"core at most (the GIL): {n / conc.server:.0f} calls/s at this CPU per call")
             s50 = percentiles(seq.times)[0] * 1000
             spread_rate = best(phases["repl-n"]).rate if phases["repl-n"] else 0.0
-            ok = s50 <= TARGET_P50_MS and max(conc.rate, spread_rate) >= TARGET_RATE
+            workers_rate = best(phases["work-n"]).rate if phases["work-n"] else 0.0
+            ok = s50 <= TARGET_P50_MS and max(conc.rate, workers_rate, spread_rate) >= TARGET_RATE
             print(f"targets: p50 <= {TARGET_P50_MS} ms (1 raw client: {s50:.2f}), >= {TARGET_RATE:.0f} calls/s with "
                   f"{clients} clients (1 process {conc.rate:.0f}"
+                  + (f", --workers {worker_count} {workers_rate:.0f}" if phases["work-n"] else "")
                   + (f", {replica_count} replicas {spread_rate:.0f}" if phases["repl-n"] else "")
                   + f"): {'ok' if ok else 'MISSED'}")
             print(json.dumps({"floor": fl, "load": loads,
                               "phases": {k: [p.to_json() for p in v] for k, v in phases.items()}}))
             return 0 if ok else 1
     finally:
-        for process in (mcp_floor[0] if mcp_floor else None, baseline, *replicas, server):
+        for process in (mcp_floor[0] if mcp_floor else None, baseline, workers_server, *replicas, server):
             if process is not None and process.poll() is None:
                 process.terminate()
                 with contextlib.suppress(subprocess.TimeoutExpired):

@@ -22,6 +22,9 @@ class FileChange:
     path: str
     old: str | None
     new: str | None
+    old_mode: str = ""
+    new_mode: str = ""
+    """Git file modes (``100644``, ``120000`` a symlink, ``000000`` absent...)."""
 
 
 @dataclass
@@ -53,8 +56,18 @@ def _parse_raw(raw: bytes) -> list[FileChange]:
         old_mode, new_mode, old, new = meta[0], meta[1], meta[2], meta[3]
         files.append(FileChange(path,
                                 None if old == ZERO or old_mode in ("000000", "160000") else old,
-                                None if new == ZERO or new_mode in ("000000", "160000") else new))
+                                None if new == ZERO or new_mode in ("000000", "160000") else new,
+                                old_mode, new_mode))
     return files
+
+
+def changed_files(repo: GitRepo, old: str, new: str, *prefixes: str) -> list[FileChange]:
+    """Files below ``prefixes`` (all files when one is '') that differ between two commits (one
+    ``git diff-tree``; no rename detection)."""
+    args = ["diff-tree", "-r", "-z", "--no-renames", "--no-commit-id", old, new]
+    if all(prefixes):
+        args += ["--", *prefixes]
+    return _parse_raw(repo.run_bytes(*args))
 
 
 def walk_history(repo: GitRepo, prefix: str, *, since: str | None = None, until: str | None = None,

@@ -141,6 +141,16 @@ def _report_check(result: CompileResult, out: Path, fmt: str, diff: TreeDiff) ->
     sys.exit(EXIT_OK if diff.clean else EXIT_DIAGNOSTICS)
 
 
+def _record(cache: Path | None, result: CompileResult) -> None:
+    """What this successful compile produced, for ``paybill plan`` (:mod:`paybill.changes.record`)."""
+    from paybill.changes.record import save_record
+
+    manifest = result.tree.get("manifest.json")
+    if cache is not None and manifest is not None:
+        save_record(cache, {path: "sha256:" + digest for path, digest in result.sources.items()}, manifest,
+                    result.diagnostics)
+
+
 def _report_write_failure(result: CompileResult, out: Path, fmt: str, exc: OSError) -> None:
     """The disk said no: a PB0694 diagnostic after the compile's own, and exit 1."""
     sink = DiagnosticSink()
@@ -236,7 +246,10 @@ def compile_command(specs: Path, out: Path, check: bool, durable: bool, strict_q
         if not result.ok:
             _report_failure(result, out, fmt)
         if check:
-            _report_check(result, out, fmt, diff_tree(result.tree, out))
+            diff = diff_tree(result.tree, out)
+            if diff.clean:
+                _record(cache, result)
+            _report_check(result, out, fmt, diff)
         try:
             with _progress(result.file_count, fmt) as bar:
                 if linked and cache is not None:
@@ -263,6 +276,7 @@ def compile_command(specs: Path, out: Path, check: bool, durable: bool, strict_q
     if cache is not None:
         from paybill.store import UNITS_FOLDER, prune
 
+        _record(cache, result)
         prune(cache)
         prune(cache / UNITS_FOLDER)
     printed = _json_text(result, out, {"written": True}) if fmt == "json" else \

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -97,12 +98,16 @@ def _token(token_file: Path | None, token_env: str) -> tuple[str | None, tuple[s
                    "decides. Disagreements go to --shadow-log.")
 @click.option("--shadow-log", type=click.Path(path_type=Path, dir_okay=False),
               help="JSON Lines log of --shadow disagreements (read it with `paybill guard shadow-report`).")
+@click.option("--workers", type=click.IntRange(min=1, max=64), default=1, show_default=True,
+              help="HTTP server processes sharing the listening socket (one per core; each with its own "
+                   "--pool-size connections and decision log FILE.N.jsonl; --rate is shared out).")
 @click.option("--authzen", is_flag=True, help="Also answer OpenID AuthZEN evaluation requests on the HTTP "
               "server (/access/v1/evaluation[s], /.well-known/authzen-configuration), same bearer token.")
 def serve_command(bundle: Path, catalog: Path, database_url: str | None, transport: str, listen: str,
                   token_file: Path | None, log_path: Path | None, public_key: Path | None,
                   revision_store: Path | None, run_ttl: int, spec_repo: Path | None, max_body: int, rate: float,
-                  pool_size: int, shadow: Path | None, shadow_log: Path | None, authzen: bool) -> None:
+                  pool_size: int, shadow: Path | None, shadow_log: Path | None, authzen: bool, workers: int
+                  ) -> None:
     """Serve the agent of BUNDLE as an MCP server: generated tools, every call through the guard and
     guard.db, run state in PostgreSQL (schema ``paybill``) so replicas share one set of limits.
 
@@ -114,17 +119,21 @@ def serve_command(bundle: Path, catalog: Path, database_url: str | None, transpo
         raise click.UsageError("--shadow-log is the log of --shadow CANDIDATE_BUNDLE; pass both")
     if authzen and transport != "http":
         raise click.UsageError("--authzen needs --transport http (the endpoint is mounted on the HTTP server)")
+    if workers > 1 and transport != "http":
+        raise click.UsageError("--workers needs --transport http (a stdio client talks to one process)")
     if not database_url:
         raise click.UsageError(f"--database-url (or {DATABASE_ENV}) is required")
     host, port = _listen(listen)
     from paybill.guard import BundleError, Guard
+    from paybill.serve.workers import worker_path
 
     problems: list[tuple[str, str, str, str]] = []
     guard = plan = token = None
     from paybill.serve.service import ServeConfig, Service, new_clock
 
     try:
-        guard = Guard.load(bundle, public_key, clock=new_clock(), log=log_path, revisions=revision_store)
+        guard = Guard.load(bundle, public_key, clock=new_clock(),
+                           log=worker_path(log_path, 1, workers) if log_path else None, revisions=revision_store)
     except BundleError as exc:
         problems.append(((bundle / "manifest.json").as_posix(), "PB1301", f"bundle refused ({exc.reason}): {exc}",
                          "serve only what `paybill compile` wrote and review approved"))
@@ -132,7 +141,7 @@ def serve_command(bundle: Path, catalog: Path, database_url: str | None, transpo
         problems.append(((log_path or bundle).as_posix(), "PB1301", f"cannot open the decision log: {exc}", ""))
     shadow_guard = None
     if guard is not None and shadow is not None and shadow_log is not None:
-        shadow_guard, problem = _shadow(guard, shadow, shadow_log, public_key)
+        shadow_guard, problem = _shadow(guard, shadow, worker_path(shadow_log, 1, workers), public_key)
         if problem:
             problems.append(problem)
     try:
@@ -157,38 +166,145 @@ def serve_command(bundle: Path, catalog: Path, database_url: str | None, transpo
                   "serve the agent against a database that stores tenants of its scope")])
     config = ServeConfig(run_ttl_seconds=run_ttl, spec_repo=spec_repo, pool_max=pool_size,
                          pool_min=min(2, pool_size))
+    if workers > 1:
+        assert token is not None
+        logs = _worker_logs(guard, log_path, shadow_guard, shadow_log, workers)
+        sys.exit(_serve_workers(workers, logs, guard, shadow_guard, plan, catalog, database_url, config, token,
+                                host, port, listen, max_body, rate, authzen))
     service = Service(guard, plan, database_url, config, shadow=shadow_guard)
     _open(service, catalog, database_url)
     from paybill.serve.mcp_app import build_server
     from paybill.serve.metrics import ServeMetrics
 
     metrics = ServeMetrics(guard.agent, set(service.tools))
-    server = build_server(service, metrics, max_concurrency=pool_size * 2)
+    server = build_server(service, metrics)
     try:
         if transport == "stdio":
             from paybill.serve.transport import serve_stdio
 
             serve_stdio(server)
         else:
-            from paybill.serve.transport import HttpLimits, bind, http_app, serve_http
+            from paybill.serve.transport import serve_http
 
-            try:
-                sock = bind(host, port)
-            except OSError as exc:
-                _report([(listen, "PB1305", f"cannot listen on {listen}: {exc.strerror or exc}",
-                          "pick a free port (0 picks one) or stop the process that holds it")])
+            sock = _bind(host, port, listen)
             assert token is not None
-            limits = HttpLimits(max_body_bytes=max_body, rate_per_second=rate, burst=max(10, int(rate / 10)))
-            decisions = None
-            if authzen:
-                from paybill.authzen import create_app
-
-                decisions = create_app(shadow_guard or guard, token=token)
-            serve_http(http_app(server, metrics, token, host, limits, authzen=decisions), sock)
+            app = _http_app(server, metrics, token, host, max_body, rate, authzen, shadow_guard or guard)
+            serve_http(app, sock)
     finally:
         service.close()
         if shadow_guard is not None:
             shadow_guard.close()
+
+
+def _bind(host: str, port: int, listen: str) -> Any:
+    from paybill.serve.transport import bind
+
+    try:
+        return bind(host, port)
+    except OSError as exc:
+        _report([(listen, "PB1305", f"cannot listen on {listen}: {exc.strerror or exc}",
+                  "pick a free port (0 picks one) or stop the process that holds it")])
+
+
+def _http_app(server: Any, metrics: Any, token: str, host: str, max_body: int, rate: float, authzen: bool,
+              decider: Any) -> Any:
+    """The HTTP app of one process; ``rate`` is this process's share of ``--rate``."""
+    from paybill.serve.transport import HttpLimits, http_app
+
+    limits = HttpLimits(max_body_bytes=max_body, rate_per_second=rate, burst=max(10, int(rate / 10)))
+    decisions = None
+    if authzen:
+        from paybill.authzen import create_app
+
+        decisions = create_app(decider, token=token)
+    return http_app(server, metrics, token, host, limits, authzen=decisions)
+
+
+def _worker_logs(guard: Any, log_path: Path | None, shadow_guard: Any, shadow_log: Path | None, workers: int
+                 ) -> list[tuple[Any, Any]]:
+    """Each worker's (decision log, shadow log), opened here so a problem stops the start once.
+
+    Worker 1's were opened with the guard and the shadow; a chain has one writer, so every worker
+    continues its own file (:func:`paybill.serve.workers.worker_path`).
+    """
+    from paybill.guard import DecisionLog, LogError
+    from paybill.guard.shadow import ShadowLog
+    from paybill.serve.workers import worker_path
+
+    logs: list[tuple[Any, Any]] = [(guard.log, shadow_guard.shadow_log if shadow_guard is not None else None)]
+    for index in range(2, workers + 1):
+        decision = shadow = None
+        try:
+            if log_path is not None:
+                decision = DecisionLog(worker_path(log_path, index, workers))
+            if shadow_log is not None:
+                shadow = ShadowLog(worker_path(shadow_log, index, workers))
+        except (LogError, OSError) as exc:
+            _report([((log_path or shadow_log or Path(".")).as_posix(), "PB1301",
+                      f"cannot open worker {index}'s log: {exc}", "")])
+        logs.append((decision, shadow))
+    return logs
+
+
+def _serve_workers(workers: int, logs: list[tuple[Any, Any]], guard: Any, shadow_guard: Any, plan: Any,
+                   catalog: Path, database_url: str, config: Any, token: str, host: str, port: int, listen: str,
+                   max_body: int, rate: float, authzen: bool) -> int:
+    """Check the database once, bind, fork ``workers`` servers (:mod:`paybill.serve.workers`); the exit status.
+
+    The parent's check uses a pool of its own, closed (its threads ended) before the fork; each
+    worker opens its own pool, serves with its own logs, and writes its metrics where all workers'
+    are merged.
+    """
+    import shutil
+    import tempfile
+
+    from paybill.serve.service import Service
+    from paybill.serve.transport import announce, serve_http
+    from paybill.serve.workers import WorkerError, supervise
+
+    probe = Service(guard, plan, database_url, config, shadow=shadow_guard)
+    _open(probe, catalog, database_url)
+    probe.close()
+    sock = _bind(host, port, listen)
+    shared = Path(tempfile.mkdtemp(prefix="paybill-serve-metrics-"))
+
+    def work(index: int, ready: Callable[[], None]) -> int:
+        from paybill.serve.mcp_app import build_server
+        from paybill.serve.metrics import ServeMetrics
+
+        for other, (decision, shadow) in enumerate(logs, start=1):
+            if other != index:  # this process's copies of the other workers' files
+                for log in (decision, shadow):
+                    if log is not None:
+                        log.close()
+        guard.log, own_shadow = logs[index - 1]
+        if shadow_guard is not None:
+            shadow_guard.shadow_log = own_shadow
+        service = Service(guard, plan, database_url, config, shadow=shadow_guard)
+        try:
+            _open(service, catalog, database_url)
+            metrics = ServeMetrics(guard.agent, set(service.tools), shared_dir=shared)
+            server = build_server(service, metrics)
+            app = _http_app(server, metrics, token, host, max_body, rate / workers, authzen, shadow_guard or guard)
+            ready()
+            serve_http(app, sock, print_address=False)
+        finally:
+            service.close()
+            if shadow_guard is not None:
+                shadow_guard.close()
+        return 0
+
+    try:
+        return supervise(workers, work, graceful_seconds=10, started=lambda: announce(sock, f" ({workers} workers)"))
+    except WorkerError as exc:
+        _report([(listen, "PB1305", str(exc), "run without --workers (one process), or one replica per core")])
+    finally:
+        sock.close()
+        for decision, shadow in logs:
+            for log in (decision, shadow):
+                if log is not None:
+                    log.close()
+        shutil.rmtree(shared, ignore_errors=True)
 
 
 def _shadow(guard: Any, candidate: Path, log: Path, public_key: Path | None

@@ -110,6 +110,21 @@ class LoadCache:
         self.hits += 1
         return found
 
+    def plain_of(self, display: str, digest: str) -> list[tuple[int, dict[str, Any], str, str]] | None:
+        """(index, data, kind, name) of each document of the file ``display`` whose bytes have the SHA-256
+        ``digest`` (hex; hashed by the caller), if the cache parsed those very bytes, else None.
+
+        The plain data only, no :class:`SpecDocument`: ``paybill plan`` from committed trees
+        (:mod:`paybill.plan.committed`) reads three strings of each of 10,000 unchanged tenants."""
+        entry = self._old.get(display)
+        try:
+            if entry is None or entry[3] != digest:
+                return None
+            documents = entry[4]
+            return [(index, data, kind, name) for index, data, kind, name in documents]
+        except (TypeError, ValueError, IndexError):  # a well-formed entry of an unexpected shape: not ours
+            return None
+
     @staticmethod
     def _same_bytes(path: Path, digest: str) -> bool:
         try:

@@ -10,7 +10,7 @@ loosen the rules it is judged by). A denial is an error finding, so the pull req
 from __future__ import annotations
 
 from paybill.changes.control import check_changes
-from paybill.changes.history import SPEC_SUFFIXES, documents_at, walk_history
+from paybill.changes.history import SPEC_SUFFIXES, CommitInfo, documents_at, walk_history
 from paybill.changes.model import Finding
 from paybill.changes.policies import ChangeControl
 from paybill.changes.specdiff import diff_documents
@@ -22,11 +22,16 @@ from paybill.gitio.snapshot import Snapshot, SpecsLocation
 CODE_AGENT_COMMIT = "PB0978"
 
 
+def agent_commits(repo: GitRepo, base_commit: str, head_commit: str, where: SpecsLocation) -> list[CommitInfo]:
+    """The commits between base and head that touch the specs and carry a ``Paybill-Agent:`` trailer."""
+    return [c for c in walk_history(repo, where.prefix, rev=f"{base_commit}..{head_commit}")
+            if trailer_values(parse_trailers(c.message), AGENT_TRAILER)]
+
+
 def agent_commit_findings(repo: GitRepo, base_commit: str, head_commit: str, where: SpecsLocation,
                           cache: BlobCache, base: Snapshot, head: Snapshot,
                           control: ChangeControl | None) -> list[Finding]:
-    commits = [c for c in walk_history(repo, where.prefix, rev=f"{base_commit}..{head_commit}")
-               if trailer_values(parse_trailers(c.message), AGENT_TRAILER)]
+    commits = agent_commits(repo, base_commit, head_commit, where)
     if not commits:
         return []
     findings: list[Finding] = []

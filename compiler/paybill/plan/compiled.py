@@ -135,11 +135,11 @@ class TerraformComparer:
         reach = _reach((base, head), stacks)
         stacks = [replace(stack, reach=reach.get(stack.address, ())) for stack in stacks]
         databases = diff_databases(base_tree, head_result.tree, PiiColumns.of(base.index, head.index))
-        findings = stack_findings(stacks) + database_findings(databases, _agent_locator(head))
+        findings = stack_findings(stacks) + database_findings(databases, agent_locator(head))
         return TerraformOutcome(stacks, None, findings, diagnostics, f"base: {source}", databases)
 
 
-def _agent_locator(head: Snapshot) -> Locator:
+def agent_locator(head: Snapshot) -> Locator:
     """Where an agent's grants are on the head side (no place for an agent the head side removed)."""
 
     def locate(agent: str) -> tuple[str, Position]:

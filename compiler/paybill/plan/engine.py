@@ -6,7 +6,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from paybill.changes.lifecycle import check_transition
-from paybill.changes.model import Finding, PlanReport
+from paybill.changes.model import Finding, PlanReport, Revenue
 from paybill.changes.specdiff import diff_documents
 from paybill.diagnostics import Severity
 from paybill.gitio.snapshot import Snapshot
@@ -25,7 +25,10 @@ TerraformStep = Callable[[Snapshot, Snapshot, PlanReport], "TerraformOutcome"]
 """Compiles both sides and compares their Terraform (see :class:`paybill.plan.compiled.TerraformComparer`)."""
 
 
-def build_report(base: Snapshot, head: Snapshot, terraform: TerraformStep | None = None) -> PlanReport:
+def build_report(base: Snapshot, head: Snapshot, terraform: TerraformStep | None = None,
+                 revenue: Revenue | None = None) -> PlanReport:
+    """``revenue``: computed by the caller, when the sides' indexes hold only part of the tenants
+    (:mod:`paybill.plan.committed`); by default it is computed from the two indexes."""
     base_docs, head_docs = base.documents_by_ref(), head.documents_by_ref()
     report = PlanReport(base.label, head.label, base.commit, head.commit)
     report.changes = diff_documents(base_docs, head_docs)
@@ -50,7 +53,7 @@ def build_report(base: Snapshot, head: Snapshot, terraform: TerraformStep | None
     report.findings += detect_migrations(base.index, head.index)
     report.findings += detect_widening(base.index, head.index)
     report.findings += detect_data_store_loss(base.index, head.index, base_docs, head_docs)
-    report.revenue = compute_revenue(base.index, head.index)
+    report.revenue = revenue if revenue is not None else compute_revenue(base.index, head.index)
     report.findings += revenue_findings(report.revenue)
     report.impact, reach = compute_impact(report.changes, base.index, head.index)
     report.findings += reach

@@ -26,17 +26,27 @@ def monthly(plan) -> Fraction:
     return Fraction(price.amount, 12) if price.interval == "year" else Fraction(price.amount)
 
 
-def _contributions(index: SpecIndex) -> dict[str, tuple[str, Fraction, str, str, str]]:
-    """tenant -> (currency, monthly amount, plan, status, lifecycle); non-paying tenants contribute 0."""
-    out: dict[str, tuple[str, Fraction, str, str, str]] = {}
+Contribution = tuple[str, Fraction, str, str, str]
+"""(currency, monthly amount, plan, billing status, lifecycle) of one tenant."""
+
+
+def contribution(index: SpecIndex, plan_name: str, status: str, lifecycle: str) -> Contribution | None:
+    """One tenant's share on one side (None when its plan is not on that side); 0 when not paying."""
+    plan = index.model("Plan", plan_name)
+    if plan is None:
+        return None
+    paying = status in PAYING_STATUSES and lifecycle != "deleted"
+    return (plan.spec.price.currency, monthly(plan) if paying else Fraction(0), plan_name, status, lifecycle)
+
+
+def contributions(index: SpecIndex) -> dict[str, Contribution]:
+    """tenant -> its :func:`contribution`, for every tenant of ``index`` whose plan is there."""
+    out: dict[str, Contribution] = {}
     for doc in index.of_kind("Tenant"):
         spec = doc.model.spec
-        plan = index.model("Plan", spec.plan)
-        if plan is None:
-            continue
-        paying = spec.billing.status in PAYING_STATUSES and spec.lifecycle != "deleted"
-        out[doc.name] = (plan.spec.price.currency, monthly(plan) if paying else Fraction(0), spec.plan,
-                         spec.billing.status, spec.lifecycle)
+        share = contribution(index, spec.plan, spec.billing.status, spec.lifecycle)
+        if share is not None:
+            out[doc.name] = share
     return out
 
 
@@ -65,7 +75,15 @@ def _round(value: Fraction) -> int:
 
 
 def compute_revenue(base: SpecIndex, head: SpecIndex) -> Revenue:
-    old, new = _contributions(base), _contributions(head)
+    return revenue_of(contributions(base), contributions(head), base, head)
+
+
+def revenue_of(old: dict[str, Contribution], new: dict[str, Contribution], base: SpecIndex,
+               head: SpecIndex) -> Revenue:
+    """Totals and moved shares from each side's contributions (``base``/``head`` name the reasons).
+
+    Split from :func:`compute_revenue` so a plan that indexes only the documents a change touches
+    (:mod:`paybill.plan.committed`) can pass every tenant's share, the unchanged ones from plain data."""
     totals: dict[str, list[Fraction]] = {}
     for side, contributions in ((0, old), (1, new)):
         for currency, amount, *_ in contributions.values():

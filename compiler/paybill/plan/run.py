@@ -34,10 +34,25 @@ def plan_sides(base: Side, head: Side, where: SpecsLocation, *, cache: BlobCache
     The cyclic collector is paused throughout, as for a compile (:mod:`paybill.gcpause`): two sides
     of 10,000 tenants are millions of long-lived objects that every collection would walk again."""
     with gc_paused():
+        known = LoadCache(cache_folder, repo.root / where.prefix) if cache_folder and repo else None
         if cache is None:
-            known = LoadCache(cache_folder, repo.root / where.prefix) if cache_folder and repo else None
             cache = BlobCache(known=known)
+        if terraform and repo is not None and not compile_base:
+            from paybill.plan.committed import plan_from_commits
+
+            report = plan_from_commits(base, head, where, repo, cache, cache_folder, known)
+            if report is not None:  # no agent-authored commit in the range: only the head's rules to check
+                return _with_head_control(report, head, policies_prefix)
         return _plan_sides(base, head, where, cache, terraform, repo, policies_prefix, compile_base, store)
+
+
+def _with_head_control(report: PlanReport, head: Side, policies_prefix: str | None) -> PlanReport:
+    """The head side's ``policies/`` must validate, so a broken rule cannot be merged."""
+    if policies_prefix is not None:
+        head_control = load_change_control(head, policies_prefix, required=False)
+        if head_control is not None:
+            report.diagnostics = sorted([*report.diagnostics, *head_control.diagnostics], key=lambda d: d.sort_key)
+    return report
 
 
 def _plan_sides(base: Side, head: Side, where: SpecsLocation, cache: BlobCache, terraform: bool,
@@ -54,18 +69,14 @@ def _plan_sides(base: Side, head: Side, where: SpecsLocation, cache: BlobCache, 
         use_committed = repo is not None and not compile_base
         step = TerraformComparer(repo if use_committed else None,
                                  generated_prefix(where.prefix) if use_committed else None, store)
-    report = build_report(base_snapshot, head_snapshot, step)
-    if policies_prefix is not None:
-        head_control = load_change_control(head, policies_prefix, required=False)
-        if head_control is not None:
-            report.diagnostics = sorted([*report.diagnostics, *head_control.diagnostics], key=lambda d: d.sort_key)
-        if repo is not None and base.commit is not None:
-            from paybill.plan.agents import agent_commit_findings
+    report = _with_head_control(build_report(base_snapshot, head_snapshot, step), head, policies_prefix)
+    if policies_prefix is not None and repo is not None and base.commit is not None:
+        from paybill.plan.agents import agent_commit_findings
 
-            head_commit = head.commit or (repo.resolve("HEAD") if isinstance(head, WorkTreeSide) else None)
-            if head_commit is not None and head_commit != base.commit:
-                base_control = load_change_control(base, policies_prefix, required=False)
-                report.findings += agent_commit_findings(repo, base.commit, head_commit, where, cache,
-                                                         base_snapshot, head_snapshot, base_control)
-                report.findings.sort(key=lambda f: f.sort_key)
+        head_commit = head.commit or (repo.resolve("HEAD") if isinstance(head, WorkTreeSide) else None)
+        if head_commit is not None and head_commit != base.commit:
+            base_control = load_change_control(base, policies_prefix, required=False)
+            report.findings += agent_commit_findings(repo, base.commit, head_commit, where, cache,
+                                                     base_snapshot, head_snapshot, base_control)
+            report.findings.sort(key=lambda f: f.sort_key)
     return report

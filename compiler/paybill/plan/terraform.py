@@ -114,11 +114,16 @@ def diff_stack(before: Mapping[str, Any], after: Mapping[str, Any],
 
 
 def diff_trees(base: Mapping[str, bytes], head: Mapping[str, bytes],
-               reach: Mapping[str, tuple[str, ...]] | None = None) -> list[StackChange]:
-    """Every stack that changes between two output trees, in address order."""
+               reach: Mapping[str, tuple[str, ...]] | None = None,
+               states: tuple[StateIndex, StateIndex] | None = None) -> list[StackChange]:
+    """Every stack that changes between two output trees, in address order.
+
+    ``states``: where each side's stacks keep their state, when ``base`` and ``head`` hold only the
+    stacks that differ (``paybill plan`` from committed trees, :mod:`paybill.plan.committed`): a
+    changed remote-state lookup names the stack stored at its location, which may be any stack."""
     reach = reach or {}
     old, new = stack_files(base), stack_files(head)
-    states = (StateIndex(old), StateIndex(new))
+    states = states or (StateIndex(old), StateIndex(new))
     stacks: list[StackChange] = []
     for address in sorted(old.keys() | new.keys()):
         before, after = old.get(address), new.get(address)

@@ -168,16 +168,24 @@ def bind(host: str, port: int) -> socket.socket:
     return sock
 
 
-def serve_http(app: ASGIApp, sock: socket.socket, *, graceful_seconds: int = 10) -> None:
-    """Serve until SIGTERM or SIGINT; requests in flight get ``graceful_seconds`` to finish."""
+def announce(sock: socket.socket, note: str = "") -> None:
+    """Print the address clients connect to (the port too when 0 picked it) on standard error."""
+    host, port = sock.getsockname()[:2]
+    url_host = f"[{host}]" if ":" in host else host
+    print(f"paybill serve: listening on http://{url_host}:{port}{MCP_PATH}{note}", file=sys.stderr, flush=True)
+
+
+def serve_http(app: ASGIApp, sock: socket.socket, *, graceful_seconds: int = 10, print_address: bool = True) -> None:
+    """Serve until SIGTERM or SIGINT; requests in flight get ``graceful_seconds`` to finish.
+
+    ``print_address``: False in a ``--workers`` worker (the parent printed it once for all)."""
     # loop and http "auto": uvloop and httptools (dependencies of paybill) when installed - the event
     # loop's HTTP parsing and scheduling are a large part of a call's CPU - else asyncio and h11.
     config = uvicorn.Config(app, log_level="warning", lifespan="on", timeout_graceful_shutdown=graceful_seconds,
                             access_log=False, server_header=False, date_header=False, loop="auto", http="auto")
     server = uvicorn.Server(config)
-    host, port = sock.getsockname()[:2]
-    url_host = f"[{host}]" if ":" in host else host
-    print(f"paybill serve: listening on http://{url_host}:{port}{MCP_PATH}", file=sys.stderr, flush=True)
+    if print_address:
+        announce(sock)
     for signum in (signal.SIGTERM, signal.SIGINT):
         # uvicorn shuts down gracefully, then raises the signal again: end with exit 0 (and the
         # caller's cleanup, which closes the pool) instead of dying by the default handler.

@@ -1,0 +1,78 @@
+"""What a successful compile of one set of spec files produced: the manifest's hash and the diagnostics.
+
+``paybill plan`` can skip compiling the head side of a change when the head commit carries its
+compiled ``generated/`` (CI's ``compile --check`` refuses a pull request without a fresh one), but
+only with proof that the committed tree is what *this* compiler makes of the head's specs, and
+with the warnings that compile reported (a plan lists them). A committed ``manifest.json`` alone
+proves neither: anyone can write one. So every ``paybill compile`` that succeeds (and every
+``compile --check`` that finds the folder fresh) leaves a record in the cache folder
+(:mod:`paybill.store`: stamped with the compiler's own source digest, so another compiler's record
+is foreign), named by a digest of its inputs (each spec file's display path and the SHA-256 of its
+bytes, exactly as the manifest's ``inputs`` lists them) and holding:
+
+* the SHA-256 of the ``manifest.json`` it produced (every stack file, SQL folder, bundle and
+  entitlement is covered by a hash in it, so the manifest's hash stands for the whole tree);
+* the diagnostics it reported (warnings only: a compile with an error leaves no record).
+
+A plan that finds a record for the head manifest's inputs, with that manifest's hash, knows the
+head's tree and warnings without compiling (:mod:`paybill.plan.committed`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from paybill import store
+from paybill.diagnostics import Diagnostic, Position, Severity
+
+NAMESPACE = "compile-record"
+_Row = tuple[str, str, str, int, int, str | None, str]
+
+
+@dataclass(frozen=True)
+class CompileRecord:
+    manifest_sha256: str
+    """Hex SHA-256 of the ``manifest.json`` bytes the compile produced."""
+    diagnostics: tuple[Diagnostic, ...]
+    """The compile's diagnostics, in its order (no errors: only a successful compile records)."""
+
+
+def inputs_digest(inputs: Mapping[str, str]) -> str:
+    """One name for a set of inputs: display path -> ``sha256:<hex>`` of the file's bytes."""
+    lines = "".join(f"{path}\t{digest}\n" for path, digest in sorted(inputs.items()))
+    return hashlib.sha256(lines.encode("utf-8", "surrogateescape")).hexdigest()
+
+
+def _row(d: Diagnostic) -> _Row:
+    return (d.code, d.message, d.path, d.position.line, d.position.col, d.hint, d.severity.value)
+
+
+def save_record(folder: Path | None, inputs: Mapping[str, str], manifest: bytes,
+                diagnostics: Sequence[Diagnostic]) -> bool:
+    """Record a successful compile (never raises; False when nothing could be written or it had errors)."""
+    if folder is None or any(d.severity is Severity.ERROR for d in diagnostics):
+        return False
+    value = (hashlib.sha256(manifest).hexdigest(), [_row(d) for d in diagnostics])
+    return store.write(folder, store.key(NAMESPACE, inputs_digest(inputs)), value)
+
+
+def load_record(folder: Path | None, inputs: Mapping[str, str]) -> CompileRecord | None:
+    """The record of a successful compile of exactly ``inputs`` by this compiler, or None."""
+    saved = store.read(folder, store.key(NAMESPACE, inputs_digest(inputs)))
+    if not isinstance(saved, tuple) or len(saved) != 2 or not isinstance(saved[1], list):
+        return None  # absent, or a well-formed entry of another shape: not ours
+    digest: object = saved[0]
+    try:
+        diagnostics = tuple(Diagnostic(code, message, path, Position(line, col), hint, Severity(severity))
+                            for code, message, path, line, col, hint, severity in saved[1])
+    except (TypeError, ValueError):
+        return None
+    if not isinstance(digest, str) or any(d.severity is Severity.ERROR for d in diagnostics):
+        return None
+    return CompileRecord(digest, diagnostics)
+
+
+__all__ = ["CompileRecord", "inputs_digest", "load_record", "save_record"]

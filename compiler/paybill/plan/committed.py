@@ -1,0 +1,365 @@
+"""A plan without a compile: both commits' committed ``generated/`` trees, proven to be this compiler's output.
+
+In a paybill repository both sides of a pull request carry their compiled ``generated/`` (CI's
+``compile --check`` refuses a pull request whose tree is stale). When that can be *proven* for both
+commits, a plan needs no compile at all, and a one-tenant change at 10,000 tenants reads, parses
+and validates a few files instead of every one. The proof, per side:
+
+* the side's spec files, read from git, are exactly the inputs its ``manifest.json`` lists (display
+  path and SHA-256 of the bytes: the check :mod:`paybill.changes.committed` makes for the base);
+* the cache folder holds a :mod:`~paybill.changes.record` of a successful compile of exactly those
+  inputs by this compiler (a ``paybill compile``, or a ``compile --check`` that found the tree
+  fresh), and that compile's ``manifest.json`` has the committed manifest's SHA-256.
+
+So each committed manifest is what this compiler makes of that side's specs, and the head's record
+holds the warnings its compile reported (the plan lists them). Every stack and SQL catalog is
+covered by a hash in the manifest: a stack whose files ``git diff-tree`` reports unchanged must have
+the same hash in both manifests (else a committed file is not what the compiler made of it: the
+full plan runs); a changed one is read on both sides and checked against each manifest, as the
+full plan checks the base. Committed files the change leaves alone are not read (the full plan
+does not read them either when the head's compile has the same bytes); ``compile --check``
+compares them with a compile byte for byte.
+
+The change must be small and touch tenants only: at most :data:`MAX_CHANGED_FILES` spec files,
+each holding only ``Tenant`` documents on both sides, and no agent-authored commit in the range
+(those are checked against change control with both full indexes). Then the spec-level
+comparisons need only every non-tenant document (plans, clouds, pools, agents, data models, ...:
+a few hundred) and the changed tenants: an unchanged tenant is identical on both sides, and no
+comparison reports one (a staged isolation migration reports a commit that moves its phase; an
+agent's scope, the tenants that enter or leave it). Revenue totals are summed over every tenant, the
+unchanged ones from their plain data (plan, billing status and lifecycle are required strings, so
+the data is what the model holds). The Terraform comparison reads only the stacks that changed;
+who reads a changed pool stack comes from the manifests' ``dependsOn``. Anything else returns
+None, and the caller runs the full plan: the report is the same either way
+(``tests/review/test_plan_committed.py`` plans every review scenario both ways).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import orjson
+
+from paybill.changes.committed import MANIFEST, generated_prefix
+from paybill.changes.history import FileChange, changed_files
+from paybill.changes.model import PlanReport
+from paybill.changes.record import load_record
+from paybill.diagnostics import Diagnostic, DiagnosticSink
+from paybill.gitio.blobcache import BlobCache
+from paybill.gitio.repo import GitError, GitRepo
+from paybill.gitio.snapshot import Snapshot, SpecsLocation
+from paybill.gitio.sources import SPEC_SUFFIXES, SYMLINK_MODE, Side, SourceFile, TreeSide, _hidden, under
+from paybill.load import SpecDocument
+from paybill.load.cache import LoadCache
+
+if TYPE_CHECKING:
+    from paybill.plan.compiled import TerraformOutcome
+
+MAX_CHANGED_FILES = 64
+"""More changed spec files than this is not a small change: the full plan runs."""
+SQL_INDEX = "/migrations.json"
+
+
+def _sha(data: bytes) -> str:
+    return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+def _stack_hash(files: Mapping[str, str]) -> str:
+    lines = "".join(f"{path}\t{digest}\n" for path, digest in sorted(files.items()))
+    return _sha(lines.encode())
+
+
+def _sql_index(path: str) -> bool:
+    return path.startswith("sql/") and path.endswith(SQL_INDEX) and path.count("/") == 2
+
+
+class _LazyStacks(Mapping[str, bytes]):
+    """Stack address -> bytes of one commit's committed ``main.tf.json``, read from git on first use.
+
+    Only a changed remote-state lookup asks (:class:`paybill.plan.stackconfig.StateIndex`), and then
+    it reads every stack once, as the full plan has them in memory anyway."""
+
+    def __init__(self, repo: GitRepo, commit: str, prefix: str, addresses: list[str]) -> None:
+        self._repo, self._commit, self._prefix, self._addresses = repo, commit, prefix, sorted(addresses)
+        self._bytes: dict[str, bytes] | None = None
+
+    def _load(self) -> dict[str, bytes]:
+        if self._bytes is None:
+            names = {a: f"{self._commit}:{self._prefix}/terraform/{a}/main.tf.json" for a in self._addresses}
+            contents = self._repo.read_blobs(names.values())
+            self._bytes = {a: contents[name] for a, name in names.items()}
+        return self._bytes
+
+    def __getitem__(self, address: str) -> bytes:
+        return self._load()[address]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._addresses)
+
+    def __len__(self) -> int:
+        return len(self._addresses)
+
+
+@dataclass
+class _Side:
+    """One side as the proof needs it: its inputs, the documents of its changed files, its manifest."""
+
+    side: TreeSide
+    inputs: dict[str, str]
+    """Display path -> ``sha256:<hex>`` of every spec file that holds a document (the manifest's ``inputs``)."""
+    changed: list[SpecDocument]
+    manifest: dict[str, Any]
+    manifest_bytes: bytes
+
+
+@dataclass
+class _Unchanged:
+    """The spec files both sides share: their documents once, tenants as three strings each."""
+
+    shared: list[SpecDocument] = field(default_factory=list)
+    """Every document but the tenants below: one object on both sides, validated once."""
+    tenants: list[tuple[str, tuple[str, str, str]]] = field(default_factory=list)
+    """Tenant name -> (plan, billing status, lifecycle), from its plain data."""
+
+    def add(self, documents: list[SpecDocument]) -> None:
+        for doc in documents:
+            share = _plain_share(doc.data) if doc.kind == "Tenant" else None
+            if share is None:
+                self.shared.append(doc)
+            else:
+                self.tenants.append((doc.name, share))
+
+
+def _plain_share(data: object) -> tuple[str, str, str] | None:
+    """(plan, billing status, lifecycle) from a tenant's plain data; None when it is not that shape (then
+    the document is indexed instead: indexing an unchanged tenant on both sides is always exact)."""
+    spec = data.get("spec") if isinstance(data, dict) else None
+    billing = spec.get("billing") if isinstance(spec, dict) else None
+    if not isinstance(spec, dict) or not isinstance(billing, dict):
+        return None
+    plan, status, lifecycle = spec.get("plan"), billing.get("status"), spec.get("lifecycle")
+    if not (isinstance(plan, str) and isinstance(status, str) and isinstance(lifecycle, str)):
+        return None
+    return plan, status, lifecycle
+
+
+def _listing(side: TreeSide, where: SpecsLocation) -> dict[str, SourceFile] | None:
+    if any(entry.mode == SYMLINK_MODE for entry in side.entries(where.prefix)):
+        return None  # a symlink's target is resolved by the listing: the full plan handles those
+    listing = side.list(where.prefix, SPEC_SUFFIXES)
+    if listing.problems or not listing.files:
+        return None
+    return {where.display(f.repo_path): f for f in listing.files}
+
+
+def _is_spec(path: str, where: SpecsLocation) -> bool:
+    """What :meth:`TreeSide.list` lists (symlinks are refused by the caller)."""
+    return (not where.prefix or under(path, where.prefix)) and path.endswith(SPEC_SUFFIXES) \
+        and not _hidden(path, where.prefix)
+
+
+def plan_from_commits(base: Side, head: Side, where: SpecsLocation, repo: GitRepo, cache: BlobCache,
+                      folder: Path | None, known: LoadCache | None) -> PlanReport | None:
+    """The plan of ``base`` -> ``head`` from their committed trees, or None when it cannot be proven
+    equal to the full plan's (then run that). Change control (``policies/``) is left to the caller.
+    ``known``: the parsed spec files of the cache folder (unchanged files it holds are not parsed)."""
+    from paybill.plan.agents import agent_commits
+
+    if folder is None or not isinstance(base, TreeSide) or not isinstance(head, TreeSide) \
+            or base.commit == head.commit:
+        return None
+    base_files = _listing(base, where)
+    if base_files is None:
+        return None
+    prefix = generated_prefix(where.prefix)
+    spec_changes: dict[str, FileChange] = {}
+    generated: dict[str, FileChange] = {}
+    for change in changed_files(repo, base.commit, head.commit, where.prefix, prefix):
+        if under(change.path, prefix):
+            generated[change.path[len(prefix) + 1:]] = change
+        elif _is_spec(change.path, where):
+            if {change.old_mode, change.new_mode} - {"100644", "100755", "000000"}:
+                return None  # a symlink or a submodule comes or goes: the full plan
+            spec_changes[where.display(change.path)] = change
+    if not 0 < len(spec_changes) <= MAX_CHANGED_FILES or agent_commits(repo, base.commit, head.commit, where):
+        return None
+    manifests = [f"{side.commit}:{prefix}/{MANIFEST}" for side in (base, head)]
+    blobs = {f.blob for f in base_files.values()} | {c.new for c in spec_changes.values() if c.new}
+    blobs |= {blob for path, c in generated.items() if _compared(path) for blob in (c.old, c.new) if blob}
+    try:
+        contents = repo.read_blobs([*blobs, *manifests])
+    except GitError:
+        return None
+    sink = DiagnosticSink()
+    unchanged = _Unchanged()
+    inputs: dict[str, str] = {}
+    before: list[SpecDocument] = []
+    for display, source in base_files.items():
+        raw = contents[source.blob]
+        digest = hashlib.sha256(raw).hexdigest()
+        if display in spec_changes:
+            plain = documents = cache.documents(source.blob, display, raw, sink)
+            before += documents
+        else:
+            plain = known.plain_of(display, digest) if known is not None else None
+            shares = [_plain_share(data) if kind == "Tenant" else None for _, data, kind, _ in plain or ()]
+            if plain is not None and all(shares):
+                unchanged.tenants += [(name, share) for (_, _, _, name), share in zip(plain, shares, strict=True)
+                                      if share is not None]
+            else:  # a file the cache does not hold, or not only tenants: documents (parsed when not held)
+                plain = documents = cache.documents(source.blob, display, raw, sink)
+                unchanged.add(documents)
+        if plain:  # a file without a document is no input
+            inputs[display] = "sha256:" + digest
+    after: list[SpecDocument] = []
+    head_inputs = {d: digest for d, digest in inputs.items() if d not in spec_changes}
+    for display, change in sorted(spec_changes.items()):
+        if change.new is not None:
+            documents = cache.documents(change.new, display, contents[change.new], sink)
+            after += documents
+            if documents:
+                head_inputs[display] = "sha256:" + documents[0].text_hash
+    if len(sink) or any(doc.kind != "Tenant" for doc in (*before, *after)):
+        return None
+    sides = []
+    for side, side_inputs, documents, name in ((base, inputs, before, manifests[0]),
+                                               (head, head_inputs, after, manifests[1])):
+        raw = contents[name]
+        try:
+            manifest = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            return None
+        if not isinstance(manifest, dict) or manifest.get("generatedBy") != "paybill" \
+                or manifest.get("inputs") != side_inputs:
+            return None  # not paybill's, or stale: the full plan says which
+        record = load_record(folder, side_inputs)
+        if record is None or record.manifest_sha256 != hashlib.sha256(raw).hexdigest():
+            return None
+        sides.append((_Side(side, side_inputs, documents, manifest, raw), record))
+    (old, _), (new, head_record) = sides
+    return _report(old, new, unchanged, prefix, repo, generated, contents, list(head_record.diagnostics))
+
+
+def _compared(path: str) -> bool:
+    """Output files the plan compares: stacks (not decommission configurations) and SQL catalogs."""
+    return _sql_index(path) or (path.startswith("terraform/") and path.endswith("/main.tf.json"))
+
+
+def _report(old: _Side, new: _Side, unchanged: _Unchanged, prefix: str, repo: GitRepo,
+            generated: dict[str, FileChange], contents: dict[str, bytes],
+            head_diagnostics: list[Diagnostic]) -> PlanReport | None:
+    from paybill.plan.engine import build_report
+    from paybill.plan.revenue import Contribution, contribution, contributions, revenue_of
+    from paybill.validate import validate_documents
+
+    snapshots = []
+    for side in (old, new):
+        documents = unchanged.shared + side.changed
+        sink = DiagnosticSink()
+        index = validate_documents(documents, sink, reuse_models=True, rules=False)
+        if len(sink):
+            return None
+        snapshots.append(Snapshot(side.side.label, side.side.commit, documents, index,
+                                  head_diagnostics if side is new else []))
+    base, head = snapshots
+    shares: list[dict[str, Contribution]] = []
+    for snapshot in snapshots:
+        found = contributions(snapshot.index)
+        for name, (plan, status, lifecycle) in unchanged.tenants:
+            share = contribution(snapshot.index, plan, status, lifecycle)
+            if share is not None:
+                found[name] = share
+        shares.append(found)
+    revenue = revenue_of(shares[0], shares[1], base.index, head.index)
+    outcome = _terraform(old, new, prefix, repo, generated, contents, base, head)
+    if outcome is None:
+        return None
+    return build_report(base, head, lambda _base, _head, _report: outcome, revenue=revenue)
+
+
+def _terraform(old: _Side, new: _Side, prefix: str, repo: GitRepo, generated: dict[str, FileChange],
+               contents: dict[str, bytes], base: Snapshot, head: Snapshot) -> TerraformOutcome | None:
+    """The Terraform and database comparison from the stacks and catalogs that differ, or None when the
+    committed trees do not prove themselves (see the module docstring). ``generated``: output files
+    that differ between the commits (output path -> change); ``contents``: their blobs, read."""
+    from paybill.plan.compiled import TerraformOutcome, agent_locator
+    from paybill.plan.databases import PiiColumns, database_findings, diff_databases
+    from paybill.plan.stackconfig import StateIndex
+    from paybill.plan.terraform import REMOVED_PREFIX, diff_trees, stack_findings
+
+    stacks_of = [{s["address"]: s for s in side.manifest.get("stacks", []) if isinstance(s, dict)}
+                 for side in (old, new)]
+    differing: list[str] = []
+    for address in sorted(stacks_of[0].keys() | stacks_of[1].keys()):
+        before, after = stacks_of[0].get(address), stacks_of[1].get(address)
+        files = set(before.get("files", []) if before else []) | set(after.get("files", []) if after else [])
+        if before is not None and after is not None and files.isdisjoint(generated):
+            if (before.get("hash"), before.get("files")) != (after.get("hash"), after.get("files")):
+                return None  # the compiler's output differs, the committed file does not: not fresh
+            continue
+        differing.append(address)
+    sql = [(side.manifest.get("outputs") or {}).get("sql") or {} for side in (old, new)]
+    catalogs: list[str] = []
+    for path in sorted(p for p in sql[0].keys() | sql[1].keys() if _sql_index(p)):
+        if path in generated:
+            catalogs.append(path)
+        elif sql[0].get(path) != sql[1].get(path):
+            return None
+    trees: list[dict[str, bytes]] = []
+    for n, (side, stacks, recorded) in enumerate(((old, stacks_of[0], sql[0]), (new, stacks_of[1], sql[1]))):
+        wanted = [path for address in differing for path in (stacks.get(address) or {}).get("files", [])]
+        wanted += [path for path in catalogs if path in recorded]
+        tree: dict[str, bytes] = {}
+        unread: dict[str, str] = {}  # an unchanged file of a stack whose other file changed
+        for path in wanted:
+            change = generated.get(path)
+            blob = (change.old if n == 0 else change.new) if change is not None else None
+            if change is not None and blob is None:
+                return None  # a file the manifest lists is not committed
+            if blob is not None and blob in contents:
+                tree[path] = contents[blob]
+            else:
+                unread[path] = f"{side.side.commit}:{prefix}/{path}"
+        try:
+            extra = repo.read_blobs(unread.values()) if unread else {}
+        except GitError:
+            return None
+        tree.update((path, extra[name]) for path, name in unread.items())
+        for address in differing:
+            entry = stacks.get(address)
+            if entry is not None and \
+                    _stack_hash({f: _sha(tree[f]) for f in entry.get("files", [])}) != entry.get("hash"):
+                return None
+        if any(recorded.get(path) != _sha(tree[path]) for path in catalogs if path in recorded):
+            return None
+        trees.append(dict(sorted(tree.items())))
+    addresses = [[a for a, s in stacks.items() if f"terraform/{a}/main.tf.json" in s.get("files", [])
+                  and not f"terraform/{a}/".startswith(REMOVED_PREFIX)] for stacks in stacks_of]
+    states = (StateIndex(_LazyStacks(repo, old.side.commit, prefix, addresses[0])),
+              StateIndex(_LazyStacks(repo, new.side.commit, prefix, addresses[1])))
+    changes = diff_trees(trees[0], trees[1], reach=_reach(stacks_of, differing), states=states)
+    databases = diff_databases(trees[0], trees[1], PiiColumns.of(base.index, head.index))
+    findings = stack_findings(changes) + database_findings(databases, agent_locator(head))
+    return TerraformOutcome(changes, None, findings, [], f"base: committed {prefix}/ of the base commit (fresh)",
+                            databases)
+
+
+def _reach(stacks_of: list[dict[str, dict[str, Any]]], differing: list[str]) -> dict[str, tuple[str, ...]]:
+    """Changed pool stack -> the tenants whose stack reads it on either side (their manifest ``dependsOn``)."""
+    pools = {a for a in differing if a.startswith("pool/")}
+    reach: dict[str, set[str]] = {}
+    for stacks in stacks_of if pools else ():
+        for address, entry in stacks.items():
+            if not address.startswith("tenant/"):
+                continue
+            for dependency in entry.get("dependsOn", []):
+                if dependency in pools:
+                    reach.setdefault(dependency, set()).add(address[len("tenant/"):])
+    return {address: tuple(sorted(tenants)) for address, tenants in reach.items()}
+
+
+__all__ = ["MAX_CHANGED_FILES", "plan_from_commits"]

@@ -1,0 +1,157 @@
+"""``paybill plan`` from both commits' committed ``generated/`` (:mod:`paybill.plan.committed`) says what the
+full plan says.
+
+Each side is compiled and committed with its ``generated/`` (as CI's ``compile --check`` demands), so the
+cache folder holds a compile record for both; the plan then takes no compile at all when the change
+touches only tenants, and must print the very report (JSON and markdown) and exit code of a plan that
+compiles both sides with no cache. A change it cannot prove (not tenants only, a stale or hand-edited
+committed file, no record) falls back to the full plan: the same report again.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+
+import pytest
+
+from paybill.changes import record
+from paybill.plan import committed
+
+from .scenarios import ACME, HOOLI, SCENARIOS, VANDELAY
+
+PLAN = ("plan", "specs", "--base", "HEAD~1", "--head", "HEAD")
+FRESH = "base: committed generated/ of the base commit (fresh)"
+TENANTS_ONLY = {"tenant_plan_upgrade", "isolation_migration", "lifecycle_skips_offboarding", "tenant_onboarded",
+                "live_tenant_removed", "tenant_suspended"}
+
+
+def _compile_and_commit(repo, run, message: str) -> None:
+    code, out, err = run(repo.root, "compile", "specs")
+    assert code == 0, out + err
+    repo.commit(message)
+
+
+@pytest.fixture
+def taken(monkeypatch) -> list[bool]:
+    """Whether each plan took the committed-tree path (True) or fell back to the full plan (False)."""
+    seen: list[bool] = []
+    original = committed.plan_from_commits
+
+    def spy(*args, **kwargs):
+        report = original(*args, **kwargs)
+        seen.append(report is not None)
+        return report
+
+    monkeypatch.setattr(committed, "plan_from_commits", spy)
+    return seen
+
+
+def _both_ways(repo, run, monkeypatch) -> tuple[tuple[int, dict, str], tuple[int, dict, str]]:
+    """(exit code, JSON, markdown) of the plan with the cache, then of the full plan compiling both sides."""
+    out = []
+    for extra in ((), ("--compile-base",)):
+        if extra:
+            monkeypatch.setenv("PAYBILL_CACHE_DIR", "off")
+        code, text, _ = run(repo.root, *PLAN, *extra, "--format", "json")
+        md_code, markdown, _ = run(repo.root, *PLAN, *extra, "--format", "markdown")
+        assert code == md_code
+        report = json.loads(text)
+        base = report["terraform"].pop("base")
+        out.append((code, report, markdown.replace(base, "BASE"), base))
+    monkeypatch.delenv("PAYBILL_CACHE_DIR")
+    (code, fast, fast_md, fast_base), (slow_code, slow, slow_md, slow_base) = out
+    assert slow_base == "base: compiled"
+    assert fast_base == FRESH
+    return (code, fast, fast_md), (slow_code, slow, slow_md)
+
+
+@pytest.mark.parametrize("name", sorted(SCENARIOS))
+def test_a_plan_from_the_committed_trees_says_what_a_plan_that_compiles_both_sides_says(
+        name, repo, run, monkeypatch, taken) -> None:
+    _compile_and_commit(repo, run, "generated/")
+    SCENARIOS[name](repo)
+    _compile_and_commit(repo, run, f"scenario: {name}")
+    fast, slow = _both_ways(repo, run, monkeypatch)
+    assert fast == slow
+    assert taken[:2] == [name in TENANTS_ONLY] * 2  # the JSON and the markdown plan
+
+
+def _migrating(repo) -> None:
+    """ACME (silo) moving into a pool in phases: a tenant whose unchanged spec the plan still reports."""
+    repo.edit(ACME, "    region: us-east-1\n", "    region: us-east-1\n    pool: aws-use1-shared\n")
+    repo.edit(ACME, "    model: silo\n", "    model: silo\n    migration:\n      from: {model: pooled}\n"
+                    "      phase: provision\n")
+
+
+EDITS: dict[str, Callable] = {
+    "suspend": lambda repo: repo.edit(VANDELAY, "lifecycle: active", "lifecycle: suspended"),
+    "upgrade": lambda repo: repo.edit(HOOLI, "plan: starter", "plan: growth"),
+}
+
+
+@pytest.mark.parametrize("edit", sorted(EDITS))
+def test_a_tenant_in_a_staged_migration_that_the_change_leaves_alone(edit, repo, run, monkeypatch, taken) -> None:
+    _migrating(repo)
+    _compile_and_commit(repo, run, "acme: provision")
+    EDITS[edit](repo)
+    _compile_and_commit(repo, run, edit)
+    fast, slow = _both_ways(repo, run, monkeypatch)
+    assert fast == slow
+    assert taken[:2] == [True, True]
+
+
+def test_a_stale_committed_head_tree_falls_back_to_the_full_plan(repo, run, monkeypatch, taken) -> None:
+    _compile_and_commit(repo, run, "generated/")
+    repo.edit(VANDELAY, "lifecycle: active", "lifecycle: suspended")
+    repo.commit("suspend vandelay, generated/ not compiled")
+    fast, slow = _both_ways(repo, run, monkeypatch)
+    assert fast == slow
+    assert taken[:2] == [False, False]
+
+
+def test_a_hand_edited_committed_stack_falls_back_to_the_full_plan(repo, run, monkeypatch, taken) -> None:
+    _compile_and_commit(repo, run, "generated/")
+    repo.edit(VANDELAY, "lifecycle: active", "lifecycle: suspended")
+    run(repo.root, "compile", "specs")
+    stack = "generated/terraform/tenant/vandelay/main.tf.json"
+    repo.write(stack, repo.read(stack).replace('"paybill-tenant"', '"paybill-tenant-edited"', 1))
+    repo.commit("suspend vandelay, stack edited by hand")
+    fast, slow = _both_ways(repo, run, monkeypatch)
+    assert fast == slow
+    assert taken[:2] == [False, False]
+
+
+def test_without_a_compile_record_of_the_head_the_full_plan_runs(repo, run, monkeypatch, taken) -> None:
+    from paybill.store import cache_dir, key
+
+    _compile_and_commit(repo, run, "generated/")
+    repo.edit(VANDELAY, "lifecycle: active", "lifecycle: suspended")
+    _compile_and_commit(repo, run, "suspend vandelay")
+    inputs = json.loads(repo.read("generated/manifest.json"))["inputs"]
+    (repo.root / cache_dir() / key(record.NAMESPACE, record.inputs_digest(inputs))).unlink()
+    fast, slow = _both_ways(repo, run, monkeypatch)
+    assert fast == slow
+    assert taken[:2] == [False, False]
+
+
+def test_a_record_is_left_by_a_compile_and_by_a_fresh_compile_check_only(repo, run) -> None:
+    import hashlib
+
+    from paybill.store import cache_dir
+
+    assert run(repo.root, "compile", "specs", "--check")[0] != 0  # no generated/ yet: stale, no record
+    folder = repo.root / cache_dir()
+    inputs = {rel: "sha256:" + hashlib.sha256(repo.path(rel).read_bytes()).hexdigest()
+              for rel in repo.git("ls-files", "specs").split()}
+    assert record.load_record(folder, inputs) is None
+    assert run(repo.root, "compile", "specs")[0] == 0
+    found = record.load_record(folder, inputs)
+    assert found is not None
+    assert found.manifest_sha256 == hashlib.sha256(repo.path("generated/manifest.json").read_bytes()).hexdigest()
+    for entry in folder.iterdir():
+        if entry.is_file() and entry.name != ".gitignore":
+            entry.unlink()
+    assert record.load_record(folder, inputs) is None
+    assert run(repo.root, "compile", "specs", "--check")[0] == 0
+    assert record.load_record(folder, inputs) == found
