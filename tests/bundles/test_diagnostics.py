@@ -194,8 +194,10 @@ def test_a_tenant_reference_no_check_reads_is_still_loaded_by_cedar(monkeypatch)
 
 
 def test_the_checks_engine_holds_only_the_tenants_its_runs_name(monkeypatch):
+    import paybill.guard.engine as guard_engine
+
     loaded: list[list[str]] = []
-    real = checks.Engine
+    real = guard_engine.Engine
 
     class Recording(real):
         def __init__(self, schema_text, policies_text, entities_json):
@@ -208,7 +210,7 @@ def test_the_checks_engine_holds_only_the_tenants_its_runs_name(monkeypatch):
             loaded.append(tenants)
             super().__init__(schema_text, policies_text, entities_json)
 
-    monkeypatch.setattr(checks, "Engine", Recording)
+    monkeypatch.setattr(guard_engine, "Engine", Recording)
     tree, diagnostics = emit_from(SPECS)
     assert not [d for d in diagnostics if d.severity.value == "error"]
     in_scope = json_tenants(tree)

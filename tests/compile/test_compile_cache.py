@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -550,3 +552,30 @@ def test_clean_cedar_checks_are_remembered_until_their_inputs_change(spec_copy, 
     clean = compile_repository(specs, cache=cache)
     assert sorted(loaded) == reading and "PB0706" not in [d.code for d in clean.diagnostics]
     assert clean.tree == compile_repository(specs).tree
+
+
+def test_a_compile_whose_bundles_were_checked_loads_neither_cedar_nor_cryptography(spec_copy, tmp_path: Path) -> None:
+    """Observed from outside: a real ``paybill compile`` after a one-tenant edit that reaches no bundle
+    file imports no Cedar engine, no guard runtime and no ``cryptography`` (no signing key set)."""
+    specs = spec_copy({})
+    out, cache = tmp_path / "generated", tmp_path / "cache"
+    probe = ("import atexit, sys\n"
+             "from paybill.cli.main import main\n"
+             "atexit.register(lambda: print('LOADED', sorted(m for m in sys.modules if m.split('.')[0] in "
+             "('cedarpy', 'cryptography') or m.split('.')[:2] == ['paybill', 'guard']), file=sys.stderr))\n"
+             "sys.argv = ['paybill', 'compile', sys.argv[1], '--out', sys.argv[2]]\n"
+             "main()\n")
+    env = {key: value for key, value in os.environ.items() if key != "PAYBILL_BUNDLE_SIGNING_KEY"}
+    env[store.CACHE_ENV] = str(cache)
+
+    def compile_once() -> str:
+        run = subprocess.run([sys.executable, "-c", probe, str(specs), str(out)], cwd=tmp_path, capture_output=True,
+                             text=True, check=False, env=env)
+        assert run.returncode == 0 and run.stdout.startswith("compiled "), run.stderr
+        return run.stderr
+
+    assert "cedarpy" in compile_once()  # the first compile asks Cedar
+    tenant = specs / "tenants" / "bluth.yaml"
+    tenant.write_text(tenant.read_text().replace("Bluth Company", "Bluth and Sons"))
+    assert "LOADED []" in compile_once()
+    assert read_tree(out) == compile_repository(specs).tree

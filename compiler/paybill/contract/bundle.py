@@ -17,6 +17,11 @@ import orjson
 
 BUNDLE_FORMAT = "paybill.dev/agent-bundle/v1"
 
+SIGNING_KEY_ENV = "PAYBILL_BUNDLE_SIGNING_KEY"
+"""The environment variable holding the bundle signing key (PEM text, or a path to a PEM file):
+:mod:`paybill.guard.signing` reads it; the compiler checks whether it is set before loading
+``cryptography``."""
+
 SCHEMA_FILE = "schema.cedarschema"
 POLICIES_FILE = "policies.cedar"
 ENTITIES_FILE = "entities.json"

@@ -21,11 +21,10 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
+from paybill.contract.bundle import SIGNING_KEY_ENV as SIGNING_KEY_ENV  # PEM text of the private key, or a path
 from paybill.contract.bundle import sha256_hex, signed_payload
 from paybill.guard.files import FileRefused, read_regular
 
-SIGNING_KEY_ENV = "PAYBILL_BUNDLE_SIGNING_KEY"
-"""PEM text of the private key, or a path to a PEM file."""
 ALGORITHM = "ed25519"
 MAX_KEY_BYTES = 64 * 1024
 """A PEM key is a few hundred bytes; a key file is read up to this size, never further."""

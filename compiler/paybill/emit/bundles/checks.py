@@ -26,9 +26,8 @@ Cedar's native memory, and an agent entity with 30,000 tenant references at abou
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import cedarpy
 import networkx as nx
 
 from paybill.contract.bundle import ADVANCE, DATA_ACTIONS, TENANT, json_file
@@ -36,8 +35,10 @@ from paybill.contract.requests import operation_context, request, run_entity, tr
 from paybill.diagnostics import DiagnosticSink
 from paybill.emit.bundles.facts import AgentFacts, Origin
 from paybill.emit.bundles.policies import Policy
-from paybill.guard.engine import Engine, PolicyFormatError, Verdict
-from paybill.guard.goldens import run_goldens
+
+if TYPE_CHECKING:  # Cedar (cedarpy, the guard runtime) is loaded only when a check runs: a compile whose
+    # bundles were all checked before (paybill.emit.bundles.proven) never needs it.
+    from paybill.guard.engine import Engine, Verdict
 
 POLICY_INVALID = "PB0701"
 STEP_DENIED = "PB0702"
@@ -119,6 +120,10 @@ def load_engine(facts: AgentFacts, texts: dict[str, str], policies: list[Policy]
     agent's scope cut to them, :func:`_split`); Cedar loads everything else too, a chunk at a time,
     and forgets it.
     """
+    import cedarpy
+
+    from paybill.guard.engine import Engine, PolicyFormatError
+
     kept, tenants, pieces = _split(entities, _named_tenants(runs))
     try:
         engine = Engine(texts["schema"], texts["policies"], json_file(kept).decode("ascii"))
@@ -235,5 +240,7 @@ def workflow_batch(facts: AgentFacts) -> RequestBatch:
 
 
 def check_goldens(facts: AgentFacts, engine: Engine, tests: list[dict[str, Any]], sink: DiagnosticSink) -> None:
+    from paybill.guard.goldens import run_goldens
+
     for failure in run_goldens(engine, tests):
         _report(sink, GOLDEN_FAILED, facts.origin("metadata", "name"), failure.describe(), BUG_HINT)

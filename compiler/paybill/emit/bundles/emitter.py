@@ -12,6 +12,7 @@ path to a PEM file). A key that cannot be read is an error (PB0707), never a sil
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from paybill.contract.bundle import (
@@ -20,6 +21,7 @@ from paybill.contract.bundle import (
     MANIFEST_FILE,
     POLICIES_FILE,
     SCHEMA_FILE,
+    SIGNING_KEY_ENV,
     TESTS_FILE,
     WORKFLOW_FILE,
     json_file,
@@ -34,7 +36,6 @@ from paybill.emit.bundles.manifest import build_manifest, tool_versions
 from paybill.emit.bundles.policies import Policy, build_policies, render_policies
 from paybill.emit.bundles.schema_text import render_schema
 from paybill.emit.contract import EmitContext, Emitter, OutputTree
-from paybill.guard.signing import SIGNING_KEY_ENV, SigningKeyError, private_key_from_env
 from paybill.store import UnitStore
 
 NO_TENANTS = "PB0704"
@@ -52,6 +53,10 @@ class _KeyUnusable(Exception):
 def _signing_key(ctx: EmitContext) -> Any:
     if ctx.signing_key is not None:
         return ctx.signing_key
+    if not os.environ.get(SIGNING_KEY_ENV, "").strip():
+        return None  # unset: unsigned bundles (private_key_from_env says so), without loading cryptography
+    from paybill.guard.signing import SigningKeyError, private_key_from_env
+
     try:
         return private_key_from_env()
     except SigningKeyError as exc:

@@ -9,14 +9,14 @@ manifest, which covers every file.
 from __future__ import annotations
 
 from importlib import metadata
-from typing import Any
-
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from typing import TYPE_CHECKING, Any
 
 from paybill import __version__
 from paybill.contract.bundle import BUNDLE_FORMAT, bundle_revision, json_file, sha256_hex
 from paybill.emit.bundles.facts import AgentFacts
-from paybill.guard.signing import sign_manifest
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 
 def tool_versions() -> dict[str, str]:
@@ -39,5 +39,7 @@ def build_manifest(facts: AgentFacts, files: dict[str, bytes], counts: dict[str,
         **counts,
     }
     if key is not None:
+        from paybill.guard.signing import sign_manifest  # cryptography, only for a signed bundle
+
         manifest = sign_manifest(manifest, key)
     return json_file(manifest)
