@@ -28,7 +28,8 @@ from paybill.guard import verify_log
 
 pytestmark = pytest.mark.postgres
 
-CONNECTIONS = 8
+CONNECTIONS = 16
+"""Clients with their own connections: the kernel hashes each to a worker (all 16 on one: 2 in 65,536)."""
 
 
 def children(pid: int) -> list[int]:
@@ -92,10 +93,20 @@ def test_two_workers_share_a_run_and_stop_at_the_limit_exactly(serve_world: Serv
     assert not server.log.exists()  # type: ignore[union-attr]  # no third, shared log
 
 
+def listening(port: int) -> int:
+    """How many sockets listen on 127.0.0.1:``port`` (Linux /proc/net/tcp; state 0A is LISTEN)."""
+    address = f"0100007F:{port:04X}"
+    return sum(1 for line in Path("/proc/net/tcp").read_text().splitlines()[1:]
+               if line.split()[1] == address and line.split()[3] == "0A")
+
+
 def test_sigterm_stops_every_worker_with_exit_0(serve_world: ServeWorld, tmp_path: Path) -> None:
     server = start_http(serve_world, tmp_path, extra=("--workers", "2"), log=False)
     workers = children(server.process.pid)
     assert len(workers) == 2
+    # a listening socket per worker (SO_REUSEPORT): the kernel spreads connections over both, instead
+    # of the first worker awake accepting every pending one
+    assert listening(int(server.url.rsplit(":", 1)[1].split("/")[0])) == 2
 
     async def body() -> tuple[bool, dict[str, object]]:
         async with http_client(server.url, server.token) as client:

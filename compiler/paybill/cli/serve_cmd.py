@@ -99,7 +99,7 @@ def _token(token_file: Path | None, token_env: str) -> tuple[str | None, tuple[s
 @click.option("--shadow-log", type=click.Path(path_type=Path, dir_okay=False),
               help="JSON Lines log of --shadow disagreements (read it with `paybill guard shadow-report`).")
 @click.option("--workers", type=click.IntRange(min=1, max=64), default=1, show_default=True,
-              help="HTTP server processes sharing the listening socket (one per core; each with its own "
+              help="HTTP server processes on the listening address (one per core; each with its own "
                    "--pool-size connections and decision log FILE.N.jsonl; --rate is shared out).")
 @click.option("--authzen", is_flag=True, help="Also answer OpenID AuthZEN evaluation requests on the HTTP "
               "server (/access/v1/evaluation[s], /.well-known/authzen-configuration), same bearer token.")
@@ -259,13 +259,17 @@ def _serve_workers(workers: int, logs: list[tuple[Any, Any]], guard: Any, shadow
     import tempfile
 
     from paybill.serve.service import Service
-    from paybill.serve.transport import announce, serve_http
+    from paybill.serve.transport import announce, bind_workers, serve_http
     from paybill.serve.workers import WorkerError, supervise
 
     probe = Service(guard, plan, database_url, config, shadow=shadow_guard)
     _open(probe, catalog, database_url)
     probe.close()
-    sock = _bind(host, port, listen)
+    try:
+        socks = bind_workers(host, port, workers)
+    except OSError as exc:
+        _report([(listen, "PB1305", f"cannot listen on {listen}: {exc.strerror or exc}",
+                  "pick a free port (0 picks one) or stop the process that holds it")])
     shared = Path(tempfile.mkdtemp(prefix="paybill-serve-metrics-"))
 
     def work(index: int, ready: Callable[[], None]) -> int:
@@ -287,6 +291,10 @@ def _serve_workers(workers: int, logs: list[tuple[Any, Any]], guard: Any, shadow
             server = build_server(service, metrics)
             app = _http_app(server, metrics, token, host, max_body, rate / workers, authzen, shadow_guard or guard)
             ready()
+            sock = socks[(index - 1) % len(socks)]
+            for other in socks:
+                if other is not sock:
+                    other.close()  # this process's copies; the workers they belong to keep theirs
             serve_http(app, sock, print_address=False)
         finally:
             service.close()
@@ -295,11 +303,13 @@ def _serve_workers(workers: int, logs: list[tuple[Any, Any]], guard: Any, shadow
         return 0
 
     try:
-        return supervise(workers, work, graceful_seconds=10, started=lambda: announce(sock, f" ({workers} workers)"))
+        return supervise(workers, work, graceful_seconds=10,
+                         started=lambda: announce(socks[0], f" ({workers} workers)"))
     except WorkerError as exc:
         _report([(listen, "PB1305", str(exc), "run without --workers (one process), or one replica per core")])
     finally:
-        sock.close()
+        for sock in socks:
+            sock.close()
         for decision, shadow in logs:
             for log in (decision, shadow):
                 if log is not None:

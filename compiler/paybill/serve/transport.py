@@ -154,11 +154,16 @@ def http_app(server: Server[Any], metrics: ServeMetrics, token: str, host: str, 
                 mcp=server.session_manager.handle_request)
 
 
-def bind(host: str, port: int) -> socket.socket:
-    """The listening socket, bound before uvicorn starts, so port 0 can be reported exactly."""
+def bind(host: str, port: int, *, reuse_port: bool = False) -> socket.socket:
+    """The listening socket, bound before uvicorn starts, so port 0 can be reported exactly.
+
+    ``reuse_port``: ``SO_REUSEPORT``, so that more sockets can listen on the same address
+    (:func:`bind_workers`)."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if reuse_port:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
     # Accepted connections inherit it: a response's head and body are separate writes, and with Nagle
     # the body waits for the client's delayed ACK of the head (40 ms per call on kept-alive connections).
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -166,6 +171,31 @@ def bind(host: str, port: int) -> socket.socket:
     sock.listen(1024)
     sock.set_inheritable(True)
     return sock
+
+
+def bind_workers(host: str, port: int, count: int) -> list[socket.socket]:
+    """One listening socket per ``--workers`` worker, all on one address (``SO_REUSEPORT``).
+
+    Why not one socket shared by all: every worker's event loop wakes when a connection waits, and
+    the first to run accepts every connection pending then - with clients that keep their
+    connections (MCP agents, the benchmark's 16), one worker ended up with nearly all of them and
+    the other idle (measured: 4.2 s of CPU against 0.01). With a socket each, the kernel spreads
+    new connections over the sockets by a hash of their addresses, whatever each worker is doing.
+    Where ``SO_REUSEPORT`` is missing, the workers share one socket.
+    """
+    if count == 1 or not hasattr(socket, "SO_REUSEPORT"):
+        return [bind(host, port)]
+    first = bind(host, port, reuse_port=True)
+    bound = first.getsockname()[1]  # port 0 picked one: the others join it
+    socks = [first]
+    try:
+        for _ in range(count - 1):
+            socks.append(bind(host, bound, reuse_port=True))
+    except OSError:
+        for sock in socks:
+            sock.close()
+        raise
+    return socks
 
 
 def announce(sock: socket.socket, note: str = "") -> None:

@@ -14,7 +14,6 @@ from paybill.load.limits import DEFAULT_LIMITS
 from paybill.models.registry import model_for_kind
 from paybill.validate.envelope import check_envelope
 from paybill.validate.index import SpecIndex
-from paybill.validate.rules import ALL_RULES, Reporter
 from paybill.validate.schema_errors import report_validation_error
 
 
@@ -80,8 +79,13 @@ def validate_documents(
                 document.position("metadata", "name"),
                 "names are unique per kind; rename one of them",
             )
-    for rule in ALL_RULES if rules else ():
-        rule.check(index, Reporter(rule.code, sink, index, warning=rule.warning))
+    if rules:
+        # imported here: the rules bring networkx (workflow graphs), which a caller that runs none
+        # (``paybill plan`` from committed trees) does not pay for
+        from paybill.validate.rules import ALL_RULES, Reporter
+
+        for rule in ALL_RULES:
+            rule.check(index, Reporter(rule.code, sink, index, warning=rule.warning))
     return index
 
 

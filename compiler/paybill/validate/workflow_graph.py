@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cached_property
-
-import networkx as nx
+from typing import TYPE_CHECKING
 
 from paybill.models.workflow import WorkflowSpec
+
+if TYPE_CHECKING:  # networkx is imported on first use: importing the rules (as resolve does) need not load it
+    import networkx as nx
 
 
 @dataclass(frozen=True)
@@ -25,6 +27,8 @@ class WorkflowGraph:
 
     @cached_property
     def graph(self) -> nx.DiGraph[str]:
+        import networkx as nx
+
         graph: nx.DiGraph[str] = nx.DiGraph()
         graph.add_nodes_from(self.step_index)
         for step in self.spec.steps:
@@ -35,6 +39,8 @@ class WorkflowGraph:
 
     @cached_property
     def reachable(self) -> set[str]:
+        import networkx as nx
+
         if self.spec.start not in self.step_index:
             return set()
         return {self.spec.start} | nx.descendants(self.graph, self.spec.start)
@@ -42,6 +48,8 @@ class WorkflowGraph:
     @cached_property
     def can_terminate(self) -> set[str]:
         """Steps from which some path reaches a terminal step."""
+        import networkx as nx
+
         terminals = {t for t in self.spec.terminal if t in self.step_index}
         reverse = self.graph.reverse(copy=False)
         result = set(terminals)
@@ -52,6 +60,8 @@ class WorkflowGraph:
     @cached_property
     def loops(self) -> list[list[str]]:
         """Strongly connected groups of steps that form loops, each sorted, in a stable order."""
+        import networkx as nx
+
         groups = []
         for component in nx.strongly_connected_components(self.graph):
             if len(component) > 1 or any(self.graph.has_edge(n, n) for n in component):
