@@ -161,3 +161,72 @@ def test_a_spec_path_that_cannot_be_a_cedar_string_is_a_diagnostic():
     sink = DiagnosticSink()
     assert build_bundle(collect(index, document), sink) is None
     assert codes(sink.sorted()) == ["PB0711"]
+
+
+def test_a_tenant_entity_no_check_names_is_still_loaded_by_cedar(monkeypatch):
+    """The checks' engine leaves out tenants no request names; Cedar still loads them (in chunks)."""
+    real = emitter.build_entities
+
+    def with_a_broken_tenant(facts):
+        built = real(facts)
+        return [*built, {"uid": {"type": "Paybill::Tenant", "id": "zz-unnamed"}, "attrs": {"lifecycle": 7},
+                         "parents": [], "tags": {}}]
+
+    monkeypatch.setattr(emitter, "build_entities", with_a_broken_tenant)
+    monkeypatch.setattr(checks, "ENTITY_CHUNK", 1)
+    tree, diagnostics = emit_from(SPECS)
+    assert set(codes(diagnostics)) == {"PB0708"} and tree == {}
+
+
+def test_a_tenant_reference_no_check_reads_is_still_loaded_by_cedar(monkeypatch):
+    """The agent's scope set is cut to the named tenants for the checks; Cedar still loads all of it."""
+    real = emitter.build_entities
+
+    def with_a_broken_reference(facts):
+        built = real(facts)
+        agent = next(e for e in built if e["uid"]["type"] == "Paybill::Agent")
+        agent["attrs"]["tenants"].append({"__entity": {"type": "Paybill::Tenant", "id": 7}})
+        return built
+
+    monkeypatch.setattr(emitter, "build_entities", with_a_broken_reference)
+    tree, diagnostics = emit_from(SPECS)
+    assert set(codes(diagnostics)) == {"PB0708"} and tree == {}
+
+
+def test_the_checks_engine_holds_only_the_tenants_its_runs_name(monkeypatch):
+    import paybill.guard.engine as guard_engine
+
+    loaded: list[list[str]] = []
+    real = guard_engine.Engine
+
+    class Recording(real):
+        def __init__(self, schema_text, policies_text, entities_json):
+            import json
+
+            entities = json.loads(entities_json)
+            tenants = [e["uid"]["id"] for e in entities if e["uid"]["type"] == "Paybill::Tenant"]
+            agent = next(e for e in entities if e["uid"]["type"] == "Paybill::Agent")
+            assert {ref["__entity"]["id"] for ref in agent["attrs"]["tenants"]} <= set(tenants)  # the scope, cut
+            loaded.append(tenants)
+            super().__init__(schema_text, policies_text, entities_json)
+
+    monkeypatch.setattr(guard_engine, "Engine", Recording)
+    tree, diagnostics = emit_from(SPECS)
+    assert not [d for d in diagnostics if d.severity.value == "error"]
+    in_scope = json_tenants(tree)
+    assert len(loaded) == len(in_scope)
+    assert any(len(names) < len(in_scope[agent]) for names, agent in zip(loaded, sorted(in_scope), strict=True))
+    for names, agent in zip(loaded, sorted(in_scope), strict=True):
+        assert set(names) <= in_scope[agent]
+
+
+def json_tenants(tree):
+    """Agent -> the tenant ids of its bundle's entities.json."""
+    import json
+
+    found = {}
+    for path, data in tree.items():
+        if path.endswith("/entities.json"):
+            agent = path.split("/")[1]
+            found[agent] = {e["uid"]["id"] for e in json.loads(data) if e["uid"]["type"] == "Paybill::Tenant"}
+    return found

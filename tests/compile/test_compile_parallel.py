@@ -8,6 +8,7 @@ paths, and compare every byte and every diagnostic with the one-process compile.
 from __future__ import annotations
 
 import errno
+import hashlib
 import os
 import signal
 import subprocess
@@ -19,13 +20,18 @@ import pytest
 from compile_support import ROOT, SPECS, read_tree
 
 import paybill.compile.pipeline as pipeline
+import paybill.emit.files as emit_files
 import paybill.emit.terraform.emitter as terraform_emitter
 import paybill.write.stream as stream
 from paybill.compile import compile_repository
 from paybill.diagnostics import DiagnosticSink, Position
-from paybill.emit.files import OutputFiles, WrittenFileChanged, tree_size
+from paybill.emit.contract import EmitContext
+from paybill.emit.entitlements import ENTITLEMENTS_EMITTER
+from paybill.emit.files import OutputFiles, Written, WrittenFileChanged, tree_size
+from paybill.emit.sql import SQL_EMITTER
 from paybill.forked import MIN_ITEMS_ENV, NO_FORK_ENV, ForkedCall, Parallelism, WorkerDied, can_fork
 from paybill.load import load_repository
+from paybill.validate import validate_repository
 from paybill.write.stream import StreamingWrite
 from paybill.write.tree import write_tree
 
@@ -349,6 +355,37 @@ def test_files_written_early_leave_only_digests_and_give_the_same_tree(tmp_path:
     (out / some).write_bytes(b"edited by hand")
     with pytest.raises(WrittenFileChanged):
         result.tree[some]  # never silently the wrong bytes
+
+
+class _RecordingWriter:
+    """A :class:`~paybill.emit.files.ScratchWriter` that keeps what it is given, call by call."""
+
+    def __init__(self) -> None:
+        self.calls: list[dict[str, bytes]] = []
+
+    def write_now(self, files, digests=None):
+        self.calls.append(dict(files))
+        return {path: Written(len(data), hashlib.sha256(data).digest()) for path, data in files.items()}
+
+    def where(self) -> Path:
+        raise AssertionError("nothing reads the files back here")
+
+
+@pytest.mark.parametrize("emitter", [SQL_EMITTER, ENTITLEMENTS_EMITTER], ids=lambda e: e.name)
+def test_sql_and_entitlements_write_their_files_in_chunks_as_they_render(emitter, monkeypatch: pytest.MonkeyPatch
+                                                                         ) -> None:
+    """Streaming, these emitters hold at most a chunk of files (the helper running them was the
+    100,000-tenant compile's largest process when they returned every file at the end)."""
+    index = validate_repository(SPECS).index
+    alone = emitter.emit(EmitContext(index, DiagnosticSink()))
+    monkeypatch.setattr(emit_files, "WRITE_CHUNK_FILES", 3)
+    writer = _RecordingWriter()
+    ctx = EmitContext(index, DiagnosticSink(), writer=writer)
+    assert emitter.emit(ctx) == {}
+    assert len(writer.calls) > 1 and all(len(call) <= 3 for call in writer.calls)
+    assert {path: data for call in writer.calls for path, data in call.items()} == alone
+    assert set(ctx.written) == set(alone) == set(ctx.digests)
+    assert all(ctx.digests[path] == hashlib.sha256(data).digest() for path, data in alone.items())
 
 
 def test_a_failed_compile_discards_what_it_wrote_early(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

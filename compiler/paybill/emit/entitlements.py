@@ -20,6 +20,7 @@ import orjson
 from paybill import API_VERSION
 from paybill.emit.cache import document_fingerprint, memo
 from paybill.emit.contract import EmitContext, Emitter, OutputTree
+from paybill.emit.files import ChunkedOutput
 from paybill.models.tenant import Tenant, isolation_placements
 from paybill.resolve import ResolvedTenant
 
@@ -96,15 +97,15 @@ def _stacks_by_tenant(ctx: EmitContext) -> dict[str, list[str]]:
 def emit_entitlements(ctx: EmitContext) -> OutputTree:
     cache = ctx.cache
     stacks = _stacks_by_tenant(ctx)
-    tree: OutputTree = {}
+    out = ChunkedOutput(ctx)  # one small file per tenant: written as rendered when the compile streams
     for resolved in ctx.model().tenants.values():  # every tenant, deleted ones too, in name order
         name = resolved.name
         tenant_stacks = stacks.get(name, [])
         fingerprint = (document_fingerprint(resolved.document), document_fingerprint(resolved.plan.document),
                        document_fingerprint(resolved.cloud.document), tuple(tenant_stacks))
-        tree[f"tenants/{name}.json"] = memo(cache, "entitlements", name, fingerprint,
-                                             partial(_render, resolved, tenant_stacks))
-    return tree
+        out.add(f"tenants/{name}.json", memo(cache, "entitlements", name, fingerprint,
+                                             partial(_render, resolved, tenant_stacks)))
+    return out.finish()
 
 
 def _render(resolved: ResolvedTenant, stacks: list[str]) -> bytes:

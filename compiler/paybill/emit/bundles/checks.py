@@ -12,15 +12,25 @@
   tenant that is not deleted), so a run can take each path the workflow draws within ``maxSteps``.
 * PB0706: the golden decisions of ``tests.json`` hold.
 * PB0708: Cedar cannot load what paybill generated (a paybill bug, still a diagnostic).
+
+The engine the checks ask holds every entity of ``entities.json`` but the tenants no check's run
+names (:func:`load_engine`): a decision reads only the entities its request names (the run, its
+tenant, the agent, the resource) and their ancestors, and the agent's ``tenants`` set is only asked
+whether it ``contains`` the run's tenant, so that set is cut to the named tenants too. Everything
+left out is still loaded by Cedar against the schema, a chunk at a time, so every entity the guard
+will load is checked as before. Why: parsing 30,000 tenant entities at once peaks at about 190 MB of
+Cedar's native memory, and an agent entity with 30,000 tenant references at about 90 MB more; at
+100,000 tenants that made the helper running this emitter the compile's largest process.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import networkx as nx
 
-from paybill.contract.bundle import ADVANCE, DATA_ACTIONS
+from paybill.contract.bundle import ADVANCE, DATA_ACTIONS, TENANT, json_file
 from paybill.contract.requests import operation_context, request, run_entity, transition_context
 from paybill.diagnostics import DiagnosticSink
 from paybill.emit.bundles.facts import AgentFacts, Origin
@@ -42,13 +52,86 @@ def _report(sink: DiagnosticSink, code: str, origin: Origin, message: str, hint:
     sink.error(code, message, origin.path, origin.document.position(*origin.loc), hint)
 
 
-def load_engine(facts: AgentFacts, texts: dict[str, str], policies: list[Policy],
-                sink: DiagnosticSink) -> Engine | None:
-    """Parse the generated bundle with Cedar and validate its policies (PB0708, PB0701)."""
+ENTITY_CHUNK = 500
+"""Tenant entities (or tenant references of one set) that no check reads, loaded by Cedar at once
+only to prove that they load: 500 costs a few MB, 30,000 at once about 190 MB."""
+
+
+def _tenant_id(value: object) -> str | None:
+    """The id of a Cedar reference to a tenant (``{"__entity": {"type": TENANT, "id": ...}}``), else None."""
+    entity = value.get("__entity") if isinstance(value, dict) else None
+    if isinstance(entity, dict) and entity.get("type") == TENANT:
+        return str(entity.get("id"))
+    return None
+
+
+def _named_tenants(runs: Sequence[dict[str, Any]]) -> set[str]:
+    """Ids of the tenants the run entities of the checks point at (``attrs.tenant``)."""
+    named = set()
+    for run in runs:
+        tenant = _tenant_id(run.get("attrs", {}).get("tenant"))
+        if tenant is not None:
+            named.add(tenant)
+    return named
+
+
+def _tenant_sets(entity: dict[str, Any]) -> list[str]:
+    """Attributes of ``entity`` that are sets of tenant references (the agent's ``tenants``)."""
+    attrs = entity.get("attrs") or {}
+    return [name for name, value in attrs.items()
+            if isinstance(value, list) and value and all(_tenant_id(v) is not None for v in value)]
+
+
+def _split(entities: list[dict[str, Any]], named: set[str]
+           ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]:
+    """(what the checks' engine holds, tenants only to load, pieces of tenant sets only to load).
+
+    A set of tenant references is cut to the named tenants for the engine (``contains`` of a
+    named tenant answers the same), and loaded in pieces of :data:`ENTITY_CHUNK` references (a
+    set's elements are checked one by one against the schema, so the pieces prove the whole).
+    """
+    kept: list[dict[str, Any]] = []
+    tenants: list[dict[str, Any]] = []
+    pieces: list[dict[str, Any]] = []
+    for entity in entities:
+        if entity["uid"]["type"] == TENANT:
+            (kept if entity["uid"]["id"] in named else tenants).append(entity)
+            continue
+        sets = _tenant_sets(entity)
+        if not sets:
+            kept.append(entity)
+            continue
+        attrs = entity["attrs"]
+        kept.append({**entity, "attrs": {**attrs, **{name: [v for v in attrs[name] if _tenant_id(v) in named]
+                                                     for name in sets}}})
+        for name in sets:
+            for start in range(0, len(attrs[name]), ENTITY_CHUNK):
+                pieces.append({**entity, "attrs": {**attrs, **{other: [] for other in sets},
+                                                   name: attrs[name][start:start + ENTITY_CHUNK]}})
+    return kept, tenants, pieces
+
+
+def load_engine(facts: AgentFacts, texts: dict[str, str], policies: list[Policy], entities: list[dict[str, Any]],
+                runs: Sequence[dict[str, Any]], sink: DiagnosticSink) -> Engine | None:
+    """Parse the generated bundle with Cedar and validate its policies (PB0708, PB0701).
+
+    ``entities`` are those of ``texts["entities"]``; ``runs`` are the run entities every check will
+    add (:func:`workflow_batch`, the golden tests). The engine holds the tenants those runs name (and the
+    agent's scope cut to them, :func:`_split`); Cedar loads everything else too, a chunk at a time,
+    and forgets it.
+    """
+    import cedarpy
+
     from paybill.guard.engine import Engine, PolicyFormatError
 
+    kept, tenants, pieces = _split(entities, _named_tenants(runs))
     try:
-        engine = Engine(texts["schema"], texts["policies"], texts["entities"])
+        engine = Engine(texts["schema"], texts["policies"], json_file(kept).decode("ascii"))
+        for start in range(0, len(tenants), ENTITY_CHUNK):
+            cedarpy.Entities.from_json_str(json_file(tenants[start:start + ENTITY_CHUNK]).decode("ascii"),
+                                           engine.schema)
+        for piece in pieces:
+            cedarpy.Entities.from_json_str(json_file([piece]).decode("ascii"), engine.schema)
     except (PolicyFormatError, ValueError) as exc:
         _report(sink, CEDAR_LOAD, facts.origin("metadata", "name"),
                 f"Cedar cannot load the bundle generated for agent '{facts.name}': {exc}", BUG_HINT)

@@ -99,8 +99,8 @@ def _spec_checks(facts: AgentFacts, sink: DiagnosticSink) -> None:
                        "add a first step before it, so the approval guards a transition")
 
 
-def _cedar_checks(facts: AgentFacts, texts: dict[str, str], policies: list[Policy], tests: list[dict[str, Any]],
-                  sink: DiagnosticSink, store: UnitStore | None) -> None:
+def _cedar_checks(facts: AgentFacts, texts: dict[str, str], entities: list[dict[str, Any]], policies: list[Policy],
+                  tests: list[dict[str, Any]], sink: DiagnosticSink, store: UnitStore | None) -> None:
     """Let Cedar load the bundle and answer every check (:mod:`paybill.emit.bundles.checks`), unless
     ``store`` remembers these exact inputs passing them (:mod:`paybill.emit.bundles.proven`).
 
@@ -112,7 +112,8 @@ def _cedar_checks(facts: AgentFacts, texts: dict[str, str], policies: list[Polic
     if proven.proven(store, facts.name, key):
         return
     reported = len(sink)
-    engine = checks.load_engine(facts, texts, policies, sink)
+    runs = [*batch.entities, *(entity for test in tests for entity in test.get("entities", []))]
+    engine = checks.load_engine(facts, texts, policies, entities, runs, sink)
     if engine is None or sink.has_errors:
         return
     batch.run(engine, sink)
@@ -137,13 +138,15 @@ def build_bundle(facts: AgentFacts, sink: DiagnosticSink, key: Any = None,
         sink.error(UNSAFE_TEXT, f"agent '{facts.name}': {exc} (in a spec file path that names a policy)",
                    origin.path, origin.document.position(*origin.loc), "rename the file to plain UTF-8")
         return None
+    entities = build_entities(facts)
     texts = {
         "schema": render_schema(),
         "policies": policies_text,
-        "entities": json_file(build_entities(facts)).decode("ascii"),
+        "entities": json_file(entities).decode("ascii"),
     }
     tests = to_tests(facts, build_cases(facts))
-    _cedar_checks(facts, texts, policies, tests, scratch, store)
+    _cedar_checks(facts, texts, entities, policies, tests, scratch, store)
+    del entities
     sink.extend(scratch.sorted())
     if scratch.has_errors:
         return None

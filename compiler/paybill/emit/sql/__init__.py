@@ -16,6 +16,7 @@ from __future__ import annotations
 from paybill.contract.sql_catalog import DatabasePlan
 from paybill.emit.cache import unit_key
 from paybill.emit.contract import EmitContext, Emitter, OutputTree
+from paybill.emit.files import ChunkedOutput
 from paybill.emit.sql.migrations import render_database
 from paybill.emit.sql.plan import plan_databases
 from paybill.store import UnitStore
@@ -43,16 +44,20 @@ def _rendered(plan: DatabasePlan, store: UnitStore | None) -> dict[str, bytes]:
 
 
 def emit_sql(context: EmitContext) -> OutputTree:
-    """Render every database's folder. On a PB08xx error nothing is emitted (no half-built SQL)."""
+    """Render every database's folder. On a PB08xx error nothing is emitted (no half-built SQL).
+
+    Every error is found while planning, before any folder is rendered, so a compile that streams its
+    output gets the folders written as they are rendered (:class:`~paybill.emit.files.ChunkedOutput`).
+    """
     plans, ok = plan_databases(context.index, context.sink)
     if not ok:
         return {}
-    tree: OutputTree = {}
+    out = ChunkedOutput(context)
     for plan in plans:
         for name, body in _rendered(plan, context.store).items():
-            tree[f"{OUTPUT_ROOT}/{plan.key}/{name}"] = body
+            out.add(f"{OUTPUT_ROOT}/{plan.key}/{name}", body)
     context.facts.sql_databases = tuple(plan.key for plan in plans)
-    return dict(sorted(tree.items()))
+    return dict(sorted(out.finish().items()))
 
 
 SQL_EMITTER = Emitter(name="sql", emit=emit_sql, independent=True)
