@@ -14,6 +14,8 @@ import json
 from collections.abc import Callable
 
 import pytest
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
 
 from paybill.changes import record
 from paybill.plan import committed
@@ -22,6 +24,7 @@ from .scenarios import ACME, HOOLI, SCENARIOS, VANDELAY
 
 PLAN = ("plan", "specs", "--base", "HEAD~1", "--head", "HEAD")
 FRESH = "base: committed generated/ of the base commit (fresh)"
+PLAN_FROM_COMMITS = committed.plan_from_commits
 TENANTS_ONLY = {"tenant_plan_upgrade", "isolation_migration", "lifecycle_skips_offboarding", "tenant_onboarded",
                 "live_tenant_removed", "tenant_suspended"}
 
@@ -36,10 +39,9 @@ def _compile_and_commit(repo, run, message: str) -> None:
 def taken(monkeypatch) -> list[bool]:
     """Whether each plan took the committed-tree path (True) or fell back to the full plan (False)."""
     seen: list[bool] = []
-    original = committed.plan_from_commits
 
     def spy(*args, **kwargs):
-        report = original(*args, **kwargs)
+        report = PLAN_FROM_COMMITS(*args, **kwargs)
         seen.append(report is not None)
         return report
 
@@ -155,3 +157,49 @@ def test_a_record_is_left_by_a_compile_and_by_a_fresh_compile_check_only(repo, r
     assert record.load_record(folder, inputs) is None
     assert run(repo.root, "compile", "specs", "--check")[0] == 0
     assert record.load_record(folder, inputs) == found
+
+
+TENANT_FILES = (ACME, HOOLI, VANDELAY, "specs/tenants/nakatomi.yaml")
+EDIT_VALUES = {
+    r"plan: [a-z]+": ("plan: free", "plan: starter", "plan: growth", "plan: enterprise"),
+    r"lifecycle: [a-z]+": ("lifecycle: onboarding", "lifecycle: active", "lifecycle: suspended",
+                           "lifecycle: offboarding"),
+    r"status: [a-z_]+": ("status: trialing", "status: active", "status: past_due", "status: cancelled"),
+    r"displayName: ": ("displayName: Renamed ",),
+    r"remove": ("",),
+}
+
+
+@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.tuples(st.sampled_from(TENANT_FILES), st.sampled_from(sorted(EDIT_VALUES)),
+                          st.integers(min_value=0, max_value=3)), min_size=1, max_size=3))
+def test_random_small_tenant_edits_plan_the_same_both_ways(tmp_path_factory, run, monkeypatch, edits) -> None:
+    import re
+
+    from .conftest import SpecRepo
+
+    repo = SpecRepo(tmp_path_factory.mktemp("platform")).seed()
+    repo.commit("Initial specs")
+    _compile_and_commit(repo, run, "generated/")
+    for path, pattern, choice in edits:
+        if not repo.path(path).exists():
+            continue
+        if pattern == "remove":
+            repo.remove(path)
+            continue
+        values = EDIT_VALUES[pattern]
+        repo.write(path, re.sub(pattern, values[choice % len(values)], repo.read(path), count=1))
+    assume(run(repo.root, "compile", "specs")[0] == 0)  # CI lets no pull request through that does not compile
+    repo.commit("edits")
+    seen: list[bool] = []
+
+    def spy(*args, **kwargs):
+        report = PLAN_FROM_COMMITS(*args, **kwargs)
+        seen.append(report is not None)
+        return report
+
+    monkeypatch.setattr(committed, "plan_from_commits", spy)
+    fast, slow = _both_ways(repo, run, monkeypatch)
+    assert fast == slow
+    changed = repo.git("diff", "--name-only", "HEAD~1", "HEAD", "--", "specs").split()
+    assert seen[:2] == [bool(changed)] * 2

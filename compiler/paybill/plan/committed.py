@@ -253,7 +253,7 @@ def _report(old: _Side, new: _Side, unchanged: _Unchanged, prefix: str, repo: Gi
             generated: dict[str, FileChange], contents: dict[str, bytes],
             head_diagnostics: list[Diagnostic]) -> PlanReport | None:
     from paybill.plan.engine import build_report
-    from paybill.plan.revenue import Contribution, contribution, contributions, revenue_of
+    from paybill.plan.revenue import Contribution, Prices, contribution, contributions, revenue_of
     from paybill.validate import validate_documents
 
     snapshots = []
@@ -268,9 +268,10 @@ def _report(old: _Side, new: _Side, unchanged: _Unchanged, prefix: str, repo: Gi
     base, head = snapshots
     shares: list[dict[str, Contribution]] = []
     for snapshot in snapshots:
-        found = contributions(snapshot.index)
+        prices = Prices(snapshot.index)
+        found = contributions(snapshot.index, prices)
         for name, (plan, status, lifecycle) in unchanged.tenants:
-            share = contribution(snapshot.index, plan, status, lifecycle)
+            share = contribution(prices, plan, status, lifecycle)
             if share is not None:
                 found[name] = share
         shares.append(found)

@@ -11,6 +11,7 @@ Rules (documented because finance reads this number):
 
 from __future__ import annotations
 
+from collections import Counter
 from fractions import Fraction
 
 from paybill.changes.model import CurrencyRevenue, Finding, Revenue, TenantRevenue
@@ -30,21 +31,39 @@ Contribution = tuple[str, Fraction, str, str, str]
 """(currency, monthly amount, plan, billing status, lifecycle) of one tenant."""
 
 
-def contribution(index: SpecIndex, plan_name: str, status: str, lifecycle: str) -> Contribution | None:
+_ZERO = Fraction(0)
+
+
+class Prices:
+    """Each plan's (currency, monthly price) on one side, looked up once per plan, not once per tenant."""
+
+    def __init__(self, index: SpecIndex) -> None:
+        self.index = index
+        self._prices: dict[str, tuple[str, Fraction] | None] = {}
+
+    def __call__(self, plan_name: str) -> tuple[str, Fraction] | None:
+        if plan_name not in self._prices:
+            plan = self.index.model("Plan", plan_name)
+            self._prices[plan_name] = (plan.spec.price.currency, monthly(plan)) if plan is not None else None
+        return self._prices[plan_name]
+
+
+def contribution(prices: Prices, plan_name: str, status: str, lifecycle: str) -> Contribution | None:
     """One tenant's share on one side (None when its plan is not on that side); 0 when not paying."""
-    plan = index.model("Plan", plan_name)
-    if plan is None:
+    price = prices(plan_name)
+    if price is None:
         return None
     paying = status in PAYING_STATUSES and lifecycle != "deleted"
-    return (plan.spec.price.currency, monthly(plan) if paying else Fraction(0), plan_name, status, lifecycle)
+    return (price[0], price[1] if paying else _ZERO, plan_name, status, lifecycle)
 
 
-def contributions(index: SpecIndex) -> dict[str, Contribution]:
+def contributions(index: SpecIndex, prices: Prices | None = None) -> dict[str, Contribution]:
     """tenant -> its :func:`contribution`, for every tenant of ``index`` whose plan is there."""
+    prices = prices or Prices(index)
     out: dict[str, Contribution] = {}
     for doc in index.of_kind("Tenant"):
         spec = doc.model.spec
-        share = contribution(index, spec.plan, spec.billing.status, spec.lifecycle)
+        share = contribution(prices, spec.plan, spec.billing.status, spec.lifecycle)
         if share is not None:
             out[doc.name] = share
     return out
@@ -85,12 +104,16 @@ def revenue_of(old: dict[str, Contribution], new: dict[str, Contribution], base:
     Split from :func:`compute_revenue` so a plan that indexes only the documents a change touches
     (:mod:`paybill.plan.committed`) can pass every tenant's share, the unchanged ones from plain data."""
     totals: dict[str, list[Fraction]] = {}
-    for side, contributions in ((0, old), (1, new)):
-        for currency, amount, *_ in contributions.values():
-            totals.setdefault(currency, [Fraction(0), Fraction(0)])[side] += amount
+    for side, shares in ((0, old), (1, new)):
+        # summed as (count x amount) per distinct amount: exact, and one Fraction sum per plan price
+        counted = Counter((currency, amount.numerator, amount.denominator) for currency, amount, *_ in shares.values())
+        for (currency, numerator, denominator), count in counted.items():
+            totals.setdefault(currency, [Fraction(0), Fraction(0)])[side] += Fraction(numerator, denominator) * count
     tenants: list[TenantRevenue] = []
     for name in sorted(old.keys() | new.keys()):
         before, after = old.get(name), new.get(name)
+        if before == after:
+            continue
         b_cur, b_amt = (before[0], before[1]) if before else (None, Fraction(0))
         a_cur, a_amt = (after[0], after[1]) if after else (None, Fraction(0))
         if b_cur == a_cur and b_amt == a_amt:

@@ -2,16 +2,17 @@
 
 The low-level ``mcp.server.lowlevel.Server`` (not ``MCPServer``) because the tools and their JSON
 Schemas are generated from the bundle at start, not written as Python functions. A call runs in a
-worker thread (psycopg and the guard are synchronous), bounded by a limiter so a flood of calls
+worker thread (psycopg and the guard are synchronous) of a bounded thread pool, so a flood of calls
 queues instead of spawning threads; a refusal is a tool result with ``is_error`` and the reasons.
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-import anyio
 import mcp_types as types
 import orjson
 from mcp.server.context import ServerRequestContext
@@ -51,12 +52,20 @@ def build_server(service: Service, metrics: ServeMetrics, *, max_concurrency: in
     ``max_concurrency``: calls running in worker threads at once; by default the service's pool
     size. Why not more: every call holds a pool connection for its whole run, so a thread beyond the
     pool's size could only park on the pool's lock - while still competing for the GIL, and waking
-    and being woken through futexes; a call beyond the limit waits on the event loop instead, at no
-    cost (measured with 16 clients on a pool of 8: a limit of 8 instead of 16 cut the server's CPU
-    per call, see docs/serve.md).
+    and being woken through futexes; a call beyond the limit waits in the executor's queue instead,
+    without a thread (measured with 16 clients on a pool of 8: a limit of 8 instead of 16 cut the
+    server's CPU per call, see docs/serve.md).
+
+    Why ``loop.run_in_executor`` and a ``ThreadPoolExecutor`` rather than
+    ``anyio.to_thread.run_sync`` with a limiter: the same hand-off (a queue to an idle thread, the
+    result back through ``call_soon_threadsafe``) without anyio's cancel scope, event, limiter and
+    Python ``queue.Queue`` per call: 14-21 us of CPU per hand-off instead of 43-62 us (16 concurrent
+    callers on uvloop, ``benchmarks/bench_serve_handoff.py``). A
+    call that started runs to its end either way (its transaction commits or rolls back in the
+    thread); one still queued when its request is cancelled never runs.
     """
     listed = types.ListToolsResult(tools=[_tool(t) for t in service.tools.values()])
-    limiter = anyio.CapacityLimiter(max_concurrency or service.config.pool_max)
+    executor = ThreadPoolExecutor(max_concurrency or service.config.pool_max, thread_name_prefix="paybill-call")
 
     async def list_tools(ctx: ServerRequestContext[Any], params: types.PaginatedRequestParams | None
                          ) -> types.ListToolsResult:
@@ -64,7 +73,8 @@ def build_server(service: Service, metrics: ServeMetrics, *, max_concurrency: in
 
     async def call_tool(ctx: ServerRequestContext[Any], params: types.CallToolRequestParams) -> types.CallToolResult:
         started = time.perf_counter()
-        outcome = await anyio.to_thread.run_sync(service.call, params.name, params.arguments, limiter=limiter)
+        outcome = await asyncio.get_running_loop().run_in_executor(executor, service.call, params.name,
+                                                                   params.arguments)
         metrics.observe(params.name, outcome.outcome, outcome.policy, time.perf_counter() - started)
         return result_of(outcome)
 
