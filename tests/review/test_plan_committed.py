@@ -49,14 +49,15 @@ def taken(monkeypatch) -> list[bool]:
     return seen
 
 
-def _both_ways(repo, run, monkeypatch) -> tuple[tuple[int, dict, str], tuple[int, dict, str]]:
+def _both_ways(repo, run, monkeypatch, plan: tuple[str, ...] = PLAN
+               ) -> tuple[tuple[int, dict, str], tuple[int, dict, str]]:
     """(exit code, JSON, markdown) of the plan with the cache, then of the full plan compiling both sides."""
     out = []
     for extra in ((), ("--compile-base",)):
         if extra:
             monkeypatch.setenv("PAYBILL_CACHE_DIR", "off")
-        code, text, _ = run(repo.root, *PLAN, *extra, "--format", "json")
-        md_code, markdown, _ = run(repo.root, *PLAN, *extra, "--format", "markdown")
+        code, text, _ = run(repo.root, *plan, *extra, "--format", "json")
+        md_code, markdown, _ = run(repo.root, *plan, *extra, "--format", "markdown")
         assert code == md_code
         report = json.loads(text)
         base = report["terraform"].pop("base")
@@ -101,6 +102,23 @@ def test_a_tenant_in_a_staged_migration_that_the_change_leaves_alone(edit, repo,
     fast, slow = _both_ways(repo, run, monkeypatch)
     assert fast == slow
     assert taken[:2] == [True, True]
+
+
+def test_the_work_tree_is_planned_from_head_when_it_is_exactly_head(repo, run, monkeypatch, taken) -> None:
+    """CI plans its checkout (no ``--head``): a clean work tree is ``HEAD``, and the report still names
+    the work tree; anything modified, untracked or ignored under specs/ or generated/ falls back."""
+    _compile_and_commit(repo, run, "generated/")
+    repo.edit(VANDELAY, "lifecycle: active", "lifecycle: suspended")
+    _compile_and_commit(repo, run, "suspend vandelay")
+    work_tree = ("plan", "specs", "--base", "HEAD~1")
+    fast, slow = _both_ways(repo, run, monkeypatch, work_tree)
+    assert fast == slow
+    assert fast[1]["head"] == slow[1]["head"]
+    assert taken[:2] == [True, True]
+    repo.write("specs/tenants/initech.yaml", repo.read(HOOLI).replace("name: hooli", "name: initech"))
+    fast, slow = _both_ways(repo, run, monkeypatch, work_tree)  # an untracked spec file: the full plan
+    assert fast == slow
+    assert taken[2:4] == [False, False]
 
 
 def test_a_stale_committed_head_tree_falls_back_to_the_full_plan(repo, run, monkeypatch, taken) -> None:

@@ -9,16 +9,17 @@ from typing import TYPE_CHECKING, Any
 
 from paybill.diagnostics import DiagnosticSink
 from paybill.forked import Parallelism
-from paybill.resolve import ResolvedModel, StackUnit, resolve_index
 from paybill.validate.index import SpecIndex
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # resolve is imported when a context resolves its own model: importing the contract
+    # (as `paybill plan` does for the SQL catalogs) does not load the resolve stage and its rules
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
     from paybill.emit.cache import CompileCache
     from paybill.emit.files import ScratchWriter, Written
     from paybill.emit.terraform.emitter import TerraformResult
     from paybill.graph.model import DependencyGraph
+    from paybill.resolve import ResolvedModel, StackUnit
     from paybill.store import UnitStore
 
 OutputTree = dict[str, bytes]
@@ -104,6 +105,8 @@ class EmitContext:
     def model(self) -> ResolvedModel:
         """The resolved model: the pipeline's, or resolved now (once) for a context built from an index."""
         if self.resolved is None:
+            from paybill.resolve import resolve_index
+
             self.resolved = resolve_index(self.index, self.sink)
         return self.resolved
 

@@ -20,6 +20,9 @@ full plan checks the base. Committed files the change leaves alone are not read 
 does not read them either when the head's compile has the same bytes); ``compile --check``
 compares them with a compile byte for byte.
 
+The head may be the work tree (``paybill plan`` without ``--head``, as CI plans its checkout) when
+``git status`` finds it exactly ``HEAD`` under the specs root and the output folder.
+
 The change must be small and touch tenants only: at most :data:`MAX_CHANGED_FILES` spec files,
 each holding only ``Tenant`` documents on both sides, and no agent-authored commit in the range
 (those are checked against change control with both full indexes). Then the spec-level
@@ -52,7 +55,16 @@ from paybill.diagnostics import Diagnostic, DiagnosticSink
 from paybill.gitio.blobcache import BlobCache
 from paybill.gitio.repo import GitError, GitRepo
 from paybill.gitio.snapshot import Snapshot, SpecsLocation
-from paybill.gitio.sources import SPEC_SUFFIXES, SYMLINK_MODE, Side, SourceFile, TreeSide, _hidden, under
+from paybill.gitio.sources import (
+    SPEC_SUFFIXES,
+    SYMLINK_MODE,
+    Side,
+    SourceFile,
+    TreeSide,
+    WorkTreeSide,
+    _hidden,
+    under,
+)
 from paybill.load import SpecDocument
 from paybill.load.cache import LoadCache
 
@@ -109,6 +121,8 @@ class _Side:
     """One side as the proof needs it: its inputs, the documents of its changed files, its manifest."""
 
     side: TreeSide
+    commit: str | None
+    """The commit the report names (None for a clean work tree read as ``HEAD``)."""
     inputs: dict[str, str]
     """Display path -> ``sha256:<hex>`` of every spec file that holds a document (the manifest's ``inputs``)."""
     changed: list[SpecDocument]
@@ -169,13 +183,19 @@ def plan_from_commits(base: Side, head: Side, where: SpecsLocation, repo: GitRep
     ``known``: the parsed spec files of the cache folder (unchanged files it holds are not parsed)."""
     from paybill.plan.agents import agent_commits
 
-    if folder is None or not isinstance(base, TreeSide) or not isinstance(head, TreeSide) \
-            or base.commit == head.commit:
+    if folder is None or not isinstance(base, TreeSide):
+        return None
+    prefix = generated_prefix(where.prefix)
+    try:
+        head_tree = _committed_head(head, repo, where, prefix)
+    except GitError:
+        return None
+    if head_tree is None or base.commit == head_tree.commit:
         return None
     base_files = _listing(base, where)
     if base_files is None:
         return None
-    prefix = generated_prefix(where.prefix)
+    head, reported = head_tree, head.commit
     spec_changes: dict[str, FileChange] = {}
     generated: dict[str, FileChange] = {}
     for change in changed_files(repo, base.commit, head.commit, where.prefix, prefix):
@@ -239,9 +259,25 @@ def plan_from_commits(base: Side, head: Side, where: SpecsLocation, repo: GitRep
         record = load_record(folder, side_inputs)
         if record is None or record.manifest_sha256 != hashlib.sha256(raw).hexdigest():
             return None
-        sides.append((_Side(side, side_inputs, documents, manifest, raw), record))
+        sides.append((_Side(side, side.commit, side_inputs, documents, manifest, raw), record))
     (old, _), (new, head_record) = sides
+    new.commit = reported
     return _report(old, new, unchanged, prefix, repo, generated, contents, list(head_record.diagnostics))
+
+
+def _committed_head(head: Side, repo: GitRepo, where: SpecsLocation, prefix: str) -> TreeSide | None:
+    """The head as a commit: itself, or for the work tree (``paybill plan`` without ``--head``, as CI runs
+    it on its checkout) ``HEAD`` when the specs and the output folder on disk are exactly ``HEAD``'s:
+    nothing modified, staged, untracked or ignored there (one ``git status``), so listing the files on
+    disk finds the same files with the same bytes."""
+    if isinstance(head, TreeSide):
+        return head
+    if not isinstance(head, WorkTreeSide):
+        return None
+    commit = repo.resolve("HEAD")
+    status = repo.run_bytes("status", "--porcelain=v1", "-z", "--untracked-files=all", "--ignored=matching",
+                            "--", where.prefix or ".", prefix)
+    return TreeSide(repo, commit, head.label) if not status.strip(b"\0") else None
 
 
 def _compared(path: str) -> bool:
@@ -263,7 +299,7 @@ def _report(old: _Side, new: _Side, unchanged: _Unchanged, prefix: str, repo: Gi
         index = validate_documents(documents, sink, reuse_models=True, rules=False)
         if len(sink):
             return None
-        snapshots.append(Snapshot(side.side.label, side.side.commit, documents, index,
+        snapshots.append(Snapshot(side.side.label, side.commit, documents, index,
                                   head_diagnostics if side is new else []))
     base, head = snapshots
     shares: list[dict[str, Contribution]] = []
