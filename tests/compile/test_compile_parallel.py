@@ -21,6 +21,7 @@ from compile_support import ROOT, SPECS, read_tree
 
 import paybill.compile.pipeline as pipeline
 import paybill.emit.files as emit_files
+import paybill.emit.manifest as manifest_emitter
 import paybill.emit.terraform.emitter as terraform_emitter
 import paybill.write.stream as stream
 from paybill.compile import compile_repository
@@ -342,6 +343,7 @@ def test_files_written_early_leave_only_digests_and_give_the_same_tree(tmp_path:
         # Terraform stacks (both halves) and the independent emitters' files (the helper's) were written early.
         assert {p for p in written if p.startswith("terraform/")} >= {s["files"][0] for s in alone.stacks}
         assert any(not p.startswith("terraform/") for p in written)
+        assert "manifest.json" in written
         assert result.tree.in_memory() is None and not any(result.tree._data.get(p) for p in written)
         assert list(result.tree) == list(alone.tree)
         assert tree_size(result.tree) == sum(len(data) for data in alone.tree.values())
@@ -362,10 +364,17 @@ class _RecordingWriter:
 
     def __init__(self) -> None:
         self.calls: list[dict[str, bytes]] = []
+        self.streamed: list[tuple[str, list[bytes]]] = []
 
     def write_now(self, files, digests=None):
         self.calls.append(dict(files))
         return {path: Written(len(data), hashlib.sha256(data).digest()) for path, data in files.items()}
+
+    def write_stream(self, path, chunks):
+        pieces = list(chunks)
+        self.streamed.append((path, pieces))
+        data = b"".join(pieces)
+        return Written(len(data), hashlib.sha256(data).digest())
 
     def where(self) -> Path:
         raise AssertionError("nothing reads the files back here")
@@ -386,6 +395,20 @@ def test_sql_and_entitlements_write_their_files_in_chunks_as_they_render(emitter
     assert {path: data for call in writer.calls for path, data in call.items()} == alone
     assert set(ctx.written) == set(alone) == set(ctx.digests)
     assert all(ctx.digests[path] == hashlib.sha256(data).digest() for path, data in alone.items())
+
+
+def test_the_manifest_is_written_as_it_is_rendered(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Streaming, manifest.json goes to the writer in pieces; only its size and digest stay."""
+    _one_process(monkeypatch)
+    alone = compile_repository(SPECS).tree["manifest.json"]
+    monkeypatch.setattr(manifest_emitter, "MANIFEST_CHUNK", 4096)
+    writer = _RecordingWriter()
+    result = compile_repository(SPECS, writer=writer)
+    [(path, pieces)] = writer.streamed
+    assert path == "manifest.json" and len(pieces) > 1 and all(len(p) < 4096 + 2048 for p in pieces[:-1])
+    assert b"".join(pieces) == alone
+    assert isinstance(result.tree, OutputFiles) and result.tree.written("manifest.json") is not None
+    assert result.digests["manifest.json"] == hashlib.sha256(alone).digest()
 
 
 def test_a_failed_compile_discards_what_it_wrote_early(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -253,3 +253,21 @@ def test_input_fingerprint_ignores_order_but_not_content() -> None:
     raw = (SPECS / "tenants/bluth.yaml").read_bytes() + b"\n# edited\n"
     edited = [load_source(raw, d.path, DiagnosticSink())[0] if d.path.endswith("bluth.yaml") else d for d in docs]
     assert input_fingerprint(edited) != input_fingerprint(docs)
+
+
+def test_the_manifest_rendered_in_pieces_is_exactly_orjsons_rendering_of_its_document() -> None:
+    """manifest.json is rendered piece by piece (never held as a document); the bytes must be those
+    of one orjson rendering of the whole document, empty arrays and objects included."""
+    import orjson
+
+    options = orjson.OPT_SORT_KEYS | orjson.OPT_INDENT_2
+    result = compiled()
+    data = result.tree["manifest.json"]
+    document = orjson.loads(data)
+    assert document["stacks"] and document["removed"] and document["outputs"]
+    assert data == orjson.dumps(document, option=options) + b"\n"
+    without = compile_repository(SPECS, emitters=[ENTITLEMENTS_EMITTER, MANIFEST_EMITTER])
+    empty = without.tree["manifest.json"]
+    assert orjson.loads(empty)["stacks"] == [] and orjson.loads(empty)["removed"] != []
+    assert empty == orjson.dumps(orjson.loads(empty), option=options) + b"\n"
+    assert result.stack_count == len(document["stacks"]) and result.removed_count == len(document["removed"])

@@ -50,12 +50,15 @@ def _row(d: Diagnostic) -> _Row:
     return (d.code, d.message, d.path, d.position.line, d.position.col, d.hint, d.severity.value)
 
 
-def save_record(folder: Path | None, inputs: Mapping[str, str], manifest: bytes,
+def save_record(folder: Path | None, inputs: Mapping[str, str], manifest_sha256: str,
                 diagnostics: Sequence[Diagnostic]) -> bool:
-    """Record a successful compile (never raises; False when nothing could be written or it had errors)."""
+    """Record a successful compile (never raises; False when nothing could be written or it had errors).
+
+    ``manifest_sha256``: hex SHA-256 of the ``manifest.json`` bytes it produced (the compile knows it
+    without reading back a manifest it wrote as it rendered it)."""
     if folder is None or any(d.severity is Severity.ERROR for d in diagnostics):
         return False
-    value = (hashlib.sha256(manifest).hexdigest(), [_row(d) for d in diagnostics])
+    value = (manifest_sha256, [_row(d) for d in diagnostics])
     return store.write(folder, store.key(NAMESPACE, inputs_digest(inputs)), value)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import sys
 import time
@@ -92,7 +93,7 @@ def _shown(filename: object) -> str:
 
 
 def _summary(result: CompileResult, out: Path) -> str:
-    stacks, removed = len(result.stacks), len(result.removed)
+    stacks, removed = result.stack_count, result.removed_count
     return (f"compiled {stacks} stack{'s' if stacks != 1 else ''}"
             f"{f' ({removed} removed)' if removed else ''}, {result.file_count} files -> {out.as_posix()}/")
 
@@ -120,7 +121,7 @@ def _diff_lines(diff: TreeDiff, out: Path, fmt: str) -> list[str]:
 
 def _json_text(result: CompileResult, out: Path, extra: dict[str, Any]) -> str:
     doc = {"ok": result.ok, "diagnostics": [d.to_dict() for d in result.diagnostics], "out": out.as_posix(),
-           "stacks": len(result.stacks), "removed": len(result.removed), "files": result.file_count, **extra}
+           "stacks": result.stack_count, "removed": result.removed_count, "files": result.file_count, **extra}
     return orjson.dumps(doc, option=orjson.OPT_INDENT_2).decode() + "\n"
 
 
@@ -145,10 +146,12 @@ def _record(cache: Path | None, result: CompileResult) -> None:
     """What this successful compile produced, for ``paybill plan`` (:mod:`paybill.changes.record`)."""
     from paybill.changes.record import save_record
 
-    manifest = result.tree.get("manifest.json")
-    if cache is not None and manifest is not None:
-        save_record(cache, {path: "sha256:" + digest for path, digest in result.sources.items()}, manifest,
-                    result.diagnostics)
+    if cache is None or "manifest.json" not in result.tree:
+        return
+    known = result.digests.get("manifest.json")  # written as rendered: its digest, not its 96 MB at 100k
+    manifest_sha256 = known.hex() if known is not None else hashlib.sha256(result.tree["manifest.json"]).hexdigest()
+    save_record(cache, {path: "sha256:" + digest for path, digest in result.sources.items()}, manifest_sha256,
+                result.diagnostics)
 
 
 def _report_write_failure(result: CompileResult, out: Path, fmt: str, exc: OSError) -> None:

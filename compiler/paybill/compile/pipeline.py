@@ -162,7 +162,9 @@ def _compile_index(
     tree.sort()
     plain = tree.in_memory()
     return CompileResult(tree=plain if plain is not None else tree, diagnostics=sink.sorted(), index=index,
-                         files=files, graph=graph, manifest=ctx.facts.manifest, facts=ctx.facts,
+                         files=files, graph=graph, facts=ctx.facts,
+                         stack_count=len(ctx.facts.terraform.stacks) if ctx.facts.terraform is not None else 0,
+                         removed_count=len(resolved.removed),
                          digests={path: digest for path, digest in ctx.digests.items()
                                   if path in tree or path in ctx.kept},
                          kept=dict(sorted(ctx.kept.items())))

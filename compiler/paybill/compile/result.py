@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
+
 from paybill.diagnostics import Diagnostic, Severity
 from paybill.emit.contract import EmitFacts
+from paybill.emit.manifest import MANIFEST_PATH
 from paybill.graph.model import DependencyGraph
 from paybill.validate.index import SpecIndex
 
@@ -28,7 +32,10 @@ class CompileResult:
     files: int = 0
     """Spec files read (0 when compiled from documents)."""
     graph: DependencyGraph | None = None
-    manifest: dict[str, Any] | None = None
+    stack_count: int = 0
+    """Stacks the Terraform emitter built: what the manifest lists under ``stacks``, without parsing it."""
+    removed_count: int = 0
+    """Stacks of deleted tenants not destroyed yet: the manifest's ``removed``, without parsing it."""
     facts: EmitFacts = field(default_factory=EmitFacts)
     """What emitters published (:class:`~paybill.emit.contract.EmitFacts`)."""
     digests: dict[str, bytes] = field(default_factory=dict)
@@ -51,6 +58,17 @@ class CompileResult:
     @property
     def ok(self) -> bool:
         return not any(d.severity is Severity.ERROR for d in self.diagnostics)
+
+    @functools.cached_property
+    def manifest(self) -> dict[str, Any] | None:
+        """The manifest document, parsed from the tree's ``manifest.json`` when first asked (None
+        when the compile failed). The compile never holds it as a document: at 100,000 tenants that
+        was ~200 MB at the end of the compile (:mod:`paybill.emit.manifest` renders it in pieces)."""
+        data = self.tree.get(MANIFEST_PATH)
+        if data is None:
+            return None
+        document: dict[str, Any] = orjson.loads(data)
+        return document
 
     @property
     def stacks(self) -> list[dict[str, Any]]:

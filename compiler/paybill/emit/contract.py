@@ -37,8 +37,6 @@ class EmitFacts:
 
     terraform: TerraformResult | None = None
     """Stack facts of the Terraform emitter (the manifest and the compile's checks read them)."""
-    manifest: dict[str, Any] | None = None
-    """The manifest document, as written to ``manifest.json``."""
     sql_databases: tuple[str, ...] | None = None
     """Keys of the databases the SQL emitter wrote a folder for."""
 
@@ -54,7 +52,7 @@ class EmitFacts:
             setattr(self, name, value)
 
 
-_FACT_NAMES = ("terraform", "manifest", "sql_databases")
+_FACT_NAMES = ("terraform", "sql_databases")
 
 
 @dataclass

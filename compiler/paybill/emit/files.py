@@ -17,7 +17,7 @@ early, and its result holds a plain dict.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
@@ -43,6 +43,10 @@ class ScratchWriter(Protocol):
     """
 
     def write_now(self, files: Mapping[str, bytes], digests: Mapping[str, bytes] | None = None) -> dict[str, Written]:
+        ...  # pragma: no cover - a protocol
+
+    def write_stream(self, path: str, chunks: Iterable[bytes]) -> Written:
+        """Write one file from ``chunks`` as they come (a file too large to hold, the manifest)."""
         ...  # pragma: no cover - a protocol
 
     def where(self) -> Path:

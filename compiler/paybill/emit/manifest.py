@@ -25,7 +25,7 @@ bytes. Its ``generatedBy`` marker is what lets ``paybill compile`` replace the f
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 import orjson
@@ -65,9 +65,12 @@ def _stack_files(tree: Mapping[str, bytes], paths: list[str], addresses: list[st
     return files
 
 
-def _removed(model: ResolvedModel, decommissioned: Mapping[str, RemovedInfo],
-             digests: Mapping[str, str]) -> list[dict[str, Any]]:
-    entries = []
+DigestOf = Callable[[str], "str | None"]
+"""Path -> ``sha256:<hex>`` of that output file (None: not in the tree)."""
+
+
+def _removed(model: ResolvedModel, decommissioned: Mapping[str, RemovedInfo], digest_of: DigestOf
+             ) -> Iterator[dict[str, Any]]:
     for unit in model.removed:
         resolved = model.tenants[unit.owner.name]
         tenant, cloud = resolved.tenant, resolved.cloud
@@ -85,18 +88,54 @@ def _removed(model: ResolvedModel, decommissioned: Mapping[str, RemovedInfo],
         }
         info = decommissioned.get(unit.address)
         if info is not None:
+            digest = digest_of(info.path)
             entry.update({
                 "path": info.path,
-                "hash": stack_hash({info.path: digests[info.path]}) if info.path in digests else None,
+                "hash": stack_hash({info.path: digest}) if digest is not None else None,
                 "resources": info.resources,
                 "unprotect": list(info.unprotect),
             })
-        entries.append(entry)
-    return entries
+        yield entry
 
 
-def build_manifest(ctx: EmitContext, tree: Mapping[str, bytes]) -> dict[str, Any]:
-    """The manifest document for ``tree`` (its ``manifest.json``, if any, is left out).
+# The manifest is rendered piece by piece, each piece by orjson with the same options as the whole
+# document (sorted keys, two-space indent) and indented to its depth: the same bytes as one
+# ``orjson.dumps`` of the whole document (tests/compile/test_compile_pipeline.py re-renders it),
+# without ever holding the document. At 100,000 tenants the document was ~200 MB of dicts and lists
+# and its bytes 96 MB more, at the end of the compile, when the process is at its largest.
+
+def _value(value: Any, depth: int) -> bytes:
+    """``value`` rendered as it appears at ``depth`` (JSON strings hold no raw newline, so re-indenting is safe)."""
+    return orjson.dumps(value, option=_OPTIONS).replace(b"\n", b"\n" + b"  " * depth)
+
+
+def _list(items: Iterable[Any], depth: int) -> Iterator[bytes]:
+    """A JSON array at ``depth`` whose elements are rendered one at a time."""
+    pad = b"\n" + b"  " * (depth + 1)
+    first = True
+    for item in items:
+        yield (b"[" if first else b",") + pad + _value(item, depth + 1)
+        first = False
+    yield b"[]" if first else b"\n" + b"  " * depth + b"]"
+
+
+def _object(fields: Iterable[tuple[str, Iterable[bytes]]], depth: int) -> Iterator[bytes]:
+    """A JSON object at ``depth``; ``fields`` come in key order, each value as rendered pieces."""
+    pad = b"\n" + b"  " * (depth + 1)
+    first = True
+    for key, pieces in fields:
+        yield (b"{" if first else b",") + pad + orjson.dumps(key) + b": "
+        yield from pieces
+        first = False
+    yield b"{}" if first else b"\n" + b"  " * depth + b"}"
+
+
+def _one(value: Any, depth: int) -> Iterator[bytes]:
+    yield _value(value, depth)
+
+
+def manifest_chunks(ctx: EmitContext, tree: Mapping[str, bytes]) -> Iterator[bytes]:
+    """The bytes of ``manifest.json`` for ``tree`` (its own ``manifest.json``, if any, left out), in pieces.
 
     Files are hashed only when ``ctx.digests`` lacks them: a file written early
     (:mod:`paybill.emit.files`) is never read back.
@@ -112,55 +151,88 @@ def build_manifest(ctx: EmitContext, tree: Mapping[str, bytes]) -> dict[str, Any
     for path in paths:
         if path not in known:
             known[path] = hashlib.sha256(tree[path]).digest()
-    digests = {path: "sha256:" + known[path].hex() for path in paths}
+    listed = frozenset(paths)
+
+    def digest_of(path: str) -> str | None:
+        return "sha256:" + known[path].hex() if path in listed else None
+
     stack_files = _stack_files(tree, paths, [info.address for info in infos])
-    stacks: list[dict[str, Any]] = []
-    for info in infos:
-        files = stack_files[info.address] or [info.path]
-        stacks.append({
-            "address": info.address,
-            "kind": info.kind,
-            "cloud": info.cloud,
-            "provider": info.provider,
-            "sources": list(info.sources),
-            "dependsOn": list(info.depends_on),
-            "wave": waves.get(stack_node_id(info.address), 1),
-            "resources": info.resources,
-            "files": files,
-            "hash": stack_hash({f: digests[f] for f in files if f in digests}),
-        })
     grouped: dict[int, list[str]] = {}
-    for entry in stacks:
-        grouped.setdefault(entry["wave"], []).append(entry["address"])
+    for info in infos:
+        grouped.setdefault(waves.get(stack_node_id(info.address), 1), []).append(info.address)
+
+    def stacks() -> Iterator[dict[str, Any]]:
+        for info in infos:
+            files = stack_files[info.address] or [info.path]
+            yield {
+                "address": info.address,
+                "kind": info.kind,
+                "cloud": info.cloud,
+                "provider": info.provider,
+                "sources": list(info.sources),
+                "dependsOn": list(info.depends_on),
+                "wave": waves.get(stack_node_id(info.address), 1),
+                "resources": info.resources,
+                "files": files,
+                "hash": stack_hash({f: d for f in files if (d := digest_of(f)) is not None}),
+            }
+
     decommissioned = {info.address: info for info in (terraform.decommissioned if terraform is not None else [])}
     claimed = {f for files in stack_files.values() for f in files} | {info.path for info in decommissioned.values()}
-    outputs: dict[str, dict[str, str]] = {}
+    outputs: dict[str, list[str]] = {}
     for path in paths:
         if path not in claimed:
-            top = path.split("/", 1)[0] if "/" in path else "."
-            outputs.setdefault(top, {})[path] = digests[path]
+            outputs.setdefault(path.split("/", 1)[0] if "/" in path else ".", []).append(path)
+
+    def output_group(group: list[str]) -> Iterator[bytes]:
+        yield from _object(((path, _one(digest_of(path), 3)) for path in group), 2)
+
     inputs = {doc.path: "sha256:" + doc.text_hash for doc in index.all_documents() if doc.text_hash}
-    return {
-        "apiVersion": API_VERSION,
-        "kind": "Manifest",
-        "generatedBy": "paybill",
-        "inputs": dict(sorted(inputs.items())),
-        "stacks": stacks,
-        "waves": [sorted(grouped[w]) for w in sorted(grouped)],
-        "removed": _removed(ctx.model(), decommissioned, digests),
-        "outputs": outputs,
-    }
+    fields: list[tuple[str, Iterable[bytes]]] = [
+        ("apiVersion", _one(API_VERSION, 1)),
+        ("generatedBy", _one("paybill", 1)),
+        ("inputs", _one(inputs, 1)),
+        ("kind", _one("Manifest", 1)),
+        ("outputs", _object(((top, output_group(outputs[top])) for top in sorted(outputs)), 1)),
+        ("removed", _list(_removed(ctx.model(), decommissioned, digest_of), 1)),
+        ("stacks", _list(stacks(), 1)),
+        ("waves", _one([sorted(grouped[w]) for w in sorted(grouped)], 1)),
+    ]
+    yield from _object(fields, 0)
+    yield b"\n"
 
 
-def render_manifest(manifest: dict[str, Any]) -> bytes:
-    return orjson.dumps(manifest, option=_OPTIONS) + b"\n"
+MANIFEST_CHUNK = 4 << 20
+"""Bytes of manifest text gathered before one write, when the manifest is written as it is rendered."""
+
+
+def _gathered(pieces: Iterable[bytes]) -> Iterator[bytes]:
+    """``pieces`` joined into chunks of about :data:`MANIFEST_CHUNK` bytes.
+
+    Each piece is copied out at once: orjson allocates about 4 KB for every result, however short,
+    so holding the pieces of one chunk (a digest string each: ~80 bytes of text) took 50 times
+    their size, and ``b"".join`` of the whole manifest's pieces would have taken about 1 GB.
+    """
+    buffer = bytearray()
+    for piece in pieces:
+        buffer += piece
+        if len(buffer) >= MANIFEST_CHUNK:
+            yield bytes(buffer)
+            buffer.clear()
+    if buffer:
+        yield bytes(buffer)
 
 
 def emit_manifest(ctx: EmitContext) -> OutputTree:
-    tree = ctx.tree
-    manifest = build_manifest(ctx, tree)
-    ctx.facts.manifest = manifest
-    return {MANIFEST_PATH: render_manifest(manifest)}
+    """``manifest.json``; when the compile streams its output (``ctx.writer``) it is written as it is
+    rendered, and only its size and digest stay (``ctx.written``, ``ctx.digests``)."""
+    chunks = manifest_chunks(ctx, ctx.tree)
+    if ctx.writer is None:
+        return {MANIFEST_PATH: b"".join(_gathered(chunks))}
+    written = ctx.writer.write_stream(MANIFEST_PATH, _gathered(chunks))
+    ctx.written[MANIFEST_PATH] = written
+    ctx.digests[MANIFEST_PATH] = written.digest
+    return {}
 
 
 MANIFEST_EMITTER = Emitter(name="manifest", emit=emit_manifest)

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from types import TracebackType
 
@@ -35,6 +35,7 @@ from paybill.write.swap import has_syncfs
 from paybill.write.tree import (
     UnsafeOutput,
     _fill,
+    _make_folder,
     _validate_paths,
     discard,
     fill_scratch,
@@ -127,6 +128,25 @@ class StreamingWrite:
         known = digests or {}
         return {path: Written(len(data), known.get(path) or hashlib.sha256(data).digest())
                 for path, data in files.items()}
+
+    def write_stream(self, path: str, chunks: Iterable[bytes]) -> Written:
+        """Write ``path`` into the scratch tree from ``chunks`` as they come, in this process; like
+        :meth:`write_now`, but the file's bytes are never held whole."""
+        scratch = self._scratch
+        if scratch is None or self._done:
+            raise RuntimeError("this StreamingWrite has no scratch tree to write into")
+        _validate_paths({path: b""})
+        parent = path.rpartition("/")[0]
+        if parent:
+            _make_folder(scratch, parent, set())
+        digest = hashlib.sha256()
+        size = 0
+        with open(scratch / path, "wb") as handle:
+            for chunk in chunks:
+                handle.write(chunk)
+                digest.update(chunk)
+                size += len(chunk)
+        return Written(size, digest.digest())
 
     def where(self) -> Path:
         """Where the files written early are: the scratch tree, then ``out`` once committed."""
