@@ -210,3 +210,20 @@ def test_workers_shadow_and_authzen(serve_world: ServeWorld, request: pytest.Fix
     assert [r["kind"] for r in records] == ["would-deny"] * CONNECTIONS
     assert all(_records(log) for log in logs)  # both workers served some of the calls
     assert not shadow_log.exists()
+
+
+def test_workers_refuse_an_address_another_server_listens_on(serve_world: ServeWorld, tmp_path: Path) -> None:
+    """SO_REUSEPORT would let a second --workers server (same user) join the first one's port and
+    split its connections silently: the second must refuse to start instead (PB1305)."""
+    first = start_http(serve_world, tmp_path, extra=("--workers", "2"), log=False)
+    try:
+        port = first.url.rsplit(":", 1)[1].split("/")[0]
+        done = subprocess.run([*PAYBILL, "serve", "--bundle", str(serve_world.bundle), "--catalog",
+                               str(serve_world.catalog), "--database-url", serve_world.dsn, "--transport", "http",
+                               "--listen", f"127.0.0.1:{port}", "--workers", "2"],
+                              capture_output=True, text=True, cwd=ROOT, timeout=120, check=False,
+                              stdin=subprocess.DEVNULL, env={**os.environ, "PAYBILL_SERVE_TOKEN": first.token})
+        assert done.returncode == 1 and "error[PB1305]" in done.stderr, done.stderr
+        assert listening(int(port)) == 2  # still only the first server's two sockets
+    finally:
+        assert first.stop() == 0
