@@ -1,13 +1,16 @@
 """``paybill plan`` and ``paybill audit`` on synthetic repositories.
 
 Plan: the 10,000-tenant synthetic repository (``generate.py``) committed to git with its compiled
-``generated/`` (as paybill repositories keep it), then one tenant suspended in a second commit.
-``paybill plan --base HEAD~1 --head HEAD`` reads both sides from git objects, validates both, takes
-the base side's Terraform from the committed ``generated/`` after checking it against the manifest's
-input hashes (or compiles it, ``--compile-base``), compiles the head with the shared compile cache,
-compares them stack by stack and renders the markdown report. ``plan-cached`` does the same with the
-cache folder the base commit's ``paybill compile`` left (``.paybill/cache``, as a CI cache step
-restores it), so the head side reads unchanged units from the unit store (target: <= 1 s). Target
+``generated/`` (as paybill repositories keep it), then one tenant suspended in a second commit that
+carries its compiled ``generated/`` too (compiled with an author's own cache folder: CI's
+``compile --check`` refuses a pull request without it), then CI's ``compile --check`` of the head.
+``plan`` (no cache folder) reads both sides from git objects, validates both, takes the base side's
+Terraform from the committed ``generated/`` after checking it against the manifest's input hashes
+(or compiles it, ``--compile-base``), compiles the head, compares them stack by stack and renders
+the markdown report. ``plan-cached`` does the same with the cache folder the base commit's
+``paybill compile`` and the head's ``compile --check`` left (``.paybill/cache``, as a CI cache step
+restores it and the review job adds to it): their compile records prove both committed trees, so
+no side is compiled at all (:mod:`paybill.plan.committed`; target: <= 1 s). Target
 for the plain plan: at most 2 x one
 full in-memory compile of the same repository (``compile_repository``: load, validate, graph, every
 emitter), measured in the same run. The compile is the *in-memory* one, without writing the tree,

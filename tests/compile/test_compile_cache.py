@@ -184,6 +184,9 @@ _EDITS = st.one_of(
     st.tuples(st.just("pool-sizing"), st.sampled_from(sorted(p.name for p in (SPECS / "pools").iterdir())),
               st.sampled_from(["small", "medium", "large"])),
     st.tuples(st.just("remove"), st.sampled_from(_TENANTS), st.just("")),
+    # a tenant's labels reach bundle entities and a label-selected agent scope: the remembered
+    # Cedar checks (paybill.emit.bundles.proven) must be asked again exactly then
+    st.tuples(st.just("label"), st.sampled_from(_TENANTS), st.sampled_from(["premium", "basic", ""])),
 )
 
 
@@ -209,6 +212,13 @@ def _apply(specs: Path, edit: tuple[str, str, object]) -> None:
                       count=1)
     elif what == "pool-sizing":
         text = re.sub(r"(\n  sizing:\n    compute: )\w+", lambda m: f"{m.group(1)}{value}", text, count=1)
+    elif what == "label":  # set, change or drop the tenant's support-tier label
+        def relabel(match: re.Match[str]) -> str:
+            items = [i.strip() for i in match.group(1).split(",")
+                     if i.strip() and not i.strip().startswith("support-tier:")]
+            return "labels: {" + ", ".join([*items, *([f"support-tier: {value}"] if value else [])]) + "}"
+
+        text = re.sub(r"labels: \{(.*)\}", relabel, text, count=1)
     else:
         path.unlink()
         return

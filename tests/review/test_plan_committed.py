@@ -121,6 +121,17 @@ def test_the_work_tree_is_planned_from_head_when_it_is_exactly_head(repo, run, m
     assert taken[2:4] == [False, False]
 
 
+def test_the_warnings_of_the_head_compile_are_reported_from_its_record(repo, run, monkeypatch, taken) -> None:
+    """A tenant edit that leaves an agent with no tenant in scope: the bundles emitter warns (PB0704)."""
+    _compile_and_commit(repo, run, "generated/")
+    repo.edit(ACME, "support-tier: premium", "support-tier: standard")
+    _compile_and_commit(repo, run, "acme: standard support")
+    fast, slow = _both_ways(repo, run, monkeypatch)
+    assert fast == slow
+    assert "PB0704" in {d["code"] for d in fast[1]["diagnostics"]}
+    assert taken[:2] == [True, True]
+
+
 def test_a_stale_committed_head_tree_falls_back_to_the_full_plan(repo, run, monkeypatch, taken) -> None:
     _compile_and_commit(repo, run, "generated/")
     repo.edit(VANDELAY, "lifecycle: active", "lifecycle: suspended")

@@ -19,10 +19,13 @@ import time
 from pathlib import Path
 
 import httpx
+import orjson
 import pytest
 from clients import call, http_client, run
 from serve_support import PAYBILL, ROOT, HttpServer, ServeWorld, start_http
 from test_serve_replicas import CALLS_PER_MINUTE, patient_call
+from test_serve_shadow_authzen import _post, _question, _records
+from test_serve_shadow_authzen import candidate as candidate  # the fixture, asked for by name
 
 from paybill.guard import verify_log
 
@@ -173,3 +176,54 @@ def test_calls_beyond_the_pool_wait_on_the_event_loop_not_in_threads(serve_world
         assert after - before <= 1, (before, after)
     finally:
         assert server.stop() == 0
+
+
+def test_workers_shadow_and_authzen(serve_world: ServeWorld, request: pytest.FixtureRequest, tmp_path: Path) -> None:
+    """Each worker writes its own shadow log (``shadow.1.jsonl``, ``shadow.2.jsonl``) and answers
+    AuthZEN requests on the shared address."""
+    candidate: Path = request.getfixturevalue("candidate")
+    shadow_log = tmp_path / "shadow.jsonl"
+    server = start_http(serve_world, tmp_path, log=False, extra=(
+        "--workers", "2", "--shadow", str(candidate), "--shadow-log", str(shadow_log), "--authzen"))
+    try:
+        async def body() -> list[tuple[bool, dict[str, object]]]:
+            async def client() -> tuple[bool, dict[str, object]]:
+                async with http_client(server.url, server.token) as c:
+                    _, started = await call(c, "start_run", tenant="beta-co", workflow="incident-response")
+                    # current allows assignee, the candidate would not: a would-deny line per call
+                    return await call(c, "read_tickets", run_id=started["run_id"], tenant="beta-co",
+                                      columns=["id", "assignee"])
+
+            return list(await asyncio.gather(*(client() for _ in range(CONNECTIONS))))
+
+        results = run(body)
+        assert all(ok for ok, _ in results)
+        answers = [_post(server, "/access/v1/evaluation", orjson.dumps(_question()), server.token)
+                   for _ in range(4)]
+        assert all(a.status_code == 200 and a.json()["decision"] is True for a in answers)
+    finally:
+        code = server.stop()
+        time.sleep(0.2)
+        assert code == 0, "".join(server.stderr)
+    logs = [tmp_path / f"shadow.{i}.jsonl" for i in (1, 2)]
+    records = [r for log in logs for r in _records(log)]
+    assert [r["kind"] for r in records] == ["would-deny"] * CONNECTIONS
+    assert all(_records(log) for log in logs)  # both workers served some of the calls
+    assert not shadow_log.exists()
+
+
+def test_workers_refuse_an_address_another_server_listens_on(serve_world: ServeWorld, tmp_path: Path) -> None:
+    """SO_REUSEPORT would let a second --workers server (same user) join the first one's port and
+    split its connections silently: the second must refuse to start instead (PB1305)."""
+    first = start_http(serve_world, tmp_path, extra=("--workers", "2"), log=False)
+    try:
+        port = first.url.rsplit(":", 1)[1].split("/")[0]
+        done = subprocess.run([*PAYBILL, "serve", "--bundle", str(serve_world.bundle), "--catalog",
+                               str(serve_world.catalog), "--database-url", serve_world.dsn, "--transport", "http",
+                               "--listen", f"127.0.0.1:{port}", "--workers", "2"],
+                              capture_output=True, text=True, cwd=ROOT, timeout=120, check=False,
+                              stdin=subprocess.DEVNULL, env={**os.environ, "PAYBILL_SERVE_TOKEN": first.token})
+        assert done.returncode == 1 and "error[PB1305]" in done.stderr, done.stderr
+        assert listening(int(port)) == 2  # still only the first server's two sockets
+    finally:
+        assert first.stop() == 0

@@ -11,12 +11,13 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
-from typing import Any
-
-import cedarpy
+from typing import TYPE_CHECKING, Any
 
 from paybill.diagnostics import Diagnostic, Position, Severity
 from paybill.gitio.sources import Side
+
+if TYPE_CHECKING:  # cedarpy is imported when there are policies to read: a repository without
+    import cedarpy  # policies/ (and the plan of one) does not load it
 
 POLICY_SUFFIX = ".cedar"
 SCHEMA_SUFFIX = ".cedarschema"
@@ -69,6 +70,8 @@ class ChangeControl:
         return _POLICY_REF.sub(lambda m: rule.id if (rule := self.rule(m.group(0))) else m.group(0), text)
 
     def is_authorized(self, request: dict[str, Any], entities: list[dict[str, Any]]) -> cedarpy.AuthzResult:
+        import cedarpy
+
         return cedarpy.is_authorized(request, self.policies, entities, self.schema)
 
 
@@ -78,6 +81,8 @@ def _line_of(text: str, offset: int) -> Position:
 
 
 def _policies_json(text: str) -> dict[str, Any]:
+    import cedarpy
+
     policies: dict[str, Any] = json.loads(cedarpy.policies_to_json_str(text))["staticPolicies"]
     return policies
 
@@ -187,6 +192,8 @@ def load_change_control(side: Side, prefix: str, *, required: bool) -> ChangeCon
         return control
     control.policies = "\n".join(parts)
     try:
+        import cedarpy
+
         result = cedarpy.validate_policies(control.policies, control.schema)
     except Exception as exc:
         control.diagnostics.append(Diagnostic(CODE_INVALID, f"Cedar schema does not parse: {exc}",

@@ -182,14 +182,21 @@ def bind_workers(host: str, port: int, count: int) -> list[socket.socket]:
     the other idle (measured: 4.2 s of CPU against 0.01). With a socket each, the kernel spreads
     new connections over the sockets by a hash of their addresses, whatever each worker is doing.
     Where ``SO_REUSEPORT`` is missing, the workers share one socket.
+
+    The address must be free: ``SO_REUSEPORT`` would also let these sockets join another server's
+    on the same port (another ``--workers`` server of the same user, say an old one still running),
+    and the two would then split the connections silently. So the address is first bound without
+    it - which fails while any socket listens there - and released just before the workers' sockets
+    take it (a process that takes the port in between makes this fail as well: PB1305).
     """
     if count == 1 or not hasattr(socket, "SO_REUSEPORT"):
         return [bind(host, port)]
-    first = bind(host, port, reuse_port=True)
-    bound = first.getsockname()[1]  # port 0 picked one: the others join it
-    socks = [first]
+    probe = bind(host, port)
+    bound = probe.getsockname()[1]  # port 0 picked one: the workers' sockets take that one
+    probe.close()
+    socks: list[socket.socket] = []
     try:
-        for _ in range(count - 1):
+        for _ in range(count):
             socks.append(bind(host, bound, reuse_port=True))
     except OSError:
         for sock in socks:
