@@ -13,6 +13,9 @@ Each stands in for what the real action does to the job's machine, no more:
 * ``actions/upload-artifact`` / ``actions/download-artifact`` (v4 semantics): a folder per workflow
   run; names are immutable (a second upload of a name fails the step, as on GitHub); a ``pattern``
   matching nothing downloads nothing;
+* ``actions/cache/save`` / ``actions/cache/restore`` (v4): a folder per key shared by every run; a
+  key is never overwritten (the real save warns and moves on); restore takes the exact key, else the
+  newest key starting with a ``restore-keys`` prefix, and says which (``cache-hit``, ``cache-matched-key``);
 * ``actions/github-script``: runs the step's script under Node with a ``github`` client that
   records calls against a stored comment thread, so the JavaScript itself is exercised;
 * ``gh`` (preinstalled on GitHub's runners; not here): :data:`GH_DOUBLE`, the ``label`` and ``issue``
@@ -138,7 +141,14 @@ class GitHubSide:
     def doubles(self) -> dict[str, ActionDouble]:
         return {"actions/checkout": self.checkout, "actions/setup-python": self.setup_python,
                 "hashicorp/setup-terraform": self.setup_terraform, "actions/upload-artifact": self.upload,
-                "actions/download-artifact": self.download, "actions/github-script": self.github_script}
+                "actions/download-artifact": self.download, "actions/github-script": self.github_script,
+                "actions/cache/save": self.cache_save, "actions/cache/restore": self.cache_restore}
+
+    @property
+    def caches(self) -> Path:
+        folder = self.scratch / "caches"
+        folder.mkdir(parents=True, exist_ok=True)
+        return folder
 
     # -- the doubles -------------------------------------------------------------------------------
 
@@ -193,6 +203,35 @@ class GitHubSide:
             store.mkdir()
             shutil.copy2(source, store / source.name)
         return {"artifact-id": name}
+
+    def cache_save(self, step: StepContext, inputs: dict[str, Any]) -> dict[str, str]:
+        key, source = str(inputs["key"]), step.workspace / str(inputs["path"])
+        stored = self.caches / key
+        if stored.exists():
+            return {}  # GitHub: "Unable to reserve cache with key ...": a warning, the step succeeds
+        if not source.is_dir():
+            raise StepFailed(f"Path Validation Error: {inputs['path']} does not exist")
+        shutil.copytree(source, stored / "content", symlinks=True)
+        (stored / "order").write_text(str(len(list(self.caches.iterdir()))), encoding="utf-8")
+        return {}
+
+    def cache_restore(self, step: StepContext, inputs: dict[str, Any]) -> dict[str, str]:
+        key = str(inputs["key"])
+        matched: str | None = key if (self.caches / key).exists() else None
+        if matched is None:
+            prefixes = [p.strip() for p in str(inputs.get("restore-keys") or "").splitlines() if p.strip()]
+            for prefix in prefixes:
+                found = [c for c in self.caches.iterdir() if c.name.startswith(prefix)]
+                if found:
+                    newest = max(found, key=lambda c: int((c / "order").read_text(encoding="utf-8")))
+                    matched = newest.name
+                    break
+        if matched is None:
+            return {"cache-hit": "false"}
+        target = step.workspace / str(inputs["path"])
+        shutil.copytree(self.caches / matched / "content", target, symlinks=True, dirs_exist_ok=True)
+        return {"cache-hit": "true" if matched == key else "false", "cache-primary-key": key,
+                "cache-matched-key": matched}
 
     def download(self, step: StepContext, inputs: dict[str, Any]) -> dict[str, str]:
         store = self.artifacts(str(step.runner.github["run_id"]))

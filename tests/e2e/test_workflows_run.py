@@ -340,7 +340,9 @@ def merged_and_applied(flow: Flow, branch: str) -> None:
     changed = changed_stacks(flow.manifest(base), flow.manifest(sha))
     assert changed, "the upgrade changes at least one compiled stack"
     before = len(flow.calls())
-    apply_workflow(flow, before=base, sha=sha, run_id="600")
+    jobs = apply_workflow(flow, before=base, sha=sha, run_id="600")
+    assert jobs["cache"].step("paybill compile --check (records the compile in .paybill/cache)").outcome == "success"
+    assert (flow.side.caches / f"paybill-cache-{sha}").is_dir(), "the merged commit's compile cache is saved"
     applied = {c["dir"] for c in flow.calls()[before:] if c["args"][:1] == ["apply"]}
     assert applied == {f"generated/terraform/{a}" for a in changed}, "exactly the changed stacks"
     assert any(p.name.startswith("paybill-apply-results-") for p in flow.side.artifacts("600").iterdir())
@@ -364,6 +366,10 @@ def lifecycle_jump_is_blocked(flow: Flow, *, pr: int) -> None:
     assert job.step("Blocking plan findings fail the check").outcome == "failure"
     [comment] = flow.side.comments
     assert "globex" in comment["body"] and "onboarding" in comment["body"], comment["body"][:800]
+    # The merge's apply run saved its compile cache under main's commit; this review restored it, so
+    # the plan proved both commits' generated/ from compile records and compiled neither side.
+    assert job.step("Restore the compile cache of the merge base").outputs["cache-hit"] == "true", job.describe()
+    assert "nothing compiled" in job.step("Plan").output, job.step("Plan").output[-2000:]
 
 
 # -- helpers -------------------------------------------------------------------------------------------------

@@ -219,6 +219,7 @@ def test_random_small_tenant_edits_plan_the_same_both_ways(tmp_path_factory, run
         values = EDIT_VALUES[pattern]
         repo.write(path, re.sub(pattern, values[choice % len(values)], repo.read(path), count=1))
     assume(run(repo.root, "compile", "specs")[0] == 0)  # CI lets no pull request through that does not compile
+    assume(repo.git("status", "--porcelain").strip() != "")  # an edit that set a value to itself: no commit
     repo.commit("edits")
     seen: list[bool] = []
 

@@ -147,10 +147,23 @@ def test_pr_workflow_does_the_four_checks() -> None:
     runs = "\n".join(s.get("run", "") for s in steps)
     assert "paybill validate specs --format github" in runs
     assert "paybill compile specs --check" in runs
-    assert "paybill plan specs --base \"$base\" --format markdown --out plan.md" in runs
+    assert "paybill plan specs --base \"$BASE\" --format markdown --out plan.md" in runs
+    [restore] = [s for s in steps if s.get("uses", "").startswith("actions/cache/restore@")]
+    assert restore["with"]["path"] == ".paybill/cache" and "steps.base.outputs.sha" in restore["with"]["key"]
     assert "checkov -d generated/terraform --framework terraform_json --skip-download" in runs
     script = next(s["with"]["script"] for s in steps if s.get("uses", "").startswith("actions/github-script"))
     assert "<!-- paybill-plan -->" in script and "updateComment" in script
+
+
+def test_apply_workflow_saves_the_compile_cache_a_review_restores() -> None:
+    """The push to main saves its compile cache under the commit; the PR workflow restores it by the merge base."""
+    steps = load("paybill-apply.yml")["jobs"]["cache"]["steps"]
+    assert any(s.get("run") == "paybill compile specs --check" for s in steps)
+    [save] = [s for s in steps if s.get("uses", "").startswith("actions/cache/save@")]
+    assert save["with"] == {"path": ".paybill/cache", "key": "paybill-cache-${{ github.sha }}"}
+    [restore] = [s for s in load("paybill-pr.yml")["jobs"]["review"]["steps"]
+                 if s.get("uses", "").startswith("actions/cache/restore@")]
+    assert restore["with"]["key"].startswith("paybill-cache-") and restore["with"]["restore-keys"] == "paybill-cache-"
 
 
 def test_repository_workflows_are_the_scaffolded_ones() -> None:

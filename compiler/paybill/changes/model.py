@@ -230,6 +230,11 @@ class PlanReport:
     (it is compared with the Terraform, so ``terraform_note`` says why)."""
     diagnostics: list[Diagnostic] = field(default_factory=list)
     """Diagnostics of the head side (and PB09xx problems of the comparison itself)."""
+    compiled: bool = True
+    """False when neither side was compiled: both commits' committed ``generated/`` trees were proven
+    this compiler's output by compile records in the cache folder (:mod:`paybill.plan.committed`).
+    Not rendered (the report is the same either way); the CLI says it on stderr, so a CI log shows
+    whether its restored cache did its job."""
 
     @property
     def errors(self) -> list[Finding]:

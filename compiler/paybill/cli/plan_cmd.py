@@ -67,6 +67,9 @@ def plan_command(specs: Path, base: str | None, head: str | None, fmt: str, no_t
                             if folder is not None else None, cache_folder=folder)
     except GitError as error:
         raise git_usage_error(error) from None
+    if not report.compiled:
+        click.echo(f"paybill plan: nothing compiled: both commits' generated/ are this compiler's output "
+                   f"(compile records in {folder.as_posix() if folder else ''})", err=True)
     colored = fmt == "text" and out is None and use_color(color)
     text = render(report, fmt, color=colored)
     if out is not None:

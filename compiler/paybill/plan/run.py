@@ -42,6 +42,7 @@ def plan_sides(base: Side, head: Side, where: SpecsLocation, *, cache: BlobCache
 
             report = plan_from_commits(base, head, where, repo, cache, cache_folder, known)
             if report is not None:  # no agent-authored commit in the range: only the head's rules to check
+                report.compiled = False
                 return _with_head_control(report, head, policies_prefix)
         return _plan_sides(base, head, where, cache, terraform, repo, policies_prefix, compile_base, store)
 
