@@ -33,13 +33,15 @@ from paybill.gitio.sources import blob_hash
 MANIFEST = "manifest.json"
 
 
-def _sha(data: bytes) -> str:
+def file_digest(data: bytes) -> str:
+    """A file's digest as the manifest records it (``sha256:<hex>``)."""
     return "sha256:" + hashlib.sha256(data).hexdigest()
 
 
-def _stack_hash(files: dict[str, str]) -> str:
+def stack_hash(files: Mapping[str, str]) -> str:
+    """A stack's hash as the manifest records it: over its files' paths and digests, sorted."""
     lines = "".join(f"{path}\t{digest}\n" for path, digest in sorted(files.items()))
-    return _sha(lines.encode())
+    return file_digest(lines.encode())
 
 
 def generated_prefix(specs_prefix: str) -> str:
@@ -86,10 +88,10 @@ def committed_terraform(repo: GitRepo, snapshot: Snapshot, prefix: str, known: M
     tree = dict(sorted(tree.items()))
     recorded = (manifest.get("outputs") or {}).get("sql") or {}
     for path in sorted(p for p in tree if _sql_index(p)):
-        if recorded.get(path) != _sha(tree[path]):
+        if recorded.get(path) != file_digest(tree[path]):
             return None, f"{prefix}/{path} does not match its manifest hash"
     for stack in manifest.get("stacks", []):
-        files = {f: hashed.get(f) or _sha(tree[f]) for f in stack.get("files", []) if f in tree}
-        if len(files) != len(stack.get("files", [])) or _stack_hash(files) != stack.get("hash"):
+        files = {f: hashed.get(f) or file_digest(tree[f]) for f in stack.get("files", []) if f in tree}
+        if len(files) != len(stack.get("files", [])) or stack_hash(files) != stack.get("hash"):
             return None, f"{prefix}/{stack.get('files', ['?'])[0]} does not match its manifest hash"
     return tree, f"committed {prefix}/ of the base commit (fresh)"

@@ -47,7 +47,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from paybill.changes.committed import MANIFEST, generated_prefix
+from paybill.changes.committed import MANIFEST, file_digest, generated_prefix, stack_hash
 from paybill.changes.history import FileChange, changed_files
 from paybill.changes.model import PlanReport
 from paybill.changes.record import load_record
@@ -74,15 +74,6 @@ if TYPE_CHECKING:
 MAX_CHANGED_FILES = 64
 """More changed spec files than this is not a small change: the full plan runs."""
 SQL_INDEX = "/migrations.json"
-
-
-def _sha(data: bytes) -> str:
-    return "sha256:" + hashlib.sha256(data).hexdigest()
-
-
-def _stack_hash(files: Mapping[str, str]) -> str:
-    lines = "".join(f"{path}\t{digest}\n" for path, digest in sorted(files.items()))
-    return _sha(lines.encode())
 
 
 def _sql_index(path: str) -> bool:
@@ -369,9 +360,9 @@ def _terraform(old: _Side, new: _Side, prefix: str, repo: GitRepo, generated: di
         for address in differing:
             entry = stacks.get(address)
             if entry is not None and \
-                    _stack_hash({f: _sha(tree[f]) for f in entry.get("files", [])}) != entry.get("hash"):
+                    stack_hash({f: file_digest(tree[f]) for f in entry.get("files", [])}) != entry.get("hash"):
                 return None
-        if any(recorded.get(path) != _sha(tree[path]) for path in catalogs if path in recorded):
+        if any(recorded.get(path) != file_digest(tree[path]) for path in catalogs if path in recorded):
             return None
         trees.append(dict(sorted(tree.items())))
     addresses = [[a for a, s in stacks.items() if f"terraform/{a}/main.tf.json" in s.get("files", [])
