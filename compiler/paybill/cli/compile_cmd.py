@@ -151,7 +151,7 @@ def _record(cache: Path | None, result: CompileResult) -> None:
     known = result.digests.get("manifest.json")  # written as rendered: its digest, not its 96 MB at 100k
     manifest_sha256 = known.hex() if known is not None else hashlib.sha256(result.tree["manifest.json"]).hexdigest()
     save_record(cache, {path: "sha256:" + digest for path, digest in result.sources.items()}, manifest_sha256,
-                result.diagnostics)
+                result.diagnostics, result.blob_ids)
 
 
 def _report_write_failure(result: CompileResult, out: Path, fmt: str, exc: OSError) -> None:

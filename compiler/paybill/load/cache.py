@@ -1,9 +1,9 @@
 """Parsed spec files, reused while a file is unchanged, so an unchanged repository is stat()ed, not parsed.
 
 One cache entry per specs root (see :mod:`paybill.store`) maps each file's display path to what
-identified its bytes when it was parsed — (size, mtime_ns, inode) and the SHA-256 of the bytes —
-and to the documents it held, as plain data (``marshal`` loads 10,000 of them in a fraction of the
-time YAML composing takes).
+identified its bytes when it was parsed — (size, mtime_ns, inode), the SHA-256 of the bytes and
+their git blob id (:func:`~paybill.load.document.git_blob_id`) — and to the documents it held,
+as plain data (``marshal`` loads 10,000 of them in a fraction of the time YAML composing takes).
 
 A file is trusted from the cache only when its stat() matches. Like git's index, a match on a file
 modified within :data:`RACY_NS` of the start of the load that cached it is not trusted by stat alone (two
@@ -30,7 +30,8 @@ RACY_NS = store.RACY_NS
 
 _Stat = tuple[int, int, int]
 _Documents = list[tuple[int, dict[str, Any], str, str]]
-_Entry = tuple[int, int, int, str, _Documents]
+_Entry = tuple[int, int, int, str, _Documents, str]
+"""(size, mtime_ns, inode, SHA-256 hex, documents, git blob id)."""
 
 
 def file_stat(path: Path) -> _Stat | None:
@@ -63,7 +64,7 @@ class LoadCache:
         if entry is None or stat is None or spec_file.problem is not None:
             return None
         try:
-            size, mtime_ns, inode, digest, documents = entry
+            size, mtime_ns, inode, digest, documents, blob_id = entry
         except (TypeError, ValueError):
             return None
         if (size, mtime_ns, inode) != stat:
@@ -73,7 +74,8 @@ class LoadCache:
         try:
             source = FileText(str(spec_file.path), digest)
             found = [SpecDocument(path=spec_file.display, index=index, data=data, node=None, kind=kind, name=name,
-                                  text_hash=digest, source=source) for index, data, kind, name in documents]
+                                  text_hash=digest, source=source, blob_id=blob_id)
+                     for index, data, kind, name in documents]
         except (TypeError, ValueError):  # a well-formed entry of an unexpected shape: not ours
             return None
         self._new[spec_file.display] = entry
@@ -99,12 +101,13 @@ class LoadCache:
         if entry is None:
             return None
         try:
-            digest, documents = entry[3], entry[4]
+            digest, documents, blob_id = entry[3], entry[4], entry[5]
             if hashlib.sha256(raw).hexdigest() != digest:
                 return None
             source = SourceText(raw.decode("utf-8").removeprefix("\ufeff"))
             found = [SpecDocument(path=display, index=index, data=data, node=None, kind=kind, name=name,
-                                  text_hash=digest, source=source) for index, data, kind, name in documents]
+                                  text_hash=digest, source=source, blob_id=blob_id)
+                     for index, data, kind, name in documents]
         except (TypeError, ValueError, IndexError):  # a well-formed entry of an unexpected shape: not ours
             return None
         self.hits += 1
@@ -136,11 +139,13 @@ class LoadCache:
     def record(self, spec_file: SpecFile, stat: _Stat | None, documents: Iterable[SpecDocument]) -> None:
         """Remember a freshly parsed, diagnostic-free file (``stat`` taken before it was read)."""
         documents = list(documents)
-        if stat is None or not documents or any(d.text_hash != documents[0].text_hash for d in documents):
+        first = documents[0] if documents else None
+        if stat is None or first is None or any((d.text_hash, d.blob_id) != (first.text_hash, first.blob_id)
+                                                for d in documents):
             return
         self._recorded += 1
-        self._new[spec_file.display] = (*stat, documents[0].text_hash,
-                                        [(d.index, d.data, d.kind, d.name) for d in documents])
+        self._new[spec_file.display] = (*stat, first.text_hash, [(d.index, d.data, d.kind, d.name) for d in documents],
+                                        first.blob_id)
 
     def save(self) -> None:
         """Store what this load saw (files gone from the repository are dropped); only if it changed."""
