@@ -16,6 +16,7 @@ import subprocess
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
 """The hash of git's empty tree: the "base" of a repository's first commit."""
@@ -39,9 +40,9 @@ class Completed:
     stderr: str
 
 
-@dataclass(frozen=True, slots=True)
-class TreeEntry:
-    """One file in a tree: repository-relative path, git mode and blob hash."""
+class TreeEntry(NamedTuple):
+    """One file in a tree: repository-relative path, git mode and blob hash (a tuple: 10,000 of them
+    per side are made ~5x faster than a frozen dataclass)."""
 
     path: str
     mode: str
@@ -118,17 +119,17 @@ class GitRepo:
         args = ["ls-tree", "-r", "-z", "--full-tree", commit]
         if prefix:
             args += ["--", prefix]
-        out = self._run(*args).stdout
+        out = self._run(*args).stdout.decode("utf-8", errors="surrogateescape")  # modes and hashes: ASCII
+        below = prefix.rstrip("/") + "/"
         entries = []
-        for record in out.split(b"\0"):
+        for record in out.split("\0"):
             if not record:
                 continue
-            meta, _, path = record.partition(b"\t")
-            mode, kind, blob = meta.decode().split(" ")
+            meta, _, name = record.partition("\t")
+            mode, kind, blob = meta.split(" ")
             if kind != "blob":
                 continue
-            name = path.decode("utf-8", errors="surrogateescape")
-            if prefix and not (name == prefix or name.startswith(prefix.rstrip("/") + "/")):
+            if prefix and not (name == prefix or name.startswith(below)):
                 continue
             entries.append(TreeEntry(name, mode, blob))
         entries.sort(key=lambda e: e.path)
