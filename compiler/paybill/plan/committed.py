@@ -367,7 +367,6 @@ def _terraform(old: _Side, new: _Side, prefix: str, repo: GitRepo, generated: di
     committed trees do not prove themselves (see the module docstring). ``generated``: output files
     that differ between the commits (output path -> change); ``contents``: their blobs, read."""
     from paybill.plan.compiled import TerraformOutcome, agent_locator
-    from paybill.plan.databases import PiiColumns, database_findings, diff_databases
     from paybill.plan.stackconfig import StateIndex
     from paybill.plan.terraform import REMOVED_PREFIX, diff_trees, stack_findings
 
@@ -422,8 +421,13 @@ def _terraform(old: _Side, new: _Side, prefix: str, repo: GitRepo, generated: di
     states = (StateIndex(_LazyStacks(repo, old.side.commit, prefix, addresses[0])),
               StateIndex(_LazyStacks(repo, new.side.commit, prefix, addresses[1])))
     changes = diff_trees(trees[0], trees[1], reach=_reach(stacks_of, differing), states=states)
-    databases = diff_databases(trees[0], trees[1], PiiColumns.of(base.index, head.index))
-    findings = stack_findings(changes) + database_findings(databases, agent_locator(head))
+    findings = stack_findings(changes)
+    databases = []
+    if catalogs:  # the trees hold no catalog otherwise: no database to compare (nor its module to import)
+        from paybill.plan.databases import PiiColumns, database_findings, diff_databases
+
+        databases = diff_databases(trees[0], trees[1], PiiColumns.of(base.index, head.index))
+        findings += database_findings(databases, agent_locator(head))
     return TerraformOutcome(changes, None, findings, [], f"base: committed {prefix}/ of the base commit (fresh)",
                             databases)
 
