@@ -19,7 +19,7 @@ from __future__ import annotations
 import ast
 import functools
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 _Finder = Callable[..., dict[str, str]]
@@ -34,10 +34,24 @@ def _classes(path: str) -> dict[str, list[ast.ClassDef]]:
     except (OSError, SyntaxError, ValueError):
         return {}
     found: dict[str, list[ast.ClassDef]] = {}
-    for node in ast.walk(tree):
+    for node in _statements(tree.body):
         if isinstance(node, ast.ClassDef):
             found.setdefault(node.name, []).append(node)
     return found
+
+
+def _statements(body: list[ast.stmt]) -> Iterator[ast.stmt]:
+    """Every statement, nested ones too. A ``class`` statement sits only in a statement list (a body,
+    an ``else``, a ``finally``, an ``except`` or ``case`` block), never in an expression: this finds
+    all of them without visiting the expressions ``ast.walk`` would (most of a file's nodes)."""
+    for stmt in body:
+        yield stmt
+        for name in ("body", "orelse", "finalbody"):
+            block = getattr(stmt, name, None)
+            if isinstance(block, list):
+                yield from _statements(block)
+        for clause in (*getattr(stmt, "handlers", ()), *getattr(stmt, "cases", ())):
+            yield from _statements(clause.body)
 
 
 def class_docstrings(cls: type[Any]) -> dict[str, str] | None:
