@@ -224,6 +224,40 @@ def test_a_base_commit_whose_spec_was_edited_after_its_compile_falls_back_to_the
     assert json.loads(with_cache[1])["terraform"]["base"].startswith("base: compiled")
 
 
+def test_the_parsed_files_summary_is_what_the_plan_reads_and_the_full_entry_stands_in_for_it(
+        repo, run, monkeypatch, taken) -> None:
+    """A plan from commits reads the summary of the parsed files (each tenant's plan, billing status and
+    lifecycle; other files' documents), not the full entry; a cache folder without one still works."""
+    import os
+
+    from paybill.load.cache import LoadCache, LoadSummary, summary_name, tenant_share
+    from paybill.store import cache_dir, key
+
+    _compile_and_commit(repo, run, "generated/")
+    repo.edit(VANDELAY, "lifecycle: active", "lifecycle: suspended")
+    _compile_and_commit(repo, run, "suspend vandelay")
+    folder, root = repo.root / cache_dir(), repo.root / "specs"
+    full, summary = LoadCache(folder, root), LoadSummary(folder, root)
+    assert summary.found and summary.displays() == full.displays()
+    for display in sorted(full.displays()):
+        digest = full._old[display][3]
+        assert summary.shares_of(display, digest) == full.shares_of(display, digest)
+        plain = full.plain_of(display, digest) or []
+        if all(kind == "Tenant" and tenant_share(data) for _, data, kind, _ in plain):
+            assert summary.shares_of(display, digest) == [(name, tenant_share(data)) for _, data, _, name in plain]
+        else:
+            assert summary.shares_of(display, digest) is None
+            raw = repo.path(display).read_bytes()
+            assert [(d.index, d.data, d.kind, d.name, d.blob_id) for d in summary.documents_of(display, raw)] == \
+                [(d.index, d.data, d.kind, d.name, d.blob_id) for d in full.documents_of(display, raw)]
+    fast, slow = _both_ways(repo, run, monkeypatch)
+    assert fast == slow
+    os.remove(folder / summary_name(key("load", os.path.abspath(root))))
+    assert not LoadSummary(folder, root).found
+    assert (fast, slow) == _both_ways(repo, run, monkeypatch)
+    assert taken[:4] == [True, True, True, True]
+
+
 def test_a_record_is_left_by_a_compile_and_by_a_fresh_compile_check_only(repo, run) -> None:
     import hashlib
 

@@ -43,7 +43,7 @@ import hashlib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import orjson
 
@@ -52,7 +52,7 @@ from paybill.changes.history import FileChange, changed_files
 from paybill.changes.model import PlanReport
 from paybill.changes.record import load_record
 from paybill.diagnostics import Diagnostic, DiagnosticSink
-from paybill.gitio.blobcache import BlobCache
+from paybill.gitio.blobcache import BlobCache, KnownParses
 from paybill.gitio.repo import GitError, GitRepo
 from paybill.gitio.snapshot import Snapshot, SpecsLocation
 from paybill.gitio.sources import (
@@ -66,7 +66,7 @@ from paybill.gitio.sources import (
     under,
 )
 from paybill.load import SpecDocument
-from paybill.load.cache import LoadCache
+from paybill.load.cache import Share, tenant_share
 
 if TYPE_CHECKING:
     from paybill.plan.compiled import TerraformOutcome
@@ -127,29 +127,24 @@ class _Unchanged:
 
     shared: list[SpecDocument] = field(default_factory=list)
     """Every document but the tenants below: one object on both sides, validated once."""
-    tenants: list[tuple[str, tuple[str, str, str]]] = field(default_factory=list)
-    """Tenant name -> (plan, billing status, lifecycle), from its plain data."""
+    tenants: list[tuple[str, Share]] = field(default_factory=list)
+    """Tenant name -> (plan, billing status, lifecycle) (:data:`~paybill.load.cache.TENANT_SHARE`),
+    from its plain data."""
 
     def add(self, documents: list[SpecDocument]) -> None:
         for doc in documents:
-            share = _plain_share(doc.data) if doc.kind == "Tenant" else None
-            if share is None:
+            share = tenant_share(doc.data) if doc.kind == "Tenant" else None
+            if share is None:  # not that shape: indexed instead (an unchanged tenant on both sides is exact)
                 self.shared.append(doc)
             else:
                 self.tenants.append((doc.name, share))
 
 
-def _plain_share(data: object) -> tuple[str, str, str] | None:
-    """(plan, billing status, lifecycle) from a tenant's plain data; None when it is not that shape (then
-    the document is indexed instead: indexing an unchanged tenant on both sides is always exact)."""
-    spec = data.get("spec") if isinstance(data, dict) else None
-    billing = spec.get("billing") if isinstance(spec, dict) else None
-    if not isinstance(spec, dict) or not isinstance(billing, dict):
-        return None
-    plan, status, lifecycle = spec.get("plan"), billing.get("status"), spec.get("lifecycle")
-    if not (isinstance(plan, str) and isinstance(status, str) and isinstance(lifecycle, str)):
-        return None
-    return plan, status, lifecycle
+class KnownShares(KnownParses, Protocol):
+    """Parsed files of the cache folder: a :class:`~paybill.load.cache.LoadSummary` (or the full
+    :class:`~paybill.load.cache.LoadCache` when the folder holds no summary)."""
+
+    def shares_of(self, display: str, digest: str) -> list[tuple[str, Share]] | None: ...
 
 
 def _listing(side: TreeSide, where: SpecsLocation) -> dict[str, SourceFile] | None:
@@ -168,7 +163,7 @@ def _is_spec(path: str, where: SpecsLocation) -> bool:
 
 
 def plan_from_commits(base: Side, head: Side, where: SpecsLocation, repo: GitRepo, cache: BlobCache,
-                      folder: Path | None, known: LoadCache | None) -> PlanReport | None:
+                      folder: Path | None, known: KnownShares | None) -> PlanReport | None:
     """The plan of ``base`` -> ``head`` from their committed trees, or None when it cannot be proven
     equal to the full plan's (then run that). Change control (``policies/``) is left to the caller.
     ``known``: the parsed spec files of the cache folder (unchanged files it holds are not parsed)."""
@@ -225,11 +220,9 @@ def plan_from_commits(base: Side, head: Side, where: SpecsLocation, repo: GitRep
             before += _documents(cache, source.blob, display, contents[source.blob], sink, inputs)
             continue
         digest = proven.get(display)
-        plain = known.plain_of(display, digest[len("sha256:"):]) if known is not None and digest else None
-        shares = [_plain_share(data) if kind == "Tenant" else None for _, data, kind, _ in plain or ()]
-        if digest is not None and plain and all(shares):
-            unchanged.tenants += [(name, share) for (_, _, _, name), share in zip(plain, shares, strict=True)
-                                  if share is not None]
+        shares = known.shares_of(display, digest[len("sha256:"):]) if known is not None and digest else None
+        if digest is not None and shares:
+            unchanged.tenants += shares
             inputs[display] = digest
         else:  # a file the cache does not hold, or not only tenants, or no input: its documents
             unread[display] = source
