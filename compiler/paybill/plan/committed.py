@@ -84,15 +84,26 @@ class _LazyStacks(Mapping[str, bytes]):
     """Stack address -> bytes of one commit's committed ``main.tf.json``, read from git on first use.
 
     Only a changed remote-state lookup asks (:class:`paybill.plan.stackconfig.StateIndex`), and then
-    it reads every stack once, as the full plan has them in memory anyway."""
+    it reads every stack once, as the full plan has them in memory anyway. Which stacks have one is
+    worked out then too (``stacks``: the manifest's entries by address)."""
 
-    def __init__(self, repo: GitRepo, commit: str, prefix: str, addresses: list[str]) -> None:
-        self._repo, self._commit, self._prefix, self._addresses = repo, commit, prefix, sorted(addresses)
+    def __init__(self, repo: GitRepo, commit: str, prefix: str, stacks: Mapping[str, Mapping[str, Any]]) -> None:
+        self._repo, self._commit, self._prefix, self._stacks = repo, commit, prefix, stacks
+        self._addresses: list[str] | None = None
         self._bytes: dict[str, bytes] | None = None
+
+    def _keys(self) -> list[str]:
+        from paybill.plan.terraform import REMOVED_PREFIX
+
+        if self._addresses is None:
+            self._addresses = sorted(a for a, s in self._stacks.items()
+                                     if f"terraform/{a}/main.tf.json" in s.get("files", [])
+                                     and not f"terraform/{a}/".startswith(REMOVED_PREFIX))
+        return self._addresses
 
     def _load(self) -> dict[str, bytes]:
         if self._bytes is None:
-            names = {a: f"{self._commit}:{self._prefix}/terraform/{a}/main.tf.json" for a in self._addresses}
+            names = {a: f"{self._commit}:{self._prefix}/terraform/{a}/main.tf.json" for a in self._keys()}
             contents = self._repo.read_blobs(names.values())
             self._bytes = {a: contents[name] for a, name in names.items()}
         return self._bytes
@@ -101,10 +112,10 @@ class _LazyStacks(Mapping[str, bytes]):
         return self._load()[address]
 
     def __iter__(self) -> Iterator[str]:
-        return iter(self._addresses)
+        return iter(self._keys())
 
     def __len__(self) -> int:
-        return len(self._addresses)
+        return len(self._keys())
 
 
 @dataclass
@@ -286,7 +297,7 @@ def _same_blobs(recorded: Mapping[str, str], committed: Mapping[str, str]) -> bo
     known collision attacks). So an equal id is proof that the committed file holds the bytes the
     compile hashed for the manifest's ``inputs``, as good as reading and hashing them. A record
     without blob ids (empty) proves nothing here."""
-    return bool(recorded) and all(committed.get(display) == blob for display, blob in recorded.items())
+    return bool(recorded) and recorded.items() <= committed.items()
 
 
 def _documents(cache: BlobCache, blob: str, display: str, raw: bytes, sink: DiagnosticSink,
@@ -338,14 +349,21 @@ def _report(old: _Side, new: _Side, unchanged: _Unchanged, prefix: str, repo: Gi
         snapshots.append(Snapshot(side.side.label, side.commit, documents, index,
                                   head_diagnostics if side is new else []))
     base, head = snapshots
-    shares: list[dict[str, Contribution]] = []
-    for snapshot in snapshots:
-        prices = Prices(snapshot.index)
-        found = contributions(snapshot.index, prices)
+    prices = [Prices(snapshot.index) for snapshot in snapshots]
+    kept: list[dict[str, Contribution]] = [{}, {}]
+    for side, side_prices in enumerate(prices):
         for name, (plan, status, lifecycle) in unchanged.tenants:
-            share = contribution(prices, plan, status, lifecycle)
+            share = contribution(side_prices, plan, status, lifecycle)
             if share is not None:
-                found[name] = share
+                kept[side][name] = share
+        seen = side_prices.looked_up()
+        if side == 0 and all(prices[1](plan) == price for plan, price in seen.items()):
+            kept[1] = kept[0]  # the same price for every plan they are on: the same shares (computed once)
+            break
+    shares = []
+    for snapshot, side_prices, unchanged_shares in zip(snapshots, prices, kept, strict=True):
+        found = contributions(snapshot.index, side_prices)
+        found.update(unchanged_shares)
         shares.append(found)
     revenue = revenue_of(shares[0], shares[1], base.index, head.index)
     outcome = _terraform(old, new, prefix, repo, generated, contents, base, head)
@@ -361,18 +379,20 @@ def _terraform(old: _Side, new: _Side, prefix: str, repo: GitRepo, generated: di
     that differ between the commits (output path -> change); ``contents``: their blobs, read."""
     from paybill.plan.compiled import TerraformOutcome, agent_locator
     from paybill.plan.stackconfig import StateIndex
-    from paybill.plan.terraform import REMOVED_PREFIX, diff_trees, stack_findings
+    from paybill.plan.terraform import diff_trees, stack_findings
 
     stacks_of = [{s["address"]: s for s in side.manifest.get("stacks", []) if isinstance(s, dict)}
                  for side in (old, new)]
     differing: list[str] = []
+    changed = generated.keys()
     for address in sorted(stacks_of[0].keys() | stacks_of[1].keys()):
         before, after = stacks_of[0].get(address), stacks_of[1].get(address)
-        files = set(before.get("files", []) if before else []) | set(after.get("files", []) if after else [])
-        if before is not None and after is not None and files.isdisjoint(generated):
-            if (before.get("hash"), before.get("files")) != (after.get("hash"), after.get("files")):
-                return None  # the compiler's output differs, the committed file does not: not fresh
-            continue
+        if before is not None and after is not None:
+            files = before.get("files", [])
+            if changed.isdisjoint(files) and changed.isdisjoint(after.get("files", [])):
+                if before.get("hash") != after.get("hash") or before.get("files") != after.get("files"):
+                    return None  # the compiler's output differs, the committed file does not: not fresh
+                continue
         differing.append(address)
     sql = [(side.manifest.get("outputs") or {}).get("sql") or {} for side in (old, new)]
     catalogs: list[str] = []
@@ -409,10 +429,8 @@ def _terraform(old: _Side, new: _Side, prefix: str, repo: GitRepo, generated: di
         if any(recorded.get(path) != file_digest(tree[path]) for path in catalogs if path in recorded):
             return None
         trees.append(dict(sorted(tree.items())))
-    addresses = [[a for a, s in stacks.items() if f"terraform/{a}/main.tf.json" in s.get("files", [])
-                  and not f"terraform/{a}/".startswith(REMOVED_PREFIX)] for stacks in stacks_of]
-    states = (StateIndex(_LazyStacks(repo, old.side.commit, prefix, addresses[0])),
-              StateIndex(_LazyStacks(repo, new.side.commit, prefix, addresses[1])))
+    states = (StateIndex(_LazyStacks(repo, old.side.commit, prefix, stacks_of[0])),
+              StateIndex(_LazyStacks(repo, new.side.commit, prefix, stacks_of[1])))
     changes = diff_trees(trees[0], trees[1], reach=_reach(stacks_of, differing), states=states)
     findings = stack_findings(changes)
     databases = []
