@@ -57,6 +57,8 @@ def emit_sql(context: EmitContext) -> OutputTree:
         for name, body in _rendered(plan, context.store).items():
             out.add(f"{OUTPUT_ROOT}/{plan.key}/{name}", body)
     context.facts.sql_databases = tuple(plan.key for plan in plans)
+    context.facts.list_sources({f"{OUTPUT_ROOT}/{plan.key}/migrations.json": tuple(s.path for s in plan.sources)
+                                for plan in plans})
     return dict(sorted(out.finish().items()))
 
 
