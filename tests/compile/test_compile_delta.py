@@ -9,7 +9,10 @@ name, contacts, Stripe customer id, comments, formatting) and must not be for an
 from __future__ import annotations
 
 import ast
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -225,7 +228,7 @@ def _apply(specs: Path, edit: tuple[str, str, str]) -> bool:
         if "lifecycle: active\n" not in text and "lifecycle: suspended\n" not in text:
             return True  # nothing to edit: nothing to compile
         text = re.sub(r"lifecycle: (active|suspended)\n", f"lifecycle: {value}\n", text, count=1)
-        identity = False if f"lifecycle: {value}\n" not in path.read_text() else True
+        identity = f"lifecycle: {value}\n" in path.read_text()
     else:
         text = re.sub(r"support-tier: \w+", f"support-tier: {value}", text, count=1)
         identity = f"support-tier: {value}" in path.read_text() or "support-tier:" not in text
@@ -285,7 +288,7 @@ def test_no_other_compiler_module_reads_the_identity_fields() -> None:
     """The delta compile patches exactly the outputs the readers below produce. A new reader of a
     tenant's display name, contacts or customer id (an attribute, or the field's spelling in the
     specs) must be added to paybill.delta first, or a delta compile would differ from a full one."""
-    assert {path[-1] for path in IDENTITY_FIELDS} == SPELLINGS and DISPLAY_NAME_IN_STACK == {"gcp"}
+    assert {path[-1] for path in IDENTITY_FIELDS} == SPELLINGS and {"gcp"} == DISPLAY_NAME_IN_STACK
     found: dict[str, set[str]] = {name: set() for name in READERS}
     spelled: set[str] = set()
     for package in COMPILE_PACKAGES:
@@ -298,3 +301,24 @@ def test_no_other_compiler_module_reads_the_identity_fields() -> None:
                     spelled.add(relative)
     assert found == READERS
     assert spelled <= {"emit/entitlement_text.py", "emit/entitlements.py"}, spelled
+
+
+def test_the_delta_path_loads_no_stage(repo) -> None:  # type: ignore[no-untyped-def]
+    """Observed from outside: a real ``paybill compile`` process patching an identity edit loads none of
+    the stages it replaces (what makes it cheap), only the loader and the Tenant model."""
+    base, specs = repo
+    _edit(specs / "tenants" / "acme-corp.yaml", "displayName: Acme Corp", "displayName: Acme Probe")
+    probe = ("import atexit, sys\n"
+             "from paybill.cli.main import main\n"
+             "atexit.register(lambda: print('LOADED', sorted(m for m in sys.modules if m.split('.')[:2] in "
+             "(['paybill', 'compile'], ['paybill', 'validate'], ['paybill', 'resolve'], ['paybill', 'graph'], "
+             "['networkx'], ['cedarpy']) or (m.startswith('paybill.emit.') and m != 'paybill.emit.entitlement_text')"
+             " or (m.startswith('paybill.models.') and m not in ('paybill.models.base', 'paybill.models.tenant'))),"
+             " file=sys.stderr))\n"
+             "sys.argv = ['paybill', 'compile', sys.argv[1], '--out', 'generated']\n"
+             "main()\n")
+    run = subprocess.run([sys.executable, "-c", probe, str(specs)], cwd=base, capture_output=True, text=True,
+                         check=False, env={**os.environ, store.CACHE_ENV: str(base / "cache")})
+    assert run.returncode == 0, run.stderr
+    assert "LOADED []" in run.stderr, run.stderr
+    assert b"Acme Probe" in (base / "generated" / "tenants" / "acme-corp.json").read_bytes()

@@ -161,7 +161,8 @@ def _manifest_sha256(result: CompileResult) -> str | None:
 
 
 _BUILT_IN_EMITTERS = "paybill.emit.terraform.providers."
-"""The cloud emitters the delta compile's field list (:data:`paybill.delta.state.IDENTITY_FIELDS`) was checked against."""
+"""The cloud emitters the delta compile's field list (:data:`paybill.delta.state.IDENTITY_FIELDS`) was
+checked against."""
 
 
 def _save_delta_state(cache: Path, out: Path, result: CompileResult) -> None:
@@ -170,9 +171,8 @@ def _save_delta_state(cache: Path, out: Path, result: CompileResult) -> None:
     Not with a bundle signing key (the delta compile never patches signed bundles), nor when a cloud
     emitter is not one of paybill's own."""
     from paybill.delta.state import build_state, save_state
-    from paybill.write.shortcut import SIGNING_KEY_ENV
-
     from paybill.emit.terraform.providers import CLOUD_EMITTERS
+    from paybill.write.shortcut import SIGNING_KEY_ENV
 
     digest = _manifest_sha256(result)
     if os.environ.get(SIGNING_KEY_ENV, "").strip() or digest is None:
