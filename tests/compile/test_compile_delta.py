@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 
 import paybill.compile as compile_package
 from paybill import store
-from paybill.delta.state import DISPLAY_NAME_IN_STACK, IDENTITY_FIELDS, projection, state_name
+from paybill.delta.state import DISPLAY_NAME_IN_STACK, IDENTITY_FIELDS, projection, state_names
 
 COMPILER = Path(compile_package.__file__).resolve().parents[1]
 GCP_TENANTS = sorted(p.name for p in (SPECS / "tenants").iterdir() if "cloud: gcp-prod" in p.read_text())
@@ -148,22 +148,26 @@ def test_any_other_edit_compiles_in_full(repo, tmp_path: Path, monkeypatch, edit
         assert read_tree(base / "generated") == tree
 
 
-@pytest.mark.parametrize("damage", ["flip", "foreign", "stale"])
+@pytest.mark.parametrize("damage", ["flip overlay", "flip base", "foreign", "stale", "another base"])
 def test_a_damaged_or_stale_state_is_never_used(repo, tmp_path: Path, monkeypatch, damage: str) -> None:
     base, specs = repo
-    entry = base / "cache" / state_name(base / "generated")
-    data = bytearray(entry.read_bytes())
-    if damage == "flip":
+    cache = base / "cache"
+    overlay, base_entry = (cache / name for name in state_names(base / "generated"))
+    if damage.startswith("flip"):
+        entry = overlay if damage == "flip overlay" else base_entry
+        data = bytearray(entry.read_bytes())
         data[-3] ^= 0xFF
         entry.write_bytes(bytes(data))
     elif damage == "foreign":
-        entry.write_bytes(b"another compiler\n" + bytes(data))
-    else:  # a state saved for other inputs (say, copied from another checkout)
-        value = store.read(base / "cache", entry.name)
+        overlay.write_bytes(b"another compiler\n" + overlay.read_bytes())
+    else:
+        value = store.read(cache, overlay.name)
         assert isinstance(value, tuple)
-        inputs = dict(value[1])
-        inputs[next(iter(inputs))] = "0" * 64
-        store.write(base / "cache", entry.name, (value[0], inputs, *value[2:]))
+        if damage == "stale":  # the state of another output (say, copied from another checkout)
+            value = (value[0], value[1], "0" * 64, value[3])
+        else:  # an overlay that extends another full compile's base
+            value = (value[0], "1" * 64, value[2], value[3])
+        store.write(cache, overlay.name, value)
     _edit(specs / "tenants" / "acme-corp.yaml", "displayName: Acme Corp", "displayName: Acme Two")
     spy = Spy(monkeypatch)
     result = _compile(base, specs)

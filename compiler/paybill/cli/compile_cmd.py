@@ -181,8 +181,8 @@ def _save_delta_state(cache: Path, out: Path, result: CompileResult) -> None:
         return  # another cloud emitter (a test's stand-in) may read any tenant field
     index = result.index
     providers = {document.name: document.model.spec.provider for document in index.of_kind("Cloud")}
-    save_state(cache, out, build_state(result.sources, digest, index.all_documents(), providers,
-                                       result.facts.source_listings or {}))
+    save_state(cache, out, build_state(digest, index.all_documents(), providers,
+                                       result.facts.source_listings or {}), with_base=True)
 
 
 def _report_write_failure(result: CompileResult, out: Path, fmt: str, exc: OSError) -> None:

@@ -42,7 +42,7 @@ def try_delta(cache: Path, out: Path, changed: SpecsChanged, params: tuple[objec
     from paybill.delta.state import load_state
 
     state = load_state(cache, out)
-    if state is None or state.inputs != changed.digests:
+    if state is None:
         return None
     from paybill.write.journal import load_journal
 
@@ -52,7 +52,7 @@ def try_delta(cache: Path, out: Path, changed: SpecsChanged, params: tuple[objec
         return None
     from paybill.changes.record import load_record
 
-    previous = load_record(cache, {path: "sha256:" + digest for path, digest in state.inputs.items()})
+    previous = load_record(cache, {path: "sha256:" + digest for path, digest in changed.digests.items()})
     edited = set(changed.paths)
     if previous is None or previous.manifest_sha256 != state.manifest_sha256 \
             or any(diagnostic.path in edited for diagnostic in previous.diagnostics):
@@ -66,7 +66,8 @@ def try_delta(cache: Path, out: Path, changed: SpecsChanged, params: tuple[objec
     from paybill.delta import compile_delta
 
     base = os.path.abspath(out)
-    patch = compile_delta(state, contents, lambda path: _read_regular(os.path.join(base, path)), digests)
+    patch = compile_delta(state, changed.digests, contents, lambda path: _read_regular(os.path.join(base, path)),
+                          digests)
     if patch is None:
         return None
     folders = hint.serves(cache, out, journal) if hint is not None else None
@@ -94,7 +95,7 @@ def _write(cache: Path, out: Path, patch: DeltaPatch, journal: dict[str, tuple[i
         return None  # nothing was swapped in: the full compile runs and reports what it finds
     save_record(cache, {path: "sha256:" + digest for path, digest in patch.inputs.items()},
                 patch.state.manifest_sha256, previous.diagnostics)
-    save_state(cache, out, patch.state)
+    save_state(cache, out, patch.state, with_base=False)
     params, started_ns, scan = recorded
     shortcut.save(cache, out, params, started_ns, scan, patch.inputs, changed.printed, final or None)
     prune(cache)

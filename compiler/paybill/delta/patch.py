@@ -25,7 +25,7 @@ from dataclasses import dataclass, replace
 import orjson
 from pydantic import ValidationError
 
-from paybill.delta.state import DISPLAY_NAME_IN_STACK, DeltaState, TenantEntry, projection
+from paybill.delta.state import DISPLAY_NAME_IN_STACK, DeltaState, TenantEntry, projection, row_of
 from paybill.diagnostics import DiagnosticSink
 from paybill.emit.entitlement_text import entitlement_bytes, identity_fields
 from paybill.load import load_source
@@ -51,29 +51,30 @@ class _NotDelta(Exception):
     """The change is not an identity edit, or a file to patch is not what the state expects."""
 
 
-def compile_delta(state: DeltaState, changed: Mapping[str, bytes], read_output: ReadOutput,
-                  digests: Mapping[str, bytes]) -> DeltaPatch | None:
+def compile_delta(state: DeltaState, inputs: Mapping[str, str], changed: Mapping[str, bytes],
+                  read_output: ReadOutput, digests: Mapping[str, bytes]) -> DeltaPatch | None:
     """Patch the output for ``changed`` (spec path -> its bytes now), or None when it is not an identity edit.
 
-    ``digests``: the output folder's files -> SHA-256 as its journal holds them; ``read_output``
-    reads one of them (checked against ``digests`` here).
+    ``inputs``: every spec file -> hex SHA-256 of the bytes the last compile parsed (that compile
+    wrote the manifest ``state`` names). ``digests``: the output folder's files -> SHA-256 as its
+    journal holds them; ``read_output`` reads one of them (checked against ``digests`` here).
     """
     try:
-        return _compile_delta(state, changed, read_output, digests)
+        return _compile_delta(state, inputs, changed, read_output, digests)
     except _NotDelta:
         return None
 
 
-def _compile_delta(state: DeltaState, changed: Mapping[str, bytes], read_output: ReadOutput,
-                   digests: Mapping[str, bytes]) -> DeltaPatch:
-    inputs = dict(state.inputs)
+def _compile_delta(state: DeltaState, inputs: Mapping[str, str], changed: Mapping[str, bytes],
+                   read_output: ReadOutput, digests: Mapping[str, bytes]) -> DeltaPatch:
+    after = dict(inputs)
     moved: dict[str, tuple[str, str]] = {}  # spec file -> (old, new) hex SHA-256
     identities: dict[str, tuple[str, str]] = {}  # entitlement file -> (display name, customer id)
-    tenants = dict(state.tenants)
+    overrides = dict(state.overrides)
     for path in sorted(changed):
         raw = changed[path]
-        entries = state.tenants.get(path)
-        old = state.inputs.get(path)
+        entries = state.entries(path)
+        old = inputs.get(path)
         if entries is None or old is None:
             raise _NotDelta
         new = hashlib.sha256(raw).hexdigest()
@@ -87,9 +88,9 @@ def _compile_delta(state: DeltaState, changed: Mapping[str, bytes], read_output:
             if entry.provider in DISPLAY_NAME_IN_STACK and spec.display_name != entry.display_name:
                 raise _NotDelta
             identities[f"tenants/{entry.name}.json"] = (spec.display_name, spec.billing.customer_id)
-            updated.append(replace(entry, display_name=spec.display_name))
-        tenants[path] = tuple(updated)
-        inputs[path] = new
+            updated.append(row_of(replace(entry, display_name=spec.display_name)))
+        overrides[path] = tuple(updated)
+        after[path] = new
         moved[path] = (old, new)
     files: dict[str, bytes] = {}
     for output, (display_name, customer_id) in identities.items():
@@ -110,8 +111,7 @@ def _compile_delta(state: DeltaState, changed: Mapping[str, bytes], read_output:
     for output, data in sorted(files.items()):
         manifest = _swap(manifest, _entry(output, digests[output].hex()), _entry(output, _hex(data)))
     files[MANIFEST] = manifest
-    manifest_sha256 = _hex(manifest)
-    return DeltaPatch(files, inputs, replace(state, inputs=inputs, manifest_sha256=manifest_sha256, tenants=tenants))
+    return DeltaPatch(files, after, replace(state, manifest_sha256=_hex(manifest), overrides=overrides))
 
 
 def _tenants(raw: bytes, path: str, entries: tuple[TenantEntry, ...]) -> list[Tenant]:

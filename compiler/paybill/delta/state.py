@@ -57,16 +57,44 @@ class TenantEntry:
     display_name: str
 
 
+Row = tuple[int, str, str, str, str]
+"""A :class:`TenantEntry` as stored: (index, name, projection, provider, display name)."""
+
+
 @dataclass(frozen=True)
 class DeltaState:
-    inputs: dict[str, str]
-    """Every spec file (display path) -> hex SHA-256 of its bytes, as the compile parsed them."""
+    """What the compile that wrote ``manifest.json`` (of digest :attr:`manifest_sha256`) knew.
+
+    Stored in two cache entries, so that a delta compile rewrites only a small one: the *base*
+    (every tenant file's rows and the listings, ~2 MB at 10,000 tenants), written by a full compile
+    and named by that compile's manifest digest; and the *overlay* (the current manifest digest, the
+    base it extends and the rows of the files delta compiles changed since), rewritten by each. The
+    manifest lists every input's digest, so its digest names the inputs too.
+    """
+
     manifest_sha256: str
-    """Hex SHA-256 of the ``manifest.json`` that compile wrote."""
-    tenants: dict[str, tuple[TenantEntry, ...]]
-    """Spec files holding only Tenant documents -> those documents, in file order."""
-    listings: dict[str, tuple[str, ...]]
+    base: str
+    """The manifest digest of the full compile whose base entry this state extends."""
+    rows: Mapping[str, tuple[Row, ...]]
+    """Spec files holding only Tenant documents -> their rows, in file order (the base's)."""
+    overrides: dict[str, tuple[Row, ...]]
+    """Rows of files changed by delta compiles since the base (they win over :attr:`rows`)."""
+    listings: Mapping[str, tuple[str, ...]]
     """Spec file -> the output files that list its SHA-256 under ``sources``."""
+
+    def entries(self, path: str) -> tuple[TenantEntry, ...] | None:
+        """The Tenant documents of ``path`` at the last compile; None when it is not a tenant-only file."""
+        rows = self.overrides.get(path, self.rows.get(path))
+        if rows is None:
+            return None
+        try:
+            return tuple(TenantEntry(*row) for row in rows)
+        except TypeError:
+            return None
+
+
+def row_of(entry: TenantEntry) -> Row:
+    return (entry.index, entry.name, entry.projection, entry.provider, entry.display_name)
 
 
 def projection(data: Mapping[str, Any]) -> str | None:
@@ -118,24 +146,24 @@ def _drop(mapping: dict[str, Any], path: tuple[str, ...]) -> None:
         _drop(mapping[head], rest)
 
 
-def build_state(inputs: Mapping[str, str], manifest_sha256: str, documents: Iterable[SpecDocument],
-                providers: Mapping[str, str], source_listings: Mapping[str, tuple[str, ...]]) -> DeltaState:
-    """The state of a compile that succeeded: ``inputs`` (path -> hex SHA-256), its manifest's digest,
-    every document it validated, each cloud's provider, and its emitters' source listings."""
+def build_state(manifest_sha256: str, documents: Iterable[SpecDocument], providers: Mapping[str, str],
+                source_listings: Mapping[str, tuple[str, ...]]) -> DeltaState:
+    """The state of a compile that succeeded: its manifest's digest, every document it validated,
+    each cloud's provider, and its emitters' source listings."""
     by_file: dict[str, list[SpecDocument]] = {}
     for document in documents:
         by_file.setdefault(document.path, []).append(document)
-    tenants: dict[str, tuple[TenantEntry, ...]] = {}
+    rows: dict[str, tuple[Row, ...]] = {}
     for path, found in by_file.items():
         entries = [_entry(document, providers) for document in sorted(found, key=lambda d: d.index)]
         if entries and all(entry is not None for entry in entries):
-            tenants[path] = tuple(entry for entry in entries if entry is not None)
+            rows[path] = tuple(row_of(entry) for entry in entries if entry is not None)
     listings: dict[str, list[str]] = {}
     for output, sources in source_listings.items():
         for source in sources:
-            if source in tenants:
+            if source in rows:
                 listings.setdefault(source, []).append(output)
-    return DeltaState(dict(inputs), manifest_sha256, tenants,
+    return DeltaState(manifest_sha256, manifest_sha256, rows, {},
                       {path: tuple(sorted(outputs)) for path, outputs in listings.items()})
 
 
@@ -150,31 +178,33 @@ def _entry(document: SpecDocument, providers: Mapping[str, str]) -> TenantEntry 
     return TenantEntry(document.index, document.name, digest, provider, spec.display_name)
 
 
-def state_name(out: Path) -> str:
-    return store.key(NAMESPACE, os.path.abspath(out))
+def state_names(out: Path) -> tuple[str, str]:
+    """The cache entries of ``out``'s state: (overlay, base)."""
+    where = os.path.abspath(out)
+    return store.key(NAMESPACE, "overlay", where), store.key(NAMESPACE, "base", where)
 
 
-def save_state(cache: Path, out: Path, state: DeltaState) -> bool:
-    """Store ``state`` for ``out`` (marshal, stamped and hashed like every cache entry)."""
-    value = (STATE_FORMAT, state.inputs, state.manifest_sha256,
-             {path: tuple((e.index, e.name, e.projection, e.provider, e.display_name) for e in entries)
-              for path, entries in state.tenants.items()},
-             state.listings)
-    return store.write(cache, state_name(out), value)
+def save_state(cache: Path, out: Path, state: DeltaState, *, with_base: bool) -> bool:
+    """Store ``state`` for ``out``; ``with_base``: a full compile's state, its base written too."""
+    overlay, base = state_names(out)
+    if with_base and not store.write(cache, base, (STATE_FORMAT, state.base, dict(state.rows),
+                                                   dict(state.listings))):
+        return False
+    return store.write(cache, overlay, (STATE_FORMAT, state.base, state.manifest_sha256, state.overrides))
 
 
 def load_state(cache: Path, out: Path) -> DeltaState | None:
-    """``out``'s state, or None when absent, damaged, foreign or of another shape."""
-    value = store.read(cache, state_name(out))
-    if not isinstance(value, tuple) or len(value) != 5 or value[0] != STATE_FORMAT:
+    """``out``'s state, or None when absent, damaged, foreign or of another shape (either entry)."""
+    overlay_name, base_name = state_names(out)
+    overlay = store.read(cache, overlay_name)
+    if not isinstance(overlay, tuple) or len(overlay) != 4 or overlay[0] != STATE_FORMAT:
         return None
-    _, inputs, manifest_sha256, tenants, listings = value
-    if not (isinstance(inputs, dict) and isinstance(manifest_sha256, str) and isinstance(tenants, dict)
-            and isinstance(listings, dict)):
+    _, base_id, manifest_sha256, overrides = overlay
+    base = store.read(cache, base_name)
+    if not isinstance(base, tuple) or len(base) != 4 or base[0] != STATE_FORMAT or base[1] != base_id:
         return None
-    try:
-        return DeltaState(inputs, manifest_sha256,
-                          {path: tuple(TenantEntry(*row) for row in rows) for path, rows in tenants.items()},
-                          listings)
-    except TypeError:
+    _, _, rows, listings = base
+    if not (isinstance(base_id, str) and isinstance(manifest_sha256, str) and isinstance(overrides, dict)
+            and isinstance(rows, dict) and isinstance(listings, dict)):
         return None
+    return DeltaState(manifest_sha256, base_id, rows, overrides, listings)
