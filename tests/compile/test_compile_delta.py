@@ -23,6 +23,7 @@ from hypothesis import strategies as st
 import paybill.compile as compile_package
 from paybill import store
 from paybill.delta.state import DISPLAY_NAME_IN_STACK, IDENTITY_FIELDS, projection, state_names
+from paybill.load.document import git_blob_id
 
 COMPILER = Path(compile_package.__file__).resolve().parents[1]
 GCP_TENANTS = sorted(p.name for p in (SPECS / "tenants").iterdir() if "cloud: gcp-prod" in p.read_text())
@@ -100,10 +101,26 @@ def test_an_identity_edit_is_patched_in_without_a_full_compile(repo, tmp_path: P
     tree, code, printed = _reference(tmp_path, specs)
     assert code == 0 and result.output == printed
     assert read_tree(base / "generated") == tree
+    # its compile record holds every input's git blob id, the edited file's new one (`paybill plan`)
+    assert _record_blob_ids(base, specs) == {rel: git_blob_id((specs.parent / rel).read_bytes())
+                                             for rel in _record_blob_ids(base, specs)}
+    assert f"{specs.name}/tenants/{name}" in _record_blob_ids(base, specs)
     # and the next compile with no change takes the whole-compile short cut, then `--check` agrees
     spy.calls = 0
     assert _compile(base, specs).exit_code == 0 and spy.calls == 0
     assert _compile(base, specs, "--check").exit_code == 0
+
+
+def _record_blob_ids(base: Path, specs: Path) -> dict[str, str]:
+    """The blob ids of the compile record of the manifest in ``base/generated``."""
+    import json
+
+    from paybill.changes.record import load_record
+
+    inputs = json.loads((base / "generated" / "manifest.json").read_bytes())["inputs"]
+    found = load_record(base / "cache", inputs)
+    assert found is not None and found.blob_ids
+    return dict(found.blob_ids)
 
 
 def test_several_files_and_several_edits_in_a_row(repo, tmp_path: Path, monkeypatch) -> None:
