@@ -415,6 +415,33 @@ def test_stored_stacks_point_at_the_output_folder_and_are_checked_by_digest(spec
     assert [b for b in built if not b.startswith("sql:")] == ["tenant/bluth"]
 
 
+def test_sql_folders_with_an_output_folder_store_only_digests_in_one_index(spec_copy, tmp_path: Path,
+                                                                          monkeypatch) -> None:
+    """With an output folder, a database folder is stored like a stack: the digests of its files in
+    one index entry (no per-folder entry, no bytes), read back from the output folder and checked by
+    digest; an edited file there (same size) makes its folder a miss, rendered again."""
+    specs = spec_copy({})
+    cache, out = tmp_path / "cache", tmp_path / "generated"
+    first = compile_repository(specs, cache=cache, out=out)
+    write_tree(first.tree, out)
+    folders = sorted({p.split("/")[1] for p in first.tree if p.startswith("sql/")})
+    assert len(folders) > 1
+    entries = [p for p in (cache / store.UNITS_FOLDER).iterdir() if p.name != ".gitignore"]
+    assert store.key("index", sql_emitter.NAMESPACE) in {p.name for p in entries}
+    assert not {store.key(sql_emitter.NAMESPACE, folder) for folder in folders} & {p.name for p in entries}
+    sql_bytes = first.tree[f"sql/{folders[0]}/0003_tables.sql"]
+    chunk = sql_bytes[len(sql_bytes) // 2:len(sql_bytes) // 2 + 200]
+    assert all(chunk not in p.read_bytes() for p in entries)
+    built = _count_builds(monkeypatch)
+    assert compile_repository(specs, cache=cache, out=out).tree == first.tree
+    assert [b for b in built if b.startswith("sql:")] == []
+    target = out / "sql" / folders[0] / "0003_tables.sql"
+    target.write_bytes(sql_bytes.replace(b"CREATE", b"create", 1))
+    again = compile_repository(specs, cache=cache, out=out)
+    assert again.tree == first.tree == _uncached(specs, built).tree
+    assert [b for b in built if b.startswith("sql:")] == [f"sql:{folders[0]}"]
+
+
 def test_unchanged_stacks_are_kept_in_place_unread_and_an_edited_one_is_compiled_again(
         spec_copy, tmp_path: Path, monkeypatch) -> None:
     """``paybill compile`` with a journal of its output folder keeps unchanged stored stacks in place:
@@ -449,7 +476,7 @@ def test_unchanged_stacks_are_kept_in_place_unread_and_an_edited_one_is_compiled
     assert set(kept.kept) == stacks and not stacks & set(kept.tree)
     assert {**kept.tree, **{p: full.tree[p] for p in kept.kept}} == full.tree
     assert kept.manifest == full.manifest and kept.file_count == len(full.tree)
-    _apply(specs, ("display", "bluth.yaml", "Edited"))
+    _apply(specs, ("label", "bluth.yaml", "basic"))  # (a display-name edit is patched in, paybill.delta)
     compile_cli()  # the spare (before the edit) is patched: bluth's stack differs there from `out`
     assert reads == []
     bluth = next(info.path for info in full.facts.terraform.stacks if info.address == "tenant/bluth")

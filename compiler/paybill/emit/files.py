@@ -151,9 +151,14 @@ class ChunkedOutput:
         self._ctx = ctx
         self._chunk = chunk if chunk is not None else WRITE_CHUNK_FILES
         self._files: dict[str, bytes] = {}
+        self._digests: dict[str, bytes] = {}
 
-    def add(self, path: str, data: bytes) -> None:
+    def add(self, path: str, data: bytes, digest: bytes | None = None) -> None:
+        """Add one file; ``digest``: the SHA-256 of ``data`` when the emitter already computed it
+        (then the writer and the manifest do not hash the bytes again)."""
         self._files[path] = data
+        if digest is not None:
+            self._digests[path] = digest
         if self._ctx.writer is not None and len(self._files) >= self._chunk:
             self._flush()
 
@@ -161,15 +166,18 @@ class ChunkedOutput:
         writer = self._ctx.writer
         if writer is None or not self._files:
             return
-        written = writer.write_now(self._files)
+        written = writer.write_now(self._files, self._digests)
         self._ctx.written.update(written)
         self._ctx.digests.update((path, entry.digest) for path, entry in written.items())
         self._files = {}
+        self._digests = {}
 
     def finish(self) -> dict[str, bytes]:
         """Write what is left when streaming; returns the files kept in memory (all of them when not)."""
         self._flush()
         files, self._files = self._files, {}
+        self._ctx.digests.update(self._digests)  # the files kept in memory whose digest is known
+        self._digests = {}
         return files
 
 

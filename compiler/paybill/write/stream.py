@@ -76,6 +76,9 @@ class StreamingWrite:
         self._jobs: list[tuple[ForkedCall[int], Mapping[str, bytes]]] = []
         self._done = False
         self._committed = False
+        # Folders of the scratch tree this process created: write_now() is called once per chunk of
+        # files, and most chunks land in folders an earlier one made (a forked helper inherits a copy).
+        self._made: set[str] = set()
 
     def __enter__(self) -> StreamingWrite:
         return self
@@ -124,7 +127,7 @@ class StreamingWrite:
         if scratch is None or self._done:
             raise RuntimeError("this StreamingWrite has no scratch tree to write into")
         _validate_paths(files)
-        _fill(scratch, files, None, durable_each=False)
+        _fill(scratch, files, None, durable_each=False, made=self._made)
         known = digests or {}
         return {path: Written(len(data), known.get(path) or hashlib.sha256(data).digest())
                 for path, data in files.items()}
@@ -138,7 +141,7 @@ class StreamingWrite:
         _validate_paths({path: b""})
         parent = path.rpartition("/")[0]
         if parent:
-            _make_folder(scratch, parent, set())
+            _make_folder(scratch, parent, self._made)
         digest = hashlib.sha256()
         size = 0
         with open(scratch / path, "wb") as handle:

@@ -13,6 +13,12 @@ migration (:mod:`.roles`, :mod:`.tables`, :mod:`.security`, :mod:`.grants`), :mo
 
 from __future__ import annotations
 
+import hashlib
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import cast
+
 from paybill.contract.sql_catalog import DatabasePlan
 from paybill.emit.cache import unit_key
 from paybill.emit.contract import EmitContext, Emitter, OutputTree
@@ -43,6 +49,51 @@ def _rendered(plan: DatabasePlan, store: UnitStore | None) -> dict[str, bytes]:
     return files
 
 
+Stored = tuple[str, dict[str, bytes]]
+"""A database folder in the stack-style index: (its plan's key, file name -> SHA-256 of its bytes)."""
+
+
+def _read_back(root: Path, folder: str, digests: object) -> dict[str, bytes] | None:
+    """The files of ``root/folder`` that ``digests`` lists, when every one still hashes to its digest."""
+    if not isinstance(digests, dict) or not digests:
+        return None
+    files: dict[str, bytes] = {}
+    for name, digest in digests.items():
+        if not isinstance(name, str) or "/" in name or name in ("", ".", ".."):
+            return None
+        try:
+            with open(os.path.join(root, folder, name), "rb") as handle:
+                data = handle.read()
+        except OSError:
+            return None
+        if hashlib.sha256(data).digest() != digest:
+            return None  # edited, replaced or gone since: rendered again
+        files[name] = data
+    return files
+
+
+def _indexed(plan: DatabasePlan, folder: str, store: UnitStore, index: Mapping[str, tuple[str, object]],
+             ) -> tuple[dict[str, bytes], Stored]:
+    """One database's files and its index entry, when the compile writes an output folder
+    (``store.content_root``): like a stack, the store keeps only each file's digest, in one index
+    entry for every database, and the bytes are read back from the output folder, checked by digest.
+
+    Why: one stored copy per folder (``put``) wrote ~300 MB and 8,500 cache files more on a first
+    compile of 100,000 tenants, all of it already in the output folder.
+    """
+    key = unit_key(NAMESPACE, repr(plan)) or ""
+    entry = index.get(plan.key)
+    root = store.content_root
+    if entry is not None and entry[0] == key and root is not None:
+        files = _read_back(root, folder, entry[1])
+        if files is not None:
+            store.hits += 1
+            return files, (key, cast("dict[str, bytes]", entry[1]))
+    store.misses += 1
+    files = render_database(plan)
+    return files, (key, {name: hashlib.sha256(body).digest() for name, body in files.items()})
+
+
 def emit_sql(context: EmitContext) -> OutputTree:
     """Render every database's folder. On a PB08xx error nothing is emitted (no half-built SQL).
 
@@ -52,11 +103,27 @@ def emit_sql(context: EmitContext) -> OutputTree:
     plans, ok = plan_databases(context.index, context.sink)
     if not ok:
         return {}
+    store = context.store
     out = ChunkedOutput(context)
-    for plan in plans:
-        for name, body in _rendered(plan, context.store).items():
-            out.add(f"{OUTPUT_ROOT}/{plan.key}/{name}", body)
+    if store is None or store.content_root is None:
+        for plan in plans:
+            for name, body in _rendered(plan, store).items():
+                out.add(f"{OUTPUT_ROOT}/{plan.key}/{name}", body)
+    else:
+        index = store.load_index(NAMESPACE)
+        now: dict[str, tuple[str, object]] = {}
+        for plan in plans:
+            folder = f"{OUTPUT_ROOT}/{plan.key}"
+            files, stored = _indexed(plan, folder, store, index)
+            now[plan.key] = stored
+            digests = stored[1]
+            for name, body in files.items():
+                out.add(f"{folder}/{name}", body, digests[name])
+        if now != index:
+            store.save_index(NAMESPACE, now)
     context.facts.sql_databases = tuple(plan.key for plan in plans)
+    context.facts.list_sources({f"{OUTPUT_ROOT}/{plan.key}/migrations.json": tuple(s.path for s in plan.sources)
+                                for plan in plans})
     return dict(sorted(out.finish().items()))
 
 
