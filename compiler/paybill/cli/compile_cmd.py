@@ -146,12 +146,43 @@ def _record(cache: Path | None, result: CompileResult) -> None:
     """What this successful compile produced, for ``paybill plan`` (:mod:`paybill.changes.record`)."""
     from paybill.changes.record import save_record
 
-    if cache is None or "manifest.json" not in result.tree:
+    manifest_sha256 = _manifest_sha256(result)
+    if cache is None or manifest_sha256 is None:
         return
-    known = result.digests.get("manifest.json")  # written as rendered: its digest, not its 96 MB at 100k
-    manifest_sha256 = known.hex() if known is not None else hashlib.sha256(result.tree["manifest.json"]).hexdigest()
     save_record(cache, {path: "sha256:" + digest for path, digest in result.sources.items()}, manifest_sha256,
                 result.diagnostics)
+
+
+def _manifest_sha256(result: CompileResult) -> str | None:
+    if "manifest.json" not in result.tree:
+        return None
+    known = result.digests.get("manifest.json")  # written as rendered: its digest, not its 96 MB at 100k
+    return known.hex() if known is not None else hashlib.sha256(result.tree["manifest.json"]).hexdigest()
+
+
+_BUILT_IN_EMITTERS = "paybill.emit.terraform.providers."
+"""The cloud emitters the delta compile's field list (:data:`paybill.delta.state.IDENTITY_FIELDS`) was
+checked against."""
+
+
+def _save_delta_state(cache: Path, out: Path, result: CompileResult) -> None:
+    """What the next compile needs to patch an identity edit instead of compiling (:mod:`paybill.delta`).
+
+    Not with a bundle signing key (the delta compile never patches signed bundles), nor when a cloud
+    emitter is not one of paybill's own."""
+    from paybill.delta.state import build_state, save_state
+    from paybill.emit.terraform.providers import CLOUD_EMITTERS
+    from paybill.write.shortcut import SIGNING_KEY_ENV
+
+    digest = _manifest_sha256(result)
+    if os.environ.get(SIGNING_KEY_ENV, "").strip() or digest is None:
+        return
+    if not all(type(emitter).__module__.startswith(_BUILT_IN_EMITTERS) for emitter in CLOUD_EMITTERS.values()):
+        return  # another cloud emitter (a test's stand-in) may read any tenant field
+    index = result.index
+    providers = {document.name: document.model.spec.provider for document in index.of_kind("Cloud")}
+    save_state(cache, out, build_state(digest, index.all_documents(), providers,
+                                       result.facts.source_listings or {}), with_base=True)
 
 
 def _report_write_failure(result: CompileResult, out: Path, fmt: str, exc: OSError) -> None:
@@ -211,7 +242,11 @@ def compile_command(specs: Path, out: Path, check: bool, durable: bool, strict_q
             started_ns = time.time_ns()
             scan = shortcut.scan_specs(specs)
             params = shortcut.parameters(specs, out, fmt, {"strict_quotas": strict_quotas})
-            printed, hint = shortcut.check(cache, out, params, scan, started_ns)
+            printed, hint, changed = shortcut.check(cache, out, params, scan, started_ns)
+            if printed is None and changed is not None and scan is not None:
+                from paybill.cli.compile_delta import try_delta  # an identity edit of a few tenants
+
+                printed = try_delta(cache, out, changed, params, started_ns, scan, hint)
             if printed is not None:
                 click.echo(printed, nl=False)
                 sys.exit(EXIT_OK)
@@ -288,6 +323,7 @@ def compile_command(specs: Path, out: Path, check: bool, durable: bool, strict_q
     if record is not None and cache is not None:
         from paybill.write.shortcut import save
 
-        save(cache, out, record[0], record[1], record[2], result.sources, printed, final or None)
+        if save(cache, out, record[0], record[1], record[2], result.sources, printed, final or None):
+            _save_delta_state(cache, out, result)
     sys.exit(EXIT_OK)
 

@@ -39,6 +39,11 @@ class EmitFacts:
     """Stack facts of the Terraform emitter (the manifest and the compile's checks read them)."""
     sql_databases: tuple[str, ...] | None = None
     """Keys of the databases the SQL emitter wrote a folder for."""
+    source_listings: dict[str, tuple[str, ...]] | None = None
+    """Output file -> the spec files whose SHA-256 it lists under ``sources`` (an SQL folder's
+    ``migrations.json``, a bundle's ``manifest.json``): the files a one-tenant delta compile must
+    patch when only that tenant's bytes changed (:mod:`paybill.delta`). Each emitter adds its own
+    files to the dictionary (a helper's are merged key by key)."""
 
     def published_since(self, before: EmitFacts) -> dict[str, Any]:
         """Facts set (or replaced) since ``before``: what a helper sends back."""
@@ -49,10 +54,18 @@ class EmitFacts:
         for name, value in published.items():
             if name not in _FACT_NAMES:
                 raise KeyError(f"unknown emit fact '{name}'")
+            if name == "source_listings" and self.source_listings is not None:
+                value = {**self.source_listings, **value}
             setattr(self, name, value)
 
+    def list_sources(self, listings: Mapping[str, tuple[str, ...]]) -> None:
+        """Add output files and the spec files whose digests they list (:attr:`source_listings`).
 
-_FACT_NAMES = ("terraform", "sql_databases")
+        A new dictionary each time, so a forked helper's :meth:`published_since` sees it changed."""
+        self.source_listings = {**(self.source_listings or {}), **listings}
+
+
+_FACT_NAMES = ("terraform", "sql_databases", "source_listings")
 
 
 @dataclass

@@ -15,16 +15,13 @@ from __future__ import annotations
 from functools import partial
 from typing import Any
 
-import orjson
-
 from paybill import API_VERSION
 from paybill.emit.cache import document_fingerprint, memo
 from paybill.emit.contract import EmitContext, Emitter, OutputTree
+from paybill.emit.entitlement_text import entitlement_bytes, identity_fields
 from paybill.emit.files import ChunkedOutput
 from paybill.models.tenant import Tenant, isolation_placements
 from paybill.resolve import ResolvedTenant
-
-_OPTIONS = orjson.OPT_SORT_KEYS | orjson.OPT_INDENT_2
 
 
 def entitlements(resolved: ResolvedTenant, stacks: list[str]) -> dict[str, Any]:
@@ -33,14 +30,15 @@ def entitlements(resolved: ResolvedTenant, stacks: list[str]) -> dict[str, Any]:
     spec = tenant.spec
     plan_doc = resolved.plan.document
     plan = resolved.plan.plan.spec
-    billing: dict[str, Any] = {"status": spec.billing.status, "customerId": spec.billing.customer_id}
+    identity = identity_fields(spec.display_name, spec.billing.customer_id)
+    billing: dict[str, Any] = {"status": spec.billing.status, **identity["billing"]}
     if spec.billing.status == "trialing":
         billing["trialDays"] = plan.trial_days
     return {
         "apiVersion": API_VERSION,
         "kind": "TenantEntitlements",
         "tenant": doc.name,
-        "displayName": spec.display_name,
+        "displayName": identity["displayName"],
         "labels": dict(tenant.metadata.labels),
         "plan": {"name": plan_doc.name, "displayName": plan.display_name, "tier": plan.tier},
         "features": sorted(set(plan.features)),
@@ -109,7 +107,7 @@ def emit_entitlements(ctx: EmitContext) -> OutputTree:
 
 
 def _render(resolved: ResolvedTenant, stacks: list[str]) -> bytes:
-    return orjson.dumps(entitlements(resolved, stacks), option=_OPTIONS) + b"\n"
+    return entitlement_bytes(entitlements(resolved, stacks))
 
 
 ENTITLEMENTS_EMITTER = Emitter(name="entitlements", emit=emit_entitlements, independent=True)

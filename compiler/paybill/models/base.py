@@ -66,6 +66,12 @@ _FIELDS_SETS: dict[frozenset[str], set[str]] = {}
 """One shared ``__pydantic_fields_set__`` per distinct set of given fields (see ``SpecModel.model_post_init``)."""
 
 
+Region = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9-]{1,30}[a-z0-9]$")]
+Cidr = Annotated[str, StringConstraints(pattern=r"^\d{1,3}(\.\d{1,3}){3}/\d{1,2}$")]
+"""Shared by tenants and clouds; here rather than in :mod:`paybill.models.cloud`, so validating a
+Tenant does not build the cloud profiles' models (:mod:`paybill.delta` validates one tenant)."""
+
+
 class SpecModel(BaseModel):
     """Base for every spec model: strict types, unknown keys rejected, camelCase keys in YAML.
 

@@ -14,10 +14,10 @@ from pydantic import ConfigDict, Field, StringConstraints, create_model
 
 from paybill.clouds import registry
 from paybill.clouds.profile import CloudProfile
+from paybill.models.base import Cidr as Cidr
 from paybill.models.base import Envelope, LabelKey, LabelValue, SpecModel
+from paybill.models.base import Region as Region
 
-Region = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9-]{1,30}[a-z0-9]$")]
-Cidr = Annotated[str, StringConstraints(pattern=r"^\d{1,3}(\.\d{1,3}){3}/\d{1,2}$")]
 Plain = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")]
 QuotaName = Annotated[str, StringConstraints(pattern=r"^[a-z][A-Za-z0-9]{1,62}$")]
 QuotaLimit = Annotated[int, Field(ge=1, le=100_000_000)]

@@ -8,8 +8,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Field, StringConstraints
 
-from paybill.models.base import LAYERS, Email, Envelope, Name, Placement, SpecModel, Text
-from paybill.models.cloud import Cidr, Region
+from paybill.models.base import LAYERS, Cidr, Email, Envelope, Name, Placement, Region, SpecModel, Text
 
 Lifecycle = Literal["onboarding", "active", "suspended", "offboarding", "deleted"]
 BillingStatus = Literal["trialing", "active", "past_due", "cancelled"]

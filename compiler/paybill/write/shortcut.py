@@ -252,10 +252,28 @@ class FolderHint(NamedTuple):
         return self.trusted_before, self.folders
 
 
+class SpecsChanged(NamedTuple):
+    """The record's compile, when only spec files' contents differ from it (for :mod:`paybill.delta`)."""
+
+    paths: list[str]
+    """Spec files (display paths) whose stat differs from the record, or whose bytes (racy) do."""
+    digests: dict[str, str]
+    """Every spec file the record lists -> hex SHA-256 of the bytes that compile parsed."""
+    printed: str
+    """What that compile printed."""
+    base: str
+    """The folder display paths are relative to."""
+    outputs: dict[str, bytes]
+    """Every file of the output folder as that compile left it -> its SHA-256 (the journal it saved)."""
+
+
 class Checked(NamedTuple):
     printed: str | None
     """The text to print when the short cut applies; None: compile."""
     folders: FolderHint | None
+    changed: SpecsChanged | None = None
+    """When the same spec files, options and compiler as the record's compile differ only in
+    some files' contents: which (the output folder itself is not checked then)."""
 
 
 def check(cache: Path, out: Path, params: tuple[object, ...], specs: SpecScan | None,
@@ -267,15 +285,16 @@ def check(cache: Path, out: Path, params: tuple[object, ...], specs: SpecScan | 
     :class:`FolderHint` when it still describes ``out``'s journal, whatever the rest says.
     """
     found: list[FolderHint] = []
+    changed: list[SpecsChanged] = []
     try:
-        printed = _check(cache, out, params, specs, started_ns, found)
+        printed = _check(cache, out, params, specs, started_ns, found, changed)
     except (OSError, TypeError, ValueError, KeyError, AttributeError, IndexError):
-        printed = None
-    return Checked(printed, found[0] if found else None)
+        printed, changed = None, []
+    return Checked(printed, found[0] if found else None, changed[0] if changed else None)
 
 
 def _check(cache: Path, out: Path, params: tuple[object, ...], specs: SpecScan | None,
-           started_ns: int, hint: list[FolderHint]) -> str | None:
+           started_ns: int, hint: list[FolderHint], changed: list[SpecsChanged]) -> str | None:
     record = store.read(cache, record_name(out))
     if not isinstance(record, dict):
         return None
@@ -290,14 +309,24 @@ def _check(cache: Path, out: Path, params: tuple[object, ...], specs: SpecScan |
     if specs is None or record.get("params") != params or len(specs.files) != len(recorded_specs):
         return None
     racy = False
+    edited: list[str] = []
     for path, now in specs.files.items():  # cheapest first: a spec edit is the usual change
         entry = recorded_specs.get(path)
-        if entry is None or entry[:4] != now:
+        if entry is None:
             return None
-        if now[1] >= trusted or now[3] >= trusted:
+        if entry[:4] != now:
+            edited.append(path)
+        elif now[1] >= trusted or now[3] >= trusted:
             racy = True
             if not _hashes_to(os.path.join(specs.base, path), entry[4]):
-                return None
+                edited.append(path)
+    if edited:
+        digests = {path: entry[4] for path, entry in recorded_specs.items()}
+        outputs = {path: entry[3] for path, entry in files.items()}
+        if all(isinstance(digest, str) for digest in digests.values()) \
+                and all(isinstance(digest, bytes) for digest in outputs.values()):
+            changed.append(SpecsChanged(sorted(edited), digests, printed, specs.base, outputs))
+        return None
     base = os.path.abspath(out)
     children: dict[str, set[str]] = {}
     for path in files:

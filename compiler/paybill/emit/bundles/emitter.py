@@ -169,10 +169,15 @@ def emit_bundles(ctx: EmitContext) -> OutputTree:
     except _KeyUnusable:
         return {}
     tree: OutputTree = {}
+    listings: dict[str, tuple[str, ...]] = {}
     for document in ctx.index.of_kind("Agent"):
-        files = build_bundle(collect(ctx.index, document), ctx.sink, key, ctx.store)
+        facts = collect(ctx.index, document)
+        files = build_bundle(facts, ctx.sink, key, ctx.store)
         for name, data in (files or {}).items():
             tree[f"bundles/{document.name}/{name}"] = data
+        if files and MANIFEST_FILE in files:
+            listings[f"bundles/{document.name}/{MANIFEST_FILE}"] = tuple(sorted({d.path for d in facts.sources()}))
+    ctx.facts.list_sources(listings)
     return tree
 
 

@@ -122,6 +122,8 @@ def emit_sql(context: EmitContext) -> OutputTree:
         if now != index:
             store.save_index(NAMESPACE, now)
     context.facts.sql_databases = tuple(plan.key for plan in plans)
+    context.facts.list_sources({f"{OUTPUT_ROOT}/{plan.key}/migrations.json": tuple(s.path for s in plan.sources)
+                                for plan in plans})
     return dict(sorted(out.finish().items()))
 
 

@@ -1,0 +1,160 @@
+"""Decide whether changed spec files are identity edits of tenants, and patch the output for them.
+
+Exact by construction where it applies, and None (the full compile runs) everywhere else:
+
+* every changed file was a tenant-only file at the last compile, still loads without a single
+  diagnostic into the same Tenant documents (same position, same name), each validates against the
+  Tenant model, and each is unchanged but for :data:`~paybill.delta.state.IDENTITY_FIELDS`
+  (its :func:`~paybill.delta.state.projection` hash); so every semantic rule sees what it saw, and
+  every output but the ones below is the same;
+* a display-name edit of a tenant whose stack holds it (GCP) is left to the full compile;
+* each file patched is read from the output folder and must hash to the digest its journal holds;
+  each patched digest must occur exactly once where it is replaced (else: the full compile).
+
+The caller proves the rest: the unchanged spec files, the options and the compiler are the ones of
+the compile the state and the output folder come from (:mod:`paybill.write.shortcut`), and that
+compile's diagnostics name none of the changed files (their positions could have moved).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
+
+import orjson
+from pydantic import ValidationError
+
+from paybill.delta.state import DISPLAY_NAME_IN_STACK, DeltaState, TenantEntry, projection, row_of
+from paybill.diagnostics import DiagnosticSink
+from paybill.emit.entitlement_text import entitlement_bytes, identity_fields
+from paybill.load import load_source
+from paybill.models.tenant import Tenant
+
+MANIFEST = "manifest.json"
+
+ReadOutput = Callable[[str], "bytes | None"]
+"""Reads an output file (output-relative path) from the output folder; None when it cannot."""
+
+
+@dataclass(frozen=True)
+class DeltaPatch:
+    files: dict[str, bytes]
+    """Output files whose bytes change (path -> new bytes); every other file stays as it is."""
+    inputs: dict[str, str]
+    """Every spec file -> hex SHA-256 of its bytes after the edit."""
+    state: DeltaState
+    """The state of the patched output (for the next delta compile)."""
+
+
+class _NotDelta(Exception):
+    """The change is not an identity edit, or a file to patch is not what the state expects."""
+
+
+def compile_delta(state: DeltaState, inputs: Mapping[str, str], changed: Mapping[str, bytes],
+                  read_output: ReadOutput, digests: Mapping[str, bytes]) -> DeltaPatch | None:
+    """Patch the output for ``changed`` (spec path -> its bytes now), or None when it is not an identity edit.
+
+    ``inputs``: every spec file -> hex SHA-256 of the bytes the last compile parsed (that compile
+    wrote the manifest ``state`` names). ``digests``: the output folder's files -> SHA-256 as its
+    journal holds them; ``read_output`` reads one of them (checked against ``digests`` here).
+    """
+    try:
+        return _compile_delta(state, inputs, changed, read_output, digests)
+    except _NotDelta:
+        return None
+
+
+def _compile_delta(state: DeltaState, inputs: Mapping[str, str], changed: Mapping[str, bytes],
+                   read_output: ReadOutput, digests: Mapping[str, bytes]) -> DeltaPatch:
+    after = dict(inputs)
+    moved: dict[str, tuple[str, str]] = {}  # spec file -> (old, new) hex SHA-256
+    identities: dict[str, tuple[str, str]] = {}  # entitlement file -> (display name, customer id)
+    overrides = dict(state.overrides)
+    for path in sorted(changed):
+        raw = changed[path]
+        entries = state.entries(path)
+        old = inputs.get(path)
+        if entries is None or old is None:
+            raise _NotDelta
+        new = hashlib.sha256(raw).hexdigest()
+        if new == old:
+            continue  # touched, not changed
+        if not _plain_ascii(path):
+            raise _NotDelta  # a path JSON would escape: not worth patching byte for byte
+        updated = []
+        for entry, tenant in zip(entries, _tenants(raw, path, entries), strict=True):
+            spec = tenant.spec
+            if entry.provider in DISPLAY_NAME_IN_STACK and spec.display_name != entry.display_name:
+                raise _NotDelta
+            identities[f"tenants/{entry.name}.json"] = (spec.display_name, spec.billing.customer_id)
+            updated.append(row_of(replace(entry, display_name=spec.display_name)))
+        overrides[path] = tuple(updated)
+        after[path] = new
+        moved[path] = (old, new)
+    files: dict[str, bytes] = {}
+    for output, (display_name, customer_id) in identities.items():
+        document = orjson.loads(_read(output, read_output, digests))
+        identity = identity_fields(display_name, customer_id)
+        document["displayName"] = identity["displayName"]
+        document["billing"].update(identity["billing"])
+        files[output] = entitlement_bytes(document)
+    for path, (old, new) in moved.items():
+        listed = b'"path": ' + orjson.dumps(path) + b',\n      "sha256": "'
+        for output in state.listings.get(path, ()):
+            data = files.get(output) or _read(output, read_output, digests)
+            files[output] = _swap(data, listed + old.encode() + b'"', listed + new.encode() + b'"')
+    files = {path: data for path, data in files.items() if hashlib.sha256(data).digest() != digests[path]}
+    manifest = _read(MANIFEST, read_output, digests)
+    for path, (old, new) in moved.items():
+        manifest = _swap(manifest, _entry(path, old), _entry(path, new))
+    for output, data in sorted(files.items()):
+        manifest = _swap(manifest, _entry(output, digests[output].hex()), _entry(output, _hex(data)))
+    files[MANIFEST] = manifest
+    return DeltaPatch(files, after, replace(state, manifest_sha256=_hex(manifest), overrides=overrides))
+
+
+def _tenants(raw: bytes, path: str, entries: tuple[TenantEntry, ...]) -> list[Tenant]:
+    """The file's Tenant models, when it loads cleanly into the same documents, each unchanged but
+    for its identity fields."""
+    sink = DiagnosticSink()
+    documents = load_source(raw, path, sink)
+    if len(sink) or len(documents) != len(entries):
+        raise _NotDelta
+    tenants = []
+    for document, entry in zip(documents, entries, strict=True):
+        if (document.kind, document.index, document.name) != ("Tenant", entry.index, entry.name) \
+                or projection(document.data) != entry.projection:
+            raise _NotDelta
+        try:
+            tenants.append(Tenant.model_validate(document.data))
+        except ValidationError:
+            raise _NotDelta from None  # the full compile reports it, with its position
+    return tenants
+
+
+def _read(path: str, read_output: ReadOutput, digests: Mapping[str, bytes]) -> bytes:
+    data = read_output(path)
+    expected = digests.get(path)
+    if data is None or expected is None or hashlib.sha256(data).digest() != expected:
+        raise _NotDelta
+    return data
+
+
+def _swap(data: bytes, before: bytes, after: bytes) -> bytes:
+    if data.count(before) != 1:
+        raise _NotDelta
+    return data.replace(before, after)
+
+
+def _entry(key: str, digest: str) -> bytes:
+    """A ``"path": "sha256:<hex>"`` member of the manifest's ``inputs`` or ``outputs``."""
+    return orjson.dumps(key) + b': "sha256:' + digest.encode() + b'"'
+
+
+def _hex(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _plain_ascii(path: str) -> bool:
+    return path.isascii() and path.isprintable() and '"' not in path and "\\" not in path

@@ -1,0 +1,210 @@
+"""What the delta compile knows about the last compile into an output folder (a cache entry per folder).
+
+Saved by every compile that wrote an output folder, from the documents it validated and the
+listings its emitters published; read back only when it names exactly the spec files' digests and
+the ``manifest.json`` digest that the output folder's record and journal hold, so a state from
+another compile, another folder or other code (the entry's stamp, :mod:`paybill.store`) is never used.
+
+Which fields an edit may change is fixed here (:data:`IDENTITY_FIELDS`), with the providers whose
+stacks read one of them (:data:`DISPLAY_NAME_IN_STACK`). ``tests/compile/test_compile_delta.py``
+checks that no other compiler module reads those fields, so a new reader cannot silently make a
+delta compile differ from a full one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import os
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from paybill import store
+from paybill.load import SpecDocument
+
+STATE_FORMAT = 1
+NAMESPACE = "delta-state"
+
+IDENTITY_FIELDS: tuple[tuple[str, ...], ...] = (
+    ("spec", "displayName"),
+    ("spec", "contacts"),
+    ("spec", "billing", "customerId"),
+)
+"""Tenant fields read only by the entitlement file (display name, customer id), the GCP tenant stack
+(display name) and the tenant's own schema validation (all three): what the delta compile patches."""
+
+DISPLAY_NAME_IN_STACK = frozenset({"gcp"})
+"""Providers whose tenant stack holds the tenant's display name (the GCP service account's
+``display_name``, :mod:`paybill.emit.terraform.providers.gcp.identity`): a display-name edit of
+such a tenant takes the full compile."""
+
+
+@dataclass(frozen=True, slots=True)
+class TenantEntry:
+    """One Tenant document of a spec file, as the last compile validated it."""
+
+    index: int
+    """The document's position in its file."""
+    name: str
+    projection: str
+    """SHA-256 of the document less :data:`IDENTITY_FIELDS` (:func:`projection`)."""
+    provider: str
+    """Its cloud's provider (``aws``, ``gcp``...)."""
+    display_name: str
+
+
+Row = tuple[int, str, str, str, str]
+"""A :class:`TenantEntry` as stored: (index, name, projection, provider, display name)."""
+
+
+@dataclass(frozen=True)
+class DeltaState:
+    """What the compile that wrote ``manifest.json`` (of digest :attr:`manifest_sha256`) knew.
+
+    Stored in two cache entries, so that a delta compile rewrites only a small one: the *base*
+    (every tenant file's rows and the listings, ~2 MB at 10,000 tenants), written by a full compile
+    and named by that compile's manifest digest; and the *overlay* (the current manifest digest, the
+    base it extends and the rows of the files delta compiles changed since), rewritten by each. The
+    manifest lists every input's digest, so its digest names the inputs too.
+    """
+
+    manifest_sha256: str
+    base: str
+    """The manifest digest of the full compile whose base entry this state extends."""
+    rows: Mapping[str, tuple[Row, ...]]
+    """Spec files holding only Tenant documents -> their rows, in file order (the base's)."""
+    overrides: dict[str, tuple[Row, ...]]
+    """Rows of files changed by delta compiles since the base (they win over :attr:`rows`)."""
+    listings: Mapping[str, tuple[str, ...]]
+    """Spec file -> the output files that list its SHA-256 under ``sources``."""
+
+    def entries(self, path: str) -> tuple[TenantEntry, ...] | None:
+        """The Tenant documents of ``path`` at the last compile; None when it is not a tenant-only file."""
+        rows = self.overrides.get(path, self.rows.get(path))
+        if rows is None:
+            return None
+        try:
+            return tuple(TenantEntry(*row) for row in rows)
+        except TypeError:
+            return None
+
+
+def row_of(entry: TenantEntry) -> Row:
+    return (entry.index, entry.name, entry.projection, entry.provider, entry.display_name)
+
+
+def projection(data: Mapping[str, Any]) -> str | None:
+    """SHA-256 of a document's plain data without :data:`IDENTITY_FIELDS`, or None when it cannot be
+    hashed exactly (a key that is not a string, a value that is not JSON: the file is not delta-eligible).
+
+    Sorted keys and JSON's distinct types (``1``, ``1.0``, ``true``, ``"1"``) make equal hashes mean
+    equal data, hence an equal model and equal results of every rule that reads the rest.
+    """
+    copy: dict[str, Any] = dict(data)
+    for path in IDENTITY_FIELDS:
+        _drop(copy, path)
+    try:
+        text = orjson.dumps(copy, option=orjson.OPT_SORT_KEYS | orjson.OPT_PASSTHROUGH_DATETIME
+                            | orjson.OPT_PASSTHROUGH_DATACLASS | orjson.OPT_PASSTHROUGH_SUBCLASS,
+                            default=_refuse)
+    except (orjson.JSONEncodeError, TypeError):
+        return None
+    if b"null" in text and _has_non_finite(copy):
+        return None  # orjson writes NaN and infinities as null: they would hash like a null
+    return hashlib.sha256(text).hexdigest()
+
+
+def _has_non_finite(value: object) -> bool:
+    if isinstance(value, float):
+        return not math.isfinite(value)
+    if isinstance(value, dict):
+        return any(_has_non_finite(item) for item in value.values())
+    if isinstance(value, list):
+        return any(_has_non_finite(item) for item in value)
+    return False
+
+
+def _refuse(value: object) -> object:
+    raise TypeError(f"not plain JSON data: {type(value).__name__}")
+
+
+def _drop(mapping: dict[str, Any], path: tuple[str, ...]) -> None:
+    """Remove ``path`` from ``mapping``, copying each dictionary on the way (the document is shared)."""
+    head, rest = path[0], path[1:]
+    if head not in mapping:
+        return
+    if not rest:
+        del mapping[head]
+        return
+    inner = mapping[head]
+    if isinstance(inner, dict):
+        mapping[head] = dict(inner)
+        _drop(mapping[head], rest)
+
+
+def build_state(manifest_sha256: str, documents: Iterable[SpecDocument], providers: Mapping[str, str],
+                source_listings: Mapping[str, tuple[str, ...]]) -> DeltaState:
+    """The state of a compile that succeeded: its manifest's digest, every document it validated,
+    each cloud's provider, and its emitters' source listings."""
+    by_file: dict[str, list[SpecDocument]] = {}
+    for document in documents:
+        by_file.setdefault(document.path, []).append(document)
+    rows: dict[str, tuple[Row, ...]] = {}
+    for path, found in by_file.items():
+        entries = [_entry(document, providers) for document in sorted(found, key=lambda d: d.index)]
+        if entries and all(entry is not None for entry in entries):
+            rows[path] = tuple(row_of(entry) for entry in entries if entry is not None)
+    listings: dict[str, list[str]] = {}
+    for output, sources in source_listings.items():
+        for source in sources:
+            if source in rows:
+                listings.setdefault(source, []).append(output)
+    return DeltaState(manifest_sha256, manifest_sha256, rows, {},
+                      {path: tuple(sorted(outputs)) for path, outputs in listings.items()})
+
+
+def _entry(document: SpecDocument, providers: Mapping[str, str]) -> TenantEntry | None:
+    if document.kind != "Tenant" or document.model is None:
+        return None
+    spec = document.model.spec
+    provider = providers.get(spec.placement.cloud)
+    digest = projection(document.data)
+    if provider is None or digest is None:
+        return None
+    return TenantEntry(document.index, document.name, digest, provider, spec.display_name)
+
+
+def state_names(out: Path) -> tuple[str, str]:
+    """The cache entries of ``out``'s state: (overlay, base)."""
+    where = os.path.abspath(out)
+    return store.key(NAMESPACE, "overlay", where), store.key(NAMESPACE, "base", where)
+
+
+def save_state(cache: Path, out: Path, state: DeltaState, *, with_base: bool) -> bool:
+    """Store ``state`` for ``out``; ``with_base``: a full compile's state, its base written too."""
+    overlay, base = state_names(out)
+    if with_base and not store.write(cache, base, (STATE_FORMAT, state.base, dict(state.rows),
+                                                   dict(state.listings))):
+        return False
+    return store.write(cache, overlay, (STATE_FORMAT, state.base, state.manifest_sha256, state.overrides))
+
+
+def load_state(cache: Path, out: Path) -> DeltaState | None:
+    """``out``'s state, or None when absent, damaged, foreign or of another shape (either entry)."""
+    overlay_name, base_name = state_names(out)
+    overlay = store.read(cache, overlay_name)
+    if not isinstance(overlay, tuple) or len(overlay) != 4 or overlay[0] != STATE_FORMAT:
+        return None
+    _, base_id, manifest_sha256, overrides = overlay
+    base = store.read(cache, base_name)
+    if not isinstance(base, tuple) or len(base) != 4 or base[0] != STATE_FORMAT or base[1] != base_id:
+        return None
+    _, _, rows, listings = base
+    if not (isinstance(base_id, str) and isinstance(manifest_sha256, str) and isinstance(overrides, dict)
+            and isinstance(rows, dict) and isinstance(listings, dict)):
+        return None
+    return DeltaState(manifest_sha256, base_id, rows, overrides, listings)

@@ -1,0 +1,328 @@
+"""The delta compile (paybill.delta): a tenant identity edit is patched in, and is exactly a full compile.
+
+Each test drives ``paybill compile`` as a user does (the CLI, a cache folder, an output folder) and
+compares what it leaves on disk, and what it prints, with a compile that uses no cache at all. A spy
+on the full pipeline tells whether the delta path was taken: it must be for identity edits (display
+name, contacts, Stripe customer id, comments, formatting) and must not be for anything else.
+"""
+
+from __future__ import annotations
+
+import ast
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from compile_support import SPECS, invoke, read_tree
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import paybill.compile as compile_package
+from paybill import store
+from paybill.delta.state import DISPLAY_NAME_IN_STACK, IDENTITY_FIELDS, projection, state_names
+
+COMPILER = Path(compile_package.__file__).resolve().parents[1]
+GCP_TENANTS = sorted(p.name for p in (SPECS / "tenants").iterdir() if "cloud: gcp-prod" in p.read_text())
+OTHER_TENANTS = sorted(p.name for p in (SPECS / "tenants").iterdir() if p.name not in GCP_TENANTS)
+
+
+class Spy:
+    """Counts full compiles (the pipeline the delta path replaces)."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.calls = 0
+        real = compile_package.compile_repository
+
+        def counted(*args, **kwargs):  # type: ignore[no-untyped-def]
+            self.calls += 1
+            return real(*args, **kwargs)
+
+        monkeypatch.setattr(compile_package, "compile_repository", counted)
+
+
+def _compile(base: Path, specs: Path, *extra: str):  # type: ignore[no-untyped-def]
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv(store.CACHE_ENV, str(base / "cache"))
+        return invoke("compile", str(specs), "--out", "generated", *extra, cwd=base)
+
+
+def _reference(tmp_path: Path, specs: Path) -> tuple[dict[str, bytes], int, str]:
+    """What a compile without any cache writes and prints (same relative --out, another folder)."""
+    where = tmp_path / "reference"
+    if where.exists():
+        import shutil
+
+        shutil.rmtree(where)
+    where.mkdir()
+    result = invoke("compile", str(specs), "--out", "generated", "--no-cache", cwd=where)
+    tree = read_tree(where / "generated") if result.exit_code == 0 else {}
+    return tree, result.exit_code, result.output
+
+
+def _edit(path: Path, old: str, new: str) -> None:
+    text = path.read_text()
+    assert old in text, (path, old)
+    path.write_text(text.replace(old, new, 1))
+
+
+@pytest.fixture
+def repo(tmp_path: Path, spec_copy) -> tuple[Path, Path]:  # type: ignore[no-untyped-def]
+    base = tmp_path / "work"
+    base.mkdir()
+    specs = spec_copy({}, name="work")
+    assert _compile(base, specs).exit_code == 0
+    return base, specs
+
+
+IDENTITY_EDITS = {
+    "display name": ("acme-corp.yaml", "displayName: Acme Corp", "displayName: Acme Corporation (EU)"),
+    "contact email": ("acme-corp.yaml", "email: platform@acme-corp.example.com", "email: ops@acme-corp.example.com"),
+    "customer id": ("acme-corp.yaml", "customerId: cus_7c879ad6a7611d", "customerId: cus_NEW123"),
+    "a comment": ("acme-corp.yaml", "spec:\n", "# reviewed by finance\nspec:\n"),
+    "a document marker": ("acme-corp.yaml", "apiVersion:", "---\napiVersion:"),
+    "gcp contacts": (GCP_TENANTS[0], "role: technical", "role: security"),
+    "unicode name": ("acme-corp.yaml", "displayName: Acme Corp", "displayName: \"Acmé \\\"Corp\\\" ✓\""),
+}
+
+
+@pytest.mark.parametrize("edit", sorted(IDENTITY_EDITS))
+def test_an_identity_edit_is_patched_in_without_a_full_compile(repo, tmp_path: Path, monkeypatch, edit: str) -> None:
+    base, specs = repo
+    name, old, new = IDENTITY_EDITS[edit]
+    _edit(specs / "tenants" / name, old, new)
+    spy = Spy(monkeypatch)
+    result = _compile(base, specs)
+    assert result.exit_code == 0, result.output
+    assert spy.calls == 0, "the delta path was not taken"
+    tree, code, printed = _reference(tmp_path, specs)
+    assert code == 0 and result.output == printed
+    assert read_tree(base / "generated") == tree
+    # and the next compile with no change takes the whole-compile short cut, then `--check` agrees
+    spy.calls = 0
+    assert _compile(base, specs).exit_code == 0 and spy.calls == 0
+    assert _compile(base, specs, "--check").exit_code == 0
+
+
+def test_several_files_and_several_edits_in_a_row(repo, tmp_path: Path, monkeypatch) -> None:
+    base, specs = repo
+    spy = Spy(monkeypatch)
+    for round_ in range(3):
+        for name in OTHER_TENANTS[:3]:
+            path = specs / "tenants" / name
+            path.write_text(re.sub(r"(displayName: .*)", rf"\1 r{round_}", path.read_text(), count=1))
+        result = _compile(base, specs)
+        assert result.exit_code == 0, result.output
+        assert spy.calls == 0, f"round {round_}: the delta path was not taken"
+        tree, _, printed = _reference(tmp_path, specs)
+        spy.calls = 0
+        assert read_tree(base / "generated") == tree and result.output == printed
+
+
+OTHER_EDITS = {
+    "plan": ("acme-corp.yaml", "plan: enterprise", "plan: growth"),
+    "label": ("acme-corp.yaml", "support-tier: premium", "support-tier: basic"),
+    "billing status": ("acme-corp.yaml", "status: active\n", "status: past_due\n"),
+    "gcp display name": (GCP_TENANTS[0], "displayName: ", "displayName: Renamed "),
+    "bad email": ("acme-corp.yaml", "email: platform@acme-corp.example.com", "email: not-an-email"),
+    "bad customer id": ("acme-corp.yaml", "customerId: cus_7c879ad6a7611d", "customerId: cus with spaces"),
+    "unknown field": ("acme-corp.yaml", "  displayName: Acme Corp\n", "  displayName: Acme Corp\n  nickname: ac\n"),
+    "duplicate key": ("acme-corp.yaml", "  displayName: Acme Corp\n", "  displayName: Acme Corp\n  displayName: X\n"),
+    "document moved": ("acme-corp.yaml", "apiVersion:", "null\n---\napiVersion:"),
+}
+
+
+@pytest.mark.parametrize("edit", sorted(OTHER_EDITS))
+def test_any_other_edit_compiles_in_full(repo, tmp_path: Path, monkeypatch, edit: str) -> None:
+    base, specs = repo
+    name, old, new = OTHER_EDITS[edit]
+    _edit(specs / "tenants" / name, old, new)
+    spy = Spy(monkeypatch)
+    result = _compile(base, specs)
+    assert spy.calls >= 1, "an edit outside the identity fields must compile in full"
+    tree, code, printed = _reference(tmp_path, specs)
+    assert result.exit_code == code and result.output == printed
+    if code == 0:
+        assert read_tree(base / "generated") == tree
+
+
+@pytest.mark.parametrize("damage", ["flip overlay", "flip base", "foreign", "stale", "another base"])
+def test_a_damaged_or_stale_state_is_never_used(repo, tmp_path: Path, monkeypatch, damage: str) -> None:
+    base, specs = repo
+    cache = base / "cache"
+    overlay, base_entry = (cache / name for name in state_names(base / "generated"))
+    if damage.startswith("flip"):
+        entry = overlay if damage == "flip overlay" else base_entry
+        data = bytearray(entry.read_bytes())
+        data[-3] ^= 0xFF
+        entry.write_bytes(bytes(data))
+    elif damage == "foreign":
+        overlay.write_bytes(b"another compiler\n" + overlay.read_bytes())
+    else:
+        value = store.read(cache, overlay.name)
+        assert isinstance(value, tuple)
+        if damage == "stale":  # the state of another output (say, copied from another checkout)
+            value = (value[0], value[1], "0" * 64, value[3])
+        else:  # an overlay that extends another full compile's base
+            value = (value[0], "1" * 64, value[2], value[3])
+        store.write(cache, overlay.name, value)
+    _edit(specs / "tenants" / "acme-corp.yaml", "displayName: Acme Corp", "displayName: Acme Two")
+    spy = Spy(monkeypatch)
+    result = _compile(base, specs)
+    assert result.exit_code == 0 and spy.calls == 1
+    assert read_tree(base / "generated") == _reference(tmp_path, specs)[0]
+
+
+def test_an_output_file_edited_by_hand_is_not_patched_from(repo, tmp_path: Path, monkeypatch) -> None:
+    """The patched files are read from the output folder: one that is not what the journal says is
+    never the base of a patch (the full compile rewrites it)."""
+    base, specs = repo
+    entitlements = base / "generated" / "tenants" / "acme-corp.json"
+    entitlements.write_text(entitlements.read_text().replace("Acme Corp", "Hacked Corp"))
+    _edit(specs / "tenants" / "acme-corp.yaml", "customerId: cus_7c879ad6a7611d", "customerId: cus_X")
+    result = _compile(base, specs)
+    assert result.exit_code == 0
+    assert read_tree(base / "generated") == _reference(tmp_path, specs)[0]
+
+
+def test_a_signing_key_takes_the_full_compile(repo, tmp_path: Path, monkeypatch) -> None:
+    """A signed bundle manifest's signature covers its sources: it is never patched."""
+    base, specs = repo
+    key = tmp_path / "key.pem"
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    key.write_bytes(Ed25519PrivateKey.generate().private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+    monkeypatch.setenv("PAYBILL_BUNDLE_SIGNING_KEY", str(key))
+    assert _compile(base, specs).exit_code == 0
+    _edit(specs / "tenants" / "acme-corp.yaml", "displayName: Acme Corp", "displayName: Acme Signed")
+    spy = Spy(monkeypatch)
+    assert _compile(base, specs).exit_code == 0
+    assert spy.calls == 1
+
+
+_EDIT = st.one_of(
+    st.tuples(st.just("display"), st.sampled_from(sorted(p.name for p in (SPECS / "tenants").iterdir())),
+              st.sampled_from(["Ltd", "GmbH", "Inc", "ünïcode"])),
+    st.tuples(st.just("customer"), st.sampled_from(OTHER_TENANTS), st.sampled_from(["cus_A1", "cus_B2", "cus_C3"])),
+    st.tuples(st.just("comment"), st.sampled_from(OTHER_TENANTS), st.sampled_from(["one", "two"])),
+    st.tuples(st.just("lifecycle"), st.sampled_from(OTHER_TENANTS), st.sampled_from(["active", "suspended"])),
+    st.tuples(st.just("label"), st.sampled_from(OTHER_TENANTS), st.sampled_from(["premium", "basic"])),
+)
+
+
+def _apply(specs: Path, edit: tuple[str, str, str]) -> bool:
+    """Apply ``edit``; True when it is an identity edit the delta path must take."""
+    what, name, value = edit
+    path = specs / "tenants" / name
+    text = path.read_text()
+    if what == "display":
+        text = re.sub(r"(displayName: .*)", lambda m: f"{m.group(1)} {value}", text, count=1)
+        identity = name not in GCP_TENANTS
+    elif what == "customer":
+        text = re.sub(r"customerId: \S+", f"customerId: {value}", text, count=1)
+        identity = True
+    elif what == "comment":
+        text = f"# {value}\n" + text
+        identity = True
+    elif what == "lifecycle":
+        if "lifecycle: active\n" not in text and "lifecycle: suspended\n" not in text:
+            return True  # nothing to edit: nothing to compile
+        text = re.sub(r"lifecycle: (active|suspended)\n", f"lifecycle: {value}\n", text, count=1)
+        identity = f"lifecycle: {value}\n" in path.read_text()
+    else:
+        text = re.sub(r"support-tier: \w+", f"support-tier: {value}", text, count=1)
+        identity = f"support-tier: {value}" in path.read_text() or "support-tier:" not in text
+    path.write_text(text)
+    return identity
+
+
+@settings(max_examples=4, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(edits=st.lists(_EDIT, min_size=1, max_size=4))
+def test_random_edit_sequences_equal_a_full_compile(spec_copy, tmp_path_factory, edits) -> None:  # type: ignore[no-untyped-def]
+    """After every edit the tree on disk and the printed text are an uncached compile's, and the
+    delta path is taken exactly for identity edits (a no-op edit counts as one)."""
+    base = tmp_path_factory.mktemp("delta")
+    specs = spec_copy({}, name=base.name)
+    assert _compile(base, specs).exit_code == 0
+    for edit in edits:
+        identity = _apply(specs, edit)
+        with pytest.MonkeyPatch.context() as patch:
+            spy = Spy(patch)
+            result = _compile(base, specs)
+            calls = spy.calls
+        tree, code, printed = _reference(base, specs)
+        assert (result.exit_code, result.output) == (code, printed)
+        if code == 0:
+            assert read_tree(base / "generated") == tree
+            assert (calls == 0) is identity, (edit, calls)
+
+
+def test_projection_ignores_exactly_the_identity_fields() -> None:
+    document = {"kind": "Tenant", "spec": {"displayName": "A", "contacts": [], "billing": {"customerId": "c", "status":
+                                                                                             "active"}, "plan": "p"}}
+    same = {"kind": "Tenant", "spec": {"displayName": "B", "billing": {"customerId": "d", "status": "active"},
+                                       "plan": "p"}}
+    assert projection(document) == projection(same)
+    for changed in ({**document, "kind": "Tenantx"}, {**document, "spec": {**document["spec"], "plan": "q"}},
+                    {**document, "spec": {**document["spec"], "billing": {"customerId": "c", "status": "trialing"}}},
+                    {**document, "spec": {**document["spec"], "plan": 1}}):
+        assert projection(changed) != projection(document)
+    assert projection({"spec": {"x": 1}}) != projection({"spec": {"x": 1.0}}) != projection({"spec": {"x": True}})
+    assert projection({"spec": {"x": float("nan")}}) is None
+    assert projection({"spec": {1: "x"}}) is None
+    assert document["spec"]["displayName"] == "A"  # the loaded document itself is left alone
+
+
+# Modules a compile runs, and the only ones of them that may read a tenant's identity fields.
+COMPILE_PACKAGES = ("load", "validate", "resolve", "graph", "emit", "compile", "clouds", "quotas", "providers",
+                    "write")
+READERS = {
+    "display_name": {"emit/entitlements.py", "emit/terraform/providers/gcp/identity.py"},
+    "customer_id": {"emit/entitlements.py"},
+    "contacts": set(),
+}
+SPELLINGS = {"displayName", "customerId", "contacts"}
+
+
+def test_no_other_compiler_module_reads_the_identity_fields() -> None:
+    """The delta compile patches exactly the outputs the readers below produce. A new reader of a
+    tenant's display name, contacts or customer id (an attribute, or the field's spelling in the
+    specs) must be added to paybill.delta first, or a delta compile would differ from a full one."""
+    assert {path[-1] for path in IDENTITY_FIELDS} == SPELLINGS and {"gcp"} == DISPLAY_NAME_IN_STACK
+    found: dict[str, set[str]] = {name: set() for name in READERS}
+    spelled: set[str] = set()
+    for package in COMPILE_PACKAGES:
+        for source in sorted((COMPILER / package).rglob("*.py")):
+            relative = source.relative_to(COMPILER).as_posix()
+            for node in ast.walk(ast.parse(source.read_text())):
+                if isinstance(node, ast.Attribute) and node.attr in found:
+                    found[node.attr].add(relative)
+                elif isinstance(node, ast.Constant) and node.value in SPELLINGS:
+                    spelled.add(relative)
+    assert found == READERS
+    assert spelled <= {"emit/entitlement_text.py", "emit/entitlements.py"}, spelled
+
+
+def test_the_delta_path_loads_no_stage(repo) -> None:  # type: ignore[no-untyped-def]
+    """Observed from outside: a real ``paybill compile`` process patching an identity edit loads none of
+    the stages it replaces (what makes it cheap), only the loader and the Tenant model."""
+    base, specs = repo
+    _edit(specs / "tenants" / "acme-corp.yaml", "displayName: Acme Corp", "displayName: Acme Probe")
+    probe = ("import atexit, sys\n"
+             "from paybill.cli.main import main\n"
+             "atexit.register(lambda: print('LOADED', sorted(m for m in sys.modules if m.split('.')[:2] in "
+             "(['paybill', 'compile'], ['paybill', 'validate'], ['paybill', 'resolve'], ['paybill', 'graph'], "
+             "['networkx'], ['cedarpy']) or (m.startswith('paybill.emit.') and m != 'paybill.emit.entitlement_text')"
+             " or (m.startswith('paybill.models.') and m not in ('paybill.models.base', 'paybill.models.tenant'))),"
+             " file=sys.stderr))\n"
+             "sys.argv = ['paybill', 'compile', sys.argv[1], '--out', 'generated']\n"
+             "main()\n")
+    run = subprocess.run([sys.executable, "-c", probe, str(specs)], cwd=base, capture_output=True, text=True,
+                         check=False, env={**os.environ, store.CACHE_ENV: str(base / "cache")})
+    assert run.returncode == 0, run.stderr
+    assert "LOADED []" in run.stderr, run.stderr
+    assert b"Acme Probe" in (base / "generated" / "tenants" / "acme-corp.json").read_bytes()
