@@ -15,7 +15,7 @@ import pytest
 from compile_support import read_tree
 
 from paybill import store
-from paybill.write.journal import journal_name, load_journal, write_tree_linked
+from paybill.write.journal import journal_name, load_journal, saved_journal, write_tree_linked
 from paybill.write.spare import spare_path
 
 TREE = {
@@ -41,7 +41,7 @@ def _settle(cache: Path, out: Path) -> None:
         target = out / path
         info = target.stat()
         os.utime(target, ns=(info.st_atime_ns, info.st_mtime_ns - 10 * 10**9))
-    saved = store.read(cache, journal_name(out))  # as saved: its entries are racy until dated back
+    saved = saved_journal(cache, out)  # as saved: its entries are racy until dated back
     assert isinstance(saved, dict)
     journal = {path: (size, mtime - 10 * 10**9, ino, digest) for path, (size, mtime, ino, digest) in saved.items()}
     store.write(cache, journal_name(out), journal)

@@ -190,7 +190,7 @@ def test_an_old_entry_is_proven_by_stat_and_a_racy_one_by_content(repo, tmp_path
     the stat is the proof; racy (changed since the recording compile started), only the bytes are."""
     specs, out, cache = repo
     _compile(tmp_path, specs, out)
-    record = store.read(cache, shortcut.record_name(out))
+    record = shortcut.read_record(cache, out)
     assert isinstance(record, dict)
     params = record["params"]
     display = next(path for path in record["specs"] if path.endswith("tenants/bluth.yaml"))
@@ -200,7 +200,8 @@ def test_an_old_entry_is_proven_by_stat_and_a_racy_one_by_content(repo, tmp_path
     assert scan is not None
     # the stat of now (every field, ctime too) with the digest of the bytes compiled before the edit
     forged = {**record["specs"], display: (*scan.files[display], record["specs"][display][4])}
-    now = store.read(cache, shortcut.record_name(out))
+    now = shortcut.read_record(cache, out)
+    assert now is not None
     for trusted, taken in ((scan.files[display][1] - 1, False), (scan.files[display][1] + 1, True)):
         store.write(cache, shortcut.record_name(out), {**now, "specs": forged, "trusted_before": trusted})
         found = shortcut.check(cache, out, params, scan, trusted + shortcut.RACY_NS)
@@ -211,12 +212,11 @@ def test_the_first_check_settles_the_record(repo, tmp_path) -> None:
     """Every file the compile wrote is racy for its own record: the next run verifies them by content once
     and saves the record again, so the runs after it are proven by stat alone."""
     specs, out, cache = repo
-    name = shortcut.record_name(out)
-    before = store.read(cache, name)
+    before = shortcut.read_record(cache, out)
     assert isinstance(before, dict)
     assert any(entry[1] >= before["trusted_before"] for entry in before["files"].values())
     _compile(tmp_path, specs, out)
-    after = store.read(cache, name)
+    after = shortcut.read_record(cache, out)
     assert isinstance(after, dict) and after["trusted_before"] > before["trusted_before"]
     assert {k: v for k, v in after.items() if k != "trusted_before"} == \
         {k: v for k, v in before.items() if k != "trusted_before"}

@@ -279,6 +279,33 @@ def test_the_spare_tree_follows_a_file_becoming_a_folder_and_back(tmp_path: Path
     assert spare_path(cache, out).is_dir()
 
 
+def test_the_writer_reports_the_folder_stats_an_lstat_finds(tmp_path: Path) -> None:
+    """The spare patch hands the whole-compile record the stats of the new tree's folders (as its survey
+    saw them, ``lstat``-ed again only where the patch changed them: paybill.write.spare); they must be
+    exactly what an ``lstat`` of every folder finds, through layout changes, an edited and a stray file."""
+    from paybill.write.journal import load_journal, write_tree_linked
+
+    out, cache = tmp_path / "generated", tmp_path / "cache"
+    trees = [sample(**{"x/y.json": b"1\n"}), sample(**{"x/y.json": b"2\n", "p/q/r.json": b"r\n"}),
+             sample(**{"x": b"now a file\n"}), sample(**{"x/y/z.json": b"deeper\n"}), sample(),
+             sample(**{"p/q/r.json": b"r\n", "p/s.json": b"s\n"}), sample(**{"a/n/m.json": b"m\n"})]
+    reported = 0
+    for step, tree in enumerate(trees + trees + trees):
+        # out's folders as the record saw them after the last write (trusted: nothing is racy here)
+        hint = (time.time_ns() + 10**9, _folder_stats(out)) if out.exists() else None
+        if step == 7:  # an edit in place and a stray file: they come back as the spare two writes later
+            (out / "a/b/c.json").write_bytes(b"{!\n")
+            (out / "a/b/stray.json").write_bytes(b"{}\n")
+        final_folders: dict[str, tuple[int, int, int]] = {}
+        write_tree_linked(tree, out, cache, journal=load_journal(cache, out), folders=hint,
+                          final_folders=final_folders)
+        assert read_tree(out) == tree
+        if final_folders:
+            assert final_folders == _folder_stats(out), step
+            reported += 1
+    assert reported >= 10  # from the third write on, the spare is patched
+
+
 def _folder_stats(root: Path) -> dict[str, tuple[int, int, int]]:
     found = {"": (os.lstat(root).st_mtime_ns, os.lstat(root).st_ino, os.lstat(root).st_ctime_ns)}
     for folder, names, _ in os.walk(root):

@@ -272,6 +272,7 @@ def compile_command(specs: Path, out: Path, check: bool, durable: bool, strict_q
     in_place = {path: entry[3] for path, entry in journal.items()} if linked else None
     folders = hint.serves(cache, out, journal) if hint is not None and cache is not None and linked else None
     final: dict[str, tuple[int, int, int, bytes]] = {}
+    final_folders: dict[str, tuple[int, int, int]] = {}  # out's folders as the writer left them, when it knows
     parallelism = Parallelism.from_env()  # one setting for every stage, the writer's included
     with StreamingWrite(out, durable=durable, parallelism=parallelism) as writer:
         streaming = not (check or linked)
@@ -295,12 +296,13 @@ def compile_command(specs: Path, out: Path, check: bool, durable: bool, strict_q
                     try:
                         write_tree_linked(result.tree, out, cache, bar.update if bar is not None else None,
                                           digests=result.digests, kept=result.kept, journal=journal,
-                                          folders=folders, final=final)
+                                          folders=folders, final=final, final_folders=final_folders)
                     except KeptFileChanged:  # a kept file was edited in `out`: read nothing from it blindly
                         result = compile_repository(specs, cache=cache, parallelism=parallelism, out=out)
                         if not result.ok:
                             _report_failure(result, out, fmt)
                         final.clear()
+                        final_folders.clear()
                         write_tree_linked(result.tree, out, cache, digests=result.digests, final=final)
                 else:
                     writer.commit(result.tree, bar.update if bar is not None else None)
@@ -323,7 +325,8 @@ def compile_command(specs: Path, out: Path, check: bool, durable: bool, strict_q
     if record is not None and cache is not None:
         from paybill.write.shortcut import save
 
-        if save(cache, out, record[0], record[1], record[2], result.sources, printed, final or None):
+        if save(cache, out, record[0], record[1], record[2], result.sources, printed, final or None,
+                final_folders if final else None):
             _save_delta_state(cache, out, result)
     sys.exit(EXIT_OK)
 

@@ -87,17 +87,19 @@ def _write(cache: Path, out: Path, patch: DeltaPatch, journal: dict[str, tuple[i
     kept = {path: entry[3] for path, entry in journal.items() if path not in patch.files}
     written = {path: hashlib.sha256(data).digest() for path, data in patch.files.items()}
     final: dict[str, tuple[int, int, int, bytes]] = {}
+    final_folders: dict[str, tuple[int, int, int]] = {}  # out's folders as the spare patch left them
     shortcut.forget(cache, out)  # as a full compile does before writing: a kill mid-write leaves no record
     try:
         write_tree_linked(patch.files, out, cache, digests={**kept, **written}, kept=kept, journal=journal,
-                          folders=folders, final=final)
+                          folders=folders, final=final, final_folders=final_folders)
     except (KeptFileChanged, UnsafeOutput, OSError):
         return None  # nothing was swapped in: the full compile runs and reports what it finds
     save_record(cache, {path: "sha256:" + digest for path, digest in patch.inputs.items()},
                 patch.state.manifest_sha256, previous.diagnostics)
     save_state(cache, out, patch.state, with_base=False)
     params, started_ns, scan = recorded
-    shortcut.save(cache, out, params, started_ns, scan, patch.inputs, changed.printed, final or None)
+    shortcut.save(cache, out, params, started_ns, scan, patch.inputs, changed.printed, final or None,
+                  final_folders if final else None)
     prune(cache)
     return changed.printed
 

@@ -27,6 +27,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from paybill import store
+from paybill.write import ledger
 from paybill.write.tree import DELAY_ENV, _make_folder, _validate_paths, discard, prepare_scratch, recover, swap_in
 
 _Entry = tuple[int, int, int, bytes]
@@ -54,16 +55,23 @@ def load_journal(folder: Path | None, out: Path) -> dict[str, _Entry]:
         written_ns = os.stat(folder / journal_name(out)).st_mtime_ns
     except OSError:
         return {}
-    saved = store.read(folder, journal_name(out))
+    saved = ledger.decode(folder, store.read(folder, journal_name(out)))
     if not isinstance(saved, dict):
         return {}
-    journal: dict[str, _Entry] = {}
-    for path, entry in saved.items():
-        if not isinstance(entry, tuple) or len(entry) != 4:
-            continue
-        if entry[1] < written_ns - store.RACY_NS or _verified(out, path, entry):
-            journal[path] = entry
-    return journal
+    settled = written_ns - store.RACY_NS
+    doubtful = [path for path, entry in saved.items()  # one pass over ~25,000 entries: keep it lean
+                if type(entry) is not tuple or len(entry) != 4 or not entry[1] < settled]
+    for path in doubtful:  # malformed (left out) or racy (kept only if the bytes verify)
+        entry = saved[path]
+        if not (isinstance(entry, tuple) and len(entry) == 4 and _verified(out, path, entry)):
+            del saved[path]
+    return saved
+
+
+def saved_journal(folder: Path, out: Path) -> dict[str, _Entry] | None:
+    """``out``'s journal exactly as saved (decoded against its base; racy entries not checked), or None."""
+    saved = ledger.decode(folder, store.read(folder, journal_name(out)))
+    return saved if isinstance(saved, dict) else None
 
 
 def _verified(out: Path, path: str, entry: _Entry) -> bool:
@@ -177,8 +185,9 @@ def journal_of(out: Path, tree: Mapping[str, bytes], digests: Mapping[str, bytes
     return entries
 
 
-def save_journal(folder: Path | None, out: Path, entries: dict[str, _Entry]) -> None:
-    store.write(folder, journal_name(out), entries)
+def save_journal(folder: Path | None, out: Path, entries: Mapping[str, _Entry]) -> None:
+    """Save ``out``'s journal: its changes against the files' base (:mod:`paybill.write.ledger`)."""
+    store.write(folder, journal_name(out), ledger.encode(folder, "files", out, entries))
 
 
 def write_tree_linked(tree: Mapping[str, bytes], out: Path, folder: Path,
@@ -187,7 +196,8 @@ def write_tree_linked(tree: Mapping[str, bytes], out: Path, folder: Path,
                       kept: Mapping[str, bytes] | None = None,
                       journal: Mapping[str, _Entry] | None = None,
                       folders: tuple[int, dict[str, tuple[int, int, int]]] | None = None,
-                      final: dict[str, _Entry] | None = None) -> int:
+                      final: dict[str, _Entry] | None = None,
+                      final_folders: dict[str, tuple[int, int, int]] | None = None) -> int:
     """Replace ``out`` with exactly ``tree`` (plus ``kept``), atomically, writing only files that changed.
 
     Like :func:`paybill.write.tree.write_tree` (same errors, same guarantees; not ``durable``).
@@ -202,7 +212,9 @@ def write_tree_linked(tree: Mapping[str, bytes], out: Path, folder: Path,
     correctness: every entry is checked against the file's stat). ``folders``: ``out``'s folders as
     last seen whole, valid for ``journal`` (:class:`paybill.write.shortcut.FolderHint`; the spare
     keeps them, so its next patch scans only folders that changed). ``final``: filled with the
-    journal of the tree ``out`` holds at the end (as saved). Returns how many files were written.
+    journal of the tree ``out`` holds at the end (as saved); ``final_folders``: with the (mtime_ns,
+    inode, ctime_ns) of its folders when the spare was patched (the whole-compile record then need
+    not ``lstat`` them; left empty otherwise). Returns how many files were written.
     """
     from paybill.write.current import tree_is_current
     from paybill.write.spare import keep_spare, write_tree_spare
@@ -220,7 +232,7 @@ def write_tree_linked(tree: Mapping[str, bytes], out: Path, folder: Path,
             final.update(journal)
         return 0  # `out` already is exactly this tree: nothing to write, nothing to swap
     spared = write_tree_spare(tree, out, folder, digests, progress, kept, journal, folders, validated=True,
-                              final=final)
+                              final=final, final_folders=final_folders)
     if spared is not None:
         return spared
     out, scratch = prepare_scratch(out)

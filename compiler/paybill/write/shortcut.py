@@ -50,6 +50,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from paybill import store
+from paybill.write import ledger
 from paybill.write.journal import journal_name
 
 RECORD_FORMAT = 1
@@ -171,39 +172,43 @@ def _lstat_key(path: str) -> tuple[int, int, int, int, int] | None:
 
 def save(cache: Path, out: Path, params: tuple[object, ...], started_ns: int,
          specs: SpecScan | None, digests: Mapping[str, str], printed: str,
-         journal: Mapping[str, tuple[int, int, int, bytes]] | None = None) -> bool:
+         journal: Mapping[str, tuple[int, int, int, bytes]] | None = None,
+         folder_stats: Mapping[str, tuple[int, int, int]] | None = None) -> bool:
     """Record a compile that succeeded and wrote ``out``; False when it cannot be proven later (nothing saved).
 
     ``started_ns``: ``time.time_ns()`` before ``specs`` was scanned (:func:`scan_specs`, before the
     load). ``digests``: SHA-256 (hex) of each spec file's bytes as the compile parsed them
     (``CompileResult.sources``). ``printed``: what the compile printed on standard output.
     ``journal``: the journal the writer just saved for ``out``, if at hand (else it is read back).
+    ``folder_stats``: the (mtime_ns, inode, ctime_ns) of exactly the folders of that journal's tree
+    (``""``: ``out``), each taken after the writer's last change to it, when the writer has them
+    (:func:`paybill.write.spare.write_tree_spare`); else every folder is ``lstat``-ed here.
     """
     if specs is None or set(specs.files) != set(digests):
         return False  # a file the compile did not parse into documents, or the set changed meanwhile
     if journal is None:
-        journal = store.read(cache, journal_name(out))
+        journal = ledger.decode(cache, store.read(cache, journal_name(out)))
     journal_stat = _lstat_key(os.fspath(cache / journal_name(out)))
     if not isinstance(journal, dict) or not journal or journal_stat is None:
         return False
-    files: dict[str, tuple[int, int, int, bytes]] = {}
-    for path, entry in journal.items():
-        if not (isinstance(path, str) and isinstance(entry, tuple) and len(entry) == 4):
-            return False
-        files[path] = entry
+    if not all(type(path) is str and type(entry) is tuple and len(entry) == 4 for path, entry in journal.items()):
+        return False
+    files: Mapping[str, tuple[int, int, int, bytes]] = journal
     base = os.path.abspath(out)
-    folders: dict[str, tuple[int, int, int]] = {}
-    for folder in _folders(files):
-        found = _lstat_key(os.path.join(base, folder) if folder else base)
-        if found is None or not stat.S_ISDIR(found[0]):
-            return False
-        folders[folder] = (found[2], found[3], found[4])
-    record = {
+    folders: dict[str, tuple[int, int, int]] = dict(folder_stats) if folder_stats else {}
+    if not folders:
+        for folder in _folders(files):
+            found = _lstat_key(os.path.join(base, folder) if folder else base)
+            if found is None or not stat.S_ISDIR(found[0]):
+                return False
+            folders[folder] = (found[2], found[3], found[4])
+    record = {  # the three tables as changes against their bases (paybill.write.ledger), shared with the journal
         "params": params,
         "trusted_before": started_ns - RACY_NS,
-        "specs": {path: (*stat_, digests[path]) for path, stat_ in specs.files.items()},
-        "files": files,
-        "folders": folders,
+        "specs": ledger.encode(cache, "specs", out,
+                               {path: (*stat_, digests[path]) for path, stat_ in specs.files.items()}),
+        "files": ledger.encode(cache, "files", out, files),
+        "folders": ledger.encode(cache, "folders", out, folders),
         "journal": journal_stat,
         "printed": printed,
     }
@@ -293,13 +298,24 @@ def check(cache: Path, out: Path, params: tuple[object, ...], specs: SpecScan | 
     return Checked(printed, found[0] if found else None, changed[0] if changed else None)
 
 
+def read_record(cache: Path, out: Path) -> dict[str, object] | None:
+    """``out``'s record with its tables whole (decoded against their bases), or None (absent, damaged, foreign)."""
+    record = store.read(cache, record_name(out))
+    if not isinstance(record, dict):
+        return None
+    return {**record, **{table: ledger.decode(cache, record.get(table)) for table in _TABLES}}
+
+
+_TABLES = ("specs", "files", "folders")
+
+
 def _check(cache: Path, out: Path, params: tuple[object, ...], specs: SpecScan | None,
            started_ns: int, hint: list[FolderHint], changed: list[SpecsChanged]) -> str | None:
     record = store.read(cache, record_name(out))
     if not isinstance(record, dict):
         return None
     printed, trusted = record["printed"], record["trusted_before"]
-    recorded_specs, files, folders = record["specs"], record["files"], record["folders"]
+    recorded_specs, files, folders = (ledger.decode(cache, record[table]) for table in _TABLES)
     if not (isinstance(printed, str) and isinstance(trusted, int) and isinstance(recorded_specs, dict)
             and isinstance(files, dict) and isinstance(folders, dict)):
         return None

@@ -38,6 +38,7 @@ from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 
 from paybill import store
+from paybill.write import ledger
 from paybill.write.journal import _Entry, kept_bytes, load_journal, save_journal
 from paybill.write.swap import exchange
 from paybill.write.tree import DELAY_ENV, _validate_paths, check_replaceable, recover
@@ -63,17 +64,23 @@ def _read_spare_journal(folder: Path, out: Path) -> tuple[dict[str, _Entry], Fol
     """The spare's journal and folder stats, or None (absent, damaged, foreign). An empty journal: a patch
     was interrupted, so nothing in the spare is known (every file is written again)."""
     saved = store.read(folder, _spare_journal_name(out))
-    if not (isinstance(saved, tuple) and len(saved) == 2 and isinstance(saved[0], dict)):
+    if not (isinstance(saved, tuple) and len(saved) == 2):
         return None
-    journal, folders = saved
-    if not (isinstance(folders, tuple) and len(folders) == 2 and isinstance(folders[0], int)
-            and isinstance(folders[1], dict)):
+    journal, folders = ledger.decode(folder, saved[0]), saved[1]
+    if not isinstance(journal, dict):
+        return None
+    if isinstance(folders, tuple) and len(folders) == 2 and isinstance(folders[0], int):
+        stats = ledger.decode(folder, folders[1])
+        folders = (folders[0], stats) if isinstance(stats, dict) else None
+    else:
         folders = None
     return journal, folders
 
 
 def _write_spare_journal(folder: Path, out: Path, journal: Mapping[str, _Entry], folders: FolderStats | None) -> None:
-    store.write(folder, _spare_journal_name(out), (dict(journal), folders))
+    """Save the spare's journal and folder stats as changes against their bases (:mod:`paybill.write.ledger`)."""
+    stats = None if folders is None else (folders[0], ledger.encode(folder, "folders", out, folders[1]))
+    store.write(folder, _spare_journal_name(out), (ledger.encode(folder, "files", out, journal), stats))
 
 
 @contextlib.contextmanager
@@ -117,6 +124,7 @@ def _survey(root: Path) -> tuple[dict[str, tuple[int, int, int]], list[str], lis
 
 
 def _survey_known(root: Path, journal: Mapping[str, _Entry], known: FolderStats,
+                  seen: dict[str, tuple[int, int, int]] | None = None,
                   ) -> tuple[dict[str, tuple[int, int, int]], list[str], list[str]]:
     """:func:`_survey`, scanning only folders that may have changed since ``known`` saw them.
 
@@ -130,6 +138,7 @@ def _survey_known(root: Path, journal: Mapping[str, _Entry], known: FolderStats,
     """
     trusted, recorded = known
     base = os.fspath(root)
+    prefix = base + "/"
     by_folder: dict[str, list[str]] = {}
     for path in journal:
         by_folder.setdefault(path.rpartition("/")[0], []).append(path)
@@ -141,7 +150,7 @@ def _survey_known(root: Path, journal: Mapping[str, _Entry], known: FolderStats,
 
     def scan(folder: str) -> None:
         scanned.add(folder)
-        with os.scandir(os.path.join(base, folder) if folder else base) as entries:
+        with os.scandir(prefix + folder if folder else base) as entries:
             for entry in entries:
                 rel = f"{folder}/{entry.name}" if folder else entry.name
                 if entry.is_dir(follow_symlinks=False):
@@ -158,39 +167,40 @@ def _survey_known(root: Path, journal: Mapping[str, _Entry], known: FolderStats,
                 else:
                     odd.append(rel)
 
-    def listed(folder: str) -> dict[str, tuple[int, int, int]] | None:
-        """The stats of the journal's files in an unchanged folder; None if one is not a regular file."""
-        found: dict[str, tuple[int, int, int]] = {}
-        for path in by_folder.get(folder, ()):
-            try:
-                info = os.lstat(os.path.join(base, path))
-            except OSError:
-                return None
-            if not stat.S_ISREG(info.st_mode):
-                return None
-            found[path] = (info.st_size, info.st_mtime_ns, info.st_ino)
-        return found
-
     scan("")
+    lstat, is_dir, is_reg = os.lstat, stat.S_ISDIR, stat.S_ISREG
     for folder in sorted(recorded):  # parents before their sub-folders
         parent = folder.rpartition("/")[0]
         if not folder or parent not in real or (parent in scanned and folder not in real):
             continue  # not (or no longer) a folder of this tree: its scanned parent said what it is
         try:
-            info = os.lstat(os.path.join(base, folder))
+            info = lstat(prefix + folder)
         except OSError:
             continue
-        if not stat.S_ISDIR(info.st_mode):
+        if not is_dir(info.st_mode):
             continue
         real.add(folder)  # a scanned parent listed it as a folder, or an unchanged parent still holds it
         folders.append(folder)
-        unchanged = (info.st_mtime_ns, info.st_ino, info.st_ctime_ns) == tuple(recorded[folder]) \
-            and info.st_mtime_ns < trusted and info.st_ctime_ns < trusted
-        found = listed(folder) if unchanged else None
-        if found is None:
+        if seen is not None:  # taken before its listing was known: a change after it changes the stat
+            seen[folder] = (info.st_mtime_ns, info.st_ino, info.st_ctime_ns)
+        if not ((info.st_mtime_ns, info.st_ino, info.st_ctime_ns) == tuple(recorded[folder])
+                and info.st_mtime_ns < trusted and info.st_ctime_ns < trusted):
             scan(folder)
+            continue
+        # Unchanged: it lists exactly the journal's files (and recorded sub-folders); each is lstat-ed.
+        found: dict[str, tuple[int, int, int]] = {}
+        for path in by_folder.get(folder, ()):
+            try:
+                info = lstat(prefix + path)
+            except OSError:
+                break
+            if not is_reg(info.st_mode):
+                break
+            found[path] = (info.st_size, info.st_mtime_ns, info.st_ino)
         else:
             files.update(found)
+            continue
+        scan(folder)  # one is not a regular file (or is gone): see what the folder holds
     return files, folders, odd
 
 
@@ -209,7 +219,8 @@ def patch_spare(spare: Path, tree: Mapping[str, bytes], journal: Mapping[str, _E
                 digests: Mapping[str, bytes] | None = None,
                 progress: Callable[[int], None] | None = None,
                 kept: Mapping[str, bytes] | None = None, source: Path | None = None,
-                folder_stats: FolderStats | None = None) -> tuple[dict[str, _Entry], int]:
+                folder_stats: FolderStats | None = None,
+                folders_out: dict[str, tuple[int, int, int] | None] | None = None) -> tuple[dict[str, _Entry], int]:
     """Turn the tree in ``spare`` (described by ``journal``) into exactly ``tree`` plus ``kept``.
 
     Returns the journal of the patched tree and how many files were written. ``digests``: SHA-256
@@ -218,67 +229,88 @@ def patch_spare(spare: Path, tree: Mapping[str, bytes], journal: Mapping[str, _E
     when its journal has that digest, otherwise the bytes are read from ``source`` (the output
     folder) and checked by digest (:class:`~paybill.write.journal.KeptFileChanged`). ``folder_stats``: the
     spare's folders as last seen whole (:data:`FolderStats`): unchanged folders are not scanned.
+    ``folders_out``: filled with every folder of the patched tree (``""``: the top) and its (mtime_ns,
+    inode, ctime_ns) as the survey found it, or None where the patch changed it since (or the survey
+    did not stat it): what the whole-compile record needs, without an ``lstat`` per folder.
     """
     in_place = kept if kept is not None else {}
+    known_digests = digests if digests is not None else {}
     delay = float(os.environ.get(DELAY_ENV, "0") or 0)
-    present, folders, odd = _survey(spare) if folder_stats is None else _survey_known(spare, journal, folder_stats)
+    seen: dict[str, tuple[int, int, int]] = {}
+    present, folders, odd = _survey(spare) if folder_stats is None \
+        else _survey_known(spare, journal, folder_stats, seen)
+    touched: set[str] = {""}  # folders whose stat the patch changes (the top: the exchange renames it)
     for rel in odd:  # a symlink, a socket...: never ours
         os.unlink(spare / rel)
+        touched.add(rel.rpartition("/")[0])
+    prefix = os.fspath(spare) + "/"
     fresh: dict[str, _Entry] = {}
-    written = 0
+    stale: list[str] = []
     for rel, found in present.items():
-        known = journal.get(rel)
-        if (rel not in tree and rel not in in_place) or known is None or not isinstance(known, tuple) \
-                or len(known) != 4 or known[:3] != found:
-            os.unlink(spare / rel)  # stale, or not what the journal says: written again below if needed
+        entry = journal.get(rel)
+        if entry is not None and type(entry) is tuple and len(entry) == 4 and entry[:3] == found \
+                and (rel in tree or rel in in_place):
+            fresh[rel] = entry
         else:
-            fresh[rel] = known
-    have_folders = set(folders)
-    needed: set[str] = set()
-    for rel in sorted(tree.keys() | in_place.keys()):
-        data = tree.get(rel)  # None: kept in place
-        parent = rel.rpartition("/")[0]
-        while parent and parent not in needed:
-            needed.add(parent)
-            parent = parent.rpartition("/")[0]
+            stale.append(rel)  # gone from the tree, or not what the journal says: written again below if needed
+    for rel in stale:
+        os.unlink(prefix + rel)
+        touched.add(rel.rpartition("/")[0])
+    # What must be written: a kept file the spare does not hold with its digest, a file whose bytes differ.
+    todo = [rel for rel, digest in in_place.items()
+            if rel not in tree and ((have := fresh.get(rel)) is None or have[3] != digest)]
+    for rel, data in tree.items():
         have = fresh.get(rel)
-        if have is not None:
-            if data is None:
-                same = have[3] == in_place[rel]
-            else:
-                digest = digests.get(rel) if digests is not None else None
-                same = have[0] == len(data) and have[3] == (digest or hashlib.sha256(data).digest())
-            if same:
-                if progress is not None:
-                    progress(1)
-                if delay:
-                    time.sleep(delay)
-                continue
-            del fresh[rel]
+        if have is None or have[0] != len(data) \
+                or have[3] != (known_digests.get(rel) or hashlib.sha256(data).digest()):
+            todo.append(rel)
+    unchanged = len(fresh) - sum(1 for rel in todo if rel in fresh)
+    if progress is not None and unchanged:
+        progress(unchanged)
+    if delay:
+        for _ in range(unchanged):
+            time.sleep(delay)
+    have_folders = set(folders)
+    written = 0
+    for rel in sorted(todo):
+        data = tree.get(rel)  # None: kept in place
+        fresh.pop(rel, None)
         if data is None:
             if source is None:
                 raise ValueError(f"{rel} is kept in place but no source folder was given")
             data = kept_bytes(source, rel, in_place[rel])
         folder = rel.rpartition("/")[0]
+        touched.add(folder)
         if folder and folder not in have_folders:
             os.makedirs(spare / folder, exist_ok=True)
             part = folder
             while part and part not in have_folders:
                 have_folders.add(part)
                 part = part.rpartition("/")[0]
+                touched.add(part)
         if rel in have_folders:  # a folder where the new tree has a file (the layout changed)
             shutil.rmtree(spare / rel)
             have_folders = {f for f in have_folders if f != rel and not f.startswith(rel + "/")}
-        entry = _write_new(os.path.join(spare, rel), data)
-        digest = in_place.get(rel) or (digests.get(rel) if digests is not None else None)
+        entry = _write_new(prefix + rel, data)
+        digest = in_place.get(rel) or known_digests.get(rel)
         fresh[rel] = (*entry[:3], digest or hashlib.sha256(data).digest())
         written += 1
         if progress is not None:
             progress(1)
         if delay:
             time.sleep(delay)
+    needed: set[str] = set()
+    for parent in {rel.rpartition("/")[0] for rel in fresh}:
+        while parent and parent not in needed:
+            needed.add(parent)
+            parent = parent.rpartition("/")[0]
     for folder in sorted(have_folders - needed, key=lambda f: (-f.count("/"), f)):
         os.rmdir(spare / folder)  # deepest first: every file in it was removed above
+        touched.add(folder.rpartition("/")[0])
+    if folders_out is not None:
+        folders_out[""] = None
+        for folder in needed:
+            folders_out[folder] = None if folder in touched else seen.get(folder)
     return fresh, written
 
 
@@ -288,7 +320,8 @@ def write_tree_spare(tree: Mapping[str, bytes], out: Path, folder: Path,
                      kept: Mapping[str, bytes] | None = None,
                      out_journal: Mapping[str, _Entry] | None = None,
                      out_folders: FolderStats | None = None, validated: bool = False,
-                     final: dict[str, _Entry] | None = None) -> int | None:
+                     final: dict[str, _Entry] | None = None,
+                     final_folders: dict[str, tuple[int, int, int]] | None = None) -> int | None:
     """Replace ``out`` with exactly ``tree`` by patching the spare tree and exchanging it in.
 
     Returns how many files were written, or None when this path cannot be taken (no spare or
@@ -300,7 +333,8 @@ def write_tree_spare(tree: Mapping[str, bytes], out: Path, folder: Path,
     ``out_folders``: ``out``'s folders as last seen whole, valid for ``out_journal``
     (:class:`paybill.write.shortcut.FolderHint`); kept with the spare so that the next patch scans
     only its folders that changed. ``validated``: the caller already checked the paths. ``final``:
-    filled with the journal of the tree swapped in (as saved).
+    filled with the journal of the tree swapped in (as saved); ``final_folders``: with its folders'
+    (mtime_ns, inode, ctime_ns) (``""``: ``out``), each taken after its last change by the patch.
     """
     if not validated:
         _validate_paths(tree)
@@ -325,14 +359,36 @@ def write_tree_spare(tree: Mapping[str, bytes], out: Path, folder: Path,
             out_folders = None  # the caller's folder stats were for the journal it had loaded
         # From here the spare is being changed: its journal no longer describes it until saved again.
         _write_spare_journal(folder, out, {}, None)
-        fresh, written = patch_spare(spare, tree, spare_journal, digests, progress, kept, out, spare_folders)
+        seen: dict[str, tuple[int, int, int] | None] = {}
+        fresh, written = patch_spare(spare, tree, spare_journal, digests, progress, kept, out, spare_folders,
+                                     seen if final_folders is not None else None)
         if not exchange(spare, out):
             return None  # the spare stays (its empty journal makes the next patch rewrite it all)
         save_journal(folder, out, fresh)
         _write_spare_journal(folder, out, out_journal, out_folders)  # what `out` held is the spare now
         if final is not None:
             final.update(fresh)
+        if final_folders is not None:
+            final_folders.update(_settle_folders(out, seen))
         return written
+
+
+def _settle_folders(out: Path, seen: Mapping[str, tuple[int, int, int] | None]) -> dict[str, tuple[int, int, int]]:
+    """The stats of ``out``'s folders: as the survey saw them, ``lstat``-ed now where the patch changed
+    them (the exchange moved the folders, not their stats); {} if one is not a folder any more."""
+    settled: dict[str, tuple[int, int, int]] = {}
+    base = os.fspath(out)
+    for name, known in seen.items():
+        if known is None:
+            try:
+                info = os.lstat(f"{base}/{name}" if name else base)
+            except OSError:
+                return {}
+            if not stat.S_ISDIR(info.st_mode):
+                return {}
+            known = (info.st_mtime_ns, info.st_ino, info.st_ctime_ns)
+        settled[name] = known
+    return settled
 
 
 def keep_spare(folder: Path, out: Path, old_tree: Path, old_journal: Mapping[str, _Entry],
