@@ -36,9 +36,13 @@ from paybill.validate.index import SpecIndex
 __all__ = ["POOL_STATE", "TERRAFORM_EMITTER", "build_stacks", "emit_terraform", "pool_output"]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class StackInfo:
-    """What the manifest and the graph need to know about an emitted stack."""
+    """What the manifest and the graph need to know about an emitted stack.
+
+    Slotted: the compile keeps one per stack to its end (96,000 at 100,000 tenants), and an
+    instance ``__dict__`` cost ~150 bytes each more.
+    """
 
     address: str
     path: str
@@ -244,7 +248,9 @@ class WrittenStack:
 
     def to_plain(self) -> tuple[object, ...]:
         """The stored form of :meth:`BuiltStack.to_plain` with a ``content_root``: bytes left out."""
-        return (self.path, None, dataclasses.astuple(self.info), self.written.digest)
+        info = self.info  # a flat tuple, as BuiltStack.to_plain (astuple deep-copies: ~15 us a stack)
+        return (self.path, None, (info.address, info.path, info.kind, info.cloud, info.provider, info.sources,
+                                  info.depends_on, info.resources), self.written.digest)
 
 
 Built = BuiltStack | WrittenStack
@@ -271,7 +277,8 @@ def _build_rendered(unit: StackUnit, model: ResolvedModel) -> BuiltStack | None:
         return None
     stack, info = built
     content = stack.render()
-    return BuiltStack(stack.path, content, info, hashlib.sha256(content).digest())
+    # info.path, not stack.path (a property: a new string each call): one path string per stack
+    return BuiltStack(info.path, content, info, hashlib.sha256(content).digest())
 
 
 def _build_all(units: list[StackUnit], model: ResolvedModel, writer: ScratchWriter | None = None
