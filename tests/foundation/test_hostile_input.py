@@ -298,3 +298,21 @@ def test_user_input_cannot_forge_output_lines(tmp_path: Path) -> None:
     assert lines[1].startswith("  hint: ")
     assert lines[2:] == ["1 error in 1 file checked"]
     assert "\x1b" not in result.stdout
+
+
+@pytest.mark.parametrize("size", [0, 1, 4095, 65536, 65537, 200_001])
+def test_spec_files_are_read_whole_and_never_past_the_limit(tmp_path: Path, size: int) -> None:
+    """``_read_upto`` (plain ``os.read`` calls, no buffered file object) returns the file to its end,
+    also when it grew after its fstat (a smaller ``size``), and never more than ``limit`` bytes."""
+    from paybill.load.reader import _read_upto
+
+    path = tmp_path / "t.yaml"
+    data = bytes(i % 251 for i in range(size))
+    path.write_bytes(data)
+    for seen, limit, expected in [(size, size + 1, data), (size // 2, size + 1, data),
+                                  (size, max(1, size // 3), data[:max(1, size // 3)])]:
+        descriptor = os.open(path, os.O_RDONLY)
+        try:
+            assert _read_upto(descriptor, seen, limit) == expected
+        finally:
+            os.close(descriptor)

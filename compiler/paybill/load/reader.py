@@ -176,9 +176,9 @@ def _read_file(spec_file: SpecFile, sink: DiagnosticSink, limits: LoadLimits) ->
         return None
     try:
         # O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer before fstat runs.
-        descriptor = os.open(spec_file.path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
-        with os.fdopen(descriptor, "rb") as handle:
-            info = os.fstat(handle.fileno())
+        descriptor = os.open(spec_file.path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
+        try:
+            info = os.fstat(descriptor)
             if not stat.S_ISREG(info.st_mode):
                 sink.error("PB0114", "cannot read file: not a regular file", spec_file.display, Position(),
                            "spec files must be plain files (not pipes, sockets or devices)")
@@ -186,10 +186,34 @@ def _read_file(spec_file: SpecFile, sink: DiagnosticSink, limits: LoadLimits) ->
             if info.st_size > limits.max_file_bytes:
                 _too_big(info.st_size, spec_file.display, sink, limits)
                 return None
-            return handle.read(limits.max_file_bytes + 1)
+            return _read_upto(descriptor, info.st_size, limits.max_file_bytes + 1)
+        finally:
+            os.close(descriptor)
     except OSError as exc:
         sink.error("PB0114", f"cannot read file: {exc.strerror or exc}", spec_file.display, Position())
         return None
+
+
+def _read_upto(descriptor: int, size: int, limit: int) -> bytes:
+    """At most ``limit`` bytes of the open file, to its end (``size``: what fstat said, the first read's size).
+
+    Plain ``os.read`` calls, not a buffered file object: that costs three more system calls per
+    file (``fstat``, ``ioctl``, ``lseek``) and 100,000 tenants are 100,000 files. A file that grew
+    since its fstat is read on, up to ``limit`` (then the size check reports it).
+    """
+    chunks: list[bytes] = []
+    read = 0
+    want = min(size + 1, limit)  # one byte more than fstat said: a short read then means the end
+    while read < limit:
+        chunk = os.read(descriptor, max(1, min(want, limit - read)))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        read += len(chunk)
+        if len(chunk) < want and read == size:
+            break  # the whole file as fstat saw it, in one read that came back short: at its end
+        want = 1 << 16
+    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
 def _too_big(size: int, display: str, sink: DiagnosticSink, limits: LoadLimits) -> None:
