@@ -4,8 +4,9 @@ Exact by construction where it applies, and None (the full compile runs) everywh
 
 * every changed file was a tenant-only file at the last compile, still loads without a single
   diagnostic into the same Tenant documents (same position, same name), each validates against the
-  Tenant model, and each is unchanged but for :data:`~paybill.delta.state.IDENTITY_FIELDS`
-  (its :func:`~paybill.delta.state.projection` hash); so every semantic rule sees what it saw, and
+  Tenant model (:func:`paybill.delta.identity.surely_valid` first, pydantic only when unsure), and
+  each is unchanged but for :data:`~paybill.delta.state.IDENTITY_FIELDS` (its
+  :func:`~paybill.delta.state.projection` hash); so every semantic rule sees what it saw, and
   every output but the ones below is the same;
 * a display-name edit of a tenant whose stack holds it (GCP) is left to the full compile;
 * each file patched is read from the output folder and must hash to the digest its journal holds;
@@ -23,13 +24,12 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 
 import orjson
-from pydantic import ValidationError
 
+from paybill.delta.identity import surely_valid
 from paybill.delta.state import DISPLAY_NAME_IN_STACK, DeltaState, TenantEntry, projection, row_of
 from paybill.diagnostics import DiagnosticSink
 from paybill.emit.entitlement_text import entitlement_bytes, identity_fields
 from paybill.load import load_source
-from paybill.models.tenant import Tenant
 
 MANIFEST = "manifest.json"
 
@@ -83,12 +83,11 @@ def _compile_delta(state: DeltaState, inputs: Mapping[str, str], changed: Mappin
         if not _plain_ascii(path):
             raise _NotDelta  # a path JSON would escape: not worth patching byte for byte
         updated = []
-        for entry, tenant in zip(entries, _tenants(raw, path, entries), strict=True):
-            spec = tenant.spec
-            if entry.provider in DISPLAY_NAME_IN_STACK and spec.display_name != entry.display_name:
+        for entry, (display_name, customer_id) in zip(entries, _tenants(raw, path, entries), strict=True):
+            if entry.provider in DISPLAY_NAME_IN_STACK and display_name != entry.display_name:
                 raise _NotDelta
-            identities[f"tenants/{entry.name}.json"] = (spec.display_name, spec.billing.customer_id)
-            updated.append(row_of(replace(entry, display_name=spec.display_name)))
+            identities[f"tenants/{entry.name}.json"] = (display_name, customer_id)
+            updated.append(row_of(replace(entry, display_name=display_name)))
         overrides[path] = tuple(updated)
         after[path] = new
         moved[path] = (old, new)
@@ -114,23 +113,34 @@ def _compile_delta(state: DeltaState, inputs: Mapping[str, str], changed: Mappin
     return DeltaPatch(files, after, replace(state, manifest_sha256=_hex(manifest), overrides=overrides))
 
 
-def _tenants(raw: bytes, path: str, entries: tuple[TenantEntry, ...]) -> list[Tenant]:
-    """The file's Tenant models, when it loads cleanly into the same documents, each unchanged but
-    for its identity fields."""
+def _tenants(raw: bytes, path: str, entries: tuple[TenantEntry, ...]) -> list[tuple[str, str]]:
+    """Each Tenant document's (display name, customer id), when the file loads cleanly into the same
+    documents, each unchanged but for its identity fields, and each a valid Tenant."""
     sink = DiagnosticSink()
     documents = load_source(raw, path, sink)
     if len(sink) or len(documents) != len(entries):
         raise _NotDelta
-    tenants = []
+    identities = []
     for document, entry in zip(documents, entries, strict=True):
         if (document.kind, document.index, document.name) != ("Tenant", entry.index, entry.name) \
                 or projection(document.data) != entry.projection:
             raise _NotDelta
-        try:
-            tenants.append(Tenant.model_validate(document.data))
-        except ValidationError:
-            raise _NotDelta from None  # the full compile reports it, with its position
-    return tenants
+        if not surely_valid(document.data):  # the model decides (it loads pydantic: ~0.25 s)
+            _validate(document.data)
+        spec = document.data["spec"]
+        identities.append((spec["displayName"], spec["billing"]["customerId"]))
+    return identities
+
+
+def _validate(data: dict[str, object]) -> None:
+    from pydantic import ValidationError
+
+    from paybill.models.tenant import Tenant
+
+    try:
+        Tenant.model_validate(data)
+    except ValidationError:
+        raise _NotDelta from None  # the full compile reports it, with its position
 
 
 def _read(path: str, read_output: ReadOutput, digests: Mapping[str, bytes]) -> bytes:
