@@ -10,7 +10,9 @@ Terraform from the committed ``generated/`` after checking it against the manife
 the markdown report. ``plan-cached`` does the same with the cache folder the base commit's
 ``paybill compile`` and the head's ``compile --check`` left (``.paybill/cache``, as a CI cache step
 restores it and the review job adds to it): their compile records prove both committed trees, so
-no side is compiled at all (:mod:`paybill.plan.committed`; target: <= 1 s). Target
+no side is compiled at all (:mod:`paybill.plan.committed`). ``plan-process`` is that plan as CI runs
+it: a whole ``paybill plan`` process (imports and git children included) on the head's checkout;
+target (issue 14): <= 1 s wall. Target
 for the plain plan: at most 2 x one
 full in-memory compile of the same repository (``compile_repository``: load, validate, graph, every
 emitter), measured in the same run. The compile is the *in-memory* one, without writing the tree,
@@ -198,6 +200,27 @@ def child_audit(repo: Path) -> dict:
     return _measure(work)
 
 
+def plan_process(repo: Path) -> dict:
+    """The whole ``paybill plan`` process as CI's review job runs it after the cache restore (its
+    checkout is the head: no ``--head``): imports, git children and all. Wall from outside; CPU is the
+    process's and its git children's (``RUSAGE_CHILDREN``). Bytecode is written and used, as for an
+    installed paybill (this environment may set ``PYTHONDONTWRITEBYTECODE``; the caller warms it up)."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    env.update({"GIT_CONFIG_GLOBAL": os.devnull, "GIT_CONFIG_NOSYSTEM": "1"})
+    with tempfile.TemporaryDirectory(prefix="paybill-bench-md-") as out:
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        started = time.perf_counter()
+        done = subprocess.run([sys.executable, "-m", "paybill", "plan", "specs", "--base", "HEAD~1", "--format",
+                               "markdown", "--out", str(Path(out) / "plan.md")], cwd=repo, env=env,
+                              capture_output=True, text=True, check=False)
+        wall = time.perf_counter() - started
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if done.returncode not in (0, 1):
+        raise SystemExit(f"paybill plan failed:\n{done.stderr[-3000:]}")
+    return {"wall": wall, "cpu": after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime,
+            "compiled": "nothing compiled" not in done.stderr}
+
+
 CHILDREN = {"compile": child_compile, "plan": child_plan, "audit": child_audit,
             "plan-cached": lambda repo: child_plan(repo, cached=True),
             "plan-compile-base": lambda repo: child_plan(repo, compile_base=True)}
@@ -238,9 +261,10 @@ def main() -> int:
               f"{time.perf_counter() - started:.1f} s", flush=True)
         best: dict[str, dict] = {}
         kinds = ("compile", "plan", "plan-cached") + (("plan-compile-base",) if args.compile_base else ())
+        plan_process(plan_repo)  # warm-up: bytecode written, as an installed paybill has it
         for _ in range(args.rounds):
-            for kind in kinds:
-                result = run_child(kind, plan_repo)
+            for kind in (*kinds, "plan-process"):
+                result = plan_process(plan_repo) if kind == "plan-process" else run_child(kind, plan_repo)
                 if kind not in best or result["wall"] < best[kind]["wall"]:
                     best[kind] = result
         compile_ = best["compile"]
@@ -251,9 +275,13 @@ def main() -> int:
             print(f"{kind + ':':<22} {plan['wall']:.2f} s wall, {plan['cpu']:.2f} s cpu, "
                   f"{plan['peak_mb']:.0f} MB peak, {plan['changes']} spec change(s), {plan['stacks']} stack(s) "
                   f"changed [{plan['base']}]")
-        cached = best["plan-cached"]
-        print(f"plan, head side from the unit store: {cached['wall']:.2f} s (target <= {TARGET_PLAN_ONE_S} s: "
-              f"{'met' if cached['wall'] <= TARGET_PLAN_ONE_S else 'NOT met'})")
+        cached, process = best["plan-cached"], best["plan-process"]
+        print(f"plan, both committed trees proven (no compile), in process: {cached['wall']:.2f} s wall, "
+              f"{cached['cpu']:.2f} s cpu")
+        print(f"plan, the whole `paybill plan` process as CI runs it: {process['wall']:.2f} s wall, "
+              f"{process['cpu']:.2f} s cpu with git{'' if not process['compiled'] else ' (COMPILED a side)'} "
+              f"(target <= {TARGET_PLAN_ONE_S} s: {'met' if process['wall'] <= TARGET_PLAN_ONE_S else 'NOT met'}; "
+              f"load {os.getloadavg()[0]:.1f})")
         plan = best["plan"]
         ratio, cpu_ratio = plan["wall"] / compile_["wall"], plan["cpu"] / compile_["cpu"]
         verdict = "ok" if ratio <= TARGET_PLAN_RATIO else "OVER TARGET"

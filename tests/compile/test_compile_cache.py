@@ -112,7 +112,7 @@ def test_corrupt_or_foreign_entries_are_ignored(spec_copy, tmp_path: Path, monke
     out = tmp_path / "generated"
     write_tree_linked(compile_repository(specs).tree, out, cache)
     entries = [p for p in cache.iterdir() if p.name != ".gitignore"]
-    assert len(entries) == 3  # the parsed files, the journal and its base (paybill.write.ledger)
+    assert len(entries) == 4  # the parsed files, their summary (load.cache.LoadSummary), the journal and its base
     for entry in entries:
         blob = bytearray(entry.read_bytes())
         if damage == "flip":

@@ -24,6 +24,7 @@ import paybill.compile as compile_package
 from paybill import store
 from paybill.delta import identity
 from paybill.delta.state import DISPLAY_NAME_IN_STACK, IDENTITY_FIELDS, projection, state_names
+from paybill.load.document import git_blob_id
 
 COMPILER = Path(compile_package.__file__).resolve().parents[1]
 GCP_TENANTS = sorted(p.name for p in (SPECS / "tenants").iterdir() if "cloud: gcp-prod" in p.read_text())
@@ -136,10 +137,26 @@ def test_an_edit_is_patched_in_exactly_when_it_is_an_identity_edit(repo, tmp_pat
     assert result.exit_code == code and result.output == printed
     if code == 0:
         assert read_tree(base / "generated") == tree
+    if identity:  # its record holds every input's git blob id, the edited file's new one (`paybill plan`)
+        blob_ids = _record_blob_ids(base)
+        assert f"{specs.name}/tenants/{name}" in blob_ids
+        assert blob_ids == {rel: git_blob_id((specs.parent / rel).read_bytes()) for rel in blob_ids}
     if identity:  # the next compile with no change takes the whole-compile short cut; `--check` agrees
         spy.calls = 0
         assert _compile(base, specs).exit_code == 0 and spy.calls == 0
         assert _compile(base, specs, "--check").exit_code == 0
+
+
+def _record_blob_ids(base: Path) -> dict[str, str]:
+    """The blob ids of the compile record of the manifest in ``base/generated``."""
+    import json
+
+    from paybill.changes.record import load_record
+
+    inputs = json.loads((base / "generated" / "manifest.json").read_bytes())["inputs"]
+    found = load_record(base / "cache", inputs)
+    assert found is not None and found.blob_ids
+    return dict(found.blob_ids)
 
 
 @pytest.mark.parametrize("damage", ["flip overlay", "flip base", "foreign", "stale", "another base"])

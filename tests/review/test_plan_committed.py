@@ -18,6 +18,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from paybill.changes import record
+from paybill.load.document import git_blob_id
 from paybill.plan import committed
 
 from .scenarios import ACME, HOOLI, SCENARIOS, VANDELAY
@@ -106,7 +107,8 @@ def test_a_tenant_in_a_staged_migration_that_the_change_leaves_alone(edit, repo,
 
 def test_the_work_tree_is_planned_from_head_when_it_is_exactly_head(repo, run, monkeypatch, taken) -> None:
     """CI plans its checkout (no ``--head``): a clean work tree is ``HEAD``, and the report still names
-    the work tree; anything modified, untracked or ignored under specs/ or generated/ falls back."""
+    the work tree; anything modified, untracked or ignored under specs/ falls back. generated/ on disk is
+    read by neither plan: a stale file there changes nothing."""
     _compile_and_commit(repo, run, "generated/")
     repo.edit(VANDELAY, "lifecycle: active", "lifecycle: suspended")
     _compile_and_commit(repo, run, "suspend vandelay")
@@ -115,10 +117,15 @@ def test_the_work_tree_is_planned_from_head_when_it_is_exactly_head(repo, run, m
     assert fast == slow
     assert fast[1]["head"] == slow[1]["head"]
     assert taken[:2] == [True, True]
+    stack = "generated/terraform/tenant/vandelay/main.tf.json"
+    repo.write(stack, repo.read(stack).replace('"paybill-tenant"', '"paybill-tenant-edited"', 1))
+    assert (fast, slow) == _both_ways(repo, run, monkeypatch, work_tree)  # still HEAD's committed tree
+    assert taken[2:4] == [True, True]
+    repo.git("checkout", "--", stack)
     repo.write("specs/tenants/initech.yaml", repo.read(HOOLI).replace("name: hooli", "name: initech"))
     fast, slow = _both_ways(repo, run, monkeypatch, work_tree)  # an untracked spec file: the full plan
     assert fast == slow
-    assert taken[2:4] == [False, False]
+    assert taken[4:6] == [False, False]
 
 
 def test_the_warnings_of_the_head_compile_are_reported_from_its_record(repo, run, monkeypatch, taken) -> None:
@@ -166,6 +173,91 @@ def test_without_a_compile_record_of_the_head_the_full_plan_runs(repo, run, monk
     assert taken[:2] == [False, False]
 
 
+def _base_record(repo) -> tuple[object, dict[str, str], record.CompileRecord]:
+    """The cache folder, the base commit's manifest inputs and its compile record."""
+    from paybill.store import cache_dir
+
+    folder = repo.root / cache_dir()
+    inputs = json.loads(repo.git("show", "HEAD~1:generated/manifest.json"))["inputs"]
+    found = record.load_record(folder, inputs)
+    assert found is not None
+    return folder, inputs, found
+
+
+def test_a_record_whose_blob_ids_are_not_the_committed_files_falls_back_to_the_full_plan(
+        repo, run, monkeypatch, taken) -> None:
+    """The base's spec files are matched to its record by git blob id, not read: a record naming
+    another blob for one file (forged, or compiled from other bytes) proves nothing."""
+    _compile_and_commit(repo, run, "generated/")
+    repo.edit(VANDELAY, "lifecycle: active", "lifecycle: suspended")
+    _compile_and_commit(repo, run, "suspend vandelay")
+    folder, inputs, found = _base_record(repo)
+    forged = dict(found.blob_ids)
+    forged[HOOLI] = git_blob_id((repo.read(HOOLI) + "# not committed\n").encode())
+    assert record.save_record(folder, inputs, found.manifest_sha256, found.diagnostics, forged)
+    fast, slow = _both_ways(repo, run, monkeypatch)
+    assert fast == slow
+    assert taken[:2] == [False, False]
+    assert record.save_record(folder, inputs, found.manifest_sha256, found.diagnostics, None)  # no blob ids
+    fast, slow = _both_ways(repo, run, monkeypatch)
+    assert fast == slow
+    assert taken[2:4] == [False, False]
+    assert record.save_record(folder, inputs, found.manifest_sha256, found.diagnostics, found.blob_ids)
+    fast, slow = _both_ways(repo, run, monkeypatch)
+    assert fast == slow
+    assert taken[4:6] == [True, True]  # the genuine record again: the committed trees
+
+
+def test_a_base_commit_whose_spec_was_edited_after_its_compile_falls_back_to_the_full_plan(
+        repo, run, monkeypatch, taken) -> None:
+    """The base commit's manifest and record are genuine, but a spec file it commits is not the one they
+    were compiled from (edited after the compile, the manifest left alone): its blob id differs."""
+    run(repo.root, "compile", "specs")
+    repo.edit(HOOLI, "plan: starter", "plan: growth")
+    repo.commit("generated/ of hooli on starter, hooli on growth")
+    repo.edit(VANDELAY, "lifecycle: active", "lifecycle: suspended")
+    _compile_and_commit(repo, run, "suspend vandelay")
+    with_cache = run(repo.root, *PLAN, "--format", "json")
+    monkeypatch.setenv("PAYBILL_CACHE_DIR", "off")
+    assert run(repo.root, *PLAN, "--format", "json") == with_cache
+    assert taken[0] is False
+    assert json.loads(with_cache[1])["terraform"]["base"].startswith("base: compiled")
+
+
+def test_the_parsed_files_summary_is_what_the_plan_reads_and_the_full_entry_stands_in_for_it(
+        repo, run, monkeypatch, taken) -> None:
+    """A plan from commits reads the summary of the parsed files (each tenant's plan, billing status and
+    lifecycle; other files' documents), not the full entry; a cache folder without one still works."""
+    import os
+
+    from paybill.load.cache import LoadCache, LoadSummary, summary_name, tenant_share
+    from paybill.store import cache_dir, key
+
+    _compile_and_commit(repo, run, "generated/")
+    repo.edit(VANDELAY, "lifecycle: active", "lifecycle: suspended")
+    _compile_and_commit(repo, run, "suspend vandelay")
+    folder, root = repo.root / cache_dir(), repo.root / "specs"
+    full, summary = LoadCache(folder, root), LoadSummary(folder, root)
+    assert summary.found and summary.displays() == full.displays()
+    for display in sorted(full.displays()):
+        digest = full._old[display][3]
+        assert summary.shares_of(display, digest) == full.shares_of(display, digest)
+        plain = full.plain_of(display, digest) or []
+        if all(kind == "Tenant" and tenant_share(data) for _, data, kind, _ in plain):
+            assert summary.shares_of(display, digest) == [(name, tenant_share(data)) for _, data, _, name in plain]
+        else:
+            assert summary.shares_of(display, digest) is None
+            raw = repo.path(display).read_bytes()
+            assert [(d.index, d.data, d.kind, d.name, d.blob_id) for d in summary.documents_of(display, raw)] == \
+                [(d.index, d.data, d.kind, d.name, d.blob_id) for d in full.documents_of(display, raw)]
+    fast, slow = _both_ways(repo, run, monkeypatch)
+    assert fast == slow
+    os.remove(folder / summary_name(key("load", os.path.abspath(root))))
+    assert not LoadSummary(folder, root).found
+    assert (fast, slow) == _both_ways(repo, run, monkeypatch)
+    assert taken[:4] == [True, True, True, True]
+
+
 def test_a_record_is_left_by_a_compile_and_by_a_fresh_compile_check_only(repo, run) -> None:
     import hashlib
 
@@ -180,6 +272,7 @@ def test_a_record_is_left_by_a_compile_and_by_a_fresh_compile_check_only(repo, r
     found = record.load_record(folder, inputs)
     assert found is not None
     assert found.manifest_sha256 == hashlib.sha256(repo.path("generated/manifest.json").read_bytes()).hexdigest()
+    assert found.blob_ids == {rel: repo.git("hash-object", rel).strip() for rel in inputs}  # what git calls them
     for entry in folder.iterdir():
         if entry.is_file() and entry.name != ".gitignore":
             entry.unlink()

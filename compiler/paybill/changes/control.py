@@ -17,9 +17,7 @@ import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
-
-import cedarpy
+from typing import TYPE_CHECKING, Any
 
 from paybill.changes.model import FieldChange, SpecChange
 from paybill.changes.policies import ChangeControl
@@ -28,6 +26,9 @@ from paybill.load.document import SpecDocument
 from paybill.models.agent import Agent
 from paybill.models.tenant import BridgeIsolation
 from paybill.validate.index import SpecIndex
+
+if TYPE_CHECKING:  # loaded by paybill.changes.policies when there is a policy to check (~0.05 s)
+    import cedarpy
 
 CODE_UNKNOWN_AGENT = "PB0972"
 CODE_NOT_GRANTED = "PB0973"

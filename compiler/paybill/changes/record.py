@@ -13,6 +13,9 @@ bytes, exactly as the manifest's ``inputs`` lists them) and holding:
 * the SHA-256 of the ``manifest.json`` it produced (every stack file, SQL folder, bundle and
   entitlement is covered by a hash in it, so the manifest's hash stands for the whole tree);
 * the diagnostics it reported (warnings only: a compile with an error leaves no record).
+* the git blob id of each input (:func:`~paybill.load.document.git_blob_id`: the SHA-1 git gives
+  those very bytes), so ``paybill plan`` can tell that a commit's spec files are exactly these
+  inputs from ``git ls-tree`` alone, without reading and hashing ~10,000 blobs.
 
 A plan that finds a record for the head manifest's inputs, with that manifest's hash, knows the
 head's tree and warnings without compiling (:mod:`paybill.plan.committed`).
@@ -38,6 +41,9 @@ class CompileRecord:
     """Hex SHA-256 of the ``manifest.json`` bytes the compile produced."""
     diagnostics: tuple[Diagnostic, ...]
     """The compile's diagnostics, in its order (no errors: only a successful compile records)."""
+    blob_ids: Mapping[str, str]
+    """Display path -> git blob id of the bytes the compile parsed, for exactly the inputs' files
+    (empty when the compile did not know them all: then it proves nothing by blob id)."""
 
 
 def inputs_digest(inputs: Mapping[str, str]) -> str:
@@ -51,23 +57,31 @@ def _row(d: Diagnostic) -> _Row:
 
 
 def save_record(folder: Path | None, inputs: Mapping[str, str], manifest_sha256: str,
-                diagnostics: Sequence[Diagnostic]) -> bool:
+                diagnostics: Sequence[Diagnostic], blob_ids: Mapping[str, str] | None = None) -> bool:
     """Record a successful compile (never raises; False when nothing could be written or it had errors).
 
     ``manifest_sha256``: hex SHA-256 of the ``manifest.json`` bytes it produced (the compile knows it
-    without reading back a manifest it wrote as it rendered it)."""
+    without reading back a manifest it wrote as it rendered it). ``blob_ids``: display path -> git
+    blob id of each input's bytes; kept only when it names every input and nothing else."""
     if folder is None or any(d.severity is Severity.ERROR for d in diagnostics):
         return False
-    value = (manifest_sha256, [_row(d) for d in diagnostics])
+    blobs = dict(blob_ids or {})
+    if blobs.keys() != inputs.keys() or not all(blobs.values()):
+        blobs = {}
+    value = (manifest_sha256, [_row(d) for d in diagnostics], dict(sorted(blobs.items())))
     return store.write(folder, store.key(NAMESPACE, inputs_digest(inputs)), value)
 
 
 def load_record(folder: Path | None, inputs: Mapping[str, str]) -> CompileRecord | None:
     """The record of a successful compile of exactly ``inputs`` by this compiler, or None."""
     saved = store.read(folder, store.key(NAMESPACE, inputs_digest(inputs)))
-    if not isinstance(saved, tuple) or len(saved) != 2 or not isinstance(saved[1], list):
+    if not isinstance(saved, tuple) or len(saved) != 3 or not isinstance(saved[1], list) \
+            or not isinstance(saved[2], dict):
         return None  # absent, or a well-formed entry of another shape: not ours
     digest: object = saved[0]
+    blobs: dict[object, object] = saved[2]
+    if blobs and (blobs.keys() != inputs.keys() or not all(isinstance(b, str) and b for b in blobs.values())):
+        return None
     try:
         diagnostics = tuple(Diagnostic(code, message, path, Position(line, col), hint, Severity(severity))
                             for code, message, path, line, col, hint, severity in saved[1])
@@ -75,7 +89,7 @@ def load_record(folder: Path | None, inputs: Mapping[str, str]) -> CompileRecord
         return None
     if not isinstance(digest, str) or any(d.severity is Severity.ERROR for d in diagnostics):
         return None
-    return CompileRecord(digest, diagnostics)
+    return CompileRecord(digest, diagnostics, {str(path): str(blob) for path, blob in blobs.items()})
 
 
 __all__ = ["CompileRecord", "inputs_digest", "load_record", "save_record"]

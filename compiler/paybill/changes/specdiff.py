@@ -15,8 +15,6 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from deepdiff import DeepDiff
-
 from paybill.changes.model import FieldChange, SpecChange
 from paybill.diagnostics import Position
 from paybill.load import SpecDocument
@@ -118,36 +116,85 @@ def _reorders(base: Any, head: Any, path: list[Any], out: list[tuple[list[Any], 
             out.append((path, base, head))
 
 
-def diff_data(base: Mapping[str, Any], head: Mapping[str, Any],
-              base_doc: SpecDocument | None = None, head_doc: SpecDocument | None = None) -> list[FieldChange]:
-    """Field changes from ``base`` to ``head`` (the ``data`` of two documents of one spec)."""
-    left, right = normalise(base), normalise(head)
+_Change = tuple[str, list[Any], Any, Any]
+"""(deepdiff report, path, value before, value after) of one difference."""
+
+
+def _deep_changes(left: Any, right: Any) -> list[_Change]:
+    """Every difference, as deepdiff reports them (lists compared regardless of order)."""
+    from deepdiff import DeepDiff  # ~0.1 s to import: only for changes :func:`_mapping_changes` leaves to it
+
     # ignore_private_variables=False: deepdiff skips keys starting with "__" by default, and labels or
     # annotations may be spelled that way; a review tool must not hide any change.
     diff = DeepDiff(left, right, view="tree", ignore_order=True, report_repetition=False,
                     verbose_level=2, threshold_to_diff_deeper=0, ignore_private_variables=False)
+    return [(report, list(level.path(output_format="list")), level.t1, level.t2)
+            for report, levels in diff.items() for level in levels]
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Equal, with the same types all the way down (``1``, ``1.0`` and ``True`` differ, as for deepdiff)."""
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, dict):
+        return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
+    if isinstance(a, list):
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
+    return bool(a == b)
+
+
+def _mapping_changes(left: dict[Any, Any], right: dict[Any, Any], path: tuple[Any, ...] = ()) -> list[_Change] | None:
+    """The differences of two mappings as :func:`_deep_changes` reports them, found without deepdiff,
+    or None when a list differs (deepdiff's order-free list comparison decides those). A one-field
+    tenant edit - a plan, a lifecycle, a billing status - is this case; the order in which changes
+    are found does not matter (the caller sorts them)."""
+    out: list[_Change] = []
+    for key in left.keys() | right.keys():
+        where = [*path, key]
+        if key not in right:
+            out.append(("dictionary_item_removed", where, left[key], None))
+        elif key not in left:
+            out.append(("dictionary_item_added", where, None, right[key]))
+        else:
+            a, b = left[key], right[key]
+            if isinstance(a, dict) and isinstance(b, dict):
+                deeper = _mapping_changes(a, b, (*path, key))
+                if deeper is None:
+                    return None
+                out += deeper
+            elif _same(a, b):
+                continue
+            elif isinstance(a, list) or isinstance(b, list):
+                return None
+            else:
+                out.append(("values_changed" if type(a) is type(b) else "type_changes", where, a, b))
+    return out
+
+
+def diff_data(base: Mapping[str, Any], head: Mapping[str, Any],
+              base_doc: SpecDocument | None = None, head_doc: SpecDocument | None = None) -> list[FieldChange]:
+    """Field changes from ``base`` to ``head`` (the ``data`` of two documents of one spec)."""
+    left, right = normalise(base), normalise(head)
+    found = _mapping_changes(left, right) if isinstance(left, dict) and isinstance(right, dict) else None
     head_file = head_doc.path if head_doc else (base_doc.path if base_doc else "")
     changes: list[FieldChange] = []
-    for report, levels in diff.items():
-        for level in levels:
-            path = list(level.path(output_format="list"))
-            t1, t2 = level.t1, level.t2
-            if report in ("values_changed", "type_changes"):
-                changes.append(FieldChange(display_path(path), "changed", denormalise(t1), denormalise(t2),
-                                           head_file, _position(head_doc, path)))
-            elif report == "dictionary_item_added":
-                changes.append(FieldChange(display_path(path), "added", None, denormalise(t2),
-                                           head_file, _position(head_doc, path)))
-            elif report == "dictionary_item_removed":
-                doc = head_doc or base_doc
-                changes.append(FieldChange(display_path(path), "removed", denormalise(t1), None,
-                                           head_file, _position(doc, path[:-1] if head_doc else path)))
-            elif report == "iterable_item_added":
-                changes.append(FieldChange(display_path(path[:-1]), "added", None, denormalise(t2),
-                                           head_file, _position(head_doc, path)))
-            elif report == "iterable_item_removed":
-                changes.append(FieldChange(display_path(path[:-1]), "removed", denormalise(t1), None,
-                                           head_file, _position(head_doc, path[:-1])))
+    for report, path, t1, t2 in found if found is not None else _deep_changes(left, right):
+        if report in ("values_changed", "type_changes"):
+            changes.append(FieldChange(display_path(path), "changed", denormalise(t1), denormalise(t2),
+                                       head_file, _position(head_doc, path)))
+        elif report == "dictionary_item_added":
+            changes.append(FieldChange(display_path(path), "added", None, denormalise(t2),
+                                       head_file, _position(head_doc, path)))
+        elif report == "dictionary_item_removed":
+            doc = head_doc or base_doc
+            changes.append(FieldChange(display_path(path), "removed", denormalise(t1), None,
+                                       head_file, _position(doc, path[:-1] if head_doc else path)))
+        elif report == "iterable_item_added":
+            changes.append(FieldChange(display_path(path[:-1]), "added", None, denormalise(t2),
+                                       head_file, _position(head_doc, path)))
+        elif report == "iterable_item_removed":
+            changes.append(FieldChange(display_path(path[:-1]), "removed", denormalise(t1), None,
+                                       head_file, _position(head_doc, path[:-1])))
     moved: list[tuple[list[Any], list[Any], list[Any]]] = []
     _reorders(left, right, [], moved)
     for path, before, after in moved:

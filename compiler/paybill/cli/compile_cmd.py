@@ -150,7 +150,7 @@ def _record(cache: Path | None, result: CompileResult) -> None:
     if cache is None or manifest_sha256 is None:
         return
     save_record(cache, {path: "sha256:" + digest for path, digest in result.sources.items()}, manifest_sha256,
-                result.diagnostics)
+                result.diagnostics, result.blob_ids)
 
 
 def _manifest_sha256(result: CompileResult) -> str | None:

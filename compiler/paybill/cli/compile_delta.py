@@ -71,12 +71,17 @@ def try_delta(cache: Path, out: Path, changed: SpecsChanged, params: tuple[objec
     if patch is None:
         return None
     folders = hint.serves(cache, out, journal) if hint is not None else None
-    return _write(cache, out, patch, journal, folders, changed, (params, started_ns, scan), previous)
+    from paybill.load.document import git_blob_id
+
+    # the record's blob ids (what `paybill plan` matches a commit's files by): the edited files' own
+    blob_ids = {**previous.blob_ids, **{path: git_blob_id(raw) for path, raw in contents.items()}}
+    return _write(cache, out, patch, journal, folders, changed, (params, started_ns, scan), previous, blob_ids)
 
 
 def _write(cache: Path, out: Path, patch: DeltaPatch, journal: dict[str, tuple[int, int, int, bytes]],
            folders: tuple[int, dict[str, tuple[int, int, int]]] | None, changed: SpecsChanged,
-           recorded: tuple[tuple[object, ...], int, SpecScan], previous: CompileRecord) -> str | None:
+           recorded: tuple[tuple[object, ...], int, SpecScan], previous: CompileRecord,
+           blob_ids: dict[str, str]) -> str | None:
     from paybill.changes.record import save_record
     from paybill.delta.state import save_state
     from paybill.store import prune
@@ -95,7 +100,7 @@ def _write(cache: Path, out: Path, patch: DeltaPatch, journal: dict[str, tuple[i
     except (KeptFileChanged, UnsafeOutput, OSError):
         return None  # nothing was swapped in: the full compile runs and reports what it finds
     save_record(cache, {path: "sha256:" + digest for path, digest in patch.inputs.items()},
-                patch.state.manifest_sha256, previous.diagnostics)
+                patch.state.manifest_sha256, previous.diagnostics, blob_ids)
     save_state(cache, out, patch.state, with_base=False)
     params, started_ns, scan = recorded
     shortcut.save(cache, out, params, started_ns, scan, patch.inputs, changed.printed, final or None,

@@ -266,6 +266,7 @@ def compile_repository(
         if result.ok:  # a failed compile leaves no cache folder behind
             loaded.save_cache()
         result.sources = {document.path: document.text_hash for document in loaded.documents}
+        result.blob_ids = {document.path: document.blob_id for document in loaded.documents}
         return result
 
 

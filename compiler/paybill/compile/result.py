@@ -49,6 +49,10 @@ class CompileResult:
     """Spec file (display path) -> SHA-256 (hex) of the bytes its documents were parsed from, for every
     file that held a document (only :func:`~paybill.compile.pipeline.compile_repository` fills it):
     what the whole-compile short cut records (:mod:`paybill.write.shortcut`)."""
+    blob_ids: dict[str, str] = field(default_factory=dict)
+    """The same files -> git blob id of those bytes (:func:`~paybill.load.document.git_blob_id`): what
+    the compile record keeps so ``paybill plan`` can match a commit's files by ``git ls-tree`` alone
+    (:mod:`paybill.changes.record`)."""
 
     @property
     def file_count(self) -> int:

@@ -4,9 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from rapidfuzz import process
-from rapidfuzz.distance import Levenshtein
-
 _MIN_SIMILARITY = 0.5
 
 
@@ -19,6 +16,10 @@ def closest(word: str, candidates: Iterable[str]) -> str | None:
     choices = sorted(set(candidates))
     if not choices:
         return None
+    # imported here: only a run with an unknown name pays for loading rapidfuzz (~0.03 s)
+    from rapidfuzz import process
+    from rapidfuzz.distance import Levenshtein
+
     match = process.extractOne(
         word, choices, scorer=Levenshtein.normalized_similarity, score_cutoff=_MIN_SIMILARITY
     )

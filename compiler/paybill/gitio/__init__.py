@@ -1,7 +1,7 @@
 """Read specs (and policies) straight from git objects, so review never touches the user's checkout.
 
-* :mod:`.repo`      - a thin wrapper over GitPython: resolve refs, the default base, list trees, read
-                      many blobs in one ``git cat-file --batch`` round trip.
+* :mod:`.repo`      - plain ``git`` commands: resolve refs, the default base, list trees, read many
+                      blobs in one ``git cat-file --batch`` round trip.
 * :mod:`.sources`   - the files of one *side* of a comparison (a commit's tree or the work tree),
                       each named by its git blob hash.
 * :mod:`.blobcache` - parsed documents cached by blob hash, so the same file is parsed once per

@@ -70,7 +70,7 @@ def under(path: str, prefix: str) -> bool:
 def _hidden(path: str, prefix: str) -> bool:
     """Hidden files and folders below the prefix are skipped, as the on-disk discovery does."""
     rel = path[len(prefix):].lstrip("/") if prefix else path
-    return any(part.startswith(".") for part in rel.split("/"))
+    return rel.startswith(".") or "/." in rel  # some part of the path starts with a dot
 
 
 class TreeSide:

@@ -1,9 +1,9 @@
 """Parsed spec files, reused while a file is unchanged, so an unchanged repository is stat()ed, not parsed.
 
 One cache entry per specs root (see :mod:`paybill.store`) maps each file's display path to what
-identified its bytes when it was parsed — (size, mtime_ns, inode) and the SHA-256 of the bytes —
-and to the documents it held, as plain data (``marshal`` loads 10,000 of them in a fraction of the
-time YAML composing takes).
+identified its bytes when it was parsed — (size, mtime_ns, inode), the SHA-256 of the bytes and
+their git blob id (:func:`~paybill.load.document.git_blob_id`) — and to the documents it held,
+as plain data (``marshal`` loads 10,000 of them in a fraction of the time YAML composing takes).
 
 A file is trusted from the cache only when its stat() matches. Like git's index, a match on a file
 modified within :data:`RACY_NS` of the start of the load that cached it is not trusted by stat alone (two
@@ -23,14 +23,15 @@ from typing import Any
 
 from paybill import store
 from paybill.load.discover import SpecFile
-from paybill.load.document import FileText, SourceText, SpecDocument
+from paybill.load.document import FileText, SourceText, SpecDocument, git_blob_id
 
 RACY_NS = store.RACY_NS
 """A file modified this close to (or after) the start of the load that cached it is verified by its bytes."""
 
 _Stat = tuple[int, int, int]
 _Documents = list[tuple[int, dict[str, Any], str, str]]
-_Entry = tuple[int, int, int, str, _Documents]
+_Entry = tuple[int, int, int, str, _Documents, str]
+"""(size, mtime_ns, inode, SHA-256 hex, documents, git blob id)."""
 
 
 def file_stat(path: Path) -> _Stat | None:
@@ -63,7 +64,7 @@ class LoadCache:
         if entry is None or stat is None or spec_file.problem is not None:
             return None
         try:
-            size, mtime_ns, inode, digest, documents = entry
+            size, mtime_ns, inode, digest, documents, blob_id = entry
         except (TypeError, ValueError):
             return None
         if (size, mtime_ns, inode) != stat:
@@ -73,7 +74,8 @@ class LoadCache:
         try:
             source = FileText(str(spec_file.path), digest)
             found = [SpecDocument(path=spec_file.display, index=index, data=data, node=None, kind=kind, name=name,
-                                  text_hash=digest, source=source) for index, data, kind, name in documents]
+                                  text_hash=digest, source=source, blob_id=blob_id)
+                     for index, data, kind, name in documents]
         except (TypeError, ValueError):  # a well-formed entry of an unexpected shape: not ours
             return None
         self._new[spec_file.display] = entry
@@ -99,12 +101,13 @@ class LoadCache:
         if entry is None:
             return None
         try:
-            digest, documents = entry[3], entry[4]
+            digest, documents, blob_id = entry[3], entry[4], entry[5]
             if hashlib.sha256(raw).hexdigest() != digest:
                 return None
             source = SourceText(raw.decode("utf-8").removeprefix("\ufeff"))
             found = [SpecDocument(path=display, index=index, data=data, node=None, kind=kind, name=name,
-                                  text_hash=digest, source=source) for index, data, kind, name in documents]
+                                  text_hash=digest, source=source, blob_id=blob_id)
+                     for index, data, kind, name in documents]
         except (TypeError, ValueError, IndexError):  # a well-formed entry of an unexpected shape: not ours
             return None
         self.hits += 1
@@ -125,6 +128,14 @@ class LoadCache:
         except (TypeError, ValueError, IndexError):  # a well-formed entry of an unexpected shape: not ours
             return None
 
+    def shares_of(self, display: str, digest: str) -> list[tuple[str, Share]] | None:
+        """As :meth:`LoadSummary.shares_of`, from the full entry (a cache folder saved without a summary)."""
+        plain = self.plain_of(display, digest)
+        shares = [tenant_share(data) if kind == "Tenant" else None for _, data, kind, _ in plain or ()]
+        if not plain or not all(shares):
+            return None
+        return [(name, share) for (_, _, _, name), share in zip(plain, shares, strict=True) if share is not None]
+
     @staticmethod
     def _same_bytes(path: Path, digest: str) -> bool:
         try:
@@ -136,14 +147,100 @@ class LoadCache:
     def record(self, spec_file: SpecFile, stat: _Stat | None, documents: Iterable[SpecDocument]) -> None:
         """Remember a freshly parsed, diagnostic-free file (``stat`` taken before it was read)."""
         documents = list(documents)
-        if stat is None or not documents or any(d.text_hash != documents[0].text_hash for d in documents):
+        first = documents[0] if documents else None
+        if stat is None or first is None or any((d.text_hash, d.blob_id) != (first.text_hash, first.blob_id)
+                                                for d in documents):
             return
         self._recorded += 1
-        self._new[spec_file.display] = (*stat, documents[0].text_hash,
-                                        [(d.index, d.data, d.kind, d.name) for d in documents])
+        self._new[spec_file.display] = (*stat, first.text_hash, [(d.index, d.data, d.kind, d.name) for d in documents],
+                                        first.blob_id)
 
     def save(self) -> None:
-        """Store what this load saw (files gone from the repository are dropped); only if it changed."""
+        """Store what this load saw (files gone from the repository are dropped); only if it changed.
+        Its :class:`LoadSummary` is stored beside it (each item is matched by the bytes' hash on use)."""
         if self.folder is None or (not self._recorded and len(self._new) == len(self._old)):
             return
+        store.write(self.folder, summary_name(self.name), _summary(self._new))
         store.write(self.folder, self.name, (self._started_ns, self._new))
+
+
+TENANT_SHARE = (("spec", "plan"), ("spec", "billing", "status"), ("spec", "lifecycle"))
+"""The fields of a tenant that ``paybill plan`` reads of every tenant a change leaves alone (its revenue
+totals: plan, billing status, lifecycle). Required strings of the strict model, so the plain data is
+what the model holds."""
+
+Share = tuple[str, ...]
+_SummaryItem = tuple[str, bool, list[Any]]
+
+
+def tenant_share(data: object) -> Share | None:
+    """The :data:`TENANT_SHARE` fields of a tenant's plain data, or None when one is not a string."""
+    values = []
+    for path in TENANT_SHARE:
+        value = data
+        for key in path:
+            value = value.get(key) if isinstance(value, dict) else None
+        if not isinstance(value, str):
+            return None
+        values.append(value)
+    return tuple(values)
+
+
+def summary_name(name: str) -> str:
+    return store.key("load-summary", name)
+
+
+def _summary(entries: dict[str, _Entry]) -> dict[str, _SummaryItem]:
+    """display -> (SHA-256, tenants only, documents): a file holding only tenants with their
+    :func:`tenant_share` keeps (index, name, share) per document, any other file its documents."""
+    out: dict[str, _SummaryItem] = {}
+    for display, entry in entries.items():
+        documents = entry[4]
+        shares = [tenant_share(data) if kind == "Tenant" else None for _, data, kind, _ in documents]
+        if all(shares):
+            out[display] = (entry[3], True, [(index, name, share) for (index, _, _, name), share
+                                            in zip(documents, shares, strict=True)])
+        else:
+            out[display] = (entry[3], False, documents)
+    return out
+
+
+class LoadSummary:
+    """What ``paybill plan`` from committed trees (:mod:`paybill.plan.committed`) needs of the parsed files
+    of one specs root: each tenant's :data:`TENANT_SHARE` and every other file's documents.
+
+    At 10,000 tenants the full entry is ~6 MB of plain data that takes longer to load than the rest
+    of such a plan; the summary is a fifth of it. Like the full entry's, every item is matched by the
+    SHA-256 of the file's bytes, never by stat, and only a diagnostic-free parse is in it."""
+
+    def __init__(self, folder: Path | None, root: Path) -> None:
+        saved = store.read(folder, summary_name(store.key("load", os.path.abspath(root))))
+        self._files: dict[str, _SummaryItem] = saved if isinstance(saved, dict) else {}
+        self.found = isinstance(saved, dict)
+
+    def shares_of(self, display: str, digest: str) -> list[tuple[str, Share]] | None:
+        """(name, share) of each tenant of the file ``display`` whose bytes have the SHA-256 ``digest``
+        (hex), if it holds only tenants and the summary is of those bytes, else None."""
+        item = self._files.get(display)
+        try:
+            if item is None or item[0] != digest or item[1] is not True:
+                return None
+            return [(name, share) for _, name, share in item[2]]
+        except (TypeError, ValueError, IndexError):  # a well-formed entry of an unexpected shape: not ours
+            return None
+
+    def documents_of(self, display: str, raw: bytes) -> list[SpecDocument] | None:
+        """The documents of a file that does not hold only tenants, as :meth:`LoadCache.documents_of`."""
+        item = self._files.get(display)
+        try:
+            if item is None or item[1] is not False or hashlib.sha256(raw).hexdigest() != item[0]:
+                return None
+            source = SourceText(raw.decode("utf-8").removeprefix("\ufeff"))
+            return [SpecDocument(path=display, index=index, data=data, node=None, kind=kind, name=name,
+                                 text_hash=item[0], source=source, blob_id=git_blob_id(raw))
+                    for index, data, kind, name in item[2]]
+        except (TypeError, ValueError, IndexError):
+            return None
+
+    def displays(self) -> frozenset[str]:
+        return frozenset(self._files)

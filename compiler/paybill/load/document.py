@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -9,6 +10,15 @@ from yaml.nodes import Node
 
 from paybill.diagnostics import Position
 from paybill.load.yaml_tree import compose_documents, locate
+
+
+def git_blob_id(raw: bytes) -> str:
+    """The object id git gives a file with these bytes (``git hash-object``: SHA-1 of ``blob <size>\\0``
+    and the bytes), so a later reader of a commit can tell from ``git ls-tree`` alone, without reading
+    a blob, that it holds exactly the bytes a compile parsed (:mod:`paybill.plan.committed`)."""
+    digest = hashlib.sha1(b"blob %d\0" % len(raw))
+    digest.update(raw)
+    return digest.hexdigest()
 
 
 class SourceText:
@@ -92,6 +102,8 @@ class SpecDocument:
     text_hash: str = ""
     model: Any = field(default=None)
     source: SourceText | None = field(default=None, repr=False, compare=False)
+    blob_id: str = field(default="", repr=False, compare=False)
+    """:func:`git_blob_id` of the file's bytes ('' when not known): like ``text_hash``, it names the bytes."""
 
     @property
     def ref(self) -> str:

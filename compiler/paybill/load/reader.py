@@ -15,7 +15,7 @@ from paybill.diagnostics import Diagnostic, DiagnosticSink, Position
 from paybill.forked import Parallelism
 from paybill.load.cache import LoadCache, file_stat
 from paybill.load.discover import SpecFile, discover_spec_files
-from paybill.load.document import FileText, SourceText, SpecDocument
+from paybill.load.document import FileText, SourceText, SpecDocument, git_blob_id
 from paybill.load.limits import DEFAULT_LIMITS, LoadLimits
 from paybill.load.yaml_tree import TreeConverter, TreeProblem, compose_documents, mark_position
 
@@ -125,6 +125,7 @@ def load_source(
                    "split it into several files; one spec per file is the convention")
         return []
     digest = hashlib.sha256(raw).hexdigest()
+    blob_id = git_blob_id(raw)
     source = SourceText(text)
     documents: list[SpecDocument] = []
     for index, node in enumerate(nodes):
@@ -159,6 +160,7 @@ def load_source(
                 name=name if isinstance(name, str) else "",
                 text_hash=digest,
                 source=source,
+                blob_id=blob_id,
             )
         )
     return documents

@@ -16,6 +16,9 @@ from paybill.contract.names import IDENT_PATTERN as IDENT_PATTERN
 from paybill.contract.names import NAME_MAX as NAME_MAX
 from paybill.contract.names import NAME_PATTERN as NAME_PATTERN
 from paybill.contract.names import NAME_RE as NAME_RE
+from paybill.models import docstrings
+
+docstrings.install()  # before the first model: its field docstrings found with one parse per file
 
 LABEL_KEY_PATTERN = r"^[a-z](?:[a-z0-9_-]{0,61}[a-z0-9])?$"
 LABEL_VALUE_PATTERN = r"^(?:[a-z0-9](?:[a-z0-9_-]{0,61}[a-z0-9])?)?$"

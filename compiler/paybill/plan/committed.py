@@ -21,7 +21,7 @@ does not read them either when the head's compile has the same bytes); ``compile
 compares them with a compile byte for byte.
 
 The head may be the work tree (``paybill plan`` without ``--head``, as CI plans its checkout) when
-``git status`` finds it exactly ``HEAD`` under the specs root and the output folder.
+``git status`` finds it exactly ``HEAD`` under the specs root.
 
 The change must be small and touch tenants only: at most :data:`MAX_CHANGED_FILES` spec files,
 each holding only ``Tenant`` documents on both sides, and no agent-authored commit in the range
@@ -43,7 +43,7 @@ import hashlib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import orjson
 
@@ -52,7 +52,7 @@ from paybill.changes.history import FileChange, changed_files
 from paybill.changes.model import PlanReport
 from paybill.changes.record import load_record
 from paybill.diagnostics import Diagnostic, DiagnosticSink
-from paybill.gitio.blobcache import BlobCache
+from paybill.gitio.blobcache import BlobCache, KnownParses
 from paybill.gitio.repo import GitError, GitRepo
 from paybill.gitio.snapshot import Snapshot, SpecsLocation
 from paybill.gitio.sources import (
@@ -66,7 +66,7 @@ from paybill.gitio.sources import (
     under,
 )
 from paybill.load import SpecDocument
-from paybill.load.cache import LoadCache
+from paybill.load.cache import Share, tenant_share
 
 if TYPE_CHECKING:
     from paybill.plan.compiled import TerraformOutcome
@@ -84,15 +84,26 @@ class _LazyStacks(Mapping[str, bytes]):
     """Stack address -> bytes of one commit's committed ``main.tf.json``, read from git on first use.
 
     Only a changed remote-state lookup asks (:class:`paybill.plan.stackconfig.StateIndex`), and then
-    it reads every stack once, as the full plan has them in memory anyway."""
+    it reads every stack once, as the full plan has them in memory anyway. Which stacks have one is
+    worked out then too (``stacks``: the manifest's entries by address)."""
 
-    def __init__(self, repo: GitRepo, commit: str, prefix: str, addresses: list[str]) -> None:
-        self._repo, self._commit, self._prefix, self._addresses = repo, commit, prefix, sorted(addresses)
+    def __init__(self, repo: GitRepo, commit: str, prefix: str, stacks: Mapping[str, Mapping[str, Any]]) -> None:
+        self._repo, self._commit, self._prefix, self._stacks = repo, commit, prefix, stacks
+        self._addresses: list[str] | None = None
         self._bytes: dict[str, bytes] | None = None
+
+    def _keys(self) -> list[str]:
+        from paybill.plan.terraform import REMOVED_PREFIX
+
+        if self._addresses is None:
+            self._addresses = sorted(a for a, s in self._stacks.items()
+                                     if f"terraform/{a}/main.tf.json" in s.get("files", [])
+                                     and not f"terraform/{a}/".startswith(REMOVED_PREFIX))
+        return self._addresses
 
     def _load(self) -> dict[str, bytes]:
         if self._bytes is None:
-            names = {a: f"{self._commit}:{self._prefix}/terraform/{a}/main.tf.json" for a in self._addresses}
+            names = {a: f"{self._commit}:{self._prefix}/terraform/{a}/main.tf.json" for a in self._keys()}
             contents = self._repo.read_blobs(names.values())
             self._bytes = {a: contents[name] for a, name in names.items()}
         return self._bytes
@@ -101,10 +112,10 @@ class _LazyStacks(Mapping[str, bytes]):
         return self._load()[address]
 
     def __iter__(self) -> Iterator[str]:
-        return iter(self._addresses)
+        return iter(self._keys())
 
     def __len__(self) -> int:
-        return len(self._addresses)
+        return len(self._keys())
 
 
 @dataclass
@@ -127,29 +138,24 @@ class _Unchanged:
 
     shared: list[SpecDocument] = field(default_factory=list)
     """Every document but the tenants below: one object on both sides, validated once."""
-    tenants: list[tuple[str, tuple[str, str, str]]] = field(default_factory=list)
-    """Tenant name -> (plan, billing status, lifecycle), from its plain data."""
+    tenants: list[tuple[str, Share]] = field(default_factory=list)
+    """Tenant name -> (plan, billing status, lifecycle) (:data:`~paybill.load.cache.TENANT_SHARE`),
+    from its plain data."""
 
     def add(self, documents: list[SpecDocument]) -> None:
         for doc in documents:
-            share = _plain_share(doc.data) if doc.kind == "Tenant" else None
-            if share is None:
+            share = tenant_share(doc.data) if doc.kind == "Tenant" else None
+            if share is None:  # not that shape: indexed instead (an unchanged tenant on both sides is exact)
                 self.shared.append(doc)
             else:
                 self.tenants.append((doc.name, share))
 
 
-def _plain_share(data: object) -> tuple[str, str, str] | None:
-    """(plan, billing status, lifecycle) from a tenant's plain data; None when it is not that shape (then
-    the document is indexed instead: indexing an unchanged tenant on both sides is always exact)."""
-    spec = data.get("spec") if isinstance(data, dict) else None
-    billing = spec.get("billing") if isinstance(spec, dict) else None
-    if not isinstance(spec, dict) or not isinstance(billing, dict):
-        return None
-    plan, status, lifecycle = spec.get("plan"), billing.get("status"), spec.get("lifecycle")
-    if not (isinstance(plan, str) and isinstance(status, str) and isinstance(lifecycle, str)):
-        return None
-    return plan, status, lifecycle
+class KnownShares(KnownParses, Protocol):
+    """Parsed files of the cache folder: a :class:`~paybill.load.cache.LoadSummary` (or the full
+    :class:`~paybill.load.cache.LoadCache` when the folder holds no summary)."""
+
+    def shares_of(self, display: str, digest: str) -> list[tuple[str, Share]] | None: ...
 
 
 def _listing(side: TreeSide, where: SpecsLocation) -> dict[str, SourceFile] | None:
@@ -168,7 +174,7 @@ def _is_spec(path: str, where: SpecsLocation) -> bool:
 
 
 def plan_from_commits(base: Side, head: Side, where: SpecsLocation, repo: GitRepo, cache: BlobCache,
-                      folder: Path | None, known: LoadCache | None) -> PlanReport | None:
+                      folder: Path | None, known: KnownShares | None) -> PlanReport | None:
     """The plan of ``base`` -> ``head`` from their committed trees, or None when it cannot be proven
     equal to the full plan's (then run that). Change control (``policies/``) is left to the caller.
     ``known``: the parsed spec files of the cache folder (unchanged files it holds are not parsed)."""
@@ -178,7 +184,7 @@ def plan_from_commits(base: Side, head: Side, where: SpecsLocation, repo: GitRep
         return None
     prefix = generated_prefix(where.prefix)
     try:
-        head_tree = _committed_head(head, repo, where, prefix)
+        head_tree = _committed_head(head, repo, where)
     except GitError:
         return None
     if head_tree is None or base.commit == head_tree.commit:
@@ -199,75 +205,125 @@ def plan_from_commits(base: Side, head: Side, where: SpecsLocation, repo: GitRep
     if not 0 < len(spec_changes) <= MAX_CHANGED_FILES or agent_commits(repo, base.commit, head.commit, where):
         return None
     manifests = [f"{side.commit}:{prefix}/{MANIFEST}" for side in (base, head)]
-    blobs = {f.blob for f in base_files.values()} | {c.new for c in spec_changes.values() if c.new}
+    blobs = {blob for c in spec_changes.values() for blob in (c.old, c.new) if blob}
     blobs |= {blob for path, c in generated.items() if _compared(path) for blob in (c.old, c.new) if blob}
     try:
         contents = repo.read_blobs([*blobs, *manifests])
     except GitError:
         return None
+    parsed = [_manifest(contents[name]) for name in manifests]
+    base_manifest, head_manifest = parsed
+    if base_manifest is None or head_manifest is None:
+        return None
+    # The base's files are matched against its compile record by git blob id (ls-tree), not read.
+    base_record = load_record(folder, base_manifest["inputs"])
+    if base_record is None or base_record.manifest_sha256 != hashlib.sha256(contents[manifests[0]]).hexdigest() \
+            or not _same_blobs(base_record.blob_ids, {d: f.blob for d, f in base_files.items()}):
+        return None
+    proven: dict[str, str] = base_manifest["inputs"]
     sink = DiagnosticSink()
     unchanged = _Unchanged()
     inputs: dict[str, str] = {}
     before: list[SpecDocument] = []
+    unread: dict[str, SourceFile] = {}  # files whose documents are needed: not only tenants, or not an input
     for display, source in base_files.items():
-        raw = contents[source.blob]
-        digest = hashlib.sha256(raw).hexdigest()
         if display in spec_changes:
-            plain = documents = cache.documents(source.blob, display, raw, sink)
-            before += documents
-        else:
-            plain = known.plain_of(display, digest) if known is not None else None
-            shares = [_plain_share(data) if kind == "Tenant" else None for _, data, kind, _ in plain or ()]
-            if plain is not None and all(shares):
-                unchanged.tenants += [(name, share) for (_, _, _, name), share in zip(plain, shares, strict=True)
-                                      if share is not None]
-            else:  # a file the cache does not hold, or not only tenants: documents (parsed when not held)
-                plain = documents = cache.documents(source.blob, display, raw, sink)
-                unchanged.add(documents)
-        if plain:  # a file without a document is no input
-            inputs[display] = "sha256:" + digest
+            before += _documents(cache, source.blob, display, contents[source.blob], sink, inputs)
+            continue
+        digest = proven.get(display)
+        shares = known.shares_of(display, digest[len("sha256:"):]) if known is not None and digest else None
+        if digest is not None and shares:
+            unchanged.tenants += shares
+            inputs[display] = digest
+        else:  # a file the cache does not hold, or not only tenants, or no input: its documents
+            unread[display] = source
+    try:
+        extra = repo.read_blobs(f.blob for f in unread.values())
+    except GitError:
+        return None
+    for display, source in unread.items():
+        unchanged.add(_documents(cache, source.blob, display, extra[source.blob], sink, inputs))
     after: list[SpecDocument] = []
     head_inputs = {d: digest for d, digest in inputs.items() if d not in spec_changes}
+    head_blobs = {d: f.blob for d, f in base_files.items() if d in head_inputs}
     for display, change in sorted(spec_changes.items()):
         if change.new is not None:
-            documents = cache.documents(change.new, display, contents[change.new], sink)
-            after += documents
-            if documents:
-                head_inputs[display] = "sha256:" + documents[0].text_hash
+            after += _documents(cache, change.new, display, contents[change.new], sink, head_inputs)
+            if display in head_inputs:
+                head_blobs[display] = change.new
     if len(sink) or any(doc.kind != "Tenant" for doc in (*before, *after)):
         return None
     sides = []
-    for side, side_inputs, documents, name in ((base, inputs, before, manifests[0]),
-                                               (head, head_inputs, after, manifests[1])):
-        raw = contents[name]
-        try:
-            manifest = orjson.loads(raw)
-        except orjson.JSONDecodeError:
+    for side, side_inputs, side_blobs, documents, manifest, name in (
+            (base, inputs, _blobs_of(base_files, inputs), before, base_manifest, manifests[0]),
+            (head, head_inputs, head_blobs, after, head_manifest, manifests[1])):
+        if manifest["inputs"] != side_inputs:
+            return None  # stale: the full plan says which
+        record = base_record if side is base else load_record(folder, side_inputs)
+        if record is None or record.manifest_sha256 != hashlib.sha256(contents[name]).hexdigest() \
+                or not _same_blobs(record.blob_ids, side_blobs):
             return None
-        if not isinstance(manifest, dict) or manifest.get("generatedBy") != "paybill" \
-                or manifest.get("inputs") != side_inputs:
-            return None  # not paybill's, or stale: the full plan says which
-        record = load_record(folder, side_inputs)
-        if record is None or record.manifest_sha256 != hashlib.sha256(raw).hexdigest():
-            return None
-        sides.append((_Side(side, side.commit, side_inputs, documents, manifest, raw), record))
+        sides.append((_Side(side, side.commit, side_inputs, documents, manifest, contents[name]), record))
     (old, _), (new, head_record) = sides
     new.commit = reported
     return _report(old, new, unchanged, prefix, repo, generated, contents, list(head_record.diagnostics))
 
 
-def _committed_head(head: Side, repo: GitRepo, where: SpecsLocation, prefix: str) -> TreeSide | None:
+def _blobs_of(files: Mapping[str, SourceFile], inputs: Mapping[str, str]) -> dict[str, str]:
+    """Display path -> blob id of each of ``files`` that is an input."""
+    return {display: files[display].blob for display in inputs}
+
+
+def _manifest(raw: bytes) -> dict[str, Any] | None:
+    """A committed manifest, when it is paybill's and lists its inputs as display path -> ``sha256:<hex>``."""
+    try:
+        manifest = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return None
+    if not isinstance(manifest, dict) or manifest.get("generatedBy") != "paybill":
+        return None
+    inputs = manifest.get("inputs")
+    if not isinstance(inputs, dict) or not all(isinstance(d, str) and d.startswith("sha256:")
+                                               for d in inputs.values()):
+        return None
+    return manifest
+
+
+def _same_blobs(recorded: Mapping[str, str], committed: Mapping[str, str]) -> bool:
+    """Whether every input the record names is committed with the blob id of the bytes the compile parsed.
+
+    A git blob id is the SHA-1 of the blob's bytes (with git's ``blob <size>`` header): git itself
+    trusts it to name those bytes (checkouts, fetches and ``git fsck`` go by it; its SHA-1 detects the
+    known collision attacks). So an equal id is proof that the committed file holds the bytes the
+    compile hashed for the manifest's ``inputs``, as good as reading and hashing them. A record
+    without blob ids (empty) proves nothing here."""
+    return bool(recorded) and recorded.items() <= committed.items()
+
+
+def _documents(cache: BlobCache, blob: str, display: str, raw: bytes, sink: DiagnosticSink,
+               inputs: dict[str, str]) -> list[SpecDocument]:
+    """The documents of one file (parsed, or from the parse cache); a file with one is an input."""
+    documents = cache.documents(blob, display, raw, sink)
+    if documents:
+        inputs[display] = "sha256:" + documents[0].text_hash
+    return documents
+
+
+def _committed_head(head: Side, repo: GitRepo, where: SpecsLocation) -> TreeSide | None:
     """The head as a commit: itself, or for the work tree (``paybill plan`` without ``--head``, as CI runs
-    it on its checkout) ``HEAD`` when the specs and the output folder on disk are exactly ``HEAD``'s:
-    nothing modified, staged, untracked or ignored there (one ``git status``), so listing the files on
-    disk finds the same files with the same bytes."""
+    it on its checkout) ``HEAD`` when the specs on disk are exactly ``HEAD``'s: nothing modified, staged,
+    untracked or ignored there (one ``git status``), so listing the files on disk finds the same files
+    with the same bytes. The output folder on disk is not looked at: neither plan reads it for the
+    report (this one reads ``HEAD``'s committed tree, the full plan compiles the work tree's specs and
+    trusts a stored unit's bytes there only by their hash), and at 10,000 tenants it holds ~36,000
+    files that ``git status`` would stat."""
     if isinstance(head, TreeSide):
         return head
     if not isinstance(head, WorkTreeSide):
         return None
     commit = repo.resolve("HEAD")
     status = repo.run_bytes("status", "--porcelain=v1", "-z", "--untracked-files=all", "--ignored=matching",
-                            "--", where.prefix or ".", prefix)
+                            "--", where.prefix or ".")
     return TreeSide(repo, commit, head.label) if not status.strip(b"\0") else None
 
 
@@ -293,14 +349,21 @@ def _report(old: _Side, new: _Side, unchanged: _Unchanged, prefix: str, repo: Gi
         snapshots.append(Snapshot(side.side.label, side.commit, documents, index,
                                   head_diagnostics if side is new else []))
     base, head = snapshots
-    shares: list[dict[str, Contribution]] = []
-    for snapshot in snapshots:
-        prices = Prices(snapshot.index)
-        found = contributions(snapshot.index, prices)
+    prices = [Prices(snapshot.index) for snapshot in snapshots]
+    kept: list[dict[str, Contribution]] = [{}, {}]
+    for side, side_prices in enumerate(prices):
         for name, (plan, status, lifecycle) in unchanged.tenants:
-            share = contribution(prices, plan, status, lifecycle)
+            share = contribution(side_prices, plan, status, lifecycle)
             if share is not None:
-                found[name] = share
+                kept[side][name] = share
+        seen = side_prices.looked_up()
+        if side == 0 and all(prices[1](plan) == price for plan, price in seen.items()):
+            kept[1] = kept[0]  # the same price for every plan they are on: the same shares (computed once)
+            break
+    shares = []
+    for snapshot, side_prices, unchanged_shares in zip(snapshots, prices, kept, strict=True):
+        found = contributions(snapshot.index, side_prices)
+        found.update(unchanged_shares)
         shares.append(found)
     revenue = revenue_of(shares[0], shares[1], base.index, head.index)
     outcome = _terraform(old, new, prefix, repo, generated, contents, base, head)
@@ -315,20 +378,21 @@ def _terraform(old: _Side, new: _Side, prefix: str, repo: GitRepo, generated: di
     committed trees do not prove themselves (see the module docstring). ``generated``: output files
     that differ between the commits (output path -> change); ``contents``: their blobs, read."""
     from paybill.plan.compiled import TerraformOutcome, agent_locator
-    from paybill.plan.databases import PiiColumns, database_findings, diff_databases
     from paybill.plan.stackconfig import StateIndex
-    from paybill.plan.terraform import REMOVED_PREFIX, diff_trees, stack_findings
+    from paybill.plan.terraform import diff_trees, stack_findings
 
     stacks_of = [{s["address"]: s for s in side.manifest.get("stacks", []) if isinstance(s, dict)}
                  for side in (old, new)]
     differing: list[str] = []
+    changed = generated.keys()
     for address in sorted(stacks_of[0].keys() | stacks_of[1].keys()):
         before, after = stacks_of[0].get(address), stacks_of[1].get(address)
-        files = set(before.get("files", []) if before else []) | set(after.get("files", []) if after else [])
-        if before is not None and after is not None and files.isdisjoint(generated):
-            if (before.get("hash"), before.get("files")) != (after.get("hash"), after.get("files")):
-                return None  # the compiler's output differs, the committed file does not: not fresh
-            continue
+        if before is not None and after is not None:
+            files = before.get("files", [])
+            if changed.isdisjoint(files) and changed.isdisjoint(after.get("files", [])):
+                if before.get("hash") != after.get("hash") or before.get("files") != after.get("files"):
+                    return None  # the compiler's output differs, the committed file does not: not fresh
+                continue
         differing.append(address)
     sql = [(side.manifest.get("outputs") or {}).get("sql") or {} for side in (old, new)]
     catalogs: list[str] = []
@@ -365,13 +429,16 @@ def _terraform(old: _Side, new: _Side, prefix: str, repo: GitRepo, generated: di
         if any(recorded.get(path) != file_digest(tree[path]) for path in catalogs if path in recorded):
             return None
         trees.append(dict(sorted(tree.items())))
-    addresses = [[a for a, s in stacks.items() if f"terraform/{a}/main.tf.json" in s.get("files", [])
-                  and not f"terraform/{a}/".startswith(REMOVED_PREFIX)] for stacks in stacks_of]
-    states = (StateIndex(_LazyStacks(repo, old.side.commit, prefix, addresses[0])),
-              StateIndex(_LazyStacks(repo, new.side.commit, prefix, addresses[1])))
+    states = (StateIndex(_LazyStacks(repo, old.side.commit, prefix, stacks_of[0])),
+              StateIndex(_LazyStacks(repo, new.side.commit, prefix, stacks_of[1])))
     changes = diff_trees(trees[0], trees[1], reach=_reach(stacks_of, differing), states=states)
-    databases = diff_databases(trees[0], trees[1], PiiColumns.of(base.index, head.index))
-    findings = stack_findings(changes) + database_findings(databases, agent_locator(head))
+    findings = stack_findings(changes)
+    databases = []
+    if catalogs:  # the trees hold no catalog otherwise: no database to compare (nor its module to import)
+        from paybill.plan.databases import PiiColumns, database_findings, diff_databases
+
+        databases = diff_databases(trees[0], trees[1], PiiColumns.of(base.index, head.index))
+        findings += database_findings(databases, agent_locator(head))
     return TerraformOutcome(changes, None, findings, [], f"base: committed {prefix}/ of the base commit (fresh)",
                             databases)
 

@@ -22,12 +22,12 @@ from paybill.changes.model import Finding, PlanReport, StackChange
 from paybill.diagnostics import Diagnostic, DiagnosticSink, Position
 from paybill.gitio.repo import GitRepo
 from paybill.gitio.snapshot import Snapshot
-from paybill.plan.databases import Locator, PiiColumns, database_findings, diff_databases
 from paybill.plan.terraform import diff_trees, stack_findings
 from paybill.store import UnitStore
 
 if TYPE_CHECKING:  # the compiler is imported when a side is compiled, not with this module
     from paybill.compile.result import CompileResult
+    from paybill.plan.databases import Locator  # the SQL catalog comparison: imported when there is one
 
 
 @dataclass
@@ -134,6 +134,8 @@ class TerraformComparer:
         stacks = diff_trees(base_tree, head_result.tree)
         reach = _reach((base, head), stacks)
         stacks = [replace(stack, reach=reach.get(stack.address, ())) for stack in stacks]
+        from paybill.plan.databases import PiiColumns, database_findings, diff_databases
+
         databases = diff_databases(base_tree, head_result.tree, PiiColumns.of(base.index, head.index))
         findings = stack_findings(stacks) + database_findings(databases, agent_locator(head))
         return TerraformOutcome(stacks, None, findings, diagnostics, f"base: {source}", databases)

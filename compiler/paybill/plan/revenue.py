@@ -47,6 +47,10 @@ class Prices:
             self._prices[plan_name] = (plan.spec.price.currency, monthly(plan)) if plan is not None else None
         return self._prices[plan_name]
 
+    def looked_up(self) -> dict[str, tuple[str, Fraction] | None]:
+        """Every plan asked for so far -> its (currency, monthly price), or None when not on this side."""
+        return dict(self._prices)
+
 
 def contribution(prices: Prices, plan_name: str, status: str, lifecycle: str) -> Contribution | None:
     """One tenant's share on one side (None when its plan is not on that side); 0 when not paying."""

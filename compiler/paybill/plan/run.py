@@ -16,7 +16,7 @@ from paybill.gitio.blobcache import BlobCache
 from paybill.gitio.repo import GitRepo
 from paybill.gitio.snapshot import SpecsLocation, load_snapshot
 from paybill.gitio.sources import Side, WorkTreeSide
-from paybill.load.cache import LoadCache
+from paybill.load.cache import LoadCache, LoadSummary
 from paybill.plan.engine import build_report
 from paybill.store import UnitStore
 
@@ -34,17 +34,25 @@ def plan_sides(base: Side, head: Side, where: SpecsLocation, *, cache: BlobCache
     The cyclic collector is paused throughout, as for a compile (:mod:`paybill.gcpause`): two sides
     of 10,000 tenants are millions of long-lived objects that every collection would walk again."""
     with gc_paused():
-        known = LoadCache(cache_folder, repo.root / where.prefix) if cache_folder and repo else None
-        if cache is None:
-            cache = BlobCache(known=known)
+        root = repo.root / where.prefix if repo is not None else None
+        known: LoadCache | None = None
         if terraform and repo is not None and not compile_base:
             from paybill.plan.committed import plan_from_commits
 
-            report = plan_from_commits(base, head, where, repo, cache, cache_folder, known)
+            # the parsed files' summary (a fifth of the full entry) is all a plan from commits reads
+            summary = LoadSummary(cache_folder, root) if cache_folder and root else None
+            if (summary is None or not summary.found) and cache_folder and root:
+                known = LoadCache(cache_folder, root)
+            quick = summary if summary is not None and summary.found else known
+            blobs = cache if cache is not None else BlobCache(known=quick)
+            report = plan_from_commits(base, head, where, repo, blobs, cache_folder, quick)
             if report is not None:  # no agent-authored commit in the range: only the head's rules to check
                 report.compiled = False
                 return _with_head_control(report, head, policies_prefix)
-        return _plan_sides(base, head, where, cache, terraform, repo, policies_prefix, compile_base, store)
+        if known is None and cache_folder and root:
+            known = LoadCache(cache_folder, root)
+        blobs = cache if cache is not None else BlobCache(known=known)
+        return _plan_sides(base, head, where, blobs, terraform, repo, policies_prefix, compile_base, store)
 
 
 def _with_head_control(report: PlanReport, head: Side, policies_prefix: str | None) -> PlanReport:
