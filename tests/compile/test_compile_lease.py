@@ -21,7 +21,7 @@ from compile_support import read_tree, touch_output
 
 from paybill.write import spare
 from paybill.write.journal import write_tree_linked
-from paybill.write.lease import SpareLease
+from paybill.write.lease import TREES_FOLDER, SpareLease
 from paybill.write.spare import _read_spare_journal, _write_spare_journal, spare_journal_key, spare_path, survey_spare
 
 
@@ -126,6 +126,11 @@ def test_a_survey_child_that_fails_costs_a_survey_in_process(tmp_path: Path, mon
     assert read_tree(out) == _tree(2)
 
 
+def test_a_failed_first_compile_creates_no_cache_folder_for_the_lease(tmp_path: Path) -> None:
+    assert SpareLease.take(tmp_path / "cache", tmp_path / "generated") is None
+    assert not (tmp_path / "cache").exists()
+
+
 def test_the_lease_holds_the_spare_for_the_whole_compile(tmp_path: Path) -> None:
     out, cache = _with_spare(tmp_path)
     journal_before = _read_spare_journal(cache, out)
@@ -157,6 +162,7 @@ def test_paybill_compile_releases_the_spare_on_every_way_out(spec_copy, tmp_path
         tenant.write_text(text)
         result = runner.invoke(cli, ["compile", str(specs), "--out", str(out)])
         assert result.exit_code == status, (step, result.output)
+        (cache / TREES_FOLDER).mkdir(exist_ok=True)  # (there is no spare after the first compile yet)
         lease = SpareLease.take(cache, out)
         assert lease is not None, step  # the lock was released
         lease.close()

@@ -71,10 +71,12 @@ class SpareLease:
     @classmethod
     def take(cls, folder: Path, out: Path, survey_ahead: bool = True) -> SpareLease | None:
         """Lock the spare trees of ``folder`` (without waiting) and, if there is a spare for ``out``, start
-        surveying it in a forked child. None when another compile holds the lock, or no lock can be made."""
+        surveying it in a forked child. None when another compile holds the lock, no lock can be made, or
+        the cache folder holds no spare tree at all (then nothing is created)."""
         out = Path(os.path.abspath(out))
+        if not (folder / TREES_FOLDER).is_dir():
+            return None  # no spare yet: nothing to hold, and a compile that fails must create nothing
         try:
-            (folder / TREES_FOLDER).mkdir(parents=True, exist_ok=True)
             lock = os.open(folder / TREES_FOLDER / ".lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
         except OSError:
             return None

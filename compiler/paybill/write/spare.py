@@ -115,6 +115,7 @@ def _locked(folder: Path, lease: SpareLease | None = None, out: Path | None = No
     if lease is not None:
         yield lease.folder == folder and out is not None and lease.out == Path(os.path.abspath(out))
         return
+    (folder / TREES_FOLDER).mkdir(parents=True, exist_ok=True)
     own = SpareLease.take(folder, out if out is not None else folder, survey_ahead=False)
     if own is None:
         yield False
