@@ -131,3 +131,35 @@ def test_stage_progress_appears_only_after_a_delay_and_only_when_enabled() -> No
     assert shown.bar is not None and shown.bar.pos == 2  # load and validate are finished
     shown.close()
     assert shown.bar is None
+
+
+def test_a_compile_process_exits_without_tearing_down_its_heap(spec_copy, tmp_path: Path) -> None:
+    """A successful ``paybill compile`` ends with :func:`paybill.gcpause.exit_process`: whether it compiled in
+    full, patched an identity edit in (the delta compile) or found nothing to do (the short cut), what it
+    printed is all there, the exit status is 0, the spare tree's lock is released, and an exit handler
+    registered before the command never runs (the interpreter was not torn down)."""
+    import os
+    import re
+    import subprocess
+
+    from paybill.write.lease import TREES_FOLDER, SpareLease
+
+    specs = spec_copy({})
+    cache = tmp_path / "cache"
+    env = {"PAYBILL_CACHE_DIR": str(cache)}
+    probe = ("import atexit, sys; atexit.register(print, 'torn down'); from paybill.cli.main import main; "
+             "sys.argv = ['paybill', 'compile', 'specs', '--format', 'json']; main()")
+    tenant = specs / "tenants" / "bluth.yaml"
+    for step in range(4):  # full, full (keeps a spare), delta, delta again with nothing changed: short cut
+        if step in (1, 2):
+            tenant.write_text(re.sub(r"displayName: .*", f"displayName: Bluth {step}", tenant.read_text(), count=1))
+        result = subprocess.run([sys.executable, "-c", probe], cwd=specs.parent, capture_output=True, text=True,
+                                env={**os.environ, **env}, check=False)
+        assert result.returncode == 0, result.stderr
+        assert "torn down" not in result.stdout
+        assert json.loads(result.stdout)["ok"] is True
+        (cache / TREES_FOLDER).mkdir(exist_ok=True)
+        lease = SpareLease.take(cache, specs.parent / "generated")
+        assert lease is not None, step
+        lease.close()
+    assert run_paybill("compile", "--check", cwd=specs.parent, env=env).returncode == 0  # and it is fresh

@@ -324,11 +324,15 @@ def test_the_delta_path_loads_no_stage(repo) -> None:  # type: ignore[no-untyped
     base, specs = repo
     _edit(specs / "tenants" / "acme-corp.yaml", "displayName: Acme Corp", "displayName: Acme Probe")
     probe = ("import atexit, sys\n"
-             "from paybill.cli.main import main\n"
-             "atexit.register(lambda: print('LOADED', sorted(m for m in sys.modules if m.split('.')[:2] in "
+             "import paybill.gcpause as _g\n"
+             "_report = lambda: print('LOADED', sorted(m for m in sys.modules if m.split('.')[:2] in "
              "(['paybill', 'compile'], ['paybill', 'validate'], ['paybill', 'resolve'], ['paybill', 'graph'], "
              "['networkx'], ['cedarpy'], ['pydantic'], ['paybill', 'models']) "
-             "or (m.startswith('paybill.emit.') and m != 'paybill.emit.entitlement_text')), file=sys.stderr))\n"
+             "or (m.startswith('paybill.emit.') and m != 'paybill.emit.entitlement_text')), file=sys.stderr)\n"
+             "atexit.register(_report)\n"
+             "_real = _g.exit_process\n"
+             "_g.exit_process = lambda code: (_report(), _real(code))  # a one-shot process skips atexit\n"
+             "from paybill.cli.main import main\n"
              "sys.argv = ['paybill', 'compile', sys.argv[1], '--out', 'generated']\n"
              "main()\n")
     run = subprocess.run([sys.executable, "-c", probe, str(specs)], cwd=base, capture_output=True, text=True,

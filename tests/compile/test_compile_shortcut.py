@@ -83,10 +83,14 @@ def test_the_short_cut_imports_no_stage_and_parses_no_yaml(repo, tmp_path) -> No
     """Observed from outside: a real ``paybill compile`` process never loads the stages' modules."""
     specs, out, _ = repo
     probe = ("import atexit, sys\n"
-             "from paybill.cli.main import main\n"
-             "atexit.register(lambda: print('LOADED', sorted(m for m in sys.modules if m.split('.')[:2] in "
+             "import paybill.gcpause as _g\n"
+             "_report = lambda: print('LOADED', sorted(m for m in sys.modules if m.split('.')[:2] in "
              "(['paybill', 'compile'], ['paybill', 'load'], ['paybill', 'validate'], ['paybill', 'resolve'], "
-             "['paybill', 'graph'], ['paybill', 'emit'], ['yaml'], ['networkx'], ['pydantic'])), file=sys.stderr))\n"
+             "['paybill', 'graph'], ['paybill', 'emit'], ['yaml'], ['networkx'], ['pydantic'])), file=sys.stderr)\n"
+             "atexit.register(_report)\n"
+             "_real = _g.exit_process\n"
+             "_g.exit_process = lambda code: (_report(), _real(code))  # a one-shot process skips atexit\n"
+             "from paybill.cli.main import main\n"
              "sys.argv = ['paybill', 'compile', sys.argv[1], '--out', sys.argv[2]]\n"
              "main()\n")
     runs = [subprocess.run([sys.executable, "-c", probe, str(specs), str(out)], cwd=tmp_path, capture_output=True,

@@ -16,6 +16,7 @@ import orjson
 from paybill.cli.common import EXIT_DIAGNOSTICS, EXIT_OK, format_option, require_specs, specs_argument
 from paybill.diagnostics import DiagnosticSink, Position
 from paybill.diagnostics.render import render
+from paybill.gcpause import exit_process
 
 if TYPE_CHECKING:
     from paybill.compile import CompileResult
@@ -244,15 +245,17 @@ def compile_command(specs: Path, out: Path, check: bool, durable: bool, strict_q
 
         lease = SpareLease.take(cache, out)  # the spare tree held, and surveyed on the other core meanwhile
     try:
-        _compile(specs, out, check, durable, strict_quotas, fmt, cache, lease)
+        code = _compile(specs, out, check, durable, strict_quotas, fmt, cache, lease)
     finally:
         if lease is not None:
             lease.close()
+    exit_process(code)  # a one-shot process does not free its heap object by object
 
 
 def _compile(specs: Path, out: Path, check: bool, durable: bool, strict_quotas: bool, fmt: str,
-             cache: Path | None, lease: SpareLease | None) -> None:
-    """The compile command's work, with the cache folder chosen and the spare tree's lease taken."""
+             cache: Path | None, lease: SpareLease | None) -> int:
+    """The compile command's work, with the cache folder chosen and the spare tree's lease taken: the exit
+    status of a compile that wrote (or had nothing to write); a failure exits from here."""
     record: tuple[tuple[object, ...], int, SpecScan | None] | None = None
     hint: FolderHint | None = None
     if cache is not None and not check:
@@ -269,7 +272,7 @@ def _compile(specs: Path, out: Path, check: bool, durable: bool, strict_quotas: 
                 printed = try_delta(cache, out, changed, params, started_ns, scan, hint, lease)
             if printed is not None:
                 click.echo(printed, nl=False)
-                sys.exit(EXIT_OK)
+                return EXIT_OK
             record = (params, started_ns, scan)
         shortcut.forget(cache, out)  # before anything is written: a compile killed mid-write leaves no record
     # Imported here so `paybill validate` (and the short cut) do not pay for networkx and the emitters.
@@ -352,5 +355,5 @@ def _compile(specs: Path, out: Path, check: bool, durable: bool, strict_quotas: 
         if save(cache, out, record[0], record[1], record[2], result.sources, printed, final or None,
                 final_folders if final else None):
             _save_delta_state(cache, out, result)
-    sys.exit(EXIT_OK)
+    return EXIT_OK
 
