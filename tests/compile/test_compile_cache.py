@@ -187,13 +187,23 @@ _EDITS = st.one_of(
     # a tenant's labels reach bundle entities and a label-selected agent scope: the remembered
     # Cedar checks (paybill.emit.bundles.proven) must be asked again exactly then
     st.tuples(st.just("label"), st.sampled_from(_TENANTS), st.sampled_from(["premium", "basic", ""])),
+    # fields outside the identity ones, each read by some stage that reuses earlier results
+    # (stored name plans, paybill.resolve.name_memo: lifecycle, isolation and region are their owner's)
+    st.tuples(st.just("lifecycle"), st.sampled_from(_TENANTS), st.sampled_from(["active", "suspended", "offboarding"])),
+    st.tuples(st.just("billing"), st.sampled_from(_TENANTS), st.sampled_from(["active", "past_due", "trialing"])),
+    st.tuples(st.just("isolation"), st.sampled_from(_TENANTS), st.sampled_from(["silo", "pooled"])),
+    st.tuples(st.just("region"), st.sampled_from(_TENANTS), st.sampled_from(["us-east-1", "eu-west-1", "westeurope"])),
+    st.tuples(st.just("cloud-account"), st.sampled_from(sorted(p.name for p in (SPECS / "clouds").iterdir())),
+              st.sampled_from(["1", "2"])),
+    st.tuples(st.just("pool-layers"), st.sampled_from(sorted(p.name for p in (SPECS / "pools").iterdir())),
+              st.sampled_from(["compute", "storage"])),
 )
 
 
 def _apply(specs: Path, edit: tuple[str, str, object]) -> None:
     what, name, value = edit
-    folder = {"pool-capacity": "pools", "pool-sizing": "pools", "cloud-tag": "clouds",
-              "plan-sizing": "plans"}.get(what, "tenants")
+    folder = {"pool-capacity": "pools", "pool-sizing": "pools", "pool-layers": "pools", "cloud-tag": "clouds",
+              "cloud-account": "clouds", "plan-sizing": "plans"}.get(what, "tenants")
     path = specs / folder / name
     if not path.exists():
         return
@@ -212,6 +222,23 @@ def _apply(specs: Path, edit: tuple[str, str, object]) -> None:
                       count=1)
     elif what == "pool-sizing":
         text = re.sub(r"(\n  sizing:\n    compute: )\w+", lambda m: f"{m.group(1)}{value}", text, count=1)
+    elif what == "lifecycle":
+        text = re.sub(r"\n  lifecycle: \w+", f"\n  lifecycle: {value}", text, count=1)
+    elif what == "billing":
+        text = re.sub(r"\n    status: \w+", f"\n    status: {value}", text, count=1)
+    elif what == "isolation":
+        text = re.sub(r"\n    model: \w+", f"\n    model: {value}", text, count=1)
+    elif what == "region":
+        text = re.sub(r"\n    region: [\w-]+", f"\n    region: {value}", text, count=1)
+    elif what == "cloud-account":  # the last character of the first account field of the provider block
+        text = re.sub(r'(\n  (?:aws|azure|gcp|oci|ibm):\n    \w+: "?[^"\n]*)[0-9a-z]', lambda m: f"{m.group(1)}{value}",
+                      text, count=1)
+    elif what == "pool-layers":  # drop a layer the pool offers (or put it back)
+        layers = re.search(r"layers: \[(.*)\]", text)
+        if layers is not None:
+            items = [i.strip() for i in layers.group(1).split(",") if i.strip()]
+            items = [i for i in items if i != value] if value in items else [*items, str(value)]
+            text = text[:layers.start()] + f"layers: [{', '.join(items)}]" + text[layers.end():]
     elif what == "label":  # set, change or drop the tenant's support-tier label
         def relabel(match: re.Match[str]) -> str:
             items = [i.strip() for i in match.group(1).split(",")

@@ -258,6 +258,58 @@ def test_the_parsed_files_summary_is_what_the_plan_reads_and_the_full_entry_stan
     assert taken[:4] == [True, True, True, True]
 
 
+def test_the_manifests_are_read_from_their_index_and_a_damaged_or_missing_index_reads_them_from_git(
+        repo, run, monkeypatch, taken) -> None:
+    """Each compile that leaves a record also keeps what a plan reads of its manifest, named by the
+    manifest's git blob id (:mod:`paybill.changes.manifest_index`): the plan then reads no manifest from
+    git. A damaged, missing or forged index entry is not used: the manifests are read from git, the plan
+    still comes from the committed trees, and the report is the same."""
+    import hashlib
+
+    from paybill.changes import manifest_index
+    from paybill.gitio.repo import GitRepo
+    from paybill.store import cache_dir, key
+
+    _compile_and_commit(repo, run, "generated/")
+    repo.edit(VANDELAY, "lifecycle: active", "lifecycle: suspended")
+    _compile_and_commit(repo, run, "suspend vandelay")
+    folder = repo.root / cache_dir()
+    blobs = [repo.git("rev-parse", f"{rev}:generated/manifest.json").strip() for rev in ("HEAD~1", "HEAD")]
+    for rev, blob in zip(("HEAD~1", "HEAD"), blobs, strict=True):
+        raw = repo.git("show", f"{rev}:generated/manifest.json").encode()
+        found = manifest_index.load_manifest_index(folder, blob)
+        assert found is not None
+        assert found == (hashlib.sha256(raw).hexdigest(), manifest_index.plan_view(json.loads(raw)))
+    names: list[str] = []
+    read_blobs = GitRepo.read_blobs
+
+    def spy(self, wanted):
+        wanted = list(wanted)
+        names.extend(wanted)
+        return read_blobs(self, wanted)
+
+    monkeypatch.setattr(GitRepo, "read_blobs", spy)
+    reports = [_both_ways(repo, run, monkeypatch)]
+    assert not any(name.endswith("manifest.json") for name in names)
+    entry = folder / key(manifest_index.NAMESPACE, blobs[0])
+    entry.write_bytes(entry.read_bytes()[:-1] + b"?")  # damaged: its digest no longer matches
+    names.clear()
+    reports.append(_both_ways(repo, run, monkeypatch))
+    assert any(name.endswith("manifest.json") for name in names)
+    entry.unlink()
+    reports.append(_both_ways(repo, run, monkeypatch))
+    # forged: the head's facts under the base's blob id (the base's record then names another manifest)
+    head_entry = manifest_index.load_manifest_index(folder, blobs[1])
+    assert head_entry is not None
+    head_raw = repo.git("show", "HEAD:generated/manifest.json").encode()
+    assert manifest_index.save_manifest_index(folder, head_raw)
+    entry.write_bytes((folder / key(manifest_index.NAMESPACE, blobs[1])).read_bytes())
+    reports.append(_both_ways(repo, run, monkeypatch))
+    assert reports[1:] == reports[:1] * 3
+    assert reports[0][0] == reports[0][1]
+    assert taken[:6] == [True] * 6 and taken[6:] == [False, False]  # the forged base index: the full plan
+
+
 def test_a_record_is_left_by_a_compile_and_by_a_fresh_compile_check_only(repo, run) -> None:
     import hashlib
 

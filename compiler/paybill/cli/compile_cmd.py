@@ -149,8 +149,12 @@ def _record(cache: Path | None, result: CompileResult) -> None:
     manifest_sha256 = _manifest_sha256(result)
     if cache is None or manifest_sha256 is None:
         return
-    save_record(cache, {path: "sha256:" + digest for path, digest in result.sources.items()}, manifest_sha256,
-                result.diagnostics, result.blob_ids)
+    if save_record(cache, {path: "sha256:" + digest for path, digest in result.sources.items()}, manifest_sha256,
+                   result.diagnostics, result.blob_ids):
+        from paybill.changes.manifest_index import save_manifest_index
+
+        # what a plan reads of this manifest, so it need not read and parse 9.5 MB per side at 10,000 tenants
+        save_manifest_index(cache, result.tree["manifest.json"], manifest_sha256)
 
 
 def _manifest_sha256(result: CompileResult) -> str | None:

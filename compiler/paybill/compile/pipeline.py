@@ -113,7 +113,7 @@ def _compile_index(
     if resolved is None:
         if progress:
             progress("resolve")
-        resolved = resolve_index(index, sink)
+        resolved = resolve_index(index, sink, store)
     # Resolve findings (PB0602, PB0603) do not stop the compile: the emitters skip what could not be
     # resolved and report their own findings too, so one run lists every problem; any error still
     # empties the tree below.

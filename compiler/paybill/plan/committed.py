@@ -49,6 +49,7 @@ import orjson
 
 from paybill.changes.committed import MANIFEST, file_digest, generated_prefix, stack_hash
 from paybill.changes.history import FileChange, changed_files
+from paybill.changes.manifest_index import load_manifest_index
 from paybill.changes.model import PlanReport
 from paybill.changes.record import load_record
 from paybill.diagnostics import Diagnostic, DiagnosticSink
@@ -129,7 +130,7 @@ class _Side:
     """Display path -> ``sha256:<hex>`` of every spec file that holds a document (the manifest's ``inputs``)."""
     changed: list[SpecDocument]
     manifest: dict[str, Any]
-    manifest_bytes: bytes
+    """What the plan reads of the side's ``manifest.json`` (:func:`paybill.changes.manifest_index.plan_view`)."""
 
 
 @dataclass
@@ -205,19 +206,24 @@ def plan_from_commits(base: Side, head: Side, where: SpecsLocation, repo: GitRep
     if not 0 < len(spec_changes) <= MAX_CHANGED_FILES or agent_commits(repo, base.commit, head.commit, where):
         return None
     manifests = [f"{side.commit}:{prefix}/{MANIFEST}" for side in (base, head)]
+    indexed = _indexed_manifests(folder, generated.get(MANIFEST))
     blobs = {blob for c in spec_changes.values() for blob in (c.old, c.new) if blob}
     blobs |= {blob for path, c in generated.items() if _compared(path) for blob in (c.old, c.new) if blob}
     try:
-        contents = repo.read_blobs([*blobs, *manifests])
+        contents = repo.read_blobs([*blobs, *(manifests if indexed is None else ())])
     except GitError:
         return None
-    parsed = [_manifest(contents[name]) for name in manifests]
+    if indexed is None:  # no index of both manifests in the cache folder: read and parse them
+        parsed = [_manifest(contents[name]) for name in manifests]
+        digests = [hashlib.sha256(contents[name]).hexdigest() for name in manifests]
+    else:
+        digests, parsed = [digest for digest, _ in indexed], [view for _, view in indexed]
     base_manifest, head_manifest = parsed
     if base_manifest is None or head_manifest is None:
         return None
     # The base's files are matched against its compile record by git blob id (ls-tree), not read.
     base_record = load_record(folder, base_manifest["inputs"])
-    if base_record is None or base_record.manifest_sha256 != hashlib.sha256(contents[manifests[0]]).hexdigest() \
+    if base_record is None or base_record.manifest_sha256 != digests[0] \
             or not _same_blobs(base_record.blob_ids, {d: f.blob for d, f in base_files.items()}):
         return None
     proven: dict[str, str] = base_manifest["inputs"]
@@ -254,19 +260,28 @@ def plan_from_commits(base: Side, head: Side, where: SpecsLocation, repo: GitRep
     if len(sink) or any(doc.kind != "Tenant" for doc in (*before, *after)):
         return None
     sides = []
-    for side, side_inputs, side_blobs, documents, manifest, name in (
-            (base, inputs, _blobs_of(base_files, inputs), before, base_manifest, manifests[0]),
-            (head, head_inputs, head_blobs, after, head_manifest, manifests[1])):
+    for side, side_inputs, side_blobs, documents, manifest, digest in (
+            (base, inputs, _blobs_of(base_files, inputs), before, base_manifest, digests[0]),
+            (head, head_inputs, head_blobs, after, head_manifest, digests[1])):
         if manifest["inputs"] != side_inputs:
             return None  # stale: the full plan says which
         record = base_record if side is base else load_record(folder, side_inputs)
-        if record is None or record.manifest_sha256 != hashlib.sha256(contents[name]).hexdigest() \
-                or not _same_blobs(record.blob_ids, side_blobs):
+        if record is None or record.manifest_sha256 != digest or not _same_blobs(record.blob_ids, side_blobs):
             return None
-        sides.append((_Side(side, side.commit, side_inputs, documents, manifest, contents[name]), record))
+        sides.append((_Side(side, side.commit, side_inputs, documents, manifest), record))
     (old, _), (new, head_record) = sides
     new.commit = reported
     return _report(old, new, unchanged, prefix, repo, generated, contents, list(head_record.diagnostics))
+
+
+def _indexed_manifests(folder: Path, change: FileChange | None) -> list[tuple[str, dict[str, Any]]] | None:
+    """(SHA-256, what the plan reads) of both sides' ``manifest.json`` from the cache folder's index
+    (:mod:`paybill.changes.manifest_index`), found by the blob ids ``diff-tree`` listed; None unless
+    both are there (then the manifests are read from git)."""
+    if change is None or change.old is None or change.new is None:
+        return None
+    found = [load_manifest_index(folder, blob) for blob in (change.old, change.new)]
+    return None if found[0] is None or found[1] is None else [found[0], found[1]]
 
 
 def _blobs_of(files: Mapping[str, SourceFile], inputs: Mapping[str, str]) -> dict[str, str]:

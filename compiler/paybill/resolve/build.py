@@ -24,11 +24,13 @@ from paybill.models.pool import Pool
 from paybill.models.tenant import Tenant
 from paybill.resolve.layers import LayerPlan, plan_layers
 from paybill.resolve.model import ResolvedCloud, ResolvedModel, ResolvedPlan, ResolvedPool, ResolvedTenant
-from paybill.resolve.names import cloud_account, pool_owner, stack_plan, tenant_owner
+from paybill.resolve.name_memo import NamePlans
+from paybill.resolve.names import cloud_account, pool_owner, tenant_owner
 from paybill.resolve.network import NetworkAllocation, NetworkClaim, allocate
 from paybill.resolve.quotas import quota_findings
 from paybill.resolve.rules import RESOLVE_RULES
 from paybill.resolve.units import StackUnit, last_live, pool_unit, tenant_unit
+from paybill.store import UnitStore
 from paybill.validate.index import SpecIndex
 from paybill.validate.rules.base import Reporter
 
@@ -77,13 +79,14 @@ def _pools(
     clouds: dict[str, ResolvedCloud],
     members: dict[str, list[str]],
     allocation: NetworkAllocation,
+    plans: NamePlans,
 ) -> dict[str, ResolvedPool]:
     resolved = {}
     for doc, pool in pools:
         cloud = clouds.get(pool.spec.cloud)
         if cloud is not None:
             network = allocation.networks.get(doc.ref)
-            names, usage = stack_plan(pool_owner(pool, cloud), cloud) if network is not None else (None, ())
+            names, usage = plans.plan(pool_owner(pool, cloud), cloud) if network is not None else (None, ())
             resolved[doc.name] = ResolvedPool(doc, pool, cloud, pool_unit(doc, pool), network,
                                               tuple(sorted(members.get(doc.name, ()))), names, usage)
     return resolved
@@ -94,8 +97,13 @@ def _cloud(document: SpecDocument, cloud: Cloud) -> ResolvedCloud:
     return ResolvedCloud(document, cloud, profile, cloud_account(cloud, profile))
 
 
-def resolve_model(index: SpecIndex) -> ResolvedModel:
-    """Link every cloud, plan, pool and tenant, lay out the stacks and allocate the networks."""
+def resolve_model(index: SpecIndex, store: UnitStore | None = None) -> ResolvedModel:
+    """Link every cloud, plan, pool and tenant, lay out the stacks and allocate the networks.
+
+    ``store``: where the stacks' name plans of earlier compiles are kept, reused while their owner
+    is equal (:mod:`paybill.resolve.name_memo`); None: every plan is computed.
+    """
+    name_plans = NamePlans(store)
     clouds = {doc.name: _cloud(doc, cloud) for doc, cloud in _documents(index, "Cloud", Cloud)}
     plans = {doc.name: ResolvedPlan(doc, plan) for doc, plan in _documents(index, "Plan", Plan)}
     pool_docs = _documents(index, "Pool", Pool)
@@ -105,7 +113,7 @@ def resolve_model(index: SpecIndex) -> ResolvedModel:
     for doc, tenant, _ in tenant_docs:
         if tenant.spec.lifecycle != "deleted" and tenant.spec.placement.pool:
             members.setdefault(tenant.spec.placement.pool, []).append(doc.name)
-    pools = _pools(pool_docs, clouds, members, allocation)
+    pools = _pools(pool_docs, clouds, members, allocation, name_plans)
     tenants: dict[str, ResolvedTenant] = {}
     removed: list[StackUnit] = []
     for doc, tenant, layers in tenant_docs:
@@ -122,21 +130,22 @@ def resolve_model(index: SpecIndex) -> ResolvedModel:
         built = live and (network is not None or not layers.silo("network"))  # as the emitter builds it
         names, usage = None, ()
         if built:
-            names, usage = stack_plan(tenant_owner(tenant, layers, pool.pool if pool else None, cloud), cloud)
+            names, usage = name_plans.plan(tenant_owner(tenant, layers, pool.pool if pool else None, cloud), cloud)
         elif not live and tenant.spec.decommission is None:  # its decommission configuration holds them
             last = last_live(tenant)
-            _, usage = stack_plan(tenant_owner(last, plan_layers(last), pool.pool if pool else None, cloud), cloud)
+            _, usage = name_plans.plan(tenant_owner(last, plan_layers(last), pool.pool if pool else None, cloud), cloud)
         tenants[doc.name] = ResolvedTenant(doc, tenant, plan, cloud, pool, layers, unit if live else None,
                                            network, names, usage)
     units = [pool.unit for pool in pools.values()]
     units.extend(t.unit for t in tenants.values() if t.unit is not None)
+    name_plans.save()
     model = ResolvedModel(index, clouds, plans, pools, tenants, tuple(units), tuple(removed), allocation)
     return dataclasses.replace(model, quota_findings=quota_findings(model))
 
 
-def resolve_index(index: SpecIndex, sink: DiagnosticSink) -> ResolvedModel:
-    """:func:`resolve_model`, then every resolve rule reports into ``sink``."""
-    model = resolve_model(index)
+def resolve_index(index: SpecIndex, sink: DiagnosticSink, store: UnitStore | None = None) -> ResolvedModel:
+    """:func:`resolve_model` (``store``: see there), then every resolve rule reports into ``sink``."""
+    model = resolve_model(index, store)
     for rule in RESOLVE_RULES:
         rule.check(model, Reporter(rule.code, sink, index, warning=rule.warning))
     return model
