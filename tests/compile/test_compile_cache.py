@@ -548,20 +548,25 @@ def test_units_absent_from_the_store_folder_are_not_opened(spec_copy, tmp_path: 
     once per store), so a first compile opens no entry at all but the indexes; an entry put by the
     same store is read back, and one written after the listing by another store is only a miss."""
     opened: list[str] = []
-    real_read = store.read
+    indexes: set[str] = set()
+    real_read, real_load_index = store.read, store.UnitStore.load_index
 
     def spy(folder, name):
         if folder == cache / store.UNITS_FOLDER:
             opened.append(name)
         return real_read(folder, name)
 
+    def index_spy(self, namespace):
+        indexes.add(store.key("index", namespace))
+        return real_load_index(self, namespace)
+
     monkeypatch.setattr(store, "read", spy)
+    monkeypatch.setattr(store.UnitStore, "load_index", index_spy)
     specs = spec_copy({})
     cache = tmp_path / "cache"
     first = compile_repository(specs, cache=cache, out=tmp_path / "generated")
     assert first.ok and first.facts.terraform.stacks and first.facts.terraform.decommissioned
-    indexes = {store.key("index", namespace) for namespace in ("terraform", "sql")}
-    assert set(opened) <= indexes
+    assert opened and set(opened) <= indexes
     units = store.UnitStore(tmp_path / "units")
     assert units.get("terraform", "tenant/acme", "k1") is None
     units.put("terraform", "tenant/acme", "k1", ("bytes", 1))
