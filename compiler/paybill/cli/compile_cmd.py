@@ -19,6 +19,7 @@ from paybill.diagnostics.render import render
 
 if TYPE_CHECKING:
     from paybill.compile import CompileResult
+    from paybill.write.lease import SpareLease
     from paybill.write.shortcut import FolderHint, SpecScan
     from paybill.write.tree import TreeDiff
 
@@ -237,6 +238,21 @@ def compile_command(specs: Path, out: Path, check: bool, durable: bool, strict_q
         click.echo("note: --strict-quotas is deprecated and has no effect: a reached cloud quota (PB0682) is "
                    "always an error", err=True)
     cache = cache_dir(disabled=no_cache)
+    lease: SpareLease | None = None
+    if cache is not None and not check and not durable:
+        from paybill.write.lease import SpareLease
+
+        lease = SpareLease.take(cache, out)  # the spare tree held, and surveyed on the other core meanwhile
+    try:
+        _compile(specs, out, check, durable, strict_quotas, fmt, cache, lease)
+    finally:
+        if lease is not None:
+            lease.close()
+
+
+def _compile(specs: Path, out: Path, check: bool, durable: bool, strict_quotas: bool, fmt: str,
+             cache: Path | None, lease: SpareLease | None) -> None:
+    """The compile command's work, with the cache folder chosen and the spare tree's lease taken."""
     record: tuple[tuple[object, ...], int, SpecScan | None] | None = None
     hint: FolderHint | None = None
     if cache is not None and not check:
@@ -250,7 +266,7 @@ def compile_command(specs: Path, out: Path, check: bool, durable: bool, strict_q
             if printed is None and changed is not None and scan is not None:
                 from paybill.cli.compile_delta import try_delta  # an identity edit of a few tenants
 
-                printed = try_delta(cache, out, changed, params, started_ns, scan, hint)
+                printed = try_delta(cache, out, changed, params, started_ns, scan, hint, lease)
             if printed is not None:
                 click.echo(printed, nl=False)
                 sys.exit(EXIT_OK)
@@ -271,6 +287,9 @@ def compile_command(specs: Path, out: Path, check: bool, durable: bool, strict_q
     # scratch tree is discarded unless commit() below swaps it in (see paybill.write.stream).
     journal = load_journal(cache, out) if cache is not None and not durable and not check else {}
     linked = bool(journal)
+    if lease is not None and not linked:
+        lease.close()  # a whole tree is streamed into a scratch folder: the spare is not patched
+        lease = None
     # The linked writer keeps unchanged stacks in place: the compile lists them (CompileResult.kept)
     # instead of reading their bytes back from `out`, when `out`'s journal records their digest.
     in_place = {path: entry[3] for path, entry in journal.items()} if linked else None
@@ -300,14 +319,15 @@ def compile_command(specs: Path, out: Path, check: bool, durable: bool, strict_q
                     try:
                         write_tree_linked(result.tree, out, cache, bar.update if bar is not None else None,
                                           digests=result.digests, kept=result.kept, journal=journal,
-                                          folders=folders, final=final, final_folders=final_folders)
+                                          folders=folders, final=final, final_folders=final_folders,
+                                          lease=lease)
                     except KeptFileChanged:  # a kept file was edited in `out`: read nothing from it blindly
                         result = compile_repository(specs, cache=cache, parallelism=parallelism, out=out)
                         if not result.ok:
                             _report_failure(result, out, fmt)
                         final.clear()
                         final_folders.clear()
-                        write_tree_linked(result.tree, out, cache, digests=result.digests, final=final)
+                        write_tree_linked(result.tree, out, cache, digests=result.digests, final=final, lease=lease)
                 else:
                     writer.commit(result.tree, bar.update if bar is not None else None)
                     if cache is not None:

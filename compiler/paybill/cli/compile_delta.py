@@ -29,13 +29,14 @@ from paybill.write.shortcut import SIGNING_KEY_ENV, FolderHint, SpecScan, SpecsC
 if TYPE_CHECKING:
     from paybill.changes.record import CompileRecord
     from paybill.delta import DeltaPatch
+    from paybill.write.lease import SpareLease
 
 MAX_SPEC_BYTES = 8 * 1024 * 1024
 """A changed spec file larger than this is left to the full compile (and its load limits)."""
 
 
 def try_delta(cache: Path, out: Path, changed: SpecsChanged, params: tuple[object, ...], started_ns: int,
-              scan: SpecScan, hint: FolderHint | None) -> str | None:
+              scan: SpecScan, hint: FolderHint | None, lease: SpareLease | None = None) -> str | None:
     """Write ``out`` for ``changed`` by patching, and return what to print; None: compile in full."""
     if os.environ.get(SIGNING_KEY_ENV, "").strip():
         return None
@@ -75,13 +76,14 @@ def try_delta(cache: Path, out: Path, changed: SpecsChanged, params: tuple[objec
 
     # the record's blob ids (what `paybill plan` matches a commit's files by): the edited files' own
     blob_ids = {**previous.blob_ids, **{path: git_blob_id(raw) for path, raw in contents.items()}}
-    return _write(cache, out, patch, journal, folders, changed, (params, started_ns, scan), previous, blob_ids)
+    return _write(cache, out, patch, journal, folders, changed, (params, started_ns, scan), previous, blob_ids,
+                  lease)
 
 
 def _write(cache: Path, out: Path, patch: DeltaPatch, journal: dict[str, tuple[int, int, int, bytes]],
            folders: tuple[int, dict[str, tuple[int, int, int]]] | None, changed: SpecsChanged,
            recorded: tuple[tuple[object, ...], int, SpecScan], previous: CompileRecord,
-           blob_ids: dict[str, str]) -> str | None:
+           blob_ids: dict[str, str], lease: SpareLease | None) -> str | None:
     from paybill.changes.record import save_record
     from paybill.delta.state import save_state
     from paybill.store import prune
@@ -96,7 +98,7 @@ def _write(cache: Path, out: Path, patch: DeltaPatch, journal: dict[str, tuple[i
     shortcut.forget(cache, out)  # as a full compile does before writing: a kill mid-write leaves no record
     try:
         write_tree_linked(patch.files, out, cache, digests={**kept, **written}, kept=kept, journal=journal,
-                          folders=folders, final=final, final_folders=final_folders)
+                          folders=folders, final=final, final_folders=final_folders, lease=lease)
     except (KeptFileChanged, UnsafeOutput, OSError):
         return None  # nothing was swapped in: the full compile runs and reports what it finds
     save_record(cache, {path: "sha256:" + digest for path, digest in patch.inputs.items()},

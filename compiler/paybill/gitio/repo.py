@@ -13,10 +13,13 @@ from __future__ import annotations
 
 import os
 import subprocess
-from collections.abc import Iterable
+import threading
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import NamedTuple
+from typing import Generic, NamedTuple, TypeVar, cast
+
+T = TypeVar("T")
 
 EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
 """The hash of git's empty tree: the "base" of a repository's first commit."""
@@ -182,6 +185,38 @@ class GitRepo:
         except ValueError:
             raise GitError(f"'{path}' is outside the repository at '{self.root}'") from None
         return "" if rel == "." else rel
+
+
+class Background(Generic[T]):
+    """One call run in a thread of its own, started at once: :meth:`result` waits for it and returns
+    what it returned or raises what it raised.
+
+    For independent ``git`` commands: each is a child process, and while one runs (or this process
+    parses what another printed) the others run on the other cores. ``paybill plan`` from committed
+    trees runs four that way (``status``, ``ls-tree``, ``diff-tree``, ``log``): one after the other
+    they were ~0.15 s of its wall time at 10,000 tenants (issue 14)."""
+
+    def __init__(self, call: Callable[[], T]) -> None:
+        self._value: T | None = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, args=(call,), daemon=True)
+        self._thread.start()
+
+    def _run(self, call: Callable[[], T]) -> None:
+        try:
+            self._value = call()
+        except BaseException as error:  # handed to the caller of result()
+            self._error = error
+
+    def wait(self) -> None:
+        """Wait for the call to end (its outcome is kept for :meth:`result`)."""
+        self._thread.join()
+
+    def result(self) -> T:
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        return cast(T, self._value)
 
 
 def _git(cwd: Path, args: Iterable[str], stdin: bytes | None = None, env: dict[str, str] | None = None) -> Completed:

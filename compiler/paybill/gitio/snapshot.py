@@ -26,7 +26,10 @@ class SpecsLocation:
 
     def display(self, repo_path: str) -> str:
         rel = repo_path[len(self.prefix):].lstrip("/") if self.prefix else repo_path
-        return posixpath.join(self.display_base, rel) if self.display_base else rel
+        # posixpath.join(display_base, rel), spelled out: ~10,000 calls per side of a plan
+        if not self.display_base or rel.startswith("/"):
+            return rel
+        return self.display_base + rel if self.display_base.endswith("/") else self.display_base + "/" + rel
 
     def repo_path(self, display: str) -> str:
         rel = display[len(self.display_base):].lstrip("/") if self.display_base else display

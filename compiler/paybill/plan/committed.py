@@ -54,7 +54,7 @@ from paybill.changes.model import PlanReport
 from paybill.changes.record import load_record
 from paybill.diagnostics import Diagnostic, DiagnosticSink
 from paybill.gitio.blobcache import BlobCache, KnownParses
-from paybill.gitio.repo import GitError, GitRepo
+from paybill.gitio.repo import Background, GitError, GitRepo
 from paybill.gitio.snapshot import Snapshot, SpecsLocation
 from paybill.gitio.sources import (
     SPEC_SUFFIXES,
@@ -185,25 +185,40 @@ def plan_from_commits(base: Side, head: Side, where: SpecsLocation, repo: GitRep
         return None
     prefix = generated_prefix(where.prefix)
     try:
-        head_tree = _committed_head(head, repo, where)
+        head_commit = _head_commit(head, repo)
     except GitError:
         return None
-    if head_tree is None or base.commit == head_tree.commit:
+    if head_commit is None or base.commit == head_commit:
         return None
-    base_files = _listing(base, where)
+    # four independent git commands at once (gitio.repo.Background); their outcomes are taken in the
+    # order they were once run in, so an early "no" still wins over a later command's error
+    base_commit = base.commit
+    listing = Background(lambda: _listing(base, where))
+    diff = Background(lambda: changed_files(repo, base_commit, head_commit, where.prefix, prefix))
+    agents = Background(lambda: agent_commits(repo, base_commit, head_commit, where))
+    try:
+        clean = isinstance(head, TreeSide) or _clean_work_tree(repo, where)
+    except GitError:
+        clean = False
+    for task in (listing, diff, agents):
+        task.wait()
+    if not clean:
+        return None
+    base_files = listing.result()
     if base_files is None:
         return None
-    head, reported = head_tree, head.commit
+    reported = head.commit  # None for the work tree: the report names it, planned as HEAD
+    head = head if isinstance(head, TreeSide) else TreeSide(repo, head_commit, head.label)
     spec_changes: dict[str, FileChange] = {}
     generated: dict[str, FileChange] = {}
-    for change in changed_files(repo, base.commit, head.commit, where.prefix, prefix):
+    for change in diff.result():
         if under(change.path, prefix):
             generated[change.path[len(prefix) + 1:]] = change
         elif _is_spec(change.path, where):
             if {change.old_mode, change.new_mode} - {"100644", "100755", "000000"}:
                 return None  # a symlink or a submodule comes or goes: the full plan
             spec_changes[where.display(change.path)] = change
-    if not 0 < len(spec_changes) <= MAX_CHANGED_FILES or agent_commits(repo, base.commit, head.commit, where):
+    if not 0 < len(spec_changes) <= MAX_CHANGED_FILES or agents.result():
         return None
     manifests = [f"{side.commit}:{prefix}/{MANIFEST}" for side in (base, head)]
     indexed = _indexed_manifests(folder, generated.get(MANIFEST))
@@ -324,22 +339,24 @@ def _documents(cache: BlobCache, blob: str, display: str, raw: bytes, sink: Diag
     return documents
 
 
-def _committed_head(head: Side, repo: GitRepo, where: SpecsLocation) -> TreeSide | None:
-    """The head as a commit: itself, or for the work tree (``paybill plan`` without ``--head``, as CI runs
-    it on its checkout) ``HEAD`` when the specs on disk are exactly ``HEAD``'s: nothing modified, staged,
-    untracked or ignored there (one ``git status``), so listing the files on disk finds the same files
-    with the same bytes. The output folder on disk is not looked at: neither plan reads it for the
-    report (this one reads ``HEAD``'s committed tree, the full plan compiles the work tree's specs and
-    trusts a stored unit's bytes there only by their hash), and at 10,000 tenants it holds ~36,000
-    files that ``git status`` would stat."""
+def _head_commit(head: Side, repo: GitRepo) -> str | None:
+    """The commit the head is planned as: its own, or for the work tree (``paybill plan`` without
+    ``--head``, as CI runs it on its checkout) ``HEAD``, provided :func:`_clean_work_tree`."""
     if isinstance(head, TreeSide):
-        return head
-    if not isinstance(head, WorkTreeSide):
-        return None
-    commit = repo.resolve("HEAD")
+        return head.commit
+    return repo.resolve("HEAD") if isinstance(head, WorkTreeSide) else None
+
+
+def _clean_work_tree(repo: GitRepo, where: SpecsLocation) -> bool:
+    """Whether the specs on disk are exactly ``HEAD``'s: nothing modified, staged, untracked or ignored
+    there (one ``git status``), so listing the files on disk finds the same files with the same bytes.
+    The output folder on disk is not looked at: neither plan reads it for the report (this one reads
+    ``HEAD``'s committed tree, the full plan compiles the work tree's specs and trusts a stored unit's
+    bytes there only by their hash), and at 10,000 tenants it holds ~36,000 files that ``git status``
+    would stat."""
     status = repo.run_bytes("status", "--porcelain=v1", "-z", "--untracked-files=all", "--ignored=matching",
                             "--", where.prefix or ".")
-    return TreeSide(repo, commit, head.label) if not status.strip(b"\0") else None
+    return not status.strip(b"\0")
 
 
 def _compared(path: str) -> bool:

@@ -114,10 +114,9 @@ def revenue_of(old: dict[str, Contribution], new: dict[str, Contribution], base:
         for (currency, numerator, denominator), count in counted.items():
             totals.setdefault(currency, [Fraction(0), Fraction(0)])[side] += Fraction(numerator, denominator) * count
     tenants: list[TenantRevenue] = []
-    for name in sorted(old.keys() | new.keys()):
+    # only the tenants whose share differs are sorted (a one-tenant change: one of 10,000)
+    for name in sorted([name for name in old.keys() | new.keys() if old.get(name) != new.get(name)]):
         before, after = old.get(name), new.get(name)
-        if before == after:
-            continue
         b_cur, b_amt = (before[0], before[1]) if before else (None, Fraction(0))
         a_cur, a_amt = (after[0], after[1]) if after else (None, Fraction(0))
         if b_cur == a_cur and b_amt == a_amt:

@@ -25,10 +25,14 @@ import hashlib
 import os
 from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from paybill import store
 from paybill.write import ledger
 from paybill.write.tree import DELAY_ENV, _make_folder, _validate_paths, discard, prepare_scratch, recover, swap_in
+
+if TYPE_CHECKING:
+    from paybill.write.lease import SpareLease
 
 _Entry = tuple[int, int, int, bytes]
 
@@ -197,7 +201,8 @@ def write_tree_linked(tree: Mapping[str, bytes], out: Path, folder: Path,
                       journal: Mapping[str, _Entry] | None = None,
                       folders: tuple[int, dict[str, tuple[int, int, int]]] | None = None,
                       final: dict[str, _Entry] | None = None,
-                      final_folders: dict[str, tuple[int, int, int]] | None = None) -> int:
+                      final_folders: dict[str, tuple[int, int, int]] | None = None,
+                      lease: SpareLease | None = None) -> int:
     """Replace ``out`` with exactly ``tree`` (plus ``kept``), atomically, writing only files that changed.
 
     Like :func:`paybill.write.tree.write_tree` (same errors, same guarantees; not ``durable``).
@@ -214,7 +219,8 @@ def write_tree_linked(tree: Mapping[str, bytes], out: Path, folder: Path,
     keeps them, so its next patch scans only folders that changed). ``final``: filled with the
     journal of the tree ``out`` holds at the end (as saved); ``final_folders``: with the (mtime_ns,
     inode, ctime_ns) of its folders when the spare was patched (the whole-compile record then need
-    not ``lstat`` them; left empty otherwise). Returns how many files were written.
+    not ``lstat`` them; left empty otherwise). ``lease``: the compile's hold on the spare trees
+    (:class:`paybill.write.lease.SpareLease`), taken at its start. Returns how many files were written.
     """
     from paybill.write.current import tree_is_current
     from paybill.write.spare import keep_spare, write_tree_spare
@@ -232,13 +238,13 @@ def write_tree_linked(tree: Mapping[str, bytes], out: Path, folder: Path,
             final.update(journal)
         return 0  # `out` already is exactly this tree: nothing to write, nothing to swap
     spared = write_tree_spare(tree, out, folder, digests, progress, kept, journal, folders, validated=True,
-                              final=final, final_folders=final_folders)
+                              final=final, final_folders=final_folders, lease=lease)
     if spared is not None:
         return spared
     out, scratch = prepare_scratch(out)
     try:
         fresh, written = fill_linked(scratch, out, tree, journal, progress, digests, kept)
-        swap_in(scratch, out, keep=lambda old: keep_spare(folder, out, old, journal, folders))
+        swap_in(scratch, out, keep=lambda old: keep_spare(folder, out, old, journal, folders, lease))
     except BaseException:
         discard(scratch)
         raise

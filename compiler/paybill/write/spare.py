@@ -27,8 +27,6 @@ Not used (the caller takes the linked path) without ``RENAME_EXCHANGE``, across 
 from __future__ import annotations
 
 import contextlib
-import errno
-import fcntl
 import hashlib
 import os
 import shutil
@@ -40,11 +38,9 @@ from pathlib import Path
 from paybill import store
 from paybill.write import ledger
 from paybill.write.journal import _Entry, kept_bytes, load_journal, save_journal
+from paybill.write.lease import TREES_FOLDER, SpareLease, SpareSurvey
 from paybill.write.swap import exchange
 from paybill.write.tree import DELAY_ENV, _validate_paths, check_replaceable, recover
-
-TREES_FOLDER = "trees"
-"""The sub-folder of the cache folder that holds spare trees (one per output folder)."""
 
 
 def spare_path(folder: Path, out: Path) -> Path:
@@ -58,6 +54,33 @@ def _spare_journal_name(out: Path) -> str:
 FolderStats = tuple[int, dict[str, tuple[int, int, int]]]
 """(trusted_before, folder -> (mtime_ns, inode, ctime_ns)): the spare's folders as they were last seen
 whole (:class:`paybill.write.shortcut.FolderHint`), so :func:`patch_spare` scans only folders that changed."""
+
+
+def spare_journal_key(folder: Path, out: Path) -> tuple[int, int, int, int] | None:
+    """The stat of the spare journal's cache entry (which journal a survey made ahead was made for)."""
+    try:
+        info = os.stat(folder / _spare_journal_name(out))
+    except OSError:
+        return None
+    return info.st_size, info.st_mtime_ns, info.st_ino, info.st_ctime_ns
+
+
+def survey_spare(folder: Path, out: Path) -> SpareSurvey | None:
+    """Survey the spare tree of ``out`` against its journal, as :func:`patch_spare` would first do.
+
+    For :class:`paybill.write.lease.SpareLease`, which runs it in a forked child while the compile
+    goes on (the caller holds the spare trees' lock). None when there is no spare journal to survey by.
+    """
+    key = spare_journal_key(folder, out)
+    saved = _read_spare_journal(folder, out)
+    if key is None or saved is None or key != spare_journal_key(folder, out):
+        return None
+    journal, folder_stats = saved
+    seen: dict[str, tuple[int, int, int]] = {}
+    spare = spare_path(folder, out)
+    files, folders, odd = _survey(spare) if folder_stats is None \
+        else _survey_known(spare, journal, folder_stats, seen)
+    return SpareSurvey(files, folders, odd, seen, key)
 
 
 def _read_spare_journal(folder: Path, out: Path) -> tuple[dict[str, _Entry], FolderStats | None] | None:
@@ -84,21 +107,21 @@ def _write_spare_journal(folder: Path, out: Path, journal: Mapping[str, _Entry],
 
 
 @contextlib.contextmanager
-def _locked(folder: Path) -> Iterator[bool]:
-    """An exclusive lock on the spare trees (False when another compile holds it: do not wait)."""
+def _locked(folder: Path, lease: SpareLease | None = None, out: Path | None = None) -> Iterator[bool]:
+    """An exclusive lock on the spare trees (False when another compile holds it: do not wait).
+
+    With this compile's ``lease`` (for the same cache and output folders) its lock is the lock.
+    """
+    if lease is not None:
+        yield lease.folder == folder and out is not None and lease.out == Path(os.path.abspath(out))
+        return
     (folder / TREES_FOLDER).mkdir(parents=True, exist_ok=True)
-    fd = os.open(folder / TREES_FOLDER / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError as exc:
-            if exc.errno not in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
-                raise
-            yield False
-            return
+    own = SpareLease.take(folder, out if out is not None else folder, survey_ahead=False)
+    if own is None:
+        yield False
+        return
+    with own:
         yield True
-    finally:
-        os.close(fd)
 
 
 def _survey(root: Path) -> tuple[dict[str, tuple[int, int, int]], list[str], list[str]]:
@@ -220,7 +243,8 @@ def patch_spare(spare: Path, tree: Mapping[str, bytes], journal: Mapping[str, _E
                 progress: Callable[[int], None] | None = None,
                 kept: Mapping[str, bytes] | None = None, source: Path | None = None,
                 folder_stats: FolderStats | None = None,
-                folders_out: dict[str, tuple[int, int, int] | None] | None = None) -> tuple[dict[str, _Entry], int]:
+                folders_out: dict[str, tuple[int, int, int] | None] | None = None,
+                surveyed: SpareSurvey | None = None) -> tuple[dict[str, _Entry], int]:
     """Turn the tree in ``spare`` (described by ``journal``) into exactly ``tree`` plus ``kept``.
 
     Returns the journal of the patched tree and how many files were written. ``digests``: SHA-256
@@ -232,13 +256,18 @@ def patch_spare(spare: Path, tree: Mapping[str, bytes], journal: Mapping[str, _E
     ``folders_out``: filled with every folder of the patched tree (``""``: the top) and its (mtime_ns,
     inode, ctime_ns) as the survey found it, or None where the patch changed it since (or the survey
     did not stat it): what the whole-compile record needs, without an ``lstat`` per folder.
+    ``surveyed``: the survey of ``spare`` against this ``journal`` and ``folder_stats``, already made
+    (:func:`survey_spare`, by a :class:`paybill.write.lease.SpareLease`); None: surveyed here.
     """
     in_place = kept if kept is not None else {}
     known_digests = digests if digests is not None else {}
     delay = float(os.environ.get(DELAY_ENV, "0") or 0)
     seen: dict[str, tuple[int, int, int]] = {}
-    present, folders, odd = _survey(spare) if folder_stats is None \
-        else _survey_known(spare, journal, folder_stats, seen)
+    if surveyed is not None:
+        present, folders, odd, seen = surveyed.files, surveyed.folders, surveyed.odd, surveyed.seen
+    else:
+        present, folders, odd = _survey(spare) if folder_stats is None \
+            else _survey_known(spare, journal, folder_stats, seen)
     touched: set[str] = {""}  # folders whose stat the patch changes (the top: the exchange renames it)
     for rel in odd:  # a symlink, a socket...: never ours
         os.unlink(spare / rel)
@@ -321,7 +350,8 @@ def write_tree_spare(tree: Mapping[str, bytes], out: Path, folder: Path,
                      out_journal: Mapping[str, _Entry] | None = None,
                      out_folders: FolderStats | None = None, validated: bool = False,
                      final: dict[str, _Entry] | None = None,
-                     final_folders: dict[str, tuple[int, int, int]] | None = None) -> int | None:
+                     final_folders: dict[str, tuple[int, int, int]] | None = None,
+                     lease: SpareLease | None = None) -> int | None:
     """Replace ``out`` with exactly ``tree`` by patching the spare tree and exchanging it in.
 
     Returns how many files were written, or None when this path cannot be taken (no spare or
@@ -335,6 +365,8 @@ def write_tree_spare(tree: Mapping[str, bytes], out: Path, folder: Path,
     only its folders that changed. ``validated``: the caller already checked the paths. ``final``:
     filled with the journal of the tree swapped in (as saved); ``final_folders``: with its folders'
     (mtime_ns, inode, ctime_ns) (``""``: ``out``), each taken after its last change by the patch.
+    ``lease``: this compile's :class:`paybill.write.lease.SpareLease` for ``folder`` and ``out``: its
+    lock is used instead of taking it here, and its survey made ahead instead of surveying here.
     """
     if not validated:
         _validate_paths(tree)
@@ -343,16 +375,18 @@ def write_tree_spare(tree: Mapping[str, bytes], out: Path, folder: Path,
     spare = spare_path(folder, out)
     if not out.is_dir() or not spare.is_dir():
         return None
-    with _locked(folder) as mine:
+    with _locked(folder, lease, out) as mine:
         if not mine:
             return None
         recover(out)
         check_replaceable(out)
         if os.stat(spare).st_dev != os.stat(out).st_dev:
             return None
+        key = spare_journal_key(folder, out) if lease is not None else None
         saved = _read_spare_journal(folder, out)
         if saved is None:
             return None
+        surveyed = lease.survey(key) if lease is not None else None
         spare_journal, spare_folders = saved
         if out_journal is None:
             out_journal = load_journal(folder, out)
@@ -361,7 +395,7 @@ def write_tree_spare(tree: Mapping[str, bytes], out: Path, folder: Path,
         _write_spare_journal(folder, out, {}, None)
         seen: dict[str, tuple[int, int, int] | None] = {}
         fresh, written = patch_spare(spare, tree, spare_journal, digests, progress, kept, out, spare_folders,
-                                     seen if final_folders is not None else None)
+                                     seen if final_folders is not None else None, surveyed)
         if not exchange(spare, out):
             return None  # the spare stays (its empty journal makes the next patch rewrite it all)
         save_journal(folder, out, fresh)
@@ -392,18 +426,19 @@ def _settle_folders(out: Path, seen: Mapping[str, tuple[int, int, int] | None]) 
 
 
 def keep_spare(folder: Path, out: Path, old_tree: Path, old_journal: Mapping[str, _Entry],
-               old_folders: FolderStats | None = None) -> bool:
+               old_folders: FolderStats | None = None, lease: SpareLease | None = None) -> bool:
     """After a whole-tree swap, keep the swapped-out tree ``old_tree`` as the spare (instead of deleting it).
 
     ``old_journal``: the journal of ``out`` before the swap (it describes ``old_tree`` where nobody
     changed it since; :func:`patch_spare` checks); ``old_folders``: its folders as last seen whole
     (as :func:`write_tree_spare`'s ``out_folders``). False when it cannot be kept (the caller deletes it).
+    ``lease``: as :func:`write_tree_spare`'s.
     """
     if not old_journal:
         return False
     spare = spare_path(folder, out)
     try:
-        with _locked(folder) as mine:
+        with _locked(folder, lease, out) as mine:
             if not mine:
                 return False
             if spare.exists():  # one that could not be exchanged in: replaced (rare, so slow is fine)
