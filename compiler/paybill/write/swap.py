@@ -12,7 +12,6 @@ and their 10,000 directories one by one; without it, files and directories are f
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import errno
 import os
 from functools import cache
@@ -24,8 +23,11 @@ _RENAME_EXCHANGE = 2
 
 @cache
 def _libc() -> ctypes.CDLL | None:
+    # CDLL(None): the symbols the process already loaded, the C library's among them. Not
+    # ctypes.util.find_library("c"): on Linux it runs `ldconfig -p` in a subprocess, which costs a
+    # one-tenant compile more than the exchange itself.
     try:
-        return ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
+        return ctypes.CDLL(None, use_errno=True)
     except OSError:  # pragma: no cover - no C library to load (unusual platforms)
         return None
 
