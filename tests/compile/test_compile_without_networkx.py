@@ -9,6 +9,7 @@ networkx is still used for what only a cyclic graph needs (the cycle diagnostics
 
 from __future__ import annotations
 
+import itertools
 import os
 import subprocess
 import sys
@@ -73,7 +74,7 @@ def test_the_plain_step_graph_answers_as_networkx(spec: WorkflowSpec) -> None:
         assert bool(cycle) == on_loop
         if cycle:
             assert cycle[0] == cycle[-1] == step_id
-            assert all(graph.has_edge(a, b) for a, b in zip(cycle, cycle[1:], strict=False))
+            assert all(graph.has_edge(a, b) for a, b in itertools.pairwise(cycle))
 
 
 def test_a_compile_and_a_validate_load_no_networkx(tmp_path: Path) -> None:
