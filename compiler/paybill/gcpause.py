@@ -11,8 +11,11 @@ was, so library callers keep their own settings).
 from __future__ import annotations
 
 import gc
+import os
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import NoReturn
 
 
 @contextmanager
@@ -41,3 +44,24 @@ def pause_for_this_process() -> None:
     """
     if one_shot_process:
         gc.disable()
+
+
+def exit_process(code: int) -> NoReturn:
+    """End a command with exit status ``code``; in a one-shot ``paybill`` process without tearing down
+    its heap.
+
+    An exiting interpreter frees every object one by one: after a ``paybill plan`` from committed trees
+    at 10,000 tenants (the parsed-file summary, two compile records, the manifests' index) that was
+    ~0.03 s of a process that takes ~1 s (issue 14), for memory the OS reclaims at once anyway. Standard
+    output and error are flushed first; when that fails (a closed pipe) the interpreter exits as usual
+    and reports it as it always did. Only for commands whose output is written and closed by then, and
+    that leave no thread, child process or temporary file behind. Not in-process (tests, embedding):
+    there it is :func:`sys.exit`."""
+    if one_shot_process:
+        try:
+            sys.stdout.flush()
+            sys.stderr.flush()
+        except (OSError, ValueError):
+            sys.exit(code)
+        os._exit(code)
+    sys.exit(code)

@@ -78,6 +78,29 @@ def test_plan_runs_as_a_real_process(repo) -> None:
     assert result.stdout.startswith("paybill plan: merge base (")
 
 
+def test_a_real_process_exits_with_the_report_written_whole_and_its_exit_status(repo, run) -> None:
+    """A ``paybill`` process ends without tearing down its heap (:func:`paybill.gcpause.exit_process`):
+    what it printed (block-buffered into a pipe) is all there, and the exit status is the command's."""
+    from .scenarios import SCENARIOS
+
+    SCENARIOS["agent_permissions_widened"](repo)
+    SCENARIOS["isolation_migration"](repo)
+    repo.edit("specs/tenants/vandelay.yaml", "plan: free", "plan: platinum")  # an error: exit 1
+    printed = {}
+    for fmt in ("json", "markdown"):
+        code, out, _ = run(repo.root, "plan", "specs", "--no-terraform", "--format", fmt)
+        printed[fmt] = out
+        result = subprocess.run([sys.executable, "-m", "paybill", "plan", "specs", "--no-terraform", "--format", fmt],
+                                cwd=repo.root, capture_output=True, text=True, check=False)
+        assert (result.returncode, result.stdout) == (code, out) == (1, out)
+        assert len(out) > 1000
+    # the interpreter was not torn down: an exit handler registered before the command never ran
+    probe = ("import atexit, sys; atexit.register(print, 'torn down'); from paybill.cli.main import main; "
+             "sys.argv = ['paybill', 'plan', 'specs', '--no-terraform', '--format', 'json']; main()")
+    result = subprocess.run([sys.executable, "-c", probe], cwd=repo.root, capture_output=True, text=True, check=False)
+    assert (result.returncode, result.stdout) == (1, printed["json"])
+
+
 def test_markdown_is_byte_identical_across_hash_seeds(repo) -> None:
     from .scenarios import SCENARIOS
 

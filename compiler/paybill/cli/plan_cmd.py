@@ -10,7 +10,7 @@ import click
 
 from paybill.changes.sides import resolve_sides
 from paybill.cli.common import EXIT_DIAGNOSTICS, EXIT_OK, specs_argument
-from paybill.gcpause import pause_for_this_process
+from paybill.gcpause import exit_process, pause_for_this_process
 from paybill.gitio.repo import GitError
 from paybill.plan.render import FORMATS, render
 from paybill.plan.run import plan_sides
@@ -76,4 +76,4 @@ def plan_command(specs: Path, base: str | None, head: str | None, fmt: str, no_t
         out.write_text(text, encoding="utf-8")
     else:
         click.echo(text, nl=False, color=colored)  # click strips escapes off a TTY unless told
-    sys.exit(EXIT_DIAGNOSTICS if report.has_errors else EXIT_OK)
+    exit_process(EXIT_DIAGNOSTICS if report.has_errors else EXIT_OK)
