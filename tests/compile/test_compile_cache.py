@@ -543,6 +543,39 @@ def test_a_damaged_stack_index_is_ignored(spec_copy, tmp_path: Path, monkeypatch
     assert units.load_index(terraform_emitter.NAMESPACE) == stored  # written again, the same
 
 
+def test_units_absent_from_the_store_folder_are_not_opened(spec_copy, tmp_path: Path, monkeypatch) -> None:
+    """A lookup of a unit whose entry is not in the store folder reads no file (the folder is listed
+    once per store), so a first compile opens no entry at all but the indexes; an entry put by the
+    same store is read back, and one written after the listing by another store is only a miss."""
+    opened: list[str] = []
+    indexes: set[str] = set()
+    real_read, real_load_index = store.read, store.UnitStore.load_index
+
+    def spy(folder, name):
+        if folder == cache / store.UNITS_FOLDER:
+            opened.append(name)
+        return real_read(folder, name)
+
+    def index_spy(self, namespace):
+        indexes.add(store.key("index", namespace))
+        return real_load_index(self, namespace)
+
+    monkeypatch.setattr(store, "read", spy)
+    monkeypatch.setattr(store.UnitStore, "load_index", index_spy)
+    specs = spec_copy({})
+    cache = tmp_path / "cache"
+    first = compile_repository(specs, cache=cache, out=tmp_path / "generated")
+    assert first.ok and first.facts.terraform.stacks and first.facts.terraform.decommissioned
+    assert opened and set(opened) <= indexes
+    units = store.UnitStore(tmp_path / "units")
+    assert units.get("terraform", "tenant/acme", "k1") is None
+    units.put("terraform", "tenant/acme", "k1", ("bytes", 1))
+    assert units.get("terraform", "tenant/acme", "k1") == ("bytes", 1)
+    store.UnitStore(tmp_path / "units").put("terraform", "tenant/other", "k2", "later")
+    assert units.get("terraform", "tenant/other", "k2") is None  # listed before it was written
+    assert store.UnitStore(tmp_path / "units").get("terraform", "tenant/other", "k2") == "later"
+
+
 def test_a_stored_stack_keeps_every_fact(spec_copy) -> None:
     """``BuiltStack.to_plain`` spells out StackInfo's fields (faster than ``dataclasses.astuple``): a
     field added to StackInfo must be stored too, and read back equal."""
