@@ -54,16 +54,28 @@ def compiler_digest() -> str:
     """A hash of the compiler's own source files: a cache filled by other code is foreign.
 
     The version number alone is not enough: during development (and in tests that swap an emitter)
-    the code changes while ``__version__`` does not. Reading the package's ~300 small files once per
-    process costs a few milliseconds.
+    the code changes while ``__version__`` does not. The package's ~400 files (2 MB) are listed with
+    :func:`os.walk` and read with plain :func:`open`: through :mod:`pathlib` (``rglob``, ``read_bytes``)
+    that was ~0.03 s of CPU, a few percent of a ``paybill plan`` process (issue 14). Same digest as
+    before: relative paths in :class:`~pathlib.PurePosixPath` order (part by part), each followed by NUL
+    and the file's bytes (``?`` when unreadable).
     """
     digest = hashlib.sha256()
-    package = Path(paybill.__file__).parent
-    for path in sorted(package.rglob("*.py")):
-        digest.update(path.relative_to(package).as_posix().encode())
+    package = os.path.dirname(os.path.abspath(paybill.__file__))
+    found: list[tuple[list[str], str]] = []
+    for folder, _, files in os.walk(package):
+        rel = os.path.relpath(folder, package).replace(os.sep, "/")
+        for name in files:
+            if name.endswith(".py"):
+                path = name if rel == "." else f"{rel}/{name}"
+                found.append((path.split("/"), path))
+    found.sort()
+    for _, path in found:
+        digest.update(path.encode())
         digest.update(b"\0")
         try:
-            digest.update(path.read_bytes())
+            with open(os.path.join(package, path), "rb") as handle:
+                digest.update(handle.read())
         except OSError:
             digest.update(b"?")
     return digest.hexdigest()[:16]

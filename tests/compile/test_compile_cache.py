@@ -676,3 +676,44 @@ def test_a_compile_whose_bundles_were_checked_loads_neither_cedar_nor_cryptograp
     tenant.write_text(tenant.read_text().replace("Bluth Company", "Bluth and Sons"))
     assert "LOADED []" in compile_once()
     assert read_tree(out) == compile_repository(specs).tree
+
+
+def test_the_compiler_digest_covers_every_source_file_by_path_and_bytes(tmp_path, monkeypatch) -> None:
+    """:func:`paybill.store.compiler_digest` (the stamp that makes another compiler's cache foreign):
+    every ``.py`` file below the package, nested ones too, by relative path (part by part order, as
+    :mod:`pathlib` sorts) and bytes; an edit, a new file or a renamed one changes it."""
+    import hashlib
+    from pathlib import Path
+
+    import paybill
+    from paybill import store
+
+    def expected(package: Path) -> str:
+        digest = hashlib.sha256()
+        for path in sorted(package.rglob("*.py")):
+            digest.update(path.relative_to(package).as_posix().encode() + b"\0" + path.read_bytes())
+        return digest.hexdigest()[:16]
+
+    def digest_of(package: Path) -> str:
+        store.compiler_digest.cache_clear()
+        monkeypatch.setattr(paybill, "__file__", str(package / "__init__.py"))
+        try:
+            return store.compiler_digest()
+        finally:
+            store.compiler_digest.cache_clear()
+
+    real = Path(paybill.__file__).parent
+    assert digest_of(real) == expected(real)
+    fake = tmp_path / "paybill"
+    for rel in ("__init__.py", "a.py", "a/b.py", "a/c/d.py", "a_b.py", "a-b/x.py", "notes.txt"):
+        (fake / rel).parent.mkdir(parents=True, exist_ok=True)
+        (fake / rel).write_text(f"# {rel}\n")
+    seen = {digest_of(fake)}
+    assert seen == {expected(fake)}
+    (fake / "a/c/d.py").write_text("# edited\n")
+    seen.add(digest_of(fake))
+    (fake / "a/c/e.py").write_text("# new\n")
+    seen.add(digest_of(fake))
+    (fake / "a/c/e.py").rename(fake / "a/c/f.py")
+    seen.add(digest_of(fake))
+    assert len(seen) == 4 and digest_of(fake) == expected(fake)
