@@ -267,15 +267,32 @@ class UnitStore:
         self.hits = 0
         self.misses = 0
         self._made = False
+        self._names: set[str] | None = None
 
     def get(self, namespace: str, unit: str, unit_key: str) -> object | None:
         """The value stored for ``unit`` under ``unit_key``, or None."""
-        found = read(self.folder, key(namespace, unit))
+        name = key(namespace, unit)
+        found = read(self.folder, name) if self._may_hold(name) else None
         if isinstance(found, tuple) and len(found) == 2 and found[0] == unit_key:
             self.hits += 1
             return found[1]
         self.misses += 1
         return None
+
+    def _may_hold(self, name: str) -> bool:
+        """False when the entry ``name`` is not in the folder, by one listing of it (taken at the first
+        lookup) instead of a failed ``open`` per unit: a first compile of 100,000 tenants looks up
+        every stack and decommission configuration in an empty store, ~30 µs of CPU each.
+
+        An entry another process writes after the listing is a miss (the unit is rebuilt, as for any
+        miss); never a hit: a listed entry is still read and checked whole.
+        """
+        if self._names is None:
+            try:
+                self._names = set(os.listdir(self.folder))
+            except OSError:  # no folder yet (a first compile), or unreadable: nothing to read either
+                self._names = set()
+        return name in self._names
 
     def load_index(self, namespace: str) -> dict[str, tuple[str, object]]:
         """Every unit of ``namespace`` the last :meth:`save_index` recorded (unit -> (key, value)), or {}.
@@ -322,6 +339,8 @@ class UnitStore:
         except ValueError:
             return
         name = key(namespace, unit)
+        if self._names is not None:  # listed already: a later get() must read what this writes
+            self._names.add(name)
         tmp = self.folder / f".{name}.{os.getpid()}.tmp"
         try:
             if not self._made:

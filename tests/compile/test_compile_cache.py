@@ -543,6 +543,39 @@ def test_a_damaged_stack_index_is_ignored(spec_copy, tmp_path: Path, monkeypatch
     assert units.load_index(terraform_emitter.NAMESPACE) == stored  # written again, the same
 
 
+def test_units_absent_from_the_store_folder_are_not_opened(spec_copy, tmp_path: Path, monkeypatch) -> None:
+    """A lookup of a unit whose entry is not in the store folder reads no file (the folder is listed
+    once per store), so a first compile opens no entry at all but the indexes; an entry put by the
+    same store is read back, and one written after the listing by another store is only a miss."""
+    opened: list[str] = []
+    indexes: set[str] = set()
+    real_read, real_load_index = store.read, store.UnitStore.load_index
+
+    def spy(folder, name):
+        if folder == cache / store.UNITS_FOLDER:
+            opened.append(name)
+        return real_read(folder, name)
+
+    def index_spy(self, namespace):
+        indexes.add(store.key("index", namespace))
+        return real_load_index(self, namespace)
+
+    monkeypatch.setattr(store, "read", spy)
+    monkeypatch.setattr(store.UnitStore, "load_index", index_spy)
+    specs = spec_copy({})
+    cache = tmp_path / "cache"
+    first = compile_repository(specs, cache=cache, out=tmp_path / "generated")
+    assert first.ok and first.facts.terraform.stacks and first.facts.terraform.decommissioned
+    assert opened and set(opened) <= indexes
+    units = store.UnitStore(tmp_path / "units")
+    assert units.get("terraform", "tenant/acme", "k1") is None
+    units.put("terraform", "tenant/acme", "k1", ("bytes", 1))
+    assert units.get("terraform", "tenant/acme", "k1") == ("bytes", 1)
+    store.UnitStore(tmp_path / "units").put("terraform", "tenant/other", "k2", "later")
+    assert units.get("terraform", "tenant/other", "k2") is None  # listed before it was written
+    assert store.UnitStore(tmp_path / "units").get("terraform", "tenant/other", "k2") == "later"
+
+
 def test_a_stored_stack_keeps_every_fact(spec_copy) -> None:
     """``BuiltStack.to_plain`` spells out StackInfo's fields (faster than ``dataclasses.astuple``): a
     field added to StackInfo must be stored too, and read back equal."""
@@ -643,3 +676,44 @@ def test_a_compile_whose_bundles_were_checked_loads_neither_cedar_nor_cryptograp
     tenant.write_text(tenant.read_text().replace("Bluth Company", "Bluth and Sons"))
     assert "LOADED []" in compile_once()
     assert read_tree(out) == compile_repository(specs).tree
+
+
+def test_the_compiler_digest_covers_every_source_file_by_path_and_bytes(tmp_path, monkeypatch) -> None:
+    """:func:`paybill.store.compiler_digest` (the stamp that makes another compiler's cache foreign):
+    every ``.py`` file below the package, nested ones too, by relative path (part by part order, as
+    :mod:`pathlib` sorts) and bytes; an edit, a new file or a renamed one changes it."""
+    import hashlib
+    from pathlib import Path
+
+    import paybill
+    from paybill import store
+
+    def expected(package: Path) -> str:
+        digest = hashlib.sha256()
+        for path in sorted(package.rglob("*.py")):
+            digest.update(path.relative_to(package).as_posix().encode() + b"\0" + path.read_bytes())
+        return digest.hexdigest()[:16]
+
+    def digest_of(package: Path) -> str:
+        store.compiler_digest.cache_clear()
+        monkeypatch.setattr(paybill, "__file__", str(package / "__init__.py"))
+        try:
+            return store.compiler_digest()
+        finally:
+            store.compiler_digest.cache_clear()
+
+    real = Path(paybill.__file__).parent
+    assert digest_of(real) == expected(real)
+    fake = tmp_path / "paybill"
+    for rel in ("__init__.py", "a.py", "a/b.py", "a/c/d.py", "a_b.py", "a-b/x.py", "notes.txt"):
+        (fake / rel).parent.mkdir(parents=True, exist_ok=True)
+        (fake / rel).write_text(f"# {rel}\n")
+    seen = {digest_of(fake)}
+    assert seen == {expected(fake)}
+    (fake / "a/c/d.py").write_text("# edited\n")
+    seen.add(digest_of(fake))
+    (fake / "a/c/e.py").write_text("# new\n")
+    seen.add(digest_of(fake))
+    (fake / "a/c/e.py").rename(fake / "a/c/f.py")
+    seen.add(digest_of(fake))
+    assert len(seen) == 4 and digest_of(fake) == expected(fake)

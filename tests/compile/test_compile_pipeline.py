@@ -7,6 +7,8 @@ import json
 
 import pytest
 from compile_support import SPECS, compiled
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from paybill.compile import CompileCache, compile_documents, compile_repository
 from paybill.diagnostics import DiagnosticSink
@@ -271,3 +273,21 @@ def test_the_manifest_rendered_in_pieces_is_exactly_orjsons_rendering_of_its_doc
     assert orjson.loads(empty)["stacks"] == [] and orjson.loads(empty)["removed"] != []
     assert empty == orjson.dumps(orjson.loads(empty), option=options) + b"\n"
     assert result.stack_count == len(document["stacks"]) and result.removed_count == len(document["removed"])
+
+
+@settings(max_examples=300, deadline=None)
+@given(texts=st.lists(st.text(alphabet="$%{}a ", max_size=8), min_size=1, max_size=4),
+       expression=st.text(alphabet="$%{}.a", max_size=8))
+def test_a_stack_renders_as_if_every_user_string_were_escaped(texts: list[str], expression: str) -> None:
+    """``Stack.render`` escapes only when its probe finds a template sequence outside expressions
+    (a one-byte search first, then the two-byte ones): the bytes always equal escaping every string."""
+    import orjson
+
+    from paybill.emit.terraform.expr import Expr, escape_tree
+    from paybill.emit.terraform.stack import Stack
+
+    stack = Stack(address="tenant/t", sources=["specs/t.yaml"])
+    stack.resource("null_resource", "r", {"texts": texts, "name": texts[0], "ref": Expr(expression),
+                                         texts[-1]: "key"})
+    careful = orjson.dumps(escape_tree(stack._raw_document()), option=orjson.OPT_SORT_KEYS | orjson.OPT_INDENT_2)
+    assert stack.render() == careful + b"\n"

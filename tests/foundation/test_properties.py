@@ -205,3 +205,25 @@ def test_arbitrary_bytes_never_crash(raw: bytes) -> None:
     sink = DiagnosticSink()
     validate_documents(load_source(raw, "specs/x.yaml", sink), sink)
     _check_diagnostics(sink.sorted())
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(["yes", "No", "on", "~", "null", "1", "-1", "0x1F", "0o17", "1_000", "1.5", ".inf",
+                                 "2026-11-02", "2026-11-02 10:00:00", "=", "plain", "", "acme-corp", "True"])
+                | st.text(alphabet="0123456789.-+:eExXoOtTnNyY_ ~", max_size=12), max_size=20))
+def test_remembered_scalar_tags_are_those_resolved_afresh(values: list[str]) -> None:
+    """The composer's resolver answers from a bounded cache (``yaml_tree._remembered_resolve``): each
+    answer, first or remembered, is what :func:`yaml_tree._resolve` computes afresh, for plain and quoted
+    scalars and for collections."""
+    from yaml.nodes import MappingNode, ScalarNode, SequenceNode
+
+    from paybill.load import yaml_tree
+
+    resolve = yaml_tree._Composer.resolve
+    for _ in range(2):
+        for value in values:
+            for implicit in ((True, False), (False, True)):
+                assert resolve(ScalarNode, value, implicit) == yaml_tree._resolve(ScalarNode, value, implicit)
+        assert resolve(MappingNode, None, (True, True)) == yaml_tree._MAP_TAG
+        assert resolve(SequenceNode, None, (True, True)) == yaml_tree._SEQ_TAG
+    assert resolve.cache_info().hits > 0 and resolve.cache_info().maxsize == yaml_tree.RESOLVE_MEMORY

@@ -103,7 +103,9 @@ class Stack:
             probe = orjson.dumps(doc, default=_blank_expr, option=orjson.OPT_PASSTHROUGH_SUBCLASS)
         except orjson.JSONEncodeError:  # an expression used as a key: take the careful path
             probe = b"${"
-        if b"${" in probe or b"%{" in probe:
+        # One-byte searches first (memchr): neither sign is in most probes, and each two-byte search
+        # of a stack's ~6 KB probe cost about 8 µs, 1 % of a full compile's CPU.
+        if (b"$" in probe or b"%" in probe) and (b"${" in probe or b"%{" in probe):
             doc = escape_tree(doc)
         return orjson.dumps(doc, option=orjson.OPT_SORT_KEYS | orjson.OPT_INDENT_2) + b"\n"
 
