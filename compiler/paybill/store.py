@@ -73,8 +73,10 @@ def _source_files(package: Path) -> dict[str, SourceStat]:
 
 
 def _hash_sources(package: Path, files: Mapping[str, SourceStat]) -> str:
+    """Relative paths in :class:`~pathlib.PurePosixPath` order (part by part), each followed by NUL and
+    the file's bytes (``?`` when unreadable)."""
     digest = hashlib.sha256()
-    for relative in sorted(files):
+    for relative in sorted(files, key=lambda path: path.split("/")):
         digest.update(relative.encode())
         digest.update(b"\0")
         try:
