@@ -23,8 +23,9 @@ from paybill.emit.files import Written
 from paybill.forked import ForkedCall
 from paybill.graph.stacks import StackUnit
 
-Parts = dict[str, tuple[OutputTree, dict[str, Written]]]
-"""Per emitter: the files it returned in memory, and those written early (:mod:`paybill.emit.files`)."""
+Parts = dict[str, tuple[OutputTree, dict[str, Written], dict[str, bytes]]]
+"""Per emitter: the files it returned in memory, those written early (:mod:`paybill.emit.files`) and
+those it kept in place (path -> SHA-256, :attr:`EmitContext.kept`)."""
 _Apart = tuple[Parts, dict[str, Any], list[Diagnostic]]
 
 
@@ -37,14 +38,16 @@ def _emit_apart(ctx: EmitContext, emitters: list[Emitter], reported: int) -> _Ap
     before = dataclasses.replace(ctx.facts)
     parts: Parts = {}
     for emitter in emitters:
+        kept_before = set(ctx.kept)
         files = emitter.emit(ctx)
         written, ctx.written = ctx.written, {}
+        kept = {path: digest for path, digest in ctx.kept.items() if path not in kept_before}
         if ctx.writer is not None and files:
             # A bad path stays in memory, for the parent to report (PB0692) like any other.
             safe = {path: data for path, data in files.items() if path_problem(path) is None}
             written.update(ctx.writer.write_now(safe))
             files = {path: data for path, data in files.items() if path not in safe}
-        parts[emitter.name] = (files, written)
+        parts[emitter.name] = (files, written, kept)
     published = ctx.facts.published_since(before)
     return parts, published, ctx.sink.items()[reported:]
 
@@ -64,7 +67,7 @@ class ApartHelper:
         parts, published, diagnostics = call.result()
         ctx.facts.update(published)
         ctx.sink.extend(diagnostics)
-        for _, written in parts.values():
+        for _, written, _ in parts.values():
             ctx.digests.update((path, entry.digest) for path, entry in written.items())
         return parts
 

@@ -20,7 +20,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-from paybill.compile.apart import start_apart
+from paybill.compile.apart import Parts, start_apart
 from paybill.compile.checks import check_paths, check_stacks
 from paybill.compile.result import CompileResult
 from paybill.diagnostics import DiagnosticSink, Position
@@ -138,14 +138,16 @@ def _compile_index(
         if not report_cycles(graph, sink):
             return _failed(index, sink, files, graph=graph)
         ctx.graph = graph
-        apart: dict[str, tuple[OutputTree, dict[str, Written]]] | None = None
+        apart: Parts | None = None
         for emitter in ordered:
             if progress:
                 progress(f"emit:{emitter.name}")
             if helper is not None and emitter in helper.emitters:
                 if apart is None:
                     apart = helper.collect(ctx)
-                part, written = apart[emitter.name]
+                part, written, kept = apart[emitter.name]
+                ctx.kept.update(kept)  # files the helper's emitter kept in place, checked below as its own
+                ctx.digests.update(kept)
             else:
                 part = emitter.emit(ctx)
                 written, ctx.written = ctx.written, {}

@@ -12,11 +12,12 @@ plain JSON strings; Terraform template escaping (``$${``) would corrupt it here.
 
 from __future__ import annotations
 
+import hashlib
 from functools import partial
 from typing import Any
 
 from paybill import API_VERSION
-from paybill.emit.cache import document_fingerprint, memo
+from paybill.emit.cache import document_fingerprint, memo, unit_key
 from paybill.emit.contract import EmitContext, Emitter, OutputTree
 from paybill.emit.entitlement_text import entitlement_bytes, identity_fields
 from paybill.emit.files import ChunkedOutput
@@ -92,18 +93,53 @@ def _stacks_by_tenant(ctx: EmitContext) -> dict[str, list[str]]:
     }
 
 
+NAMESPACE = "entitlements"
+"""The unit store index of entitlement files: tenant -> (key of its inputs, SHA-256 of its bytes)."""
+
+
 def emit_entitlements(ctx: EmitContext) -> OutputTree:
+    """One file per tenant. A file whose inputs (:func:`_fingerprint`) are those it was rendered
+    from by an earlier compile into this output folder, and which the folder's journal records
+    with the digest it had then, is kept in place (:attr:`EmitContext.kept`: not rendered, read
+    or hashed; the writer checks it by digest before relying on it), as unchanged stacks are."""
     cache = ctx.cache
+    store = ctx.store
+    in_place = store.in_place if store is not None and store.content_root is not None else None
+    index = store.load_index(NAMESPACE) if store is not None and in_place is not None else {}
+    now: dict[str, tuple[str, object]] = {}
     stacks = _stacks_by_tenant(ctx)
     out = ChunkedOutput(ctx)  # one small file per tenant: written as rendered when the compile streams
     for resolved in ctx.model().tenants.values():  # every tenant, deleted ones too, in name order
         name = resolved.name
+        path = f"tenants/{name}.json"
         tenant_stacks = stacks.get(name, [])
-        fingerprint = (document_fingerprint(resolved.document), document_fingerprint(resolved.plan.document),
-                       document_fingerprint(resolved.cloud.document), tuple(tenant_stacks))
-        out.add(f"tenants/{name}.json", memo(cache, "entitlements", name, fingerprint,
-                                             partial(_render, resolved, tenant_stacks)))
+        fingerprint = _fingerprint(resolved, tenant_stacks)
+        key = unit_key(NAMESPACE, name, fingerprint) if in_place is not None and None not in fingerprint else None
+        if key is not None:
+            entry = index.get(name)
+            digest = entry[1] if entry is not None and entry[0] == key else None
+            if isinstance(digest, bytes) and in_place is not None and in_place.get(path) == digest:
+                ctx.kept[path] = digest
+                ctx.digests[path] = digest
+                now[name] = (key, digest)
+                continue
+        data = memo(cache, "entitlements", name, fingerprint, partial(_render, resolved, tenant_stacks))
+        if key is None:
+            out.add(path, data)
+            continue
+        digest = hashlib.sha256(data).digest()
+        out.add(path, data, digest)
+        now[name] = (key, digest)
+    if store is not None and in_place is not None and now != index:
+        store.save_index(NAMESPACE, now)
     return out.finish()
+
+
+def _fingerprint(resolved: ResolvedTenant, stacks: list[str]) -> tuple[object, ...]:
+    """Every input of a tenant's file: its tenant, plan and cloud documents (path, position, SHA-256
+    of the file) and its stacks (None in it: a document whose content is unknown, never reused)."""
+    return (document_fingerprint(resolved.document), document_fingerprint(resolved.plan.document),
+            document_fingerprint(resolved.cloud.document), tuple(stacks))
 
 
 def _render(resolved: ResolvedTenant, stacks: list[str]) -> bytes:

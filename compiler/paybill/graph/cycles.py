@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import itertools
 
-import networkx as nx
-
 from paybill.diagnostics import DiagnosticSink, Position
 from paybill.graph.model import DependencyGraph, sort_key
 
@@ -26,6 +24,8 @@ def _rotate(cycle: list[str]) -> list[str]:
 
 def _find_cycle(graph: DependencyGraph, component: set[str]) -> list[str]:
     """One cycle through the component's smallest node, as a node list (first node not repeated)."""
+    import networkx as nx  # only a cyclic graph gets here: the common path never loads it
+
     sub = graph.core().subgraph(component)
     start = min(component, key=sort_key)
     edges = nx.find_cycle(sub, source=start)
@@ -49,6 +49,8 @@ def cycles(graph: DependencyGraph) -> list[list[str]]:
     Only the graph's :meth:`~DependencyGraph.core` can hold a cycle: the nodes peeled off it have
     no path back to themselves, so its components with a cycle are the whole graph's.
     """
+    import networkx as nx  # only a cyclic graph gets here: the common path never loads it
+
     found = []
     core = graph.core()
     for component in nx.strongly_connected_components(core):

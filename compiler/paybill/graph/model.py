@@ -32,12 +32,13 @@ from array import array
 from collections import deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
-
-import networkx as nx
+from typing import TYPE_CHECKING, Any
 
 from paybill.load.document import SpecDocument
 from paybill.resolve.units import StackUnit
+
+if TYPE_CHECKING:  # loaded on first use: an acyclic graph's compile never needs it (a third of a second)
+    import networkx as nx
 
 STACK = "Stack"
 KIND_ORDER = ("Cloud", "Plan", "Pool", "DataModel", "Workflow", "Agent", "Tenant", STACK)
@@ -347,6 +348,8 @@ class DependencyGraph:
         """The whole graph as a networkx ``DiGraph`` (``info`` payloads on nodes and edges), built
         on first use: nodes and edges in insertion order, as if they had been added to it directly."""
         if self._full is None:
+            import networkx as nx
+
             full: nx.DiGraph[str] = nx.DiGraph()
             full.add_nodes_from((identifier, {"info": self.node(identifier)}) for identifier in self._ids)
             full.add_edges_from((self._ids[self._before[e]], self._ids[self._after[e]], {"info": self._edge_info(e)})
@@ -362,6 +365,8 @@ class DependencyGraph:
         in the same order as it would walk the whole graph (the same cycle is found first).
         """
         if self._core is None:
+            import networkx as nx
+
             peeled = self._peel()
             core: nx.DiGraph[str] = nx.DiGraph()
             core.add_nodes_from(self._ids[n] for n in range(len(self._ids)) if not peeled[n])
@@ -398,6 +403,11 @@ class DependencyGraph:
     # -- order ---------------------------------------------------------------------------------
     def is_acyclic(self) -> bool:
         """Computes (and caches) the waves on the way: one topological pass serves both."""
+        if self._waves is not None or len(self._peel_order()) == len(self._ids):
+            self.stack_waves()
+            return True  # every node peeled off: no cycle (networkx is not even loaded)
+        import networkx as nx
+
         try:
             self.stack_waves()
         except nx.NetworkXUnfeasible:
@@ -406,6 +416,8 @@ class DependencyGraph:
 
     def generations(self) -> Iterator[list[str]]:
         """Topological generations over every node (sources first), each sorted."""
+        import networkx as nx
+
         for generation in nx.topological_generations(self.g):
             yield sorted(generation, key=sort_key)
 
@@ -417,12 +429,17 @@ class DependencyGraph:
         which is the topological generation of the graph projected onto stacks: specs are not
         applied, so they never add a wave, but a dependency between stacks that runs through
         specs still counts. Computed in one pass over a topological order: networkx's order of the
-        :meth:`core`, then the peeled nodes in reverse (a wave does not depend on which order).
+        :meth:`core`, then the peeled nodes in reverse (a wave does not depend on which order). An
+        acyclic graph peels off whole (every finite DAG has a sink): its core is empty, and the
+        reversed peel alone is the order.
         """
         if self._waves is None:
             peel = self._peel_order()
-            core = self.core()
-            order = [self._at[identifier] for identifier in nx.topological_sort(core)]
+            order: list[int] = []
+            if len(peel) != len(self._ids):
+                import networkx as nx
+
+                order.extend(self._at[identifier] for identifier in nx.topological_sort(self.core()))
             order.extend(reversed(peel))
             ids = self._ids
             stack = bytearray(1 if i.startswith(_STACK_PREFIX) else 0 for i in ids)

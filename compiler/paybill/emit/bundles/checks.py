@@ -28,8 +28,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-import networkx as nx
-
 from paybill.contract.bundle import ADVANCE, DATA_ACTIONS, TENANT, json_file
 from paybill.contract.requests import operation_context, request, run_entity, transition_context
 from paybill.diagnostics import DiagnosticSink
@@ -215,8 +213,7 @@ def workflow_batch(facts: AgentFacts) -> RequestBatch:
         return batch
     for workflow in facts.workflows:
         spec = workflow.graph.spec
-        depth = nx.single_source_shortest_path_length(workflow.graph.graph, spec.start) \
-            if spec.start in workflow.graph.step_index else {}
+        depth = workflow.graph.depths()
         for step in spec.steps:
             if step.id not in depth:
                 continue

@@ -72,11 +72,22 @@ def _read_back(root: Path, folder: str, digests: object) -> dict[str, bytes] | N
     return files
 
 
+def _kept(folder: str, digests: object, in_place: Mapping[str, bytes] | None) -> bool:
+    """Whether the output folder's journal records every file ``digests`` lists with that digest."""
+    if in_place is None or not isinstance(digests, dict) or not digests:
+        return False
+    return all(isinstance(name, str) and in_place.get(f"{folder}/{name}") == digest
+               for name, digest in digests.items())
+
+
 def _indexed(plan: DatabasePlan, folder: str, store: UnitStore, index: Mapping[str, tuple[str, object]],
-             ) -> tuple[dict[str, bytes], Stored]:
-    """One database's files and its index entry, when the compile writes an output folder
-    (``store.content_root``): like a stack, the store keeps only each file's digest, in one index
-    entry for every database, and the bytes are read back from the output folder, checked by digest.
+             ) -> tuple[dict[str, bytes] | None, Stored]:
+    """One database's files (None: kept in place) and its index entry, when the compile writes an
+    output folder (``store.content_root``): like a stack, the store keeps only each file's digest, in
+    one index entry for every database, and the bytes are read back from the output folder, checked
+    by digest; or, when that folder's journal records each of them with its digest
+    (``store.in_place``), not read at all: kept in place (:attr:`EmitContext.kept`), checked by the
+    writer before it relies on them.
 
     Why: one stored copy per folder (``put``) wrote ~300 MB and 8,500 cache files more on a first
     compile of 100,000 tenants, all of it already in the output folder.
@@ -85,6 +96,9 @@ def _indexed(plan: DatabasePlan, folder: str, store: UnitStore, index: Mapping[s
     entry = index.get(plan.key)
     root = store.content_root
     if entry is not None and entry[0] == key and root is not None:
+        if _kept(folder, entry[1], store.in_place):
+            store.hits += 1
+            return None, (key, cast("dict[str, bytes]", entry[1]))
         files = _read_back(root, folder, entry[1])
         if files is not None:
             store.hits += 1
@@ -117,6 +131,11 @@ def emit_sql(context: EmitContext) -> OutputTree:
             files, stored = _indexed(plan, folder, store, index)
             now[plan.key] = stored
             digests = stored[1]
+            if files is None:
+                for name, digest in digests.items():
+                    context.kept[f"{folder}/{name}"] = digest
+                    context.digests[f"{folder}/{name}"] = digest
+                continue
             for name, body in files.items():
                 out.add(f"{folder}/{name}", body, digests[name])
         if now != index:

@@ -24,6 +24,7 @@ from paybill.emit.terraform.providers import CLOUD_EMITTERS
 from paybill.emit.terraform.remote import POOL_STATE, pool_output
 from paybill.emit.terraform.stack import Stack
 from paybill.forked import Parallelism
+from paybill.load.document import SpecDocument
 from paybill.models.tenant import Tenant
 from paybill.resolve import ResolvedCloud, ResolvedModel, ResolvedTenant, StackUnit
 from paybill.resolve.build import tenant_network_claim
@@ -315,7 +316,8 @@ def _code_identity(provider: str) -> str:
     return f"{type(emitter).__module__}.{type(emitter).__qualname__} {pins}"
 
 
-def _unit_key(unit: StackUnit, model: ResolvedModel) -> str | None:
+def _unit_key(unit: StackUnit, model: ResolvedModel, texts: dict[int, tuple[object, bytes | None]] | None = None
+              ) -> str | None:
     """A hash of exactly what building ``unit`` reads (None: some input cannot be named, never reused).
 
     A pool stack reads its pool and cloud documents, its network and the names of its live tenants;
@@ -323,7 +325,19 @@ def _unit_key(unit: StackUnit, model: ResolvedModel) -> str | None:
     from the tenant document), its network and the stacks it depends on. Documents count by path,
     position in the file and the SHA-256 of the file's bytes. The stack's claimed cloud names are
     derived from those same documents (:mod:`paybill.resolve.names`), so they need no part of their own.
+
+    ``texts``: a memo of each document's part (by identity; a plan's or a cloud's is shared by
+    thousands of tenants), for :func:`build_units`; the key is the same with or without it.
     """
+    if texts is not None and unit.kind == "tenant":
+        tenant = model.tenants[unit.owner.name]
+        parts: list[bytes | None] = [_text(part) for part in ("tenant", unit.address, unit.depends_on)]
+        for document in (tenant.document, tenant.plan.document, tenant.cloud.document):
+            parts.append(_document_text(document, texts))
+        parts.append(_document_text(tenant.pool.document, texts) if tenant.pool is not None else _text(""))
+        parts.extend((_text(tenant.network or ""), _text(_code_identity(tenant.cloud.provider))))
+        known = [part for part in parts if part is not None]
+        return hashlib.sha256(b"".join(known)).hexdigest() if len(known) == len(parts) else None
     if unit.kind == "pool":
         pool = model.pools[unit.owner.name]
         return unit_key("pool", unit.address, document_fingerprint(pool.document),
@@ -334,6 +348,19 @@ def _unit_key(unit: StackUnit, model: ResolvedModel) -> str | None:
     return unit_key("tenant", unit.address, unit.depends_on, document_fingerprint(tenant.document),
                     document_fingerprint(tenant.plan.document), document_fingerprint(tenant.cloud.document),
                     pool_doc, tenant.network or "", _code_identity(tenant.cloud.provider))
+
+
+def _text(part: object) -> bytes:
+    """One part of a key as :func:`paybill.emit.cache.unit_key` hashes it."""
+    return repr(part).encode("utf-8", "surrogateescape") + b"\0"
+
+
+def _document_text(document: SpecDocument, texts: dict[int, tuple[object, bytes | None]]) -> bytes | None:
+    known = texts.get(id(document))
+    if known is None or known[0] is not document:
+        fingerprint = document_fingerprint(document)
+        known = texts[id(document)] = (document, _text(fingerprint) if fingerprint is not None else None)
+    return known[1]
 
 
 def build_units(units: list[StackUnit], model: ResolvedModel, store: UnitStore | None,
@@ -347,7 +374,8 @@ def build_units(units: list[StackUnit], model: ResolvedModel, store: UnitStore |
     """
     if store is not None and store.content_root is None:
         writer = None
-    keys = [_unit_key(unit, model) if store is not None else None for unit in units]
+    texts: dict[int, tuple[object, bytes | None]] = {}
+    keys = [_unit_key(unit, model, texts) if store is not None else None for unit in units]
     built: list[Built | None] = [None] * len(units)
     todo: list[int] = []
     # Entries without bytes (an output folder holds them) fit one index entry: one read, not 10,000.
