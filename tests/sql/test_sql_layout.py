@@ -150,3 +150,28 @@ def test_catalog_round_trips_and_rejects_hostile_names(example: Emitted) -> None
     data["agents"]["billing-agent"]["grants"]["invoices"]["read"].append("body")
     with pytest.raises(CatalogError, match="unknown column"):
         plan_from_catalog(data)
+
+
+@pytest.mark.parametrize("repository", ["specs", "generated"])
+def test_plan_keys_spell_each_plan_as_its_repr(repository: str, tmp_path) -> None:
+    """The SQL folders' unit-store keys hash ``repr(plan)``; :class:`PlanText` writes that text with
+    each shared table's repr computed once (and is reused across the plans of one run, as the emitter
+    does), for ``specs/`` and a generated repository (pooled and silo databases, several agents)."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from paybill.emit.sql.plan_text import PlanText
+
+    root = SPECS
+    if repository == "generated":
+        root = tmp_path / "repo"
+        generate = Path(__file__).resolve().parents[2] / "benchmarks" / "generate.py"
+        subprocess.run([sys.executable, str(generate), "300", str(root)], check=True, capture_output=True)
+    plans, ok = plan_databases(validate_repository(root).index, DiagnosticSink())
+    assert ok and len(plans) > 3
+    text = PlanText()
+    for _ in range(2):
+        for plan in plans:
+            assert text(plan) == repr(plan)
+    assert len({id(table) for plan in plans for table in plan.tables}) < sum(len(plan.tables) for plan in plans)

@@ -25,6 +25,7 @@ from paybill.emit.contract import EmitContext, Emitter, OutputTree
 from paybill.emit.files import ChunkedOutput
 from paybill.emit.sql.migrations import render_database
 from paybill.emit.sql.plan import plan_databases
+from paybill.emit.sql.plan_text import PlanText
 from paybill.store import UnitStore
 
 OUTPUT_ROOT = "sql"
@@ -32,13 +33,13 @@ NAMESPACE = "sql"
 """The unit store namespace of rendered database folders."""
 
 
-def _rendered(plan: DatabasePlan, store: UnitStore | None) -> dict[str, bytes]:
+def _rendered(plan: DatabasePlan, store: UnitStore | None, text: PlanText) -> dict[str, bytes]:
     """One database's files, read from ``store`` when it holds them for this exact plan.
 
     A folder is a pure function of its :class:`DatabasePlan` (plain frozen data: tenants, tables,
-    agents' grants, source digests), so the plan's ``repr`` is the whole key.
+    agents' grants, source digests), so the plan's ``repr`` (``text``: :class:`PlanText`) is the whole key.
     """
-    key = unit_key(NAMESPACE, repr(plan)) if store is not None else None
+    key = unit_key(NAMESPACE, text(plan)) if store is not None else None
     if store is None or key is None:
         return render_database(plan)
     found = store.get(NAMESPACE, plan.key, key)
@@ -81,7 +82,7 @@ def _kept(folder: str, digests: object, in_place: Mapping[str, bytes] | None) ->
 
 
 def _indexed(plan: DatabasePlan, folder: str, store: UnitStore, index: Mapping[str, tuple[str, object]],
-             ) -> tuple[dict[str, bytes] | None, Stored]:
+             text: PlanText) -> tuple[dict[str, bytes] | None, Stored]:
     """One database's files (None: kept in place) and its index entry, when the compile writes an
     output folder (``store.content_root``): like a stack, the store keeps only each file's digest, in
     one index entry for every database, and the bytes are read back from the output folder, checked
@@ -92,7 +93,7 @@ def _indexed(plan: DatabasePlan, folder: str, store: UnitStore, index: Mapping[s
     Why: one stored copy per folder (``put``) wrote ~300 MB and 8,500 cache files more on a first
     compile of 100,000 tenants, all of it already in the output folder.
     """
-    key = unit_key(NAMESPACE, repr(plan)) or ""
+    key = unit_key(NAMESPACE, text(plan)) or ""
     entry = index.get(plan.key)
     root = store.content_root
     if entry is not None and entry[0] == key and root is not None:
@@ -119,16 +120,17 @@ def emit_sql(context: EmitContext) -> OutputTree:
         return {}
     store = context.store
     out = ChunkedOutput(context)
+    text = PlanText()
     if store is None or store.content_root is None:
         for plan in plans:
-            for name, body in _rendered(plan, store).items():
+            for name, body in _rendered(plan, store, text).items():
                 out.add(f"{OUTPUT_ROOT}/{plan.key}/{name}", body)
     else:
         index = store.load_index(NAMESPACE)
         now: dict[str, tuple[str, object]] = {}
         for plan in plans:
             folder = f"{OUTPUT_ROOT}/{plan.key}"
-            files, stored = _indexed(plan, folder, store, index)
+            files, stored = _indexed(plan, folder, store, index, text)
             now[plan.key] = stored
             digests = stored[1]
             if files is None:
