@@ -16,7 +16,6 @@ next :func:`prune` removes.
 from __future__ import annotations
 
 import contextlib
-import functools
 import hashlib
 import marshal
 import os
@@ -49,42 +48,129 @@ record that trusts stats (parsed spec files, the output journal, the whole-compi
 entry this close to (or after) its reference time as *racy*, verified by its bytes."""
 
 
-@functools.cache
-def compiler_digest() -> str:
-    """A hash of the compiler's own source files: a cache filled by other code is foreign.
+_DIGEST_MEMO_TAG = "paybill-compiler-digest 1"
+_digest: str | None = None
+"""This process's :func:`compiler_digest` (computed once)."""
 
-    The version number alone is not enough: during development (and in tests that swap an emitter)
-    the code changes while ``__version__`` does not. The package's ~400 files (2 MB) are listed with
-    :func:`os.walk` and read with plain :func:`open`: through :mod:`pathlib` (``rglob``, ``read_bytes``)
-    that was ~0.03 s of CPU, a few percent of a ``paybill plan`` process (issue 14). Same digest as
-    before: relative paths in :class:`~pathlib.PurePosixPath` order (part by part), each followed by NUL
-    and the file's bytes (``?`` when unreadable).
-    """
+SourceStat = tuple[int, int, int, int]
+"""(size, mtime_ns, inode, ctime_ns) of one of the compiler's source files."""
+
+
+def _source_files(package: Path) -> dict[str, SourceStat]:
+    """Every ``*.py`` file under ``package`` (relative POSIX path -> stat), symlinks not followed."""
+    found: dict[str, SourceStat] = {}
+    pending = [("", os.fspath(package))]
+    while pending:
+        prefix, folder = pending.pop()
+        with os.scandir(folder) as entries:
+            for entry in entries:
+                if entry.is_dir(follow_symlinks=False):
+                    pending.append((prefix + entry.name + "/", entry.path))
+                elif entry.name.endswith(".py") and entry.is_file(follow_symlinks=False):
+                    info = entry.stat(follow_symlinks=False)
+                    found[prefix + entry.name] = (info.st_size, info.st_mtime_ns, info.st_ino, info.st_ctime_ns)
+    return found
+
+
+def _hash_sources(package: Path, files: Mapping[str, SourceStat]) -> str:
+    """Relative paths in :class:`~pathlib.PurePosixPath` order (part by part), each followed by NUL and
+    the file's bytes (``?`` when unreadable)."""
     digest = hashlib.sha256()
-    package = os.path.dirname(os.path.abspath(paybill.__file__))
-    found: list[tuple[list[str], str]] = []
-    for folder, _, files in os.walk(package):
-        rel = os.path.relpath(folder, package).replace(os.sep, "/")
-        for name in files:
-            if name.endswith(".py"):
-                path = name if rel == "." else f"{rel}/{name}"
-                found.append((path.split("/"), path))
-    found.sort()
-    for _, path in found:
-        digest.update(path.encode())
+    for relative in sorted(files, key=lambda path: path.split("/")):
+        digest.update(relative.encode())
         digest.update(b"\0")
         try:
-            with open(os.path.join(package, path), "rb") as handle:
+            with open(package / relative, "rb") as handle:
                 digest.update(handle.read())
         except OSError:
             digest.update(b"?")
     return digest.hexdigest()[:16]
 
 
-@functools.cache
-def _stamp() -> bytes:
+def compiler_digest(memo_folder: Path | None = None) -> str:
+    """A hash of the compiler's own source files: a cache filled by other code is foreign.
+
+    The version number alone is not enough: during development (and in tests that swap an emitter)
+    the code changes while ``__version__`` does not. Hashing the package's ~400 files is ~20 ms of
+    CPU, paid by every process that touches the cache (a one-tenant compile or a plan for one change
+    takes ~0.5-1 s), so the digest is remembered in ``memo_folder`` (the cache folder) beside the
+    stat of every source file it was computed from, as git's index does: it is reused only while the
+    same files have exactly the same (size, mtime_ns, inode, ctime_ns) and each was last changed
+    before the memo was taken (:data:`RACY_NS`). An edit changes the ctime even when the size and
+    mtime are put back. Anything else (no memo, damaged, another package, a racy file) hashes the
+    sources again. Computed once per process.
+    """
+    global _digest
+    if _digest is None:
+        _digest = digest_of_sources(Path(paybill.__file__).parent, memo_folder)
+    return _digest
+
+
+def digest_of_sources(package: Path, memo_folder: Path | None = None) -> str:
+    """:func:`compiler_digest` of the package folder ``package``, through its memo in ``memo_folder``."""
+    started_ns = _now_ns()
+    try:
+        files = _source_files(package)
+    except OSError:
+        files = {}
+    where = os.fspath(package.resolve())
+    name = key("compiler-digest", where)
+    remembered = _read_digest_memo(memo_folder, name, where, files)
+    if remembered is not None:
+        return remembered
+    digest = _hash_sources(package, files)
+    _write_digest_memo(memo_folder, name, (_DIGEST_MEMO_TAG, where, started_ns - RACY_NS, digest, files))
+    return digest
+
+
+def _read_digest_memo(folder: Path | None, name: str, package: str, files: Mapping[str, SourceStat]) -> str | None:
+    if folder is None or not files:
+        return None
+    try:
+        blob = (folder / name).read_bytes()
+    except OSError:
+        return None
+    payload = memoryview(blob)[_DIGEST:]
+    if len(blob) < _DIGEST or hashlib.sha256(payload).digest() != blob[:_DIGEST]:
+        return None
+    try:
+        saved = marshal.loads(payload)
+    except (EOFError, ValueError, TypeError):
+        return None
+    if not (isinstance(saved, tuple) and len(saved) == 5 and saved[0] == _DIGEST_MEMO_TAG and saved[1] == package
+            and isinstance(saved[2], int) and isinstance(saved[3], str) and saved[4] == files):
+        return None
+    trusted_before = saved[2]
+    if any(stat_[1] >= trusted_before or stat_[3] >= trusted_before for stat_ in files.values()):
+        return None  # changed within a clock tick of the memo: its stat proves nothing
+    return saved[3]
+
+
+def _write_digest_memo(folder: Path | None, name: str, value: tuple[object, ...]) -> None:
+    if folder is None:
+        return
+    payload = marshal.dumps(value)
+    try:
+        if not folder.is_dir():
+            return  # made by the first entry a compile writes; the memo is not worth creating it
+        fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=folder)
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(hashlib.sha256(payload).digest())
+                handle.write(payload)
+            os.replace(tmp, folder / name)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+    except OSError:
+        return
+
+
+def _stamp(folder: Path | None = None) -> bytes:
+    """The first line of every entry: format, compiler version and source digest, Python version
+    (``folder``: where the digest's memo may be kept, :func:`compiler_digest`)."""
     # marshal's format is only stable within one Python version; the output within one compiler.
-    return (f"paybill-cache 1 {paybill.__version__} {compiler_digest()} "
+    return (f"paybill-cache 1 {paybill.__version__} {compiler_digest(folder)} "
             f"py{sys.version_info[0]}.{sys.version_info[1]}\n").encode()
 
 
@@ -113,7 +199,7 @@ def read(folder: Path | None, name: str) -> object | None:
         blob = (folder / name).read_bytes()
     except OSError:
         return None
-    stamp = _stamp()
+    stamp = _stamp(folder)
     head = len(stamp)
     if not blob.startswith(stamp) or len(blob) < head + _DIGEST:
         return None
@@ -140,7 +226,7 @@ def write(folder: Path | None, name: str, value: object) -> bool:
         fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=folder)
         try:
             with os.fdopen(fd, "wb") as handle:
-                handle.write(_stamp())
+                handle.write(_stamp(folder))
                 handle.write(hashlib.sha256(payload).digest())
                 handle.write(payload)
             os.replace(tmp, folder / name)
@@ -264,12 +350,12 @@ class UnitStore:
                 _ignore_in_git(self.folder)
                 self._made = True
             with contextlib.suppress(FileExistsError), open(self.folder / name, "xb") as handle:
-                handle.write(_stamp())
+                handle.write(_stamp(self.folder))
                 handle.write(hashlib.sha256(payload).digest())
                 handle.write(payload)
                 return
             with open(tmp, "wb") as handle:
-                handle.write(_stamp())
+                handle.write(_stamp(self.folder))
                 handle.write(hashlib.sha256(payload).digest())
                 handle.write(payload)
             os.replace(tmp, self.folder / name)
