@@ -31,6 +31,11 @@ from paybill import store
 from paybill.load.document import git_blob_id
 
 NAMESPACE = "manifest-index"
+MAX_INDEXED_BYTES = 32 << 20
+"""A manifest larger than this (about 30,000 tenants) gets no index: parsing it takes about three times
+its size in Python objects at the end of the compile, when the compile's memory is at its peak (96 MB at
+100,000 tenants cost ~220 MB there, past the 1.5 GB budget of issue 14). A plan then reads such a
+manifest from git, as it does for any side without an index."""
 _Stack = tuple[str, list[str], str, list[str]]
 """A stack as the plan reads it: address, files, hash, ``dependsOn``."""
 
@@ -60,7 +65,7 @@ def plan_view(manifest: Mapping[str, Any]) -> dict[str, Any] | None:
 def save_manifest_index(folder: Path | None, manifest: bytes, manifest_sha256: str | None = None) -> bool:
     """Keep what a plan reads of ``manifest`` (the bytes a compile produced) under their git blob id
     (never raises; False when nothing was written)."""
-    if folder is None:
+    if folder is None or len(manifest) > MAX_INDEXED_BYTES:
         return False
     try:
         document = orjson.loads(manifest)

@@ -153,10 +153,19 @@ def _record(cache: Path | None, result: CompileResult) -> None:
         return
     if save_record(cache, {path: "sha256:" + digest for path, digest in result.sources.items()}, manifest_sha256,
                    result.diagnostics, result.blob_ids):
-        from paybill.changes.manifest_index import save_manifest_index
+        from paybill.changes.manifest_index import MAX_INDEXED_BYTES, save_manifest_index
 
-        # what a plan reads of this manifest, so it need not read and parse 9.5 MB per side at 10,000 tenants
-        save_manifest_index(cache, result.tree["manifest.json"], manifest_sha256)
+        # what a plan reads of this manifest, so it need not read and parse 9.5 MB per side at 10,000 tenants;
+        # not for a manifest too large to parse at the compile's peak (read back from disk when streamed)
+        if _manifest_size(result) <= MAX_INDEXED_BYTES:
+            save_manifest_index(cache, result.tree["manifest.json"], manifest_sha256)
+
+
+def _manifest_size(result: CompileResult) -> int:
+    from paybill.emit.files import OutputFiles  # loaded by the compile that made ``result``
+
+    tree = result.tree
+    return tree.size("manifest.json") if isinstance(tree, OutputFiles) else len(tree["manifest.json"])
 
 
 def _manifest_sha256(result: CompileResult) -> str | None:
