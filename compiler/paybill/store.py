@@ -153,17 +153,23 @@ def _write_digest_memo(folder: Path | None, name: str, value: tuple[object, ...]
     try:
         if not folder.is_dir():
             return  # made by the first entry a compile writes; the memo is not worth creating it
-        fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=folder)
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(hashlib.sha256(payload).digest())
-                handle.write(payload)
-            os.replace(tmp, folder / name)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        _write_atomically(folder, name, hashlib.sha256(payload).digest(), payload)
     except OSError:
         return
+
+
+def _write_atomically(folder: Path, name: str, *parts: bytes) -> None:
+    """``folder/name`` := ``parts``, through a temporary file and a rename: a reader never sees half of it,
+    and a kill leaves at most a stray ``*.tmp`` (:func:`prune` removes it). Raises ``OSError``."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=folder)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            for part in parts:
+                handle.write(part)
+        os.replace(tmp, folder / name)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 def _stamp(folder: Path | None = None) -> bytes:
@@ -223,16 +229,7 @@ def write(folder: Path | None, name: str, value: object) -> bool:
     try:
         folder.mkdir(parents=True, exist_ok=True)
         _ignore_in_git(folder)
-        fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=folder)
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(_stamp(folder))
-                handle.write(hashlib.sha256(payload).digest())
-                handle.write(payload)
-            os.replace(tmp, folder / name)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        _write_atomically(folder, name, _stamp(folder), hashlib.sha256(payload).digest(), payload)
     except OSError:  # a read-only or full disk makes the compile slower next time, not wrong
         return False
     return True
