@@ -23,11 +23,11 @@ from __future__ import annotations
 import errno
 import fcntl
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
 
-from paybill.forked import ForkedCall, WorkerDied, can_fork
+from paybill.forked import ForkedCall, can_fork
 
 TREES_FOLDER = "trees"
 """The sub-folder of the cache folder that holds spare trees (one per output folder) and their lock."""
@@ -66,7 +66,6 @@ class SpareLease:
     """The output folder (absolute)."""
     _lock: int
     _ahead: ForkedCall[SpareSurvey | None] | None = None
-    _taken: bool = field(default=False)
 
     @classmethod
     def take(cls, folder: Path, out: Path, survey_ahead: bool = True) -> SpareLease | None:
@@ -103,7 +102,7 @@ class SpareLease:
             return None
         try:
             found = ahead.result()
-        except (WorkerDied, Exception):  # whatever failed there: the writer surveys in process, and meets it
+        except Exception:  # WorkerDied or what the child raised: the writer surveys in process, and meets it
             return None
         if found is None or journal_key is None or found.journal_key != journal_key:
             return None
