@@ -121,3 +121,21 @@ def touch_output(out: Path) -> None:
     target = out / "manifest.json"
     info = target.stat()
     os.utime(target, ns=(info.st_atime_ns, info.st_mtime_ns - 10**9))
+
+
+def exit_probe(report: str, argv: str) -> str:
+    """A ``python -c`` script that runs ``paybill`` with ``sys.argv = <argv>`` and, as the process ends,
+    prints the expression ``report`` (e.g. over ``sys.modules``) to standard error.
+
+    It reports from :func:`paybill.gcpause.exit_process` (a one-shot process that succeeded ends there,
+    without running ``atexit``) and from ``atexit`` (a command that exits otherwise), never both.
+    """
+    return ("import atexit, sys\n"
+            "import paybill.gcpause as _g\n"
+            f"_report = lambda: print({report}, file=sys.stderr)\n"
+            "atexit.register(_report)\n"
+            "_real = _g.exit_process\n"
+            "_g.exit_process = lambda code: (_report(), _real(code))\n"
+            "from paybill.cli.main import main\n"
+            f"sys.argv = {argv}\n"
+            "main()\n")

@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from compile_support import SPECS, invoke, read_tree, touch_output
+from compile_support import SPECS, exit_probe, invoke, read_tree, touch_output
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -656,16 +656,9 @@ def test_a_compile_whose_bundles_were_checked_loads_neither_cedar_nor_cryptograp
     file imports no Cedar engine, no guard runtime and no ``cryptography`` (no signing key set)."""
     specs = spec_copy({})
     out, cache = tmp_path / "generated", tmp_path / "cache"
-    probe = ("import atexit, sys\n"
-             "import paybill.gcpause as _g\n"
-             "_report = lambda: print('LOADED', sorted(m for m in sys.modules if m.split('.')[0] in "
-             "('cedarpy', 'cryptography') or m.split('.')[:2] == ['paybill', 'guard']), file=sys.stderr)\n"
-             "atexit.register(_report)\n"
-             "_real = _g.exit_process\n"
-             "_g.exit_process = lambda code: (_report(), _real(code))  # a one-shot process skips atexit\n"
-             "from paybill.cli.main import main\n"
-             "sys.argv = ['paybill', 'compile', sys.argv[1], '--out', sys.argv[2]]\n"
-             "main()\n")
+    probe = exit_probe("'LOADED', sorted(m for m in sys.modules if m.split('.')[0] in ('cedarpy', "
+                       "'cryptography') or m.split('.')[:2] == ['paybill', 'guard'])",
+                       "['paybill', 'compile', sys.argv[1], '--out', sys.argv[2]]")
     env = {key: value for key, value in os.environ.items() if key != "PAYBILL_BUNDLE_SIGNING_KEY"}
     env[store.CACHE_ENV] = str(cache)
 

@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from compile_support import SPECS, invoke, read_tree
+from compile_support import SPECS, exit_probe, invoke, read_tree
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -323,18 +323,11 @@ def test_the_delta_path_loads_no_stage(repo) -> None:  # type: ignore[no-untyped
     the stages it replaces (what makes it cheap), not even pydantic: only the loader."""
     base, specs = repo
     _edit(specs / "tenants" / "acme-corp.yaml", "displayName: Acme Corp", "displayName: Acme Probe")
-    probe = ("import atexit, sys\n"
-             "import paybill.gcpause as _g\n"
-             "_report = lambda: print('LOADED', sorted(m for m in sys.modules if m.split('.')[:2] in "
-             "(['paybill', 'compile'], ['paybill', 'validate'], ['paybill', 'resolve'], ['paybill', 'graph'], "
-             "['networkx'], ['cedarpy'], ['pydantic'], ['paybill', 'models']) "
-             "or (m.startswith('paybill.emit.') and m != 'paybill.emit.entitlement_text')), file=sys.stderr)\n"
-             "atexit.register(_report)\n"
-             "_real = _g.exit_process\n"
-             "_g.exit_process = lambda code: (_report(), _real(code))  # a one-shot process skips atexit\n"
-             "from paybill.cli.main import main\n"
-             "sys.argv = ['paybill', 'compile', sys.argv[1], '--out', 'generated']\n"
-             "main()\n")
+    probe = exit_probe("'LOADED', sorted(m for m in sys.modules if m.split('.')[:2] in (['paybill', "
+                       "'compile'], ['paybill', 'validate'], ['paybill', 'resolve'], ['paybill', 'graph'], "
+                       "['networkx'], ['cedarpy'], ['pydantic'], ['paybill', 'models']) or "
+                       "(m.startswith('paybill.emit.') and m != 'paybill.emit.entitlement_text'))",
+                       "['paybill', 'compile', sys.argv[1], '--out', 'generated']")
     run = subprocess.run([sys.executable, "-c", probe, str(specs)], cwd=base, capture_output=True, text=True,
                          check=False, env={**os.environ, store.CACHE_ENV: str(base / "cache")})
     assert run.returncode == 0, run.stderr

@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from compile_support import invoke, read_tree
+from compile_support import exit_probe, invoke, read_tree
 
 import paybill.compile
 from paybill import store
@@ -82,17 +82,10 @@ def test_an_unchanged_repository_prints_the_same_text_without_compiling(repo, tm
 def test_the_short_cut_imports_no_stage_and_parses_no_yaml(repo, tmp_path) -> None:
     """Observed from outside: a real ``paybill compile`` process never loads the stages' modules."""
     specs, out, _ = repo
-    probe = ("import atexit, sys\n"
-             "import paybill.gcpause as _g\n"
-             "_report = lambda: print('LOADED', sorted(m for m in sys.modules if m.split('.')[:2] in "
-             "(['paybill', 'compile'], ['paybill', 'load'], ['paybill', 'validate'], ['paybill', 'resolve'], "
-             "['paybill', 'graph'], ['paybill', 'emit'], ['yaml'], ['networkx'], ['pydantic'])), file=sys.stderr)\n"
-             "atexit.register(_report)\n"
-             "_real = _g.exit_process\n"
-             "_g.exit_process = lambda code: (_report(), _real(code))  # a one-shot process skips atexit\n"
-             "from paybill.cli.main import main\n"
-             "sys.argv = ['paybill', 'compile', sys.argv[1], '--out', sys.argv[2]]\n"
-             "main()\n")
+    probe = exit_probe("'LOADED', sorted(m for m in sys.modules if m.split('.')[:2] in (['paybill', "
+                       "'compile'], ['paybill', 'load'], ['paybill', 'validate'], ['paybill', 'resolve'], "
+                       "['paybill', 'graph'], ['paybill', 'emit'], ['yaml'], ['networkx'], ['pydantic']))",
+                       "['paybill', 'compile', sys.argv[1], '--out', sys.argv[2]]")
     runs = [subprocess.run([sys.executable, "-c", probe, str(specs), str(out)], cwd=tmp_path, capture_output=True,
                            text=True, check=False, env={**os.environ}) for _ in range(2)]
     for run in runs:

@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 
 import networkx as nx
-from compile_support import SPECS
+from compile_support import SPECS, exit_probe
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -80,15 +80,8 @@ def test_the_plain_step_graph_answers_as_networkx(spec: WorkflowSpec) -> None:
 def test_a_compile_and_a_validate_load_no_networkx(tmp_path: Path) -> None:
     """Observed from outside: the example specs (agents, workflows with loops, every cloud) compile
     and validate without importing networkx."""
-    probe = ("import atexit, sys\n"
-             "import paybill.gcpause as _g\n"
-             "_report = lambda: print('LOADED', 'networkx' in sys.modules, file=sys.stderr)\n"
-             "atexit.register(_report)\n"
-             "_real = _g.exit_process\n"
-             "_g.exit_process = lambda code: (_report(), _real(code))  # a one-shot process skips atexit\n"
-             "from paybill.cli.main import main\n"
-             "sys.argv = ['paybill', *sys.argv[1:]]\n"
-             "main()\n")
+    probe = exit_probe("'LOADED', 'networkx' in sys.modules",
+                       "['paybill', *sys.argv[1:]]")
     env = {**os.environ, "PAYBILL_CACHE_DIR": str(tmp_path / "cache")}
     for args in (["compile", str(SPECS), "--out", str(tmp_path / "generated")], ["validate", str(SPECS)]):
         run = subprocess.run([sys.executable, "-c", probe, *args], cwd=tmp_path, capture_output=True, text=True,
