@@ -41,6 +41,8 @@ ReadOutput = Callable[[str], "bytes | None"]
 class DeltaPatch:
     files: dict[str, bytes]
     """Output files whose bytes change (path -> new bytes); every other file stays as it is."""
+    digests: dict[str, bytes]
+    """SHA-256 of each of :attr:`files` (computed once here: the writer and the state need them)."""
     inputs: dict[str, str]
     """Every spec file -> hex SHA-256 of its bytes after the edit."""
     state: DeltaState
@@ -103,14 +105,17 @@ def _compile_delta(state: DeltaState, inputs: Mapping[str, str], changed: Mappin
         for output in state.listings.get(path, ()):
             data = files.get(output) or _read(output, read_output, digests)
             files[output] = _swap(data, listed + old.encode() + b'"', listed + new.encode() + b'"')
-    files = {path: data for path, data in files.items() if hashlib.sha256(data).digest() != digests[path]}
+    written = {path: hashlib.sha256(data).digest() for path, data in files.items()}
+    files = {path: data for path, data in files.items() if written[path] != digests[path]}
     manifest = _read(MANIFEST, read_output, digests)
-    for path, (old, new) in moved.items():
-        manifest = _swap(manifest, _entry(path, old), _entry(path, new))
-    for output, data in sorted(files.items()):
-        manifest = _swap(manifest, _entry(output, digests[output].hex()), _entry(output, _hex(data)))
+    swaps = [(_entry(path, old), _entry(path, new)) for path, (old, new) in moved.items()]
+    swaps += [(_entry(output, digests[output].hex()), _entry(output, written[output].hex()))
+              for output in sorted(files)]
+    manifest = _splice(manifest, swaps)
     files[MANIFEST] = manifest
-    return DeltaPatch(files, after, replace(state, manifest_sha256=_hex(manifest), overrides=overrides))
+    written[MANIFEST] = hashlib.sha256(manifest).digest()
+    return DeltaPatch(files, {path: written[path] for path in files}, after,
+                      replace(state, manifest_sha256=written[MANIFEST].hex(), overrides=overrides))
 
 
 def _tenants(raw: bytes, path: str, entries: tuple[TenantEntry, ...]) -> list[tuple[str, str]]:
@@ -157,13 +162,35 @@ def _swap(data: bytes, before: bytes, after: bytes) -> bytes:
     return data.replace(before, after)
 
 
+def _splice(data: bytes, swaps: list[tuple[bytes, bytes]]) -> bytes:
+    """``data`` with each ``before`` replaced by its ``after``; each must occur exactly once in ``data``
+    (as :func:`_swap` requires) and no two may overlap.
+
+    One pass and one copy: the manifest is ~9.5 MB at 10,000 tenants, and a ``count`` and a
+    ``replace`` per swap (five or six of them) were ~40 ms of a ~0.4 s delta compile.
+    """
+    spans: list[tuple[int, int, bytes]] = []
+    for before, after in swaps:
+        at = data.find(before)
+        if at < 0 or data.find(before, at + len(before)) >= 0:  # what ``count(before) != 1`` means
+            raise _NotDelta
+        spans.append((at, at + len(before), after))
+    spans.sort()
+    view = memoryview(data)  # slices without copies: the join below is the one copy
+    parts: list[bytes | memoryview] = []
+    done = 0
+    for start, end, after in spans:
+        if start < done:
+            raise _NotDelta  # two patterns share bytes: not entries of the manifest
+        parts += (view[done:start], after)
+        done = end
+    parts.append(view[done:])
+    return b"".join(parts)
+
+
 def _entry(key: str, digest: str) -> bytes:
     """A ``"path": "sha256:<hex>"`` member of the manifest's ``inputs`` or ``outputs``."""
     return orjson.dumps(key) + b': "sha256:' + digest.encode() + b'"'
-
-
-def _hex(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
 
 
 def _plain_ascii(path: str) -> bool:
