@@ -16,7 +16,7 @@ import orjson
 from paybill.cli.common import EXIT_DIAGNOSTICS, EXIT_OK, format_option, require_specs, specs_argument
 from paybill.diagnostics import DiagnosticSink, Position
 from paybill.diagnostics.render import render
-from paybill.gcpause import exit_process
+from paybill.gcpause import exit_process, pause_for_this_process
 
 if TYPE_CHECKING:
     from paybill.compile import CompileResult
@@ -242,6 +242,11 @@ def compile_command(specs: Path, out: Path, check: bool, durable: bool, strict_q
     """
     from paybill.store import cache_dir
 
+    # Collector off from here in a one-shot process (paybill.gcpause), the short cut and the delta
+    # compile included: decoding their ~25,000-row tables made ~270 collections, ~20 ms of a ~0.4 s
+    # identity edit at 10,000 tenants, that found nothing to free. The spare's survey (forked below)
+    # inherits it.
+    pause_for_this_process()
     require_specs(specs)
     _check_out(specs, out)
     if strict_quotas:
@@ -287,12 +292,10 @@ def _compile(specs: Path, out: Path, check: bool, durable: bool, strict_quotas: 
     # Imported here so `paybill validate` (and the short cut) do not pay for networkx and the emitters.
     from paybill.compile import compile_repository
     from paybill.forked import Parallelism
-    from paybill.gcpause import pause_for_this_process
     from paybill.write.journal import KeptFileChanged, journal_of, load_journal, save_journal, write_tree_linked
     from paybill.write.stream import StreamingWrite
     from paybill.write.tree import UnsafeOutput, diff_tree
 
-    pause_for_this_process()
     stages = _stage_progress(fmt)
     # With a journal of the tree in ``out``, only changed files are written (paybill.write.journal);
     # without one, large parts of the output are written while later stages still run, and the
