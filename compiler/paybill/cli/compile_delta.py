@@ -44,9 +44,11 @@ def try_delta(cache: Path, out: Path, changed: SpecsChanged, params: tuple[objec
     state = load_state(cache, out)
     if state is None:
         return None
+    from paybill.delta.patch import MANIFEST
     from paybill.write.journal import load_journal
 
-    journal = load_journal(cache, out)
+    verified: dict[str, bytes | None] = {MANIFEST: None}  # its bytes, if load_journal reads them (racy)
+    journal = load_journal(cache, out, verified)
     digests = {path: entry[3] for path, entry in journal.items()}
     if digests != changed.outputs or digests.get("manifest.json", b"").hex() != state.manifest_sha256:
         return None
@@ -67,7 +69,7 @@ def try_delta(cache: Path, out: Path, changed: SpecsChanged, params: tuple[objec
 
     base = os.path.abspath(out)
     patch = compile_delta(state, changed.digests, contents, lambda path: _read_regular(os.path.join(base, path)),
-                          digests)
+                          digests, {path: data for path, data in verified.items() if data is not None})
     if patch is None:
         return None
     folders = hint.serves(cache, out, journal) if hint is not None else None

@@ -54,21 +54,27 @@ class _NotDelta(Exception):
 
 
 def compile_delta(state: DeltaState, inputs: Mapping[str, str], changed: Mapping[str, bytes],
-                  read_output: ReadOutput, digests: Mapping[str, bytes]) -> DeltaPatch | None:
+                  read_output: ReadOutput, digests: Mapping[str, bytes],
+                  verified: Mapping[str, bytes] | None = None) -> DeltaPatch | None:
     """Patch the output for ``changed`` (spec path -> its bytes now), or None when it is not an identity edit.
 
     ``inputs``: every spec file -> hex SHA-256 of the bytes the last compile parsed (that compile
     wrote the manifest ``state`` names). ``digests``: the output folder's files -> SHA-256 as its
     journal holds them; ``read_output`` reads one of them (checked against ``digests`` here).
+    ``verified``: output files whose bytes the caller already read and checked against ``digests``
+    (:func:`paybill.write.journal.load_journal` verifies the files the last compile wrote, the
+    manifest among them): used as they are.
     """
+    reader = _Reader(read_output, digests, verified or {})
     try:
-        return _compile_delta(state, inputs, changed, read_output, digests)
+        return _compile_delta(state, inputs, changed, reader)
     except _NotDelta:
         return None
 
 
 def _compile_delta(state: DeltaState, inputs: Mapping[str, str], changed: Mapping[str, bytes],
-                   read_output: ReadOutput, digests: Mapping[str, bytes]) -> DeltaPatch:
+                   reader: _Reader) -> DeltaPatch:
+    digests = reader.digests
     after = dict(inputs)
     moved: dict[str, tuple[str, str]] = {}  # spec file -> (old, new) hex SHA-256
     identities: dict[str, tuple[str, str]] = {}  # entitlement file -> (display name, customer id)
@@ -95,7 +101,7 @@ def _compile_delta(state: DeltaState, inputs: Mapping[str, str], changed: Mappin
         moved[path] = (old, new)
     files: dict[str, bytes] = {}
     for output, (display_name, customer_id) in identities.items():
-        document = orjson.loads(_read(output, read_output, digests))
+        document = orjson.loads(reader.read(output))
         identity = identity_fields(display_name, customer_id)
         document["displayName"] = identity["displayName"]
         document["billing"].update(identity["billing"])
@@ -103,11 +109,11 @@ def _compile_delta(state: DeltaState, inputs: Mapping[str, str], changed: Mappin
     for path, (old, new) in moved.items():
         listed = b'"path": ' + orjson.dumps(path) + b',\n      "sha256": "'
         for output in state.listings.get(path, ()):
-            data = files.get(output) or _read(output, read_output, digests)
+            data = files.get(output) or reader.read(output)
             files[output] = _swap(data, listed + old.encode() + b'"', listed + new.encode() + b'"')
     written = {path: hashlib.sha256(data).digest() for path, data in files.items()}
     files = {path: data for path, data in files.items() if written[path] != digests[path]}
-    manifest = _read(MANIFEST, read_output, digests)
+    manifest = reader.read(MANIFEST)
     swaps = [(_entry(path, old), _entry(path, new)) for path, (old, new) in moved.items()]
     swaps += [(_entry(output, digests[output].hex()), _entry(output, written[output].hex()))
               for output in sorted(files)]
@@ -148,12 +154,25 @@ def _validate(data: dict[str, object]) -> None:
         raise _NotDelta from None  # the full compile reports it, with its position
 
 
-def _read(path: str, read_output: ReadOutput, digests: Mapping[str, bytes]) -> bytes:
-    data = read_output(path)
-    expected = digests.get(path)
-    if data is None or expected is None or hashlib.sha256(data).digest() != expected:
-        raise _NotDelta
-    return data
+@dataclass(frozen=True)
+class _Reader:
+    """Output files as the journal describes them: each read (or taken as verified) and checked once."""
+
+    read_output: ReadOutput
+    digests: Mapping[str, bytes]
+    """The output folder's files -> SHA-256, as its journal holds them."""
+    verified: Mapping[str, bytes]
+    """Files whose bytes the caller already checked against :attr:`digests`."""
+
+    def read(self, path: str) -> bytes:
+        expected = self.digests.get(path)
+        known = self.verified.get(path)
+        if known is not None and expected is not None:
+            return known
+        data = self.read_output(path)
+        if data is None or expected is None or hashlib.sha256(data).digest() != expected:
+            raise _NotDelta
+        return data
 
 
 def _swap(data: bytes, before: bytes, after: bytes) -> bytes:
