@@ -384,3 +384,40 @@ def test_the_fast_identity_check_never_accepts_what_the_model_rejects(display, c
             Tenant.model_validate(document)
         except ValidationError as error:  # pragma: no cover - the property's counterexample
             raise AssertionError(f"the fast check accepted what the model rejects: {error}") from None
+
+
+def test_the_manifest_splice_replaces_each_entry_found_exactly_once() -> None:
+    from paybill.delta.patch import _NotDelta, _splice
+
+    data = b'{"a": "sha256:1", "b": "sha256:2", "c": "sha256:3"}'
+    swaps = [(b'"c": "sha256:3"', b'"c": "sha256:33"'), (b'"a": "sha256:1"', b'"a": "sha256:x"')]
+    expected = data
+    for before, after in swaps:  # what one count() and replace() per entry did
+        expected = expected.replace(before, after)
+    assert _splice(data, swaps) == expected == b'{"a": "sha256:x", "b": "sha256:2", "c": "sha256:33"}'
+    assert _splice(data, []) == data
+    for bad in ([(b'"d": "sha256:4"', b"")],  # absent
+                [(b'sha256:', b"")],  # more than once
+                [(b'"a": "sha256:1", "b"', b"x"), (b'"b": "sha256:2"', b"y")]):  # two sharing bytes
+        with pytest.raises(_NotDelta):
+            _splice(data, bad)
+
+
+@settings(max_examples=200, deadline=None)
+@given(data=st.binary(max_size=40), swaps=st.lists(st.tuples(st.binary(min_size=1, max_size=4), st.binary(max_size=4)),
+                                                    max_size=3))
+def test_a_splice_that_succeeds_is_each_pattern_replaced_where_it_occurred_once(data: bytes, swaps) -> None:  # type: ignore[no-untyped-def]
+    from paybill.delta.patch import _NotDelta, _splice
+
+    try:
+        spliced = _splice(data, swaps)
+    except _NotDelta:
+        return
+    assert all(data.count(before) == 1 for before, _ in swaps)
+    spans = sorted((data.index(before), before, after) for before, after in swaps)
+    rebuilt, done = b"", 0
+    for start, before, after in spans:
+        assert start >= done
+        rebuilt += data[done:start] + after
+        done = start + len(before)
+    assert spliced == rebuilt + data[done:]
