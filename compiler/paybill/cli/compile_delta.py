@@ -93,12 +93,11 @@ def _write(cache: Path, out: Path, patch: DeltaPatch, journal: dict[str, tuple[i
     from paybill.write.tree import UnsafeOutput
 
     kept = {path: entry[3] for path, entry in journal.items() if path not in patch.files}
-    written = patch.digests
     final: dict[str, tuple[int, int, int, bytes]] = {}
     final_folders: dict[str, tuple[int, int, int]] = {}  # out's folders as the spare patch left them
     shortcut.forget(cache, out)  # as a full compile does before writing: a kill mid-write leaves no record
     try:
-        write_tree_linked(patch.files, out, cache, digests={**kept, **written}, kept=kept, journal=journal,
+        write_tree_linked(patch.files, out, cache, digests=patch.digests, kept=kept, journal=journal,
                           folders=folders, final=final, final_folders=final_folders, lease=lease)
     except (KeptFileChanged, UnsafeOutput, OSError):
         return None  # nothing was swapped in: the full compile runs and reports what it finds

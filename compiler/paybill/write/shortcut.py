@@ -353,8 +353,8 @@ def _check(cache: Path, out: Path, params: tuple[object, ...], specs: SpecScan |
     if edited:
         digests = {path: entry[4] for path, entry in recorded_specs.items()}
         outputs = {path: entry[3] for path, entry in files.items()}
-        if all(isinstance(digest, str) for digest in digests.values()) \
-                and all(isinstance(digest, bytes) for digest in outputs.values()):
+        # every digest a str / bytes (marshal makes no subclass): checked at C speed, ~35,000 of them
+        if set(map(type, digests.values())) <= {str} and set(map(type, outputs.values())) <= {bytes}:
             changed.append(SpecsChanged(sorted(edited), digests, printed, specs.base, outputs))
         return None
     base = os.path.abspath(out)

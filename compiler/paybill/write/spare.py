@@ -82,7 +82,17 @@ def survey_spare(folder: Path, out: Path) -> SpareSurvey | None:
     spare = spare_path(folder, out)
     files, folders, odd = _survey(spare) if folder_stats is None \
         else _survey_known(spare, journal, folder_stats, seen)
-    return SpareSurvey(files, folders, odd, seen, key)
+    return SpareSurvey(*_against(files, journal), folders, odd, seen, key)
+
+
+def _against(present: Mapping[str, tuple[int, int, int]],
+             journal: Mapping[str, _Entry]) -> tuple[list[str], list[str]]:
+    """The files found (``present``) against the journal: (those whose stat is not their entry's or that
+    it lacks, the journal's files not found). Every other file of the journal is there with its stat."""
+    differ = [rel for rel, found in present.items()
+              if type(entry := journal.get(rel)) is not tuple or len(entry) != 4 or entry[:3] != found]
+    agree = len(present) - len(differ)  # each a distinct file of the journal
+    return differ, [] if agree == len(journal) else [rel for rel in journal if rel not in present]
 
 
 def _read_spare_journal(folder: Path, out: Path) -> tuple[dict[str, _Entry], FolderStats | None] | None:
@@ -296,24 +306,27 @@ def patch_spare(spare: Path, tree: Mapping[str, bytes], journal: Mapping[str, _E
     delay = float(os.environ.get(DELAY_ENV, "0") or 0)
     seen: dict[str, tuple[int, int, int]] = {}
     if surveyed is not None:
-        present, folders, odd, seen = surveyed.files, surveyed.folders, surveyed.odd, surveyed.seen
+        differ, absent, folders = surveyed.differ, surveyed.absent, surveyed.folders
+        odd, seen = surveyed.odd, surveyed.seen
     else:
         present, folders, odd = _survey(spare) if folder_stats is None \
             else _survey_known(spare, journal, folder_stats, seen)
+        differ, absent = _against(present, journal)
     touched: set[str] = {""}  # folders whose stat the patch changes (the top: the exchange renames it)
     for rel in odd:  # a symlink, a socket...: never ours
         os.unlink(spare / rel)
         touched.add(rel.rpartition("/")[0])
     prefix = os.fspath(spare) + "/"
     fresh: dict[str, _Entry] = {}
-    stale: list[str] = []
-    for rel, found in present.items():
-        entry = journal.get(rel)
-        if entry is not None and type(entry) is tuple and len(entry) == 4 and entry[:3] == found \
-                and (rel in tree or rel in in_place):
+    stale = list(differ)  # not what the journal says: removed, and written again below if needed
+    unknown = {*differ, *absent}
+    for rel, entry in journal.items():  # the others are there with the journal's stat (and a sound entry)
+        if rel in unknown:
+            continue
+        if rel in tree or rel in in_place:
             fresh[rel] = entry
         else:
-            stale.append(rel)  # gone from the tree, or not what the journal says: written again below if needed
+            stale.append(rel)  # gone from the tree
     for rel in stale:
         os.unlink(prefix + rel)
         touched.add(rel.rpartition("/")[0])
