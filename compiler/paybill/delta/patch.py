@@ -1,14 +1,17 @@
-"""Decide whether changed spec files are identity edits of tenants, and patch the output for them.
+"""Decide whether changed spec files are identity or billing-status edits of tenants, and patch the output.
 
 Exact by construction where it applies, and None (the full compile runs) everywhere else:
 
 * every changed file was a tenant-only file at the last compile, still loads without a single
   diagnostic into the same Tenant documents (same position, same name), each validates against the
   Tenant model (:func:`paybill.delta.identity.surely_valid` first, pydantic only when unsure), and
-  each is unchanged but for :data:`~paybill.delta.state.IDENTITY_FIELDS` (its
+  each is unchanged but for :data:`~paybill.delta.state.PATCHED_FIELDS` (its
   :func:`~paybill.delta.state.projection` hash); so every semantic rule sees what it saw, and
   every output but the ones below is the same;
 * a display-name edit of a tenant whose stack holds it (GCP) is left to the full compile;
+* a billing status is patched only when neither it nor the status the entitlement file holds is
+  ``trialing`` (trial sizing and trial days read more than the status) and rule PB0405 accepts it
+  beside the lifecycle (:func:`~paybill.delta.identity.patchable_status`);
 * each file patched is read from the output folder and must hash to the digest its journal holds;
   each patched digest must occur exactly once where it is replaced (else: the full compile).
 
@@ -25,7 +28,7 @@ from dataclasses import dataclass, replace
 
 import orjson
 
-from paybill.delta.identity import surely_valid
+from paybill.delta.identity import TRIALING, patchable_status, surely_valid
 from paybill.delta.state import DISPLAY_NAME_IN_STACK, DeltaState, TenantEntry, projection, row_of
 from paybill.diagnostics import DiagnosticSink
 from paybill.emit.entitlement_text import entitlement_bytes, identity_fields
@@ -69,7 +72,7 @@ def _compile_delta(state: DeltaState, inputs: Mapping[str, str], changed: Mappin
                    read_output: ReadOutput, digests: Mapping[str, bytes]) -> DeltaPatch:
     after = dict(inputs)
     moved: dict[str, tuple[str, str]] = {}  # spec file -> (old, new) hex SHA-256
-    identities: dict[str, tuple[str, str]] = {}  # entitlement file -> (display name, customer id)
+    identities: dict[str, tuple[str, str, str]] = {}  # entitlement file -> (display name, customer id, status)
     overrides = dict(state.overrides)
     for path in sorted(changed):
         raw = changed[path]
@@ -83,20 +86,23 @@ def _compile_delta(state: DeltaState, inputs: Mapping[str, str], changed: Mappin
         if not _plain_ascii(path):
             raise _NotDelta  # a path JSON would escape: not worth patching byte for byte
         updated = []
-        for entry, (display_name, customer_id) in zip(entries, _tenants(raw, path, entries), strict=True):
+        for entry, (display_name, customer_id, status) in zip(entries, _tenants(raw, path, entries), strict=True):
             if entry.provider in DISPLAY_NAME_IN_STACK and display_name != entry.display_name:
                 raise _NotDelta
-            identities[f"tenants/{entry.name}.json"] = (display_name, customer_id)
+            identities[f"tenants/{entry.name}.json"] = (display_name, customer_id, status)
             updated.append(row_of(replace(entry, display_name=display_name)))
         overrides[path] = tuple(updated)
         after[path] = new
         moved[path] = (old, new)
     files: dict[str, bytes] = {}
-    for output, (display_name, customer_id) in identities.items():
+    for output, (display_name, customer_id, status) in identities.items():
         document = orjson.loads(_read(output, read_output, digests))
+        billing = document.get("billing")
+        if not isinstance(billing, dict) or billing.get("status") == TRIALING or "trialDays" in billing:
+            raise _NotDelta  # the trial's end changes sizing and trial days: the full compile
         identity = identity_fields(display_name, customer_id)
         document["displayName"] = identity["displayName"]
-        document["billing"].update(identity["billing"])
+        billing.update(identity["billing"], status=status)
         files[output] = entitlement_bytes(document)
     for path, (old, new) in moved.items():
         listed = b'"path": ' + orjson.dumps(path) + b',\n      "sha256": "'
@@ -113,9 +119,9 @@ def _compile_delta(state: DeltaState, inputs: Mapping[str, str], changed: Mappin
     return DeltaPatch(files, after, replace(state, manifest_sha256=_hex(manifest), overrides=overrides))
 
 
-def _tenants(raw: bytes, path: str, entries: tuple[TenantEntry, ...]) -> list[tuple[str, str]]:
-    """Each Tenant document's (display name, customer id), when the file loads cleanly into the same
-    documents, each unchanged but for its identity fields, and each a valid Tenant."""
+def _tenants(raw: bytes, path: str, entries: tuple[TenantEntry, ...]) -> list[tuple[str, str, str]]:
+    """Each Tenant document's (display name, customer id, billing status), when the file loads cleanly
+    into the same documents, each unchanged but for its patched fields, and each a valid Tenant."""
     sink = DiagnosticSink()
     documents = load_source(raw, path, sink)
     if len(sink) or len(documents) != len(entries):
@@ -125,10 +131,13 @@ def _tenants(raw: bytes, path: str, entries: tuple[TenantEntry, ...]) -> list[tu
         if (document.kind, document.index, document.name) != ("Tenant", entry.index, entry.name) \
                 or projection(document.data) != entry.projection:
             raise _NotDelta
+        status = patchable_status(document.data)
+        if status is None:
+            raise _NotDelta
         if not surely_valid(document.data):  # the model decides (it loads pydantic: ~0.25 s)
             _validate(document.data)
         spec = document.data["spec"]
-        identities.append((spec["displayName"], spec["billing"]["customerId"]))
+        identities.append((spec["displayName"], spec["billing"]["customerId"], status))
     return identities
 
 
