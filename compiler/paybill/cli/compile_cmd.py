@@ -21,6 +21,7 @@ from paybill.gcpause import exit_process, pause_for_this_process
 
 if TYPE_CHECKING:
     from paybill.compile import CompileResult
+    from paybill.load.cache import KnownStats
     from paybill.write.lease import SpareLease
     from paybill.write.shortcut import FolderHint
     from paybill.write.tree import TreeDiff
@@ -199,6 +200,16 @@ def _save_delta_state(cache: Path, out: Path, result: CompileResult) -> None:
                                        result.facts.source_listings or {}), with_base=True)
 
 
+def _known_stats(record: tuple[tuple[object, ...], int, SpecScan | None] | None) -> KnownStats | None:
+    """The short cut's scan of the spec files, for the load (:class:`paybill.load.cache.KnownStats`):
+    stat'ed once per compile, not twice. Its stats were taken after ``record``'s start time."""
+    if record is None or record[2] is None:
+        return None
+    from paybill.load.cache import KnownStats
+
+    return KnownStats({path: entry[:3] for path, entry in record[2].files.items()}, record[1])
+
+
 def _report_write_failure(result: CompileResult, out: Path, fmt: str, exc: OSError) -> None:
     """The disk said no: a PB0694 diagnostic after the compile's own, and exit 1."""
     sink = DiagnosticSink()
@@ -312,12 +323,13 @@ def _compile(specs: Path, out: Path, check: bool, durable: bool, strict_quotas: 
     final: dict[str, tuple[int, int, int, bytes]] = {}
     final_folders: dict[str, tuple[int, int, int]] = {}  # out's folders as the writer left them, when it knows
     parallelism = Parallelism.from_env()  # one setting for every stage, the writer's included
+    known = _known_stats(record)
     with StreamingWrite(out, durable=durable, parallelism=parallelism) as writer:
         streaming = not (check or linked)
         try:
             result = compile_repository(specs, progress=stages, cache=cache, parallelism=parallelism, out=out,
                                         on_files=writer.add if streaming else None, in_place=in_place,
-                                        writer=writer.early() if streaming else None)
+                                        writer=writer.early() if streaming else None, known=known)
         finally:
             stages.close()
         if not result.ok:
