@@ -200,7 +200,7 @@ def _save_delta_state(cache: Path, out: Path, result: CompileResult) -> None:
                                        result.facts.source_listings or {}), with_base=True)
 
 
-def _known_stats(record: tuple[tuple[object, ...], int, SpecScan | None] | None) -> KnownStats | None:
+def _known_stats(record: Record | None) -> KnownStats | None:
     """The short cut's scan of the spec files, for the load (:class:`paybill.load.cache.KnownStats`):
     stat'ed once per compile, not twice. Its stats were taken after ``record``'s start time."""
     if record is None or record[2] is None:
