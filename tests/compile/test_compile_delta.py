@@ -1,9 +1,11 @@
-"""The delta compile (paybill.delta): a tenant identity edit is patched in, and is exactly a full compile.
+"""The delta compile (paybill.delta): a tenant identity or billing-status edit is patched in, and is
+exactly a full compile.
 
 Each test drives ``paybill compile`` as a user does (the CLI, a cache folder, an output folder) and
 compares what it leaves on disk, and what it prints, with a compile that uses no cache at all. A spy
 on the full pipeline tells whether the delta path was taken: it must be for identity edits (display
-name, contacts, Stripe customer id, comments, formatting) and must not be for anything else.
+name, contacts, Stripe customer id, a billing status outside trials, comments, formatting) and must
+not be for anything else.
 """
 
 from __future__ import annotations
@@ -17,13 +19,14 @@ from pathlib import Path
 
 import pytest
 from compile_support import SPECS, exit_probe, invoke, read_tree
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 import paybill.compile as compile_package
 from paybill import store
 from paybill.delta import identity
-from paybill.delta.state import DISPLAY_NAME_IN_STACK, IDENTITY_FIELDS, projection, state_names
+from paybill.delta.identity import ALLOWED_LIFECYCLES
+from paybill.delta.state import DISPLAY_NAME_IN_STACK, IDENTITY_FIELDS, PATCHED_FIELDS, projection, state_names
 from paybill.load.document import git_blob_id
 
 COMPILER = Path(compile_package.__file__).resolve().parents[1]
@@ -87,6 +90,9 @@ IDENTITY_EDITS = {
     "a document marker": ("acme-corp.yaml", "apiVersion:", "---\napiVersion:"),
     "gcp contacts": (GCP_TENANTS[0], "role: technical", "role: security"),
     "unicode name": ("acme-corp.yaml", "displayName: Acme Corp", "displayName: \"Acmé \\\"Corp\\\" ✓\""),
+    "billing status": ("acme-corp.yaml", "status: active\n", "status: past_due\n"),
+    "billing back to active": ("soylent.yaml", "status: past_due\n", "status: active\n"),
+    "billing cancelled, offboarding": ("tyrell.yaml", "status: cancelled\n", "status: past_due\n"),
 }
 
 
@@ -108,7 +114,11 @@ def test_several_files_and_several_edits_in_a_row(repo, tmp_path: Path, monkeypa
 OTHER_EDITS = {
     "plan": ("acme-corp.yaml", "plan: enterprise", "plan: growth"),
     "label": ("acme-corp.yaml", "support-tier: premium", "support-tier: basic"),
-    "billing status": ("acme-corp.yaml", "status: active\n", "status: past_due\n"),
+    "billing into a trial": ("acme-corp.yaml", "status: active\n", "status: trialing\n"),
+    "billing out of a trial": ("hooli.yaml", "status: trialing\n", "status: active\n"),
+    "billing against lifecycle": ("acme-corp.yaml", "status: active\n", "status: cancelled\n"),
+    "billing unknown status": ("acme-corp.yaml", "status: active\n", "status: overdue\n"),
+    "billing status not text": ("acme-corp.yaml", "status: active\n", "status: 3\n"),
     "gcp display name": (GCP_TENANTS[0], "displayName: ", "displayName: Renamed "),
     "bad email": ("acme-corp.yaml", "email: platform@acme-corp.example.com", "email: not-an-email"),
     "bad customer id": ("acme-corp.yaml", "customerId: cus_7c879ad6a7611d", "customerId: cus with spaces"),
@@ -222,6 +232,8 @@ _EDIT = st.one_of(
     st.tuples(st.just("comment"), st.sampled_from(OTHER_TENANTS), st.sampled_from(["one", "two"])),
     st.tuples(st.just("lifecycle"), st.sampled_from(OTHER_TENANTS), st.sampled_from(["active", "suspended"])),
     st.tuples(st.just("label"), st.sampled_from(OTHER_TENANTS), st.sampled_from(["premium", "basic"])),
+    st.tuples(st.just("billing"), st.sampled_from(sorted(p.name for p in (SPECS / "tenants").iterdir())),
+              st.sampled_from(["active", "past_due", "cancelled", "trialing"])),
 )
 
 
@@ -230,15 +242,24 @@ def _apply(specs: Path, edit: tuple[str, str, str]) -> bool:
     what, name, value = edit
     path = specs / "tenants" / name
     text = path.read_text()
+    trialing = re.search(r"\n    status: trialing\n", text) is not None  # any edit of a trial: the full compile
     if what == "display":
         text = re.sub(r"(displayName: .*)", lambda m: f"{m.group(1)} {value}", text, count=1)
-        identity = name not in GCP_TENANTS
+        identity = name not in GCP_TENANTS and not trialing
     elif what == "customer":
         text = re.sub(r"customerId: \S+", f"customerId: {value}", text, count=1)
-        identity = True
+        identity = not trialing or f"customerId: {value}\n" in path.read_text()
     elif what == "comment":
         text = f"# {value}\n" + text
-        identity = True
+        identity = not trialing
+    elif what == "billing":
+        before = re.search(r"\n    status: (\w+)\n", text)
+        lifecycle = re.search(r"\n  lifecycle: (\w+)\n", text)
+        assert before is not None and lifecycle is not None, name
+        text = text.replace(before.group(0), f"\n    status: {value}\n", 1)
+        # patched: outside trials, and what rule PB0405 accepts beside the lifecycle (else it reports)
+        identity = before.group(1) == value or ("trialing" not in (before.group(1), value)
+                                                and lifecycle.group(1) in ALLOWED_LIFECYCLES[value])
     elif what == "lifecycle":
         if "lifecycle: active\n" not in text and "lifecycle: suspended\n" not in text:
             return True  # nothing to edit: nothing to compile
@@ -253,6 +274,8 @@ def _apply(specs: Path, edit: tuple[str, str, str]) -> bool:
 
 @settings(max_examples=4, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(edits=st.lists(_EDIT, min_size=1, max_size=4))
+@example(edits=[("display", "hooli.yaml", "Ltd"), ("billing", "hooli.yaml", "active"),  # a trial: full, then patched
+                ("comment", "hooli.yaml", "one")])
 def test_random_edit_sequences_equal_a_full_compile(spec_copy, tmp_path_factory, edits) -> None:  # type: ignore[no-untyped-def]
     """After every edit the tree on disk and the printed text are an uncached compile's, and the
     delta path is taken exactly for identity edits (a no-op edit counts as one)."""
@@ -272,14 +295,15 @@ def test_random_edit_sequences_equal_a_full_compile(spec_copy, tmp_path_factory,
             assert (calls == 0) is identity, (edit, calls)
 
 
-def test_projection_ignores_exactly_the_identity_fields() -> None:
+def test_projection_ignores_exactly_the_patched_fields() -> None:
     document = {"kind": "Tenant", "spec": {"displayName": "A", "contacts": [], "billing": {"customerId": "c", "status":
                                                                                              "active"}, "plan": "p"}}
-    same = {"kind": "Tenant", "spec": {"displayName": "B", "billing": {"customerId": "d", "status": "active"},
+    same = {"kind": "Tenant", "spec": {"displayName": "B", "billing": {"customerId": "d", "status": "past_due"},
                                        "plan": "p"}}
     assert projection(document) == projection(same)
     for changed in ({**document, "kind": "Tenantx"}, {**document, "spec": {**document["spec"], "plan": "q"}},
-                    {**document, "spec": {**document["spec"], "billing": {"customerId": "c", "status": "trialing"}}},
+                    {**document, "spec": {**document["spec"], "billing": {"customerId": "c", "trialDays": 3}}},
+                    {**document, "spec": {**document["spec"], "lifecycle": "active"}},
                     {**document, "spec": {**document["spec"], "plan": 1}}):
         assert projection(changed) != projection(document)
     assert projection({"spec": {"x": 1}}) != projection({"spec": {"x": 1.0}}) != projection({"spec": {"x": True}})
@@ -295,17 +319,27 @@ READERS = {
     "display_name": {"emit/entitlements.py", "emit/terraform/providers/gcp/identity.py"},
     "customer_id": {"emit/entitlements.py"},
     "contacts": set(),
+    # the billing status: the entitlement file, rule PB0405 (patch checks it) and "is it trialing"
+    "status": {"emit/entitlements.py", "emit/terraform/context.py", "validate/rules/billing_lifecycle.py"},
 }
 SPELLINGS = {"displayName", "customerId", "contacts"}
+STATUS_SPELLED = {
+    "emit/entitlements.py",  # the entitlement file's billing.status
+    "emit/terraform/providers/aws/storage.py",  # an S3 versioning configuration's own "status": "Enabled"
+    "load/cache.py",  # TENANT_SHARE: plain values kept for `paybill plan`, no output reads them
+}
 
 
 def test_no_other_compiler_module_reads_the_identity_fields() -> None:
     """The delta compile patches exactly the outputs the readers below produce. A new reader of a
-    tenant's display name, contacts or customer id (an attribute, or the field's spelling in the
-    specs) must be added to paybill.delta first, or a delta compile would differ from a full one."""
+    tenant's display name, contacts, customer id or billing status (an attribute, or the field's
+    spelling in the specs) must be added to paybill.delta first, or a delta compile would differ from
+    a full one."""
     assert {path[-1] for path in IDENTITY_FIELDS} == SPELLINGS and {"gcp"} == DISPLAY_NAME_IN_STACK
+    assert (*IDENTITY_FIELDS, ("spec", "billing", "status")) == PATCHED_FIELDS
     found: dict[str, set[str]] = {name: set() for name in READERS}
     spelled: set[str] = set()
+    status_spelled: set[str] = set()
     for package in COMPILE_PACKAGES:
         for source in sorted((COMPILER / package).rglob("*.py")):
             relative = source.relative_to(COMPILER).as_posix()
@@ -314,8 +348,23 @@ def test_no_other_compiler_module_reads_the_identity_fields() -> None:
                     found[node.attr].add(relative)
                 elif isinstance(node, ast.Constant) and node.value in SPELLINGS:
                     spelled.add(relative)
+                elif isinstance(node, ast.Constant) and node.value == "status":
+                    status_spelled.add(relative)
     assert found == READERS
     assert spelled <= {"emit/entitlement_text.py", "emit/entitlements.py"}, spelled
+    assert status_spelled == STATUS_SPELLED, status_spelled
+
+
+def test_the_billing_status_rules_are_the_models_and_the_validators() -> None:
+    """The delta path's copy of rule PB0405's table (copied so that it loads no validate module) and
+    its list of statuses are the rule's and the model's own."""
+    from typing import get_args
+
+    from paybill.models.tenant import BillingStatus
+    from paybill.validate.rules.billing_lifecycle import ALLOWED_LIFECYCLES as RULES
+
+    assert ALLOWED_LIFECYCLES == RULES
+    assert set(ALLOWED_LIFECYCLES) == set(get_args(BillingStatus)) and identity.TRIALING in ALLOWED_LIFECYCLES
 
 
 def test_the_delta_path_loads_no_stage(repo) -> None:  # type: ignore[no-untyped-def]
@@ -384,3 +433,40 @@ def test_the_fast_identity_check_never_accepts_what_the_model_rejects(display, c
             Tenant.model_validate(document)
         except ValidationError as error:  # pragma: no cover - the property's counterexample
             raise AssertionError(f"the fast check accepted what the model rejects: {error}") from None
+
+
+def test_the_manifest_splice_replaces_each_entry_found_exactly_once() -> None:
+    from paybill.delta.patch import _NotDelta, _splice
+
+    data = b'{"a": "sha256:1", "b": "sha256:2", "c": "sha256:3"}'
+    swaps = [(b'"c": "sha256:3"', b'"c": "sha256:33"'), (b'"a": "sha256:1"', b'"a": "sha256:x"')]
+    expected = data
+    for before, after in swaps:  # what one count() and replace() per entry did
+        expected = expected.replace(before, after)
+    assert _splice(data, swaps) == expected == b'{"a": "sha256:x", "b": "sha256:2", "c": "sha256:33"}'
+    assert _splice(data, []) == data
+    for bad in ([(b'"d": "sha256:4"', b"")],  # absent
+                [(b'sha256:', b"")],  # more than once
+                [(b'"a": "sha256:1", "b"', b"x"), (b'"b": "sha256:2"', b"y")]):  # two sharing bytes
+        with pytest.raises(_NotDelta):
+            _splice(data, bad)
+
+
+@settings(max_examples=200, deadline=None)
+@given(data=st.binary(max_size=40), swaps=st.lists(st.tuples(st.binary(min_size=1, max_size=4), st.binary(max_size=4)),
+                                                    max_size=3))
+def test_a_splice_that_succeeds_is_each_pattern_replaced_where_it_occurred_once(data: bytes, swaps) -> None:  # type: ignore[no-untyped-def]
+    from paybill.delta.patch import _NotDelta, _splice
+
+    try:
+        spliced = _splice(data, swaps)
+    except _NotDelta:
+        return
+    assert all(data.count(before) == 1 for before, _ in swaps)
+    spans = sorted((data.index(before), before, after) for before, after in swaps)
+    rebuilt, done = b"", 0
+    for start, before, after in spans:
+        assert start >= done
+        rebuilt += data[done:start] + after
+        done = start + len(before)
+    assert spliced == rebuilt + data[done:]

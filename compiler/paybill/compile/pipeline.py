@@ -33,6 +33,7 @@ from paybill.gcpause import gc_paused
 from paybill.graph.build import build_graph
 from paybill.graph.cycles import report_cycles
 from paybill.load import LoadLimits, SpecDocument, load_repository
+from paybill.load.cache import KnownStats
 from paybill.load.limits import DEFAULT_LIMITS
 from paybill.resolve import ResolvedModel, resolve_index
 from paybill.store import UNITS_FOLDER, UnitStore
@@ -237,6 +238,7 @@ def compile_repository(
     out: Path | None = None,
     in_place: Mapping[str, bytes] | None = None,
     writer: ScratchWriter | None = None,
+    known: KnownStats | None = None,
 ) -> CompileResult:
     """Load every spec under ``root`` and compile it.
 
@@ -250,13 +252,14 @@ def compile_repository(
     ``in_place``: the digests ``out``'s writer recorded for its files (its journal), when the result
     is written by a writer that keeps files in place (:func:`paybill.write.journal.write_tree_linked`):
     unchanged stored stacks recorded there are not read at all but listed in ``CompileResult.kept``.
+    ``known``: the spec files' stats as the caller just took them (:class:`~paybill.load.cache.KnownStats`).
     """
     parallelism = parallelism if parallelism is not None else Parallelism.from_env()
     sink = DiagnosticSink()
     with gc_paused():
         if progress:
             progress("load")
-        loaded = load_repository(root, sink, limits, cache=cache, save=False, parallelism=parallelism)
+        loaded = load_repository(root, sink, limits, cache=cache, save=False, parallelism=parallelism, known=known)
         if loaded.files == 0 and not len(sink):
             sink.error("PB0115", f"no spec files (*.yaml, *.yml) found under '{root.as_posix()}'",
                        root.name or ".", Position(), "point paybill at your specs folder")

@@ -1,13 +1,15 @@
-"""The delta compile: a one-tenant identity edit patched into the last output, without running the stages.
+"""The delta compile: a tenant's identity or billing-status edit patched into the last output, without the stages.
 
 At 10,000 tenants every stage of a compile walks every tenant (validate, resolve, graph, Terraform,
 the emitters, the manifest: ~2.5 s of CPU and ~0.6 s of imports), even when the change is one
 tenant's display name. Most tenant edits of a platform team's day are of that kind: a display name,
-a contact, the Stripe customer id. Such an edit changes no aggregate any other output is built from
-(pool membership, quota counts, claimed cloud names, network allocations, database tenant lists,
-agent scopes and entities), so the new tree is the old one with a handful of files patched:
+a contact, the Stripe customer id, and the billing status the billing webhook flow proposes
+(``active`` -> ``past_due`` and back, ``cancelled``; not into or out of a trial). Such an edit
+changes no aggregate any other output is built from (pool membership, quota counts, claimed cloud
+names, network allocations, database tenant lists, agent scopes and entities), so the new tree is
+the old one with a handful of files patched:
 
-* ``tenants/<tenant>.json``: its ``displayName`` and ``billing.customerId``;
+* ``tenants/<tenant>.json``: its ``displayName``, ``billing.customerId`` and ``billing.status``;
 * every file that lists the spec file's SHA-256 under ``sources`` (its database folder's
   ``migrations.json``, the ``manifest.json`` of each bundle whose scope holds the tenant), known
   from the last full compile (:attr:`paybill.emit.contract.EmitFacts.source_listings`);

@@ -1,13 +1,15 @@
 """A fast, conservative check of a tenant's identity fields, so the delta compile need not load pydantic.
 
 The delta compile only sees documents equal to one the last compile validated, except for the
-identity fields (:data:`paybill.delta.state.IDENTITY_FIELDS`). Whether such a document is a valid
-Tenant therefore depends on those fields alone. Building the Tenant model costs more than the rest
-of a delta compile (pydantic and ~20 model classes: ~0.25 s), so the values are checked here first
-against a *stricter* rule than the model's: when :func:`surely_valid` says True, the model accepts
-the document; when it says False the model decides (:mod:`paybill.delta.patch`), so a value this
-check is unsure of costs time, never a wrong answer. ``tests/compile/test_compile_delta.py`` checks
-that the patterns below are the model's and, with random values, that True implies the model accepts.
+identity fields and the billing status (:data:`paybill.delta.state.PATCHED_FIELDS`). Whether such a
+document is a valid Tenant therefore depends on those fields alone (the status is checked apart,
+:func:`patchable_status`, with the one rule that reads it beside another field). Building the Tenant
+model costs more than the rest of a delta compile (pydantic and ~20 model classes: ~0.25 s), so the
+values are checked here first against a *stricter* rule than the model's: when :func:`surely_valid`
+says True, the model accepts the document; when it says False the model decides
+(:mod:`paybill.delta.patch`), so a value this check is unsure of costs time, never a wrong answer.
+``tests/compile/test_compile_delta.py`` checks that the patterns below are the model's and, with
+random values, that True implies the model accepts.
 """
 
 from __future__ import annotations
@@ -21,6 +23,14 @@ EMAIL_PATTERN = r"^[^@\s\"'`$]+@[a-z0-9.-]+\.[a-z]{2,}$"  # paybill.models.base.
 EMAIL_MAX = 254
 CUSTOMER_ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"  # paybill.models.tenant.Billing.customer_id
 CONTACT_ROLES = frozenset({"technical", "billing", "security", "executive"})  # paybill.models.tenant.Contact.role
+TRIALING = "trialing"
+ALLOWED_LIFECYCLES: dict[str, frozenset[str]] = {  # paybill.validate.rules.billing_lifecycle (PB0405)
+    "trialing": frozenset({"onboarding", "active"}),
+    "active": frozenset({"onboarding", "active", "suspended", "offboarding"}),
+    "past_due": frozenset({"active", "suspended", "offboarding"}),
+    "cancelled": frozenset({"suspended", "offboarding", "deleted"}),
+}
+"""Copied, not imported: importing the rule would load the validate stage on the delta path."""
 
 _EMAIL = re.compile(EMAIL_PATTERN.removeprefix("^").removesuffix("$"))
 _CUSTOMER_ID = re.compile(CUSTOMER_ID_PATTERN.removeprefix("^").removesuffix("$"))
@@ -45,6 +55,19 @@ def surely_valid(document: Mapping[str, Any]) -> bool:
         return False
     contacts = spec.get("contacts", [])
     return type(contacts) is list and all(_contact(contact) for contact in contacts)
+
+
+def patchable_status(document: Mapping[str, Any]) -> str | None:
+    """The document's billing status when a delta compile may patch it in: a status of the model
+    (``paybill.models.tenant.BillingStatus``) other than ``trialing``, that rule PB0405 accepts beside
+    the document's lifecycle. None: the full compile decides (and reports whatever is wrong)."""
+    spec = document.get("spec")
+    billing = spec.get("billing") if isinstance(spec, dict) else None
+    status = billing.get("status") if isinstance(billing, dict) else None
+    if type(status) is not str or status == TRIALING or status not in ALLOWED_LIFECYCLES:
+        return None
+    lifecycle = spec.get("lifecycle") if isinstance(spec, dict) else None
+    return status if type(lifecycle) is str and lifecycle in ALLOWED_LIFECYCLES[status] else None
 
 
 def _text(value: object) -> bool:

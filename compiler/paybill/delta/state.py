@@ -5,10 +5,10 @@ listings its emitters published; read back only when it names exactly the spec f
 the ``manifest.json`` digest that the output folder's record and journal hold, so a state from
 another compile, another folder or other code (the entry's stamp, :mod:`paybill.store`) is never used.
 
-Which fields an edit may change is fixed here (:data:`IDENTITY_FIELDS`), with the providers whose
-stacks read one of them (:data:`DISPLAY_NAME_IN_STACK`). ``tests/compile/test_compile_delta.py``
-checks that no other compiler module reads those fields, so a new reader cannot silently make a
-delta compile differ from a full one.
+Which fields an edit may change is fixed here (:data:`PATCHED_FIELDS`: the identity fields and the
+billing status), with the providers whose stacks read one of them (:data:`DISPLAY_NAME_IN_STACK`).
+``tests/compile/test_compile_delta.py`` checks that no other compiler module reads those fields, so
+a new reader cannot silently make a delta compile differ from a full one.
 """
 
 from __future__ import annotations
@@ -37,6 +37,17 @@ IDENTITY_FIELDS: tuple[tuple[str, ...], ...] = (
 """Tenant fields read only by the entitlement file (display name, customer id), the GCP tenant stack
 (display name) and the tenant's own schema validation (all three): what the delta compile patches."""
 
+BILLING_STATUS: tuple[str, ...] = ("spec", "billing", "status")
+"""Also patched, when the edit neither starts nor ends a trial: the status the billing webhook flow
+proposes most often (``active`` -> ``past_due`` -> ``active``, ``cancelled``). Besides the tenant's
+schema validation it is read by the entitlement file (``billing.status``), by rule PB0405 (billing
+status against lifecycle, one document: :data:`paybill.delta.identity.ALLOWED_LIFECYCLES`) and by
+the Terraform context only as "is it ``trialing``" (trial sizing, trial days): an edit to or from
+``trialing`` takes the full compile."""
+
+PATCHED_FIELDS: tuple[tuple[str, ...], ...] = (*IDENTITY_FIELDS, BILLING_STATUS)
+"""Every field a delta compile may see changed: the rest of the document must hash as before."""
+
 DISPLAY_NAME_IN_STACK = frozenset({"gcp"})
 """Providers whose tenant stack holds the tenant's display name (the GCP service account's
 ``display_name``, :mod:`paybill.emit.terraform.providers.gcp.identity`): a display-name edit of
@@ -51,7 +62,7 @@ class TenantEntry:
     """The document's position in its file."""
     name: str
     projection: str
-    """SHA-256 of the document less :data:`IDENTITY_FIELDS` (:func:`projection`)."""
+    """SHA-256 of the document less :data:`PATCHED_FIELDS` (:func:`projection`)."""
     provider: str
     """Its cloud's provider (``aws``, ``gcp``...)."""
     display_name: str
@@ -98,14 +109,14 @@ def row_of(entry: TenantEntry) -> Row:
 
 
 def projection(data: Mapping[str, Any]) -> str | None:
-    """SHA-256 of a document's plain data without :data:`IDENTITY_FIELDS`, or None when it cannot be
+    """SHA-256 of a document's plain data without :data:`PATCHED_FIELDS`, or None when it cannot be
     hashed exactly (a key that is not a string, a value that is not JSON: the file is not delta-eligible).
 
     Sorted keys and JSON's distinct types (``1``, ``1.0``, ``true``, ``"1"``) make equal hashes mean
     equal data, hence an equal model and equal results of every rule that reads the rest.
     """
     copy: dict[str, Any] = dict(data)
-    for path in IDENTITY_FIELDS:
+    for path in PATCHED_FIELDS:
         _drop(copy, path)
     try:
         text = orjson.dumps(copy, option=orjson.OPT_SORT_KEYS | orjson.OPT_PASSTHROUGH_DATETIME

@@ -17,7 +17,8 @@ from __future__ import annotations
 import hashlib
 import os
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +35,24 @@ _Entry = tuple[int, int, int, str, _Documents, str]
 """(size, mtime_ns, inode, SHA-256 hex, documents, git blob id)."""
 
 
+@dataclass(frozen=True)
+class KnownStats:
+    """Every spec file's stat, taken by the caller before the load (``paybill compile``'s scan for the
+    whole-compile short cut, :func:`paybill.write.shortcut.scan_specs`), so the load does not stat
+    10,000 files a second time (~0.05 s of CPU).
+
+    Only a scan that saw every spec name as a regular file and no symlink at all (the short cut's
+    rule: anything else gives no scan) is handed on, so each ``lstat`` there is the ``stat`` the
+    load would take. ``taken_ns`` is a time before the first of them: an entry recorded from such a
+    stat is racy (verified by content on use) as long as one recorded from the load's own stat.
+    A file not in ``files`` is stat'ed by the load as before.
+    """
+
+    files: Mapping[str, _Stat]
+    """Display path (as diagnostics print it) -> (size, mtime_ns, inode)."""
+    taken_ns: int
+
+
 def file_stat(path: Path) -> _Stat | None:
     try:
         info = os.stat(path)
@@ -45,7 +64,9 @@ def file_stat(path: Path) -> _Stat | None:
 class LoadCache:
     """The parsed files of one specs root, read from and saved to the cache folder."""
 
-    def __init__(self, folder: Path | None, root: Path) -> None:
+    def __init__(self, folder: Path | None, root: Path, stated_ns: int | None = None) -> None:
+        """``stated_ns``: when the stats the caller will hand to :meth:`lookup` were taken, if before now
+        (:class:`KnownStats`): the racy window of what this load records counts from that instant."""
         self.folder = folder
         self.name = store.key("load", os.path.abspath(root))
         saved = store.read(folder, self.name)
@@ -55,6 +76,8 @@ class LoadCache:
             self._saved_ns, self._old = saved
         self._new: dict[str, _Entry] = {}
         self._started_ns = time.time_ns()  # files are stat()ed after this instant
+        if stated_ns is not None:
+            self._started_ns = min(self._started_ns, stated_ns)
         self.hits = 0
         self._recorded = 0
 

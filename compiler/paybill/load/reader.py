@@ -13,7 +13,7 @@ import yaml
 
 from paybill.diagnostics import Diagnostic, DiagnosticSink, Position
 from paybill.forked import Parallelism
-from paybill.load.cache import LoadCache, file_stat
+from paybill.load.cache import KnownStats, LoadCache, file_stat
 from paybill.load.discover import SpecFile, discover_spec_files
 from paybill.load.document import FileText, SourceText, SpecDocument, git_blob_id
 from paybill.load.limits import DEFAULT_LIMITS, LoadLimits
@@ -230,7 +230,7 @@ def _too_big(size: int, display: str, sink: DiagnosticSink, limits: LoadLimits) 
 
 def load_repository(root: Path, sink: DiagnosticSink, limits: LoadLimits = DEFAULT_LIMITS,
                     cache: Path | None = None, save: bool = True,
-                    parallelism: Parallelism | None = None) -> LoadedRepository:
+                    parallelism: Parallelism | None = None, known: KnownStats | None = None) -> LoadedRepository:
     """Load every spec file under ``root``. Never raises for anything a user can put in the tree.
 
     With a ``cache`` folder, files unchanged since an earlier load come from it unparsed
@@ -238,7 +238,9 @@ def load_repository(root: Path, sink: DiagnosticSink, limits: LoadLimits = DEFAU
     processes, each reading and composing half of them (see :mod:`paybill.forked`); every document
     is put back in file order, so the result is the same either way. ``save=False`` leaves saving
     the cache to the caller (``loaded.save_cache()``), so a compile that fails writes nothing.
-    ``parallelism``: the compile's setting (default: from the environment).
+    ``parallelism``: the compile's setting (default: from the environment). ``known``: the spec
+    files' stats as the caller took them just before (:class:`~paybill.load.cache.KnownStats`), used
+    by the cache instead of a second ``stat`` of each file.
     """
     files, escaping = discover_spec_files(root)
     for link in escaping:
@@ -250,14 +252,16 @@ def load_repository(root: Path, sink: DiagnosticSink, limits: LoadLimits = DEFAU
             "copy the file into the specs root instead of linking to it",
         )
     loaded = LoadedRepository([], len(files))
-    memo = LoadCache(cache, root) if cache is not None else None
+    memo = LoadCache(cache, root, known.taken_ns if known is not None else None) if cache is not None else None
     cached: dict[str, list[SpecDocument]] = {}
     stats: dict[str, tuple[int, int, int] | None] = {}
     todo = files
     if memo is not None:
         todo = []
+        seen = known.files if known is not None else {}
         for spec_file in files:
-            stats[spec_file.display] = stat = file_stat(spec_file.path)
+            stat = seen.get(spec_file.display)
+            stats[spec_file.display] = stat = stat if stat is not None else file_stat(spec_file.path)
             found = memo.lookup(spec_file, stat)
             if found is None:
                 todo.append(spec_file)

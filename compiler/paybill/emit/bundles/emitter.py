@@ -113,7 +113,8 @@ def _cedar_checks(facts: AgentFacts, texts: dict[str, str], entities: list[dict[
         return
     reported = len(sink)
     runs = [*batch.entities, *(entity for test in tests for entity in test.get("entities", []))]
-    engine = checks.load_engine(facts, texts, policies, entities, runs, sink)
+    loads = proven.LoadProofs(store, facts.name, texts["schema"], tool_versions()["cedarpy"])
+    engine = checks.load_engine(facts, texts, policies, entities, runs, sink, loads)
     if engine is None or sink.has_errors:
         return
     batch.run(engine, sink)
