@@ -1,5 +1,5 @@
-"""Suite-wide hooks: how the suite shares two cores (pytest-xdist, ``-n 2 --dist loadgroup`` in
-pyproject.toml) without two tests stepping on the same cluster-wide state.
+"""Suite-wide hooks: how the suite shares two cores (pytest-xdist, ``-n 2 --dist loadgroup`` in the
+Makefile's ``test``) without two tests stepping on the same cluster-wide state.
 
 PostgreSQL roles are cluster-wide, not per database: every emitted migration 0001 creates the same
 ``paybill_*`` roles when missing, migration 0005 walks every ``paybill_agent_*`` role of the cluster,
