@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 from compile_support import SPECS, exit_probe, invoke, read_tree
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 import paybill.compile as compile_package
@@ -242,15 +242,16 @@ def _apply(specs: Path, edit: tuple[str, str, str]) -> bool:
     what, name, value = edit
     path = specs / "tenants" / name
     text = path.read_text()
+    trialing = re.search(r"\n    status: trialing\n", text) is not None  # any edit of a trial: the full compile
     if what == "display":
         text = re.sub(r"(displayName: .*)", lambda m: f"{m.group(1)} {value}", text, count=1)
-        identity = name not in GCP_TENANTS
+        identity = name not in GCP_TENANTS and not trialing
     elif what == "customer":
         text = re.sub(r"customerId: \S+", f"customerId: {value}", text, count=1)
-        identity = True
+        identity = not trialing or f"customerId: {value}\n" in path.read_text()
     elif what == "comment":
         text = f"# {value}\n" + text
-        identity = True
+        identity = not trialing
     elif what == "billing":
         before = re.search(r"\n    status: (\w+)\n", text)
         lifecycle = re.search(r"\n  lifecycle: (\w+)\n", text)
@@ -273,6 +274,8 @@ def _apply(specs: Path, edit: tuple[str, str, str]) -> bool:
 
 @settings(max_examples=4, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(edits=st.lists(_EDIT, min_size=1, max_size=4))
+@example(edits=[("display", "hooli.yaml", "Ltd"), ("billing", "hooli.yaml", "active"),  # a trial: full, then patched
+                ("comment", "hooli.yaml", "one")])
 def test_random_edit_sequences_equal_a_full_compile(spec_copy, tmp_path_factory, edits) -> None:  # type: ignore[no-untyped-def]
     """After every edit the tree on disk and the printed text are an uncached compile's, and the
     delta path is taken exactly for identity edits (a no-op edit counts as one)."""
@@ -430,3 +433,40 @@ def test_the_fast_identity_check_never_accepts_what_the_model_rejects(display, c
             Tenant.model_validate(document)
         except ValidationError as error:  # pragma: no cover - the property's counterexample
             raise AssertionError(f"the fast check accepted what the model rejects: {error}") from None
+
+
+def test_the_manifest_splice_replaces_each_entry_found_exactly_once() -> None:
+    from paybill.delta.patch import _NotDelta, _splice
+
+    data = b'{"a": "sha256:1", "b": "sha256:2", "c": "sha256:3"}'
+    swaps = [(b'"c": "sha256:3"', b'"c": "sha256:33"'), (b'"a": "sha256:1"', b'"a": "sha256:x"')]
+    expected = data
+    for before, after in swaps:  # what one count() and replace() per entry did
+        expected = expected.replace(before, after)
+    assert _splice(data, swaps) == expected == b'{"a": "sha256:x", "b": "sha256:2", "c": "sha256:33"}'
+    assert _splice(data, []) == data
+    for bad in ([(b'"d": "sha256:4"', b"")],  # absent
+                [(b'sha256:', b"")],  # more than once
+                [(b'"a": "sha256:1", "b"', b"x"), (b'"b": "sha256:2"', b"y")]):  # two sharing bytes
+        with pytest.raises(_NotDelta):
+            _splice(data, bad)
+
+
+@settings(max_examples=200, deadline=None)
+@given(data=st.binary(max_size=40), swaps=st.lists(st.tuples(st.binary(min_size=1, max_size=4), st.binary(max_size=4)),
+                                                    max_size=3))
+def test_a_splice_that_succeeds_is_each_pattern_replaced_where_it_occurred_once(data: bytes, swaps) -> None:  # type: ignore[no-untyped-def]
+    from paybill.delta.patch import _NotDelta, _splice
+
+    try:
+        spliced = _splice(data, swaps)
+    except _NotDelta:
+        return
+    assert all(data.count(before) == 1 for before, _ in swaps)
+    spans = sorted((data.index(before), before, after) for before, after in swaps)
+    rebuilt, done = b"", 0
+    for start, before, after in spans:
+        assert start >= done
+        rebuilt += data[done:start] + after
+        done = start + len(before)
+    assert spliced == rebuilt + data[done:]

@@ -296,3 +296,32 @@ def test_the_copied_constants_match_their_sources() -> None:
     from paybill.load.discover import SPEC_SUFFIXES
 
     assert shortcut.SIGNING_KEY_ENV == SIGNING_KEY_ENV and shortcut.SPEC_SUFFIXES == SPEC_SUFFIXES
+
+
+def _walked(root: Path) -> dict[str, tuple[int, int, int, int]]:
+    """What the scan must find, by ``os.walk`` and ``lstat`` of whole paths (the scan lists by descriptor)."""
+    found = {}
+    for folder, folders, names in os.walk(root):
+        folders[:] = [name for name in folders if not name.startswith(".")]
+        for name in names:
+            if not name.startswith(".") and name.endswith((".yaml", ".yml")):
+                info = os.lstat(os.path.join(folder, name))
+                found["specs/" + Path(folder, name).relative_to(root).as_posix()] = (
+                    info.st_size, info.st_mtime_ns, info.st_ino, info.st_ctime_ns)
+    return found
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="counts open descriptors in /proc")
+def test_the_spec_scan_finds_what_a_walk_finds_and_leaves_no_descriptor_open(tmp_path: Path) -> None:
+    root = tmp_path / "specs"
+    for rel in ("a.yaml", "b.yml", "c.txt", ".hidden.yaml", ".git/x.yaml", "sub/d.yaml", "sub/deeper/e.yaml",
+                "sub/.h/f.yaml", "other/g.yaml"):
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_text(f"# {rel}\n")
+    (root / "empty").mkdir()
+    open_before = len(os.listdir("/proc/self/fd"))
+    scan = shortcut.scan_specs(root)
+    assert scan is not None and scan.files == _walked(root) and len(scan.files) == 5
+    os.symlink(root / "a.yaml", root / "sub" / "deeper" / "link.yaml")  # an early None
+    assert shortcut.scan_specs(root) is None
+    assert len(os.listdir("/proc/self/fd")) == open_before

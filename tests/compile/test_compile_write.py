@@ -388,3 +388,17 @@ def test_one_tenant_compiles_patch_the_spare_from_folder_stats_exactly(spec_copy
         assert read_tree(out) == compile_repository(specs).tree
     saved = _read_spare_journal(cache_dir, out)
     assert saved is not None and saved[1] is not None  # the spare carries folder stats
+
+
+def test_load_journal_hands_over_the_bytes_it_verified_for_the_files_named_only(tmp_path: Path) -> None:
+    from paybill.write.journal import load_journal, write_tree_linked
+
+    out, cache = tmp_path / "generated", tmp_path / "cache"
+    tree = {"manifest.json": b'{\n  "generatedBy": "paybill"\n}\n', "a/x.json": b"1\n", "a/y.json": b"2\n"}
+    write_tree_linked(tree, out, cache)  # just written: every entry is racy, verified by its bytes
+    wanted: dict[str, bytes | None] = {"manifest.json": None, "a/missing.json": None}
+    assert set(load_journal(cache, out, wanted)) == set(tree)
+    assert wanted == {"manifest.json": tree["manifest.json"], "a/missing.json": None}
+    (out / "manifest.json").write_bytes(tree["manifest.json"] + b" ")  # no longer what the journal says
+    wanted = {"manifest.json": None}
+    assert set(load_journal(cache, out, wanted)) == {"a/x.json", "a/y.json"} and wanted == {"manifest.json": None}

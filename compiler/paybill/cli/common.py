@@ -6,9 +6,9 @@ from pathlib import Path
 
 import click
 
+from paybill.cli.compile_fast import DEFAULT_SPECS
 from paybill.diagnostics.render import FORMATS, render
 
-DEFAULT_SPECS = Path("specs")
 EXIT_OK, EXIT_DIAGNOSTICS, EXIT_USAGE = 0, 1, 2
 
 specs_argument = click.argument(

@@ -1,71 +1,35 @@
-"""Entry point: the ``paybill`` command group.
+"""Entry point: ``paybill``.
 
 Anything a user can write must end in diagnostics and an exit code, never a traceback; an
 unexpected exception is an internal error, reported in one line (set PAYBILL_DEBUG=1 for the trace).
+
+This module imports no click: the command group lives in :mod:`paybill.cli.group`, imported once
+:func:`paybill.cli.compile_fast.compile_without_click` has declined the command line (it finishes a
+``paybill compile`` that needs no stage, ~25 ms of imports sooner). ``cli``, ``COMMANDS`` and
+``LazyGroup`` are still importable from here.
 """
 
 from __future__ import annotations
 
-import gc
-import importlib
 import os
 import sys
+from typing import TYPE_CHECKING
 
-import click
-
-from paybill import __version__
+if TYPE_CHECKING:
+    from paybill.cli.group import COMMANDS, LazyGroup, cli
 
 EXIT_INTERNAL = 70
 
-# command name -> "module:attribute". Commands import on first use: `paybill validate` should not
-# pay for loading Cedar, GitPython, psycopg and five cloud emitters it never calls.
-COMMANDS: dict[str, str] = {
-    "validate": "paybill.cli.validate_cmd:validate_command",
-    "schema": "paybill.cli.schema_cmd:schema_command",
-    "compile": "paybill.cli.compile_cmd:compile_command",
-    "graph": "paybill.cli.graph_cmd:graph_command",
-    "plan": "paybill.cli.plan_cmd:plan_command",
-    "audit": "paybill.cli.audit_cmd:audit_command",
-    "propose": "paybill.cli.propose_cmd:propose_command",
-    "init": "paybill.cli.init_cmd:init_command",
-    "guard": "paybill.cli.guard_cmd:guard_group",
-    "bundle": "paybill.cli.guard_cmd:bundle_command",
-    "db": "paybill.cli.db_cmd:db_group",
-    "authzen": "paybill.cli.authzen_cmd:authzen_command",
-    "billing": "paybill.cli.billing_cmd:billing_group",
-    "serve": "paybill.cli.serve_cmd:serve_command",
-    "apply": "paybill.cli.apply_cmd:apply_group",
-}
+__all__ = ["COMMANDS", "EXIT_INTERNAL", "LazyGroup", "cli", "main"]
 
 
-class LazyGroup(click.Group):
-    """A click group whose sub-commands are imported only when named (or listed by --help)."""
+def __getattr__(name: str) -> object:
+    """``cli``, ``COMMANDS`` and ``LazyGroup``, from :mod:`paybill.cli.group` (imported on first use)."""
+    if name in ("cli", "COMMANDS", "LazyGroup"):
+        from paybill.cli import group
 
-    def list_commands(self, ctx: click.Context) -> list[str]:
-        return sorted(COMMANDS)
-
-    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
-        target = COMMANDS.get(cmd_name)
-        if target is None:
-            return None
-        module_name, attribute = target.split(":")
-        import paybill.gcpause
-
-        if not paybill.gcpause.one_shot_process:
-            return getattr(importlib.import_module(module_name), attribute)
-        # A `paybill` process: its command's modules (pydantic models, click, ...) are ~80,000
-        # objects that live until exit; collecting while they are made finds nothing, and after it
-        # they are frozen out of every later collection (~0.05 s of a `paybill plan`).
-        with paybill.gcpause.gc_paused():
-            command = getattr(importlib.import_module(module_name), attribute)
-            gc.freeze()
-        return command
-
-
-@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, prog_name="paybill")
-def cli() -> None:
-    """paybill: compile multi-tenant SaaS specs into Terraform and agent policy bundles."""
+        return getattr(group, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def main() -> None:
@@ -73,14 +37,24 @@ def main() -> None:
 
     paybill.gcpause.one_shot_process = True
     try:
+        from paybill.cli.compile_fast import compile_without_click
+
+        compile_without_click(sys.argv[1:])  # returns unless it did the whole command
+        from paybill.cli.group import cli
+
         cli.main(prog_name="paybill", standalone_mode=True)
     except KeyboardInterrupt:
-        click.echo("interrupted", err=True)
+        _echo_error("interrupted")
         sys.exit(130)
     except Exception as exc:
         if os.environ.get("PAYBILL_DEBUG"):
             raise
-        click.echo(f"paybill: internal error: {type(exc).__name__}: {exc}", err=True)
-        click.echo("  please report this with the input that caused it (PAYBILL_DEBUG=1 shows the trace)",
-                   err=True)
+        _echo_error(f"paybill: internal error: {type(exc).__name__}: {exc}")
+        _echo_error("  please report this with the input that caused it (PAYBILL_DEBUG=1 shows the trace)")
         sys.exit(EXIT_INTERNAL)
+
+
+def _echo_error(message: str) -> None:
+    import click
+
+    click.echo(message, err=True)

@@ -44,6 +44,8 @@ ReadOutput = Callable[[str], "bytes | None"]
 class DeltaPatch:
     files: dict[str, bytes]
     """Output files whose bytes change (path -> new bytes); every other file stays as it is."""
+    digests: dict[str, bytes]
+    """SHA-256 of each of :attr:`files` (computed once here: the writer and the state need them)."""
     inputs: dict[str, str]
     """Every spec file -> hex SHA-256 of its bytes after the edit."""
     state: DeltaState
@@ -55,21 +57,27 @@ class _NotDelta(Exception):
 
 
 def compile_delta(state: DeltaState, inputs: Mapping[str, str], changed: Mapping[str, bytes],
-                  read_output: ReadOutput, digests: Mapping[str, bytes]) -> DeltaPatch | None:
+                  read_output: ReadOutput, digests: Mapping[str, bytes],
+                  verified: Mapping[str, bytes] | None = None) -> DeltaPatch | None:
     """Patch the output for ``changed`` (spec path -> its bytes now), or None when it is not an identity edit.
 
     ``inputs``: every spec file -> hex SHA-256 of the bytes the last compile parsed (that compile
     wrote the manifest ``state`` names). ``digests``: the output folder's files -> SHA-256 as its
     journal holds them; ``read_output`` reads one of them (checked against ``digests`` here).
+    ``verified``: output files whose bytes the caller already read and checked against ``digests``
+    (:func:`paybill.write.journal.load_journal` verifies the files the last compile wrote, the
+    manifest among them): used as they are.
     """
+    reader = _Reader(read_output, digests, verified or {})
     try:
-        return _compile_delta(state, inputs, changed, read_output, digests)
+        return _compile_delta(state, inputs, changed, reader)
     except _NotDelta:
         return None
 
 
 def _compile_delta(state: DeltaState, inputs: Mapping[str, str], changed: Mapping[str, bytes],
-                   read_output: ReadOutput, digests: Mapping[str, bytes]) -> DeltaPatch:
+                   reader: _Reader) -> DeltaPatch:
+    digests = reader.digests
     after = dict(inputs)
     moved: dict[str, tuple[str, str]] = {}  # spec file -> (old, new) hex SHA-256
     identities: dict[str, tuple[str, str, str]] = {}  # entitlement file -> (display name, customer id, status)
@@ -96,7 +104,7 @@ def _compile_delta(state: DeltaState, inputs: Mapping[str, str], changed: Mappin
         moved[path] = (old, new)
     files: dict[str, bytes] = {}
     for output, (display_name, customer_id, status) in identities.items():
-        document = orjson.loads(_read(output, read_output, digests))
+        document = orjson.loads(reader.read(output))
         billing = document.get("billing")
         if not isinstance(billing, dict) or billing.get("status") == TRIALING or "trialDays" in billing:
             raise _NotDelta  # the trial's end changes sizing and trial days: the full compile
@@ -107,16 +115,19 @@ def _compile_delta(state: DeltaState, inputs: Mapping[str, str], changed: Mappin
     for path, (old, new) in moved.items():
         listed = b'"path": ' + orjson.dumps(path) + b',\n      "sha256": "'
         for output in state.listings.get(path, ()):
-            data = files.get(output) or _read(output, read_output, digests)
+            data = files.get(output) or reader.read(output)
             files[output] = _swap(data, listed + old.encode() + b'"', listed + new.encode() + b'"')
-    files = {path: data for path, data in files.items() if hashlib.sha256(data).digest() != digests[path]}
-    manifest = _read(MANIFEST, read_output, digests)
-    for path, (old, new) in moved.items():
-        manifest = _swap(manifest, _entry(path, old), _entry(path, new))
-    for output, data in sorted(files.items()):
-        manifest = _swap(manifest, _entry(output, digests[output].hex()), _entry(output, _hex(data)))
+    written = {path: hashlib.sha256(data).digest() for path, data in files.items()}
+    files = {path: data for path, data in files.items() if written[path] != digests[path]}
+    manifest = reader.read(MANIFEST)
+    swaps = [(_entry(path, old), _entry(path, new)) for path, (old, new) in moved.items()]
+    swaps += [(_entry(output, digests[output].hex()), _entry(output, written[output].hex()))
+              for output in sorted(files)]
+    manifest = _splice(manifest, swaps)
     files[MANIFEST] = manifest
-    return DeltaPatch(files, after, replace(state, manifest_sha256=_hex(manifest), overrides=overrides))
+    written[MANIFEST] = hashlib.sha256(manifest).digest()
+    return DeltaPatch(files, {path: written[path] for path in files}, after,
+                      replace(state, manifest_sha256=written[MANIFEST].hex(), overrides=overrides))
 
 
 def _tenants(raw: bytes, path: str, entries: tuple[TenantEntry, ...]) -> list[tuple[str, str, str]]:
@@ -152,12 +163,25 @@ def _validate(data: dict[str, object]) -> None:
         raise _NotDelta from None  # the full compile reports it, with its position
 
 
-def _read(path: str, read_output: ReadOutput, digests: Mapping[str, bytes]) -> bytes:
-    data = read_output(path)
-    expected = digests.get(path)
-    if data is None or expected is None or hashlib.sha256(data).digest() != expected:
-        raise _NotDelta
-    return data
+@dataclass(frozen=True)
+class _Reader:
+    """Output files as the journal describes them: each read (or taken as verified) and checked once."""
+
+    read_output: ReadOutput
+    digests: Mapping[str, bytes]
+    """The output folder's files -> SHA-256, as its journal holds them."""
+    verified: Mapping[str, bytes]
+    """Files whose bytes the caller already checked against :attr:`digests`."""
+
+    def read(self, path: str) -> bytes:
+        expected = self.digests.get(path)
+        known = self.verified.get(path)
+        if known is not None and expected is not None:
+            return known
+        data = self.read_output(path)
+        if data is None or expected is None or hashlib.sha256(data).digest() != expected:
+            raise _NotDelta
+        return data
 
 
 def _swap(data: bytes, before: bytes, after: bytes) -> bytes:
@@ -166,13 +190,35 @@ def _swap(data: bytes, before: bytes, after: bytes) -> bytes:
     return data.replace(before, after)
 
 
+def _splice(data: bytes, swaps: list[tuple[bytes, bytes]]) -> bytes:
+    """``data`` with each ``before`` replaced by its ``after``; each must occur exactly once in ``data``
+    (as :func:`_swap` requires) and no two may overlap.
+
+    One pass and one copy: the manifest is ~9.5 MB at 10,000 tenants, and a ``count`` and a
+    ``replace`` per swap (five or six of them) were ~40 ms of a ~0.4 s delta compile.
+    """
+    spans: list[tuple[int, int, bytes]] = []
+    for before, after in swaps:
+        at = data.find(before)
+        if at < 0 or data.find(before, at + len(before)) >= 0:  # what ``count(before) != 1`` means
+            raise _NotDelta
+        spans.append((at, at + len(before), after))
+    spans.sort()
+    view = memoryview(data)  # slices without copies: the join below is the one copy
+    parts: list[bytes | memoryview] = []
+    done = 0
+    for start, end, after in spans:
+        if start < done:
+            raise _NotDelta  # two patterns share bytes: not entries of the manifest
+        parts += (view[done:start], after)
+        done = end
+    parts.append(view[done:])
+    return b"".join(parts)
+
+
 def _entry(key: str, digest: str) -> bytes:
     """A ``"path": "sha256:<hex>"`` member of the manifest's ``inputs`` or ``outputs``."""
     return orjson.dumps(key) + b': "sha256:' + digest.encode() + b'"'
-
-
-def _hex(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
 
 
 def _plain_ascii(path: str) -> bool:

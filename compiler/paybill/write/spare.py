@@ -27,6 +27,7 @@ Not used (the caller takes the linked path) without ``RENAME_EXCHANGE``, across 
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import os
 import shutil
@@ -37,6 +38,7 @@ from pathlib import Path
 
 from paybill import store
 from paybill.write import ledger
+from paybill.write.descriptors import BY_FD, FOLDER_FLAGS
 from paybill.write.journal import _Entry, kept_bytes, load_journal, save_journal
 from paybill.write.lease import TREES_FOLDER, SpareLease, SpareSurvey
 from paybill.write.swap import exchange
@@ -80,7 +82,17 @@ def survey_spare(folder: Path, out: Path) -> SpareSurvey | None:
     spare = spare_path(folder, out)
     files, folders, odd = _survey(spare) if folder_stats is None \
         else _survey_known(spare, journal, folder_stats, seen)
-    return SpareSurvey(files, folders, odd, seen, key)
+    return SpareSurvey(*_against(files, journal), folders, odd, seen, key)
+
+
+def _against(present: Mapping[str, tuple[int, int, int]],
+             journal: Mapping[str, _Entry]) -> tuple[list[str], list[str]]:
+    """The files found (``present``) against the journal: (those whose stat is not their entry's or that
+    it lacks, the journal's files not found). Every other file of the journal is there with its stat."""
+    differ = [rel for rel, found in present.items()
+              if type(entry := journal.get(rel)) is not tuple or len(entry) != 4 or entry[:3] != found]
+    agree = len(present) - len(differ)  # each a distinct file of the journal
+    return differ, [] if agree == len(journal) else [rel for rel in journal if rel not in present]
 
 
 def _read_spare_journal(folder: Path, out: Path) -> tuple[dict[str, _Entry], FolderStats | None] | None:
@@ -125,24 +137,39 @@ def _locked(folder: Path, lease: SpareLease | None = None, out: Path | None = No
 
 
 def _survey(root: Path) -> tuple[dict[str, tuple[int, int, int]], list[str], list[str]]:
-    """Every regular file under ``root`` with its (size, mtime_ns, inode), its folders, and anything else."""
+    """Every regular file under ``root`` with its (size, mtime_ns, inode), its folders, and anything else.
+
+    Each folder is listed through a descriptor (:mod:`paybill.write.descriptors`); a folder turned
+    symlink since its parent was listed raises ``OSError``, like one that vanished.
+    """
     files: dict[str, tuple[int, int, int]] = {}
     folders: list[str] = []
     odd: list[str] = []
-    pending = [("", str(root))]
-    while pending:
-        prefix, directory = pending.pop()
-        with os.scandir(directory) as entries:
-            for entry in entries:
-                rel = prefix + entry.name
-                if entry.is_dir(follow_symlinks=False):
-                    folders.append(rel)
-                    pending.append((rel + "/", entry.path))
-                elif entry.is_file(follow_symlinks=False):
-                    info = entry.stat(follow_symlinks=False)
-                    files[rel] = (info.st_size, info.st_mtime_ns, info.st_ino)
-                else:
-                    odd.append(rel)
+    pending: list[tuple[str, int | str]] = []
+    try:
+        pending.append(("", os.open(root, FOLDER_FLAGS) if BY_FD else str(root)))
+        while pending:
+            prefix, directory = pending.pop()
+            try:
+                with os.scandir(directory) as entries:
+                    for entry in entries:
+                        rel = prefix + entry.name
+                        if entry.is_dir(follow_symlinks=False):
+                            folders.append(rel)
+                            pending.append((rel + "/", os.open(entry.name, FOLDER_FLAGS, dir_fd=directory)
+                                            if isinstance(directory, int) else entry.path))
+                        elif entry.is_file(follow_symlinks=False):
+                            info = entry.stat(follow_symlinks=False)
+                            files[rel] = (info.st_size, info.st_mtime_ns, info.st_ino)
+                        else:
+                            odd.append(rel)
+            finally:
+                if isinstance(directory, int):
+                    os.close(directory)
+    finally:
+        for _, left in pending:  # not listed (an error): their descriptors
+            if isinstance(left, int):
+                os.close(left)
     return files, folders, odd
 
 
@@ -170,60 +197,75 @@ def _survey_known(root: Path, journal: Mapping[str, _Entry], known: FolderStats,
     odd: list[str] = []
     real: set[str] = {""}  # folders seen as real folders (not symlinks) in a scanned parent
     scanned: set[str] = set()
+    # ``lstat`` of a path below the root, through the root's descriptor (paybill.write.descriptors)
+    root_fd = os.open(base, FOLDER_FLAGS) if BY_FD else None
+    lstat: Callable[[str], os.stat_result] = os.lstat if root_fd is None else \
+        functools.partial(os.stat, dir_fd=root_fd, follow_symlinks=False)
+    at = prefix if root_fd is None else ""
 
     def scan(folder: str) -> None:
         scanned.add(folder)
-        with os.scandir(prefix + folder if folder else base) as entries:
-            for entry in entries:
-                rel = f"{folder}/{entry.name}" if folder else entry.name
-                if entry.is_dir(follow_symlinks=False):
-                    real.add(rel)
-                    if rel not in recorded:  # new since the recording: everything under it is unknown
-                        more_files, more_folders, more_odd = _survey(Path(entry.path))
-                        folders.append(rel)
-                        folders.extend(f"{rel}/{name}" for name in more_folders)
-                        files.update((f"{rel}/{name}", key) for name, key in more_files.items())
-                        odd.extend(f"{rel}/{name}" for name in more_odd)
-                elif entry.is_file(follow_symlinks=False):
-                    info = entry.stat(follow_symlinks=False)
-                    files[rel] = (info.st_size, info.st_mtime_ns, info.st_ino)
-                else:
-                    odd.append(rel)
-
-    scan("")
-    lstat, is_dir, is_reg = os.lstat, stat.S_ISDIR, stat.S_ISREG
-    for folder in sorted(recorded):  # parents before their sub-folders
-        parent = folder.rpartition("/")[0]
-        if not folder or parent not in real or (parent in scanned and folder not in real):
-            continue  # not (or no longer) a folder of this tree: its scanned parent said what it is
+        where: int | str = os.open(folder or ".", FOLDER_FLAGS, dir_fd=root_fd) if root_fd is not None \
+            else prefix + folder if folder else base
         try:
-            info = lstat(prefix + folder)
-        except OSError:
-            continue
-        if not is_dir(info.st_mode):
-            continue
-        real.add(folder)  # a scanned parent listed it as a folder, or an unchanged parent still holds it
-        folders.append(folder)
-        if seen is not None:  # taken before its listing was known: a change after it changes the stat
-            seen[folder] = (info.st_mtime_ns, info.st_ino, info.st_ctime_ns)
-        if not ((info.st_mtime_ns, info.st_ino, info.st_ctime_ns) == tuple(recorded[folder])
-                and info.st_mtime_ns < trusted and info.st_ctime_ns < trusted):
-            scan(folder)
-            continue
-        # Unchanged: it lists exactly the journal's files (and recorded sub-folders); each is lstat-ed.
-        found: dict[str, tuple[int, int, int]] = {}
-        for path in by_folder.get(folder, ()):
+            with os.scandir(where) as entries:
+                for entry in entries:
+                    rel = f"{folder}/{entry.name}" if folder else entry.name
+                    if entry.is_dir(follow_symlinks=False):
+                        real.add(rel)
+                        if rel not in recorded:  # new since the recording: everything under it is unknown
+                            more_files, more_folders, more_odd = _survey(Path(prefix + rel))
+                            folders.append(rel)
+                            folders.extend(f"{rel}/{name}" for name in more_folders)
+                            files.update((f"{rel}/{name}", key) for name, key in more_files.items())
+                            odd.extend(f"{rel}/{name}" for name in more_odd)
+                    elif entry.is_file(follow_symlinks=False):
+                        info = entry.stat(follow_symlinks=False)
+                        files[rel] = (info.st_size, info.st_mtime_ns, info.st_ino)
+                    else:
+                        odd.append(rel)
+        finally:
+            if isinstance(where, int):
+                os.close(where)
+
+    try:
+        scan("")
+        is_dir, is_reg = stat.S_ISDIR, stat.S_ISREG
+        for folder in sorted(recorded):  # parents before their sub-folders
+            parent = folder.rpartition("/")[0]
+            if not folder or parent not in real or (parent in scanned and folder not in real):
+                continue  # not (or no longer) a folder of this tree: its scanned parent said what it is
             try:
-                info = lstat(prefix + path)
+                info = lstat(at + folder)
             except OSError:
-                break
-            if not is_reg(info.st_mode):
-                break
-            found[path] = (info.st_size, info.st_mtime_ns, info.st_ino)
-        else:
-            files.update(found)
-            continue
-        scan(folder)  # one is not a regular file (or is gone): see what the folder holds
+                continue
+            if not is_dir(info.st_mode):
+                continue
+            real.add(folder)  # a scanned parent listed it as a folder, or an unchanged parent still holds it
+            folders.append(folder)
+            if seen is not None:  # taken before its listing was known: a change after it changes the stat
+                seen[folder] = (info.st_mtime_ns, info.st_ino, info.st_ctime_ns)
+            if not ((info.st_mtime_ns, info.st_ino, info.st_ctime_ns) == tuple(recorded[folder])
+                    and info.st_mtime_ns < trusted and info.st_ctime_ns < trusted):
+                scan(folder)
+                continue
+            # Unchanged: it lists exactly the journal's files (and recorded sub-folders); each is lstat-ed.
+            found: dict[str, tuple[int, int, int]] = {}
+            for path in by_folder.get(folder, ()):
+                try:
+                    info = lstat(at + path)
+                except OSError:
+                    break
+                if not is_reg(info.st_mode):
+                    break
+                found[path] = (info.st_size, info.st_mtime_ns, info.st_ino)
+            else:
+                files.update(found)
+                continue
+            scan(folder)  # one is not a regular file (or is gone): see what the folder holds
+    finally:
+        if root_fd is not None:
+            os.close(root_fd)
     return files, folders, odd
 
 
@@ -264,24 +306,27 @@ def patch_spare(spare: Path, tree: Mapping[str, bytes], journal: Mapping[str, _E
     delay = float(os.environ.get(DELAY_ENV, "0") or 0)
     seen: dict[str, tuple[int, int, int]] = {}
     if surveyed is not None:
-        present, folders, odd, seen = surveyed.files, surveyed.folders, surveyed.odd, surveyed.seen
+        differ, absent, folders = surveyed.differ, surveyed.absent, surveyed.folders
+        odd, seen = surveyed.odd, surveyed.seen
     else:
         present, folders, odd = _survey(spare) if folder_stats is None \
             else _survey_known(spare, journal, folder_stats, seen)
+        differ, absent = _against(present, journal)
     touched: set[str] = {""}  # folders whose stat the patch changes (the top: the exchange renames it)
     for rel in odd:  # a symlink, a socket...: never ours
         os.unlink(spare / rel)
         touched.add(rel.rpartition("/")[0])
     prefix = os.fspath(spare) + "/"
     fresh: dict[str, _Entry] = {}
-    stale: list[str] = []
-    for rel, found in present.items():
-        entry = journal.get(rel)
-        if entry is not None and type(entry) is tuple and len(entry) == 4 and entry[:3] == found \
-                and (rel in tree or rel in in_place):
+    stale = list(differ)  # not what the journal says: removed, and written again below if needed
+    unknown = {*differ, *absent}
+    for rel, entry in journal.items():  # the others are there with the journal's stat (and a sound entry)
+        if rel in unknown:
+            continue
+        if rel in tree or rel in in_place:
             fresh[rel] = entry
         else:
-            stale.append(rel)  # gone from the tree, or not what the journal says: written again below if needed
+            stale.append(rel)  # gone from the tree
     for rel in stale:
         os.unlink(prefix + rel)
         touched.add(rel.rpartition("/")[0])

@@ -95,7 +95,11 @@ def check_replaceable(out: Path) -> None:
         return
     manifest = out / MANIFEST
     try:
-        head = manifest.read_bytes()[:4096] if manifest.is_file() else b""
+        if manifest.is_file():
+            with open(manifest, "rb") as handle:  # its head only: the whole is ~9.5 MB at 10,000 tenants
+                head = handle.read(4096)
+        else:
+            head = b""
     except OSError:
         head = b""
     if MANIFEST_MARKER not in head:
