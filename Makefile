@@ -20,11 +20,15 @@ install-test: $(BIN)/python
 run: install
 	$(BIN)/paybill compile $(SPECS)
 
+# the suite on two pytest-xdist workers (CI has two cores); PostgreSQL tests stay on one of them
+# (tests/conftest.py). `make test PYTEST_WORKERS=0` runs it in one process.
+PYTEST_WORKERS ?= 2
+
 test: install-test install-checkov install-node-example
 	$(BIN)/ruff check compiler tests benchmarks tools
 	$(BIN)/lint-imports
 	$(BIN)/mypy
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n $(PYTEST_WORKERS) --dist loadgroup
 
 lint: install-test
 	$(BIN)/ruff check compiler tests benchmarks tools

@@ -429,9 +429,12 @@ def test_a_failed_compile_discards_what_it_wrote_early(tmp_path: Path, monkeypat
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".generated")) == []
 
 
-def _cli(*args: str, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
-    """``paybill`` with every helper forced on (the one setting, from the environment)."""
-    environ = {**os.environ, MIN_ITEMS_ENV: "1", **(env or {})}
+def _cli(*args: str, cache: Path, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+    """``paybill`` with every helper forced on (the one setting, from the environment). It runs in the
+    repository (``specs`` is its example), so it gets a cache folder of the test's own: the default,
+    the repository's ``.paybill/cache``, would be shared with whatever else compiles there (another
+    xdist worker, an earlier run) and a warm one would let cached units stand in for the helpers."""
+    environ = {**os.environ, MIN_ITEMS_ENV: "1", "PAYBILL_CACHE_DIR": str(cache), **(env or {})}
     environ.pop(NO_FORK_ENV, None)
     return subprocess.Popen([sys.executable, "-m", "paybill", *args], cwd=ROOT, env=environ,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
@@ -439,7 +442,7 @@ def _cli(*args: str, env: dict[str, str] | None = None) -> subprocess.Popen[byte
 
 def test_cli_compile_with_every_helper_reproduces_the_committed_tree(tmp_path: Path) -> None:
     out = tmp_path / "generated"
-    run = _cli("compile", "specs", "--out", str(out))
+    run = _cli("compile", "specs", "--out", str(out), cache=tmp_path / "cache")
     assert run.wait(timeout=120) == 0, run.stderr.read()
     assert read_tree(out) == read_tree(ROOT / "generated")
 
@@ -463,11 +466,12 @@ def test_sigkill_mid_write_kills_the_helpers_and_keeps_the_old_tree(spec_copy, t
     out = tmp_path / "generated"
     # The streaming writer's helpers are what this test kills; with a cache the second compile would
     # link unchanged files instead (paybill.write.journal; its kill test is in test_compile_write).
-    first = _cli("compile", str(specs), "--out", str(out), "--no-cache")
+    first = _cli("compile", str(specs), "--out", str(out), "--no-cache", cache=tmp_path / "cache")
     assert first.wait(timeout=120) == 0, first.stderr.read()
     before = read_tree(out)
 
-    slow = _cli("compile", str(specs), "--out", str(out), "--no-cache", env={"PAYBILL_TEST_WRITE_DELAY": "0.05"})
+    slow = _cli("compile", str(specs), "--out", str(out), "--no-cache", cache=tmp_path / "cache",
+                env={"PAYBILL_TEST_WRITE_DELAY": "0.05"})
     deadline = time.monotonic() + 60
     helpers: list[int] = []
     while time.monotonic() < deadline and slow.poll() is None:
@@ -487,7 +491,7 @@ def test_sigkill_mid_write_kills_the_helpers_and_keeps_the_old_tree(spec_copy, t
     assert not alive, f"helpers outlived the killed compile: {alive}"
     assert read_tree(out) == before
 
-    again = _cli("compile", str(specs), "--out", str(out))
+    again = _cli("compile", str(specs), "--out", str(out), cache=tmp_path / "cache")
     assert again.wait(timeout=120) == 0, again.stderr.read()
     assert read_tree(out) == before
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".generated")) == []

@@ -50,6 +50,10 @@ TIMEOUT_SECONDS = 300
 MIN_REASON = 40
 """A reason shorter than this is not a reason."""
 
+# One worker runs the module (tests/conftest.py): the scan below is module-scoped and takes ~10 s,
+# which each worker would pay again if xdist spread the module's tests over both.
+pytestmark = pytest.mark.xdist_group("checkov")
+
 
 @dataclass(frozen=True)
 class Finding:
