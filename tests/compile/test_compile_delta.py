@@ -470,3 +470,42 @@ def test_a_splice_that_succeeds_is_each_pattern_replaced_where_it_occurred_once(
         rebuilt += data[done:start] + after
         done = start + len(before)
     assert spliced == rebuilt + data[done:]
+
+
+def test_a_file_of_the_state_base_that_does_not_unpack_reads_as_not_a_tenant_only_file(tmp_path: Path) -> None:
+    import marshal
+
+    from paybill.delta.state import STATE_FORMAT, TenantEntry, load_state
+
+    out = tmp_path / "generated"
+    overlay, base = state_names(out)
+    row = (0, "acme", "p" * 64, "aws", "Acme")
+    packed = {"specs/tenants/acme.yaml": marshal.dumps(((row,), ("tenants/bundle/manifest.json",))),
+              "specs/tenants/bad.yaml": b"\x00not marshal", "specs/tenants/odd.yaml": marshal.dumps(("rows", 1))}
+    assert store.write(tmp_path, base, (STATE_FORMAT, "m1", packed))
+    assert store.write(tmp_path, overlay, (STATE_FORMAT, "m1", "m2", {}))
+    state = load_state(tmp_path, out)
+    assert state is not None and state.manifest_sha256 == "m2"
+    assert state.entries("specs/tenants/acme.yaml") == (TenantEntry(*row),)
+    assert state.listings.get("specs/tenants/acme.yaml", ()) == ("tenants/bundle/manifest.json",)
+    for path in ("specs/tenants/bad.yaml", "specs/tenants/odd.yaml", "specs/tenants/absent.yaml"):
+        assert state.entries(path) is None and state.listings.get(path) is None
+
+
+def test_the_record_a_delta_compile_saves_lists_every_spec_file_as_it_is_now(repo, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """The delta compile's record reuses the last record's rows of the files it did not see change: they
+    must be exactly the rows a record built from scratch holds (stat and SHA-256 of every spec file)."""
+    import hashlib
+
+    from paybill.write import shortcut
+
+    base, specs = repo
+    spy = Spy(monkeypatch)
+    for round_ in range(2):
+        _edit(specs / "tenants" / "acme-corp.yaml", "customerId: ", f"customerId: cus_R{round_}")
+        assert _compile(base, specs).exit_code == 0 and spy.calls == 0
+        record = shortcut.read_record(base / "cache", base / "generated")
+        scan = shortcut.scan_specs(specs)
+        assert record is not None and scan is not None
+        assert record["specs"] == {path: (*stat_, hashlib.sha256((Path(scan.base) / path).read_bytes()).hexdigest())
+                                   for path, stat_ in scan.files.items()}
