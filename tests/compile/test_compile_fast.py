@@ -135,3 +135,22 @@ def test_command_lines_it_declines_are_clicks_to_report(repo: tuple[Path, Path])
     assert bad_format.returncode == 2 and "xml" in bad_format.stderr
     checked = _paybill(base, "compile", str(specs), "--out", "generated", "--check")
     assert checked.returncode == 0, checked.stderr
+
+
+def test_a_compile_with_standard_output_closed_succeeds_on_every_path(repo: tuple[Path, Path],
+                                                                      tmp_path: Path) -> None:
+    """``paybill compile >&-`` (a cron job, a daemon): Python's ``sys.stdout`` is None and click writes
+    nothing to it; ending the process must not try to flush it (it was an internal error, exit 70)."""
+    base, specs = repo
+
+    def closed_stdout() -> subprocess.CompletedProcess[str]:
+        return subprocess.run(["sh", "-c", 'exec "$0" "$@" >&-', sys.executable, "-m", "paybill", "compile",
+                               str(specs), "--out", "generated"], cwd=base, stderr=subprocess.PIPE, text=True,
+                              check=False, env={**os.environ, store.CACHE_ENV: str(base / "cache")})
+
+    for edit in (None, ("customerId: ", "customerId: cus_CLOSED"), ("support-tier: premium", "support-tier: basic")):
+        if edit is not None:  # none: the short cut; an identity edit: the delta compile; a label: the stages
+            _edit(specs / "tenants" / "acme-corp.yaml", *edit)
+        run = closed_stdout()
+        assert (run.returncode, run.stderr) == (0, ""), edit
+        assert read_tree(base / "generated") == _reference(tmp_path, specs)[0], edit
