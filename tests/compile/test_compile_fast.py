@@ -137,20 +137,27 @@ def test_command_lines_it_declines_are_clicks_to_report(repo: tuple[Path, Path])
     assert checked.returncode == 0, checked.stderr
 
 
-def test_a_compile_with_standard_output_closed_succeeds_on_every_path(repo: tuple[Path, Path],
-                                                                      tmp_path: Path) -> None:
-    """``paybill compile >&-`` (a cron job, a daemon): Python's ``sys.stdout`` is None and click writes
-    nothing to it; ending the process must not try to flush it (it was an internal error, exit 70)."""
+@pytest.mark.parametrize("closed", ["stdout", "stderr"])
+def test_a_compile_with_a_standard_stream_closed_succeeds_on_every_path(repo: tuple[Path, Path], tmp_path: Path,
+                                                                        closed: str) -> None:
+    """``paybill compile >&-`` or ``2>&-`` (a cron job, a daemon): Python's ``sys.stdout`` or ``sys.stderr``
+    is None and click writes nothing to it. Ending the process must not flush a missing stdout, nor the
+    stages ask a missing stderr whether it is a terminal (each was an internal error, exit 70; the
+    second only on the path through the stages)."""
     base, specs = repo
 
-    def closed_stdout() -> subprocess.CompletedProcess[str]:
-        return subprocess.run(["sh", "-c", 'exec "$0" "$@" >&-', sys.executable, "-m", "paybill", "compile",
-                               str(specs), "--out", "generated"], cwd=base, stderr=subprocess.PIPE, text=True,
-                              check=False, env={**os.environ, store.CACHE_ENV: str(base / "cache")})
+    def compile_closed() -> subprocess.CompletedProcess[str]:
+        redirect = ">&-" if closed == "stdout" else "2>&-"
+        return subprocess.run(["sh", "-c", f'exec "$0" "$@" {redirect}', sys.executable, "-m", "paybill", "compile",
+                               str(specs), "--out", "generated"], cwd=base, text=True, check=False,
+                              capture_output=True,  # the closed one stays closed (exec ... >&- in the child)
+                              env={**os.environ, store.CACHE_ENV: str(base / "cache")})
 
     for edit in (None, ("customerId: ", "customerId: cus_CLOSED"), ("support-tier: premium", "support-tier: basic")):
         if edit is not None:  # none: the short cut; an identity edit: the delta compile; a label: the stages
             _edit(specs / "tenants" / "acme-corp.yaml", *edit)
-        run = closed_stdout()
-        assert (run.returncode, run.stderr) == (0, ""), edit
-        assert read_tree(base / "generated") == _reference(tmp_path, specs)[0], edit
+        run = compile_closed()
+        tree, printed = _reference(tmp_path, specs)
+        assert run.returncode == 0, (edit, run.stdout, run.stderr)
+        assert (run.stderr if closed == "stdout" else run.stdout) == ("" if closed == "stdout" else printed), edit
+        assert read_tree(base / "generated") == tree, edit
