@@ -161,3 +161,29 @@ def test_a_compile_with_a_standard_stream_closed_succeeds_on_every_path(repo: tu
         assert run.returncode == 0, (edit, run.stdout, run.stderr)
         assert (run.stderr if closed == "stdout" else run.stdout) == ("" if closed == "stdout" else printed), edit
         assert read_tree(base / "generated") == tree, edit
+
+
+@pytest.mark.parametrize("unbuffered", [True, False])
+def test_a_reader_that_has_gone_ends_every_path_as_click_does(repo: tuple[Path, Path], unbuffered: bool) -> None:
+    """Standard output a pipe whose reader has gone: exit 1 and nothing on stderr, as click's standalone
+    mode ends the command through the stages. Without click the short cut and the delta compile were an
+    internal error (exit 70) with ``PYTHONUNBUFFERED``, else exit 120 with the interpreter's "Exception
+    ignored" from its last flush."""
+    base, specs = repo
+    env = {key: value for key, value in os.environ.items() if key != "PYTHONUNBUFFERED"}
+    env.update({store.CACHE_ENV: str(base / "cache"), **({"PYTHONUNBUFFERED": "1"} if unbuffered else {})})
+
+    def compile_to_closed_pipe() -> subprocess.CompletedProcess[str]:
+        read, write = os.pipe()
+        os.close(read)  # the reader is gone before paybill writes
+        try:
+            return subprocess.run([sys.executable, "-m", "paybill", "compile", str(specs), "--out", "generated"],
+                                  cwd=base, stdout=write, stderr=subprocess.PIPE, text=True, check=False, env=env)
+        finally:
+            os.close(write)
+
+    for edit in (None, ("customerId: ", "customerId: cus_GONE"), ("support-tier: premium", "support-tier: basic")):
+        if edit is not None:  # none: the short cut; an identity edit: the delta compile; a label: the stages
+            _edit(specs / "tenants" / "acme-corp.yaml", *edit)
+        run = compile_to_closed_pipe()
+        assert (run.returncode, run.stderr) == (1, ""), edit

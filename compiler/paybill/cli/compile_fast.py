@@ -27,7 +27,7 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING, NamedTuple, NoReturn
 
 if TYPE_CHECKING:
     from paybill.write.lease import SpareLease
@@ -171,16 +171,35 @@ def compile_without_click(argv: Sequence[str]) -> None:
         return
     if lease is not None:
         lease.close()
-    echo(attempt.printed)
+    try:
+        echo(attempt.printed)
+    except BrokenPipeError:
+        _reader_gone()
     exit_process(0)
 
 
 def echo(text: str) -> None:
     """``click.echo(text, nl=False)`` on standard output, without importing click when it would write
-    ``text`` as it is (ASCII, no escape sequence for it to strip when the output is not a terminal)."""
+    ``text`` as it is (ASCII, no escape sequence for it to strip when the output is not a terminal).
+    Flushed, as click's: a reader that has gone (``BrokenPipeError``) is found here, not at the exit."""
     if sys.stdout is None or not text.isascii() or "\x1b" in text:
         import click
 
         click.echo(text, nl=False)
         return
     sys.stdout.write(text)
+    sys.stdout.flush()
+
+
+def _reader_gone() -> NoReturn:
+    """Standard output's reader has gone (``paybill compile | head -0``, a closed pipe): exit 1 quietly, as
+    click's standalone mode does for the command (it was an internal error, exit 70, with
+    ``PYTHONUNBUFFERED``; else exit 120 and "Exception ignored" from the interpreter's last flush). What
+    is still buffered goes to the null device, so no later flush fails again (the ``signal`` module's
+    documented way for SIGPIPE)."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+    from paybill.gcpause import exit_process
+
+    exit_process(1)
