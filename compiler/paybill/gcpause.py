@@ -53,14 +53,16 @@ def exit_process(code: int) -> NoReturn:
     An exiting interpreter frees every object one by one: after a ``paybill plan`` from committed trees
     at 10,000 tenants (the parsed-file summary, two compile records, the manifests' index) that was
     ~0.03 s of a process that takes ~1 s (issue 14), for memory the OS reclaims at once anyway. Standard
-    output and error are flushed first; when that fails (a closed pipe) the interpreter exits as usual
+    output and error are flushed first (those that exist: a stream closed before the process started is
+    None, and click writes nothing to it); when that fails (a closed pipe) the interpreter exits as usual
     and reports it as it always did. Only for commands whose output is written and closed by then, and
     that leave no thread, child process or temporary file behind. Not in-process (tests, embedding):
     there it is :func:`sys.exit`."""
     if one_shot_process:
         try:
-            sys.stdout.flush()
-            sys.stderr.flush()
+            for stream in (sys.stdout, sys.stderr):
+                if stream is not None:  # None: the descriptor was closed when the process started (``>&-``)
+                    stream.flush()
         except (OSError, ValueError):
             sys.exit(code)
         os._exit(code)

@@ -20,7 +20,6 @@ import hashlib
 import marshal
 import os
 import sys
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -161,7 +160,7 @@ def _write_digest_memo(folder: Path | None, name: str, value: tuple[object, ...]
 def _write_atomically(folder: Path, name: str, *parts: bytes) -> None:
     """``folder/name`` := ``parts``, through a temporary file and a rename: a reader never sees half of it,
     and a kill leaves at most a stray ``*.tmp`` (:func:`prune` removes it). Raises ``OSError``."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=folder)
+    fd, tmp = _create_temporary(folder, name)
     try:
         with os.fdopen(fd, "wb") as handle:
             for part in parts:
@@ -170,6 +169,20 @@ def _write_atomically(folder: Path, name: str, *parts: bytes) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _create_temporary(folder: Path, name: str) -> tuple[int, str]:
+    """A new file ``folder/.<name>.<random>.tmp`` open for writing (mode 0600), as ``tempfile.mkstemp`` makes
+    one: without importing ``tempfile`` (and ``shutil``, ``random``, ``bz2``, ``lzma`` with it: ~4 ms of a
+    ~0.3 s delta compile that writes a few entries)."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
+    for _ in range(100):
+        tmp = os.path.join(folder, f".{name}.{os.urandom(6).hex()}.tmp")
+        try:
+            return os.open(tmp, flags, 0o600), tmp
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"no free temporary name in {folder}")
 
 
 def _stamp(folder: Path | None = None) -> bytes:

@@ -93,6 +93,7 @@ IDENTITY_EDITS = {
     "billing status": ("acme-corp.yaml", "status: active\n", "status: past_due\n"),
     "billing back to active": ("soylent.yaml", "status: past_due\n", "status: active\n"),
     "billing cancelled, offboarding": ("tyrell.yaml", "status: cancelled\n", "status: past_due\n"),
+    "a trial's display name": ("hooli.yaml", "displayName: ", "displayName: Renamed "),
 }
 
 
@@ -242,16 +243,15 @@ def _apply(specs: Path, edit: tuple[str, str, str]) -> bool:
     what, name, value = edit
     path = specs / "tenants" / name
     text = path.read_text()
-    trialing = re.search(r"\n    status: trialing\n", text) is not None  # any edit of a trial: the full compile
     if what == "display":
         text = re.sub(r"(displayName: .*)", lambda m: f"{m.group(1)} {value}", text, count=1)
-        identity = name not in GCP_TENANTS and not trialing
+        identity = name not in GCP_TENANTS
     elif what == "customer":
         text = re.sub(r"customerId: \S+", f"customerId: {value}", text, count=1)
-        identity = not trialing or f"customerId: {value}\n" in path.read_text()
+        identity = True
     elif what == "comment":
         text = f"# {value}\n" + text
-        identity = not trialing
+        identity = True
     elif what == "billing":
         before = re.search(r"\n    status: (\w+)\n", text)
         lifecycle = re.search(r"\n  lifecycle: (\w+)\n", text)
@@ -274,8 +274,8 @@ def _apply(specs: Path, edit: tuple[str, str, str]) -> bool:
 
 @settings(max_examples=4, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(edits=st.lists(_EDIT, min_size=1, max_size=4))
-@example(edits=[("display", "hooli.yaml", "Ltd"), ("billing", "hooli.yaml", "active"),  # a trial: full, then patched
-                ("comment", "hooli.yaml", "one")])
+@example(edits=[("display", "hooli.yaml", "Ltd"), ("billing", "hooli.yaml", "active"),  # a trial: patched, its end
+                ("comment", "hooli.yaml", "one")])  # full, then patched
 def test_random_edit_sequences_equal_a_full_compile(spec_copy, tmp_path_factory, edits) -> None:  # type: ignore[no-untyped-def]
     """After every edit the tree on disk and the printed text are an uncached compile's, and the
     delta path is taken exactly for identity edits (a no-op edit counts as one)."""
@@ -470,3 +470,42 @@ def test_a_splice_that_succeeds_is_each_pattern_replaced_where_it_occurred_once(
         rebuilt += data[done:start] + after
         done = start + len(before)
     assert spliced == rebuilt + data[done:]
+
+
+def test_a_file_of_the_state_base_that_does_not_unpack_reads_as_not_a_tenant_only_file(tmp_path: Path) -> None:
+    import marshal
+
+    from paybill.delta.state import STATE_FORMAT, TenantEntry, load_state
+
+    out = tmp_path / "generated"
+    overlay, base = state_names(out)
+    row = (0, "acme", "p" * 64, "aws", "Acme")
+    packed = {"specs/tenants/acme.yaml": marshal.dumps(((row,), ("tenants/bundle/manifest.json",))),
+              "specs/tenants/bad.yaml": b"\x00not marshal", "specs/tenants/odd.yaml": marshal.dumps(("rows", 1))}
+    assert store.write(tmp_path, base, (STATE_FORMAT, "m1", packed))
+    assert store.write(tmp_path, overlay, (STATE_FORMAT, "m1", "m2", {}))
+    state = load_state(tmp_path, out)
+    assert state is not None and state.manifest_sha256 == "m2"
+    assert state.entries("specs/tenants/acme.yaml") == (TenantEntry(*row),)
+    assert state.listings.get("specs/tenants/acme.yaml", ()) == ("tenants/bundle/manifest.json",)
+    for path in ("specs/tenants/bad.yaml", "specs/tenants/odd.yaml", "specs/tenants/absent.yaml"):
+        assert state.entries(path) is None and state.listings.get(path) is None
+
+
+def test_the_record_a_delta_compile_saves_lists_every_spec_file_as_it_is_now(repo, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """The delta compile's record reuses the last record's rows of the files it did not see change: they
+    must be exactly the rows a record built from scratch holds (stat and SHA-256 of every spec file)."""
+    import hashlib
+
+    from paybill.write import shortcut
+
+    base, specs = repo
+    spy = Spy(monkeypatch)
+    for round_ in range(2):
+        _edit(specs / "tenants" / "acme-corp.yaml", "customerId: ", f"customerId: cus_R{round_}")
+        assert _compile(base, specs).exit_code == 0 and spy.calls == 0
+        record = shortcut.read_record(base / "cache", base / "generated")
+        scan = shortcut.scan_specs(specs)
+        assert record is not None and scan is not None
+        assert record["specs"] == {path: (*stat_, hashlib.sha256((Path(scan.base) / path).read_bytes()).hexdigest())
+                                   for path, stat_ in scan.files.items()}

@@ -85,6 +85,9 @@ def _edit(path: Path, old: str, new: str) -> None:
 
 
 LOADED = "sorted(m for m in ('click', 'paybill.cli.group', 'paybill.cli.compile_cmd') if m in sys.modules)"
+LEAN = ("sorted(m for m in ('click', 'paybill.cli.group', 'paybill.cli.compile_cmd', 'shutil', 'tempfile') "
+        "if m in sys.modules)")
+"""What the short cut and the delta compile never import (shutil and tempfile: ~4 ms, only to remove a tree)."""
 
 
 def test_an_identity_edit_and_an_unchanged_compile_run_without_click_and_print_the_same(
@@ -94,12 +97,12 @@ def test_an_identity_edit_and_an_unchanged_compile_run_without_click_and_print_t
     assert unchanged.returncode == 0, unchanged.stderr
     for round_, customer in enumerate(("cus_FAST01", "cus_FAST02")):
         _edit(specs / "tenants" / "acme-corp.yaml", "customerId: ", f"customerId: {customer}")
-        run = _paybill(base, "compile", str(specs), "--out=generated", report=f"{LOADED}, __import__('gc').isenabled()")
+        run = _paybill(base, "compile", str(specs), "--out=generated", report=f"{LEAN}, __import__('gc').isenabled()")
         assert run.returncode == 0, run.stderr
         assert "REPORT [] False" in run.stderr, (round_, run.stderr)  # no click; and no collector either
         tree, printed = _reference(tmp_path, specs)
         assert read_tree(base / "generated") == tree and run.stdout == printed == unchanged.stdout
-    again = _paybill(base, "compile", str(specs), "--out", "generated", report=LOADED)
+    again = _paybill(base, "compile", str(specs), "--out", "generated", report=LEAN)
     assert again.returncode == 0 and "REPORT []" in again.stderr and again.stdout == unchanged.stdout
 
 
@@ -132,3 +135,29 @@ def test_command_lines_it_declines_are_clicks_to_report(repo: tuple[Path, Path])
     assert bad_format.returncode == 2 and "xml" in bad_format.stderr
     checked = _paybill(base, "compile", str(specs), "--out", "generated", "--check")
     assert checked.returncode == 0, checked.stderr
+
+
+@pytest.mark.parametrize("closed", ["stdout", "stderr"])
+def test_a_compile_with_a_standard_stream_closed_succeeds_on_every_path(repo: tuple[Path, Path], tmp_path: Path,
+                                                                        closed: str) -> None:
+    """``paybill compile >&-`` or ``2>&-`` (a cron job, a daemon): Python's ``sys.stdout`` or ``sys.stderr``
+    is None and click writes nothing to it. Ending the process must not flush a missing stdout, nor the
+    stages ask a missing stderr whether it is a terminal (each was an internal error, exit 70; the
+    second only on the path through the stages)."""
+    base, specs = repo
+
+    def compile_closed() -> subprocess.CompletedProcess[str]:
+        redirect = ">&-" if closed == "stdout" else "2>&-"
+        return subprocess.run(["sh", "-c", f'exec "$0" "$@" {redirect}', sys.executable, "-m", "paybill", "compile",
+                               str(specs), "--out", "generated"], cwd=base, text=True, check=False,
+                              capture_output=True,  # the closed one stays closed (exec ... >&- in the child)
+                              env={**os.environ, store.CACHE_ENV: str(base / "cache")})
+
+    for edit in (None, ("customerId: ", "customerId: cus_CLOSED"), ("support-tier: premium", "support-tier: basic")):
+        if edit is not None:  # none: the short cut; an identity edit: the delta compile; a label: the stages
+            _edit(specs / "tenants" / "acme-corp.yaml", *edit)
+        run = compile_closed()
+        tree, printed = _reference(tmp_path, specs)
+        assert run.returncode == 0, (edit, run.stdout, run.stderr)
+        assert (run.stderr if closed == "stdout" else run.stdout) == ("" if closed == "stdout" else printed), edit
+        assert read_tree(base / "generated") == tree, edit

@@ -139,3 +139,38 @@ def test_one_tenant_writes_rewrite_no_large_entry(tmp_path: Path) -> None:
     assert {name: os.stat(cache / name).st_mtime_ns for name in _bases(cache)} == bases  # no base rewritten
     assert os.path.getsize(cache / journal_name(out)) < 4096 < sizes[max(bases)]
     assert store.read(cache, journal_name(out)) is not None
+
+
+def test_a_new_base_is_in_key_order_and_a_decoded_table_keeps_it(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    table = dict(reversed(list(_table(300).items())))  # out of order, as a folder listing comes
+    encoded = ledger.encode(tmp_path, "files", out, table)
+    changed = {**table, "terraform/t7/main.tf.json": (1, 2, 3, b"\3" * 32)}
+    ledger.forget_memory()
+    assert list(ledger.decode(tmp_path, encoded)) == sorted(table)  # type: ignore[arg-type]
+    decoded = ledger.decode(tmp_path, ledger.encode(tmp_path, "files", out, changed))
+    assert decoded == changed and list(decoded) == sorted(changed)  # type: ignore[arg-type]
+
+
+def test_the_other_trees_base_is_not_diffed_whole_first(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The output folder's and the spare's folders take turns and differ in every row: the slot of the
+    other tree is told from its first rows, and only the right one is diffed whole, the result unchanged."""
+    out = tmp_path / "out"
+    mine, theirs = _table(2000), _table(2000, salt=7)
+    first = ledger.encode(tmp_path, "folders", out, mine)
+    ledger.encode(tmp_path, "folders", out, theirs)  # the other slot, used last: tried first next time
+    diffed: list[int] = []
+    real = ledger._delta
+
+    def counted(base, table):  # type: ignore[no-untyped-def]
+        diffed.append(len(base))
+        return real(base, table)
+
+    monkeypatch.setattr(ledger, "_delta", counted)
+    changed = {**mine, "terraform/t1/main.tf.json": (9, 9, 9, b"\1" * 32)}
+    encoded = ledger.encode(tmp_path, "folders", out, changed)
+    assert isinstance(encoded, tuple) and isinstance(first, tuple) and encoded[1] == first[1]
+    assert encoded[3] == {"terraform/t1/main.tf.json": (9, 9, 9, b"\1" * 32)} and diffed == [2000]
+    # every row changed against both: both diffed whole, as before, and a new base written
+    diffed.clear()
+    assert ledger.encode(tmp_path, "folders", out, _table(2000, salt=9))[3] == {} and len(diffed) == 2

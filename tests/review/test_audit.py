@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+
+import pytest
 
 from paybill.changes.trailers import parse_trailers
 
@@ -89,3 +93,22 @@ def test_audit_outside_history(tmp_path, run) -> None:
     fresh = SpecRepo(tmp_path / "fresh").seed()
     code, _, err = run(fresh.root, "audit", "specs")
     assert code == 2 and "no commits" in err
+
+
+@pytest.mark.parametrize("closed", [">&-", "2>&-"])
+def test_audit_with_a_standard_stream_closed(repo, closed: str) -> None:
+    """``paybill audit >&-`` (a cron job keeping only the exit status) walks the history and exits 0, and an
+    unknown ``--tenant`` exits 1 with standard error closed; both were internal errors (exit 70): the
+    records and the diagnostic were written to a ``sys.stdout`` / ``sys.stderr`` that is None."""
+    life_of_vandelay(repo)
+
+    def audit(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(["sh", "-c", f'exec "$0" "$@" {closed}', sys.executable, "-m", "paybill", "audit",
+                               "specs", *args], cwd=repo.root, capture_output=True, text=True, check=False)
+
+    whole, unknown = audit(), audit("--tenant", "vandelya")
+    assert (whole.returncode, unknown.returncode) == (0, 1), (whole.stderr, unknown.stderr)
+    if closed == "2>&-":
+        assert "Delete Vandelay" in whole.stdout and unknown.stdout == ""
+    else:
+        assert whole.stderr == "" and "error[PB0" in unknown.stderr and "did you mean 'vandelay'" in unknown.stderr

@@ -51,8 +51,10 @@ def audit_command(specs: Path, since: str | None, until: str | None, tenant: str
             else:
                 records = chain([first], records)
         chunks = render_jsonl(records) if fmt == "jsonl" else render_text(records, tenant=tenant)
+        stdout = sys.stdout  # None when started with standard output closed (``>&-``): walked, not printed
         for chunk in chunks:
-            sys.stdout.write(chunk)
+            if stdout is not None:
+                stdout.write(chunk)
     except GitError as error:
         raise git_usage_error(error) from None
 
@@ -71,6 +73,6 @@ def _exit_if_unknown(repo: GitRepo, where: SpecsLocation, wanted: AuditFilter, r
     diagnostic = unknown_tenant(wanted.tenant, seen, where.display_base, rev)
     if diagnostic is not None:
         d = diagnostic
-        sys.stderr.write(f"{d.path}:{d.position.line}:{d.position.col}: {d.severity.value}[{d.code}]: {d.message}\n"
-                         f"  hint: {d.hint}\n")
+        click.echo(f"{d.path}:{d.position.line}:{d.position.col}: {d.severity.value}[{d.code}]: {d.message}\n"
+                   f"  hint: {d.hint}", err=True)  # click writes nothing to a closed standard error (``2>&-``)
         sys.exit(EXIT_DIAGNOSTICS)

@@ -36,9 +36,15 @@ def _check_out(specs: Path, out: Path) -> None:
         raise click.UsageError(f"--out '{out}' would replace the specs folder '{specs}'; pick another folder")
 
 
+def _stderr_is_terminal() -> bool:
+    """Whether progress bars have a person to show to. ``sys.stderr`` is None when the process started
+    with its standard error closed (``2>&-``): no terminal, and nothing to draw on."""
+    return sys.stderr is not None and sys.stderr.isatty()
+
+
 def _progress(total: int, fmt: str) -> AbstractContextManager[Any]:
     """A progress bar on stderr, only for people (TTY, text format) and only when it is worth it."""
-    if fmt != "text" or total < PROGRESS_MIN_FILES or not sys.stderr.isatty():
+    if fmt != "text" or total < PROGRESS_MIN_FILES or not _stderr_is_terminal():
         return nullcontext(None)
     return click.progressbar(length=total, label=f"writing {total} files", file=sys.stderr)
 
@@ -84,7 +90,7 @@ def _stage_progress(fmt: str) -> StageProgress:
     from paybill.emit.registry import all_emitters
 
     # load, validate, import, graph, then one stage per emitter
-    return StageProgress(fmt == "text" and sys.stderr.isatty(), 4 + len(all_emitters()))
+    return StageProgress(fmt == "text" and _stderr_is_terminal(), 4 + len(all_emitters()))
 
 
 def _shown(filename: object) -> str:

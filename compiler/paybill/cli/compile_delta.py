@@ -106,7 +106,7 @@ def _write(cache: Path, out: Path, patch: DeltaPatch, journal: dict[str, tuple[i
     save_state(cache, out, patch.state, with_base=False)
     params, started_ns, scan = recorded
     shortcut.save(cache, out, params, started_ns, scan, patch.inputs, changed.printed, final or None,
-                  final_folders if final else None)
+                  final_folders if final else None, changed)
     prune(cache)
     return changed.printed
 

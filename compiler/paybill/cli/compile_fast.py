@@ -159,7 +159,8 @@ def compile_without_click(argv: Sequence[str]) -> None:
     except KeyboardInterrupt:  # what click's standalone mode does with it
         if lease is not None:
             lease.close()
-        sys.stderr.write("\nAborted!\n")
+        if sys.stderr is not None:  # None: started with standard error closed (``2>&-``)
+            sys.stderr.write("\nAborted!\n")
         exit_process(1)
     except BaseException:
         if lease is not None:

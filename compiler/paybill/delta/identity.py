@@ -58,13 +58,14 @@ def surely_valid(document: Mapping[str, Any]) -> bool:
 
 
 def patchable_status(document: Mapping[str, Any]) -> str | None:
-    """The document's billing status when a delta compile may patch it in: a status of the model
-    (``paybill.models.tenant.BillingStatus``) other than ``trialing``, that rule PB0405 accepts beside
-    the document's lifecycle. None: the full compile decides (and reports whatever is wrong)."""
+    """The document's billing status when it is one of the model's (``paybill.models.tenant.BillingStatus``)
+    and rule PB0405 accepts it beside the document's lifecycle; None: the full compile decides (and
+    reports whatever is wrong). Whether a *change* of status may be patched is the caller's to decide
+    (not into or out of ``trialing``: :mod:`paybill.delta.patch`)."""
     spec = document.get("spec")
     billing = spec.get("billing") if isinstance(spec, dict) else None
     status = billing.get("status") if isinstance(billing, dict) else None
-    if type(status) is not str or status == TRIALING or status not in ALLOWED_LIFECYCLES:
+    if type(status) is not str or status not in ALLOWED_LIFECYCLES:
         return None
     lifecycle = spec.get("lifecycle") if isinstance(spec, dict) else None
     return status if type(lifecycle) is str and lifecycle in ALLOWED_LIFECYCLES[status] else None

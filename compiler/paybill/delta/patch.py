@@ -9,9 +9,10 @@ Exact by construction where it applies, and None (the full compile runs) everywh
   :func:`~paybill.delta.state.projection` hash); so every semantic rule sees what it saw, and
   every output but the ones below is the same;
 * a display-name edit of a tenant whose stack holds it (GCP) is left to the full compile;
-* a billing status is patched only when neither it nor the status the entitlement file holds is
-  ``trialing`` (trial sizing and trial days read more than the status) and rule PB0405 accepts it
-  beside the lifecycle (:func:`~paybill.delta.identity.patchable_status`);
+* a billing status is patched only when rule PB0405 accepts it beside the lifecycle
+  (:func:`~paybill.delta.identity.patchable_status`) and, when it changed (the entitlement file holds
+  the old one), neither the old nor the new status is ``trialing`` (trial sizing and trial days read
+  more than the status);
 * each file patched is read from the output folder and must hash to the digest its journal holds;
   each patched digest must occur exactly once where it is replaced (else: the full compile).
 
@@ -106,8 +107,9 @@ def _compile_delta(state: DeltaState, inputs: Mapping[str, str], changed: Mappin
     for output, (display_name, customer_id, status) in identities.items():
         document = orjson.loads(reader.read(output))
         billing = document.get("billing")
-        if not isinstance(billing, dict) or billing.get("status") == TRIALING or "trialDays" in billing:
-            raise _NotDelta  # the trial's end changes sizing and trial days: the full compile
+        before = billing.get("status") if isinstance(billing, dict) else None
+        if before is None or (status != before and TRIALING in (status, before)):
+            raise _NotDelta  # a trial's start or end changes sizing and trial days: the full compile
         identity = identity_fields(display_name, customer_id)
         document["displayName"] = identity["displayName"]
         billing.update(identity["billing"], status=status)

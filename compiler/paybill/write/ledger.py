@@ -28,6 +28,7 @@ itself, so an entry written whole (by a test, or too small to bother) stays vali
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
 from collections.abc import Mapping
@@ -127,6 +128,18 @@ def _delta(base: Mapping[str, object], table: Mapping[str, object]) -> tuple[dic
     return changes, removed
 
 
+def _differs_early(base: Mapping[str, object], table: Mapping[str, object], near: int) -> bool:
+    """More than ``near`` of ``table``'s first ``4 * near`` rows differ from ``base``: the base of the other
+    tree. The output folder and the spare take turns, and their folders' stats differ in every row
+    (other inodes): diffing all ~11,000 rows against the wrong slot first, twice per compile, was
+    ~4% of a delta compile at 10,000 tenants; its first rows tell."""
+    if len(table) <= 4 * near:
+        return False
+    get = base.get
+    return sum(1 for key, row in itertools.islice(table.items(), 4 * near)
+               if (old := get(key, _MISSING)) is not row and old != row) > near
+
+
 def encode(folder: Path | None, kind: str, out: Path, table: Mapping[str, object]) -> object:
     """``table`` as its changes against the closest base of ``kind`` for ``out`` that this process holds
     (a new base, in the other slot, when they are too many or no base is at hand). Plain ``dict(table)``
@@ -143,6 +156,7 @@ def encode(folder: Path | None, kind: str, out: Path, table: Mapping[str, object
     if _CURRENT.get((str(folder), fam)) == names[1]:
         names.reverse()  # the base used last first: usually close enough that the other is not tried
     tried: list[tuple[int, str, bytes, dict[str, object], list[str]]] = []
+    far: list[tuple[str, bytes, dict[str, object]]] = []  # slots whose first rows already differ too much
     empty = None
     for name in names:
         memo = _BASES.get((str(folder), name))
@@ -150,11 +164,19 @@ def encode(folder: Path | None, kind: str, out: Path, table: Mapping[str, object
             empty = empty or name  # not at hand (or replaced since): the slot to fill
             continue
         token, base, _ = memo
+        near = max(COMPACT_MIN, len(base) // COMPACT_DIVISOR) // 4
+        if _differs_early(base, table, near):
+            far.append((name, token, base))
+            continue
         changes, removed = _delta(base, table)
-        limit = max(COMPACT_MIN, len(base) // COMPACT_DIVISOR)
         tried.append((len(changes) + len(removed), name, token, changes, removed))
-        if tried[-1][0] <= limit // 4:
+        if tried[-1][0] <= near:
             break
+    if far and (not tried or min(tried)[0] > min(max(COMPACT_MIN, len(base) // COMPACT_DIVISOR) // 4
+                                                 for _, _, base in far)):
+        # what the loop would have found diffing them whole (a far slot has more changes than that)
+        tried += [(len(changes) + len(removed), name, token, changes, removed)
+                  for name, token, base in far for changes, removed in [_delta(base, table)]]
     if tried:
         size, name, token, changes, removed = min(tried)
         if size <= max(COMPACT_MIN, len(_BASES[(str(folder), name)][1]) // COMPACT_DIVISOR):
@@ -163,7 +185,9 @@ def encode(folder: Path | None, kind: str, out: Path, table: Mapping[str, object
     # a new base: in an empty slot, else over the base farther from this table
     target = empty or max(tried)[1]
     token = os.urandom(16)
-    whole = dict(table)
+    # In key order: a decoded table keeps it (changes replace rows in place), so the sorts that its
+    # readers make (the inputs' digest of the specs, the survey's folders) find it sorted: ~10x cheaper.
+    whole = dict(sorted(table.items()))
     if not store.write(folder, target, (BASE_TAG, token, whole)):
         return whole
     _BASES[(str(folder), target)] = (token, whole, _file_key(folder / target))

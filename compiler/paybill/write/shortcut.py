@@ -187,7 +187,8 @@ def _lstat_key(path: str) -> tuple[int, int, int, int, int] | None:
 def save(cache: Path, out: Path, params: tuple[object, ...], started_ns: int,
          specs: SpecScan | None, digests: Mapping[str, str], printed: str,
          journal: Mapping[str, tuple[int, int, int, bytes]] | None = None,
-         folder_stats: Mapping[str, tuple[int, int, int]] | None = None) -> bool:
+         folder_stats: Mapping[str, tuple[int, int, int]] | None = None,
+         unchanged_from: SpecsChanged | None = None) -> bool:
     """Record a compile that succeeded and wrote ``out``; False when it cannot be proven later (nothing saved).
 
     ``started_ns``: ``time.time_ns()`` before ``specs`` was scanned (:func:`scan_specs`, before the
@@ -197,6 +198,9 @@ def save(cache: Path, out: Path, params: tuple[object, ...], started_ns: int,
     ``folder_stats``: the (mtime_ns, inode, ctime_ns) of exactly the folders of that journal's tree
     (``""``: ``out``), each taken after the writer's last change to it, when the writer has them
     (:func:`paybill.write.spare.write_tree_spare`); else every folder is ``lstat``-ed here.
+    ``unchanged_from``: what :func:`check` found when this compile's spec files differ from the record's
+    in :attr:`SpecsChanged.paths` only (the delta compile): the record's other rows are reused as they
+    are (same stat, same bytes), so the ~10,000-row table is neither rebuilt nor compared field by field.
     """
     if specs is None or set(specs.files) != set(digests):
         return False  # a file the compile did not parse into documents, or the set changed meanwhile
@@ -205,7 +209,9 @@ def save(cache: Path, out: Path, params: tuple[object, ...], started_ns: int,
     journal_stat = _lstat_key(os.fspath(cache / journal_name(out)))
     if not isinstance(journal, dict) or not journal or journal_stat is None:
         return False
-    if not all(type(path) is str and type(entry) is tuple and len(entry) == 4 for path, entry in journal.items()):
+    # str -> 4-tuples (marshal makes no subclass), at C speed: ~25,000 of them
+    if not (set(map(type, journal)) <= {str} and set(map(type, journal.values())) <= {tuple}
+            and set(map(len, journal.values())) <= {4}):
         return False
     files: Mapping[str, tuple[int, int, int, bytes]] = journal
     base = os.path.abspath(out)
@@ -216,11 +222,15 @@ def save(cache: Path, out: Path, params: tuple[object, ...], started_ns: int,
             if found is None or not stat.S_ISDIR(found[0]):
                 return False
             folders[folder] = (found[2], found[3], found[4])
+    if unchanged_from is not None and unchanged_from.specs.keys() == specs.files.keys():
+        table = dict(unchanged_from.specs)  # its rows are the base's: the ledger's diff skips them by identity
+        table.update((path, (*specs.files[path], digests[path])) for path in unchanged_from.paths)
+    else:
+        table = {path: (*stat_, digests[path]) for path, stat_ in specs.files.items()}
     record = {  # the three tables as changes against their bases (paybill.write.ledger), shared with the journal
         "params": params,
         "trusted_before": started_ns - RACY_NS,
-        "specs": ledger.encode(cache, "specs", out,
-                               {path: (*stat_, digests[path]) for path, stat_ in specs.files.items()}),
+        "specs": ledger.encode(cache, "specs", out, table),
         "files": ledger.encode(cache, "files", out, files),
         "folders": ledger.encode(cache, "folders", out, folders),
         "journal": journal_stat,
@@ -284,6 +294,9 @@ class SpecsChanged(NamedTuple):
     """The folder display paths are relative to."""
     outputs: dict[str, bytes]
     """Every file of the output folder as that compile left it -> its SHA-256 (the journal it saved)."""
+    specs: dict[str, tuple[int, int, int, int, str]]
+    """The record's spec rows ((size, mtime_ns, inode, ctime_ns, SHA-256)): those not in :attr:`paths`
+    have the scan's stat and the recorded bytes."""
 
 
 class Checked(NamedTuple):
@@ -354,8 +367,9 @@ def _check(cache: Path, out: Path, params: tuple[object, ...], specs: SpecScan |
         digests = {path: entry[4] for path, entry in recorded_specs.items()}
         outputs = {path: entry[3] for path, entry in files.items()}
         # every digest a str / bytes (marshal makes no subclass): checked at C speed, ~35,000 of them
-        if set(map(type, digests.values())) <= {str} and set(map(type, outputs.values())) <= {bytes}:
-            changed.append(SpecsChanged(sorted(edited), digests, printed, specs.base, outputs))
+        if set(map(type, digests.values())) <= {str} and set(map(type, outputs.values())) <= {bytes} \
+                and set(map(len, recorded_specs.values())) <= {5}:
+            changed.append(SpecsChanged(sorted(edited), digests, printed, specs.base, outputs, recorded_specs))
         return None
     base = os.path.abspath(out)
     children: dict[str, set[str]] = {}

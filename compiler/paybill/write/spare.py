@@ -30,7 +30,6 @@ import contextlib
 import functools
 import hashlib
 import os
-import shutil
 import stat
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -42,7 +41,7 @@ from paybill.write.descriptors import BY_FD, FOLDER_FLAGS
 from paybill.write.journal import _Entry, kept_bytes, load_journal, save_journal
 from paybill.write.lease import TREES_FOLDER, SpareLease, SpareSurvey
 from paybill.write.swap import exchange
-from paybill.write.tree import DELAY_ENV, _validate_paths, check_replaceable, recover
+from paybill.write.tree import DELAY_ENV, _rmtree, _validate_paths, check_replaceable, recover
 
 
 def spare_path(folder: Path, out: Path) -> Path:
@@ -363,7 +362,7 @@ def patch_spare(spare: Path, tree: Mapping[str, bytes], journal: Mapping[str, _E
                 part = part.rpartition("/")[0]
                 touched.add(part)
         if rel in have_folders:  # a folder where the new tree has a file (the layout changed)
-            shutil.rmtree(spare / rel)
+            _rmtree(spare / rel)
             have_folders = {f for f in have_folders if f != rel and not f.startswith(rel + "/")}
         entry = _write_new(prefix + rel, data)
         digest = in_place.get(rel) or known_digests.get(rel)
@@ -487,7 +486,7 @@ def keep_spare(folder: Path, out: Path, old_tree: Path, old_journal: Mapping[str
             if not mine:
                 return False
             if spare.exists():  # one that could not be exchanged in: replaced (rare, so slow is fine)
-                shutil.rmtree(spare)
+                _rmtree(spare)
             os.rename(old_tree, spare)
             _write_spare_journal(folder, out, old_journal, old_folders)
             return True

@@ -16,8 +16,6 @@ import contextlib
 import errno
 import os
 import re
-import secrets
-import shutil
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -136,13 +134,13 @@ def recover(out: Path) -> None:
         elif name.startswith(f".{out.name}.tmp-") or name.startswith(f".{out.name}.old-"):
             pid_text = name.rsplit(".", 1)[-1].removeprefix("tmp-").removeprefix("old-").split("-", 1)[0]
             if pid_text.isdigit() and not _pid_alive(int(pid_text)):
-                shutil.rmtree(entry, ignore_errors=True)
+                _rmtree(entry, ignore_errors=True)
 
 
 def _scratch(out: Path, kind: str) -> Path:
     """A new, empty sibling folder of ``out`` (mode from the umask, unlike mkdtemp's 0700)."""
     while True:
-        candidate = out.parent / f".{out.name}.{kind}-{os.getpid()}-{secrets.token_hex(4)}"
+        candidate = out.parent / f".{out.name}.{kind}-{os.getpid()}-{os.urandom(4).hex()}"
         try:
             os.mkdir(candidate)
         except FileExistsError:  # pragma: no cover - 32 random bits collided
@@ -305,14 +303,14 @@ def swap_in(scratch: Path, out: Path, *, durable: bool = False, keep: Callable[[
             if exchange(scratch, out):
                 sync_parent(out.parent)
                 if keep is None or not keep(scratch):
-                    shutil.rmtree(scratch)  # now the old tree
+                    _rmtree(scratch)  # now the old tree
                 return
             old = _scratch(out, "old")
             os.rmdir(old)
             os.rename(out, old)  # a crash right here is repaired by recover() on the next write
             os.rename(scratch, out)
             sync_parent(out.parent)
-            shutil.rmtree(old)
+            _rmtree(old)
             return
         os.rename(scratch, out)
         sync_parent(out.parent)
@@ -325,4 +323,12 @@ def swap_in(scratch: Path, out: Path, *, durable: bool = False, keep: Callable[[
 def discard(scratch: Path) -> None:
     """Remove a scratch tree that will not be swapped in."""
     if scratch.exists():
-        shutil.rmtree(scratch, ignore_errors=True)
+        _rmtree(scratch, ignore_errors=True)
+
+
+def _rmtree(path: Path, ignore_errors: bool = False) -> None:
+    """``shutil.rmtree``, imported only when a tree is removed (a compile that patches the spare removes
+    none; ``shutil`` and the ``bz2``, ``lzma`` it loads are ~3 ms of imports)."""
+    import shutil
+
+    shutil.rmtree(path, ignore_errors=ignore_errors)
