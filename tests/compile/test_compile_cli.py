@@ -77,6 +77,9 @@ def test_usage_errors_exit_2(spec_copy, tmp_path: Path) -> None:
     assert invoke("compile", "nope", cwd=cwd).exit_code == 2
     assert invoke("compile", "--out", "specs", cwd=cwd).exit_code == 2
     assert invoke("compile", "--out", ".", cwd=cwd).exit_code == 2
+    for command in ("compile", "validate"):  # "$SPECS" unset: not the working directory (Path("") is ".")
+        empty = invoke(command, "", cwd=cwd)
+        assert empty.exit_code == 2 and "an empty path names no specs" in empty.output, empty.output
     mine = cwd / "mine"
     mine.mkdir()
     (mine / "keep.txt").write_text("keep")

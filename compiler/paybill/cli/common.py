@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import click
@@ -11,9 +12,25 @@ from paybill.diagnostics.render import FORMATS, render
 
 EXIT_OK, EXIT_DIAGNOSTICS, EXIT_USAGE = 0, 1, 2
 
+
+
+class SpecsPath(click.Path):
+    """The SPECS argument: a folder or file, never the empty string.
+
+    ``Path("")`` is ``.``, so ``paybill compile "$SPECS"`` with SPECS unset read the whole working
+    directory (a spec repository's workflows, schemas, anything YAML) instead of reporting the mistake.
+    """
+
+    def convert(self, value: str | os.PathLike[str], param: click.Parameter | None,
+                ctx: click.Context | None) -> str | bytes | os.PathLike[str]:
+        if value == "":
+            self.fail("an empty path names no specs (leave SPECS out for './specs')", param, ctx)
+        return super().convert(value, param, ctx)
+
+
 specs_argument = click.argument(
     "specs", required=False, default=str(DEFAULT_SPECS),
-    type=click.Path(path_type=Path, file_okay=True, dir_okay=True),
+    type=SpecsPath(path_type=Path, file_okay=True, dir_okay=True),
 )
 format_option = click.option(
     "--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True,
