@@ -157,11 +157,8 @@ def _survey(root: Path) -> tuple[dict[str, tuple[int, int, int]], list[str], lis
                             folders.append(rel)
                             pending.append((rel + "/", os.open(entry.name, FOLDER_FLAGS, dir_fd=directory)
                                             if isinstance(directory, int) else entry.path))
-                        elif entry.is_file(follow_symlinks=False):
-                            info = entry.stat(follow_symlinks=False)
-                            files[rel] = (info.st_size, info.st_mtime_ns, info.st_ino)
                         else:
-                            odd.append(rel)
+                            _file_or_odd(entry, rel, files, odd)
             finally:
                 if isinstance(directory, int):
                     os.close(directory)
@@ -170,6 +167,16 @@ def _survey(root: Path) -> tuple[dict[str, tuple[int, int, int]], list[str], lis
             if isinstance(left, int):
                 os.close(left)
     return files, folders, odd
+
+
+def _file_or_odd(entry: os.DirEntry[str], rel: str, files: dict[str, tuple[int, int, int]], odd: list[str]) -> None:
+    """Record a scanned entry that is not a folder: a regular file's (size, mtime_ns, inode), else ``rel``
+    as odd (a symlink, FIFO, socket or device: never the writer's, so the patch removes it)."""
+    if entry.is_file(follow_symlinks=False):
+        info = entry.stat(follow_symlinks=False)
+        files[rel] = (info.st_size, info.st_mtime_ns, info.st_ino)
+    else:
+        odd.append(rel)
 
 
 def _survey_known(root: Path, journal: Mapping[str, _Entry], known: FolderStats,
@@ -218,11 +225,8 @@ def _survey_known(root: Path, journal: Mapping[str, _Entry], known: FolderStats,
                             folders.extend(f"{rel}/{name}" for name in more_folders)
                             files.update((f"{rel}/{name}", key) for name, key in more_files.items())
                             odd.extend(f"{rel}/{name}" for name in more_odd)
-                    elif entry.is_file(follow_symlinks=False):
-                        info = entry.stat(follow_symlinks=False)
-                        files[rel] = (info.st_size, info.st_mtime_ns, info.st_ino)
                     else:
-                        odd.append(rel)
+                        _file_or_odd(entry, rel, files, odd)
         finally:
             if isinstance(where, int):
                 os.close(where)
