@@ -128,6 +128,50 @@ def test_a_spec_change_runs_the_compile(repo, tmp_path, monkeypatch, change: str
     assert code in (0, 1)  # whatever the edit means, it was compiled
 
 
+@pytest.mark.parametrize("how", ["touched", "rewritten", "replaced"])
+def test_a_spec_saved_without_a_change_takes_the_short_cut(repo, tmp_path, monkeypatch, how: str) -> None:
+    """An editor's save, ``touch`` or a checkout that rewrites the same bytes is no edit: no compile, no write."""
+    specs, out, cache = repo
+    code, printed = _compile(tmp_path, specs, out)
+    assert code == 0
+    _settle(cache, out)
+    tenant = specs / "tenants" / "bluth.yaml"
+    data = tenant.read_bytes()
+    if how == "touched":
+        later = tenant.stat().st_mtime_ns + 5_000_000_000
+        os.utime(tenant, ns=(later, later))
+    elif how == "rewritten":
+        tenant.write_bytes(data)
+    else:  # a new file renamed over the old one (a new inode), as editors and git do
+        (tmp_path / "bluth.new").write_bytes(data)
+        os.replace(tmp_path / "bluth.new", tenant)
+    first = read_tree(out)
+    _no_stages(monkeypatch)
+    watched = [out, out / "manifest.json", cache / journal_name(out), cache / shortcut.record_name(out)]
+    before = [(info.st_ino, info.st_mtime_ns) for info in map(os.stat, watched)]
+    for _ in range(2):
+        assert _compile(tmp_path, specs, out) == (0, printed)
+    assert read_tree(out) == first
+    # nothing written: not the tree, not its journal, not the record (the delta compile would write them)
+    assert [(info.st_ino, info.st_mtime_ns) for info in map(os.stat, watched)] == before
+
+
+def test_a_spec_turned_fifo_is_never_read_by_the_check(tmp_path) -> None:
+    """A spec file replaced by a FIFO of the recorded size: the check's hash must not wait for a writer."""
+    fifo = tmp_path / "empty.yaml"
+    os.mkfifo(fifo)
+    empty = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"  # SHA-256 of no bytes
+    probe = ("import sys\nfrom paybill.write import shortcut\n"
+             "print(shortcut._hashes_to(sys.argv[1], sys.argv[2]))")
+    run = subprocess.run([sys.executable, "-c", probe, str(fifo), empty], capture_output=True, text=True,
+                         timeout=60, check=False)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.strip() == "False"
+    regular = tmp_path / "regular.yaml"
+    regular.write_bytes(b"")
+    assert shortcut._hashes_to(str(regular), empty)
+
+
 def test_files_the_loader_ignores_do_not_matter(repo, tmp_path, monkeypatch) -> None:
     specs, out, _cache = repo
     _compile(tmp_path, specs, out)

@@ -240,11 +240,25 @@ def save(cache: Path, out: Path, params: tuple[object, ...], started_ns: int,
 
 
 def _hashes_to(path: str, digest: bytes | str) -> bool:
+    """Whether ``path`` is a regular file whose bytes hash to ``digest``.
+
+    Opened without following a symlink and without blocking: a spec or output file replaced by a
+    FIFO (or a device) since the record is "changed", never a hang waiting for a writer.
+    """
     try:
-        with open(path, "rb") as handle:
-            computed = hashlib.sha256(handle.read())
+        descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW | os.O_CLOEXEC)
     except OSError:
         return False
+    try:
+        if not stat.S_ISREG(os.fstat(descriptor).st_mode):
+            return False
+        computed = hashlib.sha256()
+        while chunk := os.read(descriptor, 1 << 20):
+            computed.update(chunk)
+    except OSError:
+        return False
+    finally:
+        os.close(descriptor)
     return computed.digest() == digest if isinstance(digest, bytes) else computed.hexdigest() == digest
 
 
@@ -358,7 +372,11 @@ def _check(cache: Path, out: Path, params: tuple[object, ...], specs: SpecScan |
         if entry is None:
             return None
         if entry[:4] != now:
-            edited.append(path)
+            # saved without a change (an editor's save, `touch`, a checkout rewriting the same bytes):
+            # same size and same SHA-256 is no edit. Hashed again on every compile until a compile
+            # records the new stat; one file's read is far cheaper than a compile.
+            if entry[0] != now[0] or not _hashes_to(os.path.join(specs.base, path), entry[4]):
+                edited.append(path)
         elif now[1] >= trusted or now[3] >= trusted:
             racy = True
             if not _hashes_to(os.path.join(specs.base, path), entry[4]):
