@@ -18,8 +18,11 @@ generated repository with a fresh cache folder (docs/cache.md):
   spare's survey that it forks at its start (:mod:`paybill.write.lease`): what an idle two-core
   machine waits for. Both edits are *identity edits*, patched in by the delta compile
   (:mod:`paybill.delta`) without running the stages;
-* ``label edit`` - a third tenant's labels: a one-tenant edit outside the identity fields, compiled
-  by the full pipeline over the unit store (what any other one-tenant change costs).
+* ``label edit`` - a third tenant's labels (a label added that no agent's selector reads): patched
+  in by the delta compile too, since it moves the tenant in or out of no agent's scope;
+* ``plan edit``  - a fourth tenant's plan (``starter`` -> ``growth``): a one-tenant edit the delta
+  compile leaves to the full pipeline over the unit store (what any other one-tenant change costs:
+  sizing, quotas, lifecycle, placement).
 
 Each run's CPU time (user + system, with the helpers it forked and waited for) is printed beside
 its wall time: on a shared machine wall time measures the load as much as the compiler.
@@ -218,20 +221,30 @@ def bench(tenants: int, work: Path) -> list[str]:
     # Its Stripe customer id: an identity edit on any cloud (a display name is in a GCP tenant's stack,
     # and this tenant is on GCP in the generated repository: that edit would take the full pipeline).
     again = _identity_edits(specs, out, env, work, int(os.environ.get("BENCH_ROUNDS", "5")))
-    # A one-tenant edit outside the identity fields (a label: it reaches tags, bundle entities and
-    # scopes), which the delta compile leaves to the full pipeline (paybill.delta).
-    labelled = sorted((specs / "tenants").iterdir())[len(os.listdir(specs / "tenants")) // 4]
+    # A label edit (entitlements, bundle entities: patched by the delta compile when no scope moves),
+    # then a plan edit, which the delta compile leaves to the full pipeline (paybill.delta).
+    tenants_sorted = sorted((specs / "tenants").iterdir())
+    labelled = tenants_sorted[len(tenants_sorted) // 4]
     labelled.write_text(labelled.read_text().replace("labels: {", "labels: {bench-edit: x, ", 1))
     label, _ = _run(compile_args, env)
     label_cpu = CPU_SECONDS[-1]
+    replanned = next(path for path in tenants_sorted[len(tenants_sorted) * 3 // 4:]
+                     if "plan: starter\n" in path.read_text())
+    replanned.write_text(replanned.read_text().replace("plan: starter\n", "plan: growth\n", 1))
+    replan, _ = _run(compile_args, env)
+    replan_cpu = CPU_SECONDS[-1]
     lines.append(f"{tenants:>7} tenants  unchanged      {same:7.2f} s  (CPU {same_cpu:.2f} s)")
     lines.append(f"{tenants:>7} tenants  one tenant     {one:7.2f} s  {one_mb:7.0f} MB peak  "
                  f"floor {floor_one:6.2f} s (whole-tree floor {floor_tree:6.2f} s)  wrote {len(written)} of "
                  f"{len(after)} files  (CPU {one_cpu:.2f} s; target <= {TARGET_INCREMENTAL_S} s: "
                  f"{'met' if one <= TARGET_INCREMENTAL_S else 'NOT met'})")
     lines.append(f"{tenants:>7} tenants  another tenant {again}")
-    lines.append(f"{tenants:>7} tenants  label edit     {label:7.2f} s  (CPU {label_cpu:.2f} s; not an identity "
-                 "edit: the full pipeline over cached units)")
+    lines.append(f"{tenants:>7} tenants  label edit     {label:7.2f} s  (CPU {label_cpu:.2f} s; patched by the "
+                 f"delta compile; target <= {TARGET_INCREMENTAL_S} s: "
+                 f"{'met' if label <= TARGET_INCREMENTAL_S else 'NOT met'})")
+    lines.append(f"{tenants:>7} tenants  plan edit      {replan:7.2f} s  (CPU {replan_cpu:.2f} s; the full pipeline "
+                 f"over cached units; target <= {TARGET_INCREMENTAL_S} s: "
+                 f"{'met' if replan <= TARGET_INCREMENTAL_S else 'NOT met'})")
     lines.append(f"{tenants:>7} tenants  stages         {_stages(specs, tenant, cache, out)}")
     return lines
 

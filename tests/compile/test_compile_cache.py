@@ -503,7 +503,7 @@ def test_unchanged_stacks_are_kept_in_place_unread_and_an_edited_one_is_compiled
     assert stacks <= set(kept.kept) and not stacks & set(kept.tree)  # (with entitlements and SQL folders)
     assert {**kept.tree, **{p: full.tree[p] for p in kept.kept}} == full.tree
     assert kept.manifest == full.manifest and kept.file_count == len(full.tree)
-    _apply(specs, ("label", "bluth.yaml", "basic"))  # (a display-name edit is patched in, paybill.delta)
+    _apply(specs, ("plan", "bluth.yaml", "growth"))  # (display-name and label edits are patched in, paybill.delta)
     compile_cli()  # the spare (before the edit) is patched: bluth's stack differs there from `out`
     assert reads == []
     bluth = next(info.path for info in full.facts.terraform.stacks if info.address == "tenant/bluth")

@@ -1,11 +1,11 @@
-"""The delta compile (paybill.delta): a tenant identity or billing-status edit is patched in, and is
-exactly a full compile.
+"""The delta compile (paybill.delta): a tenant identity, billing-status or label edit is patched in, and
+is exactly a full compile.
 
 Each test drives ``paybill compile`` as a user does (the CLI, a cache folder, an output folder) and
 compares what it leaves on disk, and what it prints, with a compile that uses no cache at all. A spy
 on the full pipeline tells whether the delta path was taken: it must be for identity edits (display
-name, contacts, Stripe customer id, a billing status outside trials, comments, formatting) and must
-not be for anything else.
+name, contacts, Stripe customer id, a billing status outside trials, labels that move the tenant in or
+out of no agent's scope, comments, formatting) and must not be for anything else.
 """
 
 from __future__ import annotations
@@ -26,7 +26,14 @@ import paybill.compile as compile_package
 from paybill import store
 from paybill.delta import identity
 from paybill.delta.identity import ALLOWED_LIFECYCLES
-from paybill.delta.state import DISPLAY_NAME_IN_STACK, IDENTITY_FIELDS, PATCHED_FIELDS, projection, state_names
+from paybill.delta.state import (
+    DISPLAY_NAME_IN_STACK,
+    IDENTITY_FIELDS,
+    LABELS,
+    PATCHED_FIELDS,
+    projection,
+    state_names,
+)
 from paybill.load.document import git_blob_id
 
 COMPILER = Path(compile_package.__file__).resolve().parents[1]
@@ -94,6 +101,12 @@ IDENTITY_EDITS = {
     "billing back to active": ("soylent.yaml", "status: past_due\n", "status: active\n"),
     "billing cancelled, offboarding": ("tyrell.yaml", "status: cancelled\n", "status: past_due\n"),
     "a trial's display name": ("hooli.yaml", "displayName: ", "displayName: Renamed "),
+    # acme-corp is in three bundles (support-assistant selects support-tier: premium); none moves
+    "label value, in three scopes": ("acme-corp.yaml", "segment: enterprise", "segment: strategic"),
+    "label added": ("bluth.yaml", "labels: {segment: smb}", "labels: {segment: smb, cost-center: c-42}"),
+    "label removed, a selector's key": ("initech.yaml", ", support-tier: standard}", "}"),
+    "labels emptied": ("gringotts.yaml", "labels: {segment: mid-market, regulated: pci}", "labels: {}"),
+    "gcp label": (GCP_TENANTS[0], "segment: ", "segment: x"),
 }
 
 
@@ -114,7 +127,13 @@ def test_several_files_and_several_edits_in_a_row(repo, tmp_path: Path, monkeypa
 
 OTHER_EDITS = {
     "plan": ("acme-corp.yaml", "plan: enterprise", "plan: growth"),
-    "label": ("acme-corp.yaml", "support-tier: premium", "support-tier: basic"),
+    "label out of a selector's scope": ("acme-corp.yaml", "support-tier: premium", "support-tier: basic"),
+    "label into a selector's scope": ("bluth.yaml", "labels: {segment: smb}",
+                                      "labels: {segment: smb, support-tier: premium}"),
+    "label and plan": ("bluth.yaml", "labels: {segment: smb}\nspec:\n  displayName: Bluth Company\n  plan: starter",
+                       "labels: {segment: x}\nspec:\n  displayName: Bluth Company\n  plan: growth"),
+    "label key not valid": ("bluth.yaml", "labels: {segment: smb}", "labels: {Segment: smb}"),
+    "label value not text": ("bluth.yaml", "labels: {segment: smb}", "labels: {segment: 3}"),
     "billing into a trial": ("acme-corp.yaml", "status: active\n", "status: trialing\n"),
     "billing out of a trial": ("hooli.yaml", "status: trialing\n", "status: active\n"),
     "billing against lifecycle": ("acme-corp.yaml", "status: active\n", "status: cancelled\n"),
@@ -209,6 +228,29 @@ def test_an_output_file_edited_by_hand_is_not_patched_from(repo, tmp_path: Path,
     assert read_tree(base / "generated") == _reference(tmp_path, specs)[0]
 
 
+def test_a_label_edit_after_a_compile_that_reported_a_diagnostic_takes_the_full_compile(
+        tmp_path: Path, spec_copy, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """PB0309's hint lists the labels in use, so a label edit can change what a compile reports: with a
+    warning on record the label edit is compiled in full (an identity edit is still patched)."""
+    base = tmp_path / "work"
+    base.mkdir()
+    specs = spec_copy({"agents/support-assistant.yaml": lambda text: text.replace("support-tier: premium",
+                                                                                  "support-tier: premum")}, name="work")
+    first = _compile(base, specs)
+    assert first.exit_code == 0 and "warning[PB0309]" in first.output
+    spy = Spy(monkeypatch)
+    # no scope moves (the selector matches no tenant before or after), but the hint gains segment=tiny
+    _edit(specs / "tenants" / "bluth.yaml", "labels: {segment: smb}", "labels: {segment: tiny}")
+    result = _compile(base, specs)
+    assert spy.calls == 1
+    tree, code, printed = _reference(tmp_path, specs)
+    assert (result.exit_code, result.output) == (code, printed) and read_tree(base / "generated") == tree
+    assert "segment=tiny" in result.output
+    _edit(specs / "tenants" / "bluth.yaml", "displayName: Bluth Company", "displayName: Bluth Co")
+    spy.calls = 0
+    assert _compile(base, specs).exit_code == 0 and spy.calls == 0
+
+
 def test_a_signing_key_takes_the_full_compile(repo, tmp_path: Path, monkeypatch) -> None:
     """A signed bundle manifest's signature covers its sources: it is never patched."""
     base, specs = repo
@@ -238,8 +280,9 @@ _EDIT = st.one_of(
 )
 
 
-def _apply(specs: Path, edit: tuple[str, str, str]) -> bool:
-    """Apply ``edit``; True when it is an identity edit the delta path must take."""
+def _apply(specs: Path, edit: tuple[str, str, str], quiet: bool) -> bool:
+    """Apply ``edit``; True when it is an edit the delta path must take (``quiet``: the last compile
+    reported no diagnostic, which a label edit needs)."""
     what, name, value = edit
     path = specs / "tenants" / name
     text = path.read_text()
@@ -266,8 +309,11 @@ def _apply(specs: Path, edit: tuple[str, str, str]) -> bool:
         text = re.sub(r"lifecycle: (active|suspended)\n", f"lifecycle: {value}\n", text, count=1)
         identity = f"lifecycle: {value}\n" in path.read_text()
     else:
+        before = re.search(r"support-tier: (\w+)", text)
         text = re.sub(r"support-tier: \w+", f"support-tier: {value}", text, count=1)
-        identity = f"support-tier: {value}" in path.read_text() or "support-tier:" not in text
+        # patched unless support-assistant's selector (support-tier: premium) picks the tenant or drops it
+        identity = before is None or before.group(1) == value or (
+            quiet and (before.group(1) == "premium") == (value == "premium"))
     path.write_text(text)
     return identity
 
@@ -276,14 +322,18 @@ def _apply(specs: Path, edit: tuple[str, str, str]) -> bool:
 @given(edits=st.lists(_EDIT, min_size=1, max_size=4))
 @example(edits=[("display", "hooli.yaml", "Ltd"), ("billing", "hooli.yaml", "active"),  # a trial: patched, its end
                 ("comment", "hooli.yaml", "one")])  # full, then patched
+@example(edits=[("label", "initech.yaml", "basic"), ("label", "initech.yaml", "premium"),  # patched, then full
+                ("label", "acme-corp.yaml", "basic"), ("display", "acme-corp.yaml", "Inc")])
 def test_random_edit_sequences_equal_a_full_compile(spec_copy, tmp_path_factory, edits) -> None:  # type: ignore[no-untyped-def]
     """After every edit the tree on disk and the printed text are an uncached compile's, and the
     delta path is taken exactly for identity edits (a no-op edit counts as one)."""
     base = tmp_path_factory.mktemp("delta")
     specs = spec_copy({}, name=base.name)
-    assert _compile(base, specs).exit_code == 0
+    first = _compile(base, specs)
+    assert first.exit_code == 0
+    quiet = "warning[" not in first.output
     for edit in edits:
-        identity = _apply(specs, edit)
+        identity = _apply(specs, edit, quiet)
         with pytest.MonkeyPatch.context() as patch:
             spy = Spy(patch)
             result = _compile(base, specs)
@@ -293,14 +343,18 @@ def test_random_edit_sequences_equal_a_full_compile(spec_copy, tmp_path_factory,
         if code == 0:
             assert read_tree(base / "generated") == tree
             assert (calls == 0) is identity, (edit, calls)
+        quiet = code == 0 and "warning[" not in result.output
 
 
 def test_projection_ignores_exactly_the_patched_fields() -> None:
     document = {"kind": "Tenant", "spec": {"displayName": "A", "contacts": [], "billing": {"customerId": "c", "status":
-                                                                                             "active"}, "plan": "p"}}
+                                                                                             "active"}, "plan": "p"},
+                "metadata": {"labels": {"segment": "enterprise", "tier": "gold"}}}
     same = {"kind": "Tenant", "spec": {"displayName": "B", "billing": {"customerId": "d", "status": "past_due"},
-                                       "plan": "p"}}
-    assert projection(document) == projection(same)
+                                       "plan": "p"}, "metadata": {"labels": {"segment": "smb"}}}
+    assert projection(document) == projection(same) == projection({**same, "metadata": {}})
+    assert projection({**same, "metadata": {"name": "x"}}) != projection(same)
+    assert projection({**same, "metadata": {"annotations": {"a": "b"}}}) != projection(same)
     for changed in ({**document, "kind": "Tenantx"}, {**document, "spec": {**document["spec"], "plan": "q"}},
                     {**document, "spec": {**document["spec"], "billing": {"customerId": "c", "trialDays": 3}}},
                     {**document, "spec": {**document["spec"], "lifecycle": "active"}},
@@ -330,14 +384,23 @@ STATUS_SPELLED = {
 }
 
 
+# A tenant's labels (``.labels``): the entitlement file, the bundles' tenant entities and their checks'
+# choice of tenants, the scope resolver and PB0309: what paybill.delta.patch patches or proves unchanged.
+# (``"labels"`` is also a Terraform attribute of GCP, IBM and Kubernetes resources, filled from the
+# stack's tags, which hold no tenant label: not checked by spelling.)
+LABEL_READERS = {"emit/entitlements.py", "emit/bundles/documents.py", "emit/bundles/checks.py", "validate/scope.py",
+                 "validate/rules/agent_selector.py"}
+
+
 def test_no_other_compiler_module_reads_the_identity_fields() -> None:
     """The delta compile patches exactly the outputs the readers below produce. A new reader of a
-    tenant's display name, contacts, customer id or billing status (an attribute, or the field's
+    tenant's display name, contacts, customer id, billing status or labels (an attribute, or the field's
     spelling in the specs) must be added to paybill.delta first, or a delta compile would differ from
     a full one."""
     assert {path[-1] for path in IDENTITY_FIELDS} == SPELLINGS and {"gcp"} == DISPLAY_NAME_IN_STACK
-    assert (*IDENTITY_FIELDS, ("spec", "billing", "status")) == PATCHED_FIELDS
-    found: dict[str, set[str]] = {name: set() for name in READERS}
+    assert (*IDENTITY_FIELDS, ("spec", "billing", "status"), ("metadata", "labels")) == PATCHED_FIELDS
+    assert LABELS == ("metadata", "labels")
+    found: dict[str, set[str]] = {name: set() for name in (*READERS, "labels")}
     spelled: set[str] = set()
     status_spelled: set[str] = set()
     for package in COMPILE_PACKAGES:
@@ -350,7 +413,7 @@ def test_no_other_compiler_module_reads_the_identity_fields() -> None:
                     spelled.add(relative)
                 elif isinstance(node, ast.Constant) and node.value == "status":
                     status_spelled.add(relative)
-    assert found == READERS
+    assert found == {**READERS, "labels": LABEL_READERS}
     assert spelled <= {"emit/entitlement_text.py", "emit/entitlements.py"}, spelled
     assert status_spelled == STATUS_SPELLED, status_spelled
 
@@ -398,6 +461,9 @@ def test_the_fast_identity_check_uses_the_models_own_rules() -> None:
                                                 if getattr(m, "pattern", None)) == identity.CUSTOMER_ID_PATTERN
     assert set(get_args(Contact.model_fields["role"].annotation)) == identity.CONTACT_ROLES
     assert identity.TEXT_MAX == model_base.TEXT_MAX
+    assert (identity.LABEL_KEY_PATTERN, identity.LABEL_VALUE_PATTERN) == (model_base.LABEL_KEY_PATTERN,
+                                                                          model_base.LABEL_VALUE_PATTERN)
+    assert model_base.Metadata.model_fields["labels"].annotation == dict[model_base.LabelKey, model_base.LabelValue]
     # every tenant of the example repository is checked without pydantic
     from paybill.diagnostics import DiagnosticSink
     from paybill.load import load_source
@@ -433,6 +499,29 @@ def test_the_fast_identity_check_never_accepts_what_the_model_rejects(display, c
             Tenant.model_validate(document)
         except ValidationError as error:  # pragma: no cover - the property's counterexample
             raise AssertionError(f"the fast check accepted what the model rejects: {error}") from None
+
+
+_LABEL_TEXT = st.one_of(st.from_regex(r"[a-z0-9_-]{0,64}", fullmatch=True), st.text(max_size=66), st.integers(),
+                       st.none(), st.sampled_from(["a", "a-", "-a", "a\n", "A", "é", "a" * 63, "a" * 64, ""]))
+
+
+@settings(max_examples=300, deadline=None)
+@given(labels=st.one_of(st.dictionaries(_LABEL_TEXT, _LABEL_TEXT, max_size=4), st.lists(_LABEL_TEXT, max_size=2),
+                        _LABEL_TEXT))
+def test_the_fast_label_check_never_accepts_what_the_model_rejects(labels) -> None:  # type: ignore[no-untyped-def]
+    """Soundness of the label check the delta path runs instead of pydantic, with random labels."""
+    import yaml
+    from pydantic import ValidationError
+
+    from paybill.models.tenant import Tenant
+
+    document = yaml.safe_load((SPECS / "tenants" / "acme-corp.yaml").read_text())
+    document["metadata"]["labels"] = labels
+    if identity.surely_valid(document):
+        try:
+            Tenant.model_validate(document)
+        except ValidationError as error:  # pragma: no cover - the property's counterexample
+            raise AssertionError(f"the fast check accepted labels the model rejects: {error}") from None
 
 
 def test_the_manifest_splice_replaces_each_entry_found_exactly_once() -> None:
@@ -482,12 +571,13 @@ def test_a_file_of_the_state_base_that_does_not_unpack_reads_as_not_a_tenant_onl
     row = (0, "acme", "p" * 64, "aws", "Acme")
     packed = {"specs/tenants/acme.yaml": marshal.dumps(((row,), ("tenants/bundle/manifest.json",))),
               "specs/tenants/bad.yaml": b"\x00not marshal", "specs/tenants/odd.yaml": marshal.dumps(("rows", 1))}
-    assert store.write(tmp_path, base, (STATE_FORMAT, "m1", packed))
+    assert store.write(tmp_path, base, (STATE_FORMAT, "m1", packed, {"a": (("k", 1),)}))
     assert store.write(tmp_path, overlay, (STATE_FORMAT, "m1", "m2", {}))
     state = load_state(tmp_path, out)
     assert state is not None and state.manifest_sha256 == "m2"
     assert state.entries("specs/tenants/acme.yaml") == (TenantEntry(*row),)
     assert state.listings.get("specs/tenants/acme.yaml", ()) == ("tenants/bundle/manifest.json",)
+    assert state.selectors is None  # not (agent -> ((label, value), ...)): no label edit is patched
     for path in ("specs/tenants/bad.yaml", "specs/tenants/odd.yaml", "specs/tenants/absent.yaml"):
         assert state.entries(path) is None and state.listings.get(path) is None
 

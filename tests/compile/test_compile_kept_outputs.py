@@ -79,8 +79,9 @@ def test_unchanged_entitlements_and_sql_folders_are_kept_in_place(spec_copy, tmp
     tenants = rendered
     _spy(monkeypatch, tenants)
     if not fork:
-        # a label: only that tenant's file is rendered again
-        _edit(specs / "tenants" / "bluth.yaml", r"labels: \{", "labels: {edited: x, ")
+        # a label that moves the tenant into an agent's scope (one that moves none is patched in without
+        # the stages, paybill.delta): only that tenant's file is rendered again
+        _edit(specs / "tenants" / "bluth.yaml", r"labels: \{", "labels: {support-tier: premium, ")
         compile_cli()
         assert sorted(set(tenants) - {"bluth"}) == [] and "bluth" in tenants
         # a plan's document (a field no stack reads): the file of every tenant on that plan, no other

@@ -92,9 +92,10 @@ def test_the_short_cut_imports_no_stage_and_parses_no_yaml(repo, tmp_path) -> No
         assert run.returncode == 0, run.stderr
         assert run.stdout.startswith("compiled ")
     assert "LOADED [" in runs[1].stderr and "LOADED []" in runs[1].stderr, runs[1].stderr
-    # a label edit (a display name, a comment or a blank line is patched in without the stages: paybill.delta)
+    # a plan edit (a display name, a label, a comment or a blank line is patched in without the stages:
+    # paybill.delta)
     (specs / "tenants" / "bluth.yaml").write_text((specs / "tenants" / "bluth.yaml").read_text().replace(
-        "segment: smb", "segment: mid", 1))
+        "plan: starter", "plan: growth", 1))
     edited = subprocess.run([sys.executable, "-c", probe, str(specs), str(out)], cwd=tmp_path, capture_output=True,
                             text=True, check=False)
     assert edited.returncode == 0 and "paybill.compile" in edited.stderr  # a change runs the stages
@@ -112,7 +113,7 @@ def test_a_spec_change_runs_the_compile(repo, tmp_path, monkeypatch, change: str
     elif change == "same-size":  # in place, same size, the old mtime put back: only ctime and bytes tell
         info = tenant.stat()
         with open(tenant, "r+b") as handle:
-            handle.write(text.replace("segment: smb", "segment: sme", 1).encode())
+            handle.write(text.replace("plan: starter", "plan: startex", 1).encode())  # (a label: patched in)
         os.utime(tenant, ns=(info.st_atime_ns, info.st_mtime_ns))
         assert (tenant.stat().st_size, tenant.stat().st_mtime_ns, tenant.stat().st_ino) == \
             (info.st_size, info.st_mtime_ns, info.st_ino)

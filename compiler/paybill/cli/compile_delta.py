@@ -1,4 +1,4 @@
-"""``paybill compile`` after an identity edit of a few tenants: patch the output instead of compiling.
+"""``paybill compile`` after an identity, billing-status or label edit of a few tenants: a patch, not a compile.
 
 The whole-compile short cut (:mod:`paybill.write.shortcut`) proves that nothing but some spec
 files' contents changed since the last compile into the output folder (same files, options,
@@ -69,7 +69,8 @@ def try_delta(cache: Path, out: Path, changed: SpecsChanged, params: tuple[objec
 
     base = os.path.abspath(out)
     patch = compile_delta(state, changed.digests, contents, lambda path: _read_regular(os.path.join(base, path)),
-                          digests, {path: data for path, data in verified.items() if data is not None})
+                          digests, {path: data for path, data in verified.items() if data is not None},
+                          quiet=not previous.diagnostics)
     if patch is None:
         return None
     folders = hint.serves(cache, out, journal) if hint is not None else None

@@ -22,6 +22,8 @@ TEXT_MAX = 256  # paybill.models.base.TEXT_MAX
 EMAIL_PATTERN = r"^[^@\s\"'`$]+@[a-z0-9.-]+\.[a-z]{2,}$"  # paybill.models.base.Email
 EMAIL_MAX = 254
 CUSTOMER_ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"  # paybill.models.tenant.Billing.customer_id
+LABEL_KEY_PATTERN = r"^[a-z](?:[a-z0-9_-]{0,61}[a-z0-9])?$"  # paybill.models.base.LABEL_KEY_PATTERN
+LABEL_VALUE_PATTERN = r"^(?:[a-z0-9](?:[a-z0-9_-]{0,61}[a-z0-9])?)?$"  # paybill.models.base.LABEL_VALUE_PATTERN
 CONTACT_ROLES = frozenset({"technical", "billing", "security", "executive"})  # paybill.models.tenant.Contact.role
 TRIALING = "trialing"
 ALLOWED_LIFECYCLES: dict[str, frozenset[str]] = {  # paybill.validate.rules.billing_lifecycle (PB0405)
@@ -34,18 +36,20 @@ ALLOWED_LIFECYCLES: dict[str, frozenset[str]] = {  # paybill.validate.rules.bill
 
 _EMAIL = re.compile(EMAIL_PATTERN.removeprefix("^").removesuffix("$"))
 _CUSTOMER_ID = re.compile(CUSTOMER_ID_PATTERN.removeprefix("^").removesuffix("$"))
+_LABEL_KEY = re.compile(LABEL_KEY_PATTERN.removeprefix("^").removesuffix("$"))
+_LABEL_VALUE = re.compile(LABEL_VALUE_PATTERN.removeprefix("^").removesuffix("$"))
 
 
 def surely_valid(document: Mapping[str, Any]) -> bool:
-    """True when the document's identity fields are certainly what the Tenant model accepts.
+    """True when the document's identity fields and labels are certainly what the Tenant model accepts.
 
     Stricter than the model on purpose: text must be printable (the model also allows a tab, and
     characters Python does not call printable), an email ASCII (the model's pattern runs on Rust's
     regex engine, whose classes agree with Python's on ASCII), both matched whole (Python's ``$``
     also matches before a final newline).
     """
-    spec = document.get("spec")
-    if not isinstance(spec, dict):
+    spec, metadata = document.get("spec"), document.get("metadata")
+    if not (isinstance(spec, dict) and isinstance(metadata, dict) and surely_valid_labels(metadata.get("labels", {}))):
         return False
     billing = spec.get("billing")
     if not (_text(spec.get("displayName")) and isinstance(billing, dict)):
@@ -55,6 +59,15 @@ def surely_valid(document: Mapping[str, Any]) -> bool:
         return False
     contacts = spec.get("contacts", [])
     return type(contacts) is list and all(_contact(contact) for contact in contacts)
+
+
+def surely_valid_labels(labels: object) -> bool:
+    """True when ``labels`` is certainly a valid ``metadata.labels`` (text keys and values, each matched
+    whole by the model's ASCII-only pattern)."""
+    return type(labels) is dict and all(
+        type(key) is str and type(value) is str and key.isascii() and value.isascii()
+        and _LABEL_KEY.fullmatch(key) is not None and _LABEL_VALUE.fullmatch(value) is not None
+        for key, value in labels.items())
 
 
 def patchable_status(document: Mapping[str, Any]) -> str | None:

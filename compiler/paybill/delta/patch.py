@@ -1,4 +1,4 @@
-"""Decide whether changed spec files are identity or billing-status edits of tenants, and patch the output.
+"""Decide whether changed spec files are identity, billing-status or label edits of tenants, and patch the output.
 
 Exact by construction where it applies, and None (the full compile runs) everywhere else:
 
@@ -13,6 +13,13 @@ Exact by construction where it applies, and None (the full compile runs) everywh
   (:func:`~paybill.delta.identity.patchable_status`) and, when it changed (the entitlement file holds
   the old one), neither the old nor the new status is ``trialing`` (trial sizing and trial days read
   more than the status);
+* labels are patched only when the last compile reported no diagnostic (PB0309's hint lists the labels
+  in use; a failed bundle check names tenants chosen by label set), when every agent whose scope is a
+  label selector (:attr:`~paybill.delta.state.DeltaState.selectors`) selects the tenant before and
+  after the edit alike (so every scope, hence every bundle's tenant list, SQL grant and graph edge,
+  is the same), and when the bundles are unsigned (the caller's rule): then the entitlement file's
+  ``labels``, the tenant entity's ``tags`` in ``entities.json`` of each bundle listing the tenant, and
+  that bundle manifest's file digest and revision are what change;
 * each file patched is read from the output folder and must hash to the digest its journal holds;
   each patched digest must occur exactly once where it is replaced (else: the full compile).
 
@@ -29,6 +36,8 @@ from dataclasses import dataclass, replace
 
 import orjson
 
+from paybill.contract.bundle import TENANT as TENANT_ENTITY
+from paybill.contract.bundle import bundle_revision
 from paybill.delta.identity import TRIALING, patchable_status, surely_valid
 from paybill.delta.state import DISPLAY_NAME_IN_STACK, DeltaState, TenantEntry, projection, row_of
 from paybill.diagnostics import DiagnosticSink
@@ -59,7 +68,7 @@ class _NotDelta(Exception):
 
 def compile_delta(state: DeltaState, inputs: Mapping[str, str], changed: Mapping[str, bytes],
                   read_output: ReadOutput, digests: Mapping[str, bytes],
-                  verified: Mapping[str, bytes] | None = None) -> DeltaPatch | None:
+                  verified: Mapping[str, bytes] | None = None, *, quiet: bool = False) -> DeltaPatch | None:
     """Patch the output for ``changed`` (spec path -> its bytes now), or None when it is not an identity edit.
 
     ``inputs``: every spec file -> hex SHA-256 of the bytes the last compile parsed (that compile
@@ -67,21 +76,23 @@ def compile_delta(state: DeltaState, inputs: Mapping[str, str], changed: Mapping
     journal holds them; ``read_output`` reads one of them (checked against ``digests`` here).
     ``verified``: output files whose bytes the caller already read and checked against ``digests``
     (:func:`paybill.write.journal.load_journal` verifies the files the last compile wrote, the
-    manifest among them): used as they are.
+    manifest among them): used as they are. ``quiet``: the last compile reported no diagnostic (a
+    label edit is patched only then).
     """
     reader = _Reader(read_output, digests, verified or {})
     try:
-        return _compile_delta(state, inputs, changed, reader)
+        return _compile_delta(state, inputs, changed, reader, quiet)
     except _NotDelta:
         return None
 
 
 def _compile_delta(state: DeltaState, inputs: Mapping[str, str], changed: Mapping[str, bytes],
-                   reader: _Reader) -> DeltaPatch:
+                   reader: _Reader, quiet: bool) -> DeltaPatch:
     digests = reader.digests
     after = dict(inputs)
     moved: dict[str, tuple[str, str]] = {}  # spec file -> (old, new) hex SHA-256
-    identities: dict[str, tuple[str, str, str]] = {}  # entitlement file -> (display name, customer id, status)
+    identities: dict[str, _Identity] = {}  # entitlement file -> the patched fields
+    sources: dict[str, str] = {}  # entitlement file -> its tenant's spec file
     overrides = dict(state.overrides)
     for path in sorted(changed):
         raw = changed[path]
@@ -95,30 +106,40 @@ def _compile_delta(state: DeltaState, inputs: Mapping[str, str], changed: Mappin
         if not _plain_ascii(path):
             raise _NotDelta  # a path JSON would escape: not worth patching byte for byte
         updated = []
-        for entry, (display_name, customer_id, status) in zip(entries, _tenants(raw, path, entries), strict=True):
-            if entry.provider in DISPLAY_NAME_IN_STACK and display_name != entry.display_name:
+        for entry, fields in zip(entries, _tenants(raw, path, entries), strict=True):
+            if entry.provider in DISPLAY_NAME_IN_STACK and fields.display_name != entry.display_name:
                 raise _NotDelta
-            identities[f"tenants/{entry.name}.json"] = (display_name, customer_id, status)
-            updated.append(row_of(replace(entry, display_name=display_name)))
+            identities[f"tenants/{entry.name}.json"] = fields
+            sources[f"tenants/{entry.name}.json"] = path
+            updated.append(row_of(replace(entry, display_name=fields.display_name)))
         overrides[path] = tuple(updated)
         after[path] = new
         moved[path] = (old, new)
     files: dict[str, bytes] = {}
-    for output, (display_name, customer_id, status) in identities.items():
+    relabelled: list[tuple[str, str, str, dict[str, str], dict[str, str]]] = []  # (spec, tenant, lifecycle, old, new)
+    for output, fields in identities.items():
         document = orjson.loads(reader.read(output))
         billing = document.get("billing")
         before = billing.get("status") if isinstance(billing, dict) else None
-        if before is None or (status != before and TRIALING in (status, before)):
+        if before is None or (fields.status != before and TRIALING in (fields.status, before)):
             raise _NotDelta  # a trial's start or end changes sizing and trial days: the full compile
-        identity = identity_fields(display_name, customer_id)
+        identity = identity_fields(fields.display_name, fields.customer_id)
         document["displayName"] = identity["displayName"]
-        billing.update(identity["billing"], status=status)
+        billing.update(identity["billing"], status=fields.status)
+        if document.get("labels") != fields.labels:
+            old_labels, lifecycle = document.get("labels"), document.get("lifecycle")
+            if not (quiet and isinstance(old_labels, dict) and isinstance(lifecycle, str)):
+                raise _NotDelta
+            _same_scopes(state, old_labels, fields.labels)
+            relabelled.append((sources[output], document.get("tenant"), lifecycle, old_labels, fields.labels))
+            document["labels"] = fields.labels
         files[output] = entitlement_bytes(document)
     for path, (old, new) in moved.items():
         listed = b'"path": ' + orjson.dumps(path) + b',\n      "sha256": "'
         for output in state.listings.get(path, ()):
             data = files.get(output) or reader.read(output)
             files[output] = _swap(data, listed + old.encode() + b'"', listed + new.encode() + b'"')
+    _relabel_bundles(state, relabelled, files, reader)
     written = {path: hashlib.sha256(data).digest() for path, data in files.items()}
     files = {path: data for path, data in files.items() if written[path] != digests[path]}
     manifest = reader.read(MANIFEST)
@@ -132,9 +153,81 @@ def _compile_delta(state: DeltaState, inputs: Mapping[str, str], changed: Mappin
                       replace(state, manifest_sha256=written[MANIFEST].hex(), overrides=overrides))
 
 
-def _tenants(raw: bytes, path: str, entries: tuple[TenantEntry, ...]) -> list[tuple[str, str, str]]:
-    """Each Tenant document's (display name, customer id, billing status), when the file loads cleanly
-    into the same documents, each unchanged but for its patched fields, and each a valid Tenant."""
+@dataclass(frozen=True)
+class _Identity:
+    """A Tenant document's patched fields, as the edited file holds them."""
+
+    display_name: str
+    customer_id: str
+    status: str
+    labels: dict[str, str]
+
+
+def _same_scopes(state: DeltaState, before: Mapping[str, object], after: Mapping[str, str]) -> None:
+    """Refuse a label edit that moves the tenant in or out of any agent's label-selected scope."""
+    if state.selectors is None:
+        raise _NotDelta
+    for selector in state.selectors.values():
+        if all(before.get(key) == value for key, value in selector) != \
+                all(after.get(key) == value for key, value in selector):
+            raise _NotDelta
+
+
+def _relabel_bundles(state: DeltaState, relabelled: list[tuple[str, str, str, dict[str, str], dict[str, str]]],
+                     files: dict[str, bytes], reader: _Reader) -> None:
+    """The tenant entity's tags in each bundle listing a relabelled tenant, and that bundle's manifest.
+
+    The entity is found by its exact bytes as the bundle emitter renders it (sorted keys, two-space
+    indent, one level deep in the entity list; labels, names and states are ASCII, so
+    :func:`paybill.contract.bundle.json_file` takes orjson's path), exactly once, and replaced by the
+    same entity with the new tags; the manifest's ``entities.json`` digest and ``revision`` follow.
+    """
+    bundles: dict[str, list[tuple[bytes, bytes]]] = {}
+    for path, tenant, lifecycle, old, new in relabelled:
+        for output in state.listings.get(path, ()):
+            folder, _, name = output.rpartition("/")
+            if folder.startswith("bundles/") and name == MANIFEST:
+                bundles.setdefault(folder, []).append((_tenant_entity(tenant, lifecycle, old),
+                                                       _tenant_entity(tenant, lifecycle, new)))
+    for folder, swaps in sorted(bundles.items()):
+        entities_path, manifest_path = f"{folder}/entities.json", f"{folder}/{MANIFEST}"
+        entities = files.get(entities_path) or reader.read(entities_path)
+        for before, after in swaps:
+            entities = _swap(entities, before, after)
+        files[entities_path] = entities
+        manifest_bytes = files.get(manifest_path) or reader.read(manifest_path)
+        manifest = orjson.loads(manifest_bytes)
+        hashes = manifest.get("files") if isinstance(manifest, dict) else None
+        if not isinstance(hashes, dict) or "signature" in manifest or "entities.json" not in hashes \
+                or not all(isinstance(value, str) for value in hashes.values()) \
+                or manifest.get("revision") != bundle_revision(hashes):
+            raise _NotDelta
+        entities_hex = hashlib.sha256(entities).hexdigest()
+        revision = bundle_revision({**hashes, "entities.json": entities_hex})
+        files[manifest_path] = _splice(manifest_bytes, [
+            (_member("entities.json", hashes["entities.json"]), _member("entities.json", entities_hex)),
+            (_member("revision", manifest["revision"]), _member("revision", revision))])
+
+
+def _tenant_entity(tenant: str, lifecycle: str, labels: Mapping[str, object]) -> bytes:
+    """A tenant's entity as it stands in ``entities.json``: :func:`paybill.emit.bundles.documents.build_entities`'s
+    shape, rendered one level deep in the list."""
+    entity = {"uid": {"type": TENANT_ENTITY, "id": tenant}, "attrs": {"lifecycle": lifecycle}, "parents": [],
+              "tags": dict(sorted(labels.items()))}
+    text = orjson.dumps(entity, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS)
+    if not text.isascii():
+        raise _NotDelta
+    return b"  " + text.replace(b"\n", b"\n  ")
+
+
+def _member(key: str, value: str) -> bytes:
+    """A ``"key": "value"`` member of a bundle manifest."""
+    return orjson.dumps(key) + b": " + orjson.dumps(value)
+
+
+def _tenants(raw: bytes, path: str, entries: tuple[TenantEntry, ...]) -> list[_Identity]:
+    """Each Tenant document's patched fields, when the file loads cleanly into the same documents, each
+    unchanged but for its patched fields, and each a valid Tenant."""
     sink = DiagnosticSink()
     documents = load_source(raw, path, sink)
     if len(sink) or len(documents) != len(entries):
@@ -150,7 +243,8 @@ def _tenants(raw: bytes, path: str, entries: tuple[TenantEntry, ...]) -> list[tu
         if not surely_valid(document.data):  # the model decides (it loads pydantic: ~0.25 s)
             _validate(document.data)
         spec = document.data["spec"]
-        identities.append((spec["displayName"], spec["billing"]["customerId"], status))
+        identities.append(_Identity(spec["displayName"], spec["billing"]["customerId"], status,
+                                    dict(document.data["metadata"].get("labels", {}))))
     return identities
 
 

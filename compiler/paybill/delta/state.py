@@ -5,8 +5,10 @@ listings its emitters published; read back only when it names exactly the spec f
 the ``manifest.json`` digest that the output folder's record and journal hold, so a state from
 another compile, another folder or other code (the entry's stamp, :mod:`paybill.store`) is never used.
 
-Which fields an edit may change is fixed here (:data:`PATCHED_FIELDS`: the identity fields and the
-billing status), with the providers whose stacks read one of them (:data:`DISPLAY_NAME_IN_STACK`).
+Which fields an edit may change is fixed here (:data:`PATCHED_FIELDS`: the identity fields, the
+billing status and the labels), with the providers whose stacks read one of them
+(:data:`DISPLAY_NAME_IN_STACK`) and the agents whose scope a label edit could move a tenant in or
+out of (:attr:`DeltaState.selectors`).
 ``tests/compile/test_compile_delta.py`` checks that no other compiler module reads those fields, so
 a new reader cannot silently make a delta compile differ from a full one.
 """
@@ -27,7 +29,7 @@ import orjson
 from paybill import store
 from paybill.load import SpecDocument
 
-STATE_FORMAT = 2
+STATE_FORMAT = 3
 NAMESPACE = "delta-state"
 
 IDENTITY_FIELDS: tuple[tuple[str, ...], ...] = (
@@ -46,7 +48,15 @@ status against lifecycle, one document: :data:`paybill.delta.identity.ALLOWED_LI
 the Terraform context only as "is it ``trialing``" (trial sizing, trial days): an edit to or from
 ``trialing`` takes the full compile."""
 
-PATCHED_FIELDS: tuple[tuple[str, ...], ...] = (*IDENTITY_FIELDS, BILLING_STATUS)
+LABELS: tuple[str, ...] = ("metadata", "labels")
+"""Also patched, when the edit moves the tenant in or out of no agent's scope and the last compile
+reported nothing: besides the tenant's schema validation, a tenant's labels are read by the
+entitlement file (``labels``), by the agent bundles (the tenant entity's Cedar ``tags``), by the
+scope resolver (a label selector, :mod:`paybill.validate.scope`; rule PB0309's warning and hint) and
+by the bundle checks' choice of one tenant per (label set, lifecycle) (generated policies never read
+tags, so Cedar answers alike for every such tenant; their names appear only in failures)."""
+
+PATCHED_FIELDS: tuple[tuple[str, ...], ...] = (*IDENTITY_FIELDS, BILLING_STATUS, LABELS)
 """Every field a delta compile may see changed: the rest of the document must hash as before."""
 
 DISPLAY_NAME_IN_STACK = frozenset({"gcp"})
@@ -93,6 +103,9 @@ class DeltaState:
     """Rows of files changed by delta compiles since the base (they win over :attr:`rows`)."""
     listings: Mapping[str, tuple[str, ...]]
     """Spec file -> the output files that list its SHA-256 under ``sources``."""
+    selectors: Mapping[str, tuple[tuple[str, str], ...]] | None = None
+    """Agent -> the labels its ``tenantScope.selector`` matches (sorted), for every agent whose scope
+    is a label selector; None when unknown (an agent without a model): no label edit is patched."""
 
     def entries(self, path: str) -> tuple[TenantEntry, ...] | None:
         """The Tenant documents of ``path`` at the last compile; None when it is not a tenant-only file."""
@@ -163,8 +176,11 @@ def build_state(manifest_sha256: str, documents: Iterable[SpecDocument], provide
     """The state of a compile that succeeded: its manifest's digest, every document it validated,
     each cloud's provider, and its emitters' source listings."""
     by_file: dict[str, list[SpecDocument]] = {}
+    selectors: dict[str, tuple[tuple[str, str], ...]] | None = {}
     for document in documents:
         by_file.setdefault(document.path, []).append(document)
+        if document.kind == "Agent" and selectors is not None:
+            selectors = _with_selector(selectors, document)
     rows: dict[str, tuple[Row, ...]] = {}
     for path, found in by_file.items():
         entries = [_entry(document, providers) for document in sorted(found, key=lambda d: d.index)]
@@ -176,7 +192,18 @@ def build_state(manifest_sha256: str, documents: Iterable[SpecDocument], provide
             if source in rows:
                 listings.setdefault(source, []).append(output)
     return DeltaState(manifest_sha256, manifest_sha256, rows, {},
-                      {path: tuple(sorted(outputs)) for path, outputs in listings.items()})
+                      {path: tuple(sorted(outputs)) for path, outputs in listings.items()}, selectors)
+
+
+def _with_selector(selectors: dict[str, tuple[tuple[str, str], ...]],
+                   agent: SpecDocument) -> dict[str, tuple[tuple[str, str], ...]] | None:
+    """``selectors`` with ``agent``'s label selector, if its scope is one; None when the agent has no model."""
+    if agent.model is None:
+        return None
+    selector = getattr(agent.model.spec.tenant_scope, "selector", None)  # SelectorScope only
+    if selector is not None:
+        selectors[agent.name] = tuple(sorted(selector.match_labels.items()))
+    return selectors
 
 
 def _entry(document: SpecDocument, providers: Mapping[str, str]) -> TenantEntry | None:
@@ -202,7 +229,8 @@ def save_state(cache: Path, out: Path, state: DeltaState, *, with_base: bool) ->
     overlay, base = state_names(out)
     packed = {path: marshal.dumps((tuple(rows), tuple(state.listings.get(path, ()))))
               for path, rows in state.rows.items()} if with_base else {}
-    if with_base and not store.write(cache, base, (STATE_FORMAT, state.base, packed)):
+    selectors = dict(state.selectors) if state.selectors is not None else None
+    if with_base and not store.write(cache, base, (STATE_FORMAT, state.base, packed, selectors)):
         return False
     return store.write(cache, overlay, (STATE_FORMAT, state.base, state.manifest_sha256, state.overrides))
 
@@ -215,13 +243,26 @@ def load_state(cache: Path, out: Path) -> DeltaState | None:
         return None
     _, base_id, manifest_sha256, overrides = overlay
     base = store.read(cache, base_name)
-    if not isinstance(base, tuple) or len(base) != 3 or base[0] != STATE_FORMAT or base[1] != base_id:
+    if not isinstance(base, tuple) or len(base) != 4 or base[0] != STATE_FORMAT or base[1] != base_id:
         return None
-    packed = base[2]
+    packed, selectors = base[2], base[3]
     if not (isinstance(base_id, str) and isinstance(manifest_sha256, str) and isinstance(overrides, dict)
             and isinstance(packed, dict)):
         return None
-    return DeltaState(manifest_sha256, base_id, _Packed(packed, 0), overrides, _Packed(packed, 1))
+    return DeltaState(manifest_sha256, base_id, _Packed(packed, 0), overrides, _Packed(packed, 1),
+                      _selectors(selectors))
+
+
+def _selectors(value: object) -> dict[str, tuple[tuple[str, str], ...]] | None:
+    """The stored selectors when they have their shape (agent -> ((label, value), ...)); else None."""
+    if not isinstance(value, dict):
+        return None
+    for agent, labels in value.items():
+        if not (isinstance(agent, str) and isinstance(labels, tuple) and all(
+                isinstance(pair, tuple) and len(pair) == 2 and all(isinstance(part, str) for part in pair)
+                for pair in labels)):
+            return None
+    return value
 
 
 class _Packed(Mapping[str, Any]):
