@@ -113,7 +113,8 @@ class Metadata(SpecModel):
     name: Name
     """Unique per kind. Lower case letters, digits and single hyphens; starts with a letter; 1-40."""
     labels: dict[LabelKey, LabelValue] = Field(default_factory=dict)
-    """Selectable key/value pairs; also become cloud tags/labels on emitted resources."""
+    """Selectable key/value pairs: agent scopes select tenants by them, agent bundles carry them as Cedar tags
+    and entitlement files list them (cloud resources are tagged from the cloud's defaultTags, not from labels)."""
     annotations: dict[Annotated[str, StringConstraints(max_length=128)], Text] = Field(default_factory=dict)
     """Free-form notes for humans and tools; never used for decisions."""
 
