@@ -251,6 +251,37 @@ def test_a_label_edit_after_a_compile_that_reported_a_diagnostic_takes_the_full_
     assert _compile(base, specs).exit_code == 0 and spy.calls == 0
 
 
+def test_a_label_edit_after_a_compile_with_another_warning_is_patched(tmp_path: Path, spec_copy,
+                                                                      monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """A warning no label can change (PB0431, a deleted tenant without lifecycleSince) does not stop it."""
+    base = tmp_path / "work"
+    base.mkdir()
+    specs = spec_copy({"tenants/cyberdyne.yaml": lambda text: re.sub(r"\n  lifecycleSince: .*", "", text)},
+                      name="work")
+    first = _compile(base, specs)
+    assert first.exit_code == 0 and "warning[PB0431]" in first.output
+    spy = Spy(monkeypatch)
+    _edit(specs / "tenants" / "acme-corp.yaml", "segment: enterprise", "segment: strategic")
+    result = _compile(base, specs)
+    assert spy.calls == 0
+    tree, code, printed = _reference(tmp_path, specs)
+    assert (result.exit_code, result.output) == (code, printed) and read_tree(base / "generated") == tree
+
+
+def test_the_label_sensitive_codes_are_every_code_of_the_label_readers_that_report() -> None:
+    """Every diagnostic code spelled by a module that reads labels and reports (PB0309's rule, the
+    bundle emitter and its checks) is one the delta path treats as label-sensitive; others are not."""
+    from paybill.delta.patch import label_sensitive
+
+    spelled: set[str] = set()
+    for source in [COMPILER / "validate/rules/agent_selector.py", *sorted((COMPILER / "emit/bundles").glob("*.py"))]:
+        for node in ast.walk(ast.parse(source.read_text())):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str) and re.fullmatch(r"PB\d{4}", node.value):
+                spelled.add(node.value)
+    assert {"PB0309", "PB0702", "PB0706"} <= spelled and all(label_sensitive(code) for code in spelled)
+    assert not any(label_sensitive(code) for code in ("PB0431", "PB0405", "PB0601", "PB0112"))
+
+
 def test_a_signing_key_takes_the_full_compile(repo, tmp_path: Path, monkeypatch) -> None:
     """A signed bundle manifest's signature covers its sources: it is never patched."""
     base, specs = repo

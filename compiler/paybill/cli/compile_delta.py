@@ -70,7 +70,7 @@ def try_delta(cache: Path, out: Path, changed: SpecsChanged, params: tuple[objec
     base = os.path.abspath(out)
     patch = compile_delta(state, changed.digests, contents, lambda path: _read_regular(os.path.join(base, path)),
                           digests, {path: data for path, data in verified.items() if data is not None},
-                          quiet=not previous.diagnostics)
+                          reported=[diagnostic.code for diagnostic in previous.diagnostics])
     if patch is None:
         return None
     folders = hint.serves(cache, out, journal) if hint is not None else None

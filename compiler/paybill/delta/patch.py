@@ -13,8 +13,9 @@ Exact by construction where it applies, and None (the full compile runs) everywh
   (:func:`~paybill.delta.identity.patchable_status`) and, when it changed (the entitlement file holds
   the old one), neither the old nor the new status is ``trialing`` (trial sizing and trial days read
   more than the status);
-* labels are patched only when the last compile reported no diagnostic (PB0309's hint lists the labels
-  in use; a failed bundle check names tenants chosen by label set), when every agent whose scope is a
+* labels are patched only when the last compile reported no diagnostic that labels can change
+  (:func:`label_sensitive`: PB0309's hint lists the labels in use; a bundle diagnostic may name
+  tenants chosen by label set), when every agent whose scope is a
   label selector (:attr:`~paybill.delta.state.DeltaState.selectors`) selects the tenant before and
   after the edit alike (so every scope, hence every bundle's tenant list, SQL grant and graph edge,
   is the same), and when the bundles are unsigned (the caller's rule): then the entitlement file's
@@ -31,7 +32,7 @@ compile's diagnostics name none of the changed files (their positions could have
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 
 import orjson
@@ -66,9 +67,18 @@ class _NotDelta(Exception):
     """The change is not an identity edit, or a file to patch is not what the state expects."""
 
 
+def label_sensitive(code: str) -> bool:
+    """Whether a diagnostic of ``code`` can read a tenant's labels: PB0309 (a label selector that matches no
+    tenant; its hint lists the labels in use) and the bundle emitter's PB07xx (its checks ask Cedar
+    about one tenant per label set and lifecycle, and name them). Every other reader of labels in the
+    compile reads a scope, which a patched label edit leaves as it was."""
+    return code == "PB0309" or code.startswith("PB07")
+
+
 def compile_delta(state: DeltaState, inputs: Mapping[str, str], changed: Mapping[str, bytes],
                   read_output: ReadOutput, digests: Mapping[str, bytes],
-                  verified: Mapping[str, bytes] | None = None, *, quiet: bool = False) -> DeltaPatch | None:
+                  verified: Mapping[str, bytes] | None = None, *,
+                  reported: Iterable[str] | None = None) -> DeltaPatch | None:
     """Patch the output for ``changed`` (spec path -> its bytes now), or None when it is not an identity edit.
 
     ``inputs``: every spec file -> hex SHA-256 of the bytes the last compile parsed (that compile
@@ -76,18 +86,19 @@ def compile_delta(state: DeltaState, inputs: Mapping[str, str], changed: Mapping
     journal holds them; ``read_output`` reads one of them (checked against ``digests`` here).
     ``verified``: output files whose bytes the caller already read and checked against ``digests``
     (:func:`paybill.write.journal.load_journal` verifies the files the last compile wrote, the
-    manifest among them): used as they are. ``quiet``: the last compile reported no diagnostic (a
-    label edit is patched only then).
+    manifest among them): used as they are. ``reported``: the codes of the last compile's diagnostics
+    (None: unknown; a label edit is patched only when none is :func:`label_sensitive`).
     """
     reader = _Reader(read_output, digests, verified or {})
+    relabel = reported is not None and not any(label_sensitive(code) for code in reported)
     try:
-        return _compile_delta(state, inputs, changed, reader, quiet)
+        return _compile_delta(state, inputs, changed, reader, relabel)
     except _NotDelta:
         return None
 
 
 def _compile_delta(state: DeltaState, inputs: Mapping[str, str], changed: Mapping[str, bytes],
-                   reader: _Reader, quiet: bool) -> DeltaPatch:
+                   reader: _Reader, relabel: bool) -> DeltaPatch:
     digests = reader.digests
     after = dict(inputs)
     moved: dict[str, tuple[str, str]] = {}  # spec file -> (old, new) hex SHA-256
@@ -128,7 +139,7 @@ def _compile_delta(state: DeltaState, inputs: Mapping[str, str], changed: Mappin
         billing.update(identity["billing"], status=fields.status)
         if document.get("labels") != fields.labels:
             old_labels, lifecycle = document.get("labels"), document.get("lifecycle")
-            if not (quiet and isinstance(old_labels, dict) and isinstance(lifecycle, str)):
+            if not (relabel and isinstance(old_labels, dict) and isinstance(lifecycle, str)):
                 raise _NotDelta
             _same_scopes(state, old_labels, fields.labels)
             relabelled.append((sources[output], document.get("tenant"), lifecycle, old_labels, fields.labels))

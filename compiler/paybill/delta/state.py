@@ -50,11 +50,12 @@ the Terraform context only as "is it ``trialing``" (trial sizing, trial days): a
 
 LABELS: tuple[str, ...] = ("metadata", "labels")
 """Also patched, when the edit moves the tenant in or out of no agent's scope and the last compile
-reported nothing: besides the tenant's schema validation, a tenant's labels are read by the
-entitlement file (``labels``), by the agent bundles (the tenant entity's Cedar ``tags``), by the
-scope resolver (a label selector, :mod:`paybill.validate.scope`; rule PB0309's warning and hint) and
-by the bundle checks' choice of one tenant per (label set, lifecycle) (generated policies never read
-tags, so Cedar answers alike for every such tenant; their names appear only in failures)."""
+reported nothing labels can change (:func:`paybill.delta.patch.label_sensitive`). Besides the
+tenant's schema validation, a tenant's labels are read by the entitlement file (``labels``), by the
+agent bundles (the tenant entity's Cedar ``tags``), by the scope resolver (a label selector,
+:mod:`paybill.validate.scope`; rule PB0309's warning and hint) and by the bundle checks' choice of one
+tenant per (label set, lifecycle) (generated policies never read tags, so Cedar answers alike for
+every such tenant; their names appear only in failures)."""
 
 PATCHED_FIELDS: tuple[tuple[str, ...], ...] = (*IDENTITY_FIELDS, BILLING_STATUS, LABELS)
 """Every field a delta compile may see changed: the rest of the document must hash as before."""
