@@ -282,6 +282,18 @@ def test_the_label_sensitive_codes_are_every_code_of_the_label_readers_that_repo
     assert not any(label_sensitive(code) for code in ("PB0431", "PB0405", "PB0601", "PB0112"))
 
 
+def test_generated_policies_never_read_tags() -> None:
+    """Why a patched label edit cannot change a bundle check: the policies paybill generates never ask
+    about a tenant's tags (Cedar's ``hasTag``/``getTag``), so Cedar answers alike for every tenant of a
+    scope in one lifecycle state. A generator that starts reading tags must teach paybill.delta first."""
+    generators = [COMPILER / "emit/bundles/policies.py", COMPILER / "emit/bundles/cedar_text.py"]
+    policies = sorted((COMPILER.parents[1] / "generated" / "bundles").glob("*/policies.cedar"))
+    assert len(policies) >= 3
+    for source in [*generators, *policies]:
+        text = source.read_text()
+        assert "hasTag" not in text and "getTag" not in text, source
+
+
 def test_a_signing_key_takes_the_full_compile(repo, tmp_path: Path, monkeypatch) -> None:
     """A signed bundle manifest's signature covers its sources: it is never patched."""
     base, specs = repo
