@@ -228,23 +228,34 @@ def test_an_output_file_edited_by_hand_is_not_patched_from(repo, tmp_path: Path,
     assert read_tree(base / "generated") == _reference(tmp_path, specs)[0]
 
 
+def _compiled_with_warning(tmp_path: Path, spec_copy, spec: str, edit, code: str) -> tuple[Path, Path]:  # type: ignore[no-untyped-def]
+    """The example specs with ``edit`` applied to ``spec``, compiled once (with a cache): it warns ``code``."""
+    base = tmp_path / "work"
+    base.mkdir()
+    specs = spec_copy({spec: edit}, name="work")
+    first = _compile(base, specs)
+    assert first.exit_code == 0 and f"warning[{code}]" in first.output
+    return base, specs
+
+
+def _is_uncached(result, base: Path, tmp_path: Path, specs: Path) -> None:  # type: ignore[no-untyped-def]
+    tree, code, printed = _reference(tmp_path, specs)
+    assert (result.exit_code, result.output) == (code, printed) and read_tree(base / "generated") == tree
+
+
 def test_a_label_edit_after_a_compile_that_reported_a_diagnostic_takes_the_full_compile(
         tmp_path: Path, spec_copy, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     """PB0309's hint lists the labels in use, so a label edit can change what a compile reports: with a
     warning on record the label edit is compiled in full (an identity edit is still patched)."""
-    base = tmp_path / "work"
-    base.mkdir()
-    specs = spec_copy({"agents/support-assistant.yaml": lambda text: text.replace("support-tier: premium",
-                                                                                  "support-tier: premum")}, name="work")
-    first = _compile(base, specs)
-    assert first.exit_code == 0 and "warning[PB0309]" in first.output
+    base, specs = _compiled_with_warning(tmp_path, spec_copy, "agents/support-assistant.yaml",
+                                         lambda text: text.replace("support-tier: premium", "support-tier: premum"),
+                                         "PB0309")
     spy = Spy(monkeypatch)
     # no scope moves (the selector matches no tenant before or after), but the hint gains segment=tiny
     _edit(specs / "tenants" / "bluth.yaml", "labels: {segment: smb}", "labels: {segment: tiny}")
     result = _compile(base, specs)
     assert spy.calls == 1
-    tree, code, printed = _reference(tmp_path, specs)
-    assert (result.exit_code, result.output) == (code, printed) and read_tree(base / "generated") == tree
+    _is_uncached(result, base, tmp_path, specs)
     assert "segment=tiny" in result.output
     _edit(specs / "tenants" / "bluth.yaml", "displayName: Bluth Company", "displayName: Bluth Co")
     spy.calls = 0
@@ -254,18 +265,13 @@ def test_a_label_edit_after_a_compile_that_reported_a_diagnostic_takes_the_full_
 def test_a_label_edit_after_a_compile_with_another_warning_is_patched(tmp_path: Path, spec_copy,
                                                                       monkeypatch) -> None:  # type: ignore[no-untyped-def]
     """A warning no label can change (PB0431, a deleted tenant without lifecycleSince) does not stop it."""
-    base = tmp_path / "work"
-    base.mkdir()
-    specs = spec_copy({"tenants/cyberdyne.yaml": lambda text: re.sub(r"\n  lifecycleSince: .*", "", text)},
-                      name="work")
-    first = _compile(base, specs)
-    assert first.exit_code == 0 and "warning[PB0431]" in first.output
+    base, specs = _compiled_with_warning(tmp_path, spec_copy, "tenants/cyberdyne.yaml", lambda text: re.sub(
+        r"\n  lifecycleSince: .*", "", text), "PB0431")
     spy = Spy(monkeypatch)
     _edit(specs / "tenants" / "acme-corp.yaml", "segment: enterprise", "segment: strategic")
     result = _compile(base, specs)
     assert spy.calls == 0
-    tree, code, printed = _reference(tmp_path, specs)
-    assert (result.exit_code, result.output) == (code, printed) and read_tree(base / "generated") == tree
+    _is_uncached(result, base, tmp_path, specs)
 
 
 def test_the_label_sensitive_codes_are_every_code_of_the_label_readers_that_report() -> None:
@@ -528,15 +534,25 @@ _EMAILS = st.one_of(st.emails(), st.text(max_size=40), st.sampled_from(
        {"name": _ANY_TEXT, "email": _EMAILS, "role": st.sampled_from(["technical", "billing", "ceo"])}), max_size=3))
 def test_the_fast_identity_check_never_accepts_what_the_model_rejects(display, customer, contacts) -> None:  # type: ignore[no-untyped-def]
     """Soundness, with random values: whenever the fast check says valid, the Tenant model agrees."""
+    document = _acme()
+    document["spec"]["displayName"] = display
+    document["spec"]["billing"]["customerId"] = customer
+    document["spec"]["contacts"] = contacts
+    _sound(document)
+
+
+def _acme() -> dict:  # type: ignore[type-arg]
     import yaml
+
+    return yaml.safe_load((SPECS / "tenants" / "acme-corp.yaml").read_text())  # type: ignore[no-any-return]
+
+
+def _sound(document: dict) -> None:  # type: ignore[type-arg]
+    """When the fast check says ``document`` is valid, the Tenant model must accept it."""
     from pydantic import ValidationError
 
     from paybill.models.tenant import Tenant
 
-    document = yaml.safe_load((SPECS / "tenants" / "acme-corp.yaml").read_text())
-    document["spec"]["displayName"] = display
-    document["spec"]["billing"]["customerId"] = customer
-    document["spec"]["contacts"] = contacts
     if identity.surely_valid(document):
         try:
             Tenant.model_validate(document)
@@ -553,18 +569,9 @@ _LABEL_TEXT = st.one_of(st.from_regex(r"[a-z0-9_-]{0,64}", fullmatch=True), st.t
                         _LABEL_TEXT))
 def test_the_fast_label_check_never_accepts_what_the_model_rejects(labels) -> None:  # type: ignore[no-untyped-def]
     """Soundness of the label check the delta path runs instead of pydantic, with random labels."""
-    import yaml
-    from pydantic import ValidationError
-
-    from paybill.models.tenant import Tenant
-
-    document = yaml.safe_load((SPECS / "tenants" / "acme-corp.yaml").read_text())
+    document = _acme()
     document["metadata"]["labels"] = labels
-    if identity.surely_valid(document):
-        try:
-            Tenant.model_validate(document)
-        except ValidationError as error:  # pragma: no cover - the property's counterexample
-            raise AssertionError(f"the fast check accepted labels the model rejects: {error}") from None
+    _sound(document)
 
 
 def test_the_manifest_splice_replaces_each_entry_found_exactly_once() -> None:
