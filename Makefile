@@ -38,8 +38,12 @@ lint: install-test
 schemas: install
 	$(BIN)/paybill schema --out schemas
 
+# the sizes bench_incremental compiles: 10k (full, unchanged, identity, label and plan edits), then 30k
+# and 100k (full compile: time, peak memory, floor). `make bench BENCH_SIZES=10000` is the quick run.
+BENCH_SIZES ?= 10000,30000,100000
+
 bench: install-test
-	$(BIN)/python benchmarks/run.py
+	BENCH_SIZES=$(BENCH_SIZES) $(BIN)/python benchmarks/run.py
 
 # single-point mutation testing of the guard runtime (docs/guard.md); slow, so not part of `make test`
 # shadow_report.py is left out: it summarises shadow logs for people (no decision depends on it) and
