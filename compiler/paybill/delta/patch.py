@@ -34,6 +34,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
+from typing import NamedTuple
 
 import orjson
 
@@ -127,24 +128,9 @@ def _compile_delta(state: DeltaState, inputs: Mapping[str, str], changed: Mappin
         after[path] = new
         moved[path] = (old, new)
     files: dict[str, bytes] = {}
-    relabelled: list[tuple[str, str, str, dict[str, str], dict[str, str]]] = []  # (spec, tenant, lifecycle, old, new)
+    relabelled: list[_Relabel] = []
     for output, fields in identities.items():
-        document = orjson.loads(reader.read(output))
-        billing = document.get("billing")
-        before = billing.get("status") if isinstance(billing, dict) else None
-        if before is None or (fields.status != before and TRIALING in (fields.status, before)):
-            raise _NotDelta  # a trial's start or end changes sizing and trial days: the full compile
-        identity = identity_fields(fields.display_name, fields.customer_id)
-        document["displayName"] = identity["displayName"]
-        billing.update(identity["billing"], status=fields.status)
-        if document.get("labels") != fields.labels:
-            old_labels, lifecycle = document.get("labels"), document.get("lifecycle")
-            if not (relabel and isinstance(old_labels, dict) and isinstance(lifecycle, str)):
-                raise _NotDelta
-            _same_scopes(state, old_labels, fields.labels)
-            relabelled.append((sources[output], document.get("tenant"), lifecycle, old_labels, fields.labels))
-            document["labels"] = fields.labels
-        files[output] = entitlement_bytes(document)
+        files[output] = _entitlement(reader.read(output), fields, sources[output], state, relabel, relabelled)
     for path, (old, new) in moved.items():
         listed = b'"path": ' + orjson.dumps(path) + b',\n      "sha256": "'
         for output in state.listings.get(path, ()):
@@ -162,6 +148,38 @@ def _compile_delta(state: DeltaState, inputs: Mapping[str, str], changed: Mappin
     written[MANIFEST] = hashlib.sha256(manifest).digest()
     return DeltaPatch(files, {path: written[path] for path in files}, after,
                       replace(state, manifest_sha256=written[MANIFEST].hex(), overrides=overrides))
+
+
+def _entitlement(data: bytes, fields: _Identity, spec: str, state: DeltaState, relabel: bool,
+                 relabelled: list[_Relabel]) -> bytes:
+    """A tenant's entitlement file with ``fields`` patched in; a label change is appended to ``relabelled``."""
+    document = orjson.loads(data)
+    billing = document.get("billing")
+    before = billing.get("status") if isinstance(billing, dict) else None
+    if before is None or (fields.status != before and TRIALING in (fields.status, before)):
+        raise _NotDelta  # a trial's start or end changes sizing and trial days: the full compile
+    identity = identity_fields(fields.display_name, fields.customer_id)
+    document["displayName"] = identity["displayName"]
+    billing.update(identity["billing"], status=fields.status)
+    if document.get("labels") != fields.labels:
+        old_labels, lifecycle, tenant = document.get("labels"), document.get("lifecycle"), document.get("tenant")
+        if not (relabel and isinstance(old_labels, dict) and isinstance(lifecycle, str) and isinstance(tenant, str)):
+            raise _NotDelta
+        _same_scopes(state, old_labels, fields.labels)
+        relabelled.append(_Relabel(spec, tenant, lifecycle, old_labels, fields.labels))
+        document["labels"] = fields.labels
+    return entitlement_bytes(document)
+
+
+class _Relabel(NamedTuple):
+    """A tenant whose labels a delta compile changes."""
+
+    spec: str
+    """Its spec file (the bundles that list it hold its entity)."""
+    tenant: str
+    lifecycle: str
+    before: dict[str, str]
+    after: dict[str, str]
 
 
 @dataclass(frozen=True)
@@ -184,8 +202,7 @@ def _same_scopes(state: DeltaState, before: Mapping[str, object], after: Mapping
             raise _NotDelta
 
 
-def _relabel_bundles(state: DeltaState, relabelled: list[tuple[str, str, str, dict[str, str], dict[str, str]]],
-                     files: dict[str, bytes], reader: _Reader) -> None:
+def _relabel_bundles(state: DeltaState, relabelled: list[_Relabel], files: dict[str, bytes], reader: _Reader) -> None:
     """The tenant entity's tags in each bundle listing a relabelled tenant, and that bundle's manifest.
 
     The entity is found by its exact bytes as the bundle emitter renders it (sorted keys, two-space
@@ -194,8 +211,8 @@ def _relabel_bundles(state: DeltaState, relabelled: list[tuple[str, str, str, di
     same entity with the new tags; the manifest's ``entities.json`` digest and ``revision`` follow.
     """
     bundles: dict[str, list[tuple[bytes, bytes]]] = {}
-    for path, tenant, lifecycle, old, new in relabelled:
-        for output in state.listings.get(path, ()):
+    for spec, tenant, lifecycle, old, new in relabelled:
+        for output in state.listings.get(spec, ()):
             folder, _, name = output.rpartition("/")
             if folder.startswith("bundles/") and name == MANIFEST:
                 bundles.setdefault(folder, []).append((_tenant_entity(tenant, lifecycle, old),
