@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 from pathlib import Path
 
@@ -23,7 +24,7 @@ def test_init_scaffolds_a_repository_that_validates_and_plans(tmp_path, run) -> 
         assert (target / rel).is_file(), rel
     assert (target / ".git").is_dir()
     code, out, _ = run(target, "validate", "specs")
-    assert code == 0 and out.startswith("ok: 15 files checked"), out
+    assert code == 0 and out.startswith("ok: 16 files checked"), out
     config = clientlib.load_config(str(target / ".pre-commit-config.yaml"))
     hook = config["repos"][0]["hooks"][0]
     assert hook["id"] == "paybill-validate" and hook["entry"] == "paybill validate specs"
@@ -33,6 +34,37 @@ def test_init_scaffolds_a_repository_that_validates_and_plans(tmp_path, run) -> 
     code, out, _ = run(target, "propose", "specs", "--as", "billing-agent", "--dry-run",
                        "--set", "Tenant/vandelay:spec.plan=starter", "-m", "upgrade")
     assert code == 0, out
+
+
+def test_a_new_repositorys_first_compile_is_clean_and_its_billing_works(tmp_path, run) -> None:
+    """What a new user runs first, from the README: the example must not warn (it used to grant the
+    billing agent a table no step reads, PB0705) and `paybill billing` must find its BillingPolicy and
+    price ids (it used to stop at PB1017); dunning acts on suspended tenants as the README shows."""
+    target = tmp_path / "platform"
+    assert run(tmp_path, "init", "--no-git", str(target))[0] == 0
+    code, out, err = run(target, "compile")
+    assert code == 0 and "warning" not in out + err, out + err
+    subprocess.run(["git", "init", "-q", "-b", "main"], cwd=target, check=True)
+    subprocess.run(["git", "add", "-A"], cwd=target, check=True)
+    subprocess.run(["git", "-c", "user.name=a", "-c", "user.email=a@b.c", "commit", "-qm", "init"], cwd=target,
+                   check=True)
+    hooli = "cus_60a9cc3a975f0b"
+    assert f"customerId: {hooli}" in (target / "specs/tenants/hooli.yaml").read_text()
+    events = tmp_path / "events.jsonl"
+    events.write_text(json.dumps({
+        "id": "evt_1", "object": "event", "type": "customer.subscription.updated", "created": 1_796_000_000,
+        "livemode": False, "data": {"object": {
+            "id": "sub_1", "object": "subscription", "customer": hooli, "status": "active",
+            "items": {"object": "list", "data": [{"id": "si_1", "object": "subscription_item",
+                                                  "price": {"id": "price_growth_monthly", "object": "price"}}]}}}})
+        + "\n")
+    code, out, err = run(target, "billing", "sync", str(events), "--now", "2026-12-01T00:00:00Z")
+    assert code == 0, out + err
+    branches = subprocess.run(["git", "branch", "--list", "paybill/*"], cwd=target, capture_output=True, text=True,
+                              check=True).stdout.split()
+    assert branches == ["paybill/billing-agent/billing-hooli-billing-status-upgrade"], (branches, out, err)
+    dunning = (target / "specs/workflows/dunning.yaml").read_text()
+    assert "lifecycles: [onboarding, active, suspended]" in dunning
 
 
 def test_init_refuses_a_folder_that_is_not_empty(tmp_path, run) -> None:
