@@ -385,7 +385,10 @@ class Service:
         with self._locked(args, fresh) as (run, _, _db):
             if isinstance(run, Outcome):
                 return run
-            decision = run.check("propose", args["kind"], columns=[args["field"]])
+            # A Tenant proposal names the tenant it changes: the guard judges that tenant, so a run of one
+            # tenant cannot propose another's change (tenant.cross-tenant), as its data calls cannot.
+            named = args["name"] if args["kind"] == "Tenant" else None
+            decision = run.check("propose", args["kind"], columns=[args["field"]], tenant=named)
             if not decision.allowed:
                 return _denied(decision, decision.summary())
         repo = self.config.spec_repo
