@@ -63,6 +63,11 @@ def test_a_new_repositorys_first_compile_is_clean_and_its_billing_works(tmp_path
     branches = subprocess.run(["git", "branch", "--list", "paybill/*"], cwd=target, capture_output=True, text=True,
                               check=True).stdout.split()
     assert branches == ["paybill/billing-agent/billing-hooli-billing-status-upgrade"], (branches, out, err)
+    # the billing state (customers' details) and the cache stay out of `git add -A`
+    assert (target / ".paybill" / "billing-state.json").is_file()
+    status = subprocess.run(["git", "status", "--porcelain", "--untracked-files=all"], cwd=target,
+                            capture_output=True, text=True, check=True).stdout
+    assert status == "", status
     dunning = (target / "specs/workflows/dunning.yaml").read_text()
     assert "lifecycles: [onboarding, active, suspended]" in dunning
 
