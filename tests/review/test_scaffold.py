@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
+import sys
 from pathlib import Path
 
 import pre_commit.clientlib as clientlib
@@ -72,6 +74,25 @@ def test_a_new_repositorys_first_compile_is_clean_and_its_billing_works(tmp_path
     assert "lifecycles: [onboarding, active, suspended]" in dunning
 
 
+def test_the_next_step_init_prints_commits_a_tree_ci_and_apply_accept(tmp_path, run) -> None:
+    """The `next:` line run as printed: the first commit holds generated/ (it used to say `paybill
+    validate`, so the first push had no generated/manifest.json for the apply workflow to read)."""
+    code, out, _ = run(tmp_path, "init", "platform")
+    assert code == 0
+    (step,) = [line.removeprefix("next: ") for line in out.splitlines() if line.startswith("next: ")]
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+           "GIT_AUTHOR_NAME": "a", "GIT_AUTHOR_EMAIL": "a@b.c", "GIT_COMMITTER_NAME": "a",
+           "GIT_COMMITTER_EMAIL": "a@b.c"}
+    done = subprocess.run(["bash", "-c", step], cwd=tmp_path, env=env, capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
+    target = tmp_path / "platform"
+    tracked = subprocess.run(["git", "ls-files", "generated/manifest.json"], cwd=target, capture_output=True,
+                             text=True, check=True).stdout
+    assert tracked.strip() == "generated/manifest.json"
+    assert run(target, "compile", "--check")[0] == 0
+    assert run(target, "apply", "plan", "--out", str(tmp_path / "apply-plan.json"))[0] == 0
+
+
 def test_init_refuses_a_folder_that_is_not_empty(tmp_path, run) -> None:
     (tmp_path / "busy").mkdir()
     (tmp_path / "busy" / "keep.txt").write_text("mine")
@@ -138,7 +159,7 @@ def test_init_in_an_existing_repository_on_purpose_says_where_commits_go(tmp_pat
     assert not (outer / "platform" / ".git").exists(), "no nested repository"
     assert f"inside the git repository at {outer.resolve()}; git init was not run" in err
     assert "GitHub only runs workflows from" in err
-    assert "next: cd platform && paybill validate && git add . && git commit" in out
+    assert "next: cd platform && paybill compile && git add . && git commit" in out
     code, out, _ = run(outer / "platform", "validate", "specs")
     assert code == 0 and "warning" not in out, out
 
@@ -146,7 +167,7 @@ def test_init_in_an_existing_repository_on_purpose_says_where_commits_go(tmp_pat
 def test_init_outside_a_repository_without_git_hints_at_git_init(tmp_path, run) -> None:
     code, out, _ = run(tmp_path, "init", "p", "--no-git")
     assert code == 0
-    assert "next: cd p && paybill validate && git init && git add -A" in out
+    assert "next: cd p && paybill compile && git init && git add -A" in out
 
 
 def test_the_inside_a_repository_error_is_documented_with_its_real_output(tmp_path, run) -> None:
