@@ -44,6 +44,8 @@ def test_two_billing_policies(tmp_path) -> None:
 
 @pytest.mark.parametrize(("old", "new", "message"), [
     ("agent: billing-agent", "agent: biling-agent", "unknown agent 'biling-agent'"),
+    # an agent scoped to some tenants could never propose for the others, nor onboard a new one (PB0979)
+    ("agent: billing-agent", "agent: ops-agent", "agent 'ops-agent' does not reach every tenant"),
     ("cloud: azure-prod", "cloud: azure-test", "unknown cloud 'azure-test'"),
     ("regions: [us-east-1]", "regions: [westeurope]", "region 'westeurope' is not offered by cloud 'aws-prod'"),
 ])
