@@ -44,14 +44,22 @@ def test_two_billing_policies(tmp_path) -> None:
 
 @pytest.mark.parametrize(("old", "new", "message"), [
     ("agent: billing-agent", "agent: biling-agent", "unknown agent 'biling-agent'"),
-    # an agent scoped to some tenants could never propose for the others, nor onboard a new one (PB0979)
-    ("agent: billing-agent", "agent: ops-agent", "agent 'ops-agent' does not reach every tenant"),
     ("cloud: azure-prod", "cloud: azure-test", "unknown cloud 'azure-test'"),
     ("regions: [us-east-1]", "regions: [westeurope]", "region 'westeurope' is not offered by cloud 'aws-prod'"),
 ])
 def test_policy_references(tmp_path, old, new, message) -> None:
     out = validate(tmp_path, {"billing/stripe.yaml": (old, new)})
     assert "error[PB1003]: " + message in out, out
+
+
+def test_an_agent_that_does_not_reach_every_tenant_is_a_warning(tmp_path) -> None:
+    """Billing proposals outside the agent's scope, onboarding included, are refused (PB0979): said at
+    validate, not when a customer's event comes."""
+    out = validate(tmp_path, {"billing/stripe.yaml": ("agent: billing-agent", "agent: ops-agent")})
+    expected = ("specs/billing/stripe.yaml:9:10: warning[PB1005]: agent 'ops-agent' does not reach every tenant: "
+                "billing proposals for tenants outside its tenantScope, onboarding included, are refused (PB0979)")
+    assert expected in out, out
+    assert "error[" not in out, out
 
 
 def test_a_class_in_both_review_lists(tmp_path) -> None:

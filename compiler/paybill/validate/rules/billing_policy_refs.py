@@ -1,12 +1,9 @@
 """PB1003: a BillingPolicy names an agent, clouds and regions that exist.
 
 Billing proposals are judged by change control as the policy's agent, and onboarding places tenants
-in the residency rules' regions: a typo here would only surface when a customer subscribes. The agent
-must reach every tenant (``tenantScope: {all: true}``): events arrive for any customer, new tenants
-included, and change control refuses a proposal for a tenant outside the agent's scope (PB0979).
+in the residency rules' regions: a typo here would only surface when a customer subscribes.
 """
 
-from paybill.models.agent import AllTenants
 from paybill.validate.index import SpecIndex
 from paybill.validate.rules.base import Reporter, Rule
 
@@ -16,13 +13,8 @@ def check(index: SpecIndex, report: Reporter) -> None:
     all_regions = sorted({r for regions in clouds.values() for r in regions})
     for doc in index.of_kind("BillingPolicy"):
         spec = doc.model.spec
-        agent = index.get("Agent", spec.agent)
-        if agent is None:
+        if index.get("Agent", spec.agent) is None:
             report.unknown(doc, ("spec", "agent"), "agent", spec.agent, index.names("Agent"), kind="Agent")
-        elif not isinstance(agent.model.spec.tenant_scope, AllTenants):
-            report(doc, ("spec", "agent"), f"agent '{spec.agent}' does not reach every tenant: billing events "
-                   "arrive for any customer, and a proposal for a tenant outside its tenantScope is refused",
-                   f"give '{spec.agent}' tenantScope: {{all: true}}, or name an agent that has it")
         onboarding = spec.onboarding
         if onboarding is None:
             continue
