@@ -93,6 +93,18 @@ def test_the_next_step_init_prints_commits_a_tree_ci_and_apply_accept(tmp_path, 
     assert run(target, "apply", "plan", "--out", str(tmp_path / "apply-plan.json"))[0] == 0
 
 
+def test_the_scaffolds_specs_are_the_example_repositorys_where_both_have_a_file() -> None:
+    """The scaffold had drifted from specs/ (an unused grant, no price ids, dunning without suspended
+    tenants); only the BillingPolicy differs, on purpose: the scaffold has one cloud to place customers on."""
+    from paybill.scaffold.init import template_files
+
+    shared = {rel: data for rel, data in template_files().items()
+              if rel.startswith("specs/") and (ROOT / rel).is_file()}
+    assert len(shared) == 16  # every file of the scaffold's specs/
+    differing = sorted(rel for rel, data in shared.items() if (ROOT / rel).read_bytes() != data)
+    assert differing == ["specs/billing/stripe.yaml"], differing
+
+
 def test_init_refuses_a_folder_that_is_not_empty(tmp_path, run) -> None:
     (tmp_path / "busy").mkdir()
     (tmp_path / "busy" / "keep.txt").write_text("mine")
