@@ -39,7 +39,14 @@ def manifest(stacks: list[dict[str, Any]], removed_: list[dict[str, Any]] | None
         waves.setdefault(s["wave"], []).append(s["address"])
     return {"apiVersion": "paybill.dev/v1alpha1", "kind": "Manifest", "stacks": stacks,
             "waves": [sorted(waves[w]) for w in sorted(waves)], "removed": removed_ or [],
-            "outputs": {"sql": {f"{folder}/migrations.json": digest for folder, digest in (sql or {}).items()}}}
+            "outputs": {"sql": {name: value for folder, digest in (sql or {}).items()
+                                for name, value in sql_files(folder, digest).items()}}}
+
+
+def sql_files(folder: str, digest: str, sources: str = "sha256:s") -> dict[str, str]:
+    """A database folder's entries in the manifest's outputs: its migration (whose digest is the SQL
+    revision) and its migrations.json (whose digest also follows the spec files it lists)."""
+    return {f"{folder}/0001_roles.sql": digest, f"{folder}/migrations.json": f"{digest}+{sources}"}
 
 
 @dataclass

@@ -127,3 +127,27 @@ def test_atlantis_yaml_snapshot(snapshot) -> None:
 @pytest.mark.parametrize("args", [["apply", "--help"], ["apply", "run", "--help"]])
 def test_help(args: list[str]) -> None:
     assert paybill(ROOT, *args).returncode == 0
+
+
+def test_a_pooled_tenants_edit_migrates_no_database(tmp_path: Path) -> None:
+    """Found driving the README's flow on `paybill init`'s repository: a plan change of a pooled tenant
+    scheduled a `db migrate` job of its pool, because the pool's migrations.json lists the digest of
+    every spec it is compiled from. Only a change of the SQL files is something to migrate."""
+    repo = tmp_path / "platform"
+    assert paybill(tmp_path, "init", "--no-git", str(repo)).returncode == 0
+    git(repo, "init", "-q", "-b", "main")
+    assert paybill(repo, "compile").returncode == 0
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "import")
+    base = git(repo, "rev-parse", "HEAD")
+    tenant = repo / "specs" / "tenants" / "vandelay.yaml"
+    tenant.write_text(tenant.read_text().replace("plan: free", "plan: starter"))
+    assert paybill(repo, "compile").returncode == 0
+    assert git(repo, "diff", "--name-only", "--", "generated/sql") == \
+        "generated/sql/pool-aws-use1-shared/migrations.json"  # its sources digests, no SQL
+    done = paybill(repo, "apply", "plan", "--base", base, "--out", "plan.json")
+    assert done.returncode == 0, done.stderr
+    plan = json.loads((repo / "plan.json").read_text())
+    units = [(u["action"], u["address"], u.get("migrate")) for p in plan["phases"] for s in p["shards"]
+             for u in s["units"]]
+    assert units == [("apply", "tenant/vandelay", None)]

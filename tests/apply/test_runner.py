@@ -213,3 +213,15 @@ def test_migrations_without_a_database_url_command_fail_loudly(ws) -> None:
     outcome = run_shard(shard, options(ws, migrate_command=fake_migrate(ws)), echo=lambda _l: None)
     [problem] = outcome.problems
     assert problem.code == "PB1209" and "PAYBILL_DATABASE_URL_COMMAND" in (problem.hint or "")
+    assert problem.path == "generated/terraform/tenant/a/main.tf.json"
+
+
+def test_a_missing_database_url_command_stops_the_shard_before_terraform_runs(ws) -> None:
+    """Found driving the README's flow: without the command, every stack of the shard used to be applied
+    first and the shard failed afterwards, leaving a created database unmigrated. It is known up front."""
+    shard = only_shard(ws, manifest([stack("tenant/a"), stack("tenant/b")], sql={"sql/tenant-a": "sha256:1"}))
+    outcome = run_shard(shard, options(ws, migrate_command=fake_migrate(ws)), echo=lambda _l: None)
+    assert [p.code for p in outcome.problems] == ["PB1209"]
+    assert ws.calls() == []  # not even init of tenant/b
+    results = json.loads((ws.root / "results" / f"shard-{shard.id}.json").read_text())
+    assert [(r["address"], r["status"]) for r in results["stacks"]] == [("tenant/a", "failed")]

@@ -15,7 +15,7 @@ from paybill.apply.jobfile import github_outputs, plan_to_json
 from paybill.apply.manifest import parse_manifest
 from paybill.apply.schedule import GITHUB_MATRIX_LIMIT, allocate, pack, plan_jobs
 
-from .support import manifest, removed, stack
+from .support import manifest, removed, sql_files, stack
 
 NOV_9 = datetime.date(2026, 11, 9)
 
@@ -59,6 +59,18 @@ def test_migrations_ride_with_the_stack_that_creates_the_database() -> None:
     assert (units["tenant/a"].action, units["tenant/a"].migrate) == ("apply", "sql/tenant-a")
     assert (units["pool/p"].action, units["pool/p"].migrate) == ("migrate", "sql/pool-p")
     assert "tenant/b" not in units
+    assert phases(plan) == [("wave 1", ["migrate:pool/p"]), ("wave 2", ["apply:tenant/a"])]
+
+
+def test_a_database_whose_sql_is_unchanged_is_not_migrated_when_only_its_sources_changed() -> None:
+    base = manifest([stack("pool/p", 1), stack("tenant/a", 2)])
+    head = manifest([stack("pool/p", 1), stack("tenant/a", 2, hash="new")])
+    base["outputs"]["sql"] = sql_files("sql/pool-p", "sha256:1", sources="sha256:a-before")
+    head["outputs"]["sql"] = sql_files("sql/pool-p", "sha256:1", sources="sha256:a-after")
+    plan = plan_jobs(parsed(head), parsed(base), today=NOV_9)
+    assert phases(plan) == [("wave 2", ["apply:tenant/a"])]
+    head["outputs"]["sql"] = sql_files("sql/pool-p", "sha256:2", sources="sha256:a-after")
+    plan = plan_jobs(parsed(head), parsed(base), today=NOV_9)
     assert phases(plan) == [("wave 1", ["migrate:pool/p"]), ("wave 2", ["apply:tenant/a"])]
 
 

@@ -51,9 +51,12 @@ PRICES = {"free": ["price_free_monthly"], "starter": ["price_starter_monthly", "
 
 
 def seed_billing(repo: SpecRepo) -> SpecRepo:
+    """The tests' own price ids and policy, in place of the ones `paybill init` ships."""
     for plan, ids in PRICES.items():
         path = f"specs/plans/{plan}.yaml"
-        repo.write(path, repo.read(path).rstrip("\n") + f"\n  priceIds: [{', '.join(ids)}]\n")
+        kept = [line for line in repo.read(path).splitlines()
+                if not line.lstrip().startswith(("priceIds:", "# The Stripe prices"))]
+        repo.write(path, "\n".join(kept) + f"\n  priceIds: [{', '.join(ids)}]\n")
     repo.write("specs/billing/stripe.yaml", POLICY)
     repo.commit("Billing policy and price ids")
     return repo

@@ -33,3 +33,15 @@ def test_usage_errors_exit_2(brepo, run, tmp_path, monkeypatch) -> None:
     assert run(brepo.root, "billing", "sync", "--now", "yesterday")[0] == 2
     both = run(brepo.root, "billing", "sync", "--state", str(tmp_path / "s.json"), "--database-url", "postgresql://x")
     assert both[0] == 2
+
+
+def test_an_unreachable_state_store_is_one_diagnostic_and_exit_3(brepo, run) -> None:
+    """It printed `paybill billing: cannot open the state store: OperationalError: ...` over several
+    lines (libpq's own), unlike every other diagnostic."""
+    code, out, err = run(brepo.root, "billing", "sync", "--database-url",
+                         "host=127.0.0.1 port=1 user=nobody password=hunter2 dbname=x connect_timeout=2")
+    assert code == 3
+    lines = err.splitlines()
+    assert lines[0].startswith("<billing-database>:1:1: error[PB1019]: cannot open the billing state store: ")
+    assert "Connection refused" in lines[0] and lines[1].startswith("  hint: ") and len(lines) == 2, err
+    assert "hunter2" not in out + err

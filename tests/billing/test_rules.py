@@ -52,6 +52,16 @@ def test_policy_references(tmp_path, old, new, message) -> None:
     assert "error[PB1003]: " + message in out, out
 
 
+def test_an_agent_that_does_not_reach_every_tenant_is_a_warning(tmp_path) -> None:
+    """Billing proposals outside the agent's scope, onboarding included, are refused (PB0979): said at
+    validate, not when a customer's event comes."""
+    out = validate(tmp_path, {"billing/stripe.yaml": ("agent: billing-agent", "agent: ops-agent")})
+    expected = ("specs/billing/stripe.yaml:9:10: warning[PB1005]: agent 'ops-agent' does not reach every tenant: "
+                "billing proposals for tenants outside its tenantScope, onboarding included, are refused (PB0979)")
+    assert expected in out, out
+    assert "error[" not in out, out
+
+
 def test_a_class_in_both_review_lists(tmp_path) -> None:
     edit = ("autoMerge: [billing-status,", "autoMerge: [offboard, billing-status,")
     out = validate(tmp_path, {"billing/stripe.yaml": edit})

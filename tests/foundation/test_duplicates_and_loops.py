@@ -93,3 +93,17 @@ def test_self_loop_and_shortest_cycle_are_chosen_deterministically(tmp_path) -> 
     root = build_repo(tmp_path, files={"workflows/triage.yaml": workflow})
     messages = [d[3] for d in _diagnostics(root, "PB0504")]
     assert messages[0] == "step 'inspect' is on a loop (inspect -> inspect) without maxVisits"
+
+
+def test_a_selector_is_not_called_empty_when_the_tenant_it_matches_failed_its_schema(tmp_path) -> None:
+    """Found through `paybill propose --set Tenant/acme-corp:spec.displayName=123`: the schema error of the
+    only matching tenant came with "label selector matches no tenant" (PB0309) on the agent."""
+    agent = (BASE / "agents" / "support-bot.yaml").read_text(encoding="utf-8").replace(
+        "    tenants: [acme]\n", "    selector:\n      matchLabels: {support-tier: premium}\n")
+    acme = (BASE / "tenants" / "acme.yaml").read_text(encoding="utf-8")
+    root = build_repo(tmp_path, files={"agents/support-bot.yaml": agent})
+    assert _diagnostics(root, "PB0309") == []
+    broken = acme.replace("  displayName: ", "  displayName: 123\n  x-old-name: ", 1)
+    root = build_repo(tmp_path / "broken", files={"agents/support-bot.yaml": agent, "tenants/acme.yaml": broken})
+    codes = {d.code for d in validate_repository(root).diagnostics}
+    assert codes and "PB0309" not in codes, codes

@@ -38,7 +38,11 @@ def test_a_decision_is_immutable_and_truthy_only_when_allowed():
 
 def test_decision_summary_and_record_shapes():
     plain = Decision(True, "start", "start", "", "acme-corp", "inspect")
-    assert plain.summary() == "allow: start start (tenant acme-corp, step inspect)"
+    assert plain.summary() == "allow: start (tenant acme-corp, step inspect)"
+    # The op is said once (it was "deny: advance advance close-tickets", in every MCP refusal of a step).
+    order = Decision(False, "advance", "advance", "close-tickets", "acme-corp", "inspect",
+                     violations=("workflow.order",))
+    assert order.summary() == "deny: advance close-tickets (tenant acme-corp, step inspect): workflow.order"
     denied = Decision(False, "check", "read", "tickets", "acme-corp", "inspect", ("p#1",),
                       ("a.b", "c.d"), ("body",), ("boom",), "rev", "run-1", charge=7)
     assert denied.summary() == "deny: check read tickets (tenant acme-corp, step inspect): a.b, c.d"

@@ -68,7 +68,7 @@ def test_audit_jsonl_records_and_filters(repo, run) -> None:
     assert upgrade["committer"] == {"name": "Platform Bot", "email": "platform@example.com"}
     assert upgrade["changes"][0]["fields"][0] == {"path": "spec.plan", "op": "changed", "before": "free",
                                                   "after": "starter", "file": VANDELAY, "line": 9, "col": 9}
-    assert len(records[0]["changes"]) == 15
+    assert len(records[0]["changes"]) == 16  # the scaffold: 15 specs and its BillingPolicy
     agent_only = run(repo.root, "audit", "specs", "--format", "jsonl", "--agent", "billing-agent")[1]
     assert [json.loads(x)["subject"] for x in agent_only.splitlines()] == ["Upgrade Vandelay"]
     bob = run(repo.root, "audit", "specs", "--format", "jsonl", "--author", "bob@")[1]

@@ -100,6 +100,30 @@ def test_agent_commit_within_the_rules_passes_and_human_commits_are_not_checked(
     assert "PB0978" not in out
 
 
+def test_an_agent_proposes_only_for_tenants_in_its_scope(repo, run) -> None:
+    """Found driving the README's change process: support-assistant (scope: support-tier premium, only
+    acme-corp) granted display names could propose, and push, a change to hooli; nothing said no."""
+    repo.edit("specs/agents/support-assistant.yaml", "        read: [id, name]\n",
+              "        read: [id, name]\n    proposals:\n      - kind: Tenant\n        fields: [spec.displayName]\n")
+    repo.commit("support may propose display names")
+    code, out, err = run(repo.root, "propose", "specs", "--as", "support-assistant", "--dry-run",
+                         "--set", "Tenant/acme-corp:spec.displayName=ACME", "-m", "in scope")
+    assert code == 0, out + err
+    code, out, err = run(repo.root, "propose", "specs", "--as", "support-assistant",
+                         "--set", "Tenant/hooli:spec.displayName=Hooli XYZ", "-m", "out of scope")
+    line = repo.read("specs/agents/support-assistant.yaml").splitlines().index("  tenantScope:") + 2  # its value
+    assert code == 1 and (f"specs/agents/support-assistant.yaml:{line}:5: error[PB0979]: agent 'support-assistant' "
+                          "may not propose changes to Tenant/hooli: tenant 'hooli' is outside its tenantScope"
+                          ) in out + err, out + err
+    assert repo.git("branch", "--list", "paybill/*").strip() == ""
+    # the same change pushed as an agent's commit fails the pull request's plan
+    repo.git("checkout", "--quiet", "-b", "sneaky")
+    repo.edit("specs/tenants/hooli.yaml", "displayName: Hooli", "displayName: Hooli XYZ")
+    repo.commit("Rename hooli\n\nPaybill-Agent: support-assistant", author=("bot", "bot@example.com"))
+    code, out, _ = run(repo.root, "plan", "specs", "--no-terraform")
+    assert code == 1 and "error[PB0978]" in out and "outside its tenantScope" in out, out
+
+
 def test_a_pull_request_cannot_loosen_the_rules_it_is_judged_by(repo, run) -> None:
     repo.git("checkout", "--quiet", "-b", "loosen")
     rule = '@id("billing-agent-plan-tier-ceiling")\n'

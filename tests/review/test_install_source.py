@@ -173,4 +173,4 @@ def test_a_scaffolded_repository_installs_paybill_from_a_built_wheel_and_validat
     validated = subprocess.run([str(venv / "bin" / "paybill"), "validate", "specs"], cwd=repo,
                                capture_output=True, text=True, check=False)
     assert validated.returncode == 0, validated.stdout + validated.stderr
-    assert validated.stdout.startswith("ok: 15 files checked")
+    assert validated.stdout.startswith("ok: 16 files checked")

@@ -128,6 +128,17 @@ def test_propose_validates_the_repository_after_the_edit(repo, run) -> None:
     assert "specs/tenants/vandelay.yaml:9:9: error[PB0302]: unknown plan 'platinum'" in out
 
 
+def test_a_refusal_counts_the_errors_not_the_warnings(repo, run) -> None:
+    """A warning elsewhere in the repository (here a selector matching no tenant, PB0309) was counted as
+    one of the problems that refused the proposal."""
+    repo.edit("specs/agents/support-assistant.yaml", "support-tier: premium", "support-tier: platinum")
+    repo.commit("a selector that matches nobody")
+    code, out, err = run(repo.root, "propose", "specs", "--as", "billing-agent",
+                         "--set", "Tenant/vandelay:spec.plan=platinum", "-m", "x", "--no-terraform")
+    assert code == 1 and "error[PB0302]" in out and "warning[" in out, out
+    assert "proposal refused: 1 problem(s); no branch was created" in err, err
+
+
 def test_propose_usage_and_target_errors(repo, run) -> None:
     code, _, err = run(repo.root, "propose", "specs", "--as", "billing-agent", "--set", "Tenant/x=1", "-m", "x")
     assert code == 2 and "is not KIND/NAME:FIELD.PATH=VALUE" in err

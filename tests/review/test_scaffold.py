@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import os
 import subprocess
+import sys
 from pathlib import Path
 
 import pre_commit.clientlib as clientlib
@@ -23,7 +26,7 @@ def test_init_scaffolds_a_repository_that_validates_and_plans(tmp_path, run) -> 
         assert (target / rel).is_file(), rel
     assert (target / ".git").is_dir()
     code, out, _ = run(target, "validate", "specs")
-    assert code == 0 and out.startswith("ok: 15 files checked"), out
+    assert code == 0 and out.startswith("ok: 16 files checked"), out
     config = clientlib.load_config(str(target / ".pre-commit-config.yaml"))
     hook = config["repos"][0]["hooks"][0]
     assert hook["id"] == "paybill-validate" and hook["entry"] == "paybill validate specs"
@@ -33,6 +36,73 @@ def test_init_scaffolds_a_repository_that_validates_and_plans(tmp_path, run) -> 
     code, out, _ = run(target, "propose", "specs", "--as", "billing-agent", "--dry-run",
                        "--set", "Tenant/vandelay:spec.plan=starter", "-m", "upgrade")
     assert code == 0, out
+
+
+def test_a_new_repositorys_first_compile_is_clean_and_its_billing_works(tmp_path, run) -> None:
+    """What a new user runs first, from the README: the example must not warn (it used to grant the
+    billing agent a table no step reads, PB0705) and `paybill billing` must find its BillingPolicy and
+    price ids (it used to stop at PB1017); dunning acts on suspended tenants as the README shows."""
+    target = tmp_path / "platform"
+    assert run(tmp_path, "init", "--no-git", str(target))[0] == 0
+    code, out, err = run(target, "compile")
+    assert code == 0 and "warning" not in out + err, out + err
+    subprocess.run(["git", "init", "-q", "-b", "main"], cwd=target, check=True)
+    subprocess.run(["git", "add", "-A"], cwd=target, check=True)
+    subprocess.run(["git", "-c", "user.name=a", "-c", "user.email=a@b.c", "commit", "-qm", "init"], cwd=target,
+                   check=True)
+    hooli = "cus_60a9cc3a975f0b"
+    assert f"customerId: {hooli}" in (target / "specs/tenants/hooli.yaml").read_text()
+    events = tmp_path / "events.jsonl"
+    events.write_text(json.dumps({
+        "id": "evt_1", "object": "event", "type": "customer.subscription.updated", "created": 1_796_000_000,
+        "livemode": False, "data": {"object": {
+            "id": "sub_1", "object": "subscription", "customer": hooli, "status": "active",
+            "items": {"object": "list", "data": [{"id": "si_1", "object": "subscription_item",
+                                                  "price": {"id": "price_growth_monthly", "object": "price"}}]}}}})
+        + "\n")
+    code, out, err = run(target, "billing", "sync", str(events), "--now", "2026-12-01T00:00:00Z")
+    assert code == 0, out + err
+    branches = subprocess.run(["git", "branch", "--list", "paybill/*"], cwd=target, capture_output=True, text=True,
+                              check=True).stdout.split()
+    assert branches == ["paybill/billing-agent/billing-hooli-billing-status-upgrade"], (branches, out, err)
+    # the billing state (customers' details) and the cache stay out of `git add -A`
+    assert (target / ".paybill" / "billing-state.json").is_file()
+    status = subprocess.run(["git", "status", "--porcelain", "--untracked-files=all"], cwd=target,
+                            capture_output=True, text=True, check=True).stdout
+    assert status == "", status
+    dunning = (target / "specs/workflows/dunning.yaml").read_text()
+    assert "lifecycles: [onboarding, active, suspended]" in dunning
+
+
+def test_the_next_step_init_prints_commits_a_tree_ci_and_apply_accept(tmp_path, run) -> None:
+    """The `next:` line run as printed: the first commit holds generated/ (it used to say `paybill
+    validate`, so the first push had no generated/manifest.json for the apply workflow to read)."""
+    code, out, _ = run(tmp_path, "init", "platform")
+    assert code == 0
+    (step,) = [line.removeprefix("next: ") for line in out.splitlines() if line.startswith("next: ")]
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+           "GIT_AUTHOR_NAME": "a", "GIT_AUTHOR_EMAIL": "a@b.c", "GIT_COMMITTER_NAME": "a",
+           "GIT_COMMITTER_EMAIL": "a@b.c"}
+    done = subprocess.run(["bash", "-c", step], cwd=tmp_path, env=env, capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
+    target = tmp_path / "platform"
+    tracked = subprocess.run(["git", "ls-files", "generated/manifest.json"], cwd=target, capture_output=True,
+                             text=True, check=True).stdout
+    assert tracked.strip() == "generated/manifest.json"
+    assert run(target, "compile", "--check")[0] == 0
+    assert run(target, "apply", "plan", "--out", str(tmp_path / "apply-plan.json"))[0] == 0
+
+
+def test_the_scaffolds_specs_are_the_example_repositorys_where_both_have_a_file() -> None:
+    """The scaffold had drifted from specs/ (an unused grant, no price ids, dunning without suspended
+    tenants); only the BillingPolicy differs, on purpose: the scaffold has one cloud to place customers on."""
+    from paybill.scaffold.init import template_files
+
+    shared = {rel: data for rel, data in template_files().items()
+              if rel.startswith("specs/") and (ROOT / rel).is_file()}
+    assert len(shared) == 16  # every file of the scaffold's specs/
+    differing = sorted(rel for rel, data in shared.items() if (ROOT / rel).read_bytes() != data)
+    assert differing == ["specs/billing/stripe.yaml"], differing
 
 
 def test_init_refuses_a_folder_that_is_not_empty(tmp_path, run) -> None:
@@ -101,7 +171,7 @@ def test_init_in_an_existing_repository_on_purpose_says_where_commits_go(tmp_pat
     assert not (outer / "platform" / ".git").exists(), "no nested repository"
     assert f"inside the git repository at {outer.resolve()}; git init was not run" in err
     assert "GitHub only runs workflows from" in err
-    assert "next: cd platform && paybill validate && git add . && git commit" in out
+    assert "next: cd platform && paybill compile && git add . && git commit" in out
     code, out, _ = run(outer / "platform", "validate", "specs")
     assert code == 0 and "warning" not in out, out
 
@@ -109,7 +179,7 @@ def test_init_in_an_existing_repository_on_purpose_says_where_commits_go(tmp_pat
 def test_init_outside_a_repository_without_git_hints_at_git_init(tmp_path, run) -> None:
     code, out, _ = run(tmp_path, "init", "p", "--no-git")
     assert code == 0
-    assert "next: cd p && paybill validate && git init && git add -A" in out
+    assert "next: cd p && paybill compile && git init && git add -A" in out
 
 
 def test_the_inside_a_repository_error_is_documented_with_its_real_output(tmp_path, run) -> None:

@@ -176,7 +176,10 @@ def test_approval_end_to_end_with_paybill_guard_approve(server: HttpServer, serv
 
     rid, [(ok1, pending), (ok2, requested)] = run(before)
     assert not ok1 and pending["pending_approval"] is True and "workflow.approval-required" in pending["violations"]
-    assert f"paybill guard approve {rid} close-tickets" in pending["hint"]
+    # the hint is a command a person can run: `guard approve` requires --bundle and --database-url
+    assert f"`paybill guard approve {rid} close-tickets --by EMAIL --bundle generated/bundles/ops-agent " \
+           "--database-url URL`" in pending["hint"], pending["hint"]
+    assert requested["hint"] == pending["hint"]
     assert ok2 and requested["pending_approval"]
     log = tmp_path / "approvals.jsonl"
     approve = [*PAYBILL, "guard", "approve", rid, "close-tickets", "--bundle", str(serve_world.bundle),

@@ -108,14 +108,19 @@ def test_denied_proposals_create_no_branch(serve_world: ServeWorld, spec_repo: P
                 # a field the agent's proposals do not name: Cedar denies before any subprocess
                 await call(client, "propose_change", run_id=rid, tenant="delta-co", kind="Tenant", name="delta-co",
                            field="spec.displayName", value="Delta", message="Rename"),
+                # another tenant's change from this tenant's run (it used to create a branch for beta-co)
+                await call(client, "propose_change", run_id=rid, tenant="delta-co", kind="Tenant", name="beta-co",
+                           field="spec.plan", value="growth", message="Upgrade Beta Co from Delta's run"),
                 # allowed by the bundle, refused by change control (paybill propose exits 1)
                 await call(client, "propose_change", run_id=rid, tenant="delta-co", kind="Tenant", name="delta-co",
                            field="spec.plan", value="enterprise", message="Enterprise for Delta"),
             ]
 
-    (ok1, field), (ok2, ceiling) = run(body)
+    (ok1, field), (ok3, other), (ok2, ceiling) = run(body)
     assert not ok1 and field["error"] == "denied" and "acl.column-not-granted" in field["violations"], field
     assert "output" not in field  # the guard decided: paybill propose never ran
+    assert not ok3 and other["error"] == "denied" and other["violations"] == ["tenant.cross-tenant"], other
+    assert "output" not in other
     assert not ok2 and ceiling["violations"] == ["propose.refused"] and ceiling["reasons"] == [PROPOSE_POLICY]
     assert "billing-agent-plan-tier-ceiling" in ceiling["output"] and "no branch was created" in ceiling["output"]
     assert _branches(spec_repo) == []

@@ -71,3 +71,6 @@ def test_wrong_database_and_unreachable_server(serve_world: ServeWorld) -> None:
     down = _serve("--bundle", str(serve_world.bundle), "--catalog", str(serve_world.catalog), "--database-url",
                   "host=127.0.0.1 port=1 user=nobody password=hunter2 dbname=x connect_timeout=2")
     assert down.returncode == 1 and "error[PB1303]" in down.stderr and "hunter2" not in down.stderr
+    # libpq's reason, once: not the pool's retries (a warning each) ending in a bare "(PoolTimeout)"
+    assert "the server cannot be reached" in down.stderr and "Connection refused" in down.stderr, down.stderr
+    assert "error connecting in" not in down.stderr and "PoolTimeout" not in down.stderr, down.stderr

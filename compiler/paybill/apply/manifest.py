@@ -70,10 +70,14 @@ class Manifest:
     stacks: tuple[Stack, ...]
     removed: tuple[Removed, ...]
     sql_folders: dict[str, str]
-    """``sql/<database>`` folder -> the hash of its ``migrations.json`` (from the manifest's outputs).
+    """``sql/<database>`` folder -> its SQL revision as the manifest states it: every ``.sql`` file of the
+    folder with its digest (a folder is one that has a ``migrations.json``).
 
-    ``migrations.json`` names the folder's revision (the hash of every file), so its hash changing is
-    exactly "this database has SQL to migrate", even when the stack that creates it did not change."""
+    ``paybill db migrate`` applies a revision, which is the hash of those files' names and digests, so
+    this changing is exactly "this database has SQL to migrate", even when the stack that creates it
+    did not change. ``migrations.json`` itself is not compared: it also lists the digests of the spec
+    files the folder was compiled from, so any edit of a pooled tenant changes it without any SQL to
+    apply."""
 
     def by_address(self) -> dict[str, Stack]:
         return {s.address: s for s in self.stacks}
@@ -127,6 +131,18 @@ def _fast_stack(raw: object) -> Stack | None:
     return Stack(address, wave, resources, digest, kind, sources_t, depends_t, files_t)
 
 
+def _sql_revisions(files: JsonObject) -> dict[str, str]:
+    """``sql/<database>`` -> one string naming its ``.sql`` files and their digests (see
+    :attr:`Manifest.sql_folders`), for every folder with a ``migrations.json``."""
+    folders = {name.removesuffix("/migrations.json") for name in files if name.endswith("/migrations.json")}
+    parts: dict[str, list[str]] = {folder: [] for folder in folders}
+    for name, digest in files.items():
+        folder, _, file = name.rpartition("/")
+        if file.endswith(".sql") and folder in parts:
+            parts[folder].append(f"{file}\0{digest}")
+    return {folder: "\n".join(sorted(entries)) for folder, entries in parts.items()}
+
+
 def parse_manifest(document: object, path: str) -> Manifest:
     """The typed manifest, or :class:`ApplyError` listing every shape problem found."""
     problems: list[str] = []
@@ -176,11 +192,8 @@ def parse_manifest(document: object, path: str) -> Manifest:
             unprotect=_strings(raw.get("unprotect"), f"{where}.unprotect", problems),
             resources=_int(raw.get("resources"), 0, f"{where}.resources", problems)))
     outputs = document.get("outputs", {})
-    sql: dict[str, str] = {}
-    if isinstance(outputs, dict) and isinstance(outputs.get("sql"), dict):
-        for name, digest in cast(JsonObject, outputs["sql"]).items():
-            if name.endswith("/migrations.json"):
-                sql[name.removesuffix("/migrations.json")] = str(digest)
+    sql = _sql_revisions(cast(JsonObject, outputs["sql"])) \
+        if isinstance(outputs, dict) and isinstance(outputs.get("sql"), dict) else {}
     addresses = [s.address for s in stacks]
     if len(set(addresses)) != len(addresses):
         problems.append("a stack address is listed twice")

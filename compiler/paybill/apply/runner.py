@@ -61,6 +61,10 @@ class RunOptions:
     sleep: Callable[[float], None] = field(default=time.sleep)
 
 
+_NO_URL_HINT = ("set PAYBILL_DATABASE_URL_COMMAND or --database-url-command (a shell command printing the "
+                "admin URL of the database stack $STACK created)")
+
+
 @dataclass(slots=True)
 class _Failure(Exception):
     code: str
@@ -154,8 +158,7 @@ class _Unit:
         if not self.options.database_url_command:
             raise _Failure(MIGRATION_FAILED, f"{self.unit.address} has SQL migrations ({self.unit.migrate}) but no "
                            "database URL command is set",
-                           "set PAYBILL_DATABASE_URL_COMMAND (a shell command printing the admin URL of "
-                           "the database stack $STACK created)", False)
+                           _NO_URL_HINT, False)
         env = {**self._env(), "STACK": self.unit.address}
         found = subprocess.run(["bash", "-c", self.options.database_url_command], env=env, capture_output=True,
                                text=True, check=False)
@@ -188,6 +191,12 @@ class _Unit:
         return status
 
 
+def _config_path(options: RunOptions, unit: Unit) -> str:
+    """The configuration file a unit's problems point at (its removed one for a destroy)."""
+    folder = "terraform/removed" if unit.action == "destroy" else "terraform"
+    return f"{options.generated.name}/{folder}/{unit.address}/main.tf.json"
+
+
 def _run_unit(options: RunOptions, unit: Unit) -> tuple[Record, Problem | None, list[str], list[str]]:
     started = time.monotonic()
     attempts = 0
@@ -209,8 +218,7 @@ def _run_unit(options: RunOptions, unit: Unit) -> tuple[Record, Problem | None, 
                        else failure.message)
             record = Record(unit.address, unit.action, unit.hash, options.commit, "failed", attempts, code,
                             message, round(time.monotonic() - started, 3))
-            path = f"{options.generated.name}/{'terraform/removed' if unit.action == 'destroy' else 'terraform'}/" \
-                f"{unit.address}/main.tf.json"
+            path = _config_path(options, unit)
             hint = ("the error kept coming back: wait for the cloud API and re-run the workflow"
                     if failure.transient else failure.hint)
             return record, Problem(code, path, message, hint), runner.log, []
@@ -234,6 +242,20 @@ def run_shard(shard: Shard, options: RunOptions, *, echo: Callable[[str], None] 
             echo(f"{unit.action} {unit.address}: done by an earlier attempt at this commit, skipped")
         else:
             todo.append(unit)
+    unmigratable = [unit for unit in todo if unit.migrate and not options.database_url_command]
+    if unmigratable:
+        # Known before any Terraform call: applying the stacks first would change the cloud and then
+        # fail the same way, leaving databases created and not migrated.
+        for unit in unmigratable:
+            message = (f"{unit.address} has SQL migrations ({unit.migrate}) but no database URL command is set; "
+                       "nothing in this shard was run")
+            records.append(Record(unit.address, unit.action, unit.hash, options.commit, "failed", 0,
+                                  MIGRATION_FAILED, message))
+            problems.append(Problem(MIGRATION_FAILED, _config_path(options, unit), message, _NO_URL_HINT))
+        write_records(results_file, shard.id, records)
+        records.sort(key=lambda r: (r.address, r.action))
+        problems.sort(key=lambda p: (p.path, p.code, p.message))
+        return ShardOutcome(tuple(records), tuple(problems))
     write_records(results_file, shard.id, records)
 
     def work(unit: Unit) -> None:

@@ -8,6 +8,10 @@ Two gates, both must pass:
 2. The organisation's Cedar policies in ``policies/`` allow the request; any forbid wins, and a
    policy that fails to evaluate denies (fail closed) rather than being skipped.
 
+Before both, a Tenant change must be to a tenant the agent's ``spec.tenantScope`` (base side) reaches,
+judged on the tenant as it was (as it would be, for a tenant the change adds): an agent scoped to some
+tenants proposes for those only, as its bundle lets it act on those only (PB0979).
+
 Each refusal is a diagnostic naming the rule that denied and where it is written.
 """
 
@@ -26,6 +30,7 @@ from paybill.load.document import SpecDocument
 from paybill.models.agent import Agent
 from paybill.models.tenant import BridgeIsolation
 from paybill.validate.index import SpecIndex
+from paybill.validate.scope import scope_selects
 
 if TYPE_CHECKING:  # loaded by paybill.changes.policies when there is a policy to check (~0.05 s)
     import cedarpy
@@ -34,6 +39,7 @@ CODE_UNKNOWN_AGENT = "PB0972"
 CODE_NOT_GRANTED = "PB0973"
 CODE_DENIED = "PB0974"
 CODE_EVAL_ERROR = "PB0977"
+CODE_OUT_OF_SCOPE = "PB0979"
 NS = "Paybill"
 _BRACKETS = re.compile(r"\[[^\]]*\]")
 
@@ -156,6 +162,10 @@ def check_changes(agent: str, changes: list[SpecChange], base: SpecIndex, head: 
     for change in changes:
         if change.op == "moved":
             continue
+        outside = _outside_scope(agent, agent_doc, change, base, head)
+        if outside is not None:
+            decisions.append(outside)
+            continue
         fields: list[FieldChange | None] = list(change.fields) if change.op == "modified" else [None]
         for field in fields:
             path = field.path if field is not None else "*"
@@ -169,6 +179,25 @@ def check_changes(agent: str, changes: list[SpecChange], base: SpecIndex, head: 
             result = control.is_authorized(request, entities(agent_doc, change, base, head))
             decisions.append(_decide(agent, agent_doc, change, field, path, by_spec, result, control))
     return decisions
+
+
+_OPS = {"added": "adding", "removed": "removing", "modified": "changes to"}
+
+
+def _outside_scope(agent: str, agent_doc: SpecDocument, change: SpecChange, base: SpecIndex,
+                   head: SpecIndex) -> Decision | None:
+    """A refusal when ``change`` is to a tenant outside the agent's tenant scope, else None."""
+    if change.kind != "Tenant":
+        return None
+    tenant = base.get("Tenant", change.name) or head.get("Tenant", change.name)
+    scope = agent_doc.model.spec.tenant_scope
+    if tenant is None or scope_selects(scope, tenant.model):
+        return None
+    return Decision(change, "*", False, Diagnostic(
+        CODE_OUT_OF_SCOPE, f"agent '{agent}' may not propose {_OPS.get(change.op, 'changes to')} {change.ref}: "
+        f"tenant '{change.name}' is "
+        "outside its tenantScope", agent_doc.path, agent_doc.position("spec", "tenantScope"),
+        "a person makes this change, or the agent's scope is widened first in its own reviewed pull request"))
 
 
 def _decide(agent: str, agent_doc: SpecDocument, change: SpecChange, field: FieldChange | None, path: str,

@@ -30,6 +30,10 @@ def _now(text: str | None) -> int:
     return int(moment.timestamp())
 
 
+STORE_UNAVAILABLE = "PB1019"
+"""The state store (file or PostgreSQL) cannot be opened: nothing is processed, exit 3."""
+
+
 def _store(state: Path | None, database_url: str | None, schema: str):
     from paybill.billing.store import open_store
 
@@ -40,7 +44,12 @@ def _store(state: Path | None, database_url: str | None, schema: str):
     except ValueError as error:
         raise click.UsageError(str(error)) from None
     except Exception as error:  # psycopg.OperationalError and friends: nothing to process without a store
-        click.echo(f"paybill billing: cannot open the state store: {type(error).__name__}: {error}", err=True)
+        # One compiler-style line (libpq's reason is several lines; the URL's password is never shown).
+        reason = (str(error).strip().splitlines() or [type(error).__name__])[0]
+        where = "<billing-database>" if database_url else (state or DEFAULT_STATE).as_posix()
+        click.echo(f"{where}:1:1: error[{STORE_UNAVAILABLE}]: cannot open the billing state store: {reason}", err=True)
+        click.echo("  hint: check --database-url (server, user, database) or the --state file's folder; "
+                   "nothing was processed, Stripe's retries and the next run deliver the events again", err=True)
         sys.exit(3)
 
 

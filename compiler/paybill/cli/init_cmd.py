@@ -50,13 +50,15 @@ def init_command(directory: Path, hooks_repo: str | None, no_git: bool, in_exist
         click.echo(f"warning: no install source CI can use for paybill: this paybill was {done.install.origin}; "
                    "set the repository variable PAYBILL_PIP_REQUIREMENT to a pip requirement (or run init with "
                    "--pip-requirement), or the workflows stop at 'Install paybill'", err=True)
+    # `compile`, not `validate`: it validates too, and the first commit needs generated/ (the apply
+    # workflow reads generated/manifest.json on the first push; CI's compile --check compares it).
     if done.outer_repository is not None:
         click.echo(f"note: {shown}/ is inside the git repository at {done.outer_repository}; git init was not run, "
                    "so commits go to that repository", err=True)
         click.echo(f"note: GitHub only runs workflows from {done.outer_repository}/.github/workflows/: move "
                    f"{shown}/.github/workflows/*.yml there and adjust their paths", err=True)
-        click.echo(f"next: cd {shown} && paybill validate && git add . && git commit -m 'paybill specs'")
+        click.echo(f"next: cd {shown} && paybill compile && git add . && git commit -m 'paybill specs'")
     elif done.git_initialised:
-        click.echo(f"next: cd {shown} && paybill validate && git add -A && git commit -m 'paybill specs'")
+        click.echo(f"next: cd {shown} && paybill compile && git add -A && git commit -m 'paybill specs'")
     else:
-        click.echo(f"next: cd {shown} && paybill validate && git init && git add -A && git commit -m 'paybill specs'")
+        click.echo(f"next: cd {shown} && paybill compile && git init && git add -A && git commit -m 'paybill specs'")

@@ -60,7 +60,9 @@ def propose_command(specs: Path, agent: str, sets: tuple[str, ...], message: str
         raise git_usage_error(error) from None
     if result.refused:
         print_diagnostics(fmt, result.diagnostics, result.files)
-        click.echo(f"proposal refused: {len(result.diagnostics)} problem(s); no branch was created", err=True)
+        # Warnings are printed, not counted: they did not refuse anything.
+        errors = sum(1 for d in result.diagnostics if d.severity.value == "error")
+        click.echo(f"proposal refused: {errors} problem(s); no branch was created", err=True)
         sys.exit(EXIT_DIAGNOSTICS)
     if dry_run:
         click.echo(result.diff, nl=False)

@@ -349,6 +349,20 @@ def _catalog(folder: Path) -> Any:
     return db.load_catalog(folder)
 
 
+def _reachable(path: str, database_url: str) -> None:
+    """One plain connection before the pool opens: a server that is down, a wrong password or a
+    missing database is reported with libpq's reason at once, instead of the pool's retries logging
+    a warning each and ending in a bare PoolTimeout."""
+    from paybill.dbops.connect import connect
+    from paybill.dbops.errors import DbOpsError
+
+    try:
+        connect(database_url, path, "paybill serve").close()
+    except DbOpsError as exc:
+        _report([(path, "PB1303", p.message, "check --database-url: server, user and database name "
+                  "(the password is never printed)") for p in exc.problems])
+
+
 def _open(service: Any, catalog: Path, database_url: str) -> None:
     from psycopg import OperationalError
     from psycopg_pool import PoolTimeout
@@ -357,6 +371,7 @@ def _open(service: Any, catalog: Path, database_url: str) -> None:
     from paybill.serve.state import StateError
 
     path = (catalog / "migrations.json").as_posix()
+    _reachable(path, database_url)
     try:
         service.open()
     except (PoolTimeout, OperationalError) as exc:

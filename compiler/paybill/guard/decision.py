@@ -58,7 +58,9 @@ class Decision:
 
     def summary(self) -> str:
         verdict = "allow" if self.allowed else "deny"
-        what = f"{self.op} {self.action} {self.resource}".rstrip()
+        # "advance mark-overdue", not "advance advance mark-overdue": the op names itself once.
+        verb = self.op if self.op == self.action else f"{self.op} {self.action}"
+        what = f"{verb} {self.resource}".rstrip()
         why = ", ".join(self.violations) if self.violations else ""
         why += f": {self.explanation}" if self.explanation else ""
         return f"{verdict}: {what} (tenant {self.tenant}, step {self.step}){': ' + why if why else ''}"

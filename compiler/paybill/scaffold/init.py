@@ -89,7 +89,9 @@ def template_files() -> dict[str, bytes]:
     files["policies/README.md"] = policies_readme().encode()
     files[".pre-commit-config.yaml"] = b""  # filled by scaffold() (depends on --hooks-repo)
     files["README.md"] = REPOSITORY_README.encode()
-    files[".gitignore"] = b"/.venv-checkov/\n/plan.md\n"
+    # .paybill/ holds local state: the compile cache and `paybill billing`'s event store (customers'
+    # names and e-mail addresses among it), which `git add -A` must not sweep into the history.
+    files[".gitignore"] = b"/.venv-checkov/\n/plan.md\n/.paybill/\n"
     for name, text in render_schemas().items():
         files[f"schemas/{name}"] = text.encode()
     return dict(sorted(files.items()))

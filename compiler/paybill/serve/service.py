@@ -49,7 +49,11 @@ from paybill.serve.tools import ToolDef, build_tools
 
 log = logging.getLogger("paybill.serve")
 
-APPROVAL_HINT = "a human approves with `paybill guard approve {run} {step} --by EMAIL`; then call advance_step again"
+APPROVAL_HINT = ("a human approves with `paybill guard approve {run} {step} --by EMAIL "
+                 "--bundle generated/bundles/{agent} --database-url URL` (the served bundle and database); "
+                 "then call advance_step again")
+"""A command a person can run as given (``--bundle`` and ``--database-url`` are required), naming no
+server path or connection detail: the bundle by its place in the spec repository."""
 PROPOSE_TIMEOUT_SECONDS = 300
 _BRANCH = re.compile(r"created branch (\S+)")
 _BEGIN, _COMMIT, _ROLLBACK = b"BEGIN", b"COMMIT", b"ROLLBACK"
@@ -324,7 +328,7 @@ class Service:
                 stored.pending.setdefault(args["step"], "")
                 return _denied(decision, f"step '{args['step']}' waits for a human approval",
                                pending_approval=True,
-                               hint=APPROVAL_HINT.format(run=run.id, step=args["step"]))
+                               hint=APPROVAL_HINT.format(run=run.id, step=args["step"], agent=self.guard.agent))
             return _denied(decision, decision.summary())
 
     def _request_approval(self, tool: ToolDef, args: dict[str, Any], fresh: bool) -> Outcome:
@@ -336,8 +340,9 @@ class Service:
             if spec is None or not spec.get("requiresApproval"):
                 return _invalid(f"step {args['step']!r} of workflow '{run.workflow}' does not require approval")
             stored.pending[args["step"]] = args.get("reason", "")
+            hint = APPROVAL_HINT.format(run=run.id, step=args["step"], agent=self.guard.agent)
             return Outcome("allowed", {"run_id": run.id, "step": args["step"], "pending_approval": True,
-                                       "hint": APPROVAL_HINT.format(run=run.id, step=args["step"])})
+                                       "hint": hint})
 
     def _data(self, tool: ToolDef, args: dict[str, Any], fresh: bool) -> Outcome:
         with self._locked(args, fresh) as (run, _, db):
@@ -385,7 +390,10 @@ class Service:
         with self._locked(args, fresh) as (run, _, _db):
             if isinstance(run, Outcome):
                 return run
-            decision = run.check("propose", args["kind"], columns=[args["field"]])
+            # A Tenant proposal names the tenant it changes: the guard judges that tenant, so a run of one
+            # tenant cannot propose another's change (tenant.cross-tenant), as its data calls cannot.
+            named = args["name"] if args["kind"] == "Tenant" else None
+            decision = run.check("propose", args["kind"], columns=[args["field"]], tenant=named)
             if not decision.allowed:
                 return _denied(decision, decision.summary())
         repo = self.config.spec_repo

@@ -17,6 +17,7 @@ from paybill.validate.rules import (
     billing_lifecycle,
     billing_policy_refs,
     billing_policy_review,
+    billing_policy_scope,
     billing_policy_single,
     cloud_address_space,
     cloud_backend,
@@ -63,7 +64,7 @@ ALL_RULES: tuple[Rule, ...] = tuple(
                 cloud_address_space, workflow_steps, workflow_reachability, workflow_termination,
                 workflow_loops, workflow_resources, agent_workflow_grants, workflow_lifecycles,
                 decommission_record, decommission_date,
-                plan_price_ids, billing_policy_single, billing_policy_refs, billing_policy_review,
+                plan_price_ids, billing_policy_single, billing_policy_refs, billing_policy_review, billing_policy_scope,
             )
         ),
         key=lambda rule: rule.code,

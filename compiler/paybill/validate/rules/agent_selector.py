@@ -7,6 +7,10 @@ from paybill.validate.scope import agent_scope
 
 
 def check(index: SpecIndex, report: Reporter) -> None:
+    if any(kind == "Tenant" for kind, _ in index.broken):
+        # A tenant that failed its schema may be the one the selector matches: its error is the root
+        # cause, reported already; "matches no tenant" would send the reader after the wrong file.
+        return
     for doc in index.of_kind("Agent"):
         scope = doc.model.spec.tenant_scope
         if not isinstance(scope, SelectorScope):
