@@ -15,11 +15,19 @@ from paybill.cli.common import (
     require_specs,
     specs_argument,
 )
+from paybill.compile import compile_index
 from paybill.diagnostics import DiagnosticSink
+from paybill.emit.registry import reporting_emitters
 from paybill.gcpause import gc_paused, pause_for_this_process
 from paybill.propose.references import check_policies_folder
-from paybill.resolve import resolve_index
+from paybill.store import UNITS_FOLDER, UnitStore, cache_dir
 from paybill.validate import validate_repository
+
+
+def _store() -> UnitStore | None:
+    """The unit store of the cache folder, read only (validate writes nothing), or None when caching is off."""
+    folder = cache_dir()
+    return UnitStore(folder / UNITS_FOLDER, read_only=True) if folder is not None else None
 
 
 @click.command("validate")
@@ -29,18 +37,22 @@ def validate_command(specs: Path, fmt: str) -> None:
     """Validate the spec repository SPECS (default: ./specs).
 
     Reports every problem at once as path:line:col: error[CODE]: message. Exit status: 0 clean,
-    1 diagnostics, 2 usage error. Specs that validate are resolved too (networks allocated, stack
-    layout, cloud names and quota usage derived), so the resolve rules (PB0601-PB0603, PB0681, PB0682)
-    report here as in ``paybill compile``.
+    1 diagnostics, 2 usage error. Specs that validate go on as in ``paybill compile``, in memory and
+    writing nothing: resolved (networks allocated, stack layout, cloud names and quota usage
+    derived: PB0601-PB0603, PB0681, PB0682), the dependency graph built (cycles), and the emitters
+    that can find a problem run (the SQL plan's PB08xx; the agent bundles' PB07xx, Cedar's checks of
+    every workflow among them), so validate reports everything compile would. What earlier compiles
+    stored in the cache folder (``.paybill/cache``, ``PAYBILL_CACHE_DIR``) is reused, read only: the
+    name plans and Cedar's answers for unchanged agents.
     """
     require_specs(specs)
     pause_for_this_process()
     result = validate_repository(specs)
-    if result.ok:  # compile resolves only an index without errors; so does validate, for the same output
+    if result.ok:  # compile goes on only from an index without errors; so does validate, for the same output
         sink = DiagnosticSink()
         sink.extend(result.diagnostics)
         with gc_paused():
-            resolve_index(result.index, sink)
+            compile_index(result.index, sink, files=result.files, emitters=reporting_emitters(), store=_store())
         result.diagnostics = sink.sorted()
     # Change-control rules naming specs that do not exist (PB0982 warnings), seen in the PR check.
     policies = check_policies_folder(specs, result.index)

@@ -16,3 +16,7 @@ REGISTERED: list[Emitter] = [
     ENTITLEMENTS_EMITTER,
     MANIFEST_EMITTER,  # describes the whole tree: the pipeline always runs it last
 ]
+
+REPORTING: list[Emitter] = [SQL_EMITTER, BUNDLES_EMITTER]
+"""Those of :data:`REGISTERED` that report diagnostics (:func:`paybill.emit.registry.reporting_emitters`)."""
+
