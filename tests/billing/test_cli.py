@@ -16,6 +16,7 @@ def test_sync_reports_bad_lines_processes_the_rest_and_writes_the_body(brepo, ru
                          "--state", str(tmp_path / "state.json"), "--pr-dir", str(tmp_path / "prs"))
     assert code == 1, out + err
     assert f"{events}:3:1: error[PB1010]: " in out
+    assert out.endswith("1 error in 2 events checked\n")  # events, not spec files (was "in 2 files checked")
     assert "proposed paybill/billing-agent/billing-vandelay-billing-status for tenant 'vandelay'" in err
     [body] = (tmp_path / "prs").iterdir()
     assert body.read_text(encoding="utf-8").startswith("**Proposed by `paybill billing`** for tenant `vandelay`")

@@ -152,7 +152,7 @@ def sync_command(events: Path | None, specs: Path, base: str, state: Path | None
     _write_bodies(report, pr_dir)
     diagnostics = problems + report.diagnostics
     if diagnostics:
-        print_diagnostics(fmt, diagnostics, len(parsed))
+        print_diagnostics(fmt, diagnostics, len(parsed), noun="event")
     click.echo(f"billing: {len(parsed)} event(s) read, {len(report.outcomes)} handled in this pass, "
                f"{len(report.proposals)} proposal(s), {len(set(report.kept))} kept for a re-run", err=True)
     sys.exit(EXIT_DIAGNOSTICS if problems or report.failed else EXIT_OK)
@@ -185,7 +185,7 @@ def serve_command(specs: Path, base: str, state: Path | None, database_url: str 
     def report(result) -> None:
         _write_bodies(result, pr_dir)
         if result.diagnostics:
-            print_diagnostics("text", result.diagnostics, 0)
+            print_diagnostics("text", result.diagnostics, len(result.outcomes), noun="event")
 
     try:
         receiver = Receiver(store, _ctx_factory(specs, base, policies, out), secret, host=host, port=port,

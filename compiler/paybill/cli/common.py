@@ -44,6 +44,6 @@ def require_specs(specs: Path) -> None:
         raise click.UsageError(f"specs folder '{specs}' does not exist")
 
 
-def print_diagnostics(fmt: str, diagnostics: list, files: int) -> None:
-    text = render(fmt, diagnostics, files)
+def print_diagnostics(fmt: str, diagnostics: list, files: int, noun: str = "file") -> None:
+    text = render(fmt, diagnostics, files, noun)
     click.echo(text, nl=False)

@@ -10,18 +10,21 @@ from paybill.diagnostics.model import Diagnostic, Severity
 FORMATS = ("text", "json", "github")
 
 
-def summary_line(diagnostics: Sequence[Diagnostic], files_checked: int) -> str:
+def summary_line(diagnostics: Sequence[Diagnostic], files_checked: int, noun: str = "file") -> str:
+    """``ok: N files checked, no problems`` or ``E errors, W warnings in N files checked``; ``noun`` names
+    what was checked when it is not spec files (``paybill billing`` checks events)."""
     errors = sum(1 for d in diagnostics if d.severity is Severity.ERROR)
     warnings = len(diagnostics) - errors
+    counted = f"{files_checked} {noun}{'s' if files_checked != 1 else ''}"
     if not diagnostics:
-        return f"ok: {files_checked} file{'s' if files_checked != 1 else ''} checked, no problems"
+        return f"ok: {counted} checked, no problems"
     parts = [f"{errors} error{'s' if errors != 1 else ''}"]
     if warnings:
         parts.append(f"{warnings} warning{'s' if warnings != 1 else ''}")
-    return f"{', '.join(parts)} in {files_checked} file{'s' if files_checked != 1 else ''} checked"
+    return f"{', '.join(parts)} in {counted} checked"
 
 
-def render_text(diagnostics: Sequence[Diagnostic], files_checked: int) -> str:
+def render_text(diagnostics: Sequence[Diagnostic], files_checked: int, noun: str = "file") -> str:
     lines: list[str] = []
     for d in diagnostics:
         lines.append(
@@ -29,11 +32,11 @@ def render_text(diagnostics: Sequence[Diagnostic], files_checked: int) -> str:
         )
         if d.hint:
             lines.append(f"  hint: {d.hint}")
-    lines.append(summary_line(diagnostics, files_checked))
+    lines.append(summary_line(diagnostics, files_checked, noun))
     return "\n".join(lines) + "\n"
 
 
-def render_json(diagnostics: Sequence[Diagnostic], files_checked: int) -> str:
+def render_json(diagnostics: Sequence[Diagnostic], files_checked: int, noun: str = "file") -> str:
     return json.dumps([d.to_dict() for d in diagnostics], indent=2, ensure_ascii=False) + "\n"
 
 
@@ -45,7 +48,7 @@ def _escape_github_property(text: str) -> str:
     return _escape_github_data(text).replace(":", "%3A").replace(",", "%2C")
 
 
-def render_github(diagnostics: Sequence[Diagnostic], files_checked: int) -> str:
+def render_github(diagnostics: Sequence[Diagnostic], files_checked: int, noun: str = "file") -> str:
     """GitHub Actions workflow commands, so problems show as annotations on the pull request diff."""
     lines = []
     for d in diagnostics:
@@ -55,10 +58,10 @@ def render_github(diagnostics: Sequence[Diagnostic], files_checked: int) -> str:
             f"title={_escape_github_property('paybill ' + d.code)}"
         )
         lines.append(f"::{d.severity.value} {props}::{_escape_github_data(message)}")
-    lines.append(summary_line(diagnostics, files_checked))
+    lines.append(summary_line(diagnostics, files_checked, noun))
     return "\n".join(lines) + "\n"
 
 
-def render(fmt: str, diagnostics: Sequence[Diagnostic], files_checked: int) -> str:
+def render(fmt: str, diagnostics: Sequence[Diagnostic], files_checked: int, noun: str = "file") -> str:
     renderers = {"text": render_text, "json": render_json, "github": render_github}
-    return renderers[fmt](diagnostics, files_checked)
+    return renderers[fmt](diagnostics, files_checked, noun)
