@@ -152,13 +152,18 @@ def test_a_stack_without_configuration_fails_without_running_terraform(ws) -> No
     assert [p.code for p in outcome.problems] == ["PB1205"] and ws.calls() == []
 
 
-def test_a_missing_terraform_executable_is_reported(ws) -> None:
-    shard = only_shard(ws, manifest([stack("tenant/a")]))
+def test_a_missing_terraform_executable_is_reported_once_for_the_shard(ws) -> None:
+    """Found driving the README's flow: a shard of three stacks printed PB1208 three times."""
+    shard = only_shard(ws, manifest([stack("tenant/a"), stack("tenant/b"), stack("tenant/c")]))
     outcome = run_shard(shard, RunOptions(generated=ws.generated, results=ws.root / "r",
                                           terraform=str(ws.root / "no-such-tofu"), backoff=0,
                                           sleep=lambda _s: None), echo=lambda _l: None)
     [problem] = outcome.problems
     assert problem.code == "PB1208" and "no-such-tofu" in problem.message
+    assert [(r.address, r.status, r.attempts) for r in outcome.records] == [
+        ("tenant/a", "failed", 0), ("tenant/b", "failed", 0), ("tenant/c", "failed", 0)]
+    results = json.loads((ws.root / "r" / f"shard-{shard.id}.json").read_text())
+    assert [r["status"] for r in results["stacks"]] == ["failed"] * 3
 
 
 def test_parallelism_is_bounded(ws) -> None:

@@ -15,6 +15,7 @@ commit and hash is skipped, which is what makes a re-run resume.
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import threading
@@ -227,6 +228,28 @@ def _run_unit(options: RunOptions, unit: Unit) -> tuple[Record, Problem | None, 
         return record, None, runner.log, runner.summary
 
 
+def _missing_terraform(options: RunOptions, units: list[Unit]) -> Problem | None:
+    """A problem when some unit needs Terraform and ``options.terraform`` is no executable (looked up on the
+    runner's PATH, as ``subprocess`` will), else None."""
+    if not any(unit.action in ("apply", "destroy") for unit in units):
+        return None
+    env = options.env if options.env is not None else os.environ
+    if shutil.which(options.terraform, path=env.get("PATH", os.defpath)) is not None:
+        return None
+    first = next(unit for unit in units if unit.action in ("apply", "destroy"))
+    return Problem(NO_TERRAFORM, _config_path(options, first),
+                   f"cannot run {options.terraform!r}: not an executable on PATH; nothing in this shard was run",
+                   "install Terraform or OpenTofu, or pass --terraform PATH")
+
+
+def _stopped(results_file: Path, shard: Shard, records: list[Record], problems: list[Problem]) -> ShardOutcome:
+    """The outcome of a shard refused before any unit ran, its results file written."""
+    write_records(results_file, shard.id, records)
+    records.sort(key=lambda r: (r.address, r.action))
+    problems.sort(key=lambda p: (p.path, p.code, p.message))
+    return ShardOutcome(tuple(records), tuple(problems))
+
+
 def run_shard(shard: Shard, options: RunOptions, *, echo: Callable[[str], None] = print) -> ShardOutcome:
     """Run every unit of ``shard``; write the results file after each; return records and problems."""
     done_before = finished_units([*options.resume, options.results])
@@ -242,6 +265,13 @@ def run_shard(shard: Shard, options: RunOptions, *, echo: Callable[[str], None] 
             echo(f"{unit.action} {unit.address}: done by an earlier attempt at this commit, skipped")
         else:
             todo.append(unit)
+    missing = _missing_terraform(options, todo)
+    if missing is not None:
+        # One problem for the shard, not one per stack: no unit can run (each would fail its `init`).
+        for unit in todo:
+            records.append(Record(unit.address, unit.action, unit.hash, options.commit, "failed", 0, NO_TERRAFORM,
+                                  missing.message))
+        return _stopped(results_file, shard, records, [missing])
     unmigratable = [unit for unit in todo if unit.migrate and not options.database_url_command]
     if unmigratable:
         # Known before any Terraform call: applying the stacks first would change the cloud and then
@@ -252,10 +282,7 @@ def run_shard(shard: Shard, options: RunOptions, *, echo: Callable[[str], None] 
             records.append(Record(unit.address, unit.action, unit.hash, options.commit, "failed", 0,
                                   MIGRATION_FAILED, message))
             problems.append(Problem(MIGRATION_FAILED, _config_path(options, unit), message, _NO_URL_HINT))
-        write_records(results_file, shard.id, records)
-        records.sort(key=lambda r: (r.address, r.action))
-        problems.sort(key=lambda p: (p.path, p.code, p.message))
-        return ShardOutcome(tuple(records), tuple(problems))
+        return _stopped(results_file, shard, records, problems)
     write_records(results_file, shard.id, records)
 
     def work(unit: Unit) -> None:
