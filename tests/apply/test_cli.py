@@ -55,6 +55,13 @@ def test_plan_from_the_base_commit_then_run_a_shard_with_the_fake_terraform(tmp_
     # no base (workflow_dispatch, a new branch): everything
     done = paybill(ws.root, "apply", "plan", "--base", "0" * 40)
     assert done.returncode == 0 and json.loads(done.stdout)["summary"]["apply"] == 3
+    # outside GitHub Actions the plan names the checked-out commit (was null), unless generated/ has local changes
+    local = {k: v for k, v in os.environ.items() if k != "GITHUB_SHA"}
+    done = paybill(ws.root, "apply", "plan", "--base", base, env=local)
+    assert json.loads(done.stdout)["commit"] == git(ws.root, "rev-parse", "HEAD")
+    (ws.generated / "manifest.json").write_text((ws.generated / "manifest.json").read_text() + "\n")
+    assert json.loads(paybill(ws.root, "apply", "plan", "--base", base, env=local).stdout)["commit"] is None
+    git(ws.root, "checkout", "--", "generated")
     # a re-run of the same plan and shard resumes from the results of the first attempt
     env = ws.env()
     run = paybill(ws.root, "apply", "run", "--plan", "plan.json", "--shard", "2.1", "--terraform", ws.terraform,

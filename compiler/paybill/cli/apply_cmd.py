@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import datetime
 import os
+import re
+import subprocess
 import sys
 from pathlib import Path
 
@@ -32,6 +34,24 @@ def apply_group() -> None:
     """Plan apply jobs from generated/manifest.json, run one shard of them, or write atlantis.yaml."""
 
 
+def _clean_head(folder: Path) -> str | None:
+    """The commit checked out where ``folder`` is, when ``folder`` is exactly as that commit has it (so the
+    results can name what was applied, and a re-run can resume); None outside git or with local changes."""
+    def git(*args: str) -> subprocess.CompletedProcess[str] | None:
+        try:
+            return subprocess.run(["git", "-C", str(folder), *args], capture_output=True, text=True, check=False,
+                                  timeout=60)
+        except (OSError, subprocess.SubprocessError):
+            return None
+
+    head = git("rev-parse", "--verify", "-q", "HEAD")
+    sha = head.stdout.strip() if head is not None and head.returncode == 0 else ""
+    if not re.fullmatch(r"[0-9a-f]{40}|[0-9a-f]{64}", sha):
+        return None
+    dirty = git("status", "--porcelain", "--", ".")
+    return sha if dirty is not None and dirty.returncode == 0 and not dirty.stdout.strip() else None
+
+
 @apply_group.command("plan")
 @click.option("--manifest", type=click.Path(path_type=Path, dir_okay=False), default=DEFAULT_MANIFEST,
               show_default=True)
@@ -40,7 +60,8 @@ def apply_group() -> None:
                    "apply every stack.")
 @click.option("--previous-manifest", type=click.Path(path_type=Path, dir_okay=False), default=None,
               help="The base side's manifest as a file (instead of --base).")
-@click.option("--commit", default=None, help="The commit being applied (default: $GITHUB_SHA); recorded in results.")
+@click.option("--commit", default=None, help="The commit being applied (default: $GITHUB_SHA, else the checked-out "
+              "commit when the manifest's folder holds no uncommitted change); recorded in results.")
 @click.option("--max-jobs", type=click.IntRange(1), default=256, show_default=True,
               help="Jobs the whole run may use (GitHub allows 256 per matrix).")
 @click.option("--max-phases", type=click.IntRange(1), default=8, show_default=True,
@@ -74,7 +95,8 @@ def plan_command(manifest: Path, base: str | None, previous_manifest: Path | Non
             previous = base_manifest(repo, base)
         plan = plan_jobs(current, previous, today=today.date() if today else _today(), max_jobs=max_jobs,
                          max_phases=max_phases, shards_per_phase=shards, manifest_path=manifest.as_posix(),
-                         base_revision=base, commit=commit or os.environ.get("GITHUB_SHA") or None)
+                         base_revision=base,
+                         commit=commit or os.environ.get("GITHUB_SHA") or _clean_head(manifest.resolve().parent))
     except ApplyError as error:
         _fail(error.problems)
         return
