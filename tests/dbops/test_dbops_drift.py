@@ -117,6 +117,10 @@ def test_each_kind_of_manual_change_is_reported(kind: str, migrated: tuple[str, 
     plain = {old: new for old, new in roles.items()}
     wanted = tuple(part.format(**plain) for part in difference)
     try:
+        text = run_cli("db", "drift", "--database-url", dsn_for(database), str(folder)).output
+        assert "error[PB1107]" in text and "\n  hint: " in text  # every diagnostic says what to do
+        if kind.startswith("role-"):
+            assert "ALTER ROLE" in text and "--reapply' refuses" in text  # reapply would not fix it
         found = _drift(database, folder)
         assert any(all(_matches(w, a) for w, a in zip(wanted, d, strict=True)) for d in found), found
         assert len(found) == 1 or kind in MANY, found  # one manual change, one difference

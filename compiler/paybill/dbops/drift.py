@@ -256,9 +256,24 @@ def check_drift(url: str, folder: Folder, *, statement_timeout: str = "1min") ->
     return DriftReport(folder.database, folder.revision, current, tuple(differences))
 
 
+REAPPLY_HINT = ("run 'paybill db migrate --reapply' to restore what git says, or change the specs if the database "
+                "is right")
+ROLE_HINT = ("set it back by hand (ALTER ROLE): 'paybill db migrate --reapply' refuses to change a role's attributes "
+             "silently")
+
+
+def hint(difference: Difference) -> str:
+    """What to do about one difference (every diagnostic carries a hint)."""
+    if difference.kind == "role attribute":
+        return ROLE_HINT
+    if difference.subject == "ledger":
+        return "run 'paybill db migrate' to apply the folder's revision (and record it in the ledger)"
+    return REAPPLY_HINT
+
+
 def render_text(report: DriftReport, path: str) -> str:
     lines = [f"{path}:1:1: error[{DRIFT_CODE}]: {d.subject}: {d.kind}: git says {d.git}; the database has {d.database}"
-             for d in report.differences]
+             f"\n  hint: {hint(d)}" for d in report.differences]
     if report.differences:
         lines.append(f"drift: {len(report.differences)} difference{'s' if len(report.differences) != 1 else ''} "
                      f"between git (revision {report.revision[:12]}) and database {report.database}")
