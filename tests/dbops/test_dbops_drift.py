@@ -119,6 +119,8 @@ def test_each_kind_of_manual_change_is_reported(kind: str, migrated: tuple[str, 
     try:
         text = run_cli("db", "drift", "--database-url", dsn_for(database), str(folder)).output
         assert "error[PB1107]" in text and "\n  hint: " in text  # every diagnostic says what to do
+        if kind in {"column-type", "column-added"}:
+            assert "by hand after checking its data" in text  # reapply neither drops nor retypes columns
         if kind.startswith("role-"):
             assert "ALTER ROLE" in text and "--reapply' refuses" in text  # reapply would not fix it
         found = _drift(database, folder)
@@ -159,3 +161,13 @@ def test_migrate_reapply_repairs_drift(migrated: tuple[str, Path, dict[str, str]
     repaired = run_cli("db", "migrate", "--reapply", "--database-url", dsn_for(database), str(folder))
     assert repaired.exit_code == 0 and "applied revision" in repaired.output
     assert _drift(database, folder) == []
+
+
+def test_reapply_leaves_a_column_added_by_hand_as_its_hint_says(migrated: tuple[str, Path, dict[str, str]]) -> None:
+    database, folder, _ = migrated
+    with psycopg.connect(dsn_for(database), autocommit=True) as conn:
+        conn.execute("ALTER TABLE crm.customers ADD COLUMN notes text")
+    assert run_cli("db", "migrate", "--reapply", "--database-url", dsn_for(database), str(folder)).exit_code == 0
+    assert _drift(database, folder) == [("column crm.customers.notes", "column", "not in the specs", "text")]
+    text = run_cli("db", "drift", "--database-url", dsn_for(database), str(folder)).output
+    assert "hint: drop it by hand" in text and "hint: run 'paybill db migrate --reapply'" not in text

@@ -266,6 +266,10 @@ def hint(difference: Difference) -> str:
     """What to do about one difference (every diagnostic carries a hint)."""
     if difference.kind == "role attribute":
         return ROLE_HINT
+    if difference.kind in {"column", "table"} and "missing" not in (difference.git, difference.database):
+        return (f"{'drop' if difference.git == 'not in the specs' else 'alter'} it by hand after checking its data, "
+                "or change the DataModel spec if the database is right: 'paybill db migrate --reapply' never drops "
+                "or retypes what may hold data")
     if difference.subject == "ledger":
         return "run 'paybill db migrate' to apply the folder's revision (and record it in the ledger)"
     return REAPPLY_HINT
