@@ -150,6 +150,12 @@ def test_verify_log_exit_codes(bundles, tmp_path):
     trace.write_bytes(b"\n".join(lines) + b"\n")
     broken = invoke("guard", "verify-log", str(trace))
     assert broken.exit_code == 1 and ":6: hash chain broken" in broken.output
+    assert "BROKEN (2 problems);" in broken.output
+    lines = trace.read_bytes().splitlines()
+    lines[2] = lines[2].replace(b'"allowed":true', b'"allowed":false', 1)  # one line edited in place
+    trace.write_bytes(b"\n".join(lines[:4]) + b"\n")
+    edited = invoke("guard", "verify-log", str(trace))
+    assert edited.exit_code == 1 and "BROKEN (1 problem);" in edited.output, edited.output  # not "1 problems"
 
 
 def test_bundle_command_writes_signed_bundles(tmp_path, keys):
