@@ -136,6 +136,15 @@ def test_help(args: list[str]) -> None:
     assert paybill(ROOT, *args).returncode == 0
 
 
+def test_run_help_names_the_environment_variables_the_shard_workflow_sets() -> None:
+    """paybill-apply-shard.yml passes the database URL command as PAYBILL_DATABASE_URL_COMMAND and the
+    executable as PAYBILL_TERRAFORM, not as options: the help must say they are read."""
+    text = " ".join(paybill(ROOT, "apply", "run", "--help").stdout.split())
+    workflow = (ROOT / ".github" / "workflows" / "paybill-apply-shard.yml").read_text()
+    for variable in ("PAYBILL_DATABASE_URL_COMMAND", "PAYBILL_TERRAFORM"):
+        assert f"{variable}:" in workflow and f"env {variable}" in text, variable
+
+
 def test_a_pooled_tenants_edit_migrates_no_database(tmp_path: Path) -> None:
     """Found driving the README's flow on `paybill init`'s repository: a plan change of a pooled tenant
     scheduled a `db migrate` job of its pool, because the pool's migrations.json lists the digest of

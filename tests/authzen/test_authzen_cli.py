@@ -116,6 +116,32 @@ def test_authzen_refuses_to_start_without_a_usable_token_or_address(bundles, tmp
         assert "error[PB1404]" in bad.stderr, listen
 
 
+def test_authzen_shadow_log_unwritable_or_candidate_refused(bundles, tmp_path):
+    """As `paybill serve --shadow`: a shadow log that cannot be opened is PB1309 (it was an internal
+    error, exit 70); a refused candidate (here: another agent's bundle) is a warning on standard error,
+    not only a line in the log that reads like "no disagreements"."""
+    token = tmp_path / "token"
+    token.write_text("cli-token-0123456789\n")
+    base = ["authzen", "--bundle", str(bundles / "billing-agent"), "--token-file", str(token)]
+    unwritable = paybill(*base, "--listen", f"127.0.0.1:{PORT + 1}", "--shadow", str(bundles / "billing-agent"),
+                         "--shadow-log", str(tmp_path / "no-such-dir" / "shadow.jsonl"))
+    assert unwritable.returncode == 1, unwritable.stderr
+    assert "error[PB1309]" in unwritable.stderr and "hint:" in unwritable.stderr
+    assert "internal error" not in unwritable.stderr
+    other = next(p for p in sorted(bundles.iterdir()) if p.is_dir() and p.name != "billing-agent")
+    log = tmp_path / "shadow.jsonl"
+    process = subprocess.Popen([*PAYBILL, *base, "--listen", f"127.0.0.1:{PORT + 1}", "--shadow", str(other),
+                                "--shadow-log", str(log)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert process.stderr is not None
+        first = process.stderr.readline()
+    finally:
+        process.send_signal(signal.SIGINT)
+        _, rest = process.communicate(timeout=30)
+    assert "paybill authzen: warning: shadow off" in first and other.as_posix() in first, first + rest
+    assert orjson.loads(log.read_bytes().splitlines()[0])["kind"] == "candidate-refused"
+
+
 def test_authzen_serves_over_http_with_shadow_and_stops_cleanly(bundles, edited_bundles_for_cli, tmp_path):
     token = tmp_path / "token"
     token.write_text("cli-token-0123456789\n")

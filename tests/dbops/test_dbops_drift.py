@@ -56,7 +56,7 @@ CASES = {
                              ("table crm.invoices", "column grant", f"GRANT UPDATE (status) TO {{{AGENT}}}",
                               "not granted")),
     "grant-option-added": (f"GRANT SELECT ON crm.currencies TO {{{APP}}} WITH GRANT OPTION",
-                           ("table crm.currencies", "table grant", "not granted",
+                           ("table crm.currencies", "table grant", f"GRANT SELECT TO {{{APP}}}",
                             f"GRANT SELECT TO {{{APP}}} WITH GRANT OPTION")),
     "schema-grant-added": ("GRANT USAGE ON SCHEMA crm TO PUBLIC",
                            ("schema crm", "schema grant", "not granted", "GRANT USAGE TO PUBLIC")),
@@ -78,7 +78,12 @@ CASES = {
     "membership": (f"GRANT {{{AGENT}}} TO {{{OWNER}}}",
                    (f"role {{{AGENT}}}", "membership", f"{{{OWNER}}} is not a member", f"{{{OWNER}}} is a member")),
     "setting": (f"ALTER ROLE {{{AGENT}}} IN DATABASE {{database}} SET statement_timeout = 0",
-                (f"role {{{AGENT}}}", "setting", "statement_timeout=600000 (in this database)", "not set")),
+                (f"role {{{AGENT}}}", "setting", "statement_timeout=600000 (in this database)",
+                 "statement_timeout=0 (in this database)")),
+    "setting-reset": (f"ALTER ROLE {{{AGENT}}} IN DATABASE {{database}} RESET statement_timeout",
+                      (f"role {{{AGENT}}}", "setting", "statement_timeout=600000 (in this database)", "not set")),
+    "setting-added": (f"ALTER ROLE {{{AGENT}}} IN DATABASE {{database}} SET work_mem = '64MB'",
+                      (f"role {{{AGENT}}}", "setting", "not set", "work_mem=64MB (in this database)")),
     "column-type": ("ALTER TABLE crm.customers ALTER COLUMN plan_code TYPE varchar(8)",
                     ("column crm.customers.plan_code", "column", "text", "character varying(8)")),
     "column-added": ("ALTER TABLE crm.tickets ADD COLUMN note text",
@@ -88,6 +93,10 @@ CASES = {
     "ledger-revision": ("DELETE FROM paybill.schema_migrations",
                         ("ledger", "revision", "*", "no paybill db migrate recorded")),
 }
+
+
+MANY = {"ledger-revision"}
+"""Manual changes that are reported with more than one difference (checked below: exactly one otherwise)."""
 
 
 def _matches(expected: str, actual: str) -> bool:
@@ -108,8 +117,15 @@ def test_each_kind_of_manual_change_is_reported(kind: str, migrated: tuple[str, 
     plain = {old: new for old, new in roles.items()}
     wanted = tuple(part.format(**plain) for part in difference)
     try:
+        text = run_cli("db", "drift", "--database-url", dsn_for(database), str(folder)).output
+        assert "error[PB1107]" in text and "\n  hint: " in text  # every diagnostic says what to do
+        if kind in {"column-type", "column-added"}:
+            assert "by hand after checking its data" in text  # reapply neither drops nor retypes columns
+        if kind.startswith("role-"):
+            assert "ALTER ROLE" in text and "--reapply' refuses" in text  # reapply would not fix it
         found = _drift(database, folder)
         assert any(all(_matches(w, a) for w, a in zip(wanted, d, strict=True)) for d in found), found
+        assert len(found) == 1 or kind in MANY, found  # one manual change, one difference
         result = run_cli("db", "drift", "--database-url", dsn_for(database), "--format", "json", str(folder))
         assert result.exit_code == 1 and json.loads(result.output)["drift"] is True
     finally:
@@ -145,3 +161,13 @@ def test_migrate_reapply_repairs_drift(migrated: tuple[str, Path, dict[str, str]
     repaired = run_cli("db", "migrate", "--reapply", "--database-url", dsn_for(database), str(folder))
     assert repaired.exit_code == 0 and "applied revision" in repaired.output
     assert _drift(database, folder) == []
+
+
+def test_reapply_leaves_a_column_added_by_hand_as_its_hint_says(migrated: tuple[str, Path, dict[str, str]]) -> None:
+    database, folder, _ = migrated
+    with psycopg.connect(dsn_for(database), autocommit=True) as conn:
+        conn.execute("ALTER TABLE crm.customers ADD COLUMN notes text")
+    assert run_cli("db", "migrate", "--reapply", "--database-url", dsn_for(database), str(folder)).exit_code == 0
+    assert _drift(database, folder) == [("column crm.customers.notes", "column", "not in the specs", "text")]
+    text = run_cli("db", "drift", "--database-url", dsn_for(database), str(folder)).output
+    assert "hint: drop it by hand" in text and "hint: run 'paybill db migrate --reapply'" not in text

@@ -210,6 +210,20 @@ def test_erase_refuses_a_tenant_the_catalog_still_stores_here(pool: Pool) -> Non
     assert _refusal(pool, tenant="hooli", no_export=True) == ["PB1112"]
 
 
+@pytest.mark.parametrize("ledger_edit", ["UPDATE paybill.schema_migrations SET revision = repeat('0', 64)",
+                                         "DELETE FROM paybill.schema_migrations"])
+def test_erase_refuses_a_database_not_migrated_to_the_folder(pool: Pool, ledger_edit: str) -> None:
+    # The deletion is compiled and merged, but the database still runs an older catalog (which may
+    # still store the tenant, its scope policies naming it): erase waits for `paybill db migrate`.
+    pool.insert_customers(GONE, ["x"])
+    with pool.conn() as conn:
+        conn.execute(ledger_edit)
+    assert _refusal(pool, no_export=True) == ["PB1112"]
+    result = run_cli("db", "erase", "--tenant", GONE, "--no-export", "--database-url", pool.url, str(pool.folder))
+    assert result.exit_code == 1 and "error[PB1112]" in result.output and "paybill db migrate" in result.output
+    assert "Traceback" not in result.output
+
+
 def test_erase_refuses_when_row_level_security_was_turned_off(pool: Pool) -> None:
     pool.insert_customers(GONE, ["x"])
     with pool.conn() as conn:

@@ -249,7 +249,7 @@ CASES: tuple[Case, ...] = (
         "PB0206",
         E("specs/plans/starter.yaml", 9, 13, "PB0206",
           "spec.price.amount: input should be greater than or equal to 0",
-          None),
+          "you wrote -4900; use a value of at least 0"),
     ),
     case(
         "PB0207",
@@ -566,3 +566,13 @@ def test_every_fixture_folder_belongs_to_a_case() -> None:
     folders = {p.name for p in FIXTURES.iterdir() if p.is_dir() and p.name != "_base"}
     committed = {c.id for c in CASES if c.build is None}
     assert folders == committed
+
+
+def test_every_range_error_says_what_was_written_and_what_fits() -> None:
+    """PB0206 had no hint: 'list should have at least 1 item' left the fix to the schema."""
+    from paybill.validate.schema_errors import _range_hint
+
+    assert _range_hint("too_short", {"min_length": 1}, []) == "it has 0 items; use at least 1"
+    assert _range_hint("string_too_long", {"max_length": 40}, "x" * 45) == "it has 45 characters; use at most 40"
+    assert _range_hint("less_than_equal", {"le": 100}, 101) == "you wrote 101; use a value of at most 100"
+    assert _range_hint("finite_number", {}, float("inf")).startswith("use a finite number")

@@ -229,3 +229,22 @@ def test_known_divergence_integral_float() -> None:
     data["spec"]["quotas"]["seats"] = float(data["spec"]["quotas"]["seats"])
     assert not _pydantic_accepts("Plan", data)
     assert validator(schema_file_name("Plan")).is_valid(data)
+
+
+def test_cloud_quotas_complete_with_each_providers_quota_names() -> None:
+    """Editor completion for ``spec.quotas``: each provider's names, documented, none of another cloud's.
+
+    Acceptance is unchanged (an unknown name matching the pattern is left to PB0680 and its
+    did-you-mean, so pydantic and the schema still agree); only ``properties`` are added.
+    """
+    from paybill.quotas import QUOTAS
+
+    definitions = json.loads((SCHEMAS / schema_file_name("Cloud")).read_text())["$defs"]
+    for provider, quotas in QUOTAS.items():
+        spec = next(d for d in definitions.values()
+                    if d.get("properties", {}).get("provider", {}).get("const") == provider)
+        field = spec["properties"]["quotas"]
+        assert sorted(field["properties"]) == sorted(q.name for q in quotas), provider
+        assert all(f"{q.default:,}" in field["properties"][q.name]["description"] for q in quotas)
+        assert f"``{quotas[0].name}:" in field["description"]  # the example is this provider's name
+        assert "patternProperties" in field

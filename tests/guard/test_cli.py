@@ -140,6 +140,15 @@ def test_replay_of_an_unreadable_trace_exits_2(bundles, tmp_path):
     assert result.exit_code == 2 and "line 1: run 'r-9' was not started" in result.output
 
 
+def test_replay_against_another_agents_bundle_is_refused_not_a_list_of_differences(bundles, tmp_path):
+    trace = tmp_path / "trace.jsonl"
+    record_trace(bundles, trace)  # ops-agent's decision log
+    other = next(p.name for p in sorted(bundles.iterdir()) if p.is_dir() and p.name != "ops-agent")
+    result = invoke("guard", "replay", "--bundle", str(bundles / other), str(trace))
+    assert result.exit_code == 2, result.output
+    assert f"line 1: the trace records agent 'ops-agent', the bundle is agent '{other}'" in result.output
+
+
 def test_verify_log_exit_codes(bundles, tmp_path):
     trace = tmp_path / "trace.jsonl"
     record_trace(bundles, trace)
@@ -150,6 +159,12 @@ def test_verify_log_exit_codes(bundles, tmp_path):
     trace.write_bytes(b"\n".join(lines) + b"\n")
     broken = invoke("guard", "verify-log", str(trace))
     assert broken.exit_code == 1 and ":6: hash chain broken" in broken.output
+    assert "BROKEN (2 problems);" in broken.output
+    lines = trace.read_bytes().splitlines()
+    lines[2] = lines[2].replace(b'"allowed":true', b'"allowed":false', 1)  # one line edited in place
+    trace.write_bytes(b"\n".join(lines[:4]) + b"\n")
+    edited = invoke("guard", "verify-log", str(trace))
+    assert edited.exit_code == 1 and "BROKEN (1 problem);" in edited.output, edited.output  # not "1 problems"
 
 
 def test_bundle_command_writes_signed_bundles(tmp_path, keys):

@@ -220,9 +220,11 @@ def test_what_if_questions_are_shadowed_too(bundles, candidate, clock, tmp_path)
     assert (record["kind"], record["op"], record["run"], record["step"]) == (WOULD_DENY, "evaluate", "what-if",
                                                                              "list-invoices")
     from paybill.guard import GuardUsageError
-    with pytest.raises(GuardUsageError):
+    with pytest.raises(GuardUsageError):  # the caller's error (AuthZEN input.invalid), not the candidate's
         shadow.evaluate(**{**ask, "step": "nope"})
-    assert [r["kind"] for r in lines(log)] == [WOULD_DENY, CANDIDATE_ERROR]
+    with pytest.raises(GuardUsageError):
+        shadow.evaluate(**{**ask, "workflow": "nope"})
+    assert [r["kind"] for r in lines(log)] == [WOULD_DENY]
 
     def broken(**kwargs):
         raise RuntimeError("candidate broke")
@@ -230,3 +232,15 @@ def test_what_if_questions_are_shadowed_too(bundles, candidate, clock, tmp_path)
     shadow.candidate.evaluate = broken
     assert shadow.evaluate(**ask, columns=("id",), rows=1).allowed
     assert lines(log)[-1]["kind"] == CANDIDATE_ERROR and "candidate broke" in lines(log)[-1]["error"]
+
+
+def test_a_what_if_only_the_candidate_cannot_answer_is_its_error(bundles, clock, tmp_path):
+    log = tmp_path / "shadow.jsonl"
+    candidate = Guard.load(bundles / "billing-agent", clock=clock)
+    candidate.workflows = {}  # a next revision that dropped the workflow the question is about
+    shadow = ShadowGuard(Guard.load(bundles / "billing-agent", clock=clock), candidate, log=log)
+    assert shadow.evaluate(tenant="acme-corp", workflow="dunning", step="list-invoices", action="read",
+                           resource="invoices", columns=("id",), rows=1).allowed
+    (record,) = lines(log)
+    assert (record["kind"], record["op"]) == (CANDIDATE_ERROR, "evaluate") and "dunning" in record["error"]
+    assert record["current"]["allowed"] is True

@@ -114,6 +114,14 @@ def test_each_cloud_counts_what_its_stacks_create_and_blames_the_tenant_that_cro
         assert f"to {warn_at[1]:,} of {total:,}" in warnings[0].message
     blamed = (ROOT / errors[0].path).read_text().splitlines()
     assert blamed[errors[0].position.line - 1].strip().startswith("name: ")  # at the tenant's metadata.name
+    assert "whole fleet" not in errors[0].message  # the blamed stack reaches exactly the fleet's total
+    # a quota the fleet goes past: the stack reaching 100 % is blamed, and the message names what the
+    # whole fleet needs (the raise to ask the provider for), not only "limit of limit"
+    if total - parts[-1][1] >= 1 and len(parts) > 1:
+        over = compiled(tmp_path / "less", {cloud: {name: total - parts[-1][1]}})
+        (error,) = [d for d in over if d.code == "PB0682"]
+        assert error.message.endswith(f"; the whole fleet needs {total:,}")
+        assert f"raise the quota above {total:,} with the provider" in (error.hint or "")
     # one more unit of headroom: no error; the 80 % warning stays
     assert [d.code for d in compiled(tmp_path / "more", {cloud: {name: total + 1}})].count("PB0682") == 0
 

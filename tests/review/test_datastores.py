@@ -28,3 +28,16 @@ def test_a_region_move_reads_as_a_move_not_an_isolation_change(repo, run) -> Non
     (message,) = [f["message"] for f in json.loads(out)["findings"] if f["code"] == "PB0920"]
     assert message.startswith("tenant 'acme-corp' moves from aws-prod/us-east-1 to aws-prod/us-west-2: ")
     assert "isolation" not in message
+
+
+def test_a_deleted_pooled_tenant_says_its_rows_wait_for_db_erase(repo, run) -> None:
+    """Pooled rows are deleted by `paybill db erase` (after retainUntil, from an export), never by the
+    merge or the apply: the finding said they were "removed", so a reviewer thought it was done."""
+    vandelay = "specs/tenants/vandelay.yaml"
+    repo.edit(vandelay, "lifecycle: active", 'lifecycle: offboarding\n  lifecycleSince: "2026-11-02"')
+    repo.edit(vandelay, "status: active", "status: cancelled")
+    repo.commit("offboard vandelay")
+    repo.edit(vandelay, "lifecycle: offboarding", "lifecycle: deleted")
+    (message,) = [m for m in findings(repo, run) if m.startswith("tenant 'vandelay'")]
+    assert "its rows in the pool's shared database stay until 'paybill db erase' deletes them" in message
+    assert "database is removed" not in message and "shared database and" not in message

@@ -138,7 +138,8 @@ def plan_command(manifest: Path, base: str | None, previous_manifest: Path | Non
               help="Results of earlier attempts: units finished at this commit are skipped (repeatable).")
 @click.option("--commit", default=None, help="The commit being applied (default: the plan's).")
 @click.option("--database-url-command", envvar="PAYBILL_DATABASE_URL_COMMAND", default=None,
-              help="Shell command printing the admin URL of the database stack $STACK created.")
+              help="Shell command printing the admin URL of the database stack $STACK created "
+                   "(env PAYBILL_DATABASE_URL_COMMAND, as paybill-apply-shard.yml sets it).")
 @click.option("--by", default=None, help="Recorded in each database's migration ledger.")
 @click.option("--summary", type=click.Path(path_type=Path, dir_okay=False), envvar="GITHUB_STEP_SUMMARY",
               default=None, help="Append destroy notes (markdown) here (env GITHUB_STEP_SUMMARY).")

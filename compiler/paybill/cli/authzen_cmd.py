@@ -1,7 +1,8 @@
 """``paybill authzen``: serve an agent bundle's decisions as an OpenID AuthZEN endpoint (uvicorn).
 
 Exit status: 0 after a clean shutdown, 1 a refusal to start (PB1403 token file, PB1404 listen
-address; every problem reported in one run), 2 usage error, 4 bundle refused (as ``paybill guard``).
+address, every problem reported in one run; PB1309 a --shadow-log that cannot be opened), 2 usage
+error, 4 bundle refused (as ``paybill guard``). A refused --shadow candidate is a warning, not a stop.
 The server never starts without a bearer token, and binds to loopback unless told otherwise.
 """
 
@@ -10,6 +11,7 @@ from __future__ import annotations
 import ipaddress
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -55,6 +57,34 @@ def parse_listen(value: str) -> tuple[str, int] | str:
     return host, int(port)
 
 
+def _shadow(guard: Any, candidate: Path, log: Path, public_key: Path | None) -> Any:
+    """The ShadowGuard of ``--shadow``, as ``paybill serve`` builds it.
+
+    A log that cannot be opened stops the start (PB1309: a shadow that cannot report is no rollout
+    aid; it was an internal error, exit 70). A refused candidate (another agent, a hash, a signature)
+    leaves the endpoint enforcing alone, and says so on standard error: its only trace was one
+    ``candidate-refused`` line in the log, so a mistyped path read as "no disagreements".
+    """
+    from paybill.guard import LogError
+    from paybill.guard.shadow import ShadowGuard, ShadowLog
+
+    try:
+        shadow_log = ShadowLog(log)
+    except LogError as exc:
+        click.echo(render_text([Diagnostic("PB1309", str(exc), log.as_posix(), Position(),
+                                           "pass a --shadow-log path in a writable directory (a regular file; "
+                                           "it is appended to)")], 1), err=True, nl=False)
+        sys.exit(EXIT_DIAGNOSTICS)
+    shadow = ShadowGuard.load(guard, candidate, public_key, log=shadow_log)
+    if shadow.candidate is None:
+        click.echo(f"paybill authzen: warning: shadow off: the candidate bundle {candidate.as_posix()} was refused "
+                   f"(see {log.as_posix()}); the current bundle answers alone", err=True)
+    else:
+        click.echo(f"paybill authzen: shadowing revision {guard.revision[:12]} with candidate "
+                   f"{shadow.candidate.revision[:12]}; disagreements go to {log.as_posix()}", err=True)
+    return shadow
+
+
 @click.command("authzen")
 @bundle_option
 @click.option("--listen", default="127.0.0.1:8181", show_default=True,
@@ -87,10 +117,9 @@ def authzen_command(bundle: Path, listen: str, token_file: Path, base_url: str |
     import uvicorn
 
     from paybill.authzen import create_app
-    from paybill.guard.shadow import ShadowGuard
 
     guard = _load(bundle, public_key, expect_agent=expect_agent)
-    target = ShadowGuard.load(guard, shadow, public_key, log=shadow_log) if shadow and shadow_log else guard
+    target = _shadow(guard, shadow, shadow_log, public_key) if shadow and shadow_log else guard
     app = create_app(target, token=token, base_url=base_url)
     host, port = address
     click.echo(f"paybill authzen: agent {guard.agent} revision {guard.revision[:12]} on http://{listen}", err=True)

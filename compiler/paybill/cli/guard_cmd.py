@@ -168,7 +168,8 @@ def verify_log_command(log: Path, expect_head: str | None) -> None:
     report = verify_log(log, expect_head)
     for line, message in report.problems:
         click.echo(f"{log.as_posix()}:{line}: {message}")
-    state = "intact" if report.ok else f"BROKEN ({len(report.problems)} problems)"
+    count = len(report.problems)
+    state = "intact" if report.ok else f"BROKEN ({count} problem{'' if count == 1 else 's'})"
     click.echo(f"{report.lines} lines, {state}; head {report.head}")
     sys.exit(EXIT_OK if report.ok else EXIT_DIAGNOSTICS)
 

@@ -72,10 +72,15 @@ def _describe_grant(entry: tuple[Any, ...]) -> str:
 
 def _compare_grants(out: list[Difference], subject: str, kind: str, expected: set[tuple[Any, ...]],
                     live: set[tuple[Any, ...]]) -> None:
-    for entry in sorted(live - expected):
-        out.append(Difference(subject, kind, "not granted", "GRANT " + _describe_grant(entry)))
-    for entry in sorted(expected - live):
-        out.append(Difference(subject, kind, "GRANT " + _describe_grant(entry), "not granted"))
+    """One difference per grantee, privilege (and column): a grant git makes that the database holds
+    ``WITH GRANT OPTION`` is one difference naming both, not "not granted" (it is) plus an extra grant."""
+    want = {entry[:-1]: entry for entry in expected}
+    have = {entry[:-1]: entry for entry in live}
+    for key in sorted(want.keys() | have.keys()):
+        git, database = want.get(key), have.get(key)
+        if git != database:
+            out.append(Difference(subject, kind, "GRANT " + _describe_grant(git) if git else "not granted",
+                                  "GRANT " + _describe_grant(database) if database else "not granted"))
 
 
 def expected_roles(catalog: Catalog) -> dict[str, dict[str, bool]]:
@@ -111,11 +116,7 @@ def compare(catalog: Catalog, live: LiveCatalog, normalised: dict[tuple[str, str
         if (role, catalog.guard) not in live.memberships and role in live.roles:
             out.append(Difference(f"role {role}", "membership", f"{catalog.guard} is a member",
                                   f"{catalog.guard} is not a member"))
-    expected_settings = {(a.role, "database", f"statement_timeout={a.statement_timeout_ms}") for a in catalog.agents}
-    for role, scope, setting in sorted(live.settings - expected_settings):
-        out.append(Difference(f"role {role}", "setting", "not set", f"{setting} (in this {scope})"))
-    for role, scope, setting in sorted(expected_settings - live.settings):
-        out.append(Difference(f"role {role}", "setting", f"{setting} (in this {scope})", "not set"))
+    out.extend(_setting_differences(catalog, live))
     for schema in catalog.schemas:
         found = live.schemas.get(schema)
         if found is None:
@@ -255,9 +256,28 @@ def check_drift(url: str, folder: Folder, *, statement_timeout: str = "1min") ->
     return DriftReport(folder.database, folder.revision, current, tuple(differences))
 
 
+REAPPLY_HINT = ("run 'paybill db migrate --reapply' to restore what git says, or change the specs if the database "
+                "is right")
+ROLE_HINT = ("set it back by hand (ALTER ROLE): 'paybill db migrate --reapply' refuses to change a role's attributes "
+             "silently")
+
+
+def hint(difference: Difference) -> str:
+    """What to do about one difference (every diagnostic carries a hint)."""
+    if difference.kind == "role attribute":
+        return ROLE_HINT
+    if difference.kind in {"column", "table"} and "missing" not in (difference.git, difference.database):
+        return (f"{'drop' if difference.git == 'not in the specs' else 'alter'} it by hand after checking its data, "
+                "or change the DataModel spec if the database is right: 'paybill db migrate --reapply' never drops "
+                "or retypes what may hold data")
+    if difference.subject == "ledger":
+        return "run 'paybill db migrate' to apply the folder's revision (and record it in the ledger)"
+    return REAPPLY_HINT
+
+
 def render_text(report: DriftReport, path: str) -> str:
     lines = [f"{path}:1:1: error[{DRIFT_CODE}]: {d.subject}: {d.kind}: git says {d.git}; the database has {d.database}"
-             for d in report.differences]
+             f"\n  hint: {hint(d)}" for d in report.differences]
     if report.differences:
         lines.append(f"drift: {len(report.differences)} difference{'s' if len(report.differences) != 1 else ''} "
                      f"between git (revision {report.revision[:12]}) and database {report.database}")
@@ -281,3 +301,25 @@ def render_markdown(report: DriftReport) -> str:
     lines += [f"| {_cell(d.subject)} | {_cell(d.kind)} | `{_cell(d.git)}` | `{_cell(d.database)}` |"
               for d in report.differences]
     return "\n".join(lines) + "\n"
+
+
+def _setting_differences(catalog: Catalog, live: LiveCatalog) -> list[Difference]:
+    """Per-role settings, one difference per (role, scope, parameter).
+
+    A parameter set to another value than git's (``statement_timeout=1h`` instead of ``600000``) is
+    one difference naming both values, not a "not set" and an "unexpected" line about the same
+    parameter, which reads as two changes when a human made one.
+    """
+    def keyed(settings: set[tuple[str, str, str]]) -> dict[tuple[str, str, str], str]:
+        return {(role, scope, setting.partition("=")[0]): setting for role, scope, setting in settings}
+
+    expected = keyed({(a.role, "database", f"statement_timeout={a.statement_timeout_ms}") for a in catalog.agents})
+    found = keyed(live.settings)
+    out = []
+    for key in sorted(expected.keys() | found.keys()):
+        role, scope, _ = key
+        want, have = expected.get(key), found.get(key)
+        if want != have:
+            out.append(Difference(f"role {role}", "setting", f"{want} (in this {scope})" if want else "not set",
+                                  f"{have} (in this {scope})" if have else "not set"))
+    return out

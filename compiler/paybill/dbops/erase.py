@@ -7,7 +7,8 @@ compiled catalog still stores the tenant here, the tenant is not ``deleted`` at 
 given (unless ``--no-export``), or the manifest does not match its files, this tenant, this database
 or the rows now in the database (rows written after the export would be lost unexported).
 
-Inside the transaction: the ledger lock (no migrate or other erase interleaves), the tenant session
+Inside the transaction: the ledger lock (no migrate or other erase interleaves), the database at
+the folder's revision (migrated since the deletion was compiled), the tenant session
 (row-level security limits every DELETE to the tenant), per-table counts checked against the
 manifest, the DELETEs, then the ledger row. A re-run finds no rows and a recorded erasure: a no-op.
 """
@@ -96,6 +97,24 @@ def preflight(folder: Folder, tenant: str, manifest_path: Path | None, no_export
     return manifest, digest
 
 
+def _require_migrated(conn: psycopg.Connection[Any], folder: Folder, tenant: str) -> None:
+    """The database must be at the folder's revision (read under the ledger lock, so no migrate moves it).
+
+    The folder no longer storing the tenant is not enough: until the pool's folder is migrated, the
+    database still runs the catalog that stored it (agent scope policies naming it), so rows of the
+    tenant could be written again right after the erasure that claims they are gone.
+    """
+    mine = [a for a in ledger.history(conn) if a.database == folder.database]
+    current = mine[-1].revision if mine else None
+    if current != folder.revision:
+        at = f"revision {current[:12]}" if current else "no paybill db migrate recorded"
+        raise DbOpsError([Problem(
+            "PB1112", f"{folder.database} is not migrated to the folder's revision {folder.revision[:12]} ({at}): "
+                      f"the database may still store {tenant}", folder.display,
+            "run 'paybill db migrate' on this folder first (erase only after the deletion is compiled, merged and "
+            "migrated)")])
+
+
 def erase(url: str, folder: Folder, tenant: str, *, manifest_path: Path | None = None, no_export: bool = False,
           ignore_retention: bool = False, today: datetime.date | None = None, lock_timeout: str = "10s",
           statement_timeout: str = "1h", by: str | None = None) -> EraseResult:
@@ -110,6 +129,7 @@ def erase(url: str, folder: Folder, tenant: str, *, manifest_path: Path | None =
         with conn.transaction():
             ledger.lock(conn, lock_timeout, statement_timeout)
             ledger.ensure(conn)
+            _require_migrated(conn, folder, tenant)
             unsafe = tenant_session.isolation_problems(conn, folder.catalog)
             if unsafe:
                 raise DbOpsError([Problem("PB1113", f"refusing to erase: {p}", folder.display, ISOLATION_HINT)

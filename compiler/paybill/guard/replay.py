@@ -122,6 +122,13 @@ def replay(guard: Guard, lines: Iterable[bytes | None], *, clock: ManualClock, s
         event = _event(number, raw)
         if event is None:
             continue
+        agent = event.get("agent")
+        if agent is not None and agent != guard.agent:
+            # A decision log names its agent on every line: replayed against another agent's bundle it
+            # would report every difference between two agents as a regression (or fail on a workflow
+            # the other agent does not run), never what the trace was recorded to check.
+            raise TraceError(number, f"the trace records agent {agent!r}, the bundle is agent {guard.agent!r}: "
+                                     f"replay it against {agent}'s bundle (generated/bundles/{agent})")
         if isinstance(event.get("t"), int | float):
             clock.set(float(event["t"]))
         decision = _apply(guard, runs, number, event)

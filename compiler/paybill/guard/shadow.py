@@ -185,7 +185,11 @@ class ShadowGuard:
         """:meth:`Guard.evaluate` (what-if, e.g. an AuthZEN question), shadowed like a run's calls.
 
         The enforcing guard's answer is returned (and its usage errors raised); the candidate's
-        answer is only compared and logged (op ``evaluate``, run ``what-if``).
+        answer is only compared and logged (op ``evaluate``, run ``what-if``). The enforcing guard
+        answers first: a question it refuses as malformed (an unknown step, workflow or tenant name;
+        AuthZEN's ``input.invalid``) is the caller's error, so the candidate is not asked and no
+        ``candidate-error`` line blames it. A what-if keeps no state, so the order cannot leave a
+        call half done.
         """
         options = {"tenant": tenant, "workflow": workflow, "step": step, "action": action, "resource": resource,
                    "columns": columns, "rows": rows, "resource_tenant": resource_tenant}
@@ -193,12 +197,13 @@ class ShadowGuard:
         request = {"action": action, "resource": resource, "columns": list(columns), "rows": rows,
                    "tenant": resource_tenant or tenant}
         where = {"run": "what-if", "tenant": tenant, "workflow": workflow, "step": step, "t": self.guard.clock()}
+        decision = self.guard.evaluate(**options)  # type: ignore[arg-type]
         if self.candidate is not None:
             try:
                 candidate = self.candidate.evaluate(**options)  # type: ignore[arg-type]
             except Exception as exc:
-                self._write(CANDIDATE_ERROR, where, "evaluate", request, None, None, f"{type(exc).__name__}: {exc}")
-        decision = self.guard.evaluate(**options)  # type: ignore[arg-type]
+                self._write(CANDIDATE_ERROR, where, "evaluate", request, decision, None,
+                            f"{type(exc).__name__}: {exc}")
         if candidate is not None and candidate.allowed != decision.allowed:
             self._write(WOULD_ALLOW if candidate.allowed else WOULD_DENY, where, "evaluate", request, decision,
                         candidate)

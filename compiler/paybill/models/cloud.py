@@ -17,6 +17,7 @@ from paybill.clouds.profile import CloudProfile
 from paybill.models.base import Cidr as Cidr
 from paybill.models.base import Envelope, LabelKey, LabelValue, SpecModel
 from paybill.models.base import Region as Region
+from paybill.quotas import QUOTAS
 
 Plain = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")]
 QuotaName = Annotated[str, StringConstraints(pattern=r"^[a-z][A-Za-z0-9]{1,62}$")]
@@ -120,12 +121,43 @@ def spec_model(provider: str) -> type[CloudSpecBase]:
     return _spec_model(registry.get(provider))
 
 
+def _quotas_field(provider: str) -> tuple[Any, Any] | None:
+    """``spec.quotas`` documented with this provider's quota names, for editor completion and hover.
+
+    The names become schema ``properties`` (each with what it counts, its scope and documented
+    default) beside the unchanged ``patternProperties``: what validates is the same as before (an
+    unknown name is PB0680 with a did-you-mean, a rule with more to say than a schema), but an
+    editor now offers ``iamRoles`` on AWS and ``serviceAccounts`` on GCP instead of nothing, and the
+    example in the description is one of this provider's names, not AWS's on every cloud.
+    """
+    known = QUOTAS.get(provider, ())
+    if not known:
+        return None
+
+    def document(schema: dict[str, Any]) -> None:
+        schema["properties"] = {
+            q.name: {"type": "integer", "minimum": 1, "maximum": 100_000_000,
+                     "description": f"{q.description} {q.scope_label}: documented default {q.default:,}"
+                                    f"{'' if q.verified else ' (unverified)'} ({q.doc})"}
+            for q in known}
+
+    example = known[0]
+    return (dict[QuotaName, QuotaLimit], Field(
+        default_factory=dict, json_schema_extra=document,
+        description=f"This account's raised quotas (e.g. ``{example.name}: {example.default * 5}``), replacing "
+                    "the provider's documented defaults that compile counts the fleet against (README \"Cloud "
+                    "quotas\"); an unknown name is an error (PB0680)."))
+
+
 def _new_spec_model(profile: CloudProfile) -> type[CloudSpecBase]:
     """``AwsCloudSpec``...: the common fields, ``provider`` and the profile's block under its id."""
     fields: dict[str, Any] = {
         "provider": (Literal[profile.provider], ...),
         profile.provider: (_account_model(profile), ...),
     }
+    quotas = _quotas_field(profile.provider)
+    if quotas is not None:
+        fields["quotas"] = quotas
     return create_model(f"{_class_stem(profile)}CloudSpec", __base__=_ProfileCloudSpec, __module__=__name__,
                         **fields)
 

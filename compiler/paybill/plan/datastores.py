@@ -18,9 +18,16 @@ def _tenant_stores(tenant) -> str:
     pooled = [layer for layer in ("database", "storage") if tenant.layer_placement(layer) == "pooled"]
     parts = []
     if silo:
-        parts.append(f"its dedicated {' and '.join(silo)} are destroyed")
-    if pooled:
-        parts.append(f"its data in the pool's shared {' and '.join(pooled)} is removed")
+        parts.append(f"its dedicated {' and '.join(silo)} {'are' if len(silo) > 1 else 'is'} destroyed by the apply "
+                     "once its retainUntil has passed")
+    if "database" in pooled:
+        # Nothing in the merge or the apply deletes pooled rows: `paybill db erase` does, later, on
+        # purpose (after retainUntil, from an export). Saying "removed" here had reviewers believe
+        # the merge deleted them, and operators believe there was nothing left to erase.
+        parts.append("its rows in the pool's shared database stay until 'paybill db erase' deletes them "
+                     "(after retainUntil, from an export)")
+    if "storage" in pooled:
+        parts.append("its data in the pool's shared storage is removed")
     return "; ".join(parts)
 
 

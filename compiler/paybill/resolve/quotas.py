@@ -21,7 +21,7 @@ findings, like the network rules report the allocation's.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from paybill.clouds.quotas import Usage
 from paybill.load.document import SpecDocument
@@ -104,6 +104,8 @@ def quota_findings(model: ResolvedModel) -> tuple[QuotaFinding, ...]:
     by_name = {q.name: q for quotas in QUOTAS.values() for q in quotas}
     tallies: dict[tuple[str, ...], _Tally] = {}
     findings: list[QuotaFinding] = []
+    errors: list[tuple[int, _Tally, int]] = []
+    """(index in findings, tally, its count then) of each error, to name the whole fleet's need below."""
     for stack in _counted(model):
         account = _account(stack.cloud)
         if account is None:
@@ -128,10 +130,17 @@ def quota_findings(model: ResolvedModel) -> tuple[QuotaFinding, ...]:
             tally.used += count
             if not tally.failed and tally.used >= tally.limit:
                 tally.failed = tally.warned = True
+                errors.append((len(findings), tally, tally.used))
                 findings.append(_finding(ERROR, stack, tally))
             elif not tally.warned and tally.used >= WARN_AT * tally.limit:
                 tally.warned = True
                 findings.append(_finding(WARNING, stack, tally))
+    for index, tally, then in errors:
+        if tally.used > then:  # only the stack that reached 100 % is blamed; the raise must cover them all
+            found, needs = findings[index], f"{tally.used:,}"
+            findings[index] = replace(found, message=f"{found.message}; the whole fleet needs {needs}",
+                                      hint=found.hint.replace("raise the quota with the provider",
+                                                              f"raise the quota above {needs} with the provider"))
     return tuple(findings)
 
 

@@ -165,6 +165,23 @@ def _describe(value: Any) -> str:
     return "a list" if isinstance(value, list) else "a mapping"
 
 
+_BOUNDS = {"ge": "at least", "le": "at most", "gt": "more than", "lt": "less than"}
+
+
+def _range_hint(err_type: str, ctx: dict[str, Any], value: Any) -> str:
+    """What was written and what fits, so the fix does not need the schema (PB0206)."""
+    if err_type == "finite_number":
+        return "use a finite number (YAML's .inf and .nan are not numbers here)"
+    if err_type in ("too_short", "too_long", "string_too_short", "string_too_long"):
+        unit = "characters" if err_type.startswith("string") else "items"
+        size = f"{len(value)} {unit}" if isinstance(value, str | list | dict) else "this"
+        fits = " and ".join(f"{word} {ctx[key]}" for key, word in (("min_length", "at least"),
+                                                                    ("max_length", "at most")) if key in ctx)
+        return f"it has {size}; use {fits}" if fits else f"it has {size}"
+    fits = " and ".join(f"{word} {ctx[key]}" for key, word in _BOUNDS.items() if key in ctx)
+    return f"you wrote {value}; use a value of {fits}" if fits else f"you wrote {value}"
+
+
 def report_validation_error(document: SpecDocument, error: ValidationError, sink: DiagnosticSink) -> None:
     """Turn every pydantic error of one document into one diagnostic."""
     data = document.data
@@ -218,7 +235,8 @@ def report_validation_error(document: SpecDocument, error: ValidationError, sink
                 sink.error("PB0205", f"{where}: {_describe(value)} does not match the required format",
                            document.path, document.position(*loc), f"expected pattern {pattern}")
         elif err_type in _RANGE_TYPES:
-            sink.error("PB0206", f"{where}: {err['msg'].lower()}", document.path, document.position(*loc))
+            sink.error("PB0206", f"{where}: {err['msg'].lower()}", document.path, document.position(*loc),
+                       _range_hint(err_type, err.get("ctx", {}), _value_of(data, loc)))
         else:
             # Custom validators raise ValueError/AssertionError; pydantic prefixes their text.
             message = err["msg"].removeprefix("Value error, ").removeprefix("Assertion failed, ")
