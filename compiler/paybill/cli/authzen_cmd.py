@@ -58,30 +58,15 @@ def parse_listen(value: str) -> tuple[str, int] | str:
 
 
 def _shadow(guard: Any, candidate: Path, log: Path, public_key: Path | None) -> Any:
-    """The ShadowGuard of ``--shadow``, as ``paybill serve`` builds it.
+    """The ShadowGuard of ``--shadow``, as ``paybill serve`` builds it; a log that cannot be opened stops
+    the start (PB1309, exit 1; it was an internal error, exit 70)."""
+    from paybill.cli.shadow_start import start_shadow
 
-    A log that cannot be opened stops the start (PB1309: a shadow that cannot report is no rollout
-    aid; it was an internal error, exit 70). A refused candidate (another agent, a hash, a signature)
-    leaves the endpoint enforcing alone, and says so on standard error: its only trace was one
-    ``candidate-refused`` line in the log, so a mistyped path read as "no disagreements".
-    """
-    from paybill.guard import LogError
-    from paybill.guard.shadow import ShadowGuard, ShadowLog
-
-    try:
-        shadow_log = ShadowLog(log)
-    except LogError as exc:
-        click.echo(render_text([Diagnostic("PB1309", str(exc), log.as_posix(), Position(),
-                                           "pass a --shadow-log path in a writable directory (a regular file; "
-                                           "it is appended to)")], 1), err=True, nl=False)
+    shadow, problem = start_shadow("paybill authzen", guard, candidate, log, public_key, "answers alone")
+    if problem is not None:
+        path, code, message, hint = problem
+        click.echo(render_text([Diagnostic(code, message, path, Position(), hint)], 1), err=True, nl=False)
         sys.exit(EXIT_DIAGNOSTICS)
-    shadow = ShadowGuard.load(guard, candidate, public_key, log=shadow_log)
-    if shadow.candidate is None:
-        click.echo(f"paybill authzen: warning: shadow off: the candidate bundle {candidate.as_posix()} was refused "
-                   f"(see {log.as_posix()}); the current bundle answers alone", err=True)
-    else:
-        click.echo(f"paybill authzen: shadowing revision {guard.revision[:12]} with candidate "
-                   f"{shadow.candidate.revision[:12]}; disagreements go to {log.as_posix()}", err=True)
     return shadow
 
 

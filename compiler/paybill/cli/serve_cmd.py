@@ -319,27 +319,10 @@ def _serve_workers(workers: int, logs: list[tuple[Any, Any]], guard: Any, shadow
 
 def _shadow(guard: Any, candidate: Path, log: Path, public_key: Path | None
             ) -> tuple[Any, tuple[str, str, str, str] | None]:
-    """The ShadowGuard of ``--shadow``, or the problem that keeps the server from starting.
+    """The ShadowGuard of ``--shadow``, or the problem that keeps the server from starting."""
+    from paybill.cli.shadow_start import start_shadow
 
-    Only an unwritable log stops the start (a shadow that cannot report is no rollout aid); a
-    refused candidate is the log's ``candidate-refused`` line, a warning, and enforcement alone.
-    """
-    from paybill.guard import LogError
-    from paybill.guard.shadow import ShadowGuard, ShadowLog
-
-    try:
-        shadow_log = ShadowLog(log)
-    except LogError as exc:
-        return None, (log.as_posix(), "PB1309", str(exc),
-                      "pass a --shadow-log path in a writable directory (a regular file; it is appended to)")
-    shadow = ShadowGuard.load(guard, candidate, public_key, log=shadow_log)
-    if shadow.candidate is None:
-        click.echo(f"paybill serve: warning: shadow off: the candidate bundle {candidate.as_posix()} was refused "
-                   f"(see {log.as_posix()}); the current bundle enforces alone", err=True)
-    else:
-        click.echo(f"paybill serve: shadowing revision {guard.revision[:12]} with candidate "
-                   f"{shadow.candidate.revision[:12]}; disagreements go to {log.as_posix()}", err=True)
-    return shadow, None
+    return start_shadow("paybill serve", guard, candidate, log, public_key, "enforces alone")
 
 
 def _catalog(folder: Path) -> Any:
