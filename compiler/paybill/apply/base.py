@@ -8,6 +8,7 @@ stack. Any other git failure is an error (PB1202), never read as "apply everythi
 
 from __future__ import annotations
 
+import re
 import subprocess
 from pathlib import Path
 
@@ -47,3 +48,21 @@ def base_manifest(repo: Path, revision: str | None, manifest_path: str = MANIFES
                                   f"{shown.stderr.decode(errors='replace').strip()}",
                                   "check the base revision and that the clone has it")])
     return parse_manifest_text(shown.stdout, where)
+
+
+def checked_out_commit(folder: Path) -> str | None:
+    """The commit checked out where ``folder`` is, when ``folder`` is exactly as that commit has it (so the
+    results can name what was applied, and a re-run can resume); None outside git or with local changes."""
+    def git(*args: str) -> subprocess.CompletedProcess[str] | None:
+        try:
+            return subprocess.run(["git", "-C", str(folder), *args], capture_output=True, text=True, check=False,
+                                  timeout=60)
+        except (OSError, subprocess.SubprocessError):
+            return None
+
+    head = git("rev-parse", "--verify", "-q", "HEAD")
+    sha = head.stdout.strip() if head is not None and head.returncode == 0 else ""
+    if not re.fullmatch(r"[0-9a-f]{40}|[0-9a-f]{64}", sha):
+        return None
+    dirty = git("status", "--porcelain", "--", ".")
+    return sha if dirty is not None and dirty.returncode == 0 and not dirty.stdout.strip() else None

@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import datetime
 import os
-import re
-import subprocess
 import sys
 from pathlib import Path
 
@@ -32,24 +30,6 @@ def _today() -> datetime.date:
 @click.group("apply")
 def apply_group() -> None:
     """Plan apply jobs from generated/manifest.json, run one shard of them, or write atlantis.yaml."""
-
-
-def _clean_head(folder: Path) -> str | None:
-    """The commit checked out where ``folder`` is, when ``folder`` is exactly as that commit has it (so the
-    results can name what was applied, and a re-run can resume); None outside git or with local changes."""
-    def git(*args: str) -> subprocess.CompletedProcess[str] | None:
-        try:
-            return subprocess.run(["git", "-C", str(folder), *args], capture_output=True, text=True, check=False,
-                                  timeout=60)
-        except (OSError, subprocess.SubprocessError):
-            return None
-
-    head = git("rev-parse", "--verify", "-q", "HEAD")
-    sha = head.stdout.strip() if head is not None and head.returncode == 0 else ""
-    if not re.fullmatch(r"[0-9a-f]{40}|[0-9a-f]{64}", sha):
-        return None
-    dirty = git("status", "--porcelain", "--", ".")
-    return sha if dirty is not None and dirty.returncode == 0 and not dirty.stdout.strip() else None
 
 
 @apply_group.command("plan")
@@ -79,7 +59,7 @@ def plan_command(manifest: Path, base: str | None, previous_manifest: Path | Non
                  out: Path | None, github_output: Path | None) -> None:
     """Plan the jobs: waves in order, each packed into shards balanced by resource count, migrations
     with the stacks that create their databases, destroys after the waves that no longer need them."""
-    from paybill.apply.base import base_manifest
+    from paybill.apply.base import base_manifest, checked_out_commit
     from paybill.apply.jobfile import dumps, github_outputs
     from paybill.apply.manifest import read_manifest
     from paybill.apply.schedule import plan_jobs
@@ -96,7 +76,7 @@ def plan_command(manifest: Path, base: str | None, previous_manifest: Path | Non
         plan = plan_jobs(current, previous, today=today.date() if today else _today(), max_jobs=max_jobs,
                          max_phases=max_phases, shards_per_phase=shards, manifest_path=manifest.as_posix(),
                          base_revision=base,
-                         commit=commit or os.environ.get("GITHUB_SHA") or _clean_head(manifest.resolve().parent))
+                         commit=commit or os.environ.get("GITHUB_SHA") or checked_out_commit(manifest.resolve().parent))
     except ApplyError as error:
         _fail(error.problems)
         return

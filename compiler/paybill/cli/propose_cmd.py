@@ -9,6 +9,7 @@ import click
 
 from paybill.cli.common import EXIT_DIAGNOSTICS, EXIT_OK, format_option, print_diagnostics, specs_argument
 from paybill.cli.plan_cmd import git_usage_error
+from paybill.diagnostics import Severity
 from paybill.gitio.repo import GitError
 from paybill.plan.render.markdown import render_markdown
 from paybill.plan.run import plan_sides
@@ -61,7 +62,7 @@ def propose_command(specs: Path, agent: str, sets: tuple[str, ...], message: str
     if result.refused:
         print_diagnostics(fmt, result.diagnostics, result.files)
         # Warnings are printed, not counted: they did not refuse anything.
-        errors = sum(1 for d in result.diagnostics if d.severity.value == "error")
+        errors = sum(1 for d in result.diagnostics if d.severity is Severity.ERROR)
         click.echo(f"proposal refused: {errors} problem(s); no branch was created", err=True)
         sys.exit(EXIT_DIAGNOSTICS)
     if dry_run:
