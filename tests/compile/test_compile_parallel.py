@@ -210,6 +210,68 @@ def test_an_emitter_crashing_in_the_helper_crashes_the_compile(monkeypatch: pyte
         compile_repository(SPECS, emitters=emitters)
 
 
+def _silo_tenant_naming_a_pool(spec_copy) -> Path:
+    """A repository only a semantic rule rejects (PB0407: a fully silo tenant names a pool)."""
+    return spec_copy({"tenants/acme-corp.yaml": lambda t: t.replace(
+        "    region: us-east-1\n", "    region: us-east-1\n    pool: aws-use1-shared\n", 1)})
+
+
+def test_rules_run_beside_resolve_report_what_one_process_reports(spec_copy, monkeypatch: pytest.MonkeyPatch) -> None:
+    specs = _silo_tenant_naming_a_pool(spec_copy)
+    _one_process(monkeypatch)
+    alone = compile_repository(specs)
+    assert "PB0407" in [d.code for d in alone.diagnostics] and not alone.tree
+    _everything_parallel(monkeypatch)
+    forked = compile_repository(specs)
+    assert _diagnostics(forked) == _diagnostics(alone) and not forked.tree
+
+
+def _resolve_bug(*args, **kwargs):
+    raise RuntimeError("resolve bug")
+
+
+def test_resolve_failing_on_an_index_the_rules_reject_is_not_reported(
+    spec_copy, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Resolve runs beside the rules as if the index were valid; on an invalid one it may raise. One
+    process never resolves such an index, so the rules' errors are the whole answer. On a valid
+    index the same exception is a bug and surfaces."""
+    specs = _silo_tenant_naming_a_pool(spec_copy)
+    _one_process(monkeypatch)
+    alone = compile_repository(specs)
+    _everything_parallel(monkeypatch)
+    monkeypatch.setattr(pipeline, "resolve_index", _resolve_bug)
+    forked = compile_repository(specs)
+    assert _diagnostics(forked) == _diagnostics(alone)
+    with pytest.raises(RuntimeError, match="resolve bug"):
+        compile_repository(SPECS)
+
+
+def test_name_plans_of_an_index_the_rules_reject_are_not_stored(
+    spec_copy, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Resolve ran, but the compile failed validation: like one process, it stores nothing of it."""
+    from paybill.resolve.name_memo import NAMESPACE
+    from paybill.store import UNITS_FOLDER, UnitStore
+
+    _everything_parallel(monkeypatch)
+    cache = tmp_path / "cache"
+    assert not compile_repository(_silo_tenant_naming_a_pool(spec_copy), cache=cache).ok
+    assert UnitStore(cache / UNITS_FOLDER).load_index(NAMESPACE) == {}
+    assert compile_repository(SPECS, cache=cache).ok
+    assert UnitStore(cache / UNITS_FOLDER).load_index(NAMESPACE), "a valid compile stores its name plans"
+
+
+def test_the_rules_run_here_when_their_helper_dies(spec_copy, monkeypatch: pytest.MonkeyPatch) -> None:
+    specs = _silo_tenant_naming_a_pool(spec_copy)
+    _one_process(monkeypatch)
+    alone = compile_repository(specs)
+    _everything_parallel(monkeypatch)
+    monkeypatch.setattr(pipeline, "rule_findings", lambda index: _die_hard())
+    forked = compile_repository(specs)
+    assert _diagnostics(forked) == _diagnostics(alone)
+
+
 @pytest.mark.parametrize("where", ["same-half", "across-halves"])
 def test_name_collisions_are_found_whichever_process_built_each_stack(
     where: str, spec_copy, monkeypatch: pytest.MonkeyPatch
@@ -445,6 +507,19 @@ def test_cli_compile_with_every_helper_reproduces_the_committed_tree(tmp_path: P
     run = _cli("compile", "specs", "--out", str(out), cache=tmp_path / "cache")
     assert run.wait(timeout=120) == 0, run.stderr.read()
     assert read_tree(out) == read_tree(ROOT / "generated")
+
+
+def test_cli_compile_with_every_helper_saves_what_the_next_compile_reads(tmp_path: Path) -> None:
+    """The parsed-file cache and the delta state are saved by a helper while the output is written."""
+    from paybill.delta import load_state
+    from paybill.load.cache import LoadCache
+
+    out, cache = tmp_path / "generated", tmp_path / "cache"
+    run = _cli("compile", "specs", "--out", str(out), cache=cache)
+    assert run.wait(timeout=120) == 0, run.stderr.read()
+    assert load_state(cache, out) is not None
+    parsed = LoadCache(cache, ROOT / "specs").displays()
+    assert len(parsed) == len(list((ROOT / "specs").rglob("*.yaml")))
 
 
 def _descendants(pid: int) -> list[int]:

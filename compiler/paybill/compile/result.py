@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -53,6 +53,9 @@ class CompileResult:
     """The same files -> git blob id of those bytes (:func:`~paybill.load.document.git_blob_id`): what
     the compile record keeps so ``paybill plan`` can match a commit's files by ``git ls-tree`` alone
     (:mod:`paybill.changes.record`)."""
+    save_load_cache: Callable[[], None] | None = None
+    """Saves what the load's parsed-file cache learnt, when the compile was asked to leave that to its
+    caller (``compile_repository(defer_cache_save=True)``) and succeeded: call it at most once."""
 
     @property
     def file_count(self) -> int:

@@ -12,6 +12,7 @@ the broken reference already.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from typing import TypeVar
 
 from paybill.clouds import registry
@@ -97,11 +98,14 @@ def _cloud(document: SpecDocument, cloud: Cloud) -> ResolvedCloud:
     return ResolvedCloud(document, cloud, profile, cloud_account(cloud, profile))
 
 
-def resolve_model(index: SpecIndex, store: UnitStore | None = None) -> ResolvedModel:
+def resolve_model(index: SpecIndex, store: UnitStore | None = None,
+                  deferred: list[Callable[[], None]] | None = None) -> ResolvedModel:
     """Link every cloud, plan, pool and tenant, lay out the stacks and allocate the networks.
 
     ``store``: where the stacks' name plans of earlier compiles are kept, reused while their owner
-    is equal (:mod:`paybill.resolve.name_memo`); None: every plan is computed.
+    is equal (:mod:`paybill.resolve.name_memo`); None: every plan is computed. ``deferred``: where
+    to append the saving of this compile's name plans instead of saving them, for a caller that
+    resolves before it knows the index is valid (:func:`paybill.compile.pipeline.compile_documents`).
     """
     name_plans = NamePlans(store)
     clouds = {doc.name: _cloud(doc, cloud) for doc, cloud in _documents(index, "Cloud", Cloud)}
@@ -138,14 +142,18 @@ def resolve_model(index: SpecIndex, store: UnitStore | None = None) -> ResolvedM
                                            network, names, usage)
     units = [pool.unit for pool in pools.values()]
     units.extend(t.unit for t in tenants.values() if t.unit is not None)
-    name_plans.save()
+    if deferred is not None:
+        deferred.append(name_plans.save)
+    else:
+        name_plans.save()
     model = ResolvedModel(index, clouds, plans, pools, tenants, tuple(units), tuple(removed), allocation)
     return dataclasses.replace(model, quota_findings=quota_findings(model))
 
 
-def resolve_index(index: SpecIndex, sink: DiagnosticSink, store: UnitStore | None = None) -> ResolvedModel:
-    """:func:`resolve_model` (``store``: see there), then every resolve rule reports into ``sink``."""
-    model = resolve_model(index, store)
+def resolve_index(index: SpecIndex, sink: DiagnosticSink, store: UnitStore | None = None,
+                  deferred: list[Callable[[], None]] | None = None) -> ResolvedModel:
+    """:func:`resolve_model` (``store``, ``deferred``: see there), then every resolve rule reports into ``sink``."""
+    model = resolve_model(index, store, deferred)
     for rule in RESOLVE_RULES:
         rule.check(model, Reporter(rule.code, sink, index, warning=rule.warning))
     return model

@@ -80,13 +80,29 @@ def validate_documents(
                 "names are unique per kind; rename one of them",
             )
     if rules:
-        # imported here: the rules bring networkx (workflow graphs), which a caller that runs none
-        # (``paybill plan`` from committed trees) does not pay for
-        from paybill.validate.rules import ALL_RULES, Reporter
-
-        for rule in ALL_RULES:
-            rule.check(index, Reporter(rule.code, sink, index, warning=rule.warning))
+        run_rules(index, sink)
     return index
+
+
+def run_rules(index: SpecIndex, sink: DiagnosticSink) -> None:
+    """Every semantic rule over ``index`` (what ``validate_documents`` runs after the schema checks).
+
+    Rules only report: they change neither the index nor its documents' models, so they may run in a
+    helper process beside the next stage (:func:`paybill.compile.pipeline.compile_documents`).
+    """
+    # imported here: the rules bring networkx (workflow graphs), which a caller that runs none
+    # (``paybill plan`` from committed trees) does not pay for
+    from paybill.validate.rules import ALL_RULES, Reporter
+
+    for rule in ALL_RULES:
+        rule.check(index, Reporter(rule.code, sink, index, warning=rule.warning))
+
+
+def rule_findings(index: SpecIndex) -> list[Diagnostic]:
+    """:func:`run_rules`' diagnostics, in the order reported (what a helper process sends back)."""
+    sink = DiagnosticSink()
+    run_rules(index, sink)
+    return sink.items()
 
 
 def validate_repository(root: Path, limits: LoadLimits = DEFAULT_LIMITS) -> ValidationResult:
