@@ -8,10 +8,11 @@ from pathlib import Path
 
 import click
 
-from paybill.changes.sides import resolve_sides
+from paybill.changes.sides import Sides, resolve_sides
 from paybill.cli.common import EXIT_DIAGNOSTICS, EXIT_OK, specs_argument
 from paybill.gcpause import exit_process, pause_for_this_process
 from paybill.gitio.repo import GitError
+from paybill.gitio.sources import WorkTreeSide
 from paybill.plan.render import FORMATS, render
 from paybill.plan.run import plan_sides
 
@@ -28,6 +29,22 @@ def use_color(choice: str, stream=None) -> bool:
 
 def git_usage_error(error: GitError) -> click.UsageError:
     return click.UsageError(error.message + (f" ({error.hint})" if error.hint else ""))
+
+
+def _name_a_clean_checkout(sides: Sides) -> None:
+    """Label the work tree side ``HEAD (<commit>)`` when what it reads (the specs and policies folders)
+    is exactly the checked-out commit, as on CI's fresh checkout: a report headed "work tree" does not
+    say which commit was planned. ``paybill apply`` names its results' commit the same way
+    (:func:`paybill.apply.base.checked_out_commit`, reused here). Only the label changes: the side is
+    still read from disk, and anything modified or untracked there keeps the label "work tree"."""
+    from paybill.apply.base import checked_out_commit
+
+    folders = [sides.repo.root / prefix if prefix else sides.repo.root
+               for prefix in dict.fromkeys((sides.where.prefix, sides.policies_prefix))]
+    commits = {checked_out_commit(folder) for folder in folders if folder.is_dir()}
+    commit = commits.pop() if len(commits) == 1 else None
+    if commit is not None and isinstance(sides.head, WorkTreeSide):
+        sides.head = WorkTreeSide(sides.repo, f"HEAD ({commit[:12]})", sides.head.limits)
 
 
 @click.command("plan")
@@ -61,6 +78,8 @@ def plan_command(specs: Path, base: str | None, head: str | None, fmt: str, no_t
     pause_for_this_process()  # a one-shot process: no collection while or after both sides load
     try:
         sides = resolve_sides(specs, base, head)
+        if head is None:
+            _name_a_clean_checkout(sides)
         report = plan_sides(sides.base, sides.head, sides.where, terraform=not no_terraform, repo=sides.repo,
                             policies_prefix=sides.policies_prefix, compile_base=compile_base,
                             store=UnitStore(folder / UNITS_FOLDER, read_only=True, content_root=stored_out)
