@@ -167,3 +167,50 @@ def test_a_pooled_tenants_edit_migrates_no_database(tmp_path: Path) -> None:
     units = [(u["action"], u["address"], u.get("migrate")) for p in plan["phases"] for s in p["shards"]
              for u in s["units"]]
     assert units == [("apply", "tenant/vandelay", None)]
+
+
+def test_a_stack_whose_comment_alone_changed_is_not_applied(tmp_path: Path) -> None:
+    """A tenant whose pooled-to-silo migration finished drops its pool: the pool leaves the stack's
+    ``sources``, which its ``main.tf.json`` repeats in the ``//`` comment Terraform ignores, so the stack
+    hash changed and apply ran a job that could change nothing. Only the comment may differ: a stack with
+    a real change applies whether or not its sources changed, and without a base commit to compare files
+    with (``--previous-manifest``) every changed stack applies."""
+    ws = make_workspace(tmp_path / "repo")
+    git(ws.root, "init", "-q", "-b", "main")
+
+    def config(sources: list[str], bucket: str) -> str:
+        return json.dumps({"//": {"generated_by": "paybill", "sources": sources, "stack": "x"},
+                           "resource": {"aws_s3_bucket": {"data": {"bucket": bucket}}}}, indent=2)
+
+    both, one = ["specs/pools/p.yaml", "specs/tenants/t.yaml"], ["specs/tenants/t.yaml"]
+    names = ("tenant/comment", "tenant/real", "tenant/same-sources")
+    ws.write(manifest([stack(name, 2, sources=tuple(both)) for name in names]))
+    for name in names:
+        (ws.generated / "terraform" / name / "main.tf.json").write_text(config(both, "b"), encoding="utf-8")
+    git(ws.root, "add", "generated")
+    git(ws.root, "commit", "-qm", "one")
+    base = git(ws.root, "rev-parse", "HEAD")
+    ws.write(manifest([stack("tenant/comment", 2, hash="new", sources=tuple(one)),
+                       stack("tenant/real", 2, hash="new", sources=tuple(one)),
+                       stack("tenant/same-sources", 2, hash="new", sources=tuple(both))]))
+    files = {"tenant/comment": config(one, "b"), "tenant/real": config(one, "changed"),
+             "tenant/same-sources": config(both, "changed")}
+    for name, text in files.items():
+        (ws.generated / "terraform" / name / "main.tf.json").write_text(text, encoding="utf-8")
+    git(ws.root, "add", "generated")
+    git(ws.root, "commit", "-qm", "two")
+
+    def applied(*args: str) -> tuple[list[str], str]:
+        done = paybill(ws.root, "apply", "plan", *args, "--out", "plan.json")
+        assert done.returncode == 0, done.stderr
+        plan = json.loads((ws.root / "plan.json").read_text())
+        return [u["address"] for p in plan["phases"] for s in p["shards"] for u in s["units"]], done.stdout
+
+    units, printed = applied("--base", base)
+    assert units == ["tenant/real", "tenant/same-sources"]
+    assert "::notice::stack tenant/comment is not applied: only its comment" in printed
+    previous = tmp_path / "previous.json"
+    previous.write_text(git(ws.root, "show", f"{base}:generated/manifest.json"), encoding="utf-8")
+    assert applied("--previous-manifest", str(previous))[0] == list(names)
+    (ws.generated / "terraform" / "tenant" / "comment" / "main.tf.json").write_text("not json", encoding="utf-8")
+    assert applied("--base", base)[0] == list(names)

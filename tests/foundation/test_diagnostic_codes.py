@@ -22,7 +22,7 @@ import pytest
 from paybill.validate import validate_repository
 from paybill.validate.rules import ALL_RULES
 
-from .support import BASE, FIXTURES, ROOT, build_repo
+from .support import BASE, FIXTURES, ROOT, build_repo, run_cli
 
 SOURCE = ROOT / "compiler" / "paybill"
 CODE_RE = re.compile(r"\"(PB0[1-5]\d\d)\"")
@@ -255,7 +255,20 @@ CASES: tuple[Case, ...] = (
         "PB0207",
         E("specs/tenants/bluth.yaml", 6, 16, "PB0207",
           "spec.displayName: control character U+0001 is not allowed",
-          None),
+          "remove it (character 6 of the value): free text reaches Terraform tags, Cedar annotations and "
+          "terminals, so it must be printable (a tab is allowed)"),
+    ),
+    case(
+        "PB0207-linebreak",
+        E("specs/tenants/bluth.yaml", 6, 16, "PB0207",
+          "spec.displayName: line breaks are not allowed",
+          "a '|' or '>' block scalar keeps a final line break: use '>-', which folds lines and drops it"),
+    ),
+    case(
+        "PB0207-date",
+        E("specs/tenants/bluth.yaml", 15, 19, "PB0207",
+          "spec.lifecycleSince: '2026-02-30' is not a calendar day (day is out of range for month)",
+          "2026-02 has 28 days; write a day that exists (YYYY-MM-DD)"),
     ),
     case(
         "PB0301",
@@ -576,3 +589,20 @@ def test_every_range_error_says_what_was_written_and_what_fits() -> None:
     assert _range_hint("string_too_long", {"max_length": 40}, "x" * 45) == "it has 45 characters; use at most 40"
     assert _range_hint("less_than_equal", {"le": 100}, 101) == "you wrote 101; use a value of at most 100"
     assert _range_hint("finite_number", {}, float("inf")).startswith("use a finite number")
+
+
+def test_every_other_invalid_value_has_a_hint(tmp_path: Path) -> None:
+    """PB0207 (a value refused by a check that is not about type, format or range) was rendered with no
+    hint line; the validator that refused it now says how to fix it, and any other refusal points at the
+    kind's schema."""
+    from paybill.validate.schema_errors import _other_hint
+
+    build_repo(tmp_path, FIXTURES / "PB0207")
+    done = run_cli("validate", "specs", cwd=tmp_path)
+    assert done.returncode == 1
+    assert done.stdout.splitlines()[:2] == [
+        "specs/tenants/bluth.yaml:6:16: error[PB0207]: spec.displayName: control character U+0001 is not allowed",
+        "  hint: remove it (character 6 of the value): free text reaches Terraform tags, Cedar annotations and "
+        "terminals, so it must be printable (a tab is allowed)"]
+    hint = _other_hint("BillingPolicy", {})
+    assert hint == "schemas/billingpolicy.schema.json describes the values this field accepts"

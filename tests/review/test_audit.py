@@ -112,3 +112,23 @@ def test_audit_with_a_standard_stream_closed(repo, closed: str) -> None:
         assert "Delete Vandelay" in whole.stdout and unknown.stdout == ""
     else:
         assert whole.stderr == "" and "error[PB0" in unknown.stderr and "did you mean 'vandelay'" in unknown.stderr
+
+
+@pytest.mark.parametrize("option", ["--since", "--until"])
+@pytest.mark.parametrize("text", ["garbage", "", "HEAD", "all"])
+def test_audit_refuses_a_date_git_cannot_read(repo, run, option: str, text: str) -> None:
+    """``git log --since=garbage`` reads the text as "now": audit printed no commit and exited 0, an
+    answer that looks like "nothing happened". Text git's careful date parser rejects is a usage error
+    (``all`` is an expiry spelling of git config that ``git log`` also reads as "now")."""
+    code, out, err = run(repo.root, "audit", "specs", option, text)
+    assert (code, out) == (2, "")
+    assert f"{option}: '{text}' is not a date git understands" in err and "2 weeks ago" in err
+
+
+@pytest.mark.parametrize("text", ["2026-01-01", "2026-01-01 00:00:00", "2 weeks ago", "yesterday", "3.days.ago",
+                                  "last monday", "@1767225600", "never", "now"])
+def test_audit_accepts_the_dates_git_users_pass(repo, run, text: str) -> None:
+    code, _, err = run(repo.root, "audit", "specs", "--format", "jsonl", "--since", text)
+    assert code == 0, err
+    code, _, err = run(repo.root, "audit", "specs", "--format", "jsonl", "--until", text)
+    assert code == 0, err

@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import json
+import re
+import shutil
+from pathlib import Path
+
+from paybill.emit.terraform.decommission import UNPROTECT
 
 CRM = "specs/data/crm.yaml"
 
@@ -41,3 +46,67 @@ def test_a_deleted_pooled_tenant_says_its_rows_wait_for_db_erase(repo, run) -> N
     (message,) = [m for m in findings(repo, run) if m.startswith("tenant 'vandelay'")]
     assert "its rows in the pool's shared database stay until 'paybill db erase' deletes them" in message
     assert "database is removed" not in message and "shared database and" not in message
+
+
+POOLED = {"aws": "hooli", "gcp": "initech", "azure": "soylent", "oci": "bluth", "ibm": "gringotts"}
+"""One tenant per cloud whose storage layer is pooled in the project's own specs."""
+STORAGE_ON_DELETE = {
+    "aws": "its objects under tenants/hooli/ in the pool's S3 bucket stay: the apply (once its retainUntil has "
+           "passed) deletes only its access point, and nothing deletes that prefix",
+    "gcp": "its objects under tenants/initech/ in the pool's Cloud Storage bucket stay: the apply (once its "
+           "retainUntil has passed) removes only its IAM grant on that prefix, and nothing deletes the prefix",
+    "azure": "its container in the pool's storage account is deleted with its blobs by the apply once its "
+             "retainUntil has passed (restorable for the 30 days the pool account keeps deleted containers)",
+    "oci": "its bucket in the pool's compartment is not emptied by the apply: once its retainUntil has passed "
+           "the destroy fails, and the stack stays pending, until someone empties that bucket",
+    "ibm": "its bucket in the pool's Object Storage instance is deleted with its objects (force_delete) by the "
+           "apply once its retainUntil has passed",
+}
+
+
+def test_a_deleted_pooled_tenant_says_what_remains_of_its_storage_on_its_cloud(tmp_path, run) -> None:
+    """PB0940 said "its data in the pool's shared storage is removed" on every cloud. What the tenant stack
+    holds differs: on AWS an access point and on Google Cloud an IAM grant on the pool bucket (the objects
+    stay, and nothing deletes them), on Azure a container (deleted with its blobs), on OCI and IBM Cloud a
+    bucket of its own (OCI's provider cannot empty it: the destroy fails until someone does)."""
+    from .conftest import SpecRepo
+
+    repo = SpecRepo(tmp_path / "fleet")
+    root = Path(__file__).resolve().parents[2]
+    for folder in ("specs", "policies"):
+        shutil.copytree(root / folder, repo.root / folder)
+    repo.commit("the fleet")
+    for tenant in POOLED.values():
+        path = f"specs/tenants/{tenant}.yaml"
+        text = re.sub(r"lifecycle: [a-z]+", 'lifecycle: offboarding\n  lifecycleSince: "2026-11-02"', repo.read(path))
+        repo.write(path, re.sub(r"status: [a-z_]+", "status: cancelled", text))
+    repo.commit("offboard one pooled tenant per cloud")
+    for tenant in POOLED.values():
+        repo.edit(f"specs/tenants/{tenant}.yaml", "lifecycle: offboarding", "lifecycle: deleted")
+    messages = {m.split("'")[1]: m for m in findings(repo, run) if m.startswith("tenant '")}
+    for cloud, tenant in POOLED.items():
+        assert messages[tenant].endswith("; " + STORAGE_ON_DELETE[cloud]), messages[tenant]
+
+    # What each sentence says is what the emitters build (the committed output of the same specs).
+    def resources(stack: str) -> dict:
+        data = json.loads((root / "generated" / "terraform" / stack / "main.tf.json").read_text())
+        return data["resource"]
+
+    storage = {cloud: {t for t in resources(f"tenant/{tenant}") if re.search("s3|storage|bucket|cos", t)}
+               for cloud, tenant in POOLED.items()}
+    assert storage == {"aws": {"aws_s3_access_point"}, "gcp": {"google_storage_bucket_iam_member"},
+                       "azure": {"azurerm_storage_container"},
+                       "oci": {"oci_objectstorage_bucket", "oci_objectstorage_object_lifecycle_policy"},
+                       "ibm": {"ibm_cos_bucket"}}
+    account = resources("pool/azure-weu-shared")["azurerm_storage_account"]["main"]
+    assert account["blob_properties"]["container_delete_retention_policy"] == {"days": 30}
+    assert "force_destroy" not in resources("tenant/bluth")["oci_objectstorage_bucket"]["data"]
+    assert "ibm_cos_bucket" in UNPROTECT and "oci_objectstorage_bucket" not in UNPROTECT  # force_delete / none
+
+
+def test_a_cloud_that_does_not_say_points_at_the_decommission_configuration() -> None:
+    from paybill.plan.datastores import _pooled_storage
+
+    for provider in (None, "no-such-cloud"):
+        assert _pooled_storage("acme", provider).endswith(
+            "read its decommission configuration, generated/terraform/removed/tenant/acme/main.tf.json")

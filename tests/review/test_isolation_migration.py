@@ -117,6 +117,14 @@ def test_a_pooled_tenant_moves_to_silo_one_reviewed_phase_at_a_time(repo, run) -
     report = commit_phase(repo, run, None, "hooli: migration done")
     assert not [s for s in report["terraform"]["stacks"] if s["resources"]]
     assert not [f for f in report["findings"] if f["severity"] == "error"]
+    # The pool leaves the stack's sources, so only its comment changed: nothing for apply to do (it ran an
+    # apply and a migrate job of tenant/hooli for that comment).
+    assert repo.git("diff", "--stat", "HEAD~1", "--", "generated/terraform").strip().endswith(
+        "1 file changed, 1 deletion(-)")
+    code, out, err = run(repo.root, "apply", "plan", "--base", "HEAD~1", "--out", str(repo.root / ".git" / "a.json"))
+    assert code == 0, out + err
+    assert json.loads((repo.root / ".git" / "a.json").read_text())["phases"] == []
+    assert "::notice::stack tenant/hooli is not applied: only its comment" in out
 
 
 def test_skipping_a_phase_is_refused(repo, run) -> None:

@@ -57,6 +57,30 @@ def test_default_base_is_the_merge_base_with_main_and_head_the_work_tree(repo, r
     assert code == 0
 
 
+def test_a_clean_checkout_is_named_by_its_commit(repo, run) -> None:
+    """CI plans its fresh checkout without ``--head``: the report named the head "work tree", not the
+    commit it planned. A clean checkout is named like ``--head HEAD``; a modified or untracked file in
+    the specs or policies folder keeps "work tree" (the side is what is on disk)."""
+    repo.git("checkout", "--quiet", "-b", "feature")
+    repo.edit("specs/tenants/vandelay.yaml", "plan: free", "plan: starter")
+    repo.commit("feature commit")
+    head = repo.head()
+
+    def head_side() -> tuple[str, str]:
+        code, out, err = run(repo.root, "plan", "specs", "--no-terraform", "--format", "json")
+        assert code == 0, err
+        text = run(repo.root, "plan", "specs", "--no-terraform")[1]
+        return json.loads(out)["head"]["label"], text.splitlines()[0]
+
+    label, first = head_side()
+    assert label == f"HEAD ({head[:12]})" and first.endswith(f" -> HEAD ({head[:12]})")
+    repo.write("policies/local.cedar", "// not committed\n")
+    assert head_side()[0] == "work tree"
+    os.remove(repo.root / "policies" / "local.cedar")
+    repo.edit("specs/tenants/hooli.yaml", "displayName: Hooli", "displayName: Hooli Inc")
+    assert head_side()[0] == "work tree"
+
+
 def test_diagnostics_on_the_head_side_exit_1(repo, run) -> None:
     repo.edit("specs/tenants/vandelay.yaml", "plan: free", "plan: platinum")
     code, out, _ = run(repo.root, "plan", "specs", "--no-terraform")

@@ -106,9 +106,9 @@ def test_a_tenant_in_a_staged_migration_that_the_change_leaves_alone(edit, repo,
 
 
 def test_the_work_tree_is_planned_from_head_when_it_is_exactly_head(repo, run, monkeypatch, taken) -> None:
-    """CI plans its checkout (no ``--head``): a clean work tree is ``HEAD``, and the report still names
-    the work tree; anything modified, untracked or ignored under specs/ falls back. generated/ on disk is
-    read by neither plan: a stale file there changes nothing."""
+    """CI plans its checkout (no ``--head``): a clean work tree is ``HEAD``, and the report names it
+    ``HEAD (<commit>)`` either way (test_plan_cli); anything modified, untracked or ignored under specs/
+    falls back. generated/ on disk is read by neither plan: a stale file there changes nothing."""
     _compile_and_commit(repo, run, "generated/")
     repo.edit(VANDELAY, "lifecycle: active", "lifecycle: suspended")
     _compile_and_commit(repo, run, "suspend vandelay")

@@ -8,12 +8,16 @@ stack. Any other git failure is an error (PB1202), never read as "apply everythi
 
 from __future__ import annotations
 
+import posixpath
 import re
 import subprocess
+from collections.abc import Iterable
 from pathlib import Path
 
+import orjson
+
 from paybill.apply.errors import BASE, ApplyError, Problem
-from paybill.apply.manifest import Manifest, parse_manifest_text
+from paybill.apply.manifest import Manifest, Stack, parse_manifest_text
 
 MANIFEST_PATH = "generated/manifest.json"
 
@@ -66,3 +70,90 @@ def checked_out_commit(folder: Path) -> str | None:
         return None
     dirty = git("status", "--porcelain", "--", ".")
     return sha if dirty is not None and dirty.returncode == 0 and not dirty.stdout.strip() else None
+
+
+COMMENT_KEY = "//"
+"""The top-level key of a stack's ``main.tf.json`` that Terraform ignores: paybill's comment, naming the
+stack and the spec files it was compiled from (``sources``)."""
+
+
+def comment_only_changes(repo: Path, revision: str | None, generated: Path, pairs: Iterable[tuple[Stack, Stack]],
+                         manifest_path: str = MANIFEST_PATH) -> set[str]:
+    """The addresses, among ``pairs`` of (base, current) stacks, whose configuration differs from the base
+    commit's only in the ``//`` comment: nothing for Terraform to apply.
+
+    The manifest's stack ``hash`` is over the files' bytes (and stays so: ``plan`` checks committed stacks
+    against it), so a change of the comment alone, such as a tenant whose finished pooled-to-silo migration
+    drops ``placement.pool`` (its pool leaves ``sources``), changed the hash and scheduled a no-op apply job.
+    Only stacks whose ``sources`` changed can differ in their comment alone (the rest of it is constant),
+    so only those are read: each file of the base commit (one ``git cat-file --batch``) and on disk, parsed,
+    compared without the comment. Anything that cannot be proven equal (no base commit, a file missing,
+    unreadable or not JSON, another file list) counts as a change, so a real change is never skipped.
+    """
+    candidates = [(old, new) for old, new in pairs if old.sources != new.sources and old.files == new.files]
+    if not candidates or revision is None or no_base(revision):
+        return set()
+    prefix = posixpath.dirname(manifest_path)
+    names = sorted({_name(revision, prefix, file) for _, new in candidates for file in new.files})
+    base_files = _blobs(repo, names)
+    same: set[str] = set()
+    for _, new in candidates:
+        if all(_same_but_comment(base_files.get(_name(revision, prefix, file)), generated / file)
+               for file in new.files):
+            same.add(new.address)
+    return same
+
+
+def _name(revision: str, prefix: str, file: str) -> str:
+    return f"{revision}:{prefix}/{file}" if prefix else f"{revision}:{file}"
+
+
+def _same_but_comment(before: bytes | None, path: Path) -> bool:
+    if before is None:
+        return False
+    try:
+        after = path.read_bytes()
+    except OSError:
+        return False
+    if before == after:
+        return True
+    old = _without_comment(before)
+    return old is not None and old == _without_comment(after)
+
+
+def _without_comment(data: bytes) -> object | None:
+    """A ``.tf.json`` file's configuration without its comment (None when it is not a JSON object)."""
+    try:
+        document = orjson.loads(data)
+    except orjson.JSONDecodeError:
+        return None
+    if not isinstance(document, dict):
+        return None
+    document.pop(COMMENT_KEY, None)
+    return document
+
+
+def _blobs(repo: Path, names: list[str]) -> dict[str, bytes]:
+    """``<revision>:<path>`` -> contents, through one ``git cat-file --batch``; absent names are left out."""
+    try:
+        done = subprocess.run(["git", "cat-file", "--batch"], cwd=repo, input="".join(f"{n}\n" for n in names).encode(),
+                              capture_output=True, check=False, timeout=600)
+    except (OSError, subprocess.SubprocessError):
+        return {}
+    if done.returncode != 0:
+        return {}
+    out, pos = done.stdout, 0
+    found: dict[str, bytes] = {}
+    for name in names:
+        end = out.find(b"\n", pos)
+        if end < 0:
+            break
+        header = out[pos:end].split(b" ")
+        pos = end + 1
+        if len(header) != 3 or not header[2].isdigit():
+            continue  # "<name> missing": no contents follow
+        size = int(header[2])
+        if header[1] == b"blob":
+            found[name] = out[pos:pos + size]
+        pos += size + 1
+    return found

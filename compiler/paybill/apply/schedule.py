@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import datetime
 import heapq
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 
 from paybill.apply.errors import TOO_MANY_JOBS, TOO_MANY_PHASES, ApplyError, Problem
@@ -115,12 +115,23 @@ class JobPlan:
 # ---------------------------------------------------------------------------------------------- what
 
 
-def changed_stacks(current: Manifest, base: Manifest | None) -> list[Stack]:
-    """Stacks whose content hash differs from the base (every stack when there is no base)."""
+def changed_stacks(current: Manifest, base: Manifest | None, comment_only: Collection[str] = ()) -> list[Stack]:
+    """Stacks whose content hash differs from the base (every stack when there is no base), except those
+    ``comment_only`` names: proven to differ only in the comment Terraform ignores
+    (:func:`paybill.apply.base.comment_only_changes`), so applying them would change nothing."""
     if base is None:
         return list(current.stacks)
     before = {s.address: s.hash for s in base.stacks}
-    return [s for s in current.stacks if before.get(s.address) != s.hash or not s.hash]
+    return [s for s in current.stacks
+            if (before.get(s.address) != s.hash or not s.hash) and s.address not in comment_only]
+
+
+def changed_pairs(current: Manifest, base: Manifest | None) -> list[tuple[Stack, Stack]]:
+    """(base, current) of every stack the base has and whose hash changed: what a comment-only check reads."""
+    if base is None:
+        return []
+    before = base.by_address()
+    return [(before[s.address], s) for s in changed_stacks(current, base) if s.address in before]
 
 
 def migrations(current: Manifest, base: Manifest | None, changed: Iterable[Stack]) -> dict[str, str]:
@@ -288,9 +299,11 @@ def allocate(sizes: list[int], budget: int) -> list[int]:
 def plan_jobs(current: Manifest, base: Manifest | None, *, today: datetime.date,
               max_jobs: int = DEFAULT_MAX_JOBS, max_phases: int = DEFAULT_MAX_PHASES,
               shards_per_phase: int | None = None, manifest_path: str = "generated/manifest.json",
-              base_revision: str | None = None, commit: str | None = None) -> JobPlan:
-    """The whole job plan, or :class:`ApplyError` (PB1203, PB1204) when it cannot fit the run."""
-    changed = changed_stacks(current, base)
+              base_revision: str | None = None, commit: str | None = None,
+              comment_only: Collection[str] = ()) -> JobPlan:
+    """The whole job plan, or :class:`ApplyError` (PB1203, PB1204) when it cannot fit the run.
+    ``comment_only``: changed stacks not to apply (see :func:`changed_stacks`)."""
+    changed = changed_stacks(current, base, comment_only)
     migrate = migrations(current, base, changed)
     changed_addresses = {s.address for s in changed}
     by_key: dict[tuple[int, int], list[Unit]] = {}

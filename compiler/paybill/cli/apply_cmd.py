@@ -59,23 +59,26 @@ def plan_command(manifest: Path, base: str | None, previous_manifest: Path | Non
                  out: Path | None, github_output: Path | None) -> None:
     """Plan the jobs: waves in order, each packed into shards balanced by resource count, migrations
     with the stacks that create their databases, destroys after the waves that no longer need them."""
-    from paybill.apply.base import base_manifest, checked_out_commit
+    from paybill.apply.base import base_manifest, checked_out_commit, comment_only_changes
     from paybill.apply.jobfile import dumps, github_outputs
     from paybill.apply.manifest import read_manifest
-    from paybill.apply.schedule import plan_jobs
+    from paybill.apply.schedule import changed_pairs, plan_jobs
 
     if base is not None and previous_manifest is not None:
         raise click.UsageError("--base and --previous-manifest exclude each other")
     try:
         current = read_manifest(manifest)
+        comment_only: set[str] = set()
         if previous_manifest is not None:
-            previous = read_manifest(previous_manifest)
+            previous = read_manifest(previous_manifest)  # no base commit to compare stack files with
         else:
             repo = manifest.resolve().parent.parent
             previous = base_manifest(repo, base)
+            comment_only = comment_only_changes(repo, base, manifest.resolve().parent,
+                                                changed_pairs(current, previous))
         plan = plan_jobs(current, previous, today=today.date() if today else _today(), max_jobs=max_jobs,
                          max_phases=max_phases, shards_per_phase=shards, manifest_path=manifest.as_posix(),
-                         base_revision=base,
+                         base_revision=base, comment_only=comment_only,
                          commit=commit or os.environ.get("GITHUB_SHA") or checked_out_commit(manifest.resolve().parent))
     except ApplyError as error:
         _fail(error.problems)
@@ -85,6 +88,9 @@ def plan_command(manifest: Path, base: str | None, previous_manifest: Path | Non
         out.write_text(text, encoding="utf-8")
     for notice in plan.held:
         click.echo(f"::notice::{notice}")
+    for address in sorted(comment_only):  # on standard error when standard output carries the JSON
+        click.echo(f"::notice::stack {address} is not applied: only its comment (the spec files it is compiled "
+                   "from) changed", err=out is None)
     for address in plan.vanished:
         click.echo(f"::warning::stack {address} is gone from the manifest without a decommission configuration; "
                    "nothing destroys it")

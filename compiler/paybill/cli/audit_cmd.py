@@ -22,8 +22,11 @@ from paybill.models.registry import KINDS
 
 @click.command("audit")
 @specs_argument
-@click.option("--since", metavar="DATE", help="Only commits after DATE (any date git understands).")
-@click.option("--until", metavar="DATE", help="Only commits before DATE.")
+@click.option("--since", metavar="DATE",
+              help="Only commits after DATE, as git log reads it: 2026-01-31, '2026-01-31 09:00', '2 weeks ago', "
+                   "yesterday, 3.days.ago, @UNIX-SECONDS. Text git cannot read as a date is a usage error "
+                   "(git itself would read it as 'now').")
+@click.option("--until", metavar="DATE", help="Only commits before DATE (the same forms as --since).")
 @click.option("--tenant", metavar="NAME", help="Tell one tenant's life: onboarding, plan changes, moves...")
 @click.option("--kind", type=click.Choice(list(KINDS)), help="Only changes to specs of this kind.")
 @click.option("--author", metavar="PATTERN", help="Only commits whose author matches (git log --author).")
@@ -41,6 +44,7 @@ def audit_command(specs: Path, since: str | None, until: str | None, tenant: str
         if not repo.has_commits():
             raise GitError("the repository has no commits yet")
         repo.resolve(rev)
+        _check_dates(repo, since=since, until=until)
         wanted = AuditFilter(since, until, author, tenant, kind, agent)
         seen: set[str] = set()
         records: Iterator[AuditRecord] = audit_history(repo, where, wanted, rev=rev, tenants_seen=seen)
@@ -57,6 +61,16 @@ def audit_command(specs: Path, since: str | None, until: str | None, tenant: str
                 stdout.write(chunk)
     except GitError as error:
         raise git_usage_error(error) from None
+
+
+def _check_dates(repo: GitRepo, **dates: str | None) -> None:
+    """Refuse a ``--since``/``--until`` git cannot read as a date: git would take it as "now" and the audit
+    would print an empty window with exit 0, which reads as "nothing happened" (a wrong answer)."""
+    for option, text in dates.items():
+        if text is not None and repo.date_seconds(text) is None:
+            raise GitError(f"--{option}: '{text}' is not a date git understands",
+                           "give an ISO date like 2026-01-31 or '2026-01-31 09:00', a relative one like "
+                           "'2 weeks ago', yesterday or 3.days.ago, or @UNIX-SECONDS")
 
 
 def _exit_if_unknown(repo: GitRepo, where: SpecsLocation, wanted: AuditFilter, rev: str, seen: set[str]) -> None:

@@ -8,10 +8,11 @@ from pathlib import Path
 
 import click
 
-from paybill.changes.sides import resolve_sides
+from paybill.changes.sides import Sides, resolve_sides
 from paybill.cli.common import EXIT_DIAGNOSTICS, EXIT_OK, specs_argument
 from paybill.gcpause import exit_process, pause_for_this_process
-from paybill.gitio.repo import GitError
+from paybill.gitio.repo import Background, GitError
+from paybill.gitio.sources import WorkTreeSide
 from paybill.plan.render import FORMATS, render
 from paybill.plan.run import plan_sides
 
@@ -28,6 +29,21 @@ def use_color(choice: str, stream=None) -> bool:
 
 def git_usage_error(error: GitError) -> click.UsageError:
     return click.UsageError(error.message + (f" ({error.hint})" if error.hint else ""))
+
+
+def _clean_checkout(sides: Sides) -> str | None:
+    """The checked-out commit when what the work tree side reads (the specs and policies folders) is
+    exactly that commit, as on CI's fresh checkout; else None. A report headed "work tree" did not say
+    which commit was planned; it is labelled ``HEAD (<commit>)`` instead, like ``--head HEAD``.
+    ``paybill apply`` names its results' commit the same way (:func:`paybill.apply.base.checked_out_commit`,
+    reused here). Only the label changes: the side is still read from disk, and anything modified or
+    untracked there keeps the label "work tree"."""
+    from paybill.apply.base import checked_out_commit
+
+    folders = [sides.repo.root / prefix if prefix else sides.repo.root
+               for prefix in dict.fromkeys((sides.where.prefix, sides.policies_prefix))]
+    commits = {checked_out_commit(folder) for folder in folders if folder.is_dir()}
+    return commits.pop() if len(commits) == 1 else None
 
 
 @click.command("plan")
@@ -61,10 +77,15 @@ def plan_command(specs: Path, base: str | None, head: str | None, fmt: str, no_t
     pause_for_this_process()  # a one-shot process: no collection while or after both sides load
     try:
         sides = resolve_sides(specs, base, head)
+        # its git commands run while the plan works (gitio.repo.Background): no wall time added
+        checkout = Background(lambda: _clean_checkout(sides)) if isinstance(sides.head, WorkTreeSide) else None
         report = plan_sides(sides.base, sides.head, sides.where, terraform=not no_terraform, repo=sides.repo,
                             policies_prefix=sides.policies_prefix, compile_base=compile_base,
                             store=UnitStore(folder / UNITS_FOLDER, read_only=True, content_root=stored_out)
                             if folder is not None else None, cache_folder=folder)
+        commit = checkout.result() if checkout is not None else None
+        if commit is not None:
+            report.head_label = f"HEAD ({commit[:12]})"
     except GitError as error:
         raise git_usage_error(error) from None
     if not report.compiled:

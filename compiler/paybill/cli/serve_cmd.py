@@ -286,7 +286,7 @@ def _serve_workers(workers: int, logs: list[tuple[Any, Any]], guard: Any, shadow
             shadow_guard.shadow_log = own_shadow
         service = Service(guard, plan, database_url, config, shadow=shadow_guard)
         try:
-            _open(service, catalog, database_url)
+            _open(service, catalog, database_url, revision=False)
             metrics = ServeMetrics(guard.agent, set(service.tools), shared_dir=shared)
             server = build_server(service, metrics)
             app = _http_app(server, metrics, token, host, max_body, rate / workers, authzen, shadow_guard or guard)
@@ -332,21 +332,63 @@ def _catalog(folder: Path) -> Any:
     return db.load_catalog(folder)
 
 
-def _reachable(path: str, database_url: str) -> None:
+def _reachable(path: str, database_url: str, catalog: Path | None) -> None:
     """One plain connection before the pool opens: a server that is down, a wrong password or a
     missing database is reported with libpq's reason at once, instead of the pool's retries logging
-    a warning each and ending in a bare PoolTimeout."""
+    a warning each and ending in a bare PoolTimeout. On it, the database's migrated revision is
+    compared with the catalog's (:mod:`paybill.serve.revision`, PB1312)."""
+    import psycopg
+
     from paybill.dbops.connect import connect
     from paybill.dbops.errors import DbOpsError
+    from paybill.dbops.ledger import recorded_revisions
 
     try:
-        connect(database_url, path, "paybill serve").close()
+        conn = connect(database_url, path, "paybill serve")
     except DbOpsError as exc:
         _report([(path, "PB1303", p.message, "check --database-url: server, user and database name "
                   "(the password is never printed)") for p in exc.problems])
+    if catalog is None:
+        conn.close()
+        return
+    try:
+        recorded = recorded_revisions(conn)
+    except psycopg.Error as exc:
+        _report([(path, "PB1312", f"cannot read the database's ledger: {type(exc).__name__}: {exc}",
+                  "check that the server's login is a member of paybill_guard")])
+    finally:
+        conn.close()
+    database, revision = _catalog_revision(catalog)
+    from paybill.serve.revision import CODE, check_revision
+
+    checked = check_revision(recorded, database, revision, catalog.as_posix())
+    if checked.error is not None:
+        _report([(path, CODE, *checked.error)])
+    if checked.warning is not None:
+        click.echo(f"paybill serve: warning: {checked.warning}", err=True)
 
 
-def _open(service: Any, catalog: Path, database_url: str) -> None:
+def _catalog_revision(catalog: Path) -> tuple[str, str]:
+    """(database, revision) as ``migrations.json`` states them (read after :func:`_catalog` accepted it)."""
+    import json
+
+    path = (catalog / "migrations.json").as_posix()
+    try:
+        index = json.loads((catalog / "migrations.json").read_bytes())
+        database, revision = index["database"], index["revision"]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        _report([(path, "PB1302", f"the catalog names no database revision: {type(exc).__name__}: {exc}",
+                  "pass the database's folder generated/sql/<database> (recompile if it was edited)")])
+    if not (isinstance(database, str) and isinstance(revision, str) and database and revision):
+        _report([(path, "PB1302", "the catalog names no database revision",
+                  "pass the database's folder generated/sql/<database> (recompile if it was edited)")])
+    return database, revision
+
+
+def _open(service: Any, catalog: Path, database_url: str, *, revision: bool = True) -> None:
+    """Open the service's pool, after a plain connection that reports an unreachable database and (unless
+    ``revision`` is False: a ``--workers`` worker, whose parent checked before forking) compares the
+    database's migrated revision with the catalog's."""
     from psycopg import OperationalError
     from psycopg_pool import PoolTimeout
 
@@ -354,7 +396,7 @@ def _open(service: Any, catalog: Path, database_url: str) -> None:
     from paybill.serve.state import StateError
 
     path = (catalog / "migrations.json").as_posix()
-    _reachable(path, database_url)
+    _reachable(path, database_url, catalog if revision else None)
     try:
         service.open()
     except (PoolTimeout, OperationalError) as exc:

@@ -194,6 +194,13 @@ class CloudProfile:
     quota_usage: QuotaPlan | None = None
     """What each pool and tenant stack uses of the cloud's quotas (:mod:`paybill.clouds.quotas`): resolve
     counts it per stack and reports PB0681/PB0682 at validate. A cloud without one is not counted."""
+    pooled_storage_on_delete: str | None = None
+    """What becomes of a deleted tenant's objects in the pool's storage, as its emitter builds pooled
+    storage (``{tenant}`` is the tenant's name): ``paybill plan`` says it when a pooled tenant is
+    deleted (PB0940). It differs per cloud, because what the tenant stack holds does: an access point
+    or an IAM grant on a prefix (the objects stay), a container or a bucket of its own (deleted by the
+    decommission destroy, or blocking it). A cloud without one gets a pointer to the decommission
+    configuration."""
 
     def name_rule(self, label: str) -> NameRule:
         """The declared name rule labelled ``label``."""

@@ -11,10 +11,12 @@ ledger itself cannot race.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, Literal
 
 import psycopg
+
+from paybill.contract.sql_names import GUARD_ROLE
 
 LOCK_KEY = (0x70627962, 0x6C6C0001)
 """(classid, objid) of ``pg_advisory_xact_lock``: "pbyb" "ll" 1, unlikely to meet an application's."""
@@ -110,3 +112,54 @@ def actor(conn: psycopg.Connection[Any], given: str | None) -> str:
     row = conn.execute("SELECT session_user").fetchone()
     login = str(row[0]) if row else "?"
     return f"{given} as {login}" if given else login
+
+
+REVISION_READS = (
+    f'GRANT USAGE ON SCHEMA paybill TO "{GUARD_ROLE}"',
+    f'GRANT SELECT (id, database, revision) ON paybill.schema_migrations TO "{GUARD_ROLE}"',
+)
+"""What ``paybill serve``'s login (a member of ``paybill_guard``) may read of the ledger: which revision
+each database folder was migrated to, so it can refuse to serve a catalog of another revision. Not the
+file hashes nor who applied them."""
+
+
+def grant_revision_reads(conn: psycopg.Connection[Any]) -> None:
+    """Grant :data:`REVISION_READS` (idempotent; under :func:`lock`, after the folder's files, whose 0001
+    creates ``paybill_guard`` on a fresh server). Every migrate does, a no-op one included, so a database
+    migrated before the grant existed gets it from the next ``paybill db migrate`` of its folder without
+    re-applying anything."""
+    row = conn.execute("SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = %s", (GUARD_ROLE,)).fetchone()
+    if row is not None:  # every compiled folder creates it; a hand-made one may not
+        for statement in REVISION_READS:
+            conn.execute(statement.encode())
+
+
+@dataclass(frozen=True)
+class Revisions:
+    """What the current login can learn of the ledger: ``absent`` (paybill never migrated this database),
+    ``unreadable`` (it exists, the login may not read the revision columns) or ``read``."""
+
+    state: Literal["absent", "unreadable", "read"]
+    latest: dict[str, str] = field(default_factory=dict)
+    """Database folder -> the revision of its latest recorded migrate."""
+
+
+def recorded_revisions(conn: psycopg.Connection[Any]) -> Revisions:
+    """The latest revision per database folder, looked up without needing the schema's USAGE first
+    (the system catalogs say whether the ledger exists and what this login may read of it)."""
+    row = conn.execute(
+        "SELECT c.oid FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
+        " WHERE n.nspname = 'paybill' AND c.relname = 'schema_migrations'").fetchone()
+    if row is None:
+        return Revisions("absent")
+    oid = row[0]
+    allowed = conn.execute(
+        "SELECT pg_catalog.has_schema_privilege('paybill', 'USAGE')"
+        " AND pg_catalog.has_column_privilege(%s::oid, 'id', 'SELECT')"
+        " AND pg_catalog.has_column_privilege(%s::oid, 'database', 'SELECT')"
+        " AND pg_catalog.has_column_privilege(%s::oid, 'revision', 'SELECT')", (oid, oid, oid)).fetchone()
+    if not (allowed and allowed[0]):
+        return Revisions("unreadable")
+    rows = conn.execute("SELECT DISTINCT ON (database) database, revision FROM paybill.schema_migrations"
+                        " ORDER BY database, id DESC").fetchall()
+    return Revisions("read", {str(r[0]): str(r[1]) for r in rows})

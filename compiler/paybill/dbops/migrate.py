@@ -86,12 +86,14 @@ def migrate(url: str, folder: Folder, *, dry_run: bool = False, lock_timeout: st
             ledger.ensure(conn)
             current = check_ledger(ledger.history(conn), folder)
             if current == folder.revision and not reapply:
+                ledger.grant_revision_reads(conn)  # a database migrated before the grant existed gets it
                 return MigrateResult(folder.database, folder.revision, "unchanged", current)
             for name, _, body in folder.files:
                 doing = f"{folder.database}: {name}"
                 conn.execute(body)  # bytes: sent as one simple query; files hold many statements and DO blocks
             doing = f"creating {folder.database}'s run state table for paybill serve"
             create_run_state(conn)
+            ledger.grant_revision_reads(conn)  # after the files: 0001 creates paybill_guard on a fresh server
             doing = f"recording {folder.database} in the ledger"
             ledger.record(conn, folder.database, folder.revision, folder.hashes(), ledger.actor(conn, by))
         return MigrateResult(folder.database, folder.revision, "applied", current, names)

@@ -116,6 +116,24 @@ class GitRepo:
     def branch_exists(self, name: str) -> bool:
         return self._run("show-ref", "--verify", "--quiet", f"refs/heads/{name}", check=False).returncode == 0
 
+    def date_seconds(self, text: str) -> int | None:
+        """The time ``text`` names as git's ``--since``/``--until`` read it, or None when git cannot read
+        it as a date at all.
+
+        ``git log --since=garbage`` does not fail: git's lenient date parser reads text it does not
+        understand as "now", so a typo silently filters every commit out. The careful variant of the
+        same parser (``approxidate_careful``, the one behind ``git config --type=expiry-date``) counts
+        such text as an error while reading everything ``--since`` reads the same way (ISO dates,
+        ``2 weeks ago``, ``yesterday``, ``3.days.ago``, ``last monday``, ``@1767225600``). Its two
+        expiry-only spellings, ``all`` and ``false``, mean "now" to ``git log`` and are refused here.
+        """
+        if text.strip().lower() in ("all", "false"):
+            return None
+        found = self._run("-c", f"paybill.date={text}", "config", "--type=expiry-date", "--get", "paybill.date",
+                          check=False)
+        value = found.stdout.decode("ascii", "replace").strip()
+        return int(value) if found.returncode == 0 and value.isdigit() else None
+
     # -- trees and blobs -------------------------------------------------------------------------
     def ls_tree(self, commit: str, prefix: str) -> list[TreeEntry]:
         """Every file below ``prefix`` ('' for all) in ``commit``, sorted by path."""

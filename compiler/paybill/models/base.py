@@ -39,13 +39,32 @@ TEXT_JSON_PATTERN = f"^[^{_CONTROL_CLASS}]*$"
 """The same rule for editors: without it the JSON Schema accepted text that paybill rejects."""
 
 
+class HintedValueError(ValueError):
+    """A validator's rejection with its fix. pydantic keeps the exception in the error's context, and
+    :func:`paybill.validate.schema_errors.report_validation_error` renders ``hint`` under the message
+    (PB0207): a check that is not about type, format or range is the one whose fix the schema cannot
+    tell, so the validator that knows why it refused says how to fix it."""
+
+    def __init__(self, message: str, hint: str) -> None:
+        super().__init__(message)
+        self.hint = hint
+
+
+_REACHES = "free text reaches Terraform tags, Cedar annotations and terminals"
+
+
 def _printable(value: str) -> str:
     found = _CONTROL.search(value)
     if found is not None:
         if found.group() == "\n":
-            # Usually a block scalar ('|' or '>'), which keeps a final newline.
-            raise ValueError("line breaks are not allowed: write one line ('>-' folds lines without a final newline)")
-        raise ValueError(f"control character U+{ord(found.group()):04X} is not allowed")
+            if value.index("\n") == len(value) - 1:  # a block scalar ('|' or '>') keeps a final newline
+                hint = "a '|' or '>' block scalar keeps a final line break: use '>-', which folds lines and drops it"
+            else:
+                hint = f"write one line: '>-' folds a block's lines into one ({_REACHES})"
+            raise HintedValueError("line breaks are not allowed", hint)
+        raise HintedValueError(f"control character U+{ord(found.group()):04X} is not allowed",
+                               f"remove it (character {found.start() + 1} of the value): {_REACHES}, so it must "
+                               "be printable (a tab is allowed)")
     return value
 
 

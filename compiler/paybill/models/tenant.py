@@ -2,13 +2,25 @@
 
 from __future__ import annotations
 
+import calendar
 from datetime import date, timedelta
 from functools import cached_property
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Field, StringConstraints
 
-from paybill.models.base import LAYERS, Cidr, Email, Envelope, Name, Placement, Region, SpecModel, Text
+from paybill.models.base import (
+    LAYERS,
+    Cidr,
+    Email,
+    Envelope,
+    HintedValueError,
+    Name,
+    Placement,
+    Region,
+    SpecModel,
+    Text,
+)
 
 Lifecycle = Literal["onboarding", "active", "suspended", "offboarding", "deleted"]
 BillingStatus = Literal["trialing", "active", "past_due", "cancelled"]
@@ -124,7 +136,16 @@ class Contact(SpecModel):
 
 
 def _real_date(text: str) -> str:
-    date.fromisoformat(text)  # 2026-02-30 matches the pattern but is no day: a ValueError is a schema error
+    """2026-02-30 matches the pattern but is no day: a schema error (PB0207) whose hint says which days exist."""
+    try:
+        date.fromisoformat(text)
+    except ValueError as error:
+        year, month = int(text[:4]), int(text[5:7])
+        if 1 <= month <= 12 and year >= 1:
+            hint = f"{text[:7]} has {calendar.monthrange(year, month)[1]} days; write a day that exists (YYYY-MM-DD)"
+        else:
+            hint = "months are 01 to 12 and years start at 0001; write a day that exists (YYYY-MM-DD)"
+        raise HintedValueError(f"'{text}' is not a calendar day ({error})", hint) from None
     return text
 
 

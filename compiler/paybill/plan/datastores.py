@@ -7,13 +7,26 @@ resources exactly; these spec-level flags work without compiling and say *why* i
 from __future__ import annotations
 
 from paybill.changes.model import Finding
+from paybill.clouds import registry
 from paybill.load import SpecDocument
 from paybill.validate.index import SpecIndex
 
 CODE_DATA_STORE = "PB0940"
 
 
-def _tenant_stores(tenant) -> str:
+def _pooled_storage(name: str, provider: str | None) -> str:
+    """What becomes of a deleted tenant's objects in its pool's storage, as its cloud's emitter builds
+    pooled storage (:attr:`paybill.clouds.profile.CloudProfile.pooled_storage_on_delete`). Saying
+    "removed" for every cloud was wrong on AWS and Google Cloud (the prefix stays in the pool bucket,
+    and nothing deletes it) and on OCI (the destroy fails until the bucket is emptied)."""
+    profile = registry.find(provider) if provider else None
+    if profile is not None and profile.pooled_storage_on_delete:
+        return profile.pooled_storage_on_delete.format(tenant=name)
+    return ("what the apply does to its data in the pool's shared storage depends on the cloud: read its "
+            f"decommission configuration, generated/terraform/removed/tenant/{name}/main.tf.json")
+
+
+def _tenant_stores(tenant, provider: str | None = None) -> str:
     silo = [layer for layer in ("database", "storage") if tenant.layer_placement(layer) == "silo"]
     pooled = [layer for layer in ("database", "storage") if tenant.layer_placement(layer) == "pooled"]
     parts = []
@@ -27,7 +40,7 @@ def _tenant_stores(tenant) -> str:
         parts.append("its rows in the pool's shared database stay until 'paybill db erase' deletes them "
                      "(after retainUntil, from an export)")
     if "storage" in pooled:
-        parts.append("its data in the pool's shared storage is removed")
+        parts.append(_pooled_storage(tenant.metadata.name, provider))
     return "; ".join(parts)
 
 
@@ -37,9 +50,11 @@ def detect_data_store_loss(base: SpecIndex, head: SpecIndex, base_docs: dict, he
         old = base.get("Tenant", doc.name)
         if old is None or old.model.spec.lifecycle == "deleted" or doc.model.spec.lifecycle != "deleted":
             continue
+        cloud = head.get("Cloud", doc.model.spec.placement.cloud)
+        provider = cloud.model.spec.provider if cloud is not None else None
         findings.append(Finding(
             CODE_DATA_STORE, "warning", "data-store", f"Tenant/{doc.name}",
-            f"tenant '{doc.name}' is deleted: {_tenant_stores(doc.model)}",
+            f"tenant '{doc.name}' is deleted: {_tenant_stores(doc.model, provider)}",
             doc.path, doc.position("spec", "lifecycle"),
             "make sure the offboarding export and final snapshots exist before merging"))
     for doc in base.of_kind("Pool"):

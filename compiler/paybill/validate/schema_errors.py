@@ -182,6 +182,15 @@ def _range_hint(err_type: str, ctx: dict[str, Any], value: Any) -> str:
     return f"you wrote {value}; use a value of {fits}" if fits else f"you wrote {value}"
 
 
+def _other_hint(kind: str, ctx: dict[str, Any]) -> str:
+    """PB0207's hint: the fix the rejecting validator gave (:class:`HintedValueError`), else where the
+    accepted values are written down (the kind's JSON Schema, which editors also read)."""
+    hint = getattr(ctx.get("error"), "hint", None)
+    if isinstance(hint, str) and hint:
+        return hint
+    return f"schemas/{kind.lower()}.schema.json describes the values this field accepts"
+
+
 def report_validation_error(document: SpecDocument, error: ValidationError, sink: DiagnosticSink) -> None:
     """Turn every pydantic error of one document into one diagnostic."""
     data = document.data
@@ -240,4 +249,5 @@ def report_validation_error(document: SpecDocument, error: ValidationError, sink
         else:
             # Custom validators raise ValueError/AssertionError; pydantic prefixes their text.
             message = err["msg"].removeprefix("Value error, ").removeprefix("Assertion failed, ")
-            sink.error("PB0207", f"{where}: {message}", document.path, document.position(*loc))
+            sink.error("PB0207", f"{where}: {message}", document.path, document.position(*loc),
+                       _other_hint(document.kind, err.get("ctx", {})))

@@ -51,4 +51,8 @@ PROFILE = CloudProfile(
     terraform=(AWS, KUBERNETES),
     emitter="paybill.emit.terraform.providers.aws:AWS_EMITTER",
     staged_migrations=True,
+    # The tenant stack holds only an S3 access point on the pool bucket (emit ... aws/storage.py).
+    pooled_storage_on_delete=(
+        "its objects under tenants/{tenant}/ in the pool's S3 bucket stay: the apply (once its retainUntil has "
+        "passed) deletes only its access point, and nothing deletes that prefix"),
 )

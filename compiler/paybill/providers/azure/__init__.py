@@ -61,4 +61,9 @@ PROFILE = CloudProfile(
     terraform=(AZURERM, KUBERNETES),
     emitter="paybill.emit.terraform.providers.azure:AZURE_EMITTER",
     staged_migrations=True,
+    # The tenant stack holds its container in the pool's storage account; the pool account (never
+    # offboarding) keeps deleted containers 30 days (container_delete_retention_policy).
+    pooled_storage_on_delete=(
+        "its container in the pool's storage account is deleted with its blobs by the apply once its "
+        "retainUntil has passed (restorable for the 30 days the pool account keeps deleted containers)"),
 )

@@ -82,4 +82,8 @@ PROFILE = CloudProfile(
         "keys", "the tenant's crypto key would be replaced while data is still wrapped with it",
         "keep 'keys: pooled' in the target (model: bridge): the tenant's key in the pool's key ring is "
         "already its own key"),),
+    # The tenant stack holds only an IAM member on the pool bucket, conditioned on the prefix.
+    pooled_storage_on_delete=(
+        "its objects under tenants/{tenant}/ in the pool's Cloud Storage bucket stay: the apply (once its "
+        "retainUntil has passed) removes only its IAM grant on that prefix, and nothing deletes the prefix"),
 )

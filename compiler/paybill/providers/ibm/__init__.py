@@ -63,4 +63,9 @@ PROFILE = CloudProfile(
     terraform=(IBM,),
     emitter="paybill.emit.terraform.providers.ibm:IBM_EMITTER",
     checks=(PoolNeedsNetwork(), ColocatedDatabaseAndCompute()),
+    # COS policies name buckets: the tenant stack holds a bucket of its own in the pool's instance,
+    # made deletable with its objects (force_delete) by the decommission configuration.
+    pooled_storage_on_delete=(
+        "its bucket in the pool's Object Storage instance is deleted with its objects (force_delete) by the "
+        "apply once its retainUntil has passed"),
 )

@@ -57,4 +57,9 @@ PROFILE = CloudProfile(
     terraform=(OCI,),
     emitter="paybill.emit.terraform.providers.oci:OCI_EMITTER",
     checks=(PoolNeedsNetwork(), ColocatedDatabaseAndCompute()),
+    # Object Storage policies name buckets, not prefixes: the tenant stack holds a bucket of its own in
+    # the pool's compartment, which the provider cannot empty.
+    pooled_storage_on_delete=(
+        "its bucket in the pool's compartment is not emptied by the apply: once its retainUntil has passed "
+        "the destroy fails, and the stack stays pending, until someone empties that bucket"),
 )
