@@ -270,7 +270,7 @@ def load_repository(root: Path, sink: DiagnosticSink, limits: LoadLimits = DEFAU
     reported = len(sink)
     parallelism = parallelism if parallelism is not None else Parallelism.from_env()
     _, theirs = parallelism.split_in_two(todo, lambda part: _load_files(part, sink, limits, loaded),
-                                         lambda part: _load_files_apart(part, limits))
+                                         lambda part: _load_files_apart(part, limits), _helper_share)
     if theirs is not None:
         documents, diagnostics, unloadable = theirs
         loaded.documents.extend(documents)
@@ -317,6 +317,13 @@ def _load_files(files: list[SpecFile], sink: DiagnosticSink, limits: LoadLimits,
         if len(sink) > reported:
             parsed = {(d.kind, d.name) for d in documents}
             loaded.unloadable |= guess_identities(raw) - parsed
+
+
+def _helper_share(files: list[SpecFile]) -> int:
+    """Where the helper's part of the files starts: it gets 45 %, since its documents are then pickled
+    (~1.1 s at 100,000 tenants) and unpickled here (~2 s) after both halves are parsed (~7.5 s each at
+    an even split, measured): at 55/45 this process finishes parsing as the helper's answer arrives."""
+    return len(files) * 11 // 20
 
 
 def _load_files_apart(

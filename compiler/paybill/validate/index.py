@@ -46,6 +46,10 @@ class SpecIndex:
     entries never go stale."""
     agent_live_scopes: dict[str, frozenset[str]] = field(default_factory=dict, repr=False, compare=False)
     """Agent name -> the non-deleted tenants of its scope (:func:`paybill.validate.scope.live_scope`)."""
+    _in_order: dict[str, list[SpecDocument]] = field(default_factory=dict, repr=False, compare=False)
+    """Kind -> its documents in name order, as :meth:`of_kind` last listed them (reset by :meth:`add`):
+    rules, resolve and emitters walk the tenants ~30 times a compile, and sorting 100,000 names each
+    time cost ~2 s of CPU."""
 
     def is_broken(self, kind: str, name: str) -> bool:
         return (kind, name) in self.broken
@@ -57,6 +61,7 @@ class SpecIndex:
         if existing is not None:
             return existing
         names[document.name] = document
+        self._in_order.pop(document.kind, None)
         return None
 
     def get(self, kind: str, name: str) -> SpecDocument | None:
@@ -67,9 +72,11 @@ class SpecIndex:
 
     def of_kind(self, kind: str) -> Iterator[SpecDocument]:
         """Documents of one kind in name order (rules iterate deterministically)."""
-        names = self.by_kind.get(kind, {})
-        for name in sorted(names):
-            yield names[name]
+        documents = self._in_order.get(kind)
+        if documents is None:
+            names = self.by_kind.get(kind, {})
+            documents = self._in_order[kind] = [names[name] for name in sorted(names)]
+        return iter(documents)
 
     def all_documents(self) -> Iterator[SpecDocument]:
         for kind in sorted(self.by_kind):
