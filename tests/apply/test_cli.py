@@ -214,3 +214,25 @@ def test_a_stack_whose_comment_alone_changed_is_not_applied(tmp_path: Path) -> N
     assert applied("--previous-manifest", str(previous))[0] == list(names)
     (ws.generated / "terraform" / "tenant" / "comment" / "main.tf.json").write_text("not json", encoding="utf-8")
     assert applied("--base", base)[0] == list(names)
+
+
+def test_without_out_standard_output_is_the_json_plan_and_the_notices_go_to_standard_error(tmp_path: Path) -> None:
+    """`paybill apply plan --base X > plan.json` (or `| jq`) must read a plan even when stacks are held or
+    vanished: their workflow commands once came first on standard output and broke the JSON."""
+    ws = make_workspace(tmp_path / "repo")
+    git(ws.root, "init", "-q", "-b", "main")
+    ws.write(manifest([stack("pool/p", 1), stack("tenant/gone", 2), stack("tenant/lost", 2)]))
+    git(ws.root, "add", "generated")
+    git(ws.root, "commit", "-qm", "one")
+    base = git(ws.root, "rev-parse", "HEAD")
+    ws.write(manifest([stack("pool/p", 1)], [removed("tenant/gone", "2999-01-01")]))
+    git(ws.root, "add", "generated")
+    git(ws.root, "commit", "-qm", "two")
+    done = paybill(ws.root, "apply", "plan", "--base", base)
+    assert done.returncode == 0, done.stderr
+    plan = json.loads(done.stdout)
+    assert plan["summary"]["apply"] == 0
+    assert "::notice::tenant/gone: held until 2999-01-01" in done.stderr
+    assert "::warning::stack tenant/lost is gone from the manifest" in done.stderr
+    with_out = paybill(ws.root, "apply", "plan", "--base", base, "--out", "plan.json")
+    assert with_out.returncode == 0 and "::notice::tenant/gone: held" in with_out.stdout

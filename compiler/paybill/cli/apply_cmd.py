@@ -86,14 +86,17 @@ def plan_command(manifest: Path, base: str | None, previous_manifest: Path | Non
     text = dumps(plan)
     if out is not None:
         out.write_text(text, encoding="utf-8")
+    # Without --out standard output carries the JSON plan, so that `paybill apply plan > plan.json` and
+    # `| jq` read a plan; the workflow commands then go to standard error (Actions reads both streams).
+    aside = out is None
     for notice in plan.held:
-        click.echo(f"::notice::{notice}")
-    for address in sorted(comment_only):  # on standard error when standard output carries the JSON
+        click.echo(f"::notice::{notice}", err=aside)
+    for address in sorted(comment_only):
         click.echo(f"::notice::stack {address} is not applied: only its comment (the spec files it is compiled "
-                   "from) changed", err=out is None)
+                   "from) changed", err=aside)
     for address in plan.vanished:
         click.echo(f"::warning::stack {address} is gone from the manifest without a decommission configuration; "
-                   "nothing destroys it")
+                   "nothing destroys it", err=aside)
     if github_output is not None:
         with github_output.open("a", encoding="utf-8") as handle:
             handle.writelines(f"{k}={v}\n" for k, v in github_outputs(plan).items())
