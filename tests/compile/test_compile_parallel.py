@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import errno
 import hashlib
+import json
 import os
 import signal
 import subprocess
@@ -511,8 +512,11 @@ def test_cli_compile_with_every_helper_reproduces_the_committed_tree(tmp_path: P
 
 def test_cli_compile_with_every_helper_saves_what_the_next_compile_reads(tmp_path: Path) -> None:
     """The parsed-file cache and the delta state are saved by a helper while the output is written."""
+    from paybill.changes.manifest_index import load_manifest_index
+    from paybill.changes.record import load_record
     from paybill.delta import load_state
     from paybill.load.cache import LoadCache
+    from paybill.load.document import git_blob_id
 
     out, cache = tmp_path / "generated", tmp_path / "cache"
     run = _cli("compile", "specs", "--out", str(out), cache=cache)
@@ -520,6 +524,12 @@ def test_cli_compile_with_every_helper_saves_what_the_next_compile_reads(tmp_pat
     assert load_state(cache, out) is not None
     parsed = LoadCache(cache, ROOT / "specs").displays()
     assert len(parsed) == len(list((ROOT / "specs").rglob("*.yaml")))
+    # the compile record and manifest index for `paybill plan`, read from the written manifest
+    manifest = (out / "manifest.json").read_bytes()
+    indexed = load_manifest_index(cache, git_blob_id(manifest))
+    assert indexed is not None and indexed[0] == hashlib.sha256(manifest).hexdigest()
+    inputs = json.loads(manifest)["inputs"]
+    assert load_record(cache, inputs) is not None
 
 
 def _descendants(pid: int) -> list[int]:
