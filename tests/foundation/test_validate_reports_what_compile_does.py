@@ -68,3 +68,33 @@ def test_the_reporting_emitters_are_every_emitter_that_can_report() -> None:
     reporting = {emitter.name for emitter in reporting_emitters()}
     assert spelled == {"sql", "bundles"} == reporting, spelled
     assert [e.name for e in all_emitters() if e.name in reporting] == [e.name for e in reporting_emitters()]
+
+
+@pytest.mark.parametrize("edit", ["a rule error", "clean"])
+def test_validate_with_the_rules_beside_resolve_reports_what_one_process_reports(edit: str, tmp_path: Path) -> None:
+    """On a large repository validate runs the semantic rules in a helper while it resolves (forced here
+    on the example); its report, exit status and empty footprint are those of one process."""
+    import subprocess
+    import sys
+
+    from paybill.forked import MIN_ITEMS_ENV, NO_FORK_ENV
+
+    from .support import cli_env
+
+    shutil.copytree(SPECS, tmp_path / "specs")
+    if edit == "a rule error":  # PB0407: a fully silo tenant names a pool
+        spec = tmp_path / "specs" / "tenants" / "acme-corp.yaml"
+        spec.write_text(spec.read_text().replace("    region: us-east-1\n",
+                                                 "    region: us-east-1\n    pool: aws-use1-shared\n", 1))
+    runs = []
+    for mode in ({NO_FORK_ENV: "1"}, {MIN_ITEMS_ENV: "1"}):
+        env = {k: v for k, v in cli_env("0").items() if k not in (NO_FORK_ENV, MIN_ITEMS_ENV)}
+        done = subprocess.run([sys.executable, "-m", "paybill", "validate", "specs"], cwd=tmp_path,
+                              env={**env, **mode, "PAYBILL_CACHE_DIR": "off"}, capture_output=True,
+                              text=True, timeout=120, check=False)
+        assert "Traceback" not in done.stderr
+        runs.append((done.returncode, done.stdout, done.stderr))
+    assert runs[0] == runs[1]
+    assert runs[0][0] == (1 if edit == "a rule error" else 0)
+    assert ("PB0407" in runs[0][1] + runs[0][2]) == (edit == "a rule error")
+    assert sorted(tmp_path.iterdir()) == [tmp_path / "specs"]
