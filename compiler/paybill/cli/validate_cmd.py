@@ -15,11 +15,9 @@ from paybill.cli.common import (
     require_specs,
     specs_argument,
 )
-from paybill.compile import compile_documents
-from paybill.diagnostics import DiagnosticSink, Position
+from paybill.compile import check_repository
 from paybill.emit.registry import reporting_emitters
-from paybill.gcpause import gc_paused, pause_for_this_process
-from paybill.load import load_repository
+from paybill.gcpause import pause_for_this_process
 from paybill.propose.references import check_policies_folder
 from paybill.store import UNITS_FOLDER, UnitStore, cache_dir
 
@@ -47,17 +45,7 @@ def validate_command(specs: Path, fmt: str) -> None:
     """
     require_specs(specs)
     pause_for_this_process()
-    # The compile's own path (paybill.compile.pipeline.compile_documents: the semantic rules beside
-    # resolve on a large repository), which goes on only from an index without errors, with the
-    # emitters that can report and nothing written.
-    sink = DiagnosticSink()
-    with gc_paused():
-        loaded = load_repository(specs, sink)
-        if loaded.files == 0 and not len(sink):
-            sink.error("PB0115", f"no spec files (*.yaml, *.yml) found under '{specs.as_posix()}'",
-                       specs.name or ".", Position(), "point paybill at your specs folder")
-        result = compile_documents(loaded.documents, sink=sink, files=loaded.files, emitters=reporting_emitters(),
-                                   unloadable=loaded.unloadable, store=_store())
+    result = check_repository(specs, emitters=reporting_emitters(), store=_store())
     # Change-control rules naming specs that do not exist (PB0982 warnings), seen in the PR check.
     policies = check_policies_folder(specs, result.index)
     diagnostics = sorted([*result.diagnostics, *policies], key=lambda d: d.sort_key) if policies else result.diagnostics

@@ -333,6 +333,22 @@ def compile_repository(
         return result
 
 
+def check_repository(root: Path, *, emitters: Sequence[Emitter], store: UnitStore | None = None,
+                     limits: LoadLimits = DEFAULT_LIMITS) -> CompileResult:
+    """Load every spec under ``root`` and compile it in memory with ``emitters``, writing nothing: what
+    ``paybill validate`` runs (with :func:`paybill.emit.registry.reporting_emitters`, the emitters that
+    can report a problem), so that it reports everything a compile would. ``store``: a read-only unit
+    store whose name plans and Cedar answers may be reused."""
+    sink = DiagnosticSink()
+    with gc_paused():
+        loaded = load_repository(root, sink, limits)
+        if loaded.files == 0 and not len(sink):
+            sink.error("PB0115", f"no spec files (*.yaml, *.yml) found under '{root.as_posix()}'",
+                       root.name or ".", Position(), "point paybill at your specs folder")
+        return compile_documents(loaded.documents, sink=sink, files=loaded.files, emitters=emitters,
+                                 unloadable=loaded.unloadable, store=store)
+
+
 def input_fingerprint(documents: Sequence[SpecDocument]) -> str:
     """One hash over every input document's identity and content (order-independent)."""
     digest = hashlib.sha256()
