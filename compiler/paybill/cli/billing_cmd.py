@@ -83,7 +83,8 @@ common = [
     click.option("--out", type=click.Path(path_type=Path, file_okay=False),
                  help="The compiled output folder committed with proposals [default: generated/ beside SPECS]."),
     click.option("--pr-dir", type=click.Path(path_type=Path, file_okay=False),
-                 help="Write each proposal's pull-request body to DIR/<branch>.md."),
+                 help="Write each proposal's pull-request body to DIR/<branch>.md, the branch's '/' written as '__' "
+                      "(paybill__billing-agent__billing-acme-status.md)."),
 ]
 
 
