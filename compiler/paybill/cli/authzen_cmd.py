@@ -85,7 +85,16 @@ def _shadow(guard: Any, candidate: Path, log: Path, public_key: Path | None) -> 
 @expect_agent_option
 def authzen_command(bundle: Path, listen: str, token_file: Path, base_url: str | None, shadow: Path | None,
                     shadow_log: Path | None, public_key: Path | None, expect_agent: str | None) -> None:
-    """Answer AuthZEN evaluation requests for one agent bundle over HTTP."""
+    """Answer AuthZEN evaluation requests for one agent bundle over HTTP.
+
+    Exit status: 1 when it cannot start (PB14xx diagnostics), 2 usage error, 4 bundle refused, 0 after
+    a clean shutdown.
+
+    \b
+    Example:
+      openssl rand -hex 32 > authzen.token
+      paybill authzen --bundle generated/bundles/billing-agent --token-file authzen.token
+    """
     if shadow is not None and shadow_log is None:
         raise click.UsageError("--shadow needs --shadow-log FILE")
     problems: list[Diagnostic] = []

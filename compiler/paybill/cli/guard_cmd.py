@@ -120,6 +120,12 @@ def check_command(bundle: Path, tenant: str, workflow: str, step: str, action: s
     """Print the decision for one request and its reasons.
 
     Exit 0 allowed, 3 denied, 4 bundle refused, 2 usage error.
+
+    \b
+    Example:
+      paybill guard check --bundle generated/bundles/billing-agent --tenant initech \\
+        --workflow dunning --step list-invoices --action read --resource invoices \\
+        --columns id,status --rows 40
     """
     guard = _load(bundle, public_key, expect_agent=expect_agent, revisions=revision_store)
     try:
@@ -225,6 +231,11 @@ def approve_command(run_id: str, step: str, approver: str, bundle: Path, databas
 
     Exit status: 0 approved, 1 refused (PB1310: no such run; PB1311: the step needs no approval or the
     approver is not a human), 3 the database cannot be reached, 4 bundle refused.
+
+    \b
+    Example (RUN is the run_id the agent's start_run returned):
+      paybill guard approve run-7ec6... close-tickets --by oncall@example.com \\
+        --bundle generated/bundles/ops-agent --database-url "$PAYBILL_DATABASE_URL"
     """
     import psycopg
 

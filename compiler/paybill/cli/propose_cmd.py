@@ -47,6 +47,11 @@ def propose_command(specs: Path, agent: str, sets: tuple[str, ...], message: str
     touching the checkout, and print the pull-request body: the markdown plan of that commit.
 
     Exit status: 0 proposed, 1 refused (diagnostics say which rule denied), 2 usage error.
+
+    \b
+    Example:
+      paybill propose --as billing-agent --set Tenant/hooli:spec.plan=growth \\
+        -m "Upgrade hooli to growth"
     """
     try:
         operations = [parse_set(raw) for raw in sets]
