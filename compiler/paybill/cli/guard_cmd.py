@@ -268,7 +268,10 @@ def approve_command(run_id: str, step: str, approver: str, bundle: Path, databas
               help="Ed25519 private key (PEM) to sign manifests with (default: $PAYBILL_BUNDLE_SIGNING_KEY).")
 @format_option
 def bundle_command(specs: Path, out: Path, agents: tuple[str, ...], signing_key: Path | None, fmt: str) -> None:
-    """Validate SPECS and write agent bundles only (paybill compile writes them with everything else)."""
+    """Validate SPECS and write agent bundles only (paybill compile writes them with everything else).
+
+    SPECS is the specs folder (default: ./specs).
+    """
     from paybill.diagnostics import DiagnosticSink
     from paybill.emit.bundles.emitter import emit_bundles
     from paybill.emit.contract import EmitContext
