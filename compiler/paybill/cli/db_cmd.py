@@ -23,8 +23,8 @@ URL_ENV = "PAYBILL_DATABASE_URL"
 
 folder_argument = click.argument("folder", type=click.Path(path_type=Path, file_okay=False))
 url_option = click.option(
-    "--database-url", "url", envvar=URL_ENV, required=True,
-    help=f"libpq URL or key=value string of the database this folder belongs to. Default: ${URL_ENV}.")
+    "--database-url", "url", envvar=URL_ENV, show_envvar=True, required=True,
+    help="libpq URL or key=value string of the database this folder belongs to.")
 
 
 def _interval(ctx: click.Context, param: click.Parameter, value: str) -> str:
@@ -118,9 +118,9 @@ def drift_command(url: str, folder: Path, fmt: str, statement_timeout: str) -> N
 
 
 @db_group.command("prune-runs")
-@click.option("--database-url", "url", envvar=URL_ENV, required=True,
-              help=f"libpq URL or key=value string of a database paybill serve keeps runs in (its admin: "
-                   f"the server's own login may not delete runs). Default: ${URL_ENV}.")
+@click.option("--database-url", "url", envvar=URL_ENV, show_envvar=True, required=True,
+              help="libpq URL or key=value string of a database paybill serve keeps runs in (its admin: "
+                   "the server's own login may not delete runs).")
 @click.option("--older-than-days", "days", type=click.IntRange(min=0), default=30, show_default=True,
               help="Prune runs that expired more than this many days ago.")
 @click.option("--dry-run", is_flag=True, help="Count what would be pruned; delete nothing.")

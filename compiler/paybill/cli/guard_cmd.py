@@ -220,8 +220,8 @@ def _refuse(where: str, code: str, message: str, hint: str, status: int = EXIT_D
 @click.argument("step")
 @click.option("--by", "approver", required=True, metavar="EMAIL", help="The human approving (recorded).")
 @bundle_option
-@click.option("--database-url", envvar="PAYBILL_DATABASE_URL", required=True,
-              help="The database where `paybill serve` keeps its runs [env PAYBILL_DATABASE_URL].")
+@click.option("--database-url", envvar="PAYBILL_DATABASE_URL", show_envvar=True, required=True,
+              help="The database where `paybill serve` keeps its runs.")
 @click.option("--log", "log_path", type=click.Path(path_type=Path, dir_okay=False),
               help="Decision log to record the approval in.")
 @public_key_option
