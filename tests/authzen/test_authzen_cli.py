@@ -175,3 +175,28 @@ def test_authzen_serves_over_http_with_shadow_and_stops_cleanly(bundles, edited_
     (record,) = [orjson.loads(line) for line in log.read_bytes().splitlines()]
     assert (record["kind"], record["op"], record["run"]) == ("would-deny", "evaluate", "what-if")
     assert record["request"]["columns"] == ["due_date"]
+
+
+def test_authzen_stops_cleanly_on_sigterm(bundles, tmp_path):
+    """SIGTERM (systemd, Kubernetes) is a clean shutdown too: exit 0, as documented, not uvicorn's
+    re-raised signal killing the process (status -15/143)."""
+    token = tmp_path / "token"
+    token.write_text("cli-token-0123456789\n")
+    process = subprocess.Popen([*PAYBILL, "authzen", "--bundle", str(bundles / "billing-agent"), "--token-file",
+                                str(token), "--listen", f"127.0.0.1:{PORT + 2}"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                httpx.get(f"http://127.0.0.1:{PORT + 2}/.well-known/authzen-configuration", timeout=1)
+                break
+            except httpx.TransportError:
+                assert process.poll() is None, process.communicate()
+                assert time.monotonic() < deadline, "server did not start"
+                time.sleep(0.2)
+    finally:
+        process.send_signal(signal.SIGTERM)
+        _, err = process.communicate(timeout=30)
+    assert process.returncode == 0, err
+    assert "Traceback" not in err

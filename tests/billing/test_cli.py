@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
 
 from .conftest import CUSTOMERS, T0, invoice
 
@@ -46,3 +50,21 @@ def test_an_unreachable_state_store_is_one_diagnostic_and_exit_3(brepo, run) -> 
     assert lines[0].startswith("<billing-database>:1:1: error[PB1019]: cannot open the billing state store: ")
     assert "Connection refused" in lines[0] and lines[1].startswith("  hint: ") and len(lines) == 2, err
     assert "hunter2" not in out + err
+
+
+def test_serve_stops_cleanly_on_sigterm(brepo) -> None:
+    """SIGTERM (systemd, Kubernetes) stops the receiver like Ctrl-C, after the pass under way, exit 0;
+    its default action killed the process (status -15) wherever a pass was."""
+    env = {**os.environ, "STRIPE_WEBHOOK_SECRET": "whsec_test"}
+    process = subprocess.Popen([sys.executable, "-m", "paybill", "billing", "serve", "--port", "0", "--state",
+                                str(brepo.root / "state.json")], cwd=brepo.root, env=env, text=True,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        assert process.stderr is not None
+        first = process.stderr.readline()
+    finally:
+        process.send_signal(signal.SIGTERM)
+        _, rest = process.communicate(timeout=60)
+    assert "paybill billing: listening on http://127.0.0.1:" in first, first + rest
+    assert process.returncode == 0, first + rest
+    assert "Traceback" not in rest

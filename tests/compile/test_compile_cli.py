@@ -23,6 +23,8 @@ def test_compile_writes_and_check_is_then_fresh(spec_copy) -> None:
     check = run_paybill("compile", "--check", cwd=cwd)
     assert check.returncode == 0, check.stdout
     assert "generated/ is up to date" in check.stdout
+    fresh = run_paybill("compile", "--check", "--format", "json", cwd=cwd)
+    assert fresh.returncode == 0 and json.loads(fresh.stdout)["fresh"] is True
 
 
 def test_check_lists_what_would_change_and_writes_nothing(spec_copy) -> None:
@@ -42,6 +44,7 @@ def test_check_lists_what_would_change_and_writes_nothing(spec_copy) -> None:
     assert read_tree(cwd / "generated") == before
     as_json = run_paybill("compile", "--check", "--format", "json", cwd=cwd)
     assert as_json.returncode == 1
+    assert json.loads(as_json.stdout)["fresh"] is False  # "ok" says only that there were no errors
     changes = json.loads(as_json.stdout)["changes"]
     assert changes == {"added": ["tenants/bluth.json"], "changed": ["tenants/hooli.json"], "removed": ["stray.txt"]}
     github = run_paybill("compile", "--check", "--format", "github", cwd=cwd)

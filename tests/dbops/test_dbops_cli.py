@@ -38,7 +38,9 @@ def test_bad_timeouts_are_usage_errors(args: list[str]) -> None:
 
 def test_missing_url_is_a_usage_error(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("PAYBILL_DATABASE_URL", raising=False)
-    assert run_cli("db", "migrate", FOLDER).exit_code == 2
+    result = run_cli("db", "migrate", FOLDER)
+    assert result.exit_code == 2
+    assert "PAYBILL_DATABASE_URL" in result.output  # the documented alternative to --database-url
 
 
 def test_hostile_tenant_names_are_refused_before_connecting(tmp_path) -> None:

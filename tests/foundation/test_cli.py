@@ -118,6 +118,10 @@ def test_help_on_every_command(path: tuple[str, ...]) -> None:
     for name in path:
         command = _sub(command, name)
     assert (command.help or "").strip(), f"'paybill {' '.join(path)}' has no help text"
+    assert "``" not in result.output, "reStructuredText markup leaks into --help"
+    required = [p for p in command.params if p.required]
+    if len(required) >= 3:
+        assert "Example" in result.output, f"'paybill {' '.join(path)}': {len(required)} required inputs, no example"
 
 
 def test_help_in_a_real_process() -> None:

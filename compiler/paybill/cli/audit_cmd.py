@@ -37,7 +37,8 @@ def audit_command(specs: Path, since: str | None, until: str | None, tenant: str
                   author: str | None, agent: str | None, rev: str, fmt: str) -> None:
     """Walk the git history of SPECS: one record per commit with sha, author, committer, date,
     trailers (Paybill-Agent, Approved-by) and the semantic changes, oldest first.
-    Lifecycle transitions that plan would have blocked are listed as violations."""
+    Lifecycle transitions that plan would have blocked are listed as violations. SPECS is the specs
+    folder inside the git repository (default: ./specs)."""
     try:
         repo = GitRepo(specs if specs.exists() else Path.cwd())
         where = locate_specs(repo, specs)

@@ -9,6 +9,7 @@ The server never starts without a bearer token, and binds to loopback unless tol
 from __future__ import annotations
 
 import ipaddress
+import signal
 import sys
 from pathlib import Path
 from typing import Any
@@ -85,7 +86,16 @@ def _shadow(guard: Any, candidate: Path, log: Path, public_key: Path | None) -> 
 @expect_agent_option
 def authzen_command(bundle: Path, listen: str, token_file: Path, base_url: str | None, shadow: Path | None,
                     shadow_log: Path | None, public_key: Path | None, expect_agent: str | None) -> None:
-    """Answer AuthZEN evaluation requests for one agent bundle over HTTP."""
+    """Answer AuthZEN evaluation requests for one agent bundle over HTTP.
+
+    Exit status: 1 when it cannot start (PB14xx diagnostics), 2 usage error, 4 bundle refused, 0 after
+    a clean shutdown.
+
+    \b
+    Example:
+      openssl rand -hex 32 > authzen.token
+      paybill authzen --bundle generated/bundles/billing-agent --token-file authzen.token
+    """
     if shadow is not None and shadow_log is None:
         raise click.UsageError("--shadow needs --shadow-log FILE")
     problems: list[Diagnostic] = []
@@ -108,5 +118,13 @@ def authzen_command(bundle: Path, listen: str, token_file: Path, base_url: str |
     app = create_app(target, token=token, base_url=base_url)
     host, port = address
     click.echo(f"paybill authzen: agent {guard.agent} revision {guard.revision[:12]} on http://{listen}", err=True)
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        # uvicorn shuts down gracefully, then raises the signal again: end with exit 0 instead of dying
+        # by SIGTERM's default handler (status 143), as `paybill serve` does
+        signal.signal(signum, _clean_exit)
     uvicorn.run(app, host=host, port=port, log_level="warning", timeout_graceful_shutdown=5)
     sys.exit(EXIT_OK)
+
+
+def _clean_exit(signum: int, frame: Any) -> None:
+    raise SystemExit(EXIT_OK)

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sys
 import time
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -83,7 +85,8 @@ common = [
     click.option("--out", type=click.Path(path_type=Path, file_okay=False),
                  help="The compiled output folder committed with proposals [default: generated/ beside SPECS]."),
     click.option("--pr-dir", type=click.Path(path_type=Path, file_okay=False),
-                 help="Write each proposal's pull-request body to DIR/<branch>.md."),
+                 help="Write each proposal's pull-request body to DIR/<branch>.md, the branch's '/' written as '__' "
+                      "(paybill__billing-agent__billing-acme-status.md)."),
 ]
 
 
@@ -172,6 +175,7 @@ def serve_command(specs: Path, base: str, state: Path | None, database_url: str 
     """Receive Stripe webhooks on http://HOST:PORT/ (any path), verify each Stripe-Signature with the
     endpoint's signing secret from $STRIPE_WEBHOOK_SECRET, store verified events once, and process them like
     `sync` in a background pass. Unsigned, mis-signed and stale deliveries get a 400 with the reason.
+    Ctrl-C or SIGTERM stops it once the pass under way is done (exit 0).
     """
     from paybill.billing.server import Receiver
 
@@ -193,10 +197,19 @@ def serve_command(specs: Path, base: str, state: Path | None, database_url: str 
     except OSError as error:
         raise click.UsageError(f"cannot listen on {host}:{port}: {error.strerror}") from None
     bound = receiver.address
-    click.echo(f"paybill billing: listening on http://{bound[0]}:{bound[1]}/ (Ctrl-C stops)", err=True)
     receiver.start()
+    # SIGTERM (systemd, Kubernetes) stops like Ctrl-C: the pass under way finishes its proposals, exit 0;
+    # its default action killed the process mid-pass, with a proposal branch possibly half made
+    signal.signal(signal.SIGTERM, _interrupt)
     try:
+        click.echo(f"paybill billing: listening on http://{bound[0]}:{bound[1]}/ (Ctrl-C stops)", err=True)
         while True:
-            time.sleep(3600)
+            # short naps: a signal the kernel hands to another thread runs its handler here only once
+            # this thread wakes (a sleep of an hour kept SIGTERM waiting for up to an hour)
+            time.sleep(0.5)
     except KeyboardInterrupt:
         receiver.stop()
+
+
+def _interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt

@@ -143,7 +143,8 @@ def _json(result: CompileResult, out: Path, extra: dict[str, Any]) -> None:
 def _report_check(result: CompileResult, out: Path, fmt: str, diff: TreeDiff) -> None:
     """``--check``: list what a compile would change, and exit (0 when nothing would)."""
     if fmt == "json":
-        _json(result, out, {"changes": {"added": diff.added, "changed": diff.changed, "removed": diff.removed}})
+        _json(result, out, {"fresh": diff.clean,
+                            "changes": {"added": diff.added, "changed": diff.changed, "removed": diff.removed}})
     else:
         tail = _diff_lines(diff, out, fmt)
         tail.append(f"{out.as_posix()}/ is up to date" if diff.clean else
@@ -257,7 +258,8 @@ def compile_command(specs: Path, out: Path, check: bool, durable: bool, strict_q
     Validation runs first; on any error nothing is written. The new tree is built beside the old one
     and swapped in, so an interrupted compile leaves the old tree intact, and stale files vanish.
     Exit status: 0 success (or fresh with --check), 1 diagnostics (or stale with --check), 2 usage error.
-    With --format json, prints one JSON object (ok, diagnostics, counts, and 'changes' for --check).
+    With --format json, prints one JSON object: ok (no error diagnostics), diagnostics, counts, and for
+    --check 'fresh' (whether the tree is up to date) and 'changes'.
     """
     from paybill.store import cache_dir
 

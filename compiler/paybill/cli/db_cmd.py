@@ -23,8 +23,8 @@ URL_ENV = "PAYBILL_DATABASE_URL"
 
 folder_argument = click.argument("folder", type=click.Path(path_type=Path, file_okay=False))
 url_option = click.option(
-    "--database-url", "url", envvar=URL_ENV, required=True,
-    help=f"libpq URL or key=value string of the database this folder belongs to. Default: ${URL_ENV}.")
+    "--database-url", "url", envvar=URL_ENV, show_envvar=True, required=True,
+    help="libpq URL or key=value string of the database this folder belongs to.")
 
 
 def _interval(ctx: click.Context, param: click.Parameter, value: str) -> str:
@@ -118,9 +118,9 @@ def drift_command(url: str, folder: Path, fmt: str, statement_timeout: str) -> N
 
 
 @db_group.command("prune-runs")
-@click.option("--database-url", "url", envvar=URL_ENV, required=True,
-              help=f"libpq URL or key=value string of a database paybill serve keeps runs in (its admin: "
-                   f"the server's own login may not delete runs). Default: ${URL_ENV}.")
+@click.option("--database-url", "url", envvar=URL_ENV, show_envvar=True, required=True,
+              help="libpq URL or key=value string of a database paybill serve keeps runs in (its admin: "
+                   "the server's own login may not delete runs).")
 @click.option("--older-than-days", "days", type=click.IntRange(min=0), default=30, show_default=True,
               help="Prune runs that expired more than this many days ago.")
 @click.option("--dry-run", is_flag=True, help="Count what would be pruned; delete nothing.")
@@ -156,7 +156,13 @@ tenant_option = click.option("--tenant", required=True, help="The tenant (its me
 def export_command(url: str, folder: Path, tenant: str, out: Path, csv_tables: tuple[str, ...], fmt: str,
                    statement_timeout: str) -> None:
     """Write TENANT's rows of every tenant-scoped table of the pooled database FOLDER to --out, read
-    through a role that row-level security confines to the tenant, with a manifest (rows, sha256)."""
+    through a role that row-level security confines to the tenant, with a manifest (rows, sha256).
+
+    \b
+    Example:
+      paybill db export --database-url "$url" --tenant hooli --out exports/hooli \\
+        generated/sql/pool-aws-use1-shared
+    """
     from paybill.dbops.export import export
     from paybill.dbops.folder import read_folder
 
@@ -188,7 +194,13 @@ def export_command(url: str, folder: Path, tenant: str, out: Path, csv_tables: t
 def erase_command(url: str, folder: Path, tenant: str, export_manifest: Path | None, no_export: bool,
                   ignore_retention: bool, fmt: str, lock_timeout: str, statement_timeout: str, by: str | None) -> None:
     """Delete TENANT's rows from every tenant-scoped table of the pooled database FOLDER in one
-    transaction, once the tenant is deleted at HEAD and its retention has passed; recorded in the ledger."""
+    transaction, once the tenant is deleted at HEAD and its retention has passed; recorded in the ledger.
+
+    \b
+    Example (after paybill db export of the same tenant):
+      paybill db erase --database-url "$url" --tenant hooli \\
+        --export-manifest exports/hooli/manifest.json generated/sql/pool-aws-use1-shared
+    """
     from paybill.dbops.erase import erase
     from paybill.dbops.folder import read_folder
 

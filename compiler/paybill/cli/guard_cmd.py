@@ -120,6 +120,12 @@ def check_command(bundle: Path, tenant: str, workflow: str, step: str, action: s
     """Print the decision for one request and its reasons.
 
     Exit 0 allowed, 3 denied, 4 bundle refused, 2 usage error.
+
+    \b
+    Example:
+      paybill guard check --bundle generated/bundles/billing-agent --tenant initech \\
+        --workflow dunning --step list-invoices --action read --resource invoices \\
+        --columns id,status --rows 40
     """
     guard = _load(bundle, public_key, expect_agent=expect_agent, revisions=revision_store)
     try:
@@ -214,8 +220,8 @@ def _refuse(where: str, code: str, message: str, hint: str, status: int = EXIT_D
 @click.argument("step")
 @click.option("--by", "approver", required=True, metavar="EMAIL", help="The human approving (recorded).")
 @bundle_option
-@click.option("--database-url", envvar="PAYBILL_DATABASE_URL", required=True,
-              help="The database where `paybill serve` keeps its runs [env PAYBILL_DATABASE_URL].")
+@click.option("--database-url", envvar="PAYBILL_DATABASE_URL", show_envvar=True, required=True,
+              help="The database where `paybill serve` keeps its runs.")
 @click.option("--log", "log_path", type=click.Path(path_type=Path, dir_okay=False),
               help="Decision log to record the approval in.")
 @public_key_option
@@ -225,6 +231,11 @@ def approve_command(run_id: str, step: str, approver: str, bundle: Path, databas
 
     Exit status: 0 approved, 1 refused (PB1310: no such run; PB1311: the step needs no approval or the
     approver is not a human), 3 the database cannot be reached, 4 bundle refused.
+
+    \b
+    Example (RUN is the run_id the agent's start_run returned):
+      paybill guard approve run-7ec6... close-tickets --by oncall@example.com \\
+        --bundle generated/bundles/ops-agent --database-url "$PAYBILL_DATABASE_URL"
     """
     import psycopg
 
@@ -257,7 +268,10 @@ def approve_command(run_id: str, step: str, approver: str, bundle: Path, databas
               help="Ed25519 private key (PEM) to sign manifests with (default: $PAYBILL_BUNDLE_SIGNING_KEY).")
 @format_option
 def bundle_command(specs: Path, out: Path, agents: tuple[str, ...], signing_key: Path | None, fmt: str) -> None:
-    """Validate SPECS and write agent bundles only (paybill compile writes them with everything else)."""
+    """Validate SPECS and write agent bundles only (paybill compile writes them with everything else).
+
+    SPECS is the specs folder (default: ./specs).
+    """
     from paybill.diagnostics import DiagnosticSink
     from paybill.emit.bundles.emitter import emit_bundles
     from paybill.emit.contract import EmitContext

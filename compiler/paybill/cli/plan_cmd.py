@@ -64,7 +64,8 @@ def plan_command(specs: Path, base: str | None, head: str | None, fmt: str, no_t
     stack, and danger flags (data destroyed, isolation moved, lifecycle skipped, permissions widened,
     revenue moved).
 
-    Both sides are read from git objects; the work tree is read but never written. Exit status:
+    SPECS is the specs folder inside the git repository (default: ./specs). Both sides are read from
+    git objects; the work tree is read but never written. Exit status:
     0 when there are no errors (changes are not errors), 1 on diagnostics or blocked transitions,
     2 on usage errors.
     """

@@ -44,9 +44,15 @@ def propose_command(specs: Path, agent: str, sets: tuple[str, ...], message: str
     repository, check every changed field against the agent's spec and the Cedar change-control rules,
     compile the proposed specs, then create branch paybill/<agent>/<slug> with one commit (trailer
     Paybill-Agent) holding the spec edit and the recompiled generated/ (beside SPECS), without
-    touching the checkout, and print the pull-request body: the markdown plan of that commit.
+    touching the checkout, and print the pull-request body: the markdown plan of that commit. SPECS is
+    the specs folder inside the git repository (default: ./specs).
 
     Exit status: 0 proposed, 1 refused (diagnostics say which rule denied), 2 usage error.
+
+    \b
+    Example:
+      paybill propose --as billing-agent --set Tenant/hooli:spec.plan=growth \\
+        -m "Upgrade hooli to growth"
     """
     try:
         operations = [parse_set(raw) for raw in sets]

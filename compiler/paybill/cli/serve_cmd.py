@@ -108,10 +108,16 @@ def serve_command(bundle: Path, catalog: Path, database_url: str | None, transpo
                   revision_store: Path | None, run_ttl: int, spec_repo: Path | None, max_body: int, rate: float,
                   pool_size: int, shadow: Path | None, shadow_log: Path | None, authzen: bool, workers: int
                   ) -> None:
-    """Serve the agent of BUNDLE as an MCP server: generated tools, every call through the guard and
-    guard.db, run state in PostgreSQL (schema ``paybill``) so replicas share one set of limits.
+    """Serve the agent of --bundle as an MCP server: generated tools, every call through the guard and
+    guard.db, run state in PostgreSQL (schema paybill) so replicas share one set of limits.
 
     Exit status: 1 when it cannot start (PB13xx diagnostics), 2 usage error, 0 after a clean shutdown.
+
+    \b
+    Example (the database migrated first with paybill db migrate):
+      paybill serve --bundle generated/bundles/ops-agent \\
+        --catalog generated/sql/tenant-acme-corp --database-url "$PAYBILL_DATABASE_URL" \\
+        --transport http --listen 127.0.0.1:8750 --token-file token
     """
     if shadow is not None and shadow_log is None:
         raise click.UsageError("--shadow needs --shadow-log FILE (where the disagreements are written)")

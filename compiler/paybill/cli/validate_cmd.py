@@ -35,12 +35,12 @@ def validate_command(specs: Path, fmt: str) -> None:
     """Validate the spec repository SPECS (default: ./specs).
 
     Reports every problem at once as path:line:col: error[CODE]: message. Exit status: 0 clean,
-    1 diagnostics, 2 usage error. Specs that validate go on as in ``paybill compile``, in memory and
+    1 diagnostics, 2 usage error. Specs that validate go on as in paybill compile, in memory and
     writing nothing: resolved (networks allocated, stack layout, cloud names and quota usage
     derived: PB0601-PB0603, PB0681, PB0682), the dependency graph built (cycles), and the emitters
     that can find a problem run (the SQL plan's PB08xx; the agent bundles' PB07xx, Cedar's checks of
     every workflow among them), so validate reports everything compile would. What earlier compiles
-    stored in the cache folder (``.paybill/cache``, ``PAYBILL_CACHE_DIR``) is reused, read only: the
+    stored in the cache folder (.paybill/cache, or $PAYBILL_CACHE_DIR) is reused, read only: the
     name plans and Cedar's answers for unchanged agents.
     """
     require_specs(specs)
