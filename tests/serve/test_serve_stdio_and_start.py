@@ -74,3 +74,19 @@ def test_wrong_database_and_unreachable_server(serve_world: ServeWorld) -> None:
     # libpq's reason, once: not the pool's retries (a warning each) ending in a bare "(PoolTimeout)"
     assert "the server cannot be reached" in down.stderr and "Connection refused" in down.stderr, down.stderr
     assert "error connecting in" not in down.stderr and "PoolTimeout" not in down.stderr, down.stderr
+
+
+def test_public_key_from_the_environment_refuses_an_unsigned_bundle(serve_world: ServeWorld, tmp_path: Path) -> None:
+    # PAYBILL_BUNDLE_PUBLIC_KEY makes `guard check`, `replay` and `authzen` require a signature; serve
+    # ignored it and served an unsigned bundle to an operator who had set it (fail open).
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    key = tmp_path / "bundle-key.pub.pem"
+    key.write_bytes(Ed25519PrivateKey.generate().public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
+    done = _serve("--bundle", str(serve_world.bundle), "--catalog", str(serve_world.catalog), "--database-url",
+                  serve_world.dsn, env={"PAYBILL_BUNDLE_PUBLIC_KEY": str(key)})
+    assert done.returncode == 1, done.stderr
+    assert "error[PB1301]" in done.stderr and "bundle refused (unsigned)" in done.stderr, done.stderr
+    assert "Traceback" not in done.stderr

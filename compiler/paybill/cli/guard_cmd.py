@@ -26,6 +26,7 @@ from paybill.cli.common import (
     require_specs,
     specs_argument,
 )
+from paybill.contract.bundle import PUBLIC_KEY_ENV
 from paybill.guard import BundleError, Guard, GuardUsageError, ManualClock, verify_log
 from paybill.guard.decision import Decision
 from paybill.guard.files import bounded_lines, open_regular_binary
@@ -36,7 +37,6 @@ from paybill.guard.signing import SigningKeyError, load_private_key
 EXIT_DENY = 3
 EXIT_REFUSED = 4
 EXIT_USAGE = 2
-PUBLIC_KEY_ENV = "PAYBILL_BUNDLE_PUBLIC_KEY"
 
 bundle_option = click.option("--bundle", "bundle", required=True,
                              type=click.Path(path_type=Path, file_okay=False, exists=True),

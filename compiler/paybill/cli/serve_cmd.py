@@ -20,6 +20,8 @@ from typing import Any, NoReturn
 
 import click
 
+from paybill.contract.bundle import PUBLIC_KEY_ENV
+
 TOKEN_ENV = "PAYBILL_SERVE_TOKEN"
 DATABASE_ENV = "PAYBILL_DATABASE_URL"
 MIN_TOKEN_CHARS = 16
@@ -78,8 +80,8 @@ def _token(token_file: Path | None, token_env: str) -> tuple[str | None, tuple[s
               help=f"File holding the HTTP bearer token (default: the {TOKEN_ENV} environment variable).")
 @click.option("--log", "log_path", type=click.Path(path_type=Path, dir_okay=False),
               help="Decision log (hash-chained JSON lines); one file per server process.")
-@click.option("--public-key", type=click.Path(path_type=Path, dir_okay=False),
-              help="Ed25519 public key: refuse a bundle not signed with it.")
+@click.option("--public-key", type=click.Path(path_type=Path, dir_okay=False), envvar=PUBLIC_KEY_ENV,
+              help=f"Ed25519 public key: refuse a bundle not signed with it. Default: ${PUBLIC_KEY_ENV}.")
 @click.option("--revision-store", type=click.Path(path_type=Path, dir_okay=False),
               help="Refuse a bundle revision older than the newest served with this store.")
 @click.option("--run-ttl", type=click.IntRange(min=1, max=7 * 86400), default=3600, show_default=True,
