@@ -181,3 +181,30 @@ def test_bundle_command_writes_signed_bundles(tmp_path, keys):
 def test_bundle_command_usage_errors(tmp_path, bad):
     result = CliRunner().invoke(cli, ["bundle", str(SPECS), "--out", str(tmp_path), bad])
     assert result.exit_code == 2
+
+
+@pytest.mark.parametrize("kind", ["fifo", "loop", "file"])
+def test_bundle_command_refuses_an_out_that_is_not_a_folder(tmp_path, kind):
+    # --out pointed at a FIFO, a device or a symlink loop was an internal error (exit 70)
+    out = tmp_path / "out"
+    if kind == "fifo":
+        import os
+
+        os.mkfifo(out)
+    elif kind == "loop":
+        out.symlink_to(tmp_path / "other")
+        (tmp_path / "other").symlink_to(out)
+    else:
+        out.write_text("x")
+    result = invoke("bundle", str(SPECS), "--out", str(out))
+    assert result.exit_code == 2, result.output
+    assert "not a folder" in result.output or "is a file" in result.output
+
+
+def test_bundle_command_reports_a_write_failure_as_a_diagnostic(tmp_path):
+    out = tmp_path / "generated"
+    out.mkdir()
+    (out / "bundles").write_text("in the way")  # a file where the bundles folder goes
+    result = invoke("bundle", str(SPECS), "--out", str(out))
+    assert result.exit_code == 1, result.output
+    assert "error[PB0694]: cannot write output" in result.output and "Traceback" not in result.output

@@ -258,13 +258,15 @@ def approve_command(run_id: str, step: str, approver: str, bundle: Path, databas
 @format_option
 def bundle_command(specs: Path, out: Path, agents: tuple[str, ...], signing_key: Path | None, fmt: str) -> None:
     """Validate SPECS and write agent bundles only (paybill compile writes them with everything else)."""
-    from paybill.diagnostics import DiagnosticSink
+    from paybill.diagnostics import DiagnosticSink, Position
     from paybill.emit.bundles.emitter import emit_bundles
     from paybill.emit.contract import EmitContext
     from paybill.validate import validate_repository
     from paybill.write.atomic import write_bytes_atomic
 
     require_specs(specs)
+    if (out.exists() or out.is_symlink()) and not out.is_dir():  # a FIFO, a device, a symlink loop
+        raise click.BadParameter(f"'{out}' exists and is not a folder", param_hint="--out")
     key = None
     if signing_key is not None:
         try:
@@ -278,17 +280,23 @@ def bundle_command(specs: Path, out: Path, agents: tuple[str, ...], signing_key:
     unknown = sorted(set(agents) - set(result.index.names("Agent")))
     if unknown:
         raise click.UsageError(f"unknown agent(s): {', '.join(unknown)}")
+    written = 0
+    try:
+        for path, data in sorted(tree.items()) if not sink.has_errors else ():
+            if agents and path.split("/")[1] not in agents:
+                continue
+            target = out / path
+            if not target.is_file() or target.read_bytes() != data:
+                write_bytes_atomic(target, data)
+                written += 1
+    except OSError as exc:  # a file in the way of a folder, no permission, a full disk, /proc
+        where = f" ({exc.filename})" if exc.filename else ""
+        sink.error("PB0694", f"cannot write output: {exc.strerror or exc}{where}", out.as_posix(), Position(),
+                   f"{written} bundle file(s) were written before the failure; a bundle whose files and manifest "
+                   f"disagree is refused at load (hash): fix the folder and run paybill bundle again")
     print_diagnostics(fmt, sink.sorted(), result.files)
     if sink.has_errors:
         sys.exit(EXIT_DIAGNOSTICS)
-    written = 0
-    for path, data in sorted(tree.items()):
-        if agents and path.split("/")[1] not in agents:
-            continue
-        target = out / path
-        if not target.is_file() or target.read_bytes() != data:
-            write_bytes_atomic(target, data)
-            written += 1
     if fmt == "text":
         click.echo(f"wrote {written} bundle file{'s' if written != 1 else ''} under {(out / 'bundles').as_posix()}/")
     sys.exit(EXIT_OK)
