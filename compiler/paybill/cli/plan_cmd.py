@@ -17,6 +17,32 @@ from paybill.plan.render import FORMATS, render
 from paybill.plan.run import plan_sides
 
 
+def write_report(out: Path, text: str) -> None:
+    """Write the report to ``out``: a file, or a pipe some process reads (``--out >(gzip > plan.gz)``).
+
+    Opened without blocking, so a FIFO nobody reads is an error at once instead of a hang; a symlink
+    loop, a folder or a full disk is click's "could not open file" error (exit 1), never a traceback.
+    """
+    import errno
+    import fcntl
+
+    try:
+        fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NONBLOCK | os.O_CLOEXEC, 0o666)
+    except OSError as exc:
+        reason = "a FIFO no process is reading" if exc.errno == errno.ENXIO else exc.strerror or str(exc)
+        raise click.FileError(os.fspath(out), reason) from None
+    try:
+        fcntl.fcntl(fd, fcntl.F_SETFL, fcntl.fcntl(fd, fcntl.F_GETFL) & ~os.O_NONBLOCK)  # a reader may be slow
+        with os.fdopen(fd, "wb", closefd=True) as handle:
+            fd = -1
+            handle.write(text.encode("utf-8"))
+    except OSError as exc:
+        raise click.FileError(os.fspath(out), exc.strerror or str(exc)) from None
+    finally:
+        if fd >= 0:
+            os.close(fd)
+
+
 def use_color(choice: str, stream=None) -> bool:
     """Colour on a TTY only; ``NO_COLOR`` (any non-empty value) and ``TERM=dumb`` turn it off."""
     if choice == "always":
@@ -94,7 +120,7 @@ def plan_command(specs: Path, base: str | None, head: str | None, fmt: str, no_t
     colored = fmt == "text" and out is None and use_color(color)
     text = render(report, fmt, color=colored)
     if out is not None:
-        out.write_text(text, encoding="utf-8")
+        write_report(out, text)
     else:
         click.echo(text, nl=False, color=colored)  # click strips escapes off a TTY unless told
     exit_process(EXIT_DIAGNOSTICS if report.has_errors else EXIT_OK)
