@@ -208,3 +208,18 @@ def test_bundle_command_reports_a_write_failure_as_a_diagnostic(tmp_path):
     result = invoke("bundle", str(SPECS), "--out", str(out))
     assert result.exit_code == 1, result.output
     assert "error[PB0694]: cannot write output" in result.output and "Traceback" not in result.output
+
+
+def test_bundle_command_over_a_compiled_tree_says_its_manifest_is_now_stale(tmp_path, keys):
+    # `paybill bundle --signing-key` into generated/ left generated/manifest.json listing the unsigned
+    # manifests without a word: `compile --check` (CI) then failed on a tree the user thought signed
+    out = tmp_path / "generated"
+    assert CliRunner().invoke(cli, ["compile", str(SPECS), "--out", str(out)]).exit_code == 0
+    plain = invoke("bundle", str(SPECS), "--out", str(out))
+    assert plain.exit_code == 0 and "warning" not in plain.output, plain.output
+    signed = invoke("bundle", str(SPECS), "--out", str(out), "--signing-key", str(keys["private_pem"]))
+    assert signed.exit_code == 0, signed.output
+    assert "still lists other bytes for 3 bundle files" in signed.output, signed.output
+    assert "PAYBILL_BUNDLE_SIGNING_KEY" in signed.output
+    elsewhere = invoke("bundle", str(SPECS), "--out", str(tmp_path / "dist"), "--signing-key", str(keys["private_pem"]))
+    assert elsewhere.exit_code == 0 and "warning" not in elsewhere.output, elsewhere.output

@@ -248,6 +248,26 @@ def approve_command(run_id: str, step: str, approver: str, bundle: Path, databas
     sys.exit(EXIT_OK)
 
 
+def _listed_otherwise(out: Path, written: dict[str, bytes]) -> int:
+    """How many of the bundle files now in ``OUT`` ``paybill compile``'s ``OUT/manifest.json`` lists with other
+    bytes (``paybill bundle --signing-key`` over a compiled tree: the tree's manifest is not rewritten)."""
+    import hashlib
+
+    from paybill.guard.files import read_regular
+
+    if not written:
+        return 0
+    try:
+        manifest = orjson.loads(read_regular(out / "manifest.json", 64 * 1024 * 1024))
+        listed = manifest["outputs"]["bundles"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return 0  # no compile manifest there (a folder of bundles only): nothing to disagree with
+    if not isinstance(listed, dict):
+        return 0
+    return sum(1 for path, data in written.items()
+               if path in listed and listed[path] != "sha256:" + hashlib.sha256(data).hexdigest())
+
+
 @click.command("bundle")
 @specs_argument
 @click.option("--out", type=click.Path(path_type=Path, file_okay=False), default=Path("generated"),
@@ -280,7 +300,7 @@ def bundle_command(specs: Path, out: Path, agents: tuple[str, ...], signing_key:
     unknown = sorted(set(agents) - set(result.index.names("Agent")))
     if unknown:
         raise click.UsageError(f"unknown agent(s): {', '.join(unknown)}")
-    written = 0
+    written: list[str] = []
     try:
         for path, data in sorted(tree.items()) if not sink.has_errors else ():
             if agents and path.split("/")[1] not in agents:
@@ -288,15 +308,23 @@ def bundle_command(specs: Path, out: Path, agents: tuple[str, ...], signing_key:
             target = out / path
             if not target.is_file() or target.read_bytes() != data:
                 write_bytes_atomic(target, data)
-                written += 1
+                written.append(path)
     except OSError as exc:  # a file in the way of a folder, no permission, a full disk, /proc
         where = f" ({exc.filename})" if exc.filename else ""
         sink.error("PB0694", f"cannot write output: {exc.strerror or exc}{where}", out.as_posix(), Position(),
-                   f"{written} bundle file(s) were written before the failure; a bundle whose files and manifest "
+                   f"{len(written)} bundle file(s) were written before the failure; a bundle whose files and manifest "
                    f"disagree is refused at load (hash): fix the folder and run paybill bundle again")
     print_diagnostics(fmt, sink.sorted(), result.files)
     if sink.has_errors:
         sys.exit(EXIT_DIAGNOSTICS)
+    stale = _listed_otherwise(out, {path: data for path, data in tree.items()
+                                    if not agents or path.split("/")[1] in agents})
+    if stale:
+        click.echo(f"warning: {(out / 'manifest.json').as_posix()} (written by paybill compile) still lists "
+                   f"other bytes for {stale} bundle file{'s' if stale != 1 else ''}, so `paybill compile --check` "
+                   f"reports the folder stale; to sign a committed tree, run `paybill compile` with "
+                   f"PAYBILL_BUNDLE_SIGNING_KEY set instead", err=True)
     if fmt == "text":
-        click.echo(f"wrote {written} bundle file{'s' if written != 1 else ''} under {(out / 'bundles').as_posix()}/")
+        click.echo(f"wrote {len(written)} bundle file{'s' if len(written) != 1 else ''} under "
+                   f"{(out / 'bundles').as_posix()}/")
     sys.exit(EXIT_OK)
