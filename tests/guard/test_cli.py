@@ -223,3 +223,15 @@ def test_bundle_command_over_a_compiled_tree_says_its_manifest_is_now_stale(tmp_
     assert "PAYBILL_BUNDLE_SIGNING_KEY" in signed.output
     elsewhere = invoke("bundle", str(SPECS), "--out", str(tmp_path / "dist"), "--signing-key", str(keys["private_pem"]))
     assert elsewhere.exit_code == 0 and "warning" not in elsewhere.output, elsewhere.output
+
+
+def test_approve_with_a_log_that_is_not_a_regular_file_is_a_usage_error(bundles, tmp_path):
+    # was an internal error (LogError, exit 70) before the database was even asked
+    import os
+
+    os.mkfifo(tmp_path / "fifo")
+    result = CliRunner().invoke(cli, ["guard", "approve", "run-x", "close-tickets", "--by", "alice@example.com",
+                                      "--bundle", str(bundles / "ops-agent"), "--database-url", "host=127.0.0.1 port=1",
+                                      "--log", str(tmp_path / "fifo")])
+    assert result.exit_code == 2, result.output
+    assert "Invalid value for --log" in result.output and "is a FIFO, not a regular file" in result.output

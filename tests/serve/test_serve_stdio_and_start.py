@@ -90,3 +90,19 @@ def test_public_key_from_the_environment_refuses_an_unsigned_bundle(serve_world:
     assert done.returncode == 1, done.stderr
     assert "error[PB1301]" in done.stderr and "bundle refused (unsigned)" in done.stderr, done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_a_decision_log_that_is_not_a_regular_file_is_a_start_up_problem(serve_world: ServeWorld,
+                                                                         tmp_path: Path) -> None:
+    # --log naming a FIFO, a device or a symlink loop was an internal error (LogError, exit 70)
+    import os
+
+    os.mkfifo(tmp_path / "fifo")
+    (tmp_path / "a").symlink_to(tmp_path / "b")
+    (tmp_path / "b").symlink_to(tmp_path / "a")
+    for log in (tmp_path / "fifo", Path("/dev/null"), tmp_path / "a"):
+        done = _serve("--bundle", str(serve_world.bundle), "--catalog", str(serve_world.catalog), "--database-url",
+                      serve_world.dsn, "--log", str(log))
+        assert done.returncode == 1, done.stderr
+        assert f"{log.as_posix()}:1:1: error[PB1301]: cannot open the decision log" in done.stderr, done.stderr
+        assert "internal error" not in done.stderr

@@ -27,7 +27,7 @@ from paybill.cli.common import (
     specs_argument,
 )
 from paybill.contract.bundle import PUBLIC_KEY_ENV
-from paybill.guard import BundleError, Guard, GuardUsageError, ManualClock, verify_log
+from paybill.guard import BundleError, Guard, GuardUsageError, LogError, ManualClock, verify_log
 from paybill.guard.decision import Decision
 from paybill.guard.files import bounded_lines, open_regular_binary
 from paybill.guard.log import MAX_LINE_BYTES
@@ -231,7 +231,10 @@ def approve_command(run_id: str, step: str, approver: str, bundle: Path, databas
     from paybill.serve.approvals import approve
     from paybill.serve.service import new_clock
 
-    guard = _load(bundle, public_key, clock=new_clock(), log=log_path)
+    try:
+        guard = _load(bundle, public_key, clock=new_clock(), log=log_path)
+    except LogError as exc:  # a FIFO, a device, a symlink loop: the message says which
+        raise click.BadParameter(str(exc), param_hint="--log") from None
     where = (bundle / "manifest.json").as_posix()
     try:
         result = approve(guard, database_url, run_id, step, approver)

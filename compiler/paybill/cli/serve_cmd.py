@@ -126,7 +126,7 @@ def serve_command(bundle: Path, catalog: Path, database_url: str | None, transpo
     if not database_url:
         raise click.UsageError(f"--database-url (or {DATABASE_ENV}) is required")
     host, port = _listen(listen)
-    from paybill.guard import BundleError, Guard
+    from paybill.guard import BundleError, Guard, LogError
     from paybill.serve.workers import worker_path
 
     problems: list[tuple[str, str, str, str]] = []
@@ -139,6 +139,9 @@ def serve_command(bundle: Path, catalog: Path, database_url: str | None, transpo
     except BundleError as exc:
         problems.append(((bundle / "manifest.json").as_posix(), "PB1301", f"bundle refused ({exc.reason}): {exc}",
                          "serve only what `paybill compile` wrote and review approved"))
+    except LogError as exc:  # a FIFO, a device, a symlink loop: its message already says what the log is
+        problems.append(((log_path or bundle).as_posix(), "PB1301", str(exc),
+                         "--log names a regular file (created if missing), one per server process"))
     except OSError as exc:
         problems.append(((log_path or bundle).as_posix(), "PB1301", f"cannot open the decision log: {exc}", ""))
     shadow_guard = None
