@@ -214,3 +214,24 @@ def test_a_stack_whose_comment_alone_changed_is_not_applied(tmp_path: Path) -> N
     assert applied("--previous-manifest", str(previous))[0] == list(names)
     (ws.generated / "terraform" / "tenant" / "comment" / "main.tf.json").write_text("not json", encoding="utf-8")
     assert applied("--base", base)[0] == list(names)
+
+
+@pytest.mark.parametrize("special", ["fifo", "device"])
+def test_a_manifest_or_job_plan_that_is_a_fifo_or_device_is_refused_not_waited_on(tmp_path: Path,
+                                                                                 special: str) -> None:
+    # `apply plan --manifest FIFO` and `apply run --plan /dev/zero` hung (read_bytes waited or never ended)
+    ws = make_workspace(tmp_path / "repo")
+    ws.write(manifest([stack("tenant/a")]))
+    if special == "fifo":
+        target = tmp_path / "fifo"
+        os.mkfifo(target)
+        kind = "a FIFO"
+    else:
+        target, kind = Path("/dev/zero"), "a device"
+    for args, code in ((("apply", "plan", "--manifest", str(target), "--base", "HEAD"), "PB1201"),
+                       (("apply", "plan", "--previous-manifest", str(target)), "PB1201"),
+                       (("apply", "run", "--plan", str(target), "--shard", "1.1"), "PB1210")):
+        done = subprocess.run([sys.executable, "-m", "paybill", *args], cwd=ws.root, capture_output=True, text=True,
+                              timeout=60, check=False)
+        assert done.returncode == 1, done.stderr
+        assert f"error[{code}]" in done.stderr and f"is {kind}, not a regular file" in done.stderr, done.stderr

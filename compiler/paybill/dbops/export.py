@@ -26,11 +26,11 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
+from paybill.contract.files import read_regular
 from paybill.dbops import tenant_session
 from paybill.dbops.connect import connect, database_error, set_timeouts
 from paybill.dbops.errors import DbOpsError, Problem, fail
 from paybill.dbops.folder import MAX_FILE_BYTES, TENANT_NAME, Folder, Table
-from paybill.guard.files import read_regular
 
 APPLICATION = "paybill db export"
 MANIFEST = "manifest.json"

@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from paybill.contract.files import read_regular
 from paybill.dbops.errors import DbOpsError, Problem, fail
-from paybill.guard.files import read_regular
 
 IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]*$")
 TENANT_NAME = re.compile(r"^[a-z](-?[a-z0-9])*$")
