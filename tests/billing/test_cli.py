@@ -46,3 +46,19 @@ def test_an_unreachable_state_store_is_one_diagnostic_and_exit_3(brepo, run) -> 
     assert lines[0].startswith("<billing-database>:1:1: error[PB1019]: cannot open the billing state store: ")
     assert "Connection refused" in lines[0] and lines[1].startswith("  hint: ") and len(lines) == 2, err
     assert "hunter2" not in out + err
+
+
+def test_an_events_file_that_is_a_fifo_or_device_is_a_usage_error_not_a_hang(brepo, tmp_path) -> None:
+    # `billing sync FIFO` waited for a writer forever; `billing sync /dev/zero` read without end
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    os.mkfifo(tmp_path / "events.jsonl")
+    for events, kind in ((tmp_path / "events.jsonl", "a FIFO"), (Path("/dev/zero"), "a device")):
+        done = subprocess.run([sys.executable, "-m", "paybill", "billing", "sync", str(events), "--state",
+                               str(tmp_path / "s.json")], cwd=brepo.root, capture_output=True, text=True,
+                              timeout=60, check=False)
+        assert done.returncode == 2, done.stderr
+        assert f"is {kind}, not a regular file" in done.stderr and "Traceback" not in done.stderr, done.stderr
