@@ -235,3 +235,22 @@ def test_a_manifest_or_job_plan_that_is_a_fifo_or_device_is_refused_not_waited_o
                               timeout=60, check=False)
         assert done.returncode == 1, done.stderr
         assert f"error[{code}]" in done.stderr and f"is {kind}, not a regular file" in done.stderr, done.stderr
+
+
+def test_plan_out_and_github_output_to_a_fifo_nobody_reads_fail_at_once(tmp_path: Path) -> None:
+    # both waited forever for a reader (open() of a FIFO for writing blocks)
+    ws = make_workspace(tmp_path / "repo")
+    ws.write(manifest([stack("tenant/a")]))
+    git(ws.root, "init", "-q", "-b", "main")
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    for option in ("--out", "--github-output"):
+        done = subprocess.run([sys.executable, "-m", "paybill", "apply", "plan", option, str(fifo)], cwd=ws.root,
+                              capture_output=True, text=True, timeout=60, check=False)
+        assert done.returncode == 1, done.stderr
+        assert f"Could not open file '{fifo}': a FIFO no process is reading" in done.stderr, done.stderr
+    appended = tmp_path / "github_output"
+    appended.write_text("earlier=1\n")
+    assert paybill(ws.root, "apply", "plan", "--github-output", str(appended)).returncode == 0
+    lines = appended.read_text().splitlines()
+    assert lines[0] == "earlier=1" and any(line.startswith("jobs=") for line in lines), lines

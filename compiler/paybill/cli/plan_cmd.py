@@ -9,38 +9,12 @@ from pathlib import Path
 import click
 
 from paybill.changes.sides import Sides, resolve_sides
-from paybill.cli.common import EXIT_DIAGNOSTICS, EXIT_OK, specs_argument
+from paybill.cli.common import EXIT_DIAGNOSTICS, EXIT_OK, specs_argument, write_report
 from paybill.gcpause import exit_process, pause_for_this_process
 from paybill.gitio.repo import Background, GitError
 from paybill.gitio.sources import WorkTreeSide
 from paybill.plan.render import FORMATS, render
 from paybill.plan.run import plan_sides
-
-
-def write_report(out: Path, text: str) -> None:
-    """Write the report to ``out``: a file, or a pipe some process reads (``--out >(gzip > plan.gz)``).
-
-    Opened without blocking, so a FIFO nobody reads is an error at once instead of a hang; a symlink
-    loop, a folder or a full disk is click's "could not open file" error (exit 1), never a traceback.
-    """
-    import errno
-    import fcntl
-
-    try:
-        fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NONBLOCK | os.O_CLOEXEC, 0o666)
-    except OSError as exc:
-        reason = "a FIFO no process is reading" if exc.errno == errno.ENXIO else exc.strerror or str(exc)
-        raise click.FileError(os.fspath(out), reason) from None
-    try:
-        fcntl.fcntl(fd, fcntl.F_SETFL, fcntl.fcntl(fd, fcntl.F_GETFL) & ~os.O_NONBLOCK)  # a reader may be slow
-        with os.fdopen(fd, "wb", closefd=True) as handle:
-            fd = -1
-            handle.write(text.encode("utf-8"))
-    except OSError as exc:
-        raise click.FileError(os.fspath(out), exc.strerror or str(exc)) from None
-    finally:
-        if fd >= 0:
-            os.close(fd)
 
 
 def use_color(choice: str, stream=None) -> bool:
