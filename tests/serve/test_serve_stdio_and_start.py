@@ -106,3 +106,15 @@ def test_a_decision_log_that_is_not_a_regular_file_is_a_start_up_problem(serve_w
         assert done.returncode == 1, done.stderr
         assert f"{log.as_posix()}:1:1: error[PB1301]: cannot open the decision log" in done.stderr, done.stderr
         assert "internal error" not in done.stderr
+
+
+def test_expect_agent_refuses_another_agents_bundle(serve_world: ServeWorld) -> None:
+    # serve had no --expect-agent (guard check, replay and authzen do): another agent's (signed) bundle
+    # copied into this agent's folder was served as that agent
+    import json
+
+    agent = json.loads((serve_world.bundle / "manifest.json").read_text())["agent"]
+    done = _serve("--bundle", str(serve_world.bundle), "--catalog", str(serve_world.catalog), "--database-url",
+                  serve_world.dsn, "--expect-agent", "billing-agent-x")
+    assert done.returncode == 1, done.stderr
+    assert "error[PB1301]: bundle refused (agent)" in done.stderr and repr(agent) in done.stderr, done.stderr

@@ -82,6 +82,8 @@ def _token(token_file: Path | None, token_env: str) -> tuple[str | None, tuple[s
               help="Decision log (hash-chained JSON lines); one file per server process.")
 @click.option("--public-key", type=click.Path(path_type=Path, dir_okay=False), envvar=PUBLIC_KEY_ENV,
               help=f"Ed25519 public key: refuse a bundle not signed with it. Default: ${PUBLIC_KEY_ENV}.")
+@click.option("--expect-agent", help="Refuse the bundle (PB1301) unless its manifest names this agent (signed "
+              "with --public-key): another agent's bundle copied into this one's folder is not served.")
 @click.option("--revision-store", type=click.Path(path_type=Path, dir_okay=False),
               help="Refuse a bundle revision older than the newest served with this store.")
 @click.option("--run-ttl", type=click.IntRange(min=1, max=7 * 86400), default=3600, show_default=True,
@@ -107,9 +109,9 @@ def _token(token_file: Path | None, token_env: str) -> tuple[str | None, tuple[s
               "server (/access/v1/evaluation[s], /.well-known/authzen-configuration), same bearer token.")
 def serve_command(bundle: Path, catalog: Path, database_url: str | None, transport: str, listen: str,
                   token_file: Path | None, log_path: Path | None, public_key: Path | None,
-                  revision_store: Path | None, run_ttl: int, spec_repo: Path | None, max_body: int, rate: float,
-                  pool_size: int, shadow: Path | None, shadow_log: Path | None, authzen: bool, workers: int
-                  ) -> None:
+                  expect_agent: str | None, revision_store: Path | None, run_ttl: int, spec_repo: Path | None,
+                  max_body: int, rate: float, pool_size: int, shadow: Path | None, shadow_log: Path | None,
+                  authzen: bool, workers: int) -> None:
     """Serve the agent of BUNDLE as an MCP server: generated tools, every call through the guard and
     guard.db, run state in PostgreSQL (schema ``paybill``) so replicas share one set of limits.
 
@@ -134,7 +136,7 @@ def serve_command(bundle: Path, catalog: Path, database_url: str | None, transpo
     from paybill.serve.service import ServeConfig, Service, new_clock
 
     try:
-        guard = Guard.load(bundle, public_key, clock=new_clock(),
+        guard = Guard.load(bundle, public_key, clock=new_clock(), expect_agent=expect_agent,
                            log=worker_path(log_path, 1, workers) if log_path else None, revisions=revision_store)
     except BundleError as exc:
         problems.append(((bundle / "manifest.json").as_posix(), "PB1301", f"bundle refused ({exc.reason}): {exc}",
