@@ -254,3 +254,17 @@ def test_plan_out_and_github_output_to_a_fifo_nobody_reads_fail_at_once(tmp_path
     assert paybill(ws.root, "apply", "plan", "--github-output", str(appended)).returncode == 0
     lines = appended.read_text().splitlines()
     assert lines[0] == "earlier=1" and any(line.startswith("jobs=") for line in lines), lines
+
+
+def test_atlantis_out_to_a_fifo_or_a_missing_folder_fails_at_once(tmp_path: Path) -> None:
+    # a FIFO nobody reads hung; a missing folder was an internal error (FileNotFoundError, exit 70)
+    ws = make_workspace(tmp_path / "repo")
+    ws.write(manifest([stack("tenant/a")]))
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    for target, reason in ((fifo, "a FIFO no process is reading"), (tmp_path / "no" / "atlantis.yaml",
+                                                                      "No such file or directory")):
+        done = subprocess.run([sys.executable, "-m", "paybill", "apply", "atlantis", "--out", str(target)],
+                              cwd=ws.root, capture_output=True, text=True, timeout=60, check=False)
+        assert done.returncode == 1, done.stderr
+        assert f"Could not open file '{target}': {reason}" in done.stderr and "internal error" not in done.stderr

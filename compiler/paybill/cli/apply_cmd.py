@@ -182,4 +182,4 @@ def atlantis_command(manifest: Path, out: Path | None) -> None:
     if out is None:
         click.echo(text, nl=False)
     else:
-        out.write_text(text, encoding="utf-8")
+        write_report(out, text)
