@@ -41,6 +41,9 @@ format_option = click.option(
 def require_specs(specs: Path) -> None:
     """A missing specs folder is a usage error (exit 2), not a diagnostic."""
     if not specs.exists():
+        if specs.is_symlink():  # exists() follows the link: a loop or a missing target reads as "absent"
+            raise click.UsageError(f"specs folder '{specs}' is a symbolic link that leads nowhere "
+                                   "(a loop, or its target is missing)")
         raise click.UsageError(f"specs folder '{specs}' does not exist")
 
 
