@@ -236,3 +236,57 @@ def test_without_out_standard_output_is_the_json_plan_and_the_notices_go_to_stan
     assert "::warning::stack tenant/lost is gone from the manifest" in done.stderr
     with_out = paybill(ws.root, "apply", "plan", "--base", base, "--out", "plan.json")
     assert with_out.returncode == 0 and "::notice::tenant/gone: held" in with_out.stdout
+
+
+@pytest.mark.parametrize("special", ["fifo", "device"])
+def test_a_manifest_or_job_plan_that_is_a_fifo_or_device_is_refused_not_waited_on(tmp_path: Path,
+                                                                                 special: str) -> None:
+    # `apply plan --manifest FIFO` and `apply run --plan /dev/zero` hung (read_bytes waited or never ended)
+    ws = make_workspace(tmp_path / "repo")
+    ws.write(manifest([stack("tenant/a")]))
+    if special == "fifo":
+        target = tmp_path / "fifo"
+        os.mkfifo(target)
+        kind = "a FIFO"
+    else:
+        target, kind = Path("/dev/zero"), "a device"
+    for args, code in ((("apply", "plan", "--manifest", str(target), "--base", "HEAD"), "PB1201"),
+                       (("apply", "plan", "--previous-manifest", str(target)), "PB1201"),
+                       (("apply", "run", "--plan", str(target), "--shard", "1.1"), "PB1210")):
+        done = subprocess.run([sys.executable, "-m", "paybill", *args], cwd=ws.root, capture_output=True, text=True,
+                              timeout=60, check=False)
+        assert done.returncode == 1, done.stderr
+        assert f"error[{code}]" in done.stderr and f"is {kind}, not a regular file" in done.stderr, done.stderr
+
+
+def test_plan_out_and_github_output_to_a_fifo_nobody_reads_fail_at_once(tmp_path: Path) -> None:
+    # both waited forever for a reader (open() of a FIFO for writing blocks)
+    ws = make_workspace(tmp_path / "repo")
+    ws.write(manifest([stack("tenant/a")]))
+    git(ws.root, "init", "-q", "-b", "main")
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    for option in ("--out", "--github-output"):
+        done = subprocess.run([sys.executable, "-m", "paybill", "apply", "plan", option, str(fifo)], cwd=ws.root,
+                              capture_output=True, text=True, timeout=60, check=False)
+        assert done.returncode == 1, done.stderr
+        assert f"Could not open file '{fifo}': a FIFO no process is reading" in done.stderr, done.stderr
+    appended = tmp_path / "github_output"
+    appended.write_text("earlier=1\n")
+    assert paybill(ws.root, "apply", "plan", "--github-output", str(appended)).returncode == 0
+    lines = appended.read_text().splitlines()
+    assert lines[0] == "earlier=1" and any(line.startswith("jobs=") for line in lines), lines
+
+
+def test_atlantis_out_to_a_fifo_or_a_missing_folder_fails_at_once(tmp_path: Path) -> None:
+    # a FIFO nobody reads hung; a missing folder was an internal error (FileNotFoundError, exit 70)
+    ws = make_workspace(tmp_path / "repo")
+    ws.write(manifest([stack("tenant/a")]))
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    for target, reason in ((fifo, "a FIFO no process is reading"), (tmp_path / "no" / "atlantis.yaml",
+                                                                      "No such file or directory")):
+        done = subprocess.run([sys.executable, "-m", "paybill", "apply", "atlantis", "--out", str(target)],
+                              cwd=ws.root, capture_output=True, text=True, timeout=60, check=False)
+        assert done.returncode == 1, done.stderr
+        assert f"Could not open file '{target}': {reason}" in done.stderr and "internal error" not in done.stderr

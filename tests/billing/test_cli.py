@@ -68,3 +68,39 @@ def test_serve_stops_cleanly_on_sigterm(brepo) -> None:
     assert "paybill billing: listening on http://127.0.0.1:" in first, first + rest
     assert process.returncode == 0, first + rest
     assert "Traceback" not in rest
+
+
+def test_an_events_file_that_is_a_fifo_or_device_is_a_usage_error_not_a_hang(brepo, tmp_path) -> None:
+    # `billing sync FIFO` waited for a writer forever; `billing sync /dev/zero` read without end
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    os.mkfifo(tmp_path / "events.jsonl")
+    for events, kind in ((tmp_path / "events.jsonl", "a FIFO"), (Path("/dev/zero"), "a device")):
+        done = subprocess.run([sys.executable, "-m", "paybill", "billing", "sync", str(events), "--state",
+                               str(tmp_path / "s.json")], cwd=brepo.root, capture_output=True, text=True,
+                              timeout=60, check=False)
+        assert done.returncode == 2, done.stderr
+        assert f"is {kind}, not a regular file" in done.stderr and "Traceback" not in done.stderr, done.stderr
+
+
+def test_a_state_file_that_is_a_fifo_device_or_damaged_is_pb1019_not_a_hang(brepo, tmp_path) -> None:
+    # `--state FIFO` waited forever, `--state /dev/zero` read without end, damaged JSON was an internal error
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    os.mkfifo(tmp_path / "fifo")
+    (tmp_path / "damaged.json").write_text("{not json")
+    (tmp_path / "zero.json").symlink_to(Path("/dev/zero"))  # a link, so the lock files stay in tmp_path
+    for state, reason in ((tmp_path / "fifo", "is a FIFO, not a regular file"),
+                          (tmp_path / "zero.json", "is a device, not a regular file"),
+                          (tmp_path / "damaged.json", "is not a billing state file")):
+        done = subprocess.run([sys.executable, "-m", "paybill", "billing", "sync", "--state", str(state)],
+                              cwd=brepo.root, capture_output=True, text=True, timeout=60, check=False)
+        assert done.returncode == 3, done.stderr
+        assert "error[PB1019]: cannot open the billing state store" in done.stderr, done.stderr
+        assert reason in done.stderr and "internal error" not in done.stderr, done.stderr

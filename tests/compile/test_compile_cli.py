@@ -172,3 +172,12 @@ def test_a_compile_process_exits_without_tearing_down_its_heap(spec_copy, tmp_pa
         assert lease is not None, step
         lease.close()
     assert run_paybill("compile", "--check", cwd=specs.parent, env=env).returncode == 0  # and it is fresh
+
+
+def test_an_output_folder_in_a_symlink_loop_is_a_usage_error(tmp_path: Path) -> None:
+    # Path.resolve() raised RuntimeError on the loop: an internal error (exit 70) instead of exit 2
+    (tmp_path / "a").symlink_to(tmp_path / "b")
+    (tmp_path / "b").symlink_to(tmp_path / "a")
+    done = run_paybill("compile", str(SPECS), "--out", str(tmp_path / "a"), cwd=tmp_path)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "is not a plain folder" in done.stderr and "internal error" not in done.stderr

@@ -69,3 +69,34 @@ def test_a_dedicated_database_is_migrated_and_clean(pg_server: None) -> None:
         with psycopg.connect(dsn_for(name), autocommit=True) as conn:
             conn.execute("ALTER POLICY paybill_all_rows ON crm.currencies USING (false)")
         assert run_cli("db", "drift", "--database-url", dsn_for(name), silo).exit_code == 1
+
+
+@pytest.mark.parametrize("where", ["index", "migration", "export-manifest"])
+def test_a_fifo_or_device_in_a_compiled_folder_is_refused_not_waited_on(tmp_path, where: str) -> None:
+    # a FIFO as a listed migration (or the index a link to /dev/zero) hung `db migrate`/`drift` forever;
+    # so did a FIFO as the export manifest of `db erase`
+    import os
+    import shutil
+
+    folder = tmp_path / POOL
+    shutil.copytree(FOLDER, folder)
+    if where == "index":
+        (folder / "migrations.json").unlink()
+        (folder / "migrations.json").symlink_to("/dev/zero")
+        args = ["db", "migrate", str(folder)]
+        expected = "migrations.json is a device, not a regular file"
+    elif where == "migration":
+        (folder / "0003_tables.sql").unlink()
+        os.mkfifo(folder / "0003_tables.sql")
+        args = ["db", "drift", str(folder)]
+        expected = "'0003_tables.sql' cannot be read:"
+    else:
+        os.mkfifo(tmp_path / "manifest.json")
+        args = ["db", "erase", "--tenant", "acme-corp", "--export-manifest", str(tmp_path / "manifest.json"),
+                str(folder)]
+        expected = "is not a readable export manifest"
+    result = subprocess.run([sys.executable, "-m", "paybill", *args, "--database-url",
+                             "host=127.0.0.1 port=1 user=nobody dbname=nowhere connect_timeout=2"],
+                            capture_output=True, text=True, check=False, timeout=60)
+    assert result.returncode == 1, result.stderr
+    assert expected in result.stderr and "Traceback" not in result.stderr, result.stderr

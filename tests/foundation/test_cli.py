@@ -177,3 +177,26 @@ def test_console_script_matches_python_dash_m(tmp_path: Path) -> None:
     via_module = run_cli("validate", "specs", cwd=tmp_path)
     assert (via_script.returncode, via_script.stdout) == (via_module.returncode, via_module.stdout)
     assert via_script.returncode == 1
+
+
+def test_schema_out_that_is_not_a_folder_is_a_usage_error(tmp_path: Path) -> None:
+    # a FIFO, a device or a symlink loop as --out was an internal error (FileExistsError, exit 70)
+    import os
+
+    os.mkfifo(tmp_path / "fifo")
+    (tmp_path / "a").symlink_to(tmp_path / "b")
+    (tmp_path / "b").symlink_to(tmp_path / "a")
+    for target in (tmp_path / "fifo", tmp_path / "a", Path("/dev/null")):
+        result = run_cli("schema", "--out", str(target), cwd=tmp_path)
+        assert result.returncode == 2, result.stderr
+        assert "exists and is not a folder" in result.stderr and "internal error" not in result.stderr
+
+
+@pytest.mark.parametrize("command", ["validate", "compile", "graph", "bundle"])
+def test_a_specs_symlink_loop_is_named_as_such(command: str, tmp_path: Path) -> None:
+    # said "specs folder 'a' does not exist" about a link that is right there
+    (tmp_path / "a").symlink_to(tmp_path / "b")
+    (tmp_path / "b").symlink_to(tmp_path / "a")
+    result = run_cli(command, "a", cwd=tmp_path)
+    assert result.returncode == 2, result.stderr
+    assert "specs folder 'a' is a symbolic link that leads nowhere" in result.stderr, result.stderr

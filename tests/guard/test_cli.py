@@ -181,3 +181,57 @@ def test_bundle_command_writes_signed_bundles(tmp_path, keys):
 def test_bundle_command_usage_errors(tmp_path, bad):
     result = CliRunner().invoke(cli, ["bundle", str(SPECS), "--out", str(tmp_path), bad])
     assert result.exit_code == 2
+
+
+@pytest.mark.parametrize("kind", ["fifo", "loop", "file"])
+def test_bundle_command_refuses_an_out_that_is_not_a_folder(tmp_path, kind):
+    # --out pointed at a FIFO, a device or a symlink loop was an internal error (exit 70)
+    out = tmp_path / "out"
+    if kind == "fifo":
+        import os
+
+        os.mkfifo(out)
+    elif kind == "loop":
+        out.symlink_to(tmp_path / "other")
+        (tmp_path / "other").symlink_to(out)
+    else:
+        out.write_text("x")
+    result = invoke("bundle", str(SPECS), "--out", str(out))
+    assert result.exit_code == 2, result.output
+    assert "not a folder" in result.output or "is a file" in result.output
+
+
+def test_bundle_command_reports_a_write_failure_as_a_diagnostic(tmp_path):
+    out = tmp_path / "generated"
+    out.mkdir()
+    (out / "bundles").write_text("in the way")  # a file where the bundles folder goes
+    result = invoke("bundle", str(SPECS), "--out", str(out))
+    assert result.exit_code == 1, result.output
+    assert "error[PB0694]: cannot write output" in result.output and "Traceback" not in result.output
+
+
+def test_bundle_command_over_a_compiled_tree_says_its_manifest_is_now_stale(tmp_path, keys):
+    # `paybill bundle --signing-key` into generated/ left generated/manifest.json listing the unsigned
+    # manifests without a word: `compile --check` (CI) then failed on a tree the user thought signed
+    out = tmp_path / "generated"
+    assert CliRunner().invoke(cli, ["compile", str(SPECS), "--out", str(out)]).exit_code == 0
+    plain = invoke("bundle", str(SPECS), "--out", str(out))
+    assert plain.exit_code == 0 and "warning" not in plain.output, plain.output
+    signed = invoke("bundle", str(SPECS), "--out", str(out), "--signing-key", str(keys["private_pem"]))
+    assert signed.exit_code == 0, signed.output
+    assert "still lists other bytes for 3 bundle files" in signed.output, signed.output
+    assert "PAYBILL_BUNDLE_SIGNING_KEY" in signed.output
+    elsewhere = invoke("bundle", str(SPECS), "--out", str(tmp_path / "dist"), "--signing-key", str(keys["private_pem"]))
+    assert elsewhere.exit_code == 0 and "warning" not in elsewhere.output, elsewhere.output
+
+
+def test_approve_with_a_log_that_is_not_a_regular_file_is_a_usage_error(bundles, tmp_path):
+    # was an internal error (LogError, exit 70) before the database was even asked
+    import os
+
+    os.mkfifo(tmp_path / "fifo")
+    result = CliRunner().invoke(cli, ["guard", "approve", "run-x", "close-tickets", "--by", "alice@example.com",
+                                      "--bundle", str(bundles / "ops-agent"), "--database-url", "host=127.0.0.1 port=1",
+                                      "--log", str(tmp_path / "fifo")])
+    assert result.exit_code == 2, result.output
+    assert "Invalid value for --log" in result.output and "is a FIFO, not a regular file" in result.output

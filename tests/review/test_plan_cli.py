@@ -138,3 +138,37 @@ def test_markdown_is_byte_identical_across_hash_seeds(repo) -> None:
         assert result.returncode == 0, result.stderr
         outputs.add(result.stdout)
     assert len(outputs) == 1
+
+
+def test_out_to_a_fifo_nobody_reads_a_symlink_loop_or_a_missing_folder_fails_at_once(repo, tmp_path) -> None:
+    # a FIFO without a reader hung the plan forever; a symlink loop was an internal error (exit 70)
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    (tmp_path / "a").symlink_to(tmp_path / "b")
+    (tmp_path / "b").symlink_to(tmp_path / "a")
+    for target, reason in ((fifo, "a FIFO no process is reading"), (tmp_path / "a", "symbolic links"),
+                           (tmp_path / "no" / "plan.md", "No such file or directory")):
+        done = subprocess.run([sys.executable, "-m", "paybill", "plan", "specs", "--no-terraform", "--out",
+                               str(target)], cwd=repo.root, capture_output=True, text=True, check=False, timeout=60)
+        assert done.returncode == 1, done.stderr
+        assert f"Could not open file '{target}'" in done.stderr and reason in done.stderr, done.stderr
+        assert "internal error" not in done.stderr and "Traceback" not in done.stderr
+
+
+def test_out_to_a_pipe_with_a_reader_gets_the_whole_report(repo, tmp_path) -> None:
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    reader = subprocess.Popen(["cat", str(fifo)], stdout=subprocess.PIPE)
+    import time
+
+    deadline = time.monotonic() + 30  # the reader must have opened its end before plan opens the writing one
+    done = None
+    while time.monotonic() < deadline:
+        done = subprocess.run([sys.executable, "-m", "paybill", "plan", "specs", "--no-terraform", "--out", str(fifo)],
+                              cwd=repo.root, capture_output=True, text=True, check=False, timeout=60)
+        if done.returncode == 0:
+            break
+        time.sleep(0.2)
+    assert done is not None and done.returncode == 0, done and done.stderr
+    report, _ = reader.communicate(timeout=30)
+    assert b"Spec changes" in report or b"No spec changes" in report, report

@@ -74,3 +74,47 @@ def test_wrong_database_and_unreachable_server(serve_world: ServeWorld) -> None:
     # libpq's reason, once: not the pool's retries (a warning each) ending in a bare "(PoolTimeout)"
     assert "the server cannot be reached" in down.stderr and "Connection refused" in down.stderr, down.stderr
     assert "error connecting in" not in down.stderr and "PoolTimeout" not in down.stderr, down.stderr
+
+
+def test_public_key_from_the_environment_refuses_an_unsigned_bundle(serve_world: ServeWorld, tmp_path: Path) -> None:
+    # PAYBILL_BUNDLE_PUBLIC_KEY makes `guard check`, `replay` and `authzen` require a signature; serve
+    # ignored it and served an unsigned bundle to an operator who had set it (fail open).
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    key = tmp_path / "bundle-key.pub.pem"
+    key.write_bytes(Ed25519PrivateKey.generate().public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
+    done = _serve("--bundle", str(serve_world.bundle), "--catalog", str(serve_world.catalog), "--database-url",
+                  serve_world.dsn, env={"PAYBILL_BUNDLE_PUBLIC_KEY": str(key)})
+    assert done.returncode == 1, done.stderr
+    assert "error[PB1301]" in done.stderr and "bundle refused (unsigned)" in done.stderr, done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_a_decision_log_that_is_not_a_regular_file_is_a_start_up_problem(serve_world: ServeWorld,
+                                                                         tmp_path: Path) -> None:
+    # --log naming a FIFO, a device or a symlink loop was an internal error (LogError, exit 70)
+    import os
+
+    os.mkfifo(tmp_path / "fifo")
+    (tmp_path / "a").symlink_to(tmp_path / "b")
+    (tmp_path / "b").symlink_to(tmp_path / "a")
+    for log in (tmp_path / "fifo", Path("/dev/null"), tmp_path / "a"):
+        done = _serve("--bundle", str(serve_world.bundle), "--catalog", str(serve_world.catalog), "--database-url",
+                      serve_world.dsn, "--log", str(log))
+        assert done.returncode == 1, done.stderr
+        assert f"{log.as_posix()}:1:1: error[PB1301]: cannot open the decision log" in done.stderr, done.stderr
+        assert "internal error" not in done.stderr
+
+
+def test_expect_agent_refuses_another_agents_bundle(serve_world: ServeWorld) -> None:
+    # serve had no --expect-agent (guard check, replay and authzen do): another agent's (signed) bundle
+    # copied into this agent's folder was served as that agent
+    import json
+
+    agent = json.loads((serve_world.bundle / "manifest.json").read_text())["agent"]
+    done = _serve("--bundle", str(serve_world.bundle), "--catalog", str(serve_world.catalog), "--database-url",
+                  serve_world.dsn, "--expect-agent", "billing-agent-x")
+    assert done.returncode == 1, done.stderr
+    assert "error[PB1301]: bundle refused (agent)" in done.stderr and repr(agent) in done.stderr, done.stderr

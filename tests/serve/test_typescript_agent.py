@@ -56,4 +56,14 @@ def test_typescript_agent_without_the_token_is_refused(http_server: HttpServer) 
     done = subprocess.run([node, "agent.mjs"], cwd=EXAMPLE, capture_output=True, text=True, timeout=120, check=False,
                           env={**os.environ, "PAYBILL_MCP_URL": http_server.url,
                                "PAYBILL_SERVE_TOKEN": "not-the-token-not-the-token"})
-    assert done.returncode != 0 and "401" in done.stderr
+    assert done.returncode == 1 and "(HTTP 401)" in done.stderr and "    at " not in done.stderr, done.stderr
+
+
+def test_typescript_agent_reports_an_unreachable_server_in_one_line() -> None:
+    # the example died with a Node stack trace (uncaught StreamableHTTPError / fetch failed)
+    node = _require_node()
+    url = "http://127.0.0.1:1/mcp"
+    done = subprocess.run([node, "agent.mjs"], cwd=EXAMPLE, capture_output=True, text=True, timeout=120, check=False,
+                          env={**os.environ, "PAYBILL_MCP_URL": url, "PAYBILL_SERVE_TOKEN": "not-the-token-not-the"})
+    assert done.returncode == 1, done.stderr
+    assert done.stderr.startswith(f"paybill agent: {url}: ") and done.stderr.count("\n") == 1, done.stderr

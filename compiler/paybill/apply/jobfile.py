@@ -15,6 +15,7 @@ import orjson
 
 from paybill.apply.errors import UNKNOWN_SHARD, ApplyError, Problem
 from paybill.apply.schedule import JobPlan, Phase, Shard, Unit
+from paybill.contract.files import read_regular
 
 API_VERSION = "paybill.dev/v1alpha1"
 KIND = "ApplyPlan"
@@ -75,11 +76,14 @@ def _unit(raw: dict[str, object]) -> Unit:
                 sources=tuple(str(x) for x in cast(list[object], raw.get("sources", []))))
 
 
+MAX_PLAN_BYTES = 1024 * 1024 * 1024
+
+
 def read_plan(path: Path) -> JobPlan:
     """The plan ``apply plan --out`` wrote; anything else is PB1210."""
     where = path.as_posix()
     try:
-        document = orjson.loads(path.read_bytes())
+        document = orjson.loads(read_regular(path, MAX_PLAN_BYTES))  # never a FIFO or a device
         if not isinstance(document, dict) or document.get("kind") != KIND:
             raise ValueError(f"not a {KIND} document")
         phases = tuple(

@@ -15,6 +15,8 @@ import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from paybill.contract.files import read_regular
+
 DONE = frozenset({"applied", "migrated", "destroyed"})
 
 
@@ -61,7 +63,7 @@ def finished_units(folders: list[Path]) -> set[tuple[str, str, str, str | None]]
             continue
         for path in sorted(folder.rglob("*.json")):
             try:
-                document = json.loads(path.read_text(encoding="utf-8"))
+                document = json.loads(read_regular(path, 256 * 1024 * 1024))  # a FIFO is ignored, not waited on
             except (OSError, ValueError):
                 continue
             if not isinstance(document, dict) or document.get("kind") != "ApplyResults":

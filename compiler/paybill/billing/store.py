@@ -180,6 +180,13 @@ def _record(event: BillingEvent) -> EventRecord:
     return EventRecord(event.id, event.created, event.type, event.payload)
 
 
+MAX_STATE_BYTES = 1024 * 1024 * 1024
+
+
+class StoreDamaged(RuntimeError):
+    """The --state file cannot be used: not a regular file, unreadable, or not a billing state file."""
+
+
 class FileStore:
     """State in one JSON file (``STATE``), deliveries appended to ``STATE.inbox``; one receiver only."""
 
@@ -213,14 +220,32 @@ class FileStore:
         return len(events)
 
     def _load(self) -> Session:
-        if not self.path.exists():
+        """The stored session; a state file that is not one (a FIFO, a device, damaged JSON) is
+        :class:`StoreDamaged`, never waited on, read without end or half trusted."""
+        from paybill.contract.files import read_regular
+
+        try:
+            raw = read_regular(self.path, MAX_STATE_BYTES)
+        except FileNotFoundError:
             return Session({}, {}, {})
-        data = json.loads(self.path.read_text(encoding="utf-8"))
-        records = {k: EventRecord(**v) for k, v in data.get("events", {}).items()}
-        subs = {k: SubscriptionState.from_json(v) for k, v in data.get("subscriptions", {}).items()}
-        customers = {k: (v["created"], CustomerInfo.from_json(v["customer"]))
-                     for k, v in data.get("customers", {}).items()}
+        except OSError as error:  # FileRefused names the path itself
+            reason = f"{self.path.as_posix()}: {error.strerror}" if error.strerror else str(error)
+            raise StoreDamaged(reason) from None
+        try:
+            data = json.loads(raw)
+            records = {k: EventRecord(**v) for k, v in data.get("events", {}).items()}
+            subs = {k: SubscriptionState.from_json(v) for k, v in data.get("subscriptions", {}).items()}
+            customers = {k: (v["created"], CustomerInfo.from_json(v["customer"]))
+                         for k, v in data.get("customers", {}).items()}
+        except (ValueError, KeyError, TypeError, AttributeError) as error:
+            raise StoreDamaged(f"{self.path.as_posix()} is not a billing state file "
+                               f"({type(error).__name__}: {error})") from None
         return Session(records, subs, customers)
+
+    def check(self) -> None:
+        """Read the state once at open, so a bad --state is reported before anything is processed."""
+        with self._locked(self.lock_path):
+            self._load()
 
     def _merge_inbox(self, session: Session) -> None:
         with self._locked(self.inbox_lock):
@@ -388,4 +413,6 @@ def open_store(state: Path | None, database_url: str | None, schema: str = "payb
     if database_url:
         return PostgresStore(database_url, schema)
     assert state is not None
-    return FileStore(state)
+    store = FileStore(state)
+    store.check()
+    return store

@@ -13,6 +13,7 @@ from pathlib import Path
 import click
 
 from paybill.apply.errors import UNKNOWN_SHARD, ApplyError, Problem
+from paybill.cli.common import write_report
 
 DEFAULT_MANIFEST = Path("generated/manifest.json")
 
@@ -85,7 +86,7 @@ def plan_command(manifest: Path, base: str | None, previous_manifest: Path | Non
         return
     text = dumps(plan)
     if out is not None:
-        out.write_text(text, encoding="utf-8")
+        write_report(out, text)
     # Without --out standard output carries the JSON plan, so that `paybill apply plan > plan.json` and
     # `| jq` read a plan; the workflow commands then go to standard error (Actions reads both streams).
     aside = out is None
@@ -98,8 +99,7 @@ def plan_command(manifest: Path, base: str | None, previous_manifest: Path | Non
         click.echo(f"::warning::stack {address} is gone from the manifest without a decommission configuration; "
                    "nothing destroys it", err=aside)
     if github_output is not None:
-        with github_output.open("a", encoding="utf-8") as handle:
-            handle.writelines(f"{k}={v}\n" for k, v in github_outputs(plan).items())
+        write_report(github_output, "".join(f"{k}={v}\n" for k, v in github_outputs(plan).items()), append=True)
     if out is None:
         click.echo(text, nl=False)
     else:
@@ -185,4 +185,4 @@ def atlantis_command(manifest: Path, out: Path | None) -> None:
     if out is None:
         click.echo(text, nl=False)
     else:
-        out.write_text(text, encoding="utf-8")
+        write_report(out, text)

@@ -101,14 +101,19 @@ def billing_group() -> None:
     """Turn billing-system (Stripe) subscription events into reviewed tenant proposals."""
 
 
+MAX_EVENTS_BYTES = 1024 * 1024 * 1024
+
+
 def read_events(path: Path) -> tuple[list, list[Diagnostic]]:
     from paybill.billing.events import EventError, parse_event
 
     events, problems = [], []
-    try:
-        raw = path.read_bytes()
+    from paybill.contract.files import read_regular
+
+    try:  # an exported file: a FIFO or a device is refused, never waited on or read without end
+        raw = read_regular(path, MAX_EVENTS_BYTES)
     except OSError as error:
-        raise click.UsageError(f"cannot read '{path}': {error.strerror}") from None
+        raise click.UsageError(f"cannot read '{path}': {error.strerror or error}") from None
     for number, line in enumerate(raw.splitlines(), 1):
         if not line.strip():
             continue

@@ -41,9 +41,40 @@ format_option = click.option(
 def require_specs(specs: Path) -> None:
     """A missing specs folder is a usage error (exit 2), not a diagnostic."""
     if not specs.exists():
+        if specs.is_symlink():  # exists() follows the link: a loop or a missing target reads as "absent"
+            raise click.UsageError(f"specs folder '{specs}' is a symbolic link that leads nowhere "
+                                   "(a loop, or its target is missing)")
         raise click.UsageError(f"specs folder '{specs}' does not exist")
 
 
 def print_diagnostics(fmt: str, diagnostics: list, files: int, noun: str = "file") -> None:
     text = render(fmt, diagnostics, files, noun)
     click.echo(text, nl=False)
+
+
+def write_report(out: Path, text: str, *, append: bool = False) -> None:
+    """Write ``text`` to ``out`` (``--out``, ``--github-output``): a file, or a pipe some process reads
+    (``--out >(gzip > plan.gz)``); ``append`` adds to the file instead of replacing it.
+
+    Opened without blocking, so a FIFO nobody reads is an error at once instead of a hang; a symlink
+    loop, a folder or a full disk is click's "could not open file" error (exit 1), never a traceback.
+    """
+    import errno
+    import fcntl
+
+    try:
+        mode = os.O_APPEND if append else os.O_TRUNC
+        fd = os.open(out, os.O_WRONLY | os.O_CREAT | mode | os.O_NONBLOCK | os.O_CLOEXEC, 0o666)
+    except OSError as exc:
+        reason = "a FIFO no process is reading" if exc.errno == errno.ENXIO else exc.strerror or str(exc)
+        raise click.FileError(os.fspath(out), reason) from None
+    try:
+        fcntl.fcntl(fd, fcntl.F_SETFL, fcntl.fcntl(fd, fcntl.F_GETFL) & ~os.O_NONBLOCK)  # a reader may be slow
+        with os.fdopen(fd, "wb", closefd=True) as handle:
+            fd = -1
+            handle.write(text.encode("utf-8"))
+    except OSError as exc:
+        raise click.FileError(os.fspath(out), exc.strerror or str(exc)) from None
+    finally:
+        if fd >= 0:
+            os.close(fd)

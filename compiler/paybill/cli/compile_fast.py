@@ -112,7 +112,10 @@ def parse(argv: Sequence[str]) -> Invocation | None:
 
 def out_holds_specs(specs: Path, out: Path) -> bool:
     """The output folder is replaced wholesale: it must not be or contain the specs."""
-    specs_real, out_real = specs.resolve(), out.resolve()
+    try:
+        specs_real, out_real = specs.resolve(), out.resolve()
+    except (OSError, RuntimeError):  # a symlink loop (RuntimeError before Python 3.13): refused as output later
+        return False
     return out_real == specs_real or specs_real.is_relative_to(out_real)
 
 

@@ -26,7 +26,8 @@ from paybill.cli.common import (
     require_specs,
     specs_argument,
 )
-from paybill.guard import BundleError, Guard, GuardUsageError, ManualClock, verify_log
+from paybill.contract.bundle import PUBLIC_KEY_ENV
+from paybill.guard import BundleError, Guard, GuardUsageError, LogError, ManualClock, verify_log
 from paybill.guard.decision import Decision
 from paybill.guard.files import bounded_lines, open_regular_binary
 from paybill.guard.log import MAX_LINE_BYTES
@@ -36,7 +37,6 @@ from paybill.guard.signing import SigningKeyError, load_private_key
 EXIT_DENY = 3
 EXIT_REFUSED = 4
 EXIT_USAGE = 2
-PUBLIC_KEY_ENV = "PAYBILL_BUNDLE_PUBLIC_KEY"
 
 bundle_option = click.option("--bundle", "bundle", required=True,
                              type=click.Path(path_type=Path, file_okay=False, exists=True),
@@ -242,7 +242,10 @@ def approve_command(run_id: str, step: str, approver: str, bundle: Path, databas
     from paybill.serve.approvals import approve
     from paybill.serve.service import new_clock
 
-    guard = _load(bundle, public_key, clock=new_clock(), log=log_path)
+    try:
+        guard = _load(bundle, public_key, clock=new_clock(), log=log_path)
+    except LogError as exc:  # a FIFO, a device, a symlink loop: the message says which
+        raise click.BadParameter(str(exc), param_hint="--log") from None
     where = (bundle / "manifest.json").as_posix()
     try:
         result = approve(guard, database_url, run_id, step, approver)
@@ -259,6 +262,26 @@ def approve_command(run_id: str, step: str, approver: str, bundle: Path, databas
     sys.exit(EXIT_OK)
 
 
+def _listed_otherwise(out: Path, written: dict[str, bytes]) -> int:
+    """How many of the bundle files now in ``OUT`` ``paybill compile``'s ``OUT/manifest.json`` lists with other
+    bytes (``paybill bundle --signing-key`` over a compiled tree: the tree's manifest is not rewritten)."""
+    import hashlib
+
+    from paybill.guard.files import read_regular
+
+    if not written:
+        return 0
+    try:
+        manifest = orjson.loads(read_regular(out / "manifest.json", 64 * 1024 * 1024))
+        listed = manifest["outputs"]["bundles"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return 0  # no compile manifest there (a folder of bundles only): nothing to disagree with
+    if not isinstance(listed, dict):
+        return 0
+    return sum(1 for path, data in written.items()
+               if path in listed and listed[path] != "sha256:" + hashlib.sha256(data).hexdigest())
+
+
 @click.command("bundle")
 @specs_argument
 @click.option("--out", type=click.Path(path_type=Path, file_okay=False), default=Path("generated"),
@@ -272,13 +295,15 @@ def bundle_command(specs: Path, out: Path, agents: tuple[str, ...], signing_key:
 
     SPECS is the specs folder (default: ./specs).
     """
-    from paybill.diagnostics import DiagnosticSink
+    from paybill.diagnostics import DiagnosticSink, Position
     from paybill.emit.bundles.emitter import emit_bundles
     from paybill.emit.contract import EmitContext
     from paybill.validate import validate_repository
     from paybill.write.atomic import write_bytes_atomic
 
     require_specs(specs)
+    if (out.exists() or out.is_symlink()) and not out.is_dir():  # a FIFO, a device, a symlink loop
+        raise click.BadParameter(f"'{out}' exists and is not a folder", param_hint="--out")
     key = None
     if signing_key is not None:
         try:
@@ -292,17 +317,31 @@ def bundle_command(specs: Path, out: Path, agents: tuple[str, ...], signing_key:
     unknown = sorted(set(agents) - set(result.index.names("Agent")))
     if unknown:
         raise click.UsageError(f"unknown agent(s): {', '.join(unknown)}")
+    written: list[str] = []
+    try:
+        for path, data in sorted(tree.items()) if not sink.has_errors else ():
+            if agents and path.split("/")[1] not in agents:
+                continue
+            target = out / path
+            if not target.is_file() or target.read_bytes() != data:
+                write_bytes_atomic(target, data)
+                written.append(path)
+    except OSError as exc:  # a file in the way of a folder, no permission, a full disk, /proc
+        where = f" ({exc.filename})" if exc.filename else ""
+        sink.error("PB0694", f"cannot write output: {exc.strerror or exc}{where}", out.as_posix(), Position(),
+                   f"{len(written)} bundle file(s) were written before the failure; a bundle whose files and manifest "
+                   f"disagree is refused at load (hash): fix the folder and run paybill bundle again")
     print_diagnostics(fmt, sink.sorted(), result.files)
     if sink.has_errors:
         sys.exit(EXIT_DIAGNOSTICS)
-    written = 0
-    for path, data in sorted(tree.items()):
-        if agents and path.split("/")[1] not in agents:
-            continue
-        target = out / path
-        if not target.is_file() or target.read_bytes() != data:
-            write_bytes_atomic(target, data)
-            written += 1
+    stale = _listed_otherwise(out, {path: data for path, data in tree.items()
+                                    if not agents or path.split("/")[1] in agents})
+    if stale:
+        click.echo(f"warning: {(out / 'manifest.json').as_posix()} (written by paybill compile) still lists "
+                   f"other bytes for {stale} bundle file{'s' if stale != 1 else ''}, so `paybill compile --check` "
+                   f"reports the folder stale; to sign a committed tree, run `paybill compile` with "
+                   f"PAYBILL_BUNDLE_SIGNING_KEY set instead", err=True)
     if fmt == "text":
-        click.echo(f"wrote {written} bundle file{'s' if written != 1 else ''} under {(out / 'bundles').as_posix()}/")
+        click.echo(f"wrote {len(written)} bundle file{'s' if len(written) != 1 else ''} under "
+                   f"{(out / 'bundles').as_posix()}/")
     sys.exit(EXIT_OK)

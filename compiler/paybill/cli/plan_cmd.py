@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from paybill.changes.sides import Sides, resolve_sides
-from paybill.cli.common import EXIT_DIAGNOSTICS, EXIT_OK, specs_argument
+from paybill.cli.common import EXIT_DIAGNOSTICS, EXIT_OK, specs_argument, write_report
 from paybill.gcpause import exit_process, pause_for_this_process
 from paybill.gitio.repo import Background, GitError
 from paybill.gitio.sources import WorkTreeSide
@@ -95,7 +95,7 @@ def plan_command(specs: Path, base: str | None, head: str | None, fmt: str, no_t
     colored = fmt == "text" and out is None and use_color(color)
     text = render(report, fmt, color=colored)
     if out is not None:
-        out.write_text(text, encoding="utf-8")
+        write_report(out, text)
     else:
         click.echo(text, nl=False, color=colored)  # click strips escapes off a TTY unless told
     exit_process(EXIT_DIAGNOSTICS if report.has_errors else EXIT_OK)

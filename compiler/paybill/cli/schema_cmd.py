@@ -16,6 +16,8 @@ from paybill.write.atomic import write_text_atomic
 @click.option("--check", is_flag=True, help="Write nothing; exit 1 if the folder is stale.")
 def schema_command(out: Path, check: bool) -> None:
     """Generate JSON Schemas (one per kind, plus paybill.schema.json for any document)."""
+    if (out.exists() or out.is_symlink()) and not out.is_dir():  # a FIFO, a device, a symlink loop
+        raise click.BadParameter(f"'{out}' exists and is not a folder", param_hint="--out")
     files = render_schemas()
     stale = [name for name, text in files.items()
              if not (out / name).is_file() or (out / name).read_text(encoding="utf-8") != text]

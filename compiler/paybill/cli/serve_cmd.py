@@ -20,6 +20,8 @@ from typing import Any, NoReturn
 
 import click
 
+from paybill.contract.bundle import PUBLIC_KEY_ENV
+
 TOKEN_ENV = "PAYBILL_SERVE_TOKEN"
 DATABASE_ENV = "PAYBILL_DATABASE_URL"
 MIN_TOKEN_CHARS = 16
@@ -78,8 +80,10 @@ def _token(token_file: Path | None, token_env: str) -> tuple[str | None, tuple[s
               help=f"File holding the HTTP bearer token (default: the {TOKEN_ENV} environment variable).")
 @click.option("--log", "log_path", type=click.Path(path_type=Path, dir_okay=False),
               help="Decision log (hash-chained JSON lines); one file per server process.")
-@click.option("--public-key", type=click.Path(path_type=Path, dir_okay=False),
-              help="Ed25519 public key: refuse a bundle not signed with it.")
+@click.option("--public-key", type=click.Path(path_type=Path, dir_okay=False), envvar=PUBLIC_KEY_ENV,
+              help=f"Ed25519 public key: refuse a bundle not signed with it. Default: ${PUBLIC_KEY_ENV}.")
+@click.option("--expect-agent", help="Refuse the bundle (PB1301) unless its manifest names this agent (signed "
+              "with --public-key): another agent's bundle copied into this one's folder is not served.")
 @click.option("--revision-store", type=click.Path(path_type=Path, dir_okay=False),
               help="Refuse a bundle revision older than the newest served with this store.")
 @click.option("--run-ttl", type=click.IntRange(min=1, max=7 * 86400), default=3600, show_default=True,
@@ -105,9 +109,9 @@ def _token(token_file: Path | None, token_env: str) -> tuple[str | None, tuple[s
               "server (/access/v1/evaluation[s], /.well-known/authzen-configuration), same bearer token.")
 def serve_command(bundle: Path, catalog: Path, database_url: str | None, transport: str, listen: str,
                   token_file: Path | None, log_path: Path | None, public_key: Path | None,
-                  revision_store: Path | None, run_ttl: int, spec_repo: Path | None, max_body: int, rate: float,
-                  pool_size: int, shadow: Path | None, shadow_log: Path | None, authzen: bool, workers: int
-                  ) -> None:
+                  expect_agent: str | None, revision_store: Path | None, run_ttl: int, spec_repo: Path | None,
+                  max_body: int, rate: float, pool_size: int, shadow: Path | None, shadow_log: Path | None,
+                  authzen: bool, workers: int) -> None:
     """Serve the agent of --bundle as an MCP server: generated tools, every call through the guard and
     guard.db, run state in PostgreSQL (schema paybill) so replicas share one set of limits.
 
@@ -130,7 +134,7 @@ def serve_command(bundle: Path, catalog: Path, database_url: str | None, transpo
     if not database_url:
         raise click.UsageError(f"--database-url (or {DATABASE_ENV}) is required")
     host, port = _listen(listen)
-    from paybill.guard import BundleError, Guard
+    from paybill.guard import BundleError, Guard, LogError
     from paybill.serve.workers import worker_path
 
     problems: list[tuple[str, str, str, str]] = []
@@ -138,11 +142,14 @@ def serve_command(bundle: Path, catalog: Path, database_url: str | None, transpo
     from paybill.serve.service import ServeConfig, Service, new_clock
 
     try:
-        guard = Guard.load(bundle, public_key, clock=new_clock(),
+        guard = Guard.load(bundle, public_key, clock=new_clock(), expect_agent=expect_agent,
                            log=worker_path(log_path, 1, workers) if log_path else None, revisions=revision_store)
     except BundleError as exc:
         problems.append(((bundle / "manifest.json").as_posix(), "PB1301", f"bundle refused ({exc.reason}): {exc}",
                          "serve only what `paybill compile` wrote and review approved"))
+    except LogError as exc:  # a FIFO, a device, a symlink loop: its message already says what the log is
+        problems.append(((log_path or bundle).as_posix(), "PB1301", str(exc),
+                         "--log names a regular file (created if missing), one per server process"))
     except OSError as exc:
         problems.append(((log_path or bundle).as_posix(), "PB1301", f"cannot open the decision log: {exc}", ""))
     shadow_guard = None

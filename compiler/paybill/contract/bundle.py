@@ -21,6 +21,8 @@ SIGNING_KEY_ENV = "PAYBILL_BUNDLE_SIGNING_KEY"
 """The environment variable holding the bundle signing key (PEM text, or a path to a PEM file):
 :mod:`paybill.guard.signing` reads it; the compiler checks whether it is set before loading
 ``cryptography``."""
+PUBLIC_KEY_ENV = "PAYBILL_BUNDLE_PUBLIC_KEY"
+"""The Ed25519 public key (PEM path) every command that loads a bundle then requires it to be signed by."""
 
 SCHEMA_FILE = "schema.cedarschema"
 POLICIES_FILE = "policies.cedar"

@@ -26,10 +26,11 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
+from paybill.contract.files import read_regular
 from paybill.dbops import tenant_session
 from paybill.dbops.connect import connect, database_error, set_timeouts
 from paybill.dbops.errors import DbOpsError, Problem, fail
-from paybill.dbops.folder import TENANT_NAME, Folder, Table
+from paybill.dbops.folder import MAX_FILE_BYTES, TENANT_NAME, Folder, Table
 
 APPLICATION = "paybill db export"
 MANIFEST = "manifest.json"
@@ -146,7 +147,7 @@ def read_manifest(path: Path) -> tuple[dict[str, Any], str, list[Problem]]:
     """(manifest, its sha256, problems): every file present with its sha256 (PB1111 otherwise)."""
     file = path / MANIFEST if path.is_dir() else path
     try:
-        body = file.read_bytes()
+        body = read_regular(file, MAX_FILE_BYTES)
         manifest = json.loads(body)
         entries = manifest["tables"]
         assert manifest.get("kind") == "TenantExport" and isinstance(entries, list)

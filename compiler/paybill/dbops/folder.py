@@ -16,12 +16,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from paybill.contract.files import read_regular
 from paybill.dbops.errors import DbOpsError, Problem, fail
 
 IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]*$")
 TENANT_NAME = re.compile(r"^[a-z](-?[a-z0-9])*$")
 TENANT_COLUMN = "tenant_id"
 INDEX = "migrations.json"
+MAX_FILE_BYTES = 256 * 1024 * 1024
+"""A compiled file is read as a regular file up to this size: a FIFO, a device or a link to one in the
+folder is refused, never waited on or read without end."""
 
 
 @dataclass(frozen=True)
@@ -161,7 +165,7 @@ def read_folder(path: Path) -> Folder:
         raise fail("PB1101", f"'{path.as_posix()}' is not a compiled database folder", path.as_posix(),
                    "pass generated/sql/<database> (a folder holding migrations.json)")
     try:
-        index = json.loads((path / INDEX).read_bytes())
+        index = json.loads(read_regular(path / INDEX, MAX_FILE_BYTES))
         listed = sorted(index["migrations"], key=lambda e: str(e["id"]))
         entries = [(str(e["file"]), str(e["sha256"])) for e in listed]
     except (OSError, ValueError, KeyError, TypeError) as exc:
@@ -178,9 +182,13 @@ def read_folder(path: Path) -> Folder:
             problems.append(Problem("PB1101", f"migrations.json lists an unusable file name {file!r}", index_path))
             continue
         try:
-            body = (path / file).read_bytes()
-        except OSError:
+            body = read_regular(path / file, MAX_FILE_BYTES)
+        except FileNotFoundError:
             problems.append(Problem("PB1101", f"'{file}' is listed in migrations.json but missing", index_path,
+                                    "restore the folder from git (`git checkout -- generated/`)"))
+            continue
+        except OSError as exc:  # FileRefused: a FIFO, a device, a folder, too large; or a read error
+            problems.append(Problem("PB1101", f"'{file}' cannot be read: {exc.strerror or exc}", index_path,
                                     "restore the folder from git (`git checkout -- generated/`)"))
             continue
         actual = hashlib.sha256(body).hexdigest()
