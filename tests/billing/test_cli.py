@@ -29,7 +29,10 @@ def test_sync_reports_bad_lines_processes_the_rest_and_writes_the_body(brepo, ru
     again = run(brepo.root, "billing", "sync", *state, "--now", "2026-01-12T00:00:00Z")
     assert again[0] == 0 and "0 proposal(s)" in again[2]
     weeks_later = run(brepo.root, "billing", "sync", *state, "--now", "2026-01-26T00:00:00Z")  # the dunning clock
-    assert "billing-vandelay-billing-status-suspend" in weeks_later[2] and "events: evt_1)" in weeks_later[2]
+    assert "billing-vandelay-billing-status-suspend" in weeks_later[2]
+    # the first proposal was never merged: the new one includes its change and says to close it
+    assert ("events: evt_1; supersedes paybill/billing-agent/billing-vandelay-billing-status, close it)"
+            in weeks_later[2])
 
 
 def test_usage_errors_exit_2(brepo, run, tmp_path, monkeypatch) -> None:

@@ -110,6 +110,20 @@ def test_dunning_suspends_after_the_deadline_with_an_injected_clock(billing) -> 
     billing.merge(proposal.branch)
     paid = billing.sync([invoice("evt_2", "invoice.paid", T0 + 15 * DAY, VANDELAY)], T0 + 15 * DAY)
     assert [p.classes for p in paid.proposals] == [["billing-status", "reactivate"]]
+    assert first.proposals[0].supersedes is None and proposal.supersedes is None, "merged: nothing superseded"
+    assert paid.proposals[0].supersedes is None and "Supersedes" not in paid.proposals[0].body
+
+
+def test_a_proposal_names_the_unmerged_one_it_supersedes(billing) -> None:
+    # The past_due proposal is still open when the dunning deadline passes: the suspension proposes
+    # status and lifecycle together on a new branch, which would conflict with the first one.
+    first = billing.sync([invoice("evt_1", "invoice.payment_failed", T0, VANDELAY)], T0)
+    [open_one] = first.proposals
+    later = billing.sync([], T0 + 14 * DAY)
+    [proposal] = later.proposals
+    assert proposal.classes == ["billing-status", "suspend"]
+    assert proposal.supersedes == open_one.branch
+    assert f"Supersedes `{open_one.branch}`" in proposal.body
 
 
 def test_cancellation_suspends_then_offboards_with_a_human_review(billing) -> None:

@@ -49,6 +49,8 @@ class Proposed:
     events: list[str]
     body: str
     onboarding: bool = False
+    supersedes: str | None = None
+    """The subscription's earlier proposal branch this one replaces (not merged: closing it is the reviewer's job)."""
 
 
 @dataclass
@@ -208,10 +210,30 @@ class Pass:
         subject = f"billing: {tenant.name}: {what}"
         reasons = self._reasons(fresh, new)
         header = self._header(tenant.name, classes, review, event_ids, reasons)
+        superseded = self._superseded(tenant, new)
+        if superseded is not None:
+            header += ["", f"Supersedes `{superseded}` (proposed earlier for this subscription and not merged: "
+                       f"its change is part of this one). Close that pull request; merging both conflicts."]
         result = propose_files(self.ctx, self.facts.policy.agent, {repo_path: text.encode("utf-8")},
                                {repo_path: old}, subject, reasons, event_ids, review,
                                f"billing-{tenant.name}-{'-'.join(classes)}", header, dry_run=self.dry_run)
-        self.finish(result, tenant.name, new, changes, fresh, classes, review, event_ids)
+        self.finish(result, tenant.name, new, changes, fresh, classes, review, event_ids, supersedes=superseded)
+
+    @staticmethod
+    def _superseded(tenant: TenantView, state: SubscriptionState) -> str | None:
+        """The branch of the subscription's last update proposal when the base does not have its change yet.
+
+        A later event (or the dunning clock) proposes the tenant's whole wanted change again on a new
+        branch (``billing-status`` then ``billing-status-suspend``); the first branch, if still open,
+        would conflict with it, so the new pull request names it. Once the base has every field the
+        earlier proposal set, that proposal was merged and nothing is superseded.
+        """
+        fields = {decide.STATUS, decide.PLAN, decide.LIFECYCLE}
+        if state.branch is None or not state.proposed or not set(state.proposed) <= fields:
+            return None
+        if all(tenant.field(path) == value for path, value in state.proposed.items()):
+            return None
+        return state.branch
 
     def unmapped(self, sub_id: str, new: SubscriptionState, fresh: list[BillingEvent]) -> None:
         policy = self.facts.policy
@@ -277,7 +299,7 @@ class Pass:
 
     def finish(self, result: BillingProposal, tenant: str, new: SubscriptionState, proposed: dict[str, str],
                fresh: list[BillingEvent], classes: list[str], review: str, event_ids: list[str],
-               *, onboarding: bool = False) -> bool:
+               *, onboarding: bool = False, supersedes: str | None = None) -> bool:
         if result.refused:
             self.report.diagnostics.extend(result.diagnostics)
             self.error(CODE_REFUSED, f"proposal for tenant '{tenant}' ({', '.join(classes)}) refused"
@@ -296,7 +318,7 @@ class Pass:
         self.s.save_subscription(new)
         self.store.flush(self.s)
         self.report.proposals.append(Proposed(tenant, result.branch, result.commit, review, classes, event_ids,
-                                              result.body, onboarding))
+                                              result.body, onboarding, supersedes))
         return True
 
     # -- text ---------------------------------------------------------------------------------------

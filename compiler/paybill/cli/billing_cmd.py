@@ -64,7 +64,8 @@ def _ctx_factory(specs: Path, base: str, policies: Path | None, out: Path | None
 def _write_bodies(report, pr_dir: Path | None) -> None:
     for proposal in report.proposals:
         click.echo(f"proposed {proposal.branch} for tenant '{proposal.tenant}' ({', '.join(proposal.classes)}; "
-                   f"review: {proposal.review}; events: {' '.join(proposal.events)})", err=True)
+                   f"review: {proposal.review}; events: {' '.join(proposal.events)}"
+                   + (f"; supersedes {proposal.supersedes}, close it" if proposal.supersedes else "") + ")", err=True)
         if pr_dir is not None:
             pr_dir.mkdir(parents=True, exist_ok=True)
             (pr_dir / (proposal.branch.replace("/", "__") + ".md")).write_text(proposal.body, encoding="utf-8")
