@@ -71,3 +71,22 @@ def test_serve_stops_cleanly_on_sigterm(brepo) -> None:
     assert "paybill billing: listening on http://127.0.0.1:" in first, first + rest
     assert process.returncode == 0, first + rest
     assert "Traceback" not in rest
+
+
+def test_an_unusable_pr_dir_is_refused_before_any_proposal_is_made(brepo, run, tmp_path) -> None:
+    # A proposal is final once made (a re-run says "already proposed"): a --pr-dir found unusable only
+    # afterwards crashed (internal error, exit 70) and the pull-request body was lost for good.
+    events = tmp_path / "events.jsonl"
+    events.write_text(json.dumps(invoice("evt_1", "invoice.payment_failed", T0, CUSTOMERS["vandelay"])) + "\n",
+                      encoding="utf-8")
+    (tmp_path / "a-file").write_text("", encoding="utf-8")
+    state = ("--base", "main", "--now", "2026-01-12T00:00:00Z", "--state", str(tmp_path / "state.json"))
+    unusable = str(tmp_path / "a-file" / "prs")
+    code, out, err = run(brepo.root, "billing", "sync", str(events), *state, "--pr-dir", unusable)
+    assert code == 2, out + err
+    assert "--pr-dir" in err and "cannot write pull-request bodies there" in err and "Traceback" not in err
+    assert "proposed" not in err
+    code, out, err = run(brepo.root, "billing", "sync", str(events), *state, "--pr-dir", str(tmp_path / "prs"))
+    assert code == 0, out + err
+    [body] = (tmp_path / "prs").iterdir()
+    assert body.name == "paybill__billing-agent__billing-vandelay-billing-status.md"

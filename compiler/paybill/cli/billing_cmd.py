@@ -6,6 +6,7 @@ import json
 import os
 import signal
 import sys
+import tempfile
 import time
 from datetime import datetime
 from pathlib import Path
@@ -34,6 +35,8 @@ def _now(text: str | None) -> int:
 
 STORE_UNAVAILABLE = "PB1019"
 """The state store (file or PostgreSQL) cannot be opened: nothing is processed, exit 3."""
+BODY_UNWRITTEN = "PB1020"
+"""A proposal's pull-request body could not be written to --pr-dir after the proposal was made: exit 1."""
 
 
 def _store(state: Path | None, database_url: str | None, schema: str):
@@ -61,14 +64,50 @@ def _ctx_factory(specs: Path, base: str, policies: Path | None, out: Path | None
     return lambda: open_repo(specs, base, policies, out, terraform=True)
 
 
-def _write_bodies(report, pr_dir: Path | None) -> None:
+def _pr_folder(pr_dir: Path | None) -> None:
+    """Make sure the pull-request bodies can be written before any event is processed.
+
+    A proposal is final once made (its events are done, the state saved: a re-run says "already
+    proposed"), so a --pr-dir found unusable only afterwards would lose its body for good.
+    """
+    if pr_dir is None:
+        return
+    try:
+        pr_dir.mkdir(parents=True, exist_ok=True)
+        probe = tempfile.NamedTemporaryFile(dir=pr_dir, prefix=".paybill-probe-")  # noqa: SIM115 (closed below)
+        probe.close()
+    except OSError as error:
+        raise click.UsageError(f"--pr-dir '{pr_dir}': cannot write pull-request bodies there: "
+                               f"{error.strerror or error}") from None
+
+
+def _write_bodies(report, pr_dir: Path | None) -> bool:
+    """Print each proposal and write its pull-request body (atomically); False if a body was not written."""
+    written = True
     for proposal in report.proposals:
         click.echo(f"proposed {proposal.branch} for tenant '{proposal.tenant}' ({', '.join(proposal.classes)}; "
                    f"review: {proposal.review}; events: {' '.join(proposal.events)}"
                    + (f"; supersedes {proposal.supersedes}, close it" if proposal.supersedes else "") + ")", err=True)
-        if pr_dir is not None:
+        if pr_dir is None:
+            continue
+        target = pr_dir / (proposal.branch.replace("/", "__") + ".md")
+        try:
             pr_dir.mkdir(parents=True, exist_ok=True)
-            (pr_dir / (proposal.branch.replace("/", "__") + ".md")).write_text(proposal.body, encoding="utf-8")
+            fd, tmp = tempfile.mkstemp(dir=pr_dir, prefix=".paybill-body-")
+            try:
+                with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                    handle.write(proposal.body)
+                os.replace(tmp, target)
+            except BaseException:
+                Path(tmp).unlink(missing_ok=True)
+                raise
+        except OSError as error:
+            written = False
+            click.echo(f"{target.as_posix()}:1:1: error[{BODY_UNWRITTEN}]: the pull-request body of "
+                       f"{proposal.branch} was not written: {error.strerror or error}", err=True)
+            click.echo(f"  hint: the branch exists and will not be proposed again; make its body with "
+                       f"`paybill plan --head {proposal.branch} --format markdown`", err=True)
+    return written
 
 
 common = [
@@ -146,6 +185,7 @@ def sync_command(events: Path | None, specs: Path, base: str, state: Path | None
     clock = _now(now)
     if not specs.exists():
         raise click.UsageError(f"specs folder '{specs}' does not exist")
+    _pr_folder(pr_dir)
     parsed, problems = read_events(events) if events is not None else ([], [])
     store = _store(state, database_url, schema)
     store.enqueue(parsed)
@@ -153,13 +193,13 @@ def sync_command(events: Path | None, specs: Path, base: str, state: Path | None
         report = run_pass(store, _ctx_factory(specs, base, policies, out), clock)
     except GitError as error:
         raise click.UsageError(f"git: {error}") from None
-    _write_bodies(report, pr_dir)
+    bodies_written = _write_bodies(report, pr_dir)
     diagnostics = problems + report.diagnostics
     if diagnostics:
         print_diagnostics(fmt, diagnostics, len(parsed), noun="event")
     click.echo(f"billing: {len(parsed)} event(s) read, {len(report.outcomes)} handled in this pass, "
                f"{len(report.proposals)} proposal(s), {len(set(report.kept))} kept for a re-run", err=True)
-    sys.exit(EXIT_DIAGNOSTICS if problems or report.failed else EXIT_OK)
+    sys.exit(EXIT_DIAGNOSTICS if problems or report.failed or not bodies_written else EXIT_OK)
 
 
 @billing_group.command("serve")
@@ -185,6 +225,7 @@ def serve_command(specs: Path, base: str, state: Path | None, database_url: str 
         raise click.UsageError(f"set {SECRET_ENV} to the endpoint's signing secret (whsec_...)")
     if not specs.exists():
         raise click.UsageError(f"specs folder '{specs}' does not exist")
+    _pr_folder(pr_dir)
     store = _store(state, database_url, schema)
 
     def report(result) -> None:
