@@ -178,3 +178,17 @@ def test_onboarding_says_what_is_missing_and_stops(billing) -> None:
     assert codes(report) == ["PB1014"] and report.proposals == [] and billing.branches() == []
     message = report.diagnostics[0].message
     assert "a contact email" in message and "residency rule for country 'JP'" in message
+
+
+def test_a_failed_first_invoice_of_a_trialing_tenant_ends_the_trial_unpaid(billing) -> None:
+    # hooli is trialing in the specs and this subscription's first event is the failed invoice at
+    # the trial's end: suspendOnTrialEndWithoutPayment suspends at once, as the subscription update
+    # (trialing -> past_due) does; it proposed past_due alone, and for an onboarding tenant
+    # onboarding -> active ("reactivate", auto-merged).
+    hooli = CUSTOMERS["hooli"]
+    report = billing.sync([invoice("evt_1", "invoice.payment_failed", T0, hooli)], T0 + 60)
+    [proposal] = report.proposals
+    assert proposal.tenant == "hooli" and proposal.classes == ["billing-status", "suspend"]
+    update = billing.sync([subscription("evt_2", "customer.subscription.updated", T0 + 1, hooli,
+                                        status="past_due")], T0 + 120)
+    assert update.proposals == [] and update.outcomes["evt_2"].startswith("already proposed on ")

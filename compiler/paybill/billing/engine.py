@@ -146,6 +146,13 @@ class Pass:
                            f"customer of {len(tenants)} tenants: {names}; no proposal",
                            "give each tenant its own billing.customerId, then re-run", fresh)
             return
+        if state.status is None and len(tenants) == 1 and tenants[0].status == "trialing":
+            # No event of this subscription seen yet: the tenant's own status is where it starts, so
+            # an invoice.payment_failed ending a trial (Stripe may deliver it before, or without, the
+            # subscription update) is a trial ended unpaid like that update is, not an activation.
+            # Only trialing is taken: another status's time is unknown (its dunning deadline counts
+            # from the event that sets it).
+            state.status = "trialing"
         folded = decide.fold(state, fresh, self.facts)
         if folded.unknown_prices or folded.ambiguous_prices:
             for event, prices in folded.unknown_prices:
