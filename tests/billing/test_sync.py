@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+import pytest
+
 from .conftest import CUSTOMERS, DAY, T0, customer, invoice, subscription
 
 VANDELAY = CUSTOMERS["vandelay"]
@@ -192,3 +194,26 @@ def test_a_failed_first_invoice_of_a_trialing_tenant_ends_the_trial_unpaid(billi
     update = billing.sync([subscription("evt_2", "customer.subscription.updated", T0 + 1, hooli,
                                         status="past_due")], T0 + 120)
     assert update.proposals == [] and update.outcomes["evt_2"].startswith("already proposed on ")
+
+
+def test_each_proposal_is_handed_over_before_a_crash_later_in_the_pass_can_lose_it(billing, monkeypatch) -> None:
+    # The pull-request bodies were written after the whole pass: a receiver killed after some proposals
+    # had saved them as made ("already proposed" on restart) and their bodies were never written.
+    from paybill.billing.engine import run_pass
+    from paybill.billing.events import parse_event
+
+    events = [invoice("evt_1", "invoice.payment_failed", T0, VANDELAY),
+              invoice("evt_2", "invoice.payment_failed", T0, CUSTOMERS["acme"])]
+    billing.store.enqueue([parse_event(e) for e in events])
+    real_flush, handed = billing.store.flush, []
+
+    def crash_on_the_second_proposal(session) -> None:
+        if len(handed) == 2:  # killed while saving the second proposal
+            raise RuntimeError("killed")
+        real_flush(session)
+
+    monkeypatch.setattr(billing.store, "flush", crash_on_the_second_proposal)
+    with pytest.raises(RuntimeError, match="killed"):
+        run_pass(billing.store, billing.ctx, T0 + 60, on_proposal=handed.append)
+    assert sorted(p.tenant for p in handed) == ["acme-corp", "vandelay"]  # the second too: made before the crash
+    assert all("<!-- paybill-plan -->" in p.body for p in handed)

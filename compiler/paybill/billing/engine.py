@@ -14,6 +14,7 @@ from __future__ import annotations
 import copy
 import posixpath
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -71,7 +72,11 @@ def _day(ts: int) -> str:
 
 
 class Pass:
-    def __init__(self, session: Session, store: Store, ctx: RepoContext, now: int, *, dry_run: bool = False):
+    def __init__(self, session: Session, store: Store, ctx: RepoContext, now: int, *, dry_run: bool = False,
+                 on_proposal: Callable[[Proposed], None] | None = None):
+        self.on_proposal = on_proposal
+        """Called with each proposal as soon as its branch exists, before its events are saved as done:
+        what the caller keeps of it (the pull-request body) survives a crash later in the pass."""
         self.s = session
         self.store = store
         self.ctx = ctx
@@ -319,13 +324,16 @@ class Pass:
                 self.report.outcomes[event.id] = f"would propose for '{tenant}' (dry run; kept)"
             return False
         assert result.branch is not None and result.commit is not None
+        made = Proposed(tenant, result.branch, result.commit, review, classes, event_ids, result.body, onboarding,
+                        supersedes)
+        if self.on_proposal is not None:
+            self.on_proposal(made)
         new.proposed, new.branch = proposed, result.branch
         for event in fresh:
             self.done(event, f"proposed on {result.branch}")
         self.s.save_subscription(new)
         self.store.flush(self.s)
-        self.report.proposals.append(Proposed(tenant, result.branch, result.commit, review, classes, event_ids,
-                                              result.body, onboarding, supersedes))
+        self.report.proposals.append(made)
         return True
 
     # -- text ---------------------------------------------------------------------------------------
@@ -350,10 +358,11 @@ class Pass:
         return self.ctx.base_side.read([source])[source.blob]
 
 
-def run_pass(store: Store, ctx_factory, now: int, *, dry_run: bool = False) -> PassReport:
+def run_pass(store: Store, ctx_factory, now: int, *, dry_run: bool = False,
+             on_proposal: Callable[[Proposed], None] | None = None) -> PassReport:
     """One pass under the store's lock; ``ctx_factory()`` opens the repository at the base ref (inside
     the lock, so a pass always proposes on top of the newest base)."""
     with store.session() as session:
         if not dry_run:
             session.prune_before = now - RETENTION_SECONDS
-        return Pass(session, store, ctx_factory(), now, dry_run=dry_run).run()
+        return Pass(session, store, ctx_factory(), now, dry_run=dry_run, on_proposal=on_proposal).run()

@@ -81,15 +81,25 @@ def _pr_folder(pr_dir: Path | None) -> None:
                                f"{error.strerror or error}") from None
 
 
-def _write_bodies(report, pr_dir: Path | None) -> bool:
-    """Print each proposal and write its pull-request body (atomically); False if a body was not written."""
-    written = True
-    for proposal in report.proposals:
+class _Bodies:
+    """Prints each proposal and writes its pull-request body (atomically) the moment it is made.
+
+    Called by the pass before the proposal's events are saved as done: a receiver or sync killed
+    later in the pass has still written the bodies of the proposals it made (they are not proposed
+    again). ``written`` is False once a body could not be written (PB1020).
+    """
+
+    def __init__(self, pr_dir: Path | None) -> None:
+        self.pr_dir = pr_dir
+        self.written = True
+
+    def __call__(self, proposal) -> None:
+        pr_dir = self.pr_dir
         click.echo(f"proposed {proposal.branch} for tenant '{proposal.tenant}' ({', '.join(proposal.classes)}; "
                    f"review: {proposal.review}; events: {' '.join(proposal.events)}"
                    + (f"; supersedes {proposal.supersedes}, close it" if proposal.supersedes else "") + ")", err=True)
         if pr_dir is None:
-            continue
+            return
         target = pr_dir / (proposal.branch.replace("/", "__") + ".md")
         try:
             pr_dir.mkdir(parents=True, exist_ok=True)
@@ -102,12 +112,11 @@ def _write_bodies(report, pr_dir: Path | None) -> bool:
                 Path(tmp).unlink(missing_ok=True)
                 raise
         except OSError as error:
-            written = False
+            self.written = False
             click.echo(f"{target.as_posix()}:1:1: error[{BODY_UNWRITTEN}]: the pull-request body of "
                        f"{proposal.branch} was not written: {error.strerror or error}", err=True)
             click.echo(f"  hint: the branch exists and will not be proposed again; make its body with "
                        f"`paybill plan --head {proposal.branch} --format markdown`", err=True)
-    return written
 
 
 common = [
@@ -190,10 +199,11 @@ def sync_command(events: Path | None, specs: Path, base: str, state: Path | None
     store = _store(state, database_url, schema)
     store.enqueue(parsed)
     try:
-        report = run_pass(store, _ctx_factory(specs, base, policies, out), clock)
+        bodies = _Bodies(pr_dir)
+        report = run_pass(store, _ctx_factory(specs, base, policies, out), clock, on_proposal=bodies)
     except GitError as error:
         raise click.UsageError(f"git: {error}") from None
-    bodies_written = _write_bodies(report, pr_dir)
+    bodies_written = bodies.written
     diagnostics = problems + report.diagnostics
     if diagnostics:
         print_diagnostics(fmt, diagnostics, len(parsed), noun="event")
@@ -229,13 +239,12 @@ def serve_command(specs: Path, base: str, state: Path | None, database_url: str 
     store = _store(state, database_url, schema)
 
     def report(result) -> None:
-        _write_bodies(result, pr_dir)
         if result.diagnostics:
             print_diagnostics("text", result.diagnostics, len(result.outcomes), noun="event")
 
     try:
         receiver = Receiver(store, _ctx_factory(specs, base, policies, out), secret, host=host, port=port,
-                            tolerance=tolerance, tick=tick, on_report=report)
+                            tolerance=tolerance, tick=tick, on_report=report, on_proposal=_Bodies(pr_dir))
     except OSError as error:
         raise click.UsageError(f"cannot listen on {host}:{port}: {error.strerror}") from None
     bound = receiver.address
