@@ -90,3 +90,17 @@ def test_an_unusable_pr_dir_is_refused_before_any_proposal_is_made(brepo, run, t
     assert code == 0, out + err
     [body] = (tmp_path / "prs").iterdir()
     assert body.name == "paybill__billing-agent__billing-vandelay-billing-status.md"
+
+
+def test_a_body_that_cannot_be_written_after_the_proposal_names_the_branch(tmp_path, capsys) -> None:
+    from paybill.billing.engine import Proposed
+    from paybill.cli.billing_cmd import _Bodies
+
+    (tmp_path / "prs").write_text("", encoding="utf-8")  # the folder became a file after the check
+    bodies = _Bodies(tmp_path / "prs")
+    bodies(Proposed("vandelay", "paybill/billing-agent/billing-vandelay-billing-status", "c0ffee", "auto",
+                    ["billing-status"], ["evt_1"], "body"))
+    err = capsys.readouterr().err
+    assert not bodies.written
+    assert "error[PB1020]: the pull-request body of paybill/billing-agent/billing-vandelay-billing-status" in err
+    assert "paybill plan --head paybill/billing-agent/billing-vandelay-billing-status --format markdown" in err
