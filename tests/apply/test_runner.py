@@ -12,6 +12,8 @@ import datetime
 import json
 import stat
 import sys
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -230,3 +232,31 @@ def test_a_missing_database_url_command_stops_the_shard_before_terraform_runs(ws
     assert ws.calls() == []  # not even init of tenant/b
     results = json.loads((ws.root / "results" / f"shard-{shard.id}.json").read_text())
     assert [(r["address"], r["status"]) for r in results["stacks"]] == [("tenant/a", "failed")]
+
+
+def test_two_runs_of_one_shard_into_one_results_folder_take_turns(ws) -> None:
+    # Both at once would run Terraform twice in the same stack folders (each `plan -out=tfplan`
+    # overwriting the other's saved plan) and overwrite each other's results file.
+    shard = only_shard(ws, manifest([stack("tenant/a"), stack("tenant/b")]))
+    said: list[str] = []
+    outcomes = []
+    first_started = threading.Event()
+
+    def first() -> None:
+        def echo(line: str) -> None:
+            first_started.set()
+            time.sleep(0.3)  # the second run starts while this one is under way
+        outcomes.append(run_shard(shard, options(ws, env={"FAKE_SLEEP": "0.2"}), echo=echo))
+
+    thread = threading.Thread(target=first)
+    thread.start()
+    assert first_started.wait(10)
+    second = run_shard(shard, options(ws), echo=said.append)
+    thread.join()
+    assert outcomes[0].ok and second.ok
+    assert said[0].startswith(f"shard {shard.id}: another paybill apply run of this shard is writing to ")
+    assert {r.address: r.status for r in second.records} == {"tenant/a": "skipped", "tenant/b": "skipped"}
+    applies = [line.split()[0] for line in ws.lines() if line.split()[1] == "apply"]
+    assert sorted(applies) == ["generated/terraform/tenant/a", "generated/terraform/tenant/b"]
+    results = json.loads((ws.root / "results" / f"shard-{shard.id}.json").read_text())
+    assert {r["address"]: r["status"] for r in results["stacks"]} == {"tenant/a": "skipped", "tenant/b": "skipped"}

@@ -29,7 +29,10 @@ def test_sync_reports_bad_lines_processes_the_rest_and_writes_the_body(brepo, ru
     again = run(brepo.root, "billing", "sync", *state, "--now", "2026-01-12T00:00:00Z")
     assert again[0] == 0 and "0 proposal(s)" in again[2]
     weeks_later = run(brepo.root, "billing", "sync", *state, "--now", "2026-01-26T00:00:00Z")  # the dunning clock
-    assert "billing-vandelay-billing-status-suspend" in weeks_later[2] and "events: evt_1)" in weeks_later[2]
+    assert "billing-vandelay-billing-status-suspend" in weeks_later[2]
+    # the first proposal was never merged: the new one includes its change and says to close it
+    assert ("events: evt_1; supersedes paybill/billing-agent/billing-vandelay-billing-status, close it)"
+            in weeks_later[2])
 
 
 def test_usage_errors_exit_2(brepo, run, tmp_path, monkeypatch) -> None:
@@ -104,3 +107,36 @@ def test_a_state_file_that_is_a_fifo_device_or_damaged_is_pb1019_not_a_hang(brep
         assert done.returncode == 3, done.stderr
         assert "error[PB1019]: cannot open the billing state store" in done.stderr, done.stderr
         assert reason in done.stderr and "internal error" not in done.stderr, done.stderr
+
+
+def test_an_unusable_pr_dir_is_refused_before_any_proposal_is_made(brepo, run, tmp_path) -> None:
+    # A proposal is final once made (a re-run says "already proposed"): a --pr-dir found unusable only
+    # afterwards crashed (internal error, exit 70) and the pull-request body was lost for good.
+    events = tmp_path / "events.jsonl"
+    events.write_text(json.dumps(invoice("evt_1", "invoice.payment_failed", T0, CUSTOMERS["vandelay"])) + "\n",
+                      encoding="utf-8")
+    (tmp_path / "a-file").write_text("", encoding="utf-8")
+    state = ("--base", "main", "--now", "2026-01-12T00:00:00Z", "--state", str(tmp_path / "state.json"))
+    unusable = str(tmp_path / "a-file" / "prs")
+    code, out, err = run(brepo.root, "billing", "sync", str(events), *state, "--pr-dir", unusable)
+    assert code == 2, out + err
+    assert "--pr-dir" in err and "cannot write pull-request bodies there" in err and "Traceback" not in err
+    assert "proposed" not in err
+    code, out, err = run(brepo.root, "billing", "sync", str(events), *state, "--pr-dir", str(tmp_path / "prs"))
+    assert code == 0, out + err
+    [body] = (tmp_path / "prs").iterdir()
+    assert body.name == "paybill__billing-agent__billing-vandelay-billing-status.md"
+
+
+def test_a_body_that_cannot_be_written_after_the_proposal_names_the_branch(tmp_path, capsys) -> None:
+    from paybill.billing.engine import Proposed
+    from paybill.cli.billing_cmd import _Bodies
+
+    (tmp_path / "prs").write_text("", encoding="utf-8")  # the folder became a file after the check
+    bodies = _Bodies(tmp_path / "prs")
+    bodies(Proposed("vandelay", "paybill/billing-agent/billing-vandelay-billing-status", "c0ffee", "auto",
+                    ["billing-status"], ["evt_1"], "body"))
+    err = capsys.readouterr().err
+    assert not bodies.written
+    assert "error[PB1020]: the pull-request body of paybill/billing-agent/billing-vandelay-billing-status" in err
+    assert "paybill plan --head paybill/billing-agent/billing-vandelay-billing-status --format markdown" in err

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+import pytest
+
 from .conftest import CUSTOMERS, DAY, T0, customer, invoice, subscription
 
 VANDELAY = CUSTOMERS["vandelay"]
@@ -110,6 +112,20 @@ def test_dunning_suspends_after_the_deadline_with_an_injected_clock(billing) -> 
     billing.merge(proposal.branch)
     paid = billing.sync([invoice("evt_2", "invoice.paid", T0 + 15 * DAY, VANDELAY)], T0 + 15 * DAY)
     assert [p.classes for p in paid.proposals] == [["billing-status", "reactivate"]]
+    assert first.proposals[0].supersedes is None and proposal.supersedes is None, "merged: nothing superseded"
+    assert paid.proposals[0].supersedes is None and "Supersedes" not in paid.proposals[0].body
+
+
+def test_a_proposal_names_the_unmerged_one_it_supersedes(billing) -> None:
+    # The past_due proposal is still open when the dunning deadline passes: the suspension proposes
+    # status and lifecycle together on a new branch, which would conflict with the first one.
+    first = billing.sync([invoice("evt_1", "invoice.payment_failed", T0, VANDELAY)], T0)
+    [open_one] = first.proposals
+    later = billing.sync([], T0 + 14 * DAY)
+    [proposal] = later.proposals
+    assert proposal.classes == ["billing-status", "suspend"]
+    assert proposal.supersedes == open_one.branch
+    assert f"Supersedes `{open_one.branch}`" in proposal.body
 
 
 def test_cancellation_suspends_then_offboards_with_a_human_review(billing) -> None:
@@ -164,3 +180,40 @@ def test_onboarding_says_what_is_missing_and_stops(billing) -> None:
     assert codes(report) == ["PB1014"] and report.proposals == [] and billing.branches() == []
     message = report.diagnostics[0].message
     assert "a contact email" in message and "residency rule for country 'JP'" in message
+
+
+def test_a_failed_first_invoice_of_a_trialing_tenant_ends_the_trial_unpaid(billing) -> None:
+    # hooli is trialing in the specs and this subscription's first event is the failed invoice at
+    # the trial's end: suspendOnTrialEndWithoutPayment suspends at once, as the subscription update
+    # (trialing -> past_due) does; it proposed past_due alone, and for an onboarding tenant
+    # onboarding -> active ("reactivate", auto-merged).
+    hooli = CUSTOMERS["hooli"]
+    report = billing.sync([invoice("evt_1", "invoice.payment_failed", T0, hooli)], T0 + 60)
+    [proposal] = report.proposals
+    assert proposal.tenant == "hooli" and proposal.classes == ["billing-status", "suspend"]
+    update = billing.sync([subscription("evt_2", "customer.subscription.updated", T0 + 1, hooli,
+                                        status="past_due")], T0 + 120)
+    assert update.proposals == [] and update.outcomes["evt_2"].startswith("already proposed on ")
+
+
+def test_each_proposal_is_handed_over_before_a_crash_later_in_the_pass_can_lose_it(billing, monkeypatch) -> None:
+    # The pull-request bodies were written after the whole pass: a receiver killed after some proposals
+    # had saved them as made ("already proposed" on restart) and their bodies were never written.
+    from paybill.billing.engine import run_pass
+    from paybill.billing.events import parse_event
+
+    events = [invoice("evt_1", "invoice.payment_failed", T0, VANDELAY),
+              invoice("evt_2", "invoice.payment_failed", T0, CUSTOMERS["acme"])]
+    billing.store.enqueue([parse_event(e) for e in events])
+    real_flush, handed = billing.store.flush, []
+
+    def crash_on_the_second_proposal(session) -> None:
+        if len(handed) == 2:  # killed while saving the second proposal
+            raise RuntimeError("killed")
+        real_flush(session)
+
+    monkeypatch.setattr(billing.store, "flush", crash_on_the_second_proposal)
+    with pytest.raises(RuntimeError, match="killed"):
+        run_pass(billing.store, billing.ctx, T0 + 60, on_proposal=handed.append)
+    assert sorted(p.tenant for p in handed) == ["acme-corp", "vandelay"]  # the second too: made before the crash
+    assert all("<!-- paybill-plan -->" in p.body for p in handed)

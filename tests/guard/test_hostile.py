@@ -11,9 +11,10 @@ import shutil
 import pytest
 from guard_support import copy_bundle
 
-from paybill.contract.bundle import MANIFEST_FILE, TESTS_FILE, sha256_hex
+from paybill.contract.bundle import MANIFEST_FILE, TESTS_FILE, bundle_revision, sha256_hex
 from paybill.contract.requests import operation_context, request, run_entity
 from paybill.guard import BundleError, Guard, GuardUsageError, verify_log
+from paybill.guard import bundle as bundle_module
 
 OPS = "specs/agents/ops-agent.yaml"
 CRM = "specs/data/crm.yaml"
@@ -290,3 +291,45 @@ def test_a_decision_log_with_an_edited_line_is_detected(load, tmp_path):
     report = verify_log(log_path)
     assert not report.ok and [line for line, _ in report.problems] == [4]
     assert "hash chain broken" in report.problems[0][1]
+
+
+def _rehashed(folder, name: str, data: bytes) -> None:
+    """Write ``name`` and a manifest that lists it: another valid (unsigned) revision of the bundle."""
+    (folder / name).write_bytes(data)
+    manifest = json.loads((folder / MANIFEST_FILE).read_text())
+    manifest["files"][name] = sha256_hex(data)
+    manifest["revision"] = bundle_revision(manifest["files"])
+    (folder / MANIFEST_FILE).write_text(json.dumps(manifest))
+
+
+def test_a_bundle_swapped_by_a_compile_while_it_loads_is_read_again(bundles, tmp_path, monkeypatch):
+    # `paybill compile` swaps the whole output folder at once; a server starting at that moment read
+    # the manifest of one tree and a file of the other and refused the bundle ("hash").
+    folder = copy_bundle(bundles / "ops-agent", tmp_path / "out" / "ops-agent")
+    newer = copy_bundle(bundles / "ops-agent", tmp_path / "next" / "ops-agent")
+    _rehashed(newer, "limits.json", (newer / "limits.json").read_bytes() + b"\n")
+    real = bundle_module.read_regular
+    swapped = []
+
+    def read_across_a_swap(path, limit):
+        if path.name != MANIFEST_FILE and not swapped:  # the manifest was read: the compile swaps now
+            folder.rename(tmp_path / "spare")
+            newer.rename(folder)
+            swapped.append(path.name)
+        return real(path, limit)
+
+    monkeypatch.setattr(bundle_module, "read_regular", read_across_a_swap)
+    loaded = Guard.load(folder)
+    now = json.loads((folder / MANIFEST_FILE).read_text())["revision"]
+    assert swapped and loaded.bundle.manifest["revision"] == now
+
+
+def test_a_file_that_does_not_match_an_unchanged_manifest_is_not_read_again(bundles, tmp_path, monkeypatch):
+    folder = copy_bundle(bundles / "ops-agent", tmp_path / "ops-agent")
+    (folder / "limits.json").write_bytes((folder / "limits.json").read_bytes() + b"\n")
+    reads = []
+    real = bundle_module.read_regular
+    monkeypatch.setattr(bundle_module, "read_regular", lambda path, limit: reads.append(path.name) or real(path, limit))
+    with pytest.raises(BundleError, match=r"limits\.json does not match its sha256") as refused:
+        Guard.load(folder)
+    assert refused.value.reason == "hash" and reads.count(MANIFEST_FILE) == 2

@@ -14,13 +14,15 @@ commit and hash is skipped, which is what makes a re-run resume.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import os
 import shutil
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -250,8 +252,39 @@ def _stopped(results_file: Path, shard: Shard, records: list[Record], problems: 
     return ShardOutcome(tuple(records), tuple(problems))
 
 
+@contextlib.contextmanager
+def _shard_lock(options: RunOptions, shard: Shard, echo: Callable[[str], None]) -> Iterator[None]:
+    """Hold ``DIR/.shard-<id>.lock`` (``flock``) for a whole run of ``shard`` into results ``DIR``.
+
+    Two runs of one shard into one results folder would run Terraform twice at once in the same
+    stack folders (each ``plan -out=tfplan`` overwriting the other's saved plan) and overwrite each
+    other's results file. The second run waits instead, then skips what the first finished (the
+    results folder is always read for finished units). The kernel releases the lock of a killed run.
+    """
+    options.results.mkdir(parents=True, exist_ok=True)
+    fd = os.open(options.results / f".shard-{shard.id}.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            echo(f"shard {shard.id}: another paybill apply run of this shard is writing to {options.results}; "
+                 "waiting for it to finish")
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
 def run_shard(shard: Shard, options: RunOptions, *, echo: Callable[[str], None] = print) -> ShardOutcome:
-    """Run every unit of ``shard``; write the results file after each; return records and problems."""
+    """Run every unit of ``shard``; write the results file after each; return records and problems.
+
+    Runs of one shard into one results folder take turns (``_shard_lock``).
+    """
+    with _shard_lock(options, shard, echo):
+        return _run_shard(shard, options, echo)
+
+
+def _run_shard(shard: Shard, options: RunOptions, echo: Callable[[str], None]) -> ShardOutcome:
     done_before = finished_units([*options.resume, options.results])
     results_file = options.results / f"shard-{shard.id}.json"
     records: list[Record] = []

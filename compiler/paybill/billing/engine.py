@@ -14,6 +14,7 @@ from __future__ import annotations
 import copy
 import posixpath
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -49,6 +50,8 @@ class Proposed:
     events: list[str]
     body: str
     onboarding: bool = False
+    supersedes: str | None = None
+    """The subscription's earlier proposal branch this one replaces (not merged: closing it is the reviewer's job)."""
 
 
 @dataclass
@@ -69,7 +72,11 @@ def _day(ts: int) -> str:
 
 
 class Pass:
-    def __init__(self, session: Session, store: Store, ctx: RepoContext, now: int, *, dry_run: bool = False):
+    def __init__(self, session: Session, store: Store, ctx: RepoContext, now: int, *, dry_run: bool = False,
+                 on_proposal: Callable[[Proposed], None] | None = None):
+        self.on_proposal = on_proposal
+        """Called with each proposal as soon as its branch exists, before its events are saved as done:
+        what the caller keeps of it (the pull-request body) survives a crash later in the pass."""
         self.s = session
         self.store = store
         self.ctx = ctx
@@ -144,6 +151,13 @@ class Pass:
                            f"customer of {len(tenants)} tenants: {names}; no proposal",
                            "give each tenant its own billing.customerId, then re-run", fresh)
             return
+        if state.status is None and len(tenants) == 1 and tenants[0].status == "trialing":
+            # No event of this subscription seen yet: the tenant's own status is where it starts, so
+            # an invoice.payment_failed ending a trial (Stripe may deliver it before, or without, the
+            # subscription update) is a trial ended unpaid like that update is, not an activation.
+            # Only trialing is taken: another status's time is unknown (its dunning deadline counts
+            # from the event that sets it).
+            state.status = "trialing"
         folded = decide.fold(state, fresh, self.facts)
         if folded.unknown_prices or folded.ambiguous_prices:
             for event, prices in folded.unknown_prices:
@@ -208,10 +222,30 @@ class Pass:
         subject = f"billing: {tenant.name}: {what}"
         reasons = self._reasons(fresh, new)
         header = self._header(tenant.name, classes, review, event_ids, reasons)
+        superseded = self._superseded(tenant, new)
+        if superseded is not None:
+            header += ["", f"Supersedes `{superseded}` (proposed earlier for this subscription and not merged: "
+                       f"its change is part of this one). Close that pull request; merging both conflicts."]
         result = propose_files(self.ctx, self.facts.policy.agent, {repo_path: text.encode("utf-8")},
                                {repo_path: old}, subject, reasons, event_ids, review,
                                f"billing-{tenant.name}-{'-'.join(classes)}", header, dry_run=self.dry_run)
-        self.finish(result, tenant.name, new, changes, fresh, classes, review, event_ids)
+        self.finish(result, tenant.name, new, changes, fresh, classes, review, event_ids, supersedes=superseded)
+
+    @staticmethod
+    def _superseded(tenant: TenantView, state: SubscriptionState) -> str | None:
+        """The branch of the subscription's last update proposal when the base does not have its change yet.
+
+        A later event (or the dunning clock) proposes the tenant's whole wanted change again on a new
+        branch (``billing-status`` then ``billing-status-suspend``); the first branch, if still open,
+        would conflict with it, so the new pull request names it. Once the base has every field the
+        earlier proposal set, that proposal was merged and nothing is superseded.
+        """
+        fields = {decide.STATUS, decide.PLAN, decide.LIFECYCLE}
+        if state.branch is None or not state.proposed or not set(state.proposed) <= fields:
+            return None
+        if all(tenant.field(path) == value for path, value in state.proposed.items()):
+            return None
+        return state.branch
 
     def unmapped(self, sub_id: str, new: SubscriptionState, fresh: list[BillingEvent]) -> None:
         policy = self.facts.policy
@@ -277,7 +311,7 @@ class Pass:
 
     def finish(self, result: BillingProposal, tenant: str, new: SubscriptionState, proposed: dict[str, str],
                fresh: list[BillingEvent], classes: list[str], review: str, event_ids: list[str],
-               *, onboarding: bool = False) -> bool:
+               *, onboarding: bool = False, supersedes: str | None = None) -> bool:
         if result.refused:
             self.report.diagnostics.extend(result.diagnostics)
             self.error(CODE_REFUSED, f"proposal for tenant '{tenant}' ({', '.join(classes)}) refused"
@@ -290,13 +324,16 @@ class Pass:
                 self.report.outcomes[event.id] = f"would propose for '{tenant}' (dry run; kept)"
             return False
         assert result.branch is not None and result.commit is not None
+        made = Proposed(tenant, result.branch, result.commit, review, classes, event_ids, result.body, onboarding,
+                        supersedes)
+        if self.on_proposal is not None:
+            self.on_proposal(made)
         new.proposed, new.branch = proposed, result.branch
         for event in fresh:
             self.done(event, f"proposed on {result.branch}")
         self.s.save_subscription(new)
         self.store.flush(self.s)
-        self.report.proposals.append(Proposed(tenant, result.branch, result.commit, review, classes, event_ids,
-                                              result.body, onboarding))
+        self.report.proposals.append(made)
         return True
 
     # -- text ---------------------------------------------------------------------------------------
@@ -321,10 +358,11 @@ class Pass:
         return self.ctx.base_side.read([source])[source.blob]
 
 
-def run_pass(store: Store, ctx_factory, now: int, *, dry_run: bool = False) -> PassReport:
+def run_pass(store: Store, ctx_factory, now: int, *, dry_run: bool = False,
+             on_proposal: Callable[[Proposed], None] | None = None) -> PassReport:
     """One pass under the store's lock; ``ctx_factory()`` opens the repository at the base ref (inside
     the lock, so a pass always proposes on top of the newest base)."""
     with store.session() as session:
         if not dry_run:
             session.prune_before = now - RETENTION_SECONDS
-        return Pass(session, store, ctx_factory(), now, dry_run=dry_run).run()
+        return Pass(session, store, ctx_factory(), now, dry_run=dry_run, on_proposal=on_proposal).run()

@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from paybill.billing.engine import PassReport, run_pass
+from paybill.billing.engine import PassReport, Proposed, run_pass
 from paybill.billing.events import MAX_EVENT_BYTES
 from paybill.billing.proposal import RepoContext
 from paybill.billing.store import Store
@@ -30,7 +30,9 @@ class Receiver:
     def __init__(self, store: Store, ctx_factory: Callable[[], RepoContext], secret: str, *,
                  host: str = "127.0.0.1", port: int = 0, tolerance: int = DEFAULT_TOLERANCE,
                  tick: float = 3600.0, clock: Callable[[], float] = time.time,
-                 on_report: Callable[[PassReport], None] | None = None) -> None:
+                 on_report: Callable[[PassReport], None] | None = None,
+                 on_proposal: Callable[[Proposed], None] | None = None) -> None:
+        self.on_proposal = on_proposal
         self.store = store
         self.ctx_factory = ctx_factory
         self.secret = secret
@@ -115,7 +117,7 @@ class Receiver:
                 target = self.received
                 self.passing = True
             try:
-                report = run_pass(self.store, self.ctx_factory, int(self.clock()))
+                report = run_pass(self.store, self.ctx_factory, int(self.clock()), on_proposal=self.on_proposal)
                 if self.on_report is not None:
                     self.on_report(report)
             except Exception as error:  # keep serving; the events stay pending for the next pass

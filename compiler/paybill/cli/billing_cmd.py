@@ -6,6 +6,7 @@ import json
 import os
 import signal
 import sys
+import tempfile
 import time
 from datetime import datetime
 from pathlib import Path
@@ -34,6 +35,8 @@ def _now(text: str | None) -> int:
 
 STORE_UNAVAILABLE = "PB1019"
 """The state store (file or PostgreSQL) cannot be opened: nothing is processed, exit 3."""
+BODY_UNWRITTEN = "PB1020"
+"""A proposal's pull-request body could not be written to --pr-dir after the proposal was made: exit 1."""
 
 
 def _store(state: Path | None, database_url: str | None, schema: str):
@@ -61,13 +64,59 @@ def _ctx_factory(specs: Path, base: str, policies: Path | None, out: Path | None
     return lambda: open_repo(specs, base, policies, out, terraform=True)
 
 
-def _write_bodies(report, pr_dir: Path | None) -> None:
-    for proposal in report.proposals:
+def _pr_folder(pr_dir: Path | None) -> None:
+    """Make sure the pull-request bodies can be written before any event is processed.
+
+    A proposal is final once made (its events are done, the state saved: a re-run says "already
+    proposed"), so a --pr-dir found unusable only afterwards would lose its body for good.
+    """
+    if pr_dir is None:
+        return
+    try:
+        pr_dir.mkdir(parents=True, exist_ok=True)
+        probe = tempfile.NamedTemporaryFile(dir=pr_dir, prefix=".paybill-probe-")  # noqa: SIM115 (closed below)
+        probe.close()
+    except OSError as error:
+        raise click.UsageError(f"--pr-dir '{pr_dir}': cannot write pull-request bodies there: "
+                               f"{error.strerror or error}") from None
+
+
+class _Bodies:
+    """Prints each proposal and writes its pull-request body (atomically) the moment it is made.
+
+    Called by the pass before the proposal's events are saved as done: a receiver or sync killed
+    later in the pass has still written the bodies of the proposals it made (they are not proposed
+    again). ``written`` is False once a body could not be written (PB1020).
+    """
+
+    def __init__(self, pr_dir: Path | None) -> None:
+        self.pr_dir = pr_dir
+        self.written = True
+
+    def __call__(self, proposal) -> None:
+        pr_dir = self.pr_dir
         click.echo(f"proposed {proposal.branch} for tenant '{proposal.tenant}' ({', '.join(proposal.classes)}; "
-                   f"review: {proposal.review}; events: {' '.join(proposal.events)})", err=True)
-        if pr_dir is not None:
+                   f"review: {proposal.review}; events: {' '.join(proposal.events)}"
+                   + (f"; supersedes {proposal.supersedes}, close it" if proposal.supersedes else "") + ")", err=True)
+        if pr_dir is None:
+            return
+        target = pr_dir / (proposal.branch.replace("/", "__") + ".md")
+        try:
             pr_dir.mkdir(parents=True, exist_ok=True)
-            (pr_dir / (proposal.branch.replace("/", "__") + ".md")).write_text(proposal.body, encoding="utf-8")
+            fd, tmp = tempfile.mkstemp(dir=pr_dir, prefix=".paybill-body-")
+            try:
+                with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                    handle.write(proposal.body)
+                os.replace(tmp, target)
+            except BaseException:
+                Path(tmp).unlink(missing_ok=True)
+                raise
+        except OSError as error:
+            self.written = False
+            click.echo(f"{target.as_posix()}:1:1: error[{BODY_UNWRITTEN}]: the pull-request body of "
+                       f"{proposal.branch} was not written: {error.strerror or error}", err=True)
+            click.echo(f"  hint: the branch exists and will not be proposed again; make its body with "
+                       f"`paybill plan --head {proposal.branch} --format markdown`", err=True)
 
 
 common = [
@@ -150,20 +199,22 @@ def sync_command(events: Path | None, specs: Path, base: str, state: Path | None
     clock = _now(now)
     if not specs.exists():
         raise click.UsageError(f"specs folder '{specs}' does not exist")
+    _pr_folder(pr_dir)
     parsed, problems = read_events(events) if events is not None else ([], [])
     store = _store(state, database_url, schema)
     store.enqueue(parsed)
     try:
-        report = run_pass(store, _ctx_factory(specs, base, policies, out), clock)
+        bodies = _Bodies(pr_dir)
+        report = run_pass(store, _ctx_factory(specs, base, policies, out), clock, on_proposal=bodies)
     except GitError as error:
         raise click.UsageError(f"git: {error}") from None
-    _write_bodies(report, pr_dir)
+    bodies_written = bodies.written
     diagnostics = problems + report.diagnostics
     if diagnostics:
         print_diagnostics(fmt, diagnostics, len(parsed), noun="event")
     click.echo(f"billing: {len(parsed)} event(s) read, {len(report.outcomes)} handled in this pass, "
                f"{len(report.proposals)} proposal(s), {len(set(report.kept))} kept for a re-run", err=True)
-    sys.exit(EXIT_DIAGNOSTICS if problems or report.failed else EXIT_OK)
+    sys.exit(EXIT_DIAGNOSTICS if problems or report.failed or not bodies_written else EXIT_OK)
 
 
 @billing_group.command("serve")
@@ -189,16 +240,16 @@ def serve_command(specs: Path, base: str, state: Path | None, database_url: str 
         raise click.UsageError(f"set {SECRET_ENV} to the endpoint's signing secret (whsec_...)")
     if not specs.exists():
         raise click.UsageError(f"specs folder '{specs}' does not exist")
+    _pr_folder(pr_dir)
     store = _store(state, database_url, schema)
 
     def report(result) -> None:
-        _write_bodies(result, pr_dir)
         if result.diagnostics:
             print_diagnostics("text", result.diagnostics, len(result.outcomes), noun="event")
 
     try:
         receiver = Receiver(store, _ctx_factory(specs, base, policies, out), secret, host=host, port=port,
-                            tolerance=tolerance, tick=tick, on_report=report)
+                            tolerance=tolerance, tick=tick, on_report=report, on_proposal=_Bodies(pr_dir))
     except OSError as error:
         raise click.UsageError(f"cannot listen on {host}:{port}: {error.strerror}") from None
     bound = receiver.address

@@ -95,8 +95,12 @@ def _json(data: bytes, name: str) -> Any:
         raise BundleError("content", f"{name} is not valid JSON ({exc})") from None
 
 
-def _manifest(path: Path) -> dict[str, Any]:
-    manifest = _json(_read(path, MANIFEST_FILE), MANIFEST_FILE)
+SWAP_RETRIES = 5
+"""Re-reads of a bundle whose manifest was replaced while its files were read (a compile's swap)."""
+
+
+def _manifest(path: Path, data: bytes) -> dict[str, Any]:
+    manifest = _json(data, MANIFEST_FILE)
     if not isinstance(manifest, dict) or manifest.get("format") != BUNDLE_FORMAT:
         raise BundleError("format", f"{MANIFEST_FILE} is not a {BUNDLE_FORMAT} manifest")
     if not isinstance(manifest.get("files"), dict) or not isinstance(manifest.get("agent"), str):
@@ -171,7 +175,25 @@ def load_bundle(path: str | Path, public_key: PublicKeyLike | None = None, *,
     is part of the signed manifest, so with a public key it cannot be edited either.
     """
     path = Path(path)
-    manifest = _manifest(path)
+    for attempt in range(SWAP_RETRIES + 1):
+        manifest_bytes = _read(path, MANIFEST_FILE)
+        manifest = _manifest(path, manifest_bytes)
+        _check_manifest(path, manifest, public_key, expect_agent)
+        try:
+            files = _verified_files(path, manifest)
+            break
+        except BundleError as exc:
+            # `paybill compile` swaps the whole output folder at once, but a reader opening the
+            # bundle's files one by one may straddle the swap: the manifest of one tree, a file of
+            # the other. The manifest then differs when read again: read the bundle again. Bytes that
+            # do not match an unchanged manifest are refused as before.
+            if exc.reason != "hash" or attempt == SWAP_RETRIES or _read(path, MANIFEST_FILE) == manifest_bytes:
+                raise
+    return _parsed(path, manifest, files)
+
+
+def _check_manifest(path: Path, manifest: dict[str, Any], public_key: PublicKeyLike | None,
+                    expect_agent: str | None) -> None:
     if public_key is not None:
         try:
             key = load_public_key(public_key)
@@ -183,7 +205,9 @@ def load_bundle(path: str | Path, public_key: PublicKeyLike | None = None, *,
     if expect_agent is not None and manifest["agent"] != expect_agent:
         raise BundleError("agent", f"bundle {path.as_posix()} is for agent {manifest['agent']!r}, "
                                    f"not the expected {expect_agent!r}")
-    files = _verified_files(path, manifest)
+
+
+def _parsed(path: Path, manifest: dict[str, Any], files: dict[str, bytes]) -> LoadedBundle:
     engine = _engine(files)
     workflows = _json(files[WORKFLOW_FILE], WORKFLOW_FILE)
     limits = _json(files[LIMITS_FILE], LIMITS_FILE)
