@@ -353,13 +353,16 @@ def _compile(specs: Path, out: Path, check: bool, durable: bool, strict_quotas: 
             if diff.clean:
                 _record(cache, result)
             _report_check(result, out, fmt, diff)
-        # Started once the output is in place: the compile record reads the manifest from where the
-        # writer put it, and a helper forked before the swap would look for it in the scratch tree.
+        # The helper that saves for later commands (_start_saving_for_next) runs beside the write when the
+        # tree is in memory (the linked writer's); a streamed tree's early files are read from where the
+        # writer put them, so its helper starts once they are swapped in (forked before the swap, it
+        # would look for the manifest in the scratch tree).
         saving: ForkedCall[None] | None = None
         try:
             with _progress(result.file_count, fmt) as bar:
                 if linked and cache is not None:
                     writer.abort()
+                    saving = _start_saving_for_next(cache, out, result, record is not None, parallelism)
                     try:
                         write_tree_linked(result.tree, out, cache, bar.update if bar is not None else None,
                                           digests=result.digests, kept=result.kept, journal=journal,
@@ -372,7 +375,6 @@ def _compile(specs: Path, out: Path, check: bool, durable: bool, strict_quotas: 
                         final.clear()
                         final_folders.clear()
                         write_tree_linked(result.tree, out, cache, digests=result.digests, final=final, lease=lease)
-                    saving = _start_saving_for_next(cache, out, result, record is not None, parallelism)
                 else:
                     writer.commit(result.tree, bar.update if bar is not None else None)
                     saving = _start_saving_for_next(cache, out, result, record is not None, parallelism)
