@@ -11,6 +11,7 @@ import errno
 import hashlib
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -530,6 +531,22 @@ def test_cli_compile_with_every_helper_saves_what_the_next_compile_reads(tmp_pat
     assert indexed is not None and indexed[0] == hashlib.sha256(manifest).hexdigest()
     inputs = json.loads(manifest)["inputs"]
     assert load_record(cache, inputs) is not None
+
+    # a plan edit (not one the delta compile patches) after a compile that left a journal: the linked
+    # writer keeps the tree in memory, and the helper saves beside the write
+    specs = tmp_path / "specs"
+    shutil.copytree(ROOT / "specs", specs)
+    out = tmp_path / "generated-copy"
+    run = _cli("compile", str(specs), "--out", str(out), cache=cache)
+    assert run.wait(timeout=120) == 0, run.stderr.read()
+    bluth = specs / "tenants" / "bluth.yaml"
+    bluth.write_text(bluth.read_text().replace("plan: starter", "plan: growth", 1))
+    run = _cli("compile", str(specs), "--out", str(out), cache=cache)
+    assert run.wait(timeout=120) == 0, run.stderr.read()
+    manifest = (out / "manifest.json").read_bytes()
+    assert load_record(cache, json.loads(manifest)["inputs"]) is not None
+    assert load_manifest_index(cache, git_blob_id(manifest)) is not None
+    assert load_state(cache, out) is not None
 
 
 def _descendants(pid: int) -> list[int]:
