@@ -16,6 +16,7 @@ import pytest
 
 from paybill.guard import Guard, ManualClock
 from paybill.guard.shadow import ShadowGuard
+from support.processes import first_line_then_signal
 
 PAYBILL = [sys.executable, "-m", "paybill"]
 PORT = 18231  # authz's range (18200-18299)
@@ -132,12 +133,7 @@ def test_authzen_shadow_log_unwritable_or_candidate_refused(bundles, tmp_path):
     log = tmp_path / "shadow.jsonl"
     process = subprocess.Popen([*PAYBILL, *base, "--listen", f"127.0.0.1:{PORT + 1}", "--shadow", str(other),
                                 "--shadow-log", str(log)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        assert process.stderr is not None
-        first = process.stderr.readline()
-    finally:
-        process.send_signal(signal.SIGINT)
-        _, rest = process.communicate(timeout=30)
+    first, rest = first_line_then_signal(process, signal.SIGINT, timeout=30)
     assert "paybill authzen: warning: shadow off" in first and other.as_posix() in first, first + rest
     assert orjson.loads(log.read_bytes().splitlines()[0])["kind"] == "candidate-refused"
 

@@ -8,6 +8,8 @@ import signal
 import subprocess
 import sys
 
+from support.processes import first_line_then_signal
+
 from .conftest import CUSTOMERS, T0, invoice
 
 
@@ -62,12 +64,7 @@ def test_serve_stops_cleanly_on_sigterm(brepo) -> None:
     process = subprocess.Popen([sys.executable, "-m", "paybill", "billing", "serve", "--port", "0", "--state",
                                 str(brepo.root / "state.json")], cwd=brepo.root, env=env, text=True,
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    try:
-        assert process.stderr is not None
-        first = process.stderr.readline()
-    finally:
-        process.send_signal(signal.SIGTERM)
-        _, rest = process.communicate(timeout=60)
+    first, rest = first_line_then_signal(process, signal.SIGTERM, timeout=60)
     assert "paybill billing: listening on http://127.0.0.1:" in first, first + rest
     assert process.returncode == 0, first + rest
     assert "Traceback" not in rest
