@@ -408,8 +408,9 @@ def _start_saving_for_next(cache: Path | None, out: Path, result: CompileResult,
     ``paybill plan`` (:func:`_record`) and, with ``delta``, the delta compile's state (:func:`_save_delta_state`).
 
     Nothing in this compile reads them, so on a large repository they run in a forked helper while
-    this process journals the output it just wrote and saves the short cut's record (at 100,000 tenants
-    ~4.4 s of CPU, ~1.5 + ~1.1 + ~1.8 s, beside ~4.4 s here; one after the other before). Wait with
+    this process writes (the linked writer) or journals (the streaming one) the output and saves the
+    short cut's record (at 100,000 tenants ~4.4 s of CPU, ~1.5 + ~1.1 + ~1.8 s, beside ~4.4 s here; one
+    after the other before). Wait with
     :func:`_finish_saving`. A delta state saved for a compile whose short-cut record could not be saved
     is never used: the delta compile starts from that record (:func:`paybill.cli.compile_fast.without_stages`).
     """
