@@ -23,7 +23,7 @@ from typing import Any
 from paybill.compile.apart import Parts, start_apart
 from paybill.compile.checks import check_paths, check_stacks
 from paybill.compile.result import CompileResult
-from paybill.diagnostics import Diagnostic, DiagnosticSink, Position
+from paybill.diagnostics import Diagnostic, DiagnosticSink
 from paybill.emit.cache import CompileCache
 from paybill.emit.contract import EmitContext, Emitter, OutputTree
 from paybill.emit.files import OutputFiles, ScratchWriter, Written
@@ -32,7 +32,7 @@ from paybill.forked import ForkedCall, Parallelism, WorkerDied
 from paybill.gcpause import gc_paused
 from paybill.graph.build import build_graph
 from paybill.graph.cycles import report_cycles
-from paybill.load import LoadLimits, SpecDocument, load_repository
+from paybill.load import LoadLimits, SpecDocument, load_repository, report_no_spec_files
 from paybill.load.cache import KnownStats
 from paybill.load.limits import DEFAULT_LIMITS
 from paybill.resolve import ResolvedModel, resolve_index
@@ -315,9 +315,7 @@ def compile_repository(
         if progress:
             progress("load")
         loaded = load_repository(root, sink, limits, cache=cache, save=False, parallelism=parallelism, known=known)
-        if loaded.files == 0 and not len(sink):
-            sink.error("PB0115", f"no spec files (*.yaml, *.yml) found under '{root.as_posix()}'",
-                       root.name or ".", Position(), "point paybill at your specs folder")
+        report_no_spec_files(root, loaded, sink)
         store = UnitStore(cache / UNITS_FOLDER, content_root=out, in_place=in_place if out is not None else None) \
             if cache is not None else None
         result = compile_documents(loaded.documents, sink=sink, files=loaded.files, emitters=emitters,
@@ -342,9 +340,7 @@ def check_repository(root: Path, *, emitters: Sequence[Emitter], store: UnitStor
     sink = DiagnosticSink()
     with gc_paused():
         loaded = load_repository(root, sink, limits)
-        if loaded.files == 0 and not len(sink):
-            sink.error("PB0115", f"no spec files (*.yaml, *.yml) found under '{root.as_posix()}'",
-                       root.name or ".", Position(), "point paybill at your specs folder")
+        report_no_spec_files(root, loaded, sink)
         return compile_documents(loaded.documents, sink=sink, files=loaded.files, emitters=emitters,
                                  unloadable=loaded.unloadable, store=store)
 

@@ -228,6 +228,14 @@ def _too_big(size: int, display: str, sink: DiagnosticSink, limits: LoadLimits) 
     )
 
 
+def report_no_spec_files(root: Path, loaded: LoadedRepository, sink: DiagnosticSink) -> None:
+    """PB0115 when ``root`` held no spec file and nothing else was reported: an empty or mistyped
+    specs folder must not pass as a repository with nothing in it (validate and compile alike)."""
+    if loaded.files == 0 and not len(sink):
+        sink.error("PB0115", f"no spec files (*.yaml, *.yml) found under '{root.as_posix()}'",
+                   root.name or ".", Position(), "point paybill at your specs folder")
+
+
 def load_repository(root: Path, sink: DiagnosticSink, limits: LoadLimits = DEFAULT_LIMITS,
                     cache: Path | None = None, save: bool = True,
                     parallelism: Parallelism | None = None, known: KnownStats | None = None) -> LoadedRepository:

@@ -7,9 +7,9 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from paybill.diagnostics import Diagnostic, DiagnosticSink, Position
+from paybill.diagnostics import Diagnostic, DiagnosticSink
 from paybill.gcpause import gc_paused
-from paybill.load import LoadLimits, SpecDocument, load_repository
+from paybill.load import LoadLimits, SpecDocument, load_repository, report_no_spec_files
 from paybill.load.limits import DEFAULT_LIMITS
 from paybill.models.registry import model_for_kind
 from paybill.validate.envelope import check_envelope
@@ -110,8 +110,6 @@ def validate_repository(root: Path, limits: LoadLimits = DEFAULT_LIMITS) -> Vali
     sink = DiagnosticSink()
     with gc_paused():  # see paybill.gcpause
         loaded = load_repository(root, sink, limits)
-        if loaded.files == 0 and not len(sink):
-            sink.error("PB0115", f"no spec files (*.yaml, *.yml) found under '{root.as_posix()}'",
-                       root.name or ".", Position(), "point paybill at your specs folder")
+        report_no_spec_files(root, loaded, sink)
         index = validate_documents(loaded.documents, sink, loaded.unloadable)
     return ValidationResult(index, sink.sorted(), loaded.files)
