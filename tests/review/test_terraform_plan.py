@@ -60,6 +60,23 @@ def test_create_update_replace_destroy_per_stack() -> None:
     assert "aws_s3_bucket.data (replace)" in lost["stack:tenant/acme"].message
 
 
+def test_a_destroyed_data_store_is_not_told_to_revert_what_forces_replacement() -> None:
+    """A destroy (a silo layer moving to a pool, a stack gone) deletes the data with the store: the hint
+    says to export and copy it, not to revert an argument that forces a replacement there is none of."""
+    head = dict(BASE)
+    del head["terraform/tenant/gone/main.tf.json"]
+    head["terraform/tenant/acme/main.tf.json"] = stack({
+        "aws_s3_bucket": {"data": {"bucket": "acme-data-eu"}},
+        "aws_iam_role": {"app": {"name": "acme-app", "description": "x", "depends_on": []}},
+        "aws_kms_alias": {"key": {"name": "alias/acme"}},
+    })
+    lost = {f.subject: f for f in stack_findings(diff_trees(BASE, head, {})) if f.code == "PB0942"}
+    gone = lost["stack:tenant/gone"].hint or ""
+    assert "export and snapshot" in gone and "forces replacement" not in gone
+    both = lost["stack:tenant/acme"].hint or ""  # aws_db_instance.db destroyed, the bucket replaced
+    assert "export and snapshot" in both and "forces replacement" in both
+
+
 def test_unknown_types_are_flagged_not_silently_updated() -> None:
     head = dict(BASE)
     head["terraform/pool/shared/main.tf.json"] = stack({"aws_vpc": {"main": {"cidr_block": "10.0.0.0/16"}},

@@ -143,6 +143,21 @@ def diff_trees(base: Mapping[str, bytes], head: Mapping[str, bytes],
     return stacks
 
 
+def _data_store_hint(lost: list[ResourceChange]) -> str:
+    """PB0942's hint: a destroy deletes the store with its data, which no argument revert brings back;
+    a replace can be avoided by reverting what forces it."""
+    destroy = "a destroy deletes the store and its data: export and snapshot it first (and, for a layer moving " \
+              "to a pool or another cloud, copy it to the new place: the PB0920 runbook)"
+    replace = "a replace destroys the old store before or after creating the new one: copy the data first, or " \
+              "revert the argument or provider setting that forces replacement"
+    actions = {r.action for r in lost}
+    if actions == {"destroy"}:
+        return destroy
+    if actions == {"replace"}:
+        return replace
+    return f"{destroy}; {replace}"
+
+
 def stack_findings(stacks: list[StackChange]) -> list[Finding]:
     """Danger flags from the resource changes: data stores destroyed or replaced, state moves, pool reach."""
     findings: list[Finding] = []
@@ -153,8 +168,7 @@ def stack_findings(stacks: list[StackChange]) -> list[Finding]:
             findings.append(Finding(
                 CODE_DATA_STORE_TF, "warning", "data-store", f"stack:{stack.address}",
                 f"data store{'s' if len(lost) > 1 else ''} destroyed in stack {stack.address}: {what}",
-                hint="a replace destroys the old store before or after creating the new one: copy the data "
-                     "first, or revert the argument or provider setting that forces replacement",
+                hint=_data_store_hint(lost),
                 details=tuple(f"{r.address}: forces replacement: {', '.join(r.forces_replacement)}"
                               for r in lost if r.forces_replacement)))
         not_made = [r for r in stack.resources if r.not_made]
