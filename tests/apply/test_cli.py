@@ -290,3 +290,45 @@ def test_atlantis_out_to_a_fifo_or_a_missing_folder_fails_at_once(tmp_path: Path
                               cwd=ws.root, capture_output=True, text=True, timeout=60, check=False)
         assert done.returncode == 1, done.stderr
         assert f"Could not open file '{target}': {reason}" in done.stderr and "internal error" not in done.stderr
+
+
+def test_a_stack_whose_backend_moved_is_refused_until_its_state_was_migrated(tmp_path: Path) -> None:
+    """A silo tenant moved to another cloud keeps its stack address, but its backend changes (s3 -> gcs):
+    `apply run` (`init -input=false` in a fresh checkout) would start from an empty state there, create
+    the stack again and leave the old resources, with the tenant's data, unmanaged, and nothing would
+    ever decommission them. The plan refuses (PB1211) until the state move is acknowledged."""
+    ws = make_workspace(tmp_path / "repo")
+    git(ws.root, "init", "-q", "-b", "main")
+
+    def config(backend: dict[str, object], bucket: str) -> str:
+        return json.dumps({"//": {"stack": "x"}, "terraform": {"backend": backend},
+                           "resource": {"aws_s3_bucket": {"data": {"bucket": bucket}}}}, indent=2)
+
+    s3 = {"s3": {"bucket": "tfstate-use1", "key": "paybill/tenant/moved/terraform.tfstate", "region": "us-east-1"}}
+    names = ("tenant/moved", "tenant/stays")
+    ws.write(manifest([stack(name) for name in names]))
+    for name in names:
+        (ws.generated / "terraform" / name / "main.tf.json").write_text(config(s3, "b"), encoding="utf-8")
+    git(ws.root, "add", "generated")
+    git(ws.root, "commit", "-qm", "one")
+    base = git(ws.root, "rev-parse", "HEAD")
+    ws.write(manifest([stack(name, hash="new") for name in names]))
+    gcs = {"gcs": {"bucket": "tfstate-gcp", "prefix": "paybill/tenant/moved"}}
+    (ws.generated / "terraform" / "tenant" / "moved" / "main.tf.json").write_text(config(gcs, "c"), encoding="utf-8")
+    (ws.generated / "terraform" / "tenant" / "stays" / "main.tf.json").write_text(config(s3, "c"), encoding="utf-8")
+    git(ws.root, "add", "generated")
+    git(ws.root, "commit", "-qm", "two")
+
+    done = paybill(ws.root, "apply", "plan", "--base", base, "--out", "plan.json")
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert "error[PB1211]: the Terraform state of stack tenant/moved moves since" in done.stderr
+    assert ("s3 bucket=tfstate-use1, key=paybill/tenant/moved/terraform.tfstate, region=us-east-1 -> "
+            "gcs bucket=tfstate-gcp, prefix=paybill/tenant/moved") in done.stderr
+    assert "--state-migrated tenant/moved" in done.stderr and "tenant/stays" not in done.stderr
+    assert not (ws.root / "plan.json").exists()
+    typo = paybill(ws.root, "apply", "plan", "--base", base, "--out", "plan.json", "--state-migrated", "tenant/stays")
+    assert typo.returncode == 2 and "(those that do: tenant/moved)" in typo.stderr
+    done = paybill(ws.root, "apply", "plan", "--base", base, "--out", "plan.json", "--state-migrated", "tenant/moved")
+    assert done.returncode == 0, done.stderr
+    plan = json.loads((ws.root / "plan.json").read_text())
+    assert [u["address"] for p in plan["phases"] for s in p["shards"] for u in s["units"]] == list(names)

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import orjson
 
-from paybill.apply.errors import BASE, ApplyError, Problem
+from paybill.apply.errors import BASE, STATE_MOVES, ApplyError, Problem
 from paybill.apply.manifest import Manifest, Stack, parse_manifest_text
 
 MANIFEST_PATH = "generated/manifest.json"
@@ -102,6 +102,74 @@ def comment_only_changes(repo: Path, revision: str | None, generated: Path, pair
                for file in new.files):
             same.add(new.address)
     return same
+
+
+def state_moves(repo: Path, revision: str | None, generated: Path, pairs: Iterable[tuple[Stack, Stack]],
+                manifest_path: str = MANIFEST_PATH) -> dict[str, tuple[object, object]]:
+    """Address -> (base, current) ``terraform.backend`` of the ``pairs`` whose backend changed since the
+    base commit: a tenant moved to another cloud or region keeps its stack address, but its state lives
+    elsewhere, and ``apply run`` (``init -input=false`` in a fresh checkout) would start there empty,
+    create every resource again and leave the old ones, with their data, unmanaged. Only what can be
+    read on both sides is compared (no base commit, or a file missing on one side: nothing is said)."""
+    pairs = list(pairs)
+    if not pairs or revision is None or no_base(revision):
+        return {}
+    prefix = posixpath.dirname(manifest_path)
+    names = sorted({_name(revision, prefix, file) for old, _ in pairs for file in old.files})
+    base_files = _blobs(repo, names)
+    moved: dict[str, tuple[object, object]] = {}
+    for old, new in pairs:
+        before = [b for b in (_backend(base_files.get(_name(revision, prefix, f))) for f in old.files) if b]
+        after = []
+        for file in new.files:
+            try:
+                after.append(_backend((generated / file).read_bytes()))
+            except OSError:
+                continue
+        after = [b for b in after if b]
+        if len(before) == 1 and len(after) == 1 and before[0] != after[0]:
+            moved[new.address] = (before[0], after[0])
+    return moved
+
+
+def state_move_problems(moved: dict[str, tuple[object, object]], acknowledged: Iterable[str], path: str,
+                        base: str | None) -> list[Problem]:
+    """PB1211 for every stack of :func:`state_moves` whose migrated state was not acknowledged."""
+    done = set(acknowledged)
+    return [Problem(STATE_MOVES, path,
+                    f"the Terraform state of stack {address} moves since {base}: {describe_backend(before)} -> "
+                    f"{describe_backend(after)}; `apply run` would initialise the new backend empty, create the "
+                    "stack again and leave the old resources, with their data, unmanaged",
+                    "migrate the state first (`terraform init -migrate-state` in the stack's folder; for a tenant "
+                    "moving to another cloud, follow the PB0920 runbook: copy the data and decommission the old "
+                    f"resources from their own state), then re-run with --state-migrated {address}")
+            for address, (before, after) in sorted(moved.items()) if address not in done]
+
+
+def describe_backend(backend: object) -> str:
+    """``s3 bucket=b, key=k, region=r``: a backend block in one line (what ``paybill plan``'s PB0944 says)."""
+    if not isinstance(backend, dict) or len(backend) != 1:
+        return orjson.dumps(backend, option=orjson.OPT_SORT_KEYS).decode()
+    (kind, settings), = backend.items()
+    if not isinstance(settings, dict):
+        return str(kind)
+    shown = [f"{k}={v}" for k, v in sorted(settings.items()) if k in ("bucket", "key", "prefix", "region",
+                                                                        "storage_account_name", "container_name",
+                                                                        "resource_group_name", "namespace",
+                                                                        "path", "workspace_dir")]
+    return f"{kind} {', '.join(shown)}" if shown else str(kind)
+
+
+def _backend(data: bytes | None) -> object | None:
+    """The ``terraform.backend`` block of a ``.tf.json`` file, None when it has none or is not JSON."""
+    if data is None:
+        return None
+    try:
+        document = orjson.loads(data)
+    except orjson.JSONDecodeError:
+        return None
+    terraform = document.get("terraform") if isinstance(document, dict) else None
+    return terraform.get("backend") if isinstance(terraform, dict) else None
 
 
 def _name(revision: str, prefix: str, file: str) -> str:

@@ -31,6 +31,8 @@ MIGRATION_FAILED = "PB1209"
 """A stack's SQL migrations could not be applied (no database URL command, or migrate failed)."""
 UNKNOWN_SHARD = "PB1210"
 """``apply run --shard`` names a shard that the job plan does not have, or the plan file is unusable."""
+STATE_MOVES = "PB1211"
+"""A changed stack's Terraform backend differs from the base commit's: ``apply run`` would start it empty."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -55,12 +55,23 @@ def apply_group() -> None:
               help="Write the job plan JSON here (else to standard output).")
 @click.option("--github-output", type=click.Path(path_type=Path, dir_okay=False), default=None,
               help="Append the phase matrices as name=value lines (GitHub step outputs).")
+@click.option("--state-migrated", "state_migrated", multiple=True, metavar="ADDRESS",
+              envvar="PAYBILL_STATE_MIGRATED",
+              help="A stack whose Terraform backend changed since --base and whose state was migrated by hand "
+                   "(repeatable; or $PAYBILL_STATE_MIGRATED, space-separated); any other backend change is "
+                   "refused (PB1211).")
 def plan_command(manifest: Path, base: str | None, previous_manifest: Path | None, commit: str | None,
                  max_jobs: int, max_phases: int, shards: int | None, today: datetime.datetime | None,
-                 out: Path | None, github_output: Path | None) -> None:
+                 out: Path | None, github_output: Path | None, state_migrated: tuple[str, ...]) -> None:
     """Plan the jobs: waves in order, each packed into shards balanced by resource count, migrations
     with the stacks that create their databases, destroys after the waves that no longer need them."""
-    from paybill.apply.base import base_manifest, checked_out_commit, comment_only_changes
+    from paybill.apply.base import (
+        base_manifest,
+        checked_out_commit,
+        comment_only_changes,
+        state_move_problems,
+        state_moves,
+    )
     from paybill.apply.jobfile import dumps, github_outputs
     from paybill.apply.manifest import read_manifest
     from paybill.apply.schedule import changed_pairs, plan_jobs
@@ -77,6 +88,15 @@ def plan_command(manifest: Path, base: str | None, previous_manifest: Path | Non
             previous = base_manifest(repo, base)
             comment_only = comment_only_changes(repo, base, manifest.resolve().parent,
                                                 changed_pairs(current, previous))
+            moved = state_moves(repo, base, manifest.resolve().parent, changed_pairs(current, previous))
+            unknown = sorted(set(state_migrated) - set(moved))
+            if unknown:
+                raise click.UsageError(f"--state-migrated {', '.join(unknown)}: no such stack changes its backend "
+                                       f"since {base}" + (f" (those that do: {', '.join(sorted(moved))})" if moved
+                                                          else ""))
+            refused = state_move_problems(moved, state_migrated, manifest.as_posix(), base)
+            if refused:
+                raise ApplyError(refused)
         plan = plan_jobs(current, previous, today=today.date() if today else _today(), max_jobs=max_jobs,
                          max_phases=max_phases, shards_per_phase=shards, manifest_path=manifest.as_posix(),
                          base_revision=base, comment_only=comment_only,
