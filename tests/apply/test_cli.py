@@ -332,3 +332,7 @@ def test_a_stack_whose_backend_moved_is_refused_until_its_state_was_migrated(tmp
     assert done.returncode == 0, done.stderr
     plan = json.loads((ws.root / "plan.json").read_text())
     assert [u["address"] for p in plan["phases"] for s in p["shards"] for u in s["units"]] == list(names)
+    (ws.root / "plan.json").unlink()
+    from_ci = paybill(ws.root, "apply", "plan", "--base", base, "--out", "plan.json",
+                      env={**os.environ, "PAYBILL_STATE_MIGRATED": "tenant/moved"})  # the workflow's variable
+    assert from_ci.returncode == 0 and (ws.root / "plan.json").exists(), from_ci.stderr
