@@ -60,7 +60,6 @@ def write_report(out: Path, text: str, *, append: bool = False) -> None:
     loop, a folder or a full disk is click's "could not open file" error (exit 1), never a traceback.
     """
     import errno
-    import fcntl
 
     try:
         mode = os.O_APPEND if append else os.O_TRUNC
@@ -69,7 +68,7 @@ def write_report(out: Path, text: str, *, append: bool = False) -> None:
         reason = "a FIFO no process is reading" if exc.errno == errno.ENXIO else exc.strerror or str(exc)
         raise click.FileError(os.fspath(out), reason) from None
     try:
-        fcntl.fcntl(fd, fcntl.F_SETFL, fcntl.fcntl(fd, fcntl.F_GETFL) & ~os.O_NONBLOCK)  # a reader may be slow
+        os.set_blocking(fd, True)  # a reader may be slow (as paybill.contract.files.open_regular does)
         with os.fdopen(fd, "wb", closefd=True) as handle:
             fd = -1
             handle.write(text.encode("utf-8"))
