@@ -336,3 +336,29 @@ def test_a_stack_whose_backend_moved_is_refused_until_its_state_was_migrated(tmp
     from_ci = paybill(ws.root, "apply", "plan", "--base", base, "--out", "plan.json",
                       env={**os.environ, "PAYBILL_STATE_MIGRATED": "tenant/moved"})  # the workflow's variable
     assert from_ci.returncode == 0 and (ws.root / "plan.json").exists(), from_ci.stderr
+
+
+def test_the_job_plan_records_the_base_commit_id_not_the_name_it_was_given(tmp_path: Path) -> None:
+    """`--base HEAD~1` (the README's local example) or a branch name was recorded as given: the plan is an
+    artifact read after the run, when HEAD~1 names another commit. It records the full id; a name the
+    clone cannot resolve is PB1202, as a missing commit is."""
+    ws = make_workspace(tmp_path / "repo")
+    git(ws.root, "init", "-q", "-b", "main")
+    ws.write(manifest([stack("pool/p", 1)]))
+    git(ws.root, "add", "generated")
+    git(ws.root, "commit", "-qm", "one")
+    base = git(ws.root, "rev-parse", "HEAD")
+    ws.write(manifest([stack("pool/p", 1), stack("tenant/new", 2)]))
+    git(ws.root, "add", "generated")
+    git(ws.root, "commit", "-qm", "two")
+    for name in ("HEAD~1", "main~1", base[:10]):
+        done = paybill(ws.root, "apply", "plan", "--base", name)
+        assert done.returncode == 0, done.stderr
+        plan = json.loads(done.stdout)
+        assert plan["base"] == base
+        assert plan["summary"]["apply"] == 1
+    missing = paybill(ws.root, "apply", "plan", "--base", "no-such-branch")
+    assert missing.returncode == 1 and "error[PB1202]" in missing.stderr
+    assert "the base commit no-such-branch is not in this clone" in missing.stderr
+    dashed = paybill(ws.root, "apply", "plan", "--base=--all")
+    assert dashed.returncode == 1 and "error[PB1202]" in dashed.stderr

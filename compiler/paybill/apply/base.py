@@ -27,24 +27,45 @@ def no_base(revision: str | None) -> bool:
     return not revision or set(revision) == {"0"}
 
 
+def resolve_base(repo: Path, revision: str | None, manifest_path: str = MANIFEST_PATH) -> str | None:
+    """The full commit id ``revision`` names in ``repo`` (``HEAD~1``, a branch, a short id), or None when
+    there is no base; PB1202 when the clone does not have it.
+
+    The job plan records this id, not the name it was given: ``HEAD~1`` or ``main`` name another
+    commit tomorrow, and the plan is an artifact read after the run (which commit was the base of
+    this apply?). Every later read of the base (its manifest, its stack files) uses the id too, so a
+    ref that moves during the run cannot mix two bases.
+    """
+    if revision is None or no_base(revision):
+        return None
+    try:
+        found = subprocess.run(["git", "rev-parse", "--verify", "-q", "--end-of-options", f"{revision}^{{commit}}"],
+                               cwd=repo, capture_output=True, text=True, check=False)
+    except OSError as error:
+        raise ApplyError([Problem(BASE, manifest_path, f"cannot run git: {error}",
+                                  "install git, or pass --previous-manifest")]) from None
+    commit = found.stdout.strip()
+    if found.returncode != 0 or not re.fullmatch(r"[0-9a-f]{40}|[0-9a-f]{64}", commit):
+        raise ApplyError([Problem(BASE, manifest_path, f"the base commit {revision} is not in this clone",
+                                  "fetch it (actions/checkout with fetch-depth: 2, or 0), or pass no base "
+                                  "to apply every stack")])
+    return commit
+
+
 def base_manifest(repo: Path, revision: str | None, manifest_path: str = MANIFEST_PATH) -> Manifest | None:
     """The manifest at ``revision`` in ``repo``, or None when there is no base or it has no manifest."""
-    if revision is None or no_base(revision):
+    commit = resolve_base(repo, revision, manifest_path)
+    if commit is None:
         return None
     where = f"{revision}:{manifest_path}"
     try:
-        exists = subprocess.run(["git", "cat-file", "-e", f"{revision}^{{commit}}"], cwd=repo,
-                                capture_output=True, check=False)
-        if exists.returncode != 0:
-            raise ApplyError([Problem(BASE, manifest_path, f"the base commit {revision} is not in this clone",
-                                      "fetch it (actions/checkout with fetch-depth: 2, or 0), or pass no base "
-                                      "to apply every stack")])
-        shown = subprocess.run(["git", "show", where], cwd=repo, capture_output=True, check=False)
+        shown = subprocess.run(["git", "show", f"{commit}:{manifest_path}"], cwd=repo, capture_output=True,
+                               check=False)
     except OSError as error:
         raise ApplyError([Problem(BASE, manifest_path, f"cannot run git: {error}",
                                   "install git, or pass --previous-manifest")]) from None
     if shown.returncode != 0:
-        listed = subprocess.run(["git", "ls-tree", "--name-only", revision, manifest_path], cwd=repo,
+        listed = subprocess.run(["git", "ls-tree", "--name-only", commit, manifest_path], cwd=repo,
                                 capture_output=True, text=True, check=False)
         if listed.returncode == 0 and not listed.stdout.strip():
             return None  # the base commit predates generated/: nothing of it is applied

@@ -69,6 +69,7 @@ def plan_command(manifest: Path, base: str | None, previous_manifest: Path | Non
         base_manifest,
         checked_out_commit,
         comment_only_changes,
+        resolve_base,
         state_move_problems,
         state_moves,
     )
@@ -81,14 +82,16 @@ def plan_command(manifest: Path, base: str | None, previous_manifest: Path | Non
     try:
         current = read_manifest(manifest)
         comment_only: set[str] = set()
+        base_commit: str | None = None  # the full id --base names (resolve_base)
         if previous_manifest is not None:
             previous = read_manifest(previous_manifest)  # no base commit to compare stack files with
         else:
             repo = manifest.resolve().parent.parent
-            previous = base_manifest(repo, base)
-            comment_only = comment_only_changes(repo, base, manifest.resolve().parent,
+            base_commit = resolve_base(repo, base)
+            previous = base_manifest(repo, base_commit)
+            comment_only = comment_only_changes(repo, base_commit, manifest.resolve().parent,
                                                 changed_pairs(current, previous))
-            moved = state_moves(repo, base, manifest.resolve().parent, changed_pairs(current, previous))
+            moved = state_moves(repo, base_commit, manifest.resolve().parent, changed_pairs(current, previous))
             unknown = sorted(set(state_migrated) - set(moved))
             if unknown:
                 raise click.UsageError(f"--state-migrated {', '.join(unknown)}: no such stack changes its backend "
@@ -99,7 +102,7 @@ def plan_command(manifest: Path, base: str | None, previous_manifest: Path | Non
                 raise ApplyError(refused)
         plan = plan_jobs(current, previous, today=today.date() if today else _today(), max_jobs=max_jobs,
                          max_phases=max_phases, shards_per_phase=shards, manifest_path=manifest.as_posix(),
-                         base_revision=base, comment_only=comment_only,
+                         base_revision=base_commit, comment_only=comment_only,
                          commit=commit or os.environ.get("GITHUB_SHA") or checked_out_commit(manifest.resolve().parent))
     except ApplyError as error:
         _fail(error.problems)
