@@ -30,11 +30,61 @@ COMMANDS: dict[str, str] = {
 }
 
 
+SUMMARIES: dict[str, str] = {
+    "apply": "Plan apply jobs from generated/manifest.json, run one shard of them, or write atlantis.yaml.",
+    "audit": "Walk the git history of SPECS: one record per commit with sha, author, committer, date, "
+             "trailers (Paybill-Agent, Approved-by) and the semantic changes, oldest first.",
+    "authzen": "Answer AuthZEN evaluation requests for one agent bundle over HTTP.",
+    "billing": "Turn billing-system (Stripe) subscription events into reviewed tenant proposals.",
+    "bundle": "Validate SPECS and write agent bundles only (paybill compile writes them with everything else).",
+    "compile": "Compile the spec repository SPECS (default: ./specs) into Terraform, bundles, SQL and manifests.",
+    "db": "Migrate, check for drift, export and erase tenant data on live PostgreSQL databases.",
+    "graph": "Print the dependency graph of SPECS (default: ./specs).",
+    "guard": "Ask, replay and audit an agent bundle's decisions.",
+    "init": "Scaffold a new spec repository in DIRECTORY (absent or empty): example specs, change-control "
+            "policies, JSON Schemas, both GitHub workflows and a pre-commit configuration.",
+    "plan": "Show what merging a change would do: spec changes field by field, Terraform resources per "
+            "stack, and danger flags (data destroyed, isolation moved, lifecycle skipped, permissions widened, "
+            "revenue moved).",
+    "propose": "Propose spec changes as agent AGENT: edit the YAML (comments and formatting kept), validate the "
+               "repository, check every changed field against the agent's spec and the Cedar change-control "
+               "rules, compile the proposed specs, then create branch paybill/<agent>/<slug> with one commit "
+               "(trailer Paybill-Agent) holding the spec edit and the recompiled generated/ (beside SPECS), "
+               "without touching the checkout, and print the pull-request body: the markdown plan of that commit.",
+    "schema": "Generate JSON Schemas (one per kind, plus paybill.schema.json for any document).",
+    "serve": "Serve the agent of --bundle as an MCP server: generated tools, every call through the guard and "
+             "guard.db, run state in PostgreSQL (schema paybill) so replicas share one set of limits.",
+    "validate": "Validate the spec repository SPECS (default: ./specs).",
+}
+"""Each command's first help sentence, so that ``paybill --help`` lists the commands without importing
+them (importing all fifteen loads pydantic's models, Cedar, GitPython and psycopg: ~0.5 s idle for a
+list of one-liners). ``tests/foundation/test_cli_help.py`` checks each against its command's help."""
+
+
 class LazyGroup(click.Group):
-    """A click group whose sub-commands are imported only when named (or listed by --help)."""
+    """A click group whose sub-commands are imported only when named (``--help`` lists :data:`SUMMARIES`)."""
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted(COMMANDS)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """The command list of ``paybill --help``, as :meth:`click.Group.format_commands` writes it, from
+        :data:`SUMMARIES` (a command missing from it is imported for its help, as click would)."""
+        names = self.list_commands(ctx)
+        limit = formatter.width - 6 - max(map(len, names))
+        rows = []
+        for name in names:
+            summary = SUMMARIES.get(name)
+            if summary is None:
+                command = self.get_command(ctx, name)
+                if command is None or command.hidden:
+                    continue
+                rows.append((name, command.get_short_help_str(limit)))
+            else:
+                rows.append((name, click.Command(name, help=summary).get_short_help_str(limit)))
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         target = COMMANDS.get(cmd_name)
