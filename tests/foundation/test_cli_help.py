@@ -36,10 +36,9 @@ def test_the_command_list_is_what_click_would_write() -> None:
     from paybill.cli.group import cli
 
     ours = cli.get_help(click.Context(cli, info_name="paybill"))
-    eager = click.Group("paybill", commands={name: _command(name) for name in COMMANDS}, help=cli.help,
-                        params=cli.params, context_settings=cli.context_settings)
+    eager = click.Group("paybill", commands={name: _command(name) for name in COMMANDS})
     theirs = eager.get_help(click.Context(eager, info_name="paybill"))
-    assert ours == theirs
+    assert ours.partition("Commands:")[2] == theirs.partition("Commands:")[2] != ""
     assert isinstance(cli, LazyGroup)
 
 
