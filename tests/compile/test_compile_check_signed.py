@@ -75,6 +75,8 @@ def test_a_fresh_signed_tree_passes_with_the_public_key_only(signed_repo) -> Non
     for done in (_check(repo, "--public-key", str(keys["public"])),
                  _check(repo, PAYBILL_BUNDLE_PUBLIC_KEY=str(keys["public"])),
                  _check(repo, PAYBILL_BUNDLE_PUBLIC_KEY=f"{keys['other']}{os.pathsep}{keys['public']}"),
+                 # the bundle emitter in a forked helper (paybill.compile.apart), as on a large repository
+                 _check(repo, "--public-key", str(keys["public"]), PAYBILL_PARALLEL_MIN_ITEMS="1"),
                  _check(repo, PAYBILL_BUNDLE_SIGNING_KEY=str(keys["private"]))):  # as before: with the secret
         assert done.returncode == 0, done.stdout + done.stderr
         assert "generated/ is up to date" in done.stdout
