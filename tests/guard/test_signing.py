@@ -144,3 +144,14 @@ def test_a_signature_swapped_in_from_another_bundle_is_refused(signed_bundles, k
     with pytest.raises(BundleError, match="does not match the trusted public key") as refused:
         Guard.load(folder, [keys["public_pem"], keys["other_pem"]])
     assert refused.value.reason == "signature"
+
+
+def test_an_edited_manifest_is_refused_whichever_keys_are_trusted(signed_bundles, keys, tmp_path):
+    folder = tmp_path / "ops-agent"
+    shutil.copytree(signed_bundles / "ops-agent", folder)
+    manifest = json.loads((folder / "manifest.json").read_text())
+    (folder / "manifest.json").write_text(json.dumps({**manifest, "tests": manifest["tests"] + 1}))
+    for trusted in ([keys["public_pem"]], [keys["other_pem"], keys["public_pem"]]):
+        with pytest.raises(BundleError, match="does not match the trusted public key") as refused:
+            Guard.load(folder, trusted)
+        assert refused.value.reason == "signature"
