@@ -135,7 +135,7 @@ def test_a_stale_signed_tree_fails(repo: Path, signed_repo) -> None:
     agent.write_text(agent.read_text().replace("maxRowsRead: 2000", "maxRowsRead: 1999"))
     done = _check(repo, "--public-key", str(keys["public"]))
     assert done.returncode == 1
-    assert (f"changed: {MANIFEST} (signed by trusted key {keys['id']}, but over other content than the specs "
+    assert (f"changed: {MANIFEST} (signed by a trusted key ({keys['id']}), but over other content than the specs "
             "compile to now (stale: compile with the signing key))") in done.stdout
     assert "changed: generated/bundles/ops-agent/limits.json" in done.stdout
     as_json = json.loads(_check(repo, "--public-key", str(keys["public"]), "--format", "json").stdout)

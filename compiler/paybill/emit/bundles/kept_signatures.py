@@ -107,6 +107,7 @@ def signature_problems(tree: Mapping[str, bytes], out: Path, trusted: TrustedKey
             problems[path] = problem.message if problem.reason != "unsigned" else \
                 "not signed: compile with PAYBILL_BUNDLE_SIGNING_KEY set"
         else:  # it verifies over the manifest on disk, which is then not the one the specs compile to
-            problems[path] = (f"signed by trusted key {found['signature'].get('keyId')}, but over other content "
-                              "than the specs compile to now (stale: compile with the signing key)")
+            named = found["signature"].get("keyId", "no keyId")
+            problems[path] = (f"signed by a trusted key ({named}), but over other content than the specs compile "
+                              "to now (stale: compile with the signing key)")
     return problems
