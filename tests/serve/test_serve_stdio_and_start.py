@@ -92,6 +92,47 @@ def test_public_key_from_the_environment_refuses_an_unsigned_bundle(serve_world:
     assert "Traceback" not in done.stderr
 
 
+def test_several_trusted_public_keys_serve_a_bundle_signed_by_either(serve_world: ServeWorld,
+                                                                       tmp_path: Path) -> None:
+    # a key rotation: the server trusts the old and the new key (--public-key twice, or the variable
+    # with both paths); it took one key only, so one of the two bundles in flight was refused
+    import os
+
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    paths = {}
+    for name in ("old", "new"):
+        key = Ed25519PrivateKey.generate()
+        paths[name] = tmp_path / f"{name}.pem", tmp_path / f"{name}.pub.pem"
+        paths[name][0].write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                                     serialization.NoEncryption()))
+        paths[name][1].write_bytes(key.public_key().public_bytes(serialization.Encoding.PEM,
+                                                                 serialization.PublicFormat.SubjectPublicKeyInfo))
+    signed = tmp_path / "signed"
+    done = subprocess.run([*PAYBILL, "bundle", str(serve_world.specs), "--out", str(signed), "--agent", "ops-agent",
+                           "--signing-key", str(paths["new"][0])], capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
+    bundle = signed / "bundles" / "ops-agent"
+    args = [*PAYBILL, "serve", "--bundle", str(bundle), "--catalog", str(serve_world.catalog), "--database-url",
+            serve_world.dsn, "--public-key", str(paths["new"][1]), "--public-key", str(paths["old"][1])]
+
+    async def body() -> list[str]:
+        async with stdio_client(args) as client:
+            return sorted(t.name for t in (await client.list_tools()).tools)
+
+    assert "start_run" in run(body)
+    both = os.pathsep.join(str(paths[name][1]) for name in ("old", "new"))
+    only_old = _serve("--bundle", str(bundle), "--catalog", str(serve_world.catalog), "--database-url",
+                      serve_world.dsn, env={"PAYBILL_BUNDLE_PUBLIC_KEY": str(paths["old"][1])})
+    assert only_old.returncode == 1, only_old.stderr
+    assert "error[PB1301]: bundle refused (signature): signature is by key" in only_old.stderr
+    assert "which is not a trusted public key" in only_old.stderr
+    assert "bundle refused" not in _serve("--bundle", str(bundle), "--catalog", str(serve_world.catalog),
+                                          "--database-url", "host=127.0.0.1 port=1 dbname=x connect_timeout=1",
+                                          env={"PAYBILL_BUNDLE_PUBLIC_KEY": both}).stderr
+
+
 def test_a_decision_log_that_is_not_a_regular_file_is_a_start_up_problem(serve_world: ServeWorld,
                                                                          tmp_path: Path) -> None:
     # --log naming a FIFO, a device or a symlink loop was an internal error (LogError, exit 70)

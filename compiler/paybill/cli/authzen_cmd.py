@@ -58,7 +58,7 @@ def parse_listen(value: str) -> tuple[str, int] | str:
     return host, int(port)
 
 
-def _shadow(guard: Any, candidate: Path, log: Path, public_key: Path | None) -> Any:
+def _shadow(guard: Any, candidate: Path, log: Path, public_key: tuple[Path, ...]) -> Any:
     """The ShadowGuard of ``--shadow``, as ``paybill serve`` builds it; a log that cannot be opened stops
     the start (PB1309, exit 1; it was an internal error, exit 70)."""
     from paybill.cli.shadow_start import start_shadow
@@ -85,7 +85,7 @@ def _shadow(guard: Any, candidate: Path, log: Path, public_key: Path | None) -> 
 @public_key_option
 @expect_agent_option
 def authzen_command(bundle: Path, listen: str, token_file: Path, base_url: str | None, shadow: Path | None,
-                    shadow_log: Path | None, public_key: Path | None, expect_agent: str | None) -> None:
+                    shadow_log: Path | None, public_key: tuple[Path, ...], expect_agent: str | None) -> None:
     """Answer AuthZEN evaluation requests for one agent bundle over HTTP.
 
     Exit status: 1 when it cannot start (PB14xx diagnostics), 2 usage error, 4 bundle refused, 0 after

@@ -17,13 +17,16 @@ import orjson
 
 from paybill.cli.common import EXIT_DIAGNOSTICS, EXIT_OK, format_option, require_specs, specs_argument
 from paybill.cli.compile_fast import DEFAULT_OUT, Record, Unstaged, handed_over, out_holds_specs, without_stages
+from paybill.contract.bundle import PUBLIC_KEY_ENV, SIGNING_KEY_ENV
 from paybill.diagnostics import DiagnosticSink, Position
 from paybill.diagnostics.render import render
 from paybill.gcpause import exit_process, pause_for_this_process
 
 if TYPE_CHECKING:
     from paybill.compile import CompileResult
+    from paybill.emit.contract import Emitter
     from paybill.forked import ForkedCall, Parallelism
+    from paybill.guard.signing import TrustedKeys
     from paybill.load.cache import KnownStats
     from paybill.write.lease import SpareLease
     from paybill.write.shortcut import FolderHint
@@ -118,15 +121,17 @@ def _print_text(result: CompileResult, fmt: str, tail: list[str]) -> None:
     click.echo(_text(result, fmt, tail), nl=False)
 
 
-def _diff_lines(diff: TreeDiff, out: Path, fmt: str) -> list[str]:
+def _diff_lines(diff: TreeDiff, out: Path, fmt: str, why: dict[str, str]) -> list[str]:
+    """One line per file a compile would change; ``why``: the reason of a path, when there is more to say."""
     lines = []
     for label, paths in (("added", diff.added), ("changed", diff.changed), ("removed", diff.removed)):
         for path in paths:
             shown = (out / path).as_posix()
+            reason = f" ({why[path]})" if path in why else ""
             if fmt == "github":
-                lines.append(f"::error file={shown},title=paybill stale output::{label}: run 'paybill compile'")
+                lines.append(f"::error file={shown},title=paybill stale output::{label}{reason}: run 'paybill compile'")
             else:
-                lines.append(f"{label}: {shown}")
+                lines.append(f"{label}: {shown}{reason}")
     return lines
 
 
@@ -140,18 +145,58 @@ def _json(result: CompileResult, out: Path, extra: dict[str, Any]) -> None:
     click.echo(_json_text(result, out, extra), nl=False)
 
 
-def _report_check(result: CompileResult, out: Path, fmt: str, diff: TreeDiff) -> None:
-    """``--check``: list what a compile would change, and exit (0 when nothing would)."""
+def _report_check(result: CompileResult, out: Path, fmt: str, diff: TreeDiff, why: dict[str, str]) -> None:
+    """``--check``: list what a compile would change, and exit (0 when nothing would). ``why``: path ->
+    reason, for bundle manifests whose signature was not accepted (``--public-key``)."""
     if fmt == "json":
-        _json(result, out, {"fresh": diff.clean,
+        _json(result, out, {"fresh": diff.clean, "signatures": why,
                             "changes": {"added": diff.added, "changed": diff.changed, "removed": diff.removed}})
     else:
-        tail = _diff_lines(diff, out, fmt)
+        tail = _diff_lines(diff, out, fmt, why)
         tail.append(f"{out.as_posix()}/ is up to date" if diff.clean else
                     f"{out.as_posix()}/ is stale: {len(diff.added)} added, {len(diff.changed)} changed, "
                     f"{len(diff.removed)} removed; run 'paybill compile'")
         _print_text(result, fmt, tail)
     sys.exit(EXIT_OK if diff.clean else EXIT_DIAGNOSTICS)
+
+
+def _checking_signatures(out: Path, trusted: TrustedKeys | None) -> list[Emitter] | None:
+    """The emitters of ``--check --public-key`` without a signing key: the bundle emitter keeps the
+    signatures in ``out`` that a trusted key verifies over the fresh manifests (None: the usual ones)."""
+    if trusted is None:
+        return None
+    from paybill.emit.bundles.emitter import BUNDLES_EMITTER, keeping_signatures
+    from paybill.emit.bundles.kept_signatures import read_kept_signatures
+    from paybill.emit.registry import all_emitters
+
+    keeping = keeping_signatures(read_kept_signatures(out, trusted))
+    return [keeping if emitter is BUNDLES_EMITTER else emitter for emitter in all_emitters()]
+
+
+def _signature_reasons(result: CompileResult, out: Path, trusted: TrustedKeys | None, diff: TreeDiff
+                       ) -> tuple[TreeDiff, dict[str, str]]:
+    """With trusted keys: why bundle manifests in ``out`` are not a trusted signature of the fresh
+    compile, each one counted as changed (an unsigned tree equals its unsigned compile, but a verifier
+    with these keys refuses it). Without: a note on each signed manifest that differs for that reason."""
+    from paybill.emit.bundles.kept_signatures import is_bundle_manifest, signature_problems
+    from paybill.write.tree import TreeDiff
+
+    if trusted is not None:
+        why = signature_problems(result.tree, out, trusted)
+        return TreeDiff(diff.added, sorted({*diff.changed, *why}), diff.removed), why
+    signed = [path for path in diff.changed if is_bundle_manifest(path) and b'"signature"' in _head(out / path)]
+    return diff, dict.fromkeys(signed, f"signed: check a signed tree with --public-key or ${PUBLIC_KEY_ENV}, "
+                                       f"or with ${SIGNING_KEY_ENV} set")
+
+
+def _head(path: Path) -> bytes:
+    """The first bytes of a file in the output folder (empty when it cannot be read)."""
+    from paybill.guard.files import read_regular
+
+    try:
+        return read_regular(path, 1024 * 1024)
+    except OSError:
+        return b""
 
 
 def _record(cache: Path | None, result: CompileResult) -> None:
@@ -250,16 +295,21 @@ def _report_failure(result: CompileResult, out: Path, fmt: str) -> None:
               help="Deprecated, no effect: a reached cloud quota (PB0682) is always an error, at validate too.")
 @click.option("--no-cache", "no_cache", is_flag=True,
               help="Neither read nor update the cache folder (.paybill/cache; docs/cache.md).")
+@click.option("--public-key", type=click.Path(path_type=Path, dir_okay=False), multiple=True, envvar=PUBLIC_KEY_ENV,
+              help=f"With --check and no ${SIGNING_KEY_ENV}: the tree's bundles must be signed by one of these "
+                   f"Ed25519 public keys (repeatable) and otherwise match a fresh compile; no private key needed. "
+                   f"Default: ${PUBLIC_KEY_ENV} (paths separated by '{os.pathsep}').")
 @format_option
 def compile_command(specs: Path, out: Path, check: bool, durable: bool, strict_quotas: bool, no_cache: bool,
-                    fmt: str) -> None:
+                    public_key: tuple[Path, ...], fmt: str) -> None:
     """Compile the spec repository SPECS (default: ./specs) into Terraform, bundles, SQL and manifests.
 
     Validation runs first; on any error nothing is written. The new tree is built beside the old one
     and swapped in, so an interrupted compile leaves the old tree intact, and stale files vanish.
     Exit status: 0 success (or fresh with --check), 1 diagnostics (or stale with --check), 2 usage error.
     With --format json, prints one JSON object: ok (no error diagnostics), diagnostics, counts, and for
-    --check 'fresh' (whether the tree is up to date) and 'changes'.
+    --check 'fresh' (whether the tree is up to date), 'changes' and 'signatures' (bundle manifest ->
+    why its signature was not accepted).
     """
     from paybill.store import cache_dir
 
@@ -270,6 +320,7 @@ def compile_command(specs: Path, out: Path, check: bool, durable: bool, strict_q
     pause_for_this_process()
     require_specs(specs)
     _check_out(specs, out)
+    trusted = _trusted_keys(check, public_key)
     if strict_quotas:
         click.echo("note: --strict-quotas is deprecated and has no effect: a reached cloud quota (PB0682) is "
                    "always an error", err=True)
@@ -286,18 +337,40 @@ def compile_command(specs: Path, out: Path, check: bool, durable: bool, strict_q
 
             lease = SpareLease.take(cache, out)  # the spare tree held, and surveyed on the other core meanwhile
     try:
-        code = _compile(specs, out, check, durable, strict_quotas, fmt, cache, lease, attempt)
+        code = _compile(specs, out, check, durable, strict_quotas, fmt, cache, lease, attempt, trusted)
     finally:
         if lease is not None:
             lease.close()
     exit_process(code)  # a one-shot process does not free its heap object by object
 
 
+def _trusted_keys(check: bool, public_key: tuple[Path, ...]) -> TrustedKeys | None:
+    """The keys ``--check`` verifies the tree's bundle signatures with: None without ``--public-key`` (or
+    ``PAYBILL_BUNDLE_PUBLIC_KEY``), or when the compile signs itself (``PAYBILL_BUNDLE_SIGNING_KEY``).
+
+    The variable is the one verifiers read, so it may be set where plain compiles run: it is ignored
+    without ``--check``; the option given on the command line without ``--check`` is a usage error."""
+    source = click.get_current_context().get_parameter_source("public_key")
+    if public_key and not check and source == click.core.ParameterSource.COMMANDLINE:
+        raise click.UsageError("--public-key only applies with --check (a compile signs with "
+                               f"${SIGNING_KEY_ENV}; verifiers take the public key)")
+    if not (check and public_key) or os.environ.get(SIGNING_KEY_ENV, "").strip():
+        return None
+    from paybill.guard.signing import SigningKeyError, trusted_keys
+
+    try:
+        return trusted_keys(list(public_key))
+    except SigningKeyError as exc:
+        raise click.BadParameter(str(exc), param_hint=f"--public-key (or ${PUBLIC_KEY_ENV})") from None
+
+
 def _compile(specs: Path, out: Path, check: bool, durable: bool, strict_quotas: bool, fmt: str,
-             cache: Path | None, lease: SpareLease | None, attempt: Unstaged | None = None) -> int:
+             cache: Path | None, lease: SpareLease | None, attempt: Unstaged | None = None,
+             trusted: TrustedKeys | None = None) -> int:
     """The compile command's work, with the cache folder chosen and the spare tree's lease taken: the exit
     status of a compile that wrote (or had nothing to write); a failure exits from here. ``attempt``:
-    :func:`~paybill.cli.compile_fast.without_stages` already run for this compile (else it runs here)."""
+    :func:`~paybill.cli.compile_fast.without_stages` already run for this compile (else it runs here).
+    ``trusted``: the public keys ``--check`` verifies the bundle signatures in ``out`` with."""
     record: Record | None = None
     hint: FolderHint | None = None
     if cache is not None and not check:
@@ -341,7 +414,7 @@ def _compile(specs: Path, out: Path, check: bool, durable: bool, strict_quotas: 
             result = compile_repository(specs, progress=stages, cache=cache, parallelism=parallelism, out=out,
                                         on_files=writer.add if streaming else None, in_place=in_place,
                                         writer=writer.early() if streaming else None, known=known,
-                                        defer_cache_save=True)
+                                        defer_cache_save=True, emitters=_checking_signatures(out, trusted))
         finally:
             stages.close()
         if not result.ok:
@@ -350,9 +423,10 @@ def _compile(specs: Path, out: Path, check: bool, durable: bool, strict_quotas: 
             if result.save_load_cache is not None:
                 result.save_load_cache()
             diff = diff_tree(result.tree, out)
+            diff, why = _signature_reasons(result, out, trusted, diff)
             if diff.clean:
                 _record(cache, result)
-            _report_check(result, out, fmt, diff)
+            _report_check(result, out, fmt, diff, why)
         # The helper that saves for later commands (_start_saving_for_next) runs beside the write when the
         # tree is in memory (the linked writer's); a streamed tree's early files are read from where the
         # writer put them, so its helper starts once they are swapped in (forked before the swap, it

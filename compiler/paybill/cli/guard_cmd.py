@@ -11,6 +11,7 @@ written, 1 diagnostics (nothing written), 2 usage error.
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import Any, NoReturn
@@ -43,7 +44,8 @@ bundle_option = click.option("--bundle", "bundle", required=True,
                              help="The agent's bundle folder (generated/bundles/<agent>).")
 public_key_option = click.option(
     "--public-key", type=click.Path(path_type=Path, dir_okay=False, exists=True), envvar=PUBLIC_KEY_ENV,
-    help=f"Ed25519 public key (PEM); the bundle must then be signed by it. Default: ${PUBLIC_KEY_ENV}.")
+    multiple=True, help=f"Ed25519 public key (PEM) the bundle must be signed by; repeat to trust several (a key "
+    f"rotation). Default: ${PUBLIC_KEY_ENV} (paths separated by '{os.pathsep}').")
 json_option = click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 expect_agent_option = click.option(
     "--expect-agent", help="Refuse the bundle (exit 4) unless its signed manifest names this agent.")
@@ -52,9 +54,9 @@ revision_store_option = click.option(
     help="State file of the revisions loaded before: refuse an older one (exit 4), record a new one.")
 
 
-def _load(bundle: Path, public_key: Path | None, **options: Any) -> Guard:
+def _load(bundle: Path, public_key: tuple[Path, ...], **options: Any) -> Guard:
     try:
-        return Guard.load(bundle, public_key, **options)
+        return Guard.load(bundle, list(public_key) or None, **options)
     except BundleError as exc:
         click.echo(f"paybill: bundle refused ({exc.reason}): {exc}", err=True)
         sys.exit(EXIT_REFUSED)
@@ -115,7 +117,7 @@ def guard_group() -> None:
 @revision_store_option
 @json_option
 def check_command(bundle: Path, tenant: str, workflow: str, step: str, action: str, resource: str,
-                  columns: tuple[str, ...], rows: int, resource_tenant: str | None, public_key: Path | None,
+                  columns: tuple[str, ...], rows: int, resource_tenant: str | None, public_key: tuple[Path, ...],
                   expect_agent: str | None, revision_store: Path | None, as_json: bool) -> None:
     """Print the decision for one request and its reasons.
 
@@ -143,7 +145,7 @@ def check_command(bundle: Path, tenant: str, workflow: str, step: str, action: s
 @click.option("--strict", is_flag=True, help="Also compare reasons (policy ids), not only allow/deny and violations.")
 @public_key_option
 @expect_agent_option
-def replay_command(bundle: Path, trace: Path, strict: bool, public_key: Path | None,
+def replay_command(bundle: Path, trace: Path, strict: bool, public_key: tuple[Path, ...],
                    expect_agent: str | None) -> None:
     """Replay a recorded trace (JSON Lines, e.g. a decision log).
 
@@ -226,7 +228,7 @@ def _refuse(where: str, code: str, message: str, hint: str, status: int = EXIT_D
               help="Decision log to record the approval in.")
 @public_key_option
 def approve_command(run_id: str, step: str, approver: str, bundle: Path, database_url: str, log_path: Path | None,
-                    public_key: Path | None) -> None:
+                    public_key: tuple[Path, ...]) -> None:
     """Approve STEP of a served run RUN as a human (never the agent): its next advance into STEP proceeds.
 
     Exit status: 0 approved, 1 refused (PB1310: no such run; PB1311: the step needs no approval or the

@@ -80,8 +80,9 @@ def _token(token_file: Path | None, token_env: str) -> tuple[str | None, tuple[s
               help=f"File holding the HTTP bearer token (default: the {TOKEN_ENV} environment variable).")
 @click.option("--log", "log_path", type=click.Path(path_type=Path, dir_okay=False),
               help="Decision log (hash-chained JSON lines); one file per server process.")
-@click.option("--public-key", type=click.Path(path_type=Path, dir_okay=False), envvar=PUBLIC_KEY_ENV,
-              help=f"Ed25519 public key: refuse a bundle not signed with it. Default: ${PUBLIC_KEY_ENV}.")
+@click.option("--public-key", type=click.Path(path_type=Path, dir_okay=False), envvar=PUBLIC_KEY_ENV, multiple=True,
+              help=f"Ed25519 public key: refuse a bundle not signed with it; repeat to trust several (a key "
+                   f"rotation). Default: ${PUBLIC_KEY_ENV} (paths separated by '{os.pathsep}').")
 @click.option("--expect-agent", help="Refuse the bundle (PB1301) unless its manifest names this agent (signed "
               "with --public-key): another agent's bundle copied into this one's folder is not served.")
 @click.option("--revision-store", type=click.Path(path_type=Path, dir_okay=False),
@@ -108,7 +109,7 @@ def _token(token_file: Path | None, token_env: str) -> tuple[str | None, tuple[s
 @click.option("--authzen", is_flag=True, help="Also answer OpenID AuthZEN evaluation requests on the HTTP "
               "server (/access/v1/evaluation[s], /.well-known/authzen-configuration), same bearer token.")
 def serve_command(bundle: Path, catalog: Path, database_url: str | None, transport: str, listen: str,
-                  token_file: Path | None, log_path: Path | None, public_key: Path | None,
+                  token_file: Path | None, log_path: Path | None, public_key: tuple[Path, ...],
                   expect_agent: str | None, revision_store: Path | None, run_ttl: int, spec_repo: Path | None,
                   max_body: int, rate: float, pool_size: int, shadow: Path | None, shadow_log: Path | None,
                   authzen: bool, workers: int) -> None:
@@ -142,7 +143,7 @@ def serve_command(bundle: Path, catalog: Path, database_url: str | None, transpo
     from paybill.serve.service import ServeConfig, Service, new_clock
 
     try:
-        guard = Guard.load(bundle, public_key, clock=new_clock(), expect_agent=expect_agent,
+        guard = Guard.load(bundle, list(public_key) or None, clock=new_clock(), expect_agent=expect_agent,
                            log=worker_path(log_path, 1, workers) if log_path else None, revisions=revision_store)
     except BundleError as exc:
         problems.append(((bundle / "manifest.json").as_posix(), "PB1301", f"bundle refused ({exc.reason}): {exc}",
@@ -330,7 +331,7 @@ def _serve_workers(workers: int, logs: list[tuple[Any, Any]], guard: Any, shadow
         shutil.rmtree(shared, ignore_errors=True)
 
 
-def _shadow(guard: Any, candidate: Path, log: Path, public_key: Path | None
+def _shadow(guard: Any, candidate: Path, log: Path, public_key: tuple[Path, ...]
             ) -> tuple[Any, tuple[str, str, str, str] | None]:
     """The ShadowGuard of ``--shadow``, or the problem that keeps the server from starting."""
     from paybill.cli.shadow_start import start_shadow

@@ -11,7 +11,7 @@ Problem = tuple[str, str, str, str]
 """(path, code, message, hint) of what keeps the command from starting."""
 
 
-def start_shadow(command: str, guard: Any, candidate: Path, log: Path, public_key: Path | None,
+def start_shadow(command: str, guard: Any, candidate: Path, log: Path, public_key: tuple[Path, ...],
                  alone: str) -> tuple[Any, Problem | None]:
     """The ShadowGuard shadowing ``guard`` with ``candidate``, or the problem that keeps ``command`` from starting.
 
@@ -28,7 +28,7 @@ def start_shadow(command: str, guard: Any, candidate: Path, log: Path, public_ke
     except LogError as exc:
         return None, (log.as_posix(), "PB1309", str(exc),
                       "pass a --shadow-log path in a writable directory (a regular file; it is appended to)")
-    shadow = ShadowGuard.load(guard, candidate, public_key, log=shadow_log)
+    shadow = ShadowGuard.load(guard, candidate, list(public_key) or None, log=shadow_log)
     if shadow.candidate is None:
         click.echo(f"{command}: warning: shadow off: the candidate bundle {candidate.as_posix()} was refused "
                    f"(see {log.as_posix()}); the current bundle {alone}", err=True)

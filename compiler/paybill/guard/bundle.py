@@ -3,8 +3,9 @@
 Order of checks, each refusing the bundle with :class:`BundleError` (``reason`` is a stable word):
 
 1. ``manifest.json`` is readable and of this format (``format``);
-2. with a public key configured, the manifest carries a valid Ed25519 signature (``unsigned``,
-   ``signature``) - an unsigned bundle is refused, never silently accepted; with an expected agent,
+2. with public keys configured (one, or several during a key rotation), the manifest carries a valid
+   Ed25519 signature by one of them (``unsigned``, ``signature``; ``key`` when a key cannot be read) -
+   an unsigned bundle is refused, never silently accepted; with an expected agent,
    the manifest names it (``agent``);
 3. every content file is listed, present, within size, and matches its sha256 (``missing``,
    ``unlisted``, ``hash``), and the revision is the hash of those hashes (``revision``);
@@ -42,7 +43,7 @@ from paybill.contract.bundle import (
 from paybill.guard.engine import Engine, PolicyFormatError
 from paybill.guard.files import read_regular
 from paybill.guard.goldens import run_goldens
-from paybill.guard.signing import PublicKeyLike, SigningKeyError, load_public_key, verify_manifest
+from paybill.guard.signing import PublicKeys, SigningKeyError, check_signature, trusted_keys
 
 MAX_FILE_BYTES = 32 * 1024 * 1024
 
@@ -166,10 +167,11 @@ def _pii_columns(entities: Any) -> frozenset[str]:
     return frozenset(found)
 
 
-def load_bundle(path: str | Path, public_key: PublicKeyLike | None = None, *,
+def load_bundle(path: str | Path, public_key: PublicKeys | None = None, *,
                 expect_agent: str | None = None) -> LoadedBundle:
     """Verify and parse the bundle at ``path`` (see the module docstring for what is checked).
 
+    ``public_key``: the trusted key, or a list of them (:func:`paybill.guard.signing.trusted_keys`).
     ``expect_agent`` binds the bundle to the agent the caller runs: a bundle of another agent,
     even one validly signed and copied into this agent's folder, is refused (``agent``). The agent
     is part of the signed manifest, so with a public key it cannot be edited either.
@@ -192,16 +194,16 @@ def load_bundle(path: str | Path, public_key: PublicKeyLike | None = None, *,
     return _parsed(path, manifest, files)
 
 
-def _check_manifest(path: Path, manifest: dict[str, Any], public_key: PublicKeyLike | None,
+def _check_manifest(path: Path, manifest: dict[str, Any], public_key: PublicKeys | None,
                     expect_agent: str | None) -> None:
     if public_key is not None:
         try:
-            key = load_public_key(public_key)
+            keys = trusted_keys(public_key)
         except SigningKeyError as exc:
             raise BundleError("key", str(exc)) from None
-        problem = verify_manifest(manifest, key)
-        if problem:
-            raise BundleError("unsigned" if "not signed" in problem else "signature", problem)
+        problem = check_signature(manifest, keys)
+        if problem is not None:
+            raise BundleError(problem.reason, problem.message)
     if expect_agent is not None and manifest["agent"] != expect_agent:
         raise BundleError("agent", f"bundle {path.as_posix()} is for agent {manifest['agent']!r}, "
                                    f"not the expected {expect_agent!r}")

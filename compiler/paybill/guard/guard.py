@@ -17,7 +17,7 @@ from paybill.guard.engine import Verdict
 from paybill.guard.log import DecisionLog
 from paybill.guard.revisions import RevisionStore
 from paybill.guard.run import Run
-from paybill.guard.signing import PublicKeyLike
+from paybill.guard.signing import PublicKeys
 
 POSITIONS_MAX = 4096
 
@@ -67,11 +67,12 @@ class Guard:
         return found
 
     @classmethod
-    def load(cls, path: str | Path, public_key: PublicKeyLike | None = None, *, clock: Clock = default_clock,
+    def load(cls, path: str | Path, public_key: PublicKeys | None = None, *, clock: Clock = default_clock,
              log: DecisionLog | str | Path | None = None, expect_agent: str | None = None,
              revisions: RevisionStore | str | Path | None = None, cache: DecisionCache | None = None) -> Guard:
-        """Verify the bundle at ``path`` (hashes, signature when ``public_key`` is set, Cedar validation,
-        golden decisions) and parse it once. Raises :class:`paybill.guard.BundleError` when refused.
+        """Verify the bundle at ``path`` (hashes, signature when ``public_key`` is set - one trusted key, or
+        a list of them during a key rotation -, Cedar validation, golden decisions) and parse it once.
+        Raises :class:`paybill.guard.BundleError` when refused.
 
         ``expect_agent`` refuses a bundle of any other agent (reason ``agent``); ``revisions`` is a
         :class:`RevisionStore` (or its file path) that refuses a revision older than the newest

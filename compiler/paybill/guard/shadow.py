@@ -45,7 +45,7 @@ from paybill.guard.files import FileRefused, open_regular
 from paybill.guard.guard import Guard
 from paybill.guard.log import LogError, bounded
 from paybill.guard.run import Operation, Run
-from paybill.guard.signing import PublicKeyLike
+from paybill.guard.signing import PublicKeys
 
 T = TypeVar("T")
 
@@ -123,7 +123,7 @@ class ShadowGuard:
             self.candidate = candidate
 
     @classmethod
-    def load(cls, guard: Guard, candidate_path: str | Path, public_key: PublicKeyLike | None = None, *,
+    def load(cls, guard: Guard, candidate_path: str | Path, public_key: PublicKeys | None = None, *,
              log: ShadowLog | str | Path) -> ShadowGuard:
         """Shadow ``guard`` with the bundle at ``candidate_path``, verified exactly like an enforcing one.
 

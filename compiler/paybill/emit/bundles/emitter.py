@@ -12,8 +12,9 @@ path to a PEM file). A key that cannot be read is an error (PB0707), never a sil
 
 from __future__ import annotations
 
+import functools
 import os
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from paybill.contract.bundle import (
     ENTITIES_FILE,
@@ -37,6 +38,9 @@ from paybill.emit.bundles.policies import Policy, build_policies, render_policie
 from paybill.emit.bundles.schema_text import render_schema
 from paybill.emit.contract import EmitContext, Emitter, OutputTree
 from paybill.store import UnitStore
+
+if TYPE_CHECKING:
+    from paybill.emit.bundles.kept_signatures import KeptSignatures
 
 NO_TENANTS = "PB0704"
 UNUSED_GRANT = "PB0705"
@@ -124,10 +128,11 @@ def _cedar_checks(facts: AgentFacts, texts: dict[str, str], entities: list[dict[
 
 
 def build_bundle(facts: AgentFacts, sink: DiagnosticSink, key: Any = None,
-                 store: UnitStore | None = None) -> dict[str, bytes] | None:
+                 store: UnitStore | None = None, kept: KeptSignatures | None = None) -> dict[str, bytes] | None:
     """The files of one agent's bundle, or None when it has errors (reported to ``sink``).
 
     ``store``: where clean Cedar checks of earlier compiles are remembered (None: always ask Cedar).
+    ``kept``: signatures found in the output folder, kept on a manifest they verify over (without ``key``).
     """
     scratch = DiagnosticSink()
     _spec_checks(facts, scratch)
@@ -159,12 +164,12 @@ def build_bundle(facts: AgentFacts, sink: DiagnosticSink, key: Any = None,
         LIMITS_FILE: json_file(build_limits(facts)),
         TESTS_FILE: json_file({"agent": facts.name, "tests": tests}),
     }
-    files[MANIFEST_FILE] = build_manifest(facts, files, {"policies": len(policies), "tests": len(tests)}, key)
+    files[MANIFEST_FILE] = build_manifest(facts, files, {"policies": len(policies), "tests": len(tests)}, key, kept)
     return files
 
 
-def emit_bundles(ctx: EmitContext) -> OutputTree:
-    """Emit ``bundles/<agent>/*`` for every valid agent, in name order."""
+def emit_bundles(ctx: EmitContext, kept: KeptSignatures | None = None) -> OutputTree:
+    """Emit ``bundles/<agent>/*`` for every valid agent, in name order. ``kept``: see :func:`keeping_signatures`."""
     try:
         key = _signing_key(ctx)
     except _KeyUnusable:
@@ -173,7 +178,7 @@ def emit_bundles(ctx: EmitContext) -> OutputTree:
     listings: dict[str, tuple[str, ...]] = {}
     for document in ctx.index.of_kind("Agent"):
         facts = collect(ctx.index, document)
-        files = build_bundle(facts, ctx.sink, key, ctx.store)
+        files = build_bundle(facts, ctx.sink, key, ctx.store, kept)
         for name, data in (files or {}).items():
             tree[f"bundles/{document.name}/{name}"] = data
         if files and MANIFEST_FILE in files:
@@ -183,3 +188,12 @@ def emit_bundles(ctx: EmitContext) -> OutputTree:
 
 
 BUNDLES_EMITTER = Emitter(name="bundles", emit=emit_bundles, independent=True)
+
+
+def keeping_signatures(kept: KeptSignatures) -> Emitter:
+    """The bundle emitter for ``paybill compile --check`` with public keys and no signing key: each fresh
+    manifest carries the signature found in the output folder when a trusted key verifies it over that
+    fresh manifest (:mod:`paybill.emit.bundles.kept_signatures`), so a signed tree is checked without the
+    private key."""
+    return Emitter(name=BUNDLES_EMITTER.name, emit=functools.partial(emit_bundles, kept=kept),
+                   independent=BUNDLES_EMITTER.independent)

@@ -18,6 +18,8 @@ from paybill.emit.bundles.facts import AgentFacts
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+    from paybill.emit.bundles.kept_signatures import KeptSignatures
+
 
 def tool_versions() -> dict[str, str]:
     cedarpy = metadata.version("cedarpy")
@@ -26,7 +28,9 @@ def tool_versions() -> dict[str, str]:
 
 
 def build_manifest(facts: AgentFacts, files: dict[str, bytes], counts: dict[str, int],
-                   key: Ed25519PrivateKey | None) -> bytes:
+                   key: Ed25519PrivateKey | None, kept: KeptSignatures | None = None) -> bytes:
+    """The manifest's bytes: signed with ``key``, or else carrying the signature ``kept`` holds for this
+    agent when it verifies over this manifest (``paybill compile --check`` without the private key)."""
     hashes = {name: sha256_hex(data) for name, data in sorted(files.items())}
     manifest: dict[str, Any] = {
         "format": BUNDLE_FORMAT,
@@ -42,4 +46,6 @@ def build_manifest(facts: AgentFacts, files: dict[str, bytes], counts: dict[str,
         from paybill.guard.signing import sign_manifest  # cryptography, only for a signed bundle
 
         manifest = sign_manifest(manifest, key)
+    elif kept is not None:
+        manifest = kept.attach(facts.name, manifest)
     return json_file(manifest)
