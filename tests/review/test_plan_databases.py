@@ -55,7 +55,7 @@ def test_a_widened_column_grant_is_shown_in_text_markdown_and_json(repo, run, md
     assert "| sql | 1 | 0 | 0 | 0 | 1 | 0 | 1 |" in markdown
     assert "<details><summary><code>tenant-acme-corp</code> (changed): 1 change, 1 grant granted ⚠️ PII</summary>" \
            in markdown
-    assert "- `+` grant SELECT (email) on crm.customers to paybill_agent_support_assistant [PII: email]" in markdown
+    assert "- `+` grant SELECT (email) on crm.customers to paybill_agent_support_assistant \\[PII: email]" in markdown
     assert markdown == md_snapshot
 
 
