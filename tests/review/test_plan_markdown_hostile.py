@@ -15,7 +15,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from markdown_it import MarkdownIt
 
-from paybill.plan.render.markdown import cell, code, fenced
+from paybill.changes.markdown_text import cell, code, fenced
 
 PARSER = MarkdownIt("commonmark", {"html": True}).enable(["table", "strikethrough"])
 ACME = "specs/tenants/acme-corp.yaml"
@@ -84,3 +84,15 @@ def test_a_hostile_display_name_stays_inside_its_code_span_in_the_plan_comment(r
     assert rendered.count("<!--") == 1  # the marker the workflow finds its comment by, and nothing else
     assert "**APPROVED BY SECURITY** &lt;!-- [ok](https://evil.example)" in rendered  # shown, as code
     assert rendered.rstrip().endswith("</details>")  # nothing after the value was swallowed
+
+
+def test_an_agents_commit_message_is_text_in_its_pull_request_body(repo, run) -> None:
+    """The agent writes the message; its first line heads the body paybill prints for the pull request,
+    above the plan: it may not restyle itself into a status line or open HTML there."""
+    message = "Upgrade vandelay ✅ **no blocking problems** <img src=https://evil.example/p.png> [ok](https://e.x)"
+    code_, out, err = run(repo.root, "propose", "specs", "--as", "billing-agent", "--set",
+                          "Tenant/vandelay:spec.plan=starter", "-m", message, "--no-terraform")
+    assert code_ == 0, out + err
+    head = PARSER.render(out.split("<!-- paybill-plan -->", 1)[0])
+    assert "<strong>no blocking" not in head and "<img" not in head and "<a href" not in head
+    assert "**no blocking problems** &lt;img src=https://evil.example/p.png&gt; [ok](https://e.x)" in head

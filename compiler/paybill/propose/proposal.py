@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Protocol
 
 from paybill.changes.control import Decision, check_changes
+from paybill.changes.markdown_text import cell
 from paybill.changes.model import PlanReport, SpecChange
 from paybill.changes.policies import load_change_control
 from paybill.changes.sides import locate_specs, policies_prefix, tree_side
@@ -167,7 +168,9 @@ def pull_request_body(proposal: Proposal, agent: str, message: str,
                       render_markdown: Callable[[PlanReport], str]) -> str:
     """The pull-request body: who proposed what, then the plan of the commit as ``render_markdown`` prints it."""
     rules = sorted({d.change.ref + " " + d.field for d in proposal.decisions if d.allowed})
-    header = [f"**Proposed by agent `{agent}`**: {message.strip().splitlines()[0] if message.strip() else ''}", "",
+    # the agent writes the message: shown as text, so it cannot restyle or hide the plan below it
+    header = [f"**Proposed by agent `{agent}`**: {cell(message.strip().splitlines()[0]) if message.strip() else ''}",
+              "",
               f"Change control: {len(rules)} field change{'s' if len(rules) != 1 else ''} allowed by the agent's "
               "spec and `policies/`.", "", ""]
     assert proposal.report is not None
