@@ -36,17 +36,19 @@ def _texts(exclude: str, min_size: int = 0) -> st.SearchStrategy[str]:
     return st.text(st.one_of(markup, anything), min_size=min_size, max_size=40)
 
 
-_NO_LINE_BREAKS = _texts("\r\n|", min_size=1)
+_NO_PIPES = _texts("|", min_size=1)
 
 
 @settings(max_examples=300, deadline=None)
-@given(value=_NO_LINE_BREAKS)
+@given(value=_NO_PIPES)
 @example(value=PAYLOAD)
 @example(value="``")
+@example(value="x\r<!-- hidden")
 def test_code_is_one_code_span_holding_the_value(value: str) -> None:
     tokens = _inline(f"before {code(value)} after")
     spans = [t for t in tokens if t.type == "code_inline"]
     assert [t.type for t in tokens] == ["text", "code_inline", "text"], tokens
+    value = value.replace("\r\n", " ").replace("\r", " ").replace("\n", " ")  # a line ending may not end the row
     stripped = value[1:-1] if len(value) > 1 and value[0] == value[-1] == " " and value.strip() else value
     assert spans[0].content in (value, stripped)
 

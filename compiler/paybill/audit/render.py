@@ -6,6 +6,7 @@ import json
 from collections.abc import Iterable, Iterator
 
 from paybill.audit.trail import AuditRecord
+from paybill.diagnostics.text import printable
 
 FORMATS = ("text", "jsonl")
 _MARK = {"added": "+", "removed": "-", "modified": "~", "moved": ">"}
@@ -25,9 +26,10 @@ def render_text(records: Iterable[AuditRecord], *, tenant: str | None = None) ->
         who = f"{record.author[0]} <{record.author[1]}>" + (f" as agent {agent}" if agent else "")
         if tenant:
             for event in record.events:
-                yield f"{record.date}  {record.sha[:12]}  {event.event}: {event.detail}  ({who})\n"
+                yield printable(f"{record.date}  {record.sha[:12]}  {event.event}: {event.detail}  ({who})") + "\n"
             for violation in record.violations:
-                yield f"{record.date}  {record.sha[:12]}  VIOLATION [{violation.code}] {violation.message}\n"
+                yield printable(f"{record.date}  {record.sha[:12]}  VIOLATION [{violation.code}] {violation.message}") \
+                    + "\n"
             continue
         lines = [f"commit {record.sha[:12]}  {record.date}  {who}", f"    {record.subject}"]
         lines += [f"    {k}: {v}" for k, v in record.trailers]
@@ -36,6 +38,6 @@ def render_text(records: Iterable[AuditRecord], *, tenant: str | None = None) ->
             lines += [f"      {f.describe()}" for f in change.fields]
         for violation in record.violations:
             lines.append(f"  ! [{violation.code}] {violation.message}")
-        yield "\n".join(lines) + "\n\n"
+        yield "\n".join(map(printable, lines)) + "\n\n"  # authors, subjects and trailers are the committers'
     if count == 0:
         yield "no matching commits\n"

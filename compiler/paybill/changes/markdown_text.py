@@ -22,7 +22,7 @@ def code(text: object) -> str:
     ``` `` ``` fence once let ``Acme `` **APPROVED** <!-- `` `` out of its span: bold text, and an
     HTML comment hiding the rest of the comment (the findings that block the change).
     """
-    value = str(text).replace("\n", " ").replace("|", "\\|")
+    value = str(text).replace("\r\n", " ").replace("\r", " ").replace("\n", " ").replace("|", "\\|")
     longest = max(map(len, _BACKTICKS.findall(value)), default=0)
     if not longest:
         return f"`{value}`"

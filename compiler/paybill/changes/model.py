@@ -12,6 +12,7 @@ from typing import Any, Literal
 
 from paybill.changes.database_model import DatabaseChange
 from paybill.diagnostics import Diagnostic, Position, Severity
+from paybill.diagnostics.text import printable
 
 ChangeOp = Literal["added", "removed", "changed", "reordered"]
 SpecOp = Literal["added", "removed", "modified", "moved"]
@@ -20,7 +21,9 @@ SEVERITY_ORDER = {"error": 0, "warning": 1, "notice": 2}
 
 
 def format_value(value: Any, limit: int = 120) -> str:
-    """A short, readable rendering of a spec value: YAML-like scalars, compact JSON for structures."""
+    """A short, readable rendering of a spec value: YAML-like scalars, compact JSON for structures; a string
+    holding a character that is not printable (a control character, an escape sequence) is quoted and
+    escaped (:func:`paybill.diagnostics.text.printable`), so a terminal, a log or a comment shows it as it is."""
     if value is None:
         text = "null"
     elif isinstance(value, bool):
@@ -28,9 +31,10 @@ def format_value(value: Any, limit: int = 120) -> str:
     elif isinstance(value, int | float):
         text = str(value)
     elif isinstance(value, str):
-        text = value if value and value.strip() == value and value[0] not in "{[\"'&*!|>%@`#" else json.dumps(value)
+        plain = value and value.isprintable() and value.strip() == value and value[0] not in "{[\"'&*!|>%@`#"
+        text = value if plain else printable(json.dumps(value, ensure_ascii=False))
     else:
-        text = json.dumps(value, ensure_ascii=False, separators=(", ", ": "))
+        text = printable(json.dumps(value, ensure_ascii=False, separators=(", ", ": ")))
     if len(text) > limit:
         text = text[: limit - 1] + "…"
     return text
