@@ -1,0 +1,76 @@
+"""``paybill init --cloud``: a new repository on each of the five clouds, driven as a user would.
+
+``init`` could only scaffold AWS: a platform engineer on Azure, Google Cloud, Oracle Cloud or IBM
+Cloud had to rewrite the cloud, the pool, four tenants and the BillingPolicy by hand before the first
+compile. Each cloud's repository must compile clean (no warning), be fresh for ``compile --check``,
+validate clean, and emit only resource types and arguments the real provider schemas have (the
+fixtures of ``tests/terraform/test_provider_conformance.py``).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from paybill.scaffold.init import template_files
+from paybill.scaffold.targets import CLOUDS, DEFAULT_CLOUD, retarget
+from terraform.test_provider_conformance import CLOUD_TERRAFORM_PROVIDER, check_stack, schemas
+
+AWS_ONLY = re.compile(r"(?<![\w.-])(aws-prod|aws-use1-shared|us-east-1|us-west-2|eu-west-1)(?![\w.-])")
+
+
+@pytest.mark.parametrize("cloud", sorted(CLOUDS))
+def test_init_for_each_cloud_compiles_clean_fresh_and_valid(tmp_path: Path, run, cloud: str) -> None:
+    target = tmp_path / "platform"
+    code, out, err = run(tmp_path, "init", str(target), "--no-git", "--cloud", cloud)
+    assert code == 0, out + err
+    chosen = CLOUDS[cloud]
+    assert f"specs/clouds/{chosen.cloud}.yaml" in out
+    cloud_spec = (target / "specs" / "clouds" / f"{chosen.cloud}.yaml").read_text(encoding="utf-8")
+    assert f"provider: {cloud}\n" in cloud_spec
+    assert [p.name for p in (target / "specs" / "clouds").iterdir()] == [f"{chosen.cloud}.yaml"]
+    assert [p.name for p in (target / "specs" / "pools").iterdir()] == [f"{chosen.pool}.yaml"]
+    if cloud != DEFAULT_CLOUD:
+        left = [f"{p.relative_to(target)}: {m[0]}" for p in sorted((target / "specs").rglob("*.yaml"))
+                for m in AWS_ONLY.finditer(p.read_text(encoding="utf-8"))]
+        assert not left, left
+
+    code, out, err = run(target, "compile")
+    assert code == 0 and "warning" not in out + err, out + err
+    code, out, err = run(target, "compile", "--check")
+    assert code == 0 and "generated/ is up to date" in out, out + err
+    code, out, err = run(target, "validate")
+    assert code == 0 and out.startswith("ok: 16 files checked, no problems"), out + err
+
+    stacks = {path: json.loads(path.read_text(encoding="utf-8"))
+              for path in sorted((target / "generated" / "terraform").rglob("main.tf.json"))}
+    provider = CLOUD_TERRAFORM_PROVIDER[cloud]
+    assert len(stacks) == 5  # the pool, and acme-corp, hooli, nakatomi, vandelay
+    assert all(provider in doc["terraform"]["required_providers"] for doc in stacks.values())
+    problems = [p for path, doc in stacks.items()
+                for p in check_stack(str(path.relative_to(target)), doc, schemas())]
+    assert not problems, "\n".join(problems)
+
+
+def test_init_refuses_a_cloud_it_does_not_know(tmp_path: Path, run) -> None:
+    code, _, err = run(tmp_path, "init", "p", "--no-git", "--cloud", "digitalocean")
+    assert code == 2
+    assert "Invalid value for '--cloud': 'digitalocean' is not one of 'aws', 'azure', 'gcp', 'oci', 'ibm'" in err
+    assert not (tmp_path / "p").exists()
+
+
+def test_the_default_is_aws_as_before() -> None:
+    assert template_files() == template_files("aws")
+    assert "specs/clouds/aws-prod.yaml" in template_files()
+
+
+def test_retarget_replaces_whole_values_once() -> None:
+    """``us-east-1`` inside a longer name stays, and IBM's ``us-east`` (a target value) is not rewritten
+    again as if it were a source value."""
+    ibm = CLOUDS["ibm"]
+    text = "region: us-east-1\nregions: [us-west-2, eu-west-1]\nbucket: x-us-east-10\ncloud: aws-prod\n"
+    assert retarget(text, ibm) == ("region: us-south\nregions: [us-east, eu-de]\nbucket: x-us-east-10\n"
+                                   "cloud: ibm-prod\n")
