@@ -47,8 +47,8 @@ def require_specs(specs: Path) -> None:
         raise click.UsageError(f"specs folder '{specs}' does not exist")
 
 
-def print_diagnostics(fmt: str, diagnostics: list, files: int, noun: str = "file") -> None:
-    text = render(fmt, diagnostics, files, noun)
+def print_diagnostics(fmt: str, diagnostics: list, files: int, noun: str = "file", omitted: int = 0) -> None:
+    text = render(fmt, diagnostics, files, noun, omitted)
     click.echo(text, nl=False)
 
 
