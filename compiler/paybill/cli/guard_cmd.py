@@ -126,7 +126,7 @@ def check_command(bundle: Path, tenant: str, workflow: str, step: str, action: s
 
     \b
     Example:
-      paybill guard check --bundle generated/bundles/billing-agent --tenant initech \\
+      paybill guard check --bundle generated/bundles/billing-agent --tenant vandelay \\
         --workflow dunning --step list-invoices --action read --resource invoices \\
         --columns id,status --rows 40
     """

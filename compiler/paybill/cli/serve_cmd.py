@@ -144,7 +144,7 @@ def serve_command(bundle: Path, catalog: Path, database_url: str | None, transpo
 
     \b
     Example (the database migrated first with paybill db migrate):
-      paybill serve --bundle generated/bundles/ops-agent \\
+      paybill serve --bundle generated/bundles/support-assistant \\
         --catalog generated/sql/tenant-acme-corp --database-url "$PAYBILL_DATABASE_URL" \\
         --transport http --listen 127.0.0.1:8750 --token-file token
     """
