@@ -55,6 +55,24 @@ def test_init_for_each_cloud_compiles_clean_fresh_and_valid(tmp_path: Path, run,
     assert not problems, "\n".join(problems)
 
 
+@pytest.mark.parametrize("cloud", sorted(CLOUDS))
+def test_the_readme_says_what_to_set_for_the_chosen_cloud_and_the_workflows_read_it(cloud: str) -> None:
+    """The README listed two of the four workflows and no setting: a new user learnt which repository
+    variables the apply needs from a failed run."""
+    files = template_files(cloud)
+    readme = files["README.md"].decode()
+    chosen = CLOUDS[cloud]
+    assert f"`specs/clouds/{chosen.cloud}.yaml`" in readme
+    for workflow in ("paybill-pr.yml", "paybill-apply.yml", "paybill-apply-shard.yml", "paybill-drift.yml"):
+        assert workflow in readme and f".github/workflows/{workflow}" in files
+    for setting in chosen.credentials:
+        assert f"`{setting.split('.', 1)[1]}`" in readme
+        for workflow in ("paybill-apply-shard.yml", "paybill-drift.yml"):
+            assert f"{setting}" in files[f".github/workflows/{workflow}"].decode(), (setting, workflow)
+    others = {name.split(".", 1)[1] for other in CLOUDS.values() if other is not chosen for name in other.credentials}
+    assert not [name for name in others - {s.split(".", 1)[1] for s in chosen.credentials} if name in readme]
+
+
 def test_init_refuses_a_cloud_it_does_not_know(tmp_path: Path, run) -> None:
     code, _, err = run(tmp_path, "init", "p", "--no-git", "--cloud", "digitalocean")
     assert code == 2

@@ -32,7 +32,8 @@ from paybill.scaffold.targets import CLOUDS, DEFAULT_CLOUD
 def init_command(directory: Path, hooks_repo: str | None, no_git: bool, in_existing_repo: bool,
                  pip_requirement: str | None, cloud: str) -> None:
     """Scaffold a new spec repository in DIRECTORY (absent or empty): example specs, change-control
-    policies, JSON Schemas, both GitHub workflows and a pre-commit configuration.
+    policies, JSON Schemas, the GitHub workflows (pull request, apply, drift), a README saying what to
+    set before the first merge, and a pre-commit configuration.
 
     DIRECTORY must not be inside an existing git repository (exit 2), unless --in-existing-repo.
     """

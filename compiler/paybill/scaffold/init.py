@@ -10,7 +10,7 @@ from pathlib import Path
 
 from paybill import __version__
 from paybill.models.json_schema import render_schemas
-from paybill.scaffold.readme import REPOSITORY_README, policies_readme, pre_commit_config
+from paybill.scaffold.readme import policies_readme, pre_commit_config, repository_readme
 from paybill.scaffold.source import InstallSource, render_workflow, running_source
 from paybill.scaffold.targets import CLOUDS, DEFAULT_CLOUD, RETARGETED, retarget, retarget_path
 
@@ -93,7 +93,7 @@ def template_files(cloud: str = DEFAULT_CLOUD) -> dict[str, bytes]:
     files[f"specs/clouds/{target.cloud}.yaml"] = (package / "clouds" / f"{target.cloud}.yaml").read_bytes()
     files["policies/README.md"] = policies_readme().encode()
     files[".pre-commit-config.yaml"] = b""  # filled by scaffold() (depends on --hooks-repo)
-    files["README.md"] = REPOSITORY_README.encode()
+    files["README.md"] = repository_readme(target).encode()
     # .paybill/ holds local state: the compile cache and `paybill billing`'s event store (customers'
     # names and e-mail addresses among it), which `git add -A` must not sweep into the history.
     files[".gitignore"] = b"/.venv-checkov/\n/plan.md\n/.paybill/\n"

@@ -32,14 +32,22 @@ class ScaffoldCloud:
     """Another region in the home geography (a silo tenant may reside in either)."""
     europe: str
     """The EU region of the suspended silo tenant and of the EU customers' residency rule."""
+    credentials: tuple[str, ...]
+    """What the apply and drift workflows read to reach this cloud (``vars.NAME`` or ``secrets.NAME``)."""
 
 
 CLOUDS: dict[str, ScaffoldCloud] = {
-    "aws": ScaffoldCloud("aws", "aws-prod", "aws-use1-shared", "us-east-1", "us-west-2", "eu-west-1"),
-    "azure": ScaffoldCloud("azure", "azure-prod", "azure-eus-shared", "eastus", "westus2", "westeurope"),
-    "gcp": ScaffoldCloud("gcp", "gcp-prod", "gcp-usc1-shared", "us-central1", "us-east1", "europe-west1"),
-    "oci": ScaffoldCloud("oci", "oci-prod", "oci-iad-shared", "us-ashburn-1", "us-phoenix-1", "eu-frankfurt-1"),
-    "ibm": ScaffoldCloud("ibm", "ibm-prod", "ibm-dal-shared", "us-south", "us-east", "eu-de"),
+    "aws": ScaffoldCloud("aws", "aws-prod", "aws-use1-shared", "us-east-1", "us-west-2", "eu-west-1",
+                         ("vars.PAYBILL_AWS_ROLE_ARN", "vars.PAYBILL_AWS_REGION")),
+    "azure": ScaffoldCloud("azure", "azure-prod", "azure-eus-shared", "eastus", "westus2", "westeurope",
+                           ("vars.PAYBILL_AZURE_CLIENT_ID", "vars.PAYBILL_AZURE_TENANT_ID",
+                            "vars.PAYBILL_AZURE_SUBSCRIPTION_ID")),
+    "gcp": ScaffoldCloud("gcp", "gcp-prod", "gcp-usc1-shared", "us-central1", "us-east1", "europe-west1",
+                         ("vars.PAYBILL_GCP_WORKLOAD_IDENTITY_PROVIDER", "vars.PAYBILL_GCP_SERVICE_ACCOUNT")),
+    "oci": ScaffoldCloud("oci", "oci-prod", "oci-iad-shared", "us-ashburn-1", "us-phoenix-1", "eu-frankfurt-1",
+                         ("secrets.PAYBILL_OCI_CONFIG", "secrets.PAYBILL_OCI_PRIVATE_KEY")),
+    "ibm": ScaffoldCloud("ibm", "ibm-prod", "ibm-dal-shared", "us-south", "us-east", "eu-de",
+                         ("secrets.PAYBILL_IBM_API_KEY",)),
 }
 """Every provider ``--cloud`` offers, in the order the README lists them."""
 
