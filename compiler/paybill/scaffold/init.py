@@ -95,8 +95,9 @@ def template_files(cloud: str = DEFAULT_CLOUD) -> dict[str, bytes]:
     files[".pre-commit-config.yaml"] = b""  # filled by scaffold() (depends on --hooks-repo)
     files["README.md"] = repository_readme(target).encode()
     # .paybill/ holds local state: the compile cache and `paybill billing`'s event store (customers'
-    # names and e-mail addresses among it), which `git add -A` must not sweep into the history.
-    files[".gitignore"] = b"/.venv-checkov/\n/plan.md\n/.paybill/\n"
+    # names and e-mail addresses among it), which `git add -A` must not sweep into the history; nor the
+    # job plan and results of a `paybill apply` run by hand (the workflows write them as artifacts).
+    files[".gitignore"] = b"/.venv-checkov/\n/plan.md\n/.paybill/\n/apply-plan.json\n/apply-results/\n"
     for name, text in render_schemas().items():
         files[f"schemas/{name}"] = text.encode()
     return dict(sorted(files.items()))
