@@ -67,4 +67,6 @@ def init_command(directory: Path, hooks_repo: str | None, no_git: bool, in_exist
     elif done.git_initialised:
         click.echo(f"next: cd {shown} && paybill compile && git add -A && git commit -m 'paybill specs'")
     else:
-        click.echo(f"next: cd {shown} && paybill compile && git init && git add -A && git commit -m 'paybill specs'")
+        # main: the workflows run on pushes to main, and a user's init.defaultBranch may be master
+        click.echo(f"next: cd {shown} && paybill compile && git init --initial-branch=main && git add -A && "
+                   "git commit -m 'paybill specs'")
