@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -92,3 +93,39 @@ def test_retarget_replaces_whole_values_once() -> None:
     text = "region: us-east-1\nregions: [us-west-2, eu-west-1]\nbucket: x-us-east-10\ncloud: aws-prod\n"
     assert retarget(text, ibm) == ("region: us-south\nregions: [us-east, eu-de]\nbucket: x-us-east-10\n"
                                    "cloud: ibm-prod\n")
+
+
+def _event(evt: str, kind: str, created: int, obj: dict) -> dict:
+    return {"id": evt, "object": "event", "type": kind, "created": created, "livemode": False, "data": {"object": obj}}
+
+
+@pytest.mark.parametrize("cloud", ["azure", "ibm"])
+def test_billing_onboards_a_new_customer_onto_the_chosen_cloud(tmp_path: Path, run, cloud: str) -> None:
+    """The BillingPolicy's residency rules are retargeted with the tenants: a US customer's new
+    subscription becomes a tenant proposal placed in the chosen cloud's home region and pool."""
+    target = tmp_path / "platform"
+    assert run(tmp_path, "init", str(target), "--cloud", cloud)[0] == 0
+    assert run(target, "compile")[0] == 0
+    git = ["git", "-c", "user.name=a", "-c", "user.email=a@b.c"]
+    subprocess.run(["git", "add", "-A"], cwd=target, check=True)
+    subprocess.run([*git, "commit", "-qm", "init"], cwd=target, check=True)
+    t0 = 1_796_000_000
+    events = tmp_path / "events.jsonl"
+    events.write_text("\n".join(json.dumps(e) for e in [
+        _event("evt_1", "customer.created", t0, {"id": "cus_new", "object": "customer", "name": "Initrode Inc.",
+                                                  "email": "ap@initrode.example.com", "address": {"country": "US"},
+                                                  "metadata": {}}),
+        _event("evt_2", "customer.subscription.created", t0 + 1, {
+            "id": "sub_new", "object": "subscription", "customer": "cus_new", "status": "active",
+            "items": {"object": "list", "data": [{"id": "si_1", "object": "subscription_item",
+                                                  "price": {"id": "price_starter_monthly", "object": "price"}}]}}),
+    ]) + "\n")
+    code, out, err = run(target, "billing", "sync", str(events), "--now", "2026-12-01T00:00:00Z")
+    assert code == 0, out + err
+    (branch,) = subprocess.run(["git", "branch", "--list", "paybill/*"], cwd=target, capture_output=True, text=True,
+                               check=True).stdout.split()
+    tenant = subprocess.run(["git", "show", f"{branch}:specs/tenants/initrode-inc.yaml"], cwd=target,
+                            capture_output=True, text=True, check=True).stdout
+    chosen = CLOUDS[cloud]
+    assert f"cloud: {chosen.cloud}" in tenant and f"region: {chosen.home}" in tenant, tenant
+    assert f"pool: {chosen.pool}" in tenant, tenant
