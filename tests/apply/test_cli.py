@@ -36,6 +36,13 @@ def test_a_plan_with_nothing_to_apply_says_so(tmp_path: Path) -> None:
     done = paybill(ws.root, "apply", "plan", "--base", git(ws.root, "rev-parse", "HEAD"), "--out", "plan.json")
     assert done.returncode == 0, done.stderr
     assert done.stderr == "nothing to apply: no stack changed\n"  # was "0 phases, 0 jobs: "
+    ws.write(manifest([stack("pool/p", 1)], [removed("tenant/a", "2999-01-01")]))  # deleted, retained for long
+    git(ws.root, "add", "generated")
+    git(ws.root, "commit", "-qm", "two")
+    held = paybill(ws.root, "apply", "plan", "--base", "HEAD~1", "--out", "plan.json")
+    assert held.returncode == 0, held.stderr
+    assert "::notice::" in held.stdout and "tenant/a" in held.stdout
+    assert held.stderr == "nothing to apply now: the held stacks are listed above\n"
 
 
 def test_plan_from_the_base_commit_then_run_a_shard_with_the_fake_terraform(tmp_path: Path) -> None:

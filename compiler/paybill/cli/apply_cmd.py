@@ -140,7 +140,8 @@ def _summary(plan: JobPlan, out: Path) -> str:
         return f"{n} {noun}{'' if n == 1 else 's'}"
 
     if not plan.phases:
-        return "nothing to apply: no stack changed"
+        return "nothing to apply now: the held stacks are listed above" if plan.held else \
+            "nothing to apply: no stack changed"
     parts = []
     for phase in plan.phases:
         ids = [shard.id for shard in phase.shards]
