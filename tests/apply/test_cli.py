@@ -27,6 +27,24 @@ def git(repo: Path, *args: str) -> str:
     return subprocess.run(["git", *args], cwd=repo, env=env, capture_output=True, text=True, check=True).stdout.strip()
 
 
+def test_a_plan_with_nothing_to_apply_says_so(tmp_path: Path) -> None:
+    ws = make_workspace(tmp_path / "repo")
+    git(ws.root, "init", "-q", "-b", "main")
+    ws.write(manifest([stack("pool/p", 1), stack("tenant/a", 2)]))
+    git(ws.root, "add", "generated")
+    git(ws.root, "commit", "-qm", "one")
+    done = paybill(ws.root, "apply", "plan", "--base", git(ws.root, "rev-parse", "HEAD"), "--out", "plan.json")
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == "nothing to apply: no stack changed\n"  # was "0 phases, 0 jobs: "
+    ws.write(manifest([stack("pool/p", 1)], [removed("tenant/a", "2999-01-01")]))  # deleted, retained for long
+    git(ws.root, "add", "generated")
+    git(ws.root, "commit", "-qm", "two")
+    held = paybill(ws.root, "apply", "plan", "--base", "HEAD~1", "--out", "plan.json")
+    assert held.returncode == 0, held.stderr
+    assert "::notice::" in held.stdout and "tenant/a" in held.stdout
+    assert held.stderr == "nothing to apply now: the held stacks are listed above\n"
+
+
 def test_plan_from_the_base_commit_then_run_a_shard_with_the_fake_terraform(tmp_path: Path) -> None:
     """Real Terraform cannot be downloaded here: the shard runs the fake one (fake_terraform.py)."""
     ws = make_workspace(tmp_path / "repo")
@@ -48,6 +66,9 @@ def test_plan_from_the_base_commit_then_run_a_shard_with_the_fake_terraform(tmp_
     plan = json.loads((ws.root / "plan.json").read_text())
     assert [(p["label"], [u["address"] for s in p["shards"] for u in s["units"]]) for p in plan["phases"]] == [
         ("destroy", ["tenant/old"]), ("wave 2", ["tenant/a"])]
+    # the summary names the shards `apply run --shard` takes (it was "2 phases, 2 jobs: destroy (1 in 1), ...")
+    assert done.stderr == ("2 phases, 2 jobs: destroy: 1 stack in shard 1.1; wave 2: 1 stack in shard 2.1\n"
+                           "run each shard, phase by phase: paybill apply run --plan plan.json --shard ID\n")
     values = dict(line.split("=", 1) for line in outputs.read_text().splitlines())
     assert json.loads(values["phases"])["phase2"]["matrix"]["include"] == [
         {"shard": "2.1", "name": "wave 2, 1/1: tenant/a"}]

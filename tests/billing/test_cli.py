@@ -137,3 +137,24 @@ def test_a_body_that_cannot_be_written_after_the_proposal_names_the_branch(tmp_p
     assert not bodies.written
     assert "error[PB1020]: the pull-request body of paybill/billing-agent/billing-vandelay-billing-status" in err
     assert "paybill plan --head paybill/billing-agent/billing-vandelay-billing-status --format markdown" in err
+
+
+def test_sync_of_a_garbage_file_lists_the_first_bad_lines_and_counts_the_rest(brepo, run, tmp_path) -> None:
+    """One error per bad line with no cap: the wrong file (a 1 GB binary) flooded the terminal."""
+    from paybill.contract.line_problems import MAX_LINE_PROBLEMS
+
+    events = tmp_path / "events.jsonl"
+    events.write_bytes(b"".join(b"\x00\xffnot an event %d\n" % n for n in range(5000)))
+    args = ("billing", "sync", str(events), "--base", "main", "--now", "2026-01-12T00:00:00Z",
+            "--state", str(tmp_path / "state.json"))
+    code, out, err = run(brepo.root, *args)
+    assert code == 1, out + err
+    assert out.count("error[PB1010]") == MAX_LINE_PROBLEMS
+    assert f"{events}:{MAX_LINE_PROBLEMS}:1: error[PB1010]" in out
+    assert f"{events}:{MAX_LINE_PROBLEMS + 1}:1: " not in out
+    assert out.endswith(f"... and {5000 - MAX_LINE_PROBLEMS} more errors not listed\n5000 errors in 0 events checked\n")
+    assert "billing: 0 event(s) read, 5000 line(s) unreadable," in err
+    code, out, err = run(brepo.root, *args, "--format", "github")
+    assert code == 1 and out.count("::error ") == MAX_LINE_PROBLEMS
+    code, out, err = run(brepo.root, *args, "--format", "json")
+    assert code == 1 and len(json.loads(out)) == MAX_LINE_PROBLEMS

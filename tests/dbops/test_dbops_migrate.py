@@ -34,8 +34,10 @@ def database(pg_server: None) -> str:
 def test_fresh_database_is_migrated_and_recorded(database: str) -> None:
     result = run_cli("db", "migrate", "--database-url", dsn_for(database), "--by", "ci run 7", str(FOLDER))
     assert result.exit_code == 0, result.output
-    assert "applied revision" in result.output
     revision = json.loads((FOLDER / "migrations.json").read_text())["revision"]
+    # not "(no revision recorded)", which read as if this migration had not been recorded
+    assert f"{POOL}: applied revision {revision[:12]} (the first revision of this database): 0001_roles.sql" \
+        in result.output, result.output
     with psycopg.connect(dsn_for(database)) as conn:
         assert ledger_rows(conn) == [(POOL, revision)]
         files, by = conn.execute("SELECT files, applied_by FROM paybill.schema_migrations").fetchone()

@@ -76,7 +76,10 @@ def test_usage_errors_exit_2(args: tuple[str, ...], tmp_path: Path) -> None:
 def test_missing_default_specs_folder_is_a_usage_error(tmp_path: Path) -> None:
     result = run_cli("validate", cwd=tmp_path)
     assert result.returncode == 2
-    assert "specs folder 'specs' does not exist" in result.stderr
+    assert ("specs folder 'specs' does not exist (run paybill in your spec repository, or create one with: "
+            "paybill init DIR)") in result.stderr
+    named = run_cli("validate", "elsewhere/specs", cwd=tmp_path)  # a folder given on purpose: no advice
+    assert named.returncode == 2 and "specs folder 'elsewhere/specs' does not exist\n" in named.stderr
 
 
 def test_version() -> None:

@@ -235,3 +235,58 @@ def test_approve_with_a_log_that_is_not_a_regular_file_is_a_usage_error(bundles,
                                       "--log", str(tmp_path / "fifo")])
     assert result.exit_code == 2, result.output
     assert "Invalid value for --log" in result.output and "is a FIFO, not a regular file" in result.output
+
+
+def garbage(path: Path, lines: int) -> Path:
+    """The wrong file given to a line reader: every line is a problem."""
+    path.write_bytes(b"".join(b"\x00\xffgarbage %d\n" % n for n in range(lines)))
+    return path
+
+
+def test_verify_log_of_a_garbage_file_lists_the_first_problems_and_counts_the_rest(tmp_path):
+    """One line per problem with no cap: a 1 GB wrong file flooded the terminal (and kept every message)."""
+    from paybill.contract.line_problems import MAX_LINE_PROBLEMS
+    from paybill.guard import verify_log
+
+    log = garbage(tmp_path / "decisions.jsonl", 5000)
+    result = invoke("guard", "verify-log", str(log))
+    assert result.exit_code == 1
+    lines = result.output.splitlines()
+    assert len(lines) == MAX_LINE_PROBLEMS + 2, lines[:3]
+    assert lines[0].startswith(f"{log.as_posix()}:1: not JSON")
+    assert lines[MAX_LINE_PROBLEMS - 1].startswith(f"{log.as_posix()}:{MAX_LINE_PROBLEMS}: not JSON")
+    assert lines[-2] == f"... and {5000 - MAX_LINE_PROBLEMS} more problems not listed"
+    assert lines[-1].startswith("5000 lines, BROKEN (5000 problems); head ")
+    report = verify_log(log)
+    assert len(report.problems) == MAX_LINE_PROBLEMS and report.omitted == 5000 - MAX_LINE_PROBLEMS
+
+
+def test_shadow_report_of_a_garbage_file_lists_the_first_problems_and_counts_the_rest(tmp_path):
+    from paybill.contract.line_problems import MAX_LINE_PROBLEMS
+
+    log = garbage(tmp_path / "shadow.jsonl", 5000)
+    result = CliRunner().invoke(cli, ["guard", "shadow-report", str(log)])
+    assert result.exit_code == 1
+    errors = [line for line in result.stderr.splitlines() if "error[PB1402]" in line]
+    assert len(errors) == MAX_LINE_PROBLEMS
+    assert result.stderr.endswith(f"... and {5000 - MAX_LINE_PROBLEMS} more errors not listed\n"
+                                  "5000 errors in 1 file checked\n"), result.stderr[-300:]
+    as_json = CliRunner().invoke(cli, ["guard", "shadow-report", str(log), "--format", "json"])
+    report = json.loads(as_json.stdout)
+    assert as_json.exit_code == 1
+    assert len(report["problems"]) == MAX_LINE_PROBLEMS and report["problemsOmitted"] == 5000 - MAX_LINE_PROBLEMS
+
+
+def test_replay_lists_the_first_differences_and_counts_the_rest(bundles, edited_bundles, tmp_path):
+    from paybill.contract.line_problems import MAX_LINE_PROBLEMS
+
+    trace = tmp_path / "trace.jsonl"
+    record_trace(bundles, trace)
+    changed = edited_bundles({"agents/ops-agent.yaml": lambda t: t.replace("read: [id, subject, status,",
+                                                                           "read: [subject, status,")})
+    result = invoke("guard", "replay", "--bundle", str(changed / "ops-agent"), str(trace))
+    assert result.exit_code == 1
+    listed = [line for line in result.output.splitlines() if line.startswith(f"{trace.as_posix()}:")]
+    assert len(listed) == MAX_LINE_PROBLEMS
+    assert result.output.endswith(f"... and {30 - MAX_LINE_PROBLEMS} more differences not listed\n"
+                                  "36 decisions replayed, 30 differ\n")

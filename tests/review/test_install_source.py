@@ -86,6 +86,32 @@ def test_init_refuses_a_requirement_that_would_break_the_workflow(tmp_path, run)
     assert not (tmp_path / "p").exists()
 
 
+@pytest.mark.parametrize(("requirement", "says"), [
+    ("rm -rf /", "'rm -rf /' is not a pip requirement ("),
+    ("-e .", "'-e .' is not a pip requirement ("),
+    ("paybill==", "'paybill==' is not a pip requirement ("),
+    ("git+https://github.com/acme/paybill@v0.1.0", "is a URL, not a pip requirement: name the project, "
+                                                   "'paybill @ git+https://github.com/acme/paybill@v0.1.0'"),
+    ("flask==3.0", "'flask==3.0' installs 'flask', not paybill"),
+    ("   ", "it is empty; give a pip requirement for paybill"),
+])
+def test_init_refuses_what_is_not_a_pip_requirement_for_paybill(tmp_path, run, requirement, says) -> None:
+    """It was written into the workflows unchecked: the typo surfaced as a failed install in CI's first run."""
+    code, out, err = run(tmp_path, "init", "p", "--no-git", "--pip-requirement", requirement)
+    assert code == 2, out + err
+    assert "Error: --pip-requirement cannot be used: " in err and says in err, err
+    assert "Traceback" not in err
+    assert not (tmp_path / "p").exists()
+
+
+@pytest.mark.parametrize("requirement", ["paybill", "paybill==0.1.0", "Paybill[extra]>=0.1,<1",
+                                         "paybill==0.1.0; python_version >= '3.11'",
+                                         "paybill @ https://example.com/paybill-0.1.0-py3-none-any.whl"])
+def test_init_accepts_every_pip_requirement_for_paybill(tmp_path, run, requirement) -> None:
+    target = scaffolded(tmp_path, run, "--pip-requirement", requirement)
+    assert default_requirement(target / WORKFLOWS["paybill-pr.yaml"]) == requirement
+
+
 def install_script(workflow: dict) -> str:
     for job in workflow["jobs"].values():
         for step in job.get("steps", []):

@@ -172,3 +172,13 @@ def test_out_to_a_pipe_with_a_reader_gets_the_whole_report(repo, tmp_path) -> No
     assert done is not None and done.returncode == 0, done and done.stderr
     report, _ = reader.communicate(timeout=30)
     assert b"Spec changes" in report or b"No spec changes" in report, report
+
+
+def test_the_terraform_line_says_its_counts_are_resources(repo, run) -> None:
+    """"Terraform: 1 stack change (0 to create, 2 to update, ...)" read as two stacks out of one."""
+    repo.edit("specs/tenants/hooli.yaml", "plan: starter", "plan: growth")
+    code, text, _ = run(repo.root, "plan", "specs")
+    assert code == 0, text
+    line = next(row for row in text.splitlines() if row.startswith("Terraform: "))
+    assert line.startswith("Terraform: 1 stack changes (resources: 0 to create, 2 to update, 0 to replace, "
+                           "0 to destroy)"), line

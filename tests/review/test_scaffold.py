@@ -177,9 +177,23 @@ def test_init_in_an_existing_repository_on_purpose_says_where_commits_go(tmp_pat
 
 
 def test_init_outside_a_repository_without_git_hints_at_git_init(tmp_path, run) -> None:
+    """The hint's `git init` made the user's default branch (often master), where the scaffolded apply
+    workflow, which runs on pushes to main, never runs."""
     code, out, _ = run(tmp_path, "init", "p", "--no-git")
     assert code == 0
-    assert "next: cd p && paybill compile && git init && git add -A" in out
+    (step,) = [line.removeprefix("next: ") for line in out.splitlines() if line.startswith("next: ")]
+    assert step.startswith("cd p && paybill compile && git init --initial-branch=main && git add -A")
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+           "GIT_AUTHOR_NAME": "a", "GIT_AUTHOR_EMAIL": "a@b.c", "GIT_COMMITTER_NAME": "a",
+           "GIT_COMMITTER_EMAIL": "a@b.c", "GIT_CONFIG_COUNT": "1", "GIT_CONFIG_KEY_0": "init.defaultBranch",
+           "GIT_CONFIG_VALUE_0": "master"}
+    done = subprocess.run(["bash", "-c", step], cwd=tmp_path, env=env, capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
+    branch = subprocess.run(["git", "branch", "--show-current"], cwd=tmp_path / "p", capture_output=True, text=True,
+                            check=True).stdout.strip()
+    assert branch == "main"
+    workflow = (tmp_path / "p" / ".github" / "workflows" / "paybill-apply.yml").read_text(encoding="utf-8")
+    assert "branches: [main]" in workflow
 
 
 def test_the_inside_a_repository_error_is_documented_with_its_real_output(tmp_path, run) -> None:

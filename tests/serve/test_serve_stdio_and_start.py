@@ -159,3 +159,28 @@ def test_expect_agent_refuses_another_agents_bundle(serve_world: ServeWorld) -> 
                   serve_world.dsn, "--expect-agent", "billing-agent-x")
     assert done.returncode == 1, done.stderr
     assert "error[PB1301]: bundle refused (agent)" in done.stderr and repr(agent) in done.stderr, done.stderr
+
+
+def test_a_bundle_or_catalog_folder_that_does_not_exist_names_the_ones_that_do(tmp_path: Path) -> None:
+    """README's `--bundle generated/bundles/ops-agent` in a repository `paybill init` wrote (whose agents are
+    billing-agent and support-assistant) was 'bundle refused (missing): manifest.json is missing', as if a
+    compiled bundle had been damaged; a mistyped catalog was an OSError."""
+    generated = tmp_path / "generated"
+    for folder in ("bundles/billing-agent", "bundles/support-assistant", "sql/pool-aws-use1-shared",
+                   "sql/tenant-acme-corp"):
+        (generated / folder).mkdir(parents=True)
+    done = _serve("--bundle", str(generated / "bundles/ops-agent"), "--catalog", str(generated / "sql/tenant-acme"),
+                  "--database-url", "host=127.0.0.1 dbname=none", "--transport", "stdio")
+    assert done.returncode == 1, done.stderr
+    assert done.stderr.splitlines() == [
+        f"{generated}/bundles/ops-agent:1:1: error[PB1301]: no agent bundle at '{generated}/bundles/ops-agent'",
+        f"  hint: bundles in {generated}/bundles/: billing-agent, support-assistant",
+        f"{generated}/sql/tenant-acme:1:1: error[PB1302]: no database catalog at '{generated}/sql/tenant-acme'",
+        f"  hint: databases in {generated}/sql/: pool-aws-use1-shared, tenant-acme-corp; "
+        "did you mean 'tenant-acme-corp'?",
+    ]
+    empty = _serve("--bundle", str(tmp_path / "nowhere/ops-agent"),
+                   "--catalog", str(generated / "sql/tenant-acme-corp"),
+                   "--database-url", "host=127.0.0.1 dbname=none", "--transport", "stdio")
+    assert empty.returncode == 1
+    assert "  hint: no bundles in " + f"{tmp_path}/nowhere/: run `paybill compile`" in empty.stderr, empty.stderr

@@ -9,11 +9,15 @@ import datetime
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from paybill.apply.errors import UNKNOWN_SHARD, ApplyError, Problem
 from paybill.cli.common import write_report
+
+if TYPE_CHECKING:
+    from paybill.apply.schedule import JobPlan
 
 DEFAULT_MANIFEST = Path("generated/manifest.json")
 
@@ -126,8 +130,25 @@ def plan_command(manifest: Path, base: str | None, previous_manifest: Path | Non
     if out is None:
         click.echo(text, nl=False)
     else:
-        click.echo(f"{len(plan.phases)} phases, {plan.jobs} jobs: " + ", ".join(
-            f"{p.label} ({sum(len(s.units) for s in p.shards)} in {len(p.shards)})" for p in plan.phases), err=True)
+        click.echo(_summary(plan, out), err=True)
+
+
+def _summary(plan: JobPlan, out: Path) -> str:
+    """What the plan holds and how to run it: the shard ids ``apply run --shard`` takes (the summary was
+    ``1 phases, 1 jobs: wave 2 (1 in 1)``, which named no shard)."""
+    def count(n: int, noun: str) -> str:
+        return f"{n} {noun}{'' if n == 1 else 's'}"
+
+    if not plan.phases:
+        return "nothing to apply now: the held stacks are listed above" if plan.held else \
+            "nothing to apply: no stack changed"
+    parts = []
+    for phase in plan.phases:
+        ids = [shard.id for shard in phase.shards]
+        where = f"shard {ids[0]}" if len(ids) == 1 else f"shards {ids[0]}-{ids[-1]}"
+        parts.append(f"{phase.label}: {count(sum(len(s.units) for s in phase.shards), 'stack')} in {where}")
+    return (f"{count(len(plan.phases), 'phase')}, {count(plan.jobs, 'job')}: {'; '.join(parts)}\n"
+            f"run each shard, phase by phase: paybill apply run --plan {out.as_posix()} --shard ID")
 
 
 @apply_group.command("run")

@@ -153,10 +153,15 @@ def billing_group() -> None:
 MAX_EVENTS_BYTES = 1024 * 1024 * 1024
 
 
-def read_events(path: Path) -> tuple[list, list[Diagnostic]]:
+def read_events(path: Path) -> tuple[list, list[Diagnostic], int]:
+    """The events of an export, the first bad lines' diagnostics and how many more bad lines there were
+    (capped: the wrong file, a binary, would print one error per line; paybill.contract.line_problems)."""
     from paybill.billing.events import EventError, parse_event
+    from paybill.contract.line_problems import keep
 
-    events, problems = [], []
+    events: list = []
+    problems: list[Diagnostic] = []
+    omitted = 0
     from paybill.contract.files import read_regular
 
     try:  # an exported file: a FIFO or a device is refused, never waited on or read without end
@@ -173,9 +178,11 @@ def read_events(path: Path) -> tuple[list, list[Diagnostic]]:
                 events.append(parse_event(item))
         except (ValueError, UnicodeDecodeError, EventError) as error:
             named = f"event {error.event_id}: " if isinstance(error, EventError) and error.event_id else ""
-            problems.append(Diagnostic("PB1010", f"{named}{error}", str(path), Position(number, 1),
-                                       "each line must be one Stripe event object (or a list of them), as exported"))
-    return events, problems
+            problem = Diagnostic("PB1010", f"{named}{error}", str(path), Position(number, 1),
+                                 "each line must be one Stripe event object (or a list of them), as exported")
+            if not keep(problems, problem):
+                omitted += 1
+    return events, problems, omitted
 
 
 @billing_group.command("sync")
@@ -200,7 +207,7 @@ def sync_command(events: Path | None, specs: Path, base: str, state: Path | None
     if not specs.exists():
         raise click.UsageError(f"specs folder '{specs}' does not exist")
     _pr_folder(pr_dir)
-    parsed, problems = read_events(events) if events is not None else ([], [])
+    parsed, problems, omitted = read_events(events) if events is not None else ([], [], 0)
     store = _store(state, database_url, schema)
     store.enqueue(parsed)
     try:
@@ -211,8 +218,9 @@ def sync_command(events: Path | None, specs: Path, base: str, state: Path | None
     bodies_written = bodies.written
     diagnostics = problems + report.diagnostics
     if diagnostics:
-        print_diagnostics(fmt, diagnostics, len(parsed), noun="event")
-    click.echo(f"billing: {len(parsed)} event(s) read, {len(report.outcomes)} handled in this pass, "
+        print_diagnostics(fmt, diagnostics, len(parsed), noun="event", omitted=omitted)
+    unreadable = f", {len(problems) + omitted} line(s) unreadable" if problems else ""
+    click.echo(f"billing: {len(parsed)} event(s) read{unreadable}, {len(report.outcomes)} handled in this pass, "
                f"{len(report.proposals)} proposal(s), {len(set(report.kept))} kept for a re-run", err=True)
     sys.exit(EXIT_DIAGNOSTICS if problems or report.failed or not bodies_written else EXIT_OK)
 

@@ -44,11 +44,14 @@ def require_specs(specs: Path) -> None:
         if specs.is_symlink():  # exists() follows the link: a loop or a missing target reads as "absent"
             raise click.UsageError(f"specs folder '{specs}' is a symbolic link that leads nowhere "
                                    "(a loop, or its target is missing)")
-        raise click.UsageError(f"specs folder '{specs}' does not exist")
+        # a first run outside a spec repository: say how to get one, not only what is missing
+        hint = " (run paybill in your spec repository, or create one with: paybill init DIR)" \
+            if specs == DEFAULT_SPECS else ""
+        raise click.UsageError(f"specs folder '{specs}' does not exist{hint}")
 
 
-def print_diagnostics(fmt: str, diagnostics: list, files: int, noun: str = "file") -> None:
-    text = render(fmt, diagnostics, files, noun)
+def print_diagnostics(fmt: str, diagnostics: list, files: int, noun: str = "file", omitted: int = 0) -> None:
+    text = render(fmt, diagnostics, files, noun, omitted)
     click.echo(text, nl=False)
 
 

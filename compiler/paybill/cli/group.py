@@ -42,7 +42,8 @@ SUMMARIES: dict[str, str] = {
     "graph": "Print the dependency graph of SPECS (default: ./specs).",
     "guard": "Ask, replay and audit an agent bundle's decisions.",
     "init": "Scaffold a new spec repository in DIRECTORY (absent or empty): example specs, change-control "
-            "policies, JSON Schemas, both GitHub workflows and a pre-commit configuration.",
+            "policies, JSON Schemas, the GitHub workflows (pull request, apply, drift), a README saying what to "
+            "set before the first merge, and a pre-commit configuration.",
     "plan": "Show what merging a change would do: spec changes field by field, Terraform resources per "
             "stack, and danger flags (data destroyed, isolation moved, lifecycle skipped, permissions widened, "
             "revenue moved).",

@@ -28,6 +28,7 @@ from paybill.cli.common import (
     specs_argument,
 )
 from paybill.contract.bundle import PUBLIC_KEY_ENV
+from paybill.contract.line_problems import more_line
 from paybill.guard import BundleError, Guard, GuardUsageError, LogError, ManualClock, verify_log
 from paybill.guard.decision import Decision
 from paybill.guard.files import bounded_lines, open_regular_binary
@@ -125,7 +126,7 @@ def check_command(bundle: Path, tenant: str, workflow: str, step: str, action: s
 
     \b
     Example:
-      paybill guard check --bundle generated/bundles/billing-agent --tenant initech \\
+      paybill guard check --bundle generated/bundles/billing-agent --tenant vandelay \\
         --workflow dunning --step list-invoices --action read --resource invoices \\
         --columns id,status --rows 40
     """
@@ -164,7 +165,9 @@ def replay_command(bundle: Path, trace: Path, strict: bool, public_key: tuple[Pa
         sys.exit(EXIT_USAGE)
     for difference in result.differences:
         click.echo(f"{trace.as_posix()}:{difference.line}: {difference.describe()}")
-    click.echo(f"{result.decisions} decisions replayed, {len(result.differences)} differ")
+    if result.omitted:
+        click.echo(more_line(result.omitted, "difference"))
+    click.echo(f"{result.decisions} decisions replayed, {len(result.differences) + result.omitted} differ")
     sys.exit(EXIT_OK if result.ok else EXIT_DIAGNOSTICS)
 
 
@@ -176,7 +179,9 @@ def verify_log_command(log: Path, expect_head: str | None) -> None:
     report = verify_log(log, expect_head)
     for line, message in report.problems:
         click.echo(f"{log.as_posix()}:{line}: {message}")
-    count = len(report.problems)
+    if report.omitted:
+        click.echo(more_line(report.omitted))
+    count = len(report.problems) + report.omitted
     state = "intact" if report.ok else f"BROKEN ({count} problem{'' if count == 1 else 's'})"
     click.echo(f"{report.lines} lines, {state}; head {report.head}")
     sys.exit(EXIT_OK if report.ok else EXIT_DIAGNOSTICS)
@@ -209,7 +214,7 @@ def shadow_report_command(log: Path, fmt: str) -> None:
             Diagnostic("PB1402", message, log.as_posix(), Position(line, 1),
                        "a shadow log holds only ShadowGuard records; remove or restore this line")
             for line, message in report.problems]
-        click.echo(render_diagnostics(diagnostics, 1), err=True, nl=False)
+        click.echo(render_diagnostics(diagnostics, 1, omitted=report.problems_omitted), err=True, nl=False)
     sys.exit(EXIT_DIAGNOSTICS if report.problems else EXIT_OK)
 def _refuse(where: str, code: str, message: str, hint: str, status: int = EXIT_DIAGNOSTICS) -> NoReturn:
     click.echo(f"{where}:1:1: error[{code}]: {message}", err=True)

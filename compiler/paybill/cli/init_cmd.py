@@ -10,6 +10,7 @@ import click
 from paybill.cli.common import EXIT_USAGE
 from paybill.scaffold import ScaffoldError, scaffold
 from paybill.scaffold.source import check_requirement
+from paybill.scaffold.targets import CLOUDS, DEFAULT_CLOUD
 
 
 @click.command("init")
@@ -25,10 +26,14 @@ from paybill.scaffold.source import check_requirement
               help="How CI installs paybill unless the repository variable PAYBILL_PIP_REQUIREMENT is set, e.g. "
                    "'paybill==0.1.0' or 'paybill @ git+https://github.com/OWNER/paybill@v0.1.0' "
                    "[default: the version and source of this paybill].")
+@click.option("--cloud", type=click.Choice(list(CLOUDS)), default=DEFAULT_CLOUD, show_default=True,
+              help="The provider of the example cloud, pool and tenants: AWS, Azure, Google Cloud, Oracle Cloud "
+                   "or IBM Cloud (edit specs/clouds/ for your account ids and state bucket).")
 def init_command(directory: Path, hooks_repo: str | None, no_git: bool, in_existing_repo: bool,
-                 pip_requirement: str | None) -> None:
+                 pip_requirement: str | None, cloud: str) -> None:
     """Scaffold a new spec repository in DIRECTORY (absent or empty): example specs, change-control
-    policies, JSON Schemas, both GitHub workflows and a pre-commit configuration.
+    policies, JSON Schemas, the GitHub workflows (pull request, apply, drift), a README saying what to
+    set before the first merge, and a pre-commit configuration.
 
     DIRECTORY must not be inside an existing git repository (exit 2), unless --in-existing-repo.
     """
@@ -36,13 +41,14 @@ def init_command(directory: Path, hooks_repo: str | None, no_git: bool, in_exist
         raise click.UsageError(f"--pip-requirement cannot be used: {problem}")
     try:
         done = scaffold(directory, hooks_repo=hooks_repo, git=not no_git, in_existing_repo=in_existing_repo,
-                        pip_requirement=pip_requirement)
+                        pip_requirement=pip_requirement, cloud=cloud)
     except ScaffoldError as error:
         click.echo(f"{directory.as_posix()}:1:1: error[{error.code}]: {error.message}", err=True)
         click.echo(f"  hint: {error.hint}", err=True)
         sys.exit(EXIT_USAGE)
     shown = directory.as_posix()
-    click.echo(f"created {len(done.files)} files in {shown}/")
+    click.echo(f"created {len(done.files)} files in {shown}/ (cloud: specs/clouds/{CLOUDS[cloud].cloud}.yaml; "
+               "its account ids and state bucket are examples: set yours before the first apply)")
     if done.install.requirement:
         click.echo(f"CI installs paybill with: pip install '{done.install.requirement}' ({done.install.origin}; "
                    "override with the repository variable PAYBILL_PIP_REQUIREMENT)")
@@ -61,4 +67,6 @@ def init_command(directory: Path, hooks_repo: str | None, no_git: bool, in_exist
     elif done.git_initialised:
         click.echo(f"next: cd {shown} && paybill compile && git add -A && git commit -m 'paybill specs'")
     else:
-        click.echo(f"next: cd {shown} && paybill compile && git init && git add -A && git commit -m 'paybill specs'")
+        # main: the workflows run on pushes to main, and a user's init.defaultBranch may be master
+        click.echo(f"next: cd {shown} && paybill compile && git init --initial-branch=main && git add -A && "
+                   "git commit -m 'paybill specs'")

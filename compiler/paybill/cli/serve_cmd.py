@@ -67,6 +67,30 @@ def _token(token_file: Path | None, token_env: str) -> tuple[str | None, tuple[s
     return raw, None
 
 
+def _missing(folder: Path, code: str, what: str, inside: str) -> tuple[str, str, str, str] | None:
+    """The problem of a --bundle or --catalog folder that does not exist, naming the ones that do.
+
+    A folder copied from an example (``generated/bundles/ops-agent`` in a repository whose agents are
+    others) was reported as a bundle refused for a missing manifest.json, or as an unusable catalog
+    with an OSError, as if a compiled folder had been damaged.
+    """
+    if folder.is_dir():
+        return None
+    from paybill.diagnostics.suggest import did_you_mean
+
+    parent = folder.parent
+    try:
+        present = sorted(p.name for p in parent.iterdir() if p.is_dir()) if parent.is_dir() else []
+    except OSError:  # an unreadable parent: the hint then says to compile, which is still the way out
+        present = []
+    if not present:
+        hint = f"no {inside} in {parent.as_posix()}/: run `paybill compile` in the spec repository first"
+    else:
+        guess = did_you_mean(folder.name, present)
+        hint = f"{inside} in {parent.as_posix()}/: {', '.join(present)}" + (f"; {guess}" if guess else "")
+    return (folder.as_posix(), code, f"no {what} at '{folder.as_posix()}'", hint)
+
+
 @click.command("serve")
 @click.option("--bundle", required=True, type=click.Path(path_type=Path, file_okay=False),
               help="The agent's bundle (generated/bundles/<agent>).")
@@ -120,7 +144,7 @@ def serve_command(bundle: Path, catalog: Path, database_url: str | None, transpo
 
     \b
     Example (the database migrated first with paybill db migrate):
-      paybill serve --bundle generated/bundles/ops-agent \\
+      paybill serve --bundle generated/bundles/support-assistant \\
         --catalog generated/sql/tenant-acme-corp --database-url "$PAYBILL_DATABASE_URL" \\
         --transport http --listen 127.0.0.1:8750 --token-file token
     """
@@ -143,8 +167,11 @@ def serve_command(bundle: Path, catalog: Path, database_url: str | None, transpo
     from paybill.serve.service import ServeConfig, Service, new_clock
 
     try:
-        guard = Guard.load(bundle, list(public_key) or None, clock=new_clock(), expect_agent=expect_agent,
-                           log=worker_path(log_path, 1, workers) if log_path else None, revisions=revision_store)
+        if missing := _missing(bundle, "PB1301", "agent bundle", "bundles"):
+            problems.append(missing)
+        else:
+            guard = Guard.load(bundle, list(public_key) or None, clock=new_clock(), expect_agent=expect_agent,
+                               log=worker_path(log_path, 1, workers) if log_path else None, revisions=revision_store)
     except BundleError as exc:
         problems.append(((bundle / "manifest.json").as_posix(), "PB1301", f"bundle refused ({exc.reason}): {exc}",
                          "serve only what `paybill compile` wrote and review approved"))
@@ -159,7 +186,10 @@ def serve_command(bundle: Path, catalog: Path, database_url: str | None, transpo
         if problem:
             problems.append(problem)
     try:
-        plan = _catalog(catalog)
+        if missing := _missing(catalog, "PB1302", "database catalog", "databases"):
+            problems.append(missing)
+        else:
+            plan = _catalog(catalog)
     except (OSError, ValueError) as exc:
         problems.append(((catalog / "migrations.json").as_posix(), "PB1302",
                          f"the catalog is unusable: {type(exc).__name__}: {exc}",

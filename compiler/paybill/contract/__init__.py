@@ -9,7 +9,9 @@
 * :mod:`~paybill.contract.sql_names` - SQL identifiers, quoting and the role/setting names;
 * :mod:`~paybill.contract.names` - the spec name grammar (``NAME_PATTERN``, ``NAME_MAX``);
 * :mod:`~paybill.contract.files` - how a reader of those formats opens a file someone else chose:
-  regular files only (never a FIFO or device), read with a size cap.
+  regular files only (never a FIFO or device), read with a size cap;
+* :mod:`~paybill.contract.line_problems` - the cap on problems reported per line file (decision
+  logs, traces, shadow logs, event exports).
 
 Why a package of its own: the runtime (``paybill.guard``) must not load the compiler (pydantic,
 PyYAML, networkx, the emitters) just to read what the compiler wrote. This package sits below both

@@ -40,7 +40,8 @@ class MigrateResult:
         short = self.revision[:12]
         if self.status == "unchanged":
             return f"{self.database}: already at revision {short}; nothing to do"
-        was = f" (was {self.previous[:12]})" if self.previous else " (no revision recorded)"
+        # "(no revision recorded)" read as if this migration had not been recorded in the ledger
+        was = f" (was {self.previous[:12]})" if self.previous else " (the first revision of this database)"
         verb = "would apply" if self.status == "would-apply" else "applied"
         return f"{self.database}: {verb} revision {short}{was}: {', '.join(self.files)}"
 

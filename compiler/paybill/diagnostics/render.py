@@ -10,13 +10,20 @@ from paybill.diagnostics.model import Diagnostic, Severity
 FORMATS = ("text", "json", "github")
 
 
-def summary_line(diagnostics: Sequence[Diagnostic], files_checked: int, noun: str = "file") -> str:
+def more_line(omitted: int) -> str:
+    """The line after capped diagnostics (a line file's first ones only, as
+    :mod:`paybill.contract.line_problems` keeps them, which this package may not import)."""
+    return f"... and {omitted} more error{'s' if omitted != 1 else ''} not listed"
+
+
+def summary_line(diagnostics: Sequence[Diagnostic], files_checked: int, noun: str = "file", omitted: int = 0) -> str:
     """``ok: N files checked, no problems`` or ``E errors, W warnings in N files checked``; ``noun`` names
-    what was checked when it is not spec files (``paybill billing`` checks events)."""
-    errors = sum(1 for d in diagnostics if d.severity is Severity.ERROR)
-    warnings = len(diagnostics) - errors
+    what was checked when it is not spec files (``paybill billing`` checks events). ``omitted`` errors
+    were left out of the list (a line file's problems are capped) but are counted."""
+    errors = sum(1 for d in diagnostics if d.severity is Severity.ERROR) + omitted
+    warnings = len(diagnostics) + omitted - errors
     counted = f"{files_checked} {noun}{'s' if files_checked != 1 else ''}"
-    if not diagnostics:
+    if not diagnostics and not omitted:
         return f"ok: {counted} checked, no problems"
     parts = [f"{errors} error{'s' if errors != 1 else ''}"]
     if warnings:
@@ -24,7 +31,7 @@ def summary_line(diagnostics: Sequence[Diagnostic], files_checked: int, noun: st
     return f"{', '.join(parts)} in {counted} checked"
 
 
-def render_text(diagnostics: Sequence[Diagnostic], files_checked: int, noun: str = "file") -> str:
+def render_text(diagnostics: Sequence[Diagnostic], files_checked: int, noun: str = "file", omitted: int = 0) -> str:
     lines: list[str] = []
     for d in diagnostics:
         lines.append(
@@ -32,11 +39,14 @@ def render_text(diagnostics: Sequence[Diagnostic], files_checked: int, noun: str
         )
         if d.hint:
             lines.append(f"  hint: {d.hint}")
-    lines.append(summary_line(diagnostics, files_checked, noun))
+    if omitted:
+        lines.append(more_line(omitted))
+    lines.append(summary_line(diagnostics, files_checked, noun, omitted))
     return "\n".join(lines) + "\n"
 
 
-def render_json(diagnostics: Sequence[Diagnostic], files_checked: int, noun: str = "file") -> str:
+def render_json(diagnostics: Sequence[Diagnostic], files_checked: int, noun: str = "file", omitted: int = 0) -> str:
+    """A list of diagnostic objects: with ``omitted``, only the first ones (the text summary counts all)."""
     return json.dumps([d.to_dict() for d in diagnostics], indent=2, ensure_ascii=False) + "\n"
 
 
@@ -48,7 +58,7 @@ def _escape_github_property(text: str) -> str:
     return _escape_github_data(text).replace(":", "%3A").replace(",", "%2C")
 
 
-def render_github(diagnostics: Sequence[Diagnostic], files_checked: int, noun: str = "file") -> str:
+def render_github(diagnostics: Sequence[Diagnostic], files_checked: int, noun: str = "file", omitted: int = 0) -> str:
     """GitHub Actions workflow commands, so problems show as annotations on the pull request diff."""
     lines = []
     for d in diagnostics:
@@ -58,10 +68,13 @@ def render_github(diagnostics: Sequence[Diagnostic], files_checked: int, noun: s
             f"title={_escape_github_property('paybill ' + d.code)}"
         )
         lines.append(f"::{d.severity.value} {props}::{_escape_github_data(message)}")
-    lines.append(summary_line(diagnostics, files_checked, noun))
+    if omitted:
+        lines.append(more_line(omitted))
+    lines.append(summary_line(diagnostics, files_checked, noun, omitted))
     return "\n".join(lines) + "\n"
 
 
-def render(fmt: str, diagnostics: Sequence[Diagnostic], files_checked: int, noun: str = "file") -> str:
+def render(fmt: str, diagnostics: Sequence[Diagnostic], files_checked: int, noun: str = "file",
+           omitted: int = 0) -> str:
     renderers = {"text": render_text, "json": render_json, "github": render_github}
-    return renderers[fmt](diagnostics, files_checked, noun)
+    return renderers[fmt](diagnostics, files_checked, noun, omitted)

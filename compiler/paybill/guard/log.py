@@ -25,6 +25,7 @@ from typing import Any
 
 import orjson
 
+from paybill.contract.line_problems import keep
 from paybill.guard.files import FileRefused, bounded_lines, open_regular, open_regular_binary
 
 GENESIS = "0" * 64
@@ -197,10 +198,18 @@ class LogReport:
     lines: int = 0
     head: str = GENESIS
     problems: list[tuple[int, str]] = field(default_factory=list)
+    """The first problems (:data:`paybill.contract.line_problems.MAX_LINE_PROBLEMS` of the lines, then
+    the head check's); ``omitted`` counts the line problems left out."""
+    omitted: int = 0
 
     @property
     def ok(self) -> bool:
         return not self.problems
+
+    def note(self, line: int, message: str) -> None:
+        """One line's problem: kept while under the cap, else counted (a garbage file is all problems)."""
+        if not keep(self.problems, (line, message)):
+            self.omitted += 1
 
 
 def verify_log(path: str | Path, expect_head: str | None = None) -> LogReport:
@@ -216,30 +225,30 @@ def verify_log(path: str | Path, expect_head: str | None = None) -> LogReport:
         for number, raw in enumerate(bounded_lines(handle, MAX_LINE_BYTES), start=1):
             if raw is None:
                 report.lines += 1
-                report.problems.append((number, f"line longer than {MAX_LINE_BYTES} bytes (not written by the guard)"))
+                report.note(number, f"line longer than {MAX_LINE_BYTES} bytes (not written by the guard)")
                 prev, seq = "", seq + 1
                 continue
             line = raw.rstrip(b"\r\n")
             if not line.strip():
-                report.problems.append((number, "empty line"))
+                report.note(number, "empty line")
                 continue
             report.lines += 1
             try:
                 record = orjson.loads(line)
             except orjson.JSONDecodeError as exc:
-                report.problems.append((number, f"not JSON ({exc})"))
+                report.note(number, f"not JSON ({exc})")
                 prev, seq = hashlib.sha256(line).hexdigest(), seq + 1
                 continue
             if not isinstance(record, dict):
-                report.problems.append((number, "not a JSON object"))
+                report.note(number, "not a JSON object")
             else:
                 if record.get("prev") != prev:
-                    report.problems.append((number, "hash chain broken: 'prev' does not match the previous line "
-                                                    "(a line before it was edited, removed or inserted)"))
+                    report.note(number, "hash chain broken: 'prev' does not match the previous line "
+                                        "(a line before it was edited, removed or inserted)")
                 if record.get("seq") != seq + 1:
-                    report.problems.append((number, f"sequence gap: expected seq {seq + 1}, found {record.get('seq')}"))
+                    report.note(number, f"sequence gap: expected seq {seq + 1}, found {record.get('seq')}")
                 if record.get("inputHash") != input_hash(record.get("input")):
-                    report.problems.append((number, "inputHash does not match the recorded input (line edited)"))
+                    report.note(number, "inputHash does not match the recorded input (line edited)")
                 if isinstance(record.get("seq"), int):
                     seq = record["seq"] - 1
             prev, seq = hashlib.sha256(line).hexdigest(), seq + 1

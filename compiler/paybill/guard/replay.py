@@ -19,6 +19,7 @@ from typing import Any
 
 import orjson
 
+from paybill.contract.line_problems import keep
 from paybill.guard.clock import ManualClock
 from paybill.guard.decision import Decision
 from paybill.guard.guard import Guard, GuardUsageError
@@ -61,6 +62,9 @@ class Difference:
 class ReplayResult:
     decisions: int = 0
     differences: list[Difference] = field(default_factory=list)
+    """The first differences (:data:`paybill.contract.line_problems.MAX_LINE_PROBLEMS`); a trace replayed
+    against the wrong revision can differ on every line, so the rest are only counted in ``omitted``."""
+    omitted: int = 0
 
     @property
     def ok(self) -> bool:
@@ -138,7 +142,9 @@ def replay(guard: Guard, lines: Iterable[bytes | None], *, clock: ManualClock, s
         recorded = event.get("decision")
         if not isinstance(recorded, dict) or not isinstance(recorded.get("allowed"), bool):
             raise TraceError(number, "a recorded 'decision' with a boolean 'allowed' is required")
-        if _differs(recorded, decision, strict):
-            result.differences.append(Difference(number, str(event.get("op")), event["input"], recorded,
-                                                 decision.to_dict()))
+        if not _differs(recorded, decision, strict):
+            continue
+        difference = Difference(number, str(event.get("op")), event["input"], recorded, decision.to_dict())
+        if not keep(result.differences, difference):
+            result.omitted += 1
     return result

@@ -20,6 +20,7 @@ from typing import Any
 
 import orjson
 
+from paybill.contract.line_problems import keep
 from paybill.guard.files import FileRefused, bounded_lines, open_regular_binary
 from paybill.guard.log import MAX_LINE_BYTES
 from paybill.guard.shadow import KINDS, SHADOW_FORMAT, WOULD_ALLOW, WOULD_DENY
@@ -40,7 +41,14 @@ class ShadowReport:
     """(current, candidate) revision pairs seen."""
     examples: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     problems: list[tuple[int, str]] = field(default_factory=list)
-    """(line number, message); line 0 is the file itself."""
+    """(line number, message); line 0 is the file itself. The first
+    :data:`paybill.contract.line_problems.MAX_LINE_PROBLEMS` only: ``problems_omitted`` counts the rest."""
+    problems_omitted: int = 0
+
+    def note(self, line: int, message: str) -> None:
+        """One line's problem: kept while under the cap, else counted (another tool's log is all problems)."""
+        if not keep(self.problems, (line, message)):
+            self.problems_omitted += 1
 
     @property
     def disagreements(self) -> int:
@@ -56,6 +64,7 @@ class ShadowReport:
             "revisions": [{"current": c, "candidate": d} for c, d in sorted(self.revisions)],
             "examples": {kind: self.examples.get(kind, []) for kind in KINDS},
             "problems": [{"line": line, "message": message} for line, message in self.problems],
+            "problemsOmitted": self.problems_omitted,
         }
 
 
@@ -119,7 +128,7 @@ def summarise(path: str | Path) -> ShadowReport:
     with handle:
         for number, raw in enumerate(bounded_lines(handle, MAX_LINE_BYTES), start=1):
             if raw is None:
-                report.problems.append((number, f"line longer than {MAX_LINE_BYTES} bytes"))
+                report.note(number, f"line longer than {MAX_LINE_BYTES} bytes")
                 continue
             if not raw.strip():
                 continue
@@ -127,13 +136,13 @@ def summarise(path: str | Path) -> ShadowReport:
             try:
                 record = orjson.loads(raw)
             except orjson.JSONDecodeError as exc:
-                report.problems.append((number, f"not JSON ({exc})"))
+                report.note(number, f"not JSON ({exc})")
                 continue
             if not isinstance(record, dict) or record.get("format") != SHADOW_FORMAT:
-                report.problems.append((number, f"not a shadow record (expected \"format\": \"{SHADOW_FORMAT}\")"))
+                report.note(number, f"not a shadow record (expected \"format\": \"{SHADOW_FORMAT}\")")
                 continue
             if record.get("kind") not in KINDS:
-                report.problems.append((number, f"unknown kind {record.get('kind')!r} (kinds: {', '.join(KINDS)})"))
+                report.note(number, f"unknown kind {record.get('kind')!r} (kinds: {', '.join(KINDS)})")
                 continue
             _add(report, record)
     return report

@@ -10,8 +10,9 @@ from pathlib import Path
 
 from paybill import __version__
 from paybill.models.json_schema import render_schemas
-from paybill.scaffold.readme import REPOSITORY_README, policies_readme, pre_commit_config
+from paybill.scaffold.readme import policies_readme, pre_commit_config, repository_readme
 from paybill.scaffold.source import InstallSource, render_workflow, running_source
+from paybill.scaffold.targets import CLOUDS, DEFAULT_CLOUD, RETARGETED, retarget, retarget_path
 
 WORKFLOWS = {"paybill-pr.yaml": ".github/workflows/paybill-pr.yml",
              "paybill-apply.yaml": ".github/workflows/paybill-apply.yml",
@@ -77,28 +78,34 @@ def _walk(node: Traversable, prefix: str = "") -> list[tuple[str, Traversable]]:
     return found
 
 
-def template_files() -> dict[str, bytes]:
-    """Target path -> bytes for everything ``paybill init`` writes (deterministic)."""
-    root = resources.files("paybill.scaffold") / "templates"
+def template_files(cloud: str = DEFAULT_CLOUD) -> dict[str, bytes]:
+    """Target path -> bytes for everything ``paybill init --cloud CLOUD`` writes (deterministic)."""
+    target = CLOUDS[cloud]
+    package = resources.files("paybill.scaffold")
     files: dict[str, bytes] = {}
-    for rel, node in _walk(root):
+    for rel, node in _walk(package / "templates"):
         if rel.startswith("github/"):
             files[WORKFLOWS[rel.removeprefix("github/")]] = node.read_bytes()
+        elif rel.startswith(RETARGETED):
+            files[retarget_path(rel, target)] = retarget(node.read_text(encoding="utf-8"), target).encode("utf-8")
         else:
             files[rel] = node.read_bytes()
+    files[f"specs/clouds/{target.cloud}.yaml"] = (package / "clouds" / f"{target.cloud}.yaml").read_bytes()
     files["policies/README.md"] = policies_readme().encode()
     files[".pre-commit-config.yaml"] = b""  # filled by scaffold() (depends on --hooks-repo)
-    files["README.md"] = REPOSITORY_README.encode()
+    files["README.md"] = repository_readme(target).encode()
     # .paybill/ holds local state: the compile cache and `paybill billing`'s event store (customers'
-    # names and e-mail addresses among it), which `git add -A` must not sweep into the history.
-    files[".gitignore"] = b"/.venv-checkov/\n/plan.md\n/.paybill/\n"
+    # names and e-mail addresses among it), which `git add -A` must not sweep into the history; nor the
+    # job plan and results of a `paybill apply` run by hand (the workflows write them as artifacts).
+    files[".gitignore"] = b"/.venv-checkov/\n/plan.md\n/.paybill/\n/apply-plan.json\n/apply-results/\n"
     for name, text in render_schemas().items():
         files[f"schemas/{name}"] = text.encode()
     return dict(sorted(files.items()))
 
 
 def scaffold(target: Path, *, hooks_repo: str | None = None, git: bool = True,
-             in_existing_repo: bool = False, pip_requirement: str | None = None) -> Scaffolded:
+             in_existing_repo: bool = False, pip_requirement: str | None = None,
+             cloud: str = DEFAULT_CLOUD) -> Scaffolded:
     """Write the repository into ``target`` (absent or empty).
 
     Inside an existing git work tree ``git init`` would be skipped and every later ``git commit``
@@ -108,6 +115,8 @@ def scaffold(target: Path, *, hooks_repo: str | None = None, git: bool = True,
     The workflows install paybill from ``pip_requirement`` unless the repository variable
     ``PAYBILL_PIP_REQUIREMENT`` is set; without it, from where the running paybill came from
     (:func:`paybill.scaffold.source.running_source`).
+
+    The example cloud, pool and tenants are on ``cloud`` (:mod:`paybill.scaffold.targets`).
     """
     if target.exists() and (not target.is_dir() or any(target.iterdir())):
         raise ScaffoldError(f"'{target}' already exists and is not an empty folder",
@@ -120,7 +129,7 @@ def scaffold(target: Path, *, hooks_repo: str | None = None, git: bool = True,
             "pick a folder outside it for a new spec repository, or pass --in-existing-repo to add the specs to "
             "that repository on purpose", CODE_INSIDE_REPO)
     source = InstallSource(pip_requirement, "given with --pip-requirement") if pip_requirement else running_source()
-    files = template_files()
+    files = template_files(cloud)
     files[".pre-commit-config.yaml"] = pre_commit_config(hooks_repo, __version__).encode()
     for workflow in WORKFLOWS.values():
         files[workflow] = render_workflow(files[workflow].decode("utf-8"), source.requirement).encode("utf-8")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from paybill.changes.lifecycle import transition_table_markdown
+from paybill.scaffold.targets import ScaffoldCloud
 
 POLICIES_README_HEAD = """# Change-control policies
 
@@ -111,9 +112,34 @@ paybill audit --tenant acme-corp
 * `specs/`: the specs (`schemas/` gives editors completion through the `yaml-language-server` headers).
 * `policies/`: change-control rules for agent proposals (see `policies/README.md`).
 * `.github/workflows/paybill-pr.yml`: on pull requests: validate, `compile --check`, the plan as a
-  comment, checkov. `paybill-apply.yml`: on main: apply changed stacks wave by wave.
-  Both install paybill with the pip requirement in the repository variable
+  comment, checkov. `paybill-apply.yml` (with `paybill-apply-shard.yml`, one job per shard): on main,
+  apply changed stacks wave by wave and migrate their databases. `paybill-drift.yml`: daily, compare
+  every database with git and keep one issue per database.
+  All of them install paybill with the pip requirement in the repository variable
   `PAYBILL_PIP_REQUIREMENT` (e.g. `paybill==0.1.0` or `paybill @ git+https://...@v0.1.0`), else the
   default `paybill init` wrote into their `env:`; without either, they stop and say so.
 * `.pre-commit-config.yaml`: `paybill validate` before every commit (`pre-commit install`).
+
+## Before the first merge to main
+
+* `specs/clouds/{cloud_file}`: the account ids and the Terraform state backend are examples; set yours.
+* Credentials for {provider_name}, read by the apply and drift workflows (OIDC where the cloud offers it):
+  {credentials}.
+* `PAYBILL_DATABASE_URL_COMMAND` (repository variable): a shell command printing the admin connection
+  URL of the database that stack `$STACK` created, for `paybill db migrate` and `paybill db drift`.
 """
+"""The README ``paybill init`` writes; :func:`repository_readme` fills in the chosen cloud."""
+
+PROVIDER_NAMES = {"aws": "AWS", "azure": "Azure", "gcp": "Google Cloud", "oci": "Oracle Cloud", "ibm": "IBM Cloud"}
+
+
+def repository_readme(target: ScaffoldCloud) -> str:
+    """The scaffolded README, naming the chosen cloud's spec file and the CI settings that reach it."""
+    kinds = {"vars": "repository variables", "secrets": "repository secrets"}
+    grouped: dict[str, list[str]] = {}
+    for setting in target.credentials:
+        kind, name = setting.split(".", 1)
+        grouped.setdefault(kinds[kind], []).append(f"`{name}`")
+    credentials = "; ".join(f"{kind} {', '.join(names)}" for kind, names in grouped.items())
+    return REPOSITORY_README.format(cloud_file=f"{target.cloud}.yaml", provider_name=PROVIDER_NAMES[target.provider],
+                                    credentials=credentials)

@@ -21,6 +21,9 @@ import re
 from dataclasses import dataclass
 from importlib import metadata
 
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.utils import canonicalize_name
+
 DISTRIBUTION = "paybill"
 VARIABLE = "PAYBILL_PIP_REQUIREMENT"
 DEFAULT_MARKER = f"vars.{VARIABLE} || ''"
@@ -74,14 +77,32 @@ def running_source() -> InstallSource:
 
 
 _UNSAFE = re.compile(r"[\n\r]|\$\{\{|\}\}")
+EXAMPLES = f"'{DISTRIBUTION}==0.1.0' or '{DISTRIBUTION} @ git+https://github.com/OWNER/paybill@v0.1.0'"
+"""The two forms the docs show; every refusal names them."""
 
 
 def check_requirement(requirement: str) -> str | None:
-    """Why ``requirement`` cannot be written into a workflow (None when it can)."""
+    """Why ``requirement`` cannot be written into a workflow (None when it can).
+
+    The workflows run ``pip install "$PAYBILL_PIP_REQUIREMENT"``: anything that is not one PEP 508
+    requirement for paybill (a shell command, a pip option, a bare URL, another project) would only
+    fail in CI, on the first push, far from the typo. ``packaging`` parses it as pip does.
+    """
     if not requirement.strip():
-        return "it is empty"
+        return f"it is empty; give a pip requirement for paybill, e.g. {EXAMPLES}"
     if _UNSAFE.search(requirement):
         return "it contains a line break or a GitHub expression (${{ }})"
+    try:
+        parsed = Requirement(requirement)
+    except InvalidRequirement as error:
+        reason = str(error).splitlines()[0]
+        if re.match(r"^[a-z][a-z0-9+.-]*://|^git\+", requirement.strip(), re.IGNORECASE):
+            return (f"'{requirement}' is a URL, not a pip requirement: name the project, "
+                    f"'{DISTRIBUTION} @ {requirement.strip()}'")
+        return f"'{requirement}' is not a pip requirement ({reason}); write e.g. {EXAMPLES}"
+    if canonicalize_name(parsed.name) != DISTRIBUTION:
+        return (f"'{requirement}' installs '{parsed.name}', not {DISTRIBUTION}: CI would have no paybill command; "
+                f"write e.g. {EXAMPLES}")
     return None
 
 

@@ -69,7 +69,11 @@ def _terraform(report: PlanReport, lines: list[str], paint: Callable[..., str]) 
     totals = resource_totals(report.stacks)
     counts = ", ".join(f"{totals[a]} to {a}" for a in ACTIONS)
     source = f" [{report.terraform_base}]" if report.terraform_base else ""
-    lines.append(f"Terraform: {plural(len(report.stacks), 'stack')} change ({counts}){source}")
+    # "1 stack change (0 to create, 2 to update, ...)" read as two stacks updated out of one: the counts
+    # are resources
+    changed = len(report.stacks)
+    verb = "stack changes" if changed == 1 else "stacks change"
+    lines.append(f"Terraform: {changed} {verb} (resources: {counts}){source}")
     for stack in report.stacks:
         lines.append(f"  {paint(_stack_mark(stack), stack.op, True)} {stack.address} ({stack.op})"
                      + (f": reaches {plural(len(stack.reach), 'tenant')}" if stack.reach else ""))
