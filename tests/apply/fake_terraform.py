@@ -4,8 +4,9 @@ Real Terraform cannot be downloaded here (no network to releases.hashicorp.com, 
 need cloud credentials), so ``paybill apply run`` is tested against this program: it appends one
 JSON line per call to $FAKE_LOG (the -chdir folder, the arguments, start and end times), answers
 ``state list`` from $FAKE_STATES/<folder with / as _>, sleeps $FAKE_SLEEP seconds on apply and
-destroy, and fails on demand: $FAKE_FAILS is a JSON list of rules {"dir": suffix, "command": name,
-"times": n, "output": text, "code": status}, each failing the first n matching calls.
+destroy, fails on demand: $FAKE_FAILS is a JSON list of rules {"dir": suffix, "command": name,
+"times": n, "output": text, "code": status}, each failing the first n matching calls, and leaves the
+working files the real one leaves (:func:`_working_files`).
 """
 
 from __future__ import annotations
@@ -44,12 +45,31 @@ def main(argv: list[str]) -> int:
             sys.stdout.write(state.read_text())
     if code == 0 and command == "plan" and not Path(chdir, "main.tf.json").is_file():
         code, output = 1, "Error: No configuration files"
+    if code == 0:
+        _working_files(chdir, command, args)
     with open(os.environ["FAKE_LOG"], "a") as log:
         fcntl.flock(log, fcntl.LOCK_EX)
         log.write(json.dumps({"dir": chdir, "args": args, "t0": started, "t1": time.time(), "code": code}) + "\n")
     if output:
         sys.stderr.write(output + "\n")
     return code
+
+
+def _working_files(chdir: str, command: str, args: list[str]) -> None:
+    """Leave the files the real Terraform leaves: ``init`` fills the data dir (``$TF_DATA_DIR``, else
+    ``.terraform`` in the configuration folder) and writes the dependency lock file into the
+    configuration folder when there is none; ``plan -out=FILE`` writes FILE (relative to the folder)."""
+    if command == "init":
+        data = Path(chdir, os.environ.get("TF_DATA_DIR", ".terraform"))
+        (data / "providers").mkdir(parents=True, exist_ok=True)
+        (data / "terraform.tfstate").write_text('{"backend": {}}\n')
+        lock = Path(chdir, ".terraform.lock.hcl")
+        if not lock.exists():
+            lock.write_text(f"# providers selected by init in {chdir}\n")
+    elif command == "plan":
+        out = next((a.removeprefix("-out=") for a in args if a.startswith("-out=")), None)
+        if out is not None:
+            Path(chdir, out).write_text("saved plan\n")
 
 
 if __name__ == "__main__":

@@ -383,3 +383,43 @@ def test_the_job_plan_records_the_base_commit_id_not_the_name_it_was_given(tmp_p
     assert "the base commit no-such-branch is not in this clone" in missing.stderr
     dashed = paybill(ws.root, "apply", "plan", "--base=--all")
     assert dashed.returncode == 1 and "error[PB1202]" in dashed.stderr
+
+
+def test_a_local_apply_leaves_generated_as_compile_wrote_it(tmp_path: Path) -> None:
+    """`apply run` ran Terraform in the stack folders of generated/: its .terraform/ (the providers),
+    lock file and saved plan stayed there, `compile --check` then listed them as stale and `compile`
+    deleted them (providers downloaded again after each compile). Terraform's working files now live in
+    .paybill/terraform/<stack>/ (the fake terraform leaves them where the real one does, following
+    TF_DATA_DIR), and the lock file is kept there from one run to the next."""
+    ws = make_workspace(tmp_path / "ws")
+    repo = tmp_path / "platform"
+    assert paybill(tmp_path, "init", "--no-git", str(repo)).returncode == 0
+    git(repo, "init", "-q", "-b", "main")
+    assert paybill(repo, "compile").returncode == 0
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "import")
+    env = {**ws.env(), "PAYBILL_TERRAFORM": str(ws.terraform)}
+    assert paybill(repo, "apply", "plan", "--out", str(tmp_path / "plan.json"), env=env).returncode == 0
+    shards = [s["id"] for p in json.loads((tmp_path / "plan.json").read_text())["phases"] for s in p["shards"]
+              if all(u["action"] == "apply" and not u.get("migrate") for u in s["units"])]
+    assert shards
+    for shard in shards:
+        done = paybill(repo, "apply", "run", "--plan", str(tmp_path / "plan.json"), "--shard", shard,
+                       "--results", str(tmp_path / f"results-{shard}"), env=env)
+        assert done.returncode == 0, done.stdout + done.stderr
+    applied = {c["dir"] for c in ws.calls() if c["args"][0] == "apply"}
+    assert applied and all(d.startswith("generated/terraform/") for d in applied)
+    left = sorted(str(p.relative_to(repo)) for p in (repo / "generated").rglob("*")
+                  if p.name in (".terraform", ".terraform.lock.hcl", "tfplan"))
+    assert left == []
+    check = paybill(repo, "compile", "--check")
+    assert check.returncode == 0, check.stdout + check.stderr
+    some = sorted(applied)[0].removeprefix("generated/terraform/")
+    kept = repo / ".paybill" / "terraform" / some / ".terraform.lock.hcl"
+    assert kept.is_file() and (repo / ".paybill" / "terraform" / some / ".terraform" / "providers").is_dir()
+    kept.write_text("# the providers the first run selected\n")
+    done = paybill(repo, "apply", "run", "--plan", str(tmp_path / "plan.json"), "--shard", shards[0],
+                   "--results", str(tmp_path / "again"), env=env)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert kept.read_text() == "# the providers the first run selected\n"  # put back for init, taken back after
+    assert git(repo, "status", "--porcelain") == ""  # .paybill/ is git-ignored

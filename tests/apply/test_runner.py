@@ -57,11 +57,12 @@ def test_each_stack_is_initialised_planned_and_applied_from_its_saved_plan(ws) -
     outcome = run_shard(shard, options(ws), echo=lambda _l: None)
     assert outcome.ok
     a, b = "generated/terraform/tenant/a", "generated/terraform/tenant/b"
+    work = ws.root / ".paybill" / "terraform"
     assert ws.lines() == [
-        f"{a} init -input=false -no-color", f"{a} plan -input=false -no-color -out=tfplan",
-        f"{a} apply -input=false -no-color tfplan",
-        f"{b} init -input=false -no-color", f"{b} plan -input=false -no-color -out=tfplan",
-        f"{b} apply -input=false -no-color tfplan"]
+        f"{a} init -input=false -no-color", f"{a} plan -input=false -no-color -out={work}/tenant/a/tfplan",
+        f"{a} apply -input=false -no-color {work}/tenant/a/tfplan",
+        f"{b} init -input=false -no-color", f"{b} plan -input=false -no-color -out={work}/tenant/b/tfplan",
+        f"{b} apply -input=false -no-color {work}/tenant/b/tfplan"]
     results = json.loads((ws.root / "results" / f"shard-{shard.id}.json").read_text())
     assert [(r["address"], r["status"], r["commit"], r["attempts"]) for r in results["stacks"]] == [
         ("tenant/a", "applied", "c0ffee", 1), ("tenant/b", "applied", "c0ffee", 1)]
@@ -208,10 +209,11 @@ def test_migrations_run_right_after_the_stack_that_creates_the_database(ws) -> N
     lines = ws.lines()
     a = "generated/terraform/tenant/a"
     # exit 4 (lock held) is retried: the stack is applied again (a no-op) and migrated
-    assert lines[:7] == [f"{a} init -input=false -no-color", f"{a} plan -input=false -no-color -out=tfplan",
-                         f"{a} apply -input=false -no-color tfplan",
-                         f"{a} init -input=false -no-color", f"{a} plan -input=false -no-color -out=tfplan",
-                         f"{a} apply -input=false -no-color tfplan", "sql/tenant-a migrate postgresql://db/tenant/a"]
+    plan = ws.root / ".paybill" / "terraform" / "tenant" / "a" / "tfplan"
+    assert lines[:7] == [f"{a} init -input=false -no-color", f"{a} plan -input=false -no-color -out={plan}",
+                         f"{a} apply -input=false -no-color {plan}",
+                         f"{a} init -input=false -no-color", f"{a} plan -input=false -no-color -out={plan}",
+                         f"{a} apply -input=false -no-color {plan}", "sql/tenant-a migrate postgresql://db/tenant/a"]
     assert not any("migrate" in line for line in lines[7:])
 
 

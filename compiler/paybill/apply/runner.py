@@ -39,6 +39,9 @@ from paybill.apply.results import Record, finished_units, write_records
 from paybill.apply.schedule import Shard, Unit
 from paybill.apply.transient import is_transient
 
+LOCK_FILE = ".terraform.lock.hcl"
+"""Terraform's dependency lock file, which ``init`` writes into the configuration folder."""
+
 MIGRATE_RETRY_EXITS = frozenset({3, 4})
 """``paybill db migrate`` exit statuses worth retrying: cannot connect yet (3), lock held (4)."""
 
@@ -92,6 +95,8 @@ class _Unit:
     def __init__(self, options: RunOptions, unit: Unit) -> None:
         self.options = options
         self.unit = unit
+        self.work: Path | None = None
+        """Where Terraform keeps this unit's working files (:meth:`_working_files`); None before init."""
         self.log: list[str] = []
         self.summary: list[str] = []
 
@@ -101,6 +106,8 @@ class _Unit:
         base = dict(self.options.env if self.options.env is not None else os.environ)
         base.setdefault("TF_IN_AUTOMATION", "1")
         base.setdefault("TF_INPUT", "0")
+        if self.work is not None:
+            base["TF_DATA_DIR"] = str(self.work / ".terraform")
         return base
 
     def terraform(self, folder: str, *args: str) -> str:
@@ -132,15 +139,48 @@ class _Unit:
                            "apply the commit the plan was made from (generated/ must match it)", False)
         return (Path(self.options.generated.name) / relative).as_posix()
 
+    @contextlib.contextmanager
+    def _working_files(self, relative: str) -> Iterator[Path]:
+        """Keep Terraform's working files out of ``generated/``, in ``.paybill/terraform/<stack>/`` beside it.
+
+        ``generated/`` is the compiler's: ``compile --check`` lists anything else in it as stale, and
+        ``compile`` replaces the tree, so a local ``apply run`` left ``.terraform/`` (the providers,
+        hundreds of MB, downloaded again after every compile), the lock file and ``tfplan`` to be
+        deleted, and the check failing until someone ran ``git clean``. ``TF_DATA_DIR`` moves
+        ``.terraform/`` and the saved plan is written there too; ``init`` writes the dependency lock
+        file into the configuration folder whatever it is told, so the lock kept from the last run is
+        put there for ``init`` and taken back when the unit ends (the providers it selected stay the
+        same from one local run to the next). The folder is yielded (its ``.terraform/`` is the data dir).
+        """
+        work = Path(os.path.abspath(self.options.generated.parent / ".paybill" / "terraform" / relative))
+        work.mkdir(parents=True, exist_ok=True)
+        lock, kept = self.options.generated / "terraform" / relative / LOCK_FILE, work / LOCK_FILE
+        if kept.is_file() and not lock.exists():
+            shutil.copyfile(kept, lock)
+        self.work = work
+        try:
+            yield work
+        finally:
+            self.work = None
+            with contextlib.suppress(OSError):
+                if lock.is_file():
+                    os.replace(lock, kept)
+
     def apply(self) -> str:
         folder = self._folder(f"terraform/{self.unit.address}")
-        self.terraform(folder, "init", "-input=false", "-no-color")
-        self.terraform(folder, "plan", "-input=false", "-no-color", "-out=tfplan")
-        self.terraform(folder, "apply", "-input=false", "-no-color", "tfplan")
+        with self._working_files(self.unit.address) as work:
+            plan = str(work / "tfplan")
+            self.terraform(folder, "init", "-input=false", "-no-color")
+            self.terraform(folder, "plan", "-input=false", "-no-color", f"-out={plan}")
+            self.terraform(folder, "apply", "-input=false", "-no-color", plan)
         return "applied"
 
     def destroy(self) -> str:
         folder = self._folder(f"terraform/removed/{self.unit.address}")
+        with self._working_files(f"removed/{self.unit.address}"):
+            return self._destroy(folder)
+
+    def _destroy(self, folder: str) -> str:
         self.terraform(folder, "init", "-input=false", "-no-color")
         # A failing `state list` fails the unit: an unreadable state is never "already destroyed".
         present = [line.strip() for line in self.terraform(folder, "state", "list").splitlines() if line.strip()]
