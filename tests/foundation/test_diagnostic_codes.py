@@ -424,6 +424,20 @@ CASES: tuple[Case, ...] = (
           "give every plan its own tier rank"),
     ),
     case(
+        "PB0450",
+        E("specs/tenants/acme.yaml", 8, 9, "PB0450",
+          "plan 'enterprise' allows 0 agents, but 1 acts for tenant 'acme': support-bot",
+          "keep the tenant on a plan that allows 1 agent (starter), or take it out of the scope of 1 of these agents "
+          "(platform agents with 'tenantScope: {all: true}' are not counted)"),
+    ),
+    case(
+        "PB0451",
+        E("specs/tenants/bluth.yaml", 7, 9, "PB0451",
+          "plan 'starter' has no 'ai-agents' feature, but agent support-bot acts for tenant 'bluth'",
+          "keep the tenant on a plan with 'ai-agents' (enterprise), or take the tenant out of the scope of "
+          "support-bot"),
+    ),
+    case(
         "PB0410",
         E("specs/clouds/aws-prod.yaml", 12, 11, "PB0410",
           "state backend 'gcs' does not fit provider 'aws'",

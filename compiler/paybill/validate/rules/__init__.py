@@ -40,6 +40,8 @@ from paybill.validate.rules import (
     pool_capacity,
     pool_layers,
     region_allowed,
+    tenant_agent_feature,
+    tenant_agent_quota,
     tenant_plan,
     workflow_lifecycles,
     workflow_loops,
@@ -63,7 +65,7 @@ ALL_RULES: tuple[Rule, ...] = tuple(
                 datamodel_reserved,
                 cloud_address_space, workflow_steps, workflow_reachability, workflow_termination,
                 workflow_loops, workflow_resources, agent_workflow_grants, workflow_lifecycles,
-                decommission_record, decommission_date,
+                decommission_record, decommission_date, tenant_agent_quota, tenant_agent_feature,
                 plan_price_ids, billing_policy_single, billing_policy_refs, billing_policy_review, billing_policy_scope,
             )
         ),
