@@ -425,6 +425,18 @@ CASES: tuple[Case, ...] = (
           "already its own key"),
     ),
     case(
+        "PB0408",
+        E("specs/plans/starter.yaml", 21, 14, "PB0408",
+          "default isolation 'bridge' is not in allowed (pooled)",
+          None),
+    ),
+    case(
+        "PB0409",
+        E("specs/plans/starter.yaml", 7, 9, "PB0409",
+          "tier 3 is already used by plan 'enterprise' at specs/plans/enterprise.yaml:7:9",
+          "give every plan its own tier rank"),
+    ),
+    case(
         "PB0450",
         E("specs/tenants/acme.yaml", 8, 9, "PB0450",
           "plan 'enterprise' allows 0 agents, but 1 acts for tenant 'acme': support-bot",
@@ -437,18 +449,6 @@ CASES: tuple[Case, ...] = (
           "plan 'starter' has no 'ai-agents' feature, but agent support-bot acts for tenant 'bluth'",
           "keep the tenant on a plan with 'ai-agents' (enterprise), or take the tenant out of the scope of "
           "support-bot"),
-    ),
-    case(
-        "PB0408",
-        E("specs/plans/starter.yaml", 21, 14, "PB0408",
-          "default isolation 'bridge' is not in allowed (pooled)",
-          None),
-    ),
-    case(
-        "PB0409",
-        E("specs/plans/starter.yaml", 7, 9, "PB0409",
-          "tier 3 is already used by plan 'enterprise' at specs/plans/enterprise.yaml:7:9",
-          "give every plan its own tier rank"),
     ),
     case(
         "PB0410",

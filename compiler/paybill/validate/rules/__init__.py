@@ -60,7 +60,8 @@ ALL_RULES: tuple[Rule, ...] = tuple(
             for module in (
                 tenant_plan, placement_cloud, placement_pool, agent_tables, agent_columns,
                 agent_workflows, agent_tenants, agent_selector, datamodel_integrity,
-                isolation_allowed, isolation_migration, migration_cloud, migration_keys, pooling_record, pool_capacity,
+                isolation_allowed, isolation_migration, migration_cloud, migration_keys, pooling_record,
+                pool_capacity,
                 region_allowed, data_residency, billing_lifecycle,
                 pool_layers, plan_isolation_default, plan_tiers, cloud_backend, cloud_capabilities, cloud_quotas,
                 datamodel_reserved,
