@@ -54,17 +54,21 @@ def pooling_runbook(name: str, pool: str, layers: list[str], record: str,
                     retention_days: int | None) -> tuple[str, ...]:
     """The steps of a silo -> pooled move, in the only safe order for one apply that destroys the silo:
     everything that needs the dedicated stores happens before the merge, while they still exist."""
-    steps = [f"before merging: check that pool {pool} offers the {', '.join(layers)} layers and has room",
+    plural = "s" if len(layers) > 1 else ""
+    steps = [f"before merging: check that pool {pool} offers the {', '.join(layers)} layer{plural} and has room",
              f"before merging: freeze writes for tenant {name} (the application's maintenance mode for it)"]
     steps += ["before merging: " + _COPY[layer].format(tenant=name, pool=pool) for layer in layers]
     keep = f" for at least {retention_days} days (the plan's backup retention)" if retention_days else ""
-    steps.append(f"before merging: take a final snapshot of the dedicated stores and keep it{keep}, encrypted "
-                 "under a key that outlives this change (copy it under the pool's key: the dedicated key is "
-                 "scheduled for deletion)")
-    steps.append("before merging: lift the deletion protection of the dedicated database and empty the dedicated "
-                 "bucket (otherwise the apply deletes the rest of the stack and stops at them, leaving it stuck)")
+    key = (", encrypted under a key that outlives this change (copy it under the pool's key: the dedicated key is "
+           "scheduled for deletion)") if "keys" in layers else ""
+    steps.append(f"before merging: take a final snapshot of the dedicated stores and keep it{keep}{key}")
+    blockers = [what for layer, what in (("database", "lift the deletion protection of the dedicated database"),
+                                         ("storage", "empty the dedicated bucket")) if layer in layers]
+    if blockers:
+        steps.append(f"before merging: {' and '.join(blockers)} (otherwise the apply deletes the rest of the "
+                     "stack and stops there, leaving it stuck)")
     steps.append(f"this commit: record the copy under spec.isolation: '{record}', then merge; the apply creates "
-                 f"the tenant's share of pool {pool} and destroys its dedicated layers")
+                 f"the tenant's share of pool {pool} and destroys its dedicated {', '.join(layers)}")
     restore = "restore staged objects into its share of the pool's storage, " if "storage" in layers else ""
     steps.append(f"after the apply: {restore}point the application at pool {pool}, run the tenant's smoke tests, "
                  "re-enable writes")
