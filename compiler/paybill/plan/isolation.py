@@ -11,6 +11,8 @@ compiler keeps the pooled access beside the new dedicated resources until ``deco
 module checks that phases advance one commit at a time and says, for each runbook step, which commit
 does it. Changing such a layer directly, without the stanza, is refused (PB0946) on clouds that can
 execute the stanza: one apply would remove the pooled access while the silo is still being created.
+The opposite move, silo to pooled, cannot be staged; :mod:`paybill.plan.pooling` refuses it until the
+commit records the copy (PB0948), and its runbook replaces the generic one in the PB0920 warning.
 """
 
 from __future__ import annotations

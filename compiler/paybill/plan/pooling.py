@@ -4,8 +4,9 @@ The opposite of a staged pooled -> silo migration (:mod:`paybill.plan.isolation`
 a tenant stack cannot keep its dedicated database, bucket or key beside a pooled target (PB0440), so
 the apply of the commit that moves a data-holding layer (keys, database, storage) from silo to
 pooled destroys the dedicated store, and with it the only copy of the tenant's data unless someone
-copied it into the pool first. With deletion protection on, the same apply stops half-way (the
-database refuses to be deleted after the rest of the stack is gone) and leaves the stack stuck.
+copied it into the pool first. With deletion protection on, the same apply stops half-way (it
+destroys what does not depend on the database, then the database refuses to be deleted) and leaves
+the stack stuck between the two isolations.
 
 So the commit is refused (PB0948) unless it carries ``spec.isolation.pooling`` (the record that the
 copy was done and verified, with ``from`` naming the isolation the tenant had). The runbook (README,
@@ -65,8 +66,8 @@ def pooling_runbook(name: str, pool: str, layers: list[str], record: str,
     blockers = [what for layer, what in (("database", "lift the deletion protection of the dedicated database"),
                                          ("storage", "empty the dedicated bucket")) if layer in layers]
     if blockers:
-        steps.append(f"before merging: {' and '.join(blockers)} (otherwise the apply deletes the rest of the "
-                     "stack and stops there, leaving it stuck)")
+        steps.append(f"before merging: {' and '.join(blockers)} (otherwise the apply destroys what does "
+                     "not depend on them, then fails there, leaving the stack half-destroyed)")
     steps.append(f"this commit: record the copy under spec.isolation: '{record}', then merge; the apply creates "
                  f"the tenant's share of pool {pool} and destroys its dedicated {', '.join(layers)}")
     restore = "restore staged objects into its share of the pool's storage, " if "storage" in layers else ""
