@@ -80,10 +80,11 @@ def test_unchanged_entitlements_and_sql_folders_are_kept_in_place(spec_copy, tmp
     _spy(monkeypatch, tenants)
     if not fork:
         # a label that moves the tenant into an agent's scope (one that moves none is patched in without
-        # the stages, paybill.delta): only that tenant's file is rendered again
-        _edit(specs / "tenants" / "bluth.yaml", r"labels: \{", "labels: {support-tier: premium, ")
+        # the stages, paybill.delta): only that tenant's file is rendered again. oscorp is on growth, a plan
+        # with ai-agents and room for one more (PB0450, PB0451)
+        _edit(specs / "tenants" / "oscorp.yaml", r"support-tier: standard", "support-tier: premium")
         compile_cli()
-        assert sorted(set(tenants) - {"bluth"}) == [] and "bluth" in tenants
+        assert sorted(set(tenants) - {"oscorp"}) == [] and "oscorp" in tenants
         # a plan's document (a field no stack reads): the file of every tenant on that plan, no other
         tenants.clear()
         _edit(specs / "plans" / "growth.yaml", r"trialDays: \d+", "trialDays: 30")

@@ -130,6 +130,9 @@ EXTRA_TENANTS = {
     "delta-co": "standard", "epsilon-co": "standard", "zeta-co": "standard",
 }
 FIXTURE_POOL = "pool-aws-use1-shared"
+AGENTS_ACT_FOR = {"alpha-co", "beta-co", "gamma-co", "delta-co"}
+"""The extra tenants the support assistant (premium) or ops-agent name: on growth, a plan with ai-agents
+(PB0451); epsilon-co and zeta-co stay on starter."""
 
 
 def build_fixture_specs(target: Path) -> Path:
@@ -143,6 +146,7 @@ def build_fixture_specs(target: Path) -> Path:
         text = (template.replace("name: hooli", f"name: {name}").replace("Hooli", name.title())
                 .replace("hooli.example.com", f"{name}.example.com")
                 .replace("labels: {segment: smb}", f"labels: {{segment: smb, support-tier: {tier}}}")
+                .replace("plan: starter", "plan: growth" if name in AGENTS_ACT_FOR else "plan: starter")
                 .replace("cus_60a9cc3a975f0b", f"cus_fixture{i:04d}"))
         (root / "tenants" / f"{name}.yaml").write_text(text, encoding="utf-8")
     ops = root / "agents" / "ops-agent.yaml"

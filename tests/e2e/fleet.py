@@ -16,7 +16,7 @@ Tenants and their role in the story (see test_story.py):
 | nakatomi | aws silo enterprise | suspended | (scaffold) |
 | vandelay | aws pooled free | active | the billing agent proposes starter |
 | initech | azure bridge (silo db) growth | active | plan upgrade to enterprise (resize) |
-| globex | azure pooled starter | active | |
+| globex | azure pooled growth | active | (the support assistant acts for it: a plan with ai-agents) |
 | dunder-mifflin | azure pooled growth | suspended | the dunning workflow still runs on it |
 | pied-piper | azure pooled enterprise | active | pooled -> silo migration in phases (aws, azure only) |
 | raviga | gcp pooled growth | offboarding | deleted |
@@ -176,7 +176,7 @@ NEW_TENANTS = (
     NewTenant("wonka", "growth", "aws-prod", "us-east-1", "aws-use1-shared", "onboarding", "trialing"),
     NewTenant("initech", "growth", "azure-prod", "westeurope", "fleet-azure-weu", "active", "active",
               support="premium", bridge_db_silo=True),
-    NewTenant("globex", "starter", "azure-prod", "westeurope", "fleet-azure-weu", "active", "active",
+    NewTenant("globex", "growth", "azure-prod", "westeurope", "fleet-azure-weu", "active", "active",
               support="premium"),
     NewTenant("dunder-mifflin", "growth", "azure-prod", "westeurope", "fleet-azure-weu", "suspended",
               "past_due", support="premium", since="2026-02-01"),

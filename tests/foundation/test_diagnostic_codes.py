@@ -392,8 +392,21 @@ CASES: tuple[Case, ...] = (
         E("specs/tenants/acme.yaml", 16, 13, "PB0440",
           "layers network, keys, identity, database, storage, compute move from silo to pooled: a migration "
           "can keep pooled access beside new dedicated resources, not the other way round",
-          "migrate towards more isolation only; to pool a silo layer, copy its data into the pool with the "
-          "runbook of 'paybill plan' and change the isolation without the stanza"),
+          "migrate towards more isolation only; to pool a silo layer, copy its data into the pool first, then "
+          "change the isolation without the stanza and record the copy with 'pooling: {from: ..., copiedAt: ...}' "
+          "(PB0948; runbook: 'paybill plan')"),
+    ),
+    case(
+        "PB0443",
+        E("specs/tenants/bluth.yaml", 15, 13, "PB0443",
+          "pooling.from has no silo layer that the target isolation pools: the record records nothing",
+          "set 'from' to the isolation the tenant had before this commit, or remove the 'pooling' record"),
+    ),
+    case(
+        "PB0443-migration",
+        E("specs/tenants/acme.yaml", 18, 14, "PB0443",
+          "a tenant with an isolation migration cannot also carry a pooling record",
+          "remove the 'pooling' record (it recorded an earlier move), then stage the migration"),
     ),
     case(
         "PB0441",
@@ -422,6 +435,20 @@ CASES: tuple[Case, ...] = (
         E("specs/plans/starter.yaml", 7, 9, "PB0409",
           "tier 3 is already used by plan 'enterprise' at specs/plans/enterprise.yaml:7:9",
           "give every plan its own tier rank"),
+    ),
+    case(
+        "PB0450",
+        E("specs/tenants/acme.yaml", 8, 9, "PB0450",
+          "plan 'enterprise' allows 0 agents, but 1 acts for tenant 'acme': support-bot",
+          "keep the tenant on a plan that allows 1 agent (starter), or take it out of the scope of 1 of these agents "
+          "(platform agents with 'tenantScope: {all: true}' are not counted)"),
+    ),
+    case(
+        "PB0451",
+        E("specs/tenants/bluth.yaml", 7, 9, "PB0451",
+          "plan 'starter' has no 'ai-agents' feature, but agent support-bot acts for tenant 'bluth'",
+          "keep the tenant on a plan with 'ai-agents' (enterprise), or take the tenant out of the scope of "
+          "support-bot"),
     ),
     case(
         "PB0410",

@@ -89,6 +89,8 @@ def test_scope_and_data_model_changes_show_tables_policies_and_new_grants(repo, 
 
 
 def test_narrowing_revokes_without_a_widening_flag_and_a_grown_scope_is_a_policy_change(repo, run) -> None:
+    # Agents act only for tenants on a plan with ai-agents (PB0451): hooli and initech are on growth.
+    repo.edit("specs/tenants/hooli.yaml", "plan: starter", "plan: growth")
     hooli = repo.read("specs/tenants/hooli.yaml")
     repo.write("specs/tenants/initech.yaml",
                hooli.replace("name: hooli", "name: initech").replace("displayName: Hooli", "displayName: Initech"))

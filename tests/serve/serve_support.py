@@ -66,6 +66,7 @@ def build_serve_specs(target: Path) -> Path:
         text = (template.replace("name: hooli", f"name: {name}").replace("Hooli", name.title())
                 .replace("hooli.example.com", f"{name}.example.com")
                 .replace("cus_60a9cc3a975f0b", f"cus_serve{i:04d}")
+                .replace("plan: starter", "plan: growth")  # ops-agent acts for them: a plan with ai-agents
                 .replace("status: trialing", "status: " + ("past_due" if state == "suspended" else "cancelled"))
                 .replace("lifecycle: active", f"lifecycle: {state}"
                          + ("\n  lifecycleSince: \"2026-11-20\"" if state != "suspended" else "")))

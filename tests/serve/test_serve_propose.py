@@ -78,9 +78,10 @@ def test_propose_change_creates_a_branch_and_returns_the_plan(serve_world: Serve
             too_early = await call(client, "propose_change", run_id=early["run_id"], tenant="beta-co", kind="Tenant",
                                    name="beta-co", field="spec.plan", value="growth", message="Upgrade Beta Co")
             assert not too_early[0] and "workflow.step-action" in too_early[1]["violations"], too_early
-            rid = await _to_propose_step(client, "beta-co")
-            ok, proposed = await call(client, "propose_change", run_id=rid, tenant="beta-co", kind="Tenant",
-                                      name="beta-co", field="spec.plan", value="growth", message="Upgrade Beta Co")
+            rid = await _to_propose_step(client, "epsilon-co")  # on starter: no agent names it (PB0451)
+            ok, proposed = await call(client, "propose_change", run_id=rid, tenant="epsilon-co", kind="Tenant",
+                                      name="epsilon-co", field="spec.plan", value="growth",
+                                      message="Upgrade Epsilon Co")
             assert ok, proposed
             schema = tools["propose_change"].input_schema
             return sorted(tools), proposed, (schema["properties"]["kind"]["enum"] == ["Tenant"],
@@ -88,15 +89,15 @@ def test_propose_change_creates_a_branch_and_returns_the_plan(serve_world: Serve
 
     names, proposed, (kinds_ok, described) = run(body)
     assert "propose_change" in names and kinds_ok and "dunning/propose-plan-change" in described["steps"]
-    branch = "paybill/billing-agent/upgrade-beta-co"
+    branch = "paybill/billing-agent/upgrade-epsilon-co"
     assert proposed["branch"] == branch and proposed["reasons"] == [PROPOSE_POLICY]
     assert _branches(spec_repo) == [branch]
     assert _git(spec_repo, "rev-parse", f"{branch}~1").strip() == head
     assert _git(spec_repo, "rev-parse", "--abbrev-ref", "HEAD").strip() == "main"  # the checkout is untouched
-    assert "+  plan: growth" in _git(spec_repo, "diff", head, branch, "--", "specs/tenants/beta-co.yaml")
+    assert "+  plan: growth" in _git(spec_repo, "diff", head, branch, "--", "specs/tenants/epsilon-co.yaml")
     assert _git(spec_repo, "log", "-1", "--format=%an", branch).strip() == AGENT
     plan = proposed["plan"]
-    assert plan.startswith(f"**Proposed by agent `{AGENT}`**: Upgrade Beta Co") and "<!-- paybill-plan -->" in plan
+    assert plan.startswith(f"**Proposed by agent `{AGENT}`**: Upgrade Epsilon Co") and "<!-- paybill-plan -->" in plan
     assert "| `spec.plan` | `starter` | `growth` |" in plan
 
 
@@ -139,11 +140,11 @@ def test_the_server_process_never_loads_the_compiler(serve_world: ServeWorld, sp
         service = Service(guard, _catalog(Path({str(serve_world.catalog)!r})), {serve_world.dsn!r},
                           ServeConfig(spec_repo=Path({str(spec_repo)!r}), pool_min=1, pool_max=1))
         service.open()
-        rid = service.call("start_run", {{"tenant": "beta-co", "workflow": "dunning"}}).data["run_id"]
+        rid = service.call("start_run", {{"tenant": "epsilon-co", "workflow": "dunning"}}).data["run_id"]
         for step in ("load-customer", "mark-overdue", "propose-plan-change"):
-            assert service.call("advance_step", {{"run_id": rid, "tenant": "beta-co", "step": step}}).ok
-        done = service.call("propose_change", {{"run_id": rid, "tenant": "beta-co", "kind": "Tenant",
-                            "name": "beta-co", "field": "spec.plan", "value": "growth", "message": "Grow"}})
+            assert service.call("advance_step", {{"run_id": rid, "tenant": "epsilon-co", "step": step}}).ok
+        done = service.call("propose_change", {{"run_id": rid, "tenant": "epsilon-co", "kind": "Tenant",
+                            "name": "epsilon-co", "field": "spec.plan", "value": "growth", "message": "Grow"}})
         service.close()
         assert done.ok and done.data["branch"], done.data
         compiler = ("load", "validate", "resolve", "graph", "emit", "compile", "write", "plan", "propose",

@@ -64,6 +64,25 @@ class BridgeFrom(SpecModel):
 FromIsolation = Annotated[SiloFrom | PooledFrom | BridgeFrom, Field(discriminator="model")]
 """The isolation a tenant had before a migration: the shape of ``isolation`` without a migration."""
 
+
+def _real_date(text: str) -> str:
+    """2026-02-30 matches the pattern but is no day: a schema error (PB0207) whose hint says which days exist."""
+    try:
+        date.fromisoformat(text)
+    except ValueError as error:
+        year, month = int(text[:4]), int(text[5:7])
+        if 1 <= month <= 12 and year >= 1:
+            hint = f"{text[:7]} has {calendar.monthrange(year, month)[1]} days; write a day that exists (YYYY-MM-DD)"
+        else:
+            hint = "months are 01 to 12 and years start at 0001; write a day that exists (YYYY-MM-DD)"
+        raise HintedValueError(f"'{text}' is not a calendar day ({error})", hint) from None
+    return text
+
+
+IsoDate = Annotated[str, StringConstraints(pattern=r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"), AfterValidator(_real_date)]
+"""A calendar day ``YYYY-MM-DD``. Kept as text (YAML timestamps reach the models as text); compile only
+ever compares days written in the specs and never reads the clock."""
+
 MigrationPhase = Literal["provision", "copy", "cutover", "decommission"]
 MIGRATION_PHASES: tuple[str, ...] = ("provision", "copy", "cutover", "decommission")
 """In order; each phase is one reviewed commit (``paybill plan`` refuses skipping one)."""
@@ -81,20 +100,40 @@ class Migration(SpecModel):
     phase: MigrationPhase
 
 
+class Pooling(SpecModel):
+    """The reviewed record that a tenant's data was copied into its pool before its silo layers are pooled.
+
+    The opposite of :class:`Migration` cannot be staged: a tenant stack cannot keep a dedicated
+    database, bucket or key beside a pooled target (PB0440), so the apply of the commit that pools a
+    data-holding layer destroys the dedicated store. ``paybill plan`` therefore refuses that commit
+    (PB0948) unless it carries this record, which says the copy into the pool was done and verified
+    first (the runbook in the README, "Moving a tenant to less isolation"). It changes no output and
+    may stay as history; it must be removed before the tenant migrates again (PB0443).
+    """
+
+    from_: FromIsolation = Field(alias="from")
+    """The isolation the tenant had before this commit (same shape as ``isolation``)."""
+    copied_at: IsoDate
+    """The day the copy into the pool was verified (row counts, checksums, object counts)."""
+
+
 class SiloIsolation(SpecModel):
     model: Literal["silo"]
     migration: Migration | None = None
+    pooling: Pooling | None = None
 
 
 class PooledIsolation(SpecModel):
     model: Literal["pooled"]
     migration: Migration | None = None
+    pooling: Pooling | None = None
 
 
 class BridgeIsolation(SpecModel):
     model: Literal["bridge"]
     layers: BridgeLayers
     migration: Migration | None = None
+    pooling: Pooling | None = None
 
 
 Isolation = Annotated[SiloIsolation | PooledIsolation | BridgeIsolation, Field(discriminator="model")]
@@ -133,25 +172,6 @@ class Contact(SpecModel):
     name: Text
     email: Email
     role: Literal["technical", "billing", "security", "executive"]
-
-
-def _real_date(text: str) -> str:
-    """2026-02-30 matches the pattern but is no day: a schema error (PB0207) whose hint says which days exist."""
-    try:
-        date.fromisoformat(text)
-    except ValueError as error:
-        year, month = int(text[:4]), int(text[5:7])
-        if 1 <= month <= 12 and year >= 1:
-            hint = f"{text[:7]} has {calendar.monthrange(year, month)[1]} days; write a day that exists (YYYY-MM-DD)"
-        else:
-            hint = "months are 01 to 12 and years start at 0001; write a day that exists (YYYY-MM-DD)"
-        raise HintedValueError(f"'{text}' is not a calendar day ({error})", hint) from None
-    return text
-
-
-IsoDate = Annotated[str, StringConstraints(pattern=r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"), AfterValidator(_real_date)]
-"""A calendar day ``YYYY-MM-DD``. Kept as text (YAML timestamps reach the models as text); compile only
-ever compares days written in the specs and never reads the clock."""
 
 
 class Decommission(SpecModel):
@@ -195,6 +215,10 @@ class Tenant(Envelope):
     @property
     def migration(self) -> Migration | None:
         return self.spec.isolation.migration
+
+    @property
+    def pooling(self) -> Pooling | None:
+        return self.spec.isolation.pooling
 
     @cached_property
     def kept_placements(self) -> dict[str, str]:

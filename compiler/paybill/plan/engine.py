@@ -14,6 +14,7 @@ from paybill.plan.datastores import detect_data_store_loss
 from paybill.plan.impact import compute_impact
 from paybill.plan.isolation import detect_migrations
 from paybill.plan.permissions import detect_widening
+from paybill.plan.pooling import detect_unrecorded_pooling
 from paybill.plan.revenue import compute_revenue, revenue_findings
 
 if TYPE_CHECKING:
@@ -51,6 +52,7 @@ def build_report(base: Snapshot, head: Snapshot, terraform: TerraformStep | None
                 report.findings.append(finding)
 
     report.findings += detect_migrations(base.index, head.index)
+    report.findings += detect_unrecorded_pooling(base.index, head.index)
     report.findings += detect_widening(base.index, head.index)
     report.findings += detect_data_store_loss(base.index, head.index, base_docs, head_docs)
     report.revenue = revenue if revenue is not None else compute_revenue(base.index, head.index)

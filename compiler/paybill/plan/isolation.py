@@ -11,6 +11,8 @@ compiler keeps the pooled access beside the new dedicated resources until ``deco
 module checks that phases advance one commit at a time and says, for each runbook step, which commit
 does it. Changing such a layer directly, without the stanza, is refused (PB0946) on clouds that can
 execute the stanza: one apply would remove the pooled access while the silo is still being created.
+The opposite move, silo to pooled, cannot be staged; :mod:`paybill.plan.pooling` refuses it until the
+commit records the copy (PB0948), and its runbook replaces the generic one in the PB0920 warning.
 """
 
 from __future__ import annotations
@@ -185,12 +187,20 @@ def _direct_move(doc: SpecDocument, old: Tenant, new: Tenant, head: SpecIndex) -
     else:
         headline = f"tenant '{doc.name}' moves {journey}"
     loc = ("spec", "isolation") if isolation_moved and not region_move else ("spec", "placement")
+    # pooling imports this module; the silo -> pooled steps are its own (PB0948)
+    from paybill.plan.pooling import pooled_data_layers, pooling_runbook, record_text
+
+    pooled = pooled_data_layers(old, new)
+    if pooled and not region_move and new.spec.placement.pool:
+        hint = "follow the runbook: copy the data into the pool and record it before merging, then apply"
+        steps = pooling_runbook(doc.name, new.spec.placement.pool, pooled, record_text(old), _retention(head, new))
+    else:
+        hint = "follow the runbook: provision the target, copy data, cut over, then decommission"
+        steps = runbook(doc.name, moves, _retention(head, new))
     findings.append(Finding(
         CODE_MIGRATION, "warning", "isolation", f"Tenant/{doc.name}",
         f"{headline}: {summary}",
-        doc.path, doc.position(*loc),
-        "follow the runbook: provision the target, copy data, cut over, then decommission",
-        runbook(doc.name, moves, _retention(head, new))))
+        doc.path, doc.position(*loc), hint, steps))
     cut_off = [layer for layer in DATA_LAYERS
                if old.layer_placement(layer) == "pooled" and new.layer_placement(layer) == "silo"]
     cloud = head.model("Cloud", new.spec.placement.cloud)
@@ -200,7 +210,7 @@ def _direct_move(doc: SpecDocument, old: Tenant, new: Tenant, head: SpecIndex) -
     staged = [layer for layer in cut_off if layer not in fixed]
     if staged and not region_move and profile is not None and profile.staged_migrations:
         hint = ("stage the move with spec.isolation.migration: keep this target isolation and add "
-                f"'migration: {{from: {_from_text(old.spec.isolation)}, phase: provision}}', then advance the "
+                f"'migration: {{from: {isolation_text(old.spec.isolation)}, phase: provision}}', then advance the "
                 "phase one commit at a time (provision, copy, cutover, decommission)")
         kept = [layer for layer in cut_off if layer in fixed]
         if kept:
@@ -213,7 +223,7 @@ def _direct_move(doc: SpecDocument, old: Tenant, new: Tenant, head: SpecIndex) -
     return findings
 
 
-def _from_text(isolation: object) -> str:
+def isolation_text(isolation: object) -> str:
     """An isolation (or a migration's ``from``) in the flow style a user would write it."""
     model = getattr(isolation, "model", "")
     if model != "bridge":
@@ -251,13 +261,13 @@ def _staged_move(doc: SpecDocument, old: Tenant, new: Tenant, head: SpecIndex) -
             return [Finding(
                 CODE_MIGRATION, "warning", "isolation", f"Tenant/{doc.name}",
                 f"isolation migration for tenant '{doc.name}' is aborted in phase {old_mig.phase}: it stays "
-                f"{_from_text(new.spec.isolation)} and the resources provisioned for the target are destroyed",
+                f"{isolation_text(new.spec.isolation)} and the resources provisioned for the target are destroyed",
                 doc.path, doc.position("spec", "isolation"),
                 "make sure nothing was written to the new resources yet (the application still used the old ones)")]
         hint = ("finish the migration first: advance the phase one commit at a time up to 'decommission', "
                 "then drop the stanza")
         if old_mig.phase in ("provision", "copy"):
-            hint += f", or abort by setting the isolation back to {_from_text(old_mig.from_)} without the stanza"
+            hint += f", or abort by setting the isolation back to {isolation_text(old_mig.from_)} without the stanza"
         return [_error(CODE_PHASE, doc, ("spec", "isolation"),
                        f"tenant '{doc.name}' drops its isolation migration in phase {old_mig.phase}: the old "
                        "access would be removed before the migration is done", hint)]
@@ -268,8 +278,8 @@ def _staged_move(doc: SpecDocument, old: Tenant, new: Tenant, head: SpecIndex) -
             findings.append(_error(
                 CODE_STANZA_CHANGED, doc, (*stanza, "from"),
                 f"migration.from must be the isolation tenant '{doc.name}' has now "
-                f"({_from_text(old.spec.isolation)})",
-                f"set 'from: {_from_text(old.spec.isolation)}'"))
+                f"({isolation_text(old.spec.isolation)})",
+                f"set 'from: {isolation_text(old.spec.isolation)}'"))
         if new_mig.phase != "provision":
             findings.append(_error(
                 CODE_PHASE, doc, (*stanza, "phase"),
@@ -294,7 +304,7 @@ def _staged_move(doc: SpecDocument, old: Tenant, new: Tenant, head: SpecIndex) -
             hint = (f"set 'phase: {expected}' in this commit" if expected
                     else "after decommission, drop the migration stanza")
             if step < 0 and old_mig.phase in ("provision", "copy"):
-                hint += f"; to abort, set the isolation back to {_from_text(old_mig.from_)} without the stanza"
+                hint += f"; to abort, set the isolation back to {isolation_text(old_mig.from_)} without the stanza"
             return [_error(CODE_PHASE, doc, (*stanza, "phase"),
                            f"isolation migration for tenant '{doc.name}' {direction}: {old_mig.phase} -> "
                            f"{new_mig.phase} (phases go provision, copy, cutover, decommission, one commit each)",

@@ -4,8 +4,8 @@
 target until ``decommission``. A ``from`` with the same placement on every layer as the target moves
 nothing (the stanza is a leftover or a typo). Keeping a *silo* layer beside a pooled target is not
 executable yet (the tenant stack would have to keep a dedicated database or bucket it no longer
-declares), so a layer may only move pooled -> silo under the stanza; the hint says how to do the
-other direction.
+declares), so a layer may only move pooled -> silo under the stanza; the other direction is one
+commit carrying ``spec.isolation.pooling``, the record that the data was copied first (PB0948).
 """
 
 from paybill.models.base import LAYERS
@@ -33,7 +33,8 @@ def check(index: SpecIndex, report: Reporter) -> None:
                    f"layers {', '.join(backwards)} move from silo to pooled: a migration can keep pooled "
                    "access beside new dedicated resources, not the other way round",
                    "migrate towards more isolation only; to pool a silo layer, copy its data into the pool "
-                   "with the runbook of 'paybill plan' and change the isolation without the stanza")
+                   "first, then change the isolation without the stanza and record the copy with "
+                   "'pooling: {from: ..., copiedAt: ...}' (PB0948; runbook: 'paybill plan')")
 
 
 RULE = Rule("PB0440", "ill-formed isolation migration", check)
