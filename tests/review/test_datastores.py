@@ -29,7 +29,8 @@ def test_a_region_move_reads_as_a_move_not_an_isolation_change(repo, run) -> Non
     tenant = "specs/tenants/acme-corp.yaml"
     repo.edit(tenant, "    region: us-east-1\n", "    region: us-west-2\n")
     code, out, _ = run(repo.root, "plan", "specs", "--no-terraform", "--base", "HEAD", "--format", "json")
-    assert code == 0, out
+    assert code == 1, out  # a live silo tenant cannot move in place (PB0949: test_placement_move.py)
+    assert [f["code"] for f in json.loads(out)["findings"] if f["severity"] == "error"] == ["PB0949"]
     (message,) = [f["message"] for f in json.loads(out)["findings"] if f["code"] == "PB0920"]
     assert message.startswith("tenant 'acme-corp' moves from aws-prod/us-east-1 to aws-prod/us-west-2: ")
     assert "isolation" not in message

@@ -329,7 +329,7 @@ def test_moving_a_silo_tenant_to_another_region_replaces_its_data_stores(repo, r
     assert {"PB0920", "PB0942"} <= codes.keys()
     assert "aws_db_instance.main (replace)" in codes["PB0942"]["message"]
     assert "aws_db_instance.main: forces replacement: provider.aws.region" in codes["PB0942"]["details"]
-    assert code == 0
+    assert codes["PB0949"]["severity"] == "error" and code == 1  # refused: the replacement loses the data
 
 
 def test_moving_a_clouds_state_bucket_is_reported_per_stack_in_every_format(repo, run) -> None:

@@ -30,6 +30,9 @@ CODE_MIGRATION = "PB0920"
 CODE_PHASE = "PB0945"
 """Phases skipped, taken backwards, started late, or the stanza dropped before decommission."""
 CODE_NEEDS_STANZA = "PB0946"
+CODE_SILO_RELOCATED = "PB0949"
+"""A live tenant with dedicated data stores moves to another cloud or region in one commit."""
+RELOCATION_RUNBOOK = "README.md, 'Moving a tenant to another region or cloud'"
 """A data-holding layer moves from pooled to silo without ``spec.isolation.migration``."""
 CODE_STANZA_CHANGED = "PB0947"
 """``migration.from`` is not the isolation the tenant had, or the target changed mid-migration."""
@@ -191,7 +194,21 @@ def _direct_move(doc: SpecDocument, old: Tenant, new: Tenant, head: SpecIndex) -
     from paybill.plan.pooling import pooled_data_layers, pooling_runbook, record_text
 
     pooled = pooled_data_layers(old, new)
-    if pooled and not region_move and new.spec.placement.pool:
+    dedicated = [layer for layer in DATA_LAYERS if old.holds(layer, "silo")]
+    relocated = dedicated if region_move and old.spec.lifecycle != "onboarding" else []
+    if relocated:
+        hint = "move the tenant as a new one (the steps below): its stack cannot hold two places at once"
+        steps = relocation_runbook(doc.name, old, new, relocated, _retention(head, old))
+        findings.append(_error(
+            CODE_SILO_RELOCATED, doc, ("spec", "placement"),
+            f"tenant '{doc.name}' moves {journey} with its dedicated {', '.join(relocated)}: they are resources of "
+            f"stack tenant/{doc.name}, which follows the placement, so the apply replaces them in the new place "
+            "before anything is copied (new, empty stores; the old ones destroyed, or, with deletion protection "
+            "on, the apply stopped half-way)",
+            f"keep this tenant where it is; onboard it again under a new name in {new.spec.placement.cloud}/"
+            f"{new.spec.placement.region}, copy its data there, cut over, then offboard this one (runbook: "
+            f"{RELOCATION_RUNBOOK}; the PB0920 finding lists the steps)"))
+    elif pooled and not region_move and new.spec.placement.pool:
         hint = "follow the runbook: copy the data into the pool and record it before merging, then apply"
         steps = pooling_runbook(doc.name, new.spec.placement.pool, pooled, record_text(old), _retention(head, new))
     else:
@@ -221,6 +238,30 @@ def _direct_move(doc: SpecDocument, old: Tenant, new: Tenant, head: SpecIndex) -
             f"tenant '{doc.name}' moves {', '.join(cut_off)} from pooled to silo in one commit: one apply would "
             "remove its pooled access while the silo is still being created", hint))
     return findings
+
+
+def relocation_runbook(name: str, old: Tenant, new: Tenant, layers: list[str],
+                       retention_days: int | None) -> tuple[str, ...]:
+    """The steps that move a live tenant's dedicated stores to another cloud or region: a second tenant
+    (its own stack and stores) in the target place, the data copied while both exist, then the first
+    one offboarded. The only order that never leaves the data without a copy, until a tenant's stack
+    can hold two placements at once."""
+    target = f"{new.spec.placement.cloud}/{new.spec.placement.region}"
+    stores = ", ".join(layers)
+    keep = f" (at least {retention_days} days, the plan's backup retention)" if retention_days else ""
+    steps = [
+        f"this pull request: keep tenant {name} in {old.spec.placement.cloud}/{old.spec.placement.region}; add a "
+        f"tenant under a new name (say {name}-2) in {target} with the same plan and isolation, lifecycle "
+        "onboarding; merge: the apply creates its own stack with empty dedicated stores",
+        f"copy: {stores} from stack tenant/{name} to the new tenant's stack (re-encrypt under its key; "
+        "pg_dump/pg_restore or logical replication of the database; server-side copy of the objects, versions "
+        "kept); keep the source writable and compare row counts, checksums, object counts and bytes",
+        f"cut over: freeze writes for {name}, run a final sync, point the application and its billing "
+        "customer at the new tenant, run its smoke tests, set it active and re-enable writes",
+        f"offboard: set {name} offboarding, then deleted after the retention{keep}; its stack is destroyed from "
+        "its decommission configuration (take a final snapshot, lift deletion protection deliberately)",
+    ]
+    return tuple(f"{i}. {step}" for i, step in enumerate(steps, 1))
 
 
 def isolation_text(isolation: object) -> str:
