@@ -64,12 +64,20 @@ def build_server(service: Service, metrics: ServeMetrics, *, max_concurrency: in
     call that started runs to its end either way (its transaction commits or rolls back in the
     thread); one still queued when its request is cancelled never runs.
     """
-    listed = types.ListToolsResult(tools=[_tool(t) for t in service.tools.values()])
+    listing: list[Any] = [None, None]  # [the served generation, its ListToolsResult]: rebuilt after a reload
+
+    def listed() -> types.ListToolsResult:
+        served = service.served
+        if listing[0] is not served:
+            listing[1] = types.ListToolsResult(tools=[_tool(t) for t in served.tools.values()])
+            listing[0] = served
+        return listing[1]  # type: ignore[no-any-return]
+
     executor = ThreadPoolExecutor(max_concurrency or service.config.pool_max, thread_name_prefix="paybill-call")
 
     async def list_tools(ctx: ServerRequestContext[Any], params: types.PaginatedRequestParams | None
                          ) -> types.ListToolsResult:
-        return listed
+        return listed()
 
     async def call_tool(ctx: ServerRequestContext[Any], params: types.CallToolRequestParams) -> types.CallToolResult:
         started = time.perf_counter()
@@ -83,11 +91,15 @@ def build_server(service: Service, metrics: ServeMetrics, *, max_concurrency: in
     # schemas carry no such annotation, so there is nothing to check (the SDK validates nothing for
     # an unannotated schema either): None says so without the walk. A schema that did carry one
     # would be returned and checked.
-    annotated = {name: tool.input_schema for name, tool in service.tools.items()
-                 if b"x-mcp-header" in orjson.dumps(tool.input_schema)}
+    annotations: list[Any] = [None, {}]  # [the served generation, its annotated schemas]
 
     def input_schema(name: str) -> dict[str, Any] | None:
-        return annotated.get(name)
+        served = service.served
+        if annotations[0] is not served:
+            annotations[1] = {tool_name: tool.input_schema for tool_name, tool in served.tools.items()
+                              if b"x-mcp-header" in orjson.dumps(tool.input_schema)}
+            annotations[0] = served
+        return annotations[1].get(name)  # type: ignore[no-any-return]
 
     server: Server[Any] = Server("paybill", version=__version__, title=f"paybill ({service.guard.agent})",
                                  instructions=INSTRUCTIONS, on_list_tools=list_tools, on_call_tool=call_tool,

@@ -52,7 +52,7 @@ _SAVE = sql.SQL("WITH saved AS (UPDATE paybill.runs SET state = %s, pending = %s
                 "WHERE id = %s AND xmin = %s::xid RETURNING xmin::text AS version) "
                 "SELECT COALESCE((SELECT version FROM saved), "
                 "(SELECT %s::text WHERE NOT EXISTS (SELECT FROM saved))::int::text)")
-_LOCK_BYTES, _SAVE_BYTES = _LOCK.as_bytes(None), _SAVE.as_bytes(None)
+_LOCK_BYTES, _SAVE_BYTES, _INSERT_BYTES = _LOCK.as_bytes(None), _SAVE.as_bytes(None), _INSERT.as_bytes(None)
 
 
 class StateError(Exception):
@@ -169,6 +169,13 @@ def lock_on(wire: Wire, run_id: str) -> StoredRun | None:
         return None
     agent, tenant, workflow, state, pending, expires_at, version = rows[0]
     return StoredRun(run_id, agent, tenant, workflow, state, pending, float(expires_at), version)
+
+
+def insert_on(wire: Wire, run_id: str, *, agent: str, tenant: str, workflow: str, revision: str,
+              state: dict[str, Any], expires_at: float) -> Result:
+    """:func:`insert`, queued on ``wire`` (it goes with the caller's commit); the result's one row is the
+    new row's version once that batch was read."""
+    return wire.queue(_INSERT_BYTES, (run_id, agent, tenant, workflow, revision, _json(state), expires_at))
 
 
 def save_on(wire: Wire, run: StoredRun) -> Result:

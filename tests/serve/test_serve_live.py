@@ -1,0 +1,200 @@
+"""A tenant is suspended while an agent is connected: `paybill serve` follows the database's migrates.
+
+The flow a user runs, end to end: a spec repository compiled with `paybill compile`, its pool database
+migrated with `paybill db migrate` on a real PostgreSQL, `paybill serve` over streamable HTTP and the
+official `mcp` client holding one run. Billing suspends the tenant (its spec edited, compiled,
+migrated) while the server runs; the agent's next read must be refused with the reason, not answered
+with the empty rows row-level security now leaves it. A migrate the folders on disk cannot serve makes
+the server refuse every call with the reason until they can (fail closed), and a bundle compiled
+apart from its catalog is refused at start (PB1313).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+import shutil
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+from clients import call, http_client, run
+from psycopg import sql
+from serve_support import PAYBILL, ROOT, HttpServer, _drain
+
+pytestmark = pytest.mark.postgres
+
+POOL = "pool-gcp-usc1-shared"
+TENANT = "initech"
+AGENT = "ops-agent"
+TICKET = "11111111-1111-4111-8111-111111111111"
+
+
+@pytest.fixture
+def database() -> Iterator[tuple[str, str]]:
+    """A scratch database and a login that is only a member of paybill_guard (like a server's)."""
+    from pg_support import dsn_for, require_server, scratch_database, unique
+
+    require_server()
+    login = unique("live")
+    try:
+        with scratch_database("live") as name:
+            yield name, login
+    finally:
+        with psycopg.connect(dsn_for("test"), autocommit=True) as admin:
+            admin.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(login)))
+
+
+def _paybill(cwd: Path, *args: str) -> str:
+    done = subprocess.run([*PAYBILL, *args], cwd=cwd, capture_output=True, text=True, timeout=300, check=False)
+    assert done.returncode == 0, f"paybill {' '.join(args)}:\n{done.stdout}{done.stderr}"
+    return done.stderr
+
+
+def _set_lifecycle(repo: Path, lifecycle: str, billing: str) -> None:
+    """Edit the tenant's spec as billing's pull request does (lifecycle and billing status together)."""
+    path = repo / "specs" / "tenants" / f"{TENANT}.yaml"
+    text = path.read_text(encoding="utf-8")
+    text = re.sub(r"(?m)^  lifecycle: \S+$", f"  lifecycle: {lifecycle}", text)
+    text = re.sub(r"(?m)^    status: \S+$", f"    status: {billing}", text)
+    path.write_text(text, encoding="utf-8")
+
+
+def _spec_repo(tmp: Path) -> Path:
+    repo = tmp / "repo"
+    shutil.copytree(ROOT / "specs", repo / "specs")
+    _set_lifecycle(repo, "active", "active")
+    _paybill(repo, "compile", "specs")
+    return repo
+
+
+def _start(repo: Path, url: str) -> HttpServer:
+    token = secrets.token_urlsafe(24)
+    process = subprocess.Popen(
+        [*PAYBILL, "serve", "--bundle", f"generated/bundles/{AGENT}", "--catalog", f"generated/sql/{POOL}",
+         "--database-url", url, "--transport", "http", "--listen", "127.0.0.1:0"],
+        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, cwd=repo,
+        env={**os.environ, "PAYBILL_SERVE_TOKEN": token})
+    assert process.stderr is not None
+    lines = []
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        line = process.stderr.readline()
+        if not line:
+            break
+        lines.append(line)
+        found = re.search(r"listening on (http://\S+)", line)
+        if found:
+            server = HttpServer(process, found.group(1), token, None, lines)
+            threading.Thread(target=_drain, args=(process, server.stderr), daemon=True).start()
+            return server
+    process.kill()
+    raise AssertionError("paybill serve did not start:\n" + "".join(lines))
+
+
+def test_an_agent_is_told_its_tenant_was_suspended_while_it_was_connected(database: tuple[str, str],
+                                                                         tmp_path: Path) -> None:
+    """Before: the server kept the bundle it loaded at start, in which the tenant was active. After the
+    suspension was migrated, row-level security hid the tenant's rows and the agent's read came back
+    allowed and empty, with no reason."""
+    from pg_support import dsn_for
+
+    name, login = database
+    admin_url = dsn_for(name)
+    repo = _spec_repo(tmp_path)
+    _paybill(repo, "db", "migrate", "--database-url", admin_url, f"generated/sql/{POOL}")
+    with psycopg.connect(admin_url, autocommit=True) as admin:
+        admin.execute(sql.SQL("CREATE ROLE {} LOGIN IN ROLE paybill_guard").format(sql.Identifier(login)))
+        admin.execute("INSERT INTO crm.tickets (tenant_id, id, customer_id, subject, status, priority, created_at)"
+                      " VALUES (%s, %s, gen_random_uuid(), 'printer on fire', 'open', 'high', now())",
+                      (TENANT, TICKET))
+    server = _start(repo, dsn_for(name, user=login))
+    elsewhere = tmp_path / "elsewhere"
+
+    async def flow() -> dict[str, Any]:
+        seen: dict[str, Any] = {}
+        async with http_client(server.url, server.token) as client:
+            ok, started = await call(client, "start_run", tenant=TENANT, workflow="incident-response")
+            assert ok, started
+            read = {"run_id": started["run_id"], "tenant": TENANT, "columns": ["id", "subject"]}
+            seen["before"] = await call(client, "read_tickets", **read)
+
+            # billing suspends the tenant: the spec change merges, is compiled, and migrated
+            _set_lifecycle(repo, "suspended", "past_due")
+            _paybill(repo, "compile", "specs")
+            _paybill(repo, "db", "migrate", "--database-url", admin_url, f"generated/sql/{POOL}")
+            seen["suspended"] = await call(client, "read_tickets", **read)
+
+            # reactivated, but migrated from another checkout: the served folders are not that revision
+            _set_lifecycle(repo, "active", "active")
+            _paybill(repo, "compile", "specs", "--out", str(elsewhere))
+            _paybill(repo, "db", "migrate", "--database-url", admin_url, str(elsewhere / "sql" / POOL))
+            seen["elsewhere"] = await call(client, "read_tickets", **read)
+
+            _paybill(repo, "compile", "specs")  # the served folders catch up
+            time.sleep(1.2)  # the server reads the folders again at most once a second meanwhile
+            seen["caught-up"] = await call(client, "read_tickets", **read)
+        return seen
+
+    try:
+        seen = run(flow)
+    finally:
+        server.stop()
+    ok, before = seen["before"]
+    assert ok and before["rows"] == [{"id": TICKET, "subject": "printer on fire"}], before
+
+    ok, suspended = seen["suspended"]
+    assert not ok, f"the agent was answered, not told its tenant is suspended: {suspended}"
+    assert suspended["error"] == "denied" and suspended["violations"] == ["tenant.lifecycle"], suspended
+    assert f"tenant '{TENANT}' is suspended" in suspended["message"], suspended
+
+    ok, refused = seen["elsewhere"]
+    assert not ok and refused["error"] == "unavailable" and refused["reason"] == "revision", refused
+    assert f"{POOL} was migrated to revision" in refused["message"], refused
+    assert f"--catalog generated/sql/{POOL} holds revision" in refused["message"], refused
+
+    ok, again = seen["caught-up"]
+    assert ok and again["count"] == 1, again
+    log = "".join(server.stderr)
+    assert log.count("now serving bundle revision") == 2 and "refusing every call" in log, log
+    assert "Traceback" not in log, log
+
+
+def test_a_bundle_compiled_apart_from_its_catalog_is_not_served(tmp_path: Path) -> None:
+    """Before: serve never compared bundle and catalog, so the bundle of one compile (the tenant
+    suspended) was served beside the catalog of another (the tenant active)."""
+    repo = _spec_repo(tmp_path)
+    _set_lifecycle(repo, "suspended", "past_due")
+    other = tmp_path / "other"
+    _paybill(repo, "compile", "specs", "--out", str(other))
+    done = subprocess.run(
+        [*PAYBILL, "serve", "--bundle", str(other / "bundles" / AGENT), "--catalog", f"generated/sql/{POOL}",
+         "--database-url", "host=127.0.0.1 port=1 dbname=never-reached"],
+        cwd=repo, capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL, check=False,
+        env={k: v for k, v in os.environ.items() if k != "PAYBILL_SERVE_TOKEN"})
+    assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr
+    assert ("error[PB1313]: bundle revision " in done.stderr
+            and f"were compiled from different versions of specs/tenants/{TENANT}.yaml" in done.stderr), done.stderr
+    assert "hint: serve the bundle and the catalog of the same `paybill compile`" in done.stderr
+
+
+def test_a_catalog_that_admits_a_tenant_the_bundle_does_not_know_is_another_compile() -> None:
+    from paybill.guard import load_bundle
+    from paybill.serve import live
+
+    bundle = load_bundle(ROOT / "generated" / "bundles" / AGENT)
+    catalog = live.read_catalog(ROOT / "generated" / "sql" / POOL)
+    assert live.mismatch(bundle, catalog) is None
+    plan = catalog.plan
+    agents = tuple(replace(a, tenants=(*a.tenants, "newco")) if a.name == AGENT else a for a in plan.agents)
+    grown = replace(catalog, plan=replace(plan, agents=agents))
+    refused = live.mismatch(bundle, grown)
+    assert refused is not None and refused.code == "PB1313"
+    assert "lets agent 'ops-agent' act for tenant 'newco', which bundle revision" in refused.message
