@@ -27,7 +27,7 @@ import psycopg
 import pytest
 from clients import call, http_client, run
 from psycopg import sql
-from serve_support import PAYBILL, ROOT, HttpServer, _drain
+from serve_support import PAYBILL, ROOT, HttpServer, ServeWorld, _drain
 
 pytestmark = pytest.mark.postgres
 
@@ -75,11 +75,11 @@ def _spec_repo(tmp: Path) -> Path:
     return repo
 
 
-def _start(repo: Path, url: str) -> HttpServer:
+def _start(repo: Path, url: str, extra: tuple[str, ...]) -> HttpServer:
     token = secrets.token_urlsafe(24)
     process = subprocess.Popen(
         [*PAYBILL, "serve", "--bundle", f"generated/bundles/{AGENT}", "--catalog", f"generated/sql/{POOL}",
-         "--database-url", url, "--transport", "http", "--listen", "127.0.0.1:0"],
+         "--database-url", url, "--transport", "http", "--listen", "127.0.0.1:0", *extra],
         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, cwd=repo,
         env={**os.environ, "PAYBILL_SERVE_TOKEN": token})
     assert process.stderr is not None
@@ -99,11 +99,13 @@ def _start(repo: Path, url: str) -> HttpServer:
     raise AssertionError("paybill serve did not start:\n" + "".join(lines))
 
 
+@pytest.mark.parametrize("extra", [(), ("--workers", "2")], ids=["one-process", "workers"])
 def test_an_agent_is_told_its_tenant_was_suspended_while_it_was_connected(database: tuple[str, str],
-                                                                         tmp_path: Path) -> None:
+                                                                         tmp_path: Path, extra: tuple[str, ...]
+                                                                         ) -> None:
     """Before: the server kept the bundle it loaded at start, in which the tenant was active. After the
     suspension was migrated, row-level security hid the tenant's rows and the agent's read came back
-    allowed and empty, with no reason."""
+    allowed and empty, with no reason. With ``--workers`` each worker follows the ledger itself."""
     from pg_support import dsn_for
 
     name, login = database
@@ -115,7 +117,7 @@ def test_an_agent_is_told_its_tenant_was_suspended_while_it_was_connected(databa
         admin.execute("INSERT INTO crm.tickets (tenant_id, id, customer_id, subject, status, priority, created_at)"
                       " VALUES (%s, %s, gen_random_uuid(), 'printer on fire', 'open', 'high', now())",
                       (TENANT, TICKET))
-    server = _start(repo, dsn_for(name, user=login))
+    server = _start(repo, dsn_for(name, user=login), extra)
     elsewhere = tmp_path / "elsewhere"
 
     async def flow() -> dict[str, Any]:
@@ -198,3 +200,28 @@ def test_a_catalog_that_admits_a_tenant_the_bundle_does_not_know_is_another_comp
     refused = live.mismatch(bundle, grown)
     assert refused is not None and refused.code == "PB1313"
     assert "lets agent 'ops-agent' act for tenant 'newco', which bundle revision" in refused.message
+
+
+def test_a_run_left_at_a_step_the_served_bundle_does_not_have_is_refused_with_the_reason(
+        serve_world: ServeWorld) -> None:
+    """After a reload the bundle may no longer have the step a run is at: the run is refused
+    (``run.stale``) with the reason, not answered with an internal error."""
+    from paybill.guard import Guard
+    from paybill.serve.live import read_catalog
+    from paybill.serve.service import ServeConfig, Service, new_clock
+
+    service = Service(Guard.load(serve_world.bundle, clock=new_clock()), read_catalog(serve_world.catalog).plan,
+                      serve_world.dsn, ServeConfig(pool_min=1, pool_max=1, run_cache=0))
+    service.open()
+    try:
+        started = service.call("start_run", {"tenant": "beta-co", "workflow": "incident-response"})
+        rid = started.data["run_id"]
+        with psycopg.connect(serve_world.dsn, autocommit=True) as other:
+            other.execute("UPDATE paybill.runs SET state = jsonb_set(state, '{step}', '\"triage\"') WHERE id = %s",
+                          (rid,))
+        refused = service.call("read_tickets", {"run_id": rid, "tenant": "beta-co", "columns": ["id"]})
+    finally:
+        service.close()
+    assert refused.outcome == "denied" and refused.data["violations"] == ["run.stale"], refused.data
+    assert "cannot continue under bundle revision" in refused.data["message"]
+    assert "start a new run" in refused.data["message"]
