@@ -5,8 +5,10 @@ it, or the row read under its lock: :mod:`paybill.serve.state`), asks the guard
 (:class:`paybill.guard.Run`) and, for data tools, runs one catalog-built statement through
 :class:`paybill.guard.db.GuardedDatabase` in a savepoint as the agent's role for the run's tenant,
 then stores the run's new books - all in one transaction, which commits only if the run's row is
-still the version the call started from. The server adds no power of its own: it
-only refuses more (an unknown, expired or foreign run; arguments outside the tool's schema).
+still the version the call started from and (when the service follows its database) the ledger
+still records the revision served. The server adds no power of its own: it only refuses more (an
+unknown, expired or foreign run; arguments outside the tool's schema; a database migrated to a
+revision it cannot serve).
 
 Outcomes are data (:class:`Outcome`), never exceptions: a denial carries the guard's reasons and
 violations; an internal error carries a fixed message and no database detail or stack trace.
@@ -230,7 +232,6 @@ class Service:
         self._reload_lock = threading.Lock()
         self._refusal: tuple[float, Outcome] | None = None
         """(monotonic time of the next attempt, the answer until then) while nothing can be served."""
-        self.reloads = 0
         self._wires: dict[int, Wire] = {}
         self.pool = ConnectionPool(conninfo, min_size=self.config.pool_min, max_size=self.config.pool_max,
                                    kwargs={"autocommit": True}, open=False, timeout=self.config.pool_timeout,
@@ -360,7 +361,7 @@ class Service:
                 return found
             if found is not self.served:
                 old = self.served
-                self.served, self.reloads = found, self.reloads + 1
+                self.served = found
                 log.warning("paybill serve: %s was migrated to revision %s: now serving bundle revision %s "
                             "(was %s)", self.watch.database if self.watch else "?", (found.revision or "")[:12],
                             found.guard.revision[:12], old.guard.revision[:12])
