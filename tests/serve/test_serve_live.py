@@ -99,13 +99,17 @@ def _start(repo: Path, url: str, extra: tuple[str, ...]) -> HttpServer:
     raise AssertionError("paybill serve did not start:\n" + "".join(lines))
 
 
-@pytest.mark.parametrize("extra", [(), ("--workers", "2")], ids=["one-process", "workers"])
+@pytest.mark.parametrize("extra", [
+    (), ("--workers", "2"),
+    ("--log", "decisions.jsonl", "--shadow", f"generated/bundles/{AGENT}", "--shadow-log", "shadow.jsonl"),
+], ids=["one-process", "workers", "log-and-shadow"])
 def test_an_agent_is_told_its_tenant_was_suspended_while_it_was_connected(database: tuple[str, str],
                                                                          tmp_path: Path, extra: tuple[str, ...]
                                                                          ) -> None:
     """Before: the server kept the bundle it loaded at start, in which the tenant was active. After the
     suspension was migrated, row-level security hid the tenant's rows and the agent's read came back
-    allowed and empty, with no reason. With ``--workers`` each worker follows the ledger itself."""
+    allowed and empty, with no reason. With ``--workers`` each worker follows the ledger itself; with a
+    decision log and a shadow, runs are read under their lock and the shadow wraps the reloaded guard."""
     from pg_support import dsn_for
 
     name, login = database
@@ -225,3 +229,34 @@ def test_a_run_left_at_a_step_the_served_bundle_does_not_have_is_refused_with_th
     assert refused.outcome == "denied" and refused.data["violations"] == ["run.stale"], refused.data
     assert "cannot continue under bundle revision" in refused.data["message"]
     assert "start a new run" in refused.data["message"]
+
+
+def test_a_compile_swapping_the_folders_while_they_are_read_is_read_again(tmp_path: Path,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """The catalog is read, then a compile swaps both folders, then the bundle is read: the pair is of
+    two compiles. Loading reads the catalog again and starts over instead of refusing it (PB1313)."""
+    from paybill.guard import Guard
+    from paybill.guard.clock import default_clock
+    from paybill.serve import live
+
+    repo = _spec_repo(tmp_path)
+    _set_lifecycle(repo, "suspended", "past_due")
+    _paybill(repo, "compile", "specs", "--out", str(tmp_path / "next"))
+    served = tmp_path / "served"
+    shutil.copytree(repo / "generated", served)
+    original = Guard.load
+    swaps = []
+
+    def load_during_a_swap(*args: Any, **kwargs: Any) -> Guard:
+        if not swaps:  # the compile lands between the catalog's read and the bundle's
+            swaps.append(1)
+            shutil.rmtree(served)
+            shutil.copytree(tmp_path / "next", served)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(live.Guard, "load", load_during_a_swap)
+    guard, catalog = live.load(live.Origin(served / "bundles" / AGENT, served / "sql" / POOL),
+                               clock=default_clock, log=None)
+    assert swaps and guard.bundle.tenant_lifecycles[TENANT] == "suspended"
+    assert live.mismatch(guard.bundle, catalog) is None
+    assert catalog.revision == live.read_catalog(tmp_path / "next" / "sql" / POOL).revision
