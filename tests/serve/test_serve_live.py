@@ -11,6 +11,7 @@ apart from its catalog is refused at start (PB1313).
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import secrets
@@ -171,6 +172,13 @@ def test_an_agent_is_told_its_tenant_was_suspended_while_it_was_connected(databa
     log = "".join(server.stderr)
     assert log.count("now serving bundle revision") == 2 and "refusing every call" in log, log
     assert "Traceback" not in log, log
+    if "--log" in extra:
+        # every decision logged was made on the revision the database ran: the ledger check rides along
+        # with the run's lock, so no decision of the stale bundle was logged and then rolled back
+        checks = [json.loads(line) for line in (repo / "decisions.jsonl").read_text().splitlines()]
+        reads = [(c["revision"], c["decision"]["allowed"]) for c in checks if c["op"] == "check"]
+        active, suspended_revision = reads[0][0], reads[1][0]
+        assert reads == [(active, True), (suspended_revision, False), (active, True)], reads
 
 
 def test_a_bundle_compiled_apart_from_its_catalog_is_not_served(tmp_path: Path) -> None:
