@@ -127,13 +127,6 @@ INTERNAL = Outcome("error", {"error": "internal", "message": "internal error; th
                                                            "(the server log has the details)"})
 
 
-MOVED = "paybill: the database was migrated since this server loaded its bundle"
-# The ledger check of every transaction (see Service). When the latest revision the ledger records for
-# the served database is not the one served, the MOVED text is cast to an integer: the statement fails,
-# so the transaction (the agent's statement included) cannot commit. As in state._SAVE, the cast sits in
-# a subquery so the planner cannot fold it into a constant error.
-_WATCH = (b"SELECT (SELECT %s::text WHERE (SELECT revision FROM paybill.schema_migrations WHERE database = %s "
-          b"ORDER BY id DESC LIMIT 1) IS DISTINCT FROM %s)::int")
 RELOAD_RETRY_SECONDS = 1.0
 """While what is on disk cannot be served at the database's revision, calls are refused with the reason and
 the folders are read again at most this often."""
@@ -142,11 +135,11 @@ MAX_RELOADS_PER_CALL = 3
 
 
 class Moved(Exception):
-    """The ledger's revision is not the served one: nothing of the call was committed (see :data:`MOVED`)."""
+    """The ledger's revision is not the served one: nothing of the call was committed
+    (:data:`paybill.serve.state.MOVED`)."""
 
 
-def is_moved(exc: BaseException) -> bool:
-    return isinstance(exc, psycopg.errors.InvalidTextRepresentation) and MOVED in str(exc.diag.message_primary)
+is_moved = state.is_moved
 
 
 @dataclass(frozen=True)
@@ -183,6 +176,8 @@ class _Transaction:
     db: GuardedDatabase
     wire: Wire
     committed: list[Callable[[], None]] = field(default_factory=list)
+    watched: bool = False
+    """The ledger check is queued already (with the run's write-back): none more before the commit."""
 
 
 def _abandon(conn: psycopg.Connection[Any], wire: Wire) -> None:
@@ -318,7 +313,8 @@ class Service:
                 except BaseException:
                     _abandon(conn, wire)
                     raise
-                self._queue_watch(served, wire)
+                if not tx.watched:
+                    self._queue_watch(served, wire)
                 wire.queue(_COMMIT, prepare=False)
                 try:
                     wire.sync()  # the write-back's version conflict, a deferred constraint, a migrate: no commit
@@ -333,9 +329,16 @@ class Service:
             for done in tx.committed:
                 done()
 
-    def _queue_watch(self, served: Served, wire: Wire) -> None:
+    def _watched(self, served: Served) -> tuple[str, str] | None:
+        """(database, revision) the ledger must hold for a call on ``served``; None when not followed."""
         if self.watch is not None and served.revision is not None:
-            wire.queue(_WATCH, (MOVED, self.watch.database, served.revision))
+            return self.watch.database, served.revision
+        return None
+
+    def _queue_watch(self, served: Served, wire: Wire) -> None:
+        watched = self._watched(served)
+        if watched is not None:
+            wire.queue(state.WATCH_BYTES, (state.MOVED, *watched))
 
     # -- following the database -----------------------------------------------------------------
 
@@ -522,7 +525,8 @@ class Service:
                     return
                 yield run, stored, tx.db
                 stored.state = run.snapshot()
-                saved = state.save_on(tx.wire, stored)
+                saved = state.save_on(tx.wire, stored, self._watched(served))
+                tx.watched = True
 
                 def remember() -> None:
                     stored.version = saved.rows(1)[0][0]
