@@ -95,7 +95,8 @@ def _missing(folder: Path, code: str, what: str, inside: str) -> tuple[str, str,
 @click.option("--bundle", required=True, type=click.Path(path_type=Path, file_okay=False),
               help="The agent's bundle (generated/bundles/<agent>).")
 @click.option("--catalog", required=True, type=click.Path(path_type=Path, file_okay=False),
-              help="The database's compiled folder (generated/sql/<database>); its catalog names every table.")
+              help="The database's compiled folder (generated/sql/<database>), of the bundle's compile; its "
+                   "catalog names every table.")
 @click.option("--database-url", envvar=DATABASE_ENV, help=f"libpq connection string [env {DATABASE_ENV}].")
 @click.option("--transport", type=click.Choice(["stdio", "http"]), default="stdio", show_default=True)
 @click.option("--listen", default="127.0.0.1:8750", show_default=True, help="HOST:PORT for --transport http "
@@ -139,6 +140,11 @@ def serve_command(bundle: Path, catalog: Path, database_url: str | None, transpo
                   authzen: bool, workers: int) -> None:
     """Serve the agent of --bundle as an MCP server: generated tools, every call through the guard and
     guard.db, run state in PostgreSQL (schema paybill) so replicas share one set of limits.
+
+    Bundle and catalog must be of one compile (PB1313), the database migrated to the catalog's
+    revision (PB1312). While serving, a `paybill db migrate` of the database makes the server load
+    --bundle and --catalog again, verified as at start, or refuse every call with the reason until
+    they match the migrated revision (docs/serve.md, Following the database).
 
     Exit status: 1 when it cannot start (PB13xx diagnostics), 2 usage error, 0 after a clean shutdown.
 
