@@ -360,7 +360,6 @@ class Service:
             if isinstance(found, Outcome):
                 if found.data.get("reason") != "busy":
                     self._refusal = (time.monotonic() + RELOAD_RETRY_SECONDS, found)
-                    log.error("paybill serve: refusing every call: %s", found.data["message"])
                 return found
             if found is not self.served:
                 old = self.served
@@ -406,11 +405,14 @@ class Service:
         return self._serve(loaded, catalog.plan, shadow, latest)
 
     def _refused(self, why: str, revision: str | None = None) -> Outcome:
+        """The answer to every call while nothing can be served; ``why`` (which may name the server's
+        files) goes to the server's log only, as internal errors do."""
         database = self.watch.database if self.watch else "the database"
         moved = f"{database} was migrated to revision {revision[:12]}" if revision else f"{database} changed"
-        return _unavailable(f"{moved} and the server cannot serve it: {why}; every call is refused until the "
-                            "bundle and catalog of that revision are in place (the server checks again "
-                            f"every {RELOAD_RETRY_SECONDS:g} s)", reason="revision")
+        log.error("paybill serve: refusing every call: %s and the server cannot serve it: %s", moved, why)
+        return _unavailable(f"{moved} and this server cannot serve that revision yet (the server's log says "
+                            "why); every call is refused until it can (checked again every "
+                            f"{RELOAD_RETRY_SECONDS:g} s)", reason="revision")
 
     # -- calls ----------------------------------------------------------------------------------
 
