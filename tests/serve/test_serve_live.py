@@ -170,7 +170,8 @@ def test_an_agent_is_told_its_tenant_was_suspended_while_it_was_connected(databa
     ok, again = seen["caught-up"]
     assert ok and again["count"] == 1, again
     log = "".join(server.stderr)
-    assert log.count("now serving bundle revision") == 2, log
+    # twice per process that served a call (with --workers, a new connection may reach the other worker)
+    assert log.count("now serving bundle revision") >= 2, log
     assert f"--catalog generated/sql/{POOL} holds revision" in log and "refusing every call" in log, log
     assert "Traceback" not in log, log
     if "--log" in extra:
