@@ -11,6 +11,7 @@ apart from its catalog is refused at start (PB1313).
 
 from __future__ import annotations
 
+import collections
 import json
 import os
 import re
@@ -270,3 +271,68 @@ def test_a_compile_swapping_the_folders_while_they_are_read_is_read_again(tmp_pa
     assert swaps and guard.bundle.tenant_lifecycles[TENANT] == "suspended"
     assert live.mismatch(guard.bundle, catalog) is None
     assert catalog.revision == live.read_catalog(tmp_path / "next" / "sql" / POOL).revision
+
+
+def test_calls_racing_migrates_are_never_answered_with_the_other_revisions_rows(database: tuple[str, str],
+                                                                                tmp_path: Path) -> None:
+    """Four threads read while the tenant is suspended and reactivated four times (the served folders
+    switched, then migrated): every read is either the tenant's rows or the lifecycle refusal - never
+    allowed and empty (the old bundle deciding while PostgreSQL already hides the rows), never an
+    internal error - and every migrate succeeds (the server's check takes no lock a migrate waits on)."""
+    from pg_support import dsn_for
+
+    from paybill.serve import live
+    from paybill.serve.service import ServeConfig, Service, Watch, new_clock
+
+    name, login = database
+    admin_url = dsn_for(name)
+    repo = _spec_repo(tmp_path)
+    trees = {"active": repo / "generated", "suspended": tmp_path / "suspended"}
+    _set_lifecycle(repo, "suspended", "past_due")
+    _paybill(repo, "compile", "specs", "--out", str(trees["suspended"]))
+    served = tmp_path / "served"  # a symlink switched as a deploy switches releases
+
+    def deploy_and_migrate(state: str) -> None:
+        link = tmp_path / "served.next"
+        link.symlink_to(trees[state])
+        os.replace(link, served)
+        _paybill(repo, "db", "migrate", "--database-url", admin_url, str(served / "sql" / POOL))
+
+    deploy_and_migrate("active")
+    with psycopg.connect(admin_url, autocommit=True) as admin:
+        admin.execute(sql.SQL("CREATE ROLE {} LOGIN IN ROLE paybill_guard").format(sql.Identifier(login)))
+        admin.execute("INSERT INTO crm.tickets (tenant_id, id, customer_id, subject, status, priority, created_at)"
+                      " VALUES (%s, %s, gen_random_uuid(), 's', 'open', 'high', now())", (TENANT, TICKET))
+    origin = live.Origin(served / "bundles" / AGENT, served / "sql" / POOL)
+    guard, catalog = live.load(origin, clock=new_clock(), log=None)
+    service = Service(guard, catalog.plan, dsn_for(name, user=login), ServeConfig(pool_min=4, pool_max=4))
+    service.open()
+    service.follow(Watch(origin, catalog.database), catalog.revision)
+    answers: collections.Counter[str] = collections.Counter()
+    stop = threading.Event()
+
+    def agent() -> None:
+        while not stop.is_set():
+            started = service.call("start_run", {"tenant": TENANT, "workflow": "incident-response"})
+            for _ in range(25):  # under the workflow's 30 calls a minute
+                out = service.call("read_tickets", {"run_id": started.data["run_id"], "tenant": TENANT,
+                                                    "columns": ["id"]})
+                answers["rows" if out.ok and out.data["count"] == 1 else
+                        "empty" if out.ok else ",".join([out.data["error"], *out.data.get("violations", [])])] += 1
+
+    threads = [threading.Thread(target=agent) for _ in range(4)]
+    try:
+        for thread in threads:
+            thread.start()
+        for _ in range(4):
+            time.sleep(0.3)
+            deploy_and_migrate("suspended")
+            time.sleep(0.3)
+            deploy_and_migrate("active")
+        time.sleep(0.3)
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join()
+        service.close()
+    assert set(answers) == {"rows", "denied,tenant.lifecycle"}, answers
