@@ -54,8 +54,9 @@ def database() -> Iterator[tuple[str, str]]:
             admin.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(login)))
 
 
-def _paybill(cwd: Path, *args: str) -> str:
-    done = subprocess.run([*PAYBILL, *args], cwd=cwd, capture_output=True, text=True, timeout=300, check=False)
+def _paybill(cwd: Path, *args: str, env: dict[str, str] | None = None) -> str:
+    done = subprocess.run([*PAYBILL, *args], cwd=cwd, capture_output=True, text=True, timeout=300, check=False,
+                          env={**os.environ, **(env or {})})
     assert done.returncode == 0, f"paybill {' '.join(args)}:\n{done.stdout}{done.stderr}"
     return done.stderr
 
@@ -336,3 +337,52 @@ def test_calls_racing_migrates_are_never_answered_with_the_other_revisions_rows(
             thread.join()
         service.close()
     assert set(answers) == {"rows", "denied,tenant.lifecycle"}, answers
+
+
+def test_a_bundle_loaded_after_a_migrate_is_verified_as_at_start(database: tuple[str, str], tmp_path: Path,
+                                                                caplog: pytest.LogCaptureFixture) -> None:
+    """Served with --public-key: the suspension compiled without the signing key is not served (every
+    call refused, the reason in the server's log); the same change compiled signed is."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+    from pg_support import dsn_for
+
+    from paybill.serve import live
+    from paybill.serve.service import ServeConfig, Service, Watch, new_clock
+
+    private = Ed25519PrivateKey.from_private_bytes(bytes(range(32)))
+    signing = {"PAYBILL_BUNDLE_SIGNING_KEY": private.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()).decode()}
+    public = tmp_path / "bundle-key.pub.pem"
+    public.write_bytes(private.public_key().public_bytes(serialization.Encoding.PEM,
+                                                         serialization.PublicFormat.SubjectPublicKeyInfo))
+    name, login = database
+    admin_url = dsn_for(name)
+    repo = _spec_repo(tmp_path)
+    _paybill(repo, "compile", "specs", env=signing)
+    _paybill(repo, "db", "migrate", "--database-url", admin_url, f"generated/sql/{POOL}")
+    with psycopg.connect(admin_url, autocommit=True) as admin:
+        admin.execute(sql.SQL("CREATE ROLE {} LOGIN IN ROLE paybill_guard").format(sql.Identifier(login)))
+    origin = live.Origin(repo / "generated" / "bundles" / AGENT, repo / "generated" / "sql" / POOL, (public,), AGENT)
+    guard, catalog = live.load(origin, clock=new_clock(), log=None)
+    service = Service(guard, catalog.plan, dsn_for(name, user=login), ServeConfig(pool_min=1, pool_max=1))
+    service.open()
+    service.follow(Watch(origin, catalog.database), catalog.revision)
+    try:
+        rid = service.call("start_run", {"tenant": TENANT, "workflow": "incident-response"}).data["run_id"]
+        read = {"run_id": rid, "tenant": TENANT, "columns": ["id"]}
+        assert service.call("read_tickets", read).ok
+
+        _set_lifecycle(repo, "suspended", "past_due")
+        _paybill(repo, "compile", "specs", env={"PAYBILL_BUNDLE_SIGNING_KEY": ""})  # not signed
+        _paybill(repo, "db", "migrate", "--database-url", admin_url, f"generated/sql/{POOL}")
+        unsigned = service.call("read_tickets", read)
+        _paybill(repo, "compile", "specs", env=signing)
+        time.sleep(1.2)
+        signed = service.call("read_tickets", read)
+    finally:
+        service.close()
+    assert unsigned.outcome == "error" and unsigned.data["error"] == "unavailable", unsigned.data
+    assert any("bundle refused (unsigned)" in r.getMessage() and "(PB1301)" in r.getMessage()
+               for r in caplog.records), [r.getMessage() for r in caplog.records]
+    assert signed.outcome == "denied" and signed.data["violations"] == ["tenant.lifecycle"], signed.data
