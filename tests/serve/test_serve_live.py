@@ -277,9 +277,10 @@ def test_a_compile_swapping_the_folders_while_they_are_read_is_read_again(tmp_pa
 def test_calls_racing_migrates_are_never_answered_with_the_other_revisions_rows(database: tuple[str, str],
                                                                                 tmp_path: Path) -> None:
     """Four threads read while the tenant is suspended and reactivated four times (the served folders
-    switched, then migrated): every read is either the tenant's rows or the lifecycle refusal - never
-    allowed and empty (the old bundle deciding while PostgreSQL already hides the rows), never an
-    internal error - and every migrate succeeds (the server's check takes no lock a migrate waits on)."""
+    switched, then migrated): every read is the tenant's rows, the lifecycle refusal or (while the
+    folders and the ledger disagree) ``unavailable`` - never allowed and empty (the old bundle deciding
+    while PostgreSQL already hides the rows), never an internal error - and every migrate succeeds (the
+    server's check takes no lock a migrate waits on)."""
     from pg_support import dsn_for
 
     from paybill.serve import live
@@ -336,7 +337,10 @@ def test_calls_racing_migrates_are_never_answered_with_the_other_revisions_rows(
         for thread in threads:
             thread.join()
         service.close()
-    assert set(answers) == {"rows", "denied,tenant.lifecycle"}, answers
+    # "unavailable" is closed too: on a loaded machine a reload may start only after the next deploy
+    # switched the folders (the ledger still at the previous revision), and is refused until it matches
+    assert {"rows", "denied,tenant.lifecycle"} <= set(answers) <= {"rows", "denied,tenant.lifecycle",
+                                                                   "unavailable"}, answers
 
 
 def test_a_bundle_loaded_after_a_migrate_is_verified_as_at_start(database: tuple[str, str], tmp_path: Path,
