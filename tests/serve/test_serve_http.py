@@ -262,6 +262,15 @@ def test_internal_errors_leak_no_connection_details(server: HttpServer) -> None:
 
 
 def test_metrics_count_decisions_by_outcome_tool_and_policy(server: HttpServer) -> None:
+    async def body() -> None:  # its own calls: under xdist the module's other tests may run elsewhere
+        async with http_client(server.url, server.token) as client:
+            _, started = await call(client, "start_run", tenant="beta-co", workflow="incident-response")
+            rid = started["run_id"]
+            assert (await call(client, "read_tickets", run_id=rid, tenant="beta-co", columns=["id"]))[0]
+            assert not (await call(client, "advance_step", run_id=rid, tenant="beta-co", step="close-tickets"))[0]
+            assert not (await call(client, "read_tickets", run_id=rid, tenant="beta-co", columns=["nope"]))[0]
+
+    run(body)
     response = httpx.get(server.url.replace("/mcp", "/metrics"), headers={"Authorization": f"Bearer {server.token}"})
     assert response.status_code == 200
     text = response.text

@@ -133,11 +133,11 @@ def test_the_server_process_never_loads_the_compiler(serve_world: ServeWorld, sp
     code = textwrap.dedent(f"""
         import sys
         from pathlib import Path
-        from paybill.cli.serve_cmd import _catalog
+        from paybill.serve.live import read_catalog
         from paybill.guard import Guard
         from paybill.serve.service import ServeConfig, Service
         guard = Guard.load({str(serve_world.bundle.parent / AGENT)!r})
-        service = Service(guard, _catalog(Path({str(serve_world.catalog)!r})), {serve_world.dsn!r},
+        service = Service(guard, read_catalog(Path({str(serve_world.catalog)!r})).plan, {serve_world.dsn!r},
                           ServeConfig(spec_repo=Path({str(spec_repo)!r}), pool_min=1, pool_max=1))
         service.open()
         rid = service.call("start_run", {{"tenant": "epsilon-co", "workflow": "dunning"}}).data["run_id"]

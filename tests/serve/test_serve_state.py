@@ -35,9 +35,9 @@ def test_a_write_in_between_is_a_conflict_and_the_call_is_done_again_exactly(ser
     conflicts = []
     original = service._handlers["read"]
 
-    def counting(tool, args, fresh):  # type: ignore[no-untyped-def]
+    def counting(served, tool, args, fresh):  # type: ignore[no-untyped-def]
         conflicts.append(fresh)
-        return original(tool, args, fresh)
+        return original(served, tool, args, fresh)
 
     service._handlers["read"] = counting
     started = service.call("start_run", {"tenant": "beta-co", "workflow": "incident-response"})

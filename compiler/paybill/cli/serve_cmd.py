@@ -95,7 +95,8 @@ def _missing(folder: Path, code: str, what: str, inside: str) -> tuple[str, str,
 @click.option("--bundle", required=True, type=click.Path(path_type=Path, file_okay=False),
               help="The agent's bundle (generated/bundles/<agent>).")
 @click.option("--catalog", required=True, type=click.Path(path_type=Path, file_okay=False),
-              help="The database's compiled folder (generated/sql/<database>); its catalog names every table.")
+              help="The database's compiled folder (generated/sql/<database>), of the bundle's compile; its "
+                   "catalog names every table.")
 @click.option("--database-url", envvar=DATABASE_ENV, help=f"libpq connection string [env {DATABASE_ENV}].")
 @click.option("--transport", type=click.Choice(["stdio", "http"]), default="stdio", show_default=True)
 @click.option("--listen", default="127.0.0.1:8750", show_default=True, help="HOST:PORT for --transport http "
@@ -139,6 +140,11 @@ def serve_command(bundle: Path, catalog: Path, database_url: str | None, transpo
                   authzen: bool, workers: int) -> None:
     """Serve the agent of --bundle as an MCP server: generated tools, every call through the guard and
     guard.db, run state in PostgreSQL (schema paybill) so replicas share one set of limits.
+
+    Bundle and catalog must be of one compile (PB1313), the database migrated to the catalog's
+    revision (PB1312). While serving, a `paybill db migrate` of the database makes the server load
+    --bundle and --catalog again, verified as at start, or refuse every call with the reason until
+    they match the migrated revision (docs/serve.md, Following the database).
 
     Exit status: 1 when it cannot start (PB13xx diagnostics), 2 usage error, 0 after a clean shutdown.
 
@@ -185,15 +191,17 @@ def serve_command(bundle: Path, catalog: Path, database_url: str | None, transpo
         shadow_guard, problem = _shadow(guard, shadow, worker_path(shadow_log, 1, workers), public_key)
         if problem:
             problems.append(problem)
+    from paybill.serve import live
+
+    compiled = None
     try:
         if missing := _missing(catalog, "PB1302", "database catalog", "databases"):
             problems.append(missing)
         else:
-            plan = _catalog(catalog)
-    except (OSError, ValueError) as exc:
-        problems.append(((catalog / "migrations.json").as_posix(), "PB1302",
-                         f"the catalog is unusable: {type(exc).__name__}: {exc}",
-                         "pass the database's folder generated/sql/<database> (recompile if it was edited)"))
+            compiled = live.read_catalog(catalog)
+            plan = compiled.plan
+    except live.Refused as exc:
+        problems.append(exc.problem())
     if transport == "http":
         token, problem = _token(token_file, TOKEN_ENV)
         if problem:
@@ -203,20 +211,21 @@ def serve_command(bundle: Path, catalog: Path, database_url: str | None, transpo
                          "point --spec-repo at a checkout of the spec repository (paybill init makes one)"))
     if problems:
         _report(problems)
-    assert guard is not None and plan is not None
-    if not any(a.name == guard.agent for a in plan.agents):
-        _report([((catalog / "migrations.json").as_posix(), "PB1308",
-                  f"agent '{guard.agent}' has no role in database '{plan.key}'",
-                  "serve the agent against a database that stores tenants of its scope")])
+    assert guard is not None and plan is not None and compiled is not None
+    refused = live.no_role(guard.agent, compiled) or live.mismatch(guard.bundle, compiled)
+    if refused is not None:
+        _report([refused.problem()])
+    origin = live.Origin(bundle, catalog, public_key, expect_agent, revision_store)
     config = ServeConfig(run_ttl_seconds=run_ttl, spec_repo=spec_repo, pool_max=pool_size,
                          pool_min=min(2, pool_size))
     if workers > 1:
         assert token is not None
         logs = _worker_logs(guard, log_path, shadow_guard, shadow_log, workers)
-        sys.exit(_serve_workers(workers, logs, guard, shadow_guard, plan, catalog, database_url, config, token,
+        sys.exit(_serve_workers(workers, logs, guard, shadow_guard, compiled, origin, database_url, config, token,
                                 host, port, listen, max_body, rate, authzen))
     service = Service(guard, plan, database_url, config, shadow=shadow_guard)
-    _open(service, catalog, database_url)
+    if _open(service, compiled, database_url):
+        _follow(service, origin, compiled)
     from paybill.serve.mcp_app import build_server
     from paybill.serve.metrics import ServeMetrics
 
@@ -232,7 +241,7 @@ def serve_command(bundle: Path, catalog: Path, database_url: str | None, transpo
 
             sock = _bind(host, port, listen)
             assert token is not None
-            app = _http_app(server, metrics, token, host, max_body, rate, authzen, shadow_guard or guard)
+            app = _http_app(server, metrics, token, host, max_body, rate, authzen, _Current(service))
             serve_http(app, sock)
     finally:
         service.close()
@@ -290,8 +299,27 @@ def _worker_logs(guard: Any, log_path: Path | None, shadow_guard: Any, shadow_lo
     return logs
 
 
-def _serve_workers(workers: int, logs: list[tuple[Any, Any]], guard: Any, shadow_guard: Any, plan: Any,
-                   catalog: Path, database_url: str, config: Any, token: str, host: str, port: int, listen: str,
+def _follow(service: Any, origin: Any, compiled: Any) -> None:
+    """Make ``service`` follow the database's migrates (:class:`paybill.serve.service.Service`)."""
+    from paybill.serve.service import Watch
+
+    service.follow(Watch(origin, compiled.database), compiled.revision)
+
+
+class _Current:
+    """The guard a ``--authzen`` endpoint decides with: the one the service serves now (after a reload
+    too), so AuthZEN answers and tool calls never come from two revisions for long."""
+
+    def __init__(self, service: Any) -> None:
+        self._service = service
+
+    def __getattr__(self, name: str) -> Any:
+        served = self._service.served
+        return getattr(served.shadow or served.guard, name)
+
+
+def _serve_workers(workers: int, logs: list[tuple[Any, Any]], guard: Any, shadow_guard: Any, compiled: Any,
+                   origin: Any, database_url: str, config: Any, token: str, host: str, port: int, listen: str,
                    max_body: int, rate: float, authzen: bool) -> int:
     """Check the database once, bind, fork ``workers`` servers (:mod:`paybill.serve.workers`); the exit status.
 
@@ -306,8 +334,9 @@ def _serve_workers(workers: int, logs: list[tuple[Any, Any]], guard: Any, shadow
     from paybill.serve.transport import announce, bind_workers, serve_http
     from paybill.serve.workers import WorkerError, supervise
 
+    plan = compiled.plan
     probe = Service(guard, plan, database_url, config, shadow=shadow_guard)
-    _open(probe, catalog, database_url)
+    watched = _open(probe, compiled, database_url)
     probe.close()
     try:
         socks = bind_workers(host, port, workers)
@@ -330,10 +359,12 @@ def _serve_workers(workers: int, logs: list[tuple[Any, Any]], guard: Any, shadow
             shadow_guard.shadow_log = own_shadow
         service = Service(guard, plan, database_url, config, shadow=shadow_guard)
         try:
-            _open(service, catalog, database_url, revision=False)
+            _open(service, compiled, database_url, revision=False)
+            if watched:
+                _follow(service, origin, compiled)
             metrics = ServeMetrics(guard.agent, set(service.tools), shared_dir=shared)
             server = build_server(service, metrics)
-            app = _http_app(server, metrics, token, host, max_body, rate / workers, authzen, shadow_guard or guard)
+            app = _http_app(server, metrics, token, host, max_body, rate / workers, authzen, _Current(service))
             ready()
             sock = socks[(index - 1) % len(socks)]
             for other in socks:
@@ -369,18 +400,12 @@ def _shadow(guard: Any, candidate: Path, log: Path, public_key: tuple[Path, ...]
     return start_shadow("paybill serve", guard, candidate, log, public_key, "enforces alone")
 
 
-def _catalog(folder: Path) -> Any:
-    """The database plan of ``folder/migrations.json`` (through guard.db, the runtime's catalog reader)."""
-    from paybill.guard import db
-
-    return db.load_catalog(folder)
-
-
-def _reachable(path: str, database_url: str, catalog: Path | None) -> None:
+def _reachable(path: str, database_url: str, compiled: Any) -> bool:
     """One plain connection before the pool opens: a server that is down, a wrong password or a
     missing database is reported with libpq's reason at once, instead of the pool's retries logging
     a warning each and ending in a bare PoolTimeout. On it, the database's migrated revision is
-    compared with the catalog's (:mod:`paybill.serve.revision`, PB1312)."""
+    compared with the catalog's (:mod:`paybill.serve.revision`, PB1312); True when it was (the
+    database has a ledger the server can follow), False when there was none to compare with."""
     import psycopg
 
     from paybill.dbops.connect import connect
@@ -392,9 +417,9 @@ def _reachable(path: str, database_url: str, catalog: Path | None) -> None:
     except DbOpsError as exc:
         _report([(path, "PB1303", p.message, "check --database-url: server, user and database name "
                   "(the password is never printed)") for p in exc.problems])
-    if catalog is None:
+    if compiled is None:
         conn.close()
-        return
+        return False
     try:
         recorded = recorded_revisions(conn)
     except psycopg.Error as exc:
@@ -402,45 +427,29 @@ def _reachable(path: str, database_url: str, catalog: Path | None) -> None:
                   "check that the server's login is a member of paybill_guard")])
     finally:
         conn.close()
-    database, revision = _catalog_revision(catalog)
     from paybill.serve.revision import CODE, check_revision
 
-    checked = check_revision(recorded, database, revision, catalog.as_posix())
+    checked = check_revision(recorded, compiled.database, compiled.revision, compiled.folder.as_posix())
     if checked.error is not None:
         _report([(path, CODE, *checked.error)])
     if checked.warning is not None:
         click.echo(f"paybill serve: warning: {checked.warning}", err=True)
+        return False
+    return True
 
 
-def _catalog_revision(catalog: Path) -> tuple[str, str]:
-    """(database, revision) as ``migrations.json`` states them (read after :func:`_catalog` accepted it)."""
-    import json
-
-    path = (catalog / "migrations.json").as_posix()
-    try:
-        index = json.loads((catalog / "migrations.json").read_bytes())
-        database, revision = index["database"], index["revision"]
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        _report([(path, "PB1302", f"the catalog names no database revision: {type(exc).__name__}: {exc}",
-                  "pass the database's folder generated/sql/<database> (recompile if it was edited)")])
-    if not (isinstance(database, str) and isinstance(revision, str) and database and revision):
-        _report([(path, "PB1302", "the catalog names no database revision",
-                  "pass the database's folder generated/sql/<database> (recompile if it was edited)")])
-    return database, revision
-
-
-def _open(service: Any, catalog: Path, database_url: str, *, revision: bool = True) -> None:
+def _open(service: Any, compiled: Any, database_url: str, *, revision: bool = True) -> bool:
     """Open the service's pool, after a plain connection that reports an unreachable database and (unless
     ``revision`` is False: a ``--workers`` worker, whose parent checked before forking) compares the
-    database's migrated revision with the catalog's."""
+    database's migrated revision with the catalog's; whether it was compared (see :func:`_reachable`)."""
     from psycopg import OperationalError
     from psycopg_pool import PoolTimeout
 
     from paybill.guard.db import SetupError
     from paybill.serve.state import StateError
 
-    path = (catalog / "migrations.json").as_posix()
-    _reachable(path, database_url, catalog if revision else None)
+    path = (compiled.folder / "migrations.json").as_posix()
+    watched = _reachable(path, database_url, compiled if revision else None)
     try:
         service.open()
     except (PoolTimeout, OperationalError) as exc:
@@ -454,3 +463,4 @@ def _open(service: Any, catalog: Path, database_url: str, *, revision: bool = Tr
         service.close()
         _report([(path, "PB1306", str(exc), "create schema paybill once as its owner (docs/serve.md), or let "
                                             "the server's login create it")])
+    return watched

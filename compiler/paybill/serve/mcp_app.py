@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import time
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any
 
 import mcp_types as types
@@ -20,7 +21,7 @@ from mcp.server.lowlevel import Server
 
 from paybill import __version__
 from paybill.serve.metrics import ServeMetrics
-from paybill.serve.service import Outcome, Service
+from paybill.serve.service import Outcome, Served, Service
 
 INSTRUCTIONS = (
     "paybill holds this agent to its compiled policy bundle. Start a run with start_run (tenant, workflow), pass "
@@ -46,6 +47,23 @@ def result_of(outcome: Outcome) -> types.CallToolResult:
                                 is_error=not outcome.ok)
 
 
+@dataclass(frozen=True)
+class _Generation:
+    """What ``tools/list`` answers for one generation of a service's bundle and catalog."""
+
+    served: Served
+    listed: types.ListToolsResult
+    annotated: dict[str, dict[str, Any]]
+
+    @classmethod
+    def of(cls, service: Service, metrics: ServeMetrics) -> _Generation:
+        served = service.served
+        metrics.tools = metrics.tools | set(served.tools)  # a reload may add tools: label them by name
+        return cls(served, types.ListToolsResult(tools=[_tool(t) for t in served.tools.values()]),
+                   {name: tool.input_schema for name, tool in served.tools.items()
+                    if b"x-mcp-header" in orjson.dumps(tool.input_schema)})
+
+
 def build_server(service: Service, metrics: ServeMetrics, *, max_concurrency: int | None = None) -> Server[Any]:
     """An MCP server listing the service's tools and routing calls to it.
 
@@ -64,12 +82,20 @@ def build_server(service: Service, metrics: ServeMetrics, *, max_concurrency: in
     call that started runs to its end either way (its transaction commits or rolls back in the
     thread); one still queued when its request is cancelled never runs.
     """
-    listed = types.ListToolsResult(tools=[_tool(t) for t in service.tools.values()])
+    generation: list[_Generation] = [_Generation.of(service, metrics)]
+
+    def current() -> _Generation:
+        """The tool list and annotated schemas of what the service serves now (rebuilt after a reload)."""
+        found = generation[0]
+        if found.served is not service.served:
+            found = generation[0] = _Generation.of(service, metrics)
+        return found
+
     executor = ThreadPoolExecutor(max_concurrency or service.config.pool_max, thread_name_prefix="paybill-call")
 
     async def list_tools(ctx: ServerRequestContext[Any], params: types.PaginatedRequestParams | None
                          ) -> types.ListToolsResult:
-        return listed
+        return current().listed
 
     async def call_tool(ctx: ServerRequestContext[Any], params: types.CallToolRequestParams) -> types.CallToolResult:
         started = time.perf_counter()
@@ -83,11 +109,8 @@ def build_server(service: Service, metrics: ServeMetrics, *, max_concurrency: in
     # schemas carry no such annotation, so there is nothing to check (the SDK validates nothing for
     # an unannotated schema either): None says so without the walk. A schema that did carry one
     # would be returned and checked.
-    annotated = {name: tool.input_schema for name, tool in service.tools.items()
-                 if b"x-mcp-header" in orjson.dumps(tool.input_schema)}
-
     def input_schema(name: str) -> dict[str, Any] | None:
-        return annotated.get(name)
+        return current().annotated.get(name)
 
     server: Server[Any] = Server("paybill", version=__version__, title=f"paybill ({service.guard.agent})",
                                  instructions=INSTRUCTIONS, on_list_tools=list_tools, on_call_tool=call_tool,

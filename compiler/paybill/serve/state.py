@@ -52,7 +52,20 @@ _SAVE = sql.SQL("WITH saved AS (UPDATE paybill.runs SET state = %s, pending = %s
                 "WHERE id = %s AND xmin = %s::xid RETURNING xmin::text AS version) "
                 "SELECT COALESCE((SELECT version FROM saved), "
                 "(SELECT %s::text WHERE NOT EXISTS (SELECT FROM saved))::int::text)")
-_LOCK_BYTES, _SAVE_BYTES = _LOCK.as_bytes(None), _SAVE.as_bytes(None)
+_LOCK_BYTES, _SAVE_BYTES, _INSERT_BYTES = _LOCK.as_bytes(None), _SAVE.as_bytes(None), _INSERT.as_bytes(None)
+
+MOVED = "paybill: the database was migrated since this server loaded its bundle"
+_LEDGER_CHECK = (b"(SELECT %s::text WHERE (SELECT revision FROM paybill.schema_migrations WHERE database = %s "
+                 b"ORDER BY id DESC LIMIT 1) IS DISTINCT FROM %s)::int")
+# The ledger check of ``paybill serve`` (see paybill.serve.service.Service): when the latest revision the
+# ledger records for the served database is not the one served, the MOVED text is cast to an integer, so
+# the statement fails and the transaction (the agent's statement included) cannot commit. As in _SAVE,
+# the cast sits in a subquery so the planner cannot fold it into a constant error.
+WATCH_BYTES = b"SELECT " + _LEDGER_CHECK
+"""The ledger check alone (a transaction that writes no run: a run's start, a refused call)."""
+_SAVE_WATCHED_BYTES = _SAVE_BYTES + b", " + _LEDGER_CHECK
+"""The write-back and the ledger check in one statement: a served call's commit batch carries no
+statement more than without the check (measured: ~20 us per call less than a statement of its own)."""
 
 
 class StateError(Exception):
@@ -171,10 +184,25 @@ def lock_on(wire: Wire, run_id: str) -> StoredRun | None:
     return StoredRun(run_id, agent, tenant, workflow, state, pending, float(expires_at), version)
 
 
-def save_on(wire: Wire, run: StoredRun) -> Result:
-    """:func:`save`, queued on ``wire``: it goes with the caller's commit; the result's one row is the
-    new version once that batch was read."""
-    return wire.queue(_SAVE_BYTES, _save_params(run))
+def insert_on(wire: Wire, run_id: str, *, agent: str, tenant: str, workflow: str, revision: str,
+              state: dict[str, Any], expires_at: float) -> Result:
+    """:func:`insert`, queued on ``wire`` (it goes with the caller's commit); the result's one row is the
+    new row's version once that batch was read."""
+    return wire.queue(_INSERT_BYTES, (run_id, agent, tenant, workflow, revision, _json(state), expires_at))
+
+
+def save_on(wire: Wire, run: StoredRun, watch: tuple[str, str] | None = None) -> Result:
+    """:func:`save`, queued on ``wire``: it goes with the caller's commit; the result's first column is
+    the new version once that batch was read. ``watch``: (database, revision) - the statement also
+    checks that the ledger still records that revision (see :data:`MOVED`)."""
+    if watch is None:
+        return wire.queue(_SAVE_BYTES, _save_params(run))
+    return wire.queue(_SAVE_WATCHED_BYTES, (*_save_params(run), MOVED, *watch))
+
+
+def is_moved(exc: BaseException) -> bool:
+    """Whether ``exc`` is the ledger check finding another revision than the served one."""
+    return isinstance(exc, psycopg.errors.InvalidTextRepresentation) and MOVED in str(exc.diag.message_primary)
 
 
 def _save_params(run: StoredRun) -> tuple[Any, ...]:
