@@ -159,9 +159,15 @@ def start_http(world: ServeWorld, tmp: Path, *, token: str | None = None, extra:
          *extra],
         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
         env={**os.environ, "PAYBILL_SERVE_TOKEN": token, **(env or {})}, cwd=ROOT)
+    return wait_listening(process, token, path)
+
+
+def wait_listening(process: subprocess.Popen[str], token: str, log: Path | None) -> HttpServer:
+    """The server ``process`` (``--listen 127.0.0.1:0``) once it printed its address; its standard error
+    is then drained into :attr:`HttpServer.stderr` (the lines before the address included)."""
     assert process.stderr is not None
     deadline = time.monotonic() + 60
-    lines = []
+    lines: list[str] = []
     while time.monotonic() < deadline:
         line = process.stderr.readline()
         if not line:
@@ -169,7 +175,7 @@ def start_http(world: ServeWorld, tmp: Path, *, token: str | None = None, extra:
         lines.append(line)
         found = re.search(r"listening on (http://\S+)", line)
         if found:
-            server = HttpServer(process, found.group(1), token, path)
+            server = HttpServer(process, found.group(1), token, log, lines)
             threading.Thread(target=_drain, args=(process, server.stderr), daemon=True).start()
             return server
     process.kill()

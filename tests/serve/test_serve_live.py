@@ -29,7 +29,7 @@ import psycopg
 import pytest
 from clients import call, http_client, run
 from psycopg import sql
-from serve_support import PAYBILL, ROOT, HttpServer, ServeWorld, _drain
+from serve_support import PAYBILL, ROOT, HttpServer, ServeWorld, wait_listening
 
 pytestmark = pytest.mark.postgres
 
@@ -85,21 +85,7 @@ def _start(repo: Path, url: str, extra: tuple[str, ...]) -> HttpServer:
          "--database-url", url, "--transport", "http", "--listen", "127.0.0.1:0", *extra],
         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, cwd=repo,
         env={**os.environ, "PAYBILL_SERVE_TOKEN": token})
-    assert process.stderr is not None
-    lines = []
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        line = process.stderr.readline()
-        if not line:
-            break
-        lines.append(line)
-        found = re.search(r"listening on (http://\S+)", line)
-        if found:
-            server = HttpServer(process, found.group(1), token, None, lines)
-            threading.Thread(target=_drain, args=(process, server.stderr), daemon=True).start()
-            return server
-    process.kill()
-    raise AssertionError("paybill serve did not start:\n" + "".join(lines))
+    return wait_listening(process, token, None)
 
 
 @pytest.mark.parametrize("extra", [
