@@ -182,3 +182,19 @@ def test_the_rollback_message_names_both_revisions_and_the_distance(tmp_path):
         store.admit("ops-agent", "a" * 64)
     assert str(refused.value) == (f"revision {'a' * 12} is older than the newest loaded here ({'c' * 12}, "
                                   f"2 revision(s) later); see {(tmp_path / 'revisions.json').as_posix()}")
+
+
+def test_a_revision_proved_current_is_recorded_as_the_newest_again(tmp_path):
+    """``paybill serve`` proves with the database's ledger that a revision is the deployed one (a tenant
+    suspended, then reactivated, compiles back to its earlier revision); then it is no rollback. The
+    next proof-less load of the revision it replaced is one."""
+    store = RevisionStore(tmp_path / "revisions.json")
+    for revision in ("active", "suspended"):
+        store.admit("ops-agent", revision)
+    store.admit("ops-agent", "active", current=True)
+    assert store.revisions("ops-agent") == ["suspended", "active"]
+    with pytest.raises(BundleError) as refused:
+        store.admit("ops-agent", "suspended")
+    assert refused.value.reason == "rollback"
+    store.admit("ops-agent", "fresh", current=True)  # never seen: recorded as any new revision is
+    assert store.revisions("ops-agent") == ["suspended", "active", "fresh"]

@@ -376,3 +376,55 @@ def test_a_bundle_loaded_after_a_migrate_is_verified_as_at_start(database: tuple
     assert any("bundle refused (unsigned)" in r.getMessage() and "(PB1301)" in r.getMessage()
                for r in caplog.records), [r.getMessage() for r in caplog.records]
     assert signed.outcome == "denied" and signed.data["violations"] == ["tenant.lifecycle"], signed.data
+
+
+def test_a_reactivated_tenant_is_served_again_under_a_revision_store(database: tuple[str, str],
+                                                                     tmp_path: Path) -> None:
+    """Revisions are content hashes: suspending a tenant and reactivating it compiles back to the
+    revision of before the suspension, which ``--revision-store`` refused as a rollback. The server
+    then refused every call after the reactivation was migrated, and would not start again. The
+    database's ledger proves that revision is the deployed one (the catalog is its last migrate, the
+    bundle of the same compile), so it is recorded as the newest again; a bundle seen before is still
+    a rollback when nothing proves it (``tests/guard/test_binding.py``)."""
+    from pg_support import dsn_for
+
+    name, login = database
+    admin_url = dsn_for(name)
+    repo = _spec_repo(tmp_path)
+    _paybill(repo, "db", "migrate", "--database-url", admin_url, f"generated/sql/{POOL}")
+    with psycopg.connect(admin_url, autocommit=True) as admin:
+        admin.execute(sql.SQL("CREATE ROLE {} LOGIN IN ROLE paybill_guard").format(sql.Identifier(login)))
+        admin.execute("INSERT INTO crm.tickets (tenant_id, id, customer_id, subject, status, priority, created_at)"
+                      " VALUES (%s, %s, gen_random_uuid(), 'printer on fire', 'open', 'high', now())",
+                      (TENANT, TICKET))
+    store = tmp_path / "revisions.json"
+    url = dsn_for(name, user=login)
+    server = _start(repo, url, ("--revision-store", str(store)))
+
+    async def flow() -> dict[str, Any]:
+        seen: dict[str, Any] = {}
+        async with http_client(server.url, server.token) as client:
+            for step, (lifecycle, billing) in (("active", ("active", "active")),
+                                                ("suspended", ("suspended", "past_due")),
+                                                ("reactivated", ("active", "active"))):
+                if step != "active":
+                    _set_lifecycle(repo, lifecycle, billing)
+                    _paybill(repo, "compile", "specs")
+                    _paybill(repo, "db", "migrate", "--database-url", admin_url, f"generated/sql/{POOL}")
+                ok, started = await call(client, "start_run", tenant=TENANT, workflow="incident-response")
+                seen[step] = (ok, started) if not ok else await call(
+                    client, "read_tickets", run_id=started["run_id"], tenant=TENANT, columns=["id"])
+        return seen
+
+    try:
+        seen = run(flow)
+    finally:
+        server.stop()
+    assert seen["active"][0] and seen["active"][1]["count"] == 1, seen
+    assert not seen["suspended"][0] and seen["suspended"][1]["error"] == "denied", seen
+    ok, again = seen["reactivated"]
+    assert ok and again["count"] == 1, f"the reactivated tenant's revision was refused: {again}"
+    revisions = json.loads(store.read_text())["revisions"]
+    assert len(revisions) == 2 and len(set(revisions)) == 2  # the suspended one, then the active one again
+    restarted = _start(repo, url, ("--revision-store", str(store)))  # was PB1301: bundle refused (rollback)
+    assert restarted.stop() == 0

@@ -177,7 +177,7 @@ def serve_command(bundle: Path, catalog: Path, database_url: str | None, transpo
             problems.append(missing)
         else:
             guard = Guard.load(bundle, list(public_key) or None, clock=new_clock(), expect_agent=expect_agent,
-                               log=worker_path(log_path, 1, workers) if log_path else None, revisions=revision_store)
+                               log=worker_path(log_path, 1, workers) if log_path else None)
     except BundleError as exc:
         problems.append(((bundle / "manifest.json").as_posix(), "PB1301", f"bundle refused ({exc.reason}): {exc}",
                          "serve only what `paybill compile` wrote and review approved"))
@@ -224,7 +224,9 @@ def serve_command(bundle: Path, catalog: Path, database_url: str | None, transpo
         sys.exit(_serve_workers(workers, logs, guard, shadow_guard, compiled, origin, database_url, config, token,
                                 host, port, listen, max_body, rate, authzen))
     service = Service(guard, plan, database_url, config, shadow=shadow_guard)
-    if _open(service, compiled, database_url):
+    watched = _open(service, compiled, database_url)
+    _admit(origin, guard, watched, service.close)
+    if watched:
         _follow(service, origin, compiled)
     from paybill.serve.mcp_app import build_server
     from paybill.serve.metrics import ServeMetrics
@@ -338,6 +340,7 @@ def _serve_workers(workers: int, logs: list[tuple[Any, Any]], guard: Any, shadow
     probe = Service(guard, plan, database_url, config, shadow=shadow_guard)
     watched = _open(probe, compiled, database_url)
     probe.close()
+    _admit(origin, guard, watched, lambda: None)
     try:
         socks = bind_workers(host, port, workers)
     except OSError as exc:
@@ -436,6 +439,20 @@ def _reachable(path: str, database_url: str, compiled: Any) -> bool:
         click.echo(f"paybill serve: warning: {checked.warning}", err=True)
         return False
     return True
+
+
+def _admit(origin: Any, guard: Any, watched: bool, close: Callable[[], None]) -> None:
+    """Record the bundle's revision in --revision-store once everything else was checked: with the
+    database's ledger compared (``watched``) the revision is the deployed one and one seen before is
+    served again (a reactivated tenant's); without a ledger, one seen before a newer one is a rollback
+    (PB1301, :func:`paybill.serve.live.admit_revision`)."""
+    from paybill.serve import live
+
+    try:
+        live.admit_revision(origin, guard, current=watched)
+    except live.Refused as exc:
+        close()
+        _report([exc.problem()])
 
 
 def _open(service: Any, compiled: Any, database_url: str, *, revision: bool = True) -> bool:

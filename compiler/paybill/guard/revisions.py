@@ -52,10 +52,20 @@ class RevisionStore:
                                        f"{data.get('agent')!r}, not '{agent}'")
         return revisions
 
-    def admit(self, agent: str, revision: str) -> None:
-        """Refuse ``revision`` if a newer one was loaded here since; else record it as the newest."""
+    def admit(self, agent: str, revision: str, *, current: bool = False) -> None:
+        """Refuse ``revision`` if a newer one was loaded here since; else record it as the newest.
+
+        ``current``: the caller has proved that ``revision`` is what is deployed now, not a replay
+        (``paybill serve``: the database's ledger records this compile's catalog as its last migrate,
+        and the bundle is of that compile, PB1312/PB1313). A revision seen before is then recorded as
+        the newest again instead of refused: revisions are content hashes, so suspending a tenant
+        and reactivating it recreates an earlier revision, which is the deployed truth again.
+        """
         revisions = self.revisions(agent)
         if revisions and revisions[-1] == revision:
+            return
+        if revision in revisions and current:
+            self._write(agent, [*(r for r in revisions if r != revision), revision][-MAX_REVISIONS:])
             return
         if revision in revisions:
             newer = len(revisions) - 1 - revisions.index(revision)

@@ -37,6 +37,7 @@ from paybill.guard.cache import DecisionCache
 from paybill.guard.clock import Clock
 from paybill.guard.files import read_regular
 from paybill.guard.log import DecisionLog
+from paybill.guard.revisions import RevisionStore
 
 MISMATCH = "PB1313"
 CATALOG_FILE = "migrations.json"
@@ -153,31 +154,58 @@ def no_role(agent: str, catalog: Catalog) -> Refused | None:
                    "serve the agent against a database that stores tenants of its scope")
 
 
-def load(origin: Origin, *, clock: Clock, log: DecisionLog | None, cache: DecisionCache | None = None
-         ) -> tuple[Guard, Catalog]:
+def load(origin: Origin, *, clock: Clock, log: DecisionLog | None, cache: DecisionCache | None = None,
+         ledger: str | None = None) -> tuple[Guard, Catalog]:
     """The bundle and the catalog of ``origin``, verified as ``paybill serve`` verifies them at start
-    (hashes, signature, agent, goldens, revision store; a usable catalog in which the agent has a role;
-    one compile); :class:`Refused` with the first problem.
+    (hashes, signature, agent, goldens; a usable catalog in which the agent has a role; one compile;
+    then the revision store); :class:`Refused` with the first problem.
 
     ``log`` and ``cache``: the serving guard's, so a process keeps one decision log (one hash chain)
-    across loads.
+    across loads. ``ledger``: the revision the database's ledger records last; a catalog of another
+    revision is refused before the revision store records anything, and one of that revision is the
+    deployed one (:func:`admit_revision`).
     """
     for attempt in range(SWAP_RETRIES + 1):
         catalog = read_catalog(origin.catalog)
         try:
             guard = Guard.load(origin.bundle, list(origin.public_key) or None, clock=clock,
-                               expect_agent=origin.expect_agent, log=log, revisions=origin.revision_store,
-                               cache=cache)
+                               expect_agent=origin.expect_agent, log=log, cache=cache)
         except BundleError as exc:
-            raise Refused("PB1301", (origin.bundle / "manifest.json").as_posix(),
-                          f"bundle refused ({exc.reason}): {exc}",
-                          "serve only what `paybill compile` wrote and review approved") from None
+            raise _bundle_refused(origin.bundle, exc) from None
         problem = no_role(guard.agent, catalog) or mismatch(guard.bundle, catalog)
         if problem is None:
+            if ledger is not None and catalog.revision != ledger:
+                raise Refused("PB1312", (catalog.folder / CATALOG_FILE).as_posix(),
+                              f"--catalog {origin.catalog.as_posix()} holds revision {catalog.revision[:12]} of "
+                              f"{catalog.database}, the database is migrated to {ledger[:12]}", SAME_COMPILE)
+            admit_revision(origin, guard, current=ledger is not None)
             return guard, catalog
         if attempt == SWAP_RETRIES or _unchanged(origin.catalog, catalog.data):
             raise problem
     raise AssertionError("unreachable")  # pragma: no cover
+
+
+def admit_revision(origin: Origin, guard: Guard, *, current: bool) -> None:
+    """Record the served bundle's revision in ``--revision-store`` (if any): a revision loaded here before
+    a newer one is refused as a rollback (PB1301), unless ``current``.
+
+    ``current``: the database's ledger records this bundle's compile as its last migrate (the catalog
+    is that revision, PB1312, and the bundle of the same compile, PB1313), so the revision is what is
+    deployed, not a replay of an old bundle: a tenant suspended then reactivated compiles to the
+    revision it had before the suspension, and the server must serve it again. Checked after every
+    other check, so a bundle that is refused for another reason never enters the store.
+    """
+    if origin.revision_store is None:
+        return
+    try:
+        RevisionStore(origin.revision_store).admit(guard.agent, guard.bundle.revision, current=current)
+    except BundleError as exc:
+        raise _bundle_refused(origin.bundle, exc) from None
+
+
+def _bundle_refused(bundle: Path, exc: BundleError) -> Refused:
+    return Refused("PB1301", (bundle / "manifest.json").as_posix(), f"bundle refused ({exc.reason}): {exc}",
+                   "serve only what `paybill compile` wrote and review approved")
 
 
 def _unchanged(folder: Path, data: bytes) -> bool:
@@ -187,4 +215,5 @@ def _unchanged(folder: Path, data: bytes) -> bool:
         return False
 
 
-__all__ = ["MISMATCH", "Catalog", "Origin", "Refused", "load", "mismatch", "no_role", "read_catalog"]
+__all__ = ["MISMATCH", "Catalog", "Origin", "Refused", "admit_revision", "load", "mismatch", "no_role",
+           "read_catalog"]

@@ -393,7 +393,8 @@ class Service:
             return current  # back at the served revision (a migrate of the previous folder, say)
         guard = current.guard
         try:
-            loaded, catalog = live.load(watch.origin, clock=guard.clock, log=guard.log, cache=guard.cache)
+            loaded, catalog = live.load(watch.origin, clock=guard.clock, log=guard.log, cache=guard.cache,
+                                        ledger=latest)
         except live.Refused as exc:
             return self._refused(f"{exc.message} ({exc.code})", latest)
         if catalog.database != watch.database or catalog.revision != latest:
