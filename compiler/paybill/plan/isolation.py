@@ -252,12 +252,14 @@ def relocation_runbook(name: str, old: Tenant, new: Tenant, layers: list[str],
     steps = [
         f"this pull request: keep tenant {name} in {old.spec.placement.cloud}/{old.spec.placement.region}; add a "
         f"tenant under a new name (say {name}-2) in {target} with the same plan and isolation, lifecycle "
-        "onboarding; merge: the apply creates its own stack with empty dedicated stores",
+        "onboarding and a placeholder billing.customerId (two tenants of one billing customer stop the billing "
+        "proposals for it); merge: the apply creates its own stack with empty dedicated stores",
         f"copy: {stores} from stack tenant/{name} to the new tenant's stack (re-encrypt under its key; "
         "pg_dump/pg_restore or logical replication of the database; server-side copy of the objects, versions "
         "kept); keep the source writable and compare row counts, checksums, object counts and bytes",
-        f"cut over: freeze writes for {name}, run a final sync, point the application and its billing "
-        "customer at the new tenant, run its smoke tests, set it active and re-enable writes",
+        f"cut over: freeze writes for {name}, run a final sync, point the application at the new tenant, "
+        f"move billing.customerId from {name} to it in one commit, run its smoke tests, set it active and "
+        "re-enable writes",
         f"offboard: set {name} offboarding, then deleted after the retention{keep}; its stack is destroyed from "
         "its decommission configuration (take a final snapshot, lift deletion protection deliberately)",
     ]
