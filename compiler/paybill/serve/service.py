@@ -397,9 +397,9 @@ class Service:
                                         ledger=latest)
         except live.Refused as exc:
             return self._refused(f"{exc.message} ({exc.code})", latest)
-        if catalog.database != watch.database or catalog.revision != latest:
+        if catalog.database != watch.database:  # its revision is the ledger's: live.load checked it
             return self._refused(f"--catalog {watch.origin.catalog.as_posix()} holds revision "
-                                 f"{catalog.revision[:12]} of {catalog.database}", latest)
+                                 f"{catalog.revision[:12]} of {catalog.database}, not {watch.database}", latest)
         shadow = None
         if current.shadow is not None:
             shadow = ShadowGuard(loaded, current.shadow.candidate, log=current.shadow.shadow_log)
