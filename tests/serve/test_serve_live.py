@@ -78,6 +78,23 @@ def _spec_repo(tmp: Path) -> Path:
     return repo
 
 
+def _migrated_world(database: tuple[str, str], tmp: Path) -> tuple[Path, str, str]:
+    """A compiled spec repository whose pool database is migrated, with one ticket of the tenant and a
+    login that is only a member of paybill_guard: (repository, admin URL, the server's URL)."""
+    from pg_support import dsn_for
+
+    name, login = database
+    admin_url = dsn_for(name)
+    repo = _spec_repo(tmp)
+    _paybill(repo, "db", "migrate", "--database-url", admin_url, f"generated/sql/{POOL}")
+    with psycopg.connect(admin_url, autocommit=True) as admin:
+        admin.execute(sql.SQL("CREATE ROLE {} LOGIN IN ROLE paybill_guard").format(sql.Identifier(login)))
+        admin.execute("INSERT INTO crm.tickets (tenant_id, id, customer_id, subject, status, priority, created_at)"
+                      " VALUES (%s, %s, gen_random_uuid(), 'printer on fire', 'open', 'high', now())",
+                      (TENANT, TICKET))
+    return repo, admin_url, dsn_for(name, user=login)
+
+
 def _start(repo: Path, url: str, extra: tuple[str, ...]) -> HttpServer:
     token = secrets.token_urlsafe(24)
     process = subprocess.Popen(
@@ -99,18 +116,8 @@ def test_an_agent_is_told_its_tenant_was_suspended_while_it_was_connected(databa
     suspension was migrated, row-level security hid the tenant's rows and the agent's read came back
     allowed and empty, with no reason. With ``--workers`` each worker follows the ledger itself; with a
     decision log and a shadow, runs are read under their lock and the shadow wraps the reloaded guard."""
-    from pg_support import dsn_for
-
-    name, login = database
-    admin_url = dsn_for(name)
-    repo = _spec_repo(tmp_path)
-    _paybill(repo, "db", "migrate", "--database-url", admin_url, f"generated/sql/{POOL}")
-    with psycopg.connect(admin_url, autocommit=True) as admin:
-        admin.execute(sql.SQL("CREATE ROLE {} LOGIN IN ROLE paybill_guard").format(sql.Identifier(login)))
-        admin.execute("INSERT INTO crm.tickets (tenant_id, id, customer_id, subject, status, priority, created_at)"
-                      " VALUES (%s, %s, gen_random_uuid(), 'printer on fire', 'open', 'high', now())",
-                      (TENANT, TICKET))
-    server = _start(repo, dsn_for(name, user=login), extra)
+    repo, admin_url, url = _migrated_world(database, tmp_path)
+    server = _start(repo, url, extra)
     elsewhere = tmp_path / "elsewhere"
 
     async def flow() -> dict[str, Any]:
@@ -386,19 +393,8 @@ def test_a_reactivated_tenant_is_served_again_under_a_revision_store(database: t
     database's ledger proves that revision is the deployed one (the catalog is its last migrate, the
     bundle of the same compile), so it is recorded as the newest again; a bundle seen before is still
     a rollback when nothing proves it (``tests/guard/test_binding.py``)."""
-    from pg_support import dsn_for
-
-    name, login = database
-    admin_url = dsn_for(name)
-    repo = _spec_repo(tmp_path)
-    _paybill(repo, "db", "migrate", "--database-url", admin_url, f"generated/sql/{POOL}")
-    with psycopg.connect(admin_url, autocommit=True) as admin:
-        admin.execute(sql.SQL("CREATE ROLE {} LOGIN IN ROLE paybill_guard").format(sql.Identifier(login)))
-        admin.execute("INSERT INTO crm.tickets (tenant_id, id, customer_id, subject, status, priority, created_at)"
-                      " VALUES (%s, %s, gen_random_uuid(), 'printer on fire', 'open', 'high', now())",
-                      (TENANT, TICKET))
+    repo, admin_url, url = _migrated_world(database, tmp_path)
     store = tmp_path / "revisions.json"
-    url = dsn_for(name, user=login)
     server = _start(repo, url, ("--revision-store", str(store)))
 
     async def flow() -> dict[str, Any]:
