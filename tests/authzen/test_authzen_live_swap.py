@@ -83,3 +83,13 @@ def test_a_shadow_follows_every_reload_and_a_missing_folder_is_refused(revisions
     _deploy(revisions["suspended"], folder)
     assert _lifecycle(follower.current()) == "suspended"
     assert [line.split(" ", 1)[0] for line in said] == ["now", "bundle", "now"], said
+
+
+def test_a_folder_that_now_holds_another_agents_bundle_is_refused(revisions, tmp_path):
+    """Without --expect-agent the endpoint still decides for one agent: the one it started with."""
+    folder = tmp_path / AGENT
+    _deploy(revisions["active"], folder)
+    follower = LiveGuard.load(Origin(folder))
+    _deploy(revisions["active"].parent / "billing-agent", folder)
+    with pytest.raises(Unavailable, match=r"refused \(agent\).*not the expected 'ops-agent'"):
+        follower.current()
