@@ -6,6 +6,9 @@ Routes (OpenID AuthZEN Authorization API 1.0): ``POST /access/v1/evaluation``, `
 cap (413 beyond :data:`~paybill.authzen.model.MAX_BODY_BYTES`, before JSON parsing), must be JSON
 (415 otherwise) and an AuthZEN request (400 with the path of what is wrong). Anything unexpected
 while deciding is a denial (``engine.error``) or a 500 without details: the endpoint fails closed.
+Over a :class:`~paybill.authzen.live.LiveGuard` (``paybill authzen``) each request is decided by the
+bundle the folder holds now; while that folder is refused, every decision request is a 503
+(``bundle_refused``, with the reason), never an answer of the bundle it replaced.
 
 Why Starlette: a small, well-kept ASGI toolkit that ``uvicorn`` serves and ``paybill serve`` (the
 MCP server, also Starlette-based through the official ``mcp`` SDK) can mount as it is.
@@ -22,6 +25,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from paybill.authzen.live import LiveGuard, Unavailable
 from paybill.authzen.model import (
     MAX_BODY_BYTES,
     MAX_EVALUATIONS,
@@ -94,7 +98,8 @@ def decide(guard: Guard | ShadowGuard, question: Question) -> dict[str, Any]:
 
 
 class _Endpoint:
-    def __init__(self, guard: Guard | ShadowGuard, token: str, base_url: str | None, max_body: int) -> None:
+    def __init__(self, guard: Guard | ShadowGuard | LiveGuard, token: str, base_url: str | None,
+                 max_body: int) -> None:
         self.guard = guard
         self.token = token.encode("utf-8")
         self.base_url = base_url.rstrip("/") if base_url else None
@@ -132,7 +137,10 @@ class _Endpoint:
             return _error(415, "unsupported_media_type", "the body must be application/json", request_id)
         try:
             body = await self._body(request)
-            result = self._batch(body) if batch else decide(self.guard, parse(body))
+            guard = self._decider()
+            result = self._batch(guard, body) if batch else decide(guard, parse(body))
+        except Unavailable as exc:  # the deployed bundle was refused: no decision, and why (fail closed)
+            return _error(503, "bundle_refused", str(exc), request_id)
         except _TooLarge:
             return _error(413, "request_too_large", f"the body is larger than {self.max_body} bytes", request_id)
         except BadRequest as exc:
@@ -142,12 +150,18 @@ class _Endpoint:
                           request_id)
         return _json(200, result, request_id)
 
-    def _batch(self, body: Any) -> dict[str, Any]:
+    def _decider(self) -> Guard | ShadowGuard:
+        """What decides this request: the bundle its folder holds now (:class:`LiveGuard`, which raises
+        :class:`Unavailable` while that folder is refused), or the fixed guard the app was built with.
+        One request is decided by one revision, a batch included."""
+        return self.guard.current() if isinstance(self.guard, LiveGuard) else self.guard
+
+    def _batch(self, guard: Guard | ShadowGuard, body: Any) -> dict[str, Any]:
         if not isinstance(body, dict):
             raise BadRequest("the request body must be a JSON object")
         items = body.get("evaluations")
         if items is None or items == []:
-            return decide(self.guard, parse(body))  # AuthZEN: no evaluations means one evaluation
+            return decide(guard, parse(body))  # AuthZEN: no evaluations means one evaluation
         if not isinstance(items, list):
             raise BadRequest("evaluations must be a list")
         if len(items) > MAX_EVALUATIONS:
@@ -156,7 +170,7 @@ class _Endpoint:
         questions = [parse(merge(body, item, i), f"evaluations[{i}].") for i, item in enumerate(items)]
         answers = []
         for question in questions:
-            answer = decide(self.guard, question)
+            answer = decide(guard, question)
             answers.append(answer)
             if (how == "deny_on_first_deny" and not answer["decision"]) or \
                     (how == "permit_on_first_permit" and answer["decision"]):
@@ -176,9 +190,10 @@ class _Endpoint:
                            "access_evaluations_endpoint": base + EVALUATIONS_PATH})
 
 
-def create_app(guard: Guard | ShadowGuard, *, token: str, base_url: str | None = None,
+def create_app(guard: Guard | ShadowGuard | LiveGuard, *, token: str, base_url: str | None = None,
                max_body: int = MAX_BODY_BYTES) -> Starlette:
-    """The AuthZEN endpoint over ``guard`` (a :class:`~paybill.guard.Guard` or a shadowed one).
+    """The AuthZEN endpoint over ``guard`` (a :class:`~paybill.guard.Guard`, a shadowed one, or a
+    :class:`~paybill.authzen.live.LiveGuard` following its bundle folder: ``paybill authzen``).
 
     ``token`` is the bearer token every decision request must carry (an empty token is refused:
     an endpoint without authentication is never built). ``base_url`` is the

@@ -4,6 +4,11 @@ Exit status: 0 after a clean shutdown, 1 a refusal to start (PB1403 token file, 
 address, every problem reported in one run; PB1309 a --shadow-log that cannot be opened), 2 usage
 error, 4 bundle refused (as ``paybill guard``). A refused --shadow candidate is a warning, not a stop.
 The server never starts without a bearer token, and binds to loopback unless told otherwise.
+
+The server follows its ``--bundle`` folder (:class:`paybill.authzen.live.LiveGuard`): a new bundle
+deployed there (``paybill compile`` swapping ``generated/``) decides from the next request on,
+verified as at start; one that is refused makes every decision a 503 with the reason, said once on
+standard error too.
 """
 
 from __future__ import annotations
@@ -17,7 +22,13 @@ from typing import Any
 import click
 
 from paybill.cli.common import EXIT_DIAGNOSTICS, EXIT_OK
-from paybill.cli.guard_cmd import _load, bundle_option, expect_agent_option, public_key_option
+from paybill.cli.guard_cmd import (
+    EXIT_REFUSED,
+    bundle_option,
+    expect_agent_option,
+    public_key_option,
+    revision_store_option,
+)
 from paybill.diagnostics import Diagnostic, Position
 from paybill.diagnostics.render import render_text
 from paybill.guard.files import FileRefused, read_regular
@@ -84,12 +95,15 @@ def _shadow(guard: Any, candidate: Path, log: Path, public_key: tuple[Path, ...]
               help="The JSONL disagreement log of --shadow (required with it).")
 @public_key_option
 @expect_agent_option
+@revision_store_option
 def authzen_command(bundle: Path, listen: str, token_file: Path, base_url: str | None, shadow: Path | None,
-                    shadow_log: Path | None, public_key: tuple[Path, ...], expect_agent: str | None) -> None:
+                    shadow_log: Path | None, public_key: tuple[Path, ...], expect_agent: str | None,
+                    revision_store: Path | None) -> None:
     """Answer AuthZEN evaluation requests for one agent bundle over HTTP.
 
     Exit status: 1 when it cannot start (PB14xx diagnostics), 2 usage error, 4 bundle refused, 0 after
-    a clean shutdown.
+    a clean shutdown. A bundle deployed in the folder while it runs is loaded (verified as at start);
+    while it is refused, every decision is an HTTP 503 with the reason.
 
     \b
     Example:
@@ -112,10 +126,21 @@ def authzen_command(bundle: Path, listen: str, token_file: Path, base_url: str |
     import uvicorn
 
     from paybill.authzen import create_app
+    from paybill.authzen.live import LiveGuard, Origin
+    from paybill.guard import BundleError
+    from paybill.guard.shadow import ShadowGuard
 
-    guard = _load(bundle, public_key, expect_agent=expect_agent)
-    target = _shadow(guard, shadow, shadow_log, public_key) if shadow and shadow_log else guard
-    app = create_app(target, token=token, base_url=base_url)
+    origin = Origin(bundle, public_key, expect_agent, revision_store)
+    try:
+        live = LiveGuard.load(origin, report=_report)
+    except BundleError as exc:
+        click.echo(f"paybill: bundle refused ({exc.reason}): {exc}", err=True)
+        sys.exit(EXIT_REFUSED)
+    guard = live.guard
+    if shadow and shadow_log:  # every bundle loaded later is shadowed by the same candidate, into the same log
+        shadowed = _shadow(guard, shadow, shadow_log, public_key)
+        live.rewrap(lambda loaded: ShadowGuard(loaded, shadowed.candidate, log=shadowed.shadow_log))
+    app = create_app(live, token=token, base_url=base_url)
     host, port = address
     click.echo(f"paybill authzen: agent {guard.agent} revision {guard.revision[:12]} on http://{listen}", err=True)
     for signum in (signal.SIGTERM, signal.SIGINT):
@@ -124,6 +149,11 @@ def authzen_command(bundle: Path, listen: str, token_file: Path, base_url: str |
         signal.signal(signum, _clean_exit)
     uvicorn.run(app, host=host, port=port, log_level="warning", timeout_graceful_shutdown=5)
     sys.exit(EXIT_OK)
+
+
+def _report(message: str) -> None:
+    """What the followed bundle folder changed to (a new revision, or why it is refused), on standard error."""
+    click.echo(f"paybill authzen: {message}", err=True)
 
 
 def _clean_exit(signum: int, frame: Any) -> None:
