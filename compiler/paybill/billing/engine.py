@@ -27,6 +27,7 @@ from paybill.billing.store import RETENTION_SECONDS, Session, Store, Subscriptio
 from paybill.changes.lifecycle import allowed as lifecycle_allowed
 from paybill.diagnostics import Diagnostic, Position, Severity
 from paybill.propose.yamledit import EditError, edit_text
+from paybill.validate.rules.tenant_agents import tenant_agents
 
 WHERE = "<stripe>"
 CODE_MALFORMED = "PB1010"
@@ -38,6 +39,9 @@ CODE_LIFECYCLE = "PB1015"
 CODE_WAITING = "PB1016"
 CODE_NO_POLICY = "PB1017"
 CODE_REFUSED = "PB1018"
+CODE_AGENTS_BLOCK_PLAN = "PB1021"
+"""A plan change Stripe already bills, refused only because agents act for the tenant (PB0450/PB0451)."""
+AGENT_ENTITLEMENT_CODES = frozenset({"PB0450", "PB0451"})
 
 
 @dataclass
@@ -229,7 +233,38 @@ class Pass:
         result = propose_files(self.ctx, self.facts.policy.agent, {repo_path: text.encode("utf-8")},
                                {repo_path: old}, subject, reasons, event_ids, review,
                                f"billing-{tenant.name}-{'-'.join(classes)}", header, dry_run=self.dry_run)
+        if self._blocked_by_agents(result, tenant, changes, fresh):
+            return
         self.finish(result, tenant.name, new, changes, fresh, classes, review, event_ids, supersedes=superseded)
+
+    def _blocked_by_agents(self, result: BillingProposal, tenant: TenantView, changes: dict[str, str],
+                           fresh: list[BillingEvent]) -> bool:
+        """Report a plan change refused only by the tenant's agents (PB0450/PB0451) as PB1021, events kept.
+
+        The customer already pays for the new plan in Stripe, so this is not a policy saying no (PB1018)
+        but a change the platform owes the customer and cannot make alone: the billing agent may not
+        narrow an agent's scope or edit the tenant's labels (``no-agent-widens-agents``, its grants), and
+        which agent stops acting for the tenant is a person's choice. The events stay pending and the
+        diagnostic repeats on every pass (``sync`` exits 1) until that person's change is merged; the
+        next pass then proposes the plan change from the same events.
+        """
+        errors = [d for d in result.diagnostics if d.severity is Severity.ERROR]
+        if decide.PLAN not in changes or not errors or {d.code for d in errors} - AGENT_ENTITLEMENT_CODES:
+            return False
+        self.report.diagnostics.extend(result.diagnostics)
+        plan = changes[decide.PLAN]
+        agents = tenant_agents(self.ctx.base.index).get(tenant.name, [])
+        named = ", ".join(agents) or "the agents named above"
+        events = self._named(fresh) or "the subscription's state"
+        self.error(CODE_AGENTS_BLOCK_PLAN,
+                   f"Stripe bills tenant '{tenant.name}' on plan '{plan}' ({events}), but plan '{plan}' does not "
+                   f"allow the agents acting for it ({named}); the tenant stays on plan '{tenant.plan}' in git "
+                   "and nothing is proposed" + ("; kept until it can be" if fresh else ""),
+                   f"a person takes '{tenant.name}' out of the scope of {named} as the diagnostics above say "
+                   "(its labels or the agents' tenantScope; the billing agent may not) and merges that; the "
+                   "next pass then proposes the plan change. If the change in Stripe was a mistake, revert it there",
+                   fresh)
+        return True
 
     @staticmethod
     def _superseded(tenant: TenantView, state: SubscriptionState) -> str | None:
