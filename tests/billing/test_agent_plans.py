@@ -13,7 +13,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from .conftest import CUSTOMERS, T0, subscription
+from .conftest import CUSTOMERS, T0, invoice, subscription
 
 HOOLI = CUSTOMERS["hooli"]
 
@@ -132,3 +132,34 @@ def test_a_quota_downgrade_is_pb1021_and_an_upgrade_that_allows_the_agents_merge
     upgraded = sync(brepo, tmp_path, [up], "2026-01-15T00:00:00Z")
     assert upgraded.returncode == 0, upgraded.stdout + upgraded.stderr
     assert "billing-hooli-upgrade for tenant 'hooli' (upgrade; review: auto; events: evt_up)" in upgraded.stderr
+
+
+def test_a_blocked_downgrade_does_not_stop_dunning(brepo, tmp_path) -> None:
+    # the downgrade waits for a person; the payment failure and the suspension 14 days later must not
+    hooli_on_growth_with_the_support_assistant(brepo)
+    down = subscription("evt_down", "customer.subscription.updated", T0, HOOLI, price="price_starter_monthly")
+    failed = invoice("evt_fail", "invoice.payment_failed", T0 + 60, HOOLI)
+    first = sync(brepo, tmp_path, [down, failed], "2026-01-12T00:00:00Z")
+    assert first.returncode == 1, first.stdout + first.stderr
+    assert ("the tenant stays on plan 'growth' in git and its other changes (billing.status -> past_due) are "
+            "proposed without it") in first.stdout, first.stdout
+    assert "billing-hooli-billing-status for tenant 'hooli' (billing-status; review: auto" in first.stderr
+    assert branches(brepo) == ["paybill/billing-agent/billing-hooli-billing-status"]
+    next_day = sync(brepo, tmp_path, [], "2026-01-13T00:00:00Z")       # still reported, nothing proposed twice
+    assert next_day.returncode == 1 and "error[PB1021]" in next_day.stdout, next_day.stdout
+    assert "on plan 'starter' (since event evt_down)" in next_day.stdout
+    assert len(branches(brepo)) == 1
+    overdue = sync(brepo, tmp_path, [], "2026-01-26T00:00:00Z")         # 14 days past due: suspended anyway
+    assert overdue.returncode == 1 and "error[PB1021]" in overdue.stdout
+    suspend = "paybill/billing-agent/billing-hooli-billing-status-suspend"
+    assert f"{suspend} for tenant 'hooli' (billing-status, suspend; review: auto" in overdue.stderr, overdue.stderr
+    assert "spec.plan" not in brepo.git("diff", "main", suspend, "--", "specs")
+    brepo.git("merge", "--quiet", "--ff-only", suspend)
+    brepo.edit("specs/tenants/hooli.yaml", "labels: {segment: smb, support-tier: premium}", "labels: {segment: smb}")
+    brepo.commit("hooli leaves the support assistant")
+    fixed = sync(brepo, tmp_path, [], "2026-01-27T00:00:00Z")           # the saved price: the downgrade at last
+    assert fixed.returncode == 0, fixed.stdout + fixed.stderr
+    assert "billing-hooli-downgrade for tenant 'hooli' (downgrade; review: human; events: evt_down)" in fixed.stderr, \
+        fixed.stderr
+    body = (tmp_path / "prs" / "paybill__billing-agent__billing-hooli-downgrade.md").read_text(encoding="utf-8")
+    assert "- plan: the subscription's price `price_starter_monthly` (plan `starter`) since event evt_down" in body
