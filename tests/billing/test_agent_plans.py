@@ -145,6 +145,8 @@ def test_a_blocked_downgrade_does_not_stop_dunning(brepo, tmp_path) -> None:
             "proposed without it") in first.stdout, first.stdout
     assert "billing-hooli-billing-status for tenant 'hooli' (billing-status; review: auto" in first.stderr
     assert branches(brepo) == ["paybill/billing-agent/billing-hooli-billing-status"]
+    past_due = (tmp_path / "prs" / "paybill__billing-agent__billing-hooli-billing-status.md").read_text("utf-8")
+    assert "Not in this change: plan `starter`, which Stripe bills, is held back" in past_due, past_due
     next_day = sync(brepo, tmp_path, [], "2026-01-13T00:00:00Z")       # still reported, nothing proposed twice
     assert next_day.returncode == 1 and "error[PB1021]" in next_day.stdout, next_day.stdout
     assert "on plan 'starter' (since event evt_down)" in next_day.stdout

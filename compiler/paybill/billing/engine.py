@@ -207,7 +207,7 @@ class Pass:
 
     # -- proposals ----------------------------------------------------------------------------------
     def propose_update(self, tenant: TenantView, new: SubscriptionState, changes: dict[str, str],
-                       fresh: list[BillingEvent]) -> None:
+                       fresh: list[BillingEvent], held_back: str | None = None) -> None:
         assert self.facts.policy is not None
         classes = decide.classes(tenant, changes, self.facts)
         review = decide.review(classes, self.facts)
@@ -230,6 +230,10 @@ class Pass:
         if superseded is not None:
             header += ["", f"Supersedes `{superseded}` (proposed earlier for this subscription and not merged: "
                        f"its change is part of this one). Close that pull request; merging both conflicts."]
+        if held_back is not None:
+            header += ["", f"Not in this change: plan `{held_back}`, which Stripe bills, is held back because agents "
+                       f"act for `{tenant.name}` that the plan does not allow ({CODE_AGENTS_BLOCK_PLAN}); it is "
+                       "proposed once a person takes the tenant out of their scope."]
         result = propose_files(self.ctx, self.facts.policy.agent, {repo_path: text.encode("utf-8")},
                                {repo_path: old}, subject, reasons, event_ids, review,
                                f"billing-{tenant.name}-{'-'.join(classes)}", header, dry_run=self.dry_run)
@@ -283,7 +287,7 @@ class Pass:
                 self.done(event, f"already proposed on {new.branch} (its plan change waits: {CODE_AGENTS_BLOCK_PLAN})")
             self.s.save_subscription(new)
             return
-        self.propose_update(tenant, new, rest, fresh)
+        self.propose_update(tenant, new, rest, fresh, held_back=plan)
 
     @staticmethod
     def _superseded(tenant: TenantView, state: SubscriptionState) -> str | None:
