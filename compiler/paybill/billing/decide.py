@@ -53,7 +53,9 @@ def fold(state: SubscriptionState, events: list[BillingEvent], facts: BillingFac
             if plan is None:
                 result.unknown_prices.append((event, event.price_ids))
                 continue
-            s.price = next(p for p in event.price_ids if p in facts.plan_by_price)
+            price = next(p for p in event.price_ids if p in facts.plan_by_price)
+            if price != s.price:
+                s.price, s.price_events = price, [event.id]
         if event.status is not None and event.status != s.status:
             if s.status == "trialing" and event.status in ("past_due", "cancelled"):
                 s.trial_unpaid = True

@@ -27,6 +27,7 @@ from paybill.billing.store import RETENTION_SECONDS, Session, Store, Subscriptio
 from paybill.changes.lifecycle import allowed as lifecycle_allowed
 from paybill.diagnostics import Diagnostic, Position, Severity
 from paybill.propose.yamledit import EditError, edit_text
+from paybill.validate.rules.tenant_agents import tenant_agents
 
 WHERE = "<stripe>"
 CODE_MALFORMED = "PB1010"
@@ -38,6 +39,9 @@ CODE_LIFECYCLE = "PB1015"
 CODE_WAITING = "PB1016"
 CODE_NO_POLICY = "PB1017"
 CODE_REFUSED = "PB1018"
+CODE_AGENTS_BLOCK_PLAN = "PB1021"
+"""A plan change Stripe already bills, refused only because agents act for the tenant (PB0450/PB0451)."""
+AGENT_ENTITLEMENT_CODES = frozenset({"PB0450", "PB0451"})
 
 
 @dataclass
@@ -203,7 +207,7 @@ class Pass:
 
     # -- proposals ----------------------------------------------------------------------------------
     def propose_update(self, tenant: TenantView, new: SubscriptionState, changes: dict[str, str],
-                       fresh: list[BillingEvent]) -> None:
+                       fresh: list[BillingEvent], held_back: str | None = None) -> None:
         assert self.facts.policy is not None
         classes = decide.classes(tenant, changes, self.facts)
         review = decide.review(classes, self.facts)
@@ -216,20 +220,74 @@ class Pass:
         except EditError as error:
             self.error(CODE_REFUSED, f"{doc.path}: cannot edit the tenant file: {error}", error.hint, fresh)
             return
-        event_ids = [e.id for e in fresh] or list(new.status_events)
+        event_ids = [e.id for e in fresh] or self._state_events(new, changes)
         what = ", ".join(f"{path.removeprefix('spec.')} {tenant.field(path)} -> {value}"
                          for path, value in sorted(changes.items()))
         subject = f"billing: {tenant.name}: {what}"
-        reasons = self._reasons(fresh, new)
+        reasons = self._reasons(fresh, new, changes)
         header = self._header(tenant.name, classes, review, event_ids, reasons)
         superseded = self._superseded(tenant, new)
         if superseded is not None:
             header += ["", f"Supersedes `{superseded}` (proposed earlier for this subscription and not merged: "
                        f"its change is part of this one). Close that pull request; merging both conflicts."]
+        if held_back is not None:
+            header += ["", f"Not in this change: plan `{held_back}`, which Stripe bills, is held back because agents "
+                       f"act for `{tenant.name}` that the plan does not allow ({CODE_AGENTS_BLOCK_PLAN}); it is "
+                       "proposed once a person takes the tenant out of their scope."]
         result = propose_files(self.ctx, self.facts.policy.agent, {repo_path: text.encode("utf-8")},
                                {repo_path: old}, subject, reasons, event_ids, review,
                                f"billing-{tenant.name}-{'-'.join(classes)}", header, dry_run=self.dry_run)
+        if self._blocked_by_agents(result, changes):
+            self._without_plan(result, tenant, new, changes, fresh)
+            return
         self.finish(result, tenant.name, new, changes, fresh, classes, review, event_ids, supersedes=superseded)
+
+    @staticmethod
+    def _blocked_by_agents(result: BillingProposal, changes: dict[str, str]) -> bool:
+        """Whether only PB0450/PB0451 (the tenant's agents against its new plan) refused a plan change."""
+        errors = [d for d in result.diagnostics if d.severity is Severity.ERROR]
+        return decide.PLAN in changes and bool(errors) and not {d.code for d in errors} - AGENT_ENTITLEMENT_CODES
+
+    def _without_plan(self, result: BillingProposal, tenant: TenantView, new: SubscriptionState,
+                      changes: dict[str, str], fresh: list[BillingEvent]) -> None:
+        """Report the blocked plan change (PB1021) and still propose the subscription's other changes.
+
+        The customer already pays for the new plan in Stripe, so this is not a policy saying no (PB1018)
+        but a change the platform owes the customer and cannot make alone: the billing agent may not
+        narrow an agent's scope or edit the tenant's labels (``no-agent-widens-agents``, its grants), and
+        which agent stops acting for the tenant is a person's choice. The diagnostic repeats on every
+        pass (``sync`` exits 1) until that person's change is merged; the next pass then proposes the
+        plan change. A plan change alone keeps its events pending. With other changes (a payment that
+        failed, a dunning suspension) those are proposed without the plan: a blocked downgrade must
+        not stop a tenant that does not pay from being suspended. Their events are then done and the
+        plan change lives on in the subscription's saved price, from which every pass derives it again.
+        """
+        self.report.diagnostics.extend(result.diagnostics)
+        plan = changes[decide.PLAN]
+        rest = {path: value for path, value in changes.items() if path != decide.PLAN}
+        agents = tenant_agents(self.ctx.base.index).get(tenant.name, [])
+        named = ", ".join(agents) or "the agents named above"
+        events = self._named(fresh) or (f"since event {', '.join(new.price_events)}" if new.price_events
+                                        else "the subscription's saved price")
+        other = ", ".join(f"{path.removeprefix('spec.')} -> {value}" for path, value in sorted(rest.items()))
+        outcome = (f"its other changes ({other}) are proposed without it" if rest
+                   else "nothing is proposed" + ("; kept until it can be" if fresh else ""))
+        self.error(CODE_AGENTS_BLOCK_PLAN,
+                   f"Stripe bills tenant '{tenant.name}' on plan '{plan}' ({events}), but plan '{plan}' does not "
+                   f"allow the agents acting for it ({named}); the tenant stays on plan '{tenant.plan}' in git "
+                   f"and {outcome}",
+                   f"a person takes '{tenant.name}' out of the scope of {named} as the diagnostics above say "
+                   "(its labels or the agents' tenantScope; the billing agent may not) and merges that; the "
+                   "next pass then proposes the plan change. If the change in Stripe was a mistake, revert it there",
+                   [] if rest else fresh)
+        if not rest:
+            return
+        if rest == new.proposed:
+            for event in fresh:
+                self.done(event, f"already proposed on {new.branch} (its plan change waits: {CODE_AGENTS_BLOCK_PLAN})")
+            self.s.save_subscription(new)
+            return
+        self.propose_update(tenant, new, rest, fresh, held_back=plan)
 
     @staticmethod
     def _superseded(tenant: TenantView, state: SubscriptionState) -> str | None:
@@ -337,8 +395,22 @@ class Pass:
         return True
 
     # -- text ---------------------------------------------------------------------------------------
-    def _reasons(self, fresh: list[BillingEvent], new: SubscriptionState) -> list[str]:
+    @staticmethod
+    def _state_events(new: SubscriptionState, changes: dict[str, str]) -> list[str]:
+        """The events behind a change proposed with no new event: the price's for the plan, else the status's."""
+        ids = list(new.price_events) if decide.PLAN in changes else []
+        if not ids or set(changes) - {decide.PLAN}:
+            ids += [e for e in new.status_events if e not in ids]
+        return ids
+
+    def _reasons(self, fresh: list[BillingEvent], new: SubscriptionState,
+                 changes: dict[str, str] | None = None) -> list[str]:
         lines = [f"- {e.type} `{e.id}` at {_day(e.created)}" for e in sorted(fresh, key=lambda e: e.order_key)]
+        if not fresh and changes and decide.PLAN in changes and new.price_events:
+            lines.append(f"- plan: the subscription's price `{new.price}` (plan `{changes[decide.PLAN]}`) since "
+                         f"event {', '.join(new.price_events)}, applied on an earlier pass")
+            if set(changes) == {decide.PLAN}:
+                return lines
         if not fresh:
             lines.append(f"- dunning: billing status `{new.status}` since {_day(new.status_since)} "
                          f"(events {', '.join(new.status_events)}), evaluated at {_day(self.now)}")

@@ -56,6 +56,9 @@ class SubscriptionState:
     status_events: list[str] = field(default_factory=list)
     """The events that set the current status (named in a dunning proposal's trailer)."""
     price: str | None = None
+    price_events: list[str] = field(default_factory=list)
+    """The event that set the current price: named by a plan change proposed on a later pass (one the
+    tenant's agents held back, PB1021). Absent from states saved before it: an empty list."""
     paused: bool = False
     trial_unpaid: bool = False
     """The trial ended without a payment (left ``trialing`` for ``past_due`` or ``cancelled``)."""
