@@ -23,8 +23,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from support.keys import write_keypair
 
 ROOT = Path(__file__).resolve().parents[2]
 PAYBILL = [sys.executable, "-m", "paybill"]
@@ -191,8 +191,8 @@ def test_an_older_revision_is_refused_with_a_revision_store(repo: Path, started:
 
 
 def test_a_bundle_signed_by_an_untrusted_key_is_refused(repo: Path, tmp_path: Path, started: list[Endpoint]) -> None:
-    trusted, public = _keypair(tmp_path, "trusted")
-    other, _ = _keypair(tmp_path, "other")
+    trusted, public, _ = write_keypair(tmp_path, "trusted")
+    other, _, _ = write_keypair(tmp_path, "other")
     _paybill(repo, "compile", "specs", signing_key=trusted)
     authzen = _start(repo, "--public-key", str(public))
     started.append(authzen)
@@ -204,13 +204,3 @@ def test_a_bundle_signed_by_an_untrusted_key_is_refused(repo: Path, tmp_path: Pa
     allowed, _, violations, _ = _decided(authzen.ask())
     assert not allowed and violations == ["tenant.lifecycle"]
 
-
-def _keypair(folder: Path, name: str) -> tuple[Path, Path]:
-    """A fresh Ed25519 key pair as ``openssl genpkey``/``pkey -pubout`` write it: (private PEM, public PEM)."""
-    key = Ed25519PrivateKey.generate()
-    private, public = folder / f"{name}.pem", folder / f"{name}.pub.pem"
-    private.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                          serialization.NoEncryption()))
-    public.write_bytes(key.public_key().public_bytes(serialization.Encoding.PEM,
-                                                     serialization.PublicFormat.SubjectPublicKeyInfo))
-    return private, public

@@ -16,10 +16,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from paybill.guard.signing import key_id
+from support.keys import write_keypair
 
 ROOT = Path(__file__).resolve().parents[2]
 MANIFEST = "generated/bundles/ops-agent/manifest.json"
@@ -34,15 +32,6 @@ def paybill(cwd: Path, *args: str, **env: str) -> subprocess.CompletedProcess[st
     return done
 
 
-def _pair(folder: Path, name: str, seed: int) -> tuple[Path, Path, str]:
-    key = Ed25519PrivateKey.from_private_bytes(bytes(range(seed, seed + 32)))
-    private, public = folder / f"{name}.pem", folder / f"{name}.pub.pem"
-    private.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                          serialization.NoEncryption()))
-    public.write_bytes(key.public_key().public_bytes(serialization.Encoding.PEM,
-                                                     serialization.PublicFormat.SubjectPublicKeyInfo))
-    return private, public, key_id(key.public_key())
-
 
 @pytest.fixture(scope="module")
 def signed_repo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Path | str]]:
@@ -50,8 +39,8 @@ def signed_repo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[st
     base = tmp_path_factory.mktemp("signed-check")
     keys = base / "keys"
     keys.mkdir()
-    private, public, ident = _pair(keys, "bundle-key", 0)
-    _, other, other_id = _pair(keys, "other", 40)
+    private, public, ident = write_keypair(keys, "bundle-key", 0)
+    _, other, other_id = write_keypair(keys, "other", 40)
     repo = base / "repo"
     repo.mkdir()
     shutil.copytree(ROOT / "specs", repo / "specs")

@@ -15,10 +15,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-
-from paybill.guard.signing import key_id
+from support.keys import write_keypair
 from support.processes import first_line_then_signal
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -28,16 +25,6 @@ AGENT = "billing-agent"
 ALLOWED = ("--tenant", "acme-corp", "--workflow", "dunning", "--step", "list-invoices", "--action", "read",
            "--resource", "invoices", "--columns", "id,due_date")
 
-
-def _keypair(folder: Path, name: str) -> tuple[Path, Path, str]:
-    """A fresh key pair as ``openssl genpkey``/``pkey -pubout`` write it: (private PEM, public PEM, key id)."""
-    key = Ed25519PrivateKey.generate()
-    private, public = folder / f"{name}.pem", folder / f"{name}.pub.pem"
-    private.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                          serialization.NoEncryption()))
-    public.write_bytes(key.public_key().public_bytes(serialization.Encoding.PEM,
-                                                     serialization.PublicFormat.SubjectPublicKeyInfo))
-    return private, public, key_id(key.public_key())
 
 
 def paybill(cwd: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
@@ -83,8 +70,8 @@ def _authzen_start(bundle: Path, token: Path, *public: Path) -> str:
 def test_the_rotation_runbook_never_refuses_a_bundle_in_flight(tmp_path: Path) -> None:
     keys = tmp_path / "keys"  # outside the repository: the private keys are CI secrets
     keys.mkdir()
-    old_private, old_public, old_id = _keypair(keys, "bundle-key-1")
-    new_private, new_public, new_id = _keypair(keys, "bundle-key-2")
+    old_private, old_public, old_id = write_keypair(keys, "bundle-key-1")
+    new_private, new_public, new_id = write_keypair(keys, "bundle-key-2")
     repo = _repo(tmp_path / "repo")
     bundle = repo / "generated" / "bundles" / AGENT
     token = tmp_path / "token"
