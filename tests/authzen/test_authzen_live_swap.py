@@ -93,3 +93,34 @@ def test_a_folder_that_now_holds_another_agents_bundle_is_refused(revisions, tmp
     _deploy(revisions["active"].parent / "billing-agent", folder)
     with pytest.raises(Unavailable, match=r"refused \(agent\).*not the expected 'ops-agent'"):
         follower.current()
+
+
+def test_a_request_on_another_thread_during_a_reload_waits_for_the_new_bundle(revisions, tmp_path, monkeypatch):
+    """The followed identity was updated before the load: a second thread seeing the new manifest took the
+    unlocked path and decided with the replaced bundle (the tenant still active) while the first loaded."""
+    import threading
+
+    folder = tmp_path / AGENT
+    _deploy(revisions["active"], folder)
+    follower = LiveGuard.load(Origin(folder))
+    real, loading, release = live.load, threading.Event(), threading.Event()
+
+    def slow(origin: Origin, agent: str | None = None) -> Guard:
+        loading.set()
+        assert release.wait(30)
+        return real(origin, agent)
+
+    monkeypatch.setattr(live, "load", slow)
+    _deploy(revisions["suspended"], folder)
+    first = threading.Thread(target=follower.current)
+    first.start()
+    assert loading.wait(30)
+    seen: list[str] = []
+    second = threading.Thread(target=lambda: seen.append(_lifecycle(follower.current())))
+    second.start()
+    second.join(0.5)
+    assert not seen, "a request answered while the new bundle was being loaded"
+    release.set()
+    first.join(30)
+    second.join(30)
+    assert seen == ["suspended"]

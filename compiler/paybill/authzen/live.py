@@ -117,8 +117,12 @@ class LiveGuard:
         return self._decider
 
     def _reload(self, seen: Identity) -> None:
-        """Load the folder again; on refusal keep nothing of the old bundle in service."""
-        self._seen = seen
+        """Load the folder again; on refusal keep nothing of the old bundle in service.
+
+        ``seen`` becomes the followed identity only once the load ended: a request on another thread
+        that sees the new manifest meanwhile finds it unlike the followed one and waits on the lock
+        for this load, instead of taking the unlocked path to the decider of the bundle replaced.
+        """
         before = self._refusal
         try:
             guard = load(self.origin, self.agent)
@@ -129,9 +133,11 @@ class LiveGuard:
         else:
             previous = None if before is not None else self._decider.revision
             self.guard, self._decider, self._refusal = guard, self._wrap(guard), None
+            self._seen = seen
             if guard.revision != previous:
                 self._report(f"now deciding with revision {guard.revision[:12]} of {self.origin.bundle.as_posix()}")
             return
+        self._seen = seen
         if self._refusal != before:
             self._report(f"{self._refusal}; every decision is refused (HTTP 503) until the folder holds a "
                          "bundle that loads")
