@@ -45,6 +45,17 @@ def test_a_plan_with_nothing_to_apply_says_so(tmp_path: Path) -> None:
     assert held.stderr == "nothing to apply now: the held stacks are listed above\n"
 
 
+def _imported(tmp_path: Path) -> Path:
+    """`paybill init`'s repository, compiled and committed on main as its first commit."""
+    repo = tmp_path / "platform"
+    assert paybill(tmp_path, "init", "--no-git", str(repo)).returncode == 0
+    git(repo, "init", "-q", "-b", "main")
+    assert paybill(repo, "compile").returncode == 0
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "import")
+    return repo
+
+
 def test_plan_from_the_base_commit_then_run_a_shard_with_the_fake_terraform(tmp_path: Path) -> None:
     """Real Terraform cannot be downloaded here: the shard runs the fake one (fake_terraform.py)."""
     ws = make_workspace(tmp_path / "repo")
@@ -170,12 +181,7 @@ def test_a_pooled_tenants_edit_migrates_no_database(tmp_path: Path) -> None:
     """Found driving the README's flow on `paybill init`'s repository: a plan change of a pooled tenant
     scheduled a `db migrate` job of its pool, because the pool's migrations.json lists the digest of
     every spec it is compiled from. Only a change of the SQL files is something to migrate."""
-    repo = tmp_path / "platform"
-    assert paybill(tmp_path, "init", "--no-git", str(repo)).returncode == 0
-    git(repo, "init", "-q", "-b", "main")
-    assert paybill(repo, "compile").returncode == 0
-    git(repo, "add", "-A")
-    git(repo, "commit", "-qm", "import")
+    repo = _imported(tmp_path)
     base = git(repo, "rev-parse", "HEAD")
     tenant = repo / "specs" / "tenants" / "vandelay.yaml"
     tenant.write_text(tenant.read_text().replace("plan: free", "plan: starter"))
@@ -392,12 +398,7 @@ def test_a_local_apply_leaves_generated_as_compile_wrote_it(tmp_path: Path) -> N
     .paybill/terraform/<stack>/ (the fake terraform leaves them where the real one does, following
     TF_DATA_DIR), and the lock file is kept there from one run to the next."""
     ws = make_workspace(tmp_path / "ws")
-    repo = tmp_path / "platform"
-    assert paybill(tmp_path, "init", "--no-git", str(repo)).returncode == 0
-    git(repo, "init", "-q", "-b", "main")
-    assert paybill(repo, "compile").returncode == 0
-    git(repo, "add", "-A")
-    git(repo, "commit", "-qm", "import")
+    repo = _imported(tmp_path)
     env = {**ws.env(), "PAYBILL_TERRAFORM": str(ws.terraform)}
     assert paybill(repo, "apply", "plan", "--out", str(tmp_path / "plan.json"), env=env).returncode == 0
     shards = [s["id"] for p in json.loads((tmp_path / "plan.json").read_text())["phases"] for s in p["shards"]

@@ -123,12 +123,18 @@ def test_replay_exits_1_when_a_decision_differs(bundles, tmp_path):
     assert "recorded deny (acl.not-granted), now allow" in result.output
 
 
-def test_replay_against_a_changed_bundle_shows_the_behaviour_change(bundles, edited_bundles, tmp_path):
+def _replay_without_the_id_column(bundles, edited_bundles, tmp_path):
+    """A trace recorded with ops-agent's bundle, replayed against one whose tickets read drops ``id``:
+    (the trace, the replay's result)."""
     trace = tmp_path / "trace.jsonl"
     record_trace(bundles, trace)
     changed = edited_bundles({"agents/ops-agent.yaml": lambda t: t.replace("read: [id, subject, status,",
                                                                            "read: [subject, status,")})
-    result = invoke("guard", "replay", "--bundle", str(changed / "ops-agent"), str(trace))
+    return trace, invoke("guard", "replay", "--bundle", str(changed / "ops-agent"), str(trace))
+
+
+def test_replay_against_a_changed_bundle_shows_the_behaviour_change(bundles, edited_bundles, tmp_path):
+    _, result = _replay_without_the_id_column(bundles, edited_bundles, tmp_path)
     assert result.exit_code == 1
     assert "30 differ" in result.output and "now deny (acl.column-not-granted)" in result.output
 
@@ -280,11 +286,7 @@ def test_shadow_report_of_a_garbage_file_lists_the_first_problems_and_counts_the
 def test_replay_lists_the_first_differences_and_counts_the_rest(bundles, edited_bundles, tmp_path):
     from paybill.contract.line_problems import MAX_LINE_PROBLEMS
 
-    trace = tmp_path / "trace.jsonl"
-    record_trace(bundles, trace)
-    changed = edited_bundles({"agents/ops-agent.yaml": lambda t: t.replace("read: [id, subject, status,",
-                                                                           "read: [subject, status,")})
-    result = invoke("guard", "replay", "--bundle", str(changed / "ops-agent"), str(trace))
+    trace, result = _replay_without_the_id_column(bundles, edited_bundles, tmp_path)
     assert result.exit_code == 1
     listed = [line for line in result.output.splitlines() if line.startswith(f"{trace.as_posix()}:")]
     assert len(listed) == MAX_LINE_PROBLEMS
