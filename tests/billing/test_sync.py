@@ -217,3 +217,40 @@ def test_each_proposal_is_handed_over_before_a_crash_later_in_the_pass_can_lose_
         run_pass(billing.store, billing.ctx, T0 + 60, on_proposal=handed.append)
     assert sorted(p.tenant for p in handed) == ["acme-corp", "vandelay"]  # the second too: made before the crash
     assert all("<!-- paybill-plan -->" in p.body for p in handed)
+
+
+
+@pytest.mark.parametrize(("growth_allows_silo", "refusal", "why"), [
+    (True, "PB0974", "billing-agent-plan-tier-ceiling"),       # change control: enterprise needs a person
+    (False, "PB0401", "isolation 'silo' is not allowed by plan 'growth'"),   # validation: silo on growth
+])
+def test_a_refused_plan_change_does_not_hold_back_the_dunning_of_a_tenant_that_stopped_paying(
+        billing, growth_allows_silo: bool, refusal: str, why: str) -> None:
+    # Stripe moves acme-corp (enterprise, silo) to growth and its payment fails. The plan change waits for
+    # a person (refused by change control or by validation), but the past_due status and, 14 days later,
+    # the suspension are still proposed, each pass reporting the plan refusal beside them.
+    tenant = "acme-corp"
+    if growth_allows_silo:
+        billing.repo.edit("specs/plans/growth.yaml", "allowed: [pooled, bridge]", "allowed: [pooled, bridge, silo]")
+        billing.repo.commit("growth sells silo too")
+    customer = CUSTOMERS["acme"]
+    first = billing.sync([subscription("evt_1", "customer.subscription.updated", T0, customer, status="past_due",
+                                       price="price_growth_monthly")], T0)
+    assert codes(first) == [refusal, "PB1018"], first.diagnostics
+    assert why in first.diagnostics[0].message
+    held = first.diagnostics[1].message
+    assert f"plan change of tenant '{tenant}' (enterprise -> growth) refused" in held, held
+    assert "its other changes (billing.status -> past_due) are proposed without it" in held, held
+    [status] = first.proposals
+    assert status.classes == ["billing-status"] and status.events == ["evt_1"] and first.kept == []
+    assert "| `spec.billing.status` | `active` | `past_due` |" in status.body and "`spec.plan`" not in status.body
+    assert "Not in this change: plan `growth`" in status.body and refusal in status.body
+    billing.merge(status.branch)
+    later = billing.sync([], T0 + 14 * DAY)
+    assert codes(later) == [refusal, "PB1018"], later.diagnostics   # every pass, until a person decides
+    [suspend] = later.proposals
+    assert suspend.classes == ["suspend"]
+    assert "lifecycle active -> suspended" in billing.repo.git("log", "-1", "--format=%s", suspend.branch)
+    billing.merge(suspend.branch)
+    settled = billing.sync([], T0 + 15 * DAY)
+    assert codes(settled) == [refusal, "PB1018"] and settled.proposals == []

@@ -207,7 +207,8 @@ class Pass:
 
     # -- proposals ----------------------------------------------------------------------------------
     def propose_update(self, tenant: TenantView, new: SubscriptionState, changes: dict[str, str],
-                       fresh: list[BillingEvent], held_back: str | None = None) -> None:
+                       fresh: list[BillingEvent], held_back: tuple[str, str] | None = None) -> None:
+        """Propose ``changes`` to the tenant file; ``held_back``: the plan left out of them, and why (the body says)."""
         assert self.facts.policy is not None
         classes = decide.classes(tenant, changes, self.facts)
         review = decide.review(classes, self.facts)
@@ -231,14 +232,16 @@ class Pass:
             header += ["", f"Supersedes `{superseded}` (proposed earlier for this subscription and not merged: "
                        f"its change is part of this one). Close that pull request; merging both conflicts."]
         if held_back is not None:
-            header += ["", f"Not in this change: plan `{held_back}`, which Stripe bills, is held back because agents "
-                       f"act for `{tenant.name}` that the plan does not allow ({CODE_AGENTS_BLOCK_PLAN}); it is "
-                       "proposed once a person takes the tenant out of their scope."]
+            plan, why = held_back
+            header += ["", f"Not in this change: plan `{plan}`, which Stripe bills, is held back {why}."]
         result = propose_files(self.ctx, self.facts.policy.agent, {repo_path: text.encode("utf-8")},
                                {repo_path: old}, subject, reasons, event_ids, review,
                                f"billing-{tenant.name}-{'-'.join(classes)}", header, dry_run=self.dry_run)
         if self._blocked_by_agents(result, changes):
             self._without_plan(result, tenant, new, changes, fresh)
+            return
+        if result.refused and held_back is None and decide.PLAN in changes and len(changes) > 1:
+            self._rest_without_plan(result, tenant, new, changes, fresh)
             return
         self.finish(result, tenant.name, new, changes, fresh, classes, review, event_ids, supersedes=superseded)
 
@@ -280,14 +283,44 @@ class Pass:
                    "(its labels or the agents' tenantScope; the billing agent may not) and merges that; the "
                    "next pass then proposes the plan change. If the change in Stripe was a mistake, revert it there",
                    [] if rest else fresh)
-        if not rest:
-            return
+        if rest:
+            self._propose_rest(tenant, new, rest, fresh, plan, CODE_AGENTS_BLOCK_PLAN,
+                               f"because agents act for `{tenant.name}` that the plan does not allow "
+                               f"({CODE_AGENTS_BLOCK_PLAN}); it is proposed once a person takes the tenant out of "
+                               "their scope")
+
+    def _rest_without_plan(self, result: BillingProposal, tenant: TenantView, new: SubscriptionState,
+                           changes: dict[str, str], fresh: list[BillingEvent]) -> None:
+        """A proposal that changes the plan and more was refused: report it, and propose the rest on its own.
+
+        Change control (the tier ceiling: a person decides every plan change of an enterprise tenant,
+        PB0974) or validation (the new plan does not allow the tenant's isolation, PB0401) refusing the
+        plan must not keep a tenant that stopped paying from going ``past_due`` and then being suspended:
+        the payment and the plan are separate decisions. The plan refusal (PB1018) repeats on every pass,
+        derived again from the subscription's saved price, until a person makes or reverts the change; if
+        the rest is refused as well, its own PB1018 follows and its events are kept as before.
+        """
+        self.report.diagnostics.extend(result.diagnostics)
+        plan = changes[decide.PLAN]
+        rest = {path: value for path, value in changes.items() if path != decide.PLAN}
+        refusals = ", ".join(sorted({d.code for d in result.diagnostics if d.severity is Severity.ERROR}))
+        other = ", ".join(f"{path.removeprefix('spec.')} -> {value}" for path, value in sorted(rest.items()))
+        self.error(CODE_REFUSED, f"plan change of tenant '{tenant.name}' ({tenant.plan} -> {plan}) refused; its "
+                   f"other changes ({other}) are proposed without it",
+                   "see the diagnostics above: a person makes the plan change (or the organisation changes the "
+                   "rule), or it is reverted in Stripe; the refusal repeats on every pass until then", [])
+        self._propose_rest(tenant, new, rest, fresh, plan, CODE_REFUSED,
+                           f"because {refusals} refused it; a person makes that change, or it is reverted in Stripe")
+
+    def _propose_rest(self, tenant: TenantView, new: SubscriptionState, rest: dict[str, str],
+                      fresh: list[BillingEvent], plan: str, code: str, why: str) -> None:
+        """Propose the subscription's changes but its plan, unless they are already proposed."""
         if rest == new.proposed:
             for event in fresh:
-                self.done(event, f"already proposed on {new.branch} (its plan change waits: {CODE_AGENTS_BLOCK_PLAN})")
+                self.done(event, f"already proposed on {new.branch} (its plan change waits: {code})")
             self.s.save_subscription(new)
             return
-        self.propose_update(tenant, new, rest, fresh, held_back=plan)
+        self.propose_update(tenant, new, rest, fresh, held_back=(plan, why))
 
     @staticmethod
     def _superseded(tenant: TenantView, state: SubscriptionState) -> str | None:
