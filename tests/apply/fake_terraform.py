@@ -4,7 +4,8 @@ Real Terraform cannot be downloaded here (no network to releases.hashicorp.com, 
 need cloud credentials), so ``paybill apply run`` is tested against this program: it appends one
 JSON line per call to $FAKE_LOG (the -chdir folder, the arguments, start and end times), answers
 ``state list`` from $FAKE_STATES/<folder with / as _>, sleeps $FAKE_SLEEP seconds on apply and
-destroy, fails on demand: $FAKE_FAILS is a JSON list of rules {"dir": suffix, "command": name,
+destroy, answers ``plan -detailed-exitcode`` and ``show -json`` from $FAKE_DRIFT (:func:`_drift`),
+fails on demand: $FAKE_FAILS is a JSON list of rules {"dir": suffix, "command": name,
 "times": n, "output": text, "code": status}, each failing the first n matching calls, and leaves the
 working files the real one leaves (:func:`_working_files`).
 """
@@ -47,12 +48,30 @@ def main(argv: list[str]) -> int:
         code, output = 1, "Error: No configuration files"
     if code == 0:
         _working_files(chdir, command, args)
+    if code == 0 and command == "plan" and "-detailed-exitcode" in args:
+        code = _drift(chdir, args)
+    if code == 0 and command == "show" and "-json" in args:
+        saved = Path(chdir, args[-1]).read_text()
+        sys.stdout.write(saved if saved.startswith("{") else '{"format_version": "1.2", "resource_changes": []}')
     with open(os.environ["FAKE_LOG"], "a") as log:
         fcntl.flock(log, fcntl.LOCK_EX)
         log.write(json.dumps({"dir": chdir, "args": args, "t0": started, "t1": time.time(), "code": code}) + "\n")
     if output:
         sys.stderr.write(output + "\n")
     return code
+
+
+def _drift(chdir: str, args: list[str]) -> int:
+    """``plan -detailed-exitcode``: 2 when $FAKE_DRIFT/<folder with / as _> exists, its text (a plan as
+    ``show -json`` prints it) saved as the plan; else 0."""
+    drifted = Path(os.environ.get("FAKE_DRIFT", "/nonexistent")) / chdir.replace("/", "_")
+    if not drifted.exists():
+        return 0
+    out = next((a.removeprefix("-out=") for a in args if a.startswith("-out=")), None)
+    if out is not None:
+        Path(chdir, out).write_text(drifted.read_text())
+    sys.stdout.write("Note: Objects have changed outside of Terraform\nPlan: 0 to add, 1 to change, 0 to destroy.\n")
+    return 2
 
 
 def _working_files(chdir: str, command: str, args: list[str]) -> None:

@@ -101,7 +101,7 @@ class Flow:
                                         "/bin"]), "GH_STATE": str(self.work / "gh.json"),
                "HOME": str(self.work / "home"), "LANG": "C.UTF-8", "PIP_LOG": str(self.work / "pip.log"),
                "FAKE_LOG": str(self.fake_log), "FAKE_STATES": str(self.work / "states"),
-               "FAKE_COUNTERS": str(self.work / "counters"),
+               "FAKE_COUNTERS": str(self.work / "counters"), "FAKE_DRIFT": str(self.work / "drift"),
                "FAKE_FAILS": str(self.work / "fails.json"), "WF_DATABASES": str(self.work / "databases.jsonl"),
                "WF_ADMIN_DSN": DSN, "WF_PREFIX": f"{os.getpid()}"}
         env.pop("VIRTUAL_ENV", None)
@@ -131,7 +131,7 @@ def flow(tmp_path: Path) -> Iterator[Flow]:
     assert shutil.which("node"), "Node 20 runs actions/github-script's JavaScript"
     before = paybill_roles()
     work = tmp_path / "work"
-    for folder in ("home", "states", "counters"):
+    for folder in ("home", "states", "counters", "drift"):
         (work / folder).mkdir(parents=True)
     (work / "dburl.py").write_text(DATABASE_URL_COMMAND, encoding="utf-8")
     (work / "fails.json").write_text("[]", encoding="utf-8")
@@ -225,8 +225,10 @@ def import_pushed_and_applied(flow: Flow) -> None:
 # -- drift -------------------------------------------------------------------------------------------------
 
 def nightly_drift_check(flow: Flow) -> None:
-    """Clean: no issue. Someone weakens row-level security by hand: one issue, kept up to date, closed once fixed."""
-    job = drift_workflow(flow)
+    """Clean: no issue. Someone weakens row-level security by hand: one issue, kept up to date, closed once
+    fixed. Then someone edits a stack's resources in the console: every stack is planned read only across
+    the shard jobs, one infrastructure issue names that stack, and it is closed once the cloud is back."""
+    job = drift_workflow(flow)["drift"]
     assert job.result == "success", job.describe()
     assert gh_state(flow)["issues"] == []
     database = flow_databases(flow)[0]
@@ -236,16 +238,35 @@ def nightly_drift_check(flow: Flow) -> None:
         table = sql.Identifier(*row)
         conn.execute(sql.SQL("ALTER TABLE {} NO FORCE ROW LEVEL SECURITY").format(table))
         for _ in range(2):  # the next night still finds it: the same issue is updated, not a second one
-            job = drift_workflow(flow)
+            job = drift_workflow(flow)["drift"]
             assert job.result == "failure", job.describe()
             [issue] = gh_state(flow)["issues"]
             assert issue["state"] == "open" and issue["labels"] == ["paybill-drift"], issue
             assert row[1] in issue["body"], issue["body"]
         conn.execute(sql.SQL("ALTER TABLE {} FORCE ROW LEVEL SECURITY").format(table))
-    job = drift_workflow(flow)
-    assert job.result == "success", job.describe()
+    jobs = drift_workflow(flow)
+    assert jobs["drift"].result == "success", jobs["drift"].describe()
     [issue] = gh_state(flow)["issues"]
     assert issue["state"] == "closed" and "No drift any more" in issue["comments"][0], issue
+    manifest = flow.manifest(flow.head("main"))
+    assert jobs["infrastructure-report"].result == "success", jobs["infrastructure-report"].describe()
+    planned = {c["dir"] for c in flow.calls() if c["args"][:1] == ["plan"] and "-detailed-exitcode" in c["args"]}
+    assert planned == {f"generated/terraform/{s['address']}" for s in manifest["stacks"]}, \
+        "every live stack planned, read only, across the shard jobs"
+    victim = manifest["stacks"][-1]
+    marker = flow.work / "drift" / f"generated/terraform/{victim['address']}".replace("/", "_")
+    marker.write_text(json.dumps({"format_version": "1.2", "resource_drift": [
+        {"address": "aws_s3_bucket_public_access_block.data", "change": {"actions": ["update"]}}]}))
+    jobs = drift_workflow(flow)
+    assert jobs["infrastructure-report"].result == "failure", jobs["infrastructure-report"].describe()
+    infra = [i for i in gh_state(flow)["issues"] if i["title"] == "paybill drift: infrastructure"]
+    assert [i["state"] for i in infra] == ["open"], infra
+    assert f"`{victim['address']}`" in infra[0]["body"] and "aws_s3_bucket_public_access_block.data" in infra[0]["body"]
+    marker.unlink()
+    jobs = drift_workflow(flow)
+    assert jobs["infrastructure-report"].result == "success", jobs["infrastructure-report"].describe()
+    [infra_issue] = [i for i in gh_state(flow)["issues"] if i["title"] == "paybill drift: infrastructure"]
+    assert infra_issue["state"] == "closed" and "No drift any more" in infra_issue["comments"][0], infra_issue
 
 
 # -- 2, 3. the agent's pull request under review ---------------------------------------------------------
@@ -398,10 +419,10 @@ def apply_workflow(flow: Flow, *, before: str, sha: str, run_id: str, attempt: s
     return jobs
 
 
-def drift_workflow(flow: Flow) -> JobRecord:
+def drift_workflow(flow: Flow) -> dict[str, JobRecord]:
     runner = flow.runner({"event_name": "schedule", "sha": flow.head("main"), "ref": "refs/heads/main",
                           "run_id": str(700 + flow.runs), "token": "ghs_test"})
-    return runner.run("paybill-drift.yml")["drift"]
+    return runner.run("paybill-drift.yml")
 
 
 def gh_state(flow: Flow) -> dict[str, Any]:

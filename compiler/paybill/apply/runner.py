@@ -240,10 +240,13 @@ def _config_path(options: RunOptions, unit: Unit) -> str:
     return f"{options.generated.name}/{folder}/{unit.address}/main.tf.json"
 
 
-def _run_unit(options: RunOptions, unit: Unit) -> tuple[Record, Problem | None, list[str], list[str]]:
+def _run_unit(options: RunOptions, unit: Unit, factory: Callable[[RunOptions, Unit], _Unit] | None = None
+              ) -> tuple[Record, Problem | None, list[str], list[str]]:
+    """Run ``unit`` (made by ``factory``, :class:`_Unit` by default; ``apply drift`` passes its read-only
+    check) with retries of transient failures and back-off; its record, problem, log and summary lines."""
     started = time.monotonic()
     attempts = 0
-    runner = _Unit(options, unit)
+    runner = (factory or _Unit)(options, unit)
     while True:
         attempts += 1
         runner.log.append(f"-- attempt {attempts}")

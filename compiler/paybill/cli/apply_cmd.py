@@ -34,7 +34,8 @@ def _today() -> datetime.date:
 
 @click.group("apply")
 def apply_group() -> None:
-    """Plan apply jobs from generated/manifest.json, run one shard of them, or write atlantis.yaml."""
+    """Plan apply jobs from generated/manifest.json, run one shard of them, check for drift, or write
+    atlantis.yaml."""
 
 
 @apply_group.command("plan")
@@ -230,3 +231,14 @@ def atlantis_command(manifest: Path, out: Path | None) -> None:
         click.echo(text, nl=False)
     else:
         write_report(out, text)
+
+
+def _register_drift() -> None:
+    """``apply drift`` and ``apply drift-report`` live in their own module (read-only checks, not the apply)."""
+    from paybill.cli.apply_drift_cmd import drift_command, drift_report_command
+
+    apply_group.add_command(drift_command)
+    apply_group.add_command(drift_report_command)
+
+
+_register_drift()

@@ -31,7 +31,8 @@ COMMANDS: dict[str, str] = {
 
 
 SUMMARIES: dict[str, str] = {
-    "apply": "Plan apply jobs from generated/manifest.json, run one shard of them, or write atlantis.yaml.",
+    "apply": "Plan apply jobs from generated/manifest.json, run one shard of them, check for drift, or "
+             "write atlantis.yaml.",
     "audit": "Walk the git history of SPECS: one record per commit with sha, author, committer, date, "
              "trailers (Paybill-Agent, Approved-by) and the semantic changes, oldest first.",
     "authzen": "Answer AuthZEN evaluation requests for one agent bundle over HTTP.",

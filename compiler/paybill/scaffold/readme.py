@@ -114,7 +114,8 @@ paybill audit --tenant acme-corp
 * `.github/workflows/paybill-pr.yml`: on pull requests: validate, `compile --check`, the plan as a
   comment, checkov. `paybill-apply.yml` (with `paybill-apply-shard.yml`, one job per shard): on main,
   apply changed stacks wave by wave and migrate their databases. `paybill-drift.yml`: daily, compare
-  every database with git and keep one issue per database.
+  every database with git and keep one issue per database, and plan every stack read only
+  (`paybill apply drift`, in `PAYBILL_DRIFT_SHARDS` jobs) to keep one issue for the infrastructure.
   All of them install paybill with the pip requirement in the repository variable
   `PAYBILL_PIP_REQUIREMENT` (e.g. `paybill==0.1.0` or `paybill @ git+https://...@v0.1.0`), else the
   default `paybill init` wrote into their `env:`; without either, they stop and say so.
