@@ -110,7 +110,8 @@ class Flow:
                       github={"repository": "acme/platform", "server_url": "https://github.com", "run_attempt": "1",
                               **github},
                       actions=self.side.doubles(), env=env, replaced=replaced or {},
-                      vars={"PAYBILL_PIP_REQUIREMENT": "paybill==0.1.0", "PAYBILL_DATABASE_URL_COMMAND": url_command})
+                      vars={"PAYBILL_PIP_REQUIREMENT": "paybill==0.1.0", "PAYBILL_DATABASE_URL_COMMAND": url_command,
+                            "PAYBILL_DRIFT_SHARDS": "3"})
 
     def fail_apply(self, stack: str | None, message: str = "") -> None:
         """Make the fake terraform's apply fail for one stack (every time), or stop failing."""
@@ -253,6 +254,8 @@ def nightly_drift_check(flow: Flow) -> None:
     planned = {c["dir"] for c in flow.calls() if c["args"][:1] == ["plan"] and "-detailed-exitcode" in c["args"]}
     assert planned == {f"generated/terraform/{s['address']}" for s in manifest["stacks"]}, \
         "every live stack planned, read only, across the shard jobs"
+    shards = json.loads(jobs["infrastructure-shards"].outputs["matrix"])["include"]
+    assert [s["shard"] for s in shards] == ["1/3", "2/3", "3/3"], "PAYBILL_DRIFT_SHARDS jobs"
     victim = manifest["stacks"][-1]
     marker = flow.work / "drift" / f"generated/terraform/{victim['address']}".replace("/", "_")
     marker.write_text(json.dumps({"format_version": "1.2", "resource_drift": [
