@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from paybill.audit.events import TenantEvent, tenant_events
-from paybill.changes.history import SPEC_SUFFIXES, CommitInfo, documents_at, walk_history
+from paybill.changes.history import SPEC_SUFFIXES, CommitInfo, documents_at, loaded_spec_file, walk_history
 from paybill.changes.lifecycle import CODE_NEW, check_transition
 from paybill.changes.model import Finding, SpecChange
 from paybill.changes.specdiff import diff_documents
@@ -94,7 +94,7 @@ def _record(commit: CommitInfo, where: SpecsLocation, cache: BlobCache, contents
     trailers = parse_trailers(commit.message)
     if wanted.agent and wanted.agent not in [v for k, v in trailers if k.lower() == "paybill-agent"]:
         return None
-    specs = [f for f in commit.files if f.path.endswith(SPEC_SUFFIXES)]
+    specs = [f for f in commit.files if loaded_spec_file(f.path, where.prefix)]
     before = documents_at([(f.path, f.old) for f in specs if f.old], where, cache, contents)
     after = documents_at([(f.path, f.new) for f in specs if f.new], where, cache, contents)
     seen.update(name for kind, name in (*before, *after) if kind == "Tenant")
@@ -135,7 +135,7 @@ def audit_history(repo: GitRepo, where: SpecsLocation, wanted: AuditFilter = Aud
     commits = walk_history(repo, where.prefix, since=wanted.since, until=wanted.until, author=wanted.author, rev=rev)
     for start in range(0, len(commits), BATCH // 2 or 1):
         chunk = commits[start:start + BATCH // 2]
-        needed = {blob for c in chunk for f in c.files if f.path.endswith(SPEC_SUFFIXES)
+        needed = {blob for c in chunk for f in c.files if loaded_spec_file(f.path, where.prefix)
                   for blob, path in ((f.old, f.path), (f.new, f.path))
                   if blob and (blob, where.display(path)) not in cache}
         contents = repo.read_blobs(needed)

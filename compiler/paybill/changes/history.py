@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from paybill.gitio.blobcache import BlobCache
 from paybill.gitio.repo import GitRepo
 from paybill.gitio.snapshot import SpecsLocation
+from paybill.gitio.sources import _hidden, under
 from paybill.load import SpecDocument
 
 ZERO = "0" * 40
@@ -41,6 +42,14 @@ class CommitInfo:
     files: list[FileChange] = field(default_factory=list)
 
 
+def loaded_spec_file(path: str, prefix: str) -> bool:
+    """Whether the loader reads ``path`` (a repository path) as a spec file: below the specs root, a
+    spec suffix, no hidden part. History is compared through these files only, as the loader sees the
+    tree: a hidden copy of a spec (``specs/.old/hooli.yaml``) is never loaded, so it must not stand in
+    for the spec it copies when a commit's changes are worked out."""
+    return path.endswith(SPEC_SUFFIXES) and under(path, prefix) and not _hidden(path, prefix)
+
+
 def _parse_raw(raw: bytes) -> list[FileChange]:
     tokens = raw.split(b"\0")
     files: list[FileChange] = []
@@ -71,14 +80,17 @@ def changed_files(repo: GitRepo, old: str, new: str, *prefixes: str) -> list[Fil
 
 
 def walk_history(repo: GitRepo, prefix: str, *, since: str | None = None, until: str | None = None,
-                 author: str | None = None, rev: str = "HEAD") -> list[CommitInfo]:
+                 author: str | None = None, rev: str = "HEAD", merges: bool = False) -> list[CommitInfo]:
     """Non-merge commits reachable from ``rev`` that touch ``prefix``, oldest first.
 
     Merge commits are skipped: with merge or rebase workflows every change is in the non-merge
     commits, and a merge would repeat them (squash merges are ordinary commits and are kept).
+    ``merges=True`` lists them too (with no files: what a merge changed is not its author's own
+    work), for a caller that must see every commit, such as review's check of agent-authored ones.
     """
-    args = ["log", "--no-merges", "--reverse", "--raw", "--no-abbrev", "--no-renames", "-z",
-            f"--format={_FORMAT}"]
+    args = ["log", "--reverse", "--raw", "--no-abbrev", "--no-renames", "-z", f"--format={_FORMAT}"]
+    if not merges:
+        args.insert(1, "--no-merges")
     if since:
         args.append(f"--since={since}")
     if until:

@@ -86,6 +86,6 @@ def _plan_sides(base: Side, head: Side, where: SpecsLocation, cache: BlobCache, 
         if head_commit is not None and head_commit != base.commit:
             base_control = load_change_control(base, policies_prefix, required=False)
             report.findings += agent_commit_findings(repo, base.commit, head_commit, where, cache,
-                                                     base_snapshot, head_snapshot, base_control)
+                                                     base_snapshot, head_snapshot, base_control, policies_prefix)
             report.findings.sort(key=lambda f: f.sort_key)
     return report

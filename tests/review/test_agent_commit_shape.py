@@ -1,0 +1,77 @@
+"""What an agent-authored commit may be and touch, in review: spec fields of loaded spec files, and the
+recompiled ``generated/``; nothing that would let a change reach the platform unchecked."""
+
+from __future__ import annotations
+
+import os
+
+from .conftest import SpecRepo
+
+AGENT = "\n\nPaybill-Agent: billing-agent"
+
+
+def test_a_hidden_copy_of_a_spec_does_not_hide_an_agents_change(repo, run) -> None:
+    """Found driving an agent's pull request: billing-agent moved hooli to enterprise (its tier ceiling
+    forbids it) and added an unloaded copy of the old spec under specs/.shadow/; the copy stood in for
+    hooli when the commit was checked and audited, so the plan said no blocking problems."""
+    repo.git("checkout", "--quiet", "-b", "paybill/billing-agent/upgrade-hooli")
+    repo.write("specs/.shadow/hooli.yaml", repo.read("specs/tenants/hooli.yaml"))
+    repo.edit("specs/tenants/hooli.yaml", "plan: starter", "plan: enterprise")
+    repo.commit("Upgrade hooli" + AGENT, author=("billing-agent", "billing-eng@example.com"))
+    code, out, _ = run(repo.root, "plan", "specs", "--no-terraform", "--base", "main")
+    assert code == 1, out
+    assert "change-control rule 'billing-agent-plan-tier-ceiling' denies agent 'billing-agent' proposing " \
+           "Tenant/hooli spec.plan: starter -> enterprise" in out
+    assert "changes 'specs/.shadow/hooli.yaml', which an agent may not: the loader does not read it" in out
+    code, out, _ = run(repo.root, "audit", "specs", "--tenant", "hooli")
+    assert code == 0 and "plan changed: starter -> enterprise  (billing-agent <billing-eng@example.com> as agent " \
+                          "billing-agent)" in out, out
+
+
+def test_an_agent_commit_changes_spec_files_and_generated_only(repo, run) -> None:
+    """Found driving an agent's pull request: a commit carrying Paybill-Agent that rewrote the
+    change-control policies or the pull-request workflow, or changed a spec through a symlink, a
+    submodule or an executable bit, passed the plan: only the fields of .yaml files were checked."""
+    repo.git("checkout", "--quiet", "-b", "paybill/billing-agent/tidy")
+    repo.edit("policies/change-control.cedar", "// Baseline", "// baseline")
+    repo.write(".github/workflows/paybill-pr.yml", "name: paybill review\n")
+    repo.write("generated/manifest.json", "{}\n")
+    repo.write("specs/tenants/notes.txt", "kind: Tenant\n")
+    os.symlink("notes.txt", repo.path("specs/tenants/notes.yaml"))
+    os.chmod(repo.path("specs/tenants/vandelay.yaml"), 0o755)
+    vendor = SpecRepo(repo.path("specs/vendor"))  # an embedded repository: git adds it as a gitlink
+    vendor.write("tenants/hooli.yaml", repo.read("specs/tenants/hooli.yaml"))
+    vendor.commit("vendored")
+    repo.commit("Tidy" + AGENT)
+    code, out, _ = run(repo.root, "plan", "specs", "--no-terraform", "--base", "main")
+    assert code == 1, out
+    why = {
+        "policies/change-control.cedar": "it is a change-control policy",
+        ".github/workflows/paybill-pr.yml": "it is outside the specs root (specs/) and the compiled output",
+        "specs/tenants/notes.txt": "the loader does not read it as a spec",
+        "specs/tenants/notes.yaml": "it is a symlink, not a regular file",
+        "specs/tenants/vandelay.yaml": "it is an executable file, not a regular file",
+        "specs/vendor": "it is a submodule, not a regular file",
+    }
+    for path, reason in why.items():
+        assert f"agent-authored commit 'Tidy' changes '{path}', which an agent may not: {reason}" in out, path
+    assert "generated/manifest.json" not in out  # the compiled output is part of a proposal
+    assert out.count("error[PB0978]") == len(why)
+
+
+def test_an_agent_authored_merge_commit_fails_the_plan(repo, run) -> None:
+    """Found driving an agent's pull request: merge commits were skipped, so an agent's merge (whose
+    tree may hold anything) carried its trailer past change control unchecked."""
+    repo.git("checkout", "--quiet", "-b", "side")
+    repo.edit("specs/tenants/hooli.yaml", "plan: starter", "plan: enterprise")
+    repo.commit("side change")
+    repo.git("checkout", "--quiet", "main")
+    repo.git("checkout", "--quiet", "-b", "paybill/billing-agent/merge")
+    repo.edit("specs/tenants/vandelay.yaml", "plan: free", "plan: starter")
+    repo.commit("Upgrade vandelay" + AGENT)
+    repo.git("merge", "--quiet", "--no-ff", "side", "-m", "Merge side" + AGENT)
+    code, out, _ = run(repo.root, "plan", "specs", "--no-terraform", "--base", "main")
+    assert code == 1, out
+    assert "agent-authored commit 'Merge side' is a merge: change control checks an agent's own commits one by " \
+           "one, and what a merge brings in is not" in out
+    assert out.count("error[PB0978]") == 1  # the agent's own commit is within the rules
