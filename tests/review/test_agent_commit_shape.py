@@ -75,3 +75,27 @@ def test_an_agent_authored_merge_commit_fails_the_plan(repo, run) -> None:
     assert "agent-authored commit 'Merge side' is a merge: change control checks an agent's own commits one by " \
            "one, and what a merge brings in is not" in out
     assert out.count("error[PB0978]") == 1  # the agent's own commit is within the rules
+
+
+def test_audit_tells_what_a_merge_changed_itself(repo, run) -> None:
+    """Found auditing after an agent's pull request: an edit slipped into a merge commit (hooli moved to
+    enterprise while merging a display-name change) never appeared in `paybill audit`: merges were
+    skipped, so hooli's story ended on starter while its spec said enterprise."""
+    repo.git("checkout", "--quiet", "-b", "side")
+    repo.edit("specs/tenants/hooli.yaml", "displayName: Hooli", "displayName: Hooli Inc")
+    repo.commit("Rename hooli")
+    repo.git("checkout", "--quiet", "main")
+    repo.edit("specs/tenants/vandelay.yaml", "plan: free", "plan: starter")
+    repo.commit("Upgrade vandelay")
+    repo.git("merge", "--quiet", "--no-ff", "--no-commit", "side")
+    repo.edit("specs/tenants/hooli.yaml", "plan: starter", "plan: enterprise")
+    merge = repo.commit("Merge side", author=("billing-agent", "billing-eng@example.com"))
+    code, out, _ = run(repo.root, "audit", "specs", "--tenant", "hooli")
+    assert code == 0, out
+    events = [line.split("  ", 2)[2] for line in out.splitlines()]
+    assert events[1:] == ["updated: spec.displayName: Hooli -> Hooli Inc  (Alice Admin <alice@example.com>)",
+                          "plan changed: starter -> enterprise  (billing-agent <billing-eng@example.com>)"], out
+    code, out, _ = run(repo.root, "audit", "specs")
+    block = out.split(f"commit {merge[:12]}")[1]
+    assert "(a merge: what it changed itself, that none of its parents had)" in block
+    assert "spec.plan: starter -> enterprise" in block and "displayName" not in block and "vandelay" not in block

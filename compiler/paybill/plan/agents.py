@@ -69,7 +69,7 @@ def _shape_findings(commit: CommitInfo, where: SpecsLocation, policies_prefix: s
                         "merge brings in is not",
                         hint="rebase the branch onto its base instead of merging (paybill propose makes one commit)")]
     findings = []
-    for file in commit.files:
+    for file in commit.files:  # (a merge has returned above: its files are not all its own)
         why = _not_a_proposal(file, where, policies_prefix)
         if why is not None:
             findings.append(Finding(
@@ -101,6 +101,8 @@ def agent_commit_findings(repo: GitRepo, base_commit: str, head_commit: str, whe
     contents = repo.read_blobs(needed)
     for commit in commits:
         findings += _shape_findings(commit, where, policies_prefix)
+        if len(commit.parents) > 1:
+            continue  # refused as a merge: its fields would mix in what the other parents changed
         specs = spec_files(commit)
         before = documents_at([(f.path, f.old) for f in specs if f.old], where, cache, contents)
         after = documents_at([(f.path, f.new) for f in specs if f.new], where, cache, contents)
