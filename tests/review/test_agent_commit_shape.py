@@ -99,3 +99,40 @@ def test_audit_tells_what_a_merge_changed_itself(repo, run) -> None:
     block = out.split(f"commit {merge[:12]}")[1]
     assert "(a merge: what it changed itself, that none of its parents had)" in block
     assert "spec.plan: starter -> enterprise" in block and "displayName" not in block and "vandelay" not in block
+
+
+def test_on_an_agents_branch_every_commit_is_the_agents(repo, run) -> None:
+    """Found driving an agent's pull request: the check applied only to commits that declared
+    Paybill-Agent, so support-assistant pushing paybill/support-assistant/tidy with its own read grant
+    widened to customers' email and phone, and no trailer, got a plan with no blocking problems."""
+    repo.git("checkout", "--quiet", "-b", "paybill/support-assistant/tidy")
+    repo.edit("specs/agents/support-assistant.yaml", "read: [id, name]", "read: [id, name, email, phone]")
+    repo.commit("Tidy", author=("Alice Admin", "alice@example.com"))
+    code, out, _ = run(repo.root, "plan", "specs", "--no-terraform", "--base", "main")
+    assert code == 0 and "PB0978" not in out, out  # without the branch, a person's commit
+    code, out, _ = run(repo.root, "plan", "specs", "--no-terraform", "--base", "main",
+                       "--head-ref", "paybill/support-assistant/tidy")
+    assert code == 1, out
+    assert "change-control rule 'no-agent-widens-agents' denies agent 'support-assistant' proposing " \
+           "Agent/support-assistant spec.permissions.tables[table=customers].read: + email" in out, out
+    # a trailer naming another agent on the branch: refused, and judged as the branch's agent anyway
+    repo.edit("specs/agents/support-assistant.yaml", "read: [id, name, email, phone]", "read: [id, name]")
+    repo.commit("Undo" + AGENT)
+    code, out, _ = run(repo.root, "plan", "specs", "--no-terraform", "--base", "main",
+                       "--head-ref", "paybill/support-assistant/tidy")
+    assert "commit 'Undo' on branch 'paybill/support-assistant/tidy' of agent 'support-assistant' declares " \
+           "Paybill-Agent: billing-agent" in out, out
+    assert "denies agent 'billing-agent'" not in out
+    code, out, _ = run(repo.root, "plan", "specs", "--no-terraform", "--base", "main", "--head-ref", "paybill/tidy")
+    assert code == 1 and "branch 'paybill/tidy' is in the namespace agents push to (paybill/) but names no agent" \
+        in out, out
+
+
+def test_an_honest_proposal_passes_on_its_branch(repo, run) -> None:
+    code, out, err = run(repo.root, "propose", "specs", "--as", "billing-agent", "--no-terraform",
+                         "--set", "Tenant/hooli:spec.plan=growth", "-m", "Upgrade hooli")
+    assert code == 0, out + err
+    branch = "paybill/billing-agent/upgrade-hooli"
+    code, out, _ = run(repo.root, "plan", "specs", "--no-terraform", "--base", "main", "--head", branch,
+                       "--head-ref", branch)
+    assert code == 0 and "PB0978" not in out, out

@@ -22,7 +22,15 @@ from paybill.changes.history import CommitInfo, FileChange, documents_at, loaded
 from paybill.changes.model import Finding
 from paybill.changes.policies import ChangeControl
 from paybill.changes.specdiff import diff_documents
-from paybill.changes.trailers import AGENT_TRAILER, REVIEW_TRAILER, VIA_TRAILER, parse_trailers, trailer_values
+from paybill.changes.trailers import (
+    AGENT_BRANCHES,
+    AGENT_TRAILER,
+    REVIEW_TRAILER,
+    VIA_TRAILER,
+    branch_agent,
+    parse_trailers,
+    trailer_values,
+)
 from paybill.diagnostics.text import printable
 from paybill.gitio.blobcache import BlobCache
 from paybill.gitio.repo import GitRepo
@@ -35,11 +43,17 @@ ABSENT = "000000"
 _MODES = {"120000": "a symlink", "160000": "a submodule", "100755": "an executable file"}
 
 
-def agent_commits(repo: GitRepo, base_commit: str, head_commit: str, where: SpecsLocation) -> list[CommitInfo]:
-    """The commits between base and head that carry a ``Paybill-Agent:`` trailer, merges included,
-    with every file they changed (not only the specs: what else an agent touched is checked too)."""
+def agent_commits(repo: GitRepo, base_commit: str, head_commit: str, where: SpecsLocation,
+                  every: bool = False) -> list[CommitInfo]:
+    """The commits between base and head that carry a ``Paybill-Agent:`` trailer (``every``: all of
+    them, for an agent's branch), merges included, with every file they changed (not only the specs:
+    what else an agent touched is checked too)."""
     return [c for c in walk_history(repo, "", rev=f"{base_commit}..{head_commit}", merges=True)
-            if trailer_values(parse_trailers(c.message), AGENT_TRAILER)]
+            if every or trailer_values(parse_trailers(c.message), AGENT_TRAILER)]
+
+
+def _subject(commit: CommitInfo) -> str:
+    return commit.message.strip().splitlines()[0] if commit.message.strip() else ""
 
 
 def _not_a_proposal(file: FileChange, where: SpecsLocation, policies_prefix: str | None) -> str | None:
@@ -62,7 +76,7 @@ def _not_a_proposal(file: FileChange, where: SpecsLocation, policies_prefix: str
 def _shape_findings(commit: CommitInfo, where: SpecsLocation, policies_prefix: str | None) -> list[Finding]:
     """PB0978 for what an agent-authored commit may not be, or touch, whatever the fields say."""
     label = f"commit {commit.sha[:12]}"
-    title = f"agent-authored commit '{commit.message.strip().splitlines()[0] if commit.message.strip() else ''}'"
+    title = f"agent-authored commit '{_subject(commit)}'"
     if len(commit.parents) > 1:
         return [Finding(CODE_AGENT_COMMIT, "error", "change-control", label,
                         f"{title} is a merge: change control checks an agent's own commits one by one, and what a "
@@ -82,11 +96,21 @@ def _shape_findings(commit: CommitInfo, where: SpecsLocation, policies_prefix: s
 
 def agent_commit_findings(repo: GitRepo, base_commit: str, head_commit: str, where: SpecsLocation,
                           cache: BlobCache, base: Snapshot, head: Snapshot,
-                          control: ChangeControl | None, policies_prefix: str | None = None) -> list[Finding]:
-    commits = agent_commits(repo, base_commit, head_commit, where)
+                          control: ChangeControl | None, policies_prefix: str | None = None,
+                          head_ref: str | None = None) -> list[Finding]:
+    """PB0978 for every agent-authored commit that breaks change control. ``head_ref``: the pull
+    request's branch; on an agent's branch (``paybill/<agent>/<slug>``) every commit is that agent's,
+    whether it carries the trailer or not (a trailer is what a commit declares; the branch is where
+    the agent's credential may push), and a trailer naming another agent is refused."""
+    owner = branch_agent(head_ref)
+    commits = agent_commits(repo, base_commit, head_commit, where, every=owner is not None)
     if not commits:
         return []
     findings: list[Finding] = []
+    if owner == "":
+        return [Finding(CODE_AGENT_COMMIT, "error", "change-control", f"branch {printable(head_ref or '')}",
+                        f"branch '{printable(head_ref or '')}' is in the namespace agents push to ({AGENT_BRANCHES}) "
+                        "but names no agent", hint="agents' branches are paybill/<agent>/<slug> (paybill propose)")]
     if control is None or not control.ok:
         first = commits[0]
         return [Finding(CODE_AGENT_COMMIT, "error", "change-control", f"commit {first.sha[:12]}",
@@ -108,7 +132,14 @@ def agent_commit_findings(repo: GitRepo, base_commit: str, head_commit: str, whe
         after = documents_at([(f.path, f.new) for f in specs if f.new], where, cache, contents)
         changes = diff_documents(before, after)
         trailers = parse_trailers(commit.message)
-        for agent in trailer_values(trailers, AGENT_TRAILER):
+        declared = trailer_values(trailers, AGENT_TRAILER)
+        if owner is not None and any(agent != owner for agent in declared):
+            findings.append(Finding(
+                CODE_AGENT_COMMIT, "error", "change-control", f"commit {commit.sha[:12]}",
+                f"commit '{_subject(commit)}' on branch '{printable(head_ref or '')}' of agent '{owner}' declares "
+                f"Paybill-Agent: {', '.join(printable(a) for a in declared)}",
+                hint="an agent's branch carries that agent's commits only; it is judged as that agent"))
+        for agent in [owner] if owner is not None else declared:
             where_ = f"commit {commit.sha[:12]}"
             decisions = check_changes(agent, changes, base.index, head.index, control, where=where_,
                                       context=_origin(trailers))
@@ -118,7 +149,7 @@ def agent_commit_findings(repo: GitRepo, base_commit: str, head_commit: str, whe
                 d = decision.diagnostic
                 findings.append(Finding(
                     CODE_AGENT_COMMIT, "error", "change-control", f"commit {commit.sha[:12]}",
-                    f"agent-authored commit '{commit.message.strip().splitlines()[0]}' breaks change control: "
+                    f"agent-authored commit '{_subject(commit)}' breaks change control: "
                     f"{d.message}", d.path, d.position, d.hint))
     return findings
 

@@ -38,9 +38,11 @@ below `specs/`, no hidden path) and the compiled `generated/`, and may not be a 
 `policies/`, a workflow, a symlink, a submodule or any other file fails the plan (PB0978).
 
 The trailer is what an agent declares, not proof of who wrote a commit: a commit without it is
-judged as a person's. Give each agent a git credential that can push only its own branches
-(`paybill/<agent>/*`), and require a person's approval on pull requests (branch protection), so an
-agent that leaves the trailer out still cannot merge anything on its own.
+judged as a person's. What the forge can enforce is where an agent pushes, so the pull-request
+workflow passes the branch (`paybill plan --head-ref`): on `paybill/<agent>/<slug>` every commit is
+that agent's, with or without the trailer, and a trailer naming another agent is refused. That
+holds when each agent's git credential can push only its own `paybill/<agent>/*` branches; require a
+person's approval on pull requests (branch protection) as well.
 
 ## Files
 
