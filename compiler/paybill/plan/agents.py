@@ -38,6 +38,7 @@ from paybill.gitio.snapshot import Snapshot, SpecsLocation
 from paybill.gitio.sources import under
 
 CODE_AGENT_COMMIT = "PB0978"
+CODE_AGENT_CHECKED = "PB0984"
 REGULAR = "100644"
 ABSENT = "000000"
 _MODES = {"120000": "a symlink", "160000": "a submodule", "100755": "an executable file"}
@@ -116,6 +117,7 @@ def agent_commit_findings(repo: GitRepo, base_commit: str, head_commit: str, whe
         return [Finding(CODE_AGENT_COMMIT, "error", "change-control", f"commit {first.sha[:12]}",
                         f"{len(commits)} agent-authored commit(s) but no valid change-control policies on the base "
                         "side to check them against", hint="add policies/ (paybill init scaffolds it)")]
+
     def spec_files(commit: CommitInfo) -> list[FileChange]:
         return [f for f in commit.files if loaded_spec_file(f.path, where.prefix)
                 and {f.old_mode, f.new_mode} <= {REGULAR, ABSENT}]
@@ -123,8 +125,12 @@ def agent_commit_findings(repo: GitRepo, base_commit: str, head_commit: str, whe
     needed = {blob for c in commits for f in spec_files(c)
               for blob, path in ((f.old, f.path), (f.new, f.path)) if blob and (blob, where.display(path)) not in cache}
     contents = repo.read_blobs(needed)
+    tally: dict[str, list[int]] = {}  # agent -> [commits, field changes allowed, refusals]
     for commit in commits:
+        refusals = len(findings)
         findings += _shape_findings(commit, where, policies_prefix)
+        for agent in [owner] if owner is not None else trailer_values(parse_trailers(commit.message), AGENT_TRAILER):
+            tally.setdefault(agent, [0, 0, 0])[0] += 1
         if len(commit.parents) > 1:
             continue  # refused as a merge: its fields would mix in what the other parents changed
         specs = spec_files(commit)
@@ -143,6 +149,7 @@ def agent_commit_findings(repo: GitRepo, base_commit: str, head_commit: str, whe
             where_ = f"commit {commit.sha[:12]}"
             decisions = check_changes(agent, changes, base.index, head.index, control, where=where_,
                                       context=_origin(trailers))
+            tally[agent][1] += sum(1 for decision in decisions if decision.allowed)
             for decision in decisions:
                 if decision.allowed or decision.diagnostic is None:
                     continue
@@ -151,7 +158,21 @@ def agent_commit_findings(repo: GitRepo, base_commit: str, head_commit: str, whe
                     CODE_AGENT_COMMIT, "error", "change-control", f"commit {commit.sha[:12]}",
                     f"agent-authored commit '{_subject(commit)}' breaks change control: "
                     f"{d.message}", d.path, d.position, d.hint))
-    return findings
+        for agent in [owner] if owner is not None else trailer_values(parse_trailers(commit.message), AGENT_TRAILER):
+            tally[agent][2] += len(findings) - refusals
+    return findings + [_checked(agent, counts, owner is not None) for agent, counts in sorted(tally.items())]
+
+
+def _checked(agent: str, counts: list[int], by_branch: bool) -> Finding:
+    """PB0984: the reviewer sees that change control ran on the agent's commits, and what it found
+    (``counts``: commits, field changes allowed, refusals)."""
+    commits, allowed, refused = counts
+    how = "on its branch" if by_branch else "declaring Paybill-Agent"
+    verdict = f"{refused} refusal{'s' if refused != 1 else ''} (PB0978)" if refused else "nothing refused"
+    return Finding(CODE_AGENT_CHECKED, "notice", "change-control", f"Agent/{agent}",
+                   f"{commits} commit{'s' if commits != 1 else ''} of agent '{printable(agent)}' ({how}) checked "
+                   f"against the base side's change control: {allowed} field change{'s' if allowed != 1 else ''} "
+                   f"allowed, {verdict}")
 
 
 def _origin(trailers: list[tuple[str, str]]) -> dict[str, str]:
