@@ -143,3 +143,12 @@ def test_an_honest_proposal_passes_on_its_branch(repo, run) -> None:
                        "--format", "markdown")
     assert "| ℹ️ | PB0984 | `Agent/billing-agent` | 1 commit of agent 'billing-agent' (declaring Paybill-Agent) " \
            "checked against the base side's change control: 1 field change allowed, nothing refused |" in out, out
+
+
+def test_an_oversized_spec_in_the_work_tree_is_not_given_a_wrong_size(repo, run) -> None:
+    """Found planning an agent's branch that added a 34 MB spec: validate said 'file is 34288991 bytes',
+    the plan of the same checkout 'file is 1048577 bytes' (it reads one byte past the limit)."""
+    repo.write("specs/tenants/huge.yaml", "# " + "x" * (2 << 20) + "\n")
+    code, out, _ = run(repo.root, "plan", "specs", "--no-terraform", "--base", "main")
+    assert code == 1 and "specs/tenants/huge.yaml:1:1: error[PB0105]: file is over the limit of 1048576 bytes" in out
+    assert "1048577" not in out
