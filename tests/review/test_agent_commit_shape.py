@@ -152,3 +152,23 @@ def test_an_oversized_spec_in_the_work_tree_is_not_given_a_wrong_size(repo, run)
     code, out, _ = run(repo.root, "plan", "specs", "--no-terraform", "--base", "main")
     assert code == 1 and "specs/tenants/huge.yaml:1:1: error[PB0105]: file is over the limit of 1048576 bytes" in out
     assert "1048577" not in out
+
+
+def test_a_change_to_the_change_control_rules_is_shown_rule_by_rule(repo, run) -> None:
+    """Found reviewing a pull request that loosened policies/: the plan said nothing about it (only
+    that the rules still validate), so the comment read 'no blocking problems' like any other."""
+    policy = "policies/change-control.cedar"
+    repo.git("checkout", "--quiet", "-b", "rules")
+    repo.edit(policy, "// Baseline", "// The baseline")  # a comment: nothing to say
+    repo.commit("Reword a comment")
+    code, out, _ = run(repo.root, "plan", "specs", "--no-terraform", "--base", "main")
+    assert code == 0 and "PB0985" not in out, out
+    repo.edit(policy, 'context.after == "deleted"', 'context.after == "deleted" && false')
+    repo.write("policies/extra.cedar", '@id("agents-may-rename")\npermit (principal is Paybill::Agent, '
+               'action == Paybill::Action::"propose", resource is Paybill::Tenant)\n'
+               'when { context.field == "spec.displayName" };\n')
+    repo.commit("Loosen")
+    code, out, _ = run(repo.root, "plan", "specs", "--no-terraform", "--base", "main")
+    assert code == 0, out
+    assert "warning[PB0985] policies/: the change-control rules change: added permit 'agents-may-rename' (loosens); " \
+           "changed forbid 'no-agent-deletes-tenants' (policies/extra.cedar:1:1)" in out, out

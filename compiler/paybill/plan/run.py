@@ -51,19 +51,25 @@ def plan_sides(base: Side, head: Side, where: SpecsLocation, *, cache: BlobCache
             report = plan_from_commits(base, head, where, repo, blobs, cache_folder, quick)
             if report is not None:  # no agent-authored commit in the range: only the head's rules to check
                 report.compiled = False
-                return _with_head_control(report, head, policies_prefix)
+                return _with_head_control(report, base, head, policies_prefix)
         if known is None and cache_folder and root:
             known = LoadCache(cache_folder, root)
         blobs = cache if cache is not None else BlobCache(known=known)
         return _plan_sides(base, head, where, blobs, terraform, repo, policies_prefix, compile_base, store, head_ref)
 
 
-def _with_head_control(report: PlanReport, head: Side, policies_prefix: str | None) -> PlanReport:
-    """The head side's ``policies/`` must validate, so a broken rule cannot be merged."""
+def _with_head_control(report: PlanReport, base: Side, head: Side, policies_prefix: str | None) -> PlanReport:
+    """The head side's ``policies/`` must validate, so a broken rule cannot be merged; a change to
+    the rules is shown rule by rule (PB0985)."""
     if policies_prefix is not None:
+        from paybill.plan.policychanges import policy_change_findings
+
         head_control = load_change_control(head, policies_prefix, required=False)
         if head_control is not None:
             report.diagnostics = sorted([*report.diagnostics, *head_control.diagnostics], key=lambda d: d.sort_key)
+        found = policy_change_findings(base, head, policies_prefix, head_control)
+        if found:
+            report.findings = sorted([*report.findings, *found], key=lambda f: f.sort_key)
     return report
 
 
@@ -81,7 +87,7 @@ def _plan_sides(base: Side, head: Side, where: SpecsLocation, cache: BlobCache, 
         use_committed = repo is not None and not compile_base
         step = TerraformComparer(repo if use_committed else None,
                                  generated_prefix(where.prefix) if use_committed else None, store)
-    report = _with_head_control(build_report(base_snapshot, head_snapshot, step), head, policies_prefix)
+    report = _with_head_control(build_report(base_snapshot, head_snapshot, step), base, head, policies_prefix)
     if policies_prefix is not None and repo is not None and base.commit is not None:
         from paybill.plan.agents import agent_commit_findings
 
