@@ -138,11 +138,13 @@ def test_an_honest_proposal_passes_on_its_branch(repo, run) -> None:
     assert code == 0 and "PB0978" not in out, out
     # the reviewer sees that change control ran (found: a clean plan did not say so)
     assert "notice[PB0984] Agent/billing-agent: 1 commit of agent 'billing-agent' (on its branch) checked against " \
-           "the base side's change control: 1 field change allowed, nothing refused" in out, out
+           "the base side's change control: 1 field change allowed, nothing refused (specs/agents/billing-agent.yaml:" \
+           in out, out
     code, out, _ = run(repo.root, "plan", "specs", "--no-terraform", "--base", "main", "--head", branch,
                        "--format", "markdown")
     assert "| ℹ️ | PB0984 | `Agent/billing-agent` | 1 commit of agent 'billing-agent' (declaring Paybill-Agent) " \
-           "checked against the base side's change control: 1 field change allowed, nothing refused |" in out, out
+           "checked against the base side's change control: 1 field change allowed, nothing refused<br>" \
+           "`specs/agents/billing-agent.yaml:6` |" in out, out
 
 
 def test_an_oversized_spec_in_the_work_tree_is_not_given_a_wrong_size(repo, run) -> None:

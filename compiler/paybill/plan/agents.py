@@ -31,6 +31,7 @@ from paybill.changes.trailers import (
     parse_trailers,
     trailer_values,
 )
+from paybill.diagnostics import Position
 from paybill.diagnostics.text import printable
 from paybill.gitio.blobcache import BlobCache
 from paybill.gitio.repo import GitRepo
@@ -160,19 +161,21 @@ def agent_commit_findings(repo: GitRepo, base_commit: str, head_commit: str, whe
                     f"{d.message}", d.path, d.position, d.hint))
         for agent in [owner] if owner is not None else trailer_values(parse_trailers(commit.message), AGENT_TRAILER):
             tally[agent][2] += len(findings) - refusals
-    return findings + [_checked(agent, counts, owner is not None) for agent, counts in sorted(tally.items())]
+    return findings + [_checked(agent, counts, owner is not None, base) for agent, counts in sorted(tally.items())]
 
 
-def _checked(agent: str, counts: list[int], by_branch: bool) -> Finding:
+def _checked(agent: str, counts: list[int], by_branch: bool, base: Snapshot) -> Finding:
     """PB0984: the reviewer sees that change control ran on the agent's commits, and what it found
-    (``counts``: commits, field changes allowed, refusals)."""
+    (``counts``: commits, field changes allowed, refusals), at the agent's spec on the base side."""
     commits, allowed, refused = counts
+    doc = base.index.get("Agent", agent)
     how = "on its branch" if by_branch else "declaring Paybill-Agent"
     verdict = f"{refused} refusal{'s' if refused != 1 else ''} (PB0978)" if refused else "nothing refused"
     return Finding(CODE_AGENT_CHECKED, "notice", "change-control", f"Agent/{agent}",
                    f"{commits} commit{'s' if commits != 1 else ''} of agent '{printable(agent)}' ({how}) checked "
                    f"against the base side's change control: {allowed} field change{'s' if allowed != 1 else ''} "
-                   f"allowed, {verdict}")
+                   f"allowed, {verdict}", doc.path if doc else "",
+                   doc.position("metadata", "name") if doc else Position())
 
 
 def _origin(trailers: list[tuple[str, str]]) -> dict[str, str]:
