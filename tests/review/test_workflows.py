@@ -66,7 +66,11 @@ def test_every_run_script_passes_shellcheck(name: str, tmp_path: Path) -> None:
 
 
 def expressions(node) -> list[str]:
+    """Every ``${{ }}`` expression, except an ``env:`` value that is exactly ``github.head_ref``."""
     if isinstance(node, dict):
+        node = {k: v for k, v in node.items() if not (k == "env" and isinstance(v, dict))} | (
+            {"env": {k: v for k, v in node["env"].items() if v != "${{ github.head_ref }}"}}
+            if isinstance(node.get("env"), dict) else {})
         return [e for v in node.values() for e in expressions(v)] + [e for k in node for e in expressions(k)]
     if isinstance(node, list):
         return [e for v in node for e in expressions(v)]
@@ -90,6 +94,12 @@ def test_jobs_needs_outputs_and_step_references_resolve(name: str) -> None:
                 assert step in step_ids, f"{job_id} reads unknown step {step}"
             assert "github.event.pull_request.title" not in expr and "head_ref" not in expr, \
                 "untrusted input in an expression (script injection)"
+        # the pull request's branch name is attacker-chosen: it reaches a step only as an environment
+        # variable (the safe pattern: the shell never parses it as code), never inside a script
+        for step in job.get("steps", []):
+            for key, value in (step.get("env") or {}).items():
+                if isinstance(value, str) and "head_ref" in value:
+                    assert value == "${{ github.head_ref }}", f"{job_id}: env {key} must be exactly github.head_ref"
 
 
 def test_apply_workflow_reads_exactly_what_paybill_apply_plan_writes() -> None:
@@ -147,7 +157,7 @@ def test_pr_workflow_does_the_four_checks() -> None:
     runs = "\n".join(s.get("run", "") for s in steps)
     assert "paybill validate specs --format github" in runs
     assert "paybill compile specs --check" in runs
-    assert "paybill plan specs --base \"$BASE\" --format markdown --out plan.md" in runs
+    assert "paybill plan specs --base \"$BASE\" --head-ref \"$HEAD_REF\" --format markdown --out plan.md" in runs
     [restore] = [s for s in steps if s.get("uses", "").startswith("actions/cache/restore@")]
     assert restore["with"]["path"] == ".paybill/cache" and "steps.base.outputs.sha" in restore["with"]["key"]
     assert "checkov -d generated/terraform --framework terraform_json --skip-download" in runs

@@ -32,6 +32,8 @@ def render_text(records: Iterable[AuditRecord], *, tenant: str | None = None) ->
                     + "\n"
             continue
         lines = [f"commit {record.sha[:12]}  {record.date}  {who}", f"    {record.subject}"]
+        if len(record.parents) > 1:
+            lines.append("    (a merge: what it changed itself, that none of its parents had)")
         lines += [f"    {k}: {v}" for k, v in record.trailers]
         for change in record.changes:
             lines.append(f"  {_MARK[change.op]} {change.ref}  {change.file}")

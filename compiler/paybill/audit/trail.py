@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from paybill.audit.events import TenantEvent, tenant_events
-from paybill.changes.history import SPEC_SUFFIXES, CommitInfo, documents_at, walk_history
+from paybill.changes.history import (
+    SPEC_SUFFIXES,
+    CommitInfo,
+    FileChange,
+    documents_at,
+    loaded_spec_file,
+    walk_history,
+)
 from paybill.changes.lifecycle import CODE_NEW, check_transition
 from paybill.changes.model import Finding, SpecChange
 from paybill.changes.specdiff import diff_documents
@@ -15,6 +22,7 @@ from paybill.changes.trailers import parse_trailers, subject
 from paybill.gitio.blobcache import BlobCache
 from paybill.gitio.repo import GitRepo
 from paybill.gitio.snapshot import SpecsLocation
+from paybill.load import SpecDocument
 
 BATCH = 2_000
 """Blobs read per ``cat-file --batch`` call: bounds memory on very long histories."""
@@ -94,11 +102,15 @@ def _record(commit: CommitInfo, where: SpecsLocation, cache: BlobCache, contents
     trailers = parse_trailers(commit.message)
     if wanted.agent and wanted.agent not in [v for k, v in trailers if k.lower() == "paybill-agent"]:
         return None
-    specs = [f for f in commit.files if f.path.endswith(SPEC_SUFFIXES)]
+    specs = [f for f in commit.files if loaded_spec_file(f.path, where.prefix)]
     before = documents_at([(f.path, f.old) for f in specs if f.old], where, cache, contents)
     after = documents_at([(f.path, f.new) for f in specs if f.new], where, cache, contents)
     seen.update(name for kind, name in (*before, *after) if kind == "Tenant")
     changes = diff_documents(before, after)
+    if len(commit.parents) > 1:
+        changes = _merge_own(changes, specs, after, where, cache, contents)
+        if not changes:
+            return None  # an ordinary merge: every change is in the commits it joins, listed there
     if wanted.kind:
         changes = [c for c in changes if c.kind == wanted.kind]
     if wanted.tenant:
@@ -121,6 +133,32 @@ def _record(commit: CommitInfo, where: SpecsLocation, cache: BlobCache, contents
     return record
 
 
+def _merge_own(changes: list[SpecChange], specs: list[FileChange], after: dict[tuple[str, str], SpecDocument],
+               where: SpecsLocation, cache: BlobCache, contents: dict[str, bytes]) -> list[SpecChange]:
+    """Of a merge's changes against its first parent, those that no parent had: a spec, or a field of
+    one, whose merged value differs from every parent's. That is what the merge's author wrote (a
+    conflict resolved by hand, an edit slipped into the merge); the rest came from the commits merged."""
+    others = max((len(f.others) for f in specs), default=0)
+    against: list[dict[str, set[str] | None]] = []  # per other parent: ref -> changed field paths (None: all)
+    for n in range(others):
+        docs = documents_at([(f.path, blob) for f in specs if n < len(f.others) and (blob := f.others[n])],
+                            where, cache, contents)
+        against.append({c.ref: ({f.path for f in c.fields} if c.op == "modified" else None)
+                        for c in diff_documents(docs, after)})
+    own: list[SpecChange] = []
+    for change in changes:
+        if not all(change.ref in seen for seen in against):
+            continue  # the same as in some parent
+        if change.op != "modified":
+            own.append(change)
+            continue
+        fields = tuple(f for f in change.fields
+                       if all(seen[change.ref] is None or f.path in (seen[change.ref] or ()) for seen in against))
+        if fields:
+            own.append(replace(change, fields=fields, position=fields[0].position))
+    return own
+
+
 def audit_history(repo: GitRepo, where: SpecsLocation, wanted: AuditFilter = AuditFilter(),
                   cache: BlobCache | None = None, rev: str = "HEAD",
                   tenants_seen: set[str] | None = None) -> Iterator[AuditRecord]:
@@ -132,11 +170,12 @@ def audit_history(repo: GitRepo, where: SpecsLocation, wanted: AuditFilter = Aud
     cache = cache or BlobCache()
     imports = ImportCommits(repo, where.prefix)
     seen = tenants_seen if tenants_seen is not None else set()
-    commits = walk_history(repo, where.prefix, since=wanted.since, until=wanted.until, author=wanted.author, rev=rev)
+    commits = walk_history(repo, where.prefix, since=wanted.since, until=wanted.until, author=wanted.author, rev=rev,
+                           merges=True)
     for start in range(0, len(commits), BATCH // 2 or 1):
         chunk = commits[start:start + BATCH // 2]
-        needed = {blob for c in chunk for f in c.files if f.path.endswith(SPEC_SUFFIXES)
-                  for blob, path in ((f.old, f.path), (f.new, f.path))
+        needed = {blob for c in chunk for f in c.files if loaded_spec_file(f.path, where.prefix)
+                  for blob, path in ((f.old, f.path), (f.new, f.path), *((o, f.path) for o in f.others))
                   if blob and (blob, where.display(path)) not in cache}
         contents = repo.read_blobs(needed)
         for commit in chunk:

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from paybill.gitio.blobcache import BlobCache
 from paybill.gitio.repo import GitRepo
 from paybill.gitio.snapshot import SpecsLocation
+from paybill.gitio.sources import _hidden, under
 from paybill.load import SpecDocument
 
 ZERO = "0" * 40
@@ -25,6 +26,9 @@ class FileChange:
     old_mode: str = ""
     new_mode: str = ""
     """Git file modes (``100644``, ``120000`` a symlink, ``000000`` absent...)."""
+    others: tuple[str | None, ...] = ()
+    """For a merge: the blob in each parent after the first (``old`` is the first parent's). A merge
+    lists only the files that differ from every parent (git's dense combined diff)."""
 
 
 @dataclass
@@ -41,6 +45,14 @@ class CommitInfo:
     files: list[FileChange] = field(default_factory=list)
 
 
+def loaded_spec_file(path: str, prefix: str) -> bool:
+    """Whether the loader reads ``path`` (a repository path) as a spec file: below the specs root, a
+    spec suffix, no hidden part. History is compared through these files only, as the loader sees the
+    tree: a hidden copy of a spec (``specs/.old/hooli.yaml``) is never loaded, so it must not stand in
+    for the spec it copies when a commit's changes are worked out."""
+    return path.endswith(SPEC_SUFFIXES) and under(path, prefix) and not _hidden(path, prefix)
+
+
 def _parse_raw(raw: bytes) -> list[FileChange]:
     tokens = raw.split(b"\0")
     files: list[FileChange] = []
@@ -50,14 +62,16 @@ def _parse_raw(raw: bytes) -> list[FileChange]:
         if not token.startswith(b":"):
             i += 1
             continue
-        meta = token[1:].decode().split(" ")
+        parents = len(token) - len(token.lstrip(b":"))  # a merge's combined line starts with one ':' per parent
+        meta = token[parents:].decode().split(" ")
         path = tokens[i + 1].decode("utf-8", errors="surrogateescape") if i + 1 < len(tokens) else ""
         i += 2
-        old_mode, new_mode, old, new = meta[0], meta[1], meta[2], meta[3]
-        files.append(FileChange(path,
-                                None if old == ZERO or old_mode in ("000000", "160000") else old,
-                                None if new == ZERO or new_mode in ("000000", "160000") else new,
-                                old_mode, new_mode))
+        modes, blobs = meta[:parents + 1], meta[parents + 1:2 * parents + 2]
+        if len(modes) != parents + 1 or len(blobs) != parents + 1:
+            continue
+        present = [None if blob == ZERO or mode in ("000000", "160000") else blob
+                   for mode, blob in zip(modes, blobs, strict=True)]
+        files.append(FileChange(path, present[0], present[-1], modes[0], modes[-1], tuple(present[1:-1])))
     return files
 
 
@@ -71,14 +85,17 @@ def changed_files(repo: GitRepo, old: str, new: str, *prefixes: str) -> list[Fil
 
 
 def walk_history(repo: GitRepo, prefix: str, *, since: str | None = None, until: str | None = None,
-                 author: str | None = None, rev: str = "HEAD") -> list[CommitInfo]:
+                 author: str | None = None, rev: str = "HEAD", merges: bool = False) -> list[CommitInfo]:
     """Non-merge commits reachable from ``rev`` that touch ``prefix``, oldest first.
 
     Merge commits are skipped: with merge or rebase workflows every change is in the non-merge
     commits, and a merge would repeat them (squash merges are ordinary commits and are kept).
+    ``merges=True`` lists them too, each with only the files that differ from *every* parent (git's
+    dense combined diff, ``--cc``): what the merge itself changed, such as a conflict resolved by
+    hand or an edit slipped into the merge. Their :class:`FileChange` carry the other parents' blobs.
     """
-    args = ["log", "--no-merges", "--reverse", "--raw", "--no-abbrev", "--no-renames", "-z",
-            f"--format={_FORMAT}"]
+    args = ["log", "--reverse", "--raw", "--no-abbrev", "--no-renames", "-z", f"--format={_FORMAT}"]
+    args.insert(1, "--cc" if merges else "--no-merges")
     if since:
         args.append(f"--since={since}")
     if until:

@@ -37,6 +37,8 @@ class Rule:
     effect: str
     file: str
     position: Position
+    meaning: str = field(default="", compare=False)
+    """The policy as Cedar parsed it (JSON, without annotations): equal when only layout or comments differ."""
 
 
 @dataclass
@@ -148,8 +150,17 @@ def _rules_of(display: str, text: str, sink: list[Diagnostic]) -> list[Rule] | N
             sink.append(Diagnostic(CODE_ID, f"policy #{n + 1} in {display} has no @id annotation", display, position,
                                    'start every policy with @id("a-unique-name"): refusals name the rule'))
             annotation = f"{display}#{n + 1}"
-        rules.append(Rule(annotation, policy.get("effect", "?"), display, position))
+        meaning = json.dumps({k: v for k, v in policy.items() if k != "annotations"}, sort_keys=True)
+        rules.append(Rule(annotation, policy.get("effect", "?"), display, position, meaning))
     return rules
+
+
+def policy_texts(side: Side, prefix: str) -> dict[str, bytes]:
+    """The bytes of every policy and schema file below ``prefix`` on ``side`` (repository path -> bytes):
+    what tells, without parsing anything, whether two sides' rules can differ."""
+    listing = side.list(prefix, (POLICY_SUFFIX, SCHEMA_SUFFIX))
+    contents = side.read(listing.files)
+    return {f.repo_path: f.data if f.data is not None else contents[f.blob] for f in listing.files}
 
 
 def load_change_control(side: Side, prefix: str, *, required: bool) -> ChangeControl | None:

@@ -42,3 +42,17 @@ def trailer_values(trailers: list[tuple[str, str]], key: str) -> list[str]:
 
 def subject(message: str) -> str:
     return message.strip().split("\n", 1)[0].strip()
+
+
+AGENT_BRANCHES = "paybill/"
+"""The branch namespace agents push to: ``paybill/<agent>/<slug>`` (what ``paybill propose`` creates)."""
+_AGENT_BRANCH = re.compile(r"^paybill/([^/]+)/.")
+
+
+def branch_agent(head_ref: str | None) -> str | None:
+    """The agent a pull request's branch belongs to (``paybill/<agent>/<slug>``), '' for a branch in the
+    agents' namespace that names none, None for any other branch (or none given)."""
+    if not head_ref or not head_ref.startswith(AGENT_BRANCHES):
+        return None
+    match = _AGENT_BRANCH.match(head_ref)
+    return match.group(1) if match else ""

@@ -36,9 +36,10 @@ from paybill.models.registry import KINDS
 def audit_command(specs: Path, since: str | None, until: str | None, tenant: str | None, kind: str | None,
                   author: str | None, agent: str | None, rev: str, fmt: str) -> None:
     """Walk the git history of SPECS: one record per commit with sha, author, committer, date,
-    trailers (Paybill-Agent, Approved-by) and the semantic changes, oldest first.
-    Lifecycle transitions that plan would have blocked are listed as violations. SPECS is the specs
-    folder inside the git repository (default: ./specs)."""
+    trailers (Paybill-Agent, Approved-by) and the semantic changes, oldest first. A merge commit is
+    listed only for what it changed itself, that none of its parents had. Lifecycle transitions
+    that plan would have blocked are listed as violations. SPECS is the specs folder inside the git
+    repository (default: ./specs)."""
     try:
         repo = GitRepo(specs if specs.exists() else Path.cwd())
         where = locate_specs(repo, specs)

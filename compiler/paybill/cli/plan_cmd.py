@@ -58,8 +58,12 @@ def _clean_checkout(sides: Sides) -> str | None:
 @click.option("--color", type=click.Choice(["auto", "always", "never"]), default="auto", show_default=True,
               help="Colour text output (auto: only on a terminal, and never with NO_COLOR set).")
 @click.option("--out", type=click.Path(path_type=Path, dir_okay=False), help="Write the report to a file.")
+@click.option("--head-ref", metavar="BRANCH",
+              help="The pull request's branch (CI: github.head_ref). On an agent's branch, paybill/<agent>/<slug>, "
+                   "every commit is checked against change control as that agent's, with or without a "
+                   "Paybill-Agent trailer.")
 def plan_command(specs: Path, base: str | None, head: str | None, fmt: str, no_terraform: bool,
-                 compile_base: bool, color: str, out: Path | None) -> None:
+                 compile_base: bool, color: str, out: Path | None, head_ref: str | None) -> None:
     """Show what merging a change would do: spec changes field by field, Terraform resources per
     stack, and danger flags (data destroyed, isolation moved, lifecycle skipped, permissions widened,
     revenue moved).
@@ -83,7 +87,7 @@ def plan_command(specs: Path, base: str | None, head: str | None, fmt: str, no_t
         report = plan_sides(sides.base, sides.head, sides.where, terraform=not no_terraform, repo=sides.repo,
                             policies_prefix=sides.policies_prefix, compile_base=compile_base,
                             store=UnitStore(folder / UNITS_FOLDER, read_only=True, content_root=stored_out)
-                            if folder is not None else None, cache_folder=folder)
+                            if folder is not None else None, cache_folder=folder, head_ref=head_ref)
         commit = checkout.result() if checkout is not None else None
         if commit is not None:
             report.head_label = f"HEAD ({commit[:12]})"

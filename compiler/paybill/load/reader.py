@@ -106,7 +106,8 @@ def load_source(
 ) -> list[SpecDocument]:
     """Parse one file's bytes. Problems go to ``sink``; documents that parsed are returned."""
     if len(raw) > limits.max_file_bytes:
-        _too_big(len(raw), display, sink, limits)
+        # readers stop one byte past the limit (the work tree side of a plan): then the size is unknown
+        _too_big(len(raw) if len(raw) > limits.max_file_bytes + 1 else None, display, sink, limits)
         return []
     text = _decode(raw, display, sink)
     if text is None:
@@ -218,10 +219,12 @@ def _read_upto(descriptor: int, size: int, limit: int) -> bytes:
     return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
-def _too_big(size: int, display: str, sink: DiagnosticSink, limits: LoadLimits) -> None:
+def _too_big(size: int | None, display: str, sink: DiagnosticSink, limits: LoadLimits) -> None:
+    """``size``: None when only the first bytes past the limit were read."""
     sink.error(
         "PB0105",
-        f"file is {size} bytes, over the limit of {limits.max_file_bytes}",
+        f"file is {size} bytes, over the limit of {limits.max_file_bytes}" if size is not None
+        else f"file is over the limit of {limits.max_file_bytes} bytes",
         display,
         Position(),
         "split it into several files; one spec per file is the convention",

@@ -33,7 +33,16 @@ Cedar denies by default and any matching `forbid` wins. A policy that fails to e
 The same check runs in `paybill plan` on every commit of a pull request that carries a
 `Paybill-Agent:` trailer, against the policies of the base branch, so a branch pushed without
 `paybill propose` cannot get around the rules, and a pull request cannot loosen the rules it is
-judged by.
+judged by. Such a commit may change only spec files the loader reads (regular `.yaml`/`.yml` files
+below `specs/`, no hidden path) and the compiled `generated/`, and may not be a merge: touching
+`policies/`, a workflow, a symlink, a submodule or any other file fails the plan (PB0978).
+
+The trailer is what an agent declares, not proof of who wrote a commit: a commit without it is
+judged as a person's. What the forge can enforce is where an agent pushes, so the pull-request
+workflow passes the branch (`paybill plan --head-ref`): on `paybill/<agent>/<slug>` every commit is
+that agent's, with or without the trailer, and a trailer naming another agent is refused. That
+holds when each agent's git credential can push only its own `paybill/<agent>/*` branches; require a
+person's approval on pull requests (branch protection) as well.
 
 ## Files
 
