@@ -317,3 +317,37 @@ def test_refused_statements_roll_back_and_the_run_goes_on(server: HttpServer, se
         state = conn.execute("SELECT state FROM paybill.runs WHERE id = %s", (rid,)).fetchone()[0]
         assert conn.execute("SELECT current_user").fetchone()[0] == serve_world.login
     assert state["step"] == "done" and state["rowsWritten"] == 0 and len(state["calls"]) == 3
+
+
+def test_values_postgresql_cannot_take_are_invalid_with_their_path(server: HttpServer,
+                                                                   serve_world: ServeWorld) -> None:
+    """A NUL character in text (PostgreSQL text cannot hold one) and NaN or Infinity (JSON has no such
+    numbers, yet the SDK's parser reads them) are refused as ``invalid`` naming the argument, never an
+    ``internal`` error, and the run is charged nothing for them."""
+    async def body() -> tuple[str, list[tuple[bool, dict[str, object]]]]:
+        async with http_client(server.url, server.token) as client:
+            _, started = await call(client, "start_run", tenant="beta-co", workflow="incident-response")
+            rid = started["run_id"]
+            return rid, [
+                await call(client, "read_tickets", run_id=rid, tenant="beta-co", columns=["id"],
+                           where={"subject": "incident\x00 42"}),
+                await call(client, "request_approval", run_id=rid, tenant="beta-co", step="close-tickets",
+                           reason="outage\x00"),
+            ]
+
+    rid, [(ok1, read), (ok2, approval)] = run(body)
+    assert not ok1 and read["error"] == "invalid", read
+    assert read["message"].startswith("where/subject: text cannot contain NUL"), read
+    assert not ok2 and approval["error"] == "invalid" and approval["message"].startswith("reason: "), approval
+    call_of = '{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"read_tickets","arguments":' \
+              '{"run_id":"%s","tenant":"beta-co","columns":["id"],"where":{"assignee":%s}}}}'
+    for literal in ("NaN", "Infinity", "-Infinity"):
+        response = _post(server, call_of % (rid, literal))
+        assert response.status_code == 200, response.text
+        result = response.json()["result"]
+        assert result["isError"] and result["structuredContent"]["error"] == "invalid", result
+        message = result["structuredContent"]["message"]
+        assert message.startswith("where/assignee: ") and "not a JSON number" in message, message
+    with psycopg.connect(serve_world.dsn) as conn:
+        state = conn.execute("SELECT state FROM paybill.runs WHERE id = %s", (rid,)).fetchone()[0]
+    assert state["rowsRead"] == 0 and state["calls"] == []

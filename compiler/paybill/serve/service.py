@@ -24,6 +24,7 @@ import contextlib
 import datetime as dt
 import decimal
 import logging
+import math
 import os
 import re
 import secrets
@@ -647,15 +648,50 @@ class Service:
 
 
 def _schema_problem(validator: Any, arguments: Any) -> str | None:
-    """Why ``arguments`` do not fit the tool's input schema (the first error), or None."""
+    """Why ``arguments`` do not fit the tool's input schema (the first error), or None.
+
+    Two kinds of value pass a JSON parser yet are no value PostgreSQL can take, and are named here
+    with their path, in words an agent can act on: a string with a NUL character (PostgreSQL text
+    cannot hold one: psycopg refuses to send it, which was an ``internal`` error), and ``NaN`` or
+    ``Infinity`` (the SDK's parser accepts them; the schema validator reports them as ``null``, so
+    a nullable column said "null is not of types null, string").
+    """
     try:
         if validator.is_valid(arguments):
-            return None
+            return _unsendable(arguments)  # bounded by the schema: a few small values, strings capped
         error = next(iter(validator.iter_errors(arguments)))
     except (ValueError, TypeError, OverflowError) as exc:  # not JSON-shaped (e.g. an integer beyond 64 bits)
         return f"arguments: {str(exc)[:300]}"
+    unsendable = _unsendable(arguments)  # NaN reads as null in the validator's message: say what it is
+    if unsendable is not None:
+        return unsendable
     where = "/".join(str(p) for p in error.instance_path) or "arguments"
     return f"{where}: {error.message[:300]}"
+
+
+def _unsendable(arguments: Any) -> str | None:
+    """The first string holding a NUL character or number that is not finite in ``arguments``, as
+    ``path: why``; None when there is none. Iterative: the depth is the parser's, not Python's stack's."""
+    pending: list[tuple[tuple[str, ...], Any]] = [((), arguments)]
+    while pending:
+        path, value = pending.pop()
+        if isinstance(value, str):
+            if "\x00" in value:
+                return (f"{'/'.join(path) or 'arguments'}: text cannot contain NUL (\\u0000) characters "
+                        "(PostgreSQL cannot store them); remove them")
+        elif isinstance(value, float):
+            if not math.isfinite(value):
+                return (f"{'/'.join(path) or 'arguments'}: {value!r} is not a JSON number (NaN and Infinity are "
+                        "refused); send a finite number")
+        elif isinstance(value, dict):
+            for key, item in reversed(value.items()):
+                if isinstance(key, str) and "\x00" in key:
+                    return (f"{'/'.join(path) or 'arguments'}: a property name contains a NUL (\\u0000) "
+                            "character")
+                pending.append(((*path, str(key)[:80]), item))
+        elif isinstance(value, list):
+            pending.extend(((*path, str(i)), item) for i, item in reversed(list(enumerate(value))))
+    return None
 
 
 def _values(mapping: dict[str, Any] | None) -> dict[str, Any]:
