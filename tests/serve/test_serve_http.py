@@ -54,6 +54,25 @@ def test_tools_list_shows_only_what_the_agent_can_use(server: HttpServer) -> Non
     assert "propose_change" not in tools  # no propose step, no spec repository
 
 
+def test_tool_descriptions_tell_the_agent_its_limits_and_what_a_limit_does(server: HttpServer) -> None:
+    """An agent learns from tools/list alone what it may do: each run's limits, which step waits for a
+    human, and that ``limit`` refuses a call matching more rows instead of cutting the result short."""
+    async def body() -> dict[str, object]:
+        async with http_client(server.url, server.token) as client:
+            return {t.name: t for t in (await client.list_tools()).tools}
+
+    tools = run(body)
+    start = tools["start_run"].description or ""
+    for words in ("10 steps", "2000 rows read", "500 rows written", "30 calls per minute", "300 s", "5000 budget"):
+        assert words in start, start
+    advance = tools["advance_step"].description or ""
+    assert "inspect -> close-tickets (needs a human's approval: request_approval)|" in advance, advance
+    read_limit = tools["read_tickets"].input_schema["properties"]["limit"]["description"]
+    assert "refused (limit.requested)" in read_limit and "never cut short" in read_limit
+    for name in ("update_tickets", "delete_tickets"):
+        assert "limit.requested" in tools[name].input_schema["properties"]["limit"]["description"]
+
+
 def test_a_read_returns_only_the_runs_tenant_rows_and_charges_the_run(server: HttpServer,
                                                                       serve_world: ServeWorld) -> None:
     async def body() -> tuple[dict[str, object], dict[str, object]]:
