@@ -370,3 +370,48 @@ def test_values_postgresql_cannot_take_are_invalid_with_their_path(server: HttpS
     with psycopg.connect(serve_world.dsn) as conn:
         state = conn.execute("SELECT state FROM paybill.runs WHERE id = %s", (rid,)).fetchone()[0]
     assert state["rowsRead"] == 0 and state["calls"] == []
+
+
+def test_an_approval_is_asked_for_only_where_the_run_could_use_it(server: HttpServer, serve_world: ServeWorld) -> None:
+    """request_approval and advance_step into a step that needs a human: from a finished run, or for a
+    tenant out of scope, the real reason is given and no approval is left pending for a human to grant
+    in vain; where the run can go on, the approval is pending, and once granted it is said so."""
+    async def body() -> tuple[list[str], list[tuple[bool, dict[str, object]]]]:
+        async with http_client(server.url, server.token) as client:
+            _, done = await call(client, "start_run", tenant="beta-co", workflow="incident-response")
+            _, foreign = await call(client, "start_run", tenant="alpha-co", workflow="incident-response")
+            _, live = await call(client, "start_run", tenant="beta-co", workflow="incident-response")
+            d, f, lv = done["run_id"], foreign["run_id"], live["run_id"]
+            assert (await call(client, "advance_step", run_id=d, tenant="beta-co", step="done"))[0]
+            return [lv, d, f], [
+                await call(client, "request_approval", run_id=d, tenant="beta-co", step="close-tickets", reason="x"),
+                await call(client, "advance_step", run_id=d, tenant="beta-co", step="close-tickets"),
+                await call(client, "request_approval", run_id=f, tenant="alpha-co", step="close-tickets"),
+                await call(client, "advance_step", run_id=f, tenant="alpha-co", step="close-tickets"),
+                await call(client, "request_approval", run_id=lv, tenant="beta-co", step="close-tickets",
+                           reason="incident 7"),
+            ]
+
+    (live, *refused), [(ok1, asked_done), (ok2, moved_done), (ok3, asked_foreign), (ok4, moved_foreign),
+                       (ok5, asked)] = run(body)
+    assert not ok1 and asked_done["violations"] == ["workflow.finished"], asked_done
+    assert asked_done["message"].startswith("no approval requested: ") and "pending_approval" not in asked_done
+    assert not ok2 and moved_done["violations"] == ["workflow.finished"] and "pending_approval" not in moved_done
+    assert not ok3 and asked_foreign["violations"] == ["tenant.out-of-scope"], asked_foreign
+    assert not ok4 and moved_foreign["violations"] == ["tenant.out-of-scope"] and "hint" not in moved_foreign
+    assert ok5 and asked["pending_approval"] is True and "paybill guard approve" in asked["hint"]
+    with psycopg.connect(serve_world.dsn) as conn:
+        pending = dict(conn.execute("SELECT id, pending FROM paybill.runs WHERE id = ANY(%s)",
+                                    ([live, *refused],)).fetchall())
+    assert pending == {live: {"close-tickets": "incident 7"}, **{rid: {} for rid in refused}}
+    approved = subprocess.run([*PAYBILL, "guard", "approve", live, "close-tickets", "--by", "oncall@example.com",
+                               "--bundle", str(serve_world.bundle), "--database-url", serve_world.dsn],
+                              capture_output=True, text=True, cwd=ROOT, check=False)
+    assert approved.returncode == 0, approved.stderr
+
+    async def again() -> tuple[bool, dict[str, object]]:
+        async with http_client(server.url, server.token) as client:
+            return await call(client, "request_approval", run_id=live, tenant="beta-co", step="close-tickets")
+
+    ok, already = run(again)
+    assert ok and already["pending_approval"] is False and already["approved_by"] == "oncall@example.com"

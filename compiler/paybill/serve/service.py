@@ -44,6 +44,7 @@ import psycopg
 from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool, PoolTimeout
 
+from paybill.contract.bundle import V_APPROVAL
 from paybill.dbops.ledger import recorded_revisions
 from paybill.guard import Decision, Guard, GuardUsageError, Run
 from paybill.guard.db import AccessDenied, DatabasePlan, GuardedDatabase, SetupError, StatementFailed, UsageError
@@ -555,7 +556,7 @@ class Service:
                 stored.pending.pop(args["step"], None)
                 return Outcome("allowed", {"run_id": run.id, "step": run.step, "reasons": list(decision.reasons)},
                                decision.reasons[0] if decision.reasons else "")
-            if "workflow.approval-required" in decision.violations:
+            if V_APPROVAL in decision.violations:
                 stored.pending.setdefault(args["step"], "")
                 return _denied(decision, f"step '{args['step']}' waits for a human approval",
                                pending_approval=True,
@@ -567,13 +568,25 @@ class Service:
             if isinstance(run, Outcome):
                 return run
             assert stored is not None
-            spec = served.guard.workflows[run.workflow]["steps"].get(args["step"])
+            step = args["step"]
+            spec = served.guard.workflows[run.workflow]["steps"].get(step)
             if spec is None or not spec.get("requiresApproval"):
-                return _invalid(f"step {args['step']!r} of workflow '{run.workflow}' does not require approval")
-            stored.pending[args["step"]] = args.get("reason", "")
-            hint = APPROVAL_HINT.format(run=run.id, step=args["step"], agent=served.guard.agent)
-            return Outcome("allowed", {"run_id": run.id, "step": args["step"], "pending_approval": True,
-                                       "hint": hint})
+                return _invalid(f"step {step!r} of workflow '{run.workflow}' does not require approval")
+            if step in run.approvals:
+                return Outcome("allowed", {"run_id": run.id, "step": step, "pending_approval": False,
+                                           "approved_by": run.approvals[step],
+                                           "hint": "already approved: call advance_step"})
+            # A human is asked only for a step the run could enter next but for the approval. The guard
+            # decides, as for advance_step: the step is not approved, so the advance cannot be allowed,
+            # and it is refused for the approval alone exactly when nothing else stands in the way (a
+            # finished run, no transition from this step, a tenant out of scope or in a refused state,
+            # a limit). Like every call, it counts towards the run's calls per minute.
+            position = run.advance(step)
+            if position.allowed or set(position.violations) != {V_APPROVAL}:
+                return _denied(position, f"no approval requested: {position.summary()}")
+            stored.pending[step] = args.get("reason", "")
+            hint = APPROVAL_HINT.format(run=run.id, step=step, agent=served.guard.agent)
+            return Outcome("allowed", {"run_id": run.id, "step": step, "pending_approval": True, "hint": hint})
 
     def _data(self, served: Served, tool: ToolDef, args: dict[str, Any], fresh: bool) -> Outcome:
         with self._locked(served, args, fresh) as (run, _, db):
