@@ -125,7 +125,10 @@ def _advance(workflows: dict[str, Any]) -> ToolDef:
 
     def target(spec: dict[str, Any], name: str) -> str:
         step = spec["steps"].get(name) or {}
-        return f"{name} (needs a human's approval: request_approval)" if step.get("requiresApproval") else name
+        notes = [f"at most {step['maxVisits']} visits"] if step.get("maxVisits") else []
+        if step.get("requiresApproval"):
+            notes.append("needs a human's approval: request_approval")
+        return f"{name} ({'; '.join(notes)})" if notes else name
 
     def moves(spec: dict[str, Any]) -> str:
         return ", ".join(f"{s} -> {'|'.join(target(spec, n) for n in step.get('next') or []) or 'end'}"
