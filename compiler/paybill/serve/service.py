@@ -61,6 +61,12 @@ APPROVAL_HINT = ("a human approves with `paybill guard approve {run} {step} --by
 """A command a person can run as given (``--bundle`` and ``--database-url`` are required), naming no
 server path or connection detail: the bundle by its place in the spec repository."""
 PROPOSE_TIMEOUT_SECONDS = 300
+PROPOSALS_AT_ONCE = 1
+"""``paybill propose`` subprocesses one server runs at a time. A proposal compiles every spec and runs
+git (seconds, up to :data:`PROPOSE_TIMEOUT_SECONDS`) on one of the call threads, of which there are
+only as many as pooled connections: proposals queued behind each other held every thread, and the
+agent's reads and advances waited behind them. One more is refused at once (``unavailable``,
+``busy``: retry), charging the run nothing."""
 _BRANCH = re.compile(r"created branch (\S+)")
 _BEGIN, _COMMIT, _ROLLBACK = b"BEGIN", b"COMMIT", b"ROLLBACK"
 # Sent unprepared: there is nothing to plan in them.
@@ -233,6 +239,7 @@ class Service:
         self.pool = ConnectionPool(conninfo, min_size=self.config.pool_min, max_size=self.config.pool_max,
                                    kwargs={"autocommit": True}, open=False, timeout=self.config.pool_timeout,
                                    check=None)
+        self._proposing = threading.BoundedSemaphore(PROPOSALS_AT_ONCE)
         self.runs = state.RunCache(self.config.run_cache if guard.log is None and shadow is None else 0)
         self._handlers: dict[str, Callable[[Served, ToolDef, dict[str, Any], bool], Outcome]] = {
             "start": self._start, "advance": self._advance, "approval": self._request_approval,
@@ -631,6 +638,15 @@ class Service:
                        decision.reasons[0] if decision.reasons else "")
 
     def _propose(self, served: Served, tool: ToolDef, args: dict[str, Any], fresh: bool) -> Outcome:
+        if not self._proposing.acquire(blocking=False):
+            return _unavailable("another proposal is being prepared (`paybill propose` runs one at a time); "
+                                "retry in a few seconds", reason="busy")
+        try:
+            return self._propose_one(served, args, fresh)
+        finally:
+            self._proposing.release()
+
+    def _propose_one(self, served: Served, args: dict[str, Any], fresh: bool) -> Outcome:
         with self._locked(served, args, fresh) as (run, _, _db):
             if isinstance(run, Outcome):
                 return run
