@@ -330,6 +330,8 @@ def test_refused_statements_roll_back_and_the_run_goes_on(server: HttpServer, se
     assert not ok1 and over["violations"] == ["limit.requested"], over
     assert ok2 and done["step"] == "done"
     assert not ok3 and failed["error"] == "statement" and failed["sqlstate"] == "22007"
+    # a data exception says which value and type, in PostgreSQL's words quoting the agent's own value
+    assert 'timestamp with time zone: "not a time"' in failed["message"], failed
     assert ok4 and done_b["step"] == "done"
     assert count() == before  # the delete was rolled back
     with psycopg.connect(serve_world.dsn) as conn:

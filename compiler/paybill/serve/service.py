@@ -614,8 +614,7 @@ class Service:
                 return _invalid(str(exc))
             except StatementFailed as exc:
                 return Outcome("error", {"error": "statement", "sqlstate": exc.sqlstate,
-                                         "message": "PostgreSQL rejected the statement (constraint, type or "
-                                                    "timeout); nothing was changed"})
+                                         "message": _statement_message(exc)})
 
     def _perform(self, tool: ToolDef, args: dict[str, Any], run: Run | ShadowRun, db: GuardedDatabase) -> Outcome:
         table = tool.table
@@ -674,6 +673,19 @@ class Service:
         return Outcome("allowed", {"run_id": args["run_id"], "branch": found.group(1) if found else "",
                                    "plan": done.stdout[-20000:], "reasons": list(decision.reasons)},
                        decision.reasons[0] if decision.reasons else "")
+
+
+def _statement_message(exc: StatementFailed) -> str:
+    """What to tell the agent about a statement PostgreSQL rejected.
+
+    Only the SQLSTATE in general (a constraint's or a timeout's message may name what the agent may
+    not see), but for a data exception (class 22: a value that is not a uuid, a date, a number in
+    range) PostgreSQL's own words: they quote the agent's value and name the type it must fit
+    (``invalid input syntax for type uuid: "not-a-uuid"``), which a bare 22P02 does not."""
+    if exc.sqlstate is not None and exc.sqlstate.startswith("22"):
+        said = str(exc).removeprefix("statement failed: ")
+        return f"PostgreSQL rejected a value: {said[:300]}; nothing was changed"
+    return "PostgreSQL rejected the statement (constraint, type or timeout); nothing was changed"
 
 
 def _schema_problem(validator: Any, arguments: Any) -> str | None:
