@@ -131,3 +131,32 @@ def test_every_action_end_to_end(edited_bundles, clock):
     assert run.check("delete", "tickets", rows=2)
     assert not run.check("delete", "tickets", rows=2, tenant="globex")
     assert run.advance("done") and run.finished
+
+
+def test_an_advance_waits_for_an_approval_only_when_nothing_else_stands_in_the_way(load):
+    """The approval forbid holds whatever else is wrong: the guard asks again as if approved, so a
+    finished run, a step no transition leads from, a tenant out of scope or a limit is the reason
+    given - never "waits for a human approval", which would send a human to approve in vain."""
+    guard = load("ops-agent")
+    waiting = guard.start(tenant="initech", workflow="incident-response").advance("close-tickets")
+    assert not waiting and waiting.violations == ("workflow.approval-required",)
+    assert waiting.reasons == ("specs/workflows/incident-response.yaml#steps.close-tickets.requiresApproval",)
+
+    finished = guard.start(tenant="initech", workflow="incident-response")
+    assert finished.advance("done")
+    refused = finished.advance("close-tickets")
+    assert not refused and refused.violations == ("workflow.finished",) and refused.reasons == ()
+
+    out_of_scope = guard.start(tenant="pied-piper", workflow="incident-response").advance("close-tickets")
+    assert not out_of_scope and out_of_scope.violations == ("tenant.out-of-scope",)
+    assert out_of_scope.reasons == ("specs/agents/ops-agent.yaml#tenantScope",)
+
+    busy = guard.start(tenant="initech", workflow="incident-response")
+    for _ in range(guard.limits["maxCallsPerMinute"]):
+        busy.check("read", "tickets", columns=["id"], rows=0)
+    limited = busy.advance("close-tickets")
+    assert not limited and limited.violations == ("limit.maxCallsPerMinute",)
+
+    approved = guard.start(tenant="initech", workflow="incident-response")
+    assert approved.approve("close-tickets", by="oncall@example.com")
+    assert approved.advance("close-tickets") and approved.step == "close-tickets"

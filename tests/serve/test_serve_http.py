@@ -54,6 +54,25 @@ def test_tools_list_shows_only_what_the_agent_can_use(server: HttpServer) -> Non
     assert "propose_change" not in tools  # no propose step, no spec repository
 
 
+def test_tool_descriptions_tell_the_agent_its_limits_and_what_a_limit_does(server: HttpServer) -> None:
+    """An agent learns from tools/list alone what it may do: each run's limits, which step waits for a
+    human, and that ``limit`` refuses a call matching more rows instead of cutting the result short."""
+    async def body() -> dict[str, object]:
+        async with http_client(server.url, server.token) as client:
+            return {t.name: t for t in (await client.list_tools()).tools}
+
+    tools = run(body)
+    start = tools["start_run"].description or ""
+    for words in ("10 steps", "2000 rows read", "500 rows written", "30 calls per minute", "300 s", "5000 budget"):
+        assert words in start, start
+    advance = tools["advance_step"].description or ""
+    assert "inspect -> close-tickets (needs a human's approval: request_approval)|" in advance, advance
+    read_limit = tools["read_tickets"].input_schema["properties"]["limit"]["description"]
+    assert "refused (limit.requested)" in read_limit and "never cut short" in read_limit
+    for name in ("update_tickets", "delete_tickets"):
+        assert "limit.requested" in tools[name].input_schema["properties"]["limit"]["description"]
+
+
 def test_a_read_returns_only_the_runs_tenant_rows_and_charges_the_run(server: HttpServer,
                                                                       serve_world: ServeWorld) -> None:
     async def body() -> tuple[dict[str, object], dict[str, object]]:
@@ -311,9 +330,90 @@ def test_refused_statements_roll_back_and_the_run_goes_on(server: HttpServer, se
     assert not ok1 and over["violations"] == ["limit.requested"], over
     assert ok2 and done["step"] == "done"
     assert not ok3 and failed["error"] == "statement" and failed["sqlstate"] == "22007"
+    # a data exception says which value and type, in PostgreSQL's words quoting the agent's own value
+    assert 'timestamp with time zone: "not a time"' in failed["message"], failed
     assert ok4 and done_b["step"] == "done"
     assert count() == before  # the delete was rolled back
     with psycopg.connect(serve_world.dsn) as conn:
         state = conn.execute("SELECT state FROM paybill.runs WHERE id = %s", (rid,)).fetchone()[0]
         assert conn.execute("SELECT current_user").fetchone()[0] == serve_world.login
     assert state["step"] == "done" and state["rowsWritten"] == 0 and len(state["calls"]) == 3
+
+
+def test_values_postgresql_cannot_take_are_invalid_with_their_path(server: HttpServer,
+                                                                   serve_world: ServeWorld) -> None:
+    """A NUL character in text (PostgreSQL text cannot hold one) and NaN or Infinity (JSON has no such
+    numbers, yet the SDK's parser reads them) are refused as ``invalid`` naming the argument, never an
+    ``internal`` error, and the run is charged nothing for them."""
+    async def body() -> tuple[str, list[tuple[bool, dict[str, object]]]]:
+        async with http_client(server.url, server.token) as client:
+            _, started = await call(client, "start_run", tenant="beta-co", workflow="incident-response")
+            rid = started["run_id"]
+            return rid, [
+                await call(client, "read_tickets", run_id=rid, tenant="beta-co", columns=["id"],
+                           where={"subject": "incident\x00 42"}),
+                await call(client, "request_approval", run_id=rid, tenant="beta-co", step="close-tickets",
+                           reason="outage\x00"),
+            ]
+
+    rid, [(ok1, read), (ok2, approval)] = run(body)
+    assert not ok1 and read["error"] == "invalid", read
+    assert read["message"].startswith("where/subject: text cannot contain NUL"), read
+    assert not ok2 and approval["error"] == "invalid" and approval["message"].startswith("reason: "), approval
+    call_of = '{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"read_tickets","arguments":' \
+              '{"run_id":"%s","tenant":"beta-co","columns":["id"],"where":{"assignee":%s}}}}'
+    for literal in ("NaN", "Infinity", "-Infinity"):
+        response = _post(server, call_of % (rid, literal))
+        assert response.status_code == 200, response.text
+        result = response.json()["result"]
+        assert result["isError"] and result["structuredContent"]["error"] == "invalid", result
+        message = result["structuredContent"]["message"]
+        assert message.startswith("where/assignee: ") and "not a JSON number" in message, message
+    with psycopg.connect(serve_world.dsn) as conn:
+        state = conn.execute("SELECT state FROM paybill.runs WHERE id = %s", (rid,)).fetchone()[0]
+    assert state["rowsRead"] == 0 and state["calls"] == []
+
+
+def test_an_approval_is_asked_for_only_where_the_run_could_use_it(server: HttpServer, serve_world: ServeWorld) -> None:
+    """request_approval and advance_step into a step that needs a human: from a finished run, or for a
+    tenant out of scope, the real reason is given and no approval is left pending for a human to grant
+    in vain; where the run can go on, the approval is pending, and once granted it is said so."""
+    async def body() -> tuple[list[str], list[tuple[bool, dict[str, object]]]]:
+        async with http_client(server.url, server.token) as client:
+            _, done = await call(client, "start_run", tenant="beta-co", workflow="incident-response")
+            _, foreign = await call(client, "start_run", tenant="alpha-co", workflow="incident-response")
+            _, live = await call(client, "start_run", tenant="beta-co", workflow="incident-response")
+            d, f, lv = done["run_id"], foreign["run_id"], live["run_id"]
+            assert (await call(client, "advance_step", run_id=d, tenant="beta-co", step="done"))[0]
+            return [lv, d, f], [
+                await call(client, "request_approval", run_id=d, tenant="beta-co", step="close-tickets", reason="x"),
+                await call(client, "advance_step", run_id=d, tenant="beta-co", step="close-tickets"),
+                await call(client, "request_approval", run_id=f, tenant="alpha-co", step="close-tickets"),
+                await call(client, "advance_step", run_id=f, tenant="alpha-co", step="close-tickets"),
+                await call(client, "request_approval", run_id=lv, tenant="beta-co", step="close-tickets",
+                           reason="incident 7"),
+            ]
+
+    (live, *refused), [(ok1, asked_done), (ok2, moved_done), (ok3, asked_foreign), (ok4, moved_foreign),
+                       (ok5, asked)] = run(body)
+    assert not ok1 and asked_done["violations"] == ["workflow.finished"], asked_done
+    assert asked_done["message"].startswith("no approval requested: ") and "pending_approval" not in asked_done
+    assert not ok2 and moved_done["violations"] == ["workflow.finished"] and "pending_approval" not in moved_done
+    assert not ok3 and asked_foreign["violations"] == ["tenant.out-of-scope"], asked_foreign
+    assert not ok4 and moved_foreign["violations"] == ["tenant.out-of-scope"] and "hint" not in moved_foreign
+    assert ok5 and asked["pending_approval"] is True and "paybill guard approve" in asked["hint"]
+    with psycopg.connect(serve_world.dsn) as conn:
+        pending = dict(conn.execute("SELECT id, pending FROM paybill.runs WHERE id = ANY(%s)",
+                                    ([live, *refused],)).fetchall())
+    assert pending == {live: {"close-tickets": "incident 7"}, **{rid: {} for rid in refused}}
+    approved = subprocess.run([*PAYBILL, "guard", "approve", live, "close-tickets", "--by", "oncall@example.com",
+                               "--bundle", str(serve_world.bundle), "--database-url", serve_world.dsn],
+                              capture_output=True, text=True, cwd=ROOT, check=False)
+    assert approved.returncode == 0, approved.stderr
+
+    async def again() -> tuple[bool, dict[str, object]]:
+        async with http_client(server.url, server.token) as client:
+            return await call(client, "request_approval", run_id=live, tenant="beta-co", step="close-tickets")
+
+    ok, already = run(again)
+    assert ok and already["pending_approval"] is False and already["approved_by"] == "oncall@example.com"

@@ -157,3 +157,56 @@ def test_the_server_process_never_loads_the_compiler(serve_world: ServeWorld, sp
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "none"
     assert _branches(spec_repo) == ["paybill/billing-agent/grow"]
+
+
+def test_one_proposal_at_a_time_and_the_agents_other_calls_are_not_held_up(serve_world: ServeWorld,
+                                                                            tmp_path: Path) -> None:
+    """`paybill propose` takes seconds on a call thread; proposals queued behind each other used to
+    hold every thread (as many as pooled connections) while the agent's reads waited. A second
+    proposal while one runs is refused at once (``busy``, charging its run nothing), and other calls
+    are answered meanwhile."""
+    import threading
+    import time
+
+    import psycopg
+
+    from paybill.guard import Guard
+    from paybill.serve.live import read_catalog
+    from paybill.serve.service import ServeConfig, Service, new_clock
+
+    slow = (sys.executable, "-c", "import time; time.sleep(3); print('plan')")  # `paybill propose` standing in
+    guard = Guard.load(serve_world.bundle.parent / AGENT, clock=new_clock())
+    service = Service(guard, read_catalog(serve_world.catalog).plan, serve_world.dsn,
+                      ServeConfig(spec_repo=tmp_path, paybill_command=slow, pool_min=2, pool_max=2))
+    service.open()
+    try:
+        runs = []
+        for _ in range(2):
+            rid = service.call("start_run", {"tenant": "epsilon-co", "workflow": "dunning"}).data["run_id"]
+            for step in ("load-customer", "mark-overdue", "propose-plan-change"):
+                assert service.call("advance_step", {"run_id": rid, "tenant": "epsilon-co", "step": step}).ok
+            runs.append(rid)
+
+        def propose(rid: str) -> dict[str, object]:
+            return service.call("propose_change", {"run_id": rid, "tenant": "epsilon-co", "kind": "Tenant",
+                                                   "name": "epsilon-co", "field": "spec.plan", "value": "growth",
+                                                   "message": "Grow"}).data
+
+        first: list[dict[str, object]] = []
+        thread = threading.Thread(target=lambda: first.append(propose(runs[0])))
+        thread.start()
+        time.sleep(1)  # the first proposal's subprocess is running
+        started = time.monotonic()
+        second = propose(runs[1])
+        other = service.call("start_run", {"tenant": "epsilon-co", "workflow": "dunning"})
+        answered = time.monotonic() - started
+        thread.join(30)
+    finally:
+        service.close()
+    assert second["error"] == "unavailable" and second["reason"] == "busy", second
+    assert "retry" in str(second["message"])
+    assert other.ok and answered < 1.5, answered
+    assert first and first[0].get("plan") == "plan\n", first
+    with psycopg.connect(serve_world.dsn) as conn:
+        state = conn.execute("SELECT state FROM paybill.runs WHERE id = %s", (runs[1],)).fetchone()[0]
+    assert len(state["calls"]) == 3 and state["budgetSpent"] == 0  # the three advances; the busy call is not one

@@ -121,6 +121,9 @@ def _missing(folder: Path, code: str, what: str, inside: str) -> tuple[str, str,
 @click.option("--rate", type=click.FloatRange(min=1), default=2000.0, show_default=True,
               help="HTTP requests per second (a token bucket with a burst of a tenth of a second's worth, "
                    "at least 10).")
+@click.option("--read-timeout", type=click.FloatRange(min=0.1, max=3600), default=30.0, show_default=True,
+              help="Seconds a client has to send one whole HTTP request (headers and body); a slower one gets "
+                   "408 and its connection is closed.")
 @click.option("--pool-size", type=click.IntRange(min=1, max=64), default=8, show_default=True,
               help="PostgreSQL connections.")
 @click.option("--shadow", type=click.Path(path_type=Path, file_okay=False),
@@ -136,8 +139,8 @@ def _missing(folder: Path, code: str, what: str, inside: str) -> tuple[str, str,
 def serve_command(bundle: Path, catalog: Path, database_url: str | None, transport: str, listen: str,
                   token_file: Path | None, log_path: Path | None, public_key: tuple[Path, ...],
                   expect_agent: str | None, revision_store: Path | None, run_ttl: int, spec_repo: Path | None,
-                  max_body: int, rate: float, pool_size: int, shadow: Path | None, shadow_log: Path | None,
-                  authzen: bool, workers: int) -> None:
+                  max_body: int, rate: float, read_timeout: float, pool_size: int, shadow: Path | None,
+                  shadow_log: Path | None, authzen: bool, workers: int) -> None:
     """Serve the agent of --bundle as an MCP server: generated tools, every call through the guard and
     guard.db, run state in PostgreSQL (schema paybill) so replicas share one set of limits.
 
@@ -222,7 +225,7 @@ def serve_command(bundle: Path, catalog: Path, database_url: str | None, transpo
         assert token is not None
         logs = _worker_logs(guard, log_path, shadow_guard, shadow_log, workers)
         sys.exit(_serve_workers(workers, logs, guard, shadow_guard, compiled, origin, database_url, config, token,
-                                host, port, listen, max_body, rate, authzen))
+                                host, port, listen, max_body, rate, authzen, read_timeout))
     service = Service(guard, plan, database_url, config, shadow=shadow_guard)
     watched = _open(service, compiled, database_url)
     _admit(origin, guard, watched, service.close)
@@ -244,7 +247,7 @@ def serve_command(bundle: Path, catalog: Path, database_url: str | None, transpo
             sock = _bind(host, port, listen)
             assert token is not None
             app = _http_app(server, metrics, token, host, max_body, rate, authzen, _Current(service))
-            serve_http(app, sock)
+            serve_http(app, sock, read_timeout=read_timeout)
     finally:
         service.close()
         if shadow_guard is not None:
@@ -322,7 +325,7 @@ class _Current:
 
 def _serve_workers(workers: int, logs: list[tuple[Any, Any]], guard: Any, shadow_guard: Any, compiled: Any,
                    origin: Any, database_url: str, config: Any, token: str, host: str, port: int, listen: str,
-                   max_body: int, rate: float, authzen: bool) -> int:
+                   max_body: int, rate: float, authzen: bool, read_timeout: float) -> int:
     """Check the database once, bind, fork ``workers`` servers (:mod:`paybill.serve.workers`); the exit status.
 
     The parent's check uses a pool of its own, closed (its threads ended) before the fork; each
@@ -373,7 +376,7 @@ def _serve_workers(workers: int, logs: list[tuple[Any, Any]], guard: Any, shadow
             for other in socks:
                 if other is not sock:
                     other.close()  # this process's copies; the workers they belong to keep theirs
-            serve_http(app, sock, print_address=False)
+            serve_http(app, sock, print_address=False, read_timeout=read_timeout)
         finally:
             service.close()
             if shadow_guard is not None:

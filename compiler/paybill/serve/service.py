@@ -24,6 +24,7 @@ import contextlib
 import datetime as dt
 import decimal
 import logging
+import math
 import os
 import re
 import secrets
@@ -43,6 +44,7 @@ import psycopg
 from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool, PoolTimeout
 
+from paybill.contract.bundle import V_APPROVAL
 from paybill.dbops.ledger import recorded_revisions
 from paybill.guard import Decision, Guard, GuardUsageError, Run
 from paybill.guard.db import AccessDenied, DatabasePlan, GuardedDatabase, SetupError, StatementFailed, UsageError
@@ -59,6 +61,12 @@ APPROVAL_HINT = ("a human approves with `paybill guard approve {run} {step} --by
 """A command a person can run as given (``--bundle`` and ``--database-url`` are required), naming no
 server path or connection detail: the bundle by its place in the spec repository."""
 PROPOSE_TIMEOUT_SECONDS = 300
+PROPOSALS_AT_ONCE = 1
+"""``paybill propose`` subprocesses one server runs at a time. A proposal compiles every spec and runs
+git (seconds, up to :data:`PROPOSE_TIMEOUT_SECONDS`) on one of the call threads, of which there are
+only as many as pooled connections: proposals queued behind each other held every thread, and the
+agent's reads and advances waited behind them. One more is refused at once (``unavailable``,
+``busy``: retry), charging the run nothing."""
 _BRANCH = re.compile(r"created branch (\S+)")
 _BEGIN, _COMMIT, _ROLLBACK = b"BEGIN", b"COMMIT", b"ROLLBACK"
 # Sent unprepared: there is nothing to plan in them.
@@ -231,6 +239,7 @@ class Service:
         self.pool = ConnectionPool(conninfo, min_size=self.config.pool_min, max_size=self.config.pool_max,
                                    kwargs={"autocommit": True}, open=False, timeout=self.config.pool_timeout,
                                    check=None)
+        self._proposing = threading.BoundedSemaphore(PROPOSALS_AT_ONCE)
         self.runs = state.RunCache(self.config.run_cache if guard.log is None and shadow is None else 0)
         self._handlers: dict[str, Callable[[Served, ToolDef, dict[str, Any], bool], Outcome]] = {
             "start": self._start, "advance": self._advance, "approval": self._request_approval,
@@ -554,7 +563,7 @@ class Service:
                 stored.pending.pop(args["step"], None)
                 return Outcome("allowed", {"run_id": run.id, "step": run.step, "reasons": list(decision.reasons)},
                                decision.reasons[0] if decision.reasons else "")
-            if "workflow.approval-required" in decision.violations:
+            if V_APPROVAL in decision.violations:
                 stored.pending.setdefault(args["step"], "")
                 return _denied(decision, f"step '{args['step']}' waits for a human approval",
                                pending_approval=True,
@@ -566,13 +575,25 @@ class Service:
             if isinstance(run, Outcome):
                 return run
             assert stored is not None
-            spec = served.guard.workflows[run.workflow]["steps"].get(args["step"])
+            step = args["step"]
+            spec = served.guard.workflows[run.workflow]["steps"].get(step)
             if spec is None or not spec.get("requiresApproval"):
-                return _invalid(f"step {args['step']!r} of workflow '{run.workflow}' does not require approval")
-            stored.pending[args["step"]] = args.get("reason", "")
-            hint = APPROVAL_HINT.format(run=run.id, step=args["step"], agent=served.guard.agent)
-            return Outcome("allowed", {"run_id": run.id, "step": args["step"], "pending_approval": True,
-                                       "hint": hint})
+                return _invalid(f"step {step!r} of workflow '{run.workflow}' does not require approval")
+            if step in run.approvals:
+                return Outcome("allowed", {"run_id": run.id, "step": step, "pending_approval": False,
+                                           "approved_by": run.approvals[step],
+                                           "hint": "already approved: call advance_step"})
+            # A human is asked only for a step the run could enter next but for the approval. The guard
+            # decides, as for advance_step: the step is not approved, so the advance cannot be allowed,
+            # and it is refused for the approval alone exactly when nothing else stands in the way (a
+            # finished run, no transition from this step, a tenant out of scope or in a refused state,
+            # a limit). Like every call, it counts towards the run's calls per minute.
+            position = run.advance(step)
+            if position.allowed or set(position.violations) != {V_APPROVAL}:
+                return _denied(position, f"no approval requested: {position.summary()}")
+            stored.pending[step] = args.get("reason", "")
+            hint = APPROVAL_HINT.format(run=run.id, step=step, agent=served.guard.agent)
+            return Outcome("allowed", {"run_id": run.id, "step": step, "pending_approval": True, "hint": hint})
 
     def _data(self, served: Served, tool: ToolDef, args: dict[str, Any], fresh: bool) -> Outcome:
         with self._locked(served, args, fresh) as (run, _, db):
@@ -593,8 +614,7 @@ class Service:
                 return _invalid(str(exc))
             except StatementFailed as exc:
                 return Outcome("error", {"error": "statement", "sqlstate": exc.sqlstate,
-                                         "message": "PostgreSQL rejected the statement (constraint, type or "
-                                                    "timeout); nothing was changed"})
+                                         "message": _statement_message(exc)})
 
     def _perform(self, tool: ToolDef, args: dict[str, Any], run: Run | ShadowRun, db: GuardedDatabase) -> Outcome:
         table = tool.table
@@ -617,6 +637,15 @@ class Service:
                        decision.reasons[0] if decision.reasons else "")
 
     def _propose(self, served: Served, tool: ToolDef, args: dict[str, Any], fresh: bool) -> Outcome:
+        if not self._proposing.acquire(blocking=False):
+            return _unavailable("another proposal is being prepared (`paybill propose` runs one at a time); "
+                                "retry in a few seconds", reason="busy")
+        try:
+            return self._propose_one(served, args, fresh)
+        finally:
+            self._proposing.release()
+
+    def _propose_one(self, served: Served, args: dict[str, Any], fresh: bool) -> Outcome:
         with self._locked(served, args, fresh) as (run, _, _db):
             if isinstance(run, Outcome):
                 return run
@@ -646,16 +675,64 @@ class Service:
                        decision.reasons[0] if decision.reasons else "")
 
 
+def _statement_message(exc: StatementFailed) -> str:
+    """What to tell the agent about a statement PostgreSQL rejected.
+
+    Only the SQLSTATE in general (a constraint's or a timeout's message may name what the agent may
+    not see), but for a data exception (class 22: a value that is not a uuid, a date, a number in
+    range) PostgreSQL's own words: they quote the agent's value and name the type it must fit
+    (``invalid input syntax for type uuid: "not-a-uuid"``), which a bare 22P02 does not."""
+    if exc.sqlstate is not None and exc.sqlstate.startswith("22"):
+        said = str(exc).removeprefix("statement failed: ")
+        return f"PostgreSQL rejected a value: {said[:300]}; nothing was changed"
+    return "PostgreSQL rejected the statement (constraint, type or timeout); nothing was changed"
+
+
 def _schema_problem(validator: Any, arguments: Any) -> str | None:
-    """Why ``arguments`` do not fit the tool's input schema (the first error), or None."""
+    """Why ``arguments`` do not fit the tool's input schema (the first error), or None.
+
+    Two kinds of value pass a JSON parser yet are no value PostgreSQL can take, and are named here
+    with their path, in words an agent can act on: a string with a NUL character (PostgreSQL text
+    cannot hold one: psycopg refuses to send it, which was an ``internal`` error), and ``NaN`` or
+    ``Infinity`` (the SDK's parser accepts them; the schema validator reports them as ``null``, so
+    a nullable column said "null is not of types null, string").
+    """
     try:
         if validator.is_valid(arguments):
-            return None
+            return _unsendable(arguments)  # bounded by the schema: a few small values, strings capped
         error = next(iter(validator.iter_errors(arguments)))
     except (ValueError, TypeError, OverflowError) as exc:  # not JSON-shaped (e.g. an integer beyond 64 bits)
         return f"arguments: {str(exc)[:300]}"
+    unsendable = _unsendable(arguments)  # NaN reads as null in the validator's message: say what it is
+    if unsendable is not None:
+        return unsendable
     where = "/".join(str(p) for p in error.instance_path) or "arguments"
     return f"{where}: {error.message[:300]}"
+
+
+def _unsendable(arguments: Any) -> str | None:
+    """The first string holding a NUL character or number that is not finite in ``arguments``, as
+    ``path: why``; None when there is none. Iterative: the depth is the parser's, not Python's stack's."""
+    pending: list[tuple[tuple[str, ...], Any]] = [((), arguments)]
+    while pending:
+        path, value = pending.pop()
+        if isinstance(value, str):
+            if "\x00" in value:
+                return (f"{'/'.join(path) or 'arguments'}: text cannot contain NUL (\\u0000) characters "
+                        "(PostgreSQL cannot store them); remove them")
+        elif isinstance(value, float):
+            if not math.isfinite(value):
+                return (f"{'/'.join(path) or 'arguments'}: {value!r} is not a JSON number (NaN and Infinity are "
+                        "refused); send a finite number")
+        elif isinstance(value, dict):
+            for key, item in reversed(value.items()):
+                if isinstance(key, str) and "\x00" in key:
+                    return (f"{'/'.join(path) or 'arguments'}: a property name contains a NUL (\\u0000) "
+                            "character")
+                pending.append(((*path, str(key)[:80]), item))
+        elif isinstance(value, list):
+            pending.extend(((*path, str(i)), item) for i, item in reversed(list(enumerate(value))))
+    return None
 
 
 def _values(mapping: dict[str, Any] | None) -> dict[str, Any]:

@@ -27,6 +27,12 @@ RUN_ID = {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$",
           "description": "The run id start_run returned."}
 NAME = {"type": "string", "pattern": "^[a-z](?:-?[a-z0-9]){0,39}$"}
 
+READ_LIMIT = ("The most rows you expect. A read matching more rows is refused (limit.requested), never cut "
+              "short: narrow `where` instead. Without it, the rows the run may still read (maxRowsRead).")
+WRITE_LIMIT = {"type": "integer", "minimum": 0,
+               "description": "The most rows the call may change. Matching more refuses the call and changes "
+                              "nothing (limit.requested). `where: {}` matches every row of the tenant."}
+
 _TYPES: dict[str, dict[str, Any]] = {
     "uuid": {"type": "string", "format": "uuid"},
     "text": {"type": "string", "maxLength": MAX_TEXT},
@@ -59,7 +65,7 @@ def build_tools(guard: Guard, catalog: DatabasePlan, *, propose: bool) -> list[T
     workflows = guard.workflows
     agent = next((a for a in catalog.agents if a.name == guard.agent), None)
     tenants = sorted(set(catalog.tenants) & set(guard.bundle.tenant_lifecycles))
-    tools = [_start(workflows, tenants), _advance(workflows)]
+    tools = [_start(workflows, tenants, guard.limits), _advance(workflows)]
     approvals = sorted(f"{w}/{s}" for w, spec in workflows.items() for s, step in spec["steps"].items()
                        if step.get("requiresApproval"))
     if approvals:
@@ -89,22 +95,46 @@ def _run_args(extra: dict[str, Any], required: Iterable[str] = ()) -> dict[str, 
             "required": ["run_id", "tenant", *required]}
 
 
-def _start(workflows: dict[str, Any], tenants: list[str]) -> ToolDef:
+_LIMIT_WORDS = (("maxSteps", "{} steps entered"), ("maxRowsRead", "{} rows read"),
+                ("maxRowsWritten", "{} rows written"), ("maxCallsPerMinute", "{} calls per minute"),
+                ("maxWallTimeSeconds", "{} s from its start"), ("budgetUnits", "{} budget units (max(1, rows) per "
+                                                                                 "data call)"))
+
+
+def limits_sentence(limits: dict[str, int]) -> str:
+    """The run's limits in words, for the agent: what it may do before calls are refused (``limit.*``)."""
+    words = [text.format(limits[name]) for name, text in _LIMIT_WORDS if name in limits]
+    return f"Each run may take at most: {', '.join(words)}; past a limit calls are refused (limit.<name>)." \
+        if words else ""
+
+
+def _start(workflows: dict[str, Any], tenants: list[str], limits: dict[str, int]) -> ToolDef:
     schema = {"type": "object", "additionalProperties": False,
               "properties": {"tenant": {**NAME, "description": "The tenant the run acts for"
                                         + (f" (this database stores: {', '.join(tenants)})" if tenants else "")},
                              "workflow": {"type": "string", "enum": sorted(workflows)}},
               "required": ["tenant", "workflow"]}
     starts = ", ".join(f"{w} starts at '{spec['start']}'" for w, spec in sorted(workflows.items()))
+    bounded = limits_sentence(limits)
     return ToolDef("start_run", "start", "Start a workflow run for a tenant; returns the run id every other tool "
-                   f"takes. Runs expire. {starts}.", schema)
+                   f"takes. Runs expire. {starts}." + (f" {bounded}" if bounded else ""), schema)
 
 
 def _advance(workflows: dict[str, Any]) -> ToolDef:
     steps = sorted({s for spec in workflows.values() for s in spec["steps"]})
-    paths = "; ".join(f"{w}: " + ", ".join(f"{s} -> {'|'.join(step.get('next') or []) or 'end'}"
-                                           for s, step in spec["steps"].items())
-                      for w, spec in sorted(workflows.items()))
+
+    def target(spec: dict[str, Any], name: str) -> str:
+        step = spec["steps"].get(name) or {}
+        notes = [f"at most {step['maxVisits']} visits"] if step.get("maxVisits") else []
+        if step.get("requiresApproval"):
+            notes.append("needs a human's approval: request_approval")
+        return f"{name} ({'; '.join(notes)})" if notes else name
+
+    def moves(spec: dict[str, Any]) -> str:
+        return ", ".join(f"{s} -> {'|'.join(target(spec, n) for n in step.get('next') or []) or 'end'}"
+                         for s, step in spec["steps"].items())
+
+    paths = "; ".join(f"{w}: {moves(spec)}" for w, spec in sorted(workflows.items()))
     return ToolDef("advance_step", "advance", f"Move the run to its next step. Allowed transitions: {paths}.",
                    _run_args({"step": {"type": "string", "enum": steps}}, ["step"]))
 
@@ -173,7 +203,7 @@ def _data_tool(action: str, table: TablePlan, agent: AgentPlan, pii: frozenset[s
                  "where": where,
                  "order_by": {"type": "array", "items": {"type": "string", "enum": sorted(readable)},
                               "uniqueItems": True},
-                 "limit": {"type": "integer", "minimum": 0, "maximum": MAX_LIMIT}}
+                 "limit": {"type": "integer", "minimum": 0, "maximum": MAX_LIMIT, "description": READ_LIMIT}}
         return ToolDef(f"read_{table.name}", "read", f"Read rows of {table.name} of the run's tenant "
                        f"(columns: {', '.join(sorted(readable))}).{pii_note}{allowed}",
                        _run_args(extra, ["columns"]), table.name, steps)
@@ -190,11 +220,11 @@ def _data_tool(action: str, table: TablePlan, agent: AgentPlan, pii: frozenset[s
         values = _columns_object(table, grant.update, pii, "Columns to set.", 1)
         return ToolDef(f"update_{table.name}", "update", f"Update rows of {table.name} of the run's tenant that "
                        f"match the filter.{pii_note}{allowed}",
-                       _run_args({"set": values, "where": where, "limit": {"type": "integer", "minimum": 0}},
+                       _run_args({"set": values, "where": where, "limit": WRITE_LIMIT},
                                  ["set", "where"]), table.name, steps)
     if not grant.delete:
         return None
     return ToolDef(f"delete_{table.name}", "delete", f"Delete rows of {table.name} of the run's tenant that match "
                    f"the filter.{allowed}",
-                   _run_args({"where": where, "limit": {"type": "integer", "minimum": 0}}, ["where"]),
+                   _run_args({"where": where, "limit": WRITE_LIMIT}, ["where"]),
                    table.name, steps)

@@ -18,6 +18,7 @@ transaction ends with it: the call runs inside ``with conn.transaction()``), the
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import signal
 import socket
@@ -212,14 +213,93 @@ def announce(sock: socket.socket, note: str = "") -> None:
     print(f"paybill serve: listening on http://{url_host}:{port}{MCP_PATH}{note}", file=sys.stderr, flush=True)
 
 
-def serve_http(app: ASGIApp, sock: socket.socket, *, graceful_seconds: int = 10, print_address: bool = True) -> None:
+READ_TIMEOUT_SECONDS = 30.0
+"""Default for ``paybill serve --read-timeout``: the time a client has to send one whole request."""
+
+
+def read_deadline_protocol(seconds: float) -> Any:
+    """uvicorn's httptools protocol, closing a connection that has not sent a whole request in ``seconds``.
+
+    Why: uvicorn bounds the idle time between requests (keep-alive), but not the time a request takes
+    to arrive - any byte cancels its keep-alive timer - so a client that sends a request's headers or
+    body a byte at a time (or half a request, then nothing) holds its connection, a file descriptor
+    and a parser for ever; enough of them and the server stops accepting. The deadline starts when
+    the server waits for a request (the connection opened, or the previous response was sent) and
+    ends when the request is complete; the tool call itself is not limited by it. When it passes,
+    the connection is closed, after a ``408`` when part of a request had arrived (an idle kept-alive
+    connection is closed silently, as its keep-alive timeout would).
+
+    Returns ``"auto"`` (no deadline) when httptools is not installed (it is a dependency of paybill).
+    """
+    try:
+        from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+    except ImportError:  # pragma: no cover - httptools is a dependency
+        return "auto"
+
+    class ReadDeadlineProtocol(HttpToolsProtocol):
+        _deadline: asyncio.TimerHandle | None = None
+        _started = False
+        """Some byte of the awaited request arrived (else the connection is only idle)."""
+
+        def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+            super().connection_made(transport)
+            self._arm()
+
+        def data_received(self, data: bytes) -> None:
+            self._started = True
+            super().data_received(data)
+
+        def on_message_complete(self) -> None:
+            self._disarm()
+            super().on_message_complete()
+
+        def on_response_complete(self) -> None:
+            super().on_response_complete()
+            if not self.transport.is_closing():
+                self._arm()
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            self._disarm()
+            super().connection_lost(exc)
+
+        def _arm(self) -> None:
+            self._disarm()
+            self._started = False
+            self._deadline = self.loop.call_later(seconds, self._expired)
+
+        def _disarm(self) -> None:
+            if self._deadline is not None:
+                self._deadline.cancel()
+                self._deadline = None
+
+        def _expired(self) -> None:
+            self._deadline = None
+            if self.transport.is_closing():
+                return
+            if self._started and (self.cycle is None or not self.cycle.response_started):
+                self.transport.write(REQUEST_TIMEOUT)  # an idle connection is closed without a word
+            self.transport.close()
+
+    return ReadDeadlineProtocol
+
+
+_TIMEOUT_BODY = b'{"error":"request_timeout","message":"the whole request did not arrive in time"}'
+REQUEST_TIMEOUT = (b"HTTP/1.1 408 Request Timeout\r\ncontent-type: application/json\r\nconnection: close\r\n"
+                   b"content-length: %d\r\n\r\n%s" % (len(_TIMEOUT_BODY), _TIMEOUT_BODY))
+
+
+def serve_http(app: ASGIApp, sock: socket.socket, *, graceful_seconds: int = 10, print_address: bool = True,
+               read_timeout: float = READ_TIMEOUT_SECONDS) -> None:
     """Serve until SIGTERM or SIGINT; requests in flight get ``graceful_seconds`` to finish.
 
-    ``print_address``: False in a ``--workers`` worker (the parent printed it once for all)."""
-    # loop and http "auto": uvloop and httptools (dependencies of paybill) when installed - the event
-    # loop's HTTP parsing and scheduling are a large part of a call's CPU - else asyncio and h11.
+    ``print_address``: False in a ``--workers`` worker (the parent printed it once for all).
+    ``read_timeout``: seconds a client has to send one whole request (:func:`read_deadline_protocol`)."""
+    # loop "auto": uvloop (a dependency of paybill) when installed - the event loop's HTTP parsing and
+    # scheduling are a large part of a call's CPU - else asyncio. HTTP: httptools (also a dependency)
+    # with a deadline for each request to arrive.
     config = uvicorn.Config(app, log_level="warning", lifespan="on", timeout_graceful_shutdown=graceful_seconds,
-                            access_log=False, server_header=False, date_header=False, loop="auto", http="auto")
+                            access_log=False, server_header=False, date_header=False, loop="auto",
+                            http=read_deadline_protocol(read_timeout))
     server = uvicorn.Server(config)
     if print_address:
         announce(sock)
