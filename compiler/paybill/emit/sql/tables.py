@@ -1,9 +1,13 @@
 """Migrations 0002 (schemas) and 0003 (tables): the DataModel specs as PostgreSQL DDL.
 
 Both converge rather than replay: ``CREATE ... IF NOT EXISTS`` for what is new, ``ADD COLUMN IF NOT
-EXISTS`` for columns added to a spec after the table was created, ownership re-asserted every time.
-paybill never drops a table or column: removing one from a spec stops agents from being granted
-it (0005 revokes), while the data stays until a human removes it.
+EXISTS`` for columns added to a spec after the table was created, nullability set as the specs say
+(``SET NOT NULL`` changes no data: with a NULL left it fails and the whole migration rolls back),
+ownership re-asserted every time. paybill never drops a table or column: removing one from a spec
+stops agents from being granted it (0005 revokes), while the data stays until a human removes it.
+Nor does it change a column's type (a conversion may lose data or need a ``USING`` only a human can
+write): a column whose type differs from the specs stops the migration with the columns named, so
+``paybill db migrate`` never records as applied a type change it did not make.
 """
 
 from __future__ import annotations
@@ -11,7 +15,7 @@ from __future__ import annotations
 from paybill.contract.names import NAME_MAX, NAME_PATTERN
 from paybill.contract.sql_catalog import TENANT_COLUMN, ColumnPlan, DatabasePlan, TablePlan, schema_label
 from paybill.contract.sql_names import qualified, quote_ident, quote_literal
-from paybill.emit.sql.text import SESSION_TENANT, header, join_statements
+from paybill.emit.sql.text import SESSION_TENANT, do_block, header, join_statements
 
 TENANT_COLUMN_DDL = (
     f"{quote_ident(TENANT_COLUMN)} text NOT NULL DEFAULT {SESSION_TENANT}\n"
@@ -48,6 +52,52 @@ def create_table(table: TablePlan) -> str:
     return f"CREATE TABLE IF NOT EXISTS {qualified(table.schema, table.name)} (\n    {body}\n);"
 
 
+def nullability(table: TablePlan) -> str:
+    """One ``ALTER TABLE`` setting every non-key column's nullability as the specs say.
+
+    Why: ``ADD COLUMN IF NOT EXISTS`` skips a column that exists, so a column tightened in a spec
+    (the documented way to add a NOT NULL column to a table with rows: add it nullable, backfill,
+    tighten) stayed nullable while the migration reported the revision applied. ``SET NOT NULL`` on
+    a column that already is one does not scan the table; key columns are NOT NULL by the key."""
+    keys = set(table.key_columns)
+    changes = [f"ALTER COLUMN {quote_ident(c.name)} {'DROP' if c.nullable else 'SET'} NOT NULL"
+               for c in table.columns if c.name not in keys]
+    if not changes:
+        return ""
+    return f"ALTER TABLE {qualified(table.schema, table.name)}\n    " + ",\n    ".join(changes) + ";"
+
+
+def type_check(plan: DatabasePlan) -> str:
+    """A DO block that stops the migration when a column's type differs from the specs.
+
+    The types are compared as PostgreSQL resolves them (``regtype``, with no type modifier: the spec
+    types have none), so ``timestamptz`` matches ``timestamp with time zone`` and ``numeric(12,2)``
+    does not match ``numeric``."""
+    rows = [f"        ({quote_literal(qualified(t.schema, t.name))}, {quote_literal(f'{t.schema}.{t.name}.{c.name}')}, "
+            f"{quote_literal(c.name)}, {quote_literal(c.sql_type)})"
+            for t in plan.tables for c in t.columns]
+    if not rows:
+        return ""
+    body = [
+        "SELECT pg_catalog.string_agg(pg_catalog.format('%s is %s, the specs say %s', s.label,",
+        "           pg_catalog.format_type(a.atttypid, a.atttypmod), s.type), '; ' ORDER BY s.label)",
+        "  INTO differing",
+        "  FROM (VALUES",
+        *[row + ("," if i < len(rows) - 1 else "") for i, row in enumerate(rows)],
+        "       ) AS s(tbl, label, col, type)",
+        "  JOIN pg_catalog.pg_attribute a",
+        "    ON a.attrelid = s.tbl::pg_catalog.regclass AND a.attname = s.col AND NOT a.attisdropped",
+        " WHERE a.atttypid <> s.type::pg_catalog.regtype OR a.atttypmod <> -1;",
+        "IF differing IS NOT NULL THEN",
+        "    RAISE EXCEPTION 'column types differ from the specs, and paybill never changes a column''s type: %',",
+        "        differing",
+        "        USING HINT = 'convert each column by hand after checking its data (ALTER TABLE ... ALTER COLUMN"
+        " ... TYPE ... USING ...), or restore its type in the DataModel spec; then migrate again';",
+        "END IF;",
+    ]
+    return do_block(body, declare=["differing text;"])
+
+
 def render_tables(plan: DatabasePlan) -> str:
     purpose = (
         "Tables from the data models; tenant tables carry tenant_id, leading the primary key." if plan.pooled
@@ -61,5 +111,7 @@ def render_tables(plan: DatabasePlan) -> str:
         statements.append("\n".join(
             f"ALTER TABLE {name} ADD COLUMN IF NOT EXISTS {column_ddl(c)};" for c in table.columns
         ))
+        statements.append(nullability(table))
         statements.append(f"ALTER TABLE {name} OWNER TO {owner};")
+    statements.append(type_check(plan))
     return join_statements(statements)
