@@ -178,6 +178,25 @@ def test_a_type_changed_in_the_specs_stops_the_apply_until_a_human_converts_it(
         assert_state(name, catalog_plan(after))
 
 
+def test_a_global_table_made_tenant_scoped_stops_the_apply_with_its_cause(pg_server: None, tmp_path: Path) -> None:
+    """Its rows name no tenant, so paybill cannot add tenant_id; before, the apply failed in 0004 with
+    'column "tenant_id" does not exist', which said neither why nor what to do."""
+    before = folder(emit(SPECS), "pool-gcp-usc1-shared")
+    after = _retyped(tmp_path, "      scope: global\n", "")
+    with scratch_database("rescope") as name:
+        apply_folder(name, before)
+        with pytest.raises(ApplyError, match=r"0003_tables\.sql: tables the specs make tenant-scoped have no "
+                                             r"tenant_id column \(created while global\): crm\.currencies"):
+            apply_folder(name, after)
+        with psycopg.connect(dsn_for(name), autocommit=True) as conn:  # what the hint says, by hand
+            conn.execute("ALTER TABLE crm.currencies ADD COLUMN tenant_id text NOT NULL DEFAULT 'initech'")
+            conn.execute("ALTER TABLE crm.currencies ALTER COLUMN tenant_id DROP DEFAULT")
+            conn.execute("ALTER TABLE crm.currencies DROP CONSTRAINT currencies_pkey,"
+                         " ADD PRIMARY KEY (tenant_id, code)")
+        apply_folder(name, after)
+        assert_state(name, catalog_plan(after))
+
+
 @pytest.mark.parametrize("attribute", ["BYPASSRLS", "LOGIN"])
 def test_a_paybill_role_that_could_bypass_isolation_stops_the_whole_apply(
     pg_server: None, edited_agent: Callable[[str], tuple[str, dict[str, bytes]]], attribute: str

@@ -117,7 +117,20 @@ ALTER TABLE "crm"."currencies" OWNER TO "paybill_owner_pool_ibm_dal_shared";
 DO $paybill$
 DECLARE
     differing text;
+    unscoped text;
 BEGIN
+    SELECT pg_catalog.string_agg(s.label, ', ' ORDER BY s.label) INTO unscoped
+      FROM (VALUES
+            ('"crm"."customers"', 'crm.customers'),
+            ('"crm"."invoices"', 'crm.invoices'),
+            ('"crm"."tickets"', 'crm.tickets')
+           ) AS s(tbl, label)
+     WHERE NOT EXISTS (SELECT FROM pg_catalog.pg_attribute a WHERE a.attrelid = s.tbl::pg_catalog.regclass
+                         AND a.attname = 'tenant_id' AND NOT a.attisdropped);
+    IF unscoped IS NOT NULL THEN
+        RAISE EXCEPTION 'tables the specs make tenant-scoped have no tenant_id column (created while global): %', unscoped
+            USING HINT = 'paybill cannot tell which tenant each row belongs to: add tenant_id by hand (text NOT NULL, each row given its tenant, leading the primary key), or keep scope: global in the DataModel spec; then migrate again';
+    END IF;
     SELECT pg_catalog.string_agg(pg_catalog.format('%s is %s, the specs say %s', s.label,
                pg_catalog.format_type(a.atttypid, a.atttypmod), s.type), '; ' ORDER BY s.label)
       INTO differing

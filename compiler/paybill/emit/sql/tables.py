@@ -67,8 +67,12 @@ def nullability(table: TablePlan) -> str:
     return f"ALTER TABLE {qualified(table.schema, table.name)}\n    " + ",\n    ".join(changes) + ";"
 
 
-def type_check(plan: DatabasePlan) -> str:
-    """A DO block that stops the migration when a column's type differs from the specs.
+def column_checks(plan: DatabasePlan) -> str:
+    """A DO block that stops the migration when the tables cannot be what the specs say without a
+    human's decision: a column whose type differs, or (pooled) a tenant-scoped table without
+    ``tenant_id``, i.e. one created while the spec said ``scope: global``, whose rows name no tenant.
+    Before, the first was recorded as applied and the second failed in 0004 with "column tenant_id
+    does not exist", which said nothing of the cause or the remedy.
 
     The types are compared as PostgreSQL resolves them (``regtype``, with no type modifier: the spec
     types have none), so ``timestamptz`` matches ``timestamp with time zone`` and ``numeric(12,2)``
@@ -78,7 +82,26 @@ def type_check(plan: DatabasePlan) -> str:
             for t in plan.tables for c in t.columns]
     if not rows:
         return ""
-    body = [
+    scoped = [f"        ({quote_literal(qualified(t.schema, t.name))}, {quote_literal(f'{t.schema}.{t.name}')})"
+              for t in plan.tables if t.tenant_scoped]
+    body: list[str] = []
+    if scoped:
+        body += [
+            "SELECT pg_catalog.string_agg(s.label, ', ' ORDER BY s.label) INTO unscoped",
+            "  FROM (VALUES",
+            *[row + ("," if i < len(scoped) - 1 else "") for i, row in enumerate(scoped)],
+            "       ) AS s(tbl, label)",
+            " WHERE NOT EXISTS (SELECT FROM pg_catalog.pg_attribute a WHERE a.attrelid = s.tbl::pg_catalog.regclass",
+            f"                     AND a.attname = {quote_literal(TENANT_COLUMN)} AND NOT a.attisdropped);",
+            "IF unscoped IS NOT NULL THEN",
+            "    RAISE EXCEPTION 'tables the specs make tenant-scoped have no tenant_id column (created while "
+            "global): %', unscoped",
+            "        USING HINT = 'paybill cannot tell which tenant each row belongs to: add tenant_id by hand "
+            "(text NOT NULL, each row given its tenant, leading the primary key), or keep scope: global in the "
+            "DataModel spec; then migrate again';",
+            "END IF;",
+        ]
+    body += [
         "SELECT pg_catalog.string_agg(pg_catalog.format('%s is %s, the specs say %s', s.label,",
         "           pg_catalog.format_type(a.atttypid, a.atttypmod), s.type), '; ' ORDER BY s.label)",
         "  INTO differing",
@@ -95,7 +118,7 @@ def type_check(plan: DatabasePlan) -> str:
         " ... TYPE ... USING ...), or restore its type in the DataModel spec; then migrate again';",
         "END IF;",
     ]
-    return do_block(body, declare=["differing text;"])
+    return do_block(body, declare=["differing text;", *(["unscoped text;"] if scoped else [])])
 
 
 def render_tables(plan: DatabasePlan) -> str:
@@ -113,5 +136,5 @@ def render_tables(plan: DatabasePlan) -> str:
         ))
         statements.append(nullability(table))
         statements.append(f"ALTER TABLE {name} OWNER TO {owner};")
-    statements.append(type_check(plan))
+    statements.append(column_checks(plan))
     return join_statements(statements)
