@@ -178,6 +178,26 @@ def test_a_type_changed_in_the_specs_stops_the_apply_until_a_human_converts_it(
         assert_state(name, catalog_plan(after))
 
 
+def test_a_primary_key_changed_in_the_specs_stops_the_apply_until_a_human_changes_it(
+        pg_server: None, tmp_path: Path) -> None:
+    """CREATE TABLE IF NOT EXISTS left the old key, the apply succeeded and drift saw nothing, while the
+    catalog (and the guard's one-row write cap) assumed the new one."""
+    before = folder(emit(SPECS), "pool-gcp-usc1-shared")
+    after = _retyped(tmp_path, "    - name: tickets\n      primaryKey: [id]",
+                     "    - name: tickets\n      primaryKey: [customer_id, id]")
+    with scratch_database("rekey") as name:
+        apply_folder(name, before)
+        with pytest.raises(ApplyError, match=r"primary keys differ from the specs, and paybill never changes a primary "
+                                             r"key: crm\.tickets has \(tenant_id, id\), the specs say "
+                                             r"\(tenant_id, customer_id, id\)"):
+            apply_folder(name, after)
+        with psycopg.connect(dsn_for(name), autocommit=True) as conn:
+            conn.execute("ALTER TABLE crm.tickets DROP CONSTRAINT tickets_pkey,"
+                         " ADD PRIMARY KEY (tenant_id, customer_id, id)")
+        apply_folder(name, after)
+        assert_state(name, catalog_plan(after))
+
+
 def test_a_global_table_made_tenant_scoped_stops_the_apply_with_its_cause(pg_server: None, tmp_path: Path) -> None:
     """Its rows name no tenant, so paybill cannot add tenant_id; before, the apply failed in 0004 with
     'column "tenant_id" does not exist', which said neither why nor what to do."""

@@ -88,6 +88,8 @@ CASES = {
                     ("column crm.customers.plan_code", "column", "text", "character varying(8)")),
     "column-nullable": ("ALTER TABLE crm.customers ALTER COLUMN name DROP NOT NULL",
                         ("column crm.customers.name", "column", "text NOT NULL", "text")),
+    "primary-key": ("ALTER TABLE crm.tickets DROP CONSTRAINT tickets_pkey, ADD PRIMARY KEY (id, tenant_id)",
+                    ("table crm.tickets", "primary key", "(tenant_id, id)", "(id, tenant_id)")),
     "column-added": ("ALTER TABLE crm.tickets ADD COLUMN note text",
                      ("column crm.tickets.note", "column", "not in the specs", "text")),
     "table-owner": ("ALTER TABLE crm.currencies OWNER TO postgres",

@@ -52,7 +52,8 @@ def test_a_removed_table_stays_with_its_data_and_a_rename_is_named(repo, run) ->
 
 
 def test_changes_migrate_cannot_make_by_itself_are_flagged_at_review(repo, run) -> None:
-    """A retyped column, a NOT NULL column added or tightened, a global table made tenant-scoped: each
+    """A retyped column, a NOT NULL column added or tightened, a new primary key, a global table made
+    tenant-scoped: each
     makes 'paybill db migrate' fail after the merge until someone acts; the plan said nothing of it."""
     repo.edit(CRM, "{name: amount_cents, type: bigint, nullable: false}",
               "{name: amount_cents, type: numeric, nullable: false}")
@@ -61,6 +62,8 @@ def test_changes_migrate_cannot_make_by_itself_are_flagged_at_review(repo, run) 
               "        - {name: paid_at, type: timestamptz, nullable: false}\n")
     repo.edit(CRM, "{name: assignee, type: text}", "{name: assignee, type: text, nullable: false}")
     repo.edit(CRM, "      scope: global\n", "")
+    repo.edit(CRM, "    - name: tickets\n      primaryKey: [id]",
+              "    - name: tickets\n      primaryKey: [customer_id, id]")
     assert findings(repo, run, "PB0993") == [
         "column 'invoices.amount_cents' changes type bigint -> numeric: paybill never converts a column, so "
         "'paybill db migrate' stops (PB1105) on every database of the table until it is converted by hand",
@@ -70,6 +73,8 @@ def test_changes_migrate_cannot_make_by_itself_are_flagged_at_review(repo, run) 
         "database where a row still has NULL in it",
         "table 'currencies' becomes tenant-scoped: in every pooled database that has it, its rows name no tenant, "
         "so 'paybill db migrate' stops (PB1105) there until tenant_id is added by hand",
+        "table 'tickets' changes primary key (id) -> (customer_id, id): paybill never changes a primary key, so "
+        "'paybill db migrate' stops (PB1105) on every database of the table until it is changed by hand",
     ]
 
 

@@ -168,6 +168,14 @@ def _hand_steps(doc: SpecDocument, old, new) -> list[Finding]:
                 CODE_HAND_STEP, "warning", "data-store", subject,
                 f"{label} becomes NOT NULL: 'paybill db migrate' fails, changing nothing, on every database "
                 "where a row still has NULL in it", doc.path, where, "fill its NULLs before migrating this commit"))
+    if list(old.primary_key) != list(new.primary_key):
+        findings.append(Finding(
+            CODE_HAND_STEP, "warning", "data-store", subject,
+            f"table '{new.name}' changes primary key ({', '.join(old.primary_key)}) -> ({', '.join(new.primary_key)}):"
+            " paybill never changes a primary key, so 'paybill db migrate' stops (PB1105) on every database of the "
+            "table until it is changed by hand", doc.path, doc.position("spec", "tables", index, "primaryKey"),
+            "change it by hand after checking the rows are unique under it (ALTER TABLE ... DROP CONSTRAINT ..., "
+            "ADD PRIMARY KEY (...)) right before migrating this commit"))
     if old.scope == "global" and new.scope == "tenant":
         findings.append(Finding(
             CODE_HAND_STEP, "warning", "data-store", subject,

@@ -111,7 +111,28 @@ ALTER TABLE "crm"."currencies" OWNER TO "paybill_owner_tenant_stark_industries";
 DO $paybill$
 DECLARE
     differing text;
+    rekeyed text;
 BEGIN
+    SELECT pg_catalog.string_agg(pg_catalog.format('%s has (%s), the specs say (%s)', s.label,
+               COALESCE(k.live, 'none'), s.want), '; ' ORDER BY s.label)
+      INTO rekeyed
+      FROM (VALUES
+            ('"crm"."customers"', 'crm.customers', 'id'),
+            ('"crm"."invoices"', 'crm.invoices', 'id'),
+            ('"crm"."tickets"', 'crm.tickets', 'id'),
+            ('"crm"."currencies"', 'crm.currencies', 'code')
+           ) AS s(tbl, label, want)
+      LEFT JOIN LATERAL (
+           SELECT pg_catalog.string_agg(a.attname::text, ', ' ORDER BY u.ord) AS live
+             FROM pg_catalog.pg_constraint c
+            CROSS JOIN LATERAL pg_catalog.unnest(c.conkey) WITH ORDINALITY AS u(attnum, ord)
+             JOIN pg_catalog.pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = u.attnum
+            WHERE c.conrelid = s.tbl::pg_catalog.regclass AND c.contype = 'p') AS k ON true
+     WHERE k.live IS DISTINCT FROM s.want;
+    IF rekeyed IS NOT NULL THEN
+        RAISE EXCEPTION 'primary keys differ from the specs, and paybill never changes a primary key: %', rekeyed
+            USING HINT = 'change it by hand after checking the rows are unique under it (ALTER TABLE ... DROP CONSTRAINT ..., ADD PRIMARY KEY (...)), or restore primaryKey in the DataModel spec; then migrate again';
+    END IF;
     SELECT pg_catalog.string_agg(pg_catalog.format('%s is %s, the specs say %s', s.label,
                pg_catalog.format_type(a.atttypid, a.atttypmod), s.type), '; ' ORDER BY s.label)
       INTO differing

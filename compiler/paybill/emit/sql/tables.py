@@ -6,8 +6,9 @@ EXISTS`` for columns added to a spec after the table was created, nullability se
 ownership re-asserted every time. paybill never drops a table or column: removing one from a spec
 stops agents from being granted it (0005 revokes), while the data stays until a human removes it.
 Nor does it change a column's type (a conversion may lose data or need a ``USING`` only a human can
-write): a column whose type differs from the specs stops the migration with the columns named, so
-``paybill db migrate`` never records as applied a type change it did not make.
+write) or a primary key (the rows may not be unique under the new one): either differing from the
+specs stops the migration with the tables named, so ``paybill db migrate`` never records as applied
+a change it did not make.
 """
 
 from __future__ import annotations
@@ -69,10 +70,11 @@ def nullability(table: TablePlan) -> str:
 
 def column_checks(plan: DatabasePlan) -> str:
     """A DO block that stops the migration when the tables cannot be what the specs say without a
-    human's decision: a column whose type differs, or (pooled) a tenant-scoped table without
+    human's decision: a primary key or a column type that differs, or (pooled) a tenant-scoped table without
     ``tenant_id``, i.e. one created while the spec said ``scope: global``, whose rows name no tenant.
-    Before, the first was recorded as applied and the second failed in 0004 with "column tenant_id
-    does not exist", which said nothing of the cause or the remedy.
+    Before, the first two were recorded as applied (``CREATE TABLE IF NOT EXISTS`` left the table as
+    it was) and the last failed in 0004 with "column tenant_id does not exist", which said nothing of
+    the cause or the remedy.
 
     The types are compared as PostgreSQL resolves them (``regtype``, with no type modifier: the spec
     types have none), so ``timestamptz`` matches ``timestamp with time zone`` and ``numeric(12,2)``
@@ -101,6 +103,28 @@ def column_checks(plan: DatabasePlan) -> str:
             "DataModel spec; then migrate again';",
             "END IF;",
         ]
+    keys = [f"        ({quote_literal(qualified(t.schema, t.name))}, {quote_literal(f'{t.schema}.{t.name}')}, "
+            f"{quote_literal(', '.join(t.key_columns))})" for t in plan.tables]
+    body += [
+        "SELECT pg_catalog.string_agg(pg_catalog.format('%s has (%s), the specs say (%s)', s.label,",
+        "           COALESCE(k.live, 'none'), s.want), '; ' ORDER BY s.label)",
+        "  INTO rekeyed",
+        "  FROM (VALUES",
+        *[row + ("," if i < len(keys) - 1 else "") for i, row in enumerate(keys)],
+        "       ) AS s(tbl, label, want)",
+        "  LEFT JOIN LATERAL (",
+        "       SELECT pg_catalog.string_agg(a.attname::text, ', ' ORDER BY u.ord) AS live",
+        "         FROM pg_catalog.pg_constraint c",
+        "        CROSS JOIN LATERAL pg_catalog.unnest(c.conkey) WITH ORDINALITY AS u(attnum, ord)",
+        "         JOIN pg_catalog.pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = u.attnum",
+        "        WHERE c.conrelid = s.tbl::pg_catalog.regclass AND c.contype = 'p') AS k ON true",
+        " WHERE k.live IS DISTINCT FROM s.want;",
+        "IF rekeyed IS NOT NULL THEN",
+        "    RAISE EXCEPTION 'primary keys differ from the specs, and paybill never changes a primary key: %', rekeyed",
+        "        USING HINT = 'change it by hand after checking the rows are unique under it (ALTER TABLE ... DROP"
+        " CONSTRAINT ..., ADD PRIMARY KEY (...)), or restore primaryKey in the DataModel spec; then migrate again';",
+        "END IF;",
+    ]
     body += [
         "SELECT pg_catalog.string_agg(pg_catalog.format('%s is %s, the specs say %s', s.label,",
         "           pg_catalog.format_type(a.atttypid, a.atttypmod), s.type), '; ' ORDER BY s.label)",
@@ -118,7 +142,7 @@ def column_checks(plan: DatabasePlan) -> str:
         " ... TYPE ... USING ...), or restore its type in the DataModel spec; then migrate again';",
         "END IF;",
     ]
-    return do_block(body, declare=["differing text;", *(["unscoped text;"] if scoped else [])])
+    return do_block(body, declare=["differing text;", "rekeyed text;", *(["unscoped text;"] if scoped else [])])
 
 
 def render_tables(plan: DatabasePlan) -> str:
