@@ -118,6 +118,105 @@ def test_reapplying_converges_after_the_specs_change(pg_server: None, tmp_path: 
                                     "'paybill_agent_ops_agent'::regrole").fetchone()
 
 
+def _retyped(tmp_path: Path, old: str, new: str) -> dict[str, bytes]:
+    """The gcp pool's folder after one edit of specs/data/crm.yaml."""
+    root = tmp_path / secrets.token_hex(3) / "specs"
+    shutil.copytree(SPECS, root)
+    crm = root / "data" / "crm.yaml"
+    assert old in crm.read_text()
+    crm.write_text(crm.read_text().replace(old, new))
+    return folder(emit(root), "pool-gcp-usc1-shared")
+
+
+def _not_null(name: str, table: str, column: str) -> bool:
+    with psycopg.connect(dsn_for(name), autocommit=True) as conn:
+        return bool(conn.execute("SELECT attnotnull FROM pg_attribute WHERE attrelid = %s::regclass AND attname = %s",
+                                 (f"crm.{table}", column)).fetchone()[0])
+
+
+def test_a_column_tightened_in_the_specs_is_set_not_null_once_its_nulls_are_filled(
+        pg_server: None, tmp_path: Path) -> None:
+    """The documented way to add a NOT NULL column to a table with rows: add it nullable, backfill, tighten.
+    Before, re-applying never touched an existing column, so the tightening was recorded as applied while
+    the column stayed nullable; now it is set (and loosened back) as the specs say, and while a NULL is
+    left the whole apply fails and changes nothing."""
+    line = "        - {name: updated_at, type: timestamptz}\n"
+    nullable = folder(emit(SPECS), "pool-gcp-usc1-shared")
+    tightened = _retyped(tmp_path, line, line.replace("timestamptz}", "timestamptz, nullable: false}"))
+    with scratch_database("tighten") as name:
+        apply_folder(name, nullable)
+        with psycopg.connect(dsn_for(name), autocommit=True) as conn:
+            conn.execute("INSERT INTO crm.tickets (tenant_id, id, customer_id, subject, status, priority, created_at)"
+                         " VALUES ('initech', gen_random_uuid(), gen_random_uuid(), 's', 'open', 'p1', now())")
+        with pytest.raises(ApplyError, match=r'column "updated_at" of relation "tickets" contains null values'):
+            apply_folder(name, tightened)
+        assert not _not_null(name, "tickets", "updated_at")
+        with psycopg.connect(dsn_for(name), autocommit=True) as conn:
+            conn.execute("UPDATE crm.tickets SET updated_at = created_at")
+        apply_folder(name, tightened)
+        assert _not_null(name, "tickets", "updated_at")
+        apply_folder(name, nullable)
+        assert not _not_null(name, "tickets", "updated_at")
+        with psycopg.connect(dsn_for(name), autocommit=True) as conn:
+            assert conn.execute("SELECT count(*) FROM crm.tickets").fetchone()[0] == 1
+
+
+def test_a_type_changed_in_the_specs_stops_the_apply_until_a_human_converts_it(
+        pg_server: None, tmp_path: Path) -> None:
+    """paybill never retypes a column (a conversion may lose data); before, the apply succeeded and left
+    the old type under a catalog that claims the new one."""
+    before = folder(emit(SPECS), "pool-gcp-usc1-shared")
+    after = _retyped(tmp_path, "{name: amount_cents, type: bigint, nullable: false}",
+                     "{name: amount_cents, type: numeric, nullable: false}")
+    with scratch_database("retype") as name:
+        apply_folder(name, before)
+        with pytest.raises(ApplyError, match=r"crm\.invoices\.amount_cents is bigint, the specs say numeric"):
+            apply_folder(name, after)
+        with psycopg.connect(dsn_for(name), autocommit=True) as conn:
+            conn.execute("ALTER TABLE crm.invoices ALTER COLUMN amount_cents TYPE numeric")
+        apply_folder(name, after)
+        assert_state(name, catalog_plan(after))
+
+
+def test_a_primary_key_changed_in_the_specs_stops_the_apply_until_a_human_changes_it(
+        pg_server: None, tmp_path: Path) -> None:
+    """CREATE TABLE IF NOT EXISTS left the old key, the apply succeeded and drift saw nothing, while the
+    catalog (and the guard's one-row write cap) assumed the new one."""
+    before = folder(emit(SPECS), "pool-gcp-usc1-shared")
+    after = _retyped(tmp_path, "    - name: tickets\n      primaryKey: [id]",
+                     "    - name: tickets\n      primaryKey: [customer_id, id]")
+    with scratch_database("rekey") as name:
+        apply_folder(name, before)
+        with pytest.raises(ApplyError, match=r"primary keys differ from the specs, and paybill never changes a primary "
+                                             r"key: crm\.tickets has \(tenant_id, id\), the specs say "
+                                             r"\(tenant_id, customer_id, id\)"):
+            apply_folder(name, after)
+        with psycopg.connect(dsn_for(name), autocommit=True) as conn:
+            conn.execute("ALTER TABLE crm.tickets DROP CONSTRAINT tickets_pkey,"
+                         " ADD PRIMARY KEY (tenant_id, customer_id, id)")
+        apply_folder(name, after)
+        assert_state(name, catalog_plan(after))
+
+
+def test_a_global_table_made_tenant_scoped_stops_the_apply_with_its_cause(pg_server: None, tmp_path: Path) -> None:
+    """Its rows name no tenant, so paybill cannot add tenant_id; before, the apply failed in 0004 with
+    'column "tenant_id" does not exist', which said neither why nor what to do."""
+    before = folder(emit(SPECS), "pool-gcp-usc1-shared")
+    after = _retyped(tmp_path, "      scope: global\n", "")
+    with scratch_database("rescope") as name:
+        apply_folder(name, before)
+        with pytest.raises(ApplyError, match=r"0003_tables\.sql: tables the specs make tenant-scoped have no "
+                                             r"tenant_id column \(created while global\): crm\.currencies"):
+            apply_folder(name, after)
+        with psycopg.connect(dsn_for(name), autocommit=True) as conn:  # what the hint says, by hand
+            conn.execute("ALTER TABLE crm.currencies ADD COLUMN tenant_id text NOT NULL DEFAULT 'initech'")
+            conn.execute("ALTER TABLE crm.currencies ALTER COLUMN tenant_id DROP DEFAULT")
+            conn.execute("ALTER TABLE crm.currencies DROP CONSTRAINT currencies_pkey,"
+                         " ADD PRIMARY KEY (tenant_id, code)")
+        apply_folder(name, after)
+        assert_state(name, catalog_plan(after))
+
+
 @pytest.mark.parametrize("attribute", ["BYPASSRLS", "LOGIN"])
 def test_a_paybill_role_that_could_bypass_isolation_stops_the_whole_apply(
     pg_server: None, edited_agent: Callable[[str], tuple[str, dict[str, bytes]]], attribute: str

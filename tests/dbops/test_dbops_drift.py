@@ -86,6 +86,10 @@ CASES = {
                       (f"role {{{AGENT}}}", "setting", "not set", "work_mem=64MB (in this database)")),
     "column-type": ("ALTER TABLE crm.customers ALTER COLUMN plan_code TYPE varchar(8)",
                     ("column crm.customers.plan_code", "column", "text", "character varying(8)")),
+    "column-nullable": ("ALTER TABLE crm.customers ALTER COLUMN name DROP NOT NULL",
+                        ("column crm.customers.name", "column", "text NOT NULL", "text")),
+    "primary-key": ("ALTER TABLE crm.tickets DROP CONSTRAINT tickets_pkey, ADD PRIMARY KEY (id, tenant_id)",
+                    ("table crm.tickets", "primary key", "(tenant_id, id)", "(id, tenant_id)")),
     "column-added": ("ALTER TABLE crm.tickets ADD COLUMN note text",
                      ("column crm.tickets.note", "column", "not in the specs", "text")),
     "table-owner": ("ALTER TABLE crm.currencies OWNER TO postgres",
@@ -171,3 +175,41 @@ def test_reapply_leaves_a_column_added_by_hand_as_its_hint_says(migrated: tuple[
     assert _drift(database, folder) == [("column crm.customers.notes", "column", "not in the specs", "text")]
     text = run_cli("db", "drift", "--database-url", dsn_for(database), str(folder)).output
     assert "hint: drop it by hand" in text and "hint: run 'paybill db migrate --reapply'" not in text
+
+
+def test_reapply_restores_a_column_s_nullability_as_its_hint_says(migrated: tuple[str, Path, dict[str, str]]) -> None:
+    """Nullability converges (SET NOT NULL changes no data), so drift points at --reapply, which fixes it;
+    before, 0003 never touched an existing column and --reapply left the column nullable."""
+    database, folder, _ = migrated
+    with psycopg.connect(dsn_for(database), autocommit=True) as conn:
+        conn.execute("ALTER TABLE crm.customers ALTER COLUMN name DROP NOT NULL")
+    text = run_cli("db", "drift", "--database-url", dsn_for(database), str(folder)).output
+    assert "hint: run 'paybill db migrate --reapply' to set it as git says" in text, text
+    assert run_cli("db", "migrate", "--reapply", "--database-url", dsn_for(database), str(folder)).exit_code == 0
+    assert _drift(database, folder) == []
+
+
+def test_migrate_refuses_a_column_of_another_type_and_says_what_to_do(
+        migrated: tuple[str, Path, dict[str, str]]) -> None:
+    """A column whose type differs from git stops the migration, named, with the remedy; before, the files
+    ran, left the type alone and the ledger recorded the revision as applied (a spec type change too)."""
+    database, folder, _ = migrated
+    with psycopg.connect(dsn_for(database), autocommit=True) as conn:
+        conn.execute("ALTER TABLE crm.invoices ALTER COLUMN amount_cents TYPE numeric(14, 2)")
+        conn.execute("ALTER TABLE crm.customers ALTER COLUMN name DROP NOT NULL")
+        before = conn.execute("SELECT count(*) FROM paybill.schema_migrations").fetchone()
+    result = run_cli("db", "migrate", "--reapply", "--database-url", dsn_for(database), str(folder))
+    assert result.exit_code == 1, result.output
+    assert ("0003_tables.sql failed and was rolled back: column types differ from the specs, and paybill never "
+            "changes a column's type: crm.invoices.amount_cents is numeric(14,2), the specs say bigint"
+            ) in result.output
+    assert "hint: nothing was changed; convert each column by hand after checking its data" in result.output
+    assert "Traceback" not in result.output
+    with psycopg.connect(dsn_for(database), autocommit=True) as conn:
+        assert conn.execute("SELECT count(*) FROM paybill.schema_migrations").fetchone() == before
+        # one transaction: the nullability 0003 sets before the check was rolled back with it
+        assert conn.execute("SELECT attnotnull FROM pg_attribute WHERE attrelid = 'crm.customers'::regclass"
+                            " AND attname = 'name'").fetchone() == (False,)
+        conn.execute("ALTER TABLE crm.invoices ALTER COLUMN amount_cents TYPE bigint")
+    assert run_cli("db", "migrate", "--reapply", "--database-url", dsn_for(database), str(folder)).exit_code == 0
+    assert _drift(database, folder) == []

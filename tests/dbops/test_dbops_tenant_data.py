@@ -156,6 +156,51 @@ def test_erase_refuses_a_tenant_not_deleted_at_head(pool: Pool) -> None:
     assert _refusal(pool, tenant="initech", no_export=True) == ["PB1109"]
 
 
+def _moved(pool: Pool, tenant: str, database: str, pool_name: str | None, phase: str | None) -> None:
+    """Commit ``tenant`` live at HEAD with its database layer (and pool), mid-migration when ``phase``."""
+    isolation: dict[str, Any] = {"model": "bridge", "layers": {"database": database}}
+    if phase:
+        isolation["migration"] = {"phase": phase, "from": {"model": "pooled"}}
+    data = {"kind": "TenantEntitlements", "tenant": tenant, "lifecycle": "active", "isolation": isolation,
+            "placement": {"cloud": "aws-prod", "pool": pool_name}}
+    file = pool.repo / "generated" / "tenants" / f"{tenant}.json"
+    file.write_text(json.dumps(data, indent=2) + "\n")
+    _git(pool.repo, "add", "-A")
+    _git(pool.repo, "-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-qm", f"{tenant} {phase}")
+
+
+def test_erase_removes_the_old_rows_of_a_tenant_whose_database_moved_out_of_the_pool(
+        pool: Pool, tmp_path: Path) -> None:
+    """After an isolation migration's decommission (pooled -> silo database), the runbook says to remove
+    the tenant's rows from the pool: erase refused them as 'not deleted', leaving an unchecked DELETE as
+    superuser. Now they are erased like a deleted tenant's (export, lock, RLS, ledger), with no retention
+    to wait for (the tenant's data lives on in its own database), and only once the move is done."""
+    pool.insert_customers("initech", ["i", "j"])
+    pool.insert_customers("hooli", ["h"])
+    others = pool.rows_of("hooli")
+    for phase in ("provision", "copy", "cutover"):  # the pool's rows are the copy source or the rollback
+        _moved(pool, "initech", "silo", "aws-use1-shared", phase)
+        assert _refusal(pool, tenant="initech", no_export=True) == ["PB1109"]
+    _moved(pool, "initech", "pooled", "aws-use1-shared", None)  # still stored here (the catalog aside)
+    assert _refusal(pool, tenant="initech", no_export=True) == ["PB1109"]
+    _moved(pool, "initech", "silo", "aws-use1-shared", "decommission")
+    out = tmp_path / "initech"
+    export(pool.url, read_folder(pool.folder), "initech", out)
+    result = run_cli("db", "erase", "--database-url", pool.url, "--tenant", "initech", "--export-manifest",
+                     str(out / "manifest.json"), str(pool.folder))
+    assert result.exit_code == 0, result.output
+    assert "initech: erased 4 rows" in result.output
+    assert pool.rows_of("initech") == {"customers": [], "invoices": [], "tickets": []}
+    assert pool.rows_of("hooli") == others
+
+
+def test_erase_removes_the_rows_a_tenant_left_in_its_former_pool(pool: Pool) -> None:
+    pool.insert_customers("initech", ["i"])
+    _moved(pool, "initech", "pooled", "aws-use2-shared", None)
+    assert erase(pool.url, read_folder(pool.folder), "initech", no_export=True, today=TODAY).status == "erased"
+    assert pool.rows_of("initech") == {"customers": [], "invoices": [], "tickets": []}
+
+
 def test_erase_reads_head_not_the_work_tree(pool: Pool) -> None:
     write_entitlements(pool.repo, "initech", "active", None)
     write_entitlements(pool.repo, "initech", "deleted", "2026-01-01", commit=False)  # not merged yet

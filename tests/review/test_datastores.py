@@ -12,17 +12,79 @@ from paybill.emit.terraform.decommission import UNPROTECT
 CRM = "specs/data/crm.yaml"
 
 
-def findings(repo, run) -> list[str]:
-    code, out, _ = run(repo.root, "plan", "specs", "--no-terraform", "--base", "HEAD", "--format", "json")
-    assert code == 0, out
-    return [f["message"] for f in json.loads(out)["findings"] if f["code"] == "PB0940"]
+def findings(repo, run, code: str = "PB0940") -> list[str]:
+    status, out, _ = run(repo.root, "plan", "specs", "--no-terraform", "--base", "HEAD", "--format", "json")
+    assert status == 0, out
+    return [f["message"] for f in json.loads(out)["findings"] if f["code"] == code]
 
 
 def test_a_dropped_column_is_it_and_dropped_columns_are_them(repo, run) -> None:
+    """paybill never drops a column (0003 adds, 0005 revokes): the finding said the data "is dropped", so
+    a reviewer believed a removed personal-data column was gone from every database when it stayed."""
     repo.edit(CRM, "        - {name: phone, type: text, pii: true}\n", "")
-    assert findings(repo, run) == ["table 'customers' loses column phone: the data in it is dropped"]
+    assert findings(repo, run) == [
+        "table 'customers' loses column phone: paybill revokes it from agents but never drops a column, so the "
+        "data in it stays in every database of the table (paybill db drift reports it) until someone drops it by "
+        "hand"]
     repo.edit(CRM, "        - {name: email, type: text, pii: true}\n", "")
-    assert findings(repo, run) == ["table 'customers' loses columns email, phone: the data in them is dropped"]
+    (message,) = findings(repo, run)
+    assert message.startswith("table 'customers' loses columns email, phone: paybill revokes them from agents")
+    assert "is dropped" not in message
+
+
+def test_a_dropped_not_null_column_says_inserts_fail_until_it_is_dropped_by_hand(repo, run) -> None:
+    repo.edit(CRM, "        - {name: issued_at, type: timestamptz, nullable: false}\n", "")
+    (message,) = findings(repo, run)
+    assert message.endswith("; issued_at is NOT NULL, so every insert that does not set it fails until it is dropped "
+                            "or made nullable by hand")
+
+
+def test_a_removed_table_stays_with_its_data_and_a_rename_is_named(repo, run) -> None:
+    repo.edit(CRM, "    - name: invoices\n", "    - name: bills\n")
+    repo.edit("specs/agents/billing-agent.yaml", "table: invoices", "table: bills")
+    repo.edit("specs/workflows/dunning.yaml", "resource: invoices", "resource: bills", count=2)
+    status, out, _ = run(repo.root, "plan", "specs", "--no-terraform", "--base", "HEAD", "--format", "json")
+    assert status == 0, out
+    (finding,) = [f for f in json.loads(out)["findings"] if f["code"] == "PB0940"]
+    assert finding["message"].startswith("table 'invoices' is removed: paybill revokes it from agents and the "
+                                         "application but never drops it, so it stays with its data")
+    assert "rename it by hand (ALTER TABLE ... RENAME TO ...) before migrating this commit" in finding["hint"]
+
+
+def test_changes_migrate_cannot_make_by_itself_are_flagged_at_review(repo, run) -> None:
+    """A retyped column, a NOT NULL column added or tightened, a new primary key, a global table made
+    tenant-scoped: each
+    makes 'paybill db migrate' fail after the merge until someone acts; the plan said nothing of it."""
+    repo.edit(CRM, "{name: amount_cents, type: bigint, nullable: false}",
+              "{name: amount_cents, type: numeric, nullable: false}")
+    repo.edit(CRM, "        - {name: issued_at, type: timestamptz, nullable: false}\n",
+              "        - {name: issued_at, type: timestamptz, nullable: false}\n"
+              "        - {name: paid_at, type: timestamptz, nullable: false}\n")
+    repo.edit(CRM, "{name: assignee, type: text}", "{name: assignee, type: text, nullable: false}")
+    repo.edit(CRM, "      scope: global\n", "")
+    repo.edit(CRM, "    - name: tickets\n      primaryKey: [id]",
+              "    - name: tickets\n      primaryKey: [customer_id, id]")
+    assert findings(repo, run, "PB0993") == [
+        "column 'invoices.amount_cents' changes type bigint -> numeric: paybill never converts a column, so "
+        "'paybill db migrate' stops (PB1105) on every database of the table until it is converted by hand",
+        "column 'invoices.paid_at' is added NOT NULL without a default: 'paybill db migrate' fails on every "
+        "database where the table already has rows (PostgreSQL needs a value for them)",
+        "column 'tickets.assignee' becomes NOT NULL: 'paybill db migrate' fails, changing nothing, on every "
+        "database where a row still has NULL in it",
+        "table 'currencies' becomes tenant-scoped: in every pooled database that has it, its rows name no tenant, "
+        "so 'paybill db migrate' stops (PB1105) there until tenant_id is added by hand",
+        "table 'tickets' changes primary key (id) -> (customer_id, id): paybill never changes a primary key, so "
+        "'paybill db migrate' stops (PB1105) on every database of the table until it is changed by hand",
+    ]
+
+
+def test_a_new_table_and_a_nullable_column_need_no_hand_step(repo, run) -> None:
+    issued = "        - {name: issued_at, type: timestamptz, nullable: false}\n"
+    repo.edit(CRM, issued, issued + "        - {name: paid_at, type: date}\n")
+    repo.edit(CRM, "    - name: currencies\n", "    - name: notes\n      primaryKey: [id]\n      columns:\n"
+              "        - {name: id, type: uuid, nullable: false}\n        - {name: body, type: text, nullable: false}\n"
+              "    - name: currencies\n")
+    assert findings(repo, run, "PB0993") == [] and findings(repo, run) == []
 
 
 def test_a_region_move_reads_as_a_move_not_an_isolation_change(repo, run) -> None:

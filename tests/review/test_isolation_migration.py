@@ -108,6 +108,10 @@ def test_a_pooled_tenant_moves_to_silo_one_reviewed_phase_at_a_time(repo, run) -
 
     report = commit_phase(repo, run, "decommission", "hooli: decommission its pooled access")
     done = actions(report)
+    # The apply cannot remove its rows from the pool's database; the runbook says what does (erase
+    # refused a live tenant before, so the step could only be done by an unchecked DELETE).
+    assert "its rows go with 'paybill db erase --tenant hooli' on the pool's database once the decommission " \
+           "commit is merged and migrated" in " ".join(migration_finding(report)["details"])
     assert {address: done.get(address) for address in POOLED_ACCESS} == dict.fromkeys(POOLED_ACCESS, "destroy")
     assert not set(POOLED_ACCESS) & stack(repo).keys()
     assert all(done.get(address) is None for address in SILO)

@@ -194,7 +194,8 @@ def export_command(url: str, folder: Path, tenant: str, out: Path, csv_tables: t
 def erase_command(url: str, folder: Path, tenant: str, export_manifest: Path | None, no_export: bool,
                   ignore_retention: bool, fmt: str, lock_timeout: str, statement_timeout: str, by: str | None) -> None:
     """Delete TENANT's rows from every tenant-scoped table of the pooled database FOLDER in one
-    transaction, once the tenant is deleted at HEAD and its retention has passed; recorded in the ledger.
+    transaction, once the tenant is deleted at HEAD and its retention has passed (or its database moved
+    out of the pool through an isolation migration's decommission); recorded in the ledger.
 
     \b
     Example (after paybill db export of the same tenant):

@@ -67,6 +67,10 @@ def database_error(exc: psycopg.Error, path: str, doing: str) -> DbOpsError:
     if isinstance(exc, psycopg.OperationalError) and exc.sqlstate is None:
         return DbOpsError([Problem("PB1103", f"{doing}: the connection was lost ({text})", path,
                                    "nothing was committed; run it again")], EXIT_UNREACHABLE)
-    return DbOpsError([Problem("PB1105", f"{doing} failed and was rolled back: {text}", path,
-                               "nothing was changed; fix the cause (the message is PostgreSQL's) and run it again")],
-                      EXIT_REFUSED)
+    # A refusal the migration raises itself (RAISE EXCEPTION: a role that could bypass isolation, a
+    # column of another type than the specs) carries its remedy as the server's HINT: pass it on
+    # rather than drop it. PostgreSQL's own hints stay out: they are about SQL, not what to do here.
+    server_hint = exc.diag.message_hint if isinstance(exc, psycopg.errors.RaiseException) else None
+    hint = (f"nothing was changed; {server_hint}" if server_hint
+            else "nothing was changed; fix the cause (the message is PostgreSQL's) and run it again")
+    return DbOpsError([Problem("PB1105", f"{doing} failed and was rolled back: {text}", path, hint)], EXIT_REFUSED)

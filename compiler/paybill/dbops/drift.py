@@ -140,6 +140,9 @@ def compare(catalog: Catalog, live: LiveCatalog, normalised: dict[tuple[str, str
             continue
         if have.owner != catalog.owner:
             out.append(Difference(subject, "owner", catalog.owner, have.owner))
+        if have.key != table.key:
+            out.append(Difference(subject, "primary key", f"({', '.join(table.key)})",
+                                  f"({', '.join(have.key)})" if have.key else "none"))
         if not have.rls:
             out.append(Difference(subject, "row-level security", "ENABLE ROW LEVEL SECURITY", "disabled"))
         if not have.forced:
@@ -266,10 +269,21 @@ def hint(difference: Difference) -> str:
     """What to do about one difference (every diagnostic carries a hint)."""
     if difference.kind == "role attribute":
         return ROLE_HINT
+    if difference.kind == "column" and difference.git.removesuffix(" NOT NULL") == \
+            difference.database.removesuffix(" NOT NULL") != "not in the specs":
+        # Only the nullability differs: 0003 sets it as the specs say (SET NOT NULL changes no data)
+        return ("run 'paybill db migrate --reapply' to set it as git says (it fails, changing nothing, while a NULL "
+                "is left in a column git says is NOT NULL: fill those first), or change the DataModel spec if the "
+                "database is right")
     if difference.kind in {"column", "table"} and "missing" not in (difference.git, difference.database):
-        return (f"{'drop' if difference.git == 'not in the specs' else 'alter'} it by hand after checking its data, "
-                "or change the DataModel spec if the database is right: 'paybill db migrate --reapply' never drops "
-                "or retypes what may hold data")
+        retyped = difference.kind == "column" and difference.git != "not in the specs"
+        return (f"{'alter' if retyped else 'drop'} it by hand after checking its data, or change the DataModel spec "
+                "if the database is right: 'paybill db migrate --reapply' never drops or retypes what may hold data"
+                + (" (it refuses to run while a column's type differs from git)" if retyped else ""))
+    if difference.kind == "primary key":
+        return ("change it by hand after checking the rows are unique under it (ALTER TABLE ... DROP CONSTRAINT ..., "
+                "ADD PRIMARY KEY (...)), or change the DataModel spec if the database is right: 'paybill db migrate' "
+                "never changes a primary key (it refuses to run while one differs from git)")
     if difference.subject == "ledger":
         return "run 'paybill db migrate' to apply the folder's revision (and record it in the ledger)"
     return REAPPLY_HINT

@@ -1,8 +1,11 @@
 """``paybill db erase``: delete a deleted tenant's rows from every tenant-scoped table of a pooled
-database, once, in one transaction, with the erasure recorded in the ledger.
+database, once, in one transaction, with the erasure recorded in the ledger. Also the rows a live
+tenant left behind when its database layer moved out of the pool (an isolation migration through
+decommission): no retention applies to that old copy.
 
 Refusals (all reported in one run, before anything is deleted): the database is not pooled, the
-compiled catalog still stores the tenant here, the tenant is not ``deleted`` at HEAD, its
+compiled catalog still stores the tenant here, the tenant is neither ``deleted`` at HEAD nor moved
+out of this pool, its
 ``retainUntil`` is absent or in the future (unless ``--ignore-retention``), no export manifest is
 given (unless ``--no-export``), or the manifest does not match its files, this tenant, this database
 or the rows now in the database (rows written after the export would be lost unexported).
@@ -68,9 +71,19 @@ def preflight(folder: Folder, tenant: str, manifest_path: Path | None, no_export
     state, found = tenant_at_head(folder.path, tenant) if TENANT_NAME.match(tenant) else (None, [])
     problems += found
     if state is not None:
-        if state.lifecycle != "deleted":
-            problems.append(Problem("PB1109", f"{tenant} is '{state.lifecycle}' at HEAD, not 'deleted'", where,
-                                    "set lifecycle: deleted in the tenant's spec, merge it, then erase"))
+        pool = folder.database.removeprefix("pool-")
+        if state.lifecycle != "deleted" and state.lifecycle is not None and state.moved_out_of(pool):
+            # Its database layer moved out of this pool (an isolation migration through decommission):
+            # the rows left here are the old copy, which the runbook says to remove and nothing else
+            # could (erase refused a live tenant, leaving a DELETE as superuser, unchecked, unrecorded).
+            # The retention of a deleted tenant's data does not apply: the tenant's data lives on.
+            pass
+        elif state.lifecycle != "deleted":
+            problems.append(Problem("PB1109", f"{tenant} is '{state.lifecycle}' at HEAD, not 'deleted', and its "
+                                    f"database layer has not moved out of {folder.database}", where,
+                                    "set lifecycle: deleted in the tenant's spec, merge it, then erase (or, for a "
+                                    "tenant moving its database out of the pool, erase after its isolation "
+                                    "migration's decommission is merged and migrated)"))
         elif not ignore_retention:
             if state.retain_until is None:
                 problems.append(Problem("PB1110", f"{tenant} has no retainUntil at HEAD", where,

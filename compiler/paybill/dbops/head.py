@@ -19,6 +19,20 @@ from paybill.dbops.errors import Problem
 class TenantAtHead:
     lifecycle: str | None
     retain_until: str | None
+    database_layer: str | None = None
+    """Where its rows live at HEAD: ``pooled`` or ``silo`` (``isolation.layers.database``, or the model)."""
+    pool: str | None = None
+    """``placement.pool`` at HEAD."""
+    migration_phase: str | None = None
+    """``isolation.migration.phase`` while an isolation migration is under way, else None."""
+
+    def moved_out_of(self, pool: str) -> bool:
+        """Whether the tenant is live but its rows no longer belong to ``pool``'s database: its database
+        layer moved to a dedicated database, or to another pool, and no isolation migration is still
+        before ``decommission`` (until then the pool's rows are the copy source or the rollback)."""
+        if self.migration_phase not in (None, "decommission"):
+            return False
+        return self.database_layer == "silo" or (self.database_layer == "pooled" and self.pool not in (None, pool))
 
 
 def tenant_at_head(folder: Path, tenant: str) -> tuple[TenantAtHead | None, list[Problem]]:
@@ -48,5 +62,17 @@ def tenant_at_head(folder: Path, tenant: str) -> tuple[TenantAtHead | None, list
         return None, [Problem("PB1109", f"{relative} at HEAD is not JSON: {exc}", where)]
     lifecycle = data.get("lifecycle")
     retain = data.get("retainUntil")
-    return TenantAtHead(lifecycle if isinstance(lifecycle, str) else None,
-                        retain if isinstance(retain, str) else None), []
+    isolation = _mapping(data.get("isolation"))
+    layer = _mapping(isolation.get("layers")).get("database", isolation.get("model"))
+    placement = _mapping(data.get("placement"))
+    migration = _mapping(isolation.get("migration"))
+    return TenantAtHead(_text(lifecycle), _text(retain), layer if layer in ("pooled", "silo") else None,
+                        _text(placement.get("pool")), _text(migration.get("phase"))), []
+
+
+def _mapping(value: object) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _text(value: object) -> str | None:
+    return value if isinstance(value, str) else None

@@ -31,6 +31,8 @@ class LiveTable:
     """(grantee, privilege, column, grantable)."""
     policies: dict[str, tuple[bool, str, tuple[str, ...], str | None, str | None]] = field(default_factory=dict)
     """name -> (permissive, command, roles, USING, WITH CHECK) as PostgreSQL prints them."""
+    key: tuple[str, ...] = ()
+    """The primary key's columns in order; empty when the table has none."""
 
 
 @dataclass
@@ -74,6 +76,14 @@ def read_live(conn: psycopg.Connection[Any], roles: list[str], schemas: list[str
             " JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
             " WHERE n.nspname = ANY(%s) AND c.relkind IN ('r', 'p', 'v', 'm', 'f')", (schemas,)):
         tables[(schema, name)] = LiveTable(owner, rls, forced)
+    for schema, name, key in conn.execute(
+            "SELECT n.nspname::text, c.relname::text, ARRAY(SELECT a.attname::text FROM pg_catalog.unnest(k.conkey)"
+            " WITH ORDINALITY AS u(attnum, ord) JOIN pg_catalog.pg_attribute a ON a.attrelid = k.conrelid"
+            " AND a.attnum = u.attnum ORDER BY u.ord) FROM pg_catalog.pg_constraint k"
+            " JOIN pg_catalog.pg_class c ON c.oid = k.conrelid JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
+            " WHERE n.nspname = ANY(%s) AND k.contype = 'p'", (schemas,)):
+        if (schema, name) in tables:
+            tables[(schema, name)].key = tuple(key)
     for schema, name, grantee, privilege, grantable in conn.execute(
             f"SELECT n.nspname::text, c.relname::text, {GRANTEE}, a.privilege_type, a.is_grantable"
             " FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace,"

@@ -1,7 +1,15 @@
-"""Spec-level data-store danger: changes that destroy a database, a bucket or a table.
+"""Spec-level data-store danger: changes that destroy a database or a bucket, or leave a table's data
+behind, and data model changes ``paybill db migrate`` cannot make by itself.
 
 The Terraform comparison (:mod:`paybill.plan.terraform`) flags destroyed or replaced data-store
 resources exactly; these spec-level flags work without compiling and say *why* in spec terms.
+
+What they say of tables and columns follows the SQL emitter (:mod:`paybill.emit.sql.tables`): paybill
+never drops a table or a column (it revokes them, and the data stays), never converts a column's type
+(0003 stops on one that differs), sets nullability (SET NOT NULL fails while a NULL is left), and cannot
+give a global table's rows a tenant. The findings said a removed column or table "is dropped", so a
+reviewer believed the data (personal data, often) was gone when it stayed, and said nothing of the
+changes that make the migration fail after the merge.
 """
 
 from __future__ import annotations
@@ -12,6 +20,8 @@ from paybill.load import SpecDocument
 from paybill.validate.index import SpecIndex
 
 CODE_DATA_STORE = "PB0940"
+CODE_HAND_STEP = "PB0993"
+"""A data model change the migration cannot make by itself: it fails until a human acts (or data is filled)."""
 
 
 def _pooled_storage(name: str, provider: str | None) -> str:
@@ -78,9 +88,20 @@ def detect_data_store_loss(base: SpecIndex, head: SpecIndex, base_docs: dict, he
             tables = ", ".join(t.name for t in doc.model.spec.tables)
             findings.append(Finding(
                 CODE_DATA_STORE, "warning", "data-store", f"DataModel/{doc.name}",
-                f"data model '{doc.name}' is removed: tables {tables} are dropped from every tenant database",
-                doc.path, doc.position("metadata", "name"), "export the data first"))
+                f"data model '{doc.name}' is removed: paybill revokes its tables ({tables}) from agents and the "
+                "application but never drops them, so they stay with their data in every database that has them "
+                "(paybill db drift reports them) until someone drops them by hand",
+                doc.path, doc.position("metadata", "name"), LEFT_BEHIND_HINT))
     return findings
+
+
+def _left_behind_hint(drop: str, rename: str) -> str:
+    return (f"export the data, then drop it by hand once this is migrated ({drop}); for a rename, rename it by hand "
+            f"({rename}) before migrating this commit, or the new name starts empty")
+
+
+LEFT_BEHIND_HINT = _left_behind_hint("DROP TABLE ...", "ALTER TABLE ... RENAME TO ...")
+COLUMN_LEFT_BEHIND_HINT = _left_behind_hint("ALTER TABLE ... DROP COLUMN ...", "ALTER TABLE ... RENAME COLUMN ...")
 
 
 def _table_losses(old: SpecDocument, new: SpecDocument) -> list[Finding]:
@@ -91,16 +112,76 @@ def _table_losses(old: SpecDocument, new: SpecDocument) -> list[Finding]:
         if current is None:
             findings.append(Finding(
                 CODE_DATA_STORE, "warning", "data-store", f"DataModel/{new.name}",
-                f"table '{table.name}' is removed: it is dropped from every tenant database",
-                new.path, new.position("spec", "tables"), "export the data first"))
+                f"table '{table.name}' is removed: paybill revokes it from agents and the application but never "
+                "drops it, so it stays with its data in every database that has it (paybill db drift reports it) "
+                "until someone drops it by hand",
+                new.path, new.position("spec", "tables"), LEFT_BEHIND_HINT))
             continue
         kept = {c.name for c in current.columns}
-        lost = [c.name for c in table.columns if c.name not in kept]
+        lost = [c for c in table.columns if c.name not in kept]
         if lost:
             index = next(i for i, t in enumerate(new.model.spec.tables) if t.name == table.name)
+            names = ", ".join(c.name for c in lost)
+            required = [c.name for c in lost if not c.nullable]
+            plural = len(lost) > 1
+            message = (f"table '{table.name}' loses column{'s' if plural else ''} {names}: paybill revokes "
+                       f"{'them' if plural else 'it'} from agents but never drops a column, so the data in "
+                       f"{'them' if plural else 'it'} stays in every database of the table (paybill db drift "
+                       "reports it) until someone drops it by hand")
+            if required:
+                message += (f"; {', '.join(required)} {'is' if len(required) == 1 else 'are'} NOT NULL, so every "
+                            "insert that does not set it fails until it is dropped or made nullable by hand")
             findings.append(Finding(
-                CODE_DATA_STORE, "warning", "data-store", f"DataModel/{new.name}",
-                f"table '{table.name}' loses column{'s' if len(lost) > 1 else ''} {', '.join(lost)}: "
-                f"the data in {'them' if len(lost) > 1 else 'it'} is dropped",
-                new.path, new.position("spec", "tables", index, "columns"), "export the data first"))
+                CODE_DATA_STORE, "warning", "data-store", f"DataModel/{new.name}", message,
+                new.path, new.position("spec", "tables", index, "columns"), COLUMN_LEFT_BEHIND_HINT))
+        findings += _hand_steps(new, table, current)
+    return findings
+
+
+def _hand_steps(doc: SpecDocument, old, new) -> list[Finding]:
+    """PB0993 for each change of a kept table that makes ``paybill db migrate`` fail until someone acts."""
+    index = next(i for i, t in enumerate(doc.model.spec.tables) if t.name == new.name)
+    before = {c.name: c for c in old.columns}
+    subject = f"DataModel/{doc.name}"
+    findings = []
+    for j, column in enumerate(new.columns):
+        where = doc.position("spec", "tables", index, "columns", j)
+        was = before.get(column.name)
+        label = f"column '{new.name}.{column.name}'"
+        if was is None:
+            if not column.nullable:
+                findings.append(Finding(
+                    CODE_HAND_STEP, "warning", "data-store", subject,
+                    f"{label} is added NOT NULL without a default: 'paybill db migrate' fails on every database "
+                    "where the table already has rows (PostgreSQL needs a value for them)", doc.path, where,
+                    "add it nullable, fill it, then set nullable: false in a later commit"))
+            continue
+        if was.type != column.type:
+            findings.append(Finding(
+                CODE_HAND_STEP, "warning", "data-store", subject,
+                f"{label} changes type {was.type} -> {column.type}: paybill never converts a column, so "
+                "'paybill db migrate' stops (PB1105) on every database of the table until it is converted by hand",
+                doc.path, where, "convert it by hand after checking its data (ALTER TABLE ... ALTER COLUMN ... "
+                "TYPE ... USING ...) right before migrating this commit"))
+        if was.nullable and not column.nullable:
+            findings.append(Finding(
+                CODE_HAND_STEP, "warning", "data-store", subject,
+                f"{label} becomes NOT NULL: 'paybill db migrate' fails, changing nothing, on every database "
+                "where a row still has NULL in it", doc.path, where, "fill its NULLs before migrating this commit"))
+    if list(old.primary_key) != list(new.primary_key):
+        findings.append(Finding(
+            CODE_HAND_STEP, "warning", "data-store", subject,
+            f"table '{new.name}' changes primary key ({', '.join(old.primary_key)}) -> ({', '.join(new.primary_key)}):"
+            " paybill never changes a primary key, so 'paybill db migrate' stops (PB1105) on every database of the "
+            "table until it is changed by hand", doc.path, doc.position("spec", "tables", index, "primaryKey"),
+            "change it by hand after checking the rows are unique under it (ALTER TABLE ... DROP CONSTRAINT ..., "
+            "ADD PRIMARY KEY (...)) right before migrating this commit"))
+    if old.scope == "global" and new.scope == "tenant":
+        findings.append(Finding(
+            CODE_HAND_STEP, "warning", "data-store", subject,
+            f"table '{new.name}' becomes tenant-scoped: in every pooled database that has it, its rows name no "
+            "tenant, so 'paybill db migrate' stops (PB1105) there until tenant_id is added by hand",
+            doc.path, doc.position("spec", "tables", index),
+            "add tenant_id by hand (text NOT NULL, each row given its tenant, leading the primary key) before "
+            "migrating, or keep scope: global"))
     return findings

@@ -125,8 +125,13 @@ def runbook(name: str, moves: dict[str, tuple[Place, Place]], retention_days: in
     window = f" and at least {retention_days} days (the plan's backup retention)" if retention_days else ""
     for place, layers in _group(list(reversed(ordered)), lambda layer: moves[layer][0]):
         assert isinstance(place, Place)
-        steps.append("decommission: after verification" + window + ", "
-                     + _fill(_DECOMMISSION[place.placement], name, place, layers))
+        step = _fill(_DECOMMISSION[place.placement], name, place, layers)
+        if place.placement == "pooled" and "database" in layers:
+            # Nothing else removes the rows: the apply cannot, and erase takes them once the pool's
+            # folder no longer stores the tenant (the decommission commit, merged and migrated).
+            step += (f"; its rows go with 'paybill db erase --tenant {name}' on the pool's database once the "
+                     "decommission commit is merged and migrated (export them first)")
+        steps.append("decommission: after verification" + window + ", " + step)
     return tuple(f"{i}. {step}" for i, step in enumerate(steps, 1))
 
 

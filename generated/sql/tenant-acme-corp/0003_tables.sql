@@ -18,6 +18,13 @@ ALTER TABLE "crm"."customers" ADD COLUMN IF NOT EXISTS "phone" text;
 ALTER TABLE "crm"."customers" ADD COLUMN IF NOT EXISTS "plan_code" text;
 ALTER TABLE "crm"."customers" ADD COLUMN IF NOT EXISTS "created_at" timestamptz NOT NULL;
 
+ALTER TABLE "crm"."customers"
+    ALTER COLUMN "name" SET NOT NULL,
+    ALTER COLUMN "email" DROP NOT NULL,
+    ALTER COLUMN "phone" DROP NOT NULL,
+    ALTER COLUMN "plan_code" DROP NOT NULL,
+    ALTER COLUMN "created_at" SET NOT NULL;
+
 ALTER TABLE "crm"."customers" OWNER TO "paybill_owner_tenant_acme_corp";
 
 CREATE TABLE IF NOT EXISTS "crm"."invoices" (
@@ -38,6 +45,14 @@ ALTER TABLE "crm"."invoices" ADD COLUMN IF NOT EXISTS "currency" text NOT NULL;
 ALTER TABLE "crm"."invoices" ADD COLUMN IF NOT EXISTS "status" text NOT NULL;
 ALTER TABLE "crm"."invoices" ADD COLUMN IF NOT EXISTS "due_date" date NOT NULL;
 ALTER TABLE "crm"."invoices" ADD COLUMN IF NOT EXISTS "issued_at" timestamptz NOT NULL;
+
+ALTER TABLE "crm"."invoices"
+    ALTER COLUMN "customer_id" SET NOT NULL,
+    ALTER COLUMN "amount_cents" SET NOT NULL,
+    ALTER COLUMN "currency" SET NOT NULL,
+    ALTER COLUMN "status" SET NOT NULL,
+    ALTER COLUMN "due_date" SET NOT NULL,
+    ALTER COLUMN "issued_at" SET NOT NULL;
 
 ALTER TABLE "crm"."invoices" OWNER TO "paybill_owner_tenant_acme_corp";
 
@@ -64,6 +79,16 @@ ALTER TABLE "crm"."tickets" ADD COLUMN IF NOT EXISTS "assignee" text;
 ALTER TABLE "crm"."tickets" ADD COLUMN IF NOT EXISTS "created_at" timestamptz NOT NULL;
 ALTER TABLE "crm"."tickets" ADD COLUMN IF NOT EXISTS "updated_at" timestamptz;
 
+ALTER TABLE "crm"."tickets"
+    ALTER COLUMN "customer_id" SET NOT NULL,
+    ALTER COLUMN "subject" SET NOT NULL,
+    ALTER COLUMN "body" DROP NOT NULL,
+    ALTER COLUMN "status" SET NOT NULL,
+    ALTER COLUMN "priority" SET NOT NULL,
+    ALTER COLUMN "assignee" DROP NOT NULL,
+    ALTER COLUMN "created_at" SET NOT NULL,
+    ALTER COLUMN "updated_at" DROP NOT NULL;
+
 ALTER TABLE "crm"."tickets" OWNER TO "paybill_owner_tenant_acme_corp";
 
 CREATE TABLE IF NOT EXISTS "crm"."currencies" (
@@ -77,4 +102,74 @@ ALTER TABLE "crm"."currencies" ADD COLUMN IF NOT EXISTS "code" text NOT NULL;
 ALTER TABLE "crm"."currencies" ADD COLUMN IF NOT EXISTS "name" text NOT NULL;
 ALTER TABLE "crm"."currencies" ADD COLUMN IF NOT EXISTS "minor_units" integer NOT NULL;
 
+ALTER TABLE "crm"."currencies"
+    ALTER COLUMN "name" SET NOT NULL,
+    ALTER COLUMN "minor_units" SET NOT NULL;
+
 ALTER TABLE "crm"."currencies" OWNER TO "paybill_owner_tenant_acme_corp";
+
+DO $paybill$
+DECLARE
+    differing text;
+    rekeyed text;
+BEGIN
+    SELECT pg_catalog.string_agg(pg_catalog.format('%s has (%s), the specs say (%s)', s.label,
+               COALESCE(k.live, 'none'), s.want), '; ' ORDER BY s.label)
+      INTO rekeyed
+      FROM (VALUES
+            ('"crm"."customers"', 'crm.customers', 'id'),
+            ('"crm"."invoices"', 'crm.invoices', 'id'),
+            ('"crm"."tickets"', 'crm.tickets', 'id'),
+            ('"crm"."currencies"', 'crm.currencies', 'code')
+           ) AS s(tbl, label, want)
+      LEFT JOIN LATERAL (
+           SELECT pg_catalog.string_agg(a.attname::text, ', ' ORDER BY u.ord) AS live
+             FROM pg_catalog.pg_constraint c
+            CROSS JOIN LATERAL pg_catalog.unnest(c.conkey) WITH ORDINALITY AS u(attnum, ord)
+             JOIN pg_catalog.pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = u.attnum
+            WHERE c.conrelid = s.tbl::pg_catalog.regclass AND c.contype = 'p') AS k ON true
+     WHERE k.live IS DISTINCT FROM s.want;
+    IF rekeyed IS NOT NULL THEN
+        RAISE EXCEPTION 'primary keys differ from the specs, and paybill never changes a primary key: %', rekeyed
+            USING HINT = 'change it by hand after checking the rows are unique under it (ALTER TABLE ... DROP CONSTRAINT ..., ADD PRIMARY KEY (...)), or restore primaryKey in the DataModel spec; then migrate again';
+    END IF;
+    SELECT pg_catalog.string_agg(pg_catalog.format('%s is %s, the specs say %s', s.label,
+               pg_catalog.format_type(a.atttypid, a.atttypmod), s.type), '; ' ORDER BY s.label)
+      INTO differing
+      FROM (VALUES
+            ('"crm"."customers"', 'crm.customers.id', 'id', 'uuid'),
+            ('"crm"."customers"', 'crm.customers.name', 'name', 'text'),
+            ('"crm"."customers"', 'crm.customers.email', 'email', 'text'),
+            ('"crm"."customers"', 'crm.customers.phone', 'phone', 'text'),
+            ('"crm"."customers"', 'crm.customers.plan_code', 'plan_code', 'text'),
+            ('"crm"."customers"', 'crm.customers.created_at', 'created_at', 'timestamptz'),
+            ('"crm"."invoices"', 'crm.invoices.id', 'id', 'uuid'),
+            ('"crm"."invoices"', 'crm.invoices.customer_id', 'customer_id', 'uuid'),
+            ('"crm"."invoices"', 'crm.invoices.amount_cents', 'amount_cents', 'bigint'),
+            ('"crm"."invoices"', 'crm.invoices.currency', 'currency', 'text'),
+            ('"crm"."invoices"', 'crm.invoices.status', 'status', 'text'),
+            ('"crm"."invoices"', 'crm.invoices.due_date', 'due_date', 'date'),
+            ('"crm"."invoices"', 'crm.invoices.issued_at', 'issued_at', 'timestamptz'),
+            ('"crm"."tickets"', 'crm.tickets.id', 'id', 'uuid'),
+            ('"crm"."tickets"', 'crm.tickets.customer_id', 'customer_id', 'uuid'),
+            ('"crm"."tickets"', 'crm.tickets.subject', 'subject', 'text'),
+            ('"crm"."tickets"', 'crm.tickets.body', 'body', 'text'),
+            ('"crm"."tickets"', 'crm.tickets.status', 'status', 'text'),
+            ('"crm"."tickets"', 'crm.tickets.priority', 'priority', 'text'),
+            ('"crm"."tickets"', 'crm.tickets.assignee', 'assignee', 'text'),
+            ('"crm"."tickets"', 'crm.tickets.created_at', 'created_at', 'timestamptz'),
+            ('"crm"."tickets"', 'crm.tickets.updated_at', 'updated_at', 'timestamptz'),
+            ('"crm"."currencies"', 'crm.currencies.code', 'code', 'text'),
+            ('"crm"."currencies"', 'crm.currencies.name', 'name', 'text'),
+            ('"crm"."currencies"', 'crm.currencies.minor_units', 'minor_units', 'integer')
+           ) AS s(tbl, label, col, type)
+      JOIN pg_catalog.pg_attribute a
+        ON a.attrelid = s.tbl::pg_catalog.regclass AND a.attname = s.col AND NOT a.attisdropped
+     WHERE a.atttypid <> s.type::pg_catalog.regtype OR a.atttypmod <> -1;
+    IF differing IS NOT NULL THEN
+        RAISE EXCEPTION 'column types differ from the specs, and paybill never changes a column''s type: %',
+            differing
+            USING HINT = 'convert each column by hand after checking its data (ALTER TABLE ... ALTER COLUMN ... TYPE ... USING ...), or restore its type in the DataModel spec; then migrate again';
+    END IF;
+END
+$paybill$;
