@@ -178,3 +178,16 @@ def test_drift_workflow_checks_every_database_and_files_an_issue() -> None:
     runs = "\n".join(s.get("run", "") for s in workflow["jobs"]["drift"]["steps"])
     assert 'paybill db drift --format markdown "$folder"' in runs
     assert "gh issue create" in runs and "gh issue edit" in runs and "gh issue close" in runs
+
+
+def test_the_apply_workflow_run_by_hand_takes_the_base_to_apply_from() -> None:
+    """After a refused or failed apply, the next push's run compares with a commit that was never applied
+    (``github.event.before``); run by hand, the workflow takes the base (the last commit applied), which
+    `paybill apply plan`'s refusal (PB0948, PB0949) names. Empty, as before: every stack."""
+    for path in (WORKFLOWS["paybill-apply.yml"],
+                 ROOT / "compiler" / "paybill" / "scaffold" / "templates" / "github" / "paybill-apply.yaml"):
+        workflow = yaml.safe_load(path.read_text(encoding="utf-8"))
+        base = workflow[True]["workflow_dispatch"]["inputs"]["base"]
+        assert base["required"] is False and base["default"] == "" and base["type"] == "string"
+        step = next(s for s in workflow["jobs"]["prepare"]["steps"] if s.get("id") == "plan")
+        assert step["env"]["BEFORE"] == "${{ inputs.base || github.event.before }}"

@@ -13,11 +13,13 @@ from typing import TYPE_CHECKING
 
 import click
 
-from paybill.apply.errors import UNKNOWN_SHARD, ApplyError, Problem
+from paybill.apply.errors import BASE, UNKNOWN_SHARD, ApplyError, Problem
 from paybill.cli.common import write_report
 
 if TYPE_CHECKING:
+    from paybill.apply.base import SpecFiles
     from paybill.apply.schedule import JobPlan
+    from paybill.changes.model import Finding
 
 DEFAULT_MANIFEST = Path("generated/manifest.json")
 
@@ -71,6 +73,7 @@ def plan_command(manifest: Path, base: str | None, previous_manifest: Path | Non
     with the stacks that create their databases, destroys after the waves that no longer need them."""
     from paybill.apply.base import (
         base_manifest,
+        changed_tenant_specs,
         checked_out_commit,
         comment_only_changes,
         resolve_base,
@@ -102,6 +105,11 @@ def plan_command(manifest: Path, base: str | None, previous_manifest: Path | Non
                                        f"since {base}" + (f" (those that do: {', '.join(sorted(moved))})" if moved
                                                           else ""))
             refused = state_move_problems(moved, state_migrated, manifest.as_posix(), base)
+            specs = changed_tenant_specs(repo, base_commit, manifest.resolve().parent, changed_pairs(current, previous))
+            unsafe = _unsafe_moves(specs, manifest.as_posix(), base)
+            if unsafe:
+                _refuse_moves(unsafe, refused, base, base_commit)
+                return
             if refused:
                 raise ApplyError(refused)
         plan = plan_jobs(current, previous, today=today.date() if today else _today(), max_jobs=max_jobs,
@@ -131,6 +139,50 @@ def plan_command(manifest: Path, base: str | None, previous_manifest: Path | Non
         click.echo(text, nl=False)
     else:
         click.echo(_summary(plan, out), err=True)
+
+
+def _unsafe_moves(specs: SpecFiles, manifest: str, base: str | None) -> list[Finding | Problem]:
+    """``paybill plan``'s PB0948 and PB0949, checked again for the tenants whose stack changed since the
+    base commit (a commit can reach main without its plan: a direct push, an admin merge), and PB1202
+    for a tenant whose spec is found on one side only (refused rather than applied unchecked)."""
+    if not specs.base and not specs.head:
+        return []  # no tenant's own file changed: nothing of these checks can fire (nor is the compiler loaded)
+    # the command composes the two: apply reads files only, the check is the plan's (paybill.changes)
+    from paybill.changes.isolation_moves import unsafe_moves
+
+    findings, unchecked = unsafe_moves(specs.base, specs.head, specs.tenants)
+    found: list[Finding | Problem] = list(findings)
+    if unchecked:
+        found.append(Problem(BASE, manifest, f"tenant{'s' if len(unchecked) > 1 else ''} {', '.join(unchecked)}: "
+                             f"found among the spec files its stack lists on one side only ({base} or the "
+                             "checkout), so its isolation and placement moves cannot be checked (PB0948, PB0949)",
+                             "run from the repository root with generated/ beside the specs folder and the base "
+                             "commit fetched, on a checkout that is what generated/ was compiled from "
+                             "(`paybill compile --check`)"))
+    return found
+
+
+def _refuse_moves(found: list[Finding | Problem], more: list[Problem], base: str | None,
+                  base_commit: str | None) -> None:
+    """Print the refused moves (and any other problem found) as compiler diagnostics, then exit 1."""
+    for item in found:
+        if isinstance(item, Problem):
+            click.echo(item.render(), err=True)
+            continue
+        d = item.to_diagnostic()
+        text = f"{d.path}:{d.position.line}:{d.position.col}: error[{d.code}]: {d.message}"
+        click.echo(f"{text}\n  hint: {d.hint}" if d.hint else text, err=True)
+    for problem in more:
+        click.echo(problem.render(), err=True)
+    if any(not isinstance(item, Problem) for item in found):
+        since = base_commit or base
+        click.echo(
+            "nothing is applied: this commit makes a tenant move that `paybill plan` refuses in a pull request, "
+            "so it reached main without that check. Revert the move on main and apply the revert against "
+            f"{since}, the commit applied before this one (the apply workflow run by hand with base {since}, "
+            "or `paybill apply plan --base` it): the revert's push compares with this commit, which was never "
+            "applied. Then make the move as the runbook in the hint says, through a pull request.", err=True)
+    sys.exit(1)
 
 
 def _summary(plan: JobPlan, out: Path) -> str:
