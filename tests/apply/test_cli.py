@@ -485,7 +485,8 @@ def test_a_live_silo_tenant_moved_to_another_region_is_refused_on_main(tmp_path:
     assert not (repo / "plan.json").exists()
     # the way back: revert on main, applied against the commit applied before the refused one (the revert's
     # push compares with the refused commit, which was never applied: moving back looks like a move too)
-    assert f"the apply workflow run by hand with base {base}" in done.stderr
+    assert f"Apply the revert against {base}, the commit applied before this one" in done.stderr
+    assert f"by hand: `paybill apply plan --base {base}`" in done.stderr
     refused = git(repo, "rev-parse", "HEAD")
     git(repo, "revert", "--no-edit", "HEAD")
     assert "error[PB0949]" in paybill(repo, "apply", "plan", "--base", refused, "--out", "plan.json").stderr
@@ -525,3 +526,44 @@ def test_a_changed_tenant_whose_spec_is_readable_on_one_side_only_is_refused_not
     assert "error[PB1202]: tenant acme-corp: found among the spec files its stack lists on one side only" \
         in done.stderr
     assert not (repo / "plan.json").exists()
+
+
+def test_a_shard_of_a_run_another_run_overtook_is_refused_not_applied_over_it(tmp_path: Path) -> None:
+    """GitHub keeps one pending run per concurrency group and cancels the one before, and a failed run
+    can be re-run days later. A shard re-run after a newer commit was applied put the older commit's
+    configuration over it. The plan keeps what was recorded as applied when it was made (`--applied`, the
+    workflow's refs/paybill/applied/<branch>); `apply run --applied` refuses it once that moved (PB1212)."""
+    ws = make_workspace(tmp_path / "repo")
+    git(ws.root, "init", "-q", "-b", "main")
+    ws.write(manifest([stack("pool/p", 1), stack("tenant/a", 2)]))
+    git(ws.root, "add", "generated")
+    git(ws.root, "commit", "-qm", "one")
+    applied = git(ws.root, "rev-parse", "HEAD")
+    ws.write(manifest([stack("pool/p", 1), stack("tenant/a", 2, hash="new")]))
+    git(ws.root, "add", "generated")
+    git(ws.root, "commit", "-qm", "two")
+    commit = git(ws.root, "rev-parse", "HEAD")
+    done = paybill(ws.root, "apply", "plan", "--base", applied, "--applied", applied, "--out", "plan.json")
+    assert done.returncode == 0, done.stderr
+    assert json.loads((ws.root / "plan.json").read_text())["applied"] == applied
+    env = ws.env()
+    newer = "f" * 40  # a later push's run applied since this plan was made
+    run = paybill(ws.root, "apply", "run", "--plan", "plan.json", "--shard", "1.1", "--terraform", ws.terraform,
+                  "--applied", newer, env=env)
+    assert run.returncode == 1 and "Traceback" not in run.stderr
+    assert run.stderr.startswith(f"plan.json:1:1: error[PB1212]: the job plan is for commit {commit} against what "
+                                 f"was applied then ({applied}), but {newer} was applied since")
+    assert ws.calls() == []
+    gone = paybill(ws.root, "apply", "run", "--plan", "plan.json", "--shard", "1.1", "--terraform", ws.terraform,
+                   "--applied", "", env=env)
+    assert gone.returncode == 1 and "nothing is recorded as applied now" in gone.stderr and ws.calls() == []
+    for now in (applied, commit):  # not overtaken; or this very run completed and recorded itself
+        run = paybill(ws.root, "apply", "run", "--plan", "plan.json", "--shard", "1.1", "--terraform", ws.terraform,
+                      "--applied", now, "--results", "results", "--resume", "results", env=env)
+        assert run.returncode == 0, run.stderr
+    assert [c["args"][0] for c in ws.calls()] == ["init", "plan", "apply"]  # the second run resumed
+    local = paybill(ws.root, "apply", "run", "--plan", "plan.json", "--shard", "1.1", "--terraform", ws.terraform,
+                    "--results", "results", "--resume", "results", env=env)
+    assert local.returncode == 0, local.stderr  # without --applied (a local run) nothing is compared
+    typo = paybill(ws.root, "apply", "plan", "--base", applied, "--applied", "main", "--out", "plan.json")
+    assert typo.returncode == 2 and "is not a full commit id" in typo.stderr

@@ -98,6 +98,9 @@ class JobPlan:
     base: str | None = None
     commit: str | None = None
     max_phases: int = DEFAULT_MAX_PHASES
+    applied: str | None = None
+    """What ``--applied`` said was applied when the plan was made (the workflow's marker commit, '' when it
+    had none yet); None when not given. ``apply run --applied`` refuses a plan another run overtook."""
     notes: dict[str, int] = field(default_factory=dict)
 
     @property
