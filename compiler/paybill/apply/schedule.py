@@ -172,7 +172,10 @@ def ready_to_destroy(current: Manifest, today: datetime.date) -> tuple[list[Remo
                 held.append(f"{entry.address}: held, retainUntil {entry.retain_until!r} is not a date")
                 continue
             if until > today:
-                held.append(f"{entry.address}: held until {entry.retain_until}, the end of its data retention")
+                # nothing runs the apply on that day by itself: say what does (the run also asks for approval)
+                held.append(f"{entry.address}: held until {entry.retain_until}, the end of its data retention; "
+                            "the first apply run on or after that day destroys it (a push to main, or the apply "
+                            "workflow run by hand)")
             else:
                 ready.append(entry)
     return ready, held
