@@ -424,3 +424,146 @@ def test_a_local_apply_leaves_generated_as_compile_wrote_it(tmp_path: Path) -> N
     assert done.returncode == 0, done.stdout + done.stderr
     assert kept.read_text() == "# the providers the first run selected\n"  # put back for init, taken back after
     assert git(repo, "status", "--porcelain") == ""  # .paybill/ is git-ignored
+
+
+def _plan_findings(repo: Path, base: str, code: str) -> list[str]:
+    """`paybill plan`'s findings of ``code`` for ``base`` -> HEAD, rendered as `apply plan` prints them."""
+    done = paybill(repo, "plan", "--base", base, "--head", "HEAD", "--no-terraform", "--format", "json")
+    report = json.loads(done.stdout)
+    return [f"{f['file']}:{f['line']}:{f['col']}: error[{f['code']}]: {f['message']}\n  hint: {f['hint']}"
+            for f in report["findings"] if f["code"] == code]
+
+
+def test_a_silo_tenant_pooled_without_the_record_is_refused_on_main_as_the_pull_request_plan_refuses_it(
+        tmp_path: Path) -> None:
+    """A commit that reaches main without `paybill plan`'s check (a direct push, an admin merge) and pools a
+    silo tenant without `spec.isolation.pooling` was applied: the apply destroyed its dedicated key,
+    database and bucket before anything was copied. `apply plan` refuses it (PB0948), with the plan's
+    message, and applies nothing; with the record of the copy the same move is planned."""
+    repo = _imported(tmp_path)
+    base = git(repo, "rev-parse", "HEAD")
+    tenant = repo / "specs" / "tenants" / "acme-corp.yaml"
+    silo = tenant.read_text()
+    pooled = silo.replace("    model: silo", "    model: pooled").replace(
+        "    region: us-east-1\n", "    region: us-east-1\n    pool: aws-use1-shared\n")
+    tenant.write_text(pooled)
+    assert paybill(repo, "compile").returncode == 0
+    git(repo, "commit", "-qam", "acme-corp: pooled, pushed straight to main")
+    expected = _plan_findings(repo, base, "PB0948")
+    assert len(expected) == 1 and expected[0].startswith("specs/tenants/acme-corp.yaml:15:5: error[PB0948]: ")
+
+    done = paybill(repo, "apply", "plan", "--base", base, "--out", "plan.json")
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert expected[0] in done.stderr
+    assert "nothing is applied" in done.stderr and not (repo / "plan.json").exists()
+
+    tenant.write_text(pooled.replace("    model: pooled\n", "    model: pooled\n    pooling:\n"
+                                     "      from: {model: silo}\n      copiedAt: \"2026-12-07\"\n"))
+    assert paybill(repo, "compile").returncode == 0
+    git(repo, "commit", "-qam", "acme-corp: pooled, its copy recorded", "--amend")
+    done = paybill(repo, "apply", "plan", "--base", base, "--out", "plan.json")
+    assert done.returncode == 0, done.stderr
+    plan = json.loads((repo / "plan.json").read_text())
+    assert "tenant/acme-corp" in [u["address"] for p in plan["phases"] for s in p["shards"] for u in s["units"]]
+
+
+def test_a_live_silo_tenant_moved_to_another_region_is_refused_on_main(tmp_path: Path) -> None:
+    """PB0949 on main: the apply would replace a live tenant's dedicated stores in the new region, empty. The
+    backend does not move (same cloud), so PB1211 does not catch it. A tenant still onboarding may move,
+    and an edit that changes many tenant stacks but no tenant file (a plan's sizing) is not refused."""
+    repo = _imported(tmp_path)
+    base = git(repo, "rev-parse", "HEAD")
+    tenant = repo / "specs" / "tenants" / "acme-corp.yaml"
+    tenant.write_text(tenant.read_text().replace("    region: us-east-1\n", "    region: us-west-2\n"))
+    assert paybill(repo, "compile").returncode == 0
+    git(repo, "commit", "-qam", "acme-corp: us-west-2")
+    expected = _plan_findings(repo, base, "PB0949")
+    assert len(expected) == 1 and expected[0].startswith("specs/tenants/acme-corp.yaml:11:5: error[PB0949]: ")
+    done = paybill(repo, "apply", "plan", "--base", base, "--out", "plan.json")
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert expected[0] in done.stderr and "PB1211" not in done.stderr
+    assert not (repo / "plan.json").exists()
+    # the way back: revert on main, applied against the commit applied before the refused one (the revert's
+    # push compares with the refused commit, which was never applied: moving back looks like a move too)
+    assert f"Apply the revert against {base}, the commit applied before this one" in done.stderr
+    assert f"by hand: `paybill apply plan --base {base}`" in done.stderr
+    refused = git(repo, "rev-parse", "HEAD")
+    git(repo, "revert", "--no-edit", "HEAD")
+    assert "error[PB0949]" in paybill(repo, "apply", "plan", "--base", refused, "--out", "plan.json").stderr
+    back = paybill(repo, "apply", "plan", "--base", base, "--out", "plan.json")
+    assert back.returncode == 0 and back.stderr == "nothing to apply: no stack changed\n", back.stderr
+
+    git(repo, "reset", "-q", "--hard", base)
+    tenant.write_text(tenant.read_text().replace("lifecycle: active", "lifecycle: onboarding"))
+    assert paybill(repo, "compile").returncode == 0
+    git(repo, "commit", "-qam", "acme-corp: onboarding")
+    onboarding = git(repo, "rev-parse", "HEAD")
+    tenant.write_text(tenant.read_text().replace("    region: us-east-1\n", "    region: us-west-2\n"))
+    enterprise = repo / "specs" / "plans" / "enterprise.yaml"
+    enterprise.write_text(enterprise.read_text().replace("storageGb: 500\n", "storageGb: 600\n", 1))
+    assert paybill(repo, "compile").returncode == 0
+    git(repo, "commit", "-qam", "acme-corp moves before it holds data; enterprise databases grow")
+    done = paybill(repo, "apply", "plan", "--base", onboarding, "--out", "plan.json")
+    assert done.returncode == 0, done.stderr
+    plan = json.loads((repo / "plan.json").read_text())
+    assert {"tenant/acme-corp", "tenant/nakatomi"} <= \
+        {u["address"] for p in plan["phases"] for s in p["shards"] for u in s["units"]}
+
+
+def test_a_changed_tenant_whose_spec_is_readable_on_one_side_only_is_refused_not_applied_unchecked(
+        tmp_path: Path) -> None:
+    """The move checks need the tenant on both sides; a checkout that is not what generated/ was compiled
+    from (its file gone) cannot be checked, and is refused (PB1202) rather than applied unchecked."""
+    repo = _imported(tmp_path)
+    base = git(repo, "rev-parse", "HEAD")
+    tenant = repo / "specs" / "tenants" / "acme-corp.yaml"
+    tenant.write_text(tenant.read_text().replace("lifecycle: active", "lifecycle: suspended"))
+    assert paybill(repo, "compile").returncode == 0
+    git(repo, "commit", "-qam", "acme-corp: suspended")
+    tenant.unlink()
+    done = paybill(repo, "apply", "plan", "--base", base, "--out", "plan.json")
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert "error[PB1202]: tenant acme-corp: found among the spec files its stack lists on one side only" \
+        in done.stderr
+    assert not (repo / "plan.json").exists()
+
+
+def test_a_shard_of_a_run_another_run_overtook_is_refused_not_applied_over_it(tmp_path: Path) -> None:
+    """GitHub keeps one pending run per concurrency group and cancels the one before, and a failed run
+    can be re-run days later. A shard re-run after a newer commit was applied put the older commit's
+    configuration over it. The plan keeps what was recorded as applied when it was made (`--applied`, the
+    workflow's refs/paybill/applied/<branch>); `apply run --applied` refuses it once that moved (PB1212)."""
+    ws = make_workspace(tmp_path / "repo")
+    git(ws.root, "init", "-q", "-b", "main")
+    ws.write(manifest([stack("pool/p", 1), stack("tenant/a", 2)]))
+    git(ws.root, "add", "generated")
+    git(ws.root, "commit", "-qm", "one")
+    applied = git(ws.root, "rev-parse", "HEAD")
+    ws.write(manifest([stack("pool/p", 1), stack("tenant/a", 2, hash="new")]))
+    git(ws.root, "add", "generated")
+    git(ws.root, "commit", "-qm", "two")
+    commit = git(ws.root, "rev-parse", "HEAD")
+    done = paybill(ws.root, "apply", "plan", "--base", applied, "--applied", applied, "--out", "plan.json")
+    assert done.returncode == 0, done.stderr
+    assert json.loads((ws.root / "plan.json").read_text())["applied"] == applied
+    env = ws.env()
+    newer = "f" * 40  # a later push's run applied since this plan was made
+    run = paybill(ws.root, "apply", "run", "--plan", "plan.json", "--shard", "1.1", "--terraform", ws.terraform,
+                  "--applied", newer, env=env)
+    assert run.returncode == 1 and "Traceback" not in run.stderr
+    assert run.stderr.startswith(f"plan.json:1:1: error[PB1212]: the job plan is for commit {commit} against what "
+                                 f"was applied then ({applied}), but {newer} was applied since")
+    assert ws.calls() == []
+    gone = paybill(ws.root, "apply", "run", "--plan", "plan.json", "--shard", "1.1", "--terraform", ws.terraform,
+                   "--applied", "", env=env)
+    assert gone.returncode == 1 and "nothing is recorded as applied now" in gone.stderr and ws.calls() == []
+    for now in (applied, commit):  # not overtaken; or this very run completed and recorded itself
+        run = paybill(ws.root, "apply", "run", "--plan", "plan.json", "--shard", "1.1", "--terraform", ws.terraform,
+                      "--applied", now, "--results", "results", "--resume", "results", env=env)
+        assert run.returncode == 0, run.stderr
+    assert [c["args"][0] for c in ws.calls()] == ["init", "plan", "apply"]  # the second run resumed
+    local = paybill(ws.root, "apply", "run", "--plan", "plan.json", "--shard", "1.1", "--terraform", ws.terraform,
+                    "--results", "results", "--resume", "results", env=env)
+    assert local.returncode == 0, local.stderr  # without --applied (a local run) nothing is compared
+    typo = paybill(ws.root, "apply", "plan", "--base", applied, "--applied", "main", "--out", "plan.json")
+    assert typo.returncode == 2 and "is not a full commit id" in typo.stderr

@@ -136,6 +136,29 @@ def test_destroy_lifts_protections_still_in_state_then_destroys(ws) -> None:
     assert 'decommission: {destroyedAt: "2026-11-10"}' in text
 
 
+def test_a_pooled_tenants_destroy_says_its_rows_in_the_pool_database_are_still_to_erase(ws) -> None:
+    """Found deleting a pooled tenant end to end: the destroy summary said to record destroyedAt, after which
+    the tenant's file may be removed; its rows in the pool's database are not part of the stack, and
+    `paybill db erase` needs the tenant deleted at HEAD, so removing the file first left them for good.
+    A silo tenant's database goes with its stack: nothing to say."""
+    document = manifest([], [removed("tenant/pooled"), removed("tenant/silo")])
+    ws.states = {"tenant/pooled": ["aws_iam_role.tenant"], "tenant/silo": ["aws_db_instance.main"]}
+    shard = only_shard(ws, document)
+    (ws.generated / "tenants").mkdir(parents=True)
+    for name, database in (("pooled", "pooled"), ("silo", "silo")):
+        (ws.generated / "tenants" / f"{name}.json").write_text(json.dumps(
+            {"tenant": name, "lifecycle": "deleted", "isolation": {"model": database, "layers": {"database": database}},
+             "placement": {"cloud": "aws-prod", "region": "us-east-1",
+                           "pool": "aws-use1-shared" if database == "pooled" else None}}))
+    summary = ws.root / "summary.md"
+    assert run_shard(shard, options(ws, summary=summary), echo=lambda _l: None).ok
+    pooled, silo = summary.read_text().split("- `tenant/silo`")
+    assert "Its rows in pool aws-use1-shared's database are not part of that stack" in pooled
+    assert ("`paybill db erase --tenant pooled --database-url URL generated/sql/pool-aws-use1-shared "
+            "--export-manifest DIR/manifest.json`") in pooled
+    assert "rows" not in silo
+
+
 def test_destroy_fails_closed_when_the_state_cannot_be_read(ws) -> None:
     ws.fails = [{"dir": "removed/tenant/acme", "command": "state", "times": 99,
                  "output": "Error: error loading state: AccessDenied: Access Denied"}]

@@ -98,7 +98,8 @@ def test_removed_stacks_are_held_until_their_retention_ends_and_so_is_what_they_
                          removed("tenant/nodate", None), removed("tenant/noconf", path=False)])
     plan = plan_jobs(parsed(head), parsed(base), today=NOV_9)
     assert plan.phases == ()
-    assert plan.held == ("tenant/gone: held until 2026-12-01, the end of its data retention",
+    assert plan.held == ("tenant/gone: held until 2026-12-01, the end of its data retention; the first apply run "
+                         "on or after that day destroys it (a push to main, or the apply workflow run by hand)",
                          "tenant/nodate: held, its tenant has no spec.lifecycleSince, so the end of its data "
                          "retention is unknown",
                          "tenant/noconf: no decommission configuration in the manifest; recompile with this paybill",

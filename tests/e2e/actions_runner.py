@@ -236,6 +236,8 @@ class Runner:
         github = self.github
         return {"CI": "true", "GITHUB_ACTIONS": "true", "GITHUB_WORKSPACE": str(workspace),
                 "GITHUB_SHA": str(github.get("sha", "")), "GITHUB_REF": str(github.get("ref", "")),
+                # the branch or tag name of a push (GitHub's GITHUB_REF_NAME: refs/heads/main -> main)
+                "GITHUB_REF_NAME": str(github.get("ref", "")).removeprefix("refs/heads/").removeprefix("refs/tags/"),
                 "GITHUB_BASE_REF": str(github.get("base_ref", "")), "GITHUB_HEAD_REF": str(github.get("head_ref", "")),
                 "GITHUB_EVENT_NAME": str(github.get("event_name", "")),
                 "GITHUB_REPOSITORY": str(github.get("repository", "")),

@@ -175,6 +175,10 @@ def test_import_review_merge_apply_and_rerun_through_the_shipped_workflows(flow:
 
 # -- 1. import ----------------------------------------------------------------------------------------
 
+APPLIED = "refs/paybill/applied/main"
+"""Where the apply workflow records the commit its last complete run applied."""
+
+
 def import_pushed_and_applied(flow: Flow) -> None:
     repo = flow.repo
     repo.paybill("compile")
@@ -191,9 +195,12 @@ def import_pushed_and_applied(flow: Flow) -> None:
     assert victim in failed.step("paybill apply run").output, failed.describe()
     later = [j for j in runner.jobs if j.job.startswith("paybill-apply.yml/phase") and j.result == "skipped"]
     assert later, "phases after the failed one do not start"
+    assert flow.repo.git("ls-remote", "origin", APPLIED) == "", "a failed run records nothing as applied"
 
     flow.fail_apply(None)
     jobs = apply_workflow(flow, before=ZERO, sha=sha, run_id="500", attempt="2")  # "Re-run all jobs"
+    assert flow.repo.git("ls-remote", "origin", APPLIED).split() == [sha, APPLIED], \
+        "the complete run records its commit: the next run plans against it"
     applied = [c["dir"] for c in flow.calls() if c["args"][:1] == ["apply"] and c["code"] == 0]
     assert sorted(applied) == sorted(f"generated/terraform/{s['address']}" for s in manifest["stacks"]), \
         "across both attempts every stack applied exactly once"

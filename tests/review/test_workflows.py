@@ -117,7 +117,7 @@ def test_apply_workflow_reads_exactly_what_paybill_apply_plan_writes() -> None:
     for key, value in prepare["outputs"].items():
         assert value == f"${{{{ steps.plan.outputs.{key} }}}}"
     run = next(s["run"] for s in prepare["steps"] if s.get("id") == "plan")
-    assert "paybill apply plan" in run and "--max-phases 8" in run and '--base "${BEFORE}"' in run
+    assert "paybill apply plan" in run and "--max-phases 8" in run and '--base "${base}"' in run
     phases = json.loads(produced["phases"])
     phase_jobs = [j for j in workflow["jobs"] if j.startswith("phase")]
     assert phase_jobs == [f"phase{k}" for k in range(1, 9)] == sorted(phases, key=lambda k: int(k[5:]))
@@ -188,3 +188,40 @@ def test_drift_workflow_checks_every_database_and_files_an_issue() -> None:
     runs = "\n".join(s.get("run", "") for s in workflow["jobs"]["drift"]["steps"])
     assert 'paybill db drift --format markdown "$folder"' in runs
     assert "gh issue create" in runs and "gh issue edit" in runs and "gh issue close" in runs
+
+
+def test_the_apply_workflow_run_by_hand_takes_the_base_to_apply_from() -> None:
+    """After a refused or failed apply, the next push's run compares with a commit that was never applied
+    (``github.event.before``); run by hand, the workflow takes the base (the last commit applied), which
+    `paybill apply plan`'s refusal (PB0948, PB0949) names. Empty, as before: every stack."""
+    for path in (WORKFLOWS["paybill-apply.yml"],
+                 ROOT / "compiler" / "paybill" / "scaffold" / "templates" / "github" / "paybill-apply.yaml"):
+        workflow = yaml.safe_load(path.read_text(encoding="utf-8"))
+        base = workflow[True]["workflow_dispatch"]["inputs"]["base"]
+        assert base["required"] is False and base["default"] == "" and base["type"] == "string"
+        step = next(s for s in workflow["jobs"]["prepare"]["steps"] if s.get("id") == "plan")
+        assert step["env"]["BASE"] == "${{ inputs.base }}" and step["env"]["BEFORE"] == "${{ github.event.before }}"
+
+
+def test_the_apply_plans_against_what_the_last_complete_run_recorded_and_a_shard_refuses_once_overtaken() -> None:
+    """The base was only the commit before the push: a run that failed, was refused, or was cancelled while
+    pending (GitHub keeps one pending run per concurrency group) left its changes unapplied, and the next
+    push's run skipped them. The last complete run records its commit (refs/paybill/applied/<branch>); the
+    plan is made against it and keeps it (`--applied`); each shard passes what is recorded now, so a shard
+    of an older run re-run later refuses to apply over a newer one (PB1212)."""
+    for folder in (ROOT / ".github" / "workflows", ROOT / "compiler" / "paybill" / "scaffold" / "templates" / "github"):
+        suffix = ".yml" if folder.name == "workflows" else ".yaml"
+        workflow = yaml.safe_load((folder / f"paybill-apply{suffix}").read_text(encoding="utf-8"))
+        plan = next(s for s in workflow["jobs"]["prepare"]["steps"] if s.get("id") == "plan")
+        assert 'git ls-remote origin "refs/paybill/applied/${GITHUB_REF_NAME}"' in plan["run"]
+        assert 'base="${BASE:-${applied:-${BEFORE}}}"' in plan["run"]
+        assert '--base "${base}"' in plan["run"] and '--applied "${applied}"' in plan["run"]
+        record = workflow["jobs"]["applied"]
+        assert set(record["needs"]) == {"prepare", "approve-destroy", *(f"phase{k}" for k in range(1, 9))}
+        assert record["if"] == "${{ !failure() && !cancelled() }}"
+        assert record["permissions"] == {"contents": "write"} and workflow["permissions"]["contents"] == "read"
+        assert 'origin "${GITHUB_SHA}:refs/paybill/applied/${GITHUB_REF_NAME}"' in record["steps"][-1]["run"]
+        shard = yaml.safe_load((folder / f"paybill-apply-shard{suffix}").read_text(encoding="utf-8"))
+        run = next(s["run"] for s in shard["jobs"]["shard"]["steps"] if s.get("name") == "paybill apply run")
+        assert 'git ls-remote origin "refs/paybill/applied/${GITHUB_REF_NAME}"' in run
+        assert '--applied "${applied}"' in run

@@ -8,16 +8,19 @@ stack. Any other git failure is an error (PB1202), never read as "apply everythi
 
 from __future__ import annotations
 
+import contextlib
 import posixpath
 import re
 import subprocess
 from collections.abc import Iterable
 from pathlib import Path
+from typing import NamedTuple
 
 import orjson
 
 from paybill.apply.errors import BASE, STATE_MOVES, ApplyError, Problem
 from paybill.apply.manifest import Manifest, Stack, parse_manifest_text
+from paybill.contract.files import read_regular
 
 MANIFEST_PATH = "generated/manifest.json"
 
@@ -151,6 +154,54 @@ def state_moves(repo: Path, revision: str | None, generated: Path, pairs: Iterab
         if len(before) == 1 and len(after) == 1 and before[0] != after[0]:
             moved[new.address] = (before[0], after[0])
     return moved
+
+
+SPEC_FILE_LIMIT = 16 * 1024 * 1024
+"""Bytes read of one spec file in the checkout (``paybill compile`` refuses far smaller ones)."""
+
+
+class SpecFiles(NamedTuple):
+    """The spec files a changed tenant stack was compiled from that differ between the base commit and the
+    checkout (display path -> bytes; a file on one side only is listed on that side)."""
+
+    base: dict[str, bytes]
+    head: dict[str, bytes]
+    tenants: tuple[str, ...]
+    """The tenants whose stack changed (their documents are in these files when their own file changed)."""
+
+
+def changed_tenant_specs(repo: Path, revision: str | None, generated: Path, pairs: Iterable[tuple[Stack, Stack]],
+                         manifest_path: str = MANIFEST_PATH) -> SpecFiles:
+    """The spec files behind the changed tenant stacks of ``pairs`` that differ between ``revision`` and the
+    checkout: what the isolation and placement checks of ``paybill plan`` (PB0948, PB0949) need to run
+    again on main (:func:`paybill.changes.isolation_moves.unsafe_moves`, which the command calls).
+
+    A tenant's isolation and placement are in its own file, so a tenant whose file is the same on both
+    sides moved nothing, and a plan or cloud edit that changes thousands of tenant stacks reads each of
+    those files once per side and parses only the few that differ. Files are read, never parsed, here:
+    ``apply`` stays free of the compiler. Display paths (``specs/tenants/a.yaml``, a stack's ``sources``)
+    are relative to the folder that holds ``generated/``, as in the base commit. A file that cannot be
+    read on one side is left out of it: a tenant whose document is then found on the other side only
+    cannot be checked, which the check reports (:func:`paybill.changes.isolation_moves.unsafe_moves`).
+    """
+    tenant_pairs = [(old, new) for old, new in pairs if old.kind == "tenant" and new.kind == "tenant"]
+    if not tenant_pairs or revision is None or no_base(revision):
+        return SpecFiles({}, {}, ())
+    parent = posixpath.dirname(posixpath.dirname(manifest_path))
+    base_paths = sorted({source for old, _ in tenant_pairs for source in old.sources})
+    head_paths = sorted({source for _, new in tenant_pairs for source in new.sources})
+    names = {path: _name(revision, parent, path) for path in base_paths}
+    base_blobs = _blobs(repo, sorted(names.values()))
+    base = {path: base_blobs[names[path]] for path in base_paths if names[path] in base_blobs}
+    head: dict[str, bytes] = {}
+    for path in head_paths:
+        with contextlib.suppress(OSError):
+            head[path] = read_regular(generated.parent / path, SPEC_FILE_LIMIT)
+    for path in set(base) & set(head):
+        if base[path] == head[path]:
+            del base[path], head[path]
+    tenants = tuple(sorted(new.address.partition("/")[2] for _, new in tenant_pairs))
+    return SpecFiles(base, head, tenants)
 
 
 def state_move_problems(moved: dict[str, tuple[object, object]], acknowledged: Iterable[str], path: str,

@@ -36,6 +36,7 @@ def plan_to_json(plan: JobPlan) -> dict[str, object]:
                     "shards": [{"id": s.id, "resources": s.resources, "units": [u.to_json() for u in s.units]}
                                for s in p.shards]} for p in plan.phases],
         "held": list(plan.held), "vanished": list(plan.vanished),
+        **({"applied": plan.applied} if plan.applied is not None else {}),
     }
 
 
@@ -90,8 +91,11 @@ def read_plan(path: Path) -> JobPlan:
             Phase(int(p["phase"]), str(p["action"]), str(p["label"]),
                   tuple(Shard(str(s["id"]), tuple(_unit(u) for u in s["units"])) for s in p["shards"]))
             for p in document["phases"])
+        applied = document.get("applied")
+        if applied is not None and not isinstance(applied, str):
+            raise ValueError("applied is not a commit id")
         return JobPlan(phases, tuple(document.get("held", [])), tuple(document.get("vanished", [])),
-                       document.get("base"), document.get("commit"))
+                       document.get("base"), document.get("commit"), applied=applied)
     except (OSError, ValueError, KeyError, TypeError) as error:
         raise ApplyError([Problem(UNKNOWN_SHARD, where, f"cannot use the job plan: {error}",
                                   "pass the file `paybill apply plan --out` wrote (the apply-plan artifact)")]) \

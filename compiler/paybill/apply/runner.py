@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import json
 import os
 import shutil
 import subprocess
@@ -38,6 +39,7 @@ from paybill.apply.errors import (
 from paybill.apply.results import Record, finished_units, write_records
 from paybill.apply.schedule import Shard, Unit
 from paybill.apply.transient import is_transient
+from paybill.contract.files import read_regular
 
 LOCK_FILE = ".terraform.lock.hcl"
 """Terraform's dependency lock file, which ``init`` writes into the configuration folder."""
@@ -192,8 +194,31 @@ class _Unit:
         source = self.unit.sources[0] if self.unit.sources else "its spec"
         self.summary.append(f"- `{self.unit.address}` destroyed (state empty) on {self.options.today}: record it in "
                             f"`{source}` with\n  `decommission: {{destroyedAt: \"{self.options.today}\"}}` under "
-                            "`spec`; it stays listed until then.\n")
+                            "`spec`; it stays listed until then.\n" + self._pooled_rows())
         return "destroyed"
+
+    def _pooled_rows(self) -> str:
+        """For a tenant whose database layer was pooled: its rows are in the pool's database, not in the stack
+        just destroyed, and ``paybill db erase`` needs ``generated/tenants/<t>.json`` (lifecycle deleted) at
+        HEAD, which removing the tenant's spec file takes away. Said here, where the destroy is recorded."""
+        kind, _, name = self.unit.address.partition("/")
+        if kind != "tenant":
+            return ""
+        try:
+            entitlements = json.loads(read_regular(self.options.generated / "tenants" / f"{name}.json", 1 << 20))
+        except (OSError, ValueError):
+            return ""
+        isolation = entitlements.get("isolation") if isinstance(entitlements, dict) else None
+        layers = isolation.get("layers") if isinstance(isolation, dict) else None
+        placement = entitlements.get("placement")
+        pool = placement.get("pool") if isinstance(placement, dict) else None
+        if not isinstance(layers, dict) or layers.get("database") != "pooled" or not isinstance(pool, str):
+            return ""
+        folder = f"{self.options.generated.name}/sql/pool-{pool}"
+        return (f"  Its rows in pool {pool}'s database are not part of that stack: export and erase them before "
+                f"removing its spec file\n  (`paybill db export --tenant {name} --database-url URL {folder} --out "
+                f"DIR`, then `paybill db erase --tenant {name} --database-url URL {folder} --export-manifest "
+                "DIR/manifest.json`;\n  erase needs the tenant deleted at HEAD).\n")
 
     def migrate(self) -> str:
         assert self.unit.migrate is not None

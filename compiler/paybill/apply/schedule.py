@@ -98,6 +98,9 @@ class JobPlan:
     base: str | None = None
     commit: str | None = None
     max_phases: int = DEFAULT_MAX_PHASES
+    applied: str | None = None
+    """What ``--applied`` said was applied when the plan was made (the workflow's marker commit, '' when it
+    had none yet); None when not given. ``apply run --applied`` refuses a plan another run overtook."""
     notes: dict[str, int] = field(default_factory=dict)
 
     @property
@@ -169,7 +172,10 @@ def ready_to_destroy(current: Manifest, today: datetime.date) -> tuple[list[Remo
                 held.append(f"{entry.address}: held, retainUntil {entry.retain_until!r} is not a date")
                 continue
             if until > today:
-                held.append(f"{entry.address}: held until {entry.retain_until}, the end of its data retention")
+                # nothing runs the apply on that day by itself: say what does (the run also asks for approval)
+                held.append(f"{entry.address}: held until {entry.retain_until}, the end of its data retention; "
+                            "the first apply run on or after that day destroys it (a push to main, or the apply "
+                            "workflow run by hand)")
             else:
                 ready.append(entry)
     return ready, held

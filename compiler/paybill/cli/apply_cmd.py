@@ -5,19 +5,23 @@ Exit status: 0 done, 1 problems (PB12xx diagnostics on standard error, all of th
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import os
+import re
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
 
-from paybill.apply.errors import UNKNOWN_SHARD, ApplyError, Problem
+from paybill.apply.errors import BASE, OVERTAKEN, UNKNOWN_SHARD, ApplyError, Problem
 from paybill.cli.common import write_report
 
 if TYPE_CHECKING:
+    from paybill.apply.base import SpecFiles
     from paybill.apply.schedule import JobPlan
+    from paybill.changes.model import Finding
 
 DEFAULT_MANIFEST = Path("generated/manifest.json")
 
@@ -30,6 +34,31 @@ def _fail(problems: list[Problem]) -> None:
 
 def _today() -> datetime.date:
     return datetime.datetime.now(datetime.UTC).date()
+
+
+def _commit_id(value: str | None) -> str | None:
+    """``--applied``: a full commit id, or '' (no commit recorded yet); anything else is a usage error."""
+    if value is None:
+        return None
+    value = value.strip()
+    if value and not re.fullmatch(r"[0-9a-f]{40}|[0-9a-f]{64}", value):
+        raise click.BadParameter(f"{value!r} is not a full commit id (or empty: nothing recorded yet)")
+    return value
+
+
+def overtaken(plan: JobPlan, applied: str | None, plan_file: Path) -> Problem | None:
+    """PB1212 when the commit recorded as applied is no longer the one the plan was made against (nor the
+    plan's own commit): another run applied since, and this one would put older configuration over it."""
+    if applied is None or plan.applied is None or applied in (plan.applied, plan.commit):
+        return None
+    then = plan.applied or "nothing recorded"
+    now = (f"{applied} was applied since: running it would apply {plan.commit}'s configuration over {applied}'s"
+           if applied else "nothing is recorded as applied now (was the record removed, or could it not be read?)")
+    return Problem(OVERTAKEN, plan_file.as_posix(),
+                   f"the job plan is for commit {plan.commit} against what was applied then ({then}), but {now}; "
+                   "nothing in this shard was run",
+                   "run the apply workflow again (Run workflow): it plans against what is applied now, and "
+                   "includes what this run did not finish")
 
 
 @click.group("apply")
@@ -65,13 +94,19 @@ def apply_group() -> None:
               help="A stack whose Terraform backend changed since --base and whose state was migrated by hand "
                    "(repeatable; or $PAYBILL_STATE_MIGRATED, space-separated); any other backend change is "
                    "refused (PB1211).")
+@click.option("--applied", "applied", default=None, metavar="COMMIT", callback=lambda _c, _p, v: _commit_id(v),
+              help="The commit the last complete apply recorded (the workflow's refs/paybill/applied/<branch>; "
+                   "empty: none yet), kept in the plan: `apply run --applied` refuses the plan once another "
+                   "run has applied since (PB1212).")
 def plan_command(manifest: Path, base: str | None, previous_manifest: Path | None, commit: str | None,
                  max_jobs: int, max_phases: int, shards: int | None, today: datetime.datetime | None,
-                 out: Path | None, github_output: Path | None, state_migrated: tuple[str, ...]) -> None:
+                 out: Path | None, github_output: Path | None, state_migrated: tuple[str, ...],
+                 applied: str | None) -> None:
     """Plan the jobs: waves in order, each packed into shards balanced by resource count, migrations
     with the stacks that create their databases, destroys after the waves that no longer need them."""
     from paybill.apply.base import (
         base_manifest,
+        changed_tenant_specs,
         checked_out_commit,
         comment_only_changes,
         resolve_base,
@@ -103,12 +138,19 @@ def plan_command(manifest: Path, base: str | None, previous_manifest: Path | Non
                                        f"since {base}" + (f" (those that do: {', '.join(sorted(moved))})" if moved
                                                           else ""))
             refused = state_move_problems(moved, state_migrated, manifest.as_posix(), base)
+            specs = changed_tenant_specs(repo, base_commit, manifest.resolve().parent, changed_pairs(current, previous))
+            unsafe = _unsafe_moves(specs, manifest.as_posix(), base)
+            if unsafe:
+                _refuse_moves(unsafe, refused, base, base_commit)
+                return
             if refused:
                 raise ApplyError(refused)
         plan = plan_jobs(current, previous, today=today.date() if today else _today(), max_jobs=max_jobs,
                          max_phases=max_phases, shards_per_phase=shards, manifest_path=manifest.as_posix(),
                          base_revision=base_commit, comment_only=comment_only,
                          commit=commit or os.environ.get("GITHUB_SHA") or checked_out_commit(manifest.resolve().parent))
+        if applied is not None:
+            plan = dataclasses.replace(plan, applied=applied)
     except ApplyError as error:
         _fail(error.problems)
         return
@@ -132,6 +174,51 @@ def plan_command(manifest: Path, base: str | None, previous_manifest: Path | Non
         click.echo(text, nl=False)
     else:
         click.echo(_summary(plan, out), err=True)
+
+
+def _unsafe_moves(specs: SpecFiles, manifest: str, base: str | None) -> list[Finding | Problem]:
+    """``paybill plan``'s PB0948 and PB0949, checked again for the tenants whose stack changed since the
+    base commit (a commit can reach main without its plan: a direct push, an admin merge), and PB1202
+    for a tenant whose spec is found on one side only (refused rather than applied unchecked)."""
+    if not specs.base and not specs.head:
+        return []  # no tenant's own file changed: nothing of these checks can fire (nor is the compiler loaded)
+    # the command composes the two: apply reads files only, the check is the plan's (paybill.changes)
+    from paybill.changes.isolation_moves import unsafe_moves
+
+    findings, unchecked = unsafe_moves(specs.base, specs.head, specs.tenants)
+    found: list[Finding | Problem] = list(findings)
+    if unchecked:
+        found.append(Problem(BASE, manifest, f"tenant{'s' if len(unchecked) > 1 else ''} {', '.join(unchecked)}: "
+                             f"found among the spec files its stack lists on one side only ({base} or the "
+                             "checkout), so its isolation and placement moves cannot be checked (PB0948, PB0949)",
+                             "run from the repository root with generated/ beside the specs folder and the base "
+                             "commit fetched, on a checkout that is what generated/ was compiled from "
+                             "(`paybill compile --check`)"))
+    return found
+
+
+def _refuse_moves(found: list[Finding | Problem], more: list[Problem], base: str | None,
+                  base_commit: str | None) -> None:
+    """Print the refused moves (and any other problem found) as compiler diagnostics, then exit 1."""
+    for item in found:
+        if isinstance(item, Problem):
+            click.echo(item.render(), err=True)
+            continue
+        d = item.to_diagnostic()
+        text = f"{d.path}:{d.position.line}:{d.position.col}: error[{d.code}]: {d.message}"
+        click.echo(f"{text}\n  hint: {d.hint}" if d.hint else text, err=True)
+    for problem in more:
+        click.echo(problem.render(), err=True)
+    if any(not isinstance(item, Problem) for item in found):
+        since = base_commit or base
+        click.echo(
+            "nothing is applied: this commit makes a tenant move that `paybill plan` refuses in a pull request, "
+            "so it reached main without that check. Revert the move on main, then make it as the runbook in the "
+            f"hint says, through a pull request. Apply the revert against {since}, the commit applied before this "
+            "one, not against this commit (never applied: moving back would look like a move too): the apply "
+            "workflow does, since this refused run records nothing as applied (refs/paybill/applied/<branch>); "
+            f"by hand: `paybill apply plan --base {since}`.", err=True)
+    sys.exit(1)
 
 
 def _summary(plan: JobPlan, out: Path) -> str:
@@ -177,9 +264,13 @@ def _summary(plan: JobPlan, out: Path) -> str:
 @click.option("--by", default=None, help="Recorded in each database's migration ledger.")
 @click.option("--summary", type=click.Path(path_type=Path, dir_okay=False), envvar="GITHUB_STEP_SUMMARY",
               default=None, help="Append destroy notes (markdown) here (env GITHUB_STEP_SUMMARY).")
+@click.option("--applied", "applied", default=None, metavar="COMMIT", callback=lambda _c, _p, v: _commit_id(v),
+              help="The commit recorded as applied now (empty: none): refused (PB1212) when it is neither the "
+                   "one the plan was made against (`apply plan --applied`) nor the plan's commit.")
 def run_command(plan_file: Path, shard: str, generated: Path, terraform: str, parallelism: int, retries: int,
                 backoff: float, results: Path, resume: tuple[Path, ...], commit: str | None,
-                database_url_command: str | None, by: str | None, summary: Path | None) -> None:
+                database_url_command: str | None, by: str | None, summary: Path | None,
+                applied: str | None) -> None:
     """Run one shard: terraform init/plan/apply (or the destroy sequence) per stack with bounded
     parallelism and retries, migrations right after their stacks, results recorded as JSON."""
     from paybill.apply.jobfile import read_plan
@@ -195,6 +286,10 @@ def run_command(plan_file: Path, shard: str, generated: Path, terraform: str, pa
         known = ", ".join(s.id for p in plan.phases for s in p.shards) or "none"
         _fail([Problem(UNKNOWN_SHARD, plan_file.as_posix(), f"the job plan has no shard {shard!r}",
                        f"shards in this plan: {known}")])
+        return
+    stale = overtaken(plan, applied, plan_file)
+    if stale is not None:
+        _fail([stale])
         return
     options = RunOptions(generated=generated.resolve(), results=results, terraform=terraform,
                          parallelism=parallelism, retries=retries, backoff=backoff, resume=resume,

@@ -19,25 +19,30 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from paybill.changes.isolation_moves import (
+    DATA_LAYERS,
+    isolation_text,
+    moves_region,
+    pooled_data_layers,
+    record_text,
+    relocated_data_layers,
+    silo_relocation,
+)
 from paybill.changes.model import Finding
 from paybill.clouds import registry
 from paybill.load import SpecDocument
 from paybill.models.base import LAYERS
 from paybill.models.tenant import MIGRATION_PHASES, Tenant, isolation_placements
+from paybill.plan.pooling import pooling_runbook
 from paybill.validate.index import SpecIndex
 
 CODE_MIGRATION = "PB0920"
 CODE_PHASE = "PB0945"
 """Phases skipped, taken backwards, started late, or the stanza dropped before decommission."""
 CODE_NEEDS_STANZA = "PB0946"
-CODE_SILO_RELOCATED = "PB0949"
-"""A live tenant with dedicated data stores moves to another cloud or region in one commit."""
-RELOCATION_RUNBOOK = "README.md, 'Moving a tenant to another region or cloud'"
 """A data-holding layer moves from pooled to silo without ``spec.isolation.migration``."""
 CODE_STANZA_CHANGED = "PB0947"
 """``migration.from`` is not the isolation the tenant had, or the target changed mid-migration."""
-DATA_LAYERS = ("keys", "database", "storage")
-"""Layers whose contents must be carried over (keys: ciphertext must be re-encrypted)."""
 FOUNDATION_LAYERS = ("network", "keys", "identity")
 
 
@@ -183,8 +188,7 @@ def _direct_move(doc: SpecDocument, old: Tenant, new: Tenant, head: SpecIndex) -
         return []
     findings: list[Finding] = []
     summary = _summary(moves)
-    region_move = old.spec.placement.cloud != new.spec.placement.cloud or \
-        old.spec.placement.region != new.spec.placement.region
+    region_move = moves_region(old, new)
     journey = (f"from {old.spec.placement.cloud}/{old.spec.placement.region} to "
                f"{new.spec.placement.cloud}/{new.spec.placement.region}")
     isolation_moved = old.spec.isolation != new.spec.isolation
@@ -195,24 +199,13 @@ def _direct_move(doc: SpecDocument, old: Tenant, new: Tenant, head: SpecIndex) -
     else:
         headline = f"tenant '{doc.name}' moves {journey}"
     loc = ("spec", "isolation") if isolation_moved and not region_move else ("spec", "placement")
-    # pooling imports this module; the silo -> pooled steps are its own (PB0948)
-    from paybill.plan.pooling import pooled_data_layers, pooling_runbook, record_text
-
     pooled = pooled_data_layers(old, new)
-    dedicated = [layer for layer in DATA_LAYERS if old.holds(layer, "silo")]
-    relocated = dedicated if region_move and old.spec.lifecycle != "onboarding" else []
-    if relocated:
+    relocated = relocated_data_layers(old, new)
+    refused = silo_relocation(doc, old, new)  # PB0949: the check `paybill apply plan` makes again on main
+    if refused is not None:
         hint = "move the tenant as a new one (the steps below): its stack cannot hold two places at once"
         steps = relocation_runbook(doc.name, old, new, relocated, _retention(head, old))
-        findings.append(_error(
-            CODE_SILO_RELOCATED, doc, ("spec", "placement"),
-            f"tenant '{doc.name}' moves {journey} with its dedicated {', '.join(relocated)}: they are resources of "
-            f"stack tenant/{doc.name}, which follows the placement, so the apply replaces them in the new place "
-            "before anything is copied (new, empty stores; the old ones destroyed, or, with deletion protection "
-            "on, the apply stopped half-way)",
-            f"keep this tenant where it is; onboard it again under a new name in {new.spec.placement.cloud}/"
-            f"{new.spec.placement.region}, copy its data there, cut over, then offboard this one (runbook: "
-            f"{RELOCATION_RUNBOOK}; the PB0920 finding lists the steps)"))
+        findings.append(refused)
     elif pooled and not region_move and new.spec.placement.pool:
         hint = "follow the runbook: copy the data into the pool and record it before merging, then apply"
         steps = pooling_runbook(doc.name, new.spec.placement.pool, pooled, record_text(old), _retention(head, new))
@@ -269,16 +262,6 @@ def relocation_runbook(name: str, old: Tenant, new: Tenant, layers: list[str],
         "its decommission configuration (take a final snapshot, lift deletion protection deliberately)",
     ]
     return tuple(f"{i}. {step}" for i, step in enumerate(steps, 1))
-
-
-def isolation_text(isolation: object) -> str:
-    """An isolation (or a migration's ``from``) in the flow style a user would write it."""
-    model = getattr(isolation, "model", "")
-    if model != "bridge":
-        return f"{{model: {model}}}"
-    placements = isolation_placements(isolation)  # type: ignore[arg-type]
-    layers = ", ".join(f"{layer}: {place}" for layer, place in placements.items())
-    return f"{{model: bridge, layers: {{{layers}}}}}"
 
 
 def _phase_index(tenant: Tenant) -> int:

@@ -17,22 +17,9 @@ tenant. A tenant being deleted is the offboarding flow's concern, not this one.
 
 from __future__ import annotations
 
+from paybill.changes.isolation_moves import compared, unrecorded_pooling
 from paybill.changes.model import Finding
-from paybill.load import SpecDocument
-from paybill.models.tenant import Tenant, isolation_placements
-from paybill.plan.isolation import DATA_LAYERS, isolation_text
 from paybill.validate.index import SpecIndex
-
-CODE_UNRECORDED_POOLING = "PB0948"
-"""A data-holding layer moves from silo to pooled without a matching ``spec.isolation.pooling`` record."""
-RUNBOOK = "README.md, 'Moving a tenant to less isolation'"
-
-
-def pooled_data_layers(old: Tenant, new: Tenant) -> list[str]:
-    """The data-holding layers that move from silo to pooled between two versions of a tenant."""
-    return [layer for layer in DATA_LAYERS
-            if old.layer_placement(layer) == "silo" and new.layer_placement(layer) == "pooled"]
-
 
 _COPY = {
     "keys": "re-encrypt the tenant's data keys and exports under a key that outlives this change (the pool's): "
@@ -44,11 +31,6 @@ _COPY = {
                "straight into the tenant's prefix where pool {pool}'s storage takes prefixes, otherwise to a "
                "staging location restored into its container after the apply; compare object counts and bytes",
 }
-
-
-def record_text(old: Tenant) -> str:
-    """The ``pooling`` record for a tenant whose isolation before this commit was ``old``'s."""
-    return f"pooling: {{from: {isolation_text(old.spec.isolation)}, copiedAt: \"YYYY-MM-DD\"}}"
 
 
 def pooling_runbook(name: str, pool: str, layers: list[str], record: str,
@@ -77,44 +59,17 @@ def pooling_runbook(name: str, pool: str, layers: list[str], record: str,
 
 
 def detect_unrecorded_pooling(base: SpecIndex, head: SpecIndex) -> list[Finding]:
-    """PB0948 per live tenant whose data layers move from silo to pooled without the copy recorded."""
+    """PB0948 per live tenant whose data layers move from silo to pooled without the copy recorded (the
+    check itself is :func:`paybill.changes.isolation_moves.unrecorded_pooling`, which ``paybill apply
+    plan`` runs again on main)."""
     findings: list[Finding] = []
     for doc in head.of_kind("Tenant"):
         old_doc = base.get("Tenant", doc.name)
         if old_doc is None or old_doc.model is doc.model:
             continue
-        old, new = old_doc.model, doc.model
-        if "deleted" in (old.spec.lifecycle, new.spec.lifecycle) or old.migration or new.migration:
+        if not compared(old_doc.model, doc.model):
             continue  # deletion is offboarding's flow; a running migration is PB0440/PB0945's
-        pooled = pooled_data_layers(old, new)
-        if pooled:
-            finding = _check(doc, old, new, pooled)
-            if finding is not None:
-                findings.append(finding)
+        finding = unrecorded_pooling(doc, old_doc.model, doc.model)
+        if finding is not None:
+            findings.append(finding)
     return findings
-
-
-def _check(doc: SpecDocument, old: Tenant, new: Tenant, pooled: list[str]) -> Finding | None:
-    record = new.pooling
-    had = isolation_text(old.spec.isolation)
-    if record is not None:
-        if isolation_placements(record.from_) == old.placements:
-            return None
-        return _error(doc, ("spec", "isolation", "pooling", "from"),
-                      f"pooling.from must be the isolation tenant '{doc.name}' has before this commit ({had})",
-                      f"set 'from: {had}' (the record says which dedicated stores were copied into the pool)")
-    pool = new.spec.placement.pool or "its pool"
-    stores = ", ".join(pooled)
-    return _error(
-        doc, ("spec", "isolation"),
-        f"tenant '{doc.name}' moves {stores} from silo to pooled in one commit, and nothing records that its "
-        f"data was copied into {pool}: the apply destroys the dedicated {stores} (and, with deletion "
-        "protection on, stops half-way with the stack stuck)",
-        f"copy the data into the pool first, take a final snapshot and lift deletion protection (runbook: "
-        f"{RUNBOOK}; the PB0920 finding lists the steps), then record it in this commit under spec.isolation: "
-        f"'{record_text(old)}'")
-
-
-def _error(doc: SpecDocument, loc: tuple[str | int, ...], message: str, hint: str) -> Finding:
-    return Finding(CODE_UNRECORDED_POOLING, "error", "isolation", f"Tenant/{doc.name}", message, doc.path,
-                   doc.position(*loc), hint)
