@@ -174,3 +174,15 @@ def test_a_change_to_the_change_control_rules_is_shown_rule_by_rule(repo, run) -
     assert code == 0, out
     assert "warning[PB0985] policies/: the change-control rules change: added permit 'agents-may-rename' (loosens); " \
            "changed forbid 'no-agent-deletes-tenants' (policies/extra.cedar:1:1)" in out, out
+
+
+def test_a_file_name_that_is_not_utf8_is_shown_escaped(repo, run) -> None:
+    """Found driving an agent's branch that added a file named with bytes that are not UTF-8: the
+    refusal's message escaped the name, its location wrote the raw bytes into the plan comment."""
+    repo.git("checkout", "--quiet", "-b", "paybill/billing-agent/bytes")
+    (repo.root / os.fsdecode(b"notes-\xff.txt")).write_text("x", encoding="utf-8")
+    repo.commit("Add notes" + AGENT)
+    for fmt in ("text", "markdown", "json"):
+        code, out, _ = run(repo.root, "plan", "specs", "--no-terraform", "--base", "main", "--format", fmt)
+        assert code == 1 and "notes-\\udcff.txt" in out.replace("\\\\", "\\"), out
+        assert "\udcff" not in out and "\xff" not in out, fmt

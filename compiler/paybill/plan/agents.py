@@ -90,7 +90,8 @@ def _shape_findings(commit: CommitInfo, where: SpecsLocation, policies_prefix: s
         if why is not None:
             findings.append(Finding(
                 CODE_AGENT_COMMIT, "error", "change-control", label,
-                f"{title} changes '{printable(file.path)}', which an agent may not: {why}", file.path,
+                f"{title} changes '{printable(file.path)}', which an agent may not: {why}",
+                printable(file.path),  # a path git holds as bytes that are not UTF-8 is shown escaped too
                 hint="an agent proposes spec fields only (paybill propose); a person makes this change in a "
                      "pull request of their own"))
     return findings
