@@ -89,3 +89,15 @@ def test_requests_sent_in_time_are_served_on_a_kept_alive_connection(server: Htt
             response = client.post(server.url, content=LIST)
             assert response.status_code == 200 and "start_run" in response.text
             time.sleep(1.0)  # between requests, within the deadline
+
+
+def test_a_get_of_mcp_is_405_not_a_stream_held_open_for_ever(server: HttpServer) -> None:
+    """A stateless server never sends anything on a standalone SSE stream; the SDK opened one for each
+    GET and held it (and its connection) without end. It is 405, as the MCP specification says for a
+    server that offers none; the token is still checked first."""
+    headers = {"Authorization": f"Bearer {server.token}", "Accept": "text/event-stream"}
+    started = time.monotonic()
+    response = httpx.get(server.url, headers=headers, timeout=10)
+    assert response.status_code == 405 and response.headers["allow"] == "POST", response.text
+    assert "POST" in response.json()["message"] and time.monotonic() - started < 5
+    assert httpx.get(server.url, headers={"Accept": "text/event-stream"}, timeout=10).status_code == 401

@@ -6,7 +6,9 @@ one JSON body. In front of the SDK's app sits :class:`Gate`, which refuses befor
 
 * a missing or wrong bearer token (401; compared in constant time);
 * a body larger than the limit (413, from ``Content-Length``; the SDK also stops a chunked body);
-* more requests than the rate allows (429 with ``Retry-After``; one token bucket per server).
+* more requests than the rate allows (429 with ``Retry-After``; one token bucket per server);
+* a ``GET`` of ``/mcp`` (405: a stateless server has nothing to stream; the SDK held such a stream open
+  for ever).
 
 The only path the token does not guard is the AuthZEN metadata document (``--authzen``): a
 ``GET`` of ``/.well-known/authzen-configuration`` lists endpoint URLs and nothing else, and gateways
@@ -117,7 +119,15 @@ class Gate:
         if not self.bucket.take():
             await _reply(send, 429, b'{"error":"rate_limited","message":"too many requests"}', [(b"retry-after", b"1")])
             return
-        await (self.mcp if scope.get("path") == MCP_PATH else self.app)(scope, receive, send)
+        path = scope.get("path")
+        if path == MCP_PATH and scope.get("method") == "GET":
+            # The SDK would open a standalone SSE stream and hold it for ever, though a stateless server
+            # never has anything to send on it: each GET kept a connection and a task, without end. The
+            # MCP specification's answer for a server that offers no such stream is 405.
+            await _reply(send, 405, b'{"error":"method_not_allowed","message":"this server offers no SSE stream: '
+                         b'POST each JSON-RPC request to /mcp"}', [(b"allow", b"POST")])
+            return
+        await (self.mcp if path == MCP_PATH else self.app)(scope, receive, send)
 
 
 async def _reply(send: Send, status: int, body: bytes, headers: list[tuple[bytes, bytes]] | None = None) -> None:
