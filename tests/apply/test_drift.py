@@ -207,3 +207,19 @@ def test_results_file_is_named_by_shard(tmp_path: Path, shard: str) -> None:
     assert paybill(tmp_path, "apply", "drift", "--shard", shard, "--terraform", ws.terraform, env=env).returncode == 0
     k, n = shard.split("/")
     assert json.loads((tmp_path / "drift-results" / f"drift-{k}-of-{n}.json").read_text())["complete"] is True
+
+
+def test_an_unwritable_results_folder_or_working_folder_is_a_clear_failure(tmp_path: Path) -> None:
+    ws, env = fleet(tmp_path)
+    (tmp_path / "a-file").write_text("not a folder")
+    done = paybill(tmp_path, "apply", "drift", "--shard", "1/1", "--terraform", ws.terraform,
+                   "--results", "a-file/results", env=env)
+    assert done.returncode == 1 and "paybill: cannot write the drift results to a-file/results" in done.stderr, \
+        done.stderr
+    assert "Traceback" not in done.stderr
+    (tmp_path / ".paybill").write_text("a file where Terraform's working folders go")
+    stuck = paybill(tmp_path, "apply", "drift", "--shard", "1/1", "--terraform", ws.terraform, env=env)
+    assert stuck.returncode == 1 and "Traceback" not in stuck.stderr, stuck.stderr
+    assert "error[PB1206]: cannot prepare the check of pool/shared" in stuck.stderr, stuck.stderr
+    report = paybill(tmp_path, "apply", "drift-report", env=env)
+    assert report.returncode == 1 and "could not be checked" in report.stdout

@@ -267,7 +267,14 @@ def check_shard(stacks: list[Stack], index: int, count: int, options: DriftOptio
     write_results(target, shard, options.commit, records, complete=False)
 
     def work(stack: Stack) -> None:
-        record, problem, log = _check(options, stack)
+        try:
+            record, problem, log = _check(options, stack)
+        except OSError as error:  # its working folder cannot be made: that stack fails, the others go on
+            message = f"cannot prepare the check of {stack.address}: {error.strerror or error}"
+            record = DriftRecord(stack.address, stack.hash, stack.sources, "failed", 0, TERRAFORM_FAILED, message)
+            problem = Problem(TERRAFORM_FAILED, f"{options.generated.name}/terraform/{stack.address}/main.tf.json",
+                              message, _HINT)
+            log = [message]
         with lock:
             records.append(record)
             if problem is not None:

@@ -90,17 +90,20 @@ def build_report(manifest: Manifest, folders: Iterable[Path], commit: str | None
     """Join the shard results with the manifest: one verdict per live stack, or "not checked"."""
     files, notes = read_results(folders)
     live = {s.address: s for s in manifest.stacks}
-    commits = sorted({c for _, c, _, _ in files if c})
-    wanted = commit or (commits[-1] if len(commits) == 1 else None)
+    commits = {c for _, c, _, _ in files}
+    mixed = commit is None and len(commits) > 1
+    # the commit asked for; else the one commit every file names (None too: checks made outside git)
+    wanted = commit if commit is not None else next(iter(commits)) if len(commits) == 1 else None
     report = DriftReport(len(live), wanted, notes=notes)
-    if commit is None and len(commits) > 1:
-        report.notes.append(f"results of {len(commits)} commits ({', '.join(c[:12] for c in commits)}) and no "
-                            "--commit to choose one: none is used")
+    if mixed:
+        shown = ", ".join(str(c)[:12] if c else "none" for c in sorted(commits, key=str))
+        report.notes.append(f"results of {len(commits)} commits ({shown}) and no --commit to choose one: none is used")
     verdicts: dict[str, DriftRecord] = {}
     for name, file_commit, complete, records in files:
-        if wanted is None or file_commit != wanted:
-            if wanted is not None:
-                report.notes.append(f"{name}: results of commit {str(file_commit)[:12]}, not {wanted[:12]}: not used")
+        if mixed or file_commit != wanted:
+            if not mixed:
+                report.notes.append(f"{name}: results of commit {str(file_commit)[:12]}, not {str(wanted)[:12]}: "
+                                    "not used")
             continue
         if not complete:
             report.notes.append(f"{name}: its shard did not finish: its stacks count as not checked")

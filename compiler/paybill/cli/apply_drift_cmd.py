@@ -43,7 +43,8 @@ def _fail(problems: list[Problem]) -> None:
 @click.option("--results", type=click.Path(path_type=Path, file_okay=False), default=Path("drift-results"),
               show_default=True, help="Write drift-K-of-N.json here (upload it as an artifact).")
 @click.option("--commit", default=None, envvar="GITHUB_SHA",
-              help="The commit checked (env GITHUB_SHA), recorded so the report joins results of one commit.")
+              help="The commit checked (env GITHUB_SHA; default: the checked-out commit when generated/ has no local "
+                   "change), recorded so the report joins results of one commit.")
 def drift_command(shard: str, manifest: Path, terraform: str, parallelism: int, retries: int, backoff: float,
                   results: Path, commit: str | None) -> None:
     """Check one shard of the live stacks against the cloud, read only: terraform init, then plan
@@ -62,9 +63,16 @@ def drift_command(shard: str, manifest: Path, terraform: str, parallelism: int, 
         return
     index, count = parsed
     stacks = shard_stacks(current, index, count)
+    from paybill.apply.base import checked_out_commit
+
     options = DriftOptions(generated=manifest.parent.resolve(), results=results, terraform=terraform,
-                           parallelism=parallelism, retries=retries, backoff=backoff, commit=commit or None)
-    outcome = check_shard(stacks, index, count, options, echo=lambda line: click.echo(line))
+                           parallelism=parallelism, retries=retries, backoff=backoff,
+                           commit=commit or checked_out_commit(manifest.resolve().parent))
+    try:
+        outcome = check_shard(stacks, index, count, options, echo=lambda line: click.echo(line))
+    except OSError as error:  # the results folder cannot be written: nothing would record the check
+        click.echo(f"paybill: cannot write the drift results to {results}: {error.strerror or error}", err=True)
+        sys.exit(1)
     counts: dict[str, int] = {}
     for record in outcome.records:
         counts[record.status] = counts.get(record.status, 0) + 1
