@@ -21,12 +21,10 @@ from psycopg import sql
 from paybill.dbops import ledger
 from paybill.dbops.connect import connect, database_error, set_timeouts
 from paybill.dbops.folder import Catalog, Folder
-from paybill.dbops.live import LiveCatalog, read_live, read_policies
+from paybill.dbops.live import TYPES, LiveCatalog, read_live, read_policies
 
 APPLICATION = "paybill db drift"
 DRIFT_CODE = "PB1107"
-TYPES = {"timestamptz": "timestamp with time zone"}
-"""Spec type -> ``format_type`` spelling, where they differ."""
 SAFE_ROLE = {"rolsuper": False, "rolcreaterole": False, "rolcreatedb": False, "rolcanlogin": False,
              "rolreplication": False, "rolbypassrls": False}
 ATTRIBUTE_WORDS = {"rolsuper": "SUPERUSER", "rolinherit": "INHERIT", "rolcreaterole": "CREATEROLE",
