@@ -232,3 +232,17 @@ def test_dry_run_says_the_migration_would_stop_and_why(migrated: tuple[str, Path
     assert real.exit_code == 1 and "0003_tables.sql failed and was rolled back" in real.output  # as announced
     unchanged = run_cli("db", "migrate", "--dry-run", "--database-url", dsn_for(database), str(folder))
     assert unchanged.exit_code == 0 and "nothing to do" in unchanged.output  # nothing would run: nothing to stop
+
+
+def test_drift_text_reads_as_english_for_what_exists_or_is_missing(
+        migrated: tuple[str, Path, dict[str, str]]) -> None:
+    """It said 'the database has exists' and 'the database has missing'."""
+    database, folder, _ = migrated
+    with psycopg.connect(dsn_for(database), autocommit=True) as conn:
+        conn.execute("CREATE TABLE crm.scratch (id int)")
+        conn.execute("DROP POLICY paybill_tenant_isolation ON crm.tickets")
+    text = run_cli("db", "drift", "--database-url", dsn_for(database), str(folder)).output
+    assert "table crm.scratch: table: git says not in the specs; the database has it\n" in text, text
+    assert "policy paybill_tenant_isolation on crm.tickets: policy: git says " in text
+    assert "; the database has none\n" in text
+    assert "has exists" not in text and "has missing" not in text

@@ -287,8 +287,14 @@ def hint(difference: Difference) -> str:
     return REAPPLY_HINT
 
 
+def _has(value: str) -> str:
+    """What follows "the database has": "exists" and "missing" read as "has exists" / "has missing"."""
+    return {"exists": "it", "missing": "none"}.get(value, value)
+
+
 def render_text(report: DriftReport, path: str) -> str:
-    lines = [f"{path}:1:1: error[{DRIFT_CODE}]: {d.subject}: {d.kind}: git says {d.git}; the database has {d.database}"
+    lines = [f"{path}:1:1: error[{DRIFT_CODE}]: {d.subject}: {d.kind}: git says {d.git}; the database has "
+             f"{_has(d.database)}"
              f"\n  hint: {hint(d)}" for d in report.differences]
     if report.differences:
         lines.append(f"drift: {len(report.differences)} difference{'s' if len(report.differences) != 1 else ''} "
