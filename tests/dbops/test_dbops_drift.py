@@ -222,12 +222,14 @@ def test_dry_run_says_the_migration_would_stop_and_why(migrated: tuple[str, Path
     with psycopg.connect(dsn_for(database), autocommit=True) as conn:
         conn.execute("ALTER TABLE crm.invoices ALTER COLUMN amount_cents TYPE numeric")
         conn.execute("ALTER TABLE crm.tickets DROP CONSTRAINT tickets_pkey, ADD PRIMARY KEY (id, tenant_id)")
+        conn.execute("ALTER TABLE crm.currencies ADD COLUMN tenant_id text")
     result = run_cli("db", "migrate", "--dry-run", "--reapply", "--database-url", dsn_for(database), str(folder))
     assert result.exit_code == 1, result.output
     assert "error[PB1114]: pool-aws-use1-shared: the migration would stop in 0003_tables.sql: crm.invoices." \
            "amount_cents is numeric, the specs say bigint" in result.output
     assert "crm.tickets has primary key (id, tenant_id), the specs say (tenant_id, id)" in result.output
     assert "hint: paybill never changes a column's type or a primary key" in result.output
+    assert "crm.currencies is global in the specs but still has a tenant_id column" in result.output
     real = run_cli("db", "migrate", "--reapply", "--database-url", dsn_for(database), str(folder))
     assert real.exit_code == 1 and "0003_tables.sql failed and was rolled back" in real.output  # as announced
     unchanged = run_cli("db", "migrate", "--dry-run", "--database-url", dsn_for(database), str(folder))

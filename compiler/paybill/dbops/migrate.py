@@ -122,14 +122,15 @@ def create_run_state(conn: psycopg.Connection[Any]) -> None:
             conn.execute(statement.encode())
 
 
-BLOCKER_HINT = ("paybill never changes a column's type or a primary key, and cannot give a global table's rows a "
-                "tenant: do it by hand after checking the data (or change the DataModel spec back), then migrate")
+BLOCKER_HINT = ("paybill never changes a column's type or a primary key, and cannot decide which tenant a row belongs "
+                "to: do it by hand after checking the data (or change the DataModel spec back), then migrate")
 
 
 def blockers(conn: psycopg.Connection[Any], catalog: Catalog) -> list[str]:
     """What 0003 would refuse, read from ``pg_catalog`` without running anything or reading a row: a
     column whose type differs, a primary key that differs, a pooled tenant-scoped table without
-    ``tenant_id``. Why: ``--dry-run`` said "would apply" for a folder whose apply was certain to fail.
+    ``tenant_id`` or a pooled global one with it. Why: ``--dry-run`` said "would apply" for a folder
+    whose apply was certain to fail.
     (A NULL left in a column being tightened is not looked for: it needs reading rows, which row-level
     security hides from an admin that is not a superuser; the apply finds it and changes nothing.)"""
     live = read_live(conn, [], list(catalog.schemas))
@@ -142,6 +143,10 @@ def blockers(conn: psycopg.Connection[Any], catalog: Catalog) -> list[str]:
         if table.tenant_scoped and TENANT_COLUMN not in have.columns:
             found.append(f"{label} is tenant-scoped in the specs but has no {TENANT_COLUMN} column (created while "
                          "global)")
+            continue
+        if catalog.pooled and not table.tenant_scoped and TENANT_COLUMN in have.columns:
+            found.append(f"{label} is global in the specs but still has a {TENANT_COLUMN} column (created while "
+                         "tenant-scoped)")
             continue
         if have.key != table.key:
             found.append(f"{label} has primary key ({', '.join(have.key) or 'none'}), the specs say "
