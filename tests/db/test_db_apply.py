@@ -217,6 +217,26 @@ def test_a_global_table_made_tenant_scoped_stops_the_apply_with_its_cause(pg_ser
         assert_state(name, catalog_plan(after))
 
 
+def test_a_tenant_table_made_global_stops_the_apply_until_a_human_decides_what_is_shared(
+        pg_server: None, tmp_path: Path) -> None:
+    """Before, the apply succeeded: every tenant's rows became visible to every role, tenant_id stayed
+    NOT NULL (an insert with no tenant set failed) under a key the spec no longer had."""
+    before = folder(emit(SPECS), "pool-gcp-usc1-shared")
+    after = _retyped(tmp_path, "    - name: tickets\n", "    - name: tickets\n      scope: global\n")
+    with scratch_database("unscope") as name:
+        apply_folder(name, before)
+        with pytest.raises(ApplyError, match=r"tables the specs make global still have a tenant_id column \(created "
+                                             r"while tenant-scoped\): crm\.tickets"):
+            apply_folder(name, after)
+        with psycopg.connect(dsn_for(name), autocommit=True) as conn:
+            assert conn.execute("SELECT count(*) FROM pg_policies WHERE tablename = 'tickets'"
+                                " AND policyname = 'paybill_tenant_isolation'").fetchone()[0] == 1  # still isolated
+            conn.execute("ALTER TABLE crm.tickets DROP COLUMN tenant_id CASCADE")  # its key and policies go too
+            conn.execute("ALTER TABLE crm.tickets ADD PRIMARY KEY (id)")
+        apply_folder(name, after)
+        assert_state(name, catalog_plan(after))
+
+
 @pytest.mark.parametrize("attribute", ["BYPASSRLS", "LOGIN"])
 def test_a_paybill_role_that_could_bypass_isolation_stops_the_whole_apply(
     pg_server: None, edited_agent: Callable[[str], tuple[str, dict[str, bytes]]], attribute: str

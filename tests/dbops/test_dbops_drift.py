@@ -213,3 +213,38 @@ def test_migrate_refuses_a_column_of_another_type_and_says_what_to_do(
         conn.execute("ALTER TABLE crm.invoices ALTER COLUMN amount_cents TYPE bigint")
     assert run_cli("db", "migrate", "--reapply", "--database-url", dsn_for(database), str(folder)).exit_code == 0
     assert _drift(database, folder) == []
+
+
+def test_dry_run_says_the_migration_would_stop_and_why(migrated: tuple[str, Path, dict[str, str]]) -> None:
+    """--dry-run said 'would apply' for a folder whose apply was certain to stop in 0003; it now reads
+    the tables' types and keys (no row, no lock a query waits on) and names what a human must change."""
+    database, folder, _ = migrated
+    with psycopg.connect(dsn_for(database), autocommit=True) as conn:
+        conn.execute("ALTER TABLE crm.invoices ALTER COLUMN amount_cents TYPE numeric")
+        conn.execute("ALTER TABLE crm.tickets DROP CONSTRAINT tickets_pkey, ADD PRIMARY KEY (id, tenant_id)")
+        conn.execute("ALTER TABLE crm.currencies ADD COLUMN tenant_id text")
+    result = run_cli("db", "migrate", "--dry-run", "--reapply", "--database-url", dsn_for(database), str(folder))
+    assert result.exit_code == 1, result.output
+    assert "error[PB1114]: pool-aws-use1-shared: the migration would stop in 0003_tables.sql: crm.invoices." \
+           "amount_cents is numeric, the specs say bigint" in result.output
+    assert "crm.tickets has primary key (id, tenant_id), the specs say (tenant_id, id)" in result.output
+    assert "hint: paybill never changes a column's type or a primary key" in result.output
+    assert "crm.currencies is global in the specs but still has a tenant_id column" in result.output
+    real = run_cli("db", "migrate", "--reapply", "--database-url", dsn_for(database), str(folder))
+    assert real.exit_code == 1 and "0003_tables.sql failed and was rolled back" in real.output  # as announced
+    unchanged = run_cli("db", "migrate", "--dry-run", "--database-url", dsn_for(database), str(folder))
+    assert unchanged.exit_code == 0 and "nothing to do" in unchanged.output  # nothing would run: nothing to stop
+
+
+def test_drift_text_reads_as_english_for_what_exists_or_is_missing(
+        migrated: tuple[str, Path, dict[str, str]]) -> None:
+    """It said 'the database has exists' and 'the database has missing'."""
+    database, folder, _ = migrated
+    with psycopg.connect(dsn_for(database), autocommit=True) as conn:
+        conn.execute("CREATE TABLE crm.scratch (id int)")
+        conn.execute("DROP POLICY paybill_tenant_isolation ON crm.tickets")
+    text = run_cli("db", "drift", "--database-url", dsn_for(database), str(folder)).output
+    assert "table crm.scratch: table: git says not in the specs; the database has it\n" in text, text
+    assert "policy paybill_tenant_isolation on crm.tickets: policy: git says " in text
+    assert "; the database has none\n" in text
+    assert "has exists" not in text and "has missing" not in text

@@ -173,3 +173,10 @@ def test_a_cloud_that_does_not_say_points_at_the_decommission_configuration() ->
     for provider in (None, "no-such-cloud"):
         assert _pooled_storage("acme", provider).endswith(
             "read its decommission configuration, generated/terraform/removed/tenant/acme/main.tf.json")
+
+
+def test_a_tenant_table_made_global_is_flagged_as_a_hand_step(repo, run) -> None:
+    repo.edit(CRM, "    - name: tickets\n", "    - name: tickets\n      scope: global\n")
+    assert findings(repo, run, "PB0993") == [
+        "table 'tickets' becomes global: in every pooled database that has it, its rows keep their tenant_id, so "
+        "'paybill db migrate' stops (PB1105) there until someone decides, by hand, which rows every tenant may share"]

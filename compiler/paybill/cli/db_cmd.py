@@ -71,7 +71,8 @@ def db_group() -> None:
 @db_group.command("migrate")
 @url_option
 @folder_argument
-@click.option("--dry-run", is_flag=True, help="Verify and say what would run; change nothing.")
+@click.option("--dry-run", is_flag=True,
+              help="Verify and say what would run, or what the migration would refuse (PB1114); change nothing.")
 @click.option("--reapply", is_flag=True,
               help="Apply even if the ledger has this revision: repairs drift (every file converges).")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)

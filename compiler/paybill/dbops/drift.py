@@ -21,12 +21,10 @@ from psycopg import sql
 from paybill.dbops import ledger
 from paybill.dbops.connect import connect, database_error, set_timeouts
 from paybill.dbops.folder import Catalog, Folder
-from paybill.dbops.live import LiveCatalog, read_live, read_policies
+from paybill.dbops.live import TYPES, LiveCatalog, read_live, read_policies
 
 APPLICATION = "paybill db drift"
 DRIFT_CODE = "PB1107"
-TYPES = {"timestamptz": "timestamp with time zone"}
-"""Spec type -> ``format_type`` spelling, where they differ."""
 SAFE_ROLE = {"rolsuper": False, "rolcreaterole": False, "rolcreatedb": False, "rolcanlogin": False,
              "rolreplication": False, "rolbypassrls": False}
 ATTRIBUTE_WORDS = {"rolsuper": "SUPERUSER", "rolinherit": "INHERIT", "rolcreaterole": "CREATEROLE",
@@ -289,8 +287,14 @@ def hint(difference: Difference) -> str:
     return REAPPLY_HINT
 
 
+def _has(value: str) -> str:
+    """What follows "the database has": "exists" and "missing" read as "has exists" / "has missing"."""
+    return {"exists": "it", "missing": "none"}.get(value, value)
+
+
 def render_text(report: DriftReport, path: str) -> str:
-    lines = [f"{path}:1:1: error[{DRIFT_CODE}]: {d.subject}: {d.kind}: git says {d.git}; the database has {d.database}"
+    lines = [f"{path}:1:1: error[{DRIFT_CODE}]: {d.subject}: {d.kind}: git says {d.git}; the database has "
+             f"{_has(d.database)}"
              f"\n  hint: {hint(d)}" for d in report.differences]
     if report.differences:
         lines.append(f"drift: {len(report.differences)} difference{'s' if len(report.differences) != 1 else ''} "

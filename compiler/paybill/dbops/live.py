@@ -15,6 +15,8 @@ import psycopg
 
 ROLE_ATTRIBUTES = ("rolsuper", "rolinherit", "rolcreaterole", "rolcreatedb", "rolcanlogin", "rolreplication",
                    "rolbypassrls")
+TYPES = {"timestamptz": "timestamp with time zone"}
+"""Spec type -> ``format_type`` spelling, where they differ."""
 GRANTEE = "CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE pg_catalog.pg_get_userbyid(a.grantee)::text END"
 
 

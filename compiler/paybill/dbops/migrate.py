@@ -18,7 +18,8 @@ from paybill.contract.sql_names import GUARD_ROLE
 from paybill.dbops import ledger
 from paybill.dbops.connect import connect, database_error, set_timeouts
 from paybill.dbops.errors import DbOpsError, Problem
-from paybill.dbops.folder import Folder
+from paybill.dbops.folder import TENANT_COLUMN, Catalog, Folder
+from paybill.dbops.live import TYPES, read_live
 
 APPLICATION = "paybill db migrate"
 
@@ -81,6 +82,12 @@ def migrate(url: str, folder: Folder, *, dry_run: bool = False, lock_timeout: st
                 set_timeouts(conn, lock_timeout, statement_timeout)
                 current = check_ledger(ledger.history(conn) if ledger.exists(conn) else [], folder)
                 status = "unchanged" if current == folder.revision and not reapply else "would-apply"
+                if status == "would-apply":
+                    found = blockers(conn, folder.catalog)
+                    if found:
+                        raise DbOpsError([Problem(
+                            "PB1114", f"{folder.database}: the migration would stop in 0003_tables.sql: {b}",
+                            folder.display, BLOCKER_HINT) for b in found])
                 return MigrateResult(folder.database, folder.revision, status, current,
                                      [] if status == "unchanged" else names)
             ledger.lock(conn, lock_timeout, statement_timeout)
@@ -113,3 +120,39 @@ def create_run_state(conn: psycopg.Connection[Any]) -> None:
     if row is not None:  # every compiled folder creates it; a hand-made one may not
         for statement in run_state.GRANTS:
             conn.execute(statement.encode())
+
+
+BLOCKER_HINT = ("paybill never changes a column's type or a primary key, and cannot decide which tenant a row belongs "
+                "to: do it by hand after checking the data (or change the DataModel spec back), then migrate")
+
+
+def blockers(conn: psycopg.Connection[Any], catalog: Catalog) -> list[str]:
+    """What 0003 would refuse, read from ``pg_catalog`` without running anything or reading a row: a
+    column whose type differs, a primary key that differs, a pooled tenant-scoped table without
+    ``tenant_id`` or a pooled global one with it. Why: ``--dry-run`` said "would apply" for a folder
+    whose apply was certain to fail.
+    (A NULL left in a column being tightened is not looked for: it needs reading rows, which row-level
+    security hides from an admin that is not a superuser; the apply finds it and changes nothing.)"""
+    live = read_live(conn, [], list(catalog.schemas))
+    found: list[str] = []
+    for table in catalog.tables:
+        have = live.tables.get((table.schema, table.name))
+        if have is None:
+            continue  # created by the migration
+        label = f"{table.schema}.{table.name}"
+        if table.tenant_scoped and TENANT_COLUMN not in have.columns:
+            found.append(f"{label} is tenant-scoped in the specs but has no {TENANT_COLUMN} column (created while "
+                         "global)")
+            continue
+        if catalog.pooled and not table.tenant_scoped and TENANT_COLUMN in have.columns:
+            found.append(f"{label} is global in the specs but still has a {TENANT_COLUMN} column (created while "
+                         "tenant-scoped)")
+            continue
+        if have.key != table.key:
+            found.append(f"{label} has primary key ({', '.join(have.key) or 'none'}), the specs say "
+                         f"({', '.join(table.key)})")
+        for column, type_, _ in table.columns:
+            present = have.columns.get(column)
+            if present is not None and present[0] != TYPES.get(type_, type_):
+                found.append(f"{label}.{column} is {present[0]}, the specs say {type_}")
+    return found

@@ -176,6 +176,14 @@ def _hand_steps(doc: SpecDocument, old, new) -> list[Finding]:
             "table until it is changed by hand", doc.path, doc.position("spec", "tables", index, "primaryKey"),
             "change it by hand after checking the rows are unique under it (ALTER TABLE ... DROP CONSTRAINT ..., "
             "ADD PRIMARY KEY (...)) right before migrating this commit"))
+    if old.scope == "tenant" and new.scope == "global":
+        findings.append(Finding(
+            CODE_HAND_STEP, "warning", "data-store", subject,
+            f"table '{new.name}' becomes global: in every pooled database that has it, its rows keep their "
+            "tenant_id, so 'paybill db migrate' stops (PB1105) there until someone decides, by hand, which rows "
+            "every tenant may share", doc.path, doc.position("spec", "tables", index),
+            "remove the rows that must not be shared, drop tenant_id (the primary key becoming the spec's) by hand "
+            "before migrating, or keep scope: tenant"))
     if old.scope == "global" and new.scope == "tenant":
         findings.append(Finding(
             CODE_HAND_STEP, "warning", "data-store", subject,

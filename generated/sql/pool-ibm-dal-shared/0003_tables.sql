@@ -119,6 +119,7 @@ DECLARE
     differing text;
     rekeyed text;
     unscoped text;
+    unshared text;
 BEGIN
     SELECT pg_catalog.string_agg(s.label, ', ' ORDER BY s.label) INTO unscoped
       FROM (VALUES
@@ -131,6 +132,16 @@ BEGIN
     IF unscoped IS NOT NULL THEN
         RAISE EXCEPTION 'tables the specs make tenant-scoped have no tenant_id column (created while global): %', unscoped
             USING HINT = 'paybill cannot tell which tenant each row belongs to: add tenant_id by hand (text NOT NULL, each row given its tenant, leading the primary key), or keep scope: global in the DataModel spec; then migrate again';
+    END IF;
+    SELECT pg_catalog.string_agg(s.label, ', ' ORDER BY s.label) INTO unshared
+      FROM (VALUES
+            ('"crm"."currencies"', 'crm.currencies')
+           ) AS s(tbl, label)
+     WHERE EXISTS (SELECT FROM pg_catalog.pg_attribute a WHERE a.attrelid = s.tbl::pg_catalog.regclass
+                     AND a.attname = 'tenant_id' AND NOT a.attisdropped);
+    IF unshared IS NOT NULL THEN
+        RAISE EXCEPTION 'tables the specs make global still have a tenant_id column (created while tenant-scoped): %', unshared
+            USING HINT = 'decide what each tenant''s rows become, by hand: remove the rows that must not be shared, then drop tenant_id (and make the primary key the spec''s), or keep scope: tenant in the DataModel spec; then migrate again';
     END IF;
     SELECT pg_catalog.string_agg(pg_catalog.format('%s has (%s), the specs say (%s)', s.label,
                COALESCE(k.live, 'none'), s.want), '; ' ORDER BY s.label)

@@ -71,7 +71,8 @@ def nullability(table: TablePlan) -> str:
 def column_checks(plan: DatabasePlan) -> str:
     """A DO block that stops the migration when the tables cannot be what the specs say without a
     human's decision: a primary key or a column type that differs, or (pooled) a tenant-scoped table without
-    ``tenant_id``, i.e. one created while the spec said ``scope: global``, whose rows name no tenant.
+    ``tenant_id``, i.e. one created while the spec said ``scope: global``, whose rows name no tenant, or
+    a global table with one, whose rows of every tenant would be shared (PB0992 warns at review).
     Before, the first two were recorded as applied (``CREATE TABLE IF NOT EXISTS`` left the table as
     it was) and the last failed in 0004 with "column tenant_id does not exist", which said nothing of
     the cause or the remedy.
@@ -100,6 +101,24 @@ def column_checks(plan: DatabasePlan) -> str:
             "global): %', unscoped",
             "        USING HINT = 'paybill cannot tell which tenant each row belongs to: add tenant_id by hand "
             "(text NOT NULL, each row given its tenant, leading the primary key), or keep scope: global in the "
+            "DataModel spec; then migrate again';",
+            "END IF;",
+        ]
+    shared = [f"        ({quote_literal(qualified(t.schema, t.name))}, {quote_literal(f'{t.schema}.{t.name}')})"
+              for t in plan.tables if plan.pooled and not t.tenant_scoped]
+    if shared:
+        body += [
+            "SELECT pg_catalog.string_agg(s.label, ', ' ORDER BY s.label) INTO unshared",
+            "  FROM (VALUES",
+            *[row + ("," if i < len(shared) - 1 else "") for i, row in enumerate(shared)],
+            "       ) AS s(tbl, label)",
+            " WHERE EXISTS (SELECT FROM pg_catalog.pg_attribute a WHERE a.attrelid = s.tbl::pg_catalog.regclass",
+            f"                 AND a.attname = {quote_literal(TENANT_COLUMN)} AND NOT a.attisdropped);",
+            "IF unshared IS NOT NULL THEN",
+            "    RAISE EXCEPTION 'tables the specs make global still have a tenant_id column (created while "
+            "tenant-scoped): %', unshared",
+            "        USING HINT = 'decide what each tenant''s rows become, by hand: remove the rows that must not be "
+            "shared, then drop tenant_id (and make the primary key the spec''s), or keep scope: tenant in the "
             "DataModel spec; then migrate again';",
             "END IF;",
         ]
@@ -142,7 +161,8 @@ def column_checks(plan: DatabasePlan) -> str:
         " ... TYPE ... USING ...), or restore its type in the DataModel spec; then migrate again';",
         "END IF;",
     ]
-    return do_block(body, declare=["differing text;", "rekeyed text;", *(["unscoped text;"] if scoped else [])])
+    return do_block(body, declare=["differing text;", "rekeyed text;", *(["unscoped text;"] if scoped else []),
+                                   *(["unshared text;"] if shared else [])])
 
 
 def render_tables(plan: DatabasePlan) -> str:
