@@ -567,3 +567,33 @@ def test_a_shard_of_a_run_another_run_overtook_is_refused_not_applied_over_it(tm
     assert local.returncode == 0, local.stderr  # without --applied (a local run) nothing is compared
     typo = paybill(ws.root, "apply", "plan", "--base", applied, "--applied", "main", "--out", "plan.json")
     assert typo.returncode == 2 and "is not a full commit id" in typo.stderr
+
+
+def test_a_plan_run_in_another_commits_generated_is_refused(tmp_path: Path) -> None:
+    """Found applying by hand: a job plan made, then `git pull` (or a compile) before `apply run`. The run
+    applied the new commit's configuration of the plan's stacks, recorded under the plan's hashes (so a
+    resume skipped them later), and left out what else the new commit changed. The run now refuses when
+    generated/manifest.json states a unit's stack with another hash than the plan (PB1213)."""
+    ws = make_workspace(tmp_path / "ws")
+    repo = _imported(tmp_path)
+    env = {**ws.env(), "PAYBILL_TERRAFORM": str(ws.terraform)}
+    base = git(repo, "rev-parse", "HEAD")
+    tenant = repo / "specs" / "tenants" / "hooli.yaml"
+    tenant.write_text(tenant.read_text().replace("plan: starter", "plan: growth"))
+    assert paybill(repo, "compile").returncode == 0
+    git(repo, "commit", "-qam", "hooli: growth")
+    plan = tmp_path / "plan.json"
+    assert paybill(repo, "apply", "plan", "--base", base, "--out", str(plan), env=env).returncode == 0
+    [shard] = [s["id"] for p in json.loads(plan.read_text())["phases"] for s in p["shards"]]
+    tenant.write_text(tenant.read_text().replace("plan: growth", "plan: starter"))
+    assert paybill(repo, "compile").returncode == 0  # back to the base's configuration, not committed
+    done = paybill(repo, "apply", "run", "--plan", str(plan), "--shard", shard, "--results",
+                   str(tmp_path / "results"), env=env)
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert "generated/manifest.json:1:1: error[PB1213]: the job plan has apply tenant/hooli with hash sha256:" \
+        in done.stderr and "generated/ is not what the plan was made from" in done.stderr
+    assert ws.calls() == []
+    git(repo, "checkout", "--", "generated", "specs")
+    done = paybill(repo, "apply", "run", "--plan", str(plan), "--shard", shard, "--results",
+                   str(tmp_path / "results"), env=env)
+    assert done.returncode == 0, done.stdout + done.stderr

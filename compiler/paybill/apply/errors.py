@@ -33,6 +33,8 @@ UNKNOWN_SHARD = "PB1210"
 """``apply run --shard`` names a shard that the job plan does not have, or the plan file is unusable."""
 STATE_MOVES = "PB1211"
 """A changed stack's Terraform backend differs from the base commit's: ``apply run`` would start it empty."""
+NOT_THIS_PLAN = "PB1213"
+"""``apply run`` in a generated/ whose manifest states the plan's stacks with other hashes (another commit)."""
 OVERTAKEN = "PB1212"
 """``apply run`` of a job plan another run overtook: what is applied changed since the plan was made."""
 

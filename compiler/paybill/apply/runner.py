@@ -32,10 +32,13 @@ from paybill.apply.errors import (
     MIGRATION_FAILED,
     NO_CONFIGURATION,
     NO_TERRAFORM,
+    NOT_THIS_PLAN,
     RETRIES_EXHAUSTED,
     TERRAFORM_FAILED,
+    ApplyError,
     Problem,
 )
+from paybill.apply.manifest import read_manifest
 from paybill.apply.results import Record, finished_units, write_records
 from paybill.apply.schedule import Shard, Unit
 from paybill.apply.transient import is_transient
@@ -312,6 +315,36 @@ def _missing_terraform(options: RunOptions, units: list[Unit]) -> Problem | None
                    "install Terraform or OpenTofu, or pass --terraform PATH")
 
 
+def _not_this_plan(options: RunOptions, units: list[Unit]) -> list[Problem]:
+    """PB1213 for each unit whose stack ``generated/manifest.json`` states with another hash than the job plan
+    (or not at all): the folder is not the output the plan was made from. The manifest's hashes are over
+    the files' bytes and ``compile --check`` holds the two together, so this is what a checkout of another
+    commit, or a compile since the plan, looks like. Nothing in the shard is run then."""
+    if not units:
+        return []
+    path = options.generated / "manifest.json"
+    try:
+        current = read_manifest(path)
+    except ApplyError as error:
+        return list(error.problems)
+    live = {s.address: s.hash for s in current.stacks}
+    removed = {r.address: r.hash for r in current.removed}
+    shown = (Path(options.generated.name) / "manifest.json").as_posix()
+    problems = []
+    for unit in units:
+        now = (removed if unit.action == "destroy" else live).get(unit.address)
+        if now == unit.hash:
+            continue
+        what = "does not list it" if now is None else f"states it with hash {now}"
+        problems.append(Problem(NOT_THIS_PLAN, shown,
+                                f"the job plan has {unit.action} {unit.address} with hash {unit.hash}, but "
+                                f"{shown} {what}: generated/ is not what the plan was made from (another commit "
+                                "checked out, or compiled since); nothing in this shard was run",
+                                f"check out the plan's commit ({options.commit or 'the one it was made at'}) with "
+                                "its generated/ as committed, or make the plan again here"))
+    return problems
+
+
 def _stopped(results_file: Path, shard: Shard, records: list[Record], problems: list[Problem]) -> ShardOutcome:
     """The outcome of a shard refused before any unit ran, its results file written."""
     write_records(results_file, shard.id, records)
@@ -366,6 +399,14 @@ def _run_shard(shard: Shard, options: RunOptions, echo: Callable[[str], None]) -
             echo(f"{unit.action} {unit.address}: done by an earlier attempt at this commit, skipped")
         else:
             todo.append(unit)
+    mismatched = _not_this_plan(options, todo)
+    if mismatched:
+        # generated/ is another commit's (checked out or compiled since the plan was made): applying the
+        # plan's units from it would apply other configuration than the plan reviewed, under its hashes.
+        for unit in todo:
+            records.append(Record(unit.address, unit.action, unit.hash, options.commit, "failed", 0,
+                                  NOT_THIS_PLAN, mismatched[0].message))
+        return _stopped(results_file, shard, records, mismatched)
     missing = _missing_terraform(options, todo)
     if missing is not None:
         # One problem for the shard, not one per stack: no unit can run (each would fail its `init`).
