@@ -12,7 +12,8 @@ into those files does.
 One flow, in order:
 
 0. (drift) after the import, the nightly drift workflow finds nothing; a hand-made change that weakens
-   row-level security opens one issue (updated, not duplicated, the next night), closed once fixed;
+   row-level security opens one issue (updated, not duplicated, the next night), closed once fixed; a
+   stack changed outside Terraform opens the infrastructure issue, closed once it is back;
 1. the fleet is imported: the push runs the apply workflow; its job plan fans out into phase jobs and
    shard jobs (reusable workflow, matrix from ``fromJSON``), every stack is applied once in dependency
    order and every database migrated through ``PAYBILL_DATABASE_URL_COMMAND``;
@@ -21,8 +22,10 @@ One flow, in order:
    branch; it is pushed and the review
    workflow validates, checks ``generated/`` is fresh, plans against the merge base and posts the
    plan as one pull-request comment;
-3. a push that forgets to recompile fails the freshness check (and posts nothing); the fixed push
-   passes and updates the same comment in place;
+3. a person pushes to the agent's branch and forgets to recompile: the freshness check fails (and posts
+   nothing); recompiled, the plan judges the person's commit as the agent's (every commit on
+   ``paybill/<agent>/...`` is) and fails in the same comment, updated in place; the person takes the
+   change over on a branch of their own, whose pull request passes;
 4. the merge is pushed: apply touches exactly the stacks whose compiled configuration changed;
 5. a pull request with a lifecycle move paybill blocks (active -> onboarding) gets its plan comment and a failed check.
 """
@@ -168,8 +171,8 @@ def test_import_review_merge_apply_and_rerun_through_the_shipped_workflows(flow:
     nightly_drift_check(flow)
     branch = agent_proposes(flow)
     reviewed(flow, branch, pr=7)
-    forgot_to_recompile_then_fixed(flow, branch, pr=7)
-    merged_and_applied(flow, branch)
+    taken_over = forgot_to_recompile_then_fixed(flow, branch, pr=7, own_pr=9)
+    merged_and_applied(flow, taken_over)
     lifecycle_jump_is_blocked(flow, pr=8)
 
 
@@ -334,7 +337,7 @@ def reviewed(flow: Flow, branch: str, *, pr: int) -> JobRecord:
     return job
 
 
-def forgot_to_recompile_then_fixed(flow: Flow, branch: str, *, pr: int) -> None:
+def forgot_to_recompile_then_fixed(flow: Flow, branch: str, *, pr: int, own_pr: int) -> str:
     repo = flow.repo
     repo.git("checkout", "--quiet", branch)
     repo.edit("specs/tenants/vandelay.yaml", "displayName: ", "displayName: Vandelay Industries International ")
@@ -354,10 +357,26 @@ def forgot_to_recompile_then_fixed(flow: Flow, branch: str, *, pr: int) -> None:
     flow.push(branch)
     repo.git("checkout", "--quiet", "main")
     job = review_workflow(flow, branch, pr)
-    assert job.result == "success", job.describe()
+    # On an agent's branch (paybill/<agent>/...) every commit is judged as that agent's: its credential
+    # pushes there, and a commit's author is only what the commit says. The person's rename is an edit
+    # billing-agent may not propose, so the pull request fails, in the same comment, updated in place.
+    assert job.result == "failure", job.describe()
+    assert job.step("Blocking plan findings fail the check").outcome == "failure", job.describe()
     [comment] = flow.side.comments
     assert flow.side.calls[-1]["method"] == "updateComment", "the same comment, updated in place"
+    assert "PB0978" in comment["body"] and "Rename vandelay" in comment["body"], comment["body"][:3000]
+    # The person takes the change over on a branch of their own (a new pull request): the agent's commit
+    # is still checked as the agent's (its trailer), theirs as theirs.
+    own = "priya/vandelay-upgrade"
+    repo.git("branch", own, branch)
+    flow.push(own)
+    flow.side.comments.clear()
+    job = review_workflow(flow, own, own_pr)
+    assert job.result == "success", job.describe()
+    [comment] = flow.side.comments
+    assert flow.side.calls[-1]["method"] == "createComment"
     assert "Vandelay Industries International" in comment["body"] or "displayName" in comment["body"]
+    return own
 
 
 # -- 4. merge and apply ------------------------------------------------------------------------------------

@@ -115,6 +115,10 @@ def test_on_an_agents_branch_every_commit_is_the_agents(repo, run) -> None:
     assert code == 1, out
     assert "change-control rule 'no-agent-widens-agents' denies agent 'support-assistant' proposing " \
            "Agent/support-assistant spec.permissions.tables[table=customers].read: + email" in out, out
+    # the person who may have written it reads why a commit without the trailer is the agent's, and what to do
+    assert "commit 'Tidy' on agent 'support-assistant''s branch 'paybill/support-assistant/tidy' (every commit " \
+           "there is judged as the agent's) breaks change control" in out, out
+    assert "a person's change goes on a branch of their own (outside paybill/)" in out, out
     # a trailer naming another agent on the branch: refused, and judged as the branch's agent anyway
     repo.edit("specs/agents/support-assistant.yaml", "read: [id, name, email, phone]", "read: [id, name]")
     repo.commit("Undo" + AGENT)

@@ -156,10 +156,16 @@ def agent_commit_findings(repo: GitRepo, base_commit: str, head_commit: str, whe
                 if decision.allowed or decision.diagnostic is None:
                     continue
                 d = decision.diagnostic
+                if owner is not None and not declared:  # a person's commit, maybe, on the agent's branch
+                    title = (f"commit '{_subject(commit)}' on agent '{owner}''s branch '{printable(head_ref or '')}' "
+                             "(every commit there is judged as the agent's)")
+                    hint = (f"{d.hint}; a person's change goes on a branch of their own (outside {AGENT_BRANCHES}), "
+                            "which may start from the agent's" if d.hint else None)
+                else:
+                    title, hint = f"agent-authored commit '{_subject(commit)}'", d.hint
                 findings.append(Finding(
                     CODE_AGENT_COMMIT, "error", "change-control", f"commit {commit.sha[:12]}",
-                    f"agent-authored commit '{_subject(commit)}' breaks change control: "
-                    f"{d.message}", d.path, d.position, d.hint))
+                    f"{title} breaks change control: {d.message}", d.path, d.position, hint))
         for agent in [owner] if owner is not None else trailer_values(parse_trailers(commit.message), AGENT_TRAILER):
             tally[agent][2] += len(findings) - refusals
     return findings + [_checked(agent, counts, owner is not None, base) for agent, counts in sorted(tally.items())]
