@@ -9,6 +9,7 @@ marks as drifted, and ``show -json`` prints that plan as Terraform's JSON output
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -223,3 +224,21 @@ def test_an_unwritable_results_folder_or_working_folder_is_a_clear_failure(tmp_p
     assert "error[PB1206]: cannot prepare the check of pool/shared" in stuck.stderr, stuck.stderr
     report = paybill(tmp_path, "apply", "drift-report", env=env)
     assert report.returncode == 1 and "could not be checked" in report.stdout
+
+
+def test_hostile_results_are_set_aside_never_trusted_and_a_fifo_is_not_waited_on(tmp_path: Path) -> None:
+    _, env = fleet(tmp_path)
+    results = tmp_path / "drift-results"
+    results.mkdir()
+    os.mkfifo(results / "drift-9-of-9.json")
+    (results / "broken.json").write_text("{not json")
+    (results / "forged.json").write_text(json.dumps(
+        {"kind": "DriftResults", "shard": "1/1", "commit": None, "complete": True,
+         "stacks": [{"address": "pool/shared", "hash": "sha256:pool/shared", "status": "in-sync",
+                     "drift": "everything"}, ["not", "a", "record"]]}))
+    done = subprocess.run([sys.executable, "-m", "paybill", "apply", "drift-report"], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr
+    assert "4 of 4 stacks were not checked" in done.stdout, done.stdout
+    assert "broken.json: unreadable" in done.stdout and "forged.json: 2 records are not what paybill writes" \
+        in done.stdout, done.stdout

@@ -14,10 +14,11 @@ under GitHub's 65,536-character issue body: rows past the budget are counted, no
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import orjson
 
 from paybill.apply.drift import RESULTS_KIND, Change, DriftRecord
 from paybill.apply.errors import TERRAFORM_FAILED, Problem
@@ -49,16 +50,24 @@ class DriftReport:
         return not (self.drifted or self.failed or self.missing)
 
 
+def _changes(raw: object) -> tuple[Change, ...]:
+    if not raw:
+        return ()
+    if not isinstance(raw, list):
+        raise TypeError("not a list")
+    return tuple(Change(str(c["address"]), tuple(str(a) for a in c["actions"])) for c in raw)
+
+
 def _record(raw: object) -> DriftRecord | None:
+    """A results file's record, or None when it is not what ``apply drift`` writes (never half-trusted)."""
     if not isinstance(raw, dict):
         return None
     try:
-        changes = {key: tuple(Change(str(c["address"]), tuple(str(a) for a in c["actions"]))
-                              for c in raw.get(key) or ()) for key in ("drift", "changes")}
-        sources = tuple(str(s) for s in raw.get("sources") or ())
-        return DriftRecord(str(raw["address"]), str(raw["hash"]), sources, str(raw["status"]),
-                           int(raw.get("attempts") or 0), raw.get("code"), raw.get("error"),
-                           changes["drift"], changes["changes"], float(raw.get("seconds") or 0.0))
+        code, error = raw.get("code"), raw.get("error")
+        return DriftRecord(str(raw["address"]), str(raw["hash"]), tuple(str(s) for s in raw.get("sources") or ()),
+                           str(raw["status"]), int(raw.get("attempts") or 0),
+                           None if code is None else str(code), None if error is None else str(error),
+                           _changes(raw.get("drift")), _changes(raw.get("changes")), float(raw.get("seconds") or 0.0))
     except (KeyError, TypeError, ValueError):
         return None
 
@@ -70,7 +79,7 @@ def read_results(folders: Iterable[Path]) -> tuple[list[tuple[str, str | None, b
     for folder in folders:
         for path in sorted(folder.rglob("*.json")) if folder.is_dir() else []:
             try:
-                document = json.loads(read_regular(path, MAX_RESULTS_BYTES))  # a FIFO is skipped, not waited on
+                document = orjson.loads(read_regular(path, MAX_RESULTS_BYTES))  # a FIFO is skipped, not waited on
             except (OSError, ValueError) as error:
                 notes.append(f"{path.name}: unreadable ({getattr(error, 'strerror', None) or error})")
                 continue
