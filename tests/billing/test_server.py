@@ -73,3 +73,16 @@ def test_concurrent_duplicated_delivery_loses_nothing_and_proposes_once(receiver
     assert len(branches) == 2, branches
     assert branches == ["paybill/billing-agent/billing-hooli-upgrade",
                         "paybill/billing-agent/billing-vandelay-billing-status"]
+
+
+def test_a_delivery_the_store_refuses_is_a_503_the_operator_sees(receiver, billing, monkeypatch, capsys) -> None:
+    # The 503 made Stripe retry, but the receiver's log said nothing: the operator saw failed deliveries
+    # in Stripe's dashboard with no reason on the receiver's side.
+    def down(events) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(billing.store, "enqueue", down)
+    status, data = post(receiver, *signed(invoice("evt_1", "invoice.paid", T0, CUSTOMERS["vandelay"])))
+    assert (status, data) == (503, {"error": "could not store the event; retry"})
+    err = capsys.readouterr().err
+    assert "event evt_1 answered 503" in err and "No space left on device" in err and "Stripe retries" in err

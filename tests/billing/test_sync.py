@@ -174,6 +174,48 @@ def test_onboarding_collision_free_names(billing) -> None:
     assert [p.tenant for p in report.proposals] == ["initrode-inc-2"]
 
 
+def test_a_second_subscription_of_a_customer_being_onboarded_waits_instead_of_a_second_tenant(billing) -> None:
+    # Two subscriptions of one new customer (two products, or a re-subscribe before the first onboarding
+    # merged) proposed two tenants, 'twice-co' and 'twice-co-2', for one customer: once both merged, every
+    # event of the customer was PB1013 (a customer on two tenants) until a person deleted one.
+    report = billing.sync([customer("evt_1", T0, "cus_n1", name="Twice Co"),
+                           subscription("evt_2", "customer.subscription.created", T0 + 1, "cus_n1", sub="sub_a"),
+                           subscription("evt_3", "customer.subscription.created", T0 + 2, "cus_n1", sub="sub_b")],
+                          T0 + 5)
+    assert [p.tenant for p in report.proposals] == ["twice-co"] and codes(report) == ["PB1016"]
+    assert "already being onboarded as tenant 'twice-co'" in report.diagnostics[0].message
+    assert report.outcomes["evt_3"] == "kept (PB1016)"
+    later = billing.sync([subscription("evt_4", "customer.subscription.created", T0 + 6, "cus_n1", sub="sub_c")],
+                         T0 + 7)
+    assert later.proposals == [] and codes(later) == ["PB1016", "PB1016"]   # sub_b still waits, sub_c too
+    billing.merge(report.proposals[0].branch)
+    merged = billing.sync([], T0 + 10)
+    assert codes(merged) == [] and merged.proposals == [], merged.diagnostics   # both apply to twice-co
+    assert billing.branches() == ["paybill/billing-agent/billing-twice-co-onboard"]
+
+
+def test_onboarding_hostile_customer_names(billing) -> None:
+    # A bidirectional override in the customer's name went into displayName and the contact as it was
+    # (the file read differently in review than it is); a name in another script was said to have
+    # "no letters or digits", with no way out named; a newline in the name split the diagnostic line;
+    # a country typed as metadata in lower case ("us") found no residency rule.
+    events = [customer("evt_c1", T0, "cus_h1", name="Evil\u202eCorp\u200b Ltd"),
+              customer("evt_c2", T0, "cus_h2", name="\u682a\u5f0f\u4f1a\u793e\n\u30c6\u30b9\u30c8"),
+              customer("evt_c3", T0, "cus_h3", name="Lower Co", country=None, metadata={"paybill_country": " us"})]
+    events += [subscription(f"evt_s{i}", "customer.subscription.created", T0 + 1, f"cus_h{i}", sub=f"sub_h{i}")
+               for i in (1, 2, 3)]
+    report = billing.sync(events, T0 + 5)
+    assert sorted(p.tenant for p in report.proposals) == ["evilcorp-ltd", "lower-co"]
+    branch = "paybill/billing-agent/billing-evilcorp-ltd-onboard"
+    spec = billing.repo.git("show", f"{branch}:specs/tenants/evilcorp-ltd.yaml")
+    assert "displayName: Evil Corp Ltd" in spec and "- name: Evil Corp Ltd" in spec, spec
+    assert not any(ord(c) > 127 for c in spec)
+    [missing] = report.diagnostics
+    assert missing.code == "PB1014" and "\n" not in missing.message
+    assert "no Latin letters or digits" in missing.message and "paybill_tenant" in missing.message
+    assert "\\u000a" in missing.message
+
+
 def test_onboarding_says_what_is_missing_and_stops(billing) -> None:
     report = billing.sync([customer("evt_1", T0, "cus_new3", country="JP", email=None),
                            subscription("evt_2", "customer.subscription.created", T0 + 1, "cus_new3")], T0 + 2)

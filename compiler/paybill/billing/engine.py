@@ -358,6 +358,16 @@ class Pass:
                        f"'{new.customer}' ({why}); no proposal",
                        "set spec.billing.customerId on the customer's tenant, then re-run", fresh)
             return
+        sibling = self._onboarding_sibling(sub_id, new.customer)
+        if sibling is not None:
+            # A customer with two subscriptions (a second product, a re-subscribe before the first
+            # onboarding merged) is one customer: a second tenant for it would be PB1013 once both
+            # merged, and every later event of both subscriptions would be blocked.
+            self.error(CODE_WAITING, f"{self._named(fresh)}: customer '{new.customer}' is already being onboarded "
+                       f"as tenant '{sibling.tenant}' (subscription '{sibling.id}', proposed on {sibling.branch}); "
+                       f"subscription '{sub_id}' is not onboarded as a second tenant and waits until that one is "
+                       f"merged, then applies to it", None, fresh, Severity.WARNING)
+            return
         plan = self.facts.plan_by_price.get(new.price or "")
         if plan is None:
             self.error(CODE_ONBOARDING, f"{self._named(fresh)}: cannot onboard customer '{new.customer}': "
@@ -399,6 +409,11 @@ class Pass:
         if ok:
             new.onboarding = True
             self.s.save_subscription(new)
+
+    def _onboarding_sibling(self, sub_id: str, customer: str) -> SubscriptionState | None:
+        """Another subscription of ``customer`` whose onboarding proposal is not merged yet, if any."""
+        return next((s for _, s in sorted(self.s.subscriptions.items()) if s.id != sub_id
+                     and s.customer == customer and s.onboarding and s.tenant), None)
 
     def finish(self, result: BillingProposal, tenant: str, new: SubscriptionState, proposed: dict[str, str],
                fresh: list[BillingEvent], classes: list[str], review: str, event_ids: list[str],

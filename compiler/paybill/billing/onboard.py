@@ -22,7 +22,25 @@ from paybill.models.plan import Plan
 
 _NON_NAME = re.compile(r"[^a-z0-9]+")
 _EMAIL = re.compile(r"^[^@\s\"'`$]+@[a-z0-9.-]+\.[a-z]{2,}$")
-_CONTROL = re.compile(r"[\u0000-\u001f\u007f-\u009f]")
+_SPACES = re.compile(r"\s+")
+_SHOWN_MAX = 80
+
+
+def _visible(text: str) -> str:
+    """``text`` without control or format characters (a display name and a contact's name).
+
+    Format characters (category Cf: bidirectional overrides such as U+202E, zero-width joiners) let a
+    customer name read differently in review than it is (``Evil<U+202E>Corp``); control characters break
+    the YAML line and the pull-request body. Each becomes a space, runs of spaces one.
+    """
+    cleaned = "".join(" " if unicodedata.category(c) in ("Cc", "Cf") else c for c in text)
+    return _SPACES.sub(" ", cleaned).strip()
+
+
+def _shown(text: str) -> str:
+    """Customer-controlled text quoted in a diagnostic: one line, invisible characters escaped, bounded."""
+    escaped = "".join(c if unicodedata.category(c) not in ("Cc", "Cf") else f"\\u{ord(c):04x}" for c in text)
+    return escaped if len(escaped) <= _SHOWN_MAX else escaped[:_SHOWN_MAX] + "..."
 
 
 @dataclass
@@ -85,10 +103,11 @@ def build_tenant(customer: CustomerInfo | None, customer_id: str, plan_name: str
     wanted = customer.meta("paybill_tenant")
     if wanted is not None:
         if not NAME_RE.fullmatch(wanted) or len(wanted) > NAME_MAX:
-            result.missing.append(f"a valid tenant name: metadata paybill_tenant '{wanted}' is not one "
+            result.missing.append(f"a valid tenant name: metadata paybill_tenant '{_shown(wanted)}' is not one "
                                   "(lower case, digits, single hyphens, starts with a letter, <= 40)")
         elif wanted in taken:
-            result.missing.append(f"a free tenant name: metadata paybill_tenant '{wanted}' is already a tenant")
+            result.missing.append(f"a free tenant name: metadata paybill_tenant '{wanted}' is already a tenant "
+                                  "(or proposed for another new customer)")
         else:
             result.name = wanted
     elif customer.name is None:
@@ -96,10 +115,12 @@ def build_tenant(customer: CustomerInfo | None, customer_id: str, plan_name: str
     else:
         base = safe_name(customer.name)
         if base is None:
-            result.missing.append(f"a tenant name: customer name '{customer.name}' has no letters or digits")
+            result.missing.append(f"a tenant name: customer name '{_shown(customer.name)}' has no Latin letters or "
+                                  "digits to make one from (set the customer's metadata paybill_tenant in Stripe "
+                                  "to the tenant name)")
         else:
             result.name = free_name(base, taken)
-    display = _CONTROL.sub(" ", customer.name or "").strip()[:TEXT_MAX] or None
+    display = _visible(customer.name or "")[:TEXT_MAX].rstrip() or None
     if display is None:
         result.missing.append("a display name (the customer's name)")
     email = (customer.email or "").lower()
@@ -114,14 +135,14 @@ def build_tenant(customer: CustomerInfo | None, customer_id: str, plan_name: str
     else:
         rule = _rule_for(customer.country, onboarding.residency)
         if rule is None:
-            result.missing.append(f"a residency rule for country '{customer.country}' in the BillingPolicy's "
+            result.missing.append(f"a residency rule for country '{_shown(customer.country)}' in the BillingPolicy's "
                                   "onboarding.residency")
     if rule is not None:
         regions = list(rule.regions)
         preferred = customer.meta("paybill_region")
         if preferred is not None:
             if preferred not in regions:
-                result.missing.append(f"metadata paybill_region '{preferred}' is outside the residency regions "
+                result.missing.append(f"metadata paybill_region '{_shown(preferred)}' is outside the residency regions "
                                       f"{', '.join(regions)} for '{customer.country}'")
             else:
                 regions = [preferred]

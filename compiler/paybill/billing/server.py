@@ -95,6 +95,9 @@ class Receiver:
                     receiver.store.enqueue([event])
                 except Exception as error:  # the store is down: Stripe retries a 5xx
                     receiver.errors.append(f"store: {type(error).__name__}: {error}")
+                    # the operator sees why Stripe's dashboard shows failed deliveries (the 503 does not say)
+                    print(f"paybill billing: event {event.id} answered 503, the store did not take it "
+                          f"(Stripe retries it): {type(error).__name__}: {error}", file=sys.stderr)
                     self._send(503, {"error": "could not store the event; retry"})
                     return
                 receiver.delivered()
