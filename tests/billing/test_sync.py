@@ -216,6 +216,26 @@ def test_onboarding_hostile_customer_names(billing) -> None:
     assert "\\u000a" in missing.message
 
 
+def test_onboarding_without_a_pool_says_whether_there_is_none_or_it_is_full(billing) -> None:
+    # "missing a pool with free capacity in eu-west-1" for a region with no Pool at all sent the operator
+    # to raise a capacity that does not exist; the fix differs (add a Pool, or raise maxTenants).
+    billing.repo.write("specs/pools/aws-use1-shared.yaml", billing.repo.read("specs/pools/aws-use1-shared.yaml")
+                       .replace("maxTenants: 200", "maxTenants: 3"))
+    billing.repo.commit("a small pool")
+    report = billing.sync([customer("evt_1", T0, "cus_de", name="Berlin GmbH", country="DE"),
+                           customer("evt_2", T0, "cus_us1", name="First Inc"),
+                           customer("evt_3", T0, "cus_us2", name="Second Inc"),
+                           subscription("evt_4", "customer.subscription.created", T0 + 1, "cus_de"),
+                           subscription("evt_5", "customer.subscription.created", T0 + 1, "cus_us1"),
+                           subscription("evt_6", "customer.subscription.created", T0 + 1, "cus_us2")], T0 + 5)
+    assert [p.tenant for p in report.proposals] == ["first-inc"]   # the last place, reserved by its proposal
+    messages = sorted(d.message for d in report.diagnostics)
+    assert codes(report) == ["PB1014", "PB1014"]
+    assert "in eu-west-1 on cloud 'aws-prod' (eu-west-1: no Pool)" in messages[0], messages
+    assert "(us-east-1: pool 'aws-use1-shared' full (3/3 tenants, open onboarding proposals included))" \
+        in messages[1], messages
+
+
 def test_onboarding_says_what_is_missing_and_stops(billing) -> None:
     report = billing.sync([customer("evt_1", T0, "cus_new3", country="JP", email=None),
                            subscription("evt_2", "customer.subscription.created", T0 + 1, "cus_new3")], T0 + 2)

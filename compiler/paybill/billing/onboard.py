@@ -55,9 +55,15 @@ class NewTenant:
         return not self.missing
 
 
+_LATIN = str.maketrans({"ß": "ss", "ẞ": "SS", "æ": "ae", "Æ": "AE", "œ": "oe", "Œ": "OE", "ø": "o", "Ø": "O",
+                        "đ": "d", "Đ": "D", "ł": "l", "Ł": "L", "þ": "th", "Þ": "TH", "ð": "d", "Ð": "D",
+                        "ı": "i"})
+"""Latin letters NFKD does not decompose: dropped as non-ASCII, ``Größe`` became ``groe``."""
+
+
 def safe_name(text: str) -> str | None:
     """``Ünïcorn Labs, Inc.`` -> ``unicorn-labs-inc``: the name grammar, at most 40 characters."""
-    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode().lower()
+    ascii_text = unicodedata.normalize("NFKD", text.translate(_LATIN)).encode("ascii", "ignore").decode().lower()
     slug = _NON_NAME.sub("-", ascii_text).strip("-")[:NAME_MAX].rstrip("-")
     if slug and not slug[0].isalpha():
         slug = ("c-" + slug)[:NAME_MAX].rstrip("-")
@@ -151,6 +157,7 @@ def build_tenant(customer: CustomerInfo | None, customer_id: str, plan_name: str
                                   "person chooses")
         elif isolation == "pooled":
             load = _pool_load(facts, reserved_pools)
+            why: list[str] = []
             for region in regions:
                 pools = sorted((d for d in facts.index.of_kind("Pool") if d.model.spec.region == region
                                 and (rule.cloud is None or d.model.spec.cloud == rule.cloud)), key=lambda d: d.name)
@@ -160,9 +167,14 @@ def build_tenant(customer: CustomerInfo | None, customer_id: str, plan_name: str
                     placement = {"cloud": pool.model.spec.cloud, "region": region, "pool": pool.name}
                     result.pool = pool.name
                     break
+                # which of the two it is decides the fix: add a Pool, or raise a full one's capacity
+                why.append(f"{region}: " + ("no Pool" if not pools else ", ".join(
+                    f"pool '{d.name}' full ({load.get(d.name, 0)}/{d.model.spec.capacity.max_tenants} tenants, "
+                    "open onboarding proposals included)" for d in pools)))
             if placement is None:
-                result.missing.append(f"a pool with free capacity in {', '.join(regions)}"
-                                      + (f" on cloud '{rule.cloud}'" if rule.cloud else ""))
+                chosen = " (metadata paybill_region)" if preferred is not None else ""
+                result.missing.append(f"a pool with free capacity in {', '.join(regions)}{chosen}"
+                                      + (f" on cloud '{rule.cloud}'" if rule.cloud else "") + f" ({'; '.join(why)})")
         else:
             region = regions[0]
             clouds = sorted(d.name for d in facts.index.of_kind("Cloud") if region in d.model.spec.regions
