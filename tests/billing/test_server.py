@@ -86,3 +86,26 @@ def test_a_delivery_the_store_refuses_is_a_503_the_operator_sees(receiver, billi
     assert (status, data) == (503, {"error": "could not store the event; retry"})
     err = capsys.readouterr().err
     assert "event evt_1 answered 503" in err and "No space left on device" in err and "Stripe retries" in err
+
+
+def test_a_client_that_never_sends_its_body_does_not_hold_a_thread(billing) -> None:
+    # Headers with a Content-Length and then silence held the handler thread forever (no socket
+    # timeout): a few hundred such connections exhausted the receiver. Now the socket times out.
+    import socket
+
+    server = Receiver(billing.store, billing.ctx, SECRET, host="127.0.0.1", port=0, tick=3600,
+                      clock=lambda: T0 + 60, read_timeout=0.5)
+    server.start()
+    try:
+        with socket.create_connection(server.address, timeout=10) as sock:
+            sock.sendall(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5000\r\n\r\n{")
+            started = time.monotonic()
+            answer = b""
+            while chunk := sock.recv(4096):   # the server closes the connection after its answer
+                answer += chunk
+            assert time.monotonic() - started < 5
+        assert answer.startswith(b"HTTP/1.0 408") and b"body not received within 0.5 s" in answer
+        status, _ = post(server, *signed(invoice("evt_1", "invoice.paid", T0, CUSTOMERS["vandelay"])))
+        assert status == 200   # still serving
+    finally:
+        server.stop()
