@@ -194,6 +194,24 @@ def test_a_second_subscription_of_a_customer_being_onboarded_waits_instead_of_a_
     assert billing.branches() == ["paybill/billing-agent/billing-twice-co-onboard"]
 
 
+def test_an_onboarding_the_store_does_not_know_is_found_in_the_repository_not_proposed_again(billing, tmp_path) -> None:
+    # A new state store (a lost --state file, a move to --database-url) receiving Stripe's redelivery
+    # proposed the same customer again on billing-again-co-onboard-2: two pull requests adding one tenant.
+    from .conftest import Billing
+
+    events = [customer("evt_1", T0, "cus_n1", name="Again Co"),
+              subscription("evt_2", "customer.subscription.created", T0 + 1, "cus_n1", sub="sub_a")]
+    [first] = billing.sync(events, T0 + 5).proposals
+    fresh = Billing(billing.repo, tmp_path / "new-state" / "billing.json")
+    again = fresh.sync(events, T0 + 6)
+    assert again.proposals == [] and codes(again) == ["PB1016"], again.diagnostics
+    assert f"already proposed as tenant 'again-co' on {first.branch}" in again.diagnostics[0].message
+    assert billing.branches() == [first.branch]
+    billing.merge(first.branch)
+    merged = fresh.sync([invoice("evt_3", "invoice.paid", T0 + 10, "cus_n1", sub="sub_a")], T0 + 20)
+    assert codes(merged) == [] and merged.proposals == [], merged.diagnostics   # applies to the merged tenant
+
+
 def test_onboarding_hostile_customer_names(billing) -> None:
     # A bidirectional override in the customer's name went into displayName and the contact as it was
     # (the file read differently in review than it is); a name in another script was said to have

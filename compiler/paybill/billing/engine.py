@@ -18,14 +18,17 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+import yaml
+
 from paybill.billing import decide
 from paybill.billing.events import CUSTOMER_TYPES, BillingEvent
-from paybill.billing.onboard import build_tenant, render
+from paybill.billing.onboard import ONBOARDED_FROM, build_tenant, render
 from paybill.billing.policy import BillingFacts, TenantView, read_facts
 from paybill.billing.proposal import BillingProposal, RepoContext, propose_files
 from paybill.billing.store import RETENTION_SECONDS, Session, Store, SubscriptionState
 from paybill.changes.lifecycle import allowed as lifecycle_allowed
 from paybill.diagnostics import Diagnostic, Position, Severity
+from paybill.gitio.repo import GitError
 from paybill.propose.yamledit import EditError, edit_text
 from paybill.validate.rules.tenant_agents import tenant_agents
 
@@ -368,6 +371,20 @@ class Pass:
                        f"subscription '{sub_id}' is not onboarded as a second tenant and waits until that one is "
                        f"merged, then applies to it", None, fresh, Severity.WARNING)
             return
+        folder = posixpath.join(self.ctx.where.prefix, policy.onboarding.directory) if self.ctx.where.prefix \
+            else policy.onboarding.directory
+        found = self._onboarding_in_repository(policy.agent, folder, new.customer)
+        if found is not None:
+            # The store does not know this onboarding (a new --state file, a move to --database-url, a
+            # second receiver on another store) but the repository does: adopt it, as if proposed here.
+            branch, name = found
+            new.tenant, new.onboarding, new.branch = name, True, branch
+            new.proposed = {"new": name, "plan": self.facts.plan_by_price.get(new.price or "", "")}
+            self.s.save_subscription(new)
+            self.error(CODE_WAITING, f"{self._named(fresh)}: customer '{new.customer}' is already proposed as tenant "
+                       f"'{name}' on {branch} (found in the repository; this state store had no record of it); "
+                       "not proposed again, kept until it is merged", None, fresh, Severity.WARNING)
+            return
         plan = self.facts.plan_by_price.get(new.price or "")
         if plan is None:
             self.error(CODE_ONBOARDING, f"{self._named(fresh)}: cannot onboard customer '{new.customer}': "
@@ -388,8 +405,6 @@ class Pass:
                        f"'{plan}': missing {'; '.join(built.missing)}; no tenant is proposed",
                        "complete the customer in Stripe or the BillingPolicy's onboarding rules, then re-run", fresh)
             return
-        folder = posixpath.join(self.ctx.where.prefix, policy.onboarding.directory) if self.ctx.where.prefix \
-            else policy.onboarding.directory
         repo_path = posixpath.join(folder, f"{built.name}.yaml")
         depth = policy.onboarding.directory.count("/") + 2
         data = render(built.document, "../" * depth + "schemas/tenant.schema.json")
@@ -409,6 +424,37 @@ class Pass:
         if ok:
             new.onboarding = True
             self.s.save_subscription(new)
+
+    def _onboarding_in_repository(self, agent: str, folder: str, customer: str) -> tuple[str, str] | None:
+        """An unmerged branch of ``agent`` adding a Tenant onboarded from ``customer``: (branch, tenant name).
+
+        Only consulted when a customer is about to be onboarded (rare), so one ``git diff`` per open
+        branch of the billing agent is affordable; it is what keeps a lost or new state store from
+        proposing the same customer a second time on ``...-onboard-2``.
+        """
+        repo = self.ctx.repo
+        try:
+            refs = repo.run("for-each-ref", "--format=%(refname:short)", f"refs/heads/paybill/{agent}/").split()
+            for ref in sorted(refs):
+                added = repo.run("diff", "--name-only", "--diff-filter=A", "--no-renames",
+                                 f"{self.ctx.base_commit}...{ref}", "--", f"{folder}/").split()
+                for path in added:
+                    if not path.endswith((".yaml", ".yml")):
+                        continue
+                    try:
+                        document = yaml.safe_load(repo.run("show", f"{ref}:{path}"))
+                    except yaml.YAMLError:
+                        continue
+                    metadata = document.get("metadata") if isinstance(document, dict) else None
+                    if not isinstance(metadata, dict):
+                        continue
+                    annotations, name = metadata.get("annotations"), metadata.get("name")
+                    if isinstance(annotations, dict) and annotations.get(ONBOARDED_FROM) == customer \
+                            and isinstance(name, str):
+                        return ref, name
+        except GitError:
+            return None
+        return None
 
     def _onboarding_sibling(self, sub_id: str, customer: str) -> SubscriptionState | None:
         """Another subscription of ``customer`` whose onboarding proposal is not merged yet, if any."""

@@ -22,6 +22,8 @@ from paybill.models.plan import Plan
 
 _NON_NAME = re.compile(r"[^a-z0-9]+")
 _EMAIL = re.compile(r"^[^@\s\"'`$]+@[a-z0-9.-]+\.[a-z]{2,}$")
+ONBOARDED_FROM = "paybill.dev/onboarded-from"
+"""The annotation naming the Stripe customer a proposed tenant was made for (finds an open onboarding)."""
 _SPACES = re.compile(r"\s+")
 _SHOWN_MAX = 80
 
@@ -190,7 +192,7 @@ def build_tenant(customer: CustomerInfo | None, customer_id: str, plan_name: str
     result.document = {
         "apiVersion": "paybill.dev/v1alpha1",
         "kind": "Tenant",
-        "metadata": {"name": result.name, "annotations": {"paybill.dev/onboarded-from": customer_id}},
+        "metadata": {"name": result.name, "annotations": {ONBOARDED_FROM: customer_id}},
         "spec": {
             "displayName": display,
             "plan": plan_name,
