@@ -254,6 +254,20 @@ def test_onboarding_without_a_pool_says_whether_there_is_none_or_it_is_full(bill
         in messages[1], messages
 
 
+def test_onboarding_never_names_a_tenant_after_a_file_that_exists(billing) -> None:
+    # specs/tenants/initrode-inc.yaml held another tenant (legacy-initrode): the new tenant's file would
+    # have replaced it, change control refused removing that tenant (PB0973) and the event was kept,
+    # refused again at every pass.
+    billing.repo.write("specs/tenants/initrode-inc.yaml", billing.repo.read("specs/tenants/vandelay.yaml")
+                       .replace("name: vandelay", "name: legacy-initrode").replace(VANDELAY, "cus_other"))
+    billing.repo.commit("legacy tenant in a file named differently")
+    report = billing.sync([customer("evt_1", T0, "cus_new2"),
+                           subscription("evt_2", "customer.subscription.created", T0 + 1, "cus_new2")], T0 + 2)
+    assert codes(report) == [] and [p.tenant for p in report.proposals] == ["initrode-inc-2"], report.diagnostics
+    diff = billing.repo.git("diff", "--name-status", "main", report.proposals[0].branch, "--", "specs")
+    assert diff.split() == ["A", "specs/tenants/initrode-inc-2.yaml"]
+
+
 def test_onboarding_says_what_is_missing_and_stops(billing) -> None:
     report = billing.sync([customer("evt_1", T0, "cus_new3", country="JP", email=None),
                            subscription("evt_2", "customer.subscription.created", T0 + 1, "cus_new3")], T0 + 2)

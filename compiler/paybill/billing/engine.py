@@ -394,6 +394,11 @@ class Pass:
                                                      None)
         taken = set(self.facts.tenant_names) | {s.tenant for s in self.s.subscriptions.values()
                                                 if s.onboarding and s.tenant and s.id != sub_id}
+        # a file of that name in the folder is taken too, whatever it declares: the new file would replace
+        # it (change control then refused removing the tenant inside, PB0973, at every pass)
+        taken |= {posixpath.splitext(posixpath.basename(f.repo_path))[0]
+                  for f in self.ctx.base_side.list(self.ctx.where.prefix).files
+                  if posixpath.dirname(f.repo_path) == folder}
         reserved: dict[str, int] = defaultdict(int)
         for other in self.s.subscriptions.values():
             if other.onboarding and other.id != sub_id and other.proposed.get("pool"):

@@ -114,8 +114,8 @@ def build_tenant(customer: CustomerInfo | None, customer_id: str, plan_name: str
             result.missing.append(f"a valid tenant name: metadata paybill_tenant '{_shown(wanted)}' is not one "
                                   "(lower case, digits, single hyphens, starts with a letter, <= 40)")
         elif wanted in taken:
-            result.missing.append(f"a free tenant name: metadata paybill_tenant '{wanted}' is already a tenant "
-                                  "(or proposed for another new customer)")
+            result.missing.append(f"a free tenant name: metadata paybill_tenant '{wanted}' is taken (a tenant, "
+                                  "a file of that name in the tenants folder, or another new customer's proposal)")
         else:
             result.name = wanted
     elif customer.name is None:
