@@ -212,6 +212,29 @@ def test_an_onboarding_the_store_does_not_know_is_found_in_the_repository_not_pr
     assert codes(merged) == [] and merged.proposals == [], merged.diagnostics   # applies to the merged tenant
 
 
+def test_a_closed_onboarding_stops_holding_its_subscriptions_events(billing) -> None:
+    # The onboarding pull request was closed and its branch deleted: the subscription's events waited
+    # for its merge for ever (PB1016 at every pass), although errors.md said "merge (or close)". And an
+    # invoice of an unknown customer said "the subscription is 'active', not trialing or active".
+    report = billing.sync([customer("evt_1", T0, "cus_n1", name="Closed Co"),
+                           subscription("evt_2", "customer.subscription.created", T0 + 1, "cus_n1", sub="sub_a")],
+                          T0 + 5)
+    [proposal] = report.proposals
+    waiting = billing.sync([invoice("evt_3", "invoice.paid", T0 + 10, "cus_n1", sub="sub_a")], T0 + 20)
+    assert codes(waiting) == ["PB1016"]
+    billing.repo.git("branch", "-D", proposal.branch)
+    closed = billing.sync([], T0 + 30)
+    assert codes(closed) == ["PB1011"] and closed.proposals == []
+    message = closed.diagnostics[0].message
+    assert "onboarding starts from a customer.subscription event" in message, message
+    assert f"its onboarding proposal {proposal.branch} was closed (the branch is gone)" in message
+    # a later subscription event onboards the customer again, and the kept invoice applies with it
+    again = billing.sync([subscription("evt_4", "customer.subscription.updated", T0 + 40, "cus_n1", sub="sub_a")],
+                         T0 + 50)
+    assert [p.tenant for p in again.proposals] == ["closed-co"] and codes(again) == [], again.diagnostics
+    assert sorted(again.proposals[0].events) == ["evt_3", "evt_4"]
+
+
 def test_onboarding_hostile_customer_names(billing) -> None:
     # A bidirectional override in the customer's name went into displayName and the contact as it was
     # (the file read differently in review than it is); a name in another script was said to have

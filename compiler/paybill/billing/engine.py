@@ -344,6 +344,17 @@ class Pass:
     def unmapped(self, sub_id: str, new: SubscriptionState, fresh: list[BillingEvent]) -> None:
         policy = self.facts.policy
         assert policy is not None
+        closed = ""
+        if new.onboarding and new.tenant and new.branch and not self._branch_exists(new.branch):
+            # The onboarding pull request was closed and its branch deleted: waiting for its merge would
+            # keep these events forever (PB1016 at every pass). Forget it; what follows decides afresh.
+            closed = f"; its onboarding proposal {new.branch} was closed (the branch is gone)"
+            stored = self.s.subscriptions.get(sub_id)
+            if stored is not None:  # only the onboarding is forgotten: kept events must not turn stale
+                forgotten = copy.deepcopy(stored)
+                forgotten.onboarding, forgotten.tenant, forgotten.branch, forgotten.proposed = False, None, None, {}
+                self.s.save_subscription(forgotten)
+            new.onboarding, new.tenant, new.branch, new.proposed = False, None, None, {}
         if new.onboarding and new.tenant:
             if fresh:
                 self.error(CODE_WAITING, f"{self._named(fresh)}: tenant '{new.tenant}' is proposed on "
@@ -352,11 +363,16 @@ class Pass:
             return
         if not fresh:
             return
-        starts = new.status in ("trialing", "active") and any(e.type.startswith("customer.subscription.")
-                                                              for e in fresh)
+        subscription_event = any(e.type.startswith("customer.subscription.") for e in fresh)
+        starts = new.status in ("trialing", "active") and subscription_event
         if policy.onboarding is None or not starts:
-            why = ("the BillingPolicy has no onboarding rule" if policy.onboarding is None
-                   else f"the subscription is '{new.status or 'unknown'}', not trialing or active")
+            if policy.onboarding is None:
+                why = "the BillingPolicy has no onboarding rule"
+            elif new.status not in ("trialing", "active"):
+                why = f"the subscription is '{new.status or 'unknown'}', not trialing or active"
+            else:  # it said "the subscription is 'active', not trialing or active"
+                why = "onboarding starts from a customer.subscription event, and none of these is one"
+            why += closed
             self.error(CODE_UNKNOWN_CUSTOMER, f"{self._named(fresh)}: no tenant has billing customer "
                        f"'{new.customer}' ({why}); no proposal",
                        "set spec.billing.customerId on the customer's tenant, then re-run", fresh)
@@ -460,6 +476,12 @@ class Pass:
         except GitError:
             return None
         return None
+
+    def _branch_exists(self, branch: str) -> bool:
+        try:
+            return self.ctx.repo.branch_exists(branch)
+        except GitError:
+            return True  # unknown: keep waiting rather than forget a proposal that may exist
 
     def _onboarding_sibling(self, sub_id: str, customer: str) -> SubscriptionState | None:
         """Another subscription of ``customer`` whose onboarding proposal is not merged yet, if any."""
