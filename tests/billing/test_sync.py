@@ -207,6 +207,10 @@ def test_an_onboarding_the_store_does_not_know_is_found_in_the_repository_not_pr
     assert again.proposals == [] and codes(again) == ["PB1016"], again.diagnostics
     assert f"already proposed as tenant 'again-co' on {first.branch}" in again.diagnostics[0].message
     assert billing.branches() == [first.branch]
+    import json
+
+    adopted = json.loads((tmp_path / "new-state" / "billing.json").read_text())["subscriptions"]["sub_a"]
+    assert adopted["proposed"] == {"new": "again-co", "plan": "starter", "pool": "aws-use1-shared"}  # capacity
     billing.merge(first.branch)
     merged = fresh.sync([invoice("evt_3", "invoice.paid", T0 + 10, "cus_n1", sub="sub_a")], T0 + 20)
     assert codes(merged) == [] and merged.proposals == [], merged.diagnostics   # applies to the merged tenant

@@ -393,9 +393,11 @@ class Pass:
         if found is not None:
             # The store does not know this onboarding (a new --state file, a move to --database-url, a
             # second receiver on another store) but the repository does: adopt it, as if proposed here.
-            branch, name = found
+            branch, name, pool = found
             new.tenant, new.onboarding, new.branch = name, True, branch
             new.proposed = {"new": name, "plan": self.facts.plan_by_price.get(new.price or "", "")}
+            if pool:  # its place in the pool stays reserved for it (capacity)
+                new.proposed["pool"] = pool
             self.s.save_subscription(new)
             self.error(CODE_WAITING, f"{self._named(fresh)}: customer '{new.customer}' is already proposed as tenant "
                        f"'{name}' on {branch} (found in the repository; this state store had no record of it); "
@@ -446,8 +448,8 @@ class Pass:
             new.onboarding = True
             self.s.save_subscription(new)
 
-    def _onboarding_in_repository(self, agent: str, folder: str, customer: str) -> tuple[str, str] | None:
-        """An unmerged branch of ``agent`` adding a Tenant onboarded from ``customer``: (branch, tenant name).
+    def _onboarding_in_repository(self, agent: str, folder: str, customer: str) -> tuple[str, str, str] | None:
+        """An unmerged branch of ``agent`` adding a Tenant onboarded from ``customer``: (branch, tenant, pool).
 
         Only consulted when a customer is about to be onboarded (rare), so one ``git diff`` per open
         branch of the billing agent is affordable; it is what keeps a lost or new state store from
@@ -472,7 +474,10 @@ class Pass:
                     annotations, name = metadata.get("annotations"), metadata.get("name")
                     if isinstance(annotations, dict) and annotations.get(ONBOARDED_FROM) == customer \
                             and isinstance(name, str):
-                        return ref, name
+                        spec = document.get("spec")
+                        placement = spec.get("placement") if isinstance(spec, dict) else None
+                        pool = placement.get("pool") if isinstance(placement, dict) else None
+                        return ref, name, pool if isinstance(pool, str) else ""
         except GitError:
             return None
         return None
