@@ -239,6 +239,19 @@ def test_a_closed_onboarding_stops_holding_its_subscriptions_events(billing) -> 
     assert sorted(again.proposals[0].events) == ["evt_3", "evt_4"]
 
 
+def test_an_incomplete_first_subscription_waits_for_its_payment_without_an_error(billing) -> None:
+    # Paid up front, Stripe creates the subscription 'incomplete' and updates it to 'active' once the
+    # first payment succeeds. The creation was an error ("the subscription is 'unknown', not trialing
+    # or active", sync exit 1) on the normal path of every such customer.
+    created = billing.sync([customer("evt_1", T0, "cus_n1", name="Upfront Co"),
+                            subscription("evt_2", "customer.subscription.created", T0 + 1, "cus_n1",
+                                         status="incomplete")], T0 + 2)
+    assert not created.failed and created.proposals == [] and codes(created) == ["PB1011"]
+    assert "is incomplete (its first payment is being attempted)" in created.diagnostics[0].message
+    paid = billing.sync([subscription("evt_3", "customer.subscription.updated", T0 + 3, "cus_n1")], T0 + 4)
+    assert [p.tenant for p in paid.proposals] == ["upfront-co"] and not paid.failed
+
+
 def test_onboarding_hostile_customer_names(billing) -> None:
     # A bidirectional override in the customer's name went into displayName and the contact as it was
     # (the file read differently in review than it is); a name in another script was said to have

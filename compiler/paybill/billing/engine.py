@@ -365,6 +365,14 @@ class Pass:
             return
         subscription_event = any(e.type.startswith("customer.subscription.") for e in fresh)
         starts = new.status in ("trialing", "active") and subscription_event
+        if policy.onboarding is not None and new.status is None and any(e.stripe_status == "incomplete"
+                                                                          for e in fresh):
+            # Stripe's normal path for a subscription paid up front: created 'incomplete', updated to
+            # 'active' seconds later. Not a mapping problem (it was an error, so sync exited 1 for it).
+            self.error(CODE_UNKNOWN_CUSTOMER, f"{self._named(fresh)}: subscription '{sub_id}' of new customer "
+                       f"'{new.customer}' is incomplete (its first payment is being attempted); onboarding waits "
+                       "for it to become trialing or active", None, fresh, Severity.WARNING)
+            return
         if policy.onboarding is None or not starts:
             if policy.onboarding is None:
                 why = "the BillingPolicy has no onboarding rule"
