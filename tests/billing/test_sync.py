@@ -153,6 +153,9 @@ def test_onboarding_a_new_customer_proposes_a_tenant_that_plan_accepts(billing, 
     for line in ("lifecycle: onboarding", "plan: growth", "pool: aws-use1-shared", "customerId: cus_new1",
                  "status: trialing", "email: ap@initrode.example.com"):
         assert line in spec, spec
+    # the body says what to check and what follows the merge (the database to migrate)
+    assert ("After merging: the apply workflow creates the tenant's stack, and `paybill db migrate "
+            "generated/sql/pool-aws-use1-shared` admits `vandelay-industries` in its database") in proposal.body
     code, out, err = run(billing.repo.root, "plan", "specs", "--base", "main", "--head", proposal.branch,
                          "--no-terraform")
     assert code == 0, out + err

@@ -444,6 +444,13 @@ class Pass:
         event_ids = [e.id for e in fresh]
         reasons = self._reasons(fresh, new)
         header = self._header(built.name, classes, review, event_ids, reasons)
+        database = posixpath.join(self.ctx.out_prefix, "sql",
+                                  f"pool-{built.pool}" if built.pool else f"tenant-{built.name}")
+        # what the reviewer checks and what follows the merge: the body said neither
+        header += ["", f"Before merging: check the name, placement and contacts (made from the Stripe customer "
+                       f"`{new.customer}`). After merging: the apply workflow creates the tenant's stack, and "
+                       f"`paybill db migrate {database}` admits `{built.name}` in its database; the subscription's "
+                       "later events, kept meanwhile (PB1016), are then proposed."]
         result = propose_files(self.ctx, policy.agent, {repo_path: data}, {repo_path: None},
                                f"billing: onboard {built.name} on {plan} (customer {new.customer})", reasons,
                                event_ids, review, f"billing-{built.name}-onboard", header, dry_run=self.dry_run)
