@@ -229,6 +229,7 @@ def test_a_closed_onboarding_stops_holding_its_subscriptions_events(billing) -> 
     [proposal] = report.proposals
     waiting = billing.sync([invoice("evt_3", "invoice.paid", T0 + 10, "cus_n1", sub="sub_a")], T0 + 20)
     assert codes(waiting) == ["PB1016"]
+    assert waiting.diagnostics[0].hint is None
     billing.repo.git("branch", "-D", proposal.branch)
     closed = billing.sync([], T0 + 30)
     assert codes(closed) == ["PB1011"] and closed.proposals == []
@@ -253,6 +254,19 @@ def test_an_incomplete_first_subscription_waits_for_its_payment_without_an_error
     assert "is incomplete (its first payment is being attempted)" in created.diagnostics[0].message
     paid = billing.sync([subscription("evt_3", "customer.subscription.updated", T0 + 3, "cus_n1")], T0 + 4)
     assert [p.tenant for p in paid.proposals] == ["upfront-co"] and not paid.failed
+
+
+def test_a_subscription_cancelled_before_its_onboarding_merged_says_to_close_it(billing) -> None:
+    # It said only "kept until it is merged": merging created a tenant only for it to be suspended.
+    report = billing.sync([customer("evt_1", T0, "cus_n1", name="Brief Co"),
+                           subscription("evt_2", "customer.subscription.created", T0 + 1, "cus_n1", sub="sub_a")],
+                          T0 + 5)
+    [proposal] = report.proposals
+    cancelled = billing.sync([subscription("evt_3", "customer.subscription.deleted", T0 + 11, "cus_n1", sub="sub_a",
+                                           status="canceled")], T0 + 21)
+    assert codes(cancelled) == ["PB1016"] and cancelled.diagnostics[0].hint == (
+        "the subscription is cancelled meanwhile: close the onboarding pull request and delete its branch "
+        f"(git branch -D {proposal.branch}) instead of merging it")
 
 
 def test_onboarding_hostile_customer_names(billing) -> None:

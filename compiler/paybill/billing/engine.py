@@ -357,8 +357,13 @@ class Pass:
             new.onboarding, new.tenant, new.branch, new.proposed = False, None, None, {}
         if new.onboarding and new.tenant:
             if fresh:
+                # a subscription cancelled before its tenant exists: merging would create a tenant only to
+                # suspend it; the reviewer of the onboarding pull request needs to know
+                hint = (f"the subscription is cancelled meanwhile: close the onboarding pull request and delete "
+                        f"its branch (git branch -D {new.branch}) instead of merging it"
+                        if new.status == "cancelled" else None)
                 self.error(CODE_WAITING, f"{self._named(fresh)}: tenant '{new.tenant}' is proposed on "
-                           f"{new.branch} and not on {self.ctx.base_ref} yet; kept until it is merged", None, fresh,
+                           f"{new.branch} and not on {self.ctx.base_ref} yet; kept until it is merged", hint, fresh,
                            Severity.WARNING)
             return
         if not fresh:
