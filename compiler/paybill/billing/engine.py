@@ -477,7 +477,9 @@ class Pass:
         """
         repo = self.ctx.repo
         try:
-            refs = repo.run("for-each-ref", "--format=%(refname:short)", f"refs/heads/paybill/{agent}/").split()
+            # merged branches pile up in a receiver's checkout: only the unmerged ones can hold an open onboarding
+            refs = repo.run("for-each-ref", "--format=%(refname:short)", f"--no-merged={self.ctx.base_commit}",
+                            f"refs/heads/paybill/{agent}/").split()
             for ref in sorted(refs):
                 added = repo.run("diff", "--name-only", "--diff-filter=A", "--no-renames",
                                  f"{self.ctx.base_commit}...{ref}", "--", f"{folder}/").split()
