@@ -361,7 +361,9 @@ class Pass:
                 # suspend it; the reviewer of the onboarding pull request needs to know
                 hint = (f"the subscription is cancelled meanwhile: close the onboarding pull request and delete "
                         f"its branch (git branch -D {new.branch}) instead of merging it"
-                        if new.status == "cancelled" else None)
+                        if new.status == "cancelled" else
+                        "merge it; the next pass then applies these events (the next delivery, the receiver's "
+                        "--tick, or `paybill billing sync` with the same state now)")
                 self.error(CODE_WAITING, f"{self._named(fresh)}: tenant '{new.tenant}' is proposed on "
                            f"{new.branch} and not on {self.ctx.base_ref} yet; kept until it is merged", hint, fresh,
                            Severity.WARNING)
