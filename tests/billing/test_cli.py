@@ -25,6 +25,10 @@ def test_sync_reports_bad_lines_processes_the_rest_and_writes_the_body(brepo, ru
     assert out.endswith("1 error in 2 events checked\n")  # events, not spec files (was "in 2 files checked")
     assert "proposed paybill/billing-agent/billing-vandelay-billing-status for tenant 'vandelay'" in err
     [body] = (tmp_path / "prs").iterdir()
+    # the operator is told what to do with the branch (it printed the branch only)
+    assert (f"  next: git push origin paybill/billing-agent/billing-vandelay-billing-status, then open its pull "
+            f"request with the body {body.as_posix()} (gh pr create --head "
+            f"paybill/billing-agent/billing-vandelay-billing-status --body-file {body.as_posix()})") in err, err
     assert body.read_text(encoding="utf-8").startswith("**Proposed by `paybill billing`** for tenant `vandelay`")
     assert "evt_1" in body.read_text(encoding="utf-8") and "evt_2" in body.read_text(encoding="utf-8")
     state = ("--base", "main", "--state", str(tmp_path / "state.json"))
@@ -32,6 +36,8 @@ def test_sync_reports_bad_lines_processes_the_rest_and_writes_the_body(brepo, ru
     assert again[0] == 0 and "0 proposal(s)" in again[2]
     weeks_later = run(brepo.root, "billing", "sync", *state, "--now", "2026-01-26T00:00:00Z")  # the dunning clock
     assert "billing-vandelay-billing-status-suspend" in weeks_later[2]
+    assert ("  next: git push origin paybill/billing-agent/billing-vandelay-billing-status-suspend, then open its "
+            "pull request with the body of `paybill plan --head") in weeks_later[2]   # no --pr-dir
     # the first proposal was never merged: the new one includes its change and says to close it
     assert ("events: evt_1; supersedes paybill/billing-agent/billing-vandelay-billing-status, close it)"
             in weeks_later[2])

@@ -73,3 +73,39 @@ def test_concurrent_duplicated_delivery_loses_nothing_and_proposes_once(receiver
     assert len(branches) == 2, branches
     assert branches == ["paybill/billing-agent/billing-hooli-upgrade",
                         "paybill/billing-agent/billing-vandelay-billing-status"]
+
+
+def test_a_delivery_the_store_refuses_is_a_503_the_operator_sees(receiver, billing, monkeypatch, capsys) -> None:
+    # The 503 made Stripe retry, but the receiver's log said nothing: the operator saw failed deliveries
+    # in Stripe's dashboard with no reason on the receiver's side.
+    def down(events) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(billing.store, "enqueue", down)
+    status, data = post(receiver, *signed(invoice("evt_1", "invoice.paid", T0, CUSTOMERS["vandelay"])))
+    assert (status, data) == (503, {"error": "could not store the event; retry"})
+    err = capsys.readouterr().err
+    assert "event evt_1 answered 503" in err and "No space left on device" in err and "Stripe retries" in err
+
+
+def test_a_client_that_never_sends_its_body_does_not_hold_a_thread(billing) -> None:
+    # Headers with a Content-Length and then silence held the handler thread forever (no socket
+    # timeout): a few hundred such connections exhausted the receiver. Now the socket times out.
+    import socket
+
+    server = Receiver(billing.store, billing.ctx, SECRET, host="127.0.0.1", port=0, tick=3600,
+                      clock=lambda: T0 + 60, read_timeout=0.5)
+    server.start()
+    try:
+        with socket.create_connection(server.address, timeout=10) as sock:
+            sock.sendall(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5000\r\n\r\n{")
+            started = time.monotonic()
+            answer = b""
+            while chunk := sock.recv(4096):   # the server closes the connection after its answer
+                answer += chunk
+            assert time.monotonic() - started < 5
+        assert answer.startswith(b"HTTP/1.0 408") and b"body not received within 0.5 s" in answer
+        status, _ = post(server, *signed(invoice("evt_1", "invoice.paid", T0, CUSTOMERS["vandelay"])))
+        assert status == 200   # still serving
+    finally:
+        server.stop()

@@ -18,14 +18,17 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+import yaml
+
 from paybill.billing import decide
 from paybill.billing.events import CUSTOMER_TYPES, BillingEvent
-from paybill.billing.onboard import build_tenant, render
+from paybill.billing.onboard import ONBOARDED_FROM, build_tenant, render
 from paybill.billing.policy import BillingFacts, TenantView, read_facts
 from paybill.billing.proposal import BillingProposal, RepoContext, propose_files
 from paybill.billing.store import RETENTION_SECONDS, Session, Store, SubscriptionState
 from paybill.changes.lifecycle import allowed as lifecycle_allowed
 from paybill.diagnostics import Diagnostic, Position, Severity
+from paybill.gitio.repo import GitError
 from paybill.propose.yamledit import EditError, edit_text
 from paybill.validate.rules.tenant_agents import tenant_agents
 
@@ -341,22 +344,79 @@ class Pass:
     def unmapped(self, sub_id: str, new: SubscriptionState, fresh: list[BillingEvent]) -> None:
         policy = self.facts.policy
         assert policy is not None
+        closed = ""
+        if new.onboarding and new.tenant and new.branch and not self._branch_exists(new.branch):
+            # The onboarding pull request was closed and its branch deleted: waiting for its merge would
+            # keep these events forever (PB1016 at every pass). Forget it; what follows decides afresh.
+            closed = f"; its onboarding proposal {new.branch} was closed (the branch is gone)"
+            stored = self.s.subscriptions.get(sub_id)
+            if stored is not None:  # only the onboarding is forgotten: kept events must not turn stale
+                forgotten = copy.deepcopy(stored)
+                forgotten.onboarding, forgotten.tenant, forgotten.branch, forgotten.proposed = False, None, None, {}
+                self.s.save_subscription(forgotten)
+            new.onboarding, new.tenant, new.branch, new.proposed = False, None, None, {}
         if new.onboarding and new.tenant:
             if fresh:
+                # a subscription cancelled before its tenant exists: merging would create a tenant only to
+                # suspend it; the reviewer of the onboarding pull request needs to know
+                hint = (f"the subscription is cancelled meanwhile: close the onboarding pull request and delete "
+                        f"its branch (git branch -D {new.branch}) instead of merging it"
+                        if new.status == "cancelled" else
+                        "merge it; the next pass then applies these events (the next delivery, the receiver's "
+                        "--tick, or `paybill billing sync` with the same state now)")
                 self.error(CODE_WAITING, f"{self._named(fresh)}: tenant '{new.tenant}' is proposed on "
-                           f"{new.branch} and not on {self.ctx.base_ref} yet; kept until it is merged", None, fresh,
+                           f"{new.branch} and not on {self.ctx.base_ref} yet; kept until it is merged", hint, fresh,
                            Severity.WARNING)
             return
         if not fresh:
             return
-        starts = new.status in ("trialing", "active") and any(e.type.startswith("customer.subscription.")
-                                                              for e in fresh)
+        subscription_event = any(e.type.startswith("customer.subscription.") for e in fresh)
+        starts = new.status in ("trialing", "active") and subscription_event
+        if policy.onboarding is not None and new.status is None and any(e.stripe_status == "incomplete"
+                                                                          for e in fresh):
+            # Stripe's normal path for a subscription paid up front: created 'incomplete', updated to
+            # 'active' seconds later. Not a mapping problem (it was an error, so sync exited 1 for it).
+            self.error(CODE_UNKNOWN_CUSTOMER, f"{self._named(fresh)}: subscription '{sub_id}' of new customer "
+                       f"'{new.customer}' is incomplete (its first payment is being attempted); onboarding waits "
+                       "for it to become trialing or active", None, fresh, Severity.WARNING)
+            return
         if policy.onboarding is None or not starts:
-            why = ("the BillingPolicy has no onboarding rule" if policy.onboarding is None
-                   else f"the subscription is '{new.status or 'unknown'}', not trialing or active")
+            if policy.onboarding is None:
+                why = "the BillingPolicy has no onboarding rule"
+            elif new.status not in ("trialing", "active"):
+                why = f"the subscription is '{new.status or 'unknown'}', not trialing or active"
+            else:  # it said "the subscription is 'active', not trialing or active"
+                why = "onboarding starts from a customer.subscription event, and none of these is one"
+            why += closed
             self.error(CODE_UNKNOWN_CUSTOMER, f"{self._named(fresh)}: no tenant has billing customer "
                        f"'{new.customer}' ({why}); no proposal",
                        "set spec.billing.customerId on the customer's tenant, then re-run", fresh)
+            return
+        sibling = self._onboarding_sibling(sub_id, new.customer)
+        if sibling is not None:
+            # A customer with two subscriptions (a second product, a re-subscribe before the first
+            # onboarding merged) is one customer: a second tenant for it would be PB1013 once both
+            # merged, and every later event of both subscriptions would be blocked.
+            self.error(CODE_WAITING, f"{self._named(fresh)}: customer '{new.customer}' is already being onboarded "
+                       f"as tenant '{sibling.tenant}' (subscription '{sibling.id}', proposed on {sibling.branch}); "
+                       f"subscription '{sub_id}' is not onboarded as a second tenant and waits until that one is "
+                       f"merged, then applies to it", None, fresh, Severity.WARNING)
+            return
+        folder = posixpath.join(self.ctx.where.prefix, policy.onboarding.directory) if self.ctx.where.prefix \
+            else policy.onboarding.directory
+        found = self._onboarding_in_repository(policy.agent, folder, new.customer)
+        if found is not None:
+            # The store does not know this onboarding (a new --state file, a move to --database-url, a
+            # second receiver on another store) but the repository does: adopt it, as if proposed here.
+            branch, name, pool = found
+            new.tenant, new.onboarding, new.branch = name, True, branch
+            new.proposed = {"new": name, "plan": self.facts.plan_by_price.get(new.price or "", "")}
+            if pool:  # its place in the pool stays reserved for it (capacity)
+                new.proposed["pool"] = pool
+            self.s.save_subscription(new)
+            self.error(CODE_WAITING, f"{self._named(fresh)}: customer '{new.customer}' is already proposed as tenant "
+                       f"'{name}' on {branch} (found in the repository; this state store had no record of it); "
+                       "not proposed again, kept until it is merged", None, fresh, Severity.WARNING)
             return
         plan = self.facts.plan_by_price.get(new.price or "")
         if plan is None:
@@ -367,6 +427,11 @@ class Pass:
                                                      None)
         taken = set(self.facts.tenant_names) | {s.tenant for s in self.s.subscriptions.values()
                                                 if s.onboarding and s.tenant and s.id != sub_id}
+        # a file of that name in the folder is taken too, whatever it declares: the new file would replace
+        # it (change control then refused removing the tenant inside, PB0973, at every pass)
+        taken |= {posixpath.splitext(posixpath.basename(f.repo_path))[0]
+                  for f in self.ctx.base_side.list(self.ctx.where.prefix).files
+                  if posixpath.dirname(f.repo_path) == folder}
         reserved: dict[str, int] = defaultdict(int)
         for other in self.s.subscriptions.values():
             if other.onboarding and other.id != sub_id and other.proposed.get("pool"):
@@ -378,8 +443,6 @@ class Pass:
                        f"'{plan}': missing {'; '.join(built.missing)}; no tenant is proposed",
                        "complete the customer in Stripe or the BillingPolicy's onboarding rules, then re-run", fresh)
             return
-        folder = posixpath.join(self.ctx.where.prefix, policy.onboarding.directory) if self.ctx.where.prefix \
-            else policy.onboarding.directory
         repo_path = posixpath.join(folder, f"{built.name}.yaml")
         depth = policy.onboarding.directory.count("/") + 2
         data = render(built.document, "../" * depth + "schemas/tenant.schema.json")
@@ -388,6 +451,13 @@ class Pass:
         event_ids = [e.id for e in fresh]
         reasons = self._reasons(fresh, new)
         header = self._header(built.name, classes, review, event_ids, reasons)
+        database = posixpath.join(self.ctx.out_prefix, "sql",
+                                  f"pool-{built.pool}" if built.pool else f"tenant-{built.name}")
+        # what the reviewer checks and what follows the merge: the body said neither
+        header += ["", f"Before merging: check the name, placement and contacts (made from the Stripe customer "
+                       f"`{new.customer}`). After merging: the apply workflow creates the tenant's stack, and "
+                       f"`paybill db migrate {database}` admits `{built.name}` in its database; the subscription's "
+                       "later events, kept meanwhile (PB1016), are then proposed."]
         result = propose_files(self.ctx, policy.agent, {repo_path: data}, {repo_path: None},
                                f"billing: onboard {built.name} on {plan} (customer {new.customer})", reasons,
                                event_ids, review, f"billing-{built.name}-onboard", header, dry_run=self.dry_run)
@@ -399,6 +469,53 @@ class Pass:
         if ok:
             new.onboarding = True
             self.s.save_subscription(new)
+
+    def _onboarding_in_repository(self, agent: str, folder: str, customer: str) -> tuple[str, str, str] | None:
+        """An unmerged branch of ``agent`` adding a Tenant onboarded from ``customer``: (branch, tenant, pool).
+
+        Only consulted when a customer is about to be onboarded (rare), so one ``git diff`` per open
+        branch of the billing agent is affordable; it is what keeps a lost or new state store from
+        proposing the same customer a second time on ``...-onboard-2``.
+        """
+        repo = self.ctx.repo
+        try:
+            # merged branches pile up in a receiver's checkout: only the unmerged ones can hold an open onboarding
+            refs = repo.run("for-each-ref", "--format=%(refname:short)", f"--no-merged={self.ctx.base_commit}",
+                            f"refs/heads/paybill/{agent}/").split()
+            for ref in sorted(refs):
+                added = repo.run("diff", "--name-only", "--diff-filter=A", "--no-renames",
+                                 f"{self.ctx.base_commit}...{ref}", "--", f"{folder}/").split()
+                for path in added:
+                    if not path.endswith((".yaml", ".yml")):
+                        continue
+                    try:
+                        document = yaml.safe_load(repo.run("show", f"{ref}:{path}"))
+                    except yaml.YAMLError:
+                        continue
+                    metadata = document.get("metadata") if isinstance(document, dict) else None
+                    if not isinstance(metadata, dict):
+                        continue
+                    annotations, name = metadata.get("annotations"), metadata.get("name")
+                    if isinstance(annotations, dict) and annotations.get(ONBOARDED_FROM) == customer \
+                            and isinstance(name, str):
+                        spec = document.get("spec")
+                        placement = spec.get("placement") if isinstance(spec, dict) else None
+                        pool = placement.get("pool") if isinstance(placement, dict) else None
+                        return ref, name, pool if isinstance(pool, str) else ""
+        except GitError:
+            return None
+        return None
+
+    def _branch_exists(self, branch: str) -> bool:
+        try:
+            return self.ctx.repo.branch_exists(branch)
+        except GitError:
+            return True  # unknown: keep waiting rather than forget a proposal that may exist
+
+    def _onboarding_sibling(self, sub_id: str, customer: str) -> SubscriptionState | None:
+        """Another subscription of ``customer`` whose onboarding proposal is not merged yet, if any."""
+        return next((s for _, s in sorted(self.s.subscriptions.items()) if s.id != sub_id
+                     and s.customer == customer and s.onboarding and s.tenant), None)
 
     def finish(self, result: BillingProposal, tenant: str, new: SubscriptionState, proposed: dict[str, str],
                fresh: list[BillingEvent], classes: list[str], review: str, event_ids: list[str],

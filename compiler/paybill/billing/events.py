@@ -131,6 +131,9 @@ def _customer_info(obj: dict[str, Any]) -> CustomerInfo | None:
     metadata = obj.get("metadata")
     metadata = metadata if isinstance(metadata, dict) else {}
     country = _text(address.get("country")) or _text(metadata.get("paybill_country"))
+    # ISO 3166 codes are upper case (Stripe's address.country is); metadata is typed by a person ("de")
+    if country is not None:
+        country = country.strip().upper() or None
     return CustomerInfo(cid, _text(obj.get("name")), _text(obj.get("email")), country,
                         tuple(sorted((str(k), str(v)) for k, v in metadata.items() if isinstance(v, str))))
 

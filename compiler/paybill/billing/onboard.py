@@ -22,7 +22,27 @@ from paybill.models.plan import Plan
 
 _NON_NAME = re.compile(r"[^a-z0-9]+")
 _EMAIL = re.compile(r"^[^@\s\"'`$]+@[a-z0-9.-]+\.[a-z]{2,}$")
-_CONTROL = re.compile(r"[\u0000-\u001f\u007f-\u009f]")
+ONBOARDED_FROM = "paybill.dev/onboarded-from"
+"""The annotation naming the Stripe customer a proposed tenant was made for (finds an open onboarding)."""
+_SPACES = re.compile(r"\s+")
+_SHOWN_MAX = 80
+
+
+def _visible(text: str) -> str:
+    """``text`` without control or format characters (a display name and a contact's name).
+
+    Format characters (category Cf: bidirectional overrides such as U+202E, zero-width joiners) let a
+    customer name read differently in review than it is (``Evil<U+202E>Corp``); control characters break
+    the YAML line and the pull-request body. Each becomes a space, runs of spaces one.
+    """
+    cleaned = "".join(" " if unicodedata.category(c) in ("Cc", "Cf") else c for c in text)
+    return _SPACES.sub(" ", cleaned).strip()
+
+
+def _shown(text: str) -> str:
+    """Customer-controlled text quoted in a diagnostic: one line, invisible characters escaped, bounded."""
+    escaped = "".join(c if unicodedata.category(c) not in ("Cc", "Cf") else f"\\u{ord(c):04x}" for c in text)
+    return escaped if len(escaped) <= _SHOWN_MAX else escaped[:_SHOWN_MAX] + "..."
 
 
 @dataclass
@@ -37,9 +57,15 @@ class NewTenant:
         return not self.missing
 
 
+_LATIN = str.maketrans({"ß": "ss", "ẞ": "SS", "æ": "ae", "Æ": "AE", "œ": "oe", "Œ": "OE", "ø": "o", "Ø": "O",
+                        "đ": "d", "Đ": "D", "ł": "l", "Ł": "L", "þ": "th", "Þ": "TH", "ð": "d", "Ð": "D",
+                        "ı": "i"})
+"""Latin letters NFKD does not decompose: dropped as non-ASCII, ``Größe`` became ``groe``."""
+
+
 def safe_name(text: str) -> str | None:
     """``Ünïcorn Labs, Inc.`` -> ``unicorn-labs-inc``: the name grammar, at most 40 characters."""
-    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode().lower()
+    ascii_text = unicodedata.normalize("NFKD", text.translate(_LATIN)).encode("ascii", "ignore").decode().lower()
     slug = _NON_NAME.sub("-", ascii_text).strip("-")[:NAME_MAX].rstrip("-")
     if slug and not slug[0].isalpha():
         slug = ("c-" + slug)[:NAME_MAX].rstrip("-")
@@ -85,10 +111,11 @@ def build_tenant(customer: CustomerInfo | None, customer_id: str, plan_name: str
     wanted = customer.meta("paybill_tenant")
     if wanted is not None:
         if not NAME_RE.fullmatch(wanted) or len(wanted) > NAME_MAX:
-            result.missing.append(f"a valid tenant name: metadata paybill_tenant '{wanted}' is not one "
+            result.missing.append(f"a valid tenant name: metadata paybill_tenant '{_shown(wanted)}' is not one "
                                   "(lower case, digits, single hyphens, starts with a letter, <= 40)")
         elif wanted in taken:
-            result.missing.append(f"a free tenant name: metadata paybill_tenant '{wanted}' is already a tenant")
+            result.missing.append(f"a free tenant name: metadata paybill_tenant '{wanted}' is taken (a tenant, "
+                                  "a file of that name in the tenants folder, or another new customer's proposal)")
         else:
             result.name = wanted
     elif customer.name is None:
@@ -96,10 +123,12 @@ def build_tenant(customer: CustomerInfo | None, customer_id: str, plan_name: str
     else:
         base = safe_name(customer.name)
         if base is None:
-            result.missing.append(f"a tenant name: customer name '{customer.name}' has no letters or digits")
+            result.missing.append(f"a tenant name: customer name '{_shown(customer.name)}' has no Latin letters or "
+                                  "digits to make one from (set the customer's metadata paybill_tenant in Stripe "
+                                  "to the tenant name)")
         else:
             result.name = free_name(base, taken)
-    display = _CONTROL.sub(" ", customer.name or "").strip()[:TEXT_MAX] or None
+    display = _visible(customer.name or "")[:TEXT_MAX].rstrip() or None
     if display is None:
         result.missing.append("a display name (the customer's name)")
     email = (customer.email or "").lower()
@@ -114,14 +143,14 @@ def build_tenant(customer: CustomerInfo | None, customer_id: str, plan_name: str
     else:
         rule = _rule_for(customer.country, onboarding.residency)
         if rule is None:
-            result.missing.append(f"a residency rule for country '{customer.country}' in the BillingPolicy's "
+            result.missing.append(f"a residency rule for country '{_shown(customer.country)}' in the BillingPolicy's "
                                   "onboarding.residency")
     if rule is not None:
         regions = list(rule.regions)
         preferred = customer.meta("paybill_region")
         if preferred is not None:
             if preferred not in regions:
-                result.missing.append(f"metadata paybill_region '{preferred}' is outside the residency regions "
+                result.missing.append(f"metadata paybill_region '{_shown(preferred)}' is outside the residency regions "
                                       f"{', '.join(regions)} for '{customer.country}'")
             else:
                 regions = [preferred]
@@ -130,6 +159,7 @@ def build_tenant(customer: CustomerInfo | None, customer_id: str, plan_name: str
                                   "person chooses")
         elif isolation == "pooled":
             load = _pool_load(facts, reserved_pools)
+            why: list[str] = []
             for region in regions:
                 pools = sorted((d for d in facts.index.of_kind("Pool") if d.model.spec.region == region
                                 and (rule.cloud is None or d.model.spec.cloud == rule.cloud)), key=lambda d: d.name)
@@ -139,9 +169,14 @@ def build_tenant(customer: CustomerInfo | None, customer_id: str, plan_name: str
                     placement = {"cloud": pool.model.spec.cloud, "region": region, "pool": pool.name}
                     result.pool = pool.name
                     break
+                # which of the two it is decides the fix: add a Pool, or raise a full one's capacity
+                why.append(f"{region}: " + ("no Pool" if not pools else ", ".join(
+                    f"pool '{d.name}' full ({load.get(d.name, 0)}/{d.model.spec.capacity.max_tenants} tenants, "
+                    "open onboarding proposals included)" for d in pools)))
             if placement is None:
-                result.missing.append(f"a pool with free capacity in {', '.join(regions)}"
-                                      + (f" on cloud '{rule.cloud}'" if rule.cloud else ""))
+                chosen = " (metadata paybill_region)" if preferred is not None else ""
+                result.missing.append(f"a pool with free capacity in {', '.join(regions)}{chosen}"
+                                      + (f" on cloud '{rule.cloud}'" if rule.cloud else "") + f" ({'; '.join(why)})")
         else:
             region = regions[0]
             clouds = sorted(d.name for d in facts.index.of_kind("Cloud") if region in d.model.spec.regions
@@ -157,7 +192,7 @@ def build_tenant(customer: CustomerInfo | None, customer_id: str, plan_name: str
     result.document = {
         "apiVersion": "paybill.dev/v1alpha1",
         "kind": "Tenant",
-        "metadata": {"name": result.name, "annotations": {"paybill.dev/onboarded-from": customer_id}},
+        "metadata": {"name": result.name, "annotations": {ONBOARDED_FROM: customer_id}},
         "spec": {
             "displayName": display,
             "plan": plan_name,

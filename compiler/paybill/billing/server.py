@@ -2,7 +2,8 @@
 
 A delivery is answered as soon as it is *verified and stored*: 200 for a stored (or already stored)
 event, 400 for an unsigned, mis-signed or stale one (Stripe shows the reason in its dashboard), 413
-for an oversized body, 503 when the store cannot take it (Stripe retries). Processing runs in one
+for an oversized body, 408 for a body not sent within :data:`READ_TIMEOUT`, 503 when the store cannot
+take it (Stripe retries). Processing runs in one
 worker thread that wakes on every delivery and every ``tick`` seconds (the dunning clock), and each
 pass holds the store's lock, so concurrent deliveries are never processed twice and never lost: a
 delivery that arrives during a pass is picked up by the next one.
@@ -10,6 +11,7 @@ delivery that arrives during a pass is picked up by the next one.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 import threading
@@ -23,6 +25,9 @@ from paybill.billing.proposal import RepoContext
 from paybill.billing.store import Store
 from paybill.billing.verify import DEFAULT_TOLERANCE, Rejected, verify
 
+READ_TIMEOUT = 30.0
+"""Seconds a delivery's socket may stay silent (request line, headers, body) before it is closed."""
+
 
 class Receiver:
     """The HTTP server plus its processing worker; ``start``/``stop`` for tests and the command."""
@@ -31,8 +36,10 @@ class Receiver:
                  host: str = "127.0.0.1", port: int = 0, tolerance: int = DEFAULT_TOLERANCE,
                  tick: float = 3600.0, clock: Callable[[], float] = time.time,
                  on_report: Callable[[PassReport], None] | None = None,
-                 on_proposal: Callable[[Proposed], None] | None = None) -> None:
+                 on_proposal: Callable[[Proposed], None] | None = None,
+                 read_timeout: float = READ_TIMEOUT) -> None:
         self.on_proposal = on_proposal
+        self.read_timeout = read_timeout
         self.store = store
         self.ctx_factory = ctx_factory
         self.secret = secret
@@ -61,6 +68,9 @@ class Receiver:
         class Handler(BaseHTTPRequestHandler):
             server_version = "paybill-billing"
             sys_version = ""
+            # A client that sends headers and then too little of its body (or nothing) held its thread
+            # forever: enough of them exhaust the receiver. The socket times out instead (headers too).
+            timeout = receiver.read_timeout
 
             def log_message(self, format: str, *args) -> None:
                 return  # one line per pass is logged instead; request lines would repeat Stripe's dashboard
@@ -85,7 +95,16 @@ class Receiver:
                 if length < 0 or length > MAX_EVENT_BYTES:
                     self._send(413, {"error": f"body over {MAX_EVENT_BYTES} bytes"})
                     return
-                body = self.rfile.read(length)
+                try:
+                    body = self.rfile.read(length)
+                except OSError:  # TimeoutError included: a slow or vanished client; Stripe sends at once
+                    self.close_connection = True
+                    with contextlib.suppress(OSError):
+                        self._send(408, {"error": f"body not received within {receiver.read_timeout:g} s"})
+                    return
+                if len(body) < length:
+                    self._send(400, {"error": f"body shorter than its Content-Length ({len(body)} < {length})"})
+                    return
                 try:
                     event = verify(body, self.headers.get("Stripe-Signature"), receiver.secret, receiver.tolerance)
                 except Rejected as error:
@@ -95,6 +114,9 @@ class Receiver:
                     receiver.store.enqueue([event])
                 except Exception as error:  # the store is down: Stripe retries a 5xx
                     receiver.errors.append(f"store: {type(error).__name__}: {error}")
+                    # the operator sees why Stripe's dashboard shows failed deliveries (the 503 does not say)
+                    print(f"paybill billing: event {event.id} answered 503, the store did not take it "
+                          f"(Stripe retries it): {type(error).__name__}: {error}", file=sys.stderr)
                     self._send(503, {"error": "could not store the event; retry"})
                     return
                 receiver.delivered()

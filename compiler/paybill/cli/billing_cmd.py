@@ -98,9 +98,15 @@ class _Bodies:
         click.echo(f"proposed {proposal.branch} for tenant '{proposal.tenant}' ({', '.join(proposal.classes)}; "
                    f"review: {proposal.review}; events: {' '.join(proposal.events)}"
                    + (f"; supersedes {proposal.supersedes}, close it" if proposal.supersedes else "") + ")", err=True)
+        # what the operator does next: paybill only makes the branch (README, Wiring Stripe)
         if pr_dir is None:
+            click.echo(f"  next: git push origin {proposal.branch}, then open its pull request with the body of "
+                       f"`paybill plan --head {proposal.branch} --format markdown` (or run with --pr-dir)", err=True)
             return
         target = pr_dir / (proposal.branch.replace("/", "__") + ".md")
+        click.echo(f"  next: git push origin {proposal.branch}, then open its pull request with the body "
+                   f"{target.as_posix()} (gh pr create --head {proposal.branch} --body-file {target.as_posix()})",
+                   err=True)
         try:
             pr_dir.mkdir(parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(dir=pr_dir, prefix=".paybill-body-")
