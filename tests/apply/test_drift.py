@@ -97,6 +97,7 @@ def test_drift_is_reported_per_stack_with_resource_addresses_and_never_a_value(t
     assert "aws_kms_key.tenant" not in body.stdout and "data.aws_caller_identity" not in body.stdout, \
         "no-ops and data reads are not drift"
     results = (tmp_path / "drift-results" / "drift-1-of-1.json").read_text()
+    assert not list(tmp_path.rglob("drift.tfplan")), "the saved plans (values in clear) are not left behind"
     for where in (run.stdout, run.stderr, results, text.stdout, body.stdout):
         assert SECRET not in where, "a plan's attribute values (sensitive ones in clear) are never written"
     data = json.loads(paybill(tmp_path, "apply", "drift-report", "--format", "json", env=env).stdout)

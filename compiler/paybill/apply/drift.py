@@ -163,13 +163,16 @@ class _DriftCheck(_Unit):
         folder = self._folder(f"terraform/{self.unit.address}")
         with self._working_files(self.unit.address) as work:
             saved = work / "drift.tfplan"
-            self.terraform(folder, "init", "-input=false", "-no-color")
-            code = self._plan(folder, saved)
-            if code == 0:
-                self.drift, self.changes = (), ()
-                return "in-sync"
-            self.drift, self.changes = self._show(folder, saved)
-            return "drifted"
+            try:
+                self.terraform(folder, "init", "-input=false", "-no-color")
+                code = self._plan(folder, saved)
+                if code == 0:
+                    self.drift, self.changes = (), ()
+                    return "in-sync"
+                self.drift, self.changes = self._show(folder, saved)
+                return "drifted"
+            finally:  # a saved plan holds attribute values (sensitive ones in clear) and is never applied
+                saved.unlink(missing_ok=True)
 
     def _plan(self, folder: str, saved: Path) -> int:
         """``plan -detailed-exitcode``: 0 no change, 2 changes; anything else fails like any command."""
