@@ -164,7 +164,7 @@ class _DriftCheck(_Unit):
         with self._working_files(self.unit.address) as work:
             saved = work / "drift.tfplan"
             try:
-                self.terraform(folder, "init", "-input=false", "-no-color")
+                self.terraform(folder, "init", "-input=false", "-no-color", hint=_HINT)
                 code = self._plan(folder, saved)
                 if code == 0:
                     self.drift, self.changes = (), ()
@@ -176,23 +176,9 @@ class _DriftCheck(_Unit):
 
     def _plan(self, folder: str, saved: Path) -> int:
         """``plan -detailed-exitcode``: 0 no change, 2 changes; anything else fails like any command."""
-        args = ("plan", "-input=false", "-no-color", "-lock=false", "-detailed-exitcode", f"-out={saved}")
-        command = [self.options.terraform, f"-chdir={folder}", *args]
-        self.log.append("$ " + " ".join(command[1:]))
-        try:
-            done = subprocess.run(command, cwd=self.options.generated.parent, env=self._env(),
-                                  capture_output=True, text=True, check=False)
-        except OSError as error:
-            raise _Failure(NO_TERRAFORM, f"cannot run {self.options.terraform!r}: {error.strerror or error}",
-                           "install Terraform or OpenTofu, or pass --terraform PATH", False) from None
-        output = done.stdout + done.stderr
-        self.log.append(output.rstrip("\n"))
-        if done.returncode in (0, 2):
-            return done.returncode
-        last = next((ln.strip() for ln in reversed(output.splitlines()) if "Error" in ln), "") or \
-            f"exit status {done.returncode}"
-        raise _Failure(TERRAFORM_FAILED, f"terraform plan failed for {self.unit.address}: {last}", _HINT,
-                       is_transient(done.returncode, output))
+        done = self.terraform(folder, "plan", "-input=false", "-no-color", "-lock=false", "-detailed-exitcode",
+                              f"-out={saved}", hint=_HINT, success=(0, 2))
+        return done.returncode
 
     def _show(self, folder: str, saved: Path) -> tuple[tuple[Change, ...], tuple[Change, ...]]:
         """What the saved plan changes; the JSON (attribute values, sensitive ones in clear) is never logged."""
@@ -235,8 +221,6 @@ def _check(options: DriftOptions, stack: Stack) -> tuple[DriftRecord, Problem | 
     record, problem, log, _ = _run_unit(options.run_options(), unit, factory)
     check = made[0]
     if record.status == "failed":
-        if problem is not None and problem.code == TERRAFORM_FAILED:  # init's hint speaks of applied stacks
-            problem = Problem(problem.code, problem.path, problem.message, _HINT)
         return (DriftRecord(stack.address, stack.hash, stack.sources, "failed", record.attempts, record.code,
                             record.error, seconds=record.seconds), problem, log)
     return (DriftRecord(stack.address, stack.hash, stack.sources, record.status, record.attempts,

@@ -115,7 +115,10 @@ class _Unit:
             base["TF_DATA_DIR"] = str(self.work / ".terraform")
         return base
 
-    def terraform(self, folder: str, *args: str) -> str:
+    def terraform(self, folder: str, *args: str, hint: str | None = None, success: tuple[int, ...] = (0,)
+                  ) -> subprocess.CompletedProcess[str]:
+        """Run ``terraform -chdir=folder args``, logged; an exit status outside ``success`` is a :class:`_Failure`
+        (transient or not, from its output), with ``hint`` (default: the apply's)."""
         command = [self.options.terraform, f"-chdir={folder}", *args]
         self.log.append("$ " + " ".join(command[1:]))
         try:
@@ -126,13 +129,13 @@ class _Unit:
                            "install Terraform or OpenTofu, or pass --terraform PATH", False) from None
         output = done.stdout + done.stderr
         self.log.append(output.rstrip("\n"))
-        if done.returncode != 0:
+        if done.returncode not in success:
             last = next((ln.strip() for ln in reversed(output.splitlines()) if "Error" in ln), "") or \
                 f"exit status {done.returncode}"
             raise _Failure(TERRAFORM_FAILED, f"terraform {args[0]} failed for {self.unit.address}: {last}",
-                           "read the stack's log group above; fix the cause and re-run the workflow "
+                           hint or "read the stack's log group above; fix the cause and re-run the workflow "
                            "(stacks already applied are skipped)", is_transient(done.returncode, output))
-        return done.stdout
+        return done
 
     # -- units -------------------------------------------------------------------------------------
 
@@ -188,7 +191,7 @@ class _Unit:
     def _destroy(self, folder: str) -> str:
         self.terraform(folder, "init", "-input=false", "-no-color")
         # A failing `state list` fails the unit: an unreadable state is never "already destroyed".
-        present = [line.strip() for line in self.terraform(folder, "state", "list").splitlines() if line.strip()]
+        present = [line.strip() for line in self.terraform(folder, "state", "list").stdout.splitlines() if line.strip()]
         targets = [f"-target={a}" for a in self.unit.unprotect if a in set(present)]
         if targets:
             self.terraform(folder, "apply", "-input=false", "-no-color", "-auto-approve", *targets)
