@@ -26,10 +26,9 @@ import re
 import subprocess
 import tempfile
 import threading
-import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from paybill.apply.errors import NO_TERRAFORM, TERRAFORM_FAILED, Problem
@@ -98,25 +97,6 @@ class DriftRecord:
 class DriftOutcome:
     records: tuple[DriftRecord, ...]
     problems: tuple[Problem, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class DriftOptions:
-    generated: Path
-    results: Path
-    terraform: str = "terraform"
-    parallelism: int = 4
-    retries: int = 3
-    backoff: float = 10.0
-    commit: str | None = None
-    env: dict[str, str] | None = None
-    sleep: Callable[[float], None] = field(default=time.sleep)
-
-    def run_options(self) -> RunOptions:
-        """The ``apply run`` options the shared retry loop reads (no migrations, no resume: read only)."""
-        return RunOptions(generated=self.generated, results=self.results, terraform=self.terraform,
-                          parallelism=self.parallelism, retries=self.retries, backoff=self.backoff,
-                          commit=self.commit, env=self.env, sleep=self.sleep)
 
 
 def parse_plan_json(text: str) -> tuple[tuple[Change, ...], tuple[Change, ...]]:
@@ -209,7 +189,7 @@ class _DriftCheck(_Unit):
                            f"can read: {error}", _HINT, False) from None
 
 
-def _check(options: DriftOptions, stack: Stack) -> tuple[DriftRecord, Problem | None, list[str]]:
+def _check(options: RunOptions, stack: Stack) -> tuple[DriftRecord, Problem | None, list[str]]:
     unit = Unit("apply", stack.address, stack.hash, stack.resources, sources=stack.sources)
     made: list[_DriftCheck] = []
 
@@ -218,7 +198,7 @@ def _check(options: DriftOptions, stack: Stack) -> tuple[DriftRecord, Problem | 
         made.append(check)
         return check
 
-    record, problem, log, _ = _run_unit(options.run_options(), unit, factory)
+    record, problem, log, _ = _run_unit(options, unit, factory)
     check = made[0]
     if record.status == "failed":
         return (DriftRecord(stack.address, stack.hash, stack.sources, "failed", record.attempts, record.code,
@@ -243,9 +223,12 @@ def results_file(results: Path, index: int, count: int) -> Path:
     return results / f"drift-{index}-of-{count}.json"
 
 
-def check_shard(stacks: list[Stack], index: int, count: int, options: DriftOptions,
+def check_shard(stacks: list[Stack], index: int, count: int, options: RunOptions,
                 echo: Callable[[str], None] = print) -> DriftOutcome:
-    """Check every stack of the shard (``parallelism`` at once); the results file is rewritten after each."""
+    """Check every stack of the shard (``parallelism`` at once); the results file is rewritten after each.
+
+    ``options`` are ``apply run``'s; a drift check reads the Terraform, retry and results settings only
+    (nothing is migrated, resumed or summarised: a check is always made anew)."""
     target = results_file(options.results, index, count)
     shard = f"{index}/{count}"
     records: list[DriftRecord] = []

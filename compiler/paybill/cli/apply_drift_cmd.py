@@ -49,7 +49,7 @@ def drift_command(shard: str, manifest: Path, terraform: str, parallelism: int, 
                   results: Path, commit: str | None) -> None:
     """Check one shard of the live stacks against the cloud, read only: terraform init, then plan
     -detailed-exitcode -lock=false; what changed outside Terraform is recorded as JSON."""
-    from paybill.apply.drift import DriftOptions, check_shard, parse_shard, shard_stacks
+    from paybill.apply.drift import check_shard, parse_shard, shard_stacks
     from paybill.apply.manifest import read_manifest
 
     parsed = parse_shard(shard)
@@ -64,8 +64,9 @@ def drift_command(shard: str, manifest: Path, terraform: str, parallelism: int, 
     index, count = parsed
     stacks = shard_stacks(current, index, count)
     from paybill.apply.base import checked_out_commit
+    from paybill.apply.runner import RunOptions
 
-    options = DriftOptions(generated=manifest.parent.resolve(), results=results, terraform=terraform,
+    options = RunOptions(generated=manifest.parent.resolve(), results=results, terraform=terraform,
                            parallelism=parallelism, retries=retries, backoff=backoff,
                            commit=commit or checked_out_commit(manifest.resolve().parent))
     try:
