@@ -243,3 +243,13 @@ def test_hostile_results_are_set_aside_never_trusted_and_a_fifo_is_not_waited_on
     assert "4 of 4 stacks were not checked" in done.stdout, done.stdout
     assert "broken.json: unreadable" in done.stdout and "forged.json: 2 records are not what paybill writes" \
         in done.stdout, done.stdout
+
+
+def test_without_terraform_the_shard_fails_once_and_the_report_says_every_stack_could_not_be_checked(
+        tmp_path: Path) -> None:
+    _, env = fleet(tmp_path)
+    done = paybill(tmp_path, "apply", "drift", "--shard", "1/1", "--terraform", "no-such-terraform", env=env)
+    assert done.returncode == 1 and done.stderr.count("error[PB1208]") == 1, done.stderr
+    assert "cannot run 'no-such-terraform': not an executable on PATH" in done.stderr
+    report = paybill(tmp_path, "apply", "drift-report", env=env)
+    assert report.returncode == 1 and report.stdout.count("error[PB1208]: stack ") == 4, report.stdout

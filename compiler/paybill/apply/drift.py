@@ -33,7 +33,7 @@ from pathlib import Path
 
 from paybill.apply.errors import NO_TERRAFORM, TERRAFORM_FAILED, Problem
 from paybill.apply.manifest import Manifest, Stack
-from paybill.apply.runner import RunOptions, _Failure, _run_unit, _Unit
+from paybill.apply.runner import RunOptions, _Failure, _missing_terraform, _run_unit, _Unit
 from paybill.apply.schedule import Unit, pack
 from paybill.apply.transient import is_transient
 
@@ -62,8 +62,7 @@ def shard_stacks(manifest: Manifest, index: int, count: int) -> list[Stack]:
     """The live stacks shard ``index`` of ``count`` checks: every stack in exactly one shard, balanced by
     resource count, the same split on every machine (removed stacks are not checked: their
     decommission configuration destroys them, and they are not what git says should run)."""
-    units = [Unit("apply", s.address, s.hash, s.resources, sources=s.sources) for s in manifest.stacks]
-    groups = pack(units, count)
+    groups = pack([_unit(s) for s in manifest.stacks], count)
     chosen = {u.address for u in groups[index - 1]} if index <= len(groups) else set()
     return [s for s in manifest.stacks if s.address in chosen]
 
@@ -189,8 +188,13 @@ class _DriftCheck(_Unit):
                            f"can read: {error}", _HINT, False) from None
 
 
+def _unit(stack: Stack) -> Unit:
+    """The stack as the unit ``apply run``'s machinery runs (its working folder, retries, records)."""
+    return Unit("apply", stack.address, stack.hash, stack.resources, sources=stack.sources)
+
+
 def _check(options: RunOptions, stack: Stack) -> tuple[DriftRecord, Problem | None, list[str]]:
-    unit = Unit("apply", stack.address, stack.hash, stack.resources, sources=stack.sources)
+    unit = _unit(stack)
     made: list[_DriftCheck] = []
 
     def factory(run_options: RunOptions, which: Unit) -> _Unit:
@@ -234,6 +238,12 @@ def check_shard(stacks: list[Stack], index: int, count: int, options: RunOptions
     records: list[DriftRecord] = []
     problems: list[Problem] = []
     lock = threading.Lock()
+    missing = _missing_terraform(options, [_unit(stack) for stack in stacks])
+    if missing is not None:  # one problem for the shard, not one per stack: no stack can be planned
+        records = [DriftRecord(s.address, s.hash, s.sources, "failed", 0, NO_TERRAFORM, missing.message)
+                   for s in stacks]
+        write_results(target, shard, options.commit, records, complete=True)
+        return DriftOutcome(tuple(records), (missing,))
     write_results(target, shard, options.commit, records, complete=False)
 
     def work(stack: Stack) -> None:
